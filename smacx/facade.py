@@ -1,0 +1,453 @@
+"""The :class:`SMAC` facade: builds a run from a scenario and drives it (ask, tell, optimize)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from ConfigSpace import Configuration
+
+from smacx.callback import Callback
+from smacx.errors import ScenarioError, ScenarioMismatchError, TargetCrashedError, TrialError
+from smacx.initial_design import InitialDesign
+from smacx.intensifier import Intensifier
+from smacx.runhistory import RunHistory
+from smacx.runners.base import AbstractRunner
+from smacx.runners.serial import SerialRunner, TargetFunction
+from smacx.scenario import RESUMABLE_FIELDS, Scenario
+from smacx.selector import ConfigSelector
+from smacx.storage import Storage, open_storage
+from smacx.trial import StatusType, TrialInfo, TrialValue
+
+__all__ = ["SMAC", "PRESETS"]
+
+logger = logging.getLogger("smacx")
+
+Preset = Literal["hpo", "blackbox", "random"]
+#: Names accepted by ``SMAC(preset=...)``.
+PRESETS: tuple[str, ...] = ("hpo", "blackbox", "random")
+DATABASE_NAME = "runhistory.db"
+
+IntensifierFactory = Callable[[Scenario, ConfigSelector, RunHistory], Intensifier]
+
+
+class SMAC:
+    """Optimize a target function over a scenario's search space.
+
+    Args:
+        scenario: What to optimize and under which limits.
+        target_fn: The function to minimize, called as ``target_fn(config, seed=..., ...)``
+            (see :class:`~smacx.SerialRunner`). None when trials are run by the caller through
+            :meth:`ask` and :meth:`tell`.
+        preset: ``"hpo"`` (random forest, log-EI, local and random search), ``"blackbox"``
+            (Gaussian process) or ``"random"`` (random search after the initial design).
+        initial_design: Which configurations start the run (Sobol by default).
+        intensifier: Builds the intensifier from (scenario, selector, history); the
+            :class:`~smacx.intensifier.Intensifier` class itself by default.
+        random_probability: Share of proposals drawn at random after the initial design
+            (the preset's default when None).
+        runner: Runs the trials; by default a :class:`~smacx.SerialRunner` of ``target_fn``,
+            or a :class:`~smacx.runners.DaskParallelRunner` when ``dask_client`` is given or
+            ``scenario.n_workers > 1``.
+        dask_client: A ``dask.distributed.Client`` to run trials on; it is never closed by smacx.
+        callbacks: Hooks called during the run.
+        overwrite: Start afresh even if the output directory holds a run of this scenario
+            (its history is deleted). By default such a run is continued.
+        progress: Show a progress bar (tqdm); by default only when stderr is a terminal.
+        raise_on_first_crash: Raise :class:`~smacx.TargetCrashedError` when the first trial of a
+            run crashes (usually a bug in the target rather than a bad configuration).
+
+    Raises:
+        ScenarioError: An argument holds a value that is not allowed.
+        ScenarioMismatchError: The output directory holds a run of a different scenario.
+
+    Example:
+        >>> from ConfigSpace import ConfigurationSpace
+        >>> cs = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+        >>> scenario = Scenario(cs, n_trials=15, deterministic=True, output_directory=None)
+        >>> smac = SMAC(scenario, lambda config, seed: (config["x"] - 1) ** 2, progress=False)
+        >>> abs(smac.optimize()["x"] - 1) < 1.5
+        True
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        target_fn: TargetFunction | None = None,
+        *,
+        preset: Preset = "hpo",
+        initial_design: InitialDesign | None = None,
+        intensifier: IntensifierFactory | None = None,
+        random_probability: float | None = None,
+        runner: AbstractRunner | None = None,
+        dask_client: Any = None,
+        callbacks: Sequence[Callback] = (),
+        overwrite: bool = False,
+        progress: bool | None = None,
+        raise_on_first_crash: bool = True,
+    ) -> None:
+        if not isinstance(scenario, Scenario):
+            raise ScenarioError(f"SMAC's scenario must be a smacx.Scenario; got {scenario!r}.")
+        if preset not in PRESETS:
+            raise ScenarioError(f"SMAC's preset must be one of {list(PRESETS)}; got {preset!r}.")
+        if random_probability is not None and not 0.0 <= random_probability <= 1.0:
+            raise ScenarioError(
+                f"SMAC's random_probability must be in [0, 1]; got {random_probability!r}."
+            )
+        if any(not isinstance(c, Callback) for c in callbacks):
+            raise ScenarioError(
+                f"SMAC's callbacks must be smacx.Callback instances; got {callbacks!r}."
+            )
+        self.scenario = scenario
+        self.callbacks = list(callbacks)
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.raise_on_first_crash = raise_on_first_crash
+
+        self.runner = self._make_runner(target_fn, runner, dask_client)
+        self.runhistory = RunHistory(
+            scenario.configspace,
+            objectives=scenario.objectives,
+            storage=self._open_storage(overwrite),
+        )
+        design = initial_design if initial_design is not None else InitialDesign()
+        self.selector = ConfigSelector(
+            scenario.configspace,
+            design.select(scenario.configspace, scenario.n_trials, scenario.seed),
+            random_probability=1.0 if random_probability is None else random_probability,
+            seed=scenario.seed,
+        )
+        factory: IntensifierFactory = intensifier if intensifier is not None else Intensifier
+        self.intensifier = factory(scenario, self.selector, self.runhistory)
+
+        self._stop_requested = False
+        self._start_time = math.nan
+        self._target_time = 0.0
+        self._target_cpu_time = 0.0
+        self._own_time = 0.0
+        self._told_here = 0
+        self._incumbent_cost = math.inf
+        #: Every change of incumbent: config id, cost, finished trials and wall time then.
+        self.trajectory: list[dict[str, Any]] = []
+        if self.runhistory.n_finished:
+            logger.info(
+                "Continuing run %r: %d finished trial(s), %d left running by a stopped process.",
+                scenario.run_name,
+                self.runhistory.n_finished,
+                self.runhistory.n_running,
+            )
+            self._update_incumbent()
+
+    # -- construction --------------------------------------------------------------------------
+
+    def _make_runner(
+        self, target_fn: TargetFunction | None, runner: AbstractRunner | None, dask_client: Any
+    ) -> AbstractRunner | None:
+        if runner is not None:
+            if not isinstance(runner, AbstractRunner):
+                raise ScenarioError(f"SMAC's runner must be an AbstractRunner; got {runner!r}.")
+            return runner
+        if target_fn is None:
+            if dask_client is not None:
+                raise ScenarioError("SMAC got a dask_client but no target_fn to run on it.")
+            return None
+        single = SerialRunner(target_fn, self.scenario)
+        if dask_client is None and self.scenario.n_workers == 1:
+            return single
+        from smacx.runners.dask import DaskParallelRunner
+
+        return DaskParallelRunner(single, dask_client=dask_client)
+
+    def _open_storage(self, overwrite: bool) -> Storage:
+        path = self.scenario.output_path
+        if path is not None and overwrite:
+            for suffix in ("", "-wal", "-shm"):
+                (path / (DATABASE_NAME + suffix)).unlink(missing_ok=True)
+        storage = open_storage(None if path is None else path / DATABASE_NAME)
+        identity = self.scenario.identity()
+        stored = json.loads(storage.set_meta_if_absent("scenario", json.dumps(identity)))
+        if stored != json.loads(json.dumps(identity)):
+            differ = sorted(
+                k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k)
+            )
+            storage.close()
+            raise ScenarioMismatchError(
+                f"output directory {str(path)!r} holds a run of a different scenario "
+                f"(fields that differ: {', '.join(differ)}; only {sorted(RESUMABLE_FIELDS)} may "
+                "change when a run is continued). Pass overwrite=True to replace it, or give "
+                "the scenario another name."
+            )
+        return storage
+
+    # -- ask and tell --------------------------------------------------------------------------
+
+    def ask(self) -> TrialInfo:
+        """The next trial to run, recorded as running; never the same trial twice.
+
+        Trials left running by a process that died are handed out again first.
+        """
+        t0 = time.perf_counter()
+        for cb in self.callbacks:
+            cb.on_ask_start(self)
+        info = self.runhistory.take_over_stale()
+        while info is None:
+            candidate = self.intensifier.ask()
+            try:
+                self.runhistory.add_running(candidate)
+            except TrialError:  # another process took it first
+                continue
+            info = candidate
+        for cb in self.callbacks:
+            cb.on_ask_end(self, info)
+        self._own_time += time.perf_counter() - t0
+        return info
+
+    def tell(self, info: TrialInfo, value: TrialValue) -> None:
+        """Record the result of a trial (asked or not); it is in storage when this returns.
+
+        Raises:
+            TargetCrashedError: This is the run's first result and it is a crash (unless
+                ``raise_on_first_crash=False``).
+        """
+        t0 = time.perf_counter()
+        if not isinstance(info, TrialInfo) or not isinstance(value, TrialValue):
+            raise TrialError(f"tell takes a TrialInfo and a TrialValue; got {info!r}, {value!r}.")
+        for cb in self.callbacks:
+            cb.on_tell_start(self, info, value)
+        first = self.runhistory.n_finished == 0
+        self.runhistory.add(info, value)
+        self._told_here += 1
+        self._target_time += value.time
+        self._target_cpu_time += value.cpu_time if math.isfinite(value.cpu_time) else 0.0
+        if first and value.status is StatusType.CRASHED and self.raise_on_first_crash:
+            details = value.additional_info.get("traceback") or value.additional_info.get("error")
+            raise TargetCrashedError(
+                f"the first trial of the run crashed, which usually means a bug in the target "
+                f"function rather than a bad configuration:\n{details}\n"
+                "Pass raise_on_first_crash=False to SMAC to record it and go on."
+            )
+        self._update_incumbent()
+        stop = False
+        for cb in self.callbacks:
+            if cb.on_tell_end(self, info, value) is False:
+                stop = True
+        self._stop_requested |= stop
+        self._own_time += time.perf_counter() - t0
+
+    def _update_incumbent(self) -> None:
+        incumbents = self.intensifier.incumbents()
+        if not incumbents:
+            return
+        cost = self.runhistory.get_cost(incumbents[0])
+        if (
+            self.trajectory
+            and self.trajectory[-1]["config_id"] == self.runhistory.get_config_id(incumbents[0])
+            and cost == self._incumbent_cost
+        ):
+            return
+        self._incumbent_cost = cost
+        entry = {
+            "config_id": self.runhistory.get_config_id(incumbents[0]),
+            "cost": self.runhistory.get_costs(incumbents[0]),
+            "n_finished": self.runhistory.n_finished,
+            "walltime": time.time() - self._start_time if math.isfinite(self._start_time) else 0.0,
+        }
+        self.trajectory.append(entry)
+        logger.debug("Incumbent: config %s with cost %s.", entry["config_id"], entry["cost"])
+
+    # -- optimize ------------------------------------------------------------------------------
+
+    @property
+    def incumbent(self) -> Configuration | None:
+        """The best configuration so far (the first of :attr:`incumbents`), or None."""
+        incumbents = self.intensifier.incumbents()
+        return incumbents[0] if incumbents else None
+
+    @property
+    def incumbents(self) -> list[Configuration]:
+        """The best configuration(s): one, or the Pareto front with several objectives."""
+        return self.intensifier.incumbents()
+
+    def _budget_left(self) -> bool:
+        """Whether another trial may start."""
+        s = self.scenario
+        h = self.runhistory
+        if self._stop_requested or h.n_submitted >= s.n_trials:
+            return False
+        if time.time() - self._start_time >= s.walltime_limit:
+            logger.info("Stopping: walltime_limit of %g s reached.", s.walltime_limit)
+            return False
+        if time.process_time() + self._target_cpu_time >= s.cputime_limit:
+            logger.info("Stopping: cputime_limit of %g s reached.", s.cputime_limit)
+            return False
+        incumbent = self.incumbent
+        if incumbent is not None:
+            costs = h.get_costs(incumbent)
+            if all(c <= t for c, t in zip(costs, s.termination_costs)):
+                logger.info("Stopping: the incumbent's cost %s reached the threshold.", costs)
+                return False
+        return True
+
+    def optimize(self, *, data_to_scatter: Mapping[str, Any] | None = None) -> Configuration | None:
+        """Run trials until the scenario's budget is spent, and return the incumbent.
+
+        Args:
+            data_to_scatter: Keyword arguments passed to every target call (a parallel runner
+                sends them to each worker once).
+
+        Raises:
+            KeyboardInterrupt: Re-raised after the history is saved (it always is).
+        """
+        if self.runner is None:
+            raise ScenarioError(
+                "SMAC.optimize needs a target_fn (or a runner); without one, run trials "
+                "yourself with ask() and tell()."
+            )
+        data = dict(data_to_scatter or {})
+        self._start_time = time.time()
+        self._stop_requested = False
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=self.scenario.n_trials,
+            initial=min(self.runhistory.n_finished, self.scenario.n_trials),
+            disable=not self.progress,
+            unit="trial",
+            desc="smacx",
+        )
+        for cb in self.callbacks:
+            cb.on_start(self)
+        try:
+            while True:
+                while self._budget_left() and self.runner.count_available_workers() > 0:
+                    self.runner.submit_trial(self.ask(), **data)
+                    bar.update(self._collect())
+                if not self.runner.is_running() and not self._budget_left():
+                    break
+                # Wait for a result, or (nothing running, no free worker) for a worker to join.
+                self.runner.wait()
+                bar.update(self._collect())
+        except KeyboardInterrupt:
+            logger.warning(
+                "Interrupted: %d finished trial(s) are saved.", self.runhistory.n_finished
+            )
+            raise
+        finally:
+            bar.close()
+            for cb in self.callbacks:
+                cb.on_end(self)
+            logger.info("%s", self.summary())
+        return self.incumbent
+
+    def _collect(self) -> int:
+        n = 0
+        assert self.runner is not None
+        for info, value in self.runner.iter_results():
+            self.tell(info, value)
+            n += 1
+        return n
+
+    def validate(
+        self,
+        config: Configuration,
+        *,
+        seeds: Sequence[int] | None = None,
+        instances: Sequence[str] | None = None,
+    ) -> float | list[float]:
+        """Evaluate a configuration afresh, through the runner, and return its mean cost.
+
+        The trials are not added to the run history.
+
+        Args:
+            config: The configuration (typically the incumbent).
+            seeds: Seeds to run it with; by default 5 seeds (1 if the scenario is deterministic)
+                drawn from the scenario's seed.
+            instances: Instances to run it on; by default the scenario's instances.
+        """
+        if self.runner is None:
+            raise ScenarioError("SMAC.validate needs a target_fn (or a runner) to run trials.")
+        rng = np.random.default_rng(self.scenario.seed + 1)
+        if seeds is None:
+            seeds = [
+                int(s) for s in rng.integers(2**31, size=1 if self.scenario.deterministic else 5)
+            ]
+        chosen = instances if instances is not None else self.scenario.instances
+        trials = [
+            TrialInfo(config, instance, seed, self.scenario.max_budget)
+            for instance in (chosen if chosen is not None else [None])
+            for seed in seeds
+        ]
+        values: list[TrialValue] = []
+        pending = list(trials)
+        while pending or self.runner.is_running():
+            while pending and self.runner.count_available_workers() > 0:
+                self.runner.submit_trial(pending.pop(0))
+            self.runner.wait()
+            values.extend(v for _, v in self.runner.iter_results())
+        costs = np.array([v.costs() for v in values], dtype=float).mean(axis=0)
+        return float(costs[0]) if costs.size == 1 else [float(c) for c in costs]
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One screen on the run: trials by status, the incumbent and where the time went."""
+        h = self.runhistory
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(h.status_counts().items()))
+        lines = [
+            f"smacx run {self.scenario.run_name!r}"
+            + (f" in {self.scenario.output_path}" if self.scenario.output_path else " (in memory)"),
+            f"  trials: {h.n_finished} finished, {h.n_running} running ({counts or 'none'})",
+        ]
+        incumbent = self.incumbent
+        if incumbent is None:
+            lines.append("  incumbent: none yet")
+        else:
+            costs = h.get_costs(incumbent)
+            cost = costs[0] if len(costs) == 1 else costs
+            n = len(h.get_trial_values(incumbent))
+            lines.append(
+                f"  incumbent: config {h.get_config_id(incumbent)}, cost {cost:.6g} "
+                f"over {n} trial(s)"
+                if isinstance(cost, float)
+                else f"  incumbent: config {h.get_config_id(incumbent)}, costs {cost}"
+            )
+            lines.append("    " + json.dumps({k: _plain(v) for k, v in dict(incumbent).items()}))
+        if math.isfinite(self._start_time):
+            wall = time.time() - self._start_time
+            per = 1000 * self._own_time / max(self._told_here, 1)
+            lines.append(
+                f"  wall time {wall:.2f} s: {self._target_time:.2f} s in the target, "
+                f"{self._own_time:.2f} s in smacx ({per:.1f} ms per trial)"
+            )
+        return "\n".join(lines)
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """Time accounting of this process: seconds in the target and in smacx's own work."""
+        return {
+            "target_time": self._target_time,
+            "target_cpu_time": self._target_cpu_time,
+            "smacx_time": self._own_time,
+            "trials_told": float(self._told_here),
+        }
+
+    def close(self) -> None:
+        """Close the runner and the storage."""
+        if self.runner is not None:
+            self.runner.close()
+        self.runhistory.storage.close()
+
+    def __enter__(self) -> SMAC:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

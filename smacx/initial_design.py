@@ -1,0 +1,178 @@
+"""The configurations evaluated before any model is trusted.
+
+Space-filling designs (Sobol, Latin hypercube) draw points in the unit cube, one dimension per
+hyperparameter, and map each coordinate onto the hyperparameter's range (log scales and integer
+grids respected). Hyperparameters whose conditions do not hold are dropped from a configuration,
+and points that hit a forbidden clause are replaced by random valid configurations, so every
+configuration of a design is valid.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from ConfigSpace import Configuration, ConfigurationSpace
+from ConfigSpace.exceptions import (
+    ForbiddenValueError,
+    IllegalValueError,
+    InactiveHyperparameterSetError,
+)
+from ConfigSpace.util import deactivate_inactive_hyperparameters
+from scipy.stats import qmc
+
+from smacx.errors import ScenarioError
+
+__all__ = ["InitialDesign", "unit_to_configs"]
+
+logger = logging.getLogger("smacx")
+
+DesignKind = Literal["sobol", "lhs", "random", "default"]
+
+
+def unit_to_configs(
+    configspace: ConfigurationSpace, points: np.ndarray, rng: np.random.Generator
+) -> list[Configuration]:
+    """Map points of the unit cube to valid configurations.
+
+    Args:
+        configspace: The space; its hyperparameters in ``configspace`` order are the columns.
+        points: ``(n, d)`` coordinates in [0, 1), d the number of hyperparameters.
+        rng: Draws the seeds of replacement samples for points that hit a forbidden clause.
+
+    Returns:
+        ``n`` configurations, in the order of the points.
+    """
+    hps = list(configspace.values())
+    columns = {}
+    for j, hp in enumerate(hps):
+        lo, hi, size = hp.lower_vectorized, hp.upper_vectorized, hp.size
+        u = np.clip(points[:, j], 0.0, np.nextafter(1.0, 0.0))
+        if math.isfinite(size) and float(hi - lo + 1) == float(size):  # categorical, ordinal
+            vec = lo + np.floor(u * size)
+        else:
+            vec = lo + u * (hi - lo)
+        columns[hp.name] = hp.to_value(vec)
+    configs = []
+    for i in range(points.shape[0]):
+        values = {name: _plain(col[i]) for name, col in columns.items()}
+        try:
+            config = deactivate_inactive_hyperparameters(values, configspace)
+            config.check_valid_configuration()
+        except (ForbiddenValueError, IllegalValueError, InactiveHyperparameterSetError, ValueError):
+            configspace.seed(int(rng.integers(2**31)))
+            config = configspace.sample_configuration()
+        configs.append(config)
+    return configs
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True)
+class InitialDesign:
+    """Which configurations start a run, and how many.
+
+    Args:
+        kind: ``"sobol"`` (scrambled Sobol sequence), ``"lhs"`` (Latin hypercube), ``"random"``
+            (the space's own sampler) or ``"default"`` (only the default configuration).
+        n_configs: How many configurations to draw; by default
+            ``min(max(min_configs, n_configs_per_hyperparameter * d), max_ratio * n_trials)``.
+        n_configs_per_hyperparameter: Design size per hyperparameter (when n_configs is None).
+        min_configs: Smallest design size (when n_configs is None).
+        max_ratio: Largest share of ``n_trials`` the design may take (when n_configs is None).
+        additional_configs: Configurations evaluated first, before the drawn ones (e.g. known
+            good settings); they count toward the design's size.
+
+    Example:
+        >>> from ConfigSpace import ConfigurationSpace
+        >>> cs = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)})
+        >>> len(InitialDesign(n_configs=8).select(cs, n_trials=100, seed=0))
+        8
+    """
+
+    kind: DesignKind = "sobol"
+    n_configs: int | None = None
+    n_configs_per_hyperparameter: int = 2
+    min_configs: int = 5
+    max_ratio: float = 0.1
+    additional_configs: Sequence[Configuration] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("sobol", "lhs", "random", "default"):
+            raise ScenarioError(
+                "InitialDesign.kind must be 'sobol', 'lhs', 'random' or 'default'; "
+                f"got {self.kind!r}."
+            )
+        if self.n_configs is not None and (
+            not isinstance(self.n_configs, int) or self.n_configs < 0
+        ):
+            raise ScenarioError(
+                f"InitialDesign.n_configs must be an int >= 0 or None; got {self.n_configs!r}."
+            )
+        if not 0.0 < self.max_ratio <= 1.0:
+            raise ScenarioError(
+                f"InitialDesign.max_ratio must be in (0, 1]; got {self.max_ratio!r}."
+            )
+
+    def size(self, configspace: ConfigurationSpace, n_trials: int) -> int:
+        """How many configurations the design holds for this space and trial budget."""
+        if self.kind == "default":
+            return 1 + len(self.additional_configs)
+        if self.n_configs is not None:
+            return self.n_configs
+        d = len(list(configspace.values()))
+        wanted = max(self.min_configs, self.n_configs_per_hyperparameter * d)
+        return max(1, min(wanted, int(self.max_ratio * n_trials)), len(self.additional_configs))
+
+    def select(
+        self, configspace: ConfigurationSpace, n_trials: int, seed: int
+    ) -> list[Configuration]:
+        """The design's configurations, the additional ones first, without duplicates.
+
+        Args:
+            configspace: The space to draw from.
+            n_trials: The run's trial budget (bounds the design's size through ``max_ratio``).
+            seed: Seed of the draw; the same seed gives the same design.
+        """
+        rng = np.random.default_rng(seed)
+        extra = list(self.additional_configs)
+        for config in extra:
+            if config.config_space != configspace:
+                raise ScenarioError(
+                    "InitialDesign.additional_configs must belong to the scenario's configspace; "
+                    f"got a configuration of another space: {config}."
+                )
+        n_draw = max(0, self.size(configspace, n_trials) - len(extra))
+        d = len(list(configspace.values()))
+        drawn: list[Configuration]
+        if self.kind == "default":
+            drawn = [configspace.get_default_configuration()]
+        elif n_draw == 0:
+            drawn = []
+        elif self.kind == "random":
+            configspace.seed(int(rng.integers(2**31)))
+            drawn = (
+                list(configspace.sample_configuration(n_draw))
+                if n_draw > 1
+                else [configspace.sample_configuration()]
+            )
+        else:
+            engine: qmc.QMCEngine
+            if self.kind == "sobol":
+                engine = qmc.Sobol(d, scramble=True, seed=rng)
+            else:
+                engine = qmc.LatinHypercube(d, seed=rng)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # Sobol prefers powers of two
+                points = engine.random(n_draw)
+            drawn = unit_to_configs(configspace, points, rng)
+        unique: dict[Configuration, None] = dict.fromkeys(extra + drawn)
+        logger.debug("Initial design: %d configuration(s) (%s).", len(unique), self.kind)
+        return list(unique)

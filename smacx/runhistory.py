@@ -1,0 +1,447 @@
+"""The run history: every configuration and trial of an experiment, kept in a storage.
+
+The history is the only state of a run. Everything else (the incumbent, racing state, the model's
+training data) is derived from it, so a run that is continued, or shared by several processes,
+needs nothing but its storage. Each trial is written through the moment it starts and the moment
+it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ConfigSpace import Configuration, ConfigurationSpace
+
+from smacx.errors import TrialError
+from smacx.storage import Storage, TrialRecord, owner_id, owner_is_alive
+from smacx.storage.memory import MemoryStorage
+from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RunHistory", "config_to_json"]
+
+logger = logging.getLogger("smacx")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def config_to_json(config: Configuration) -> str:
+    """Canonical JSON of a configuration's active values (sorted keys, plain Python types)."""
+    return json.dumps({k: _plain(v) for k, v in dict(config).items()}, sort_keys=True)
+
+
+class RunHistory:
+    """Configurations and trials of one experiment, backed by a :class:`~smacx.storage.Storage`.
+
+    Args:
+        configspace: The search space the stored configurations belong to.
+        objectives: Names of the costs; a trial's cost has one entry per objective.
+        storage: Where the history is kept; in memory by default.
+
+    Example:
+        >>> from ConfigSpace import ConfigurationSpace
+        >>> cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+        >>> rh = RunHistory(cs)
+        >>> info = TrialInfo(cs.get_default_configuration(), seed=0)
+        >>> key = rh.add_running(info)
+        >>> key = rh.add(info, TrialValue(cost=0.25))
+        >>> rh.get_cost(info.config), rh.n_finished
+        (0.25, 1)
+    """
+
+    def __init__(
+        self,
+        configspace: ConfigurationSpace,
+        *,
+        objectives: Sequence[str] = ("cost",),
+        storage: Storage | None = None,
+    ) -> None:
+        self.configspace = configspace
+        self.objectives = tuple(objectives)
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.owner = owner_id()
+        self._configs: dict[int, Configuration] = {}
+        self._origins: dict[int, str] = {}
+        self._ids: dict[str, int] = {}
+        self._finished: dict[TrialKey, TrialValue] = {}
+        self._running: dict[TrialKey, TrialRecord] = {}
+        self._by_config: dict[int, dict[TrialKey, TrialValue]] = {}
+        self._cost_cache: dict[int, list[float]] = {}
+        self._finished_log: list[TrialKey] = []
+        self._last_config_id = 0
+        self._last_version = 0
+        self.sync()
+
+    # -- reading from storage ------------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Read what was written to storage since the last sync (by this or other processes).
+
+        Returns:
+            How many trial rows changed.
+        """
+        for rec in self.storage.read_configs(self._last_config_id):
+            values = json.loads(rec.config_json)
+            config = Configuration(self.configspace, values=values)
+            self._configs[rec.config_id] = config
+            self._origins[rec.config_id] = rec.origin
+            self._ids[rec.config_json] = rec.config_id
+            self._last_config_id = max(self._last_config_id, rec.config_id)
+        records = self.storage.read_trials(self._last_version)
+        for record in records:
+            self._apply(record)
+        return len(records)
+
+    def _apply(self, rec: TrialRecord) -> None:
+        self._last_version = max(self._last_version, rec.version)
+        key = rec.key
+        if rec.value.status is StatusType.RUNNING:
+            self._running[key] = rec
+            return
+        self._running.pop(key, None)
+        if key not in self._finished:
+            self._finished_log.append(key)
+        self._finished[key] = rec.value
+        self._by_config.setdefault(key.config_id, {})[key] = rec.value
+        self._cost_cache.pop(key.config_id, None)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def add_config(self, config: Configuration, origin: str = "") -> int:
+        """The stable id of ``config``, storing it first if it is new.
+
+        Args:
+            config: A configuration of this history's space.
+            origin: Where it came from (``"sobol"``, ``"random"``, ``"local search"``, ...).
+        """
+        text = config_to_json(config)
+        if text in self._ids:
+            return self._ids[text]
+        config_id = self.storage.add_config(text, origin)
+        self._configs[config_id] = config
+        self._origins[config_id] = origin
+        self._ids[text] = config_id
+        return config_id
+
+    def key_of(self, info: TrialInfo) -> TrialKey:
+        """The key of a trial, storing its configuration first if it is new."""
+        return TrialKey(self.add_config(info.config), info.instance, info.seed, info.budget)
+
+    def add_running(self, info: TrialInfo, *, lease_seconds: float = math.inf) -> TrialKey:
+        """Record that a trial starts, claiming it for this process.
+
+        Args:
+            info: The trial.
+            lease_seconds: How long other processes must wait before taking the trial over when
+                this process looks alive but stops renewing (inf: only once it has died).
+
+        Raises:
+            TrialError: The trial is already finished or running.
+        """
+        key = self.key_of(info)
+        now = time.time()
+        record = TrialRecord(
+            key,
+            TrialValue(status=StatusType.RUNNING, starttime=now),
+            self.owner,
+            now + lease_seconds,
+        )
+        if not self.storage.claim_trial(record, now):
+            self.sync()
+            state = "finished" if key in self._finished else "running"
+            raise TrialError(f"trial {_describe(key)} is already {state}; every trial is run once.")
+        self.sync()
+        return key
+
+    def add(self, info: TrialInfo, value: TrialValue) -> TrialKey:
+        """Record a trial's result; it is in storage when this returns.
+
+        A result for a trial that another process already finished is dropped with a warning (the
+        first result wins).
+
+        Raises:
+            TrialError: ``value`` has the wrong number of costs or the status RUNNING.
+        """
+        if value.status is StatusType.RUNNING:
+            raise TrialError(f"a result needs a final status, got RUNNING for {info}.")
+        if len(value.costs()) != len(self.objectives):
+            raise TrialError(
+                f"the result of {info} has {len(value.costs())} cost(s), expected "
+                f"{len(self.objectives)} (objectives {list(self.objectives)})."
+            )
+        key = self.key_of(info)
+        if not self.storage.finish_trial(TrialRecord(key, value, self.owner, 0.0)):
+            logger.warning("Trial %s was finished already; this result is dropped.", _describe(key))
+        self.sync()
+        return key
+
+    def take_over_stale(self) -> TrialInfo | None:
+        """Claim one trial left RUNNING by a process that is gone (or whose lease ran out).
+
+        Returns:
+            The trial, now running under this process, or None if there is none.
+        """
+        self.sync()
+        now = time.time()
+        for key, rec in list(self._running.items()):
+            if rec.owner == self.owner or (rec.lease_until > now and owner_is_alive(rec.owner)):
+                continue
+            fresh = TrialRecord(
+                key, TrialValue(status=StatusType.RUNNING, starttime=now), self.owner
+            )
+            if self.storage.claim_trial(fresh, now):
+                self.sync()
+                logger.info("Re-running trial %s, left running by %s.", key, rec.owner)
+                return self.trial_info(key)
+        return None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def trial_info(self, key: TrialKey) -> TrialInfo:
+        """The trial a key stands for."""
+        return TrialInfo(self._configs[key.config_id], key.instance, key.seed, key.budget)
+
+    def get_config_id(self, config: Configuration) -> int | None:
+        """The id of a stored configuration, or None if the history does not know it."""
+        return self._ids.get(config_to_json(config))
+
+    def has_trials(self, config: Configuration) -> bool:
+        """Whether the configuration has a finished or running trial."""
+        config_id = self.get_config_id(config)
+        return config_id is not None and (
+            config_id in self._by_config or any(k.config_id == config_id for k in self._running)
+        )
+
+    def get_config(self, config_id: int) -> Configuration:
+        """The configuration with this id."""
+        try:
+            return self._configs[config_id]
+        except KeyError:
+            raise TrialError(f"no configuration with id {config_id} in the run history.") from None
+
+    def get_origin(self, config: Configuration) -> str:
+        """Where a stored configuration came from."""
+        config_id = self.get_config_id(config)
+        return "" if config_id is None else self._origins[config_id]
+
+    def get_configs(self, sort_by: str | None = None) -> list[Configuration]:
+        """Configurations with at least one trial.
+
+        Args:
+            sort_by: None (by id), ``"cost"`` (lowest aggregated cost first) or ``"num_trials"``
+                (most finished trials first).
+        """
+        ids = sorted({k.config_id for k in self._finished} | {k.config_id for k in self._running})
+        if sort_by == "cost":
+            ids.sort(key=lambda i: self._scalar_cost(i))
+        elif sort_by == "num_trials":
+            ids.sort(key=lambda i: -len(self._by_config.get(i, {})))
+        elif sort_by is not None:
+            raise ValueError(f"sort_by must be None, 'cost' or 'num_trials'; got {sort_by!r}.")
+        return [self._configs[i] for i in ids]
+
+    def get_trials(self, config: Configuration, *, finished: bool = True) -> list[TrialInfo]:
+        """The trials of a configuration: finished ones, or also the running ones."""
+        config_id = self.get_config_id(config)
+        if config_id is None:
+            return []
+        keys = list(self._by_config.get(config_id, {}))
+        if not finished:
+            keys += [k for k in self._running if k.config_id == config_id]
+        return [self.trial_info(k) for k in keys]
+
+    def get_trial_values(self, config: Configuration) -> dict[TrialKey, TrialValue]:
+        """Finished trials of a configuration, key to value."""
+        config_id = self.get_config_id(config)
+        return dict(self._by_config.get(config_id, {})) if config_id is not None else {}
+
+    def get_costs(
+        self, config: Configuration, keys: Sequence[TrialKey] | None = None
+    ) -> list[float]:
+        """Mean cost per objective of a configuration's finished trials (inf if it has none).
+
+        Args:
+            config: The configuration.
+            keys: Average over these trials only (all must be finished). By default over the
+                trials at the highest budget the configuration has results for.
+        """
+        config_id = self.get_config_id(config)
+        if config_id is None:
+            return [math.inf] * len(self.objectives)
+        if keys is not None:
+            values = [self._finished[k] for k in keys]
+            return _mean_costs(values, len(self.objectives))
+        if config_id not in self._cost_cache:
+            trials = self._by_config.get(config_id, {})
+            budgets = [k.budget for k in trials if k.budget is not None]
+            top = max(budgets) if budgets else None
+            values = [v for k, v in trials.items() if k.budget == top]
+            self._cost_cache[config_id] = _mean_costs(values, len(self.objectives))
+        return list(self._cost_cache[config_id])
+
+    def get_cost(self, config: Configuration, keys: Sequence[TrialKey] | None = None) -> float:
+        """The configuration's aggregated cost (see :meth:`get_costs`) as one number.
+
+        With several objectives, the mean of the per-objective costs, each scaled to [0, 1] by
+        the range of finite costs observed so far.
+        """
+        costs = self.get_costs(config, keys)
+        if len(costs) == 1:
+            return costs[0]
+        lo, hi = self.objective_bounds()
+        span = np.where(hi > lo, hi - lo, 1.0)
+        return float(np.mean((np.asarray(costs) - lo) / span))
+
+    def _scalar_cost(self, config_id: int) -> float:
+        return self.get_cost(self._configs[config_id])
+
+    def objective_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Smallest and largest finite cost per objective, each of shape ``(n_objectives,)``."""
+        costs = np.array([v.costs() for v in self._finished.values()], dtype=float)
+        costs = costs.reshape(-1, len(self.objectives))
+        finite = np.where(np.isfinite(costs), costs, np.nan)
+        if costs.size == 0 or np.all(np.isnan(finite)):
+            zeros = np.zeros(len(self.objectives))
+            return zeros, zeros
+        return np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
+
+    def get_min_cost(self) -> float:
+        """Lowest aggregated cost of any configuration (inf when nothing finished)."""
+        costs = [self._scalar_cost(i) for i in self._by_config]
+        return min(costs, default=math.inf)
+
+    def finished_since(self, position: int) -> list[TrialKey]:
+        """Keys of trials that finished after the first ``position`` ones, in finishing order.
+
+        ``finished_since(0)`` lists every finished trial; a reader that remembers how many it has
+        seen reads only what is new.
+        """
+        return self._finished_log[position:]
+
+    def running(self) -> list[TrialInfo]:
+        """Trials that are running, in this or another process."""
+        return [self.trial_info(k) for k in self._running]
+
+    def finished(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
+        """Finished trials with their values, in the order they were read."""
+        for key, value in self._finished.items():
+            yield self.trial_info(key), value
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, TrialInfo):
+            item = TrialKey(
+                self.get_config_id(item.config) or -1, item.instance, item.seed, item.budget
+            )
+        return item in self._finished or item in self._running
+
+    def __getitem__(self, key: TrialKey) -> TrialValue:
+        if key in self._finished:
+            return self._finished[key]
+        return self._running[key].value
+
+    def __len__(self) -> int:
+        return len(self._finished) + len(self._running)
+
+    def items(self) -> Iterator[tuple[TrialKey, TrialValue]]:
+        """Every trial, finished or running, as (key, value)."""
+        yield from self._finished.items()
+        for key, rec in self._running.items():
+            yield key, rec.value
+
+    @property
+    def n_submitted(self) -> int:
+        """Trials started so far (finished or running)."""
+        return len(self)
+
+    @property
+    def n_finished(self) -> int:
+        """Trials with a final result."""
+        return len(self._finished)
+
+    @property
+    def n_running(self) -> int:
+        """Trials running now, in this or another process."""
+        return len(self._running)
+
+    @property
+    def n_configs(self) -> int:
+        """Configurations the history knows."""
+        return len(self._configs)
+
+    def status_counts(self) -> dict[str, int]:
+        """Number of trials per status name, running trials included."""
+        counts: dict[str, int] = {}
+        for _, value in self.items():
+            counts[value.status.name] = counts.get(value.status.name, 0) + 1
+        return counts
+
+    # -- export --------------------------------------------------------------------------------
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Every trial as a JSON-ready dict (configuration values included)."""
+        rows = []
+        for key, value in self.items():
+            rows.append(
+                {
+                    "config_id": key.config_id,
+                    "config": json.loads(config_to_json(self._configs[key.config_id])),
+                    "origin": self._origins.get(key.config_id, ""),
+                    "instance": key.instance,
+                    "seed": key.seed,
+                    "budget": key.budget,
+                    "status": value.status.name,
+                    **{
+                        f"cost_{o}" if len(self.objectives) > 1 else "cost": c
+                        for o, c in zip(self.objectives, value.costs())
+                    },
+                    "time": value.time,
+                    "cpu_time": value.cpu_time,
+                    "starttime": value.starttime,
+                    "endtime": value.endtime,
+                    "additional_info": value.additional_info,
+                }
+            )
+        return rows
+
+    def to_json(self, path: str | Path) -> None:
+        """Write every trial to a JSON file (a list of :meth:`to_records` dicts)."""
+        Path(path).write_text(json.dumps(self.to_records(), indent=1, default=repr))
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Every trial as a pandas DataFrame, one row a trial (needs the ``pandas`` extra)."""
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "RunHistory.to_dataframe needs pandas: pip install 'smacx[pandas]'"
+            ) from err
+        rows = self.to_records()
+        for row in rows:
+            config = row.pop("config")
+            row.update({f"config:{k}": v for k, v in config.items()})
+        return pd.DataFrame(rows)
+
+
+def _describe(key: TrialKey) -> str:
+    return (
+        f"(config {key.config_id}, instance={key.instance!r}, seed={key.seed}, budget={key.budget})"
+    )
+
+
+def _mean_costs(values: Sequence[TrialValue], n_objectives: int) -> list[float]:
+    if not values:
+        return [math.inf] * n_objectives
+    costs = np.array([v.costs() for v in values], dtype=float)
+    with np.errstate(invalid="ignore"):
+        return [float(c) for c in costs.mean(axis=0)]

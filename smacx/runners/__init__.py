@@ -1,0 +1,19 @@
+"""Runners execute trials: in this process, or on a dask cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smacx.runners.base import AbstractRunner
+from smacx.runners.serial import SerialRunner
+
+__all__ = ["AbstractRunner", "SerialRunner", "DaskParallelRunner"]
+
+
+def __getattr__(name: str) -> Any:
+    # dask.distributed is imported only by code that asks for the dask runner.
+    if name == "DaskParallelRunner":
+        from smacx.runners.dask import DaskParallelRunner
+
+        return DaskParallelRunner
+    raise AttributeError(f"module 'smacx.runners' has no attribute {name!r}")

@@ -1,0 +1,75 @@
+"""The interface every runner implements: submit trials, collect results."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ConfigSpace import Configuration
+
+    from smacx.trial import TrialInfo, TrialValue
+
+__all__ = ["AbstractRunner"]
+
+
+class AbstractRunner(ABC):
+    """Runs trials and hands their results back.
+
+    A runner is used as: ``submit_trial`` while ``count_available_workers() > 0``; then
+    ``wait()`` for a result and take every finished one from ``iter_results()``. Each submitted
+    trial comes back exactly once, crashed or not: a runner never raises because a target failed.
+    """
+
+    @abstractmethod
+    def submit_trial(self, trial_info: TrialInfo, **dask_data_to_scatter: Any) -> None:
+        """Start a trial (serial runners run it to the end before returning).
+
+        Args:
+            trial_info: What to run.
+            **dask_data_to_scatter: Extra keyword arguments for the target (large data that
+                parallel runners send to each worker once).
+        """
+
+    @abstractmethod
+    def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
+        """Yield, and forget, every trial that finished since the last call."""
+
+    @abstractmethod
+    def wait(self) -> None:
+        """Block until at least one submitted trial has finished (return at once if none runs)."""
+
+    @abstractmethod
+    def is_running(self) -> bool:
+        """Whether any submitted trial has not been collected by ``iter_results`` yet."""
+
+    @abstractmethod
+    def count_available_workers(self) -> int:
+        """How many more trials could start right now."""
+
+    @abstractmethod
+    def run(
+        self,
+        config: Configuration,
+        instance: str | None = None,
+        budget: float | None = None,
+        seed: int | None = None,
+        **dask_data_to_scatter: Any,
+    ) -> TrialValue:
+        """Evaluate one trial here and now, under the scenario's limits, and return its value."""
+
+    def close(self) -> None:  # noqa: B027 - a runner without resources needs no close
+        """Release workers and connections; the runner is unusable afterwards."""
+
+    def __enter__(self) -> AbstractRunner:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

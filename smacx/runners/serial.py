@@ -1,0 +1,301 @@
+"""Run the target function in this process, one trial at a time, under pynisher's limits.
+
+This module holds the only code that calls a target function: argument passing, time and memory
+limits, timing, and turning whatever came back (or went wrong) into a :class:`TrialValue`.
+Parallel runners ship :meth:`SerialRunner.run` to their workers, so every runner records trials
+the same way.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import numbers
+import signal
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from smacx.errors import ScenarioError
+from smacx.runners.base import AbstractRunner
+from smacx.trial import StatusType, TrialInfo, TrialValue
+
+if TYPE_CHECKING:
+    from ConfigSpace import Configuration
+
+    from smacx.scenario import Scenario
+
+__all__ = ["SerialRunner", "TargetFunction"]
+
+logger = logging.getLogger("smacx")
+
+#: Arguments smacx hands to a target that declares them.
+TRIAL_ARGUMENTS = ("seed", "instance", "budget")
+
+TargetFunction = Callable[..., Any]
+
+
+class _Measured:
+    """Calls the target and reports how it went, without raising (runs in pynisher's child).
+
+    Returns a tuple ``(kind, payload, cpu_seconds)`` where kind is ``"ok"`` (payload: the
+    target's return value), ``"memoryout"`` or ``"error"`` (payload: a dict with the error
+    and its traceback). Catching here keeps the traceback, which pynisher would lose.
+    """
+
+    def __init__(self, fn: TargetFunction, in_child: bool) -> None:
+        self.fn = fn
+        self.in_child = in_child
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
+        if self.in_child:
+            # pynisher's parent installs a SIGTERM handler before forking; the child inherits it
+            # and would ignore the terminate sent at the time limit, dying only at the SIGKILL
+            # that follows 5 s later. The default handler ends the child at once.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        cpu = time.process_time()
+        try:
+            result = self.fn(*args, **kwargs)
+        except MemoryError as err:
+            return "memoryout", {"error": f"MemoryError: {err}"}, time.process_time() - cpu
+        except Exception as err:  # a target's failure is data, not a reason to stop
+            info = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+            return "error", info, time.process_time() - cpu
+        return "ok", result, time.process_time() - cpu
+
+
+class SerialRunner(AbstractRunner):
+    """Runs a target function in this process; ``submit_trial`` returns once the trial is done.
+
+    The target is called as ``target_fn(config, **kwargs)`` where kwargs holds those of
+    ``seed``, ``instance`` and ``budget`` that its signature declares (all of them if it takes
+    ``**kwargs``), plus any data passed to ``submit_trial``. It returns the cost as a number, a
+    dict of objective name to number, a sequence with one number per objective, or a tuple
+    ``(cost, info_dict)``. Any exception, or a cost that is NaN, infinite or not a number,
+    records the trial as CRASHED with the reason in ``additional_info``.
+
+    With ``Scenario.trial_walltime_limit`` or ``trial_memory_limit`` set, each trial runs in a
+    forked child process under pynisher: going over the time limit gives TIMEOUT, over the memory
+    limit MEMORYOUT (the limit bounds the child's whole address space, including what this process
+    had loaded when it forked). A child killed by a signal gives CRASHED, or MEMORYOUT when a
+    memory limit is set and the signal is SIGKILL (the kernel's out-of-memory killer).
+
+    Args:
+        target_fn: The function to minimize.
+        scenario: Supplies the objectives, crash cost and per-trial limits.
+
+    Raises:
+        ScenarioError: ``target_fn`` is not callable, or lacks an argument the scenario needs
+            (``instance`` when the scenario has instances, ``budget`` when it has budgets).
+    """
+
+    def __init__(self, target_fn: TargetFunction, scenario: Scenario) -> None:
+        self.target_fn = target_fn
+        self.scenario = scenario
+        self.objectives = tuple(scenario.objectives)
+        self.crash_costs = scenario.crash_costs
+        self.walltime_limit = scenario.trial_walltime_limit
+        self.memory_limit = scenario.trial_memory_limit
+        self.arguments = _declared_arguments(target_fn)
+        if scenario.instances is not None and "instance" not in self.arguments:
+            raise ScenarioError(
+                "target_fn must accept an 'instance' argument because Scenario.instances is set; "
+                f"its signature is {_signature(target_fn)}."
+            )
+        if scenario.min_budget is not None and "budget" not in self.arguments:
+            raise ScenarioError(
+                "target_fn must accept a 'budget' argument because Scenario.min_budget/max_budget "
+                f"are set; its signature is {_signature(target_fn)}."
+            )
+        self._results: list[tuple[TrialInfo, TrialValue]] = []
+
+    # -- AbstractRunner ----------------------------------------------------------------------
+
+    def submit_trial(self, trial_info: TrialInfo, **dask_data_to_scatter: Any) -> None:
+        value = self.run(
+            trial_info.config,
+            trial_info.instance,
+            trial_info.budget,
+            trial_info.seed,
+            **dask_data_to_scatter,
+        )
+        self._results.append((trial_info, value))
+
+    def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
+        while self._results:
+            yield self._results.pop(0)
+
+    def wait(self) -> None:
+        """Nothing to wait for: a serial trial is finished when ``submit_trial`` returns."""
+
+    def is_running(self) -> bool:
+        return bool(self._results)
+
+    def count_available_workers(self) -> int:
+        return 1
+
+    def run(
+        self,
+        config: Configuration,
+        instance: str | None = None,
+        budget: float | None = None,
+        seed: int | None = None,
+        **dask_data_to_scatter: Any,
+    ) -> TrialValue:
+        passed = {"seed": seed, "instance": instance, "budget": budget}
+        kwargs = {k: v for k, v in passed.items() if k in self.arguments}
+        kwargs.update(dask_data_to_scatter)
+        start = time.time()
+        kind, payload, cpu_time = self._call(config, kwargs)
+        end = time.time()
+        status, costs, info = self._interpret(kind, payload)
+        if status is not StatusType.SUCCESS:
+            logger.warning(
+                "Trial (instance=%s, seed=%s, budget=%s) ended %s: %s",
+                instance,
+                seed,
+                budget,
+                status.name,
+                info.get("error", ""),
+            )
+        return TrialValue(
+            cost=costs[0] if len(costs) == 1 else costs,
+            time=end - start,
+            cpu_time=cpu_time,
+            status=status,
+            starttime=start,
+            endtime=end,
+            additional_info=info,
+        )
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def _call(self, config: Configuration, kwargs: dict[str, Any]) -> tuple[str, Any, float]:
+        if self.walltime_limit is None and self.memory_limit is None:
+            return _Measured(self.target_fn, in_child=False)(config, **kwargs)
+        import pynisher
+
+        limited = pynisher.limit(
+            _Measured(self.target_fn, in_child=True),
+            wall_time=None if self.walltime_limit is None else (self.walltime_limit, "s"),
+            memory=None if self.memory_limit is None else (self.memory_limit, "MB"),
+            context="fork",
+            warnings=False,
+        )
+        try:
+            return limited(config, **kwargs)
+        except pynisher.WallTimeoutException:
+            msg = f"exceeded trial_walltime_limit={self.walltime_limit} s"
+            return "timeout", {"error": msg}, math.nan
+        except pynisher.CpuTimeoutException:  # pragma: no cover - no CPU limit is set
+            return "timeout", {"error": "exceeded the CPU time limit"}, math.nan
+        except pynisher.MemoryLimitException:
+            msg = f"exceeded trial_memory_limit={self.memory_limit} MB"
+            return "memoryout", {"error": msg}, math.nan
+        except pynisher.PynisherException as err:
+            signal_kill = "exitcode -9" in str(err)
+            if self.memory_limit is not None and signal_kill:
+                msg = f"killed (SIGKILL) under trial_memory_limit={self.memory_limit} MB"
+                return "memoryout", {"error": msg}, math.nan
+            return "error", {"error": f"the trial process died: {err}"}, math.nan
+        except TypeError as err:
+            # pynisher cannot unpickle its own MemoryLimitException on some Pythons.
+            if "MemoryLimitException" in str(err):
+                msg = f"exceeded trial_memory_limit={self.memory_limit} MB"
+                return "memoryout", {"error": msg}, math.nan
+            raise
+
+    def _interpret(self, kind: str, payload: Any) -> tuple[StatusType, list[float], dict[str, Any]]:
+        crash = list(self.crash_costs)
+        if kind == "timeout":
+            return StatusType.TIMEOUT, crash, payload
+        if kind == "memoryout":
+            return StatusType.MEMORYOUT, crash, payload
+        if kind == "error":
+            return StatusType.CRASHED, crash, payload
+        info: dict[str, Any] = {}
+        result = payload
+        if (
+            isinstance(result, tuple)
+            and len(result) == 2
+            and isinstance(result[1], Mapping)
+            and not _is_number(result[1])
+        ):
+            result, info = result[0], dict(result[1])
+        costs, problem = self._costs(result)
+        if problem is not None:
+            return StatusType.CRASHED, crash, {**info, "error": problem}
+        return StatusType.SUCCESS, costs, info
+
+    def _costs(self, result: Any) -> tuple[list[float], str | None]:
+        n = len(self.objectives)
+        values: list[Any]
+        if _is_number(result):
+            values = [result]
+        elif isinstance(result, Mapping):
+            missing = [o for o in self.objectives if o not in result]
+            if missing:
+                return [], f"the target returned a dict without objective(s) {missing}: {result!r}"
+            values = [result[o] for o in self.objectives]
+        elif isinstance(result, Sequence) and not isinstance(result, (str, bytes)):
+            values = list(result)
+        elif hasattr(result, "tolist"):  # numpy arrays
+            values = list(result.tolist()) if result.ndim else [result.tolist()]
+        else:
+            return [], (
+                f"the target returned {type(result).__name__} {result!r:.200}; expected a number, "
+                "a dict of objective name to number, or (cost, info_dict)"
+            )
+        if len(values) != n:
+            return (
+                [],
+                f"the target returned {len(values)} cost(s), "
+                f"expected {n} ({list(self.objectives)})",
+            )
+        if not all(_is_number(v) for v in values):
+            return [], f"the target returned non-numeric cost(s) {values!r:.200}"
+        costs = [float(v) for v in values]
+        if not all(math.isfinite(c) for c in costs):
+            return [], f"the target returned a non-finite cost {costs}"
+        return costs, None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _signature(fn: Callable[..., Any]) -> str:
+    try:
+        return f"{getattr(fn, '__name__', type(fn).__name__)}{inspect.signature(fn)}"
+    except (TypeError, ValueError):
+        return repr(fn)
+
+
+def _declared_arguments(fn: Any) -> frozenset[str]:
+    """Which of ``seed``, ``instance``, ``budget`` the target takes.
+
+    Raises:
+        ScenarioError: ``fn`` is not callable or cannot take a configuration as first argument.
+    """
+    if not callable(fn):
+        raise ScenarioError(f"target_fn must be callable, as f(config, seed) -> cost; got {fn!r}.")
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: pass nothing extra
+        return frozenset()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return frozenset(TRIAL_ARGUMENTS)
+    positional = [
+        p
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        or p.kind is inspect.Parameter.VAR_POSITIONAL
+    ]
+    if not positional:
+        raise ScenarioError(
+            "target_fn must take the configuration as its first argument, as "
+            f"f(config, seed) -> cost; its signature is {_signature(fn)}."
+        )
+    return frozenset(p.name for p in params if p.name in TRIAL_ARGUMENTS)

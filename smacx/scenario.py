@@ -1,0 +1,316 @@
+"""The scenario: what is optimized, under which limits, and where the run is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ConfigSpace import ConfigurationSpace
+
+from smacx.errors import ScenarioError
+
+__all__ = ["Scenario"]
+
+#: Fields that may change when a run is continued: they bound the run, not its meaning.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "name",
+        "output_directory",
+        "n_trials",
+        "walltime_limit",
+        "cputime_limit",
+        "termination_cost_threshold",
+        "n_workers",
+    }
+)
+
+
+def _fail(name: str, expected: str, got: object) -> ScenarioError:
+    return ScenarioError(f"Scenario.{name} must be {expected}; got {got!r}.")
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _positive_or_inf(name: str, value: object) -> float:
+    if not _is_real(value) or math.isnan(float(value)) or float(value) <= 0:  # type: ignore[arg-type]
+        raise _fail(name, "a number > 0 (seconds; math.inf for no limit)", value)
+    return float(value)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything that defines an optimization run; validated when built, immutable after.
+
+    Args:
+        configspace: The search space.
+        name: Folder name of the run inside ``output_directory``. By default a hash of the fields
+            that define the run, so building the same scenario again continues the same run.
+        output_directory: Where runs are kept (a SQLite database per run). None keeps the run
+            history in memory only: nothing survives the process.
+        deterministic: Whether the target returns the same cost for the same configuration and
+            instance whatever the seed. Deterministic runs use one seed per instance.
+        objectives: Name(s) of the cost(s) to minimize. More than one makes the run
+            multi-objective and the target must return a dict (or a sequence in this order).
+        crash_cost: Cost recorded for a crashed, timed-out or memory-out trial, one value per
+            objective or one for all. Infinite values are recorded as given but never shown to a
+            model: it sees an imputed cost instead (the worst finite cost observed).
+        termination_cost_threshold: Stop as soon as the incumbent's cost is at or below this.
+        n_trials: How many finished trials the run should hold (trials of a resumed run count).
+        walltime_limit: Seconds of wall-clock time the optimization may take (this process).
+        cputime_limit: Seconds of CPU time (smacx plus targets) the optimization may take.
+        trial_walltime_limit: Seconds one trial may take; a trial over it is a TIMEOUT.
+            Enforced with pynisher in a subprocess.
+        trial_memory_limit: Megabytes of memory one trial may use; a trial over it is a
+            MEMORYOUT. Enforced with pynisher in a subprocess.
+        instances: Names of the problem instances the configurations are evaluated on.
+        instance_features: Feature vector of every instance (same length for all).
+        min_budget: Smallest fidelity handed to the target as ``budget`` (multi-fidelity).
+        max_budget: Largest fidelity; configurations are compared at this budget.
+        seed: Seed of every random choice smacx makes.
+        n_workers: How many trials may run at once (parallel runners).
+
+    Raises:
+        ScenarioError: A field holds a value that is not allowed; the message names the field.
+
+    Example:
+        >>> from ConfigSpace import ConfigurationSpace
+        >>> s = Scenario(ConfigurationSpace({"x": (-5.0, 5.0)}), n_trials=20, output_directory=None)
+        >>> s.n_trials
+        20
+    """
+
+    configspace: ConfigurationSpace
+    name: str | None = None
+    output_directory: Path | None = Path("smacx_output")
+    deterministic: bool = False
+    objectives: str | Sequence[str] = "cost"
+    crash_cost: float | Sequence[float] = math.inf
+    termination_cost_threshold: float | Sequence[float] = -math.inf
+    n_trials: int = 100
+    walltime_limit: float = math.inf
+    cputime_limit: float = math.inf
+    trial_walltime_limit: float | None = None
+    trial_memory_limit: int | None = None
+    instances: Sequence[str] | None = None
+    instance_features: Mapping[str, Sequence[float]] | None = None
+    min_budget: float | None = None
+    max_budget: float | None = None
+    seed: int = 0
+    n_workers: int = 1
+    _fingerprint: str = field(init=False, repr=False, compare=False, default="")
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # the documented way to normalize fields of a frozen dataclass
+        if not isinstance(self.configspace, ConfigurationSpace):
+            raise _fail("configspace", "a ConfigSpace.ConfigurationSpace", self.configspace)
+        if len(list(self.configspace.values())) == 0:
+            raise _fail("configspace", "a space with at least one hyperparameter", "an empty space")
+        if self.name is not None and (
+            not isinstance(self.name, str) or not self.name or "/" in self.name
+        ):
+            raise _fail("name", "a non-empty string without '/', or None", self.name)
+        if self.output_directory is not None:
+            if not isinstance(self.output_directory, (str, Path)):
+                raise _fail("output_directory", "a path or None", self.output_directory)
+            set_(self, "output_directory", Path(self.output_directory))
+        if not isinstance(self.deterministic, bool):
+            raise _fail("deterministic", "True or False", self.deterministic)
+
+        objectives = (self.objectives,) if isinstance(self.objectives, str) else self.objectives
+        if (
+            not isinstance(objectives, Sequence)
+            or not objectives
+            or not all(isinstance(o, str) and o for o in objectives)
+            or len(set(objectives)) != len(objectives)
+        ):
+            raise _fail("objectives", "a name or a sequence of distinct names", self.objectives)
+        set_(self, "objectives", tuple(objectives))
+        set_(self, "crash_cost", self._per_objective("crash_cost", self.crash_cost))
+        set_(
+            self,
+            "termination_cost_threshold",
+            self._per_objective("termination_cost_threshold", self.termination_cost_threshold),
+        )
+
+        if not isinstance(self.n_trials, numbers.Integral) or isinstance(self.n_trials, bool):
+            raise _fail("n_trials", "an int >= 1", self.n_trials)
+        if self.n_trials < 1:
+            raise _fail("n_trials", "an int >= 1", self.n_trials)
+        set_(self, "walltime_limit", _positive_or_inf("walltime_limit", self.walltime_limit))
+        set_(self, "cputime_limit", _positive_or_inf("cputime_limit", self.cputime_limit))
+        if self.trial_walltime_limit is not None:
+            limit = _positive_or_inf("trial_walltime_limit", self.trial_walltime_limit)
+            if limit < 1:
+                raise _fail(
+                    "trial_walltime_limit",
+                    "at least 1 second (pynisher enforces no shorter limit) or None",
+                    self.trial_walltime_limit,
+                )
+            set_(self, "trial_walltime_limit", None if math.isinf(limit) else limit)
+        if self.trial_memory_limit is not None and (
+            not isinstance(self.trial_memory_limit, numbers.Integral)
+            or isinstance(self.trial_memory_limit, bool)
+            or self.trial_memory_limit < 1
+        ):
+            raise _fail(
+                "trial_memory_limit", "an int >= 1 (megabytes) or None", self.trial_memory_limit
+            )
+
+        self._validate_instances(set_)
+        self._validate_budgets(set_)
+
+        if not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool):
+            raise _fail("seed", "an int >= 0", self.seed)
+        if not 0 <= self.seed < 2**32:
+            raise _fail("seed", "an int in [0, 2**32)", self.seed)
+        if (
+            not isinstance(self.n_workers, numbers.Integral)
+            or isinstance(self.n_workers, bool)
+            or self.n_workers < 1
+        ):
+            raise _fail("n_workers", "an int >= 1", self.n_workers)
+
+        identity = json.dumps(self.identity(), sort_keys=True)
+        set_(self, "_fingerprint", hashlib.sha256(identity.encode()).hexdigest()[:16])
+
+    def _per_objective(self, name: str, value: object) -> float | tuple[float, ...]:
+        n = len(self.objectives)
+        if _is_real(value) and not math.isnan(float(value)):  # type: ignore[arg-type]
+            return float(value) if n == 1 else (float(value),) * n  # type: ignore[arg-type]
+        if (
+            isinstance(value, Sequence)
+            and not isinstance(value, str)
+            and len(value) == n
+            and all(_is_real(v) and not math.isnan(float(v)) for v in value)
+        ):
+            floats = tuple(float(v) for v in value)
+            return floats[0] if n == 1 else floats
+        raise _fail(name, f"a number or a sequence of {n} numbers (one per objective)", value)
+
+    def _validate_instances(self, set_: Any) -> None:
+        if self.instances is not None:
+            if (
+                isinstance(self.instances, str)
+                or not isinstance(self.instances, Sequence)
+                or not self.instances
+                or not all(isinstance(i, str) and i for i in self.instances)
+            ):
+                raise _fail(
+                    "instances", "a non-empty sequence of non-empty strings", self.instances
+                )
+            if len(set(self.instances)) != len(self.instances):
+                raise _fail("instances", "distinct instance names", self.instances)
+            set_(self, "instances", tuple(self.instances))
+        if self.instance_features is None:
+            return
+        if self.instances is None:
+            raise ScenarioError(
+                "Scenario.instance_features was given without Scenario.instances; "
+                "pass instances=[...] naming every instance that has features."
+            )
+        if not isinstance(self.instance_features, Mapping):
+            raise _fail(
+                "instance_features",
+                "a mapping of instance name to features",
+                type(self.instance_features),
+            )
+        missing = [i for i in self.instances if i not in self.instance_features]
+        extra = [i for i in self.instance_features if i not in self.instances]
+        if missing or extra:
+            raise ScenarioError(
+                "Scenario.instance_features must have exactly one entry per instance; "
+                f"missing {missing}, unknown {extra}."
+            )
+        features: dict[str, tuple[float, ...]] = {}
+        for inst in self.instances:
+            vec = self.instance_features[inst]
+            if (
+                isinstance(vec, str)
+                or not isinstance(vec, Sequence)
+                or not all(_is_real(v) and math.isfinite(float(v)) for v in vec)
+            ):
+                raise _fail(f"instance_features[{inst!r}]", "a sequence of finite numbers", vec)
+            features[inst] = tuple(float(v) for v in vec)
+        lengths = {len(v) for v in features.values()}
+        if len(lengths) != 1 or 0 in lengths:
+            raise _fail(
+                "instance_features", "non-empty feature vectors of one length", sorted(lengths)
+            )
+        set_(self, "instance_features", features)
+
+    def _validate_budgets(self, set_: Any) -> None:
+        if (self.min_budget is None) != (self.max_budget is None):
+            raise ScenarioError(
+                "Scenario.min_budget and Scenario.max_budget must be given together; "
+                f"got min_budget={self.min_budget!r}, max_budget={self.max_budget!r}."
+            )
+        if self.min_budget is None:
+            return
+        for name in ("min_budget", "max_budget"):
+            value = getattr(self, name)
+            if not _is_real(value) or not math.isfinite(float(value)) or float(value) <= 0:
+                raise _fail(name, "a finite number > 0", value)
+            set_(self, name, float(value))
+        assert self.max_budget is not None
+        if self.min_budget > self.max_budget:
+            raise ScenarioError(
+                "Scenario.min_budget must be <= max_budget; "
+                f"got min_budget={self.min_budget}, max_budget={self.max_budget}."
+            )
+
+    @property
+    def n_objectives(self) -> int:
+        """How many costs the target returns."""
+        return len(self.objectives)
+
+    @property
+    def crash_costs(self) -> tuple[float, ...]:
+        """``crash_cost`` as one value per objective."""
+        c = self.crash_cost
+        return (float(c),) if isinstance(c, (int, float)) else tuple(c)
+
+    @property
+    def termination_costs(self) -> tuple[float, ...]:
+        """``termination_cost_threshold`` as one value per objective."""
+        c = self.termination_cost_threshold
+        return (float(c),) if isinstance(c, (int, float)) else tuple(c)
+
+    @property
+    def run_name(self) -> str:
+        """``name``, or the fingerprint of the fields that define the run."""
+        return self.name if self.name is not None else self._fingerprint
+
+    @property
+    def output_path(self) -> Path | None:
+        """Folder of this run (``output_directory / run_name``), or None for in-memory runs."""
+        return None if self.output_directory is None else self.output_directory / self.run_name
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the run, as JSON-ready values.
+
+        Two scenarios with the same identity describe the same experiment; a run may be continued
+        under a scenario that differs only in the fields of :data:`RESUMABLE_FIELDS`.
+        """
+        return {
+            "configspace": self.configspace.to_serialized_dict(),
+            "deterministic": self.deterministic,
+            "objectives": list(self.objectives),
+            "crash_cost": list(self.crash_costs),
+            "trial_walltime_limit": self.trial_walltime_limit,
+            "trial_memory_limit": self.trial_memory_limit,
+            "instances": None if self.instances is None else list(self.instances),
+            "instance_features": None
+            if self.instance_features is None
+            else {k: list(v) for k, v in self.instance_features.items()},
+            "min_budget": self.min_budget,
+            "max_budget": self.max_budget,
+            "seed": self.seed,
+        }

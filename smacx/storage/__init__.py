@@ -1,0 +1,198 @@
+"""Where a run history lives: in memory, or in a database several processes can share.
+
+A storage keeps three things: run metadata (the scenario that defines the experiment), the
+configurations (each with a stable integer id, assigned once for the whole experiment) and one row
+per trial. Every change to a trial row gets a new, increasing *version*, so a process reads what
+others wrote with ``read_trials(after_version=...)``.
+
+Claims are atomic: ``claim_trial`` inserts a RUNNING row only if the trial does not exist yet, or
+if it is RUNNING under an owner that is gone (see :func:`owner_is_alive`); two processes can never
+both hold the same trial. ``finish_trial`` writes a result only over a RUNNING row, so a trial is
+finished exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from smacx.trial import StatusType, TrialKey, TrialValue
+
+__all__ = [
+    "Storage",
+    "TrialRecord",
+    "ConfigRecord",
+    "owner_id",
+    "owner_is_alive",
+    "open_storage",
+    "encode_key",
+    "decode_key",
+]
+
+
+@dataclass(frozen=True)
+class ConfigRecord:
+    """A configuration as stored: its id, canonical JSON of its values, and where it came from."""
+
+    config_id: int
+    config_json: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """A trial row: its key, its value (status RUNNING while it runs), and who runs it.
+
+    Attributes:
+        owner: Id of the process that claimed the trial (see :func:`owner_id`).
+        lease_until: Unix time after which a RUNNING trial may be taken over by another process
+            even if its owner looks alive (inf: only when the owner is gone).
+        version: Position of this row's last change in the storage's change order.
+    """
+
+    key: TrialKey
+    value: TrialValue
+    owner: str = ""
+    lease_until: float = math.inf
+    version: int = 0
+
+
+class Storage(Protocol):
+    """What the run history needs from a store. Every method is one short transaction."""
+
+    def get_meta(self, key: str) -> str | None:
+        """The metadata value under ``key``, or None."""
+        ...
+
+    def set_meta_if_absent(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless a value is there; return the stored value."""
+        ...
+
+    def add_config(self, config_json: str, origin: str) -> int:
+        """The id of this configuration, adding it if it is new."""
+        ...
+
+    def claim_trial(self, record: TrialRecord, now: float) -> bool:
+        """Insert a RUNNING row; False if the trial exists and is not a stale RUNNING row."""
+        ...
+
+    def finish_trial(self, record: TrialRecord) -> bool:
+        """Write a final result over a RUNNING (or missing) row; False if it was finished."""
+        ...
+
+    def read_configs(self, after_id: int) -> list[ConfigRecord]:
+        """Configurations with an id above ``after_id``, by id."""
+        ...
+
+    def read_trials(self, after_version: int) -> list[TrialRecord]:
+        """Trial rows changed after ``after_version``, by version."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection; the data stays."""
+        ...
+
+
+def encode_key(key: TrialKey) -> tuple[int, str, str, str]:
+    """The key as the database stores it: the id, then JSON text for instance, seed and budget."""
+    budget = None if key.budget is None else float(key.budget)
+    return key.config_id, json.dumps(key.instance), json.dumps(key.seed), json.dumps(budget)
+
+
+def decode_key(config_id: int, instance: str, seed: str, budget: str) -> TrialKey:
+    """Inverse of :func:`encode_key`."""
+    return TrialKey(int(config_id), json.loads(instance), json.loads(seed), json.loads(budget))
+
+
+def encode_value(value: TrialValue) -> dict[str, Any]:
+    """Columns of a trial value; cost and additional info as JSON (non-JSON info is repr'd)."""
+    return {
+        "status": int(value.status),
+        "cost": json.dumps(value.costs()),
+        "time": float(value.time),
+        "cpu_time": float(value.cpu_time),
+        "starttime": float(value.starttime),
+        "endtime": float(value.endtime),
+        "additional_info": json.dumps(value.additional_info, default=repr),
+    }
+
+
+def decode_value(row: dict[str, Any]) -> TrialValue:
+    """Inverse of :func:`encode_value`; a single objective's cost comes back as a float."""
+    costs = [float(c) for c in json.loads(row["cost"])]
+    return TrialValue(
+        cost=costs[0] if len(costs) == 1 else costs,
+        time=row["time"],
+        cpu_time=row["cpu_time"],
+        status=StatusType(row["status"]),
+        starttime=row["starttime"],
+        endtime=row["endtime"],
+        additional_info=json.loads(row["additional_info"]),
+    )
+
+
+_PROCESS_OWNER: str | None = None
+
+
+def owner_id() -> str:
+    """Id of this process as a trial owner: ``host:pid:process-start-time:random``."""
+    global _PROCESS_OWNER
+    if _PROCESS_OWNER is None or _PROCESS_OWNER.split(":")[1] != str(os.getpid()):
+        import psutil
+
+        created = psutil.Process().create_time()
+        _PROCESS_OWNER = (
+            f"{socket.gethostname()}:{os.getpid()}:{created:.3f}:{uuid.uuid4().hex[:8]}"
+        )
+    return _PROCESS_OWNER
+
+
+def owner_is_alive(owner: str) -> bool:
+    """Whether the process behind an owner id still runs.
+
+    Processes on other hosts cannot be checked and count as alive; their trials are reclaimed
+    through the lease instead. A reused pid is told apart by the process start time.
+    """
+    import psutil
+
+    parts = owner.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname():
+        return True
+    try:
+        proc = psutil.Process(int(parts[1]))
+        return f"{proc.create_time():.3f}" == parts[2] and proc.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def open_storage(url: str | os.PathLike[str] | None) -> Storage:
+    """Open a storage from a path, a URL or None.
+
+    Args:
+        url: None for memory; a file path or ``sqlite:///path`` for SQLite.
+
+    Raises:
+        StorageError: The URL names no storage smacx knows, or it cannot be opened.
+    """
+    from smacx.errors import StorageError
+    from smacx.storage.memory import MemoryStorage
+    from smacx.storage.sqlite import SQLiteStorage
+
+    if url is None:
+        return MemoryStorage()
+    text = os.fspath(url)
+    if text.startswith("sqlite:///"):
+        return SQLiteStorage(text[len("sqlite:///") :])
+    if "://" in text:
+        raise StorageError(
+            f"storage URL {text!r} is not supported; "
+            "expected a file path, 'sqlite:///path' or None."
+        )
+    return SQLiteStorage(text)

@@ -1,0 +1,75 @@
+"""Storage in this process's memory: fast, and gone with the process."""
+
+from __future__ import annotations
+
+import threading
+
+from smacx.storage import ConfigRecord, TrialRecord, owner_is_alive
+from smacx.trial import StatusType, TrialKey
+
+__all__ = ["MemoryStorage"]
+
+
+class MemoryStorage:
+    """A :class:`~smacx.storage.Storage` kept in dictionaries (thread-safe, one process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._meta: dict[str, str] = {}
+        self._configs: list[ConfigRecord] = []
+        self._config_ids: dict[str, int] = {}
+        self._trials: dict[TrialKey, TrialRecord] = {}
+        self._version = 0
+
+    def get_meta(self, key: str) -> str | None:
+        return self._meta.get(key)
+
+    def set_meta_if_absent(self, key: str, value: str) -> str:
+        with self._lock:
+            return self._meta.setdefault(key, value)
+
+    def add_config(self, config_json: str, origin: str) -> int:
+        with self._lock:
+            if config_json not in self._config_ids:
+                config_id = len(self._configs) + 1
+                self._configs.append(ConfigRecord(config_id, config_json, origin))
+                self._config_ids[config_json] = config_id
+            return self._config_ids[config_json]
+
+    def _put(self, record: TrialRecord) -> None:
+        self._version += 1
+        self._trials[record.key] = TrialRecord(
+            record.key, record.value, record.owner, record.lease_until, self._version
+        )
+
+    def claim_trial(self, record: TrialRecord, now: float) -> bool:
+        with self._lock:
+            old = self._trials.get(record.key)
+            if old is not None and (
+                old.value.status is not StatusType.RUNNING
+                or (old.lease_until > now and owner_is_alive(old.owner))
+            ):
+                return False
+            self._put(record)
+            return True
+
+    def finish_trial(self, record: TrialRecord) -> bool:
+        with self._lock:
+            old = self._trials.get(record.key)
+            if old is not None and old.value.status is not StatusType.RUNNING:
+                return False
+            self._put(record)
+            return True
+
+    def read_configs(self, after_id: int) -> list[ConfigRecord]:
+        return self._configs[after_id:]
+
+    def read_trials(self, after_version: int) -> list[TrialRecord]:
+        with self._lock:
+            return sorted(
+                (r for r in self._trials.values() if r.version > after_version),
+                key=lambda r: r.version,
+            )
+
+    def close(self) -> None:
+        pass

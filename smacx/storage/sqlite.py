@@ -1,0 +1,210 @@
+"""Storage in a SQLite file: the embedded default, safe for several processes on one machine.
+
+The database runs in WAL mode and every event is one short ``BEGIN IMMEDIATE`` transaction, so a
+result is on disk the moment ``finish_trial`` returns: killing the process (even with SIGKILL) loses
+no finished trial. ``synchronous=NORMAL`` keeps commits fast; it guards against process crashes, not
+against the machine losing power mid-commit.
+
+SQLite's locking needs a local file system. For processes on several machines use PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from smacx.errors import StorageError
+from smacx.storage import (
+    ConfigRecord,
+    TrialRecord,
+    decode_key,
+    decode_value,
+    encode_key,
+    encode_value,
+    owner_is_alive,
+)
+from smacx.trial import StatusType
+
+__all__ = ["SQLiteStorage"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS configs (
+    config_id INTEGER PRIMARY KEY,
+    config TEXT NOT NULL UNIQUE,
+    origin TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    config_id INTEGER NOT NULL REFERENCES configs (config_id),
+    instance TEXT NOT NULL,
+    seed TEXT NOT NULL,
+    budget TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    cost TEXT NOT NULL,
+    time REAL NOT NULL,
+    cpu_time REAL NOT NULL,
+    starttime REAL NOT NULL,
+    endtime REAL NOT NULL,
+    additional_info TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    lease_until REAL NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (config_id, instance, seed, budget)
+);
+CREATE INDEX IF NOT EXISTS trials_by_version ON trials (version);
+"""
+
+_TRIAL_COLUMNS = (
+    "config_id, instance, seed, budget, status, cost, time, cpu_time, starttime, endtime, "
+    "additional_info, owner, lease_until, version"
+)
+
+
+class SQLiteStorage:
+    """A :class:`~smacx.storage.Storage` in one SQLite file.
+
+    Args:
+        path: The database file; its folder is created if missing.
+        timeout: Seconds to wait for another process's write lock before failing.
+
+    Raises:
+        StorageError: The file cannot be created or is not a smacx database.
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+        except (sqlite3.Error, OSError) as err:
+            raise StorageError(
+                f"cannot open the run-history database {str(self.path)!r}: {err}. "
+                "Check that the folder is writable and the file is a smacx SQLite database."
+            ) from err
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        else:
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta_if_absent(self, key: str, value: str) -> str:
+        with self._lock, self._transaction() as cur:
+            cur.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return str(cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+    def add_config(self, config_json: str, origin: str) -> int:
+        with self._lock, self._transaction() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO configs (config, origin, created) VALUES (?, ?, ?)",
+                (config_json, origin, time.time()),
+            )
+            row = cur.execute(
+                "SELECT config_id FROM configs WHERE config = ?", (config_json,)
+            ).fetchone()
+            return int(row[0])
+
+    def _upsert(self, cur: sqlite3.Cursor, record: TrialRecord) -> None:
+        version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM trials").fetchone()[0]
+        v = encode_value(record.value)
+        cur.execute(
+            f"INSERT OR REPLACE INTO trials ({_TRIAL_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                *encode_key(record.key),
+                v["status"],
+                v["cost"],
+                v["time"],
+                v["cpu_time"],
+                v["starttime"],
+                v["endtime"],
+                v["additional_info"],
+                record.owner,
+                record.lease_until,
+                version,
+            ),
+        )
+
+    def _existing(self, cur: sqlite3.Cursor, record: TrialRecord) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = cur.execute(
+            "SELECT status, owner, lease_until FROM trials "
+            "WHERE config_id = ? AND instance = ? AND seed = ? AND budget = ?",
+            encode_key(record.key),
+        ).fetchone()
+        return row
+
+    def claim_trial(self, record: TrialRecord, now: float) -> bool:
+        with self._lock, self._transaction() as cur:
+            old = self._existing(cur, record)
+            if old is not None and (
+                old["status"] != StatusType.RUNNING
+                or (old["lease_until"] > now and owner_is_alive(old["owner"]))
+            ):
+                return False
+            self._upsert(cur, record)
+            return True
+
+    def finish_trial(self, record: TrialRecord) -> bool:
+        with self._lock, self._transaction() as cur:
+            old = self._existing(cur, record)
+            if old is not None and old["status"] != StatusType.RUNNING:
+                return False
+            self._upsert(cur, record)
+            return True
+
+    def read_configs(self, after_id: int) -> list[ConfigRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT config_id, config, origin FROM configs WHERE config_id > ? "
+                "ORDER BY config_id",
+                (after_id,),
+            ).fetchall()
+        return [ConfigRecord(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def read_trials(self, after_version: int) -> list[TrialRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE version > ? ORDER BY version",
+                (after_version,),
+            ).fetchall()
+        return [
+            TrialRecord(
+                decode_key(r["config_id"], r["instance"], r["seed"], r["budget"]),
+                decode_value(dict(r)),
+                r["owner"],
+                r["lease_until"],
+                r["version"],
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,93 @@
+"""The data every part of smacx exchanges: what to run, what came back, and its status.
+
+A *trial* is one evaluation of the target: a configuration on one instance, with one seed, at one
+budget. :class:`TrialInfo` says what to run, :class:`TrialValue` what came back, and
+:class:`TrialKey` is how the run history indexes it (the configuration replaced by its stable id).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ConfigSpace import Configuration
+
+__all__ = ["StatusType", "TrialInfo", "TrialKey", "TrialValue"]
+
+
+class StatusType(IntEnum):
+    """How a trial ended (or that it has not ended yet).
+
+    The numeric values are stored in the run-history database; never renumber them.
+    """
+
+    RUNNING = 0
+    SUCCESS = 1
+    CRASHED = 2
+    TIMEOUT = 3
+    MEMORYOUT = 4
+    #: A sample that never came back in time and was given up (see the intensifier).
+    RETIRED = 5
+
+    @property
+    def finished(self) -> bool:
+        """Whether the trial has a final result (anything but RUNNING)."""
+        return self is not StatusType.RUNNING
+
+
+@dataclass(frozen=True)
+class TrialInfo:
+    """One evaluation to run.
+
+    Attributes:
+        config: The configuration to evaluate.
+        instance: The problem instance, or None when the scenario has no instances.
+        seed: The random seed handed to the target, or None when the target takes none.
+        budget: The fidelity (e.g. epochs or a data fraction) for multi-fidelity runs, else None.
+    """
+
+    config: Configuration
+    instance: str | None = None
+    seed: int | None = None
+    budget: float | None = None
+
+
+@dataclass(frozen=True, order=True)
+class TrialKey:
+    """Index of a trial in the run history: ``TrialInfo`` with the configuration's stable id."""
+
+    config_id: int
+    instance: str | None = None
+    seed: int | None = None
+    budget: float | None = None
+
+
+@dataclass(frozen=True)
+class TrialValue:
+    """The outcome of a trial.
+
+    Attributes:
+        cost: The cost to minimize; a list with one entry per objective for multi-objective runs.
+        time: Wall-clock seconds the target took.
+        cpu_time: CPU seconds the target took (its own process, children included when limited).
+        status: How the trial ended.
+        starttime: Unix time at which the trial started.
+        endtime: Unix time at which the trial ended.
+        additional_info: Free-form, JSON-serializable data the target returned, or the error and
+            traceback of a crash.
+    """
+
+    cost: float | list[float] = math.inf
+    time: float = 0.0
+    cpu_time: float = 0.0
+    status: StatusType = StatusType.SUCCESS
+    starttime: float = 0.0
+    endtime: float = 0.0
+    additional_info: dict[str, Any] = field(default_factory=dict)
+
+    def costs(self) -> list[float]:
+        """The cost as a list with one entry per objective."""
+        return list(self.cost) if isinstance(self.cost, list) else [float(self.cost)]

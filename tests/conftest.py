@@ -1,0 +1,50 @@
+"""Shared fixtures: small search spaces with closed-form optima."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from ConfigSpace import (
+    Categorical,
+    ConfigurationSpace,
+    EqualsCondition,
+    Float,
+    ForbiddenAndConjunction,
+    ForbiddenEqualsClause,
+    Integer,
+)
+
+
+@pytest.fixture
+def space() -> ConfigurationSpace:
+    """Two floats on [-5, 5]."""
+    return ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+
+
+@pytest.fixture
+def mixed_space() -> ConfigurationSpace:
+    """A float, a log-scaled int, a categorical, a conditional child and a forbidden clause."""
+    cs = ConfigurationSpace(seed=0)
+    kind = Categorical("kind", ["a", "b", "c"])
+    lr = Float("lr", (1e-4, 1.0), log=True)
+    depth = Integer("depth", (1, 64), log=True)
+    child = Float("child", (0.0, 1.0))
+    cs.add([kind, lr, depth, child])
+    cs.add(EqualsCondition(child, kind, "a"))
+    cs.add(
+        ForbiddenAndConjunction(ForbiddenEqualsClause(kind, "c"), ForbiddenEqualsClause(depth, 1))
+    )
+    return cs
+
+
+def quadratic(config, seed: int = 0) -> float:  # type: ignore[no-untyped-def]
+    """(x - 1)^2 + (y + 2)^2: minimum 0 at x = 1, y = -2."""
+    return (config["x"] - 1.0) ** 2 + (config["y"] + 2.0) ** 2
+
+
+def branin(config, seed: int = 0) -> float:  # type: ignore[no-untyped-def]
+    """Branin on x in [-5, 10], y in [0, 15]: minimum 0.397887."""
+    x, y = config["x"], config["y"]
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (y - b * x**2 + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10

@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ConfigSpace import Configuration, ConfigurationSpace
+
+from smacx import (
+    SMAC,
+    Callback,
+    Scenario,
+    ScenarioError,
+    ScenarioMismatchError,
+    StatusType,
+    TargetCrashedError,
+    TrialInfo,
+    TrialValue,
+)
+from tests.conftest import quadratic
+
+
+def scenario(space: ConfigurationSpace, tmp_path: Path | None = None, **kw: Any) -> Scenario:
+    kw.setdefault("deterministic", True)
+    return Scenario(space, output_directory=tmp_path, **kw)
+
+
+def test_optimize_finds_the_minimum_of_a_quadratic(space: ConfigurationSpace) -> None:
+    smac = SMAC(scenario(space, n_trials=150), quadratic, preset="random", progress=False)
+    incumbent = smac.optimize()
+    assert incumbent is not None
+    assert smac.runhistory.n_finished == 150
+    assert quadratic(incumbent) < 0.5  # random search over 150 trials of a 10 x 10 box
+    assert smac.runhistory.get_cost(incumbent) == pytest.approx(quadratic(incumbent))
+    assert smac.trajectory[-1]["cost"] == [smac.runhistory.get_cost(incumbent)]
+    costs = [t["cost"][0] for t in smac.trajectory]
+    assert costs == sorted(costs, reverse=True)
+
+
+def test_ask_many_before_tell_never_repeats(space: ConfigurationSpace) -> None:
+    smac = SMAC(scenario(space, n_trials=50))
+    infos = [smac.ask() for _ in range(30)]
+    assert len({(i.config, i.instance, i.seed) for i in infos}) == 30
+    assert smac.runhistory.n_running == 30
+    for info in infos:
+        smac.tell(info, TrialValue(cost=quadratic(info.config)))
+    assert smac.runhistory.n_finished == 30 and smac.runhistory.n_running == 0
+    assert smac.incumbent is not None
+
+
+def test_tell_of_a_trial_that_was_not_asked(space: ConfigurationSpace) -> None:
+    smac = SMAC(scenario(space))
+    config = space.get_default_configuration()
+    smac.tell(TrialInfo(config, seed=0), TrialValue(cost=0.5))
+    assert smac.incumbent is None or smac.runhistory.get_cost(config) == 0.5
+
+
+class Recorder(Callback):
+    def __init__(self, stop_after: int) -> None:
+        self.events: list[str] = []
+        self.stop_after = stop_after
+
+    def on_start(self, smac: SMAC) -> None:
+        self.events.append("start")
+
+    def on_end(self, smac: SMAC) -> None:
+        self.events.append("end")
+
+    def on_ask_start(self, smac: SMAC) -> None:
+        self.events.append("ask")
+
+    def on_ask_end(self, smac: SMAC, info: TrialInfo) -> None:
+        self.events.append("asked")
+
+    def on_tell_start(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
+        self.events.append("tell")
+
+    def on_tell_end(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> bool | None:
+        self.events.append("told")
+        return smac.runhistory.n_finished < self.stop_after
+
+
+def test_callbacks_run_in_order_and_can_stop(space: ConfigurationSpace) -> None:
+    cb = Recorder(stop_after=3)
+    smac = SMAC(scenario(space, n_trials=50), quadratic, callbacks=[cb], progress=False)
+    smac.optimize()
+    assert smac.runhistory.n_finished == 3
+    assert cb.events == ["start"] + ["ask", "asked", "tell", "told"] * 3 + ["end"]
+
+
+def test_first_crash_raises_with_traceback(space: ConfigurationSpace) -> None:
+    def broken(config: Configuration) -> float:
+        raise ZeroDivisionError("a bug in the target")
+
+    with pytest.raises(TargetCrashedError, match="(?s)first trial.*in broken.*ZeroDivisionError"):
+        SMAC(scenario(space, n_trials=5), broken, progress=False).optimize()
+
+
+def test_crashes_are_recorded_and_the_run_goes_on(space: ConfigurationSpace) -> None:
+    def flaky(config: Configuration) -> Any:
+        return math.nan if config["x"] > 0 else "oops" if config["y"] > 3 else quadratic(config)
+
+    smac = SMAC(scenario(space, n_trials=40), flaky, progress=False, raise_on_first_crash=False)
+    smac.optimize()
+    counts = smac.runhistory.status_counts()
+    assert smac.runhistory.n_finished == 40 and counts["CRASHED"] > 0 and counts["SUCCESS"] > 0
+    assert smac.incumbent is not None and smac.incumbent["x"] <= 0
+
+
+def test_termination_cost_threshold_stops_early(space: ConfigurationSpace) -> None:
+    smac = SMAC(
+        scenario(space, n_trials=500, termination_cost_threshold=5.0), quadratic, progress=False
+    )
+    incumbent = smac.optimize()
+    assert incumbent is not None and quadratic(incumbent) <= 5.0
+    assert smac.runhistory.n_finished < 500
+
+
+def test_walltime_limit_stops_early(space: ConfigurationSpace) -> None:
+    import time
+
+    def slow(config: Configuration) -> float:
+        time.sleep(0.02)
+        return quadratic(config)
+
+    smac = SMAC(scenario(space, n_trials=10_000, walltime_limit=0.3), slow, progress=False)
+    smac.optimize()
+    assert 3 <= smac.runhistory.n_finished < 100
+
+
+def test_validate_averages_over_seeds(space: ConfigurationSpace) -> None:
+    smac = SMAC(scenario(space, deterministic=False), lambda config, seed: float(seed % 2))
+    mean = smac.validate(space.get_default_configuration(), seeds=[1, 2, 3, 5])
+    assert mean == pytest.approx(0.75)
+    assert smac.runhistory.n_finished == 0  # validation trials stay out of the history
+
+
+def test_resume_continues_and_counts_finished(space: ConfigurationSpace, tmp_path: Path) -> None:
+    first = SMAC(scenario(space, tmp_path, n_trials=10), quadratic, progress=False)
+    first.optimize()
+    first.close()
+    second = SMAC(scenario(space, tmp_path, n_trials=25), quadratic, progress=False)
+    assert second.runhistory.n_finished == 10
+    second.optimize()
+    assert second.runhistory.n_finished == 25
+    assert len(second.runhistory.get_configs()) == 25  # no configuration evaluated twice
+
+
+def test_different_scenario_in_same_directory_raises(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    SMAC(scenario(space, tmp_path, name="exp", seed=1), quadratic).close()
+    with pytest.raises(ScenarioMismatchError, match="fields that differ: seed"):
+        SMAC(scenario(space, tmp_path, name="exp", seed=2), quadratic)
+    smac = SMAC(scenario(space, tmp_path, name="exp", seed=2), quadratic, overwrite=True)
+    assert smac.runhistory.n_finished == 0
+
+
+def test_keyboard_interrupt_keeps_finished_trials(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    calls = []
+
+    def interrupted(config: Configuration) -> float:
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return quadratic(config)
+
+    with pytest.raises(KeyboardInterrupt):
+        SMAC(scenario(space, tmp_path, n_trials=20), interrupted, progress=False).optimize()
+    again = SMAC(scenario(space, tmp_path, n_trials=20), quadratic, progress=False)
+    assert again.runhistory.n_finished == 4 and again.runhistory.n_running == 1
+
+
+def test_progress_bar_and_summary(
+    space: ConfigurationSpace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    smac = SMAC(scenario(space, n_trials=5), quadratic, progress=True)
+    smac.optimize()
+    assert "5/5" in capsys.readouterr().err
+    text = smac.summary()
+    assert "5 finished" in text and "incumbent: config" in text and "in smacx" in text
+
+
+def test_bad_arguments_are_named(space: ConfigurationSpace) -> None:
+    s = scenario(space)
+    with pytest.raises(ScenarioError, match="scenario must be a smacx.Scenario"):
+        SMAC({"n_trials": 3}, quadratic)  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="preset must be one of"):
+        SMAC(s, quadratic, preset="fast")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="random_probability must be in"):
+        SMAC(s, quadratic, random_probability=2.0)
+    with pytest.raises(ScenarioError, match="callbacks must be"):
+        SMAC(s, quadratic, callbacks=[print])  # type: ignore[list-item]
+    with pytest.raises(ScenarioError, match="needs a target_fn"):
+        SMAC(s).optimize()
+
+
+KILLED_RUN = """
+import sys, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+calls = 0
+def target(config, seed):
+    global calls
+    calls += 1
+    if calls == 10:
+        print("ready", flush=True)  # 9 trials are finished and stored
+        time.sleep(120)
+    return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2
+space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+SMAC(Scenario(space, n_trials=30, deterministic=True, output_directory=sys.argv[1]),
+     target, progress=False).optimize()
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_loses_no_finished_trial(space: ConfigurationSpace, tmp_path: Path) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(KILLED_RUN))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    resumed = SMAC(scenario(space, tmp_path, n_trials=30), quadratic, progress=False)
+    before = dict(resumed.runhistory.items())
+    assert sum(v.status is StatusType.SUCCESS for v in before.values()) == 9
+    assert resumed.runhistory.n_running == 1  # the trial the kill interrupted
+    resumed.optimize()
+    after = dict(resumed.runhistory.items())
+    assert resumed.runhistory.n_finished == 30 and resumed.runhistory.n_running == 0
+    for key, value in before.items():
+        if value.status is StatusType.SUCCESS:
+            assert after[key] == value

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from ConfigSpace import ConfigurationSpace
+
+from smacx import RunHistory, StatusType, TrialError, TrialInfo, TrialKey, TrialValue
+from smacx.storage.sqlite import SQLiteStorage
+
+
+def finish(rh: RunHistory, info: TrialInfo, cost: float | list[float], **kw: object) -> TrialKey:
+    rh.add_running(info)
+    return rh.add(info, TrialValue(cost=cost, **kw))  # type: ignore[arg-type]
+
+
+def test_config_ids_are_stable(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    a, b = space.sample_configuration(2)
+    assert rh.add_config(a) == 1 and rh.add_config(b) == 2 and rh.add_config(a) == 1
+    assert rh.get_config(2) == b and rh.get_config_id(b) == 2
+    with pytest.raises(TrialError, match="no configuration with id 9"):
+        rh.get_config(9)
+
+
+def test_cost_is_mean_over_instances_and_seeds(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    c = space.get_default_configuration()
+    for inst, seed, cost in [("a", 0, 1.0), ("b", 0, 3.0), ("a", 1, 5.0)]:
+        finish(rh, TrialInfo(c, inst, seed), cost)
+    assert rh.get_cost(c) == pytest.approx(3.0)
+    keys = [TrialKey(1, "a", 0), TrialKey(1, "b", 0)]
+    assert rh.get_cost(c, keys) == pytest.approx(2.0)
+
+
+def test_cost_uses_the_highest_budget(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    c = space.get_default_configuration()
+    finish(rh, TrialInfo(c, seed=0, budget=1.0), 10.0)
+    finish(rh, TrialInfo(c, seed=0, budget=9.0), 2.0)
+    assert rh.get_cost(c) == 2.0
+
+
+def test_counts_running_and_finished(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    a, b = space.sample_configuration(2)
+    rh.add_running(TrialInfo(a, seed=0))
+    finish(rh, TrialInfo(b, seed=0), 1.0)
+    assert (rh.n_submitted, rh.n_finished, rh.n_running, len(rh)) == (2, 1, 1, 2)
+    assert rh.status_counts() == {"RUNNING": 1, "SUCCESS": 1}
+    assert rh.running() == [TrialInfo(a, seed=0)]
+    assert rh.has_trials(a) and rh.has_trials(b)
+    assert rh.get_trials(a) == [] and rh.get_trials(a, finished=False) == [TrialInfo(a, seed=0)]
+
+
+def test_a_trial_runs_once(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    info = TrialInfo(space.get_default_configuration(), seed=0)
+    finish(rh, info, 1.0)
+    with pytest.raises(TrialError, match="already finished"):
+        rh.add_running(info)
+
+
+def test_wrong_number_of_costs_is_rejected(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space, objectives=("a", "b"))
+    info = TrialInfo(space.get_default_configuration())
+    with pytest.raises(TrialError, match="expected 2"):
+        rh.add(info, TrialValue(cost=1.0))
+    with pytest.raises(TrialError, match="RUNNING"):
+        rh.add(info, TrialValue(cost=[1.0, 2.0], status=StatusType.RUNNING))
+
+
+def test_multi_objective_cost_is_normalized_mean(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space, objectives=("a", "b"))
+    a, b = space.sample_configuration(2)
+    finish(rh, TrialInfo(a), [0.0, 100.0])
+    finish(rh, TrialInfo(b), [10.0, 0.0])
+    assert rh.get_costs(a) == [0.0, 100.0]
+    assert rh.get_cost(a) == pytest.approx(0.5) and rh.get_cost(b) == pytest.approx(0.5)
+
+
+def test_crashed_config_costs_crash_cost(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    c = space.get_default_configuration()
+    finish(rh, TrialInfo(c), math.inf, status=StatusType.CRASHED)
+    assert rh.get_cost(c) == math.inf and rh.get_min_cost() == math.inf
+
+
+def test_sorted_configs(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    configs = space.sample_configuration(3)
+    for c, cost in zip(configs, [3.0, 1.0, 2.0]):
+        finish(rh, TrialInfo(c), cost)
+    assert rh.get_configs(sort_by="cost") == [configs[1], configs[2], configs[0]]
+    assert rh.get_min_cost() == 1.0
+
+
+def test_second_history_on_same_file_syncs(space: ConfigurationSpace, tmp_path: Path) -> None:
+    a = RunHistory(space, storage=SQLiteStorage(tmp_path / "h.db"))
+    b = RunHistory(space, storage=SQLiteStorage(tmp_path / "h.db"))
+    c = space.get_default_configuration()
+    finish(a, TrialInfo(c, seed=1), 4.0)
+    assert b.n_finished == 0
+    assert b.sync() == 1
+    assert b.get_cost(c) == 4.0 and b.finished_since(0) == [TrialKey(1, None, 1, None)]
+
+
+def test_exports(space: ConfigurationSpace, tmp_path: Path) -> None:
+    rh = RunHistory(space)
+    c = space.get_default_configuration()
+    finish(rh, TrialInfo(c, seed=2), 1.5, additional_info={"note": "x"})
+    rh.to_json(tmp_path / "h.json")
+    [row] = json.loads((tmp_path / "h.json").read_text())
+    assert (
+        row["cost"] == 1.5 and row["status"] == "SUCCESS" and row["config"] == {"x": 0.0, "y": 0.0}
+    )
+    df = rh.to_dataframe()
+    assert list(df["config:x"]) == [0.0] and list(df["seed"]) == [2]

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from ConfigSpace import Configuration, ConfigurationSpace
+
+from smacx import Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
+
+
+def make(space: ConfigurationSpace, fn: Any, **scenario: Any) -> SerialRunner:
+    return SerialRunner(fn, Scenario(space, output_directory=None, **scenario))
+
+
+def run(space: ConfigurationSpace, fn: Any, **scenario: Any) -> Any:
+    return make(space, fn, **scenario).run(space.get_default_configuration(), seed=3)
+
+
+def test_passes_only_declared_arguments(space: ConfigurationSpace) -> None:
+    seen: dict[str, Any] = {}
+
+    def f(config: Configuration, seed: int) -> float:
+        seen["seed"] = seed
+        return 1.0
+
+    assert run(space, f).status is StatusType.SUCCESS and seen == {"seed": 3}
+
+    def g(config: Configuration, **kwargs: Any) -> float:
+        seen.update(kwargs)
+        return 1.0
+
+    run(space, g)
+    assert seen == {"seed": 3, "instance": None, "budget": None}
+
+
+@pytest.mark.parametrize(
+    ("result", "cost", "info"),
+    [
+        (2, 2.0, {}),
+        (np.float32(0.5), 0.5, {}),
+        ({"cost": 1.5}, 1.5, {}),
+        ((3.0, {"acc": 0.9}), 3.0, {"acc": 0.9}),
+        (np.array([4.0]), 4.0, {}),
+    ],
+)
+def test_result_forms(
+    space: ConfigurationSpace, result: Any, cost: float, info: dict[str, Any]
+) -> None:
+    value = run(space, lambda config: result)
+    assert value.status is StatusType.SUCCESS
+    assert value.cost == cost and value.additional_info == info
+
+
+def test_multi_objective_results(space: ConfigurationSpace) -> None:
+    ok = run(space, lambda config: {"b": 2, "a": 1}, objectives=["a", "b"])
+    assert ok.cost == [1.0, 2.0]
+    missing = run(space, lambda config: {"a": 1}, objectives=["a", "b"])
+    assert missing.status is StatusType.CRASHED and "['b']" in missing.additional_info["error"]
+    wrong = run(space, lambda config: 1.0, objectives=["a", "b"])
+    assert wrong.status is StatusType.CRASHED and wrong.cost == [math.inf, math.inf]
+
+
+def boom(config: Configuration) -> float:
+    raise RuntimeError("target exploded")
+
+
+@pytest.mark.parametrize(
+    ("fn", "reason"),
+    [
+        (boom, "target exploded"),
+        (lambda config: math.nan, "non-finite"),
+        (lambda config: math.inf, "non-finite"),
+        (lambda config: "0.5", "returned str"),
+        (lambda config: None, "returned NoneType"),
+        (lambda config: True, "returned bool"),
+    ],
+)
+def test_failures_become_crashed_trials(space: ConfigurationSpace, fn: Any, reason: str) -> None:
+    value = run(space, fn, crash_cost=100.0)
+    assert value.status is StatusType.CRASHED
+    assert value.cost == 100.0
+    assert reason in value.additional_info["error"]
+
+
+def test_crash_keeps_traceback(space: ConfigurationSpace) -> None:
+    assert "in boom" in run(space, boom).additional_info["traceback"]
+
+
+def sleeper(config: Configuration) -> float:
+    time.sleep(30)
+    return 0.0
+
+
+def hog(config: Configuration) -> float:
+    # np.empty reserves address space without touching it: the limit (RLIMIT_AS) still applies
+    blocks = [np.empty(256 * 1024 * 1024, dtype=np.uint8) for _ in range(64)]
+    return float(len(blocks))
+
+
+def test_walltime_limit_gives_timeout(space: ConfigurationSpace) -> None:
+    value = run(space, sleeper, trial_walltime_limit=1)
+    assert value.status is StatusType.TIMEOUT
+    assert value.time < 5  # the child is stopped at the limit, not when it finishes
+
+
+def test_memory_limit_gives_memoryout(space: ConfigurationSpace) -> None:
+    value = run(space, hog, trial_memory_limit=2000)
+    assert value.status is StatusType.MEMORYOUT
+
+
+def test_limited_trial_reports_result_and_crash(space: ConfigurationSpace) -> None:
+    assert run(space, lambda config: 7.0, trial_walltime_limit=5).cost == 7.0
+    crashed = run(space, boom, trial_walltime_limit=5)
+    assert (
+        crashed.status is StatusType.CRASHED and "in boom" in crashed.additional_info["traceback"]
+    )
+
+
+def test_submit_then_iter_results_once(space: ConfigurationSpace) -> None:
+    runner = make(space, lambda config, seed: seed)
+    info = TrialInfo(space.get_default_configuration(), seed=4)
+    runner.submit_trial(info)
+    assert runner.is_running()
+    assert [(i, v.cost) for i, v in runner.iter_results()] == [(info, 4.0)]
+    assert list(runner.iter_results()) == [] and not runner.is_running()
+
+
+def test_scattered_data_reaches_the_target(space: ConfigurationSpace) -> None:
+    runner = make(space, lambda config, data: float(sum(data)))
+    runner.submit_trial(TrialInfo(space.get_default_configuration()), data=[1, 2])
+    assert next(runner.iter_results())[1].cost == 3.0
+
+
+def test_bad_targets_fail_at_construction(space: ConfigurationSpace) -> None:
+    with pytest.raises(ScenarioError, match="callable"):
+        make(space, 42)
+    with pytest.raises(ScenarioError, match="first argument"):
+        make(space, lambda: 1.0)
+    with pytest.raises(ScenarioError, match="'instance' argument"):
+        make(space, lambda config, seed: 1.0, instances=["a"])
+    with pytest.raises(ScenarioError, match="'budget' argument"):
+        make(space, lambda config: 1.0, min_budget=1, max_budget=3)

@@ -1,0 +1,143 @@
+"""One contract, run against every storage."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smacx import StatusType, StorageError, TrialKey, TrialValue
+from smacx.storage import Storage, TrialRecord, open_storage, owner_id, owner_is_alive
+from smacx.storage.memory import MemoryStorage
+from smacx.storage.sqlite import SQLiteStorage
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    s: Storage = MemoryStorage() if request.param == "memory" else SQLiteStorage(tmp_path / "x.db")
+    yield s
+    s.close()
+
+
+def running(key: TrialKey, owner: str | None = None, lease: float = math.inf) -> TrialRecord:
+    return TrialRecord(key, TrialValue(status=StatusType.RUNNING), owner or owner_id(), lease)
+
+
+def done(key: TrialKey, cost: float = 1.0) -> TrialRecord:
+    return TrialRecord(key, TrialValue(cost=cost, additional_info={"a": [1, 2]}), owner_id(), 0.0)
+
+
+def dead_owner() -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    host = owner_id().split(":")[0]
+    return f"{host}:{proc.stdout.strip()}:0.000:dead"
+
+
+def test_meta_is_set_once(storage: Storage) -> None:
+    assert storage.get_meta("k") is None
+    assert storage.set_meta_if_absent("k", "v1") == "v1"
+    assert storage.set_meta_if_absent("k", "v2") == "v1"
+    assert storage.get_meta("k") == "v1"
+
+
+def test_config_ids_are_stable_and_increasing(storage: Storage) -> None:
+    a = storage.add_config('{"x": 1}', "sobol")
+    b = storage.add_config('{"x": 2}', "random")
+    assert storage.add_config('{"x": 1}', "other") == a
+    assert b > a
+    assert [r.config_id for r in storage.read_configs(0)] == [a, b]
+    assert [r.origin for r in storage.read_configs(a)] == ["random"]
+
+
+def test_claim_is_exclusive_and_finish_happens_once(storage: Storage) -> None:
+    cid = storage.add_config("{}", "")
+    key = TrialKey(cid, None, 3, None)
+    assert storage.claim_trial(running(key), now=0.0)
+    assert not storage.claim_trial(running(key), now=0.0)
+    assert storage.finish_trial(done(key, 2.0))
+    assert not storage.finish_trial(done(key, 9.0))
+    assert not storage.claim_trial(running(key), now=0.0)
+    [rec] = storage.read_trials(0)
+    assert rec.value.cost == 2.0 and rec.value.status is StatusType.SUCCESS
+    assert rec.value.additional_info == {"a": [1, 2]}
+
+
+def test_versions_let_readers_see_only_changes(storage: Storage) -> None:
+    cid = storage.add_config("{}", "")
+    k1, k2 = TrialKey(cid, "i1", 0, 1.0), TrialKey(cid, "i2", 0, 1.0)
+    storage.claim_trial(running(k1), 0.0)
+    storage.claim_trial(running(k2), 0.0)
+    first = storage.read_trials(0)
+    assert [r.key for r in first] == [k1, k2]
+    storage.finish_trial(done(k1))
+    changed = storage.read_trials(first[-1].version)
+    assert [(r.key, r.value.status) for r in changed] == [(k1, StatusType.SUCCESS)]
+
+
+def test_stale_running_trial_can_be_taken_over(storage: Storage) -> None:
+    cid = storage.add_config("{}", "")
+    by_dead, by_expired = TrialKey(cid, None, 1, None), TrialKey(cid, None, 2, None)
+    storage.claim_trial(running(by_dead, owner=dead_owner()), 0.0)
+    storage.claim_trial(running(by_expired, lease=10.0), 0.0)
+    assert storage.claim_trial(running(by_dead), now=5.0)
+    assert not storage.claim_trial(running(by_expired), now=5.0)
+    assert storage.claim_trial(running(by_expired), now=11.0)
+
+
+def test_keys_with_none_and_floats_round_trip(storage: Storage) -> None:
+    cid = storage.add_config("{}", "")
+    keys = [
+        TrialKey(cid, None, None, None),
+        TrialKey(cid, "inst", 7, 0.5),
+        TrialKey(cid, "", 0, 3.0),
+    ]
+    for key in keys:
+        storage.finish_trial(done(key))
+    assert {r.key for r in storage.read_trials(0)} == set(keys)
+
+
+def test_multi_objective_costs_round_trip(storage: Storage) -> None:
+    cid = storage.add_config("{}", "")
+    key = TrialKey(cid)
+    storage.finish_trial(TrialRecord(key, TrialValue(cost=[1.0, math.inf]), "", 0.0))
+    assert storage.read_trials(0)[0].value.cost == [1.0, math.inf]
+
+
+def test_owner_liveness() -> None:
+    assert owner_is_alive(owner_id())
+    assert not owner_is_alive(dead_owner())
+    assert owner_is_alive("another-host:1:0:x")
+
+
+def test_two_sqlite_handles_share_one_file(tmp_path: Path) -> None:
+    a, b = SQLiteStorage(tmp_path / "s.db"), SQLiteStorage(tmp_path / "s.db")
+    cid = a.add_config("{}", "")
+    key = TrialKey(cid)
+    assert a.claim_trial(running(key), 0.0)
+    assert not b.claim_trial(running(key), 0.0)
+    a.finish_trial(done(key))
+    assert b.read_trials(0)[0].value.status is StatusType.SUCCESS
+
+
+def test_open_storage_urls(tmp_path: Path) -> None:
+    assert isinstance(open_storage(None), MemoryStorage)
+    assert isinstance(open_storage(f"sqlite:///{tmp_path}/a.db"), SQLiteStorage)
+    assert isinstance(open_storage(tmp_path / "b.db"), SQLiteStorage)
+    with pytest.raises(StorageError, match="not supported"):
+        open_storage("redis://localhost")
+
+
+def test_unreadable_database_raises_storage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StorageError, match="bad.db"):
+        SQLiteStorage(bad)

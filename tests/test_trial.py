@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from smacx import StatusType, TrialKey, TrialValue
+
+
+def test_costs_is_a_list_for_one_or_many_objectives() -> None:
+    assert TrialValue(cost=1.5).costs() == [1.5]
+    assert TrialValue(cost=[1.0, 2.0]).costs() == [1.0, 2.0]
+
+
+def test_only_running_is_unfinished() -> None:
+    assert not StatusType.RUNNING.finished
+    assert all(s.finished for s in StatusType if s is not StatusType.RUNNING)
+
+
+def test_status_numbers_are_stable() -> None:
+    # stored in databases: renumbering would corrupt existing runs
+    assert [s.value for s in StatusType] == [0, 1, 2, 3, 4, 5]
+
+
+def test_trial_keys_order_and_hash() -> None:
+    a, b = TrialKey(1, None, 0, None), TrialKey(2, None, 0, None)
+    assert a < b
+    assert len({a, TrialKey(1, None, 0, None)}) == 1
