@@ -7,7 +7,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -16,14 +16,14 @@ from ConfigSpace import Configuration
 from smacx.callback import Callback
 from smacx.errors import ScenarioError, ScenarioMismatchError, TargetCrashedError, TrialError
 from smacx.initial_design import InitialDesign
-from smacx.intensifier import Intensifier
+from smacx.intensifier import Intensifier, Racing
 from smacx.runhistory import RunHistory
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import SerialRunner, TargetFunction
 from smacx.scenario import RESUMABLE_FIELDS, Scenario
 from smacx.selector import ConfigSelector
 from smacx.storage import Storage, open_storage
-from smacx.trial import StatusType, TrialInfo, TrialValue
+from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 
 __all__ = ["SMAC", "PRESETS"]
 
@@ -33,8 +33,6 @@ Preset = Literal["hpo", "blackbox", "random"]
 #: Names accepted by ``SMAC(preset=...)``.
 PRESETS: tuple[str, ...] = ("hpo", "blackbox", "random")
 DATABASE_NAME = "runhistory.db"
-
-IntensifierFactory = Callable[[Scenario, ConfigSelector, RunHistory], Intensifier]
 
 
 class SMAC:
@@ -48,8 +46,7 @@ class SMAC:
         preset: ``"hpo"`` (random forest, log-EI, local and random search), ``"blackbox"``
             (Gaussian process) or ``"random"`` (random search after the initial design).
         initial_design: Which configurations start the run (Sobol by default).
-        intensifier: Builds the intensifier from (scenario, selector, history); the
-            :class:`~smacx.intensifier.Intensifier` class itself by default.
+        intensifier: Racing settings (:class:`~smacx.Intensifier`); the defaults when None.
         random_probability: Share of proposals drawn at random after the initial design
             (the preset's default when None).
         runner: Runs the trials; by default a :class:`~smacx.SerialRunner` of ``target_fn``,
@@ -83,7 +80,7 @@ class SMAC:
         *,
         preset: Preset = "hpo",
         initial_design: InitialDesign | None = None,
-        intensifier: IntensifierFactory | None = None,
+        intensifier: Intensifier | None = None,
         random_probability: float | None = None,
         runner: AbstractRunner | None = None,
         dask_client: Any = None,
@@ -122,8 +119,13 @@ class SMAC:
             random_probability=1.0 if random_probability is None else random_probability,
             seed=scenario.seed,
         )
-        factory: IntensifierFactory = intensifier if intensifier is not None else Intensifier
-        self.intensifier = factory(scenario, self.selector, self.runhistory)
+        if intensifier is not None and not isinstance(intensifier, Intensifier):
+            raise ScenarioError(
+                f"SMAC's intensifier must be a smacx.Intensifier; got {intensifier!r}."
+            )
+        settings = intensifier if intensifier is not None else Intensifier()
+        #: The live racing state (built from the settings and the run history).
+        self.intensifier: Racing = settings.build(scenario, self.selector, self.runhistory)
 
         self._stop_requested = False
         self._start_time = math.nan
@@ -194,6 +196,7 @@ class SMAC:
         t0 = time.perf_counter()
         for cb in self.callbacks:
             cb.on_ask_start(self)
+        self._retire_overdue()
         info = self.runhistory.take_over_stale()
         while info is None:
             candidate = self.intensifier.ask()
@@ -207,8 +210,31 @@ class SMAC:
         self._own_time += time.perf_counter() - t0
         return info
 
+    def _retire_overdue(self) -> None:
+        for info in self.intensifier.overdue(time.time()):
+            timeout = self.intensifier.settings.pending_config_timeout
+            logger.warning(
+                "Retiring a trial of config %s: its samples were pending for more than %s s.",
+                self.runhistory.get_config_id(info.config),
+                timeout,
+            )
+            crash = list(self.scenario.crash_costs)
+            self.tell(
+                info,
+                TrialValue(
+                    cost=crash[0] if len(crash) == 1 else crash,
+                    status=StatusType.RETIRED,
+                    starttime=time.time(),
+                    endtime=time.time(),
+                    additional_info={"error": f"pending for more than {timeout} s; retired"},
+                ),
+            )
+
     def tell(self, info: TrialInfo, value: TrialValue) -> None:
         """Record the result of a trial (asked or not); it is in storage when this returns.
+
+        A result for a trial that already has one (e.g. a retired trial that came back late)
+        is dropped.
 
         Raises:
             TargetCrashedError: This is the run's first result and it is a crash (unless
@@ -217,6 +243,12 @@ class SMAC:
         t0 = time.perf_counter()
         if not isinstance(info, TrialInfo) or not isinstance(value, TrialValue):
             raise TrialError(f"tell takes a TrialInfo and a TrialValue; got {info!r}, {value!r}.")
+        key_id = self.runhistory.get_config_id(info.config)
+        if key_id is not None:
+            key = TrialKey(key_id, info.instance, info.seed, info.budget)
+            if key in self.runhistory and self.runhistory[key].status.finished:
+                logger.info("Dropping a late result for trial %s: it was recorded already.", key)
+                return
         for cb in self.callbacks:
             cb.on_tell_start(self, info, value)
         first = self.runhistory.n_finished == 0
@@ -327,10 +359,12 @@ class SMAC:
                 while self._budget_left() and self.runner.count_available_workers() > 0:
                     self.runner.submit_trial(self.ask(), **data)
                     bar.update(self._collect())
-                if not self.runner.is_running() and not self._budget_left():
-                    break
+                done = self.runhistory.n_finished >= self.scenario.n_trials
+                if not self._budget_left() and (done or not self.runner.is_running()):
+                    break  # a retired trial may still run: the runner's close() stops it
                 # Wait for a result, or (nothing running, no free worker) for a worker to join.
                 self.runner.wait()
+                self._retire_overdue()
                 bar.update(self._collect())
         except KeyboardInterrupt:
             logger.warning(

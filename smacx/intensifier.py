@@ -1,76 +1,324 @@
-"""Decides which trial runs next and which configuration is the incumbent.
+"""Racing: decides which trial runs next and which configurations are the incumbents.
 
-This intensifier evaluates every configuration on the same set of *keys*: each instance (or the
-single instance None) with one seed per instance, at the largest budget. A configuration can be
-compared with another once all its keys are finished. The keys are fixed by the scenario's seed,
-so its state follows from the run history alone: a resumed run, or another process sharing the
-history, continues exactly where the history stands.
+Every configuration is evaluated on a prefix of one fixed, ordered list of *keys* (instance,
+seed) pairs at the largest budget: deterministic scenarios use one seed per instance, others draw a
+fresh seed for every pass over the instances. A configuration's *level* is how many of its keys
+have finished.
+
+The incumbents are the best configurations among those at the highest level, so a challenger can
+only become incumbent once it has as many keys as the incumbent, and is compared on the very same
+keys. A challenger is raced in stages (``min_samples_per_config`` keys, then twice as many, up to
+the incumbent's level) and is rejected as soon as it is worse than the incumbent on the keys both
+have. Each time a new challenger starts, the incumbent gets one more key, up to
+``max_config_calls``.
+
+All of this is a function of the run history, so the state is rebuilt from it on resume and is
+the same in every process sharing it. The intensifier never waits: when the trials it needs are
+running it starts another challenger, so parallel workers always have work.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.trial import StatusType, TrialInfo
+from smacx.errors import ScenarioError
+from smacx.trial import StatusType, TrialInfo, TrialKey
 
 if TYPE_CHECKING:
     from smacx.runhistory import RunHistory
     from smacx.scenario import Scenario
     from smacx.selector import ConfigSelector
 
-__all__ = ["Intensifier"]
+__all__ = ["Intensifier", "Racing"]
 
 logger = logging.getLogger("smacx")
 
 
+@dataclass(frozen=True)
 class Intensifier:
-    """Hands out trials for new configurations and tracks the incumbent(s).
+    """Settings of SMAC-style racing; ``SMAC(..., intensifier=Intensifier(max_config_calls=5))``.
 
     Args:
-        scenario: Supplies the instances, determinism, budgets and seed.
-        selector: Source of new configurations.
-        history: The run history trials are derived from.
+        max_config_calls: Most keys (instance-seed pairs) a configuration is evaluated on. By
+            default every instance once for deterministic scenarios, otherwise 3 per instance.
+        max_incumbents: How many incumbents are kept: the best configurations at the highest
+            level (one objective) or the Pareto front (several), best first.
+        min_samples_per_config: Successful samples a configuration needs before it is compared
+            or made incumbent; its first samples are handed out together so they can run in
+            parallel.
+        aggregate: How samples of a configuration are combined: ``"mean"`` or ``"median"``.
+        pending_config_timeout: Seconds after which a configuration whose samples are still
+            running is retired: its outstanding trials are recorded as RETIRED and it is not
+            raced further, so a sample that hangs or is lost cannot stall the run.
+        instance_order: ``"shuffled"`` (a seeded random order per pass) or ``"fixed"``.
     """
 
-    def __init__(self, scenario: Scenario, selector: ConfigSelector, history: RunHistory) -> None:
-        self.scenario = scenario
-        self.selector = selector
+    max_config_calls: int | None = None
+    max_incumbents: int = 10
+    min_samples_per_config: int = 1
+    aggregate: Literal["mean", "median"] = "mean"
+    pending_config_timeout: float | None = None
+    instance_order: Literal["shuffled", "fixed"] = "shuffled"
+
+    def __post_init__(self) -> None:
+        def fail(name: str, expected: str) -> ScenarioError:
+            return ScenarioError(
+                f"Intensifier.{name} must be {expected}; got {getattr(self, name)!r}."
+            )
+
+        if self.max_config_calls is not None and (
+            not isinstance(self.max_config_calls, int) or self.max_config_calls < 1
+        ):
+            raise fail("max_config_calls", "an int >= 1 or None")
+        if not isinstance(self.max_incumbents, int) or self.max_incumbents < 1:
+            raise fail("max_incumbents", "an int >= 1")
+        if not isinstance(self.min_samples_per_config, int) or self.min_samples_per_config < 1:
+            raise fail("min_samples_per_config", "an int >= 1")
+        if self.aggregate not in ("mean", "median"):
+            raise fail("aggregate", "'mean' or 'median'")
+        if self.pending_config_timeout is not None and not self.pending_config_timeout > 0:
+            raise fail("pending_config_timeout", "a number of seconds > 0 or None")
+        if self.instance_order not in ("shuffled", "fixed"):
+            raise fail("instance_order", "'shuffled' or 'fixed'")
+
+    def build(self, scenario: Scenario, selector: ConfigSelector, history: RunHistory) -> Racing:
+        """Start racing on ``history``, taking challengers from ``selector``."""
+        return Racing(self, scenario, selector, history)
+
+
+@dataclass
+class _ConfigState:
+    """What racing knows of one configuration (rebuilt from the history)."""
+
+    done: dict[int, list[float]] = field(default_factory=dict)  # key index -> costs
+    cost: list[float] = field(default_factory=list)  # aggregate over ``done``
+    successes: int = 0
+    rejected: bool = False
+    retired: bool = False
+
+
+class Racing:
+    """The live racing state of one run; built by :meth:`Intensifier.build`."""
+
+    def __init__(
+        self,
+        settings: Intensifier,
+        scenario: Scenario,
+        selector: ConfigSelector,
+        history: RunHistory,
+    ) -> None:
+        self.settings = settings
         self.history = history
-        rng = np.random.default_rng(scenario.seed)
-        instances = list(scenario.instances) if scenario.instances is not None else [None]
-        if scenario.deterministic:
-            seeds = [int(rng.integers(2**31))] * len(instances)
-        else:
-            seeds = [int(s) for s in rng.integers(2**31, size=len(instances))]
-        #: The (instance, seed) pairs every configuration is evaluated on.
-        self.keys: list[tuple[str | None, int]] = list(zip(instances, seeds))
         self.budget = scenario.max_budget
-        self._queue: deque[TrialInfo] = deque()
-        self._seen = 0
-        self._complete: dict[int, list[float]] = {}
-        self._challengers: Iterator[Configuration] = selector.next_configs(history)
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        """Queue the missing keys of configurations the history holds only part of."""
-        for config in self.history.get_configs():
-            self._queue.extend(self._missing(config))
-
-    def _missing(self, config: Configuration) -> list[TrialInfo]:
-        started = {
-            (t.instance, t.seed, t.budget) for t in self.history.get_trials(config, finished=False)
+        instances: list[str | None] = (
+            list(scenario.instances) if scenario.instances is not None else [None]
+        )
+        default_calls = len(instances) * (1 if scenario.deterministic else 3)
+        n_keys = settings.max_config_calls or default_calls
+        if scenario.deterministic:
+            n_keys = min(n_keys, len(instances))
+        #: The ordered keys every configuration is evaluated on a prefix of.
+        self.keys = self._make_keys(instances, n_keys, scenario)
+        self._index: dict[tuple[str | None, int | None], int] = {
+            key: i for i, key in enumerate(self.keys)
         }
+        self.n_first = min(settings.min_samples_per_config, len(self.keys))
+        self._challengers: Iterator[Configuration] = selector.next_configs(history)
+        self._queue: deque[TrialInfo] = deque()
+        self._states: dict[int, _ConfigState] = {}
+        self._active: set[int] = set()  # neither rejected nor retired
+        self._top: dict[int, list[float]] = {}  # eligible configurations at the highest level
+        self._top_level = 0
+        self._seen = 0
+        self._incumbent_ids: list[int] = []
+        self._refresh()
+        for config_id in self._states:  # resume: finish stages a stopped process began
+            self._queue.extend(self._stage_trials(config_id))
+
+    def _make_keys(
+        self, instances: list[str | None], n_keys: int, scenario: Scenario
+    ) -> list[tuple[str | None, int]]:
+        rng = np.random.default_rng(scenario.seed)
+        keys: list[tuple[str | None, int]] = []
+        fixed_seed = int(rng.integers(2**31))
+        while len(keys) < n_keys:
+            order = list(instances)
+            if self.settings.instance_order == "shuffled" and len(order) > 1:
+                order = [order[i] for i in rng.permutation(len(order))]
+            for instance in order:
+                seed = fixed_seed if scenario.deterministic else int(rng.integers(2**31))
+                keys.append((instance, seed))
+        return keys[:n_keys]
+
+    # -- reading the history -------------------------------------------------------------------
+
+    def _state(self, config_id: int) -> _ConfigState:
+        if config_id not in self._states:
+            self._states[config_id] = _ConfigState()
+            self._active.add(config_id)
+        return self._states[config_id]
+
+    def _refresh(self) -> None:
+        """Take in results that arrived since the last call, then re-derive the incumbents."""
+        new = self.history.finished_since(self._seen)
+        self._seen += len(new)
+        changed = set()
+        for key in new:
+            index = self._index.get((key.instance, key.seed))
+            if index is None or key.budget != self.budget:
+                continue  # validation or foreign trials are not part of the race
+            value = self.history[key]
+            state = self._state(key.config_id)
+            state.done[index] = value.costs()
+            state.successes += value.status is StatusType.SUCCESS
+            state.retired |= value.status is StatusType.RETIRED
+            changed.add(key.config_id)
+        if not changed:
+            return
+        for config_id in changed:
+            state = self._states[config_id]
+            state.cost = self._cost(config_id, sorted(state.done))
+            self._update_top(config_id)
+        previous = self._incumbent_ids
+        self._incumbent_ids = self._select_incumbents()
+        if self._incumbent_ids[:1] != previous[:1] and self._incumbent_ids:
+            best = self._incumbent_ids[0]
+            logger.info(
+                "New incumbent: config %d, cost %s on %d key(s).",
+                best,
+                self._cost(best, list(self._states[best].done)),
+                len(self._states[best].done),
+            )
+        for config_id in changed:
+            self._maybe_reject(config_id)
+
+    def _cost(self, config_id: int, indices: list[int]) -> list[float]:
+        done = self._states[config_id].done
+        costs = np.array([done[i] for i in indices], dtype=float)
+        agg = np.median if self.settings.aggregate == "median" else np.mean
+        with np.errstate(invalid="ignore"):
+            return [float(c) for c in agg(costs, axis=0)]
+
+    def _eligible(self, config_id: int) -> bool:
+        state = self._states[config_id]
+        return (
+            not state.retired
+            and state.successes >= self.n_first
+            and all(i in state.done for i in range(len(state.done)))  # a finished prefix
+        )
+
+    def _update_top(self, config_id: int) -> None:
+        """Keep ``_top`` = eligible configurations at the highest level, with their costs."""
+        self._top.pop(config_id, None)
+        if not self._eligible(config_id):
+            return
+        state = self._states[config_id]
+        level = len(state.done)
+        if level > self._top_level:
+            self._top, self._top_level = {}, level
+        if level == self._top_level:
+            self._top[config_id] = state.cost
+
+    def _select_incumbents(self) -> list[int]:
+        if not self._top:
+            return []
+        top = sorted(self._top)
+        costs = np.array([self._top[c] for c in top])
+        if costs.shape[1] == 1:
+            order = np.lexsort((np.array(top), costs[:, 0]))  # by cost, ties by config id
+            ranked = [top[i] for i in order if math.isfinite(costs[i, 0])]
+            return ranked[: self.settings.max_incumbents]
+        leq = np.all(costs[None, :, :] <= costs[:, None, :], axis=2)
+        lt = np.any(costs[None, :, :] < costs[:, None, :], axis=2)
+        front = [c for c, dominated in zip(top, np.any(leq & lt, axis=1)) if not dominated]
+        lo, hi = costs.min(axis=0), costs.max(axis=0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        score = {c: float(np.mean((costs[top.index(c)] - lo) / span)) for c in front}
+        return sorted(front, key=lambda c: (score[c], c))[: self.settings.max_incumbents]
+
+    def _maybe_reject(self, config_id: int) -> None:
+        """Stop racing a challenger that is worse than the incumbent on their common keys."""
+        state = self._states[config_id]
+        if state.retired:
+            state.rejected = True
+        if state.rejected:
+            self._active.discard(config_id)
+            return
+        if not self._incumbent_ids or config_id == self._incumbent_ids[0]:
+            return
+        best = self._incumbent_ids[0]
+        common = sorted(set(state.done) & set(self._states[best].done))
+        if not common or state.successes < self.n_first:
+            return
+        mine, theirs = np.array(self._cost(config_id, common)), np.array(self._cost(best, common))
+        worse = bool(np.all(mine >= theirs) and np.any(mine > theirs))
+        if len(mine) == 1:
+            worse = bool(mine[0] > theirs[0])
+        if worse or not np.all(np.isfinite(mine)):
+            state.rejected = True
+            self._active.discard(config_id)
+
+    # -- handing out trials --------------------------------------------------------------------
+
+    def _started(self, config_id: int) -> set[int]:
+        """Key indices of a configuration that are finished or running."""
+        config = self.history.get_config(config_id)
+        started = set(self._states[config_id].done) if config_id in self._states else set()
+        for info in self.history.get_trials(config, finished=False):
+            index = self._index.get((info.instance, info.seed))
+            if index is not None and info.budget == self.budget:
+                started.add(index)
+        return started
+
+    def _stage_trials(self, config_id: int) -> list[TrialInfo]:
+        """Trials that bring a configuration to the end of its current stage (maybe none)."""
+        state = self._states.get(config_id) or _ConfigState()
+        if state.rejected or state.retired:
+            return []
+        started = self._started(config_id)
+        if len(state.done) < len(started):  # the stage still runs: wait for it
+            return []
+        level = len(state.done)
+        if self._incumbent_ids and config_id not in self._incumbent_ids:
+            inc_level = len(self._states[self._incumbent_ids[0]].done)
+            target = min(inc_level, max(2 * level, self.n_first))
+        else:
+            target = max(level, self.n_first)
+        config = self.history.get_config(config_id)
         return [
-            TrialInfo(config, instance, seed, self.budget)
-            for instance, seed in self.keys
-            if (instance, seed, self.budget) not in started
+            TrialInfo(config, *self.keys[i], self.budget)
+            for i in range(min(target, len(self.keys)))
+            if i not in started
         ]
+
+    def _intensify_incumbent(self) -> list[TrialInfo]:
+        """One more key for the best incumbent, if it has fewer than it may and none running."""
+        if not self._incumbent_ids:
+            return []
+        best = self._incumbent_ids[0]
+        level = len(self._states[best].done)
+        if level >= len(self.keys) or self._started(best) != set(self._states[best].done):
+            return []
+        return [TrialInfo(self.history.get_config(best), *self.keys[level], self.budget)]
+
+    def _racing_trials(self) -> list[TrialInfo]:
+        """Next-stage trials of challengers that are still in the race."""
+        for config_id in sorted(self._active):
+            if config_id in self._incumbent_ids[:1]:
+                continue
+            self._maybe_reject(config_id)  # the incumbent may have changed since its last result
+            trials = self._stage_trials(config_id)
+            if trials:
+                return trials
+        return []
 
     def ask(self) -> TrialInfo:
         """The next trial to run; never one that has already started.
@@ -78,43 +326,51 @@ class Intensifier:
         Raises:
             SearchSpaceExhaustedError: A finite space has no untried configuration left.
         """
-        while self._queue:
-            info = self._queue.popleft()
-            if info not in self.history:
-                return info
-        config = next(self._challengers)
-        trials = self._missing(config)
-        self._queue.extend(trials[1:])
-        return trials[0]
+        self._refresh()
+        while True:
+            while self._queue:
+                info = self._queue.popleft()
+                if info not in self.history:
+                    return info
+            trials = self._racing_trials()
+            if not trials:
+                trials = self._intensify_incumbent() + self._new_challenger()
+            self._queue.extend(trials)
 
-    def _refresh(self) -> None:
-        """Update the costs of configurations that got results since the last refresh."""
-        new = self.history.finished_since(self._seen)
-        self._seen += len(new)
-        for config_id in {k.config_id for k in new}:
-            config = self.history.get_config(config_id)
-            values = self.history.get_trial_values(config)
-            done = {(k.instance, k.seed) for k, v in values.items() if k.budget == self.budget}
-            succeeded = any(v.status is StatusType.SUCCESS for v in values.values())
-            if succeeded and all(key in done for key in self.keys):
-                self._complete[config_id] = self.history.get_costs(config)
+    def _new_challenger(self) -> list[TrialInfo]:
+        config = next(self._challengers)
+        config_id = self.history.add_config(config)
+        self._state(config_id)
+        return self._stage_trials(config_id)
 
     def incumbents(self) -> list[Configuration]:
-        """The best configurations among those with every key finished, best first.
-
-        With one objective: the single lowest-cost configuration (ties go to the earlier one).
-        With several: the Pareto front, ordered by the normalized mean cost.
-        """
+        """The incumbents, best first: see :class:`Intensifier`'s ``max_incumbents``."""
         self._refresh()
-        if not self._complete:
+        return [self.history.get_config(c) for c in self._incumbent_ids]
+
+    def incumbent_keys(self) -> list[TrialKey]:
+        """The finished trials the best incumbent's cost is computed from."""
+        self._refresh()
+        if not self._incumbent_ids:
             return []
-        ids = list(self._complete)
-        costs = np.array([self._complete[i] for i in ids])
-        if costs.shape[1] == 1:
-            return [self.history.get_config(ids[int(np.argmin(costs[:, 0]))])]
-        # row i is dominated if some row is <= everywhere and < somewhere: (n, n) comparisons
-        leq = np.all(costs[None, :, :] <= costs[:, None, :], axis=2)
-        lt = np.any(costs[None, :, :] < costs[:, None, :], axis=2)
-        dominated = np.any(leq & lt, axis=1)
-        front = [self.history.get_config(i) for i, d in zip(ids, dominated) if not d]
-        return sorted(front, key=self.history.get_cost)
+        best = self._incumbent_ids[0]
+        return [TrialKey(best, *self.keys[i], self.budget) for i in sorted(self._states[best].done)]
+
+    def overdue(self, now: float) -> list[TrialInfo]:
+        """Running trials of configurations pending for longer than ``pending_config_timeout``.
+
+        The caller records them as RETIRED; their configurations are raced no further.
+        """
+        timeout = self.settings.pending_config_timeout
+        if timeout is None:
+            return []
+        late_configs = {
+            key.config_id
+            for key, value in self.history.items()
+            if value.status is StatusType.RUNNING and now - value.starttime > timeout
+        }
+        return [
+            info
+            for info in self.history.running()
+            if self.history.get_config_id(info.config) in late_configs
+        ]

@@ -1,73 +1,174 @@
 from __future__ import annotations
 
-from ConfigSpace import ConfigurationSpace
+from collections import Counter
+from typing import Any
 
-from smacx import Intensifier, RunHistory, Scenario, StatusType, TrialValue
+import numpy as np
+import pytest
+from ConfigSpace import Categorical, ConfigurationSpace
+
+from smacx import (
+    Intensifier,
+    RunHistory,
+    Scenario,
+    ScenarioError,
+    StatusType,
+    TrialInfo,
+    TrialValue,
+)
+from smacx.intensifier import Racing
 from smacx.selector import ConfigSelector
 
 
-def build(space: ConfigurationSpace, rh: RunHistory, **kw: object) -> Intensifier:
-    scenario = Scenario(space, output_directory=None, **kw)  # type: ignore[arg-type]
-    design = space.sample_configuration(4)
-    return Intensifier(scenario, ConfigSelector(space, design, seed=0), rh)
+def build(
+    space: ConfigurationSpace, rh: RunHistory, settings: Intensifier | None = None, **scenario: Any
+) -> Racing:
+    s = Scenario(space, output_directory=None, **scenario)
+    selector = ConfigSelector(space, space.sample_configuration(4), seed=0)
+    return (settings or Intensifier()).build(s, selector, rh)
 
 
-def test_each_config_runs_on_every_instance_with_fixed_seeds(space: ConfigurationSpace) -> None:
+def run(rh: RunHistory, info: TrialInfo, cost: float | list[float], **kw: Any) -> None:
+    rh.add_running(info)
+    rh.add(info, TrialValue(cost=cost, **kw))
+
+
+def test_deterministic_keys_use_one_seed_per_instance(space: ConfigurationSpace) -> None:
+    racing = build(space, RunHistory(space), instances=["a", "b", "c"], deterministic=True)
+    assert sorted(i for i, _ in racing.keys) == ["a", "b", "c"]
+    assert len({s for _, s in racing.keys}) == 1
+
+
+def test_noisy_keys_draw_new_seeds_per_pass(space: ConfigurationSpace) -> None:
+    racing = build(
+        space,
+        RunHistory(space),
+        Intensifier(max_config_calls=4, instance_order="fixed"),
+        instances=["a", "b"],
+    )
+    assert [i for i, _ in racing.keys] == ["a", "b", "a", "b"]
+    assert len({s for _, s in racing.keys}) == 4
+
+
+def test_first_challenger_races_on_the_incumbents_first_key(space: ConfigurationSpace) -> None:
     rh = RunHistory(space)
-    intensifier = build(space, rh, instances=["i1", "i2", "i3"], deterministic=True)
-    trials = []
-    for _ in range(6):
-        info = intensifier.ask()
-        rh.add_running(info)
-        trials.append(info)
-    assert [t.instance for t in trials] == ["i1", "i2", "i3"] * 2
-    assert len({t.seed for t in trials}) == 1  # deterministic: one seed for all instances
-    assert trials[0].config == trials[2].config != trials[3].config
+    racing = build(space, rh, Intensifier(max_config_calls=3))
+    first = racing.ask()
+    run(rh, first, 1.0)
+    assert racing.incumbents() == [first.config]
+    # next: the incumbent gets its second key, then a challenger starts on the first key
+    second, third = racing.ask(), racing.ask()
+    assert second.config == first.config and (second.instance, second.seed) == racing.keys[1]
+    assert third.config != first.config and (third.instance, third.seed) == racing.keys[0]
 
 
-def test_incumbent_needs_every_key_and_success(space: ConfigurationSpace) -> None:
+def noisy_race(
+    space: ConfigurationSpace, n_trials: int, seed: int, **settings: Any
+) -> tuple[Racing, RunHistory]:
+    """Configs are the 6 values of a categorical; cost = value + N(0, 1) noise, best is 0."""
+    del space
+    cs = ConfigurationSpace(seed=seed)
+    cs.add(Categorical("v", [0, 1, 2, 3, 4, 5]))
+    rh = RunHistory(cs)
+    racing = Intensifier(**settings).build(
+        Scenario(cs, output_directory=None, seed=seed),
+        ConfigSelector(cs, [cs.get_default_configuration()], seed=seed),
+        rh,
+    )
+    rng = np.random.default_rng(seed)
+    for _ in range(n_trials):
+        try:
+            info = racing.ask()
+        except Exception:
+            break
+        run(rh, info, info.config["v"] + rng.normal(0, 1.0))
+    return racing, rh
+
+
+def test_racing_converges_to_the_best_noisy_config(space: ConfigurationSpace) -> None:
+    wins = 0
+    for seed in range(5):
+        racing, _ = noisy_race(space, 200, seed, max_config_calls=20)
+        wins += racing.incumbents()[0]["v"] == 0
+    assert wins >= 4
+
+
+def test_incumbent_has_the_most_keys_and_calls_are_capped(space: ConfigurationSpace) -> None:
+    racing, rh = noisy_race(space, 150, 1, max_config_calls=5)
+    trials = Counter(rh.get_config_id(i.config) for i, _ in rh.finished())
+    best = rh.get_config_id(racing.incumbents()[0])
+    assert max(trials.values()) <= 5
+    assert trials[best] == max(trials.values())  # never incumbent on fewer keys
+
+
+def test_min_samples_per_config(space: ConfigurationSpace) -> None:
     rh = RunHistory(space)
-    intensifier = build(space, rh, instances=["i1", "i2"])
-    infos = [intensifier.ask() for _ in range(4)]
-    for info, cost in zip(infos[:3], [5.0, 5.0, 1.0]):
-        rh.add_running(info)
-        rh.add(info, TrialValue(cost=cost))
-    assert intensifier.incumbents() == [infos[0].config]  # the second config is incomplete
-    rh.add_running(infos[3])
-    rh.add(infos[3], TrialValue(cost=2.0))
-    assert intensifier.incumbents() == [infos[2].config]
+    racing = build(space, rh, Intensifier(min_samples_per_config=3))
+    batch = [racing.ask() for _ in range(3)]  # handed out together: they can run in parallel
+    assert len({b.config for b in batch}) == 1 and len({b.seed for b in batch}) == 3
+    for info in batch[:2]:
+        run(rh, info, 1.0)
+        assert racing.incumbents() == []
+    run(rh, batch[2], 1.0)
+    assert racing.incumbents() == [batch[0].config]
 
 
 def test_crashed_config_is_never_incumbent(space: ConfigurationSpace) -> None:
     rh = RunHistory(space)
-    intensifier = build(space, rh)
-    info = intensifier.ask()
-    rh.add_running(info)
-    rh.add(info, TrialValue(cost=-1.0, status=StatusType.CRASHED))
-    assert intensifier.incumbents() == []
+    racing = build(space, rh, deterministic=True)
+    run(rh, racing.ask(), -1.0, status=StatusType.CRASHED)
+    assert racing.incumbents() == []
 
 
-def test_resume_queues_missing_keys(space: ConfigurationSpace) -> None:
+def test_overdue_and_retired_configs_stop_racing(space: ConfigurationSpace) -> None:
     rh = RunHistory(space)
-    first = build(space, rh, instances=["i1", "i2"])
-    info = first.ask()
+    racing = build(space, rh, Intensifier(pending_config_timeout=5.0), deterministic=True)
+    info = racing.ask()
     rh.add_running(info)
-    rh.add(info, TrialValue(cost=1.0))
-    again = build(space, rh, instances=["i1", "i2"])
+    start = rh[rh.key_of(info)].starttime
+    assert racing.overdue(start + 1.0) == []
+    assert racing.overdue(start + 6.0) == [info]
+    rh.add(info, TrialValue(cost=1.0, status=StatusType.RETIRED))
+    assert racing.incumbents() == []
+    assert racing.ask().config != info.config
+
+
+def test_state_is_rebuilt_from_history(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    first = build(space, rh, Intensifier(max_config_calls=3, min_samples_per_config=2))
+    a, b = first.ask(), first.ask()
+    run(rh, a, 1.0)  # b is lost: the process stops before it runs
+    again = build(space, rh, Intensifier(max_config_calls=3, min_samples_per_config=2))
     nxt = again.ask()
-    assert (nxt.config, nxt.instance) == (info.config, "i2")
+    assert (nxt.config, nxt.instance, nxt.seed) == (b.config, b.instance, b.seed)
+    run(rh, nxt, 3.0)
+    assert again.incumbents() == first.incumbents() == [a.config]
 
 
 def test_pareto_front_with_two_objectives(space: ConfigurationSpace) -> None:
     rh = RunHistory(space, objectives=("a", "b"))
-    intensifier = build(space, rh, objectives=["a", "b"])
-    costs = [[0.0, 5.0], [5.0, 0.0], [6.0, 6.0], [1.0, 1.0]]
+    racing = build(space, rh, objectives=["a", "b"], deterministic=True)
     infos = []
-    for cost in costs:
-        info = intensifier.ask()
-        rh.add_running(info)
-        rh.add(info, TrialValue(cost=cost))
+    for cost in [[0.0, 5.0], [5.0, 0.0], [6.0, 6.0], [1.0, 1.0]]:
+        info = racing.ask()
+        run(rh, info, cost)
         infos.append(info)
-    front = intensifier.incumbents()
+    front = racing.incumbents()
     assert set(front) == {infos[0].config, infos[1].config, infos[3].config}
     assert front[0] == infos[3].config  # lowest normalized mean first
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_config_calls", 0),
+        ("max_incumbents", 0),
+        ("min_samples_per_config", 0),
+        ("aggregate", "max"),
+        ("pending_config_timeout", -1),
+        ("instance_order", "random"),
+    ],
+)
+def test_bad_settings_are_named(field: str, value: object) -> None:
+    with pytest.raises(ScenarioError, match=f"Intensifier.{field}"):
+        Intensifier(**{field: value})  # type: ignore[arg-type]
