@@ -23,6 +23,7 @@ from smacx.errors import (
 from smacx.facade import SMAC
 from smacx.initial_design import InitialDesign
 from smacx.intensifier import Intensifier
+from smacx.multifidelity import Hyperband, SuccessiveHalving
 from smacx.runhistory import RunHistory
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import SerialRunner
@@ -44,6 +45,8 @@ __all__ = [
     "SerialRunner",
     "InitialDesign",
     "Intensifier",
+    "SuccessiveHalving",
+    "Hyperband",
     "SmacxError",
     "ScenarioError",
     "ScenarioMismatchError",

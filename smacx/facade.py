@@ -16,12 +16,14 @@ from ConfigSpace import Configuration
 from smacx.callback import Callback
 from smacx.errors import ScenarioError, ScenarioMismatchError, TargetCrashedError, TrialError
 from smacx.initial_design import InitialDesign
-from smacx.intensifier import Intensifier, Racing
+from smacx.intensifier import Intensification, Intensifier, IntensifierSettings
+from smacx.models import Model
+from smacx.multifidelity import Hyperband
 from smacx.runhistory import RunHistory
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import SerialRunner, TargetFunction
 from smacx.scenario import RESUMABLE_FIELDS, Scenario
-from smacx.selector import ConfigSelector
+from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import Storage, open_storage
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 
@@ -29,9 +31,9 @@ __all__ = ["SMAC", "PRESETS"]
 
 logger = logging.getLogger("smacx")
 
-Preset = Literal["hpo", "blackbox", "random"]
+Preset = Literal["hpo", "blackbox", "random", "hyperband", "multifidelity"]
 #: Names accepted by ``SMAC(preset=...)``.
-PRESETS: tuple[str, ...] = ("hpo", "blackbox", "random")
+PRESETS: tuple[str, ...] = ("hpo", "blackbox", "random", "hyperband", "multifidelity")
 DATABASE_NAME = "runhistory.db"
 
 
@@ -43,10 +45,19 @@ class SMAC:
         target_fn: The function to minimize, called as ``target_fn(config, seed=..., ...)``
             (see :class:`~smacx.SerialRunner`). None when trials are run by the caller through
             :meth:`ask` and :meth:`tell`.
-        preset: ``"hpo"`` (random forest, log-EI, local and random search), ``"blackbox"``
-            (Gaussian process) or ``"random"`` (random search after the initial design).
+        preset: ``"hpo"`` (random forest on log costs, log-EI, local and random search, a
+            random configuration every fifth proposal), ``"blackbox"`` (Gaussian process,
+            log-EI, for low-dimensional continuous spaces), ``"random"`` (random search after
+            the initial design), ``"hyperband"`` (Hyperband over random configurations) or
+            ``"multifidelity"`` (Hyperband over the ``"hpo"`` model's proposals, as BOHB does
+            with its density model). The two multi-fidelity presets need a scenario with
+            ``min_budget`` and ``max_budget``.
+        model: The surrogate, replacing the preset's (e.g. ``RandomForest(n_trees=20)``).
+        acquisition: The acquisition settings, replacing the preset's (e.g. ``LCB(beta=2)``).
+        maximizer: The acquisition maximizer, replacing the preset's.
         initial_design: Which configurations start the run (Sobol by default).
-        intensifier: Racing settings (:class:`~smacx.Intensifier`); the defaults when None.
+        intensifier: Intensification settings: :class:`~smacx.Intensifier` (racing, the
+            default), or ``SuccessiveHalving``/``Hyperband`` for multi-fidelity scenarios.
         random_probability: Share of proposals drawn at random after the initial design
             (the preset's default when None).
         runner: Runs the trials; by default a :class:`~smacx.SerialRunner` of ``target_fn``,
@@ -79,8 +90,11 @@ class SMAC:
         target_fn: TargetFunction | None = None,
         *,
         preset: Preset = "hpo",
+        model: Model | None = None,
+        acquisition: Acquisition | None = None,
+        maximizer: Maximizer | None = None,
         initial_design: InitialDesign | None = None,
-        intensifier: Intensifier | None = None,
+        intensifier: IntensifierSettings | None = None,
         random_probability: float | None = None,
         runner: AbstractRunner | None = None,
         dask_client: Any = None,
@@ -113,19 +127,33 @@ class SMAC:
             storage=self._open_storage(overwrite),
         )
         design = initial_design if initial_design is not None else InitialDesign()
+        proposer, default_probability = _preset_parts(
+            preset, scenario, model=model, acquisition=acquisition, maximizer=maximizer
+        )
         self.selector = ConfigSelector(
             scenario.configspace,
             design.select(scenario.configspace, scenario.n_trials, scenario.seed),
-            random_probability=1.0 if random_probability is None else random_probability,
+            random_probability=default_probability
+            if random_probability is None
+            else random_probability,
             seed=scenario.seed,
+            proposer=proposer,
         )
-        if intensifier is not None and not isinstance(intensifier, Intensifier):
+        if intensifier is not None and not callable(getattr(intensifier, "build", None)):
             raise ScenarioError(
-                f"SMAC's intensifier must be a smacx.Intensifier; got {intensifier!r}."
+                "SMAC's intensifier must be intensifier settings such as smacx.Intensifier() "
+                f"or Hyperband(); got {intensifier!r}."
             )
-        settings = intensifier if intensifier is not None else Intensifier()
-        #: The live racing state (built from the settings and the run history).
-        self.intensifier: Racing = settings.build(scenario, self.selector, self.runhistory)
+        settings: IntensifierSettings
+        if intensifier is not None:
+            settings = intensifier
+        elif preset in ("hyperband", "multifidelity"):
+            settings = Hyperband()
+        else:
+            settings = Intensifier()
+        self._check_stored_settings(settings)
+        #: The live intensification (built from the settings and the run history).
+        self.intensifier: Intensification = settings.build(scenario, self.selector, self.runhistory)
 
         self._stop_requested = False
         self._start_time = math.nan
@@ -186,6 +214,16 @@ class SMAC:
             )
         return storage
 
+    def _check_stored_settings(self, settings: IntensifierSettings) -> None:
+        """A run is continued with the intensifier it was started with (its state depends on it)."""
+        stored = self.runhistory.storage.set_meta_if_absent("intensifier", repr(settings))
+        if stored != repr(settings):
+            raise ScenarioMismatchError(
+                f"output directory {str(self.scenario.output_path)!r} holds a run made with "
+                f"intensifier {stored}, not {settings!r}; continue it with the same "
+                "intensifier, or pass overwrite=True to start afresh."
+            )
+
     # -- ask and tell --------------------------------------------------------------------------
 
     def ask(self) -> TrialInfo:
@@ -212,7 +250,9 @@ class SMAC:
 
     def _retire_overdue(self) -> None:
         for info in self.intensifier.overdue(time.time()):
-            timeout = self.intensifier.settings.pending_config_timeout
+            timeout = getattr(
+                getattr(self.intensifier, "settings", None), "pending_config_timeout", "?"
+            )
             logger.warning(
                 "Retiring a trial of config %s: its samples were pending for more than %s s.",
                 self.runhistory.get_config_id(info.config),
@@ -481,6 +521,49 @@ class SMAC:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _preset_parts(
+    preset: str,
+    scenario: Scenario,
+    *,
+    model: Model | None,
+    acquisition: Acquisition | None,
+    maximizer: Maximizer | None,
+) -> tuple[ModelProposer | None, float]:
+    """The model-based proposer of a preset (None for random search) and its random share."""
+    from smacx.acquisition import LogEI
+    from smacx.encoding import Encoder
+    from smacx.maximizer import LocalAndRandomSearch
+    from smacx.models import GaussianProcess, RandomForest
+
+    if preset in ("random", "hyperband"):
+        given = [
+            n
+            for n, v in [("model", model), ("acquisition", acquisition), ("maximizer", maximizer)]
+            if v is not None
+        ]
+        if given:
+            raise ScenarioError(
+                f"SMAC got {', '.join(given)} with preset={preset!r}, which uses no model; "
+                "choose preset='hpo', 'blackbox' or 'multifidelity'."
+            )
+        return None, 1.0
+    encoder = Encoder(scenario.configspace, scenario.instance_features)
+    if preset == "blackbox":
+        default_model: Model = GaussianProcess(seed=scenario.seed)
+        probability = 0.08
+    else:
+        default_model = RandomForest(log_y=True, seed=scenario.seed)
+        probability = 0.2
+    proposer = ModelProposer(
+        encoder,
+        model if model is not None else default_model,
+        acquisition if acquisition is not None else LogEI(),
+        maximizer if maximizer is not None else LocalAndRandomSearch(encoder, seed=scenario.seed),
+        n_objectives=scenario.n_objectives,
+    )
+    return proposer, probability
 
 
 def _plain(value: Any) -> Any:

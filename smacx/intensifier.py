@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from ConfigSpace import Configuration
@@ -37,9 +37,105 @@ if TYPE_CHECKING:
     from smacx.scenario import Scenario
     from smacx.selector import ConfigSelector
 
-__all__ = ["Intensifier", "Racing"]
+__all__ = [
+    "Intensifier",
+    "Racing",
+    "Intensification",
+    "IntensifierSettings",
+    "make_keys",
+    "rank_configs",
+    "pareto_fronts",
+]
 
 logger = logging.getLogger("smacx")
+
+
+def make_keys(scenario: Scenario, n_passes: int, order: str) -> list[tuple[str | None, int]]:
+    """The ordered instance-seed pairs configurations are evaluated on (a prefix of them).
+
+    Deterministic scenarios get one pass over the instances with one seed for all; others get
+    ``n_passes`` passes, each with a fresh seed per instance. ``order`` is ``"shuffled"`` (a
+    seeded permutation per pass) or ``"fixed"``. The same scenario always gives the same keys.
+    """
+    instances: list[str | None] = (
+        list(scenario.instances) if scenario.instances is not None else [None]
+    )
+    rng = np.random.default_rng(scenario.seed)
+    fixed_seed = int(rng.integers(2**31))
+    keys: list[tuple[str | None, int]] = []
+    for _ in range(1 if scenario.deterministic else n_passes):
+        names = list(instances)
+        if order == "shuffled" and len(names) > 1:
+            names = [names[i] for i in rng.permutation(len(names))]
+        for instance in names:
+            seed = fixed_seed if scenario.deterministic else int(rng.integers(2**31))
+            keys.append((instance, seed))
+    return keys
+
+
+def rank_configs(ids: Sequence[int], costs: np.ndarray) -> list[int]:
+    """Config ids from best to worst.
+
+    One objective: by cost, ties by id. Several: by Pareto front (non-dominated sorting), then by
+    the mean of the costs scaled to [0, 1] over the group, then by id. NaN counts as +inf.
+    """
+    if len(ids) == 0:
+        return []
+    costs = np.where(np.isnan(costs), np.inf, costs)
+    id_arr = np.asarray(ids)
+    if costs.shape[1] == 1:
+        return [int(i) for i in id_arr[np.lexsort((id_arr, costs[:, 0]))]]
+    front = pareto_fronts(costs)
+    finite = np.isfinite(costs)
+    lo = np.min(np.where(finite, costs, np.inf), axis=0)
+    hi = np.max(np.where(finite, costs, -np.inf), axis=0)
+    lo, hi = np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    with np.errstate(invalid="ignore"):
+        score = np.mean((costs - lo) / span, axis=1)
+    score = np.where(np.isnan(score), np.inf, score)
+    return [int(i) for i in id_arr[np.lexsort((id_arr, score, front))]]
+
+
+def pareto_fronts(costs: np.ndarray) -> np.ndarray:
+    """Pareto front index (0 = non-dominated) of each row of ``costs`` (n, m)."""
+    leq = np.all(costs[None, :, :] <= costs[:, None, :], axis=2)  # [i, j]: j weakly better
+    lt = np.any(costs[None, :, :] < costs[:, None, :], axis=2)
+    dominated_by = leq & lt  # [i, j]: j dominates i
+    front = np.full(len(costs), -1)
+    level = 0
+    while np.any(front < 0):
+        left = front < 0
+        free = left & ~np.any(dominated_by[:, left], axis=1)
+        front[free] = level
+        level += 1
+    return front
+
+
+class Intensification(Protocol):
+    """A live intensifier: hands out trials and names the incumbents of one run."""
+
+    def ask(self) -> TrialInfo:
+        """The next trial to run; never one that has already started."""
+        ...
+
+    def incumbents(self) -> list[Configuration]:
+        """The best configurations so far, best first."""
+        ...
+
+    def overdue(self, now: float) -> list[TrialInfo]:
+        """Running trials to record as RETIRED because they are pending for too long."""
+        ...
+
+
+class IntensifierSettings(Protocol):
+    """What ``SMAC(intensifier=...)`` takes: settings that start an intensification."""
+
+    def build(
+        self, scenario: Scenario, selector: ConfigSelector, history: RunHistory
+    ) -> Intensification:
+        """Start intensifying on ``history``, taking challengers from ``selector``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -126,7 +222,8 @@ class Racing:
         if scenario.deterministic:
             n_keys = min(n_keys, len(instances))
         #: The ordered keys every configuration is evaluated on a prefix of.
-        self.keys = self._make_keys(instances, n_keys, scenario)
+        passes = -(-n_keys // len(instances))
+        self.keys = make_keys(scenario, passes, settings.instance_order)[:n_keys]
         self._index: dict[tuple[str | None, int | None], int] = {
             key: i for i, key in enumerate(self.keys)
         }
@@ -142,21 +239,6 @@ class Racing:
         self._refresh()
         for config_id in self._states:  # resume: finish stages a stopped process began
             self._queue.extend(self._stage_trials(config_id))
-
-    def _make_keys(
-        self, instances: list[str | None], n_keys: int, scenario: Scenario
-    ) -> list[tuple[str | None, int]]:
-        rng = np.random.default_rng(scenario.seed)
-        keys: list[tuple[str | None, int]] = []
-        fixed_seed = int(rng.integers(2**31))
-        while len(keys) < n_keys:
-            order = list(instances)
-            if self.settings.instance_order == "shuffled" and len(order) > 1:
-                order = [order[i] for i in rng.permutation(len(order))]
-            for instance in order:
-                seed = fixed_seed if scenario.deterministic else int(rng.integers(2**31))
-                keys.append((instance, seed))
-        return keys[:n_keys]
 
     # -- reading the history -------------------------------------------------------------------
 
@@ -230,19 +312,16 @@ class Racing:
     def _select_incumbents(self) -> list[int]:
         if not self._top:
             return []
-        top = sorted(self._top)
-        costs = np.array([self._top[c] for c in top])
+        ids = sorted(self._top)
+        costs = np.array([self._top[c] for c in ids], dtype=float)
+        ranked = rank_configs(ids, costs)
         if costs.shape[1] == 1:
-            order = np.lexsort((np.array(top), costs[:, 0]))  # by cost, ties by config id
-            ranked = [top[i] for i in order if math.isfinite(costs[i, 0])]
-            return ranked[: self.settings.max_incumbents]
-        leq = np.all(costs[None, :, :] <= costs[:, None, :], axis=2)
-        lt = np.any(costs[None, :, :] < costs[:, None, :], axis=2)
-        front = [c for c, dominated in zip(top, np.any(leq & lt, axis=1)) if not dominated]
-        lo, hi = costs.min(axis=0), costs.max(axis=0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        score = {c: float(np.mean((costs[top.index(c)] - lo) / span)) for c in front}
-        return sorted(front, key=lambda c: (score[c], c))[: self.settings.max_incumbents]
+            finite = {c for c, cost in zip(ids, costs[:, 0]) if math.isfinite(cost)}
+            ranked = [c for c in ranked if c in finite]
+        else:
+            front = {ids[i] for i in np.flatnonzero(pareto_fronts(costs) == 0)}
+            ranked = [c for c in ranked if c in front]
+        return ranked[: self.settings.max_incumbents]
 
     def _maybe_reject(self, config_id: int) -> None:
         """Stop racing a challenger that is worse than the incumbent on their common keys."""

@@ -230,6 +230,13 @@ class RunHistory:
         except KeyError:
             raise TrialError(f"no configuration with id {config_id} in the run history.") from None
 
+    def config_ids(self, after: int = 0) -> list[int]:
+        """Ids of every stored configuration above ``after``, in increasing order.
+
+        Ids are increasing but may have gaps (ids taken by other processes arrive on sync).
+        """
+        return sorted(i for i in self._configs if i > after)
+
     def get_origin(self, config: Configuration) -> str:
         """Where a stored configuration came from."""
         config_id = self.get_config_id(config)

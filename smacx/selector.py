@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
@@ -20,9 +20,11 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from smacx.errors import SearchSpaceExhaustedError
 
 if TYPE_CHECKING:
+    from smacx.encoding import Encoder
+    from smacx.models import Model
     from smacx.runhistory import RunHistory
 
-__all__ = ["ConfigSelector", "Proposer"]
+__all__ = ["ConfigSelector", "Proposer", "ModelProposer"]
 
 logger = logging.getLogger("smacx")
 
@@ -33,6 +35,46 @@ class Proposer(Protocol):
     def __call__(self, history: RunHistory, rng: np.random.Generator) -> Configuration | None:
         """The configuration to evaluate next (without trials in ``history``), or None."""
         ...
+
+
+class Acquisition(Protocol):
+    """Acquisition settings: bound to a fitted model and the incumbent's cost for each proposal."""
+
+    def bind(self, model: Model, best_y: float) -> Callable[[np.ndarray], np.ndarray]:
+        """Scores of ``(n, d)`` encoded configurations, shape ``(n,)``, higher is better."""
+        ...
+
+
+class Maximizer(Protocol):
+    """Searches the encoded space for the configurations an acquisition function scores best."""
+
+    def maximize(
+        self,
+        acq: Callable[[np.ndarray], np.ndarray],
+        n: int,
+        start_points: np.ndarray,
+        exclude: np.ndarray,
+    ) -> np.ndarray:
+        """Up to ``n`` distinct ``(n, d)`` encodings, best first, none of them in ``exclude``."""
+        ...
+
+
+class _Marginalized:
+    """A model whose predictions for a configuration are averaged over all instances."""
+
+    def __init__(self, model: Any, features: np.ndarray) -> None:
+        self.model = model
+        self.features = features
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _Marginalized:
+        raise NotImplementedError("a marginalized view only predicts")
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, var = self.model.predict_marginalized(X, self.features)
+        return np.asarray(mean), np.asarray(var)
+
+    def transform_y(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.transform_y(y))
 
 
 class ConfigSelector:
@@ -101,3 +143,138 @@ class ConfigSelector:
             f"configurations and the run has tried {history.n_configs}. Enlarge the space or "
             "lower n_trials."
         )
+
+
+class ModelProposer:
+    """Proposes the configuration that maximizes an acquisition function of a fitted surrogate.
+
+    Every call fits the model afresh on the history as it is, binds the acquisition function to
+    it and the incumbent's cost, and maximizes it over configurations without trials.
+
+    * Training data: one row per finished trial at the largest budget that has at least
+      ``min_observations`` results (multi-fidelity runs), the configuration's encoding with the
+      instance's features appended when the scenario has them. Costs that are not finite
+      (crashes with an infinite crash cost) are replaced by the worst finite cost seen. With
+      several objectives each call draws random weights and scalarizes the normalized costs
+      (ParEGO), so successive proposals explore the Pareto front.
+    * Pending trials: running configurations enter the training data with the worst observed
+      cost (a pessimistic constant liar), so proposals made while trials run move away from
+      them instead of piling onto the same region.
+    * With instance features, the acquisition function sees predictions averaged over all
+      instances.
+
+    Args:
+        encoder: Maps configurations to ``(n, d)`` model inputs and back.
+        model: The surrogate; fitted on every call.
+        acquisition: Acquisition settings, bound to the model on every call.
+        maximizer: Searches the encoded space for the acquisition's maximum.
+        n_objectives: How many costs a trial has.
+        min_observations: Results a budget needs before the model trains on it; by default
+            the number of encoded dimensions plus one, and at least 3.
+        n_start_points: How many of the best observed configurations seed the local search.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        model: Model,
+        acquisition: Acquisition,
+        maximizer: Maximizer,
+        *,
+        n_objectives: int = 1,
+        min_observations: int | None = None,
+        n_start_points: int = 10,
+    ) -> None:
+        self.encoder = encoder
+        self.model = model
+        self.acquisition = acquisition
+        self.maximizer = maximizer
+        self.n_objectives = n_objectives
+        self.min_observations = (
+            min_observations if min_observations is not None else max(3, encoder.n_dims + 1)
+        )
+        self.n_start_points = n_start_points
+        # scaled features of every instance (the encoder's), or None without instance features
+        self.features = encoder.instance_feature_matrix()
+        self._instance_row = {name: row for row, name in enumerate(encoder.instance_names)}
+        self._codes: dict[int, np.ndarray] = {}  # config id -> encoding, filled incrementally
+
+    def _encode_ids(self, history: RunHistory, ids: Sequence[int]) -> np.ndarray:
+        new = [i for i in dict.fromkeys(ids) if i not in self._codes]
+        if new:
+            rows = self.encoder.encode([history.get_config(i) for i in new])
+            self._codes.update(zip(new, rows))
+        if not ids:
+            return np.empty((0, self.encoder.n_dims))
+        stacked: np.ndarray = np.stack([self._codes[i] for i in ids])
+        return stacked
+
+    def _training_data(
+        self, history: RunHistory, rng: np.random.Generator
+    ) -> tuple[list[int], list[str | None], np.ndarray] | None:
+        by_budget: dict[float | None, list[tuple[int, str | None, list[float]]]] = {}
+        for key in history.finished_since(0):
+            value = history[key]
+            by_budget.setdefault(key.budget, []).append(
+                (key.config_id, key.instance, value.costs())
+            )
+        usable = [b for b, rows in by_budget.items() if len(rows) >= self.min_observations]
+        if not usable:
+            return None
+        budget = max(usable, key=lambda b: -math.inf if b is None else b)
+        rows = by_budget[budget]
+        costs = np.array([r[2] for r in rows], dtype=float)
+        y = self._scalarize(costs, rng)
+        return [r[0] for r in rows], [r[1] for r in rows], y
+
+    def _scalarize(self, costs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``(n, m)`` costs to ``(n,)`` finite values: impute, then ParEGO for m > 1."""
+        finite = np.isfinite(costs)
+        if not finite.any():
+            return np.zeros(len(costs))
+        worst = np.where(finite, costs, -np.inf).max(axis=0)
+        best = np.where(finite, costs, np.inf).min(axis=0)
+        worst = np.where(np.isfinite(worst), worst, 0.0)
+        best = np.where(np.isfinite(best), best, 0.0)
+        costs = np.where(finite, costs, worst)
+        if costs.shape[1] == 1:
+            return costs[:, 0]
+        span = np.where(worst > best, worst - best, 1.0)
+        normalized = (costs - best) / span
+        weights = rng.dirichlet(np.ones(costs.shape[1]))
+        weighted = normalized * weights
+        scalar: np.ndarray = weighted.max(axis=1) + 0.05 * weighted.sum(axis=1)
+        return scalar
+
+    def __call__(self, history: RunHistory, rng: np.random.Generator) -> Configuration | None:
+        data = self._training_data(history, rng)
+        if data is None:
+            return None
+        ids, instances, y = data
+        running = [history.get_config_id(info.config) for info in history.running()]
+        pending = [i for i in running if i is not None]
+        X = self._encode_ids(history, ids)
+        X_pending = self._encode_ids(history, pending)
+        model: Any = self.model
+        if self.features is not None:
+            rows = [self._instance_row.get(i, 0) if i is not None else 0 for i in instances]
+            X = np.hstack([X, self.features[rows]])
+            X_pending = np.repeat(X_pending, len(self.features), axis=0)
+            X_pending = np.hstack([X_pending, np.tile(self.features, (len(pending), 1))])
+        y_all = np.concatenate([y, np.full(len(X_pending), y.max())])
+        self.model.fit(np.vstack([X, X_pending]), y_all)
+        if self.features is not None:
+            model = _Marginalized(self.model, self.features)
+        acq = self.acquisition.bind(model, self._best_y(y))
+        order = np.argsort(y, kind="stable")
+        starts = X[order[: self.n_start_points], : self.encoder.n_dims]
+        known = self._encode_ids(history, [i for i in range(1, history.n_configs + 1)])
+        found = self.maximizer.maximize(acq, 1, starts, known)
+        if len(found) == 0:
+            return None
+        return self.encoder.decode(found[:1])[0]
+
+    def _best_y(self, y: np.ndarray) -> float:
+        transform: Any = getattr(self.model, "transform_y", None)
+        best = float(np.min(y))
+        return float(transform(np.array([best]))[0]) if callable(transform) else best

@@ -1,0 +1,256 @@
+"""Acquisition functions: how promising an encoded configuration is, given a surrogate model.
+
+Each class holds only settings, e.g. ``LCB(beta=2.0)``. For every proposal the optimizer calls
+``bind(model, best_y)`` with the freshly fitted model and the incumbent's cost *in the model's y
+space* (``model.transform_y(cost)``); the returned function maps `(n, d)` encoded
+configurations to `(n,)` scores where **higher is better** for *minimizing* the cost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.special import erfcx, log_ndtr, ndtr, ndtri
+
+from smacx.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from smacx.models import Model
+
+__all__ = ["EI", "LogEI", "PI", "LogPI", "LCB", "ThompsonSampling", "AcquisitionFunction", "log_h"]
+
+#: A bound acquisition function: `(n, d)` encoded configurations to `(n,)` scores.
+AcquisitionFunction = Callable[[np.ndarray], np.ndarray]
+
+_TINY_STD = 1e-12
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
+_SQRT_2 = math.sqrt(2.0)
+# Below this z, 1 + z * Phi(z) / phi(z) is ~1/z^2 and cancels catastrophically.
+_Z_ASYMPTOTIC = -1.0 / math.sqrt(np.finfo(np.float64).eps)
+
+
+def _moments(model: Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`(n,)` mean and `(n,)` standard deviation of the model at `(n, d)` inputs."""
+    mean, var = model.predict(X)
+    mean = np.asarray(mean, dtype=np.float64).ravel()
+    std = np.sqrt(np.maximum(np.asarray(var, dtype=np.float64).ravel(), 0.0))
+    return mean, std
+
+
+def _check_best(best_y: float) -> float:
+    best = float(best_y)
+    if not math.isfinite(best):
+        raise ScenarioError(f"best_y: expected a finite cost in model space, got {best_y!r}")
+    return best
+
+
+def log_h(z: np.ndarray) -> np.ndarray:
+    """``log(z * Phi(z) + phi(z))``, accurate for every finite ``z``.
+
+    ``h(z)`` is the expected improvement of a standard normal over ``-z``; ``Phi`` and ``phi``
+    are the standard normal distribution and density.
+
+    Args:
+        z: Standardized improvements, any shape.
+
+    Returns:
+        Same shape as ``z``.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    mid = z > -1.0
+    zm = z[mid]
+    out[mid] = np.log(zm * ndtr(zm) + np.exp(-0.5 * zm * zm - _LOG_SQRT_2PI))
+    tail = (~mid) & (z > _Z_ASYMPTOTIC)
+    zt = z[tail]
+    # h(z) = phi(z) * (1 + z * Phi(z) / phi(z)); Phi(z) / phi(z) = sqrt(pi/2) * erfcx(-z/sqrt2).
+    out[tail] = -0.5 * zt * zt - _LOG_SQRT_2PI + np.log1p(zt * _SQRT_HALF_PI * erfcx(-zt / _SQRT_2))
+    far = ~(mid | tail)
+    zf = z[far]
+    # h(z) ~ phi(z) / z^2 as z -> -inf.
+    out[far] = -0.5 * zf * zf - _LOG_SQRT_2PI - 2.0 * np.log(-zf)
+    return out
+
+
+@dataclass(frozen=True)
+class EI:
+    """Expected improvement over the incumbent, ``E[max(best_y - xi - Y, 0)]``.
+
+    Args:
+        xi: Improvement (in model y-space units) that counts as none; larger explores more.
+    """
+
+    xi: float = 0.0
+
+    def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
+        """Scores of encoded configurations under ``model`` given the incumbent's ``best_y``."""
+        target = _check_best(best_y) - self.xi
+
+        def acquisition(X: np.ndarray) -> np.ndarray:
+            mean, std = _moments(model, X)
+            gap = target - mean
+            safe = np.maximum(std, _TINY_STD)
+            z = gap / safe
+            ei = gap * ndtr(z) + safe * np.exp(-0.5 * z * z - _LOG_SQRT_2PI)
+            return np.where(std > _TINY_STD, np.maximum(ei, 0.0), np.maximum(gap, 0.0))
+
+        return acquisition
+
+
+@dataclass(frozen=True)
+class LogEI:
+    """Logarithm of the expected improvement, numerically stable far into the tails.
+
+    Ranks configurations exactly like :class:`EI`, but stays finite and informative where EI
+    underflows to zero (improvements many standard deviations away), which keeps the
+    maximizer's search guided. ``-inf`` only where the model is certain of no improvement.
+
+    Args:
+        xi: Improvement (in model y-space units) that counts as none; larger explores more.
+    """
+
+    xi: float = 0.0
+
+    def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
+        """Scores of encoded configurations under ``model`` given the incumbent's ``best_y``."""
+        target = _check_best(best_y) - self.xi
+
+        def acquisition(X: np.ndarray) -> np.ndarray:
+            mean, std = _moments(model, X)
+            gap = target - mean
+            safe = np.maximum(std, _TINY_STD)
+            scores = np.log(safe) + log_h(gap / safe)
+            with np.errstate(divide="ignore"):
+                certain = np.log(np.maximum(gap, 0.0))
+            return np.where(std > _TINY_STD, scores, certain)
+
+        return acquisition
+
+
+@dataclass(frozen=True)
+class PI:
+    """Probability of improving on the incumbent by more than ``xi``, ``P(Y < best_y - xi)``.
+
+    Args:
+        xi: Improvement (in model y-space units) that counts as none.
+    """
+
+    xi: float = 0.0
+
+    def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
+        """Scores of encoded configurations under ``model`` given the incumbent's ``best_y``."""
+        target = _check_best(best_y) - self.xi
+
+        def acquisition(X: np.ndarray) -> np.ndarray:
+            mean, std = _moments(model, X)
+            gap = target - mean
+            z = gap / np.maximum(std, _TINY_STD)
+            return np.where(std > _TINY_STD, ndtr(z), (gap > 0).astype(np.float64))
+
+        return acquisition
+
+
+@dataclass(frozen=True)
+class LogPI:
+    """Logarithm of :class:`PI` (``log Phi(z)``), stable far into the lower tail.
+
+    Args:
+        xi: Improvement (in model y-space units) that counts as none.
+    """
+
+    xi: float = 0.0
+
+    def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
+        """Scores of encoded configurations under ``model`` given the incumbent's ``best_y``."""
+        target = _check_best(best_y) - self.xi
+
+        def acquisition(X: np.ndarray) -> np.ndarray:
+            mean, std = _moments(model, X)
+            gap = target - mean
+            z = gap / np.maximum(std, _TINY_STD)
+            certain = np.where(gap > 0, 0.0, -np.inf)
+            return np.where(std > _TINY_STD, log_ndtr(z), certain)
+
+        return acquisition
+
+
+@dataclass(frozen=True)
+class LCB:
+    """Lower confidence bound, negated: ``-(mean - beta * std)``.
+
+    ``best_y`` is not used. Larger ``beta`` explores more.
+
+    Args:
+        beta: How many standard deviations below the mean the optimistic bound lies.
+    """
+
+    beta: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.beta) or self.beta < 0:
+            raise ScenarioError(f"beta: expected a finite number >= 0, got {self.beta!r}")
+
+    def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
+        """Scores of encoded configurations under ``model`` (``best_y`` is ignored)."""
+        beta = self.beta
+
+        def acquisition(X: np.ndarray) -> np.ndarray:
+            mean, std = _moments(model, X)
+            return -(mean - beta * std)
+
+        return acquisition
+
+
+@dataclass(frozen=True)
+class ThompsonSampling:
+    """Negated draw from every configuration's predictive distribution.
+
+    Each bound function draws an independent standard normal per configuration that is a fixed
+    function of the configuration's encoding (a seeded random hash), so scoring the same
+    configuration twice gives the same score, as local search needs. Each ``bind`` uses a new
+    hash, so successive proposals see different samples.
+
+    Args:
+        seed: Seed of the sequence of hashes.
+    """
+
+    seed: int = 0
+    _rng: np.random.Generator = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rng", np.random.default_rng(self.seed))
+
+    def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
+        """Scores of encoded configurations under ``model`` (``best_y`` is ignored)."""
+        key = self._rng.integers(0, 2**62)
+
+        def acquisition(X: np.ndarray) -> np.ndarray:
+            X = np.asarray(X, dtype=np.float64)
+            mean, std = _moments(model, X)
+            z = np.asarray(ndtri(_uniform_hash(X, int(key))), dtype=np.float64)
+            return -(mean + std * z)
+
+        return acquisition
+
+
+def _uniform_hash(X: np.ndarray, key: int) -> np.ndarray:
+    """`(n,)` values in (0, 1), a pseudo-random function of the bytes of each row of ``X``."""
+    n = X.shape[0]
+    if n == 0:
+        return np.empty(0)
+    bits = np.ascontiguousarray(X + 0.0).view(np.uint64).reshape(n, -1)
+    with np.errstate(over="ignore"):
+        h = np.full(n, np.uint64(key) ^ np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
+        for col in bits.T:  # loop over dimensions, vectorized over configurations
+            h ^= col
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(31)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(29)
+    # 53 random bits to a float in (0, 1).
+    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(2**53)

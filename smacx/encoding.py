@@ -1,0 +1,586 @@
+"""Numeric encoding of configurations for the surrogate models and the acquisition maximizer.
+
+An :class:`Encoder` maps configurations of a ``ConfigurationSpace`` to rows of a float64 matrix
+and back. Column ``j`` holds hyperparameter ``j`` in the space's own order
+(``configspace.index_of``):
+
+* float and integer hyperparameters: ConfigSpace's normalized value on ``[0, 1]`` (log scale
+  respected; integers sit on their grid of values),
+* ordinal hyperparameters: the position of the value divided by ``size - 1``, on ``[0, 1]``,
+* categorical hyperparameters: the integer code of the choice (``0 .. size - 1``), which a tree
+  separates with thresholds,
+* constants: ConfigSpace's vector value,
+* inactive conditional hyperparameters: :data:`INACTIVE` (``-1``), below every active value, so a
+  single threshold separates inactive from active.
+
+The encoding is canonical: two configurations with equal values have byte-identical rows, so rows
+can be compared for equality (e.g. to exclude configurations already evaluated).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from ConfigSpace import Configuration, ConfigurationSpace
+from ConfigSpace.hyperparameters import (
+    CategoricalHyperparameter,
+    Constant,
+    FloatHyperparameter,
+    IntegerHyperparameter,
+    OrdinalHyperparameter,
+)
+
+from smacx.errors import ScenarioError
+
+__all__ = ["INACTIVE", "Encoder", "row_keys", "rows_in"]
+
+logger = logging.getLogger("smacx")
+
+#: Encoded value of an inactive conditional hyperparameter.
+INACTIVE = -1.0
+
+# Kinds of columns.
+_FLOAT, _INT, _ORDINAL, _CATEGORICAL, _CONSTANT = 0, 1, 2, 3, 4
+# ConfigSpace rounds float values to this many decimals; canonical rows do the same.
+_ROUND_PLACES = 13
+
+
+def row_keys(X: np.ndarray) -> np.ndarray:
+    """Byte keys of rows, for exact row comparison (``-0.0`` and ``0.0`` compare equal).
+
+    Args:
+        X: `(n, d)` encoded configurations with ``d >= 1``.
+
+    Returns:
+        `(n,)` array of opaque void scalars, equal exactly when the float64 rows are equal.
+    """
+    Xc = np.ascontiguousarray(X, dtype=np.float64) + 0.0  # +0.0 turns -0.0 into 0.0
+    return Xc.view(np.dtype((np.void, Xc.dtype.itemsize * max(Xc.shape[1], 1)))).ravel()
+
+
+def rows_in(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Which rows of ``X`` also occur in ``Y`` (exact byte equality of float64 rows).
+
+    Args:
+        X: `(n, d)` encoded configurations to test.
+        Y: `(m, d)` encoded configurations to test against.
+
+    Returns:
+        `(n,)` boolean mask, True where row ``i`` of ``X`` equals some row of ``Y``.
+    """
+    if X.shape[0] == 0 or Y.shape[0] == 0:
+        return np.zeros(X.shape[0], dtype=bool)
+    if X.shape[1] == 0:
+        return np.ones(X.shape[0], dtype=bool)
+    return np.isin(row_keys(X), row_keys(Y))
+
+
+class Encoder:
+    """Encodes configurations (and optionally instance features) as float64 matrices.
+
+    Args:
+        configspace: The search space whose configurations are encoded.
+        instance_features: Feature vector of every instance, by instance name; all vectors have
+            the same length ``f``. Features are min-max scaled to ``[0, 1]`` per feature over the
+            given instances (constant features become 0).
+
+    Attributes:
+        configspace: The search space.
+        names: Hyperparameter name of every column, `(d,)`.
+        n_dims: Number of configuration columns ``d``.
+        is_categorical: `(d,)` mask of categorical columns (integer codes).
+        n_categories: `(d,)` number of choices of categorical columns, 0 elsewhere.
+        n_values: `(d,)` number of distinct values of each column: choices of categoricals and
+            ordinals, integers in range, 1 for constants, 0 for continuous floats.
+        instance_names: Names of the instances with features, in the order of
+            :meth:`instance_feature_matrix`.
+        n_instance_features: Length ``f`` of the instance feature vectors (0 without features).
+    """
+
+    def __init__(
+        self,
+        configspace: ConfigurationSpace,
+        instance_features: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
+        self.configspace = configspace
+        self.names: tuple[str, ...] = tuple(configspace.keys())
+        self.n_dims = len(self.names)
+        self._hps = [configspace[name] for name in self.names]
+        d = self.n_dims
+        self._kind = np.empty(d, dtype=np.int64)
+        self.n_values = np.zeros(d, dtype=np.int64)
+        self._constant_value = np.zeros(d)
+        for j, hp in enumerate(self._hps):
+            if isinstance(hp, Constant):
+                self._kind[j] = _CONSTANT
+                self.n_values[j] = 1
+                self._constant_value[j] = float(hp.to_vector(hp.value))
+            elif isinstance(hp, CategoricalHyperparameter):
+                self._kind[j] = _CATEGORICAL
+                self.n_values[j] = len(hp.choices)
+            elif isinstance(hp, OrdinalHyperparameter):
+                self._kind[j] = _ORDINAL
+                self.n_values[j] = len(hp.sequence)
+            elif isinstance(hp, IntegerHyperparameter):
+                self._kind[j] = _INT
+                self.n_values[j] = int(hp.upper) - int(hp.lower) + 1
+            elif isinstance(hp, FloatHyperparameter):
+                self._kind[j] = _FLOAT
+            else:
+                raise ScenarioError(
+                    f"configspace: hyperparameter {hp.name!r} has type {type(hp).__name__}; "
+                    "expected a float, integer, categorical, ordinal or constant hyperparameter"
+                )
+        self.is_categorical = self._kind == _CATEGORICAL
+        self.n_categories = np.where(self.is_categorical, self.n_values, 0)
+        self._ordinal_scale = np.where(
+            self._kind == _ORDINAL, np.maximum(self.n_values - 1, 1), 1
+        ).astype(np.float64)
+        # Hyperparameters with parent conditions, parents before children.
+        index_of = configspace.index_of
+        conditional = [index_of[name] for name in configspace.conditional_hyperparameters]
+        depth: dict[int, int] = {}
+
+        def _depth(j: int) -> int:
+            if j not in depth:
+                parents = configspace.parents_of[self.names[j]]
+                depth[j] = 1 + max((_depth(index_of[p.name]) for p in parents), default=-1)
+            return depth[j]
+
+        self._conditional = sorted(conditional, key=lambda j: (_depth(j), j))
+        self._conditions = {
+            j: list(configspace.parent_conditions_of[self.names[j]]) for j in self._conditional
+        }
+        self._forbiddens = list(configspace.forbidden_clauses)
+        self._is_root = np.ones(d, dtype=bool)
+        self._is_root[conditional] = False
+        # Instance features.
+        self.instance_names: tuple[str, ...] = ()
+        self._instance_index: dict[str, int] = {}
+        self._features: np.ndarray | None = None
+        self.n_instance_features = 0
+        if instance_features is not None:
+            self._set_instance_features(instance_features)
+
+    # ------------------------------------------------------------------ instances
+
+    def _set_instance_features(self, instance_features: Mapping[str, Sequence[float]]) -> None:
+        names = tuple(instance_features)
+        if not names:
+            raise ScenarioError("instance_features: expected at least one instance, got none")
+        rows = [np.asarray(instance_features[name], dtype=np.float64) for name in names]
+        lengths = {row.shape for row in rows}
+        if len(lengths) != 1 or rows[0].ndim != 1:
+            raise ScenarioError(
+                "instance_features: expected one flat feature vector of the same length per "
+                f"instance, got shapes {sorted(lengths)}"
+            )
+        F = np.stack(rows)
+        if not np.all(np.isfinite(F)):
+            raise ScenarioError("instance_features: expected finite numbers, got NaN or inf")
+        low, high = F.min(axis=0), F.max(axis=0)
+        span = np.where(high > low, high - low, 1.0)
+        self._features = (F - low) / span
+        self.instance_names = names
+        self._instance_index = {name: i for i, name in enumerate(names)}
+        self.n_instance_features = F.shape[1]
+
+    def instance_feature_matrix(self) -> np.ndarray | None:
+        """Scaled features of all instances, `(m, f)` in :attr:`instance_names` order.
+
+        Returns:
+            The matrix, or None when the encoder was built without instance features.
+        """
+        return None if self._features is None else self._features.copy()
+
+    def encode_with_instances(
+        self, configs: Sequence[Configuration], instances: Sequence[str]
+    ) -> np.ndarray:
+        """Encode (configuration, instance) pairs.
+
+        Args:
+            configs: ``n`` configurations.
+            instances: ``n`` instance names; ``instances[i]`` is paired with ``configs[i]``.
+
+        Returns:
+            `(n, d + f)`: row ``i`` is the encoding of ``configs[i]`` followed by the scaled
+            features of ``instances[i]``. Without instance features this is :meth:`encode`.
+
+        Raises:
+            ScenarioError: The lengths differ or an instance has no features.
+        """
+        if len(configs) != len(instances):
+            raise ScenarioError(
+                f"instances: expected one instance per configuration ({len(configs)}), "
+                f"got {len(instances)}"
+            )
+        X = self.encode(configs)
+        if self._features is None:
+            return X
+        try:
+            idx = np.fromiter(
+                (self._instance_index[name] for name in instances), dtype=np.intp, count=len(X)
+            )
+        except KeyError as err:
+            raise ScenarioError(
+                f"instances: expected names of instances with features, got {err.args[0]!r}"
+            ) from None
+        return np.hstack([X, self._features[idx]])
+
+    # ------------------------------------------------------------------ conversion
+
+    def _to_cs(self, X: np.ndarray) -> np.ndarray:
+        """ConfigSpace vectors `(n, d)` (NaN for inactive) of encoded rows `(n, d)`."""
+        V = X * self._ordinal_scale
+        V[X == INACTIVE] = np.nan
+        return V
+
+    def _from_cs(self, V: np.ndarray) -> np.ndarray:
+        """Canonical encoded rows of ConfigSpace vectors `(n, d)`."""
+        X = np.where(np.isnan(V), INACTIVE, V / self._ordinal_scale)
+        return self.canonicalize(X)
+
+    def encode(self, configs: Sequence[Configuration]) -> np.ndarray:
+        """Encode configurations.
+
+        Args:
+            configs: ``n`` configurations of :attr:`configspace`.
+
+        Returns:
+            `(n, d)` canonical encoded configurations.
+        """
+        if len(configs) == 0:
+            return np.empty((0, self.n_dims))
+        V = np.stack([np.asarray(config.get_array(), dtype=np.float64) for config in configs])
+        if V.shape[1] != self.n_dims:
+            raise ScenarioError(
+                f"configs: expected configurations with {self.n_dims} hyperparameters, "
+                f"got {V.shape[1]}"
+            )
+        return self._from_cs(V)
+
+    def decode(self, X: np.ndarray) -> list[Configuration]:
+        """Configurations of encoded rows.
+
+        Values are snapped to the hyperparameters' grids and inactive hyperparameters are set
+        from the conditions (a child that should be active but holds :data:`INACTIVE` gets its
+        default), so any row near a valid configuration decodes to a valid one.
+
+        Args:
+            X: `(n, d)` encoded configurations.
+
+        Returns:
+            ``n`` valid configurations; ``decode(encode(configs)) == configs``.
+
+        Raises:
+            ScenarioError: ``X`` has the wrong shape, or a row violates a forbidden clause.
+        """
+        X = self._check(X, "X")
+        X = self.canonicalize(self._repair(self.canonicalize(X), None))
+        bad = self._forbidden(self._to_cs(X))
+        if bad.any():
+            raise ScenarioError(
+                f"X: expected rows that satisfy the forbidden clauses, got {int(bad.sum())} "
+                f"violating rows (first: row {int(np.flatnonzero(bad)[0])})"
+            )
+        V = self._to_cs(X)
+        return [Configuration(self.configspace, vector=v.copy()) for v in V]
+
+    def canonicalize(self, X: np.ndarray) -> np.ndarray:
+        """Snap encoded rows to the canonical encoding (grids, rounding, inactive marker).
+
+        Active values are clipped to their range, integers, ordinals and categoricals snapped to
+        their values, floats rounded as ConfigSpace rounds values. Conditions are not checked.
+
+        Args:
+            X: `(n, d)` encoded configurations.
+
+        Returns:
+            `(n, d)` canonical copy.
+        """
+        X = np.array(X, dtype=np.float64, copy=True)
+        if X.shape[0] == 0:
+            return X
+        inactive = (X < -0.5) | np.isnan(X)
+        for j in range(self.n_dims):
+            act = ~inactive[:, j]
+            if act.all():
+                X[:, j] = self._canon_column(j, X[:, j])
+            else:
+                X[act, j] = self._canon_column(j, X[act, j])
+                X[~act, j] = INACTIVE
+        return X + 0.0
+
+    def _canon_column(self, j: int, col: np.ndarray) -> np.ndarray:
+        """Canonical form of active encoded values ``col`` of column ``j``."""
+        if col.size == 0:
+            return col
+        hp: Any = self._hps[j]
+        kind = self._kind[j]
+        if kind == _FLOAT:
+            col = np.clip(col, 0.0, 1.0)
+            values = np.round(np.asarray(hp.to_value(col), dtype=np.float64), _ROUND_PLACES)
+            values = np.clip(values, hp.lower, hp.upper)
+            return np.clip(np.asarray(hp.to_vector(values), dtype=np.float64), 0.0, 1.0)
+        if kind == _INT:
+            values = np.asarray(hp.to_value(np.clip(col, 0.0, 1.0)))
+            return np.asarray(hp.to_vector(values), dtype=np.float64)
+        if kind == _ORDINAL:
+            k = self._ordinal_scale[j]
+            return np.asarray(np.clip(np.round(col * k), 0, k) / k, dtype=np.float64)
+        if kind == _CATEGORICAL:
+            return np.asarray(np.clip(np.round(col), 0, self.n_values[j] - 1), dtype=np.float64)
+        return np.full_like(col, self._constant_value[j])
+
+    # ------------------------------------------------------------------ validity
+
+    def _check(self, X: np.ndarray, name: str) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_dims:
+            raise ScenarioError(
+                f"{name}: expected an array of shape (n, {self.n_dims}), got shape {X.shape}"
+            )
+        return X
+
+    def _forbidden(self, V: np.ndarray) -> np.ndarray:
+        """`(n,)` mask of ConfigSpace vectors `(n, d)` violating a forbidden clause."""
+        bad = np.zeros(V.shape[0], dtype=bool)
+        if self._forbiddens and V.shape[0]:
+            Vt = V.T
+            for clause in self._forbiddens:
+                bad |= np.asarray(clause.is_forbidden_vector_array(Vt), dtype=bool)
+        return bad
+
+    def _satisfied(self, j: int, Vt: np.ndarray) -> np.ndarray:
+        """`(n,)` mask: the parent conditions of column ``j`` hold for ``Vt`` `(d, n)`."""
+        ok = np.ones(Vt.shape[1], dtype=bool)
+        for condition in self._conditions[j]:
+            ok &= np.asarray(condition.satisfied_by_vector_array(Vt), dtype=bool)
+        return ok
+
+    def is_valid(self, X: np.ndarray) -> np.ndarray:
+        """Which encoded rows are valid configurations.
+
+        A row is valid when every active value is a legal canonical value, exactly the
+        hyperparameters whose conditions hold are active, and no forbidden clause is violated.
+
+        Args:
+            X: `(n, d)` encoded configurations.
+
+        Returns:
+            `(n,)` boolean mask.
+        """
+        X = self._check(X, "X")
+        n = X.shape[0]
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        inactive = X == INACTIVE
+        with np.errstate(invalid="ignore"):
+            ok = np.all(np.isfinite(X), axis=1)
+            canon = self.canonicalize(np.where(np.isfinite(X), X, INACTIVE))
+            close = np.abs(canon - X) <= 1e-9 * np.maximum(1.0, np.abs(X))
+            ok &= np.all(close | inactive, axis=1)
+        ok &= ~np.any(inactive[:, self._is_root], axis=1)
+        V = self._to_cs(X)
+        Vt = V.T
+        for j in self._conditional:
+            ok &= self._satisfied(j, Vt) != inactive[:, j]
+        ok &= ~self._forbidden(V)
+        return np.asarray(ok, dtype=bool)
+
+    def _repair(self, X: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """Make activity match the conditions, in place; returns ``X``.
+
+        Inactive children whose conditions hold get a random value (``rng``) or their default
+        (``rng`` None); active children whose conditions fail become :data:`INACTIVE`.
+        ``X`` must be canonical.
+        """
+        if not self._conditional or X.shape[0] == 0:
+            return X
+        V = self._to_cs(X)
+        Vt = V.T
+        for j in self._conditional:
+            sat = self._satisfied(j, Vt)
+            missing = sat & np.isnan(V[:, j])
+            if missing.any():
+                if rng is None:
+                    hp = self._hps[j]
+                    default = float(np.asarray(hp.to_vector(hp.default_value)))
+                    fresh = np.full(int(missing.sum()), default / self._ordinal_scale[j])
+                else:
+                    fresh = self._uniform_column(j, int(missing.sum()), rng)
+                X[missing, j] = fresh
+                V[missing, j] = fresh * self._ordinal_scale[j]
+            X[~sat, j] = INACTIVE
+            V[~sat, j] = np.nan
+        return X
+
+    def repair(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Canonical rows whose activity matches the conditions.
+
+        Hyperparameters whose conditions fail become :data:`INACTIVE`; inactive ones whose
+        conditions hold get a uniformly random value. Forbidden clauses are not checked (see
+        :meth:`is_valid`).
+
+        Args:
+            X: `(n, d)` encoded configurations.
+            rng: Source of the random values.
+
+        Returns:
+            `(n, d)` repaired canonical copy.
+        """
+        return self._repair(self.canonicalize(self._check(X, "X")), rng)
+
+    def is_forbidden(self, X: np.ndarray) -> np.ndarray:
+        """Which encoded rows violate a forbidden clause (only those; see :meth:`is_valid`).
+
+        Args:
+            X: `(n, d)` encoded configurations.
+
+        Returns:
+            `(n,)` boolean mask.
+        """
+        return self._forbidden(self._to_cs(self._check(X, "X")))
+
+    def neighbours(
+        self, X: np.ndarray, k: int, rng: np.random.Generator, step_size: float = 0.2
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Random one-exchange neighbours of encoded configurations.
+
+        Every neighbour changes one active, non-constant hyperparameter of its origin: floats,
+        integers and ordinals move by a normal step on the ``[0, 1]`` scale whose standard
+        deviation is log-uniform between ``step_size / 1000`` and ``step_size`` (integers and
+        ordinals move at least to the adjacent value), categoricals to another choice. Children
+        activated by the change get uniformly random values; children it deactivates become
+        :data:`INACTIVE`. Neighbours violating a forbidden clause are dropped.
+
+        Args:
+            X: `(s, d)` valid canonical encoded configurations.
+            k: Neighbours drawn per configuration (before dropping forbidden ones).
+            rng: Source of randomness.
+            step_size: Largest standard deviation of numeric steps, in encoded units.
+
+        Returns:
+            `(m, d)` valid canonical neighbours and `(m,)` index of each one's origin row.
+        """
+        X = self._check(X, "X")
+        s, d = X.shape
+        owner = np.repeat(np.arange(s), k)
+        base = np.repeat(X, k, axis=0)
+        movable = (base != INACTIVE) & (self.n_values != 1)[None, :]
+        has_move = movable.any(axis=1)
+        base, owner, movable = base[has_move], owner[has_move], movable[has_move]
+        m = base.shape[0]
+        if m == 0:
+            return np.empty((0, d)), np.empty(0, dtype=np.intp)
+        dim = np.argmax(rng.random((m, d)) * movable, axis=1)
+        rows = np.arange(m)
+        current = base[rows, dim]
+        kind = self._kind[dim]
+        # Step lengths spread log-uniformly over three decades below step_size, so walkers both
+        # travel and converge finely.
+        scale = step_size * 10.0 ** (-3.0 * rng.random(m))
+        new = np.clip(current + rng.normal(0.0, 1.0, m) * scale, 0.0, 1.0)
+        cat = kind == _CATEGORICAL
+        if cat.any():
+            size = self.n_values[dim[cat]]
+            new[cat] = (current[cat] + rng.integers(1, size)) % size
+        for j in np.unique(dim[kind != _CATEGORICAL]):
+            sel = np.flatnonzero(dim == j)
+            if self._kind[j] == _FLOAT:
+                new[sel] = self._canon_column(int(j), new[sel])
+            else:
+                new[sel] = self._snap_discrete(int(j), current[sel], new[sel])
+        base[rows, dim] = new + 0.0
+        out = self._repair(base, rng)
+        keep = ~self._forbidden(self._to_cs(out))
+        return out[keep], owner[keep]
+
+    def _snap_discrete(self, j: int, current: np.ndarray, proposed: np.ndarray) -> np.ndarray:
+        """Snap ``proposed`` encoded values of integer/ordinal column ``j`` to its grid, at
+        least one value away from ``current`` (in the direction of the move)."""
+        hp: Any = self._hps[j]
+        direction = np.where(proposed >= current, 1, -1)
+        if self._kind[j] == _ORDINAL:
+            scale = self._ordinal_scale[j]
+            cur_idx = np.round(current * scale)
+            idx = np.round(proposed * scale)
+            stuck = idx == cur_idx
+            idx = np.where(stuck, cur_idx + direction, idx)
+            idx = np.where((idx < 0) | (idx > scale), cur_idx - direction, idx)
+            return np.asarray(np.clip(idx, 0, scale) / scale, dtype=np.float64)
+        lower, upper = int(hp.lower), int(hp.upper)
+        cur_val = np.asarray(hp.to_value(current), dtype=np.int64)
+        val = np.asarray(hp.to_value(np.clip(proposed, 0.0, 1.0)), dtype=np.int64)
+        stuck = val == cur_val
+        val = np.where(stuck, cur_val + direction, val)
+        val = np.where((val < lower) | (val > upper), cur_val - direction, val)
+        val = np.clip(val, lower, upper)
+        return np.asarray(hp.to_vector(val), dtype=np.float64)
+
+    # ------------------------------------------------------------------ sampling
+
+    def _uniform_column(self, j: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` canonical encoded values of column ``j``, uniform over its values."""
+        kind = self._kind[j]
+        hp: Any = self._hps[j]
+        if kind == _FLOAT:
+            u = self._canon_column(j, rng.random(n))
+        elif kind == _INT:
+            if getattr(hp, "log", False):
+                u = self._canon_column(j, rng.random(n))
+            else:
+                values = rng.integers(int(hp.lower), int(hp.upper) + 1, size=n)
+                u = np.asarray(hp.to_vector(values), dtype=np.float64)
+        elif kind == _ORDINAL:
+            u = rng.integers(0, self.n_values[j], size=n) / self._ordinal_scale[j]
+        elif kind == _CATEGORICAL:
+            u = rng.integers(0, self.n_values[j], size=n).astype(np.float64)
+        else:
+            u = np.full(n, self._constant_value[j])
+        return np.asarray(u, dtype=np.float64)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Random valid encoded configurations, uniform over each hyperparameter's values.
+
+        Priors (normal, beta, weighted choices) are ignored on purpose: the samples are meant to
+        cover the space. Conditions and forbidden clauses are respected (forbidden rows are
+        rejected and redrawn).
+
+        Args:
+            n: Number of configurations.
+            rng: Source of randomness.
+
+        Returns:
+            `(n, d)` canonical encoded configurations; fewer rows only when forbidden clauses
+            reject nearly every draw (a warning is logged).
+        """
+        if n < 0:
+            raise ScenarioError(f"n: expected a non-negative number, got {n}")
+        d = self.n_dims
+        chunks: list[np.ndarray] = []
+        have, batch = 0, n
+        for _ in range(50):
+            if have >= n:
+                break
+            X = np.empty((batch, d))
+            for j in range(d):
+                X[:, j] = self._uniform_column(j, batch, rng)
+            X = self._repair(X, None)  # every column was drawn: this only deactivates
+            X = X[~self._forbidden(self._to_cs(X))]
+            chunks.append(X)
+            have += X.shape[0]
+            rate = max(X.shape[0] / batch, 0.01)
+            batch = min(math.ceil((n - have) / rate * 1.2) + 1, 100_000)
+        out = np.concatenate(chunks)[:n] if chunks else np.empty((0, d))
+        if out.shape[0] < n:
+            logger.warning(
+                "sampled only %d of %d configurations: forbidden clauses reject almost all",
+                out.shape[0],
+                n,
+            )
+        return out

@@ -1,0 +1,253 @@
+"""Acquisition maximizers: search the encoded space for the configurations scored best.
+
+Both maximizers work on canonical encodings from :class:`~smacx.encoding.Encoder`, return
+valid configurations only (conditions and forbidden clauses hold), never return a row of
+``exclude`` (compared byte for byte after canonicalization) and never return the same row twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from smacx.encoding import Encoder, row_keys, rows_in
+from smacx.errors import ScenarioError
+
+__all__ = ["LocalAndRandomSearch", "RandomSearch"]
+
+logger = logging.getLogger("smacx")
+
+
+def _scores(acq: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarray:
+    """`(n,)` acquisition values of `(n, d)` rows; NaN counts as the worst score."""
+    if X.shape[0] == 0:
+        return np.empty(0)
+    values = np.asarray(acq(X), dtype=np.float64).reshape(-1)
+    if values.shape[0] != X.shape[0]:
+        raise ScenarioError(
+            f"acq: expected one score per row ({X.shape[0]}), got {values.shape[0]}"
+        )
+    return np.where(np.isnan(values), -np.inf, values)
+
+
+def _best_distinct(
+    encoder: Encoder, X: np.ndarray, scores: np.ndarray, n: int, exclude: np.ndarray
+) -> np.ndarray:
+    """The ``n`` best distinct rows of canonical ``X`` `(p, d)` that are not in ``exclude``."""
+    d = encoder.n_dims
+    if X.shape[0] == 0 or n <= 0:
+        return np.empty((0, d))
+    order = np.argsort(-scores, kind="stable")
+    X = X[order]
+    if exclude.shape[0]:
+        X = X[~rows_in(X, encoder.canonicalize(exclude))]
+    if X.shape[0] == 0:
+        return np.empty((0, d))
+    if d == 0:
+        return X[:1]
+    _, first = np.unique(row_keys(X), return_index=True)
+    first.sort()  # first occurrence of each distinct row holds its best score
+    return X[first[:n]]
+
+
+def _check_call(encoder: Encoder, n: int, exclude: np.ndarray) -> np.ndarray:
+    if n < 0:
+        raise ScenarioError(f"n: expected a non-negative number of configurations, got {n}")
+    exclude = np.asarray(exclude, dtype=np.float64)
+    if exclude.size == 0:
+        return np.empty((0, encoder.n_dims))
+    if exclude.ndim != 2 or exclude.shape[1] != encoder.n_dims:
+        raise ScenarioError(f"exclude: expected shape (e, {encoder.n_dims}), got {exclude.shape}")
+    return exclude
+
+
+@dataclass
+class RandomSearch:
+    """Scores uniformly random valid configurations and returns the best.
+
+    Args:
+        encoder: Encoding of the search space.
+        n_random: Random configurations scored per call.
+        seed: Seed of the random configurations.
+    """
+
+    encoder: Encoder
+    n_random: int = 5000
+    seed: int = 0
+    _rng: np.random.Generator = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.n_random < 1:
+            raise ScenarioError(f"n_random: expected a positive integer, got {self.n_random}")
+        self._rng = np.random.default_rng(self.seed)
+
+    def maximize(
+        self,
+        acq: Callable[[np.ndarray], np.ndarray],
+        n: int,
+        start_points: np.ndarray,
+        exclude: np.ndarray,
+    ) -> np.ndarray:
+        """The best distinct random configurations by acquisition value.
+
+        Args:
+            acq: Bound acquisition function, `(k, d)` to `(k,)` scores, higher is better.
+            n: How many configurations to return at most.
+            start_points: `(k, d)` encoded configurations; unused by random search.
+            exclude: `(e, d)` encoded configurations never to return.
+
+        Returns:
+            `(<= n, d)` encoded configurations, best first; fewer (possibly none) when the
+            random sample holds fewer distinct configurations outside ``exclude``.
+        """
+        exclude = _check_call(self.encoder, n, exclude)
+        if n == 0:
+            return np.empty((0, self.encoder.n_dims))
+        X = self.encoder.sample(self.n_random, self._rng)
+        return _best_distinct(self.encoder, X, _scores(acq, X), n, exclude)
+
+
+@dataclass
+class LocalAndRandomSearch:
+    """Local search from promising points plus random search, run as batched matrix operations.
+
+    One call scores ``n_random`` uniformly random valid configurations, then runs a local search
+    from each of the best ``n_local_starts`` given start points (typically the best observed
+    configurations) and from each of the ``n_local_starts`` best random configurations. All
+    walkers move together: every step draws ``n_neighbours`` one-exchange neighbours per walker
+    (see :meth:`Encoder.neighbours <smacx.encoding.Encoder.neighbours>`), scores all of them in
+    one acquisition call, and moves each walker to its best neighbour if that is better, or
+    equally good for at most ``max_plateau_steps`` consecutive steps; a walker without such a
+    neighbour stops. Every configuration scored (random or neighbour) is a candidate for the
+    result.
+
+    Args:
+        encoder: Encoding of the search space.
+        n_random: Random configurations scored per call.
+        n_local_starts: Walkers started from the given start points, and again from the best
+            random configurations.
+        max_steps: Most moves of any walker per call.
+        n_neighbours: Neighbours drawn per walker and step.
+        max_plateau_steps: Most consecutive moves to an equally good neighbour.
+        step_size: Largest standard deviation of numeric neighbour steps, in encoded units.
+        seed: Seed of the random configurations and neighbours.
+    """
+
+    encoder: Encoder
+    n_random: int = 1000
+    n_local_starts: int = 10
+    max_steps: int = 100
+    n_neighbours: int = 20
+    max_plateau_steps: int = 5
+    step_size: float = 0.2
+    seed: int = 0
+    _rng: np.random.Generator = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("n_random", "n_neighbours"):
+            if getattr(self, name) < 1:
+                raise ScenarioError(
+                    f"{name}: expected a positive integer, got {getattr(self, name)}"
+                )
+        for name in ("n_local_starts", "max_steps", "max_plateau_steps"):
+            if getattr(self, name) < 0:
+                raise ScenarioError(
+                    f"{name}: expected a non-negative integer, got {getattr(self, name)}"
+                )
+        if not 0.0 < self.step_size <= 1.0:
+            raise ScenarioError(f"step_size: expected a value in (0, 1], got {self.step_size}")
+        self._rng = np.random.default_rng(self.seed)
+
+    def maximize(
+        self,
+        acq: Callable[[np.ndarray], np.ndarray],
+        n: int,
+        start_points: np.ndarray,
+        exclude: np.ndarray,
+    ) -> np.ndarray:
+        """The best distinct configurations found by acquisition value.
+
+        Args:
+            acq: Bound acquisition function, `(k, d)` to `(k,)` scores, higher is better.
+            n: How many configurations to return at most.
+            start_points: `(k, d)` encoded configurations to start local searches from (may be
+                empty; invalid rows are repaired or ignored). They may lie in ``exclude``.
+            exclude: `(e, d)` encoded configurations never to return (evaluated or running).
+
+        Returns:
+            `(<= n, d)` valid encoded configurations, best first, distinct, none in
+            ``exclude``; fewer (possibly none) when the search found fewer such configurations.
+        """
+        enc = self.encoder
+        exclude = _check_call(enc, n, exclude)
+        d = enc.n_dims
+        if n == 0:
+            return np.empty((0, d))
+        rng = self._rng
+        pool_X = [enc.sample(self.n_random, rng)]
+        pool_s = [_scores(acq, pool_X[0])]
+        walkers = [self._top(pool_X[0], pool_s[0], self.n_local_starts)]
+        starts = np.asarray(start_points, dtype=np.float64)
+        if starts.size and self.n_local_starts:
+            if starts.ndim != 2 or starts.shape[1] != d:
+                raise ScenarioError(f"start_points: expected shape (k, {d}), got {starts.shape}")
+            starts = enc.repair(starts, rng)
+            starts = starts[enc.is_valid(starts)]
+            s_starts = _scores(acq, starts)
+            pool_X.append(starts)
+            pool_s.append(s_starts)
+            walkers.insert(0, self._top(starts, s_starts, self.n_local_starts))
+        W = np.concatenate(walkers)
+        if W.shape[0] and self.max_steps:
+            found_X, found_s = self._local_search(acq, W, rng)
+            pool_X.extend(found_X)
+            pool_s.extend(found_s)
+        X = np.concatenate(pool_X)
+        scores = np.concatenate(pool_s)
+        return _best_distinct(enc, X, scores, n, exclude)
+
+    def _top(self, X: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+        """The ``k`` best distinct rows of ``X`` by ``scores``."""
+        return _best_distinct(self.encoder, X, scores, k, np.empty((0, X.shape[1])))
+
+    def _local_search(
+        self, acq: Callable[[np.ndarray], np.ndarray], W: np.ndarray, rng: np.random.Generator
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Walk all rows of ``W`` `(s, d)` uphill at once; every scored neighbour is returned."""
+        enc = self.encoder
+        f = _scores(acq, W)
+        active = np.ones(W.shape[0], dtype=bool)
+        plateau = np.zeros(W.shape[0], dtype=np.int64)
+        seen_X: list[np.ndarray] = []
+        seen_s: list[np.ndarray] = []
+        steps = 0
+        for _ in range(self.max_steps):
+            live = np.flatnonzero(active)
+            if live.size == 0:
+                break
+            steps += 1
+            C, owner = enc.neighbours(W[live], self.n_neighbours, rng, self.step_size)
+            s = _scores(acq, C)
+            seen_X.append(C)
+            seen_s.append(s)
+            # Best neighbour of every live walker (walkers without neighbours stop).
+            best = np.full(live.size, -np.inf)
+            np.maximum.at(best, owner, s)
+            pick = np.full(live.size, -1, dtype=np.intp)
+            hit = np.flatnonzero(s == best[owner])
+            pick[owner[hit[::-1]]] = hit[::-1]  # first best neighbour wins
+            current = f[live]
+            better = (pick >= 0) & (best > current + 1e-12 * np.abs(current))
+            level = (pick >= 0) & ~better & (best >= current) & np.isfinite(best)
+            level &= plateau[live] < self.max_plateau_steps
+            move = better | level
+            W[live[move]] = C[pick[move]]
+            f[live[move]] = best[move]
+            plateau[live[better]] = 0
+            plateau[live[level]] += 1
+            active[live[~move]] = False
+        logger.debug("local search: %d walkers, %d steps", W.shape[0], steps)
+        return seen_X, seen_s

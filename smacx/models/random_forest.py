@@ -1,0 +1,477 @@
+"""A random forest of regression trees, grown and queried with vectorized numpy.
+
+All trees are grown together, one depth level at a time: at every level the best split of every
+open node of every tree is found at once from per-feature orders of the observations, sorted by
+(node, feature value) and carried to the next level by a stable radix sort on child ids (never a
+full re-sort). A fit costs ``O(depth * trees * n * D)`` numpy work in a few dozen numpy calls
+per level, instead of one Python-level fit per tree; this wins for small data, scikit-learn's
+compiled per-tree fits win for large data (see ``RandomForest.backend``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from sklearn.ensemble import RandomForestRegressor
+
+from smacx.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from typing import Self
+
+__all__ = ["RandomForest"]
+
+logger = logging.getLogger("smacx")
+
+# Largest n * D for which the "auto" backend grows trees with numpy (measured crossover).
+_NUMPY_MAX_CELLS = 5000
+
+
+@dataclass
+class _Forest:
+    """Flat node arrays of all trees; ``roots[t]`` is the root of tree ``t``.
+
+    A leaf has ``feature == 0``, ``threshold == inf`` and both children pointing to itself, so
+    descending further never leaves it.
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    leaf_var: np.ndarray
+    roots: np.ndarray
+    depth: int
+
+
+def _grow(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_trees: int,
+    max_features: int,
+    min_samples_split: int,
+    min_samples_leaf: int,
+    max_depth: int,
+    bootstrap: bool,
+    rng: np.random.Generator,
+) -> _Forest:
+    """Grow ``n_trees`` CART regression trees on ``X`` `(n, D)` and ``y`` `(n,)` together."""
+    n, D = X.shape
+    T = n_trees
+    NT = T * n
+    center = float(y.mean())  # split scores are computed on centered costs for accuracy
+    rows = rng.integers(0, n, size=NT) if bootstrap else np.tile(np.arange(n), T)
+    ys = y[rows] - center  # one slot per (tree, bootstrap draw), tree-major
+    XT = np.ascontiguousarray(X[rows].T)  # (D, NT)
+    XT_flat = XT.ravel()
+    offsets = (np.arange(D) * NT)[:, None]
+    # order[f]: slots of open nodes sorted by (node, feature f); initially node == tree.
+    within = np.argsort(XT.reshape(D, T, n), axis=2, kind="stable")
+    order = (within + (np.arange(T) * n)[None, :, None]).reshape(D, NT)
+    counts = np.full(T, n, dtype=np.intp)  # slots of every open node of the current level
+    node_ids = np.arange(T)  # global ids of the open nodes
+    next_id = T
+    parts: list[tuple[np.ndarray, ...]] = []
+    depth = 0
+    while counts.size:
+        K = counts.size
+        N = order.shape[1]
+        starts = np.zeros(K, dtype=np.intp)
+        np.cumsum(counts[:-1], out=starts[1:])
+        y_sorted = ys.take(order)  # (D, N)
+        first = y_sorted[0]
+        tot = np.add.reduceat(first, starts)
+        mean = tot / counts
+        sq = np.add.reduceat(first * first, starts)
+        var = np.maximum(sq / counts - mean * mean, 0.0)
+        feat = np.zeros(K, dtype=np.intp)
+        thr = np.full(K, np.inf)
+        left = node_ids.copy()
+        right = node_ids.copy()
+        parts.append((node_ids, feat, thr, left, right, mean, var))
+        split = (counts >= min_samples_split) & (counts >= 2 * min_samples_leaf)
+        split &= var > 1e-12 * mean * mean  # beyond rounding noise, at any cost scale
+        if depth >= max_depth or not split.any():
+            break
+        x_sorted = XT_flat.take(order + offsets)  # (D, N)
+        csum = np.zeros((D, N + 1))
+        np.cumsum(y_sorted, axis=1, out=csum[:, 1:])
+        s_left = csum[:, 1:] - np.repeat(csum[:, starts], counts, axis=1)
+        n_left = np.arange(1, N + 1) - np.repeat(starts, counts)
+        n_right = np.repeat(counts, counts) - n_left
+        s_right = np.repeat(tot, counts) - s_left
+        score = s_left * s_left / n_left + s_right * s_right / np.maximum(n_right, 1)
+        ok = (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)
+        ok &= np.repeat(split, counts)
+        valid = np.zeros((D, N), dtype=bool)
+        np.greater(x_sorted[:, 1:], x_sorted[:, :-1], out=valid[:, :-1])
+        valid &= ok
+        if max_features < D:
+            keys = rng.random((K, D))
+            kth = np.partition(keys, max_features - 1, axis=1)[:, max_features - 1 : max_features]
+            valid &= np.repeat((keys <= kth).T, counts, axis=1)
+        np.putmask(score, ~valid, -np.inf)
+        best_fk = np.maximum.reduceat(score, starts, axis=1)  # (D, K)
+        best_f = np.argmax(best_fk, axis=0)
+        best = best_fk[best_f, np.arange(K)]
+        # A split must reduce the squared error by more than the rounding noise of the scores.
+        split &= np.isfinite(best) & (best - tot * tot / counts > 1e-10 * sq)
+        if not split.any():
+            break
+        # First position of every split node holding its best score.
+        chosen = score[np.repeat(best_f, counts), np.arange(N)]
+        hit = np.flatnonzero((chosen == np.repeat(best, counts)) & np.repeat(split, counts))
+        hit_node = np.repeat(np.arange(K), counts)[hit]
+        first_hit = np.ones(hit.size, dtype=bool)
+        np.not_equal(hit_node[1:], hit_node[:-1], out=first_hit[1:])
+        p = hit[first_hit]
+        k = hit_node[first_hit]
+        fk = best_f[k]
+        lo, hi = x_sorted[fk, p], x_sorted[fk, p + 1]
+        mid = 0.5 * (lo + hi)
+        feat[k] = fk
+        thr[k] = np.where(mid < hi, mid, lo)
+        rank = np.cumsum(split) - 1
+        left[k] = next_id + 2 * rank[k]
+        right[k] = next_id + 2 * rank[k] + 1
+        # Move the slots of split nodes to their children, keeping each feature's order.
+        keep = np.repeat(split, counts)
+        kept = order[:, keep]  # (D, M)
+        slots = kept[0]
+        slot_feat = np.repeat(feat, counts)[keep]
+        slot_thr = np.repeat(thr, counts)[keep]
+        goes_right = np.zeros(NT, dtype=bool)
+        goes_right[slots] = XT_flat.take(slot_feat * NT + slots) > slot_thr
+        child = 2 * np.repeat(rank, counts)[keep] + goes_right[slots]
+        n_children = 2 * int(rank[-1] + 1)
+        key_type = np.uint16 if n_children <= 65535 else np.int64
+        child_key = 2 * np.repeat(rank, counts)[keep].astype(key_type) + goes_right.take(
+            kept
+        ).astype(key_type)
+        order = np.take_along_axis(kept, np.argsort(child_key, axis=1, kind="stable"), axis=1)
+        counts = np.bincount(child, minlength=n_children).astype(np.intp)
+        node_ids = np.arange(next_id, next_id + n_children)
+        next_id += n_children
+        depth += 1
+    M = next_id
+    forest = _Forest(
+        feature=np.zeros(M, dtype=np.intp),
+        threshold=np.zeros(M),
+        left=np.zeros(M, dtype=np.intp),
+        right=np.zeros(M, dtype=np.intp),
+        value=np.zeros(M),
+        leaf_var=np.zeros(M),
+        roots=np.arange(T),
+        depth=depth,
+    )
+    for ids, *cols in parts:
+        for target, values in zip(
+            (
+                forest.feature,
+                forest.threshold,
+                forest.left,
+                forest.right,
+                forest.value,
+                forest.leaf_var,
+            ),
+            cols,
+        ):
+            target[ids] = values
+    forest.value += center
+    return forest
+
+
+def _grow_sklearn(
+    X: np.ndarray,
+    y: np.ndarray,
+    n_trees: int,
+    max_features: int,
+    min_samples_split: int,
+    min_samples_leaf: int,
+    max_depth: int,
+    bootstrap: bool,
+    seed: int,
+) -> _Forest:
+    """Grow the trees with scikit-learn and flatten them into a :class:`_Forest`."""
+    forest = RandomForestRegressor(
+        n_estimators=n_trees,
+        max_features=max_features,
+        min_samples_split=min_samples_split,
+        min_samples_leaf=min_samples_leaf,
+        max_depth=max_depth,
+        bootstrap=bootstrap,
+        random_state=seed,
+        n_jobs=1,
+    ).fit(X, y)
+    feats, thrs, lefts, rights, values, leaf_vars, roots = [], [], [], [], [], [], []
+    offset = 0
+    depth = 0
+    for estimator in forest.estimators_:
+        tree = estimator.tree_
+        count = int(tree.node_count)
+        ids = np.arange(offset, offset + count)
+        is_leaf = tree.children_left < 0
+        feats.append(np.where(is_leaf, 0, tree.feature))
+        thrs.append(np.where(is_leaf, np.inf, tree.threshold))
+        lefts.append(np.where(is_leaf, ids, tree.children_left + offset))
+        rights.append(np.where(is_leaf, ids, tree.children_right + offset))
+        values.append(tree.value.reshape(count, -1)[:, 0])
+        leaf_vars.append(np.maximum(tree.impurity, 0.0))
+        roots.append(offset)
+        depth = max(depth, int(tree.max_depth))
+        offset += count
+    return _Forest(
+        feature=np.concatenate(feats).astype(np.intp),
+        threshold=np.concatenate(thrs).astype(np.float64),
+        left=np.concatenate(lefts).astype(np.intp),
+        right=np.concatenate(rights).astype(np.intp),
+        value=np.concatenate(values).astype(np.float64),
+        leaf_var=np.concatenate(leaf_vars).astype(np.float64),
+        roots=np.asarray(roots, dtype=np.intp),
+        depth=depth,
+    )
+
+
+def _leaves(forest: _Forest, X: np.ndarray) -> np.ndarray:
+    """`(T, n)` leaf id reached by every row of ``X`` `(n, D)` in every tree."""
+    n = X.shape[0]
+    node = np.repeat(forest.roots[:, None], n, axis=1)
+    row = np.arange(n)[None, :]
+    for _ in range(forest.depth):
+        go_left = X[row, forest.feature[node]] <= forest.threshold[node]
+        node = np.where(go_left, forest.left[node], forest.right[node])
+    return node
+
+
+@dataclass
+class RandomForest:
+    """Random forest surrogate: mean and variance of the predictions of its trees.
+
+    Trees are CART regression trees (squared-error splits, axis-aligned thresholds; categorical
+    codes are split like numbers). Every tree sees a bootstrap sample of the observations and
+    considers ``ratio_features`` of the features at each split.
+
+    Costs are modelled either as given or, with ``log_y``, as ``log(y + offset)`` where
+    ``offset`` is 0 when every training cost is positive and otherwise lifts the smallest cost
+    to a small positive margin. :meth:`predict` returns mean and variance in this *model space*;
+    map a cost into it (e.g. the incumbent's, for an acquisition function) with
+    :meth:`transform_y`.
+
+    Args:
+        n_trees: Number of trees.
+        ratio_features: Share of the features considered at every split (at least one).
+        min_samples_split: Fewest observations a node needs to be split.
+        min_samples_leaf: Fewest observations in each leaf.
+        max_depth: Deepest level of any tree (the root is level 0).
+        bootstrap: Whether every tree sees a bootstrap sample (else all observations).
+        log_y: Whether to model ``log(y + offset)`` instead of ``y``.
+        within_leaf_variance: Whether the predicted variance adds the mean spread of the
+            observations inside the leaves (law of total variance) to the spread of the tree
+            means.
+        backend: Who grows the trees: ``"numpy"`` (all trees at once, level by level; fastest
+            for small data), ``"sklearn"`` (scikit-learn's ``RandomForestRegressor``, one
+            compiled fit per tree; fastest for large data) or ``"auto"`` (numpy up to
+            ``n * D <= 5000`` cells, else scikit-learn). Predictions always use the same
+            vectorized traversal.
+        seed: Seed of the bootstrap samples and feature choices.
+    """
+
+    n_trees: int = 10
+    ratio_features: float = 5.0 / 6.0
+    min_samples_split: int = 3
+    min_samples_leaf: int = 3
+    max_depth: int = 64
+    bootstrap: bool = True
+    log_y: bool = False
+    within_leaf_variance: bool = False
+    backend: Literal["auto", "numpy", "sklearn"] = "auto"
+    seed: int = 0
+    _forest: _Forest | None = field(default=None, init=False, repr=False, compare=False)
+    _offset: float = field(default=0.0, init=False, repr=False, compare=False)
+    _n_features: int = field(default=0, init=False, repr=False, compare=False)
+    _n_fits: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.n_trees < 1:
+            raise ScenarioError(f"n_trees: expected a positive integer, got {self.n_trees}")
+        if not 0.0 < self.ratio_features <= 1.0:
+            raise ScenarioError(
+                f"ratio_features: expected a share in (0, 1], got {self.ratio_features}"
+            )
+        if self.min_samples_leaf < 1 or self.min_samples_split < 2:
+            raise ScenarioError(
+                "min_samples_leaf, min_samples_split: expected at least 1 and 2, got "
+                f"{self.min_samples_leaf} and {self.min_samples_split}"
+            )
+        if self.backend not in ("auto", "numpy", "sklearn"):
+            raise ScenarioError(
+                f"backend: expected 'auto', 'numpy' or 'sklearn', got {self.backend!r}"
+            )
+        if self.max_depth < 0:
+            raise ScenarioError(f"max_depth: expected a non-negative integer, got {self.max_depth}")
+
+    def transform_y(self, y: np.ndarray | float) -> np.ndarray:
+        """Map costs into the space the model is trained on and predicts in.
+
+        Args:
+            y: Costs, any shape.
+
+        Returns:
+            ``log(y + offset)`` with ``log_y`` (costs at or below ``-offset`` are mapped as if
+            they were a tiny positive amount above it), else ``y``; same shape as ``y``.
+        """
+        y_arr = np.asarray(y, dtype=np.float64)
+        if not self.log_y:
+            return y_arr
+        return np.log(np.maximum(y_arr + self._offset, 1e-300))
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Self:
+        """Grow the forest on observations.
+
+        Args:
+            X: `(n, D)` encoded inputs (configurations, optionally with instance features).
+            y: `(n,)` finite costs (original space; transformed here when ``log_y``).
+
+        Returns:
+            The fitted model.
+
+        Raises:
+            ScenarioError: Shapes disagree, there are no observations, or a cost is not finite.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+            raise ScenarioError(
+                f"X, y: expected shapes (n, D) and (n,) with n >= 1, got {X.shape} and {y.shape}"
+            )
+        if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
+            raise ScenarioError("X, y: expected finite numbers, got NaN or inf")
+        if self.log_y:
+            low, high = float(y.min()), float(y.max())
+            margin = max(1e-2 * (high - low), 1e-8 * max(abs(high), 1.0), 1e-12)
+            self._offset = 0.0 if low > 0 else margin - low
+        target = self.transform_y(y)
+        D = X.shape[1]
+        max_features = max(1, round(self.ratio_features * D)) if D else 1
+        rng = np.random.default_rng([self.seed, self._n_fits])
+        self._n_fits += 1
+        if D == 0:
+            X = np.zeros((X.shape[0], 1))
+        settings = {
+            "n_trees": self.n_trees,
+            "max_features": min(max_features, X.shape[1]),
+            "min_samples_split": self.min_samples_split,
+            "min_samples_leaf": self.min_samples_leaf,
+            "max_depth": self.max_depth if D else 0,
+            "bootstrap": self.bootstrap,
+        }
+        backend = self.backend
+        if backend == "auto":
+            backend = "numpy" if X.size <= _NUMPY_MAX_CELLS or D == 0 else "sklearn"
+        # Trees are grown on standardized costs, so splitting works alike at every cost scale.
+        center = float(target.mean())
+        scale = float(target.std())
+        scale = scale if scale > 0 and np.isfinite(scale) else 1.0
+        standard = (target - center) / scale
+        if backend == "numpy":
+            forest = _grow(X, standard, rng=rng, **settings)
+        else:
+            forest = _grow_sklearn(X, standard, seed=int(rng.integers(2**31 - 1)), **settings)
+        forest.value = forest.value * scale + center
+        forest.leaf_var = forest.leaf_var * (scale * scale)
+        self._forest = forest
+        self._n_features = D
+        logger.debug(
+            "random forest: %d observations, %d features, %s backend, depth %d",
+            X.shape[0],
+            D,
+            backend,
+            forest.depth,
+        )
+        return self
+
+    def _check(self, X: np.ndarray) -> tuple[_Forest, np.ndarray]:
+        if self._forest is None:
+            raise ScenarioError("model: expected a fitted model, got one without fit() called")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self._n_features:
+            raise ScenarioError(f"X: expected shape (n, {self._n_features}), got {X.shape}")
+        if self._n_features == 0:
+            X = np.zeros((X.shape[0], 1))
+        return self._forest, X
+
+    def predict_trees(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-tree predictions in model space.
+
+        Args:
+            X: `(n, D)` encoded inputs.
+
+        Returns:
+            `(T, n)` leaf means and `(T, n)` within-leaf variances.
+        """
+        forest, X = self._check(X)
+        leaves = _leaves(forest, X)
+        return forest.value[leaves], forest.leaf_var[leaves]
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted cost distribution in model space (see :meth:`transform_y`).
+
+        Args:
+            X: `(n, D)` encoded inputs.
+
+        Returns:
+            `(n,)` mean over trees and `(n,)` variance over trees (plus the mean within-leaf
+            variance with ``within_leaf_variance``), never negative.
+        """
+        means, leaf_vars = self.predict_trees(X)
+        return self._combine(means, leaf_vars)
+
+    def _combine(self, means: np.ndarray, leaf_vars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = means.mean(axis=0)
+        var = means.var(axis=0)
+        if self.within_leaf_variance:
+            var = var + leaf_vars.mean(axis=0)
+        return mean, np.maximum(var, 0.0)
+
+    def predict_marginalized(
+        self, X_config: np.ndarray, instance_features: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted cost of configurations averaged over instances, in model space.
+
+        Every tree's prediction is averaged over the instances first; mean and variance are then
+        taken over trees.
+
+        Args:
+            X_config: `(n, d)` encoded configurations.
+            instance_features: `(m, f)` features of the instances to average over; the model
+                must have been fitted on `(., d + f)` inputs.
+
+        Returns:
+            `(n,)` mean and `(n,)` variance.
+        """
+        X_config = np.asarray(X_config, dtype=np.float64)
+        F = np.asarray(instance_features, dtype=np.float64)
+        if X_config.ndim != 2 or F.ndim != 2 or X_config.shape[1] + F.shape[1] != self._n_features:
+            raise ScenarioError(
+                f"X_config, instance_features: expected shapes (n, d) and (m, f) with "
+                f"d + f = {self._n_features}, got {X_config.shape} and {F.shape}"
+            )
+        n, m = X_config.shape[0], F.shape[0]
+        if m == 0:
+            raise ScenarioError("instance_features: expected at least one instance, got none")
+        T = self.n_trees
+        means = np.empty((T, n))
+        leaf_vars = np.empty((T, n))
+        chunk = max(1, 200_000 // m)
+        for lo in range(0, n, chunk):
+            Xc = X_config[lo : lo + chunk]
+            k = Xc.shape[0]
+            joint = np.hstack([np.repeat(Xc, m, axis=0), np.tile(F, (k, 1))])
+            mu, lv = self.predict_trees(joint)
+            means[:, lo : lo + k] = mu.reshape(T, k, m).mean(axis=2)
+            leaf_vars[:, lo : lo + k] = lv.reshape(T, k, m).mean(axis=2)
+        return self._combine(means, leaf_vars)

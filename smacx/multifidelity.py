@@ -1,0 +1,694 @@
+"""Multi-fidelity intensification: successive halving and Hyperband.
+
+A *bracket* starts ``n_0`` new configurations at a small budget, runs every one on the same
+ordered keys (instance-seed pairs), keeps the best ``1/eta`` of them (by mean cost over the keys),
+multiplies the budget by ``eta`` and repeats until the largest budget is reached. Hyperband cycles
+through the brackets ``s = s_max, ..., 0`` (from the most aggressive, starting at the smallest
+budget, to plain evaluation at the largest); successive halving always runs one of them.
+
+With ``R = max_budget / min_budget`` and ``s_max = floor(log_eta(R))``, bracket ``s`` starts
+``ceil((s_max + 1) / (s + 1) * eta**s)`` configurations at budget ``max_budget / eta**s``. Stage
+``i + 1`` keeps ``floor(n_i / eta)`` (at least one) of the ``n_i`` configurations of stage ``i``,
+so the budget a bracket spends is fixed in advance: :meth:`Hyperband.total_budget` gives it.
+
+Everything is a function of the run history, so a run killed in the middle of a bracket continues
+it on resume, and processes sharing one history agree on it. Each configuration is stored with the
+origin ``"<name> bracket <b>"`` (``b`` counts brackets from 0; bracket ``b`` follows schedule
+``b mod (number of schedules)``), which fixes the first stage of every bracket; a later stage is
+made of the configurations of the stage before that have trials at its budget, completed (once
+every trial of the stage before is finished) by the best of the rest. A stage waiting for results
+never blocks: the next bracket is opened instead, so parallel workers always have work.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import numpy as np
+from ConfigSpace import Configuration
+
+from smacx.errors import ScenarioError, SearchSpaceExhaustedError
+from smacx.intensifier import make_keys, pareto_fronts, rank_configs
+from smacx.trial import StatusType, TrialInfo, TrialKey
+
+if TYPE_CHECKING:
+    from smacx.runhistory import RunHistory
+    from smacx.scenario import Scenario
+    from smacx.selector import ConfigSelector
+
+__all__ = [
+    "BracketSchedule",
+    "Halving",
+    "Hyperband",
+    "SuccessiveHalving",
+    "hyperband_brackets",
+]
+
+logger = logging.getLogger("smacx")
+
+#: Relative slack when deciding whether ``eta**s`` fits into ``max_budget / min_budget``, so that
+#: e.g. ``0.9 / 0.1 = 8.999...`` still counts as 9.
+_RATIO_SLACK = 1e-9
+#: How many proposals in a row may be unusable (already in a bracket) before the space counts as
+#: exhausted.
+_MAX_SKIPS = 100
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BracketSchedule:
+    """One successive-halving bracket: how many configurations run at which budget, per stage.
+
+    Attributes:
+        s: The bracket's place in Hyperband: the number of halvings (``s + 1`` stages).
+        n_configs: Configurations per stage, first stage first.
+        budgets: Budget of each stage (in the scenario's budget unit), increasing; the last is
+            ``max_budget``.
+    """
+
+    s: int
+    n_configs: tuple[int, ...]
+    budgets: tuple[float, ...]
+
+    def total_budget(self, n_keys: int = 1) -> float:
+        """The exact sum of the budgets of every trial of the bracket.
+
+        Args:
+            n_keys: Trials per configuration and stage (instance-seed pairs).
+
+        Returns:
+            ``n_keys * sum(n_i * budget_i)``, summed exactly and rounded once, so it equals the
+            correctly rounded sum (``math.fsum``) of the budgets of the bracket's trials.
+        """
+        return float(self.exact_budget(n_keys))
+
+    def exact_budget(self, n_keys: int = 1) -> Fraction:
+        """:meth:`total_budget` as an exact fraction (of the float budgets' exact values)."""
+        return sum(
+            (Fraction(b) * n * n_keys for n, b in zip(self.n_configs, self.budgets)), Fraction()
+        )
+
+
+def _check_real(owner: str, name: str, value: object, lower: float, strict: bool) -> float:
+    bad = isinstance(value, bool) or not isinstance(value, (int, float))
+    number = math.nan if bad else float(value)  # type: ignore[arg-type]
+    ok = math.isfinite(number) and (number > lower if strict else number >= lower)
+    if not ok:
+        relation = ">" if strict else ">="
+        raise ScenarioError(
+            f"{owner}.{name} must be a finite number {relation} {lower:g}; got {value!r}."
+        )
+    return number
+
+
+def hyperband_brackets(
+    min_budget: float, max_budget: float, eta: float
+) -> tuple[BracketSchedule, ...]:
+    """Every Hyperband bracket for these budgets, the most aggressive (``s = s_max``) first.
+
+    Args:
+        min_budget: The smallest budget a trial may get (> 0).
+        max_budget: The largest budget (>= min_budget); every bracket ends there.
+        eta: The halving rate (> 1): a stage keeps the best ``1/eta`` of the one before and
+            gives them ``eta`` times the budget.
+
+    Raises:
+        ScenarioError: An argument is out of range.
+    """
+    lo = _check_real("Hyperband", "min_budget", min_budget, 0.0, strict=True)
+    hi = _check_real("Hyperband", "max_budget", max_budget, lo, strict=False)
+    rate = _check_real("Hyperband", "eta", eta, 1.0, strict=True)
+    exact_eta = Fraction(rate)  # exact: the stage sizes never suffer float rounding
+    ratio = hi / lo * (1.0 + _RATIO_SLACK)
+    s_max = 0
+    while float(exact_eta ** (s_max + 1)) <= ratio:
+        s_max += 1
+    brackets = []
+    for s in range(s_max, -1, -1):
+        n = math.ceil(Fraction(s_max + 1, s + 1) * exact_eta**s)
+        sizes = [n]
+        for _ in range(s):
+            sizes.append(max(1, math.floor(sizes[-1] / exact_eta)))
+        budgets = tuple(max(lo, hi / float(exact_eta ** (s - i))) for i in range(s + 1))
+        brackets.append(BracketSchedule(s, tuple(sizes), budgets))
+    return tuple(brackets)
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _HalvingSettings:
+    """Fields and validation shared by :class:`SuccessiveHalving` and :class:`Hyperband`."""
+
+    eta: float = 3
+    n_seeds: int = 1
+    instance_order: Literal["shuffled", "fixed"] = "shuffled"
+    max_incumbents: int = 10
+    pending_config_timeout: float | None = None
+
+    #: Written into the origin of every configuration: ``"<label> bracket <b>"``.
+    label: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+
+        def fail(name: str, expected: str) -> ScenarioError:
+            return ScenarioError(f"{owner}.{name} must be {expected}; got {getattr(self, name)!r}.")
+
+        eta = self.eta
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 1 < eta < math.inf:
+            raise fail("eta", "a finite number > 1 (typically 2, 3 or 4)")
+        if isinstance(self.n_seeds, bool) or not isinstance(self.n_seeds, int) or self.n_seeds < 1:
+            raise fail("n_seeds", "an int >= 1")
+        if self.instance_order not in ("shuffled", "fixed"):
+            raise fail("instance_order", "'shuffled' or 'fixed'")
+        if (
+            isinstance(self.max_incumbents, bool)
+            or not isinstance(self.max_incumbents, int)
+            or self.max_incumbents < 1
+        ):
+            raise fail("max_incumbents", "an int >= 1")
+        timeout = self.pending_config_timeout
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        ):
+            raise fail("pending_config_timeout", "a number of seconds > 0 or None")
+
+    def _schedules(self, scenario: Scenario) -> tuple[BracketSchedule, ...]:
+        """The brackets this intensifier cycles through on ``scenario``."""
+        if scenario.min_budget is None or scenario.max_budget is None:
+            raise ScenarioError(
+                f"{type(self).__name__} needs a multi-fidelity scenario: set "
+                "Scenario.min_budget and Scenario.max_budget (e.g. epochs or a data fraction); "
+                f"got min_budget={scenario.min_budget!r}, max_budget={scenario.max_budget!r}."
+            )
+        return hyperband_brackets(scenario.min_budget, scenario.max_budget, self.eta)
+
+    def build(self, scenario: Scenario, selector: ConfigSelector, history: RunHistory) -> Halving:
+        """Start on ``history``, taking new configurations from ``selector``.
+
+        Raises:
+            ScenarioError: The scenario has no ``min_budget``/``max_budget``, or a setting does
+                not fit it.
+        """
+        return Halving(self, self._schedules(scenario), scenario, selector, history)
+
+
+@dataclass(frozen=True)
+class SuccessiveHalving(_HalvingSettings):
+    """Settings of successive halving: ``SMAC(..., intensifier=SuccessiveHalving(eta=3))``.
+
+    Every bracket is the same Hyperband bracket: by default the most aggressive one, which starts
+    at the smallest budget the scenario allows.
+
+    Args:
+        eta: The halving rate (> 1): each stage keeps the best ``1/eta`` configurations of the
+            one before and runs them at ``eta`` times the budget.
+        n_seeds: Seeds per instance each configuration is run on in every stage, for scenarios
+            that are not deterministic (deterministic ones use one seed per instance).
+        instance_order: ``"shuffled"`` (a seeded random order of the instances per seed) or
+            ``"fixed"``.
+        max_incumbents: How many incumbents are kept: the best configurations at the highest
+            budget with results (one objective) or their Pareto front (several), best first.
+        pending_config_timeout: Seconds after which a configuration whose trials are still
+            running is retired: its running trials are recorded as RETIRED (with the crash cost),
+            so a trial that hangs or is lost cannot hold a stage back.
+        bracket: Which Hyperband bracket ``s`` to run (``s + 1`` stages, the first at
+            ``max_budget / eta**s``); None means ``s_max``, the one starting closest to
+            ``min_budget``.
+    """
+
+    bracket: int | None = None
+
+    label: ClassVar[str] = "successive halving"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        b = self.bracket
+        if b is not None and (isinstance(b, bool) or not isinstance(b, int) or b < 0):
+            raise ScenarioError(
+                f"SuccessiveHalving.bracket must be an int >= 0 or None; got {b!r}."
+            )
+
+    def _schedules(self, scenario: Scenario) -> tuple[BracketSchedule, ...]:
+        brackets = super()._schedules(scenario)
+        s_max = brackets[0].s
+        if self.bracket is None:
+            return brackets[:1]
+        if self.bracket > s_max:
+            raise ScenarioError(
+                f"SuccessiveHalving.bracket must be at most s_max = {s_max} for min_budget="
+                f"{scenario.min_budget}, max_budget={scenario.max_budget}, eta={self.eta}; "
+                f"got {self.bracket!r}."
+            )
+        return (brackets[s_max - self.bracket],)
+
+    @staticmethod
+    def total_budget(
+        min_budget: float,
+        max_budget: float,
+        eta: float,
+        bracket: int | None = None,
+        n_keys: int = 1,
+    ) -> float:
+        """The exact budget one bracket spends (the sum of its trials' budgets).
+
+        Args:
+            min_budget: The scenario's smallest budget.
+            max_budget: The scenario's largest budget.
+            eta: The halving rate.
+            bracket: The Hyperband bracket ``s`` run; None for ``s_max``.
+            n_keys: Trials per configuration and stage (instances times seeds).
+        """
+        brackets = hyperband_brackets(min_budget, max_budget, eta)
+        index = 0 if bracket is None else brackets[0].s - bracket
+        if not 0 <= index < len(brackets):
+            raise ScenarioError(
+                f"SuccessiveHalving.bracket must be in [0, {brackets[0].s}]; got {bracket!r}."
+            )
+        return brackets[index].total_budget(n_keys)
+
+
+@dataclass(frozen=True)
+class Hyperband(_HalvingSettings):
+    """Settings of Hyperband: ``SMAC(..., intensifier=Hyperband(eta=3))``.
+
+    Runs the brackets ``s = s_max, s_max - 1, ..., 0`` in turn (one *iteration*), then starts
+    over; see :func:`hyperband_brackets` for their sizes and budgets.
+
+    Args:
+        eta: The halving rate (> 1): each stage keeps the best ``1/eta`` configurations of the
+            one before and runs them at ``eta`` times the budget.
+        n_seeds: Seeds per instance each configuration is run on in every stage, for scenarios
+            that are not deterministic (deterministic ones use one seed per instance).
+        instance_order: ``"shuffled"`` (a seeded random order of the instances per seed) or
+            ``"fixed"``.
+        max_incumbents: How many incumbents are kept: the best configurations at the highest
+            budget with results (one objective) or their Pareto front (several), best first.
+        pending_config_timeout: Seconds after which a configuration whose trials are still
+            running is retired: its running trials are recorded as RETIRED (with the crash cost),
+            so a trial that hangs or is lost cannot hold a stage back.
+    """
+
+    label: ClassVar[str] = "hyperband"
+
+    @staticmethod
+    def total_budget(min_budget: float, max_budget: float, eta: float, n_keys: int = 1) -> float:
+        """The exact budget of one Hyperband iteration (every bracket once).
+
+        Args:
+            min_budget: The scenario's smallest budget.
+            max_budget: The scenario's largest budget.
+            eta: The halving rate.
+            n_keys: Trials per configuration and stage (instances times seeds).
+
+        Returns:
+            The sum of the budgets of every trial of the iteration, summed exactly and rounded
+            once; ``[b.total_budget(n_keys) for b in hyperband_brackets(...)]`` is the breakdown
+            per bracket.
+        """
+        brackets = hyperband_brackets(min_budget, max_budget, eta)
+        return float(sum((br.exact_budget(n_keys) for br in brackets), Fraction()))
+
+
+# -- live state --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Bracket:
+    """One bracket of the run (rebuilt from the history)."""
+
+    number: int
+    schedule: BracketSchedule
+    members: list[list[int]] = field(default_factory=lambda: [[]])  # config ids per stage
+    cursor: int = 0  # trials of the current stage before this one have all started
+    exhausted: bool = False  # the selector ran dry while filling the first stage
+
+    @property
+    def stage(self) -> int:
+        return len(self.members) - 1
+
+    def target(self, stage: int) -> int:
+        """How many configurations the stage holds once complete."""
+        if stage == 0:
+            return len(self.members[0]) if self.exhausted else self.schedule.n_configs[0]
+        return min(self.schedule.n_configs[stage], len(self.members[stage - 1]))
+
+
+class Halving:
+    """The live successive-halving / Hyperband state of one run.
+
+    Built by :meth:`SuccessiveHalving.build` or :meth:`Hyperband.build`; everything it knows is
+    re-derived from the run history.
+
+    Attributes:
+        settings: The settings it was built from.
+        brackets: The bracket schedules cycled through (Hyperband: ``s_max`` down to 0;
+            successive halving: one).
+        budgets: Every budget a trial may get, increasing.
+        keys: The ordered instance-seed pairs each configuration runs on in every stage.
+        iteration_budget: Exact budget of one pass over :attr:`brackets`, all keys included.
+    """
+
+    def __init__(
+        self,
+        settings: _HalvingSettings,
+        brackets: tuple[BracketSchedule, ...],
+        scenario: Scenario,
+        selector: ConfigSelector,
+        history: RunHistory,
+    ) -> None:
+        self.settings = settings
+        self.history = history
+        self.brackets = brackets
+        self.budgets: tuple[float, ...] = tuple(sorted({b for br in brackets for b in br.budgets}))
+        self.keys = make_keys(scenario, settings.n_seeds, settings.instance_order)
+        self.iteration_budget = float(
+            sum((br.exact_budget(len(self.keys)) for br in brackets), Fraction())
+        )
+        self._n_keys = len(self.keys)
+        self._key_index: dict[tuple[str | None, int | None], int] = {
+            key: i for i, key in enumerate(self.keys)
+        }
+        self._label = type(settings).label or "halving"
+        self._origin = re.compile(re.escape(self._label) + r" bracket (\d+)")
+        self._challengers: Iterator[Configuration] = selector.next_configs(history)
+        self._open: dict[int, _Bracket] = {}
+        self._closed: set[int] = set()
+        self._bracket_of: dict[int, int] = {}
+        self._next_number = 0
+        # (config id, budget) -> key index -> costs; and the mean once every key is in
+        self._results: dict[tuple[int, float], dict[int, list[float]]] = {}
+        self._complete: dict[float, dict[int, list[float]]] = {b: {} for b in self.budgets}
+        self._handed: set[TrialKey] = set()  # handed out, not yet seen in the history
+        self._seen = 0
+        self._scanned: set[int] = set()
+        self._incumbent_ids: list[int] = []
+        self._dirty = False
+        self._refresh()
+        logger.info(
+            "%s: budgets %s, %d bracket schedule(s), %d key(s) per configuration and stage; "
+            "%d open bracket(s) continued from the history.",
+            self._label,
+            [float(f"{b:.6g}") for b in self.budgets],
+            len(brackets),
+            self._n_keys,
+            len(self._open),
+        )
+
+    # -- reading the history -------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Take in configurations and results that arrived since the last call."""
+        self._scan_configs()
+        new = self.history.finished_since(self._seen)
+        self._seen += len(new)
+        for key in new:
+            self._take_result(key)
+        if self._handed:
+            self._handed = {k for k in self._handed if k not in self.history}
+        for bracket in list(self._open.values()):
+            self._advance(bracket)
+        if self._dirty:
+            self._dirty = False
+            previous = self._incumbent_ids[:1]
+            self._incumbent_ids = self._select_incumbents()
+            if self._incumbent_ids and self._incumbent_ids[:1] != previous:
+                best = self._incumbent_ids[0]
+                budget = self._incumbent_budget()
+                logger.info(
+                    "New incumbent: config %d, cost %s at budget %g.",
+                    best,
+                    self._complete[budget][best] if budget is not None else None,
+                    budget,
+                )
+
+    def _scan_configs(self) -> None:
+        """Assign stored configurations with one of our origins to their brackets."""
+        if len(self._scanned) == self.history.n_configs:
+            return
+        for config_id in self.history.config_ids():
+            if config_id in self._scanned:
+                continue
+            self._scanned.add(config_id)
+            origin = self.history.get_origin(self.history.get_config(config_id))
+            match = self._origin.fullmatch(origin)
+            if match:
+                self._join(int(match[1]), config_id)
+
+    def _join(self, number: int, config_id: int) -> None:
+        """Record that a configuration was started in bracket ``number``."""
+        if config_id in self._bracket_of or number in self._closed:
+            return
+        self._next_number = max(self._next_number, number + 1)
+        bracket = self._open.get(number)
+        if bracket is None:
+            schedule = self.brackets[number % len(self.brackets)]
+            bracket = self._open[number] = _Bracket(number, schedule)
+        if bracket.stage == 0 and len(bracket.members[0]) < bracket.schedule.n_configs[0]:
+            bracket.members[0].append(config_id)
+            self._bracket_of[config_id] = number
+        # else: a surplus configuration (another process filled the stage first): not raced
+
+    def _take_result(self, key: TrialKey) -> None:
+        index = self._key_index.get((key.instance, key.seed))
+        if index is None or key.budget not in self._complete:
+            return  # not one of our trials (validation, another intensifier)
+        assert key.budget is not None
+        done = self._results.setdefault((key.config_id, key.budget), {})
+        done[index] = self.history[key].costs()
+        if len(done) == self._n_keys:
+            costs = np.array([done[i] for i in range(self._n_keys)], dtype=float)
+            self._complete[key.budget][key.config_id] = [float(c) for c in costs.mean(axis=0)]
+            self._dirty = True
+
+    def _started(self, key: TrialKey) -> bool:
+        return key in self._handed or key in self.history
+
+    def _has_trials_at(self, config_id: int, budget: float) -> bool:
+        return any(self._started(TrialKey(config_id, i, s, budget)) for i, s in self.keys)
+
+    # -- stages --------------------------------------------------------------------------------
+
+    def _stage_complete(self, bracket: _Bracket) -> bool:
+        stage = bracket.stage
+        members = bracket.members[stage]
+        done = self._complete[bracket.schedule.budgets[stage]]
+        return len(members) >= bracket.target(stage) and all(c in done for c in members)
+
+    def _advance(self, bracket: _Bracket) -> bool:
+        """Promote through every complete stage; close the bracket once its last stage is.
+
+        Returns:
+            Whether the bracket is complete.
+        """
+        schedule = bracket.schedule
+        while self._stage_complete(bracket):
+            stage = bracket.stage
+            members = bracket.members[stage]
+            if stage == len(schedule.budgets) - 1 or not members:
+                del self._open[bracket.number]
+                self._closed.add(bracket.number)
+                logger.debug(
+                    "%s bracket %d (s=%d) is complete.", self._label, bracket.number, schedule.s
+                )
+                return True
+            done = self._complete[schedule.budgets[stage]]
+            ranked = rank_configs(members, np.array([done[c] for c in members], dtype=float))
+            budget = schedule.budgets[stage + 1]
+            n_next = bracket.target(stage + 1)
+            # Configurations already started at the next budget stay (none are lost on resume).
+            kept = {c for c in members if self._has_trials_at(c, budget)}
+            for c in ranked:
+                if len(kept) >= n_next:
+                    break
+                kept.add(c)
+            bracket.members.append([c for c in ranked if c in kept])
+            bracket.cursor = 0
+            logger.debug(
+                "%s bracket %d: stage %d, %d configuration(s) at budget %g.",
+                self._label,
+                bracket.number,
+                stage + 1,
+                len(kept),
+                budget,
+            )
+        return False
+
+    def _unstarted(self, bracket: _Bracket) -> TrialInfo | None:
+        """The first trial of the bracket's current stage that has not started, if any."""
+        stage = bracket.stage
+        members = bracket.members[stage]
+        budget = bracket.schedule.budgets[stage]
+        while bracket.cursor < len(members) * self._n_keys:
+            config_id = members[bracket.cursor // self._n_keys]
+            instance, seed = self.keys[bracket.cursor % self._n_keys]
+            bracket.cursor += 1
+            key = TrialKey(config_id, instance, seed, budget)
+            if not self._started(key):
+                self._handed.add(key)
+                return TrialInfo(self.history.get_config(config_id), instance, seed, budget)
+        return None
+
+    def _add_challenger(self, bracket: _Bracket) -> bool:
+        """Store a new configuration in the bracket's first stage; False if none is left.
+
+        The configuration is not added if another process filled the stage meanwhile.
+        """
+        origin = f"{self._label} bracket {bracket.number}"
+        for _ in range(_MAX_SKIPS):
+            try:
+                config = next(self._challengers)
+            except (StopIteration, SearchSpaceExhaustedError):
+                return False
+            config_id = self.history.add_config(config, origin=origin)
+            if config_id in self._bracket_of or self.history.get_origin(config) != origin:
+                continue  # known already (another bracket, or stored by someone else)
+            self._scan_configs()  # joins it (and whatever other processes stored)
+            self._join(bracket.number, config_id)
+            return True
+        return False
+
+    def _next_in(self, bracket: _Bracket) -> TrialInfo | None:
+        """The next trial of a bracket, or None if it waits for results (or is complete)."""
+        while not self._advance(bracket):
+            info = self._unstarted(bracket)
+            if info is not None:
+                return info
+            if bracket.stage > 0 or bracket.exhausted:
+                return None
+            if len(bracket.members[0]) >= bracket.schedule.n_configs[0]:
+                return None
+            if not self._add_challenger(bracket):
+                bracket.exhausted = True
+                if not bracket.members[0]:
+                    del self._open[bracket.number]
+                    self._closed.add(bracket.number)
+                    return None
+        return None
+
+    # -- the interface -------------------------------------------------------------------------
+
+    def ask(self) -> TrialInfo:
+        """The next trial to run; never one that has started (or that was handed out before).
+
+        Open brackets are served oldest first; when each waits for results, a new bracket is
+        opened, so the call never blocks.
+
+        Raises:
+            SearchSpaceExhaustedError: Every bracket waits and no new configuration is left.
+        """
+        self._refresh()
+        for number in sorted(self._open):
+            info = self._next_in(self._open[number])
+            if info is not None:
+                return info
+        number = self._next_number
+        self._next_number += 1
+        schedule = self.brackets[number % len(self.brackets)]
+        logger.debug(
+            "%s: opening bracket %d (s=%d): %d configuration(s) at budget %g.",
+            self._label,
+            number,
+            schedule.s,
+            schedule.n_configs[0],
+            schedule.budgets[0],
+        )
+        self._open[number] = _Bracket(number, schedule)
+        info = self._next_in(self._open[number])
+        if info is None:
+            raise SearchSpaceExhaustedError(
+                f"{self._label}: every open bracket waits for results and the search space has "
+                f"no untried configuration left ({self.history.n_configs} tried)."
+            )
+        return info
+
+    @property
+    def open_brackets(self) -> dict[int, int]:
+        """Brackets not complete yet: bracket number -> index of its current stage."""
+        self._refresh()
+        return {number: bracket.stage for number, bracket in sorted(self._open.items())}
+
+    @property
+    def completed_brackets(self) -> list[int]:
+        """Numbers of the brackets whose last stage has every result, in order."""
+        self._refresh()
+        return sorted(self._closed)
+
+    def bracket_of(self, config: Configuration) -> int | None:
+        """The bracket a configuration was started in, or None if it is not in one."""
+        config_id = self.history.get_config_id(config)
+        return None if config_id is None else self._bracket_of.get(config_id)
+
+    def _incumbent_budget(self) -> float | None:
+        """The highest budget at which a configuration has finite results on every key."""
+        for budget in reversed(self.budgets):
+            if any(all(map(math.isfinite, c)) for c in self._complete[budget].values()):
+                return budget
+        return None
+
+    def _select_incumbents(self) -> list[int]:
+        budget = self._incumbent_budget()
+        if budget is None:
+            return []
+        done = {
+            c: costs
+            for c, costs in self._complete[budget].items()
+            if all(map(math.isfinite, costs))
+        }
+        ids = sorted(done)
+        costs = np.array([done[c] for c in ids], dtype=float)
+        ranked = rank_configs(ids, costs)
+        if costs.shape[1] > 1:
+            front = {ids[i] for i in np.flatnonzero(pareto_fronts(costs) == 0)}
+            ranked = [c for c in ranked if c in front]
+        return ranked[: self.settings.max_incumbents]
+
+    def incumbents(self) -> list[Configuration]:
+        """The best configurations at the highest budget with results, best first.
+
+        One objective: lowest mean cost over the keys (ties by config id). Several: the Pareto
+        front. Configurations with a non-finite cost (crashes) are never incumbents.
+        """
+        self._refresh()
+        return [self.history.get_config(c) for c in self._incumbent_ids]
+
+    def incumbent_keys(self) -> list[TrialKey]:
+        """The finished trials the best incumbent's cost is computed from."""
+        self._refresh()
+        if not self._incumbent_ids:
+            return []
+        budget = self._incumbent_budget()
+        best = self._incumbent_ids[0]
+        return [TrialKey(best, instance, seed, budget) for instance, seed in self.keys]
+
+    def overdue(self, now: float) -> list[TrialInfo]:
+        """Running trials of configurations pending for longer than ``pending_config_timeout``.
+
+        The caller records them as RETIRED (with the crash cost); they then count as finished,
+        so the stage they hold back can complete. Empty without a timeout.
+        """
+        timeout = self.settings.pending_config_timeout
+        if timeout is None:
+            return []
+        late = {
+            key.config_id
+            for key, value in self.history.items()
+            if value.status is StatusType.RUNNING and now - value.starttime > timeout
+        }
+        if not late:
+            return []
+        return [
+            info
+            for info in self.history.running()
+            if self.history.get_config_id(info.config) in late
+        ]

@@ -1,0 +1,200 @@
+"""Encoder: canonical encoding, round trips, validity, sampling and neighbours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ConfigSpace import (
+    AndConjunction,
+    CategoricalHyperparameter,
+    Configuration,
+    ConfigurationSpace,
+    Constant,
+    EqualsCondition,
+    ForbiddenAndConjunction,
+    ForbiddenEqualsClause,
+    GreaterThanCondition,
+    InCondition,
+    OrdinalHyperparameter,
+    UniformFloatHyperparameter,
+    UniformIntegerHyperparameter,
+)
+
+from smacx.encoding import INACTIVE, Encoder, rows_in
+from smacx.errors import ScenarioError
+
+
+def make_space(seed: int = 0) -> ConfigurationSpace:
+    """Every kind of hyperparameter, nested conditions, a conjunction and a forbidden clause."""
+    cs = ConfigurationSpace(seed=seed)
+    algo = CategoricalHyperparameter("algo", ["svm", "tree", "knn"])
+    c = UniformFloatHyperparameter("c", 1e-3, 1e3, log=True)
+    kernel = CategoricalHyperparameter("kernel", ["rbf", "poly"])
+    degree = UniformIntegerHyperparameter("degree", 2, 5)
+    depth = UniformIntegerHyperparameter("depth", 1, 1000, log=True)
+    size = OrdinalHyperparameter("size", ["s", "m", "l"])
+    k = UniformIntegerHyperparameter("k", -3, 7)
+    x = UniformFloatHyperparameter("x", -1.0, 1.0)
+    const = Constant("const", "on")
+    cs.add([algo, c, kernel, degree, depth, size, k, x, const])
+    cs.add(
+        [
+            EqualsCondition(c, algo, "svm"),
+            EqualsCondition(kernel, algo, "svm"),
+            EqualsCondition(degree, kernel, "poly"),
+            AndConjunction(
+                InCondition(depth, algo, ["tree", "knn"]), GreaterThanCondition(depth, size, "s")
+            ),
+            EqualsCondition(k, algo, "knn"),
+        ]
+    )
+    cs.add(
+        ForbiddenAndConjunction(
+            ForbiddenEqualsClause(algo, "tree"), ForbiddenEqualsClause(size, "l")
+        )
+    )
+    return cs
+
+
+def test_encode_shapes_ranges_and_markers() -> None:
+    cs = make_space()
+    enc = Encoder(cs)
+    configs = cs.sample_configuration(300)
+    X = enc.encode(configs)
+    assert X.shape == (300, len(cs)) and X.dtype == np.float64
+    assert enc.n_dims == len(cs)
+    cat = [enc.names.index(name) for name in ("algo", "kernel")]
+    assert enc.is_categorical.tolist() == [name in ("algo", "kernel") for name in enc.names]
+    assert sorted(enc.n_categories[cat].tolist()) == [2, 3]
+    assert np.all(enc.n_categories[~enc.is_categorical] == 0)
+    # Categorical codes are integers; everything active is on [0, 1] otherwise.
+    active = X != INACTIVE
+    assert np.all(X[:, cat] == np.round(X[:, cat]))
+    numeric = ~enc.is_categorical
+    assert np.all(
+        (X[:, numeric][active[:, numeric]] >= 0) & (X[:, numeric][active[:, numeric]] <= 1)
+    )
+    # Inactive children carry the marker.
+    svm = X[:, enc.names.index("algo")] == 0
+    assert np.all(X[~svm, enc.names.index("c")] == INACTIVE)
+    assert np.all(X[svm, enc.names.index("c")] != INACTIVE)
+    # Ordinals are spread over [0, 1].
+    assert set(np.unique(X[:, enc.names.index("size")])) <= {0.0, 0.5, 1.0}
+
+
+def test_round_trip_both_ways() -> None:
+    cs = make_space()
+    enc = Encoder(cs)
+    configs = cs.sample_configuration(200)
+    X = enc.encode(configs)
+    decoded = enc.decode(X)
+    assert decoded == configs
+    assert enc.encode(decoded).tobytes() == X.tobytes()
+    # A configuration rebuilt from its values (as a run history does) encodes identically.
+    rebuilt = [Configuration(cs, values=dict(config)) for config in configs]
+    assert enc.encode(rebuilt).tobytes() == X.tobytes()
+    assert rows_in(X, enc.encode(rebuilt)).all()
+
+
+def test_canonicalize_is_idempotent_and_snaps() -> None:
+    cs = make_space()
+    enc = Encoder(cs)
+    rng = np.random.default_rng(3)
+    X = enc.canonicalize(rng.random((500, enc.n_dims)) * 1.2 - 0.1)
+    assert enc.canonicalize(X).tobytes() == X.tobytes()
+    degree = enc.names.index("degree")
+    assert set(np.unique(X[:, degree])) <= {0.0, 1 / 3, 2 / 3, 1.0}
+
+
+def test_is_valid_detects_each_kind_of_violation() -> None:
+    cs = make_space()
+    enc = Encoder(cs)
+    X = enc.encode(cs.sample_configuration(100))
+    assert enc.is_valid(X).all()
+    col = enc.names.index
+    svm_row = X[X[:, col("algo")] == 0][0]
+    off_grid = svm_row.copy()
+    off_grid[col("x")] = 1.5
+    missing_child = svm_row.copy()
+    missing_child[col("c")] = INACTIVE
+    inactive_set = svm_row.copy()
+    inactive_set[col("k")] = 0.5
+    forbidden = svm_row.copy()
+    forbidden[[col("algo"), col("size"), col("c"), col("kernel"), col("degree")]] = INACTIVE
+    forbidden[col("algo")] = 1.0  # tree
+    forbidden[col("size")] = 1.0  # "l"
+    forbidden[col("depth")] = 0.5
+    bad = np.stack([off_grid, missing_child, inactive_set, forbidden])
+    assert not enc.is_valid(bad).any()
+    assert enc.is_forbidden(bad).tolist() == [False, False, False, True]
+    with pytest.raises(ScenarioError, match="forbidden"):
+        enc.decode(forbidden[None, :])
+
+
+def test_decode_repairs_activity() -> None:
+    cs = make_space()
+    enc = Encoder(cs)
+    row = enc.encode([cs.get_default_configuration()])[0]
+    row[enc.names.index("algo")] = 2.0  # knn: k becomes active, svm children inactive
+    (config,) = enc.decode(row[None, :])
+    assert config["algo"] == "knn" and "k" in config and "c" not in config
+
+
+def test_sample_is_valid_reproducible_and_covers_values() -> None:
+    cs = make_space()
+    enc = Encoder(cs)
+    A = enc.sample(2000, np.random.default_rng(7))
+    B = enc.sample(2000, np.random.default_rng(7))
+    assert A.shape == (2000, enc.n_dims)
+    assert A.tobytes() == B.tobytes()
+    assert enc.is_valid(A).all()
+    assert enc.canonicalize(A).tobytes() == A.tobytes()
+    assert set(np.unique(A[:, enc.names.index("algo")])) == {0.0, 1.0, 2.0}
+    k = A[:, enc.names.index("k")]
+    assert len(np.unique(k[k != INACTIVE])) == 11  # every integer in [-3, 7]
+    assert enc.sample(0, np.random.default_rng(0)).shape == (0, enc.n_dims)
+
+
+def test_neighbours_are_valid_one_exchange_moves() -> None:
+    cs = make_space()
+    enc = Encoder(cs)
+    rng = np.random.default_rng(1)
+    X = enc.sample(50, rng)
+    N, owner = enc.neighbours(X, 20, rng)
+    assert N.shape[0] == owner.shape[0] > 500
+    assert enc.is_valid(N).all()
+    assert enc.canonicalize(N).tobytes() == N.tobytes()
+    changed = X[owner] != N
+    assert changed.any(axis=1).all()  # every neighbour differs from its origin
+    # Only the moved hyperparameter and its conditional descendants change.
+    roots = [enc.names.index(n) for n in ("algo", "size", "x")]
+    assert np.all(changed[:, roots].sum(axis=1) <= 1)
+
+
+def test_instance_features() -> None:
+    cs = ConfigurationSpace({"a": (0.0, 1.0), "b": ["x", "y"]}, seed=0)
+    features = {"i1": [1.0, 10.0], "i2": [3.0, 10.0], "i3": [2.0, 10.0]}
+    enc = Encoder(cs, instance_features=features)
+    F = enc.instance_feature_matrix()
+    assert F is not None
+    np.testing.assert_allclose(F, [[0.0, 0.0], [1.0, 0.0], [0.5, 0.0]])
+    configs = cs.sample_configuration(3)
+    X = enc.encode_with_instances(configs, ["i3", "i1", "i3"])
+    assert X.shape == (3, 4)
+    np.testing.assert_allclose(X[:, 2], [0.5, 0.0, 0.5])
+    np.testing.assert_array_equal(X[:, :2], enc.encode(configs))
+    with pytest.raises(ScenarioError, match="i9"):
+        enc.encode_with_instances(configs[:1], ["i9"])
+    with pytest.raises(ScenarioError, match="one instance per configuration"):
+        enc.encode_with_instances(configs, ["i1"])
+    assert Encoder(cs).instance_feature_matrix() is None
+    with pytest.raises(ScenarioError, match="same length"):
+        Encoder(cs, instance_features={"i1": [1.0], "i2": [1.0, 2.0]})
+
+
+def test_bad_shapes_raise() -> None:
+    enc = Encoder(make_space())
+    with pytest.raises(ScenarioError, match="shape"):
+        enc.is_valid(np.zeros((3, 2)))
+    with pytest.raises(ScenarioError, match="shape"):
+        enc.decode(np.zeros(enc.n_dims))

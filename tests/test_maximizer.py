@@ -1,0 +1,198 @@
+"""Acquisition maximizers: validity, exclusion, distinctness and quality."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from ConfigSpace import (
+    CategoricalHyperparameter,
+    ConfigurationSpace,
+    EqualsCondition,
+    ForbiddenAndConjunction,
+    ForbiddenEqualsClause,
+    GreaterThanCondition,
+    InCondition,
+    OrdinalHyperparameter,
+    UniformFloatHyperparameter,
+    UniformIntegerHyperparameter,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smacx.encoding import Encoder, row_keys, rows_in
+from smacx.errors import ScenarioError
+from smacx.maximizer import LocalAndRandomSearch, RandomSearch
+
+
+def random_space(seed: int) -> ConfigurationSpace:
+    """A random mixed space with conditions (on earlier parents) and forbidden clauses."""
+    rng = np.random.default_rng(seed)
+    cs = ConfigurationSpace(seed=seed)
+    hps: list[Any] = []
+    for i in range(int(rng.integers(2, 9))):
+        kind = rng.integers(0, 5)
+        name = f"h{i}"
+        if kind == 0:
+            hp: Any = UniformFloatHyperparameter(name, 1e-3, 10.0, log=bool(rng.integers(2)))
+        elif kind == 1:
+            hp = UniformIntegerHyperparameter(
+                name, 1, int(rng.integers(2, 300)), log=bool(rng.integers(2))
+            )
+        elif kind == 2:
+            hp = OrdinalHyperparameter(name, [f"o{j}" for j in range(int(rng.integers(2, 5)))])
+        else:
+            hp = CategoricalHyperparameter(name, [f"c{j}" for j in range(int(rng.integers(2, 5)))])
+        hps.append(hp)
+    cs.add(hps)
+    for i, child in enumerate(hps[1:], start=1):
+        if rng.random() < 0.5:
+            continue
+        parent = hps[int(rng.integers(0, i))]
+        if isinstance(parent, CategoricalHyperparameter):
+            values = list(parent.choices[: int(rng.integers(1, len(parent.choices)))])
+            cs.add(InCondition(child, parent, values))
+        elif isinstance(parent, OrdinalHyperparameter):
+            cs.add(GreaterThanCondition(child, parent, parent.sequence[0]))
+        elif isinstance(parent, UniformIntegerHyperparameter):
+            cs.add(GreaterThanCondition(child, parent, parent.lower))
+        else:
+            cs.add(GreaterThanCondition(child, parent, float(parent.lower) * 2))
+    discrete = [
+        hp for hp in hps if isinstance(hp, CategoricalHyperparameter | OrdinalHyperparameter)
+    ]
+    for _ in range(int(rng.integers(0, 4))):
+        if len(discrete) < 2:
+            break
+        a, b = (discrete[j] for j in rng.choice(len(discrete), 2, replace=False))
+        va = list(getattr(a, "choices", None) or a.sequence)[-1]
+        vb = list(getattr(b, "choices", None) or b.sequence)[-1]
+        with contextlib.suppress(ValueError, TypeError):  # it would forbid the default
+            cs.add(
+                ForbiddenAndConjunction(ForbiddenEqualsClause(a, va), ForbiddenEqualsClause(b, vb))
+            )
+    return cs
+
+
+def random_acq(d: int, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+    weights = np.random.default_rng(seed).normal(size=d)
+
+    def acq(X: np.ndarray) -> np.ndarray:
+        return np.asarray(np.sin(X @ weights * 3.0) + 0.1 * X.sum(axis=1))
+
+    return acq
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(seed=st.integers(0, 2**20))
+def test_returned_configurations_are_valid_distinct_and_not_excluded(seed: int) -> None:
+    cs = random_space(seed)
+    enc = Encoder(cs)
+    rng = np.random.default_rng(seed)
+    observed = enc.encode(cs.sample_configuration(12))
+    exclude = np.vstack([observed, enc.sample(30, rng)])
+    for maximizer in (
+        LocalAndRandomSearch(enc, n_random=200, max_steps=10, seed=seed),
+        RandomSearch(enc, n_random=300, seed=seed),
+    ):
+        found = maximizer.maximize(random_acq(enc.n_dims, seed), 20, observed[:5], exclude)
+        assert found.shape[1] == enc.n_dims and found.shape[0] <= 20
+        assert enc.is_valid(found).all()
+        assert not rows_in(found, exclude).any()
+        assert len(np.unique(row_keys(found))) == found.shape[0]
+        for config in enc.decode(found):  # decodes to configurations ConfigSpace accepts
+            config.check_valid_configuration()
+
+
+def test_excluded_configurations_never_come_back_in_a_finite_space() -> None:
+    cs = ConfigurationSpace({"a": ["x", "y", "z"], "b": ["u", "v", "w"]}, seed=0)
+    enc = Encoder(cs)
+    everything = np.array([[i, j] for i in range(3) for j in range(3)], dtype=float)
+    acq = lambda X: -np.abs(X - 1.0).sum(axis=1)  # noqa: E731
+    for maximizer in (LocalAndRandomSearch(enc, n_random=50), RandomSearch(enc, n_random=100)):
+        found = maximizer.maximize(acq, 10, everything[:2], everything[:7])
+        assert sorted(map(tuple, found)) == [(2.0, 1.0), (2.0, 2.0)]
+        assert tuple(found[0]) == (2.0, 1.0)  # best first
+        assert maximizer.maximize(acq, 3, everything[:1], everything).shape == (0, 2)
+        assert maximizer.maximize(acq, 0, everything[:1], everything[:0]).shape == (0, 2)
+
+
+def test_exclusion_matches_configurations_rebuilt_from_values() -> None:
+    cs = ConfigurationSpace({"x": (0.0, 1.0), "n": (1, 5)}, seed=0)
+    enc = Encoder(cs)
+    peak = enc.encode([cs.get_default_configuration()])
+    acq = lambda X: -np.abs(X - peak).sum(axis=1)  # noqa: E731
+    maximizer = LocalAndRandomSearch(enc, n_random=100, seed=1)
+    best = maximizer.maximize(acq, 1, peak, np.empty((0, 2)))
+    np.testing.assert_array_equal(best, peak)
+    assert not rows_in(maximizer.maximize(acq, 5, peak, peak), peak).any()
+
+
+@pytest.mark.parametrize("d", [2, 5])
+def test_local_search_finds_the_optimum_of_a_quadratic(d: int) -> None:
+    cs = ConfigurationSpace({f"x{i}": (-5.0, 5.0) for i in range(d)}, seed=0)
+    enc = Encoder(cs)
+    optimum = np.linspace(0.2, 0.9, d)
+
+    def acq(X: np.ndarray) -> np.ndarray:
+        return np.asarray(-np.sum((X - optimum) ** 2, axis=1))
+
+    found = LocalAndRandomSearch(enc, seed=0).maximize(acq, 3, np.empty((0, d)), np.empty((0, d)))
+    assert found.shape == (3, d)
+    np.testing.assert_allclose(found[0], optimum, atol=0.01)
+    scores = acq(found)
+    assert np.all(np.diff(scores) <= 0)  # best first
+
+
+def test_local_search_uses_start_points_and_moves_integers() -> None:
+    cs = ConfigurationSpace({"x": (0.0, 1.0), "n": (1, 1000), "c": ["a", "b", "c", "d"]}, seed=0)
+    enc = Encoder(cs)
+    target = enc.encode([cs.get_default_configuration()])[0]
+    target[:] = [3.0, 0.5005005005005005, 0.123]  # c=d, n=501, x=0.123 (columns c, n, x)
+    target = enc.canonicalize(target[None, :])[0]
+    start = target.copy()
+    start[1] = enc.canonicalize(np.array([[3.0, 0.45, 0.123]]))[0, 1]
+
+    def acq(X: np.ndarray) -> np.ndarray:
+        # A needle: zero away from the target's neighbourhood, so random search cannot find it.
+        close = np.all(np.abs(X - target) < 0.06, axis=1)
+        return np.where(close, 1.0 - np.abs(X - target).sum(axis=1), 0.0)
+
+    found = LocalAndRandomSearch(enc, n_random=100, seed=0).maximize(
+        acq, 1, start[None, :], np.empty((0, 3))
+    )
+    np.testing.assert_allclose(found[0], target, atol=2e-3)
+
+
+def test_conditional_children_get_valid_values() -> None:
+    cs = ConfigurationSpace(seed=0)
+    algo = CategoricalHyperparameter("algo", ["a", "b"])
+    child = UniformFloatHyperparameter("child", 0.0, 1.0)
+    cs.add([algo, child, EqualsCondition(child, algo, "b")])
+    enc = Encoder(cs)
+    col = enc.names.index("child")
+    acq = lambda X: np.where(X[:, col] >= 0, -np.abs(X[:, col] - 0.7), -5.0)  # noqa: E731
+    start = enc.encode([cs.get_default_configuration()])  # algo=a, child inactive
+    found = LocalAndRandomSearch(enc, n_random=20, seed=3).maximize(acq, 1, start, start)
+    assert enc.is_valid(found).all()
+    assert found[0, col] == pytest.approx(0.7, abs=0.01)
+
+
+def test_bad_arguments_raise() -> None:
+    enc = Encoder(ConfigurationSpace({"x": (0.0, 1.0)}))
+    acq = lambda X: X[:, 0]  # noqa: E731
+    with pytest.raises(ScenarioError, match="exclude"):
+        LocalAndRandomSearch(enc).maximize(acq, 1, np.zeros((0, 1)), np.zeros((2, 3)))
+    with pytest.raises(ScenarioError, match="start_points"):
+        LocalAndRandomSearch(enc).maximize(acq, 1, np.zeros((2, 3)), np.zeros((0, 1)))
+    with pytest.raises(ScenarioError, match="n:"):
+        RandomSearch(enc).maximize(acq, -1, np.zeros((0, 1)), np.zeros((0, 1)))
+    with pytest.raises(ScenarioError, match="one score per row"):
+        RandomSearch(enc).maximize(
+            lambda X: np.hstack([X, X]), 1, np.zeros((0, 1)), np.zeros((0, 1))
+        )
+    with pytest.raises(ScenarioError, match="step_size"):
+        LocalAndRandomSearch(enc, step_size=0.0)

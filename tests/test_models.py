@@ -1,0 +1,164 @@
+"""Surrogate models: the vectorized random forest and the Gaussian process."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pytest
+from sklearn.tree import DecisionTreeRegressor
+
+from smacx.errors import ScenarioError
+from smacx.models import GaussianProcess, Model, RandomForest
+
+Backend = Literal["numpy", "sklearn"]
+
+
+def smooth(X: np.ndarray) -> np.ndarray:
+    return np.asarray(np.sum((X - 0.3) ** 2, axis=1) + 0.1 * np.sin(8 * X[:, 0]))
+
+
+def test_random_forest_shapes_and_determinism() -> None:
+    rng = np.random.default_rng(0)
+    X, Xt = rng.random((120, 4)), rng.random((50, 4))
+    y = smooth(X)
+    a = RandomForest(seed=3).fit(X, y).predict(Xt)
+    b = RandomForest(seed=3).fit(X, y).predict(Xt)
+    assert a[0].shape == a[1].shape == (50,)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert np.all(a[1] >= 0)
+    assert isinstance(RandomForest(), Model) and isinstance(GaussianProcess(), Model)
+
+
+@pytest.mark.parametrize("leaf", [5, 10])
+def test_numpy_tree_equals_sklearn_tree(leaf: int) -> None:
+    """One tree without bootstrap or feature sampling is plain CART: it must match sklearn."""
+    rng = np.random.default_rng(1)
+    X, Xt = rng.random((300, 5)), rng.random((500, 5))
+    y = smooth(X)
+    ours = RandomForest(
+        n_trees=1,
+        bootstrap=False,
+        ratio_features=1.0,
+        min_samples_leaf=leaf,
+        min_samples_split=2 * leaf,
+        backend="numpy",
+    ).fit(X, y)
+    ref = DecisionTreeRegressor(min_samples_leaf=leaf, min_samples_split=2 * leaf).fit(X, y)
+    np.testing.assert_allclose(ours.predict(Xt)[0], ref.predict(Xt), atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "sklearn"])
+def test_backends_learn_the_function(backend: Backend) -> None:
+    rng = np.random.default_rng(2)
+    X, Xt = rng.random((400, 3)), rng.random((400, 3))
+    y, yt = smooth(X), smooth(Xt)
+    model = RandomForest(backend=backend, seed=1).fit(X, y)
+    mean, var = model.predict(Xt)
+    assert np.corrcoef(mean, yt)[0, 1] > 0.9
+    assert np.all(var >= 0) and var.mean() > 0
+
+
+def test_random_forest_splits_categorical_codes_and_inactive_marker() -> None:
+    # Column 0: category code 0/1/2, cost 1 only for code 1; column 1: -1 (inactive) or value.
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 3, 200).astype(float)
+    child = np.where(rng.random(200) < 0.5, -1.0, rng.random(200))
+    X = np.column_stack([codes, child])
+    y = (codes == 1) + 2.0 * (child == -1)
+    model = RandomForest(n_trees=5, bootstrap=False, ratio_features=1.0).fit(X, y)
+    mean, var = model.predict(np.array([[0.0, 0.5], [1.0, 0.5], [2.0, -1.0]]))
+    np.testing.assert_allclose(mean, [0.0, 1.0, 2.0], atol=1e-12)
+    np.testing.assert_allclose(var, 0.0, atol=1e-12)
+
+
+def test_log_y_predicts_in_log_space() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.random((60, 2))
+    y = np.exp(3 * X[:, 0])
+    model = RandomForest(log_y=True, bootstrap=False, ratio_features=1.0, seed=0).fit(X, y)
+    np.testing.assert_allclose(model.transform_y(y), np.log(y))
+    mean, _ = model.predict(X)
+    assert np.corrcoef(mean, 3 * X[:, 0])[0, 1] > 0.95
+    # Non-positive costs are shifted so the smallest one maps to a finite value.
+    y_neg = y - 2.0
+    model.fit(X, y_neg)
+    z = model.transform_y(y_neg)
+    assert np.all(np.isfinite(z)) and np.argmin(z) == np.argmin(y_neg)
+    assert float(model.transform_y(np.array([y_neg.min()]))[0]) == pytest.approx(z.min())
+    # Without log_y, transform_y is the identity.
+    np.testing.assert_array_equal(RandomForest().transform_y(y_neg), y_neg)
+
+
+def test_within_leaf_variance_adds_spread() -> None:
+    rng = np.random.default_rng(6)
+    X = rng.random((200, 2))
+    y = X[:, 0] + rng.normal(0, 0.3, 200)
+    Xt = rng.random((30, 2))
+    plain = RandomForest(seed=0, min_samples_leaf=10, min_samples_split=20).fit(X, y)
+    total = RandomForest(
+        seed=0, min_samples_leaf=10, min_samples_split=20, within_leaf_variance=True
+    ).fit(X, y)
+    np.testing.assert_array_equal(plain.predict(Xt)[0], total.predict(Xt)[0])
+    assert np.all(total.predict(Xt)[1] > plain.predict(Xt)[1])
+
+
+def test_predict_marginalized_averages_trees_over_instances() -> None:
+    rng = np.random.default_rng(7)
+    F = rng.random((4, 2))
+    configs = rng.random((100, 3))
+    inst = rng.integers(0, 4, 100)
+    X = np.hstack([configs, F[inst]])
+    y = configs[:, 0] + F[inst, 0]
+    model = RandomForest(seed=2).fit(X, y)
+    Xq = rng.random((7, 3))
+    mean, var = model.predict_marginalized(Xq, F)
+    per_tree = np.stack(
+        [model.predict_trees(np.hstack([Xq, np.repeat(f[None, :], 7, axis=0)]))[0] for f in F]
+    ).mean(axis=0)  # (trees, 7)
+    np.testing.assert_allclose(mean, per_tree.mean(axis=0))
+    np.testing.assert_allclose(var, per_tree.var(axis=0))
+    with pytest.raises(ScenarioError, match="d \\+ f"):
+        model.predict_marginalized(Xq, F[:, :1])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "sklearn"])
+def test_random_forest_is_accurate_at_any_cost_scale(backend: Backend) -> None:
+    rng = np.random.default_rng(8)
+    X = rng.random((200, 2))
+    step = (X[:, 0] > 0.5).astype(float)
+    for y, low, high in ((1e9 + step * 1e-3, 1e9, 1e9 + 1e-3), (step * 1e-12, 0.0, 1e-12)):
+        model = RandomForest(n_trees=3, bootstrap=False, ratio_features=1.0, backend=backend)
+        mean, _ = model.fit(X, y).predict(np.array([[0.2, 0.5], [0.8, 0.5]]))
+        np.testing.assert_allclose(mean, [low, high], rtol=0, atol=(high - low) * 1e-3)
+
+
+def test_random_forest_edge_cases_and_errors() -> None:
+    one = RandomForest().fit(np.array([[0.5, 0.5]]), np.array([2.0]))
+    np.testing.assert_allclose(one.predict(np.zeros((3, 2)))[0], 2.0)
+    flat = RandomForest().fit(np.random.default_rng(0).random((20, 2)), np.full(20, 1.5))
+    np.testing.assert_allclose(flat.predict(np.ones((2, 2))), [[1.5, 1.5], [0.0, 0.0]])
+    with pytest.raises(ScenarioError, match="fit"):
+        RandomForest().predict(np.zeros((1, 2)))
+    with pytest.raises(ScenarioError, match="finite"):
+        RandomForest().fit(np.zeros((2, 1)), np.array([1.0, np.nan]))
+    with pytest.raises(ScenarioError, match="shapes"):
+        RandomForest().fit(np.zeros((2, 1)), np.zeros(3))
+    with pytest.raises(ScenarioError, match="shape"):
+        one.predict(np.zeros((1, 3)))
+    with pytest.raises(ScenarioError, match="ratio_features"):
+        RandomForest(ratio_features=0.0)
+
+
+def test_gaussian_process_interpolates_and_is_uncertain_away_from_data() -> None:
+    X = np.linspace(0.0, 0.6, 8)[:, None]
+    y = np.sin(6 * X[:, 0]) * 10 + 50
+    gp = GaussianProcess(seed=0).fit(X, y)
+    mean, var = gp.predict(X)
+    np.testing.assert_allclose(mean, y, atol=0.5)
+    _, var_far = gp.predict(np.array([[1.0]]))
+    assert np.all(var >= 0) and var_far[0] > 10 * var.max()
+    np.testing.assert_array_equal(gp.transform_y(y), y)
+    with pytest.raises(ScenarioError, match="shape"):
+        gp.predict(np.zeros((1, 2)))

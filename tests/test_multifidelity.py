@@ -1,0 +1,411 @@
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pytest
+from ConfigSpace import Categorical, ConfigurationSpace
+
+from smacx import RunHistory, Scenario, ScenarioError, StatusType, TrialInfo, TrialValue
+from smacx.errors import SearchSpaceExhaustedError
+from smacx.multifidelity import (
+    Halving,
+    Hyperband,
+    SuccessiveHalving,
+    hyperband_brackets,
+)
+from smacx.selector import ConfigSelector
+from smacx.storage import open_storage
+
+#: (min_budget, max_budget, eta) -> budget of each bracket, s_max first (worked out by hand).
+TABLE: dict[tuple[float, float, float], list[float]] = {
+    (1, 27, 3): [108, 99, 108, 108],
+    (1, 81, 3): [405, 363, 351, 378, 405],
+    (2, 100, 2): [600, 575, 550, 600, 600, 600],
+    (0.1, 1.0, 3): [3, 5 / 3 + 1, 3],
+}
+
+
+def build(
+    space: ConfigurationSpace,
+    rh: RunHistory,
+    settings: SuccessiveHalving | Hyperband,
+    *,
+    seed: int = 0,
+    **scenario: Any,
+) -> Halving:
+    scenario.setdefault("min_budget", 1)
+    scenario.setdefault("max_budget", 27)
+    s = Scenario(space, output_directory=None, seed=seed, **scenario)
+    return settings.build(s, ConfigSelector(space, [], seed=seed), rh)
+
+
+def cost_of(info: TrialInfo) -> float:
+    """Lower x is better; more budget lowers the cost a little."""
+    assert info.budget is not None
+    return float(info.config["x"]) + 1.0 / info.budget
+
+
+def run(
+    rh: RunHistory, info: TrialInfo, cost: float | list[float] | None = None, **kw: Any
+) -> None:
+    rh.add_running(info)  # raises TrialError if the trial ran before
+    rh.add(info, TrialValue(cost=cost_of(info) if cost is None else cost, **kw))
+
+
+def bracket_budget(rh: RunHistory, number: int, label: str = "hyperband") -> float:
+    """Sum of the budgets of the finished trials of one bracket (from the stored origins)."""
+    return math.fsum(
+        info.budget or 0.0
+        for info, _ in rh.finished()
+        if rh.get_origin(info.config) == f"{label} bracket {number}"
+    )
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("budgets", list(TABLE))
+def test_bracket_totals_match_the_table(budgets: tuple[float, float, float]) -> None:
+    brackets = hyperband_brackets(*budgets)
+    assert [b.total_budget() for b in brackets] == pytest.approx(TABLE[budgets], rel=1e-12)
+    assert Hyperband.total_budget(*budgets) == pytest.approx(sum(TABLE[budgets]), rel=1e-12)
+    assert SuccessiveHalving.total_budget(*budgets) == brackets[0].total_budget()
+    assert SuccessiveHalving.total_budget(*budgets, bracket=0) == brackets[-1].total_budget()
+    assert all(b.budgets[-1] == budgets[1] for b in brackets)
+    assert min(b.budgets[0] for b in brackets) >= budgets[0]
+
+
+def test_schedule_of_the_textbook_case() -> None:
+    brackets = hyperband_brackets(1, 81, 3)
+    assert [b.s for b in brackets] == [4, 3, 2, 1, 0]
+    assert [b.n_configs for b in brackets] == [
+        (81, 27, 9, 3, 1),
+        (34, 11, 3, 1),
+        (15, 5, 1),
+        (8, 2),
+        (5,),
+    ]
+    assert brackets[1].budgets == (3.0, 9.0, 27.0, 81.0)
+
+
+def test_float_ratio_is_guarded() -> None:
+    # 0.9 / 0.1 is 8.999...: still two halvings, and no budget below min_budget
+    brackets = hyperband_brackets(0.1, 0.9, 3)
+    assert brackets[0].s == 2 and brackets[0].budgets[0] == 0.1
+    assert hyperband_brackets(5, 5, 3)[0].n_configs == (1,)
+
+
+# -- exact budget accounting -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("budgets", list(TABLE))
+def test_one_serial_iteration_spends_exactly_the_total(
+    space: ConfigurationSpace, budgets: tuple[float, float, float]
+) -> None:
+    lo, hi, eta = budgets
+    rh = RunHistory(space)
+    hb = build(space, rh, Hyperband(eta=eta), min_budget=lo, max_budget=hi)
+    n_trials = sum(sum(b.n_configs) for b in hb.brackets)
+    handed = []
+    for _ in range(n_trials):
+        info = hb.ask()
+        handed.append(info.budget or 0.0)
+        run(rh, info)
+    assert hb.open_brackets == {}
+    assert math.fsum(handed) == Hyperband.total_budget(lo, hi, eta) == hb.iteration_budget
+    for number, schedule in enumerate(hb.brackets):
+        assert bracket_budget(rh, number) == schedule.total_budget()
+    assert hb.bracket_of(hb.ask().config) == len(hb.brackets)  # the next iteration starts
+
+
+def test_parallel_workers_never_block_and_spend_exactly_the_total(
+    space: ConfigurationSpace,
+) -> None:
+    rh = RunHistory(space)
+    hb = build(space, rh, Hyperband(eta=3), min_budget=1, max_budget=27)
+    rng = random.Random(0)
+    running: list[TrialInfo] = []
+    most_open = 0
+    n_brackets = 6  # one iteration and a half
+    while not set(range(n_brackets)) <= set(hb.completed_brackets):
+        while len(running) < 5:
+            info = hb.ask()
+            rh.add_running(info)
+            running.append(info)
+            most_open = max(most_open, len(hb.open_brackets))
+        info = running.pop(rng.randrange(len(running)))
+        rh.add(info, TrialValue(cost=cost_of(info)))
+    assert most_open >= 2  # stages waiting for results made it open further brackets
+    for number in range(n_brackets):
+        schedule = hb.brackets[number % len(hb.brackets)]
+        assert bracket_budget(rh, number) == schedule.total_budget()
+
+
+def test_two_workers_sharing_a_history_split_the_brackets(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    workers = [
+        Hyperband(eta=3).build(
+            Scenario(space, output_directory=None, min_budget=1, max_budget=9),
+            ConfigSelector(space, [], seed=seed),
+            rh,
+        )
+        for seed in (1, 2)
+    ]
+    rng = random.Random(1)
+    running: list[TrialInfo] = []
+    while not {0, 1, 2, 3} <= set(workers[0].completed_brackets):
+        worker = workers[rng.randrange(2)]
+        info = worker.ask()
+        rh.add_running(info)  # raises if the other worker ran it already
+        running.append(info)
+        if len(running) >= 3:
+            done = running.pop(rng.randrange(len(running)))
+            rh.add(done, TrialValue(cost=cost_of(done)))
+    assert workers[1].completed_brackets[:4] == [0, 1, 2, 3]
+    for number in range(4):
+        schedule = workers[0].brackets[number % 3]
+        assert bracket_budget(rh, number) == schedule.total_budget()
+
+
+# -- promotion, instances, crashes -------------------------------------------------------------
+
+
+def test_stages_keep_the_best_third(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    sh = build(space, rh, SuccessiveHalving(eta=3))
+    for _ in range(27 + 9 + 3 + 1):
+        run(rh, sh.ask())
+    by_budget: dict[float, list[float]] = {}
+    for info, _ in rh.finished():
+        assert info.budget is not None
+        by_budget.setdefault(info.budget, []).append(float(info.config["x"]))
+    assert [len(by_budget[b]) for b in (1.0, 3.0, 9.0, 27.0)] == [27, 9, 3, 1]
+    for low, high in [(1.0, 3.0), (3.0, 9.0), (9.0, 27.0)]:
+        assert sorted(by_budget[high]) == sorted(by_budget[low])[: len(by_budget[high])]
+    assert sh.incumbents()[0]["x"] == min(by_budget[1.0])
+    assert sh.open_brackets == {}
+
+
+def test_instances_are_all_run_and_compared_by_mean(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    sh = build(
+        space,
+        rh,
+        SuccessiveHalving(eta=3, n_seeds=2),
+        instances=["a", "b"],
+        min_budget=1,
+        max_budget=3,
+    )
+    assert len(sh.keys) == 4 and Counter(i for i, _ in sh.keys) == {"a": 2, "b": 2}
+    offset = {"a": 0.0, "b": 100.0}
+    n = sum(sh.brackets[0].n_configs) * 4
+    spent = []
+    for _ in range(n):
+        info = sh.ask()
+        assert info.instance is not None
+        spent.append(info.budget or 0.0)
+        run(rh, info, cost_of(info) + offset[info.instance])
+    assert sh.open_brackets == {}
+    assert math.fsum(spent) == SuccessiveHalving.total_budget(1, 3, 3, n_keys=4)
+    best = sh.incumbents()[0]
+    keys = sh.incumbent_keys()
+    assert len(keys) == 4 and {k.budget for k in keys} == {3.0}
+    assert rh.get_costs(best, keys)[0] == pytest.approx(float(best["x"]) + 1 / 3 + 50.0)
+
+
+def test_deterministic_instances_use_one_seed(space: ConfigurationSpace) -> None:
+    hb = build(
+        space, RunHistory(space), Hyperband(n_seeds=3), instances=list("abc"), deterministic=True
+    )
+    assert sorted(str(i) for i, _ in hb.keys) == ["a", "b", "c"]
+    assert len({s for _, s in hb.keys}) == 1
+
+
+def test_crashes_count_with_crash_cost_and_are_never_incumbent(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    sh = build(space, rh, SuccessiveHalving(eta=3), max_budget=9)
+    first = [sh.ask() for _ in range(9)]
+    for i, info in enumerate(first):  # the three best x crash: they must not be promoted
+        crashed = i < 3
+        run(
+            rh,
+            info,
+            math.inf if crashed else None,
+            status=StatusType.CRASHED if crashed else StatusType.SUCCESS,
+        )
+    promoted = [sh.ask() for _ in range(3)]
+    assert {p.budget for p in promoted} == {3.0}
+    assert not {p.config for p in promoted} & {f.config for f in first[:3]}
+    assert all(c not in [f.config for f in first[:3]] for c in sh.incumbents())
+
+
+def test_incumbent_is_judged_at_the_highest_budget(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    sh = build(space, rh, SuccessiveHalving(eta=3), max_budget=3)  # stages 3 x budget 1, 1 x 3
+    low = [sh.ask() for _ in range(3)]
+    for info, cost in zip(low, [5.0, 4.0, 4.0]):
+        run(rh, info, cost)
+    ids = [rh.get_config_id(i.config) for i in low]
+    assert sh.incumbents()[0] == low[1].config  # tie at 4.0: the lower config id
+    assert ids[1] is not None and ids[2] is not None and ids[1] < ids[2]
+    top = sh.ask()
+    assert top.budget == 3.0 and top.config == low[1].config
+    run(rh, top, 10.0)  # worse than anything at budget 1, but the only result at budget 3
+    assert sh.incumbents() == [low[1].config]
+    assert sh.incumbent_keys()[0].budget == 3.0
+
+
+def test_pareto_front_with_two_objectives(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space, objectives=("a", "b"))
+    sh = build(space, rh, SuccessiveHalving(bracket=0), max_budget=9, objectives=["a", "b"])
+    assert sh.brackets[0].n_configs == (3,) and sh.budgets == (9.0,)
+    infos = []
+    for cost in [[0.0, 5.0], [5.0, 0.0], [6.0, 6.0], [1.0, 1.0], [7.0, 1.0], [1.0, 7.0]]:
+        info = sh.ask()
+        run(rh, info, cost)
+        infos.append(info.config)
+    front = sh.incumbents()
+    assert set(front) == {infos[0], infos[1], infos[3]}
+    assert front[0] == infos[3]  # lowest normalized mean first
+
+
+# -- resume ------------------------------------------------------------------------------------
+
+
+def test_resume_in_the_middle_of_a_bracket(space: ConfigurationSpace, tmp_path: Any) -> None:
+    path = tmp_path / "rh.db"
+    settings = SuccessiveHalving(eta=3)
+
+    def fresh() -> tuple[RunHistory, Halving]:
+        rh = RunHistory(space, storage=open_storage(path))
+        return rh, build(space, rh, settings, seed=1)
+
+    rh, sh = fresh()
+    for _ in range(10):
+        run(rh, sh.ask())
+    running = [sh.ask() for _ in range(2)]
+    for info in running:
+        rh.add_running(info)
+    lost = sh.ask()  # its configuration is stored, but the process dies before it runs
+    rh.storage.close()
+
+    rh, sh = fresh()  # resume: 10 finished, 2 running, 1 stored without trials
+    assert sh.open_brackets == {0: 0}
+    assert sh.ask() == lost
+    run(rh, lost)
+    for info in running:  # the stale trials are taken over and finished
+        rh.add(info, TrialValue(cost=cost_of(info)))
+    for _ in range(27 - 13 + 4):  # the rest of the first stage, 4 of the second
+        run(rh, sh.ask())
+    rh.storage.close()
+
+    rh, sh = fresh()  # resume again, in the second stage
+    assert sh.open_brackets == {0: 1}
+    while 0 in sh.open_brackets:
+        run(rh, sh.ask())
+    assert bracket_budget(rh, 0, "successive halving") == settings.total_budget(1, 27, 3)
+    budgets = Counter(info.budget for info, _ in rh.finished())
+    assert budgets == {1.0: 27, 3.0: 9, 9.0: 3, 27.0: 1}
+    assert rh.n_configs == 27
+    rh.storage.close()
+
+
+# -- edge cases and settings -------------------------------------------------------------------
+
+
+def test_exhausted_space_runs_a_short_bracket_then_raises() -> None:
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Categorical("x", [0, 1, 2, 3, 4]))
+    rh = RunHistory(cs)
+    hb = build(cs, rh, Hyperband(eta=3), max_budget=9)  # bracket 0 wants 9 configurations
+    spent: Counter[float | None] = Counter()
+    with pytest.raises(SearchSpaceExhaustedError):
+        for _ in range(20):
+            info = hb.ask()
+            spent[info.budget] += 1
+            run(rh, info, float(info.config["x"]))
+    assert spent == {1.0: 5, 3.0: 3, 9.0: 1}
+    assert hb.incumbents()[0]["x"] == 0
+
+
+def test_overdue_trials_are_retired_and_free_the_stage(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    sh = build(space, rh, SuccessiveHalving(pending_config_timeout=5.0), max_budget=3)
+    infos = [sh.ask() for _ in range(3)]
+    for info in infos[:2]:
+        run(rh, info)
+    rh.add_running(infos[2])
+    start = rh[rh.key_of(infos[2])].starttime
+    assert sh.overdue(start + 1.0) == []
+    assert sh.overdue(start + 6.0) == [infos[2]]
+    assert sh.ask().budget == 1.0  # the stage waits: a new bracket is opened
+    rh.add(infos[2], TrialValue(cost=math.inf, status=StatusType.RETIRED))
+    assert sh.ask().budget == 3.0  # bracket 0 goes on without the retired configuration
+    assert (
+        SuccessiveHalving()
+        .build(
+            Scenario(space, output_directory=None, min_budget=1, max_budget=3),
+            ConfigSelector(space, []),
+            rh,
+        )
+        .overdue(start + 60.0)
+        == []
+    )
+
+
+def test_a_full_stage_of_running_trials_opens_a_new_bracket(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    sh = build(space, rh, SuccessiveHalving(eta=3))
+    for _ in range(27):
+        rh.add_running(sh.ask())
+    nxt = sh.ask()
+    assert sh.bracket_of(nxt.config) == 1 and nxt.budget == 1.0
+    assert sh.incumbents() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("eta", 1),
+        ("eta", True),
+        ("eta", "3"),
+        ("n_seeds", 0),
+        ("instance_order", "random"),
+        ("max_incumbents", 0),
+        ("pending_config_timeout", -1.0),
+    ],
+)
+def test_bad_settings_are_named(field: str, value: object) -> None:
+    for cls in (SuccessiveHalving, Hyperband):
+        with pytest.raises(ScenarioError, match=rf"{cls.__name__}\.{field} must be .*; got"):
+            cls(**{field: value})  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match=r"SuccessiveHalving\.bracket must be"):
+        SuccessiveHalving(bracket=-1)
+
+
+def test_build_needs_budgets(space: ConfigurationSpace) -> None:
+    scenario = Scenario(space, output_directory=None)
+    with pytest.raises(ScenarioError, match="Hyperband needs a multi-fidelity scenario"):
+        Hyperband().build(scenario, ConfigSelector(space, []), RunHistory(space))
+    with pytest.raises(ScenarioError, match=r"SuccessiveHalving\.bracket must be at most"):
+        build(space, RunHistory(space), SuccessiveHalving(bracket=4))
+
+
+def test_smac_facade_runs_hyperband(space: ConfigurationSpace) -> None:
+    from smacx import SMAC
+
+    def target(config: Any, seed: int, budget: float) -> float:
+        return float(np.hypot(config["x"] - 1, config["y"])) + 1.0 / budget
+
+    scenario = Scenario(
+        space, output_directory=None, n_trials=40, min_budget=1, max_budget=9, seed=0
+    )
+    smac = SMAC(scenario, target, intensifier=Hyperband(eta=3), progress=False)
+    incumbent = smac.optimize()
+    budgets = [info.budget for info, _ in smac.runhistory.finished()]
+    assert incumbent is not None and set(budgets) <= {1.0, 3.0, 9.0} and 9.0 in budgets
+    assert smac.runhistory.get_trials(incumbent)[-1].budget == 9.0
