@@ -258,6 +258,8 @@ class SMAC:
                 self.runhistory.get_config_id(info.config),
                 timeout,
             )
+            if self.runner is not None:
+                self.runner.cancel(info)  # frees its worker if it hangs
             crash = list(self.scenario.crash_costs)
             self.tell(
                 info,
@@ -402,8 +404,9 @@ class SMAC:
                 done = self.runhistory.n_finished >= self.scenario.n_trials
                 if not self._budget_left() and (done or not self.runner.is_running()):
                     break  # a retired trial may still run: the runner's close() stops it
-                # Wait for a result, or (nothing running, no free worker) for a worker to join.
-                self.runner.wait()
+                # Wait for a result, or (nothing running, no free worker) for a worker to join;
+                # wake up in time to retire overdue trials.
+                self.runner.wait(timeout=self._poll_interval())
                 self._retire_overdue()
                 bar.update(self._collect())
         except KeyboardInterrupt:
@@ -417,6 +420,12 @@ class SMAC:
                 cb.on_end(self)
             logger.info("%s", self.summary())
         return self.incumbent
+
+    def _poll_interval(self) -> float | None:
+        timeout = getattr(
+            getattr(self.intensifier, "settings", None), "pending_config_timeout", None
+        )
+        return None if timeout is None else max(0.05, float(timeout) / 4)
 
     def _collect(self) -> int:
         n = 0

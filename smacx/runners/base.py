@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from ConfigSpace import Configuration
@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from smacx.trial import TrialInfo, TrialValue
 
 __all__ = ["AbstractRunner"]
+
+_Runner = TypeVar("_Runner", bound="AbstractRunner")
 
 
 class AbstractRunner(ABC):
@@ -38,8 +40,15 @@ class AbstractRunner(ABC):
         """Yield, and forget, every trial that finished since the last call."""
 
     @abstractmethod
-    def wait(self) -> None:
-        """Block until at least one submitted trial has finished (return at once if none runs)."""
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until at least one submitted trial has finished.
+
+        With no trial running, return at once if a worker is free, else wait for one to join
+        (parallel runners give up after their patience).
+
+        Args:
+            timeout: Return after this many seconds even if nothing finished (None: no limit).
+        """
 
     @abstractmethod
     def is_running(self) -> bool:
@@ -60,10 +69,17 @@ class AbstractRunner(ABC):
     ) -> TrialValue:
         """Evaluate one trial here and now, under the scenario's limits, and return its value."""
 
+    def cancel(self, trial_info: TrialInfo) -> None:  # noqa: B027 - nothing runs in the background
+        """Stop a submitted trial and forget it: its result is never reported.
+
+        Used when a trial is retired (pending for too long). A serial runner has nothing to stop:
+        its trials end before ``submit_trial`` returns.
+        """
+
     def close(self) -> None:  # noqa: B027 - a runner without resources needs no close
         """Release workers and connections; the runner is unusable afterwards."""
 
-    def __enter__(self) -> AbstractRunner:
+    def __enter__(self: _Runner) -> _Runner:
         return self
 
     def __exit__(

@@ -127,7 +127,7 @@ class SerialRunner(AbstractRunner):
         while self._results:
             yield self._results.pop(0)
 
-    def wait(self) -> None:
+    def wait(self, timeout: float | None = None) -> None:
         """Nothing to wait for: a serial trial is finished when ``submit_trial`` returns."""
 
     def is_running(self) -> bool:

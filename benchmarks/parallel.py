@@ -1,0 +1,269 @@
+"""Parallel throughput: trials per second on k dask workers, smacx next to SMAC3.
+
+Example::
+
+    python benchmarks/parallel.py --workers 16,64 --duration 60 --out parallel.json
+
+Each (framework, workers) run is a subprocess: smacx under this interpreter (the repository root
+first on ``PYTHONPATH``), SMAC3 under ``--smac3-python`` (default ``/work/benchenv/bin/python``;
+skipped with a note in the results when that interpreter or SMAC3 is missing). A run optimizes a
+6-dimensional space with the facade's defaults (random forest), ``deterministic=True``, on a
+``LocalCluster(processes=False, n_workers=k, threads_per_worker=1)``; its target sleeps
+``--trial-time`` seconds (1 s by default), so the ideal throughput is ``k / trial_time`` trials
+per second. Each run stops at ``--duration`` seconds of wall time or ``--trials`` trials,
+whichever comes first.
+
+The k workers share the optimizer's process, and each runs dask's background work (a sampling
+profiler every 10 ms, a system monitor every 0.5 s, a memory monitor every 0.1 s): at 64 workers
+that alone makes every round trip to the scheduler take 10-150 ms, for both frameworks. The
+runs therefore set ``QUIET_DASK`` (profiler off, monitors every few seconds); pass
+``--dask-defaults`` to measure with dask's defaults. Reported per run:
+
+* ``throughput``: finished trials / wall time of ``optimize()`` (trials per second);
+* ``efficiency``: throughput / (k / trial_time): 1.0 means no worker ever waited;
+* ``duplicates``: target calls whose (configuration, seed) had been evaluated before: with one
+  seed per configuration these are wasted trials (must be 0 for smacx).
+
+Results go to ``--out`` as JSON, and a table is printed.
+"""
+
+# distributed's API carries no annotations, and SMAC3 lives in another environment.
+# mypy: disable-error-code="no-untyped-call,import-not-found,attr-defined"
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SMAC3_PYTHON = "/work/benchenv/bin/python"
+
+# -- the child: one optimization run ---------------------------------------------------------
+
+
+#: dask settings for k workers in one process (see the module docstring).
+QUIET_DASK = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+#: Every target call of this run as (configuration items, seed), appended from worker threads.
+CALLS: list[tuple[Any, ...]] = []
+TRIAL_TIME = 1.0
+
+
+def objective(config: Any, seed: int = 0) -> float:
+    """Sleeps ``TRIAL_TIME`` seconds, then returns a cheap 6-d cost; records the call.
+
+    Lives at module level of an importable module (the child imports this file as ``parallel``)
+    so that dask pickles it by reference and every call appends to the same ``CALLS``.
+    """
+    values = dict(config)
+    CALLS.append((tuple(sorted(values.items())), seed))  # list.append is atomic
+    time.sleep(TRIAL_TIME)
+    xs = [float(values[f"x{i}"]) for i in range(5)]
+    return sum((x - 0.3 * i) ** 2 for i, x in enumerate(xs)) + float(values["kind"] != "a")
+
+
+def duplicates() -> int:
+    return len(CALLS) - len(set(CALLS))
+
+
+def space() -> Any:
+    from ConfigSpace import Categorical, ConfigurationSpace, Float
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add([Float(f"x{i}", (-5.0, 5.0)) for i in range(5)])
+    cs.add(Categorical("kind", ["a", "b", "c"]))
+    return cs
+
+
+def cluster(workers: int) -> Any:
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=False,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # in-process: no other listener
+    )
+
+
+def run_smacx(workers: int, duration: float, trials: int, trial_time: float) -> dict[str, Any]:
+    from distributed import Client
+
+    from smacx import SMAC, Scenario
+
+    scenario = Scenario(
+        space(),
+        deterministic=True,
+        n_trials=trials,
+        walltime_limit=duration,
+        n_workers=workers,
+        output_directory=None,
+        seed=0,
+    )
+    with (
+        cluster(workers) as c,
+        Client(c) as client,
+        SMAC(scenario, objective, dask_client=client, progress=False) as smac,
+    ):
+        start = time.time()
+        smac.optimize()
+        elapsed = time.time() - start
+        finished = smac.runhistory.n_finished
+    return {"finished": finished, "elapsed": elapsed, "calls": len(CALLS),
+            "duplicates": duplicates()}  # fmt: skip
+
+
+def run_smac3(workers: int, duration: float, trials: int, trial_time: float) -> dict[str, Any]:
+    import logging
+
+    from distributed import Client
+    from smac import HyperparameterOptimizationFacade, Scenario
+    from smac.runhistory.enumerations import StatusType
+
+    logging.getLogger("smac").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as out, cluster(workers) as c, Client(c) as client:
+        scenario = Scenario(
+            space(),
+            deterministic=True,
+            n_trials=trials,
+            walltime_limit=duration,
+            n_workers=workers,
+            output_directory=Path(out),
+            seed=0,
+        )
+        smac = HyperparameterOptimizationFacade(
+            scenario, objective, dask_client=client, overwrite=True, logging_level=40
+        )
+        start = time.time()
+        smac.optimize()
+        elapsed = time.time() - start
+        finished = sum(v.status != StatusType.RUNNING for v in smac.runhistory.values())
+        smac._runner.close()  # SMAC3's facade has no public close
+    return {"finished": finished, "elapsed": elapsed, "calls": len(CALLS),
+            "duplicates": duplicates()}  # fmt: skip
+
+
+def child(args: argparse.Namespace) -> None:
+    global TRIAL_TIME
+    TRIAL_TIME = args.trial_time
+    if not args.dask_defaults:
+        import dask
+
+        dask.config.set(QUIET_DASK)
+    run = run_smacx if args.child == "smacx" else run_smac3
+    result = run(args.workers_one, args.duration, args.trials, args.trial_time)
+    import distributed
+
+    result["versions"] = {
+        "python": platform.python_version(),
+        "distributed": distributed.__version__,
+    }
+    if args.child == "smac3":
+        from importlib.metadata import version
+
+        result["versions"]["smac"] = version("smac")
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+# -- the parent: every run, side by side -----------------------------------------------------
+
+
+def launch(framework: str, python: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
+    record: dict[str, Any] = {"framework": framework, "workers": workers,
+                              "trial_time": args.trial_time, "duration": args.duration,
+                              "dask_config": {} if args.dask_defaults else QUIET_DASK}  # fmt: skip
+    env = dict(os.environ)
+    if framework == "smacx":
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    command = [python, __file__, "--child", framework, "--workers-one", str(workers),
+               "--duration", str(args.duration), "--trials", str(args.trials),
+               "--trial-time", str(args.trial_time)]  # fmt: skip
+    if args.dask_defaults:
+        command.append("--dask-defaults")
+    try:
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=args.duration * 5 + 300
+        )
+    except subprocess.TimeoutExpired:
+        return {**record, "error": "timed out"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        return {**record, "error": done.stderr.strip().splitlines()[-5:]}
+    result = json.loads(lines[-1][len("RESULT ") :])
+    ideal = workers / args.trial_time
+    throughput = result["finished"] / result["elapsed"]
+    return {**record, **result, "throughput": throughput, "ideal": ideal,
+            "efficiency": throughput / ideal}  # fmt: skip
+
+
+def smac3_available(python: str) -> str | None:
+    """None if SMAC3 can run under ``python``, else why not."""
+    if not Path(python).exists():
+        return f"{python} does not exist"
+    check = subprocess.run([python, "-c", "import smac, distributed"], capture_output=True)
+    return None if check.returncode == 0 else f"SMAC3 does not import under {python}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", default="16,64", help="comma-separated worker counts")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
+    parser.add_argument("--trials", type=int, default=100_000, help="trial cap per run")
+    parser.add_argument("--trial-time", type=float, default=1.0, help="seconds per trial")
+    parser.add_argument("--frameworks", default="smacx,smac3")
+    parser.add_argument("--smac3-python", default=DEFAULT_SMAC3_PYTHON)
+    parser.add_argument("--dask-defaults", action="store_true", help="do not set QUIET_DASK")
+    parser.add_argument("--out", type=Path, default=Path("parallel.json"))
+    parser.add_argument("--child", choices=["smacx", "smac3"], help=argparse.SUPPRESS)
+    parser.add_argument("--workers-one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        # Run from the module ``parallel``, not ``__main__``: see ``objective``.
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import parallel
+
+        parallel.child(args)
+        return
+
+    frameworks = args.frameworks.split(",")
+    notes: list[str] = []
+    why = smac3_available(args.smac3_python) if "smac3" in frameworks else None
+    if why is not None:
+        notes.append(f"SMAC3 skipped: {why}")
+        frameworks.remove("smac3")
+    records = []
+    for workers in (int(w) for w in args.workers.split(",")):
+        for framework in frameworks:
+            python = sys.executable if framework == "smacx" else args.smac3_python
+            print(f"running {framework} on {workers} workers ...", file=sys.stderr, flush=True)
+            records.append(launch(framework, python, workers, args))
+    args.out.write_text(json.dumps({"notes": notes, "runs": records}, indent=2) + "\n")
+
+    print(f"{'framework':<10}{'workers':>8}{'trials':>8}{'trials/s':>10}{'ideal':>8}"
+          f"{'efficiency':>12}{'duplicates':>12}")  # fmt: skip
+    for r in records:
+        if "error" in r:
+            print(f"{r['framework']:<10}{r['workers']:>8}  error: {r['error']}")
+            continue
+        print(f"{r['framework']:<10}{r['workers']:>8}{r['finished']:>8}{r['throughput']:>10.2f}"
+              f"{r['ideal']:>8.1f}{r['efficiency']:>12.2f}{r['duplicates']:>12}")  # fmt: skip
+    for note in notes:
+        print(note)
+    print(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

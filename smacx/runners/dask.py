@@ -1,0 +1,672 @@
+"""Run trials in parallel on a dask cluster, each worker thread evaluating one trial at a time.
+
+The workers call :meth:`SerialRunner.run` of the runner they are given, so a trial is evaluated
+(limits, timing, crash handling) exactly as in a serial run. This module only moves trials and
+data to the cluster and results back, and copes with the cluster changing underneath: workers
+that join, leave, or die in the middle of a trial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import math
+import multiprocessing
+import numbers
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+try:
+    from distributed import Client, Future, KilledWorker, LocalCluster, wait
+except ImportError as err:  # pragma: no cover - exercised only without dask installed
+    raise ImportError(
+        "DaskParallelRunner needs dask.distributed: pip install 'smacx[dask]'"
+    ) from err
+
+from smacx.errors import NoWorkersError, ScenarioError
+from smacx.runners.base import AbstractRunner
+from smacx.runners.serial import SerialRunner
+from smacx.trial import StatusType, TrialInfo, TrialValue
+
+if TYPE_CHECKING:
+    from ConfigSpace import Configuration
+    from dask.typing import Key
+
+    from smacx.scenario import Scenario
+
+__all__ = ["DaskParallelRunner", "SCHEDULER_FILE"]
+
+logger = logging.getLogger("smacx")
+
+#: Name of the scheduler file written into ``Scenario.output_path`` for the runner's own cluster.
+SCHEDULER_FILE = "dask_scheduler.json"
+
+#: Trials whose input data was lost with a worker are resubmitted this often before giving up.
+_MAX_LOST_DATA_RESUBMITS = 10
+
+#: Statuses of a future whose result was lost with a worker and is being computed again.
+_REDONE = frozenset({"lost", "pending"})
+
+
+@dataclass
+class _Trial:
+    """A submitted trial and what is needed to submit it again.
+
+    Attributes:
+        info: What to run.
+        data: The target's extra keyword arguments (the objects, not their futures).
+        attempts: How often it was started: once, plus once per worker death.
+        lost_data: How often it was submitted again because dask lost it or its data.
+        starttime: Unix time of the latest submission.
+    """
+
+    info: TrialInfo
+    data: dict[str, Any]
+    attempts: int = 0
+    lost_data: int = 0
+    starttime: float = 0.0
+
+
+class DaskParallelRunner(AbstractRunner):
+    """Runs trials concurrently on the workers of a dask cluster.
+
+    Without ``dask_client`` the runner starts a ``LocalCluster`` of ``scenario.n_workers``
+    single-threaded worker processes, every listener on 127.0.0.1 (no dashboard; the scheduler's
+    HTTP health routes on a free port), and closes it in :meth:`close`. If
+    ``scenario.output_path`` is set it writes the scheduler's address to
+    ``output_path / "dask_scheduler.json"``, so more workers can join the running optimization
+    with ``dask worker --scheduler-file <that file>`` (they must be able to import smacx and the
+    target function). With ``dask_client`` the runner uses that client's cluster
+    as it is and leaves the client open; the cluster should be dedicated to this optimization,
+    since every worker thread counts as a place to run a trial.
+
+    Data passed to :meth:`submit_trial` as keyword arguments is scattered to every worker (with
+    ``broadcast=True``) the first time an object is passed under a name, and reused as long as
+    the same object (by identity) comes under that name; each target call receives it as keyword
+    arguments. Data lost with dying workers is scattered again.
+
+    Per-trial time and memory limits (pynisher) work on daemonic worker processes, dask's default:
+    while a limited trial runs, the worker process is allowed to start pynisher's child, and on
+    Linux that child is killed when the worker dies, so no orphaned target keeps running.
+
+    When a worker dies while running a trial (killed, segfault, out of memory) and dask gives up
+    on the trial with ``KilledWorker``, the trial is submitted again up to ``max_retries`` times,
+    then recorded as CRASHED with the reason in ``additional_info["error"]``. The runner's own
+    cluster lets dask try a task only once (``allowed_failures=0``), so ``max_retries`` alone
+    bounds the attempts; on a user's cluster dask's ``distributed.scheduler.allowed-failures``
+    retries come on top.
+
+    Args:
+        single_worker: Evaluates one trial; its ``run`` method is what the workers call.
+        patience: Seconds without any worker in the cluster after which waiting for one raises
+            :class:`~smacx.errors.NoWorkersError`.
+        dask_client: A synchronous ``distributed.Client`` to run the trials on, or None to start
+            a local cluster.
+        max_retries: How many times a trial whose worker died is submitted again.
+
+    Raises:
+        ScenarioError: ``patience`` or ``max_retries`` is out of range.
+        TypeError: ``single_worker`` is not a ``SerialRunner`` or ``dask_client`` is not a
+            ``distributed.Client``.
+        ValueError: ``dask_client`` is asynchronous or already closed.
+
+    Example:
+        >>> runner = DaskParallelRunner(SerialRunner(train, scenario))  # doctest: +SKIP
+        >>> runner.submit_trial(TrialInfo(config, seed=0), X=X, y=y)  # doctest: +SKIP
+        >>> runner.wait(); results = list(runner.iter_results())  # doctest: +SKIP
+        >>> runner.close()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        single_worker: SerialRunner,
+        patience: float = 5,
+        dask_client: Client | None = None,
+        *,
+        max_retries: int = 1,
+    ) -> None:
+        if not isinstance(single_worker, SerialRunner):
+            raise TypeError(
+                "DaskParallelRunner(single_worker=...) must be a SerialRunner, as "
+                f"SerialRunner(target_fn, scenario); got {type(single_worker).__name__}."
+            )
+        if (
+            not isinstance(patience, numbers.Real)
+            or isinstance(patience, bool)
+            or not patience > 0
+            or math.isinf(patience)
+        ):
+            raise ScenarioError(
+                f"DaskParallelRunner(patience=...) must be a finite number of seconds > 0; "
+                f"got {patience!r}."
+            )
+        if (
+            not isinstance(max_retries, numbers.Integral)
+            or isinstance(max_retries, bool)
+            or (max_retries < 0)
+        ):
+            raise ScenarioError(
+                f"DaskParallelRunner(max_retries=...) must be an int >= 0; got {max_retries!r}."
+            )
+        if dask_client is not None:
+            if not isinstance(dask_client, Client):
+                raise TypeError(
+                    "DaskParallelRunner(dask_client=...) must be a distributed.Client or None; "
+                    f"got {type(dask_client).__name__}."
+                )
+            if dask_client.asynchronous:
+                raise ValueError(
+                    "DaskParallelRunner(dask_client=...) must be a synchronous client; got one "
+                    "created with asynchronous=True. Create it as Client(address) instead."
+                )
+            if dask_client.status != "running":
+                raise ValueError(
+                    "DaskParallelRunner(dask_client=...) must be a connected client; got one "
+                    f"with status {dask_client.status!r}. Pass an open Client."
+                )
+
+        self.single_worker: SerialRunner = single_worker
+        self.scenario: Scenario = single_worker.scenario
+        self.patience: float = float(patience)
+        self.max_retries: int = int(max_retries)
+        self.scheduler_file: Path | None = None
+        self._cluster: LocalCluster | None = None
+        self._owns_client: bool = dask_client is None
+        self._closed: bool = False
+        self._running: dict[Key, tuple[Future[Any], _Trial]] = {}
+        self._finished: deque[Key] = deque()
+        self._done: queue.SimpleQueue[Key] = queue.SimpleQueue()
+        #: Seconds a count of the cluster's worker threads is reused (0: ask every time).
+        self.worker_count_ttl: float = 0.2
+        self._threads: int = 0
+        self._threads_checked: float = -math.inf
+        # Argument name -> (the object, the future of its scattered copy).
+        self._scattered: dict[str, tuple[Any, Future[Any]]] = {}
+
+        self._client: Client = self._start_cluster() if dask_client is None else dask_client
+
+    def _start_cluster(self) -> Client:
+        n_workers = self.scenario.n_workers
+        # dask tries each task once: max_retries alone decides how often a trial is resubmitted.
+        # The scheduler's HTTP server (health and metrics routes, no dashboard) gets a free port
+        # on loopback rather than 8787 on every interface.
+        scheduler_kwargs: dict[str, Any] = {
+            "allowed_failures": 0,
+            "dashboard_address": "127.0.0.1:0",
+        }
+        output_path = self.scenario.output_path
+        if output_path is not None:
+            output_path.mkdir(parents=True, exist_ok=True)
+            self.scheduler_file = output_path / SCHEDULER_FILE
+            scheduler_kwargs["scheduler_file"] = str(self.scheduler_file)
+        self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs=scheduler_kwargs,
+        )
+        client: Client = Client(self._cluster)  # type: ignore[no-untyped-call]
+        logger.info(
+            "Started a dask LocalCluster of %d worker process(es) at %s%s",
+            n_workers,
+            self._cluster.scheduler_address,
+            "" if self.scheduler_file is None else f"; scheduler file {self.scheduler_file}",
+        )
+        return client
+
+    def __enter__(self) -> DaskParallelRunner:
+        return self
+
+    @property
+    def client(self) -> Client:
+        """The dask client trials are submitted through."""
+        return self._client
+
+    @property
+    def _dask(self) -> Any:
+        # The client for calls into distributed, whose methods carry no annotations.
+        return self._client
+
+    # -- AbstractRunner ----------------------------------------------------------------------
+
+    def submit_trial(self, trial_info: TrialInfo, **dask_data_to_scatter: Any) -> None:
+        """Start a trial on a free worker thread, first waiting for one if none is free.
+
+        Args:
+            trial_info: What to run.
+            **dask_data_to_scatter: Keyword arguments for the target; each object is scattered
+                to the workers the first time it is passed and reused afterwards.
+
+        Raises:
+            NoWorkersError: The cluster had no worker for ``patience`` seconds.
+            RuntimeError: The runner was closed.
+        """
+        self._check_open()
+        while self.count_available_workers() <= 0:
+            if self._n_unfinished() > 0:
+                self._await_completion()
+            else:
+                self._await_workers()
+        self._submit(_Trial(trial_info, dict(dask_data_to_scatter), attempts=1))
+
+    def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
+        self._drain()
+        while self._finished and not self._closed:
+            batch = list(self._finished)
+            # A result lost with its worker is being computed again: wait for it (rare).
+            redone = [self._running[k][0] for k in batch if self._running[k][0].status in _REDONE]
+            if redone:
+                wait(redone)  # type: ignore[no-untyped-call]
+            finished = [
+                f for f, _ in map(self._running.__getitem__, batch) if f.status == "finished"
+            ]
+            values, errors = self._gather(finished)
+            for key in batch:
+                if self._closed:
+                    return
+                self._finished.popleft()
+                future, trial = self._running.pop(key)
+                value = values.get(key)
+                if value is None:
+                    value = self._failed(future, trial, errors.get(key))
+                    if value is None:  # submitted again
+                        continue
+                yield trial.info, value
+            self._drain()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until at least one submitted trial has finished, or ``timeout`` seconds passed.
+
+        With no trial running, return at once if a worker is free, else wait for one to join.
+
+        Raises:
+            NoWorkersError: The cluster had no worker for ``patience`` seconds.
+        """
+        self._drain()
+        if self._finished:
+            return
+        if self._running:
+            self._await_completion(timeout)
+        elif self.count_available_workers() <= 0:
+            self._await_workers()
+
+    def is_running(self) -> bool:
+        return bool(self._running)
+
+    def count_available_workers(self) -> int:
+        """Worker threads in the cluster minus trials submitted and not finished (may be < 0).
+
+        The number of threads is asked from the scheduler at most every ``worker_count_ttl``
+        seconds: under load a round trip to the scheduler can take tens of milliseconds, and the
+        optimizer asks after every finished trial.
+        """
+        self._check_open()
+        if time.monotonic() - self._threads_checked > self.worker_count_ttl:
+            self._total_threads()
+        return self._threads - self._n_unfinished()
+
+    def run(
+        self,
+        config: Configuration,
+        instance: str | None = None,
+        budget: float | None = None,
+        seed: int | None = None,
+        **dask_data_to_scatter: Any,
+    ) -> TrialValue:
+        """Evaluate one trial in this process with ``single_worker`` (not on the cluster)."""
+        return self.single_worker.run(config, instance, budget, seed, **dask_data_to_scatter)
+
+    def cancel(self, trial_info: TrialInfo) -> None:
+        """Stop a trial and forget it; its result is never reported.
+
+        A trial that is still queued is cancelled. One that is executing cannot be interrupted
+        inside its worker thread, so its worker is restarted (the nanny starts a fresh process,
+        which joins the cluster again); other trials that were on that worker are resubmitted as
+        after any worker death.
+        """
+        keys = [k for k, (_, trial) in self._running.items() if trial.info == trial_info]
+        if not keys:
+            return
+        processing = self._client.processing()  # type: ignore[no-untyped-call]
+        for key in keys:
+            future, _ = self._running.pop(key)
+            workers = [w for w, tasks in processing.items() if key in tasks]
+            future.cancel()  # type: ignore[no-untyped-call]
+            if not workers:
+                continue
+            try:
+                self._client.restart_workers(workers, raise_for_error=False)
+                logger.info("Restarted worker(s) %s to stop a cancelled trial.", workers)
+            except Exception as err:  # threads-only clusters have no nanny to restart with
+                logger.warning(
+                    "Could not stop the cancelled trial on %s (%s): it keeps its worker busy "
+                    "until it ends.",
+                    workers,
+                    err,
+                )
+        self._threads_checked = -math.inf  # count the workers afresh
+
+    def close(self) -> None:
+        """Drop running trials and scattered data; close the cluster if the runner started it.
+
+        A client passed by the user stays open; trials on it are cancelled (one already running
+        on a worker thread cannot be stopped by dask: it finishes and its result is dropped).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        futures = [f for f, _ in self._running.values()] + [f for _, f in self._scattered.values()]
+        self._running.clear()
+        self._scattered.clear()
+        self._finished.clear()
+        if not self._owns_client:
+            with contextlib.suppress(Exception):  # the user's cluster may already be gone
+                self._dask.cancel(futures)
+            return
+        try:
+            self._dask.close()
+        finally:
+            if self._cluster is not None:
+                self._cluster.close()
+            if self.scheduler_file is not None:
+                self.scheduler_file.unlink(missing_ok=True)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("This DaskParallelRunner is closed; create a new runner.")
+
+    def _total_threads(self) -> int:
+        """Ask the scheduler how many worker threads the cluster has now."""
+        self._threads = int(sum(self._dask.nthreads().values()))
+        self._threads_checked = time.monotonic()
+        return self._threads
+
+    def _n_unfinished(self) -> int:
+        return sum(1 for future, _ in self._running.values() if future.status == "pending")
+
+    def _drain(self) -> None:
+        """Move keys of futures finished since the last call to ``_finished``."""
+        while True:
+            try:
+                key = self._done.get_nowait()
+            except queue.Empty:
+                return
+            if key in self._running:
+                self._finished.append(key)
+
+    def _submit(self, trial: _Trial) -> None:
+        data = {name: self._scatter(name, value) for name, value in trial.data.items()}
+        single_worker = self._scatter("", self.single_worker)
+        trial.starttime = time.time()
+        info = trial.info
+        future = self._client.submit(_run_trial, single_worker, info, pure=False, **data)
+        self._running[future.key] = (future, trial)
+        future.add_done_callback(self._on_done)  # type: ignore[no-untyped-call]
+        logger.debug(
+            "Submitted trial (instance=%s, seed=%s, budget=%s) as %s, attempt %d",
+            info.instance,
+            info.seed,
+            info.budget,
+            future.key,
+            trial.attempts,
+        )
+
+    def _on_done(self, future: Future[Any]) -> None:
+        # Runs in dask's callback thread: only hand the key over.
+        self._done.put(future.key)
+
+    def _scatter(self, name: str, value: Any) -> Future[Any]:
+        """The future of ``value`` on the cluster, scattered now unless done before."""
+        cached = self._scattered.get(name)
+        if cached is not None and cached[0] is value and cached[1].status == "finished":
+            return cached[1]
+        if not self._total_threads():
+            self._await_workers()
+        # A one-element list keeps dask from scattering the items of a list or dict separately.
+        [future] = self._dask.scatter([value], broadcast=True, hash=False)
+        if cached is not None:
+            reason = "the worker(s) holding it died" if cached[0] is value else "a new object"
+            logger.info("Scattered %s again: %s", name or "the target runner", reason)
+        self._scattered[name] = (value, future)
+        return future  # type: ignore[no-any-return]
+
+    def _gather(
+        self, futures: list[Future[Any]]
+    ) -> tuple[dict[Key, TrialValue], dict[Key, BaseException]]:
+        """Fetch the values of finished trials, in one round trip unless some fail."""
+        if not futures:
+            return {}, {}
+        try:
+            return dict(zip([f.key for f in futures], self._dask.gather(futures))), {}
+        # e.g. a result lost with its worker since the trial finished (dask's cancellation
+        # errors derive from asyncio.CancelledError, a BaseException).
+        except (Exception, asyncio.CancelledError):
+            values: dict[Key, TrialValue] = {}
+            errors: dict[Key, BaseException] = {}
+            for future in futures:
+                try:
+                    values[future.key] = self._dask.gather(future)
+                except (Exception, asyncio.CancelledError) as err:
+                    errors[future.key] = err
+            return values, errors
+
+    def _failed(
+        self, future: Future[Any], trial: _Trial, error: BaseException | None = None
+    ) -> TrialValue | None:
+        """Resubmit a trial whose future gave no value, or record it as CRASHED.
+
+        Args:
+            future: The trial's future: errored, cancelled, or finished but not gatherable.
+            trial: The trial.
+            error: Why gathering a finished future failed, if it did.
+        """
+        info = trial.info
+        where = f"(instance={info.instance}, seed={info.seed}, budget={info.budget})"
+        if future.status == "cancelled" or isinstance(error, asyncio.CancelledError):
+            # Data it needed, or its result, was lost with a worker: nothing the target did.
+            if trial.lost_data < _MAX_LOST_DATA_RESUBMITS:
+                trial.lost_data += 1
+                logger.warning("Trial %s was lost with a dask worker; submitting again", where)
+                self._submit(trial)
+                return None
+            return self._crashed(
+                trial,
+                {
+                    "error": "dask lost the trial, or the data it needed, with dying workers "
+                    f"{trial.lost_data} times"
+                },
+            )
+        if future.status == "error":
+            error = future.exception()  # type: ignore[no-untyped-call]
+        if error is None:  # pragma: no cover - a finished future always gathers or raises
+            error = RuntimeError(f"dask reported the trial's future as {future.status!r}")
+        if isinstance(error, KilledWorker):
+            self._threads_checked = -math.inf  # the cluster has one worker less for a while
+            if trial.attempts <= self.max_retries:
+                logger.warning(
+                    "The dask worker running trial %s died (attempt %d of %d); submitting again",
+                    where,
+                    trial.attempts,
+                    self.max_retries + 1,
+                )
+                trial.attempts += 1
+                self._submit(trial)
+                return None
+            worker = getattr(error.last_worker, "address", str(error.last_worker))
+            reason = (
+                f"the dask worker running this trial ({worker}) died, {trial.attempts} time(s) "
+                "in a row: it was killed, crashed (e.g. segfault) or ran out of memory"
+            )
+            return self._crashed(
+                trial, {"error": reason, "worker": worker, "attempts": trial.attempts}
+            )
+        # Not the target failing (SerialRunner.run catches that): dask could not run the trial.
+        return self._crashed(
+            trial,
+            {
+                "error": f"dask could not run the trial: {type(error).__name__}: {error}",
+                "traceback": "".join(traceback.format_exception(error)),
+            },
+        )
+
+    def _crashed(self, trial: _Trial, info: dict[str, Any]) -> TrialValue:
+        logger.warning(
+            "Trial (instance=%s, seed=%s, budget=%s) ended CRASHED: %s",
+            trial.info.instance,
+            trial.info.seed,
+            trial.info.budget,
+            info["error"],
+        )
+        costs = list(self.scenario.crash_costs)
+        end = time.time()
+        return TrialValue(
+            cost=costs[0] if len(costs) == 1 else costs,
+            time=end - trial.starttime,
+            cpu_time=math.nan,
+            status=StatusType.CRASHED,
+            starttime=trial.starttime,
+            endtime=end,
+            additional_info=info,
+        )
+
+    def _await_completion(self, timeout: float | None = None) -> None:
+        """Block until some submitted trial finishes, or ``timeout`` seconds passed.
+
+        Raises:
+            NoWorkersError: The cluster had no worker for ``patience`` seconds meanwhile.
+        """
+        step = max(0.05, min(1.0, self.patience / 4))
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        no_workers_since: float | None = None
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                key = self._done.get(timeout=min(step, left))
+            except queue.Empty:
+                if self._total_threads():
+                    no_workers_since = None
+                    continue
+                now = time.monotonic()
+                no_workers_since = now if no_workers_since is None else no_workers_since
+                if now - no_workers_since >= self.patience:
+                    raise self._no_workers_error() from None
+                continue
+            if key in self._running:
+                self._finished.append(key)
+                return
+
+    def _await_workers(self) -> None:
+        """Block until the cluster has a worker, at most ``patience`` seconds.
+
+        Raises:
+            NoWorkersError: No worker joined within ``patience`` seconds.
+        """
+        try:
+            self._dask.wait_for_workers(1, timeout=self.patience)
+        except TimeoutError as err:
+            raise self._no_workers_error() from err
+        self._total_threads()
+
+    def _no_workers_error(self) -> NoWorkersError:
+        address = self._client.scheduler.address if self._client.scheduler else "unknown"
+        how = (
+            f"start some with `dask worker --scheduler-file {self.scheduler_file}`"
+            if self.scheduler_file is not None
+            else f"start some with `dask worker {address}`"
+        )
+        return NoWorkersError(
+            f"DaskParallelRunner: the dask cluster at {address} has had no worker for "
+            f"{self.patience:g} s (patience={self.patience:g}), so no trial can run. Add workers "
+            f"({how}), pass a dask_client whose cluster has workers, or raise patience."
+        )
+
+
+# -- on the worker -------------------------------------------------------------------------------
+
+
+def _run_trial(single_worker: SerialRunner, trial_info: TrialInfo, /, **data: Any) -> TrialValue:
+    """Evaluate one trial on a dask worker with ``single_worker.run``."""
+    limited = single_worker.walltime_limit is not None or single_worker.memory_limit is not None
+    with _children_allowed() if limited else contextlib.nullcontext():
+        return single_worker.run(
+            trial_info.config, trial_info.instance, trial_info.budget, trial_info.seed, **data
+        )
+
+
+_lock = threading.Lock()
+_n_limited_trials = 0
+_was_daemon = False
+_in_trial = threading.local()
+_prctl: Callable[..., int] | None = None
+_PR_SET_PDEATHSIG = 1
+
+
+@contextlib.contextmanager
+def _children_allowed() -> Iterator[None]:
+    """Let this worker process start pynisher's child while the block runs.
+
+    Dask starts worker processes as daemons, and multiprocessing refuses to start children of a
+    daemonic process ("daemonic processes are not allowed to have children") because a daemon is
+    terminated without waiting for them. The flag is lifted while limited trials run, and on Linux
+    each child forked by a trial is made to receive SIGKILL when this process dies, so no target
+    outlives its worker.
+    """
+    global _n_limited_trials, _was_daemon
+    process = multiprocessing.current_process()
+    config = getattr(process, "_config", None)
+    _install_fork_hook()
+    with _lock:
+        if _n_limited_trials == 0 and isinstance(config, dict):
+            _was_daemon = bool(config.get("daemon"))
+            config["daemon"] = False
+        _n_limited_trials += 1
+    _in_trial.parent = os.getpid()
+    try:
+        yield
+    finally:
+        _in_trial.parent = None
+        with _lock:
+            _n_limited_trials -= 1
+            if _n_limited_trials == 0 and isinstance(config, dict) and _was_daemon:
+                config["daemon"] = True
+
+
+def _install_fork_hook() -> None:
+    global _prctl
+    if _prctl is not None or not sys.platform.startswith("linux"):
+        return
+    with _lock:
+        if _prctl is None:
+            try:
+                _prctl = ctypes.CDLL(None, use_errno=True).prctl
+            except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+                _prctl = lambda *_: -1  # noqa: E731
+            os.register_at_fork(after_in_child=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """In a child forked by a limited trial: get SIGKILL when the worker dies."""
+    parent = getattr(_in_trial, "parent", None)
+    if parent is None or _prctl is None:
+        return
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before the request took effect
+        os._exit(1)

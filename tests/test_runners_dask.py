@@ -1,0 +1,397 @@
+"""DaskParallelRunner on real dask clusters: limits, dying workers, scattered data, patience.
+
+The runner-independent behaviour (each trial comes back once, crashes are data, ...) is in
+``test_runner_contract.py``; this file covers what only a cluster can get wrong.
+"""
+
+# distributed's Client methods carry no annotations.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import pytest
+from ConfigSpace import Configuration, ConfigurationSpace
+from distributed import Client, LocalCluster
+
+from smacx import NoWorkersError, Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
+from smacx.runners.dask import SCHEDULER_FILE, DaskParallelRunner
+from smacx.trial import TrialValue
+
+pytestmark = pytest.mark.timeout(120)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cluster(n_workers: int, **kwargs: Any) -> LocalCluster:
+    """A local cluster of single-threaded worker processes on loopback, dask's defaults else."""
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # not port 8787
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    """A user's client: two default (daemonic) worker processes, default allowed-failures."""
+    with cluster(2) as c, Client(c) as cl:
+        yield cl
+
+
+@pytest.fixture
+def space() -> ConfigurationSpace:
+    return ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+
+
+def scenario(space: ConfigurationSpace, **kwargs: Any) -> Scenario:
+    kwargs.setdefault("output_directory", None)
+    return Scenario(space, **kwargs)
+
+
+def trials(space: ConfigurationSpace, n: int) -> list[TrialInfo]:
+    return [TrialInfo(space.sample_configuration(), seed=i) for i in range(n)]
+
+
+def run_all(
+    runner: DaskParallelRunner, todo: list[TrialInfo], **data: Any
+) -> list[tuple[TrialInfo, TrialValue]]:
+    """Drive the runner as the optimizer does; return every result in arrival order."""
+    results: list[tuple[TrialInfo, TrialValue]] = []
+    for info in todo:
+        runner.submit_trial(info, **data)
+        results.extend(runner.iter_results())
+    while runner.is_running():
+        runner.wait()
+        results.extend(runner.iter_results())
+    assert not runner.is_running()
+    return results
+
+
+def by_seed(results: list[tuple[TrialInfo, TrialValue]]) -> dict[int | None, TrialValue]:
+    seeds = [info.seed for info, _ in results]
+    assert len(seeds) == len(set(seeds)), f"a trial came back twice: {seeds}"
+    return {info.seed: value for info, value in results}
+
+
+# -- targets (module level: the workers import them) -----------------------------------------
+
+
+def limited_target(config: Configuration, seed: int) -> tuple[float, dict[str, Any]]:
+    """seed 0: sleeps past the 1 s limit; 1: allocates past the memory limit; else a cost."""
+    if seed == 0:
+        time.sleep(30)
+    if seed == 1:
+        block = np.ones(3 * 1024**3 // 8)  # 3 GB
+        return float(block.sum()), {}
+    return float(config["x"]) ** 2, {"pid": os.getpid()}
+
+
+def sleepy(config: Configuration, seed: int) -> float:
+    time.sleep(0.3)
+    return float(seed)
+
+
+def kill_worker_once(config: Configuration, seed: int, marker_dir: str, **data: Any) -> float:
+    """Even seeds SIGKILL their dask worker on the first attempt; returns the seed after."""
+    marker = Path(marker_dir) / f"attempt-{seed}"
+    if seed % 2 == 0 and not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return float(seed)
+
+
+def kill_worker_always(config: Configuration, seed: int) -> float:
+    """Seed 0 SIGKILLs its dask worker every time; other seeds take 0.2 s."""
+    if seed == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.2)
+    return float(seed)
+
+
+def kill_parent_and_linger(config: Configuration, seed: int, pid_file: str) -> float:
+    """In pynisher's child: SIGKILL the dask worker (the parent), then keep running."""
+    if seed == 0:
+        Path(pid_file).write_text(str(os.getpid()))
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(60)
+    return float(seed)
+
+
+def uses_data(config: Configuration, seed: int, X: np.ndarray, y: list[int]) -> Any:
+    return float(X[seed]), {"x_id": id(X), "pid": os.getpid(), "len_y": len(y), "y0": y[0]}
+
+
+# -- our own LocalCluster ------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+def test_own_cluster_limits_scheduler_file_and_joining_workers(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    sc = scenario(
+        space,
+        output_directory=tmp_path,
+        n_workers=2,
+        trial_walltime_limit=1,
+        trial_memory_limit=1500,
+    )
+    runner = DaskParallelRunner(SerialRunner(limited_target, sc))
+    try:
+        # Loopback only, one thread per worker process, no dashboard.
+        info = runner.client.scheduler_info()
+        assert info["address"].startswith("tcp://127.0.0.1:")
+        assert all(w.startswith("tcp://127.0.0.1:") for w in info["workers"])
+        assert all(w["nthreads"] == 1 for w in info["workers"].values())
+        worker_pids = set(runner.client.run(os.getpid).values())
+        for pid in [os.getpid(), *worker_pids]:  # the scheduler and nannies run in this process
+            listening = [
+                c.laddr.ip
+                for c in psutil.Process(pid).net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            ]
+            assert listening and set(listening) == {"127.0.0.1"}
+        assert runner.count_available_workers() == 2
+
+        # A scheduler file others can join through.
+        assert sc.output_path is not None
+        assert runner.scheduler_file == sc.output_path / SCHEDULER_FILE
+        assert json.loads(runner.scheduler_file.read_text())["address"] == info["address"]
+
+        values = by_seed(run_all(runner, trials(space, 4)))
+        assert values[0].status is StatusType.TIMEOUT
+        assert values[1].status is StatusType.MEMORYOUT
+        assert values[2].status is values[3].status is StatusType.SUCCESS
+        # The trial ran in pynisher's child of the worker process.
+        assert values[2].additional_info["pid"] not in worker_pids
+
+        # `dask worker --scheduler-file` adds a worker to the running optimization.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+             str(runner.scheduler_file), "--nthreads", "1", "--no-dashboard",
+             "--host", "127.0.0.1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        runner.worker_count_ttl = 0  # see a joining or leaving worker at once
+        try:
+            runner.client.wait_for_workers(3, timeout=30)
+            assert runner.count_available_workers() == 3
+            values = by_seed(run_all(runner, trials(space, 6)[2:]))
+            assert all(v.status is StatusType.SUCCESS for v in values.values())
+            joined = [w for w in runner.client.nthreads() if w not in info["workers"]]
+            runner.client.retire_workers(joined, close_workers=True)
+            assert runner.count_available_workers() == 2
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    finally:
+        runner.close()
+    assert runner.client.status == "closed"
+    assert not (sc.output_path / SCHEDULER_FILE).exists()
+
+
+def test_no_scheduler_file_without_output_directory(space: ConfigurationSpace) -> None:
+    with DaskParallelRunner(SerialRunner(sleepy, scenario(space, n_workers=1))) as runner:
+        assert runner.scheduler_file is None
+        assert by_seed(run_all(runner, trials(space, 2)))[1].cost == 1.0
+
+
+@pytest.mark.timeout(90)
+def test_worker_killed_every_time_gives_crashed_and_run_goes_on(
+    space: ConfigurationSpace,
+) -> None:
+    sc = scenario(space, n_workers=2)
+    with DaskParallelRunner(SerialRunner(kill_worker_always, sc), max_retries=1) as runner:
+        values = by_seed(run_all(runner, trials(space, 6)))
+        assert set(values) == set(range(6))
+        crashed = values[0]
+        assert crashed.status is StatusType.CRASHED and crashed.cost == float("inf")
+        assert "died" in crashed.additional_info["error"]
+        assert crashed.additional_info["attempts"] == 2
+        assert all(values[s].status is StatusType.SUCCESS for s in range(1, 6))
+        runner.client.wait_for_workers(2, timeout=30)  # the killed worker was restarted
+
+
+@pytest.mark.timeout(90)
+def test_lost_scattered_data_is_sent_again_after_worker_death(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    # One worker: its death loses the only copy of the scattered data.
+    sc = scenario(space, n_workers=1)
+    X = np.arange(10.0)
+    with DaskParallelRunner(SerialRunner(kill_worker_once, sc)) as runner:
+        values = by_seed(run_all(runner, trials(space, 3), marker_dir=str(tmp_path), X=X))
+    assert [values[s].status for s in range(3)] == [StatusType.SUCCESS] * 3, values
+    assert (tmp_path / "attempt-0").exists() and (tmp_path / "attempt-2").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_limited_trial_does_not_outlive_its_killed_worker(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    target = SerialRunner(kill_parent_and_linger, scenario(space, trial_walltime_limit=30))
+    with DaskParallelRunner(target, max_retries=0) as runner:
+        values = by_seed(run_all(runner, trials(space, 1), pid_file=str(pid_file)))
+    assert values[0].status is StatusType.CRASHED
+    # pynisher's child, which ran the target, died with its worker instead of lingering 60 s.
+    with contextlib.suppress(psutil.NoSuchProcess):
+        child = psutil.Process(int(pid_file.read_text()))
+        child.wait(timeout=10)  # raises TimeoutExpired while the child runs on
+
+
+# -- a user's client -----------------------------------------------------------------------------
+
+
+def test_limits_on_user_client_with_daemonic_workers(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    assert all(client.run(lambda: multiprocessing.current_process().daemon).values())
+    sc = scenario(space, trial_walltime_limit=1, trial_memory_limit=1500)
+    with DaskParallelRunner(SerialRunner(limited_target, sc), dask_client=client) as runner:
+        values = by_seed(run_all(runner, trials(space, 4)))
+    assert values[0].status is StatusType.TIMEOUT
+    assert values[1].status is StatusType.MEMORYOUT
+    assert values[2].status is values[3].status is StatusType.SUCCESS
+    # The daemon flag is back once no limited trial runs.
+    assert all(client.run(lambda: multiprocessing.current_process().daemon).values())
+
+
+def test_user_client_stays_open_and_running_trials_are_cancelled(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    runner = DaskParallelRunner(SerialRunner(sleepy, scenario(space)), dask_client=client)
+    todo = trials(space, 3)
+    runner.submit_trial(todo[0])
+    runner.submit_trial(todo[1])
+    assert runner.count_available_workers() == 0
+    assert runner.is_running()
+    # No free worker: the third submit waits for a trial to finish.
+    runner.submit_trial(todo[2])
+    assert len(list(runner.iter_results())) >= 1
+    runner.close()
+    runner.close()  # idempotent
+    assert client.status == "running"
+    assert client.submit(sum, [1, 2]).result() == 3
+    assert not client.processing() or not any(client.processing().values())
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.submit_trial(todo[0])
+
+
+def test_worker_killed_once_on_user_client_trial_succeeds(
+    space: ConfigurationSpace, client: Client, tmp_path: Path
+) -> None:
+    target = SerialRunner(kill_worker_once, scenario(space))
+    with DaskParallelRunner(target, dask_client=client) as runner:
+        values = by_seed(run_all(runner, trials(space, 4), marker_dir=str(tmp_path)))
+    assert [values[s].status for s in range(4)] == [StatusType.SUCCESS] * 4
+    assert [values[s].cost for s in range(4)] == [0.0, 1.0, 2.0, 3.0]
+    client.wait_for_workers(2, timeout=30)
+
+
+def test_scattered_data_is_sent_once(space: ConfigurationSpace, client: Client) -> None:
+    X = np.arange(25_000_000, dtype=np.float64)  # 200 MB
+    y = [7] * 100  # a list is scattered as one object, not item by item
+    target = SerialRunner(uses_data, scenario(space))
+    with DaskParallelRunner(target, dask_client=client) as runner:
+        values = by_seed(run_all(runner, trials(space, 8), X=X, y=y))
+        # One copy of X per worker for all trials: one key, held by both workers.
+        big = {k: n for k, n in client.nbytes(summary=False).items() if n >= X.nbytes}
+        assert len(big) == 1
+        [key] = big
+        assert sum(key in keys for keys in client.has_what().values()) == 2
+        # Trials on one worker saw the very same array object.
+        ids: dict[int, set[int]] = {}
+        for v in values.values():
+            ids.setdefault(v.additional_info["pid"], set()).add(v.additional_info["x_id"])
+        assert all(len(s) == 1 for s in ids.values())
+        assert [values[s].cost for s in range(8)] == [float(s) for s in range(8)]
+        assert all(v.additional_info["len_y"] == 100 for v in values.values())
+        # A new object under the same name replaces the old one.
+        X2 = np.arange(100.0) + 1
+        values = by_seed(run_all(runner, trials(space, 2), X=X2, y=y))
+        assert values[1].cost == 2.0
+    client.run(lambda: None)  # the cluster is still healthy
+    assert not any(n >= X.nbytes for n in client.nbytes(summary=False).values())
+
+
+# -- no workers ----------------------------------------------------------------------------------
+
+
+def test_no_workers_raises_after_patience(space: ConfigurationSpace) -> None:
+    with cluster(0) as empty, Client(empty) as c:
+        runner = DaskParallelRunner(SerialRunner(sleepy, scenario(space)), 0.5, dask_client=c)
+        start = time.monotonic()
+        with pytest.raises(NoWorkersError, match=r"no worker for 0.5 s.*dask worker"):
+            runner.submit_trial(TrialInfo(space.sample_configuration(), seed=0))
+        assert 0.4 < time.monotonic() - start < 10
+        assert runner.count_available_workers() == 0
+        with pytest.raises(NoWorkersError):  # the optimizer waits for a worker to join
+            runner.wait()
+        runner.close()
+        assert c.status == "running"
+
+
+def test_waiting_trial_raises_when_last_worker_leaves(space: ConfigurationSpace) -> None:
+    with cluster(1) as one, Client(one) as c:
+        runner = DaskParallelRunner(SerialRunner(sleepy, scenario(space)), 1, dask_client=c)
+        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=0))
+        c.retire_workers(list(c.nthreads()), close_workers=True, remove=True)
+        one.scale(0)
+        with pytest.raises(NoWorkersError, match="patience=1"):
+            while runner.is_running():
+                runner.wait()
+                list(runner.iter_results())
+        runner.close()
+
+
+# -- arguments -----------------------------------------------------------------------------------
+
+
+def test_arguments_are_checked(space: ConfigurationSpace, client: Client) -> None:
+    single = SerialRunner(sleepy, scenario(space))
+    with pytest.raises(ScenarioError, match="patience"):
+        DaskParallelRunner(single, patience=0, dask_client=client)
+    with pytest.raises(ScenarioError, match="max_retries"):
+        DaskParallelRunner(single, dask_client=client, max_retries=-1)
+    with pytest.raises(TypeError, match="dask_client"):
+        DaskParallelRunner(single, dask_client="tcp://127.0.0.1:8786")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="SerialRunner"):
+        DaskParallelRunner(sleepy, dask_client=client)  # type: ignore[arg-type]
+
+
+def test_run_evaluates_here(space: ConfigurationSpace, client: Client) -> None:
+    single = SerialRunner(uses_data, scenario(space))
+    with DaskParallelRunner(single, dask_client=client) as runner:
+        value = runner.run(space.get_default_configuration(), seed=1, X=np.ones(3), y=[1])
+    assert value.status is StatusType.SUCCESS
+    assert value.additional_info["pid"] == os.getpid()
+
+
+def test_missing_dask_gives_install_hint() -> None:
+    code = "import sys; sys.modules['distributed'] = None; import smacx.runners.dask"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "pip install 'smacx[dask]'" in done.stderr
