@@ -158,10 +158,17 @@ class ModelProposer:
       several objectives each call draws random weights and scalarizes the normalized costs
       (ParEGO), so successive proposals explore the Pareto front.
     * Pending trials: running configurations enter the training data with the worst observed
-      cost (a pessimistic constant liar), so proposals made while trials run move away from
-      them instead of piling onto the same region.
+      cost (a pessimistic constant liar), and candidates closer than ``min_spread`` to a
+      running configuration are passed over (when all are, the selector draws a random
+      configuration), so proposals made while trials run spread out instead of piling onto
+      the same point.
     * With instance features, the acquisition function sees predictions averaged over all
       instances.
+    * Between results: each fit keeps up to ``batch_size`` of the best candidates the maximizer
+      found, at least ``min_spread`` apart (Euclidean, encoded units); while no new result
+      arrives, further calls hand out the next of them that is still new
+      instead of fitting and maximizing again. A serial run always has a new result and fits
+      every time; a parallel run asking for many trials at once spends one fit on several.
 
     Args:
         encoder: Maps configurations to ``(n, d)`` model inputs and back.
@@ -172,6 +179,8 @@ class ModelProposer:
         min_observations: Results a budget needs before the model trains on it; by default
             the number of encoded dimensions plus one, and at least 3.
         n_start_points: How many of the best observed configurations seed the local search.
+        batch_size: Candidates kept from one fit for the calls made before the next result.
+        min_spread: Smallest distance between candidates kept from one fit.
     """
 
     def __init__(
@@ -184,6 +193,8 @@ class ModelProposer:
         n_objectives: int = 1,
         min_observations: int | None = None,
         n_start_points: int = 10,
+        batch_size: int = 4,
+        min_spread: float = 0.05,
     ) -> None:
         self.encoder = encoder
         self.model = model
@@ -194,6 +205,10 @@ class ModelProposer:
             min_observations if min_observations is not None else max(3, encoder.n_dims + 1)
         )
         self.n_start_points = n_start_points
+        self.batch_size = batch_size
+        self.min_spread = min_spread
+        self._spare: np.ndarray = np.empty((0, encoder.n_dims))  # candidates left from a fit
+        self._spare_at = -1  # history.n_finished when they were found
         # scaled features of every instance (the encoder's), or None without instance features
         self.features = encoder.instance_feature_matrix()
         self._instance_row = {name: row for row, name in enumerate(encoder.instance_names)}
@@ -246,7 +261,20 @@ class ModelProposer:
         scalar: np.ndarray = weighted.max(axis=1) + 0.05 * weighted.sum(axis=1)
         return scalar
 
+    def _from_spare(self, history: RunHistory) -> Configuration | None:
+        if history.n_finished != self._spare_at:
+            return None
+        while len(self._spare):
+            config = self.encoder.decode(self._spare[:1])[0]
+            self._spare = self._spare[1:]
+            if not history.has_trials(config):
+                return config
+        return None
+
     def __call__(self, history: RunHistory, rng: np.random.Generator) -> Configuration | None:
+        spare = self._from_spare(history)
+        if spare is not None:
+            return spare
         data = self._training_data(history, rng)
         if data is None:
             return None
@@ -269,10 +297,35 @@ class ModelProposer:
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         known = self._encode_ids(history, [i for i in range(1, history.n_configs + 1)])
-        found = self.maximizer.maximize(acq, 1, starts, known)
+        found = self.maximizer.maximize(acq, 8 * self.batch_size, starts, known)
         if len(found) == 0:
             return None
-        return self.encoder.decode(found[:1])[0]
+        chosen = self._spread(found, self._encode_ids(history, pending))
+        if len(chosen) == 0:
+            return None  # every candidate is next to a running trial: draw a random one
+        self._spare, self._spare_at = chosen[1:], history.n_finished
+        return self.encoder.decode(chosen[:1])[0]
+
+    def _spread(self, found: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+        """Best-first rows of ``found``, ``min_spread`` from ``avoid`` and each other (<= batch).
+
+        Args:
+            found: ``(n, d)`` candidates, best first.
+            avoid: ``(m, d)`` encodings of running configurations.
+        """
+        taken = list(avoid)
+        kept: list[int] = []
+        for i, row in enumerate(found):
+            if (
+                taken
+                and np.sqrt(((np.asarray(taken) - row) ** 2).sum(axis=1)).min() < self.min_spread
+            ):
+                continue
+            kept.append(i)
+            taken.append(row)
+            if len(kept) == self.batch_size:
+                break
+        return found[kept]
 
     def _best_y(self, y: np.ndarray) -> float:
         transform: Any = getattr(self.model, "transform_y", None)

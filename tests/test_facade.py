@@ -208,32 +208,62 @@ import sys, time
 from ConfigSpace import ConfigurationSpace
 from smacx import SMAC, Scenario
 calls = 0
-def target(config, seed):
+def target(config, seed, instance=None, budget=None):
     global calls
     calls += 1
     if calls == 10:
         print("ready", flush=True)  # 9 trials are finished and stored
         time.sleep(120)
-    return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2
+    return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2 + len(instance or "") + (budget or 0)
 space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
-SMAC(Scenario(space, n_trials=30, deterministic=True, output_directory=sys.argv[1]),
-     target, progress=False).optimize()
+kind = sys.argv[2]
+extra = {"racing": dict(instances=["a", "bb", "ccc"]),
+         "hyperband": dict(min_budget=1, max_budget=9),
+         "plain": {}}[kind]
+scenario = Scenario(space, n_trials=30, deterministic=True, output_directory=sys.argv[1], **extra)
+preset = "hyperband" if kind == "hyperband" else "hpo"
+SMAC(scenario, target, progress=False, preset=preset).optimize()
 """
 
 
+KILLED_EXTRA: dict[str, dict[str, Any]] = {
+    "racing": {"instances": ["a", "bb", "ccc"]},
+    "hyperband": {"min_budget": 1, "max_budget": 9},
+    "plain": {},
+}
+
+
+def killed_target(
+    config: Configuration, seed: int, instance: str | None = None, budget: float | None = None
+) -> float:
+    """The killed run's target, for the run that continues it."""
+    return quadratic(config) + len(instance or "") + (budget or 0)
+
+
 @pytest.mark.slow
-def test_sigkill_loses_no_finished_trial(space: ConfigurationSpace, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["plain", "racing", "hyperband"])
+def test_sigkill_loses_no_finished_trial(
+    kind: str, space: ConfigurationSpace, tmp_path: Path
+) -> None:
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(KILLED_RUN))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, str(script), str(tmp_path), kind],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
 
-    resumed = SMAC(scenario(space, tmp_path, n_trials=30), quadratic, progress=False)
+    resumed = SMAC(
+        scenario(space, tmp_path, n_trials=30, **KILLED_EXTRA[kind]),
+        killed_target,
+        progress=False,
+        preset="hyperband" if kind == "hyperband" else "hpo",
+    )
     before = dict(resumed.runhistory.items())
     assert sum(v.status is StatusType.SUCCESS for v in before.values()) == 9
     assert resumed.runhistory.n_running == 1  # the trial the kill interrupted
@@ -242,4 +272,80 @@ def test_sigkill_loses_no_finished_trial(space: ConfigurationSpace, tmp_path: Pa
     assert resumed.runhistory.n_finished == 30 and resumed.runhistory.n_running == 0
     for key, value in before.items():
         if value.status is StatusType.SUCCESS:
-            assert after[key] == value
+            assert after[key] == value  # kept, and not run again
+
+
+def test_instances_with_features_end_to_end(space: ConfigurationSpace) -> None:
+    offsets = {"a": 0.0, "b": 1.0, "c": 2.0}
+
+    def target(config: Configuration, instance: str, seed: int) -> float:
+        return quadratic(config) + offsets[instance]
+
+    s = scenario(
+        space,
+        n_trials=60,
+        instances=list(offsets),
+        instance_features={k: [v, v * v] for k, v in offsets.items()},
+    )
+    smac = SMAC(s, target, progress=False)
+    incumbent = smac.optimize()
+    assert incumbent is not None and quadratic(incumbent) < 1.0
+    assert len(smac.runhistory.get_trial_values(incumbent)) == 3  # raced on every instance
+    assert smac.runhistory.get_cost(incumbent) == pytest.approx(quadratic(incumbent) + 1.0)
+
+
+def test_model_presets_beat_random_on_a_quadratic(space: ConfigurationSpace) -> None:
+    best = {}
+    for preset in ("random", "hpo"):
+        smac = SMAC(scenario(space, n_trials=40, seed=3), quadratic, preset=preset, progress=False)
+        best[preset] = quadratic(smac.optimize())
+    assert best["hpo"] < best["random"] and best["hpo"] < 0.1
+
+
+def test_model_parts_can_be_swapped_by_keyword(space: ConfigurationSpace) -> None:
+    from smacx.acquisition import LCB
+    from smacx.models import RandomForest
+
+    model = RandomForest(n_trees=5, seed=1)
+    smac = SMAC(
+        scenario(space, n_trials=25),
+        quadratic,
+        model=model,
+        acquisition=LCB(beta=1.0),
+        progress=False,
+    )
+    assert quadratic(smac.optimize()) < 2.0
+    with pytest.raises(ScenarioError, match="uses no model"):
+        SMAC(scenario(space), quadratic, preset="random", model=model)
+
+
+def hangs_once(config: Configuration, seed: int) -> float:
+    """Hangs (no trial time limit) on configurations in the left tenth of the box."""
+    import time
+
+    if config["x"] < -4.0:
+        time.sleep(600)
+    return quadratic(config)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_hung_sample_is_retired_and_the_run_finishes(space: ConfigurationSpace) -> None:
+    from smacx import InitialDesign, Intensifier
+
+    design = InitialDesign(
+        n_configs=1, additional_configs=[Configuration(space, {"x": -5.0, "y": 0.0})]
+    )
+    s = scenario(space, n_trials=10, n_workers=2)
+    with SMAC(
+        s,
+        hangs_once,
+        preset="random",
+        progress=False,
+        initial_design=design,
+        intensifier=Intensifier(pending_config_timeout=1.0),
+    ) as smac:
+        smac.optimize()
+        counts = smac.runhistory.status_counts()
+    assert smac.runhistory.n_finished == 10
+    assert counts.get("RETIRED", 0) >= 1 and "RUNNING" not in counts

@@ -32,3 +32,23 @@ def test_finite_space_is_exhausted_with_a_clear_error() -> None:
         rh.add(info, TrialValue(cost=1.0))
     with pytest.raises(SearchSpaceExhaustedError, match="holds about 4"):
         next(gen)
+
+
+def test_proposals_while_trials_run_are_distinct(space: ConfigurationSpace) -> None:
+    """The constant liar: 8 asks without a tell give 8 different, separated configurations."""
+    import numpy as np
+
+    from smacx import SMAC, Scenario
+
+    smac = SMAC(
+        Scenario(space, n_trials=100, deterministic=True, output_directory=None),
+        random_probability=0.0,
+    )
+    for _ in range(20):
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=(info.config["x"] - 1) ** 2 + (info.config["y"] + 2) ** 2))
+    batch = [smac.ask() for _ in range(8)]
+    points = np.array([[b.config["x"], b.config["y"]] for b in batch])
+    gaps = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))[~np.eye(8, dtype=bool)]
+    assert len({b.config for b in batch}) == 8
+    assert gaps.min() > 0.02  # not the same point with tiny perturbations
