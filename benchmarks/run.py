@@ -1,0 +1,653 @@
+"""Runs optimizers on benchmark tasks, every run in its own subprocess, and records JSON lines.
+
+Example::
+
+    python benchmarks/run.py --suite quick --optimizers smacx,smac3,optuna,random \\
+        --seeds 5 --trials 100 --out results.jsonl
+
+Each (optimizer, task, seed) run is a child process (``run.py --child ...``), so a crash, a hang
+(``--timeout``) or a memory leak in one optimizer never affects another run, and the child's
+peak RSS belongs to that run alone. At most ``--jobs`` children run at once (default 2). Results
+are appended to ``--out`` as each run finishes; ``--resume`` skips runs already recorded there.
+
+One JSON line per run holds: the optimizer, its label and version, task, seed, n_trials, the
+cost of every trial and the best cost so far after every trial, the final regret (if the task's
+optimum is known), wall time, time inside the objective, optimizer overhead per trial
+((wall - objective) / n_trials), peak RSS (MB) of the child, and the git commit of the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
+
+from tasks import Task, get_task, suite_tasks  # noqa: E402
+
+OPTIMIZERS: tuple[str, ...] = ("smacx", "smac3", "smac3_pyrfr", "optuna", "random")
+SCHEMA = 1
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Run specification (parent -> child)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What one child process runs.
+
+    Attributes:
+        optimizer: One of :data:`OPTIMIZERS`.
+        task: Task name (see ``tasks.py``).
+        seed: Seed handed to the optimizer (and to the objective).
+        n_trials: Number of trials (objective evaluations) the optimizer is asked for.
+        label: Name under which the run is reported (default: the optimizer); lets one results
+            file hold, e.g., two smacx commits or settings.
+        mode: Free-form tag (``benchmark`` or ``overhead``).
+    """
+
+    optimizer: str
+    task: str
+    seed: int
+    n_trials: int
+    label: str
+    mode: str = "benchmark"
+
+    def key(self) -> tuple[str, str, int, int, str]:
+        """Identity of the run, used by ``--resume``."""
+        return (self.label, self.task, self.seed, self.n_trials, self.mode)
+
+
+# ---------------------------------------------------------------------------------------------
+# Child side: the recorder and the optimizer adapters
+
+
+def _plain(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Active hyperparameters of a configuration as a dict of plain Python values."""
+    out: dict[str, Any] = {}
+    for key, value in dict(config).items():
+        out[str(key)] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+class Recorder:
+    """Wraps a task's objective: times every call and keeps every cost.
+
+    Args:
+        task: The task whose objective is wrapped.
+    """
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.costs: list[float] = []
+        self.objective_times: list[float] = []
+        self.objective_cpu = 0.0
+        self.trial_ends: list[float] = []
+        self.start = time.perf_counter()
+
+    def reset_clock(self) -> None:
+        """Starts the wall clock (call right before the optimizer is built)."""
+        self.start = time.perf_counter()
+
+    def __call__(self, config: Mapping[str, Any], seed: int) -> float:
+        """Evaluates the objective on ``config`` and records cost and time."""
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        cost = float(self.task.objective(config, seed))
+        t1 = time.perf_counter()
+        self.objective_cpu += time.process_time() - c0
+        self.costs.append(cost)
+        self.objective_times.append(t1 - t0)
+        self.trial_ends.append(t1 - self.start)
+        return cost
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def run_random(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
+    """Random search: ConfigSpace's ``sample_configuration`` on a seeded space."""
+    del workdir
+    space = task.make_space()
+    space.seed(seed)
+    rec.reset_clock()
+    for _ in range(n_trials):
+        rec(_plain(space.sample_configuration()), seed)
+    return "ConfigSpace " + _version("ConfigSpace")
+
+
+def run_smac3(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
+    """SMAC3's HyperparameterOptimizationFacade (random forest + EI + local search)."""
+    from smac import HyperparameterOptimizationFacade, Scenario
+
+    space = task.make_space()
+    rec.reset_clock()
+    scenario = Scenario(
+        space,
+        deterministic=True,
+        n_trials=n_trials,
+        seed=seed,
+        output_directory=workdir / "smac3_output",
+    )
+
+    def train(config: Any, seed: int = 0) -> float:
+        return rec(_plain(config), seed)
+
+    facade = HyperparameterOptimizationFacade(scenario, train, overwrite=True, logging_level=40)
+    facade.optimize()
+    return _version("smac")
+
+
+def run_smac3_pyrfr(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
+    """SMAC3's HPO facade with its pyrfr forest (the pre-2.4 default), facade's RF settings.
+
+    Needs ``pip install "smac[pyrfr]"`` (pyrfr builds with swig).
+    """
+    from smac import HyperparameterOptimizationFacade, Scenario
+    from smac.model.random_forest.pyrfr.random_forest_pyrfr import PyrfrRandomForest
+
+    space = task.make_space()
+    rec.reset_clock()
+    scenario = Scenario(
+        space,
+        deterministic=True,
+        n_trials=n_trials,
+        seed=seed,
+        output_directory=workdir / "smac3_output",
+    )
+    model = PyrfrRandomForest(
+        space,
+        n_trees=10,
+        ratio_features=1.0,
+        min_samples_split=2,
+        min_samples_leaf=1,
+        log_y=True,
+        seed=seed,
+    )
+
+    def train(config: Any, seed: int = 0) -> float:
+        return rec(_plain(config), seed)
+
+    facade = HyperparameterOptimizationFacade(
+        scenario, train, model=model, overwrite=True, logging_level=40
+    )
+    facade.optimize()
+    return _version("smac") + "+pyrfr" + _version("pyrfr")
+
+
+def run_smacx(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
+    """smacx's public API: ``SMAC(Scenario(...), target_fn).optimize()``."""
+    import smacx
+    from smacx import SMAC, Scenario
+
+    space = task.make_space()
+    rec.reset_clock()
+    scenario = Scenario(
+        configspace=space,
+        n_trials=n_trials,
+        seed=seed,
+        deterministic=True,
+        output_directory=workdir / "smacx_output",
+    )
+
+    def target(config: Any, seed: int = 0) -> float:
+        return rec(_plain(config), seed)
+
+    smac = SMAC(scenario, target, overwrite=True, progress=False)
+    smac.optimize()
+    return str(getattr(smacx, "__version__", _version("smacx")))
+
+
+def _optuna_sampler(space: Any) -> Callable[[Any], dict[str, Any]]:
+    """Builds ``trial -> config dict`` that asks an Optuna trial for every active hyperparameter.
+
+    Hyperparameters are visited in ConfigSpace's (topological) order; a conditional one is only
+    suggested when all its parent conditions hold for the values chosen so far. Forbidden
+    clauses are not supported (no task here has any).
+    """
+    from ConfigSpace import (
+        CategoricalHyperparameter,
+        Constant,
+        OrdinalHyperparameter,
+    )
+    from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
+
+    if list(space.forbidden_clauses):
+        raise NotImplementedError("the optuna adapter does not support forbidden clauses")
+
+    names = list(space.keys())
+    parent_conditions = {name: list(space.parent_conditions_of[name]) for name in names}
+
+    def active(name: str, values: dict[str, Any]) -> bool:
+        for cond in parent_conditions[name]:
+            try:
+                if not cond.satisfied_by_value(values):
+                    return False
+            except KeyError:  # a parent is inactive
+                return False
+        return True
+
+    def suggest(trial: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in names:
+            if not active(name, values):
+                continue
+            hp = space[name]
+            if isinstance(hp, Constant):
+                values[name] = hp.value
+            elif isinstance(hp, IntegerHyperparameter):
+                values[name] = trial.suggest_int(
+                    name, int(hp.lower), int(hp.upper), log=bool(hp.log)
+                )
+            elif isinstance(hp, FloatHyperparameter):
+                values[name] = trial.suggest_float(
+                    name, float(hp.lower), float(hp.upper), log=bool(hp.log)
+                )
+            elif isinstance(hp, CategoricalHyperparameter):
+                choices = [c.item() if hasattr(c, "item") else c for c in hp.choices]
+                values[name] = trial.suggest_categorical(name, choices)
+            elif isinstance(hp, OrdinalHyperparameter):
+                seq = [c.item() if hasattr(c, "item") else c for c in hp.sequence]
+                values[name] = trial.suggest_categorical(name, seq)
+            else:
+                raise NotImplementedError(f"no optuna translation for {type(hp).__name__}")
+        return values
+
+    return suggest
+
+
+def run_optuna(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
+    """Optuna with its TPE sampler (default settings) and an in-memory study."""
+    del workdir
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = task.make_space()
+    rec.reset_clock()
+    suggest = _optuna_sampler(space)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(lambda trial: rec(suggest(trial), seed), n_trials=n_trials)
+    return str(optuna.__version__)
+
+
+ADAPTERS: dict[str, Callable[[Task, int, int, Recorder, Path], str]] = {
+    "smacx": run_smacx,
+    "smac3": run_smac3,
+    "smac3_pyrfr": run_smac3_pyrfr,
+    "optuna": run_optuna,
+    "random": run_random,
+}
+
+
+def _rss_mb(usage: resource.struct_rusage) -> float:
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    scale = 1.0 if sys.platform == "darwin" else 1024.0
+    return usage.ru_maxrss * scale / (1024.0 * 1024.0)
+
+
+def child_main(spec: RunSpec, out_path: Path, workdir: Path) -> int:
+    """Runs one optimizer on one task and writes the result as one JSON object to ``out_path``."""
+    task = get_task(spec.task)
+    rec = Recorder(task)
+    record: dict[str, Any] = {"status": "ok", "error": None}
+    adapter = ADAPTERS[spec.optimizer]
+    rss_start = _rss_mb(resource.getrusage(resource.RUSAGE_SELF))
+    cpu0 = time.process_time()
+    wall0 = time.perf_counter()
+    rec.start = wall0
+    try:
+        record["version"] = adapter(task, spec.seed, spec.n_trials, rec, workdir)
+    except BaseException as exc:  # record whatever went wrong, even SystemExit
+        record["status"] = "error"
+        record["error"] = "".join(traceback.format_exception(exc))[-4000:]
+        record["version"] = None
+    wall = time.perf_counter() - rec.start
+    self_usage = resource.getrusage(resource.RUSAGE_SELF)
+    children_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    n = len(rec.costs)
+    best: list[float] = []
+    for cost in rec.costs:
+        best.append(cost if not best else min(best[-1], cost))
+    objective_time = sum(rec.objective_times)
+    final_best = best[-1] if best else None
+    regret = None
+    if task.optimum is not None and final_best is not None and math.isfinite(final_best):
+        regret = final_best - task.optimum
+    record.update(
+        {
+            "n_evals": n,
+            "optimum": task.optimum,
+            "final_best": final_best,
+            "final_regret": regret,
+            "wall_time_s": wall,
+            "objective_time_s": objective_time,
+            "overhead_per_trial_ms": 1000.0 * (wall - objective_time) / n if n else None,
+            "cpu_time_s": time.process_time() - cpu0,
+            "objective_cpu_time_s": rec.objective_cpu,
+            "peak_rss_mb": _rss_mb(self_usage),
+            "rss_before_optimizer_mb": rss_start,
+            "peak_rss_children_mb": _rss_mb(children_usage),
+            "costs": rec.costs,
+            "best_so_far": best,
+            "trial_end_s": [round(t, 6) for t in rec.trial_ends],
+            "objective_s": [round(t, 6) for t in rec.objective_times],
+        }
+    )
+    if n and n != spec.n_trials and record["status"] == "ok":
+        record["status"] = "wrong_n_trials"
+    out_path.write_text(json.dumps(record))
+    return 0 if record["status"] == "ok" else 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent side
+
+
+def git_info(repo: Path = REPO_DIR) -> dict[str, Any]:
+    """Commit of ``repo`` (None before the first commit) and whether ``smacx/`` has changes."""
+
+    def git(*args: str) -> str | None:
+        try:
+            res = subprocess.run(
+                ["git", "-C", str(repo), *args],
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return res.stdout.strip() if res.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--", "smacx")
+    return {
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+    }
+
+
+def child_env(threads: int) -> dict[str, str]:
+    """Environment of a child: repo on PYTHONPATH, BLAS/OpenMP pools limited to ``threads``."""
+    env = os.environ.copy()
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = str(REPO_DIR) + (os.pathsep + path if path else "")
+    if threads > 0:
+        for var in _THREAD_VARS:
+            env[var] = str(threads)
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env
+
+
+def run_one(
+    spec: RunSpec,
+    *,
+    timeout: float,
+    threads: int,
+    meta: Mapping[str, Any],
+    keep_workdir: bool = False,
+) -> dict[str, Any]:
+    """Runs ``spec`` in a subprocess and returns its full result record."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench_{spec.optimizer}_{spec.task}_"))
+    out_path = workdir / "result.json"
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        json.dumps(asdict(spec)),
+        "--child-out",
+        str(out_path),
+    ]
+    start = time.perf_counter()
+    stderr_tail = ""
+    returncode: int | None = None
+    status_override: str | None = None
+    try:
+        proc = subprocess.run(
+            cmd,
+            check=False,
+            cwd=workdir,
+            env=child_env(threads),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        returncode = proc.returncode
+        stderr_tail = proc.stderr[-3000:]
+    except subprocess.TimeoutExpired as exc:
+        status_override = "timeout"
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        stderr_tail = (err or "")[-3000:]
+    elapsed = time.perf_counter() - start
+
+    record: dict[str, Any] = {"schema": SCHEMA, **asdict(spec)}
+    if out_path.exists():
+        try:
+            record.update(json.loads(out_path.read_text()))
+        except json.JSONDecodeError:
+            record["status"] = "crashed"
+    else:
+        record["status"] = "crashed"
+    if status_override:
+        record["status"] = status_override
+    if record.get("status") != "ok":
+        record.setdefault("error", None)
+        record["stderr_tail"] = stderr_tail
+    record.update(
+        {
+            "returncode": returncode,
+            "process_time_s": elapsed,
+            "threads": threads,
+            **meta,
+        }
+    )
+    if not keep_workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return record
+
+
+def run_many(
+    specs: list[RunSpec],
+    out: Path,
+    *,
+    jobs: int,
+    timeout: float,
+    threads: int,
+    resume: bool,
+    keep_workdir: bool = False,
+    quiet: bool = False,
+) -> list[dict[str, Any]]:
+    """Runs all ``specs`` with at most ``jobs`` children at once; appends records to ``out``."""
+    done: set[tuple[Any, ...]] = set()
+    if resume and out.exists():
+        for line in out.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec.get("status") == "ok":
+                done.add((rec["label"], rec["task"], rec["seed"], rec["n_trials"], rec.get("mode")))
+    todo = [s for s in specs if s.key() not in done]
+    if not quiet and len(todo) < len(specs):
+        print(f"resume: {len(specs) - len(todo)} runs already in {out}, {len(todo)} to go")
+
+    meta = {
+        **git_info(),
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+    results: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+
+    def work(spec: RunSpec) -> dict[str, Any]:
+        return run_one(spec, timeout=timeout, threads=threads, meta=meta, keep_workdir=keep_workdir)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(work, s): s for s in todo}
+        for i, fut in enumerate(as_completed(futures), 1):
+            rec = fut.result()
+            with lock, out.open("a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            results.append(rec)
+            if not quiet:
+                _print_progress(i, len(todo), rec, time.perf_counter() - t0)
+    return results
+
+
+def _fmt(value: Any, spec: str = ".4g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _print_progress(i: int, n: int, rec: Mapping[str, Any], elapsed: float) -> None:
+    msg = (
+        f"[{i}/{n} {elapsed / 60:.1f}min] {rec['label']:>8} {rec['task']:<16} seed={rec['seed']} "
+        f"T={rec['n_trials']}: {rec.get('status')}"
+    )
+    if rec.get("status") == "ok":
+        msg += (
+            f" best={_fmt(rec.get('final_best'))} regret={_fmt(rec.get('final_regret'))}"
+            f" wall={rec['wall_time_s']:.1f}s ovh={rec['overhead_per_trial_ms']:.1f}ms/trial"
+            f" rss={rec['peak_rss_mb']:.0f}MB"
+        )
+    else:
+        err = (rec.get("error") or rec.get("stderr_tail") or "").strip().splitlines()
+        msg += f" ({err[-1] if err else 'no output'})"
+    print(msg, flush=True)
+
+
+def build_specs(
+    optimizers: list[str],
+    tasks: list[str],
+    seeds: list[int],
+    n_trials: int,
+    labels: Mapping[str, str] | None = None,
+    mode: str = "benchmark",
+) -> list[RunSpec]:
+    """All (optimizer, task, seed) runs, ordered seed-major so partial results cover all tasks."""
+    labels = labels or {}
+    return [
+        RunSpec(opt, task, seed, n_trials, labels.get(opt, opt), mode)
+        for seed in seeds
+        for task in tasks
+        for opt in optimizers
+    ]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line of ``run.py``."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--suite", default="quick", help="quick, full, or comma-separated task names")
+    p.add_argument("--optimizers", default="smacx,smac3,optuna,random")
+    p.add_argument("--seeds", type=int, default=5, help="number of seeds (first-seed, +1, ...)")
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--trials", type=int, default=100)
+    p.add_argument("--out", type=Path, default=Path("results.jsonl"))
+    p.add_argument("--jobs", type=int, default=2, help="children running at once")
+    p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per child (0=any)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    p.add_argument("--resume", action="store_true", help="skip runs already ok in --out")
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="OPT=NAME",
+        help="report OPT under NAME, e.g. smacx=smacx-rf50 (repeatable)",
+    )
+    p.add_argument("--mode", default="benchmark", help="tag stored with each run")
+    p.add_argument("--keep-workdir", action="store_true", help="keep each run's temp directory")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    """``["smacx=new"]`` -> ``{"smacx": "new"}``."""
+    labels: dict[str, str] = {}
+    for item in items:
+        opt, _, name = item.partition("=")
+        if not name:
+            raise SystemExit(f"--label expects OPT=NAME, got {item!r}")
+        labels[opt] = name
+    return labels
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point (parent and child)."""
+    args = parse_args(argv)
+    if args.child:
+        spec = RunSpec(**json.loads(args.child))
+        return child_main(spec, args.child_out, Path.cwd())
+
+    optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    unknown = [o for o in optimizers if o not in ADAPTERS]
+    if unknown:
+        raise SystemExit(f"unknown optimizer(s) {unknown}; known: {', '.join(ADAPTERS)}")
+    tasks = [t.name for t in suite_tasks(args.suite)]
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    specs = build_specs(
+        optimizers, tasks, seeds, args.trials, parse_labels(args.label), mode=args.mode
+    )
+    if args.dry_run:
+        for s in specs:
+            print(s)
+        print(f"{len(specs)} runs")
+        return 0
+    print(
+        f"{len(specs)} runs: {len(optimizers)} optimizers x {len(tasks)} tasks x "
+        f"{len(seeds)} seeds, {args.trials} trials, {args.jobs} at a time -> {args.out}",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    results = run_many(
+        specs,
+        args.out,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        threads=args.threads,
+        resume=args.resume,
+        keep_workdir=args.keep_workdir,
+    )
+    bad = [r for r in results if r.get("status") != "ok"]
+    print(f"done in {(time.perf_counter() - t0) / 60:.1f} min; {len(bad)} failed runs")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
