@@ -161,9 +161,7 @@ class SMAC:
         self._target_cpu_time = 0.0
         self._own_time = 0.0
         self._told_here = 0
-        self._incumbent_cost = math.inf
-        #: Every change of incumbent: config id, cost, finished trials and wall time then.
-        self.trajectory: list[dict[str, Any]] = []
+        self._last_incumbent: tuple[int | None, list[float]] = (None, [])
         if self.runhistory.n_finished:
             logger.info(
                 "Continuing run %r: %d finished trial(s), %d left running by a stopped process.",
@@ -314,27 +312,33 @@ class SMAC:
         self._own_time += time.perf_counter() - t0
 
     def _update_incumbent(self) -> None:
+        """Store a trajectory entry when the incumbent or its cost changed."""
         incumbents = self.intensifier.incumbents()
         if not incumbents:
             return
-        cost = self.runhistory.get_cost(incumbents[0])
-        if (
-            self.trajectory
-            and self.trajectory[-1]["config_id"] == self.runhistory.get_config_id(incumbents[0])
-            and cost == self._incumbent_cost
-        ):
+        config_id = self.runhistory.get_config_id(incumbents[0])
+        costs = self.runhistory.get_costs(incumbents[0])
+        if self._last_incumbent == (config_id, costs):
             return
-        self._incumbent_cost = cost
+        self._last_incumbent = (config_id, costs)
+        last = self.runhistory.trajectory()[-1:]
+        if last and last[0]["config_id"] == config_id and last[0]["cost"] == costs:
+            return  # a continued run: the stored trajectory already ends here
         entry = {
-            "config_id": self.runhistory.get_config_id(incumbents[0]),
-            "cost": self.runhistory.get_costs(incumbents[0]),
+            "config_id": config_id,
+            "cost": costs,
             "n_finished": self.runhistory.n_finished,
             "walltime": time.time() - self._start_time if math.isfinite(self._start_time) else 0.0,
         }
-        self.trajectory.append(entry)
-        logger.debug("Incumbent: config %s with cost %s.", entry["config_id"], entry["cost"])
+        self.runhistory.add_incumbent(entry)
+        logger.debug("Incumbent: config %s with cost %s.", config_id, costs)
 
     # -- optimize ------------------------------------------------------------------------------
+
+    @property
+    def trajectory(self) -> list[dict[str, Any]]:
+        """Every change of incumbent (config id, cost, finished trials, wall time), as stored."""
+        return self.runhistory.trajectory()
 
     @property
     def incumbent(self) -> Configuration | None:

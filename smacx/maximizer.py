@@ -240,7 +240,8 @@ class LocalAndRandomSearch:
             hit = np.flatnonzero(s == best[owner])
             pick[owner[hit[::-1]]] = hit[::-1]  # first best neighbour wins
             current = f[live]
-            better = (pick >= 0) & (best > current + 1e-12 * np.abs(current))
+            margin = np.where(np.isfinite(current), 1e-12 * np.abs(current), 0.0)  # -inf scores
+            better = (pick >= 0) & (best > current + margin)
             level = (pick >= 0) & ~better & (best >= current) & np.isfinite(best)
             level &= plateau[live] < self.max_plateau_steps
             move = better | level

@@ -134,6 +134,22 @@ class RunHistory:
         self._ids[text] = config_id
         return config_id
 
+    def add_incumbent(self, entry: dict[str, Any]) -> None:
+        """Append a change of incumbent to the stored trajectory (see :meth:`trajectory`)."""
+        trajectory = self.trajectory()
+        trajectory.append(entry)
+        self.storage.set_meta("trajectory", json.dumps(trajectory, default=repr))
+
+    def trajectory(self) -> list[dict[str, Any]]:
+        """Every change of incumbent so far, oldest first, as stored with the run.
+
+        Each entry holds the incumbent's ``config_id``, its ``cost`` (one per objective), the
+        number of finished trials (``n_finished``) and the seconds since the optimization
+        started (``walltime``).
+        """
+        stored = self.storage.get_meta("trajectory")
+        return [] if stored is None else list(json.loads(stored))
+
     def key_of(self, info: TrialInfo) -> TrialKey:
         """The key of a trial, storing its configuration first if it is new."""
         return TrialKey(self.add_config(info.config), info.instance, info.seed, info.budget)

@@ -144,9 +144,11 @@ def test_validate_averages_over_seeds(space: ConfigurationSpace) -> None:
 def test_resume_continues_and_counts_finished(space: ConfigurationSpace, tmp_path: Path) -> None:
     first = SMAC(scenario(space, tmp_path, n_trials=10), quadratic, progress=False)
     first.optimize()
+    trajectory = first.trajectory
     first.close()
     second = SMAC(scenario(space, tmp_path, n_trials=25), quadratic, progress=False)
     assert second.runhistory.n_finished == 10
+    assert second.trajectory == trajectory != []  # stored with the run
     second.optimize()
     assert second.runhistory.n_finished == 25
     assert len(second.runhistory.get_configs()) == 25  # no configuration evaluated twice

@@ -73,6 +73,10 @@ class Storage(Protocol):
         """Store ``value`` under ``key`` unless a value is there; return the stored value."""
         ...
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing what was there."""
+        ...
+
     def add_config(self, config_json: str, origin: str) -> int:
         """The id of this configuration, adding it if it is new."""
         ...

@@ -28,6 +28,10 @@ class MemoryStorage:
         with self._lock:
             return self._meta.setdefault(key, value)
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._meta[key] = value
+
     def add_config(self, config_json: str, origin: str) -> int:
         with self._lock:
             if config_json not in self._config_ids:

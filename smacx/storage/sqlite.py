@@ -120,6 +120,10 @@ class SQLiteStorage:
             cur.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
             return str(cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self._transaction() as cur:
+            cur.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     def add_config(self, config_json: str, origin: str) -> int:
         with self._lock, self._transaction() as cur:
             cur.execute(

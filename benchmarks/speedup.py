@@ -1,0 +1,131 @@
+"""Wall time for k dask workers to reach the cost one worker reaches after N trials.
+
+    python benchmarks/speedup.py --tasks branin,hartmann6,levy5 --workers 8 --trials 100 \
+        --sleep 0.2 --out speedup.json
+
+For each task and seed, smacx first runs N trials on one worker with a target padded by
+``--sleep`` seconds (so the target, not the machine's two cores, sets the pace), and records the
+best cost and the wall time. It then runs on ``--workers`` workers (a threads LocalCluster) with
+``termination_cost_threshold`` set to that cost, capped at ``--max-factor`` times N trials, and
+records the wall time to get there. The ratio of the two wall times is the figure of merit (the
+issue's target: at most 1/5 with 8 workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tasks import TASKS
+
+
+def run(
+    task_name: str,
+    seed: int,
+    trials: int,
+    sleep: float,
+    workers: int,
+    threshold: float | None,
+    max_trials: int,
+) -> dict[str, Any]:
+    """One smacx run; returns the best cost, the wall time and the trials it took."""
+    from dask.distributed import Client, LocalCluster
+
+    from smacx import SMAC, Scenario
+
+    task = TASKS[task_name]
+
+    def target(config: Any, seed: int = 0) -> float:
+        time.sleep(sleep)
+        return float(task.objective(dict(config), seed))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario = Scenario(
+            task.make_space(),
+            n_trials=max_trials if threshold is not None else trials,
+            seed=seed,
+            deterministic=True,
+            output_directory=Path(tmp),
+            termination_cost_threshold=threshold if threshold is not None else -float("inf"),
+        )
+        start = time.time()
+        if workers == 1:
+            smac = SMAC(scenario, target, progress=False)
+            smac.optimize()
+        else:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=False,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            with Client(cluster) as client:
+                smac = SMAC(scenario, target, dask_client=client, progress=False)
+                smac.optimize()
+                smac.close()
+            cluster.close()
+        wall = time.time() - start
+        costs = [v.cost for _, v in smac.runhistory.finished()]
+    return {"best": min(costs), "wall_s": wall, "trials": len(costs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="branin,hartmann6,levy5")
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--sleep", type=float, default=0.2)
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--max-factor", type=int, default=4)
+    parser.add_argument("--out", default="speedup.json")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    records = []
+    for task_name in args.tasks.split(","):
+        for seed in range(args.seeds):
+            one = run(task_name, seed, args.trials, args.sleep, 1, None, args.trials)
+            many = run(
+                task_name,
+                seed,
+                args.trials,
+                args.sleep,
+                args.workers,
+                one["best"],
+                args.max_factor * args.trials,
+            )
+            record = {
+                "task": task_name,
+                "seed": seed,
+                "workers": args.workers,
+                "sleep_s": args.sleep,
+                "one_worker": one,
+                "many_workers": many,
+                "reached": many["best"] <= one["best"],
+                "time_ratio": many["wall_s"] / one["wall_s"],
+            }
+            records.append(record)
+            print(
+                f"{task_name:>12} seed {seed}: 1 worker {one['wall_s']:.1f} s to {one['best']:.4g}"
+                f" ({one['trials']} trials); {args.workers} workers {many['wall_s']:.1f} s to "
+                f"{many['best']:.4g} ({many['trials']} trials); ratio "
+                f"{record['time_ratio']:.3f}{'' if record['reached'] else ' (not reached)'}",
+                flush=True,
+            )
+    ratios = [r["time_ratio"] for r in records]
+    reached = sum(r["reached"] for r in records)
+    print(f"median ratio {statistics.median(ratios):.3f}; reached {reached}/{len(records)}")
+    Path(args.out).write_text(json.dumps(records, indent=1))
+
+
+if __name__ == "__main__":
+    main()
