@@ -213,6 +213,9 @@ class ModelProposer:
         self.features = encoder.instance_feature_matrix()
         self._instance_row = {name: row for row, name in enumerate(encoder.instance_names)}
         self._codes: dict[int, np.ndarray] = {}  # config id -> encoding, filled incrementally
+        # finished trials read so far, by budget: (config id, instance, costs)
+        self._rows: dict[float | None, list[tuple[int, str | None, list[float]]]] = {}
+        self._read = 0
 
     def _encode_ids(self, history: RunHistory, ids: Sequence[int]) -> np.ndarray:
         new = [i for i in dict.fromkeys(ids) if i not in self._codes]
@@ -227,12 +230,13 @@ class ModelProposer:
     def _training_data(
         self, history: RunHistory, rng: np.random.Generator
     ) -> tuple[list[int], list[str | None], np.ndarray] | None:
-        by_budget: dict[float | None, list[tuple[int, str | None, list[float]]]] = {}
-        for key in history.finished_since(0):
-            value = history[key]
-            by_budget.setdefault(key.budget, []).append(
-                (key.config_id, key.instance, value.costs())
+        new = history.finished_since(self._read)
+        self._read += len(new)
+        for key in new:
+            self._rows.setdefault(key.budget, []).append(
+                (key.config_id, key.instance, history[key].costs())
             )
+        by_budget = self._rows
         usable = [b for b, rows in by_budget.items() if len(rows) >= self.min_observations]
         if not usable:
             return None
