@@ -66,8 +66,8 @@ def run(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=False,
-                host="127.0.0.1",
                 dashboard_address=None,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # loopback only
             )
             with Client(cluster) as client:
                 smac = SMAC(scenario, target, dask_client=client, progress=False)

@@ -157,6 +157,7 @@ class SMAC:
 
         self._stop_requested = False
         self._start_time = math.nan
+        self._start_cpu = 0.0
         self._target_time = 0.0
         self._target_cpu_time = 0.0
         self._own_time = 0.0
@@ -360,7 +361,7 @@ class SMAC:
         if time.time() - self._start_time >= s.walltime_limit:
             logger.info("Stopping: walltime_limit of %g s reached.", s.walltime_limit)
             return False
-        if time.process_time() + self._target_cpu_time >= s.cputime_limit:
+        if _cpu_seconds() - self._start_cpu >= s.cputime_limit:
             logger.info("Stopping: cputime_limit of %g s reached.", s.cputime_limit)
             return False
         incumbent = self.incumbent
@@ -388,6 +389,7 @@ class SMAC:
             )
         data = dict(data_to_scatter or {})
         self._start_time = time.time()
+        self._start_cpu = _cpu_seconds()
         self._stop_requested = False
         from tqdm.auto import tqdm
 
@@ -589,6 +591,14 @@ def _preset_parts(
         n_objectives=scenario.n_objectives,
     )
     return proposer, probability
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished child processes (pynisher's trials)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def _plain(value: Any) -> Any:

@@ -65,7 +65,8 @@ class Scenario:
         termination_cost_threshold: Stop as soon as the incumbent's cost is at or below this.
         n_trials: How many finished trials the run should hold (trials of a resumed run count).
         walltime_limit: Seconds of wall-clock time the optimization may take (this process).
-        cputime_limit: Seconds of CPU time (smacx plus targets) the optimization may take.
+        cputime_limit: Seconds of CPU time ``optimize`` may use: this process (smacx and
+            in-process targets) plus its finished child processes (trials under limits).
         trial_walltime_limit: Seconds one trial may take; a trial over it is a TIMEOUT.
             Enforced with pynisher in a subprocess.
         trial_memory_limit: Megabytes of memory one trial may use; a trial over it is a

@@ -134,6 +134,21 @@ def test_walltime_limit_stops_early(space: ConfigurationSpace) -> None:
     assert 3 <= smac.runhistory.n_finished < 100
 
 
+def test_cputime_limit_stops_early(space: ConfigurationSpace) -> None:
+    import time
+
+    def busy(config: Configuration) -> float:
+        end = time.process_time() + 0.02
+        while time.process_time() < end:
+            pass
+        return quadratic(config)
+
+    s = scenario(space, n_trials=10_000, cputime_limit=0.5)
+    smac = SMAC(s, busy, preset="random", progress=False)
+    smac.optimize()
+    assert 3 <= smac.runhistory.n_finished < 200
+
+
 def test_validate_averages_over_seeds(space: ConfigurationSpace) -> None:
     smac = SMAC(scenario(space, deterministic=False), lambda config, seed: float(seed % 2))
     mean = smac.validate(space.get_default_configuration(), seeds=[1, 2, 3, 5])
