@@ -366,3 +366,16 @@ def test_hung_sample_is_retired_and_the_run_finishes(space: ConfigurationSpace) 
         counts = smac.runhistory.status_counts()
     assert smac.runhistory.n_finished == 10
     assert counts.get("RETIRED", 0) >= 1 and "RUNNING" not in counts
+
+
+def seed_parity(config: Configuration, seed: int) -> float:
+    return float(seed % 2)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_validate_runs_through_the_dask_runner(space: ConfigurationSpace) -> None:
+    s = scenario(space, n_trials=4, n_workers=2, deterministic=False)
+    with SMAC(s, seed_parity, progress=False) as smac:
+        assert smac.validate(space.get_default_configuration(), seeds=[1, 2, 3, 5]) == 0.75
+        assert smac.runhistory.n_finished == 0
