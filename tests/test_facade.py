@@ -379,3 +379,25 @@ def test_validate_runs_through_the_dask_runner(space: ConfigurationSpace) -> Non
     with SMAC(s, seed_parity, progress=False) as smac:
         assert smac.validate(space.get_default_configuration(), seeds=[1, 2, 3, 5]) == 0.75
         assert smac.runhistory.n_finished == 0
+
+
+def test_two_objectives_end_to_end() -> None:
+    """ZDT1-like: the Pareto front is y = 0 with f2 = 1 - sqrt(f1)."""
+    import math
+
+    cs = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+
+    def two(config: Configuration, seed: int) -> dict[str, float]:
+        return {"f1": config["x"], "f2": 1 - math.sqrt(config["x"]) + config["y"]}
+
+    s = Scenario(
+        cs, n_trials=40, objectives=["f1", "f2"], deterministic=True, output_directory=None
+    )
+    smac = SMAC(s, two, progress=False)
+    smac.optimize()
+    front = smac.incumbents
+    assert 2 <= len(front) <= 10
+    costs = [smac.runhistory.get_costs(c) for c in front]
+    for a in costs:  # no member dominates another
+        assert not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in costs)
+    assert all(c["y"] < 0.3 for c in front)
