@@ -181,6 +181,9 @@ class ModelProposer:
         n_start_points: How many of the best observed configurations seed the local search.
         batch_size: Candidates kept from one fit for the calls made before the next result.
         min_spread: Smallest distance between candidates kept from one fit.
+        refit_above: Up to this many observations the model is fitted for every proposal;
+            above, once per ``1 + (n - refit_above) // 100`` new results (every 9th at 1,000),
+            with the acquisition still bound to the current incumbent's cost.
     """
 
     def __init__(
@@ -195,6 +198,7 @@ class ModelProposer:
         n_start_points: int = 10,
         batch_size: int = 4,
         min_spread: float = 0.05,
+        refit_above: int = 200,
     ) -> None:
         self.encoder = encoder
         self.model = model
@@ -207,6 +211,8 @@ class ModelProposer:
         self.n_start_points = n_start_points
         self.batch_size = batch_size
         self.min_spread = min_spread
+        self.refit_above = refit_above
+        self._fitted_at = -1  # observations at the last fit
         self._spare: np.ndarray = np.empty((0, encoder.n_dims))  # candidates left from a fit
         self._spare_at = -1  # history.n_finished when they were found
         # scaled features of every instance (the encoder's), or None without instance features
@@ -293,14 +299,17 @@ class ModelProposer:
             X = np.hstack([X, self.features[rows]])
             X_pending = np.repeat(X_pending, len(self.features), axis=0)
             X_pending = np.hstack([X_pending, np.tile(self.features, (len(pending), 1))])
-        y_all = np.concatenate([y, np.full(len(X_pending), y.max())])
-        self.model.fit(np.vstack([X, X_pending]), y_all)
+        new_results = len(y) - self._fitted_at  # < 0: trained on a higher budget now
+        if self._fitted_at < 0 or not 0 <= new_results < self._refit_gap(len(y)):
+            y_all = np.concatenate([y, np.full(len(X_pending), y.max())])
+            self.model.fit(np.vstack([X, X_pending]), y_all)
+            self._fitted_at = len(y)
         if self.features is not None:
             model = _Marginalized(self.model, self.features)
         acq = self.acquisition.bind(model, self._best_y(y))
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
-        known = self._encode_ids(history, [i for i in range(1, history.n_configs + 1)])
+        known = self._encode_ids(history, history.config_ids())
         found = self.maximizer.maximize(acq, 8 * self.batch_size, starts, known)
         if len(found) == 0:
             return None
@@ -309,6 +318,10 @@ class ModelProposer:
             return None  # every candidate is next to a running trial: draw a random one
         self._spare, self._spare_at = chosen[1:], history.n_finished
         return self.encoder.decode(chosen[:1])[0]
+
+    def _refit_gap(self, n: int) -> int:
+        """New results needed before the model is fitted again, with ``n`` observations."""
+        return 1 if n <= self.refit_above else 1 + (n - self.refit_above) // 100
 
     def _spread(self, found: np.ndarray, avoid: np.ndarray) -> np.ndarray:
         """Best-first rows of ``found``, ``min_spread`` from ``avoid`` and each other (<= batch).
