@@ -43,6 +43,7 @@ __all__ = [
     "Intensification",
     "IntensifierSettings",
     "make_keys",
+    "overdue_trials",
     "rank_configs",
     "pareto_fronts",
 ]
@@ -110,6 +111,21 @@ def pareto_fronts(costs: np.ndarray) -> np.ndarray:
         front[free] = level
         level += 1
     return front
+
+
+def overdue_trials(history: RunHistory, timeout: float | None, now: float) -> list[TrialInfo]:
+    """Every running trial of a configuration that has a trial running for over ``timeout`` s.
+
+    Args:
+        history: The run history.
+        timeout: Seconds a trial may be pending; None: never overdue.
+        now: Unix time to measure against.
+    """
+    if timeout is None:
+        return []
+    running = history.running_items()
+    late = {key.config_id for key, value in running if now - value.starttime > timeout}
+    return [history.trial_info(key) for key, _ in running if key.config_id in late]
 
 
 class Intensification(Protocol):
@@ -440,16 +456,4 @@ class Racing:
 
         The caller records them as RETIRED; their configurations are raced no further.
         """
-        timeout = self.settings.pending_config_timeout
-        if timeout is None:
-            return []
-        late_configs = {
-            key.config_id
-            for key, value in self.history.items()
-            if value.status is StatusType.RUNNING and now - value.starttime > timeout
-        }
-        return [
-            info
-            for info in self.history.running()
-            if self.history.get_config_id(info.config) in late_configs
-        ]
+        return overdue_trials(self.history, self.settings.pending_config_timeout, now)

@@ -34,8 +34,8 @@ import numpy as np
 from ConfigSpace import Configuration
 
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError
-from smacx.intensifier import make_keys, pareto_fronts, rank_configs
-from smacx.trial import StatusType, TrialInfo, TrialKey
+from smacx.intensifier import make_keys, overdue_trials, pareto_fronts, rank_configs
+from smacx.trial import TrialInfo, TrialKey
 
 if TYPE_CHECKING:
     from smacx.runhistory import RunHistory
@@ -677,18 +677,4 @@ class Halving:
         The caller records them as RETIRED (with the crash cost); they then count as finished,
         so the stage they hold back can complete. Empty without a timeout.
         """
-        timeout = self.settings.pending_config_timeout
-        if timeout is None:
-            return []
-        late = {
-            key.config_id
-            for key, value in self.history.items()
-            if value.status is StatusType.RUNNING and now - value.starttime > timeout
-        }
-        if not late:
-            return []
-        return [
-            info
-            for info in self.history.running()
-            if self.history.get_config_id(info.config) in late
-        ]
+        return overdue_trials(self.history, self.settings.pending_config_timeout, now)

@@ -76,6 +76,7 @@ class RunHistory:
         self._ids: dict[str, int] = {}
         self._finished: dict[TrialKey, TrialValue] = {}
         self._running: dict[TrialKey, TrialRecord] = {}
+        self._running_per_config: dict[int, int] = {}
         self._by_config: dict[int, dict[TrialKey, TrialValue]] = {}
         self._cost_cache: dict[int, list[float]] = {}
         self._finished_log: list[TrialKey] = []
@@ -107,9 +108,15 @@ class RunHistory:
         self._last_version = max(self._last_version, rec.version)
         key = rec.key
         if rec.value.status is StatusType.RUNNING:
+            if key not in self._running:
+                count = self._running_per_config.get(key.config_id, 0)
+                self._running_per_config[key.config_id] = count + 1
             self._running[key] = rec
             return
-        self._running.pop(key, None)
+        if self._running.pop(key, None) is not None:
+            left = self._running_per_config.pop(key.config_id) - 1
+            if left:
+                self._running_per_config[key.config_id] = left
         if key not in self._finished:
             self._finished_log.append(key)
         self._finished[key] = rec.value
@@ -236,7 +243,7 @@ class RunHistory:
         """Whether the configuration has a finished or running trial."""
         config_id = self.get_config_id(config)
         return config_id is not None and (
-            config_id in self._by_config or any(k.config_id == config_id for k in self._running)
+            config_id in self._by_config or config_id in self._running_per_config
         )
 
     def get_config(self, config_id: int) -> Configuration:
@@ -355,6 +362,10 @@ class RunHistory:
     def running(self) -> list[TrialInfo]:
         """Trials that are running, in this or another process."""
         return [self.trial_info(k) for k in self._running]
+
+    def running_items(self) -> list[tuple[TrialKey, TrialValue]]:
+        """Running trials as (key, value); the value's ``starttime`` says when each started."""
+        return [(key, rec.value) for key, rec in self._running.items()]
 
     def finished(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
         """Finished trials with their values, in the order they were read."""
