@@ -81,7 +81,9 @@ class RandomSearch:
 
     def __post_init__(self) -> None:
         if self.n_random < 1:
-            raise ScenarioError(f"n_random: expected a positive integer, got {self.n_random}")
+            raise ScenarioError(
+                f"RandomSearch.n_random: expected a positive integer, got {self.n_random}"
+            )
         self._rng = np.random.default_rng(self.seed)
 
     def maximize(
@@ -150,15 +152,19 @@ class LocalAndRandomSearch:
         for name in ("n_random", "n_neighbours"):
             if getattr(self, name) < 1:
                 raise ScenarioError(
-                    f"{name}: expected a positive integer, got {getattr(self, name)}"
+                    f"LocalAndRandomSearch.{name}: expected a positive integer, "
+                    f"got {getattr(self, name)}"
                 )
         for name in ("n_local_starts", "max_steps", "max_plateau_steps"):
             if getattr(self, name) < 0:
                 raise ScenarioError(
-                    f"{name}: expected a non-negative integer, got {getattr(self, name)}"
+                    f"LocalAndRandomSearch.{name}: expected a non-negative integer, "
+                    f"got {getattr(self, name)}"
                 )
         if not 0.0 < self.step_size <= 1.0:
-            raise ScenarioError(f"step_size: expected a value in (0, 1], got {self.step_size}")
+            raise ScenarioError(
+                f"LocalAndRandomSearch.step_size: expected a value in (0, 1], got {self.step_size}"
+            )
         self._rng = np.random.default_rng(self.seed)
 
     def maximize(

@@ -63,14 +63,17 @@ class GaussianProcess:
     def __post_init__(self) -> None:
         if self.n_restarts < 0:
             raise ScenarioError(
-                f"n_restarts: expected a non-negative integer, got {self.n_restarts}"
+                "GaussianProcess.n_restarts: expected a non-negative integer, "
+                f"got {self.n_restarts}"
             )
         for name, (low, high) in (
             ("length_scale_bounds", self.length_scale_bounds),
             ("noise_bounds", self.noise_bounds),
         ):
             if not 0 < low < high:
-                raise ScenarioError(f"{name}: expected 0 < lower < upper, got ({low}, {high})")
+                raise ScenarioError(
+                    f"GaussianProcess.{name}: expected 0 < lower < upper, got ({low}, {high})"
+                )
 
     def _optimize(
         self, objective: Callable[..., Any], theta: np.ndarray, bounds: np.ndarray

@@ -297,22 +297,27 @@ class RandomForest:
 
     def __post_init__(self) -> None:
         if self.n_trees < 1:
-            raise ScenarioError(f"n_trees: expected a positive integer, got {self.n_trees}")
+            raise ScenarioError(
+                f"RandomForest.n_trees: expected a positive integer, got {self.n_trees}"
+            )
         if not 0.0 < self.ratio_features <= 1.0:
             raise ScenarioError(
-                f"ratio_features: expected a share in (0, 1], got {self.ratio_features}"
+                "RandomForest.ratio_features: expected a share in (0, 1], "
+                f"got {self.ratio_features}"
             )
         if self.min_samples_leaf < 1 or self.min_samples_split < 2:
             raise ScenarioError(
-                "min_samples_leaf, min_samples_split: expected at least 1 and 2, got "
+                "RandomForest.min_samples_leaf, min_samples_split: expected at least 1 and 2, got "
                 f"{self.min_samples_leaf} and {self.min_samples_split}"
             )
         if self.backend not in ("auto", "numpy", "sklearn"):
             raise ScenarioError(
-                f"backend: expected 'auto', 'numpy' or 'sklearn', got {self.backend!r}"
+                f"RandomForest.backend: expected 'auto', 'numpy' or 'sklearn', got {self.backend!r}"
             )
         if self.max_depth < 0:
-            raise ScenarioError(f"max_depth: expected a non-negative integer, got {self.max_depth}")
+            raise ScenarioError(
+                f"RandomForest.max_depth: expected a non-negative integer, got {self.max_depth}"
+            )
 
     def transform_y(self, y: np.ndarray | float) -> np.ndarray:
         """Map costs into the space the model is trained on and predicts in.
