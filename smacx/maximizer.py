@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smacx.encoding import Encoder, row_keys, rows_in
+from smacx.encoding import Encoder, row_keys
 from smacx.errors import ScenarioError
 
 __all__ = ["LocalAndRandomSearch", "RandomSearch"]
@@ -36,21 +36,39 @@ def _scores(acq: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarra
 def _best_distinct(
     encoder: Encoder, X: np.ndarray, scores: np.ndarray, n: int, exclude: np.ndarray
 ) -> np.ndarray:
-    """The ``n`` best distinct rows of canonical ``X`` `(p, d)` that are not in ``exclude``."""
+    """The ``n`` best distinct canonical rows of ``X`` `(p, d)` that are not in ``exclude``.
+
+    ``X`` may hold float values not yet rounded to their canonical form; ``exclude`` `(e, d)`
+    must be canonical. Rows are canonicalized best first, a slice at a time, so a large pool
+    costs little more than its best rows; rows that canonicalization makes forbidden are
+    dropped.
+    """
     d = encoder.n_dims
     if X.shape[0] == 0 or n <= 0:
         return np.empty((0, d))
-    order = np.argsort(-scores, kind="stable")
-    X = X[order]
-    if exclude.shape[0]:
-        X = X[~rows_in(X, encoder.canonicalize(exclude))]
-    if X.shape[0] == 0:
-        return np.empty((0, d))
     if d == 0:
-        return X[:1]
-    _, first = np.unique(row_keys(X), return_index=True)
-    first.sort()  # first occurrence of each distinct row holds its best score
-    return X[first[:n]]
+        return X[:1] if not exclude.shape[0] else np.empty((0, 0))
+    X = X[np.argsort(-scores, kind="stable")]
+    exclude_keys = row_keys(exclude) if exclude.shape[0] else None
+    found: list[np.ndarray] = []
+    seen: np.ndarray = np.empty(0, dtype=row_keys(X[:1]).dtype)
+    have, lo, size = 0, 0, 4 * n + 64
+    while have < n and lo < X.shape[0]:
+        part = encoder.canonicalize(X[lo : lo + size])
+        lo, size = lo + size, 4 * size
+        part = part[~encoder.is_forbidden(part)]
+        keys = row_keys(part)
+        _, first = np.unique(keys, return_index=True)
+        first.sort()  # first occurrence of each distinct row holds its best score
+        part, keys = part[first], keys[first]
+        fresh = ~np.isin(keys, seen)
+        if exclude_keys is not None:
+            fresh &= ~np.isin(keys, exclude_keys)
+        part, keys = part[fresh][: n - have], keys[fresh][: n - have]
+        found.append(part)
+        seen = np.concatenate([seen, keys])
+        have += part.shape[0]
+    return np.concatenate(found) if found else np.empty((0, d))
 
 
 def _check_call(encoder: Encoder, n: int, exclude: np.ndarray) -> np.ndarray:
@@ -61,7 +79,7 @@ def _check_call(encoder: Encoder, n: int, exclude: np.ndarray) -> np.ndarray:
         return np.empty((0, encoder.n_dims))
     if exclude.ndim != 2 or exclude.shape[1] != encoder.n_dims:
         raise ScenarioError(f"exclude: expected shape (e, {encoder.n_dims}), got {exclude.shape}")
-    return exclude
+    return encoder.canonicalize(exclude)
 
 
 @dataclass
@@ -135,6 +153,8 @@ class LocalAndRandomSearch:
         n_neighbours: Neighbours drawn per walker and step.
         max_plateau_steps: Most consecutive moves to an equally good neighbour.
         step_size: Largest standard deviation of numeric neighbour steps, in encoded units.
+        joint_share: Share of neighbours that also move every active float hyperparameter
+            (see ``joint`` of :meth:`Encoder.neighbours <smacx.encoding.Encoder.neighbours>`).
         seed: Seed of the random configurations and neighbours.
     """
 
@@ -145,6 +165,7 @@ class LocalAndRandomSearch:
     n_neighbours: int = 20
     max_plateau_steps: int = 5
     step_size: float = 0.2
+    joint_share: float = 0.0
     seed: int = 0
     _rng: np.random.Generator = field(init=False, repr=False, compare=False)
 
@@ -161,6 +182,11 @@ class LocalAndRandomSearch:
                     f"LocalAndRandomSearch.{name}: expected a non-negative integer, "
                     f"got {getattr(self, name)}"
                 )
+        if not 0.0 <= self.joint_share <= 1.0:
+            raise ScenarioError(
+                "LocalAndRandomSearch.joint_share: expected a share in [0, 1], "
+                f"got {self.joint_share}"
+            )
         if not 0.0 < self.step_size <= 1.0:
             raise ScenarioError(
                 f"LocalAndRandomSearch.step_size: expected a value in (0, 1], got {self.step_size}"
@@ -235,7 +261,14 @@ class LocalAndRandomSearch:
             if live.size == 0:
                 break
             steps += 1
-            C, owner = enc.neighbours(W[live], self.n_neighbours, rng, self.step_size)
+            C, owner = enc.neighbours(
+                W[live],
+                self.n_neighbours,
+                rng,
+                self.step_size,
+                round_floats=False,
+                joint=self.joint_share,
+            )
             s = _scores(acq, C)
             seen_X.append(C)
             seen_s.append(s)

@@ -77,6 +77,27 @@ class _Marginalized:
         return np.asarray(self.model.transform_y(y))
 
 
+def _away_from(
+    acq: Callable[[np.ndarray], np.ndarray], avoid: np.ndarray, radius: float
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``acq`` with the worst score (-inf) within ``radius`` of any row of ``avoid`` `(m, d)`.
+
+    Keeps the maximizer's walkers off configurations that are running already, so one search
+    yields candidates that are all far enough from them.
+    """
+    avoid_sq = (avoid**2).sum(axis=1)
+
+    def scores(X: np.ndarray) -> np.ndarray:
+        values = np.asarray(acq(X), dtype=np.float64)
+        if X.shape[0] == 0:
+            return values
+        sq = (X**2).sum(axis=1)[:, None] + avoid_sq[None, :] - 2.0 * (X @ avoid.T)
+        near = sq.min(axis=1) < radius * radius
+        return np.where(near, -np.inf, values)
+
+    return scores
+
+
 class ConfigSelector:
     """Proposes configurations no trial has used yet.
 
@@ -165,10 +186,12 @@ class ModelProposer:
     * With instance features, the acquisition function sees predictions averaged over all
       instances.
     * Between results: each fit keeps up to ``batch_size`` of the best candidates the maximizer
-      found, at least ``min_spread`` apart (Euclidean, encoded units); while no new result
-      arrives, further calls hand out the next of them that is still new
-      instead of fitting and maximizing again. A serial run always has a new result and fits
-      every time; a parallel run asking for many trials at once spends one fit on several.
+      found (more when many trials run: one more per 8 running trials), at least
+      ``min_spread`` apart (Euclidean, encoded units). Further calls hand out the next of them
+      that is still new instead of fitting and maximizing again, as long as no more results
+      have arrived since the fit than one per 8 running trials. A serial run always has a new
+      result and nothing running, so it fits every time; with k workers busy, one fit serves
+      about k / 8 proposals, which keeps the proposal rate up with the results.
 
     Args:
         encoder: Maps configurations to ``(n, d)`` model inputs and back.
@@ -218,20 +241,32 @@ class ModelProposer:
         # scaled features of every instance (the encoder's), or None without instance features
         self.features = encoder.instance_feature_matrix()
         self._instance_row = {name: row for row, name in enumerate(encoder.instance_names)}
-        self._codes: dict[int, np.ndarray] = {}  # config id -> encoding, filled incrementally
+        # encoding of every configuration by id (row i: config id i), filled as ids appear
+        self._codes = np.empty((0, encoder.n_dims))
+        self._encoded = np.zeros(0, dtype=bool)
         # finished trials read so far, by budget: (config id, instance, costs)
         self._rows: dict[float | None, list[tuple[int, str | None, list[float]]]] = {}
         self._read = 0
 
     def _encode_ids(self, history: RunHistory, ids: Sequence[int]) -> np.ndarray:
-        new = [i for i in dict.fromkeys(ids) if i not in self._codes]
-        if new:
-            rows = self.encoder.encode([history.get_config(i) for i in new])
-            self._codes.update(zip(new, rows))
-        if not ids:
+        """`(len(ids), d)` encodings of configurations by id, each encoded once per run."""
+        index = np.asarray(ids, dtype=np.intp)
+        if index.size == 0:
             return np.empty((0, self.encoder.n_dims))
-        stacked: np.ndarray = np.stack([self._codes[i] for i in ids])
-        return stacked
+        if index.max() >= len(self._encoded):
+            grow = max(int(index.max()) + 1, 2 * len(self._encoded))
+            self._codes = np.vstack(
+                [self._codes, np.empty((grow - len(self._codes), self.encoder.n_dims))]
+            )
+            self._encoded = np.concatenate(
+                [self._encoded, np.zeros(grow - len(self._encoded), bool)]
+            )
+        new = np.unique(index[~self._encoded[index]])
+        if new.size:
+            self._codes[new] = self.encoder.encode([history.get_config(int(i)) for i in new])
+            self._encoded[new] = True
+        rows: np.ndarray = self._codes[index]
+        return rows
 
     def _training_data(
         self, history: RunHistory, rng: np.random.Generator
@@ -272,7 +307,7 @@ class ModelProposer:
         return scalar
 
     def _from_spare(self, history: RunHistory) -> Configuration | None:
-        if history.n_finished != self._spare_at:
+        if not 0 <= history.n_finished - self._spare_at <= history.n_running // 8:
             return None
         while len(self._spare):
             config = self.encoder.decode(self._spare[:1])[0]
@@ -307,13 +342,18 @@ class ModelProposer:
         if self.features is not None:
             model = _Marginalized(self.model, self.features)
         acq = self.acquisition.bind(model, self._best_y(y))
+        if pending:
+            acq = _away_from(acq, self._encode_ids(history, pending), self.min_spread)
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         known = self._encode_ids(history, history.config_ids())
-        found = self.maximizer.maximize(acq, 8 * self.batch_size, starts, known)
+        keep = max(self.batch_size, len(pending) // 8 + 1)
+        # Many candidates of one search sit close together; with trials running, scan more of
+        # them to find ``keep`` that are spread out.
+        found = self.maximizer.maximize(acq, (32 if pending else 8) * keep, starts, known)
         if len(found) == 0:
             return None
-        chosen = self._spread(found, self._encode_ids(history, pending))
+        chosen = self._spread(found, self._encode_ids(history, pending), keep)
         if len(chosen) == 0:
             return None  # every candidate is next to a running trial: draw a random one
         self._spare, self._spare_at = chosen[1:], history.n_finished
@@ -323,12 +363,13 @@ class ModelProposer:
         """New results needed before the model is fitted again, with ``n`` observations."""
         return 1 if n <= self.refit_above else 1 + (n - self.refit_above) // 100
 
-    def _spread(self, found: np.ndarray, avoid: np.ndarray) -> np.ndarray:
-        """Best-first rows of ``found``, ``min_spread`` from ``avoid`` and each other (<= batch).
+    def _spread(self, found: np.ndarray, avoid: np.ndarray, keep: int) -> np.ndarray:
+        """Best-first rows of ``found``, ``min_spread`` from ``avoid`` and each other.
 
         Args:
             found: ``(n, d)`` candidates, best first.
             avoid: ``(m, d)`` encodings of running configurations.
+            keep: Most rows to return.
         """
         taken = list(avoid)
         kept: list[int] = []
@@ -340,7 +381,7 @@ class ModelProposer:
                 continue
             kept.append(i)
             taken.append(row)
-            if len(kept) == self.batch_size:
+            if len(kept) == keep:
                 break
         return found[kept]
 

@@ -33,7 +33,11 @@ def test_random_forest_shapes_and_determinism() -> None:
 
 @pytest.mark.parametrize("leaf", [5, 10])
 def test_numpy_tree_equals_sklearn_tree(leaf: int) -> None:
-    """One tree without bootstrap or feature sampling is plain CART: it must match sklearn."""
+    """One tree without bootstrap or feature sampling is plain CART: it must match sklearn.
+
+    Thresholds are drawn between neighbouring values rather than at their midpoint, so the two
+    agree on every training point (not necessarily between them).
+    """
     rng = np.random.default_rng(1)
     X, Xt = rng.random((300, 5)), rng.random((500, 5))
     y = smooth(X)
@@ -46,7 +50,22 @@ def test_numpy_tree_equals_sklearn_tree(leaf: int) -> None:
         backend="numpy",
     ).fit(X, y)
     ref = DecisionTreeRegressor(min_samples_leaf=leaf, min_samples_split=2 * leaf).fit(X, y)
-    np.testing.assert_allclose(ours.predict(Xt)[0], ref.predict(Xt), atol=1e-12)
+    np.testing.assert_allclose(ours.predict(X)[0], ref.predict(X), atol=1e-12)
+    agree = np.isclose(ours.predict(Xt)[0], ref.predict(Xt), atol=1e-12)
+    assert agree.mean() > 0.5  # same tree: only points near a threshold may differ
+
+
+def test_forest_mean_varies_between_neighbouring_observations() -> None:
+    """Trees cut at different points between two observations, so the mean ramps between them."""
+    x = np.linspace(0.0, 1.0, 11)[:, None]
+    model = RandomForest(
+        n_trees=20, bootstrap=False, ratio_features=1.0, min_samples_leaf=1, min_samples_split=2
+    ).fit(x, x[:, 0])
+    grid = np.linspace(0.3, 0.4, 101)[1:-1, None]  # strictly between observations 0.3 and 0.4
+    mean = model.predict(grid)[0]
+    assert np.all(np.diff(mean) >= -1e-12)  # monotone, like the data
+    assert len(np.unique(np.round(mean, 12))) > 5  # not one step at the midpoint
+    assert mean[0] < 0.33 and mean[-1] > 0.37
 
 
 @pytest.mark.parametrize("backend", ["numpy", "sklearn"])

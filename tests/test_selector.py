@@ -52,3 +52,64 @@ def test_proposals_while_trials_run_are_distinct(space: ConfigurationSpace) -> N
     gaps = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))[~np.eye(8, dtype=bool)]
     assert len({b.config for b in batch}) == 8
     assert gaps.min() > 0.02  # not the same point with tiny perturbations
+
+
+def test_one_fit_serves_several_proposals_only_while_many_trials_run(
+    space: ConfigurationSpace,
+) -> None:
+    """Serial runs fit for every proposal; with 32 trials running, a fit serves up to 5."""
+    import numpy as np
+
+    from smacx.acquisition import LogEI
+    from smacx.encoding import Encoder
+    from smacx.maximizer import LocalAndRandomSearch
+    from smacx.models import RandomForest
+    from smacx.selector import ModelProposer
+
+    class CountingForest(RandomForest):
+        fits = 0
+
+        def fit(self, X: np.ndarray, y: np.ndarray) -> CountingForest:
+            CountingForest.fits += 1
+            super().fit(X, y)
+            return self
+
+    def cost(config: object) -> float:
+        return float((config["x"] - 1) ** 2 + (config["y"] + 2) ** 2)  # type: ignore[index]
+
+    enc = Encoder(space)
+    proposer = ModelProposer(
+        enc, CountingForest(), LogEI(), LocalAndRandomSearch(enc, n_random=100, max_steps=5)
+    )
+    rng = np.random.default_rng(0)
+    rh = RunHistory(space)
+    for config in space.sample_configuration(10):
+        info = TrialInfo(config)
+        rh.add_running(info)
+        rh.add(info, TrialValue(cost=cost(config)))
+    # Serial: a result arrives before every proposal, so every proposal fits.
+    for _ in range(5):
+        config = proposer(rh, rng)
+        assert config is not None and not rh.has_trials(config)
+        info = TrialInfo(config)
+        rh.add_running(info)
+        rh.add(info, TrialValue(cost=cost(config)))
+    assert CountingForest.fits == 5
+    # 32 running trials: one result per proposal still leaves the spare candidates usable.
+    running: list[TrialInfo] = []
+
+    def start_next() -> None:
+        config = proposer(rh, rng)  # None: all candidates crowd running trials
+        config = config if config is not None else space.sample_configuration()
+        assert not rh.has_trials(config)
+        running.append(TrialInfo(config))
+        rh.add_running(running[-1])
+
+    for _ in range(32):
+        start_next()
+    fits_before = CountingForest.fits
+    for _ in range(10):
+        done = running.pop(0)
+        rh.add(done, TrialValue(cost=cost(done.config)))
+        start_next()
+    assert CountingForest.fits - fits_before <= 4  # not 10

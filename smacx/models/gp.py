@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from smacx.errors import ScenarioError
 
 if TYPE_CHECKING:
     from typing import Self
+
+    from sklearn.gaussian_process import GaussianProcessRegressor
 
 __all__ = ["GaussianProcess"]
 
@@ -121,6 +120,11 @@ class GaussianProcess:
             )
         if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
             raise ScenarioError("X, y: expected finite numbers, got NaN or inf")
+        # scikit-learn is imported on first use: importing it costs about a second
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
         D = max(X.shape[1], 1)
         if X.shape[1] == 0:
             X = np.zeros((X.shape[0], 1))

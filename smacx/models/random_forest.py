@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from sklearn.ensemble import RandomForestRegressor
 
 from smacx.errors import ScenarioError
 
@@ -46,6 +45,12 @@ class _Forest:
     leaf_var: np.ndarray
     roots: np.ndarray
     depth: int
+    children: np.ndarray = field(init=False, repr=False)  # (2M,): left, right of node i at 2i
+    is_leaf: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.children = np.stack([self.left, self.right], axis=1).ravel()
+        self.is_leaf = self.left == np.arange(self.left.size)
 
 
 def _grow(
@@ -132,9 +137,12 @@ def _grow(
         k = hit_node[first_hit]
         fk = best_f[k]
         lo, hi = x_sorted[fk, p], x_sorted[fk, p + 1]
-        mid = 0.5 * (lo + hi)
+        # A threshold drawn uniformly between the two neighbouring values (not their midpoint):
+        # the trees' boundaries then differ, so the forest's mean varies smoothly between
+        # observations instead of in a few shared steps.
+        cut = lo + rng.random(lo.size) * (hi - lo)
         feat[k] = fk
-        thr[k] = np.where(mid < hi, mid, lo)
+        thr[k] = np.where(cut < hi, cut, lo)
         rank = np.cumsum(split) - 1
         left[k] = next_id + 2 * rank[k]
         right[k] = next_id + 2 * rank[k] + 1
@@ -158,29 +166,12 @@ def _grow(
         next_id += n_children
         depth += 1
     M = next_id
-    forest = _Forest(
-        feature=np.zeros(M, dtype=np.intp),
-        threshold=np.zeros(M),
-        left=np.zeros(M, dtype=np.intp),
-        right=np.zeros(M, dtype=np.intp),
-        value=np.zeros(M),
-        leaf_var=np.zeros(M),
-        roots=np.arange(T),
-        depth=depth,
-    )
+    feature, left, right = (np.zeros(M, dtype=np.intp) for _ in range(3))
+    threshold, value, leaf_var = (np.zeros(M) for _ in range(3))
     for ids, *cols in parts:
-        for target, values in zip(
-            (
-                forest.feature,
-                forest.threshold,
-                forest.left,
-                forest.right,
-                forest.value,
-                forest.leaf_var,
-            ),
-            cols,
-        ):
+        for target, values in zip((feature, threshold, left, right, value, leaf_var), cols):
             target[ids] = values
+    forest = _Forest(feature, threshold, left, right, value, leaf_var, np.arange(T), depth)
     forest.value += center
     return forest
 
@@ -197,6 +188,8 @@ def _grow_sklearn(
     seed: int,
 ) -> _Forest:
     """Grow the trees with scikit-learn and flatten them into a :class:`_Forest`."""
+    from sklearn.ensemble import RandomForestRegressor  # imported on first use: it is slow
+
     forest = RandomForestRegressor(
         n_estimators=n_trees,
         max_features=max_features,
@@ -237,14 +230,31 @@ def _grow_sklearn(
 
 
 def _leaves(forest: _Forest, X: np.ndarray) -> np.ndarray:
-    """`(T, n)` leaf id reached by every row of ``X`` `(n, D)` in every tree."""
-    n = X.shape[0]
-    node = np.repeat(forest.roots[:, None], n, axis=1)
-    row = np.arange(n)[None, :]
-    for _ in range(forest.depth):
-        go_left = X[row, forest.feature[node]] <= forest.threshold[node]
-        node = np.where(go_left, forest.left[node], forest.right[node])
-    return node
+    """`(T, n)` leaf id reached by every row of ``X`` `(n, D)` in every tree.
+
+    All (tree, row) pairs descend together one level per step; every third level the pairs
+    already at a leaf are set aside, so shallow leaves stop costing work.
+    """
+    n, D = X.shape
+    T = forest.roots.size
+    flat = np.ascontiguousarray(X, dtype=np.float64).ravel()
+    offset = np.tile(np.arange(n, dtype=np.intp) * D, T)  # start of each pair's row in flat
+    node = np.repeat(forest.roots, n)
+    pair = np.arange(T * n)
+    out = np.empty(T * n, dtype=np.intp)
+    for level in range(forest.depth):
+        x = flat.take(offset + forest.feature.take(node))
+        node = forest.children.take(2 * node + (x > forest.threshold.take(node)))
+        if level % 3 == 2:
+            done = forest.is_leaf.take(node)
+            if done.any():
+                out[pair[done]] = node[done]
+                rest = ~done
+                node, offset, pair = node[rest], offset[rest], pair[rest]
+                if node.size == 0:
+                    break
+    out[pair] = node
+    return out.reshape(T, n)
 
 
 @dataclass
