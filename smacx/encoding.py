@@ -518,7 +518,6 @@ class Encoder:
         step_size: float = 0.2,
         *,
         round_floats: bool = True,
-        joint: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Random one-exchange neighbours of encoded configurations.
 
@@ -534,9 +533,6 @@ class Encoder:
             k: Neighbours drawn per configuration (before dropping forbidden ones).
             rng: Source of randomness.
             step_size: Largest standard deviation of numeric steps, in encoded units.
-            joint: Share of neighbours that, besides their one-exchange move, shift every
-                active float hyperparameter by a normal step of the same scale (moves along
-                directions no single coordinate follows, such as curved valleys).
             round_floats: Whether moved float values are rounded as ConfigSpace rounds them.
                 Without rounding (several times cheaper on many walkers) they differ from their
                 canonical form by about 1e-13 of the range; :meth:`canonicalize` the rows
@@ -578,14 +574,6 @@ class Encoder:
             else:
                 new[sel] = self._snap_discrete(int(j), current[sel], new[sel])
         base[rows, dim] = new + 0.0
-        if joint > 0.0:
-            pick = np.flatnonzero(rng.random(m) < joint)
-            shift = movable[pick] & (self._kind == _FLOAT)[None, :]
-            moved = base[pick] + rng.normal(0.0, 1.0, shift.shape) * scale[pick, None] * shift
-            moved = np.clip(moved, 0.0, 1.0)
-            if round_floats:
-                moved = self.canonicalize(np.where(shift, moved, INACTIVE))
-            base[pick] = np.where(shift, moved, base[pick])
         out = self._repair(base, rng)
         keep = ~self._forbidden(self._to_cs(out))
         return out[keep], owner[keep]

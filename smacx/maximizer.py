@@ -153,8 +153,6 @@ class LocalAndRandomSearch:
         n_neighbours: Neighbours drawn per walker and step.
         max_plateau_steps: Most consecutive moves to an equally good neighbour.
         step_size: Largest standard deviation of numeric neighbour steps, in encoded units.
-        joint_share: Share of neighbours that also move every active float hyperparameter
-            (see ``joint`` of :meth:`Encoder.neighbours <smacx.encoding.Encoder.neighbours>`).
         seed: Seed of the random configurations and neighbours.
     """
 
@@ -165,7 +163,6 @@ class LocalAndRandomSearch:
     n_neighbours: int = 20
     max_plateau_steps: int = 5
     step_size: float = 0.2
-    joint_share: float = 0.0
     seed: int = 0
     _rng: np.random.Generator = field(init=False, repr=False, compare=False)
 
@@ -182,11 +179,6 @@ class LocalAndRandomSearch:
                     f"LocalAndRandomSearch.{name}: expected a non-negative integer, "
                     f"got {getattr(self, name)}"
                 )
-        if not 0.0 <= self.joint_share <= 1.0:
-            raise ScenarioError(
-                "LocalAndRandomSearch.joint_share: expected a share in [0, 1], "
-                f"got {self.joint_share}"
-            )
         if not 0.0 < self.step_size <= 1.0:
             raise ScenarioError(
                 f"LocalAndRandomSearch.step_size: expected a value in (0, 1], got {self.step_size}"
@@ -267,7 +259,6 @@ class LocalAndRandomSearch:
                 rng,
                 self.step_size,
                 round_floats=False,
-                joint=self.joint_share,
             )
             s = _scores(acq, C)
             seen_X.append(C)

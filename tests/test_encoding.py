@@ -198,3 +198,25 @@ def test_bad_shapes_raise() -> None:
         enc.is_valid(np.zeros((3, 2)))
     with pytest.raises(ScenarioError, match="shape"):
         enc.decode(np.zeros(enc.n_dims))
+
+
+def test_canonical_rows_equal_the_encoding_of_their_configurations() -> None:
+    """Arbitrary unit values, canonicalized, are exactly what ConfigSpace stores for the
+    configurations they decode to (log floats, log integers, odd bounds), so rows can be
+    compared byte for byte with encoded history."""
+    cs = ConfigurationSpace(seed=0)
+    cs.add(
+        [
+            UniformFloatHyperparameter("lr", 1e-7, 0.3, log=True),
+            UniformFloatHyperparameter("w", -3.7, 12.1),
+            UniformFloatHyperparameter("unit", 0.0, 1.0),
+            UniformIntegerHyperparameter("n", 1, 4096, log=True),
+            UniformIntegerHyperparameter("m", -17, 5),
+        ]
+    )
+    enc = Encoder(cs)
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.random((3000, 5)), np.zeros((1, 5)), np.ones((1, 5))])
+    C = enc.canonicalize(X)
+    assert enc.canonicalize(C).tobytes() == C.tobytes()
+    assert enc.encode(enc.decode(C)).tobytes() == C.tobytes()
