@@ -77,22 +77,38 @@ class _Marginalized:
         return np.asarray(self.model.transform_y(y))
 
 
+def _sq_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """`(n, m)` squared Euclidean distances between the rows of ``A`` `(n, d)` and ``B``."""
+    sq = (A**2).sum(axis=1)[:, None] + (B**2).sum(axis=1)[None, :] - 2.0 * (A @ B.T)
+    out: np.ndarray = np.maximum(sq, 0.0)
+    return out
+
+
+def _radii(rows: np.ndarray, evaluated: np.ndarray, largest: float) -> np.ndarray:
+    """`(n,)` exclusion radius of each row: half its distance to the nearest evaluated row,
+    at most ``largest``. A fine refinement next to the incumbent blocks only a small ball,
+    a point in unexplored territory a large one."""
+    if evaluated.shape[0] == 0 or rows.shape[0] == 0:
+        return np.full(rows.shape[0], largest)
+    out: np.ndarray = np.minimum(largest, 0.5 * np.sqrt(_sq_dists(rows, evaluated).min(axis=1)))
+    return out
+
+
 def _away_from(
-    acq: Callable[[np.ndarray], np.ndarray], avoid: np.ndarray, radius: float
+    acq: Callable[[np.ndarray], np.ndarray], avoid: np.ndarray, radii: np.ndarray
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """``acq`` with the worst score (-inf) within ``radius`` of any row of ``avoid`` `(m, d)`.
+    """``acq`` with the worst score (-inf) inside the ball ``radii[i]`` around row ``i`` of
+    ``avoid`` `(m, d)`.
 
     Keeps the maximizer's walkers off configurations that are running already, so one search
     yields candidates that are all far enough from them.
     """
-    avoid_sq = (avoid**2).sum(axis=1)
 
     def scores(X: np.ndarray) -> np.ndarray:
         values = np.asarray(acq(X), dtype=np.float64)
         if X.shape[0] == 0:
             return values
-        sq = (X**2).sum(axis=1)[:, None] + avoid_sq[None, :] - 2.0 * (X @ avoid.T)
-        near = sq.min(axis=1) < radius * radius
+        near = (_sq_dists(X, avoid) < (radii * radii)[None, :]).any(axis=1)
         return np.where(near, -np.inf, values)
 
     return scores
@@ -179,15 +195,17 @@ class ModelProposer:
       several objectives each call draws random weights and scalarizes the normalized costs
       (ParEGO), so successive proposals explore the Pareto front.
     * Pending trials: running configurations enter the training data with the worst observed
-      cost (a pessimistic constant liar), and candidates closer than ``min_spread`` to a
-      running configuration are passed over (when all are, the selector draws a random
-      configuration), so proposals made while trials run spread out instead of piling onto
-      the same point.
+      cost (a pessimistic constant liar), and the acquisition function is worst inside a ball
+      around every running configuration, so proposals made while trials run spread out
+      instead of piling onto the same point. A ball's radius is half the distance from its
+      centre to the nearest evaluated configuration, at most ``min_spread``: a refinement next
+      to the incumbent blocks a small ball (several refinements run at once), a point in
+      unexplored territory a large one.
     * With instance features, the acquisition function sees predictions averaged over all
       instances.
     * Between results: each fit keeps up to ``batch_size`` of the best candidates the maximizer
-      found (more when many trials run: one more per 8 running trials), at least
-      ``min_spread`` apart (Euclidean, encoded units). Further calls hand out the next of them
+      found (more when many trials run: one more per 8 running trials), outside each other's
+      balls (Euclidean, encoded units). Further calls hand out the next of them
       that is still new instead of fitting and maximizing again, as long as no more results
       have arrived since the fit than one per 8 running trials. A serial run always has a new
       result and nothing running, so it fits every time; with k workers busy, one fit serves
@@ -203,7 +221,8 @@ class ModelProposer:
             the number of encoded dimensions plus one, and at least 3.
         n_start_points: How many of the best observed configurations seed the local search.
         batch_size: Candidates kept from one fit for the calls made before the next result.
-        min_spread: Smallest distance between candidates kept from one fit.
+        min_spread: Largest radius of the ball around a running or kept candidate that
+            later candidates stay out of.
         refit_above: Up to this many observations the model is fitted for every proposal;
             above, once per ``1 + (n - refit_above) // 100`` new results (every 9th at 1,000),
             with the acquisition still bound to the current incumbent's cost.
@@ -342,8 +361,11 @@ class ModelProposer:
         if self.features is not None:
             model = _Marginalized(self.model, self.features)
         acq = self.acquisition.bind(model, self._best_y(y))
+        X_config = X[:, : self.encoder.n_dims]
+        X_running = self._encode_ids(history, pending)
         if pending:
-            acq = _away_from(acq, self._encode_ids(history, pending), self.min_spread)
+            radii = _radii(X_running, X_config, self.min_spread)
+            acq = _away_from(acq, X_running, radii)
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         known = self._encode_ids(history, history.config_ids())
@@ -353,7 +375,7 @@ class ModelProposer:
         found = self.maximizer.maximize(acq, (32 if pending else 8) * keep, starts, known)
         if len(found) == 0:
             return None
-        chosen = self._spread(found, self._encode_ids(history, pending), keep)
+        chosen = self._spread(found, X_running, X_config, keep)
         if len(chosen) == 0:
             return None  # every candidate is next to a running trial: draw a random one
         self._spare, self._spare_at = chosen[1:], history.n_finished
@@ -363,24 +385,34 @@ class ModelProposer:
         """New results needed before the model is fitted again, with ``n`` observations."""
         return 1 if n <= self.refit_above else 1 + (n - self.refit_above) // 100
 
-    def _spread(self, found: np.ndarray, avoid: np.ndarray, keep: int) -> np.ndarray:
-        """Best-first rows of ``found``, ``min_spread`` from ``avoid`` and each other.
+    def _spread(
+        self, found: np.ndarray, running: np.ndarray, evaluated: np.ndarray, keep: int
+    ) -> np.ndarray:
+        """Best-first rows of ``found`` outside each other's and the running rows' balls.
+
+        Every row's ball has the radius of :func:`_radii`: half the distance to the nearest
+        evaluated configuration, at most ``min_spread``.
 
         Args:
             found: ``(n, d)`` candidates, best first.
-            avoid: ``(m, d)`` encodings of running configurations.
+            running: ``(m, d)`` encodings of running configurations.
+            evaluated: ``(e, d)`` encodings of configurations with results.
             keep: Most rows to return.
         """
-        taken = list(avoid)
+        taken = [running]
+        taken_radii = [_radii(running, evaluated, self.min_spread)]
+        found_radii = _radii(found, evaluated, self.min_spread)
         kept: list[int] = []
-        for i, row in enumerate(found):
-            if (
-                taken
-                and np.sqrt(((np.asarray(taken) - row) ** 2).sum(axis=1)).min() < self.min_spread
-            ):
-                continue
+        for i in range(found.shape[0]):
+            row = found[i : i + 1]
+            centers, radii = np.concatenate(taken), np.concatenate(taken_radii)
+            if centers.shape[0]:
+                gap = np.sqrt(_sq_dists(row, centers)[0])
+                if np.any(gap < np.maximum(radii, found_radii[i])):
+                    continue
             kept.append(i)
             taken.append(row)
+            taken_radii.append(found_radii[i : i + 1])
             if len(kept) == keep:
                 break
         return found[kept]
