@@ -194,10 +194,12 @@ class ModelProposer:
       (crashes with an infinite crash cost) are replaced by the worst finite cost seen. With
       several objectives each call draws random weights and scalarizes the normalized costs
       (ParEGO), so successive proposals explore the Pareto front.
-    * Pending trials: running configurations enter the training data with the worst observed
-      cost (a pessimistic constant liar), and the acquisition function is worst inside a ball
-      around every running configuration, so proposals made while trials run spread out
-      instead of piling onto the same point. A ball's radius is half the distance from its
+    * Pending trials: the acquisition function is worst inside a ball around every running
+      configuration (local penalization), so proposals made while trials run spread out
+      instead of piling onto the same point. (A pessimistic constant liar, which trains on
+      running configurations as if they had the worst cost, needed about four times as many
+      trials on 8 workers to match a serial run's result on Branin; the balls alone need about
+      as many as the serial run.) A ball's radius is half the distance from its
       centre to the nearest evaluated configuration, at most ``min_spread``: a refinement next
       to the incumbent blocks a small ball (several refinements run at once), a point in
       unexplored territory a large one.
@@ -346,17 +348,13 @@ class ModelProposer:
         running = [history.get_config_id(info.config) for info in history.running()]
         pending = [i for i in running if i is not None]
         X = self._encode_ids(history, ids)
-        X_pending = self._encode_ids(history, pending)
         model: Any = self.model
         if self.features is not None:
             rows = [self._instance_row.get(i, 0) if i is not None else 0 for i in instances]
             X = np.hstack([X, self.features[rows]])
-            X_pending = np.repeat(X_pending, len(self.features), axis=0)
-            X_pending = np.hstack([X_pending, np.tile(self.features, (len(pending), 1))])
         new_results = len(y) - self._fitted_at  # < 0: trained on a higher budget now
         if self._fitted_at < 0 or not 0 <= new_results < self._refit_gap(len(y)):
-            y_all = np.concatenate([y, np.full(len(X_pending), y.max())])
-            self.model.fit(np.vstack([X, X_pending]), y_all)
+            self.model.fit(X, y)
             self._fitted_at = len(y)
         if self.features is not None:
             model = _Marginalized(self.model, self.features)

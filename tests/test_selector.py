@@ -57,7 +57,7 @@ def test_proposals_while_trials_run_are_distinct(space: ConfigurationSpace) -> N
 def test_one_fit_serves_several_proposals_only_while_many_trials_run(
     space: ConfigurationSpace,
 ) -> None:
-    """Serial runs fit for every proposal; with 32 trials running, a fit serves up to 5."""
+    """Serial runs fit for every proposal; with 32 trials running, a fit serves several."""
     import numpy as np
 
     from smacx.acquisition import LogEI
