@@ -104,6 +104,10 @@ def limited_target(config: Configuration, seed: int) -> tuple[float, dict[str, A
     return float(config["x"]) ** 2, {"pid": os.getpid()}
 
 
+def seed_as_cost(config: Configuration, seed: int) -> float:
+    return float(seed)
+
+
 def sleepy(config: Configuration, seed: int) -> float:
     time.sleep(0.3)
     return float(seed)
@@ -296,6 +300,23 @@ def test_user_client_stays_open_and_running_trials_are_cancelled(
     assert not client.processing() or not any(client.processing().values())
     with pytest.raises(RuntimeError, match="closed"):
         runner.submit_trial(todo[0])
+
+
+def test_trial_cancelled_after_it_finished_is_never_reported(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    """A result that arrived before cancel() (the facade retiring a trial) is dropped."""
+    with DaskParallelRunner(
+        SerialRunner(seed_as_cost, scenario(space)), dask_client=client
+    ) as runner:
+        first, second = trials(space, 2)
+        runner.submit_trial(first)
+        runner.wait()  # the result has arrived but was not collected
+        runner.cancel(first)
+        assert list(runner.iter_results()) == []
+        runner.submit_trial(second)
+        runner.wait()
+        assert [info for info, _ in runner.iter_results()] == [second]
 
 
 def test_worker_killed_once_on_user_client_trial_succeeds(

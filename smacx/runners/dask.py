@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from ConfigSpace import Configuration
+
 try:
     from distributed import Client, Future, KilledWorker, LocalCluster, wait
 except ImportError as err:  # pragma: no cover - exercised only without dask installed
@@ -41,7 +44,6 @@ from smacx.runners.serial import SerialRunner
 from smacx.trial import StatusType, TrialInfo, TrialValue
 
 if TYPE_CHECKING:
-    from ConfigSpace import Configuration
     from dask.typing import Key
 
     from smacx.scenario import Scenario
@@ -190,6 +192,8 @@ class DaskParallelRunner(AbstractRunner):
         self._done: queue.SimpleQueue[Key] = queue.SimpleQueue()
         #: Seconds a count of the cluster's worker threads is reused (0: ask every time).
         self.worker_count_ttl: float = 0.2
+        #: Seconds :meth:`cancel` waits for the restart of a worker that runs a cancelled trial.
+        self.restart_timeout: float = 10.0
         self._threads: int = 0
         self._threads_checked: float = -math.inf
         # Argument name -> (the object, the future of its scattered copy).
@@ -344,13 +348,19 @@ class DaskParallelRunner(AbstractRunner):
         processing = self._client.processing()  # type: ignore[no-untyped-call]
         for key in keys:
             future, _ = self._running.pop(key)
+            if key in self._finished:  # finished meanwhile: its result is dropped all the same
+                self._finished.remove(key)
             workers = [w for w, tasks in processing.items() if key in tasks]
             future.cancel()  # type: ignore[no-untyped-call]
             if not workers:
                 continue
             try:
-                self._client.restart_workers(workers, raise_for_error=False)
-                logger.info("Restarted worker(s) %s to stop a cancelled trial.", workers)
+                # Bounded: a nanny that cannot restart its worker would otherwise hold up the
+                # main loop for dask's default of four connect timeouts (2 minutes).
+                status = self._client.restart_workers(
+                    workers, timeout=self.restart_timeout, raise_for_error=False
+                )
+                logger.info("Restarted worker(s) to stop a cancelled trial: %s", status)
             except Exception as err:  # threads-only clusters have no nanny to restart with
                 logger.warning(
                     "Could not stop the cancelled trial on %s (%s): it keeps its worker busy "
@@ -415,7 +425,13 @@ class DaskParallelRunner(AbstractRunner):
         single_worker = self._scatter("", self.single_worker)
         trial.starttime = time.time()
         info = trial.info
-        future = self._client.submit(_run_trial, single_worker, info, pure=False, **data)
+        # The configuration travels as its vector: pickling a Configuration pickles its whole
+        # space (about 1 ms per trial for a small one); the worker's runner holds the space.
+        vector = info.config.get_array()
+        future = self._client.submit(
+            _run_trial, single_worker, vector, info.instance, info.budget, info.seed,
+            pure=False, **data,
+        )  # fmt: skip
         self._running[future.key] = (future, trial)
         future.add_done_callback(self._on_done)  # type: ignore[no-untyped-call]
         logger.debug(
@@ -602,13 +618,29 @@ class DaskParallelRunner(AbstractRunner):
 # -- on the worker -------------------------------------------------------------------------------
 
 
-def _run_trial(single_worker: SerialRunner, trial_info: TrialInfo, /, **data: Any) -> TrialValue:
-    """Evaluate one trial on a dask worker with ``single_worker.run``."""
+def _run_trial(
+    single_worker: SerialRunner,
+    vector: np.ndarray,
+    instance: str | None,
+    budget: float | None,
+    seed: int | None,
+    /,
+    **data: Any,
+) -> TrialValue:
+    """Evaluate one trial on a dask worker with ``single_worker.run``.
+
+    Args:
+        single_worker: The scattered runner; its scenario holds the search space.
+        vector: The configuration's ConfigSpace vector (``get_array()``).
+        instance: The trial's instance.
+        budget: The trial's budget.
+        seed: The trial's seed.
+        data: Scattered keyword arguments of the target.
+    """
+    config = Configuration(single_worker.scenario.configspace, vector=vector)
     limited = single_worker.walltime_limit is not None or single_worker.memory_limit is not None
     with _children_allowed() if limited else contextlib.nullcontext():
-        return single_worker.run(
-            trial_info.config, trial_info.instance, trial_info.budget, trial_info.seed, **data
-        )
+        return single_worker.run(config, instance, budget, seed, **data)
 
 
 _lock = threading.Lock()
