@@ -361,10 +361,11 @@ class SMAC:
         if time.time() - self._start_time >= s.walltime_limit:
             logger.info("Stopping: walltime_limit of %g s reached.", s.walltime_limit)
             return False
-        if _cpu_seconds() - self._start_cpu >= s.cputime_limit:
+        # (process_time sums over all threads: slow with many dask threads in this process)
+        if math.isfinite(s.cputime_limit) and _cpu_seconds() - self._start_cpu >= s.cputime_limit:
             logger.info("Stopping: cputime_limit of %g s reached.", s.cputime_limit)
             return False
-        incumbent = self.incumbent
+        incumbent = self.incumbent if max(s.termination_costs) > -math.inf else None
         if incumbent is not None:
             costs = h.get_costs(incumbent)
             if all(c <= t for c, t in zip(costs, s.termination_costs)):

@@ -20,7 +20,6 @@ running it starts another challenger, so parallel workers always have work.
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -330,13 +329,14 @@ class Racing:
             return []
         ids = sorted(self._top)
         costs = np.array([self._top[c] for c in ids], dtype=float)
-        ranked = rank_configs(ids, costs)
-        if costs.shape[1] == 1:
-            finite = {c for c, cost in zip(ids, costs[:, 0]) if math.isfinite(cost)}
-            ranked = [c for c in ranked if c in finite]
-        else:
-            front = {ids[i] for i in np.flatnonzero(pareto_fronts(costs) == 0)}
-            ranked = [c for c in ranked if c in front]
+        if costs.shape[1] == 1:  # by cost, ties by id; vectorized: this runs after every result
+            id_arr, cost = np.asarray(ids), costs[:, 0]
+            finite = np.isfinite(cost)
+            id_arr, cost = id_arr[finite], cost[finite]
+            best = np.lexsort((id_arr, cost))[: self.settings.max_incumbents]
+            return [int(i) for i in id_arr[best]]
+        front = {ids[i] for i in np.flatnonzero(pareto_fronts(costs) == 0)}
+        ranked = [c for c in rank_configs(ids, costs) if c in front]
         return ranked[: self.settings.max_incumbents]
 
     def _maybe_reject(self, config_id: int) -> None:
@@ -365,11 +365,10 @@ class Racing:
 
     def _started(self, config_id: int) -> set[int]:
         """Key indices of a configuration that are finished or running."""
-        config = self.history.get_config(config_id)
         started = set(self._states[config_id].done) if config_id in self._states else set()
-        for info in self.history.get_trials(config, finished=False):
-            index = self._index.get((info.instance, info.seed))
-            if index is not None and info.budget == self.budget:
+        for key in self.history.trial_keys(config_id, finished=False):
+            index = self._index.get((key.instance, key.seed))
+            if index is not None and key.budget == self.budget:
                 started.add(index)
         return started
 

@@ -76,7 +76,7 @@ class RunHistory:
         self._ids: dict[str, int] = {}
         self._finished: dict[TrialKey, TrialValue] = {}
         self._running: dict[TrialKey, TrialRecord] = {}
-        self._running_per_config: dict[int, int] = {}
+        self._running_per_config: dict[int, dict[TrialKey, None]] = {}  # insertion-ordered
         self._by_config: dict[int, dict[TrialKey, TrialValue]] = {}
         self._cost_cache: dict[int, list[float]] = {}
         self._finished_log: list[TrialKey] = []
@@ -108,15 +108,14 @@ class RunHistory:
         self._last_version = max(self._last_version, rec.version)
         key = rec.key
         if rec.value.status is StatusType.RUNNING:
-            if key not in self._running:
-                count = self._running_per_config.get(key.config_id, 0)
-                self._running_per_config[key.config_id] = count + 1
+            self._running_per_config.setdefault(key.config_id, {})[key] = None
             self._running[key] = rec
             return
         if self._running.pop(key, None) is not None:
-            left = self._running_per_config.pop(key.config_id) - 1
-            if left:
-                self._running_per_config[key.config_id] = left
+            left = self._running_per_config[key.config_id]
+            left.pop(key, None)
+            if not left:
+                del self._running_per_config[key.config_id]
         if key not in self._finished:
             self._finished_log.append(key)
         self._finished[key] = rec.value
@@ -286,10 +285,14 @@ class RunHistory:
         config_id = self.get_config_id(config)
         if config_id is None:
             return []
+        return [self.trial_info(k) for k in self.trial_keys(config_id, finished=finished)]
+
+    def trial_keys(self, config_id: int, *, finished: bool = True) -> list[TrialKey]:
+        """Keys of a configuration's finished trials, or also of its running ones, by its id."""
         keys = list(self._by_config.get(config_id, {}))
         if not finished:
-            keys += [k for k in self._running if k.config_id == config_id]
-        return [self.trial_info(k) for k in keys]
+            keys += self._running_per_config.get(config_id, ())
+        return keys
 
     def get_trial_values(self, config: Configuration) -> dict[TrialKey, TrialValue]:
         """Finished trials of a configuration, key to value."""

@@ -141,6 +141,7 @@ class ConfigSelector:
         self.random_probability = random_probability
         self.proposer = proposer
         self.rng = np.random.default_rng(seed)
+        self._random_pool: list[Configuration] = []  # drawn but not yet handed out, last first
         size = configspace.estimate_size()
         self.space_size = float(size) if size is not None else math.inf
 
@@ -167,13 +168,16 @@ class ConfigSelector:
         """
         batch = 16
         for _ in range(64):
-            self.configspace.seed(int(self.rng.integers(2**31)))
-            sample = self.configspace.sample_configuration(batch)
-            for config in sample if isinstance(sample, list) else [sample]:
+            while self._random_pool:
+                config = self._random_pool.pop()
                 if not history.has_trials(config):
                     return config
-            if history.n_configs >= self.space_size:
+            if batch > 16 and history.n_configs >= self.space_size:
                 break
+            # Seeding ConfigSpace costs more than sampling: draw a batch, keep the rest.
+            self.configspace.seed(int(self.rng.integers(2**31)))
+            sample = self.configspace.sample_configuration(batch)
+            self._random_pool = (sample if isinstance(sample, list) else [sample])[::-1]
             batch = min(batch * 2, 4096)
         raise SearchSpaceExhaustedError(
             f"no untried configuration found: the search space holds about {self.space_size:g} "
@@ -206,12 +210,12 @@ class ModelProposer:
     * With instance features, the acquisition function sees predictions averaged over all
       instances.
     * Between results: each fit keeps up to ``batch_size`` of the best candidates the maximizer
-      found (more when many trials run: one more per 8 running trials), outside each other's
+      found (more when many trials run: one more per 4 running trials), outside each other's
       balls (Euclidean, encoded units). Further calls hand out the next of them
       that is still new instead of fitting and maximizing again, as long as no more results
-      have arrived since the fit than one per 8 running trials. A serial run always has a new
+      have arrived since the fit than one per 4 running trials. A serial run always has a new
       result and nothing running, so it fits every time; with k workers busy, one fit serves
-      about k / 8 proposals, which keeps the proposal rate up with the results.
+      about k / 4 proposals, which keeps the proposal rate up with the results.
 
     Args:
         encoder: Maps configurations to ``(n, d)`` model inputs and back.
@@ -328,7 +332,7 @@ class ModelProposer:
         return scalar
 
     def _from_spare(self, history: RunHistory) -> Configuration | None:
-        if not 0 <= history.n_finished - self._spare_at <= history.n_running // 8:
+        if not 0 <= history.n_finished - self._spare_at <= history.n_running // 4:
             return None
         while len(self._spare):
             config = self.encoder.decode(self._spare[:1])[0]
@@ -367,7 +371,7 @@ class ModelProposer:
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         known = self._encode_ids(history, history.config_ids())
-        keep = max(self.batch_size, len(pending) // 8 + 1)
+        keep = max(self.batch_size, len(pending) // 4 + 1)
         # Many candidates of one search sit close together; with trials running, scan more of
         # them to find ``keep`` that are spread out.
         found = self.maximizer.maximize(acq, (32 if pending else 8) * keep, starts, known)
@@ -397,22 +401,20 @@ class ModelProposer:
             evaluated: ``(e, d)`` encodings of configurations with results.
             keep: Most rows to return.
         """
-        taken = [running]
-        taken_radii = [_radii(running, evaluated, self.min_spread)]
         found_radii = _radii(found, evaluated, self.min_spread)
+        free = np.ones(found.shape[0], dtype=bool)
+        if running.shape[0]:
+            limit = np.maximum(
+                _radii(running, evaluated, self.min_spread)[None, :], found_radii[:, None]
+            )
+            free = ~(_sq_dists(found, running) < limit * limit).any(axis=1)
         kept: list[int] = []
-        for i in range(found.shape[0]):
-            row = found[i : i + 1]
-            centers, radii = np.concatenate(taken), np.concatenate(taken_radii)
-            if centers.shape[0]:
-                gap = np.sqrt(_sq_dists(row, centers)[0])
-                if np.any(gap < np.maximum(radii, found_radii[i])):
-                    continue
+        while len(kept) < keep and free.any():
+            i = int(np.argmax(free))  # the best candidate still outside every ball
             kept.append(i)
-            taken.append(row)
-            taken_radii.append(found_radii[i : i + 1])
-            if len(kept) == keep:
-                break
+            free[i] = False
+            limit = np.maximum(found_radii, found_radii[i])
+            free &= _sq_dists(found, found[i : i + 1])[:, 0] >= limit * limit
         return found[kept]
 
     def _best_y(self, y: np.ndarray) -> float:

@@ -19,6 +19,7 @@ class MemoryStorage:
         self._configs: list[ConfigRecord] = []
         self._config_ids: dict[str, int] = {}
         self._trials: dict[TrialKey, TrialRecord] = {}
+        self._log: list[TrialRecord] = []  # every record written; version v at index v - 1
         self._version = 0
 
     def get_meta(self, key: str) -> str | None:
@@ -42,9 +43,11 @@ class MemoryStorage:
 
     def _put(self, record: TrialRecord) -> None:
         self._version += 1
-        self._trials[record.key] = TrialRecord(
+        stored = TrialRecord(
             record.key, record.value, record.owner, record.lease_until, self._version
         )
+        self._trials[record.key] = stored
+        self._log.append(stored)
 
     def claim_trial(self, record: TrialRecord, now: float) -> bool:
         with self._lock:
@@ -70,10 +73,9 @@ class MemoryStorage:
 
     def read_trials(self, after_version: int) -> list[TrialRecord]:
         with self._lock:
-            return sorted(
-                (r for r in self._trials.values() if r.version > after_version),
-                key=lambda r: r.version,
-            )
+            # The latest record of each key written after ``after_version``, oldest first.
+            newer = self._log[max(after_version, 0) :]
+            return [r for r in newer if self._trials[r.key] is r]
 
     def close(self) -> None:
         pass
