@@ -249,6 +249,7 @@ class Racing:
         self._active: set[int] = set()  # neither rejected nor retired
         self._top: dict[int, list[float]] = {}  # eligible configurations at the highest level
         self._top_level = 0
+        self._selected_level = -1  # _top_level when the incumbents were last selected
         self._seen = 0
         self._incumbent_ids: list[int] = []
         self._refresh()
@@ -285,7 +286,7 @@ class Racing:
             state.cost = self._cost(config_id, sorted(state.done))
             self._update_top(config_id)
         previous = self._incumbent_ids
-        self._incumbent_ids = self._select_incumbents()
+        self._incumbent_ids = self._select_incumbents(changed)
         if self._incumbent_ids[:1] != previous[:1] and self._incumbent_ids:
             best = self._incumbent_ids[0]
             logger.info(
@@ -324,10 +325,22 @@ class Racing:
         if level == self._top_level:
             self._top[config_id] = state.cost
 
-    def _select_incumbents(self) -> list[int]:
+    def _select_incumbents(self, changed: set[int]) -> list[int]:
+        """The best of ``_top``, after the costs of ``changed`` configurations changed."""
         if not self._top:
             return []
-        ids = sorted(self._top)
+        previous = self._incumbent_ids
+        if (
+            len(next(iter(self._top.values()))) == 1
+            and self._selected_level == self._top_level
+            and all(c in self._top and c not in changed for c in previous)
+        ):
+            # One objective, the others' costs unchanged: only the changed configurations can
+            # join the incumbents (this runs after every result; keep it O(changed)).
+            ids = sorted(set(previous) | {c for c in changed if c in self._top})
+        else:
+            ids = sorted(self._top)
+        self._selected_level = self._top_level
         costs = np.array([self._top[c] for c in ids], dtype=float)
         if costs.shape[1] == 1:  # by cost, ties by id; vectorized: this runs after every result
             id_arr, cost = np.asarray(ids), costs[:, 0]

@@ -172,3 +172,22 @@ def test_pareto_front_with_two_objectives(space: ConfigurationSpace) -> None:
 def test_bad_settings_are_named(field: str, value: object) -> None:
     with pytest.raises(ScenarioError, match=f"Intensifier.{field}"):
         Intensifier(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_incumbents_updated_per_result_equal_a_fresh_ranking(
+    space: ConfigurationSpace, deterministic: bool
+) -> None:
+    """After every result, the incumbents match those of a racer built on the history anew."""
+    rng = np.random.default_rng(3)
+    rh = RunHistory(space)
+    settings = Intensifier(max_config_calls=3, max_incumbents=3)
+    racing = build(space, rh, settings, deterministic=deterministic)
+    for _ in range(60):
+        info = racing.ask()
+        # Ties (a coarse grid of costs) and crashes exercise the id order and the finite filter.
+        crashed = rng.random() < 0.1
+        cost = float(rng.integers(0, 6))
+        run(rh, info, cost, status=StatusType.CRASHED if crashed else StatusType.SUCCESS)
+        fresh = build(space, rh, settings, deterministic=deterministic)
+        assert racing.incumbents() == fresh.incumbents()

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -194,6 +195,10 @@ class DaskParallelRunner(AbstractRunner):
         self.worker_count_ttl: float = 0.2
         #: Seconds :meth:`cancel` waits for the restart of a worker that runs a cancelled trial.
         self.restart_timeout: float = 10.0
+        # Task keys: this runner's random prefix and a counter (dask's default key draws a
+        # uuid4 per task, an os.urandom call, slow with many threads in this process).
+        self._key_prefix: str = f"smacx-trial-{uuid.uuid4().hex}"
+        self._n_submitted: int = 0
         self._threads: int = 0
         self._threads_checked: float = -math.inf
         # Argument name -> (the object, the future of its scattered copy).
@@ -430,8 +435,9 @@ class DaskParallelRunner(AbstractRunner):
         vector = info.config.get_array()
         future = self._client.submit(
             _run_trial, single_worker, vector, info.instance, info.budget, info.seed,
-            pure=False, **data,
+            key=f"{self._key_prefix}-{self._n_submitted}", **data,
         )  # fmt: skip
+        self._n_submitted += 1
         self._running[future.key] = (future, trial)
         future.add_done_callback(self._on_done)  # type: ignore[no-untyped-call]
         logger.debug(
