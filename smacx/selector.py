@@ -214,8 +214,10 @@ class ModelProposer:
       balls (Euclidean, encoded units). Further calls hand out the next of them
       that is still new instead of fitting and maximizing again, as long as no more results
       have arrived since the fit than one per 4 running trials. A serial run always has a new
-      result and nothing running, so it fits every time; with k workers busy, one fit serves
-      about k / 4 proposals, which keeps the proposal rate up with the results.
+      result and nothing running, so it fits every time; with k workers busy, one search
+      serves about k / 4 proposals and the model is refitted at most once per k / 4 new
+      results, which keeps the proposal rate up with the results. (With k trials running the
+      model lacks k outcomes anyway; k / 4 more late ones change little.)
 
     Args:
         encoder: Maps configurations to ``(n, d)`` model inputs and back.
@@ -231,7 +233,8 @@ class ModelProposer:
             later candidates stay out of.
         refit_above: Up to this many observations the model is fitted for every proposal;
             above, once per ``1 + (n - refit_above) // 100`` new results (every 9th at 1,000),
-            with the acquisition still bound to the current incumbent's cost.
+            with the acquisition still bound to the current incumbent's cost. With k trials
+            running, at most once per k / 4 new results.
     """
 
     def __init__(
@@ -349,15 +352,15 @@ class ModelProposer:
         if data is None:
             return None
         ids, instances, y = data
-        running = [history.get_config_id(info.config) for info in history.running()]
-        pending = [i for i in running if i is not None]
+        pending = [key.config_id for key, _ in history.running_items()]
         X = self._encode_ids(history, ids)
         model: Any = self.model
         if self.features is not None:
             rows = [self._instance_row.get(i, 0) if i is not None else 0 for i in instances]
             X = np.hstack([X, self.features[rows]])
         new_results = len(y) - self._fitted_at  # < 0: trained on a higher budget now
-        if self._fitted_at < 0 or not 0 <= new_results < self._refit_gap(len(y)):
+        gap = max(self._refit_gap(len(y)), len(pending) // 4)
+        if self._fitted_at < 0 or not 0 <= new_results < gap:
             self.model.fit(X, y)
             self._fitted_at = len(y)
         if self.features is not None:
