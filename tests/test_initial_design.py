@@ -26,8 +26,9 @@ def test_design_is_seeded(space: ConfigurationSpace) -> None:
 
 def test_default_size_is_bounded_by_the_budget(space: ConfigurationSpace) -> None:
     d = InitialDesign()
-    assert d.size(space, 100) == 5  # max(5, 2 * 2 hyperparameters), under 10% of 100
-    assert d.size(space, 20) == 2  # 10% of the budget
+    assert d.size(space, 400) == 10  # max(10, 2 * 2 hyperparameters), under 10% of 400
+    assert d.size(space, 100) == 10  # 10% of the budget
+    assert d.size(space, 20) == 2
     assert d.size(space, 3) == 1
 
 
