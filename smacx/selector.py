@@ -77,6 +77,11 @@ class _Marginalized:
         return np.asarray(self.model.transform_y(y))
 
 
+#: With k trials running, one fit and one search serve about k / _LATE_SHARE proposals, and
+#: proposals may be that many results late (see :class:`ModelProposer`).
+_LATE_SHARE = 4
+
+
 def _sq_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """`(n, m)` squared Euclidean distances between the rows of ``A`` `(n, d)` and ``B``."""
     sq = (A**2).sum(axis=1)[:, None] + (B**2).sum(axis=1)[None, :] - 2.0 * (A @ B.T)
@@ -335,7 +340,7 @@ class ModelProposer:
         return scalar
 
     def _from_spare(self, history: RunHistory) -> Configuration | None:
-        if not 0 <= history.n_finished - self._spare_at <= history.n_running // 4:
+        if not 0 <= history.n_finished - self._spare_at <= history.n_running // _LATE_SHARE:
             return None
         while len(self._spare):
             config = self.encoder.decode(self._spare[:1])[0]
@@ -359,7 +364,7 @@ class ModelProposer:
             rows = [self._instance_row.get(i, 0) if i is not None else 0 for i in instances]
             X = np.hstack([X, self.features[rows]])
         new_results = len(y) - self._fitted_at  # < 0: trained on a higher budget now
-        gap = max(self._refit_gap(len(y)), len(pending) // 4)
+        gap = max(self._refit_gap(len(y)), len(pending) // _LATE_SHARE)
         if self._fitted_at < 0 or not 0 <= new_results < gap:
             self.model.fit(X, y)
             self._fitted_at = len(y)
@@ -368,19 +373,19 @@ class ModelProposer:
         acq = self.acquisition.bind(model, self._best_y(y))
         X_config = X[:, : self.encoder.n_dims]
         X_running = self._encode_ids(history, pending)
+        running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:
-            radii = _radii(X_running, X_config, self.min_spread)
-            acq = _away_from(acq, X_running, radii)
+            acq = _away_from(acq, X_running, running_radii)
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         known = self._encode_ids(history, history.config_ids())
-        keep = max(self.batch_size, len(pending) // 4 + 1)
+        keep = max(self.batch_size, len(pending) // _LATE_SHARE + 1)
         # Many candidates of one search sit close together; with trials running, scan more of
         # them to find ``keep`` that are spread out.
         found = self.maximizer.maximize(acq, (32 if pending else 8) * keep, starts, known)
         if len(found) == 0:
             return None
-        chosen = self._spread(found, X_running, X_config, keep)
+        chosen = self._spread(found, X_running, running_radii, X_config, keep)
         if len(chosen) == 0:
             return None  # every candidate is next to a running trial: draw a random one
         self._spare, self._spare_at = chosen[1:], history.n_finished
@@ -391,7 +396,12 @@ class ModelProposer:
         return 1 if n <= self.refit_above else 1 + (n - self.refit_above) // 100
 
     def _spread(
-        self, found: np.ndarray, running: np.ndarray, evaluated: np.ndarray, keep: int
+        self,
+        found: np.ndarray,
+        running: np.ndarray,
+        running_radii: np.ndarray,
+        evaluated: np.ndarray,
+        keep: int,
     ) -> np.ndarray:
         """Best-first rows of ``found`` outside each other's and the running rows' balls.
 
@@ -401,15 +411,14 @@ class ModelProposer:
         Args:
             found: ``(n, d)`` candidates, best first.
             running: ``(m, d)`` encodings of running configurations.
+            running_radii: ``(m,)`` radii of their balls (:func:`_radii`).
             evaluated: ``(e, d)`` encodings of configurations with results.
             keep: Most rows to return.
         """
         found_radii = _radii(found, evaluated, self.min_spread)
         free = np.ones(found.shape[0], dtype=bool)
         if running.shape[0]:
-            limit = np.maximum(
-                _radii(running, evaluated, self.min_spread)[None, :], found_radii[:, None]
-            )
+            limit = np.maximum(running_radii[None, :], found_radii[:, None])
             free = ~(_sq_dists(found, running) < limit * limit).any(axis=1)
         kept: list[int] = []
         while len(kept) < keep and free.any():
