@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx.errors import SearchSpaceExhaustedError
+from smacx.errors import ScenarioError, SearchSpaceExhaustedError
 
 if TYPE_CHECKING:
     from smacx.encoding import Encoder
@@ -119,6 +119,55 @@ def _away_from(
     return scores
 
 
+class _Extrapolating:
+    """A model whose variance grows with the distance to the nearest observation.
+
+    A forest predicts far from every observation with the leaves of the nearest ones, so its
+    trees agree there about as much as they do next to those observations: it is as sure of
+    an unexplored region as of a well-sampled one, and expected improvement keeps refining the
+    first basin it found. This view adds ``scale * (1 - exp(-dist**2 / (2 * length**2)))`` to
+    the predicted variance: nothing at an observation, ``scale`` far from all of them.
+
+    Args:
+        model: The fitted model (or a marginalized view of it).
+        points: `(n, e)` embeddings (:func:`_embed`) of the observed configurations.
+        length: Distance (embedded units) over which the added variance reaches 39% of
+            ``scale``.
+        scale: Added variance far from every observation, in the model's y space.
+        embed: Maps `(k, d)` encodings to `(k, e)` embeddings.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        points: np.ndarray,
+        length: float,
+        scale: float,
+        embed: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        from scipy.spatial import cKDTree
+
+        self.model = model
+        self.tree = cKDTree(points)
+        self.length = length
+        self.scale = scale
+        self.embed = embed
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _Extrapolating:
+        raise NotImplementedError("an extrapolating view only predicts")
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, var = self.model.predict(X)
+        if X.shape[0] == 0:
+            return np.asarray(mean), np.asarray(var)
+        dist, _ = self.tree.query(self.embed(X))
+        far = -np.expm1(-0.5 * (np.asarray(dist) / self.length) ** 2)
+        return np.asarray(mean), np.asarray(var) + self.scale * far
+
+    def transform_y(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.transform_y(y))
+
+
 class ConfigSelector:
     """Proposes configurations no trial has used yet.
 
@@ -214,6 +263,10 @@ class ModelProposer:
       unexplored territory a large one.
     * With instance features, the acquisition function sees predictions averaged over all
       instances.
+    * Unexplored regions (``extrapolation > 0``): the acquisition function sees a variance
+      that grows with the distance to the nearest evaluated configuration (see
+      :meth:`_extrapolating`), so a forest that has found one basin still looks at others
+      once the observations are dense enough to afford it.
     * Between results: each fit keeps up to ``batch_size`` of the best candidates the maximizer
       found (more when many trials run: one more per 4 running trials), outside each other's
       balls (Euclidean, encoded units). Further calls hand out the next of them
@@ -240,6 +293,9 @@ class ModelProposer:
             above, once per ``1 + (n - refit_above) // 100`` new results (every 9th at 1,000),
             with the acquisition still bound to the current incumbent's cost. With k trials
             running, at most once per k / 4 new results.
+        extrapolation: Variance added far from every observation, as a share of the variance
+            of the training costs in the model's y space (0 turns it off; suits models whose
+            own variance ignores that distance, such as random forests).
     """
 
     def __init__(
@@ -255,6 +311,7 @@ class ModelProposer:
         batch_size: int = 4,
         min_spread: float = 0.05,
         refit_above: int = 200,
+        extrapolation: float = 0.0,
     ) -> None:
         self.encoder = encoder
         self.model = model
@@ -268,6 +325,14 @@ class ModelProposer:
         self.batch_size = batch_size
         self.min_spread = min_spread
         self.refit_above = refit_above
+        if not 0.0 <= extrapolation < math.inf:
+            raise ScenarioError(
+                f"ModelProposer.extrapolation: expected a finite share >= 0, got {extrapolation!r}"
+            )
+        self.extrapolation = extrapolation
+        # one-hot columns (scaled so two different choices lie 1 apart) of every categorical
+        self._categorical = np.flatnonzero(encoder.is_categorical)
+        self._n_free_dims = int(np.count_nonzero(encoder.n_values != 1))
         self._fitted_at = -1  # observations at the last fit
         self._spare: np.ndarray = np.empty((0, encoder.n_dims))  # candidates left from a fit
         self._spare_at = -1  # history.n_finished when they were found
@@ -370,8 +435,9 @@ class ModelProposer:
             self._fitted_at = len(y)
         if self.features is not None:
             model = _Marginalized(self.model, self.features)
-        acq = self.acquisition.bind(model, self._best_y(y))
         X_config = X[:, : self.encoder.n_dims]
+        model = self._extrapolating(model, X_config, y)
+        acq = self.acquisition.bind(model, self._best_y(y))
         X_running = self._encode_ids(history, pending)
         running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:
@@ -390,6 +456,39 @@ class ModelProposer:
             return None  # every candidate is next to a running trial: draw a random one
         self._spare, self._spare_at = chosen[1:], history.n_finished
         return self.encoder.decode(chosen[:1])[0]
+
+    def _embed(self, X: np.ndarray) -> np.ndarray:
+        """`(k, e)` rows for distances: numeric columns as encoded (inactive at -1), every
+        categorical one-hot and scaled so that two different choices lie 1 apart."""
+        if self._categorical.size == 0:
+            return X
+        parts = [np.delete(X, self._categorical, axis=1)]
+        for j in self._categorical:
+            choices = np.arange(int(self.encoder.n_categories[j]))
+            parts.append((X[:, j : j + 1] == choices[None, :]) * math.sqrt(0.5))
+        return np.hstack(parts)
+
+    def _extrapolating(self, model: Any, X_config: np.ndarray, y: np.ndarray) -> Any:
+        """``model`` seen through :class:`_Extrapolating`, or as is where that adds nothing.
+
+        The added variance far from the observations is ``extrapolation`` times the variance
+        of the training costs (model space), scaled by how densely ``n`` observations cover
+        the ``D`` free dimensions: ``n ** (1 / D)`` observations per axis, from none of it at
+        3 per axis to all of it at 6 (2-d: 36 observations; 3-d: 216). With fewer per axis
+        the budget cannot explore every basin and refining the best one pays more. The length
+        scale is half the typical spacing ``n ** (-1 / D)``.
+        """
+        n, D = X_config.shape[0], max(self._n_free_dims, 1)
+        per_axis = n ** (1.0 / D)
+        share = self.extrapolation * min(max((per_axis - 3.0) / 3.0, 0.0), 1.0)
+        if share <= 0.0 or n < 2:
+            return model
+        spread = float(np.var(np.asarray(self.model.transform_y(y), dtype=np.float64)))
+        if not spread > 0.0:
+            return model
+        return _Extrapolating(
+            model, self._embed(X_config), 0.5 / per_axis, share * spread, self._embed
+        )
 
     def _refit_gap(self, n: int) -> int:
         """New results needed before the model is fitted again, with ``n`` observations."""

@@ -113,3 +113,109 @@ def test_one_fit_serves_several_proposals_only_while_many_trials_run(
         rh.add(done, TrialValue(cost=cost(done.config)))
         start_next()
     assert CountingForest.fits - fits_before <= 4  # not 10
+
+
+def _forest_on(X, y):  # type: ignore[no-untyped-def]
+    from smacx.models import RandomForest
+
+    return RandomForest(n_trees=5, seed=0).fit(X, y)
+
+
+def test_extrapolating_view_adds_variance_that_grows_with_distance() -> None:
+    """Closed form: a forest fitted on constant costs predicts variance 0 everywhere, so the
+    view's variance is exactly scale * (1 - exp(-d**2 / (2 length**2))) at distance d."""
+    import numpy as np
+
+    from smacx.selector import _Extrapolating
+
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    view = _Extrapolating(_forest_on(X, np.ones(2)), X, 0.1, 2.0, lambda rows: rows)
+    Q = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.2], [0.5, 0.5]])
+    mean, var = view.predict(Q)
+    d = np.array([0.0, 0.1, 0.2, np.sqrt(0.5)])
+    np.testing.assert_allclose(mean, 1.0)
+    np.testing.assert_allclose(var, 2.0 * (1.0 - np.exp(-0.5 * (d / 0.1) ** 2)), atol=1e-12)
+    assert var[0] == 0.0 and var[-1] == pytest.approx(2.0)
+    empty_mean, empty_var = view.predict(np.empty((0, 2)))
+    assert empty_mean.shape == empty_var.shape == (0,)
+
+
+def _proposer(space: ConfigurationSpace, extrapolation: float):  # type: ignore[no-untyped-def]
+    from smacx.acquisition import LogEI
+    from smacx.encoding import Encoder
+    from smacx.maximizer import LocalAndRandomSearch
+    from smacx.models import RandomForest
+    from smacx.selector import ModelProposer
+
+    enc = Encoder(space)
+    return ModelProposer(
+        enc,
+        RandomForest(log_y=True, seed=0),
+        LogEI(),
+        LocalAndRandomSearch(enc, seed=0),
+        extrapolation=extrapolation,
+    )
+
+
+def test_extrapolation_acts_only_once_observations_cover_the_space() -> None:
+    """2-d: none of it below 3 observations per axis (n < 9), all of it from 6 (n >= 36),
+    with the length scale half the spacing n ** (-1 / 2) and the scale the costs' variance."""
+    import numpy as np
+
+    from smacx.selector import _Extrapolating
+
+    space = ConfigurationSpace({"a": (0.0, 1.0), "b": (0.0, 1.0)}, seed=0)
+    proposer = _proposer(space, extrapolation=1.0)
+    rng = np.random.default_rng(0)
+    for n, share in [(8, 0.0), (16, 1.0 / 3.0), (36, 1.0), (100, 1.0)]:
+        X, y = rng.random((n, 2)), rng.random(n) + 0.5
+        proposer.model.fit(X, y)
+        view = proposer._extrapolating(proposer.model, X, y)
+        if share == 0.0:
+            assert view is proposer.model
+            continue
+        assert isinstance(view, _Extrapolating)
+        assert view.length == pytest.approx(0.5 / np.sqrt(n))
+        assert view.scale == pytest.approx(share * np.var(np.log(y)))
+    off = _proposer(space, extrapolation=0.0)
+    X, y = rng.random((100, 2)), rng.random(100) + 0.5
+    off.model.fit(X, y)
+    assert off._extrapolating(off.model, X, y) is off.model
+
+
+def test_extrapolation_distance_puts_every_pair_of_choices_one_apart() -> None:
+    """Categorical codes 0, 1, 2 are not on a line: any two different choices are 1 apart."""
+    import numpy as np
+
+    space = ConfigurationSpace({"c": ["p", "q", "r"], "x": (0.0, 1.0)}, seed=0)
+    proposer = _proposer(space, extrapolation=1.0)
+    c = list(space.keys()).index("c")
+    X = np.zeros((3, 2))
+    X[:, c] = [0.0, 1.0, 2.0]
+    E = proposer._embed(X)
+    d = np.sqrt(((E[:, None] - E[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(d, 1.0 - np.eye(3))
+
+
+def test_negative_extrapolation_is_refused_by_name() -> None:
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    with pytest.raises(ValueError, match=r"ModelProposer.extrapolation: expected .* got -1"):
+        _proposer(space, extrapolation=-1.0)
+
+
+def test_presets_use_extrapolation_with_forests_only() -> None:
+    from smacx import SMAC, Scenario
+    from smacx.models import GaussianProcess, RandomForest
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=10, output_directory=None)
+
+    def shares(**kwargs: object) -> float:
+        proposer = SMAC(scenario, **kwargs).selector.proposer  # type: ignore[arg-type]
+        return proposer.extrapolation  # type: ignore[union-attr]
+
+    assert shares() == 1.0
+    assert shares(model=RandomForest(n_trees=20)) == 1.0
+    assert shares(model=GaussianProcess()) == 0.0
+    assert shares(preset="blackbox") == 0.0
+    assert shares(preset="blackbox", model=RandomForest()) == 1.0
