@@ -472,13 +472,17 @@ class ModelProposer:
         """``model`` seen through :class:`_Extrapolating`, or as is where that adds nothing.
 
         The added variance far from the observations is ``extrapolation`` times the variance
-        of the training costs (model space), scaled by how densely ``n`` observations cover
-        the ``D`` free dimensions: ``n ** (1 / D)`` observations per axis, from none of it at
-        3 per axis to all of it at 6 (2-d: 36 observations; 3-d: 216). With fewer per axis
+        of the training costs (model space), scaled by how densely the ``n`` evaluated
+        configurations cover the ``D`` free dimensions: ``n ** (1 / D)`` per axis, from none of
+        it at 3 per axis to all of it at 6 (2-d: 36 configurations; 3-d: 216). With fewer per axis
         the budget cannot explore every basin and refining the best one pays more. The length
         scale is half the typical spacing ``n ** (-1 / D)``.
         """
-        n, D = X_config.shape[0], max(self._n_free_dims, 1)
+        D = max(self._n_free_dims, 1)
+        if self.extrapolation <= 0.0 or X_config.shape[0] ** (1.0 / D) <= 3.0:
+            return model  # cheap exit: even counting every row, the space is sparsely covered
+        points = np.unique(X_config, axis=0)  # one per configuration (seeds, instances)
+        n = points.shape[0]
         per_axis = n ** (1.0 / D)
         share = self.extrapolation * min(max((per_axis - 3.0) / 3.0, 0.0), 1.0)
         if share <= 0.0 or n < 2:
@@ -487,7 +491,7 @@ class ModelProposer:
         if not spread > 0.0:
             return model
         return _Extrapolating(
-            model, self._embed(X_config), 0.5 / per_axis, share * spread, self._embed
+            model, self._embed(points), 0.5 / per_axis, share * spread, self._embed
         )
 
     def _refit_gap(self, n: int) -> int:

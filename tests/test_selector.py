@@ -219,3 +219,18 @@ def test_presets_use_extrapolation_with_forests_only() -> None:
     assert shares(model=GaussianProcess()) == 0.0
     assert shares(preset="blackbox") == 0.0
     assert shares(preset="blackbox", model=RandomForest()) == 1.0
+
+
+def test_extrapolation_counts_configurations_not_trials() -> None:
+    """Three seeds or instances of each of 36 configurations cover a 2-d space like 36."""
+    import numpy as np
+
+    space = ConfigurationSpace({"a": (0.0, 1.0), "b": (0.0, 1.0)}, seed=0)
+    proposer = _proposer(space, extrapolation=1.0)
+    rng = np.random.default_rng(1)
+    X = np.repeat(rng.random((36, 2)), 3, axis=0)
+    y = rng.random(108) + 0.5
+    proposer.model.fit(X, y)
+    view = proposer._extrapolating(proposer.model, X, y)
+    assert view.length == pytest.approx(0.5 / 6.0)
+    assert view.tree.n == 36
