@@ -234,3 +234,34 @@ def test_extrapolation_counts_configurations_not_trials() -> None:
     view = proposer._extrapolating(proposer.model, X, y)
     assert view.length == pytest.approx(0.5 / 6.0)
     assert view.tree.n == 36
+
+
+@pytest.mark.parametrize(("seconds_per_result", "allowed"), [(1.0, 0), (0.01, 2), (0.001, 8)])
+def test_proposals_may_be_late_by_what_a_fit_costs_in_results(
+    monkeypatch: pytest.MonkeyPatch, seconds_per_result: float, allowed: int
+) -> None:
+    """With 32 trials running and a proposal with a fit taking 10 ms, fits may take half the
+    time between results: slow results (1 s) allow no late proposal, 10 ms two, and fast ones
+    (1 ms) the cap of 32 / 4. A first slow interval (the start) does not count."""
+    import numpy as np
+
+    import smacx.selector as selector
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    proposer = _proposer(space, extrapolation=0.0)
+    proposer._fit_seconds = 0.01
+    clock = [0.0]
+    monkeypatch.setattr(selector.time, "perf_counter", lambda: clock[0])
+    rh = RunHistory(space)
+    running = [TrialInfo(c) for c in space.sample_configuration(40)]
+    for info in running[:32]:
+        rh.add_running(info)
+    assert proposer._late_allowance(rh) == 8  # no rate known yet: the cap
+    clock[0] = 100.0  # the first result after a slow start
+    for i in range(8):
+        rh.add(running[i], TrialValue(cost=float(np.sin(i))))
+        rh.add_running(running[32 + i])
+        proposer._late_allowance(rh)
+        clock[0] += seconds_per_result
+    assert rh.n_running == 32
+    assert proposer._late_allowance(rh) == allowed
