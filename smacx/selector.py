@@ -282,7 +282,8 @@ class ModelProposer:
       with many fast ones one search serves up to k / 4 proposals, which keeps the proposal
       rate up with the results. (With k trials running the model lacks k outcomes anyway;
       k / 4 more late ones change little.) On 8 workers, fitting for every result instead
-      of every second one reached a serial run's result in about a quarter fewer trials.
+      of every third one reached a serial run's result in about a quarter fewer trials
+      (``benchmarks/async_sim.py``).
 
     Args:
         encoder: Maps configurations to ``(n, d)`` model inputs and back.
@@ -299,7 +300,7 @@ class ModelProposer:
         refit_above: Up to this many observations the model is fitted for every proposal;
             above, once per ``1 + (n - refit_above) // 100`` new results (every 9th at 1,000),
             with the acquisition still bound to the current incumbent's cost. With k trials
-            running, at most once per k / 4 new results.
+            running, possibly less often: at most once per k / 4 new results (see above).
         extrapolation: Variance added far from every observation, as a share of the variance
             of the training costs in the model's y space (0 turns it off; suits models whose
             own variance ignores that distance, such as random forests).
@@ -337,7 +338,7 @@ class ModelProposer:
                 f"ModelProposer.extrapolation: expected a finite share >= 0, got {extrapolation!r}"
             )
         self.extrapolation = extrapolation
-        # one-hot columns (scaled so two different choices lie 1 apart) of every categorical
+        # categorical columns, one-hot encoded for distances (see _embed)
         self._categorical = np.flatnonzero(encoder.is_categorical)
         self._n_free_dims = int(np.count_nonzero(encoder.n_values != 1))
         self._fitted_at = -1  # observations at the last fit
@@ -427,7 +428,7 @@ class ModelProposer:
         """How many results late a proposal may be: none without running trials; with k
         running, as many as one fit and search last times the rate of results (median over
         the last 8 arrivals) divided by ``_BUSY_SHARE``, at most ``k // _LATE_SHARE`` (also
-        while that rate is unknown)."""
+        while that rate is unknown). Notes the time when ``history`` has new results."""
         n = history.n_finished
         if not self._arrivals or self._arrivals[-1][1] != n:
             self._arrivals.append((time.perf_counter(), n))
