@@ -414,8 +414,8 @@ class ModelProposer:
         scalar: np.ndarray = weighted.max(axis=1) + 0.05 * weighted.sum(axis=1)
         return scalar
 
-    def _from_spare(self, history: RunHistory) -> Configuration | None:
-        if not 0 <= history.n_finished - self._spare_at <= self._late_allowance(history):
+    def _from_spare(self, history: RunHistory, late: int) -> Configuration | None:
+        if not 0 <= history.n_finished - self._spare_at <= late:
             return None
         while len(self._spare):
             config = self.encoder.decode(self._spare[:1])[0]
@@ -444,7 +444,8 @@ class ModelProposer:
         return min(cap, int(self._fit_seconds * rate / _BUSY_SHARE + 1e-9))
 
     def __call__(self, history: RunHistory, rng: np.random.Generator) -> Configuration | None:
-        spare = self._from_spare(history)
+        late = self._late_allowance(history)
+        spare = self._from_spare(history, late)
         if spare is not None:
             return spare
         started = time.perf_counter()
@@ -459,7 +460,6 @@ class ModelProposer:
             rows = [self._instance_row.get(i, 0) if i is not None else 0 for i in instances]
             X = np.hstack([X, self.features[rows]])
         new_results = len(y) - self._fitted_at  # < 0: trained on a higher budget now
-        late = self._late_allowance(history)
         gap = max(self._refit_gap(len(y)), late)
         refit = self._fitted_at < 0 or not 0 <= new_results < gap
         if refit:
