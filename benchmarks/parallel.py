@@ -8,16 +8,22 @@ Each (framework, workers) run is a subprocess: smacx under this interpreter (the
 first on ``PYTHONPATH``), SMAC3 under ``--smac3-python`` (default ``/work/benchenv/bin/python``;
 skipped with a note in the results when that interpreter or SMAC3 is missing). A run optimizes a
 6-dimensional space with the facade's defaults (random forest), ``deterministic=True``, on a
-``LocalCluster(processes=False, n_workers=k, threads_per_worker=1)``; its target sleeps
+``LocalCluster(n_workers=k, threads_per_worker=1)`` of threads in the optimizer's process
+(or, with ``--processes``, of k worker processes); its target sleeps
 ``--trial-time`` seconds (1 s by default), so the ideal throughput is ``k / trial_time`` trials
 per second. Each run stops at ``--duration`` seconds of wall time or ``--trials`` trials,
 whichever comes first.
 
-The k workers share the optimizer's process, and each runs dask's background work (a sampling
-profiler every 10 ms, a system monitor every 0.5 s, a memory monitor every 0.1 s): at 64 workers
-that alone makes every round trip to the scheduler take 10-150 ms, for both frameworks. The
-runs therefore set ``QUIET_DASK`` (profiler off, monitors every few seconds); pass
-``--dask-defaults`` to measure with dask's defaults. Reported per run:
+Threads: the k workers share the optimizer's process, and each runs dask's background work
+(a sampling profiler every 10 ms, a system monitor every 0.5 s, a memory monitor every 0.1 s):
+at 64 workers that alone makes every round trip to the scheduler take 10-150 ms, for both
+frameworks. The runs therefore set ``QUIET_DASK`` (profiler off, monitors every few seconds);
+pass ``--dask-defaults`` to measure with dask's defaults. They also share its garbage
+collector: dask keeps a few dozen objects per task, and each full collection stops every
+thread for 0.1-0.3 s once a few thousand trials have run. Processes: each worker keeps its own
+objects, and starting 64 of them takes a minute on 2 cores (not part of the measured time).
+``--preset random`` runs smacx's loop without a model: the most this cluster allows. Reported
+per run:
 
 * ``throughput``: finished trials / wall time of ``optimize()`` (trials per second);
 * ``efficiency``: throughput / (k / trial_time): 1.0 means no worker ever waited;
@@ -33,6 +39,7 @@ Results go to ``--out`` as JSON, and a table is printed.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -56,26 +63,37 @@ QUIET_DASK = {
     "distributed.worker.memory.monitor-interval": "1s",
 }
 
-#: Every target call of this run as (configuration items, seed), appended from worker threads.
-CALLS: list[tuple[Any, ...]] = []
-TRIAL_TIME = 1.0
+#: Environment variables the child sets for its workers (threads or processes): the file
+#: every target call is appended to, and the seconds a trial sleeps.
+CALLS_FILE = "SMACX_BENCH_CALLS"
+TRIAL_TIME = "SMACX_BENCH_TRIAL_TIME"
 
 
 def objective(config: Any, seed: int = 0) -> float:
-    """Sleeps ``TRIAL_TIME`` seconds, then returns a cheap 6-d cost; records the call.
+    """Sleeps ``$SMACX_BENCH_TRIAL_TIME`` seconds, then returns a cheap 6-d cost; appends the
+    call to ``$SMACX_BENCH_CALLS``.
 
-    Lives at module level of an importable module (the child imports this file as ``parallel``)
-    so that dask pickles it by reference and every call appends to the same ``CALLS``.
+    Lives at module level of an importable module (the child imports this file as ``parallel``,
+    worker processes find it on ``PYTHONPATH``) so that dask pickles it by reference.
     """
     values = dict(config)
-    CALLS.append((tuple(sorted(values.items())), seed))  # list.append is atomic
-    time.sleep(TRIAL_TIME)
+    with open(os.environ[CALLS_FILE], "a") as calls:  # one short append: atomic
+        calls.write(repr((sorted(values.items()), seed)) + "\n")
+    time.sleep(float(os.environ[TRIAL_TIME]))
     xs = [float(values[f"x{i}"]) for i in range(5)]
     return sum((x - 0.3 * i) ** 2 for i, x in enumerate(xs)) + float(values["kind"] != "a")
 
 
-def duplicates() -> int:
-    return len(CALLS) - len(set(CALLS))
+def preload(module: str) -> None:
+    """Import ``module`` (run on every worker before the clock starts: a worker process
+    otherwise imports the framework and ConfigSpace, about 1 s of CPU, in its first trial)."""
+    importlib.import_module(module)
+
+
+def calls() -> tuple[int, int]:
+    """Target calls so far, and how many of them repeated an earlier (configuration, seed)."""
+    lines = Path(os.environ[CALLS_FILE]).read_text().splitlines()
+    return len(lines), len(lines) - len(set(lines))
 
 
 def space() -> Any:
@@ -87,19 +105,25 @@ def space() -> Any:
     return cs
 
 
-def cluster(workers: int) -> Any:
+def cluster(workers: int, processes: bool) -> Any:
     from distributed import LocalCluster
 
     return LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
-        processes=False,
+        processes=processes,
+        # Every worker of an in-process cluster measures the whole process's memory: with
+        # dask's default limit (machine memory / k) 64 workers pause once the process passes
+        # about 300 MB.
+        memory_limit="auto" if processes else 0,
         dashboard_address=None,
         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # in-process: no other listener
     )
 
 
-def run_smacx(workers: int, duration: float, trials: int, trial_time: float) -> dict[str, Any]:
+def run_smacx(
+    workers: int, duration: float, trials: int, processes: bool, preset: str = "hpo"
+) -> dict[str, Any]:
     from distributed import Client
 
     from smacx import SMAC, Scenario
@@ -114,19 +138,20 @@ def run_smacx(workers: int, duration: float, trials: int, trial_time: float) -> 
         seed=0,
     )
     with (
-        cluster(workers) as c,
+        cluster(workers, processes) as c,
         Client(c) as client,
-        SMAC(scenario, objective, dask_client=client, progress=False) as smac,
+        SMAC(scenario, objective, dask_client=client, progress=False, preset=preset) as smac,
     ):
+        client.run(preload, "smacx")
         start = time.time()
         smac.optimize()
         elapsed = time.time() - start
         finished = smac.runhistory.n_finished
-    return {"finished": finished, "elapsed": elapsed, "calls": len(CALLS),
-            "duplicates": duplicates()}  # fmt: skip
+    n_calls, repeated = calls()
+    return {"finished": finished, "elapsed": elapsed, "calls": n_calls, "duplicates": repeated}
 
 
-def run_smac3(workers: int, duration: float, trials: int, trial_time: float) -> dict[str, Any]:
+def run_smac3(workers: int, duration: float, trials: int, processes: bool) -> dict[str, Any]:
     import logging
 
     from distributed import Client
@@ -134,7 +159,11 @@ def run_smac3(workers: int, duration: float, trials: int, trial_time: float) -> 
     from smac.runhistory.enumerations import StatusType
 
     logging.getLogger("smac").setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory() as out, cluster(workers) as c, Client(c) as client:
+    with (
+        tempfile.TemporaryDirectory() as out,
+        cluster(workers, processes) as c,
+        Client(c) as client,
+    ):
         scenario = Scenario(
             space(),
             deterministic=True,
@@ -147,24 +176,32 @@ def run_smac3(workers: int, duration: float, trials: int, trial_time: float) -> 
         smac = HyperparameterOptimizationFacade(
             scenario, objective, dask_client=client, overwrite=True, logging_level=40
         )
+        client.run(preload, "smac")
         start = time.time()
         smac.optimize()
         elapsed = time.time() - start
         finished = sum(v.status != StatusType.RUNNING for v in smac.runhistory.values())
         smac._runner.close()  # SMAC3's facade has no public close
-    return {"finished": finished, "elapsed": elapsed, "calls": len(CALLS),
-            "duplicates": duplicates()}  # fmt: skip
+    n_calls, repeated = calls()
+    return {"finished": finished, "elapsed": elapsed, "calls": n_calls, "duplicates": repeated}
 
 
 def child(args: argparse.Namespace) -> None:
-    global TRIAL_TIME
-    TRIAL_TIME = args.trial_time
     if not args.dask_defaults:
         import dask
 
         dask.config.set(QUIET_DASK)
-    run = run_smacx if args.child == "smacx" else run_smac3
-    result = run(args.workers_one, args.duration, args.trials, args.trial_time)
+    with tempfile.TemporaryDirectory() as scratch:
+        # set before the cluster starts: worker processes inherit the environment
+        os.environ[CALLS_FILE] = str(Path(scratch) / "calls.txt")
+        os.environ[TRIAL_TIME] = str(args.trial_time)
+        Path(os.environ[CALLS_FILE]).touch()
+        if args.child == "smacx":
+            result = run_smacx(
+                args.workers_one, args.duration, args.trials, args.processes, args.preset
+            )
+        else:
+            result = run_smac3(args.workers_one, args.duration, args.trials, args.processes)
     import distributed
 
     result["versions"] = {
@@ -183,16 +220,25 @@ def child(args: argparse.Namespace) -> None:
 
 def launch(framework: str, python: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
     record: dict[str, Any] = {"framework": framework, "workers": workers,
+                              "processes": args.processes,
                               "trial_time": args.trial_time, "duration": args.duration,
                               "dask_config": {} if args.dask_defaults else QUIET_DASK}  # fmt: skip
     env = dict(os.environ)
+    # this directory, for worker processes to import the target from ``parallel``
+    path = [str(Path(__file__).resolve().parent), env.get("PYTHONPATH", "")]
     if framework == "smacx":
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+        path.insert(0, str(REPO))
+    env["PYTHONPATH"] = os.pathsep.join(path)
     command = [python, __file__, "--child", framework, "--workers-one", str(workers),
                "--duration", str(args.duration), "--trials", str(args.trials),
                "--trial-time", str(args.trial_time)]  # fmt: skip
     if args.dask_defaults:
         command.append("--dask-defaults")
+    if args.processes:
+        command.append("--processes")
+    if framework == "smacx":
+        command += ["--preset", args.preset]
+        record["preset"] = args.preset
     try:
         done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=args.duration * 5 + 300
@@ -226,6 +272,10 @@ def main() -> None:
     parser.add_argument("--frameworks", default="smacx,smac3")
     parser.add_argument("--smac3-python", default=DEFAULT_SMAC3_PYTHON)
     parser.add_argument("--dask-defaults", action="store_true", help="do not set QUIET_DASK")
+    parser.add_argument("--processes", action="store_true", help="one process per worker")
+    parser.add_argument(
+        "--preset", default="hpo", help="smacx's preset ('random': the loop without a model)"
+    )
     parser.add_argument("--out", type=Path, default=Path("parallel.json"))
     parser.add_argument("--child", choices=["smacx", "smac3"], help=argparse.SUPPRESS)
     parser.add_argument("--workers-one", type=int, help=argparse.SUPPRESS)

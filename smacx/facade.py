@@ -405,12 +405,22 @@ class SMAC:
             cb.on_start(self)
         try:
             while True:
-                while self._budget_left() and self.runner.count_available_workers() > 0:
-                    self.runner.submit_trial(self.ask(), **data)
+                while self._budget_left() and (free := self.runner.count_available_workers()) > 0:
+                    # Fill every free worker before telling what finished meanwhile: no worker
+                    # waits for those tells, and the proposals of one burst share one search.
+                    for i in range(free):
+                        if i and not self._budget_left():
+                            break
+                        self.runner.submit_trial(self.ask(), **data)
                     bar.update(self._collect())
                 done = self.runhistory.n_finished >= self.scenario.n_trials
                 if not self._budget_left() and (done or not self.runner.is_running()):
                     break  # a retired trial may still run: the runner's close() stops it
+                if self.runner.is_running() and self._budget_left():
+                    # Every worker is busy: search ahead for the results to come.
+                    started = time.perf_counter()
+                    self.selector.prepare(self.runhistory)
+                    self._own_time += time.perf_counter() - started
                 # Wait for a result, or (nothing running, no free worker) for a worker to join;
                 # wake up in time to retire overdue trials.
                 self.runner.wait(timeout=self._poll_interval())

@@ -200,6 +200,7 @@ class ConfigSelector:
         self.proposer = proposer
         self.rng = np.random.default_rng(seed)
         self._random_pool: list[Configuration] = []  # drawn but not yet handed out, last first
+        self._designed = False  # whether next_configs has handed out the initial design
         size = configspace.estimate_size()
         self.space_size = float(size) if size is not None else math.inf
 
@@ -212,11 +213,19 @@ class ConfigSelector:
         for design_config in self.initial_design:
             if not history.has_trials(design_config):
                 yield design_config
+        self._designed = True
         while True:
             proposed: Configuration | None = None
             if self.proposer is not None and self.rng.random() >= self.random_probability:
                 proposed = self.proposer(history, self.rng)
             yield proposed if proposed is not None else self.random_config(history)
+
+    def prepare(self, history: RunHistory) -> None:
+        """Let the proposer work ahead while the caller waits for results, once the initial
+        design is handed out (see :meth:`ModelProposer.prepare`; other proposers ignore it)."""
+        prepare = getattr(self.proposer, "prepare", None)
+        if prepare is not None and self._designed and self.random_probability < 1.0:
+            prepare(history, self.rng)
 
     def random_config(self, history: RunHistory) -> Configuration:
         """A random configuration without trials in ``history``.
@@ -284,6 +293,13 @@ class ModelProposer:
       k / 4 more late ones change little.) On 8 workers, fitting for every result instead
       of every third one reached a serial run's result in about a quarter fewer trials
       (``benchmarks/async_sim.py``).
+    * Bursts: every result told since the previous call freed a worker whose proposal is
+      asked next, so a search keeps at least that many candidates (plus what may serve later
+      results): workers freed together get proposals from one search.
+    * Ahead of results (:meth:`prepare`, called by ``SMAC.optimize`` while every worker is
+      busy): when proposals may be late, the search for the next results runs while the
+      workers are busy instead of after a result has freed one of them. On 64 workers with
+      1 s trials this kept about 5% more of them busy (``benchmarks/parallel.py``).
 
     Args:
         encoder: Maps configurations to ``(n, d)`` model inputs and back.
@@ -346,6 +362,7 @@ class ModelProposer:
         self._arrivals: deque[tuple[float, int]] = deque(maxlen=9)  # (time, n_finished)
         self._spare: np.ndarray = np.empty((0, encoder.n_dims))  # candidates left from a fit
         self._spare_at = -1  # history.n_finished when they were found
+        self._seen = 0  # history.n_finished at the previous call
         # scaled features of every instance (the encoder's), or None without instance features
         self.features = encoder.instance_feature_matrix()
         self._instance_row = {name: row for row, name in enumerate(encoder.instance_names)}
@@ -445,13 +462,38 @@ class ModelProposer:
 
     def __call__(self, history: RunHistory, rng: np.random.Generator) -> Configuration | None:
         late = self._late_allowance(history)
+        # Each result since the previous call freed a worker, and its proposal is asked next.
+        burst, self._seen = history.n_finished - self._seen, history.n_finished
         spare = self._from_spare(history, late)
-        if spare is not None:
-            return spare
+        if spare is None:
+            # for this burst, and for up to ``late`` results after it
+            keep = max(self.batch_size, min(burst, history.n_running + 1) + late)
+            self._search(history, rng, late, keep)
+            spare = self._from_spare(history, late)
+        return spare
+
+    def prepare(self, history: RunHistory, rng: np.random.Generator) -> None:
+        """Search ahead while every worker is busy, so that the proposals for the next results
+        are ready when they arrive (the loop calls this before it blocks).
+
+        Does nothing unless those proposals may be late (trials are running and results
+        arrive faster than a fit takes, see ``_late_allowance``) and the candidates kept from
+        the last search would be too late for the next result.
+        """
+        late = self._late_allowance(history)
+        window = late - (history.n_finished - self._spare_at)  # results the spares may serve
+        if late == 0 or (window > 0 and len(self._spare) >= window):
+            return
+        self._search(history, rng, late, max(self.batch_size, late + 1))
+
+    def _search(self, history: RunHistory, rng: np.random.Generator, late: int, keep: int) -> None:
+        """Fit the model if due, maximize the acquisition function, and keep the ``keep`` best
+        spread-out candidates as spares (none if the search found nothing usable)."""
+        self._spare, self._spare_at = self._spare[:0], history.n_finished
         started = time.perf_counter()
         data = self._training_data(history, rng)
         if data is None:
-            return None
+            return
         ids, instances, y = data
         pending = [key.config_id for key, _ in history.running_items()]
         X = self._encode_ids(history, ids)
@@ -477,22 +519,17 @@ class ModelProposer:
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         known = self._encode_ids(history, history.config_ids())
-        keep = max(self.batch_size, late + 1)
         # Many candidates of one search sit close together; with trials running, scan more of
-        # them to find ``keep`` that are spread out.
+        # them to find ``keep`` that are spread out. (None spread out: every candidate is
+        # next to a running trial, and the selector draws a random configuration.)
         found = self.maximizer.maximize(acq, (32 if pending else 8) * keep, starts, known)
-        if len(found) == 0:
-            return None
-        chosen = self._spread(found, X_running, running_radii, X_config, keep)
-        if len(chosen) == 0:
-            return None  # every candidate is next to a running trial: draw a random one
-        self._spare, self._spare_at = chosen[1:], history.n_finished
+        if len(found):
+            self._spare = self._spread(found, X_running, running_radii, X_config, keep)
         if refit:  # moving average of what a proposal with a fit costs
             spent = time.perf_counter() - started
             self._fit_seconds = (
                 spent if self._fit_seconds == 0.0 else 0.7 * self._fit_seconds + 0.3 * spent
             )
-        return self.encoder.decode(chosen[:1])[0]
 
     def _embed(self, X: np.ndarray) -> np.ndarray:
         """`(k, e)` rows for distances: numeric columns as encoded (inactive at -1), every

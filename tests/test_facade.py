@@ -401,3 +401,46 @@ def test_two_objectives_end_to_end() -> None:
     for a in costs:  # no member dominates another
         assert not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in costs)
     assert all(c["y"] < 0.3 for c in front)
+
+
+def test_optimize_fills_every_free_worker_before_telling(space: ConfigurationSpace) -> None:
+    """A runner of 4 workers whose trials end at once: optimize() submits a trial to each free
+    worker, then collects all four results, and again; and makes the promised 12 trials."""
+    from collections.abc import Iterator
+
+    from smacx import AbstractRunner, SerialRunner
+
+    class InstantPool(AbstractRunner):
+        def __init__(self, single: SerialRunner, workers: int) -> None:
+            self.single, self.workers = single, workers
+            self.done: list[tuple[TrialInfo, TrialValue]] = []
+            self.log: list[str] = []
+
+        def submit_trial(self, trial_info: TrialInfo, **data: Any) -> None:
+            self.log.append("submit")
+            self.done.append((trial_info, self.run(trial_info.config, seed=trial_info.seed)))
+
+        def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
+            if self.done:
+                self.log.append(f"collect {len(self.done)}")
+            while self.done:
+                yield self.done.pop(0)
+
+        def wait(self, timeout: float | None = None) -> None:
+            pass
+
+        def is_running(self) -> bool:
+            return bool(self.done)
+
+        def count_available_workers(self) -> int:
+            return self.workers - len(self.done)
+
+        def run(self, config: Configuration, *args: Any, **data: Any) -> TrialValue:
+            return self.single.run(config, *args)
+
+    sc = scenario(space, n_trials=12)
+    pool = InstantPool(SerialRunner(quadratic, sc), workers=4)
+    with SMAC(sc, runner=pool) as smac:
+        smac.optimize()
+        assert smac.runhistory.n_finished == 12
+    assert pool.log == (["submit"] * 4 + ["collect 4"]) * 3

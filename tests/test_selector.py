@@ -265,3 +265,91 @@ def test_proposals_may_be_late_by_what_a_fit_costs_in_results(
         clock[0] += seconds_per_result
     assert rh.n_running == 32
     assert proposer._late_allowance(rh) == allowed
+
+
+class _CountingSearch:
+    """A real local-and-random search that counts its calls."""
+
+    def __init__(self, space: ConfigurationSpace) -> None:
+        from smacx.encoding import Encoder
+        from smacx.maximizer import LocalAndRandomSearch
+
+        self.encoder = Encoder(space)
+        self.search = LocalAndRandomSearch(self.encoder, n_random=200, max_steps=5)
+        self.calls = 0
+
+    def maximize(self, *args: object) -> object:
+        self.calls += 1
+        return self.search.maximize(*args)  # type: ignore[arg-type]
+
+
+def _running_history(space: ConfigurationSpace, n_done: int, n_running: int):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    rh = RunHistory(space)
+    infos = [TrialInfo(c) for c in space.sample_configuration(n_done + n_running)]
+    for i, info in enumerate(infos):
+        rh.add_running(info)
+        if i < n_done:
+            rh.add(info, TrialValue(cost=float(np.sin(3 * i))))
+    return rh, infos[n_done:]
+
+
+def test_prepare_searches_ahead_so_that_the_next_result_finds_a_proposal_ready() -> None:
+    """With 32 trials running (allowance: the cap of 8 results), prepare() searches once and
+    keeps at least 9 candidates: the next result's proposal needs no search, nor does a second
+    prepare(). With nothing running, prepare() does nothing."""
+    import numpy as np
+
+    from smacx.acquisition import LogEI
+    from smacx.models import RandomForest
+    from smacx.selector import ModelProposer
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+    search = _CountingSearch(space)
+    proposer = ModelProposer(search.encoder, RandomForest(n_trees=5), LogEI(), search)  # type: ignore[arg-type]
+    rng = np.random.default_rng(0)
+    idle, _ = _running_history(space, 10, 0)
+    proposer.prepare(idle, rng)
+    assert search.calls == 0
+    rh, running = _running_history(space, 10, 32)
+    proposer.prepare(rh, rng)
+    assert search.calls == 1 and len(proposer._spare) >= 9
+    proposer.prepare(rh, rng)
+    assert search.calls == 1
+    rh.add(running[0], TrialValue(cost=0.5))
+    config = proposer(rh, rng)
+    assert config is not None and not rh.has_trials(config)
+    assert search.calls == 1
+
+
+def test_a_burst_of_results_is_answered_by_one_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six results told at once free six workers: their six proposals share one search even
+    when no proposal may be late (slow results), and they are distinct."""
+    import numpy as np
+
+    import smacx.selector as selector
+    from smacx.acquisition import LogEI
+    from smacx.models import RandomForest
+    from smacx.selector import ModelProposer
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+    search = _CountingSearch(space)
+    proposer = ModelProposer(search.encoder, RandomForest(n_trees=5), LogEI(), search)  # type: ignore[arg-type]
+    clock = [0.0]
+    monkeypatch.setattr(selector.time, "perf_counter", lambda: clock[0])
+    rng = np.random.default_rng(0)
+    rh, running = _running_history(space, 10, 32)
+    for i in range(3):  # results 1 s apart, each answered by a search
+        proposer(rh, rng)
+        proposer._fit_seconds = 0.01
+        rh.add(running[i], TrialValue(cost=0.5))
+        clock[0] += 1.0
+    assert proposer._late_allowance(rh) == 0
+    proposer(rh, rng)
+    for info in running[3:9]:
+        rh.add(info, TrialValue(cost=0.7))
+    calls = search.calls
+    burst = [proposer(rh, rng) for _ in range(6)]
+    assert search.calls == calls + 1
+    assert None not in burst and len(set(burst)) == 6
