@@ -414,9 +414,10 @@ class SMAC:
                         self.runner.submit_trial(self.ask(), **data)
                     bar.update(self._collect())
                 done = self.runhistory.n_finished >= self.scenario.n_trials
-                if not self._budget_left() and (done or not self.runner.is_running()):
+                left = self._budget_left()
+                if not left and (done or not self.runner.is_running()):
                     break  # a retired trial may still run: the runner's close() stops it
-                if self.runner.is_running() and self._budget_left():
+                if left and self.runner.is_running():
                     # Every worker is busy: search ahead for the results to come.
                     started = time.perf_counter()
                     self.selector.prepare(self.runhistory)
