@@ -156,6 +156,7 @@ class SMAC:
         self.intensifier: Intensification = settings.build(scenario, self.selector, self.runhistory)
 
         self._stop_requested = False
+        self._stop_reason: str | None = None
         self._start_time = math.nan
         self._start_cpu = 0.0
         self._target_time = 0.0
@@ -358,20 +359,23 @@ class SMAC:
         h = self.runhistory
         if self._stop_requested or h.n_submitted >= s.n_trials:
             return False
+        reason = None
         if time.time() - self._start_time >= s.walltime_limit:
-            logger.info("Stopping: walltime_limit of %g s reached.", s.walltime_limit)
-            return False
+            reason = f"walltime_limit of {s.walltime_limit:g} s reached"
         # (process_time sums over all threads: slow with many dask threads in this process)
-        if math.isfinite(s.cputime_limit) and _cpu_seconds() - self._start_cpu >= s.cputime_limit:
-            logger.info("Stopping: cputime_limit of %g s reached.", s.cputime_limit)
-            return False
-        incumbent = self.incumbent if max(s.termination_costs) > -math.inf else None
-        if incumbent is not None:
-            costs = h.get_costs(incumbent)
-            if all(c <= t for c, t in zip(costs, s.termination_costs)):
-                logger.info("Stopping: the incumbent's cost %s reached the threshold.", costs)
-                return False
-        return True
+        elif math.isfinite(s.cputime_limit) and _cpu_seconds() - self._start_cpu >= s.cputime_limit:
+            reason = f"cputime_limit of {s.cputime_limit:g} s reached"
+        else:
+            incumbent = self.incumbent if max(s.termination_costs) > -math.inf else None
+            costs = h.get_costs(incumbent) if incumbent is not None else None
+            if costs is not None and all(c <= t for c, t in zip(costs, s.termination_costs)):
+                reason = f"the incumbent's cost {costs} reached the threshold"
+        if reason is None:
+            return True
+        if reason != self._stop_reason:  # once, not on every turn while running trials drain
+            logger.info("Stopping: %s.", reason)
+            self._stop_reason = reason
+        return False
 
     def optimize(self, *, data_to_scatter: Mapping[str, Any] | None = None) -> Configuration | None:
         """Run trials until the scenario's budget is spent, and return the incumbent.
@@ -392,6 +396,7 @@ class SMAC:
         self._start_time = time.time()
         self._start_cpu = _cpu_seconds()
         self._stop_requested = False
+        self._stop_reason = None
         from tqdm.auto import tqdm
 
         bar = tqdm(
@@ -408,8 +413,10 @@ class SMAC:
                 while self._budget_left() and (free := self.runner.count_available_workers()) > 0:
                     # Fill every free worker before telling what finished meanwhile: no worker
                     # waits for those tells, and the proposals of one burst share one search.
-                    for i in range(free):
-                        if i and not self._budget_left():
+                    for i in range(int(free)):
+                        if i and (
+                            not self._budget_left() or self.runner.count_available_workers() <= 0
+                        ):
                             break
                         self.runner.submit_trial(self.ask(), **data)
                     bar.update(self._collect())

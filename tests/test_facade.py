@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,12 @@ from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx import (
     SMAC,
+    AbstractRunner,
     Callback,
     Scenario,
     ScenarioError,
     ScenarioMismatchError,
+    SerialRunner,
     StatusType,
     TargetCrashedError,
     TrialInfo,
@@ -403,44 +406,113 @@ def test_two_objectives_end_to_end() -> None:
     assert all(c["y"] < 0.3 for c in front)
 
 
+class _Pool(AbstractRunner):
+    """``workers`` slots running the target here; a trial's result is handed out only once
+    ``wait()`` was called after it started (``instant``: at once)."""
+
+    def __init__(self, single: SerialRunner, workers: int, instant: bool) -> None:
+        self.single, self.workers, self.instant = single, workers, instant
+        self.started: list[tuple[TrialInfo, TrialValue]] = []
+        self.done: list[tuple[TrialInfo, TrialValue]] = []
+        self.log: list[str] = []
+
+    def submit_trial(self, trial_info: TrialInfo, **data: Any) -> None:
+        self.log.append("submit")
+        result = (trial_info, self.run(trial_info.config, None, None, trial_info.seed))
+        (self.done if self.instant else self.started).append(result)
+
+    def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
+        if self.done:
+            self.log.append(f"collect {len(self.done)}")
+        while self.done:
+            yield self.done.pop(0)
+
+    def wait(self, timeout: float | None = None) -> None:
+        self.log.append("wait")
+        if self.started:
+            self.done.append(self.started.pop(0))
+
+    def is_running(self) -> bool:
+        return bool(self.done or self.started)
+
+    def count_available_workers(self) -> int:
+        return self.workers - len(self.done) - len(self.started)
+
+    def run(self, config: Configuration, *args: Any, **data: Any) -> TrialValue:
+        return self.single.run(config, *args)
+
+
 def test_optimize_fills_every_free_worker_before_telling(space: ConfigurationSpace) -> None:
-    """A runner of 4 workers whose trials end at once: optimize() submits a trial to each free
-    worker, then collects all four results, and again; and makes the promised 12 trials."""
-    from collections.abc import Iterator
-
-    from smacx import AbstractRunner, SerialRunner
-
-    class InstantPool(AbstractRunner):
-        def __init__(self, single: SerialRunner, workers: int) -> None:
-            self.single, self.workers = single, workers
-            self.done: list[tuple[TrialInfo, TrialValue]] = []
-            self.log: list[str] = []
-
-        def submit_trial(self, trial_info: TrialInfo, **data: Any) -> None:
-            self.log.append("submit")
-            self.done.append((trial_info, self.run(trial_info.config, seed=trial_info.seed)))
-
-        def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
-            if self.done:
-                self.log.append(f"collect {len(self.done)}")
-            while self.done:
-                yield self.done.pop(0)
-
-        def wait(self, timeout: float | None = None) -> None:
-            pass
-
-        def is_running(self) -> bool:
-            return bool(self.done)
-
-        def count_available_workers(self) -> int:
-            return self.workers - len(self.done)
-
-        def run(self, config: Configuration, *args: Any, **data: Any) -> TrialValue:
-            return self.single.run(config, *args)
-
-    sc = scenario(space, n_trials=12)
-    pool = InstantPool(SerialRunner(quadratic, sc), workers=4)
+    """4 workers whose trials end at once: optimize() submits a trial to each free worker,
+    then collects all four results, and again; the budget of 10 stops the last round at 2."""
+    sc = scenario(space, n_trials=10)
+    pool = _Pool(SerialRunner(quadratic, sc), workers=4, instant=True)
     with SMAC(sc, runner=pool) as smac:
         smac.optimize()
-        assert smac.runhistory.n_finished == 12
-    assert pool.log == (["submit"] * 4 + ["collect 4"]) * 3
+        assert smac.runhistory.n_finished == 10
+    rounds = [["submit"] * 4 + ["collect 4"]] * 2 + [["submit"] * 2 + ["collect 2"]]
+    assert pool.log == [event for r in rounds for event in r]
+
+
+def test_optimize_lets_the_selector_search_ahead_while_every_worker_is_busy(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before each wait with every worker busy and budget left, optimize() calls the
+    selector's prepare(); never with a serial runner."""
+    sc = scenario(space, n_trials=30)
+    pool = _Pool(SerialRunner(quadratic, sc), workers=4, instant=False)
+    with SMAC(sc, runner=pool) as smac:
+        calls: list[int] = []
+        real = smac.selector.prepare
+
+        def prepare(history: Any) -> None:
+            calls.append(history.n_submitted)
+            real(history)
+
+        monkeypatch.setattr(smac.selector, "prepare", prepare)
+        smac.optimize()
+        assert smac.runhistory.n_finished == 30
+    assert calls and calls == sorted(calls)
+    assert len(calls) == pool.log.count("wait") - 4  # not while the last 4 trials drain
+    with SMAC(scenario(space, n_trials=5), quadratic) as serial:
+        monkeypatch.setattr(serial.selector, "prepare", prepare)
+        n_calls = len(calls)
+        serial.optimize()
+    assert len(calls) == n_calls
+
+
+def test_selector_prepares_only_after_the_design_and_with_a_model(
+    space: ConfigurationSpace,
+) -> None:
+    """ConfigSelector.prepare reaches the proposer only once the initial design is handed out,
+    and never when every proposal is random."""
+    from smacx import RunHistory
+    from smacx.selector import ConfigSelector
+
+    class Recording:
+        def __init__(self) -> None:
+            self.prepared = 0
+
+        def __call__(self, history: RunHistory, rng: Any) -> Configuration | None:
+            return None
+
+        def prepare(self, history: RunHistory, rng: Any) -> None:
+            self.prepared += 1
+
+    rh = RunHistory(space)
+    for probability, expected in [(0.0, 1), (1.0, 0)]:
+        proposer = Recording()
+        selector = ConfigSelector(
+            space,
+            space.sample_configuration(2),
+            random_probability=probability,
+            proposer=proposer,
+        )
+        configs = selector.next_configs(rh)
+        selector.prepare(rh)
+        next(configs), next(configs)  # the design
+        selector.prepare(rh)
+        assert proposer.prepared == 0
+        next(configs)  # past the design
+        selector.prepare(rh)
+        assert proposer.prepared == expected

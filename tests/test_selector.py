@@ -295,16 +295,21 @@ def _running_history(space: ConfigurationSpace, n_done: int, n_running: int):  #
     return rh, infos[n_done:]
 
 
-def test_prepare_searches_ahead_so_that_the_next_result_finds_a_proposal_ready() -> None:
-    """With 32 trials running (allowance: the cap of 8 results), prepare() searches once and
-    keeps at least 9 candidates: the next result's proposal needs no search, nor does a second
-    prepare(). With nothing running, prepare() does nothing."""
+def test_prepare_searches_ahead_so_that_the_next_result_finds_a_proposal_ready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With 32 trials running and no rate of results known yet, the next call may be late by
+    its cap, 31 // 4 = 7 results: prepare() searches once and keeps 8 candidates, a second
+    prepare() on the same history does not search, and the next result's proposal (and the
+    six after it) comes from those candidates. With nothing running, prepare() does nothing."""
     import numpy as np
 
+    import smacx.selector as selector
     from smacx.acquisition import LogEI
     from smacx.models import RandomForest
     from smacx.selector import ModelProposer
 
+    monkeypatch.setattr(selector.time, "perf_counter", lambda: 0.0)  # no rate is ever known
     space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
     search = _CountingSearch(space)
     proposer = ModelProposer(search.encoder, RandomForest(n_trees=5), LogEI(), search)  # type: ignore[arg-type]
@@ -314,12 +319,14 @@ def test_prepare_searches_ahead_so_that_the_next_result_finds_a_proposal_ready()
     assert search.calls == 0
     rh, running = _running_history(space, 10, 32)
     proposer.prepare(rh, rng)
-    assert search.calls == 1 and len(proposer._spare) >= 9
+    assert search.calls == 1 and len(proposer._spare) == 8
     proposer.prepare(rh, rng)
     assert search.calls == 1
-    rh.add(running[0], TrialValue(cost=0.5))
-    config = proposer(rh, rng)
-    assert config is not None and not rh.has_trials(config)
+    for i in range(7):
+        rh.add(running[i], TrialValue(cost=0.5))
+        config = proposer(rh, rng)
+        assert config is not None and not rh.has_trials(config)
+        rh.add_running(TrialInfo(config))
     assert search.calls == 1
 
 
