@@ -303,9 +303,9 @@ class ModelProposer:
     * Ahead of results (:meth:`prepare`, called by ``SMAC.optimize`` while every worker is
       busy): when proposals may be late, the search for the next results runs while the
       workers are busy instead of after a result has freed one of them. Together with the
-      burst rule and the loop that fills every free worker first, this kept 0.05 to 0.1 more
-      of 64 workers with 1 s trials busy, in alternating runs against the code before
-      (``benchmarks/parallel.py``; figures in ``benchmarks/README.md``).
+      burst rule and the loop that fills every free worker first, this kept 0.07 more of 64
+      workers with 1 s trials busy on average (0 to 0.14 over six alternating pairs of runs
+      against the code before; ``benchmarks/parallel.py``, figures in its README).
 
     Args:
         encoder: Maps configurations to ``(n, d)`` model inputs and back.
