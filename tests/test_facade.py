@@ -474,11 +474,12 @@ def test_optimize_lets_the_selector_search_ahead_while_every_worker_is_busy(
         assert smac.runhistory.n_finished == 30
     assert calls and calls == sorted(calls)
     assert len(calls) == pool.log.count("wait") - 4  # not while the last 4 trials drain
+    serial_calls: list[Any] = []
     with SMAC(scenario(space, n_trials=5), quadratic) as serial:
-        monkeypatch.setattr(serial.selector, "prepare", prepare)
-        n_calls = len(calls)
+        monkeypatch.setattr(serial.selector, "prepare", serial_calls.append)
         serial.optimize()
-    assert len(calls) == n_calls
+        assert serial.runhistory.n_finished == 5
+    assert serial_calls == []
 
 
 def test_selector_prepares_only_after_the_design_and_with_a_model(
