@@ -60,6 +60,10 @@ class SMAC:
             default), or ``SuccessiveHalving``/``Hyperband`` for multi-fidelity scenarios.
         random_probability: Share of proposals drawn at random after the initial design
             (the preset's default when None).
+        plateau_probability: Share drawn at random instead while two or more configurations
+            share the lowest cost, a plateau the model cannot see past (see
+            :class:`~smacx.selector.ConfigSelector`). By default 0.5 with the ``"hpo"`` preset
+            and 0 (off) with the others.
         runner: Runs the trials; by default a :class:`~smacx.SerialRunner` of ``target_fn``,
             or a :class:`~smacx.runners.DaskParallelRunner` when ``dask_client`` is given or
             ``scenario.n_workers > 1``.
@@ -96,6 +100,7 @@ class SMAC:
         initial_design: InitialDesign | None = None,
         intensifier: IntensifierSettings | None = None,
         random_probability: float | None = None,
+        plateau_probability: float | None = None,
         runner: AbstractRunner | None = None,
         dask_client: Any = None,
         callbacks: Sequence[Callback] = (),
@@ -107,10 +112,12 @@ class SMAC:
             raise ScenarioError(f"SMAC's scenario must be a smacx.Scenario; got {scenario!r}.")
         if preset not in PRESETS:
             raise ScenarioError(f"SMAC's preset must be one of {list(PRESETS)}; got {preset!r}.")
-        if random_probability is not None and not 0.0 <= random_probability <= 1.0:
-            raise ScenarioError(
-                f"SMAC's random_probability must be in [0, 1]; got {random_probability!r}."
-            )
+        for name, share in (
+            ("random_probability", random_probability),
+            ("plateau_probability", plateau_probability),
+        ):
+            if share is not None and not 0.0 <= share <= 1.0:
+                raise ScenarioError(f"SMAC's {name} must be in [0, 1]; got {share!r}.")
         if any(not isinstance(c, Callback) for c in callbacks):
             raise ScenarioError(
                 f"SMAC's callbacks must be smacx.Callback instances; got {callbacks!r}."
@@ -136,6 +143,13 @@ class SMAC:
             random_probability=default_probability
             if random_probability is None
             else random_probability,
+            # Chosen on benchmarks/tasks.py (14 tasks, 100 trials, 10 seeds): on svm_digits,
+            # whose costs count misclassified digits, the median best cost fell from 0.0100
+            # to 0.0086 (seeds ending on the polynomial kernel's plateau, above 0.011: 5 of
+            # 10, then 2); no other task has ties, and none changed.
+            plateau_probability=(0.5 if preset == "hpo" else 0.0)
+            if plateau_probability is None
+            else plateau_probability,
             seed=scenario.seed,
             proposer=proposer,
         )

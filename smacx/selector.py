@@ -3,8 +3,9 @@
 :meth:`ConfigSelector.next_configs` is a generator the intensifier pulls challengers from. It
 yields the initial design first (skipping configurations the run already has), then, for every
 further pull, either a random configuration (with probability ``random_probability``, or always
-when there is no model) or the configuration that maximizes the acquisition function of a model
-trained on the run history as it is at that moment.
+when there is no model; ``plateau_probability`` while several configurations share the lowest
+cost) or the configuration that maximizes the acquisition function of a model trained on the run
+history as it is at that moment.
 """
 
 from __future__ import annotations
@@ -180,6 +181,12 @@ class ConfigSelector:
         initial_design: Configurations proposed first, in order.
         random_probability: Share of proposals after the initial design drawn at random; 1.0
             turns the selector into random search.
+        plateau_probability: Share drawn at random instead while two or more configurations
+            share the lowest cost (within a relative 1e-9), when that is more than
+            ``random_probability``. Such a tie marks a plateau, as when the cost counts
+            misclassified samples: the model sees no slope around the incumbent, and its
+            proposals keep landing on the plateau or on its edges. Random proposals look for
+            another basin until a lower cost breaks the tie. Only for a single objective.
         seed: Seed of every random choice.
         proposer: The model-based part: a callable ``proposer(history, rng) -> Configuration |
             None`` (None: it found nothing new). Without one, every proposal is random. If it
@@ -193,16 +200,29 @@ class ConfigSelector:
         initial_design: Sequence[Configuration],
         *,
         random_probability: float = 1.0,
+        plateau_probability: float = 0.0,
         seed: int = 0,
         proposer: Proposer | None = None,
     ) -> None:
+        for name, value in (
+            ("random_probability", random_probability),
+            ("plateau_probability", plateau_probability),
+        ):
+            if not 0.0 <= value <= 1.0:
+                raise ScenarioError(
+                    f"ConfigSelector.{name}: expected a share in [0, 1], got {value!r}"
+                )
         self.configspace = configspace
         self.initial_design = list(initial_design)
         self.random_probability = random_probability
+        self.plateau_probability = plateau_probability
         self.proposer = proposer
         self.rng = np.random.default_rng(seed)
         self._random_pool: list[Configuration] = []  # drawn but not yet handed out, last first
         self._designed = False  # whether next_configs has handed out the initial design
+        self._costs: dict[int, float] = {}  # cost of every configuration with results, by id
+        self._read = 0  # finished trials read into _costs
+        self._tied = 1  # configurations sharing the lowest cost at the last check
         size = configspace.estimate_size()
         self.space_size = float(size) if size is not None else math.inf
 
@@ -217,10 +237,41 @@ class ConfigSelector:
                 yield design_config
         self._designed = True
         while True:
+            probability = self.random_probability
+            if self.plateau_probability > probability and self._on_plateau(history):
+                probability = self.plateau_probability
             proposed: Configuration | None = None
-            if self.proposer is not None and self.rng.random() >= self.random_probability:
+            if self.proposer is not None and self.rng.random() >= probability:
                 proposed = self.proposer(history, self.rng)
             yield proposed if proposed is not None else self.random_config(history)
+
+    def _on_plateau(self, history: RunHistory) -> bool:
+        """Whether two or more configurations share the lowest finite cost (single objective).
+
+        Reads only the trials finished since the previous call.
+        """
+        if len(history.objectives) != 1:
+            return False
+        keys = history.finished_since(self._read)
+        self._read += len(keys)
+        for config_id in {key.config_id for key in keys}:
+            self._costs[config_id] = history.get_cost(history.get_config(config_id))
+        costs = np.fromiter(self._costs.values(), dtype=np.float64, count=len(self._costs))
+        costs = costs[np.isfinite(costs)]
+        if costs.size < 2:
+            return False
+        best = float(costs.min())
+        tied = int(np.count_nonzero(costs <= best + 1e-9 * abs(best)))
+        if tied >= 2 and self._tied < 2:
+            logger.info(
+                "%d configurations share the lowest cost %g: %.0f%% of the proposals are random "
+                "until a lower cost is found",
+                tied,
+                best,
+                100 * self.plateau_probability,
+            )
+        self._tied = tied
+        return tied >= 2
 
     def prepare(self, history: RunHistory) -> None:
         """Let the proposer work ahead while the caller waits for results, once the initial

@@ -217,6 +217,8 @@ def test_bad_arguments_are_named(space: ConfigurationSpace) -> None:
         SMAC(s, quadratic, preset="fast")  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match="random_probability must be in"):
         SMAC(s, quadratic, random_probability=2.0)
+    with pytest.raises(ScenarioError, match="plateau_probability must be in"):
+        SMAC(s, quadratic, plateau_probability=-0.1)
     with pytest.raises(ScenarioError, match="callbacks must be"):
         SMAC(s, quadratic, callbacks=[print])  # type: ignore[list-item]
     with pytest.raises(ScenarioError, match="needs a target_fn"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from ConfigSpace import Categorical, ConfigurationSpace
 
-from smacx import RunHistory, SearchSpaceExhaustedError, TrialInfo, TrialValue
+from smacx import RunHistory, ScenarioError, SearchSpaceExhaustedError, TrialInfo, TrialValue
 from smacx.selector import ConfigSelector
 
 
@@ -360,3 +360,88 @@ def test_a_burst_of_results_is_answered_by_one_search(monkeypatch: pytest.Monkey
     burst = [proposer(rh, rng) for _ in range(6)]
     assert search.calls == calls + 1
     assert None not in burst and len(set(burst)) == 6
+
+
+class _CountingProposer:
+    """Proposes a fresh random configuration and counts its calls."""
+
+    def __init__(self, space: ConfigurationSpace) -> None:
+        self.space = space
+        self.calls = 0
+
+    def __call__(self, history: RunHistory, rng: object) -> object:
+        self.calls += 1
+        return self.space.sample_configuration()
+
+
+def _model_share(selector: ConfigSelector, history: RunHistory, pulls: int = 400) -> float:
+    proposer = selector.proposer
+    assert isinstance(proposer, _CountingProposer)
+    before = proposer.calls
+    gen = selector.next_configs(history)
+    for _ in range(pulls):
+        next(gen)
+    return (proposer.calls - before) / pulls
+
+
+def _finish(history: RunHistory, config: object, cost: float) -> None:
+    info = TrialInfo(config)  # type: ignore[arg-type]
+    history.add_running(info)
+    history.add(info, TrialValue(cost=cost))
+
+
+def test_a_tie_at_the_lowest_cost_raises_the_random_share_until_broken(
+    space: ConfigurationSpace,
+) -> None:
+    """Two configurations share the lowest cost: half the proposals are random; a lower cost
+    ends it, and a cost that differs by more than rounding is no tie."""
+    a, b, c, d = space.sample_configuration(4)
+    rh = RunHistory(space)
+    selector = ConfigSelector(
+        space,
+        [],
+        random_probability=0.05,
+        plateau_probability=0.5,
+        seed=0,
+        proposer=_CountingProposer(space),
+    )
+    _finish(rh, a, 0.25)
+    _finish(rh, b, 0.5)
+    assert _model_share(selector, rh) > 0.9  # no tie: 1 in 20 random
+    _finish(rh, c, 0.25 * (1 + 1e-12))  # equal up to rounding
+    assert 0.4 < _model_share(selector, rh) < 0.6
+    _finish(rh, d, 0.125)
+    assert _model_share(selector, rh) > 0.9
+    _finish(rh, space.sample_configuration(), 0.125 * (1 + 1e-6))
+    assert _model_share(selector, rh) > 0.9
+
+
+def test_the_plateau_rule_is_off_by_default_and_for_several_objectives(
+    space: ConfigurationSpace,
+) -> None:
+    a, b = space.sample_configuration(2)
+    for objectives, plateau in ((["cost"], 0.0), (["time", "error"], 0.5)):
+        rh = RunHistory(space, objectives=objectives)
+        for config in (a, b):
+            info = TrialInfo(config)
+            rh.add_running(info)
+            rh.add(info, TrialValue(cost=[1.0] * len(objectives)))
+        selector = ConfigSelector(
+            space, [], random_probability=0.0, plateau_probability=plateau, seed=0,
+            proposer=_CountingProposer(space),
+        )  # fmt: skip
+        assert _model_share(selector, rh, pulls=50) == 1.0
+
+
+def test_shares_outside_zero_to_one_are_refused_by_name(space: ConfigurationSpace) -> None:
+    with pytest.raises(ScenarioError, match=r"plateau_probability: expected a share in \[0, 1\]"):
+        ConfigSelector(space, [], plateau_probability=1.5)
+
+
+def test_the_hpo_preset_draws_half_at_random_on_a_plateau(space: ConfigurationSpace) -> None:
+    from smacx import SMAC, Scenario
+
+    scenario = Scenario(space, n_trials=10, deterministic=True, output_directory=None)
+    assert SMAC(scenario).selector.plateau_probability == 0.5
+    assert SMAC(scenario, preset="blackbox").selector.plateau_probability == 0.0
+    assert SMAC(scenario, plateau_probability=0.0).selector.plateau_probability == 0.0
