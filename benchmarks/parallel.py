@@ -22,8 +22,9 @@ pass ``--dask-defaults`` to measure with dask's defaults. They also share its ga
 collector: dask keeps a few dozen objects per task, and each full collection stops every
 thread for 0.1-0.3 s once a few thousand trials have run. Processes: each worker keeps its own
 objects, and starting 64 of them takes a minute on 2 cores (not part of the measured time).
-``--preset random`` runs smacx's loop without a model: the most this cluster allows. Reported
-per run:
+``--preset random`` runs smacx's loop without a model: the most this cluster allows.
+``--queue-ahead auto`` (or a count) lets smacx's runner submit trials beyond its worker
+threads, which dask's scheduler hands to the next worker that frees up. Reported per run:
 
 * ``throughput``: finished trials / wall time of ``optimize()`` (trials per second);
 * ``efficiency``: throughput / (k / trial_time): 1.0 means no worker ever waited;
@@ -122,11 +123,17 @@ def cluster(workers: int, processes: bool) -> Any:
 
 
 def run_smacx(
-    workers: int, duration: float, trials: int, processes: bool, preset: str = "hpo"
+    workers: int,
+    duration: float,
+    trials: int,
+    processes: bool,
+    preset: str = "hpo",
+    queue_ahead: str = "0",
 ) -> dict[str, Any]:
     from distributed import Client
 
-    from smacx import SMAC, Scenario
+    from smacx import SMAC, Scenario, SerialRunner
+    from smacx.runners import DaskParallelRunner
 
     scenario = Scenario(
         space(),
@@ -140,7 +147,17 @@ def run_smacx(
     with (
         cluster(workers, processes) as c,
         Client(c) as client,
-        SMAC(scenario, objective, dask_client=client, progress=False, preset=preset) as smac,
+        SMAC(
+            scenario,
+            objective,
+            runner=DaskParallelRunner(
+                SerialRunner(objective, scenario),
+                dask_client=client,
+                queue_ahead="auto" if queue_ahead == "auto" else int(queue_ahead),
+            ),
+            progress=False,
+            preset=preset,  # type: ignore[arg-type]  # checked by SMAC
+        ) as smac,
     ):
         client.run(preload, "smacx")
         start = time.time()
@@ -198,7 +215,12 @@ def child(args: argparse.Namespace) -> None:
         Path(os.environ[CALLS_FILE]).touch()
         if args.child == "smacx":
             result = run_smacx(
-                args.workers_one, args.duration, args.trials, args.processes, args.preset
+                args.workers_one,
+                args.duration,
+                args.trials,
+                args.processes,
+                args.preset,
+                args.queue_ahead,
             )
         else:
             result = run_smac3(args.workers_one, args.duration, args.trials, args.processes)
@@ -237,8 +259,9 @@ def launch(framework: str, python: str, workers: int, args: argparse.Namespace) 
     if args.processes:
         command.append("--processes")
     if framework == "smacx":
-        command += ["--preset", args.preset]
+        command += ["--preset", args.preset, "--queue-ahead", args.queue_ahead]
         record["preset"] = args.preset
+        record["queue_ahead"] = args.queue_ahead
     try:
         done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=args.duration * 5 + 300
@@ -275,6 +298,11 @@ def main() -> None:
     parser.add_argument("--processes", action="store_true", help="one process per worker")
     parser.add_argument(
         "--preset", default="hpo", help="smacx's preset ('random': the loop without a model)"
+    )
+    parser.add_argument(
+        "--queue-ahead",
+        default="0",
+        help="smacx's DaskParallelRunner(queue_ahead=...): a count, or 'auto'",
     )
     parser.add_argument("--out", type=Path, default=Path("parallel.json"))
     parser.add_argument("--child", choices=["smacx", "smac3"], help=argparse.SUPPRESS)

@@ -28,7 +28,7 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from distributed import Client, LocalCluster
 
 from smacx import NoWorkersError, Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
-from smacx.runners.dask import SCHEDULER_FILE, DaskParallelRunner
+from smacx.runners.dask import SCHEDULER_FILE, DaskParallelRunner, trials_ahead
 from smacx.trial import TrialValue
 
 pytestmark = pytest.mark.timeout(120)
@@ -398,6 +398,9 @@ def test_arguments_are_checked(space: ConfigurationSpace, client: Client) -> Non
         DaskParallelRunner(single, patience=0, dask_client=client)
     with pytest.raises(ScenarioError, match="max_retries"):
         DaskParallelRunner(single, dask_client=client, max_retries=-1)
+    for bad in (-1, 1.5, True, "max"):
+        with pytest.raises(ScenarioError, match=r"queue_ahead=\.\.\.\) must be an int >= 0"):
+            DaskParallelRunner(single, dask_client=client, queue_ahead=bad)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="dask_client"):
         DaskParallelRunner(single, dask_client="tcp://127.0.0.1:8786")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="SerialRunner"):
@@ -419,3 +422,56 @@ def test_missing_dask_gives_install_hint() -> None:
     )
     assert done.returncode != 0
     assert "pip install 'smacx[dask]'" in done.stderr
+
+
+def test_trials_are_queued_ahead_as_asked(space: ConfigurationSpace, client: Client) -> None:
+    """queue_ahead=3 on two worker threads: five trials are accepted at once and each comes
+    back exactly once."""
+    single = SerialRunner(sleepy, scenario(space))
+    with DaskParallelRunner(single, dask_client=client, queue_ahead=3) as runner:
+        assert runner.count_available_workers() == 5
+        todo = trials(space, 5)
+        for info in todo:
+            runner.submit_trial(info)
+        assert runner.count_available_workers() == 0
+        results = run_all(runner, [])
+    assert sorted(by_seed(results)) == [0, 1, 2, 3, 4]
+
+
+def test_fast_trials_are_queued_ahead_once_their_latency_is_known(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    """queue_ahead="auto": nothing is queued before results come back; trials much shorter
+    than the round trip then fill a second trial per thread (the cap). By default, nothing."""
+    single = SerialRunner(seed_as_cost, scenario(space))
+    with DaskParallelRunner(single, dask_client=client) as runner:
+        run_all(runner, trials(space, 8))
+        assert runner.ahead() == 0
+    with DaskParallelRunner(single, dask_client=client, queue_ahead="auto") as runner:
+        assert runner.ahead() == 0
+        assert runner.count_available_workers() == 2
+        results = run_all(runner, trials(space, 8))
+        assert runner.ahead() == 2
+        assert runner.count_available_workers() == 4
+    assert len(by_seed(results)) == 8
+
+
+@pytest.mark.parametrize(
+    ("latency", "duration", "expected"),
+    [
+        (0.05, 0.2, 4),  # 2 * 8 * 0.05 / 0.2
+        (0.02, 1.0, 0),  # 0.32 rounds down
+        (0.1, 1.0, 1),
+        (0.5, 0.1, 8),  # at most one queued trial per thread
+        (0.05, 6.0, 0),  # trials over 100 times the latency: never
+    ],
+)
+def test_trials_ahead_covers_the_threads_idle_during_the_latency(
+    latency: float, duration: float, expected: int
+) -> None:
+    assert trials_ahead(8, [latency] * 4, [duration] * 4) == expected
+
+
+def test_trials_ahead_waits_for_four_latencies() -> None:
+    assert trials_ahead(8, [0.5] * 3, [0.1] * 10) == 0
+    assert trials_ahead(8, [0.5, 0.5, 0.5, 0.0, 0.0], [0.1]) == 8  # the median
