@@ -24,7 +24,7 @@ thread for 0.1-0.3 s once a few thousand trials have run. Processes: each worker
 objects, and starting 64 of them takes a minute on 2 cores (not part of the measured time).
 ``--preset random`` runs smacx's loop without a model: the most this cluster allows.
 ``--queue-ahead auto`` (or a count) lets smacx's runner submit trials beyond its worker
-threads, which dask's scheduler hands to the next worker that frees up. Reported per run:
+threads, so that a worker that frees up finds one waiting. Reported per run:
 
 * ``throughput``: finished trials / wall time of ``optimize()`` (trials per second);
 * ``efficiency``: throughput / (k / trial_time): 1.0 means no worker ever waited;

@@ -63,7 +63,7 @@ class SMAC:
         plateau_probability: Share drawn at random instead while two or more configurations
             share the lowest cost, a plateau the model cannot see past (see
             :class:`~smacx.selector.ConfigSelector`). By default 0.5 with the ``"hpo"`` preset
-            and 0 (off) with the others.
+            on a scenario without budgets, else 0 (off).
         runner: Runs the trials; by default a :class:`~smacx.SerialRunner` of ``target_fn``,
             or a :class:`~smacx.runners.DaskParallelRunner` when ``dask_client`` is given or
             ``scenario.n_workers > 1``.
@@ -147,7 +147,8 @@ class SMAC:
             # whose costs count misclassified digits, the median best cost fell from 0.0100
             # to 0.0086 (seeds ending on the polynomial kernel's plateau, above 0.011: 5 of
             # 10, then 2); no other task has ties, and none changed.
-            plateau_probability=(0.5 if preset == "hpo" else 0.0)
+            # Off with budgets: configurations' costs at different budgets do not compare.
+            plateau_probability=(0.5 if preset == "hpo" and scenario.max_budget is None else 0.0)
             if plateau_probability is None
             else plateau_probability,
             seed=scenario.seed,

@@ -186,7 +186,9 @@ class ConfigSelector:
             ``random_probability``. Such a tie marks a plateau, as when the cost counts
             misclassified samples: the model sees no slope around the incumbent, and its
             proposals keep landing on the plateau or on its edges. Random proposals look for
-            another basin until a lower cost breaks the tie. Only for a single objective.
+            another basin until a lower cost breaks the tie. Only for a single objective;
+            costs are compared as :meth:`RunHistory.get_cost` gives them (each configuration
+            at its highest budget), so with budgets leave it at 0.
         seed: Seed of every random choice.
         proposer: The model-based part: a callable ``proposer(history, rng) -> Configuration |
             None`` (None: it found nothing new). Without one, every proposal is random. If it

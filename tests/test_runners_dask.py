@@ -108,6 +108,20 @@ def seed_as_cost(config: Configuration, seed: int) -> float:
     return float(seed)
 
 
+def gated(config: Configuration, seed: int, gate: str, log: str) -> float:
+    """Appends its seed to ``log``, then waits (at most 60 s) until the file ``gate`` exists."""
+    with open(log, "a") as f:
+        f.write(f"{seed}\n")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return float(seed)
+
+
+def started(log: Path) -> list[int]:
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
 def sleepy(config: Configuration, seed: int) -> float:
     time.sleep(0.3)
     return float(seed)
@@ -424,18 +438,48 @@ def test_missing_dask_gives_install_hint() -> None:
     assert "pip install 'smacx[dask]'" in done.stderr
 
 
-def test_trials_are_queued_ahead_as_asked(space: ConfigurationSpace, client: Client) -> None:
-    """queue_ahead=3 on two worker threads: five trials are accepted at once and each comes
-    back exactly once."""
-    single = SerialRunner(sleepy, scenario(space))
+def test_trials_are_queued_ahead_as_asked(
+    space: ConfigurationSpace, client: Client, tmp_path: Path
+) -> None:
+    """queue_ahead=3 on two worker threads: five trials are accepted while none can finish,
+    and each comes back exactly once."""
+    gate, log = tmp_path / "open", tmp_path / "started"
+    single = SerialRunner(gated, scenario(space))
     with DaskParallelRunner(single, dask_client=client, queue_ahead=3) as runner:
         assert runner.count_available_workers() == 5
-        todo = trials(space, 5)
-        for info in todo:
-            runner.submit_trial(info)
+        for info in trials(space, 5):
+            runner.submit_trial(info, gate=str(gate), log=str(log))
         assert runner.count_available_workers() == 0
+        gate.touch()
         results = run_all(runner, [])
     assert sorted(by_seed(results)) == [0, 1, 2, 3, 4]
+    assert sorted(started(log)) == [0, 1, 2, 3, 4]
+
+
+def test_cancelling_a_queued_trial_leaves_the_executing_ones_alone(
+    space: ConfigurationSpace, client: Client, tmp_path: Path
+) -> None:
+    """cancel() of a trial that waits for a worker stops only that trial: no worker is
+    restarted, and the two executing trials run once and report."""
+    gate, log = tmp_path / "open", tmp_path / "started"
+    single = SerialRunner(gated, scenario(space))
+    with DaskParallelRunner(single, dask_client=client, queue_ahead=2) as runner:
+        todo = trials(space, 4)
+        for info in todo:
+            runner.submit_trial(info, gate=str(gate), log=str(log))
+        deadline = time.monotonic() + 30
+        while len(started(log)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        executing = started(log)
+        assert len(executing) == 2
+        waiting = [info for info in todo if info.seed not in executing]
+        runner.cancel(waiting[0])
+        gate.touch()
+        results = run_all(runner, [])
+    values = by_seed(results)
+    assert sorted(values) == sorted({0, 1, 2, 3} - {waiting[0].seed})
+    assert all(v.status is StatusType.SUCCESS for v in values.values())
+    assert sorted(started(log)) == sorted(values)  # every trial started once
 
 
 def test_fast_trials_are_queued_ahead_once_their_latency_is_known(
@@ -463,13 +507,17 @@ def test_fast_trials_are_queued_ahead_once_their_latency_is_known(
         (0.02, 1.0, 0),  # 0.32 rounds down
         (0.1, 1.0, 1),
         (0.5, 0.1, 8),  # at most one queued trial per thread
-        (0.05, 6.0, 0),  # trials over 100 times the latency: never
     ],
 )
 def test_trials_ahead_covers_the_threads_idle_during_the_latency(
     latency: float, duration: float, expected: int
 ) -> None:
     assert trials_ahead(8, [latency] * 4, [duration] * 4) == expected
+
+
+def test_trials_ahead_queues_nothing_for_trials_over_100_times_the_latency() -> None:
+    assert trials_ahead(64, [0.05] * 4, [4.0] * 4) == 1  # 2 * 64 * 0.05 / 4 = 1.6
+    assert trials_ahead(64, [0.05] * 4, [6.0] * 4) == 0  # the formula would give 1
 
 
 def test_trials_ahead_waits_for_four_latencies() -> None:

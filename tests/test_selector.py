@@ -416,7 +416,7 @@ def test_a_tie_at_the_lowest_cost_raises_the_random_share_until_broken(
     assert _model_share(selector, rh) > 0.9
 
 
-def test_the_plateau_rule_is_off_by_default_and_for_several_objectives(
+def test_the_plateau_rule_is_off_for_several_objectives_or_a_share_of_zero(
     space: ConfigurationSpace,
 ) -> None:
     a, b = space.sample_configuration(2)
@@ -438,10 +438,48 @@ def test_shares_outside_zero_to_one_are_refused_by_name(space: ConfigurationSpac
         ConfigSelector(space, [], plateau_probability=1.5)
 
 
-def test_the_hpo_preset_draws_half_at_random_on_a_plateau(space: ConfigurationSpace) -> None:
+def test_plateau_probability_defaults_to_half_for_hpo_without_budgets(
+    space: ConfigurationSpace,
+) -> None:
     from smacx import SMAC, Scenario
 
     scenario = Scenario(space, n_trials=10, deterministic=True, output_directory=None)
     assert SMAC(scenario).selector.plateau_probability == 0.5
     assert SMAC(scenario, preset="blackbox").selector.plateau_probability == 0.0
     assert SMAC(scenario, plateau_probability=0.0).selector.plateau_probability == 0.0
+    budgets = Scenario(
+        space, n_trials=10, min_budget=1, max_budget=9, deterministic=True, output_directory=None
+    )
+    assert SMAC(budgets, preset="multifidelity").selector.plateau_probability == 0.0
+    assert SMAC(budgets, preset="hpo").selector.plateau_probability == 0.0
+
+
+def test_the_hpo_preset_proposes_half_at_random_on_a_plateau(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through ask/tell: 1 proposal in 20 is random while the lowest cost is unique, about
+    half once a second configuration ties with it."""
+    from smacx import SMAC, Scenario
+
+    smac = SMAC(Scenario(space, n_trials=300, deterministic=True, output_directory=None))
+    model = smac.selector.proposer
+    calls = [0]
+
+    def counted(history: RunHistory, rng: object) -> object:
+        calls[0] += 1
+        return model(history, rng)  # type: ignore[misc, arg-type]
+
+    for i in range(30):  # past the initial design
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=1.0 + i))
+    monkeypatch.setattr(smac.selector, "proposer", counted)
+
+    def model_share(cost: float) -> float:
+        before = calls[0]
+        for _ in range(40):
+            smac.tell(smac.ask(), TrialValue(cost=cost))
+        return (calls[0] - before) / 40
+
+    assert model_share(50.0) > 0.85
+    smac.tell(smac.ask(), TrialValue(cost=1.0))  # ties with the first configuration
+    assert 0.25 < model_share(50.0) < 0.75

@@ -120,22 +120,26 @@ class DaskParallelRunner(AbstractRunner):
     this process has read the result, told it, proposed the next trial and sent it back: a
     latency ``L`` of tens to hundreds of milliseconds, longer while the optimizer searches.
     While trials last ``T`` seconds, about ``k * L / T`` of ``k`` workers idle that way. Trials
-    submitted beyond the worker threads wait in dask's scheduler, which hands each to the next
-    worker that frees up. With ``queue_ahead="auto"`` the runner accepts :func:`trials_ahead`
-    such trials, ``2 * k * L / T`` (rounded down, at most ``k``): ``L`` is the median, over
-    recent trials that found a free thread, of the time from reading the result that freed it
-    to reading the trial's own result, minus the target's time; ``T`` is the median target time.
-    Nothing is queued before four such trials have finished, nor while ``T > 100 * L``.
+    submitted beyond the worker threads are placed by dask's scheduler: it holds them until a
+    worker frees up once a run has more than twice as many trials as threads (and gives each
+    single-threaded worker up to two with its default ``worker-saturation`` of 1.1); before
+    that it assigns each to a busy worker at once, and only work stealing moves it to an idle
+    one. So with trial times that vary widely a queued trial may wait behind a long one. With
+    ``queue_ahead="auto"`` the runner accepts :func:`trials_ahead` such trials,
+    ``2 * k * L / T`` (rounded down, at most ``k``): ``L`` is the median, over recent trials
+    that found a free thread, of the time from reading the result that freed it to reading the
+    trial's own result, minus the target's time; ``T`` is the median target time. Nothing is
+    queued before four such trials have finished, nor while ``T > 100 * L``. While every
+    trial is submitted beyond the threads, ``L`` is not measured again.
 
     Queuing trades information for throughput: each queued trial is proposed while one more
     trial is still running. Measured with ``benchmarks/parallel.py`` and
-    ``benchmarks/speedup.py``: with 64 workers and 1 s trials, ``"auto"`` (30 to 50 trials
-    queued) kept 0.89-0.93 of the workers busy instead of 0.77-0.84; with 8 workers and 0.2 s
-    trials (about 5 queued) the throughput rose from 0.85 to 0.90 of the ideal, but the 8
-    workers needed about a quarter more trials to match one worker's 100, so it took them longer.
-    Hence no queuing by default. A queued trial that has not started when the time budget runs
-    out still runs (with 16 workers and 1 s trials that tail cost 0.01-0.02 of the throughput
-    of a 30 s run).
+    ``benchmarks/speedup.py`` (uniform trial times): with 64 workers and 1 s trials ``"auto"``
+    (mostly 34 to 48 trials queued) kept 0.89-0.90 of the workers busy instead of 0.77-0.82;
+    with 8 workers and 0.2 s trials (about 5 queued) the throughput rose from 0.85 to 0.90 of
+    the ideal, but the 8 workers needed about a quarter more trials to match one worker's 100,
+    so it took them longer. Hence no queuing by default. A queued trial that has not started
+    when the time budget runs out still runs.
 
     Args:
         single_worker: Evaluates one trial; its ``run`` method is what the workers call.
@@ -311,12 +315,16 @@ class DaskParallelRunner(AbstractRunner):
             RuntimeError: The runner was closed.
         """
         self._check_open()
+        waited = False
         while self.count_available_workers() <= 0:
+            waited = True
             if self._n_unfinished() > 0:
                 self._await_completion()
             else:
                 self._await_workers()
-        self._submit(_Trial(trial_info, dict(dask_data_to_scatter), attempts=1))
+        trial = _Trial(trial_info, dict(dask_data_to_scatter), attempts=1)
+        # After a wait here the thread was freed just now, not when a result was last read.
+        self._submit(trial, freed=time.monotonic() if waited else None)
 
     def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
         self._drain()
@@ -341,7 +349,15 @@ class DaskParallelRunner(AbstractRunner):
                     if value is None:  # submitted again
                         continue
                 now = time.monotonic()
-                if math.isfinite(value.time) and value.time >= 0.0:
+                # Only trials the target ran once: a crash recorded here, or a trial that was
+                # submitted again, says nothing about the round trip.
+                if (
+                    key in values
+                    and trial.attempts == 1
+                    and trial.lost_data == 0
+                    and math.isfinite(value.time)
+                    and value.time >= 0.0
+                ):
                     self._durations.append(value.time)
                     if not trial.queued:
                         self._latencies.append(max(now - trial.freed - value.time, 0.0))
@@ -382,7 +398,9 @@ class DaskParallelRunner(AbstractRunner):
         return self._threads + self.ahead() - self._n_unfinished()
 
     def ahead(self) -> int:
-        """How many trials are submitted beyond the cluster's worker threads now."""
+        """How many trials may be submitted beyond the cluster's worker threads now."""
+        if self._threads <= 0:
+            return 0  # with no worker, a trial could only wait, RUNNING in the history
         if self.queue_ahead != "auto":
             return self.queue_ahead
         return trials_ahead(self._threads, self._latencies, self._durations)
@@ -409,12 +427,14 @@ class DaskParallelRunner(AbstractRunner):
         keys = [k for k, (_, trial) in self._running.items() if trial.info == trial_info]
         if not keys:
             return
-        processing = self._client.processing()  # type: ignore[no-untyped-call]
+        # Workers executing the trial now (processing() would also list workers it merely waits
+        # on, behind another trial, and restarting those would kill that other trial).
+        executing = self._client.call_stack(keys=keys)  # type: ignore[no-untyped-call]
         for key in keys:
             future, _ = self._running.pop(key)
             if key in self._finished:  # finished meanwhile: its result is dropped all the same
                 self._finished.remove(key)
-            workers = [w for w, tasks in processing.items() if key in tasks]
+            workers = [w for w, stacks in executing.items() if key in stacks]
             future.cancel()  # type: ignore[no-untyped-call]
             if not workers:
                 continue
@@ -484,12 +504,14 @@ class DaskParallelRunner(AbstractRunner):
             if key in self._running:
                 self._finished.append(key)
 
-    def _submit(self, trial: _Trial) -> None:
+    def _submit(self, trial: _Trial, freed: float | None = None) -> None:
         data = {name: self._scatter(name, value) for name, value in trial.data.items()}
         single_worker = self._scatter("", self.single_worker)
         trial.starttime = time.time()
         trial.queued = self._n_unfinished() >= self._threads
-        trial.freed = self._last_read if self._last_read is not None else time.monotonic()
+        if freed is None:
+            freed = self._last_read if self._last_read is not None else time.monotonic()
+        trial.freed = freed
         info = trial.info
         # The configuration travels as its vector: pickling a Configuration pickles its whole
         # space (about 1 ms per trial for a small one); the worker's runner holds the space.
