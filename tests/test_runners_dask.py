@@ -460,7 +460,7 @@ def test_cancelling_a_queued_trial_leaves_the_executing_ones_alone(
     space: ConfigurationSpace, client: Client, tmp_path: Path
 ) -> None:
     """cancel() of a trial that waits for a worker stops only that trial: no worker is
-    restarted, and the two executing trials run once and report."""
+    restarted, so the two executing trials run once and report."""
     gate, log = tmp_path / "open", tmp_path / "started"
     single = SerialRunner(gated, scenario(space))
     with DaskParallelRunner(single, dask_client=client, queue_ahead=2) as runner:
@@ -479,7 +479,10 @@ def test_cancelling_a_queued_trial_leaves_the_executing_ones_alone(
     values = by_seed(results)
     assert sorted(values) == sorted({0, 1, 2, 3} - {waiting[0].seed})
     assert all(v.status is StatusType.SUCCESS for v in values.values())
-    assert sorted(started(log)) == sorted(values)  # every trial started once
+    # Nothing ran twice. (dask's cancel is best effort: a worker may still start the
+    # cancelled trial if it got it before the cancellation; its result is dropped.)
+    ran = started(log)
+    assert len(ran) == len(set(ran)) and set(values) <= set(ran)
 
 
 def test_fast_trials_are_queued_ahead_once_their_latency_is_known(
