@@ -430,7 +430,10 @@ class DaskParallelRunner(AbstractRunner):
             return
         # Workers executing the trial now (processing() would also list workers it merely waits
         # on, behind another trial, and restarting those would kill that other trial).
-        executing = self._client.call_stack(keys=keys)  # type: ignore[no-untyped-call]
+        try:
+            executing = self._client.call_stack(keys=keys)  # type: ignore[no-untyped-call]
+        except Exception:  # e.g. a worker restarting: fall back to where the trial is placed
+            executing = self._client.processing()  # type: ignore[no-untyped-call]
         for key in keys:
             future, _ = self._running.pop(key)
             if key in self._finished:  # finished meanwhile: its result is dropped all the same
