@@ -135,7 +135,7 @@ class DaskParallelRunner(AbstractRunner):
     Queuing trades information for throughput: each queued trial is proposed while one more
     trial is still running. Measured with ``benchmarks/parallel.py`` and
     ``benchmarks/speedup.py`` (uniform trial times): with 64 workers and 1 s trials ``"auto"``
-    (mostly 34 to 48 trials queued) kept 0.89-0.90 of the workers busy instead of 0.77-0.82;
+    (mostly 34 to 48 trials queued) kept 0.89-0.94 of the workers busy instead of 0.77-0.82;
     with 8 workers and 0.2 s trials (about 5 queued) the throughput rose by about a tenth, but
     the time to reach one worker's result after 100 trials did not fall beyond the noise
     (median ratio 0.169 against 0.180 over 24 runs each, about as many trials needed). Hence no
