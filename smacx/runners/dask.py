@@ -230,8 +230,9 @@ class DaskParallelRunner(AbstractRunner):
         self.queue_ahead: int | Literal["auto"] = (
             "auto" if queue_ahead == "auto" else int(queue_ahead)
         )
-        # Recent trials: seconds from submission to result beyond the target's own time (only
-        # trials that found a free thread), and the target's own seconds.
+        # Recent trials: seconds a worker thread lost per trial, from reading the result that
+        # freed it to reading the trial's own, beyond the target's time (only trials that found
+        # a free thread); and the target's own seconds.
         self._latencies: deque[float] = deque(maxlen=32)
         self._durations: deque[float] = deque(maxlen=32)
         self._last_read: float | None = None  # time.monotonic() when a result was last read
