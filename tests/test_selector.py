@@ -384,7 +384,7 @@ def _model_share(selector: ConfigSelector, history: RunHistory, pulls: int = 400
     return (proposer.calls - before) / pulls
 
 
-def _finish(history: RunHistory, config: object, cost: float) -> None:
+def _finish(history: RunHistory, config: object, cost: float | list[float]) -> None:
     info = TrialInfo(config)  # type: ignore[arg-type]
     history.add_running(info)
     history.add(info, TrialValue(cost=cost))
@@ -423,9 +423,7 @@ def test_the_plateau_rule_is_off_for_several_objectives_or_a_share_of_zero(
     for objectives, plateau in ((["cost"], 0.0), (["time", "error"], 0.5)):
         rh = RunHistory(space, objectives=objectives)
         for config in (a, b):
-            info = TrialInfo(config)
-            rh.add_running(info)
-            rh.add(info, TrialValue(cost=[1.0] * len(objectives)))
+            _finish(rh, config, [1.0] * len(objectives))
         selector = ConfigSelector(
             space, [], random_probability=0.0, plateau_probability=plateau, seed=0,
             proposer=_CountingProposer(space),
@@ -483,3 +481,38 @@ def test_the_hpo_preset_proposes_half_at_random_on_a_plateau(
     assert model_share(50.0) > 0.85
     smac.tell(smac.ask(), TrialValue(cost=1.0))  # ties with the first configuration
     assert 0.25 < model_share(50.0) < 0.75
+
+
+def test_selector_prepares_only_after_the_design_and_with_a_model(
+    space: ConfigurationSpace,
+) -> None:
+    """ConfigSelector.prepare reaches the proposer only once the initial design is handed out,
+    and never when every proposal is random."""
+
+    class Recording:
+        def __init__(self) -> None:
+            self.prepared = 0
+
+        def __call__(self, history: RunHistory, rng: object) -> object:
+            return None
+
+        def prepare(self, history: RunHistory, rng: object) -> None:
+            self.prepared += 1
+
+    rh = RunHistory(space)
+    for probability, expected in [(0.0, 1), (1.0, 0)]:
+        proposer = Recording()
+        selector = ConfigSelector(
+            space,
+            space.sample_configuration(2),
+            random_probability=probability,
+            proposer=proposer,
+        )
+        configs = selector.next_configs(rh)
+        selector.prepare(rh)
+        next(configs), next(configs)  # the design
+        selector.prepare(rh)
+        assert proposer.prepared == 0
+        next(configs)  # past the design
+        selector.prepare(rh)
+        assert proposer.prepared == expected
