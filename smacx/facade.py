@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import statistics
 import sys
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -177,6 +179,7 @@ class SMAC:
         self._target_time = 0.0
         self._target_cpu_time = 0.0
         self._own_time = 0.0
+        self._durations: deque[float] = deque(maxlen=32)  # seconds of the latest trials
         self._told_here = 0
         self._last_incumbent: tuple[int | None, list[float]] = (None, [])
         if self.runhistory.n_finished:
@@ -312,6 +315,8 @@ class SMAC:
         self.runhistory.add(info, value)
         self._told_here += 1
         self._target_time += value.time
+        if math.isfinite(value.time) and value.time >= 0.0:
+            self._durations.append(value.time)
         self._target_cpu_time += value.cpu_time if math.isfinite(value.cpu_time) else 0.0
         if first and value.status is StatusType.CRASHED and self.raise_on_first_crash:
             details = value.additional_info.get("traceback") or value.additional_info.get("error")
@@ -425,13 +430,11 @@ class SMAC:
             cb.on_start(self)
         try:
             while True:
-                while self._budget_left() and (free := self.runner.count_available_workers()) > 0:
+                while self._budget_left() and (free := self._free_workers()) > 0:
                     # Fill every free worker before telling what finished meanwhile: no worker
                     # waits for those tells, and the proposals of one burst share one search.
                     for i in range(int(free)):
-                        if i and (
-                            not self._budget_left() or self.runner.count_available_workers() <= 0
-                        ):
+                        if i and (not self._budget_left() or self._free_workers() <= 0):
                             break
                         self.runner.submit_trial(self.ask(), **data)
                     bar.update(self._collect())
@@ -460,6 +463,21 @@ class SMAC:
                 cb.on_end(self)
             logger.info("%s", self.summary())
         return self.incumbent
+
+    def _free_workers(self) -> int:
+        """How many trials to submit now.
+
+        Less than one typical trial before the time budget runs out, none that would wait in a
+        queue behind a busy worker (see ``DaskParallelRunner(queue_ahead=...)``): it could
+        only start once another trial ends, and would keep the run going past its budget.
+        """
+        assert self.runner is not None
+        free = self.runner.count_available_workers()
+        if self._durations and math.isfinite(self.scenario.walltime_limit):
+            left = self.scenario.walltime_limit - (time.time() - self._start_time)
+            if left < statistics.median(self._durations):
+                free -= self.runner.ahead()
+        return free
 
     def _poll_interval(self) -> float | None:
         timeout = getattr(

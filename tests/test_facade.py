@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -454,6 +455,66 @@ def test_optimize_fills_every_free_worker_before_telling(space: ConfigurationSpa
         assert smac.runhistory.n_finished == 10
     rounds = [["submit"] * 4 + ["collect 4"]] * 2 + [["submit"] * 2 + ["collect 2"]]
     assert pool.log == [event for r in rounds for event in r]
+
+
+class _Queue(AbstractRunner):
+    """One worker that also takes ``ahead`` trials queued behind it; ``wait()`` runs the
+    oldest submitted trial to its end. ``submits`` holds (time, trials already waiting) of
+    every submission."""
+
+    def __init__(self, single: SerialRunner, ahead: int) -> None:
+        self.single, self.queue = single, ahead
+        self.waiting: list[TrialInfo] = []
+        self.done: list[tuple[TrialInfo, TrialValue]] = []
+        self.submits: list[tuple[float, int]] = []
+
+    def submit_trial(self, trial_info: TrialInfo, **data: Any) -> None:
+        self.submits.append((time.time(), len(self.waiting)))
+        self.waiting.append(trial_info)
+
+    def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
+        while self.done:
+            yield self.done.pop(0)
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self.waiting:
+            info = self.waiting.pop(0)
+            self.done.append((info, self.run(info.config, None, None, info.seed)))
+
+    def is_running(self) -> bool:
+        return bool(self.done or self.waiting)
+
+    def count_available_workers(self) -> int:
+        return 1 + self.queue - len(self.waiting) - len(self.done)
+
+    def ahead(self) -> int:
+        return self.queue
+
+    def run(self, config: Configuration, *args: Any, **data: Any) -> TrialValue:
+        return self.single.run(config, *args)
+
+
+def test_optimize_queues_no_trial_in_the_last_trial_time_of_the_walltime(
+    space: ConfigurationSpace,
+) -> None:
+    """Trials of 0.2 s on a runner that queues 2 ahead, with a walltime of 1.5 s: trials are
+    queued behind the busy worker early on, but not once less than a trial's time is left
+    (such a trial would start only after another one and run past the budget)."""
+
+    def slow(config: Configuration, seed: int = 0) -> float:
+        time.sleep(0.2)
+        return quadratic(config)
+
+    sc = scenario(space, n_trials=1000, walltime_limit=1.5)
+    pool = _Queue(SerialRunner(slow, sc), ahead=2)
+    with SMAC(sc, runner=pool, preset="random") as smac:
+        start = time.time()
+        smac.optimize()
+        assert smac.runhistory.n_finished == smac.runhistory.n_submitted == len(pool.submits)
+    queued = [t - start for t, waiting in pool.submits if waiting > 0]
+    assert len(queued) >= 3  # at the start, and after early results
+    # (0.05 s: this clock started before optimize()'s own)
+    assert max(queued) < 1.5 - 0.2 + 0.05
 
 
 def test_optimize_lets_the_selector_search_ahead_while_every_worker_is_busy(

@@ -58,6 +58,11 @@ class AbstractRunner(ABC):
     def count_available_workers(self) -> int:
         """How many more trials could start right now."""
 
+    def ahead(self) -> int:
+        """How many of :meth:`count_available_workers` would wait behind a busy worker instead
+        of starting at once (0 for runners that never queue trials ahead)."""
+        return 0
+
     @abstractmethod
     def run(
         self,
