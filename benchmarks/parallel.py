@@ -23,8 +23,9 @@ collector: dask keeps a few dozen objects per task, and each full collection sto
 thread for 0.1-0.3 s once a few thousand trials have run. Processes: each worker keeps its own
 objects, and starting 64 of them takes a minute on 2 cores (not part of the measured time).
 ``--preset random`` runs smacx's loop without a model: the most this cluster allows.
-``--queue-ahead auto`` (or a count) lets smacx's runner submit trials beyond its worker
-threads, so that a worker that frees up finds one waiting. Reported per run:
+``--queue-ahead`` sets how many trials smacx's runner may submit beyond its worker threads, so
+that a worker that frees up finds one waiting: a count, or ``auto`` (the runner's default).
+Reported per run:
 
 * ``throughput``: finished trials / wall time of ``optimize()`` (trials per second);
 * ``efficiency``: throughput / (k / trial_time): 1.0 means no worker ever waited;
@@ -128,7 +129,7 @@ def run_smacx(
     trials: int,
     processes: bool,
     preset: str = "hpo",
-    queue_ahead: str = "0",
+    queue_ahead: str = "auto",
 ) -> dict[str, Any]:
     from distributed import Client
 
@@ -301,8 +302,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--queue-ahead",
-        default="0",
-        help="smacx's DaskParallelRunner(queue_ahead=...): a count, or 'auto'",
+        default="auto",
+        help="smacx's DaskParallelRunner(queue_ahead=...): a count, or 'auto' (its default)",
     )
     parser.add_argument("--out", type=Path, default=Path("parallel.json"))
     parser.add_argument("--child", choices=["smacx", "smac3"], help=argparse.SUPPRESS)

@@ -39,7 +39,7 @@ def run(
     workers: int,
     threshold: float | None,
     max_trials: int,
-    queue_ahead: str = "0",
+    queue_ahead: str = "auto",
 ) -> dict[str, Any]:
     """One smacx run; returns the best cost, the wall time and the trials it took."""
     from dask.distributed import Client, LocalCluster
@@ -98,7 +98,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--max-factor", type=int, default=4)
     parser.add_argument(
-        "--queue-ahead", default="0", help="DaskParallelRunner(queue_ahead=...): a count or 'auto'"
+        "--queue-ahead",
+        default="auto",
+        help="DaskParallelRunner(queue_ahead=...): a count, or 'auto' (its default)",
     )
     parser.add_argument("--out", default="speedup.json")
     args = parser.parse_args()

@@ -213,12 +213,12 @@ def test_own_cluster_limits_scheduler_file_and_joining_workers(
         runner.worker_count_ttl = 0  # see a joining or leaving worker at once
         try:
             runner.client.wait_for_workers(3, timeout=30)
-            assert runner.count_available_workers() == 3
+            assert runner.count_available_workers() == 3 + runner.ahead()
             values = by_seed(run_all(runner, trials(space, 6)[2:]))
             assert all(v.status is StatusType.SUCCESS for v in values.values())
             joined = [w for w in runner.client.nthreads() if w not in info["workers"]]
             runner.client.retire_workers(joined, close_workers=True)
-            assert runner.count_available_workers() == 2
+            assert runner.count_available_workers() == 2 + runner.ahead()
         finally:
             worker.terminate()
             worker.wait(30)
@@ -488,13 +488,14 @@ def test_cancelling_a_queued_trial_leaves_the_executing_ones_alone(
 def test_fast_trials_are_queued_ahead_once_their_latency_is_known(
     space: ConfigurationSpace, client: Client
 ) -> None:
-    """queue_ahead="auto": nothing is queued before results come back; trials much shorter
-    than the round trip then fill a second trial per thread (the cap). By default, nothing."""
+    """queue_ahead="auto" (the default): nothing is queued before results come back; trials
+    much shorter than the round trip then fill a second trial per thread (the cap). With 0,
+    nothing."""
     single = SerialRunner(seed_as_cost, scenario(space))
-    with DaskParallelRunner(single, dask_client=client) as runner:
+    with DaskParallelRunner(single, dask_client=client, queue_ahead=0) as runner:
         run_all(runner, trials(space, 8))
         assert runner.ahead() == 0
-    with DaskParallelRunner(single, dask_client=client, queue_ahead="auto") as runner:
+    with DaskParallelRunner(single, dask_client=client) as runner:
         assert runner.ahead() == 0
         assert runner.count_available_workers() == 2
         results = run_all(runner, trials(space, 8))

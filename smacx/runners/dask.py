@@ -125,7 +125,7 @@ class DaskParallelRunner(AbstractRunner):
     single-threaded worker up to two with its default ``worker-saturation`` of 1.1); before
     that it assigns each to a busy worker at once, and only work stealing moves it to an idle
     one. So with trial times that vary widely a queued trial may wait behind a long one. With
-    ``queue_ahead="auto"`` the runner accepts :func:`trials_ahead` such trials,
+    ``queue_ahead="auto"`` (the default) the runner accepts :func:`trials_ahead` such trials,
     ``2 * k * L / T`` (rounded down, at most ``k``): ``L`` is the median, over recent trials
     that found a free thread, of the time from reading the result that freed it to reading the
     trial's own result, minus the target's time; ``T`` is the median target time. Nothing is
@@ -135,12 +135,12 @@ class DaskParallelRunner(AbstractRunner):
     Queuing trades information for throughput: each queued trial is proposed while one more
     trial is still running. Measured with ``benchmarks/parallel.py`` and
     ``benchmarks/speedup.py`` (uniform trial times): with 64 workers and 1 s trials ``"auto"``
-    (mostly 34 to 48 trials queued) kept 0.89-0.94 of the workers busy instead of 0.77-0.82;
-    with 8 workers and 0.2 s trials (about 5 queued) the throughput rose by about a tenth, but
-    the time to reach one worker's result after 100 trials did not fall beyond the noise
-    (median ratio 0.169 against 0.180 over 24 runs each, about as many trials needed). Hence no
-    queuing by default. A queued trial that has not started when the time budget runs out
-    still runs.
+    kept 0.87-0.94 of the workers busy, against 0.72-0.84 with ``queue_ahead=0``; with 8 workers
+    and 0.2 s trials (about 5 queued) the time to reach one worker's result after 100 trials
+    did not change beyond the noise (median ratio 0.169 against 0.180 over 24 runs each).
+    :meth:`SMAC.optimize <smacx.facade.SMAC.optimize>` queues no trial once less than a median
+    trial time is left of the scenario's ``walltime_limit``, so queued trials do not hold the
+    run past its time budget.
 
     Args:
         single_worker: Evaluates one trial; its ``run`` method is what the workers call.
@@ -172,7 +172,7 @@ class DaskParallelRunner(AbstractRunner):
         dask_client: Client | None = None,
         *,
         max_retries: int = 1,
-        queue_ahead: int | Literal["auto"] = 0,
+        queue_ahead: int | Literal["auto"] = "auto",
     ) -> None:
         if not isinstance(single_worker, SerialRunner):
             raise TypeError(
