@@ -507,9 +507,9 @@ def test_fast_trials_are_queued_ahead_once_their_latency_is_known(
 @pytest.mark.parametrize(
     ("latency", "duration", "expected"),
     [
-        (0.05, 0.2, 4),  # 2 * 8 * 0.05 / 0.2
-        (0.02, 1.0, 0),  # 0.32 rounds down
-        (0.1, 1.0, 1),
+        (0.025, 0.2, 4),  # 4 * 8 * 0.025 / 0.2
+        (0.02, 1.0, 0),  # 0.64 rounds down
+        (0.1, 1.0, 3),  # 3.2
         (0.5, 0.1, 8),  # at most one queued trial per thread
     ],
 )
@@ -520,8 +520,8 @@ def test_trials_ahead_covers_the_threads_idle_during_the_latency(
 
 
 def test_trials_ahead_queues_nothing_for_trials_over_100_times_the_latency() -> None:
-    assert trials_ahead(64, [0.05] * 4, [4.0] * 4) == 1  # 2 * 64 * 0.05 / 4 = 1.6
-    assert trials_ahead(64, [0.05] * 4, [6.0] * 4) == 0  # the formula would give 1
+    assert trials_ahead(64, [0.05] * 4, [4.0] * 4) == 3  # 4 * 64 * 0.05 / 4 = 3.2
+    assert trials_ahead(64, [0.05] * 4, [6.0] * 4) == 0  # the formula would give 2
 
 
 def test_trials_ahead_waits_for_four_latencies() -> None:
