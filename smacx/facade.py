@@ -70,6 +70,9 @@ class SMAC:
             or a :class:`~smacx.runners.DaskParallelRunner` when ``dask_client`` is given or
             ``scenario.n_workers > 1``.
         dask_client: A ``dask.distributed.Client`` to run trials on; it is never closed by smacx.
+            Trials are queued ahead of its workers as ``DaskParallelRunner`` does by default;
+            pass ``runner=DaskParallelRunner(SerialRunner(f, scenario), dask_client=client,
+            queue_ahead=0)`` instead to turn that off.
         callbacks: Hooks called during the run.
         overwrite: Start afresh even if the output directory holds a run of this scenario
             (its history is deleted). By default such a run is continued.
@@ -315,7 +318,9 @@ class SMAC:
         self.runhistory.add(info, value)
         self._told_here += 1
         self._target_time += value.time
-        if math.isfinite(value.time) and value.time >= 0.0:
+        # Times of trials that ran: not of retired ones (0) nor of crashes (often instant, or
+        # a dead worker's whole wait).
+        if value.status in _RAN and math.isfinite(value.time) and value.time >= 0.0:
             self._durations.append(value.time)
         self._target_cpu_time += value.cpu_time if math.isfinite(value.cpu_time) else 0.0
         if first and value.status is StatusType.CRASHED and self.raise_on_first_crash:
@@ -465,11 +470,12 @@ class SMAC:
         return self.incumbent
 
     def _free_workers(self) -> int:
-        """How many trials to submit now.
+        """Trials to submit now: ``count_available_workers()``, minus ``runner.ahead()`` once
+        less than the median time of the latest 32 trials is left of ``walltime_limit``.
 
-        Less than one typical trial before the time budget runs out, none that would wait in a
-        queue behind a busy worker (see ``DaskParallelRunner(queue_ahead=...)``): it could
-        only start once another trial ends, and would keep the run going past its budget.
+        A trial queued then could only start after another one ends, and would keep the run
+        going past its time budget (see ``DaskParallelRunner(queue_ahead=...)``). Trials
+        queued before still run.
         """
         assert self.runner is not None
         free = self.runner.count_available_workers()
@@ -652,6 +658,10 @@ def _preset_parts(
         extrapolation=extrapolation,
     )
     return proposer, probability
+
+
+#: Statuses of trials whose time is the target's own.
+_RAN = frozenset({StatusType.SUCCESS, StatusType.TIMEOUT, StatusType.MEMORYOUT})
 
 
 def _cpu_seconds() -> float:

@@ -9,6 +9,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from smacx import (
     TrialInfo,
     TrialValue,
 )
+from smacx import facade as facade_module
 from tests.conftest import quadratic
 
 
@@ -458,18 +460,18 @@ def test_optimize_fills_every_free_worker_before_telling(space: ConfigurationSpa
 
 
 class _Queue(AbstractRunner):
-    """One worker that also takes ``ahead`` trials queued behind it; ``wait()`` runs the
-    oldest submitted trial to its end. ``submits`` holds (time, trials already waiting) of
-    every submission."""
+    """One worker that also takes ``ahead`` trials queued behind it. ``wait()`` ends the oldest
+    submitted trial, whose target takes 0.2 s of the ``clock`` (``clock[0]``, seconds).
+    ``submits`` holds (clock, trials already waiting) of every submission."""
 
-    def __init__(self, single: SerialRunner, ahead: int) -> None:
-        self.single, self.queue = single, ahead
+    def __init__(self, ahead: int, clock: list[float]) -> None:
+        self.queue, self.clock = ahead, clock
         self.waiting: list[TrialInfo] = []
         self.done: list[tuple[TrialInfo, TrialValue]] = []
         self.submits: list[tuple[float, int]] = []
 
     def submit_trial(self, trial_info: TrialInfo, **data: Any) -> None:
-        self.submits.append((time.time(), len(self.waiting)))
+        self.submits.append((self.clock[0], len(self.waiting)))
         self.waiting.append(trial_info)
 
     def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
@@ -478,8 +480,9 @@ class _Queue(AbstractRunner):
 
     def wait(self, timeout: float | None = None) -> None:
         if self.waiting:
+            self.clock[0] += 0.2
             info = self.waiting.pop(0)
-            self.done.append((info, self.run(info.config, None, None, info.seed)))
+            self.done.append((info, self.run(info.config)))
 
     def is_running(self) -> bool:
         return bool(self.done or self.waiting)
@@ -491,30 +494,30 @@ class _Queue(AbstractRunner):
         return self.queue
 
     def run(self, config: Configuration, *args: Any, **data: Any) -> TrialValue:
-        return self.single.run(config, *args)
+        return TrialValue(cost=quadratic(config), time=0.2)
 
 
 def test_optimize_queues_no_trial_in_the_last_trial_time_of_the_walltime(
-    space: ConfigurationSpace,
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Trials of 0.2 s on a runner that queues 2 ahead, with a walltime of 1.5 s: trials are
-    queued behind the busy worker early on, but not once less than a trial's time is left
-    (such a trial would start only after another one and run past the budget)."""
-
-    def slow(config: Configuration, seed: int = 0) -> float:
-        time.sleep(0.2)
-        return quadratic(config)
-
+    """Trials of 0.2 s on a runner that queues 2 ahead, with a walltime of 1.5 s (on a clock
+    the runner moves): trials are queued behind the busy worker from the start, and none once
+    less than a trial's time is left (such a trial would start only after another one and
+    run past the budget)."""
+    clock = [1000.0]
+    fake_time = SimpleNamespace(
+        time=lambda: clock[0], perf_counter=time.perf_counter, process_time=time.process_time
+    )
+    monkeypatch.setattr(facade_module, "time", fake_time)
     sc = scenario(space, n_trials=1000, walltime_limit=1.5)
-    pool = _Queue(SerialRunner(slow, sc), ahead=2)
+    pool = _Queue(ahead=2, clock=clock)
     with SMAC(sc, runner=pool, preset="random") as smac:
-        start = time.time()
         smac.optimize()
         assert smac.runhistory.n_finished == smac.runhistory.n_submitted == len(pool.submits)
-    queued = [t - start for t, waiting in pool.submits if waiting > 0]
-    assert len(queued) >= 3  # at the start, and after early results
-    # (0.05 s: this clock started before optimize()'s own)
-    assert max(queued) < 1.5 - 0.2 + 0.05
+    queued = [round(t - 1000.0, 6) for t, waiting in pool.submits if waiting > 0]
+    # Results end at 0.2, 0.4, ...; at 1.4 s only 0.1 s is left: no trial is queued then.
+    assert queued == [0.0, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2]
+    assert [round(t - 1000.0, 6) for t, _ in pool.submits][-1] == 1.2
 
 
 def test_optimize_lets_the_selector_search_ahead_while_every_worker_is_busy(

@@ -20,7 +20,8 @@ _Runner = TypeVar("_Runner", bound="AbstractRunner")
 class AbstractRunner(ABC):
     """Runs trials and hands their results back.
 
-    A runner is used as: ``submit_trial`` while ``count_available_workers() > 0``; then
+    A runner is used as: ``submit_trial`` while ``count_available_workers() > 0`` (which may
+    include trials that wait for a busy worker, see :meth:`ahead`); then
     ``wait()`` for a result and take every finished one from ``iter_results()``. Each submitted
     trial comes back exactly once, crashed or not: a runner never raises because a target failed.
     """
@@ -56,11 +57,13 @@ class AbstractRunner(ABC):
 
     @abstractmethod
     def count_available_workers(self) -> int:
-        """How many more trials could start right now."""
+        """How many more trials to accept now: free worker threads, plus :meth:`ahead`."""
 
     def ahead(self) -> int:
-        """How many of :meth:`count_available_workers` would wait behind a busy worker instead
-        of starting at once (0 for runners that never queue trials ahead)."""
+        """Trials accepted beyond the free worker threads: they wait behind a busy worker.
+
+        :meth:`count_available_workers` includes them (0 for runners that never queue).
+        """
         return 0
 
     @abstractmethod
