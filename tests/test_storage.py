@@ -116,6 +116,10 @@ def test_owner_liveness() -> None:
     assert owner_is_alive(owner_id())
     assert not owner_is_alive(dead_owner())
     assert owner_is_alive("another-host:1:0:x")
+    host, pid, started, tag = owner_id().split(":")
+    # Jitter in the start time psutil reports is tolerated; a reused pid (a later start) is not.
+    assert owner_is_alive(f"{host}:{pid}:{float(started) + 0.01:.3f}:{tag}")
+    assert not owner_is_alive(f"{host}:{pid}:{float(started) + 10:.3f}:{tag}")
 
 
 def test_two_sqlite_handles_share_one_file(tmp_path: Path) -> None:
