@@ -83,13 +83,20 @@ class InitialDesign:
         kind: ``"sobol"`` (scrambled Sobol sequence), ``"lhs"`` (Latin hypercube), ``"random"``
             (the space's own sampler) or ``"default"`` (only the default configuration).
         n_configs: How many configurations to draw; by default
-            ``min(max(min_configs, n_configs_per_hyperparameter * d), max_ratio * n_trials)``.
+            ``min(max(min_configs, n_configs_per_hyperparameter * d), cap)`` where ``cap`` is
+            ``max_ratio * n_trials``, but never below ``min(min_configs, n_trials / 4)``: a
+            short run still starts from ``min_configs`` points when they fit in a quarter of
+            its budget. (Capped at 10% alone, a 25-trial run started its model from 2 points;
+            on the benchmark's 14 tasks, 10 seeds, 6 points lowered the sum over tasks of the
+            mean log10 regret from 6.80 to 6.04, and a 50-trial run with 10 points instead of
+            5 from -1.07 to -1.91.)
         n_configs_per_hyperparameter: Design size per hyperparameter (when n_configs is None).
         min_configs: Smallest design size (when n_configs is None). With 5 instead of 10,
             the hpo preset stayed in a poor basin on 2-d Goldstein-Price and six-hump camel
             (median regret at 100 trials 27.9 and 0.070, against 0.31 and 0.019 with 10) and
             was behind at 25 and 50 trials on more of the benchmark's 14 tasks.
-        max_ratio: Largest share of ``n_trials`` the design may take (when n_configs is None).
+        max_ratio: Largest share of ``n_trials`` the design may take beyond ``min_configs``
+            (when n_configs is None).
         additional_configs: Configurations evaluated first, before the drawn ones (e.g. known
             good settings); they count toward the design's size.
 
@@ -132,7 +139,8 @@ class InitialDesign:
             return self.n_configs
         d = len(list(configspace.values()))
         wanted = max(self.min_configs, self.n_configs_per_hyperparameter * d)
-        return max(1, min(wanted, int(self.max_ratio * n_trials)), len(self.additional_configs))
+        cap = max(int(self.max_ratio * n_trials), min(self.min_configs, n_trials // 4))
+        return max(1, min(wanted, cap), len(self.additional_configs))
 
     def select(
         self, configspace: ConfigurationSpace, n_trials: int, seed: int

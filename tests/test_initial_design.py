@@ -28,7 +28,9 @@ def test_default_size_is_bounded_by_the_budget(space: ConfigurationSpace) -> Non
     d = InitialDesign()
     assert d.size(space, 400) == 10  # max(10, 2 * 2 hyperparameters), under 10% of 400
     assert d.size(space, 100) == 10  # 10% of the budget
-    assert d.size(space, 20) == 2
+    assert d.size(space, 50) == 10  # min_configs, as they fit in a quarter of the budget
+    assert d.size(space, 25) == 6  # a quarter of the budget (10% would be 2)
+    assert d.size(space, 20) == 5
     assert d.size(space, 3) == 1
 
 
