@@ -136,7 +136,7 @@ class DaskParallelRunner(AbstractRunner):
     trial is still running. Measured with ``benchmarks/parallel.py`` and
     ``benchmarks/speedup.py`` (uniform trial times): with 1 s trials ``"auto"`` kept 0.96 of
     16 workers and 0.93-0.96 of 64 busy, against 0.94 and 0.72-0.84 with ``queue_ahead=0``;
-    with 8 workers and 0.2 s trials (all 8 queued) the time to reach one worker's result after
+    with 8 workers and 0.2 s trials (up to 8 queued) the time to reach one worker's result after
     100 trials stayed within the noise between runs (median ratio 0.200 over 24 runs, 22 of
     which got there within 400 trials, against 0.180 and 23 without queuing; sweeps of 12
     runs ranged from 0.16 to 0.24).
