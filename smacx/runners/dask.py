@@ -18,6 +18,7 @@ import numbers
 import os
 import queue
 import signal
+import statistics
 import sys
 import threading
 import time
@@ -728,8 +729,9 @@ def trials_ahead(threads: int, latencies: Sequence[float], durations: Sequence[f
     """
     if len(latencies) < 4 or len(durations) == 0:
         return 0
-    latency = float(np.median(latencies))
-    duration = float(np.median(durations))
+    # (statistics.median: a sixth of np.median's time on 32 numbers; asked before every submit)
+    latency = statistics.median(latencies)
+    duration = statistics.median(durations)
     if not latency > 0.0 or duration > 100.0 * latency:
         return 0
     return min(threads, int(4.0 * threads * latency / max(duration, 1e-6)))
