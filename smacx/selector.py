@@ -80,11 +80,25 @@ class _Marginalized:
         return np.asarray(self.model.transform_y(y))
 
 
-#: With k trials running, one fit and one search serve at most about k / _LATE_SHARE
-#: proposals, and proposals may be at most that many results late (see :class:`ModelProposer`).
+#: With k trials running, one fit and one search serve at most about _late_cap(k) + 1
+#: proposals, and proposals may be at most _late_cap(k) results late (see :class:`ModelProposer`).
 _LATE_SHARE = 4
+#: Running trials (queued ones included) up to which no proposal is late. On 8 workers with
+#: 0.2 s trials (13 running with the trials dask queues), late proposals made the runs need a
+#: median of 210 trials instead of 176 to reach a serial run's 100-trial cost on Hartmann-6,
+#: 141 instead of 101 on Branin and 359 instead of 194 on Levy-5 (benchmarks/speedup.py, 20, 12
+#: and 12 seeds), while fitting for every result kept as many workers busy. On 64 workers with
+#: 1 s trials the loop cannot fit for every result: a cap of k / 16 kept 0.88 of them busy,
+#: this one 0.92 like k / 4 (benchmarks/parallel.py).
+_FRESH_RUNNING = 16
 #: Largest share of the time between two results that fits and searches may take.
 _BUSY_SHARE = 0.5
+
+
+def _late_cap(n_running: int) -> int:
+    """Most results a proposal may be late with ``n_running`` trials running: a quarter of
+    those beyond the first ``_FRESH_RUNNING`` (0 up to 16 running, 1 for 20, 12 for 64)."""
+    return max(n_running - _FRESH_RUNNING, 0) // _LATE_SHARE
 
 
 def _sq_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -343,12 +357,15 @@ class ModelProposer:
       be late. A serial run always has a new result and nothing running, so it fits every
       time. With k trials running it may be as many results late as a proposal with a fit
       takes times the rate of results, doubled (fits may take half the time between
-      results), and at most k / 4: with slow trials it still fits for every result, and
-      with many fast ones one search serves up to k / 4 proposals, which keeps the proposal
-      rate up with the results. (With k trials running the model lacks k outcomes anyway;
-      k / 4 more late ones change little.) On 8 workers, fitting for every result instead
-      of every third one reached a serial run's result in about a quarter fewer trials
-      (``benchmarks/async_sim.py``).
+      results), and at most (k - 16) / 4: with slow trials it still fits for every result,
+      with up to 16 running it always does (each missing outcome is a large share of what
+      the model lacks, and the loop keeps up with 8 workers), and with many fast ones one
+      search serves up to (k - 16) / 4 + 1 proposals, which keeps the proposal rate up with the
+      results. (With k trials running the model lacks k outcomes anyway; a quarter more late
+      ones change little.) On 8 workers, fitting for every result instead of every third one
+      reached a serial run's result in about a quarter fewer trials
+      (``benchmarks/async_sim.py``), and instead of every second one in a sixth to a half
+      fewer (``benchmarks/speedup.py``, Hartmann-6, Branin, Levy-5).
     * Bursts: every result told since the previous call freed a worker whose proposal is
       asked next (at most one more than the most trials seen running), so a search asks for
       that many candidates that are still owed, plus what may serve later results: workers
@@ -375,7 +392,8 @@ class ModelProposer:
         refit_above: Up to this many observations the model is fitted for every proposal;
             above, once per ``1 + (n - refit_above) // 100`` new results (every 9th at 1,000),
             with the acquisition still bound to the current incumbent's cost. With k trials
-            running, possibly less often: at most once per k / 4 new results (see above).
+            running, possibly less often: at most once per (k - 16) / 4 + 1 new results (see
+            above).
         extrapolation: Variance added far from every observation, as a share of the variance
             of the training costs in the model's y space (0 turns it off; suits models whose
             own variance ignores that distance, such as random forests).
@@ -505,12 +523,12 @@ class ModelProposer:
     def _late_allowance(self, history: RunHistory) -> int:
         """How many results late a proposal may be: none without running trials; with k
         running, as many as one fit and search last times the rate of results (median over
-        the last 8 arrivals) divided by ``_BUSY_SHARE``, at most ``k // _LATE_SHARE`` (also
+        the last 8 arrivals) divided by ``_BUSY_SHARE``, at most ``(k - 16) // 4`` (also
         while that rate is unknown). Notes the time when ``history`` has new results."""
         n = history.n_finished
         if not self._arrivals or self._arrivals[-1][1] != n:
             self._arrivals.append((time.perf_counter(), n))
-        cap = history.n_running // _LATE_SHARE
+        cap = _late_cap(history.n_running)
         if cap == 0 or len(self._arrivals) < 2 or not self._fit_seconds > 0.0:
             return cap
         times, counts = np.array(self._arrivals).T
@@ -547,7 +565,7 @@ class ModelProposer:
         results they may serve have arrived.
         """
         # the allowance the next call will see, with one trial fewer running
-        late = min(self._late_allowance(history), (history.n_running - 1) // _LATE_SHARE)
+        late = min(self._late_allowance(history), _late_cap(history.n_running - 1))
         window = late - (history.n_finished - self._spare_at)  # results the spares may serve
         fresh = self._spare_at == history.n_finished
         if late <= 0 or fresh or (window > 0 and len(self._spare) >= window):

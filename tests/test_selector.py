@@ -55,22 +55,28 @@ def test_proposals_while_trials_run_are_distinct(space: ConfigurationSpace) -> N
 
 
 def test_one_fit_serves_several_proposals_only_while_many_trials_run(
-    space: ConfigurationSpace,
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Serial runs fit for every proposal; with 32 trials running, a fit serves several."""
+    """Serial runs fit for every proposal; with 32 trials running and results arriving 1 ms
+    apart while a fit takes 5 ms (on the test's clock), a fit serves several."""
     import numpy as np
 
+    import smacx.selector as selector
     from smacx.acquisition import LogEI
     from smacx.encoding import Encoder
     from smacx.maximizer import LocalAndRandomSearch
     from smacx.models import RandomForest
     from smacx.selector import ModelProposer
 
+    clock = [0.0]
+    monkeypatch.setattr(selector.time, "perf_counter", lambda: clock[0])
+
     class CountingForest(RandomForest):
         fits = 0
 
         def fit(self, X: np.ndarray, y: np.ndarray) -> CountingForest:
             CountingForest.fits += 1
+            clock[0] += 0.005
             super().fit(X, y)
             return self
 
@@ -108,8 +114,9 @@ def test_one_fit_serves_several_proposals_only_while_many_trials_run(
     for _ in range(32):
         start_next()
     fits_before = CountingForest.fits
-    for _ in range(10):
+    for i in range(10):
         done = running.pop(0)
+        clock[0] = 1.0 + 0.001 * i  # results 1 ms apart, however long the fits take
         rh.add(done, TrialValue(cost=cost(done.config)))
         start_next()
     assert CountingForest.fits - fits_before <= 4  # not 10
@@ -240,9 +247,9 @@ def test_extrapolation_counts_configurations_not_trials() -> None:
 def test_proposals_may_be_late_by_what_a_fit_costs_in_results(
     monkeypatch: pytest.MonkeyPatch, seconds_per_result: float, allowed: int
 ) -> None:
-    """With 32 trials running and a proposal with a fit taking 10 ms, fits may take half the
+    """With 48 trials running and a proposal with a fit taking 10 ms, fits may take half the
     time between results: slow results (1 s) allow no late proposal, 10 ms two, and fast ones
-    (1 ms) the cap of 32 / 4. A first slow interval (the start) does not count."""
+    (1 ms) the cap of (48 - 16) / 4. A first slow interval (the start) does not count."""
     import numpy as np
 
     import smacx.selector as selector
@@ -253,18 +260,26 @@ def test_proposals_may_be_late_by_what_a_fit_costs_in_results(
     clock = [0.0]
     monkeypatch.setattr(selector.time, "perf_counter", lambda: clock[0])
     rh = RunHistory(space)
-    running = [TrialInfo(c) for c in space.sample_configuration(40)]
-    for info in running[:32]:
+    running = [TrialInfo(c) for c in space.sample_configuration(56)]
+    for info in running[:48]:
         rh.add_running(info)
     assert proposer._late_allowance(rh) == 8  # no rate known yet: the cap
     clock[0] = 100.0  # the first result after a slow start
     for i in range(8):
         rh.add(running[i], TrialValue(cost=float(np.sin(i))))
-        rh.add_running(running[32 + i])
+        rh.add_running(running[48 + i])
         proposer._late_allowance(rh)
         clock[0] += seconds_per_result
-    assert rh.n_running == 32
+    assert rh.n_running == 48
     assert proposer._late_allowance(rh) == allowed
+
+
+def test_with_sixteen_or_fewer_trials_running_no_proposal_is_late() -> None:
+    """Up to 16 running trials every proposal has a fresh fit, however fast the results come;
+    beyond, a quarter of the trials past 16 may be late."""
+    from smacx.selector import _late_cap
+
+    assert [_late_cap(k) for k in (0, 1, 8, 16, 19, 20, 64)] == [0, 0, 0, 0, 0, 1, 12]
 
 
 class _CountingSearch:
@@ -298,8 +313,8 @@ def _running_history(space: ConfigurationSpace, n_done: int, n_running: int):  #
 def test_prepare_searches_ahead_so_that_the_next_result_finds_a_proposal_ready(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With 32 trials running and no rate of results known yet, the next call may be late by
-    its cap, 31 // 4 = 7 results: prepare() searches once and keeps 8 candidates, a second
+    """With 48 trials running and no rate of results known yet, the next call may be late by
+    its cap, (47 - 16) // 4 = 7 results: prepare() searches once and keeps 8 candidates, a second
     prepare() on the same history does not search, and the next result's proposal (and the
     six after it) comes from those candidates. With nothing running, prepare() does nothing."""
     import numpy as np
@@ -317,7 +332,7 @@ def test_prepare_searches_ahead_so_that_the_next_result_finds_a_proposal_ready(
     idle, _ = _running_history(space, 10, 0)
     proposer.prepare(idle, rng)
     assert search.calls == 0
-    rh, running = _running_history(space, 10, 32)
+    rh, running = _running_history(space, 10, 48)
     proposer.prepare(rh, rng)
     assert search.calls == 1 and len(proposer._spare) == 8
     proposer.prepare(rh, rng)
