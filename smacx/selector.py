@@ -108,13 +108,25 @@ def _sq_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Above this many row-to-evaluated pairs, :func:`_radii` finds nearest neighbours with a k-d
+#: tree instead of the full distance matrix (960 candidates against 3,000 evaluated
+#: configurations took 78 ms as a matrix, about a third of a search at 64 workers).
+_DENSE_PAIRS = 200_000
+
+
 def _radii(rows: np.ndarray, evaluated: np.ndarray, largest: float) -> np.ndarray:
     """`(n,)` exclusion radius of each row: half its distance to the nearest evaluated row,
     at most ``largest``. A fine refinement next to the incumbent blocks only a small ball,
     a point in unexplored territory a large one."""
     if evaluated.shape[0] == 0 or rows.shape[0] == 0:
         return np.full(rows.shape[0], largest)
-    out: np.ndarray = np.minimum(largest, 0.5 * np.sqrt(_sq_dists(rows, evaluated).min(axis=1)))
+    if rows.shape[0] * evaluated.shape[0] <= _DENSE_PAIRS:
+        nearest = np.sqrt(_sq_dists(rows, evaluated).min(axis=1))
+    else:
+        from scipy.spatial import cKDTree
+
+        nearest, _ = cKDTree(evaluated).query(rows, k=1)
+    out: np.ndarray = np.minimum(largest, 0.5 * nearest)
     return out
 
 
@@ -269,6 +281,8 @@ class ConfigSelector:
         if len(history.objectives) != 1:
             return False
         keys = history.finished_since(self._read)
+        if not keys:  # nothing finished since the last check: its answer stands
+            return self._tied >= 2
         self._read += len(keys)
         for config_id in {key.config_id for key in keys}:
             self._costs[config_id] = history.get_cost(history.get_config(config_id))

@@ -531,3 +531,21 @@ def test_selector_prepares_only_after_the_design_and_with_a_model(
         next(configs)  # past the design
         selector.prepare(rh)
         assert proposer.prepared == expected
+
+
+def test_exclusion_radii_from_the_k_d_tree_match_the_distance_matrix() -> None:
+    """Above _DENSE_PAIRS pairs the nearest evaluated row comes from a k-d tree; the radii are
+    the same as from the full matrix: half the distance to the nearest row, capped."""
+    import numpy as np
+
+    from smacx.selector import _DENSE_PAIRS, _radii, _sq_dists
+
+    rng = np.random.default_rng(0)
+    rows, evaluated = rng.random((400, 6)), rng.random((1_000, 6))
+    assert rows.shape[0] * evaluated.shape[0] > _DENSE_PAIRS
+    dense = np.minimum(0.05, 0.5 * np.sqrt(_sq_dists(rows, evaluated).min(axis=1)))
+    np.testing.assert_allclose(_radii(rows, evaluated, 0.05), dense, rtol=0, atol=1e-12)
+    assert (dense < 0.05).any() and (dense == 0.05).any()  # both sides of the cap are covered
+    # a row on an evaluated point blocks nothing; one far from all of them the cap
+    edges = np.vstack([evaluated[:1], np.full((1, 6), 5.0), rows])
+    np.testing.assert_allclose(_radii(edges, evaluated, 0.05)[:2], [0.0, 0.05], atol=1e-12)
