@@ -88,8 +88,8 @@ _LATE_SHARE = 4
 #: median of 210 trials instead of 176 to reach a serial run's 100-trial cost on Hartmann-6,
 #: 141 instead of 101 on Branin and 359 instead of 194 on Levy-5 (benchmarks/speedup.py, 20, 12
 #: and 12 seeds), while fitting for every result kept as many workers busy. On 64 workers with
-#: 1 s trials the loop cannot fit for every result: a cap of k / 16 kept 0.88 of them busy,
-#: this one 0.92 like k / 4 (benchmarks/parallel.py).
+#: 1 s trials the loop cannot fit for every result: a cap of k / 16 kept 0.88 of them busy
+#: where k / 4 kept 0.92; this one keeps as many busy as k / 4 (benchmarks/parallel.py).
 _FRESH_RUNNING = 16
 #: Largest share of the time between two results that fits and searches may take.
 _BUSY_SHARE = 0.5
@@ -110,7 +110,8 @@ def _sq_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 #: Above this many row-to-evaluated pairs, :func:`_radii` finds nearest neighbours with a k-d
 #: tree instead of the full distance matrix (960 candidates against 3,000 evaluated
-#: configurations took 78 ms as a matrix, about a third of a search at 64 workers).
+#: configurations: 144 ms as a matrix, 3 ms with the tree; at 64 workers the matrices took
+#: over a third of every search).
 _DENSE_PAIRS = 200_000
 
 
