@@ -137,10 +137,10 @@ class DaskParallelRunner(AbstractRunner):
     trial is still running. Measured with ``benchmarks/parallel.py`` and
     ``benchmarks/speedup.py`` (uniform trial times): with 1 s trials ``"auto"`` kept 0.96 of
     16 workers and 0.93-0.96 of 64 busy, against 0.94 and 0.72-0.84 with ``queue_ahead=0``;
-    with 8 workers and 0.2 s trials (up to 8 queued) the time to reach one worker's result after
-    100 trials stayed within the noise between runs (median ratio 0.200 over 24 runs, 22 of
-    which got there within 400 trials, against 0.180 and 23 without queuing; sweeps of 12
-    runs ranged from 0.16 to 0.24).
+    with 8 workers and 0.2 s trials (about 5 queued) the runs needed more trials to reach one
+    worker's result after 100 trials, but took 28 ms per trial instead of 31, and the time to
+    get there came out even (median ratio 0.223 over 44 runs on Hartmann-6, Branin and Levy-5,
+    against 0.221 without queuing; sweeps of 12 runs range from 0.16 to 0.24).
     :meth:`SMAC.optimize <smacx.facade.SMAC.optimize>` queues no more trials once less than a
     median trial time is left of the scenario's ``walltime_limit``; those queued before still
     run, so with uniform trial times the run ends about as late as without queuing, but one
