@@ -22,6 +22,9 @@ pass ``--dask-defaults`` to measure with dask's defaults. They also share its ga
 collector: dask keeps a few dozen objects per task, and each full collection stops every
 thread for 0.1-0.3 s once a few thousand trials have run. Processes: each worker keeps its own
 objects, and starting 64 of them takes a minute on 2 cores (not part of the measured time).
+Both frameworks' schedulers get ``QUEUE_ON_SCHEDULER`` (a ``worker-saturation`` of 1.0, as
+smacx's own cluster has), so that a trial smacx queues ahead goes to the first worker that
+frees up; ``--dask-defaults`` leaves dask's 1.1.
 ``--preset random`` runs smacx's loop without a model: the most this cluster allows.
 ``--queue-ahead`` sets how many trials smacx's runner may submit beyond its worker threads, so
 that a worker that frees up finds one waiting: a count, or ``auto`` (the runner's default).
@@ -64,6 +67,12 @@ QUIET_DASK = {
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.worker.memory.monitor-interval": "1s",
 }
+
+#: dask's scheduler setting for trials submitted beyond the worker threads: hold them until any
+#: thread frees up, as ``DaskParallelRunner``'s own cluster does (dask's default of 1.1 sends a
+#: second task to each single-threaded worker at once). Set for both frameworks' clusters;
+#: SMAC3 submits no trial beyond its free workers.
+QUEUE_ON_SCHEDULER = {"distributed.scheduler.worker-saturation": 1.0}
 
 #: Environment variables the child sets for its workers (threads or processes): the file
 #: every target call is appended to, and the seconds a trial sleeps.
@@ -208,7 +217,7 @@ def child(args: argparse.Namespace) -> None:
     if not args.dask_defaults:
         import dask
 
-        dask.config.set(QUIET_DASK)
+        dask.config.set({**QUIET_DASK, **QUEUE_ON_SCHEDULER})
     with tempfile.TemporaryDirectory() as scratch:
         # set before the cluster starts: worker processes inherit the environment
         os.environ[CALLS_FILE] = str(Path(scratch) / "calls.txt")
@@ -245,7 +254,8 @@ def launch(framework: str, python: str, workers: int, args: argparse.Namespace) 
     record: dict[str, Any] = {"framework": framework, "workers": workers,
                               "processes": args.processes,
                               "trial_time": args.trial_time, "duration": args.duration,
-                              "dask_config": {} if args.dask_defaults else QUIET_DASK}  # fmt: skip
+                              "dask_config": {} if args.dask_defaults
+                              else {**QUIET_DASK, **QUEUE_ON_SCHEDULER}}  # fmt: skip
     env = dict(os.environ)
     # this directory, for worker processes to import the target from ``parallel``
     path = [str(Path(__file__).resolve().parent), env.get("PYTHONPATH", "")]
@@ -295,7 +305,9 @@ def main() -> None:
     parser.add_argument("--trial-time", type=float, default=1.0, help="seconds per trial")
     parser.add_argument("--frameworks", default="smacx,smac3")
     parser.add_argument("--smac3-python", default=DEFAULT_SMAC3_PYTHON)
-    parser.add_argument("--dask-defaults", action="store_true", help="do not set QUIET_DASK")
+    parser.add_argument(
+        "--dask-defaults", action="store_true", help="do not set QUIET_DASK or QUEUE_ON_SCHEDULER"
+    )
     parser.add_argument("--processes", action="store_true", help="one process per worker")
     parser.add_argument(
         "--preset", default="hpo", help="smacx's preset ('random': the loop without a model)"

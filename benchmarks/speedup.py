@@ -13,7 +13,9 @@ issue's target: at most 1/5 with 8 workers).
 Like ``parallel.py``, the script sets ``QUIET_DASK`` (dask's sampling profiler off, monitors
 every few seconds), because the k worker threads share the optimizer's process; on 2 cores
 that cut the median round trip of a trial from 26-30 ms to 16-23 ms at 8 workers.
-``--dask-defaults`` measures with dask's defaults.
+It also sets ``QUEUE_ON_SCHEDULER`` (dask's ``worker-saturation`` at 1.0, as in
+``DaskParallelRunner``'s own cluster), so that a trial queued ahead starts on the first worker
+that frees up. ``--dask-defaults`` measures with dask's defaults.
 """
 
 # distributed's API carries no annotations.
@@ -107,15 +109,17 @@ def main() -> None:
         default="auto",
         help="DaskParallelRunner(queue_ahead=...): a count, or 'auto' (its default)",
     )
-    parser.add_argument("--dask-defaults", action="store_true", help="do not set QUIET_DASK")
+    parser.add_argument(
+        "--dask-defaults", action="store_true", help="do not set QUIET_DASK or QUEUE_ON_SCHEDULER"
+    )
     parser.add_argument("--out", default="speedup.json")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if not args.dask_defaults:
         import dask
-        from parallel import QUIET_DASK
+        from parallel import QUEUE_ON_SCHEDULER, QUIET_DASK
 
-        dask.config.set(QUIET_DASK)
+        dask.config.set({**QUIET_DASK, **QUEUE_ON_SCHEDULER})
     records = []
     for task_name in args.tasks.split(","):
         for seed in range(args.seeds):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -28,7 +29,12 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from distributed import Client, LocalCluster
 
 from smacx import NoWorkersError, Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
-from smacx.runners.dask import SCHEDULER_FILE, DaskParallelRunner, trials_ahead
+from smacx.runners.dask import (
+    SCHEDULER_FILE,
+    WORKER_SATURATION,
+    DaskParallelRunner,
+    trials_ahead,
+)
 from smacx.trial import TrialValue
 
 pytestmark = pytest.mark.timeout(120)
@@ -178,6 +184,8 @@ def test_own_cluster_limits_scheduler_file_and_joining_workers(
         assert info["address"].startswith("tcp://127.0.0.1:")
         assert all(w.startswith("tcp://127.0.0.1:") for w in info["workers"])
         assert all(w["nthreads"] == 1 for w in info["workers"].values())
+        # A trial queued beyond the threads waits on the scheduler for the first free thread.
+        assert runner.client.run_on_scheduler(saturation) == WORKER_SATURATION == 1.0
         worker_pids = set(runner.client.run(os.getpid).values())
         for pid in [os.getpid(), *worker_pids]:  # the scheduler and nannies run in this process
             listening = [
@@ -436,6 +444,24 @@ def test_missing_dask_gives_install_hint() -> None:
     )
     assert done.returncode != 0
     assert "pip install 'smacx[dask]'" in done.stderr
+
+
+def saturation(dask_scheduler: Any) -> float:
+    return float(dask_scheduler.WORKER_SATURATION)
+
+
+def test_user_scheduler_that_sends_queued_trials_to_busy_workers_gets_a_hint(
+    space: ConfigurationSpace, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The module's client has dask's default worker-saturation (1.1)."""
+    assert client.run_on_scheduler(saturation) == 1.1
+    single = SerialRunner(sleepy, scenario(space))
+    with caplog.at_level(logging.INFO, logger="smacx"):
+        DaskParallelRunner(single, dask_client=client, queue_ahead=0).close()
+        assert "worker-saturation" not in caplog.text  # nothing is queued: nothing to say
+        DaskParallelRunner(single, dask_client=client).close()
+    hints = [m for r in caplog.records if "worker-saturation is 1.1" in (m := r.getMessage())]
+    assert len(hints) == 1 and "queue_ahead=0" in hints[0]
 
 
 def test_trials_are_queued_ahead_as_asked(

@@ -34,6 +34,7 @@ import numpy as np
 from ConfigSpace import Configuration
 
 try:
+    import dask
     from distributed import Client, Future, KilledWorker, LocalCluster, wait
 except ImportError as err:  # pragma: no cover - exercised only without dask installed
     raise ImportError(
@@ -56,6 +57,11 @@ logger = logging.getLogger("smacx")
 
 #: Name of the scheduler file written into ``Scenario.output_path`` for the runner's own cluster.
 SCHEDULER_FILE = "dask_scheduler.json"
+
+#: dask's ``worker-saturation`` for the runner's own cluster: a scheduler holds a trial submitted
+#: beyond the worker threads until any thread frees up, instead of sending it to a busy worker
+#: (dask's default of 1.1 gives each single-threaded worker two tasks).
+WORKER_SATURATION = 1.0
 
 #: Trials whose input data was lost with a worker are resubmitted this often before giving up.
 _MAX_LOST_DATA_RESUBMITS = 10
@@ -121,11 +127,14 @@ class DaskParallelRunner(AbstractRunner):
     this process has read the result, told it, proposed the next trial and sent it back: a
     latency ``L`` of tens to hundreds of milliseconds, longer while the optimizer searches.
     While trials last ``T`` seconds, about ``k * L / T`` of ``k`` workers idle that way. Trials
-    submitted beyond the worker threads are placed by dask's scheduler: it holds them until a
-    worker frees up once a run has more than twice as many trials as threads (and gives each
-    single-threaded worker up to two with its default ``worker-saturation`` of 1.1); before
-    that it assigns each to a busy worker at once, and only work stealing moves it to an idle
-    one. So with trial times that vary widely a queued trial may wait behind a long one. With
+    submitted beyond the worker threads are placed by dask's scheduler. Once a run has more
+    than twice as many trials as threads, a scheduler with a ``worker-saturation`` of 1.0 holds
+    them until any thread frees up; the runner's own cluster is built that way. dask's default
+    of 1.1 instead gives each single-threaded worker a second task at once, to wait behind that
+    worker's trial while others may free up first (the runner logs a hint when a user's
+    scheduler is set so). Before that threshold the scheduler assigns each queued trial to a
+    busy worker at once, and only work stealing moves it to an idle one. So with trial times
+    that vary widely a queued trial may wait behind a long one. With
     ``queue_ahead="auto"`` (the default) the runner accepts :func:`trials_ahead` such trials,
     ``4 * k * L / T`` (rounded down, at most ``k``): ``L`` is the median, over recent trials
     that found a free thread, of the time from reading the result that freed it to reading the
@@ -262,6 +271,16 @@ class DaskParallelRunner(AbstractRunner):
         self._scattered: dict[str, tuple[Any, Future[Any]]] = {}
 
         self._client: Client = self._start_cluster() if dask_client is None else dask_client
+        if dask_client is not None and self.queue_ahead != 0:
+            saturation = _scheduler_saturation(dask_client)
+            if saturation is not None and saturation > WORKER_SATURATION:
+                logger.info(
+                    "The dask scheduler's worker-saturation is %g: a trial queued ahead goes to "
+                    "a busy worker rather than to the first one that frees up. Create the "
+                    "cluster under dask.config.set({'distributed.scheduler.worker-saturation': "
+                    "1.0}) to keep workers busier, or pass queue_ahead=0.",
+                    saturation,
+                )
 
     def _start_cluster(self) -> Client:
         n_workers = self.scenario.n_workers
@@ -277,14 +296,16 @@ class DaskParallelRunner(AbstractRunner):
             output_path.mkdir(parents=True, exist_ok=True)
             self.scheduler_file = output_path / SCHEDULER_FILE
             scheduler_kwargs["scheduler_file"] = str(self.scheduler_file)
-        self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            scheduler_kwargs=scheduler_kwargs,
-        )
+        # (the scheduler reads worker-saturation from dask's config when it is built)
+        with dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}):
+            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                scheduler_kwargs=scheduler_kwargs,
+            )
         client: Client = Client(self._cluster)  # type: ignore[no-untyped-call]
         logger.info(
             "Started a dask LocalCluster of %d worker process(es) at %s%s",
@@ -712,6 +733,18 @@ class DaskParallelRunner(AbstractRunner):
             f"{self.patience:g} s (patience={self.patience:g}), so no trial can run. Add workers "
             f"({how}), pass a dask_client whose cluster has workers, or raise patience."
         )
+
+
+def _scheduler_saturation(client: Client) -> float | None:
+    """The ``worker-saturation`` of ``client``'s scheduler, or None if it cannot be asked (e.g.
+    a scheduler that refuses pickled functions)."""
+    try:
+        value = client.run_on_scheduler(  # type: ignore[no-untyped-call]
+            lambda dask_scheduler: dask_scheduler.WORKER_SATURATION
+        )
+        return float(value)
+    except Exception:  # only a hint depends on it
+        return None
 
 
 def trials_ahead(threads: int, latencies: Sequence[float], durations: Sequence[float]) -> int:
