@@ -30,8 +30,10 @@ _TINY_STD = 1e-12
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
 _SQRT_2 = math.sqrt(2.0)
-# Below this z, 1 + z * Phi(z) / phi(z) is ~1/z^2 and cancels catastrophically.
-_Z_ASYMPTOTIC = -1.0 / math.sqrt(np.finfo(np.float64).eps)
+# Below this z, 1 + z * Phi(z) / phi(z) is ~1/z^2 and loses digits to cancellation (all of them
+# near z = -5e7, where it can round to log1p(-1) = -inf), while the asymptotic series of h(z)
+# below is exact to double precision (its first omitted term is 945 / z^8).
+_Z_ASYMPTOTIC = -1e3
 
 
 def _moments(model: Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +74,10 @@ def log_h(z: np.ndarray) -> np.ndarray:
     out[tail] = -0.5 * zt * zt - _LOG_SQRT_2PI + np.log1p(zt * _SQRT_HALF_PI * erfcx(-zt / _SQRT_2))
     far = ~(mid | tail)
     zf = z[far]
-    # h(z) ~ phi(z) / z^2 as z -> -inf.
-    out[far] = -0.5 * zf * zf - _LOG_SQRT_2PI - 2.0 * np.log(-zf)
+    # h(z) = phi(z) / z^2 * (1 - 3/z^2 + 15/z^4 - 105/z^6 + ...) as z -> -inf.
+    w = 1.0 / (zf * zf)
+    series = np.log1p(w * (-3.0 + w * (15.0 - 105.0 * w)))
+    out[far] = -0.5 * zf * zf - _LOG_SQRT_2PI - 2.0 * np.log(-zf) + series
     return out
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
+from scipy.special import erfcx
 from scipy.stats import norm
 
 from smacx.acquisition import EI, LCB, PI, LogEI, LogPI, ThompsonSampling, log_h
@@ -70,9 +72,28 @@ def test_log_expected_improvement_closed_form_and_tails() -> None:
     ]
     np.testing.assert_allclose(log_h(z), ref, rtol=1e-14)
     # Continuous across the branch points.
-    for edge in (-1.0, -1.0 / math.sqrt(np.finfo(float).eps)):
+    for edge in (-1.0, -1e3):
         left, right = log_h(np.array([np.nextafter(edge, -np.inf), np.nextafter(edge, np.inf)]))
         assert left == pytest.approx(right, rel=1e-9, abs=1e-9)
+
+
+def test_log_h_is_finite_and_matches_the_erfcx_form_for_very_negative_z() -> None:
+    """Near z = -5e7, 1 + z * Phi(z) / phi(z) used to round to 0 (log h = -inf, a warning)."""
+    z = -np.logspace(0, 9, 200_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = log_h(z)
+    assert np.isfinite(out).all()
+    assert (np.diff(out) < 0).all()  # h decreases as z falls
+    # Against the erfcx form, log phi(z) + log1p(z Phi(z) / phi(z)), whose log1p term is off by
+    # about eps * z^2 (under 3e-8 for -1e4 <= z <= -1e3).
+    zs = -np.logspace(3, 4, 50)
+    direct = (
+        -0.5 * zs**2
+        - 0.5 * math.log(2 * math.pi)
+        + np.log1p(zs * math.sqrt(0.5 * math.pi) * erfcx(-zs / math.sqrt(2)))
+    )
+    np.testing.assert_allclose(log_h(zs), direct, rtol=0, atol=1e-7)
 
 
 def test_ei_and_log_ei_rank_alike() -> None:
