@@ -136,7 +136,7 @@ class DaskParallelRunner(AbstractRunner):
     busy worker at once, and only work stealing moves it to an idle one. So with trial times
     that vary widely a queued trial may wait behind a long one. With
     ``queue_ahead="auto"`` (the default) the runner accepts :func:`trials_ahead` such trials,
-    ``4 * k * L / T`` (rounded down, at most ``k``): ``L`` is the median, over recent trials
+    ``2 * k * L / T`` (rounded down, at most ``k``): ``L`` is the median, over recent trials
     that found a free thread, of the time from reading the result that freed it to reading the
     trial's own result, minus the target's time; ``T`` is the median target time. Nothing is
     queued before four such trials have finished, nor while ``T > 100 * L``. While every
@@ -144,12 +144,12 @@ class DaskParallelRunner(AbstractRunner):
 
     Queuing trades information for throughput: each queued trial is proposed while one more
     trial is still running. Measured with ``benchmarks/parallel.py`` and
-    ``benchmarks/speedup.py`` (uniform trial times): with 1 s trials ``"auto"`` kept 0.96 of
-    16 workers and 0.93-0.96 of 64 busy, against 0.94 and 0.72-0.84 with ``queue_ahead=0``;
-    with 8 workers and 0.2 s trials (about 5 queued) the runs needed more trials to reach one
-    worker's result after 100 trials, but took 28 ms per trial instead of 31, and the time to
-    get there came out even (median ratio 0.223 over 44 runs on Hartmann-6, Branin and Levy-5,
-    against 0.221 without queuing; sweeps of 12 runs range from 0.16 to 0.24).
+    ``benchmarks/speedup.py`` (uniform trial times, the runner's own scheduler setting): with
+    1 s trials ``"auto"`` kept 0.98 of 16 workers and 0.94 of 64 busy (0.94 and 0.72-0.84
+    with ``queue_ahead=0`` and dask's default setting); with 8 workers and 0.2 s trials (about
+    2 queued) a trial took 28 ms against 33 without queuing. Queuing twice as many
+    (``4 * k * L / T``) took 27 ms but more trials to reach one worker's result after 100
+    trials: on Levy-5 a median of 202 over 20 seeds, against 121 (125 without queuing).
     :meth:`SMAC.optimize <smacx.facade.SMAC.optimize>` queues no more trials once less than a
     median trial time is left of the scenario's ``walltime_limit``; those queued before still
     run, so with uniform trial times the run ends about as late as without queuing, but one
@@ -757,7 +757,7 @@ def trials_ahead(threads: int, latencies: Sequence[float], durations: Sequence[f
         durations: Seconds the target took in recent trials.
 
     Returns:
-        ``4 * threads * L / T`` rounded down, at most ``threads``, for the medians ``L`` and
+        ``2 * threads * L / T`` rounded down, at most ``threads``, for the medians ``L`` and
         ``T``; 0 with fewer than four latencies or when ``T > 100 * L``.
     """
     if len(latencies) < 4 or len(durations) == 0:
@@ -767,7 +767,7 @@ def trials_ahead(threads: int, latencies: Sequence[float], durations: Sequence[f
     duration = statistics.median(durations)
     if not latency > 0.0 or duration > 100.0 * latency:
         return 0
-    return min(threads, int(4.0 * threads * latency / max(duration, 1e-6)))
+    return min(threads, int(2.0 * threads * latency / max(duration, 1e-6)))
 
 
 # -- on the worker -------------------------------------------------------------------------------
