@@ -33,7 +33,9 @@ Reported per run:
 * ``throughput``: finished trials / wall time of ``optimize()`` (trials per second);
 * ``efficiency``: throughput / (k / trial_time): 1.0 means no worker ever waited;
 * ``duplicates``: target calls whose (configuration, seed) had been evaluated before: with one
-  seed per configuration these are wasted trials (must be 0 for smacx).
+  seed per configuration these are wasted trials (must be 0 for smacx);
+* ``gap_ms_median``, ``gap_ms_p90``: how long a worker thread stood idle between the end of one
+  trial and the start of its next one (median and 90th percentile over all such gaps).
 
 Results go to ``--out`` as JSON, and a table is printed.
 """
@@ -45,12 +47,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -82,15 +87,17 @@ TRIAL_TIME = "SMACX_BENCH_TRIAL_TIME"
 
 def objective(config: Any, seed: int = 0) -> float:
     """Sleeps ``$SMACX_BENCH_TRIAL_TIME`` seconds, then returns a cheap 6-d cost; appends the
-    call to ``$SMACX_BENCH_CALLS``.
+    call (with the worker thread that ran it and when) to ``$SMACX_BENCH_CALLS``.
 
     Lives at module level of an importable module (the child imports this file as ``parallel``,
     worker processes find it on ``PYTHONPATH``) so that dask pickles it by reference.
     """
     values = dict(config)
-    with open(os.environ[CALLS_FILE], "a") as calls:  # one short append: atomic
-        calls.write(repr((sorted(values.items()), seed)) + "\n")
+    start = time.time()
     time.sleep(float(os.environ[TRIAL_TIME]))
+    thread = f"{os.getpid()}:{threading.get_ident()}"
+    with open(os.environ[CALLS_FILE], "a") as calls:  # one short append: atomic
+        calls.write(f"{sorted(values.items())!r}, {seed}\t{thread}\t{start}\t{time.time()}\n")
     xs = [float(values[f"x{i}"]) for i in range(5)]
     return sum((x - 0.3 * i) ** 2 for i, x in enumerate(xs)) + float(values["kind"] != "a")
 
@@ -101,10 +108,25 @@ def preload(module: str) -> None:
     importlib.import_module(module)
 
 
-def calls() -> tuple[int, int]:
-    """Target calls so far, and how many of them repeated an earlier (configuration, seed)."""
-    lines = Path(os.environ[CALLS_FILE]).read_text().splitlines()
-    return len(lines), len(lines) - len(set(lines))
+def calls() -> dict[str, Any]:
+    """The target calls so far: how many, how many repeated an earlier (configuration, seed),
+    and the idle gaps of the worker threads between one call's end and their next call's start
+    (median and 90th percentile, in milliseconds)."""
+    rows = [line.split("\t") for line in Path(os.environ[CALLS_FILE]).read_text().splitlines()]
+    by_thread: dict[str, list[tuple[float, float]]] = {}
+    for _, thread, start, end in rows:
+        by_thread.setdefault(thread, []).append((float(start), float(end)))
+    gaps = sorted(
+        later[0] - earlier[1]
+        for spans in by_thread.values()
+        for earlier, later in itertools.pairwise(sorted(spans))
+    )
+    return {
+        "calls": len(rows),
+        "duplicates": len(rows) - len({row[0] for row in rows}),
+        "gap_ms_median": 1000 * statistics.median(gaps) if gaps else None,
+        "gap_ms_p90": 1000 * gaps[int(0.9 * len(gaps))] if gaps else None,
+    }
 
 
 def space() -> Any:
@@ -174,8 +196,7 @@ def run_smacx(
         smac.optimize()
         elapsed = time.time() - start
         finished = smac.runhistory.n_finished
-    n_calls, repeated = calls()
-    return {"finished": finished, "elapsed": elapsed, "calls": n_calls, "duplicates": repeated}
+    return {"finished": finished, "elapsed": elapsed, **calls()}
 
 
 def run_smac3(workers: int, duration: float, trials: int, processes: bool) -> dict[str, Any]:
@@ -209,8 +230,7 @@ def run_smac3(workers: int, duration: float, trials: int, processes: bool) -> di
         elapsed = time.time() - start
         finished = sum(v.status != StatusType.RUNNING for v in smac.runhistory.values())
         smac._runner.close()  # SMAC3's facade has no public close
-    n_calls, repeated = calls()
-    return {"finished": finished, "elapsed": elapsed, "calls": n_calls, "duplicates": repeated}
+    return {"finished": finished, "elapsed": elapsed, **calls()}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -344,13 +364,14 @@ def main() -> None:
     args.out.write_text(json.dumps({"notes": notes, "runs": records}, indent=2) + "\n")
 
     print(f"{'framework':<10}{'workers':>8}{'trials':>8}{'trials/s':>10}{'ideal':>8}"
-          f"{'efficiency':>12}{'duplicates':>12}")  # fmt: skip
+          f"{'efficiency':>12}{'duplicates':>12}{'gap ms':>8}")  # fmt: skip
     for r in records:
         if "error" in r:
             print(f"{r['framework']:<10}{r['workers']:>8}  error: {r['error']}")
             continue
         print(f"{r['framework']:<10}{r['workers']:>8}{r['finished']:>8}{r['throughput']:>10.2f}"
-              f"{r['ideal']:>8.1f}{r['efficiency']:>12.2f}{r['duplicates']:>12}")  # fmt: skip
+              f"{r['ideal']:>8.1f}{r['efficiency']:>12.2f}{r['duplicates']:>12}"
+              f"{r['gap_ms_median'] or float('nan'):>8.1f}")  # fmt: skip
     for note in notes:
         print(note)
     print(f"results: {args.out}")
