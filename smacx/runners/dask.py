@@ -146,8 +146,8 @@ class DaskParallelRunner(AbstractRunner):
     trial is still running. Measured with ``benchmarks/parallel.py`` and
     ``benchmarks/speedup.py`` (uniform trial times, the runner's own scheduler setting): with
     1 s trials ``"auto"`` kept 0.98 of 16 workers and 0.94 of 64 busy (0.94 and 0.72-0.84
-    with ``queue_ahead=0`` and dask's default setting); with 8 workers and 0.2 s trials (about
-    2 queued) a trial took 28 ms against 33 without queuing. Queuing twice as many
+    with ``queue_ahead=0`` and dask's default setting); with 8 workers and 0.2 s trials (one
+    or two queued) a trial took 28 ms against 33 without queuing. Queuing twice as many
     (``4 * k * L / T``) took 27 ms but more trials to reach one worker's result after 100
     trials: on Levy-5 a median of 202 over 20 seeds, against 121 (125 without queuing).
     :meth:`SMAC.optimize <smacx.facade.SMAC.optimize>` queues no more trials once less than a
