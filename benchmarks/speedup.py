@@ -157,6 +157,14 @@ def main() -> None:
     ratios = [r["time_ratio"] for r in records]
     reached = sum(r["reached"] for r in records)
     print(f"median ratio {statistics.median(ratios):.3f}; reached {reached}/{len(records)}")
+    for task_name in args.tasks.split(","):
+        mine = [r for r in records if r["task"] == task_name]
+        print(
+            f"{task_name:>12}: median ratio "
+            f"{statistics.median(r['time_ratio'] for r in mine):.3f}, "
+            f"median trials {statistics.median(r['many_workers']['trials'] for r in mine):g}, "
+            f"reached {sum(r['reached'] for r in mine)}/{len(mine)}"
+        )
     Path(args.out).write_text(json.dumps(records, indent=1))
 
 
