@@ -86,8 +86,8 @@ TRIAL_TIME = "SMACX_BENCH_TRIAL_TIME"
 
 
 def objective(config: Any, seed: int = 0) -> float:
-    """Sleeps ``$SMACX_BENCH_TRIAL_TIME`` seconds, then returns a cheap 6-d cost; appends the
-    call (with the worker thread that ran it and when) to ``$SMACX_BENCH_CALLS``.
+    """Sleeps ``$SMACX_BENCH_TRIAL_TIME`` seconds, then appends the call (with the worker thread
+    that ran it, and when) to ``$SMACX_BENCH_CALLS`` and returns a cheap 6-d cost.
 
     Lives at module level of an importable module (the child imports this file as ``parallel``,
     worker processes find it on ``PYTHONPATH``) so that dask pickles it by reference.
@@ -109,7 +109,8 @@ def preload(module: str) -> None:
 
 
 def calls() -> dict[str, Any]:
-    """The target calls so far: how many, how many repeated an earlier (configuration, seed),
+    """The target calls that got through their sleep so far (a call still sleeping when the run
+    ends is not counted): how many, how many repeated an earlier (configuration, seed),
     and the idle gaps of the worker threads between one call's end and their next call's start
     (median and 90th percentile, in milliseconds)."""
     rows = [line.split("\t") for line in Path(os.environ[CALLS_FILE]).read_text().splitlines()]
