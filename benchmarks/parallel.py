@@ -86,18 +86,20 @@ TRIAL_TIME = "SMACX_BENCH_TRIAL_TIME"
 
 
 def objective(config: Any, seed: int = 0) -> float:
-    """Sleeps ``$SMACX_BENCH_TRIAL_TIME`` seconds, then appends the call (with the worker thread
-    that ran it, and when) to ``$SMACX_BENCH_CALLS`` and returns a cheap 6-d cost.
+    """Sleeps ``$SMACX_BENCH_TRIAL_TIME`` seconds, then returns a cheap 6-d cost; appends to
+    ``$SMACX_BENCH_CALLS`` a line when it starts (the call, its worker thread, the time) and one
+    when it ends (the thread, the time).
 
     Lives at module level of an importable module (the child imports this file as ``parallel``,
     worker processes find it on ``PYTHONPATH``) so that dask pickles it by reference.
     """
     values = dict(config)
-    start = time.time()
-    time.sleep(float(os.environ[TRIAL_TIME]))
     thread = f"{os.getpid()}:{threading.get_ident()}"
     with open(os.environ[CALLS_FILE], "a") as calls:  # one short append: atomic
-        calls.write(f"{sorted(values.items())!r}, {seed}\t{thread}\t{start}\t{time.time()}\n")
+        calls.write(f"start\t{thread}\t{time.time()}\t{sorted(values.items())!r}, {seed}\n")
+    time.sleep(float(os.environ[TRIAL_TIME]))
+    with open(os.environ[CALLS_FILE], "a") as calls:
+        calls.write(f"end\t{thread}\t{time.time()}\n")
     xs = [float(values[f"x{i}"]) for i in range(5)]
     return sum((x - 0.3 * i) ** 2 for i, x in enumerate(xs)) + float(values["kind"] != "a")
 
@@ -109,22 +111,23 @@ def preload(module: str) -> None:
 
 
 def calls() -> dict[str, Any]:
-    """The target calls that got through their sleep so far (a call still sleeping when the run
-    ends is not counted): how many, how many repeated an earlier (configuration, seed),
+    """The target calls so far: how many, how many repeated an earlier (configuration, seed),
     and the idle gaps of the worker threads between one call's end and their next call's start
     (median and 90th percentile, in milliseconds)."""
     rows = [line.split("\t") for line in Path(os.environ[CALLS_FILE]).read_text().splitlines()]
-    by_thread: dict[str, list[tuple[float, float]]] = {}
-    for _, thread, start, end in rows:
-        by_thread.setdefault(thread, []).append((float(start), float(end)))
+    called = [row[3] for row in rows if row[0] == "start"]
+    events: dict[str, list[tuple[str, float]]] = {}  # thread -> its starts and ends, in order
+    for kind, thread, when, *_ in rows:
+        events.setdefault(thread, []).append((kind, float(when)))
     gaps = sorted(
-        later[0] - earlier[1]
-        for spans in by_thread.values()
-        for earlier, later in itertools.pairwise(sorted(spans))
+        later[1] - earlier[1]
+        for seq in events.values()
+        for earlier, later in itertools.pairwise(seq)
+        if earlier[0] == "end" and later[0] == "start"
     )
     return {
-        "calls": len(rows),
-        "duplicates": len(rows) - len({row[0] for row in rows}),
+        "calls": len(called),
+        "duplicates": len(called) - len(set(called)),
         "gap_ms_median": 1000 * statistics.median(gaps) if gaps else None,
         "gap_ms_p90": 1000 * gaps[int(0.9 * len(gaps))] if gaps else None,
     }
