@@ -3,13 +3,16 @@
 Any ``distributed.Client`` works the same way (e.g. one connected to a cluster on a batch
 system). smacx never closes a client it is given: the ``with`` blocks close it and its cluster.
 Per-trial limits (``trial_walltime_limit``, ``trial_memory_limit``) work on dask's default,
-daemonic, worker processes.
+daemonic, worker processes. The scheduler's ``worker-saturation`` of 1.0 lets a trial that smacx
+queues ahead start on whichever worker frees up first (dask's default, 1.1, hands it to one busy
+worker at once).
 """
 
 from __future__ import annotations
 
 import time
 
+import dask
 from ConfigSpace import Configuration, ConfigurationSpace
 from distributed import Client, LocalCluster
 
@@ -33,6 +36,7 @@ if __name__ == "__main__":  # dask starts worker processes that import this file
         seed=0,
     )
     with (
+        dask.config.set({"distributed.scheduler.worker-saturation": 1.0}),  # read by the scheduler
         LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1") as cluster,
         Client(cluster) as client,
         SMAC(scenario, bowl, dask_client=client, progress=False) as smac,
