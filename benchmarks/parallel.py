@@ -79,6 +79,9 @@ QUIET_DASK = {
 #: SMAC3 submits no trial beyond its free workers.
 QUEUE_ON_SCHEDULER = {"distributed.scheduler.worker-saturation": 1.0}
 
+#: What the benchmarks set unless ``--dask-defaults`` is given (also used by ``speedup.py``).
+BENCH_DASK = {**QUIET_DASK, **QUEUE_ON_SCHEDULER}
+
 #: Environment variables the child sets for its workers (threads or processes): the file
 #: every target call is appended to, and the seconds a trial sleeps.
 CALLS_FILE = "SMACX_BENCH_CALLS"
@@ -241,7 +244,7 @@ def child(args: argparse.Namespace) -> None:
     if not args.dask_defaults:
         import dask
 
-        dask.config.set({**QUIET_DASK, **QUEUE_ON_SCHEDULER})
+        dask.config.set(BENCH_DASK)
     with tempfile.TemporaryDirectory() as scratch:
         # set before the cluster starts: worker processes inherit the environment
         os.environ[CALLS_FILE] = str(Path(scratch) / "calls.txt")
@@ -278,8 +281,7 @@ def launch(framework: str, python: str, workers: int, args: argparse.Namespace) 
     record: dict[str, Any] = {"framework": framework, "workers": workers,
                               "processes": args.processes,
                               "trial_time": args.trial_time, "duration": args.duration,
-                              "dask_config": {} if args.dask_defaults
-                              else {**QUIET_DASK, **QUEUE_ON_SCHEDULER}}  # fmt: skip
+                              "dask_config": {} if args.dask_defaults else BENCH_DASK}  # fmt: skip
     env = dict(os.environ)
     # this directory, for worker processes to import the target from ``parallel``
     path = [str(Path(__file__).resolve().parent), env.get("PYTHONPATH", "")]

@@ -117,9 +117,9 @@ def main() -> None:
     warnings.simplefilter("ignore")
     if not args.dask_defaults:
         import dask
-        from parallel import QUEUE_ON_SCHEDULER, QUIET_DASK
+        from parallel import BENCH_DASK
 
-        dask.config.set({**QUIET_DASK, **QUEUE_ON_SCHEDULER})
+        dask.config.set(BENCH_DASK)
     records = []
     for task_name in args.tasks.split(","):
         for seed in range(args.seeds):

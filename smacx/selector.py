@@ -84,7 +84,7 @@ class _Marginalized:
 #: proposals, and proposals may be at most _late_cap(k) results late (see :class:`ModelProposer`).
 _LATE_SHARE = 4
 #: Running trials (queued ones included) up to which no proposal is late. On 8 workers with
-#: 0.2 s trials (13 running with the trials dask queues), late proposals made the runs need a
+#: 0.2 s trials (13 running with the trials dask queued then), late proposals made the runs need a
 #: median of 210 trials instead of 176 to reach a serial run's 100-trial cost on Hartmann-6,
 #: 141 instead of 101 on Branin and 359 instead of 194 on Levy-5 (benchmarks/speedup.py, 20, 12
 #: and 12 seeds), while fitting for every result kept as many workers busy. On 64 workers with
