@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.errors import ScenarioError
+from smacx.errors import ScenarioError, SearchSpaceExhaustedError
 from smacx.trial import StatusType, TrialInfo, TrialKey
 
 if TYPE_CHECKING:
@@ -441,7 +441,12 @@ class Racing:
                     return info
             trials = self._racing_trials()
             if not trials:
-                trials = self._intensify_incumbent() + self._new_challenger()
+                trials = self._intensify_incumbent()
+                try:
+                    trials += self._new_challenger()
+                except SearchSpaceExhaustedError:
+                    if not trials:  # the incumbent's further seeds or instances still run
+                        raise
             self._queue.extend(trials)
 
     def _new_challenger(self) -> list[TrialInfo]:

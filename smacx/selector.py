@@ -1,6 +1,6 @@
 """Where new configurations come from: the initial design, then the model (or random sampling).
 
-:meth:`ConfigSelector.next_configs` is a generator the intensifier pulls challengers from. It
+:meth:`ConfigSelector.next_configs` is the iterator the intensifier pulls challengers from. It
 yields the initial design first (skipping configurations the run already has), then, for every
 further pull, either a random configuration (with probability ``random_probability``, or always
 when there is no model; ``plateau_probability`` while several configurations share the lowest
@@ -248,7 +248,8 @@ class ConfigSelector:
         self.proposer = proposer
         self.rng = np.random.default_rng(seed)
         self._random_pool: list[Configuration] = []  # drawn but not yet handed out, last first
-        self._designed = False  # whether next_configs has handed out the initial design
+        self._design_at = 0  # initial-design configurations handed out (or skipped)
+        self._designed = False  # whether next_config has handed out the initial design
         self._costs: dict[int, float] = {}  # cost of every configuration with results, by id
         self._read = 0  # finished trials read into _costs
         self._tied = 1  # configurations sharing the lowest cost at the last check
@@ -256,23 +257,34 @@ class ConfigSelector:
         self.space_size = float(size) if size is not None else math.inf
 
     def next_configs(self, history: RunHistory) -> Iterator[Configuration]:
-        """Yield configurations to evaluate, each new to ``history`` when yielded.
+        """An endless iterator of :meth:`next_config` ``(history)``.
+
+        An exception raised by one ``next()`` (``SearchSpaceExhaustedError``, or a
+        ``KeyboardInterrupt`` during a fit) reaches the caller and leaves the iterator usable:
+        the next ``next()`` makes a new attempt. (A generator would be finished for good.)
+        """
+        return _Pulls(self.next_config, history)
+
+    def next_config(self, history: RunHistory) -> Configuration:
+        """The next configuration to evaluate, new to ``history``: the initial design's first,
+        then random or model-based proposals.
 
         Raises:
             SearchSpaceExhaustedError: Every configuration of a finite space has trials.
         """
-        for design_config in self.initial_design:
+        while self._design_at < len(self.initial_design):
+            design_config = self.initial_design[self._design_at]
+            self._design_at += 1
             if not history.has_trials(design_config):
-                yield design_config
+                return design_config
         self._designed = True
-        while True:
-            probability = self.random_probability
-            if self.plateau_probability > probability and self._on_plateau(history):
-                probability = self.plateau_probability
-            proposed: Configuration | None = None
-            if self.proposer is not None and self.rng.random() >= probability:
-                proposed = self.proposer(history, self.rng)
-            yield proposed if proposed is not None else self.random_config(history)
+        probability = self.random_probability
+        if self.plateau_probability > probability and self._on_plateau(history):
+            probability = self.plateau_probability
+        proposed: Configuration | None = None
+        if self.proposer is not None and self.rng.random() >= probability:
+            proposed = self.proposer(history, self.rng)
+        return proposed if proposed is not None else self.random_config(history)
 
     def _on_plateau(self, history: RunHistory) -> bool:
         """Whether two or more configurations share the lowest finite cost (single objective).
@@ -335,6 +347,20 @@ class ConfigSelector:
             f"configurations and the run has tried {history.n_configs}. Enlarge the space or "
             "lower n_trials."
         )
+
+
+class _Pulls:
+    """Endless iterator that calls ``pull(history)`` for every ``next()``."""
+
+    def __init__(self, pull: Callable[[RunHistory], Configuration], history: RunHistory) -> None:
+        self.pull = pull
+        self.history = history
+
+    def __iter__(self) -> _Pulls:
+        return self
+
+    def __next__(self) -> Configuration:
+        return self.pull(self.history)
 
 
 class ModelProposer:

@@ -8,10 +8,12 @@ import pytest
 from ConfigSpace import Categorical, ConfigurationSpace
 
 from smacx import (
+    SMAC,
     Intensifier,
     RunHistory,
     Scenario,
     ScenarioError,
+    SearchSpaceExhaustedError,
     StatusType,
     TrialInfo,
     TrialValue,
@@ -191,3 +193,19 @@ def test_incumbents_updated_per_result_equal_a_fresh_ranking(
         run(rh, info, cost, status=StatusType.CRASHED if crashed else StatusType.SUCCESS)
         fresh = build(space, rh, settings, deterministic=deterministic)
         assert racing.incumbents() == fresh.incumbents()
+
+
+def test_exhausted_space_still_runs_the_incumbents_remaining_seeds() -> None:
+    """A one-configuration space, not deterministic: its three seeds all run before the
+    intensifier reports that no new configuration is left."""
+    cs = ConfigurationSpace(seed=0)
+    cs.add([Categorical("a", ["only"])])
+    smac = SMAC(Scenario(cs, n_trials=5, deterministic=False, output_directory=None))
+    keys = len(smac.intensifier.keys)
+    assert keys >= 2
+    for _ in range(keys):
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=1.0))
+    assert len(smac.runhistory.get_trial_values(smac.incumbent)) == keys
+    with pytest.raises(SearchSpaceExhaustedError):
+        smac.ask()

@@ -34,6 +34,53 @@ def test_finite_space_is_exhausted_with_a_clear_error() -> None:
         next(gen)
 
 
+def test_an_exception_in_one_proposal_leaves_the_next_ones_working(
+    space: ConfigurationSpace,
+) -> None:
+    """Ctrl-C during a fit reaches the caller; the following asks propose as before."""
+    from smacx import SMAC, Scenario
+    from smacx.models import RandomForest
+
+    class InterruptedOnce(RandomForest):
+        fits = 0
+
+        def fit(self, X, y):  # type: ignore[no-untyped-def]
+            InterruptedOnce.fits += 1
+            if InterruptedOnce.fits == 1:
+                raise KeyboardInterrupt
+            return super().fit(X, y)
+
+    smac = SMAC(
+        Scenario(space, n_trials=40, deterministic=True, output_directory=None),
+        model=InterruptedOnce(seed=0),
+        random_probability=0.0,
+    )
+    interrupted = 0
+    for _ in range(20):
+        try:
+            info = smac.ask()
+        except KeyboardInterrupt:
+            interrupted += 1
+            continue
+        smac.tell(info, TrialValue(cost=info.config["x"] ** 2))
+    assert interrupted == 1
+    assert smac.runhistory.n_finished == 19
+    assert InterruptedOnce.fits > 2  # the model kept proposing after the interrupt
+
+
+def test_exhaustion_is_raised_again_on_every_later_pull() -> None:
+    cs = ConfigurationSpace(seed=0)
+    cs.add([Categorical("a", [1, 2])])
+    rh = RunHistory(cs)
+    gen = ConfigSelector(cs, [], seed=0).next_configs(rh)
+    for _ in range(2):
+        info = TrialInfo(next(gen))
+        rh.add_running(info)
+    for _ in range(2):
+        with pytest.raises(SearchSpaceExhaustedError):
+            next(gen)
+
+
 def test_proposals_while_trials_run_are_distinct(space: ConfigurationSpace) -> None:
     """The constant liar: 8 asks without a tell give 8 different, separated configurations."""
     import numpy as np
