@@ -132,7 +132,6 @@ class SMAC:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.raise_on_first_crash = raise_on_first_crash
 
-        self.runner = self._make_runner(target_fn, runner, dask_client)
         self.runhistory = RunHistory(
             scenario.configspace,
             objectives=scenario.objectives,
@@ -174,6 +173,12 @@ class SMAC:
         self._check_stored_settings(settings)
         #: The live intensification (built from the settings and the run history).
         self.intensifier: Intensification = settings.build(scenario, self.selector, self.runhistory)
+        # Last: a cluster the runner starts is not left running by an error above.
+        try:
+            self.runner = self._make_runner(target_fn, runner, dask_client)
+        except BaseException:
+            self.runhistory.storage.close()
+            raise
 
         self._stop_requested = False
         self._stop_reason: str | None = None
@@ -184,6 +189,7 @@ class SMAC:
         self._own_time = 0.0
         self._durations: deque[float] = deque(maxlen=32)  # seconds of the latest trials
         self._told_here = 0
+        self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
         self._last_incumbent: tuple[int | None, list[float]] = (None, [])
         if self.runhistory.n_finished:
             logger.info(
@@ -306,6 +312,7 @@ class SMAC:
         t0 = time.perf_counter()
         if not isinstance(info, TrialInfo) or not isinstance(value, TrialValue):
             raise TrialError(f"tell takes a TrialInfo and a TrialValue; got {info!r}, {value!r}.")
+        self._in_flight.discard(info)
         key_id = self.runhistory.get_config_id(info.config)
         if key_id is not None:
             key = TrialKey(key_id, info.instance, info.seed, info.budget)
@@ -441,12 +448,17 @@ class SMAC:
                     for i in range(int(free)):
                         if i and (not self._budget_left() or self._free_workers() <= 0):
                             break
-                        self.runner.submit_trial(self.ask(), **data)
+                        info = self.ask()
+                        self.runner.submit_trial(info, **data)
+                        self._in_flight.add(info)
                     bar.update(self._collect())
                 done = self.runhistory.n_finished >= self.scenario.n_trials
                 left = self._budget_left()
-                if not left and (done or not self.runner.is_running()):
-                    break  # a retired trial may still run: the runner's close() stops it
+                # Trials of this process still run until their results are told, even when
+                # other processes sharing the run have finished n_trials meanwhile; a retired
+                # trial (told) may still run in the runner: its close() stops it.
+                if not left and (not self.runner.is_running() or (done and not self._in_flight)):
+                    break
                 if left and self.runner.is_running():
                     # Every worker is busy: search ahead for the results to come.
                     started = time.perf_counter()
@@ -585,9 +597,11 @@ class SMAC:
 
     def close(self) -> None:
         """Close the runner and the storage."""
-        if self.runner is not None:
-            self.runner.close()
-        self.runhistory.storage.close()
+        try:
+            if self.runner is not None:
+                self.runner.close()
+        finally:
+            self.runhistory.storage.close()
 
     def __enter__(self) -> SMAC:
         return self

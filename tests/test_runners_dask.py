@@ -236,6 +236,34 @@ def test_own_cluster_limits_scheduler_file_and_joining_workers(
     assert not (sc.output_path / SCHEDULER_FILE).exists()
 
 
+@pytest.mark.timeout(90)
+def test_closing_leaves_the_scheduler_file_of_another_process_sharing_the_run(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    sc = scenario(space, n_workers=1, output_directory=tmp_path)
+    first = DaskParallelRunner(SerialRunner(seed_as_cost, sc))
+    second = DaskParallelRunner(SerialRunner(seed_as_cost, sc))  # writes the file again
+    try:
+        assert second.scheduler_file is not None
+        address = json.loads(second.scheduler_file.read_text())["address"]
+        assert address == second.client.scheduler.address
+        first.close()
+        assert json.loads(second.scheduler_file.read_text())["address"] == address
+    finally:
+        first.close()
+        second.close()
+    assert not second.scheduler_file.exists()
+
+
+def test_smac_with_bad_arguments_starts_no_cluster(space: ConfigurationSpace) -> None:
+    from smacx import SMAC
+
+    children = len(psutil.Process().children(recursive=True))
+    with pytest.raises(ScenarioError, match="intensifier"):
+        SMAC(scenario(space, n_workers=2), seed_as_cost, intensifier="racing")  # type: ignore[arg-type]
+    assert len(psutil.Process().children(recursive=True)) == children
+
+
 def test_no_scheduler_file_without_output_directory(space: ConfigurationSpace) -> None:
     with DaskParallelRunner(SerialRunner(sleepy, scenario(space, n_workers=1))) as runner:
         assert runner.scheduler_file is None
@@ -414,6 +442,116 @@ def test_waiting_trial_raises_when_last_worker_leaves(space: ConfigurationSpace)
                 runner.wait()
                 list(runner.iter_results())
         runner.close()
+
+
+def test_trial_whose_resubmission_found_no_worker_is_kept_until_one_joins(
+    space: ConfigurationSpace,
+) -> None:
+    """The only worker leaves after a trial finished, taking its result and the scattered
+    runner: resubmitting raises NoWorkersError, and the trial comes back once a worker joins."""
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as one,
+        Client(one) as c,
+    ):
+        runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), 1, dask_client=c)
+        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=7))
+        runner.wait()
+        [(future, _)] = runner._running.values()
+        one.scale(0)
+        deadline = time.monotonic() + 30
+        while future.status == "finished" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(NoWorkersError):
+            list(runner.iter_results())
+        assert runner.is_running()
+        one.scale(1)
+        c.wait_for_workers(1, timeout=30)
+        results: list[tuple[TrialInfo, TrialValue]] = []
+        while runner.is_running() and time.monotonic() < deadline + 30:
+            runner.wait(timeout=1)
+            results.extend(runner.iter_results())
+        assert [(info.seed, value.status, value.cost) for info, value in results] == [
+            (7, StatusType.SUCCESS, 7.0)
+        ]
+        runner.close()
+
+
+def test_trial_waiting_for_a_worker_starts_on_one_that_joins(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """One worker runs a trial that waits for a gate; the next submit_trial returns as soon as
+    a second worker joins, and its trial starts there before the gate opens."""
+    gate, log = tmp_path / "gate", tmp_path / "log"
+    with cluster(1) as grow, Client(grow) as c:
+        runner = DaskParallelRunner(
+            SerialRunner(gated, scenario(space)), 2, dask_client=c, queue_ahead=0
+        )
+        data = {"gate": str(gate), "log": str(log)}
+        first, second = trials(space, 2)
+        runner.submit_trial(first, **data)
+        grow.scale(2)
+        start = time.monotonic()
+        runner.submit_trial(second, **data)  # blocks until the second worker is there
+        assert time.monotonic() - start < 20  # not until the gated trial ends (60 s)
+        deadline = time.monotonic() + 30
+        while started(log) != [0, 1] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(started(log)) == [0, 1]
+        gate.touch()
+        while runner.is_running():
+            runner.wait()
+            list(runner.iter_results())
+        runner.close()
+
+
+def test_optimize_waits_for_its_trials_when_another_process_finishes_the_run(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Two optimizers share a run; the other one tells n_trials results while this one's
+    trials still run. optimize() returns once they are told: none is left RUNNING."""
+    import threading
+
+    from smacx import SMAC
+
+    calls: list[int] = []
+
+    def slow(config: Configuration, seed: int) -> float:
+        calls.append(1)
+        time.sleep(0.3 if len(calls) == 1 else 2.0)
+        return float(config["x"]) ** 2
+
+    sc = scenario(space, n_trials=4, output_directory=tmp_path, deterministic=True)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as two,
+        Client(two) as c,
+    ):
+        mine = SMAC(
+            sc,
+            runner=DaskParallelRunner(SerialRunner(slow, sc), dask_client=c, queue_ahead=0),
+            progress=False,
+        )
+        other = SMAC(sc, progress=False)
+
+        def fill() -> None:
+            time.sleep(0.1)
+            for _ in range(4):
+                info = other.ask()
+                other.tell(info, TrialValue(cost=1.0))
+
+        filler = threading.Thread(target=fill)
+        filler.start()
+        mine.optimize()
+        filler.join()
+        mine.runhistory.sync()
+        assert not mine.runner.is_running()
+        assert mine.runhistory.n_running == 0
+        assert mine.runhistory.n_finished == 4 + len(calls)
+        mine.close()
+        other.close()
 
 
 # -- arguments -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import math
 import multiprocessing
@@ -373,7 +374,16 @@ class DaskParallelRunner(AbstractRunner):
                 future, trial = self._running.pop(key)
                 value = values.get(key)
                 if value is None:
-                    value = self._failed(future, trial, errors.get(key))
+                    counts = trial.attempts, trial.lost_data
+                    try:
+                        value = self._failed(future, trial, errors.get(key))
+                    except BaseException:
+                        # Not submitted again (e.g. NoWorkersError while scattering): keep the
+                        # trial, so that the next call tries again instead of losing it.
+                        trial.attempts, trial.lost_data = counts
+                        self._running[key] = (future, trial)
+                        self._finished.appendleft(key)
+                        raise
                     if value is None:  # submitted again
                         continue
                 now = time.monotonic()
@@ -505,9 +515,11 @@ class DaskParallelRunner(AbstractRunner):
         try:
             self._dask.close()
         finally:
+            address = self._cluster.scheduler_address if self._cluster is not None else None
             if self._cluster is not None:
                 self._cluster.close()
-            if self.scheduler_file is not None:
+            if self.scheduler_file is not None and _names_scheduler(self.scheduler_file, address):
+                # (another process sharing the run may have written its own cluster's since)
                 self.scheduler_file.unlink(missing_ok=True)
 
     # -- internals ---------------------------------------------------------------------------
@@ -682,7 +694,8 @@ class DaskParallelRunner(AbstractRunner):
         )
 
     def _await_completion(self, timeout: float | None = None) -> None:
-        """Block until some submitted trial finishes, or ``timeout`` seconds passed.
+        """Block until some submitted trial finishes, a worker thread is free (one joined the
+        cluster), or ``timeout`` seconds passed.
 
         Raises:
             NoWorkersError: The cluster had no worker for ``patience`` seconds meanwhile.
@@ -698,6 +711,8 @@ class DaskParallelRunner(AbstractRunner):
                 key = self._done.get(timeout=min(step, left))
             except queue.Empty:
                 if self._total_threads():
+                    if self._threads + self.ahead() - self._n_unfinished() > 0:
+                        return  # a worker joined: it need not wait for a running trial
                     no_workers_since = None
                     continue
                 now = time.monotonic()
@@ -745,6 +760,14 @@ def _scheduler_saturation(client: Client) -> float | None:
         return float(value)
     except Exception:  # only a hint depends on it
         return None
+
+
+def _names_scheduler(path: Path, address: str | None) -> bool:
+    """Whether the scheduler file at ``path`` gives ``address``."""
+    try:
+        return bool(json.loads(path.read_text()).get("address") == address)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def trials_ahead(threads: int, latencies: Sequence[float], durations: Sequence[float]) -> int:
