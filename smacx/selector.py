@@ -21,6 +21,7 @@ import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError
+from smacx.initial_design import unit_to_configs
 
 if TYPE_CHECKING:
     from smacx.encoding import Encoder
@@ -63,7 +64,12 @@ class Maximizer(Protocol):
 
 
 class _Marginalized:
-    """A model whose predictions for a configuration are averaged over all instances."""
+    """A model whose predictions for a configuration are averaged over all instances.
+
+    Uses the model's own ``predict_marginalized`` where it has one (the random forest averages
+    every tree over the instances first); otherwise it predicts every (configuration,
+    instance) pair and averages the means and the variances over the instances.
+    """
 
     def __init__(self, model: Any, features: np.ndarray) -> None:
         self.model = model
@@ -73,8 +79,21 @@ class _Marginalized:
         raise NotImplementedError("a marginalized view only predicts")
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mean, var = self.model.predict_marginalized(X, self.features)
-        return np.asarray(mean), np.asarray(var)
+        marginalized = getattr(self.model, "predict_marginalized", None)
+        if marginalized is not None:
+            mean, var = marginalized(X, self.features)
+            return np.asarray(mean), np.asarray(var)
+        n, m = X.shape[0], self.features.shape[0]
+        mean, var = np.empty(n), np.empty(n)
+        chunk = max(1, 100_000 // m)
+        for lo in range(0, n, chunk):
+            rows = X[lo : lo + chunk]
+            k = rows.shape[0]
+            joint = np.hstack([np.repeat(rows, m, axis=0), np.tile(self.features, (k, 1))])
+            mu, v = self.model.predict(joint)
+            mean[lo : lo + k] = np.asarray(mu).reshape(k, m).mean(axis=1)
+            var[lo : lo + k] = np.asarray(v).reshape(k, m).mean(axis=1)
+        return mean, var
 
     def transform_y(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.transform_y(y))
@@ -330,17 +349,24 @@ class ConfigSelector:
             SearchSpaceExhaustedError: Every configuration of a finite space has trials.
         """
         batch = 16
-        for _ in range(64):
+        for attempt in range(64):
             while self._random_pool:
                 config = self._random_pool.pop()
                 if not history.has_trials(config):
                     return config
             if batch > 16 and history.n_configs >= self.space_size:
                 break
-            # Seeding ConfigSpace costs more than sampling: draw a batch, keep the rest.
-            self.configspace.seed(int(self.rng.integers(2**31)))
-            sample = self.configspace.sample_configuration(batch)
-            self._random_pool = (sample if isinstance(sample, list) else [sample])[::-1]
+            if attempt < 4:
+                # Seeding ConfigSpace costs more than sampling: draw a batch, keep the rest.
+                self.configspace.seed(int(self.rng.integers(2**31)))
+                sample = self.configspace.sample_configuration(batch)
+                sample = sample if isinstance(sample, list) else [sample]
+            else:
+                # The space's sampler follows its priors (weights), which may all but never
+                # draw the values still untried: draw every value alike instead.
+                points = self.rng.random((batch, len(self.configspace)))
+                sample = unit_to_configs(self.configspace, points, self.rng)
+            self._random_pool = sample[::-1]
             batch = min(batch * 2, 4096)
         raise SearchSpaceExhaustedError(
             f"no untried configuration found: the search space holds about {self.space_size:g} "
@@ -476,6 +502,7 @@ class ModelProposer:
         self._categorical = np.flatnonzero(encoder.is_categorical)
         self._n_free_dims = int(np.count_nonzero(encoder.n_values != 1))
         self._fitted_at = -1  # observations at the last fit
+        self._fitted_best = math.inf  # lowest training value at the last fit
         self._fit_seconds = 0.0  # moving average of a search's time when it refits
         self._arrivals: deque[tuple[float, int]] = deque(maxlen=9)  # (time, n_finished)
         self._spare: np.ndarray = np.empty((0, encoder.n_dims))  # candidates left from a fit
@@ -630,10 +657,14 @@ class ModelProposer:
             X = np.hstack([X, self.features[rows]])
         new_results = len(y) - self._fitted_at  # < 0: trained on a higher budget now
         gap = max(self._refit_gap(len(y)), late)
-        refit = self._fitted_at < 0 or not 0 <= new_results < gap
+        # A new best below the last fit's range is always fitted: the model's transform (a
+        # log's offset) maps costs beyond its training range to an arbitrary floor.
+        best = float(np.min(y))
+        refit = self._fitted_at < 0 or not 0 <= new_results < gap or best < self._fitted_best
         if refit:
             self.model.fit(X, y)
             self._fitted_at = len(y)
+            self._fitted_best = best
         if self.features is not None:
             model = _Marginalized(self.model, self.features)
         X_config = X[:, : self.encoder.n_dims]

@@ -81,6 +81,79 @@ def test_exhaustion_is_raised_again_on_every_later_pull() -> None:
             next(gen)
 
 
+def test_random_configs_reach_values_the_priors_almost_never_draw() -> None:
+    """Six configurations, four of them with a prior weight of 1e-7: all six are proposed."""
+    cs = ConfigurationSpace(seed=0)
+    cs.add(
+        [
+            Categorical("a", ["common", "rare1", "rare2"], weights=[1 - 2e-7, 1e-7, 1e-7]),
+            Categorical("b", ["p", "q"]),
+        ]
+    )
+    rh = RunHistory(cs)
+    gen = ConfigSelector(cs, [], seed=0).next_configs(rh)
+    for _ in range(6):
+        rh.add_running(TrialInfo(next(gen)))
+    assert {c["a"] for c in rh.get_configs()} == {"common", "rare1", "rare2"}
+    with pytest.raises(SearchSpaceExhaustedError):
+        next(gen)
+
+
+def test_blackbox_preset_marginalizes_the_process_over_instances() -> None:
+    """The Gaussian process has no marginalized prediction of its own: the selector averages
+    its predictions over the instances (cost x**2 + instance index; best x is 0)."""
+    from ConfigSpace import Float
+
+    from smacx import SMAC, Scenario
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add([Float("x", (0.0, 1.0)), Float("y", (0.0, 1.0))])
+    names = ["i0", "i1", "i2"]
+    sc = Scenario(
+        cs,
+        n_trials=30,
+        instances=names,
+        instance_features={name: [k, 2.0 * k] for k, name in enumerate(names)},
+        deterministic=True,
+        output_directory=None,
+    )
+    smac = SMAC(sc, preset="blackbox", progress=False)
+    for _ in range(30):
+        info = smac.ask()
+        assert info.instance is not None
+        smac.tell(info, TrialValue(cost=info.config["x"] ** 2 + int(info.instance[1:])))
+    assert smac.incumbent is not None and smac.incumbent["x"] < 0.2
+
+
+def test_a_new_best_below_the_last_fit_is_fitted_before_it_is_bound(
+    space: ConfigurationSpace,
+) -> None:
+    """Far above ``refit_above`` observations the model is fitted every second result; a new
+    best cost outside the last fit's range still is, so the acquisition function never sees
+    it through a stale log offset (which mapped it to log(1e-300) = -690.8)."""
+    from smacx import SMAC, Scenario
+    from smacx.acquisition import LogEI
+
+    bound: list[float] = []
+
+    class Recording(LogEI):
+        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
+            bound.append(best_y)
+            return super().bind(model, best_y)
+
+    smac = SMAC(
+        Scenario(space, n_trials=60, deterministic=True, output_directory=None),
+        acquisition=Recording(),
+        random_probability=0.0,
+    )
+    assert smac.selector.proposer is not None
+    smac.selector.proposer.refit_above = -100  # type: ignore[attr-defined]  # every 2nd
+    for t in range(40):
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=-float(t)))  # every result a new best
+    assert min(bound) > -20.0
+
+
 def test_proposals_while_trials_run_are_distinct(space: ConfigurationSpace) -> None:
     """The constant liar: 8 asks without a tell give 8 different, separated configurations."""
     import numpy as np
