@@ -1,0 +1,146 @@
+"""The ``smacx`` command: inspect a run stored in an output directory.
+
+    smacx show OUTPUT_DIR/RUN_NAME        # or OUTPUT_DIR when it holds one run
+    smacx show OUTPUT_DIR/RUN_NAME --json
+    smacx --version
+
+``show`` reads the run's SQLite history while other processes may still be writing to it
+(several workers sharing a run, or one that was killed): trials by status, the incumbent and
+its cost, and how the incumbent changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from smacx import __version__
+from smacx.errors import StorageError
+from smacx.facade import DATABASE_NAME
+from smacx.storage.sqlite import SQLiteStorage
+
+__all__ = ["main", "run_report"]
+
+
+def _find_database(path: Path) -> Path:
+    """The run-history file of the run at ``path`` (a run's folder, its database, or an output
+    directory holding exactly one run)."""
+    if path.is_file():
+        return path
+    if (path / DATABASE_NAME).is_file():
+        return path / DATABASE_NAME
+    if not path.exists():
+        raise StorageError(f"smacx show: {str(path)!r} does not exist.")
+    runs = sorted(p.parent for p in path.glob(f"*/{DATABASE_NAME}"))
+    if len(runs) == 1:
+        return runs[0] / DATABASE_NAME
+    if not runs:
+        raise StorageError(
+            f"smacx show: no run found in {str(path)!r}: expected a folder holding "
+            f"{DATABASE_NAME} (OUTPUT_DIR/RUN_NAME), or an output directory with one such folder."
+        )
+    names = ", ".join(p.name for p in runs)
+    raise StorageError(
+        f"smacx show: {str(path)!r} holds {len(runs)} runs ({names}); name one of them, "
+        f"e.g. {str(runs[0])!r}."
+    )
+
+
+def run_report(path: str | Path) -> dict[str, Any]:
+    """What ``smacx show`` prints, as a dict.
+
+    Args:
+        path: A run's folder (``output_directory / run_name``), its database file, or an output
+            directory holding exactly one run.
+
+    Returns:
+        ``database`` (path), ``objectives``, ``configs`` (how many), ``trials`` (count by
+        status name), ``incumbent`` (``config``: its values, ``cost``: one per objective,
+        ``n_finished``: finished trials when it became the incumbent; None before any result)
+        and ``trajectory`` (every change of incumbent, oldest first, as stored).
+
+    Raises:
+        StorageError: No run at ``path``, or the file is not a smacx database.
+    """
+    database = _find_database(Path(path))
+    storage = SQLiteStorage(database)
+    try:
+        scenario = json.loads(storage.get_meta("scenario") or "{}")
+        trajectory = json.loads(storage.get_meta("trajectory") or "[]")
+        configs = {c.config_id: json.loads(c.config_json) for c in storage.read_configs(0)}
+        statuses = Counter(record.value.status.name for record in storage.read_trials(0))
+    finally:
+        storage.close()
+    incumbent = None
+    if trajectory:
+        last = trajectory[-1]
+        incumbent = {
+            "config": configs.get(last["config_id"]),
+            "cost": last["cost"],
+            "n_finished": last["n_finished"],
+        }
+    return {
+        "database": str(database),
+        "objectives": scenario.get("objectives"),
+        "configs": len(configs),
+        "trials": dict(sorted(statuses.items())),
+        "incumbent": incumbent,
+        "trajectory": trajectory,
+    }
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    trials = report["trials"]
+    counts = ", ".join(f"{n} {status}" for status, n in trials.items()) or "none"
+    print(f"run:        {report['database']}")
+    print(f"objectives: {', '.join(report['objectives'] or ['cost'])}")
+    print(f"trials:     {sum(trials.values())} ({counts}) over {report['configs']} configurations")
+    incumbent = report["incumbent"]
+    if incumbent is None:
+        print("incumbent:  none yet (no finished trial)")
+        return
+    cost = incumbent["cost"]
+    print(f"incumbent:  cost {cost[0] if len(cost) == 1 else cost}, found after "
+          f"{incumbent['n_finished']} finished trials")  # fmt: skip
+    for name, value in sorted((incumbent["config"] or {}).items()):
+        print(f"    {name} = {value!r}")
+    print(f"changes of incumbent: {len(report['trajectory'])}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``smacx`` console script; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="smacx", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"smacx {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log smacx's debug messages")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    show = commands.add_parser("show", help="summarize a stored run")
+    show.add_argument("run", help="OUTPUT_DIR/RUN_NAME, or OUTPUT_DIR when it holds one run")
+    show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("smacx").addHandler(handler)
+    logging.getLogger("smacx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        report = run_report(args.run)
+    except StorageError as err:
+        print(err, file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, indent=1, default=repr))
+    else:
+        _print_report(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

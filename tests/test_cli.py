@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ConfigSpace import ConfigurationSpace
+
+from smacx import SMAC, Scenario, TrialValue
+from smacx.cli import main, run_report
+from smacx.errors import StorageError
+
+
+def finished_run(tmp_path: Path) -> Scenario:
+    """12 trials of x**2 on [-5, 5], stored under ``tmp_path``; the last one is asked only."""
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(space, n_trials=12, output_directory=tmp_path, deterministic=True)
+    with SMAC(scenario) as smac:
+        for _ in range(11):
+            info = smac.ask()
+            smac.tell(info, TrialValue(cost=info.config["x"] ** 2))
+        smac.ask()  # left RUNNING, as by a killed worker
+    return scenario
+
+
+def test_show_summarizes_the_stored_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = finished_run(tmp_path)
+    report = run_report(tmp_path)  # the output directory holds one run
+    assert report["trials"] == {"RUNNING": 1, "SUCCESS": 11}
+    assert report["configs"] == 12
+    incumbent = report["incumbent"]
+    assert incumbent["cost"][0] == pytest.approx(incumbent["config"]["x"] ** 2)
+    assert incumbent["cost"] == report["trajectory"][-1]["cost"]
+    assert main(["show", str(scenario.output_path)]) == 0
+    out = capsys.readouterr().out
+    assert "12 (1 RUNNING, 11 SUCCESS) over 12 configurations" in out
+    assert f"x = {incumbent['config']['x']!r}" in out
+    assert main(["show", str(scenario.output_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["incumbent"] == incumbent
+
+
+def test_show_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["show", str(tmp_path)]) == 2
+    assert "no run found" in capsys.readouterr().err
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "runhistory.db").write_text("not a database")
+    with pytest.raises(StorageError, match="file is not a database"):
+        run_report(tmp_path / "a")
+
+
+def test_command_line_entry_point_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "smacx.cli", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("smacx ")
