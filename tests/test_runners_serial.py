@@ -106,6 +106,22 @@ def test_walltime_limit_gives_timeout(space: ConfigurationSpace) -> None:
     assert value.time < 5  # the child is stopped at the limit, not when it finishes
 
 
+def test_timed_out_trials_are_stored_and_the_run_goes_on(
+    space: ConfigurationSpace, tmp_path: Any
+) -> None:
+    """A TIMEOUT has no CPU time (NaN); the SQLite history stores it and optimize() goes on."""
+    from smacx import SMAC
+
+    scenario = Scenario(
+        space, n_trials=3, output_directory=tmp_path, trial_walltime_limit=1, deterministic=True
+    )
+    with SMAC(scenario, sleeper, raise_on_first_crash=False) as smac:
+        smac.optimize()
+        assert smac.runhistory.status_counts() == {"TIMEOUT": 3}
+    with SMAC(scenario, sleeper) as again:  # read back from the database
+        assert again.runhistory.status_counts() == {"TIMEOUT": 3}
+
+
 def test_memory_limit_gives_memoryout(space: ConfigurationSpace) -> None:
     value = run(space, hog, trial_memory_limit=2000)
     assert value.status is StatusType.MEMORYOUT

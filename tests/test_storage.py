@@ -112,6 +112,16 @@ def test_multi_objective_costs_round_trip(storage: Storage) -> None:
     assert storage.read_trials(0)[0].value.cost == [1.0, math.inf]
 
 
+def test_unknown_times_round_trip(storage: Storage) -> None:
+    """A trial that hit its time limit has no CPU time (NaN), which SQLite would store as NULL."""
+    cid = storage.add_config("{}", "")
+    value = TrialValue(cost=math.inf, time=1.0, cpu_time=math.nan, status=StatusType.TIMEOUT)
+    storage.finish_trial(TrialRecord(TrialKey(cid), value, "", 0.0))
+    stored = storage.read_trials(0)[0].value
+    assert stored.status is StatusType.TIMEOUT and stored.time == 1.0
+    assert math.isnan(stored.cpu_time) and stored.cost == math.inf
+
+
 def test_owner_liveness() -> None:
     assert owner_is_alive(owner_id())
     assert not owner_is_alive(dead_owner())

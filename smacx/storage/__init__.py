@@ -113,15 +113,25 @@ def decode_key(config_id: int, instance: str, seed: str, budget: str) -> TrialKe
     return TrialKey(int(config_id), json.loads(instance), json.loads(seed), json.loads(budget))
 
 
+def _real(x: float) -> float | str:
+    """A float for a REAL column: SQLite stores NaN as NULL, so NaN is kept as the text "NaN"
+    (a column of REAL affinity keeps text it cannot read as a number)."""
+    x = float(x)
+    return "NaN" if math.isnan(x) else x
+
+
 def encode_value(value: TrialValue) -> dict[str, Any]:
-    """Columns of a trial value; cost and additional info as JSON (non-JSON info is repr'd)."""
+    """Columns of a trial value; cost and additional info as JSON (non-JSON info is repr'd).
+
+    The times may be NaN (e.g. the CPU time of a trial that hit its time limit).
+    """
     return {
         "status": int(value.status),
         "cost": json.dumps(value.costs()),
-        "time": float(value.time),
-        "cpu_time": float(value.cpu_time),
-        "starttime": float(value.starttime),
-        "endtime": float(value.endtime),
+        "time": _real(value.time),
+        "cpu_time": _real(value.cpu_time),
+        "starttime": _real(value.starttime),
+        "endtime": _real(value.endtime),
         "additional_info": json.dumps(value.additional_info, default=repr),
     }
 
@@ -131,11 +141,11 @@ def decode_value(row: dict[str, Any]) -> TrialValue:
     costs = [float(c) for c in json.loads(row["cost"])]
     return TrialValue(
         cost=costs[0] if len(costs) == 1 else costs,
-        time=row["time"],
-        cpu_time=row["cpu_time"],
+        time=float(row["time"]),
+        cpu_time=float(row["cpu_time"]),
         status=StatusType(row["status"]),
-        starttime=row["starttime"],
-        endtime=row["endtime"],
+        starttime=float(row["starttime"]),
+        endtime=float(row["endtime"]),
         additional_info=json.loads(row["additional_info"]),
     )
 
