@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any
 
@@ -76,6 +77,8 @@ def boom(config: Configuration) -> float:
         (lambda config: "0.5", "returned str"),
         (lambda config: None, "returned NoneType"),
         (lambda config: True, "returned bool"),
+        (lambda config: 10**400, "too large for a float"),
+        (lambda config: sys.exit(3), "SystemExit: 3"),
     ],
 )
 def test_failures_become_crashed_trials(space: ConfigurationSpace, fn: Any, reason: str) -> None:
@@ -133,6 +136,40 @@ def test_limited_trial_reports_result_and_crash(space: ConfigurationSpace) -> No
     assert (
         crashed.status is StatusType.CRASHED and "in boom" in crashed.additional_info["traceback"]
     )
+
+
+def test_limited_trial_whose_result_cannot_be_pickled_is_crashed(
+    space: ConfigurationSpace,
+) -> None:
+    value = run(space, lambda config: (1.0, {"f": lambda: 1}), trial_walltime_limit=5)
+    assert value.status is StatusType.CRASHED
+    assert "cannot be pickled" in value.additional_info["error"]
+
+
+def test_odd_results_and_info_are_stored_and_the_run_goes_on(
+    space: ConfigurationSpace, tmp_path: Any
+) -> None:
+    """Info with a tuple key or a cycle, a cost beyond float range, sys.exit(): every trial
+    is recorded in the SQLite history and optimize() reaches n_trials."""
+    from smacx import SMAC
+
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    results = [(1.0, {(1, 2): 3}), (2.0, cyclic), 10**400, 4.0]
+
+    def target(config: Configuration, seed: int) -> Any:
+        if len(results) == 1:
+            sys.exit(0)
+        return results.pop(0)
+
+    scenario = Scenario(space, n_trials=5, output_directory=tmp_path, deterministic=True)
+    with SMAC(scenario, target) as smac:
+        smac.optimize()
+        assert smac.runhistory.status_counts() == {"SUCCESS": 2, "CRASHED": 3}
+    with SMAC(scenario, target) as again:
+        infos = [v.additional_info for _, v in again.runhistory.items()]
+        assert infos[0] == {"repr": "{(1, 2): 3}"}
+        assert infos[1]["repr"].startswith("{'self': {")
 
 
 def test_submit_then_iter_results_once(space: ConfigurationSpace) -> None:

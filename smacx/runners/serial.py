@@ -12,6 +12,7 @@ import inspect
 import logging
 import math
 import numbers
+import pickle
 import signal
 import time
 import traceback
@@ -60,10 +61,18 @@ class _Measured:
             result = self.fn(*args, **kwargs)
         except MemoryError as err:
             return "memoryout", {"error": f"MemoryError: {err}"}, time.process_time() - cpu
-        except Exception as err:  # a target's failure is data, not a reason to stop
+        # A target's failure is data, not a reason to stop; so is a sys.exit() in it.
+        except (Exception, SystemExit) as err:
             info = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
             return "error", info, time.process_time() - cpu
-        return "ok", result, time.process_time() - cpu
+        spent = time.process_time() - cpu
+        if self.in_child:  # the result goes back to the parent pickled
+            try:
+                pickle.dumps(result)
+            except Exception as err:
+                error = f"the target's return value cannot be pickled: {type(err).__name__}: {err}"
+                return "error", {"error": error}, spent
+        return "ok", result, spent
 
 
 class SerialRunner(AbstractRunner):
@@ -256,7 +265,10 @@ class SerialRunner(AbstractRunner):
             )
         if not all(_is_number(v) for v in values):
             return [], f"the target returned non-numeric cost(s) {values!r:.200}"
-        costs = [float(v) for v in values]
+        try:
+            costs = [float(v) for v in values]
+        except OverflowError:
+            return [], f"the target returned a cost too large for a float: {values!r:.200}"
         if not all(math.isfinite(c) for c in costs):
             return [], f"the target returned a non-finite cost {costs}"
         return costs, None

@@ -132,8 +132,17 @@ def encode_value(value: TrialValue) -> dict[str, Any]:
         "cpu_time": _real(value.cpu_time),
         "starttime": _real(value.starttime),
         "endtime": _real(value.endtime),
-        "additional_info": json.dumps(value.additional_info, default=repr),
+        "additional_info": _info_json(value.additional_info),
     }
+
+
+def _info_json(info: dict[str, Any]) -> str:
+    """JSON of a trial's additional info; values JSON cannot hold are repr'd, and info it cannot
+    hold at all (keys that are not strings or numbers, cycles) is kept as one repr."""
+    try:
+        return json.dumps(info, default=repr)
+    except (TypeError, ValueError):
+        return json.dumps({"repr": repr(info)})
 
 
 def decode_value(row: dict[str, Any]) -> TrialValue:
