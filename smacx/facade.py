@@ -389,7 +389,11 @@ class SMAC:
         """Whether another trial may start."""
         s = self.scenario
         h = self.runhistory
-        if self._stop_requested or h.n_submitted >= s.n_trials:
+        submitted = h.n_submitted
+        if submitted >= s.n_trials and h.n_running:
+            # Trials left running by a process that died are run again within the budget.
+            submitted -= h.n_stale()
+        if self._stop_requested or submitted >= s.n_trials:
             return False
         reason = None
         if time.time() - self._start_time >= s.walltime_limit:

@@ -92,6 +92,10 @@ class RunHistory:
         Returns:
             How many trial rows changed.
         """
+        # Trials first: a trial's configuration is stored before the trial, so every trial
+        # read here finds its configuration in the read that follows, even while other
+        # processes write between the two reads.
+        records = self.storage.read_trials(self._last_version)
         for rec in self.storage.read_configs(self._last_config_id):
             values = json.loads(rec.config_json)
             config = Configuration(self.configspace, values=values)
@@ -99,7 +103,6 @@ class RunHistory:
             self._origins[rec.config_id] = rec.origin
             self._ids[rec.config_json] = rec.config_id
             self._last_config_id = max(self._last_config_id, rec.config_id)
-        records = self.storage.read_trials(self._last_version)
         for record in records:
             self._apply(record)
         return len(records)
@@ -208,6 +211,15 @@ class RunHistory:
         self.sync()
         return key
 
+    def _is_stale(self, rec: TrialRecord, now: float) -> bool:
+        return rec.owner != self.owner and not (rec.lease_until > now and owner_is_alive(rec.owner))
+
+    def n_stale(self) -> int:
+        """Running trials left by a process that is gone (or whose lease ran out), which
+        :meth:`take_over_stale` would claim."""
+        now = time.time()
+        return sum(self._is_stale(rec, now) for rec in self._running.values())
+
     def take_over_stale(self) -> TrialInfo | None:
         """Claim one trial left RUNNING by a process that is gone (or whose lease ran out).
 
@@ -217,7 +229,7 @@ class RunHistory:
         self.sync()
         now = time.time()
         for key, rec in list(self._running.items()):
-            if rec.owner == self.owner or (rec.lease_until > now and owner_is_alive(rec.owner)):
+            if not self._is_stale(rec, now):
                 continue
             fresh = TrialRecord(
                 key, TrialValue(status=StatusType.RUNNING, starttime=now), self.owner

@@ -300,6 +300,34 @@ def test_sigkill_loses_no_finished_trial(
             assert after[key] == value  # kept, and not run again
 
 
+def test_last_trial_left_running_by_a_dead_process_is_run_again(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """The budget is spent but one trial is RUNNING under a process that is gone (killed while
+    running the run's last trial): continuing the run runs it, and ends with none RUNNING."""
+    from smacx.storage import TrialRecord, owner_id
+    from smacx.trial import TrialKey
+
+    first = SMAC(scenario(space, tmp_path, n_trials=3), progress=False)
+    for _ in range(2):
+        info = first.ask()
+        first.tell(info, TrialValue(cost=quadratic(info.config)))
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = f"{owner_id().split(':')[0]}:{gone.stdout.strip()}:0.000:dead"
+    config_id = first.runhistory.add_config(space.sample_configuration())
+    running = TrialRecord(TrialKey(config_id), TrialValue(status=StatusType.RUNNING), dead)
+    assert first.runhistory.storage.claim_trial(running, time.time())
+    first.close()
+
+    again = SMAC(scenario(space, tmp_path, n_trials=3), quadratic, progress=False)
+    assert again.runhistory.n_running == 1 and again.runhistory.n_submitted == 3
+    again.optimize()
+    assert again.runhistory.n_finished == 3 and again.runhistory.n_running == 0
+    again.close()
+
+
 def test_instances_with_features_end_to_end(space: ConfigurationSpace) -> None:
     offsets = {"a": 0.0, "b": 1.0, "c": 2.0}
 

@@ -107,6 +107,39 @@ def test_second_history_on_same_file_syncs(space: ConfigurationSpace, tmp_path: 
     assert b.get_cost(c) == 4.0 and b.finished_since(0) == [TrialKey(1, None, 1, None)]
 
 
+def test_sync_never_sees_a_trial_before_its_configuration(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Another process stores a configuration and its trial between sync's two reads."""
+
+    class Interleaved(SQLiteStorage):
+        other: RunHistory | None = None
+
+        def _between(self) -> None:
+            if self.other is not None:
+                other, self.other = self.other, None
+                other.add_running(TrialInfo(space.sample_configuration(), seed=1))
+
+        def read_configs(self, after_id: int):  # type: ignore[no-untyped-def]
+            rows = super().read_configs(after_id)
+            self._between()
+            return rows
+
+        def read_trials(self, after_version: int):  # type: ignore[no-untyped-def]
+            rows = super().read_trials(after_version)
+            self._between()
+            return rows
+
+    reader_storage = Interleaved(tmp_path / "rh.db")
+    reader = RunHistory(space, storage=reader_storage)
+    reader_storage.other = RunHistory(space, storage=SQLiteStorage(tmp_path / "rh.db"))
+    for _ in range(2):
+        reader.sync()
+        for key, _ in reader.running_items():
+            assert reader.trial_info(key).seed == 1  # its configuration is known
+    assert reader.n_running == 1
+
+
 def test_exports(space: ConfigurationSpace, tmp_path: Path) -> None:
     rh = RunHistory(space)
     c = space.get_default_configuration()
