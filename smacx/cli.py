@@ -69,7 +69,7 @@ def run_report(path: str | Path) -> dict[str, Any]:
         StorageError: No run at ``path``, or the file is not a smacx database.
     """
     database = _find_database(Path(path))
-    storage = SQLiteStorage(database)
+    storage = SQLiteStorage(database, read_only=True)
     try:
         scenario = json.loads(storage.get_meta("scenario") or "{}")
         trajectory = json.loads(storage.get_meta("trajectory") or "[]")

@@ -145,9 +145,7 @@ class RunHistory:
 
     def add_incumbent(self, entry: dict[str, Any]) -> None:
         """Append a change of incumbent to the stored trajectory (see :meth:`trajectory`)."""
-        trajectory = self.trajectory()
-        trajectory.append(entry)
-        self.storage.set_meta("trajectory", json.dumps(trajectory, default=repr))
+        self.storage.append_meta("trajectory", json.dumps(entry, default=repr))
 
     def trajectory(self) -> list[dict[str, Any]]:
         """Every change of incumbent so far, oldest first, as stored with the run.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,14 @@ def test_show_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "a" / "runhistory.db").write_text("not a database")
     with pytest.raises(StorageError, match="file is not a database"):
         run_report(tmp_path / "a")
+    other = tmp_path / "other.sqlite"  # someone else's database is read, never written
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.close()
+    before = other.read_bytes()
+    with pytest.raises(StorageError, match="holds no smacx run history"):
+        run_report(other)
+    assert other.read_bytes() == before
 
 
 def test_command_line_entry_point_runs() -> None:

@@ -140,6 +140,29 @@ def test_sync_never_sees_a_trial_before_its_configuration(
     assert reader.n_running == 1
 
 
+def test_incumbent_changes_from_two_processes_are_all_kept(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    import threading
+
+    histories = [RunHistory(space, storage=SQLiteStorage(tmp_path / "rh.db")) for _ in range(2)]
+
+    def record(history: RunHistory, who: int) -> None:
+        for i in range(200):
+            history.add_incumbent({"config_id": who, "n_finished": i})
+
+    threads = [threading.Thread(target=record, args=(h, k)) for k, h in enumerate(histories)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    trajectory = histories[0].trajectory()
+    assert len(trajectory) == 400
+    for who in (0, 1):  # each writer's entries in its order
+        mine = [e["n_finished"] for e in trajectory if e["config_id"] == who]
+        assert mine == list(range(200))
+
+
 def test_exports(space: ConfigurationSpace, tmp_path: Path) -> None:
     rh = RunHistory(space)
     c = space.get_default_configuration()

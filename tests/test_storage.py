@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -120,6 +121,12 @@ def test_unknown_times_round_trip(storage: Storage) -> None:
     stored = storage.read_trials(0)[0].value
     assert stored.status is StatusType.TIMEOUT and stored.time == 1.0
     assert math.isnan(stored.cpu_time) and stored.cost == math.inf
+
+
+def test_append_meta_builds_a_json_list(storage: Storage) -> None:
+    storage.append_meta("log", '{"a": 1}')
+    storage.append_meta("log", "[2]")
+    assert json.loads(storage.get_meta("log") or "") == [{"a": 1}, [2]]
 
 
 def test_owner_liveness() -> None:

@@ -77,6 +77,11 @@ class Storage(Protocol):
         """Store ``value`` under ``key``, replacing what was there."""
         ...
 
+    def append_meta(self, key: str, item_json: str) -> None:
+        """Append the JSON value ``item_json`` to the JSON list under ``key`` (created if
+        absent), in one transaction: appends from several processes are all kept."""
+        ...
+
     def add_config(self, config_json: str, origin: str) -> int:
         """The id of this configuration, adding it if it is new."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 from smacx.storage import ConfigRecord, TrialRecord, owner_is_alive
@@ -32,6 +33,12 @@ class MemoryStorage:
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
             self._meta[key] = value
+
+    def append_meta(self, key: str, item_json: str) -> None:
+        with self._lock:
+            items = json.loads(self._meta.get(key, "[]"))
+            items.append(json.loads(item_json))
+            self._meta[key] = json.dumps(items)
 
     def add_config(self, config_json: str, origin: str) -> int:
         with self._lock:

@@ -10,6 +10,7 @@ SQLite's locking needs a local file system. For processes on several machines us
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -71,24 +72,39 @@ class SQLiteStorage:
     Args:
         path: The database file; its folder is created if missing.
         timeout: Seconds to wait for another process's write lock before failing.
+        read_only: Open an existing smacx database without writing to it (no schema, no
+            change of journal mode); writes then fail.
 
     Raises:
         StorageError: The file cannot be created or is not a smacx database.
     """
 
-    def __init__(self, path: str | Path, timeout: float = 60.0) -> None:
+    def __init__(self, path: str | Path, timeout: float = 60.0, read_only: bool = False) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
-            )
+            if read_only:
+                self._conn = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
+                if not {"meta", "configs", "trials"} <= tables:
+                    self._conn.close()
+                    raise sqlite3.DatabaseError("it holds no smacx run history")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(
+                    self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+                )
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                for statement in _SCHEMA.strip().split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
             self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            for statement in _SCHEMA.strip().split(";"):
-                if statement.strip():
-                    self._conn.execute(statement)
         except (sqlite3.Error, OSError) as err:
             raise StorageError(
                 f"cannot open the run-history database {str(self.path)!r}: {err}. "
@@ -123,6 +139,15 @@ class SQLiteStorage:
     def set_meta(self, key: str, value: str) -> None:
         with self._lock, self._transaction() as cur:
             cur.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def append_meta(self, key: str, item_json: str) -> None:
+        with self._lock, self._transaction() as cur:
+            row = cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            items = [] if row is None else json.loads(row[0])
+            items.append(json.loads(item_json))
+            cur.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(items))
+            )
 
     def add_config(self, config_json: str, origin: str) -> int:
         with self._lock, self._transaction() as cur:
