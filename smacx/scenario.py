@@ -39,10 +39,24 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _plain(value: Any) -> Any:
+    """numpy arrays and scalars as Python lists and numbers (other values as they are)."""
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) and not isinstance(value, (str, bytes)) else value
+
+
+def _as_float(value: object) -> float:
+    """``float(value)`` of a real number, NaN when it has no float (an int beyond 1e308)."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return math.nan
+
+
 def _positive_or_inf(name: str, value: object) -> float:
-    if not _is_real(value) or math.isnan(float(value)) or float(value) <= 0:  # type: ignore[arg-type]
+    if not _is_real(value) or math.isnan(_as_float(value)) or _as_float(value) <= 0:
         raise _fail(name, "a number > 0 (seconds; math.inf for no limit)", value)
-    return float(value)  # type: ignore[arg-type]
+    return _as_float(value)
 
 
 @dataclass(frozen=True)
@@ -115,9 +129,13 @@ class Scenario:
         if len(list(self.configspace.values())) == 0:
             raise _fail("configspace", "a space with at least one hyperparameter", "an empty space")
         if self.name is not None and (
-            not isinstance(self.name, str) or not self.name or "/" in self.name
+            not isinstance(self.name, str)
+            or self.name in ("", ".", "..")
+            or any(c in self.name for c in "/\\\x00")
         ):
-            raise _fail("name", "a non-empty string without '/', or None", self.name)
+            raise _fail(
+                "name", "a folder name (not '.' or '..'; no '/', '\\' or NUL), or None", self.name
+            )
         if self.output_directory is not None:
             if not isinstance(self.output_directory, (str, Path)):
                 raise _fail("output_directory", "a path or None", self.output_directory)
@@ -145,6 +163,7 @@ class Scenario:
             raise _fail("n_trials", "an int >= 1", self.n_trials)
         if self.n_trials < 1:
             raise _fail("n_trials", "an int >= 1", self.n_trials)
+        set_(self, "n_trials", int(self.n_trials))  # e.g. numpy ints, which JSON cannot hold
         set_(self, "walltime_limit", _positive_or_inf("walltime_limit", self.walltime_limit))
         set_(self, "cputime_limit", _positive_or_inf("cputime_limit", self.cputime_limit))
         if self.trial_walltime_limit is not None:
@@ -156,14 +175,18 @@ class Scenario:
                     self.trial_walltime_limit,
                 )
             set_(self, "trial_walltime_limit", None if math.isinf(limit) else limit)
-        if self.trial_memory_limit is not None and (
-            not isinstance(self.trial_memory_limit, numbers.Integral)
-            or isinstance(self.trial_memory_limit, bool)
-            or self.trial_memory_limit < 1
-        ):
-            raise _fail(
-                "trial_memory_limit", "an int >= 1 (megabytes) or None", self.trial_memory_limit
-            )
+        if self.trial_memory_limit is not None:
+            if (
+                not isinstance(self.trial_memory_limit, numbers.Integral)
+                or isinstance(self.trial_memory_limit, bool)
+                or not 1 <= self.trial_memory_limit < 2**43  # bytes must fit in 63 bits
+            ):
+                raise _fail(
+                    "trial_memory_limit",
+                    "an int in [1, 2**43) (megabytes) or None",
+                    self.trial_memory_limit,
+                )
+            set_(self, "trial_memory_limit", int(self.trial_memory_limit))
 
         self._validate_instances(set_)
         self._validate_budgets(set_)
@@ -172,31 +195,35 @@ class Scenario:
             raise _fail("seed", "an int >= 0", self.seed)
         if not 0 <= self.seed < 2**32:
             raise _fail("seed", "an int in [0, 2**32)", self.seed)
+        set_(self, "seed", int(self.seed))
         if (
             not isinstance(self.n_workers, numbers.Integral)
             or isinstance(self.n_workers, bool)
             or self.n_workers < 1
         ):
             raise _fail("n_workers", "an int >= 1", self.n_workers)
+        set_(self, "n_workers", int(self.n_workers))
 
         identity = json.dumps(self.identity(), sort_keys=True)
         set_(self, "_fingerprint", hashlib.sha256(identity.encode()).hexdigest()[:16])
 
     def _per_objective(self, name: str, value: object) -> float | tuple[float, ...]:
         n = len(self.objectives)
-        if _is_real(value) and not math.isnan(float(value)):  # type: ignore[arg-type]
-            return float(value) if n == 1 else (float(value),) * n  # type: ignore[arg-type]
+        value = _plain(value)
+        if _is_real(value) and not math.isnan(_as_float(value)):
+            return _as_float(value) if n == 1 else (_as_float(value),) * n
         if (
             isinstance(value, Sequence)
             and not isinstance(value, str)
             and len(value) == n
-            and all(_is_real(v) and not math.isnan(float(v)) for v in value)
+            and all(_is_real(v) and not math.isnan(_as_float(v)) for v in value)
         ):
-            floats = tuple(float(v) for v in value)
+            floats = tuple(_as_float(v) for v in value)
             return floats[0] if n == 1 else floats
         raise _fail(name, f"a number or a sequence of {n} numbers (one per objective)", value)
 
     def _validate_instances(self, set_: Any) -> None:
+        set_(self, "instances", _plain(self.instances))
         if self.instances is not None:
             if (
                 isinstance(self.instances, str)
@@ -232,7 +259,7 @@ class Scenario:
             )
         features: dict[str, tuple[float, ...]] = {}
         for inst in self.instances:
-            vec = self.instance_features[inst]
+            vec = _plain(self.instance_features[inst])
             if (
                 isinstance(vec, str)
                 or not isinstance(vec, Sequence)

@@ -109,6 +109,19 @@ def test_walltime_limit_gives_timeout(space: ConfigurationSpace) -> None:
     assert value.time < 5  # the child is stopped at the limit, not when it finishes
 
 
+def nap(config: Configuration) -> float:
+    time.sleep(1.8)
+    return 1.0
+
+
+def test_fractional_walltime_limit_is_not_rounded_away(space: ConfigurationSpace) -> None:
+    """pynisher stops trials at whole seconds: a 1.8 s trial under a 1.5 s limit runs to its
+    end (the limit is rounded up to 2 s) and is a TIMEOUT all the same."""
+    value = run(space, nap, trial_walltime_limit=1.5)
+    assert value.status is StatusType.TIMEOUT
+    assert "1.5 s" in value.additional_info["error"]
+
+
 def test_timed_out_trials_are_stored_and_the_run_goes_on(
     space: ConfigurationSpace, tmp_path: Any
 ) -> None:

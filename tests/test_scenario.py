@@ -15,12 +15,18 @@ from smacx import Scenario, ScenarioError
         ("configspace", {"x": (0.0, 1.0)}),
         ("name", ""),
         ("name", "a/b"),
+        ("name", "."),
+        ("name", ".."),
+        ("name", "a\x00b"),
         ("output_directory", 3),
         ("deterministic", "yes"),
         ("objectives", []),
         ("objectives", ["a", "a"]),
         ("crash_cost", math.nan),
         ("crash_cost", "high"),
+        ("crash_cost", 10**400),
+        ("walltime_limit", 10**400),
+        ("trial_memory_limit", 2**43),
         ("termination_cost_threshold", [1.0, 2.0]),
         ("n_trials", 0),
         ("n_trials", 2.5),
@@ -49,6 +55,31 @@ def test_bad_field_raises_scenario_error_naming_it(
         kwargs["max_budget"] = 10
     with pytest.raises(ScenarioError, match=f"Scenario.{field}"):
         Scenario(**kwargs)  # type: ignore[arg-type]
+
+
+def test_numpy_values_are_taken_as_python_ones(space: ConfigurationSpace) -> None:
+    """The run's identity is JSON: numpy ints, floats and arrays are converted first."""
+    import json
+
+    import numpy as np
+
+    s = Scenario(
+        space,
+        seed=np.int64(3),
+        n_trials=np.int64(5),
+        n_workers=np.int64(2),
+        trial_memory_limit=np.int64(500),
+        objectives=["a", "b"],
+        crash_cost=np.array([1.0, 2.0]),
+        instances=np.array(["i", "j"]),
+        instance_features={"i": np.array([0.0, 1.0]), "j": np.array([1.0, 0.5])},
+        output_directory=None,
+    )
+    assert (s.seed, s.n_trials, s.n_workers, s.trial_memory_limit) == (3, 5, 2, 500)
+    assert type(s.seed) is int and s.crash_cost == (1.0, 2.0)
+    assert s.instances == ("i", "j") and s.instance_features == {"i": (0.0, 1.0), "j": (1.0, 0.5)}
+    json.dumps(s.identity())
+    assert len(s.run_name) == 16
 
 
 def test_scenario_error_is_a_value_error(space: ConfigurationSpace) -> None:

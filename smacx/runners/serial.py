@@ -86,7 +86,9 @@ class SerialRunner(AbstractRunner):
     records the trial as CRASHED with the reason in ``additional_info``.
 
     With ``Scenario.trial_walltime_limit`` or ``trial_memory_limit`` set, each trial runs in a
-    forked child process under pynisher: going over the time limit gives TIMEOUT, over the memory
+    forked child process under pynisher: going over the time limit gives TIMEOUT (pynisher stops
+    the child at whole seconds, so under a limit of 1.5 s it is stopped after 2 s, and a result
+    that came after 1.5 s is a TIMEOUT all the same), over the memory
     limit MEMORYOUT (the limit bounds the child's whole address space, including what this process
     had loaded when it forked). A child killed by a signal gives CRASHED, or MEMORYOUT when a
     memory limit is set and the signal is SIGKILL (the kernel's out-of-memory killer).
@@ -159,6 +161,11 @@ class SerialRunner(AbstractRunner):
         start = time.time()
         kind, payload, cpu_time = self._call(config, kwargs)
         end = time.time()
+        limit = self.walltime_limit
+        if kind == "ok" and limit is not None and limit != math.ceil(limit) and end - start > limit:
+            # pynisher stops a trial only at whole seconds (here the next one up)
+            kind = "timeout"
+            payload = {"error": f"exceeded trial_walltime_limit={limit} s ({end - start:.2f} s)"}
         status, costs, info = self._interpret(kind, payload)
         if status is not StatusType.SUCCESS:
             logger.warning(
@@ -188,7 +195,10 @@ class SerialRunner(AbstractRunner):
 
         limited = pynisher.limit(
             _Measured(self.target_fn, in_child=True),
-            wall_time=None if self.walltime_limit is None else (self.walltime_limit, "s"),
+            # (pynisher rounds to whole seconds, 2.5 down to 2: round up instead)
+            wall_time=None
+            if self.walltime_limit is None
+            else (math.ceil(self.walltime_limit), "s"),
             memory=None if self.memory_limit is None else (self.memory_limit, "MB"),
             context="fork",
             warnings=False,
