@@ -88,6 +88,33 @@ class TrialValue:
     endtime: float = 0.0
     additional_info: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        cost: Any = self.cost
+        tolist = getattr(cost, "tolist", None)
+        if callable(tolist):  # numpy scalars and arrays
+            cost = tolist()
+        if isinstance(cost, tuple):
+            cost = list(cost)
+        values = cost if isinstance(cost, list) else [cost]
+        if not values or not all(_is_real(v) for v in values):
+            from smacx.errors import TrialError
+
+            raise TrialError(
+                "TrialValue.cost must be a number, or a list of numbers with one per objective; "
+                f"got {self.cost!r:.200}."
+            )
+        if not isinstance(self.status, StatusType):
+            from smacx.errors import TrialError
+
+            raise TrialError(f"TrialValue.status must be a StatusType; got {self.status!r}.")
+        object.__setattr__(
+            self, "cost", [float(v) for v in cost] if isinstance(cost, list) else cost
+        )
+
     def costs(self) -> list[float]:
         """The cost as a list with one entry per objective."""
         return list(self.cost) if isinstance(self.cost, list) else [float(self.cost)]
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from smacx import StatusType, TrialKey, TrialValue
+import pytest
+
+from smacx import StatusType, TrialError, TrialKey, TrialValue
 
 
 def test_costs_is_a_list_for_one_or_many_objectives() -> None:
@@ -22,3 +24,19 @@ def test_trial_keys_order_and_hash() -> None:
     a, b = TrialKey(1, None, 0, None), TrialKey(2, None, 0, None)
     assert a < b
     assert len({a, TrialKey(1, None, 0, None)}) == 1
+
+
+@pytest.mark.parametrize("cost", [None, "abc", [], [1.0, "x"], True, {"a": 1.0}])
+def test_trial_value_rejects_a_cost_that_is_not_numbers(cost: object) -> None:
+    with pytest.raises(TrialError, match="TrialValue.cost must be a number"):
+        TrialValue(cost=cost)  # type: ignore[arg-type]
+
+
+def test_trial_value_takes_tuples_and_numpy_costs() -> None:
+    import numpy as np
+
+    assert TrialValue(cost=(1, 2.5)).cost == [1.0, 2.5]
+    assert TrialValue(cost=np.array([1.0, 2.0])).cost == [1.0, 2.0]
+    assert type(TrialValue(cost=np.float32(0.5)).cost) is float
+    with pytest.raises(TrialError, match="TrialValue.status"):
+        TrialValue(cost=1.0, status="SUCCESS")  # type: ignore[arg-type]

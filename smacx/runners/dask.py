@@ -307,7 +307,11 @@ class DaskParallelRunner(AbstractRunner):
                 dashboard_address=None,
                 scheduler_kwargs=scheduler_kwargs,
             )
-        client: Client = Client(self._cluster)  # type: ignore[no-untyped-call]
+        try:
+            client: Client = Client(self._cluster)  # type: ignore[no-untyped-call]
+        except BaseException:
+            self._cluster.close()
+            raise
         logger.info(
             "Started a dask LocalCluster of %d worker process(es) at %s%s",
             n_workers,
