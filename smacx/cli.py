@@ -1,4 +1,4 @@
-"""The ``smacx`` command: inspect a run stored in an output directory.
+"""The smacx command: inspect a run stored in an output directory.
 
     smacx show OUTPUT_DIR/RUN_NAME        # or OUTPUT_DIR when it holds one run
     smacx show OUTPUT_DIR/RUN_NAME --json
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -135,10 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageError as err:
         print(err, file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(report, indent=1, default=repr))
-    else:
-        _print_report(report)
+    try:
+        if args.json:
+            print(json.dumps(report, indent=1, default=repr))
+        else:
+            _print_report(report)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into head: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -190,6 +190,7 @@ class SMAC:
         self._durations: deque[float] = deque(maxlen=32)  # seconds of the latest trials
         self._told_here = 0
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
+        self._scattered: dict[str, Any] = {}  # optimize()'s data_to_scatter
         self._last_incumbent: tuple[int | None, list[float]] = (None, [])
         if self.runhistory.n_finished:
             logger.info(
@@ -429,6 +430,7 @@ class SMAC:
                 "yourself with ask() and tell()."
             )
         data = dict(data_to_scatter or {})
+        self._scattered = data  # validate() passes the same data
         self._start_time = time.time()
         self._start_cpu = _cpu_seconds()
         self._stop_requested = False
@@ -521,16 +523,20 @@ class SMAC:
         *,
         seeds: Sequence[int] | None = None,
         instances: Sequence[str] | None = None,
+        data_to_scatter: Mapping[str, Any] | None = None,
     ) -> float | list[float]:
         """Evaluate a configuration afresh, through the runner, and return its mean cost.
 
-        The trials are not added to the run history.
+        The trials are not added to the run history. A crashed trial counts with the
+        scenario's crash cost, and is logged.
 
         Args:
             config: The configuration (typically the incumbent).
             seeds: Seeds to run it with; by default 5 seeds (1 if the scenario is deterministic)
                 drawn from the scenario's seed.
             instances: Instances to run it on; by default the scenario's instances.
+            data_to_scatter: Keyword arguments for every target call; by default those the
+                last :meth:`optimize` was given.
         """
         if self.runner is None:
             raise ScenarioError("SMAC.validate needs a target_fn (or a runner) to run trials.")
@@ -545,13 +551,21 @@ class SMAC:
             for instance in (chosen if chosen is not None else [None])
             for seed in seeds
         ]
+        data = dict(data_to_scatter if data_to_scatter is not None else self._scattered)
         values: list[TrialValue] = []
         pending = list(trials)
         while pending or self.runner.is_running():
             while pending and self.runner.count_available_workers() > 0:
-                self.runner.submit_trial(pending.pop(0))
+                self.runner.submit_trial(pending.pop(0), **data)
             self.runner.wait()
             values.extend(v for _, v in self.runner.iter_results())
+        if all(v.status is not StatusType.SUCCESS for v in values):
+            logger.warning(
+                "validate: all %d trial(s) of the configuration ended %s (first: %s)",
+                len(values),
+                sorted({v.status.name for v in values}),
+                values[0].additional_info.get("error", "no error recorded"),
+            )
         costs = np.array([v.costs() for v in values], dtype=float).mean(axis=0)
         return float(costs[0]) if costs.size == 1 else [float(c) for c in costs]
 
@@ -572,7 +586,9 @@ class SMAC:
         else:
             costs = h.get_costs(incumbent)
             cost = costs[0] if len(costs) == 1 else costs
-            n = len(h.get_trial_values(incumbent))
+            trials = h.get_trial_values(incumbent)
+            top = max((k.budget for k in trials if k.budget is not None), default=None)
+            n = sum(k.budget == top for k in trials)  # the cost's trials: at the top budget
             lines.append(
                 f"  incumbent: config {h.get_config_id(incumbent)}, cost {cost:.6g} "
                 f"over {n} trial(s)"

@@ -45,7 +45,8 @@ class TrialInfo:
     Attributes:
         config: The configuration to evaluate.
         instance: The problem instance, or None when the scenario has no instances.
-        seed: The random seed handed to the target, or None when the target takes none.
+        seed: The random seed of the trial (the intensifier always sets one; the target gets
+            it when its signature declares ``seed``). None only in trials built by hand.
         budget: The fidelity (e.g. epochs or a data fraction) for multi-fidelity runs, else None.
     """
 

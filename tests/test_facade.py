@@ -202,6 +202,42 @@ def test_keyboard_interrupt_keeps_finished_trials(
     assert again.runhistory.n_finished == 4 and again.runhistory.n_running == 1
 
 
+def test_validate_passes_the_data_optimize_scattered(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    def target(config: Configuration, seed: int, offset: float) -> float:
+        return quadratic(config) + offset
+
+    smac = SMAC(scenario(space, n_trials=5), target, progress=False)
+    incumbent = smac.optimize(data_to_scatter={"offset": 100.0})
+    assert incumbent is not None
+    assert smac.validate(incumbent) == pytest.approx(quadratic(incumbent) + 100.0)
+    assert smac.validate(incumbent, data_to_scatter={"offset": 0.0}) == pytest.approx(
+        quadratic(incumbent)
+    )
+    with caplog.at_level("WARNING", logger="smacx"):
+        assert smac.validate(incumbent, data_to_scatter={}) == math.inf  # offset missing
+    assert "all 1 trial(s) of the configuration ended ['CRASHED']" in caplog.text
+
+
+def test_summary_counts_the_incumbents_trials_at_its_budget(space: ConfigurationSpace) -> None:
+    def target(config: Configuration, seed: int, budget: float) -> float:
+        return quadratic(config) + 10.0 / budget
+
+    smac = SMAC(
+        scenario(space, n_trials=13, min_budget=1, max_budget=9),  # Hyperband's first bracket
+        target,
+        preset="hyperband",
+        progress=False,
+    )
+    incumbent = smac.optimize()
+    assert incumbent is not None
+    trials = smac.runhistory.get_trial_values(incumbent)
+    at_top = [k for k in trials if k.budget == max(k.budget for k in trials)]
+    assert len(at_top) < len(trials)  # promoted from lower budgets
+    assert f"over {len(at_top)} trial(s)" in smac.summary()
+
+
 def test_progress_bar_and_summary(
     space: ConfigurationSpace, capsys: pytest.CaptureFixture[str]
 ) -> None:
