@@ -352,7 +352,7 @@ class SMAC:
         if not incumbents:
             return
         config_id = self.runhistory.get_config_id(incumbents[0])
-        costs = self.runhistory.get_costs(incumbents[0])
+        costs = self._incumbent_costs()
         if self._last_incumbent == (config_id, costs):
             return
         self._last_incumbent = (config_id, costs)
@@ -369,6 +369,16 @@ class SMAC:
         logger.debug("Incumbent: config %s with cost %s.", config_id, costs)
 
     # -- optimize ------------------------------------------------------------------------------
+
+    def _incumbent_costs(self) -> list[float]:
+        """The incumbent's cost as its intensifier compared it (its keys, budget and
+        aggregate); the history's mean at its highest budget for intensifiers that do not
+        say. Empty without an incumbent."""
+        costs = getattr(self.intensifier, "incumbent_costs", None)
+        if costs is not None:
+            return list(costs())
+        incumbent = self.incumbent
+        return [] if incumbent is None else self.runhistory.get_costs(incumbent)
 
     @property
     def trajectory(self) -> list[dict[str, Any]]:
@@ -403,9 +413,8 @@ class SMAC:
         elif math.isfinite(s.cputime_limit) and _cpu_seconds() - self._start_cpu >= s.cputime_limit:
             reason = f"cputime_limit of {s.cputime_limit:g} s reached"
         else:
-            incumbent = self.incumbent if max(s.termination_costs) > -math.inf else None
-            costs = h.get_costs(incumbent) if incumbent is not None else None
-            if costs is not None and all(c <= t for c, t in zip(costs, s.termination_costs)):
+            costs = self._incumbent_costs() if max(s.termination_costs) > -math.inf else []
+            if costs and all(c <= t for c, t in zip(costs, s.termination_costs)):
                 reason = f"the incumbent's cost {costs} reached the threshold"
         if reason is None:
             return True
@@ -551,6 +560,11 @@ class SMAC:
             for instance in (chosen if chosen is not None else [None])
             for seed in seeds
         ]
+        if not trials:
+            raise ScenarioError(
+                "SMAC.validate needs at least one seed and one instance to run; got "
+                f"seeds={list(seeds)!r}, instances={None if chosen is None else list(chosen)!r}."
+            )
         data = dict(data_to_scatter if data_to_scatter is not None else self._scattered)
         values: list[TrialValue] = []
         pending = list(trials)
@@ -584,11 +598,10 @@ class SMAC:
         if incumbent is None:
             lines.append("  incumbent: none yet")
         else:
-            costs = h.get_costs(incumbent)
+            costs = self._incumbent_costs()
             cost = costs[0] if len(costs) == 1 else costs
-            trials = h.get_trial_values(incumbent)
-            top = max((k.budget for k in trials if k.budget is not None), default=None)
-            n = sum(k.budget == top for k in trials)  # the cost's trials: at the top budget
+            keys = getattr(self.intensifier, "incumbent_keys", None)
+            n = len(keys()) if keys is not None else len(h.get_trial_values(incumbent))
             lines.append(
                 f"  incumbent: config {h.get_config_id(incumbent)}, cost {cost:.6g} "
                 f"over {n} trial(s)"

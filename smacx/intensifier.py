@@ -20,6 +20,7 @@ running it starts another challenger, so parallel workers always have work.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -136,6 +137,11 @@ class Intensification(Protocol):
 
     def incumbents(self) -> list[Configuration]:
         """The best configurations so far, best first."""
+        ...
+
+    def incumbent_costs(self) -> list[float]:
+        """The best incumbent's cost per objective, as the incumbents were chosen by (on
+        their keys, budget and aggregate); empty without an incumbent."""
         ...
 
     def overdue(self, now: float) -> list[TrialInfo]:
@@ -313,17 +319,32 @@ class Racing:
             and all(i in state.done for i in range(len(state.done)))  # a finished prefix
         )
 
+    def _candidate(self, config_id: int) -> bool:
+        """Whether a configuration may be an incumbent: eligible, with finite costs."""
+        cost = self._states[config_id].cost
+        return self._eligible(config_id) and bool(cost) and all(map(math.isfinite, cost))
+
     def _update_top(self, config_id: int) -> None:
-        """Keep ``_top`` = eligible configurations at the highest level, with their costs."""
+        """Keep ``_top`` = candidates (:meth:`_candidate`) at the highest level, with their
+        costs. When the last one there drops out (it crashed on a further key, or was
+        retired), the highest level that still has candidates takes over."""
         self._top.pop(config_id, None)
-        if not self._eligible(config_id):
-            return
-        state = self._states[config_id]
-        level = len(state.done)
-        if level > self._top_level:
-            self._top, self._top_level = {}, level
-        if level == self._top_level:
-            self._top[config_id] = state.cost
+        if self._candidate(config_id):
+            state = self._states[config_id]
+            level = len(state.done)
+            if level > self._top_level:
+                self._top, self._top_level = {}, level
+            if level == self._top_level:
+                self._top[config_id] = state.cost
+        if not self._top and self._top_level > 0:
+            candidates = [c for c in self._states if self._candidate(c)]
+            self._top_level = max((len(self._states[c].done) for c in candidates), default=0)
+            self._top = {
+                c: self._states[c].cost
+                for c in candidates
+                if len(self._states[c].done) == self._top_level
+            }
+            self._selected_level = -1  # select among all of them
 
     def _select_incumbents(self, changed: set[int]) -> list[int]:
         """The best of ``_top``, after the costs of ``changed`` configurations changed."""
@@ -333,6 +354,7 @@ class Racing:
         if (
             len(next(iter(self._top.values()))) == 1
             and self._selected_level == self._top_level
+            and previous
             and all(c in self._top and c not in changed for c in previous)
         ):
             # One objective, the others' costs unchanged: only the changed configurations can
@@ -459,6 +481,11 @@ class Racing:
         """The incumbents, best first: see :class:`Intensifier`'s ``max_incumbents``."""
         self._refresh()
         return [self.history.get_config(c) for c in self._incumbent_ids]
+
+    def incumbent_costs(self) -> list[float]:
+        """The best incumbent's cost on its keys (``aggregate`` over them); empty if none."""
+        self._refresh()
+        return list(self._states[self._incumbent_ids[0]].cost) if self._incumbent_ids else []
 
     def incumbent_keys(self) -> list[TrialKey]:
         """The finished trials the best incumbent's cost is computed from."""

@@ -662,6 +662,15 @@ class Halving:
         self._refresh()
         return [self.history.get_config(c) for c in self._incumbent_ids]
 
+    def incumbent_costs(self) -> list[float]:
+        """The best incumbent's mean cost over its keys at the incumbents' budget; empty if
+        there is no incumbent."""
+        self._refresh()
+        budget = self._incumbent_budget()
+        if not self._incumbent_ids or budget is None:
+            return []
+        return list(self._complete[budget][self._incumbent_ids[0]])
+
     def incumbent_keys(self) -> list[TrialKey]:
         """The finished trials the best incumbent's cost is computed from."""
         self._refresh()

@@ -220,6 +220,12 @@ def test_validate_passes_the_data_optimize_scattered(
     assert "all 1 trial(s) of the configuration ended ['CRASHED']" in caplog.text
 
 
+def test_validate_with_nothing_to_run_names_the_arguments(space: ConfigurationSpace) -> None:
+    smac = SMAC(scenario(space), quadratic)
+    with pytest.raises(ScenarioError, match=r"seeds=\[\]"):
+        smac.validate(space.get_default_configuration(), seeds=[])
+
+
 def test_summary_counts_the_incumbents_trials_at_its_budget(space: ConfigurationSpace) -> None:
     def target(config: Configuration, seed: int, budget: float) -> float:
         return quadratic(config) + 10.0 / budget

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -209,3 +210,71 @@ def test_exhausted_space_still_runs_the_incumbents_remaining_seeds() -> None:
     assert len(smac.runhistory.get_trial_values(smac.incumbent)) == keys
     with pytest.raises(SearchSpaceExhaustedError):
         smac.ask()
+
+
+def test_incumbent_that_crashes_on_a_further_key_hands_over_to_the_next_level(
+    space: ConfigurationSpace,
+) -> None:
+    """The first configuration crashes on its second seed: optimize() goes on (it raised
+    IndexError), and a configuration with finite costs becomes the incumbent and is raced."""
+    calls: dict[str, Any] = {}
+
+    def target(config: Any, seed: int) -> float:
+        first = calls.setdefault("first", dict(config))
+        if dict(config) == first and seed == calls["second_seed"]:
+            raise RuntimeError("boom")
+        return (config["x"] - 1) ** 2
+
+    smac = SMAC(
+        Scenario(space, n_trials=30, deterministic=False, output_directory=None),
+        target,
+        preset="random",
+        progress=False,
+        raise_on_first_crash=False,
+    )
+    calls["second_seed"] = smac.intensifier.keys[1][1]
+    incumbent = smac.optimize()
+    assert incumbent is not None and dict(incumbent) != calls["first"]
+    per_config = Counter(k.config_id for k, _ in smac.runhistory.items())
+    assert max(per_config.values()) >= 3  # racing goes on beyond one key
+
+
+def test_retired_incumbent_hands_over_to_the_next_level(space: ConfigurationSpace) -> None:
+    import time
+
+    smac = SMAC(
+        Scenario(space, n_trials=100, deterministic=False, output_directory=None),
+        preset="random",
+        intensifier=Intensifier(max_config_calls=3, pending_config_timeout=0.2),
+        progress=False,
+    )
+    first = None
+    for _ in range(30):
+        info = smac.ask()
+        first = first or info.config
+        if info.config == first and info.seed == smac.intensifier.keys[2][1]:
+            time.sleep(0.3)  # its third sample hangs and is retired at the next ask
+            continue
+        smac.tell(
+            info, TrialValue(cost=1.0 if info.config == first else 0.5 + abs(info.config["x"]))
+        )
+    assert smac.incumbent is not None and smac.incumbent != first
+    costs = smac.intensifier.incumbent_costs()
+    assert costs and costs[0] < 1.0
+
+
+def test_crashed_configuration_is_never_a_pareto_incumbent(space: ConfigurationSpace) -> None:
+    smac = SMAC(
+        Scenario(space, objectives=["a", "b"], deterministic=False, output_directory=None),
+        preset="random",
+        progress=False,
+    )
+    first = smac.ask()
+    smac.tell(first, TrialValue(cost=[1.0, 1.0]))
+    again = smac.ask()
+    assert again.config == first.config  # the incumbent's second seed
+    smac.tell(again, TrialValue(cost=[math.inf, math.inf], status=StatusType.CRASHED))
+    other = smac.ask()
+    smac.tell(other, TrialValue(cost=[0.5, 0.5]))
+    assert smac.incumbents == [other.config]
+    assert smac.intensifier.incumbent_costs() == [0.5, 0.5]

@@ -409,3 +409,35 @@ def test_smac_facade_runs_hyperband(space: ConfigurationSpace) -> None:
     budgets = [info.budget for info, _ in smac.runhistory.finished()]
     assert incumbent is not None and set(budgets) <= {1.0, 3.0, 9.0} and 9.0 in budgets
     assert smac.runhistory.get_trials(incumbent)[-1].budget == 9.0
+
+
+def test_trajectory_reports_the_cost_the_incumbent_was_chosen_by() -> None:
+    """The incumbent is complete at budget 1; one of its trials at budget 3 has come back
+    (cost 100). Trajectory and summary give its cost at budget 1, as it was chosen."""
+    from ConfigSpace import ConfigurationSpace
+
+    from smacx import SMAC, Scenario, SuccessiveHalving, TrialValue
+
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(
+        space,
+        n_trials=50,
+        min_budget=1,
+        max_budget=3,
+        instances=["a", "b"],
+        deterministic=True,
+        output_directory=None,
+    )
+    smac = SMAC(scenario, preset="hyperband", intensifier=SuccessiveHalving(eta=3))
+    while True:
+        info = smac.ask()
+        if info.budget == 3:
+            smac.tell(info, TrialValue(cost=100.0))
+            break
+        smac.tell(info, TrialValue(cost=abs(info.config["x"])))
+    keys = smac.intensifier.incumbent_keys()
+    assert {k.budget for k in keys} == {1.0}
+    chosen_by = smac.runhistory.get_costs(smac.incumbent, keys)
+    assert smac.intensifier.incumbent_costs() == pytest.approx(chosen_by)
+    assert smac.trajectory[-1]["cost"] == pytest.approx(chosen_by)
+    assert f"cost {chosen_by[0]:.6g} over 2 trial(s)" in smac.summary()
