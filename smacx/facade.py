@@ -8,7 +8,7 @@ import math
 import statistics
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -568,11 +568,17 @@ class SMAC:
         data = dict(data_to_scatter if data_to_scatter is not None else self._scattered)
         values: list[TrialValue] = []
         pending = list(trials)
+        owed = Counter(trials)
         while pending or self.runner.is_running():
             while pending and self.runner.count_available_workers() > 0:
                 self.runner.submit_trial(pending.pop(0), **data)
             self.runner.wait()
-            values.extend(v for _, v in self.runner.iter_results())
+            for info, value in self.runner.iter_results():
+                if owed[info] > 0:
+                    owed[info] -= 1
+                    values.append(value)
+                else:  # a trial of an interrupted optimize() that came back only now
+                    self.tell(info, value)
         if all(v.status is not StatusType.SUCCESS for v in values):
             logger.warning(
                 "validate: all %d trial(s) of the configuration ended %s (first: %s)",

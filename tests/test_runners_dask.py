@@ -554,6 +554,39 @@ def test_optimize_waits_for_its_trials_when_another_process_finishes_the_run(
         other.close()
 
 
+def test_validate_records_a_trial_that_an_interrupted_optimize_left_running(
+    space: ConfigurationSpace,
+) -> None:
+    """Ctrl-C (here from a callback) leaves a trial running; validate() tells its result to
+    the history instead of averaging it into the validation cost."""
+    from smacx import SMAC, Callback
+
+    class Interrupt(Callback):
+        def on_tell_end(self, smac: Any, info: TrialInfo, value: TrialValue) -> None:
+            raise KeyboardInterrupt
+
+    def target(config: Configuration, seed: int) -> float:
+        time.sleep(0.5 if seed % 2 else 0.05)
+        return 1.0
+
+    sc = scenario(space, n_trials=4, deterministic=False)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as two,
+        Client(two) as c,
+    ):
+        runner = DaskParallelRunner(SerialRunner(target, sc), dask_client=c, queue_ahead=0)
+        smac = SMAC(sc, target, runner=runner, callbacks=[Interrupt()], progress=False)
+        with pytest.raises(KeyboardInterrupt):
+            smac.optimize()
+        assert smac.runhistory.n_running == 1
+        smac.callbacks.clear()
+        assert smac.validate(space.get_default_configuration(), seeds=[2]) == 1.0
+        assert smac.runhistory.n_running == 0 and smac.runhistory.n_finished == 2
+        smac.close()
+
+
 # -- arguments -----------------------------------------------------------------------------------
 
 
