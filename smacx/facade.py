@@ -132,6 +132,9 @@ class SMAC:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.raise_on_first_crash = raise_on_first_crash
 
+        # Checked before the storage is opened (overwrite=True wipes it); a cluster of the
+        # runner's own is started last, so that no error below leaves it running.
+        self.runner = self._make_runner(target_fn, runner, dask_client)
         self.runhistory = RunHistory(
             scenario.configspace,
             objectives=scenario.objectives,
@@ -173,12 +176,6 @@ class SMAC:
         self._check_stored_settings(settings)
         #: The live intensification (built from the settings and the run history).
         self.intensifier: Intensification = settings.build(scenario, self.selector, self.runhistory)
-        # Last: a cluster the runner starts is not left running by an error above.
-        try:
-            self.runner = self._make_runner(target_fn, runner, dask_client)
-        except BaseException:
-            self.runhistory.storage.close()
-            raise
 
         self._stop_requested = False
         self._stop_reason: str | None = None
@@ -200,6 +197,14 @@ class SMAC:
                 self.runhistory.n_running,
             )
             self._update_incumbent()
+        if isinstance(self.runner, SerialRunner) and runner is None and scenario.n_workers > 1:
+            from smacx.runners.dask import DaskParallelRunner
+
+            try:
+                self.runner = DaskParallelRunner(self.runner)  # starts its LocalCluster
+            except BaseException:
+                self.runhistory.storage.close()
+                raise
 
     # -- construction --------------------------------------------------------------------------
 
@@ -215,8 +220,8 @@ class SMAC:
                 raise ScenarioError("SMAC got a dask_client but no target_fn to run on it.")
             return None
         single = SerialRunner(target_fn, self.scenario)
-        if dask_client is None and self.scenario.n_workers == 1:
-            return single
+        if dask_client is None:
+            return single  # with n_workers > 1, __init__ puts a LocalCluster around it, last
         from smacx.runners.dask import DaskParallelRunner
 
         return DaskParallelRunner(single, dask_client=dask_client)
@@ -259,11 +264,20 @@ class SMAC:
 
         Trials left running by a process that died are handed out again first.
         """
+        info = self._ask(stale_only=False)
+        assert info is not None
+        return info
+
+    def _ask(self, stale_only: bool) -> TrialInfo | None:
+        """:meth:`ask`; with ``stale_only``, only a trial left by a dead process, or None."""
         t0 = time.perf_counter()
         for cb in self.callbacks:
             cb.on_ask_start(self)
         self._retire_overdue()
         info = self.runhistory.take_over_stale()
+        if info is None and stale_only:
+            self._own_time += time.perf_counter() - t0
+            return None
         while info is None:
             candidate = self.intensifier.ask()
             try:
@@ -463,9 +477,14 @@ class SMAC:
                     for i in range(int(free)):
                         if i and (not self._budget_left() or self._free_workers() <= 0):
                             break
-                        info = self.ask()
-                        self.runner.submit_trial(info, **data)
-                        self._in_flight.add(info)
+                        # Past n_trials the budget is open only for trials of dead processes:
+                        # another process may have claimed them first.
+                        spent = self.runhistory.n_submitted >= self.scenario.n_trials
+                        next_info = self._ask(stale_only=spent)
+                        if next_info is None:
+                            break
+                        self.runner.submit_trial(next_info, **data)
+                        self._in_flight.add(next_info)
                     bar.update(self._collect())
                 done = self.runhistory.n_finished >= self.scenario.n_trials
                 left = self._budget_left()

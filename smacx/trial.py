@@ -8,9 +8,12 @@ budget. :class:`TrialInfo` says what to run, :class:`TrialValue` what came back,
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from ConfigSpace import Configuration
@@ -109,7 +112,7 @@ class TrialValue:
 
             raise TrialError(f"TrialValue.status must be a StatusType; got {self.status!r}.")
         object.__setattr__(
-            self, "cost", [float(v) for v in cost] if isinstance(cost, list) else cost
+            self, "cost", [float(v) for v in cost] if isinstance(cost, list) else float(cost)
         )
 
     def costs(self) -> list[float]:
@@ -118,4 +121,11 @@ class TrialValue:
 
 
 def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A real number (numpy's included) that has a float, but not a bool."""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True

@@ -370,6 +370,52 @@ def test_last_trial_left_running_by_a_dead_process_is_run_again(
     again.close()
 
 
+def test_a_trial_of_a_dead_process_claimed_by_another_is_not_replaced(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Two live processes share a spent run with one trial of a dead process: the one that
+    loses the race to re-run it starts nothing else (n_trials stays a bound)."""
+    from smacx.storage import TrialRecord, owner_id
+    from smacx.trial import TrialKey
+
+    sc = scenario(space, tmp_path, n_trials=3)
+    first = SMAC(sc, progress=False)
+    for _ in range(2):
+        info = first.ask()
+        first.tell(info, TrialValue(cost=1.0))
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = f"{owner_id().split(':')[0]}:{gone.stdout.strip()}:0.000:dead"
+    config_id = first.runhistory.add_config(space.sample_configuration())
+    running = TrialRecord(TrialKey(config_id), TrialValue(status=StatusType.RUNNING), dead)
+    assert first.runhistory.storage.claim_trial(running, time.time())
+    first.close()
+
+    calls: list[int] = []
+    winner = SMAC(sc, progress=False)
+    loser = SMAC(sc, lambda config, seed: calls.append(1) or 1.0, progress=False)
+    loser.runhistory.owner = owner_id() + "-other"  # as another live process
+    claimed = winner.ask()  # re-runs the dead process's trial
+    assert winner.runhistory.get_config_id(claimed.config) == config_id
+    loser.optimize()
+    assert calls == [] and loser.runhistory.n_submitted == 3
+    winner.close()
+    loser.close()
+
+
+def test_failed_construction_keeps_the_run_it_would_overwrite(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    sc = scenario(space, tmp_path, n_trials=3)
+    with SMAC(sc, quadratic, progress=False) as smac:
+        smac.optimize()
+    with pytest.raises(ScenarioError, match="runner must be an AbstractRunner"):
+        SMAC(sc, runner="not a runner", overwrite=True)  # type: ignore[arg-type]
+    with SMAC(sc, quadratic, progress=False) as again:
+        assert again.runhistory.n_finished == 3
+
+
 def test_instances_with_features_end_to_end(space: ConfigurationSpace) -> None:
     offsets = {"a": 0.0, "b": 1.0, "c": 2.0}
 

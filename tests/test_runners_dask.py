@@ -255,6 +255,48 @@ def test_closing_leaves_the_scheduler_file_of_another_process_sharing_the_run(
     assert not second.scheduler_file.exists()
 
 
+SHARING_PROCESS = """
+import sys, time
+from pathlib import Path
+from ConfigSpace import ConfigurationSpace
+from smacx import Scenario, SerialRunner
+from smacx.runners.dask import DaskParallelRunner
+
+out = Path(sys.argv[1])
+space = ConfigurationSpace({"x": (-5.0, 5.0)})
+sc = Scenario(space, name="shared", n_workers=1, output_directory=out)
+runner = DaskParallelRunner(SerialRunner(lambda config: 1.0, sc))
+(out / "started").touch()
+while not (out / "go").exists():
+    time.sleep(0.05)
+runner.close()
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_sharing_process_that_exits_leaves_this_scheduler_file(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """dask's scheduler deletes its scheduler file when its process exits; smacx writes the
+    file itself, so another process sharing the run takes only its own file with it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    other = subprocess.Popen(
+        [sys.executable, "-c", SHARING_PROCESS, str(tmp_path)], env=env, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sc = scenario(space, name="shared", n_workers=1, output_directory=tmp_path)
+    with DaskParallelRunner(SerialRunner(seed_as_cost, sc)) as mine:
+        assert mine.scheduler_file == tmp_path / "shared" / "dask_scheduler.json"
+        (tmp_path / "go").touch()
+        assert other.wait(timeout=60) == 0
+        address = json.loads(mine.scheduler_file.read_text())["address"]
+        assert address == mine.client.scheduler.address
+        mine.close()
+        assert not mine.scheduler_file.exists()
+
+
 def test_smac_with_bad_arguments_starts_no_cluster(space: ConfigurationSpace) -> None:
     from smacx import SMAC
 

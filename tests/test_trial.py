@@ -38,5 +38,8 @@ def test_trial_value_takes_tuples_and_numpy_costs() -> None:
     assert TrialValue(cost=(1, 2.5)).cost == [1.0, 2.5]
     assert TrialValue(cost=np.array([1.0, 2.0])).cost == [1.0, 2.0]
     assert type(TrialValue(cost=np.float32(0.5)).cost) is float
+    assert TrialValue(cost=[np.float32(0.5), np.int64(1)]).cost == [0.5, 1.0]
+    with pytest.raises(TrialError, match="TrialValue.cost"):
+        TrialValue(cost=10**400)
     with pytest.raises(TrialError, match="TrialValue.status"):
         TrialValue(cost=1.0, status="SUCCESS")  # type: ignore[arg-type]

@@ -292,11 +292,6 @@ class DaskParallelRunner(AbstractRunner):
             "allowed_failures": 0,
             "dashboard_address": "127.0.0.1:0",
         }
-        output_path = self.scenario.output_path
-        if output_path is not None:
-            output_path.mkdir(parents=True, exist_ok=True)
-            self.scheduler_file = output_path / SCHEDULER_FILE
-            scheduler_kwargs["scheduler_file"] = str(self.scheduler_file)
         # (the scheduler reads worker-saturation from dask's config when it is built)
         with dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}):
             self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
@@ -309,6 +304,14 @@ class DaskParallelRunner(AbstractRunner):
             )
         try:
             client: Client = Client(self._cluster)  # type: ignore[no-untyped-call]
+            output_path = self.scenario.output_path
+            if output_path is not None:
+                # Written here, not by the scheduler: dask's scheduler deletes its file when
+                # the process exits, even after another process sharing the run wrote its own
+                # cluster's address into it; close() deletes only a file naming this cluster.
+                output_path.mkdir(parents=True, exist_ok=True)
+                self.scheduler_file = output_path / SCHEDULER_FILE
+                client.write_scheduler_file(str(self.scheduler_file))  # type: ignore[no-untyped-call]
         except BaseException:
             self._cluster.close()
             raise
