@@ -124,10 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.add_argument("run", help="OUTPUT_DIR/RUN_NAME, or OUTPUT_DIR when it holds one run")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("smacx").addHandler(handler)
-    logging.getLogger("smacx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    log = logging.getLogger("smacx")
+    if not log.handlers:  # main() may be called more than once in a process
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     if args.command is None:
         parser.print_help()
         return 2

@@ -16,7 +16,13 @@ import numpy as np
 from ConfigSpace import Configuration
 
 from smacx.callback import Callback
-from smacx.errors import ScenarioError, ScenarioMismatchError, TargetCrashedError, TrialError
+from smacx.errors import (
+    ScenarioError,
+    ScenarioMismatchError,
+    SearchSpaceExhaustedError,
+    TargetCrashedError,
+    TrialError,
+)
 from smacx.initial_design import InitialDesign
 from smacx.intensifier import Intensification, Intensifier, IntensifierSettings
 from smacx.models import Model
@@ -471,7 +477,8 @@ class SMAC:
             cb.on_start(self)
         try:
             while True:
-                while self._budget_left() and (free := self._free_workers()) > 0:
+                stalled = False  # nothing to ask for until a result comes back
+                while not stalled and self._budget_left() and (free := self._free_workers()) > 0:
                     # Fill every free worker before telling what finished meanwhile: no worker
                     # waits for those tells, and the proposals of one burst share one search.
                     for i in range(int(free)):
@@ -480,8 +487,16 @@ class SMAC:
                         # Past n_trials the budget is open only for trials of dead processes:
                         # another process may have claimed them first.
                         spent = self.runhistory.n_submitted >= self.scenario.n_trials
-                        next_info = self._ask(stale_only=spent)
+                        try:
+                            next_info = self._ask(stale_only=spent)
+                        except SearchSpaceExhaustedError:
+                            if not self.runner.is_running():
+                                raise
+                            # No new configuration now; the running trials' results may
+                            # call for more trials of the ones there are (seeds, instances).
+                            next_info = None
                         if next_info is None:
+                            stalled = True
                             break
                         self.runner.submit_trial(next_info, **data)
                         self._in_flight.add(next_info)

@@ -145,7 +145,13 @@ class RunHistory:
 
     def add_incumbent(self, entry: dict[str, Any]) -> None:
         """Append a change of incumbent to the stored trajectory (see :meth:`trajectory`)."""
-        self.storage.append_meta("trajectory", json.dumps(entry, default=repr))
+        item = json.dumps(entry, default=repr)
+        append = getattr(self.storage, "append_meta", None)
+        if append is not None:
+            append("trajectory", item)
+        else:  # a storage written before append_meta: not atomic across processes
+            trajectory = [*self.trajectory(), json.loads(item)]
+            self.storage.set_meta("trajectory", json.dumps(trajectory))
 
     def trajectory(self) -> list[dict[str, Any]]:
         """Every change of incumbent so far, oldest first, as stored with the run.

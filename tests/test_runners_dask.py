@@ -629,6 +629,32 @@ def test_validate_records_a_trial_that_an_interrupted_optimize_left_running(
         smac.close()
 
 
+def test_exhausted_space_on_two_workers_runs_every_seed_then_says_so() -> None:
+    """One configuration, three seeds, two workers: the second worker's ask finds no new
+    configuration while the first trial runs; optimize() waits for it, runs the other seeds,
+    and only then raises SearchSpaceExhaustedError."""
+    from ConfigSpace import Categorical
+
+    from smacx import SMAC, SearchSpaceExhaustedError
+
+    only = ConfigurationSpace(seed=0)
+    only.add([Categorical("a", ["only"])])
+    sc = scenario(only, n_trials=5, deterministic=False)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as two,
+        Client(two) as c,
+    ):
+        runner = DaskParallelRunner(SerialRunner(sleepy, sc), dask_client=c, queue_ahead=0)
+        smac = SMAC(sc, sleepy, runner=runner, progress=False)
+        with pytest.raises(SearchSpaceExhaustedError):
+            smac.optimize()
+        assert smac.runhistory.n_finished == len(smac.intensifier.keys) == 3
+        assert smac.runhistory.n_running == 0
+        smac.close()
+
+
 # -- arguments -----------------------------------------------------------------------------------
 
 

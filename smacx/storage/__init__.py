@@ -79,7 +79,8 @@ class Storage(Protocol):
 
     def append_meta(self, key: str, item_json: str) -> None:
         """Append the JSON value ``item_json`` to the JSON list under ``key`` (created if
-        absent), in one transaction: appends from several processes are all kept."""
+        absent), in one transaction: appends from several processes are all kept. (Optional:
+        the run history falls back to get_meta and set_meta without it.)"""
         ...
 
     def add_config(self, config_json: str, origin: str) -> int:
