@@ -422,14 +422,23 @@ def test_worker_killed_once_on_user_client_trial_succeeds(
     client.wait_for_workers(2, timeout=30)
 
 
-def test_scattered_data_is_sent_once(space: ConfigurationSpace, client: Client) -> None:
+@pytest.fixture
+def fresh_client() -> Iterator[Client]:
+    """A user's client on a cluster no other test has touched: a worker that an earlier
+    test killed or restarted, replaced meanwhile, makes the runner scatter its data again."""
+    with cluster(2) as c, Client(c) as cl:
+        yield cl
+
+
+def test_scattered_data_is_sent_once(space: ConfigurationSpace, fresh_client: Client) -> None:
+    client = fresh_client
     X = np.arange(25_000_000, dtype=np.float64)  # 200 MB
     y = [7] * 100  # a list is scattered as one object, not item by item
     target = SerialRunner(uses_data, scenario(space))
     with DaskParallelRunner(target, dask_client=client) as runner:
         values = by_seed(run_all(runner, trials(space, 8), X=X, y=y))
         # One copy of X per worker for all trials: one key, held by every worker that ran
-        # trials (both, unless a worker of the previous test was still being replaced).
+        # trials.
         big = {k: n for k, n in client.nbytes(summary=False).items() if n >= X.nbytes}
         assert len(big) == 1, big
         [key] = big
@@ -437,7 +446,7 @@ def test_scattered_data_is_sent_once(space: ConfigurationSpace, client: Client) 
         ids: dict[int, set[int]] = {}
         for v in values.values():
             ids.setdefault(v.additional_info["pid"], set()).add(v.additional_info["x_id"])
-        assert all(len(s) == 1 for s in ids.values())
+        assert all(len(s) == 1 for s in ids.values()), ids
         pids = client.run(os.getpid)
         holders = {pids.get(w) for w, keys in client.has_what().items() if key in keys}
         assert set(ids) <= holders, (ids, holders)
