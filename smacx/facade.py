@@ -275,7 +275,8 @@ class SMAC:
         return info
 
     def _ask(self, stale_only: bool) -> TrialInfo | None:
-        """:meth:`ask`; with ``stale_only``, only a trial left by a dead process, or None."""
+        """:meth:`ask`; with ``stale_only``, only a trial left by a dead process, or None
+        (then callbacks saw ``on_ask_start`` but get no ``on_ask_end``: no trial was asked)."""
         t0 = time.perf_counter()
         for cb in self.callbacks:
             cb.on_ask_start(self)
