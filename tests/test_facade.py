@@ -342,11 +342,9 @@ def test_sigkill_loses_no_finished_trial(
             assert after[key] == value  # kept, and not run again
 
 
-def test_last_trial_left_running_by_a_dead_process_is_run_again(
-    space: ConfigurationSpace, tmp_path: Path
-) -> None:
-    """The budget is spent but one trial is RUNNING under a process that is gone (killed while
-    running the run's last trial): continuing the run runs it, and ends with none RUNNING."""
+def spent_run_with_a_dead_processs_trial(space: ConfigurationSpace, tmp_path: Path) -> int:
+    """A stored run of n_trials=3: two finished trials and one RUNNING under a process that is
+    gone (as if killed while running the run's last trial). Returns that trial's config id."""
     from smacx.storage import TrialRecord, owner_id
     from smacx.trial import TrialKey
 
@@ -362,7 +360,15 @@ def test_last_trial_left_running_by_a_dead_process_is_run_again(
     running = TrialRecord(TrialKey(config_id), TrialValue(status=StatusType.RUNNING), dead)
     assert first.runhistory.storage.claim_trial(running, time.time())
     first.close()
+    return config_id
 
+
+def test_last_trial_left_running_by_a_dead_process_is_run_again(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """The budget is spent but one trial is RUNNING under a process that is gone (killed while
+    running the run's last trial): continuing the run runs it, and ends with none RUNNING."""
+    spent_run_with_a_dead_processs_trial(space, tmp_path)
     again = SMAC(scenario(space, tmp_path, n_trials=3), quadratic, progress=False)
     assert again.runhistory.n_running == 1 and again.runhistory.n_submitted == 3
     again.optimize()
@@ -375,22 +381,10 @@ def test_a_trial_of_a_dead_process_claimed_by_another_is_not_replaced(
 ) -> None:
     """Two live processes share a spent run with one trial of a dead process: the one that
     loses the race to re-run it starts nothing else (n_trials stays a bound)."""
-    from smacx.storage import TrialRecord, owner_id
-    from smacx.trial import TrialKey
+    from smacx.storage import owner_id
 
+    config_id = spent_run_with_a_dead_processs_trial(space, tmp_path)
     sc = scenario(space, tmp_path, n_trials=3)
-    first = SMAC(sc, progress=False)
-    for _ in range(2):
-        info = first.ask()
-        first.tell(info, TrialValue(cost=1.0))
-    gone = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
-    dead = f"{owner_id().split(':')[0]}:{gone.stdout.strip()}:0.000:dead"
-    config_id = first.runhistory.add_config(space.sample_configuration())
-    running = TrialRecord(TrialKey(config_id), TrialValue(status=StatusType.RUNNING), dead)
-    assert first.runhistory.storage.claim_trial(running, time.time())
-    first.close()
 
     calls: list[int] = []
     winner = SMAC(sc, progress=False)

@@ -55,6 +55,19 @@ def cluster(n_workers: int, **kwargs: Any) -> LocalCluster:
     )
 
 
+@contextlib.contextmanager
+def thread_client(n_workers: int) -> Iterator[tuple[LocalCluster, Client]]:
+    """A cluster of single-threaded worker threads in this process (quick to start) and a
+    user's client on it."""
+    with (
+        LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as local,
+        Client(local) as cl,
+    ):
+        yield local, cl
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     """A user's client: two default (daemonic) worker processes, default allowed-failures."""
@@ -500,12 +513,7 @@ def test_trial_whose_resubmission_found_no_worker_is_kept_until_one_joins(
 ) -> None:
     """The only worker leaves after a trial finished, taking its result and the scattered
     runner: resubmitting raises NoWorkersError, and the trial comes back once a worker joins."""
-    with (
-        LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as one,
-        Client(one) as c,
-    ):
+    with thread_client(1) as (one, c):
         runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), 1, dask_client=c)
         runner.submit_trial(TrialInfo(space.sample_configuration(), seed=7))
         runner.wait()
@@ -574,12 +582,7 @@ def test_optimize_waits_for_its_trials_when_another_process_finishes_the_run(
         return float(config["x"]) ** 2
 
     sc = scenario(space, n_trials=4, output_directory=tmp_path, deterministic=True)
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as two,
-        Client(two) as c,
-    ):
+    with thread_client(2) as (_, c):
         mine = SMAC(
             sc,
             runner=DaskParallelRunner(SerialRunner(slow, sc), dask_client=c, queue_ahead=0),
@@ -621,12 +624,7 @@ def test_validate_records_a_trial_that_an_interrupted_optimize_left_running(
         return 1.0
 
     sc = scenario(space, n_trials=4, deterministic=False)
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as two,
-        Client(two) as c,
-    ):
+    with thread_client(2) as (_, c):
         runner = DaskParallelRunner(SerialRunner(target, sc), dask_client=c, queue_ahead=0)
         smac = SMAC(sc, target, runner=runner, callbacks=[Interrupt()], progress=False)
         with pytest.raises(KeyboardInterrupt):
@@ -649,12 +647,7 @@ def test_exhausted_space_on_two_workers_runs_every_seed_then_says_so() -> None:
     only = ConfigurationSpace(seed=0)
     only.add([Categorical("a", ["only"])])
     sc = scenario(only, n_trials=5, deterministic=False)
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as two,
-        Client(two) as c,
-    ):
+    with thread_client(2) as (_, c):
         runner = DaskParallelRunner(SerialRunner(sleepy, sc), dask_client=c, queue_ahead=0)
         smac = SMAC(sc, sleepy, runner=runner, progress=False)
         with pytest.raises(SearchSpaceExhaustedError):
