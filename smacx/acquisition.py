@@ -9,6 +9,7 @@ configurations to `(n,)` scores where **higher is better** for *minimizing* the 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,7 +27,23 @@ __all__ = ["EI", "LogEI", "PI", "LogPI", "LCB", "ThompsonSampling", "Acquisition
 #: A bound acquisition function: `(n, d)` encoded configurations to `(n,)` scores.
 AcquisitionFunction = Callable[[np.ndarray], np.ndarray]
 
-_TINY_STD = 1e-12
+#: Predictive standard deviations below this share of the cost scale at a point (the larger of
+#: the target's and the mean's magnitude) count as none: the model is certain there. Relative,
+#: so that costs around 1e-12 keep their uncertainty (an absolute 1e-12 made every EI zero).
+_TINY_REL = 1e-12
+
+
+def _tiny(target: float, mean: np.ndarray) -> np.ndarray:
+    """`(n,)` smallest standard deviation that counts as uncertainty at each point."""
+    scale: np.ndarray = np.maximum(np.maximum(abs(target), np.abs(mean)), 1e-300)
+    return _TINY_REL * scale
+
+
+def _check_xi(owner: str, xi: object) -> None:
+    if not isinstance(xi, numbers.Real) or isinstance(xi, bool) or not math.isfinite(xi):
+        raise ScenarioError(f"{owner}.xi: expected a finite number, got {xi!r}")
+
+
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
 _SQRT_2 = math.sqrt(2.0)
@@ -91,6 +108,9 @@ class EI:
 
     xi: float = 0.0
 
+    def __post_init__(self) -> None:
+        _check_xi("EI", self.xi)
+
     def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
         """Scores of encoded configurations under ``model`` given the incumbent's ``best_y``."""
         target = _check_best(best_y) - self.xi
@@ -98,10 +118,11 @@ class EI:
         def acquisition(X: np.ndarray) -> np.ndarray:
             mean, std = _moments(model, X)
             gap = target - mean
-            safe = np.maximum(std, _TINY_STD)
+            tiny = _tiny(target, mean)
+            safe = np.maximum(std, tiny)
             z = gap / safe
             ei = gap * ndtr(z) + safe * np.exp(-0.5 * z * z - _LOG_SQRT_2PI)
-            return np.where(std > _TINY_STD, np.maximum(ei, 0.0), np.maximum(gap, 0.0))
+            return np.where(std > tiny, np.maximum(ei, 0.0), np.maximum(gap, 0.0))
 
         return acquisition
 
@@ -120,6 +141,9 @@ class LogEI:
 
     xi: float = 0.0
 
+    def __post_init__(self) -> None:
+        _check_xi("LogEI", self.xi)
+
     def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
         """Scores of encoded configurations under ``model`` given the incumbent's ``best_y``."""
         target = _check_best(best_y) - self.xi
@@ -127,11 +151,12 @@ class LogEI:
         def acquisition(X: np.ndarray) -> np.ndarray:
             mean, std = _moments(model, X)
             gap = target - mean
-            safe = np.maximum(std, _TINY_STD)
+            tiny = _tiny(target, mean)
+            safe = np.maximum(std, tiny)
             scores = np.log(safe) + log_h(gap / safe)
             with np.errstate(divide="ignore"):
                 certain = np.log(np.maximum(gap, 0.0))
-            return np.where(std > _TINY_STD, scores, certain)
+            return np.where(std > tiny, scores, certain)
 
         return acquisition
 
@@ -146,6 +171,9 @@ class PI:
 
     xi: float = 0.0
 
+    def __post_init__(self) -> None:
+        _check_xi("PI", self.xi)
+
     def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
         """Scores of encoded configurations under ``model`` given the incumbent's ``best_y``."""
         target = _check_best(best_y) - self.xi
@@ -153,8 +181,9 @@ class PI:
         def acquisition(X: np.ndarray) -> np.ndarray:
             mean, std = _moments(model, X)
             gap = target - mean
-            z = gap / np.maximum(std, _TINY_STD)
-            return np.where(std > _TINY_STD, ndtr(z), (gap > 0).astype(np.float64))
+            tiny = _tiny(target, mean)
+            z = gap / np.maximum(std, tiny)
+            return np.where(std > tiny, ndtr(z), (gap > 0).astype(np.float64))
 
         return acquisition
 
@@ -169,6 +198,9 @@ class LogPI:
 
     xi: float = 0.0
 
+    def __post_init__(self) -> None:
+        _check_xi("LogPI", self.xi)
+
     def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
         """Scores of encoded configurations under ``model`` given the incumbent's ``best_y``."""
         target = _check_best(best_y) - self.xi
@@ -176,9 +208,10 @@ class LogPI:
         def acquisition(X: np.ndarray) -> np.ndarray:
             mean, std = _moments(model, X)
             gap = target - mean
-            z = gap / np.maximum(std, _TINY_STD)
+            tiny = _tiny(target, mean)
+            z = gap / np.maximum(std, tiny)
             certain = np.where(gap > 0, 0.0, -np.inf)
-            return np.where(std > _TINY_STD, log_ndtr(z), certain)
+            return np.where(std > tiny, log_ndtr(z), certain)
 
         return acquisition
 
@@ -196,8 +229,14 @@ class LCB:
     beta: float = 2.0
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.beta) or self.beta < 0:
-            raise ScenarioError(f"beta: expected a finite number >= 0, got {self.beta!r}")
+        beta = self.beta
+        if (
+            not isinstance(beta, numbers.Real)
+            or isinstance(beta, bool)
+            or not math.isfinite(beta)
+            or beta < 0
+        ):
+            raise ScenarioError(f"LCB.beta: expected a finite number >= 0, got {beta!r}")
 
     def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
         """Scores of encoded configurations under ``model`` (``best_y`` is ignored)."""
@@ -217,7 +256,9 @@ class ThompsonSampling:
     Each bound function draws an independent standard normal per configuration that is a fixed
     function of the configuration's encoding (a seeded random hash), so scoring the same
     configuration twice gives the same score, as local search needs. Each ``bind`` uses a new
-    hash, so successive proposals see different samples.
+    hash, so successive proposals see different samples. The hashes come from a random stream
+    the instance holds: like a seed, give every run a fresh instance (a reused one continues its
+    stream, and the run differs from the first).
 
     Args:
         seed: Seed of the sequence of hashes.
@@ -227,6 +268,7 @@ class ThompsonSampling:
     _rng: np.random.Generator = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        _check_seed("ThompsonSampling", self.seed)
         object.__setattr__(self, "_rng", np.random.default_rng(self.seed))
 
     def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
@@ -240,6 +282,11 @@ class ThompsonSampling:
             return -(mean + std * z)
 
         return acquisition
+
+
+def _check_seed(owner: str, seed: object) -> None:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ScenarioError(f"{owner}.seed: expected an int >= 0, got {seed!r}")
 
 
 def _uniform_hash(X: np.ndarray, key: int) -> np.ndarray:

@@ -158,3 +158,37 @@ def test_thompson_sampling_is_consistent_within_a_binding() -> None:
 def test_best_y_must_be_finite() -> None:
     with pytest.raises(ScenarioError, match="best_y"):
         EI().bind(FakeModel(0.0, 1.0), float("nan"))
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-12, 1e12])
+def test_scores_do_not_depend_on_the_cost_scale(scale: float) -> None:
+    """Costs around 1e-12 keep their uncertainty (an absolute cutoff made every EI zero)."""
+    mean = np.array([-0.5, 0.3, 1.0]) * scale
+    var = np.array([1.0, 0.25, 4.0]) * scale**2
+    X = np.zeros((3, 2))
+    for acq, scaled in ((EI(), True), (LogEI(), False), (PI(), False), (LogPI(), False)):
+        reference = acq.bind(FakeModel(mean / scale, var / scale**2), 0.0)(X)
+        got = acq.bind(FakeModel(mean, var), 0.0)(X)
+        if scaled:  # EI is in cost units
+            got = got / scale
+        elif isinstance(acq, LogEI):
+            got = got - math.log(scale)
+        np.testing.assert_allclose(got, reference, rtol=1e-9)
+    assert np.all(np.isfinite(LogEI().bind(FakeModel(mean, var), 0.0)(X)))
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: EI(xi=math.nan), "EI.xi"),
+        (lambda: LogEI(xi=math.inf), "LogEI.xi"),
+        (lambda: PI(xi="a"), "PI.xi"),
+        (lambda: LogPI(xi=None), "LogPI.xi"),
+        (lambda: LCB(beta="2"), "LCB.beta"),
+        (lambda: ThompsonSampling(seed=-1), "ThompsonSampling.seed"),
+        (lambda: ThompsonSampling(seed=1.5), "ThompsonSampling.seed"),
+    ],
+)
+def test_bad_settings_name_the_argument(make: object, name: str) -> None:
+    with pytest.raises(ScenarioError, match=name.replace(".", r"\.")):
+        make()  # type: ignore[operator]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -181,3 +182,23 @@ def test_gaussian_process_interpolates_and_is_uncertain_away_from_data() -> None
     np.testing.assert_array_equal(gp.transform_y(y), y)
     with pytest.raises(ScenarioError, match="shape"):
         gp.predict(np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: RandomForest(n_trees=2.5), "RandomForest.n_trees"),  # type: ignore[arg-type]
+        (lambda: RandomForest(max_depth=2.5), "RandomForest.max_depth"),  # type: ignore[arg-type]
+        (lambda: RandomForest(seed=-1), "RandomForest.seed"),
+        (lambda: GaussianProcess(max_iter=0), "GaussianProcess.max_iter"),
+        (lambda: GaussianProcess(n_restarts=1.5), "GaussianProcess.n_restarts"),  # type: ignore[arg-type]
+        (lambda: GaussianProcess(seed=-1), "GaussianProcess.seed"),
+        (
+            lambda: GaussianProcess(length_scale_bounds=(1.0, math.inf)),
+            "GaussianProcess.length_scale_bounds",
+        ),
+    ],
+)
+def test_model_settings_are_checked_when_built(make: object, name: str) -> None:
+    with pytest.raises(ScenarioError, match=name.replace(".", r"\.")):
+        make()  # type: ignore[operator]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,16 +61,17 @@ class GaussianProcess:
     _n_fits: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.n_restarts < 0:
-            raise ScenarioError(
-                "GaussianProcess.n_restarts: expected a non-negative integer, "
-                f"got {self.n_restarts}"
-            )
+        for name, least in (("n_restarts", 0), ("max_iter", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+                raise ScenarioError(
+                    f"GaussianProcess.{name}: expected an int >= {least}, got {value!r}"
+                )
         for name, (low, high) in (
             ("length_scale_bounds", self.length_scale_bounds),
             ("noise_bounds", self.noise_bounds),
         ):
-            if not 0 < low < high:
+            if not 0 < low < high < math.inf:
                 raise ScenarioError(
                     f"GaussianProcess.{name}: expected 0 < lower < upper, got ({low}, {high})"
                 )

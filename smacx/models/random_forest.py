@@ -306,6 +306,12 @@ class RandomForest:
     _n_fits: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for name in ("n_trees", "min_samples_split", "min_samples_leaf", "max_depth", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise ScenarioError(f"RandomForest.{name}: expected an int, got {value!r}")
+        if self.seed < 0:
+            raise ScenarioError(f"RandomForest.seed: expected an int >= 0, got {self.seed}")
         if self.n_trees < 1:
             raise ScenarioError(
                 f"RandomForest.n_trees: expected a positive integer, got {self.n_trees}"
