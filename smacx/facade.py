@@ -744,6 +744,8 @@ def _preset_parts(
         else LocalAndRandomSearch(encoder, n_random=500, max_steps=20, seed=scenario.seed),
         n_objectives=scenario.n_objectives,
         extrapolation=extrapolation,
+        # The preset's own search only: a maximizer of the user's may not take a region.
+        trust_region=0.2 if preset == "hpo" and maximizer is None else 0.0,
     )
     return proposer, probability
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smacx.encoding import Encoder, row_keys
+from smacx.encoding import INACTIVE, Encoder, row_keys
 from smacx.errors import ScenarioError
 
-__all__ = ["LocalAndRandomSearch", "RandomSearch"]
+__all__ = ["LocalAndRandomSearch", "RandomSearch", "Region"]
 
 logger = logging.getLogger("smacx")
 
@@ -71,6 +71,72 @@ def _best_distinct(
     return np.concatenate(found) if found else np.empty((0, d))
 
 
+@dataclass(frozen=True)
+class Region:
+    """A box of the encoded space around one configuration (a trust region).
+
+    Numeric hyperparameters that are active in the centre are bounded; categorical ones are
+    not, and hyperparameters inactive in a configuration count as inside.
+
+    Args:
+        center: `(d,)` encoding of the configuration the box is built around.
+        columns: `(c,)` indices of the bounded columns.
+        lower: `(c,)` lower bounds of those columns, encoded units.
+        upper: `(c,)` upper bounds.
+    """
+
+    center: np.ndarray
+    columns: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @classmethod
+    def around(cls, encoder: Encoder, center: np.ndarray, half_width: float) -> Region:
+        """The box ``half_width`` (encoded units) on each side of ``center``, clipped to the
+        unit interval, on every numeric non-constant column active in ``center``."""
+        center = np.asarray(center, dtype=np.float64)
+        cols = np.flatnonzero(
+            ~encoder.is_categorical & (encoder.n_values != 1) & (center != INACTIVE)
+        )
+        lower = np.maximum(center[cols] - half_width, 0.0)
+        upper = np.minimum(center[cols] + half_width, 1.0)
+        return cls(center, cols, lower, upper)
+
+    def contains(self, X: np.ndarray) -> np.ndarray:
+        """`(n,)` mask of the rows of ``X`` `(n, d)` inside the box."""
+        Xc = X[:, self.columns]
+        inside = ((Xc >= self.lower) & (Xc <= self.upper)) | (Xc == INACTIVE)
+        mask: np.ndarray = inside.all(axis=1)
+        return mask
+
+    def sample(self, encoder: Encoder, n: int, rng: np.random.Generator) -> np.ndarray:
+        """`(n, d)` random canonical configurations inside the box (conditions repaired;
+        forbidden clauses not checked): bounded columns uniform in their range, categorical
+        ones the centre's choice or, one time in five, a random one, the rest as the centre
+        has them."""
+        X = np.repeat(self.center[None, :], n, axis=0)
+        cols = self.columns
+        X[:, cols] = self.lower + rng.random((n, cols.size)) * (self.upper - self.lower)
+        cat = np.flatnonzero(encoder.is_categorical & (self.center != INACTIVE))
+        choices = np.floor(rng.random((n, cat.size)) * encoder.n_categories[cat])
+        X[:, cat] = np.where(rng.random((n, cat.size)) < 0.2, choices, X[:, cat])
+        return encoder.repair(X, rng)
+
+
+def _inside(
+    acq: Callable[[np.ndarray], np.ndarray], region: Region
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``acq`` with the worst score (-inf) outside ``region``."""
+
+    def scores(X: np.ndarray) -> np.ndarray:
+        values = np.asarray(acq(X), dtype=np.float64)
+        if X.shape[0] == 0:
+            return values
+        return np.where(region.contains(X), values, -np.inf)
+
+    return scores
+
+
 def _check_call(encoder: Encoder, n: int, exclude: np.ndarray) -> np.ndarray:
     if n < 0:
         raise ScenarioError(f"n: expected a non-negative number of configurations, got {n}")
@@ -110,6 +176,8 @@ class RandomSearch:
         n: int,
         start_points: np.ndarray,
         exclude: np.ndarray,
+        *,
+        region: Region | None = None,
     ) -> np.ndarray:
         """The best distinct random configurations by acquisition value.
 
@@ -118,6 +186,7 @@ class RandomSearch:
             n: How many configurations to return at most.
             start_points: `(k, d)` encoded configurations; unused by random search.
             exclude: `(e, d)` encoded configurations never to return.
+            region: A box to draw the configurations from instead of the whole space.
 
         Returns:
             `(<= n, d)` encoded configurations, best first; fewer (possibly none) when the
@@ -126,7 +195,11 @@ class RandomSearch:
         exclude = _check_call(self.encoder, n, exclude)
         if n == 0:
             return np.empty((0, self.encoder.n_dims))
-        X = self.encoder.sample(self.n_random, self._rng)
+        if region is None:
+            X = self.encoder.sample(self.n_random, self._rng)
+        else:
+            acq = _inside(acq, region)
+            X = region.sample(self.encoder, self.n_random, self._rng)
         return _best_distinct(self.encoder, X, _scores(acq, X), n, exclude)
 
 
@@ -191,6 +264,8 @@ class LocalAndRandomSearch:
         n: int,
         start_points: np.ndarray,
         exclude: np.ndarray,
+        *,
+        region: Region | None = None,
     ) -> np.ndarray:
         """The best distinct configurations found by acquisition value.
 
@@ -200,6 +275,8 @@ class LocalAndRandomSearch:
             start_points: `(k, d)` encoded configurations to start local searches from (may be
                 empty; invalid rows are repaired or ignored). They may lie in ``exclude``.
             exclude: `(e, d)` encoded configurations never to return (evaluated or running).
+            region: A box to stay in: configurations outside it score worst, and
+                ``n_random`` random configurations inside it join the uniform ones.
 
         Returns:
             `(<= n, d)` valid encoded configurations, best first, distinct, none in
@@ -211,9 +288,14 @@ class LocalAndRandomSearch:
         if n == 0:
             return np.empty((0, d))
         rng = self._rng
-        pool_X = [enc.sample(self.n_random, rng)]
-        pool_s = [_scores(acq, pool_X[0])]
-        walkers = [self._top(pool_X[0], pool_s[0], self.n_local_starts)]
+        randoms = enc.sample(self.n_random, rng)
+        if region is not None:
+            acq = _inside(acq, region)
+            near = region.sample(enc, self.n_random, rng)
+            randoms = np.concatenate([randoms, near[enc.is_valid(near)]])
+        pool_X = [randoms]
+        pool_s = [_scores(acq, randoms)]
+        walkers = [self._top(randoms, pool_s[0], self.n_local_starts)]
         starts = np.asarray(start_points, dtype=np.float64)
         if starts.size and self.n_local_starts:
             if starts.ndim != 2 or starts.shape[1] != d:
