@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from smacx.encoding import Encoder, row_keys, rows_in
 from smacx.errors import ScenarioError
-from smacx.maximizer import LocalAndRandomSearch, RandomSearch
+from smacx.maximizer import LocalAndRandomSearch, RandomSearch, Region
 
 
 def random_space(seed: int) -> ConfigurationSpace:
@@ -196,3 +196,52 @@ def test_bad_arguments_raise() -> None:
         )
     with pytest.raises(ScenarioError, match="step_size"):
         LocalAndRandomSearch(enc, step_size=0.0)
+
+
+def test_region_bounds_numeric_columns_active_in_its_centre() -> None:
+    cs = ConfigurationSpace(seed=0)
+    algo = CategoricalHyperparameter("algo", ["a", "b"])
+    child = UniformFloatHyperparameter("child", 0.0, 1.0)
+    cs.add(
+        [algo, child, UniformFloatHyperparameter("x", 0.0, 10.0), EqualsCondition(child, algo, "b")]
+    )
+    enc = Encoder(cs)
+    col = {name: j for j, name in enumerate(enc.names)}
+    center = enc.encode([cs.get_default_configuration()])[0]  # algo=a: child inactive
+    center[col["x"]] = 0.95
+    region = Region.around(enc, center, 0.1)
+    np.testing.assert_array_equal(region.columns, [col["x"]])  # not algo, not inactive child
+    np.testing.assert_allclose(region.lower, [0.85])
+    np.testing.assert_allclose(region.upper, [1.0])  # clipped to the unit interval
+    rng = np.random.default_rng(0)
+    inside = region.sample(enc, 400, rng)
+    assert region.contains(inside).all() and enc.is_valid(inside).all()
+    changed = inside[:, col["algo"]] != center[col["algo"]]
+    assert 0.1 < changed.mean() < 0.3  # a random choice one time in five (of two, half same)
+    assert (inside[changed, col["child"]] >= 0).all()  # activated children got values
+    outside = inside.copy()
+    outside[:, col["x"]] = 0.5
+    assert not region.contains(outside).any()
+
+
+@pytest.mark.parametrize("kind", ["local", "random"])
+def test_maximizers_stay_inside_a_region(kind: str) -> None:
+    """The acquisition peaks at (0.9, 0.9), outside the box [0.2, 0.4]^2: the best point the
+    search can return is the box's corner nearest the peak."""
+    cs = ConfigurationSpace({"a": (0.0, 1.0), "b": (0.0, 1.0)}, seed=0)
+    enc = Encoder(cs)
+    region = Region.around(enc, np.array([0.3, 0.3]), 0.1)
+
+    def acq(X: np.ndarray) -> np.ndarray:
+        return np.asarray(-np.sum((X - 0.9) ** 2, axis=1))
+
+    maximizer: Any = (
+        LocalAndRandomSearch(enc, n_random=200, seed=0)
+        if kind == "local"
+        else RandomSearch(enc, n_random=2000, seed=0)
+    )
+    found = maximizer.maximize(acq, 5, np.array([[0.3, 0.3]]), np.empty((0, 2)), region=region)
+    assert found.shape == (5, 2) and region.contains(found).all()
+    np.testing.assert_allclose(found[0], [0.4, 0.4], atol=0.02)
+    unbounded = maximizer.maximize(acq, 1, np.array([[0.3, 0.3]]), np.empty((0, 2)))
+    assert not region.contains(unbounded).any()
