@@ -53,16 +53,17 @@ class SMAC:
         target_fn: The function to minimize, called as ``target_fn(config, seed=..., ...)``
             (see :class:`~smacx.SerialRunner`). None when trials are run by the caller through
             :meth:`ask` and :meth:`tell`.
-        preset: ``"hpo"`` (random forest on log costs, log-EI, local and random search, one
-            random configuration in twenty proposals), ``"blackbox"`` (Gaussian process,
-            log-EI, for low-dimensional continuous spaces), ``"random"`` (random search after
-            the initial design), ``"hyperband"`` (Hyperband over random configurations) or
-            ``"multifidelity"`` (Hyperband over the ``"hpo"`` model's proposals, as BOHB does
-            with its density model). The two multi-fidelity presets need a scenario with
-            ``min_budget`` and ``max_budget``.
+        preset: ``"hpo"`` (random forest on log costs, log-EI, local and random search in a
+            trust region around the best configuration, one random configuration in twenty
+            proposals; see :class:`~smacx.selector.ModelProposer`), ``"blackbox"`` (Gaussian
+            process, log-EI, for low-dimensional continuous spaces), ``"random"`` (random
+            search after the initial design), ``"hyperband"`` (Hyperband over random
+            configurations) or ``"multifidelity"`` (Hyperband over the ``"hpo"`` model's
+            proposals, as BOHB does with its density model). The two multi-fidelity presets
+            need a scenario with ``min_budget`` and ``max_budget``.
         model: The surrogate, replacing the preset's (e.g. ``RandomForest(n_trees=20)``).
         acquisition: The acquisition settings, replacing the preset's (e.g. ``LCB(beta=2)``).
-        maximizer: The acquisition maximizer, replacing the preset's.
+        maximizer: The acquisition maximizer, replacing the preset's (and its trust region).
         initial_design: Which configurations start the run (Sobol by default).
         intensifier: Intensification settings: :class:`~smacx.Intensifier` (racing, the
             default), or ``SuccessiveHalving``/``Hyperband`` for multi-fidelity scenarios.
