@@ -137,6 +137,22 @@ def _inside(
     return scores
 
 
+def _random_candidates(
+    encoder: Encoder,
+    n: int,
+    rng: np.random.Generator,
+    acq: Callable[[np.ndarray], np.ndarray],
+    region: Region | None,
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """``n`` uniformly random valid configurations, plus ``n`` inside ``region`` when there is
+    one, and the acquisition function to score them with (worst outside ``region``)."""
+    X = encoder.sample(n, rng)
+    if region is None:
+        return X, acq
+    near = region.sample(encoder, n, rng)
+    return np.concatenate([X, near[encoder.is_valid(near)]]), _inside(acq, region)
+
+
 def _check_call(encoder: Encoder, n: int, exclude: np.ndarray) -> np.ndarray:
     if n < 0:
         raise ScenarioError(f"n: expected a non-negative number of configurations, got {n}")
@@ -186,7 +202,8 @@ class RandomSearch:
             n: How many configurations to return at most.
             start_points: `(k, d)` encoded configurations; unused by random search.
             exclude: `(e, d)` encoded configurations never to return.
-            region: A box to draw the configurations from instead of the whole space.
+            region: A box to stay in: configurations outside it score worst, and
+                ``n_random`` random configurations inside it join the uniform ones.
 
         Returns:
             `(<= n, d)` encoded configurations, best first; fewer (possibly none) when the
@@ -195,11 +212,7 @@ class RandomSearch:
         exclude = _check_call(self.encoder, n, exclude)
         if n == 0:
             return np.empty((0, self.encoder.n_dims))
-        if region is None:
-            X = self.encoder.sample(self.n_random, self._rng)
-        else:
-            acq = _inside(acq, region)
-            X = region.sample(self.encoder, self.n_random, self._rng)
+        X, acq = _random_candidates(self.encoder, self.n_random, self._rng, acq, region)
         return _best_distinct(self.encoder, X, _scores(acq, X), n, exclude)
 
 
@@ -288,11 +301,7 @@ class LocalAndRandomSearch:
         if n == 0:
             return np.empty((0, d))
         rng = self._rng
-        randoms = enc.sample(self.n_random, rng)
-        if region is not None:
-            acq = _inside(acq, region)
-            near = region.sample(enc, self.n_random, rng)
-            randoms = np.concatenate([randoms, near[enc.is_valid(near)]])
+        randoms, acq = _random_candidates(enc, self.n_random, rng, acq, region)
         pool_X = [randoms]
         pool_s = [_scores(acq, randoms)]
         walkers = [self._top(randoms, pool_s[0], self.n_local_starts)]

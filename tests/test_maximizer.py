@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -94,11 +95,21 @@ def test_returned_configurations_are_valid_distinct_and_not_excluded(seed: int) 
     rng = np.random.default_rng(seed)
     observed = enc.encode(cs.sample_configuration(12))
     exclude = np.vstack([observed, enc.sample(30, rng)])
-    for maximizer in (
-        LocalAndRandomSearch(enc, n_random=200, max_steps=10, seed=seed),
-        RandomSearch(enc, n_random=300, seed=seed),
+    region = Region.around(enc, observed[0], 0.1)
+    for maximizer, within in itertools.product(
+        (
+            LocalAndRandomSearch(enc, n_random=200, max_steps=10, seed=seed),
+            RandomSearch(enc, n_random=300, seed=seed),
+        ),
+        (None, region),
     ):
-        found = maximizer.maximize(random_acq(enc.n_dims, seed), 20, observed[:5], exclude)
+        acq = random_acq(enc.n_dims, seed)
+        if within is None:
+            found = maximizer.maximize(acq, 20, observed[:5], exclude)
+        else:
+            found = maximizer.maximize(acq, 20, observed[:5], exclude, region=within)
+            inside = within.contains(found)  # rows outside score worst: all come last
+            assert not (~inside[:-1] & inside[1:]).any()
         assert found.shape[1] == enc.n_dims and found.shape[0] <= 20
         assert enc.is_valid(found).all()
         assert not rows_in(found, exclude).any()
