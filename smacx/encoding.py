@@ -578,6 +578,28 @@ class Encoder:
         keep = ~self._forbidden(self._to_cs(out))
         return out[keep], owner[keep]
 
+    def adjacent(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The encodings of the next value below and above in every integer and ordinal column.
+
+        Args:
+            x: `(d,)` canonical encoded configuration.
+
+        Returns:
+            `(d,)` encodings one value below and `(d,)` one value above ``x`` in its active
+            integer and ordinal columns (at either end of a range, the one neighbouring value
+            on both sides); elsewhere ``x``'s own values.
+        """
+        x = self._check(np.asarray(x, dtype=np.float64)[None, :], "x")[0]
+        below, above = x.copy(), x.copy()
+        for j in np.flatnonzero(
+            ((self._kind == _INT) | (self._kind == _ORDINAL)) & (x != INACTIVE)
+        ):
+            if self.n_values[j] > 1:
+                current = x[j : j + 1]
+                below[j] = self._snap_discrete(int(j), current, current - 1e-12)[0]
+                above[j] = self._snap_discrete(int(j), current, current + 1e-12)[0]
+        return below, above
+
     def _snap_discrete(self, j: int, current: np.ndarray, proposed: np.ndarray) -> np.ndarray:
         """Snap ``proposed`` encoded values of integer/ordinal column ``j`` to its grid, at
         least one value away from ``current`` (in the direction of the move)."""

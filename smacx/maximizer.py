@@ -71,12 +71,14 @@ def _best_distinct(
     return np.concatenate(found) if found else np.empty((0, d))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Region:
     """A box of the encoded space around one configuration (a trust region).
 
     Numeric hyperparameters that are active in the centre are bounded; categorical ones are
-    not, and hyperparameters inactive in a configuration count as inside.
+    not, and hyperparameters inactive in a configuration count as inside. The bounds of integer
+    and ordinal columns lie on their grids and take in at least the neighbouring values, so a
+    coarse grid is never frozen at the centre's value.
 
     Args:
         center: `(d,)` encoding of the configuration the box is built around.
@@ -93,13 +95,19 @@ class Region:
     @classmethod
     def around(cls, encoder: Encoder, center: np.ndarray, half_width: float) -> Region:
         """The box ``half_width`` (encoded units) on each side of ``center``, clipped to the
-        unit interval, on every numeric non-constant column active in ``center``."""
+        unit interval, on every numeric non-constant column active in ``center`` (widened to
+        the neighbouring values of integers and ordinals, and snapped to their grids)."""
         center = np.asarray(center, dtype=np.float64)
         cols = np.flatnonzero(
             ~encoder.is_categorical & (encoder.n_values != 1) & (center != INACTIVE)
         )
-        lower = np.maximum(center[cols] - half_width, 0.0)
-        upper = np.minimum(center[cols] + half_width, 1.0)
+        below, above = encoder.adjacent(center)
+        rows = np.repeat(center[None, :], 2, axis=0)
+        rows[0, cols] = np.maximum(np.minimum(center[cols] - half_width, below[cols]), 0.0)
+        rows[1, cols] = np.minimum(np.maximum(center[cols] + half_width, above[cols]), 1.0)
+        # Canonical encodings are monotone in the raw ones: every sample drawn between the
+        # snapped bounds snaps to a value between them.
+        lower, upper = encoder.canonicalize(rows)[:, cols]
         return cls(center, cols, lower, upper)
 
     def contains(self, X: np.ndarray) -> np.ndarray:

@@ -699,6 +699,15 @@ def test_trust_region_shrinks_without_improvement_then_lets_go() -> None:
         np.testing.assert_allclose(region.upper - region.lower, 2 * half)
     y = np.array([3.0, 1.0] + [1.0] * 6)  # ties with the lowest value are no improvement
     assert proposer._region(y, center, [None] * len(y)) is None
+    wide = ConfigurationSpace({f"x{i}": (0.0, 1.0) for i in range(8)}, seed=0)
+    eight = _region_proposer(wide, trust_region=0.2)  # 8 dimensions: halves every 4
+    for stale, half in [(3, 0.2), (4, 0.1), (11, 0.05)]:
+        y = np.array([3.0, 1.0] + [2.0] * stale)
+        region = eight._region(y, np.full(8, 0.5), [None] * len(y))
+        assert region is not None
+        np.testing.assert_allclose(region.upper - region.lower, 2 * half)
+    y = np.array([3.0, 1.0] + [2.0] * 12)
+    assert eight._region(y, np.full(8, 0.5), [None] * len(y)) is None
     y = np.array([3.0, 1.0, 0.5])
     assert proposer._region(y, center, [None, None, None]) is not None
     assert proposer._region(y, center, ["i1", "i2", "i1"]) is None  # costs of instances
@@ -707,6 +716,18 @@ def test_trust_region_shrinks_without_improvement_then_lets_go() -> None:
     assert two._region(y, center, [None] * 3) is None
     with pytest.raises(ScenarioError, match="trust_region"):
         _region_proposer(space, trust_region=1.5)
+
+    class Plain:  # a maximizer without regions
+        def maximize(self, acq, n, start_points, exclude):  # type: ignore[no-untyped-def]
+            return start_points[:0]
+
+    from smacx.acquisition import LogEI
+    from smacx.encoding import Encoder
+    from smacx.models import RandomForest
+    from smacx.selector import ModelProposer
+
+    with pytest.raises(ScenarioError, match="trust_region.*region= keyword.*Plain"):
+        ModelProposer(Encoder(space), RandomForest(), LogEI(), Plain(), trust_region=0.2)
 
 
 def test_hpo_preset_proposes_inside_the_incumbents_region(tmp_path) -> None:  # type: ignore[no-untyped-def]
