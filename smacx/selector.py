@@ -446,8 +446,8 @@ class ModelProposer:
       This is the exploitation short runs lack: a forest's expected improvement is highest
       where its trees disagree, in the corners no one has tried, and on the benchmark's 14
       tasks (10 seeds) a run of 25 trials spent most of its proposals there. With the region
-      the sum over tasks of the mean log10 regret fell from 6.04 to 3.90 at 25 trials, from
-      -1.91 to -3.41 at 50, and from -13.74 to -14.85 at 100 (5 seeds). The region's centre is
+      the sum over tasks of the mean log10 regret fell from 6.04 to 4.08 at 25 trials, from
+      -1.91 to -3.86 at 50, and from -13.74 to -15.07 at 100 (5 seeds). The region's centre is
       the single trial with the lowest cost (with noise, possibly a lucky seed of a
       configuration, not the incumbent). When nothing new inside it is worth scoring, the
       search covers the whole space. It is off with several objectives (whose costs are
