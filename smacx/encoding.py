@@ -594,10 +594,21 @@ class Encoder:
         for j in np.flatnonzero(
             ((self._kind == _INT) | (self._kind == _ORDINAL)) & (x != INACTIVE)
         ):
-            if self.n_values[j] > 1:
-                current = x[j : j + 1]
-                below[j] = self._snap_discrete(int(j), current, current - 1e-12)[0]
-                above[j] = self._snap_discrete(int(j), current, current + 1e-12)[0]
+            if self.n_values[j] <= 1:
+                continue
+            hp: Any = self._hps[j]
+            if self._kind[j] == _ORDINAL:
+                scale = self._ordinal_scale[j]
+                index = round(float(x[j]) * scale)
+                down = index - 1 if index > 0 else index + 1
+                up = index + 1 if index < scale else index - 1
+                below[j], above[j] = down / scale, up / scale
+                continue
+            value = int(np.asarray(hp.to_value(np.array([x[j]])))[0])
+            lower, upper = int(hp.lower), int(hp.upper)
+            down = value - 1 if value > lower else value + 1
+            up = value + 1 if value < upper else value - 1
+            below[j], above[j] = np.asarray(hp.to_vector(np.array([down, up])), dtype=np.float64)
         return below, above
 
     def _snap_discrete(self, j: int, current: np.ndarray, proposed: np.ndarray) -> np.ndarray:

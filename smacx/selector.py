@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
+from smacx.encoding import rows_in
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError
 from smacx.initial_design import unit_to_configs
 from smacx.maximizer import Region
@@ -78,8 +79,25 @@ class RegionMaximizer(Protocol):
         region: Region | None = None,
     ) -> np.ndarray:
         """As :meth:`Maximizer.maximize`; with a ``region``, the configurations inside it come
-        first, and configurations outside it only when too few inside are new."""
+        first, best first, and configurations outside it (in no particular order) only when
+        too few inside are new."""
         ...
+
+
+def _takes_region(maximizer: object) -> bool:
+    """Whether ``maximizer.maximize`` can be called with and without ``region=``."""
+    try:
+        parameters = inspect.signature(maximizer.maximize).parameters  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return False
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return True
+    region = parameters.get("region")
+    return (
+        region is not None
+        and region.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        and region.default is not inspect.Parameter.empty
+    )
 
 
 class _Marginalized:
@@ -439,20 +457,22 @@ class ModelProposer:
       instances.
     * Trust region (``trust_region > 0``): the search stays inside a box around the
       configuration with the lowest cost, ``trust_region`` wide on each side of it (encoded
-      units, numeric hyperparameters; categorical ones keep the incumbent's choice in four
-      of five extra candidates but may change). The box halves after every ``max(2, D // 2)``
-      results without a new lowest cost (``D`` free dimensions), and after three halvings the
-      search covers the whole space again, until the next improvement brings the box back.
-      This is the exploitation short runs lack: a forest's expected improvement is highest
-      where its trees disagree, in the corners no one has tried, and on the benchmark's 14
-      tasks (10 seeds) a run of 25 trials spent most of its proposals there. With the region
-      the sum over tasks of the mean log10 regret fell from 6.04 to 4.08 at 25 trials, from
-      -1.91 to -3.86 at 50, and from -13.74 to -15.07 at 100 (5 seeds). The region's centre is
-      the single trial with the lowest cost (with noise, possibly a lucky seed of a
-      configuration, not the incumbent). When nothing new inside it is worth scoring, the
-      search covers the whole space. It is off with several objectives (whose costs are
-      scalarized differently for every proposal) and with instances (whose costs do not
-      compare across instances), and needs a :class:`RegionMaximizer`.
+      units, numeric hyperparameters; integers and ordinals reach at least their neighbouring
+      values; the candidates drawn inside keep the incumbent's categorical choices except
+      one time in five, when a random choice is drawn). The box halves after every
+      ``max(2, D // 2)`` results without a new lowest cost (``D`` free dimensions), and after
+      three halvings the search covers the whole space again, until the next improvement
+      brings the box back. This is the exploitation short runs lack: a forest's expected
+      improvement is highest where its trees disagree, in the corners no one has tried, and
+      on the benchmark's 14 tasks a run of 25 trials spent many of its proposals there. With
+      the region the sum over tasks of the mean log10 regret fell from 6.04 to 4.08 at 25
+      trials and from -1.91 to -3.86 at 50 (10 seeds), and from -13.74 to -15.07 at 100 (5
+      seeds). The centre is the single trial with the lowest cost (with noise, possibly a
+      lucky seed of a configuration rather than the incumbent). When fewer new
+      configurations inside it are found than the search keeps, the whole space is searched
+      too. It is off with several objectives (whose costs are scalarized differently for
+      every proposal) and with instances (whose costs do not compare across instances), and
+      needs a :class:`RegionMaximizer`.
     * Unexplored regions (``extrapolation > 0``): the acquisition function sees a variance
       that grows with the distance to the nearest evaluated configuration (see
       :meth:`_extrapolating`), so a forest that has found one basin still looks at others
@@ -546,10 +566,11 @@ class ModelProposer:
                 "ModelProposer.trust_region: expected a half width in [0, 1] (encoded units), "
                 f"got {trust_region!r}"
             )
-        if trust_region > 0.0 and "region" not in inspect.signature(maximizer.maximize).parameters:
+        if trust_region > 0.0 and not _takes_region(maximizer):
             raise ScenarioError(
-                "ModelProposer.trust_region: expected a maximizer whose maximize() takes a "
-                f"region= keyword (see RegionMaximizer), got {type(maximizer).__name__}; "
+                "ModelProposer.trust_region: expected a maximizer whose maximize() takes an "
+                f"optional region= keyword (see RegionMaximizer), got "
+                f"{type(maximizer).__name__}; "
                 "pass trust_region=0 or such a maximizer"
             )
         self.trust_region = trust_region
@@ -741,9 +762,11 @@ class ModelProposer:
         if region is not None:
             searcher = cast("RegionMaximizer", self.maximizer)
             found = searcher.maximize(acq, size, starts, known, region=region)
-        if region is None or found.shape[0] == 0 or not region.contains(found[:1])[0]:
-            # No region, or nothing new and worth scoring inside it: search everywhere.
-            found = self.maximizer.maximize(acq, size, starts, known)
+            found = found[region.contains(found)]  # rows outside it come back unranked
+        if found.shape[0] < keep:
+            # No region, or too few new configurations inside it: search everywhere too.
+            more = self.maximizer.maximize(acq, size, starts, known)
+            found = np.concatenate([found, more[~rows_in(more, found)]])
         if len(found):
             self._spare = self._spread(found, X_running, running_radii, X_config, keep)
         if refit:  # moving average of what a proposal with a fit costs

@@ -220,3 +220,31 @@ def test_canonical_rows_equal_the_encoding_of_their_configurations() -> None:
     C = enc.canonicalize(X)
     assert enc.canonicalize(C).tobytes() == C.tobytes()
     assert enc.encode(enc.decode(C)).tobytes() == C.tobytes()
+
+
+def test_adjacent_values_of_integers_and_ordinals() -> None:
+    from ConfigSpace import Configuration, OrdinalHyperparameter, UniformIntegerHyperparameter
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add(
+        [
+            UniformIntegerHyperparameter("huge", 0, 10**14),
+            UniformIntegerHyperparameter("log", 1, 1000, log=True),
+            OrdinalHyperparameter("o", ["a", "b", "c"]),
+        ]
+    )
+    enc = Encoder(cs)
+    for values, expected in [
+        ({"huge": 5 * 10**13, "log": 1, "o": "a"}, ({"huge": 5 * 10**13 - 1, "log": 2, "o": "b"})),
+        ({"huge": 10**14, "log": 1000, "o": "c"}, ({"huge": 10**14 - 1, "log": 999, "o": "b"})),
+    ]:
+        x = enc.encode([Configuration(cs, values)])[0]
+        below, above = enc.adjacent(x)
+        got_below, got_above = enc.decode(np.vstack([below, above]))
+        up = {
+            "huge": values["huge"] + 1 if values["huge"] < 10**14 else values["huge"] - 1,
+            "log": values["log"] + 1 if values["log"] < 1000 else 999,
+            "o": "b",
+        }
+        assert dict(got_above) == up
+        assert dict(got_below) == expected

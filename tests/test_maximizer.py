@@ -288,8 +288,8 @@ def test_region_lets_coarse_integers_and_ordinals_move_one_value() -> None:
 
 
 def test_a_region_with_nothing_new_inside_is_ranked_after_the_inside() -> None:
-    """Every configuration inside the region is excluded: the maximizer still returns the
-    best new ones outside it by acquisition value, inside ones never trail outside ones."""
+    """Every configuration inside the region is excluded: the maximizer still returns new
+    configurations, from outside it (unranked: they all score worst)."""
     cs = ConfigurationSpace({"a": (0, 9), "b": (0, 9)}, seed=0)
     enc = Encoder(cs)
     every = enc.encode(list(cs.sample_configuration(400)))

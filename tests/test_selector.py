@@ -729,6 +729,19 @@ def test_trust_region_shrinks_without_improvement_then_lets_go() -> None:
     with pytest.raises(ScenarioError, match="trust_region.*region= keyword.*Plain"):
         ModelProposer(Encoder(space), RandomForest(), LogEI(), Plain(), trust_region=0.2)
 
+    class Forwarding:  # passes everything on
+        def maximize(self, acq, n, start_points, exclude, **kwargs):  # type: ignore[no-untyped-def]
+            return start_points[:0]
+
+    class Required:  # cannot be called without a region
+        def maximize(self, acq, n, start_points, exclude, *, region):  # type: ignore[no-untyped-def]
+            return start_points[:0]
+
+    ModelProposer(Encoder(space), RandomForest(), LogEI(), Forwarding(), trust_region=0.2)
+    for bad in (Required(), object()):
+        with pytest.raises(ScenarioError, match="trust_region"):
+            ModelProposer(Encoder(space), RandomForest(), LogEI(), bad, trust_region=0.2)  # type: ignore[arg-type]
+
 
 def test_hpo_preset_proposes_inside_the_incumbents_region(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Closed form: with k results since the lowest cost (3 dimensions: the region halves
