@@ -98,6 +98,15 @@ class Region:
         unit interval, on every numeric non-constant column active in ``center`` (widened to
         the neighbouring values of integers and ordinals, and snapped to their grids)."""
         center = np.asarray(center, dtype=np.float64)
+        if center.shape != (encoder.n_dims,):
+            raise ScenarioError(
+                f"Region.around: center: expected shape ({encoder.n_dims},), got {center.shape}"
+            )
+        if not 0.0 < half_width <= 1.0:
+            raise ScenarioError(
+                f"Region.around: half_width: expected a value in (0, 1] (encoded units), "
+                f"got {half_width!r}"
+            )
         cols = np.flatnonzero(
             ~encoder.is_categorical & (encoder.n_values != 1) & (center != INACTIVE)
         )

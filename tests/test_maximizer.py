@@ -233,6 +233,10 @@ def test_region_bounds_numeric_columns_active_in_its_centre() -> None:
     outside = inside.copy()
     outside[:, col["x"]] = 0.5
     assert not region.contains(outside).any()
+    with pytest.raises(ScenarioError, match="half_width"):
+        Region.around(enc, center, 0.0)
+    with pytest.raises(ScenarioError, match="center: expected shape"):
+        Region.around(enc, center[:2], 0.1)
 
 
 @pytest.mark.parametrize("kind", ["local", "random"])
