@@ -7,8 +7,11 @@ For each task and seed, smacx first runs N trials on one worker with a target pa
 ``--sleep`` seconds (so the target, not the machine's two cores, sets the pace), and records the
 best cost and the wall time. It then runs on ``--workers`` workers (a threads LocalCluster) with
 ``termination_cost_threshold`` set to that cost, capped at ``--max-factor`` times N trials, and
-records the wall time to get there. The ratio of the two wall times is the figure of merit (the
-issue's target: at most 1/5 with 8 workers).
+records the wall time to get there: ``reach_s``, from the start (cluster included) to the moment
+the optimizer reads the first result at or below that cost, and ``wall_s``, until ``optimize()``
+returns (it also waits for the trials still running then, up to one trial time more). The ratio
+``reach_s`` / the one-worker ``wall_s`` is the figure of merit (the issue's target: at most 1/5
+with 8 workers); ``time_ratio`` keeps the ratio of the two ``wall_s``.
 
 Like ``parallel.py``, the script sets ``QUIET_DASK`` (dask's sampling profiler off, monitors
 every few seconds), because the k worker threads share the optimizer's process; on 2 cores
@@ -48,13 +51,22 @@ def run(
     max_trials: int,
     queue_ahead: str = "auto",
 ) -> dict[str, Any]:
-    """One smacx run; returns the best cost, the wall time and the trials it took."""
+    """One smacx run; returns the best cost, the wall time and the trials it took, and with a
+    ``threshold`` when and after how many trials a result first reached it (None if none did)."""
     from dask.distributed import Client, LocalCluster
 
-    from smacx import SMAC, Scenario, SerialRunner
+    from smacx import SMAC, Callback, Scenario, SerialRunner
     from smacx.runners import DaskParallelRunner
 
     task = TASKS[task_name]
+    reached_at: list[tuple[float, int]] = []  # (time, finished trials) at the first such result
+
+    class Reach(Callback):
+        """Notes when the first result at or below ``threshold`` is told."""
+
+        def on_tell_end(self, smac: Any, info: Any, value: Any) -> None:
+            if threshold is not None and not reached_at and value.cost <= threshold:
+                reached_at.append((time.time(), smac.runhistory.n_finished))
 
     def target(config: Any, seed: int = 0) -> float:
         time.sleep(sleep)
@@ -71,7 +83,7 @@ def run(
         )
         start = time.time()
         if workers == 1:
-            smac = SMAC(scenario, target, progress=False)
+            smac = SMAC(scenario, target, progress=False, callbacks=[Reach()])
             smac.optimize()
         else:
             cluster = LocalCluster(
@@ -87,13 +99,22 @@ def run(
                     dask_client=client,
                     queue_ahead="auto" if queue_ahead == "auto" else int(queue_ahead),
                 )
-                smac = SMAC(scenario, target, runner=runner, progress=False)
+                smac = SMAC(scenario, target, runner=runner, progress=False, callbacks=[Reach()])
                 smac.optimize()
                 smac.close()
             cluster.close()
         wall = time.time() - start
         costs = [v.cost for _, v in smac.runhistory.finished()]
-    return {"best": min(costs), "wall_s": wall, "trials": len(costs)}
+    reach_s, reach_trials = (
+        (reached_at[0][0] - start, reached_at[0][1]) if reached_at else (None, None)
+    )
+    return {
+        "best": min(costs),
+        "wall_s": wall,
+        "reach_s": reach_s,
+        "trials": len(costs),
+        "reach_trials": reach_trials,
+    }
 
 
 def main() -> None:
@@ -145,23 +166,31 @@ def main() -> None:
                 "many_workers": many,
                 "reached": many["best"] <= one["best"],
                 "time_ratio": many["wall_s"] / one["wall_s"],
+                # not reached: the whole run, as a lower bound
+                "reach_ratio": (many["reach_s"] or many["wall_s"]) / one["wall_s"],
             }
             records.append(record)
             print(
                 f"{task_name:>12} seed {seed}: 1 worker {one['wall_s']:.1f} s to {one['best']:.4g}"
                 f" ({one['trials']} trials); {args.workers} workers {many['wall_s']:.1f} s to "
-                f"{many['best']:.4g} ({many['trials']} trials); ratio "
-                f"{record['time_ratio']:.3f}{'' if record['reached'] else ' (not reached)'}",
+                f"{many['best']:.4g} ({many['trials']} trials); ratio to reach "
+                f"{record['reach_ratio']:.3f}{'' if record['reached'] else ' (not reached)'}, "
+                f"until optimize() returned {record['time_ratio']:.3f}",
                 flush=True,
             )
-    ratios = [r["time_ratio"] for r in records]
+    ratios = [r["reach_ratio"] for r in records]
     reached = sum(r["reached"] for r in records)
-    print(f"median ratio {statistics.median(ratios):.3f}; reached {reached}/{len(records)}")
+    print(
+        f"median ratio to reach {statistics.median(ratios):.3f} (until optimize() returned "
+        f"{statistics.median(r['time_ratio'] for r in records):.3f}); "
+        f"reached {reached}/{len(records)}"
+    )
     for task_name in args.tasks.split(","):
         mine = [r for r in records if r["task"] == task_name]
         print(
-            f"{task_name:>12}: median ratio "
-            f"{statistics.median(r['time_ratio'] for r in mine):.3f}, "
+            f"{task_name:>12}: median ratio to reach "
+            f"{statistics.median(r['reach_ratio'] for r in mine):.3f} (until optimize() returned "
+            f"{statistics.median(r['time_ratio'] for r in mine):.3f}), "
             f"median trials {statistics.median(r['many_workers']['trials'] for r in mine):g}, "
             f"reached {sum(r['reached'] for r in mine)}/{len(mine)}"
         )
