@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
+import numbers
 import statistics
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -128,25 +130,37 @@ class SMAC:
             ("random_probability", random_probability),
             ("plateau_probability", plateau_probability),
         ):
-            if share is not None and not 0.0 <= share <= 1.0:
-                raise ScenarioError(f"SMAC's {name} must be in [0, 1]; got {share!r}.")
+            if share is not None and not (_is_probability(share)):
+                raise ScenarioError(f"SMAC's {name} must be a number in [0, 1]; got {share!r}.")
+        if isinstance(callbacks, Callback) or not isinstance(callbacks, Iterable):
+            raise ScenarioError(
+                f"SMAC's callbacks must be a list of smacx.Callback instances; got {callbacks!r}."
+            )
+        callbacks = list(callbacks)  # a generator is read once
         if any(not isinstance(c, Callback) for c in callbacks):
             raise ScenarioError(
                 f"SMAC's callbacks must be smacx.Callback instances; got {callbacks!r}."
             )
+        if initial_design is not None and not isinstance(initial_design, InitialDesign):
+            raise ScenarioError(
+                "SMAC's initial_design must be a smacx.InitialDesign, e.g. "
+                f"InitialDesign(kind='sobol', n_configs=10); got {initial_design!r}."
+            )
+        if intensifier is not None and not callable(getattr(intensifier, "build", None)):
+            raise ScenarioError(
+                "SMAC's intensifier must be intensifier settings such as smacx.Intensifier() "
+                f"or Hyperband(); got {intensifier!r}."
+            )
+        _check_parts(model=model, acquisition=acquisition, maximizer=maximizer)
         self.scenario = scenario
-        self.callbacks = list(callbacks)
+        self.callbacks = callbacks
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.raise_on_first_crash = raise_on_first_crash
 
-        # Checked before the storage is opened (overwrite=True wipes it); a cluster of the
-        # runner's own is started last, so that no error below leaves it running.
+        # Everything that can be checked is checked before the storage is opened (overwrite=True
+        # wipes it); a cluster of the runner's own is started last, so that no error below
+        # leaves it running.
         self.runner = self._make_runner(target_fn, runner, dask_client)
-        self.runhistory = RunHistory(
-            scenario.configspace,
-            objectives=scenario.objectives,
-            storage=self._open_storage(overwrite),
-        )
         design = initial_design if initial_design is not None else InitialDesign()
         proposer, default_probability = _preset_parts(
             preset, scenario, model=model, acquisition=acquisition, maximizer=maximizer
@@ -168,11 +182,6 @@ class SMAC:
             seed=scenario.seed,
             proposer=proposer,
         )
-        if intensifier is not None and not callable(getattr(intensifier, "build", None)):
-            raise ScenarioError(
-                "SMAC's intensifier must be intensifier settings such as smacx.Intensifier() "
-                f"or Hyperband(); got {intensifier!r}."
-            )
         settings: IntensifierSettings
         if intensifier is not None:
             settings = intensifier
@@ -180,9 +189,27 @@ class SMAC:
             settings = Hyperband()
         else:
             settings = Intensifier()
-        self._check_stored_settings(settings)
-        #: The live intensification (built from the settings and the run history).
-        self.intensifier: Intensification = settings.build(scenario, self.selector, self.runhistory)
+        self.runhistory = RunHistory(
+            scenario.configspace,
+            objectives=scenario.objectives,
+            storage=self._open_storage(overwrite),
+        )
+        try:
+            stored = self.runhistory.storage.get_meta("intensifier")
+            if stored is not None:
+                self._check_stored_settings(stored, settings)
+            #: The live intensification (built from the settings and the run history).
+            self.intensifier: Intensification = settings.build(
+                scenario, self.selector, self.runhistory
+            )
+            # recorded once it is known to fit the scenario
+            self._check_stored_settings(
+                self.runhistory.storage.set_meta_if_absent("intensifier", repr(settings)),
+                settings,
+            )
+        except BaseException:
+            self.runhistory.storage.close()
+            raise
 
         self._stop_requested = False
         self._stop_reason: str | None = None
@@ -194,6 +221,7 @@ class SMAC:
         self._durations: deque[float] = deque(maxlen=32)  # seconds of the latest trials
         self._told_here = 0
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
+        self._untold: list[tuple[TrialInfo, TrialValue]] = []  # results whose tell failed
         self._scattered: dict[str, Any] = {}  # optimize()'s data_to_scatter
         self._last_incumbent: tuple[int | None, list[float]] = (None, [])
         if self.runhistory.n_finished:
@@ -221,6 +249,18 @@ class SMAC:
         if runner is not None:
             if not isinstance(runner, AbstractRunner):
                 raise ScenarioError(f"SMAC's runner must be an AbstractRunner; got {runner!r}.")
+            if dask_client is not None:
+                raise ScenarioError(
+                    "SMAC got both runner= and dask_client=; a runner runs its own trials: pass "
+                    "DaskParallelRunner(single_worker, dask_client=client) as the runner, or "
+                    "target_fn with dask_client and no runner."
+                )
+            inner = getattr(runner, "single_worker", runner)
+            if target_fn is not None and getattr(inner, "target_fn", target_fn) is not target_fn:
+                raise ScenarioError(
+                    f"SMAC got target_fn={target_fn!r:.100} and a runner that runs another "
+                    "function; pass only the runner (it calls its own target)."
+                )
             return runner
         if target_fn is None:
             if dask_client is not None:
@@ -254,9 +294,9 @@ class SMAC:
             )
         return storage
 
-    def _check_stored_settings(self, settings: IntensifierSettings) -> None:
-        """A run is continued with the intensifier it was started with (its state depends on it)."""
-        stored = self.runhistory.storage.set_meta_if_absent("intensifier", repr(settings))
+    def _check_stored_settings(self, stored: str, settings: IntensifierSettings) -> None:
+        """A run is continued with the intensifier it was started with (its state depends on
+        it); ``stored`` is the ``repr`` of the settings it was started with."""
         if stored != repr(settings):
             raise ScenarioMismatchError(
                 f"output directory {str(self.scenario.output_path)!r} holds a run made with "
@@ -323,18 +363,42 @@ class SMAC:
             )
 
     def tell(self, info: TrialInfo, value: TrialValue) -> None:
-        """Record the result of a trial (asked or not); it is in storage when this returns.
+        """Record the result of a trial; it is in storage when this returns.
 
         A result for a trial that already has one (e.g. a retired trial that came back late)
-        is dropped.
+        is dropped. A SUCCESS with a NaN or infinite cost is recorded as CRASHED, as the
+        runners record it. Trials that were not asked (results from elsewhere) are stored
+        and train the model, but count towards the incumbent only if their instance and
+        seed are ones the intensifier races on.
 
         Raises:
             TargetCrashedError: This is the run's first result and it is a crash (unless
                 ``raise_on_first_crash=False``).
+            TrialError: ``info`` is not a TrialInfo of the scenario's configspace, or
+                ``value`` not a TrialValue.
         """
         t0 = time.perf_counter()
         if not isinstance(info, TrialInfo) or not isinstance(value, TrialValue):
             raise TrialError(f"tell takes a TrialInfo and a TrialValue; got {info!r}, {value!r}.")
+        space = self.scenario.configspace
+        if info.config.config_space is not space and info.config.config_space != space:
+            raise TrialError(
+                "tell: info.config must be a configuration of the scenario's configspace; got "
+                f"one of another space: {info.config!r:.300}. Build it with "
+                "Configuration(scenario.configspace, values=...)."
+            )
+        if value.status is StatusType.SUCCESS and not all(map(math.isfinite, value.costs())):
+            # as the runners record it: a NaN would poison every mean it enters
+            crash = list(self.scenario.crash_costs)
+            value = dataclasses.replace(
+                value,
+                cost=crash[0] if len(crash) == 1 else crash,
+                status=StatusType.CRASHED,
+                additional_info={
+                    **value.additional_info,
+                    "error": f"the target returned a non-finite cost {value.costs()}",
+                },
+            )
         self._in_flight.discard(info)
         key_id = self.runhistory.get_config_id(info.config)
         if key_id is not None:
@@ -415,7 +479,8 @@ class SMAC:
 
     @property
     def incumbents(self) -> list[Configuration]:
-        """The best configuration(s): one, or the Pareto front with several objectives."""
+        """The best configurations: with one objective, up to the intensifier's
+        ``max_incumbents``, best first; with several, the Pareto front."""
         return self.intensifier.incumbents()
 
     def _budget_left(self) -> bool:
@@ -500,7 +565,13 @@ class SMAC:
                         if next_info is None:
                             stalled = True
                             break
-                        self.runner.submit_trial(next_info, **data)
+                        try:
+                            self.runner.submit_trial(next_info, **data)
+                        except BaseException:
+                            # The runner does not hold the trial (a serial target interrupted
+                            # by Ctrl-C, data dask cannot send): let a later ask() run it again.
+                            self.runhistory.release(next_info)
+                            raise
                         self._in_flight.add(next_info)
                     bar.update(self._collect())
                 done = self.runhistory.n_finished >= self.scenario.n_trials
@@ -555,10 +626,15 @@ class SMAC:
         return None if timeout is None else max(0.05, float(timeout) / 4)
 
     def _collect(self) -> int:
+        """Tell every result the runner has; returns how many. A result whose tell fails (the
+        storage is locked past its timeout) is kept and told first by the next call."""
         n = 0
         assert self.runner is not None
-        for info, value in self.runner.iter_results():
+        self._untold.extend(self.runner.iter_results())
+        while self._untold:
+            info, value = self._untold[0]
             self.tell(info, value)
+            self._untold.pop(0)
             n += 1
         return n
 
@@ -585,6 +661,8 @@ class SMAC:
         """
         if self.runner is None:
             raise ScenarioError("SMAC.validate needs a target_fn (or a runner) to run trials.")
+        seeds = _listed("seeds", seeds, numbers.Integral, "ints")
+        instances = _listed("instances", instances, str, "instance names (str)")
         rng = np.random.default_rng(self.scenario.seed + 1)
         if seeds is None:
             seeds = [
@@ -671,18 +749,77 @@ class SMAC:
         }
 
     def close(self) -> None:
-        """Close the runner and the storage."""
+        """Tell the results the runner has finished, close it and the storage.
+
+        Trials still running then (after an interrupted :meth:`optimize`) are given up: the
+        next run on this history, in this process or another, runs them again.
+        """
         try:
             if self.runner is not None:
+                try:
+                    self._collect()
+                except Exception as err:  # e.g. a broken cluster: close it anyway
+                    logger.warning("Could not collect the last results before closing: %s", err)
                 self.runner.close()
         finally:
-            self.runhistory.storage.close()
+            try:
+                for info in list(self._in_flight):
+                    self.runhistory.release(info)
+                self._in_flight.clear()
+            finally:
+                self.runhistory.storage.close()
 
     def __enter__(self) -> SMAC:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _listed(name: str, given: Any, kind: type, what: str) -> list[Any] | None:
+    """``given`` as a list of ``kind`` (None stays None), for :meth:`SMAC.validate`."""
+    if given is None:
+        return None
+    if not isinstance(given, (str, bytes)) and isinstance(given, Iterable):
+        items = list(given)
+        if all(isinstance(v, kind) and not isinstance(v, bool) for v in items):
+            return items
+    raise ScenarioError(
+        f"SMAC.validate's {name} must be a list of {what} or None; got {given!r:.200}."
+    )
+
+
+def _is_probability(value: object) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, (bool, np.bool_))
+        and 0.0 <= float(value) <= 1.0
+    )
+
+
+#: What SMAC calls on each part a user may swap in, and an example of one.
+_PART_METHODS = {
+    "model": (("fit", "predict"), "smacx.models.RandomForest(n_trees=20)"),
+    "acquisition": (("bind",), "smacx.acquisition.LCB(beta=2)"),
+    "maximizer": (("maximize",), "smacx.maximizer.LocalAndRandomSearch(Encoder(configspace))"),
+}
+
+
+def _check_parts(**parts: object) -> None:
+    """Reject a model, acquisition function or maximizer that lacks the methods SMAC calls
+    (say, a class instead of an instance, or a name), before anything runs."""
+    for name, part in parts.items():
+        if part is None:
+            continue
+        methods, example = _PART_METHODS[name]
+        missing = [m for m in methods if not callable(getattr(part, m, None))] or (
+            ["(an instance, not the class)"] if isinstance(part, type) else []
+        )
+        if missing:
+            raise ScenarioError(
+                f"SMAC's {name} must be an object with method(s) {', '.join(methods)}, such as "
+                f"{example}; got {part!r:.200} (missing: {', '.join(missing)})."
+            )
 
 
 def _preset_parts(

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, SupportsFloat
 
 import numpy as np
 from ConfigSpace import Configuration
@@ -113,8 +114,16 @@ def pareto_fronts(costs: np.ndarray) -> np.ndarray:
     return front
 
 
+def plain_number(value: SupportsFloat) -> int | float:
+    """A setting's number as settings store it: a whole number as an int, else a float
+    (numpy's numbers included), so that equal settings print alike."""
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
 def overdue_trials(history: RunHistory, timeout: float | None, now: float) -> list[TrialInfo]:
-    """Every running trial of a configuration that has a trial running for over ``timeout`` s.
+    """Every running trial of a configuration that has a trial running for over ``timeout`` s
+    (trials left by a process that is gone do not count).
 
     Args:
         history: The run history.
@@ -123,7 +132,8 @@ def overdue_trials(history: RunHistory, timeout: float | None, now: float) -> li
     """
     if timeout is None:
         return []
-    running = history.running_items()
+    # Trials of a process that died are run again (take_over_stale), not retired.
+    running = [(key, value) for key, value in history.running_items() if not history.is_stale(key)]
     late = {key.config_id for key, value in running if now - value.starttime > timeout}
     return [history.trial_info(key) for key, _ in running if key.config_id in late]
 
@@ -191,18 +201,33 @@ class Intensifier:
                 f"Intensifier.{name} must be {expected}; got {getattr(self, name)!r}."
             )
 
+        def whole(value: object) -> bool:  # numpy's integers too, but not a bool
+            return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
         if self.max_config_calls is not None and (
-            not isinstance(self.max_config_calls, int) or self.max_config_calls < 1
+            not whole(self.max_config_calls) or self.max_config_calls < 1
         ):
             raise fail("max_config_calls", "an int >= 1 or None")
-        if not isinstance(self.max_incumbents, int) or self.max_incumbents < 1:
+        if not whole(self.max_incumbents) or self.max_incumbents < 1:
             raise fail("max_incumbents", "an int >= 1")
-        if not isinstance(self.min_samples_per_config, int) or self.min_samples_per_config < 1:
+        if not whole(self.min_samples_per_config) or self.min_samples_per_config < 1:
             raise fail("min_samples_per_config", "an int >= 1")
         if self.aggregate not in ("mean", "median"):
             raise fail("aggregate", "'mean' or 'median'")
-        if self.pending_config_timeout is not None and not self.pending_config_timeout > 0:
+        timeout = self.pending_config_timeout
+        if timeout is not None and (
+            isinstance(timeout, (bool, np.bool_))
+            or not isinstance(timeout, numbers.Real)
+            or not 0 < timeout < math.inf
+        ):
             raise fail("pending_config_timeout", "a number of seconds > 0 or None")
+        # Plain numbers, so that equal settings have one repr (a run stores it to be resumed
+        # with the same settings): 60 and 60.0 are both 60.
+        for name in ("max_config_calls", "max_incumbents", "min_samples_per_config"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, int(getattr(self, name)))
+        if timeout is not None:
+            object.__setattr__(self, "pending_config_timeout", plain_number(timeout))
         if self.instance_order not in ("shuffled", "fixed"):
             raise fail("instance_order", "'shuffled' or 'fixed'")
 

@@ -34,7 +34,13 @@ import numpy as np
 from ConfigSpace import Configuration
 
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError
-from smacx.intensifier import make_keys, overdue_trials, pareto_fronts, rank_configs
+from smacx.intensifier import (
+    make_keys,
+    overdue_trials,
+    pareto_fronts,
+    plain_number,
+    rank_configs,
+)
 from smacx.trial import TrialInfo, TrialKey
 
 if TYPE_CHECKING:
@@ -182,6 +188,11 @@ class _HalvingSettings:
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
         ):
             raise fail("pending_config_timeout", "a number of seconds > 0 or None")
+        # Plain numbers, so that equal settings have one repr (a run stores it to be resumed
+        # with the same settings): eta=3 and eta=3.0 are both 3.
+        object.__setattr__(self, "eta", plain_number(eta))
+        if timeout is not None:
+            object.__setattr__(self, "pending_config_timeout", plain_number(timeout))
 
     def _schedules(self, scenario: Scenario) -> tuple[BracketSchedule, ...]:
         """The brackets this intensifier cycles through on ``scenario``."""

@@ -215,8 +215,40 @@ class RunHistory:
         self.sync()
         return key
 
+    def release(self, info: TrialInfo) -> bool:
+        """Give up a trial this process claimed and will not finish (its target was interrupted,
+        or its runner closed): it stays RUNNING, and the next :meth:`take_over_stale`, here or
+        in another process, claims it to run it again.
+
+        Returns:
+            Whether the trial was running under this process (and the storage can release).
+        """
+        release = getattr(self.storage, "release_trial", None)
+        key = self._key_if_known(info)
+        if release is None or key is None:
+            return False
+        released = bool(release(key, self.owner))
+        self.sync()
+        return released
+
+    def _key_if_known(self, info: TrialInfo) -> TrialKey | None:
+        config_id = self.get_config_id(info.config)
+        return (
+            None
+            if config_id is None
+            else TrialKey(config_id, info.instance, info.seed, info.budget)
+        )
+
     def _is_stale(self, rec: TrialRecord, now: float) -> bool:
-        return rec.owner != self.owner and not (rec.lease_until > now and owner_is_alive(rec.owner))
+        # A lease that ran out (or was released) or an owner that is gone; this process's own
+        # trials only when released.
+        return rec.lease_until <= now or (rec.owner != self.owner and not owner_is_alive(rec.owner))
+
+    def is_stale(self, key: TrialKey) -> bool:
+        """Whether a running trial was left by a process that is gone (or its lease ran out),
+        so that :meth:`take_over_stale` would claim it."""
+        rec = self._running.get(key)
+        return rec is not None and self._is_stale(rec, time.time())
 
     def n_stale(self) -> int:
         """Running trials left by a process that is gone (or whose lease ran out), which

@@ -58,6 +58,29 @@ class TrialInfo:
     seed: int | None = None
     budget: float | None = None
 
+    def __post_init__(self) -> None:
+        # numpy integers and floats (from rng.integers, arrays of budgets) become Python ones,
+        # so that every storage keys the trial alike.
+        from smacx.errors import TrialError
+
+        if self.instance is not None and not isinstance(self.instance, str):
+            raise TrialError(
+                f"TrialInfo.instance must be a str or None; got {self.instance!r:.100}."
+            )
+        if self.seed is not None:
+            if isinstance(self.seed, (bool, np.bool_)) or not isinstance(
+                self.seed, numbers.Integral
+            ):
+                raise TrialError(f"TrialInfo.seed must be an int or None; got {self.seed!r:.100}.")
+            object.__setattr__(self, "seed", int(self.seed))
+        if self.budget is not None:
+            if not _is_real(self.budget):
+                raise TrialError(
+                    f"TrialInfo.budget must be a number or None; got {self.budget!r:.100}."
+                )
+            if isinstance(self.budget, np.generic):
+                object.__setattr__(self, "budget", self.budget.item())
+
 
 @dataclass(frozen=True, order=True)
 class TrialKey:
@@ -111,6 +134,15 @@ class TrialValue:
             from smacx.errors import TrialError
 
             raise TrialError(f"TrialValue.status must be a StatusType; got {self.status!r}.")
+        for name in ("time", "cpu_time", "starttime", "endtime"):
+            value = getattr(self, name)
+            if not _is_real(value):
+                from smacx.errors import TrialError
+
+                raise TrialError(
+                    f"TrialValue.{name} must be a number of seconds; got {value!r:.100}."
+                )
+            object.__setattr__(self, name, float(value))
         object.__setattr__(
             self, "cost", [float(v) for v in cost] if isinstance(cost, list) else float(cost)
         )

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -200,6 +201,134 @@ def test_keyboard_interrupt_keeps_finished_trials(
         SMAC(scenario(space, tmp_path, n_trials=20), interrupted, progress=False).optimize()
     again = SMAC(scenario(space, tmp_path, n_trials=20), quadratic, progress=False)
     assert again.runhistory.n_finished == 4 and again.runhistory.n_running == 1
+    # The interrupted trial was given up, so this process (a notebook, say) runs it again
+    # within the budget instead of leaving it RUNNING.
+    assert again.runhistory.n_stale() == 1
+    again.optimize()
+    assert again.runhistory.n_finished == 20 and again.runhistory.n_running == 0
+
+
+def test_optimize_again_after_an_interrupt_runs_every_trial(space: ConfigurationSpace) -> None:
+    calls = []
+
+    def interrupted(config: Configuration) -> float:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return quadratic(config)
+
+    smac = SMAC(scenario(space, n_trials=6), interrupted, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        smac.optimize()
+    smac.optimize()
+    counts = Counter(v.status for _, v in smac.runhistory.finished())
+    assert counts == {StatusType.SUCCESS: 6} and smac.runhistory.n_running == 0
+
+
+def test_a_dead_processs_trial_is_run_again_not_retired(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    from smacx import Intensifier
+    from smacx.storage import TrialRecord
+    from tests.test_storage import dead_owner
+
+    racing = Intensifier(pending_config_timeout=60)
+    first = SMAC(scenario(space, tmp_path, n_trials=3), quadratic, intensifier=racing)
+    first.optimize()
+    config = space.sample_configuration()
+    key = first.runhistory.key_of(TrialInfo(config, seed=0))
+    # a trial that a killed process started an hour ago
+    left = TrialValue(status=StatusType.RUNNING, starttime=time.time() - 3600)
+    first.runhistory.storage.claim_trial(TrialRecord(key, left, dead_owner()), time.time())
+    first.close()
+    again = SMAC(scenario(space, tmp_path, n_trials=3), quadratic, intensifier=racing)
+    assert again.ask() == TrialInfo(config, seed=0)  # taken over: not RETIRED
+    assert again.runhistory.n_stale() == 0
+
+
+def test_tell_checks_the_space_and_records_nan_costs_as_crashes(
+    space: ConfigurationSpace,
+) -> None:
+    from smacx import TrialError
+
+    smac = SMAC(scenario(space, n_trials=10), raise_on_first_crash=False)
+    other = ConfigurationSpace({"y": (0.0, 1.0)})
+    with pytest.raises(TrialError, match="scenario's configspace"):
+        smac.tell(TrialInfo(other.sample_configuration(), seed=0), TrialValue(cost=1.0))
+    assert smac.runhistory.n_configs == 0  # nothing stored: the run stays usable
+    info = smac.ask()
+    smac.tell(info, TrialValue(cost=math.nan))
+    (value,) = [v for _, v in smac.runhistory.finished()]
+    assert value.status is StatusType.CRASHED and "non-finite" in value.additional_info["error"]
+    assert not math.isnan(value.cost)  # the crash cost, not the NaN
+    smac.ask()
+
+
+def test_numpy_seeds_are_stored_like_ints(space: ConfigurationSpace, tmp_path: Path) -> None:
+    import numpy as np
+
+    smac = SMAC(scenario(space, tmp_path, n_trials=10))
+    info = TrialInfo(space.sample_configuration(), seed=np.int64(7))
+    assert type(info.seed) is int
+    smac.tell(info, TrialValue(cost=1.0, time=np.float32(0.5)))
+    assert smac.runhistory.n_finished == 1
+
+
+def test_a_failed_construction_leaves_the_stored_run_alone(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    from smacx import Hyperband
+
+    SMAC(scenario(space, tmp_path, n_trials=5), quadratic, progress=False).optimize()
+    with pytest.raises(ScenarioError, match="model must be an object with method"):
+        SMAC(scenario(space, tmp_path, n_trials=5), quadratic, model="rf", overwrite=True)  # type: ignore[arg-type]
+    again = SMAC(scenario(space, tmp_path, n_trials=5), quadratic, progress=False)
+    assert again.runhistory.n_finished == 5  # not wiped
+    fresh = tmp_path / "fresh"
+    with pytest.raises(ScenarioError, match="needs a multi-fidelity scenario"):
+        SMAC(scenario(space, fresh, n_trials=5), quadratic, intensifier=Hyperband())
+    SMAC(scenario(space, fresh, n_trials=5), quadratic).optimize()  # not tied to Hyperband
+
+
+def test_swappable_parts_and_arguments_are_checked_up_front(space: ConfigurationSpace) -> None:
+    from smacx.models import RandomForest
+
+    sc = scenario(space, n_trials=5)
+    for kw, part in (
+        ({"model": RandomForest}, "model"),
+        ({"acquisition": "ei"}, "acquisition"),
+        ({"maximizer": object()}, "maximizer"),
+    ):
+        with pytest.raises(ScenarioError, match=f"SMAC's {part} must be an object"):
+            SMAC(sc, quadratic, **kw)
+    with pytest.raises(ScenarioError, match="initial_design must be"):
+        SMAC(sc, quadratic, initial_design=5)  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="callbacks must be a list"):
+        SMAC(sc, quadratic, callbacks=Callback())  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="random_probability must be a number"):
+        SMAC(sc, quadratic, random_probability="0.1")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="runner that runs another function"):
+        SMAC(sc, quadratic, runner=SerialRunner(lambda config: 0.0, sc))
+    SMAC(sc, quadratic, runner=SerialRunner(quadratic, sc))  # the same function is fine
+
+    class Counting(Callback):
+        def __init__(self) -> None:
+            self.told = 0
+
+        def on_tell_end(self, smbo: Any, info: TrialInfo, value: TrialValue) -> None:
+            self.told += 1
+
+    counting = Counting()
+    smac = SMAC(sc, quadratic, callbacks=(c for c in [counting]), progress=False)
+    smac.optimize()
+    assert counting.told == 5  # a generator of callbacks is kept, not used up by a check
+    incumbent = smac.incumbent
+    assert incumbent is not None
+    with pytest.raises(ScenarioError, match="instances must be a list"):
+        smac.validate(incumbent, instances="ab")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="seeds must be a list of ints"):
+        smac.validate(incumbent, seeds=3)  # type: ignore[arg-type]
+    assert smac.validate(incumbent, seeds=iter([1, 2])) == pytest.approx(quadratic(incumbent))
 
 
 def test_validate_passes_the_data_optimize_scattered(
@@ -260,9 +389,9 @@ def test_bad_arguments_are_named(space: ConfigurationSpace) -> None:
         SMAC({"n_trials": 3}, quadratic)  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match="preset must be one of"):
         SMAC(s, quadratic, preset="fast")  # type: ignore[arg-type]
-    with pytest.raises(ScenarioError, match="random_probability must be in"):
+    with pytest.raises(ScenarioError, match="random_probability must be a number in"):
         SMAC(s, quadratic, random_probability=2.0)
-    with pytest.raises(ScenarioError, match="plateau_probability must be in"):
+    with pytest.raises(ScenarioError, match="plateau_probability must be a number in"):
         SMAC(s, quadratic, plateau_probability=-0.1)
     with pytest.raises(ScenarioError, match="callbacks must be"):
         SMAC(s, quadratic, callbacks=[print])  # type: ignore[list-item]

@@ -278,3 +278,23 @@ def test_crashed_configuration_is_never_a_pareto_incumbent(space: ConfigurationS
     smac.tell(other, TrialValue(cost=[0.5, 0.5]))
     assert smac.incumbents == [other.config]
     assert smac.intensifier.incumbent_costs() == [0.5, 0.5]
+
+
+def test_equal_settings_print_alike() -> None:
+    import numpy as np
+
+    from smacx import Hyperband
+
+    # A run stores the repr of its settings and is resumed only with the same one.
+    assert repr(Intensifier(pending_config_timeout=60)) == repr(
+        Intensifier(pending_config_timeout=60.0)
+    )
+    assert repr(Hyperband(eta=3.0)) == repr(Hyperband(eta=3))
+    assert Intensifier(max_incumbents=np.int64(3)).max_incumbents == 3
+    for bad in (
+        {"max_incumbents": True},
+        {"pending_config_timeout": True},
+        {"max_incumbents": "2"},
+    ):
+        with pytest.raises(ScenarioError, match="Intensifier"):
+            Intensifier(**bad)  # type: ignore[arg-type]

@@ -94,6 +94,23 @@ def test_stale_running_trial_can_be_taken_over(storage: Storage) -> None:
     assert storage.claim_trial(running(by_expired), now=11.0)
 
 
+def test_released_trial_can_be_claimed_again_by_anyone(storage: Storage) -> None:
+    cid = storage.add_config('{"x": 1}', "")
+    key, other = TrialKey(cid, None, 1, None), TrialKey(cid, None, 2, None)
+    storage.claim_trial(running(key), 0.0)
+    assert not storage.claim_trial(running(key), now=1.0)  # alive, no lease end
+    assert not storage.release_trial(key, "someone else")  # only its owner releases it
+    assert not storage.release_trial(other, owner_id())  # no such row
+    before = max(r.version for r in storage.read_trials(0))
+    assert storage.release_trial(key, owner_id())
+    (changed,) = storage.read_trials(before)  # other processes see the release on sync
+    assert changed.key == key and changed.lease_until == 0.0
+    assert changed.value.status is StatusType.RUNNING
+    assert storage.claim_trial(running(key), now=1.0)
+    storage.finish_trial(done(key))
+    assert not storage.release_trial(key, owner_id())  # finished rows stay finished
+
+
 def test_keys_with_none_and_floats_round_trip(storage: Storage) -> None:
     cid = storage.add_config("{}", "")
     keys = [
@@ -155,6 +172,36 @@ def test_open_storage_urls(tmp_path: Path) -> None:
     assert isinstance(open_storage(tmp_path / "b.db"), SQLiteStorage)
     with pytest.raises(StorageError, match="not supported"):
         open_storage("redis://localhost")
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+    with pytest.raises(StorageError, match="no smacx run history"):
+        SQLiteStorage(path)
+    with sqlite3.connect(path) as conn:  # left as it was
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master")]
+    assert tables == ["users"]
+
+
+def test_a_write_lock_held_too_long_is_a_storage_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    storage = SQLiteStorage(tmp_path / "x.db", timeout=0.2)
+    cid = storage.add_config('{"x": 1}', "")
+    other = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StorageError, match=r"locked.*timeout=0.2 s"):
+            storage.finish_trial(done(TrialKey(cid, None, 1, None)))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert storage.finish_trial(done(TrialKey(cid, None, 1, None)))  # usable afterwards
+    storage.close()
 
 
 def test_unreadable_database_raises_storage_error(tmp_path: Path) -> None:

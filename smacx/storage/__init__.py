@@ -95,6 +95,12 @@ class Storage(Protocol):
         """Write a final result over a RUNNING (or missing) row; False if it was finished."""
         ...
 
+    def release_trial(self, key: TrialKey, owner: str) -> bool:
+        """End the lease of ``owner``'s RUNNING row of ``key`` now, so that any process may
+        claim the trial again; False if no such row. (Optional: without it, a trial that a
+        process gave up on is run again only once that process has ended.)"""
+        ...
+
     def read_configs(self, after_id: int) -> list[ConfigRecord]:
         """Configurations with an id above ``after_id``, by id."""
         ...
@@ -188,8 +194,10 @@ _START_TOLERANCE = 2.0
 def owner_is_alive(owner: str) -> bool:
     """Whether the process behind an owner id still runs.
 
-    Processes on other hosts cannot be checked and count as alive; their trials are reclaimed
-    through the lease instead. A reused pid is told apart by the process start time.
+    Processes on other hosts cannot be checked and count as alive: their trials are taken over
+    only once the lease they were claimed with runs out (trials that :class:`~smacx.SMAC`
+    claims have no time limit, so a process that died on another host leaves them running).
+    A reused pid is told apart by the process start time.
     """
     import psutil
 

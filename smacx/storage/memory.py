@@ -75,6 +75,14 @@ class MemoryStorage:
             self._put(record)
             return True
 
+    def release_trial(self, key: TrialKey, owner: str) -> bool:
+        with self._lock:
+            old = self._trials.get(key)
+            if old is None or old.value.status is not StatusType.RUNNING or old.owner != owner:
+                return False
+            self._put(TrialRecord(key, old.value, owner, 0.0))
+            return True
+
     def read_configs(self, after_id: int) -> list[ConfigRecord]:
         return self._configs[after_id:]
 

@@ -5,7 +5,8 @@ result is on disk the moment ``finish_trial`` returns: killing the process (even
 no finished trial. ``synchronous=NORMAL`` keeps commits fast; it guards against process crashes, not
 against the machine losing power mid-commit.
 
-SQLite's locking needs a local file system. For processes on several machines use PostgreSQL.
+SQLite's locking needs a local file system: processes sharing one file must run on one machine
+(a network file system such as NFS does not give them safe locks).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from smacx.errors import StorageError
@@ -28,7 +29,7 @@ from smacx.storage import (
     encode_value,
     owner_is_alive,
 )
-from smacx.trial import StatusType
+from smacx.trial import StatusType, TrialKey
 
 __all__ = ["SQLiteStorage"]
 
@@ -81,6 +82,7 @@ class SQLiteStorage:
 
     def __init__(self, path: str | Path, timeout: float = 60.0, read_only: bool = False) -> None:
         self.path = Path(path)
+        self._timeout = timeout
         try:
             if read_only:
                 self._conn = sqlite3.connect(
@@ -99,6 +101,12 @@ class SQLiteStorage:
                 self._conn = sqlite3.connect(
                     self.path, timeout=timeout, isolation_level=None, check_same_thread=False
                 )
+                tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
+                if tables and not {"meta", "configs", "trials"} <= tables:
+                    self._conn.close()
+                    raise sqlite3.DatabaseError(
+                        f"it holds tables {sorted(tables)[:5]} but no smacx run history"
+                    )
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 for statement in _SCHEMA.strip().split(";"):
@@ -114,17 +122,36 @@ class SQLiteStorage:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
-        cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        """One write transaction; SQLite's errors (a lock held past ``timeout``, a full disk)
+        come out as :class:`~smacx.errors.StorageError`."""
+        try:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise self._error(err) from err
         try:
             yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
+        except BaseException as err:
+            # (the transaction may be gone already, e.g. after a disk I/O error)
+            with suppress(sqlite3.Error):
+                cur.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise self._error(err) from err
             raise
         else:
-            cur.execute("COMMIT")
+            try:
+                cur.execute("COMMIT")
+            except sqlite3.Error as err:
+                raise self._error(err) from err
         finally:
             cur.close()
+
+    def _error(self, err: sqlite3.Error) -> StorageError:
+        return StorageError(
+            f"cannot write to the run-history database {str(self.path)!r}: {err}. If another "
+            f"process holds it locked for longer than timeout={self._timeout} s, raise the "
+            "timeout or let fewer processes share the file."
+        )
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:
@@ -207,6 +234,16 @@ class SQLiteStorage:
                 return False
             self._upsert(cur, record)
             return True
+
+    def release_trial(self, key: TrialKey, owner: str) -> bool:
+        with self._lock, self._transaction() as cur:
+            version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM trials").fetchone()[0]
+            cur.execute(
+                "UPDATE trials SET lease_until = 0, version = ? WHERE config_id = ? AND "
+                "instance = ? AND seed = ? AND budget = ? AND status = ? AND owner = ?",
+                (version, *encode_key(key), int(StatusType.RUNNING), owner),
+            )
+            return cur.rowcount > 0
 
     def read_configs(self, after_id: int) -> list[ConfigRecord]:
         with self._lock:
