@@ -309,7 +309,11 @@ class SMAC:
     def ask(self) -> TrialInfo:
         """The next trial to run, recorded as running; never the same trial twice.
 
-        Trials left running by a process that died are handed out again first.
+        Trials left running by a process that died (or given up by this one) are handed out
+        again first.
+
+        Raises:
+            SearchSpaceExhaustedError: Every configuration of a finite space has been tried.
         """
         info = self._ask(stale_only=False)
         assert info is not None
@@ -518,7 +522,10 @@ class SMAC:
                 sends them to each worker once).
 
         Raises:
-            KeyboardInterrupt: Re-raised after the history is saved (it always is).
+            KeyboardInterrupt: Re-raised after the history is saved (it always is); the
+                interrupted trial runs again at the next :meth:`optimize`.
+            SearchSpaceExhaustedError: Every configuration of a finite space has been tried
+                and no trial is running.
         """
         if self.runner is None:
             raise ScenarioError(
