@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -67,28 +68,42 @@ def run_report(path: str | Path) -> dict[str, Any]:
         and ``trajectory`` (every change of incumbent, oldest first, as stored).
 
     Raises:
-        StorageError: No run at ``path``, or the file is not a smacx database.
+        StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
+            (SQLite cannot read a page, or a stored record is not what smacx wrote).
     """
     database = _find_database(Path(path))
     storage = SQLiteStorage(database, read_only=True)
+    part = "the scenario"
     try:
-        scenario = json.loads(storage.get_meta("scenario") or "{}")
-        trajectory = json.loads(storage.get_meta("trajectory") or "[]")
+        objectives = json.loads(storage.get_meta("scenario") or "{}").get("objectives")
+        part = "the configurations"
         configs = {c.config_id: json.loads(c.config_json) for c in storage.read_configs(0)}
+        part = "the trials"
         statuses = Counter(record.value.status.name for record in storage.read_trials(0))
+        part = "the incumbent's trajectory"
+        trajectory = json.loads(storage.get_meta("trajectory") or "[]")
+        incumbent = None
+        if trajectory:
+            last = trajectory[-1]
+            incumbent = {
+                "config": configs.get(last["config_id"]),
+                "cost": last["cost"],
+                "n_finished": last["n_finished"],
+            }
+    # A damaged file: SQLite finds a malformed page, or a record decodes to garbage (JSON,
+    # UTF-8, a status or field that smacx never writes).
+    except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        problem = " ".join(f"{type(err).__name__}: {err}".split())  # on one line
+        raise StorageError(
+            f"smacx show: cannot read {part} from {str(database)!r}: the database is damaged "
+            f"({problem}). Check it with sqlite3 {str(database)!r} 'PRAGMA integrity_check', "
+            "and restore it from a copy if that reports errors."
+        ) from err
     finally:
         storage.close()
-    incumbent = None
-    if trajectory:
-        last = trajectory[-1]
-        incumbent = {
-            "config": configs.get(last["config_id"]),
-            "cost": last["cost"],
-            "n_finished": last["n_finished"],
-        }
     return {
         "database": str(database),
-        "objectives": scenario.get("objectives"),
+        "objectives": objectives,
         "configs": len(configs),
         "trials": dict(sorted(statuses.items())),
         "incumbent": incumbent,
@@ -136,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = run_report(args.run)
     except StorageError as err:
+        log.debug("smacx show failed", exc_info=True)  # the traceback, with --verbose
         print(err, file=sys.stderr)
         return 2
     try:

@@ -67,3 +67,50 @@ def test_command_line_entry_point_runs() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("smacx ")
+
+
+def test_show_on_a_damaged_database_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data page overwritten in the middle of the file: the schema (page 1) still opens, the
+    reads fail. `smacx show` exits 2 with one line naming the file, not a traceback."""
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(space, n_trials=40, output_directory=tmp_path, deterministic=True)
+    with SMAC(
+        scenario, lambda config, seed: config["x"] ** 2, preset="random", progress=False
+    ) as smac:
+        smac.optimize()
+    database = scenario.output_path / "runhistory.db"
+    assert not database.with_name("runhistory.db-wal").exists()  # all of it in the file
+    data = bytearray(database.read_bytes())
+    assert len(data) >= 3 * 4096, len(data)
+    data[4096:-4096] = b"\xff" * (len(data) - 2 * 4096)  # every page but the first and last
+    database.write_bytes(bytes(data))
+    with pytest.raises(StorageError, match="the database is damaged") as raised:
+        run_report(scenario.output_path)
+    assert isinstance(raised.value.__cause__, sqlite3.DatabaseError)
+    assert main(["show", str(scenario.output_path)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert captured.out == "" and "\n" not in err and "Traceback" not in err
+    assert str(database) in err and "database disk image is malformed" in err
+
+
+def test_show_on_a_record_that_is_not_json_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = finished_run(tmp_path)
+    database = scenario.output_path / "runhistory.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE meta SET value = '[{\"config_id\": 1, ' WHERE key = 'trajectory'")
+    conn.close()
+    assert main(["show", str(database), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == (
+        f"smacx show: cannot read the incumbent's trajectory from {str(database)!r}: the "
+        "database is damaged (JSONDecodeError: Expecting property name enclosed in double "
+        "quotes: line 1 column 19 (char 18)). Check it with sqlite3 "
+        f"{str(database)!r} 'PRAGMA integrity_check', and restore it from a copy if that "
+        "reports errors."
+    )

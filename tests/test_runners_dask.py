@@ -9,6 +9,7 @@ The runner-independent behaviour (each trial comes back once, crashes are data, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -17,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +176,23 @@ def kill_parent_and_linger(config: Configuration, seed: int, pid_file: str) -> f
 
 def uses_data(config: Configuration, seed: int, X: np.ndarray, y: list[int]) -> Any:
     return float(X[seed]), {"x_id": id(X), "pid": os.getpid(), "len_y": len(y), "y0": y[0]}
+
+
+def takes_lock(config: Configuration, seed: int, lock: Any) -> float:
+    return float(seed)
+
+
+def cancels_itself(config: Configuration, seed: int) -> float:
+    """asyncio code whose task is cancelled: asyncio.run raises CancelledError, a BaseException."""
+
+    async def work() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(1)
+
+    asyncio.run(work())
+    return float(seed)
 
 
 # -- our own LocalCluster ------------------------------------------------------------------------
@@ -476,6 +495,55 @@ def test_scattered_data_is_sent_once(space: ConfigurationSpace, fresh_client: Cl
     while any(n >= X.nbytes for n in client.nbytes(summary=False).values()):
         assert time.monotonic() < deadline, "the scattered array was never released"
         time.sleep(0.05)
+
+
+def test_unpicklable_data_to_scatter_is_a_scenario_error_naming_it(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    """dask cannot send a lock: the error names the keyword, what was expected and what came,
+    no trial is left running, and the runner goes on with data it can send."""
+    with DaskParallelRunner(
+        SerialRunner(takes_lock, scenario(space)), dask_client=client
+    ) as runner:
+        with pytest.raises(
+            ScenarioError,
+            match=r"data_to_scatter\['lock'\] cannot be sent to the dask workers: expected data "
+            r"that can be pickled .* got _thread\.lock \(TypeError: cannot pickle",
+        ) as raised:
+            runner.submit_trial(
+                TrialInfo(space.get_default_configuration(), seed=0), lock=threading.Lock()
+            )
+        assert isinstance(raised.value.__cause__, TypeError)  # dask's own error
+        assert not runner.is_running()
+        values = by_seed(run_all(runner, trials(space, 2), lock="a name instead"))
+        assert [values[s].cost for s in range(2)] == [0.0, 1.0]
+
+
+def test_unpicklable_target_is_a_scenario_error(space: ConfigurationSpace, client: Client) -> None:
+    lock = threading.Lock()
+
+    def locked(config: Configuration, seed: int) -> float:
+        with lock:
+            return float(seed)
+
+    with DaskParallelRunner(SerialRunner(locked, scenario(space)), dask_client=client) as runner:
+        with pytest.raises(ScenarioError, match="cannot send its SerialRunner .* unpicklable"):
+            runner.submit_trial(TrialInfo(space.get_default_configuration(), seed=0))
+        assert not runner.is_running()
+
+
+def test_cancelled_error_of_the_target_is_its_crash(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    """The worker's SerialRunner records the target's CancelledError (a BaseException) like any
+    crash of the target, with its traceback; not as dask failing to run the trial."""
+    with DaskParallelRunner(
+        SerialRunner(cancels_itself, scenario(space)), dask_client=client
+    ) as runner:
+        [(_, value)] = run_all(runner, trials(space, 1))
+    assert value.status is StatusType.CRASHED
+    assert value.additional_info["error"].startswith("CancelledError")
+    assert "in cancels_itself" in value.additional_info["traceback"]
 
 
 # -- no workers ----------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+import faulthandler
 import math
+import os
+import signal
 import sys
 import time
 from typing import Any
@@ -209,3 +213,94 @@ def test_bad_targets_fail_at_construction(space: ConfigurationSpace) -> None:
         make(space, lambda config, seed: 1.0, instances=["a"])
     with pytest.raises(ScenarioError, match="'budget' argument"):
         make(space, lambda config: 1.0, min_budget=1, max_budget=3)
+
+
+def test_swapped_or_wrong_arguments_fail_at_construction(space: ConfigurationSpace) -> None:
+    """SMAC takes (scenario, target_fn), SerialRunner (target_fn, scenario): a swap is named."""
+    scenario = Scenario(space, output_directory=None)
+
+    def f(config: Configuration, seed: int) -> float:
+        return 0.0
+
+    with pytest.raises(ScenarioError, match=r"swapped.*SerialRunner\(target_fn, scenario\)"):
+        SerialRunner(scenario, f)  # type: ignore[arg-type]
+    with pytest.raises(
+        ScenarioError, match=r"scenario=\.\.\.\) must be a smacx.Scenario; got NoneType"
+    ):
+        SerialRunner(f, None)  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match=r"target_fn=\.\.\.\) must be callable.*got int 42"):
+        SerialRunner(42, scenario)  # type: ignore[arg-type]
+
+
+def cancels_itself(config: Configuration) -> float:
+    """asyncio code whose task is cancelled: asyncio.run raises CancelledError, a BaseException."""
+
+    async def work() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(1)
+
+    asyncio.run(work())
+    return 1.0
+
+
+def raises_cancelled(config: Configuration) -> float:
+    raise asyncio.CancelledError("given up")
+
+
+@pytest.mark.parametrize("fn", [cancels_itself, raises_cancelled])
+@pytest.mark.parametrize("limit", [None, 5])
+def test_cancelled_error_of_the_target_is_a_crashed_trial(
+    space: ConfigurationSpace, fn: Any, limit: int | None
+) -> None:
+    """A runner never raises because a target failed, BaseExceptions other than Ctrl-C
+    included; with a limit the target runs in pynisher's child."""
+    value = run(space, fn, crash_cost=100.0, trial_walltime_limit=limit)
+    assert value.status is StatusType.CRASHED and value.cost == 100.0
+    assert value.additional_info["error"].startswith("CancelledError")
+    assert f"in {fn.__name__}" in value.additional_info["traceback"]
+
+
+def interrupted(config: Configuration) -> float:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="BaseExceptionGroup is new in 3.11")
+def test_keyboard_interrupt_in_the_target_stops_the_run(space: ConfigurationSpace) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        run(space, interrupted)
+
+    def grouped(config: Configuration) -> float:
+        raise BaseExceptionGroup("task group", [ValueError("x"), KeyboardInterrupt()])  # noqa: F821
+
+    with pytest.raises(BaseExceptionGroup):  # noqa: F821
+        run(space, grouped)
+
+
+def kills_itself(config: Configuration, seed: int) -> float:
+    """Sends itself the signal numbered ``seed`` (in pynisher's child: the test goes on)."""
+    faulthandler.disable()  # pytest's, inherited by the child: no dump of the segfault
+    os.kill(os.getpid(), seed)
+    return 1.0
+
+
+@pytest.mark.parametrize(
+    ("memory", "sig", "status", "reason"),
+    [
+        (None, signal.SIGSEGV, StatusType.CRASHED, "died of signal SIGSEGV (exit code -11)"),
+        (None, signal.SIGTERM, StatusType.CRASHED, "died of signal SIGTERM (exit code -15)"),
+        (2000, signal.SIGTERM, StatusType.CRASHED, "died of signal SIGTERM (exit code -15)"),
+        (2000, signal.SIGKILL, StatusType.MEMORYOUT, "killed (SIGKILL) under trial_memory_limit"),
+        # pynisher reports a segfault under a memory limit as a memory error; the message says so
+        (2000, signal.SIGSEGV, StatusType.MEMORYOUT, "segmentation fault (SIGSEGV) under"),
+    ],
+)
+def test_child_killed_by_a_signal_names_it(
+    space: ConfigurationSpace, memory: int | None, sig: int, status: StatusType, reason: str
+) -> None:
+    runner = make(space, kills_itself, trial_walltime_limit=10, trial_memory_limit=memory)
+    value = runner.run(space.get_default_configuration(), seed=int(sig))
+    assert value.status is status
+    assert reason in value.additional_info["error"]
+    assert "exceeded trial_memory_limit" not in value.additional_info["error"]

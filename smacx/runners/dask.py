@@ -35,6 +35,7 @@ import numpy as np
 from ConfigSpace import Configuration
 
 try:
+    import cloudpickle  # type: ignore[import-untyped]
     import dask
     from distributed import Client, Future, KilledWorker, LocalCluster, wait
 except ImportError as err:  # pragma: no cover - exercised only without dask installed
@@ -111,7 +112,9 @@ class DaskParallelRunner(AbstractRunner):
     Data passed to :meth:`submit_trial` as keyword arguments is scattered to every worker (with
     ``broadcast=True``) the first time an object is passed under a name, and reused as long as
     the same object (by identity) comes under that name; each target call receives it as keyword
-    arguments. Data lost with dying workers is scattered again.
+    arguments. Data lost with dying workers is scattered again. Data must be picklable (by
+    pickle or cloudpickle): a lock, an open file or a connection raises
+    :class:`~smacx.errors.ScenarioError` naming its keyword.
 
     Per-trial time and memory limits (pynisher) work on daemonic worker processes, dask's default:
     while a limited trial runs, the worker process is allowed to start pynisher's child, and on
@@ -347,6 +350,8 @@ class DaskParallelRunner(AbstractRunner):
                 to the workers the first time it is passed and reused afterwards.
 
         Raises:
+            ScenarioError: A value of ``dask_data_to_scatter`` cannot be pickled (it is named
+                in the message); no trial was submitted.
             NoWorkersError: The cluster had no worker for ``patience`` seconds.
             RuntimeError: The runner was closed.
         """
@@ -587,14 +592,29 @@ class DaskParallelRunner(AbstractRunner):
         self._done.put(future.key)
 
     def _scatter(self, name: str, value: Any) -> Future[Any]:
-        """The future of ``value`` on the cluster, scattered now unless done before."""
+        """The future of ``value`` on the cluster, scattered now unless done before.
+
+        Args:
+            name: The target's keyword argument ``value`` is passed as ("" for the runner).
+            value: The object to send to every worker.
+
+        Raises:
+            ScenarioError: ``value`` cannot be pickled, so dask cannot send it.
+            NoWorkersError: The cluster had no worker for ``patience`` seconds.
+        """
         cached = self._scattered.get(name)
         if cached is not None and cached[0] is value and cached[1].status == "finished":
             return cached[1]
         if not self._total_threads():
             self._await_workers()
         # A one-element list keeps dask from scattering the items of a list or dict separately.
-        [future] = self._dask.scatter([value], broadcast=True, hash=False)
+        try:
+            [future] = self._dask.scatter([value], broadcast=True, hash=False)
+        except Exception as err:
+            problem = _unpicklable(value)
+            if problem is None:  # not the data: e.g. the connection to the cluster
+                raise
+            raise _unpicklable_error(name, value, problem) from err
         if cached is not None:
             reason = "the worker(s) holding it died" if cached[0] is value else "a new object"
             logger.info("Scattered %s again: %s", name or "the target runner", reason)
@@ -755,6 +775,32 @@ class DaskParallelRunner(AbstractRunner):
             f"{self.patience:g} s (patience={self.patience:g}), so no trial can run. Add workers "
             f"({how}), pass a dask_client whose cluster has workers, or raise patience."
         )
+
+
+def _unpicklable(value: Any) -> str | None:
+    """Why neither pickle nor cloudpickle (dask's fallback) can serialize ``value``, or None."""
+    try:
+        cloudpickle.dumps(value)
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def _unpicklable_error(name: str, value: Any, problem: str) -> ScenarioError:
+    """The error for scattering ``value``, which cannot be pickled, as keyword ``name``."""
+    got = f"{type(value).__module__}.{type(value).__qualname__}"
+    if not name:
+        return ScenarioError(
+            "DaskParallelRunner cannot send its SerialRunner to the dask workers: expected a "
+            f"target_fn that can be pickled (pickle or cloudpickle), got one that holds "
+            f"unpicklable data ({problem}). Create such objects (locks, connections, open files) "
+            "inside the target, or pass a module-level function."
+        )
+    return ScenarioError(
+        f"data_to_scatter[{name!r}] cannot be sent to the dask workers: expected data that can "
+        f"be pickled (pickle or cloudpickle), got {got} ({problem}). Pass picklable data "
+        "instead, and create objects such as locks, connections or open files inside the target."
+    )
 
 
 def _scheduler_saturation(client: Client) -> float | None:

@@ -13,7 +13,9 @@ import logging
 import math
 import numbers
 import pickle
+import re
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from smacx.errors import ScenarioError
 from smacx.runners.base import AbstractRunner
+from smacx.scenario import Scenario
 from smacx.trial import StatusType, TrialInfo, TrialValue
 
 if TYPE_CHECKING:
     from ConfigSpace import Configuration
-
-    from smacx.scenario import Scenario
 
 __all__ = ["SerialRunner", "TargetFunction"]
 
@@ -44,6 +45,10 @@ class _Measured:
     Returns a tuple ``(kind, payload, cpu_seconds)`` where kind is ``"ok"`` (payload: the
     target's return value), ``"memoryout"`` or ``"error"`` (payload: a dict with the error
     and its traceback). Catching here keeps the traceback, which pynisher would lose.
+
+    Every exception of the target is caught, ``BaseException`` subclasses such as
+    ``SystemExit`` and ``asyncio.CancelledError`` included, except ``KeyboardInterrupt`` (also
+    inside an exception group): a user's Ctrl-C stops the run.
     """
 
     def __init__(self, fn: TargetFunction, in_child: bool) -> None:
@@ -61,9 +66,13 @@ class _Measured:
             result = self.fn(*args, **kwargs)
         except MemoryError as err:
             return "memoryout", {"error": f"MemoryError: {err}"}, time.process_time() - cpu
-        # A target's failure is data, not a reason to stop; so is a sys.exit() in it.
-        except (Exception, SystemExit) as err:
-            info = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+        # A target's failure is data, not a reason to stop; so is a sys.exit() in it, or an
+        # asyncio.CancelledError that its own event loop let escape. Only Ctrl-C stops the run.
+        except BaseException as err:
+            if _is_interrupt(err):
+                raise
+            error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            info = {"error": error, "traceback": traceback.format_exc()}
             return "error", info, time.process_time() - cpu
         spent = time.process_time() - cpu
         if self.in_child:  # the result goes back to the parent pickled
@@ -83,26 +92,35 @@ class SerialRunner(AbstractRunner):
     ``**kwargs``), plus any data passed to ``submit_trial``. It returns the cost as a number, a
     dict of objective name to number, a sequence with one number per objective, or a tuple
     ``(cost, info_dict)``. Any exception, or a cost that is NaN, infinite or not a number,
-    records the trial as CRASHED with the reason in ``additional_info``.
+    records the trial as CRASHED with the reason in ``additional_info``; that includes
+    ``BaseException`` subclasses such as ``SystemExit`` and ``asyncio.CancelledError``, but not
+    ``KeyboardInterrupt``, which stops the run.
 
     With ``Scenario.trial_walltime_limit`` or ``trial_memory_limit`` set, each trial runs in a
     forked child process under pynisher: going over the time limit gives TIMEOUT (pynisher stops
     the child at whole seconds, so under a limit of 1.5 s it is stopped after 2 s, and a result
     that came after 1.5 s is a TIMEOUT all the same), over the memory
     limit MEMORYOUT (the limit bounds the child's whole address space, including what this process
-    had loaded when it forked). A child killed by a signal gives CRASHED, or MEMORYOUT when a
-    memory limit is set and the signal is SIGKILL (the kernel's out-of-memory killer).
+    had loaded when it forked). A child killed by a signal gives CRASHED, with the signal's name
+    in ``additional_info["error"]``, except under a memory limit: SIGKILL (the kernel's
+    out-of-memory killer) gives MEMORYOUT, and so does a segmentation fault (SIGSEGV), since
+    pynisher reports one as a memory error (a process that runs out of address space may die
+    so, and nothing tells that apart from a segfault of the target); the error message then
+    says so. Run such a target without ``trial_memory_limit`` to see whether it segfaults anyway.
 
     Args:
         target_fn: The function to minimize.
         scenario: Supplies the objectives, crash cost and per-trial limits.
 
     Raises:
-        ScenarioError: ``target_fn`` is not callable, or lacks an argument the scenario needs
-            (``instance`` when the scenario has instances, ``budget`` when it has budgets).
+        ScenarioError: The arguments are swapped (the target comes first), ``target_fn`` is not
+            callable, ``scenario`` is not a :class:`~smacx.Scenario`, or ``target_fn`` lacks an
+            argument the scenario needs (``instance`` when the scenario has instances,
+            ``budget`` when it has budgets).
     """
 
     def __init__(self, target_fn: TargetFunction, scenario: Scenario) -> None:
+        _check_arguments(target_fn, scenario)
         self.target_fn = target_fn
         self.scenario = scenario
         self.objectives = tuple(scenario.objectives)
@@ -210,15 +228,33 @@ class SerialRunner(AbstractRunner):
             return "timeout", {"error": msg}, math.nan
         except pynisher.CpuTimeoutException:  # pragma: no cover - no CPU limit is set
             return "timeout", {"error": "exceeded the CPU time limit"}, math.nan
-        except pynisher.MemoryLimitException:
-            msg = f"exceeded trial_memory_limit={self.memory_limit} MB"
+        except pynisher.MemoryLimitException as err:
+            if "SIGSEGV" in str(err):
+                # pynisher reports any segfault under a memory limit as a memory error: running
+                # out of address space often ends so (a stack that cannot grow, an unchecked
+                # malloc in C code), and nothing left of the child tells the two apart.
+                msg = (
+                    "the trial process died of a segmentation fault (SIGSEGV) under "
+                    f"trial_memory_limit={self.memory_limit} MB: recorded as MEMORYOUT because "
+                    "reaching the limit can end so, but a segfault of the target would look the "
+                    "same; run it without trial_memory_limit to tell them apart"
+                )
+            else:
+                msg = f"exceeded trial_memory_limit={self.memory_limit} MB"
             return "memoryout", {"error": msg}, math.nan
         except pynisher.PynisherException as err:
-            signal_kill = "exitcode -9" in str(err)
-            if self.memory_limit is not None and signal_kill:
+            signum = _killed_by(err)
+            if self.memory_limit is not None and signum == signal.SIGKILL:
                 msg = f"killed (SIGKILL) under trial_memory_limit={self.memory_limit} MB"
                 return "memoryout", {"error": msg}, math.nan
-            return "error", {"error": f"the trial process died: {err}"}, math.nan
+            if signum is not None:
+                msg = (
+                    f"the trial process died of signal {_signal_name(signum)} (exit code "
+                    f"{-signum}) before returning a result"
+                )
+            else:
+                msg = f"the trial process died: {err}"
+            return "error", {"error": msg}, math.nan
         except TypeError as err:
             # pynisher cannot unpickle its own MemoryLimitException on some Pythons.
             if "MemoryLimitException" in str(err):
@@ -282,6 +318,64 @@ class SerialRunner(AbstractRunner):
         if not all(math.isfinite(c) for c in costs):
             return [], f"the target returned a non-finite cost {costs}"
         return costs, None
+
+
+def _killed_by(err: Exception) -> int | None:
+    """The signal that ended pynisher's child, from pynisher's "exitcode -N" (None: no signal)."""
+    match = re.search(r"exitcode (-\d+)", str(err))
+    return -int(match.group(1)) if match else None
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"number {signum}"
+
+
+def _is_interrupt(err: BaseException) -> bool:
+    """Whether ``err`` is a ``KeyboardInterrupt``, or an exception group that holds one."""
+    if isinstance(err, KeyboardInterrupt):
+        return True
+    # (a builtin from Python 3.11 on, which ruff's py310 target does not know)
+    if sys.version_info >= (3, 11) and isinstance(err, BaseExceptionGroup):  # noqa: F821
+        return err.subgroup(KeyboardInterrupt) is not None
+    return False
+
+
+def _describe(value: Any) -> str:
+    """``value``'s type and a short repr, for error messages."""
+    return f"{type(value).__name__} {value!r:.100}"
+
+
+def _check_arguments(target_fn: Any, scenario: Any) -> None:
+    """Check the types of ``SerialRunner(target_fn, scenario)``'s arguments.
+
+    Raises:
+        ScenarioError: The arguments are swapped, ``target_fn`` is not callable, or
+            ``scenario`` is not a :class:`~smacx.Scenario`.
+    """
+    order = (
+        "The target comes first: SerialRunner(target_fn, scenario) (SMAC takes them the other "
+        "way round, SMAC(scenario, target_fn))."
+    )
+    if isinstance(target_fn, Scenario) and not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            "SerialRunner(target_fn, scenario) got its arguments swapped: expected a callable "
+            f"target_fn and a smacx.Scenario, got the Scenario as target_fn and "
+            f"{_describe(scenario)} as scenario. {order}"
+        )
+    if not callable(target_fn):
+        hint = order if not isinstance(scenario, Scenario) else "Pass the function to minimize."
+        raise ScenarioError(
+            "SerialRunner(target_fn=...) must be callable, as f(config, seed) -> cost; got "
+            f"{_describe(target_fn)}. {hint}"
+        )
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            "SerialRunner(scenario=...) must be a smacx.Scenario; got "
+            f"{_describe(scenario)}. {order}"
+        )
 
 
 def _is_number(value: Any) -> bool:
