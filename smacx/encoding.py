@@ -141,6 +141,7 @@ class Encoder:
         self._ordinal_scale = np.where(
             self._kind == _ORDINAL, np.maximum(self.n_values - 1, 1), 1
         ).astype(np.float64)
+        self._ordinal_cols = np.flatnonzero(self._kind == _ORDINAL)
         # Hyperparameters with parent conditions, parents before children.
         index_of = configspace.index_of
         conditional = [index_of[name] for name in configspace.conditional_hyperparameters]
@@ -291,10 +292,26 @@ class Encoder:
     # ------------------------------------------------------------------ conversion
 
     def _to_cs(self, X: np.ndarray) -> np.ndarray:
-        """ConfigSpace vectors `(n, d)` (NaN for inactive) of encoded rows `(n, d)`."""
+        """ConfigSpace vectors `(n, d)` (NaN for inactive) of encoded rows `(n, d)`.
+
+        An ordinal's vector value is the index of its value, which ConfigSpace compares exactly
+        with the indices in conditions and forbidden clauses. ``index / (size - 1)`` multiplied
+        back by ``size - 1`` can miss the index by an ulp (``15 / 22 * 22`` is
+        ``14.999999999999998``), so ordinal columns are rounded to whole indices.
+        """
         V = X * self._ordinal_scale
+        if self._ordinal_cols.size:
+            V[:, self._ordinal_cols] = np.round(V[:, self._ordinal_cols])
         V[X == INACTIVE] = np.nan
         return V
+
+    def _to_cs_column(self, j: int, col: np.ndarray) -> np.ndarray:
+        """ConfigSpace vector values of active encoded values ``col`` of column ``j`` (ordinal
+        indices rounded to whole numbers, as in :meth:`_to_cs`)."""
+        scaled: np.ndarray = col * self._ordinal_scale[j]
+        if self._kind[j] == _ORDINAL:
+            scaled = np.round(scaled)
+        return scaled
 
     def _from_cs(self, V: np.ndarray) -> np.ndarray:
         """Canonical encoded rows of ConfigSpace vectors `(n, d)`."""
@@ -325,13 +342,17 @@ class Encoder:
 
         Values are snapped to the hyperparameters' grids and inactive hyperparameters are set
         from the conditions (a child that should be active but holds :data:`INACTIVE` gets its
-        default), so any row near a valid configuration decodes to a valid one.
+        default), so any row near a valid configuration decodes to a valid one. Values come from
+        ConfigSpace's own conversion of the vector, which can miss a bound by a rounding error
+        (``999.9999999999998`` for the upper bound 1000 of a log float).
 
         Args:
             X: `(n, d)` encoded configurations.
 
         Returns:
-            ``n`` valid configurations; ``decode(encode(configs)) == configs``.
+            ``n`` valid configurations; ``decode(encode(configs)) == configs`` for every
+            configuration whose values survive ConfigSpace's own round trip through its vector
+            (``Configuration(space, vector=config.get_array()) == config``).
 
         Raises:
             ScenarioError: ``X`` has the wrong shape, or a row violates a forbidden clause.
@@ -478,7 +499,7 @@ class Encoder:
                 else:
                     fresh = self._uniform_column(j, int(missing.sum()), rng)
                 X[missing, j] = fresh
-                V[missing, j] = fresh * self._ordinal_scale[j]
+                V[missing, j] = self._to_cs_column(j, fresh)
             X[~sat, j] = INACTIVE
             V[~sat, j] = np.nan
         return X

@@ -40,8 +40,10 @@ def _best_distinct(
 
     ``X`` may hold float values not yet rounded to their canonical form; ``exclude`` `(e, d)`
     must be canonical. Rows are canonicalized best first, a slice at a time, so a large pool
-    costs little more than its best rows; rows that canonicalization makes forbidden are
-    dropped.
+    costs little more than its best rows. Rows that canonicalization makes invalid are dropped:
+    rounding a float can break a forbidden clause, and it can flip a condition on that float
+    (e.g. move it onto or across a threshold), so the activity of its children no longer
+    matches.
     """
     d = encoder.n_dims
     if X.shape[0] == 0 or n <= 0:
@@ -56,7 +58,7 @@ def _best_distinct(
     while have < n and lo < X.shape[0]:
         part = encoder.canonicalize(X[lo : lo + size])
         lo, size = lo + size, 4 * size
-        part = part[~encoder.is_forbidden(part)]
+        part = part[encoder.is_valid(part)]
         keys = row_keys(part)
         _, first = np.unique(keys, return_index=True)
         first.sort()  # first occurrence of each distinct row holds its best score

@@ -248,3 +248,51 @@ def test_adjacent_values_of_integers_and_ordinals() -> None:
         }
         assert dict(got_above) == up
         assert dict(got_below) == expected
+
+
+def test_long_ordinals_match_conditions_and_forbidden_clauses_exactly() -> None:
+    """With 23 values an index comes back inexactly from ``index / 22`` (``15 / 22 * 22`` is
+    14.999999999999998), and ConfigSpace compares condition and forbidden values exactly."""
+    seq = list(range(100, 123))
+    cs = ConfigurationSpace(seed=0)
+    o = OrdinalHyperparameter("o", seq)
+    x = UniformFloatHyperparameter("x", 0.0, 1.0)
+    cs.add([o, x, EqualsCondition(x, o, seq[15]), ForbiddenEqualsClause(o, seq[13])])
+    enc = Encoder(cs)
+    good = Configuration(cs, {"o": seq[15], "x": 0.3})
+    X = enc.encode([good])
+    assert enc.is_valid(X).all()
+    assert enc.decode(X) == [good]  # the active child survives
+    forbidden = np.array([[13 / 22, INACTIVE]])
+    assert enc.is_forbidden(forbidden).all() and not enc.is_valid(forbidden).any()
+    S = enc.sample(1000, np.random.default_rng(0))
+    o_col = S[:, enc.names.index("o")]
+    assert not np.any(o_col == 13 / 22)  # never the forbidden value
+    at_15 = o_col == 15 / 22
+    assert at_15.any() and np.all(S[at_15, enc.names.index("x")] != INACTIVE)
+    for config in enc.decode(S[at_15]):  # rebuilt from values, as a run history does
+        Configuration(cs, values=dict(config))
+    # Repair activates the child of a row that lacks it, with a value or its default.
+    row = np.array([[15 / 22, INACTIVE]])
+    assert enc.repair(row, np.random.default_rng(0))[0, 1] != INACTIVE
+    assert dict(enc.decode(row)[0]) == {"o": seq[15], "x": 0.5}
+    N, _ = enc.neighbours(S[:50], 20, np.random.default_rng(1))
+    assert enc.is_valid(N).all() and not np.any(N[:, enc.names.index("o")] == 13 / 22)
+
+
+def test_a_long_ordinal_filled_in_by_repair_activates_its_own_children() -> None:
+    """Repair gives a newly active ordinal its default (index 15 of 23); the grandchild
+    conditioned on that value must see the exact index and become active too."""
+    seq = list(range(100, 123))
+    cs = ConfigurationSpace(seed=0)
+    a = CategoricalHyperparameter("a", ["on", "off"], default_value="off")
+    o = OrdinalHyperparameter("o", seq, default_value=seq[15])
+    x = UniformFloatHyperparameter("x", 0.0, 1.0)
+    cs.add([a, o, x, EqualsCondition(o, a, "on"), EqualsCondition(x, o, seq[15])])
+    enc = Encoder(cs)
+    row = enc.encode([cs.get_default_configuration()])  # a = off: o and x inactive
+    row[0, enc.names.index("a")] = 0.0  # a = on
+    (config,) = enc.decode(row)
+    assert dict(config) == {"a": "on", "o": seq[15], "x": 0.5}
+    Configuration(cs, values=dict(config))  # ConfigSpace accepts it
+    assert enc.is_valid(enc.encode([config])).all()

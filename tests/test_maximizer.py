@@ -304,3 +304,84 @@ def test_a_region_with_nothing_new_inside_is_ranked_after_the_inside() -> None:
     for maximizer in (LocalAndRandomSearch(enc, n_random=300, seed=0), RandomSearch(enc, seed=0)):
         found = maximizer.maximize(acq, 3, exclude, exclude, region=region)
         assert found.shape[0] == 3 and not region.contains(found).any()
+
+
+@pytest.mark.parametrize("with_forbidden", [False, True])
+def test_rows_whose_rounding_flips_a_condition_are_not_returned(with_forbidden: bool) -> None:
+    """Local search moves floats without rounding them. On a float with a coarse grid of
+    values (1e-13 steps over 1e-11) rounding moves a value onto or across a condition's
+    threshold: the row's children no longer match its conditions, and decoding would switch
+    a child on with its default (which may be forbidden)."""
+    cs = ConfigurationSpace(seed=0)
+    p = UniformFloatHyperparameter("p", 0.0, 1e-11, default_value=0.0)
+    c = CategoricalHyperparameter("c", ["on", "off"])
+    q = CategoricalHyperparameter("q", ["u", "v"])
+    cs.add([p, c, q])
+    if with_forbidden:
+        cs.add(EqualsCondition(c, p, 5e-12))
+        cs.add(
+            ForbiddenAndConjunction(ForbiddenEqualsClause(c, "on"), ForbiddenEqualsClause(q, "v"))
+        )
+    else:
+        cs.add(GreaterThanCondition(c, p, 5e-12))
+    enc = Encoder(cs)
+    jp, jq = enc.names.index("p"), enc.names.index("q")
+    acq = lambda X: -np.abs(X[:, jp] - 0.502) + X[:, jq]  # noqa: E731  # near p = 5e-12, q = v
+    empty = np.empty((0, enc.n_dims))
+    for seed in range(3):
+        search = LocalAndRandomSearch(enc, n_random=50, n_local_starts=5, max_steps=30, seed=seed)
+        found = search.maximize(acq, 10, empty, empty)
+        assert found.shape[0] == 10
+        assert enc.is_valid(found).all()
+        for config in enc.decode(found):
+            config.check_valid_configuration()
+
+
+def test_the_proposer_skips_a_kept_candidate_that_configspace_rejects() -> None:
+    """ConfigSpace 1.2 leaves ``h3`` inactive at h0 = 1, h1 >= 0.5 although its OR-condition
+    holds (an AND-conjunction over the same parents confuses it); smacx counts it active. The
+    proposer hands out the next kept candidate instead of one the run history cannot store."""
+    from ConfigSpace import (
+        AndConjunction,
+        Configuration,
+        Constant,
+        LessThanCondition,
+        OrConjunction,
+    )
+
+    from smacx.acquisition import LogEI
+    from smacx.models import RandomForest
+    from smacx.runhistory import RunHistory
+    from smacx.selector import ModelProposer
+
+    cs = ConfigurationSpace(seed=0)
+    h0 = OrdinalHyperparameter("h0", [0, 1, 2, 3])
+    h1 = UniformFloatHyperparameter("h1", 0.0, 1.0)
+    h2 = Constant("h2", "k")
+    h3 = UniformIntegerHyperparameter("h3", 1, 11)
+    cs.add([h0, h1, h2, h3])
+    cs.add(
+        [
+            AndConjunction(LessThanCondition(h2, h1, 0.5), InCondition(h2, h0, [1])),
+            OrConjunction(InCondition(h3, h0, [1]), LessThanCondition(h3, h1, 0.5)),
+            InCondition(h1, h0, [1]),
+        ]
+    )
+    enc = Encoder(cs)
+    col = {name: enc.names.index(name) for name in ("h0", "h1", "h2", "h3")}
+    rejected = np.full(enc.n_dims, -1.0)
+    rejected[[col["h0"], col["h1"], col["h3"]]] = [1 / 3, 0.93, 0.6]  # h3 active
+    assert enc.is_valid(rejected[None, :]).all()  # valid for smacx ...
+    try:  # ... but not for ConfigSpace
+        Configuration(cs, values=dict(enc.decode(rejected[None, :])[0]))
+    except ValueError:
+        pass
+    else:
+        pytest.skip("this ConfigSpace accepts the configuration: nothing to skip")
+    accepted = enc.encode([Configuration(cs, {"h0": 2})])[0]
+    proposer = ModelProposer(enc, RandomForest(seed=0), LogEI(), LocalAndRandomSearch(enc))
+    history = RunHistory(cs)
+    proposer._spare, proposer._spare_at = np.stack([rejected, accepted]), history.n_finished
+    config = proposer(history, np.random.default_rng(0))
+    assert config is not None and dict(config) == {"h0": 2}
+    assert proposer._spare.shape[0] == 0  # both used up
