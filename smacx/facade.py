@@ -637,13 +637,17 @@ class SMAC:
         storage is locked past its timeout) is kept and told first by the next call."""
         n = 0
         assert self.runner is not None
-        self._untold.extend(self.runner.iter_results())
-        while self._untold:
+        results = self.runner.iter_results()
+        while True:
+            if not self._untold:  # one at a time: after an error the rest stay in the runner
+                result = next(results, None)
+                if result is None:
+                    return n
+                self._untold.append(result)
             info, value = self._untold[0]
             self.tell(info, value)
             self._untold.pop(0)
             n += 1
-        return n
 
     def validate(
         self,

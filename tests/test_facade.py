@@ -785,3 +785,23 @@ def test_optimize_lets_the_selector_search_ahead_while_every_worker_is_busy(
         serial.optimize()
         assert serial.runhistory.n_finished == 5
     assert serial_calls == []
+
+
+def test_a_result_whose_tell_failed_is_told_by_the_next_collect(
+    space: ConfigurationSpace,
+) -> None:
+    class FailOnce(Callback):
+        failed = False
+
+        def on_tell_start(self, smbo: Any, info: TrialInfo, value: TrialValue) -> None:
+            if not self.failed:  # as a storage locked past its timeout would
+                self.failed = True
+                raise RuntimeError("storage unavailable")
+
+    smac = SMAC(scenario(space, n_trials=4), quadratic, callbacks=[FailOnce()], progress=False)
+    with pytest.raises(RuntimeError, match="storage unavailable"):
+        smac.optimize()
+    assert smac.runhistory.n_finished == 0 and smac.runhistory.n_running == 1
+    smac.optimize()  # the kept result is told first: the trial is not run again
+    assert smac.runhistory.n_finished == 4 and smac.runhistory.n_running == 0
+    assert smac.stats["trials_told"] == 4
