@@ -498,7 +498,7 @@ class Racing:
 
     def _new_challenger(self) -> list[TrialInfo]:
         config = next(self._challengers)
-        config_id = self.history.add_config(config)
+        config_id = self.history.add_config(config, origin=str(config.origin or ""))
         self._state(config_id)
         return self._stage_trials(config_id)
 

@@ -328,7 +328,9 @@ class ConfigSelector:
 
     def next_config(self, history: RunHistory) -> Configuration:
         """The next configuration to evaluate, new to ``history``: the initial design's first,
-        then random or model-based proposals.
+        then random or model-based proposals. Its ``origin`` (ConfigSpace's attribute, stored
+        with it in the run history) says which: ``"initial design"``, ``"model"``,
+        ``"random"``, or ``"random (plateau)"`` for the extra random share on a plateau.
 
         Raises:
             SearchSpaceExhaustedError: Every configuration of a finite space has trials.
@@ -337,15 +339,23 @@ class ConfigSelector:
             design_config = self.initial_design[self._design_at]
             self._design_at += 1
             if not history.has_trials(design_config):
+                design_config.origin = "initial design"
                 return design_config
         self._designed = True
         probability = self.random_probability
+        origin = "random"
         if self.plateau_probability > probability and self._on_plateau(history):
             probability = self.plateau_probability
+            origin = "random (plateau)"
         proposed: Configuration | None = None
         if self.proposer is not None and self.rng.random() >= probability:
             proposed = self.proposer(history, self.rng)
-        return proposed if proposed is not None else self.random_config(history)
+        if proposed is not None:
+            proposed.origin = "model"
+            return proposed
+        config = self.random_config(history)
+        config.origin = origin
+        return config
 
     def _on_plateau(self, history: RunHistory) -> bool:
         """Whether two or more configurations share the lowest finite cost (single objective).

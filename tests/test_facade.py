@@ -805,3 +805,12 @@ def test_a_result_whose_tell_failed_is_told_by_the_next_collect(
     smac.optimize()  # the kept result is told first: the trial is not run again
     assert smac.runhistory.n_finished == 4 and smac.runhistory.n_running == 0
     assert smac.stats["trials_told"] == 4
+
+
+def test_every_configuration_records_where_it_came_from(space: ConfigurationSpace) -> None:
+    smac = SMAC(scenario(space, n_trials=30), quadratic, progress=False)
+    smac.optimize()
+    origins = Counter(smac.runhistory.get_origin(c) for c in smac.runhistory.get_configs())
+    assert set(origins) <= {"initial design", "model", "random", "random (plateau)"}
+    assert origins["initial design"] == len(smac.selector.initial_design)
+    assert origins["model"] > origins["random"] > 0
