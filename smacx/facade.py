@@ -130,7 +130,7 @@ class SMAC:
             ("random_probability", random_probability),
             ("plateau_probability", plateau_probability),
         ):
-            if share is not None and not (_is_probability(share)):
+            if share is not None and not _is_probability(share):
                 raise ScenarioError(f"SMAC's {name} must be a number in [0, 1]; got {share!r}.")
         if isinstance(callbacks, Callback) or not isinstance(callbacks, Iterable):
             raise ScenarioError(

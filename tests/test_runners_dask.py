@@ -704,6 +704,36 @@ def test_validate_records_a_trial_that_an_interrupted_optimize_left_running(
         smac.close()
 
 
+def test_close_after_an_interrupt_gives_up_the_running_trial(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Ctrl-C leaves a trial running on the cluster; close() tells what finished and gives
+    up the rest, so the next run on the history (here, in the same process) runs it again."""
+    from smacx import SMAC, Callback
+
+    class Interrupt(Callback):
+        def on_tell_end(self, smac: Any, info: TrialInfo, value: TrialValue) -> None:
+            raise KeyboardInterrupt
+
+    def target(config: Configuration, seed: int) -> float:
+        time.sleep(0.5 if seed % 2 else 0.05)
+        return 1.0
+
+    sc = scenario(space, n_trials=4, deterministic=False, output_directory=tmp_path)
+    with thread_client(2) as (_, c):
+        runner = DaskParallelRunner(SerialRunner(target, sc), dask_client=c, queue_ahead=0)
+        smac = SMAC(sc, target, runner=runner, callbacks=[Interrupt()], progress=False)
+        with pytest.raises(KeyboardInterrupt):
+            smac.optimize()
+        smac.callbacks.clear()
+        smac.close()
+        again = SMAC(sc, target, dask_client=c, progress=False)
+        assert again.runhistory.n_running == again.runhistory.n_stale()  # none held
+        again.optimize()
+        assert again.runhistory.n_finished == 4 and again.runhistory.n_running == 0
+        again.close()
+
+
 def test_exhausted_space_on_two_workers_runs_every_seed_then_says_so() -> None:
     """One configuration, three seeds, two workers: the second worker's ask finds no new
     configuration while the first trial runs; optimize() waits for it, runs the other seeds,
