@@ -126,6 +126,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--sleep", type=float, default=0.2)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ..."
+    )
     parser.add_argument("--max-factor", type=int, default=4)
     parser.add_argument(
         "--queue-ahead",
@@ -156,7 +159,7 @@ def main() -> None:
         dask.config.set(BENCH_DASK)
     records = []
     for task_name in args.tasks.split(","):
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             one = reference.get((task_name, seed)) or run(
                 task_name, seed, args.trials, args.sleep, 1, None, args.trials
             )
