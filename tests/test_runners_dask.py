@@ -72,9 +72,18 @@ def thread_client(n_workers: int) -> Iterator[tuple[LocalCluster, Client]]:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    """A user's client: two default (daemonic) worker processes, default allowed-failures."""
-    with cluster(2) as c, Client(c) as cl:
-        yield cl
+    """A user's client: two default (daemonic) worker processes, default allowed-failures.
+
+    Closing it may race with the removal of a worker that a test killed: distributed then
+    raises KeyError from LocalCluster.close (its _update_worker_status), after every test ran.
+    """
+    c = cluster(2)
+    try:
+        with Client(c) as cl:
+            yield cl
+    finally:
+        with contextlib.suppress(KeyError):
+            c.close()
 
 
 @pytest.fixture
