@@ -48,3 +48,17 @@ def branin(config, seed: int = 0) -> float:  # type: ignore[no-untyped-def]
     x, y = config["x"], config["y"]
     b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
     return (y - b * x**2 + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10
+
+
+def cancels_itself(config, seed: int = 0) -> float:  # type: ignore[no-untyped-def]
+    """asyncio code whose task is cancelled: asyncio.run raises CancelledError, a BaseException."""
+    import asyncio
+
+    async def work() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(1)
+
+    asyncio.run(work())
+    return float(seed)

@@ -186,19 +186,24 @@ def test_different_scenario_in_same_directory_raises(
     assert smac.runhistory.n_finished == 0
 
 
-def test_keyboard_interrupt_keeps_finished_trials(
-    space: ConfigurationSpace, tmp_path: Path
-) -> None:
+def interrupted_at(call: int) -> Any:
+    """``quadratic`` that raises KeyboardInterrupt (Ctrl-C) on its ``call``-th call."""
     calls = []
 
     def interrupted(config: Configuration) -> float:
         calls.append(1)
-        if len(calls) == 5:
+        if len(calls) == call:
             raise KeyboardInterrupt
         return quadratic(config)
 
+    return interrupted
+
+
+def test_keyboard_interrupt_keeps_finished_trials(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
     with pytest.raises(KeyboardInterrupt):
-        SMAC(scenario(space, tmp_path, n_trials=20), interrupted, progress=False).optimize()
+        SMAC(scenario(space, tmp_path, n_trials=20), interrupted_at(5), progress=False).optimize()
     again = SMAC(scenario(space, tmp_path, n_trials=20), quadratic, progress=False)
     assert again.runhistory.n_finished == 4 and again.runhistory.n_running == 1
     # The interrupted trial was given up, so this process (a notebook, say) runs it again
@@ -209,15 +214,7 @@ def test_keyboard_interrupt_keeps_finished_trials(
 
 
 def test_optimize_again_after_an_interrupt_runs_every_trial(space: ConfigurationSpace) -> None:
-    calls = []
-
-    def interrupted(config: Configuration) -> float:
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return quadratic(config)
-
-    smac = SMAC(scenario(space, n_trials=6), interrupted, progress=False)
+    smac = SMAC(scenario(space, n_trials=6), interrupted_at(3), progress=False)
     with pytest.raises(KeyboardInterrupt):
         smac.optimize()
     smac.optimize()

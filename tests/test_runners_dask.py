@@ -9,7 +9,6 @@ The runner-independent behaviour (each trial comes back once, crashes are data, 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -30,7 +29,15 @@ import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 from distributed import Client, LocalCluster
 
-from smacx import NoWorkersError, Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
+from smacx import (
+    Callback,
+    NoWorkersError,
+    Scenario,
+    ScenarioError,
+    SerialRunner,
+    StatusType,
+    TrialInfo,
+)
 from smacx.runners.dask import (
     SCHEDULER_FILE,
     WORKER_SATURATION,
@@ -38,6 +45,7 @@ from smacx.runners.dask import (
     trials_ahead,
 )
 from smacx.trial import TrialValue
+from tests.conftest import cancels_itself
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -188,19 +196,6 @@ def uses_data(config: Configuration, seed: int, X: np.ndarray, y: list[int]) -> 
 
 
 def takes_lock(config: Configuration, seed: int, lock: Any) -> float:
-    return float(seed)
-
-
-def cancels_itself(config: Configuration, seed: int) -> float:
-    """asyncio code whose task is cancelled: asyncio.run raises CancelledError, a BaseException."""
-
-    async def work() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        task.cancel()
-        await asyncio.sleep(1)
-
-    asyncio.run(work())
     return float(seed)
 
 
@@ -685,25 +680,30 @@ def test_optimize_waits_for_its_trials_when_another_process_finishes_the_run(
         other.close()
 
 
+def slow_odd_seeds(config: Configuration, seed: int) -> float:
+    """Odd seeds take 0.5 s, even ones 0.05 s: one trial is still running when another ends."""
+    time.sleep(0.5 if seed % 2 else 0.05)
+    return 1.0
+
+
+class Interrupt(Callback):
+    """Ctrl-C right after a result is told."""
+
+    def on_tell_end(self, smac: Any, info: TrialInfo, value: TrialValue) -> None:
+        raise KeyboardInterrupt
+
+
 def test_validate_records_a_trial_that_an_interrupted_optimize_left_running(
     space: ConfigurationSpace,
 ) -> None:
     """Ctrl-C (here from a callback) leaves a trial running; validate() tells its result to
     the history instead of averaging it into the validation cost."""
-    from smacx import SMAC, Callback
-
-    class Interrupt(Callback):
-        def on_tell_end(self, smac: Any, info: TrialInfo, value: TrialValue) -> None:
-            raise KeyboardInterrupt
-
-    def target(config: Configuration, seed: int) -> float:
-        time.sleep(0.5 if seed % 2 else 0.05)
-        return 1.0
+    from smacx import SMAC
 
     sc = scenario(space, n_trials=4, deterministic=False)
     with thread_client(2) as (_, c):
-        runner = DaskParallelRunner(SerialRunner(target, sc), dask_client=c, queue_ahead=0)
-        smac = SMAC(sc, target, runner=runner, callbacks=[Interrupt()], progress=False)
+        runner = DaskParallelRunner(SerialRunner(slow_odd_seeds, sc), dask_client=c, queue_ahead=0)
+        smac = SMAC(sc, slow_odd_seeds, runner=runner, callbacks=[Interrupt()], progress=False)
         with pytest.raises(KeyboardInterrupt):
             smac.optimize()
         assert smac.runhistory.n_running == 1
@@ -718,25 +718,17 @@ def test_close_after_an_interrupt_gives_up_the_running_trial(
 ) -> None:
     """Ctrl-C leaves a trial running on the cluster; close() tells what finished and gives
     up the rest, so the next run on the history (here, in the same process) runs it again."""
-    from smacx import SMAC, Callback
-
-    class Interrupt(Callback):
-        def on_tell_end(self, smac: Any, info: TrialInfo, value: TrialValue) -> None:
-            raise KeyboardInterrupt
-
-    def target(config: Configuration, seed: int) -> float:
-        time.sleep(0.5 if seed % 2 else 0.05)
-        return 1.0
+    from smacx import SMAC
 
     sc = scenario(space, n_trials=4, deterministic=False, output_directory=tmp_path)
     with thread_client(2) as (_, c):
-        runner = DaskParallelRunner(SerialRunner(target, sc), dask_client=c, queue_ahead=0)
-        smac = SMAC(sc, target, runner=runner, callbacks=[Interrupt()], progress=False)
+        runner = DaskParallelRunner(SerialRunner(slow_odd_seeds, sc), dask_client=c, queue_ahead=0)
+        smac = SMAC(sc, slow_odd_seeds, runner=runner, callbacks=[Interrupt()], progress=False)
         with pytest.raises(KeyboardInterrupt):
             smac.optimize()
         smac.callbacks.clear()
         smac.close()
-        again = SMAC(sc, target, dask_client=c, progress=False)
+        again = SMAC(sc, slow_odd_seeds, dask_client=c, progress=False)
         assert again.runhistory.n_running == again.runhistory.n_stale()  # none held
         again.optimize()
         assert again.runhistory.n_finished == 4 and again.runhistory.n_running == 0

@@ -14,6 +14,7 @@ import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx import Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
+from tests.conftest import cancels_itself
 
 
 def make(space: ConfigurationSpace, fn: Any, **scenario: Any) -> SerialRunner:
@@ -230,19 +231,6 @@ def test_swapped_or_wrong_arguments_fail_at_construction(space: ConfigurationSpa
         SerialRunner(f, None)  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match=r"target_fn=\.\.\.\) must be callable.*got int 42"):
         SerialRunner(42, scenario)  # type: ignore[arg-type]
-
-
-def cancels_itself(config: Configuration) -> float:
-    """asyncio code whose task is cancelled: asyncio.run raises CancelledError, a BaseException."""
-
-    async def work() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        task.cancel()
-        await asyncio.sleep(1)
-
-    asyncio.run(work())
-    return 1.0
 
 
 def raises_cancelled(config: Configuration) -> float:
