@@ -44,7 +44,15 @@ if str(BENCH_DIR) not in sys.path:
 
 from tasks import Task, get_task, suite_tasks  # noqa: E402
 
-OPTIMIZERS: tuple[str, ...] = ("smacx", "smac3", "smac3_pyrfr", "optuna", "random")
+OPTIMIZERS: tuple[str, ...] = (
+    "smacx",
+    "smacx_blackbox",
+    "smac3",
+    "smac3_blackbox",
+    "smac3_pyrfr",
+    "optuna",
+    "random",
+)
 SCHEMA = 1
 _THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -174,6 +182,34 @@ def run_smac3(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path
     return _version("smac")
 
 
+def run_smacx_blackbox(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
+    """smacx's black-box preset (Gaussian process), for continuous spaces."""
+    return run_smacx(task, seed, n_trials, rec, workdir, preset="blackbox")
+
+
+def run_smac3_blackbox(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
+    """SMAC3's BlackBoxFacade (Gaussian process + EI), the counterpart of smacx's black-box
+    preset."""
+    from smac import BlackBoxFacade, Scenario
+
+    space = task.make_space()
+    rec.reset_clock()
+    scenario = Scenario(
+        space,
+        deterministic=True,
+        n_trials=n_trials,
+        seed=seed,
+        output_directory=workdir / "smac3_output",
+    )
+
+    def train(config: Any, seed: int = 0) -> float:
+        return rec(_plain(config), seed)
+
+    facade = BlackBoxFacade(scenario, train, overwrite=True, logging_level=40)
+    facade.optimize()
+    return _version("smac")
+
+
 def run_smac3_pyrfr(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
     """SMAC3's HPO facade with its pyrfr forest (the pre-2.4 default), facade's RF settings.
 
@@ -211,8 +247,10 @@ def run_smac3_pyrfr(task: Task, seed: int, n_trials: int, rec: Recorder, workdir
     return _version("smac") + "+pyrfr" + _version("pyrfr")
 
 
-def run_smacx(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
-    """smacx's public API: ``SMAC(Scenario(...), target_fn).optimize()``."""
+def run_smacx(
+    task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path, preset: str = "hpo"
+) -> str:
+    """smacx's public API: ``SMAC(Scenario(...), target_fn, preset=...).optimize()``."""
     import smacx
     from smacx import SMAC, Scenario
 
@@ -229,7 +267,7 @@ def run_smacx(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path
     def target(config: Any, seed: int = 0) -> float:
         return rec(_plain(config), seed)
 
-    smac = SMAC(scenario, target, overwrite=True, progress=False)
+    smac = SMAC(scenario, target, preset=preset, overwrite=True, progress=False)
     smac.optimize()
     return str(getattr(smacx, "__version__", _version("smacx")))
 
@@ -308,7 +346,9 @@ def run_optuna(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Pat
 
 ADAPTERS: dict[str, Callable[[Task, int, int, Recorder, Path], str]] = {
     "smacx": run_smacx,
+    "smacx_blackbox": run_smacx_blackbox,
     "smac3": run_smac3,
+    "smac3_blackbox": run_smac3_blackbox,
     "smac3_pyrfr": run_smac3_pyrfr,
     "optuna": run_optuna,
     "random": run_random,
