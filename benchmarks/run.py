@@ -160,13 +160,20 @@ def run_random(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Pat
     return "ConfigSpace " + _version("ConfigSpace")
 
 
-def run_smac3(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
-    """SMAC3's HyperparameterOptimizationFacade (random forest + EI + local search)."""
-    from smac import HyperparameterOptimizationFacade, Scenario
+def run_smac3(
+    task: Task,
+    seed: int,
+    n_trials: int,
+    rec: Recorder,
+    workdir: Path,
+    facade: str = "HyperparameterOptimizationFacade",
+) -> str:
+    """A SMAC3 facade by name; by default the HPO one (random forest + EI + local search)."""
+    import smac
 
     space = task.make_space()
     rec.reset_clock()
-    scenario = Scenario(
+    scenario = smac.Scenario(
         space,
         deterministic=True,
         n_trials=n_trials,
@@ -177,8 +184,7 @@ def run_smac3(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path
     def train(config: Any, seed: int = 0) -> float:
         return rec(_plain(config), seed)
 
-    facade = HyperparameterOptimizationFacade(scenario, train, overwrite=True, logging_level=40)
-    facade.optimize()
+    getattr(smac, facade)(scenario, train, overwrite=True, logging_level=40).optimize()
     return _version("smac")
 
 
@@ -190,24 +196,7 @@ def run_smacx_blackbox(task: Task, seed: int, n_trials: int, rec: Recorder, work
 def run_smac3_blackbox(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
     """SMAC3's BlackBoxFacade (Gaussian process + EI), the counterpart of smacx's black-box
     preset."""
-    from smac import BlackBoxFacade, Scenario
-
-    space = task.make_space()
-    rec.reset_clock()
-    scenario = Scenario(
-        space,
-        deterministic=True,
-        n_trials=n_trials,
-        seed=seed,
-        output_directory=workdir / "smac3_output",
-    )
-
-    def train(config: Any, seed: int = 0) -> float:
-        return rec(_plain(config), seed)
-
-    facade = BlackBoxFacade(scenario, train, overwrite=True, logging_level=40)
-    facade.optimize()
-    return _version("smac")
+    return run_smac3(task, seed, n_trials, rec, workdir, facade="BlackBoxFacade")
 
 
 def run_smac3_pyrfr(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
