@@ -44,15 +44,6 @@ if str(BENCH_DIR) not in sys.path:
 
 from tasks import Task, get_task, suite_tasks  # noqa: E402
 
-OPTIMIZERS: tuple[str, ...] = (
-    "smacx",
-    "smacx_blackbox",
-    "smac3",
-    "smac3_blackbox",
-    "smac3_pyrfr",
-    "optuna",
-    "random",
-)
 SCHEMA = 1
 _THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -72,7 +63,7 @@ class RunSpec:
     """What one child process runs.
 
     Attributes:
-        optimizer: One of :data:`OPTIMIZERS`.
+        optimizer: A key of :data:`ADAPTERS`.
         task: Task name (see ``tasks.py``).
         seed: Seed handed to the optimizer (and to the objective).
         n_trials: Number of trials (objective evaluations) the optimizer is asked for.
