@@ -28,10 +28,23 @@ def test_default_size_is_bounded_by_the_budget(space: ConfigurationSpace) -> Non
     d = InitialDesign()
     assert d.size(space, 400) == 10  # max(10, 2 * 2 hyperparameters), under 10% of 400
     assert d.size(space, 100) == 10  # 10% of the budget
-    assert d.size(space, 50) == 10  # min_configs, as they fit in a quarter of the budget
+    assert d.size(space, 70) == 7  # 10% of the budget
+    assert d.size(space, 50) == 6  # short_run_configs, as they fit in a quarter of the budget
     assert d.size(space, 25) == 6  # a quarter of the budget (10% would be 2)
     assert d.size(space, 20) == 5
     assert d.size(space, 3) == 1
+    # the floor for short runs is a keyword; at most min_configs or 2 per hyperparameter
+    assert InitialDesign(short_run_configs=10).size(space, 50) == 10
+    assert InitialDesign(short_run_configs=12, min_configs=8).size(space, 50) == 8
+
+
+@pytest.mark.parametrize(
+    "field", ["n_configs_per_hyperparameter", "min_configs", "short_run_configs"]
+)
+@pytest.mark.parametrize("value", [-1, 2.5, True, "6"])
+def test_bad_sizes_are_rejected(field: str, value: object) -> None:
+    with pytest.raises(ScenarioError, match=rf"InitialDesign\.{field} must be an int >= 0; got"):
+        InitialDesign(**{field: value})  # type: ignore[arg-type]
 
 
 def test_additional_configs_come_first(space: ConfigurationSpace) -> None:
