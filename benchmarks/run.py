@@ -35,7 +35,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smacx.facade import Preset
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -158,8 +161,12 @@ def run_smac3(
     rec: Recorder,
     workdir: Path,
     facade: str = "HyperparameterOptimizationFacade",
+    make_model: Callable[[Any, int], Any] | None = None,
 ) -> str:
-    """A SMAC3 facade by name; by default the HPO one (random forest + EI + local search)."""
+    """A SMAC3 facade by name; by default the HPO one (random forest + EI + local search).
+
+    ``make_model(space, seed)``, if given, builds the surrogate that replaces the facade's.
+    """
     import smac
 
     space = task.make_space()
@@ -171,11 +178,12 @@ def run_smac3(
         seed=seed,
         output_directory=workdir / "smac3_output",
     )
+    model = {} if make_model is None else {"model": make_model(space, seed)}
 
     def train(config: Any, seed: int = 0) -> float:
         return rec(_plain(config), seed)
 
-    getattr(smac, facade)(scenario, train, overwrite=True, logging_level=40).optimize()
+    getattr(smac, facade)(scenario, train, overwrite=True, logging_level=40, **model).optimize()
     return _version("smac")
 
 
@@ -195,40 +203,25 @@ def run_smac3_pyrfr(task: Task, seed: int, n_trials: int, rec: Recorder, workdir
 
     Needs ``pip install "smac[pyrfr]"`` (pyrfr builds with swig).
     """
-    from smac import HyperparameterOptimizationFacade, Scenario
     from smac.model.random_forest.pyrfr.random_forest_pyrfr import PyrfrRandomForest
 
-    space = task.make_space()
-    rec.reset_clock()
-    scenario = Scenario(
-        space,
-        deterministic=True,
-        n_trials=n_trials,
-        seed=seed,
-        output_directory=workdir / "smac3_output",
-    )
-    model = PyrfrRandomForest(
-        space,
-        n_trees=10,
-        ratio_features=1.0,
-        min_samples_split=2,
-        min_samples_leaf=1,
-        log_y=True,
-        seed=seed,
-    )
+    def forest(space: Any, seed: int) -> Any:
+        return PyrfrRandomForest(
+            space,
+            n_trees=10,
+            ratio_features=1.0,
+            min_samples_split=2,
+            min_samples_leaf=1,
+            log_y=True,
+            seed=seed,
+        )
 
-    def train(config: Any, seed: int = 0) -> float:
-        return rec(_plain(config), seed)
-
-    facade = HyperparameterOptimizationFacade(
-        scenario, train, model=model, overwrite=True, logging_level=40
-    )
-    facade.optimize()
-    return _version("smac") + "+pyrfr" + _version("pyrfr")
+    version = run_smac3(task, seed, n_trials, rec, workdir, make_model=forest)
+    return version + "+pyrfr" + _version("pyrfr")
 
 
 def run_smacx(
-    task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path, preset: str = "hpo"
+    task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path, preset: Preset = "hpo"
 ) -> str:
     """smacx's public API: ``SMAC(Scenario(...), target_fn, preset=...).optimize()``."""
     import smacx
