@@ -16,6 +16,14 @@ tells it (``time.perf_counter`` is advanced by trial-seconds / k per result, on 
 real time the optimizer spends). With ``--trial-seconds 0`` results arrive as fast as the
 loop runs, which is the case of many fast workers. Apart from that clock the runs are
 deterministic, so variants of the proposer compare without most of the timing noise.
+
+``--loop events`` replays the order of ``SMAC.optimize`` instead: fill every free worker, then
+tell every result that has arrived; while all workers are busy, call the selector's
+``prepare`` and wait for the first trial to end. A trial ends ``--trial-seconds`` plus
+``--latency`` (dask's round trip) plus up to ``--jitter`` seconds after its proposal was made;
+the clock is the real one plus the time waited, so the optimizer's own time delays the trials
+as on a cluster. With equal trial times the results then come in bursts, as they do there. The
+record also holds ``reach_s``, the simulated seconds until the reaching result was told.
 """
 
 from __future__ import annotations
@@ -32,10 +40,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def _run(args: tuple[str, int, int, int, int, float]) -> dict[str, Any]:
-    task_name, seed, workers, trials, cap, trial_seconds = args
+def _run(args: tuple[str, int, int, int, int, float, str, float, float]) -> dict[str, Any]:
+    task_name, seed, workers, trials, cap, trial_seconds, loop, latency, jitter = args
     import time
 
+    import numpy as np
     from tasks import get_task
 
     from smacx import SMAC, Scenario, TrialValue
@@ -62,20 +71,48 @@ def _run(args: tuple[str, int, int, int, int, float]) -> dict[str, Any]:
     parallel = smac(cap)
     real_clock, simulated = time.perf_counter, [0.0]
     time.perf_counter = lambda: real_clock() + simulated[0]  # this child process only
-    pending = collections.deque(parallel.ask() for _ in range(workers))
+    clock = time.perf_counter
     best = float("inf")
     needed = None
-    for told in range(1, cap + 1):
-        info = pending.popleft()
-        cost = task.objective(dict(info.config), seed)
-        parallel.tell(info, TrialValue(cost=cost))
-        simulated[0] += trial_seconds / workers
-        best = min(best, cost)
-        if best <= serial_best:
-            needed = told
-            break
-        if told + len(pending) < cap:
-            pending.append(parallel.ask())
+    reach_s = None
+    if loop == "staggered":
+        pending = collections.deque(parallel.ask() for _ in range(workers))
+        for told in range(1, cap + 1):
+            info = pending.popleft()
+            cost = task.objective(dict(info.config), seed)
+            parallel.tell(info, TrialValue(cost=cost))
+            simulated[0] += trial_seconds / workers
+            best = min(best, cost)
+            if best <= serial_best:
+                needed = told
+                break
+            if told + len(pending) < cap:
+                pending.append(parallel.ask())
+    else:
+        rng = np.random.default_rng(seed)
+        start = clock()
+        running: list[tuple[float, Any]] = []  # (end time, trial), soonest first
+        submitted = told = 0
+        while needed is None and told < cap:
+            while len(running) < workers and submitted < cap:
+                info = parallel.ask()
+                submitted += 1
+                running.append((clock() + trial_seconds + latency + rng.uniform(0, jitter), info))
+            running.sort(key=lambda r: r[0])
+            if running[0][0] > clock():
+                parallel.selector.prepare(parallel.runhistory)  # as optimize() does
+                simulated[0] += max(0.0, running[0][0] - clock())  # wait for the first end
+            now = clock()
+            arrived = [r for r in running if r[0] <= now]
+            running = running[len(arrived) :]
+            for _, info in arrived:
+                cost = task.objective(dict(info.config), seed)
+                parallel.tell(info, TrialValue(cost=cost))
+                told += 1
+                best = min(best, cost)
+                if best <= serial_best and needed is None:
+                    needed, reach_s = told, clock() - start
+    time.perf_counter = real_clock
     return {
         "task": task_name,
         "seed": seed,
@@ -83,6 +120,7 @@ def _run(args: tuple[str, int, int, int, int, float]) -> dict[str, Any]:
         "parallel_best": best,
         "trials": needed,
         "ratio": (needed if needed is not None else cap) / (workers * trials),
+        "reach_s": reach_s,
     }
 
 
@@ -94,11 +132,30 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--max-factor", type=int, default=4)
     parser.add_argument("--trial-seconds", type=float, default=0.2, help="simulated trial time")
+    parser.add_argument(
+        "--loop",
+        choices=["staggered", "events"],
+        default="staggered",
+        help="staggered: one result at a time, each followed by an ask; events: the order of "
+        "SMAC.optimize with equal trial times (bursts of results)",
+    )
+    parser.add_argument("--latency", type=float, default=0.015, help="events: round trip (s)")
+    parser.add_argument("--jitter", type=float, default=0.004, help="events: most extra (s)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     parser.add_argument("--out", default="async_sim.json")
     args = parser.parse_args()
     jobs = [
-        (task, seed, args.workers, args.trials, args.max_factor * args.trials, args.trial_seconds)
+        (
+            task,
+            seed,
+            args.workers,
+            args.trials,
+            args.max_factor * args.trials,
+            args.trial_seconds,
+            args.loop,
+            args.latency,
+            args.jitter,
+        )
         for task in args.tasks.split(",")
         for seed in range(args.seeds)
     ]
