@@ -806,3 +806,90 @@ def test_a_users_maximizer_without_region_support_still_works(tmp_path) -> None:
     smac.optimize()
     assert smac.runhistory.n_finished == 15 and len(calls) >= 4
     smac.close()
+
+
+def test_perturbation_steps_near_the_best_configuration_only_while_trials_run() -> None:
+    """``perturb=1``: with trials running every proposal is the best configuration with its
+    numeric values moved (at most 0.05 * 6 encoded units: six standard deviations of the
+    largest step) and its categorical value kept, new, and outside every running trial's
+    ball; with nothing running the proposals equal those of ``perturb=0`` draw for draw."""
+    import numpy as np
+
+    from smacx.selector import _radii, _sq_dists
+
+    space = ConfigurationSpace({"a": (0.0, 1.0), "b": (0.0, 1.0), "kind": ["p", "q", "r"]}, seed=0)
+
+    def cost(config: object) -> float:
+        c = config  # type: ignore[assignment]
+        return float((c["a"] - 0.3) ** 2 + (c["b"] - 0.6) ** 2 + (c["kind"] != "q"))  # type: ignore[index]
+
+    sample = space.sample_configuration(12)
+
+    def history_of(n: int) -> RunHistory:
+        rh = RunHistory(space)
+        for config in sample[:n]:
+            info = TrialInfo(config)
+            rh.add_running(info)
+            rh.add(info, TrialValue(cost=cost(config)))
+        return rh
+
+    # serial: perturb=1 proposes what perturb=0 proposes, with the same random draws
+    serial = []
+    for share in (0.0, 1.0):
+        proposer = _region_proposer(space, trust_region=0.2, perturb=share)
+        rng, rh = np.random.default_rng(5), history_of(10)
+        configs = []
+        for _ in range(6):
+            config = proposer(rh, rng)
+            info = TrialInfo(config)
+            rh.add_running(info)
+            rh.add(info, TrialValue(cost=cost(config)))
+            configs.append(config)
+        serial.append(configs)
+    assert serial[0] == serial[1]
+
+    proposer = _region_proposer(space, perturb=1.0)
+    rng, rh = np.random.default_rng(0), history_of(12)
+    best = min(rh.finished(), key=lambda item: item[1].cost)[0].config
+    center = proposer.encoder.encode([best])[0]
+    numeric = ~proposer.encoder.is_categorical
+    evaluated = proposer.encoder.encode([info.config for info, _ in rh.finished()])
+    first = proposer(rh, rng)  # nothing running: the model's proposal
+    rh.add_running(TrialInfo(first))
+    for _ in range(7):  # seven more asks without a tell, as eight free workers make
+        running = proposer.encoder.encode(
+            [rh.get_config(key.config_id) for key, _ in rh.running_items()]
+        )
+        radii = _radii(running, evaluated, proposer.min_spread)
+        config = proposer(rh, rng)
+        assert config is not None and not rh.has_trials(config)
+        assert config["kind"] == best["kind"]
+        x = proposer.encoder.encode([config])[0]
+        assert 0 < np.abs(x - center)[numeric].max() <= 0.3
+        assert (_sq_dists(x[None, :], running)[0] >= radii * radii).all()
+        rh.add_running(TrialInfo(config))
+    with pytest.raises(ScenarioError, match=r"ModelProposer.perturb: expected .* got 1.5"):
+        _region_proposer(space, perturb=1.5)
+
+
+def test_hpo_preset_perturbs_only_parallel_proposals(space: ConfigurationSpace) -> None:
+    """The preset's quarter of steps leaves serial runs as they were: the same 30 trials with
+    and without it (the quality benchmarks run serially)."""
+    from smacx import SMAC, Scenario
+
+    def branin_like(config: object, seed: int = 0) -> float:
+        return float((config["x"] - 1) ** 2 + (config["y"] + 2) ** 2)  # type: ignore[index]
+
+    runs = []
+    for share in (0.25, 0.0):
+        smac = SMAC(
+            Scenario(space, n_trials=30, seed=1, deterministic=True, output_directory=None),
+            branin_like,
+            progress=False,
+        )
+        assert smac.selector.proposer is not None
+        assert smac.selector.proposer.perturb == 0.25  # type: ignore[attr-defined]
+        smac.selector.proposer.perturb = share  # type: ignore[attr-defined]
+        smac.optimize()
+        runs.append([info.config for info, _ in smac.runhistory.finished()])
+    assert len(runs[0]) == 30 and runs[0] == runs[1]
