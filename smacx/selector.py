@@ -780,7 +780,11 @@ class ModelProposer:
         rows = self._training_rows(history)
         if not rows or any(row[1] is not None for row in rows):
             return None  # no model yet, or costs on instances that do not compare
-        best_id = rows[int(np.argmin([row[2][0] for row in rows]))][0]
+        costs = np.array([row[2][0] for row in rows], dtype=float)
+        costs = np.where(np.isfinite(costs), costs, np.inf)  # NaN would win np.argmin
+        if not np.isfinite(costs).any():
+            return None
+        best_id = rows[int(np.argmin(costs))][0]
         center = self._encode_ids(history, [best_id])[0]
         movable = ~self.encoder.is_categorical & (center != INACTIVE) & (self.encoder.n_values != 1)
         if not movable.any():

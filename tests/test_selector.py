@@ -868,6 +868,19 @@ def test_perturbation_steps_near_the_best_configuration_only_while_trials_run() 
         assert 0 < np.abs(x - center)[numeric].max() <= 0.3
         assert (_sq_dists(x[None, :], running)[0] >= radii * radii).all()
         rh.add_running(TrialInfo(config))
+    # a NaN cost is no best: the steps start from the lowest finite cost
+    nan_rh = RunHistory(space)
+    for i, config in enumerate(sample):
+        info = TrialInfo(config)
+        nan_rh.add_running(info)
+        nan_rh.add(info, TrialValue(cost=float("nan") if i == 0 else cost(config)))
+    finite_best = min(sample[1:], key=cost)
+    nan_rh.add_running(TrialInfo(space.sample_configuration()))
+    stepper = _region_proposer(space, perturb=1.0)
+    stepped = stepper(nan_rh, np.random.default_rng(1))
+    assert stepped is not None and stepped["kind"] == finite_best["kind"]
+    gap = stepper.encoder.encode([stepped])[0] - stepper.encoder.encode([finite_best])[0]
+    assert np.abs(gap[numeric]).max() <= 0.3
     with pytest.raises(ScenarioError, match=r"ModelProposer.perturb: expected .* got 1.5"):
         _region_proposer(space, perturb=1.5)
 
