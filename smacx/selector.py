@@ -700,30 +700,39 @@ class ModelProposer:
         the candidates are more than ``late`` results old. Candidates are used up as they are
         looked at.
 
-        A candidate ConfigSpace rejects is skipped (logged at debug level): smacx and
-        ConfigSpace can disagree on which hyperparameters are active (ConfigSpace 1.2 with an
-        OR-conjunction and an AND-conjunction over the same parents), and the history rebuilds
-        every configuration from its values, which ConfigSpace checks. The check costs a few
-        microseconds against the decoding's hundred and more.
         """
         if not 0 <= history.n_finished - self._spare_at <= late:
             return None
         while len(self._spare):
             row, self._spare = self._spare[:1], self._spare[1:]
-            try:
-                config = self.encoder.decode(row)[0]
-                if history.has_trials(config):
-                    continue
-                config.check_valid_configuration()
-            except ValueError as err:  # ConfigSpace's errors and ScenarioError
-                logger.debug(
-                    "selector: skipped a candidate ConfigSpace rejects (%s: %s)",
-                    type(err).__name__,
-                    str(err).splitlines()[0] if str(err) else "",
-                )
-                continue
-            return config
+            config = self._new_config(history, row)
+            if config is not None:
+                return config
         return None
+
+    def _new_config(self, history: RunHistory, row: np.ndarray) -> Configuration | None:
+        """The configuration of the encoded ``(1, d)`` ``row``, or None when it has trials in
+        ``history`` or cannot be decoded.
+
+        A row ConfigSpace rejects is skipped (logged at debug level): smacx and ConfigSpace
+        can disagree on which hyperparameters are active (ConfigSpace 1.2 with an
+        OR-conjunction and an AND-conjunction over the same parents), and the history rebuilds
+        every configuration from its values, which ConfigSpace checks. The check costs a few
+        microseconds against the decoding's hundred and more.
+        """
+        try:
+            config = self.encoder.decode(row)[0]
+            if history.has_trials(config):
+                return None
+            config.check_valid_configuration()
+        except ValueError as err:  # ConfigSpace's errors and ScenarioError (forbidden)
+            logger.debug(
+                "selector: skipped a candidate ConfigSpace rejects (%s: %s)",
+                type(err).__name__,
+                str(err).splitlines()[0] if str(err) else "",
+            )
+            return None
+        return config
 
     def _late_allowance(self, history: RunHistory) -> int:
         """How many results late a proposal may be: none without running trials; with k
@@ -799,14 +808,9 @@ class ModelProposer:
             x[movable] = np.clip(x[movable] + step, 0.0, 1.0)
             if running.shape[0] and (_sq_dists(x[None, :], running)[0] < radii * radii).any():
                 continue
-            try:
-                config = self.encoder.decode(x[None, :])[0]
-                if history.has_trials(config):
-                    continue
-                config.check_valid_configuration()
-            except ValueError:  # a forbidden clause, or ConfigSpace disagrees (_from_spare)
-                continue
-            return config
+            config = self._new_config(history, x[None, :])
+            if config is not None:
+                return config
         return None
 
     def prepare(self, history: RunHistory, rng: np.random.Generator) -> None:
