@@ -580,6 +580,27 @@ def test_model_parts_can_be_swapped_by_keyword(space: ConfigurationSpace) -> Non
         SMAC(scenario(space), quadratic, preset="random", model=model)
 
 
+def test_forest_backend_is_imported_when_built_for_a_run_that_will_need_it() -> None:
+    """A fresh interpreter: a 6-d run of 1,000 trials will fit more than 5,000 cells, so the
+    scikit-learn backend is imported by SMAC(...), not in the middle of optimize(); a run of
+    100 trials never needs it."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from ConfigSpace import ConfigurationSpace
+        from smacx import SMAC, Scenario
+        cs = ConfigurationSpace({f"x{i}": (0.0, 1.0) for i in range(6)})
+        for n in (100, 1000):
+            SMAC(Scenario(cs, n_trials=n, output_directory=None), progress=False)
+            print("sklearn.ensemble" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["False", "True"]
+
+
 def hangs_once(config: Configuration, seed: int) -> float:
     """Hangs (no trial time limit) on configurations in the left tenth of the box."""
     import time

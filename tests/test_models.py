@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from typing import Literal
 
 import numpy as np
@@ -202,3 +204,28 @@ def test_gaussian_process_interpolates_and_is_uncertain_away_from_data() -> None
 def test_model_settings_are_checked_when_built(make: object, name: str) -> None:
     with pytest.raises(ScenarioError, match=name.replace(".", r"\.")):
         make()  # type: ignore[operator]
+
+
+def test_preload_imports_the_sklearn_backend_only_when_fits_will_need_it() -> None:
+    """A fresh interpreter: the numpy backend needs no import; the forest module comes in when
+    the largest fit has more than 5,000 cells (auto) or the backend is scikit-learn's."""
+    code = (
+        "import sys; from smacx.models import RandomForest\n"
+        "def loaded(): return 'sklearn.ensemble' in sys.modules\n"
+        "RandomForest().preload(100, 6); a = loaded()\n"
+        "RandomForest(backend='numpy').preload(10**6, 6); b = loaded()\n"
+        "RandomForest().preload(1000, 6); c = loaded()\n"
+        "print(a, b, c)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["False", "False", "True"]
+    code = (
+        "import sys; from smacx.models import RandomForest\n"
+        "RandomForest(backend='sklearn').preload(10, 2); print('sklearn.ensemble' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["True"]

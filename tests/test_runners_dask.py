@@ -10,6 +10,7 @@ The runner-independent behaviour (each trial comes back once, crashes are data, 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import multiprocessing
@@ -678,6 +679,40 @@ def test_optimize_waits_for_its_trials_when_another_process_finishes_the_run(
         assert mine.runhistory.n_finished == 4 + len(calls)
         mine.close()
         other.close()
+
+
+class FreezeCount(Callback):
+    """Notes gc.get_freeze_count() at every tell."""
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    def on_tell_end(self, smac: Any, info: TrialInfo, value: TrialValue) -> None:
+        self.counts.append(gc.get_freeze_count())
+
+
+def test_optimize_on_workers_keeps_older_objects_out_of_collections_for_the_run_only(
+    space: ConfigurationSpace,
+) -> None:
+    """With a parallel runner, the objects alive when optimize() starts are frozen (a full
+    collection would stop the scheduler's and the workers' threads while it visits them) and
+    unfrozen when it ends; a serial run leaves the garbage collector alone."""
+    from smacx import SMAC
+
+    assert gc.get_freeze_count() == 0
+    sc = scenario(space, n_trials=6, deterministic=True)
+    with thread_client(2) as (_, c):
+        seen = FreezeCount()
+        runner = DaskParallelRunner(SerialRunner(seed_as_cost, sc), dask_client=c)
+        with SMAC(sc, runner=runner, progress=False, callbacks=[seen]) as smac:
+            smac.optimize()
+        assert len(seen.counts) == 6
+        assert min(seen.counts) > 1000  # the libraries, the cluster, the history
+        assert gc.get_freeze_count() == 0
+    serial = FreezeCount()
+    with SMAC(sc, seed_as_cost, progress=False, callbacks=[serial]) as smac:
+        smac.optimize()
+    assert serial.counts == [0] * 6
 
 
 def slow_odd_seeds(config: Configuration, seed: int) -> float:
