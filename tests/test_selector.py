@@ -906,3 +906,61 @@ def test_hpo_preset_perturbs_only_parallel_proposals(space: ConfigurationSpace) 
         smac.optimize()
         runs.append([info.config for info, _ in smac.runhistory.finished()])
     assert len(runs[0]) == 30 and runs[0] == runs[1]
+
+
+def test_search_ahead_serves_a_result_that_is_no_new_best_and_only_such() -> None:
+    """With trials running, prepare() fits on every result there is and keeps candidates; the
+    proposal for a worker freed by a result that does not lower the best cost is one of them
+    (no fit after the result), while a new best is searched for afresh. Without
+    ``search_ahead`` prepare() does nothing here and every proposal fits after its result."""
+    import numpy as np
+
+    space = ConfigurationSpace({"a": (0.0, 1.0), "b": (0.0, 1.0)}, seed=0)
+
+    def cost(config: object) -> float:
+        c = config  # type: ignore[assignment]
+        return float((c["a"] - 0.3) ** 2 + (c["b"] - 0.6) ** 2)  # type: ignore[index]
+
+    def setup(ahead: bool):  # type: ignore[no-untyped-def]
+        proposer = _region_proposer(space, trust_region=0.2, search_ahead=ahead)
+        fits: list[int] = []
+        fit = proposer.model.fit
+
+        def counted(X, y):  # type: ignore[no-untyped-def]
+            fits.append(len(y))
+            return fit(X, y)
+
+        proposer.model.fit = counted  # type: ignore[method-assign]
+        rh = RunHistory(space)
+        for config in space.sample_configuration(10):
+            info = TrialInfo(config)
+            rh.add_running(info)
+            rh.add(info, TrialValue(cost=cost(config)))
+        running = [TrialInfo(c) for c in space.sample_configuration(20)[12:]]  # eight
+        for info in running:
+            rh.add_running(info)
+        return proposer, fits, rh, running
+
+    def best(rh: RunHistory) -> float:
+        return min(v.cost for _, v in rh.finished())
+
+    proposer, fits, rh, running = setup(ahead=True)
+    rng = np.random.default_rng(0)
+    proposer.prepare(rh, rng)
+    assert fits == [10]  # fitted ahead on the ten results
+    rh.add(running[0], TrialValue(cost=best(rh) + 1.0))  # no new best
+    proposal = proposer(rh, rng)  # one of the candidates kept ahead: no fit
+    assert fits == [10] and proposal is not None and not rh.has_trials(proposal)
+    rh.add_running(TrialInfo(proposal))
+    proposer.prepare(rh, rng)  # ahead again, on eleven results
+    assert fits == [10, 11]
+    rh.add(running[1], TrialValue(cost=best(rh) - 0.01))  # a new best
+    proposal = proposer(rh, rng)
+    assert fits == [10, 11, 12] and proposal is not None and not rh.has_trials(proposal)
+
+    proposer, fits, rh, running = setup(ahead=False)
+    proposer.prepare(rh, rng)
+    assert fits == []
+    rh.add(running[0], TrialValue(cost=best(rh) + 1.0))
+    assert proposer(rh, rng) is not None
+    assert fits == [11]
