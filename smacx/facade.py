@@ -550,7 +550,9 @@ class SMAC:
         )
         for cb in self.callbacks:
             cb.on_start(self)
-        frozen = _freeze_heap() if not isinstance(self.runner, SerialRunner) else False
+        frozen = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
+        if frozen:
+            _freeze_heap()
         try:
             while True:
                 stalled = False  # nothing to ask for until a result comes back
@@ -907,9 +909,9 @@ def _preset_parts(
     return proposer, probability
 
 
-def _freeze_heap() -> bool:
+def _freeze_heap() -> None:
     """Collect garbage once, then keep every object alive now out of later collections
-    (:func:`gc.freeze`) until ``optimize`` ends; returns True.
+    (:func:`gc.freeze`; ``optimize`` undoes it when it ends).
 
     Python's full collections visit every tracked object while holding the interpreter lock,
     so each one stops every thread of the process: dask's scheduler and, with a threads
@@ -920,7 +922,6 @@ def _freeze_heap() -> bool:
     """
     gc.collect()
     gc.freeze()
-    return True
 
 
 #: Statuses of trials whose time is the target's own.

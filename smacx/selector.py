@@ -874,9 +874,9 @@ class ModelProposer:
         With up to 16 trials running every proposal is fitted on every result (see
         ``_late_allowance``), and the worker that a result frees waits for that search: about
         40 ms per trial on 8 workers with 1 s trials (95% of them busy). A result that does
-        not lower the best changes the trust region and the perturbation's centre no more
-        than one stale result does, and the search made before it already kept the running
-        trial's ball free.
+        not lower the best leaves the centres of the trust region and of the steps where they
+        were (it adds one to the region's count of stale results), and the search made before
+        it kept that trial's ball free already.
         """
         ahead = self._ahead
         if ahead is None or self._spare_at != ahead[0]:
