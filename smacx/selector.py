@@ -802,11 +802,10 @@ class ModelProposer:
             or rng.random() >= self.perturb
         ):
             return None
-        rows = self._training_rows(history)
-        if not rows or any(row[1] is not None for row in rows):
-            return None  # no model yet, or costs on instances that do not compare
-        costs = np.array([row[2][0] for row in rows], dtype=float)
-        costs = np.where(np.isfinite(costs), costs, np.inf)  # NaN would win np.argmin
+        found = self._comparable_costs(history)
+        if found is None:
+            return None
+        rows, costs = found
         if not np.isfinite(costs).any():
             return None
         best_id = rows[int(np.argmin(costs))][0]
@@ -856,15 +855,25 @@ class ModelProposer:
         result there is, for the results to come, with what :meth:`_ahead_lag` checks."""
         if not self.search_ahead or history.n_running == 0 or self.n_objectives > 1:
             return
-        rows = self._training_rows(history)
-        if not rows or any(row[1] is not None for row in rows):
-            return  # no model yet, or costs on instances that do not compare
+        found = self._comparable_costs(history)
+        if found is None:
+            return
+        rows, costs = found
         if not (fresh and len(self._spare)):  # else the last search saw every result
             self._search(history, rng, 0, self.batch_size)
+        self._ahead = (history.n_finished, float(costs.min()), len(rows))
+
+    def _comparable_costs(
+        self, history: RunHistory
+    ) -> tuple[list[tuple[int, str | None, list[float]]], np.ndarray] | None:
+        """The training rows and ``(n,)`` their first costs, those that are not finite as
+        ``inf`` (a NaN would win ``np.argmin``); None when the model has no data yet or the
+        costs are on instances, which do not compare."""
+        rows = self._training_rows(history)
+        if not rows or any(row[1] is not None for row in rows):
+            return None
         costs = np.array([row[2][0] for row in rows], dtype=float)
-        costs = costs[np.isfinite(costs)]
-        best = float(costs.min()) if costs.size else math.inf
-        self._ahead = (history.n_finished, best, len(rows))
+        return rows, np.where(np.isfinite(costs), costs, np.inf)
 
     def _ahead_lag(self, history: RunHistory) -> int:
         """How many results old the candidates of the last search ahead may be: all the

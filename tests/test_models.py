@@ -207,25 +207,19 @@ def test_model_settings_are_checked_when_built(make: object, name: str) -> None:
 
 
 def test_preload_imports_the_sklearn_backend_only_when_fits_will_need_it() -> None:
-    """A fresh interpreter: the numpy backend needs no import; the forest module comes in when
+    """Fresh interpreters: the numpy backend needs no import; the forest module comes in when
     the largest fit has more than 5,000 cells (auto) or the backend is scikit-learn's."""
-    code = (
-        "import sys; from smacx.models import RandomForest\n"
-        "def loaded(): return 'sklearn.ensemble' in sys.modules\n"
-        "RandomForest().preload(100, 6); a = loaded()\n"
-        "RandomForest(backend='numpy').preload(10**6, 6); b = loaded()\n"
-        "RandomForest().preload(1000, 6); c = loaded()\n"
-        "print(a, b, c)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert out.stdout.split() == ["False", "False", "True"]
-    code = (
-        "import sys; from smacx.models import RandomForest\n"
-        "RandomForest(backend='sklearn').preload(10, 2); print('sklearn.ensemble' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert out.stdout.split() == ["True"]
+
+    def loaded_after(*calls: str) -> list[str]:
+        code = "import sys; from smacx.models import RandomForest\n" + "".join(
+            f"RandomForest{call}; print('sklearn.ensemble' in sys.modules)\n" for call in calls
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        )
+        return out.stdout.split()
+
+    assert loaded_after(
+        "().preload(100, 6)", "(backend='numpy').preload(10**6, 6)", "().preload(1000, 6)"
+    ) == ["False", "False", "True"]
+    assert loaded_after("(backend='sklearn').preload(10, 2)") == ["True"]
