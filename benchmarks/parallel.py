@@ -11,8 +11,11 @@ skipped with a note in the results when that interpreter or SMAC3 is missing). A
 ``LocalCluster(n_workers=k, threads_per_worker=1)`` of threads in the optimizer's process
 (or, with ``--processes``, of k worker processes); its target sleeps
 ``--trial-time`` seconds (1 s by default), so the ideal throughput is ``k / trial_time`` trials
-per second. Each run stops at ``--duration`` seconds of wall time or ``--trials`` trials,
-whichever comes first.
+per second. With ``--trial-time-spread s`` the sleep varies from one configuration to the next
+(log-normal with that standard deviation of its log, mean ``--trial-time``, a fixed function of
+the configuration), as trial times of real targets do; then ``busy_share`` is the figure of
+merit, since a run that favours short trials would raise the throughput. Each run stops at
+``--duration`` seconds of wall time or ``--trials`` trials, whichever comes first.
 
 Threads: the k workers share the optimizer's process, and each runs dask's background work
 (a sampling profiler every 10 ms, a system monitor every 0.5 s, a memory monitor every 0.1 s):
@@ -32,6 +35,9 @@ Reported per run:
 
 * ``throughput``: finished trials / wall time of ``optimize()`` (trials per second);
 * ``efficiency``: throughput / (k / trial_time): 1.0 means no worker ever waited;
+* ``busy_share``: the seconds the workers spent in trials during ``optimize()`` over k times
+  its wall time: 1.0 means no worker ever waited (with fixed trial times it equals
+  ``efficiency`` up to the trials still running at the end);
 * ``duplicates``: target calls whose (configuration, seed) had been evaluated before: with one
   seed per configuration these are wasted trials (must be 0 for smacx);
 * ``gap_ms_median``, ``gap_ms_p90``: how long a worker thread stood idle between the end of one
@@ -46,9 +52,11 @@ Results go to ``--out`` as JSON, and a table is printed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import itertools
 import json
+import math
 import os
 import platform
 import statistics
@@ -83,13 +91,28 @@ QUEUE_ON_SCHEDULER = {"distributed.scheduler.worker-saturation": 1.0}
 BENCH_DASK = {**QUIET_DASK, **QUEUE_ON_SCHEDULER}
 
 #: Environment variables the child sets for its workers (threads or processes): the file
-#: every target call is appended to, and the seconds a trial sleeps.
+#: every target call is appended to, the seconds a trial sleeps on average, and the standard
+#: deviation of the log of that time from one configuration to the next.
 CALLS_FILE = "SMACX_BENCH_CALLS"
 TRIAL_TIME = "SMACX_BENCH_TRIAL_TIME"
+TRIAL_SPREAD = "SMACX_BENCH_TRIAL_SPREAD"
+
+
+def trial_seconds(values: dict[str, Any], mean: float, spread: float) -> float:
+    """How long the trial of a configuration (its ``values``) sleeps: ``mean``, or with a
+    ``spread`` > 0 a log-normal time of that mean whose log has standard deviation ``spread``,
+    drawn from a hash of the configuration (the same configuration always takes as long)."""
+    if spread <= 0.0:
+        return mean
+    digest = hashlib.sha256(repr(sorted(values.items())).encode()).digest()
+    uniform = (int.from_bytes(digest[:8], "big") + 0.5) / 2.0**64
+    z = statistics.NormalDist().inv_cdf(uniform)
+    return mean * math.exp(spread * z - 0.5 * spread * spread)
 
 
 def objective(config: Any, seed: int = 0) -> float:
-    """Sleeps ``$SMACX_BENCH_TRIAL_TIME`` seconds, then returns a cheap 6-d cost; appends to
+    """Sleeps :func:`trial_seconds` (``$SMACX_BENCH_TRIAL_TIME``,
+    ``$SMACX_BENCH_TRIAL_SPREAD``), then returns a cheap 6-d cost; appends to
     ``$SMACX_BENCH_CALLS`` a line when it starts (the call, its worker thread, the time) and one
     when it ends (the thread, the time).
 
@@ -100,7 +123,11 @@ def objective(config: Any, seed: int = 0) -> float:
     thread = f"{os.getpid()}:{threading.get_ident()}"
     with open(os.environ[CALLS_FILE], "a") as calls:  # one short append: atomic
         calls.write(f"start\t{thread}\t{time.time()}\t{sorted(values.items())!r}, {seed}\n")
-    time.sleep(float(os.environ[TRIAL_TIME]))
+    time.sleep(
+        trial_seconds(
+            values, float(os.environ[TRIAL_TIME]), float(os.environ.get(TRIAL_SPREAD, "0"))
+        )
+    )
     with open(os.environ[CALLS_FILE], "a") as calls:
         calls.write(f"end\t{thread}\t{time.time()}\n")
     xs = [float(values[f"x{i}"]) for i in range(5)]
@@ -115,8 +142,8 @@ def preload(module: str) -> None:
 
 def calls() -> dict[str, Any]:
     """The target calls so far: how many, how many repeated an earlier (configuration, seed),
-    and the idle gaps of the worker threads between one call's end and their next call's start
-    (median and 90th percentile, in milliseconds)."""
+    the seconds spent in finished calls, and the idle gaps of the worker threads between one
+    call's end and their next call's start (median and 90th percentile, in milliseconds)."""
     rows = [line.split("\t") for line in Path(os.environ[CALLS_FILE]).read_text().splitlines()]
     called = [row[3] for row in rows if row[0] == "start"]
     events: dict[str, list[tuple[str, float]]] = {}  # thread -> its starts and ends, in order
@@ -128,8 +155,15 @@ def calls() -> dict[str, Any]:
         for earlier, later in itertools.pairwise(seq)
         if earlier[0] == "end" and later[0] == "start"
     )
+    busy = sum(
+        later[1] - earlier[1]
+        for seq in events.values()
+        for earlier, later in itertools.pairwise(seq)
+        if earlier[0] == "start" and later[0] == "end"
+    )
     return {
         "calls": len(called),
+        "busy_seconds": busy,
         "duplicates": len(called) - len(set(called)),
         "gap_ms_median": 1000 * statistics.median(gaps) if gaps else None,
         "gap_ms_p90": 1000 * gaps[int(0.9 * len(gaps))] if gaps else None,
@@ -249,6 +283,7 @@ def child(args: argparse.Namespace) -> None:
         # set before the cluster starts: worker processes inherit the environment
         os.environ[CALLS_FILE] = str(Path(scratch) / "calls.txt")
         os.environ[TRIAL_TIME] = str(args.trial_time)
+        os.environ[TRIAL_SPREAD] = str(args.trial_time_spread)
         Path(os.environ[CALLS_FILE]).touch()
         if args.child == "smacx":
             result = run_smacx(
@@ -280,7 +315,9 @@ def child(args: argparse.Namespace) -> None:
 def launch(framework: str, python: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
     record: dict[str, Any] = {"framework": framework, "workers": workers,
                               "processes": args.processes,
-                              "trial_time": args.trial_time, "duration": args.duration,
+                              "trial_time": args.trial_time,
+                              "trial_time_spread": args.trial_time_spread,
+                              "duration": args.duration,
                               "dask_config": {} if args.dask_defaults else BENCH_DASK}  # fmt: skip
     env = dict(os.environ)
     # this directory, for worker processes to import the target from ``parallel``
@@ -290,7 +327,8 @@ def launch(framework: str, python: str, workers: int, args: argparse.Namespace) 
     env["PYTHONPATH"] = os.pathsep.join(path)
     command = [python, __file__, "--child", framework, "--workers-one", str(workers),
                "--duration", str(args.duration), "--trials", str(args.trials),
-               "--trial-time", str(args.trial_time)]  # fmt: skip
+               "--trial-time", str(args.trial_time),
+               "--trial-time-spread", str(args.trial_time_spread)]  # fmt: skip
     if args.dask_defaults:
         command.append("--dask-defaults")
     if args.processes:
@@ -312,7 +350,8 @@ def launch(framework: str, python: str, workers: int, args: argparse.Namespace) 
     ideal = workers / args.trial_time
     throughput = result["finished"] / result["elapsed"]
     return {**record, **result, "throughput": throughput, "ideal": ideal,
-            "efficiency": throughput / ideal}  # fmt: skip
+            "efficiency": throughput / ideal,
+            "busy_share": result["busy_seconds"] / (workers * result["elapsed"])}  # fmt: skip
 
 
 def smac3_available(python: str) -> str | None:
@@ -329,6 +368,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
     parser.add_argument("--trials", type=int, default=100_000, help="trial cap per run")
     parser.add_argument("--trial-time", type=float, default=1.0, help="seconds per trial")
+    parser.add_argument(
+        "--trial-time-spread",
+        type=float,
+        default=0.0,
+        help="standard deviation of the log of a trial's time across configurations (0: fixed)",
+    )
     parser.add_argument("--frameworks", default="smacx,smac3")
     parser.add_argument("--smac3-python", default=DEFAULT_SMAC3_PYTHON)
     parser.add_argument(
@@ -370,13 +415,14 @@ def main() -> None:
     args.out.write_text(json.dumps({"notes": notes, "runs": records}, indent=2) + "\n")
 
     print(f"{'framework':<10}{'workers':>8}{'trials':>8}{'trials/s':>10}{'ideal':>8}"
-          f"{'efficiency':>12}{'duplicates':>12}{'gap ms':>8}")  # fmt: skip
+          f"{'efficiency':>12}{'busy':>6}{'duplicates':>12}{'gap ms':>8}")  # fmt: skip
     for r in records:
         if "error" in r:
             print(f"{r['framework']:<10}{r['workers']:>8}  error: {r['error']}")
             continue
         print(f"{r['framework']:<10}{r['workers']:>8}{r['finished']:>8}{r['throughput']:>10.2f}"
-              f"{r['ideal']:>8.1f}{r['efficiency']:>12.2f}{r['duplicates']:>12}"
+              f"{r['ideal']:>8.1f}{r['efficiency']:>12.2f}{r['busy_share']:>6.2f}"
+              f"{r['duplicates']:>12}"
               f"{r['gap_ms_median'] or float('nan'):>8.1f}")  # fmt: skip
     for note in notes:
         print(note)
