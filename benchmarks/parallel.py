@@ -149,18 +149,15 @@ def calls() -> dict[str, Any]:
     events: dict[str, list[tuple[str, float]]] = {}  # thread -> its starts and ends, in order
     for kind, thread, when, *_ in rows:
         events.setdefault(thread, []).append((kind, float(when)))
-    gaps = sorted(
-        later[1] - earlier[1]
-        for seq in events.values()
-        for earlier, later in itertools.pairwise(seq)
-        if earlier[0] == "end" and later[0] == "start"
-    )
-    busy = sum(
-        later[1] - earlier[1]
-        for seq in events.values()
-        for earlier, later in itertools.pairwise(seq)
-        if earlier[0] == "start" and later[0] == "end"
-    )
+    gaps: list[float] = []  # from an end to the thread's next start
+    busy = 0.0  # from a start to its end
+    for seq in events.values():
+        for (kind, at), (next_kind, next_at) in itertools.pairwise(seq):
+            if kind == "end" and next_kind == "start":
+                gaps.append(next_at - at)
+            elif kind == "start" and next_kind == "end":
+                busy += next_at - at
+    gaps.sort()
     return {
         "calls": len(called),
         "busy_seconds": busy,
@@ -392,6 +389,8 @@ def main() -> None:
     parser.add_argument("--child", choices=["smacx", "smac3"], help=argparse.SUPPRESS)
     parser.add_argument("--workers-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.trial_time_spread >= 0.0:
+        parser.error(f"--trial-time-spread: expected a number >= 0, got {args.trial_time_spread}")
     if args.child:
         # Run from the module ``parallel``, not ``__main__``: see ``objective``.
         sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -714,9 +714,7 @@ class ModelProposer:
     def _from_spare(self, history: RunHistory, late: int) -> Configuration | None:
         """The best kept candidate without trials in ``history``, or None when none is left or
         the candidates are more than ``late`` results old. Candidates are used up as they are
-        looked at.
-
-        """
+        looked at (see :meth:`_new_config`)."""
         if not 0 <= history.n_finished - self._spare_at <= late:
             return None
         while len(self._spare):
