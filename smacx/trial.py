@@ -11,12 +11,10 @@ import math
 import numbers
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from ConfigSpace import Configuration
+from ConfigSpace import Configuration
 
 __all__ = ["StatusType", "TrialInfo", "TrialKey", "TrialValue"]
 
@@ -63,6 +61,12 @@ class TrialInfo:
         # so that every storage keys the trial alike.
         from smacx.errors import TrialError
 
+        if not isinstance(self.config, Configuration):
+            raise TrialError(
+                f"TrialInfo.config must be a ConfigSpace Configuration; got "
+                f"{type(self.config).__name__} {self.config!r:.100}. Build it with "
+                "Configuration(scenario.configspace, values={...})."
+            )
         if self.instance is not None and not isinstance(self.instance, str):
             raise TrialError(
                 f"TrialInfo.instance must be a str or None; got {self.instance!r:.100}."

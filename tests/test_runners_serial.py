@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import faulthandler
 import math
 import os
@@ -84,6 +85,7 @@ def boom(config: Configuration) -> float:
         (lambda config: True, "returned bool"),
         (lambda config: 10**400, "too large for a float"),
         (lambda config: sys.exit(3), "SystemExit: 3"),
+        (lambda config: (0.5, "note"), "make it a dict: (cost, {'key': value})"),
     ],
 )
 def test_failures_become_crashed_trials(space: ConfigurationSpace, fn: Any, reason: str) -> None:
@@ -292,3 +294,40 @@ def test_child_killed_by_a_signal_names_it(
     assert value.status is status
     assert reason in value.additional_info["error"]
     assert "exceeded trial_memory_limit" not in value.additional_info["error"]
+
+
+ORPHAN_RUN = """
+import os, sys, time
+from ConfigSpace import ConfigurationSpace
+from smacx import Scenario, SerialRunner
+def target(config):
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+    time.sleep(60)
+    return 0.0
+space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+runner = SerialRunner(target, Scenario(space, trial_walltime_limit=30, output_directory=None))
+runner.run(space.sample_configuration())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_limited_trial_does_not_outlive_a_killed_run(tmp_path: Any) -> None:
+    """kill -9 of the run: the trial's process, whose limit only the run enforced, goes too."""
+    import subprocess
+
+    import psutil
+
+    pid_file = tmp_path / "child.pid"
+    run_ = subprocess.Popen([sys.executable, "-c", ORPHAN_RUN, str(pid_file)])
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists():
+            assert time.monotonic() < deadline and run_.poll() is None, "the trial never started"
+            time.sleep(0.05)
+    finally:
+        run_.kill()
+        run_.wait()
+    with contextlib.suppress(psutil.NoSuchProcess):  # gone already
+        psutil.Process(int(pid_file.read_text())).wait(timeout=10)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from smacx import StatusType, TrialError, TrialKey, TrialValue
+from smacx import StatusType, TrialError, TrialInfo, TrialKey, TrialValue
 
 
 def test_costs_is_a_list_for_one_or_many_objectives() -> None:
@@ -43,3 +43,9 @@ def test_trial_value_takes_tuples_and_numpy_costs() -> None:
         TrialValue(cost=10**400)
     with pytest.raises(TrialError, match="TrialValue.status"):
         TrialValue(cost=1.0, status="SUCCESS")  # type: ignore[arg-type]
+
+
+def test_trial_info_wants_a_configuration() -> None:
+    # a dict (as an Optuna user might warm-start with) fails here, not deep inside tell()
+    with pytest.raises(TrialError, match=r"config must be a ConfigSpace Configuration; got dict"):
+        TrialInfo({"x": 1.0}, None, 0)  # type: ignore[arg-type]

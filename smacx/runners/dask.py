@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import math
@@ -18,7 +17,6 @@ import multiprocessing
 import numbers
 import os
 import queue
-import signal
 import statistics
 import sys
 import threading
@@ -26,7 +24,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,7 +43,7 @@ except ImportError as err:  # pragma: no cover - exercised only without dask ins
 
 from smacx.errors import NoWorkersError, ScenarioError
 from smacx.runners.base import AbstractRunner
-from smacx.runners.serial import SerialRunner
+from smacx.runners.serial import SerialRunner, die_with_parent
 from smacx.trial import StatusType, TrialInfo, TrialValue
 
 if TYPE_CHECKING:
@@ -878,8 +876,7 @@ _lock = threading.Lock()
 _n_limited_trials = 0
 _was_daemon = False
 _in_trial = threading.local()
-_prctl: Callable[..., int] | None = None
-_PR_SET_PDEATHSIG = 1
+_fork_hooked = False
 
 
 @contextlib.contextmanager
@@ -913,23 +910,17 @@ def _children_allowed() -> Iterator[None]:
 
 
 def _install_fork_hook() -> None:
-    global _prctl
-    if _prctl is not None or not sys.platform.startswith("linux"):
+    global _fork_hooked
+    if _fork_hooked or not sys.platform.startswith("linux"):
         return
     with _lock:
-        if _prctl is None:
-            try:
-                _prctl = ctypes.CDLL(None, use_errno=True).prctl
-            except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
-                _prctl = lambda *_: -1  # noqa: E731
+        if not _fork_hooked:
             os.register_at_fork(after_in_child=_die_with_parent)
+            _fork_hooked = True
 
 
 def _die_with_parent() -> None:
     """In a child forked by a limited trial: get SIGKILL when the worker dies."""
     parent = getattr(_in_trial, "parent", None)
-    if parent is None or _prctl is None:
-        return
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the worker died before the request took effect
-        os._exit(1)
+    if parent is not None:
+        die_with_parent(parent)

@@ -8,10 +8,12 @@ the same way.
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 import logging
 import math
 import numbers
+import os
 import pickle
 import re
 import signal
@@ -39,6 +41,28 @@ TRIAL_ARGUMENTS = ("seed", "instance", "budget")
 TargetFunction = Callable[..., Any]
 
 
+_PR_SET_PDEATHSIG = 1
+_prctl: Callable[..., int] | None = None
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child process on Linux: receive SIGKILL when the thread that forked it ends with
+    its process ``parent`` (for instance at a ``kill -9``), and exit at once if that process is
+    gone already. Elsewhere nothing happens.
+    """
+    global _prctl
+    if not sys.platform.startswith("linux"):
+        return
+    if _prctl is None:
+        try:
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+            _prctl = lambda *_: -1  # noqa: E731
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
+
+
 class _Measured:
     """Calls the target and reports how it went, without raising (runs in pynisher's child).
 
@@ -54,9 +78,12 @@ class _Measured:
     def __init__(self, fn: TargetFunction, in_child: bool) -> None:
         self.fn = fn
         self.in_child = in_child
+        self.parent = os.getpid()  # the process that starts the child
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         if self.in_child:
+            # A run killed with kill -9 cannot enforce the limits any more: its trial goes too.
+            die_with_parent(self.parent)
             # pynisher's parent installs a SIGTERM handler before forking; the child inherits it
             # and would ignore the terminate sent at the time limit, dying only at the SIGKILL
             # that follows 5 s later. The default handler ends the child at once.
@@ -304,10 +331,13 @@ class SerialRunner(AbstractRunner):
                 "a dict of objective name to number, or (cost, info_dict)"
             )
         if len(values) != n:
+            hint = ""
+            if len(values) == 2 and n == 1 and _is_number(values[0]):
+                hint = "; to return extra information, make it a dict: (cost, {'key': value})"
             return (
                 [],
                 f"the target returned {len(values)} cost(s), "
-                f"expected {n} ({list(self.objectives)})",
+                f"expected {n} ({list(self.objectives)}){hint}",
             )
         if not all(_is_number(v) for v in values):
             return [], f"the target returned non-numeric cost(s) {values!r:.200}"
