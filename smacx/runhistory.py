@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,30 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _keep_leases(history: RunHistory) -> None:
+    """Start a daemon thread that renews the leases of ``history``'s running trials every
+    fifth of its ``lease_seconds``, until the history is garbage or its storage fails (is
+    closed)."""
+    ref = weakref.ref(history)
+    interval = history.lease_seconds / 5.0
+
+    def renew() -> None:
+        while True:
+            time.sleep(interval)
+            current = ref()
+            if current is None:
+                return
+            try:
+                now = time.time()
+                current.storage.renew_leases(current.owner, now + current.lease_seconds, now)
+            except Exception:  # closed, or gone with its process
+                return
+            finally:
+                del current
+
+    threading.Thread(target=renew, name="smacx-leases", daemon=True).start()
+
+
 def config_to_json(config: Configuration) -> str:
     """Canonical JSON of a configuration's active values (sorted keys, plain Python types)."""
     return json.dumps({k: _plain(v) for k, v in dict(config).items()}, sort_keys=True)
@@ -48,6 +74,13 @@ class RunHistory:
         configspace: The search space the stored configurations belong to.
         objectives: Names of the costs; a trial's cost has one entry per objective.
         storage: Where the history is kept; in memory by default.
+        lease_seconds: How long a trial this process claims stays its own without a sign of
+            life. Processes on the same host see whether the claimant still runs; those on
+            other hosts (or in other containers) only see its lease. With a finite lease, a
+            background thread renews the leases of this process's running trials every fifth
+            of it while the history is in use, so a trial runs again about that long after
+            its process died elsewhere. ``math.inf``: trials are never taken over from a
+            process that looks alive.
 
     Example:
         >>> from ConfigSpace import ConfigurationSpace
@@ -66,11 +99,17 @@ class RunHistory:
         *,
         objectives: Sequence[str] = ("cost",),
         storage: Storage | None = None,
+        lease_seconds: float = math.inf,
     ) -> None:
+        if not lease_seconds > 0:
+            raise TrialError(
+                f"RunHistory.lease_seconds must be > 0 (seconds); got {lease_seconds!r}."
+            )
         self.configspace = configspace
         self.objectives = tuple(objectives)
         self.storage: Storage = storage if storage is not None else MemoryStorage()
         self.owner = owner_id()
+        self.lease_seconds = float(lease_seconds)
         self._configs: dict[int, Configuration] = {}
         self._origins: dict[int, str] = {}
         self._ids: dict[str, int] = {}
@@ -83,6 +122,10 @@ class RunHistory:
         self._last_config_id = 0
         self._last_version = 0
         self.sync()
+        if math.isfinite(self.lease_seconds) and callable(
+            getattr(self.storage, "renew_leases", None)
+        ):
+            _keep_leases(self)
 
     # -- reading from storage ------------------------------------------------------------------
 
@@ -167,13 +210,14 @@ class RunHistory:
         """The key of a trial, storing its configuration first if it is new."""
         return TrialKey(self.add_config(info.config), info.instance, info.seed, info.budget)
 
-    def add_running(self, info: TrialInfo, *, lease_seconds: float = math.inf) -> TrialKey:
+    def add_running(self, info: TrialInfo, *, lease_seconds: float | None = None) -> TrialKey:
         """Record that a trial starts, claiming it for this process.
 
         Args:
             info: The trial.
             lease_seconds: How long other processes must wait before taking the trial over when
-                this process looks alive but stops renewing (inf: only once it has died).
+                this process looks alive but stops renewing (inf: only once it has died); by
+                default the history's ``lease_seconds``.
 
         Raises:
             TrialError: The trial is already finished or running.
@@ -184,7 +228,7 @@ class RunHistory:
             key,
             TrialValue(status=StatusType.RUNNING, starttime=now),
             self.owner,
-            now + lease_seconds,
+            now + (self.lease_seconds if lease_seconds is None else lease_seconds),
         )
         if not self.storage.claim_trial(record, now):
             self.sync()
@@ -240,9 +284,12 @@ class RunHistory:
         )
 
     def _is_stale(self, rec: TrialRecord, now: float) -> bool:
-        # A lease that ran out (or was released) or an owner that is gone; this process's own
-        # trials only when released.
-        return rec.lease_until <= now or (rec.owner != self.owner and not owner_is_alive(rec.owner))
+        # This process's own trials only when released (a lease of 0): one that ran out while
+        # the process was suspended, or its lease thread starved, still runs here. Others'
+        # when their lease ran out or their process is gone.
+        if rec.owner == self.owner:
+            return rec.lease_until <= 0.0
+        return rec.lease_until <= now or not owner_is_alive(rec.owner)
 
     def is_stale(self, key: TrialKey) -> bool:
         """Whether a running trial was left by a process that is gone (or its lease ran out),
@@ -268,7 +315,10 @@ class RunHistory:
             if not self._is_stale(rec, now):
                 continue
             fresh = TrialRecord(
-                key, TrialValue(status=StatusType.RUNNING, starttime=now), self.owner
+                key,
+                TrialValue(status=StatusType.RUNNING, starttime=now),
+                self.owner,
+                now + self.lease_seconds,
             )
             if self.storage.claim_trial(fresh, now):
                 self.sync()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,30 @@ def test_exports(space: ConfigurationSpace, tmp_path: Path) -> None:
     )
     df = rh.to_dataframe()
     assert list(df["config:x"]) == [0.0] and list(df["seed"]) == [2]
+
+
+def test_trials_of_a_process_that_died_on_another_host_run_again_after_its_lease(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Another host's process cannot be checked for life: its trials are taken over once it
+    stops renewing their leases, and not while it renews them."""
+    path = tmp_path / "run.db"
+    other = RunHistory(space, storage=SQLiteStorage(path), lease_seconds=0.5)
+    other.owner = "otherhost:4242:0.000:abcd"  # as a process on another machine
+    alive, dies = (TrialInfo(space.sample_configuration(), seed=s) for s in (1, 2))
+    other.add_running(alive)
+    here = RunHistory(space, storage=SQLiteStorage(path), lease_seconds=0.5)
+    assert here.n_running == 1 and here.n_stale() == 0 and here.take_over_stale() is None
+    time.sleep(1.2)  # more than two leases: renewed every 0.1 s meanwhile
+    here.sync()
+    assert here.n_stale() == 0 and here.take_over_stale() is None
+    other.add_running(dies)
+    other.storage.close()  # it dies: nobody renews its leases any more
+    time.sleep(0.8)
+    here.sync()
+    assert here.n_stale() == 2
+    taken = {here.take_over_stale(), here.take_over_stale()}
+    assert taken == {alive, dies} and here.take_over_stale() is None
+    assert here.n_stale() == 0  # now this process's, with leases of its own
+    with pytest.raises(TrialError, match="lease_seconds must be > 0"):
+        RunHistory(space, lease_seconds=0)

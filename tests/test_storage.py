@@ -111,6 +111,25 @@ def test_released_trial_can_be_claimed_again_by_anyone(storage: Storage) -> None
     assert not storage.release_trial(key, owner_id())  # finished rows stay finished
 
 
+def test_renewing_extends_only_the_owners_live_leases(storage: Storage) -> None:
+    cid = storage.add_config('{"x": 1}', "")
+    mine, released, expired, theirs, finished = (TrialKey(cid, None, s, None) for s in range(5))
+    for key in (mine, released, finished):
+        storage.claim_trial(running(key, lease=10.0), 0.0)
+    storage.claim_trial(running(expired, lease=3.0), 0.0)
+    storage.claim_trial(running(theirs, owner="otherhost:1:0.000:x", lease=10.0), 0.0)
+    storage.release_trial(released, owner_id())
+    storage.finish_trial(done(finished))
+    before = max(r.version for r in storage.read_trials(0))
+    assert storage.renew_leases(owner_id(), 25.0, now=5.0) == 1
+    (changed,) = storage.read_trials(before)  # other processes see the new lease on sync
+    assert changed.key == mine and changed.lease_until == 25.0
+    assert not storage.claim_trial(running(mine), now=20.0)  # renewed: still its owner's
+    assert storage.claim_trial(running(expired), now=5.0)  # ran out before the renewal
+    assert not storage.claim_trial(running(theirs, owner=owner_id()), now=9.0)
+    assert storage.claim_trial(running(theirs, owner=owner_id()), now=11.0)  # not renewed
+
+
 def test_keys_with_none_and_floats_round_trip(storage: Storage) -> None:
     cid = storage.add_config("{}", "")
     keys = [

@@ -101,6 +101,12 @@ class Storage(Protocol):
         process gave up on is run again only once that process has ended.)"""
         ...
 
+    def renew_leases(self, owner: str, lease_until: float, now: float) -> int:
+        """Move the lease of every RUNNING row of ``owner`` whose lease has not run out at
+        ``now`` (released rows stay released) to ``lease_until``; returns how many rows.
+        (Optional: without it, trials are claimed without a time limit.)"""
+        ...
+
     def read_configs(self, after_id: int) -> list[ConfigRecord]:
         """Configurations with an id above ``after_id``, by id."""
         ...
@@ -194,10 +200,11 @@ _START_TOLERANCE = 2.0
 def owner_is_alive(owner: str) -> bool:
     """Whether the process behind an owner id still runs.
 
-    Processes on other hosts cannot be checked and count as alive: their trials are taken over
-    only once the lease they were claimed with runs out (trials that :class:`~smacx.SMAC`
-    claims have no time limit, so a process that died on another host leaves them running).
-    A reused pid is told apart by the process start time.
+    Processes on other hosts (or in other containers) cannot be checked and count as alive:
+    their trials are taken over once the lease they were claimed with runs out. A process that
+    shares its run through a database renews the leases of its running trials while it lives
+    (see :class:`~smacx.RunHistory`), so the trials of one that died elsewhere run again a few
+    minutes later. A reused pid is told apart by the process start time.
     """
     import psutil
 

@@ -83,6 +83,17 @@ class MemoryStorage:
             self._put(TrialRecord(key, old.value, owner, 0.0))
             return True
 
+    def renew_leases(self, owner: str, lease_until: float, now: float) -> int:
+        with self._lock:
+            mine = [
+                r
+                for r in self._trials.values()
+                if r.owner == owner and r.value.status is StatusType.RUNNING and r.lease_until > now
+            ]
+            for r in mine:
+                self._put(TrialRecord(r.key, r.value, owner, lease_until))
+            return len(mine)
+
     def read_configs(self, after_id: int) -> list[ConfigRecord]:
         return self._configs[after_id:]
 

@@ -245,6 +245,16 @@ class SQLiteStorage:
             )
             return cur.rowcount > 0
 
+    def renew_leases(self, owner: str, lease_until: float, now: float) -> int:
+        with self._lock, self._transaction() as cur:
+            version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM trials").fetchone()[0]
+            cur.execute(
+                "UPDATE trials SET lease_until = ?, version = ? WHERE owner = ? AND status = ? "
+                "AND lease_until > ?",
+                (lease_until, version, owner, int(StatusType.RUNNING), now),
+            )
+            return cur.rowcount
+
     def read_configs(self, after_id: int) -> list[ConfigRecord]:
         with self._lock:
             rows = self._conn.execute(
