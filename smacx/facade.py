@@ -147,6 +147,18 @@ class SMAC:
                 "SMAC's initial_design must be a smacx.InitialDesign, e.g. "
                 f"InitialDesign(kind='sobol', n_configs=10); got {initial_design!r}."
             )
+        for name, flag, allowed in (
+            ("overwrite", overwrite, "True or False"),
+            ("progress", progress, "True, False or None (a bar when stderr is a terminal)"),
+            ("raise_on_first_crash", raise_on_first_crash, "True or False"),
+        ):
+            if not (isinstance(flag, (bool, np.bool_)) or (flag is None and name == "progress")):
+                raise ScenarioError(f"SMAC's {name} must be {allowed}; got {flag!r}.")
+        if isinstance(intensifier, type):
+            raise ScenarioError(
+                "SMAC's intensifier must be intensifier settings (an instance, not the class), "
+                f"e.g. {intensifier.__name__}(); got the class {intensifier!r}."
+            )
         if intensifier is not None and not callable(getattr(intensifier, "build", None)):
             raise ScenarioError(
                 "SMAC's intensifier must be intensifier settings such as smacx.Intensifier() "
@@ -155,8 +167,8 @@ class SMAC:
         _check_parts(model=model, acquisition=acquisition, maximizer=maximizer)
         self.scenario = scenario
         self.callbacks = callbacks
-        self.progress = sys.stderr.isatty() if progress is None else progress
-        self.raise_on_first_crash = raise_on_first_crash
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.raise_on_first_crash = bool(raise_on_first_crash)
 
         # Everything that can be checked is checked before the storage is opened (overwrite=True
         # wipes it); a cluster of the runner's own is started last, so that no error below
@@ -190,10 +202,21 @@ class SMAC:
             settings = Hyperband()
         else:
             settings = Intensifier()
+        if overwrite and scenario.output_path is not None:
+            # The settings' own checks (budgets, brackets) on a history in memory, so that an
+            # error leaves the stored run as it was rather than after the wipe.
+            settings.build(
+                scenario,
+                self.selector,
+                RunHistory(scenario.configspace, objectives=scenario.objectives),
+            )
         self.runhistory = RunHistory(
             scenario.configspace,
             objectives=scenario.objectives,
             storage=self._open_storage(overwrite),
+            # A run in a database may be shared with processes on other hosts, which see only
+            # the leases of this one's trials (renewed every minute while it lives).
+            lease_seconds=math.inf if scenario.output_path is None else LEASE_SECONDS,
         )
         try:
             stored = self.runhistory.storage.get_meta("intensifier")
@@ -230,7 +253,7 @@ class SMAC:
                 "Continuing run %r: %d finished trial(s), %d left running by a stopped process.",
                 scenario.run_name,
                 self.runhistory.n_finished,
-                self.runhistory.n_running,
+                self.runhistory.n_stale(),
             )
             self._update_incumbent()
         if isinstance(self.runner, SerialRunner) and runner is None and scenario.n_workers > 1:
@@ -533,8 +556,9 @@ class SMAC:
                 "SMAC.optimize needs a target_fn (or a runner); without one, run trials "
                 "yourself with ask() and tell()."
             )
-        data = dict(data_to_scatter or {})
+        data = _scatter_arguments(data_to_scatter)
         self._scattered = data  # validate() passes the same data
+        self._reclaim_in_flight()
         self._start_time = time.time()
         self._start_cpu = _cpu_seconds()
         self._stop_requested = False
@@ -602,10 +626,16 @@ class SMAC:
                 self.runner.wait(timeout=self._poll_interval())
                 self._retire_overdue()
                 bar.update(self._collect())
-        except KeyboardInterrupt:
-            logger.warning(
-                "Interrupted: %d finished trial(s) are saved.", self.runhistory.n_finished
-            )
+        except BaseException as err:
+            if isinstance(err, KeyboardInterrupt):
+                logger.warning(
+                    "Interrupted: %d finished trial(s) are saved.", self.runhistory.n_finished
+                )
+            # Trials still running are given up, so that another SMAC on this history (in this
+            # process too, as when a notebook cell runs again) runs them; the next optimize()
+            # of this one takes back those nobody else has taken.
+            for info in list(self._in_flight):
+                self.runhistory.release(info)
             raise
         finally:
             if frozen:
@@ -615,6 +645,17 @@ class SMAC:
                 cb.on_end(self)
             logger.info("%s", self.summary())
         return self.incumbent
+
+    def _reclaim_in_flight(self) -> None:
+        """Take back the trials an interrupted :meth:`optimize` left in the runner; those that
+        finished meanwhile or another process took over are dropped from the runner."""
+        assert self.runner is not None
+        for info in list(self._in_flight):
+            try:
+                self.runhistory.add_running(info)
+            except TrialError:
+                self._in_flight.discard(info)
+                self.runner.cancel(info)
 
     def _free_workers(self) -> int:
         """Trials to submit now: ``count_available_workers()``, minus ``runner.ahead()`` once
@@ -791,6 +832,34 @@ class SMAC:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: Seconds after which a trial claimed by a process on another host that stopped renewing its
+#: lease (it died) may be run by another process; see :class:`~smacx.RunHistory`.
+LEASE_SECONDS = 300.0
+
+#: Names a target call already passes (or a runner's submit takes), so scattered data cannot.
+_RESERVED_ARGUMENTS = frozenset({"config", "instance", "seed", "budget", "trial_info", "self"})
+
+
+def _scatter_arguments(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``optimize``'s ``data_to_scatter`` as a dict of keyword arguments, checked."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ScenarioError(
+            "SMAC.optimize's data_to_scatter must be a dict of argument name to value, e.g. "
+            f"{{'X': X, 'y': y}}; got {type(data).__name__} {data!r:.100}."
+        )
+    bad = [k for k in data if not isinstance(k, str) or not k.isidentifier()]
+    taken = sorted(k for k in data if k in _RESERVED_ARGUMENTS)
+    if bad or taken:
+        raise ScenarioError(
+            "SMAC.optimize's data_to_scatter keys are keyword arguments of the target, so they "
+            f"must be identifiers other than {sorted(_RESERVED_ARGUMENTS)}; got "
+            f"{bad + taken!r}. Rename them in the dict and in the target's signature."
+        )
+    return dict(data)
 
 
 def _listed(name: str, given: Any, kind: type, what: str) -> list[Any] | None:

@@ -281,6 +281,11 @@ def test_a_failed_construction_leaves_the_stored_run_alone(
         SMAC(scenario(space, tmp_path, n_trials=5), quadratic, model="rf", overwrite=True)  # type: ignore[arg-type]
     again = SMAC(scenario(space, tmp_path, n_trials=5), quadratic, progress=False)
     assert again.runhistory.n_finished == 5  # not wiped
+    # overwrite=True with settings that do not fit the scenario: refused before the wipe
+    with pytest.raises(ScenarioError, match="needs a multi-fidelity scenario"):
+        SMAC(scenario(space, tmp_path, n_trials=5), quadratic, preset="hyperband", overwrite=True)
+    again = SMAC(scenario(space, tmp_path, n_trials=5), quadratic, progress=False)
+    assert again.runhistory.n_finished == 5
     fresh = tmp_path / "fresh"
     with pytest.raises(ScenarioError, match="needs a multi-fidelity scenario"):
         SMAC(scenario(space, fresh, n_trials=5), quadratic, intensifier=Hyperband())
@@ -394,6 +399,24 @@ def test_bad_arguments_are_named(space: ConfigurationSpace) -> None:
         SMAC(s, quadratic, callbacks=[print])  # type: ignore[list-item]
     with pytest.raises(ScenarioError, match="needs a target_fn"):
         SMAC(s).optimize()
+    # flags read from strings (environment variables, argparse) are not taken as True
+    with pytest.raises(ScenarioError, match="overwrite must be True or False; got 'no'"):
+        SMAC(s, quadratic, overwrite="no")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="progress must be True, False or None"):
+        SMAC(s, quadratic, progress="no")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="raise_on_first_crash must be True or False"):
+        SMAC(s, quadratic, raise_on_first_crash=0)  # type: ignore[arg-type]
+    from smacx import Hyperband, Intensifier
+
+    for settings in (Intensifier, Hyperband):
+        with pytest.raises(ScenarioError, match="an instance, not the class"):
+            SMAC(s, quadratic, intensifier=settings)  # type: ignore[arg-type]
+    smac = SMAC(scenario(space, n_trials=2), quadratic, progress=False)
+    with pytest.raises(ScenarioError, match=r"data_to_scatter .* got \['seed'\]"):
+        smac.optimize(data_to_scatter={"seed": 3})
+    with pytest.raises(ScenarioError, match="data_to_scatter must be a dict"):
+        smac.optimize(data_to_scatter=[1, 2])  # type: ignore[arg-type]
+    assert smac.runhistory.n_submitted == 0  # refused before any trial started
 
 
 KILLED_RUN = """
@@ -702,6 +725,39 @@ class _Pool(AbstractRunner):
 
     def run(self, config: Configuration, *args: Any, **data: Any) -> TrialValue:
         return self.single.run(config, *args)
+
+
+def test_trials_running_when_optimize_is_interrupted_are_run_by_the_next_smac(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Ctrl-C while 3 of 4 workers hold trials: a new SMAC on the run in the same process (a
+    notebook cell run again) runs them, instead of counting them as running forever."""
+    sc = scenario(space, tmp_path, n_trials=12)
+    pool = _Pool(SerialRunner(interrupted_at(8), sc), workers=4, instant=False)
+    first = SMAC(sc, runner=pool, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        first.optimize()
+    again = SMAC(sc, quadratic, progress=False)
+    assert again.runhistory.n_running == 4 and again.runhistory.n_stale() == 4
+    again.optimize()
+    assert again.runhistory.n_finished == 12 and again.runhistory.n_running == 0
+    assert len(again.runhistory.config_ids()) == 12
+
+
+def test_optimize_again_takes_back_its_trials_still_in_the_runner(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    sc = scenario(space, tmp_path, n_trials=12)
+    pool = _Pool(SerialRunner(interrupted_at(8), sc), workers=4, instant=False)
+    smac = SMAC(sc, runner=pool, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        smac.optimize()
+    held = len(pool.started) + len(pool.done)
+    assert held == 3
+    smac.optimize()  # their results are told, not run a second time
+    counts = Counter(v.status for _, v in smac.runhistory.finished())
+    assert counts == {StatusType.SUCCESS: 12} and smac.runhistory.n_running == 0
+    assert pool.log.count("submit") == 12 + 1  # the interrupted submission, and 12 that ran
 
 
 def test_optimize_fills_every_free_worker_before_telling(space: ConfigurationSpace) -> None:
