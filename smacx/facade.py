@@ -635,7 +635,10 @@ class SMAC:
             # process too, as when a notebook cell runs again) runs them; the next optimize()
             # of this one takes back those nobody else has taken.
             for info in list(self._in_flight):
-                self.runhistory.release(info)
+                try:
+                    self.runhistory.release(info)
+                except Exception as release_error:  # e.g. the storage failed: keep `err`
+                    logger.warning("Could not release trial %s: %s", info, release_error)
             raise
         finally:
             if frozen:
