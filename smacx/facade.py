@@ -548,8 +548,10 @@ class SMAC:
         Raises:
             KeyboardInterrupt: Re-raised after the history is saved (it always is); the
                 interrupted trial runs again at the next :meth:`optimize`.
-            SearchSpaceExhaustedError: Every configuration of a finite space has been tried
-                and no trial is running.
+
+        A finite space whose every configuration (on every instance and seed the intensifier
+        asks for) has been tried ends the run before ``n_trials`` with a warning that says so;
+        :meth:`ask` raises :class:`~smacx.SearchSpaceExhaustedError` then.
         """
         if self.runner is None:
             raise ScenarioError(
@@ -591,10 +593,14 @@ class SMAC:
                         spent = self.runhistory.n_submitted >= self.scenario.n_trials
                         try:
                             next_info = self._ask(stale_only=spent)
-                        except SearchSpaceExhaustedError:
+                        except SearchSpaceExhaustedError as err:
                             if not self.runner.is_running():
-                                raise
-                            # No new configuration now; the running trials' results may
+                                # Every trial the space allows has run: that is the result,
+                                # as with a grid that is done.
+                                logger.warning("Stopping before n_trials: %s", err)
+                                self._stop_requested = True
+                                self._stop_reason = "the search space is exhausted"
+                            # Else no new configuration now; the running trials' results may
                             # call for more trials of the ones there are (seeds, instances).
                             next_info = None
                         if next_info is None:

@@ -888,3 +888,18 @@ def test_every_configuration_records_where_it_came_from(space: ConfigurationSpac
     assert set(origins) <= {"initial design", "model", "random", "random (plateau)"}
     assert origins["initial design"] == len(smac.selector.initial_design)
     assert origins["model"] > origins["random"] > 0
+
+
+def test_optimize_on_an_exhausted_space_returns_the_best_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ConfigSpace import Categorical
+
+    small = ConfigurationSpace(seed=0)
+    small.add([Categorical("c", ["a", "bb", "ccc"])])
+    smac = SMAC(scenario(small, n_trials=20), lambda config: len(config["c"]), progress=False)
+    with caplog.at_level("WARNING", logger="smacx"):
+        best = smac.optimize()
+    assert best is not None and best["c"] == "a"
+    assert smac.runhistory.n_finished == 3
+    assert "holds about 3 configurations and the run has tried 3" in caplog.text

@@ -770,10 +770,12 @@ def test_close_after_an_interrupt_gives_up_the_running_trial(
         again.close()
 
 
-def test_exhausted_space_on_two_workers_runs_every_seed_then_says_so() -> None:
+def test_exhausted_space_on_two_workers_runs_every_seed_then_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """One configuration, three seeds, two workers: the second worker's ask finds no new
     configuration while the first trial runs; optimize() waits for it, runs the other seeds,
-    and only then raises SearchSpaceExhaustedError."""
+    and only then stops with a warning, returning the incumbent."""
     from ConfigSpace import Categorical
 
     from smacx import SMAC, SearchSpaceExhaustedError
@@ -784,8 +786,11 @@ def test_exhausted_space_on_two_workers_runs_every_seed_then_says_so() -> None:
     with thread_client(2) as (_, c):
         runner = DaskParallelRunner(SerialRunner(sleepy, sc), dask_client=c, queue_ahead=0)
         smac = SMAC(sc, sleepy, runner=runner, progress=False)
+        with caplog.at_level("WARNING", logger="smacx"):
+            assert smac.optimize() == only.get_default_configuration()
+        assert "Stopping before n_trials: no untried configuration" in caplog.text
         with pytest.raises(SearchSpaceExhaustedError):
-            smac.optimize()
+            smac.ask()
         assert smac.runhistory.n_finished == len(smac.intensifier.keys) == 3
         assert smac.runhistory.n_running == 0
         smac.close()
