@@ -343,9 +343,11 @@ class SMAC:
         assert info is not None
         return info
 
-    def _ask(self, stale_only: bool) -> TrialInfo | None:
+    def _ask(self, stale_only: bool, max_trials: int | None = None) -> TrialInfo | None:
         """:meth:`ask`; with ``stale_only``, only a trial left by a dead process, or None
-        (then callbacks saw ``on_ask_start`` but get no ``on_ask_end``: no trial was asked)."""
+        (then callbacks saw ``on_ask_start`` but get no ``on_ask_end``: no trial was asked).
+        With ``max_trials``, also None when the history holds that many trials by the time a
+        new one would be claimed (other processes sharing the run started them)."""
         t0 = time.perf_counter()
         for cb in self.callbacks:
             cb.on_ask_start(self)
@@ -357,9 +359,12 @@ class SMAC:
         while info is None:
             candidate = self.intensifier.ask()
             try:
-                self.runhistory.add_running(candidate)
+                key = self.runhistory.add_running(candidate, max_trials=max_trials)
             except TrialError:  # another process took it first
                 continue
+            if key is None:  # other processes sharing the run spent the rest of the budget
+                self._own_time += time.perf_counter() - t0
+                return None
             info = candidate
         for cb in self.callbacks:
             cb.on_ask_end(self, info)
@@ -592,7 +597,9 @@ class SMAC:
                         # another process may have claimed them first.
                         spent = self.runhistory.n_submitted >= self.scenario.n_trials
                         try:
-                            next_info = self._ask(stale_only=spent)
+                            next_info = self._ask(
+                                stale_only=spent, max_trials=self.scenario.n_trials
+                            )
                         except SearchSpaceExhaustedError as err:
                             if not self.runner.is_running():
                                 # Every trial the space allows has run: that is the result,

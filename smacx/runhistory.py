@@ -210,7 +210,13 @@ class RunHistory:
         """The key of a trial, storing its configuration first if it is new."""
         return TrialKey(self.add_config(info.config), info.instance, info.seed, info.budget)
 
-    def add_running(self, info: TrialInfo, *, lease_seconds: float | None = None) -> TrialKey:
+    def add_running(
+        self,
+        info: TrialInfo,
+        *,
+        lease_seconds: float | None = None,
+        max_trials: int | None = None,
+    ) -> TrialKey | None:
         """Record that a trial starts, claiming it for this process.
 
         Args:
@@ -218,6 +224,11 @@ class RunHistory:
             lease_seconds: How long other processes must wait before taking the trial over when
                 this process looks alive but stops renewing (inf: only once it has died); by
                 default the history's ``lease_seconds``.
+            max_trials: Claim a new trial only while the storage holds fewer trials (checked in
+                the claim's transaction, so processes sharing the history cannot overshoot).
+
+        Returns:
+            The trial's key; None when ``max_trials`` trials were there already.
 
         Raises:
             TrialError: The trial is already finished or running.
@@ -230,8 +241,15 @@ class RunHistory:
             self.owner,
             now + (self.lease_seconds if lease_seconds is None else lease_seconds),
         )
-        if not self.storage.claim_trial(record, now):
+        claimed = (
+            self.storage.claim_trial(record, now)
+            if max_trials is None
+            else self.storage.claim_trial(record, now, max_trials=max_trials)
+        )
+        if not claimed:
             self.sync()
+            if max_trials is not None and key not in self._finished and key not in self._running:
+                return None  # the budget is spent
             state = "finished" if key in self._finished else "running"
             raise TrialError(f"trial {_describe(key)} is already {state}; every trial is run once.")
         self.sync()

@@ -903,3 +903,37 @@ def test_optimize_on_an_exhausted_space_returns_the_best_with_a_warning(
     assert best is not None and best["c"] == "a"
     assert smac.runhistory.n_finished == 3
     assert "holds about 3 configurations and the run has tried 3" in caplog.text
+
+
+SHARED_RUN = """
+import os, sys, time
+from pathlib import Path
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+scenario = Scenario(space, n_trials=24, deterministic=True, output_directory=sys.argv[1],
+                    name="shared", seed=int(sys.argv[2]))  # one run: one seed
+def target(config):
+    return (config["x"] - 1) ** 2 + config["y"] ** 2
+smac = SMAC(scenario, target, progress=False)  # a model fit between budget check and claim
+(Path(sys.argv[1]) / f"ready-{os.getpid()}").touch()
+while len(list(Path(sys.argv[1]).glob("ready-*"))) < 3:  # all three start together
+    time.sleep(0.01)
+smac.optimize()
+"""
+
+
+def test_processes_sharing_a_run_start_exactly_n_trials_together(tmp_path: Path) -> None:
+    """Three processes on one history, instant trials: the budget is checked in the claim's
+    transaction, so together they run n_trials, not up to two more (24 to 26 before, as each
+    checked its own view of the history before a fit and then claimed)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", SHARED_RUN, str(tmp_path), "0"], env=env)
+        for _ in range(3)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+    sc = Scenario(space, n_trials=24, deterministic=True, output_directory=tmp_path, name="shared")
+    with SMAC(sc, progress=False) as smac:
+        assert smac.runhistory.n_finished == 24 and smac.runhistory.n_running == 0

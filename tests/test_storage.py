@@ -111,6 +111,18 @@ def test_released_trial_can_be_claimed_again_by_anyone(storage: Storage) -> None
     assert not storage.release_trial(key, owner_id())  # finished rows stay finished
 
 
+def test_a_claim_under_max_trials_counts_in_its_own_transaction(storage: Storage) -> None:
+    cid = storage.add_config('{"x": 1}', "")
+    a, b, c = (TrialKey(cid, None, s, None) for s in range(3))
+    assert storage.claim_trial(running(a), 0.0, max_trials=2)
+    storage.finish_trial(done(a))
+    assert storage.claim_trial(running(b, owner=dead_owner()), 0.0, max_trials=2)
+    assert not storage.claim_trial(running(c), 0.0, max_trials=2)  # finished and running count
+    assert storage.claim_trial(running(b), 1.0, max_trials=2)  # a takeover is no new trial
+    assert storage.claim_trial(running(c), 0.0, max_trials=3)
+    assert storage.claim_trial(running(TrialKey(cid, None, 9, None)), 0.0)  # no cap given
+
+
 def test_renewing_extends_only_the_owners_live_leases(storage: Storage) -> None:
     cid = storage.add_config('{"x": 1}', "")
     mine, released, expired, theirs, finished = (TrialKey(cid, None, s, None) for s in range(5))

@@ -87,8 +87,11 @@ class Storage(Protocol):
         """The id of this configuration, adding it if it is new."""
         ...
 
-    def claim_trial(self, record: TrialRecord, now: float) -> bool:
-        """Insert a RUNNING row; False if the trial exists and is not a stale RUNNING row."""
+    def claim_trial(self, record: TrialRecord, now: float, max_trials: int | None = None) -> bool:
+        """Insert a RUNNING row; False if the trial exists and is not a stale RUNNING row, or
+        (with ``max_trials``) if it is new and the store holds that many trials already: the
+        count and the insert are one transaction, so processes sharing a run never start more
+        trials together than their budget. Taking over a stale row ignores ``max_trials``."""
         ...
 
     def finish_trial(self, record: TrialRecord) -> bool:

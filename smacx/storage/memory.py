@@ -56,9 +56,11 @@ class MemoryStorage:
         self._trials[record.key] = stored
         self._log.append(stored)
 
-    def claim_trial(self, record: TrialRecord, now: float) -> bool:
+    def claim_trial(self, record: TrialRecord, now: float, max_trials: int | None = None) -> bool:
         with self._lock:
             old = self._trials.get(record.key)
+            if old is None and max_trials is not None and len(self._trials) >= max_trials:
+                return False
             if old is not None and (
                 old.value.status is not StatusType.RUNNING
                 or (old.lease_until > now and owner_is_alive(old.owner))

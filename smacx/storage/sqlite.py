@@ -216,9 +216,15 @@ class SQLiteStorage:
         ).fetchone()
         return row
 
-    def claim_trial(self, record: TrialRecord, now: float) -> bool:
+    def claim_trial(self, record: TrialRecord, now: float, max_trials: int | None = None) -> bool:
         with self._lock, self._transaction() as cur:
             old = self._existing(cur, record)
+            if (
+                old is None
+                and max_trials is not None
+                and cur.execute("SELECT COUNT(*) FROM trials").fetchone()[0] >= max_trials
+            ):
+                return False
             if old is not None and (
                 old["status"] != StatusType.RUNNING
                 or (old["lease_until"] > now and owner_is_alive(old["owner"]))
