@@ -43,7 +43,7 @@ except ImportError as err:  # pragma: no cover - exercised only without dask ins
 
 from smacx.errors import NoWorkersError, ScenarioError
 from smacx.runners.base import AbstractRunner
-from smacx.runners.serial import SerialRunner, die_with_parent
+from smacx.runners.serial import SerialRunner, die_with_parent, load_prctl
 from smacx.trial import StatusType, TrialInfo, TrialValue
 
 if TYPE_CHECKING:
@@ -915,6 +915,7 @@ def _install_fork_hook() -> None:
         return
     with _lock:
         if not _fork_hooked:
+            load_prctl()  # here, not in the forked child
             os.register_at_fork(after_in_child=_die_with_parent)
             _fork_hooked = True
 

@@ -45,19 +45,26 @@ _PR_SET_PDEATHSIG = 1
 _prctl: Callable[..., int] | None = None
 
 
-def die_with_parent(parent: int) -> None:
-    """In a child process on Linux: receive SIGKILL when the thread that forked it ends with
-    its process ``parent`` (for instance at a ``kill -9``), and exit at once if that process is
-    gone already. Elsewhere nothing happens.
-    """
+def load_prctl() -> None:
+    """Look up libc's ``prctl`` for :func:`die_with_parent`, on Linux. Call it in the parent
+    before forking: loading a library in a child forked from a process with threads can hang
+    on a lock another thread held at the fork."""
     global _prctl
-    if not sys.platform.startswith("linux"):
-        return
-    if _prctl is None:
+    if _prctl is None and sys.platform.startswith("linux"):
         try:
             _prctl = ctypes.CDLL(None, use_errno=True).prctl
         except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
             _prctl = lambda *_: -1  # noqa: E731
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child process on Linux: receive SIGKILL when the thread that forked it ends with
+    its process ``parent`` (for instance at a ``kill -9``), and exit at once if that process is
+    gone already. Nothing happens elsewhere, or when the parent did not call
+    :func:`load_prctl`.
+    """
+    if _prctl is None:
+        return
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the request took effect
         os._exit(1)
@@ -79,6 +86,8 @@ class _Measured:
         self.fn = fn
         self.in_child = in_child
         self.parent = os.getpid()  # the process that starts the child
+        if in_child:
+            load_prctl()
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         if self.in_child:
