@@ -796,6 +796,11 @@ class SMAC:
             cost = costs[0] if len(costs) == 1 else costs
             keys = getattr(self.intensifier, "incumbent_keys", None)
             n = len(keys()) if keys is not None else len(h.get_trial_values(incumbent))
+            if len(self.scenario.objectives) > 1:
+                lines.append(
+                    f"  Pareto front: {len(self.incumbents)} configuration(s) "
+                    "(SMAC.incumbents); the first:"
+                )
             lines.append(
                 f"  incumbent: config {h.get_config_id(incumbent)}, cost {cost:.6g} "
                 f"over {n} trial(s)"

@@ -689,6 +689,7 @@ def test_two_objectives_end_to_end() -> None:
     for a in costs:  # no member dominates another
         assert not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in costs)
     assert all(c["y"] < 0.3 for c in front)
+    assert f"Pareto front: {len(front)} configuration(s)" in smac.summary()
 
 
 class _Pool(AbstractRunner):

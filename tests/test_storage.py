@@ -238,5 +238,7 @@ def test_a_write_lock_held_too_long_is_a_storage_error(tmp_path: Path) -> None:
 def test_unreadable_database_raises_storage_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StorageError, match="bad.db"):
+    with pytest.raises(StorageError, match="bad.db.*folder is writable"):
         SQLiteStorage(bad)
+    with pytest.raises(StorageError, match="names a smacx SQLite database"):  # smacx show
+        SQLiteStorage(bad, read_only=True)

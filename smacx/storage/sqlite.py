@@ -114,9 +114,13 @@ class SQLiteStorage:
                         self._conn.execute(statement)
             self._conn.row_factory = sqlite3.Row
         except (sqlite3.Error, OSError) as err:
+            check = (
+                "Check that the path names a smacx SQLite database (a run's runhistory.db)."
+                if read_only
+                else "Check that the folder is writable and the file is a smacx SQLite database."
+            )
             raise StorageError(
-                f"cannot open the run-history database {str(self.path)!r}: {err}. "
-                "Check that the folder is writable and the file is a smacx SQLite database."
+                f"cannot open the run-history database {str(self.path)!r}: {err}. {check}"
             ) from err
         self._lock = threading.Lock()
 
