@@ -32,7 +32,7 @@ from smacx.models import Model
 from smacx.multifidelity import Hyperband
 from smacx.runhistory import RunHistory
 from smacx.runners.base import AbstractRunner
-from smacx.runners.serial import SerialRunner, TargetFunction
+from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction
 from smacx.scenario import RESUMABLE_FIELDS, Scenario
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import Storage, open_storage
@@ -860,7 +860,7 @@ class SMAC:
 LEASE_SECONDS = 300.0
 
 #: Names a target call already passes (or a runner's submit takes), so scattered data cannot.
-_RESERVED_ARGUMENTS = frozenset({"config", "instance", "seed", "budget", "trial_info", "self"})
+_RESERVED_ARGUMENTS = frozenset({"config", "trial_info", "self", *TRIAL_ARGUMENTS})
 
 
 def _scatter_arguments(data: Mapping[str, Any] | None) -> dict[str, Any]:

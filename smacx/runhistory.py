@@ -241,7 +241,7 @@ class RunHistory:
             self.owner,
             now + (self.lease_seconds if lease_seconds is None else lease_seconds),
         )
-        claimed = (
+        claimed = (  # (a storage of one's own may not take max_trials: only pass it if set)
             self.storage.claim_trial(record, now)
             if max_trials is None
             else self.storage.claim_trial(record, now, max_trials=max_trials)

@@ -192,7 +192,7 @@ class SQLiteStorage:
             return int(row[0])
 
     def _upsert(self, cur: sqlite3.Cursor, record: TrialRecord) -> None:
-        version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM trials").fetchone()[0]
+        version = _next_version(cur)
         v = encode_value(record.value)
         cur.execute(
             f"INSERT OR REPLACE INTO trials ({_TRIAL_COLUMNS}) "
@@ -247,7 +247,7 @@ class SQLiteStorage:
 
     def release_trial(self, key: TrialKey, owner: str) -> bool:
         with self._lock, self._transaction() as cur:
-            version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM trials").fetchone()[0]
+            version = _next_version(cur)
             cur.execute(
                 "UPDATE trials SET lease_until = 0, version = ? WHERE config_id = ? AND "
                 "instance = ? AND seed = ? AND budget = ? AND status = ? AND owner = ?",
@@ -257,7 +257,7 @@ class SQLiteStorage:
 
     def renew_leases(self, owner: str, lease_until: float, now: float) -> int:
         with self._lock, self._transaction() as cur:
-            version = cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM trials").fetchone()[0]
+            version = _next_version(cur)
             cur.execute(
                 "UPDATE trials SET lease_until = ?, version = ? WHERE owner = ? AND status = ? "
                 "AND lease_until > ?",
@@ -294,3 +294,8 @@ class SQLiteStorage:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _next_version(cur: sqlite3.Cursor) -> int:
+    """The version of the next change to the trials table (in the caller's transaction)."""
+    return int(cur.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM trials").fetchone()[0])
