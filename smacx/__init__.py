@@ -11,6 +11,7 @@ import logging
 
 from smacx.callback import Callback
 from smacx.errors import (
+    ArgumentError,
     NoWorkersError,
     ScenarioError,
     ScenarioMismatchError,
@@ -55,6 +56,7 @@ __all__ = [
     "SearchSpaceExhaustedError",
     "TrialError",
     "NoWorkersError",
+    "ArgumentError",
     "__version__",
 ]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import erfcx, log_ndtr, ndtr, ndtri
 
-from smacx.errors import ScenarioError
+from smacx.errors import ScenarioError, keyword_hints
 
 if TYPE_CHECKING:
     from smacx.models import Model
@@ -98,6 +98,7 @@ def log_h(z: np.ndarray) -> np.ndarray:
     return out
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class EI:
     """Expected improvement over the incumbent, ``E[max(best_y - xi - Y, 0)]``.
@@ -127,6 +128,7 @@ class EI:
         return acquisition
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class LogEI:
     """Logarithm of the expected improvement, numerically stable far into the tails.
@@ -161,6 +163,7 @@ class LogEI:
         return acquisition
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class PI:
     """Probability of improving on the incumbent by more than ``xi``, ``P(Y < best_y - xi)``.
@@ -188,6 +191,7 @@ class PI:
         return acquisition
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class LogPI:
     """Logarithm of :class:`PI` (``log Phi(z)``), stable far into the lower tail.
@@ -216,6 +220,7 @@ class LogPI:
         return acquisition
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class LCB:
     """Lower confidence bound, negated: ``-(mean - beta * std)``.
@@ -249,6 +254,7 @@ class LCB:
         return acquisition
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class ThompsonSampling:
     """Negated draw from every configuration's predictive distribution.

@@ -7,6 +7,12 @@ working for code that does not know about smacx.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
 __all__ = [
     "SmacxError",
     "ScenarioError",
@@ -16,7 +22,10 @@ __all__ = [
     "SearchSpaceExhaustedError",
     "TrialError",
     "NoWorkersError",
+    "ArgumentError",
 ]
+
+C = TypeVar("C")
 
 
 class SmacxError(Exception):
@@ -49,3 +58,49 @@ class TrialError(SmacxError, ValueError):
 
 class NoWorkersError(SmacxError, RuntimeError):
     """A parallel runner has had no worker for longer than its patience allows."""
+
+
+class ArgumentError(SmacxError, TypeError):
+    """A class of smacx was called with a keyword it does not take."""
+
+
+def keyword_hints(
+    elsewhere: Mapping[str, str] | None = None,
+) -> Callable[[type[C]], type[C]]:
+    """Class decorator: a keyword the constructor does not take raises :class:`ArgumentError`,
+    which names the close matches among those it takes, instead of Python's bare ``TypeError``.
+
+    Placed above ``@dataclass``, it wraps the generated ``__init__``.
+
+    Args:
+        elsewhere: Hints for keywords that belong to another call, by keyword: where to pass
+            them instead (for example ``"n_trials": "it is a field of Scenario(...)"``).
+    """
+    hints = dict(elsewhere or {})
+
+    def decorate(cls: type[C]) -> type[C]:
+        init = cls.__init__
+        parameters = list(inspect.signature(init).parameters.values())[1:]  # not self
+        names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+        @functools.wraps(init)
+        def checked(self: C, *args: Any, **kwargs: Any) -> None:
+            for name in kwargs:
+                if name in names:
+                    continue
+                close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
+                if name in hints:
+                    fix = f"{hints[name]}."
+                elif close:
+                    fix = f"did you mean {' or '.join(repr(c) for c in close)}?"
+                else:
+                    fix = f"it takes {', '.join(names)}."
+                raise ArgumentError(
+                    f"{cls.__name__} got an unexpected keyword argument {name!r}: {fix}"
+                )
+            init(self, *args, **kwargs)
+
+        cls.__init__ = checked  # type: ignore[method-assign,assignment]
+        return cls
+
+    return decorate

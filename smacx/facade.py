@@ -25,6 +25,7 @@ from smacx.errors import (
     SearchSpaceExhaustedError,
     TargetCrashedError,
     TrialError,
+    keyword_hints,
 )
 from smacx.initial_design import InitialDesign
 from smacx.intensifier import Intensification, Intensifier, IntensifierSettings
@@ -48,6 +49,22 @@ PRESETS: tuple[str, ...] = ("hpo", "blackbox", "random", "hyperband", "multifide
 DATABASE_NAME = "runhistory.db"
 
 
+# Keywords that users of SMAC3 or of smacx's Scenario pass to SMAC(...): where they belong.
+_ELSEWHERE = {
+    **{
+        f.name: f"it is a field of Scenario(...): Scenario(configspace, {f.name}=...)"
+        for f in dataclasses.fields(Scenario)
+        if f.init
+    },
+    "target_function": "smacx calls it target_fn",
+    "acquisition_function": "smacx calls it acquisition, for example acquisition=LogEI()",
+    "acquisition_maximizer": "smacx calls it maximizer",
+    "random_design": "the share of random proposals is random_probability",
+    "logging_level": "smacx logs to logging.getLogger('smacx'); set that logger's level",
+}
+
+
+@keyword_hints(elsewhere=_ELSEWHERE)
 class SMAC:
     """Optimize a target function over a scenario's search space.
 

@@ -26,7 +26,7 @@ from ConfigSpace.exceptions import (
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 from scipy.stats import qmc
 
-from smacx.errors import ScenarioError
+from smacx.errors import ScenarioError, keyword_hints
 
 __all__ = ["InitialDesign", "unit_to_configs"]
 
@@ -75,6 +75,7 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class InitialDesign:
     """Which configurations start a run, and how many.

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, SupportsFloat
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.errors import ScenarioError, SearchSpaceExhaustedError
+from smacx.errors import ScenarioError, SearchSpaceExhaustedError, keyword_hints
 from smacx.trial import StatusType, TrialInfo, TrialKey
 
 if TYPE_CHECKING:
@@ -169,6 +169,7 @@ class IntensifierSettings(Protocol):
         ...
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class Intensifier:
     """Settings of SMAC-style racing; ``SMAC(..., intensifier=Intensifier(max_config_calls=5))``.

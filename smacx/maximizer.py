@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smacx.encoding import INACTIVE, Encoder, row_keys
-from smacx.errors import ScenarioError
+from smacx.errors import ScenarioError, keyword_hints
 
 __all__ = ["LocalAndRandomSearch", "RandomSearch", "Region"]
 
@@ -183,6 +183,7 @@ def _check_call(encoder: Encoder, n: int, exclude: np.ndarray) -> np.ndarray:
     return encoder.canonicalize(exclude)
 
 
+@keyword_hints()
 @dataclass
 class RandomSearch:
     """Scores uniformly random valid configurations and returns the best.
@@ -235,6 +236,7 @@ class RandomSearch:
         return _best_distinct(self.encoder, X, _scores(acq, X), n, exclude)
 
 
+@keyword_hints()
 @dataclass
 class LocalAndRandomSearch:
     """Local search from promising points plus random search, run as batched matrix operations.

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.errors import ScenarioError, SearchSpaceExhaustedError
+from smacx.errors import ScenarioError, SearchSpaceExhaustedError, keyword_hints
 from smacx.intensifier import (
     make_keys,
     overdue_trials,
@@ -214,6 +214,7 @@ class _HalvingSettings:
         return Halving(self, self._schedules(scenario), scenario, selector, history)
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class SuccessiveHalving(_HalvingSettings):
     """Settings of successive halving: ``SMAC(..., intensifier=SuccessiveHalving(eta=3))``.
@@ -289,6 +290,7 @@ class SuccessiveHalving(_HalvingSettings):
         return brackets[index].total_budget(n_keys)
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class Hyperband(_HalvingSettings):
     """Settings of Hyperband: ``SMAC(..., intensifier=Hyperband(eta=3))``.

@@ -13,7 +13,7 @@ from typing import Any
 
 from ConfigSpace import ConfigurationSpace
 
-from smacx.errors import ScenarioError
+from smacx.errors import ScenarioError, keyword_hints
 
 __all__ = ["Scenario"]
 
@@ -59,6 +59,18 @@ def _positive_or_inf(name: str, value: object) -> float:
     return _as_float(value)
 
 
+# An unknown field gets the close matches; SMAC(...)'s keywords, and a field of SMAC3's
+# Scenario that smacx has elsewhere, say where they belong.
+@keyword_hints(
+    elsewhere={
+        **{
+            name: "it is a keyword of SMAC(...), not a field of Scenario"
+            for name in ("overwrite", "callbacks", "dask_client", "runner", "progress", "preset")
+        },
+        "use_default_config": "put the default configuration in the initial design: SMAC(..., "
+        "initial_design=InitialDesign(additional_configs=[cs.get_default_configuration()]))",
+    }
+)
 @dataclass(frozen=True)
 class Scenario:
     """Everything that defines an optimization run; validated when built, immutable after.

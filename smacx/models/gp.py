@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from smacx.errors import ScenarioError
+from smacx.errors import ScenarioError, keyword_hints
 
 if TYPE_CHECKING:
     from typing import Self
@@ -29,6 +29,7 @@ logger = logging.getLogger("smacx")
 _THREADPOOLS = ThreadpoolController()
 
 
+@keyword_hints()
 @dataclass
 class GaussianProcess:
     """Gaussian process with a ``constant * Matern(nu=2.5) + white noise`` kernel.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from smacx.errors import ScenarioError
+from smacx.errors import ScenarioError, keyword_hints
 
 if TYPE_CHECKING:
     from typing import Self
@@ -257,6 +257,7 @@ def _leaves(forest: _Forest, X: np.ndarray) -> np.ndarray:
     return out.reshape(T, n)
 
 
+@keyword_hints()
 @dataclass
 class RandomForest:
     """Random forest surrogate: mean and variance of the predictions of its trees.

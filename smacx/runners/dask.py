@@ -41,7 +41,7 @@ except ImportError as err:  # pragma: no cover - exercised only without dask ins
         "DaskParallelRunner needs dask.distributed: pip install 'smacx[dask]'"
     ) from err
 
-from smacx.errors import NoWorkersError, ScenarioError
+from smacx.errors import NoWorkersError, ScenarioError, keyword_hints
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import SerialRunner, die_with_parent, load_prctl
 from smacx.trial import StatusType, TrialInfo, TrialValue
@@ -94,6 +94,11 @@ class _Trial:
     queued: bool = False
 
 
+@keyword_hints(
+    elsewhere={
+        "n_workers": "the runner's own cluster has Scenario(..., n_workers=...) workers",
+    }
+)
 class DaskParallelRunner(AbstractRunner):
     """Runs trials concurrently on the workers of a dask cluster.
 

@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from smacx.errors import ScenarioError
+from smacx.errors import ScenarioError, keyword_hints
 from smacx.runners.base import AbstractRunner
 from smacx.scenario import Scenario
 from smacx.trial import StatusType, TrialInfo, TrialValue
@@ -120,6 +120,7 @@ class _Measured:
         return "ok", result, spent
 
 
+@keyword_hints()
 class SerialRunner(AbstractRunner):
     """Runs a target function in this process; ``submit_trial`` returns once the trial is done.
 

@@ -1,0 +1,128 @@
+"""Errors: the hierarchy, and unknown keywords answered with what the constructor takes."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import pickle
+
+import pytest
+from ConfigSpace import ConfigurationSpace
+
+from smacx import SMAC, ArgumentError, InitialDesign, Scenario, SerialRunner, SmacxError
+from smacx.acquisition import LCB
+from smacx.errors import keyword_hints
+from smacx.models import RandomForest
+from smacx.runners import DaskParallelRunner
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    return Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=3, output_directory=None)
+
+
+def target(config, seed: int = 0) -> float:
+    return float(config["x"])
+
+
+def test_argument_error_is_a_type_error() -> None:
+    assert issubclass(ArgumentError, SmacxError)
+    assert issubclass(ArgumentError, TypeError)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "hint"),
+    [
+        ("n_trial", "did you mean 'n_trials'?"),
+        ("outdir", "it takes configspace, name, output_directory,"),
+        ("overwrite", "it is a keyword of SMAC(...), not a field of Scenario."),
+        ("use_default_config", "InitialDesign(additional_configs="),
+    ],
+)
+def test_scenario_names_the_unknown_field_and_the_fix(keyword: str, hint: str) -> None:
+    with pytest.raises(ArgumentError) as raised:
+        Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), **{keyword: 1})
+    message = str(raised.value)
+    assert message.startswith(f"Scenario got an unexpected keyword argument {keyword!r}: ")
+    assert hint in message
+
+
+@pytest.mark.parametrize(
+    ("keyword", "hint"),
+    [
+        ("n_trials", "it is a field of Scenario(...): Scenario(configspace, n_trials=...)."),
+        ("seed", "Scenario(configspace, seed=...)"),
+        ("target_function", "smacx calls it target_fn."),
+        ("acquisition_function", "acquisition=LogEI()"),
+        ("callback", "did you mean 'callbacks'?"),
+        ("modle", "did you mean 'model'?"),
+    ],
+)
+def test_smac_names_the_unknown_keyword_and_the_fix(
+    scenario: Scenario, keyword: str, hint: str
+) -> None:
+    with pytest.raises(
+        ArgumentError, match=f"^SMAC got an unexpected keyword argument '{keyword}'"
+    ):
+        SMAC(scenario, target, **{keyword: 1})
+    with pytest.raises(ArgumentError) as raised:
+        SMAC(scenario, target, **{keyword: 1})
+    assert hint in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda s: RandomForest(n_tree=5),
+            "RandomForest got an unexpected keyword argument 'n_tree': did you mean 'n_trees'?",
+        ),
+        (
+            lambda s: LCB(bta=1.0),
+            "LCB got an unexpected keyword argument 'bta': did you mean 'beta'?",
+        ),
+        (lambda s: InitialDesign(n_config=3), "did you mean 'n_configs' or 'min_configs'?"),
+        (
+            lambda s: SerialRunner(target, s, limits=1),
+            "SerialRunner got an unexpected keyword "
+            "argument 'limits': it takes target_fn, scenario.",
+        ),
+        (
+            lambda s: DaskParallelRunner(SerialRunner(target, s), client=None),
+            "did you mean 'dask_client'?",
+        ),
+        (
+            lambda s: DaskParallelRunner(SerialRunner(target, s), n_workers=2),
+            "Scenario(..., n_workers=...)",
+        ),
+    ],
+)
+def test_parts_name_the_unknown_keyword(scenario: Scenario, build, message: str) -> None:
+    with pytest.raises(ArgumentError) as raised:
+        build(scenario)
+    assert message in str(raised.value)
+
+
+def test_known_keywords_and_the_signature_are_unchanged(scenario: Scenario) -> None:
+    assert list(inspect.signature(Scenario).parameters)[:3] == [
+        "configspace",
+        "name",
+        "output_directory",
+    ]
+    assert "target_fn" in inspect.signature(SMAC).parameters
+    # dataclasses.replace and pickling build or copy scenarios as before
+    changed = dataclasses.replace(scenario, n_trials=7)
+    assert changed.n_trials == 7 and changed.configspace == scenario.configspace
+    assert pickle.loads(pickle.dumps(changed)) == changed
+    assert RandomForest(n_trees=7).n_trees == 7
+
+
+def test_positional_arguments_pass_through() -> None:
+    @keyword_hints()
+    class Pair:
+        def __init__(self, a: int, b: int = 2, *, c: int = 3) -> None:
+            self.values = (a, b, c)
+
+    assert Pair(1, 5, c=4).values == (1, 5, 4)
+    with pytest.raises(ArgumentError, match="did you mean 'c'"):
+        Pair(1, cc=4)
