@@ -25,7 +25,7 @@ __all__ = [
     "ArgumentError",
 ]
 
-C = TypeVar("C")
+_C = TypeVar("_C")
 
 
 class SmacxError(Exception):
@@ -66,38 +66,43 @@ class ArgumentError(SmacxError, TypeError):
 
 def keyword_hints(
     elsewhere: Mapping[str, str] | None = None,
-) -> Callable[[type[C]], type[C]]:
-    """Class decorator: a keyword the constructor does not take raises :class:`ArgumentError`,
-    which names the close matches among those it takes, instead of Python's bare ``TypeError``.
+) -> Callable[[type[_C]], type[_C]]:
+    """Class decorator that answers an unknown keyword with the keywords meant.
 
-    Placed above ``@dataclass``, it wraps the generated ``__init__``.
+    The wrapped constructor raises :class:`ArgumentError` instead of Python's bare
+    ``TypeError``, naming the close matches among the keywords it takes and among those of
+    ``elsewhere``. Placed above ``@dataclass``, it wraps the generated ``__init__``.
 
     Args:
         elsewhere: Hints for keywords that belong to another call, by keyword: where to pass
             them instead (for example ``"n_trials": "it is a field of Scenario(...)"``).
+
+    Returns:
+        The decorator, which returns the class it is given with its ``__init__`` wrapped.
     """
     hints = dict(elsewhere or {})
 
-    def decorate(cls: type[C]) -> type[C]:
+    def decorate(cls: type[_C]) -> type[_C]:
         init = cls.__init__
         parameters = list(inspect.signature(init).parameters.values())[1:]  # not self
         names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
+        def fix(name: str) -> str:
+            if name in hints:
+                return f"{hints[name]}."
+            close = difflib.get_close_matches(name, names + list(hints), n=2, cutoff=0.6)
+            if not close:
+                return f"it takes {', '.join(names)}."
+            meant = [repr(c) if c in names else f"{c!r} ({hints[c]})" for c in close]
+            return f"did you mean {' or '.join(meant)}?"
+
         @functools.wraps(init)
-        def checked(self: C, *args: Any, **kwargs: Any) -> None:
+        def checked(self: _C, *args: Any, **kwargs: Any) -> None:
             for name in kwargs:
-                if name in names:
-                    continue
-                close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
-                if name in hints:
-                    fix = f"{hints[name]}."
-                elif close:
-                    fix = f"did you mean {' or '.join(repr(c) for c in close)}?"
-                else:
-                    fix = f"it takes {', '.join(names)}."
-                raise ArgumentError(
-                    f"{cls.__name__} got an unexpected keyword argument {name!r}: {fix}"
-                )
+                if name not in names:
+                    raise ArgumentError(
+                        f"{cls.__name__} got an unexpected keyword argument {name!r}: {fix(name)}"
+                    )
             init(self, *args, **kwargs)
 
         cls.__init__ = checked  # type: ignore[method-assign,assignment]

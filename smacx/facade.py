@@ -54,8 +54,9 @@ _ELSEWHERE = {
     **{
         f.name: f"it is a field of Scenario(...): Scenario(configspace, {f.name}=...)"
         for f in dataclasses.fields(Scenario)
-        if f.init
+        if f.init and f.name != "configspace"
     },
+    "configspace": "it is Scenario's first argument: SMAC(Scenario(configspace, ...), ...)",
     "target_function": "smacx calls it target_fn",
     "acquisition_function": "smacx calls it acquisition, for example acquisition=LogEI()",
     "acquisition_maximizer": "smacx calls it maximizer",

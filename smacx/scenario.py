@@ -59,14 +59,31 @@ def _positive_or_inf(name: str, value: object) -> float:
     return _as_float(value)
 
 
+# Keywords of SMAC(...), which users also pass to Scenario (a test keeps the list whole).
+_SMAC_KEYWORDS = (
+    "target_fn",
+    "preset",
+    "model",
+    "acquisition",
+    "maximizer",
+    "initial_design",
+    "intensifier",
+    "random_probability",
+    "plateau_probability",
+    "runner",
+    "dask_client",
+    "callbacks",
+    "overwrite",
+    "progress",
+    "raise_on_first_crash",
+)
+
+
 # An unknown field gets the close matches; SMAC(...)'s keywords, and a field of SMAC3's
 # Scenario that smacx has elsewhere, say where they belong.
 @keyword_hints(
     elsewhere={
-        **{
-            name: "it is a keyword of SMAC(...), not a field of Scenario"
-            for name in ("overwrite", "callbacks", "dask_client", "runner", "progress", "preset")
-        },
+        **{name: "it is a keyword of SMAC(...), not a field of Scenario" for name in _SMAC_KEYWORDS},
         "use_default_config": "put the default configuration in the initial design: SMAC(..., "
         "initial_design=InitialDesign(additional_configs=[cs.get_default_configuration()]))",
     }

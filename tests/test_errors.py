@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from ConfigSpace import ConfigurationSpace
+from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx import SMAC, ArgumentError, InitialDesign, Scenario, SerialRunner, SmacxError
 from smacx.acquisition import LCB
@@ -21,7 +23,7 @@ def scenario() -> Scenario:
     return Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=3, output_directory=None)
 
 
-def target(config, seed: int = 0) -> float:
+def target(config: Configuration, seed: int = 0) -> float:
     return float(config["x"])
 
 
@@ -36,6 +38,7 @@ def test_argument_error_is_a_type_error() -> None:
         ("n_trial", "did you mean 'n_trials'?"),
         ("outdir", "it takes configspace, name, output_directory,"),
         ("overwrite", "it is a keyword of SMAC(...), not a field of Scenario."),
+        ("model", "it is a keyword of SMAC(...), not a field of Scenario."),
         ("use_default_config", "InitialDesign(additional_configs="),
     ],
 )
@@ -55,6 +58,8 @@ def test_scenario_names_the_unknown_field_and_the_fix(keyword: str, hint: str) -
         ("target_function", "smacx calls it target_fn."),
         ("acquisition_function", "acquisition=LogEI()"),
         ("callback", "did you mean 'callbacks'?"),
+        ("configspace", "it is Scenario's first argument: SMAC(Scenario(configspace, ...), ...)."),
+        ("n_trial", "did you mean 'n_trials' (it is a field of Scenario(...): "),
         ("modle", "did you mean 'model'?"),
     ],
 )
@@ -97,7 +102,9 @@ def test_smac_names_the_unknown_keyword_and_the_fix(
         ),
     ],
 )
-def test_parts_name_the_unknown_keyword(scenario: Scenario, build, message: str) -> None:
+def test_parts_name_the_unknown_keyword(
+    scenario: Scenario, build: Callable[[Scenario], Any], message: str
+) -> None:
     with pytest.raises(ArgumentError) as raised:
         build(scenario)
     assert message in str(raised.value)
@@ -126,3 +133,9 @@ def test_positional_arguments_pass_through() -> None:
     assert Pair(1, 5, c=4).values == (1, 5, 4)
     with pytest.raises(ArgumentError, match="did you mean 'c'"):
         Pair(1, cc=4)
+
+
+def test_scenario_points_every_keyword_of_smac_to_smac() -> None:
+    from smacx.scenario import _SMAC_KEYWORDS
+
+    assert set(_SMAC_KEYWORDS) == set(inspect.signature(SMAC).parameters) - {"scenario"}
