@@ -83,7 +83,9 @@ _SMAC_KEYWORDS = (
 # Scenario that smacx has elsewhere, say where they belong.
 @keyword_hints(
     elsewhere={
-        **{name: "it is a keyword of SMAC(...), not a field of Scenario" for name in _SMAC_KEYWORDS},
+        **{
+            name: "it is a keyword of SMAC(...), not a field of Scenario" for name in _SMAC_KEYWORDS
+        },
         "use_default_config": "put the default configuration in the initial design: SMAC(..., "
         "initial_design=InitialDesign(additional_configs=[cs.get_default_configuration()]))",
     }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import SerialRunner
+
+if TYPE_CHECKING:  # type checkers see the class; at run time it is imported on first use
+    from smacx.runners.dask import DaskParallelRunner
 
 __all__ = ["AbstractRunner", "SerialRunner", "DaskParallelRunner"]
 
