@@ -23,9 +23,14 @@ median over the seeds is where the median convergence curve of the k-worker runs
 against wall time) crosses the median cost of the one-worker runs, as the curves of
 ``report.py`` are drawn: half of the k-worker runs have reached it by then.
 
-One-worker runs are
-deterministic (a serial run fits for every proposal), so ``--reference`` can take them from an
-earlier output when only the k-worker side changed; a record says where its reference came from.
+The summary gives each median with a 95% bootstrap interval (a task's median over 10 to 40
+runs moves by several hundredths between draws of the same code) and counts the runs and
+tasks at most ``--target`` (1/5). ``--summarize`` pools earlier outputs, for example draws on
+other seeds, and prints the same summary without running anything.
+
+One-worker runs are deterministic (a serial run fits for every proposal), so ``--reference``
+can take them from an earlier output when only the k-worker side changed; a record says where
+its reference came from.
 
 Like ``parallel.py``, the script sets ``QUIET_DASK`` (dask's sampling profiler off, monitors
 every few seconds), because the k worker threads share the optimizer's process; on 2 cores
@@ -154,6 +159,63 @@ def run(
     return record
 
 
+def median_interval(
+    values: list[float], resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float, float]:
+    """The median of ``values`` and its 95% percentile-bootstrap interval ``(low, high)``.
+
+    With 10 to 40 runs per task, a task's median moves by several hundredths between draws of
+    the same code; the interval says how far a target such as 1/5 may be from it.
+    """
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    medians = np.median(x[rng.integers(0, len(x), (resamples, len(x)))], axis=1)
+    low, high = np.percentile(medians, [2.5, 97.5])
+    return float(np.median(x)), float(low), float(high)
+
+
+def summarize(records: list[dict[str, Any]], target: float) -> None:
+    """Prints the medians over all runs and per task, with 95% bootstrap intervals, and how
+    many runs and tasks are at most ``target``."""
+    ratios = [r["reach_ratio"] for r in records]
+    reached = sum(r["reached"] for r in records)
+    median, low, high = median_interval(ratios)
+    print(
+        f"median ratio to reach {median:.3f} (95% interval {low:.3f}-{high:.3f}; until "
+        f"optimize() returned {statistics.median(r['time_ratio'] for r in records):.3f}); "
+        f"reached {reached}/{len(records)}; runs at most {target:g}: "
+        f"{sum(x <= target for x in ratios)}/{len(ratios)}"
+    )
+    tasks = list(dict.fromkeys(r["task"] for r in records))
+    at_most = above = 0
+    for task_name in tasks:
+        mine = [r for r in records if r["task"] == task_name]
+        median, low, high = median_interval([r["reach_ratio"] for r in mine])
+        at_most += median <= target
+        above += low > target
+        commons = [r["common_ratio"] for r in mine if "common_ratio" in r]
+        common = (
+            f"; the common target {mine[0]['common_cost']:.4g}: median ratio "
+            f"{statistics.median(commons):.3f}, reached "
+            f"{sum(r['many_workers']['common_s'] is not None for r in mine)}/{len(mine)}"
+            if len(commons) == len(mine) and len({r["common_cost"] for r in mine}) == 1
+            else ""
+        )
+        print(
+            f"{task_name:>14}: {len(mine)} runs, median ratio to reach {median:.3f} "
+            f"(95% interval {low:.3f}-{high:.3f}; until optimize() returned "
+            f"{statistics.median(r['time_ratio'] for r in mine):.3f}), "
+            f"median trials {statistics.median(r['many_workers']['trials'] for r in mine):g}, "
+            f"reached {sum(r['reached'] for r in mine)}/{len(mine)}{common}"
+        )
+    print(
+        f"tasks with a median of at most {target:g}: {at_most}/{len(tasks)}; "
+        f"above it beyond their 95% interval: {above}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="branin,hartmann6,levy5")
@@ -180,7 +242,23 @@ def main() -> None:
         "as they were",
     )
     parser.add_argument("--out", default="speedup.json")
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=0.2,
+        help="the ratio the summary counts runs and tasks against",
+    )
+    parser.add_argument(
+        "--summarize",
+        nargs="+",
+        metavar="OUT",
+        help="run nothing: pool earlier --out files and print their summary (a task's runs "
+        "from several files, e.g. draws on other seeds, count together)",
+    )
     args = parser.parse_args()
+    if args.summarize:
+        summarize([r for f in args.summarize for r in json.loads(Path(f).read_text())], args.target)
+        return
     reference: dict[tuple[str, int], dict[str, Any]] = {}
     if args.reference:
         for old in json.loads(Path(args.reference).read_text()):
@@ -244,25 +322,7 @@ def main() -> None:
                 f"{'' if many['common_s'] is not None else ' (not reached)'}",
                 flush=True,
             )
-    ratios = [r["reach_ratio"] for r in records]
-    reached = sum(r["reached"] for r in records)
-    print(
-        f"median ratio to reach {statistics.median(ratios):.3f} (until optimize() returned "
-        f"{statistics.median(r['time_ratio'] for r in records):.3f}); "
-        f"reached {reached}/{len(records)}"
-    )
-    for task_name in args.tasks.split(","):
-        mine = [r for r in records if r["task"] == task_name]
-        print(
-            f"{task_name:>12}: median ratio to reach "
-            f"{statistics.median(r['reach_ratio'] for r in mine):.3f} (until optimize() returned "
-            f"{statistics.median(r['time_ratio'] for r in mine):.3f}), "
-            f"median trials {statistics.median(r['many_workers']['trials'] for r in mine):g}, "
-            f"reached {sum(r['reached'] for r in mine)}/{len(mine)}; the common target "
-            f"{mine[0]['common_cost']:.4g}: median ratio "
-            f"{statistics.median(r['common_ratio'] for r in mine):.3f}, reached "
-            f"{sum(r['many_workers']['common_s'] is not None for r in mine)}/{len(mine)}"
-        )
+    summarize(records, args.target)
     Path(args.out).write_text(json.dumps(records, indent=1))
 
 
