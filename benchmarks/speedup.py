@@ -257,7 +257,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.summarize:
-        summarize([r for f in args.summarize for r in json.loads(Path(f).read_text())], args.target)
+        pooled = [r for f in args.summarize for r in json.loads(Path(f).read_text())]
+        settings = {(r["workers"], r["sleep_s"], r["one_worker"]["trials"]) for r in pooled}
+        if len(settings) > 1:
+            parser.error(
+                "--summarize: expected outputs of one setting (--workers, --sleep, --trials), "
+                f"got {sorted(settings)}; summarize each setting on its own"
+            )
+        summarize(pooled, args.target)
         return
     reference: dict[tuple[str, int], dict[str, Any]] = {}
     if args.reference:
@@ -322,8 +329,8 @@ def main() -> None:
                 f"{'' if many['common_s'] is not None else ' (not reached)'}",
                 flush=True,
             )
-    summarize(records, args.target)
     Path(args.out).write_text(json.dumps(records, indent=1))
+    summarize(records, args.target)
 
 
 if __name__ == "__main__":
