@@ -55,6 +55,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tasks import TASKS
@@ -167,8 +169,6 @@ def median_interval(
     With 10 to 40 runs per task, a task's median moves by several hundredths between draws of
     the same code; the interval says how far a target such as 1/5 may be from it.
     """
-    import numpy as np
-
     x = np.asarray(values, dtype=float)
     rng = np.random.default_rng(seed)
     medians = np.median(x[rng.integers(0, len(x), (resamples, len(x)))], axis=1)
