@@ -11,8 +11,10 @@ import numbers
 import statistics
 import sys
 import time
+import warnings
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +25,7 @@ from smacx.errors import (
     ScenarioError,
     ScenarioMismatchError,
     SearchSpaceExhaustedError,
+    StorageError,
     TargetCrashedError,
     TrialError,
     keyword_hints,
@@ -33,7 +36,7 @@ from smacx.models import Model
 from smacx.multifidelity import Hyperband
 from smacx.runhistory import RunHistory
 from smacx.runners.base import AbstractRunner
-from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction
+from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, required_data
 from smacx.scenario import RESUMABLE_FIELDS, Scenario
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import Storage, open_storage
@@ -263,6 +266,8 @@ class SMAC:
         self._durations: deque[float] = deque(maxlen=32)  # seconds of the latest trials
         self._told_here = 0
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
+        self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
+        self._closed = False
         self._untold: list[tuple[TrialInfo, TrialValue]] = []  # results whose tell failed
         self._scattered: dict[str, Any] = {}  # optimize()'s data_to_scatter
         self._last_incumbent: tuple[int | None, list[float]] = (None, [])
@@ -303,6 +308,16 @@ class SMAC:
                     f"SMAC got target_fn={target_fn!r:.100} and a runner that runs another "
                     "function; pass only the runner (it calls its own target)."
                 )
+            own = getattr(getattr(inner, "scenario", None), "configspace", None)
+            space = self.scenario.configspace
+            if own is not None and own is not space and own != space:
+                # The dask runner rebuilds configurations in its own space from their arrays:
+                # another space would silently evaluate other points.
+                raise ScenarioError(
+                    "SMAC got a runner built on another scenario's configspace; build the "
+                    "runner on this scenario, e.g. DaskParallelRunner(SerialRunner(f, "
+                    "scenario)), or pass target_fn instead of runner."
+                )
             return runner
         if target_fn is None:
             if dask_client is not None:
@@ -318,6 +333,14 @@ class SMAC:
     def _open_storage(self, overwrite: bool) -> Storage:
         path = self.scenario.output_path
         if path is not None and overwrite:
+            live = _live_owners(path / DATABASE_NAME)
+            if live:
+                # Their results would go on into the unlinked file and be lost without a word.
+                raise StorageError(
+                    f"overwrite=True would delete the run in {str(path)!r} while other "
+                    f"processes still run trials of it ({', '.join(live)}; as host:pid:...). "
+                    "Stop them first, or give this scenario another name or output_directory."
+                )
             for suffix in ("", "-wal", "-shm"):
                 (path / (DATABASE_NAME + suffix)).unlink(missing_ok=True)
         storage = open_storage(None if path is None else path / DATABASE_NAME)
@@ -357,9 +380,18 @@ class SMAC:
         Raises:
             SearchSpaceExhaustedError: Every configuration of a finite space has been tried.
         """
+        self._check_open("ask")
         info = self._ask(stale_only=False)
         assert info is not None
+        self._asked.add(info)  # close() gives it up if it is never told
         return info
+
+    def _check_open(self, method: str) -> None:
+        if self._closed:
+            raise StorageError(
+                f"SMAC.{method}() after close(): this SMAC's storage is closed. Build a new "
+                "SMAC on the same scenario to continue the run."
+            )
 
     def _ask(self, stale_only: bool, max_trials: int | None = None) -> TrialInfo | None:
         """:meth:`ask`; with ``stale_only``, only a trial left by a dead process, or None
@@ -428,6 +460,7 @@ class SMAC:
             TrialError: ``info`` is not a TrialInfo of the scenario's configspace, or
                 ``value`` not a TrialValue.
         """
+        self._check_open("tell")
         t0 = time.perf_counter()
         if not isinstance(info, TrialInfo) or not isinstance(value, TrialValue):
             raise TrialError(f"tell takes a TrialInfo and a TrialValue; got {info!r}, {value!r}.")
@@ -450,7 +483,9 @@ class SMAC:
                     "error": f"the target returned a non-finite cost {value.costs()}",
                 },
             )
+        ran_here = info in self._in_flight  # ran by optimize(), not told by the user
         self._in_flight.discard(info)
+        self._asked.discard(info)
         key_id = self.runhistory.get_config_id(info.config)
         if key_id is not None:
             key = TrialKey(key_id, info.instance, info.seed, info.budget)
@@ -468,13 +503,6 @@ class SMAC:
         if value.status in _RAN and math.isfinite(value.time) and value.time >= 0.0:
             self._durations.append(value.time)
         self._target_cpu_time += value.cpu_time if math.isfinite(value.cpu_time) else 0.0
-        if first and value.status is StatusType.CRASHED and self.raise_on_first_crash:
-            details = value.additional_info.get("traceback") or value.additional_info.get("error")
-            raise TargetCrashedError(
-                f"the first trial of the run crashed, which usually means a bug in the target "
-                f"function rather than a bad configuration:\n{details}\n"
-                "Pass raise_on_first_crash=False to SMAC to record it and go on."
-            )
         self._update_incumbent()
         stop = False
         for cb in self.callbacks:
@@ -482,6 +510,18 @@ class SMAC:
                 stop = True
         self._stop_requested |= stop
         self._own_time += time.perf_counter() - t0
+        # Only for trials optimize() ran: a user of ask() and tell() reports failures on purpose.
+        if first and ran_here and value.status is StatusType.CRASHED and self.raise_on_first_crash:
+            details = (
+                value.additional_info.get("traceback")
+                or value.additional_info.get("error")
+                or "(the runner gave no details)"
+            )
+            raise TargetCrashedError(
+                f"the first trial of the run crashed, which usually means a bug in the target "
+                f"function rather than a bad configuration:\n{details}\n"
+                "Pass raise_on_first_crash=False to SMAC to record it and go on."
+            )
 
     def _update_incumbent(self) -> None:
         """Store a trajectory entry when the incumbent or its cost changed."""
@@ -530,8 +570,8 @@ class SMAC:
 
     @property
     def incumbents(self) -> list[Configuration]:
-        """The best configurations: with one objective, up to the intensifier's
-        ``max_incumbents``, best first; with several, the Pareto front."""
+        """The best configurations, best first (with one objective, up to the intensifier's
+        ``max_incumbents``; with several, the Pareto front)."""
         return self.intensifier.incumbents()
 
     def _budget_left(self) -> bool:
@@ -576,12 +616,21 @@ class SMAC:
         asks for) has been tried ends the run before ``n_trials`` with a warning that says so;
         :meth:`ask` raises :class:`~smacx.SearchSpaceExhaustedError` then.
         """
+        self._check_open("optimize")
         if self.runner is None:
             raise ScenarioError(
                 "SMAC.optimize needs a target_fn (or a runner); without one, run trials "
                 "yourself with ask() and tell()."
             )
         data = _scatter_arguments(data_to_scatter)
+        target = getattr(getattr(self.runner, "single_worker", self.runner), "target_fn", None)
+        missing = [] if target is None else [a for a in required_data(target) if a not in data]
+        if missing:
+            raise ScenarioError(
+                f"target_fn requires argument(s) {missing} that smacx does not pass (it passes "
+                f"the configuration and any of {sorted(TRIAL_ARGUMENTS)} the target declares); "
+                "give them a default, or pass them with optimize(data_to_scatter={...})."
+            )
         self._scattered = data  # validate() passes the same data
         self._reclaim_in_flight()
         self._start_time = time.time()
@@ -623,6 +672,10 @@ class SMAC:
                                 # Every trial the space allows has run: that is the result,
                                 # as with a grid that is done.
                                 logger.warning("Stopping before n_trials: %s", err)
+                                # also shown when the application set up no logging
+                                warnings.warn(
+                                    f"Stopping before n_trials: {err}", UserWarning, stacklevel=2
+                                )
                                 self._stop_requested = True
                                 self._stop_reason = "the search space is exhausted"
                             # Else no new configuration now; the running trials' results may
@@ -753,8 +806,26 @@ class SMAC:
         """
         if self.runner is None:
             raise ScenarioError("SMAC.validate needs a target_fn (or a runner) to run trials.")
+        self._check_open("validate")
+        space = self.scenario.configspace
+        if not isinstance(config, Configuration) or (
+            config.config_space is not space and config.config_space != space
+        ):
+            raise ScenarioError(
+                "SMAC.validate's config must be a Configuration of the scenario's configspace "
+                f"(e.g. smac.incumbent); got {config!r:.200}."
+            )
         seeds = _listed("seeds", seeds, numbers.Integral, "ints")
         instances = _listed("instances", instances, str, "instance names (str)")
+        if instances is not None:
+            known = self.scenario.instances
+            unknown = [i for i in instances if known is None or i not in known]
+            if unknown:
+                raise ScenarioError(
+                    f"SMAC.validate's instances must be instances of the scenario ("
+                    f"{'it has none' if known is None else list(known)!r:.200}); got unknown "
+                    f"{unknown!r:.200}."
+                )
         rng = np.random.default_rng(self.scenario.seed + 1)
         if seeds is None:
             seeds = [
@@ -837,7 +908,7 @@ class SMAC:
 
     @property
     def stats(self) -> dict[str, float]:
-        """Time accounting of this process: seconds in the target and in smacx's own work."""
+        """Time accounting of this process, in seconds in the target and in smacx's own work."""
         return {
             "target_time": self._target_time,
             "target_cpu_time": self._target_cpu_time,
@@ -848,9 +919,13 @@ class SMAC:
     def close(self) -> None:
         """Tell the results the runner has finished, close it and the storage.
 
-        Trials still running then (after an interrupted :meth:`optimize`) are given up: the
-        next run on this history, in this process or another, runs them again.
+        Trials still running then (after an interrupted :meth:`optimize`, or handed out by
+        :meth:`ask` and never told) are given up: the next run on this history, in this
+        process or another, runs them again. :meth:`ask`, :meth:`tell` and :meth:`optimize`
+        raise :class:`~smacx.errors.StorageError` afterwards; closing again does nothing.
         """
+        if self._closed:
+            return
         try:
             if self.runner is not None:
                 try:
@@ -859,10 +934,12 @@ class SMAC:
                     logger.warning("Could not collect the last results before closing: %s", err)
                 self.runner.close()
         finally:
+            self._closed = True
             try:
-                for info in list(self._in_flight):
+                for info in list(self._in_flight | self._asked):
                     self.runhistory.release(info)
                 self._in_flight.clear()
+                self._asked.clear()
             finally:
                 self.runhistory.storage.close()
 
@@ -876,6 +953,36 @@ class SMAC:
 #: Seconds after which a trial claimed by a process on another host that stopped renewing its
 #: lease (it died) may be run by another process; see :class:`~smacx.RunHistory`.
 LEASE_SECONDS = 300.0
+
+
+def _live_owners(database: Path) -> list[str]:
+    """Owner ids of other processes, still alive and within their lease, that hold RUNNING
+    trials in the smacx database at ``database`` (none if it is absent or unreadable)."""
+    if not database.exists():
+        return []
+    from smacx.storage import owner_id, owner_is_alive
+    from smacx.storage.sqlite import SQLiteStorage
+
+    try:
+        storage = SQLiteStorage(database, read_only=True)
+    except StorageError:  # not a smacx database: nothing runs on it
+        return []
+    try:
+        records = storage.read_trials(0)
+    finally:
+        storage.close()
+    me, now = owner_id(), time.time()
+    return sorted(
+        {
+            r.owner
+            for r in records
+            if r.value.status is StatusType.RUNNING
+            and r.owner != me
+            and r.lease_until > now
+            and owner_is_alive(r.owner)
+        }
+    )
+
 
 #: Names a target call already passes (or a runner's submit takes), so scattered data cannot.
 _RESERVED_ARGUMENTS = frozenset({"config", "trial_info", "self", *TRIAL_ARGUMENTS})

@@ -121,7 +121,10 @@ class Scenario:
         min_budget: Smallest fidelity handed to the target as ``budget`` (multi-fidelity).
         max_budget: Largest fidelity; configurations are compared at this budget.
         seed: Seed of every random choice smacx makes.
-        n_workers: How many trials may run at once (parallel runners).
+        n_workers: With more than 1 and no ``dask_client``, the number of single-threaded
+            worker processes of the dask cluster smacx starts for the run. How many trials
+            run at once is up to the cluster: workers that join it later, or a user's own
+            client, run more.
 
     Raises:
         ScenarioError: A field holds a value that is not allowed; the message names the field.
@@ -294,7 +297,7 @@ class Scenario:
             if (
                 isinstance(vec, str)
                 or not isinstance(vec, Sequence)
-                or not all(_is_real(v) and math.isfinite(float(v)) for v in vec)
+                or not all(_is_real(v) and math.isfinite(_as_float(v)) for v in vec)
             ):
                 raise _fail(f"instance_features[{inst!r}]", "a sequence of finite numbers", vec)
             features[inst] = tuple(float(v) for v in vec)
@@ -315,7 +318,7 @@ class Scenario:
             return
         for name in ("min_budget", "max_budget"):
             value = getattr(self, name)
-            if not _is_real(value) or not math.isfinite(float(value)) or float(value) <= 0:
+            if not _is_real(value) or not math.isfinite(_as_float(value)) or value <= 0:
                 raise _fail(name, "a finite number > 0", value)
             set_(self, name, float(value))
         assert self.max_budget is not None

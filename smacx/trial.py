@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -84,6 +85,11 @@ class TrialInfo:
                 )
             if isinstance(self.budget, np.generic):
                 object.__setattr__(self, "budget", self.budget.item())
+            if not 0.0 < float(self.budget) < math.inf:
+                # a NaN budget never equals itself: the trial could never be found again
+                raise TrialError(
+                    f"TrialInfo.budget must be a finite number > 0 or None; got {self.budget!r}."
+                )
 
 
 @dataclass(frozen=True, order=True)
@@ -103,7 +109,8 @@ class TrialValue:
     Attributes:
         cost: The cost to minimize; a list with one entry per objective for multi-objective runs.
         time: Wall-clock seconds the target took.
-        cpu_time: CPU seconds the target took (its own process, children included when limited).
+        cpu_time: CPU seconds of the process that ran the target (pynisher's child process
+            when the trial has limits); processes the target starts are not counted.
         status: How the trial ended.
         starttime: Unix time at which the trial started.
         endtime: Unix time at which the trial ended.
@@ -147,6 +154,14 @@ class TrialValue:
                     f"TrialValue.{name} must be a number of seconds; got {value!r:.100}."
                 )
             object.__setattr__(self, name, float(value))
+        if not isinstance(self.additional_info, Mapping):
+            from smacx.errors import TrialError
+
+            raise TrialError(
+                "TrialValue.additional_info must be a dict of name to JSON-serializable value; "
+                f"got {type(self.additional_info).__name__} {self.additional_info!r:.100}."
+            )
+        object.__setattr__(self, "additional_info", dict(self.additional_info))
         object.__setattr__(
             self, "cost", [float(v) for v in cost] if isinstance(cost, list) else float(cost)
         )

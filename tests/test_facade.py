@@ -899,11 +899,12 @@ def test_optimize_on_an_exhausted_space_returns_the_best_with_a_warning(
     small = ConfigurationSpace(seed=0)
     small.add([Categorical("c", ["a", "bb", "ccc"])])
     smac = SMAC(scenario(small, n_trials=20), lambda config: len(config["c"]), progress=False)
-    with caplog.at_level("WARNING", logger="smacx"):
+    # a Python warning too: the "smacx" logger has no handler unless the application adds one
+    with caplog.at_level("WARNING", logger="smacx"), pytest.warns(UserWarning, match="n_trials"):
         best = smac.optimize()
     assert best is not None and best["c"] == "a"
     assert smac.runhistory.n_finished == 3
-    assert "holds about 3 configurations and the run has tried 3" in caplog.text
+    assert "Stopping before n_trials" in caplog.text
 
 
 SHARED_RUN = """
@@ -938,3 +939,122 @@ def test_processes_sharing_a_run_start_exactly_n_trials_together(tmp_path: Path)
     sc = Scenario(space, n_trials=24, deterministic=True, output_directory=tmp_path, name="shared")
     with SMAC(sc, progress=False) as smac:
         assert smac.runhistory.n_finished == 24 and smac.runhistory.n_running == 0
+
+
+def test_a_failure_told_through_ask_and_tell_is_recorded_without_raising(
+    space: ConfigurationSpace,
+) -> None:
+    # raise_on_first_crash is about targets optimize() runs; a user of tell() reports it.
+    seen: list[str] = []
+
+    class Told(Callback):
+        def on_tell_end(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
+            seen.append(value.status.name)
+
+    smac = SMAC(scenario(space, n_trials=5), callbacks=[Told()])
+    info = smac.ask()
+    smac.tell(info, TrialValue(cost=math.nan))
+    smac.tell(smac.ask(), TrialValue(cost=1.0))
+    assert seen == ["CRASHED", "SUCCESS"]
+    assert smac.runhistory.status_counts() == {"CRASHED": 1, "SUCCESS": 1}
+    assert smac.incumbent is not None
+
+
+def test_a_trial_asked_and_never_told_runs_again_after_close(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    first = SMAC(scenario(space, tmp_path, n_trials=4), quadratic, progress=False)
+    for _ in range(2):
+        info = first.ask()
+        first.tell(info, TrialValue(cost=quadratic(info.config)))
+    lost = first.ask()  # e.g. the user's code raised before tell()
+    first.close()
+    again = SMAC(scenario(space, tmp_path, n_trials=4), quadratic, progress=False)
+    assert again.runhistory.n_stale() == 1
+    again.optimize()
+    assert again.runhistory.status_counts() == {"SUCCESS": 4}
+    assert lost.config in again.runhistory.get_configs()
+    again.close()
+
+
+def test_a_closed_smac_says_so(space: ConfigurationSpace, tmp_path: Path) -> None:
+    from smacx import StorageError
+
+    smac = SMAC(scenario(space, tmp_path, n_trials=4), quadratic, progress=False)
+    info = smac.ask()
+    smac.close()
+    smac.close()  # again: nothing to do
+    for call in (smac.ask, lambda: smac.tell(info, TrialValue(cost=1.0)), smac.optimize):
+        with pytest.raises(StorageError, match=r"after close\(\)"):
+            call()
+
+
+def test_a_runner_built_on_another_space_is_refused(space: ConfigurationSpace) -> None:
+    other = ConfigurationSpace({"x": (100.0, 200.0)}, seed=0)
+    runner = SerialRunner(quadratic, scenario(other, n_trials=3))
+    with pytest.raises(ScenarioError, match="another scenario's configspace"):
+        SMAC(scenario(space, n_trials=3), runner=runner)
+
+
+def test_targets_that_cannot_be_called_as_smacx_calls_them_are_refused_early(
+    space: ConfigurationSpace,
+) -> None:
+    async def coroutine(config: Configuration, seed: int) -> float:
+        return 0.0
+
+    with pytest.raises(ScenarioError, match="async def"):
+        SMAC(scenario(space, n_trials=3), coroutine)
+
+    def needs_data(config: Configuration, seed: int, X: Any) -> float:
+        return quadratic(config) + X
+
+    smac = SMAC(scenario(space, n_trials=3), needs_data, progress=False)
+    with pytest.raises(ScenarioError, match=r"requires argument\(s\) \['X'\]"):
+        smac.optimize()
+    assert smac.runhistory.n_submitted == 0
+    assert smac.optimize(data_to_scatter={"X": 1.0}) is not None
+    assert smac.runhistory.n_finished == 3
+
+
+def test_validate_refuses_configs_of_another_space_and_unknown_instances(
+    space: ConfigurationSpace,
+) -> None:
+    smac = SMAC(scenario(space, n_trials=3), quadratic, progress=False)
+    other = ConfigurationSpace({"x": (100.0, 200.0)}, seed=0)
+    with pytest.raises(ScenarioError, match="configspace"):
+        smac.validate(other.sample_configuration())
+    with pytest.raises(ScenarioError, match="it has none"):
+        smac.validate(space.sample_configuration(), instances=["nope"])
+
+
+OWNER = """
+import sys, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+smac = SMAC(Scenario(space, n_trials=5, deterministic=True, output_directory=sys.argv[1]))
+smac.ask()
+print("claimed", flush=True)
+time.sleep(120)
+"""
+
+
+def test_overwrite_is_refused_while_another_process_runs_trials_of_the_run(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    from smacx import StorageError
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "claimed"
+        with pytest.raises(StorageError, match="other processes still run trials"):
+            SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True)
+        assert SMAC(scenario(space, tmp_path, n_trials=5)).runhistory.n_running == 1  # intact
+    finally:
+        proc.kill()
+        proc.wait()
+    fresh = SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True)  # its owner is gone
+    assert fresh.runhistory.n_submitted == 0
+    fresh.close()

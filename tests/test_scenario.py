@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ConfigSpace import ConfigurationSpace
@@ -130,3 +131,16 @@ def test_default_name_depends_on_identity_not_on_budget(space: ConfigurationSpac
 
 def test_in_memory_scenario_has_no_output_path(space: ConfigurationSpace) -> None:
     assert Scenario(space, output_directory=None).output_path is None
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("max_budget", {"min_budget": 1, "max_budget": 10**400}),
+        ("instance_features", {"instances": ["a"], "instance_features": {"a": [10**400]}}),
+    ],
+)
+def test_integers_beyond_a_float_are_refused_by_name(field: str, kwargs: dict[str, Any]) -> None:
+    space = ConfigurationSpace({"x": (0.0, 1.0)})
+    with pytest.raises(ScenarioError, match=field):
+        Scenario(space, output_directory=None, **kwargs)

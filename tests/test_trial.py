@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import math
+
 import pytest
+from ConfigSpace import ConfigurationSpace
 
 from smacx import StatusType, TrialError, TrialInfo, TrialKey, TrialValue
 
@@ -49,3 +52,17 @@ def test_trial_info_wants_a_configuration() -> None:
     # a dict (as an Optuna user might warm-start with) fails here, not deep inside tell()
     with pytest.raises(TrialError, match=r"config must be a ConfigSpace Configuration; got dict"):
         TrialInfo({"x": 1.0}, None, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("budget", [math.nan, math.inf, -1.0, 0])
+def test_trial_info_refuses_budgets_that_are_not_positive_and_finite(
+    budget: float, space: ConfigurationSpace
+) -> None:
+    with pytest.raises(TrialError, match="budget must be a finite number > 0"):
+        TrialInfo(space.sample_configuration(), budget=budget)
+
+
+@pytest.mark.parametrize("info", [None, "text", [("a", 1)]])
+def test_trial_value_additional_info_must_be_a_dict(info: object) -> None:
+    with pytest.raises(TrialError, match="additional_info must be a dict"):
+        TrialValue(cost=1.0, additional_info=info)  # type: ignore[arg-type]

@@ -437,6 +437,13 @@ def _declared_arguments(fn: Any) -> frozenset[str]:
     """
     if not callable(fn):
         raise ScenarioError(f"target_fn must be callable, as f(config, seed) -> cost; got {fn!r}.")
+    call = fn if inspect.isroutine(fn) else type(fn).__call__  # a callable object's method
+    if inspect.iscoroutinefunction(call):
+        # it would return a coroutine, never run, and every trial would crash
+        raise ScenarioError(
+            "target_fn must be a plain function; got a coroutine function (async def) "
+            f"{fn!r:.100}. Wrap it, e.g. lambda config, seed: asyncio.run(f(config, seed))."
+        )
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature: pass nothing extra
@@ -455,3 +462,25 @@ def _declared_arguments(fn: Any) -> frozenset[str]:
             f"f(config, seed) -> cost; its signature is {_signature(fn)}."
         )
     return frozenset(p.name for p in params if p.name in TRIAL_ARGUMENTS)
+
+
+def required_data(fn: Any) -> list[str]:
+    """Arguments ``fn`` requires beyond the configuration and the trial's ``seed``,
+    ``instance`` and ``budget``: only scattered data (``optimize(data_to_scatter=...)``) can
+    supply them."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    named = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+    return [
+        p.name
+        for p in params[1:]  # the first takes the configuration
+        if p.kind in named
+        and p.default is inspect.Parameter.empty
+        and p.name not in TRIAL_ARGUMENTS
+    ]
