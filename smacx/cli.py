@@ -5,8 +5,9 @@
     smacx --version
 
 ``show`` reads the run's SQLite history while other processes may still be writing to it
-(several workers sharing a run, or one that was killed): trials by status, the incumbent and
-its cost, and how the incumbent changed.
+(several workers sharing a run, or one that was killed): trials by status (with how many of
+the running ones were left by processes that are gone), the incumbent and its cost, and how the
+incumbent changed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import os
 import sqlite3
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +27,9 @@ from typing import Any
 from smacx import __version__
 from smacx.errors import StorageError
 from smacx.facade import DATABASE_NAME
+from smacx.storage import owner_is_alive
 from smacx.storage.sqlite import SQLiteStorage
+from smacx.trial import StatusType
 
 __all__ = ["main", "run_report"]
 
@@ -64,8 +68,10 @@ def run_report(path: str | Path) -> dict[str, Any]:
     Returns:
         ``database`` (path), ``objectives``, ``configs`` (how many), ``trials`` (count by
         status name), ``incumbent`` (``config``: its values, ``cost``: one per objective,
-        ``n_finished``: finished trials when it became the incumbent; None before any result)
-        and ``trajectory`` (every change of incumbent, oldest first, as stored).
+        ``n_finished``: finished trials when it became the incumbent; None while no trial has
+        a finite cost), ``trajectory`` (every change of incumbent, oldest first, as stored)
+        and ``stale_running`` (RUNNING trials of processes that are gone or whose lease ran
+        out: the next run on this history runs them again).
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -79,7 +85,14 @@ def run_report(path: str | Path) -> dict[str, Any]:
         part = "the configurations"
         configs = {c.config_id: json.loads(c.config_json) for c in storage.read_configs(0)}
         part = "the trials"
-        statuses = Counter(record.value.status.name for record in storage.read_trials(0))
+        records = storage.read_trials(0)
+        statuses = Counter(record.value.status.name for record in records)
+        now = time.time()
+        stale = sum(
+            r.value.status is StatusType.RUNNING
+            and (r.lease_until <= now or not owner_is_alive(r.owner))
+            for r in records
+        )
         part = "the incumbent's trajectory"
         trajectory = json.loads(storage.get_meta("trajectory") or "[]")
         incumbent = None
@@ -108,6 +121,7 @@ def run_report(path: str | Path) -> dict[str, Any]:
         "trials": dict(sorted(statuses.items())),
         "incumbent": incumbent,
         "trajectory": trajectory,
+        "stale_running": stale,
     }
 
 
@@ -117,9 +131,14 @@ def _print_report(report: dict[str, Any]) -> None:
     print(f"run:        {report['database']}")
     print(f"objectives: {', '.join(report['objectives'] or ['cost'])}")
     print(f"trials:     {sum(trials.values())} ({counts}) over {report['configs']} configurations")
+    if report["stale_running"]:
+        print(
+            f"            {report['stale_running']} of the RUNNING trials were left by processes "
+            "that are gone; the next run on this history runs them again"
+        )
     incumbent = report["incumbent"]
     if incumbent is None:
-        print("incumbent:  none yet (no finished trial)")
+        print("incumbent:  none yet (no trial with a finite cost)")
         return
     cost = incumbent["cost"]
     print(f"incumbent:  cost {cost[0] if len(cost) == 1 else cost}, found after "
@@ -127,17 +146,26 @@ def _print_report(report: dict[str, Any]) -> None:
     for name, value in sorted((incumbent["config"] or {}).items()):
         print(f"    {name} = {value!r}")
     print(f"changes of incumbent: {len(report['trajectory'])}")
+    for entry in report["trajectory"]:
+        cost = entry["cost"]
+        print(f"    after {entry['n_finished']:>5} finished trials: config {entry['config_id']}, "
+              f"cost {cost[0] if len(cost) == 1 else cost}")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``smacx`` console script; returns the exit status."""
     parser = argparse.ArgumentParser(prog="smacx", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"smacx {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log smacx's debug messages")
+    verbose_help = "log smacx's debug messages"
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     show = commands.add_parser("show", help="summarize a stored run")
     show.add_argument("run", help="OUTPUT_DIR/RUN_NAME, or OUTPUT_DIR when it holds one run")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    # also after the command (SUPPRESS: absent, it leaves the value given before the command)
+    show.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
+    )
     args = parser.parse_args(argv)
     log = logging.getLogger("smacx")
     if not log.handlers:  # main() may be called more than once in a process
@@ -146,13 +174,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     if args.command is None:
-        parser.print_help()
+        parser.print_usage(sys.stderr)
+        print("smacx: a command is required: smacx show OUTPUT_DIR/RUN_NAME", file=sys.stderr)
         return 2
     try:
         report = run_report(args.run)
     except StorageError as err:
         log.debug("smacx show failed", exc_info=True)  # the traceback, with --verbose
-        print(err, file=sys.stderr)
+        message = str(err)
+        print(message if message.startswith("smacx show:") else f"smacx show: {message}",
+              file=sys.stderr)  # fmt: skip
         return 2
     try:
         if args.json:

@@ -38,6 +38,10 @@ def test_show_summarizes_the_stored_run(tmp_path: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "12 (1 RUNNING, 11 SUCCESS) over 12 configurations" in out
     assert f"x = {incumbent['config']['x']!r}" in out
+    # closing the SMAC gave the asked trial up: the next run on this history runs it again
+    assert report["stale_running"] == 1
+    assert "1 of the RUNNING trials were left by processes that are gone" in out
+    assert out.count(" finished trials: config ") == len(report["trajectory"]) > 0
     assert main(["show", str(scenario.output_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["incumbent"] == incumbent
 
@@ -114,3 +118,14 @@ def test_show_on_a_record_that_is_not_json_names_it(
         f"{str(database)!r} 'PRAGMA integrity_check', and restore it from a copy if that "
         "reports errors."
     )
+
+
+def test_a_command_is_required_and_verbose_goes_after_it_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "a command is required" in captured.err
+    scenario = finished_run(tmp_path)
+    assert main(["show", str(scenario.output_path), "-v"]) == 0
+    assert main(["-v", "show", str(scenario.output_path)]) == 0
