@@ -73,5 +73,8 @@ def bench_maximizer() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help only
     bench_forest()
     bench_maximizer()

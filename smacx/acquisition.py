@@ -310,4 +310,5 @@ def _uniform_hash(X: np.ndarray, key: int) -> np.ndarray:
         h *= np.uint64(0x94D049BB133111EB)
         h ^= h >> np.uint64(29)
     # 53 random bits to a float in (0, 1).
-    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(2**53)
+    unit: np.ndarray = ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(2**53)
+    return unit

@@ -161,7 +161,7 @@ class _HalvingSettings:
     max_incumbents: int = 10
     pending_config_timeout: float | None = None
 
-    #: Written into the origin of every configuration: ``"<label> bracket <b>"``.
+    #: Written into the origin of every configuration, as ``"<label> bracket <b>"``.
     label: ClassVar[str] = ""
 
     def __post_init__(self) -> None:

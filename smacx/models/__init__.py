@@ -16,7 +16,7 @@ from smacx.models.gp import GaussianProcess
 from smacx.models.random_forest import RandomForest
 
 if TYPE_CHECKING:
-    from typing import Self
+    from typing_extensions import Self
 
 __all__ = ["Model", "RandomForest", "GaussianProcess"]
 

@@ -16,7 +16,7 @@ from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 from smacx.errors import ScenarioError, keyword_hints
 
 if TYPE_CHECKING:
-    from typing import Self
+    from typing_extensions import Self
 
     from sklearn.gaussian_process import GaussianProcessRegressor
 

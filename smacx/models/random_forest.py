@@ -19,7 +19,7 @@ import numpy as np
 from smacx.errors import ScenarioError, keyword_hints
 
 if TYPE_CHECKING:
-    from typing import Self
+    from typing_extensions import Self
 
 __all__ = ["RandomForest"]
 
