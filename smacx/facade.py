@@ -375,7 +375,9 @@ class SMAC:
         """The next trial to run, recorded as running; never the same trial twice.
 
         Trials left running by a process that died (or given up by this one) are handed out
-        again first.
+        again first. ``n_trials`` bounds :meth:`optimize`, not ``ask()``: with ask and tell,
+        the loop decides when to stop (as in SMAC3). A trial asked and never told is given up
+        by :meth:`close`.
 
         Raises:
             SearchSpaceExhaustedError: Every configuration of a finite space has been tried.

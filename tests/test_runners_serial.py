@@ -161,7 +161,7 @@ def test_limited_trial_reports_result_and_crash(space: ConfigurationSpace) -> No
 def test_limited_trial_whose_result_cannot_be_pickled_is_crashed(
     space: ConfigurationSpace,
 ) -> None:
-    value = run(space, lambda config: (1.0, {"f": lambda: 1}), trial_walltime_limit=5)
+    value = run(space, lambda config: lambda: 1, trial_walltime_limit=5)
     assert value.status is StatusType.CRASHED
     assert "cannot be pickled" in value.additional_info["error"]
 
@@ -331,3 +331,20 @@ def test_limited_trial_does_not_outlive_a_killed_run(tmp_path: Any) -> None:
         run_.wait()
     with contextlib.suppress(psutil.NoSuchProcess):  # gone already
         psutil.Process(int(pid_file.read_text())).wait(timeout=10)
+
+
+def returns_a_lock(config: Configuration, seed: int) -> Any:
+    import threading
+
+    return 1.5, {"lock": threading.Lock(), "note": "kept"}
+
+
+@pytest.mark.parametrize("limits", [{}, {"trial_walltime_limit": 30}])
+def test_info_that_cannot_be_pickled_does_not_depend_on_limits(
+    space: ConfigurationSpace, limits: dict[str, Any]
+) -> None:
+    value = run(space, returns_a_lock, **limits)
+    assert value.status is StatusType.SUCCESS and value.cost == 1.5
+    assert value.additional_info["note"] == "kept"
+    if limits:  # its repr came back from the child process
+        assert "lock" in str(value.additional_info["lock"])

@@ -16,9 +16,8 @@ from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 from smacx.errors import ScenarioError, keyword_hints
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from sklearn.gaussian_process import GaussianProcessRegressor
+    from typing_extensions import Self
 
 __all__ = ["GaussianProcess"]
 

@@ -115,9 +115,32 @@ class _Measured:
             try:
                 pickle.dumps(result)
             except Exception as err:
-                error = f"the target's return value cannot be pickled: {type(err).__name__}: {err}"
-                return "error", {"error": error}, spent
+                fixed = _with_picklable_info(result)
+                if fixed is None:
+                    error = (
+                        f"the target's return value cannot be pickled: {type(err).__name__}: {err}"
+                    )
+                    return "error", {"error": error}, spent
+                result = fixed
         return "ok", result, spent
+
+
+def _with_picklable_info(result: Any) -> tuple[Any, dict[str, Any]] | None:
+    """A ``(cost, info)`` result whose info values that cannot be pickled are replaced by their
+    ``repr``, as the history stores them anyway (so a trial does not crash only because it
+    ran under limits); None if the result is of another form or the cost cannot be pickled."""
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping)):
+        return None
+
+    def pickles(value: Any) -> bool:
+        try:
+            pickle.dumps(value)
+        except Exception:
+            return False
+        return True
+
+    fixed = (result[0], {k: v if pickles(v) else repr(v) for k, v in result[1].items()})
+    return fixed if pickles(fixed) else None
 
 
 @keyword_hints()
