@@ -71,3 +71,58 @@ def test_bad_settings_raise() -> None:
         InitialDesign(kind="grid")  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match="max_ratio"):
         InitialDesign(max_ratio=0)
+
+
+def test_finite_vectors_counts_conditions_and_forbidden_clauses() -> None:
+    from ConfigSpace import (
+        Categorical,
+        EqualsCondition,
+        Float,
+        ForbiddenAndConjunction,
+        ForbiddenEqualsClause,
+        Integer,
+    )
+
+    from smacx.initial_design import finite_vectors
+
+    cs = ConfigurationSpace(seed=0)
+    a, i, j = Categorical("a", ["x", "y", "z"]), Integer("i", (1, 4)), Integer("j", (0, 1))
+    cs.add([a, i, j])
+    assert len(finite_vectors(cs)) == 3 * 4 * 2  # type: ignore[arg-type]
+    cs.add(EqualsCondition(i, a, "x"))  # x: 4 * 2, y and z: 2 each
+    assert len(finite_vectors(cs)) == 8 + 2 + 2  # type: ignore[arg-type]
+    cs.add(
+        ForbiddenAndConjunction(ForbiddenEqualsClause(a, "x"), ForbiddenEqualsClause(i, 4))
+    )  # drops (x, 4, j) for both j
+    vectors = finite_vectors(cs)
+    assert vectors is not None and len(vectors) == 10
+    assert np.isnan(vectors).any(axis=1).sum() == 4  # i inactive for y and z
+    assert finite_vectors(cs, limit=23) is None  # the grid has 24 rows
+    cs.add(Float("f", (0.0, 1.0)))
+    assert finite_vectors(cs) is None
+
+
+def test_unit_to_configs_replaces_forbidden_points_in_bulk(
+    mixed_space: ConfigurationSpace,
+) -> None:
+    import time
+
+    rng = np.random.default_rng(0)
+    points = rng.random((4096, len(mixed_space)))
+    started = time.perf_counter()
+    configs = unit_to_configs(mixed_space, points, rng)
+    assert time.perf_counter() - started < 2.0  # 0.8 s one row at a time on a simpler space
+    assert len(configs) == 4096
+    for c in configs[:500]:
+        c.check_valid_configuration()
+        assert not (c["kind"] == "c" and c["depth"] == 1)
+
+
+def test_design_configurations_hold_plain_values() -> None:
+    from ConfigSpace import Categorical, Float, Integer
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add([Categorical("k", ["a", "b"]), Float("x", (0.0, 1.0)), Integer("n", (1, 9))])
+    for config in InitialDesign(n_configs=8).select(cs, n_trials=100, seed=0):
+        assert type(config["k"]) is str and type(config["x"]) is float
+        assert type(config["n"]) is int

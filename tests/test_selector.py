@@ -30,7 +30,7 @@ def test_finite_space_is_exhausted_with_a_clear_error() -> None:
         info = TrialInfo(next(gen))
         rh.add_running(info)
         rh.add(info, TrialValue(cost=1.0))
-    with pytest.raises(SearchSpaceExhaustedError, match="holds about 4"):
+    with pytest.raises(SearchSpaceExhaustedError, match="holds 4"):
         next(gen)
 
 
@@ -964,3 +964,141 @@ def test_search_ahead_serves_a_result_that_is_no_new_best_and_only_such() -> Non
     rh.add(running[0], TrialValue(cost=best(rh) + 1.0))
     assert proposer(rh, rng) is not None
     assert fits == [11]
+
+
+def _model_space() -> ConfigurationSpace:
+    """``model`` in {svm, rf}; svm: kernel x C (2 x 3), rf: n_est x depth (3 x 3). That is
+    6 + 9 = 15 configurations; ConfigSpace's ``estimate_size()`` says 2 * 2 * 3 * 3 * 3 = 108."""
+    from ConfigSpace import EqualsCondition, OrdinalHyperparameter
+
+    cs = ConfigurationSpace(seed=1)
+    model = Categorical("model", ["svm", "rf"])
+    kernel = Categorical("kernel", ["lin", "rbf"])
+    c = OrdinalHyperparameter("C", [0.1, 1.0, 10.0])
+    n_est = OrdinalHyperparameter("n_est", [10, 100, 1000])
+    depth = OrdinalHyperparameter("depth", [2, 4, 8])
+    cs.add([model, kernel, c, n_est, depth])
+    cs.add(
+        [
+            EqualsCondition(kernel, model, "svm"),
+            EqualsCondition(c, model, "svm"),
+            EqualsCondition(n_est, model, "rf"),
+            EqualsCondition(depth, model, "rf"),
+        ]
+    )
+    return cs
+
+
+def test_a_conditional_space_is_counted_exactly_and_exhausted_quickly() -> None:
+    import time
+
+    cs = _model_space()
+    assert cs.estimate_size() == 108
+    selector = ConfigSelector(cs, [], seed=0)
+    assert selector.space_size == 15
+    rh = RunHistory(cs)
+    gen = selector.next_configs(rh)
+    started = time.perf_counter()
+    for _ in range(15):
+        rh.add_running(TrialInfo(next(gen)))
+    with pytest.raises(
+        SearchSpaceExhaustedError, match="holds 15 configurations and the run has tried 15"
+    ):
+        next(gen)
+    assert time.perf_counter() - started < 5.0  # was 38 s
+    assert rh.n_configs == 15
+    for config in rh.get_configs():
+        config.check_valid_configuration()
+
+
+def test_optimize_on_a_conditional_space_stops_after_every_configuration() -> None:
+    import time
+
+    from smacx import SMAC, Scenario
+
+    smac = SMAC(
+        Scenario(_model_space(), n_trials=30, output_directory=None, deterministic=True),
+        lambda config, seed: float(len(str(dict(config)))),
+        progress=False,
+    )
+    started = time.perf_counter()
+    with pytest.warns(UserWarning, match="holds 15 configurations and the run has tried 15"):
+        smac.optimize()
+    assert time.perf_counter() - started < 5.0
+    assert smac.runhistory.n_finished == 15
+
+
+def test_ask_on_a_space_with_a_forbidden_clause_raises_after_its_three_configurations() -> None:
+    """a in {x, y}, i in 1..3 active only for x, a == y forbidden: 3 configurations
+    (``estimate_size()`` says 6)."""
+    import time
+
+    from ConfigSpace import EqualsCondition, ForbiddenEqualsClause, Integer
+
+    from smacx import SMAC, Scenario
+
+    cs = ConfigurationSpace(seed=1)
+    a, i = Categorical("a", ["x", "y"]), Integer("i", (1, 3))
+    cs.add([a, i])
+    cs.add(EqualsCondition(i, a, "x"))
+    cs.add(ForbiddenEqualsClause(a, "y"))
+    smac = SMAC(Scenario(cs, n_trials=30, output_directory=None, deterministic=True))
+    started = time.perf_counter()
+    seen = set()
+    for k in range(3):
+        info = smac.ask()
+        seen.add(info.config["i"])
+        smac.tell(info, TrialValue(cost=float(k)))
+    assert seen == {1, 2, 3}
+    with pytest.raises(SearchSpaceExhaustedError, match="holds 3 configurations"):
+        smac.ask()
+    assert time.perf_counter() - started < 5.0  # a single ask took 40 s
+
+
+def test_a_float_range_without_new_values_gives_up_quickly_without_claiming_a_size() -> None:
+    """A range 1e-12 wide holds only a few distinct floats; ConfigSpace counts it as
+    infinite. The error says what was seen rather than a size."""
+    import time
+
+    from ConfigSpace import Float
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Float("x", (1.0, 1.0 + 1e-12)))
+    rh = RunHistory(cs)
+    gen = ConfigSelector(cs, [], seed=0).next_configs(rh)
+    started = time.perf_counter()
+    with pytest.raises(SearchSpaceExhaustedError) as caught:
+        for _ in range(1000):
+            rh.add_running(TrialInfo(next(gen)))
+    assert time.perf_counter() - started < 5.0  # was 10.7 s
+    message = str(caught.value)
+    assert "holds" not in message
+    assert f"the run has tried {rh.n_configs} distinct configurations" in message
+    assert "4080 random draws found no new one" in message
+
+
+def test_an_enumerated_space_hands_out_what_the_draws_miss() -> None:
+    """Values the priors all but never draw and the uniform draws are unlikely to hit (one
+    configuration in 20,000): once the draws find nothing new, the enumeration supplies it."""
+    from ConfigSpace import Integer
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add([Integer("i", (0, 9999)), Categorical("b", ["p", "q"])])
+    selector = ConfigSelector(cs, [], seed=0)
+    assert selector.space_size == 20_000
+    rh = RunHistory(cs)
+    from ConfigSpace import Configuration
+
+    last = Configuration(cs, values={"i": 1234, "b": "q"})
+    others = [
+        Configuration(cs, values={"i": i, "b": b})
+        for i in range(10_000)
+        for b in ("p", "q")
+        if (i, b) != (1234, "q")
+    ]
+    for config in others:
+        rh.add_running(TrialInfo(config))
+    assert selector.random_config(rh) == last
+    rh.add_running(TrialInfo(last))
+    with pytest.raises(SearchSpaceExhaustedError, match="holds 20000 configurations"):
+        selector.random_config(rh)
