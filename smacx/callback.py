@@ -15,6 +15,7 @@ class Callback:
     """Called by :class:`~smacx.SMAC` at fixed points of a run; by default every hook is a no-op.
 
     Example:
+        >>> from smacx import Callback
         >>> class StopAfterTen(Callback):
         ...     def on_tell_end(self, smac, info, value):
         ...         return smac.runhistory.n_finished < 10

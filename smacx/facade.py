@@ -117,6 +117,7 @@ class SMAC:
 
     Example:
         >>> from ConfigSpace import ConfigurationSpace
+        >>> from smacx import SMAC, Scenario
         >>> cs = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
         >>> scenario = Scenario(cs, n_trials=15, deterministic=True, output_directory=None)
         >>> smac = SMAC(scenario, lambda config, seed: (config["x"] - 1) ** 2, progress=False)

@@ -235,6 +235,7 @@ class InitialDesign:
 
     Example:
         >>> from ConfigSpace import ConfigurationSpace
+        >>> from smacx import InitialDesign
         >>> cs = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)})
         >>> len(InitialDesign(n_configs=8).select(cs, n_trials=100, seed=0))
         8
@@ -268,6 +269,20 @@ class InitialDesign:
             raise ScenarioError(
                 f"InitialDesign.max_ratio must be in (0, 1]; got {self.max_ratio!r}."
             )
+        if isinstance(self.additional_configs, (str, bytes, Configuration)) or not isinstance(
+            self.additional_configs, Sequence
+        ):
+            raise ScenarioError(
+                "InitialDesign.additional_configs must be a list of Configurations; got "
+                f"{self.additional_configs!r:.100}."
+            )
+        for config in self.additional_configs:
+            if not isinstance(config, Configuration):
+                raise ScenarioError(
+                    "InitialDesign.additional_configs must hold Configurations; got "
+                    f"{type(config).__name__} {config!r:.100}. Build one with "
+                    "Configuration(configspace, values={...})."
+                )
 
     def size(self, configspace: ConfigurationSpace, n_trials: int) -> int:
         """How many configurations the design holds for this space and trial budget."""

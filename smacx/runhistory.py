@@ -84,6 +84,7 @@ class RunHistory:
 
     Example:
         >>> from ConfigSpace import ConfigurationSpace
+        >>> from smacx import RunHistory, TrialInfo, TrialValue
         >>> cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
         >>> rh = RunHistory(cs)
         >>> info = TrialInfo(cs.get_default_configuration(), seed=0)

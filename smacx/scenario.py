@@ -131,6 +131,7 @@ class Scenario:
 
     Example:
         >>> from ConfigSpace import ConfigurationSpace
+        >>> from smacx import Scenario
         >>> s = Scenario(ConfigurationSpace({"x": (-5.0, 5.0)}), n_trials=20, output_directory=None)
         >>> s.n_trials
         20

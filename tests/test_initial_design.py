@@ -126,3 +126,9 @@ def test_design_configurations_hold_plain_values() -> None:
     for config in InitialDesign(n_configs=8).select(cs, n_trials=100, seed=0):
         assert type(config["k"]) is str and type(config["x"]) is float
         assert type(config["n"]) is int
+
+
+@pytest.mark.parametrize("extra", [[{"x": 0.5}], {"x": 0.5}, "x"])
+def test_additional_configs_must_be_configurations(extra: object) -> None:
+    with pytest.raises(ScenarioError, match="additional_configs must"):
+        InitialDesign(additional_configs=extra)  # type: ignore[arg-type]
