@@ -931,6 +931,11 @@ class SMAC:
             return
         try:
             if self.runner is not None:
+                # Collect only what has finished: no resubmission of lost trials, no wait for
+                # workers (after a NoWorkersError that would take another `patience`).
+                begin_close = getattr(self.runner, "begin_close", None)
+                if begin_close is not None:
+                    begin_close()
                 try:
                     self._collect()
                 except Exception as err:  # e.g. a broken cluster: close it anyway

@@ -25,7 +25,7 @@ import traceback
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,6 +35,7 @@ from ConfigSpace import Configuration
 try:
     import cloudpickle  # type: ignore[import-untyped]
     import dask
+    from dask.sizeof import sizeof
     from distributed import Client, Future, KilledWorker, LocalCluster, wait
 except ImportError as err:  # pragma: no cover - exercised only without dask installed
     raise ImportError(
@@ -63,6 +64,10 @@ SCHEDULER_FILE = "dask_scheduler.json"
 #: (dask's default of 1.1 gives each single-threaded worker two tasks).
 WORKER_SATURATION = 1.0
 
+#: Objects (runner, data) whose pickle is at most this size travel inside each task; larger
+#: ones are scattered. See DaskParallelRunner._scatter.
+_INLINE_BYTES = 256 * 1024
+
 #: Trials whose input data was lost with a worker are resubmitted this often before giving up.
 _MAX_LOST_DATA_RESUBMITS = 10
 
@@ -83,6 +88,8 @@ class _Trial:
         freed: ``time.monotonic()`` when the result that freed its worker thread was read (its
             submission time if none had been read).
         queued: Whether every worker thread was taken when it was last submitted.
+        held: The futures of the scattered objects it was submitted with, kept so that dask
+            keeps them while the trial waits (it does not depend on them; see ``_run_trial``).
     """
 
     info: TrialInfo
@@ -92,6 +99,7 @@ class _Trial:
     starttime: float = 0.0
     freed: float = 0.0
     queued: bool = False
+    held: list[Future[Any]] = field(default_factory=list)
 
 
 @keyword_hints(
@@ -112,12 +120,16 @@ class DaskParallelRunner(AbstractRunner):
     as it is and leaves the client open; the cluster should be dedicated to this optimization,
     since every worker thread counts as a place to run a trial.
 
-    Data passed to :meth:`submit_trial` as keyword arguments is scattered to every worker (with
-    ``broadcast=True``) the first time an object is passed under a name, and reused as long as
-    the same object (by identity) comes under that name; each target call receives it as keyword
-    arguments. Data lost with dying workers is scattered again. Data must be picklable (by
-    pickle or cloudpickle): a lock, an open file or a connection raises
-    :class:`~smacx.errors.ScenarioError` naming its keyword.
+    Data passed to :meth:`submit_trial` as keyword arguments (any names, including keywords
+    of ``Client.submit`` such as ``priority`` or ``workers``) is sent the first time an object
+    is passed under a name, and reused as long as the same object (by identity) comes under
+    that name; each target call receives it as keyword arguments. An object (as the runner
+    itself) whose pickle takes at most 256 KiB travels inside each task and is unpickled once
+    per worker; a larger one is scattered to every worker (``broadcast=True``), and copied to
+    a worker that joined later when a trial there first needs it, or scattered again if every
+    copy died. Trials do not depend on this data in dask's graph, so losing it never makes
+    dask forget a trial. Data must be picklable (by pickle or cloudpickle): a lock, an open
+    file or a connection raises :class:`~smacx.errors.ScenarioError` naming its keyword.
 
     Per-trial time and memory limits (pynisher) work on daemonic worker processes, dask's default:
     while a limited trial runs, the worker process is allowed to start pynisher's child, and on
@@ -128,7 +140,16 @@ class DaskParallelRunner(AbstractRunner):
     then recorded as CRASHED with the reason in ``additional_info["error"]``. The runner's own
     cluster lets dask try a task only once (``allowed_failures=0``), so ``max_retries`` alone
     bounds the attempts; on a user's cluster dask's ``distributed.scheduler.allowed-failures``
-    retries come on top.
+    retries come on top. dask charges a death to every trial placed on that worker, including
+    one queued behind the trial that was executing. A trial that lost only its data, or its
+    finished result, is submitted again (or recomputed by dask) without counting an attempt.
+    The runner's own cluster is kept at ``scenario.n_workers`` processes: distributed closes a
+    worker's nanny for good if the worker is not back ``distributed.deploy.lost-worker-
+    timeout`` after dying, and the runner starts such workers again whenever it counts the
+    workers. (A user's cluster is left as it is: frequent deaths can empty it the same way.)
+
+    Before closing, :meth:`begin_close` makes :meth:`iter_results` give up trials that would
+    have to be submitted again, instead of resubmitting them and waiting for workers.
 
     Trials can be queued ahead (``queue_ahead``). A worker that finishes a trial is idle until
     this process has read the result, told it, proposed the next trial and sent it back: a
@@ -264,7 +285,7 @@ class DaskParallelRunner(AbstractRunner):
         self._running: dict[Key, tuple[Future[Any], _Trial]] = {}
         self._finished: deque[Key] = deque()
         self._done: queue.SimpleQueue[Key] = queue.SimpleQueue()
-        #: Seconds a count of the cluster's worker threads is reused (0: ask every time).
+        #: Seconds a count of the cluster's worker threads is reused (0 to ask every time).
         self.worker_count_ttl: float = 0.2
         #: Seconds :meth:`cancel` waits for the restart of a worker that runs a cancelled trial.
         self.restart_timeout: float = 10.0
@@ -274,8 +295,13 @@ class DaskParallelRunner(AbstractRunner):
         self._n_submitted: int = 0
         self._threads: int = 0
         self._threads_checked: float = -math.inf
+        self._restored_at: float = -math.inf  # time.monotonic() of the last _restore_workers
+        self._closing: bool = False  # begin_close() was called
         # Argument name -> (the object, the future of its scattered copy).
-        self._scattered: dict[str, tuple[Any, Future[Any]]] = {}
+        # Argument name -> (the object, the future of its scattered copy or None, what a task
+        # gets for it: an _Inline or a _Scattered; see _scatter).
+        self._scattered: dict[str, tuple[Any, Future[Any] | None, Any]] = {}
+        self._n_objects: int = 0
 
         self._client: Client = self._start_cluster() if dask_client is None else dask_client
         if dask_client is not None and self.queue_ahead != 0:
@@ -376,8 +402,8 @@ class DaskParallelRunner(AbstractRunner):
             batch = list(self._finished)
             # A result lost with its worker is being computed again: wait for it (rare).
             redone = [self._running[k][0] for k in batch if self._running[k][0].status in _REDONE]
-            if redone:
-                wait(redone)  # type: ignore[no-untyped-call]
+            if redone and not self._closing:  # (closing: given up below, as a lost trial)
+                self._await_redone(redone)
             finished = [
                 f for f, _ in map(self._running.__getitem__, batch) if f.status == "finished"
             ]
@@ -388,6 +414,17 @@ class DaskParallelRunner(AbstractRunner):
                 self._finished.popleft()
                 future, trial = self._running.pop(key)
                 value = values.get(key)
+                if value is None and self._closing:
+                    # Closing: no resubmission nor wait for workers (with a large patience it
+                    # would hold up close() that long); the trial is given up, to be rerun.
+                    logger.info(
+                        "Closing: gave up trial (instance=%s, seed=%s, budget=%s), which "
+                        "would have to be submitted again",
+                        trial.info.instance,
+                        trial.info.seed,
+                        trial.info.budget,
+                    )
+                    continue
                 if value is None:
                     counts = trial.attempts, trial.lost_data
                     try:
@@ -510,6 +547,16 @@ class DaskParallelRunner(AbstractRunner):
                 )
         self._threads_checked = -math.inf  # count the workers afresh
 
+    def begin_close(self) -> None:
+        """Collect only what has finished from now on: the runner is about to be closed.
+
+        :meth:`iter_results` then yields the results that can be read at once; a trial that
+        would have to be submitted again (its worker died, its data or result was lost) is
+        given up instead, without waiting for workers, and so is a result being computed
+        again. Such trials are not reported; :meth:`close` forgets them.
+        """
+        self._closing = True
+
     def close(self) -> None:
         """Drop running trials and scattered data; close the cluster if the runner started it.
 
@@ -519,13 +566,19 @@ class DaskParallelRunner(AbstractRunner):
         if self._closed:
             return
         self._closed = True
-        futures = [f for f, _ in self._running.values()] + [f for _, f in self._scattered.values()]
+        futures = [f for f, _ in self._running.values()]
+        futures += [f for _, f, _ in self._scattered.values() if f is not None]
         self._running.clear()
+        for _, _, arg in self._scattered.values():
+            _in_process.pop(arg.key, None)
         self._scattered.clear()
         self._finished.clear()
+        _forget_objects(self._key_prefix)  # the copies of workers in this process
         if not self._owns_client:
             with contextlib.suppress(Exception):  # the user's cluster may already be gone
                 self._dask.cancel(futures)
+                # the copies each worker kept (a 200 MB array would outlive the run there)
+                self._dask.run(_forget_objects, self._key_prefix)
             return
         try:
             self._dask.close()
@@ -545,9 +598,42 @@ class DaskParallelRunner(AbstractRunner):
 
     def _total_threads(self) -> int:
         """Ask the scheduler how many worker threads the cluster has now."""
+        self._restore_workers()
         self._threads = int(sum(self._dask.nthreads().values()))
         self._threads_checked = time.monotonic()
         return self._threads
+
+    def _restore_workers(self) -> None:
+        """Bring the runner's own cluster back to ``scenario.n_workers`` worker processes.
+
+        A nanny restarts a worker that died, but distributed's ``SpecCluster`` closes the nanny
+        for good when no worker of its name is registered ``distributed.deploy.lost-worker-
+        timeout`` (15 s) after a death: with a target that often kills its worker, that worker
+        is often restarting just then, and the cluster ends up empty. (dask reads the timeout
+        when a worker is removed, from the global config, so raising it would have to change
+        it for the whole process.) Asking the cluster for its size again restarts what it
+        closed; this runs wherever the runner counts the workers, including while it waits.
+        """
+        cluster = self._cluster
+        if cluster is None or self._closed or cluster.status.name != "running":
+            return
+        wanted = self.scenario.n_workers
+        # (a nanny whose start failed, e.g. its worker's name was still taken by the one
+        # being closed, stays in the cluster's dict, closed)
+        alive = sum(1 for nanny in list(cluster.workers.values()) if not _is_closed(nanny))
+        if alive < wanted:
+            now = time.monotonic()
+            if now - self._restored_at >= 1.0:  # the cluster starts them in the background
+                self._restored_at = now
+                logger.warning(
+                    "The dask cluster closed %d of its %d worker process(es) after repeated "
+                    "deaths; starting them again",
+                    wanted - alive,
+                    wanted,
+                )
+                loop = cluster.loop
+                if loop is not None:
+                    loop.add_callback(_restore_cluster, cluster, wanted)
 
     def _n_unfinished(self) -> int:
         return sum(1 for future, _ in self._running.values() if future.status == "pending")
@@ -565,6 +651,8 @@ class DaskParallelRunner(AbstractRunner):
     def _submit(self, trial: _Trial, freed: float | None = None) -> None:
         data = {name: self._scatter(name, value) for name, value in trial.data.items()}
         single_worker = self._scatter("", self.single_worker)
+        held = [single_worker[0], *(future for future, _ in data.values())]
+        trial.held = [future for future in held if future is not None]
         trial.starttime = time.time()
         trial.queued = self._n_unfinished() >= self._threads
         if freed is None:
@@ -574,9 +662,13 @@ class DaskParallelRunner(AbstractRunner):
         # The configuration travels as its vector: pickling a Configuration pickles its whole
         # space (about 1 ms per trial for a small one); the worker's runner holds the space.
         vector = info.config.get_array()
+        # The data's names travel inside one dict (dask resolves the futures in it), never as
+        # keywords of submit, where dask would take e.g. ``priority`` or ``workers``.
         future = self._client.submit(
-            _run_trial, single_worker, vector, info.instance, info.budget, info.seed,
-            key=f"{self._key_prefix}-{self._n_submitted}", **data,
+            _run_trial, self._key_prefix, single_worker[1],
+            {name: arg for name, (_, arg) in data.items()},
+            vector, info.instance, info.budget, info.seed,
+            key=f"{self._key_prefix}-{self._n_submitted}",
         )  # fmt: skip
         self._n_submitted += 1
         self._running[future.key] = (future, trial)
@@ -594,35 +686,87 @@ class DaskParallelRunner(AbstractRunner):
         # Runs in dask's callback thread: only hand the key over.
         self._done.put(future.key)
 
-    def _scatter(self, name: str, value: Any) -> Future[Any]:
-        """The future of ``value`` on the cluster, scattered now unless done before.
+    def _scatter(self, name: str, value: Any) -> tuple[Future[Any] | None, Any]:
+        """Put ``value`` on the cluster unless done before; its future and the task argument.
+
+        Trials never depend on these objects in dask's graph: dask forgets a task whose
+        scattered input lost its last copy (the future comes back cancelled), and its active
+        memory manager soon leaves one copy of broadcast data, often on the worker a crashing
+        target kills; a trial's own death could then not be told from a loss of data, nor
+        charged to it. Instead an object pickled to at most ``_INLINE_BYTES`` (a runner, small
+        data) travels inside each task as its pickle (an ``_Inline``), unpickled once per
+        worker. A larger one is scattered to every worker (the scheduler never holds it) and
+        each task gets its key (a ``_Scattered``); a worker keeps the object it first read
+        (``_fetch``). A trial on a worker without it (one that joined later, or every copy
+        died) raises ``_DataLostError`` and is submitted again without counting an attempt,
+        once the object was copied to every worker (or scattered again).
 
         Args:
             name: The target's keyword argument ``value`` is passed as ("" for the runner).
-            value: The object to send to every worker.
+            value: The object to send to the workers.
 
         Raises:
             ScenarioError: ``value`` cannot be pickled, so dask cannot send it.
             NoWorkersError: The cluster had no worker for ``patience`` seconds.
         """
         cached = self._scattered.get(name)
-        if cached is not None and cached[0] is value and cached[1].status == "finished":
-            return cached[1]
-        if not self._total_threads():
-            self._await_workers()
-        # A one-element list keeps dask from scattering the items of a list or dict separately.
-        try:
-            [future] = self._dask.scatter([value], broadcast=True, hash=False)
-        except Exception as err:
-            problem = _unpicklable(value)
-            if problem is None:  # not the data: e.g. the connection to the cluster
-                raise
-            raise _unpicklable_error(name, value, problem) from err
+        if (
+            cached is not None
+            and cached[0] is value
+            and (cached[1] is None or cached[1].status == "finished")
+        ):
+            return cached[1], cached[2]
+        if sizeof(value) <= _INLINE_BYTES:
+            try:
+                payload = cloudpickle.dumps(value)
+            except Exception as err:
+                raise _unpicklable_error(name, value, f"{type(err).__name__}: {err}") from err
+            if len(payload) <= _INLINE_BYTES:
+                inline = _Inline(f"{self._key_prefix}-object-{self._n_objects}", payload)
+                self._n_objects += 1
+                if cached is not None:
+                    _in_process.pop(cached[2].key, None)
+                # Workers in this process (a threads-only cluster) use the object itself, as
+                # they would a scattered one, not a copy.
+                _in_process[inline.key] = value
+                self._scattered[name] = (value, None, inline)
+                return None, inline
+        failing_since: float | None = None
+        while True:
+            if not self._total_threads():
+                self._await_workers()
+            # A one-element list keeps dask from scattering the items of a list or dict
+            # separately. dask waits `timeout` for a worker and then raises a bare
+            # TimeoutError("No valid workers found"), e.g. when the last one died just now.
+            try:
+                [future] = self._dask.scatter(
+                    [value], broadcast=True, hash=False, timeout=self.patience
+                )
+                break
+            except Exception as err:
+                problem = _unpicklable(value)
+                if problem is not None:
+                    raise _unpicklable_error(name, value, problem) from err
+                if self._client.status != "running":
+                    raise  # not the data nor the workers: the client was closed
+                # Else workers changed underneath: none left (TimeoutError), one died while
+                # it was sent to (a closed comm), or the scheduler's broadcast asked for one
+                # removed meanwhile (KeyError). Try again, for at most patience seconds.
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if now - failing_since >= self.patience:
+                    if isinstance(err, TimeoutError):
+                        raise self._no_workers_error() from err
+                    raise
+                logger.info("Scattering %s failed (%s); trying again", name or "the runner", err)
+                self._threads_checked = -math.inf
+                time.sleep(min(0.1, self.patience / 10))
         if cached is not None:
             reason = "the worker(s) holding it died" if cached[0] is value else "a new object"
             logger.info("Scattered %s again: %s", name or "the target runner", reason)
-        self._scattered[name] = (value, future)
-        return future  # type: ignore[no-any-return]
+        arg = _Scattered(future.key)
+        self._scattered[name] = (value, future, arg)
+        return future, arg
 
     def _gather(
         self, futures: list[Future[Any]]
@@ -672,6 +816,37 @@ class DaskParallelRunner(AbstractRunner):
             )
         if future.status == "error":
             error = future.exception()  # type: ignore[no-untyped-call]
+        if isinstance(error, _DataLostError):
+            # A worker lacked a scattered object (it joined after the broadcast, or every
+            # copy died): not the trial's fault, so no attempt is charged. The object is
+            # copied to every worker, or scattered again from the one kept here if lost.
+            lost = set(error.args)
+            for name, (_, held, _) in list(self._scattered.items()):
+                if held is None or held.key not in lost:
+                    continue
+                try:
+                    if held.status != "finished":
+                        raise RuntimeError(f"its future is {held.status}")
+                    self._dask.replicate([held])
+                except Exception as err:
+                    logger.info("Could not copy %s to every worker (%s)", name or "runner", err)
+                    del self._scattered[name]
+            if trial.lost_data < _MAX_LOST_DATA_RESUBMITS:
+                trial.lost_data += 1
+                logger.warning(
+                    "Trial %s found its scattered data lost with a dask worker; sending the "
+                    "data and the trial again",
+                    where,
+                )
+                self._submit(trial)
+                return None
+            return self._crashed(
+                trial,
+                {
+                    "error": "dask lost the data this trial needed, with dying workers, "
+                    f"{trial.lost_data} times"
+                },
+            )
         if error is None:  # pragma: no cover - a finished future always gathers or raises
             error = RuntimeError(f"dask reported the trial's future as {future.status!r}")
         if isinstance(error, KilledWorker):
@@ -733,6 +908,7 @@ class DaskParallelRunner(AbstractRunner):
         step = max(0.05, min(1.0, self.patience / 4))
         deadline = math.inf if timeout is None else time.monotonic() + timeout
         no_workers_since: float | None = None
+        free_at_start = self._threads + self.ahead() - self._n_unfinished()
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -741,7 +917,10 @@ class DaskParallelRunner(AbstractRunner):
                 key = self._done.get(timeout=min(step, left))
             except queue.Empty:
                 if self._total_threads():
-                    if self._threads + self.ahead() - self._n_unfinished() > 0:
+                    free = self._threads + self.ahead() - self._n_unfinished()
+                    # Only more free threads than at the start (a worker joined); a thread that
+                    # was free already (wait() with a slow first trial) is no reason to return.
+                    if free > max(free_at_start, 0):
                         return  # a worker joined: it need not wait for a running trial
                     no_workers_since = None
                     continue
@@ -754,17 +933,44 @@ class DaskParallelRunner(AbstractRunner):
                 self._finished.append(key)
                 return
 
+    def _await_redone(self, futures: list[Future[Any]]) -> None:
+        """Block until the results of ``futures``, lost with a worker, are computed again.
+
+        Raises:
+            NoWorkersError: The cluster had no worker for ``patience`` seconds meanwhile (the
+                trials stay in the runner: the next call waits for them again).
+        """
+        step = max(0.05, min(1.0, self.patience / 4))
+        no_workers_since: float | None = None
+        while True:
+            try:
+                wait(futures, timeout=step)  # type: ignore[no-untyped-call]
+                return
+            except TimeoutError:
+                pass
+            if self._total_threads():
+                no_workers_since = None
+                continue
+            now = time.monotonic()
+            no_workers_since = now if no_workers_since is None else no_workers_since
+            if now - no_workers_since >= self.patience:
+                raise self._no_workers_error()
+
     def _await_workers(self) -> None:
         """Block until the cluster has a worker, at most ``patience`` seconds.
 
         Raises:
             NoWorkersError: No worker joined within ``patience`` seconds.
         """
-        try:
-            self._dask.wait_for_workers(1, timeout=self.patience)
-        except TimeoutError as err:
-            raise self._no_workers_error() from err
-        self._total_threads()
+        # In steps, counting the workers each time: that restores the runner's own cluster.
+        deadline = time.monotonic() + self.patience
+        step = max(0.05, min(1.0, self.patience / 4))
+        while not self._total_threads():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._no_workers_error()
+            with contextlib.suppress(TimeoutError):
+                self._dask.wait_for_workers(1, timeout=min(step, left))
 
     def _no_workers_error(self) -> NoWorkersError:
         address = self._client.scheduler.address if self._client.scheduler else "unknown"
@@ -778,6 +984,19 @@ class DaskParallelRunner(AbstractRunner):
             f"{self.patience:g} s (patience={self.patience:g}), so no trial can run. Add workers "
             f"({how}), pass a dask_client whose cluster has workers, or raise patience."
         )
+
+
+def _is_closed(nanny: Any) -> bool:
+    status = getattr(getattr(nanny, "status", None), "name", "")
+    return status in ("closing", "closed", "failed", "closing_gracefully")
+
+
+def _restore_cluster(cluster: LocalCluster, n_workers: int) -> None:
+    """In the cluster's event loop: forget its closed nannies and start ``n_workers`` again."""
+    for name, nanny in list(cluster.workers.items()):
+        if _is_closed(nanny):
+            del cluster.workers[name]
+    cluster.scale(n_workers)  # type: ignore[no-untyped-call]
 
 
 def _unpicklable(value: Any) -> str | None:
@@ -852,29 +1071,118 @@ def trials_ahead(threads: int, latencies: Sequence[float], durations: Sequence[f
 # -- on the worker -------------------------------------------------------------------------------
 
 
+class _DataLostError(Exception):
+    """Raised on a worker when a scattered object a trial needs is not there."""
+
+
+@dataclass(frozen=True)
+class _Scattered:
+    """Names a large scattered object that a trial fetches itself (see ``_fetch``)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class _Inline:
+    """A small object's pickle, sent inside each task; ``key`` names it in a worker's cache."""
+
+    key: str
+    payload: bytes
+
+
 def _run_trial(
-    single_worker: SerialRunner,
+    prefix: str,
+    runner: _Inline | _Scattered,
+    data: dict[str, Any],
     vector: np.ndarray,
     instance: str | None,
     budget: float | None,
     seed: int | None,
     /,
-    **data: Any,
 ) -> TrialValue:
     """Evaluate one trial on a dask worker with ``single_worker.run``.
 
+    The task depends on nothing: small objects come pickled inside it, large scattered ones
+    by key, fetched here (see ``DaskParallelRunner._scatter``). So a dying worker costs the
+    trial an attempt only if it held the trial (dask's ``KilledWorker``), and a lost large
+    object raises :class:`_DataLostError` instead of dask forgetting the trial.
+
     Args:
-        single_worker: The scattered runner; its scenario holds the search space.
+        prefix: The submitting runner's key prefix (its objects cached on this worker).
+        runner: The ``SerialRunner``; its scenario holds the space.
+        data: The target's keyword arguments (a dict, so that names such as ``key`` or
+            ``priority`` never meet the keywords of ``Client.submit``).
         vector: The configuration's ConfigSpace vector (``get_array()``).
         instance: The trial's instance.
         budget: The trial's budget.
         seed: The trial's seed.
-        data: Scattered keyword arguments of the target.
+
+    Raises:
+        _DataLostError: An object is no longer on the cluster.
     """
+    values = _fetch(prefix, [runner, *data.values()])
+    single_worker: SerialRunner = values[runner.key]
+    kwargs = {name: values[ref.key] for name, ref in data.items()}
     config = Configuration(single_worker.scenario.configspace, vector=vector)
     limited = single_worker.walltime_limit is not None or single_worker.memory_limit is not None
     with _children_allowed() if limited else contextlib.nullcontext():
-        return single_worker.run(config, instance, budget, seed, **data)
+        return single_worker.run(config, instance, budget, seed, **kwargs)
+
+
+#: Runner key prefix -> scattered key -> the object, on a worker: objects its trials used
+#: last. dask's active memory manager drops the copies a broadcast put on every worker
+#: down to one, so a worker keeps its own here: each object crosses the network at most once
+#: per worker, and every trial on a worker sees the same object.
+_objects: dict[str, dict[str, Any]] = {}
+
+#: In the submitting process: key of each inline object -> the object, for workers that run
+#: in this very process (they get it as it is, as they would a scattered object).
+_in_process: dict[str, Any] = {}
+_MISSING = object()
+_objects_lock = threading.Lock()
+
+
+def _forget_objects(prefix: str) -> None:
+    """Drop the objects a runner's trials kept on this worker (the runner is closed)."""
+    with _objects_lock:
+        _objects.pop(prefix, None)
+
+
+def _fetch(prefix: str, refs: list[_Inline | _Scattered]) -> dict[str, Any]:
+    """The objects ``refs`` name, by key: from this worker's cache, the pickle sent along, or
+    this worker's memory.
+
+    Raises:
+        _DataLostError: A scattered one is not on this worker (it joined after the broadcast,
+            or the object was lost).
+    """
+    from distributed import get_worker
+
+    worker = get_worker()
+    keys = [ref.key for ref in refs]
+    with _objects_lock:
+        cache = _objects.setdefault(prefix, {})
+        for stale in set(cache) - set(keys):  # replaced by newer objects: free the memory
+            del cache[stale]
+        found = {key: cache[key] for key in keys if key in cache}
+    for ref in refs:
+        key = ref.key
+        if key in found:
+            continue
+        if isinstance(ref, _Inline):
+            local = _in_process.get(key, _MISSING)
+            found[key] = cloudpickle.loads(ref.payload) if local is _MISSING else local
+            with _objects_lock:
+                _objects.setdefault(prefix, {})[key] = found[key]
+            continue
+        try:
+            value = worker.data[key]
+        except Exception as err:  # not on this worker: the runner sends it here, or again
+            raise _DataLostError(key) from err
+        found[key] = value
+        with _objects_lock:
+            _objects.setdefault(prefix, {})[key] = value
+    return found
 
 
 _lock = threading.Lock()
