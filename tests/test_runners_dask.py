@@ -786,7 +786,10 @@ def test_exhausted_space_on_two_workers_runs_every_seed_then_says_so(
     with thread_client(2) as (_, c):
         runner = DaskParallelRunner(SerialRunner(sleepy, sc), dask_client=c, queue_ahead=0)
         smac = SMAC(sc, sleepy, runner=runner, progress=False)
-        with caplog.at_level("WARNING", logger="smacx"):
+        with (
+            caplog.at_level("WARNING", logger="smacx"),
+            pytest.warns(UserWarning, match="Stopping before n_trials"),
+        ):
             assert smac.optimize() == only.get_default_configuration()
         assert "Stopping before n_trials: no untried configuration" in caplog.text
         with pytest.raises(SearchSpaceExhaustedError):
