@@ -105,6 +105,20 @@ def scenario(space: ConfigurationSpace, **kwargs: Any) -> Scenario:
     return Scenario(space, **kwargs)
 
 
+def finish_then_lose_the_worker(
+    runner: DaskParallelRunner, local: LocalCluster, space: ConfigurationSpace
+) -> None:
+    """Run one trial (seed 7) on ``local``'s only worker, then remove the worker with the
+    finished result, before the runner has read it."""
+    runner.submit_trial(TrialInfo(space.sample_configuration(), seed=7))
+    runner.wait()
+    [(future, _)] = runner._running.values()
+    local.scale(0)
+    deadline = time.monotonic() + 30
+    while future.status == "finished" and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def trials(space: ConfigurationSpace, n: int) -> list[TrialInfo]:
     return [TrialInfo(space.sample_configuration(), seed=i) for i in range(n)]
 
@@ -588,20 +602,15 @@ def test_trial_whose_resubmission_found_no_worker_is_kept_until_one_joins(
     runner: resubmitting raises NoWorkersError, and the trial comes back once a worker joins."""
     with thread_client(1) as (one, c):
         runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), 1, dask_client=c)
-        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=7))
-        runner.wait()
-        [(future, _)] = runner._running.values()
-        one.scale(0)
-        deadline = time.monotonic() + 30
-        while future.status == "finished" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        finish_then_lose_the_worker(runner, one, space)
         with pytest.raises(NoWorkersError):
             list(runner.iter_results())
         assert runner.is_running()
         one.scale(1)
         c.wait_for_workers(1, timeout=30)
         results: list[tuple[TrialInfo, TrialValue]] = []
-        while runner.is_running() and time.monotonic() < deadline + 30:
+        deadline = time.monotonic() + 30
+        while runner.is_running() and time.monotonic() < deadline:
             runner.wait(timeout=1)
             results.extend(runner.iter_results())
         assert [(info.seed, value.status, value.cost) for info, value in results] == [

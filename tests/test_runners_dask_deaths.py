@@ -17,22 +17,20 @@ import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 from distributed import Client
 
-from smacx import Scenario, SerialRunner, StatusType, TrialInfo
+from smacx import SerialRunner, StatusType, TrialInfo
 from smacx.runners.dask import DaskParallelRunner
 from smacx.trial import TrialValue
-from tests.test_runners_dask import by_seed, cluster, run_all, thread_client, trials
+from tests.test_runners_dask import (
+    by_seed,
+    cluster,
+    finish_then_lose_the_worker,
+    run_all,
+    scenario,
+    thread_client,
+    trials,
+)
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def space() -> ConfigurationSpace:
-    return ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
-
-
-def scenario(space: ConfigurationSpace, **kwargs: Any) -> Scenario:
-    kwargs.setdefault("output_directory", None)
-    return Scenario(space, **kwargs)
 
 
 # -- targets (module level: the workers import them) -----------------------------------------
@@ -189,13 +187,7 @@ def test_closing_gives_up_a_lost_trial_without_waiting_for_workers(
         runner = DaskParallelRunner(
             SerialRunner(seed_as_cost, scenario(space)), 60, dask_client=client
         )
-        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=7))
-        runner.wait()
-        [(future, _)] = runner._running.values()
-        one.scale(0)
-        deadline = time.monotonic() + 30
-        while future.status == "finished" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        finish_then_lose_the_worker(runner, one, space)
         runner.begin_close()
         start = time.monotonic()
         results: list[tuple[TrialInfo, TrialValue]] = list(runner.iter_results())
