@@ -61,7 +61,8 @@ class NoWorkersError(SmacxError, RuntimeError):
 
 
 class ArgumentError(SmacxError, TypeError):
-    """A class of smacx was called with a keyword it does not take."""
+    """A class of smacx was called with a keyword it does not take, or an argument of the
+    wrong type."""
 
 
 def keyword_hints(

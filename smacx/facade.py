@@ -383,7 +383,7 @@ class SMAC:
         Raises:
             SearchSpaceExhaustedError: Every configuration of a finite space has been tried.
         """
-        self._check_open("ask")
+        self._check_open("ask()")
         info = self._ask(stale_only=False)
         assert info is not None
         self._asked.add(info)  # close() gives it up if it is never told
@@ -392,7 +392,7 @@ class SMAC:
     def _check_open(self, method: str) -> None:
         if self._closed:
             raise StorageError(
-                f"SMAC.{method}() after close(): this SMAC's storage is closed. Build a new "
+                f"SMAC.{method} after close(): this SMAC's storage is closed. Build a new "
                 "SMAC on the same scenario to continue the run."
             )
 
@@ -463,7 +463,7 @@ class SMAC:
             TrialError: ``info`` is not a TrialInfo of the scenario's configspace, or
                 ``value`` not a TrialValue.
         """
-        self._check_open("tell")
+        self._check_open("tell()")
         t0 = time.perf_counter()
         if not isinstance(info, TrialInfo) or not isinstance(value, TrialValue):
             raise TrialError(f"tell takes a TrialInfo and a TrialValue; got {info!r}, {value!r}.")
@@ -563,6 +563,7 @@ class SMAC:
     @property
     def trajectory(self) -> list[dict[str, Any]]:
         """Every change of incumbent (config id, cost, finished trials, wall time), as stored."""
+        self._check_open("trajectory")
         return self.runhistory.trajectory()
 
     @property
@@ -619,7 +620,7 @@ class SMAC:
         asks for) has been tried ends the run before ``n_trials`` with a warning that says so;
         :meth:`ask` raises :class:`~smacx.SearchSpaceExhaustedError` then.
         """
-        self._check_open("optimize")
+        self._check_open("optimize()")
         if self.runner is None:
             raise ScenarioError(
                 "SMAC.optimize needs a target_fn (or a runner); without one, run trials "
@@ -809,7 +810,7 @@ class SMAC:
         """
         if self.runner is None:
             raise ScenarioError("SMAC.validate needs a target_fn (or a runner) to run trials.")
-        self._check_open("validate")
+        self._check_open("validate()")
         space = self.scenario.configspace
         if not isinstance(config, Configuration) or (
             config.config_space is not space and config.config_space != space

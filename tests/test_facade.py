@@ -984,7 +984,12 @@ def test_a_closed_smac_says_so(space: ConfigurationSpace, tmp_path: Path) -> Non
     info = smac.ask()
     smac.close()
     smac.close()  # again: nothing to do
-    for call in (smac.ask, lambda: smac.tell(info, TrialValue(cost=1.0)), smac.optimize):
+    for call in (
+        smac.ask,
+        lambda: smac.tell(info, TrialValue(cost=1.0)),
+        smac.optimize,
+        lambda: smac.trajectory,
+    ):
         with pytest.raises(StorageError, match=r"after close\(\)"):
             call()
 
@@ -1058,3 +1063,10 @@ def test_overwrite_is_refused_while_another_process_runs_trials_of_the_run(
     fresh = SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True)  # its owner is gone
     assert fresh.runhistory.n_submitted == 0
     fresh.close()
+
+
+def test_a_dask_client_that_is_not_a_client_is_refused_by_name(space: ConfigurationSpace) -> None:
+    from smacx import ArgumentError
+
+    with pytest.raises(ArgumentError, match=r"dask_client=\.\.\.\) must be a distributed.Client"):
+        SMAC(scenario(space, n_trials=3), quadratic, dask_client=object())

@@ -42,7 +42,7 @@ except ImportError as err:  # pragma: no cover - exercised only without dask ins
         "DaskParallelRunner needs dask.distributed: pip install 'smacx[dask]'"
     ) from err
 
-from smacx.errors import NoWorkersError, ScenarioError, keyword_hints
+from smacx.errors import ArgumentError, NoWorkersError, ScenarioError, keyword_hints
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import SerialRunner, die_with_parent, load_prctl
 from smacx.trial import StatusType, TrialInfo, TrialValue
@@ -217,7 +217,7 @@ class DaskParallelRunner(AbstractRunner):
         queue_ahead: int | Literal["auto"] = "auto",
     ) -> None:
         if not isinstance(single_worker, SerialRunner):
-            raise TypeError(
+            raise ArgumentError(
                 "DaskParallelRunner(single_worker=...) must be a SerialRunner, as "
                 f"SerialRunner(target_fn, scenario); got {type(single_worker).__name__}."
             )
@@ -250,17 +250,18 @@ class DaskParallelRunner(AbstractRunner):
             )
         if dask_client is not None:
             if not isinstance(dask_client, Client):
-                raise TypeError(
+                raise ArgumentError(
                     "DaskParallelRunner(dask_client=...) must be a distributed.Client or None; "
-                    f"got {type(dask_client).__name__}."
+                    f"got {type(dask_client).__name__}. Pass Client(cluster), or leave it out "
+                    "to start a local cluster."
                 )
             if dask_client.asynchronous:
-                raise ValueError(
+                raise ScenarioError(
                     "DaskParallelRunner(dask_client=...) must be a synchronous client; got one "
                     "created with asynchronous=True. Create it as Client(address) instead."
                 )
             if dask_client.status != "running":
-                raise ValueError(
+                raise ScenarioError(
                     "DaskParallelRunner(dask_client=...) must be a connected client; got one "
                     f"with status {dask_client.status!r}. Pass an open Client."
                 )
