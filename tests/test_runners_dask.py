@@ -72,7 +72,11 @@ def thread_client(n_workers: int) -> Iterator[tuple[LocalCluster, Client]]:
     user's client on it."""
     with (
         LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # not port 8787
         ) as local,
         Client(local) as cl,
     ):
