@@ -464,13 +464,13 @@ class ConfigSelector:
                 )
             raise SearchSpaceExhaustedError(
                 f"no untried configuration found: the search space holds "
-                f"{len(self._finite)} configurations and the run has tried {n_tried}. "
+                f"{_configurations(len(self._finite))} and the run has tried {n_tried}. "
                 "Enlarge the space or lower n_trials."
             )
         if self._size_exact and history.n_configs >= self.space_size:
             raise SearchSpaceExhaustedError(
                 f"no untried configuration found: the search space holds "
-                f"{self.space_size:g} configurations and the run has tried "
+                f"{_configurations(self.space_size)} and the run has tried "
                 f"{history.n_configs}. Enlarge the space or lower n_trials."
             )
         # The size is unknown, or an upper bound only: say what was seen, not a size.
@@ -498,6 +498,10 @@ class ConfigSelector:
 
         done = rows_in(keyed(finite), keyed(tried_rows))
         return finite[~done], int(np.count_nonzero(done))
+
+
+def _configurations(n: float) -> str:
+    return "1 configuration" if n == 1 else f"{n:g} configurations"
 
 
 #: Batches from the space's own sampler (16 to 128 configurations) before uniform draws.
