@@ -27,7 +27,7 @@ from typing import Any
 from smacx import __version__
 from smacx.errors import StorageError
 from smacx.facade import DATABASE_NAME
-from smacx.storage import owner_is_alive
+from smacx.storage import abandoned
 from smacx.storage.sqlite import SQLiteStorage
 from smacx.trial import StatusType
 
@@ -88,11 +88,7 @@ def run_report(path: str | Path) -> dict[str, Any]:
         records = storage.read_trials(0)
         statuses = Counter(record.value.status.name for record in records)
         now = time.time()
-        stale = sum(
-            r.value.status is StatusType.RUNNING
-            and (r.lease_until <= now or not owner_is_alive(r.owner))
-            for r in records
-        )
+        stale = sum(r.value.status is StatusType.RUNNING and abandoned(r, now) for r in records)
         part = "the incumbent's trajectory"
         trajectory = json.loads(storage.get_meta("trajectory") or "[]")
         incumbent = None

@@ -36,7 +36,7 @@ from ConfigSpace.hyperparameters import (
 
 from smacx.errors import ScenarioError
 
-__all__ = ["INACTIVE", "Encoder", "row_keys", "rows_in"]
+__all__ = ["INACTIVE", "Encoder", "inactive_as_code", "row_keys", "rows_in"]
 
 logger = logging.getLogger("smacx")
 
@@ -47,6 +47,13 @@ INACTIVE = -1.0
 _FLOAT, _INT, _ORDINAL, _CATEGORICAL, _CONSTANT = 0, 1, 2, 3, 4
 # ConfigSpace rounds float values to this many decimals; canonical rows do the same.
 _ROUND_PLACES = 13
+
+
+def inactive_as_code(V: np.ndarray) -> np.ndarray:
+    """ConfigSpace vectors `(n, d)` with their inactive (NaN) entries set to :data:`INACTIVE`,
+    so that rows compare exactly (NaN never equals itself)."""
+    out: np.ndarray = np.where(np.isnan(V), INACTIVE, V)
+    return out
 
 
 def row_keys(X: np.ndarray) -> np.ndarray:
@@ -315,7 +322,7 @@ class Encoder:
 
     def _from_cs(self, V: np.ndarray) -> np.ndarray:
         """Canonical encoded rows of ConfigSpace vectors `(n, d)`."""
-        X = np.where(np.isnan(V), INACTIVE, V / self._ordinal_scale)
+        X = inactive_as_code(V / self._ordinal_scale)
         return self.canonicalize(X)
 
     def encode(self, configs: Sequence[Configuration]) -> np.ndarray:

@@ -34,12 +34,12 @@ from smacx.initial_design import InitialDesign
 from smacx.intensifier import Intensification, Intensifier, IntensifierSettings
 from smacx.models import Model
 from smacx.multifidelity import Hyperband
-from smacx.runhistory import RunHistory
+from smacx.runhistory import RunHistory, plain_value
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, required_data
 from smacx.scenario import RESUMABLE_FIELDS, Scenario
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
-from smacx.storage import Storage, open_storage
+from smacx.storage import Storage, abandoned, open_storage, owner_id
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 
 __all__ = ["SMAC", "PRESETS"]
@@ -310,8 +310,7 @@ class SMAC:
                     "function; pass only the runner (it calls its own target)."
                 )
             own = getattr(getattr(inner, "scenario", None), "configspace", None)
-            space = self.scenario.configspace
-            if own is not None and own is not space and own != space:
+            if own is not None and not _same_space(own, self.scenario.configspace):
                 # The dask runner rebuilds configurations in its own space from their arrays:
                 # another space would silently evaluate other points.
                 raise ScenarioError(
@@ -467,8 +466,7 @@ class SMAC:
         t0 = time.perf_counter()
         if not isinstance(info, TrialInfo) or not isinstance(value, TrialValue):
             raise TrialError(f"tell takes a TrialInfo and a TrialValue; got {info!r}, {value!r}.")
-        space = self.scenario.configspace
-        if info.config.config_space is not space and info.config.config_space != space:
+        if not _same_space(info.config.config_space, self.scenario.configspace):
             raise TrialError(
                 "tell: info.config must be a configuration of the scenario's configspace; got "
                 f"one of another space: {info.config!r:.300}. Build it with "
@@ -811,9 +809,8 @@ class SMAC:
         if self.runner is None:
             raise ScenarioError("SMAC.validate needs a target_fn (or a runner) to run trials.")
         self._check_open("validate()")
-        space = self.scenario.configspace
-        if not isinstance(config, Configuration) or (
-            config.config_space is not space and config.config_space != space
+        if not isinstance(config, Configuration) or not _same_space(
+            config.config_space, self.scenario.configspace
         ):
             raise ScenarioError(
                 "SMAC.validate's config must be a Configuration of the scenario's configspace "
@@ -900,7 +897,9 @@ class SMAC:
                 if isinstance(cost, float)
                 else f"  incumbent: config {h.get_config_id(incumbent)}, costs {cost}"
             )
-            lines.append("    " + json.dumps({k: _plain(v) for k, v in dict(incumbent).items()}))
+            lines.append(
+                "    " + json.dumps({k: plain_value(v) for k, v in dict(incumbent).items()})
+            )
         if math.isfinite(self._start_time):
             wall = time.time() - self._start_time
             per = 1000 * self._own_time / max(self._told_here, 1)
@@ -964,12 +963,16 @@ class SMAC:
 LEASE_SECONDS = 300.0
 
 
+def _same_space(a: Any, b: Any) -> bool:
+    """Whether two ConfigSpace spaces are the same (identity first: comparing is slow)."""
+    return a is b or bool(a == b)
+
+
 def _live_owners(database: Path) -> list[str]:
     """Owner ids of other processes, still alive and within their lease, that hold RUNNING
     trials in the smacx database at ``database`` (none if it is absent or unreadable)."""
     if not database.exists():
         return []
-    from smacx.storage import owner_id, owner_is_alive
     from smacx.storage.sqlite import SQLiteStorage
 
     try:
@@ -985,10 +988,7 @@ def _live_owners(database: Path) -> list[str]:
         {
             r.owner
             for r in records
-            if r.value.status is StatusType.RUNNING
-            and r.owner != me
-            and r.lease_until > now
-            and owner_is_alive(r.owner)
+            if r.value.status is StatusType.RUNNING and r.owner != me and not abandoned(r, now)
         }
     )
 
@@ -1158,7 +1158,3 @@ def _cpu_seconds() -> float:
 
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

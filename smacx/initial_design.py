@@ -29,8 +29,9 @@ from ConfigSpace import (
 )
 from scipy.stats import qmc
 
+from smacx.encoding import INACTIVE, inactive_as_code
 from smacx.errors import ScenarioError, keyword_hints
-from smacx.runhistory import config_to_json
+from smacx.runhistory import config_to_json, plain_value
 
 __all__ = ["InitialDesign", "unit_to_configs", "valid_vectors", "finite_vectors"]
 
@@ -81,7 +82,9 @@ def unit_to_configs(
         Configuration(
             configspace,
             values={
-                hp.name: _plain(columns[hp.name][i]) for j, hp in enumerate(hps) if active[i, j]
+                hp.name: plain_value(columns[hp.name][i])
+                for j, hp in enumerate(hps)
+                if active[i, j]
             },
         )
         if allowed[i]
@@ -179,15 +182,10 @@ def finite_vectors(
     grid, allowed = valid_vectors(configspace, grid)
     grid = grid[allowed]
     # Inactive children collapse grid rows into one configuration; NaN never equals NaN, so
-    # compare with -1 (vector values are >= 0) and +0.0 (-0.0 has other bytes).
-    keyed = np.where(np.isnan(grid), -1.0, grid) + 0.0
-    unique = np.unique(keyed, axis=0)
-    out: np.ndarray = np.where(unique == -1.0, np.nan, unique)
+    # compare with INACTIVE (vector values are >= 0) and +0.0 (-0.0 has other bytes).
+    unique = np.unique(inactive_as_code(grid) + 0.0, axis=0)
+    out: np.ndarray = np.where(unique == INACTIVE, np.nan, unique)
     return out
-
-
-def _plain(value: object) -> object:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _all_values(hp: object) -> np.ndarray | None:

@@ -22,7 +22,7 @@ import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx.errors import TrialError
-from smacx.storage import Storage, TrialRecord, owner_id, owner_is_alive
+from smacx.storage import Storage, TrialRecord, abandoned, owner_id
 from smacx.storage.memory import MemoryStorage
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 
@@ -34,7 +34,8 @@ __all__ = ["RunHistory", "config_to_json"]
 logger = logging.getLogger("smacx")
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (other values as they are)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -64,7 +65,7 @@ def _keep_leases(history: RunHistory) -> None:
 
 def config_to_json(config: Configuration) -> str:
     """Canonical JSON of a configuration's active values (sorted keys, plain Python types)."""
-    return json.dumps({k: _plain(v) for k, v in dict(config).items()}, sort_keys=True)
+    return json.dumps({k: plain_value(v) for k, v in dict(config).items()}, sort_keys=True)
 
 
 class RunHistory:
@@ -308,7 +309,7 @@ class RunHistory:
         # when their lease ran out or their process is gone.
         if rec.owner == self.owner:
             return rec.lease_until <= 0.0
-        return rec.lease_until <= now or not owner_is_alive(rec.owner)
+        return abandoned(rec, now)
 
     def is_stale(self, key: TrialKey) -> bool:
         """Whether a running trial was left by a process that is gone (or its lease ran out),

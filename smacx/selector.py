@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx.encoding import INACTIVE, rows_in
+from smacx.encoding import INACTIVE, inactive_as_code, rows_in
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError
 from smacx.initial_design import finite_vectors, unit_to_configs
 from smacx.maximizer import Region
+from smacx.runhistory import plain_value
 
 if TYPE_CHECKING:
     from smacx.encoding import Encoder
@@ -458,9 +459,7 @@ class ConfigSelector:
                 found = Configuration(self.configspace, vector=row)
                 return Configuration(  # with plain values, as the target should see them
                     self.configspace,
-                    values={
-                        k: v.item() if isinstance(v, np.generic) else v for k, v in found.items()
-                    },
+                    values={k: plain_value(v) for k, v in found.items()},
                 )
             raise SearchSpaceExhaustedError(
                 f"no untried configuration found: the search space holds "
@@ -492,11 +491,8 @@ class ConfigSelector:
         d = finite.shape[1]
         tried_rows = np.array(tried, dtype=np.float64).reshape(len(tried), d)
 
-        def keyed(X: np.ndarray) -> np.ndarray:
-            # NaN (inactive) never equals itself and -0.0 has other bytes than 0.0
-            return np.where(np.isnan(X), -1.0, X) + 0.0
-
-        done = rows_in(keyed(finite), keyed(tried_rows))
+        # (NaN, inactive, never equals itself)
+        done = rows_in(inactive_as_code(finite), inactive_as_code(tried_rows))
         return finite[~done], int(np.count_nonzero(done))
 
 

@@ -460,8 +460,8 @@ def _declared_arguments(fn: Any) -> frozenset[str]:
     """
     if not callable(fn):
         raise ScenarioError(f"target_fn must be callable, as f(config, seed) -> cost; got {fn!r}.")
-    call = fn if inspect.isroutine(fn) else type(fn).__call__  # a callable object's method
-    if inspect.iscoroutinefunction(call):
+    # (functions and partials of them, or an object whose __call__ is async)
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__):
         # it would return a coroutine, never run, and every trial would crash
         raise ScenarioError(
             "target_fn must be a plain function; got a coroutine function (async def) "

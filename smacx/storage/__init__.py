@@ -29,6 +29,7 @@ __all__ = [
     "ConfigRecord",
     "owner_id",
     "owner_is_alive",
+    "abandoned",
     "open_storage",
     "encode_key",
     "decode_key",
@@ -227,6 +228,12 @@ def owner_is_alive(owner: str) -> bool:
         return False
     except psutil.AccessDenied:
         return True
+
+
+def abandoned(record: TrialRecord, now: float) -> bool:
+    """Whether a RUNNING trial of another process may be taken over at Unix time ``now``: its
+    lease ran out, or its process is gone (see :func:`owner_is_alive`)."""
+    return record.lease_until <= now or not owner_is_alive(record.owner)
 
 
 def open_storage(url: str | os.PathLike[str] | None) -> Storage:
