@@ -71,6 +71,10 @@ _INLINE_BYTES = 256 * 1024
 #: Trials whose input data was lost with a worker are resubmitted this often before giving up.
 _MAX_LOST_DATA_RESUBMITS = 10
 
+#: Seconds a worker waits for a peer's copy of a scattered object before the trial is given
+#: back as lost data (generous: a large object on a slow network).
+_PEER_FETCH_TIMEOUT = 300.0
+
 #: Statuses of a future whose result was lost with a worker and is being computed again.
 _REDONE = frozenset({"lost", "pending"})
 
@@ -698,9 +702,9 @@ class DaskParallelRunner(AbstractRunner):
         data) travels inside each task as its pickle (an ``_Inline``), unpickled once per
         worker. A larger one is scattered to every worker (the scheduler never holds it) and
         each task gets its key (a ``_Scattered``); a worker keeps the object it first read
-        (``_fetch``). A trial on a worker without it (one that joined later, or every copy
-        died) raises ``_DataLostError`` and is submitted again without counting an attempt,
-        once the object was copied to every worker (or scattered again).
+        (``_fetch``), copied from a peer if it has none (it joined later). A trial that finds
+        every copy gone (their workers died) raises ``_DataLostError`` and is submitted again
+        without counting an attempt, once the object was scattered again.
 
         Args:
             name: The target's keyword argument ``value`` is passed as ("" for the runner).
@@ -818,9 +822,9 @@ class DaskParallelRunner(AbstractRunner):
         if future.status == "error":
             error = future.exception()  # type: ignore[no-untyped-call]
         if isinstance(error, _DataLostError):
-            # A worker lacked a scattered object (it joined after the broadcast, or every
-            # copy died): not the trial's fault, so no attempt is charged. The object is
-            # copied to every worker, or scattered again from the one kept here if lost.
+            # A worker found no copy of a scattered object (every copy died, or a peer's did
+            # not arrive in time): not the trial's fault, so no attempt is charged. The object
+            # is copied to every worker, or scattered again from the one kept here if lost.
             lost = set(error.args)
             for name, (_, held, _) in list(self._scattered.items()):
                 if held is None or held.key not in lost:
@@ -1150,12 +1154,12 @@ def _forget_objects(prefix: str) -> None:
 
 
 def _fetch(prefix: str, refs: list[_Inline | _Scattered]) -> dict[str, Any]:
-    """The objects ``refs`` name, by key: from this worker's cache, the pickle sent along, or
-    this worker's memory.
+    """The objects ``refs`` name, by key: from this worker's cache, the pickle sent along,
+    this worker's memory, or a peer's (this worker joined after the broadcast, or dask's
+    active memory manager dropped its copy).
 
     Raises:
-        _DataLostError: A scattered one is not on this worker (it joined after the broadcast,
-            or the object was lost).
+        _DataLostError: A scattered one is on no worker any more (every copy was lost).
     """
     from distributed import get_worker
 
@@ -1178,12 +1182,33 @@ def _fetch(prefix: str, refs: list[_Inline | _Scattered]) -> dict[str, Any]:
             continue
         try:
             value = worker.data[key]
-        except Exception as err:  # not on this worker: the runner sends it here, or again
-            raise _DataLostError(key) from err
+        except Exception:  # joined after the broadcast, or dask dropped this copy: ask a peer
+            value = _from_peer(key)
         found[key] = value
         with _objects_lock:
             _objects.setdefault(prefix, {})[key] = value
     return found
+
+
+def _from_peer(key: str) -> Any:
+    """The scattered object ``key`` copied from a worker that holds it.
+
+    Raises:
+        _DataLostError: No worker holds it any more (every copy died with its worker), or
+            the copy did not arrive within ``_PEER_FETCH_TIMEOUT`` seconds.
+    """
+    from distributed import Future, get_client
+
+    try:
+        # "memory": the runner holds the object's future, so the scheduler knows where the
+        # copies are; gathering asks it and copies one from a peer.
+        future: Future[Any] = Future(key, get_client(), state="memory")
+        try:
+            return future.result(timeout=_PEER_FETCH_TIMEOUT)
+        finally:
+            future.release()
+    except Exception as err:  # cancelled (lost) or timed out: the runner scatters it again
+        raise _DataLostError(key) from err
 
 
 _lock = threading.Lock()
