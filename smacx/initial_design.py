@@ -168,12 +168,10 @@ def finite_vectors(
     axes: list[np.ndarray] = []
     total = 1
     for hp in configspace.values():
-        values = _all_values(hp)
+        values = _all_values(hp, limit // total)
         if values is None:
             return None
         total *= len(values)
-        if total > limit:
-            return None
         axes.append(np.asarray(hp.to_vector(values), dtype=np.float64))
     if not axes:
         return np.empty((1, 0))
@@ -188,19 +186,25 @@ def finite_vectors(
     return out
 
 
-def _all_values(hp: object) -> np.ndarray | None:
-    """Every value of a finite hyperparameter, or None for any other kind."""
+def _all_values(hp: object, limit: int) -> np.ndarray | None:
+    """Every value of a finite hyperparameter, or None for any other kind or when it has more
+    than ``limit`` values (counted before any is built: an integer may span 1e12 values)."""
+    values: np.ndarray
     if isinstance(hp, CategoricalHyperparameter):
-        return np.asarray(hp.choices, dtype=object)
-    if isinstance(hp, OrdinalHyperparameter):
-        return np.asarray(hp.sequence, dtype=object)
-    if isinstance(hp, Constant):
-        return np.asarray([hp.value], dtype=object)
-    if isinstance(
+        values = np.asarray(hp.choices, dtype=object)
+    elif isinstance(hp, OrdinalHyperparameter):
+        values = np.asarray(hp.sequence, dtype=object)
+    elif isinstance(hp, Constant):
+        values = np.asarray([hp.value], dtype=object)
+    elif isinstance(
         hp, UniformIntegerHyperparameter | NormalIntegerHyperparameter | BetaIntegerHyperparameter
     ):
-        return np.arange(int(hp.lower), int(hp.upper) + 1)
-    return None
+        if int(hp.upper) - int(hp.lower) + 1 > limit:
+            return None
+        values = np.arange(int(hp.lower), int(hp.upper) + 1)
+    else:
+        return None
+    return values if len(values) <= limit else None
 
 
 @keyword_hints()

@@ -102,6 +102,29 @@ def test_finite_vectors_counts_conditions_and_forbidden_clauses() -> None:
     assert finite_vectors(cs) is None
 
 
+def test_finite_vectors_counts_a_wide_integer_before_building_its_values() -> None:
+    """An integer spanning 1e12 values is not finite enough to enumerate, and finding that
+    out builds none of them (it once allocated terabytes)."""
+    import tracemalloc
+
+    from ConfigSpace import Categorical, Integer
+
+    from smacx.initial_design import finite_vectors
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add([Integer("n", (1, 10**12)), Categorical("c", ["a", "b"])])
+    tracemalloc.start()
+    try:
+        assert finite_vectors(cs) is None
+        assert tracemalloc.get_traced_memory()[1] < 10_000_000
+    finally:
+        tracemalloc.stop()
+    small = ConfigurationSpace(seed=0)
+    small.add([Categorical("c", ["a", "b"]), Integer("n", (1, 50_000))])
+    assert finite_vectors(small) is not None  # 100,000 rows: at the limit
+    assert finite_vectors(small, limit=99_999) is None
+
+
 def test_unit_to_configs_replaces_forbidden_points_in_bulk(
     mixed_space: ConfigurationSpace,
 ) -> None:
