@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -242,3 +245,57 @@ def test_unreadable_database_raises_storage_error(tmp_path: Path) -> None:
         SQLiteStorage(bad)
     with pytest.raises(StorageError, match="names a smacx SQLite database"):  # smacx show
         SQLiteStorage(bad, read_only=True)
+
+
+def _open_and_report(path: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        SQLiteStorage(path).close()
+        results.put("ok")
+    except StorageError as err:
+        results.put(str(err))
+
+
+def test_processes_creating_one_database_at_once_all_open_it(tmp_path: Path) -> None:
+    """Workers started together on a new run each open the file its first one creates: none
+    sees a half-built schema or gives up on a lock at once."""
+    ctx = multiprocessing.get_context("fork")
+    outcomes: list[str] = []
+    for round_ in range(12):
+        barrier, results = ctx.Barrier(3), ctx.Queue()
+        path = str(tmp_path / f"r{round_}" / "runhistory.db")
+        procs = [
+            ctx.Process(target=_open_and_report, args=(path, barrier, results)) for _ in range(3)
+        ]
+        for proc in procs:
+            proc.start()
+        outcomes += [results.get(timeout=60) for _ in procs]
+        for proc in procs:
+            proc.join()
+    assert outcomes == ["ok"] * 36, [o for o in outcomes if o != "ok"]
+
+
+def test_read_only_open_works_in_a_folder_nobody_may_write(tmp_path: Path) -> None:
+    """``smacx show`` on another user's or an archived run: SQLite cannot create the WAL's
+    shared-memory file there, and the history is read all the same."""
+    folder = tmp_path / "run"
+    storage = SQLiteStorage(folder / "runhistory.db")
+    cid = storage.add_config('{"x": 1}', "")
+    storage.finish_trial(done(TrialKey(cid, None, 1, None), cost=3.0))
+    storage.close()
+    folder.chmod(0o555)
+    locked_by = "chmod"
+    if os.access(folder, os.W_OK):  # root ignores modes; an immutable folder stops it too
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            folder.chmod(0o755)
+            pytest.skip("cannot make a folder unwritable for this user here")
+        locked_by = "chattr"
+    try:
+        reader = SQLiteStorage(folder / "runhistory.db", read_only=True)
+        [record] = reader.read_trials(0)
+        assert record.value.cost == 3.0
+        reader.close()
+    finally:
+        if locked_by == "chattr":
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)

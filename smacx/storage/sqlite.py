@@ -12,6 +12,7 @@ SQLite's locking needs a local file system: processes sharing one file must run 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -85,13 +86,7 @@ class SQLiteStorage:
         self._timeout = timeout
         try:
             if read_only:
-                self._conn = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro",
-                    uri=True,
-                    timeout=timeout,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
+                self._conn = self._open_read_only()
                 tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
                 if not {"meta", "configs", "trials"} <= tables:
                     self._conn.close()
@@ -101,17 +96,11 @@ class SQLiteStorage:
                 self._conn = sqlite3.connect(
                     self.path, timeout=timeout, isolation_level=None, check_same_thread=False
                 )
-                tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
-                if tables and not {"meta", "configs", "trials"} <= tables:
+                try:
+                    self._create_schema()
+                except BaseException:
                     self._conn.close()
-                    raise sqlite3.DatabaseError(
-                        f"it holds tables {sorted(tables)[:5]} but no smacx run history"
-                    )
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-                for statement in _SCHEMA.strip().split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
+                    raise
             self._conn.row_factory = sqlite3.Row
         except (sqlite3.Error, OSError) as err:
             check = (
@@ -123,6 +112,67 @@ class SQLiteStorage:
                 f"cannot open the run-history database {str(self.path)!r}: {err}. {check}"
             ) from err
         self._lock = threading.Lock()
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A read-only connection; in a folder this user cannot write (another user's run, an
+        archived copy), where SQLite cannot create the WAL's shared-memory file, one that
+        reads the file as it is, which is safe while no process writes it."""
+        if not self.path.is_file():
+            raise sqlite3.OperationalError("no such file")
+        uri = self.path.resolve().as_uri()
+        options = {"timeout": self._timeout, "isolation_level": None, "check_same_thread": False}
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, **options)  # type: ignore[arg-type]
+        try:
+            conn.execute("SELECT name FROM sqlite_master").fetchall()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+            if os.access(self.path.parent, os.W_OK):
+                raise
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, **options)  # type: ignore[arg-type]
+
+    def _create_schema(self) -> None:
+        """Switch a new or smacx file to WAL and create the tables, in one transaction, so a
+        process opening the file at the same moment sees all of them or none.
+
+        Raises:
+            sqlite3.Error: The file is another program's database, or stayed locked for
+                ``timeout`` seconds.
+        """
+        conn = self._conn
+        # SQLite gives up at once, without its busy handler, on some of these steps while
+        # another process creates the file: retry them for the lock timeout.
+        deadline = time.monotonic() + self._timeout
+
+        def retried(sql: str) -> list[tuple[object, ...]]:
+            while True:
+                try:
+                    return list(conn.execute(sql))
+                except sqlite3.OperationalError as err:
+                    if "locked" not in str(err) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+
+        def check(tables: set[object]) -> None:
+            if tables and not {"meta", "configs", "trials"} <= tables:
+                raise sqlite3.DatabaseError(
+                    f"it holds tables {sorted(map(str, tables))[:5]} but no smacx run history"
+                )
+
+        check({r[0] for r in retried("SELECT name FROM sqlite_master")})
+        retried("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        retried("BEGIN IMMEDIATE")
+        try:
+            check({r[0] for r in conn.execute("SELECT name FROM sqlite_master")})
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
