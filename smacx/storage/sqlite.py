@@ -120,8 +120,17 @@ class SQLiteStorage:
         if not self.path.is_file():
             raise sqlite3.OperationalError("no such file")
         uri = self.path.resolve().as_uri()
-        options = {"timeout": self._timeout, "isolation_level": None, "check_same_thread": False}
-        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, **options)  # type: ignore[arg-type]
+
+        def connect(mode: str) -> sqlite3.Connection:
+            return sqlite3.connect(
+                f"{uri}?{mode}",
+                uri=True,
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+
+        conn = connect("mode=ro")
         try:
             conn.execute("SELECT name FROM sqlite_master").fetchall()
             return conn
@@ -129,7 +138,7 @@ class SQLiteStorage:
             conn.close()
             if os.access(self.path.parent, os.W_OK):
                 raise
-        return sqlite3.connect(f"{uri}?immutable=1", uri=True, **options)  # type: ignore[arg-type]
+        return connect("immutable=1")
 
     def _create_schema(self) -> None:
         """Switch a new or smacx file to WAL and create the tables, in one transaction, so a
