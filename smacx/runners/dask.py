@@ -1202,11 +1202,12 @@ def _from_peer(key: str) -> Any:
     try:
         # "memory": the runner holds the object's future, so the scheduler knows where the
         # copies are; gathering asks it and copies one from a peer.
-        future: Future[Any] = Future(key, get_client(), state="memory")
+        # (distributed annotates ``state`` as a FutureState; it takes the state's name)
+        future: Future[Any] = Future(key, get_client(), state="memory")  # type: ignore[arg-type]
         try:
             return future.result(timeout=_PEER_FETCH_TIMEOUT)
         finally:
-            future.release()
+            future.release()  # type: ignore[no-untyped-call]
     except Exception as err:  # cancelled (lost) or timed out: the runner scatters it again
         raise _DataLostError(key) from err
 
