@@ -185,7 +185,9 @@ class Intensifier:
         aggregate: How samples of a configuration are combined: ``"mean"`` or ``"median"``.
         pending_config_timeout: Seconds after which a configuration whose samples are still
             running is retired: its outstanding trials are recorded as RETIRED and it is not
-            raced further, so a sample that hangs or is lost cannot stall the run.
+            raced further, so a sample that hangs or is lost cannot stall the run. A retired
+            configuration cannot be (or stay) the incumbent: its hung sample counts as a
+            failure, as a trial over the time limit would.
         instance_order: ``"shuffled"`` (a seeded random order per pass) or ``"fixed"``.
     """
 
@@ -215,6 +217,16 @@ class Intensifier:
             raise fail("min_samples_per_config", "an int >= 1")
         if self.aggregate not in ("mean", "median"):
             raise fail("aggregate", "'mean' or 'median'")
+        if (
+            self.max_config_calls is not None
+            and self.min_samples_per_config > self.max_config_calls
+        ):
+            raise ScenarioError(
+                f"Intensifier.min_samples_per_config must be at most max_config_calls; got "
+                f"{self.min_samples_per_config!r} > {self.max_config_calls!r}. A configuration "
+                "is never evaluated on more keys than max_config_calls: raise it, or ask for "
+                "fewer samples."
+            )
         timeout = self.pending_config_timeout
         if timeout is not None and (
             isinstance(timeout, (bool, np.bool_))
@@ -412,9 +424,13 @@ class Racing:
             return
         best = self._incumbent_ids[0]
         common = sorted(set(state.done) & set(self._states[best].done))
-        if not common or state.successes < self.n_first:
+        if not common:
             return
         mine, theirs = np.array(self._cost(config_id, common)), np.array(self._cost(best, common))
+        # A failed sample (crash_cost, inf by default) drops a challenger at once; otherwise it
+        # is compared once it has its first samples (they may fail at crash_cost, too).
+        if np.all(np.isfinite(mine)) and len(state.done) < self.n_first:
+            return
         worse = bool(np.all(mine >= theirs) and np.any(mine > theirs))
         if len(mine) == 1:
             worse = bool(mine[0] > theirs[0])
@@ -485,7 +501,7 @@ class Racing:
         while True:
             while self._queue:
                 info = self._queue.popleft()
-                if info not in self.history:
+                if info not in self.history and not self._dropped(info):
                     return info
             trials = self._racing_trials()
             if not trials:
@@ -496,6 +512,15 @@ class Racing:
                     if not trials:  # the incumbent's further seeds or instances still run
                         raise
             self._queue.extend(trials)
+
+    def _dropped(self, info: TrialInfo) -> bool:
+        """Whether a queued trial's configuration left the race since it was queued."""
+        config_id = self.history.get_config_id(info.config)
+        if config_id is None or config_id not in self._states:
+            return False
+        self._maybe_reject(config_id)
+        state = self._states[config_id]
+        return state.rejected or state.retired
 
     def _new_challenger(self) -> list[TrialInfo]:
         config = next(self._challengers)

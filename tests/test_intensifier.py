@@ -298,3 +298,60 @@ def test_equal_settings_print_alike() -> None:
     ):
         with pytest.raises(ScenarioError, match="Intensifier"):
             Intensifier(**bad)  # type: ignore[arg-type]
+
+
+def test_a_challenger_whose_first_sample_fails_is_dropped_at_once() -> None:
+    """A crash (crash_cost, inf by default or a finite number) is worse than the incumbent's
+    result on that key: the challenger gets no further instances."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    instances = [f"i{k}" for k in range(8)]
+
+    def target(config: Any, instance: str, seed: int) -> float:
+        if config["x"] > 0.5:
+            raise RuntimeError("this half of the space crashes")
+        return float(config["x"]) + int(instance[1:]) / 100
+
+    for crash_cost in (math.inf, 10.0):
+        scenario = Scenario(
+            space,
+            n_trials=60,
+            instances=instances,
+            deterministic=True,
+            output_directory=None,
+            crash_cost=crash_cost,
+        )
+        smac = SMAC(scenario, target, preset="random", progress=False)
+        smac.optimize()
+        per_config = Counter(
+            smac.runhistory.get_config_id(info.config)
+            for info, value in smac.runhistory.finished()
+            if value.status is StatusType.CRASHED
+        )
+        assert per_config and set(per_config.values()) == {1}, (crash_cost, per_config)
+        assert len(smac.intensifier.incumbent_keys()) == 8
+
+
+def test_queued_trials_of_a_rejected_challenger_are_not_handed_out() -> None:
+    """A stage's trials are queued together; once a result shows the challenger worse, the
+    rest of its stage is dropped (sequential ask and tell, where it was 13% of the trials)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    instances = [f"i{k}" for k in range(16)]
+    offsets = dict(zip(instances, np.random.default_rng(1).random(16)))
+    scenario = Scenario(
+        space, n_trials=300, instances=instances, deterministic=True, output_directory=None
+    )
+    rh = RunHistory(space)
+    racing = Intensifier().build(scenario, ConfigSelector(space, [], seed=0), rh)
+    stale = 0
+    for _ in range(300):
+        info = racing.ask()
+        config_id = rh.get_config_id(info.config)
+        state = racing._states.get(config_id)  # type: ignore[arg-type]
+        stale += state is not None and state.rejected
+        run(rh, info, abs(info.config["x"] - offsets[info.instance]))
+    assert stale == 0
+
+
+def test_min_samples_above_max_config_calls_is_refused() -> None:
+    with pytest.raises(ScenarioError, match=r"min_samples_per_config must be at most.*3 > 1"):
+        Intensifier(max_config_calls=1, min_samples_per_config=3)
