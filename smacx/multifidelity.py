@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from smacx.intensifier import (
     plain_number,
     rank_configs,
 )
-from smacx.trial import TrialInfo, TrialKey
+from smacx.trial import StatusType, TrialInfo, TrialKey
 
 if TYPE_CHECKING:
     from smacx.runhistory import RunHistory
@@ -100,6 +101,18 @@ class BracketSchedule:
         """:meth:`total_budget` as an exact fraction (of the float budgets' exact values)."""
         return sum(
             (Fraction(b) * n * n_keys for n, b in zip(self.n_configs, self.budgets)), Fraction()
+        )
+
+
+def _whole(value: object) -> bool:
+    """An int (numpy's too), but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_keys(n_keys: object) -> None:
+    if not _whole(n_keys) or n_keys < 1:  # type: ignore[operator]
+        raise ScenarioError(
+            f"n_keys must be an int >= 1 (instances times seeds per stage); got {n_keys!r}."
         )
 
 
@@ -173,21 +186,21 @@ class _HalvingSettings:
         eta = self.eta
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 1 < eta < math.inf:
             raise fail("eta", "a finite number > 1 (typically 2, 3 or 4)")
-        if isinstance(self.n_seeds, bool) or not isinstance(self.n_seeds, int) or self.n_seeds < 1:
+        if not _whole(self.n_seeds) or self.n_seeds < 1:
             raise fail("n_seeds", "an int >= 1")
         if self.instance_order not in ("shuffled", "fixed"):
             raise fail("instance_order", "'shuffled' or 'fixed'")
-        if (
-            isinstance(self.max_incumbents, bool)
-            or not isinstance(self.max_incumbents, int)
-            or self.max_incumbents < 1
-        ):
+        if not _whole(self.max_incumbents) or self.max_incumbents < 1:
             raise fail("max_incumbents", "an int >= 1")
         timeout = self.pending_config_timeout
         if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+            isinstance(timeout, (bool, np.bool_))
+            or not isinstance(timeout, numbers.Real)
+            or not 0 < timeout < math.inf
         ):
             raise fail("pending_config_timeout", "a number of seconds > 0 or None")
+        object.__setattr__(self, "n_seeds", int(self.n_seeds))
+        object.__setattr__(self, "max_incumbents", int(self.max_incumbents))
         # Plain numbers, so that equal settings have one repr (a run stores it to be resumed
         # with the same settings): eta=3 and eta=3.0 are both 3.
         object.__setattr__(self, "eta", plain_number(eta))
@@ -246,10 +259,12 @@ class SuccessiveHalving(_HalvingSettings):
     def __post_init__(self) -> None:
         super().__post_init__()
         b = self.bracket
-        if b is not None and (isinstance(b, bool) or not isinstance(b, int) or b < 0):
+        if b is not None and (not _whole(b) or b < 0):
             raise ScenarioError(
                 f"SuccessiveHalving.bracket must be an int >= 0 or None; got {b!r}."
             )
+        if b is not None:
+            object.__setattr__(self, "bracket", int(b))
 
     def _schedules(self, scenario: Scenario) -> tuple[BracketSchedule, ...]:
         brackets = super()._schedules(scenario)
@@ -281,8 +296,11 @@ class SuccessiveHalving(_HalvingSettings):
             bracket: The Hyperband bracket ``s`` run; None for ``s_max``.
             n_keys: Trials per configuration and stage (instances times seeds).
         """
+        _check_keys(n_keys)
         brackets = hyperband_brackets(min_budget, max_budget, eta)
-        index = 0 if bracket is None else brackets[0].s - bracket
+        if bracket is not None and not _whole(bracket):
+            raise ScenarioError(f"bracket must be an int >= 0 or None; got {bracket!r}.")
+        index = 0 if bracket is None else brackets[0].s - int(bracket)
         if not 0 <= index < len(brackets):
             raise ScenarioError(
                 f"SuccessiveHalving.bracket must be in [0, {brackets[0].s}]; got {bracket!r}."
@@ -329,6 +347,7 @@ class Hyperband(_HalvingSettings):
             once; ``[b.total_budget(n_keys) for b in hyperband_brackets(...)]`` is the breakdown
             per bracket.
         """
+        _check_keys(n_keys)
         brackets = hyperband_brackets(min_budget, max_budget, eta)
         return float(sum((br.exact_budget(n_keys) for br in brackets), Fraction()))
 
@@ -402,6 +421,8 @@ class Halving:
         # (config id, budget) -> key index -> costs; and the mean once every key is in
         self._results: dict[tuple[int, float], dict[int, list[float]]] = {}
         self._complete: dict[float, dict[int, list[float]]] = {b: {} for b in self.budgets}
+        # (config id, budget) with a trial that did not succeed: never incumbent at that budget
+        self._failed: set[tuple[int, float]] = set()
         self._handed: set[TrialKey] = set()  # handed out, not yet seen in the history
         self._seen = 0
         self._scanned: set[int] = set()
@@ -478,7 +499,10 @@ class Halving:
             return  # not one of our trials (validation, another intensifier)
         assert key.budget is not None
         done = self._results.setdefault((key.config_id, key.budget), {})
-        done[index] = self.history[key].costs()
+        value = self.history[key]
+        done[index] = value.costs()
+        if value.status is not StatusType.SUCCESS:
+            self._failed.add((key.config_id, key.budget))
         if len(done) == self._n_keys:
             costs = np.array([done[i] for i in range(self._n_keys)], dtype=float)
             self._complete[key.budget][key.config_id] = [float(c) for c in costs.mean(axis=0)]
@@ -645,18 +669,22 @@ class Halving:
     def _incumbent_budget(self) -> float | None:
         """The highest budget at which a configuration has finite results on every key."""
         for budget in reversed(self.budgets):
-            if any(all(map(math.isfinite, c)) for c in self._complete[budget].values()):
+            if any(self._may_lead(c, budget) for c in self._complete[budget]):
                 return budget
         return None
+
+    def _may_lead(self, config_id: int, budget: float) -> bool:
+        """Whether every trial of a configuration at ``budget`` succeeded (a finite
+        ``crash_cost`` must not make a crashing configuration the incumbent)."""
+        costs = self._complete[budget][config_id]
+        return (config_id, budget) not in self._failed and all(map(math.isfinite, costs))
 
     def _select_incumbents(self) -> list[int]:
         budget = self._incumbent_budget()
         if budget is None:
             return []
         done = {
-            c: costs
-            for c, costs in self._complete[budget].items()
-            if all(map(math.isfinite, costs))
+            c: costs for c, costs in self._complete[budget].items() if self._may_lead(c, budget)
         }
         ids = sorted(done)
         costs = np.array([done[c] for c in ids], dtype=float)
@@ -670,7 +698,7 @@ class Halving:
         """The best configurations at the highest budget with results, best first.
 
         One objective: lowest mean cost over the keys (ties by config id). Several: the Pareto
-        front. Configurations with a non-finite cost (crashes) are never incumbents.
+        front. Configurations with a trial that did not succeed there are never incumbents.
         """
         self._refresh()
         return [self.history.get_config(c) for c in self._incumbent_ids]

@@ -441,3 +441,45 @@ def test_trajectory_reports_the_cost_the_incumbent_was_chosen_by() -> None:
     assert smac.intensifier.incumbent_costs() == pytest.approx(chosen_by)
     assert smac.trajectory[-1]["cost"] == pytest.approx(chosen_by)
     assert f"cost {chosen_by[0]:.6g} over 2 trial(s)" in smac.summary()
+
+
+def test_a_configuration_that_crashed_is_never_incumbent_even_at_a_finite_crash_cost(
+    space: ConfigurationSpace,
+) -> None:
+    """With ``crash_cost=1.0`` a crash has a finite cost, but it is still no result."""
+    rh = RunHistory(space)
+    hb = build(space, rh, Hyperband(), crash_cost=1.0, max_budget=9)
+    crashed = set()
+    for _ in range(30):
+        info = hb.ask()
+        rh.add_running(info)
+        if info.config["x"] > 0:  # half of the space succeeds, at a cost above the crash cost
+            rh.add(info, TrialValue(cost=5.0))
+        else:
+            rh.add(info, TrialValue(cost=1.0, status=StatusType.CRASHED))
+            crashed.add(rh.get_config_id(info.config))
+    ids = {rh.get_config_id(c) for c in hb.incumbents()}
+    assert ids and not ids & crashed
+
+
+def test_settings_take_numpy_integers_and_refuse_an_endless_timeout() -> None:
+    hb = Hyperband(n_seeds=np.int64(2), max_incumbents=np.int64(3))
+    assert (hb.n_seeds, hb.max_incumbents) == (2, 3) and type(hb.n_seeds) is int
+    assert SuccessiveHalving(bracket=np.int64(1)).bracket == 1
+    with pytest.raises(ScenarioError, match="pending_config_timeout must be"):
+        Hyperband(pending_config_timeout=math.inf)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: SuccessiveHalving.total_budget(1, 27, 3, bracket=1.5), "bracket must be an int"),
+        (lambda: SuccessiveHalving.total_budget(1, 27, 3, bracket="1"), "bracket must be an int"),
+        (lambda: Hyperband.total_budget(1, 27, 3, n_keys=0), "n_keys must be an int >= 1"),
+        (lambda: Hyperband.total_budget(1, 27, 3, n_keys=-1), "n_keys must be an int >= 1"),
+        (lambda: SuccessiveHalving.total_budget(1, 27, 3, n_keys=2.5), "n_keys must be"),
+    ],
+)
+def test_total_budget_checks_its_arguments(call: Any, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        call()
