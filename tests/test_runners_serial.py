@@ -348,3 +348,81 @@ def test_info_that_cannot_be_pickled_does_not_depend_on_limits(
     assert value.additional_info["note"] == "kept"
     if limits:  # its repr came back from the child process
         assert "lock" in str(value.additional_info["lock"])
+
+
+SIGTERM_RUN = """
+import os, sys, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+def target(config, seed):
+    open(sys.argv[2], "w").close()
+    time.sleep(60)
+    return 0.0
+space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+scenario = Scenario(space, n_trials=3, trial_walltime_limit=90, output_directory=sys.argv[1])
+SMAC(scenario, target, progress=False).optimize()
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGTERM there")
+def test_sigterm_during_a_limited_trial_ends_the_run_and_keeps_the_trial(tmp_path: Any) -> None:
+    """kill, docker stop, Slurm: with limits as without, the process ends at SIGTERM and its
+    trial is left RUNNING to run again on resume, not recorded as CRASHED."""
+    import sqlite3
+    import subprocess
+
+    started = tmp_path / "started"
+    run_ = subprocess.Popen([sys.executable, "-c", SIGTERM_RUN, str(tmp_path / "out"), started])
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert time.monotonic() < deadline and run_.poll() is None, "the trial never started"
+            time.sleep(0.05)
+        run_.terminate()
+        assert run_.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        run_.kill()
+    [db] = (tmp_path / "out").rglob("runhistory.db")
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        statuses = [row[0] for row in conn.execute("SELECT status FROM trials")]
+    assert statuses == [StatusType.RUNNING.value]
+
+
+def test_limited_trials_leave_the_sigterm_handler_as_it_was(space: ConfigurationSpace) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    runner = make(space, lambda config: 1.0, trial_walltime_limit=30)
+    for _ in range(3):
+        assert runner.run(space.get_default_configuration()).status is StatusType.SUCCESS
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def _fail_to_rebuild() -> None:
+    raise RuntimeError("cannot rebuild")
+
+
+class _OnlyPicklable:
+    """Pickles in the trial's process; unpickling it raises."""
+
+    def __reduce__(self) -> Any:
+        return (_fail_to_rebuild, ())
+
+
+def returns_what_cannot_be_unpickled(config: Configuration) -> Any:
+    return 1.0, {"model": _OnlyPicklable()}
+
+
+def exits_with_code_3(config: Configuration) -> float:
+    os._exit(3)
+
+
+def test_a_result_that_cannot_be_received_is_a_crash(space: ConfigurationSpace) -> None:
+    value = run(space, returns_what_cannot_be_unpickled, trial_walltime_limit=30)
+    assert value.status is StatusType.CRASHED
+    assert "could not be received" in value.additional_info["error"]
+    assert "cannot rebuild" in value.additional_info["error"]
+
+
+def test_a_process_that_exits_early_is_told_so(space: ConfigurationSpace) -> None:
+    value = run(space, exits_with_code_3, trial_walltime_limit=30)
+    assert value.status is StatusType.CRASHED
+    assert "exited with code 3 before returning a result" in value.additional_info["error"]

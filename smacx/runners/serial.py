@@ -8,6 +8,7 @@ the same way.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import inspect
 import logging
@@ -18,6 +19,7 @@ import pickle
 import re
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -281,8 +283,16 @@ class SerialRunner(AbstractRunner):
             context="fork",
             warnings=False,
         )
+        with _sigterm_ends_the_run():
+            return self._call_limited(pynisher, limited, config, kwargs)
+
+    def _call_limited(
+        self, pynisher: Any, limited: Any, config: Configuration, kwargs: dict[str, Any]
+    ) -> tuple[str, Any, float]:
+        """``limited(config, **kwargs)``, each way pynisher reports a failure told as one."""
         try:
-            return limited(config, **kwargs)
+            outcome: tuple[str, Any, float] = limited(config, **kwargs)
+            return outcome
         except pynisher.WallTimeoutException:
             msg = f"exceeded trial_walltime_limit={self.walltime_limit} s"
             return "timeout", {"error": msg}, math.nan
@@ -307,20 +317,33 @@ class SerialRunner(AbstractRunner):
             if self.memory_limit is not None and signum == signal.SIGKILL:
                 msg = f"killed (SIGKILL) under trial_memory_limit={self.memory_limit} MB"
                 return "memoryout", {"error": msg}, math.nan
+            code = re.search(r"exitcode (\d+)", str(err))
             if signum is not None:
                 msg = (
                     f"the trial process died of signal {_signal_name(signum)} (exit code "
                     f"{-signum}) before returning a result"
                 )
+            elif code is not None:
+                msg = (
+                    f"the trial process exited with code {code.group(1)} before returning a "
+                    "result (os._exit in the target, or a library that ended the process)"
+                )
             else:
                 msg = f"the trial process died: {err}"
             return "error", {"error": msg}, math.nan
-        except TypeError as err:
+        except Exception as err:
             # pynisher cannot unpickle its own MemoryLimitException on some Pythons.
-            if "MemoryLimitException" in str(err):
+            if isinstance(err, TypeError) and "MemoryLimitException" in str(err):
                 msg = f"exceeded trial_memory_limit={self.memory_limit} MB"
                 return "memoryout", {"error": msg}, math.nan
-            raise
+            # The child's result or error reached this process but could not be unpickled
+            # here (a class only the target's process could import, a broken __reduce__).
+            msg = (
+                "the trial's result could not be received from its process: "
+                f"{type(err).__name__}: {err}"
+            )
+            tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+            return "error", {"error": msg, "traceback": tb}, math.nan
 
     def _interpret(self, kind: str, payload: Any) -> tuple[StatusType, list[float], dict[str, Any]]:
         crash = list(self.crash_costs)
@@ -381,6 +404,53 @@ class SerialRunner(AbstractRunner):
         if not all(math.isfinite(c) for c in costs):
             return [], f"the target returned a non-finite cost {costs}"
         return costs, None
+
+
+@contextlib.contextmanager
+def _sigterm_ends_the_run() -> Iterator[None]:
+    """While a limited trial runs: a SIGTERM still ends this process, as without limits.
+
+    pynisher installs a SIGTERM handler for each trial that kills the trial's process and
+    means to call the handler it replaced, but never does (it compares the signal number
+    with ``is``): the default action, ending the process, was lost, so the run went on with
+    the trial recorded as CRASHED, and the handlers of past trials piled up. Here a wakeup
+    file descriptor notes the signal; once pynisher returns, the original handler is back
+    and a SIGTERM that arrived meanwhile gets it: by default the process ends, the trial stays
+    RUNNING and runs again when the run resumes. Only the main thread sees signals; elsewhere
+    nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    original = signal.getsignal(signal.SIGTERM)
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    try:
+        previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except ValueError:  # pragma: no cover - only outside the main thread
+        os.close(read_end)
+        os.close(write_end)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        try:
+            arrived = os.read(read_end, 4096)
+        except BlockingIOError:
+            arrived = b""
+        os.close(read_end)
+        os.close(write_end)
+        signal.signal(signal.SIGTERM, original)
+        if signal.SIGTERM in arrived:
+            if original in (signal.SIG_DFL, None):
+                logger.warning("SIGTERM during a trial: stopping; the trial runs again on resume")
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+            elif callable(original):
+                original(signal.SIGTERM, None)
 
 
 def _killed_by(err: Exception) -> int | None:
