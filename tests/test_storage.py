@@ -6,6 +6,7 @@ import json
 import math
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,14 @@ from typing import Any
 import pytest
 
 from smacx import StatusType, StorageError, TrialKey, TrialValue
-from smacx.storage import Storage, TrialRecord, open_storage, owner_id, owner_is_alive
+from smacx.storage import (
+    Storage,
+    TrialRecord,
+    is_local,
+    open_storage,
+    owner_id,
+    owner_is_alive,
+)
 from smacx.storage.memory import MemoryStorage
 from smacx.storage.sqlite import SQLiteStorage
 
@@ -91,10 +99,31 @@ def test_stale_running_trial_can_be_taken_over(storage: Storage) -> None:
     cid = storage.add_config("{}", "")
     by_dead, by_expired = TrialKey(cid, None, 1, None), TrialKey(cid, None, 2, None)
     storage.claim_trial(running(by_dead, owner=dead_owner()), 0.0)
-    storage.claim_trial(running(by_expired, lease=10.0), 0.0)
+    storage.claim_trial(running(by_expired, owner="otherhost:1:0.000:x", lease=10.0), 0.0)
     assert storage.claim_trial(running(by_dead), now=5.0)
     assert not storage.claim_trial(running(by_expired), now=5.0)
     assert storage.claim_trial(running(by_expired), now=11.0)
+
+
+def test_a_live_process_here_keeps_its_trial_when_its_lease_runs_out(storage: Storage) -> None:
+    """A process on this host is checked, not trusted to renew: one whose lease thread was
+    starved (a C call holding the GIL) or that was suspended still runs its trial."""
+    cid = storage.add_config("{}", "")
+    key = TrialKey(cid, None, 1, None)
+    storage.claim_trial(running(key, lease=10.0), 0.0)  # this process: alive
+    assert not storage.claim_trial(running(key, owner="otherhost:1:0.000:x"), now=1e9)
+
+
+def test_a_process_in_another_pid_namespace_counts_as_another_host() -> None:
+    """Containers sharing the host's name but not its process ids cannot check each other's
+    processes: such an owner is alive until its lease runs out."""
+    parts = owner_id().split(":")
+    assert parts[0].startswith(socket.gethostname().replace(":", "_"))
+    elsewhere = ":".join([parts[0].split("+pidns")[0] + "+pidns1", *parts[1:]])
+    if sys.platform.startswith("linux"):
+        assert "+pidns" in parts[0]
+        assert not is_local(elsewhere) and owner_is_alive(elsewhere)
+    assert is_local(owner_id())
 
 
 def test_released_trial_can_be_claimed_again_by_anyone(storage: Storage) -> None:
@@ -140,7 +169,9 @@ def test_renewing_extends_only_the_owners_live_leases(storage: Storage) -> None:
     (changed,) = storage.read_trials(before)  # other processes see the new lease on sync
     assert changed.key == mine and changed.lease_until == 25.0
     assert not storage.claim_trial(running(mine), now=20.0)  # renewed: still its owner's
-    assert storage.claim_trial(running(expired), now=5.0)  # ran out before the renewal
+    # ran out before the renewal and stays so, but its process lives here: not taken over
+    assert [r.lease_until for r in storage.read_trials(0) if r.key == expired] == [3.0]
+    assert not storage.claim_trial(running(expired, owner="otherhost:1:0.000:x"), now=5.0)
     assert not storage.claim_trial(running(theirs, owner=owner_id()), now=9.0)
     assert storage.claim_trial(running(theirs, owner=owner_id()), now=11.0)  # not renewed
 

@@ -30,6 +30,8 @@ __all__ = [
     "owner_id",
     "owner_is_alive",
     "abandoned",
+    "lease_abandoned",
+    "is_local",
     "open_storage",
     "encode_key",
     "decode_key",
@@ -191,10 +193,24 @@ def owner_id() -> str:
         import psutil
 
         created = psutil.Process().create_time()
-        _PROCESS_OWNER = (
-            f"{socket.gethostname()}:{os.getpid()}:{created:.3f}:{uuid.uuid4().hex[:8]}"
-        )
+        _PROCESS_OWNER = f"{_host()}:{os.getpid()}:{created:.3f}:{uuid.uuid4().hex[:8]}"
     return _PROCESS_OWNER
+
+
+def _host() -> str:
+    """This host's name, with the PID namespace on Linux: containers that share the host's
+    name (host networking) but not its process ids see each other as other hosts."""
+    try:
+        namespace = f"+pidns{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:  # not Linux, or no /proc
+        namespace = ""
+    return f"{socket.gethostname()}{namespace}".replace(":", "_")
+
+
+def is_local(owner: str) -> bool:
+    """Whether an owner id names a process this one can check (same host and PID namespace)."""
+    parts = owner.split(":")
+    return len(parts) >= 3 and parts[0] == _host()
 
 
 #: Seconds by which a process's start time may differ from the one in its owner id.
@@ -212,9 +228,9 @@ def owner_is_alive(owner: str) -> bool:
     """
     import psutil
 
-    parts = owner.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname():
+    if not is_local(owner):
         return True
+    parts = owner.split(":")
     try:
         proc = psutil.Process(int(parts[1]))
         # psutil derives start times from the boot time, which some kernels and sandboxes
@@ -231,9 +247,23 @@ def owner_is_alive(owner: str) -> bool:
 
 
 def abandoned(record: TrialRecord, now: float) -> bool:
-    """Whether a RUNNING trial of another process may be taken over at Unix time ``now``: its
-    lease ran out, or its process is gone (see :func:`owner_is_alive`)."""
-    return record.lease_until <= now or not owner_is_alive(record.owner)
+    """Whether a RUNNING trial of another process may be taken over at Unix time ``now``."""
+    return lease_abandoned(record.owner, record.lease_until, now)
+
+
+def lease_abandoned(owner: str, lease_until: float, now: float) -> bool:
+    """Whether a RUNNING trial claimed by ``owner`` until ``lease_until`` may be taken over.
+
+    A released trial (lease 0) may. One of a process that can be checked (this host) may once
+    that process is gone, whatever its lease: a live process whose lease thread was starved
+    (a C call holding the GIL) still runs it. One of a process elsewhere may once the lease
+    ran out.
+    """
+    if lease_until <= 0.0:
+        return True
+    if is_local(owner):
+        return not owner_is_alive(owner)
+    return lease_until <= now
 
 
 def open_storage(url: str | os.PathLike[str] | None) -> Storage:

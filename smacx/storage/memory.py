@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
-from smacx.storage import ConfigRecord, TrialRecord, owner_is_alive
+from smacx.storage import ConfigRecord, TrialRecord, lease_abandoned
 from smacx.trial import StatusType, TrialKey
 
 __all__ = ["MemoryStorage"]
@@ -63,7 +63,7 @@ class MemoryStorage:
                 return False
             if old is not None and (
                 old.value.status is not StatusType.RUNNING
-                or (old.lease_until > now and owner_is_alive(old.owner))
+                or not lease_abandoned(old.owner, old.lease_until, now)
             ):
                 return False
             self._put(record)

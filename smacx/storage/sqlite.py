@@ -28,7 +28,7 @@ from smacx.storage import (
     decode_value,
     encode_key,
     encode_value,
-    owner_is_alive,
+    lease_abandoned,
 )
 from smacx.trial import StatusType, TrialKey
 
@@ -290,7 +290,7 @@ class SQLiteStorage:
                 return False
             if old is not None and (
                 old["status"] != StatusType.RUNNING
-                or (old["lease_until"] > now and owner_is_alive(old["owner"]))
+                or not lease_abandoned(old["owner"], old["lease_until"], now)
             ):
                 return False
             self._upsert(cur, record)
