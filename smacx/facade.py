@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
@@ -11,6 +12,7 @@ import numbers
 import statistics
 import sys
 import time
+import uuid
 import warnings
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,7 +41,14 @@ from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, required_data
 from smacx.scenario import RESUMABLE_FIELDS, Scenario
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
-from smacx.storage import Storage, abandoned, open_storage, owner_id
+from smacx.storage import (
+    Storage,
+    abandoned,
+    is_local,
+    open_storage,
+    owner_id,
+    owner_is_alive,
+)
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 
 __all__ = ["SMAC", "PRESETS"]
@@ -224,6 +233,7 @@ class SMAC:
             settings = Hyperband()
         else:
             settings = Intensifier()
+        self._session: str | None = None  # set when a stored run is opened
         if overwrite and scenario.output_path is not None:
             # The settings' own checks (budgets, brackets) on a history in memory, so that an
             # error leaves the stored run as it was rather than after the wipe.
@@ -338,11 +348,18 @@ class SMAC:
                 # Their results would go on into the unlinked file and be lost without a word.
                 raise StorageError(
                     f"overwrite=True would delete the run in {str(path)!r} while other "
-                    f"processes still run trials of it ({', '.join(live)}; as host:pid:...). "
+                    f"processes still work on it ({', '.join(live)}; as host:pid:...). "
                     "Stop them first, or give this scenario another name or output_directory."
                 )
-            for suffix in ("", "-wal", "-shm"):
-                (path / (DATABASE_NAME + suffix)).unlink(missing_ok=True)
+            try:
+                for suffix in ("", "-wal", "-shm"):
+                    (path / (DATABASE_NAME + suffix)).unlink(missing_ok=True)
+            except OSError as err:
+                raise StorageError(
+                    f"overwrite=True cannot delete the run in {str(path)!r}: {err}. Check that "
+                    "the folder is writable, or give this scenario another name or "
+                    "output_directory."
+                ) from err
         storage = open_storage(None if path is None else path / DATABASE_NAME)
         identity = self.scenario.identity()
         stored = json.loads(storage.set_meta_if_absent("scenario", json.dumps(identity)))
@@ -357,6 +374,11 @@ class SMAC:
                 "change when a run is continued). Pass overwrite=True to replace it, or give "
                 "the scenario another name."
             )
+        if path is not None:
+            # Seen by a later overwrite=True, which must not delete the file under this one
+            # while it lives (see _live_owners); close() marks it closed.
+            self._session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
+            storage.append_meta(_SESSIONS, json.dumps(self._session))
         return storage
 
     def _check_stored_settings(self, stored: str, settings: IntensifierSettings) -> None:
@@ -949,6 +971,11 @@ class SMAC:
                 self._in_flight.clear()
                 self._asked.clear()
             finally:
+                if self._session is not None:
+                    with contextlib.suppress(StorageError):
+                        self.runhistory.storage.append_meta(
+                            _CLOSED_SESSIONS, json.dumps(self._session)
+                        )
                 self.runhistory.storage.close()
 
     def __enter__(self) -> SMAC:
@@ -968,9 +995,15 @@ def _same_space(a: Any, b: Any) -> bool:
     return a is b or bool(a == b)
 
 
+#: Meta keys: the SMAC objects that opened a stored run, and those of them that closed it.
+_SESSIONS, _CLOSED_SESSIONS = "sessions", "closed_sessions"
+
+
 def _live_owners(database: Path) -> list[str]:
-    """Owner ids of other processes, still alive and within their lease, that hold RUNNING
-    trials in the smacx database at ``database`` (none if it is absent or unreadable)."""
+    """Owner ids of other processes that work on the smacx database at ``database`` (none if
+    it is absent or unreadable): those that hold RUNNING trials, alive and within their lease,
+    and those on this host that opened the run, never closed it and still live (they may be
+    between trials)."""
     if not database.exists():
         return []
     from smacx.storage.sqlite import SQLiteStorage
@@ -981,16 +1014,20 @@ def _live_owners(database: Path) -> list[str]:
         return []
     try:
         records = storage.read_trials(0)
+        opened, closed = (
+            set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
+        )
     finally:
         storage.close()
     me, now = owner_id(), time.time()
-    return sorted(
-        {
-            r.owner
-            for r in records
-            if r.value.status is StatusType.RUNNING and r.owner != me and not abandoned(r, now)
-        }
-    )
+    running = {
+        r.owner
+        for r in records
+        if r.value.status is StatusType.RUNNING and r.owner != me and not abandoned(r, now)
+    }
+    sessions = {session.split("#")[0] for session in opened - closed}
+    idle = {o for o in sessions if o != me and is_local(o) and owner_is_alive(o)}
+    return sorted(running | idle)
 
 
 #: Names a target call already passes (or a runner's submit takes), so scattered data cannot.

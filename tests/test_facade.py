@@ -1054,7 +1054,7 @@ def test_overwrite_is_refused_while_another_process_runs_trials_of_the_run(
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "claimed"
-        with pytest.raises(StorageError, match="other processes still run trials"):
+        with pytest.raises(StorageError, match="other processes still work on it"):
             SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True)
         assert SMAC(scenario(space, tmp_path, n_trials=5)).runhistory.n_running == 1  # intact
     finally:
@@ -1063,6 +1063,70 @@ def test_overwrite_is_refused_while_another_process_runs_trials_of_the_run(
     fresh = SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True)  # its owner is gone
     assert fresh.runhistory.n_submitted == 0
     fresh.close()
+
+
+IDLE_OWNER = """
+import sys
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+smac = SMAC(Scenario(space, n_trials=5, deterministic=True, output_directory=sys.argv[1]))
+print("opened", flush=True)
+sys.stdin.readline()  # e.g. loading data before optimize(): no trial runs yet
+smac.close()
+print("closed", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_overwrite_is_refused_while_another_process_has_the_run_open(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Between trials a worker holds no RUNNING trial, but deleting the file under it would
+    send its results into an unlinked file; once it closed the run, overwriting is fine."""
+    from smacx import StorageError
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", IDLE_OWNER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "opened"
+        with pytest.raises(StorageError, match=rf"still work on it \(.*:{proc.pid}:"):
+            SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "closed"
+        SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True).close()  # still alive
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_overwrite_of_a_run_that_cannot_be_deleted_names_the_folder(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    from smacx import StorageError
+
+    SMAC(scenario(space, tmp_path, n_trials=5)).close()
+    [folder] = {p.parent for p in tmp_path.rglob("runhistory.db")}
+    folder.chmod(0o555)
+    chattr = os.access(folder, os.W_OK)  # root ignores modes; an immutable folder stops it too
+    if chattr and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+        folder.chmod(0o755)
+        pytest.skip("cannot make a folder unwritable for this user here")
+    try:
+        with pytest.raises(
+            StorageError, match=r"overwrite=True cannot delete the run in .*writable"
+        ):
+            SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True)
+    finally:
+        if chattr:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
 
 
 def test_a_dask_client_that_is_not_a_client_is_refused_by_name(space: ConfigurationSpace) -> None:
