@@ -113,6 +113,11 @@ class Encoder:
         configspace: ConfigurationSpace,
         instance_features: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
+        if not isinstance(configspace, ConfigurationSpace):
+            raise ScenarioError(
+                f"Encoder's configspace: expected a ConfigSpace ConfigurationSpace, got "
+                f"{configspace!r:.100}"
+            )
         self.configspace = configspace
         self.names: tuple[str, ...] = tuple(configspace.keys())
         self.n_dims = len(self.names)
@@ -237,7 +242,12 @@ class Encoder:
         names = tuple(instance_features)
         if not names:
             raise ScenarioError("instance_features: expected at least one instance, got none")
-        rows = [np.asarray(instance_features[name], dtype=np.float64) for name in names]
+        try:
+            rows = [np.asarray(instance_features[name], dtype=np.float64) for name in names]
+        except (TypeError, ValueError) as err:
+            raise ScenarioError(
+                f"instance_features: expected a list of numbers per instance, got {err}"
+            ) from err
         lengths = {row.shape for row in rows}
         if len(lengths) != 1 or rows[0].ndim != 1:
             raise ScenarioError(

@@ -10,8 +10,11 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+
+import numpy as np
 
 __all__ = [
     "SmacxError",
@@ -63,6 +66,26 @@ class NoWorkersError(SmacxError, RuntimeError):
 class ArgumentError(SmacxError, TypeError):
     """A class of smacx was called with a keyword it does not take, or an argument of the
     wrong type."""
+
+
+def is_whole(value: object) -> bool:
+    """An integer, numpy's too, but not a bool (``True`` is no count of anything)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value: object) -> bool:
+    """A real number, numpy's too, but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_flag(owner: str, name: str, value: object) -> None:
+    """A setting that must be True or False: a string such as ``'no'`` would count as true.
+
+    Raises:
+        ScenarioError: ``value`` is not a bool.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ScenarioError(f"{owner}.{name}: expected True or False, got {value!r}")
 
 
 def keyword_hints(

@@ -1127,6 +1127,15 @@ def _preset_parts(
             )
         return None, 1.0
     encoder = Encoder(scenario.configspace, scenario.instance_features)
+    searched = getattr(maximizer, "encoder", None)
+    if isinstance(searched, Encoder) and not _same_space(
+        searched.configspace, scenario.configspace
+    ):
+        raise ScenarioError(
+            "SMAC's maximizer searches another space than the scenario's: build it on "
+            "Encoder(scenario.configspace), e.g. LocalAndRandomSearch(Encoder(scenario."
+            f"configspace)); got one on {searched.names[:5]!r}."
+        )
     if preset == "blackbox":
         default_model: Model = GaussianProcess(seed=scenario.seed)
         probability = 0.08

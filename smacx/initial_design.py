@@ -30,7 +30,7 @@ from ConfigSpace import (
 from scipy.stats import qmc
 
 from smacx.encoding import INACTIVE, inactive_as_code
-from smacx.errors import ScenarioError, keyword_hints
+from smacx.errors import ScenarioError, is_real, is_whole, keyword_hints
 from smacx.runhistory import config_to_json, plain_value
 
 __all__ = ["InitialDesign", "unit_to_configs", "valid_vectors", "finite_vectors"]
@@ -257,17 +257,17 @@ class InitialDesign:
                 "InitialDesign.kind must be 'sobol', 'lhs', 'random' or 'default'; "
                 f"got {self.kind!r}."
             )
-        if self.n_configs is not None and (
-            not isinstance(self.n_configs, int) or self.n_configs < 0
-        ):
+        if self.n_configs is not None and (not is_whole(self.n_configs) or self.n_configs < 0):
             raise ScenarioError(
                 f"InitialDesign.n_configs must be an int >= 0 or None; got {self.n_configs!r}."
             )
+        if self.n_configs is not None:
+            object.__setattr__(self, "n_configs", int(self.n_configs))
         for name in ("n_configs_per_hyperparameter", "min_configs", "short_run_configs"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if not is_whole(value) or value < 0:
                 raise ScenarioError(f"InitialDesign.{name} must be an int >= 0; got {value!r}.")
-        if not 0.0 < self.max_ratio <= 1.0:
+        if not is_real(self.max_ratio) or not 0.0 < self.max_ratio <= 1.0:
             raise ScenarioError(
                 f"InitialDesign.max_ratio must be in (0, 1]; got {self.max_ratio!r}."
             )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, SupportsFloat
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.errors import ScenarioError, SearchSpaceExhaustedError, keyword_hints
+from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real, is_whole, keyword_hints
 from smacx.trial import StatusType, TrialInfo, TrialKey
 
 if TYPE_CHECKING:
@@ -204,16 +203,13 @@ class Intensifier:
                 f"Intensifier.{name} must be {expected}; got {getattr(self, name)!r}."
             )
 
-        def whole(value: object) -> bool:  # numpy's integers too, but not a bool
-            return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
         if self.max_config_calls is not None and (
-            not whole(self.max_config_calls) or self.max_config_calls < 1
+            not is_whole(self.max_config_calls) or self.max_config_calls < 1
         ):
             raise fail("max_config_calls", "an int >= 1 or None")
-        if not whole(self.max_incumbents) or self.max_incumbents < 1:
+        if not is_whole(self.max_incumbents) or self.max_incumbents < 1:
             raise fail("max_incumbents", "an int >= 1")
-        if not whole(self.min_samples_per_config) or self.min_samples_per_config < 1:
+        if not is_whole(self.min_samples_per_config) or self.min_samples_per_config < 1:
             raise fail("min_samples_per_config", "an int >= 1")
         if self.aggregate not in ("mean", "median"):
             raise fail("aggregate", "'mean' or 'median'")
@@ -228,11 +224,7 @@ class Intensifier:
                 "fewer samples."
             )
         timeout = self.pending_config_timeout
-        if timeout is not None and (
-            isinstance(timeout, (bool, np.bool_))
-            or not isinstance(timeout, numbers.Real)
-            or not 0 < timeout < math.inf
-        ):
+        if timeout is not None and (not is_real(timeout) or not 0 < timeout < math.inf):
             raise fail("pending_config_timeout", "a number of seconds > 0 or None")
         # Plain numbers, so that equal settings have one repr (a run stores it to be resumed
         # with the same settings): 60 and 60.0 are both 60.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smacx.encoding import INACTIVE, Encoder, row_keys
-from smacx.errors import ScenarioError, keyword_hints
+from smacx.errors import ScenarioError, is_real, is_whole, keyword_hints
 
 __all__ = ["LocalAndRandomSearch", "RandomSearch", "Region"]
 
@@ -172,6 +172,24 @@ def _random_candidates(
     return np.concatenate([X, near[encoder.is_valid(near)]]), _inside(acq, region)
 
 
+def _check_settings(
+    maximizer: object, positive: tuple[str, ...], non_negative: tuple[str, ...]
+) -> None:
+    """A maximizer's encoder is an :class:`Encoder` and its counts are whole numbers."""
+    owner = type(maximizer).__name__
+    encoder = getattr(maximizer, "encoder", None)
+    if not isinstance(encoder, Encoder):
+        raise ScenarioError(
+            f"{owner}.encoder: expected an Encoder of the search space, such as "
+            f"Encoder(scenario.configspace), got {encoder!r:.120}"
+        )
+    for names, lowest, what in ((positive, 1, "a positive"), (non_negative, 0, "a non-negative")):
+        for name in names:
+            value = getattr(maximizer, name)
+            if not is_whole(value) or value < lowest:
+                raise ScenarioError(f"{owner}.{name}: expected {what} integer, got {value!r}")
+
+
 def _check_call(encoder: Encoder, n: int, exclude: np.ndarray) -> np.ndarray:
     if n < 0:
         raise ScenarioError(f"n: expected a non-negative number of configurations, got {n}")
@@ -200,10 +218,7 @@ class RandomSearch:
     _rng: np.random.Generator = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.n_random < 1:
-            raise ScenarioError(
-                f"RandomSearch.n_random: expected a positive integer, got {self.n_random}"
-            )
+        _check_settings(self, positive=("n_random",), non_negative=("seed",))
         self._rng = np.random.default_rng(self.seed)
 
     def maximize(
@@ -274,21 +289,15 @@ class LocalAndRandomSearch:
     _rng: np.random.Generator = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("n_random", "n_neighbours"):
-            if getattr(self, name) < 1:
-                raise ScenarioError(
-                    f"LocalAndRandomSearch.{name}: expected a positive integer, "
-                    f"got {getattr(self, name)}"
-                )
-        for name in ("n_local_starts", "max_steps", "max_plateau_steps"):
-            if getattr(self, name) < 0:
-                raise ScenarioError(
-                    f"LocalAndRandomSearch.{name}: expected a non-negative integer, "
-                    f"got {getattr(self, name)}"
-                )
-        if not 0.0 < self.step_size <= 1.0:
+        _check_settings(
+            self,
+            positive=("n_random", "n_neighbours"),
+            non_negative=("n_local_starts", "max_steps", "max_plateau_steps", "seed"),
+        )
+        step = self.step_size
+        if not is_real(step) or not 0.0 < step <= 1.0:
             raise ScenarioError(
-                f"LocalAndRandomSearch.step_size: expected a value in (0, 1], got {self.step_size}"
+                f"LocalAndRandomSearch.step_size: expected a value in (0, 1], got {step!r}"
             )
         self._rng = np.random.default_rng(self.seed)
 

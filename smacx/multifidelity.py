@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.errors import ScenarioError, SearchSpaceExhaustedError, keyword_hints
+from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real, is_whole, keyword_hints
 from smacx.intensifier import (
     make_keys,
     overdue_trials,
@@ -104,13 +103,8 @@ class BracketSchedule:
         )
 
 
-def _whole(value: object) -> bool:
-    """An int (numpy's too), but not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_keys(n_keys: object) -> None:
-    if not _whole(n_keys) or n_keys < 1:  # type: ignore[operator]
+    if not is_whole(n_keys) or n_keys < 1:  # type: ignore[operator]
         raise ScenarioError(
             f"n_keys must be an int >= 1 (instances times seeds per stage); got {n_keys!r}."
         )
@@ -186,18 +180,14 @@ class _HalvingSettings:
         eta = self.eta
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 1 < eta < math.inf:
             raise fail("eta", "a finite number > 1 (typically 2, 3 or 4)")
-        if not _whole(self.n_seeds) or self.n_seeds < 1:
+        if not is_whole(self.n_seeds) or self.n_seeds < 1:
             raise fail("n_seeds", "an int >= 1")
         if self.instance_order not in ("shuffled", "fixed"):
             raise fail("instance_order", "'shuffled' or 'fixed'")
-        if not _whole(self.max_incumbents) or self.max_incumbents < 1:
+        if not is_whole(self.max_incumbents) or self.max_incumbents < 1:
             raise fail("max_incumbents", "an int >= 1")
         timeout = self.pending_config_timeout
-        if timeout is not None and (
-            isinstance(timeout, (bool, np.bool_))
-            or not isinstance(timeout, numbers.Real)
-            or not 0 < timeout < math.inf
-        ):
+        if timeout is not None and (not is_real(timeout) or not 0 < timeout < math.inf):
             raise fail("pending_config_timeout", "a number of seconds > 0 or None")
         object.__setattr__(self, "n_seeds", int(self.n_seeds))
         object.__setattr__(self, "max_incumbents", int(self.max_incumbents))
@@ -259,7 +249,7 @@ class SuccessiveHalving(_HalvingSettings):
     def __post_init__(self) -> None:
         super().__post_init__()
         b = self.bracket
-        if b is not None and (not _whole(b) or b < 0):
+        if b is not None and (not is_whole(b) or b < 0):
             raise ScenarioError(
                 f"SuccessiveHalving.bracket must be an int >= 0 or None; got {b!r}."
             )
@@ -298,7 +288,7 @@ class SuccessiveHalving(_HalvingSettings):
         """
         _check_keys(n_keys)
         brackets = hyperband_brackets(min_budget, max_budget, eta)
-        if bracket is not None and not _whole(bracket):
+        if bracket is not None and not is_whole(bracket):
             raise ScenarioError(f"bracket must be an int >= 0 or None; got {bracket!r}.")
         index = 0 if bracket is None else brackets[0].s - int(bracket)
         if not 0 <= index < len(brackets):

@@ -296,3 +296,11 @@ def test_a_long_ordinal_filled_in_by_repair_activates_its_own_children() -> None
     assert dict(config) == {"a": "on", "o": seq[15], "x": 0.5}
     Configuration(cs, values=dict(config))  # ConfigSpace accepts it
     assert enc.is_valid(enc.encode([config])).all()
+
+
+def test_an_encoder_of_no_space_or_of_text_features_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="expected a ConfigSpace ConfigurationSpace, got None"):
+        Encoder(None)  # type: ignore[arg-type]
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    with pytest.raises(ScenarioError, match="instance_features: expected a list of numbers"):
+        Encoder(space, {"a": "ab"})  # type: ignore[dict-item]

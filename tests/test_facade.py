@@ -1134,3 +1134,16 @@ def test_a_dask_client_that_is_not_a_client_is_refused_by_name(space: Configurat
 
     with pytest.raises(ArgumentError, match=r"dask_client=\.\.\.\) must be a distributed.Client"):
         SMAC(scenario(space, n_trials=3), quadratic, dask_client=object())
+
+
+def test_a_maximizer_built_on_another_space_is_refused(space: ConfigurationSpace) -> None:
+    """Same width, other columns: it would search the wrong space (the run quietly became
+    random search)."""
+    from smacx.encoding import Encoder
+    from smacx.maximizer import LocalAndRandomSearch
+
+    other = ConfigurationSpace({"a": (0.0, 1.0), "b": (0.0, 1.0)}, seed=0)
+    with pytest.raises(ScenarioError, match=r"maximizer searches another space.*\('a', 'b'\)"):
+        SMAC(scenario(space, n_trials=5), quadratic, maximizer=LocalAndRandomSearch(Encoder(other)))
+    ok = LocalAndRandomSearch(Encoder(space))
+    assert SMAC(scenario(space, n_trials=5), quadratic, maximizer=ok, progress=False).optimize()

@@ -155,3 +155,12 @@ def test_design_configurations_hold_plain_values() -> None:
 def test_additional_configs_must_be_configurations(extra: object) -> None:
     with pytest.raises(ScenarioError, match="additional_configs must"):
         InitialDesign(additional_configs=extra)  # type: ignore[arg-type]
+
+
+def test_counts_may_be_numpy_integers_but_not_bools() -> None:
+    assert InitialDesign(n_configs=np.int64(3)).n_configs == 3
+    assert type(InitialDesign(n_configs=np.int64(3)).n_configs) is int
+    with pytest.raises(ScenarioError, match="n_configs must be an int"):
+        InitialDesign(n_configs=True)
+    with pytest.raises(ScenarioError, match=r"max_ratio must be in \(0, 1\]; got 'a'"):
+        InitialDesign(max_ratio="a")  # type: ignore[arg-type]

@@ -385,3 +385,23 @@ def test_the_proposer_skips_a_kept_candidate_that_configspace_rejects() -> None:
     config = proposer(history, np.random.default_rng(0))
     assert config is not None and dict(config) == {"h0": 2}
     assert proposer._spare.shape[0] == 0  # both used up
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda e: LocalAndRandomSearch(e, n_random=1.5), r"n_random: expected a positive"),
+        (lambda e: LocalAndRandomSearch(e, max_steps=2.5), r"max_steps: expected a non-neg"),
+        (lambda e: LocalAndRandomSearch(e, step_size="a"), r"step_size: expected a value"),
+        (lambda e: LocalAndRandomSearch(e, seed=-1), r"seed: expected a non-negative"),
+        (lambda e: RandomSearch(e, n_random=True), r"n_random: expected a positive"),
+        (lambda e: RandomSearch(e.configspace), r"encoder: expected an Encoder"),
+        (lambda e: LocalAndRandomSearch(None), r"encoder: expected an Encoder"),
+    ],
+)
+def test_settings_of_the_wrong_kind_are_refused_at_construction(
+    build: Callable[[Encoder], object], message: str
+) -> None:
+    encoder = Encoder(ConfigurationSpace({"x": (0.0, 1.0)}, seed=0))
+    with pytest.raises(ScenarioError, match=message):
+        build(encoder)

@@ -223,3 +223,25 @@ def test_preload_imports_the_sklearn_backend_only_when_fits_will_need_it() -> No
         "().preload(100, 6)", "(backend='numpy').preload(10**6, 6)", "().preload(1000, 6)"
     ) == ["False", "False", "True"]
     assert loaded_after("(backend='sklearn').preload(10, 2)") == ["True"]
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: RandomForest(bootstrap="no"), r"bootstrap: expected True or False, got 'no'"),
+        (lambda: RandomForest(log_y="yes"), r"log_y: expected True or False"),
+        (lambda: RandomForest(within_leaf_variance=1), r"within_leaf_variance: expected True"),
+        (lambda: RandomForest(ratio_features="a"), r"ratio_features: expected a share"),
+        (lambda: GaussianProcess(length_scale_bounds=None), r"length_scale_bounds: expected"),
+        (lambda: GaussianProcess(length_scale_bounds=(1.0,)), r"length_scale_bounds: expected"),
+        (lambda: GaussianProcess(noise_bounds=("a", "b")), r"noise_bounds: expected"),
+    ],
+)
+def test_settings_of_the_wrong_kind_are_refused_by_name(build: object, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        build()  # type: ignore[operator]
+
+
+def test_numpy_integers_are_counts_too() -> None:
+    assert RandomForest(n_trees=np.int64(4)).n_trees == 4
+    assert RandomForest(bootstrap=np.bool_(False)).bootstrap == np.bool_(False)

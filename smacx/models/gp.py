@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from smacx.errors import ScenarioError, keyword_hints
+from smacx.errors import ScenarioError, is_real, is_whole, keyword_hints
 
 if TYPE_CHECKING:
     from sklearn.gaussian_process import GaussianProcessRegressor
@@ -63,17 +63,17 @@ class GaussianProcess:
     def __post_init__(self) -> None:
         for name, least in (("n_restarts", 0), ("max_iter", 1), ("seed", 0)):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+            if not is_whole(value) or value < least:
                 raise ScenarioError(
                     f"GaussianProcess.{name}: expected an int >= {least}, got {value!r}"
                 )
-        for name, (low, high) in (
-            ("length_scale_bounds", self.length_scale_bounds),
-            ("noise_bounds", self.noise_bounds),
-        ):
-            if not 0 < low < high < math.inf:
+        for name in ("length_scale_bounds", "noise_bounds"):
+            bounds = getattr(self, name)
+            pair = isinstance(bounds, (tuple, list)) and len(bounds) == 2
+            if not (pair and all(map(is_real, bounds)) and 0 < bounds[0] < bounds[1] < math.inf):
                 raise ScenarioError(
-                    f"GaussianProcess.{name}: expected 0 < lower < upper, got ({low}, {high})"
+                    f"GaussianProcess.{name}: expected (lower, upper) with 0 < lower < upper, "
+                    f"got {bounds!r}"
                 )
 
     def _optimize(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from smacx.errors import ScenarioError, keyword_hints
+from smacx.errors import ScenarioError, check_flag, is_real, is_whole, keyword_hints
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -309,7 +309,7 @@ class RandomForest:
     def __post_init__(self) -> None:
         for name in ("n_trees", "min_samples_split", "min_samples_leaf", "max_depth", "seed"):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            if not is_whole(value):
                 raise ScenarioError(f"RandomForest.{name}: expected an int, got {value!r}")
         if self.seed < 0:
             raise ScenarioError(f"RandomForest.seed: expected an int >= 0, got {self.seed}")
@@ -317,7 +317,9 @@ class RandomForest:
             raise ScenarioError(
                 f"RandomForest.n_trees: expected a positive integer, got {self.n_trees}"
             )
-        if not 0.0 < self.ratio_features <= 1.0:
+        for flag in ("bootstrap", "log_y", "within_leaf_variance"):
+            check_flag("RandomForest", flag, getattr(self, flag))
+        if not is_real(self.ratio_features) or not 0.0 < self.ratio_features <= 1.0:
             raise ScenarioError(
                 "RandomForest.ratio_features: expected a share in (0, 1], "
                 f"got {self.ratio_features}"
