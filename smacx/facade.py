@@ -594,8 +594,9 @@ class SMAC:
 
     @property
     def incumbents(self) -> list[Configuration]:
-        """The best configurations, best first (with one objective, up to the intensifier's
-        ``max_incumbents``; with several, the Pareto front)."""
+        """The best configurations, best first: with one objective, up to the intensifier's
+        ``max_incumbents``; with several, the Pareto front, of which at most ``max_incumbents``
+        that spread along it (``Intensifier(max_incumbents=...)`` keeps more)."""
         return self.intensifier.incumbents()
 
     def _budget_left(self) -> bool:

@@ -113,6 +113,29 @@ def pareto_fronts(costs: np.ndarray) -> np.ndarray:
     return front
 
 
+def front_incumbents(ids: Sequence[int], costs: np.ndarray, k: int) -> list[int]:
+    """The Pareto front of configurations ``ids`` with ``costs`` (n, m), best first (see
+    :func:`rank_configs`); of a front larger than ``k``, the ``k`` members that spread along
+    it most: the one with the smallest crowding distance (NSGA-II's: the sum over objectives
+    of the gap between its neighbours, scaled by the front's range) goes first, again and
+    again, and each objective's extremes stay."""
+    members = np.flatnonzero(pareto_fronts(costs) == 0)
+    while len(members) > k:
+        front = costs[members]
+        distance = np.zeros(len(members))
+        for j in range(front.shape[1]):
+            order = np.argsort(front[:, j], kind="stable")
+            values = front[order, j]
+            span = values[-1] - values[0]
+            gaps = np.full(len(order), np.inf)
+            if span > 0:
+                gaps[1:-1] = (values[2:] - values[:-2]) / span
+            distance[order] += gaps
+        members = np.delete(members, int(np.argmin(distance)))
+    kept = {ids[int(i)] for i in members}
+    return [c for c in rank_configs(ids, costs) if c in kept]
+
+
 def plain_number(value: SupportsFloat) -> int | float:
     """A setting's number as settings store it: a whole number as an int, else a float
     (numpy's numbers included), so that equal settings print alike."""
@@ -177,7 +200,8 @@ class Intensifier:
         max_config_calls: Most keys (instance-seed pairs) a configuration is evaluated on. By
             default every instance once for deterministic scenarios, otherwise 3 per instance.
         max_incumbents: How many incumbents are kept: the best configurations at the highest
-            level (one objective) or the Pareto front (several), best first.
+            level (one objective) or the Pareto front (several), best first; of a larger
+            front, those that spread along it most (the extremes always).
         min_samples_per_config: Successful samples a configuration needs before it is compared
             or made incumbent; its first samples are handed out together so they can run in
             parallel.
@@ -400,9 +424,7 @@ class Racing:
             id_arr, cost = id_arr[finite], cost[finite]
             best = np.lexsort((id_arr, cost))[: self.settings.max_incumbents]
             return [int(i) for i in id_arr[best]]
-        front = {ids[i] for i in np.flatnonzero(pareto_fronts(costs) == 0)}
-        ranked = [c for c in rank_configs(ids, costs) if c in front]
-        return ranked[: self.settings.max_incumbents]
+        return front_incumbents(ids, costs, self.settings.max_incumbents)
 
     def _maybe_reject(self, config_id: int) -> None:
         """Stop racing a challenger that is worse than the incumbent on their common keys."""

@@ -35,9 +35,9 @@ from ConfigSpace import Configuration
 
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real, is_whole, keyword_hints
 from smacx.intensifier import (
+    front_incumbents,
     make_keys,
     overdue_trials,
-    pareto_fronts,
     plain_number,
     rank_configs,
 )
@@ -233,7 +233,8 @@ class SuccessiveHalving(_HalvingSettings):
         instance_order: ``"shuffled"`` (a seeded random order of the instances per seed) or
             ``"fixed"``.
         max_incumbents: How many incumbents are kept: the best configurations at the highest
-            budget with results (one objective) or their Pareto front (several), best first.
+            budget with results (one objective) or their Pareto front (several), best first;
+            of a larger front, those that spread along it most (the extremes always).
         pending_config_timeout: Seconds after which a configuration whose trials are still
             running is retired: its running trials are recorded as RETIRED (with the crash cost),
             so a trial that hangs or is lost cannot hold a stage back.
@@ -314,7 +315,8 @@ class Hyperband(_HalvingSettings):
         instance_order: ``"shuffled"`` (a seeded random order of the instances per seed) or
             ``"fixed"``.
         max_incumbents: How many incumbents are kept: the best configurations at the highest
-            budget with results (one objective) or their Pareto front (several), best first.
+            budget with results (one objective) or their Pareto front (several), best first;
+            of a larger front, those that spread along it most (the extremes always).
         pending_config_timeout: Seconds after which a configuration whose trials are still
             running is retired: its running trials are recorded as RETIRED (with the crash cost),
             so a trial that hangs or is lost cannot hold a stage back.
@@ -678,11 +680,9 @@ class Halving:
         }
         ids = sorted(done)
         costs = np.array([done[c] for c in ids], dtype=float)
-        ranked = rank_configs(ids, costs)
         if costs.shape[1] > 1:
-            front = {ids[i] for i in np.flatnonzero(pareto_fronts(costs) == 0)}
-            ranked = [c for c in ranked if c in front]
-        return ranked[: self.settings.max_incumbents]
+            return front_incumbents(ids, costs, self.settings.max_incumbents)
+        return rank_configs(ids, costs)[: self.settings.max_incumbents]
 
     def incumbents(self) -> list[Configuration]:
         """The best configurations at the highest budget with results, best first.

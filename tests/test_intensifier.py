@@ -355,3 +355,19 @@ def test_queued_trials_of_a_rejected_challenger_are_not_handed_out() -> None:
 def test_min_samples_above_max_config_calls_is_refused() -> None:
     with pytest.raises(ScenarioError, match=r"min_samples_per_config must be at most.*3 > 1"):
         Intensifier(max_config_calls=1, min_samples_per_config=3)
+
+
+def test_a_front_larger_than_max_incumbents_keeps_its_spread_and_extremes() -> None:
+    """Points on a line x + y = 1 plus a denser cluster: the kept ones include both ends, and
+    the cluster loses members before the isolated points do."""
+    from smacx.intensifier import front_incumbents
+
+    xs = [0.0, 0.5, 0.51, 0.52, 0.53, 1.0]
+    costs = np.array([[x, 1.0 - x] for x in xs])
+    ids = list(range(10, 16))
+    kept = front_incumbents(ids, costs, 4)
+    assert len(kept) == 4
+    assert {10, 15} <= set(kept)  # the extremes
+    assert len({11, 12, 13, 14} & set(kept)) == 2
+    assert front_incumbents(ids, costs, 10) == front_incumbents(ids, costs, 6)
+    assert len(front_incumbents(ids, costs, 10)) == 6
