@@ -391,7 +391,10 @@ class ConfigSelector:
         if costs.size < 2:
             return False
         best = float(costs.min())
-        tied = int(np.count_nonzero(costs <= best + 1e-9 * abs(best)))
+        # Equal up to rounding, measured against the costs' spread, not their size: relative
+        # to the best cost, costs of 1e10 + f tied whenever within 10 of the best.
+        tolerance = max(1e-9 * (float(costs.max()) - best), 8 * float(np.spacing(abs(best))))
+        tied = int(np.count_nonzero(costs <= best + tolerance))
         if tied >= 2 and self._tied < 2:
             logger.info(
                 "%d configurations share the lowest cost %g: %.0f%% of the proposals are random "

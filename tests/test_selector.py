@@ -551,6 +551,24 @@ def test_a_tie_at_the_lowest_cost_raises_the_random_share_until_broken(
     assert _model_share(selector, rh) > 0.9
 
 
+def test_costs_with_a_large_offset_tie_only_when_equal(space: ConfigurationSpace) -> None:
+    """1e10 + f: distinct values of f are no plateau, however large the offset."""
+    rh = RunHistory(space)
+    selector = ConfigSelector(
+        space,
+        [],
+        random_probability=0.05,
+        plateau_probability=0.5,
+        seed=0,
+        proposer=_CountingProposer(space),
+    )
+    for f, config in zip([0.5, 3.0, 7.0, 9.0], space.sample_configuration(4)):
+        _finish(rh, config, 1e10 + f)
+    assert _model_share(selector, rh) > 0.9
+    _finish(rh, space.sample_configuration(), 1e10 + 0.5)
+    assert 0.4 < _model_share(selector, rh) < 0.6
+
+
 def test_the_plateau_rule_is_off_for_several_objectives_or_a_share_of_zero(
     space: ConfigurationSpace,
 ) -> None:
