@@ -712,7 +712,7 @@ class Encoder:
             raise ScenarioError(f"n: expected a non-negative number, got {n}")
         d = self.n_dims
         chunks: list[np.ndarray] = []
-        have, batch = 0, n
+        have, batch, drawn = 0, n, 0
         for _ in range(50):
             if have >= n:
                 break
@@ -723,7 +723,10 @@ class Encoder:
             X = X[~self._forbidden(self._to_cs(X))]
             chunks.append(X)
             have += X.shape[0]
-            rate = max(X.shape[0] / batch, 0.01)
+            drawn += batch
+            # The acceptance rate over every draw so far (a rate floored at 1% made a space
+            # whose clauses forbid 99.9% of it come up short, with a warning, every time).
+            rate = max(have / drawn, 1e-5)
             batch = min(math.ceil((n - have) / rate * 1.2) + 1, 100_000)
         out = np.concatenate(chunks)[:n] if chunks else np.empty((0, d))
         if out.shape[0] < n:

@@ -101,7 +101,8 @@ class SMAC:
         intensifier: Intensification settings: :class:`~smacx.Intensifier` (racing, the
             default), or ``SuccessiveHalving``/``Hyperband`` for multi-fidelity scenarios.
         random_probability: Share of proposals drawn at random after the initial design
-            (the preset's default when None).
+            (the preset's default when None). Before the model has ``max(3, d + 1)`` results
+            for ``d`` hyperparameters, every proposal is random (see :class:`InitialDesign`).
         plateau_probability: Share drawn at random instead while two or more configurations
             share the lowest cost, a plateau the model cannot see past (see
             :class:`~smacx.selector.ConfigSelector`). By default 0.5 with the ``"hpo"`` preset

@@ -217,7 +217,10 @@ class InitialDesign:
             (the space's own sampler) or ``"default"`` (only the default configuration).
         n_configs: How many configurations to draw; by default
             ``min(max(min_configs, n_configs_per_hyperparameter * d), cap)`` where ``cap`` is
-            ``max_ratio * n_trials``, but never below ``min(short_run_configs, n_trials / 4)``.
+            ``max(max_ratio * n_trials, min(short_run_configs, n_trials / 4))`` (at least 1,
+            and at least the ``additional_configs``). A model-based preset proposes at random
+            after a design smaller than ``d + 1`` until the model has ``max(3, d + 1)``
+            results (``ModelProposer``'s ``min_observations``).
         n_configs_per_hyperparameter: Design size per hyperparameter (when n_configs is None).
         min_configs: Design size wanted at the least, where ``max_ratio`` of the budget allows
             it (when n_configs is None). With 5 instead of 10, the hpo preset stayed in a poor

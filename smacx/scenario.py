@@ -120,7 +120,9 @@ class Scenario:
         instance_features: Feature vector of every instance (same length for all).
         min_budget: Smallest fidelity handed to the target as ``budget`` (multi-fidelity).
         max_budget: Largest fidelity; configurations are compared at this budget.
-        seed: Seed of every random choice smacx makes.
+        seed: Seed of every random choice smacx makes, and of the preset's own model and
+            maximizer; a model or maximizer passed to ``SMAC`` keeps its own ``seed`` (and its
+            state: pass a fresh one to each run that should repeat another).
         n_workers: With more than 1 and no ``dask_client``, the number of single-threaded
             worker processes of the dask cluster smacx starts for the run. How many trials
             run at once is up to the cluster: workers that join it later, or a user's own

@@ -304,3 +304,22 @@ def test_an_encoder_of_no_space_or_of_text_features_is_refused() -> None:
     space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
     with pytest.raises(ScenarioError, match="instance_features: expected a list of numbers"):
         Encoder(space, {"a": "ab"})  # type: ignore[dict-item]
+
+
+def test_sampling_a_space_whose_clauses_forbid_nearly_all_of_it_comes_up_full(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One allowed value of 1000: 999 of 1000 draws are forbidden, and still every call
+    returns as many configurations as asked for, without a warning."""
+    from ConfigSpace import Categorical, Float, ForbiddenInClause
+
+    cs = ConfigurationSpace(seed=0)
+    a = Categorical("a", [f"a{i}" for i in range(1000)], default="a999")
+    cs.add([a, Float("x", (0.0, 1.0))])
+    cs.add(ForbiddenInClause(a, [f"a{i}" for i in range(999)]))
+    encoder = Encoder(cs)
+    rng = np.random.default_rng(0)
+    with caplog.at_level("WARNING", logger="smacx"):
+        for _ in range(20):
+            assert encoder.sample(500, rng).shape == (500, 2)
+    assert not caplog.records
