@@ -1005,7 +1005,7 @@ class ModelProposer:
             model = _Marginalized(self.model, self.features)
         X_config = X[:, : self.encoder.n_dims]
         model = self._extrapolating(model, X_config, y)
-        acq = self.acquisition.bind(model, self._best_y(y))
+        acq = self.acquisition.bind(model, self._best_y(self._incumbent_cost(ids, instances, y)))
         X_running = self._encode_ids(history, pending)
         running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:
@@ -1128,7 +1128,20 @@ class ModelProposer:
             free &= _sq_dists(found, found[i : i + 1])[:, 0] >= limit * limit
         return found[kept]
 
-    def _best_y(self, y: np.ndarray) -> float:
+    @staticmethod
+    def _incumbent_cost(
+        ids: Sequence[int], instances: Sequence[str | None], y: np.ndarray
+    ) -> float:
+        """The cost the acquisition compares predictions with: the lowest cost, or with
+        instances, where the model predicts a configuration's mean over them, the lowest
+        mean among the configurations run on the most instances (the incumbent's level), not
+        the lowest single (configuration, instance) result."""
+        if np.ndim(y) != 1 or all(i is None for i in instances):
+            return float(np.min(y))
+        _, group, counts = np.unique(np.asarray(ids), return_inverse=True, return_counts=True)
+        means = np.bincount(group, weights=np.asarray(y, dtype=np.float64)) / counts
+        return float(np.min(means[counts == counts.max()]))
+
+    def _best_y(self, best: float) -> float:
         transform: Any = getattr(self.model, "transform_y", None)
-        best = float(np.min(y))
         return float(transform(np.array([best]))[0]) if callable(transform) else best
