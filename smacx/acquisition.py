@@ -55,10 +55,20 @@ _Z_ASYMPTOTIC = -1e3
 
 def _moments(model: Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`(n,)` mean and `(n,)` standard deviation of the model at `(n, d)` inputs."""
-    mean, var = model.predict(X)
-    mean = np.asarray(mean, dtype=np.float64).ravel()
-    std = np.sqrt(np.maximum(np.asarray(var, dtype=np.float64).ravel(), 0.0))
-    return mean, std
+    predicted = model.predict(X)
+    if not (isinstance(predicted, tuple) and len(predicted) == 2):
+        raise ScenarioError(
+            f"{type(model).__name__}.predict must return (mean, variance), two arrays of "
+            f"shape ({len(X)},); got {type(predicted).__name__} {predicted!r:.80}"
+        )
+    mean = np.asarray(predicted[0], dtype=np.float64).ravel()
+    var = np.asarray(predicted[1], dtype=np.float64).ravel()
+    if mean.shape != (len(X),) or var.shape != (len(X),):
+        raise ScenarioError(
+            f"{type(model).__name__}.predict must return (mean, variance), two arrays of "
+            f"shape ({len(X)},); got shapes {mean.shape} and {var.shape}"
+        )
+    return mean, np.sqrt(np.maximum(var, 0.0))
 
 
 def _check_best(best_y: float) -> float:

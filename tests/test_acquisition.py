@@ -192,3 +192,19 @@ def test_scores_do_not_depend_on_the_cost_scale(scale: float) -> None:
 def test_bad_settings_name_the_argument(make: object, name: str) -> None:
     with pytest.raises(ScenarioError, match=name.replace(".", r"\.")):
         make()  # type: ignore[operator]
+
+
+class _MeanOnly:
+    """A user's model whose predict forgot the variance."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        pass
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.zeros(len(X))
+
+
+def test_a_model_that_predicts_no_variance_is_named() -> None:
+    acq = EI().bind(_MeanOnly(), 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match=r"_MeanOnly.predict must return \(mean, variance\)"):
+        acq(np.zeros((3, 2)))

@@ -210,10 +210,15 @@ class SQLiteStorage:
             cur.close()
 
     def _error(self, err: sqlite3.Error) -> StorageError:
+        if "locked" in str(err) or "busy" in str(err):
+            hint = (
+                f"Another process held it locked for longer than timeout={self._timeout} s: "
+                "raise the timeout or let fewer processes share the file."
+            )
+        else:
+            hint = "Check that its disk has space and the file is writable."
         return StorageError(
-            f"cannot write to the run-history database {str(self.path)!r}: {err}. If another "
-            f"process holds it locked for longer than timeout={self._timeout} s, raise the "
-            "timeout or let fewer processes share the file."
+            f"cannot write to the run-history database {str(self.path)!r}: {err}. {hint}"
         )
 
     def get_meta(self, key: str) -> str | None:
