@@ -391,9 +391,11 @@ class ConfigSelector:
         if costs.size < 2:
             return False
         best = float(costs.min())
-        # Equal up to rounding, measured against the costs' spread, not their size: relative
-        # to the best cost, costs of 1e10 + f tied whenever within 10 of the best.
-        tolerance = max(1e-9 * (float(costs.max()) - best), 8 * float(np.spacing(abs(best))))
+        # Equal up to rounding: within 1e-12 of the best cost's size, and within 1e-9 of the
+        # costs' spread (with 1e-9 of the size alone, costs of 1e10 + f tied whenever within
+        # 10 of the best; with the spread alone, one huge cost made distinct ones a tie).
+        size, spread = abs(best), float(costs.max()) - best
+        tolerance = max(min(1e-12 * size, 1e-9 * spread), 8 * float(np.spacing(size)))
         tied = int(np.count_nonzero(costs <= best + tolerance))
         if tied >= 2 and self._tied < 2:
             logger.info(

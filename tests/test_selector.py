@@ -567,6 +567,19 @@ def test_costs_with_a_large_offset_tie_only_when_equal(space: ConfigurationSpace
     assert _model_share(selector, rh) > 0.9
     _finish(rh, space.sample_configuration(), 1e10 + 0.5)
     assert 0.4 < _model_share(selector, rh) < 0.6
+    # nor does one huge cost make distinct small ones a tie
+    rh = RunHistory(space)
+    for cost, config in zip([0.5, 3.0, 7.0, 1e15], space.sample_configuration(4)):
+        _finish(rh, config, cost)
+    selector = ConfigSelector(
+        space,
+        [],
+        random_probability=0.05,
+        plateau_probability=0.5,
+        seed=0,
+        proposer=_CountingProposer(space),
+    )
+    assert _model_share(selector, rh) > 0.9
 
 
 def test_the_plateau_rule_is_off_for_several_objectives_or_a_share_of_zero(
