@@ -115,11 +115,14 @@ def pareto_fronts(costs: np.ndarray) -> np.ndarray:
 
 def front_incumbents(ids: Sequence[int], costs: np.ndarray, k: int) -> list[int]:
     """The Pareto front of configurations ``ids`` with ``costs`` (n, m), best first (see
-    :func:`rank_configs`); of a front larger than ``k``, the ``k`` members that spread along
-    it most: the one with the smallest crowding distance (NSGA-II's: the sum over objectives
-    of the gap between its neighbours, scaled by the front's range) goes first, again and
-    again, and each objective's extremes stay."""
+    :func:`rank_configs`); of a front larger than ``k``, the best-ranked member and the
+    ``k - 1`` that spread along it most: the one with the smallest crowding distance
+    (NSGA-II's: the sum over objectives of the gap between its neighbours, scaled by the
+    front's range) goes first, again and again, so each objective's extremes stay while
+    ``k`` allows."""
     members = np.flatnonzero(pareto_fronts(costs) == 0)
+    ranked = rank_configs(ids, costs)
+    first = next(i for i in members if ids[int(i)] == ranked[0]) if len(members) else None
     while len(members) > k:
         front = costs[members]
         distance = np.zeros(len(members))
@@ -131,9 +134,10 @@ def front_incumbents(ids: Sequence[int], costs: np.ndarray, k: int) -> list[int]
             if span > 0:
                 gaps[1:-1] = (values[2:] - values[:-2]) / span
             distance[order] += gaps
-        members = np.delete(members, int(np.argmin(distance)))
+        others = np.flatnonzero(members != first)  # the incumbent stays
+        members = np.delete(members, int(others[np.argmin(distance[others])]))
     kept = {ids[int(i)] for i in members}
-    return [c for c in rank_configs(ids, costs) if c in kept]
+    return [c for c in ranked if c in kept]
 
 
 def plain_number(value: SupportsFloat) -> int | float:
@@ -201,7 +205,7 @@ class Intensifier:
             default every instance once for deterministic scenarios, otherwise 3 per instance.
         max_incumbents: How many incumbents are kept: the best configurations at the highest
             level (one objective) or the Pareto front (several), best first; of a larger
-            front, those that spread along it most (the extremes always).
+            front, the best-ranked one and those that spread along it most.
         min_samples_per_config: Successful samples a configuration needs before it is compared
             or made incumbent; its first samples are handed out together so they can run in
             parallel.

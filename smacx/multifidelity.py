@@ -234,7 +234,7 @@ class SuccessiveHalving(_HalvingSettings):
             ``"fixed"``.
         max_incumbents: How many incumbents are kept: the best configurations at the highest
             budget with results (one objective) or their Pareto front (several), best first;
-            of a larger front, those that spread along it most (the extremes always).
+            of a larger front, the best-ranked one and those that spread along it most.
         pending_config_timeout: Seconds after which a configuration whose trials are still
             running is retired: its running trials are recorded as RETIRED (with the crash cost),
             so a trial that hangs or is lost cannot hold a stage back.
@@ -316,7 +316,7 @@ class Hyperband(_HalvingSettings):
             ``"fixed"``.
         max_incumbents: How many incumbents are kept: the best configurations at the highest
             budget with results (one objective) or their Pareto front (several), best first;
-            of a larger front, those that spread along it most (the extremes always).
+            of a larger front, the best-ranked one and those that spread along it most.
         pending_config_timeout: Seconds after which a configuration whose trials are still
             running is retired: its running trials are recorded as RETIRED (with the crash cost),
             so a trial that hangs or is lost cannot hold a stage back.
@@ -413,8 +413,8 @@ class Halving:
         # (config id, budget) -> key index -> costs; and the mean once every key is in
         self._results: dict[tuple[int, float], dict[int, list[float]]] = {}
         self._complete: dict[float, dict[int, list[float]]] = {b: {} for b in self.budgets}
-        # (config id, budget) with a trial that did not succeed: never incumbent at that budget
-        self._failed: set[tuple[int, float]] = set()
+        # (config id, budget) -> successful trials: none, and it is no incumbent there
+        self._successes: dict[tuple[int, float], int] = {}
         self._handed: set[TrialKey] = set()  # handed out, not yet seen in the history
         self._seen = 0
         self._scanned: set[int] = set()
@@ -493,8 +493,9 @@ class Halving:
         done = self._results.setdefault((key.config_id, key.budget), {})
         value = self.history[key]
         done[index] = value.costs()
-        if value.status is not StatusType.SUCCESS:
-            self._failed.add((key.config_id, key.budget))
+        if value.status is StatusType.SUCCESS:
+            pair = (key.config_id, key.budget)
+            self._successes[pair] = self._successes.get(pair, 0) + 1
         if len(done) == self._n_keys:
             costs = np.array([done[i] for i in range(self._n_keys)], dtype=float)
             self._complete[key.budget][key.config_id] = [float(c) for c in costs.mean(axis=0)]
@@ -666,10 +667,12 @@ class Halving:
         return None
 
     def _may_lead(self, config_id: int, budget: float) -> bool:
-        """Whether every trial of a configuration at ``budget`` succeeded (a finite
-        ``crash_cost`` must not make a crashing configuration the incumbent)."""
+        """Whether a configuration may be the incumbent at ``budget``: a trial of it there
+        succeeded (with a finite ``crash_cost``, one that only crashed must not lead; one
+        that timed out on a hard instance still may, with the penalty in its mean), and its
+        costs are finite."""
         costs = self._complete[budget][config_id]
-        return (config_id, budget) not in self._failed and all(map(math.isfinite, costs))
+        return self._successes.get((config_id, budget), 0) > 0 and all(map(math.isfinite, costs))
 
     def _select_incumbents(self) -> list[int]:
         budget = self._incumbent_budget()
@@ -688,7 +691,7 @@ class Halving:
         """The best configurations at the highest budget with results, best first.
 
         One objective: lowest mean cost over the keys (ties by config id). Several: the Pareto
-        front. Configurations with a trial that did not succeed there are never incumbents.
+        front. Configurations with no successful trial there are never incumbents.
         """
         self._refresh()
         return [self.history.get_config(c) for c in self._incumbent_ids]

@@ -371,3 +371,16 @@ def test_a_front_larger_than_max_incumbents_keeps_its_spread_and_extremes() -> N
     assert len({11, 12, 13, 14} & set(kept)) == 2
     assert front_incumbents(ids, costs, 10) == front_incumbents(ids, costs, 6)
     assert len(front_incumbents(ids, costs, 10)) == 6
+
+
+def test_a_pruned_front_keeps_its_best_ranked_member() -> None:
+    """With max_incumbents below the number of objectives the extremes cannot all stay; the
+    incumbent (the best-ranked, here the balanced point) always does."""
+    from smacx.intensifier import front_incumbents, rank_configs
+
+    costs = np.array([[0.0, 1.0], [0.25, 0.25], [1.0, 0.0], [0.6, 0.1]])
+    ids = [1, 2, 3, 4]
+    assert rank_configs(ids, costs)[0] == 2
+    for k in (1, 2, 3):
+        kept = front_incumbents(ids, costs, k)
+        assert kept[0] == 2 and len(kept) == k

@@ -245,3 +245,8 @@ def test_settings_of_the_wrong_kind_are_refused_by_name(build: object, message: 
 def test_numpy_integers_are_counts_too() -> None:
     assert RandomForest(n_trees=np.int64(4)).n_trees == 4
     assert RandomForest(bootstrap=np.bool_(False)).bootstrap == np.bool_(False)
+
+
+def test_gp_bounds_may_be_any_pair() -> None:
+    assert GaussianProcess(length_scale_bounds=np.array([1e-3, 1e3])) is not None
+    assert GaussianProcess(noise_bounds=[1e-6, 1e-2]) is not None

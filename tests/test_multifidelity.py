@@ -483,3 +483,18 @@ def test_settings_take_numpy_integers_and_refuse_an_endless_timeout() -> None:
 def test_total_budget_checks_its_arguments(call: Any, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         call()
+
+
+def test_a_timeout_on_a_hard_instance_does_not_bar_the_incumbent(space: ConfigurationSpace) -> None:
+    """Every configuration times out on instance "hard" (a finite penalty): the best on the
+    rest is still the incumbent, as racing would have it."""
+    rh = RunHistory(space)
+    hb = build(space, rh, Hyperband(), crash_cost=100.0, max_budget=9, instances=["easy", "hard"])
+    for _ in range(40):
+        info = hb.ask()
+        rh.add_running(info)
+        if info.instance == "hard":
+            rh.add(info, TrialValue(cost=100.0, status=StatusType.TIMEOUT))
+        else:
+            rh.add(info, TrialValue(cost=abs(float(info.config["x"]))))
+    assert hb.incumbents()

@@ -426,3 +426,31 @@ def test_a_process_that_exits_early_is_told_so(space: ConfigurationSpace) -> Non
     value = run(space, exits_with_code_3, trial_walltime_limit=30)
     assert value.status is StatusType.CRASHED
     assert "exited with code 3 before returning a result" in value.additional_info["error"]
+
+
+def signals_its_run(config: Configuration) -> float:
+    os.kill(os.getppid(), signal.SIGUSR1)
+    time.sleep(0.5)
+    return 1.0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGUSR1 there")
+def test_signals_during_a_limited_trial_reach_the_applications_wakeup_fd(
+    space: ConfigurationSpace,
+) -> None:
+    """asyncio, Trio and Qt learn of signals through the wakeup fd, which the runner borrows
+    while a limited trial runs: what arrived meanwhile is passed on."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    handler = signal.signal(signal.SIGUSR1, lambda *_: None)
+    previous = signal.set_wakeup_fd(write_end)
+    try:
+        value = run(space, signals_its_run, trial_walltime_limit=30)
+        assert value.status is StatusType.SUCCESS
+        assert signal.SIGUSR1 in os.read(read_end, 64)
+    finally:
+        signal.set_wakeup_fd(previous)
+        signal.signal(signal.SIGUSR1, handler)
+        os.close(read_end)
+        os.close(write_end)

@@ -69,8 +69,11 @@ class GaussianProcess:
                 )
         for name in ("length_scale_bounds", "noise_bounds"):
             bounds = getattr(self, name)
-            pair = isinstance(bounds, (tuple, list)) and len(bounds) == 2
-            if not (pair and all(map(is_real, bounds)) and 0 < bounds[0] < bounds[1] < math.inf):
+            try:
+                pair = len(bounds) == 2 and all(map(is_real, bounds))
+            except TypeError:  # None, a number
+                pair = False
+            if not (pair and 0 < bounds[0] < bounds[1] < math.inf):
                 raise ScenarioError(
                     f"GaussianProcess.{name}: expected (lower, upper) with 0 < lower < upper, "
                     f"got {bounds!r}"

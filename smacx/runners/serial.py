@@ -283,8 +283,13 @@ class SerialRunner(AbstractRunner):
             context="fork",
             warnings=False,
         )
-        with _sigterm_ends_the_run():
-            return self._call_limited(pynisher, limited, config, kwargs)
+        with _sigterm_ends_the_run() as sigterm:
+            outcome = self._call_limited(pynisher, limited, config, kwargs)
+        if sigterm and outcome[0] == "error":
+            # (the application handles SIGTERM itself and lives on: pynisher killed the trial)
+            msg = "the trial's process was killed because this process received SIGTERM"
+            return "error", {**outcome[1], "error": msg}, math.nan
+        return outcome
 
     def _call_limited(
         self, pynisher: Any, limited: Any, config: Configuration, kwargs: dict[str, Any]
@@ -407,20 +412,25 @@ class SerialRunner(AbstractRunner):
 
 
 @contextlib.contextmanager
-def _sigterm_ends_the_run() -> Iterator[None]:
+def _sigterm_ends_the_run() -> Iterator[list[bool]]:
     """While a limited trial runs: a SIGTERM still ends this process, as without limits.
 
     pynisher installs a SIGTERM handler for each trial that kills the trial's process and
     means to call the handler it replaced, but never does (it compares the signal number
     with ``is``): the default action, ending the process, was lost, so the run went on with
     the trial recorded as CRASHED, and the handlers of past trials piled up. Here a wakeup
-    file descriptor notes the signal; once pynisher returns, the original handler is back
-    and a SIGTERM that arrived meanwhile gets it: by default the process ends, the trial stays
-    RUNNING and runs again when the run resumes. Only the main thread sees signals; elsewhere
-    nothing changes.
+    file descriptor notes the signals that arrive (and passes them on to the application's
+    own wakeup descriptor, asyncio's say); once pynisher returns, the original handler is
+    back and a SIGTERM that arrived meanwhile gets it: by default the process ends, the trial
+    stays RUNNING and runs again when the run resumes; a Python handler of the application is
+    called. Only the main thread sees signals; elsewhere nothing changes.
+
+    Yields:
+        A list that holds True once the block is over if a SIGTERM arrived meanwhile.
     """
+    arrived_sigterm: list[bool] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield arrived_sigterm
         return
     original = signal.getsignal(signal.SIGTERM)
     read_end, write_end = os.pipe()
@@ -431,10 +441,10 @@ def _sigterm_ends_the_run() -> Iterator[None]:
     except ValueError:  # pragma: no cover - only outside the main thread
         os.close(read_end)
         os.close(write_end)
-        yield
+        yield arrived_sigterm
         return
     try:
-        yield
+        yield arrived_sigterm
     finally:
         signal.set_wakeup_fd(previous_fd)
         try:
@@ -443,8 +453,12 @@ def _sigterm_ends_the_run() -> Iterator[None]:
             arrived = b""
         os.close(read_end)
         os.close(write_end)
+        if arrived and previous_fd != -1:
+            with contextlib.suppress(OSError):  # the application's, as if never swapped
+                os.write(previous_fd, arrived)
         signal.signal(signal.SIGTERM, original)
         if signal.SIGTERM in arrived:
+            arrived_sigterm.append(True)
             if original in (signal.SIG_DFL, None):
                 logger.warning("SIGTERM during a trial: stopping; the trial runs again on resume")
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -197,9 +197,20 @@ def owner_id() -> str:
     return _PROCESS_OWNER
 
 
+_HOSTS: dict[int, str] = {}
+
+
 def _host() -> str:
     """This host's name, with the PID namespace on Linux: containers that share the host's
     name (host networking) but not its process ids see each other as other hosts."""
+    pid = os.getpid()
+    if pid not in _HOSTS:
+        _HOSTS.clear()
+        _HOSTS[pid] = _read_host()
+    return _HOSTS[pid]
+
+
+def _read_host() -> str:
     try:
         namespace = f"+pidns{os.stat('/proc/self/ns/pid').st_ino}"
     except OSError:  # not Linux, or no /proc
@@ -208,9 +219,15 @@ def _host() -> str:
 
 
 def is_local(owner: str) -> bool:
-    """Whether an owner id names a process this one can check (same host and PID namespace)."""
+    """Whether an owner id names a process this one can check (same host and PID namespace).
+
+    An id without a namespace, written by smacx before it recorded one, counts as local when
+    its host name is this one's (as it did then)."""
     parts = owner.split(":")
-    return len(parts) >= 3 and parts[0] == _host()
+    if len(parts) < 3:
+        return False
+    host = _host()
+    return parts[0] in (host, host.split("+pidns")[0])
 
 
 #: Seconds by which a process's start time may differ from the one in its owner id.
