@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 import warnings
+import weakref
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -299,6 +300,15 @@ class SMAC:
             except BaseException:
                 self.runhistory.storage.close()
                 raise
+        if scenario.output_path is not None:
+            # Seen by a later overwrite=True, which must not delete the file under this one
+            # while it lives (see _live_owners). Ended by close(), or when this object is
+            # collected or the interpreter exits without it (optimize() does not close).
+            self._session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
+            self.runhistory.storage.append_meta(_SESSIONS, json.dumps(self._session))
+            self._end_session = weakref.finalize(
+                self, _end_session, self.runhistory.storage, self._session
+            )
 
     # -- construction --------------------------------------------------------------------------
 
@@ -345,12 +355,17 @@ class SMAC:
         path = self.scenario.output_path
         if path is not None and overwrite:
             live = _live_owners(path / DATABASE_NAME)
+            if owner_id() in live:
+                gc.collect()  # a SMAC object of this process left for the collector ends it
+                live = _live_owners(path / DATABASE_NAME)
             if live:
                 # Their results would go on into the unlinked file and be lost without a word.
+                mine = " (this process: close() the SMAC object that has it open)"
                 raise StorageError(
                     f"overwrite=True would delete the run in {str(path)!r} while other "
-                    f"processes still work on it ({', '.join(live)}; as host:pid:...). "
-                    "Stop them first, or give this scenario another name or output_directory."
+                    f"processes still work on it ({', '.join(live)}; as host:pid:...)"
+                    f"{mine if owner_id() in live else ''}. Stop them first, or give this "
+                    "scenario another name or output_directory."
                 )
             try:
                 for suffix in ("", "-wal", "-shm"):
@@ -375,11 +390,6 @@ class SMAC:
                 "change when a run is continued). Pass overwrite=True to replace it, or give "
                 "the scenario another name."
             )
-        if path is not None:
-            # Seen by a later overwrite=True, which must not delete the file under this one
-            # while it lives (see _live_owners); close() marks it closed.
-            self._session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
-            storage.append_meta(_SESSIONS, json.dumps(self._session))
         return storage
 
     def _check_stored_settings(self, stored: str, settings: IntensifierSettings) -> None:
@@ -974,10 +984,7 @@ class SMAC:
                 self._asked.clear()
             finally:
                 if self._session is not None:
-                    with contextlib.suppress(StorageError):
-                        self.runhistory.storage.append_meta(
-                            _CLOSED_SESSIONS, json.dumps(self._session)
-                        )
+                    self._end_session()
                 self.runhistory.storage.close()
 
     def __enter__(self) -> SMAC:
@@ -1001,11 +1008,17 @@ def _same_space(a: Any, b: Any) -> bool:
 _SESSIONS, _CLOSED_SESSIONS = "sessions", "closed_sessions"
 
 
+def _end_session(storage: Storage, session: str) -> None:
+    """Mark a SMAC object's session of a stored run closed (see ``_live_owners``)."""
+    with contextlib.suppress(Exception):  # a closed storage: its process is ending anyway
+        storage.append_meta(_CLOSED_SESSIONS, json.dumps(session))
+
+
 def _live_owners(database: Path) -> list[str]:
     """Owner ids of other processes that work on the smacx database at ``database`` (none if
     it is absent or unreadable): those that hold RUNNING trials, alive and within their lease,
-    and those on this host that opened the run, never closed it and still live (they may be
-    between trials)."""
+    and those on this host, this one included, that opened the run, never closed it and still
+    live (they may be between trials)."""
     if not database.exists():
         return []
     from smacx.storage.sqlite import SQLiteStorage
@@ -1028,7 +1041,7 @@ def _live_owners(database: Path) -> list[str]:
         if r.value.status is StatusType.RUNNING and r.owner != me and not abandoned(r, now)
     }
     sessions = {session.split("#")[0] for session in opened - closed}
-    idle = {o for o in sessions if o != me and is_local(o) and owner_is_alive(o)}
+    idle = {o for o in sessions if o == me or (is_local(o) and owner_is_alive(o))}
     return sorted(running | idle)
 
 

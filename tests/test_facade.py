@@ -1106,6 +1106,56 @@ def test_overwrite_is_refused_while_another_process_has_the_run_open(
         proc.wait()
 
 
+FINISHED_AND_DROPPED = """
+import gc, sys
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+scenario = Scenario(space, n_trials=3, deterministic=True, output_directory=sys.argv[1])
+SMAC(scenario, lambda config, seed: 1.0, progress=False).optimize()  # never closed
+gc.collect()
+print("done", flush=True)
+sys.stdin.readline()  # a notebook kernel that lives on
+"""
+
+
+def test_overwrite_after_a_run_whose_object_was_dropped_unclosed(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """README's one-liner SMAC(scenario, f).optimize() never closes; once the object is gone
+    its session ends, and another process may start the run over while that one lives."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FINISHED_AND_DROPPED, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "done"
+        fresh = SMAC(scenario(space, tmp_path, n_trials=3), overwrite=True)
+        assert fresh.runhistory.n_finished == 0
+        fresh.close()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_overwrite_is_refused_while_this_process_has_the_run_open(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    from smacx import StorageError
+
+    first = SMAC(scenario(space, tmp_path, n_trials=5), progress=False)
+    with pytest.raises(StorageError, match=r"this process: close\(\) the SMAC object"):
+        SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True)
+    first.close()
+    SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True).close()
+    dropped = SMAC(scenario(space, tmp_path, n_trials=5), progress=False)
+    del dropped  # left to the collector: no longer in the way
+    SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True).close()
+
+
 def test_overwrite_of_a_run_that_cannot_be_deleted_names_the_folder(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
