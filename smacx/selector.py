@@ -185,6 +185,25 @@ _AHEAD_RESULTS = 2
 _PERTURB_SCALES = (0.001, 0.05)
 
 
+def incumbent_level_best(ids: Sequence[int], y: np.ndarray) -> float:
+    """The lowest mean of ``y`` per configuration among those with the most rows.
+
+    With instances or noisy seeds a configuration has several rows and the model predicts
+    their mean, so the cost to beat is the incumbent's mean at its level (the most instances
+    or seeds), not the lowest single row; with one row each, simply the lowest ``y``.
+
+    Args:
+        ids: `(n,)` configuration id of each row.
+        y: `(n,)` costs (in the model's space).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1:
+        return float(np.min(y))
+    _, group, counts = np.unique(np.asarray(ids), return_inverse=True, return_counts=True)
+    means = np.bincount(group, weights=y) / counts
+    return float(np.min(means[counts == counts.max()]))
+
+
 def _radii(rows: np.ndarray, evaluated: np.ndarray, largest: float) -> np.ndarray:
     """`(n,)` exclusion radius of each row: half its distance to the nearest evaluated row,
     at most ``largest``. A fine refinement next to the incumbent blocks only a small ball,
@@ -1007,7 +1026,7 @@ class ModelProposer:
             model = _Marginalized(self.model, self.features)
         X_config = X[:, : self.encoder.n_dims]
         model = self._extrapolating(model, X_config, y)
-        acq = self.acquisition.bind(model, self._best_y(self._incumbent_cost(ids, instances, y)))
+        acq = self.acquisition.bind(model, self._best_y(ids, y))
         X_running = self._encode_ids(history, pending)
         running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:
@@ -1130,20 +1149,9 @@ class ModelProposer:
             free &= _sq_dists(found, found[i : i + 1])[:, 0] >= limit * limit
         return found[kept]
 
-    @staticmethod
-    def _incumbent_cost(
-        ids: Sequence[int], instances: Sequence[str | None], y: np.ndarray
-    ) -> float:
-        """The cost the acquisition compares predictions with: the lowest cost, or with
-        instances, where the model predicts a configuration's mean over them, the lowest
-        mean among the configurations run on the most instances (the incumbent's level), not
-        the lowest single (configuration, instance) result."""
-        if np.ndim(y) != 1 or all(i is None for i in instances):
-            return float(np.min(y))
-        _, group, counts = np.unique(np.asarray(ids), return_inverse=True, return_counts=True)
-        means = np.bincount(group, weights=np.asarray(y, dtype=np.float64)) / counts
-        return float(np.min(means[counts == counts.max()]))
-
-    def _best_y(self, best: float) -> float:
+    def _best_y(self, ids: Sequence[int], y: np.ndarray) -> float:
+        """The cost, in the model's space, that the acquisition compares predictions with."""
         transform: Any = getattr(self.model, "transform_y", None)
-        return float(transform(np.array([best]))[0]) if callable(transform) else best
+        if callable(transform):
+            y = np.asarray(transform(np.asarray(y, dtype=np.float64)), dtype=np.float64)
+        return incumbent_level_best(ids, y)

@@ -1138,13 +1138,12 @@ def test_an_enumerated_space_hands_out_what_the_draws_miss() -> None:
 def test_with_instances_the_acquisition_compares_with_the_incumbents_mean() -> None:
     """The model predicts a configuration's mean over instances, so the cost to beat is the
     best mean at the incumbent's level, not the lowest single (configuration, instance)."""
-    from smacx.selector import ModelProposer
-
-    ids = [1, 1, 1, 2, 2, 3]
-    instances = ["a", "b", "c", "a", "b", "a"]
     import numpy as np
 
+    from smacx.selector import incumbent_level_best
+
+    ids = [1, 1, 1, 2, 2, 3]
     y = np.array([0.0, 30.0, 30.0, 1.0, 1.0, 0.5])
     # only config 1 ran on all three instances (the incumbent's level): its mean is 20
-    assert ModelProposer._incumbent_cost(ids, instances, y) == 20.0
-    assert ModelProposer._incumbent_cost(ids, [None] * 6, y) == 0.0
+    assert incumbent_level_best(ids, y) == 20.0
+    assert incumbent_level_best([1, 2, 3, 4, 5, 6], y) == 0.0  # one row each: the lowest
