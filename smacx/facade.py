@@ -923,7 +923,7 @@ class SMAC:
             if len(self.scenario.objectives) > 1:
                 lines.append(
                     f"  Pareto front: {len(self.incumbents)} configuration(s) "
-                    "(SMAC.incumbents); the first:"
+                    "(SMAC.incumbents, at most the intensifier's max_incumbents); the first:"
                 )
             lines.append(
                 f"  incumbent: config {h.get_config_id(incumbent)}, cost {cost:.6g} "

@@ -75,13 +75,14 @@ class RunHistory:
         configspace: The search space the stored configurations belong to.
         objectives: Names of the costs; a trial's cost has one entry per objective.
         storage: Where the history is kept; in memory by default.
-        lease_seconds: How long a trial this process claims stays its own without a sign of
-            life. Processes on the same host see whether the claimant still runs; those on
-            other hosts (or in other containers) only see its lease. With a finite lease, a
-            background thread renews the leases of this process's running trials every fifth
-            of it while the history is in use, so a trial runs again about that long after
-            its process died elsewhere. ``math.inf``: trials are never taken over from a
-            process that looks alive.
+        lease_seconds: How long a trial this process claims stays its own, for processes on
+            other hosts (or in other containers), without a sign of life. Processes on the
+            same host see whether the claimant still runs, and never take over a live one's
+            trial (even one suspended with SIGSTOP: such a run can end short of ``n_trials``
+            while it stays stopped). With a finite lease, a background thread renews the
+            leases of this process's running trials every fifth of it while the history is
+            in use, so a trial runs again about that long after its process died elsewhere.
+            ``math.inf``: trials are never taken over from a process that looks alive.
 
     Example:
         >>> from ConfigSpace import ConfigurationSpace
@@ -223,8 +224,8 @@ class RunHistory:
 
         Args:
             info: The trial.
-            lease_seconds: How long other processes must wait before taking the trial over when
-                this process looks alive but stops renewing (inf: only once it has died); by
+            lease_seconds: How long processes on other hosts must wait before taking the trial
+                over when this process stops renewing (inf: never while it may be alive); by
                 default the history's ``lease_seconds``.
             max_trials: Claim a new trial only while the storage holds fewer trials (checked in
                 the claim's transaction, so processes sharing the history cannot overshoot).

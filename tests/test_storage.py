@@ -332,3 +332,33 @@ def test_read_only_open_works_in_a_folder_nobody_may_write(tmp_path: Path) -> No
         if locked_by == "chattr":
             subprocess.run(["chattr", "-i", str(folder)], check=True)
         folder.chmod(0o755)
+
+
+def test_read_only_open_of_an_unwritable_copy_with_a_write_ahead_log_says_so(
+    tmp_path: Path,
+) -> None:
+    """A run copied while a process wrote it keeps results in its -wal file, which an
+    immutable read would miss: refused, with what to do."""
+    import shutil
+
+    live = SQLiteStorage(tmp_path / "live" / "runhistory.db")
+    cid = live.add_config('{"x": 1}', "")
+    live.finish_trial(done(TrialKey(cid, None, 1, None)))
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    for name in ("runhistory.db", "runhistory.db-wal"):
+        shutil.copy(tmp_path / "live" / name, folder / name)
+    live.close()
+    assert (folder / "runhistory.db-wal").stat().st_size > 0
+    folder.chmod(0o555)
+    chattr = os.access(folder, os.W_OK)
+    if chattr and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+        folder.chmod(0o755)
+        pytest.skip("cannot make a folder unwritable for this user here")
+    try:
+        with pytest.raises(StorageError, match="write-ahead log.*copy the run to a writable"):
+            SQLiteStorage(folder / "runhistory.db", read_only=True)
+    finally:
+        if chattr:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)

@@ -53,8 +53,10 @@ class TrialRecord:
 
     Attributes:
         owner: Id of the process that claimed the trial (see :func:`owner_id`).
-        lease_until: Unix time after which a RUNNING trial may be taken over by another process
-            even if its owner looks alive (inf: only when the owner is gone).
+        lease_until: Unix time after which a RUNNING trial of an owner on another host (or
+            PID namespace), which cannot be checked, may be taken over; one on this host is
+            taken over only once its process is gone, whatever its lease. 0: released, anyone
+            may claim it.
         version: Position of this row's last change in the storage's change order.
     """
 

@@ -138,6 +138,14 @@ class SQLiteStorage:
             conn.close()
             if os.access(self.path.parent, os.W_OK):
                 raise
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            # An immutable read would ignore the results still in the write-ahead log.
+            raise sqlite3.OperationalError(
+                f"results are still in its write-ahead log {wal.name!r}, which SQLite can "
+                "read only with its shared-memory file, and this folder cannot be written; "
+                "copy the run to a writable folder (all of runhistory.db*)"
+            )
         return connect("immutable=1")
 
     def _create_schema(self) -> None:
