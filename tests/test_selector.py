@@ -525,14 +525,9 @@ def _finish(history: RunHistory, config: object, cost: float | list[float]) -> N
     history.add(info, TrialValue(cost=cost))
 
 
-def test_a_tie_at_the_lowest_cost_raises_the_random_share_until_broken(
-    space: ConfigurationSpace,
-) -> None:
-    """Two configurations share the lowest cost: half the proposals are random; a lower cost
-    ends it, and a cost that differs by more than rounding is no tie."""
-    a, b, c, d = space.sample_configuration(4)
-    rh = RunHistory(space)
-    selector = ConfigSelector(
+def _plateau_selector(space: ConfigurationSpace) -> ConfigSelector:
+    """A selector with 5% random proposals, 50% on a plateau, and a counting proposer."""
+    return ConfigSelector(
         space,
         [],
         random_probability=0.05,
@@ -540,6 +535,16 @@ def test_a_tie_at_the_lowest_cost_raises_the_random_share_until_broken(
         seed=0,
         proposer=_CountingProposer(space),
     )
+
+
+def test_a_tie_at_the_lowest_cost_raises_the_random_share_until_broken(
+    space: ConfigurationSpace,
+) -> None:
+    """Two configurations share the lowest cost: half the proposals are random; a lower cost
+    ends it, and a cost that differs by more than rounding is no tie."""
+    a, b, c, d = space.sample_configuration(4)
+    rh = RunHistory(space)
+    selector = _plateau_selector(space)
     _finish(rh, a, 0.25)
     _finish(rh, b, 0.5)
     assert _model_share(selector, rh) > 0.9  # no tie: 1 in 20 random
@@ -554,14 +559,7 @@ def test_a_tie_at_the_lowest_cost_raises_the_random_share_until_broken(
 def test_costs_with_a_large_offset_tie_only_when_equal(space: ConfigurationSpace) -> None:
     """1e10 + f: distinct values of f are no plateau, however large the offset."""
     rh = RunHistory(space)
-    selector = ConfigSelector(
-        space,
-        [],
-        random_probability=0.05,
-        plateau_probability=0.5,
-        seed=0,
-        proposer=_CountingProposer(space),
-    )
+    selector = _plateau_selector(space)
     for f, config in zip([0.5, 3.0, 7.0, 9.0], space.sample_configuration(4)):
         _finish(rh, config, 1e10 + f)
     assert _model_share(selector, rh) > 0.9
@@ -571,14 +569,7 @@ def test_costs_with_a_large_offset_tie_only_when_equal(space: ConfigurationSpace
     rh = RunHistory(space)
     for cost, config in zip([0.5, 3.0, 7.0, 1e15], space.sample_configuration(4)):
         _finish(rh, config, cost)
-    selector = ConfigSelector(
-        space,
-        [],
-        random_probability=0.05,
-        plateau_probability=0.5,
-        seed=0,
-        proposer=_CountingProposer(space),
-    )
+    selector = _plateau_selector(space)
     assert _model_share(selector, rh) > 0.9
 
 
