@@ -454,3 +454,30 @@ def test_signals_during_a_limited_trial_reach_the_applications_wakeup_fd(
         signal.signal(signal.SIGUSR1, handler)
         os.close(read_end)
         os.close(write_end)
+
+
+def signals_itself(config: Configuration) -> float:
+    os.kill(os.getpid(), signal.SIGUSR1)
+    time.sleep(0.2)
+    return 1.0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGUSR1 there")
+def test_signals_the_trial_process_gets_are_not_noted_as_the_runs(
+    space: ConfigurationSpace,
+) -> None:
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    handler = signal.signal(signal.SIGUSR1, lambda *_: None)
+    previous = signal.set_wakeup_fd(write_end)
+    try:
+        value = run(space, signals_itself, trial_walltime_limit=30)
+        assert value.status is StatusType.SUCCESS
+        with contextlib.suppress(BlockingIOError):
+            assert signal.SIGUSR1 not in os.read(read_end, 64)
+    finally:
+        signal.set_wakeup_fd(previous)
+        signal.signal(signal.SIGUSR1, handler)
+        os.close(read_end)
+        os.close(write_end)

@@ -99,6 +99,10 @@ class _Measured:
             # and would ignore the terminate sent at the time limit, dying only at the SIGKILL
             # that follows 5 s later. The default handler ends the child at once.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # The run's wakeup fd (see _sigterm_ends_the_run) is the run's: signals of this
+            # process must not be noted there as the run's own.
+            with contextlib.suppress(ValueError):
+                signal.set_wakeup_fd(-1)
         cpu = time.process_time()
         try:
             result = self.fn(*args, **kwargs)
