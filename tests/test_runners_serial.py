@@ -428,32 +428,28 @@ def test_a_process_that_exits_early_is_told_so(space: ConfigurationSpace) -> Non
     assert "exited with code 3 before returning a result" in value.additional_info["error"]
 
 
-def signals_its_run(config: Configuration) -> float:
-    os.kill(os.getppid(), signal.SIGUSR1)
-    time.sleep(0.5)
-    return 1.0
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="no SIGUSR1 there")
-def test_signals_during_a_limited_trial_reach_the_applications_wakeup_fd(
-    space: ConfigurationSpace,
-) -> None:
-    """asyncio, Trio and Qt learn of signals through the wakeup fd, which the runner borrows
-    while a limited trial runs: what arrived meanwhile is passed on."""
+@contextlib.contextmanager
+def _application_wakeup_fd() -> Any:
+    """An application's wakeup fd (as asyncio sets one) and a SIGUSR1 handler, for the block;
+    yields the pipe's read end."""
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
     handler = signal.signal(signal.SIGUSR1, lambda *_: None)
     previous = signal.set_wakeup_fd(write_end)
     try:
-        value = run(space, signals_its_run, trial_walltime_limit=30)
-        assert value.status is StatusType.SUCCESS
-        assert signal.SIGUSR1 in os.read(read_end, 64)
+        yield read_end
     finally:
         signal.set_wakeup_fd(previous)
         signal.signal(signal.SIGUSR1, handler)
         os.close(read_end)
         os.close(write_end)
+
+
+def signals_its_run(config: Configuration) -> float:
+    os.kill(os.getppid(), signal.SIGUSR1)
+    time.sleep(0.5)
+    return 1.0
 
 
 def signals_itself(config: Configuration) -> float:
@@ -463,21 +459,17 @@ def signals_itself(config: Configuration) -> float:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no SIGUSR1 there")
-def test_signals_the_trial_process_gets_are_not_noted_as_the_runs(
-    space: ConfigurationSpace,
+@pytest.mark.parametrize(("target", "noted"), [(signals_its_run, True), (signals_itself, False)])
+def test_signals_during_a_limited_trial_reach_the_applications_wakeup_fd(
+    space: ConfigurationSpace, target: Any, noted: bool
 ) -> None:
-    read_end, write_end = os.pipe()
-    os.set_blocking(read_end, False)
-    os.set_blocking(write_end, False)
-    handler = signal.signal(signal.SIGUSR1, lambda *_: None)
-    previous = signal.set_wakeup_fd(write_end)
-    try:
-        value = run(space, signals_itself, trial_walltime_limit=30)
-        assert value.status is StatusType.SUCCESS
-        with contextlib.suppress(BlockingIOError):
-            assert signal.SIGUSR1 not in os.read(read_end, 64)
-    finally:
-        signal.set_wakeup_fd(previous)
-        signal.signal(signal.SIGUSR1, handler)
-        os.close(read_end)
-        os.close(write_end)
+    """asyncio, Trio and Qt learn of signals through the wakeup fd, which the runner borrows
+    while a limited trial runs: what the run received meanwhile is passed on, and what the
+    trial's own process received is not."""
+    with _application_wakeup_fd() as read_end:
+        assert run(space, target, trial_walltime_limit=30).status is StatusType.SUCCESS
+        try:
+            arrived = os.read(read_end, 64)
+        except BlockingIOError:
+            arrived = b""
+        assert (signal.SIGUSR1 in arrived) is noted
