@@ -235,7 +235,8 @@ class SMAC:
             settings = Hyperband()
         else:
             settings = Intensifier()
-        self._session: str | None = None  # set when a stored run is opened
+        # Ends this object's session of a stored run (see _live_owners); set once it is open.
+        self._end_session: weakref.finalize[..., SMAC] | None = None
         if overwrite and scenario.output_path is not None:
             # The settings' own checks (budgets, brackets) on a history in memory, so that an
             # error leaves the stored run as it was rather than after the wipe.
@@ -304,10 +305,10 @@ class SMAC:
             # Seen by a later overwrite=True, which must not delete the file under this one
             # while it lives (see _live_owners). Ended by close(), or when this object is
             # collected or the interpreter exits without it (optimize() does not close).
-            self._session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
-            self.runhistory.storage.append_meta(_SESSIONS, json.dumps(self._session))
+            session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
+            self.runhistory.storage.append_meta(_SESSIONS, json.dumps(session))
             self._end_session = weakref.finalize(
-                self, _end_session, self.runhistory.storage, self._session
+                self, _end_session, self.runhistory.storage, session
             )
 
     # -- construction --------------------------------------------------------------------------
@@ -983,7 +984,7 @@ class SMAC:
                 self._in_flight.clear()
                 self._asked.clear()
             finally:
-                if self._session is not None:
+                if self._end_session is not None:
                     self._end_session()
                 self.runhistory.storage.close()
 

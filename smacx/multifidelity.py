@@ -413,8 +413,8 @@ class Halving:
         # (config id, budget) -> key index -> costs; and the mean once every key is in
         self._results: dict[tuple[int, float], dict[int, list[float]]] = {}
         self._complete: dict[float, dict[int, list[float]]] = {b: {} for b in self.budgets}
-        # (config id, budget) -> successful trials: none, and it is no incumbent there
-        self._successes: dict[tuple[int, float], int] = {}
+        # (config id, budget) with a successful trial; without one, no incumbent there
+        self._succeeded: set[tuple[int, float]] = set()
         self._handed: set[TrialKey] = set()  # handed out, not yet seen in the history
         self._seen = 0
         self._scanned: set[int] = set()
@@ -494,8 +494,7 @@ class Halving:
         value = self.history[key]
         done[index] = value.costs()
         if value.status is StatusType.SUCCESS:
-            pair = (key.config_id, key.budget)
-            self._successes[pair] = self._successes.get(pair, 0) + 1
+            self._succeeded.add((key.config_id, key.budget))
         if len(done) == self._n_keys:
             costs = np.array([done[i] for i in range(self._n_keys)], dtype=float)
             self._complete[key.budget][key.config_id] = [float(c) for c in costs.mean(axis=0)]
@@ -672,7 +671,7 @@ class Halving:
         that timed out on a hard instance still may, with the penalty in its mean), and its
         costs are finite."""
         costs = self._complete[budget][config_id]
-        return self._successes.get((config_id, budget), 0) > 0 and all(map(math.isfinite, costs))
+        return (config_id, budget) in self._succeeded and all(map(math.isfinite, costs))
 
     def _select_incumbents(self) -> list[int]:
         budget = self._incumbent_budget()

@@ -823,18 +823,11 @@ class DaskParallelRunner(AbstractRunner):
             error = future.exception()  # type: ignore[no-untyped-call]
         if isinstance(error, _DataLostError):
             # A worker found no copy of a scattered object (every copy died, or a peer's did
-            # not arrive in time): not the trial's fault, so no attempt is charged. The object
-            # is copied to every worker, or scattered again from the one kept here if lost.
+            # not arrive in time): not the trial's fault, so no attempt is charged. A lost
+            # object is scattered again, from the one kept here, when the trial is submitted.
             lost = set(error.args)
             for name, (_, held, _) in list(self._scattered.items()):
-                if held is None or held.key not in lost:
-                    continue
-                try:
-                    if held.status != "finished":
-                        raise RuntimeError(f"its future is {held.status}")
-                    self._dask.replicate([held])
-                except Exception as err:
-                    logger.info("Could not copy %s to every worker (%s)", name or "runner", err)
+                if held is not None and held.key in lost and held.status != "finished":
                     del self._scattered[name]
             if trial.lost_data < _MAX_LOST_DATA_RESUBMITS:
                 trial.lost_data += 1

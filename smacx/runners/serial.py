@@ -322,11 +322,11 @@ class SerialRunner(AbstractRunner):
                 msg = f"exceeded trial_memory_limit={self.memory_limit} MB"
             return "memoryout", {"error": msg}, math.nan
         except pynisher.PynisherException as err:
-            signum = _killed_by(err)
+            code = _exit_code(err)
+            signum = -code if code is not None and code < 0 else None
             if self.memory_limit is not None and signum == signal.SIGKILL:
                 msg = f"killed (SIGKILL) under trial_memory_limit={self.memory_limit} MB"
                 return "memoryout", {"error": msg}, math.nan
-            code = re.search(r"exitcode (\d+)", str(err))
             if signum is not None:
                 msg = (
                     f"the trial process died of signal {_signal_name(signum)} (exit code "
@@ -334,7 +334,7 @@ class SerialRunner(AbstractRunner):
                 )
             elif code is not None:
                 msg = (
-                    f"the trial process exited with code {code.group(1)} before returning a "
+                    f"the trial process exited with code {code} before returning a "
                     "result (os._exit in the target, or a library that ended the process)"
                 )
             else:
@@ -440,13 +440,7 @@ def _sigterm_ends_the_run() -> Iterator[list[bool]]:
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
-    try:
-        previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    except ValueError:  # pragma: no cover - only outside the main thread
-        os.close(read_end)
-        os.close(write_end)
-        yield arrived_sigterm
-        return
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
     try:
         yield arrived_sigterm
     finally:
@@ -471,10 +465,11 @@ def _sigterm_ends_the_run() -> Iterator[list[bool]]:
                 original(signal.SIGTERM, None)
 
 
-def _killed_by(err: Exception) -> int | None:
-    """The signal that ended pynisher's child, from pynisher's "exitcode -N" (None: no signal)."""
-    match = re.search(r"exitcode (-\d+)", str(err))
-    return -int(match.group(1)) if match else None
+def _exit_code(err: Exception) -> int | None:
+    """The exit code of pynisher's child from its message ("exitcode N"; -N: killed by signal
+    N), or None when it gives none."""
+    match = re.search(r"exitcode (-?\d+)", str(err))
+    return int(match.group(1)) if match else None
 
 
 def _signal_name(signum: int) -> str:

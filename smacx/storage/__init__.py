@@ -13,6 +13,7 @@ finished exactly once.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -199,20 +200,15 @@ def owner_id() -> str:
     return _PROCESS_OWNER
 
 
-_HOSTS: dict[int, str] = {}
-
-
 def _host() -> str:
     """This host's name, with the PID namespace on Linux: containers that share the host's
     name (host networking) but not its process ids see each other as other hosts."""
-    pid = os.getpid()
-    if pid not in _HOSTS:
-        _HOSTS.clear()
-        _HOSTS[pid] = _read_host()
-    return _HOSTS[pid]
+    return _host_of(os.getpid())
 
 
-def _read_host() -> str:
+@functools.lru_cache(maxsize=1)
+def _host_of(pid: int) -> str:
+    """:func:`_host` for process ``pid`` (this one; a forked child reads its own)."""
     try:
         namespace = f"+pidns{os.stat('/proc/self/ns/pid').st_ino}"
     except OSError:  # not Linux, or no /proc

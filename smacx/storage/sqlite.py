@@ -155,6 +155,7 @@ class SQLiteStorage:
         Raises:
             sqlite3.Error: The file is another program's database, or stayed locked for
                 ``timeout`` seconds.
+            StorageError: The tables could not be created (a lock held past ``timeout``).
         """
         conn = self._conn
         # SQLite gives up at once, without its busy handler, on some of these steps while
@@ -179,17 +180,11 @@ class SQLiteStorage:
         check({r[0] for r in retried("SELECT name FROM sqlite_master")})
         retried("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        retried("BEGIN IMMEDIATE")
-        try:
-            check({r[0] for r in conn.execute("SELECT name FROM sqlite_master")})
+        with self._transaction() as cur:
+            check({r[0] for r in cur.execute("SELECT name FROM sqlite_master")})
             for statement in _SCHEMA.strip().split(";"):
                 if statement.strip():
-                    conn.execute(statement)
-            conn.execute("COMMIT")
-        except BaseException:
-            with suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
+                    cur.execute(statement)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
