@@ -29,7 +29,7 @@ from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RunHistory", "config_to_json"]
+__all__ = ["RunHistory", "config_from_json", "config_to_json", "plain_config"]
 
 logger = logging.getLogger("smacx")
 
@@ -37,6 +37,35 @@ logger = logging.getLogger("smacx")
 def plain_value(value: Any) -> Any:
     """A numpy scalar as the Python value it holds (other values as they are)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def plain_config(config: Configuration) -> Configuration:
+    """``config`` with plain Python values, as targets get every configuration.
+
+    A configuration built from a vector holds numpy scalars (``np.int64``, ``np.str_``) for
+    categorical and ordinal values; one built from values, as the initial design's and the
+    stored ones are, holds what the user gave. A target that e.g. logs its configuration as
+    JSON would then work on some trials and crash on others.
+    """
+    if not any(isinstance(value, np.generic) for value in config.values()):
+        return config
+    return Configuration(
+        config.config_space,
+        values={name: plain_value(value) for name, value in config.items()},
+        origin=config.origin,
+    )
+
+
+def _from_json(value: Any) -> Any:
+    """A stored value as the space holds it: JSON turns tuples (e.g. a categorical's choice
+    ``(50, 50)`` of layer sizes) into lists, which no choice is, since lists do not hash."""
+    return tuple(_from_json(v) for v in value) if isinstance(value, list) else value
+
+
+def config_from_json(configspace: ConfigurationSpace, text: str) -> Configuration:
+    """The configuration of ``configspace`` whose :func:`config_to_json` is ``text``."""
+    values = {name: _from_json(value) for name, value in json.loads(text).items()}
+    return Configuration(configspace, values=values)
 
 
 def _keep_leases(history: RunHistory) -> None:
@@ -143,8 +172,7 @@ class RunHistory:
         # processes write between the two reads.
         records = self.storage.read_trials(self._last_version)
         for rec in self.storage.read_configs(self._last_config_id):
-            values = json.loads(rec.config_json)
-            config = Configuration(self.configspace, values=values)
+            config = config_from_json(self.configspace, rec.config_json)
             self._configs[rec.config_id] = config
             self._origins[rec.config_id] = rec.origin
             self._ids[rec.config_json] = rec.config_id
@@ -184,7 +212,7 @@ class RunHistory:
         if text in self._ids:
             return self._ids[text]
         config_id = self.storage.add_config(text, origin)
-        self._configs[config_id] = config
+        self._configs[config_id] = plain_config(config)
         self._origins[config_id] = origin
         self._ids[text] = config_id
         return config_id

@@ -45,6 +45,30 @@ def _plain(value: Any) -> Any:
     return tolist() if callable(tolist) and not isinstance(value, (str, bytes)) else value
 
 
+def _json_ready(value: Any, where: str) -> Any:
+    """``value`` (nested dicts and lists of the serialized space) with numpy arrays and scalars
+    as lists and plain numbers, tuples as lists.
+
+    Raises:
+        ScenarioError: A value that JSON cannot hold, e.g. an object in a hyperparameter's
+            ``meta``; ``where`` says where it sits.
+    """
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    value = _plain(value)
+    if isinstance(value, list):
+        return _json_ready(value, where)
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise ScenarioError(
+        f"Scenario.configspace must hold values a run can store as JSON (numbers, strings, "
+        f"booleans, None, and lists or tuples of them); got {value!r} of type "
+        f"{type(value).__name__} at {where}. Use plain values there."
+    )
+
+
 def _as_float(value: object) -> float:
     """``float(value)`` of a real number, NaN when it has no float (an int beyond 1e308)."""
     try:
@@ -365,7 +389,7 @@ class Scenario:
         under a scenario that differs only in the fields of :data:`RESUMABLE_FIELDS`.
         """
         return {
-            "configspace": self.configspace.to_serialized_dict(),
+            "configspace": _json_ready(self.configspace.to_serialized_dict(), "configspace"),
             "deterministic": self.deterministic,
             "objectives": list(self.objectives),
             "crash_cost": list(self.crash_costs),

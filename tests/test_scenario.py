@@ -144,3 +144,27 @@ def test_integers_beyond_a_float_are_refused_by_name(field: str, kwargs: dict[st
     space = ConfigurationSpace({"x": (0.0, 1.0)})
     with pytest.raises(ScenarioError, match=field):
         Scenario(space, output_directory=None, **kwargs)
+
+
+def test_spaces_built_from_numpy_values_are_stored_as_plain_ones() -> None:
+    import numpy as np
+    from ConfigSpace import Categorical, Float, OrdinalHyperparameter
+
+    space = ConfigurationSpace(seed=0)
+    space.add(
+        [
+            Categorical("batch", np.array([16, 32, 64])),
+            OrdinalHyperparameter("width", list(np.array([1.5, 2.5], dtype=np.float32))),
+        ]
+    )
+    assert Scenario(space).identity()["configspace"]["hyperparameters"][0]["choices"] == [
+        16,
+        32,
+        64,
+    ]
+    bad = ConfigurationSpace({"x": (0.0, 1.0)})
+    bad.add(Float("y", (0.0, 1.0), meta={"owner": object()}))
+    with pytest.raises(
+        ScenarioError, match=r"configspace.*object.*hyperparameters\[1\]\.meta\.owner"
+    ):
+        Scenario(bad)
