@@ -1,16 +1,21 @@
 """Racing: decides which trial runs next and which configurations are the incumbents.
 
-Every configuration is evaluated on a prefix of one fixed, ordered list of *keys* (instance,
-seed) pairs at the largest budget: deterministic scenarios use one seed per instance, others draw a
-fresh seed for every pass over the instances. A configuration's *level* is how many of its keys
-have finished.
+Configurations are evaluated on one fixed, ordered list of *keys* (instance, seed) pairs at the
+largest budget: deterministic scenarios use one seed per instance, others draw a fresh seed for
+every pass over the instances. A configuration's *level* is how many of its keys have finished.
 
-The incumbents are the best configurations among those at the highest level, so a challenger can
-only become incumbent once it has as many keys as the incumbent, and is compared on the very same
-keys. A challenger is raced in stages (``min_samples_per_config`` keys, then twice as many, up to
-the incumbent's level) and is rejected as soon as it is worse than the incumbent on the keys both
-have. Each time a new challenger starts, the incumbent gets one more key, up to
-``max_config_calls``.
+The incumbents are the best configurations among those at the highest level whose keys are a
+prefix of the list, so a challenger can only become incumbent once it has run every key of the
+incumbent, and is compared on the very same keys. A challenger is raced in stages
+(``min_samples_per_config`` keys, then twice as many, up to the incumbent's level), taking the
+incumbent's keys in an order of its own, and is rejected as soon as it is worse than the
+incumbent on the keys both have. Each time a new challenger starts, the incumbent gets one more
+key, up to ``max_config_calls``.
+
+A key that failed (a cost that is not finite: ``crash_cost`` is inf by default, also for
+timeouts) counts apart from the costs: fewer failures win, then the aggregate cost over the keys
+that did not fail. An instance that every configuration fails on thus decides nothing, and a
+challenger that fails where the incumbent did not is rejected at once.
 
 All of this is a function of the run history, so the state is rebuilt from it on resume and is
 the same in every process sharing it. The intensifier never waits: when the trials it needs are
@@ -49,6 +54,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger("smacx")
+
+
+def _finite(costs: Sequence[float]) -> bool:
+    """Whether a key's costs (one per objective) are all finite, i.e. the trial did not fail
+    at an infinite ``crash_cost``."""
+    return all(math.isfinite(c) for c in costs)
 
 
 def make_keys(scenario: Scenario, n_passes: int, order: str) -> list[tuple[str | None, int]]:
@@ -274,7 +285,8 @@ class _ConfigState:
     """What racing knows of one configuration (rebuilt from the history)."""
 
     done: dict[int, list[float]] = field(default_factory=dict)  # key index -> costs
-    cost: list[float] = field(default_factory=list)  # aggregate over ``done``
+    cost: list[float] = field(default_factory=list)  # aggregate over the finite ``done``
+    failed: int = 0  # keys of ``done`` with a cost that is not finite (crash_cost inf)
     successes: int = 0
     rejected: bool = False
     retired: bool = False
@@ -306,6 +318,13 @@ class Racing:
         self._index: dict[tuple[str | None, int | None], int] = {
             key: i for i, key in enumerate(self.keys)
         }
+        # A deterministic target gives the same result with any seed: a result told with
+        # another seed (a warm start, say) stands for its instance's key.
+        self._by_instance: dict[str | None, int] = (
+            {instance: i for i, (instance, _) in enumerate(self.keys)}
+            if scenario.deterministic
+            else {}
+        )
         self.n_first = min(settings.min_samples_per_config, len(self.keys))
         self._challengers: Iterator[Configuration] = selector.next_configs(history)
         self._queue: deque[TrialInfo] = deque()
@@ -316,6 +335,8 @@ class Racing:
         self._selected_level = -1  # _top_level when the incumbents were last selected
         self._seen = 0
         self._incumbent_ids: list[int] = []
+        self._any_finite = False  # whether any raced key has finished with finite costs
+        self._key_seed = scenario.seed
         self._refresh()
         for config_id in self._states:  # resume: finish stages a stopped process began
             self._queue.extend(self._stage_trials(config_id))
@@ -334,11 +355,18 @@ class Racing:
         self._seen += len(new)
         changed = set()
         for key in new:
-            index = self._index.get((key.instance, key.seed))
-            if index is None or key.budget != self.budget:
-                continue  # validation or foreign trials are not part of the race
+            index = self._key_index(key)
+            if index is None:
+                # A result on a seed or instance that is not raced (told by the user, e.g. a
+                # warm start) is not part of the race, but its configuration is: it runs on
+                # the raced keys like any challenger.
+                if key.budget == self.budget and key.config_id not in self._states:
+                    self._state(key.config_id)
+                continue
             value = self.history[key]
             state = self._state(key.config_id)
+            if index in state.done:
+                continue  # (deterministic: the same key under two seeds counts once)
             state.done[index] = value.costs()
             state.successes += value.status is StatusType.SUCCESS
             state.retired |= value.status is StatusType.RETIRED
@@ -347,40 +375,63 @@ class Racing:
             return
         for config_id in changed:
             state = self._states[config_id]
+            state.failed = sum(not _finite(costs) for costs in state.done.values())
             state.cost = self._cost(config_id, sorted(state.done))
+        if not self._any_finite and any(
+            self._states[c].failed < len(self._states[c].done) for c in changed
+        ):
+            # The first finite result: configurations that failed on every key they ran are
+            # candidates no more (see _candidate).
+            self._any_finite = True
+            changed |= set(self._top)
+        for config_id in changed:
             self._update_top(config_id)
         previous = self._incumbent_ids
         self._incumbent_ids = self._select_incumbents(changed)
         if self._incumbent_ids[:1] != previous[:1] and self._incumbent_ids:
             best = self._incumbent_ids[0]
             logger.info(
-                "New incumbent: config %d, cost %s on %d key(s).",
+                "New incumbent: config %d, cost %s on %d key(s)%s.",
                 best,
-                self._cost(best, list(self._states[best].done)),
+                self._states[best].cost,
                 len(self._states[best].done),
+                f" (failed on {self._states[best].failed})" if self._states[best].failed else "",
             )
         for config_id in changed:
             self._maybe_reject(config_id)
 
     def _cost(self, config_id: int, indices: list[int]) -> list[float]:
+        """The aggregate costs over those of ``indices`` whose costs are all finite (inf when
+        none is): failures are counted apart (``_ConfigState.failed``), so that a key every
+        configuration fails on, such as an instance none solves, leaves the others to decide."""
         done = self._states[config_id].done
-        costs = np.array([done[i] for i in indices], dtype=float)
+        rows = [done[i] for i in indices if _finite(done[i])]
+        if not rows:
+            return [math.inf] * len(done[indices[0]]) if indices else []
         agg = np.median if self.settings.aggregate == "median" else np.mean
-        with np.errstate(invalid="ignore"):
-            return [float(c) for c in agg(costs, axis=0)]
+        return [float(c) for c in agg(np.array(rows, dtype=float), axis=0)]
 
     def _eligible(self, config_id: int) -> bool:
         state = self._states[config_id]
+        all_failed = state.failed == len(state.done)
         return (
             not state.retired
-            and state.successes >= self.n_first
+            and (
+                state.successes >= self.n_first or (all_failed and len(state.done) >= self.n_first)
+            )
             and all(i in state.done for i in range(len(state.done)))  # a finished prefix
         )
 
     def _candidate(self, config_id: int) -> bool:
-        """Whether a configuration may be an incumbent: eligible, with finite costs."""
-        cost = self._states[config_id].cost
-        return self._eligible(config_id) and bool(cost) and all(map(math.isfinite, cost))
+        """Whether a configuration may be an incumbent: eligible, with a finite result on one
+        of its keys at least. Until the run has any finite result, one that failed on every
+        key is a candidate too (ranked by its failures, see :meth:`_select_incumbents`): when
+        the first key fails for every configuration (an instance none solves), an incumbent
+        still moves on to the next keys."""
+        state = self._states[config_id]
+        if not self._eligible(config_id) or not state.done:
+            return False
+        return state.failed < len(state.done) or not self._any_finite
 
     def _update_top(self, config_id: int) -> None:
         """Keep ``_top`` = candidates (:meth:`_candidate`) at the highest level, with their
@@ -421,14 +472,19 @@ class Racing:
         else:
             ids = sorted(self._top)
         self._selected_level = self._top_level
+        # Fewest failed keys first (all at this level ran the same keys), then by cost.
+        failed = np.array([self._states[c].failed for c in ids])
+        ids = [c for c, f in zip(ids, failed.tolist()) if f == failed.min()]
         costs = np.array([self._top[c] for c in ids], dtype=float)
+        finite = np.all(np.isfinite(costs), axis=1)
+        if not finite.any():  # every key failed for all of them (see _candidate)
+            return ids[:1]
         if costs.shape[1] == 1:  # by cost, ties by id; vectorized: this runs after every result
-            id_arr, cost = np.asarray(ids), costs[:, 0]
-            finite = np.isfinite(cost)
-            id_arr, cost = id_arr[finite], cost[finite]
+            id_arr, cost = np.asarray(ids)[finite], costs[finite, 0]
             best = np.lexsort((id_arr, cost))[: self.settings.max_incumbents]
             return [int(i) for i in id_arr[best]]
-        return front_incumbents(ids, costs, self.settings.max_incumbents)
+        kept = [c for c, ok in zip(ids, finite.tolist()) if ok]
+        return front_incumbents(kept, costs[finite], self.settings.max_incumbents)
 
     def _maybe_reject(self, config_id: int) -> None:
         """Stop racing a challenger that is worse than the incumbent on their common keys."""
@@ -441,18 +497,27 @@ class Racing:
         if not self._incumbent_ids or config_id == self._incumbent_ids[0]:
             return
         best = self._incumbent_ids[0]
-        common = sorted(set(state.done) & set(self._states[best].done))
+        incumbent = self._states[best]
+        common = sorted(set(state.done) & set(incumbent.done))
         if not common:
             return
-        mine, theirs = np.array(self._cost(config_id, common)), np.array(self._cost(best, common))
-        # A failed sample (crash_cost, inf by default) drops a challenger at once; otherwise it
-        # is compared once it has its first samples (they may fail at crash_cost, too).
-        if np.all(np.isfinite(mine)) and len(state.done) < self.n_first:
-            return
-        worse = bool(np.all(mine >= theirs) and np.any(mine > theirs))
-        if len(mine) == 1:
-            worse = bool(mine[0] > theirs[0])
-        if worse or not np.all(np.isfinite(mine)):
+        # A failed sample (crash_cost, inf by default) where the incumbent had none drops a
+        # challenger at once; a key both failed on (an instance none solves) decides nothing.
+        my_failed = sum(not _finite(state.done[i]) for i in common)
+        their_failed = sum(not _finite(incumbent.done[i]) for i in common)
+        if my_failed != their_failed:
+            worse = my_failed > their_failed
+        else:
+            # compared once it has its first samples (they may fail at crash_cost, too)
+            both = [i for i in common if _finite(state.done[i]) and _finite(incumbent.done[i])]
+            if not both or len(state.done) < self.n_first:
+                return
+            mine = np.array(self._cost(config_id, both))
+            theirs = np.array(self._cost(best, both))
+            worse = bool(np.all(mine >= theirs) and np.any(mine > theirs))
+            if len(mine) == 1:
+                worse = bool(mine[0] > theirs[0])
+        if worse:
             state.rejected = True
             self._active.discard(config_id)
 
@@ -462,10 +527,18 @@ class Racing:
         """Key indices of a configuration that are finished or running."""
         started = set(self._states[config_id].done) if config_id in self._states else set()
         for key in self.history.trial_keys(config_id, finished=False):
-            index = self._index.get((key.instance, key.seed))
-            if index is not None and key.budget == self.budget:
+            index = self._key_index(key)
+            if index is not None:
                 started.add(index)
         return started
+
+    def _key_index(self, key: TrialKey) -> int | None:
+        """The index of the raced key a trial stands for, or None (another budget, instance
+        or seed)."""
+        if key.budget != self.budget:
+            return None
+        index = self._index.get((key.instance, key.seed))
+        return self._by_instance.get(key.instance) if index is None else index
 
     def _stage_trials(self, config_id: int) -> list[TrialInfo]:
         """Trials that bring a configuration to the end of its current stage (maybe none)."""
@@ -476,17 +549,23 @@ class Racing:
         if len(state.done) < len(started):  # the stage still runs: wait for it
             return []
         level = len(state.done)
+        order: Sequence[int]
         if self._incumbent_ids and config_id not in self._incumbent_ids:
             inc_level = len(self._states[self._incumbent_ids[0]].done)
             target = min(inc_level, max(2 * level, self.n_first))
+            if target <= len(started):
+                return []
+            # The incumbent's keys (a prefix) in this challenger's own order: were every
+            # challenger first compared on the first key, that one instance would decide
+            # which configurations get any further.
+            rng = np.random.default_rng([self._key_seed, config_id])
+            order = [i for i in rng.permutation(len(self.keys)).tolist() if i < inc_level]
         else:
             target = max(level, self.n_first)
+            order = range(len(self.keys))
         config = self.history.get_config(config_id)
-        return [
-            TrialInfo(config, *self.keys[i], self.budget)
-            for i in range(min(target, len(self.keys)))
-            if i not in started
-        ]
+        new = [i for i in order if i not in started][: max(target - len(started), 0)]
+        return [TrialInfo(config, *self.keys[i], self.budget) for i in new]
 
     def _intensify_incumbent(self) -> list[TrialInfo]:
         """One more key for the best incumbent, if it has fewer than it may and none running."""
@@ -546,22 +625,32 @@ class Racing:
         self._state(config_id)
         return self._stage_trials(config_id)
 
+    def _reported(self) -> list[int]:
+        """The incumbents, unless the best failed on every key it ran (racing goes on from
+        it while the run has no finite result, see :meth:`_candidate`, but it is no answer)."""
+        self._refresh()
+        ids = self._incumbent_ids
+        if ids and self._states[ids[0]].failed == len(self._states[ids[0]].done):
+            return []
+        return ids
+
     def incumbents(self) -> list[Configuration]:
         """The incumbents, best first: see :class:`Intensifier`'s ``max_incumbents``."""
-        self._refresh()
-        return [self.history.get_config(c) for c in self._incumbent_ids]
+        return [self.history.get_config(c) for c in self._reported()]
 
     def incumbent_costs(self) -> list[float]:
-        """The best incumbent's cost on its keys (``aggregate`` over them); empty if none."""
-        self._refresh()
-        return list(self._states[self._incumbent_ids[0]].cost) if self._incumbent_ids else []
+        """The best incumbent's cost: ``aggregate`` over its keys that did not fail (a key
+        it failed on, at an infinite ``crash_cost``, failed for every configuration at its
+        level); empty if none."""
+        ids = self._reported()
+        return list(self._states[ids[0]].cost) if ids else []
 
     def incumbent_keys(self) -> list[TrialKey]:
         """The finished trials the best incumbent's cost is computed from."""
-        self._refresh()
-        if not self._incumbent_ids:
+        ids = self._reported()
+        if not ids:
             return []
-        best = self._incumbent_ids[0]
+        best = ids[0]
         return [TrialKey(best, *self.keys[i], self.budget) for i in sorted(self._states[best].done)]
 
     def overdue(self, now: float) -> list[TrialInfo]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ConfigSpace import Categorical, ConfigurationSpace
+from ConfigSpace import Categorical, Configuration, ConfigurationSpace
 
 from smacx import (
     SMAC,
@@ -276,8 +276,15 @@ def test_crashed_configuration_is_never_a_pareto_incumbent(space: ConfigurationS
     smac.tell(again, TrialValue(cost=[math.inf, math.inf], status=StatusType.CRASHED))
     other = smac.ask()
     smac.tell(other, TrialValue(cost=[0.5, 0.5]))
+    # Better on the key both have: it runs the incumbent's other key, where the incumbent
+    # failed; with no failure there it wins on the same keys.
+    assert smac.incumbents == [first.config]
+    assert smac.intensifier.incumbent_costs() == [1.0, 1.0]  # over the key it did not fail
+    more = smac.ask()
+    assert (more.config, more.seed) == (other.config, again.seed)
+    smac.tell(more, TrialValue(cost=[0.7, 0.7]))
     assert smac.incumbents == [other.config]
-    assert smac.intensifier.incumbent_costs() == [0.5, 0.5]
+    assert smac.intensifier.incumbent_costs() == [0.6, 0.6]
 
 
 def test_equal_settings_print_alike() -> None:
@@ -384,3 +391,105 @@ def test_a_pruned_front_keeps_its_best_ranked_member() -> None:
     for k in (1, 2, 3):
         kept = front_incumbents(ids, costs, k)
         assert kept[0] == 2 and len(kept) == k
+
+
+def test_an_instance_every_configuration_fails_on_decides_nothing(
+    space: ConfigurationSpace,
+) -> None:
+    """Every configuration crashes on instance "broken" (crash_cost inf): the run keeps an
+    incumbent, evaluated on every instance, that is the best on the instances it solves."""
+
+    def target(config: Any, instance: str, seed: int) -> float:
+        if instance == "broken":
+            raise RuntimeError("no configuration solves this instance")
+        return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2 + int(instance[-1])
+
+    instances = ["i0", "broken", "i1", "i2"]
+    for order in ("fixed", "shuffled"):
+        smac = SMAC(
+            Scenario(
+                space,
+                n_trials=60,
+                instances=instances,
+                deterministic=True,
+                seed=3,
+                output_directory=None,
+            ),
+            target,
+            intensifier=Intensifier(instance_order=order),
+            progress=False,
+            raise_on_first_crash=False,
+        )
+        incumbent = smac.optimize()
+        assert incumbent is not None
+        keys = smac.intensifier.incumbent_keys()
+        assert sorted(k.instance for k in keys) == sorted(instances)
+        best = min(
+            v.cost
+            for k, v in smac.runhistory.items()
+            if v.status is StatusType.SUCCESS and k.instance == "i0"
+        )
+        mine = smac.runhistory[next(k for k in keys if k.instance == "i0")].cost
+        assert mine <= best + 0.5  # near the best on the solvable instances
+        crashed = sum(v.status is StatusType.CRASHED for _, v in smac.runhistory.items())
+        assert crashed < 20  # not every configuration is sent to the broken instance
+
+
+def test_when_the_first_key_fails_for_all_racing_moves_on(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    racing = build(
+        space,
+        rh,
+        instances=["broken", "ok"],
+        deterministic=True,
+        settings=Intensifier(instance_order="fixed"),
+    )
+    first = racing.ask()
+    assert first.instance == "broken"
+    run(rh, first, math.inf, status=StatusType.CRASHED)
+    assert racing.incumbents() == []  # a configuration that only failed is no answer
+    nxt = racing.ask()  # it still races on: its next key
+    assert (nxt.config, nxt.instance) == (first.config, "ok")
+    run(rh, nxt, 2.0)
+    assert racing.incumbents() == [first.config]
+    assert racing.incumbent_costs() == [2.0]
+
+
+def test_challengers_start_on_different_keys_of_the_incumbent(space: ConfigurationSpace) -> None:
+    """A challenger takes the incumbent's keys in an order of its own: were the first key
+    always the same, that one instance would decide which configurations get any further."""
+    rh = RunHistory(space)
+    instances = [f"i{k}" for k in range(4)]
+    racing = build(space, rh, instances=instances, deterministic=True)
+    firsts: Counter[str | None] = Counter()
+    seen: set[int] = set()
+    for _ in range(80):
+        info = racing.ask()
+        config_id = rh.add_config(info.config)
+        if config_id not in seen:
+            seen.add(config_id)
+            if racing.incumbent_keys() and len(racing.incumbent_keys()) == 4:
+                firsts[info.instance] += 1
+        # the first configuration is the best everywhere: the others are rejected at once
+        run(rh, info, 0.0 if config_id == min(seen) else 1.0)
+    assert len(firsts) >= 3, firsts
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_a_told_warm_start_counts_or_is_raced(
+    space: ConfigurationSpace, deterministic: bool
+) -> None:
+    """A result told for a configuration that was never asked, on seed 0 (not a raced seed):
+    a deterministic run takes it as is; another runs the configuration on its own seeds."""
+    smac = SMAC(
+        Scenario(space, n_trials=20, deterministic=deterministic, output_directory=None),
+        lambda config, seed: (config["x"] - 1) ** 2 + (config["y"] - 1) ** 2,
+        preset="random",
+        progress=False,
+    )
+    good = Configuration(space, values={"x": 1.0, "y": 1.0})
+    smac.tell(TrialInfo(good, seed=0), TrialValue(cost=0.0))
+    assert smac.incumbents == ([good] if deterministic else [])
+    assert smac.optimize() == good
+    runs = [k.seed for k, _ in smac.runhistory.items() if k.config_id == 1]
+    assert len(runs) == (1 if deterministic else 4)  # seed 0, and the 3 raced seeds
