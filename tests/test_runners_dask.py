@@ -954,3 +954,24 @@ def test_trials_ahead_queues_nothing_for_trials_over_100_times_the_latency() -> 
 def test_trials_ahead_waits_for_four_latencies() -> None:
     assert trials_ahead(8, [0.5] * 3, [0.1] * 10) == 0
     assert trials_ahead(8, [0.5, 0.5, 0.5, 0.0, 0.0], [0.1]) == 8  # the median
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path: Path) -> None:
+    """dask's worker processes import the main module: a script that builds SMAC with
+    n_workers > 1 at its top level runs again in each of them, and the cluster cannot start."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from ConfigSpace import ConfigurationSpace\n"
+        "from smacx import SMAC, Scenario\n"
+        "def f(config, seed):\n"
+        "    return config['x'] ** 2\n"
+        "space = ConfigurationSpace({'x': (-1.0, 1.0)})\n"
+        "SMAC(Scenario(space, n_trials=2, n_workers=2, output_directory=None), f).optimize()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "NoWorkersError" in last and 'if __name__ == "__main__":' in last, last

@@ -99,6 +99,21 @@ def test_own_cluster_restarts_the_workers_dask_closed_after_repeated_deaths(
     assert [values[s].status for s in (1, 2, 3, 4)] == [StatusType.SUCCESS] * 4, values
 
 
+@pytest.mark.slow
+def test_own_cluster_waits_for_the_workers_it_restarts_beyond_patience(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A worker restart takes longer than patience=0.5 s: while its own cluster restarts
+    worker processes, the runner waits for them (RESTART_PATIENCE) rather than raising
+    NoWorkersError after three trials."""
+    log = tmp_path / "log"
+    sc = scenario(space, n_workers=1)
+    with DaskParallelRunner(SerialRunner(kill_low_seeds, sc), patience=0.5) as runner:
+        values = by_seed(run_all(runner, trials(space, 4), log=str(log), below=1))
+    assert values[0].status is StatusType.CRASHED, values[0]
+    assert [values[s].status for s in (1, 2, 3)] == [StatusType.SUCCESS] * 3, values
+
+
 # -- a user's client -----------------------------------------------------------------------------
 
 

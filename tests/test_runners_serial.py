@@ -473,3 +473,33 @@ def test_signals_during_a_limited_trial_reach_the_applications_wakeup_fd(
         except BlockingIOError:
             arrived = b""
         assert (signal.SIGUSR1 in arrived) is noted
+
+
+def sleep_briefly(config: Configuration, seed: int) -> float:
+    time.sleep(0.02)
+    return 1.0
+
+
+@pytest.mark.slow
+def test_limited_trials_of_several_threads_all_return_their_results(
+    space: ConfigurationSpace,
+) -> None:
+    """pynisher's parent polls its pipe, then checks whether the child lives: a child that
+    sent its result and exited in between lost it (about 1 run in 100 with two threads)."""
+    import threading
+
+    sc = Scenario(space, trial_walltime_limit=30, trial_memory_limit=2000, output_directory=None)
+    runner = SerialRunner(sleep_briefly, sc)
+    config = space.sample_configuration()
+    statuses: list[StatusType] = []
+
+    def work() -> None:
+        for _ in range(60):
+            statuses.append(runner.run(config, seed=0).status)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [StatusType.SUCCESS] * 180

@@ -43,6 +43,7 @@ except ImportError as err:  # pragma: no cover - exercised only without dask ins
     ) from err
 
 from smacx.errors import ArgumentError, NoWorkersError, ScenarioError, keyword_hints
+from smacx.runhistory import plain_config
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import SerialRunner, die_with_parent, load_prctl
 from smacx.trial import StatusType, TrialInfo, TrialValue
@@ -191,7 +192,10 @@ class DaskParallelRunner(AbstractRunner):
     Args:
         single_worker: Evaluates one trial; its ``run`` method is what the workers call.
         patience: Seconds without any worker in the cluster after which waiting for one raises
-            :class:`~smacx.errors.NoWorkersError`.
+            :class:`~smacx.errors.NoWorkersError`. While the runner's own cluster restarts
+            worker processes that died (a target that kills its process), it waits at least
+            ``RESTART_PATIENCE`` seconds: a restart can take longer than ``patience`` on a
+            loaded machine.
         dask_client: A synchronous ``distributed.Client`` to run the trials on, or None to start
             a local cluster.
         max_retries: How many times a trial whose worker died is submitted again.
@@ -330,15 +334,23 @@ class DaskParallelRunner(AbstractRunner):
             "dashboard_address": "127.0.0.1:0",
         }
         # (the scheduler reads worker-saturation from dask's config when it is built)
-        with dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}):
-            self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=n_workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                scheduler_kwargs=scheduler_kwargs,
-            )
+        try:
+            with dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}):
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    scheduler_kwargs=scheduler_kwargs,
+                )
+        except Exception as err:
+            raise NoWorkersError(
+                f"DaskParallelRunner could not start its local dask cluster of {n_workers} "
+                f"worker process(es): {type(err).__name__}: {str(err).rstrip('.')}. dask's "
+                "worker processes import the main module: if a script builds SMAC (or this "
+                'runner) at its top level, put that code under `if __name__ == "__main__":`.'
+            ) from err
         try:
             client: Client = Client(self._cluster)  # type: ignore[no-untyped-call]
             output_path = self.scenario.output_path
@@ -924,8 +936,8 @@ class DaskParallelRunner(AbstractRunner):
                     continue
                 now = time.monotonic()
                 no_workers_since = now if no_workers_since is None else no_workers_since
-                if now - no_workers_since >= self.patience:
-                    raise self._no_workers_error() from None
+                if now - no_workers_since >= self._patience():
+                    raise self._no_workers_error(self._patience()) from None
                 continue
             if key in self._running:
                 self._finished.append(key)
@@ -951,8 +963,8 @@ class DaskParallelRunner(AbstractRunner):
                 continue
             now = time.monotonic()
             no_workers_since = now if no_workers_since is None else no_workers_since
-            if now - no_workers_since >= self.patience:
-                raise self._no_workers_error()
+            if now - no_workers_since >= self._patience():
+                raise self._no_workers_error(self._patience())
 
     def _await_workers(self) -> None:
         """Block until the cluster has a worker, at most ``patience`` seconds.
@@ -961,27 +973,44 @@ class DaskParallelRunner(AbstractRunner):
             NoWorkersError: No worker joined within ``patience`` seconds.
         """
         # In steps, counting the workers each time: that restores the runner's own cluster.
-        deadline = time.monotonic() + self.patience
+        start = time.monotonic()
         step = max(0.05, min(1.0, self.patience / 4))
         while not self._total_threads():
-            left = deadline - time.monotonic()
+            left = start + self._patience() - time.monotonic()
             if left <= 0:
-                raise self._no_workers_error()
+                raise self._no_workers_error(self._patience())
             with contextlib.suppress(TimeoutError):
                 self._dask.wait_for_workers(1, timeout=min(step, left))
 
-    def _no_workers_error(self) -> NoWorkersError:
+    def _patience(self) -> float:
+        """How long to wait for a worker now: ``patience``, or at least ``RESTART_PATIENCE``
+        while the runner's own cluster has worker processes (re)starting."""
+        cluster = self._cluster
+        if cluster is None or self._closed or cluster.status.name != "running":
+            return self.patience
+        starting = any(not _is_closed(nanny) for nanny in list(cluster.workers.values()))
+        return max(self.patience, RESTART_PATIENCE) if starting else self.patience
+
+    def _no_workers_error(self, waited: float | None = None) -> NoWorkersError:
         address = self._client.scheduler.address if self._client.scheduler else "unknown"
         how = (
-            f"start some with `dask worker --scheduler-file {self.scheduler_file}`"
+            f"start some with `dask worker --scheduler-file {self.scheduler_file} "
+            "--host 127.0.0.1 --dashboard-address 127.0.0.1:0` on this machine"
             if self.scheduler_file is not None
             else f"start some with `dask worker {address}`"
         )
         return NoWorkersError(
             f"DaskParallelRunner: the dask cluster at {address} has had no worker for "
-            f"{self.patience:g} s (patience={self.patience:g}), so no trial can run. Add workers "
-            f"({how}), pass a dask_client whose cluster has workers, or raise patience."
+            f"{self.patience if waited is None else waited:g} s (patience={self.patience:g}), "
+            "so no trial can run. Add workers "
+            f"({how}), pass a dask_client whose cluster has workers, or raise patience: "
+            "SMAC(scenario, runner=DaskParallelRunner(SerialRunner(target_fn, scenario), "
+            "patience=...)), both from smacx.runners."
         )
+
+
+#: Seconds the runner's own cluster waits at least for worker processes it (re)starts.
+RESTART_PATIENCE = 60.0
 
 
 def _is_closed(nanny: Any) -> bool:
@@ -1121,7 +1150,7 @@ def _run_trial(
     values = _fetch(prefix, [runner, *data.values()])
     single_worker: SerialRunner = values[runner.key]
     kwargs = {name: values[ref.key] for name, ref in data.items()}
-    config = Configuration(single_worker.scenario.configspace, vector=vector)
+    config = plain_config(Configuration(single_worker.scenario.configspace, vector=vector))
     limited = single_worker.walltime_limit is not None or single_worker.memory_limit is not None
     with _children_allowed() if limited else contextlib.nullcontext():
         return single_worker.run(config, instance, budget, seed, **kwargs)

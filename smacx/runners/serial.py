@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from smacx.errors import ScenarioError, keyword_hints
@@ -72,6 +72,10 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+#: How long a limited trial's process lives on after its target returned (see _Measured).
+_LINGER_SECONDS = 1.0
+
+
 class _Measured:
     """Calls the target and reports how it went, without raising (runs in pynisher's child).
 
@@ -103,6 +107,19 @@ class _Measured:
             # process must not be noted there as the run's own.
             with contextlib.suppress(ValueError):
                 signal.set_wakeup_fd(-1)
+        try:
+            return self._outcome(*args, **kwargs)
+        finally:
+            if self.in_child:
+                # pynisher's parent polls its pipe, then checks whether the child lives: a
+                # child that sends its outcome and exits between the two has it lost, reported
+                # as an exit without a result (about 1 trial in 100 with two threads running
+                # limited trials). Living on a while after this returns (the process waits for
+                # the thread before it exits) closes that gap; the parent ends the child as
+                # soon as it has the outcome (SIGTERM, handled by default).
+                threading.Thread(target=time.sleep, args=(_LINGER_SECONDS,)).start()
+
+    def _outcome(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         cpu = time.process_time()
         try:
             result = self.fn(*args, **kwargs)
@@ -554,8 +571,6 @@ def _declared_arguments(fn: Any) -> frozenset[str]:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature: pass nothing extra
         return frozenset()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return frozenset(TRIAL_ARGUMENTS)
     positional = [
         p
         for p in params
@@ -567,7 +582,50 @@ def _declared_arguments(fn: Any) -> frozenset[str]:
             "target_fn must take the configuration as its first argument, as "
             f"f(config, seed) -> cost; its signature is {_signature(fn)}."
         )
+    first = positional[0]
+    if first.kind is not inspect.Parameter.VAR_POSITIONAL and first.name in TRIAL_ARGUMENTS:
+        raise ScenarioError(
+            f"target_fn must take the configuration as its first argument, as "
+            f"f(config, seed) -> cost; its first argument is {first.name!r} "
+            f"(signature {_signature(fn)}). Put the configuration first."
+        )
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return frozenset(TRIAL_ARGUMENTS)
     return frozenset(p.name for p in params if p.name in TRIAL_ARGUMENTS)
+
+
+def check_data(fn: Any, names: Collection[str]) -> None:
+    """Check that ``fn`` can run on scattered data of these ``names``: it requires no other
+    arguments beyond the trial's (see :func:`required_data`) and takes each of them.
+
+    Raises:
+        ScenarioError: An argument nothing passes, or a name ``fn`` does not take.
+    """
+    missing = [name for name in required_data(fn) if name not in names]
+    if missing:
+        raise ScenarioError(
+            f"target_fn requires argument(s) {missing} that smacx does not pass (it passes "
+            f"the configuration and any of {sorted(TRIAL_ARGUMENTS)} the target declares); "
+            "give them a default, or pass them with optimize(data_to_scatter={...})."
+        )
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return
+    keywords = {
+        p.name
+        for p in params[1:]  # the first takes the configuration
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    unaccepted = [name for name in names if name not in keywords]
+    if unaccepted:
+        raise ScenarioError(
+            f"optimize(data_to_scatter=...) has key(s) {unaccepted} that target_fn does not "
+            f"take as keyword arguments; its signature is {_signature(fn)}. Add them to its "
+            "parameters (or take **kwargs), or leave them out."
+        )
 
 
 def required_data(fn: Any) -> list[str]:
