@@ -39,7 +39,7 @@ from smacx.models import Model
 from smacx.multifidelity import Hyperband
 from smacx.runhistory import RunHistory, plain_value
 from smacx.runners.base import AbstractRunner
-from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, required_data
+from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
 from smacx.scenario import RESUMABLE_FIELDS, Scenario
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import (
@@ -415,9 +415,21 @@ class SMAC:
 
         Raises:
             SearchSpaceExhaustedError: Every configuration of a finite space has been tried.
+                While trials still run, their results may call for more seeds or instances
+                of one: the message then says to tell them and ask again.
         """
         self._check_open("ask()")
-        info = self._ask(stale_only=False)
+        try:
+            info = self._ask(stale_only=False)
+        except SearchSpaceExhaustedError as err:
+            running = self.runhistory.n_running
+            if running:
+                raise SearchSpaceExhaustedError(
+                    f"{err} {running} trial(s) are still running: tell their results and ask "
+                    "again, as they may call for more trials of the configurations there are "
+                    "(further seeds or instances)."
+                ) from None
+            raise
         assert info is not None
         self._asked.add(info)  # close() gives it up if it is never told
         return info
@@ -452,8 +464,14 @@ class SMAC:
                 self._own_time += time.perf_counter() - t0
                 return None
             info = candidate
-        for cb in self.callbacks:
-            cb.on_ask_end(self, info)
+        try:
+            for cb in self.callbacks:
+                cb.on_ask_end(self, info)
+        except BaseException:
+            # Nobody holds the trial yet (an error or Ctrl-C in a callback): give it up, so
+            # that a later ask() runs it rather than leaving it RUNNING for good.
+            self.runhistory.release(info)
+            raise
         self._own_time += time.perf_counter() - t0
         return info
 
@@ -486,9 +504,11 @@ class SMAC:
 
         A result for a trial that already has one (e.g. a retired trial that came back late)
         is dropped. A SUCCESS with a NaN or infinite cost is recorded as CRASHED, as the
-        runners record it. Trials that were not asked (results from elsewhere) are stored
-        and train the model, but count towards the incumbent only if their instance and
-        seed are ones the intensifier races on.
+        runners record it. Trials that were not asked (results from elsewhere, a warm
+        start) are stored and train the model. They count towards the incumbent when the
+        intensifier races on their instance (and seed, unless the scenario is deterministic:
+        then any seed stands for all); otherwise their configuration is raced like any
+        challenger, on the intensifier's own keys.
 
         Raises:
             TargetCrashedError: This is the run's first result and it is a crash (unless
@@ -661,13 +681,8 @@ class SMAC:
             )
         data = _scatter_arguments(data_to_scatter)
         target = getattr(getattr(self.runner, "single_worker", self.runner), "target_fn", None)
-        missing = [] if target is None else [a for a in required_data(target) if a not in data]
-        if missing:
-            raise ScenarioError(
-                f"target_fn requires argument(s) {missing} that smacx does not pass (it passes "
-                f"the configuration and any of {sorted(TRIAL_ARGUMENTS)} the target declares); "
-                "give them a default, or pass them with optimize(data_to_scatter={...})."
-            )
+        if target is not None:
+            check_data(target, data)
         self._scattered = data  # validate() passes the same data
         self._reclaim_in_flight()
         self._start_time = time.time()

@@ -1197,3 +1197,98 @@ def test_a_maximizer_built_on_another_space_is_refused(space: ConfigurationSpace
         SMAC(scenario(space, n_trials=5), quadratic, maximizer=LocalAndRandomSearch(Encoder(other)))
     ok = LocalAndRandomSearch(Encoder(space))
     assert SMAC(scenario(space, n_trials=5), quadratic, maximizer=ok, progress=False).optimize()
+
+
+def test_every_configuration_reaches_the_target_with_plain_values(tmp_path: Path) -> None:
+    """Initial design, model and random proposals alike: a target that stores its
+    configuration as JSON works on every trial (numpy scalars do not serialize), and a
+    categorical whose choices are tuples survives the run's storage."""
+    import json
+
+    from ConfigSpace import Categorical, Float, Integer, OrdinalHyperparameter
+
+    space = ConfigurationSpace(seed=0)
+    space.add(
+        [
+            Float("x", (-1.0, 1.0)),
+            Integer("n", (1, 9)),
+            Categorical("opt", ["adam", "sgd"]),
+            Categorical("layers", [(50,), (100,), (50, 50)]),
+            OrdinalHyperparameter("batch", [16, 32, 64]),
+        ]
+    )
+    seen: list[dict[str, Any]] = []
+
+    def target(config: Configuration) -> float:
+        seen.append(json.loads(json.dumps(dict(config))))
+        return (config["x"] - 0.3) ** 2 + sum(config["layers"]) / 100 + config["n"] / 10
+
+    for _ in range(2):  # the second run continues from the database
+        smac = SMAC(scenario(space, tmp_path, n_trials=25 + 5 * len(seen)), target, progress=False)
+        smac.optimize()
+        assert smac.runhistory.status_counts() == {"SUCCESS": smac.runhistory.n_finished}
+        assert isinstance(smac.incumbent["layers"], tuple)  # type: ignore[index]
+        smac.close()
+    assert {type(v) for row in seen for v in row.values()} <= {float, int, str, list}
+
+
+def test_a_callback_that_fails_in_on_ask_end_leaves_no_trial_running(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    class Broken(Callback):
+        calls = 0
+
+        def on_ask_end(self, smac: SMAC, info: TrialInfo) -> None:
+            Broken.calls += 1
+            if Broken.calls == 3:
+                raise RuntimeError("a bug in the callback")
+
+    smac = SMAC(
+        scenario(space, tmp_path, n_trials=8), quadratic, callbacks=[Broken()], progress=False
+    )
+    with pytest.raises(RuntimeError, match="bug in the callback"):
+        smac.optimize()
+    smac.optimize()  # runs the trial the failing callback saw, too
+    assert smac.runhistory.n_finished == 8 and smac.runhistory.n_running == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "match"),
+    [
+        (lambda **kwargs: 0.0, r"first argument.*signature is <lambda>\(\*\*kwargs\)"),
+        (lambda seed, config: 0.0, r"its first argument is 'seed'.*Put the configuration first"),
+    ],
+)
+def test_targets_that_cannot_take_the_configuration_first_are_refused(
+    space: ConfigurationSpace, target: Any, match: str
+) -> None:
+    with pytest.raises(ScenarioError, match=match):
+        SMAC(scenario(space, n_trials=5), target)
+
+
+def test_scattered_data_the_target_does_not_take_is_refused(space: ConfigurationSpace) -> None:
+    def target(config: Configuration, seed: int, X: Any = None) -> float:
+        return 0.0
+
+    smac = SMAC(scenario(space, n_trials=5), target, progress=False)
+    with pytest.raises(ScenarioError, match=r"key\(s\) \['y'\] that target_fn does not take"):
+        smac.optimize(data_to_scatter={"X": [1, 2], "y": [3]})
+    assert smac.runhistory.n_finished == 0
+    smac.optimize(data_to_scatter={"X": [1, 2]})
+    assert smac.runhistory.n_finished == 5
+
+
+def test_ask_on_a_tried_finite_space_says_when_running_trials_may_call_for_more() -> None:
+    from ConfigSpace import Categorical
+
+    from smacx import SearchSpaceExhaustedError
+
+    space = ConfigurationSpace(seed=0)
+    space.add(Categorical("c", ["a", "b", "c"]))
+    smac = SMAC(Scenario(space, deterministic=False, output_directory=None), preset="random")
+    asked = [smac.ask() for _ in range(3)]
+    with pytest.raises(SearchSpaceExhaustedError, match=r"3 trial\(s\) are still running"):
+        smac.ask()
+    for info in asked:
+        smac.tell(info, TrialValue(cost=0.0 if info.config["c"] == "a" else 1.0))
+    assert smac.ask().config["c"] == "a"  # the incumbent's next seed
