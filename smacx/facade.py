@@ -504,11 +504,12 @@ class SMAC:
 
         A result for a trial that already has one (e.g. a retired trial that came back late)
         is dropped. A SUCCESS with a NaN or infinite cost is recorded as CRASHED, as the
-        runners record it. Trials that were not asked (results from elsewhere, a warm
-        start) are stored and train the model. They count towards the incumbent when the
-        intensifier races on their instance (and seed, unless the scenario is deterministic:
-        then any seed stands for all); otherwise their configuration is raced like any
-        challenger, on the intensifier's own keys.
+        runners record it; another status with a NaN or -inf cost at ``crash_cost``. Trials
+        that were not asked (results from elsewhere, a warm start) are stored and train the
+        model. They count towards the incumbent when the intensifier races on their instance
+        (and seed, unless the scenario is deterministic: then any seed stands for all);
+        otherwise their configuration is raced like any challenger, on the intensifier's own
+        keys.
 
         Raises:
             TargetCrashedError: This is the run's first result and it is a crash (unless
@@ -538,6 +539,13 @@ class SMAC:
                     "error": f"the target returned a non-finite cost {value.costs()}",
                 },
             )
+        elif value.status is not StatusType.SUCCESS and any(
+            math.isnan(c) or c == -math.inf for c in value.costs()
+        ):
+            # a failure at NaN or -inf would rank as no failure, or as the best there is: the
+            # runners record failures at crash_cost
+            crash = list(self.scenario.crash_costs)
+            value = dataclasses.replace(value, cost=crash[0] if len(crash) == 1 else crash)
         ran_here = info in self._in_flight  # ran by optimize(), not told by the user
         self._in_flight.discard(info)
         self._asked.discard(info)

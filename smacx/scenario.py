@@ -200,7 +200,7 @@ class Scenario:
         if self.output_directory is not None:
             if not isinstance(self.output_directory, (str, Path)):
                 raise _fail("output_directory", "a path or None", self.output_directory)
-            set_(self, "output_directory", Path(self.output_directory))
+            set_(self, "output_directory", Path(self.output_directory).expanduser())
         if not isinstance(self.deterministic, bool):
             raise _fail("deterministic", "True or False", self.deterministic)
 

@@ -129,3 +129,10 @@ def test_a_command_is_required_and_verbose_goes_after_it_too(
     scenario = finished_run(tmp_path)
     assert main(["show", str(scenario.output_path), "-v"]) == 0
     assert main(["-v", "show", str(scenario.output_path)]) == 0
+
+
+def test_python_dash_m_smacx_runs_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "smacx", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.startswith("smacx ")

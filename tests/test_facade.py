@@ -1292,3 +1292,13 @@ def test_ask_on_a_tried_finite_space_says_when_running_trials_may_call_for_more(
     for info in asked:
         smac.tell(info, TrialValue(cost=0.0 if info.config["c"] == "a" else 1.0))
     assert smac.ask().config["c"] == "a"  # the incumbent's next seed
+
+
+def test_a_failure_told_at_nan_or_minus_inf_is_stored_at_crash_cost(
+    space: ConfigurationSpace,
+) -> None:
+    smac = SMAC(scenario(space, crash_cost=50.0))
+    for cost in (math.nan, -math.inf):
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=cost, status=StatusType.TIMEOUT))
+        assert smac.runhistory[smac.runhistory.key_of(info)].cost == 50.0

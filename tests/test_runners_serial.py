@@ -503,3 +503,17 @@ def test_limited_trials_of_several_threads_all_return_their_results(
     for thread in threads:
         thread.join()
     assert statuses == [StatusType.SUCCESS] * 180
+
+
+def test_a_failed_trial_is_logged_with_its_configuration(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(config: Configuration) -> float:
+        raise ValueError("boom")
+
+    config = Configuration(space, values={"x": 1.5, "y": -2.0})
+    with caplog.at_level("WARNING", logger="smacx"):
+        SerialRunner(broken, Scenario(space, output_directory=None)).run(config, seed=1)
+    assert (
+        '{"x": 1.5, "y": -2.0}' in caplog.text and "ended CRASHED: ValueError: boom" in caplog.text
+    )

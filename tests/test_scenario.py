@@ -168,3 +168,8 @@ def test_spaces_built_from_numpy_values_are_stored_as_plain_ones() -> None:
         ScenarioError, match=r"configspace.*object.*hyperparameters\[1\]\.meta\.owner"
     ):
         Scenario(bad)
+
+
+def test_output_directory_expands_the_home_folder() -> None:
+    space = ConfigurationSpace({"x": (0.0, 1.0)})
+    assert Scenario(space, output_directory="~/runs").output_directory == Path.home() / "runs"

@@ -362,3 +362,15 @@ def test_read_only_open_of_an_unwritable_copy_with_a_write_ahead_log_says_so(
         if chattr:
             subprocess.run(["chattr", "-i", str(folder)], check=True)
         folder.chmod(0o755)
+
+
+def test_numpy_values_in_additional_info_are_stored_as_numbers() -> None:
+    import numpy as np
+
+    from smacx.storage import decode_value, encode_value
+
+    info = {"acc": np.float32(0.5), "n": np.int64(3), "curve": np.arange(3), "obj": object}
+    back = decode_value(encode_value(TrialValue(cost=1.0, additional_info=info)))
+    assert back.additional_info["acc"] == 0.5 and back.additional_info["n"] == 3
+    assert back.additional_info["curve"] == [0, 1, 2]
+    assert back.additional_info["obj"] == repr(object)  # what JSON cannot hold: its repr

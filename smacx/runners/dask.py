@@ -43,7 +43,7 @@ except ImportError as err:  # pragma: no cover - exercised only without dask ins
     ) from err
 
 from smacx.errors import ArgumentError, NoWorkersError, ScenarioError, keyword_hints
-from smacx.runhistory import plain_config
+from smacx.runhistory import config_to_json, plain_config
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import SerialRunner, die_with_parent, load_prctl
 from smacx.trial import StatusType, TrialInfo, TrialValue
@@ -890,7 +890,8 @@ class DaskParallelRunner(AbstractRunner):
 
     def _crashed(self, trial: _Trial, info: dict[str, Any]) -> TrialValue:
         logger.warning(
-            "Trial (instance=%s, seed=%s, budget=%s) ended CRASHED: %s",
+            "Trial of %.200s (instance=%s, seed=%s, budget=%s) ended CRASHED: %s",
+            config_to_json(trial.info.config),
             trial.info.instance,
             trial.info.seed,
             trial.info.budget,

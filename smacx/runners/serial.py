@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from smacx.errors import ScenarioError, keyword_hints
+from smacx.runhistory import config_to_json
 from smacx.runners.base import AbstractRunner
 from smacx.scenario import Scenario
 from smacx.trial import StatusType, TrialInfo, TrialValue
@@ -270,7 +271,8 @@ class SerialRunner(AbstractRunner):
         status, costs, info = self._interpret(kind, payload)
         if status is not StatusType.SUCCESS:
             logger.warning(
-                "Trial (instance=%s, seed=%s, budget=%s) ended %s: %s",
+                "Trial of %.200s (instance=%s, seed=%s, budget=%s) ended %s: %s",
+                config_to_json(config),
                 instance,
                 seed,
                 budget,

@@ -163,11 +163,21 @@ def encode_value(value: TrialValue) -> dict[str, Any]:
     }
 
 
+def _json_default(value: Any) -> Any:
+    """A value JSON cannot hold as one it can: numpy scalars and arrays as numbers and lists
+    (as a target returns them, e.g. ``np.float32`` accuracies), anything else as its repr."""
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist) and type(value).__module__ == "numpy":
+        return tolist()
+    return repr(value)
+
+
 def _info_json(info: dict[str, Any]) -> str:
-    """JSON of a trial's additional info; values JSON cannot hold are repr'd, and info it cannot
-    hold at all (keys that are not strings or numbers, cycles) is kept as one repr."""
+    """JSON of a trial's additional info; values JSON cannot hold are repr'd (numpy values
+    become plain ones), and info it cannot hold at all (keys that are not strings or numbers,
+    cycles) is kept as one repr."""
     try:
-        return json.dumps(info, default=repr)
+        return json.dumps(info, default=_json_default)
     except (TypeError, ValueError):
         return json.dumps({"repr": repr(info)})
 
