@@ -204,6 +204,18 @@ def incumbent_level_best(ids: Sequence[int], y: np.ndarray) -> float:
     return float(np.min(means[counts == counts.max()]))
 
 
+def _seed_means(
+    ids: Sequence[int], instances: Sequence[str | None], y: np.ndarray
+) -> tuple[list[int], list[str | None], np.ndarray]:
+    """One row per (configuration, instance), in the order of their first results, with the
+    mean of ``y`` over its rows (a noisy target's seeds)."""
+    first: dict[tuple[int, str | None], int] = {}
+    group = np.array([first.setdefault((i, s), len(first)) for i, s in zip(ids, instances)])
+    means = np.bincount(group, weights=y) / np.bincount(group)
+    keys = list(first)
+    return [k[0] for k in keys], [k[1] for k in keys], means
+
+
 def _radii(rows: np.ndarray, evaluated: np.ndarray, largest: float) -> np.ndarray:
     """`(n,)` exclusion radius of each row: half its distance to the nearest evaluated row,
     at most ``largest``. A fine refinement next to the incumbent blocks only a small ball,
@@ -663,6 +675,10 @@ class ModelProposer:
             (0 turns it off; see above). Serial runs never perturb.
         search_ahead: Whether :meth:`prepare` searches for the next results while every
             worker is busy also when proposals may not be late (see above).
+        noisy: Whether the target is noisy (the scenario is not deterministic): the model then
+            trains on one row per configuration (and instance) holding its mean cost over its
+            seeds, as SMAC3 does, instead of one row per trial, so a lucky seed does not pull
+            the search to it.
     """
 
     def __init__(
@@ -682,6 +698,7 @@ class ModelProposer:
         trust_region: float = 0.0,
         perturb: float = 0.0,
         search_ahead: bool = True,
+        noisy: bool = False,
     ) -> None:
         self.encoder = encoder
         self.model = model
@@ -719,6 +736,7 @@ class ModelProposer:
             )
         self.perturb = perturb
         self.search_ahead = search_ahead
+        self.noisy = noisy  # the scenario is not deterministic
         # (history.n_finished, lowest training value, training rows) at the last search made
         # ahead by prepare() for proposals that may not be late; None before the first one
         self._ahead: tuple[int, float, int] | None = None
@@ -1006,27 +1024,31 @@ class ModelProposer:
         if data is None:
             return
         ids, instances, y = data
+        n_rows = len(y)  # trials, also once y holds one mean per configuration
+        trials = ids, y  # the incumbent's cost to beat: its mean over its trials
+        if self.noisy:
+            ids, instances, y = _seed_means(ids, instances, y)
         pending = [key.config_id for key, _ in history.running_items()]
         X = self._encode_ids(history, ids)
         model: Any = self.model
         if self.features is not None:
             rows = [self._instance_row.get(i, 0) if i is not None else 0 for i in instances]
             X = np.hstack([X, self.features[rows]])
-        new_results = len(y) - self._fitted_at  # < 0: trained on a higher budget now
-        gap = max(self._refit_gap(len(y)), late)
+        new_results = n_rows - self._fitted_at  # < 0: trained on a higher budget now
+        gap = max(self._refit_gap(n_rows), late)
         # A new best below the last fit's range is always fitted: the model's transform (a
         # log's offset) maps costs beyond its training range to an arbitrary floor.
         best = float(np.min(y))
         refit = self._fitted_at < 0 or not 0 <= new_results < gap or best < self._fitted_best
         if refit:
             self.model.fit(X, y)
-            self._fitted_at = len(y)
+            self._fitted_at = n_rows
             self._fitted_best = best
         if self.features is not None:
             model = _Marginalized(self.model, self.features)
         X_config = X[:, : self.encoder.n_dims]
         model = self._extrapolating(model, X_config, y)
-        acq = self.acquisition.bind(model, self._best_y(ids, y))
+        acq = self.acquisition.bind(model, self._best_y(*trials))
         X_running = self._encode_ids(history, pending)
         running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:

@@ -250,3 +250,16 @@ def test_numpy_integers_are_counts_too() -> None:
 def test_gp_bounds_may_be_any_pair() -> None:
     assert GaussianProcess(length_scale_bounds=np.array([1e-3, 1e3])) is not None
     assert GaussianProcess(noise_bounds=[1e-6, 1e-2]) is not None
+
+
+def test_log_margin_sets_where_the_lowest_cost_lands() -> None:
+    import numpy as np
+
+    from smacx.models import RandomForest
+
+    X, y = np.linspace(0, 1, 8)[:, None], np.linspace(-1.0, 1.0, 8)
+    for margin in (0.01, 0.1):
+        forest = RandomForest(log_y=True, log_margin=margin).fit(X, y)
+        assert forest.transform_y(-1.0) == pytest.approx(np.log(margin * 2.0))
+    with pytest.raises(ScenarioError, match="log_margin"):
+        RandomForest(log_margin=0.0)

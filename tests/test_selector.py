@@ -1138,3 +1138,52 @@ def test_with_instances_the_acquisition_compares_with_the_incumbents_mean() -> N
     # only config 1 ran on all three instances (the incumbent's level): its mean is 20
     assert incumbent_level_best(ids, y) == 20.0
     assert incumbent_level_best([1, 2, 3, 4, 5, 6], y) == 0.0  # one row each: the lowest
+
+
+def test_a_noisy_target_trains_the_forest_on_each_configurations_mean() -> None:
+    """Three seeds of one configuration are one training row at their mean (a lucky seed
+    does not pull the search to it); the incumbent's mean is still the cost to beat."""
+    import numpy as np
+
+    from smacx.acquisition import LogEI
+    from smacx.encoding import Encoder
+    from smacx.maximizer import LocalAndRandomSearch
+    from smacx.models import RandomForest
+    from smacx.selector import ModelProposer
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+    seen: list[np.ndarray] = []
+
+    class Recording(RandomForest):
+        def fit(self, X: np.ndarray, y: np.ndarray) -> Recording:
+            seen.append(np.asarray(y))
+            return super().fit(X, y)
+
+    enc = Encoder(space)
+    rh = RunHistory(space)
+    configs = space.sample_configuration(6)
+    for i, config in enumerate(configs):
+        for seed in (1, 2, 3) if i == 0 else (1,):
+            info = TrialInfo(config, seed=seed)
+            rh.add_running(info)
+            rh.add(info, TrialValue(cost=float(i + seed)))
+    for noisy, rows in ((False, 8), (True, 6)):
+        seen.clear()
+        proposer = ModelProposer(
+            enc, Recording(), LogEI(), LocalAndRandomSearch(enc, n_random=50), noisy=noisy
+        )
+        assert proposer(rh, np.random.default_rng(0)) is not None
+        assert len(seen[0]) == rows
+    assert sorted(seen[0].tolist()) == [2.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # 0: mean of 1, 2, 3
+
+
+def test_the_hpo_preset_smooths_the_forest_for_noisy_targets() -> None:
+    from smacx import SMAC, Scenario
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    for deterministic, leaf, margin in ((True, 1, 0.01), (False, 3, 0.1)):
+        scenario = Scenario(space, deterministic=deterministic, output_directory=None)
+        proposer = SMAC(scenario).selector.proposer
+        assert proposer.noisy is not deterministic  # type: ignore[union-attr]
+        forest = proposer.model  # type: ignore[union-attr]
+        assert (forest.min_samples_leaf, forest.log_margin) == (leaf, margin)
