@@ -487,11 +487,10 @@ class SMAC:
             )
             if self.runner is not None:
                 self.runner.cancel(info)  # frees its worker if it hangs
-            crash = list(self.scenario.crash_costs)
             self.tell(
                 info,
                 TrialValue(
-                    cost=crash[0] if len(crash) == 1 else crash,
+                    cost=self.scenario.crash_value,
                     status=StatusType.RETIRED,
                     starttime=time.time(),
                     endtime=time.time(),
@@ -529,10 +528,9 @@ class SMAC:
             )
         if value.status is StatusType.SUCCESS and not all(map(math.isfinite, value.costs())):
             # as the runners record it: a NaN would poison every mean it enters
-            crash = list(self.scenario.crash_costs)
             value = dataclasses.replace(
                 value,
-                cost=crash[0] if len(crash) == 1 else crash,
+                cost=self.scenario.crash_value,
                 status=StatusType.CRASHED,
                 additional_info={
                     **value.additional_info,
@@ -544,8 +542,7 @@ class SMAC:
         ):
             # a failure at NaN or -inf would rank as no failure, or as the best there is: the
             # runners record failures at crash_cost
-            crash = list(self.scenario.crash_costs)
-            value = dataclasses.replace(value, cost=crash[0] if len(crash) == 1 else crash)
+            value = dataclasses.replace(value, cost=self.scenario.crash_value)
         ran_here = info in self._in_flight  # ran by optimize(), not told by the user
         self._in_flight.discard(info)
         self._asked.discard(info)

@@ -367,6 +367,13 @@ class Scenario:
         return (float(c),) if isinstance(c, (int, float)) else tuple(c)
 
     @property
+    def crash_value(self) -> float | list[float]:
+        """``crash_cost`` as :class:`~smacx.TrialValue` takes it: a number with one objective,
+        else a list with one per objective."""
+        costs = list(self.crash_costs)
+        return costs[0] if len(costs) == 1 else costs
+
+    @property
     def termination_costs(self) -> tuple[float, ...]:
         """``termination_cost_threshold`` as one value per objective."""
         c = self.termination_cost_threshold

@@ -897,10 +897,9 @@ class DaskParallelRunner(AbstractRunner):
             trial.info.budget,
             info["error"],
         )
-        costs = list(self.scenario.crash_costs)
         end = time.time()
         return TrialValue(
-            cost=costs[0] if len(costs) == 1 else costs,
+            cost=self.scenario.crash_value,
             time=end - trial.starttime,
             cpu_time=math.nan,
             status=StatusType.CRASHED,
