@@ -494,7 +494,7 @@ class Racing:
         if state.rejected:
             self._active.discard(config_id)
             return
-        if not self._incumbent_ids or config_id == self._incumbent_ids[0]:
+        if not state.done or not self._incumbent_ids or config_id == self._incumbent_ids[0]:
             return
         best = self._incumbent_ids[0]
         incumbent = self._states[best]
@@ -579,10 +579,21 @@ class Racing:
 
     def _racing_trials(self) -> list[TrialInfo]:
         """Next-stage trials of challengers that are still in the race."""
+        # Configurations whose stage still runs (a raced key running, not done): they have no
+        # trial to hand out. Found in one pass over the running trials, since on many workers
+        # most configurations in the race are such, and this runs for every proposal.
+        waiting = set()
+        for key, _ in self.history.running_items():
+            index = self._key_index(key)
+            state = self._states.get(key.config_id)
+            if index is not None and (state is None or index not in state.done):
+                waiting.add(key.config_id)
         for config_id in sorted(self._active):
             if config_id in self._incumbent_ids[:1]:
                 continue
             self._maybe_reject(config_id)  # the incumbent may have changed since its last result
+            if config_id in waiting:
+                continue
             trials = self._stage_trials(config_id)
             if trials:
                 return trials

@@ -761,8 +761,16 @@ class ModelProposer:
         # finished trials read so far, by budget: (config id, instance, costs)
         self._rows: dict[float | None, list[tuple[int, str | None, list[float]]]] = {}
         self._read = 0
+        # what _lowest read of the training rows: the list, the configuration id of each row
+        # read, the index and cost of the lowest, and whether a row was on an instance
+        self._lowest_of: list[tuple[int, str | None, list[float]]] | None = None
+        self._lowest_ids = np.empty(0, dtype=np.intp)
+        self._lowest_at, self._lowest_cost, self._on_instances = -1, math.inf, False
+        # encoding (bytes) -> (radius of its ball, training rows it was computed from); see
+        # _running_radii
+        self._radius_of: dict[bytes, tuple[float, int]] = {}
 
-    def _encode_ids(self, history: RunHistory, ids: Sequence[int]) -> np.ndarray:
+    def _encode_ids(self, history: RunHistory, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """`(len(ids), d)` encodings of configurations by id, each encoded once per run."""
         index = np.asarray(ids, dtype=np.intp)
         if index.size == 0:
@@ -775,8 +783,9 @@ class ModelProposer:
             self._encoded = np.concatenate(
                 [self._encoded, np.zeros(grow - len(self._encoded), bool)]
             )
-        new = np.unique(index[~self._encoded[index]])
-        if new.size:
+        missing = ~self._encoded[index]
+        if missing.any():  # (the common case, all encoded, takes no more array operations)
+            new = np.unique(index[missing])
             self._codes[new] = self.encoder.encode([history.get_config(int(i)) for i in new])
             self._encoded[new] = True
         rows: np.ndarray = self._codes[index]
@@ -916,31 +925,91 @@ class ModelProposer:
             or rng.random() >= self.perturb
         ):
             return None
-        found = self._comparable_costs(history)
-        if found is None:
+        lowest = self._lowest(history)
+        if lowest is None or not math.isfinite(lowest[1]):
             return None
-        rows, costs = found
-        if not np.isfinite(costs).any():
-            return None
-        best_id = rows[int(np.argmin(costs))][0]
-        center = self._encode_ids(history, [best_id])[0]
+        center = self._encode_ids(history, [lowest[0]])[0]
         movable = ~self.encoder.is_categorical & (center != INACTIVE) & (self.encoder.n_values != 1)
         if not movable.any():
             return None
         running = self._encode_ids(history, [key.config_id for key, _ in history.running_items()])
-        evaluated = self._encode_ids(history, [row[0] for row in rows])
-        radii = _radii(running, evaluated, self.min_spread)
+        if len(self._radius_of) > 4 * max(len(running), 16):  # keep the running ones' radii
+            kept = {row.tobytes() for row in running}
+            self._radius_of = {k: v for k, v in self._radius_of.items() if k in kept}
         low, high = np.log(_PERTURB_SCALES)
         for _ in range(10):
             step = rng.normal(0.0, np.exp(rng.uniform(low, high)), int(movable.sum()))
             x = center.copy()
             x[movable] = np.clip(x[movable] + step, 0.0, 1.0)
-            if running.shape[0] and (_sq_dists(x[None, :], running)[0] < radii * radii).any():
-                continue
+            if running.shape[0]:
+                # Only running configurations within ``min_spread`` (the largest radius) can
+                # hold the step in their balls: only their radii are looked up.
+                sq = ((running - x) ** 2).sum(axis=1)
+                near = np.flatnonzero(sq < self.min_spread**2)
+                if near.size:
+                    radii = self._running_radii(history, running[near])
+                    if (sq[near] < radii * radii).any():
+                        continue
             config = self._new_config(history, x[None, :])
             if config is not None:
                 return config
         return None
+
+    def _running_radii(self, history: RunHistory, rows: np.ndarray) -> np.ndarray:
+        """`(k,)` radii (:func:`_radii`) of the balls around the encoded configurations
+        ``rows`` `(k, d)`, against the training rows :meth:`_lowest` has read.
+
+        A radius only shrinks as rows are added, so each is kept (by its encoding) with the
+        number of rows it was computed from and updated from the newer rows alone: while
+        trials run, this is asked for the same running configurations call after call.
+        :meth:`_spread` keeps the radii of the candidates it hands out.
+        """
+        n = len(self._lowest_ids)
+        keys = [row.tobytes() for row in rows]
+        radii = np.full(len(keys), self.min_spread)
+        seen = np.zeros(len(keys), dtype=np.intp)
+        for k, key in enumerate(keys):
+            radii[k], seen[k] = self._radius_of.get(key, (self.min_spread, 0))
+        stale = np.flatnonzero(seen < n)
+        if stale.size:
+            newer = self._encode_ids(history, self._lowest_ids[int(seen[stale].min()) :])
+            radii[stale] = np.minimum(radii[stale], _radii(rows[stale], newer, self.min_spread))
+            for k in stale.tolist():
+                self._radius_of[keys[k]] = (float(radii[k]), n)
+        return radii
+
+    def _lowest(self, history: RunHistory) -> tuple[int, float] | None:
+        """The configuration id of the training row with the lowest first cost (the first of
+        ties) and that cost (``inf`` when none is finite); None when the model has no data
+        yet or the costs are on instances, which do not compare.
+
+        Reads only the rows added since the previous call (this runs for many proposals while
+        trials run, with thousands of rows), and keeps their configuration ids in
+        ``_lowest_ids``.
+        """
+        rows = self._training_rows(history)
+        if not rows:
+            return None
+        if self._lowest_of is not rows or len(self._lowest_ids) > len(rows):
+            # first call, or the model moved to another budget
+            self._lowest_of, self._lowest_ids = rows, np.empty(0, dtype=np.intp)
+            self._lowest_at, self._lowest_cost, self._on_instances = -1, math.inf, False
+            self._radius_of = {}
+        start = len(self._lowest_ids)
+        new = rows[start:]
+        if new:
+            self._on_instances = self._on_instances or any(row[1] is not None for row in new)
+            costs = np.array([row[2][0] for row in new], dtype=float)
+            costs = np.where(np.isfinite(costs), costs, np.inf)  # a NaN would win argmin
+            i = int(np.argmin(costs))
+            if costs[i] < self._lowest_cost:
+                self._lowest_at, self._lowest_cost = start + i, float(costs[i])
+            ids = np.fromiter((row[0] for row in new), dtype=np.intp, count=len(new))
+            self._lowest_ids = np.concatenate([self._lowest_ids, ids])
+        if self._on_instances:
+            return None
+        at = max(self._lowest_at, 0)  # (all inf: the first row, as argmin gives)
+        return int(self._lowest_ids[at]), self._lowest_cost
 
     def prepare(self, history: RunHistory, rng: np.random.Generator) -> None:
         """Search ahead while every worker is busy, so that the proposals for the next results
@@ -969,25 +1038,12 @@ class ModelProposer:
         result there is, for the results to come, with what ``_ahead_lag`` checks."""
         if not self.search_ahead or history.n_running == 0 or self.n_objectives > 1:
             return
-        found = self._comparable_costs(history)
-        if found is None:
+        lowest = self._lowest(history)
+        if lowest is None:
             return
-        rows, costs = found
         if not (fresh and len(self._spare)):  # else the last search saw every result
             self._search(history, rng, 0, self.batch_size)
-        self._ahead = (history.n_finished, float(costs.min()), len(rows))
-
-    def _comparable_costs(
-        self, history: RunHistory
-    ) -> tuple[list[tuple[int, str | None, list[float]]], np.ndarray] | None:
-        """The training rows and ``(n,)`` their first costs, those that are not finite as
-        ``inf`` (a NaN would win ``np.argmin``); None when the model has no data yet or the
-        costs are on instances, which do not compare."""
-        rows = self._training_rows(history)
-        if not rows or any(row[1] is not None for row in rows):
-            return None
-        costs = np.array([row[2][0] for row in rows], dtype=float)
-        return rows, np.where(np.isfinite(costs), costs, np.inf)
+        self._ahead = (history.n_finished, lowest[1], len(self._lowest_ids))
 
     def _ahead_lag(self, history: RunHistory) -> int:
         """How many results old the candidates of the last search ahead may be: all the
@@ -1071,7 +1127,9 @@ class ModelProposer:
             more = self.maximizer.maximize(acq, size, starts, known)
             found = np.concatenate([found, more[~rows_in(more, found)]])
         if len(found):
-            self._spare = self._spread(found, X_running, running_radii, X_config, keep)
+            self._spare, radii = self._spread(found, X_running, running_radii, X_config, keep)
+            for row, radius in zip(self._spare, radii.tolist()):  # see _running_radii
+                self._radius_of[row.tobytes()] = (radius, n_rows)
         if refit:  # moving average of what a proposal with a fit costs
             spent = time.perf_counter() - started
             self._fit_seconds = (
@@ -1144,8 +1202,9 @@ class ModelProposer:
         running_radii: np.ndarray,
         evaluated: np.ndarray,
         keep: int,
-    ) -> np.ndarray:
-        """Best-first rows of ``found`` outside each other's and the running rows' balls.
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best-first rows of ``found`` outside each other's and the running rows' balls, and
+        `(k,)` the radii of their balls.
 
         Every row's ball has the radius of :func:`_radii`: half the distance to the nearest
         evaluated configuration, at most ``min_spread``.
@@ -1169,7 +1228,7 @@ class ModelProposer:
             free[i] = False
             limit = np.maximum(found_radii, found_radii[i])
             free &= _sq_dists(found, found[i : i + 1])[:, 0] >= limit * limit
-        return found[kept]
+        return found[kept], found_radii[kept]
 
     def _best_y(self, ids: Sequence[int], y: np.ndarray) -> float:
         """The cost, in the model's space, that the acquisition compares predictions with."""

@@ -1187,3 +1187,45 @@ def test_the_hpo_preset_smooths_the_forest_for_noisy_targets() -> None:
         assert proposer.noisy is not deterministic  # type: ignore[union-attr]
         forest = proposer.model  # type: ignore[union-attr]
         assert (forest.min_samples_leaf, forest.log_margin) == (leaf, margin)
+
+
+def test_lowest_row_and_running_radii_read_only_new_rows_and_match_a_full_recount() -> None:
+    """``_lowest`` and ``_running_radii`` keep what they read and update it from the new rows
+    alone (they run for many proposals while trials run); after every batch of results they
+    equal a recount over all rows: the first of the lowest finite costs (NaN and inf never
+    win), and :func:`_radii` against every evaluated configuration."""
+    import numpy as np
+
+    from smacx.selector import _radii
+
+    space = ConfigurationSpace({"a": (0.0, 1.0), "b": (0.0, 1.0), "kind": ["p", "q", "r"]}, seed=0)
+    proposer = _region_proposer(space, perturb=1.0)
+    rng = np.random.default_rng(3)
+    sample = space.sample_configuration(60)
+    rh = RunHistory(space)
+    costs: list[float] = []
+    for batch in range(6):
+        for config in sample[batch * 8 : batch * 8 + 8]:
+            info = TrialInfo(config)
+            rh.add_running(info)
+            cost = [float("nan"), float("inf"), float(rng.integers(4))][int(rng.integers(3))]
+            rh.add(info, TrialValue(cost=cost))
+            costs.append(cost)
+        running = sample[48 + batch * 2 : 50 + batch * 2]
+        for config in running:
+            rh.add_running(TrialInfo(config))
+        lowest = proposer._lowest(rh)
+        finite = [c if np.isfinite(c) else np.inf for c in costs]
+        at = int(np.argmin(finite))
+        assert lowest == (rh.get_config_id(sample[at]), finite[at])
+        rows = proposer.encoder.encode([rh.get_config(k.config_id) for k, _ in rh.running_items()])
+        evaluated = proposer.encoder.encode(sample[: len(costs)])
+        expected = _radii(rows, evaluated, proposer.min_spread)
+        assert np.array_equal(proposer._running_radii(rh, rows), expected)
+    # costs on instances do not compare: no lowest row
+    on_instances = RunHistory(space)
+    for config in sample[:8]:
+        info = TrialInfo(config, instance="i1")
+        on_instances.add_running(info)
+        on_instances.add(info, TrialValue(cost=1.0))
+    assert _region_proposer(space, perturb=1.0)._lowest(on_instances) is None
