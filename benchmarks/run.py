@@ -14,6 +14,14 @@ One JSON line per run holds: the optimizer, its label and version, task, seed, n
 cost of every trial and the best cost so far after every trial, the final regret (if the task's
 optimum is known), wall time, time inside the objective, optimizer overhead per trial
 ((wall - objective) / n_trials), peak RSS (MB) of the child, and the git commit of the repo.
+
+Noisy tasks (``--suite noisy``): every evaluation returns the task's cost plus Gaussian noise,
+and smacx and SMAC3 run with ``deterministic=False``. ``best_so_far`` then holds noise-free
+costs: after each trial, that of the configuration with the lowest observed cost so far, and
+after the last one that of the configuration the optimizer returns (smacx's and SMAC3's
+incumbent, Optuna's best trial, random search's lowest observed cost); ``final_best`` and
+``final_regret`` are that last value. The record adds ``noise``, ``observed_best`` (the lowest
+noisy cost seen), ``true_costs`` and ``returned_config``.
 """
 
 from __future__ import annotations
@@ -102,12 +110,25 @@ def _plain(config: Mapping[str, Any]) -> dict[str, Any]:
 class Recorder:
     """Wraps a task's objective: times every call and keeps every cost.
 
+    For a noisy task (``task.noise > 0``) every call returns the noise-free cost plus Gaussian
+    noise of that standard deviation, drawn from a stream seeded by the run's seed, and the
+    recorder also keeps each configuration and its noise-free cost. An adapter sets
+    :attr:`returned` to the configuration its optimizer returns as the best (its incumbent);
+    by default it is the one with the lowest observed cost.
+
     Args:
         task: The task whose objective is wrapped.
+        seed: The run's seed (seeds the noise).
     """
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: Task, seed: int = 0) -> None:
+        import numpy as np
+
         self.task = task
+        self.noise_rng = np.random.default_rng([seed, 20261204])
+        self.configs: list[dict[str, Any]] = []  # noisy tasks only
+        self.true_costs: list[float] = []  # noisy tasks only
+        self.returned: dict[str, Any] | None = None
         self.costs: list[float] = []
         self.objective_times: list[float] = []
         self.objective_cpu = 0.0
@@ -126,6 +147,10 @@ class Recorder:
         c0 = time.process_time()
         t0 = time.perf_counter()
         cost = float(self.task.objective(config, seed))
+        if self.task.noise > 0.0:
+            self.configs.append(dict(config))
+            self.true_costs.append(cost)
+            cost += self.task.noise * float(self.noise_rng.standard_normal())
         t1 = time.perf_counter()
         self.objective_cpu += time.process_time() - c0
         self.costs.append(cost)
@@ -173,7 +198,7 @@ def run_smac3(
     rec.reset_clock()
     scenario = smac.Scenario(
         space,
-        deterministic=True,
+        deterministic=task.noise == 0.0,
         n_trials=n_trials,
         seed=seed,
         output_directory=workdir / "smac3_output",
@@ -183,7 +208,11 @@ def run_smac3(
     def train(config: Any, seed: int = 0) -> float:
         return rec(_plain(config), seed)
 
-    getattr(smac, facade)(scenario, train, overwrite=True, logging_level=40, **model).optimize()
+    found = getattr(smac, facade)(
+        scenario, train, overwrite=True, logging_level=40, **model
+    ).optimize()
+    if found is not None and not isinstance(found, list):
+        rec.returned = _plain(found)
     return _version("smac")
 
 
@@ -233,7 +262,7 @@ def run_smacx(
         configspace=space,
         n_trials=n_trials,
         seed=seed,
-        deterministic=True,
+        deterministic=task.noise == 0.0,
         output_directory=workdir / "smacx_output",
     )
 
@@ -241,7 +270,9 @@ def run_smacx(
         return rec(_plain(config), seed)
 
     smac = SMAC(scenario, target, preset=preset, overwrite=True, progress=False)
-    smac.optimize()
+    found = smac.optimize()
+    if found is not None:
+        rec.returned = _plain(found)
     return str(getattr(smacx, "__version__", _version("smacx")))
 
 
@@ -314,6 +345,8 @@ def run_optuna(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Pat
     suggest = _optuna_sampler(space)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(lambda trial: rec(suggest(trial), seed), n_trials=n_trials)
+    if rec.configs:  # noisy task: the study's best trial (the lowest observed value)
+        rec.returned = rec.configs[study.best_trial.number]
     return str(optuna.__version__)
 
 
@@ -337,7 +370,7 @@ def _rss_mb(usage: resource.struct_rusage) -> float:
 def child_main(spec: RunSpec, out_path: Path, workdir: Path) -> int:
     """Runs one optimizer on one task and writes the result as one JSON object to ``out_path``."""
     task = get_task(spec.task)
-    rec = Recorder(task)
+    rec = Recorder(task, spec.seed)
     record: dict[str, Any] = {"status": "ok", "error": None}
     adapter = ADAPTERS[spec.optimizer]
     rss_start = _rss_mb(resource.getrusage(resource.RUSAGE_SELF))
@@ -358,6 +391,25 @@ def child_main(spec: RunSpec, out_path: Path, workdir: Path) -> int:
         best.append(cost if not best else min(best[-1], cost))
     objective_time = sum(rec.objective_times)
     final_best = best[-1] if best else None
+    noisy: dict[str, Any] = {}
+    if task.noise > 0.0 and rec.costs:
+        # Scored by noise-free costs: after every trial, that of the configuration with the
+        # lowest observed cost so far; at the end, that of the configuration the optimizer
+        # returns (its incumbent; the lowest observed for Optuna and random search).
+        lowest = 0
+        truth = []
+        for i, cost in enumerate(rec.costs):
+            lowest = i if cost < rec.costs[lowest] else lowest
+            truth.append(rec.true_costs[lowest])
+        returned = rec.returned if rec.returned is not None else rec.configs[lowest]
+        final_best = float(task.objective(returned, 0))
+        noisy = {
+            "noise": task.noise,
+            "observed_best": best[-1],
+            "true_costs": rec.true_costs,
+            "returned_config": returned,
+        }
+        best = [*truth[:-1], final_best]  # the answer at the end: what the optimizer returns
     regret = None
     if task.optimum is not None and final_best is not None and math.isfinite(final_best):
         regret = final_best - task.optimum
@@ -379,6 +431,7 @@ def child_main(spec: RunSpec, out_path: Path, workdir: Path) -> int:
             "best_so_far": best,
             "trial_end_s": [round(t, 6) for t in rec.trial_ends],
             "objective_s": [round(t, 6) for t in rec.objective_times],
+            **noisy,
         }
     )
     if n and n != spec.n_trials and record["status"] == "ok":

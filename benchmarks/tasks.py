@@ -3,7 +3,9 @@
 Every task is a :class:`Task`: a name, a function building its ConfigSpace
 ``ConfigurationSpace``, an objective ``f(config_dict, seed) -> float`` that is minimized, and the
 known optimum value (``None`` where it is unknown). All objectives here are deterministic: the
-seed is accepted (the optimizers hand one over) and ignored.
+seed is accepted (the optimizers hand one over) and ignored. A noisy task (``noise > 0``) has a
+noise-free objective too; ``run.py`` adds Gaussian noise of that standard deviation to every
+evaluation and scores the configuration each optimizer returns by its noise-free cost.
 
 The synthetic functions use their standard domains and known optima (see e.g. the "Virtual
 Library of Simulation Experiments" by Surjanovic & Bingham for the definitions). The optima are
@@ -31,6 +33,7 @@ from ConfigSpace import (
 
 __all__ = [
     "FULL_EXTRA",
+    "NOISY",
     "QUICK",
     "SUITES",
     "Task",
@@ -52,6 +55,8 @@ class Task:
             hyperparameters are absent from ``config_dict``.
         optimum: The known global minimum of the objective on the space, or None.
         description: One line for reports.
+        noise: Standard deviation of the Gaussian noise added to every evaluation by
+            ``run.py`` (0: the task is deterministic); ``objective`` itself is noise-free.
     """
 
     name: str
@@ -59,6 +64,7 @@ class Task:
     objective: Objective
     optimum: float | None
     description: str = ""
+    noise: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,6 +180,7 @@ def _box_task(
     bounds: list[tuple[float, float]],
     optimum: float,
     description: str,
+    noise: float = 0.0,
 ) -> Task:
     dim = len(bounds)
 
@@ -181,7 +188,7 @@ def _box_task(
         del seed
         return fn(_vector(config, dim))
 
-    return Task(name, _box_space("x", bounds), objective, optimum, description)
+    return Task(name, _box_space("x", bounds), objective, optimum, description, noise)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,6 +331,17 @@ def _all_tasks() -> list[Task]:
             None,
             "SVC on sklearn digits, 3-fold CV error (C, gamma log; degree | kernel=poly)",
         ),
+        # Noisy tasks: Gaussian noise with a standard deviation of about a tenth of the range
+        # between the optimum and a typical value (Hartmann) or of 1 near Branin's optimum.
+        _box_task(
+            "branin_noisy", branin, [(-5, 10), (0, 15)], _BRANIN_OPT, "Branin, noise sd 1", 1.0
+        ),
+        _box_task(
+            "hartmann3_noisy", hartmann3, [(0, 1)] * 3, _HARTMANN3_OPT, "Hartmann-3, sd 0.3", 0.3
+        ),
+        _box_task(
+            "hartmann6_noisy", hartmann6, [(0, 1)] * 6, _HARTMANN6_OPT, "Hartmann-6, sd 0.3", 0.3
+        ),
         # Extra tasks for the full suite.
         _box_task("ackley10", ackley, [(-32.768, 32.768)] * 10, 0.0, "Ackley, 10-d"),
         _box_task("rosenbrock10", rosenbrock, [(-5, 10)] * 10, 0.0, "Rosenbrock, 10-d"),
@@ -354,7 +372,15 @@ QUICK: tuple[str, ...] = (
 #: Tasks added on top of the quick suite by the full suite.
 FULL_EXTRA: tuple[str, ...] = ("ackley10", "rosenbrock10", "levy20")
 
-SUITES: dict[str, tuple[str, ...]] = {"quick": QUICK, "full": QUICK + FULL_EXTRA}
+#: Noisy targets (``Task.noise > 0``), scored by the noise-free cost of the returned
+#: configuration.
+NOISY: tuple[str, ...] = ("branin_noisy", "hartmann3_noisy", "hartmann6_noisy")
+
+SUITES: dict[str, tuple[str, ...]] = {
+    "quick": QUICK,
+    "full": QUICK + FULL_EXTRA,
+    "noisy": NOISY,
+}
 
 
 def get_task(name: str) -> Task:
@@ -370,6 +396,7 @@ def get_task(name: str) -> Task:
 
 
 def suite_tasks(suite: str) -> list[Task]:
-    """Returns the tasks of a suite (``quick`` or ``full``) or of a comma-separated task list."""
+    """Returns the tasks of a suite (``quick``, ``full`` or ``noisy``) or of a comma-separated
+    task list."""
     names = SUITES[suite] if suite in SUITES else tuple(s for s in suite.split(",") if s)
     return [get_task(n) for n in names]
