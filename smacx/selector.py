@@ -933,9 +933,7 @@ class ModelProposer:
         if not movable.any():
             return None
         running = self._encode_ids(history, [key.config_id for key, _ in history.running_items()])
-        if len(self._radius_of) > 4 * max(len(running), 16):  # keep the running ones' radii
-            kept = {row.tobytes() for row in running}
-            self._radius_of = {k: v for k, v in self._radius_of.items() if k in kept}
+        self._prune_radii(running)
         low, high = np.log(_PERTURB_SCALES)
         for _ in range(10):
             step = rng.normal(0.0, np.exp(rng.uniform(low, high)), int(movable.sum()))
@@ -977,6 +975,13 @@ class ModelProposer:
             for k in stale.tolist():
                 self._radius_of[keys[k]] = (float(radii[k]), n)
         return radii
+
+    def _prune_radii(self, running: np.ndarray) -> None:
+        """Forget the kept radii (see :meth:`_running_radii`) of all but the `(m, d)` running
+        rows once there are many more than those."""
+        if len(self._radius_of) > 4 * max(len(running), 16):
+            kept = {row.tobytes() for row in running}
+            self._radius_of = {k: v for k, v in self._radius_of.items() if k in kept}
 
     def _lowest(self, history: RunHistory) -> tuple[int, float] | None:
         """The configuration id of the training row with the lowest first cost (the first of
@@ -1128,8 +1133,10 @@ class ModelProposer:
             found = np.concatenate([found, more[~rows_in(more, found)]])
         if len(found):
             self._spare, radii = self._spread(found, X_running, running_radii, X_config, keep)
-            for row, radius in zip(self._spare, radii.tolist()):  # see _running_radii
-                self._radius_of[row.tobytes()] = (radius, n_rows)
+            if self.perturb > 0.0 and pending and self.n_objectives == 1:  # _perturbed reads
+                self._prune_radii(X_running)
+                for row, radius in zip(self._spare, radii.tolist()):  # see _running_radii
+                    self._radius_of[row.tobytes()] = (radius, n_rows)
         if refit:  # moving average of what a proposal with a fit costs
             spent = time.perf_counter() - started
             self._fit_seconds = (

@@ -1229,3 +1229,12 @@ def test_lowest_row_and_running_radii_read_only_new_rows_and_match_a_full_recoun
         on_instances.add_running(info)
         on_instances.add(info, TrialValue(cost=1.0))
     assert _region_proposer(space, perturb=1.0)._lowest(on_instances) is None
+    # serial proposals never read the kept radii, so none are kept
+    serial = _region_proposer(space, perturb=1.0)
+    history = RunHistory(space)
+    for _ in range(12):
+        config = serial(history, rng) or space.sample_configuration()
+        info = TrialInfo(config)
+        history.add_running(info)
+        history.add(info, TrialValue(cost=float(rng.random())))
+    assert serial._radius_of == {}
