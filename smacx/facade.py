@@ -282,6 +282,7 @@ class SMAC:
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
         self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
         self._closed = False
+        self._final_trajectory: list[dict[str, Any]] = []  # the trajectory when closed
         self._untold: list[tuple[TrialInfo, TrialValue]] = []  # results whose tell failed
         self._scattered: dict[str, Any] = {}  # optimize()'s data_to_scatter
         self._last_incumbent: tuple[int | None, list[float]] = (None, [])
@@ -619,8 +620,10 @@ class SMAC:
 
     @property
     def trajectory(self) -> list[dict[str, Any]]:
-        """Every change of incumbent (config id, cost, finished trials, wall time), as stored."""
-        self._check_open("trajectory")
+        """Every change of incumbent (config id, cost, finished trials, wall time), as stored;
+        after :meth:`close`, as it was then."""
+        if self._closed:
+            return [dict(entry) for entry in self._final_trajectory]
         return self.runhistory.trajectory()
 
     @property
@@ -1004,6 +1007,10 @@ class SMAC:
                 self._in_flight.clear()
                 self._asked.clear()
             finally:
+                try:  # kept for reading after the storage is closed
+                    self._final_trajectory = self.runhistory.trajectory()
+                except Exception as err:  # e.g. the storage failed: close it anyway
+                    logger.warning("Could not read the trajectory before closing: %s", err)
                 if self._end_session is not None:
                     self._end_session()
                 self.runhistory.storage.close()

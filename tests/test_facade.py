@@ -981,17 +981,22 @@ def test_a_closed_smac_says_so(space: ConfigurationSpace, tmp_path: Path) -> Non
     from smacx import StorageError
 
     smac = SMAC(scenario(space, tmp_path, n_trials=4), quadratic, progress=False)
+    done = smac.ask()
+    smac.tell(done, TrialValue(cost=2.0))
     info = smac.ask()
+    trajectory = smac.trajectory
     smac.close()
     smac.close()  # again: nothing to do
     for call in (
         smac.ask,
         lambda: smac.tell(info, TrialValue(cost=1.0)),
         smac.optimize,
-        lambda: smac.trajectory,
     ):
         with pytest.raises(StorageError, match=r"after close\(\)"):
             call()
+    # what a run found stays readable, as after ``with SMAC(...) as smac: smac.optimize()``
+    assert smac.trajectory == trajectory and [e["cost"] for e in trajectory] == [[2.0]]
+    assert smac.incumbent == done.config
 
 
 def test_a_runner_built_on_another_space_is_refused(space: ConfigurationSpace) -> None:
