@@ -695,24 +695,28 @@ def test_optimize_waits_for_its_trials_when_another_process_finishes_the_run(
 
 
 class FreezeCount(Callback):
-    """Notes gc.get_freeze_count() at every tell."""
+    """Notes gc.get_freeze_count() and gc.get_threshold() at every tell."""
 
     def __init__(self) -> None:
         self.counts: list[int] = []
+        self.thresholds: list[tuple[int, int, int]] = []
 
     def on_tell_end(self, smac: Any, info: TrialInfo, value: TrialValue) -> None:
         self.counts.append(gc.get_freeze_count())
+        self.thresholds.append(gc.get_threshold())
 
 
 def test_optimize_on_workers_keeps_older_objects_out_of_collections_for_the_run_only(
     space: ConfigurationSpace,
 ) -> None:
     """With a parallel runner, the objects alive when optimize() starts are frozen (a full
-    collection would stop the scheduler's and the workers' threads while it visits them) and
-    unfrozen when it ends; a serial run leaves the garbage collector alone."""
+    collection would stop the scheduler's and the workers' threads while it visits them), and
+    the youngest objects are collected every 20,000 allocations, not 700; both are undone
+    when it ends. A serial run leaves the garbage collector alone."""
     from smacx import SMAC
 
     assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
     sc = scenario(space, n_trials=6, deterministic=True)
     with thread_client(2) as (_, c):
         seen = FreezeCount()
@@ -722,10 +726,13 @@ def test_optimize_on_workers_keeps_older_objects_out_of_collections_for_the_run_
         assert len(seen.counts) == 6
         assert min(seen.counts) > 1000  # the libraries, the cluster, the history
         assert gc.get_freeze_count() == 0
+        assert set(seen.thresholds) == {(max(before[0], 20_000), *before[1:])}
+        assert gc.get_threshold() == before
     serial = FreezeCount()
     with SMAC(sc, seed_as_cost, progress=False, callbacks=[serial]) as smac:
         smac.optimize()
     assert serial.counts == [0] * 6
+    assert set(serial.thresholds) == {before}
 
 
 def slow_odd_seeds(config: Configuration, seed: int) -> float:
