@@ -11,8 +11,10 @@ history as it is at that moment.
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import math
+import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -884,9 +886,12 @@ class ModelProposer:
         cap = _late_cap(history.n_running)
         if cap == 0 or len(self._arrivals) < 2 or not self._fit_seconds > 0.0:
             return cap
-        times, counts = np.array(self._arrivals).T
         # Median time per result over the last few arrivals: one slow start does not count.
-        per_result = float(np.median(np.diff(times) / np.diff(counts)))
+        # (In plain Python: numpy's median of eight numbers took 5% of the main thread at 64
+        # workers.)
+        per_result = statistics.median(
+            (t1 - t0) / (n1 - n0) for (t0, n0), (t1, n1) in itertools.pairwise(self._arrivals)
+        )
         if not per_result > 0.0:
             return cap
         rate = 1.0 / per_result  # results per second
@@ -1229,12 +1234,14 @@ class ModelProposer:
             limit = np.maximum(running_radii[None, :], found_radii[:, None])
             free = ~(_sq_dists(found, running) < limit * limit).any(axis=1)
         kept: list[int] = []
+        norms = (found**2).sum(axis=1)[:, None]  # (as _sq_dists has them, computed once)
         while len(kept) < keep and free.any():
             i = int(np.argmax(free))  # the best candidate still outside every ball
             kept.append(i)
             free[i] = False
             limit = np.maximum(found_radii, found_radii[i])
-            free &= _sq_dists(found, found[i : i + 1])[:, 0] >= limit * limit
+            sq = np.maximum(norms + norms[i][None, :] - 2.0 * (found @ found[i : i + 1].T), 0.0)
+            free &= sq[:, 0] >= limit * limit
         return found[kept], found_radii[kept]
 
     def _best_y(self, ids: Sequence[int], y: np.ndarray) -> float:
