@@ -11,6 +11,7 @@ import math
 import numbers
 import statistics
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -709,7 +710,6 @@ class SMAC:
         for cb in self.callbacks:
             cb.on_start(self)
         frozen = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
-        thresholds = gc.get_threshold()
         if frozen:
             _freeze_heap()
         try:
@@ -787,8 +787,7 @@ class SMAC:
             raise
         finally:
             if frozen:
-                gc.set_threshold(*thresholds)
-                gc.unfreeze()
+                _thaw_heap()
             bar.close()
             for cb in self.callbacks:
                 cb.on_end(self)
@@ -1245,11 +1244,32 @@ def _freeze_heap() -> None:
     the middle generation and 16 full ones, 3.5 s of 61 s at 64 workers with 1 s trials; with
     the larger first threshold, 40, 3 and 1 of them took 1.1 s.
     """
-    gc.collect()
-    gc.freeze()
-    first, *rest = gc.get_threshold()
-    if first:  # (0: the application turned automatic collection off)
-        gc.set_threshold(max(first, 20_000), *rest)
+    global _frozen_runs, _thresholds
+    with _gc_lock:  # (parallel optimize() calls in threads of one process: the first and last)
+        _frozen_runs += 1
+        if _frozen_runs > 1:
+            return
+        gc.collect()
+        gc.freeze()
+        _thresholds = gc.get_threshold()
+        first, *rest = _thresholds
+        if first:  # (0: the application turned automatic collection off)
+            gc.set_threshold(max(first, 20_000), *rest)
+
+
+def _thaw_heap() -> None:
+    """Undo :func:`_freeze_heap` once the last parallel ``optimize`` that called it returns."""
+    global _frozen_runs
+    with _gc_lock:
+        _frozen_runs -= 1
+        if _frozen_runs == 0:
+            gc.set_threshold(*_thresholds)
+            gc.unfreeze()
+
+
+_gc_lock = threading.Lock()
+_frozen_runs = 0  # parallel optimize() calls under way in this process
+_thresholds = gc.get_threshold()  # the collector's thresholds before the first of them
 
 
 #: Statuses of trials whose time is the target's own.

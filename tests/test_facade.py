@@ -1307,3 +1307,23 @@ def test_a_failure_told_at_nan_or_minus_inf_is_stored_at_crash_cost(
         info = smac.ask()
         smac.tell(info, TrialValue(cost=cost, status=StatusType.TIMEOUT))
         assert smac.runhistory[smac.runhistory.key_of(info)].cost == 50.0
+
+
+def test_parallel_runs_in_threads_of_one_process_restore_the_collector_after_the_last() -> None:
+    """Two parallel optimize() calls that overlap (threads of one process): the heap stays
+    frozen and the first threshold raised until the last of them returns, which restores the
+    thresholds from before the first (the first to return must not, nor the last restore the
+    raised ones)."""
+    import gc
+
+    from smacx.facade import _freeze_heap, _thaw_heap
+
+    before = gc.get_threshold()
+    _freeze_heap()
+    _freeze_heap()
+    raised = (max(before[0], 20_000), *before[1:])
+    assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
+    _thaw_heap()
+    assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
+    _thaw_heap()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
