@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import gc
 import json
@@ -283,7 +284,8 @@ class SMAC:
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
         self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
         self._closed = False
-        self._final_trajectory: list[dict[str, Any]] = []  # the trajectory when closed
+        # the trajectory when closed (None: not read)
+        self._final_trajectory: list[dict[str, Any]] | None = None
         self._untold: list[tuple[TrialInfo, TrialValue]] = []  # results whose tell failed
         self._scattered: dict[str, Any] = {}  # optimize()'s data_to_scatter
         self._last_incumbent: tuple[int | None, list[float]] = (None, [])
@@ -624,7 +626,13 @@ class SMAC:
         """Every change of incumbent (config id, cost, finished trials, wall time), as stored;
         after :meth:`close`, as it was then."""
         if self._closed:
-            return [dict(entry) for entry in self._final_trajectory]
+            if self._final_trajectory is None:
+                raise StorageError(
+                    "SMAC.trajectory after close(): it could not be read when the storage "
+                    "closed (see the warning logged then). Build a new SMAC on the same "
+                    "scenario to read the stored run."
+                )
+            return copy.deepcopy(self._final_trajectory)
         return self.runhistory.trajectory()
 
     @property
@@ -709,10 +717,12 @@ class SMAC:
         )
         for cb in self.callbacks:
             cb.on_start(self)
-        frozen = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
-        if frozen:
-            _freeze_heap()
+        parallel = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
+        frozen = False
         try:
+            if parallel:
+                _freeze_heap()
+                frozen = True
             while True:
                 stalled = False  # nothing to ask for until a result comes back
                 while not stalled and self._budget_left() and (free := self._free_workers()) > 0:
@@ -1008,13 +1018,15 @@ class SMAC:
                 self._in_flight.clear()
                 self._asked.clear()
             finally:
-                try:  # kept for reading after the storage is closed
-                    self._final_trajectory = self.runhistory.trajectory()
-                except Exception as err:  # e.g. the storage failed: close it anyway
-                    logger.warning("Could not read the trajectory before closing: %s", err)
-                if self._end_session is not None:
-                    self._end_session()
-                self.runhistory.storage.close()
+                try:
+                    try:  # kept for reading after the storage is closed
+                        self._final_trajectory = self.runhistory.trajectory()
+                    except Exception as err:  # e.g. the storage failed: close it anyway
+                        logger.warning("Could not read the trajectory before closing: %s", err)
+                finally:
+                    if self._end_session is not None:
+                        self._end_session()
+                    self.runhistory.storage.close()
 
     def __enter__(self) -> SMAC:
         return self
@@ -1231,8 +1243,9 @@ def _preset_parts(
 
 def _freeze_heap() -> None:
     """Collect garbage once, then keep every object alive now out of later collections
-    (:func:`gc.freeze`), and collect the youngest objects every 20,000 allocations instead of
-    Python's 700 (``optimize`` undoes both when it ends).
+    (:func:`gc.freeze`, unless the application froze objects itself), and raise the
+    collector's first threshold to at least 20,000 (Python's default is 700); ``optimize``
+    undoes both when it ends (:func:`_thaw_heap`).
 
     Python's collections visit objects while holding the interpreter lock, so each one stops
     every thread of the process: dask's scheduler and, with a threads cluster, the workers.
@@ -1244,32 +1257,45 @@ def _freeze_heap() -> None:
     the middle generation and 16 full ones, 3.5 s of 61 s at 64 workers with 1 s trials; with
     the larger first threshold, 40, 3 and 1 of them took 1.1 s.
     """
-    global _frozen_runs, _thresholds
+    global _frozen_runs, _thresholds, _froze
     with _gc_lock:  # (parallel optimize() calls in threads of one process: the first and last)
+        if _frozen_runs == 0:
+            saved = gc.get_threshold()
+            # An application that froze objects itself keeps them so: unfreezing cannot tell
+            # its objects from ours.
+            froze = gc.get_freeze_count() == 0
+            try:
+                if froze:
+                    gc.collect()
+                    gc.freeze()
+                first, *rest = saved
+                if first:  # (0: the application turned automatic collection off)
+                    gc.set_threshold(max(first, 20_000), *rest)
+            except BaseException:  # (Ctrl-C during the collection): leave nothing changed
+                gc.set_threshold(*saved)
+                if froze:
+                    gc.unfreeze()
+                raise
+            _thresholds, _froze = saved, froze
         _frozen_runs += 1
-        if _frozen_runs > 1:
-            return
-        gc.collect()
-        gc.freeze()
-        _thresholds = gc.get_threshold()
-        first, *rest = _thresholds
-        if first:  # (0: the application turned automatic collection off)
-            gc.set_threshold(max(first, 20_000), *rest)
 
 
 def _thaw_heap() -> None:
-    """Undo :func:`_freeze_heap` once the last parallel ``optimize`` that called it returns."""
+    """Undo :func:`_freeze_heap` once the last parallel ``optimize`` that called it returns:
+    the thresholds it had found, and the objects it froze."""
     global _frozen_runs
     with _gc_lock:
         _frozen_runs -= 1
         if _frozen_runs == 0:
             gc.set_threshold(*_thresholds)
-            gc.unfreeze()
+            if _froze:
+                gc.unfreeze()
 
 
 _gc_lock = threading.Lock()
 _frozen_runs = 0  # parallel optimize() calls under way in this process
 _thresholds = gc.get_threshold()  # the collector's thresholds before the first of them
+_froze = False  # whether the first of them froze the heap
 
 
 #: Statuses of trials whose time is the target's own.

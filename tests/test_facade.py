@@ -1313,17 +1313,49 @@ def test_parallel_runs_in_threads_of_one_process_restore_the_collector_after_the
     """Two parallel optimize() calls that overlap (threads of one process): the heap stays
     frozen and the first threshold raised until the last of them returns, which restores the
     thresholds from before the first (the first to return must not, nor the last restore the
-    raised ones)."""
+    raised ones). Objects the application froze itself stay frozen."""
     import gc
 
-    from smacx.facade import _freeze_heap, _thaw_heap
+    import smacx.facade as facade
 
     before = gc.get_threshold()
-    _freeze_heap()
-    _freeze_heap()
     raised = (max(before[0], 20_000), *before[1:])
-    assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
-    _thaw_heap()
-    assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
-    _thaw_heap()
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    try:
+        facade._freeze_heap()
+        facade._freeze_heap()
+        assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
+        facade._thaw_heap()
+        assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
+        facade._thaw_heap()
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+        gc.freeze()  # the application's own
+        mine = gc.get_freeze_count()
+        facade._freeze_heap()
+        assert gc.get_threshold() == raised and gc.get_freeze_count() == mine
+        facade._thaw_heap()
+        assert gc.get_threshold() == before and gc.get_freeze_count() == mine
+    finally:  # leave the process as it was for the other tests
+        while facade._frozen_runs > 0:
+            facade._thaw_heap()
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+def test_a_trajectory_that_could_not_be_read_at_close_says_so(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close() reads the trajectory before the storage closes; when that read fails (the
+    storage broke), close() still closes the storage, and ``trajectory`` afterwards raises
+    instead of claiming the run never had an incumbent."""
+    from smacx import StorageError
+
+    smac = SMAC(scenario(space, tmp_path, n_trials=2), quadratic, progress=False)
+    smac.optimize()
+
+    def broken() -> list[dict[str, object]]:
+        raise StorageError("the disk went away")
+
+    monkeypatch.setattr(smac.runhistory, "trajectory", broken)
+    smac.close()
+    with pytest.raises(StorageError, match=r"could not be read when the storage closed"):
+        smac.trajectory  # noqa: B018
