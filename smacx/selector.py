@@ -965,7 +965,7 @@ class ModelProposer:
         A radius only shrinks as rows are added, so each is kept (by its encoding) with the
         number of rows it was computed from and updated from the newer rows alone: while
         trials run, this is asked for the same running configurations call after call.
-        :meth:`_spread` keeps the radii of the candidates it hands out.
+        A search (:meth:`_search`) stores the radii of the candidates it keeps as spares.
         """
         n = len(self._lowest_ids)
         keys = [row.tobytes() for row in rows]
