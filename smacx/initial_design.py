@@ -33,11 +33,35 @@ from smacx.encoding import INACTIVE, inactive_as_code
 from smacx.errors import ScenarioError, is_real, is_whole, keyword_hints
 from smacx.runhistory import config_to_json, plain_value
 
-__all__ = ["InitialDesign", "unit_to_configs", "valid_vectors", "finite_vectors"]
+__all__ = [
+    "InitialDesign",
+    "unit_to_configs",
+    "valid_vectors",
+    "finite_vectors",
+    "sample_seeded",
+]
 
 logger = logging.getLogger("smacx")
 
 DesignKind = Literal["sobol", "lhs", "random", "default"]
+
+
+def sample_seeded(
+    configspace: ConfigurationSpace, n: int, rng: np.random.Generator
+) -> list[Configuration]:
+    """Draw ``n`` configurations from the space's own sampler (its priors, always valid),
+    seeded from ``rng``.
+
+    The space's random state is swapped for a seeded one and put back afterwards, so a user's
+    ``ConfigurationSpace(seed=...)`` draws the same configurations after a run as before it.
+    """
+    saved = configspace.random
+    configspace.random = np.random.RandomState(int(rng.integers(2**31)))
+    try:
+        drawn = configspace.sample_configuration(n)
+    finally:
+        configspace.random = saved
+    return drawn if isinstance(drawn, list) else [drawn]
 
 
 def unit_to_configs(
@@ -95,9 +119,7 @@ def unit_to_configs(
     if n_bad:
         # One seeded batch from the space's own sampler (vectorized, always valid) replaces
         # every forbidden point; seeding per point cost more than the sampling.
-        configspace.seed(int(rng.integers(2**31)))
-        drawn = configspace.sample_configuration(n_bad)
-        spares = iter(drawn if isinstance(drawn, list) else [drawn])
+        spares = iter(sample_seeded(configspace, n_bad, rng))
         configs = [c if c is not None else next(spares) for c in configs]
     return cast("list[Configuration]", configs)
 
@@ -326,12 +348,7 @@ class InitialDesign:
         elif n_draw == 0:
             drawn = []
         elif self.kind == "random":
-            configspace.seed(int(rng.integers(2**31)))
-            drawn = (
-                list(configspace.sample_configuration(n_draw))
-                if n_draw > 1
-                else [configspace.sample_configuration()]
-            )
+            drawn = sample_seeded(configspace, n_draw, rng)
         else:
             engine: qmc.QMCEngine
             if self.kind == "sobol":

@@ -25,7 +25,7 @@ from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx.encoding import INACTIVE, inactive_as_code, rows_in
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError
-from smacx.initial_design import finite_vectors, unit_to_configs
+from smacx.initial_design import finite_vectors, sample_seeded, unit_to_configs
 from smacx.maximizer import Region
 from smacx.runhistory import plain_value
 
@@ -474,9 +474,7 @@ class ConfigSelector:
                 break
             if attempt < _PRIOR_BATCHES:
                 # Seeding ConfigSpace costs more than sampling: draw a batch, keep the rest.
-                self.configspace.seed(int(self.rng.integers(2**31)))
-                sample = self.configspace.sample_configuration(batch)
-                sample = sample if isinstance(sample, list) else [sample]
+                sample = sample_seeded(self.configspace, batch, self.rng)
             else:
                 # The space's sampler follows its priors (weights), which may all but never
                 # draw the values still untried: draw every value alike instead.

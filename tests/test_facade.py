@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
@@ -48,6 +49,23 @@ def test_optimize_finds_the_minimum_of_a_quadratic(space: ConfigurationSpace) ->
     assert smac.trajectory[-1]["cost"] == [smac.runhistory.get_cost(incumbent)]
     costs = [t["cost"][0] for t in smac.trajectory]
     assert costs == sorted(costs, reverse=True)
+
+
+@pytest.mark.parametrize("preset", ["hpo", "random"])
+def test_a_run_leaves_the_users_space_seeded_as_it_was(
+    mixed_space: ConfigurationSpace, preset: str
+) -> None:
+    before = mixed_space.random.get_state()[1].copy()
+    smac = SMAC(
+        scenario(mixed_space, n_trials=30, seed=5),
+        lambda config, seed: float(config["lr"]) + float(config.get("child", 0.5)),
+        preset=preset,
+        progress=False,
+    )
+    smac.optimize()
+    assert smac.runhistory.n_finished == 30
+    # the user's own draws from ConfigurationSpace(seed=0) are the same as without the run
+    assert np.array_equal(mixed_space.random.get_state()[1], before)
 
 
 def test_ask_many_before_tell_never_repeats(space: ConfigurationSpace) -> None:

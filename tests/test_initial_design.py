@@ -5,7 +5,7 @@ import pytest
 from ConfigSpace import ConfigurationSpace
 
 from smacx import InitialDesign, ScenarioError
-from smacx.initial_design import unit_to_configs
+from smacx.initial_design import sample_seeded, unit_to_configs
 
 
 @pytest.mark.parametrize("kind", ["sobol", "lhs", "random", "default"])
@@ -164,3 +164,17 @@ def test_counts_may_be_numpy_integers_but_not_bools() -> None:
         InitialDesign(n_configs=True)
     with pytest.raises(ScenarioError, match=r"max_ratio must be in \(0, 1\]; got 'a'"):
         InitialDesign(max_ratio="a")  # type: ignore[arg-type]
+
+
+def test_sampling_leaves_the_users_space_seeded_as_it_was(
+    mixed_space: ConfigurationSpace,
+) -> None:
+    before = mixed_space.random.get_state()[1].copy()
+    rng = np.random.default_rng(0)
+    InitialDesign(kind="random", n_configs=8).select(mixed_space, 100, seed=2)
+    unit_to_configs(mixed_space, rng.random((256, len(mixed_space))), rng)  # forbidden points
+    sample_seeded(mixed_space, 5, rng)
+    assert np.array_equal(mixed_space.random.get_state()[1], before)
+    # and the draws themselves are seeded by the generator
+    a = sample_seeded(mixed_space, 5, np.random.default_rng(7))
+    assert a == sample_seeded(mixed_space, 5, np.random.default_rng(7))
