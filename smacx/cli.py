@@ -27,6 +27,7 @@ from typing import Any
 from smacx import __version__
 from smacx.errors import StorageError
 from smacx.facade import DATABASE_NAME
+from smacx.runhistory import json_safe
 from smacx.storage import abandoned
 from smacx.storage.sqlite import SQLiteStorage
 from smacx.trial import StatusType
@@ -183,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.json:
-            print(json.dumps(report, indent=1, default=repr))
+            print(json.dumps(json_safe(report), indent=1, default=repr))  # any parser reads it
         else:
             _print_report(report)
         sys.stdout.flush()

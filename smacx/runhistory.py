@@ -39,6 +39,22 @@ def plain_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float in it, at any depth of dicts, lists and tuples,
+    replaced by None.
+
+    Python's json writes ``Infinity`` and ``NaN`` (the cost of a crashed trial is inf), which
+    jq, JavaScript and most other parsers reject; JavaScript's own writer uses null instead.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def plain_config(config: Configuration) -> Configuration:
     """``config`` with plain Python values, as targets get every configuration.
 
@@ -599,8 +615,13 @@ class RunHistory:
         return rows
 
     def to_json(self, path: str | Path) -> None:
-        """Write every trial to a JSON file (a list of :meth:`to_records` dicts)."""
-        Path(path).write_text(json.dumps(self.to_records(), indent=1, default=repr))
+        """Write every trial to a JSON file (a list of :meth:`to_records` dicts).
+
+        Costs and other numbers that are not finite (a crashed trial's inf cost) are written as
+        null, so that any JSON parser reads the file; a trial's ``status`` says why.
+        """
+        records = json_safe(self.to_records())
+        Path(path).write_text(json.dumps(records, indent=1, default=repr))
 
     def to_dataframe(self) -> pd.DataFrame:
         """Every trial as a pandas DataFrame, one row a trial (needs the ``pandas`` extra)."""

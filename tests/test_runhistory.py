@@ -202,3 +202,17 @@ def test_trials_of_a_process_that_died_on_another_host_run_again_after_its_lease
     assert here.n_stale() == 0  # now this process's, with leases of its own
     with pytest.raises(TrialError, match="lease_seconds must be > 0"):
         RunHistory(space, lease_seconds=0)
+
+
+def test_to_json_writes_non_finite_costs_as_null(space: ConfigurationSpace, tmp_path: Path) -> None:
+    rh = RunHistory(space)
+    c = space.get_default_configuration()
+    finish(rh, TrialInfo(c, seed=1), math.inf, status=StatusType.CRASHED,
+           additional_info={"loss": [math.nan, 1.0], "t": (math.inf,)})  # fmt: skip
+    rh.to_json(tmp_path / "h.json")
+    text = (tmp_path / "h.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    # a strict parser (as jq's or JavaScript's) reads it
+    [row] = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the file"))
+    assert row["cost"] is None and row["status"] == "CRASHED"
+    assert row["additional_info"] == {"loss": [None, 1.0], "t": [None]}
