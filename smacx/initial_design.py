@@ -148,15 +148,10 @@ def valid_vectors(
         forbidden |= clause.is_forbidden_vector_array(arr)
     for node in dag.minimum_conditions:
         condition = node.condition
+        # Exactly as ConfigSpace decides, which checks every configuration built: an inactive
+        # (NaN) parent fails "==", "in", "<" and ">" but satisfies "!=", and an OR holds when
+        # one of its parts does, whatever the other parents.
         active = np.asarray(condition.satisfied_by_vector_array(arr), dtype=bool)
-        # A comparison such as "!=" holds for an inactive (NaN) parent; its children must
-        # stay inactive all the same.
-        parents = (
-            [condition.parent_vector_id]
-            if hasattr(condition, "parent_vector_id")
-            else list(condition.get_parents_vector())
-        )
-        active &= ~np.isnan(arr[parents]).any(axis=0)
         arr[np.ix_(node.children_indices, ~active)] = np.nan
     for clause in dag.conditional_forbiddens:
         forbidden |= clause.is_forbidden_vector_array(arr)

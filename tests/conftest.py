@@ -12,7 +12,11 @@ from ConfigSpace import (
     Float,
     ForbiddenAndConjunction,
     ForbiddenEqualsClause,
+    GreaterThanCondition,
+    InCondition,
     Integer,
+    NotEqualsCondition,
+    OrConjunction,
 )
 
 
@@ -62,3 +66,17 @@ def cancels_itself(config, seed: int = 0) -> float:  # type: ignore[no-untyped-d
 
     asyncio.run(work())
     return float(seed)
+
+
+def space_with_inactive_parents(finite: bool) -> ConfigurationSpace:
+    """``q`` is active only for p > 0.5; ``t`` hangs on an OR over ``r`` and ``q``, and ``u``
+    on ``q != 3``, which ConfigSpace counts as holding while ``q`` is inactive."""
+    cs = ConfigurationSpace(seed=0)
+    p = Categorical("p", [0.2, 0.9], default=0.9) if finite else Float("p", (0, 1), default=0.9)
+    q, r = Integer("q", (1, 5)), Categorical("r", ["u", "v"])
+    t, u = Categorical("t", ["m", "n"]), Categorical("u", ["a", "b"])
+    cs.add([p, q, r, t, u])
+    parent = EqualsCondition(q, p, 0.9) if finite else GreaterThanCondition(q, p, 0.5)
+    cs.add([parent, NotEqualsCondition(u, q, 3)])
+    cs.add(OrConjunction(EqualsCondition(t, r, "u"), InCondition(t, q, [2, 3, 4])))
+    return cs

@@ -31,7 +31,7 @@ from smacx import (
     TrialValue,
 )
 from smacx import facade as facade_module
-from tests.conftest import quadratic
+from tests.conftest import quadratic, space_with_inactive_parents
 
 
 def scenario(space: ConfigurationSpace, tmp_path: Path | None = None, **kw: Any) -> Scenario:
@@ -1377,3 +1377,13 @@ def test_a_trajectory_that_could_not_be_read_at_close_says_so(
     smac.close()
     with pytest.raises(StorageError, match=r"could not be read when the storage closed"):
         smac.trajectory  # noqa: B018
+
+
+def test_proposals_follow_configspace_where_a_parent_is_inactive() -> None:
+    cs = space_with_inactive_parents(finite=False)
+    smac = SMAC(scenario(cs, n_trials=40, seed=1), lambda config, seed: float(config["p"]))
+    smac.optimize()
+    configs = smac.runhistory.get_configs()
+    assert smac.runhistory.n_finished == 40 and len(configs) == 40  # deterministic: distinct
+    for c in configs:
+        c.check_valid_configuration()

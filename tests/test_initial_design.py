@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from ConfigSpace import ConfigurationSpace
 
 from smacx import InitialDesign, ScenarioError
 from smacx.initial_design import sample_seeded, unit_to_configs
+from tests.conftest import space_with_inactive_parents
 
 
 @pytest.mark.parametrize("kind", ["sobol", "lhs", "random", "default"])
@@ -178,3 +181,36 @@ def test_sampling_leaves_the_users_space_seeded_as_it_was(
     # and the draws themselves are seeded by the generator
     a = sample_seeded(mixed_space, 5, np.random.default_rng(7))
     assert a == sample_seeded(mixed_space, 5, np.random.default_rng(7))
+
+
+@pytest.mark.parametrize("kind", ["sobol", "lhs", "random"])
+def test_a_design_follows_configspace_where_a_parent_is_inactive(kind: str) -> None:
+    cs = space_with_inactive_parents(finite=False)
+    configs = InitialDesign(kind=kind, n_configs=64).select(cs, 100, seed=0)  # type: ignore[arg-type]
+    assert len(configs) == 64
+    for c in configs:
+        c.check_valid_configuration()
+        if "q" not in c:  # the OR holds through r alone; "!=" holds for an inactive q
+            assert ("t" in c) == (c["r"] == "u") and "u" in c
+
+
+def test_finite_vectors_follows_configspace_where_a_parent_is_inactive() -> None:
+    from itertools import product
+
+    from ConfigSpace import Configuration
+
+    from smacx.initial_design import finite_vectors
+
+    cs = space_with_inactive_parents(finite=True)
+    vectors = finite_vectors(cs)
+    assert vectors is not None
+    found = {frozenset(Configuration(cs, vector=v).items()) for v in vectors}
+    # every assignment ConfigSpace accepts, built value by value
+    valid = set()
+    names = list(cs)
+    domains = [[*cs[n].choices] if hasattr(cs[n], "choices") else [*range(1, 6)] for n in names]
+    for values in product(*[[None, *d] for d in domains]):
+        given = {n: v for n, v in zip(names, values) if v is not None}
+        with contextlib.suppress(ValueError):  # not a valid configuration
+            valid.add(frozenset(Configuration(cs, values=given).items()))
+    assert found == valid and len(vectors) == len(valid)
