@@ -312,7 +312,7 @@ class SMAC:
             session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
             self.runhistory.storage.append_meta(_SESSIONS, json.dumps(session))
             self._end_session = weakref.finalize(
-                self, _end_session, self.runhistory.storage, session
+                self, _end_session, self.runhistory, session, self._asked, self._in_flight
             )
 
     # -- construction --------------------------------------------------------------------------
@@ -517,8 +517,9 @@ class SMAC:
         Raises:
             TargetCrashedError: This is the run's first result and it is a crash (unless
                 ``raise_on_first_crash=False``).
-            TrialError: ``info`` is not a TrialInfo of the scenario's configspace, or
-                ``value`` not a TrialValue.
+            TrialError: ``info`` is not a TrialInfo of the scenario's configspace, names an
+                instance or a budget the scenario does not have, or ``value`` is not a
+                TrialValue.
         """
         self._check_open("tell()")
         t0 = time.perf_counter()
@@ -530,6 +531,7 @@ class SMAC:
                 f"one of another space: {info.config!r:.300}. Build it with "
                 "Configuration(scenario.configspace, values=...)."
             )
+        self._check_instance_and_budget(info)
         if value.status is StatusType.SUCCESS and not all(map(math.isfinite, value.costs())):
             # as the runners record it: a NaN would poison every mean it enters
             value = dataclasses.replace(
@@ -548,18 +550,22 @@ class SMAC:
             # runners record failures at crash_cost
             value = dataclasses.replace(value, cost=self.scenario.crash_value)
         ran_here = info in self._in_flight  # ran by optimize(), not told by the user
-        self._in_flight.discard(info)
-        self._asked.discard(info)
         key_id = self.runhistory.get_config_id(info.config)
         if key_id is not None:
             key = TrialKey(key_id, info.instance, info.seed, info.budget)
             if key in self.runhistory and self.runhistory[key].status.finished:
                 logger.info("Dropping a late result for trial %s: it was recorded already.", key)
+                self._in_flight.discard(info)
+                self._asked.discard(info)
                 return
         for cb in self.callbacks:
             cb.on_tell_start(self, info, value)
         first = self.runhistory.n_finished == 0
         self.runhistory.add(info, value)
+        # Only now: a result the history refused (say, one cost for two objectives) leaves the
+        # trial asked, to be told again or given up by close().
+        self._in_flight.discard(info)
+        self._asked.discard(info)
         self._told_here += 1
         self._target_time += value.time
         # Times of trials that ran: not of retired ones (0) nor of crashes (often instant, or
@@ -586,6 +592,41 @@ class SMAC:
                 f"function rather than a bad configuration:\n{details}\n"
                 "Pass raise_on_first_crash=False to SMAC to record it and go on."
             )
+
+    def _check_instance_and_budget(self, info: TrialInfo) -> None:
+        """Refuse a told trial on an instance or budget the scenario does not have: stored, it
+        would count as finished for good but never reach the incumbent (a misspelled
+        instance, a budget from another experiment)."""
+        scenario = self.scenario
+        instances = list(scenario.instances or [])
+        if info.instance is not None and info.instance not in instances:
+            expected = (
+                f"one of the scenario's instances {instances!r:.300}"
+                if instances
+                else "None (the scenario has no instances)"
+            )
+            raise TrialError(
+                f"tell: info.instance must be {expected}; got {info.instance!r}. Add it to "
+                "Scenario(instances=...) to run configurations on it."
+            )
+        if info.instance is None and instances:
+            raise TrialError(
+                f"tell: info.instance must be one of the scenario's instances {instances!r:.300}; "
+                "got None."
+            )
+        low, high = scenario.min_budget, scenario.max_budget
+        if info.budget is not None and (low is None or high is None):
+            raise TrialError(
+                "tell: info.budget must be None (the scenario has no min_budget and max_budget); "
+                f"got {info.budget!r}."
+            )
+        if info.budget is not None and low is not None and high is not None:
+            slack = 1e-9 * max(abs(low), abs(high))  # budgets computed by division
+            if not low - slack <= info.budget <= high + slack:
+                raise TrialError(
+                    f"tell: info.budget must lie between the scenario's min_budget {low:g} and "
+                    f"max_budget {high:g}; got {info.budget!r}."
+                )
 
     def _update_incumbent(self) -> None:
         """Store a trajectory entry when the incumbent or its cost changed."""
@@ -1049,10 +1090,22 @@ def _same_space(a: Any, b: Any) -> bool:
 _SESSIONS, _CLOSED_SESSIONS = "sessions", "closed_sessions"
 
 
-def _end_session(storage: Storage, session: str) -> None:
-    """Mark a SMAC object's session of a stored run closed (see ``_live_owners``)."""
+def _end_session(
+    history: RunHistory, session: str, asked: set[TrialInfo], in_flight: set[TrialInfo]
+) -> None:
+    """Mark a SMAC object's session of a stored run closed (see ``_live_owners``).
+
+    Called by ``close()``, which has given up its trials already, or when the object is
+    collected without it (a notebook cell that builds SMAC again): its trials asked and never
+    told are given up then, so that the next ``optimize()`` in this process runs them.
+    """
     with contextlib.suppress(Exception):  # a closed storage: its process is ending anyway
-        storage.append_meta(_CLOSED_SESSIONS, json.dumps(session))
+        for info in list(asked | in_flight):
+            history.release(info)
+        asked.clear()
+        in_flight.clear()
+    with contextlib.suppress(Exception):
+        history.storage.append_meta(_CLOSED_SESSIONS, json.dumps(session))
 
 
 def _live_owners(database: Path) -> list[str]:

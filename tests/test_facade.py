@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -27,6 +28,7 @@ from smacx import (
     SerialRunner,
     StatusType,
     TargetCrashedError,
+    TrialError,
     TrialInfo,
     TrialValue,
 )
@@ -84,6 +86,31 @@ def test_tell_of_a_trial_that_was_not_asked(space: ConfigurationSpace) -> None:
     config = space.get_default_configuration()
     smac.tell(TrialInfo(config, seed=0), TrialValue(cost=0.5))
     assert smac.incumbent is None or smac.runhistory.get_cost(config) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("settings", "where", "message"),
+    [
+        ({"instances": ["i1", "i2"]}, {"instance": "i3"}, r"instances \['i1', 'i2'\]; got 'i3'"),
+        ({"instances": ["i1", "i2"]}, {}, r"instances \['i1', 'i2'\]; got None"),
+        ({}, {"instance": "i1"}, r"must be None \(the scenario has no instances\); got 'i1'"),
+        ({}, {"budget": 9.0}, r"budget must be None .*; got 9.0"),
+        ({"min_budget": 1, "max_budget": 9}, {"budget": 27.0}, r"min_budget 1 and .* got 27.0"),
+    ],
+)
+def test_tell_refuses_an_instance_or_budget_the_scenario_does_not_have(
+    space: ConfigurationSpace, settings: dict[str, Any], where: dict[str, Any], message: str
+) -> None:
+    """Stored, such a trial would count as finished for good and never reach the incumbent."""
+    smac = SMAC(scenario(space, **settings))
+    info = TrialInfo(space.get_default_configuration(), seed=0, **where)
+    with pytest.raises(TrialError, match=message):
+        smac.tell(info, TrialValue(cost=0.0))
+    assert smac.runhistory.n_finished == 0
+    ok = TrialInfo(info.config, seed=0, instance=settings.get("instances", [None])[0], budget=9.0)
+    smac.tell(ok if "max_budget" in settings else dataclasses.replace(ok, budget=None),
+              TrialValue(cost=0.0))  # fmt: skip
+    assert smac.runhistory.n_finished == 1
 
 
 class Recorder(Callback):
@@ -993,6 +1020,41 @@ def test_a_trial_asked_and_never_told_runs_again_after_close(
     assert again.runhistory.status_counts() == {"SUCCESS": 4}
     assert lost.config in again.runhistory.get_configs()
     again.close()
+
+
+def test_a_trial_whose_tell_was_refused_is_given_up_by_close(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    sc = scenario(space, tmp_path, n_trials=4, objectives=["loss", "time"])
+    first = SMAC(sc, progress=False)
+    info = first.ask()
+    with pytest.raises(TrialError, match="expected 2"):
+        first.tell(info, TrialValue(cost=1.0))  # one cost for two objectives
+    first.close()
+    again = SMAC(sc, lambda config, seed: [quadratic(config), 1.0], progress=False)
+    assert again.runhistory.n_stale() == 1
+    again.optimize()
+    assert again.runhistory.status_counts() == {"SUCCESS": 4}
+    again.close()
+
+
+def test_trials_asked_by_an_object_dropped_unclosed_run_again_in_this_process(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A notebook cell that builds SMAC again: the old object, collected without close(),
+    gives up the trials it asked, which would otherwise be RUNNING for this process's life."""
+    import gc
+
+    smac = SMAC(scenario(space, tmp_path, n_trials=4), quadratic, progress=False)
+    lost = smac.ask()
+    smac = SMAC(scenario(space, tmp_path, n_trials=4), quadratic, progress=False)
+    gc.collect()
+    smac.runhistory.sync()  # the release, written by the other object
+    assert smac.runhistory.n_stale() == 1
+    smac.optimize()
+    assert smac.runhistory.status_counts() == {"SUCCESS": 4}
+    assert lost.config in smac.runhistory.get_configs()
+    smac.close()
 
 
 def test_a_closed_smac_says_so(space: ConfigurationSpace, tmp_path: Path) -> None:
