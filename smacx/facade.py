@@ -384,15 +384,15 @@ class SMAC:
         storage = open_storage(None if path is None else path / DATABASE_NAME)
         identity = self.scenario.identity()
         stored = json.loads(storage.set_meta_if_absent("scenario", json.dumps(identity)))
-        if stored != json.loads(json.dumps(identity)):
-            differ = sorted(
-                k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k)
-            )
+        if isinstance(stored.get("configspace"), dict):  # stored by an earlier smacx
+            stored["configspace"].pop("python_module_version", None)
+        given = json.loads(json.dumps(identity))
+        if stored != given:
             storage.close()
             raise ScenarioMismatchError(
-                f"output directory {str(path)!r} holds a run of a different scenario "
-                f"(fields that differ: {', '.join(differ)}; only {sorted(RESUMABLE_FIELDS)} may "
-                "change when a run is continued). Pass overwrite=True to replace it, or give "
+                f"output directory {str(path)!r} holds a run of a different scenario: "
+                f"{_identity_difference(stored, given)}. Only {sorted(RESUMABLE_FIELDS)} may "
+                "change when a run is continued. Pass overwrite=True to replace it, or give "
                 "the scenario another name."
             )
         return storage
@@ -1079,6 +1079,51 @@ class SMAC:
 #: Seconds after which a trial claimed by a process on another host that stopped renewing its
 #: lease (it died) may be run by another process; see :class:`~smacx.RunHistory`.
 LEASE_SECONDS = 300.0
+
+
+def _identity_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """What differs between two scenario identities (``Scenario.identity()``), field by field,
+    as "field: stored ..., given ..."; for the space, which of its parts."""
+    parts = []
+    for field in sorted(set(stored) | set(given)):
+        old, new = stored.get(field), given.get(field)
+        if old == new:
+            continue
+        if field == "configspace" and isinstance(old, dict) and isinstance(new, dict):
+            parts.append(f"configspace ({_space_difference(old, new)})")
+        else:
+            parts.append(f"{field}: stored {_short(old)}, given {_short(new)}")
+    return "; ".join(parts)
+
+
+def _space_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Which hyperparameters, conditions, forbidden clauses or other entries of two serialized
+    spaces (``ConfigurationSpace.to_serialized_dict()``) differ."""
+    parts = []
+    old_hps = {hp.get("name"): hp for hp in old.get("hyperparameters") or []}
+    new_hps = {hp.get("name"): hp for hp in new.get("hyperparameters") or []}
+    if set(old_hps) - set(new_hps):
+        parts.append(f"hyperparameters no longer given: {sorted(set(old_hps) - set(new_hps))}")
+    if set(new_hps) - set(old_hps):
+        parts.append(f"new hyperparameters: {sorted(set(new_hps) - set(old_hps))}")
+    for name in sorted(set(old_hps) & set(new_hps)):
+        if old_hps[name] != new_hps[name]:
+            keys = set(old_hps[name]) | set(new_hps[name])
+            changes = [
+                f"{k} {_short(old_hps[name].get(k))} -> {_short(new_hps[name].get(k))}"
+                for k in sorted(keys)
+                if old_hps[name].get(k) != new_hps[name].get(k)
+            ]
+            parts.append(f"{name!r}: {', '.join(changes)}")
+    for key in sorted((set(old) | set(new)) - {"hyperparameters"}):
+        if old.get(key) != new.get(key):
+            parts.append(f"{key}: stored {_short(old.get(key))}, given {_short(new.get(key))}")
+    return "; ".join(parts) or "the order of its entries"
+
+
+def _short(value: Any, width: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _same_space(a: Any, b: Any) -> bool:

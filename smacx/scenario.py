@@ -395,8 +395,12 @@ class Scenario:
         Two scenarios with the same identity describe the same experiment; a run may be continued
         under a scenario that differs only in the fields of :data:`RESUMABLE_FIELDS`.
         """
+        space = _json_ready(self.configspace.to_serialized_dict(), "configspace")
+        # ConfigSpace's own version is no part of the experiment: an upgrade of it must neither
+        # rename a run nor keep it from being continued.
+        space.pop("python_module_version", None)
         return {
-            "configspace": _json_ready(self.configspace.to_serialized_dict(), "configspace"),
+            "configspace": space,
             "deterministic": self.deterministic,
             "objectives": list(self.objectives),
             "crash_cost": list(self.crash_costs),

@@ -225,10 +225,44 @@ def test_different_scenario_in_same_directory_raises(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
     SMAC(scenario(space, tmp_path, name="exp", seed=1), quadratic).close()
-    with pytest.raises(ScenarioMismatchError, match="fields that differ: seed"):
+    with pytest.raises(ScenarioMismatchError, match="seed: stored 1, given 2"):
         SMAC(scenario(space, tmp_path, name="exp", seed=2), quadratic)
+    wider = ConfigurationSpace({"x": (-5.0, 6.0), "y": (-5.0, 5.0)}, seed=0)
+    with pytest.raises(ScenarioMismatchError, match=r"configspace \('x': .*upper 5.0 -> 6.0\)"):
+        SMAC(scenario(wider, tmp_path, name="exp", seed=1), quadratic)
     smac = SMAC(scenario(space, tmp_path, name="exp", seed=2), quadratic, overwrite=True)
     assert smac.runhistory.n_finished == 0
+
+
+def test_a_run_stored_with_configspaces_version_continues(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs stored before smacx left ConfigSpace's version out of a scenario's identity, and
+    runs of another ConfigSpace version, are continued (and keep their name)."""
+    import json
+
+    from smacx.storage.sqlite import SQLiteStorage
+
+    unnamed = scenario(space, tmp_path, n_trials=3).run_name
+    serialize = ConfigurationSpace.to_serialized_dict
+    monkeypatch.setattr(
+        ConfigurationSpace,
+        "to_serialized_dict",
+        lambda self: {**serialize(self), "python_module_version": "9.9.9"},
+    )
+    assert scenario(space, tmp_path, n_trials=3).run_name == unnamed  # after an upgrade
+    monkeypatch.undo()
+    sc = scenario(space, tmp_path, name="exp", n_trials=3)
+    SMAC(sc, quadratic, progress=False).close()
+    storage = SQLiteStorage(sc.output_path / facade_module.DATABASE_NAME)
+    stored = json.loads(storage.get_meta("scenario") or "{}")
+    stored["configspace"]["python_module_version"] = "0.6.1"
+    storage.set_meta("scenario", json.dumps(stored))
+    storage.close()
+    smac = SMAC(sc, quadratic, progress=False)
+    smac.optimize()
+    assert smac.runhistory.n_finished == 3
+    smac.close()
 
 
 def interrupted_at(call: int) -> Any:
