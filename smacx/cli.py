@@ -69,10 +69,11 @@ def run_report(path: str | Path) -> dict[str, Any]:
     Returns:
         ``database`` (path), ``objectives``, ``configs`` (how many), ``trials`` (count by
         status name), ``incumbent`` (``config``: its values, ``cost``: one per objective,
-        ``n_finished``: finished trials when it became the incumbent; None while no trial has
-        a finite cost), ``trajectory`` (every change of incumbent, oldest first, as stored)
-        and ``stale_running`` (RUNNING trials of processes that are gone or whose lease ran
-        out: the next run on this history runs them again).
+        ``n_finished``: finished trials when it became the incumbent; with several objectives
+        also ``front``, the Pareto front as a list of ``config_id``, ``config`` and ``cost``;
+        None while no trial has a finite cost), ``trajectory`` (every change of incumbent,
+        oldest first, as stored) and ``stale_running`` (RUNNING trials of processes that are
+        gone or whose lease ran out: the next run on this history runs them again).
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -100,6 +101,11 @@ def run_report(path: str | Path) -> dict[str, Any]:
                 "cost": last["cost"],
                 "n_finished": last["n_finished"],
             }
+            if "config_ids" in last:  # several objectives: the Pareto front, best first
+                incumbent["front"] = [
+                    {"config_id": i, "config": configs.get(i), "cost": cost}
+                    for i, cost in zip(last["config_ids"], last["costs"], strict=True)
+                ]
     # A damaged file: SQLite finds a malformed page, or a record decodes to garbage (JSON,
     # UTF-8, a status or field that smacx never writes).
     except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
@@ -142,9 +148,20 @@ def _print_report(report: dict[str, Any]) -> None:
           f"{incumbent['n_finished']} finished trials")  # fmt: skip
     for name, value in sorted((incumbent["config"] or {}).items()):
         print(f"    {name} = {value!r}")
-    print(f"changes of incumbent: {len(report['trajectory'])}")
+    front = incumbent.get("front")
+    if front is not None:
+        print(f"Pareto front: {len(front)} configuration(s)")
+        for member in front:
+            values = ", ".join(f"{k}={v!r}" for k, v in sorted((member["config"] or {}).items()))
+            print(f"    config {member['config_id']}: cost {member['cost']}: {values}")
+    print(f"changes of {'the Pareto front' if front is not None else 'incumbent'}: "
+          f"{len(report['trajectory'])}")  # fmt: skip
     for entry in report["trajectory"]:
         cost = entry["cost"]
+        if "config_ids" in entry:
+            print(f"    after {entry['n_finished']:>5} finished trials: configs "
+                  f"{entry['config_ids']}")  # fmt: skip
+            continue
         print(f"    after {entry['n_finished']:>5} finished trials: config {entry['config_id']}, "
               f"cost {cost[0] if len(cost) == 1 else cost}")  # fmt: skip
 

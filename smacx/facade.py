@@ -288,7 +288,8 @@ class SMAC:
         self._final_trajectory: list[dict[str, Any]] | None = None
         self._untold: list[tuple[TrialInfo, TrialValue]] = []  # results whose tell failed
         self._scattered: dict[str, Any] = {}  # optimize()'s data_to_scatter
-        self._last_incumbent: tuple[int | None, list[float]] = (None, [])
+        # (config ids, costs) of the last trajectory entry: the best, or the whole front
+        self._last_incumbent: tuple[Any, Any] = (None, [])
         if self.runhistory.n_finished:
             logger.info(
                 "Continuing run %r: %d finished trial(s), %d left running by a stopped process.",
@@ -635,15 +636,27 @@ class SMAC:
             return
         config_id = self.runhistory.get_config_id(incumbents[0])
         costs = self._incumbent_costs()
-        if self._last_incumbent == (config_id, costs):
+        front: dict[str, Any] = {}
+        if len(self.scenario.objectives) > 1:
+            # A configuration that joins or leaves the front changes it, as a new best does.
+            front = {
+                "config_ids": [self.runhistory.get_config_id(c) for c in incumbents],
+                "costs": self._front_costs(incumbents),
+            }
+        state = (config_id, costs) if not front else (front["config_ids"], front["costs"])
+        if self._last_incumbent == state:
             return
-        self._last_incumbent = (config_id, costs)
+        self._last_incumbent = state
         last = self.runhistory.trajectory()[-1:]
-        if last and last[0]["config_id"] == config_id and last[0]["cost"] == costs:
+        if last and all(
+            last[0].get(key) == value
+            for key, value in {"config_id": config_id, "cost": costs, **front}.items()
+        ):
             return  # a continued run: the stored trajectory already ends here
         entry = {
             "config_id": config_id,
             "cost": costs,
+            **front,
             "n_finished": self.runhistory.n_finished,
             "walltime": time.time() - self._start_time if math.isfinite(self._start_time) else 0.0,
         }
@@ -662,10 +675,18 @@ class SMAC:
         incumbent = self.incumbent
         return [] if incumbent is None else self.runhistory.get_costs(incumbent)
 
+    def _front_costs(self, incumbents: list[Configuration]) -> list[list[float]]:
+        """Every incumbent's cost, as :meth:`_incumbent_costs` gives the best one's."""
+        costs = getattr(self.intensifier, "incumbents_costs", None)
+        if costs is not None:
+            return [list(c) for c in costs()]
+        return [self.runhistory.get_costs(c) for c in incumbents]
+
     @property
     def trajectory(self) -> list[dict[str, Any]]:
         """Every change of incumbent (config id, cost, finished trials, wall time), as stored;
-        after :meth:`close`, as it was then."""
+        after :meth:`close`, as it was then. With several objectives, every change of the
+        Pareto front, whose members are in ``config_ids`` and their costs in ``costs``."""
         if self._closed:
             if self._final_trajectory is None:
                 raise StorageError(

@@ -191,6 +191,11 @@ class Intensification(Protocol):
         their keys, budget and aggregate); empty without an incumbent."""
         ...
 
+    def incumbents_costs(self) -> list[list[float]]:
+        """Every incumbent's cost per objective (several objectives: the Pareto front), as
+        :meth:`incumbent_costs` gives the best one's; in the order of :meth:`incumbents`."""
+        ...
+
     def overdue(self, now: float) -> list[TrialInfo]:
         """Running trials to record as RETIRED because they are pending for too long."""
         ...
@@ -655,6 +660,10 @@ class Racing:
         level); empty if none."""
         ids = self._reported()
         return list(self._states[ids[0]].cost) if ids else []
+
+    def incumbents_costs(self) -> list[list[float]]:
+        """Every incumbent's cost, as :meth:`incumbent_costs` gives the best one's."""
+        return [list(self._states[c].cost) for c in self._reported()]
 
     def incumbent_keys(self) -> list[TrialKey]:
         """The finished trials the best incumbent's cost is computed from."""

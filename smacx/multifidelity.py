@@ -704,6 +704,15 @@ class Halving:
             return []
         return list(self._complete[budget][self._incumbent_ids[0]])
 
+    def incumbents_costs(self) -> list[list[float]]:
+        """Every incumbent's mean cost at the incumbents' budget, in the order of
+        :meth:`incumbents`."""
+        self._refresh()
+        budget = self._incumbent_budget()
+        if budget is None:
+            return []
+        return [list(self._complete[budget][c]) for c in self._incumbent_ids]
+
     def incumbent_keys(self) -> list[TrialKey]:
         """The finished trials the best incumbent's cost is computed from."""
         self._refresh()

@@ -248,7 +248,8 @@ class RunHistory:
 
         Each entry holds the incumbent's ``config_id``, its ``cost`` (one per objective), the
         number of finished trials (``n_finished``) and the seconds since the optimization
-        started (``walltime``).
+        started (``walltime``). With several objectives also the whole Pareto front:
+        ``config_ids`` and their ``costs``, best first.
         """
         stored = self.storage.get_meta("trajectory")
         return [] if stored is None else list(json.loads(stored))

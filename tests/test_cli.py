@@ -46,6 +46,27 @@ def test_show_summarizes_the_stored_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert json.loads(capsys.readouterr().out)["incumbent"] == incumbent
 
 
+def test_show_lists_the_pareto_front_of_several_objectives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=5, output_directory=tmp_path, deterministic=True,
+                        objectives=["err", "latency"])  # fmt: skip
+    with SMAC(scenario) as smac:
+        for cost in ([0.5, 0.5], [0.1, 0.9], [0.9, 0.1], [0.6, 0.6]):  # the last is dominated
+            smac.tell(smac.ask(), TrialValue(cost=cost))
+        front = sorted(smac.runhistory.get_config_id(c) for c in smac.incumbents)
+    assert front == [1, 2, 3]
+    report = run_report(tmp_path)
+    members = report["incumbent"]["front"]
+    assert sorted(m["config_id"] for m in members) == front
+    assert sorted(m["cost"] for m in members) == [[0.1, 0.9], [0.5, 0.5], [0.9, 0.1]]
+    assert [sorted(e["config_ids"]) for e in report["trajectory"]] == [[1], [1, 2], [1, 2, 3]]
+    assert main(["show", str(scenario.output_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto front: 3 configuration(s)" in out and "changes of the Pareto front: 3" in out
+
+
 def test_show_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -769,6 +769,11 @@ def test_two_objectives_end_to_end() -> None:
         assert not any(b[0] <= a[0] and b[1] <= a[1] and b != a for b in costs)
     assert all(c["y"] < 0.3 for c in front)
     assert f"Pareto front: {len(front)} configuration(s)" in smac.summary()
+    # the trajectory follows the whole front, as the intensifier compared its members
+    last = smac.trajectory[-1]
+    assert last["config_ids"] == [smac.runhistory.get_config_id(c) for c in front]
+    assert np.allclose(last["costs"], costs) and last["cost"] == last["costs"][0]
+    assert len(smac.trajectory) >= len(front)
 
 
 class _Pool(AbstractRunner):
