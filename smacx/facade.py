@@ -912,9 +912,15 @@ class SMAC:
                     return n
                 self._untold.append(result)
             info, value = self._untold[0]
-            self.tell(info, value)
+            if value.status is StatusType.RUNNING:
+                # no result: the runner stopped the trial for a reason not its own (e.g. a
+                # SIGTERM the application handles); given up, it runs again
+                self.runhistory.release(info)
+                self._in_flight.discard(info)
+            else:
+                self.tell(info, value)
+                n += 1
             self._untold.pop(0)
-            n += 1
 
     def validate(
         self,
@@ -983,7 +989,13 @@ class SMAC:
                 self.runner.submit_trial(pending.pop(0), **data)
             self.runner.wait()
             for info, value in self.runner.iter_results():
-                if owed[info] > 0:
+                if value.status is StatusType.RUNNING:  # stopped without a result: again
+                    if owed[info] > 0:
+                        pending.append(info)
+                    else:
+                        self.runhistory.release(info)
+                        self._in_flight.discard(info)
+                elif owed[info] > 0:
                     owed[info] -= 1
                     values.append(value)
                 else:  # a trial of an interrupted optimize() that came back only now

@@ -388,6 +388,44 @@ def test_sigterm_during_a_limited_trial_ends_the_run_and_keeps_the_trial(tmp_pat
     assert statuses == [StatusType.RUNNING.value]
 
 
+def sleeps_a_second(config: Configuration) -> float:
+    time.sleep(1.0)
+    return float(config["x"])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGTERM there")
+def test_a_sigterm_the_application_handles_gives_the_stopped_trial_up(
+    space: ConfigurationSpace, tmp_path: Any
+) -> None:
+    """pynisher kills a limited trial at any SIGTERM; when the application handles it (a
+    graceful stop, under Slurm or Kubernetes) and lives on, the trial is no crash of the
+    target: it has no result, and SMAC runs it again instead of recording crash cost."""
+    import threading
+
+    from smacx import SMAC, Scenario
+
+    received: list[int] = []
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        runner = make(space, sleeps_a_second, trial_walltime_limit=30)
+        threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        value = runner.run(space.get_default_configuration())
+        assert received == [signal.SIGTERM]
+        assert value.status is StatusType.RUNNING
+        assert "received SIGTERM" in value.additional_info["error"]
+
+        scenario = Scenario(space, n_trials=2, trial_walltime_limit=30, deterministic=True,
+                            output_directory=tmp_path)  # fmt: skip
+        smac = SMAC(scenario, sleeps_a_second, progress=False)
+        threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        smac.optimize()  # the first trial is stopped, given up and run again
+        assert len(received) == 2
+        assert smac.runhistory.status_counts() == {"SUCCESS": 2}
+        smac.close()
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def test_limited_trials_leave_the_sigterm_handler_as_it_was(space: ConfigurationSpace) -> None:
     before = signal.getsignal(signal.SIGTERM)
     runner = make(space, lambda config: 1.0, trial_walltime_limit=30)

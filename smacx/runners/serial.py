@@ -191,6 +191,9 @@ class SerialRunner(AbstractRunner):
     pynisher reports one as a memory error (a process that runs out of address space may die
     so, and nothing tells that apart from a segfault of the target); the error message then
     says so. Run such a target without ``trial_memory_limit`` to see whether it segfaults anyway.
+    A trial stopped because this process received a SIGTERM that the application handles (and
+    lives on) has no result: its value has status RUNNING, and ``SMAC`` gives it up, to run
+    again, instead of recording it.
 
     Args:
         target_fn: The function to minimize.
@@ -269,7 +272,16 @@ class SerialRunner(AbstractRunner):
             kind = "timeout"
             payload = {"error": f"exceeded trial_walltime_limit={limit} s ({end - start:.2f} s)"}
         status, costs, info = self._interpret(kind, payload)
-        if status is not StatusType.SUCCESS:
+        if status is StatusType.RUNNING:
+            logger.warning(
+                "Trial of %.200s (instance=%s, seed=%s, budget=%s) was stopped: %s; it runs again.",
+                config_to_json(config),
+                instance,
+                seed,
+                budget,
+                info.get("error", ""),
+            )
+        elif status is not StatusType.SUCCESS:
             logger.warning(
                 "Trial of %.200s (instance=%s, seed=%s, budget=%s) ended %s: %s",
                 config_to_json(config),
@@ -309,9 +321,10 @@ class SerialRunner(AbstractRunner):
         with _sigterm_ends_the_run() as sigterm:
             outcome = self._call_limited(pynisher, limited, config, kwargs)
         if sigterm and outcome[0] == "error":
-            # (the application handles SIGTERM itself and lives on: pynisher killed the trial)
+            # The application handles SIGTERM itself and lives on, but pynisher killed the
+            # trial: no fault of the target, so no result either (see run()).
             msg = "the trial's process was killed because this process received SIGTERM"
-            return "error", {**outcome[1], "error": msg}, math.nan
+            return "interrupted", {**outcome[1], "error": msg}, math.nan
         return outcome
 
     def _call_limited(
@@ -381,6 +394,8 @@ class SerialRunner(AbstractRunner):
             return StatusType.MEMORYOUT, crash, payload
         if kind == "error":
             return StatusType.CRASHED, crash, payload
+        if kind == "interrupted":
+            return StatusType.RUNNING, crash, payload
         info: dict[str, Any] = {}
         result = payload
         if (
