@@ -569,6 +569,44 @@ def test_cancelled_error_of_the_target_is_its_crash(
     assert "in cancels_itself" in value.additional_info["traceback"]
 
 
+def interrupts_itself(config: Configuration, seed: int) -> float:
+    raise KeyboardInterrupt("raised by the target, e.g. a library's own signal handling")
+
+
+def returns_a_lock(config: Configuration, seed: int) -> tuple[float, dict[str, Any]]:
+    import threading
+
+    return 1.0, {"lock": threading.Lock(), "note": "fine"}
+
+
+@pytest.mark.parametrize("limits", [{}, {"trial_walltime_limit": 30}])
+def test_a_keyboardinterrupt_of_the_target_is_its_crash_and_spares_the_worker(
+    space: ConfigurationSpace, client: Client, limits: dict[str, Any]
+) -> None:
+    """A Ctrl-C of the user reaches only the process running optimize(); on a worker, an
+    interrupt is the target's failure. It used to take the worker down (twice, then CRASHED as a
+    dead worker, 10 s a trial)."""
+    workers = set(client.scheduler_info()["workers"])
+    with DaskParallelRunner(
+        SerialRunner(interrupts_itself, scenario(space, **limits)), dask_client=client
+    ) as runner:
+        results = run_all(runner, trials(space, 2))
+    assert [v.status for _, v in results] == [StatusType.CRASHED] * 2
+    assert all(v.additional_info["error"].startswith("KeyboardInterrupt") for _, v in results)
+    assert set(client.scheduler_info()["workers"]) == workers  # none died
+
+
+def test_info_that_cannot_be_pickled_comes_back_as_its_repr(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    with DaskParallelRunner(
+        SerialRunner(returns_a_lock, scenario(space)), dask_client=client
+    ) as runner:
+        [(_, value)] = run_all(runner, trials(space, 1))
+    assert value.status is StatusType.SUCCESS and value.cost == 1.0
+    assert value.additional_info["note"] == "fine" and "lock" in value.additional_info["lock"]
+
+
 # -- no workers ----------------------------------------------------------------------------------
 
 

@@ -388,6 +388,22 @@ def test_sigterm_during_a_limited_trial_ends_the_run_and_keeps_the_trial(tmp_pat
     assert statuses == [StatusType.RUNNING.value]
 
 
+def interrupted_in_a_group(config: Configuration) -> float:
+    raise BaseExceptionGroup("stopped", [KeyboardInterrupt()])  # noqa: F821 (Python >= 3.11)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception groups are Python 3.11+")
+@pytest.mark.parametrize("limits", [{}, {"trial_walltime_limit": 30}])
+def test_an_interrupt_inside_an_exception_group_stops_the_run(
+    space: ConfigurationSpace, limits: dict[str, Any]
+) -> None:
+    """Under limits too: the group cannot be unpickled in this process, and every trial was
+    recorded as a crash with an unpickling error while the run went on."""
+    runner = make(space, interrupted_in_a_group, **limits)
+    with pytest.raises((KeyboardInterrupt, BaseExceptionGroup)):  # noqa: F821
+        runner.run(space.get_default_configuration())
+
+
 def sleeps_a_second(config: Configuration) -> float:
     time.sleep(1.0)
     return float(config["x"])

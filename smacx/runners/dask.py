@@ -45,7 +45,13 @@ except ImportError as err:  # pragma: no cover - exercised only without dask ins
 from smacx.errors import ArgumentError, NoWorkersError, ScenarioError, keyword_hints
 from smacx.runhistory import config_to_json, plain_config
 from smacx.runners.base import AbstractRunner
-from smacx.runners.serial import SerialRunner, die_with_parent, load_prctl
+from smacx.runners.serial import (
+    SerialRunner,
+    die_with_parent,
+    interrupts_are_failures,
+    load_prctl,
+    picklable,
+)
 from smacx.trial import StatusType, TrialInfo, TrialValue
 
 if TYPE_CHECKING:
@@ -1152,8 +1158,9 @@ def _run_trial(
     kwargs = {name: values[ref.key] for name, ref in data.items()}
     config = plain_config(Configuration(single_worker.scenario.configspace, vector=vector))
     limited = single_worker.walltime_limit is not None or single_worker.memory_limit is not None
-    with _children_allowed() if limited else contextlib.nullcontext():
-        return single_worker.run(config, instance, budget, seed, **kwargs)
+    with _children_allowed() if limited else contextlib.nullcontext(), interrupts_are_failures():
+        # (its info goes back pickled, as the serial runner's does from a limited trial)
+        return picklable(single_worker.run(config, instance, budget, seed, **kwargs))
 
 
 #: Runner key prefix -> scattered key -> the object, on a worker: objects its trials used

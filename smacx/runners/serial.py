@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import inspect
 import logging
 import math
@@ -89,9 +90,10 @@ class _Measured:
     inside an exception group): a user's Ctrl-C stops the run.
     """
 
-    def __init__(self, fn: TargetFunction, in_child: bool) -> None:
+    def __init__(self, fn: TargetFunction, in_child: bool, interrupts_stop: bool = True) -> None:
         self.fn = fn
         self.in_child = in_child
+        self.interrupts_stop = interrupts_stop
         self.parent = os.getpid()  # the process that starts the child
         if in_child:
             load_prctl()
@@ -122,6 +124,7 @@ class _Measured:
 
     def _outcome(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         cpu = time.process_time()
+        grouped: str | None = None  # an interrupt inside an exception group, in the child
         try:
             result = self.fn(*args, **kwargs)
         except MemoryError as err:
@@ -129,11 +132,18 @@ class _Measured:
         # A target's failure is data, not a reason to stop; so is a sys.exit() in it, or an
         # asyncio.CancelledError that its own event loop let escape. Only Ctrl-C stops the run.
         except BaseException as err:
-            if _is_interrupt(err):
+            if not (_is_interrupt(err) and self.interrupts_stop):
+                error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+                info = {"error": error, "traceback": traceback.format_exc()}
+                return "error", info, time.process_time() - cpu
+            if not self.in_child or isinstance(err, KeyboardInterrupt):
                 raise
-            error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-            info = {"error": error, "traceback": traceback.format_exc()}
-            return "error", info, time.process_time() - cpu
+            grouped = str(err)
+        if grouped is not None:
+            # An exception group cannot be unpickled in the parent, nor a plain interrupt
+            # raised while handling one (the pickling of tracebacks that dask installs keeps
+            # the context): a fresh interrupt stops the run there all the same.
+            raise KeyboardInterrupt(grouped)
         spent = time.process_time() - cpu
         if self.in_child:  # the result goes back to the parent pickled
             try:
@@ -155,16 +165,43 @@ def _with_picklable_info(result: Any) -> tuple[Any, dict[str, Any]] | None:
     ran under limits); None if the result is of another form or the cost cannot be pickled."""
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping)):
         return None
+    fixed = (result[0], {k: v if _pickles(v) else repr(v) for k, v in result[1].items()})
+    return fixed if _pickles(fixed) else None
 
-    def pickles(value: Any) -> bool:
-        try:
-            pickle.dumps(value)
-        except Exception:
-            return False
-        return True
 
-    fixed = (result[0], {k: v if pickles(v) else repr(v) for k, v in result[1].items()})
-    return fixed if pickles(fixed) else None
+def picklable(value: TrialValue) -> TrialValue:
+    """``value`` with the values of its ``additional_info`` that cannot be pickled replaced by
+    their ``repr`` (as the history stores them anyway), for a result that must travel, e.g.
+    from a dask worker process: a trial that succeeded must not crash on the way back."""
+    if _pickles(value):
+        return value
+    info = {k: v if _pickles(v) else repr(v) for k, v in value.additional_info.items()}
+    return dataclasses.replace(value, additional_info=info)
+
+
+def _pickles(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+_worker = threading.local()
+
+
+@contextlib.contextmanager
+def interrupts_are_failures() -> Iterator[None]:
+    """While the block runs in this thread, a ``KeyboardInterrupt`` that the target raises
+    (also inside an exception group) is the trial's failure, recorded as CRASHED like any
+    other exception, instead of stopping the run: on a dask worker no Ctrl-C of the user
+    arrives, only the process that runs ``optimize()`` gets one."""
+    previous = getattr(_worker, "interrupts_are_failures", False)
+    _worker.interrupts_are_failures = True
+    try:
+        yield
+    finally:
+        _worker.interrupts_are_failures = previous
 
 
 @keyword_hints()
@@ -304,12 +341,15 @@ class SerialRunner(AbstractRunner):
     # -- evaluation --------------------------------------------------------------------------
 
     def _call(self, config: Configuration, kwargs: dict[str, Any]) -> tuple[str, Any, float]:
+        stops = not getattr(_worker, "interrupts_are_failures", False)
         if self.walltime_limit is None and self.memory_limit is None:
-            return _Measured(self.target_fn, in_child=False)(config, **kwargs)
+            return _Measured(self.target_fn, in_child=False, interrupts_stop=stops)(
+                config, **kwargs
+            )
         import pynisher
 
         limited = pynisher.limit(
-            _Measured(self.target_fn, in_child=True),
+            _Measured(self.target_fn, in_child=True, interrupts_stop=stops),
             # (pynisher rounds to whole seconds, 2.5 down to 2: round up instead)
             wall_time=None
             if self.walltime_limit is None
