@@ -198,8 +198,11 @@ class Scenario:
                 "name", "a folder name (not '.' or '..'; no '/', '\\' or NUL), or None", self.name
             )
         if self.output_directory is not None:
-            if not isinstance(self.output_directory, (str, Path)):
-                raise _fail("output_directory", "a path or None", self.output_directory)
+            if not isinstance(self.output_directory, (str, Path)) or "\0" in str(
+                self.output_directory
+            ):
+                raise _fail("output_directory", "a path (no NUL character) or None",
+                            self.output_directory)  # fmt: skip
             set_(self, "output_directory", Path(self.output_directory).expanduser())
         if not isinstance(self.deterministic, bool):
             raise _fail("deterministic", "True or False", self.deterministic)

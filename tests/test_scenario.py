@@ -20,6 +20,7 @@ from smacx import Scenario, ScenarioError
         ("name", ".."),
         ("name", "a\x00b"),
         ("output_directory", 3),
+        ("output_directory", "runs\x00old"),
         ("deterministic", "yes"),
         ("objectives", []),
         ("objectives", ["a", "a"]),
