@@ -384,7 +384,17 @@ class SMAC:
                 ) from err
         storage = open_storage(None if path is None else path / DATABASE_NAME)
         identity = self.scenario.identity()
-        stored = json.loads(storage.set_meta_if_absent("scenario", json.dumps(identity)))
+        try:
+            stored = json.loads(storage.set_meta_if_absent("scenario", json.dumps(identity)))
+            if not isinstance(stored, dict):
+                raise TypeError(f"a {type(stored).__name__}, not a dict")
+        except (ValueError, TypeError) as err:
+            storage.close()
+            raise StorageError(
+                f"cannot read the scenario stored with the run in {str(path)!r}: it is damaged "
+                f"({type(err).__name__}: {err}). Start the run afresh (overwrite=True), or give "
+                "the scenario another name."
+            ) from err
         if isinstance(stored.get("configspace"), dict):  # stored by an earlier smacx
             stored["configspace"].pop("python_module_version", None)
         given = json.loads(json.dumps(identity))
@@ -1204,6 +1214,8 @@ def _live_owners(database: Path) -> list[str]:
         opened, closed = (
             set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
         )
+    except (StorageError, ValueError, TypeError):  # damaged: overwriting it is the way out
+        return []
     finally:
         storage.close()
     me, now = owner_id(), time.time()

@@ -27,6 +27,7 @@ from smacx import (
     ScenarioMismatchError,
     SerialRunner,
     StatusType,
+    StorageError,
     TargetCrashedError,
     TrialError,
     TrialInfo,
@@ -232,6 +233,28 @@ def test_different_scenario_in_same_directory_raises(
         SMAC(scenario(wider, tmp_path, name="exp", seed=1), quadratic)
     smac = SMAC(scenario(space, tmp_path, name="exp", seed=2), quadratic, overwrite=True)
     assert smac.runhistory.n_finished == 0
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["UPDATE meta SET value = '[1' WHERE key = 'scenario'", "UPDATE trials SET status = 42"],
+)
+def test_a_damaged_run_says_so_and_overwrite_starts_afresh(
+    space: ConfigurationSpace, tmp_path: Path, damage: str
+) -> None:
+    import sqlite3
+
+    sc = scenario(space, tmp_path, name="exp", n_trials=3)
+    with SMAC(sc, quadratic, progress=False) as smac:
+        smac.optimize()
+    with sqlite3.connect(sc.output_path / facade_module.DATABASE_NAME) as conn:
+        conn.execute(damage)
+    conn.close()
+    with pytest.raises(StorageError, match="cannot read .*exp.* damaged"):
+        SMAC(sc, quadratic, progress=False)
+    with SMAC(sc, quadratic, progress=False, overwrite=True) as smac:
+        smac.optimize()
+        assert smac.runhistory.status_counts() == {"SUCCESS": 3}
 
 
 def test_a_run_stored_with_configspaces_version_continues(
@@ -1097,7 +1120,6 @@ def test_trials_asked_by_an_object_dropped_unclosed_run_again_in_this_process(
 
 
 def test_a_closed_smac_says_so(space: ConfigurationSpace, tmp_path: Path) -> None:
-    from smacx import StorageError
 
     smac = SMAC(scenario(space, tmp_path, n_trials=4), quadratic, progress=False)
     done = smac.ask()
@@ -1171,7 +1193,6 @@ time.sleep(120)
 def test_overwrite_is_refused_while_another_process_runs_trials_of_the_run(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
-    from smacx import StorageError
 
     proc = subprocess.Popen(
         [sys.executable, "-c", OWNER, str(tmp_path)], stdout=subprocess.PIPE, text=True
@@ -1208,7 +1229,6 @@ def test_overwrite_is_refused_while_another_process_has_the_run_open(
 ) -> None:
     """Between trials a worker holds no RUNNING trial, but deleting the file under it would
     send its results into an unlinked file; once it closed the run, overwriting is fine."""
-    from smacx import StorageError
 
     proc = subprocess.Popen(
         [sys.executable, "-c", IDLE_OWNER, str(tmp_path)],
@@ -1268,7 +1288,6 @@ def test_overwrite_after_a_run_whose_object_was_dropped_unclosed(
 def test_overwrite_is_refused_while_this_process_has_the_run_open(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
-    from smacx import StorageError
 
     first = SMAC(scenario(space, tmp_path, n_trials=5), progress=False)
     with pytest.raises(StorageError, match=r"this process: close\(\) the SMAC object"):
@@ -1283,7 +1302,6 @@ def test_overwrite_is_refused_while_this_process_has_the_run_open(
 def test_overwrite_of_a_run_that_cannot_be_deleted_names_the_folder(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
-    from smacx import StorageError
 
     SMAC(scenario(space, tmp_path, n_trials=5)).close()
     [folder] = {p.parent for p in tmp_path.rglob("runhistory.db")}
@@ -1466,7 +1484,6 @@ def test_a_trajectory_that_could_not_be_read_at_close_says_so(
     """close() reads the trajectory before the storage closes; when that read fails (the
     storage broke), close() still closes the storage, and ``trajectory`` afterwards raises
     instead of claiming the run never had an incumbent."""
-    from smacx import StorageError
 
     smac = SMAC(scenario(space, tmp_path, n_trials=2), quadratic, progress=False)
     smac.optimize()

@@ -280,6 +280,40 @@ def test_unreadable_database_raises_storage_error(tmp_path: Path) -> None:
         SQLiteStorage(bad, read_only=True)
 
 
+@pytest.mark.parametrize(
+    ("damage", "what", "problem"),
+    [
+        ("ALTER TABLE trials DROP COLUMN cpu_time", "the trials", "no such column: cpu_time"),
+        ("UPDATE trials SET cost = 'x{'", "the trials", "JSONDecodeError"),
+        ("UPDATE trials SET status = 42", "the trials", "42 is not a valid StatusType"),
+        ("UPDATE meta SET value = 'x{' WHERE key = 'sessions'", "the run's 'sessions'", "JSON"),
+    ],
+)
+def test_a_damaged_database_or_another_layout_is_a_storage_error_naming_the_file(
+    tmp_path: Path, damage: str, what: str, problem: str
+) -> None:
+    """Not an sqlite3, JSON or enum error from deep inside: what, which file, what to do."""
+    import sqlite3
+
+    path = tmp_path / "run.db"
+    storage = SQLiteStorage(path)
+    storage.finish_trial(done(TrialKey(storage.add_config("{}", "test"), None, 0, None)))
+    storage.append_meta("sessions", json.dumps("a"))
+    storage.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(damage)
+    conn.close()
+    storage = SQLiteStorage(path)
+    try:
+        with pytest.raises(
+            StorageError, match=f"cannot read {what}.*run.db' .*{problem}.*integrity_check"
+        ):
+            storage.read_trials(0)
+            storage.append_meta("sessions", json.dumps("b"))
+    finally:
+        storage.close()
+
+
 def _open_and_report(path: str, barrier: Any, results: Any) -> None:
     barrier.wait()
     try:

@@ -224,8 +224,39 @@ class SQLiteStorage:
             f"cannot write to the run-history database {str(self.path)!r}: {err}. {hint}"
         )
 
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Errors of reading ``what`` (SQLite's, and those of decoding what smacx never wrote:
+        a missing column, a status or JSON of another layout) as a
+        :class:`~smacx.errors.StorageError` that names the file and says what to do."""
+        try:
+            yield
+        except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as err:
+            problem = " ".join(f"{type(err).__name__}: {err}".split())  # on one line
+            if isinstance(err, sqlite3.OperationalError) and (
+                "locked" in str(err) or "busy" in str(err)
+            ):
+                hint = (
+                    f"Another process held it locked for longer than timeout={self._timeout} s: "
+                    "raise the timeout or let fewer processes share the file."
+                )
+            else:
+                hint = (
+                    f"Check it with sqlite3 {str(self.path)!r} 'PRAGMA integrity_check' and "
+                    "restore it from a copy if that reports errors, or start the run afresh "
+                    "(overwrite=True)."
+                )
+                problem = (
+                    "the database is damaged, or was written by a smacx with another layout: "
+                    f"{problem}"
+                )
+            raise StorageError(
+                f"cannot read {what} from the run-history database {str(self.path)!r} "
+                f"({problem}). {hint}"
+            ) from err
+
     def get_meta(self, key: str) -> str | None:
-        with self._lock:
+        with self._lock, self._reading(f"the run's {key!r} record"):
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row["value"])
 
@@ -241,7 +272,8 @@ class SQLiteStorage:
     def append_meta(self, key: str, item_json: str) -> None:
         with self._lock, self._transaction() as cur:
             row = cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            items = [] if row is None else json.loads(row[0])
+            with self._reading(f"the run's {key!r} record"):
+                items = [] if row is None else list(json.loads(row[0]))
             items.append(json.loads(item_json))
             cur.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(items))
@@ -333,30 +365,30 @@ class SQLiteStorage:
             return cur.rowcount
 
     def read_configs(self, after_id: int) -> list[ConfigRecord]:
-        with self._lock:
+        with self._lock, self._reading("the configurations"):
             rows = self._conn.execute(
                 "SELECT config_id, config, origin FROM configs WHERE config_id > ? "
                 "ORDER BY config_id",
                 (after_id,),
             ).fetchall()
-        return [ConfigRecord(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+            return [ConfigRecord(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     def read_trials(self, after_version: int) -> list[TrialRecord]:
-        with self._lock:
+        with self._lock, self._reading("the trials"):
             rows = self._conn.execute(
                 f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE version > ? ORDER BY version",
                 (after_version,),
             ).fetchall()
-        return [
-            TrialRecord(
-                decode_key(r["config_id"], r["instance"], r["seed"], r["budget"]),
-                decode_value(dict(r)),
-                r["owner"],
-                r["lease_until"],
-                r["version"],
-            )
-            for r in rows
-        ]
+            return [
+                TrialRecord(
+                    decode_key(r["config_id"], r["instance"], r["seed"], r["budget"]),
+                    decode_value(dict(r)),
+                    r["owner"],
+                    r["lease_until"],
+                    r["version"],
+                )
+                for r in rows
+            ]
 
     def close(self) -> None:
         with self._lock:
