@@ -352,6 +352,41 @@ def test_a_sharing_process_that_exits_leaves_this_scheduler_file(
         assert not mine.scheduler_file.exists()
 
 
+INTERRUPTED_RUN = """
+import os, signal, sys, threading, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+def target(config, seed):
+    time.sleep(0.3)
+    return config["x"] ** 2
+if __name__ == "__main__":
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(space, n_trials=500, n_workers=2, output_directory=sys.argv[1])
+    smac = SMAC(scenario, target, progress=False)  # as in the README: never closed
+    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    smac.optimize()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT by os.kill there")
+def test_a_script_interrupted_mid_run_closes_its_cluster_quietly(tmp_path: Path) -> None:
+    """Ctrl-C of a script that never closes its SMAC: the cluster is closed before the
+    interpreter shuts down, not by dask's exit hooks, which printed errors and tracebacks
+    from deep inside and left the scheduler file behind."""
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr
+    # (the workers' own logs of their closing are quieted too, but they may come first)
+    assert "distributed.scheduler - ERROR" not in done.stderr, done.stderr
+    assert "cannot schedule new futures after shutdown" not in done.stderr, done.stderr
+    assert not list(tmp_path.rglob(SCHEDULER_FILE))
+
+
 def test_smac_with_bad_arguments_starts_no_cluster(space: ConfigurationSpace) -> None:
     from smacx import SMAC
 

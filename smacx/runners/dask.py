@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -370,6 +371,19 @@ class DaskParallelRunner(AbstractRunner):
         except BaseException:
             self._cluster.close()
             raise
+        # A script whose optimize() was interrupted (Ctrl-C) and never closed the SMAC: the
+        # cluster is closed before the interpreter shuts down, not by dask's own exit hooks,
+        # which found the trials' workers gone and printed errors.
+        self._close_at_exit = weakref.finalize(
+            self, _close_cluster, client, self._cluster, self.scheduler_file, True
+        )
+        # Earlier than the finalizers at exit: before concurrent.futures shuts its executors
+        # down, which dask still needs to report the cancelled trials (a private hook of
+        # CPython's threading, as concurrent.futures uses it; calling it twice does nothing).
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
+                register(self._close_at_exit)
         logger.info(
             "Started a dask LocalCluster of %d worker process(es) at %s%s",
             n_workers,
@@ -603,15 +617,9 @@ class DaskParallelRunner(AbstractRunner):
                 # the copies each worker kept (a 200 MB array would outlive the run there)
                 self._dask.run(_forget_objects, self._key_prefix)
             return
-        try:
-            self._dask.close()
-        finally:
-            address = self._cluster.scheduler_address if self._cluster is not None else None
-            if self._cluster is not None:
-                self._cluster.close()
-            if self.scheduler_file is not None and _names_scheduler(self.scheduler_file, address):
-                # (another process sharing the run may have written its own cluster's since)
-                self.scheduler_file.unlink(missing_ok=True)
+        self._close_at_exit.detach()
+        assert self._cluster is not None
+        _close_cluster(self._client, self._cluster, self.scheduler_file, False)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -1017,6 +1025,42 @@ class DaskParallelRunner(AbstractRunner):
 
 #: Seconds the runner's own cluster waits at least for worker processes it (re)starts.
 RESTART_PATIENCE = 60.0
+
+
+def _close_cluster(
+    client: Client, cluster: LocalCluster, scheduler_file: Path | None, at_exit: bool
+) -> None:
+    """Close a runner's own client and cluster, and delete its scheduler file if that still
+    names this cluster (another process sharing the run may have written its own since).
+    At exit, quietly: the run has ended with an error already."""
+    try:
+        address = cluster.scheduler_address
+
+        # Trials cut short make dask's workers log errors as they close (a heartbeat to a
+        # scheduler that is going, cancelled tasks): nothing to act on, the workers are ours.
+        def quiet() -> None:
+            with contextlib.suppress(Exception):
+                client.run(_quiet_worker_logs, wait=False, on_error="ignore")
+
+        with contextlib.suppress(RuntimeError):  # no new thread at interpreter shutdown
+            quieting = threading.Thread(target=quiet, name="smacx-quiet-workers", daemon=True)
+            quieting.start()
+            quieting.join(2.0)  # a worker busy in a long call must not hold the close up
+        try:
+            client.close()  # type: ignore[no-untyped-call]
+        finally:
+            cluster.close()
+            if scheduler_file is not None and _names_scheduler(scheduler_file, address):
+                scheduler_file.unlink(missing_ok=True)
+    except Exception:
+        if not at_exit:
+            raise
+
+
+async def _quiet_worker_logs() -> None:
+    """In a worker of a cluster the runner is closing: only critical messages from dask.
+    (A coroutine: dask runs only those without waiting for them.)"""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
 def _is_closed(nanny: Any) -> bool:
