@@ -404,6 +404,21 @@ def test_an_interrupt_inside_an_exception_group_stops_the_run(
         runner.run(space.get_default_configuration())
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_memory_limit_below_what_the_process_maps_does_not_hang(
+    space: ConfigurationSpace,
+) -> None:
+    """Under a memory limit below this process's own address space, a thread the trial's
+    process started to outlive its outcome could not start, and the trial hung for good."""
+    with open("/proc/self/status") as status:
+        mapped = next(int(line.split()[1]) for line in status if line.startswith("VmSize"))
+    runner = make(space, lambda config: 1.0, trial_memory_limit=max(1, mapped // 1024 - 30))
+    started = time.monotonic()
+    value = runner.run(space.get_default_configuration())
+    assert time.monotonic() - started < 30
+    assert value.status in (StatusType.SUCCESS, StatusType.MEMORYOUT)
+
+
 def sleeps_a_second(config: Configuration) -> float:
     time.sleep(1.0)
     return float(config["x"])

@@ -375,7 +375,7 @@ class DaskParallelRunner(AbstractRunner):
         # cluster is closed before the interpreter shuts down, not by dask's own exit hooks,
         # which found the trials' workers gone and printed errors.
         self._close_at_exit = weakref.finalize(
-            self, _close_cluster, client, self._cluster, self.scheduler_file, True
+            self, _close_cluster, client, self._cluster, self.scheduler_file, os.getpid()
         )
         # Earlier than the finalizers at exit: before concurrent.futures shuts its executors
         # down, which dask still needs to report the cancelled trials (a private hook of
@@ -619,7 +619,7 @@ class DaskParallelRunner(AbstractRunner):
             return
         self._close_at_exit.detach()
         assert self._cluster is not None
-        _close_cluster(self._client, self._cluster, self.scheduler_file, False)
+        _close_cluster(self._client, self._cluster, self.scheduler_file, None)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -1028,11 +1028,18 @@ RESTART_PATIENCE = 60.0
 
 
 def _close_cluster(
-    client: Client, cluster: LocalCluster, scheduler_file: Path | None, at_exit: bool
+    client: Client, cluster: LocalCluster, scheduler_file: Path | None, at_exit: int | None
 ) -> None:
     """Close a runner's own client and cluster, and delete its scheduler file if that still
     names this cluster (another process sharing the run may have written its own since).
-    At exit, quietly: the run has ended with an error already."""
+
+    ``at_exit``: the id of the process that started the cluster, when called as the
+    interpreter exits; then quietly (the run has ended with an error already), and not at all
+    in a process forked from it (multiprocessing's children run the exit hooks of threading
+    too, and would close the cluster through copies of its connections).
+    """
+    if at_exit is not None and os.getpid() != at_exit:
+        return
     try:
         address = cluster.scheduler_address
 
@@ -1053,7 +1060,7 @@ def _close_cluster(
             if scheduler_file is not None and _names_scheduler(scheduler_file, address):
                 scheduler_file.unlink(missing_ok=True)
     except Exception:
-        if not at_exit:
+        if at_exit is None:
             raise
 
 

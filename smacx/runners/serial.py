@@ -14,6 +14,7 @@ import dataclasses
 import inspect
 import logging
 import math
+import multiprocessing.util
 import numbers
 import os
 import pickle
@@ -110,17 +111,21 @@ class _Measured:
             # process must not be noted there as the run's own.
             with contextlib.suppress(ValueError):
                 signal.set_wakeup_fd(-1)
-        try:
-            return self._outcome(*args, **kwargs)
-        finally:
-            if self.in_child:
-                # pynisher's parent polls its pipe, then checks whether the child lives: a
-                # child that sends its outcome and exits between the two has it lost, reported
-                # as an exit without a result (about 1 trial in 100 with two threads running
-                # limited trials). Living on a while after this returns (the process waits for
-                # the thread before it exits) closes that gap; the parent ends the child as
-                # soon as it has the outcome (SIGTERM, handled by default).
-                threading.Thread(target=time.sleep, args=(_LINGER_SECONDS,)).start()
+        if self.in_child:
+            # pynisher's parent polls its pipe, then checks whether the child lives: a child
+            # that sends its outcome and exits between the two has it lost, reported as an exit
+            # without a result (1 to 4 trials in 100 with two threads running limited trials).
+            # The child lives on a while after pynisher sent the outcome: a finalizer of
+            # multiprocessing's, run as the child exits, in this thread. (A thread of its own
+            # failed twice: forked from a dask worker's daemon thread it was a daemon too, and
+            # the process did not wait for it; under a memory limit below what the process had
+            # mapped it could not start, and the child hung.) The parent ends the child as
+            # soon as it has the outcome (SIGTERM, handled by default).
+            with contextlib.suppress(MemoryError):
+                multiprocessing.util.Finalize(
+                    None, time.sleep, args=(_LINGER_SECONDS,), exitpriority=0
+                )
+        return self._outcome(*args, **kwargs)
 
     def _outcome(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         cpu = time.process_time()
