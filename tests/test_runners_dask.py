@@ -1014,6 +1014,32 @@ def test_trials_are_queued_ahead_as_asked(
     assert sorted(started(log)) == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.slow
+def test_cancelling_an_executing_trial_restarts_its_worker_without_holding_up_the_others(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A restart takes seconds (the nanny waits for the hung thread, then kills); the main loop
+    used to wait for it, with every other worker idle meanwhile."""
+    gate, log = tmp_path / "never", tmp_path / "started"
+    with (
+        cluster(2) as local,
+        Client(local) as own,
+        DaskParallelRunner(SerialRunner(gated, scenario(space)), dask_client=own) as runner,
+    ):
+        [hung, *rest] = trials(space, 4)
+        runner.submit_trial(hung, gate=str(gate), log=str(log))
+        deadline = time.monotonic() + 30
+        while not started(log) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        began = time.monotonic()
+        runner.cancel(hung)
+        assert time.monotonic() - began < 1.0
+        (tmp_path / "open").touch()
+        results = run_all(runner, rest, gate=str(tmp_path / "open"), log=str(log))
+        assert sorted(i.seed for i, _ in results) == [r.seed for r in rest]  # not the hung one
+        assert all(v.status is StatusType.SUCCESS for _, v in results)
+
+
 def test_cancelling_a_queued_trial_leaves_the_executing_ones_alone(
     space: ConfigurationSpace, client: Client, tmp_path: Path
 ) -> None:

@@ -318,6 +318,8 @@ class DaskParallelRunner(AbstractRunner):
         # gets for it: an _Inline or a _Scattered; see _scatter).
         self._scattered: dict[str, tuple[Any, Future[Any] | None, Any]] = {}
         self._n_objects: int = 0
+        self._restarts: list[threading.Thread] = []  # of workers that ran cancelled trials
+        self._restart_lock = threading.Lock()
 
         self._client: Client = self._start_cluster() if dask_client is None else dask_client
         if dask_client is not None and self.queue_ahead != 0:
@@ -548,8 +550,9 @@ class DaskParallelRunner(AbstractRunner):
 
         A trial that is still queued is cancelled. One that is executing cannot be interrupted
         inside its worker thread, so its worker is restarted (the nanny starts a fresh process,
-        which joins the cluster again); other trials that were on that worker are resubmitted as
-        after any worker death.
+        which joins the cluster again), in the background: this returns at once, and the other
+        workers go on. Other trials that were on that worker are resubmitted as after any
+        worker death.
         """
         keys = [k for k, (_, trial) in self._running.items() if trial.info == trial_info]
         if not keys:
@@ -566,23 +569,37 @@ class DaskParallelRunner(AbstractRunner):
                 self._finished.remove(key)
             workers = [w for w, stacks in executing.items() if key in stacks]
             future.cancel()  # type: ignore[no-untyped-call]
-            if not workers:
-                continue
-            try:
-                # Bounded: a nanny that cannot restart its worker would otherwise hold up the
-                # main loop for dask's default of four connect timeouts (2 minutes).
+            if workers:
+                # In the background: a restart takes seconds (up to restart_timeout), in which
+                # the other workers go on with trials the main loop hands them.
+                restart = threading.Thread(
+                    target=self._restart, args=(workers,), name="smacx-restart", daemon=True
+                )
+                restart.start()
+                self._restarts.append(restart)
+        self._threads_checked = -math.inf  # count the workers afresh
+
+    def _restart(self, workers: list[str]) -> None:
+        """Restart ``workers`` to stop the cancelled trials they execute (in a thread)."""
+        try:
+            # One restart at a time: dask's scheduler counts the workers of overlapping
+            # restarts against each other and logs errors that they did not come back.
+            # Bounded: a nanny that cannot restart its worker would otherwise take dask's
+            # default of four connect timeouts (2 minutes).
+            with self._restart_lock:
                 status = self._client.restart_workers(
                     workers, timeout=self.restart_timeout, raise_for_error=False
                 )
-                logger.info("Restarted worker(s) to stop a cancelled trial: %s", status)
-            except Exception as err:  # threads-only clusters have no nanny to restart with
-                logger.warning(
-                    "Could not stop the cancelled trial on %s (%s): it keeps its worker busy "
-                    "until it ends.",
-                    workers,
-                    err,
-                )
-        self._threads_checked = -math.inf  # count the workers afresh
+            logger.info("Restarted worker(s) to stop a cancelled trial: %s", status)
+        except Exception as err:  # threads-only clusters have no nanny to restart with
+            logger.warning(
+                "Could not stop the cancelled trial on %s (%s): it keeps its worker busy "
+                "until it ends.",
+                workers,
+                err,
+            )
+        finally:
+            self._threads_checked = -math.inf
 
     def begin_close(self) -> None:
         """Collect only what has finished from now on: the runner is about to be closed.
@@ -603,6 +620,8 @@ class DaskParallelRunner(AbstractRunner):
         if self._closed:
             return
         self._closed = True
+        for restart in self._restarts:  # (each bounded by restart_timeout)
+            restart.join(self.restart_timeout + 5)
         futures = [f for f, _ in self._running.values()]
         futures += [f for _, f, _ in self._scattered.values() if f is not None]
         self._running.clear()
