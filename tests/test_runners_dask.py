@@ -1040,6 +1040,28 @@ def test_cancelling_an_executing_trial_restarts_its_worker_without_holding_up_th
         assert all(v.status is StatusType.SUCCESS for _, v in results)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGSTOP there")
+def test_closing_gives_up_a_result_that_cannot_be_fetched(space: ConfigurationSpace) -> None:
+    """A finished trial whose worker no longer answers (stopped here; killed with the run by a
+    Ctrl-C to its process group) kept close() waiting in dask's gather for good."""
+    with cluster(1) as local, Client(local) as own:
+        runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), dask_client=own)
+        runner.closing_timeout = 2.0
+        runner.submit_trial(trials(space, 1)[0])
+        runner.wait()
+        [pid] = own.run(os.getpid).values()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            runner.begin_close()
+            assert list(runner.iter_results()) == []  # given up, to run again
+            assert time.monotonic() - began < 10
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            runner.close()
+
+
 def test_cancelling_a_queued_trial_leaves_the_executing_ones_alone(
     space: ConfigurationSpace, client: Client, tmp_path: Path
 ) -> None:

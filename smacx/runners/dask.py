@@ -305,6 +305,8 @@ class DaskParallelRunner(AbstractRunner):
         self.worker_count_ttl: float = 0.2
         #: Seconds :meth:`cancel` waits for the restart of a worker that runs a cancelled trial.
         self.restart_timeout: float = 10.0
+        #: Seconds the results of finished trials are waited for once closing began.
+        self.closing_timeout: float = 10.0
         # Task keys: this runner's random prefix and a counter (dask's default key draws a
         # uuid4 per task, an os.urandom call, slow with many threads in this process).
         self._key_prefix: str = f"smacx-trial-{uuid.uuid4().hex}"
@@ -319,7 +321,7 @@ class DaskParallelRunner(AbstractRunner):
         self._scattered: dict[str, tuple[Any, Future[Any] | None, Any]] = {}
         self._n_objects: int = 0
         self._restarts: list[threading.Thread] = []  # of workers that ran cancelled trials
-        self._restart_lock = threading.Lock()
+        self._restart_lock: threading.Lock = threading.Lock()
 
         self._client: Client = self._start_cluster() if dask_client is None else dask_client
         if dask_client is not None and self.queue_ahead != 0:
@@ -821,9 +823,30 @@ class DaskParallelRunner(AbstractRunner):
     def _gather(
         self, futures: list[Future[Any]]
     ) -> tuple[dict[Key, TrialValue], dict[Key, BaseException]]:
-        """Fetch the values of finished trials, in one round trip unless some fail."""
+        """Fetch the values of finished trials, in one round trip unless some fail.
+
+        While closing, for at most :attr:`closing_timeout` seconds: a result on a worker that
+        died with the run (a Ctrl-C to the whole process group) kept dask's gather waiting for
+        good, and close() never returned. What did not come is given up, as a lost trial.
+        """
         if not futures:
             return {}, {}
+        if self._closing:
+            box: list[tuple[dict[Key, TrialValue], dict[Key, BaseException]]] = []
+            fetch = threading.Thread(
+                target=lambda: box.append(self._gather_now(futures)), daemon=True
+            )
+            fetch.start()
+            fetch.join(self.closing_timeout)
+            if box:
+                return box[0]
+            lost = TimeoutError(f"not fetched within {self.closing_timeout} s of closing")
+            return {}, {f.key: lost for f in futures}
+        return self._gather_now(futures)
+
+    def _gather_now(
+        self, futures: list[Future[Any]]
+    ) -> tuple[dict[Key, TrialValue], dict[Key, BaseException]]:
         try:
             return dict(zip([f.key for f in futures], self._dask.gather(futures))), {}
         # e.g. a result lost with its worker since the trial finished (dask's cancellation
