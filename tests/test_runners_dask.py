@@ -655,6 +655,27 @@ def test_limited_trials_on_workers_of_two_threads_all_come_back(space: Configura
     )
 
 
+def forks_a_child(config: Configuration, seed: int) -> float:
+    """The exit code of a child this forks, which exits with 7."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    _, status = os.waitpid(pid, 0)
+    return float(os.waitstatus_to_exitcode(status))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the hook is Linux's")
+def test_a_limited_target_may_fork_processes_of_its_own(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    """The hook that ties a trial's process to its worker ran in the target's own children
+    too, which found their parent was not the worker and exited at once (code 1)."""
+    single = SerialRunner(forks_a_child, scenario(space, trial_walltime_limit=30))
+    with DaskParallelRunner(single, dask_client=client) as runner:
+        results = run_all(runner, trials(space, 2))
+    assert [v.cost for _, v in results] == [7.0, 7.0]
+
+
 def interrupts_itself(config: Configuration, seed: int) -> float:
     raise KeyboardInterrupt("raised by the target, e.g. a library's own signal handling")
 

@@ -1378,12 +1378,26 @@ def _install_fork_hook() -> None:
     with _lock:
         if not _fork_hooked:
             load_prctl()  # here, not in the forked child
-            os.register_at_fork(after_in_child=_die_with_parent)
+            os.register_at_fork(before=_note_forker, after_in_child=_die_with_parent)
             _fork_hooked = True
 
 
+#: The process that forked last (set before each fork, read in the child).
+_forker: int | None = None
+
+
+def _note_forker() -> None:
+    global _forker
+    _forker = os.getpid()
+
+
 def _die_with_parent() -> None:
-    """In a child forked by a limited trial: get SIGKILL when the worker dies."""
+    """In a child forked by a limited trial: get SIGKILL when the worker dies.
+
+    Only in the worker's own children (the trials' processes): a trial's process inherits
+    the hook, and the processes its target forks (a multiprocessing pool, say) would find
+    their parent is not the worker and exit at once.
+    """
     parent = getattr(_in_trial, "parent", None)
-    if parent is not None:
+    if parent is not None and _forker == parent:
         die_with_parent(parent)
