@@ -617,8 +617,8 @@ class SMAC:
                 else "None (the scenario has no instances)"
             )
             raise TrialError(
-                f"tell: info.instance must be {expected}; got {info.instance!r}. Add it to "
-                "Scenario(instances=...) to run configurations on it."
+                f"tell: info.instance must be {expected}; got {info.instance!r}. Check its "
+                "name for a typo: results on other instances never count for the incumbent."
             )
         if info.instance is None and instances:
             raise TrialError(
