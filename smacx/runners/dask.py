@@ -9,6 +9,7 @@ that join, leave, or die in the middle of a trial.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
@@ -23,7 +24,6 @@ import threading
 import time
 import traceback
 import uuid
-import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -378,16 +378,15 @@ class DaskParallelRunner(AbstractRunner):
         # A script whose optimize() was interrupted (Ctrl-C) and never closed the SMAC: the
         # cluster is closed before the interpreter shuts down, not by dask's own exit hooks,
         # which found the trials' workers gone and printed errors.
-        self._close_at_exit = weakref.finalize(
-            self, _close_cluster, client, self._cluster, self.scheduler_file, os.getpid()
-        )
-        # Earlier than the finalizers at exit: before concurrent.futures shuts its executors
-        # down, which dask still needs to report the cancelled trials (a private hook of
-        # CPython's threading, as concurrent.futures uses it; calling it twice does nothing).
-        register = getattr(threading, "_register_atexit", None)
-        if register is not None:
-            with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
-                register(self._close_at_exit)
+        # (Not when the runner is collected: that may happen in dask's own event-loop thread,
+        # which cannot wait for the cluster to close.)
+        self._close_at_exit = _CloseAtExit(client, self._cluster, self.scheduler_file)
+        # Before concurrent.futures shuts its executors down at exit, which dask still needs
+        # to report the cancelled trials: a private hook of CPython's threading, which
+        # concurrent.futures uses too; atexit's hooks run too late.
+        register = getattr(threading, "_register_atexit", atexit.register)
+        with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
+            register(self._close_at_exit)
         logger.info(
             "Started a dask LocalCluster of %d worker process(es) at %s%s",
             n_workers,
@@ -638,9 +637,9 @@ class DaskParallelRunner(AbstractRunner):
                 # the copies each worker kept (a 200 MB array would outlive the run there)
                 self._dask.run(_forget_objects, self._key_prefix)
             return
-        self._close_at_exit.detach()
+        self._close_at_exit.cancel()
         assert self._cluster is not None
-        _close_cluster(self._client, self._cluster, self.scheduler_file, None)
+        _close_cluster(self._client, self._cluster, self.scheduler_file, quietly=False)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -1069,19 +1068,35 @@ class DaskParallelRunner(AbstractRunner):
 RESTART_PATIENCE = 60.0
 
 
+class _CloseAtExit:
+    """Closes a runner's own cluster as the interpreter exits, unless the runner closed it
+    (:meth:`cancel`); quietly, since the run has ended with an error already. Not in a process
+    forked from the one that started the cluster: multiprocessing's children run threading's
+    exit hooks too, and would close the cluster through copies of its connections."""
+
+    def __init__(self, client: Client, cluster: LocalCluster, scheduler_file: Path | None) -> None:
+        self._parts: tuple[Client, LocalCluster, Path | None] | None = (
+            client,
+            cluster,
+            scheduler_file,
+        )
+        self._pid = os.getpid()
+
+    def cancel(self) -> None:
+        self._parts = None  # (and the hook, kept until exit, holds no cluster)
+
+    def __call__(self) -> None:
+        parts, self._parts = self._parts, None
+        if parts is not None and os.getpid() == self._pid:
+            _close_cluster(*parts, quietly=True)
+
+
 def _close_cluster(
-    client: Client, cluster: LocalCluster, scheduler_file: Path | None, at_exit: int | None
+    client: Client, cluster: LocalCluster, scheduler_file: Path | None, *, quietly: bool
 ) -> None:
     """Close a runner's own client and cluster, and delete its scheduler file if that still
-    names this cluster (another process sharing the run may have written its own since).
-
-    ``at_exit``: the id of the process that started the cluster, when called as the
-    interpreter exits; then quietly (the run has ended with an error already), and not at all
-    in a process forked from it (multiprocessing's children run the exit hooks of threading
-    too, and would close the cluster through copies of its connections).
-    """
-    if at_exit is not None and os.getpid() != at_exit:
-        return
+    names this cluster (another process sharing the run may have written its own since);
+    ``quietly``: errors are dropped."""
     try:
         address = cluster.scheduler_address
 
@@ -1102,7 +1117,7 @@ def _close_cluster(
             if scheduler_file is not None and _names_scheduler(scheduler_file, address):
                 scheduler_file.unlink(missing_ok=True)
     except Exception:
-        if at_exit is None:
+        if not quietly:
             raise
 
 
