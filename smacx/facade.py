@@ -1207,14 +1207,18 @@ def _live_owners(database: Path) -> list[str]:
 
     try:
         storage = SQLiteStorage(database, read_only=True)
-    except StorageError:  # not a smacx database: nothing runs on it
+    except StorageError as err:  # not a smacx database: nothing runs on it
+        if _locked(err):  # but a lock says something does
+            raise
         return []
     try:
         records = storage.read_trials(0)
         opened, closed = (
             set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
         )
-    except (StorageError, ValueError, TypeError):  # damaged: overwriting it is the way out
+    except (StorageError, ValueError, TypeError) as err:  # damaged: overwriting is the way out
+        if _locked(err):
+            raise
         return []
     finally:
         storage.close()
@@ -1227,6 +1231,16 @@ def _live_owners(database: Path) -> list[str]:
     sessions = {session.split("#")[0] for session in opened - closed}
     idle = {o for o in sessions if o == me or (is_local(o) and owner_is_alive(o))}
     return sorted(running | idle)
+
+
+def _locked(err: BaseException) -> bool:
+    """Whether ``err`` comes from SQLite finding the database locked by another process."""
+    import sqlite3
+
+    cause = err.__cause__
+    return isinstance(cause, sqlite3.OperationalError) and (
+        "locked" in str(cause) or "busy" in str(cause)
+    )
 
 
 #: Names a target call already passes (or a runner's submit takes), so scattered data cannot.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -255,6 +256,38 @@ def test_a_damaged_run_says_so_and_overwrite_starts_afresh(
     with SMAC(sc, quadratic, progress=False, overwrite=True) as smac:
         smac.optimize()
         assert smac.runhistory.status_counts() == {"SUCCESS": 3}
+
+
+def test_overwrite_never_takes_a_locked_run_for_a_damaged_one(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged run has no live owners and may be overwritten; one that another process
+    holds locked past the timeout has, and must not be deleted under it."""
+    import sqlite3
+
+    from smacx.storage.sqlite import SQLiteStorage
+
+    sc = scenario(space, tmp_path, name="exp", n_trials=2)
+    with SMAC(sc, quadratic, progress=False) as smac:
+        smac.optimize()
+    database = sc.output_path / facade_module.DATABASE_NAME
+
+    def locked(self: SQLiteStorage, after: int) -> Any:
+        with self._reading("the trials"):
+            raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(SQLiteStorage, "read_trials", locked)
+    with pytest.raises(StorageError, match="locked"):
+        SMAC(sc, quadratic, progress=False, overwrite=True)
+    with contextlib.closing(sqlite3.connect(database)) as conn:  # the run is still there
+        assert conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 2
+
+    def damaged(self: SQLiteStorage, after: int) -> Any:
+        with self._reading("the trials"):
+            raise ValueError("not JSON")
+
+    monkeypatch.setattr(SQLiteStorage, "read_trials", damaged)
+    assert facade_module._live_owners(database) == []
 
 
 def test_a_run_stored_with_configspaces_version_continues(

@@ -1083,6 +1083,39 @@ def test_closing_gives_up_a_result_that_cannot_be_fetched(space: ConfigurationSp
             runner.close()
 
 
+THREAD_LEFT_RUNNING = """
+import threading, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+def target(config, seed):
+    time.sleep(0.5)
+    return config["x"] ** 2
+if __name__ == "__main__":
+    space = ConfigurationSpace({"x": (-1.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=8, n_workers=2, output_directory=None)
+    smac = SMAC(scenario, target, progress=False)
+    def work():
+        try:
+            smac.optimize()
+        except Exception as err:
+            print("optimize:", type(err).__name__)
+        finally:
+            smac.close()
+    threading.Thread(target=work).start()  # not a daemon: the interpreter waits for it
+    time.sleep(1.0)
+"""
+
+
+@pytest.mark.slow
+def test_close_after_the_exit_hook_closed_the_cluster_does_not_raise() -> None:
+    """The interpreter runs its exit hooks (the one closing the cluster among them) before it
+    waits for other threads, whose close() then raised from inside dask."""
+    done = subprocess.run(
+        [sys.executable, "-c", THREAD_LEFT_RUNNING], capture_output=True, text=True, timeout=120
+    )
+    assert "Exception in thread" not in done.stderr, done.stderr
+
+
 def test_cancelling_a_queued_trial_leaves_the_executing_ones_alone(
     space: ConfigurationSpace, client: Client, tmp_path: Path
 ) -> None:

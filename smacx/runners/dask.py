@@ -573,6 +573,7 @@ class DaskParallelRunner(AbstractRunner):
             if workers:
                 # In the background: a restart takes seconds (up to restart_timeout), in which
                 # the other workers go on with trials the main loop hands them.
+                self._restarts = [t for t in self._restarts if t.is_alive()]
                 restart = threading.Thread(
                     target=self._restart, args=(workers,), name="smacx-restart", daemon=True
                 )
@@ -588,6 +589,8 @@ class DaskParallelRunner(AbstractRunner):
             # Bounded: a nanny that cannot restart its worker would otherwise take dask's
             # default of four connect timeouts (2 minutes).
             with self._restart_lock:
+                if self._closed:  # the workers go with the cluster, or stay the user's
+                    return
                 status = self._client.restart_workers(
                     workers, timeout=self.restart_timeout, raise_for_error=False
                 )
@@ -621,8 +624,10 @@ class DaskParallelRunner(AbstractRunner):
         if self._closed:
             return
         self._closed = True
-        for restart in self._restarts:  # (each bounded by restart_timeout)
-            restart.join(self.restart_timeout + 5)
+        # A restart under way ends within restart_timeout; those waiting for it return.
+        deadline = time.monotonic() + self.restart_timeout + 5
+        for restart in self._restarts:
+            restart.join(max(0.0, deadline - time.monotonic()))
         futures = [f for f, _ in self._running.values()]
         futures += [f for _, f, _ in self._scattered.values() if f is not None]
         self._running.clear()
@@ -637,9 +642,9 @@ class DaskParallelRunner(AbstractRunner):
                 # the copies each worker kept (a 200 MB array would outlive the run there)
                 self._dask.run(_forget_objects, self._key_prefix)
             return
-        self._close_at_exit.cancel()
         assert self._cluster is not None
-        _close_cluster(self._client, self._cluster, self.scheduler_file, quietly=False)
+        if self._close_at_exit.cancel():  # else the exit hook closed it already
+            _close_cluster(self._client, self._cluster, self.scheduler_file, quietly=False)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -1082,8 +1087,10 @@ class _CloseAtExit:
         )
         self._pid = os.getpid()
 
-    def cancel(self) -> None:
-        self._parts = None  # (and the hook, kept until exit, holds no cluster)
+    def cancel(self) -> bool:
+        """Keep the hook from closing the cluster; whether it had not done so already."""
+        parts, self._parts = self._parts, None  # (the hook, kept until exit, holds nothing)
+        return parts is not None
 
     def __call__(self) -> None:
         parts, self._parts = self._parts, None
