@@ -354,13 +354,19 @@ def test_a_sharing_process_that_exits_leaves_this_scheduler_file(
         assert not mine.scheduler_file.exists()
 
 
-INTERRUPTED_RUN = """
+#: The start of the scripts that tests run in a process of their own.
+SLEEPY_SCRIPT = """
 import os, signal, sys, threading, time
 from ConfigSpace import ConfigurationSpace
 from smacx import SMAC, Scenario
 def target(config, seed):
     time.sleep(0.3)
     return config["x"] ** 2
+"""
+
+INTERRUPTED_RUN = (
+    SLEEPY_SCRIPT
+    + """
 if __name__ == "__main__":
     space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
     scenario = Scenario(space, n_trials=500, n_workers=2, output_directory=sys.argv[1])
@@ -368,6 +374,7 @@ if __name__ == "__main__":
     threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
     smac.optimize()
 """
+)
 
 
 @pytest.mark.slow
@@ -1083,13 +1090,9 @@ def test_closing_gives_up_a_result_that_cannot_be_fetched(space: ConfigurationSp
             runner.close()
 
 
-THREAD_LEFT_RUNNING = """
-import threading, time
-from ConfigSpace import ConfigurationSpace
-from smacx import SMAC, Scenario
-def target(config, seed):
-    time.sleep(0.5)
-    return config["x"] ** 2
+THREAD_LEFT_RUNNING = (
+    SLEEPY_SCRIPT
+    + """
 if __name__ == "__main__":
     space = ConfigurationSpace({"x": (-1.0, 1.0)}, seed=0)
     scenario = Scenario(space, n_trials=8, n_workers=2, output_directory=None)
@@ -1104,6 +1107,7 @@ if __name__ == "__main__":
     threading.Thread(target=work).start()  # not a daemon: the interpreter waits for it
     time.sleep(1.0)
 """
+)
 
 
 @pytest.mark.slow
