@@ -288,6 +288,7 @@ class SMAC:
         self._final_trajectory: list[dict[str, Any]] | None = None
         self._untold: list[tuple[TrialInfo, TrialValue]] = []  # results whose tell failed
         self._scattered: dict[str, Any] = {}  # optimize()'s data_to_scatter
+        self._instance_set = frozenset(scenario.instances or ())  # what tell() accepts
         # (config ids, costs) of the last trajectory entry: the best, or the whole front
         self._last_incumbent: tuple[Any, Any] = (None, [])
         if self.runhistory.n_finished:
@@ -609,10 +610,10 @@ class SMAC:
         would count as finished for good but never reach the incumbent (a misspelled
         instance, a budget from another experiment)."""
         scenario = self.scenario
-        instances = list(scenario.instances or [])
-        if info.instance is not None and info.instance not in instances:
+        instances = scenario.instances or ()
+        if info.instance is not None and info.instance not in self._instance_set:
             expected = (
-                f"one of the scenario's instances {instances!r:.300}"
+                f"one of the scenario's instances {list(instances)!r:.300}"
                 if instances
                 else "None (the scenario has no instances)"
             )
@@ -622,22 +623,23 @@ class SMAC:
             )
         if info.instance is None and instances:
             raise TrialError(
-                f"tell: info.instance must be one of the scenario's instances {instances!r:.300}; "
-                "got None."
+                "tell: info.instance must be one of the scenario's instances "
+                f"{list(instances)!r:.300}; got None."
             )
         low, high = scenario.min_budget, scenario.max_budget
-        if info.budget is not None and (low is None or high is None):
+        if info.budget is None:
+            return
+        if low is None or high is None:
             raise TrialError(
                 "tell: info.budget must be None (the scenario has no min_budget and max_budget); "
                 f"got {info.budget!r}."
             )
-        if info.budget is not None and low is not None and high is not None:
-            slack = 1e-9 * max(abs(low), abs(high))  # budgets computed by division
-            if not low - slack <= info.budget <= high + slack:
-                raise TrialError(
-                    f"tell: info.budget must lie between the scenario's min_budget {low:g} and "
-                    f"max_budget {high:g}; got {info.budget!r}."
-                )
+        slack = 1e-9 * max(abs(low), abs(high))  # budgets computed by division
+        if not low - slack <= info.budget <= high + slack:
+            raise TrialError(
+                f"tell: info.budget must lie between the scenario's min_budget {low:g} and "
+                f"max_budget {high:g}; got {info.budget!r}."
+            )
 
     def _update_incumbent(self) -> None:
         """Store a trajectory entry when the incumbent or its cost changed."""
@@ -1097,10 +1099,7 @@ class SMAC:
         finally:
             self._closed = True
             try:
-                for info in list(self._in_flight | self._asked):
-                    self.runhistory.release(info)
-                self._in_flight.clear()
-                self._asked.clear()
+                _give_up(self.runhistory, self._in_flight, self._asked)
             finally:
                 try:
                     try:  # kept for reading after the storage is closed
@@ -1135,7 +1134,7 @@ def _identity_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
         if field == "configspace" and isinstance(old, dict) and isinstance(new, dict):
             parts.append(f"configspace ({_space_difference(old, new)})")
         else:
-            parts.append(f"{field}: stored {_short(old)}, given {_short(new)}")
+            parts.append(f"{field}: stored {old!r:.160}, given {new!r:.160}")
     return "; ".join(parts)
 
 
@@ -1153,20 +1152,15 @@ def _space_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
         if old_hps[name] != new_hps[name]:
             keys = set(old_hps[name]) | set(new_hps[name])
             changes = [
-                f"{k} {_short(old_hps[name].get(k))} -> {_short(new_hps[name].get(k))}"
+                f"{k} {old_hps[name].get(k)!r:.160} -> {new_hps[name].get(k)!r:.160}"
                 for k in sorted(keys)
                 if old_hps[name].get(k) != new_hps[name].get(k)
             ]
             parts.append(f"{name!r}: {', '.join(changes)}")
     for key in sorted((set(old) | set(new)) - {"hyperparameters"}):
         if old.get(key) != new.get(key):
-            parts.append(f"{key}: stored {_short(old.get(key))}, given {_short(new.get(key))}")
+            parts.append(f"{key}: stored {old.get(key)!r:.160}, given {new.get(key)!r:.160}")
     return "; ".join(parts) or "the order of its entries"
-
-
-def _short(value: Any, width: int = 160) -> str:
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _same_space(a: Any, b: Any) -> bool:
@@ -1188,12 +1182,18 @@ def _end_session(
     told are given up then, so that the next ``optimize()`` in this process runs them.
     """
     with contextlib.suppress(Exception):  # a closed storage: its process is ending anyway
-        for info in list(asked | in_flight):
-            history.release(info)
-        asked.clear()
-        in_flight.clear()
+        _give_up(history, asked, in_flight)
     with contextlib.suppress(Exception):
         history.storage.append_meta(_CLOSED_SESSIONS, json.dumps(session))
+
+
+def _give_up(history: RunHistory, *pending: set[TrialInfo]) -> None:
+    """Give up the trials in ``pending`` (asked or submitted, never told), emptying the sets:
+    the next run on the history, in this process or another, runs them again."""
+    for trials in pending:
+        for info in list(trials):
+            history.release(info)
+        trials.clear()
 
 
 def _live_owners(database: Path) -> list[str]:
