@@ -187,23 +187,27 @@ _AHEAD_RESULTS = 2
 _PERTURB_SCALES = (0.001, 0.05)
 
 
-def incumbent_level_best(ids: Sequence[int], y: np.ndarray) -> float:
-    """The lowest mean of ``y`` per configuration among those with the most rows.
+def incumbent_level_best(trial_ids: Sequence[int], ids: Sequence[int], y: np.ndarray) -> float:
+    """The lowest mean of ``y`` per configuration among those with the most trials.
 
-    With instances or noisy seeds a configuration has several rows and the model predicts
+    With instances or noisy seeds a configuration has several trials and the model predicts
     their mean, so the cost to beat is the incumbent's mean at its level (the most instances
     or seeds), not the lowest single row; with one row each, simply the lowest ``y``.
 
     Args:
-        ids: `(n,)` configuration id of each row.
+        trial_ids: `(t,)` configuration id of each trial (its level counts them).
+        ids: `(n,)` configuration id of each row of ``y``: a trial, or with a noisy target
+            the mean of a configuration's seeds on one instance.
         y: `(n,)` costs (in the model's space).
     """
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
         return float(np.min(y))
-    _, group, counts = np.unique(np.asarray(ids), return_inverse=True, return_counts=True)
-    means = np.bincount(group, weights=y) / counts
-    return float(np.min(means[counts == counts.max()]))
+    unique, counts = np.unique(np.asarray(trial_ids), return_counts=True)
+    level = np.isin(np.asarray(ids), unique[counts == counts.max()])
+    _, group = np.unique(np.asarray(ids)[level], return_inverse=True)
+    means = np.bincount(group, weights=y[level]) / np.bincount(group)
+    return float(np.min(means))
 
 
 def _seed_means(
@@ -745,6 +749,7 @@ class ModelProposer:
         self._n_free_dims = int(np.count_nonzero(encoder.n_values != 1))
         self._fitted_at = -1  # observations at the last fit
         self._fitted_best = math.inf  # lowest training value at the last fit
+        self._weights: np.ndarray | None = None  # ParEGO's weights at the last fit
         self._fit_seconds = 0.0  # moving average of a search's time when it refits
         self._arrivals: deque[tuple[float, int]] = deque(maxlen=9)  # (time, n_finished)
         self._spare: np.ndarray = np.empty((0, encoder.n_dims))  # candidates left from a fit
@@ -808,17 +813,19 @@ class ModelProposer:
         return by_budget[max(usable, key=lambda b: -math.inf if b is None else b)]
 
     def _training_data(
-        self, history: RunHistory, rng: np.random.Generator
+        self, history: RunHistory
     ) -> tuple[list[int], list[str | None], np.ndarray] | None:
+        """The training rows' configuration ids, instances and `(n, m)` costs (``m``
+        objectives); None while the model has too few."""
         rows = self._training_rows(history)
         if not rows:
             return None
         costs = np.array([r[2] for r in rows], dtype=float)
-        y = self._scalarize(costs, rng)
-        return [r[0] for r in rows], [r[1] for r in rows], y
+        return [r[0] for r in rows], [r[1] for r in rows], costs
 
-    def _scalarize(self, costs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """``(n, m)`` costs to ``(n,)`` finite values: impute, then ParEGO for m > 1."""
+    def _scalarize(self, costs: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        """``(n, m)`` costs to ``(n,)`` finite values: impute, then for m > 1 ParEGO's
+        augmented Chebyshev scalarization with ``(m,)`` ``weights``."""
         finite = np.isfinite(costs)
         if not finite.any():
             return np.zeros(len(costs))
@@ -831,7 +838,7 @@ class ModelProposer:
             return costs[:, 0]
         span = np.where(worst > best, worst - best, 1.0)
         normalized = (costs - best) / span
-        weights = rng.dirichlet(np.ones(costs.shape[1]))
+        assert weights is not None
         weighted = normalized * weights
         scalar: np.ndarray = weighted.max(axis=1) + 0.05 * weighted.sum(axis=1)
         return scalar
@@ -1083,12 +1090,20 @@ class ModelProposer:
         spread-out candidates as spares (none if the search found nothing usable)."""
         self._spare, self._spare_at = self._spare[:0], history.n_finished
         started = time.perf_counter()
-        data = self._training_data(history, rng)
+        data = self._training_data(history)
         if data is None:
             return
-        ids, instances, y = data
-        n_rows = len(y)  # trials, also once y holds one mean per configuration
-        trials = ids, y  # the incumbent's cost to beat: its mean over its trials
+        ids, instances, costs = data
+        n_rows = len(ids)  # trials, also once y holds one mean per configuration
+        new_results = n_rows - self._fitted_at  # < 0: trained on a higher budget now
+        gap = max(self._refit_gap(n_rows), late)
+        due = self._fitted_at < 0 or not 0 <= new_results < gap
+        if self.n_objectives > 1 and (due or self._weights is None):
+            # ParEGO: new weights with every fit, and only then: a model fitted on other
+            # weights predicts another scalarization than the cost to beat would be in.
+            self._weights = rng.dirichlet(np.ones(self.n_objectives))
+        y = self._scalarize(costs, self._weights)
+        trial_ids = ids  # the cost to beat is the incumbent's mean over its trials
         if self.noisy:
             ids, instances, y = _seed_means(ids, instances, y)
         pending = [key.config_id for key, _ in history.running_items()]
@@ -1097,12 +1112,10 @@ class ModelProposer:
         if self.features is not None:
             rows = [self._instance_row.get(i, 0) if i is not None else 0 for i in instances]
             X = np.hstack([X, self.features[rows]])
-        new_results = n_rows - self._fitted_at  # < 0: trained on a higher budget now
-        gap = max(self._refit_gap(n_rows), late)
         # A new best below the last fit's range is always fitted: the model's transform (a
         # log's offset) maps costs beyond its training range to an arbitrary floor.
         best = float(np.min(y))
-        refit = self._fitted_at < 0 or not 0 <= new_results < gap or best < self._fitted_best
+        refit = due or best < self._fitted_best
         if refit:
             self.model.fit(X, y)
             self._fitted_at = n_rows
@@ -1110,8 +1123,9 @@ class ModelProposer:
         if self.features is not None:
             model = _Marginalized(self.model, self.features)
         X_config = X[:, : self.encoder.n_dims]
+        best_y = self._best_y(model, trial_ids, ids, y, X_config)
         model = self._extrapolating(model, X_config, y)
-        acq = self.acquisition.bind(model, self._best_y(*trials))
+        acq = self.acquisition.bind(model, best_y)
         X_running = self._encode_ids(history, pending)
         running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:
@@ -1241,9 +1255,37 @@ class ModelProposer:
             free &= sq[:, 0] >= limit * limit
         return found[kept], found_radii[kept]
 
-    def _best_y(self, ids: Sequence[int], y: np.ndarray) -> float:
-        """The cost, in the model's space, that the acquisition compares predictions with."""
+    def _best_y(
+        self,
+        model: Any,
+        trial_ids: Sequence[int],
+        ids: Sequence[int],
+        y: np.ndarray,
+        X_config: np.ndarray,
+    ) -> float:
+        """The cost, in the model's space, that the acquisition compares predictions with.
+
+        The incumbent's cost as the model sees it: with one row per configuration (seeds
+        averaged for a noisy target), the lowest training value among the configurations
+        with the most trials, mapped as the model maps its training values (the log of the
+        mean, not the mean of the logs of the seeds), averaged over the instances they ran
+        where instances have no features. With instance features, the model's mean over
+        all instances at those configurations, which is what it predicts for a candidate;
+        their observed mean covers only the instances they ran.
+
+        Args:
+            model: What the acquisition reads (marginalized over the instances, if any).
+            trial_ids: `(t,)` configuration id of every training trial.
+            ids: `(n,)` configuration id of every training row.
+            y: `(n,)` training values (original space).
+            X_config: `(n, d)` encoded configurations of the rows.
+        """
+        if self.features is not None:
+            unique, counts = np.unique(np.asarray(trial_ids), return_counts=True)
+            level = np.isin(np.asarray(ids), unique[counts == counts.max()])
+            mean, _ = model.predict(np.unique(X_config[level], axis=0))
+            return float(np.min(mean))
         transform: Any = getattr(self.model, "transform_y", None)
         if callable(transform):
             y = np.asarray(transform(np.asarray(y, dtype=np.float64)), dtype=np.float64)
-        return incumbent_level_best(ids, y)
+        return incumbent_level_best(trial_ids, ids, y)

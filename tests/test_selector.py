@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 from ConfigSpace import Categorical, ConfigurationSpace
 
@@ -1136,8 +1138,9 @@ def test_with_instances_the_acquisition_compares_with_the_incumbents_mean() -> N
     ids = [1, 1, 1, 2, 2, 3]
     y = np.array([0.0, 30.0, 30.0, 1.0, 1.0, 0.5])
     # only config 1 ran on all three instances (the incumbent's level): its mean is 20
-    assert incumbent_level_best(ids, y) == 20.0
-    assert incumbent_level_best([1, 2, 3, 4, 5, 6], y) == 0.0  # one row each: the lowest
+    assert incumbent_level_best(ids, ids, y) == 20.0
+    one_each = [1, 2, 3, 4, 5, 6]
+    assert incumbent_level_best(one_each, one_each, y) == 0.0  # one row each: the lowest
 
 
 def test_a_noisy_target_trains_the_forest_on_each_configurations_mean() -> None:
@@ -1175,6 +1178,131 @@ def test_a_noisy_target_trains_the_forest_on_each_configurations_mean() -> None:
         assert proposer(rh, np.random.default_rng(0)) is not None
         assert len(seen[0]) == rows
     assert sorted(seen[0].tolist()) == [2.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # 0: mean of 1, 2, 3
+
+
+def test_a_noisy_targets_cost_to_beat_is_its_mean_mapped_as_the_model_maps_it() -> None:
+    """The forest trains on log(mean over seeds); the cost to beat is the log of the
+    incumbent's mean, not the mean of its seeds' logs (lower by Jensen's inequality), and a
+    seed at cost 0 is not mapped to log(1e-300) = -690.8."""
+    import numpy as np
+
+    from smacx.acquisition import LogEI
+    from smacx.encoding import Encoder
+    from smacx.maximizer import LocalAndRandomSearch
+    from smacx.models import RandomForest
+    from smacx.selector import ModelProposer
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+    bound: list[float] = []
+
+    class Recording(LogEI):
+        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
+            bound.append(best_y)
+            return super().bind(model, best_y)
+
+    rh = RunHistory(space)
+    for i, config in enumerate(space.sample_configuration(6)):
+        seeds = {1: 0.0, 2: 0.03, 3: 0.04} if i == 0 else {1: 0.05 + 0.01 * i}
+        for seed, cost in seeds.items():
+            info = TrialInfo(config, seed=seed)
+            rh.add_running(info)
+            rh.add(info, TrialValue(cost=cost))
+    model = RandomForest(log_y=True)
+    enc = Encoder(space)
+    proposer = ModelProposer(
+        enc, model, Recording(), LocalAndRandomSearch(enc, n_random=50), noisy=True
+    )
+    assert proposer(rh, np.random.default_rng(0)) is not None
+    assert bound[-1] == pytest.approx(float(model.transform_y(0.07 / 3)))
+
+
+def test_instance_features_make_the_cost_to_beat_the_models_mean_over_all_instances() -> None:
+    """The acquisition reads the model's mean over every instance; the incumbent ran only
+    the easy ones (max_config_calls=2 of 6), so its observed mean is no cost to beat."""
+    import numpy as np
+
+    from smacx import SMAC, Intensifier, Scenario
+    from smacx.acquisition import LogEI
+
+    bound: list[tuple[float, object]] = []
+
+    class Recording(LogEI):
+        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
+            bound.append((best_y, model))
+            return super().bind(model, best_y)
+
+    instances = [f"i{k}" for k in range(6)]
+    hardness = {name: 10.0**k for k, name in enumerate(instances)}
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    smac = SMAC(
+        Scenario(
+            space,
+            n_trials=40,
+            deterministic=True,
+            instances=instances,
+            instance_features={name: [math.log10(h)] for name, h in hardness.items()},
+            output_directory=None,
+            seed=1,
+        ),
+        acquisition=Recording(),
+        intensifier=Intensifier(max_config_calls=2, instance_order="fixed"),
+    )
+    for _ in range(40):
+        info = smac.ask()
+        assert info.instance is not None
+        smac.tell(info, TrialValue(cost=hardness[info.instance] * (1 + info.config["x"])))
+    assert smac.incumbent is not None
+    best_y, model = bound[-1]
+    inc = np.array([[smac.incumbent["x"]]])
+    mean, _ = model.predict(inc)  # type: ignore[attr-defined]
+    # the incumbent's own marginalized mean; its observed mean (two easiest instances) is
+    # log 5.5 + log(1 + x), about 2.5 below
+    assert best_y == pytest.approx(float(mean[0]), abs=1e-9)
+
+
+def test_parego_weights_change_only_with_a_fit() -> None:
+    """Several objectives: proposals made without a new result (a batch of asks) use the
+    weights the model was fitted with, so the cost to beat is in the model's space."""
+    import numpy as np
+
+    from smacx import SMAC, Scenario
+    from smacx.acquisition import LogEI
+    from smacx.models import RandomForest
+
+    fitted: list[np.ndarray] = []
+    bound: list[float] = []
+
+    class RecordingForest(RandomForest):
+        def fit(self, X: np.ndarray, y: np.ndarray) -> RecordingForest:
+            fitted.append(np.array(y))
+            return super().fit(X, y)
+
+    class Recording(LogEI):
+        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
+            bound.append(best_y)
+            return super().bind(model, best_y)
+
+    forest = RecordingForest(seed=0)
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+    smac = SMAC(
+        Scenario(
+            space, n_trials=60, deterministic=True, objectives=["a", "b"], output_directory=None
+        ),
+        model=forest,
+        acquisition=Recording(),
+        random_probability=0.0,
+    )
+    for _ in range(20):
+        info = smac.ask()
+        x, y = info.config["x"], info.config["y"]
+        smac.tell(info, TrialValue(cost=[x**2 + y, (1 - x) ** 2 + 1 - y]))
+    smac.ask()  # fits on the last result
+    n_fits, n_bound = len(fitted), len(bound)
+    for _ in range(10):
+        smac.ask()
+    assert len(bound) > n_bound + 1 and len(fitted) == n_fits  # searches, no new fit
+    lowest = float(np.min(forest.transform_y(fitted[-1])))
+    assert bound[n_bound:] == pytest.approx([lowest] * (len(bound) - n_bound))
 
 
 def test_the_hpo_preset_smooths_the_forest_for_noisy_targets() -> None:
