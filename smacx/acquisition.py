@@ -306,11 +306,17 @@ def _check_seed(owner: str, seed: object) -> None:
 
 
 def _uniform_hash(X: np.ndarray, key: int) -> np.ndarray:
-    """`(n,)` values in (0, 1), a pseudo-random function of the bytes of each row of ``X``."""
+    """`(n,)` values in (0, 1), a pseudo-random function of each row of ``X``.
+
+    The rows are hashed at single precision: a configuration scored during local search and
+    the same configuration as decoding rounds it (a change of about 1e-13) get the same
+    value, so a search returns what it ranked.
+    """
     n = X.shape[0]
     if n == 0:
         return np.empty(0)
-    bits = np.ascontiguousarray(X + 0.0).view(np.uint64).reshape(n, -1)
+    single = np.ascontiguousarray(X, dtype=np.float32) + np.float32(0.0)  # -0.0 -> 0.0
+    bits = single.view(np.uint32).reshape(n, -1).astype(np.uint64)
     with np.errstate(over="ignore"):
         h = np.full(n, np.uint64(key) ^ np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
         for col in bits.T:  # loop over dimensions, vectorized over configurations
