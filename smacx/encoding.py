@@ -36,7 +36,7 @@ from ConfigSpace.hyperparameters import (
 
 from smacx.errors import ScenarioError
 
-__all__ = ["INACTIVE", "Encoder", "inactive_as_code", "row_keys", "rows_in"]
+__all__ = ["INACTIVE", "Encoder", "inactive_as_code", "row_keys", "rows_in", "unit_to_integers"]
 
 logger = logging.getLogger("smacx")
 
@@ -53,6 +53,35 @@ def inactive_as_code(V: np.ndarray) -> np.ndarray:
     """ConfigSpace vectors `(n, d)` with their inactive (NaN) entries set to :data:`INACTIVE`,
     so that rows compare exactly (NaN never equals itself)."""
     out: np.ndarray = np.where(np.isnan(V), INACTIVE, V)
+    return out
+
+
+def unit_to_integers(u: np.ndarray, lower: int, upper: int, log: bool) -> np.ndarray:
+    """Map unit-interval values onto the integers ``lower .. upper``, each with its full bin.
+
+    Rounding ``lower + u * (upper - lower)`` gives the two end values half a bin each (Sobol
+    points on ``0 .. 2`` came out 16, 32, 16 of 64). Instead every integer ``k`` owns the
+    interval ``[k - 0.5, k + 0.5)`` of the range ``[lower - 0.5, upper + 0.5)``, which ``u``
+    spans linearly, or on the log scale when ``log`` (then ``k`` gets probability
+    ``log((k + 0.5) / (k - 0.5)) / log((upper + 0.5) / (lower - 0.5))`` for uniform ``u``,
+    falling with ``k`` as for a log-uniform value; ``lower >= 1``).
+
+    Args:
+        u: Values in ``[0, 1]``, any shape (1 counts as just below 1).
+        lower: Smallest integer.
+        upper: Largest integer (``>= lower``).
+        log: Whether the bins are equal on the log scale rather than the linear one.
+
+    Returns:
+        int64 array of ``u``'s shape, values in ``lower .. upper``.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    if log:
+        a, b = math.log(lower - 0.5), math.log(upper + 0.5)
+        values = np.floor(np.exp(a + u * (b - a)) + 0.5)
+    else:
+        values = lower + np.floor(u * (upper - lower + 1))
+    out: np.ndarray = np.clip(values, lower, upper).astype(np.int64)
     return out
 
 
@@ -674,17 +703,20 @@ class Encoder:
     # ------------------------------------------------------------------ sampling
 
     def _uniform_column(self, j: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` canonical encoded values of column ``j``, uniform over its values."""
+        """``n`` canonical encoded values of column ``j``: uniform over its values, on the log
+        scale for log floats and log integers (each integer with its full log-spaced bin, see
+        :func:`unit_to_integers`)."""
         kind = self._kind[j]
         hp: Any = self._hps[j]
         if kind == _FLOAT:
             u = self._canon_column(j, rng.random(n))
         elif kind == _INT:
-            if getattr(hp, "log", False):
-                u = self._canon_column(j, rng.random(n))
+            lower, upper = int(hp.lower), int(hp.upper)
+            if getattr(hp, "log", False):  # log-spaced bins: see unit_to_integers
+                values = unit_to_integers(rng.random(n), lower, upper, log=True)
             else:
-                values = rng.integers(int(hp.lower), int(hp.upper) + 1, size=n)
-                u = np.asarray(hp.to_vector(values), dtype=np.float64)
+                values = rng.integers(lower, upper + 1, size=n)
+            u = self._canon_column(j, np.asarray(hp.to_vector(values), dtype=np.float64))
         elif kind == _ORDINAL:
             u = rng.integers(0, self.n_values[j], size=n) / self._ordinal_scale[j]
         elif kind == _CATEGORICAL:
@@ -696,9 +728,11 @@ class Encoder:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Random valid encoded configurations, uniform over each hyperparameter's values.
 
-        Priors (normal, beta, weighted choices) are ignored on purpose: the samples are meant to
-        cover the space. Conditions and forbidden clauses are respected (forbidden rows are
-        rejected and redrawn).
+        Log-scale floats and integers are uniform on the log scale (an integer ``k`` of
+        ``lower .. upper`` has probability ``log((k + 0.5) / (k - 0.5)) / log((upper + 0.5) /
+        (lower - 0.5))``). Priors (normal, beta, weighted choices) are ignored on purpose: the
+        samples are meant to cover the space. Conditions and forbidden clauses are respected
+        (forbidden rows are rejected and redrawn).
 
         Args:
             n: Number of configurations.

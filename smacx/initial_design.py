@@ -27,9 +27,10 @@ from ConfigSpace import (
     OrdinalHyperparameter,
     UniformIntegerHyperparameter,
 )
+from ConfigSpace.hyperparameters import IntegerHyperparameter
 from scipy.stats import qmc
 
-from smacx.encoding import INACTIVE, inactive_as_code
+from smacx.encoding import INACTIVE, inactive_as_code, unit_to_integers
 from smacx.errors import ScenarioError, is_real, is_whole, keyword_hints
 from smacx.runhistory import config_to_json, plain_value
 
@@ -76,7 +77,11 @@ def unit_to_configs(
 
     Args:
         configspace: The space; its hyperparameters in ``configspace`` order are the columns.
-        points: ``(n, d)`` coordinates in [0, 1), d the number of hyperparameters.
+        points: ``(n, d)`` coordinates in [0, 1), d the number of hyperparameters. A
+            coordinate picks a float linearly (log scale respected) and a categorical or
+            ordinal value by equal bins; an integer ``k`` gets the bin ``[k - 0.5, k + 0.5)``
+            of ``[lower - 0.5, upper + 0.5)``, on the log scale for log integers (see
+            :func:`smacx.encoding.unit_to_integers`).
         rng: Seeds the replacement samples for points that hit a forbidden clause.
 
     Returns:
@@ -89,13 +94,16 @@ def unit_to_configs(
     for j, hp in enumerate(hps):
         lo, hi, size = hp.lower_vectorized, hp.upper_vectorized, hp.size
         u = np.clip(points[:, j], 0.0, np.nextafter(1.0, 0.0))
-        if math.isfinite(size) and float(hi - lo + 1) == float(size):  # categorical, ordinal
-            vec = lo + np.floor(u * size)
+        if isinstance(hp, IntegerHyperparameter):
+            # every integer its full bin (rounding a linear map gave the ends half a bin)
+            columns[hp.name] = unit_to_integers(u, int(hp.lower), int(hp.upper), bool(hp.log))
         else:
-            vec = lo + u * (hi - lo)
-        # through the values and back: integers land on their grid, as a configuration built
-        # from these values would hold them
-        columns[hp.name] = hp.to_value(vec)
+            if math.isfinite(size) and float(hi - lo + 1) == float(size):  # categorical, ordinal
+                vec = lo + np.floor(u * size)
+            else:
+                vec = lo + u * (hi - lo)
+            columns[hp.name] = hp.to_value(vec)
+        # the vectors of the values, as a configuration built from these values holds them
         vectors[:, j] = hp.to_vector(columns[hp.name])
     vectors, allowed = valid_vectors(configspace, vectors)
     active = ~np.isnan(vectors)
@@ -246,7 +254,8 @@ class InitialDesign:
         max_ratio: Largest share of ``n_trials`` the design may take beyond
             ``short_run_configs`` (when n_configs is None).
         additional_configs: Configurations evaluated first, before the drawn ones (e.g. known
-            good settings); they count toward the design's size.
+            good settings); they count toward the design's size, and all of them are evaluated
+            even when they are more than ``n_configs`` (see :meth:`size`).
         short_run_configs: Design size of a run too short for ``max_ratio`` to reach it, as
             long as it fits in a quarter of the budget (when n_configs is None). Capped at 10%
             alone, a 25-trial run started its model from 2 points; 6 points lowered the sum
@@ -307,20 +316,36 @@ class InitialDesign:
                 )
 
     def size(self, configspace: ConfigurationSpace, n_trials: int) -> int:
-        """How many configurations the design holds for this space and trial budget."""
+        """How many configurations the design holds for this space and trial budget: the
+        length of :meth:`select`'s list.
+
+        Every distinct additional configuration is part of the design, and they count toward
+        its target size (``n_configs``, or the default computed from ``n_trials``): the draw
+        tops them up to it, so the size is ``max(target, distinct additional configs)``. With
+        ``kind="default"`` the default configuration joins them (unless it is one of them)
+        whatever the target. :meth:`select` returns fewer only when a drawn configuration
+        repeats another one (possible on a small finite space), as it drops repeats.
+        """
+        extra = {config_to_json(config) for config in self.additional_configs}
         if self.kind == "default":
-            return 1 + len(self.additional_configs)
+            return len(extra | {config_to_json(configspace.get_default_configuration())})
+        return max(self._target(configspace, n_trials), len(extra))
+
+    def _target(self, configspace: ConfigurationSpace, n_trials: int) -> int:
+        """The design's target size, additional configurations included: ``n_configs``, or the
+        default computed from the number of hyperparameters and ``n_trials``."""
         if self.n_configs is not None:
             return self.n_configs
         d = len(list(configspace.values()))
         wanted = max(self.min_configs, self.n_configs_per_hyperparameter * d)
         cap = max(int(self.max_ratio * n_trials), min(self.short_run_configs, n_trials // 4))
-        return max(1, min(wanted, cap), len(self.additional_configs))
+        return max(1, min(wanted, cap))
 
     def select(
         self, configspace: ConfigurationSpace, n_trials: int, seed: int
     ) -> list[Configuration]:
-        """The design's configurations, the additional ones first, without duplicates.
+        """The design's configurations, the additional ones first, without duplicates: as many
+        as :meth:`size` says, unless the draw repeats a configuration.
 
         Args:
             configspace: The space to draw from.
@@ -335,7 +360,8 @@ class InitialDesign:
                     "InitialDesign.additional_configs must belong to the scenario's configspace; "
                     f"got a configuration of another space: {config}."
                 )
-        n_draw = max(0, self.size(configspace, n_trials) - len(extra))
+        n_extra = len({config_to_json(config) for config in extra})
+        n_draw = max(0, self._target(configspace, n_trials) - n_extra)
         d = len(list(configspace.values()))
         drawn: list[Configuration]
         if self.kind == "default":

@@ -20,7 +20,7 @@ from ConfigSpace import (
     UniformIntegerHyperparameter,
 )
 
-from smacx.encoding import INACTIVE, Encoder, rows_in
+from smacx.encoding import INACTIVE, Encoder, rows_in, unit_to_integers
 from smacx.errors import ScenarioError
 
 
@@ -153,6 +153,43 @@ def test_sample_is_valid_reproducible_and_covers_values() -> None:
     k = A[:, enc.names.index("k")]
     assert len(np.unique(k[k != INACTIVE])) == 11  # every integer in [-3, 7]
     assert enc.sample(0, np.random.default_rng(0)).shape == (0, enc.n_dims)
+
+
+def test_unit_to_integers_gives_every_integer_its_full_bin() -> None:
+    # linear: k of 0 .. 2 owns [k / 3, (k + 1) / 3); 1.0 counts as just below 1
+    u = np.array([0.0, 1 / 3 - 1e-12, 1 / 3, 2 / 3 - 1e-12, 2 / 3, 1 - 1e-12, 1.0])
+    assert unit_to_integers(u, 0, 2, log=False).tolist() == [0, 0, 1, 1, 2, 2, 2]
+    # log: k of 1 .. 4 owns [log(k - 0.5), log(k + 0.5)) of [log 0.5, log 4.5); 1 owns
+    # log(3) / log(9) = half of it, 2 up to log(5) / log(9) = 0.7325 ...
+    edges = np.log(np.array([1.5, 2.5, 3.5]) / 0.5) / np.log(9)
+    u = np.concatenate([[0.0], edges - 1e-9, edges + 1e-9, [1.0]])
+    assert unit_to_integers(u, 1, 4, log=True).tolist() == [1, 1, 2, 3, 2, 3, 4, 4]
+    out = unit_to_integers(np.zeros((2, 3)), -5, 5, log=False)
+    assert out.shape == (2, 3) and out.dtype == np.int64
+
+
+@pytest.mark.parametrize(("lower", "upper"), [(1, 10), (1, 3), (7, 8)])
+def test_log_integers_are_sampled_log_uniformly_ends_included(lower: int, upper: int) -> None:
+    """P(k) = log((k + 0.5) / (k - 0.5)) / log((upper + 0.5) / (lower - 0.5)), falling with k:
+    rounding a log-uniform value in [lower, upper] gave the ends half a bin (on 1 .. 10,
+    P(1) = 0.176 < P(2) = 0.219)."""
+    cs = ConfigurationSpace(seed=0)
+    cs.add(UniformIntegerHyperparameter("k", lower, upper, log=True))
+    enc = Encoder(cs)
+    n = 60_000
+    X = enc.sample(n, np.random.default_rng(0))
+    assert enc.canonicalize(X).tobytes() == X.tobytes()
+    values = np.array([c["k"] for c in enc.decode(X[:2000])])
+    assert enc.encode(enc.decode(X[:2000])).tobytes() == X[:2000].tobytes()
+    k = np.arange(lower, upper + 1)
+    p = np.log((k + 0.5) / (k - 0.5)) / np.log((upper + 0.5) / (lower - 0.5))
+    # the encoded value of k is ConfigSpace's log(k / lower) / log(upper / lower)
+    codes = (np.log(k) - np.log(lower)) / (np.log(upper) - np.log(lower))
+    counts = np.array([np.count_nonzero(np.isclose(X[:, 0], c, atol=1e-12)) for c in codes])
+    assert counts.sum() == n
+    sd = np.sqrt(n * p * (1 - p))
+    assert np.all(np.abs(counts - n * p) < 5 * sd), (counts, n * p)
+    assert set(values.tolist()) <= set(k.tolist())
 
 
 def test_neighbours_are_valid_one_exchange_moves() -> None:

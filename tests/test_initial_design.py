@@ -4,7 +4,7 @@ import contextlib
 
 import numpy as np
 import pytest
-from ConfigSpace import ConfigurationSpace
+from ConfigSpace import Configuration, ConfigurationSpace, Integer
 
 from smacx import InitialDesign, ScenarioError
 from smacx.initial_design import sample_seeded, unit_to_configs
@@ -67,6 +67,62 @@ def test_unit_points_map_onto_ranges(mixed_space: ConfigurationSpace) -> None:
     names = list(mixed_space.keys())
     low = unit_to_configs(mixed_space, np.zeros((1, len(names))), np.random.default_rng(0))[0]
     assert low["lr"] == pytest.approx(1e-4) and low["depth"] == 1 and low["kind"] == "a"
+
+
+def test_integers_get_equal_bins_ends_included() -> None:
+    """Each of 0, 1, 2 owns a third of the unit interval: rounding 2 * u gave the ends a
+    quarter each (Sobol's 64 points came out 16, 32, 16)."""
+    space = ConfigurationSpace({"a": (0, 2)}, seed=0)
+    n = 300  # midpoints of 300 equal cells: exactly 100 in each third
+    grid = (np.arange(n) + 0.5)[:, None] / n
+    configs = unit_to_configs(space, grid, np.random.default_rng(0))
+    assert np.bincount([c["a"] for c in configs]).tolist() == [100, 100, 100]
+    # Scrambled Sobol puts one of 64 points in each 1/64th: the outer thirds hold 21 whole
+    # cells and share one, the middle one holds 20 whole cells and shares two.
+    design = InitialDesign(n_configs=64).select(
+        ConfigurationSpace({"a": (0, 2), "z": (0.0, 1.0)}, seed=0), n_trials=1000, seed=0
+    )
+    counts = np.bincount([c["a"] for c in design]).tolist()
+    assert sum(counts) == 64 and {counts[0], counts[2]} <= {21, 22} and 20 <= counts[1] <= 22
+
+
+def test_log_integers_get_log_spaced_bins() -> None:
+    """k of Integer(1, 4, log) owns [log(k - 0.5), log(k + 0.5)) of [log 0.5, log 4.5): 1 gets
+    log(3) / log(9) = exactly half."""
+    space = ConfigurationSpace(seed=0)
+    space.add([Integer("b", (1, 4), log=True), Integer("c", (7, 8), log=True)])
+    n = 9000
+    grid = np.repeat((np.arange(n) + 0.5)[:, None] / n, 2, axis=1)
+    configs = unit_to_configs(space, grid, np.random.default_rng(0))
+    for name, lo, hi in (("b", 1, 4), ("c", 7, 8)):
+        counts = np.bincount([c[name] for c in configs], minlength=hi + 1)[lo:]
+        k = np.arange(lo, hi + 1)
+        expected = n * np.log((k + 0.5) / (k - 0.5)) / np.log((hi + 0.5) / (lo - 0.5))
+        assert np.abs(counts - expected).max() <= 1, (name, counts, expected)
+    assert np.bincount([c["b"] for c in configs])[1] == n // 2
+    # every configuration holds its value's own vector (encode/decode round trip)
+    for config in configs[:: n // 50]:
+        assert Configuration(space, vector=config.get_array()) == config
+
+
+def test_size_is_what_select_returns(space: ConfigurationSpace) -> None:
+    """Additional configurations beyond n_configs are all in the design, and size says so."""
+    extra = [Configuration(space, values={"x": 0.5 * i, "y": 0.5}) for i in range(4)]
+    for design in (
+        InitialDesign(n_configs=2, additional_configs=extra),  # 4, not 2
+        InitialDesign(n_configs=6, additional_configs=extra),  # 4 + 2 drawn
+        InitialDesign(n_configs=0),
+        InitialDesign(n_configs=3, additional_configs=extra[:1] * 2),  # a repeat counts once
+        InitialDesign(min_configs=1, n_configs_per_hyperparameter=1, additional_configs=extra),
+        InitialDesign(kind="default", additional_configs=extra[:2]),
+        InitialDesign(kind="default", additional_configs=[space.get_default_configuration()]),
+    ):
+        selected = design.select(space, n_trials=100, seed=0)
+        assert design.size(space, n_trials=100) == len(selected), design
+    assert InitialDesign(n_configs=2, additional_configs=extra).size(space, 100) == 4
+    assert InitialDesign(n_configs=3, additional_configs=extra[:1] * 2).size(space, 100) == 3
+    default = InitialDesign(kind="default", additional_configs=[space.get_default_configuration()])
+    assert default.size(space, 100) == 1
 
 
 def test_bad_settings_raise() -> None:
