@@ -7,8 +7,9 @@ through the brackets ``s = s_max, ..., 0`` (from the most aggressive, starting a
 budget, to plain evaluation at the largest); successive halving always runs one of them.
 
 With ``R = max_budget / min_budget`` and ``s_max = floor(log_eta(R))``, bracket ``s`` starts
-``ceil((s_max + 1) / (s + 1) * eta**s)`` configurations at budget ``max_budget / eta**s``. Stage
-``i + 1`` keeps ``floor(n_i / eta)`` (at least one) of the ``n_i`` configurations of stage ``i``,
+``n = ceil((s_max + 1) / (s + 1) * eta**s)`` configurations at budget ``max_budget / eta**s``.
+Stage ``i`` holds ``n_i = floor(n * eta**-i)`` (at least one) of them, as in Li et al. (2018),
+computed exactly (for an integer ``eta`` this equals flooring ``n_{i-1} / eta`` stage by stage),
 so the budget a bracket spends is fixed in advance: :meth:`Hyperband.total_budget` gives it.
 
 Everything is a function of the run history, so a run killed in the middle of a bracket continues
@@ -127,6 +128,11 @@ def hyperband_brackets(
 ) -> tuple[BracketSchedule, ...]:
     """Every Hyperband bracket for these budgets, the most aggressive (``s = s_max``) first.
 
+    Bracket ``s`` starts ``n = ceil((s_max + 1) / (s + 1) * eta**s)`` configurations; its stage
+    ``i`` holds ``floor(n * eta**-i)`` of them (at least one, computed exactly from the float
+    ``eta``) at budget ``max_budget * eta**(i - s)``, never below ``min_budget`` (Li et al.,
+    2018, Algorithm 1).
+
     Args:
         min_budget: The smallest budget a trial may get (> 0).
         max_budget: The largest budget (>= min_budget); every bracket ends there.
@@ -147,9 +153,10 @@ def hyperband_brackets(
     brackets = []
     for s in range(s_max, -1, -1):
         n = math.ceil(Fraction(s_max + 1, s + 1) * exact_eta**s)
-        sizes = [n]
-        for _ in range(s):
-            sizes.append(max(1, math.floor(sizes[-1] / exact_eta)))
+        # Li et al.'s n_i = floor(n * eta**-i), from n itself: flooring stage by stage
+        # (floor(n_{i-1} / eta)) loses more for an eta that is no integer (eta=1.5 on [1, 100]:
+        # ..., 16, 10, 6, 4 instead of ..., 17, 11, 7, 5). Exact, so integer eta is unchanged.
+        sizes = [max(1, math.floor(n / exact_eta**i)) for i in range(s + 1)]
         budgets = tuple(max(lo, hi / float(exact_eta ** (s - i))) for i in range(s + 1))
         brackets.append(BracketSchedule(s, tuple(sizes), budgets))
     return tuple(brackets)

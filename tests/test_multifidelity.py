@@ -99,6 +99,38 @@ def test_float_ratio_is_guarded() -> None:
     assert hyperband_brackets(5, 5, 3)[0].n_configs == (1,)
 
 
+def test_stage_sizes_follow_li_et_al_for_an_eta_that_is_no_integer() -> None:
+    # eta = 1.5 = 3/2 on [1, 100]: s_max = 11 (1.5**11 = 86.5 <= 100 < 1.5**12 = 129.7) and
+    # bracket 11 starts n = ceil(1.5**11) = 87; stage i holds floor(87 / 1.5**i) =
+    # floor(87 * 2**i / 3**i): 87, 58, 38.67, 25.78, 17.19, 11.46, 7.64, 5.09, 3.40, 2.26,
+    # 1.51, 1.01. Flooring stage by stage gave (..., 16, 10, 6, 4, 2, 1, 1, 1).
+    brackets = hyperband_brackets(1, 100, 1.5)
+    assert brackets[0].s == 11
+    assert brackets[0].n_configs == (87, 58, 38, 25, 17, 11, 7, 5, 3, 2, 1, 1)
+    # bracket 5: n = ceil(12 / 6 * 1.5**5) = ceil(15.1875) = 16; 16 * (2/3)**i
+    assert brackets[6].s == 5 and brackets[6].n_configs == (16, 10, 7, 4, 3, 2)
+    # successive halving runs the same stages
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, output_directory=None, min_budget=1, max_budget=100)
+    for bracket in (None, 5):
+        settings = SuccessiveHalving(eta=1.5, bracket=bracket)
+        (schedule,) = settings._schedules(scenario)
+        assert schedule == brackets[0 if bracket is None else 6]
+
+
+@pytest.mark.parametrize("budgets", [(1, 81, 3), (1, 1000, 10), (2, 100, 2), (1, 50, 4)])
+def test_integer_eta_stage_sizes_equal_flooring_stage_by_stage(
+    budgets: tuple[float, float, int],
+) -> None:
+    # floor(floor(n / eta) / eta) == floor(n / eta**2) for an integer eta
+    eta = budgets[2]
+    for bracket in hyperband_brackets(*budgets):
+        sizes = [bracket.n_configs[0]]
+        for _ in range(bracket.s):
+            sizes.append(max(1, sizes[-1] // eta))
+        assert bracket.n_configs == tuple(sizes)
+
+
 # -- exact budget accounting -------------------------------------------------------------------
 
 
