@@ -181,6 +181,12 @@ def started(log: Path) -> list[int]:
     return [int(line) for line in log.read_text().split()] if log.exists() else []
 
 
+def fails_on_seed_one(config: Configuration, seed: int) -> float:
+    if seed == 1:
+        raise ValueError("seed one fails")
+    return float(seed)
+
+
 def sleepy(config: Configuration, seed: int) -> float:
     time.sleep(0.3)
     return float(seed)
@@ -1008,6 +1014,36 @@ def test_missing_dask_gives_install_hint() -> None:
 
 def saturation(dask_scheduler: Any) -> float:
     return float(dask_scheduler.WORKER_SATURATION)
+
+
+def test_a_failed_trial_is_logged_once_in_the_users_process(
+    space: ConfigurationSpace, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker process has no handler of the user's: the failure is logged where the
+    results are read, once, also when the workers are threads of this process."""
+    single = SerialRunner(fails_on_seed_one, scenario(space))
+    for make in (contextlib.nullcontext((None, client)), thread_client(2)):
+        caplog.clear()
+        with (
+            make as (_, user_client),
+            caplog.at_level(logging.WARNING, logger="smacx"),
+            DaskParallelRunner(single, dask_client=user_client) as runner,
+        ):
+            results = by_seed(run_all(runner, trials(space, 3)))
+        assert results[1].status is StatusType.CRASHED
+        failed = [r.getMessage() for r in caplog.records if "ended CRASHED" in r.getMessage()]
+        assert len(failed) == 1 and "seed=1" in failed[0] and "seed one fails" in failed[0]
+
+
+def test_a_closed_runner_refuses_trials_with_a_smacx_error(space: ConfigurationSpace) -> None:
+    single = SerialRunner(seed_as_cost, scenario(space))
+    with thread_client(1) as (_, user_client):
+        runner = DaskParallelRunner(single, dask_client=user_client)
+        runner.close()
+        with pytest.raises(NoWorkersError, match="closed"):
+            runner.submit_trial(trials(space, 1)[0])
+        with pytest.raises(NoWorkersError, match="closed"):
+            runner.count_available_workers()
 
 
 def test_user_scheduler_that_sends_queued_trials_to_busy_workers_gets_a_hint(

@@ -51,7 +51,9 @@ from smacx.runners.serial import (
     die_with_parent,
     interrupts_are_failures,
     load_prctl,
+    log_failure,
     picklable,
+    results_logged_by_caller,
 )
 from smacx.trial import StatusType, TrialInfo, TrialValue
 
@@ -492,6 +494,9 @@ class DaskParallelRunner(AbstractRunner):
                     if not trial.queued:
                         self._latencies.append(max(now - trial.freed - value.time, 0.0))
                 self._last_read = now
+                if key in values:  # the target's result (failures of dask's are logged above)
+                    info = trial.info
+                    log_failure(info.config, info.instance, info.seed, info.budget, value)
                 yield trial.info, value
             self._drain()
 
@@ -650,7 +655,10 @@ class DaskParallelRunner(AbstractRunner):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("This DaskParallelRunner is closed; create a new runner.")
+            raise NoWorkersError(
+                "This DaskParallelRunner is closed and runs no more trials; create a new runner "
+                "(or a new SMAC, which continues a stored run)."
+            )
 
     def _total_threads(self) -> int:
         """Ask the scheduler how many worker threads the cluster has now."""
@@ -1273,7 +1281,11 @@ def _run_trial(
     kwargs = {name: values[ref.key] for name, ref in data.items()}
     config = plain_config(Configuration(single_worker.scenario.configspace, vector=vector))
     limited = single_worker.walltime_limit is not None or single_worker.memory_limit is not None
-    with _children_allowed() if limited else contextlib.nullcontext(), interrupts_are_failures():
+    with (
+        _children_allowed() if limited else contextlib.nullcontext(),
+        interrupts_are_failures(),
+        results_logged_by_caller(),  # in the user's process, by iter_results
+    ):
         # (its info goes back pickled, as the serial runner's does from a limited trial)
         return picklable(single_worker.run(config, instance, budget, seed, **kwargs))
 

@@ -209,6 +209,46 @@ def interrupts_are_failures() -> Iterator[None]:
         _worker.interrupts_are_failures = previous
 
 
+@contextlib.contextmanager
+def results_logged_by_caller() -> Iterator[None]:
+    """While the block runs in this thread, :meth:`SerialRunner.run` leaves the logging of
+    failed trials to its caller (:func:`log_failure`): on a dask worker, a log record would
+    stay in the worker's process, away from the handlers of the user's."""
+    previous = getattr(_worker, "quiet", False)
+    _worker.quiet = True
+    try:
+        yield
+    finally:
+        _worker.quiet = previous
+
+
+def log_failure(
+    config: Configuration,
+    instance: str | None,
+    seed: int | None,
+    budget: float | None,
+    value: TrialValue,
+) -> None:
+    """Log a trial that did not succeed (a warning; nothing for a success)."""
+    if value.status is StatusType.SUCCESS:
+        return
+    if value.status is StatusType.RUNNING:
+        what = "was stopped: %s; it runs again."
+        args: tuple[Any, ...] = ()
+    else:
+        what = "ended %s: %s"
+        args = (value.status.name,)
+    logger.warning(
+        "Trial of %.200s (instance=%s, seed=%s, budget=%s) " + what,
+        config_to_json(config),
+        instance,
+        seed,
+        budget,
+        *args,
+        value.additional_info.get("error", ""),
+    )
+
+
 @keyword_hints()
 class SerialRunner(AbstractRunner):
     """Runs a target function in this process; ``submit_trial`` returns once the trial is done.
@@ -314,26 +354,7 @@ class SerialRunner(AbstractRunner):
             kind = "timeout"
             payload = {"error": f"exceeded trial_walltime_limit={limit} s ({end - start:.2f} s)"}
         status, costs, info = self._interpret(kind, payload)
-        if status is StatusType.RUNNING:
-            logger.warning(
-                "Trial of %.200s (instance=%s, seed=%s, budget=%s) was stopped: %s; it runs again.",
-                config_to_json(config),
-                instance,
-                seed,
-                budget,
-                info.get("error", ""),
-            )
-        elif status is not StatusType.SUCCESS:
-            logger.warning(
-                "Trial of %.200s (instance=%s, seed=%s, budget=%s) ended %s: %s",
-                config_to_json(config),
-                instance,
-                seed,
-                budget,
-                status.name,
-                info.get("error", ""),
-            )
-        return TrialValue(
+        value = TrialValue(
             cost=costs[0] if len(costs) == 1 else costs,
             time=end - start,
             cpu_time=cpu_time,
@@ -342,6 +363,9 @@ class SerialRunner(AbstractRunner):
             endtime=end,
             additional_info=info,
         )
+        if not getattr(_worker, "quiet", False):
+            log_failure(config, instance, seed, budget, value)
+        return value
 
     # -- evaluation --------------------------------------------------------------------------
 
