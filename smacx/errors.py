@@ -40,7 +40,8 @@ class ScenarioError(SmacxError, ValueError):
 
 
 class ScenarioMismatchError(SmacxError, ValueError):
-    """The output directory already holds a run of a different scenario."""
+    """The output directory already holds a run of a different scenario, or one started
+    with other intensifier settings than those given."""
 
 
 class TargetCrashedError(SmacxError, RuntimeError):
@@ -60,7 +61,8 @@ class TrialError(SmacxError, ValueError):
 
 
 class NoWorkersError(SmacxError, RuntimeError):
-    """A parallel runner has had no worker for longer than its patience allows."""
+    """A parallel runner has had no worker for longer than its patience allows, or was
+    asked to run a trial after it was closed."""
 
 
 class ArgumentError(SmacxError, TypeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import dataclasses
@@ -38,7 +39,7 @@ from smacx.errors import (
 from smacx.initial_design import InitialDesign
 from smacx.intensifier import Intensification, Intensifier, IntensifierSettings
 from smacx.models import Model
-from smacx.multifidelity import Hyperband
+from smacx.multifidelity import Hyperband, SuccessiveHalving
 from smacx.runhistory import RunHistory, plain_value
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
@@ -103,6 +104,7 @@ class SMAC:
         initial_design: Which configurations start the run (Sobol by default).
         intensifier: Intensification settings: :class:`~smacx.Intensifier` (racing, the
             default), or ``SuccessiveHalving``/``Hyperband`` for multi-fidelity scenarios.
+            When None continues a stored run, the settings the run was started with.
         random_probability: Share of proposals drawn at random after the initial design
             (the preset's default when None). Before the model has ``max(3, d + 1)`` results
             for ``d`` hyperparameters, every proposal is random (see :class:`InitialDesign`).
@@ -126,7 +128,8 @@ class SMAC:
 
     Raises:
         ScenarioError: An argument holds a value that is not allowed.
-        ScenarioMismatchError: The output directory holds a run of a different scenario.
+        ScenarioMismatchError: The output directory holds a run of a different scenario,
+            or one started with other intensifier settings than ``intensifier``.
 
     Example:
         >>> from ConfigSpace import ConfigurationSpace
@@ -258,6 +261,15 @@ class SMAC:
         try:
             stored = self.runhistory.storage.get_meta("intensifier")
             if stored is not None:
+                if intensifier is None and stored != repr(settings):
+                    restored = _settings_from_repr(stored)
+                    if restored is not None:
+                        logger.info(
+                            "Continuing the run in %s with the intensifier it was started with: %s",
+                            scenario.output_path,
+                            stored,
+                        )
+                        settings = restored
                 self._check_stored_settings(stored, settings)
             #: The live intensification (built from the settings and the run history).
             self.intensifier: Intensification = settings.build(
@@ -416,7 +428,8 @@ class SMAC:
             raise ScenarioMismatchError(
                 f"output directory {str(self.scenario.output_path)!r} holds a run made with "
                 f"intensifier {stored}, not {settings!r}; continue it with the same "
-                "intensifier, or pass overwrite=True to start afresh."
+                "intensifier (SMAC(..., intensifier=...)), or pass overwrite=True to start "
+                "afresh."
             )
 
     # -- ask and tell --------------------------------------------------------------------------
@@ -527,8 +540,9 @@ class SMAC:
         keys.
 
         Raises:
-            TargetCrashedError: This is the run's first result and it is a crash (unless
-                ``raise_on_first_crash=False``).
+            TargetCrashedError: This is the run's first result and it is the crash of a
+                trial that :meth:`optimize` ran (unless ``raise_on_first_crash=False``); a
+                crash told by the caller of ``ask()`` is recorded as it is.
             TrialError: ``info`` is not a TrialInfo of the scenario's configspace, names an
                 instance or a budget the scenario does not have, or ``value`` is not a
                 TrialValue.
@@ -570,6 +584,7 @@ class SMAC:
                 self._in_flight.discard(info)
                 self._asked.discard(info)
                 return
+        self.runhistory.check_result(info, value)  # before the callbacks hear of it
         for cb in self.callbacks:
             cb.on_tell_start(self, info, value)
         first = self.runhistory.n_finished == 0
@@ -717,9 +732,12 @@ class SMAC:
 
     @property
     def incumbents(self) -> list[Configuration]:
-        """The best configurations, best first: with one objective, up to the intensifier's
-        ``max_incumbents``; with several, the Pareto front, of which at most ``max_incumbents``
-        that spread along it (``Intensifier(max_incumbents=...)`` keeps more)."""
+        """The best configurations, best first.
+
+        With one objective, up to the intensifier's ``max_incumbents``. With several, the
+        Pareto front, of which at most ``max_incumbents`` that spread along it
+        (``Intensifier(max_incumbents=...)`` keeps more).
+        """
         return self.intensifier.incumbents()
 
     def _budget_left(self) -> bool:
@@ -1294,6 +1312,34 @@ _PART_METHODS = {
     "acquisition": (("bind",), "smacx.acquisition.LCB(beta=2)"),
     "maximizer": (("maximize",), "smacx.maximizer.LocalAndRandomSearch(Encoder(configspace))"),
 }
+
+
+#: Intensifier settings that a stored run's record rebuilds (see _settings_from_repr).
+_OWN_SETTINGS: dict[str, type[Any]] = {
+    cls.__name__: cls for cls in (Intensifier, SuccessiveHalving, Hyperband)
+}
+
+
+def _settings_from_repr(text: str) -> IntensifierSettings | None:
+    """smacx's own intensifier settings rebuilt from the ``repr`` stored with a run, e.g.
+    ``Intensifier(max_config_calls=5, ...)``; None for other settings (a class of the user's)
+    or a record this smacx does not read back exactly. Only literal keyword values are read;
+    nothing in the record is executed."""
+    try:
+        node = ast.parse(text, mode="eval").body
+        if (
+            not isinstance(node, ast.Call)
+            or not isinstance(node.func, ast.Name)
+            or node.func.id not in _OWN_SETTINGS
+            or node.args
+            or any(keyword.arg is None for keyword in node.keywords)
+        ):
+            return None
+        kwargs = {str(kw.arg): ast.literal_eval(kw.value) for kw in node.keywords}
+        settings: IntensifierSettings = _OWN_SETTINGS[node.func.id](**kwargs)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return None
+    return settings if repr(settings) == text else None
 
 
 def _check_parts(**parts: object) -> None:

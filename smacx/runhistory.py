@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx.errors import TrialError
+from smacx.errors import ScenarioError, TrialError
 from smacx.storage import Storage, TrialRecord, abandoned, owner_id
 from smacx.storage.memory import MemoryStorage
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
@@ -312,6 +312,19 @@ class RunHistory:
         Raises:
             TrialError: ``value`` has the wrong number of costs or the status RUNNING.
         """
+        self.check_result(info, value)
+        key = self.key_of(info)
+        if not self.storage.finish_trial(TrialRecord(key, value, self.owner, 0.0)):
+            logger.warning("Trial %s was finished already; this result is dropped.", _describe(key))
+        self.sync()
+        return key
+
+    def check_result(self, info: TrialInfo, value: TrialValue) -> None:
+        """Refuse a result :meth:`add` would not record, without recording anything.
+
+        Raises:
+            TrialError: ``value`` has the wrong number of costs or the status RUNNING.
+        """
         if value.status is StatusType.RUNNING:
             raise TrialError(f"a result needs a final status, got RUNNING for {info}.")
         if len(value.costs()) != len(self.objectives):
@@ -319,11 +332,6 @@ class RunHistory:
                 f"the result of {info} has {len(value.costs())} cost(s), expected "
                 f"{len(self.objectives)} (objectives {list(self.objectives)})."
             )
-        key = self.key_of(info)
-        if not self.storage.finish_trial(TrialRecord(key, value, self.owner, 0.0)):
-            logger.warning("Trial %s was finished already; this result is dropped.", _describe(key))
-        self.sync()
-        return key
 
     def release(self, info: TrialInfo) -> bool:
         """Give up a trial this process claimed and will not finish (its target was interrupted,
@@ -434,6 +442,9 @@ class RunHistory:
         Args:
             sort_by: None (by id), ``"cost"`` (lowest aggregated cost first) or ``"num_trials"``
                 (most finished trials first).
+
+        Raises:
+            ScenarioError: ``sort_by`` is none of these.
         """
         ids = sorted({k.config_id for k in self._finished} | {k.config_id for k in self._running})
         if sort_by == "cost":
@@ -441,7 +452,10 @@ class RunHistory:
         elif sort_by == "num_trials":
             ids.sort(key=lambda i: -len(self._by_config.get(i, {})))
         elif sort_by is not None:
-            raise ValueError(f"sort_by must be None, 'cost' or 'num_trials'; got {sort_by!r}.")
+            raise ScenarioError(
+                "RunHistory.get_configs: sort_by must be None (by id), 'cost' or 'num_trials'; "
+                f"got {sort_by!r}."
+            )
         return [self._configs[i] for i in ids]
 
     def get_trials(self, config: Configuration, *, finished: bool = True) -> list[TrialInfo]:

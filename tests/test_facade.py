@@ -23,6 +23,8 @@ from smacx import (
     SMAC,
     AbstractRunner,
     Callback,
+    Hyperband,
+    Intensifier,
     Scenario,
     ScenarioError,
     ScenarioMismatchError,
@@ -223,6 +225,39 @@ def test_resume_continues_and_counts_finished(space: ConfigurationSpace, tmp_pat
     assert len(second.runhistory.get_configs()) == 25  # no configuration evaluated twice
 
 
+def test_a_run_continues_with_the_intensifier_it_was_started_with(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Continuing without intensifier= takes the stored settings (as the README says);
+    other settings given explicitly are refused."""
+    racing = Intensifier(max_config_calls=5, min_samples_per_config=2)
+    first = SMAC(scenario(space, tmp_path, n_trials=6, deterministic=False), intensifier=racing)
+    for _ in range(6):
+        info = first.ask()
+        first.tell(info, TrialValue(cost=quadratic(info.config)))
+    first.close()
+    more = scenario(space, tmp_path, n_trials=12, deterministic=False)
+    second = SMAC(more, quadratic, progress=False)
+    assert second.intensifier.settings == racing  # type: ignore[attr-defined]
+    second.optimize()
+    assert second.runhistory.n_finished == 12
+    second.close()
+    with pytest.raises(ScenarioMismatchError, match=r"max_config_calls=5.*not Intensifier\("):
+        SMAC(more, quadratic, intensifier=Intensifier())
+
+
+def test_intensifier_settings_are_read_back_only_from_literal_records() -> None:
+    assert facade_module._settings_from_repr(repr(Hyperband(eta=2))) == Hyperband(eta=2)
+    for record in (
+        "Intensifier(max_config_calls=__import__('os').getpid())",
+        "MyRacing(k=1)",
+        "Intensifier(5)",
+        "Intensifier(max_config_calls=0)",  # refused by Intensifier itself
+        "Intensifier(",
+    ):
+        assert facade_module._settings_from_repr(record) is None
+
+
 def test_different_scenario_in_same_directory_raises(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
@@ -360,7 +395,6 @@ def test_optimize_again_after_an_interrupt_runs_every_trial(space: Configuration
 def test_a_dead_processs_trial_is_run_again_not_retired(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
-    from smacx import Intensifier
     from smacx.storage import TrialRecord
     from tests.test_storage import dead_owner
 
@@ -409,7 +443,6 @@ def test_numpy_seeds_are_stored_like_ints(space: ConfigurationSpace, tmp_path: P
 def test_a_failed_construction_leaves_the_stored_run_alone(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
-    from smacx import Hyperband
 
     SMAC(scenario(space, tmp_path, n_trials=5), quadratic, progress=False).optimize()
     with pytest.raises(ScenarioError, match="model must be an object with method"):
@@ -541,7 +574,6 @@ def test_bad_arguments_are_named(space: ConfigurationSpace) -> None:
         SMAC(s, quadratic, progress="no")  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match="raise_on_first_crash must be True or False"):
         SMAC(s, quadratic, raise_on_first_crash=0)  # type: ignore[arg-type]
-    from smacx import Hyperband, Intensifier
 
     for settings in (Intensifier, Hyperband):
         with pytest.raises(ScenarioError, match="an instance, not the class"):
@@ -1120,11 +1152,20 @@ def test_a_trial_asked_and_never_told_runs_again_after_close(
 def test_a_trial_whose_tell_was_refused_is_given_up_by_close(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
+    heard: list[TrialValue] = []
+
+    class Listening(Callback):
+        def on_tell_start(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
+            heard.append(value)
+
     sc = scenario(space, tmp_path, n_trials=4, objectives=["loss", "time"])
-    first = SMAC(sc, progress=False)
+    first = SMAC(sc, progress=False, callbacks=[Listening()])
     info = first.ask()
     with pytest.raises(TrialError, match="expected 2"):
         first.tell(info, TrialValue(cost=1.0))  # one cost for two objectives
+    with pytest.raises(TrialError, match="RUNNING"):
+        first.tell(info, TrialValue(cost=[1.0, 1.0], status=StatusType.RUNNING))
+    assert heard == []  # no callback hears of a result that is not recorded
     first.close()
     again = SMAC(sc, lambda config, seed: [quadratic(config), 1.0], progress=False)
     assert again.runhistory.n_stale() == 1

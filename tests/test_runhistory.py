@@ -9,6 +9,7 @@ import pytest
 from ConfigSpace import ConfigurationSpace
 
 from smacx import RunHistory, StatusType, TrialError, TrialInfo, TrialKey, TrialValue
+from smacx.errors import ScenarioError, SmacxError
 from smacx.storage.sqlite import SQLiteStorage
 
 
@@ -96,6 +97,14 @@ def test_sorted_configs(space: ConfigurationSpace) -> None:
         finish(rh, TrialInfo(c), cost)
     assert rh.get_configs(sort_by="cost") == [configs[1], configs[2], configs[0]]
     assert rh.get_min_cost() == 1.0
+
+
+def test_an_unknown_sort_key_raises_a_smacx_error(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    with pytest.raises(ScenarioError, match=r"sort_by must be None .*'cost' or 'num_trials'; "
+                       r"got 'x'") as raised:  # fmt: skip
+        rh.get_configs(sort_by="x")
+    assert isinstance(raised.value, SmacxError) and isinstance(raised.value, ValueError)
 
 
 def test_second_history_on_same_file_syncs(space: ConfigurationSpace, tmp_path: Path) -> None:
