@@ -68,12 +68,17 @@ def run_report(path: str | Path) -> dict[str, Any]:
 
     Returns:
         ``database`` (path), ``objectives``, ``configs`` (how many), ``trials`` (count by
-        status name), ``incumbent`` (``config``: its values, ``cost``: one per objective,
-        ``n_finished``: finished trials when it became the incumbent; with several objectives
-        also ``front``, the Pareto front as a list of ``config_id``, ``config`` and ``cost``;
-        None while no trial has a finite cost), ``trajectory`` (every change of incumbent,
-        oldest first, as stored) and ``stale_running`` (RUNNING trials of processes that are
-        gone or whose lease ran out: the next run on this history runs them again).
+        status name), ``incumbent`` (``config``: its values, ``cost``: one per objective, as
+        last stored; ``n_finished``: finished trials when it became the incumbent, i.e. at the
+        first entry of the uninterrupted stretch of trajectory entries with its ``config_id``
+        that ends the trajectory: a noisy run stores an entry each time the incumbent's cost
+        changes as more of its trials finish, and those do not make it new; with several
+        objectives also ``front``, the Pareto front as a list of ``config_id``, ``config`` and
+        ``cost``; None until a configuration has the SUCCESS trials its intensifier requires,
+        one at least with the built-in ones: crashed or timed-out trials never make an
+        incumbent, whatever their cost), ``trajectory`` (every change of incumbent or of its
+        cost, oldest first, as stored) and ``stale_running`` (RUNNING trials of processes
+        that are gone or whose lease ran out: the next run on this history runs them again).
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -96,10 +101,13 @@ def run_report(path: str | Path) -> dict[str, Any]:
         incumbent = None
         if trajectory:
             last = trajectory[-1]
+            start = len(trajectory) - 1
+            while start > 0 and trajectory[start - 1]["config_id"] == last["config_id"]:
+                start -= 1
             incumbent = {
                 "config": configs.get(last["config_id"]),
                 "cost": last["cost"],
-                "n_finished": last["n_finished"],
+                "n_finished": trajectory[start]["n_finished"],  # when it became incumbent
             }
             if "config_ids" in last:  # several objectives: the Pareto front, best first
                 incumbent["front"] = [
@@ -141,7 +149,7 @@ def _print_report(report: dict[str, Any]) -> None:
         )
     incumbent = report["incumbent"]
     if incumbent is None:
-        print("incumbent:  none yet (no trial with a finite cost)")
+        print("incumbent:  none yet (it needs successful trials; crashes never count)")
         return
     cost = incumbent["cost"]
     print(f"incumbent:  cost {cost[0] if len(cost) == 1 else cost}, found after "

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from ConfigSpace import ConfigurationSpace
+from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx import SMAC, Scenario, TrialValue
+from smacx import SMAC, InitialDesign, Scenario, TrialValue
 from smacx.cli import main, run_report
 from smacx.errors import StorageError
 
@@ -157,3 +157,72 @@ def test_python_dash_m_smacx_runs_the_command() -> None:
         [sys.executable, "-m", "smacx", "--version"], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.startswith("smacx ")
+
+
+def test_found_after_counts_from_when_the_incumbent_became_incumbent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A noisy run stores a trajectory entry each time the incumbent's cost changes; the
+    incumbent was found at the first entry of the stretch of its config id ending the
+    trajectory, not at the last entry."""
+    scenario = finished_run(tmp_path)
+    trajectory = [
+        {"config_id": 1, "cost": [3.0], "n_finished": 1, "walltime": 0.0},
+        {"config_id": 2, "cost": [2.0], "n_finished": 3, "walltime": 0.0},
+        {"config_id": 2, "cost": [2.5], "n_finished": 5, "walltime": 0.0},
+        {"config_id": 1, "cost": [1.0], "n_finished": 7, "walltime": 0.0},
+        {"config_id": 1, "cost": [1.2], "n_finished": 9, "walltime": 0.0},
+        {"config_id": 1, "cost": [1.1], "n_finished": 11, "walltime": 0.0},
+    ]
+    database = scenario.output_path / "runhistory.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'trajectory'", (json.dumps(trajectory),)
+        )
+    conn.close()
+    incumbent = run_report(database)["incumbent"]
+    assert incumbent["n_finished"] == 7  # config 1 took over again after trial 7
+    assert incumbent["cost"] == [1.1]  # its cost as last stored
+    assert main(["show", str(database)]) == 0
+    assert "incumbent:  cost 1.1, found after 7 finished trials" in capsys.readouterr().out
+
+
+def test_found_after_in_a_noisy_run(tmp_path: Path) -> None:
+    """The best configuration is evaluated first; more seeds change its mean cost (and add
+    trajectory entries), but it was found after one finished trial."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    best = Configuration(space, values={"x": 0.3})
+    scenario = Scenario(space, n_trials=15, output_directory=tmp_path, seed=0)
+
+    def target(config: Configuration, seed: int) -> float:
+        return float((config["x"] - 0.3) ** 2 + (seed % 7) * 1e-4)
+
+    design = InitialDesign(additional_configs=[best])
+    with SMAC(scenario, target, initial_design=design, progress=False) as smac:
+        smac.optimize()
+        trajectory = smac.trajectory
+    assert {entry["config_id"] for entry in trajectory} == {1}
+    assert len(trajectory) > 1  # its cost changed as it got more seeds
+    assert run_report(tmp_path)["incumbent"]["n_finished"] == trajectory[0]["n_finished"] == 1
+
+
+def test_no_incumbent_while_every_trial_crashed_at_a_finite_crash_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Crashed trials cost crash_cost = 5.0, a finite cost, yet make no incumbent: show must
+    not claim that no trial has a finite cost."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=4, crash_cost=5.0, output_directory=tmp_path)
+
+    def crash(config: Configuration, seed: int) -> float:
+        raise RuntimeError("boom")
+
+    with SMAC(scenario, crash, raise_on_first_crash=False, progress=False) as smac:
+        smac.optimize()
+        assert [r["cost"] for r in smac.runhistory.to_records()] == [5.0] * 4
+    report = run_report(tmp_path)
+    assert report["incumbent"] is None and report["trials"] == {"CRASHED": 4}
+    assert main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "finite cost" not in out
+    assert "incumbent:  none yet (it needs successful trials; crashes never count)" in out
