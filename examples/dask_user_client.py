@@ -43,4 +43,5 @@ if __name__ == "__main__":  # dask starts worker processes that import this file
     ):
         incumbent = smac.optimize()
         print(smac.summary())
-    print(f"incumbent: x={incumbent['x']:.3f} y={incumbent['y']:.3f}")
+    if incumbent is not None:  # None only if no trial succeeded
+        print(f"incumbent: x={incumbent['x']:.3f} y={incumbent['y']:.3f}")

@@ -25,6 +25,8 @@ if __name__ == "__main__":
     space = ConfigurationSpace({"x": (-5.0, 10.0), "y": (0.0, 15.0)}, seed=0)
     scenario = Scenario(space, name="quickstart", n_trials=60, deterministic=True, seed=0)
     smac = SMAC(scenario, branin, overwrite="--fresh" in sys.argv)
-    incumbent = smac.optimize()
+    incumbent = smac.optimize()  # None only if no trial succeeded
     print(smac.summary())
-    print(f"best: x={incumbent['x']:.4f} y={incumbent['y']:.4f} cost={branin(incumbent, 0):.6f}")
+    if incumbent is not None:
+        x, y, cost = incumbent["x"], incumbent["y"], branin(incumbent, 0)
+        print(f"best: x={x:.4f} y={y:.4f} cost={cost:.6f}")

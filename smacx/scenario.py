@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from smacx.errors import ScenarioError, keyword_hints
 
 __all__ = ["Scenario"]
 
-#: Fields that may change when a run is continued: they bound the run, not its meaning.
+#: Fields that may change when a run is continued (they bound the run, not its meaning).
 RESUMABLE_FIELDS = frozenset(
     {
         "name",
@@ -122,8 +123,8 @@ class Scenario:
         configspace: The search space.
         name: Folder name of the run inside ``output_directory``. By default a hash of the fields
             that define the run, so building the same scenario again continues the same run.
-        output_directory: Where runs are kept (a SQLite database per run). None keeps the run
-            history in memory only: nothing survives the process.
+        output_directory: Where runs are kept (a SQLite database per run); a ``Path`` once
+            built. None keeps the run history in memory only: nothing survives the process.
         deterministic: Whether the target returns the same cost for the same configuration and
             instance whatever the seed. Deterministic runs use one seed per instance.
         objectives: Name(s) of the cost(s) to minimize. More than one makes the run
@@ -165,7 +166,7 @@ class Scenario:
 
     configspace: ConfigurationSpace
     name: str | None = None
-    output_directory: Path | None = Path("smacx_output")
+    output_directory: str | os.PathLike[str] | None = Path("smacx_output")
     deterministic: bool = False
     objectives: str | Sequence[str] = "cost"
     crash_cost: float | Sequence[float] = math.inf
@@ -198,7 +199,7 @@ class Scenario:
                 "name", "a folder name (not '.' or '..'; no '/', '\\' or NUL), or None", self.name
             )
         if self.output_directory is not None:
-            if not isinstance(self.output_directory, (str, Path)) or "\0" in str(
+            if not isinstance(self.output_directory, (str, os.PathLike)) or "\0" in str(
                 self.output_directory
             ):
                 raise _fail("output_directory", "a path (no NUL character) or None",
@@ -371,8 +372,10 @@ class Scenario:
 
     @property
     def crash_value(self) -> float | list[float]:
-        """``crash_cost`` as :class:`~smacx.TrialValue` takes it: a number with one objective,
-        else a list with one per objective."""
+        """``crash_cost`` as :class:`~smacx.TrialValue` takes it.
+
+        A number with one objective, else a list with one per objective.
+        """
         costs = list(self.crash_costs)
         return costs[0] if len(costs) == 1 else costs
 
@@ -390,7 +393,9 @@ class Scenario:
     @property
     def output_path(self) -> Path | None:
         """Folder of this run (``output_directory / run_name``), or None for in-memory runs."""
-        return None if self.output_directory is None else self.output_directory / self.run_name
+        if self.output_directory is None:
+            return None
+        return Path(self.output_directory) / self.run_name
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the run, as JSON-ready values.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -107,7 +107,9 @@ class TrialValue:
     """The outcome of a trial.
 
     Attributes:
-        cost: The cost to minimize; a list with one entry per objective for multi-objective runs.
+        cost: The cost to minimize; a list with one entry per objective for multi-objective runs
+            (given as any sequence of numbers, or numpy values; stored as a float or a list
+            of floats).
         time: Wall-clock seconds the target took.
         cpu_time: CPU seconds of the process that ran the target (pynisher's child process
             when the trial has limits); processes the target starts are not counted.
@@ -118,7 +120,7 @@ class TrialValue:
             traceback of a crash.
     """
 
-    cost: float | list[float] = math.inf
+    cost: float | Sequence[float] | np.ndarray | np.number[Any] = math.inf
     time: float = 0.0
     cpu_time: float = 0.0
     status: StatusType = StatusType.SUCCESS
@@ -168,7 +170,8 @@ class TrialValue:
 
     def costs(self) -> list[float]:
         """The cost as a list with one entry per objective."""
-        return list(self.cost) if isinstance(self.cost, list) else [float(self.cost)]
+        cost: Any = self.cost  # a float or a list of floats once built
+        return list(cost) if isinstance(cost, list) else [float(cost)]
 
 
 def _is_real(value: Any) -> bool:

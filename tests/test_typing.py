@@ -1,0 +1,54 @@
+"""smacx ships ``py.typed``: code that uses it as documented type-checks under mypy --strict."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+USER_CODE = """
+    from __future__ import annotations
+
+    from pathlib import Path
+
+    import numpy as np
+    from ConfigSpace import Configuration, ConfigurationSpace, Float
+
+    from smacx import SMAC, Scenario, TrialValue
+
+
+    def train(config: Configuration, seed: int = 0) -> float:
+        return float(config["x"]) ** 2 + seed
+
+
+    space = ConfigurationSpace(seed=0)
+    space.add([Float("x", (-1.0, 1.0))])
+    for directory in ("runs", Path("runs"), None):
+        scenario = Scenario(space, n_trials=5, output_directory=directory)
+    smac = SMAC(Scenario(space, n_trials=5, output_directory=None))
+    info = smac.ask()
+    smac.tell(info, TrialValue(cost=np.float32(train(info.config))))
+    smac.tell(info, TrialValue(cost=(0.5, 0.25)))
+    smac.tell(info, TrialValue(cost=np.array([0.5, 0.25])))
+    incumbent = SMAC(scenario, train).optimize()
+    if incumbent is not None:
+        print(incumbent["x"], smac.runhistory.n_finished)
+"""
+
+
+@pytest.mark.slow
+def test_documented_use_type_checks_strictly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = pytest.importorskip("mypy.api")
+    script = tmp_path / "user.py"
+    script.write_text(textwrap.dedent(USER_CODE))
+    # this checkout's smacx (mypy does not follow the import hook of an editable install),
+    # checked under its own settings (third-party packages without stubs)
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("MYPYPATH", str(root))
+    config = ["--config-file", str(root / "pyproject.toml")]
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    out, err, status = api.run(["--strict", *config, *cache, str(script)])
+    assert status == 0, out + err
