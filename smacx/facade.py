@@ -311,11 +311,15 @@ class SMAC:
                 self.runhistory.n_stale(),
             )
             self._update_incumbent()
-        if isinstance(self.runner, SerialRunner) and runner is None and scenario.n_workers > 1:
-            from smacx.runners.dask import DaskParallelRunner
-
+        # With n_workers > 1, a LocalCluster goes around the serial runner: started here, last,
+        # unless the stored run has no trial left to run (continued to be read, or to be
+        # validated): then by optimize() or validate(), if they run trials.
+        self._wants_cluster = (
+            isinstance(self.runner, SerialRunner) and runner is None and scenario.n_workers > 1
+        )
+        if not self._trials_done():
             try:
-                self.runner = DaskParallelRunner(self.runner)  # starts its LocalCluster
+                self._use_cluster()
             except BaseException:
                 self.runhistory.storage.close()
                 raise
@@ -740,6 +744,19 @@ class SMAC:
         """
         return self.intensifier.incumbents()
 
+    def _trials_done(self) -> bool:
+        """Whether ``n_trials`` trials are finished or running in live processes."""
+        h = self.runhistory
+        return h.n_submitted - h.n_stale() >= self.scenario.n_trials
+
+    def _use_cluster(self) -> None:
+        """Put the LocalCluster of ``n_workers`` worker processes around the serial runner,
+        if the scenario asks for one and it is not there yet."""
+        if self._wants_cluster and isinstance(self.runner, SerialRunner):
+            from smacx.runners.dask import DaskParallelRunner
+
+            self.runner = DaskParallelRunner(self.runner)  # starts its LocalCluster
+
     def _budget_left(self) -> bool:
         """Whether another trial may start."""
         s = self.scenario
@@ -792,6 +809,8 @@ class SMAC:
         target = getattr(getattr(self.runner, "single_worker", self.runner), "target_fn", None)
         if target is not None:
             check_data(target, data)
+        if not self._trials_done():
+            self._use_cluster()
         self._scattered = data  # validate() passes the same data
         self._reclaim_in_flight()
         self._start_time = time.time()
@@ -1011,6 +1030,7 @@ class SMAC:
                 f"seeds={list(seeds)!r}, instances={None if chosen is None else list(chosen)!r}."
             )
         data = dict(data_to_scatter if data_to_scatter is not None else self._scattered)
+        self._use_cluster()
         values: list[TrialValue] = []
         pending = list(trials)
         owed = Counter(trials)

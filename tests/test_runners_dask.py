@@ -436,6 +436,31 @@ def test_smac_with_bad_arguments_starts_no_cluster(space: ConfigurationSpace) ->
     assert len(psutil.Process().children(recursive=True)) == children
 
 
+def test_a_finished_run_continued_starts_its_cluster_only_to_run_trials(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    from smacx import SMAC
+
+    def parallel(n_trials: int) -> Scenario:
+        return Scenario(space, n_trials=n_trials, n_workers=2, output_directory=tmp_path)
+
+    with SMAC(scenario(space, n_trials=3, output_directory=tmp_path), seed_as_cost) as first:
+        first.optimize()
+    children = len(psutil.Process().children(recursive=True))
+    with SMAC(parallel(3), seed_as_cost, progress=False) as again:
+        assert again.optimize() == first.incumbent
+        assert isinstance(again.runner, SerialRunner)  # nothing to run: no cluster
+        assert len(psutil.Process().children(recursive=True)) == children
+        assert not (tmp_path / again.scenario.run_name / SCHEDULER_FILE).exists()
+        assert first.incumbent is not None
+        assert again.validate(first.incumbent, seeds=[5]) == 5.0
+        assert isinstance(again.runner, DaskParallelRunner)  # validation runs trials
+    with SMAC(parallel(5), seed_as_cost, progress=False) as more:
+        assert isinstance(more.runner, DaskParallelRunner)
+        more.optimize()
+        assert more.runhistory.n_finished == 5
+
+
 def test_no_scheduler_file_without_output_directory(space: ConfigurationSpace) -> None:
     with DaskParallelRunner(SerialRunner(sleepy, scenario(space, n_workers=1))) as runner:
         assert runner.scheduler_file is None
