@@ -12,7 +12,7 @@ import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from scipy.special import erfcx, log_ndtr, ndtr, ndtri
@@ -280,6 +280,10 @@ class ThompsonSampling:
         seed: Seed of the sequence of hashes.
     """
 
+    #: Its scores are not smooth in the encoding: a change of 1e-13 draws anew. The model-based
+    #: proposer scores every row as its canonical form, which is what a search returns.
+    per_row_draws: ClassVar[bool] = True
+
     seed: int = 0
     _rng: np.random.Generator = field(init=False, repr=False, compare=False)
 
@@ -306,17 +310,11 @@ def _check_seed(owner: str, seed: object) -> None:
 
 
 def _uniform_hash(X: np.ndarray, key: int) -> np.ndarray:
-    """`(n,)` values in (0, 1), a pseudo-random function of each row of ``X``.
-
-    The rows are hashed at single precision: a configuration scored during local search and
-    the same configuration as decoding rounds it (a change of about 1e-13) get the same
-    value, so a search returns what it ranked.
-    """
+    """`(n,)` values in (0, 1), a pseudo-random function of the bytes of each row of ``X``."""
     n = X.shape[0]
     if n == 0:
         return np.empty(0)
-    single = np.ascontiguousarray(X, dtype=np.float32) + np.float32(0.0)  # -0.0 -> 0.0
-    bits = single.view(np.uint32).reshape(n, -1).astype(np.uint64)
+    bits = np.ascontiguousarray(X + 0.0).view(np.uint64).reshape(n, -1)
     with np.errstate(over="ignore"):
         h = np.full(n, np.uint64(key) ^ np.uint64(0x9E3779B97F4A7C15), dtype=np.uint64)
         for col in bits.T:  # loop over dimensions, vectorized over configurations

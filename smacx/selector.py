@@ -238,6 +238,20 @@ def _radii(rows: np.ndarray, evaluated: np.ndarray, largest: float) -> np.ndarra
     return out
 
 
+def _canonical_scores(
+    acq: Callable[[np.ndarray], np.ndarray], encoder: Encoder
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``acq`` scoring every row as its canonical form (see ``per_row_draws`` of
+    :class:`~smacx.acquisition.ThompsonSampling`): local search walks unrounded rows and
+    returns them canonical, so it ranks what it returns. (A log-scale float on [1e-8, 1]
+    moves by up to about 1e-5 in the encoding when its value is rounded.)"""
+
+    def scores(X: np.ndarray) -> np.ndarray:
+        return np.asarray(acq(encoder.canonicalize(X)), dtype=np.float64)
+
+    return scores
+
+
 def _away_from(
     acq: Callable[[np.ndarray], np.ndarray], avoid: np.ndarray, radii: np.ndarray
 ) -> Callable[[np.ndarray], np.ndarray]:
@@ -749,7 +763,8 @@ class ModelProposer:
         self._n_free_dims = int(np.count_nonzero(encoder.n_values != 1))
         self._fitted_at = -1  # observations at the last fit
         self._fitted_best = math.inf  # lowest training value at the last fit
-        self._weights: np.ndarray | None = None  # ParEGO's weights at the last fit
+        # ParEGO's weights, and each objective's lowest and highest cost, at the last fit
+        self._parego: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._fit_seconds = 0.0  # moving average of a search's time when it refits
         self._arrivals: deque[tuple[float, int]] = deque(maxlen=9)  # (time, n_finished)
         self._spare: np.ndarray = np.empty((0, encoder.n_dims))  # candidates left from a fit
@@ -823,23 +838,34 @@ class ModelProposer:
         costs = np.array([r[2] for r in rows], dtype=float)
         return [r[0] for r in rows], [r[1] for r in rows], costs
 
-    def _scalarize(self, costs: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-        """``(n, m)`` costs to ``(n,)`` finite values: impute, then for m > 1 ParEGO's
-        augmented Chebyshev scalarization with ``(m,)`` ``weights``."""
+    def _scalarize(self, costs: np.ndarray, rng: np.random.Generator, due: bool) -> np.ndarray:
+        """``(n, m)`` costs to ``(n,)`` finite values: a cost that is not finite becomes the
+        worst finite one of its objective; with m > 1, ParEGO's augmented Chebyshev
+        scalarization of the costs normalized to [0, 1] per objective.
+
+        ParEGO's random weights and its normalization are drawn and measured when the model is
+        ``due`` for a fit, and kept until the next one: the model and the cost to beat then
+        see one scalarization, also in proposals made without a fit.
+        """
         finite = np.isfinite(costs)
         if not finite.any():
             return np.zeros(len(costs))
-        worst = np.where(finite, costs, -np.inf).max(axis=0)
-        best = np.where(finite, costs, np.inf).min(axis=0)
-        worst = np.where(np.isfinite(worst), worst, 0.0)
-        best = np.where(np.isfinite(best), best, 0.0)
+        m = costs.shape[1]
+        if m > 1 and not due and self._parego is not None and self._parego[0].shape[0] == m:
+            weights, best, worst = self._parego
+        else:
+            worst = np.where(finite, costs, -np.inf).max(axis=0)
+            best = np.where(finite, costs, np.inf).min(axis=0)
+            worst = np.where(np.isfinite(worst), worst, 0.0)
+            best = np.where(np.isfinite(best), best, 0.0)
+            if m > 1:
+                weights = rng.dirichlet(np.ones(m))
+                self._parego = (weights, best, worst)
         costs = np.where(finite, costs, worst)
-        if costs.shape[1] == 1:
+        if m == 1:
             return costs[:, 0]
         span = np.where(worst > best, worst - best, 1.0)
-        normalized = (costs - best) / span
-        assert weights is not None
-        weighted = normalized * weights
+        weighted = (costs - best) / span * weights
         scalar: np.ndarray = weighted.max(axis=1) + 0.05 * weighted.sum(axis=1)
         return scalar
 
@@ -1098,11 +1124,7 @@ class ModelProposer:
         new_results = n_rows - self._fitted_at  # < 0: trained on a higher budget now
         gap = max(self._refit_gap(n_rows), late)
         due = self._fitted_at < 0 or not 0 <= new_results < gap
-        if self.n_objectives > 1 and (due or self._weights is None):
-            # ParEGO: new weights with every fit, and only then: a model fitted on other
-            # weights predicts another scalarization than the cost to beat would be in.
-            self._weights = rng.dirichlet(np.ones(self.n_objectives))
-        y = self._scalarize(costs, self._weights)
+        y = self._scalarize(costs, rng, due)
         trial_ids = ids  # the cost to beat is the incumbent's mean over its trials
         if self.noisy:
             ids, instances, y = _seed_means(ids, instances, y)
@@ -1126,6 +1148,8 @@ class ModelProposer:
         best_y = self._best_y(model, trial_ids, ids, y, X_config)
         model = self._extrapolating(model, X_config, y)
         acq = self.acquisition.bind(model, best_y)
+        if getattr(self.acquisition, "per_row_draws", False):
+            acq = _canonical_scores(acq, self.encoder)
         X_running = self._encode_ids(history, pending)
         running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:

@@ -1305,6 +1305,102 @@ def test_parego_weights_change_only_with_a_fit() -> None:
     assert bound[n_bound:] == pytest.approx([lowest] * (len(bound) - n_bound))
 
 
+@pytest.mark.parametrize("n_objectives", [2, 1])
+def test_parego_keeps_its_normalization_until_the_next_fit(n_objectives: int) -> None:
+    """Between fits (every second result beyond 100 here), a new result that widens an
+    objective's range must not rescale the cost to beat away from what the model was fitted
+    on. A proposer left at n_objectives=1 takes the number from the history."""
+    import numpy as np
+
+    from smacx.acquisition import LogEI
+    from smacx.encoding import Encoder
+    from smacx.maximizer import LocalAndRandomSearch
+    from smacx.models import RandomForest
+    from smacx.selector import ModelProposer
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+    fitted: list[np.ndarray] = []
+    bound: list[float] = []
+
+    class RecordingForest(RandomForest):
+        def fit(self, X: np.ndarray, y: np.ndarray) -> RecordingForest:
+            fitted.append(np.array(y))
+            return super().fit(X, y)
+
+    class Recording(LogEI):
+        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
+            bound.append(best_y)
+            return super().bind(model, best_y)
+
+    rh = RunHistory(space, objectives=["a", "b"])
+
+    def add(config: object, cost: list[float]) -> None:
+        info = TrialInfo(config, seed=0)  # type: ignore[arg-type]
+        rh.add_running(info)
+        rh.add(info, TrialValue(cost=cost))
+
+    configs = space.sample_configuration(102)
+    for config in configs[:101]:
+        add(config, [config["x"], 1 - config["x"] + 0.1 * config["y"]])
+    enc = Encoder(space)
+    forest = RecordingForest(seed=0)
+    proposer = ModelProposer(
+        enc,
+        forest,
+        Recording(),
+        LocalAndRandomSearch(enc, n_random=50),
+        n_objectives=n_objectives,
+        refit_above=0,
+    )
+    rng = np.random.default_rng(0)
+    assert proposer(rh, rng) is not None
+    n_fits = len(fitted)
+    add(configs[101], [-1.0, 1.0])  # a new lowest a, a middling b: no better scalarization
+    assert proposer(rh, rng) is not None
+    assert len(fitted) == n_fits  # not due, and no new best on the fit's scale
+    assert bound[-1] == pytest.approx(float(np.min(forest.transform_y(fitted[-1]))))
+
+
+def test_thompson_sampling_ranks_the_rows_a_search_returns() -> None:
+    """Local search walks unrounded rows; rounding a log-scale float on [1e-8, 1] to its
+    canonical value moves its encoding by up to about 1e-5, which redrew a row's sample: the
+    returned list was not in the order it was ranked by."""
+    import numpy as np
+    from ConfigSpace import Float
+
+    from smacx.acquisition import ThompsonSampling
+    from smacx.encoding import Encoder
+    from smacx.maximizer import LocalAndRandomSearch
+    from smacx.models import RandomForest
+    from smacx.selector import ModelProposer
+
+    space = ConfigurationSpace(seed=0)
+    space.add([Float("lr", (1e-8, 1.0), log=True), Float("x", (0.0, 1.0))])
+    searches: list[tuple[object, np.ndarray]] = []
+
+    class Recording(LocalAndRandomSearch):
+        def maximize(self, acq, n, start_points, exclude):  # type: ignore[no-untyped-def]
+            found = super().maximize(acq, n, start_points, exclude)
+            searches.append((acq, found))
+            return found
+
+    enc = Encoder(space)
+    rh = RunHistory(space)
+    for config in space.sample_configuration(12):
+        info = TrialInfo(config, seed=0)
+        rh.add_running(info)
+        rh.add(info, TrialValue(cost=float(np.log10(config["lr"])) ** 2 + config["x"]))
+    proposer = ModelProposer(
+        enc, RandomForest(seed=0), ThompsonSampling(seed=3), Recording(enc, n_random=200)
+    )
+    assert proposer(rh, np.random.default_rng(0)) is not None
+    acq, found = searches[-1]
+    scores = acq(found)  # type: ignore[operator]
+    assert len(found) > 4 and np.all(np.diff(scores) <= 0.0)  # best first, as ranked
+    wobble = np.random.default_rng(1).random((5000, 2))
+    np.testing.assert_array_equal(acq(wobble), acq(enc.canonicalize(wobble)))  # type: ignore[operator]
+
+
 def test_the_hpo_preset_smooths_the_forest_for_noisy_targets() -> None:
     from smacx import SMAC, Scenario
 
