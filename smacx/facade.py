@@ -114,7 +114,9 @@ class SMAC:
             on a scenario without budgets, else 0 (off).
         runner: Runs the trials; by default a :class:`~smacx.SerialRunner` of ``target_fn``,
             or a :class:`~smacx.runners.DaskParallelRunner` when ``dask_client`` is given or
-            ``scenario.n_workers > 1``.
+            ``scenario.n_workers > 1``. Its own LocalCluster starts with ``SMAC``, or, when
+            a stored run has no trial left to run, with the first ``optimize()`` or
+            ``validate()`` that runs trials (``runner`` is the serial runner until then).
         dask_client: A ``dask.distributed.Client`` to run trials on; it is never closed by smacx.
             Trials are queued ahead of its workers as ``DaskParallelRunner`` does by default;
             pass ``runner=DaskParallelRunner(SerialRunner(f, scenario), dask_client=client,

@@ -424,7 +424,7 @@ class DaskParallelRunner(AbstractRunner):
             ScenarioError: A value of ``dask_data_to_scatter`` cannot be pickled (it is named
                 in the message); no trial was submitted.
             NoWorkersError: The cluster had no worker for ``patience`` seconds.
-            RuntimeError: The runner was closed.
+            NoWorkersError: The runner was closed.
         """
         self._check_open()
         waited = False
