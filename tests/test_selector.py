@@ -1,12 +1,37 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from ConfigSpace import Categorical, ConfigurationSpace
 
 from smacx import RunHistory, ScenarioError, SearchSpaceExhaustedError, TrialInfo, TrialValue
 from smacx.selector import ConfigSelector
+
+
+def recording_parts(**forest: Any) -> tuple[Any, Any, list[Any], list[tuple[float, Any]]]:
+    """A random forest that keeps the training values of every fit, a log-EI that keeps every
+    cost to beat it is bound with (and the model it reads), and those two lists."""
+    import numpy as np
+
+    from smacx.acquisition import LogEI
+    from smacx.models import RandomForest
+
+    fitted: list[np.ndarray] = []
+    bound: list[tuple[float, Any]] = []
+
+    class RecordingForest(RandomForest):
+        def fit(self, X: np.ndarray, y: np.ndarray) -> RecordingForest:
+            fitted.append(np.array(y))
+            return super().fit(X, y)
+
+    class RecordingLogEI(LogEI):
+        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
+            bound.append((best_y, model))
+            return super().bind(model, best_y)
+
+    return RecordingForest(**forest), RecordingLogEI(), fitted, bound
 
 
 def test_initial_design_first_then_new_random_configs(space: ConfigurationSpace) -> None:
@@ -1186,20 +1211,12 @@ def test_a_noisy_targets_cost_to_beat_is_its_mean_mapped_as_the_model_maps_it() 
     seed at cost 0 is not mapped to log(1e-300) = -690.8."""
     import numpy as np
 
-    from smacx.acquisition import LogEI
     from smacx.encoding import Encoder
     from smacx.maximizer import LocalAndRandomSearch
-    from smacx.models import RandomForest
     from smacx.selector import ModelProposer
 
     space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
-    bound: list[float] = []
-
-    class Recording(LogEI):
-        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
-            bound.append(best_y)
-            return super().bind(model, best_y)
-
+    model, acquisition, _, bound = recording_parts(log_y=True)
     rh = RunHistory(space)
     for i, config in enumerate(space.sample_configuration(6)):
         seeds = {1: 0.0, 2: 0.03, 3: 0.04} if i == 0 else {1: 0.05 + 0.01 * i}
@@ -1207,13 +1224,12 @@ def test_a_noisy_targets_cost_to_beat_is_its_mean_mapped_as_the_model_maps_it() 
             info = TrialInfo(config, seed=seed)
             rh.add_running(info)
             rh.add(info, TrialValue(cost=cost))
-    model = RandomForest(log_y=True)
     enc = Encoder(space)
     proposer = ModelProposer(
-        enc, model, Recording(), LocalAndRandomSearch(enc, n_random=50), noisy=True
+        enc, model, acquisition, LocalAndRandomSearch(enc, n_random=50), noisy=True
     )
     assert proposer(rh, np.random.default_rng(0)) is not None
-    assert bound[-1] == pytest.approx(float(model.transform_y(0.07 / 3)))
+    assert bound[-1][0] == pytest.approx(float(model.transform_y(0.07 / 3)))
 
 
 def test_instance_features_make_the_cost_to_beat_the_models_mean_over_all_instances() -> None:
@@ -1222,15 +1238,8 @@ def test_instance_features_make_the_cost_to_beat_the_models_mean_over_all_instan
     import numpy as np
 
     from smacx import SMAC, Intensifier, Scenario
-    from smacx.acquisition import LogEI
 
-    bound: list[tuple[float, object]] = []
-
-    class Recording(LogEI):
-        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
-            bound.append((best_y, model))
-            return super().bind(model, best_y)
-
+    _, acquisition, _, bound = recording_parts()
     instances = [f"i{k}" for k in range(6)]
     hardness = {name: 10.0**k for k, name in enumerate(instances)}
     space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
@@ -1244,7 +1253,7 @@ def test_instance_features_make_the_cost_to_beat_the_models_mean_over_all_instan
             output_directory=None,
             seed=1,
         ),
-        acquisition=Recording(),
+        acquisition=acquisition,
         intensifier=Intensifier(max_config_calls=2, instance_order="fixed"),
     )
     for _ in range(40):
@@ -1254,7 +1263,7 @@ def test_instance_features_make_the_cost_to_beat_the_models_mean_over_all_instan
     assert smac.incumbent is not None
     best_y, model = bound[-1]
     inc = np.array([[smac.incumbent["x"]]])
-    mean, _ = model.predict(inc)  # type: ignore[attr-defined]
+    mean, _ = model.predict(inc)
     # the incumbent's own marginalized mean; its observed mean (two easiest instances) is
     # log 5.5 + log(1 + x), about 2.5 below
     assert best_y == pytest.approx(float(mean[0]), abs=1e-9)
@@ -1266,30 +1275,15 @@ def test_parego_weights_change_only_with_a_fit() -> None:
     import numpy as np
 
     from smacx import SMAC, Scenario
-    from smacx.acquisition import LogEI
-    from smacx.models import RandomForest
 
-    fitted: list[np.ndarray] = []
-    bound: list[float] = []
-
-    class RecordingForest(RandomForest):
-        def fit(self, X: np.ndarray, y: np.ndarray) -> RecordingForest:
-            fitted.append(np.array(y))
-            return super().fit(X, y)
-
-    class Recording(LogEI):
-        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
-            bound.append(best_y)
-            return super().bind(model, best_y)
-
-    forest = RecordingForest(seed=0)
+    forest, acquisition, fitted, bound = recording_parts(seed=0)
     space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
     smac = SMAC(
         Scenario(
             space, n_trials=60, deterministic=True, objectives=["a", "b"], output_directory=None
         ),
         model=forest,
-        acquisition=Recording(),
+        acquisition=acquisition,
         random_probability=0.0,
     )
     for _ in range(20):
@@ -1302,7 +1296,7 @@ def test_parego_weights_change_only_with_a_fit() -> None:
         smac.ask()
     assert len(bound) > n_bound + 1 and len(fitted) == n_fits  # searches, no new fit
     lowest = float(np.min(forest.transform_y(fitted[-1])))
-    assert bound[n_bound:] == pytest.approx([lowest] * (len(bound) - n_bound))
+    assert [b for b, _ in bound[n_bound:]] == pytest.approx([lowest] * (len(bound) - n_bound))
 
 
 @pytest.mark.parametrize("n_objectives", [2, 1])
@@ -1312,26 +1306,12 @@ def test_parego_keeps_its_normalization_until_the_next_fit(n_objectives: int) ->
     on. A proposer left at n_objectives=1 takes the number from the history."""
     import numpy as np
 
-    from smacx.acquisition import LogEI
     from smacx.encoding import Encoder
     from smacx.maximizer import LocalAndRandomSearch
-    from smacx.models import RandomForest
     from smacx.selector import ModelProposer
 
     space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
-    fitted: list[np.ndarray] = []
-    bound: list[float] = []
-
-    class RecordingForest(RandomForest):
-        def fit(self, X: np.ndarray, y: np.ndarray) -> RecordingForest:
-            fitted.append(np.array(y))
-            return super().fit(X, y)
-
-    class Recording(LogEI):
-        def bind(self, model, best_y):  # type: ignore[no-untyped-def]
-            bound.append(best_y)
-            return super().bind(model, best_y)
-
+    forest, acquisition, fitted, bound = recording_parts(seed=0)
     rh = RunHistory(space, objectives=["a", "b"])
 
     def add(config: object, cost: list[float]) -> None:
@@ -1343,11 +1323,10 @@ def test_parego_keeps_its_normalization_until_the_next_fit(n_objectives: int) ->
     for config in configs[:101]:
         add(config, [config["x"], 1 - config["x"] + 0.1 * config["y"]])
     enc = Encoder(space)
-    forest = RecordingForest(seed=0)
     proposer = ModelProposer(
         enc,
         forest,
-        Recording(),
+        acquisition,
         LocalAndRandomSearch(enc, n_random=50),
         n_objectives=n_objectives,
         refit_above=0,
@@ -1358,7 +1337,7 @@ def test_parego_keeps_its_normalization_until_the_next_fit(n_objectives: int) ->
     add(configs[101], [-1.0, 1.0])  # a new lowest a, a middling b: no better scalarization
     assert proposer(rh, rng) is not None
     assert len(fitted) == n_fits  # not due, and no new best on the fit's scale
-    assert bound[-1] == pytest.approx(float(np.min(forest.transform_y(fitted[-1]))))
+    assert bound[-1][0] == pytest.approx(float(np.min(forest.transform_y(fitted[-1]))))
 
 
 def test_thompson_sampling_ranks_the_rows_a_search_returns() -> None:

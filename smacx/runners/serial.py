@@ -196,30 +196,29 @@ _worker = threading.local()
 
 
 @contextlib.contextmanager
-def interrupts_are_failures() -> Iterator[None]:
+def _set_in_thread(flag: str) -> Iterator[None]:
+    """``flag`` of this thread's ``_worker`` is True while the block runs."""
+    previous = getattr(_worker, flag, False)
+    setattr(_worker, flag, True)
+    try:
+        yield
+    finally:
+        setattr(_worker, flag, previous)
+
+
+def interrupts_are_failures() -> contextlib.AbstractContextManager[None]:
     """While the block runs in this thread, a ``KeyboardInterrupt`` that the target raises
     (also inside an exception group) is the trial's failure, recorded as CRASHED like any
     other exception, instead of stopping the run: on a dask worker no Ctrl-C of the user
     arrives, only the process that runs ``optimize()`` gets one."""
-    previous = getattr(_worker, "interrupts_are_failures", False)
-    _worker.interrupts_are_failures = True
-    try:
-        yield
-    finally:
-        _worker.interrupts_are_failures = previous
+    return _set_in_thread("interrupts_are_failures")
 
 
-@contextlib.contextmanager
-def results_logged_by_caller() -> Iterator[None]:
+def results_logged_by_caller() -> contextlib.AbstractContextManager[None]:
     """While the block runs in this thread, :meth:`SerialRunner.run` leaves the logging of
     failed trials to its caller (:func:`log_failure`): on a dask worker, a log record would
     stay in the worker's process, away from the handlers of the user's."""
-    previous = getattr(_worker, "quiet", False)
-    _worker.quiet = True
-    try:
-        yield
-    finally:
-        _worker.quiet = previous
+    return _set_in_thread("quiet")
 
 
 def log_failure(
