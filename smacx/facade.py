@@ -104,7 +104,7 @@ class SMAC:
         initial_design: Which configurations start the run (Sobol by default).
         intensifier: Intensification settings: :class:`~smacx.Intensifier` (racing, the
             default), or ``SuccessiveHalving``/``Hyperband`` for multi-fidelity scenarios.
-            When None continues a stored run, the settings the run was started with.
+            None continues a stored run with the settings it was started with.
         random_probability: Share of proposals drawn at random after the initial design
             (the preset's default when None). Before the model has ``max(3, d + 1)`` results
             for ``d`` hyperparameters, every proposal is random (see :class:`InitialDesign`).
