@@ -203,11 +203,17 @@ def incumbent_level_best(trial_ids: Sequence[int], ids: Sequence[int], y: np.nda
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
         return float(np.min(y))
-    unique, counts = np.unique(np.asarray(trial_ids), return_counts=True)
-    level = np.isin(np.asarray(ids), unique[counts == counts.max()])
+    level = _at_incumbent_level(trial_ids, ids)
     _, group = np.unique(np.asarray(ids)[level], return_inverse=True)
     means = np.bincount(group, weights=y[level]) / np.bincount(group)
     return float(np.min(means))
+
+
+def _at_incumbent_level(trial_ids: Sequence[int], ids: Sequence[int]) -> np.ndarray:
+    """`(n,)` whether each of the rows ``ids`` is of a configuration with the most trials
+    (``trial_ids``: the configuration id of every trial)."""
+    unique, counts = np.unique(np.asarray(trial_ids), return_counts=True)
+    return np.isin(np.asarray(ids), unique[counts == counts.max()])
 
 
 def _seed_means(
@@ -1305,8 +1311,7 @@ class ModelProposer:
             X_config: `(n, d)` encoded configurations of the rows.
         """
         if self.features is not None:
-            unique, counts = np.unique(np.asarray(trial_ids), return_counts=True)
-            level = np.isin(np.asarray(ids), unique[counts == counts.max()])
+            level = _at_incumbent_level(trial_ids, ids)
             mean, _ = model.predict(np.unique(X_config[level], axis=0))
             return float(np.min(mean))
         transform: Any = getattr(self.model, "transform_y", None)

@@ -547,6 +547,11 @@ def test_user_client_stays_open_and_running_trials_are_cancelled(
     assert not client.processing() or not any(client.processing().values())
     with pytest.raises(RuntimeError, match="closed"):
         runner.submit_trial(todo[0])
+    # a smacx error (still a RuntimeError), for every call that would run trials
+    with pytest.raises(NoWorkersError, match="closed"):
+        runner.submit_trial(todo[0])
+    with pytest.raises(NoWorkersError, match="closed"):
+        runner.count_available_workers()
 
 
 def test_trial_cancelled_after_it_finished_is_never_reported(
@@ -1058,17 +1063,6 @@ def test_a_failed_trial_is_logged_once_in_the_users_process(
         assert results[1].status is StatusType.CRASHED
         failed = [r.getMessage() for r in caplog.records if "ended CRASHED" in r.getMessage()]
         assert len(failed) == 1 and "seed=1" in failed[0] and "seed one fails" in failed[0]
-
-
-def test_a_closed_runner_refuses_trials_with_a_smacx_error(space: ConfigurationSpace) -> None:
-    single = SerialRunner(seed_as_cost, scenario(space))
-    with thread_client(1) as (_, user_client):
-        runner = DaskParallelRunner(single, dask_client=user_client)
-        runner.close()
-        with pytest.raises(NoWorkersError, match="closed"):
-            runner.submit_trial(trials(space, 1)[0])
-        with pytest.raises(NoWorkersError, match="closed"):
-            runner.count_available_workers()
 
 
 def test_user_scheduler_that_sends_queued_trials_to_busy_workers_gets_a_hint(
