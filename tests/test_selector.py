@@ -1441,3 +1441,146 @@ def test_lowest_row_and_running_radii_read_only_new_rows_and_match_a_full_recoun
         history.add_running(info)
         history.add(info, TrialValue(cost=float(rng.random())))
     assert serial._radius_of == {}
+
+
+def test_tied_marks_every_value_another_one_shares_up_to_rounding() -> None:
+    import numpy as np
+
+    from smacx.selector import _tied
+
+    values = np.array([0.25, 0.5, 0.25 * (1 + 1e-13), 3.0, 1e10 + 0.5, 1e10 + 3.0, 1e10 + 0.5])
+    assert _tied(values).tolist() == [True, False, True, False, True, False, True]
+    assert _tied(np.array([1.0, 1.0 + 1e-6])).tolist() == [False, False]
+    assert _tied(np.array([2.0])).tolist() == [False]
+
+
+def _step_cost(config: Any) -> float:
+    """A plateau at cost 1 for x >= 0.5, distinct costs 2 - x to its left (y is ignored)."""
+    return 1.0 if config["x"] >= 0.5 else 2.0 - config["x"]
+
+
+def _plateau_run(radius: float, cost: Any, proposals: int = 25) -> tuple[list[Any], list[Any]]:
+    """Serial proposals of a forest and log-EI (no trust region) on ``cost`` after 8 random
+    configurations; returns, for every proposal, it and the tied configurations before it."""
+    import numpy as np
+
+    from smacx.selector import _tied
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=3)
+    proposer = _region_proposer(space, plateau_radius=radius)
+    rh = RunHistory(space)
+    for config in space.sample_configuration(8):
+        _finish(rh, config, cost(config))
+    rng = np.random.default_rng(0)
+    made, tied_before = [], []
+    for _ in range(proposals):
+        finished = [info.config for info, _ in rh.finished()]
+        costs = np.array([cost(c) for c in finished])
+        tied_before.append([c for c, t in zip(finished, _tied(costs)) if t])
+        config = proposer(rh, rng)
+        assert config is not None
+        made.append(config)
+        _finish(rh, config, cost(config))
+    return made, tied_before
+
+
+def test_proposals_keep_the_plateau_radius_from_configurations_with_a_shared_cost() -> None:
+    """Every proposal lies at least ``plateau_radius`` from each configuration whose cost
+    another one shares; without the rule the forest creeps along the plateau, proposing
+    points within that distance of it."""
+    import numpy as np
+
+    enc_distance = lambda a, b: math.hypot(a["x"] - b["x"], a["y"] - b["y"])  # noqa: E731
+    made, tied_before = _plateau_run(0.1, _step_cost)
+    assert sum(map(len, tied_before)) > 0
+    for config, tied in zip(made, tied_before):
+        assert all(enc_distance(config, t) >= 0.1 for t in tied)
+    made, tied_before = _plateau_run(0.0, _step_cost)
+    close = [
+        min((enc_distance(c, t) for t in tied), default=1.0) for c, tied in zip(made, tied_before)
+    ]
+    assert np.min(close) < 0.1
+
+
+def test_the_plateau_radius_changes_nothing_without_ties() -> None:
+    """Distinct costs: the same proposals, draw for draw, with and without the rule."""
+
+    def bowl(config: Any) -> float:
+        return float((config["x"] - 0.3) ** 2 + (config["y"] - 0.6) ** 2)
+
+    assert _plateau_run(0.1, bowl, 12)[0] == _plateau_run(0.0, bowl, 12)[0]
+
+
+def test_the_plateau_rule_is_off_with_instances_and_refuses_a_bad_radius() -> None:
+    import numpy as np
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    proposer = _region_proposer(space, plateau_radius=0.05)
+    acq = lambda X: np.zeros(len(X))  # noqa: E731
+    X, y = np.array([[0.2], [0.4], [0.6]]), np.array([1.0, 1.0, 2.0])
+    assert proposer._off_plateaus(acq, y, X, ["i1", "i2", "i1"]) is acq
+    assert proposer._off_plateaus(acq, np.array([1.0, 2.0, 3.0]), X, [None] * 3) is acq
+    scores = proposer._off_plateaus(acq, y, X, [None] * 3)(np.array([[0.21], [0.3], [0.6]]))
+    assert scores.tolist() == [-np.inf, 0.0, 0.0]
+    for bad in (-0.1, 0.5, float("nan")):
+        with pytest.raises(ScenarioError, match=r"plateau_radius: expected a radius in \[0, 0.5\)"):
+            _region_proposer(space, plateau_radius=bad)
+
+
+def test_many_tied_configurations_are_looked_up_in_a_tree_with_the_same_answer() -> None:
+    import numpy as np
+
+    from smacx.selector import _off_plateaus, _sq_dists
+
+    rng = np.random.default_rng(0)
+    for n_centers in (10, 500):  # the dense matrix, then the k-d tree
+        centers, X = rng.random((n_centers, 3)), rng.random((2000, 3))
+        scores = _off_plateaus(lambda X: np.ones(len(X)), centers, 0.05)(X)
+        inside = (_sq_dists(X, centers) < 0.05**2).any(axis=1)
+        assert inside.any() and not inside.all()
+        assert (np.isinf(scores) == inside).all()
+
+
+def test_no_step_from_the_best_while_the_lowest_cost_is_shared() -> None:
+    """perturb=1 with a trial running: steps from the best configuration, unless its cost is
+    shared, when the proposal comes from the search (outside the plateau balls)."""
+    import numpy as np
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=1)
+    for tie, steps in ((False, True), (True, False)):
+        proposer = _region_proposer(space, perturb=1.0, plateau_radius=0.05)
+        rh = RunHistory(space)
+        for i, config in enumerate(space.sample_configuration(10)):
+            _finish(rh, config, 1.0 if tie and i < 2 else 1.0 + i)
+        rh.add_running(TrialInfo(space.sample_configuration()))
+        rng = np.random.default_rng(0)
+        proposer(rh, rng)  # a search: learns whether the lowest cost is shared
+        assert (proposer._perturbed(rh, rng) is not None) == steps
+
+
+def test_the_hpo_preset_keeps_proposals_off_plateaus() -> None:
+    from smacx import SMAC, Scenario
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=10, deterministic=True, output_directory=None)
+    assert SMAC(scenario).selector.proposer.plateau_radius == 0.03  # type: ignore[union-attr]
+    blackbox = SMAC(scenario, preset="blackbox").selector.proposer
+    assert blackbox.plateau_radius == 0.0  # type: ignore[union-attr]
+
+
+def test_whether_the_lowest_cost_is_shared_is_followed_result_by_result() -> None:
+    """Read a row at a time or all at once, ``_lowest`` tells the same: shared once a second
+    row has the lowest cost (up to rounding), no longer once a lower one arrives."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    costs = [3.0, 1.0, 2.0, 1.0 * (1 + 1e-13), 0.5, float("inf"), 0.75, 0.5, 0.25, 0.25 + 1e-9]
+    expected = [False, False, False, True, False, False, False, True, False, False]
+    configs = space.sample_configuration(len(costs))
+    stepwise = _region_proposer(space, min_observations=1)
+    rh = RunHistory(space)
+    for config, cost, shared in zip(configs, costs, expected):
+        _finish(rh, config, cost)
+        assert stepwise._lowest(rh) is not None
+        assert stepwise._lowest_shared == shared
+        at_once = _region_proposer(space, min_observations=1)
+        at_once._lowest(rh)
+        assert at_once._lowest_shared == shared
