@@ -1461,7 +1461,7 @@ def _preset_parts(
         noisy=not scenario.deterministic,
         # The preset's own search only: a maximizer of the user's may not take a region.
         trust_region=0.2 if preset == "hpo" and maximizer is None else 0.0,
-        plateau_radius=0.03 if preset == "hpo" else 0.0,
+        plateau_radius=0.015 if preset == "hpo" else 0.0,
         perturb=0.25 if preset == "hpo" else 0.0,
     )
     return proposer, probability

@@ -683,11 +683,12 @@ class ModelProposer:
       point, so expected improvement kept proposing points a hair beyond it, each returning
       the same cost. On the SVM of ``benchmarks/tasks.py`` (svm_digits, 50 trials, seeds
       0-39) one run spent 12 of its 50 trials within 0.005 encoded units of one
-      configuration, all at its best cost. With a radius of 0.03 the mean best cost of
-      50-trial runs fell from 17.0 to 16.7 misclassified digits (13 runs better, 6 worse);
-      100-trial runs had 17 runs at 15 or fewer after 50 trials instead of 11, and were
-      unchanged within noise after 100 (median 15). Continuous costs never tie, and their
-      proposals are as before.
+      configuration, all at its best cost. With a radius of 0.015, 100-trial runs had 17
+      runs at 15 or fewer after 50 trials instead of 11 (13 runs better, 6 worse) and 26
+      instead of 21 after 100 (17 better, 9 worse; mean 15.6 to 15.3); 50-trial runs had 15
+      instead of 11 (10 better, 7 worse). A radius of 0.03 did as well at 50 trials but not
+      at 100 (9 better, 13 worse). Continuous costs never tie, and their proposals are as
+      before.
     * Unexplored regions (``extrapolation > 0``): the acquisition function sees a variance
       that grows with the distance to the nearest evaluated configuration (see
       ``_extrapolating``), so a forest that has found one basin still looks at others

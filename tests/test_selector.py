@@ -1563,7 +1563,7 @@ def test_the_hpo_preset_keeps_proposals_off_plateaus() -> None:
 
     space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
     scenario = Scenario(space, n_trials=10, deterministic=True, output_directory=None)
-    assert SMAC(scenario).selector.proposer.plateau_radius == 0.03  # type: ignore[union-attr]
+    assert SMAC(scenario).selector.proposer.plateau_radius == 0.015  # type: ignore[union-attr]
     blackbox = SMAC(scenario, preset="blackbox").selector.proposer
     assert blackbox.plateau_radius == 0.0  # type: ignore[union-attr]
 
