@@ -271,28 +271,36 @@ def _tied(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _off_plateaus(
-    acq: Callable[[np.ndarray], np.ndarray], centers: np.ndarray, radius: float
-) -> Callable[[np.ndarray], np.ndarray]:
-    """``acq`` with the worst score (-inf) within ``radius`` of a row of ``centers`` `(m, d)`,
-    the configurations whose cost another one shares (see ``plateau_radius`` of
-    :class:`ModelProposer`)."""
-    tree: Any = None
-    if centers.shape[0] > 64:  # many ties (a large flat region): nearest neighbours
+class _Balls:
+    """Balls of one ``radius`` (Euclidean, encoded units) around the rows of ``centers``
+    `(m, d)`: the configurations whose cost another one shares (see ``plateau_radius`` of
+    :class:`ModelProposer`), looked up in a k-d tree."""
+
+    def __init__(self, centers: np.ndarray, radius: float) -> None:
         from scipy.spatial import cKDTree
 
-        tree = cKDTree(centers)
+        self.tree = cKDTree(centers)
+        self.radius = radius
+
+    def contain(self, X: np.ndarray) -> np.ndarray:
+        """`(n,)` mask of the rows of ``X`` `(n, d)` inside a ball."""
+        if X.shape[0] == 0:
+            return np.zeros(0, dtype=bool)
+        nearest, _ = self.tree.query(X, k=1, distance_upper_bound=self.radius)
+        inside: np.ndarray = nearest < self.radius
+        return inside
+
+
+def _off_plateaus(
+    acq: Callable[[np.ndarray], np.ndarray], balls: _Balls
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``acq`` with the worst score (-inf) inside ``balls``."""
 
     def scores(X: np.ndarray) -> np.ndarray:
         values = np.asarray(acq(X), dtype=np.float64)
         if X.shape[0] == 0:
             return values
-        if tree is None:
-            near = (_sq_dists(X, centers) < radius * radius).any(axis=1)
-        else:
-            nearest, _ = tree.query(X, k=1, distance_upper_bound=radius)
-            near = nearest < radius
-        return np.where(near, -np.inf, values)
+        return np.where(balls.contain(X), -np.inf, values)
 
     return scores
 
@@ -674,21 +682,24 @@ class ModelProposer:
       too. It is off with several objectives (whose costs are scalarized differently for
       every proposal) and with instances (whose costs do not compare across instances), and
       needs a :class:`RegionMaximizer`.
-    * Plateaus (``plateau_radius > 0``, one objective, no instances): the acquisition
-      function is worst within ``plateau_radius`` (Euclidean, encoded units) of every
-      evaluated configuration whose cost another one shares, and no step from the best
-      (``perturb``, below) is taken while the lowest cost is shared. Equal costs are the mark
-      of a flat region, as when a cost counts misclassified examples; a forest's trees agree
-      that it is flat where they have seen it, and disagree a little just past its last
-      point, so expected improvement kept proposing points a hair beyond it, each returning
-      the same cost. On the SVM of ``benchmarks/tasks.py`` (svm_digits, 50 trials, seeds
-      0-39) one run spent 12 of its 50 trials within 0.005 encoded units of one
-      configuration, all at its best cost. With a radius of 0.015, 100-trial runs had 17
-      runs at 15 or fewer after 50 trials instead of 11 (13 runs better, 6 worse) and 26
-      instead of 21 after 100 (17 better, 9 worse; mean 15.6 to 15.3); 50-trial runs had 15
-      instead of 11 (10 better, 7 worse). A radius of 0.03 did as well at 50 trials but not
-      at 100 (9 better, 13 worse). Continuous costs never tie, and their proposals are as
-      before.
+    * Plateaus (``plateau_radius > 0``, one objective, no instances): the search returns no
+      configuration within ``plateau_radius`` (Euclidean, encoded units) of an evaluated one
+      whose cost another configuration shares (crashes aside: their imputed cost ties with
+      the worst one); with nothing found outside, the selector draws a random configuration.
+      A ball holds only configurations with the same categorical values and active
+      hyperparameters (a radius below 0.5 never reaches across them). No step from the best
+      (``perturb``, below) is taken while another configuration shares the lowest cost.
+      Equal costs are the mark of a flat region, as when a cost counts misclassified
+      examples; a forest's trees agree that it is flat where they have seen it, and disagree
+      a little just past its last point, so expected improvement kept proposing points a
+      hair beyond it, each returning the same cost. On the SVM of ``benchmarks/tasks.py``
+      (svm_digits, 50 trials, seeds 0-39) one run spent 12 of its 50 trials within 0.005
+      encoded units of one configuration, all at its best cost. With a radius of 0.015,
+      100-trial runs had 17 runs at 15 or fewer after 50 trials instead of 11 (13 runs
+      better, 6 worse) and 26 instead of 21 after 100 (17 better, 9 worse; mean 15.6 to
+      15.3); 50-trial runs had 15 instead of 11 (10 better, 7 worse). A radius of 0.03 did
+      as well at 50 trials but not at 100 (9 better, 13 worse). Continuous costs never tie,
+      and their proposals are as before.
     * Unexplored regions (``extrapolation > 0``): the acquisition function sees a variance
       that grows with the distance to the nearest evaluated configuration (see
       ``_extrapolating``), so a forest that has found one basin still looks at others
@@ -865,8 +876,10 @@ class ModelProposer:
         self._lowest_of: list[tuple[int, str | None, list[float]]] | None = None
         self._lowest_ids: list[int] = []
         self._lowest_at, self._lowest_cost, self._on_instances = -1, math.inf, False
-        # the highest finite first cost read, and whether another row shares the lowest
-        self._highest_cost, self._lowest_shared = -math.inf, False
+        # the two lowest finite first costs of distinct configurations read, with their ids,
+        # and the highest (see _lowest_is_shared)
+        self._lows: list[tuple[float, int]] = []
+        self._highest_cost = -math.inf
         # encoding (bytes) -> (radius of its ball, training rows it was computed from); see
         # _running_radii
         self._radius_of: dict[bytes, tuple[float, int]] = {}
@@ -1046,7 +1059,7 @@ class ModelProposer:
         lowest = self._lowest(history)
         if lowest is None or not math.isfinite(lowest[1]):
             return None
-        if self.plateau_radius > 0.0 and self._lowest_shared:
+        if self.plateau_radius > 0.0 and self._lowest_is_shared():
             return None
         center = self._encode_ids(history, [lowest[0]])[0]
         movable = ~self.encoder.is_categorical & (center != INACTIVE) & (self.encoder.n_values != 1)
@@ -1106,8 +1119,7 @@ class ModelProposer:
     def _lowest(self, history: RunHistory) -> tuple[int, float] | None:
         """The configuration id of the training row with the lowest first cost (the first of
         ties) and that cost (``inf`` when none is finite); None when the model has no data
-        yet or the costs are on instances, which do not compare. ``_lowest_shared`` tells
-        whether another row has that cost too (up to rounding).
+        yet or the costs are on instances, which do not compare.
 
         Reads only the rows added since the previous call (this runs for many proposals while
         trials run, with thousands of rows), and keeps their configuration ids in
@@ -1120,7 +1132,7 @@ class ModelProposer:
             # first call, or the model moved to another budget
             self._lowest_of, self._lowest_ids = rows, []
             self._lowest_at, self._lowest_cost, self._on_instances = -1, math.inf, False
-            self._highest_cost, self._lowest_shared = -math.inf, False
+            self._lows, self._highest_cost = [], -math.inf
             self._radius_of = {}
         start = len(self._lowest_ids)
         new = rows[start:]
@@ -1128,7 +1140,7 @@ class ModelProposer:
             self._on_instances = self._on_instances or any(row[1] is not None for row in new)
             costs = np.array([row[2][0] for row in new], dtype=float)
             costs = np.where(np.isfinite(costs), costs, np.inf)  # a NaN would win argmin
-            self._note_ties(costs)
+            self._note_lows(costs, [row[0] for row in new])
             i = int(np.argmin(costs))
             if costs[i] < self._lowest_cost:
                 self._lowest_at, self._lowest_cost = start + i, float(costs[i])
@@ -1138,19 +1150,29 @@ class ModelProposer:
         at = max(self._lowest_at, 0)  # (all inf: the first row, as argmin gives)
         return self._lowest_ids[at], self._lowest_cost
 
-    def _note_ties(self, costs: np.ndarray) -> None:
-        """Update ``_lowest_shared`` (and the highest finite cost) with the first costs `(k,)`
-        of new training rows, before ``_lowest_cost`` takes them in."""
-        finite = costs[np.isfinite(costs)]
-        if finite.size == 0:
+    def _note_lows(self, costs: np.ndarray, ids: list[int]) -> None:
+        """Take the first costs `(k,)` of new training rows of configurations ``ids`` into the
+        two lowest of distinct configurations and the highest (finite costs only)."""
+        finite = np.isfinite(costs)
+        if not finite.any():
             return
-        self._highest_cost = max(self._highest_cost, float(finite.max()))
-        low = min(float(finite.min()), self._lowest_cost)
-        tolerance = float(_tie_tolerance(low, self._highest_cost - low))
-        if float(finite.min()) < self._lowest_cost - tolerance:  # a new lowest cost
-            self._lowest_shared = int(np.count_nonzero(finite <= low + tolerance)) >= 2
-        elif float(finite.min()) <= self._lowest_cost + tolerance:  # ties with the lowest
-            self._lowest_shared = True
+        values, owners = costs[finite], np.asarray(ids)[finite]
+        self._highest_cost = max(self._highest_cost, float(values.max()))
+        order = np.argsort(values, kind="stable")
+        _, first = np.unique(owners[order], return_index=True)  # each configuration's lowest
+        lowest: dict[int, float] = {}
+        new = [(float(values[k]), int(owners[k])) for k in order[np.sort(first)[:2]]]
+        for cost, owner in self._lows + new:
+            lowest[owner] = min(cost, lowest.get(owner, math.inf))
+        self._lows = sorted((cost, owner) for owner, cost in lowest.items())[:2]
+
+    def _lowest_is_shared(self) -> bool:
+        """Whether another configuration than the one :meth:`_lowest` found has the lowest
+        first cost too (up to rounding, as :func:`_tied` has it), among the rows it read."""
+        if len(self._lows) < 2:
+            return False
+        (low, _), (second, _) = self._lows
+        return second <= low + float(_tie_tolerance(low, self._highest_cost - low))
 
     def prepare(self, history: RunHistory, rng: np.random.Generator) -> None:
         """Search ahead while every worker is busy, so that the proposals for the next results
@@ -1226,9 +1248,12 @@ class ModelProposer:
         gap = max(self._refit_gap(n_rows), late)
         due = self._fitted_at < 0 or not 0 <= new_results < gap
         y = self._scalarize(costs, rng, due)
+        measured = np.isfinite(costs).all(axis=1)  # not a crash's imputed cost
         trial_ids = ids  # the cost to beat is the incumbent's mean over its trials
         if self.noisy:
+            _, _, share = _seed_means(ids, instances, measured.astype(np.float64))
             ids, instances, y = _seed_means(ids, instances, y)
+            measured = share == 1.0
         pending = [key.config_id for key, _ in history.running_items()]
         X = self._encode_ids(history, ids)
         model: Any = self.model
@@ -1255,8 +1280,9 @@ class ModelProposer:
         running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:
             acq = _away_from(acq, X_running, running_radii)
-        if self.plateau_radius > 0.0 and self.n_objectives == 1 and self.features is None:
-            acq = self._off_plateaus(acq, y, X_config, instances)
+        balls = self._plateau_balls(y, measured, X_config, instances)
+        if balls is not None:
+            acq = _off_plateaus(acq, balls)
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         region = self._region(y, X_config[order[0]], instances)
@@ -1274,6 +1300,8 @@ class ModelProposer:
             # No region, or too few new configurations inside it: search everywhere too.
             more = self.maximizer.maximize(acq, size, starts, known)
             found = np.concatenate([found, more[~rows_in(more, found)]])
+        if balls is not None:  # a search that found nothing better returns rows inside
+            found = found[~balls.contain(found)]
         if len(found):
             self._spare, radii = self._spread(found, X_running, running_radii, X_config, keep)
             if self.perturb > 0.0 and pending and self.n_objectives == 1:  # _perturbed reads
@@ -1286,22 +1314,30 @@ class ModelProposer:
                 spent if self._fit_seconds == 0.0 else 0.7 * self._fit_seconds + 0.3 * spent
             )
 
-    def _off_plateaus(
+    def _plateau_balls(
         self,
-        acq: Callable[[np.ndarray], np.ndarray],
         y: np.ndarray,
+        measured: np.ndarray,
         X_config: np.ndarray,
         instances: Sequence[str | None],
-    ) -> Callable[[np.ndarray], np.ndarray]:
-        """``acq`` kept ``plateau_radius`` away from the configurations whose training value
-        `(n,)` ``y`` another one shares (rows ``X_config`` `(n, d)`); as is with instances,
-        whose costs do not compare across instances."""
-        if any(i is not None for i in instances):
-            return acq
-        tied = _tied(y)
-        if not tied.any():
-            return acq
-        return _off_plateaus(acq, np.unique(X_config[tied], axis=0), self.plateau_radius)
+    ) -> _Balls | None:
+        """The balls of ``plateau_radius`` around the configurations (rows ``X_config``
+        `(n, d)`) whose training value `(n,)` ``y`` another one shares, among the rows whose
+        cost was ``measured`` `(n,)` (a crash's imputed cost ties with the worst one and says
+        nothing about flatness); None when there are none, when the radius is 0, with several
+        objectives, and with instances, whose costs do not compare across instances."""
+        if (
+            self.plateau_radius <= 0.0
+            or self.n_objectives > 1
+            or self.features is not None
+            or any(i is not None for i in instances)
+        ):
+            return None
+        rows = np.flatnonzero(measured)
+        tied = rows[_tied(y[rows])]
+        if tied.size == 0:
+            return None
+        return _Balls(np.unique(X_config[tied], axis=0), self.plateau_radius)
 
     def _region(
         self, y: np.ndarray, center: np.ndarray, instances: Sequence[str | None]

@@ -1511,34 +1511,69 @@ def test_the_plateau_radius_changes_nothing_without_ties() -> None:
     assert _plateau_run(0.1, bowl, 12)[0] == _plateau_run(0.0, bowl, 12)[0]
 
 
-def test_the_plateau_rule_is_off_with_instances_and_refuses_a_bad_radius() -> None:
+def test_plateau_balls_skip_crashes_instances_and_untied_costs() -> None:
     import numpy as np
 
     space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
     proposer = _region_proposer(space, plateau_radius=0.05)
-    acq = lambda X: np.zeros(len(X))  # noqa: E731
-    X, y = np.array([[0.2], [0.4], [0.6]]), np.array([1.0, 1.0, 2.0])
-    assert proposer._off_plateaus(acq, y, X, ["i1", "i2", "i1"]) is acq
-    assert proposer._off_plateaus(acq, np.array([1.0, 2.0, 3.0]), X, [None] * 3) is acq
-    scores = proposer._off_plateaus(acq, y, X, [None] * 3)(np.array([[0.21], [0.3], [0.6]]))
-    assert scores.tolist() == [-np.inf, 0.0, 0.0]
+    X = np.array([[0.2], [0.4], [0.6], [0.8]])
+    y, measured = np.array([1.0, 1.0, 2.0, 2.0]), np.ones(4, dtype=bool)
+    balls = proposer._plateau_balls(y, measured, X, [None] * 4)
+    assert balls is not None
+    assert balls.contain(np.array([[0.21], [0.3], [0.64], [0.75], [0.9]])).tolist() == [
+        True, False, True, False, False,
+    ]  # fmt: skip
+    # a crash's imputed cost (the worst one) ties with the worst configuration: no ball
+    crashed = np.array([True, True, True, False])
+    balls = proposer._plateau_balls(y, crashed, X, [None] * 4)
+    assert balls is not None and balls.contain(np.array([[0.6], [0.8]])).tolist() == [
+        False, False,
+    ]  # fmt: skip
+    assert proposer._plateau_balls(np.array([1.0, 2.0, 3.0, 4.0]), measured, X, [None] * 4) is None
+    assert proposer._plateau_balls(y, measured, X, ["i1", "i2", "i1", "i2"]) is None
+    assert _region_proposer(space)._plateau_balls(y, measured, X, [None] * 4) is None
     for bad in (-0.1, 0.5, float("nan")):
         with pytest.raises(ScenarioError, match=r"plateau_radius: expected a radius in \[0, 0.5\)"):
             _region_proposer(space, plateau_radius=bad)
 
 
-def test_many_tied_configurations_are_looked_up_in_a_tree_with_the_same_answer() -> None:
+def test_no_proposal_inside_the_balls_even_when_nothing_outside_scores(
+    space: ConfigurationSpace,
+) -> None:
+    """Every untried value of an integer lies within the radius of a tied one: the proposer
+    gives up (the selector then draws a random configuration) instead of proposing one of
+    them as the model's choice."""
+    import numpy as np
+    from ConfigSpace import Configuration, Integer
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Integer("i", (1, 100)))  # values 0.0101 encoded units apart
+    rh = RunHistory(cs)
+    for v in range(1, 101, 3):  # costs shared in pairs: 1 and 4, 7 and 10, ...
+        _finish(rh, Configuration(cs, values={"i": v}), float(v // 6))
+    rng = np.random.default_rng(0)
+    assert _region_proposer(cs, plateau_radius=0.015, trust_region=0.2)(rh, rng) is None
+    assert _region_proposer(cs, trust_region=0.2)(rh, rng) is not None
+    selector = ConfigSelector(
+        cs, [], random_probability=0.0, seed=0,
+        proposer=_region_proposer(cs, plateau_radius=0.015, trust_region=0.2),
+    )  # fmt: skip
+    config = selector.next_config(rh)
+    assert config.origin == "random" and not rh.has_trials(config)
+
+
+def test_many_tied_configurations_are_looked_up_exactly() -> None:
     import numpy as np
 
-    from smacx.selector import _off_plateaus, _sq_dists
+    from smacx.selector import _Balls, _off_plateaus
 
     rng = np.random.default_rng(0)
-    for n_centers in (10, 500):  # the dense matrix, then the k-d tree
+    for n_centers in (10, 500):
         centers, X = rng.random((n_centers, 3)), rng.random((2000, 3))
-        scores = _off_plateaus(lambda X: np.ones(len(X)), centers, 0.05)(X)
-        inside = (_sq_dists(X, centers) < 0.05**2).any(axis=1)
-        assert inside.any() and not inside.all()
-        assert (np.isinf(scores) == inside).all()
+        scores = _off_plateaus(lambda X: np.ones(len(X)), _Balls(centers, 0.05))(X)
+        distance = np.linalg.norm(X[:, None, :] - centers[None, :, :], axis=2).min(axis=1)
+        assert (distance < 0.05).any() and not (distance < 0.05).all()
+        assert (np.isinf(scores) == (distance < 0.05)).all()
 
 
 def test_no_step_from_the_best_while_the_lowest_cost_is_shared() -> None:
@@ -1569,18 +1604,41 @@ def test_the_hpo_preset_keeps_proposals_off_plateaus() -> None:
 
 
 def test_whether_the_lowest_cost_is_shared_is_followed_result_by_result() -> None:
-    """Read a row at a time or all at once, ``_lowest`` tells the same: shared once a second
-    row has the lowest cost (up to rounding), no longer once a lower one arrives."""
+    """Read a row at a time or all at once, ``_lowest`` tells the same: shared once another
+    configuration has the lowest cost (up to rounding, as among all costs read so far), no
+    longer once a lower one arrives; a second seed of the same configuration shares nothing."""
     space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
-    costs = [3.0, 1.0, 2.0, 1.0 * (1 + 1e-13), 0.5, float("inf"), 0.75, 0.5, 0.25, 0.25 + 1e-9]
-    expected = [False, False, False, True, False, False, False, True, False, False]
-    configs = space.sample_configuration(len(costs))
-    stepwise = _region_proposer(space, min_observations=1)
+    configs = space.sample_configuration(12)
+    cases = [
+        (
+            [3.0, 1.0, 2.0, 1.0 * (1 + 1e-13), 0.5, float("inf"), 0.75, 0.5, 0.25, 0.25 + 1e-9],
+            [False, False, False, True, False, False, False, True, False, False],
+        ),
+        # the tolerance grows with the spread of the costs read later
+        ([1.0, 1.0 + 5e-13, 10.0], [False, False, True]),
+        ([2.0, 2.0 - 1e-13, 5.0], [False, False, True]),
+    ]
+    for costs, expected in cases:
+        stepwise = _region_proposer(space, min_observations=1)
+        rh = RunHistory(space)
+        for config, cost, shared in zip(configs, costs, expected):
+            _finish(rh, config, cost)
+            assert stepwise._lowest(rh) is not None
+            assert stepwise._lowest_is_shared() == shared
+            at_once = _region_proposer(space, min_observations=1)
+            at_once._lowest(rh)
+            assert at_once._lowest_is_shared() == shared
+    # two seeds of one configuration with the same cost: no other configuration shares it
     rh = RunHistory(space)
-    for config, cost, shared in zip(configs, costs, expected):
+    for config, cost in zip(configs[:3], [2.0, 1.0, 3.0]):
         _finish(rh, config, cost)
-        assert stepwise._lowest(rh) is not None
-        assert stepwise._lowest_shared == shared
-        at_once = _region_proposer(space, min_observations=1)
-        at_once._lowest(rh)
-        assert at_once._lowest_shared == shared
+    proposer = _region_proposer(space, min_observations=1)
+    proposer._lowest(rh)
+    info = TrialInfo(configs[1], seed=7)
+    rh.add_running(info)
+    rh.add(info, TrialValue(cost=1.0))
+    proposer._lowest(rh)
+    assert not proposer._lowest_is_shared()
+    _finish(rh, configs[3], 1.0)
+    proposer._lowest(rh)
+    assert proposer._lowest_is_shared()
