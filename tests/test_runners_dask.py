@@ -377,6 +377,9 @@ if __name__ == "__main__":
     space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
     scenario = Scenario(space, n_trials=500, n_workers=2, output_directory=sys.argv[1])
     smac = SMAC(scenario, target, progress=False)  # as in the README: never closed
+    # Ctrl-C as a terminal sends it: a process started in the background by a shell without
+    # job control (CI scripts, `cmd &`) inherits SIGINT ignored, and so would this one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
     smac.optimize()
 """
