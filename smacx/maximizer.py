@@ -142,18 +142,26 @@ class Region:
         return encoder.repair(X, rng)
 
 
-def _inside(
-    acq: Callable[[np.ndarray], np.ndarray], region: Region
+def worst_where(
+    acq: Callable[[np.ndarray], np.ndarray], excluded: Callable[[np.ndarray], np.ndarray]
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """``acq`` with the worst score (-inf) outside ``region``."""
+    """``acq`` with the worst score (-inf) on the rows of ``X`` `(n, d)` where
+    ``excluded(X)`` `(n,)` is True."""
 
     def scores(X: np.ndarray) -> np.ndarray:
         values = np.asarray(acq(X), dtype=np.float64)
         if X.shape[0] == 0:
             return values
-        return np.where(region.contains(X), values, -np.inf)
+        return np.where(excluded(X), -np.inf, values)
 
     return scores
+
+
+def _inside(
+    acq: Callable[[np.ndarray], np.ndarray], region: Region
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``acq`` with the worst score (-inf) outside ``region``."""
+    return worst_where(acq, lambda X: ~region.contains(X))
 
 
 def _random_candidates(

@@ -26,7 +26,7 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from smacx.encoding import INACTIVE, inactive_as_code, rows_in
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError
 from smacx.initial_design import finite_vectors, sample_seeded, unit_to_configs
-from smacx.maximizer import Region
+from smacx.maximizer import Region, worst_where
 from smacx.runhistory import plain_value
 
 if TYPE_CHECKING:
@@ -291,20 +291,6 @@ class _Balls:
         return inside
 
 
-def _off_plateaus(
-    acq: Callable[[np.ndarray], np.ndarray], balls: _Balls
-) -> Callable[[np.ndarray], np.ndarray]:
-    """``acq`` with the worst score (-inf) inside ``balls``."""
-
-    def scores(X: np.ndarray) -> np.ndarray:
-        values = np.asarray(acq(X), dtype=np.float64)
-        if X.shape[0] == 0:
-            return values
-        return np.where(balls.contain(X), -np.inf, values)
-
-    return scores
-
-
 def _canonical_scores(
     acq: Callable[[np.ndarray], np.ndarray], encoder: Encoder
 ) -> Callable[[np.ndarray], np.ndarray]:
@@ -328,15 +314,8 @@ def _away_from(
     Keeps the maximizer's walkers off configurations that are running already, so one search
     yields candidates that are all far enough from them.
     """
-
-    def scores(X: np.ndarray) -> np.ndarray:
-        values = np.asarray(acq(X), dtype=np.float64)
-        if X.shape[0] == 0:
-            return values
-        near = (_sq_dists(X, avoid) < (radii * radii)[None, :]).any(axis=1)
-        return np.where(near, -np.inf, values)
-
-    return scores
+    squared = (radii * radii)[None, :]
+    return worst_where(acq, lambda X: (_sq_dists(X, avoid) < squared).any(axis=1))
 
 
 class _Extrapolating:
@@ -1282,7 +1261,7 @@ class ModelProposer:
             acq = _away_from(acq, X_running, running_radii)
         balls = self._plateau_balls(y, measured, X_config, instances)
         if balls is not None:
-            acq = _off_plateaus(acq, balls)
+            acq = worst_where(acq, balls.contain)
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         region = self._region(y, X_config[order[0]], instances)

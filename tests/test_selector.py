@@ -1565,12 +1565,13 @@ def test_no_proposal_inside_the_balls_even_when_nothing_outside_scores(
 def test_many_tied_configurations_are_looked_up_exactly() -> None:
     import numpy as np
 
-    from smacx.selector import _Balls, _off_plateaus
+    from smacx.maximizer import worst_where
+    from smacx.selector import _Balls
 
     rng = np.random.default_rng(0)
     for n_centers in (10, 500):
         centers, X = rng.random((n_centers, 3)), rng.random((2000, 3))
-        scores = _off_plateaus(lambda X: np.ones(len(X)), _Balls(centers, 0.05))(X)
+        scores = worst_where(lambda X: np.ones(len(X)), _Balls(centers, 0.05).contain)(X)
         distance = np.linalg.norm(X[:, None, :] - centers[None, :, :], axis=2).min(axis=1)
         assert (distance < 0.05).any() and not (distance < 0.05).all()
         assert (np.isinf(scores) == (distance < 0.05)).all()
