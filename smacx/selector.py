@@ -1259,7 +1259,7 @@ class ModelProposer:
         running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:
             acq = _away_from(acq, X_running, running_radii)
-        balls = self._plateau_balls(y, measured, X_config, instances)
+        balls = self._plateau_balls(y, measured, X_config, ids, instances)
         if balls is not None:
             acq = worst_where(acq, balls.contain)
         order = np.argsort(y, kind="stable")
@@ -1298,13 +1298,15 @@ class ModelProposer:
         y: np.ndarray,
         measured: np.ndarray,
         X_config: np.ndarray,
+        ids: Sequence[int],
         instances: Sequence[str | None],
     ) -> _Balls | None:
         """The balls of ``plateau_radius`` around the configurations (rows ``X_config``
-        `(n, d)`) whose training value `(n,)` ``y`` another one shares, among the rows whose
-        cost was ``measured`` `(n,)` (a crash's imputed cost ties with the worst one and says
-        nothing about flatness); None when there are none, when the radius is 0, with several
-        objectives, and with instances, whose costs do not compare across instances."""
+        `(n, d)`, configuration ``ids``) whose training value `(n,)` ``y`` another
+        configuration shares, among the rows whose cost was ``measured`` `(n,)` (a crash's
+        imputed cost ties with the worst one and says nothing about flatness); None when there
+        are none, when the radius is 0, with several objectives, and with instances, whose
+        costs do not compare across instances."""
         if (
             self.plateau_radius <= 0.0
             or self.n_objectives > 1
@@ -1313,6 +1315,8 @@ class ModelProposer:
         ):
             return None
         rows = np.flatnonzero(measured)
+        _, first = np.unique(np.asarray(ids, dtype=np.intp)[rows], return_index=True)
+        rows = rows[np.sort(first)]  # one per configuration: its repeats share nothing
         tied = rows[_tied(y[rows])]
         if tied.size == 0:
             return None

@@ -1518,20 +1518,26 @@ def test_plateau_balls_skip_crashes_instances_and_untied_costs() -> None:
     proposer = _region_proposer(space, plateau_radius=0.05)
     X = np.array([[0.2], [0.4], [0.6], [0.8]])
     y, measured = np.array([1.0, 1.0, 2.0, 2.0]), np.ones(4, dtype=bool)
-    balls = proposer._plateau_balls(y, measured, X, [None] * 4)
+    ids = [0, 1, 2, 3]
+    balls = proposer._plateau_balls(y, measured, X, ids, [None] * 4)
     assert balls is not None
     assert balls.contain(np.array([[0.21], [0.3], [0.64], [0.75], [0.9]])).tolist() == [
         True, False, True, False, False,
     ]  # fmt: skip
     # a crash's imputed cost (the worst one) ties with the worst configuration: no ball
     crashed = np.array([True, True, True, False])
-    balls = proposer._plateau_balls(y, crashed, X, [None] * 4)
+    balls = proposer._plateau_balls(y, crashed, X, ids, [None] * 4)
     assert balls is not None and balls.contain(np.array([[0.6], [0.8]])).tolist() == [
         False, False,
     ]  # fmt: skip
-    assert proposer._plateau_balls(np.array([1.0, 2.0, 3.0, 4.0]), measured, X, [None] * 4) is None
-    assert proposer._plateau_balls(y, measured, X, ["i1", "i2", "i1", "i2"]) is None
-    assert _region_proposer(space)._plateau_balls(y, measured, X, [None] * 4) is None
+    assert (
+        proposer._plateau_balls(np.array([1.0, 2.0, 3.0, 4.0]), measured, X, ids, [None] * 4)
+        is None
+    )
+    assert proposer._plateau_balls(y, measured, X, ids, ["i1", "i2", "i1", "i2"]) is None
+    assert _region_proposer(space)._plateau_balls(y, measured, X, ids, [None] * 4) is None
+    # two rows of one configuration (seeds of a deterministic target) share nothing
+    assert proposer._plateau_balls(y[:3], measured[:3], X[[0, 0, 2]], [0, 0, 2], [None] * 3) is None
     for bad in (-0.1, 0.5, float("nan")):
         with pytest.raises(ScenarioError, match=r"plateau_radius: expected a radius in \[0, 0.5\)"):
             _region_proposer(space, plateau_radius=bad)
