@@ -667,18 +667,18 @@ class ModelProposer:
       the worst one); with nothing found outside, the selector draws a random configuration.
       A ball holds only configurations with the same categorical values and active
       hyperparameters (a radius below 0.5 never reaches across them). No step from the best
-      (``perturb``, below) is taken while another configuration shares the lowest cost.
-      Equal costs are the mark of a flat region, as when a cost counts misclassified
-      examples; a forest's trees agree that it is flat where they have seen it, and disagree
-      a little just past its last point, so expected improvement kept proposing points a
-      hair beyond it, each returning the same cost. On the SVM of ``benchmarks/tasks.py``
-      (svm_digits, 50 trials, seeds 0-39) one run spent 12 of its 50 trials within 0.005
-      encoded units of one configuration, all at its best cost. With a radius of 0.015,
-      100-trial runs on 80 seeds ended at a median of 15 instead of 16 (46 runs at 15 or
-      fewer instead of 32; 31 runs better, 16 worse), and after 50 trials had 30 runs at 15
-      or fewer instead of 19 (25 better, 11 worse; median 16 both). A radius of 0.03 did as
-      well at 50 trials but not at 100. Continuous costs never tie, and their proposals are
-      as before.
+      (``perturb``, below) is taken while another configuration shares the lowest cost, nor
+      into a ball of the last search. Equal costs are the mark of a flat region, as when a
+      cost counts misclassified examples; a forest's trees agree that it is flat where they
+      have seen it, and disagree a little just past its last point, so expected improvement
+      kept proposing points a hair beyond it, each returning the same cost. On the SVM of
+      ``benchmarks/tasks.py`` (svm_digits, 50 trials, seeds 0-39) one run spent 12 of its 50
+      trials within 0.005 encoded units of one configuration, all at its best cost. With a
+      radius of 0.015, 100-trial runs on 80 seeds ended at a median of 15 instead of 16 (46
+      runs at 15 or fewer instead of 32; 31 runs better, 16 worse), and after 50 trials had
+      30 runs at 15 or fewer instead of 19 (25 better, 11 worse; median 16 both). A radius
+      of 0.03 did as well at 50 trials but not at 100. Continuous costs never tie, and their
+      proposals are as before.
     * Unexplored regions (``extrapolation > 0``): the acquisition function sees a variance
       that grows with the distance to the nearest evaluated configuration (see
       ``_extrapolating``), so a forest that has found one basin still looks at others
@@ -859,6 +859,7 @@ class ModelProposer:
         # and the highest (see _lowest_is_shared)
         self._lows: list[tuple[float, int]] = []
         self._highest_cost = -math.inf
+        self._balls: _Balls | None = None  # the plateau balls of the last search
         # encoding (bytes) -> (radius of its ball, training rows it was computed from); see
         # _running_radii
         self._radius_of: dict[bytes, tuple[float, int]] = {}
@@ -1023,7 +1024,8 @@ class ModelProposer:
         """With trials running, a ``perturb`` share of the calls: the configuration of the
         lowest training value with its numeric values moved by a Gaussian step; None for the
         other calls, while the lowest cost is shared (a plateau, with ``plateau_radius``), or
-        when ten steps found nothing new outside the running trials' balls.
+        when ten steps found nothing new outside the running trials' balls and the last
+        search's plateau balls.
 
         Each step's standard deviation is drawn log-uniformly from ``_PERTURB_SCALES``
         (encoded units), for every active numeric value at once; categorical values stay.
@@ -1060,6 +1062,8 @@ class ModelProposer:
                     radii = self._running_radii(history, running[near])
                     if (sq[near] < radii * radii).any():
                         continue
+            if self._balls is not None and self._balls.contain(x[None, :])[0]:
+                continue  # next to a configuration whose cost another one shares
             config = self._new_config(history, x[None, :])
             if config is not None:
                 return config
@@ -1259,7 +1263,7 @@ class ModelProposer:
         running_radii = _radii(X_running, X_config, self.min_spread)
         if pending:
             acq = _away_from(acq, X_running, running_radii)
-        balls = self._plateau_balls(y, measured, X_config, ids, instances)
+        balls = self._balls = self._plateau_balls(y, measured, X_config, ids, instances)
         if balls is not None:
             acq = worst_where(acq, balls.contain)
         order = np.argsort(y, kind="stable")

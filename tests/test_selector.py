@@ -1649,3 +1649,26 @@ def test_whether_the_lowest_cost_is_shared_is_followed_result_by_result() -> Non
     _finish(rh, configs[3], 1.0)
     proposer._lowest(rh)
     assert proposer._lowest_is_shared()
+
+
+def test_no_step_from_the_best_lands_in_a_plateau_ball() -> None:
+    """The best cost is unique, but two configurations next to it share a cost: steps from
+    the best (perturb=1, a trial running) stay out of their balls."""
+    import numpy as np
+    from ConfigSpace import Configuration
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=1)
+    proposer = _region_proposer(space, perturb=1.0, plateau_radius=0.05)
+    rh = RunHistory(space)
+    points = [((0.5, 0.5), 0.0), ((0.52, 0.5), 5.0), ((0.9, 0.9), 5.0)]
+    points += [((0.1 * i, 0.95), 6.0 + i) for i in range(1, 8)]
+    for (x, y), cost in points:
+        _finish(rh, Configuration(space, values={"x": x, "y": y}), cost)
+    rh.add_running(TrialInfo(space.sample_configuration()))
+    rng = np.random.default_rng(0)
+    proposer._search(rh, rng, 0, 4)  # finds the balls around (0.52, 0.5) and (0.9, 0.9)
+    steps = [proposer._perturbed(rh, rng) for _ in range(60)]
+    taken = [c for c in steps if c is not None]
+    assert len(taken) > 30
+    for c in taken:
+        assert math.hypot(c["x"] - 0.52, c["y"] - 0.5) >= 0.05
