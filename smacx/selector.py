@@ -220,10 +220,16 @@ def _seed_means(
     ids: Sequence[int], instances: Sequence[str | None], y: np.ndarray
 ) -> tuple[list[int], list[str | None], np.ndarray]:
     """One row per (configuration, instance), in the order of their first results, with the
-    mean of ``y`` over its rows (a noisy target's seeds)."""
+    mean of ``y`` `(n,)` or of each column of ``y`` `(n, k)` over its rows (a noisy target's
+    seeds)."""
     first: dict[tuple[int, str | None], int] = {}
     group = np.array([first.setdefault((i, s), len(first)) for i, s in zip(ids, instances)])
-    means = np.bincount(group, weights=y) / np.bincount(group)
+    counts = np.bincount(group)
+    if y.ndim == 1:
+        means = np.bincount(group, weights=y) / counts
+    else:
+        sums = [np.bincount(group, weights=column, minlength=counts.size) for column in y.T]
+        means = np.stack(sums, axis=1) / counts[:, None]
     keys = list(first)
     return [k[0] for k in keys], [k[1] for k in keys], means
 
@@ -1233,10 +1239,9 @@ class ModelProposer:
         y = self._scalarize(costs, rng, due)
         measured = np.isfinite(costs).all(axis=1)  # not a crash's imputed cost
         trial_ids = ids  # the cost to beat is the incumbent's mean over its trials
-        if self.noisy:
-            _, _, share = _seed_means(ids, instances, measured.astype(np.float64))
-            ids, instances, y = _seed_means(ids, instances, y)
-            measured = share == 1.0
+        if self.noisy:  # one grouping of the seeds for both
+            ids, instances, means = _seed_means(ids, instances, np.column_stack([y, measured]))
+            y, measured = means[:, 0], means[:, 1] == 1.0
         pending = [key.config_id for key, _ in history.running_items()]
         X = self._encode_ids(history, ids)
         model: Any = self.model
