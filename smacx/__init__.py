@@ -13,6 +13,7 @@ from smacx.callback import Callback
 from smacx.errors import (
     ArgumentError,
     NoWorkersError,
+    RunnerClosedError,
     ScenarioError,
     ScenarioMismatchError,
     SearchSpaceExhaustedError,
@@ -56,6 +57,7 @@ __all__ = [
     "SearchSpaceExhaustedError",
     "TrialError",
     "NoWorkersError",
+    "RunnerClosedError",
     "ArgumentError",
     "__version__",
 ]

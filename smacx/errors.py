@@ -25,6 +25,7 @@ __all__ = [
     "SearchSpaceExhaustedError",
     "TrialError",
     "NoWorkersError",
+    "RunnerClosedError",
     "ArgumentError",
 ]
 
@@ -61,8 +62,16 @@ class TrialError(SmacxError, ValueError):
 
 
 class NoWorkersError(SmacxError, RuntimeError):
-    """A parallel runner has had no worker for longer than its patience allows, or was
-    asked to run a trial after it was closed."""
+    """A parallel runner has had no worker for longer than its patience allows. Workers that
+    join later make the runner usable again."""
+
+
+class RunnerClosedError(SmacxError, RuntimeError):
+    """A runner was asked to run or count something after it was closed; it never will again.
+
+    Not a :class:`NoWorkersError`: code that catches that one to wait for workers must not
+    wait on a runner that is gone.
+    """
 
 
 class ArgumentError(SmacxError, TypeError):

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx import SMAC, ArgumentError, InitialDesign, Scenario, SerialRunner, SmacxError
+import smacx
+from smacx import SMAC, ArgumentError, InitialDesign, Scenario, SerialRunner, SmacxError, errors
 from smacx.acquisition import LCB
 from smacx.errors import keyword_hints
 from smacx.models import RandomForest
@@ -30,6 +31,22 @@ def target(config: Configuration, seed: int = 0) -> float:
 def test_argument_error_is_a_type_error() -> None:
     assert issubclass(ArgumentError, SmacxError)
     assert issubclass(ArgumentError, TypeError)
+
+
+@pytest.mark.parametrize("name", errors.__all__)
+def test_every_error_is_a_smacx_error_and_a_builtin_one(name: str) -> None:
+    cls = getattr(errors, name)
+    assert cls is getattr(smacx, name)  # exported at the top level too
+    assert issubclass(cls, SmacxError)
+    if cls is not SmacxError:
+        builtin = [b for b in cls.__mro__ if b.__module__ == "builtins"]
+        assert builtin[0] not in (Exception, BaseException, object), cls.__mro__
+
+
+def test_a_closed_runner_is_not_a_lack_of_workers() -> None:
+    """Code that catches NoWorkersError to wait for workers must not wait on a closed runner."""
+    assert not issubclass(errors.RunnerClosedError, errors.NoWorkersError)
+    assert issubclass(errors.RunnerClosedError, RuntimeError)
 
 
 @pytest.mark.parametrize(

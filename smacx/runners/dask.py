@@ -43,7 +43,13 @@ except ImportError as err:  # pragma: no cover - exercised only without dask ins
         "DaskParallelRunner needs dask.distributed: pip install 'smacx[dask]'"
     ) from err
 
-from smacx.errors import ArgumentError, NoWorkersError, ScenarioError, keyword_hints
+from smacx.errors import (
+    ArgumentError,
+    NoWorkersError,
+    RunnerClosedError,
+    ScenarioError,
+    keyword_hints,
+)
 from smacx.runhistory import config_to_json, plain_config
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import (
@@ -424,7 +430,7 @@ class DaskParallelRunner(AbstractRunner):
             ScenarioError: A value of ``dask_data_to_scatter`` cannot be pickled (it is named
                 in the message); no trial was submitted.
             NoWorkersError: The cluster had no worker for ``patience`` seconds.
-            NoWorkersError: The runner was closed.
+            RunnerClosedError: The runner was closed.
         """
         self._check_open()
         waited = False
@@ -526,6 +532,9 @@ class DaskParallelRunner(AbstractRunner):
         The number of threads is asked from the scheduler at most every ``worker_count_ttl``
         seconds: under load a round trip to the scheduler can take tens of milliseconds, and the
         optimizer asks after every finished trial.
+
+        Raises:
+            RunnerClosedError: The runner was closed.
         """
         self._check_open()
         if time.monotonic() - self._threads_checked > self.worker_count_ttl:
@@ -655,7 +664,7 @@ class DaskParallelRunner(AbstractRunner):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise NoWorkersError(
+            raise RunnerClosedError(
                 "This DaskParallelRunner is closed and runs no more trials; create a new runner "
                 "(or a new SMAC, which continues a stored run)."
             )
