@@ -34,6 +34,7 @@ from smacx.errors import (
     StorageError,
     TargetCrashedError,
     TrialError,
+    is_real,
     keyword_hints,
 )
 from smacx.initial_design import InitialDesign
@@ -95,9 +96,10 @@ class SMAC:
             proposals; see :class:`~smacx.selector.ModelProposer`), ``"blackbox"`` (Gaussian
             process, log-EI, for low-dimensional continuous spaces), ``"random"`` (random
             search after the initial design), ``"hyperband"`` (Hyperband over random
-            configurations) or ``"multifidelity"`` (Hyperband over the ``"hpo"`` model's
-            proposals, as BOHB does with its density model). The two multi-fidelity presets
-            need a scenario with ``min_budget`` and ``max_budget``.
+            configurations) or ``"multifidelity"`` (Hyperband over proposals of the ``"hpo"``
+            forest, log-EI and search, as BOHB does with its density model, but without
+            ``"hpo"``'s trust region, plateau radius and plateau share). The two
+            multi-fidelity presets need a scenario with ``min_budget`` and ``max_budget``.
         model: The surrogate, replacing the preset's (e.g. ``RandomForest(n_trees=20)``).
         acquisition: The acquisition settings, replacing the preset's (e.g. ``LCB(beta=2)``).
         maximizer: The acquisition maximizer, replacing the preset's (and its trust region).
@@ -112,6 +114,11 @@ class SMAC:
             share the lowest cost, a plateau the model cannot see past (see
             :class:`~smacx.selector.ConfigSelector`). By default 0.5 with the ``"hpo"`` preset
             on a scenario without budgets, else 0 (off).
+        plateau_radius: How far (Euclidean, in encoded units: every hyperparameter's range
+            spans 1) the model's proposals keep from each evaluated configuration whose cost
+            another configuration shares (see :class:`~smacx.selector.ModelProposer`). By
+            default 0.015 with the ``"hpo"`` preset and 0 (off) with the others; 0 turns it
+            off.
         runner: Runs the trials; by default a :class:`~smacx.SerialRunner` of ``target_fn``,
             or a :class:`~smacx.runners.DaskParallelRunner` when ``dask_client`` is given or
             ``scenario.n_workers > 1``. Its own LocalCluster starts with ``SMAC``, or, when
@@ -156,6 +163,7 @@ class SMAC:
         intensifier: IntensifierSettings | None = None,
         random_probability: float | None = None,
         plateau_probability: float | None = None,
+        plateau_radius: float | None = None,
         runner: AbstractRunner | None = None,
         dask_client: Any = None,
         callbacks: Sequence[Callback] = (),
@@ -173,6 +181,14 @@ class SMAC:
         ):
             if share is not None and not _is_probability(share):
                 raise ScenarioError(f"SMAC's {name} must be a number in [0, 1]; got {share!r}.")
+        if plateau_radius is not None and not (
+            is_real(plateau_radius) and 0.0 <= float(plateau_radius) < 0.5
+        ):
+            raise ScenarioError(
+                "SMAC's plateau_radius must be a distance in [0, 0.5) in encoded units (every "
+                "hyperparameter's range spans 1), or None for the preset's; got "
+                f"{plateau_radius!r}."
+            )
         if isinstance(callbacks, Callback) or not isinstance(callbacks, Iterable):
             raise ScenarioError(
                 f"SMAC's callbacks must be a list of smacx.Callback instances; got {callbacks!r}."
@@ -216,7 +232,12 @@ class SMAC:
         self.runner = self._make_runner(target_fn, runner, dask_client)
         design = initial_design if initial_design is not None else InitialDesign()
         proposer, default_probability = _preset_parts(
-            preset, scenario, model=model, acquisition=acquisition, maximizer=maximizer
+            preset,
+            scenario,
+            model=model,
+            acquisition=acquisition,
+            maximizer=maximizer,
+            plateau_radius=plateau_radius,
         )
         self.selector = ConfigSelector(
             scenario.configspace,
@@ -1388,6 +1409,7 @@ def _preset_parts(
     model: Model | None,
     acquisition: Acquisition | None,
     maximizer: Maximizer | None,
+    plateau_radius: float | None = None,
 ) -> tuple[ModelProposer | None, float]:
     """The model-based proposer of a preset (None for random search) and its random share."""
     from smacx.acquisition import LogEI
@@ -1398,7 +1420,12 @@ def _preset_parts(
     if preset in ("random", "hyperband"):
         given = [
             n
-            for n, v in [("model", model), ("acquisition", acquisition), ("maximizer", maximizer)]
+            for n, v in [
+                ("model", model),
+                ("acquisition", acquisition),
+                ("maximizer", maximizer),
+                ("plateau_radius", plateau_radius),
+            ]
             if v is not None
         ]
         if given:
@@ -1461,7 +1488,9 @@ def _preset_parts(
         noisy=not scenario.deterministic,
         # The preset's own search only: a maximizer of the user's may not take a region.
         trust_region=0.2 if preset == "hpo" and maximizer is None else 0.0,
-        plateau_radius=0.015 if preset == "hpo" else 0.0,
+        plateau_radius=(0.015 if preset == "hpo" else 0.0)
+        if plateau_radius is None
+        else float(plateau_radius),
         perturb=0.25 if preset == "hpo" else 0.0,
     )
     return proposer, probability

@@ -95,6 +95,7 @@ _SMAC_KEYWORDS = (
     "intensifier",
     "random_probability",
     "plateau_probability",
+    "plateau_radius",
     "runner",
     "dask_client",
     "callbacks",

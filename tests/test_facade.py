@@ -563,6 +563,11 @@ def test_bad_arguments_are_named(space: ConfigurationSpace) -> None:
         SMAC(s, quadratic, random_probability=2.0)
     with pytest.raises(ScenarioError, match="plateau_probability must be a number in"):
         SMAC(s, quadratic, plateau_probability=-0.1)
+    for radius in (-0.01, 0.5, float("nan"), True, "0.1"):
+        with pytest.raises(ScenarioError, match=r"plateau_radius must be a distance in \[0, 0.5\)"):
+            SMAC(s, quadratic, plateau_radius=radius)  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="plateau_radius with preset='random', which uses no"):
+        SMAC(s, quadratic, preset="random", plateau_radius=0.02)
     with pytest.raises(ScenarioError, match="callbacks must be"):
         SMAC(s, quadratic, callbacks=[print])  # type: ignore[list-item]
     with pytest.raises(ScenarioError, match="needs a target_fn"):

@@ -636,6 +636,27 @@ def test_plateau_probability_defaults_to_half_for_hpo_without_budgets(
     assert SMAC(budgets, preset="hpo").selector.plateau_probability == 0.0
 
 
+def test_plateau_radius_is_the_presets_unless_given(space: ConfigurationSpace) -> None:
+    import numpy as np
+
+    from smacx import SMAC, Scenario
+    from smacx.selector import ModelProposer
+
+    scenario = Scenario(space, n_trials=10, deterministic=True, output_directory=None)
+
+    def radius(smac: SMAC) -> float:
+        proposer = smac.selector.proposer
+        assert isinstance(proposer, ModelProposer)
+        return proposer.plateau_radius
+
+    assert radius(SMAC(scenario)) == 0.015
+    assert radius(SMAC(scenario, preset="blackbox")) == 0.0
+    assert radius(SMAC(scenario, plateau_radius=0)) == 0.0
+    assert radius(SMAC(scenario, preset="blackbox", plateau_radius=np.float32(0.03))) == (
+        pytest.approx(0.03)
+    )
+
+
 def test_the_hpo_preset_proposes_half_at_random_on_a_plateau(
     space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
