@@ -1342,11 +1342,7 @@ def _listed(name: str, given: Any, kind: type, what: str) -> list[Any] | None:
 
 
 def _is_probability(value: object) -> bool:
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, (bool, np.bool_))
-        and 0.0 <= float(value) <= 1.0
-    )
+    return is_real(value) and 0.0 <= float(value) <= 1.0  # type: ignore[arg-type]
 
 
 #: What SMAC calls on each part a user may swap in, and an example of one.

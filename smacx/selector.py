@@ -24,7 +24,7 @@ import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx.encoding import INACTIVE, inactive_as_code, rows_in
-from smacx.errors import ScenarioError, SearchSpaceExhaustedError
+from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real
 from smacx.initial_design import finite_vectors, sample_seeded, unit_to_configs
 from smacx.maximizer import Region, worst_where
 from smacx.runhistory import plain_value
@@ -817,7 +817,7 @@ class ModelProposer:
                 "pass trust_region=0 or such a maximizer"
             )
         self.trust_region = trust_region
-        if not 0.0 <= plateau_radius < 0.5:
+        if not (is_real(plateau_radius) and 0.0 <= plateau_radius < 0.5):
             raise ScenarioError(
                 "ModelProposer.plateau_radius: expected a radius in [0, 0.5) (encoded units), "
                 f"got {plateau_radius!r}"

@@ -1559,7 +1559,7 @@ def test_plateau_balls_skip_crashes_instances_and_untied_costs() -> None:
     assert _region_proposer(space)._plateau_balls(y, measured, X, ids, [None] * 4) is None
     # two rows of one configuration (seeds of a deterministic target) share nothing
     assert proposer._plateau_balls(y[:3], measured[:3], X[[0, 0, 2]], [0, 0, 2], [None] * 3) is None
-    for bad in (-0.1, 0.5, float("nan")):
+    for bad in (-0.1, 0.5, float("nan"), "0.1", True):
         with pytest.raises(ScenarioError, match=r"plateau_radius: expected a radius in \[0, 0.5\)"):
             _region_proposer(space, plateau_radius=bad)
 
