@@ -211,9 +211,11 @@ def kill_worker_always(config: Configuration, seed: int) -> float:
 
 
 def kill_parent_and_linger(config: Configuration, seed: int, pid_file: str) -> float:
-    """In pynisher's child: SIGKILL the dask worker (the parent), then keep running."""
+    """In pynisher's child: start a program (an external solver, say), SIGKILL the dask worker
+    (the parent), then keep running."""
     if seed == 0:
-        Path(pid_file).write_text(str(os.getpid()))
+        solver = subprocess.Popen(["sleep", "60"])
+        Path(pid_file).write_text(f"{os.getpid()} {solver.pid}")
         os.kill(os.getppid(), signal.SIGKILL)
         time.sleep(60)
     return float(seed)
@@ -509,10 +511,11 @@ def test_limited_trial_does_not_outlive_its_killed_worker(
     with DaskParallelRunner(target, max_retries=0) as runner:
         values = by_seed(run_all(runner, trials(space, 1), pid_file=str(pid_file)))
     assert values[0].status is StatusType.CRASHED
-    # pynisher's child, which ran the target, died with its worker instead of lingering 60 s.
-    with contextlib.suppress(psutil.NoSuchProcess):
-        child = psutil.Process(int(pid_file.read_text()))
-        child.wait(timeout=10)  # raises TimeoutExpired while the child runs on
+    # pynisher's child, which ran the target, died with its worker instead of lingering 60 s,
+    # and so did the program it started (the worker's watchdog killed it).
+    for pid in pid_file.read_text().split():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(int(pid)).wait(timeout=10)  # TimeoutExpired while it runs on
 
 
 # -- a user's client -----------------------------------------------------------------------------

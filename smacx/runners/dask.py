@@ -1392,7 +1392,7 @@ def _children_allowed() -> Iterator[None]:
     daemonic process ("daemonic processes are not allowed to have children") because a daemon is
     terminated without waiting for them. The flag is lifted while limited trials run, and on Linux
     each child forked by a trial is made to receive SIGKILL when this process dies, so no target
-    outlives its worker.
+    outlives its worker (nor, thanks to :mod:`smacx.runners.watchdog`, the programs it started).
     """
     global _n_limited_trials, _was_daemon
     process = multiprocessing.current_process()

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from smacx.errors import ScenarioError, keyword_hints
 from smacx.runhistory import config_to_json
+from smacx.runners import watchdog
 from smacx.runners.base import AbstractRunner
 from smacx.scenario import Scenario
 from smacx.trial import StatusType, TrialInfo, TrialValue
@@ -91,10 +92,17 @@ class _Measured:
     inside an exception group): a user's Ctrl-C stops the run.
     """
 
-    def __init__(self, fn: TargetFunction, in_child: bool, interrupts_stop: bool = True) -> None:
+    def __init__(
+        self,
+        fn: TargetFunction,
+        in_child: bool,
+        interrupts_stop: bool = True,
+        group: int | None = None,
+    ) -> None:
         self.fn = fn
         self.in_child = in_child
         self.interrupts_stop = interrupts_stop
+        self.group = group  # the watchdog's process group, for the child to join
         self.parent = os.getpid()  # the process that starts the child
         if in_child:
             load_prctl()
@@ -103,6 +111,8 @@ class _Measured:
         if self.in_child:
             # A run killed with kill -9 cannot enforce the limits any more: its trial goes too.
             die_with_parent(self.parent)
+            # ... and so does what the target starts, thanks to the watchdog's group.
+            watchdog.join_group(self.group)
             # pynisher's parent installs a SIGTERM handler before forking; the child inherits it
             # and would ignore the terminate sent at the time limit, dying only at the SIGKILL
             # that follows 5 s later. The default handler ends the child at once.
@@ -276,6 +286,12 @@ class SerialRunner(AbstractRunner):
     lives on) has no result: its value has status RUNNING, and ``SMAC`` gives it up, to run
     again, instead of recording it.
 
+    A limited trial's process never outlives this one: on Linux it receives SIGKILL when this
+    process dies, and on POSIX systems it joins the process group of a watchdog process (see
+    :mod:`smacx.runners.watchdog`) that kills the group when this process dies without
+    exiting normally (``kill -9``, the out-of-memory killer), so the programs the target
+    started (an external solver run with ``subprocess``, say) go too.
+
     Args:
         target_fn: The function to minimize.
         scenario: Supplies the objectives, crash cost and per-trial limits.
@@ -376,8 +392,9 @@ class SerialRunner(AbstractRunner):
             )
         import pynisher
 
+        group = watchdog.start()
         limited = pynisher.limit(
-            _Measured(self.target_fn, in_child=True, interrupts_stop=stops),
+            _Measured(self.target_fn, in_child=True, interrupts_stop=stops, group=group),
             # (pynisher rounds to whole seconds, 2.5 down to 2: round up instead)
             wall_time=None
             if self.walltime_limit is None
