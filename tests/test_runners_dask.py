@@ -727,6 +727,30 @@ def test_a_limited_target_may_fork_processes_of_its_own(
     assert [v.cost for _, v in results] == [7.0, 7.0]
 
 
+def starts_a_process(config: Configuration, seed: int) -> float:
+    """The exit code of a multiprocessing child (5), which multiprocessing refuses to start
+    from a daemonic process."""
+    child = multiprocessing.get_context("fork").Process(target=sys.exit, args=(5,))
+    child.start()
+    child.join()
+    return float(child.exitcode or 0)
+
+
+@pytest.mark.parametrize("limits", [{}, {"trial_walltime_limit": 30}])
+def test_a_target_may_start_processes_on_daemonic_workers(
+    space: ConfigurationSpace, client: Client, limits: dict[str, Any]
+) -> None:
+    """As in a serial run: only a limited trial could start them (a user's report)."""
+    daemonic = lambda: multiprocessing.current_process().daemon  # noqa: E731
+    assert all(client.run(daemonic).values())
+    single = SerialRunner(starts_a_process, scenario(space, **limits))
+    with DaskParallelRunner(single, dask_client=client) as runner:
+        results = run_all(runner, trials(space, 2))
+    assert [v.status for _, v in results] == [StatusType.SUCCESS] * 2
+    assert [v.cost for _, v in results] == [5.0, 5.0]
+    assert all(client.run(daemonic).values())  # the workers are daemons again
+
+
 def interrupts_itself(config: Configuration, seed: int) -> float:
     raise KeyboardInterrupt("raised by the target, e.g. a library's own signal handling")
 

@@ -151,9 +151,11 @@ class DaskParallelRunner(AbstractRunner):
     dask forget a trial. Data must be picklable (by pickle or cloudpickle): a lock, an open
     file or a connection raises :class:`~smacx.errors.ScenarioError` naming its keyword.
 
-    Per-trial time and memory limits (pynisher) work on daemonic worker processes, dask's default:
-    while a limited trial runs, the worker process is allowed to start pynisher's child, and on
-    Linux that child is killed when the worker dies, so no orphaned target keeps running.
+    Per-trial time and memory limits (pynisher) work on daemonic worker processes, dask's default,
+    and so do targets that start processes of their own (a multiprocessing pool, a PyTorch
+    ``DataLoader`` with workers), as they do in a serial run: while a trial runs, the worker
+    process is allowed to start children, and on Linux those it forks directly (pynisher's child
+    under limits) are killed when the worker dies, so no orphaned target keeps running.
 
     When a worker dies while running a trial (killed, segfault, out of memory) and dask gives up
     on the trial with ``KilledWorker``, the trial is submitted again up to ``max_retries`` times,
@@ -1289,9 +1291,8 @@ def _run_trial(
     single_worker: SerialRunner = values[runner.key]
     kwargs = {name: values[ref.key] for name, ref in data.items()}
     config = plain_config(Configuration(single_worker.scenario.configspace, vector=vector))
-    limited = single_worker.walltime_limit is not None or single_worker.memory_limit is not None
     with (
-        _children_allowed() if limited else contextlib.nullcontext(),
+        _children_allowed(),
         interrupts_are_failures(),
         results_logged_by_caller(),  # in the user's process, by iter_results
     ):
@@ -1378,7 +1379,7 @@ def _from_peer(key: str) -> Any:
 
 
 _lock = threading.Lock()
-_n_limited_trials = 0
+_n_trials = 0
 _was_daemon = False
 _in_trial = threading.local()
 _fork_hooked = False
@@ -1386,31 +1387,32 @@ _fork_hooked = False
 
 @contextlib.contextmanager
 def _children_allowed() -> Iterator[None]:
-    """Let this worker process start pynisher's child while the block runs.
+    """Let this worker process start children (pynisher's, or the target's own) while the block
+    runs.
 
     Dask starts worker processes as daemons, and multiprocessing refuses to start children of a
     daemonic process ("daemonic processes are not allowed to have children") because a daemon is
-    terminated without waiting for them. The flag is lifted while limited trials run, and on Linux
+    terminated without waiting for them. The flag is lifted while trials run, and on Linux
     each child forked by a trial is made to receive SIGKILL when this process dies, so no target
     outlives its worker (nor, thanks to :mod:`smacx.runners.watchdog`, the programs it started).
     """
-    global _n_limited_trials, _was_daemon
+    global _n_trials, _was_daemon
     process = multiprocessing.current_process()
     config = getattr(process, "_config", None)
     _install_fork_hook()
     with _lock:
-        if _n_limited_trials == 0 and isinstance(config, dict):
+        if _n_trials == 0 and isinstance(config, dict):
             _was_daemon = bool(config.get("daemon"))
             config["daemon"] = False
-        _n_limited_trials += 1
+        _n_trials += 1
     _in_trial.parent = os.getpid()
     try:
         yield
     finally:
         _in_trial.parent = None
         with _lock:
-            _n_limited_trials -= 1
-            if _n_limited_trials == 0 and isinstance(config, dict) and _was_daemon:
+            _n_trials -= 1
+            if _n_trials == 0 and isinstance(config, dict) and _was_daemon:
                 config["daemon"] = True
 
 
