@@ -189,12 +189,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
     )
     args = parser.parse_args(argv)
+    # The library's logger gets a handler of its own for this call only (it always has a
+    # NullHandler, and main() may be called from Python, whose logging stays as it was).
     log = logging.getLogger("smacx")
-    if not log.handlers:  # main() may be called more than once in a process
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        log.addHandler(handler)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = log.level
+    log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        return _run(args, parser, log)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging.Logger) -> int:
+    """The command of ``main``'s parsed ``args``; returns the exit status."""
     if args.command is None:
         parser.print_usage(sys.stderr)
         print("smacx: a command is required: smacx show OUTPUT_DIR/RUN_NAME", file=sys.stderr)

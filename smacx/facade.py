@@ -121,9 +121,12 @@ class SMAC:
             off.
         runner: Runs the trials; by default a :class:`~smacx.SerialRunner` of ``target_fn``,
             or a :class:`~smacx.runners.DaskParallelRunner` when ``dask_client`` is given or
-            ``scenario.n_workers > 1``. Its own LocalCluster starts with ``SMAC``, or, when
-            a stored run has no trial left to run, with the first ``optimize()`` or
-            ``validate()`` that runs trials (``runner`` is the serial runner until then).
+            ``scenario.n_workers > 1`` (a ``SerialRunner`` passed here is run on such a
+            cluster too). A runner must be built on a scenario with the same space,
+            objectives, crash costs, trial limits, instances and budgets. Its own
+            LocalCluster starts with ``SMAC``, or, when a stored run has no trial left to
+            run, with the first ``optimize()`` or ``validate()`` that runs trials (``runner``
+            is the serial runner until then).
         dask_client: A ``dask.distributed.Client`` to run trials on; it is never closed by smacx.
             Trials are queued ahead of its workers as ``DaskParallelRunner`` does by default;
             pass ``runner=DaskParallelRunner(SerialRunner(f, scenario), dask_client=client,
@@ -311,6 +314,7 @@ class SMAC:
         self._stop_reason: str | None = None
         self._start_time = math.nan
         self._start_cpu = 0.0
+        self._run_start = math.nan  # Unix time at which the run started (see _run_clock)
         self._target_time = 0.0
         self._target_cpu_time = 0.0
         self._own_time = 0.0
@@ -337,9 +341,7 @@ class SMAC:
         # With n_workers > 1, a LocalCluster goes around the serial runner: started here, last,
         # unless the stored run has no trial left to run (continued to be read, or to be
         # validated): then by optimize() or validate(), if they run trials.
-        self._wants_cluster = (
-            isinstance(self.runner, SerialRunner) and runner is None and scenario.n_workers > 1
-        )
+        self._wants_cluster = isinstance(self.runner, SerialRunner) and scenario.n_workers > 1
         if not self._trials_done():
             try:
                 self._use_cluster()
@@ -385,6 +387,24 @@ class SMAC:
                     "runner on this scenario, e.g. DaskParallelRunner(SerialRunner(f, "
                     "scenario)), or pass target_fn instead of runner."
                 )
+            theirs = getattr(inner, "scenario", None)
+            if isinstance(theirs, Scenario):
+                differ = [
+                    f"{name}: the runner's {getattr(theirs, name)!r:.60}, "
+                    f"SMAC's {getattr(self.scenario, name)!r:.60}"
+                    for name in _RUNNER_FIELDS
+                    if getattr(theirs, name) != getattr(self.scenario, name)
+                ]
+                if differ:
+                    # The runner applies its own limits, objectives and crash costs to every
+                    # trial, and checks the target's arguments against its own instances and
+                    # budgets: a different scenario there is silently the one that counts.
+                    raise ScenarioError(
+                        "SMAC got a runner built on a scenario that differs from SMAC's in what "
+                        f"the runner uses ({'; '.join(differ)}); build the runner on this "
+                        "scenario, e.g. SerialRunner(f, scenario), or pass target_fn instead "
+                        "of runner."
+                    )
             return runner
         if target_fn is None:
             if dask_client is not None:
@@ -475,6 +495,7 @@ class SMAC:
                 of one: the message then says to tell them and ask again.
         """
         self._check_open("ask()")
+        self._run_clock()  # started by the first of ask, tell and optimize
         try:
             info = self._ask(stale_only=False)
         except SearchSpaceExhaustedError as err:
@@ -575,6 +596,7 @@ class SMAC:
                 TrialValue.
         """
         self._check_open("tell()")
+        self._run_clock()
         t0 = time.perf_counter()
         if not isinstance(info, TrialInfo) or not isinstance(value, TrialValue):
             raise TrialError(f"tell takes a TrialInfo and a TrialValue; got {info!r}, {value!r}.")
@@ -712,10 +734,26 @@ class SMAC:
             "cost": costs,
             **front,
             "n_finished": self.runhistory.n_finished,
-            "walltime": time.time() - self._start_time if math.isfinite(self._start_time) else 0.0,
+            "walltime": self._run_clock(),
         }
         self.runhistory.add_incumbent(entry)
         logger.debug("Incumbent: config %s with cost %s.", config_id, costs)
+
+    def _run_clock(self) -> float:
+        """Seconds since the run started: at the first ``ask()``, ``tell()`` or ``optimize()``
+        of any process on it. The start is stored with the run, so a continued run counts on
+        (the time in between included). A run stored before the start was kept starts at its
+        earliest trial."""
+        if math.isnan(self._run_start):
+            storage = self.runhistory.storage
+            stored = storage.get_meta("started_at")
+            if stored is None:
+                starts = [v.starttime for _, v in self.runhistory.finished() if v.starttime > 0]
+                stored = storage.set_meta_if_absent(
+                    "started_at", repr(min(starts, default=time.time()))
+                )
+            self._run_start = float(stored)
+        return time.time() - self._run_start
 
     # -- optimize ------------------------------------------------------------------------------
 
@@ -828,27 +866,28 @@ class SMAC:
                 "SMAC.optimize needs a target_fn (or a runner); without one, run trials "
                 "yourself with ask() and tell()."
             )
-        data = _scatter_arguments(data_to_scatter)
-        target = getattr(getattr(self.runner, "single_worker", self.runner), "target_fn", None)
-        if target is not None:
-            check_data(target, data)
+        data = self._checked_data(data_to_scatter, "optimize")
         if not self._trials_done():
             self._use_cluster()
         self._scattered = data  # validate() passes the same data
         self._reclaim_in_flight()
         self._start_time = time.time()
         self._start_cpu = _cpu_seconds()
+        self._run_clock()
         self._stop_requested = False
         self._stop_reason = None
-        from tqdm.auto import tqdm
+        bar: Any = _NoBar()
+        if self.progress:
+            # (not built when off: even a disabled bar creates tqdm's multiprocessing lock,
+            # which fixes the process's start method for good)
+            from tqdm.auto import tqdm
 
-        bar = tqdm(
-            total=self.scenario.n_trials,
-            initial=min(self.runhistory.n_finished, self.scenario.n_trials),
-            disable=not self.progress,
-            unit="trial",
-            desc="smacx",
-        )
+            bar = tqdm(
+                total=self.scenario.n_trials,
+                initial=min(self.runhistory.n_finished, self.scenario.n_trials),
+                unit="trial",
+                desc="smacx",
+            )
         for cb in self.callbacks:
             cb.on_start(self)
         parallel = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
@@ -994,6 +1033,18 @@ class SMAC:
                 n += 1
             self._untold.pop(0)
 
+    def _checked_data(
+        self, data_to_scatter: Mapping[str, Any] | None, method: str
+    ) -> dict[str, Any]:
+        """``data_to_scatter`` of ``optimize`` or ``validate`` (``method``) as a dict of keyword
+        arguments that the target takes."""
+        data = _scatter_arguments(data_to_scatter, f"SMAC.{method}")
+        assert self.runner is not None
+        target = getattr(getattr(self.runner, "single_worker", self.runner), "target_fn", None)
+        if target is not None:
+            check_data(target, data)
+        return data
+
     def validate(
         self,
         config: Configuration,
@@ -1052,7 +1103,9 @@ class SMAC:
                 "SMAC.validate needs at least one seed and one instance to run; got "
                 f"seeds={list(seeds)!r}, instances={None if chosen is None else list(chosen)!r}."
             )
-        data = dict(data_to_scatter if data_to_scatter is not None else self._scattered)
+        data = self._checked_data(
+            data_to_scatter if data_to_scatter is not None else self._scattered, "validate"
+        )
         self._use_cluster()
         values: list[TrialValue] = []
         pending = list(trials)
@@ -1224,6 +1277,28 @@ def _space_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
     return "; ".join(parts) or "the order of its entries"
 
 
+class _NoBar:
+    """What ``optimize`` calls on its progress bar, when there is none."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+#: The fields of a Scenario that its runner applies to every trial (see _make_runner).
+_RUNNER_FIELDS = (
+    "objectives",
+    "crash_cost",
+    "trial_walltime_limit",
+    "trial_memory_limit",
+    "instances",
+    "min_budget",
+    "max_budget",
+)
+
+
 def _same_space(a: Any, b: Any) -> bool:
     """Whether two ConfigSpace spaces are the same (identity first: comparing is slow)."""
     return a is b or bool(a == b)
@@ -1308,20 +1383,21 @@ def _locked(err: BaseException) -> bool:
 _RESERVED_ARGUMENTS = frozenset({"config", "trial_info", "self", *TRIAL_ARGUMENTS})
 
 
-def _scatter_arguments(data: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``optimize``'s ``data_to_scatter`` as a dict of keyword arguments, checked."""
+def _scatter_arguments(data: Mapping[str, Any] | None, method: str) -> dict[str, Any]:
+    """The ``data_to_scatter`` of ``method`` (for messages) as a dict of keyword arguments,
+    checked."""
     if data is None:
         return {}
     if not isinstance(data, Mapping):
         raise ScenarioError(
-            "SMAC.optimize's data_to_scatter must be a dict of argument name to value, e.g. "
+            f"{method}'s data_to_scatter must be a dict of argument name to value, e.g. "
             f"{{'X': X, 'y': y}}; got {type(data).__name__} {data!r:.100}."
         )
     bad = [k for k in data if not isinstance(k, str) or not k.isidentifier()]
     taken = sorted(k for k in data if k in _RESERVED_ARGUMENTS)
     if bad or taken:
         raise ScenarioError(
-            "SMAC.optimize's data_to_scatter keys are keyword arguments of the target, so they "
+            f"{method}'s data_to_scatter keys are keyword arguments of the target, so they "
             f"must be identifiers other than {sorted(_RESERVED_ARGUMENTS)}; got "
             f"{bad + taken!r}. Rename them in the dict and in the target's signature."
         )

@@ -59,7 +59,8 @@ def sample_seeded(
     saved = configspace.random
     configspace.random = np.random.RandomState(int(rng.integers(2**31)))
     try:
-        drawn = configspace.sample_configuration(n)
+        # (one is drawn with size None, the same draw: size=1 is deprecated in ConfigSpace)
+        drawn = configspace.sample_configuration(n if n != 1 else None)
     finally:
         configspace.random = saved
     return drawn if isinstance(drawn, list) else [drawn]

@@ -247,9 +247,10 @@ class RunHistory:
         """Every change of incumbent so far, oldest first, as stored with the run.
 
         Each entry holds the incumbent's ``config_id``, its ``cost`` (one per objective), the
-        number of finished trials (``n_finished``) and the seconds since the optimization
-        started (``walltime``). With several objectives also the whole Pareto front:
-        ``config_ids`` and their ``costs``, best first.
+        number of finished trials (``n_finished``) and the seconds since the run started
+        (``walltime``: since the first ``ask()``, ``tell()`` or ``optimize()`` of any process
+        on it, a continued run's time in between included). With several objectives also the
+        whole Pareto front: ``config_ids`` and their ``costs``, best first.
         """
         stored = self.storage.get_meta("trajectory")
         return [] if stored is None else list(json.loads(stored))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -150,6 +151,23 @@ def test_a_command_is_required_and_verbose_goes_after_it_too(
     scenario = finished_run(tmp_path)
     assert main(["show", str(scenario.output_path), "-v"]) == 0
     assert main(["-v", "show", str(scenario.output_path)]) == 0
+
+
+def test_verbose_shows_the_traceback_and_main_leaves_logging_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-v did nothing: the library's NullHandler kept main() from adding its own handler (a
+    user's report); and main() left the logger's level set for the rest of the process."""
+    junk = tmp_path / "junk.db"
+    junk.write_text("not sqlite")
+    log = logging.getLogger("smacx")
+    before = (log.level, list(log.handlers))
+    assert main(["show", str(junk)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert main(["-v", "show", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert "DEBUG smacx: smacx show failed" in err and "Traceback" in err
+    assert (log.level, list(log.handlers)) == before
 
 
 def test_python_dash_m_smacx_runs_the_command() -> None:

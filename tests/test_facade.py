@@ -225,6 +225,27 @@ def test_resume_continues_and_counts_finished(space: ConfigurationSpace, tmp_pat
     assert len(second.runhistory.get_configs()) == 25  # no configuration evaluated twice
 
 
+def test_the_trajectorys_walltime_runs_on_over_ask_tell_and_continued_runs(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """It was 0.0 for every entry of an ask/tell run, and restarted at each optimize()."""
+    sc = scenario(space, tmp_path, n_trials=6)
+    first = SMAC(sc, progress=False)
+    for cost in (3.0, 2.0, 1.0):  # every result a new incumbent
+        info = first.ask()
+        time.sleep(0.05)
+        first.tell(info, TrialValue(cost=cost))
+    walltimes = [e["walltime"] for e in first.trajectory]
+    assert len(walltimes) == 3 and 0.05 <= walltimes[0] < walltimes[1] < walltimes[2]
+    first.close()
+    time.sleep(0.05)
+    second = SMAC(sc, lambda config, seed: -1.0 - config["x"] ** 2, progress=False)
+    second.optimize()
+    later = [e["walltime"] for e in second.trajectory[3:]]
+    assert later and later[0] > walltimes[-1] + 0.05  # counts on from the stored start
+    assert later == sorted(later)
+
+
 def test_a_run_continues_with_the_intensifier_it_was_started_with(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
@@ -501,9 +522,7 @@ def test_swappable_parts_and_arguments_are_checked_up_front(space: Configuration
     assert smac.validate(incumbent, seeds=iter([1, 2])) == pytest.approx(quadratic(incumbent))
 
 
-def test_validate_passes_the_data_optimize_scattered(
-    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_validate_passes_the_data_optimize_scattered(space: ConfigurationSpace) -> None:
     def target(config: Configuration, seed: int, offset: float) -> float:
         return quadratic(config) + offset
 
@@ -514,9 +533,15 @@ def test_validate_passes_the_data_optimize_scattered(
     assert smac.validate(incumbent, data_to_scatter={"offset": 0.0}) == pytest.approx(
         quadratic(incumbent)
     )
-    with caplog.at_level("WARNING", logger="smacx"):
-        assert smac.validate(incumbent, data_to_scatter={}) == math.inf  # offset missing
-    assert "all 1 trial(s) of the configuration ended ['CRASHED']" in caplog.text
+    # checked as optimize() checks it, instead of crashing every trial or deep inside
+    for data, message in (
+        ({}, r"requires argument\(s\) \['offset'\]"),
+        ({"offset": 0.0, "offest": 1.0}, r"\['offest'\] that target_fn does not take"),
+        ({"offset": 0.0, "seed": 1}, r"SMAC.validate's data_to_scatter keys .* got \['seed'\]"),
+        (5, "SMAC.validate's data_to_scatter must be a dict"),
+    ):
+        with pytest.raises(ScenarioError, match=message):
+            smac.validate(incumbent, data_to_scatter=data)  # type: ignore[arg-type]
 
 
 def test_validate_with_nothing_to_run_names_the_arguments(space: ConfigurationSpace) -> None:
@@ -541,6 +566,24 @@ def test_summary_counts_the_incumbents_trials_at_its_budget(space: Configuration
     at_top = [k for k in trials if k.budget == max(k.budget for k in trials)]
     assert len(at_top) < len(trials)  # promoted from lower budgets
     assert f"over {len(at_top)} trial(s)" in smac.summary()
+
+
+def test_a_run_without_progress_bar_leaves_the_start_method_unset(tmp_path: Path) -> None:
+    """Even a disabled tqdm bar fixes multiprocessing's start method, and a later
+    set_start_method("spawn") failed (a user's report). In a fresh interpreter."""
+    import subprocess
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import multiprocessing\n"
+        "from ConfigSpace import ConfigurationSpace\n"
+        "from smacx import SMAC, Scenario\n"
+        "sc = Scenario(ConfigurationSpace({'x': (0.0, 1.0)}), n_trials=3, output_directory=None)\n"
+        "SMAC(sc, lambda config, seed: 1.0, progress=False).optimize()\n"
+        "print(multiprocessing.get_start_method(allow_none=True))\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "None"
 
 
 def test_progress_bar_and_summary(
@@ -1224,6 +1267,28 @@ def test_a_runner_built_on_another_space_is_refused(space: ConfigurationSpace) -
     runner = SerialRunner(quadratic, scenario(other, n_trials=3))
     with pytest.raises(ScenarioError, match="another scenario's configspace"):
         SMAC(scenario(space, n_trials=3), runner=runner)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("trial_walltime_limit", 1),
+        ("trial_memory_limit", 4000),
+        ("objectives", ["cost", "time"]),
+        ("crash_cost", 100.0),
+        ("instances", ["a", "b"]),
+    ],
+)
+def test_a_runner_built_on_a_scenario_with_other_trial_settings_is_refused(
+    space: ConfigurationSpace, field: str, value: Any
+) -> None:
+    """The runner applies its own scenario's limits and objectives: a 1 s limit on SMAC's
+    scenario and none on the runner's ran 2 s trials as successes (a user's report)."""
+    plain = scenario(space, n_trials=3)
+    runner = SerialRunner(lambda config, seed=0, instance=None: 0.0, plain)
+    with pytest.raises(ScenarioError, match=rf"in what the runner uses \({field}: the runner's"):
+        SMAC(scenario(space, n_trials=3, **{field: value}), runner=runner)
+    SMAC(scenario(space, n_trials=3), runner=runner)  # an equal scenario is fine
 
 
 def test_targets_that_cannot_be_called_as_smacx_calls_them_are_refused_early(

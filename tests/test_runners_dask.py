@@ -412,6 +412,19 @@ def _nothing() -> None:
     pass
 
 
+def test_a_serial_runner_passed_with_n_workers_runs_on_its_own_cluster(
+    space: ConfigurationSpace,
+) -> None:
+    """As with target_fn: it ran one trial at a time without a word (a user's report)."""
+    from smacx import SMAC
+
+    sc = scenario(space, n_trials=4, n_workers=2)
+    with SMAC(sc, runner=SerialRunner(seed_as_cost, sc), progress=False) as smac:
+        assert isinstance(smac.runner, DaskParallelRunner)
+        smac.optimize()
+        assert smac.runhistory.n_finished == 4
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="no fork there")
 def test_processes_forked_while_the_run_owns_a_cluster_leave_it_alone(
     space: ConfigurationSpace,
