@@ -121,6 +121,11 @@ def keyword_hints(
         init = cls.__init__
         parameters = list(inspect.signature(init).parameters.values())[1:]  # not self
         names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        positional = [
+            p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        takes_more = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+        by_keyword = [n for n in names if n not in positional] or names[-1:] or ["name"]
 
         def fix(name: str) -> str:
             if name in hints:
@@ -133,6 +138,12 @@ def keyword_hints(
 
         @functools.wraps(init)
         def checked(self: _C, *args: Any, **kwargs: Any) -> None:
+            if len(args) > len(positional) and not takes_more:
+                raise ArgumentError(
+                    f"{cls.__name__} takes at most {len(positional)} positional argument(s) "
+                    f"({', '.join(positional)}); got {len(args)}. Pass the others by keyword, "
+                    f"e.g. {cls.__name__}(..., {by_keyword[0]}=...)."
+                )
             for name in kwargs:
                 if name not in names:
                     raise ArgumentError(

@@ -79,6 +79,11 @@ _ELSEWHERE = {
     "acquisition_maximizer": "smacx calls it maximizer",
     "random_design": "the share of random proposals is random_probability",
     "logging_level": "smacx logs to logging.getLogger('smacx'); set that logger's level",
+    "config_selector": "smacx has no selector object: set random_probability, "
+    "plateau_probability, model, acquisition or maximizer",
+    "runhistory_encoder": "the model transforms costs itself, e.g. RandomForest(log_y=True)",
+    "multi_objective_algorithm": "several objectives use ParEGO built in: give "
+    "Scenario(objectives=[...])",
 }
 
 

@@ -488,10 +488,21 @@ class RunHistory:
             keys: Average over these trials only (all must be finished). By default over the
                 trials at the highest budget the configuration has results for.
         """
+        if not isinstance(config, Configuration):
+            raise TrialError(
+                "RunHistory.get_costs: config must be a Configuration (for example "
+                f"history.get_config(config_id)); got {type(config).__name__} {config!r:.100}."
+            )
         config_id = self.get_config_id(config)
         if config_id is None:
             return [math.inf] * len(self.objectives)
         if keys is not None:
+            missing = [k for k in keys if k not in self._finished]
+            if missing:
+                raise TrialError(
+                    "RunHistory.get_costs: keys must be keys of finished trials (see "
+                    f"finished()); got {missing!r:.200}, which have no result here."
+                )
             values = [self._finished[k] for k in keys]
             return _mean_costs(values, len(self.objectives))
         if config_id not in self._cost_cache:

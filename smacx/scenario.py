@@ -185,6 +185,11 @@ class Scenario:
     n_workers: int = 1
     _fingerprint: str = field(init=False, repr=False, compare=False, default="")
 
+    def __hash__(self) -> int:
+        # The generated hash would hash every field, and a ConfigurationSpace cannot be
+        # hashed: equal scenarios share these fields, so they hash alike.
+        return hash((self.name, self.deterministic, self.n_trials, self.seed, self.n_workers))
+
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # the documented way to normalize fields of a frozen dataclass
         if not isinstance(self.configspace, ConfigurationSpace):

@@ -78,6 +78,8 @@ def test_scenario_names_the_unknown_field_and_the_fix(keyword: str, hint: str) -
         ("configspace", "it is Scenario's first argument: SMAC(Scenario(configspace, ...), ...)."),
         ("n_trial", "did you mean 'n_trials' (it is a field of Scenario(...): "),
         ("modle", "did you mean 'model'?"),
+        ("config_selector", "smacx has no selector object: set random_probability"),
+        ("runhistory_encoder", "RandomForest(log_y=True)"),
     ],
 )
 def test_smac_names_the_unknown_keyword_and_the_fix(
@@ -150,6 +152,13 @@ def test_positional_arguments_pass_through() -> None:
     assert Pair(1, 5, c=4).values == (1, 5, 4)
     with pytest.raises(ArgumentError, match="did you mean 'c'"):
         Pair(1, cc=4)
+    # too many: named, instead of Python's bare TypeError
+    with pytest.raises(
+        ArgumentError,
+        match=r"^Pair takes at most 2 positional argument\(s\) \(a, b\); got 3\. Pass the "
+        r"others by keyword, e.g\. Pair\(\.\.\., c=\.\.\.\)\.$",
+    ):
+        Pair(1, 2, 3)  # type: ignore[misc]
 
 
 def test_scenario_points_every_keyword_of_smac_to_smac() -> None:

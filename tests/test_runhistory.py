@@ -83,6 +83,18 @@ def test_multi_objective_cost_is_normalized_mean(space: ConfigurationSpace) -> N
     assert rh.get_cost(a) == pytest.approx(0.5) and rh.get_cost(b) == pytest.approx(0.5)
 
 
+def test_get_costs_names_a_config_or_key_it_cannot_use(space: ConfigurationSpace) -> None:
+    """A dict gave [inf] without a word, an unknown key a bare KeyError (a user's report)."""
+    rh = RunHistory(space)
+    c = space.get_default_configuration()
+    finish(rh, TrialInfo(c, seed=1), 2.0)
+    with pytest.raises(TrialError, match="config must be a Configuration .* got dict"):
+        rh.get_costs(dict(c))  # type: ignore[arg-type]
+    with pytest.raises(TrialError, match=r"keys must be keys of finished trials .*seed=7"):
+        rh.get_costs(c, keys=[TrialKey(1, None, 7, None)])
+    assert rh.get_costs(c, keys=[TrialKey(1, None, 1, None)]) == [2.0]
+
+
 def test_crashed_config_costs_crash_cost(space: ConfigurationSpace) -> None:
     rh = RunHistory(space)
     c = space.get_default_configuration()

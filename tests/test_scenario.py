@@ -119,6 +119,15 @@ def test_scenario_is_frozen_and_normalized(space: ConfigurationSpace, tmp_path: 
     assert s.instances == ("i1", "i2")
     with pytest.raises(AttributeError):
         s.n_trials = 3  # type: ignore[misc]
+    # frozen, so hashable: equal scenarios (on equal spaces) hash alike
+    twin = Scenario(
+        ConfigurationSpace(dict(space)),
+        output_directory=tmp_path,
+        objectives=("a", "b"),
+        crash_cost=5,
+        instances=("i1", "i2"),
+    )
+    assert twin == s and hash(twin) == hash(s) and len({s, twin}) == 1
 
 
 def test_default_name_depends_on_identity_not_on_budget(space: ConfigurationSpace) -> None:
