@@ -546,6 +546,8 @@ def test_limits_on_user_client_with_daemonic_workers(
     assert values[2].status is values[3].status is StatusType.SUCCESS
     # The daemon flag is back once no limited trial runs.
     assert all(client.run(lambda: multiprocessing.current_process().daemon).values())
+    # and the workers keep no trial process (pynisher reaps them) with its pipes open
+    assert not any(client.run(lambda: len(multiprocessing.active_children())).values())
 
 
 def test_user_client_stays_open_and_running_trials_are_cancelled(

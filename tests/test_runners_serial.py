@@ -336,6 +336,23 @@ def test_limited_trial_does_not_outlive_a_killed_run(tmp_path: Any) -> None:
             psutil.Process(int(pid)).wait(timeout=10)  # TimeoutExpired while it runs on
 
 
+def test_limited_trials_leave_no_process_nor_pipe_behind(space: ConfigurationSpace) -> None:
+    """pynisher reaps each trial's process itself, so multiprocessing counted every one as
+    alive forever, with two pipes each: after about 500 trials every trial crashed with "Too
+    many open files" (a user's report)."""
+    import multiprocessing
+
+    import psutil
+
+    runner = make(space, lambda config: config["x"] ** 2, trial_walltime_limit=30)
+    runner.run(space.get_default_configuration())
+    fds = psutil.Process().num_fds()
+    for _ in range(25):
+        assert runner.run(space.sample_configuration()).status is StatusType.SUCCESS
+    assert multiprocessing.active_children() == []
+    assert psutil.Process().num_fds() <= fds + 2  # (not 50 more)
+
+
 def returns_a_lock(config: Configuration, seed: int) -> Any:
     import threading
 

@@ -76,6 +76,33 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def forget_reaped_children() -> None:
+    """Drop from multiprocessing's set of this process's children those that ended and were
+    reaped by someone else.
+
+    pynisher waits for a trial's process with psutil, which reaps it: multiprocessing then
+    never learns that it ended, and keeps it in its set, with the two pipes of each such
+    process open (a run under limits ran out of file descriptors after about 500 trials).
+    Dropped, a process object is collected, and multiprocessing's finalizer closes its pipes.
+    A child that runs, or that ended and waits to be reaped, is left alone (``WNOWAIT``).
+    """
+    children = getattr(multiprocessing.process, "_children", None)
+    waitid = getattr(os, "waitid", None)
+    if not isinstance(children, set) or waitid is None:  # pragma: no cover - other Pythons
+        return
+    for process in list(children):
+        popen = getattr(process, "_popen", None)
+        pid = getattr(popen, "pid", None)
+        if not isinstance(pid, int) or getattr(popen, "returncode", None) is not None:
+            continue
+        try:
+            waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # not a child of this process any more: reaped
+            children.discard(process)
+        except OSError:  # pragma: no cover - nothing to learn
+            pass
+
+
 #: How long a limited trial's process lives on after its target returned (see _Measured).
 _LINGER_SECONDS = 1.0
 
@@ -403,8 +430,11 @@ class SerialRunner(AbstractRunner):
             context="fork",
             warnings=False,
         )
-        with _sigterm_ends_the_run() as sigterm:
-            outcome = self._call_limited(pynisher, limited, config, kwargs)
+        try:
+            with _sigterm_ends_the_run() as sigterm:
+                outcome = self._call_limited(pynisher, limited, config, kwargs)
+        finally:
+            forget_reaped_children()
         if sigterm and outcome[0] == "error":
             # The application handles SIGTERM itself and lives on, but pynisher killed the
             # trial: no fault of the target, so no result either (see run()).
