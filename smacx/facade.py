@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import numbers
+import os
 import statistics
 import sys
 import threading
@@ -19,7 +20,7 @@ import uuid
 import warnings
 import weakref
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -273,6 +274,9 @@ class SMAC:
             settings = Intensifier()
         # Ends this object's session of a stored run (see _live_owners); set once it is open.
         self._end_session: weakref.finalize[..., SMAC] | None = None
+        self._session: str | None = None  # registered by _open_storage
+        self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
+        self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
         if overwrite and scenario.output_path is not None:
             # The settings' own checks (budgets, brackets) on a history in memory, so that an
             # error leaves the stored run as it was rather than after the wipe.
@@ -289,6 +293,13 @@ class SMAC:
             # the leases of this one's trials (renewed every minute while it lives).
             lease_seconds=math.inf if scenario.output_path is None else LEASE_SECONDS,
         )
+        if self._session is not None:
+            # Seen by a later overwrite=True, which must not delete the file under this one
+            # while it lives (see _live_owners). Ended by close(), or when this object is
+            # collected or the interpreter exits without it (optimize() does not close).
+            self._end_session = weakref.finalize(
+                self, _end_session, self.runhistory, self._session, self._asked, self._in_flight
+            )
         try:
             stored = self.runhistory.storage.get_meta("intensifier")
             if stored is not None:
@@ -312,7 +323,7 @@ class SMAC:
                 settings,
             )
         except BaseException:
-            self.runhistory.storage.close()
+            self._close_unbuilt()
             raise
 
         self._stop_requested = False
@@ -325,8 +336,6 @@ class SMAC:
         self._own_time = 0.0
         self._durations: deque[float] = deque(maxlen=32)  # seconds of the latest trials
         self._told_here = 0
-        self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
-        self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
         self._closed = False
         # the trajectory when closed (None: not read)
         self._final_trajectory: list[dict[str, Any]] | None = None
@@ -351,17 +360,14 @@ class SMAC:
             try:
                 self._use_cluster()
             except BaseException:
-                self.runhistory.storage.close()
+                self._close_unbuilt()
                 raise
-        if scenario.output_path is not None:
-            # Seen by a later overwrite=True, which must not delete the file under this one
-            # while it lives (see _live_owners). Ended by close(), or when this object is
-            # collected or the interpreter exits without it (optimize() does not close).
-            session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
-            self.runhistory.storage.append_meta(_SESSIONS, json.dumps(session))
-            self._end_session = weakref.finalize(
-                self, _end_session, self.runhistory, session, self._asked, self._in_flight
-            )
+
+    def _close_unbuilt(self) -> None:
+        """End the session and close the storage of an object whose construction failed."""
+        if self._end_session is not None:
+            self._end_session()
+        self.runhistory.storage.close()
 
     # -- construction --------------------------------------------------------------------------
 
@@ -423,7 +429,25 @@ class SMAC:
         return DaskParallelRunner(single, dask_client=dask_client)
 
     def _open_storage(self, overwrite: bool) -> Storage:
+        """The run's storage, opened (after deleting the stored run, with ``overwrite``) and
+        checked against the scenario; a stored run gets this object's session (see
+        ``_live_owners``). All of it under a lock on the run's folder: an ``overwrite=True``
+        of another process started at the same moment cannot delete the database between
+        this one's opening it and registering its session (it went on into the deleted
+        file, and its results were lost)."""
         path = self.scenario.output_path
+        with _folder_lock(path):
+            storage = self._open_storage_locked(path, overwrite)
+            if path is not None:
+                self._session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
+                try:
+                    storage.append_meta(_SESSIONS, json.dumps(self._session))
+                except BaseException:
+                    storage.close()
+                    raise
+        return storage
+
+    def _open_storage_locked(self, path: Path | None, overwrite: bool) -> Storage:
         if path is not None and overwrite:
             live = _live_owners(path / DATABASE_NAME)
             if owner_id() in live:
@@ -1311,6 +1335,32 @@ def _same_space(a: Any, b: Any) -> bool:
 
 #: Meta keys: the SMAC objects that opened a stored run, and those of them that closed it.
 _SESSIONS, _CLOSED_SESSIONS = "sessions", "closed_sessions"
+
+
+@contextlib.contextmanager
+def _folder_lock(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on the run's folder ``path`` (``flock`` on the folder itself)
+    while the block runs. Without ``flock`` (Windows), or where the file system refuses it
+    (some network file systems), the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None:
+        yield
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # opening the storage says what is wrong with the folder
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _end_session(

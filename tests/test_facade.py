@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -1441,6 +1442,41 @@ def test_overwrite_is_refused_while_this_process_has_the_run_open(
     dropped = SMAC(scenario(space, tmp_path, n_trials=5), progress=False)
     del dropped  # left to the collector: no longer in the way
     SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True).close()
+
+
+def test_overwrite_waits_for_a_run_being_opened_and_then_refuses(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several processes started at once with overwrite=True: one could delete the database
+    that another had just opened and not yet registered in, which went on into the deleted
+    file and lost its results (a user's report). Here the first object pauses right after
+    opening the run; the overwrite in the meantime waits for it, then sees it and refuses."""
+    opened = threading.Event()
+    original = SMAC._open_storage_locked
+
+    def slow(self: SMAC, *args: Any) -> Any:
+        storage = original(self, *args)
+        if not opened.is_set():
+            opened.set()
+            time.sleep(0.5)  # between opening the run and registering in it
+        return storage
+
+    monkeypatch.setattr(SMAC, "_open_storage_locked", slow)
+    sc = scenario(space, tmp_path, n_trials=4)
+    built: list[SMAC] = []
+    first = threading.Thread(target=lambda: built.append(SMAC(sc, quadratic, progress=False)))
+    first.start()
+    assert opened.wait(10)
+    with pytest.raises(StorageError, match="overwrite=True would delete the run"):
+        SMAC(sc, quadratic, overwrite=True)
+    first.join()
+    database = sc.output_path / "runhistory.db"
+    inode = database.stat().st_ino
+    built[0].optimize()
+    built[0].close()
+    assert database.stat().st_ino == inode  # its own file, not a deleted one
+    with SMAC(sc, quadratic) as again:
+        assert again.runhistory.n_finished == 4
 
 
 def test_overwrite_of_a_run_that_cannot_be_deleted_names_the_folder(
