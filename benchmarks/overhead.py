@@ -31,7 +31,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from run import ADAPTERS, build_specs, parse_labels, run_many  # noqa: E402
+from run import ADAPTERS, build_specs, missing_packages, parse_labels, run_many  # noqa: E402
 
 
 def window_overhead_ms(record: Mapping[str, Any], first: int, last: int) -> float | None:
@@ -139,23 +139,35 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [o for o in optimizers if o not in ADAPTERS]
     if unknown:
         raise SystemExit(f"unknown optimizer(s) {unknown}")
+    missing = missing_packages(optimizers)
+    if missing:
+        raise SystemExit(
+            f"--optimizers {','.join(optimizers)} needs {', '.join(missing)}, not installed "
+            'in this Python: pip install -e ".[bench]" (or leave those optimizers out)'
+        )
     labels = parse_labels(args.label)
     specs = []
     for n in sorted(int(t) for t in args.trials.split(",")):
         specs += build_specs(
             optimizers, [args.task], list(range(args.seeds)), n, labels, mode="overhead"
         )
-    run_many(
-        specs,
-        args.out,
-        jobs=args.jobs,
-        timeout=args.timeout,
-        threads=args.threads,
-        resume=args.resume,
-    )
+    try:
+        results = run_many(
+            specs,
+            args.out,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            threads=args.threads,
+            resume=args.resume,
+        )
+    except KeyboardInterrupt:
+        return 130
     print()
     print_table(summarize(r for r in read_jsonl(args.out) if r.get("mode") == "overhead"))
-    return 0
+    bad = [r for r in results if r.get("status") != "ok"]
+    if bad:
+        print(f"{len(bad)} failed runs (see {args.out})")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -300,6 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     if not args.no_plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(
+                f"\nwrote {args.out_dir / 'summary.json'}; no plots: matplotlib is not installed "
+                '(pip install -e ".[bench]", or pass --no-plots)',
+                file=sys.stderr,
+            )
+            return 1
         paths = plot(records, summary, args.out_dir)
         print(f"\nwrote {args.out_dir / 'summary.json'} and {len(paths)} plots to {args.out_dir}")
     return 0

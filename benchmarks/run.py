@@ -27,6 +27,7 @@ noisy cost seen), ``true_costs`` and ``returned_config``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -361,6 +362,19 @@ ADAPTERS: dict[str, Callable[[Task, int, int, Recorder, Path], str]] = {
 }
 
 
+#: The package each adapter imports beyond smacx's own dependencies (the bench extra).
+PACKAGES = {"smac3": "smac", "smac3_blackbox": "smac", "smac3_pyrfr": "smac", "optuna": "optuna"}
+
+
+def missing_packages(optimizers: list[str]) -> list[str]:
+    """The packages that ``optimizers`` need and this Python cannot import, found before any
+    run starts (else every run of theirs failed alike in its own subprocess)."""
+    import importlib.util
+
+    needed = dict.fromkeys(PACKAGES[o] for o in optimizers if o in PACKAGES)
+    return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
 def _rss_mb(usage: resource.struct_rusage) -> float:
     # ru_maxrss is in kilobytes on Linux, bytes on macOS.
     scale = 1.0 if sys.platform == "darwin" else 1024.0
@@ -503,21 +517,56 @@ def run_one(
     returncode: int | None = None
     status_override: str | None = None
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             cmd,
-            check=False,
             cwd=workdir,
             env=child_env(threads),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
         )
+        with _running_lock:
+            if _stopping.is_set():  # started as the sweep was being interrupted
+                proc.kill()
+            _running.add(proc)
+        try:
+            try:
+                _, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                status_override = "timeout"
+                proc.kill()
+                _, err = proc.communicate()
+        finally:
+            with _running_lock:
+                _running.discard(proc)
         returncode = proc.returncode
-        stderr_tail = proc.stderr[-3000:]
-    except subprocess.TimeoutExpired as exc:
-        status_override = "timeout"
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
         stderr_tail = (err or "")[-3000:]
+        return _record(
+            spec, workdir, returncode, stderr_tail, status_override, start, threads, meta
+        )
+    finally:
+        if not keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+#: Children of run_one still running, which an interrupt of run_many ends.
+_running: set[subprocess.Popen[str]] = set()
+_running_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def _record(
+    spec: RunSpec,
+    workdir: Path,
+    returncode: int | None,
+    stderr_tail: str,
+    status_override: str | None,
+    start: float,
+    threads: int,
+    meta: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The result record of a child that has ended (see run_one)."""
+    out_path = workdir / "result.json"
     elapsed = time.perf_counter() - start
 
     record: dict[str, Any] = {"schema": SCHEMA, **asdict(spec)}
@@ -541,8 +590,6 @@ def run_one(
             **meta,
         }
     )
-    if not keep_workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
     return record
 
 
@@ -585,7 +632,8 @@ def run_many(
     def work(spec: RunSpec) -> dict[str, Any]:
         return run_one(spec, timeout=timeout, threads=threads, meta=meta, keep_workdir=keep_workdir)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = {pool.submit(work, s): s for s in todo}
         for i, fut in enumerate(as_completed(futures), 1):
             rec = fut.result()
@@ -594,6 +642,23 @@ def run_many(
             results.append(rec)
             if not quiet:
                 _print_progress(i, len(todo), rec, time.perf_counter() - t0)
+    except KeyboardInterrupt:
+        # One Ctrl-C ends the sweep: no queued run starts, the running ones are killed (their
+        # records, cut short, are not written) and their work folders removed.
+        pool.shutdown(wait=False, cancel_futures=True)
+        with _running_lock:
+            _stopping.set()
+            for proc in _running:
+                with contextlib.suppress(OSError):
+                    proc.kill()
+        pool.shutdown(wait=True)
+        print(
+            f"interrupted: {len(results)} of {len(todo)} runs recorded in {out}; --resume "
+            "goes on from there",
+            file=sys.stderr,
+        )
+        raise
+    pool.shutdown(wait=True)
     return results
 
 
@@ -686,6 +751,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [o for o in optimizers if o not in ADAPTERS]
     if unknown:
         raise SystemExit(f"unknown optimizer(s) {unknown}; known: {', '.join(ADAPTERS)}")
+    missing = missing_packages(optimizers)
+    if missing:
+        raise SystemExit(
+            f"--optimizers {','.join(optimizers)} needs {', '.join(missing)}, not installed "
+            'in this Python: pip install -e ".[bench]" (or leave those optimizers out)'
+        )
     tasks = [t.name for t in suite_tasks(args.suite)]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     specs = build_specs(
@@ -702,15 +773,18 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     t0 = time.perf_counter()
-    results = run_many(
-        specs,
-        args.out,
-        jobs=args.jobs,
-        timeout=args.timeout,
-        threads=args.threads,
-        resume=args.resume,
-        keep_workdir=args.keep_workdir,
-    )
+    try:
+        results = run_many(
+            specs,
+            args.out,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            threads=args.threads,
+            resume=args.resume,
+            keep_workdir=args.keep_workdir,
+        )
+    except KeyboardInterrupt:
+        return 130
     bad = [r for r in results if r.get("status") != "ok"]
     print(f"done in {(time.perf_counter() - t0) / 60:.1f} min; {len(bad)} failed runs")
     return 1 if bad else 0

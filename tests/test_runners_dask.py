@@ -412,6 +412,20 @@ def _nothing() -> None:
     pass
 
 
+def test_a_runner_dropped_without_close_closes_its_cluster(space: ConfigurationSpace) -> None:
+    """``SMAC(scenario, f).optimize()`` in a loop kept one cluster per call, 2 processes and
+    7 threads each, until the interpreter exited (a user's report)."""
+    runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space, n_workers=2)))
+    run_all(runner, trials(space, 2))
+    workers = [psutil.Process(pid) for pid in runner.client.run(os.getpid).values()]
+    assert len(workers) == 2
+    del runner
+    gc.collect()
+    for worker in workers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.wait(timeout=30)  # TimeoutExpired while the cluster lives on
+
+
 def test_a_serial_runner_passed_with_n_workers_runs_on_its_own_cluster(
     space: ConfigurationSpace,
 ) -> None:

@@ -24,6 +24,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -388,9 +389,12 @@ class DaskParallelRunner(AbstractRunner):
         # A script whose optimize() was interrupted (Ctrl-C) and never closed the SMAC: the
         # cluster is closed before the interpreter shuts down, not by dask's own exit hooks,
         # which found the trials' workers gone and printed errors.
-        # (Not when the runner is collected: that may happen in dask's own event-loop thread,
-        # which cannot wait for the cluster to close.)
         self._close_at_exit = _CloseAtExit(client, self._cluster, self.scheduler_file)
+        # A runner dropped without close() (``SMAC(scenario, f).optimize()`` in a loop, each
+        # with its own cluster) closes its cluster when it is collected, in a thread of its
+        # own: the collector may run in any thread, dask's event loop included, which cannot
+        # wait there for the cluster to close.
+        weakref.finalize(self, _close_in_background, self._close_at_exit)
         # Before concurrent.futures shuts its executors down at exit, which dask still needs
         # to report the cancelled trials: a private hook of CPython's threading, which
         # concurrent.futures uses too; atexit's hooks run too late.
@@ -1106,6 +1110,10 @@ class _CloseAtExit:
         )
         self._pid = os.getpid()
 
+    def pending(self) -> bool:
+        """Whether the hook would close the cluster (neither it nor the runner did)."""
+        return self._parts is not None and os.getpid() == self._pid
+
     def cancel(self) -> bool:
         """Keep the hook from closing the cluster; whether it had not done so already."""
         parts, self._parts = self._parts, None  # (the hook, kept until exit, holds nothing)
@@ -1115,6 +1123,34 @@ class _CloseAtExit:
         parts, self._parts = self._parts, None
         if parts is not None and os.getpid() == self._pid:
             _close_cluster(*parts, quietly=True)
+
+
+#: Threads closing the clusters of collected runners (see _close_in_background).
+_closing: list[threading.Thread] = []
+_join_registered = False
+
+
+def _close_in_background(hook: _CloseAtExit) -> None:
+    """Close the cluster of a runner that was collected unclosed, in a thread; the first such
+    call registers an exit hook that waits for those threads (up to 30 s each)."""
+    if not hook.pending():
+        return
+    global _join_registered
+    thread = threading.Thread(target=hook, name="smacx-close-cluster", daemon=True)
+    with _lock:
+        if not _join_registered:
+            _join_registered = True
+            register = getattr(threading, "_register_atexit", atexit.register)
+            with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
+                register(_join_closing)
+        _closing[:] = [t for t in _closing if t.is_alive()]
+        _closing.append(thread)
+    thread.start()
+
+
+def _join_closing() -> None:
+    for thread in list(_closing):
+        thread.join(timeout=30.0)
 
 
 def _close_cluster(
