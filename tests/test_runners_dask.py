@@ -591,6 +591,18 @@ def test_user_client_stays_open_and_running_trials_are_cancelled(
         assert not isinstance(raised.value, NoWorkersError)
 
 
+def test_a_runner_whose_client_was_closed_says_so(space: ConfigurationSpace) -> None:
+    """wait() raised dask's ClosedClientError while submitting the trial again, and
+    count_available_workers() an AttributeError from inside (a user's report)."""
+    with thread_client(1) as (_, own):
+        runner = DaskParallelRunner(SerialRunner(sleepy, scenario(space)), dask_client=own)
+        runner.submit_trial(trials(space, 1)[0])
+    for call in (runner.wait, runner.count_available_workers, lambda: list(runner.iter_results())):
+        with pytest.raises(RunnerClosedError, match=r"client .* was closed \(client.close\(\)\)"):
+            call()
+    runner.close()  # closing the runner afterwards is fine
+
+
 def test_trial_cancelled_after_it_finished_is_never_reported(
     space: ConfigurationSpace, client: Client
 ) -> None:

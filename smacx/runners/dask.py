@@ -451,6 +451,8 @@ class DaskParallelRunner(AbstractRunner):
         self._submit(trial, freed=time.monotonic() if waited else None)
 
     def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
+        if not self._closed:
+            self._check_client()
         self._drain()
         while self._finished and not self._closed:
             batch = list(self._finished)
@@ -519,7 +521,10 @@ class DaskParallelRunner(AbstractRunner):
 
         Raises:
             NoWorkersError: The cluster had no worker for ``patience`` seconds.
+            RunnerClosedError: The runner's client was closed.
         """
+        if not self._closed:
+            self._check_client()
         self._drain()
         if self._finished:
             return
@@ -540,7 +545,7 @@ class DaskParallelRunner(AbstractRunner):
         optimizer asks after every finished trial.
 
         Raises:
-            RunnerClosedError: The runner was closed.
+            RunnerClosedError: The runner or its client was closed.
         """
         self._check_open()
         if time.monotonic() - self._threads_checked > self.worker_count_ttl:
@@ -673,6 +678,16 @@ class DaskParallelRunner(AbstractRunner):
             raise RunnerClosedError(
                 "This DaskParallelRunner is closed and runs no more trials; create a new runner "
                 "(or a new SMAC, which continues a stored run)."
+            )
+        self._check_client()
+
+    def _check_client(self) -> None:
+        if getattr(self._client, "status", None) in ("closing", "closed"):
+            raise RunnerClosedError(
+                "The dask client of this DaskParallelRunner was closed (client.close()), so the "
+                f"runner can neither submit trials nor receive the results of the "
+                f"{len(self._running)} it has running. Close the client only after the runner "
+                "(or the SMAC using it), or create a new runner on a client that is open."
             )
 
     def _total_threads(self) -> int:
