@@ -31,7 +31,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from run import ADAPTERS, build_specs, missing_packages, parse_labels, run_many  # noqa: E402
+from run import build_specs, parse_labels, parse_optimizers, run_many  # noqa: E402
 
 
 def window_overhead_ms(record: Mapping[str, Any], first: int, last: int) -> float | None:
@@ -135,33 +135,21 @@ def main(argv: list[str] | None = None) -> int:
         print_table(summarize(read_jsonl(args.summarize)))
         return 0
 
-    optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
-    unknown = [o for o in optimizers if o not in ADAPTERS]
-    if unknown:
-        raise SystemExit(f"unknown optimizer(s) {unknown}")
-    missing = missing_packages(optimizers)
-    if missing:
-        raise SystemExit(
-            f"--optimizers {','.join(optimizers)} needs {', '.join(missing)}, not installed "
-            'in this Python: pip install -e ".[bench]" (or leave those optimizers out)'
-        )
+    optimizers = parse_optimizers(args.optimizers)
     labels = parse_labels(args.label)
     specs = []
     for n in sorted(int(t) for t in args.trials.split(",")):
         specs += build_specs(
             optimizers, [args.task], list(range(args.seeds)), n, labels, mode="overhead"
         )
-    try:
-        results = run_many(
-            specs,
-            args.out,
-            jobs=args.jobs,
-            timeout=args.timeout,
-            threads=args.threads,
-            resume=args.resume,
-        )
-    except KeyboardInterrupt:
-        return 130
+    results = run_many(
+        specs,
+        args.out,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        threads=args.threads,
+        resume=args.resume,
+    )
     print()
     print_table(summarize(r for r in read_jsonl(args.out) if r.get("mode") == "overhead"))
     bad = [r for r in results if r.get("status") != "ok"]

@@ -366,13 +366,24 @@ ADAPTERS: dict[str, Callable[[Task, int, int, Recorder, Path], str]] = {
 PACKAGES = {"smac3": "smac", "smac3_blackbox": "smac", "smac3_pyrfr": "smac", "optuna": "optuna"}
 
 
-def missing_packages(optimizers: list[str]) -> list[str]:
-    """The packages that ``optimizers`` need and this Python cannot import, found before any
-    run starts (else every run of theirs failed alike in its own subprocess)."""
+def parse_optimizers(text: str) -> list[str]:
+    """The optimizers of a comma-separated ``--optimizers``; exits naming any that is unknown,
+    or whose package this Python cannot import (found before any run starts: else every run
+    of theirs failed alike in its own subprocess)."""
     import importlib.util
 
+    optimizers = [o.strip() for o in text.split(",") if o.strip()]
+    unknown = [o for o in optimizers if o not in ADAPTERS]
+    if unknown:
+        raise SystemExit(f"unknown optimizer(s) {unknown}; known: {', '.join(ADAPTERS)}")
     needed = dict.fromkeys(PACKAGES[o] for o in optimizers if o in PACKAGES)
-    return [name for name in needed if importlib.util.find_spec(name) is None]
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SystemExit(
+            f"--optimizers {text} needs {', '.join(missing)}, not installed in this Python: "
+            'pip install -e ".[bench]" (or leave those optimizers out)'
+        )
+    return optimizers
 
 
 def _rss_mb(usage: resource.struct_rusage) -> float:
@@ -657,7 +668,7 @@ def run_many(
             "goes on from there",
             file=sys.stderr,
         )
-        raise
+        raise SystemExit(130) from None  # the shell's status after Ctrl-C
     pool.shutdown(wait=True)
     return results
 
@@ -747,16 +758,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = RunSpec(**json.loads(args.child))
         return child_main(spec, args.child_out, Path.cwd())
 
-    optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
-    unknown = [o for o in optimizers if o not in ADAPTERS]
-    if unknown:
-        raise SystemExit(f"unknown optimizer(s) {unknown}; known: {', '.join(ADAPTERS)}")
-    missing = missing_packages(optimizers)
-    if missing:
-        raise SystemExit(
-            f"--optimizers {','.join(optimizers)} needs {', '.join(missing)}, not installed "
-            'in this Python: pip install -e ".[bench]" (or leave those optimizers out)'
-        )
+    optimizers = parse_optimizers(args.optimizers)
     tasks = [t.name for t in suite_tasks(args.suite)]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     specs = build_specs(
@@ -773,18 +775,15 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     t0 = time.perf_counter()
-    try:
-        results = run_many(
-            specs,
-            args.out,
-            jobs=args.jobs,
-            timeout=args.timeout,
-            threads=args.threads,
-            resume=args.resume,
-            keep_workdir=args.keep_workdir,
-        )
-    except KeyboardInterrupt:
-        return 130
+    results = run_many(
+        specs,
+        args.out,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        threads=args.threads,
+        resume=args.resume,
+        keep_workdir=args.keep_workdir,
+    )
     bad = [r for r in results if r.get("status") != "ok"]
     print(f"done in {(time.perf_counter() - t0) / 60:.1f} min; {len(bad)} failed runs")
     return 1 if bad else 0
