@@ -363,7 +363,12 @@ ADAPTERS: dict[str, Callable[[Task, int, int, Recorder, Path], str]] = {
 
 
 #: The package each adapter imports beyond smacx's own dependencies (the bench extra).
-PACKAGES = {"smac3": "smac", "smac3_blackbox": "smac", "smac3_pyrfr": "smac", "optuna": "optuna"}
+PACKAGES = {
+    "smac3": ("smac",),
+    "smac3_blackbox": ("smac",),
+    "smac3_pyrfr": ("smac", "pyrfr"),  # pyrfr: not in the bench extra (pip install pyrfr)
+    "optuna": ("optuna",),
+}
 
 
 def parse_optimizers(text: str) -> list[str]:
@@ -376,12 +381,13 @@ def parse_optimizers(text: str) -> list[str]:
     unknown = [o for o in optimizers if o not in ADAPTERS]
     if unknown:
         raise SystemExit(f"unknown optimizer(s) {unknown}; known: {', '.join(ADAPTERS)}")
-    needed = dict.fromkeys(PACKAGES[o] for o in optimizers if o in PACKAGES)
+    needed = dict.fromkeys(name for o in optimizers for name in PACKAGES.get(o, ()))
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
         raise SystemExit(
             f"--optimizers {text} needs {', '.join(missing)}, not installed in this Python: "
-            'pip install -e ".[bench]" (or leave those optimizers out)'
+            'pip install -e ".[bench]" (and pyrfr for smac3_pyrfr: pip install pyrfr), or '
+            "leave those optimizers out"
         )
     return optimizers
 
@@ -616,6 +622,7 @@ def run_many(
     quiet: bool = False,
 ) -> list[dict[str, Any]]:
     """Runs all ``specs`` with at most ``jobs`` children at once; appends records to ``out``."""
+    _stopping.clear()  # (set by an earlier, interrupted call)
     done: set[tuple[Any, ...]] = set()
     if resume and out.exists():
         for line in out.read_text().splitlines():

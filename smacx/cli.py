@@ -194,14 +194,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = logging.getLogger("smacx")
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    level = log.level
+    level, propagate = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    log.propagate = False  # (an application's root handlers would print every line again)
     try:
         return _run(args, parser, log)
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
+        log.propagate = propagate
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging.Logger) -> int:

@@ -285,14 +285,22 @@ class SMAC:
                 self.selector,
                 RunHistory(scenario.configspace, objectives=scenario.objectives),
             )
-        self.runhistory = RunHistory(
-            scenario.configspace,
-            objectives=scenario.objectives,
-            storage=self._open_storage(overwrite),
-            # A run in a database may be shared with processes on other hosts, which see only
-            # the leases of this one's trials (renewed every minute while it lives).
-            lease_seconds=math.inf if scenario.output_path is None else LEASE_SECONDS,
-        )
+        storage = self._open_storage(overwrite)
+        try:
+            self.runhistory = RunHistory(
+                scenario.configspace,
+                objectives=scenario.objectives,
+                storage=storage,
+                # A run in a database may be shared with processes on other hosts, which see
+                # only the leases of this one's trials (renewed every minute while it lives).
+                lease_seconds=math.inf if scenario.output_path is None else LEASE_SECONDS,
+            )
+        except BaseException:  # (a damaged history, an interrupt while reading a large one)
+            if self._session is not None:
+                with contextlib.suppress(Exception):
+                    storage.append_meta(_CLOSED_SESSIONS, json.dumps(self._session))
+            storage.close()
+            raise
         if self._session is not None:
             # Seen by a later overwrite=True, which must not delete the file under this one
             # while it lives (see _live_owners). Ended by close(), or when this object is
@@ -1337,6 +1345,10 @@ def _same_space(a: Any, b: Any) -> bool:
 _SESSIONS, _CLOSED_SESSIONS = "sessions", "closed_sessions"
 
 
+#: How long SMAC waits for another process to finish opening the same run (see _folder_lock).
+_FOLDER_LOCK_SECONDS = 60.0
+
+
 @contextlib.contextmanager
 def _folder_lock(path: Path | None) -> Iterator[None]:
     """Hold an exclusive lock on the run's folder ``path`` (``flock`` on the folder itself)
@@ -1356,11 +1368,29 @@ def _folder_lock(path: Path | None) -> Iterator[None]:
         yield
         return
     try:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + _FOLDER_LOCK_SECONDS
+        locked = False
+        while not locked:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StorageError(
+                        f"the run folder {str(path)!r} stayed locked by another process for "
+                        f"{_FOLDER_LOCK_SECONDS:g} s while it opened the run (a process that "
+                        "hangs there, or one that forked while holding the lock); stop it, or "
+                        "give this scenario another name or output_directory."
+                    ) from None
+                time.sleep(0.05)
+            except OSError:  # no flock on this file system: unlocked, as before
+                break
         yield
     finally:
-        os.close(fd)  # releases the lock
+        # unlocked first: a process forked meanwhile shares the open file and its lock
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def _end_session(

@@ -161,13 +161,13 @@ def test_verbose_shows_the_traceback_and_main_leaves_logging_as_it_was(
     junk = tmp_path / "junk.db"
     junk.write_text("not sqlite")
     log = logging.getLogger("smacx")
-    before = (log.level, list(log.handlers))
+    before = (log.level, list(log.handlers), log.propagate)
     assert main(["show", str(junk)]) == 2
     assert "Traceback" not in capsys.readouterr().err
     assert main(["-v", "show", str(junk)]) == 2
     err = capsys.readouterr().err
     assert "DEBUG smacx: smacx show failed" in err and "Traceback" in err
-    assert (log.level, list(log.handlers)) == before
+    assert (log.level, list(log.handlers), log.propagate) == before
 
 
 def test_python_dash_m_smacx_runs_the_command() -> None:

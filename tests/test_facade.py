@@ -26,6 +26,7 @@ from smacx import (
     Callback,
     Hyperband,
     Intensifier,
+    RunHistory,
     Scenario,
     ScenarioError,
     ScenarioMismatchError,
@@ -1477,6 +1478,47 @@ def test_overwrite_waits_for_a_run_being_opened_and_then_refuses(
     assert database.stat().st_ino == inode  # its own file, not a deleted one
     with SMAC(sc, quadratic) as again:
         assert again.runhistory.n_finished == 4
+
+
+def test_a_construction_interrupted_while_reading_the_run_leaves_it_free_to_overwrite(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session, registered as the run opens, is ended when the history cannot be read
+    (a review's finding: every later overwrite in this process was refused)."""
+    sc = scenario(space, tmp_path, n_trials=3)
+    SMAC(sc, quadratic, progress=False).close()
+
+    def interrupted(self: RunHistory) -> int:
+        raise KeyboardInterrupt("Ctrl-C while a large stored run is read")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunHistory, "sync", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            SMAC(sc, quadratic, progress=False)
+    SMAC(sc, quadratic, progress=False, overwrite=True).close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock and fork are POSIX's")
+def test_the_folder_lock_is_released_though_a_process_forked_while_it_was_held(
+    tmp_path: Path,
+) -> None:
+    """A fork shares the open file and its lock: closing this process's copy did not release
+    it while the child lived (a review's finding)."""
+    import fcntl
+
+    from smacx.facade import _folder_lock
+
+    with _folder_lock(tmp_path):
+        child = os.fork()
+        if child == 0:
+            time.sleep(3)
+            os._exit(0)
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while still held
+    finally:
+        os.close(fd)
+        os.waitpid(child, 0)
 
 
 def test_overwrite_of_a_run_that_cannot_be_deleted_names_the_folder(

@@ -353,6 +353,31 @@ def test_limited_trials_leave_no_process_nor_pipe_behind(space: ConfigurationSpa
     assert psutil.Process().num_fds() <= fds + 2  # (not 50 more)
 
 
+def _sleep_long() -> None:
+    time.sleep(30)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no forkserver there")
+def test_limited_trials_leave_the_applications_own_processes_to_multiprocessing(
+    space: ConfigurationSpace,
+) -> None:
+    """A forkserver's process is not this process's child: the cleanup after limited trials
+    took it for one that pynisher reaped, and multiprocessing lost track of it (a review's
+    finding)."""
+    import multiprocessing
+
+    helper = multiprocessing.get_context("forkserver").Process(target=_sleep_long, daemon=True)
+    helper.start()
+    try:
+        runner = make(space, lambda config: 0.0, trial_walltime_limit=30)
+        for _ in range(2):
+            runner.run(space.sample_configuration())
+        assert multiprocessing.active_children() == [helper]
+    finally:
+        helper.terminate()
+        helper.join(10)
+
+
 def returns_a_lock(config: Configuration, seed: int) -> Any:
     import threading
 

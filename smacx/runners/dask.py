@@ -394,13 +394,16 @@ class DaskParallelRunner(AbstractRunner):
         # with its own cluster) closes its cluster when it is collected, in a thread of its
         # own: the collector may run in any thread, dask's event loop included, which cannot
         # wait there for the cluster to close.
-        weakref.finalize(self, _close_in_background, self._close_at_exit)
+        self._finalizer = weakref.finalize(self, _close_in_background, self._close_at_exit)
         # Before concurrent.futures shuts its executors down at exit, which dask still needs
         # to report the cancelled trials: a private hook of CPython's threading, which
         # concurrent.futures uses too; atexit's hooks run too late.
         register = getattr(threading, "_register_atexit", atexit.register)
         with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
             register(self._close_at_exit)
+            if not _closing_joined_at_exit:  # (threads closing collected runners' clusters)
+                register(_join_closing)
+                _closing_joined_at_exit.append(True)
         logger.info(
             "Started a dask LocalCluster of %d worker process(es) at %s%s",
             n_workers,
@@ -668,6 +671,9 @@ class DaskParallelRunner(AbstractRunner):
                 self._dask.run(_forget_objects, self._key_prefix)
             return
         assert self._cluster is not None
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer.detach()
         if self._close_at_exit.cancel():  # else the exit hook closed it already
             _close_cluster(self._client, self._cluster, self.scheduler_file, quietly=False)
 
@@ -1142,25 +1148,17 @@ class _CloseAtExit:
 
 #: Threads closing the clusters of collected runners (see _close_in_background).
 _closing: list[threading.Thread] = []
-_join_registered = False
+_closing_joined_at_exit: list[bool] = []  # non-empty once _join_closing is registered
 
 
 def _close_in_background(hook: _CloseAtExit) -> None:
-    """Close the cluster of a runner that was collected unclosed, in a thread; the first such
-    call registers an exit hook that waits for those threads (up to 30 s each)."""
-    if not hook.pending():
-        return
-    global _join_registered
-    thread = threading.Thread(target=hook, name="smacx-close-cluster", daemon=True)
-    with _lock:
-        if not _join_registered:
-            _join_registered = True
-            register = getattr(threading, "_register_atexit", atexit.register)
-            with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
-                register(_join_closing)
-        _closing[:] = [t for t in _closing if t.is_alive()]
+    """Close the cluster of a runner that was collected unclosed, in a thread, which the exit
+    hook registered with the first cluster waits for (up to 30 s). Takes no lock: the
+    collector may call it in a thread that holds one."""
+    if hook.pending():
+        thread = threading.Thread(target=hook, name="smacx-close-cluster", daemon=True)
         _closing.append(thread)
-    thread.start()
+        thread.start()
 
 
 def _join_closing() -> None:

@@ -76,31 +76,45 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def forget_reaped_children() -> None:
-    """Drop from multiprocessing's set of this process's children those that ended and were
-    reaped by someone else.
+def children_now() -> set[Any]:
+    """multiprocessing's set of this process's children, as a copy (see
+    :func:`forget_reaped_children`)."""
+    children = getattr(multiprocessing.process, "_children", None)
+    return set(children) if isinstance(children, set) else set()
+
+
+def forget_reaped_children(before: set[Any]) -> None:
+    """Drop from multiprocessing's set of this process's children the forked ones that were
+    added since ``before`` (:func:`children_now`) and have ended and been reaped.
 
     pynisher waits for a trial's process with psutil, which reaps it: multiprocessing then
     never learns that it ended, and keeps it in its set, with the two pipes of each such
     process open (a run under limits ran out of file descriptors after about 500 trials).
     Dropped, a process object is collected, and multiprocessing's finalizer closes its pipes.
-    A child that runs, or that ended and waits to be reaped, is left alone (``WNOWAIT``).
+    Only forked processes, which are this process's own children: a forkserver's are not,
+    and must stay in the set for multiprocessing to end them at exit. One that ran on, or
+    ended and waits to be reaped, is left alone; one reaped here gets its exit code.
     """
     children = getattr(multiprocessing.process, "_children", None)
-    waitid = getattr(os, "waitid", None)
-    if not isinstance(children, set) or waitid is None:  # pragma: no cover - other Pythons
+    if not isinstance(children, set):  # pragma: no cover - other Pythons
         return
-    for process in list(children):
-        popen = getattr(process, "_popen", None)
+    for process in list(children - before):
+        popen: Any = getattr(process, "_popen", None)
         pid = getattr(popen, "pid", None)
-        if not isinstance(pid, int) or getattr(popen, "returncode", None) is not None:
+        if (
+            getattr(popen, "method", None) != "fork"
+            or not isinstance(pid, int)
+            or getattr(popen, "returncode", None) is not None
+        ):
             continue
         try:
-            waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:  # not a child of this process any more: reaped
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else (psutil): it has ended
             children.discard(process)
-        except OSError:  # pragma: no cover - nothing to learn
-            pass
+            continue
+        if done:  # ended just now: reaped here, as multiprocessing would have
+            popen.returncode = os.waitstatus_to_exitcode(status)
+            children.discard(process)
 
 
 #: How long a limited trial's process lives on after its target returned (see _Measured).
@@ -430,11 +444,12 @@ class SerialRunner(AbstractRunner):
             context="fork",
             warnings=False,
         )
+        before = children_now()
         try:
             with _sigterm_ends_the_run() as sigterm:
                 outcome = self._call_limited(pynisher, limited, config, kwargs)
         finally:
-            forget_reaped_children()
+            forget_reaped_children(before)
         if sigterm and outcome[0] == "error":
             # The application handles SIGTERM itself and lives on, but pynisher killed the
             # trial: no fault of the target, so no result either (see run()).
