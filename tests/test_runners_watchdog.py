@@ -15,66 +15,79 @@ import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx import Scenario, SerialRunner
-from smacx.runners import watchdog
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX's")
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="the watchdog is POSIX's")
 
 
 def reports_its_group(config: Configuration) -> tuple[float, dict[str, Any]]:
     return 0.0, {"group": os.getpgid(0)}
 
 
-def test_limited_trials_run_in_the_watchdogs_group(space: ConfigurationSpace) -> None:
+def test_limited_trials_stay_in_this_process_group(space: ConfigurationSpace) -> None:
+    """So that a Ctrl-C or Ctrl-Z typed in a terminal reaches them, and they may read it (a
+    review's finding about an earlier watchdog, which moved them to a group of its own)."""
     runner = SerialRunner(
         reports_its_group, Scenario(space, trial_walltime_limit=30, output_directory=None)
     )
-    groups = [runner.run(space.sample_configuration()).additional_info["group"] for _ in range(2)]
-    group = watchdog.start()
-    assert group is not None
-    assert groups == [group, group]  # one watchdog for every trial of this process
-    assert group != os.getpgid(0)
-    assert psutil.Process(group).ppid() == os.getpid()
-
-
-def test_unlimited_trials_stay_in_this_process(space: ConfigurationSpace) -> None:
-    runner = SerialRunner(reports_its_group, Scenario(space, output_directory=None))
     assert runner.run(space.sample_configuration()).additional_info["group"] == os.getpgid(0)
 
 
-# A process that starts a watchdog, a program in its group, and a forked child outside it (which
-# would hold the watchdog's pipe open if forks kept it), prints the three pids, then ends as
-# sys.argv[1] says: "exit" normally, "kill" with SIGKILL.
+# A run of one limited trial whose target starts a program and reports both pids, then
+# sleeps; the application forked a child of its own before (outside any trial: it would hold
+# the watchdog's pipe open if forks kept it). The script prints the pids of the watchdog, the
+# trial's process, the program and that child, then ends as sys.argv[1] says: "kill" (SIGKILL
+# of itself while the trial runs) or "exit" (normally, after the trial).
 RUN = """
 import os, signal, subprocess, sys, time
+from ConfigSpace import ConfigurationSpace
+from smacx import Scenario, SerialRunner
 from smacx.runners import watchdog
-group = watchdog.start()
-program = subprocess.Popen(["sleep", "60"], preexec_fn=lambda: watchdog.join_group(group))
 child = os.fork()
 if child == 0:
     time.sleep(30)
     os._exit(0)
-print(group, program.pid, child, flush=True)
-if sys.argv[1] == "kill":
+def target(config):
+    program = subprocess.Popen(["sleep", "60"])
+    with open(sys.argv[2], "w") as f:
+        f.write(f"{os.getpid()} {program.pid}")
+    time.sleep(0.0 if sys.argv[1] == "exit" else 60.0)
+    return 0.0
+space = ConfigurationSpace({"x": (0.0, 1.0)})
+runner = SerialRunner(target, Scenario(space, trial_walltime_limit=90, output_directory=None))
+if sys.argv[1] == "exit":
+    runner.run(space.sample_configuration())
+    print(watchdog._proc.pid, open(sys.argv[2]).read(), child, flush=True)
+else:
+    import threading
+    threading.Thread(target=runner.run, args=(space.sample_configuration(),)).start()
+    while not os.path.exists(sys.argv[2]) or not open(sys.argv[2]).read():
+        time.sleep(0.05)
+    time.sleep(1.0)  # the watchdog has seen the program
+    print(watchdog._proc.pid, open(sys.argv[2]).read(), child, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def start_run(how: str, tmp_path: Path) -> tuple[list[psutil.Process], subprocess.Popen[str]]:
+def start_run(how: str, tmp_path: Path) -> tuple[list[int], subprocess.Popen[str]]:
     script = tmp_path / "run.py"
     script.write_text(RUN)
-    run = subprocess.Popen([sys.executable, str(script), how], stdout=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [sys.executable, str(script), how, str(tmp_path / "pids")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert run.stdout is not None
     pids = [int(pid) for pid in run.stdout.readline().split()]
-    assert len(pids) == 3, "the script did not start"
-    return [psutil.Process(pid) for pid in pids], run
+    assert len(pids) == 4, "the script did not start"
+    return pids, run
 
 
-def gone(process: psutil.Process, timeout: float = 10.0) -> bool:
-    """Whether ``process`` ends (or is a zombie) within ``timeout`` seconds."""
+def gone(pid: int, timeout: float = 10.0) -> bool:
+    """Whether process ``pid`` ends (or is a zombie) within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if process.status() == psutil.STATUS_ZOMBIE:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
                 return True
         except psutil.NoSuchProcess:
             return True
@@ -82,28 +95,30 @@ def gone(process: psutil.Process, timeout: float = 10.0) -> bool:
     return False
 
 
-def end(processes: list[psutil.Process]) -> None:
-    for process in processes:
+def end(pids: list[int]) -> None:
+    for pid in pids:
         with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
+            psutil.Process(pid).kill()
 
 
 def test_a_killed_run_takes_the_programs_of_its_trials_along(tmp_path: Path) -> None:
-    (keeper, program, child), run = start_run("kill", tmp_path)
+    (keeper, trial, program, child), run = start_run("kill", tmp_path)
     try:
         assert run.wait(timeout=30) == -9
+        assert gone(trial)
         assert gone(program), "the trial's program outlived the run"
         assert gone(keeper)
-        assert child.is_running()  # a process outside the group is not the watchdog's business
+        assert not gone(child, timeout=0.5)  # the application's process is not the watchdog's
     finally:
-        end([program, child, keeper])
+        end([program, trial, child, keeper])
 
 
 def test_a_normal_exit_lets_the_watchdog_go_quietly(tmp_path: Path) -> None:
-    (keeper, program, child), run = start_run("exit", tmp_path)
+    (keeper, trial, program, child), run = start_run("exit", tmp_path)
     try:
         assert run.wait(timeout=30) == 0
         assert gone(keeper), "the watchdog outlived the run"
-        assert program.is_running() and program.status() != psutil.STATUS_ZOMBIE
+        assert gone(trial) and gone(program)  # (pynisher ends a trial's children with it)
+        assert not gone(child, timeout=0.5)
     finally:
-        end([program, child, keeper])
+        end([program, trial, child, keeper])

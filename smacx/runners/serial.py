@@ -67,11 +67,14 @@ def die_with_parent(parent: int) -> None:
     """In a child process on Linux: receive SIGKILL when the thread that forked it ends with
     its process ``parent`` (for instance at a ``kill -9``), and exit at once if that process is
     gone already. Nothing happens elsewhere, or when the parent did not call
-    :func:`load_prctl`.
+    :func:`load_prctl`. A trial's process that the watchdog covers (see
+    :func:`smacx.runners.watchdog.covers_this_process`) is left to the watchdog, which ends
+    it and all it started.
     """
     if _prctl is None:
         return
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if not watchdog.covers_this_process():
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the request took effect
         os._exit(1)
 
@@ -133,17 +136,10 @@ class _Measured:
     inside an exception group): a user's Ctrl-C stops the run.
     """
 
-    def __init__(
-        self,
-        fn: TargetFunction,
-        in_child: bool,
-        interrupts_stop: bool = True,
-        group: int | None = None,
-    ) -> None:
+    def __init__(self, fn: TargetFunction, in_child: bool, interrupts_stop: bool = True) -> None:
         self.fn = fn
         self.in_child = in_child
         self.interrupts_stop = interrupts_stop
-        self.group = group  # the watchdog's process group, for the child to join
         self.parent = os.getpid()  # the process that starts the child
         if in_child:
             load_prctl()
@@ -152,8 +148,8 @@ class _Measured:
         if self.in_child:
             # A run killed with kill -9 cannot enforce the limits any more: its trial goes too.
             die_with_parent(self.parent)
-            # ... and so does what the target starts, thanks to the watchdog's group.
-            watchdog.join_group(self.group)
+            # ... and so does what the target starts, which the watchdog follows from here.
+            watchdog.register_trial()
             # pynisher's parent installs a SIGTERM handler before forking; the child inherits it
             # and would ignore the terminate sent at the time limit, dying only at the SIGKILL
             # that follows 5 s later. The default handler ends the child at once.
@@ -328,10 +324,10 @@ class SerialRunner(AbstractRunner):
     again, instead of recording it.
 
     A limited trial's process never outlives this one: on Linux it receives SIGKILL when this
-    process dies, and on POSIX systems it joins the process group of a watchdog process (see
-    :mod:`smacx.runners.watchdog`) that kills the group when this process dies without
-    exiting normally (``kill -9``, the out-of-memory killer), so the programs the target
-    started (an external solver run with ``subprocess``, say) go too.
+    process dies, and on POSIX systems a watchdog process (see :mod:`smacx.runners.watchdog`)
+    follows it and the programs it starts (an external solver run with ``subprocess``, say),
+    and kills them when this process dies without exiting normally (``kill -9``, the
+    out-of-memory killer).
 
     Args:
         target_fn: The function to minimize.
@@ -433,9 +429,9 @@ class SerialRunner(AbstractRunner):
             )
         import pynisher
 
-        group = watchdog.start()
+        watchdog.start()
         limited = pynisher.limit(
-            _Measured(self.target_fn, in_child=True, interrupts_stop=stops, group=group),
+            _Measured(self.target_fn, in_child=True, interrupts_stop=stops),
             # (pynisher rounds to whole seconds, 2.5 down to 2: round up instead)
             wall_time=None
             if self.walltime_limit is None
@@ -446,7 +442,7 @@ class SerialRunner(AbstractRunner):
         )
         before = children_now()
         try:
-            with _sigterm_ends_the_run() as sigterm:
+            with _sigterm_ends_the_run() as sigterm, watchdog.forking_a_trial():
                 outcome = self._call_limited(pynisher, limited, config, kwargs)
         finally:
             forget_reaped_children(before)
