@@ -49,6 +49,7 @@ from smacx.runners.dask import (
 )
 from smacx.trial import TrialValue
 from tests.conftest import cancels_itself
+from tests.test_runners_serial import ended
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -541,8 +542,7 @@ def test_limited_trial_does_not_outlive_its_killed_worker(
     # pynisher's child, which ran the target, died with its worker instead of lingering 60 s,
     # and so did the program it started (the worker's watchdog killed it).
     for pid in pid_file.read_text().split():
-        with contextlib.suppress(psutil.NoSuchProcess):
-            psutil.Process(int(pid)).wait(timeout=10)  # TimeoutExpired while it runs on
+        assert ended(int(pid)), f"process {pid} outlived its worker"
 
 
 # -- a user's client -----------------------------------------------------------------------------

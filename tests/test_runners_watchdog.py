@@ -42,6 +42,7 @@ import os, signal, subprocess, sys, time
 from ConfigSpace import ConfigurationSpace
 from smacx import Scenario, SerialRunner
 from smacx.runners import watchdog
+watchdog.start()  # (before the fork, so that the child would inherit the pipe if forks kept it)
 child = os.fork()
 if child == 0:
     time.sleep(30)
@@ -62,7 +63,6 @@ else:
     threading.Thread(target=runner.run, args=(space.sample_configuration(),)).start()
     while not os.path.exists(sys.argv[2]) or not open(sys.argv[2]).read():
         time.sleep(0.05)
-    time.sleep(1.0)  # the watchdog has seen the program
     print(watchdog._proc.pid, open(sys.argv[2]).read(), child, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """

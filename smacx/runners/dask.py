@@ -155,8 +155,10 @@ class DaskParallelRunner(AbstractRunner):
     Per-trial time and memory limits (pynisher) work on daemonic worker processes, dask's default,
     and so do targets that start processes of their own (a multiprocessing pool, a PyTorch
     ``DataLoader`` with workers), as they do in a serial run: while a trial runs, the worker
-    process is allowed to start children, and on Linux those it forks directly (pynisher's child
-    under limits) are killed when the worker dies, so no orphaned target keeps running.
+    process is allowed to start children. When the worker dies, a limited trial's process and
+    what it started are ended by the worker's watchdog (:mod:`smacx.runners.watchdog`), and
+    on Linux the processes a trial forks directly are killed by the kernel, so no orphaned
+    target keeps running.
 
     When a worker dies while running a trial (killed, segfault, out of memory) and dask gives up
     on the trial with ``KilledWorker``, the trial is submitted again up to ``max_retries`` times,
@@ -1442,8 +1444,9 @@ def _children_allowed() -> Iterator[None]:
     Dask starts worker processes as daemons, and multiprocessing refuses to start children of a
     daemonic process ("daemonic processes are not allowed to have children") because a daemon is
     terminated without waiting for them. The flag is lifted while trials run, and on Linux
-    each child forked by a trial is made to receive SIGKILL when this process dies, so no target
-    outlives its worker (nor, thanks to :mod:`smacx.runners.watchdog`, the programs it started).
+    each child forked by a trial is made to receive SIGKILL when this process dies (except a
+    limited trial's process, which the watchdog ends with what it started: see
+    :mod:`smacx.runners.watchdog`), so no target outlives its worker.
     """
     global _n_trials, _was_daemon
     process = multiprocessing.current_process()
@@ -1486,7 +1489,8 @@ def _note_forker() -> None:
 
 
 def _die_with_parent() -> None:
-    """In a child forked by a limited trial: get SIGKILL when the worker dies.
+    """In a child forked by a trial: get SIGKILL when the worker dies (unless the watchdog
+    covers it, see :func:`~smacx.runners.serial.die_with_parent`).
 
     Only in the worker's own children (the trials' processes): a trial's process inherits
     the hook, and the processes its target forks (a multiprocessing pool, say) would find

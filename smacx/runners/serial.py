@@ -63,17 +63,17 @@ def load_prctl() -> None:
             _prctl = lambda *_: -1  # noqa: E731
 
 
-def die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int, covered: bool | None = None) -> None:
     """In a child process on Linux: receive SIGKILL when the thread that forked it ends with
     its process ``parent`` (for instance at a ``kill -9``), and exit at once if that process is
     gone already. Nothing happens elsewhere, or when the parent did not call
-    :func:`load_prctl`. A trial's process that the watchdog covers (see
-    :func:`smacx.runners.watchdog.covers_this_process`) is left to the watchdog, which ends
-    it and all it started.
+    :func:`load_prctl`. A trial's process that the watchdog ``covered`` (by default: whether
+    :func:`smacx.runners.watchdog.covers_this_process`) is left to the watchdog, which ends it
+    and all it started.
     """
     if _prctl is None:
         return
-    if not watchdog.covers_this_process():
+    if not (watchdog.covers_this_process() if covered is None else covered):
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the request took effect
         os._exit(1)
@@ -146,10 +146,9 @@ class _Measured:
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         if self.in_child:
-            # A run killed with kill -9 cannot enforce the limits any more: its trial goes too.
-            die_with_parent(self.parent)
-            # ... and so does what the target starts, which the watchdog follows from here.
-            watchdog.register_trial()
+            # A run killed with kill -9 cannot enforce the limits any more: its trial goes too,
+            # and what the target starts, ended by the watchdog (or by the kernel without one).
+            die_with_parent(self.parent, covered=watchdog.register_trial())
             # pynisher's parent installs a SIGTERM handler before forking; the child inherits it
             # and would ignore the terminate sent at the time limit, dying only at the SIGKILL
             # that follows 5 s later. The default handler ends the child at once.
@@ -323,11 +322,11 @@ class SerialRunner(AbstractRunner):
     lives on) has no result: its value has status RUNNING, and ``SMAC`` gives it up, to run
     again, instead of recording it.
 
-    A limited trial's process never outlives this one: on Linux it receives SIGKILL when this
-    process dies, and on POSIX systems a watchdog process (see :mod:`smacx.runners.watchdog`)
-    follows it and the programs it starts (an external solver run with ``subprocess``, say),
-    and kills them when this process dies without exiting normally (``kill -9``, the
-    out-of-memory killer).
+    A limited trial's process does not outlive this one: on POSIX systems a watchdog process
+    (see :mod:`smacx.runners.watchdog`) kills it and the programs it started (an external
+    solver run with ``subprocess``, say) when this process dies without exiting normally
+    (``kill -9``, the out-of-memory killer); without a watchdog, on Linux, the kernel kills
+    the trial's process (not what it started) with this one.
 
     Args:
         target_fn: The function to minimize.

@@ -1,21 +1,24 @@
 """A watchdog that ends the processes of limited trials when the process running them dies.
 
-A trial under a time or memory limit runs in a child process, which dies with its parent on
-Linux (:func:`~smacx.runners.serial.die_with_parent`). What the target starts in turn, say an
-external solver run with ``subprocess``, would be orphaned by a ``kill -9`` of the run (or of a
-dask worker, or by the kernel's out-of-memory killer) and go on using a core for as long as it
-likes. So each process that runs limited trials starts one small watchdog process, with its
-first such trial. Each trial's process tells the watchdog its pid as it starts. The watchdog
-reads a pipe that only this process writes to: at a normal exit this process says so and the
-watchdog leaves quietly; end of file without that word means this process died, and the
-watchdog stops the trials' processes and all their descendants, then kills them. It ends
-the trials' processes itself (they are not killed by the kernel with their parent, as they
-are without a watchdog), so their process trees are whole when it looks at them. Between
-trials it only waits on the pipe.
+A trial under a time or memory limit runs in a child process. What the target starts in
+turn, say an external solver run with ``subprocess``, would be orphaned by a ``kill -9`` of
+the run (or of a dask worker, or by the kernel's out-of-memory killer) and go on using a core
+for as long as it likes. So each process that runs limited trials starts one small watchdog
+process, with its first such trial (on POSIX systems, not in frozen applications). Each
+trial's process tells the watchdog its pid as it starts. The watchdog reads a pipe that only
+this process writes to: at a normal exit with no trial running this process says so, and the
+watchdog leaves quietly; end of file without that word means this process died (or exits
+with trials still running), and the watchdog suspends the trials' processes and all their
+descendants, looks again until no new process appears, and kills them. It ends the trials'
+processes itself (the kernel does not kill them with their parent, as it does on Linux
+without a watchdog: see :func:`~smacx.runners.serial.die_with_parent`), so their process
+trees are whole when it looks at them. Between trials it only waits on the pipe.
 
 The trials' processes stay in this process's process group, so a Ctrl-C or Ctrl-Z typed in a
-terminal reaches them as before. A program that left the tree (a daemon that forked twice,
-or one started with ``sh -c "solver &"``) escapes the watchdog.
+terminal reaches them as before. A program that left its trial's tree (a daemon that forked
+twice, ``sh -c "solver &"``, or the child of a trial process that died at the same moment)
+escapes the watchdog. If the watchdog cannot start, trials run as without it, and a warning
+says so once.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import contextlib
 import logging
 import multiprocessing.util
 import os
-import select
+import selectors
 import subprocess
 import sys
 import threading
@@ -35,15 +38,16 @@ __all__ = ["covers_this_process", "forking_a_trial", "register_trial", "start", 
 
 logger = logging.getLogger("smacx")
 
-# The watchdog. Interrupts typed in the terminal, and a SIGTERM sent to the run's process
-# group, are the run's business: the watchdog acts when the run has gone.
+# The watchdog (argv[1]: the folder psutil is imported from). Interrupts typed in the
+# terminal, a hang-up, and a SIGTERM sent to the run's process group are the run's business:
+# the watchdog acts when the run has gone.
 _SCRIPT = """
 import os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
+for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+    signal.signal(getattr(signal, name), signal.SIG_IGN)
+sys.path.insert(0, sys.argv[1])
 import psutil
-sys.stdout.write("ready\\n")
-sys.stdout.flush()
+os.write(1, b"ready\\n")
 trials, buffer = {}, b""
 while True:
     chunk = os.read(0, 4096)
@@ -66,23 +70,34 @@ while True:
         except psutil.Error:
             pass
         del trials[pid]
-# The run died. Its trials' processes live on (the watchdog, not the kernel, ends them), so
-# their trees are whole: stopped first, looked at once more, then killed, none escapes.
-for stop_them in (True, False):
+tree = {}
+for _ in range(10):
     children = {}
     for process in psutil.process_iter(["ppid"]):
         children.setdefault(process.info["ppid"], []).append(process)
-    tree, todo = list(trials.values()), list(trials)
+    new, todo = {}, list(trials)
+    for process in trials.values():
+        new.setdefault(process.pid, process)
     while todo:
         for child in children.get(todo.pop(), []):
-            tree.append(child)
-            todo.append(child.pid)
-    for process in tree:
+            if child.pid not in new:
+                new[child.pid] = child
+                todo.append(child.pid)
+    fresh = [p for pid, p in new.items() if pid not in tree]
+    tree.update(new)
+    for process in fresh:
         try:
-            if process.is_running():
-                process.suspend() if stop_them else process.kill()
+            process.suspend()
         except psutil.Error:
             pass
+    if not fresh:
+        break
+for process in tree.values():
+    try:
+        if process.is_running():
+            process.kill()
+    except psutil.Error:
+        pass
 """
 
 #: Seconds to wait for the watchdog to start.
@@ -90,10 +105,13 @@ _START_SECONDS = 10.0
 
 _lock = threading.Lock()
 _proc: subprocess.Popen[bytes] | None = None
-_report: int | None = None  # a copy of the pipe's write end, for trial processes to report on
+_write: int | None = None  # the pipe's write end, held by this process only
+_report: int | None = None  # a copy of it, for trial processes to report on
 _owner = 0  # the process that started _proc (a forked child inherits the variables, not it)
 _hooked = 0  # the process that registered the exit hooks
 _fork_hooked = False
+_failed = 0  # the process in which the watchdog failed to start (not tried again there)
+_in_flight = 0  # trials this process is starting or running (see forking_a_trial)
 _forking = threading.local()  # .trial: this thread is starting a trial's process
 
 
@@ -102,44 +120,72 @@ def start() -> bool:
 
     Returns:
         Whether there is a watchdog: not on Windows, in a frozen application (whose
-        executable is not a Python), nor when it failed to start (logged at debug level;
-        trials then run as without it).
+        executable is not a Python), nor when it failed to start in this process (a
+        warning says why, once).
     """
-    global _proc, _report, _owner, _hooked, _fork_hooked
+    global _proc, _write, _report, _owner, _hooked, _fork_hooked, _failed
     with _lock:
-        if _proc is not None and _owner == os.getpid() and _proc.poll() is None:
+        pid = os.getpid()
+        if _proc is not None and _owner == pid and _proc.poll() is None:
             return True
-        if os.name != "posix" or not sys.executable or getattr(sys, "frozen", False):
+        if _proc is not None and _owner == pid:  # it died: trials since are not covered
+            logger.warning("the watchdog of limited trials' processes died; starting another")
+            _close_fds()
+            _proc.wait()
+            _proc = None
+        if (
+            os.name != "posix"
+            or not sys.executable
+            or getattr(sys, "frozen", False)
+            or _failed == pid
+        ):
             return False
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", _SCRIPT],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                close_fds=True,
-            )
-        except OSError as err:
-            logger.debug("no watchdog for the processes of limited trials: %s", err)
-            return False
-        assert proc.stdout is not None and proc.stdin is not None
-        ready = select.select([proc.stdout], [], [], _START_SECONDS)[0]
-        line = proc.stdout.readline() if ready else b""
-        proc.stdout.close()
-        if line != b"ready\n":
-            logger.debug("no watchdog for the processes of limited trials: it did not start")
-            with contextlib.suppress(OSError):
-                proc.kill()
-            proc.wait()
-            return False
-        _proc, _report, _owner = proc, os.dup(proc.stdin.fileno()), os.getpid()
         if not _fork_hooked:  # (a forked process inherits the hook and this flag)
             _fork_hooked = True
             os.register_at_fork(after_in_child=_forget)
-        if _hooked != os.getpid():
-            _hooked = os.getpid()
+        read, _write = os.pipe()  # published first: a fork from now on closes it (_forget)
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            import psutil
+
+            where = os.path.dirname(os.path.dirname(os.path.abspath(psutil.__file__)))
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _SCRIPT, where],
+                stdin=read,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+            assert proc.stdout is not None
+            with selectors.DefaultSelector() as selector:  # (select() fails at fds >= 1024)
+                selector.register(proc.stdout, selectors.EVENT_READ)
+                ready = selector.select(_START_SECONDS)
+            line = proc.stdout.readline() if ready else b""
+            proc.stdout.close()
+            if line != b"ready\n":
+                raise OSError("it did not start")
+            _report = os.dup(_write)
+        except Exception as err:
+            _failed = pid
+            logger.warning(
+                "no watchdog for limited trials' processes (%s): if this process is killed, "
+                "programs that its trials started may run on",
+                err,
+            )
+            _close_fds()
+            if proc is not None:
+                with contextlib.suppress(OSError):
+                    proc.kill()
+                proc.wait()
+            return False
+        finally:
+            os.close(read)
+        _proc, _owner = proc, pid
+        if _hooked != pid:
+            _hooked = pid
             atexit.register(stop)
-            # A multiprocessing child (a dask worker, say) ends with os._exit: atexit hooks do
-            # not run there, but multiprocessing's finalizers do.
+            # A multiprocessing child ends with os._exit, after multiprocessing's
+            # finalizers but without atexit hooks.
             multiprocessing.util.Finalize(None, stop, exitpriority=0)
         logger.debug("watchdog %d guards the processes of limited trials", proc.pid)
         return True
@@ -148,12 +194,18 @@ def start() -> bool:
 @contextlib.contextmanager
 def forking_a_trial() -> Iterator[None]:
     """While the block runs, processes this thread forks are trials' processes: they keep a
-    way to report to the watchdog (:func:`register_trial`); all others lose it at the fork."""
+    way to report to the watchdog (:func:`register_trial`); all others lose it at the fork.
+    The trial counts as in flight (see :func:`stop`) until the block ends."""
+    global _in_flight
+    with _lock:
+        _in_flight += 1
     _forking.trial = True
     try:
         yield
     finally:
         _forking.trial = False
+        with _lock:
+            _in_flight -= 1
 
 
 def covers_this_process() -> bool:
@@ -163,39 +215,56 @@ def covers_this_process() -> bool:
     return bool(getattr(_forking, "trial", False)) and _report is not None
 
 
-def register_trial() -> None:
+def register_trial() -> bool:
     """In a trial's process (forked in :func:`forking_a_trial`): tell the watchdog this
-    process's pid, then let go of the pipe. Does nothing without a watchdog."""
+    process's pid, then let go of the pipe.
+
+    Returns:
+        Whether the watchdog has it (False without a watchdog, or when it is gone).
+    """
     global _report
     fd, _report = _report, None
+    _forking.trial = False  # forks of this process are no trials' processes
     if fd is None:
-        return
-    with contextlib.suppress(OSError):
+        return False
+    try:
         os.write(fd, b"+%d\n" % os.getpid())
-    with contextlib.suppress(OSError):
-        os.close(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def stop() -> None:
-    """Let this process's watchdog go without killing anything, and reap it. Runs at exit."""
-    global _proc, _report
+    """Let this process's watchdog go without killing anything, and reap it; with trials
+    still running (an exit that does not wait for them), leave it to end them when this
+    process is gone. Runs at exit."""
+    global _proc
     with _lock:
         proc, _proc = _proc, None
         if proc is None or _owner != os.getpid():
             return
-        if _report is not None:
+        if _in_flight == 0 and _write is not None:
             with contextlib.suppress(OSError):
-                os.close(_report)
-            _report = None
-        with contextlib.suppress(OSError, ValueError):
-            assert proc.stdin is not None
-            proc.stdin.write(b"exit\n")
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=5.0)  # it reads one line
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait()
+                os.write(_write, b"exit\n")
+        _close_fds()
+        if _in_flight == 0:
+            try:
+                proc.wait(timeout=5.0)  # it reads one line
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                proc.kill()
+                proc.wait()
+
+
+def _close_fds() -> None:
+    global _write, _report
+    for fd in (_write, _report):
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    _write = _report = None
 
 
 def _forget() -> None:
@@ -203,15 +272,16 @@ def _forget() -> None:
     that started the watchdog holds it open (else its end of file would wait for every
     fork), except for the copy a trial's process reports on. The lock may have been held by
     another thread at the fork: it is replaced, not taken."""
-    global _proc, _report, _lock
+    global _proc, _write, _report, _lock, _in_flight
     _lock = threading.Lock()
-    proc, _proc = _proc, None
-    if proc is None:
-        return
-    _inherited.append(proc)  # never reaped here: it is not this process's child
-    with contextlib.suppress(OSError, ValueError):
-        assert proc.stdin is not None
-        proc.stdin.close()
+    _in_flight = 0
+    if _proc is not None:
+        _inherited.append(_proc)  # never reaped here: it is not this process's child
+        _proc = None
+    if _write is not None:
+        with contextlib.suppress(OSError):
+            os.close(_write)
+        _write = None
     if not getattr(_forking, "trial", False) and _report is not None:
         with contextlib.suppress(OSError):
             os.close(_report)
