@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
 
+import psutil
 import pytest
 from ConfigSpace import (
     Categorical,
@@ -80,3 +82,17 @@ def space_with_inactive_parents(finite: bool) -> ConfigurationSpace:
     cs.add([parent, NotEqualsCondition(u, q, 3)])
     cs.add(OrConjunction(EqualsCondition(t, r, "u"), InCondition(t, q, [2, 3, 4])))
     return cs
+
+
+def ended(pid: int, timeout: float = 10.0) -> bool:
+    """Whether process ``pid`` ends (or is a zombie, where no init reaps it) in ``timeout``
+    seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False

@@ -48,8 +48,7 @@ from smacx.runners.dask import (
     trials_ahead,
 )
 from smacx.trial import TrialValue
-from tests.conftest import cancels_itself
-from tests.test_runners_serial import ended
+from tests.conftest import cancels_itself, ended
 
 pytestmark = pytest.mark.timeout(120)
 

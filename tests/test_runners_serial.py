@@ -15,7 +15,7 @@ import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx import Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
-from tests.conftest import cancels_itself
+from tests.conftest import cancels_itself, ended
 
 
 def make(space: ConfigurationSpace, fn: Any, **scenario: Any) -> SerialRunner:
@@ -375,22 +375,6 @@ def test_limited_trials_leave_the_applications_own_processes_to_multiprocessing(
     finally:
         helper.terminate()
         helper.join(10)
-
-
-def ended(pid: int, timeout: float = 10.0) -> bool:
-    """Whether process ``pid`` ends (or is a zombie, where no init reaps it) in ``timeout``
-    seconds."""
-    import psutil
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def returns_a_lock(config: Configuration, seed: int) -> Any:

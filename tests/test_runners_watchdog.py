@@ -6,7 +6,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx import Scenario, SerialRunner
+from tests.conftest import ended
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the watchdog is POSIX's")
 
@@ -82,19 +82,6 @@ def start_run(how: str, tmp_path: Path) -> tuple[list[int], subprocess.Popen[str
     return pids, run
 
 
-def gone(pid: int, timeout: float = 10.0) -> bool:
-    """Whether process ``pid`` ends (or is a zombie) within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def end(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -105,10 +92,10 @@ def test_a_killed_run_takes_the_programs_of_its_trials_along(tmp_path: Path) -> 
     (keeper, trial, program, child), run = start_run("kill", tmp_path)
     try:
         assert run.wait(timeout=30) == -9
-        assert gone(trial)
-        assert gone(program), "the trial's program outlived the run"
-        assert gone(keeper)
-        assert not gone(child, timeout=0.5)  # the application's process is not the watchdog's
+        assert ended(trial)
+        assert ended(program), "the trial's program outlived the run"
+        assert ended(keeper)
+        assert not ended(child, timeout=0.5)  # the application's process is not the watchdog's
     finally:
         end([program, trial, child, keeper])
 
@@ -117,8 +104,8 @@ def test_a_normal_exit_lets_the_watchdog_go_quietly(tmp_path: Path) -> None:
     (keeper, trial, program, child), run = start_run("exit", tmp_path)
     try:
         assert run.wait(timeout=30) == 0
-        assert gone(keeper), "the watchdog outlived the run"
-        assert gone(trial) and gone(program)  # (pynisher ends a trial's children with it)
-        assert not gone(child, timeout=0.5)
+        assert ended(keeper), "the watchdog outlived the run"
+        assert ended(trial) and ended(program)  # (pynisher ends a trial's children with it)
+        assert not ended(child, timeout=0.5)
     finally:
         end([program, trial, child, keeper])
