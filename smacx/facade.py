@@ -789,7 +789,10 @@ class SMAC:
                 stored = storage.set_meta_if_absent(
                     "started_at", repr(min(starts, default=time.time()))
                 )
-            self._run_start = float(stored)
+            try:
+                self._run_start = float(stored)
+            except ValueError:  # a damaged record: counts from now
+                self._run_start = time.time()
         return time.time() - self._run_start
 
     # -- optimize ------------------------------------------------------------------------------
