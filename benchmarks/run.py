@@ -530,8 +530,6 @@ def run_one(
         str(out_path),
     ]
     start = time.perf_counter()
-    stderr_tail = ""
-    returncode: int | None = None
     status_override: str | None = None
     try:
         proc = subprocess.Popen(
@@ -556,10 +554,15 @@ def run_one(
         finally:
             with _running_lock:
                 _running.discard(proc)
-        returncode = proc.returncode
-        stderr_tail = (err or "")[-3000:]
         return _record(
-            spec, workdir, returncode, stderr_tail, status_override, start, threads, meta
+            spec,
+            workdir,
+            proc.returncode,
+            (err or "")[-3000:],
+            status_override,
+            start,
+            threads,
+            meta,
         )
     finally:
         if not keep_workdir:

@@ -1372,11 +1372,10 @@ def _folder_lock(path: Path | None) -> Iterator[None]:
         return
     try:
         deadline = time.monotonic() + _FOLDER_LOCK_SECONDS
-        locked = False
-        while not locked:
+        while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                locked = True
+                break
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise StorageError(

@@ -349,6 +349,7 @@ class DaskParallelRunner(AbstractRunner):
                 )
 
     def _start_cluster(self) -> Client:
+        global _closing_joined
         n_workers = self.scenario.n_workers
         # dask tries each task once: max_retries alone decides how often a trial is resubmitted.
         # The scheduler's HTTP server (health and metrics routes, no dashboard) gets a free port
@@ -403,9 +404,9 @@ class DaskParallelRunner(AbstractRunner):
         register = getattr(threading, "_register_atexit", atexit.register)
         with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
             register(self._close_at_exit)
-            if not _closing_joined_at_exit:  # (threads closing collected runners' clusters)
+            if not _closing_joined:  # (threads closing collected runners' clusters)
                 register(_join_closing)
-                _closing_joined_at_exit.append(True)
+                _closing_joined = True
         logger.info(
             "Started a dask LocalCluster of %d worker process(es) at %s%s",
             n_workers,
@@ -1150,7 +1151,7 @@ class _CloseAtExit:
 
 #: Threads closing the clusters of collected runners (see _close_in_background).
 _closing: list[threading.Thread] = []
-_closing_joined_at_exit: list[bool] = []  # non-empty once _join_closing is registered
+_closing_joined = False  # whether _join_closing is registered to run at exit
 
 
 def _close_in_background(hook: _CloseAtExit) -> None:
