@@ -121,6 +121,12 @@ def two_costs(config: Configuration, seed: int) -> dict[str, float]:
     return {"b": 2.0, "a": 1.0}
 
 
+def clamps_in_place(config: Configuration, seed: int) -> float:
+    x = float(config["x"])
+    config["x"] = 4.5  # ConfigSpace allows it: some targets clamp or normalize in place
+    return x
+
+
 # -- the contract --------------------------------------------------------------------------------
 
 
@@ -139,6 +145,20 @@ def test_each_trial_comes_back_exactly_once(
         assert value.starttime <= value.endtime and value.time >= 0.05
     assert not runner.is_running()
     assert list(runner.iter_results()) == []
+
+
+def test_a_target_assigning_into_its_configuration_leaves_the_trial_as_asked(
+    make_runner: MakeRunner, space: ConfigurationSpace
+) -> None:
+    """The result comes back under the configuration that was asked, which stays unchanged
+    (in-process trials once recorded every result under the changed configuration)."""
+    runner = make_runner(clamps_in_place, space)
+    todo = seeded(space, 3)
+    asked = [dict(info.config) for info in todo]
+    results = run_all(runner, todo)
+    assert [dict(info.config) for info in todo] == asked
+    for info, value in results:
+        assert info in todo and value.cost == pytest.approx(info.config["x"])
 
 
 def test_idle_runner(make_runner: MakeRunner, space: ConfigurationSpace) -> None:

@@ -9,6 +9,7 @@ the same way.
 from __future__ import annotations
 
 import contextlib
+import copy
 import ctypes
 import dataclasses
 import inspect
@@ -397,7 +398,9 @@ class SerialRunner(AbstractRunner):
         kwargs = {k: v for k, v in passed.items() if k in self.arguments}
         kwargs.update(dask_data_to_scatter)
         start = time.time()
-        kind, payload, cpu_time = self._call(config, kwargs)
+        # A copy: a target may assign into its configuration (ConfigSpace allows it), and the
+        # caller's, by which the result is recorded, must stay the one that was asked.
+        kind, payload, cpu_time = self._call(copy.copy(config), kwargs)
         end = time.time()
         limit = self.walltime_limit
         if kind == "ok" and limit is not None and limit != math.ceil(limit) and end - start > limit:
