@@ -36,35 +36,50 @@ def test_limited_trials_stay_in_this_process_group(space: ConfigurationSpace) ->
 # sleeps; the application forked a child of its own before (outside any trial: it would hold
 # the watchdog's pipe open if forks kept it). The script prints the pids of the watchdog, the
 # trial's process, the program and that child, then ends as sys.argv[1] says: "kill" (SIGKILL
-# of itself while the trial runs) or "exit" (normally, after the trial).
+# of itself while the trial runs), "daemon" (the same, with a program that left the trial's
+# process tree), "term" (SIGTERM while the main thread runs the trial), "handled" (the same,
+# but the application handles SIGTERM and lives on) or "exit" (normally, after the trial).
 RUN = """
-import os, signal, subprocess, sys, time
+import os, signal, subprocess, sys, threading, time
 from ConfigSpace import ConfigurationSpace
 from smacx import Scenario, SerialRunner
 from smacx.runners import watchdog
+mode = sys.argv[1]
 watchdog.start()  # (before the fork, so that the child would inherit the pipe if forks kept it)
 child = os.fork()
 if child == 0:
     time.sleep(30)
     os._exit(0)
 def target(config):
-    program = subprocess.Popen(["sleep", "60"])
+    if mode == "daemon":  # sh ends at once: its sleep is orphaned
+        shell = "sleep 60 > /dev/null 2>&1 & echo $!"
+        program = int(subprocess.run(["sh", "-c", shell], capture_output=True).stdout)
+    else:
+        program = subprocess.Popen(["sleep", "60"]).pid
     with open(sys.argv[2], "w") as f:
-        f.write(f"{os.getpid()} {program.pid}")
-    time.sleep(0.0 if sys.argv[1] == "exit" else 60.0)
+        f.write(f"{os.getpid()} {program}")
+    time.sleep(0.0 if mode == "exit" else 60.0)
     return 0.0
-space = ConfigurationSpace({"x": (0.0, 1.0)})
-runner = SerialRunner(target, Scenario(space, trial_walltime_limit=90, output_directory=None))
-if sys.argv[1] == "exit":
-    runner.run(space.sample_configuration())
-    print(watchdog._proc.pid, open(sys.argv[2]).read(), child, flush=True)
-else:
-    import threading
-    threading.Thread(target=runner.run, args=(space.sample_configuration(),)).start()
+def report_and(signal_number):
     while not os.path.exists(sys.argv[2]) or not open(sys.argv[2]).read():
         time.sleep(0.05)
     print(watchdog._proc.pid, open(sys.argv[2]).read(), child, flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)
+    if signal_number:
+        os.kill(os.getpid(), signal_number)
+space = ConfigurationSpace({"x": (0.0, 1.0)})
+runner = SerialRunner(target, Scenario(space, trial_walltime_limit=90, output_directory=None))
+if mode == "exit":
+    runner.run(space.sample_configuration())
+    report_and(None)
+elif mode in ("term", "handled"):
+    if mode == "handled":
+        signal.signal(signal.SIGTERM, lambda *args: None)
+    threading.Thread(target=report_and, args=(signal.SIGTERM,)).start()
+    runner.run(space.sample_configuration())
+    time.sleep(60)
+else:
+    threading.Thread(target=runner.run, args=(space.sample_configuration(),)).start()
+    report_and(signal.SIGKILL)
 """
 
 
@@ -88,15 +103,33 @@ def end(pids: list[int]) -> None:
             psutil.Process(pid).kill()
 
 
-def test_a_killed_run_takes_the_programs_of_its_trials_along(tmp_path: Path) -> None:
-    (keeper, trial, program, child), run = start_run("kill", tmp_path)
+@pytest.mark.parametrize(("how", "code"), [("kill", -9), ("daemon", -9), ("term", -15)])
+def test_a_killed_run_takes_the_programs_of_its_trials_along(
+    tmp_path: Path, how: str, code: int
+) -> None:
+    """Also a program that left the trial's process tree (it carries the trial's token), and
+    at a SIGTERM, when pynisher kills the trial's process and orphans its program."""
+    (keeper, trial, program, child), run = start_run(how, tmp_path)
     try:
-        assert run.wait(timeout=30) == -9
+        assert run.wait(timeout=30) == code
         assert ended(trial)
         assert ended(program), "the trial's program outlived the run"
         assert ended(keeper)
         assert not ended(child, timeout=0.5)  # the application's process is not the watchdog's
     finally:
+        end([program, trial, child, keeper])
+
+
+def test_a_sigterm_the_application_handles_ends_the_trials_programs(tmp_path: Path) -> None:
+    """pynisher kills the trial's process; the program it started goes too, at once, while
+    the application lives on."""
+    (keeper, trial, program, child), run = start_run("handled", tmp_path)
+    try:
+        assert ended(trial) and ended(program)
+        assert run.poll() is None and not ended(keeper, timeout=0.5)
+    finally:
+        run.kill()
+        run.wait()
         end([program, trial, child, keeper])
 
 

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import ctypes
 import dataclasses
+import functools
 import inspect
 import logging
 import math
@@ -444,7 +445,10 @@ class SerialRunner(AbstractRunner):
         )
         before = children_now()
         try:
-            with _sigterm_ends_the_run() as sigterm, watchdog.forking_a_trial():
+            with (
+                watchdog.forking_a_trial() as token,
+                _sigterm_ends_the_run(functools.partial(watchdog.end_marked, token)) as sigterm,
+            ):
                 outcome = self._call_limited(pynisher, limited, config, kwargs)
         finally:
             forget_reaped_children(before)
@@ -578,7 +582,7 @@ class SerialRunner(AbstractRunner):
 
 
 @contextlib.contextmanager
-def _sigterm_ends_the_run() -> Iterator[list[bool]]:
+def _sigterm_ends_the_run(ended: Callable[[], None]) -> Iterator[list[bool]]:
     """While a limited trial runs: a SIGTERM still ends this process, as without limits.
 
     pynisher installs a SIGTERM handler for each trial that kills the trial's process and
@@ -590,6 +594,11 @@ def _sigterm_ends_the_run() -> Iterator[list[bool]]:
     back and a SIGTERM that arrived meanwhile gets it: by default the process ends, the trial
     stays RUNNING and runs again when the run resumes; a Python handler of the application is
     called. Only the main thread sees signals; elsewhere nothing changes.
+
+    Args:
+        ended: Called first when a SIGTERM arrived: pynisher killed the trial's process, but
+            not the programs it started, which its death orphaned (see
+            :func:`~smacx.runners.watchdog.end_marked`).
 
     Yields:
         A list that holds True once the block is over if a SIGTERM arrived meanwhile.
@@ -619,6 +628,7 @@ def _sigterm_ends_the_run() -> Iterator[list[bool]]:
         signal.signal(signal.SIGTERM, original)
         if signal.SIGTERM in arrived:
             arrived_sigterm.append(True)
+            ended()
             if original in (signal.SIG_DFL, None):
                 logger.warning("SIGTERM during a trial: stopping; the trial runs again on resume")
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)

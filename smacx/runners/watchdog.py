@@ -5,36 +5,49 @@ turn, say an external solver run with ``subprocess``, would be orphaned by a ``k
 the run (or of a dask worker, or by the kernel's out-of-memory killer) and go on using a core
 for as long as it likes. So each process that runs limited trials starts one small watchdog
 process, with its first such trial (on POSIX systems, not in frozen applications). Each
-trial's process tells the watchdog its pid as it starts. The watchdog reads a pipe that only
-this process writes to: at a normal exit with no trial running this process says so, and the
-watchdog leaves quietly; end of file without that word means this process died (or exits
-with trials still running), and the watchdog suspends the trials' processes and all their
-descendants, looks again until no new process appears, and kills them. It ends the trials'
-processes itself (the kernel does not kill them with their parent, as it does on Linux
-without a watchdog: see :func:`~smacx.runners.serial.die_with_parent`), so their process
-trees are whole when it looks at them. Between trials it only waits on the pipe.
+trial's process tells the watchdog its pid as it starts, and marks its environment with a
+token of its own (``SMACX_TRIAL``), which the programs it starts inherit. The watchdog reads
+a pipe that only this process writes to: at a normal exit with no trial running this process
+says so, and the watchdog leaves quietly; end of file without that word means this process
+died (or exits with trials still running), and the watchdog suspends the trials' processes,
+the processes that carry their tokens, and all their descendants, looks again until no new
+process appears, and kills them. So a program that left its trial's process tree goes too: a
+daemon that forked twice, ``sh -c "solver &"``, or the child of a trial's process that pynisher
+killed at a SIGTERM of the run (:func:`end_marked`). The watchdog ends the trials' processes
+itself (the kernel does not kill them with their parent, as it does on Linux without a
+watchdog: see :func:`~smacx.runners.serial.die_with_parent`), so their process trees are whole
+when it looks at them. Between trials it only waits on the pipe.
 
 The trials' processes stay in this process's process group, so a Ctrl-C or Ctrl-Z typed in a
-terminal reaches them as before. A program that left its trial's tree (a daemon that forked
-twice, ``sh -c "solver &"``, or the child of a trial process that died at the same moment)
-escapes the watchdog. If the watchdog cannot start, trials run as without it, and a warning
-says so once.
+terminal reaches them as before. A program that left its trial's tree and cleared its
+environment (``env -i``) escapes the watchdog; so does a process that the trial only forked
+(its environment, as the system shows it, is the one its program started with). If the
+watchdog cannot start, trials run as without it, and a warning says so once.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import multiprocessing.util
 import os
+import secrets
 import selectors
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 
-__all__ = ["covers_this_process", "forking_a_trial", "register_trial", "start", "stop"]
+__all__ = [
+    "covers_this_process",
+    "end_marked",
+    "forking_a_trial",
+    "register_trial",
+    "start",
+    "stop",
+]
 
 logger = logging.getLogger("smacx")
 
@@ -48,7 +61,41 @@ for name in ("SIGINT", "SIGTERM", "SIGHUP"):
 sys.path.insert(0, sys.argv[1])
 import psutil
 os.write(1, b"ready\\n")
-trials, buffer = {}, b""
+
+def sweep(trials, tokens):
+    # Suspend the trials' processes, those marked with their tokens and all descendants,
+    # looking again until no new one appears, then kill them.
+    tree = {}
+    for _ in range(10):
+        children, new = {}, dict(trials)
+        for process in psutil.process_iter(["ppid", "environ"]):
+            children.setdefault(process.info["ppid"], []).append(process)
+            mark = (process.info["environ"] or {}).get("SMACX_TRIAL")
+            if mark in tokens and process.pid != os.getpid():
+                new.setdefault(process.pid, process)
+        todo = list(new)
+        while todo:
+            for child in children.get(todo.pop(), []):
+                if child.pid not in new:
+                    new[child.pid] = child
+                    todo.append(child.pid)
+        fresh = [p for pid, p in new.items() if pid not in tree]
+        tree.update(new)
+        for process in fresh:
+            try:
+                process.suspend()
+            except psutil.Error:
+                pass
+        if not fresh:
+            break
+    for process in tree.values():
+        try:
+            if process.is_running():
+                process.kill()
+        except psutil.Error:
+            pass
+
+trials, tokens, buffer = {}, {}, b""
 while True:
     chunk = os.read(0, 4096)
     if not chunk:
@@ -58,9 +105,13 @@ while True:
     for line in lines:
         if line == b"exit":
             sys.exit(0)
+        if line.startswith(b"~"):  # a trial's process was killed: end what it started
+            sweep({}, {line[1:].decode()})
         if line.startswith(b"+"):
+            pid, _, token = line[1:].partition(b" ")
             try:
-                trials[int(line[1:])] = psutil.Process(int(line[1:]))
+                trials[int(pid)] = psutil.Process(int(pid))
+                tokens[int(pid)] = token.decode()
             except (ValueError, psutil.Error):
                 pass
     for pid, process in list(trials.items()):
@@ -69,35 +120,8 @@ while True:
                 continue
         except psutil.Error:
             pass
-        del trials[pid]
-tree = {}
-for _ in range(10):
-    children = {}
-    for process in psutil.process_iter(["ppid"]):
-        children.setdefault(process.info["ppid"], []).append(process)
-    new, todo = {}, list(trials)
-    for process in trials.values():
-        new.setdefault(process.pid, process)
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child.pid not in new:
-                new[child.pid] = child
-                todo.append(child.pid)
-    fresh = [p for pid, p in new.items() if pid not in tree]
-    tree.update(new)
-    for process in fresh:
-        try:
-            process.suspend()
-        except psutil.Error:
-            pass
-    if not fresh:
-        break
-for process in tree.values():
-    try:
-        if process.is_running():
-            process.kill()
-    except psutil.Error:
-        pass
+        del trials[pid], tokens[pid]
+sweep(trials, set(tokens.values()))
 """
 
 #: Seconds to wait for the watchdog to start.
@@ -112,7 +136,8 @@ _hooked = 0  # the process that registered the exit hooks
 _fork_hooked = False
 _failed = 0  # the process in which the watchdog failed to start (not tried again there)
 _in_flight = 0  # trials this process is starting or running (see forking_a_trial)
-_forking = threading.local()  # .trial: this thread is starting a trial's process
+_forking = threading.local()  # .trial: this thread is starting a trial's process; .token
+_tokens = itertools.count()
 
 
 def start() -> bool:
@@ -192,20 +217,35 @@ def start() -> bool:
 
 
 @contextlib.contextmanager
-def forking_a_trial() -> Iterator[None]:
+def forking_a_trial() -> Iterator[str]:
     """While the block runs, processes this thread forks are trials' processes: they keep a
     way to report to the watchdog (:func:`register_trial`); all others lose it at the fork.
-    The trial counts as in flight (see :func:`stop`) until the block ends."""
+    The trial counts as in flight (see :func:`stop`) until the block ends.
+
+    Yields:
+        The token the trial's process marks its environment with (see :func:`end_marked`).
+    """
     global _in_flight
     with _lock:
         _in_flight += 1
-    _forking.trial = True
+    token = f"{os.getpid()}-{next(_tokens)}-{secrets.token_hex(4)}"
+    _forking.trial, _forking.token = True, token
     try:
-        yield
+        yield token
     finally:
-        _forking.trial = False
+        _forking.trial, _forking.token = False, None
         with _lock:
             _in_flight -= 1
+
+
+def end_marked(token: str) -> None:
+    """Have the watchdog end, now, every process marked with a trial's ``token`` and their
+    descendants (the trial's process was killed, and what it started lives on: pynisher
+    kills only the trial's process at a SIGTERM of the run). Nothing without a watchdog."""
+    with _lock:
+        if _write is not None and _owner == os.getpid():
+            with contextlib.suppress(OSError):
+                os.write(_write, b"~%s\n" % token.encode())
 
 
 def covers_this_process() -> bool:
@@ -224,11 +264,14 @@ def register_trial() -> bool:
     """
     global _report
     fd, _report = _report, None
-    _forking.trial = False  # forks of this process are no trials' processes
-    if fd is None:
+    token = getattr(_forking, "token", None)
+    _forking.trial, _forking.token = False, None  # forks of this process are no trials' ones
+    if token is not None:  # inherited by the programs the target starts
+        os.environ["SMACX_TRIAL"] = token
+    if fd is None or token is None:
         return False
     try:
-        os.write(fd, b"+%d\n" % os.getpid())
+        os.write(fd, b"+%d %s\n" % (os.getpid(), token.encode()))
         return True
     except OSError:
         return False
