@@ -383,7 +383,9 @@ if __name__ == "__main__":
     # Ctrl-C as a terminal sends it: a process started in the background by a shell without
     # job control (CI scripts, `cmd &`) inherits SIGINT ignored, and so would this one.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    # sys.argv[2] "group": to the whole process group, the workers too, as a terminal sends it
+    kill, whom = (os.killpg, 0) if sys.argv[2] == "group" else (os.kill, os.getpid())
+    threading.Timer(2.0, kill, (whom, signal.SIGINT)).start()
     smac.optimize()
 """
 )
@@ -391,17 +393,21 @@ if __name__ == "__main__":
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT by os.kill there")
-def test_a_script_interrupted_mid_run_closes_its_cluster_quietly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("whom", ["process", "group"])
+def test_a_script_interrupted_mid_run_closes_its_cluster_quietly(tmp_path: Path, whom: str) -> None:
     """Ctrl-C of a script that never closes its SMAC: the cluster is closed before the
     interpreter shuts down, not by dask's exit hooks, which printed errors and tracebacks
-    from deep inside and left the scheduler file behind."""
+    from deep inside and left the scheduler file behind. Sent to the process group, as a
+    terminal does, it reached the workers too, which died with tracebacks of their own."""
     done = subprocess.run(
-        [sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)],
+        [sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path), whom],
         capture_output=True,
         text=True,
         timeout=120,
+        start_new_session=True,
     )
     assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr
+    assert done.stderr.count("Traceback") == 1, done.stderr  # the script's own
     # (the workers' own logs of their closing are quieted too, but they may come first)
     assert "distributed.scheduler - ERROR" not in done.stderr, done.stderr
     assert "cannot schedule new futures after shutdown" not in done.stderr, done.stderr

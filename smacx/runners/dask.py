@@ -368,6 +368,7 @@ class DaskParallelRunner(AbstractRunner):
                     host="127.0.0.1",
                     dashboard_address=None,
                     scheduler_kwargs=scheduler_kwargs,
+                    preload=[_IGNORE_SIGINT],
                 )
         except Exception as err:
             raise NoWorkersError(
@@ -1467,6 +1468,19 @@ def _children_allowed() -> Iterator[None]:
             _n_trials -= 1
             if _n_trials == 0 and isinstance(config, dict) and _was_daemon:
                 config["daemon"] = True
+
+
+#: Run by each worker process of a runner's own cluster as it starts (dask's ``preload``, as
+#: the text of a script): ignore SIGINT, and so do its trials' processes. A Ctrl-C typed in a
+#: terminal reaches every process of the foreground process group: the run's process stops
+#: the run and closes its cluster, while the interrupted workers died printing tracebacks, and
+#: the scheduler its "marked as failed because 1 workers died". (A script, not this module:
+#: importing smacx slowed every worker's start, and restarts after deaths.)
+_IGNORE_SIGINT = """
+import signal, threading
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+"""
 
 
 def _install_fork_hook() -> None:
