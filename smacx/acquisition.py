@@ -280,8 +280,9 @@ class ThompsonSampling:
         seed: Seed of the sequence of hashes.
     """
 
-    #: Its scores are not smooth in the encoding: a change of 1e-13 draws anew. The model-based
-    #: proposer scores every row as its canonical form, which is what a search returns.
+    #: Whether scores change at any change of a row (here a change of 1e-13 draws anew), so
+    #: that the model-based proposer scores every row as its canonical form, which is what a
+    #: search returns.
     per_row_draws: ClassVar[bool] = True
 
     seed: int = 0

@@ -620,16 +620,18 @@ class SMAC:
         runners record it; another status with a NaN or -inf cost at ``crash_cost``. Trials
         that were not asked (results from elsewhere, a warm start) are stored and train the
         model. They count towards the incumbent when the intensifier races on their instance
-        (and seed, unless the scenario is deterministic: then any seed stands for all);
-        otherwise their configuration is raced like any challenger, on the intensifier's own
-        keys.
+        (and seed, unless the scenario is deterministic: then any seed stands for all) and
+        budget; otherwise, with racing (not with successive halving or Hyperband, whose
+        brackets take the configurations they sample), their configuration is raced like any
+        challenger, on the intensifier's own keys.
 
         Raises:
             TargetCrashedError: This is the run's first result and it is the crash of a
                 trial that :meth:`optimize` ran (unless ``raise_on_first_crash=False``); a
                 crash told by the caller of ``ask()`` is recorded as it is.
             TrialError: ``info`` is not a TrialInfo of the scenario's configspace, names an
-                instance or a budget the scenario does not have, or ``value`` is not a
+                instance the scenario does not have or a budget the intensifier does not run
+                trials at (or none, in a scenario with budgets), or ``value`` is not a
                 TrialValue.
         """
         self._check_open("tell()")
@@ -643,7 +645,7 @@ class SMAC:
                 f"one of another space: {info.config!r:.300}. Build it with "
                 "Configuration(scenario.configspace, values=...)."
             )
-        self._check_instance_and_budget(info)
+        info = self._check_instance_and_budget(info)
         if value.status is StatusType.SUCCESS and not all(map(math.isfinite, value.costs())):
             # as the runners record it: a NaN would poison every mean it enters
             value = dataclasses.replace(
@@ -680,7 +682,8 @@ class SMAC:
         self._in_flight.discard(info)
         self._asked.discard(info)
         self._told_here += 1
-        self._target_time += value.time
+        if not math.isnan(value.time):  # (a time a caller of tell() did not know)
+            self._target_time += value.time
         # Times of trials that ran: not of retired ones (0) nor of crashes (often instant, or
         # a dead worker's whole wait).
         if value.status in _RAN and math.isfinite(value.time) and value.time >= 0.0:
@@ -706,10 +709,11 @@ class SMAC:
                 "Pass raise_on_first_crash=False to SMAC to record it and go on."
             )
 
-    def _check_instance_and_budget(self, info: TrialInfo) -> None:
-        """Refuse a told trial on an instance or budget the scenario does not have: stored, it
+    def _check_instance_and_budget(self, info: TrialInfo) -> TrialInfo:
+        """Refuse a told trial on an instance or budget the run does not use: stored, it
         would count as finished for good but never reach the incumbent (a misspelled
-        instance, a budget from another experiment)."""
+        instance, a budget from another experiment or of another ``eta``). Returns ``info``
+        with its budget set to the intensifier's own float when it differs by rounding."""
         scenario = self.scenario
         instances = scenario.instances or ()
         if info.instance is not None and info.instance not in self._instance_set:
@@ -728,19 +732,29 @@ class SMAC:
                 f"{list(instances)!r:.300}; got None."
             )
         low, high = scenario.min_budget, scenario.max_budget
-        if info.budget is None:
-            return
         if low is None or high is None:
+            if info.budget is None:
+                return info
             raise TrialError(
                 "tell: info.budget must be None (the scenario has no min_budget and max_budget); "
                 f"got {info.budget!r}."
             )
         slack = 1e-9 * max(abs(low), abs(high))  # budgets computed by division
-        if not low - slack <= info.budget <= high + slack:
-            raise TrialError(
-                f"tell: info.budget must lie between the scenario's min_budget {low:g} and "
-                f"max_budget {high:g}; got {info.budget!r}."
-            )
+        budgets = getattr(self.intensifier, "budgets", None)
+        if budgets is None:  # an intensifier that does not say: the scenario's range
+            if info.budget is None or low - slack <= info.budget <= high + slack:
+                return info
+            expected = f"between the scenario's min_budget {low:g} and max_budget {high:g}"
+        else:
+            near = [b for b in budgets if info.budget is not None and abs(info.budget - b) <= slack]
+            if near:
+                return dataclasses.replace(info, budget=near[0])
+            shown = ", ".join(f"{b:.6g}" for b in budgets)
+            expected = f"one of the budgets the intensifier runs trials at ({shown})"
+        raise TrialError(
+            f"tell: info.budget must be {expected}; got {info.budget!r}. A result at another "
+            "budget would never count for the incumbent."
+        )
 
     def _update_incumbent(self) -> None:
         """Store a trajectory entry when the incumbent or its cost changed."""
@@ -875,9 +889,14 @@ class SMAC:
         elif math.isfinite(s.cputime_limit) and _cpu_seconds() - self._start_cpu >= s.cputime_limit:
             reason = f"cputime_limit of {s.cputime_limit:g} s reached"
         else:
-            costs = self._incumbent_costs() if max(s.termination_costs) > -math.inf else []
-            if costs and all(c <= t for c, t in zip(costs, s.termination_costs)):
-                reason = f"the incumbent's cost {costs} reached the threshold"
+            # Several objectives: any member of the front, as each is an answer.
+            costs = []
+            if max(s.termination_costs) > -math.inf:
+                multi = len(s.objectives) > 1
+                costs = self._front_costs(self.incumbents) if multi else [self._incumbent_costs()]
+            met = [c for c in costs if c and all(x <= t for x, t in zip(c, s.termination_costs))]
+            if met:
+                reason = f"the incumbent's cost {met[0]} reached the threshold"
         if reason is None:
             return True
         if reason != self._stop_reason:  # once, not on every turn while running trials drain
@@ -1194,7 +1213,15 @@ class SMAC:
             costs = self._incumbent_costs()
             cost = costs[0] if len(costs) == 1 else costs
             keys = getattr(self.intensifier, "incumbent_keys", None)
-            n = len(keys()) if keys is not None else len(h.get_trial_values(incumbent))
+            values = (
+                [h[k] for k in keys()]
+                if keys is not None
+                else list(h.get_trial_values(incumbent).values())
+            )
+            n = len(values)
+            # A failed key (crash_cost inf) is counted apart, not in the cost: say so.
+            failed = sum(not all(map(math.isfinite, v.costs())) for v in values)
+            failures = f", {failed} of them failed (not in the cost)" if failed else ""
             if len(self.scenario.objectives) > 1:
                 lines.append(
                     f"  Pareto front: {len(self.incumbents)} configuration(s) "
@@ -1202,7 +1229,7 @@ class SMAC:
                 )
             lines.append(
                 f"  incumbent: config {h.get_config_id(incumbent)}, cost {cost:.6g} "
-                f"over {n} trial(s)"
+                f"over {n} trial(s){failures}"
                 if isinstance(cost, float)
                 else f"  incumbent: config {h.get_config_id(incumbent)}, costs {cost}"
             )

@@ -4,13 +4,18 @@ Configurations are evaluated on one fixed, ordered list of *keys* (instance, see
 largest budget: deterministic scenarios use one seed per instance, others draw a fresh seed for
 every pass over the instances. A configuration's *level* is how many of its keys have finished.
 
-The incumbents are the best configurations among those at the highest level whose keys are a
-prefix of the list, so a challenger can only become incumbent once it has run every key of the
-incumbent, and is compared on the very same keys. A challenger is raced in stages
-(``min_samples_per_config`` keys, then twice as many, up to the incumbent's level), taking the
-incumbent's keys in an order of its own, and is rejected as soon as it is worse than the
-incumbent on the keys both have. Each time a new challenger starts, the incumbent gets one more
-key, up to ``max_config_calls``.
+The incumbents are compared on the first *comparison level* keys of the list, all of them
+finished, so a challenger is compared on the very same keys. With one objective that is the
+highest level any candidate has reached: a challenger can only become incumbent once it has run
+every key of the incumbent. With several, the Pareto front is compared on keys all its members
+have: on one key less than the highest level while a member of that front has yet to run the
+next key, else on all of them. A challenger is raced in stages (``min_samples_per_config``
+keys, then twice as many, up to the comparison level), taking those keys in an order of its
+own, and is rejected as soon as it is worse than an incumbent on the keys both have. Each time
+a new challenger starts, an incumbent gets one more key, up to ``max_config_calls``: the best
+one, or with several objectives a member of the front with the fewest keys, so that the
+members stay at most one key apart and the front never shrinks to the one member that went
+ahead (SMAC3 also intensifies every member of the front).
 
 A key that failed (a cost that is not finite: ``crash_cost`` is inf by default, also for
 timeouts) counts apart from the costs: fewer failures win, then the aggregate cost over the keys
@@ -290,7 +295,7 @@ class _ConfigState:
     """What racing knows of one configuration (rebuilt from the history)."""
 
     done: dict[int, list[float]] = field(default_factory=dict)  # key index -> costs
-    cost: list[float] = field(default_factory=list)  # aggregate over the finite ``done``
+    trials: dict[int, TrialKey] = field(default_factory=dict)  # key index -> the trial's key
     failed: int = 0  # keys of ``done`` with a cost that is not finite (crash_cost inf)
     successes: int = 0
     rejected: bool = False
@@ -310,12 +315,22 @@ class Racing:
         self.settings = settings
         self.history = history
         self.budget = scenario.max_budget
+        #: Every budget a trial may get (none without budgets).
+        self.budgets: tuple[float, ...] = () if self.budget is None else (self.budget,)
         instances: list[str | None] = (
             list(scenario.instances) if scenario.instances is not None else [None]
         )
         default_calls = len(instances) * (1 if scenario.deterministic else 3)
         n_keys = settings.max_config_calls or default_calls
         if scenario.deterministic:
+            if n_keys > len(instances):
+                logger.warning(
+                    "Intensifier.max_config_calls=%d: a deterministic scenario evaluates a "
+                    "configuration once per instance, so at most %d time(s) here. Pass "
+                    "Scenario(deterministic=False) to evaluate it on more seeds.",
+                    n_keys,
+                    len(instances),
+                )
             n_keys = min(n_keys, len(instances))
         #: The ordered keys every configuration is evaluated on a prefix of.
         passes = -(-n_keys // len(instances))
@@ -335,8 +350,13 @@ class Racing:
         self._queue: deque[TrialInfo] = deque()
         self._states: dict[int, _ConfigState] = {}
         self._active: set[int] = set()  # neither rejected nor retired
-        self._top: dict[int, list[float]] = {}  # eligible configurations at the highest level
+        # Candidates at the highest level, with their failed keys and aggregate costs; with
+        # several objectives also those with one key less or more, over one key less (_below).
+        self._top: dict[int, tuple[int, list[float]]] = {}
+        self._below: dict[int, tuple[int, list[float]]] = {}
         self._top_level = 0
+        self._level = 0  # the comparison level: how many keys the incumbents are compared on
+        self._multi = len(scenario.objectives) > 1
         self._selected_level = -1  # _top_level when the incumbents were last selected
         self._seen = 0
         self._incumbent_ids: list[int] = []
@@ -373,6 +393,7 @@ class Racing:
             if index in state.done:
                 continue  # (deterministic: the same key under two seeds counts once)
             state.done[index] = value.costs()
+            state.trials[index] = key  # (deterministic: maybe told with a seed of its own)
             state.successes += value.status is StatusType.SUCCESS
             state.retired |= value.status is StatusType.RETIRED
             changed.add(key.config_id)
@@ -381,26 +402,26 @@ class Racing:
         for config_id in changed:
             state = self._states[config_id]
             state.failed = sum(not _finite(costs) for costs in state.done.values())
-            state.cost = self._cost(config_id, sorted(state.done))
         if not self._any_finite and any(
             self._states[c].failed < len(self._states[c].done) for c in changed
         ):
             # The first finite result: configurations that failed on every key they ran are
             # candidates no more (see _candidate).
             self._any_finite = True
-            changed |= set(self._top)
+            changed |= set(self._top) | set(self._below)
         for config_id in changed:
             self._update_top(config_id)
         previous = self._incumbent_ids
         self._incumbent_ids = self._select_incumbents(changed)
         if self._incumbent_ids[:1] != previous[:1] and self._incumbent_ids:
             best = self._incumbent_ids[0]
+            failed, cost = self._compared(best)
             logger.info(
                 "New incumbent: config %d, cost %s on %d key(s)%s.",
                 best,
-                self._states[best].cost,
-                len(self._states[best].done),
-                f" (failed on {self._states[best].failed})" if self._states[best].failed else "",
+                cost,
+                self._level,
+                f" (failed on {failed})" if failed else "",
             )
         for config_id in changed:
             self._maybe_reject(config_id)
@@ -438,36 +459,78 @@ class Racing:
             return False
         return state.failed < len(state.done) or not self._any_finite
 
+    def _on_keys(self, config_id: int, level: int) -> tuple[int, list[float]]:
+        """A configuration's failed keys and aggregate costs over the first ``level`` keys."""
+        done = self._states[config_id].done
+        indices = list(range(level))
+        return sum(not _finite(done[i]) for i in indices), self._cost(config_id, indices)
+
+    def _compared(self, config_id: int) -> tuple[int, list[float]]:
+        """An incumbent's failed keys and aggregate costs on the compared keys."""
+        return (self._below if self._level < self._top_level else self._top)[config_id]
+
     def _update_top(self, config_id: int) -> None:
-        """Keep ``_top`` = candidates (:meth:`_candidate`) at the highest level, with their
-        costs. When the last one there drops out (it crashed on a further key, or was
+        """Keep ``_top`` = candidates (:meth:`_candidate`) at the highest level, and with
+        several objectives ``_below`` = those with at least one key less, on one key less.
+        When the last one at the highest level drops out (it crashed on a further key, or was
         retired), the highest level that still has candidates takes over."""
         self._top.pop(config_id, None)
+        self._below.pop(config_id, None)
         if self._candidate(config_id):
-            state = self._states[config_id]
-            level = len(state.done)
+            level = len(self._states[config_id].done)
             if level > self._top_level:
+                # One level up, the old top is the new one-key-less group, on the same keys.
+                one_up = self._multi and level == self._top_level + 1
+                self._below = self._top if one_up else self._group(level - 1, above=True)
                 self._top, self._top_level = {}, level
             if level == self._top_level:
-                self._top[config_id] = state.cost
+                self._top[config_id] = self._on_keys(config_id, level)
+            if self._multi and level >= self._top_level - 1:
+                self._below[config_id] = self._on_keys(config_id, self._top_level - 1)
         if not self._top and self._top_level > 0:
-            candidates = [c for c in self._states if self._candidate(c)]
-            self._top_level = max((len(self._states[c].done) for c in candidates), default=0)
-            self._top = {
-                c: self._states[c].cost
-                for c in candidates
-                if len(self._states[c].done) == self._top_level
-            }
+            levels = [len(s.done) for c, s in self._states.items() if self._candidate(c)]
+            self._top_level = max(levels, default=0)
+            self._top = self._group(self._top_level, above=False)
+            self._below = self._group(self._top_level - 1, above=True)
             self._selected_level = -1  # select among all of them
 
+    def _group(self, level: int, above: bool) -> dict[int, tuple[int, list[float]]]:
+        """Candidates with ``level`` keys (``above``: or more; several objectives only), on
+        their first ``level`` keys."""
+        if level < 1 or (above and not self._multi):
+            return {}
+        return {
+            c: self._on_keys(c, level)
+            for c, state in self._states.items()
+            if (len(state.done) >= level if above else len(state.done) == level)
+            and self._candidate(c)
+        }
+
     def _select_incumbents(self, changed: set[int]) -> list[int]:
-        """The best of ``_top``, after the costs of ``changed`` configurations changed."""
+        """The incumbents after the costs of ``changed`` configurations changed, and the
+        comparison level: with one objective, the best of ``_top``.
+
+        With several, the front is compared on keys all its members have: the front of
+        ``_below``, on one key less than the highest level, while any of its members has yet
+        to run the next key (such members are intensified first), else the front of ``_top``.
+        This depends on the history only, not on the order results came in, so it is the same
+        after a resume and in every process sharing the run.
+        """
         if not self._top:
+            self._level = 0
             return []
+        if self._multi:
+            if self._top_level - 1 >= self.n_first and self._below:
+                front = self._best(self._below, sorted(self._below))
+                if any(c not in self._top for c in front):
+                    self._level = self._top_level - 1
+                    return front
+            self._level = self._top_level
+            return self._best(self._top, sorted(self._top))
+        self._level = self._top_level
         previous = self._incumbent_ids
         if (
-            len(next(iter(self._top.values()))) == 1
-            and self._selected_level == self._top_level
+            self._selected_level == self._top_level
             and previous
             and all(c in self._top and c not in changed for c in previous)
         ):
@@ -477,10 +540,14 @@ class Racing:
         else:
             ids = sorted(self._top)
         self._selected_level = self._top_level
-        # Fewest failed keys first (all at this level ran the same keys), then by cost.
-        failed = np.array([self._states[c].failed for c in ids])
+        return self._best(self._top, ids)
+
+    def _best(self, group: dict[int, tuple[int, list[float]]], ids: list[int]) -> list[int]:
+        """The best of configurations ``ids`` of ``group`` (all compared on the same keys):
+        fewest failed keys first, then by cost (several objectives: the Pareto front)."""
+        failed = np.array([group[c][0] for c in ids])
         ids = [c for c, f in zip(ids, failed.tolist()) if f == failed.min()]
-        costs = np.array([self._top[c] for c in ids], dtype=float)
+        costs = np.array([group[c][1] for c in ids], dtype=float)
         finite = np.all(np.isfinite(costs), axis=1)
         if not finite.any():  # every key failed for all of them (see _candidate)
             return ids[:1]
@@ -491,40 +558,52 @@ class Racing:
         kept = [c for c, ok in zip(ids, finite.tolist()) if ok]
         return front_incumbents(kept, costs[finite], self.settings.max_incumbents)
 
+    def _intensified(self) -> list[int]:
+        """The incumbents that get further keys: the best one, or with several objectives the
+        whole front (compared on keys they share, as SMAC3's)."""
+        return self._incumbent_ids if self._multi else self._incumbent_ids[:1]
+
     def _maybe_reject(self, config_id: int) -> None:
-        """Stop racing a challenger that is worse than the incumbent on their common keys."""
+        """Stop racing a challenger that is worse than an incumbent (one that gets further
+        keys, see :meth:`_intensified`) on their common keys."""
         state = self._states[config_id]
         if state.retired:
             state.rejected = True
         if state.rejected:
             self._active.discard(config_id)
             return
-        if not state.done or not self._incumbent_ids or config_id == self._incumbent_ids[0]:
+        incumbents = self._intensified()
+        if not state.done or config_id in incumbents:
             return
-        best = self._incumbent_ids[0]
+        for best in incumbents:
+            if self._worse(config_id, best):
+                state.rejected = True
+                self._active.discard(config_id)
+                return
+
+    def _worse(self, config_id: int, best: int) -> bool:
+        """Whether a challenger is worse than incumbent ``best`` on their common keys: it
+        failed on more of them, or its costs are dominated there (one objective: higher)."""
+        state = self._states[config_id]
         incumbent = self._states[best]
         common = sorted(set(state.done) & set(incumbent.done))
         if not common:
-            return
+            return False
         # A failed sample (crash_cost, inf by default) where the incumbent had none drops a
         # challenger at once; a key both failed on (an instance none solves) decides nothing.
         my_failed = sum(not _finite(state.done[i]) for i in common)
         their_failed = sum(not _finite(incumbent.done[i]) for i in common)
         if my_failed != their_failed:
-            worse = my_failed > their_failed
-        else:
-            # compared once it has its first samples (they may fail at crash_cost, too)
-            both = [i for i in common if _finite(state.done[i]) and _finite(incumbent.done[i])]
-            if not both or len(state.done) < self.n_first:
-                return
-            mine = np.array(self._cost(config_id, both))
-            theirs = np.array(self._cost(best, both))
-            worse = bool(np.all(mine >= theirs) and np.any(mine > theirs))
-            if len(mine) == 1:
-                worse = bool(mine[0] > theirs[0])
-        if worse:
-            state.rejected = True
-            self._active.discard(config_id)
+            return my_failed > their_failed
+        # compared once it has its first samples (they may fail at crash_cost, too)
+        both = [i for i in common if _finite(state.done[i]) and _finite(incumbent.done[i])]
+        if not both or len(state.done) < self.n_first:
+            return False
+        mine = np.array(self._cost(config_id, both))
+        theirs = np.array(self._cost(best, both))
+        if len(mine) == 1:
+            return bool(mine[0] > theirs[0])
+        return bool(np.all(mine >= theirs) and np.any(mine > theirs))
 
     # -- handing out trials --------------------------------------------------------------------
 
@@ -556,15 +635,14 @@ class Racing:
         level = len(state.done)
         order: Sequence[int]
         if self._incumbent_ids and config_id not in self._incumbent_ids:
-            inc_level = len(self._states[self._incumbent_ids[0]].done)
-            target = min(inc_level, max(2 * level, self.n_first))
+            target = min(self._level, max(2 * level, self.n_first))
             if target <= len(started):
                 return []
-            # The incumbent's keys (a prefix) in this challenger's own order: were every
+            # The compared keys (a prefix) in this challenger's own order: were every
             # challenger first compared on the first key, that one instance would decide
             # which configurations get any further.
             rng = np.random.default_rng([self._key_seed, config_id])
-            order = [i for i in rng.permutation(len(self.keys)).tolist() if i < inc_level]
+            order = [i for i in rng.permutation(len(self.keys)).tolist() if i < self._level]
         else:
             target = max(level, self.n_first)
             order = range(len(self.keys))
@@ -573,14 +651,21 @@ class Racing:
         return [TrialInfo(config, *self.keys[i], self.budget) for i in new]
 
     def _intensify_incumbent(self) -> list[TrialInfo]:
-        """One more key for the best incumbent, if it has fewer than it may and none running."""
-        if not self._incumbent_ids:
+        """One more key for an incumbent that has fewer than it may and none running: the best
+        one, or with several objectives the first of the front with the fewest keys (the
+        others wait for it, so that the front's members stay at most one key apart)."""
+        ids = self._intensified()
+        if not ids:
             return []
-        best = self._incumbent_ids[0]
-        level = len(self._states[best].done)
-        if level >= len(self.keys) or self._started(best) != set(self._states[best].done):
-            return []
-        return [TrialInfo(self.history.get_config(best), *self.keys[level], self.budget)]
+        fewest = min(len(self._states[c].done) for c in ids)
+        for config_id in ids:
+            level = len(self._states[config_id].done)
+            if level > fewest or level >= len(self.keys):
+                continue
+            if self._started(config_id) == set(self._states[config_id].done):
+                config = self.history.get_config(config_id)
+                return [TrialInfo(config, *self.keys[level], self.budget)]
+        return []
 
     def _racing_trials(self) -> list[TrialInfo]:
         """Next-stage trials of challengers that are still in the race."""
@@ -593,8 +678,9 @@ class Racing:
             state = self._states.get(key.config_id)
             if index is not None and (state is None or index not in state.done):
                 waiting.add(key.config_id)
+        intensified = set(self._intensified())
         for config_id in sorted(self._active):
-            if config_id in self._incumbent_ids[:1]:
+            if config_id in intensified:
                 continue
             self._maybe_reject(config_id)  # the incumbent may have changed since its last result
             if config_id in waiting:
@@ -646,7 +732,7 @@ class Racing:
         it while the run has no finite result, see :meth:`_candidate`, but it is no answer)."""
         self._refresh()
         ids = self._incumbent_ids
-        if ids and self._states[ids[0]].failed == len(self._states[ids[0]].done):
+        if ids and self._compared(ids[0])[0] == self._level:
             return []
         return ids
 
@@ -655,23 +741,22 @@ class Racing:
         return [self.history.get_config(c) for c in self._reported()]
 
     def incumbent_costs(self) -> list[float]:
-        """The best incumbent's cost: ``aggregate`` over its keys that did not fail (a key
-        it failed on, at an infinite ``crash_cost``, failed for every configuration at its
-        level); empty if none."""
+        """The best incumbent's cost: ``aggregate`` over the compared keys (see
+        :class:`Racing`) that it did not fail on (a key it failed on, at an infinite
+        ``crash_cost``, failed for every configuration compared); empty if none."""
         ids = self._reported()
-        return list(self._states[ids[0]].cost) if ids else []
+        return list(self._compared(ids[0])[1]) if ids else []
 
     def incumbents_costs(self) -> list[list[float]]:
         """Every incumbent's cost, as :meth:`incumbent_costs` gives the best one's."""
-        return [list(self._states[c].cost) for c in self._reported()]
+        return [list(self._compared(c)[1]) for c in self._reported()]
 
     def incumbent_keys(self) -> list[TrialKey]:
         """The finished trials the best incumbent's cost is computed from."""
         ids = self._reported()
         if not ids:
             return []
-        best = ids[0]
-        return [TrialKey(best, *self.keys[i], self.budget) for i in sorted(self._states[best].done)]
+        return [self._states[ids[0]].trials[i] for i in range(self._level)]
 
     def overdue(self, now: float) -> list[TrialInfo]:
         """Running trials of configurations pending for longer than ``pending_config_timeout``.

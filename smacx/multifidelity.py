@@ -410,6 +410,13 @@ class Halving:
         self._key_index: dict[tuple[str | None, int | None], int] = {
             key: i for i, key in enumerate(self.keys)
         }
+        # A deterministic target gives the same result with any seed: a result told with
+        # another seed (a warm start, say) stands for its instance's key.
+        self._by_instance: dict[str | None, int] = (
+            {instance: i for i, (instance, _) in enumerate(self.keys)}
+            if scenario.deterministic
+            else {}
+        )
         self._label = type(settings).label or "halving"
         self._origin = re.compile(re.escape(self._label) + r" bracket (\d+)")
         self._challengers: Iterator[Configuration] = selector.next_configs(history)
@@ -417,8 +424,10 @@ class Halving:
         self._closed: set[int] = set()
         self._bracket_of: dict[int, int] = {}
         self._next_number = 0
-        # (config id, budget) -> key index -> costs; and the mean once every key is in
+        # (config id, budget) -> key index -> costs, and the trial's key (deterministic: maybe
+        # told with a seed of its own); and the mean once every key is in
         self._results: dict[tuple[int, float], dict[int, list[float]]] = {}
+        self._trials: dict[tuple[int, float], dict[int, TrialKey]] = {}
         self._complete: dict[float, dict[int, list[float]]] = {b: {} for b in self.budgets}
         # (config id, budget) with a successful trial; without one, no incumbent there
         self._succeeded: set[tuple[int, float]] = set()
@@ -494,12 +503,17 @@ class Halving:
 
     def _take_result(self, key: TrialKey) -> None:
         index = self._key_index.get((key.instance, key.seed))
+        if index is None:
+            index = self._by_instance.get(key.instance)
         if index is None or key.budget not in self._complete:
             return  # not one of our trials (validation, another intensifier)
         assert key.budget is not None
         done = self._results.setdefault((key.config_id, key.budget), {})
+        if index in done:
+            return  # (deterministic: the same key under two seeds counts once)
         value = self.history[key]
         done[index] = value.costs()
+        self._trials.setdefault((key.config_id, key.budget), {})[index] = key
         if value.status is StatusType.SUCCESS:
             self._succeeded.add((key.config_id, key.budget))
         if len(done) == self._n_keys:
@@ -726,8 +740,10 @@ class Halving:
         if not self._incumbent_ids:
             return []
         budget = self._incumbent_budget()
-        best = self._incumbent_ids[0]
-        return [TrialKey(best, instance, seed, budget) for instance, seed in self.keys]
+        if budget is None:
+            return []
+        trials = self._trials[(self._incumbent_ids[0], budget)]
+        return [trials[i] for i in range(self._n_keys)]
 
     def overdue(self, now: float) -> list[TrialInfo]:
         """Running trials of configurations pending for longer than ``pending_config_timeout``.

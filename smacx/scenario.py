@@ -133,7 +133,8 @@ class Scenario:
         crash_cost: Cost recorded for a crashed, timed-out or memory-out trial, one value per
             objective or one for all. Infinite values are recorded as given but never shown to a
             model: it sees an imputed cost instead (the worst finite cost observed).
-        termination_cost_threshold: Stop as soon as the incumbent's cost is at or below this.
+        termination_cost_threshold: Stop as soon as the incumbent's cost is at or below this
+            (several objectives: a member of the Pareto front, in every objective).
         n_trials: How many finished trials the run should hold (trials of a resumed run count).
         walltime_limit: Seconds of wall-clock time the optimization may take (this process).
         cputime_limit: Seconds of CPU time ``optimize`` may use: this process (smacx and
@@ -224,6 +225,11 @@ class Scenario:
             raise _fail("objectives", "a name or a sequence of distinct names", self.objectives)
         set_(self, "objectives", tuple(objectives))
         set_(self, "crash_cost", self._per_objective("crash_cost", self.crash_cost))
+        if -math.inf in self.crash_costs:
+            # -inf ranks a crash above every result: successive halving promoted crashes.
+            raise _fail(
+                "crash_cost", "numbers > -inf (inf, the default, or finite)", self.crash_cost
+            )
         set_(
             self,
             "termination_cost_threshold",
@@ -338,10 +344,17 @@ class Scenario:
             ):
                 raise _fail(f"instance_features[{inst!r}]", "a sequence of finite numbers", vec)
             features[inst] = tuple(float(v) for v in vec)
-        lengths = {len(v) for v in features.values()}
-        if len(lengths) != 1 or 0 in lengths:
-            raise _fail(
-                "instance_features", "non-empty feature vectors of one length", sorted(lengths)
+        by_length: dict[int, list[str]] = {}
+        for inst, vec in features.items():
+            by_length.setdefault(len(vec), []).append(inst)
+        if len(by_length) != 1 or 0 in by_length:
+            shown = "; ".join(
+                f"{n} for {names[:3]!r}{' and more' if len(names) > 3 else ''}"
+                for n, names in sorted(by_length.items())
+            )
+            raise ScenarioError(
+                "Scenario.instance_features must be non-empty feature vectors of one length; "
+                f"got lengths {shown}."
             )
         set_(self, "instance_features", features)
 

@@ -112,7 +112,8 @@ class TrialValue:
             of floats).
         time: Wall-clock seconds the target took.
         cpu_time: CPU seconds of the process that ran the target (pynisher's child process
-            when the trial has limits); processes the target starts are not counted.
+            when the trial has limits); processes the target starts are not counted. NaN when
+            not known (the trial's process was killed).
         status: How the trial ended.
         starttime: Unix time at which the trial started.
         endtime: Unix time at which the trial ended.
@@ -156,6 +157,15 @@ class TrialValue:
                     f"TrialValue.{name} must be a number of seconds; got {value!r:.100}."
                 )
             object.__setattr__(self, name, float(value))
+        for name in ("time", "cpu_time"):  # (NaN: not known, as for a trial's killed process)
+            value = getattr(self, name)
+            if value < 0 or value == math.inf:
+                from smacx.errors import TrialError
+
+                raise TrialError(
+                    f"TrialValue.{name} must be a duration in seconds, >= 0 and finite (or "
+                    f"NaN when it is not known); got {value!r}."
+                )
         if not isinstance(self.additional_info, Mapping):
             from smacx.errors import TrialError
 

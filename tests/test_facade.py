@@ -101,7 +101,18 @@ def test_tell_of_a_trial_that_was_not_asked(space: ConfigurationSpace) -> None:
         ({"instances": ["i1", "i2"]}, {}, r"instances \['i1', 'i2'\]; got None"),
         ({}, {"instance": "i1"}, r"must be None \(the scenario has no instances\); got 'i1'"),
         ({}, {"budget": 9.0}, r"budget must be None .*; got 9.0"),
-        ({"min_budget": 1, "max_budget": 9}, {"budget": 27.0}, r"min_budget 1 and .* got 27.0"),
+        (
+            {"min_budget": 1, "max_budget": 9},
+            {"budget": 27.0},
+            r"runs trials at \(9\); got 27.0",
+        ),
+        # Racing runs every trial at max_budget: other results would never count.
+        (
+            {"min_budget": 1, "max_budget": 9},
+            {"budget": 5.0},
+            r"runs trials at \(9\); got 5.0",
+        ),
+        ({"min_budget": 1, "max_budget": 9}, {}, r"runs trials at \(9\); got None"),
     ],
 )
 def test_tell_refuses_an_instance_or_budget_the_scenario_does_not_have(
@@ -117,6 +128,22 @@ def test_tell_refuses_an_instance_or_budget_the_scenario_does_not_have(
     smac.tell(ok if "max_budget" in settings else dataclasses.replace(ok, budget=None),
               TrialValue(cost=0.0))  # fmt: skip
     assert smac.runhistory.n_finished == 1
+
+
+def test_tell_takes_a_budget_off_by_rounding_as_the_intensifiers_own(
+    space: ConfigurationSpace,
+) -> None:
+    """Hyperband's budgets are computed by division: 100/3 told a rounding off is the same
+    stage; 50, between its budgets, is none."""
+    smac = SMAC(scenario(space, min_budget=100 / 9, max_budget=100), preset="hyperband")
+    info = TrialInfo(space.get_default_configuration(), seed=0, budget=50.0)
+    with pytest.raises(TrialError, match=r"runs trials at \(11.1111, 33.3333, 100\); got 50.0"):
+        smac.tell(info, TrialValue(cost=0.0))
+    budget = 100 / 3
+    info = TrialInfo(space.get_default_configuration(), seed=0, budget=budget * (1 + 1e-15))
+    assert info.budget != budget
+    smac.tell(info, TrialValue(cost=0.0))
+    assert [k.budget for k, _ in smac.runhistory.items()] == [budget]
 
 
 class Recorder(Callback):
@@ -178,6 +205,28 @@ def test_termination_cost_threshold_stops_early(space: ConfigurationSpace) -> No
     incumbent = smac.optimize()
     assert incumbent is not None and quadratic(incumbent) <= 5.0
     assert smac.runhistory.n_finished < 500
+
+
+def test_termination_cost_threshold_of_several_objectives_takes_any_front_member(
+    space: ConfigurationSpace,
+) -> None:
+    """f1 = x + 5, f2 = 5 - x: every configuration is on the front; the run stops at the
+    first trial with x <= -4 (at or below [1, 10]), whichever member ranks first."""
+
+    def target(config: Configuration) -> dict[str, float]:
+        return {"f1": config["x"] + 5, "f2": 5 - config["x"]}
+
+    smac = SMAC(
+        scenario(space, objectives=["f1", "f2"], n_trials=200, termination_cost_threshold=[1, 10]),
+        target,
+        preset="random",
+        progress=False,
+    )
+    smac.optimize()
+    xs = [smac.runhistory.get_config(k.config_id)["x"] for k in smac.runhistory.finished_since(0)]
+    first = next(i for i, x in enumerate(xs) if x <= -4)
+    assert len(xs) == first + 1
+    assert any(c["x"] <= -4 for c in smac.incumbents)
 
 
 def test_walltime_limit_stops_early(space: ConfigurationSpace) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ConfigSpace import Categorical, Configuration, ConfigurationSpace
+from ConfigSpace import Categorical, Configuration, ConfigurationSpace, Float
 
 from smacx import (
     SMAC,
@@ -177,23 +177,79 @@ def test_bad_settings_are_named(field: str, value: object) -> None:
         Intensifier(**{field: value})  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("n_objectives", [1, 2])
 @pytest.mark.parametrize("deterministic", [True, False])
 def test_incumbents_updated_per_result_equal_a_fresh_ranking(
-    space: ConfigurationSpace, deterministic: bool
+    space: ConfigurationSpace, deterministic: bool, n_objectives: int
 ) -> None:
     """After every result, the incumbents match those of a racer built on the history anew."""
     rng = np.random.default_rng(3)
-    rh = RunHistory(space)
+    objectives = ["a", "b"][:n_objectives]
+    rh = RunHistory(space, objectives=objectives)
     settings = Intensifier(max_config_calls=3, max_incumbents=3)
-    racing = build(space, rh, settings, deterministic=deterministic)
-    for _ in range(60):
+    racing = build(space, rh, settings, deterministic=deterministic, objectives=objectives)
+    for _ in range(80):
         info = racing.ask()
         # Ties (a coarse grid of costs) and crashes exercise the id order and the finite filter.
         crashed = rng.random() < 0.1
-        cost = float(rng.integers(0, 6))
+        cost = rng.integers(0, 6, size=n_objectives).astype(float).tolist()
         run(rh, info, cost, status=StatusType.CRASHED if crashed else StatusType.SUCCESS)
-        fresh = build(space, rh, settings, deterministic=deterministic)
+        fresh = build(space, rh, settings, deterministic=deterministic, objectives=objectives)
         assert racing.incumbents() == fresh.incumbents()
+        assert racing.incumbents_costs() == fresh.incumbents_costs()
+
+
+def test_a_front_grows_and_its_members_stay_one_key_apart() -> None:
+    """f1 = x, f2 = 1 - x: every configuration is on the front. While its members get more
+    keys one by one, the front never shrinks to those that went ahead, as it did when only
+    the first member was intensified; its members never drift more than one key apart."""
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Float("x", (0.0, 1.0)))
+    rh = RunHistory(cs, objectives=("f1", "f2"))
+    racing = Intensifier(max_config_calls=10, max_incumbents=5).build(
+        Scenario(cs, objectives=["f1", "f2"], output_directory=None, seed=0),
+        ConfigSelector(cs, [], seed=0),
+        rh,
+    )
+    sizes = []
+    for _ in range(120):
+        info = racing.ask()
+        run(rh, info, [info.config["x"], 1.0 - info.config["x"]])
+        front = racing.incumbents()
+        sizes.append(len(front))
+        levels = [len(rh.trial_keys(rh.get_config_id(c))) for c in front]
+        assert max(levels) - min(levels) <= 1
+    assert sizes == sorted(sizes) and sizes[-1] == 5
+    # The members went on to further keys, and the costs are those of the keys they share.
+    assert min(levels) >= 4
+    for config, costs in zip(racing.incumbents(), racing.incumbents_costs()):
+        assert costs == pytest.approx([config["x"], 1.0 - config["x"]])
+
+
+def test_a_challenger_dominated_by_any_member_of_the_front_is_rejected(
+    space: ConfigurationSpace,
+) -> None:
+    rh = RunHistory(space, objectives=("a", "b"))
+    racing = build(
+        space, rh, Intensifier(max_config_calls=3), objectives=["a", "b"], deterministic=False
+    )
+    costs: dict[Configuration, list[float]] = {}
+    while True:  # two members of the front, each on its first two keys
+        info = racing.ask()
+        if info.config not in costs and len(costs) == 2:
+            break
+        if info.config not in costs:
+            costs[info.config] = [[0.0, 5.0], [5.0, 0.0]][len(costs)]
+        run(rh, info, costs[info.config])
+    assert set(racing.incumbents()) == set(costs)
+    # Dominated by the second member of the front only, not by the first (the best-ranked):
+    # not raced on to the second key the front shares.
+    run(rh, info, [6.0, 1.0])
+    later = []
+    for _ in range(6):
+        later.append(racing.ask())
+        rh.add_running(later[-1])
+    assert info.config not in [i.config for i in later]
 
 
 def test_exhausted_space_still_runs_the_incumbents_remaining_seeds() -> None:
@@ -276,10 +332,10 @@ def test_crashed_configuration_is_never_a_pareto_incumbent(space: ConfigurationS
     smac.tell(again, TrialValue(cost=[math.inf, math.inf], status=StatusType.CRASHED))
     other = smac.ask()
     smac.tell(other, TrialValue(cost=[0.5, 0.5]))
-    # Better on the key both have: it runs the incumbent's other key, where the incumbent
-    # failed; with no failure there it wins on the same keys.
-    assert smac.incumbents == [first.config]
-    assert smac.intensifier.incumbent_costs() == [1.0, 1.0]  # over the key it did not fail
+    # It dominates on the key both have, and the front is compared on that key; it runs the
+    # incumbent's other key next, where the incumbent failed.
+    assert smac.incumbents == [other.config]
+    assert smac.intensifier.incumbent_costs() == [0.5, 0.5]
     more = smac.ask()
     assert (more.config, more.seed) == (other.config, again.seed)
     smac.tell(more, TrialValue(cost=[0.7, 0.7]))
@@ -433,6 +489,8 @@ def test_an_instance_every_configuration_fails_on_decides_nothing(
         assert mine <= best + 0.5  # near the best on the solvable instances
         crashed = sum(v.status is StatusType.CRASHED for _, v in smac.runhistory.items())
         assert crashed < 20  # not every configuration is sent to the broken instance
+        # The cost is the mean over the three others: the summary says why.
+        assert "over 4 trial(s), 1 of them failed (not in the cost)" in smac.summary()
 
 
 def test_when_the_first_key_fails_for_all_racing_moves_on(space: ConfigurationSpace) -> None:
@@ -493,3 +551,15 @@ def test_a_told_warm_start_counts_or_is_raced(
     assert smac.optimize() == good
     runs = [k.seed for k, _ in smac.runhistory.items() if k.config_id == 1]
     assert len(runs) == (1 if deterministic else 4)  # seed 0, and the 3 raced seeds
+
+
+def test_more_calls_than_a_deterministic_scenario_has_keys_are_warned_of(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It ran one seed per instance without a word (an audit's finding)."""
+    with caplog.at_level("WARNING", logger="smacx"):
+        racing = build(
+            space, RunHistory(space), Intensifier(max_config_calls=5), deterministic=True
+        )
+    assert len(racing.keys) == 1
+    assert "max_config_calls=5: a deterministic scenario" in caplog.text

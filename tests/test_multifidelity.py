@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from ConfigSpace import Categorical, ConfigurationSpace
 
-from smacx import RunHistory, Scenario, ScenarioError, StatusType, TrialInfo, TrialValue
+from smacx import (
+    RunHistory,
+    Scenario,
+    ScenarioError,
+    StatusType,
+    TrialInfo,
+    TrialKey,
+    TrialValue,
+)
 from smacx.errors import SearchSpaceExhaustedError
 from smacx.multifidelity import (
     Halving,
@@ -255,6 +263,21 @@ def test_deterministic_instances_use_one_seed(space: ConfigurationSpace) -> None
     )
     assert sorted(str(i) for i, _ in hb.keys) == ["a", "b", "c"]
     assert len({s for _, s in hb.keys}) == 1
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_a_told_result_on_another_seed_counts_when_deterministic(
+    space: ConfigurationSpace, deterministic: bool
+) -> None:
+    """A deterministic target gives the same result with any seed (a warm start, say), as
+    racing counts it; a noisy one is compared on the intensifier's own seeds only."""
+    rh = RunHistory(space)
+    hb = build(space, rh, Hyperband(eta=3), deterministic=deterministic)
+    (_, seed), config = hb.keys[0], space.sample_configuration()
+    run(rh, TrialInfo(config, seed=seed + 1, budget=27.0), 0.5)
+    assert hb.incumbents() == ([config] if deterministic else [])
+    if deterministic:  # the trial the cost comes from, as told
+        assert hb.incumbent_keys() == [TrialKey(rh.get_config_id(config), None, seed + 1, 27.0)]
 
 
 def test_crashes_count_with_crash_cost_and_are_never_incumbent(space: ConfigurationSpace) -> None:

@@ -27,6 +27,7 @@ from smacx import Scenario, ScenarioError
         ("crash_cost", math.nan),
         ("crash_cost", "high"),
         ("crash_cost", 10**400),
+        ("crash_cost", -math.inf),  # (a crash would rank first: successive halving promoted it)
         ("walltime_limit", 10**400),
         ("trial_memory_limit", 2**43),
         ("termination_cost_threshold", [1.0, 2.0]),
@@ -99,7 +100,9 @@ def test_budgets_must_come_together_and_be_ordered(space: ConfigurationSpace) ->
 def test_instance_features_must_cover_every_instance(space: ConfigurationSpace) -> None:
     with pytest.raises(ScenarioError, match="missing \\['b'\\]"):
         Scenario(space, instances=["a", "b"], instance_features={"a": [1.0]})
-    with pytest.raises(ScenarioError, match="one length"):
+    with pytest.raises(
+        ScenarioError, match=r"one length; got lengths 1 for \['a'\]; 2 for \['b'\]"
+    ):
         Scenario(space, instances=["a", "b"], instance_features={"a": [1.0], "b": [1.0, 2.0]})
     with pytest.raises(ScenarioError, match="without Scenario.instances"):
         Scenario(space, instance_features={"a": [1.0]})
