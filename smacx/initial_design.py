@@ -14,7 +14,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from ConfigSpace import (
@@ -47,15 +47,27 @@ logger = logging.getLogger("smacx")
 DesignKind = Literal["sobol", "lhs", "random", "default"]
 
 
+#: Rounds of draws :func:`sample_seeded` makes before it gives up on a space whose forbidden
+#: clauses rule out nearly every configuration.
+_MAX_DRAWS = 200
+
+
 def sample_seeded(
     configspace: ConfigurationSpace, n: int, rng: np.random.Generator
 ) -> list[Configuration]:
-    """Draw ``n`` configurations from the space's own sampler (its priors, always valid),
-    seeded from ``rng``.
+    """Draw ``n`` configurations from the space's priors, all valid, seeded from ``rng``.
 
-    The space's random state is swapped for a seeded one and put back afterwards, so a user's
-    ``ConfigurationSpace(seed=...)`` draws the same configurations after a run as before it.
+    ConfigSpace's own sampler, unless it applies the conditions in an order that gives
+    invalid configurations (see :func:`conditions_in_order`): then the same draws from the
+    priors with the conditions applied parents first. The space's random state is swapped
+    for a seeded one and put back afterwards, so a user's ``ConfigurationSpace(seed=...)``
+    draws the same configurations after a run as before it.
+
+    Raises:
+        ScenarioError: The forbidden clauses ruled out every draw, many times over.
     """
+    if not _sampler_is_sound(configspace):
+        return _sample_in_order(configspace, n, np.random.RandomState(int(rng.integers(2**31))))
     saved = configspace.random
     configspace.random = np.random.RandomState(int(rng.integers(2**31)))
     try:
@@ -133,14 +145,70 @@ def unit_to_configs(
     return cast("list[Configuration]", configs)
 
 
+def _sample_in_order(
+    configspace: ConfigurationSpace, n: int, state: np.random.RandomState
+) -> list[Configuration]:
+    """ConfigSpace's sampling (each hyperparameter's prior, then the conditions and forbidden
+    clauses, drawing again for forbidden rows), with the conditions parents first."""
+    hps = list(configspace.values())
+    configs: list[Configuration] = []
+    for _ in range(_MAX_DRAWS):
+        if len(configs) >= n:
+            return configs
+        size = max(2 * (n - len(configs)), 8)
+        drawn = np.column_stack([hp.sample_vector(size, seed=state) for hp in hps])
+        vectors, allowed = valid_vectors(configspace, drawn)
+        for vector in vectors[allowed][: n - len(configs)]:
+            values = {
+                hp.name: plain_value(hp.to_value(vector[j]))
+                for j, hp in enumerate(hps)
+                if not np.isnan(vector[j])
+            }
+            configs.append(Configuration(configspace, values=values))
+    if len(configs) >= n:
+        return configs
+    raise ScenarioError(
+        f"The configuration space's forbidden clauses ruled out all but {len(configs)} of "
+        f"{_MAX_DRAWS} rounds of random draws for {n} configuration(s): check that they "
+        "leave some configurations allowed."
+    )
+
+
+def conditions_in_order(configspace: ConfigurationSpace) -> list[Any]:
+    """The space's condition nodes, every parent's own condition before those on it.
+
+    ConfigSpace orders them by their shallowest parent, which can put an AND or OR over a
+    conditional parent before that parent's condition: a child then stayed active when the
+    parent was switched off later, and ConfigSpace's sampler gave configurations it refuses
+    itself. By the deepest parent, every parent's condition comes first (a parent is always
+    shallower than its children).
+    """
+    dag = configspace._dag
+    return sorted(
+        dag.minimum_conditions,
+        key=lambda node: max(dag.nodes[p].maximum_depth for p in node.node_parents()),
+    )
+
+
+def _sampler_is_sound(configspace: ConfigurationSpace) -> bool:
+    """Whether ConfigSpace's order of the conditions applies every parent's own condition
+    before the conditions on that parent (its sampler's configurations are then valid)."""
+    later: set[str] = set()  # children of the conditions after the one looked at
+    for node in reversed(configspace._dag.minimum_conditions):
+        if later.intersection(node.node_parents()):
+            return False
+        later.update(child.name for child in node.unique_children.values())
+    return True
+
+
 def valid_vectors(
     configspace: ConfigurationSpace, vectors: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apply the space's conditions and forbidden clauses to a batch of vectors at once.
 
     Follows ConfigSpace's own sampler: unconditional forbidden clauses first, then the
-    conditions in the order of its condition tree (parents before children), then the
-    forbidden clauses on conditional hyperparameters.
+    conditions parents first (:func:`conditions_in_order`), then the forbidden clauses on
+    conditional hyperparameters.
 
     Args:
         configspace: The space.
@@ -155,7 +223,7 @@ def valid_vectors(
     dag = configspace._dag
     for clause in dag.unconditional_forbiddens:
         forbidden |= clause.is_forbidden_vector_array(arr)
-    for node in dag.minimum_conditions:
+    for node in conditions_in_order(configspace):
         condition = node.condition
         # Exactly as ConfigSpace decides, which checks every configuration built: an inactive
         # (NaN) parent fails "==", "in", "<" and ">" but satisfies "!=", and an OR holds when

@@ -8,6 +8,7 @@ import time
 import psutil
 import pytest
 from ConfigSpace import (
+    AndConjunction,
     Categorical,
     ConfigurationSpace,
     EqualsCondition,
@@ -81,6 +82,20 @@ def space_with_inactive_parents(finite: bool) -> ConfigurationSpace:
     parent = EqualsCondition(q, p, 0.9) if finite else GreaterThanCondition(q, p, 0.5)
     cs.add([parent, NotEqualsCondition(u, q, 3)])
     cs.add(OrConjunction(EqualsCondition(t, r, "u"), InCondition(t, q, [2, 3, 4])))
+    return cs
+
+
+def space_with_a_conjunction_on_a_conditional_parent(finite: bool) -> ConfigurationSpace:
+    """``h7`` hangs on an AND over ``h0`` and ``h4``, which is active only for ``h1 == "c0"``,
+    itself only for ``h0`` in c0, c1: ConfigSpace orders that AND before ``h4``'s own
+    condition, and its sampler left ``h7`` active where ``h4`` had been switched off."""
+    cs = ConfigurationSpace(seed=0)
+    h0, h1 = Categorical("h0", ["c0", "c1", "c2"]), Categorical("h1", ["c0", "c1", "c2"])
+    h4 = Categorical("h4", ["c0", "c1"])
+    h7 = Categorical("h7", ["p", "q"]) if finite else Float("h7", (0.0, 1.0))
+    cs.add([h0, h1, h4, h7])
+    cs.add([InCondition(h1, h0, ["c0", "c1"]), EqualsCondition(h4, h1, "c0")])
+    cs.add(AndConjunction(InCondition(h7, h4, ["c0", "c1"]), EqualsCondition(h7, h0, "c1")))
     return cs
 
 
