@@ -418,6 +418,37 @@ def _nothing() -> None:
     pass
 
 
+def sigint_of_a_program(config: Configuration, seed: int) -> tuple[float, dict[str, Any]]:
+    """Whether a program the trial starts ignores SIGINT (the SigIgn mask of Linux)."""
+    status = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True).stdout
+    mask = int(
+        next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn")), 16
+    )
+    return 0.0, {"ignored": bool(mask & (1 << (signal.SIGINT - 1)))}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_own_cluster_keeps_the_configured_preloads_and_sigint_for_programs(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """The workers' SIGINT handler (a Ctrl-C to the process group must not kill them) took
+    the place of the preloads of dask's configuration, and as SIG_IGN it was inherited by
+    every program a trial started, so a solver stopped with SIGINT ran on (a review's
+    findings)."""
+    import dask
+
+    flag = tmp_path / "preloaded"
+    script = f"import pathlib\npathlib.Path({str(flag)!r}).write_text('yes')\n"
+    with (
+        dask.config.set({"distributed.worker.preload": [script]}),
+        DaskParallelRunner(SerialRunner(sigint_of_a_program, scenario(space))) as runner,
+    ):
+        (_, value), *_ = run_all(runner, trials(space, 1))
+    assert value.status is StatusType.SUCCESS, value.additional_info
+    assert value.additional_info["ignored"] is False
+    assert flag.read_text() == "yes"
+
+
 def test_a_runner_dropped_without_close_closes_its_cluster(space: ConfigurationSpace) -> None:
     """``SMAC(scenario, f).optimize()`` in a loop kept one cluster per call, 2 processes and
     7 threads each, until the interpreter exited (a user's report)."""

@@ -358,6 +358,11 @@ class DaskParallelRunner(AbstractRunner):
             "allowed_failures": 0,
             "dashboard_address": "127.0.0.1:0",
         }
+        preloads = dask.config.get("distributed.worker.preload", None) or []
+        preloads = [preloads] if isinstance(preloads, str) else list(preloads)
+        preload_argv = dask.config.get("distributed.worker.preload-argv", None) or []
+        if preload_argv and not isinstance(preload_argv[0], str):  # one list per preload
+            preload_argv = [*preload_argv, []]
         # (the scheduler reads worker-saturation from dask's config when it is built)
         try:
             with dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}):
@@ -368,7 +373,9 @@ class DaskParallelRunner(AbstractRunner):
                     host="127.0.0.1",
                     dashboard_address=None,
                     scheduler_kwargs=scheduler_kwargs,
-                    preload=[_IGNORE_SIGINT],
+                    # (after the preloads of dask's configuration, which it would replace)
+                    preload=[*preloads, _IGNORE_SIGINT],
+                    preload_argv=preload_argv,
                 )
         except Exception as err:
             raise NoWorkersError(
@@ -1008,7 +1015,7 @@ class DaskParallelRunner(AbstractRunner):
         end = time.time()
         return TrialValue(
             cost=self.scenario.crash_value,
-            time=end - trial.starttime,
+            time=max(end - trial.starttime, 0.0),  # (the wall clock may have stepped back)
             cpu_time=math.nan,
             status=StatusType.CRASHED,
             starttime=trial.starttime,
@@ -1471,15 +1478,17 @@ def _children_allowed() -> Iterator[None]:
 
 
 #: Run by each worker process of a runner's own cluster as it starts (dask's ``preload``, as
-#: the text of a script): ignore SIGINT, and so do its trials' processes. A Ctrl-C typed in a
-#: terminal reaches every process of the foreground process group: the run's process stops
-#: the run and closes its cluster, while the interrupted workers died printing tracebacks, and
-#: the scheduler its "marked as failed because 1 workers died". (A script, not this module:
-#: importing smacx slowed every worker's start, and restarts after deaths.)
+#: the text of a script): a SIGINT does nothing there. A Ctrl-C typed in a terminal reaches
+#: every process of the foreground process group: the run's process stops the run and closes
+#: its cluster, while the interrupted workers died printing tracebacks, and the scheduler its
+#: "marked as failed because 1 workers died". A handler, not SIG_IGN: programs that trials
+#: start get the default back when they start (an ignored SIGINT would stay ignored, and a
+#: solver stopped with SIGINT would run on). (A script, not this module: importing smacx
+#: slowed every worker's start, and restarts after deaths.)
 _IGNORE_SIGINT = """
 import signal, threading
 if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
 """
 
 
