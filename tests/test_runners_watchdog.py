@@ -37,8 +37,10 @@ def test_limited_trials_stay_in_this_process_group(space: ConfigurationSpace) ->
 # the watchdog's pipe open if forks kept it). The script prints the pids of the watchdog, the
 # trial's process, the program and that child, then ends as sys.argv[1] says: "kill" (SIGKILL
 # of itself while the trial runs), "daemon" (the same, with a program that left the trial's
-# process tree), "term" (SIGTERM while the main thread runs the trial), "handled" (the same,
-# but the application handles SIGTERM and lives on) or "exit" (normally, after the trial).
+# process tree), "left" (the same, with a program a first trial left running when it ended,
+# killed during a second trial), "term" (SIGTERM while the main thread runs the trial),
+# "handled" (the same, but the application handles SIGTERM and lives on) or "exit" (normally,
+# after the trial).
 RUN = """
 import os, signal, subprocess, sys, threading, time
 from ConfigSpace import ConfigurationSpace
@@ -51,14 +53,16 @@ if child == 0:
     time.sleep(30)
     os._exit(0)
 def target(config):
-    if mode == "daemon":  # sh ends at once: its sleep is orphaned
+    if mode == "left" and os.path.exists(sys.argv[2]):  # the second trial
+        time.sleep(60)
+    if mode in ("daemon", "left"):  # sh ends at once: its sleep is orphaned
         shell = "sleep 60 > /dev/null 2>&1 & echo $!"
         program = int(subprocess.run(["sh", "-c", shell], capture_output=True).stdout)
     else:
         program = subprocess.Popen(["sleep", "60"]).pid
     with open(sys.argv[2], "w") as f:
         f.write(f"{os.getpid()} {program}")
-    time.sleep(0.0 if mode == "exit" else 60.0)
+    time.sleep(0.0 if mode in ("exit", "left") else 60.0)
     return 0.0
 def report_and(signal_number):
     while not os.path.exists(sys.argv[2]) or not open(sys.argv[2]).read():
@@ -78,6 +82,8 @@ elif mode in ("term", "handled"):
     runner.run(space.sample_configuration())
     time.sleep(60)
 else:
+    if mode == "left":
+        runner.run(space.sample_configuration())
     threading.Thread(target=runner.run, args=(space.sample_configuration(),)).start()
     report_and(signal.SIGKILL)
 """
@@ -103,7 +109,9 @@ def end(pids: list[int]) -> None:
             psutil.Process(pid).kill()
 
 
-@pytest.mark.parametrize(("how", "code"), [("kill", -9), ("daemon", -9), ("term", -15)])
+@pytest.mark.parametrize(
+    ("how", "code"), [("kill", -9), ("daemon", -9), ("left", -9), ("term", -15)]
+)
 def test_a_killed_run_takes_the_programs_of_its_trials_along(
     tmp_path: Path, how: str, code: int
 ) -> None:

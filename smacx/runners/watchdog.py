@@ -12,11 +12,12 @@ says so, and the watchdog leaves quietly; end of file without that word means th
 died (or exits with trials still running), and the watchdog suspends the trials' processes,
 the processes that carry their tokens, and all their descendants, looks again until no new
 process appears, and kills them. So a program that left its trial's process tree goes too: a
-daemon that forked twice, ``sh -c "solver &"``, or the child of a trial's process that pynisher
-killed at a SIGTERM of the run (:func:`end_marked`). The watchdog ends the trials' processes
-itself (the kernel does not kill them with their parent, as it does on Linux without a
-watchdog: see :func:`~smacx.runners.serial.die_with_parent`), so their process trees are whole
-when it looks at them. Between trials it only waits on the pipe.
+daemon that forked twice, ``sh -c "solver &"`` (also one an earlier trial left running), or
+the child of a trial's process that pynisher killed at a SIGTERM of the run
+(:func:`end_marked`). Only this user's processes are looked at. The watchdog ends the
+trials' processes itself (the kernel does not kill them with their parent, as it does on Linux
+without a watchdog: see :func:`~smacx.runners.serial.die_with_parent`), so their process trees
+are whole when it looks at them. Between trials it only waits on the pipe.
 
 The trials' processes stay in this process's process group, so a Ctrl-C or Ctrl-Z typed in a
 terminal reaches them as before. A program that left its trial's tree and cleared its
@@ -62,16 +63,25 @@ sys.path.insert(0, sys.argv[1])
 import psutil
 os.write(1, b"ready\\n")
 
+def marked(process, tokens):
+    # Whether a process of this user carries one of the tokens (only this user's processes:
+    # reading another's environment fails, and may block on its memory).
+    try:
+        if process.info["uids"] is None or process.info["uids"].real != os.getuid():
+            return False
+        return process.environ().get("SMACX_TRIAL") in tokens and process.pid != os.getpid()
+    except Exception:
+        return False
+
 def sweep(trials, tokens):
     # Suspend the trials' processes, those marked with their tokens and all descendants,
     # looking again until no new one appears, then kill them.
     tree = {}
     for _ in range(10):
         children, new = {}, dict(trials)
-        for process in psutil.process_iter(["ppid", "environ"]):
+        for process in psutil.process_iter(["ppid", "uids"]):
             children.setdefault(process.info["ppid"], []).append(process)
-            mark = (process.info["environ"] or {}).get("SMACX_TRIAL")
-            if mark in tokens and process.pid != os.getpid():
+            if tokens and marked(process, tokens):
                 new.setdefault(process.pid, process)
         todo = list(new)
         while todo:
@@ -95,7 +105,9 @@ def sweep(trials, tokens):
         except psutil.Error:
             pass
 
-trials, tokens, buffer = {}, {}, b""
+# The live trials' processes, and the tokens of every trial so far: what a trial left
+# running when it ended goes too, when the run dies.
+trials, tokens, buffer = {}, set(), b""
 while True:
     chunk = os.read(0, 4096)
     if not chunk:
@@ -106,12 +118,15 @@ while True:
         if line == b"exit":
             sys.exit(0)
         if line.startswith(b"~"):  # a trial's process was killed: end what it started
-            sweep({}, {line[1:].decode()})
+            try:
+                sweep({}, {line[1:].decode()})
+            except Exception:
+                pass
         if line.startswith(b"+"):
             pid, _, token = line[1:].partition(b" ")
+            tokens.add(token.decode())
             try:
                 trials[int(pid)] = psutil.Process(int(pid))
-                tokens[int(pid)] = token.decode()
             except (ValueError, psutil.Error):
                 pass
     for pid, process in list(trials.items()):
@@ -120,8 +135,8 @@ while True:
                 continue
         except psutil.Error:
             pass
-        del trials[pid], tokens[pid]
-sweep(trials, set(tokens.values()))
+        del trials[pid]
+sweep(trials, tokens)
 """
 
 #: Seconds to wait for the watchdog to start.
