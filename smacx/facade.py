@@ -646,6 +646,13 @@ class SMAC:
                 "Configuration(scenario.configspace, values=...)."
             )
         info = self._check_instance_and_budget(info)
+        for name in ("time", "cpu_time"):  # (NaN: not known, as for a trial's killed process)
+            seconds = getattr(value, name)
+            if seconds < 0 or seconds == math.inf:  # stats["target_time"] went negative or NaN
+                raise TrialError(
+                    f"tell: value.{name} must be a duration in seconds, >= 0 and finite (or "
+                    f"NaN when not known); got {seconds!r}."
+                )
         if value.status is StatusType.SUCCESS and not all(map(math.isfinite, value.costs())):
             # as the runners record it: a NaN would poison every mean it enters
             value = dataclasses.replace(

@@ -157,15 +157,6 @@ class TrialValue:
                     f"TrialValue.{name} must be a number of seconds; got {value!r:.100}."
                 )
             object.__setattr__(self, name, float(value))
-        for name in ("time", "cpu_time"):  # (NaN: not known, as for a trial's killed process)
-            value = getattr(self, name)
-            if value < 0 or value == math.inf:
-                from smacx.errors import TrialError
-
-                raise TrialError(
-                    f"TrialValue.{name} must be a duration in seconds, >= 0 and finite (or "
-                    f"NaN when it is not known); got {value!r}."
-                )
         if not isinstance(self.additional_info, Mapping):
             from smacx.errors import TrialError
 

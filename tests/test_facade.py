@@ -130,6 +130,21 @@ def test_tell_refuses_an_instance_or_budget_the_scenario_does_not_have(
     assert smac.runhistory.n_finished == 1
 
 
+@pytest.mark.parametrize("field", ["time", "cpu_time"])
+@pytest.mark.parametrize("seconds", [-1.0, math.inf])
+def test_tell_refuses_a_negative_or_endless_duration(
+    space: ConfigurationSpace, field: str, seconds: float
+) -> None:
+    """smac.stats["target_time"] went negative or NaN with such times (an audit's finding);
+    NaN stays: a time not known. A TrialValue holds them, as a stored history may."""
+    smac = SMAC(scenario(space), progress=False)
+    info = smac.ask()
+    with pytest.raises(TrialError, match=f"value.{field} must be a duration"):
+        smac.tell(info, TrialValue(cost=1.0, **{field: seconds}))
+    smac.tell(info, TrialValue(cost=1.0, **{field: math.nan}))
+    assert smac.stats["target_time"] == 0.0 and smac.runhistory.n_finished == 1
+
+
 def test_tell_takes_a_budget_off_by_rounding_as_the_intensifiers_own(
     space: ConfigurationSpace,
 ) -> None:

@@ -398,20 +398,21 @@ class SerialRunner(AbstractRunner):
         passed = {"seed": seed, "instance": instance, "budget": budget}
         kwargs = {k: v for k, v in passed.items() if k in self.arguments}
         kwargs.update(dask_data_to_scatter)
-        start = time.time()
+        start, clock = time.time(), time.monotonic()
         # A copy: a target may assign into its configuration (ConfigSpace allows it), and the
         # caller's, by which the result is recorded, must stay the one that was asked.
         kind, payload, cpu_time = self._call(copy.copy(config), kwargs)
-        end = time.time()
+        # (the duration on a clock that no step of the wall clock moves back)
+        end, took = time.time(), time.monotonic() - clock
         limit = self.walltime_limit
-        if kind == "ok" and limit is not None and limit != math.ceil(limit) and end - start > limit:
+        if kind == "ok" and limit is not None and limit != math.ceil(limit) and took > limit:
             # pynisher stops a trial only at whole seconds (here the next one up)
             kind = "timeout"
-            payload = {"error": f"exceeded trial_walltime_limit={limit} s ({end - start:.2f} s)"}
+            payload = {"error": f"exceeded trial_walltime_limit={limit} s ({took:.2f} s)"}
         status, costs, info = self._interpret(kind, payload)
         value = TrialValue(
             cost=costs[0] if len(costs) == 1 else costs,
-            time=end - start,
+            time=took,
             cpu_time=cpu_time,
             status=status,
             starttime=start,
