@@ -485,7 +485,7 @@ class Racing:
                 self._top, self._top_level = {}, level
             if level == self._top_level:
                 self._top[config_id] = self._on_keys(config_id, level)
-            if self._multi and level >= self._top_level - 1:
+            if self._multi and level >= self._top_level - 1 >= 1:
                 self._below[config_id] = self._on_keys(config_id, self._top_level - 1)
         if not self._top and self._top_level > 0:
             levels = [len(s.done) for c, s in self._states.items() if self._candidate(c)]
