@@ -414,6 +414,54 @@ def test_a_script_interrupted_mid_run_closes_its_cluster_quietly(tmp_path: Path,
     assert not list(tmp_path.rglob(SCHEDULER_FILE))
 
 
+SOLVER_INTERRUPTED = (
+    SLEEPY_SCRIPT
+    + """
+def solver(config, seed):
+    open(os.path.join(sys.argv[1], f"started-{os.getpid()}"), "w").close()
+    subprocess.run(["sleep", "5"], check=True)  # killed by the Ctrl-C: CalledProcessError
+    return 0.0
+if __name__ == "__main__":
+    import subprocess
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    limits = {"trial_walltime_limit": 60} if sys.argv[2] == "limited" else {}
+    scenario = Scenario(space, n_trials=4, n_workers=2, output_directory=sys.argv[1], **limits)
+    smac = SMAC(scenario, solver, progress=False)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    def ctrl_c():  # to the process group, as a terminal sends it, once a trial runs
+        while not any(n.startswith("started-") for n in os.listdir(sys.argv[1])):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.killpg(0, signal.SIGINT)
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    try:
+        smac.optimize()
+    except KeyboardInterrupt:
+        pass
+    smac.close()
+    print(sorted(v.status.name for _, v in smac.runhistory.items()))
+"""
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="no process groups there")
+@pytest.mark.parametrize("limits", ["limited", "unlimited"])
+def test_a_ctrl_c_that_kills_a_trials_program_records_no_crash(tmp_path: Path, limits: str) -> None:
+    """The workers count a SIGINT and go on, but the programs trials start die of it, and
+    the target failed with them: such a trial is run again, not recorded CRASHED (a review's
+    finding)."""
+    done = subprocess.run(
+        [sys.executable, "-c", SOLVER_INTERRUPTED, str(tmp_path), limits],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "CRASHED" not in done.stdout, (done.stdout, done.stderr)
+
+
 def _nothing() -> None:
     pass
 

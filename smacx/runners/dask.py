@@ -1478,17 +1478,21 @@ def _children_allowed() -> Iterator[None]:
 
 
 #: Run by each worker process of a runner's own cluster as it starts (dask's ``preload``, as
-#: the text of a script): a SIGINT does nothing there. A Ctrl-C typed in a terminal reaches
-#: every process of the foreground process group: the run's process stops the run and closes
-#: its cluster, while the interrupted workers died printing tracebacks, and the scheduler its
-#: "marked as failed because 1 workers died". A handler, not SIG_IGN: programs that trials
-#: start get the default back when they start (an ignored SIGINT would stay ignored, and a
-#: solver stopped with SIGINT would run on). (A script, not this module: importing smacx
-#: slowed every worker's start, and restarts after deaths.)
+#: the text of a script): a SIGINT only counts itself there. A Ctrl-C typed in a terminal
+#: reaches every process of the foreground process group: the run's process stops the run and
+#: closes its cluster, while the interrupted workers died printing tracebacks, and the
+#: scheduler its "marked as failed because 1 workers died". A handler, not SIG_IGN: programs
+#: that trials start get the default back when they start (an ignored SIGINT would stay
+#: ignored, and a solver stopped with SIGINT would run on); a trial that fails while one
+#: arrives is run again, not recorded (see ``serial.sigints_here``). (A script, not this
+#: module: importing smacx slowed every worker's start, and restarts after deaths.)
 _IGNORE_SIGINT = """
 import signal, threading
+def smacx_count_sigint(signum, frame):
+    smacx_count_sigint.smacx_sigints += 1
+smacx_count_sigint.smacx_sigints = 0
 if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, smacx_count_sigint)
 """
 
 

@@ -178,6 +178,7 @@ class _Measured:
     def _outcome(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         cpu = time.process_time()
         grouped: str | None = None  # an interrupt inside an exception group, in the child
+        sigints = sigints_here()
         try:
             result = self.fn(*args, **kwargs)
         except MemoryError as err:
@@ -188,6 +189,11 @@ class _Measured:
             if not (_is_interrupt(err) and self.interrupts_stop):
                 error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
                 info = {"error": error, "traceback": traceback.format_exc()}
+                if sigints_here() > sigints:
+                    # A Ctrl-C of the run reached this dask worker and killed the programs the
+                    # target started: no fault of the target, so no result (run again).
+                    info["error"] = f"interrupted by a SIGINT to the worker: {error}"
+                    return "interrupted", info, math.nan
                 return "error", info, time.process_time() - cpu
             if not self.in_child or isinstance(err, KeyboardInterrupt):
                 raise
@@ -210,6 +216,13 @@ class _Measured:
                     return "error", {"error": error}, spent
                 result = fixed
         return "ok", result, spent
+
+
+def sigints_here() -> int:
+    """How many SIGINTs this process has received, in a worker of a runner's own dask cluster
+    (which counts them, see ``smacx.runners.dask``); 0 elsewhere."""
+    count = getattr(signal.getsignal(signal.SIGINT), "smacx_sigints", 0)
+    return count if isinstance(count, int) else 0
 
 
 def _with_picklable_info(result: Any) -> tuple[Any, dict[str, Any]] | None:
