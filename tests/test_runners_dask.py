@@ -373,6 +373,19 @@ def target(config, seed):
     return config["x"] ** 2
 """
 
+
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of the scripts below in a process group of its own (a Ctrl-C to its group
+    reaches nothing else), with its output."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+
+
 INTERRUPTED_RUN = (
     SLEEPY_SCRIPT
     + """
@@ -399,13 +412,7 @@ def test_a_script_interrupted_mid_run_closes_its_cluster_quietly(tmp_path: Path,
     interpreter shuts down, not by dask's exit hooks, which printed errors and tracebacks
     from deep inside and left the scheduler file behind. Sent to the process group, as a
     terminal does, it reached the workers too, which died with tracebacks of their own."""
-    done = subprocess.run(
-        [sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path), whom],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,
-    )
+    done = run_script(INTERRUPTED_RUN, str(tmp_path), whom)
     assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr
     assert done.stderr.count("Traceback") == 1, done.stderr  # the script's own
     # (the workers' own logs of their closing are quieted too, but they may come first)
@@ -451,13 +458,7 @@ def test_a_ctrl_c_that_kills_a_trials_program_records_no_crash(tmp_path: Path, l
     """The workers count a SIGINT and go on, but the programs trials start die of it, and
     the target failed with them: such a trial is run again, not recorded CRASHED (a review's
     finding)."""
-    done = subprocess.run(
-        [sys.executable, "-c", SOLVER_INTERRUPTED, str(tmp_path), limits],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,
-    )
+    done = run_script(SOLVER_INTERRUPTED, str(tmp_path), limits)
     assert done.returncode == 0, done.stderr
     assert "CRASHED" not in done.stdout, (done.stdout, done.stderr)
 
