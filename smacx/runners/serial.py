@@ -220,7 +220,13 @@ class _Measured:
 
 def sigints_here() -> int:
     """How many SIGINTs this process has received, in a worker of a runner's own dask cluster
-    (which counts them, see ``smacx.runners.dask``); 0 elsewhere."""
+    (which counts them, see ``smacx.runners.dask``); 0 elsewhere.
+
+    The count is taken by a Python handler, which runs in the process's main thread: a
+    trial's process (under limits) counts a SIGINT before its target sees its program die,
+    but a target run in a worker's thread (no limits) may fail first, and is then recorded
+    CRASHED.
+    """
     count = getattr(signal.getsignal(signal.SIGINT), "smacx_sigints", 0)
     return count if isinstance(count, int) else 0
 
