@@ -153,8 +153,6 @@ def _sample_in_order(
     hps = list(configspace.values())
     configs: list[Configuration] = []
     for _ in range(_MAX_DRAWS):
-        if len(configs) >= n:
-            return configs
         size = max(2 * (n - len(configs)), 8)
         drawn = np.column_stack([hp.sample_vector(size, seed=state) for hp in hps])
         vectors, allowed = valid_vectors(configspace, drawn)
@@ -165,12 +163,12 @@ def _sample_in_order(
                 if not np.isnan(vector[j])
             }
             configs.append(Configuration(configspace, values=values))
-    if len(configs) >= n:
-        return configs
+        if len(configs) >= n:
+            return configs
     raise ScenarioError(
-        f"The configuration space's forbidden clauses ruled out all but {len(configs)} of "
-        f"{_MAX_DRAWS} rounds of random draws for {n} configuration(s): check that they "
-        "leave some configurations allowed."
+        f"The configuration space's forbidden clauses left {len(configs)} of the {n} "
+        f"configuration(s) asked for after {_MAX_DRAWS} rounds of random draws: check that "
+        "they leave some configurations allowed."
     )
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "Intensification",
     "IntensifierSettings",
     "make_keys",
+    "KeyIndex",
     "overdue_trials",
     "rank_configs",
     "pareto_fronts",
@@ -88,6 +89,26 @@ def make_keys(scenario: Scenario, n_passes: int, order: str) -> list[tuple[str |
             seed = fixed_seed if scenario.deterministic else int(rng.integers(2**31))
             keys.append((instance, seed))
     return keys
+
+
+class KeyIndex:
+    """Where an (instance, seed) pair stands in the ordered keys of an intensifier."""
+
+    def __init__(self, keys: Sequence[tuple[str | None, int]], deterministic: bool) -> None:
+        self._index: dict[tuple[str | None, int | None], int] = {
+            key: i for i, key in enumerate(keys)
+        }
+        # A deterministic target gives the same result with any seed: a result told with
+        # another seed (a warm start, say) stands for its instance's key.
+        self._by_instance = (
+            {instance: i for i, (instance, _) in enumerate(keys)} if deterministic else {}
+        )
+
+    def of(self, key: TrialKey) -> int | None:
+        """The index of the key ``key`` (a trial's) stands for, or None: another instance, or
+        another seed of a scenario that is not deterministic. Budgets are not looked at."""
+        index = self._index.get((key.instance, key.seed))
+        return self._by_instance.get(key.instance) if index is None else index
 
 
 def rank_configs(ids: Sequence[int], costs: np.ndarray) -> list[int]:
@@ -335,16 +356,7 @@ class Racing:
         #: The ordered keys every configuration is evaluated on a prefix of.
         passes = -(-n_keys // len(instances))
         self.keys = make_keys(scenario, passes, settings.instance_order)[:n_keys]
-        self._index: dict[tuple[str | None, int | None], int] = {
-            key: i for i, key in enumerate(self.keys)
-        }
-        # A deterministic target gives the same result with any seed: a result told with
-        # another seed (a warm start, say) stands for its instance's key.
-        self._by_instance: dict[str | None, int] = (
-            {instance: i for i, (instance, _) in enumerate(self.keys)}
-            if scenario.deterministic
-            else {}
-        )
+        self._index = KeyIndex(self.keys, scenario.deterministic)
         self.n_first = min(settings.min_samples_per_config, len(self.keys))
         self._challengers: Iterator[Configuration] = selector.next_configs(history)
         self._queue: deque[TrialInfo] = deque()
@@ -621,8 +633,7 @@ class Racing:
         or seed)."""
         if key.budget != self.budget:
             return None
-        index = self._index.get((key.instance, key.seed))
-        return self._by_instance.get(key.instance) if index is None else index
+        return self._index.of(key)
 
     def _stage_trials(self, config_id: int) -> list[TrialInfo]:
         """Trials that bring a configuration to the end of its current stage (maybe none)."""

@@ -36,6 +36,7 @@ from ConfigSpace import Configuration
 
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real, is_whole, keyword_hints
 from smacx.intensifier import (
+    KeyIndex,
     front_incumbents,
     make_keys,
     overdue_trials,
@@ -407,16 +408,7 @@ class Halving:
             sum((br.exact_budget(len(self.keys)) for br in brackets), Fraction())
         )
         self._n_keys = len(self.keys)
-        self._key_index: dict[tuple[str | None, int | None], int] = {
-            key: i for i, key in enumerate(self.keys)
-        }
-        # A deterministic target gives the same result with any seed: a result told with
-        # another seed (a warm start, say) stands for its instance's key.
-        self._by_instance: dict[str | None, int] = (
-            {instance: i for i, (instance, _) in enumerate(self.keys)}
-            if scenario.deterministic
-            else {}
-        )
+        self._key_index = KeyIndex(self.keys, scenario.deterministic)
         self._label = type(settings).label or "halving"
         self._origin = re.compile(re.escape(self._label) + r" bracket (\d+)")
         self._challengers: Iterator[Configuration] = selector.next_configs(history)
@@ -502,9 +494,7 @@ class Halving:
         # else: a surplus configuration (another process filled the stage first): not raced
 
     def _take_result(self, key: TrialKey) -> None:
-        index = self._key_index.get((key.instance, key.seed))
-        if index is None:
-            index = self._by_instance.get(key.instance)
+        index = self._key_index.of(key)
         if index is None or key.budget not in self._complete:
             return  # not one of our trials (validation, another intensifier)
         assert key.budget is not None
