@@ -1484,15 +1484,26 @@ def _children_allowed() -> Iterator[None]:
 #: scheduler its "marked as failed because 1 workers died". A handler, not SIG_IGN: programs
 #: that trials start get the default back when they start (an ignored SIGINT would stay
 #: ignored, and a solver stopped with SIGINT would run on); a trial that fails while one
-#: arrives is run again, not recorded (see ``serial.sigints_here``). (A script, not this
-#: module: importing smacx slowed every worker's start, and restarts after deaths.)
+#: arrives is run again, not recorded (see ``serial.sigints_here``). The handler runs in the
+#: worker's main thread, possibly after a target in another thread saw its program die of the
+#: same Ctrl-C; a wakeup descriptor notes the signal as it is delivered, from any thread.
+#: (A script, not this module: importing smacx slowed every worker's start, and restarts
+#: after deaths.)
 _IGNORE_SIGINT = """
-import signal, threading
+import os, signal, threading
 def smacx_count_sigint(signum, frame):
     smacx_count_sigint.smacx_sigints += 1
 smacx_count_sigint.smacx_sigints = 0
 if threading.current_thread() is threading.main_thread():
     signal.signal(signal.SIGINT, smacx_count_sigint)
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    if previous == -1:  # (the worker's own, if it has one, stays)
+        smacx_count_sigint.smacx_wakeup = (os.getpid(), read_end, threading.Lock(), [0])
+    else:
+        signal.set_wakeup_fd(previous)
+        os.close(read_end)
+        os.close(write_end)
 """
 
 

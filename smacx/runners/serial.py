@@ -189,7 +189,7 @@ class _Measured:
             if not (_is_interrupt(err) and self.interrupts_stop):
                 error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
                 info = {"error": error, "traceback": traceback.format_exc()}
-                if sigints_here() > sigints:
+                if sigints_here() > sigints or _sigint_on_its_way():
                     # A Ctrl-C of the run reached this dask worker and killed the programs the
                     # target started: no fault of the target, so no result (run again).
                     info["error"] = f"interrupted by a SIGINT to the worker: {error}"
@@ -222,13 +222,43 @@ def sigints_here() -> int:
     """How many SIGINTs this process has received, in a worker of a runner's own dask cluster
     (which counts them, see ``smacx.runners.dask``); 0 elsewhere.
 
-    The count is taken by a Python handler, which runs in the process's main thread: a
-    trial's process (under limits) counts a SIGINT before its target sees its program die,
-    but a target run in a worker's thread (no limits) may fail first, and is then recorded
-    CRASHED.
+    The handler that counts runs in the process's main thread, possibly after a target in a
+    worker's thread saw its program die of the same signal; the worker's wakeup descriptor,
+    read here, has the signal as soon as it is delivered. (A process forked for a limited
+    trial counts with its handler only, in the main thread that runs its target.)
     """
-    count = getattr(signal.getsignal(signal.SIGINT), "smacx_sigints", 0)
-    return count if isinstance(count, int) else 0
+    handler = signal.getsignal(signal.SIGINT)
+    count = getattr(handler, "smacx_sigints", 0)
+    count = count if isinstance(count, int) else 0
+    wakeup = getattr(handler, "smacx_wakeup", None)
+    if not (isinstance(wakeup, tuple) and len(wakeup) == 4 and wakeup[0] == os.getpid()):
+        return count
+    _, read_end, lock, delivered = wakeup
+    with lock:
+        with contextlib.suppress(OSError):  # BlockingIOError: nothing new
+            while arrived := os.read(read_end, 4096):
+                delivered[0] += arrived.count(signal.SIGINT)
+        return max(count, int(delivered[0]))
+
+
+def _sigint_on_its_way() -> bool:
+    """Whether a SIGINT sent to this process, one that counts them, has yet to be delivered
+    (Linux: its status's pending sets; False elsewhere).
+
+    A Ctrl-C reaches a trial's program and its dask worker together: the kernel has queued
+    the worker's signal before the program's death can wake the target that waits for it,
+    but may deliver it only later.
+    """
+    if not hasattr(signal.getsignal(signal.SIGINT), "smacx_sigints"):
+        return False
+    try:
+        with open("/proc/self/status") as status:
+            lines = status.read().splitlines()
+    except OSError:
+        return False
+    bit = 1 << (signal.SIGINT - 1)
+    pending = (line.split() for line in lines if line.startswith(("ShdPnd:", "SigPnd:")))
+    return any(len(words) == 2 and int(words[1], 16) & bit for words in pending)
 
 
 def _with_picklable_info(result: Any) -> tuple[Any, dict[str, Any]] | None:
