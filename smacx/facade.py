@@ -375,7 +375,7 @@ class SMAC:
         """End the session and close the storage of an object whose construction failed."""
         if self._end_session is not None:
             self._end_session()
-        self.runhistory.storage.close()
+        self.runhistory.close()
 
     # -- construction --------------------------------------------------------------------------
 
@@ -1297,7 +1297,7 @@ class SMAC:
                 finally:
                     if self._end_session is not None:
                         self._end_session()
-                    self.runhistory.storage.close()
+                    self.runhistory.close()
 
     def __enter__(self) -> SMAC:
         return self

@@ -84,16 +84,15 @@ def config_from_json(configspace: ConfigurationSpace, text: str) -> Configuratio
     return Configuration(configspace, values=values)
 
 
-def _keep_leases(history: RunHistory) -> None:
+def _keep_leases(history: RunHistory, stop: threading.Event) -> None:
     """Start a daemon thread that renews the leases of ``history``'s running trials every
-    fifth of its ``lease_seconds``, until the history is garbage or its storage fails (is
-    closed)."""
+    fifth of its ``lease_seconds``, until ``stop`` is set (the history is closed), the
+    history is garbage, or its storage fails."""
     ref = weakref.ref(history)
     interval = history.lease_seconds / 5.0
 
     def renew() -> None:
-        while True:
-            time.sleep(interval)
+        while not stop.wait(interval):
             current = ref()
             if current is None:
                 return
@@ -170,10 +169,16 @@ class RunHistory:
         self._last_config_id = 0
         self._last_version = 0
         self.sync()
+        self._closed = threading.Event()
         if math.isfinite(self.lease_seconds) and callable(
             getattr(self.storage, "renew_leases", None)
         ):
-            _keep_leases(self)
+            _keep_leases(self, self._closed)
+
+    def close(self) -> None:
+        """Stop renewing the leases of this process's running trials and close the storage."""
+        self._closed.set()
+        self.storage.close()
 
     # -- reading from storage ------------------------------------------------------------------
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from pathlib import Path
 
@@ -237,3 +238,16 @@ def test_to_json_writes_non_finite_costs_as_null(space: ConfigurationSpace, tmp_
     [row] = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the file"))
     assert row["cost"] is None and row["status"] == "CRASHED"
     assert row["additional_info"] == {"loss": [None, 1.0], "t": [None]}
+
+
+def test_close_stops_renewing_leases_at_once(space: ConfigurationSpace, tmp_path: Path) -> None:
+    """The thread that renews the leases lived on for up to a fifth of a lease (a minute with
+    the facade's leases) after the run was closed."""
+    before = set(threading.enumerate())
+    history = RunHistory(space, storage=SQLiteStorage(tmp_path / "run.db"), lease_seconds=300)
+    renewing = [t for t in set(threading.enumerate()) - before if t.name == "smacx-leases"]
+    assert len(renewing) == 1
+    history.close()
+    for thread in renewing:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
