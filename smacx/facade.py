@@ -336,8 +336,8 @@ class SMAC:
 
         self._stop_requested = False
         self._stop_reason: str | None = None
-        self._start_time = math.nan
-        self._start_cpu = 0.0
+        # (walltime_limit's and cputime_limit's count, from the first optimize())
+        self._spent: _Spent | None = None
         self._run_start = math.nan  # Unix time at which the run started (see _run_clock)
         self._target_time = 0.0
         self._target_cpu_time = 0.0
@@ -890,10 +890,13 @@ class SMAC:
         if self._stop_requested or submitted >= s.n_trials:
             return False
         reason = None
-        if time.time() - self._start_time >= s.walltime_limit:
+        spent = self._spent
+        assert spent is not None  # (set by optimize())
+        spent.note()
+        if spent.wall() >= s.walltime_limit:
             reason = f"walltime_limit of {s.walltime_limit:g} s reached"
         # (process_time sums over all threads: slow with many dask threads in this process)
-        elif math.isfinite(s.cputime_limit) and _cpu_seconds() - self._start_cpu >= s.cputime_limit:
+        elif math.isfinite(s.cputime_limit) and spent.cpu() >= s.cputime_limit:
             reason = f"cputime_limit of {s.cputime_limit:g} s reached"
         else:
             # Several objectives: any member of the front, as each is an answer.
@@ -937,8 +940,6 @@ class SMAC:
             self._use_cluster()
         self._scattered = data  # validate() passes the same data
         self._reclaim_in_flight()
-        self._start_time = time.time()
-        self._start_cpu = _cpu_seconds()
         self._run_clock()
         self._stop_requested = False
         self._stop_reason = None
@@ -958,6 +959,9 @@ class SMAC:
             cb.on_start(self)
         parallel = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
         frozen = False
+        if self._spent is None:
+            self._spent = _Spent(self.runhistory.storage, self._session or "in memory")
+        self._spent.start()
         try:
             if parallel:
                 _freeze_heap()
@@ -1035,6 +1039,7 @@ class SMAC:
                     logger.warning("Could not release trial %s: %s", info, release_error)
             raise
         finally:
+            self._spent.stop()
             if frozen:
                 _thaw_heap()
             bar.close()
@@ -1065,7 +1070,8 @@ class SMAC:
         assert self.runner is not None
         free = self.runner.count_available_workers()
         if self._durations and math.isfinite(self.scenario.walltime_limit):
-            left = self.scenario.walltime_limit - (time.time() - self._start_time)
+            assert self._spent is not None  # (set by optimize())
+            left = self.scenario.walltime_limit - self._spent.wall()
             if left < statistics.median(self._durations):
                 free -= self.runner.ahead()
         return free
@@ -1243,8 +1249,8 @@ class SMAC:
             lines.append(
                 "    " + json.dumps({k: plain_value(v) for k, v in dict(incumbent).items()})
             )
-        if math.isfinite(self._start_time):
-            wall = time.time() - self._start_time
+        if self._spent is not None:
+            wall = self._spent.own_wall()
             per = 1000 * self._own_time / max(self._told_here, 1)
             lines.append(
                 f"  wall time {wall:.2f} s: {self._target_time:.2f} s in the target, "
@@ -1380,6 +1386,95 @@ def _same_space(a: Any, b: Any) -> bool:
 
 #: Meta keys: the SMAC objects that opened a stored run, and those of them that closed it.
 _SESSIONS, _CLOSED_SESSIONS = "sessions", "closed_sessions"
+#: Meta key prefix of a session's record of the time its optimize() calls spent (see _Spent).
+_SPENT = "spent:"
+
+
+class _Spent:
+    """The wall-clock and CPU time that a run's ``optimize()`` calls have spent, in this
+    process and in every earlier or concurrent one on the run: what ``walltime_limit`` and
+    ``cputime_limit`` count, so that a resumed run does not start its budget afresh.
+
+    Each session (a SMAC object on the run) keeps its own record in the run's metadata: the
+    intervals (Unix seconds) of its ``optimize()`` calls and the CPU seconds they used,
+    written at most once a second while one runs (a killed process loses no more). The wall
+    time is the length of the union of all the sessions' intervals, so that processes sharing
+    the run at once count their common time once; CPU seconds add up. The other sessions'
+    records are read when ``optimize()`` starts; from then on the time of this call is added.
+    """
+
+    #: Seconds between two writes of the record while optimize() runs.
+    _EVERY = 1.0
+
+    def __init__(self, storage: Storage, session: str) -> None:
+        self.storage = storage
+        self.session = session
+        self._intervals: list[list[float]] = []  # of this session's calls
+        self._cpu_done = 0.0  # CPU seconds of this session's finished calls
+        self._cpu_start = math.nan  # at the start of the running call; NaN: none runs
+        self._prior_wall = 0.0  # of every session, up to the start of the running call
+        self._prior_cpu = 0.0
+        self._written = -math.inf
+
+    def start(self) -> None:
+        """Read every session's record and count this ``optimize()`` call from now on."""
+        now = time.time()
+        records = [self._record()]
+        others = set(json.loads(self.storage.get_meta(_SESSIONS) or "[]")) - {self.session}
+        for session in sorted(others):
+            with contextlib.suppress(ValueError, TypeError, KeyError):  # damaged: skipped
+                stored = json.loads(self.storage.get_meta(_SPENT + session) or "null")
+                if stored is not None:
+                    records.append({"wall": stored["wall"], "cpu": float(stored["cpu"])})
+        intervals = [(float(a), min(float(b), now)) for r in records for a, b in r["wall"]]
+        self._prior_wall = _union_length(intervals)
+        self._prior_cpu = sum(r["cpu"] for r in records)
+        self._intervals.append([now, now])
+        self._cpu_start = _cpu_seconds()
+        self.note(final=True)
+
+    def stop(self) -> None:
+        """End the running call: its record is stored as it ends."""
+        self.note(final=True)
+        self._cpu_done += _cpu_seconds() - self._cpu_start
+        self._cpu_start = math.nan
+
+    def wall(self) -> float:
+        """Seconds of wall-clock time the run's ``optimize()`` calls have taken."""
+        return self._prior_wall + max(time.time() - self._intervals[-1][0], 0.0)
+
+    def cpu(self) -> float:
+        """CPU seconds the run's ``optimize()`` calls have used (see ``_cpu_seconds``)."""
+        return self._prior_cpu + _cpu_seconds() - self._cpu_start
+
+    def own_wall(self) -> float:
+        """Seconds this session's ``optimize()`` calls took (up to the last note)."""
+        return sum(b - a for a, b in self._intervals)
+
+    def note(self, final: bool = False) -> None:
+        """Extend the running call's interval to now, and store the record if a second has
+        passed since the last write (or ``final``)."""
+        now = time.time()
+        self._intervals[-1][1] = max(now, self._intervals[-1][0])
+        if not final and now - self._written < self._EVERY:
+            return
+        self._written = now
+        with contextlib.suppress(Exception):  # a closed or failed storage: nothing to keep
+            self.storage.set_meta(_SPENT + self.session, json.dumps(self._record()))
+
+    def _record(self) -> dict[str, Any]:
+        running = 0.0 if math.isnan(self._cpu_start) else _cpu_seconds() - self._cpu_start
+        return {"wall": self._intervals, "cpu": self._cpu_done + running}
+
+
+def _union_length(intervals: Sequence[tuple[float, float]]) -> float:
+    """The length of the union of closed intervals ``(start, end)``."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 #: How long SMAC waits for another process to finish opening the same run (see _folder_lock).

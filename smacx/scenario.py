@@ -136,8 +136,12 @@ class Scenario:
         termination_cost_threshold: Stop as soon as the incumbent's cost is at or below this
             (several objectives: a member of the Pareto front, in every objective).
         n_trials: How many finished trials the run should hold (trials of a resumed run count).
-        walltime_limit: Seconds of wall-clock time the optimization may take (this process).
-        cputime_limit: Seconds of CPU time ``optimize`` may use: this process (smacx and
+        walltime_limit: Seconds of wall-clock time the run's ``optimize()`` calls may take in
+            all: those of a resumed run, in this process or an earlier one, count (as
+            ``n_trials`` counts the trials already finished), and processes sharing the run at
+            once count their common time once.
+        cputime_limit: Seconds of CPU time the run's ``optimize()`` calls may use in all, over
+            resumes and over the processes sharing the run: each one's own (smacx and
             in-process targets) plus its finished child processes (trials under limits).
         trial_walltime_limit: Seconds one trial may take; a trial over it is a TIMEOUT.
             Enforced with pynisher in a subprocess.

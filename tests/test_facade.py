@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -39,6 +40,7 @@ from smacx import (
     TrialValue,
 )
 from smacx import facade as facade_module
+from smacx.storage.memory import MemoryStorage
 from tests.conftest import quadratic, space_with_inactive_parents
 
 
@@ -269,6 +271,114 @@ def test_cputime_limit_stops_early(space: ConfigurationSpace) -> None:
     smac = SMAC(s, busy, preset="random", progress=False)
     smac.optimize()
     assert 3 <= smac.runhistory.n_finished < 200
+
+
+def test_the_time_limits_count_every_optimize_call_and_resume(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Each optimize() started walltime_limit and cputime_limit afresh, so a run resumed after
+    a kill had no cap on its total time (an audit's finding; SMAC3 restores the time used)."""
+
+    def slow(config: Configuration) -> float:
+        time.sleep(0.02)
+        return quadratic(config)
+
+    sc = scenario(space, tmp_path, n_trials=10_000, walltime_limit=0.5)
+    with SMAC(sc, slow, progress=False) as smac:
+        smac.optimize()
+        first = smac.runhistory.n_finished
+        assert 3 <= first < 100
+        smac.optimize()  # the same object again
+        assert smac.runhistory.n_finished == first
+    with SMAC(sc, slow, progress=False) as smac:  # resumed
+        smac.optimize()
+        assert smac.runhistory.n_finished == first
+    started = time.monotonic()
+    with SMAC(dataclasses.replace(sc, walltime_limit=1.0), slow, progress=False) as smac:
+        smac.optimize()  # half a second more
+        assert smac.runhistory.n_finished > first
+    assert 0.4 < time.monotonic() - started < 5
+
+    def busy(config: Configuration) -> float:
+        end = time.process_time() + 0.02
+        while time.process_time() < end:
+            pass
+        return quadratic(config)
+
+    sc = scenario(space, tmp_path, name="cpu", n_trials=10_000, cputime_limit=0.5)
+    with SMAC(sc, busy, preset="random", progress=False) as smac:
+        smac.optimize()
+        first = smac.runhistory.n_finished
+        assert 3 <= first < 200
+    with SMAC(sc, busy, preset="random", progress=False) as smac:
+        smac.optimize()
+        assert smac.runhistory.n_finished == first
+
+
+KILLED_MID_RUN = """
+import sys, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+def slow(config):
+    with open(sys.argv[2], "a") as calls:
+        calls.write(f"{time.time()}\\n")
+    time.sleep(0.05)
+    return config["x"] ** 2
+space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+scenario = Scenario(space, n_trials=10_000, walltime_limit=60, output_directory=sys.argv[1])
+SMAC(scenario, slow, progress=False).optimize()
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGKILL there")
+def test_the_walltime_of_a_killed_process_counts_when_the_run_resumes(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_MID_RUN, str(tmp_path), str(calls)])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # 2.5 s of trials
+            times = [float(t) for t in calls.read_text().split()] if calls.exists() else []
+            if times and times[-1] - times[0] > 2.5:
+                break
+            time.sleep(0.05)
+        process.kill()
+    finally:
+        process.wait(timeout=30)
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    # the record is at most a second old: at least 1.5 s were spent
+    sc = Scenario(space, n_trials=10_000, walltime_limit=1.2, output_directory=tmp_path)
+    with SMAC(sc, lambda config: 0.0, progress=False) as smac:
+        before = smac.runhistory.n_finished
+        assert before > 10
+        smac.optimize()
+        assert smac.runhistory.n_finished == before
+
+
+def test_processes_sharing_a_run_at_once_count_their_common_time_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wall time of a run is the union of its sessions' optimize() intervals."""
+    clock = [0.0]
+    fake_time = SimpleNamespace(time=lambda: clock[0], process_time=time.process_time)
+    monkeypatch.setattr(facade_module, "time", fake_time)
+    storage = MemoryStorage()
+    for session in ("a", "b", "c"):
+        storage.append_meta(facade_module._SESSIONS, json.dumps(session))
+    a, b, c = (facade_module._Spent(storage, session) for session in "abc")
+    a.start()
+    clock[0] = 10.0
+    a.note()
+    b.start()  # sees a's 10 s
+    clock[0] = 15.0
+    assert b.wall() == 15.0
+    clock[0] = 20.0
+    a.stop()
+    clock[0] = 30.0
+    b.stop()
+    clock[0] = 100.0  # resumed later: 0-20 and 10-30 are 30 s, not 40
+    c.start()
+    assert c.wall() == 30.0 and a.own_wall() == 20.0
+    assert facade_module._union_length([(0, 1), (0.5, 2), (3, 4), (3.2, 3.5)]) == 3.0
 
 
 def test_validate_averages_over_seeds(space: ConfigurationSpace) -> None:
