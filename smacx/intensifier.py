@@ -20,7 +20,11 @@ ahead (SMAC3 also intensifies every member of the front).
 A key that failed (a cost that is not finite: ``crash_cost`` is inf by default, also for
 timeouts) counts apart from the costs: fewer failures win, then the aggregate cost over the keys
 that did not fail. An instance that every configuration fails on thus decides nothing, and a
-challenger that fails where the incumbent did not is rejected at once.
+challenger that fails where the incumbent did not is rejected at once. With a finite
+``crash_cost`` (a penalty such as PAR10) a failure is a cost like any other, in the aggregate. A
+configuration none of whose trials succeeded is never reported as an incumbent, but racing
+goes on from it while nothing else has done better (as when no configuration solves the first
+instance).
 
 All of this is a function of the run history, so the state is rebuilt from it on resume and is
 the same in every process sharing it. The intensifier never waits: when the trials it needs are
@@ -248,9 +252,9 @@ class Intensifier:
         max_incumbents: How many incumbents are kept: the best configurations at the highest
             level (one objective) or the Pareto front (several), best first; of a larger
             front, the best-ranked one and those that spread along it most.
-        min_samples_per_config: Successful samples a configuration needs before it is compared
-            or made incumbent; its first samples are handed out together so they can run in
-            parallel.
+        min_samples_per_config: Samples (keys) a configuration runs before it is compared or
+            made incumbent, whether they succeeded or failed; its first samples are handed out
+            together so they can run in parallel.
         aggregate: How samples of a configuration are combined: ``"mean"`` or ``"median"``.
         pending_config_timeout: Seconds after which a configuration whose samples are still
             running is retired: its outstanding trials are recorded as RETIRED and it is not
@@ -318,7 +322,7 @@ class _ConfigState:
     done: dict[int, list[float]] = field(default_factory=dict)  # key index -> costs
     trials: dict[int, TrialKey] = field(default_factory=dict)  # key index -> the trial's key
     failed: int = 0  # keys of ``done`` with a cost that is not finite (crash_cost inf)
-    successes: int = 0
+    succeeded: bool = False  # whether a key of ``done`` ended in SUCCESS
     rejected: bool = False
     retired: bool = False
 
@@ -406,7 +410,7 @@ class Racing:
                 continue  # (deterministic: the same key under two seeds counts once)
             state.done[index] = value.costs()
             state.trials[index] = key  # (deterministic: maybe told with a seed of its own)
-            state.successes += value.status is StatusType.SUCCESS
+            state.succeeded |= value.status is StatusType.SUCCESS
             state.retired |= value.status is StatusType.RETIRED
             changed.add(key.config_id)
         if not changed:
@@ -450,13 +454,15 @@ class Racing:
         return [float(c) for c in agg(np.array(rows, dtype=float), axis=0)]
 
     def _eligible(self, config_id: int) -> bool:
+        """Whether a configuration has run its first stage (``min_samples_per_config`` keys, a
+        finished prefix) and was not retired: however those keys went. (It once needed that
+        many successes: a configuration with a failure among them, or with a finite
+        ``crash_cost`` any crash, never qualified, and a first instance none solves kept every
+        trial of the run on that instance, with no incumbent.)"""
         state = self._states[config_id]
-        all_failed = state.failed == len(state.done)
         return (
             not state.retired
-            and (
-                state.successes >= self.n_first or (all_failed and len(state.done) >= self.n_first)
-            )
+            and len(state.done) >= self.n_first
             and all(i in state.done for i in range(len(state.done)))  # a finished prefix
         )
 
@@ -739,13 +745,18 @@ class Racing:
         return self._stage_trials(config_id)
 
     def _reported(self) -> list[int]:
-        """The incumbents, unless the best failed on every key it ran (racing goes on from
-        it while the run has no finite result, see :meth:`_candidate`, but it is no answer)."""
+        """The incumbents that are answers. Racing goes on from the best one also when it
+        failed on every key it ran (while the run has no finite result, see
+        :meth:`_candidate`) or, with a finite ``crash_cost``, when none of its trials
+        succeeded (as when every configuration crashes on the first instance), but such a
+        configuration is no answer."""
         self._refresh()
         ids = self._incumbent_ids
-        if ids and self._compared(ids[0])[0] == self._level:
+        if not ids or self._compared(ids[0])[0] == self._level:
             return []
-        return ids
+        if not self._states[ids[0]].succeeded:
+            return []
+        return [c for c in ids if self._states[c].succeeded]
 
     def incumbents(self) -> list[Configuration]:
         """The incumbents, best first: see :class:`Intensifier`'s ``max_incumbents``."""

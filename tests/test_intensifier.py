@@ -493,6 +493,62 @@ def test_an_instance_every_configuration_fails_on_decides_nothing(
         assert "over 4 trial(s), 1 of them failed (not in the cost)" in smac.summary()
 
 
+@pytest.mark.parametrize("crash_cost", [100.0, math.inf])
+@pytest.mark.parametrize("min_samples", [1, 2])
+def test_racing_moves_on_from_a_first_instance_none_solves(
+    space: ConfigurationSpace, crash_cost: float, min_samples: int
+) -> None:
+    """A configuration needed min_samples_per_config successes to qualify: with a finite
+    crash_cost (PAR10), or two first samples of which one failed, none did, every trial ran on
+    the first instance and the run ended with no incumbent (an audit's finding)."""
+
+    def target(config: Any, instance: str, seed: int) -> float:
+        if instance == "none solves":
+            raise RuntimeError("no configuration solves this instance")
+        return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2 + int(instance[-1])
+
+    instances = ["none solves", "i0", "i1", "i2"]
+    smac = SMAC(
+        Scenario(
+            space,
+            n_trials=40,
+            instances=instances,
+            deterministic=True,
+            crash_cost=crash_cost,
+            output_directory=None,
+        ),
+        target,
+        preset="random",
+        intensifier=Intensifier(instance_order="fixed", min_samples_per_config=min_samples),
+        progress=False,
+        raise_on_first_crash=False,
+    )
+    incumbent = smac.optimize()
+    assert incumbent is not None
+    keys = smac.intensifier.incumbent_keys()
+    assert sorted(k.instance for k in keys) == sorted(instances)
+    ran = Counter(k.instance for k, _ in smac.runhistory.items())
+    assert ran["none solves"] < 20 and ran["i0"] > 5, ran
+
+
+def test_a_configuration_that_only_crashed_is_no_answer_at_a_finite_crash_cost(
+    space: ConfigurationSpace,
+) -> None:
+    """It leads the race while nothing succeeded (so that racing moves on), but is never
+    reported, as with successive halving."""
+    rh = RunHistory(space)
+    fixed = Intensifier(instance_order="fixed")
+    racing = build(space, rh, fixed, instances=["a", "b"], deterministic=True, crash_cost=10.0)
+    first = racing.ask()
+    run(rh, first, 10.0, status=StatusType.CRASHED)
+    assert racing.incumbents() == [] and racing.incumbent_costs() == []
+    nxt = racing.ask()  # racing goes on from it: its next key
+    assert (nxt.config, nxt.instance) == (first.config, "b")
+    run(rh, nxt, 2.0)
+    assert racing.incumbents() == [first.config]
+    assert racing.incumbent_costs() == [6.0]  # the crash's cost counts (PAR10)
+
+
 def test_when_the_first_key_fails_for_all_racing_moves_on(space: ConfigurationSpace) -> None:
     rh = RunHistory(space)
     racing = build(
