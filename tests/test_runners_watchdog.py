@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,34 @@ def test_a_normal_exit_lets_the_watchdog_go_quietly(tmp_path: Path) -> None:
         assert not ended(child, timeout=0.5)
     finally:
         end([program, trial, child, keeper])
+
+
+def starts_a_background_program_and(config: Configuration, seed: int) -> float:
+    """Starts a program that leaves this process's tree, writes its pid next to the run, then
+    fails as the configuration says (or returns)."""
+    folder = Path(os.environ["SMACX_TEST_FOLDER"])
+    subprocess.run(["sh", "-c", f"sleep 60 & echo $! > {folder / str(seed)}"], check=True)
+    if config["x"] < 0:
+        raise RuntimeError("the solver failed")
+    time.sleep(30)  # over the time limit
+    return 0.0
+
+
+@pytest.mark.parametrize("how", ["timeout", "crash"])
+def test_a_failed_trial_takes_the_programs_it_left_running_along(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A solver that went to the background (``sh -c "solver &"``) outlived its trial's
+    timeout, and the run (an audit's finding)."""
+    monkeypatch.setenv("SMACX_TEST_FOLDER", str(tmp_path))
+    sc = Scenario(space, trial_walltime_limit=1, output_directory=None)
+    runner = SerialRunner(starts_a_background_program_and, sc)
+    config = Configuration(space, values={"x": -1.0 if how == "crash" else 1.0, "y": 0.0})
+    value = runner.run(config, seed=7)
+    assert value.status.name == ("CRASHED" if how == "crash" else "TIMEOUT")
+    program = int((tmp_path / "7").read_text())
+    try:
+        assert ended(program)
+    finally:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(program).kill()

@@ -500,6 +500,11 @@ class SerialRunner(AbstractRunner):
                 _sigterm_ends_the_run(functools.partial(watchdog.end_marked, token)) as sigterm,
             ):
                 outcome = self._call_limited(pynisher, limited, config, kwargs)
+                if outcome[0] != "ok":
+                    # A failed trial's programs end with it: a solver that went to the
+                    # background (``sh -c "solver &"``) left pynisher's reach, and ran on after
+                    # a timeout, using a core the next trials are timed on.
+                    watchdog.end_marked(token)
         finally:
             forget_reaped_children(before)
         if sigterm and outcome[0] == "error":

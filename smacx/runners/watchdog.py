@@ -13,8 +13,10 @@ died (or exits with trials still running), and the watchdog suspends the trials'
 the processes that carry their tokens, and all their descendants, looks again until no new
 process appears, and kills them. So a program that left its trial's process tree goes too: a
 daemon that forked twice, ``sh -c "solver &"`` (also one an earlier trial left running), or
-the child of a trial's process that pynisher killed at a SIGTERM of the run
-(:func:`end_marked`). Only this user's processes are looked at. The watchdog ends the
+the child of a trial's process that pynisher killed at a SIGTERM of the run. The same sweep
+ends, at once, what a trial that failed (timed out, ran out of memory, crashed) leaves
+running (:func:`end_marked`); what a successful trial leaves running is its own business
+until the run dies. Only this user's processes are looked at. The watchdog ends the
 trials' processes itself (the kernel does not kill them with their parent, as it does on Linux
 without a watchdog: see :func:`~smacx.runners.serial.die_with_parent`), so their process trees
 are whole when it looks at them. Between trials it only waits on the pipe.
@@ -255,8 +257,9 @@ def forking_a_trial() -> Iterator[str]:
 
 def end_marked(token: str) -> None:
     """Have the watchdog end, now, every process marked with a trial's ``token`` and their
-    descendants (the trial's process was killed, and what it started lives on: pynisher
-    kills only the trial's process at a SIGTERM of the run). Nothing without a watchdog."""
+    descendants (the trial failed, or its process was killed, and what it started lives on:
+    pynisher kills only the trial's process, at a time limit or a SIGTERM of the run). The
+    watchdog does it on its own time; nothing without a watchdog."""
     with _lock:
         if _write is not None and _owner == os.getpid():
             with contextlib.suppress(OSError):
