@@ -697,11 +697,11 @@ class SMAC:
             self._durations.append(value.time)
         self._target_cpu_time += value.cpu_time if math.isfinite(value.cpu_time) else 0.0
         self._update_incumbent()
-        stop = False
         for cb in self.callbacks:
-            if cb.on_tell_end(self, info, value) is False:
-                stop = True
-        self._stop_requested |= stop
+            if cb.on_tell_end(self, info, value) is False and not self._stop_requested:
+                self._stop_requested = True
+                self._stop_reason = f"the on_tell_end of callback {cb!r} returned False"
+                logger.info("Stopping: %s.", self._stop_reason)
         self._own_time += time.perf_counter() - t0
         # Only for trials optimize() ran: a user of ask() and tell() reports failures on purpose.
         if first and ran_here and value.status is StatusType.CRASHED and self.raise_on_first_crash:
@@ -1043,10 +1043,25 @@ class SMAC:
             if frozen:
                 _thaw_heap()
             bar.close()
-            for cb in self.callbacks:
-                cb.on_end(self)
+            callback_error = self._end_callbacks()
             logger.info("%s", self.summary())
+        if callback_error is not None:
+            raise callback_error
         return self.incumbent
+
+    def _end_callbacks(self) -> Exception | None:
+        """Call every callback's ``on_end``; returns the first error one raised, after the
+        others had theirs (it is raised unless ``optimize()`` raises another: an ``on_end``
+        that failed hid a ``TargetCrashedError`` or a Ctrl-C, and the others' ``on_end``)."""
+        first: Exception | None = None
+        for cb in self.callbacks:
+            try:
+                cb.on_end(self)
+            except Exception as err:
+                name = type(err).__name__
+                logger.error("The on_end of callback %r failed: %s: %s", cb, name, err)
+                first = err if first is None else first
+        return first
 
     def _reclaim_in_flight(self) -> None:
         """Take back the trials an interrupted :meth:`optimize` left in the runner; those that

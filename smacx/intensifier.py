@@ -376,6 +376,7 @@ class Racing:
         self._selected_level = -1  # _top_level when the incumbents were last selected
         self._seen = 0
         self._incumbent_ids: list[int] = []
+        self._logged: int | None = None  # the last incumbent logged as new
         self._any_finite = False  # whether any raced key has finished with finite costs
         self._key_seed = scenario.seed
         self._refresh()
@@ -427,11 +428,16 @@ class Racing:
             changed |= set(self._top) | set(self._below)
         for config_id in changed:
             self._update_top(config_id)
-        previous = self._incumbent_ids
         self._incumbent_ids = self._select_incumbents(changed)
-        if self._incumbent_ids[:1] != previous[:1] and self._incumbent_ids:
-            best = self._incumbent_ids[0]
-            failed, cost = self._compared(best)
+        best = self._incumbent_ids[0] if self._incumbent_ids else None
+        failed, cost = self._compared(best) if best is not None else (0, [])
+        if (
+            best is not None
+            and best != self._logged
+            and self._states[best].succeeded
+            and failed < self._level  # else no answer (see _reported), only the race's lead
+        ):
+            self._logged = best
             logger.info(
                 "New incumbent: config %d, cost %s on %d key(s)%s.",
                 best,

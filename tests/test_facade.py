@@ -188,12 +188,41 @@ class Recorder(Callback):
         return smac.runhistory.n_finished < self.stop_after
 
 
-def test_callbacks_run_in_order_and_can_stop(space: ConfigurationSpace) -> None:
+def test_callbacks_run_in_order_and_can_stop(space: ConfigurationSpace, caplog: Any) -> None:
     cb = Recorder(stop_after=3)
     smac = SMAC(scenario(space, n_trials=50), quadratic, callbacks=[cb], progress=False)
-    smac.optimize()
+    with caplog.at_level("INFO", logger="smacx"):
+        smac.optimize()
     assert smac.runhistory.n_finished == 3
     assert cb.events == ["start"] + ["ask", "asked", "tell", "told"] * 3 + ["end"]
+    assert "Stopping: the on_tell_end of callback" in caplog.text  # as for the other reasons
+
+
+class FailsAtTheEnd(Callback):
+    def on_end(self, smac: SMAC) -> None:
+        raise RuntimeError("a bug in my plotting")
+
+
+def test_a_callback_that_fails_at_the_end_hides_no_error_and_no_other_callback(
+    space: ConfigurationSpace, caplog: Any
+) -> None:
+    """Its error took the place of a TargetCrashedError, and the callbacks after it and the
+    summary were skipped (an audit's finding). It is logged, and raised when optimize() has
+    no error of its own."""
+
+    def broken(config: Configuration) -> float:
+        raise ZeroDivisionError("a bug in the target")
+
+    for target, raised in ((broken, TargetCrashedError), (quadratic, RuntimeError)):
+        after = Recorder(stop_after=100)
+        sc = scenario(space, n_trials=3)
+        smac = SMAC(sc, target, callbacks=[FailsAtTheEnd(), after], progress=False)
+        caplog.clear()
+        with caplog.at_level("INFO", logger="smacx"), pytest.raises(raised):
+            smac.optimize()
+        assert after.events[-1] == "end"
+        assert "on_end of callback" in caplog.text and "a bug in my plotting" in caplog.text
+        assert "trials:" in caplog.text  # the summary
 
 
 def test_first_crash_raises_with_traceback(space: ConfigurationSpace) -> None:
