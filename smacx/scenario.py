@@ -146,7 +146,8 @@ class Scenario:
         trial_walltime_limit: Seconds one trial may take; a trial over it is a TIMEOUT.
             Enforced with pynisher in a subprocess.
         trial_memory_limit: Megabytes of memory one trial may use; a trial over it is a
-            MEMORYOUT. Enforced with pynisher in a subprocess.
+            MEMORYOUT. Enforced with pynisher in a subprocess, as a limit of its address
+            space, which starts with all that the process it is forked from maps.
         instances: Names of the problem instances the configurations are evaluated on.
         instance_features: Feature vector of every instance (same length for all).
         min_budget: Smallest fidelity handed to the target as ``budget`` (multi-fidelity).

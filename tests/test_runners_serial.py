@@ -463,6 +463,24 @@ def test_a_memory_limit_below_what_the_process_maps_does_not_hang(
     assert value.status in (StatusType.SUCCESS, StatusType.MEMORYOUT)
 
 
+def test_a_memory_limit_below_what_the_process_maps_is_warned_of(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every trial ended MEMORYOUT with the reason "MemoryError: " and nothing else: the
+    trial's process inherits this one's address space (an audit's finding)."""
+    import psutil
+
+    from smacx.runners import serial
+
+    mapped = int(psutil.Process().memory_info().vms / 2**20)
+    serial._warned_of_memory.discard(os.getpid())
+    with caplog.at_level("WARNING", logger="smacx"):
+        value = run(space, lambda config: float(bytearray(2**20)[0]), trial_memory_limit=mapped)
+    assert f"trial_memory_limit={mapped} MB, but this process already maps" in caplog.text
+    if value.status is StatusType.MEMORYOUT:
+        assert value.additional_info["error"] != "MemoryError: "
+
+
 def sleeps_a_second(config: Configuration) -> float:
     time.sleep(1.0)
     return float(config["x"])

@@ -182,7 +182,8 @@ class _Measured:
         try:
             result = self.fn(*args, **kwargs)
         except MemoryError as err:
-            return "memoryout", {"error": f"MemoryError: {err}"}, time.process_time() - cpu
+            error = f"MemoryError: {err}" if str(err) else _MEMORY_ERROR
+            return "memoryout", {"error": error}, time.process_time() - cpu
         # A target's failure is data, not a reason to stop; so is a sys.exit() in it, or an
         # asyncio.CancelledError that its own event loop let escape. Only Ctrl-C stops the run.
         except BaseException as err:
@@ -216,6 +217,41 @@ class _Measured:
                     return "error", {"error": error}, spent
                 result = fixed
         return "ok", result, spent
+
+
+#: The error of a trial whose target raised a MemoryError without a message.
+_MEMORY_ERROR = (
+    "MemoryError: an allocation failed under trial_memory_limit (which counts the address "
+    "space the trial's process inherits from the one that forks it)"
+)
+
+#: Processes that warned of a memory limit below what they map (see below).
+_warned_of_memory: set[int] = set()
+
+
+def _warn_of_inherited_memory(limit_mb: float) -> None:
+    """Warn once per process when ``limit_mb`` (``trial_memory_limit``) leaves little room
+    above the address space this process maps: a trial's process is forked from it and
+    starts with all of it, so every trial may end MEMORYOUT."""
+    pid = os.getpid()
+    if pid in _warned_of_memory:
+        return
+    import psutil
+
+    try:
+        mapped = psutil.Process(pid).memory_info().vms / 2**20
+    except psutil.Error:  # pragma: no cover
+        return
+    if mapped < 0.9 * limit_mb:
+        return
+    _warned_of_memory.add(pid)
+    logger.warning(
+        "trial_memory_limit=%g MB, but this process already maps %.0f MB of address space, "
+        "which each trial's process inherits when it is forked from it: trials may all end "
+        "MEMORYOUT. Raise the limit by that much, or load large data inside the target.",
+        limit_mb,
+        mapped,
+    )
 
 
 def sigints_here() -> int:
@@ -482,6 +518,8 @@ class SerialRunner(AbstractRunner):
             )
         import pynisher
 
+        if self.memory_limit is not None:
+            _warn_of_inherited_memory(self.memory_limit)
         watchdog.start()
         limited = pynisher.limit(
             _Measured(self.target_fn, in_child=True, interrupts_stop=stops),
