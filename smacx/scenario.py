@@ -7,6 +7,7 @@ import json
 import math
 import numbers
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +143,9 @@ class Scenario:
             once count their common time once.
         cputime_limit: Seconds of CPU time the run's ``optimize()`` calls may use in all, over
             resumes and over the processes sharing the run: each one's own (smacx and
-            in-process targets) plus its finished child processes (trials under limits).
+            in-process targets) plus its finished child processes (trials under limits, with
+            the programs they waited for; not those of a trial killed at its limit, which
+            no process waits for, nor trials on dask workers).
         trial_walltime_limit: Seconds one trial may take; a trial over it is a TIMEOUT.
             Enforced with pynisher in a subprocess.
         trial_memory_limit: Megabytes of memory one trial may use; a trial over it is a
@@ -317,7 +320,12 @@ class Scenario:
                     "instances", "a non-empty sequence of non-empty strings", self.instances
                 )
             if len(set(self.instances)) != len(self.instances):
-                raise _fail("instances", "distinct instance names", self.instances)
+                twice = sorted(name for name, n in Counter(self.instances).items() if n > 1)
+                raise ScenarioError(
+                    f"Scenario.instances must be distinct instance names; got {len(twice)} "
+                    f"more than once (of {len(self.instances)}): {twice[:10]!r}"
+                    f"{' ...' if len(twice) > 10 else ''}. Remove the repeats."
+                )
             set_(self, "instances", tuple(self.instances))
         if self.instance_features is None:
             return

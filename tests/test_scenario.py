@@ -97,6 +97,16 @@ def test_budgets_must_come_together_and_be_ordered(space: ConfigurationSpace) ->
         Scenario(space, min_budget=10, max_budget=1)
 
 
+def test_repeated_instances_are_named(space: ConfigurationSpace) -> None:
+    """The error printed the whole list, unreadable with hundreds of instance paths."""
+    names = [f"/data/instance-{i:04d}.cnf" for i in range(500)] + ["/data/instance-0007.cnf"]
+    with pytest.raises(
+        ScenarioError, match=r"1 more than once \(of 501\): \['/data/instance-0007.cnf'\]\. Remove"
+    ) as err:
+        Scenario(space, instances=names)
+    assert "instance-0008" not in str(err.value)
+
+
 def test_instance_features_must_cover_every_instance(space: ConfigurationSpace) -> None:
     with pytest.raises(ScenarioError, match="missing \\['b'\\]"):
         Scenario(space, instances=["a", "b"], instance_features={"a": [1.0]})
