@@ -1241,15 +1241,23 @@ class SMAC:
             costs = self._incumbent_costs()
             cost = costs[0] if len(costs) == 1 else costs
             keys = getattr(self.intensifier, "incumbent_keys", None)
+            trial_keys = keys() if keys is not None else None
             values = (
-                [h[k] for k in keys()]
-                if keys is not None
+                [h[k] for k in trial_keys]
+                if trial_keys is not None
                 else list(h.get_trial_values(incumbent).values())
             )
             n = len(values)
             # A failed key (crash_cost inf) is counted apart, not in the cost: say so.
             failed = sum(not all(map(math.isfinite, v.costs())) for v in values)
             failures = f", {failed} of them failed (not in the cost)" if failed else ""
+            budget = max((k.budget for k in trial_keys or () if k.budget is not None), default=None)
+            top = self.scenario.max_budget
+            at = ""
+            if budget is not None and top is not None:
+                at = f", at budget {budget:g}"
+                if budget < top:
+                    at += f" (below max_budget={top:g}: none has completed it yet)"
             if len(self.scenario.objectives) > 1:
                 lines.append(
                     f"  Pareto front: {len(self.incumbents)} configuration(s) "
@@ -1257,9 +1265,9 @@ class SMAC:
                 )
             lines.append(
                 f"  incumbent: config {h.get_config_id(incumbent)}, cost {cost:.6g} "
-                f"over {n} trial(s){failures}"
+                f"over {n} trial(s){failures}{at}"
                 if isinstance(cost, float)
-                else f"  incumbent: config {h.get_config_id(incumbent)}, costs {cost}"
+                else f"  incumbent: config {h.get_config_id(incumbent)}, costs {cost}{at}"
             )
             lines.append(
                 "    " + json.dumps({k: plain_value(v) for k, v in dict(incumbent).items()})
