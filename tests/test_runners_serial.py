@@ -175,7 +175,7 @@ def test_odd_results_and_info_are_stored_and_the_run_goes_on(
 
     cyclic: dict[str, Any] = {}
     cyclic["self"] = cyclic
-    results = [(1.0, {(1, 2): 3}), (2.0, cyclic), 10**400, 4.0]
+    results = [(1.0, {(1, 2): 3, "kept": 1.5}), (2.0, {"cycle": cyclic, "n": 2}), 10**400, 4.0]
 
     def target(config: Configuration, seed: int) -> Any:
         if len(results) == 1:
@@ -188,8 +188,9 @@ def test_odd_results_and_info_are_stored_and_the_run_goes_on(
         assert smac.runhistory.status_counts() == {"SUCCESS": 2, "CRASHED": 3}
     with SMAC(scenario, target) as again:
         infos = [v.additional_info for _, v in again.runhistory.items()]
-        assert infos[0] == {"repr": "{(1, 2): 3}"}
-        assert infos[1]["repr"].startswith("{'self': {")
+        # one entry at a time: the others are kept as they are (an audit's finding)
+        assert infos[0] == {"(1, 2)": 3, "kept": 1.5}
+        assert infos[1]["cycle"].startswith("{'self': {") and infos[1]["n"] == 2
 
 
 def test_submit_then_iter_results_once(space: ConfigurationSpace) -> None:

@@ -174,12 +174,21 @@ def _json_default(value: Any) -> Any:
 
 def _info_json(info: dict[str, Any]) -> str:
     """JSON of a trial's additional info; values JSON cannot hold are repr'd (numpy values
-    become plain ones), and info it cannot hold at all (keys that are not strings or numbers,
-    cycles) is kept as one repr."""
+    become plain ones), and so are, one entry at a time, keys that are not strings or numbers
+    and values it cannot hold at all (cycles): the other entries stay as they are."""
     try:
         return json.dumps(info, default=_json_default)
     except (TypeError, ValueError):
-        return json.dumps({"repr": repr(info)})
+        pass
+    entries: dict[str, Any] = {}
+    for key, value in info.items():
+        name = key if isinstance(key, str) else repr(key)
+        try:
+            json.dumps(value, default=_json_default)
+        except (TypeError, ValueError):
+            value = repr(value)
+        entries[name] = value
+    return json.dumps(entries, default=_json_default)
 
 
 def decode_value(row: dict[str, Any]) -> TrialValue:
