@@ -139,7 +139,9 @@ class SMAC:
             queue_ahead=0)`` instead to turn that off.
         callbacks: Hooks called during the run.
         overwrite: Start afresh even if the output directory holds a run of this scenario
-            (its history is deleted). By default such a run is continued.
+            (its history is deleted). By default such a run is continued. The ``SMAC``
+            objects that this thread built on the run are closed first, unless one is in
+            ``optimize()``; another process or thread with the run open makes it fail.
         progress: Show a progress bar (tqdm); by default only when stderr is a terminal.
         raise_on_first_crash: Raise :class:`~smacx.TargetCrashedError` when the first trial of a
             run crashes (usually a bug in the target rather than a bad configuration).
@@ -308,6 +310,10 @@ class SMAC:
             self._end_session = weakref.finalize(
                 self, _end_session, self.runhistory, self._session, self._asked, self._in_flight
             )
+            _open_here.add(self)
+        # (an overwrite=True of this thread closes this object when it is not optimizing)
+        self._optimizing = False
+        self._thread = threading.get_ident()
         try:
             stored = self.runhistory.storage.get_meta("intensifier")
             if stored is not None:
@@ -461,6 +467,8 @@ class SMAC:
             if owner_id() in live:
                 gc.collect()  # a SMAC object of this process left for the collector ends it
                 live = _live_owners(path / DATABASE_NAME)
+            if set(live) == {owner_id()}:
+                live = _close_idle_objects_on(path, live)
             if live:
                 # Their results would go on into the unlinked file and be lost without a word.
                 mine = " (this process: close() the SMAC object that has it open)"
@@ -962,6 +970,7 @@ class SMAC:
         if self._spent is None:
             self._spent = _Spent(self.runhistory.storage, self._session or "in memory")
         self._spent.start()
+        self._optimizing = True
         try:
             if parallel:
                 _freeze_heap()
@@ -1039,6 +1048,7 @@ class SMAC:
                     logger.warning("Could not release trial %s: %s", info, release_error)
             raise
         finally:
+            self._optimizing = False
             self._spent.stop()
             if frozen:
                 _thaw_heap()
@@ -1301,6 +1311,7 @@ class SMAC:
         """
         if self._closed:
             return
+        _open_here.discard(self)
         try:
             if self.runner is not None:
                 # Collect only what has finished: no resubmission of lost trials, no wait for
@@ -1405,6 +1416,36 @@ _RUNNER_FIELDS = (
 def _same_space(a: Any, b: Any) -> bool:
     """Whether two ConfigSpace spaces are the same (identity first: comparing is slow)."""
     return a is b or bool(a == b)
+
+
+#: The SMAC objects of this process with a stored run open (see _close_idle_objects_on).
+_open_here: weakref.WeakSet[SMAC] = weakref.WeakSet()
+
+
+def _close_idle_objects_on(path: Path, live: list[str]) -> list[str]:
+    """Close the SMAC objects of this process that have the run in ``path`` open, if this
+    thread built them all and none is in ``optimize()``; returns the run's ``live`` owners
+    afterwards (see :func:`_live_owners`).
+
+    Re-running a notebook cell ``smac = SMAC(scenario, f, overwrite=True)`` builds the new
+    object while the old one, bound to ``smac``, still has the run open: ``overwrite=True``
+    failed there, saying that other processes still worked on it. Now the old one is closed
+    (its later calls raise), as a user of SMAC3 or Optuna expects the cell to start afresh.
+    An object that another thread built may be in use there: it is left alone, and the
+    overwrite refused.
+    """
+    here = threading.get_ident()
+    mine = [smac for smac in list(_open_here) if smac.scenario.output_path == path]
+    if not mine or any(smac._optimizing or smac._thread != here for smac in mine):
+        return live
+    for smac in mine:
+        smac.close()
+    logger.info(
+        "overwrite=True: closed %d SMAC object(s) of this process that had the run in %s open",
+        len(mine),
+        path,
+    )
+    return _live_owners(path / DATABASE_NAME)
 
 
 #: Meta keys: the SMAC objects that opened a stored run, and those of them that closed it.

@@ -1637,15 +1637,47 @@ def test_overwrite_after_a_run_whose_object_was_dropped_unclosed(
 def test_overwrite_is_refused_while_this_process_has_the_run_open(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
-
-    first = SMAC(scenario(space, tmp_path, n_trials=5), progress=False)
+    """... by another thread, or by this one inside optimize(); an idle object this thread
+    built (a notebook cell run again) is closed instead."""
+    sc = scenario(space, tmp_path, n_trials=5)
+    built: list[SMAC] = []
+    other = threading.Thread(target=lambda: built.append(SMAC(sc, quadratic, progress=False)))
+    other.start()
+    other.join()
     with pytest.raises(StorageError, match=r"this process: close\(\) the SMAC object"):
-        SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True)
-    first.close()
-    SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True).close()
-    dropped = SMAC(scenario(space, tmp_path, n_trials=5), progress=False)
+        SMAC(sc, overwrite=True)
+    built[0].close()
+    SMAC(sc, overwrite=True).close()
+    dropped = SMAC(sc, progress=False)
     del dropped  # left to the collector: no longer in the way
-    SMAC(scenario(space, tmp_path, n_trials=5), overwrite=True).close()
+    SMAC(sc, overwrite=True).close()
+
+    class OverwritesMidRun(Callback):
+        def on_tell_end(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
+            with pytest.raises(StorageError, match=r"this process: close\(\) the SMAC object"):
+                SMAC(sc, overwrite=True)
+
+    with SMAC(sc, quadratic, callbacks=[OverwritesMidRun()], progress=False) as running:
+        running.optimize()
+        assert running.runhistory.n_finished == 5
+
+
+def test_overwrite_in_a_notebook_cell_run_again_closes_the_old_object(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """``smac = SMAC(sc, f, overwrite=True); smac.optimize()`` run twice: the second failed,
+    saying that other processes still worked on the run (an audit's finding)."""
+    sc = scenario(space, tmp_path, n_trials=5)
+    smac = SMAC(sc, quadratic, overwrite=True, progress=False)
+    smac.optimize()
+    old = smac
+    smac = SMAC(sc, quadratic, overwrite=True, progress=False)
+    assert smac.runhistory.n_finished == 0  # a fresh run
+    smac.optimize()
+    assert smac.runhistory.n_finished == 5
+    with pytest.raises(StorageError, match="after close"):
+        old.ask()
+    smac.close()
 
 
 def test_overwrite_waits_for_a_run_being_opened_and_then_refuses(
