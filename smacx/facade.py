@@ -935,7 +935,9 @@ class SMAC:
 
         A finite space whose every configuration (on every instance and seed the intensifier
         asks for) has been tried ends the run before ``n_trials`` with a warning that says so;
-        :meth:`ask` raises :class:`~smacx.SearchSpaceExhaustedError` then.
+        :meth:`ask` raises :class:`~smacx.SearchSpaceExhaustedError` then. Trials handed out
+        by :meth:`ask` and not told count towards ``n_trials``, but are not run here: tell
+        their results, or :meth:`close` to give them up.
         """
         self._check_open("optimize()")
         if self.runner is None:

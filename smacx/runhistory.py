@@ -174,6 +174,7 @@ class RunHistory:
             getattr(self.storage, "renew_leases", None)
         ):
             _keep_leases(self, self._closed)
+            weakref.finalize(self, self._closed.set)  # collected unclosed: the thread ends too
 
     def close(self) -> None:
         """Stop renewing the leases of this process's running trials and close the storage."""

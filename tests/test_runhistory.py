@@ -251,3 +251,18 @@ def test_close_stops_renewing_leases_at_once(space: ConfigurationSpace, tmp_path
     for thread in renewing:
         thread.join(timeout=5)
         assert not thread.is_alive()
+
+
+def test_a_history_collected_unclosed_stops_renewing_leases(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """100 SMAC objects dropped without close() kept 100 threads for up to a minute."""
+    import gc
+
+    before = set(threading.enumerate())
+    history = RunHistory(space, storage=SQLiteStorage(tmp_path / "run.db"), lease_seconds=300)
+    [renewing] = [t for t in set(threading.enumerate()) - before if t.name == "smacx-leases"]
+    del history
+    gc.collect()
+    renewing.join(timeout=5)
+    assert not renewing.is_alive()
