@@ -504,6 +504,56 @@ def test_a_target_in_a_workers_thread_sees_the_ctrl_c_that_killed_its_program(
     assert done.stdout.split() == ["interrupted", "1"], done.stderr
 
 
+class Picky:
+    """A target that a worker started with ``SMACX_TEST_BAD_WORKER`` set cannot unpickle, as
+    a worker started from another folder cannot import the target's module."""
+
+    def __call__(self, config: Configuration, seed: int) -> float:
+        time.sleep(0.1)
+        return float(config["x"]) ** 2
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (picky, ())
+
+
+def picky() -> Picky:
+    if os.environ.get("SMACX_TEST_BAD_WORKER"):
+        raise ModuleNotFoundError("No module named 'mytarget'")
+    return Picky()
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_that_cannot_set_up_trials_gets_no_more_of_them(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker that joined from another folder failed every trial at once and, always
+    free, took most of them: 22 of 30 were recorded CRASHED at crash_cost, the model taught
+    that their configurations were bad (an audit's finding). Its first trial runs again
+    elsewhere, and it gets no more."""
+    from smacx import SMAC
+
+    with cluster(1) as local, Client(local) as user:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "SMACX_TEST_BAD_WORKER": "1"}
+        bad = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", local.scheduler_address,
+             "--nthreads", "1", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            user.wait_for_workers(2, timeout=60)
+            sc = scenario(space, n_trials=12)
+            with (
+                caplog.at_level("ERROR", logger="smacx"),
+                SMAC(sc, Picky(), dask_client=user, progress=False) as smac,
+            ):
+                smac.optimize()
+                assert smac.runhistory.status_counts() == {"SUCCESS": 12}
+        finally:
+            bad.terminate()
+            bad.wait(timeout=30)
+    assert "cannot set up this run's trials (ModuleNotFoundError" in caplog.text
+
+
 def _nothing() -> None:
     pass
 

@@ -104,7 +104,8 @@ class _Trial:
         info: What to run.
         data: The target's extra keyword arguments (the objects, not their futures).
         attempts: How often it was started: once, plus once per worker death.
-        lost_data: How often it was submitted again because dask lost it or its data.
+        lost_data: How often it was submitted again because dask lost it or its data, or a
+            worker could not set it up (see ``_WorkerSetupError``).
         starttime: Unix time of the latest submission.
         freed: ``time.monotonic()`` when the result that freed its worker thread was read (its
             submission time if none had been read).
@@ -324,8 +325,13 @@ class DaskParallelRunner(AbstractRunner):
         # uuid4 per task, an os.urandom call, slow with many threads in this process).
         self._key_prefix: str = f"smacx-trial-{uuid.uuid4().hex}"
         self._n_submitted: int = 0
-        self._threads: int = 0
+        self._threads: int = 0  # of the workers not in _bad_workers
         self._threads_checked: float = -math.inf
+        # Workers that could not set up a trial (they cannot import the target, say): address
+        # -> why. No trial goes to them any more: they would fail every one at once, and take
+        # most of the run's trials since they always look free.
+        self._bad_workers: dict[str, str] = {}
+        self._good_workers: list[str] = []  # the others (set by _total_threads)
         self._restored_at: float = -math.inf  # time.monotonic() of the last _restore_workers
         self._closing: bool = False  # begin_close() was called
         # Argument name -> (the object, the future of its scattered copy).
@@ -710,7 +716,9 @@ class DaskParallelRunner(AbstractRunner):
     def _total_threads(self) -> int:
         """Ask the scheduler how many worker threads the cluster has now."""
         self._restore_workers()
-        self._threads = int(sum(self._dask.nthreads().values()))
+        nthreads = self._dask.nthreads()
+        self._good_workers = [w for w in nthreads if w not in self._bad_workers]
+        self._threads = int(sum(nthreads[w] for w in self._good_workers))
         self._threads_checked = time.monotonic()
         return self._threads
 
@@ -775,11 +783,15 @@ class DaskParallelRunner(AbstractRunner):
         vector = info.config.get_array()
         # The data's names travel inside one dict (dask resolves the futures in it), never as
         # keywords of submit, where dask would take e.g. ``priority`` or ``workers``.
+        # (only to workers that can set trials up, once one could not)
+        only: dict[str, Any] = {}
+        if self._bad_workers:
+            only = {"workers": self._good_workers, "allow_other_workers": False}
         future = self._client.submit(
             _run_trial, self._key_prefix, single_worker[1],
             {name: arg for name, (_, arg) in data.items()},
             vector, info.instance, info.budget, info.seed,
-            key=f"{self._key_prefix}-{self._n_submitted}",
+            key=f"{self._key_prefix}-{self._n_submitted}", **only,
         )  # fmt: skip
         self._n_submitted += 1
         self._running[future.key] = (future, trial)
@@ -994,6 +1006,24 @@ class DaskParallelRunner(AbstractRunner):
             return self._crashed(
                 trial, {"error": reason, "worker": worker, "attempts": trial.attempts}
             )
+        if isinstance(error, _WorkerSetupError):
+            # The worker, not the configuration: it cannot unpickle the target (a worker that
+            # joined from another folder or environment), say. Submitted again to the others.
+            address, why = error.args
+            if address not in self._bad_workers:
+                self._bad_workers[address] = why
+                logger.error(
+                    "The dask worker %s cannot set up this run's trials (%s); it gets none from "
+                    "now on. A worker must be able to import smacx and the target: start it in "
+                    "this process's environment and folder.",
+                    address,
+                    why,
+                )
+                self._total_threads()
+            if trial.lost_data < _MAX_LOST_DATA_RESUBMITS:
+                trial.lost_data += 1
+                self._submit(trial)
+                return None
         # Not the target failing (SerialRunner.run catches that): dask could not run the trial.
         return self._crashed(
             trial,
@@ -1110,12 +1140,18 @@ class DaskParallelRunner(AbstractRunner):
         address = self._client.scheduler.address if self._client.scheduler else "unknown"
         how = (
             f"start some with `dask worker --scheduler-file {self.scheduler_file} "
-            "--host 127.0.0.1 --dashboard-address 127.0.0.1:0` on this machine"
+            "--nthreads 1 --host 127.0.0.1 --dashboard-address 127.0.0.1:0` on this machine"
             if self.scheduler_file is not None
             else f"start some with `dask worker {address}`"
         )
+        bad = ""
+        if self._bad_workers:
+            bad = (
+                f" that can set up its trials (of the others, {len(self._bad_workers)} could "
+                f"not: {'; '.join(f'{w}: {why}' for w, why in self._bad_workers.items())})"
+            )
         return NoWorkersError(
-            f"DaskParallelRunner: the dask cluster at {address} has had no worker for "
+            f"DaskParallelRunner: the dask cluster at {address} has had no worker{bad} for "
             f"{self.patience if waited is None else waited:g} s (patience={self.patience:g}), "
             "so no trial can run. Add workers "
             f"({how}), pass a dask_client whose cluster has workers, or raise patience: "
@@ -1302,6 +1338,11 @@ class _DataLostError(Exception):
     """Raised on a worker when a scattered object a trial needs is not there."""
 
 
+class _WorkerSetupError(Exception):
+    """Raised on a worker that cannot set a trial up (unpickle the runner and its target, or
+    the data): ``args`` are the worker's address and why."""
+
+
 @dataclass(frozen=True)
 class _Scattered:
     """Names a large scattered object that a trial fetches itself (see ``_fetch``)."""
@@ -1346,11 +1387,19 @@ def _run_trial(
 
     Raises:
         _DataLostError: An object is no longer on the cluster.
+        _WorkerSetupError: This worker cannot unpickle the runner or the data.
     """
-    values = _fetch(prefix, [runner, *data.values()])
-    single_worker: SerialRunner = values[runner.key]
-    kwargs = {name: values[ref.key] for name, ref in data.items()}
-    config = plain_config(Configuration(single_worker.scenario.configspace, vector=vector))
+    try:
+        values = _fetch(prefix, [runner, *data.values()])
+        single_worker: SerialRunner = values[runner.key]
+        kwargs = {name: values[ref.key] for name, ref in data.items()}
+        config = plain_config(Configuration(single_worker.scenario.configspace, vector=vector))
+    except _DataLostError:
+        raise
+    except Exception as err:
+        from distributed import get_worker
+
+        raise _WorkerSetupError(get_worker().address, f"{type(err).__name__}: {err}") from None
     with (
         _children_allowed(),
         interrupts_are_failures(),
