@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -343,6 +344,12 @@ class DaskParallelRunner(AbstractRunner):
         self._restart_lock: threading.Lock = threading.Lock()
 
         self._client: Client = self._start_cluster() if dask_client is None else dask_client
+        # A runner collected unclosed (``SMAC(scenario, f, dask_client=client).optimize()``,
+        # once per fold) kept its target and small data here, and on a user's cluster its
+        # scattered data on every worker, for good (see _forget_runner).
+        self._forget: weakref.finalize[..., DaskParallelRunner] = weakref.finalize(
+            self, _forget_runner, self._key_prefix, None if dask_client is None else dask_client
+        )
         if dask_client is not None and self.queue_ahead != 0:
             saturation = _scheduler_saturation(dask_client)
             if saturation is not None and saturation > WORKER_SATURATION:
@@ -669,6 +676,7 @@ class DaskParallelRunner(AbstractRunner):
         if self._closed:
             return
         self._closed = True
+        self._forget.detach()  # done here
         # A restart under way ends within restart_timeout; those waiting for it return.
         deadline = time.monotonic() + self.restart_timeout + 5
         for restart in self._restarts:
@@ -795,7 +803,9 @@ class DaskParallelRunner(AbstractRunner):
         )  # fmt: skip
         self._n_submitted += 1
         self._running[future.key] = (future, trial)
-        future.add_done_callback(self._on_done)  # type: ignore[no-untyped-call]
+        # (not a method: the client keeps the callback while it keeps the future's state,
+        # and with it this runner, which could then never be collected)
+        future.add_done_callback(functools.partial(_put_key, self._done))  # type: ignore[no-untyped-call]
         logger.debug(
             "Submitted trial (instance=%s, seed=%s, budget=%s) as %s, attempt %d",
             info.instance,
@@ -804,10 +814,6 @@ class DaskParallelRunner(AbstractRunner):
             future.key,
             trial.attempts,
         )
-
-    def _on_done(self, future: Future[Any]) -> None:
-        # Runs in dask's callback thread: only hand the key over.
-        self._done.put(future.key)
 
     def _scatter(self, name: str, value: Any) -> tuple[Future[Any] | None, Any]:
         """Put ``value`` on the cluster unless done before; its future and the task argument.
@@ -1206,6 +1212,30 @@ def _close_in_background(hook: _CloseAtExit) -> None:
         thread = threading.Thread(target=hook, name="smacx-close-cluster", daemon=True)
         _closing.append(thread)
         thread.start()
+
+
+def _put_key(done: queue.SimpleQueue[Key], future: Future[Any]) -> None:
+    """A future's done callback: runs in dask's callback thread, and only hands the key over."""
+    done.put(future.key)
+
+
+def _forget_runner(prefix: str, client: Client | None) -> None:
+    """Drop what a runner that was collected unclosed keeps: its small objects in this
+    process (the target and what its closure holds), and on a user's ``client``, whose
+    workers outlive it, the copies of its data they kept (dask cannot see those, nor spill
+    them). In a thread: the collector may run in dask's event loop, or in a thread that holds
+    ``_objects_lock``."""
+
+    def forget() -> None:
+        for key in list(_in_process):
+            if key.startswith(f"{prefix}-"):
+                _in_process.pop(key, None)
+        _forget_objects(prefix)  # the copies of workers in this process
+        if client is not None and client.status == "running":
+            with contextlib.suppress(Exception):
+                client.run(_forget_objects, prefix)
+
+    threading.Thread(target=forget, name="smacx-forget-runner", daemon=True).start()
 
 
 def _join_closing() -> None:
