@@ -250,6 +250,9 @@ def test_own_cluster_limits_scheduler_file_and_joining_workers(
         assert info["address"].startswith("tcp://127.0.0.1:")
         assert all(w.startswith("tcp://127.0.0.1:") for w in info["workers"])
         assert all(w["nthreads"] == 1 for w in info["workers"].values())
+        # No memory budget of dask's (the machine's memory over the workers): a trial that
+        # ran serially was killed with more workers (an audit's finding).
+        assert all(not w["memory_limit"] for w in info["workers"].values())
         # A trial queued beyond the threads waits on the scheduler for the first free thread.
         assert runner.client.run_on_scheduler(saturation) == WORKER_SATURATION == 1.0
         worker_pids = set(runner.client.run(os.getpid).values())

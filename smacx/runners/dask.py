@@ -383,6 +383,10 @@ class DaskParallelRunner(AbstractRunner):
                     n_workers=n_workers,
                     threads_per_worker=1,
                     processes=True,
+                    # No memory budget of dask's (the machine's memory over n_workers, pausing
+                    # a worker at 80% and restarting it at 95%): a trial that ran serially was
+                    # killed with more workers. Trials' memory is trial_memory_limit's business.
+                    memory_limit=0,
                     host="127.0.0.1",
                     dashboard_address=None,
                     scheduler_kwargs=scheduler_kwargs,
