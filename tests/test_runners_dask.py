@@ -269,6 +269,8 @@ def test_own_cluster_limits_scheduler_file_and_joining_workers(
         assert sc.output_path is not None
         assert runner.scheduler_file == sc.output_path / SCHEDULER_FILE
         assert json.loads(runner.scheduler_file.read_text())["address"] == info["address"]
+        # Only this user may read it: whoever reaches the scheduler runs code as them.
+        assert runner.scheduler_file.stat().st_mode & 0o777 == 0o600
 
         values = by_seed(run_all(runner, trials(space, 4)))
         assert values[0].status is StatusType.TIMEOUT
@@ -507,11 +509,11 @@ def test_a_target_in_a_workers_thread_sees_the_ctrl_c_that_killed_its_program(
     assert done.stdout.split() == ["interrupted", "1"], done.stderr
 
 
-def kept_objects() -> int:
-    """How many runners' objects this process keeps for trials (see runners.dask._fetch)."""
+def kept_prefixes() -> list[str]:
+    """The runners whose objects this process keeps for trials (see runners.dask._fetch)."""
     from smacx.runners import dask as runners_dask
 
-    return sum(map(len, runners_dask._objects.values()))
+    return [prefix for prefix, objects in runners_dask._objects.items() if objects]
 
 
 def adds_the_first(config: Configuration, seed: int, X: np.ndarray) -> float:
@@ -524,28 +526,27 @@ def test_a_run_on_a_users_client_dropped_unclosed_frees_its_data(
 ) -> None:
     """``SMAC(sc, f, dask_client=client).optimize(data_to_scatter=...)`` once per fold, never
     closed: every fold's array stayed on every worker (+191 MB each per fold), and its target
-    here (an audit's finding)."""
+    here (an audit's finding). The next run's trials tell the workers."""
     import weakref
 
     from smacx import SMAC
     from smacx.runners import dask as runners_dask
 
-    smac = SMAC(scenario(space, n_trials=4), adds_the_first, dask_client=client, progress=False)
-    smac.optimize(data_to_scatter={"X": np.zeros(200_000)})  # 1.6 MB: scattered, kept
-    assert sum(client.run(kept_objects).values()) > 0
-    gone, prefix = weakref.ref(smac.runner), smac.runner._key_prefix
+    def fold(value: float) -> str:
+        smac = SMAC(scenario(space, n_trials=4), adds_the_first, dask_client=client, progress=False)
+        smac.optimize(data_to_scatter={"X": np.full(200_000, value)})  # 1.6 MB: scattered
+        gone, prefix = weakref.ref(smac.runner), smac.runner._key_prefix
+        assert [prefix] * 2 == [p for ps in client.run(kept_prefixes).values() for p in ps]
+        assert any(key.startswith(prefix) for key in runners_dask._in_process)
+        del smac
+        gc.collect()
+        assert gone() is None
+        return prefix
 
-    def here() -> list[str]:  # the runner's small objects (its target) in this process
-        return [key for key in list(runners_dask._in_process) if key.startswith(prefix)]
-
-    assert here()
-    del smac
-    gc.collect()
-    assert gone() is None
-    deadline = time.monotonic() + 30
-    while (sum(client.run(kept_objects).values()) or here()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert sum(client.run(kept_objects).values()) == 0 and not here()
+    first = fold(0.0)
+    assert not any(key.startswith(first) for key in runners_dask._in_process)  # its target
+    second = fold(1.0)
+    assert not any(key.startswith(second) for key in runners_dask._in_process)
 
 
 class Picky:
@@ -1067,6 +1068,27 @@ def test_no_workers_raises_after_patience(space: ConfigurationSpace) -> None:
         assert c.status == "running"
 
 
+def test_a_lost_result_is_awaited_through_the_runners_own_client(
+    space: ConfigurationSpace,
+) -> None:
+    """distributed's wait() uses the latest client made in the process: with a later one, on
+    a loop of its own, waiting for a result computed again raised 'bound to a different
+    event loop' (seen in CI-like runs once another test had made a client)."""
+    with thread_client(1) as (one, c):
+        runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), 5, dask_client=c)
+        with thread_client(1):  # the latest client from now on
+            finish_then_lose_the_worker(runner, one, space)
+            one.scale(1)
+            results: list[tuple[TrialInfo, TrialValue]] = []
+            deadline = time.monotonic() + 30
+            while runner.is_running() and time.monotonic() < deadline:
+                results.extend(runner.iter_results())
+                runner.wait(timeout=0.5)
+            results.extend(runner.iter_results())
+        assert [(info.seed, value.status) for info, value in results] == [(7, StatusType.SUCCESS)]
+        runner.close()
+
+
 def test_waiting_trial_raises_when_last_worker_leaves(space: ConfigurationSpace) -> None:
     with cluster(1) as one, Client(one) as c:
         runner = DaskParallelRunner(SerialRunner(sleepy, scenario(space)), 1, dask_client=c)
@@ -1250,10 +1272,11 @@ def test_validate_records_a_trial_that_an_interrupted_optimize_left_running(
 
 
 def test_close_after_an_interrupt_gives_up_the_running_trial(
-    space: ConfigurationSpace, tmp_path: Path
+    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Ctrl-C leaves a trial running on the cluster; close() tells what finished and gives
-    up the rest, so the next run on the history (here, in the same process) runs it again."""
+    up the rest, so the next run on the history (here, in the same process) runs it again.
+    It says that the trial runs on, on the user's cluster (an audit's finding)."""
     from smacx import SMAC
 
     sc = scenario(space, n_trials=4, deterministic=False, output_directory=tmp_path)
@@ -1263,7 +1286,9 @@ def test_close_after_an_interrupt_gives_up_the_running_trial(
         with pytest.raises(KeyboardInterrupt):
             smac.optimize()
         smac.callbacks.clear()
-        smac.close()
+        with caplog.at_level("WARNING", logger="smacx"):
+            smac.close()
+        assert "Closing with 1 trial(s) running on the workers of the dask client" in caplog.text
         again = SMAC(sc, slow_odd_seeds, dask_client=c, progress=False)
         assert again.runhistory.n_running == again.runhistory.n_stale()  # none held
         again.optimize()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import functools
 import json
 import logging
 import math
@@ -159,8 +158,9 @@ class DaskParallelRunner(AbstractRunner):
     ``DataLoader`` with workers), as they do in a serial run: while a trial runs, the worker
     process is allowed to start children. When the worker dies, a limited trial's process and
     what it started are ended by the worker's watchdog (:mod:`smacx.runners.watchdog`), and
-    on Linux the processes a trial forks directly are killed by the kernel, so no orphaned
-    target keeps running.
+    on Linux the processes a trial forks directly (``os.fork``, a multiprocessing pool) are
+    killed by the kernel. Programs that a trial without limits starts (``subprocess``) are not
+    covered: set ``trial_walltime_limit`` for targets that run external programs.
 
     When a worker dies while running a trial (killed, segfault, out of memory) and dask gives up
     on the trial with ``KilledWorker``, the trial is submitted again up to ``max_retries`` times,
@@ -348,7 +348,7 @@ class DaskParallelRunner(AbstractRunner):
         # once per fold) kept its target and small data here, and on a user's cluster its
         # scattered data on every worker, for good (see _forget_runner).
         self._forget: weakref.finalize[..., DaskParallelRunner] = weakref.finalize(
-            self, _forget_runner, self._key_prefix, None if dask_client is None else dask_client
+            self, _forget_runner, self._key_prefix
         )
         if dask_client is not None and self.queue_ahead != 0:
             saturation = _scheduler_saturation(dask_client)
@@ -411,6 +411,8 @@ class DaskParallelRunner(AbstractRunner):
                 output_path.mkdir(parents=True, exist_ok=True)
                 self.scheduler_file = output_path / SCHEDULER_FILE
                 client.write_scheduler_file(str(self.scheduler_file))  # type: ignore[no-untyped-call]
+                # Only this user may read it: whoever can reach the scheduler runs code as them.
+                self.scheduler_file.chmod(0o600)
         except BaseException:
             self._cluster.close()
             raise
@@ -686,6 +688,7 @@ class DaskParallelRunner(AbstractRunner):
         for restart in self._restarts:
             restart.join(max(0.0, deadline - time.monotonic()))
         futures = [f for f, _ in self._running.values()]
+        started = self._started(futures) if futures and not self._owns_client else 0
         futures += [f for _, f, _ in self._scattered.values() if f is not None]
         self._running.clear()
         for _, _, arg in self._scattered.values():
@@ -694,6 +697,14 @@ class DaskParallelRunner(AbstractRunner):
         self._finished.clear()
         _forget_objects(self._key_prefix)  # the copies of workers in this process
         if not self._owns_client:
+            if started:
+                logger.warning(
+                    "Closing with %d trial(s) running on the workers of the dask client you "
+                    "passed: dask cannot stop a task that has started, so they run to their "
+                    "end, and their results are dropped (a run that continues runs them "
+                    "again). To stop one, cancel() it before closing: that restarts its worker.",
+                    started,
+                )
             with contextlib.suppress(Exception):  # the user's cluster may already be gone
                 self._dask.cancel(futures)
                 # the copies each worker kept (a 200 MB array would outlive the run there)
@@ -707,6 +718,19 @@ class DaskParallelRunner(AbstractRunner):
             _close_cluster(self._client, self._cluster, self.scheduler_file, quietly=False)
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _on_done(self, future: Future[Any]) -> None:
+        # Runs in dask's callback thread: only hand the key over.
+        self._done.put(future.key)
+
+    def _started(self, futures: list[Future[Any]]) -> int:
+        """How many of ``futures`` a worker is running now (0 if the scheduler cannot say)."""
+        keys = {f.key for f in futures if f.status == "pending"}
+        try:
+            processing = self._dask.processing()
+        except Exception:  # the user's cluster may be gone
+            return 0
+        return sum(key in keys for tasks in processing.values() for key in tasks)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -802,14 +826,12 @@ class DaskParallelRunner(AbstractRunner):
         future = self._client.submit(
             _run_trial, self._key_prefix, single_worker[1],
             {name: arg for name, (_, arg) in data.items()},
-            vector, info.instance, info.budget, info.seed,
+            vector, info.instance, info.budget, info.seed, tuple(_gone),
             key=f"{self._key_prefix}-{self._n_submitted}", **only,
         )  # fmt: skip
         self._n_submitted += 1
         self._running[future.key] = (future, trial)
-        # (not a method: the client keeps the callback while it keeps the future's state,
-        # and with it this runner, which could then never be collected)
-        future.add_done_callback(functools.partial(_put_key, self._done))  # type: ignore[no-untyped-call]
+        future.add_done_callback(self._on_done)  # type: ignore[no-untyped-call]
         logger.debug(
             "Submitted trial (instance=%s, seed=%s, budget=%s) as %s, attempt %d",
             info.instance,
@@ -1109,7 +1131,10 @@ class DaskParallelRunner(AbstractRunner):
         no_workers_since: float | None = None
         while True:
             try:
-                wait(futures, timeout=step)  # type: ignore[no-untyped-call]
+                # (through this runner's client: distributed's wait() uses the latest client
+                # made in this process, whose event loop may not be the futures' one)
+                with self._dask.as_current():
+                    wait(futures, timeout=step)  # type: ignore[no-untyped-call]
                 return
             except TimeoutError:
                 pass
@@ -1218,28 +1243,18 @@ def _close_in_background(hook: _CloseAtExit) -> None:
         thread.start()
 
 
-def _put_key(done: queue.SimpleQueue[Key], future: Future[Any]) -> None:
-    """A future's done callback: runs in dask's callback thread, and only hands the key over."""
-    done.put(future.key)
-
-
-def _forget_runner(prefix: str, client: Client | None) -> None:
-    """Drop what a runner that was collected unclosed keeps: its small objects in this
-    process (the target and what its closure holds), and on a user's ``client``, whose
-    workers outlive it, the copies of its data they kept (dask cannot see those, nor spill
-    them). In a thread: the collector may run in dask's event loop, or in a thread that holds
-    ``_objects_lock``."""
-
-    def forget() -> None:
-        for key in list(_in_process):
-            if key.startswith(f"{prefix}-"):
-                _in_process.pop(key, None)
-        _forget_objects(prefix)  # the copies of workers in this process
-        if client is not None and client.status == "running":
-            with contextlib.suppress(Exception):
-                client.run(_forget_objects, prefix)
-
-    threading.Thread(target=forget, name="smacx-forget-runner", daemon=True).start()
+def _forget_runner(prefix: str) -> None:
+    """Drop what a runner that was collected unclosed keeps in this process (its target and
+    what the target's closure holds), and have the workers drop its objects too: the trials
+    of later runners tell them (see :func:`_run_trial`). A user's workers outlive the runner,
+    and kept a 200 MB array of every run that was not closed, where dask can neither see nor
+    spill it. No lock and no dask call: the collector may run in any thread, dask's event
+    loop or one that holds ``_objects_lock`` included."""
+    for key in list(_in_process):
+        if key.startswith(f"{prefix}-"):
+            _in_process.pop(key, None)
+    _objects.pop(prefix, None)  # the copies of workers in this process
+    _gone.append(prefix)
 
 
 def _join_closing() -> None:
@@ -1400,6 +1415,7 @@ def _run_trial(
     instance: str | None,
     budget: float | None,
     seed: int | None,
+    gone: tuple[str, ...],
     /,
 ) -> TrialValue:
     """Evaluate one trial on a dask worker with ``single_worker.run``.
@@ -1418,11 +1434,14 @@ def _run_trial(
         instance: The trial's instance.
         budget: The trial's budget.
         seed: The trial's seed.
+        gone: Key prefixes of runners collected unclosed: this worker drops their objects.
 
     Raises:
         _DataLostError: An object is no longer on the cluster.
         _WorkerSetupError: This worker cannot unpickle the runner or the data.
     """
+    for dropped in gone:
+        _objects.pop(dropped, None)
     try:
         values = _fetch(prefix, [runner, *data.values()])
         single_worker: SerialRunner = values[runner.key]
@@ -1452,6 +1471,10 @@ _objects: dict[str, dict[str, Any]] = {}
 #: In the submitting process: key of each inline object -> the object, for workers that run
 #: in this very process (they get it as it is, as they would a scattered object).
 _in_process: dict[str, Any] = {}
+
+#: In the submitting process: key prefixes of the latest runners collected unclosed, whose
+#: objects the workers drop when a trial tells them (see _forget_runner).
+_gone: deque[str] = deque(maxlen=16)
 _MISSING = object()
 _objects_lock = threading.Lock()
 
