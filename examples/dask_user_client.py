@@ -37,7 +37,10 @@ if __name__ == "__main__":  # dask starts worker processes that import this file
     )
     with (
         dask.config.set({"distributed.scheduler.worker-saturation": 1.0}),  # read by the scheduler
-        LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1") as cluster,
+        # on loopback only, the dashboard too (dask's default serves it on every interface)
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+        ) as cluster,
         Client(cluster) as client,
         SMAC(scenario, bowl, dask_client=client, progress=False) as smac,
     ):

@@ -42,6 +42,10 @@ def _find_database(path: Path) -> Path:
         return path
     if (path / DATABASE_NAME).is_file():
         return path / DATABASE_NAME
+    if (path / DATABASE_NAME).is_dir():
+        raise StorageError(
+            f"smacx show: {str(path / DATABASE_NAME)!r} is a directory, not a run's database."
+        )
     if not path.exists():
         raise StorageError(f"smacx show: {str(path)!r} does not exist.")
     runs = sorted(p.parent for p in path.glob(f"*/{DATABASE_NAME}"))

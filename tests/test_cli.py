@@ -73,6 +73,10 @@ def test_show_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "does not exist" in capsys.readouterr().err
     assert main(["show", str(tmp_path)]) == 2
     assert "no run found" in capsys.readouterr().err
+    (tmp_path / "d" / "runhistory.db").mkdir(parents=True)  # said: no run found
+    assert main(["show", str(tmp_path / "d")]) == 2
+    assert "runhistory.db' is a directory, not a run's database" in capsys.readouterr().err
+    (tmp_path / "d" / "runhistory.db").rmdir()
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "runhistory.db").write_text("not a database")
     with pytest.raises(StorageError, match="file is not a database"):

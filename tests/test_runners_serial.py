@@ -148,6 +148,11 @@ def test_timed_out_trials_are_stored_and_the_run_goes_on(
 def test_memory_limit_gives_memoryout(space: ConfigurationSpace) -> None:
     value = run(space, hog, trial_memory_limit=2000)
     assert value.status is StatusType.MEMORYOUT
+    # what the process had mapped, inherited from this one, is in the error
+    assert (
+        "(trial_memory_limit=2000 MB; the trial's process now maps"
+        in (value.additional_info["error"])
+    )
 
 
 def test_limited_trial_reports_result_and_crash(space: ConfigurationSpace) -> None:
@@ -479,7 +484,9 @@ def test_a_memory_limit_below_what_the_process_maps_is_warned_of(
         value = run(space, lambda config: float(bytearray(2**20)[0]), trial_memory_limit=mapped)
     assert f"trial_memory_limit={mapped} MB, but this process already maps" in caplog.text
     if value.status is StatusType.MEMORYOUT:
-        assert value.additional_info["error"] != "MemoryError: "
+        error = value.additional_info["error"]
+        assert error.startswith("MemoryError: an allocation failed under trial_memory_limit")
+        assert f"(trial_memory_limit={mapped} MB; the trial's process now maps" in error
 
 
 def sleeps_a_second(config: Configuration) -> float:

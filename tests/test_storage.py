@@ -278,6 +278,10 @@ def test_unreadable_database_raises_storage_error(tmp_path: Path) -> None:
         SQLiteStorage(bad)
     with pytest.raises(StorageError, match="names a smacx SQLite database"):  # smacx show
         SQLiteStorage(bad, read_only=True)
+    folder = tmp_path / "runhistory.db"
+    folder.mkdir()
+    with pytest.raises(StorageError, match="runhistory.db': it is a directory, not a file"):
+        SQLiteStorage(folder)
 
 
 @pytest.mark.parametrize(

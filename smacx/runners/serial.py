@@ -138,10 +138,17 @@ class _Measured:
     inside an exception group): a user's Ctrl-C stops the run.
     """
 
-    def __init__(self, fn: TargetFunction, in_child: bool, interrupts_stop: bool = True) -> None:
+    def __init__(
+        self,
+        fn: TargetFunction,
+        in_child: bool,
+        interrupts_stop: bool = True,
+        memory_limit: int | None = None,
+    ) -> None:
         self.fn = fn
         self.in_child = in_child
         self.interrupts_stop = interrupts_stop
+        self.memory_limit = memory_limit  # MB (trial_memory_limit), named in a MemoryError
         self.parent = os.getpid()  # the process that starts the child
         if in_child:
             load_prctl()
@@ -183,6 +190,16 @@ class _Measured:
             result = self.fn(*args, **kwargs)
         except MemoryError as err:
             error = f"MemoryError: {err}" if str(err) else _MEMORY_ERROR
+            if self.in_child and self.memory_limit is not None:
+                with contextlib.suppress(Exception):
+                    import psutil
+
+                    mapped = psutil.Process().memory_info().vms / 2**20
+                    error += (
+                        f" (trial_memory_limit={self.memory_limit} MB; the trial's process now "
+                        f"maps {mapped:.0f} MB, counting what it inherited from the process "
+                        "that forked it)"
+                    )
             return "memoryout", {"error": error}, time.process_time() - cpu
         # A target's failure is data, not a reason to stop; so is a sys.exit() in it, or an
         # asyncio.CancelledError that its own event loop let escape. Only Ctrl-C stops the run.
@@ -230,9 +247,10 @@ _warned_of_memory: set[int] = set()
 
 
 def _warn_of_inherited_memory(limit_mb: float) -> None:
-    """Warn once per process when ``limit_mb`` (``trial_memory_limit``) leaves little room
-    above the address space this process maps: a trial's process is forked from it and
-    starts with all of it, so every trial may end MEMORYOUT."""
+    """Warn once per process when this process maps more than half of ``limit_mb``
+    (``trial_memory_limit``): a trial's process is forked from it and starts with all of
+    that address space, so a trial that fits the limit in a fresh process may end MEMORYOUT.
+    (A dask worker with scattered data maps several hundred MB.)"""
     pid = os.getpid()
     if pid in _warned_of_memory:
         return
@@ -242,15 +260,16 @@ def _warn_of_inherited_memory(limit_mb: float) -> None:
         mapped = psutil.Process(pid).memory_info().vms / 2**20
     except psutil.Error:  # pragma: no cover
         return
-    if mapped < 0.9 * limit_mb:
+    if mapped < 0.5 * limit_mb:
         return
     _warned_of_memory.add(pid)
     logger.warning(
         "trial_memory_limit=%g MB, but this process already maps %.0f MB of address space, "
-        "which each trial's process inherits when it is forked from it: trials may all end "
-        "MEMORYOUT. Raise the limit by that much, or load large data inside the target.",
+        "which each trial's process inherits when it is forked from it: a trial has %.0f MB "
+        "left. Raise the limit by that much, or load large data inside the target.",
         limit_mb,
         mapped,
+        max(limit_mb - mapped, 0.0),
     )
 
 
@@ -522,7 +541,9 @@ class SerialRunner(AbstractRunner):
             _warn_of_inherited_memory(self.memory_limit)
         watchdog.start()
         limited = pynisher.limit(
-            _Measured(self.target_fn, in_child=True, interrupts_stop=stops),
+            _Measured(
+                self.target_fn, in_child=True, interrupts_stop=stops, memory_limit=self.memory_limit
+            ),
             # (pynisher rounds to whole seconds, 2.5 down to 2: round up instead)
             wall_time=None
             if self.walltime_limit is None

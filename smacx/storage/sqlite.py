@@ -103,6 +103,12 @@ class SQLiteStorage:
                     raise
             self._conn.row_factory = sqlite3.Row
         except (sqlite3.Error, OSError) as err:
+            if self.path.is_dir():
+                raise StorageError(
+                    f"cannot open the run-history database {str(self.path)!r}: it is a "
+                    "directory, not a file. Move it away, or give the scenario another name or "
+                    "output_directory."
+                ) from err
             check = (
                 "Check that the path names a smacx SQLite database (a run's runhistory.db)."
                 if read_only
