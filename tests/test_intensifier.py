@@ -17,6 +17,7 @@ from smacx import (
     SearchSpaceExhaustedError,
     StatusType,
     TrialInfo,
+    TrialKey,
     TrialValue,
 )
 from smacx.intensifier import Racing
@@ -449,37 +450,53 @@ def test_a_pruned_front_keeps_its_best_ranked_member() -> None:
         assert kept[0] == 2 and len(kept) == k
 
 
+def fails_on_broken(config: Any, instance: str, seed: int) -> float:
+    """A target that no configuration solves instance "broken" of."""
+    if instance == "broken":
+        raise RuntimeError("no configuration solves this instance")
+    return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2 + int(instance[-1])
+
+
+def race_past_broken(
+    space: ConfigurationSpace,
+    instances: list[str],
+    intensifier: Intensifier,
+    n_trials: int = 60,
+    preset: Any = "hpo",
+    **scenario: Any,
+) -> tuple[SMAC, list[TrialKey]]:
+    """A run of :func:`fails_on_broken` that ends with an incumbent run on every instance;
+    the run and the incumbent's trials."""
+    smac = SMAC(
+        Scenario(
+            space,
+            n_trials=n_trials,
+            instances=instances,
+            deterministic=True,
+            output_directory=None,
+            **scenario,
+        ),
+        fails_on_broken,
+        preset=preset,
+        intensifier=intensifier,
+        progress=False,
+        raise_on_first_crash=False,
+    )
+    assert smac.optimize() is not None
+    keys = smac.intensifier.incumbent_keys()
+    assert sorted(k.instance for k in keys) == sorted(instances)
+    return smac, keys
+
+
 def test_an_instance_every_configuration_fails_on_decides_nothing(
     space: ConfigurationSpace,
 ) -> None:
     """Every configuration crashes on instance "broken" (crash_cost inf): the run keeps an
     incumbent, evaluated on every instance, that is the best on the instances it solves."""
-
-    def target(config: Any, instance: str, seed: int) -> float:
-        if instance == "broken":
-            raise RuntimeError("no configuration solves this instance")
-        return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2 + int(instance[-1])
-
-    instances = ["i0", "broken", "i1", "i2"]
     for order in ("fixed", "shuffled"):
-        smac = SMAC(
-            Scenario(
-                space,
-                n_trials=60,
-                instances=instances,
-                deterministic=True,
-                seed=3,
-                output_directory=None,
-            ),
-            target,
-            intensifier=Intensifier(instance_order=order),
-            progress=False,
-            raise_on_first_crash=False,
+        smac, keys = race_past_broken(
+            space, ["i0", "broken", "i1", "i2"], Intensifier(instance_order=order), seed=3
         )
-        incumbent = smac.optimize()
-        assert incumbent is not None
-        keys = smac.intensifier.incumbent_keys()
-        assert sorted(k.instance for k in keys) == sorted(instances)
         best = min(
             v.cost
             for k, v in smac.runhistory.items()
@@ -501,34 +518,16 @@ def test_racing_moves_on_from_a_first_instance_none_solves(
     """A configuration needed min_samples_per_config successes to qualify: with a finite
     crash_cost (PAR10), or two first samples of which one failed, none did, every trial ran on
     the first instance and the run ended with no incumbent (an audit's finding)."""
-
-    def target(config: Any, instance: str, seed: int) -> float:
-        if instance == "none solves":
-            raise RuntimeError("no configuration solves this instance")
-        return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2 + int(instance[-1])
-
-    instances = ["none solves", "i0", "i1", "i2"]
-    smac = SMAC(
-        Scenario(
-            space,
-            n_trials=40,
-            instances=instances,
-            deterministic=True,
-            crash_cost=crash_cost,
-            output_directory=None,
-        ),
-        target,
+    smac, _ = race_past_broken(
+        space,
+        ["broken", "i0", "i1", "i2"],
+        Intensifier(instance_order="fixed", min_samples_per_config=min_samples),
+        n_trials=40,
+        crash_cost=crash_cost,
         preset="random",
-        intensifier=Intensifier(instance_order="fixed", min_samples_per_config=min_samples),
-        progress=False,
-        raise_on_first_crash=False,
     )
-    incumbent = smac.optimize()
-    assert incumbent is not None
-    keys = smac.intensifier.incumbent_keys()
-    assert sorted(k.instance for k in keys) == sorted(instances)
     ran = Counter(k.instance for k, _ in smac.runhistory.items())
-    assert ran["none solves"] < 20 and ran["i0"] > 5, ran
+    assert ran["broken"] < 20 and ran["i0"] > 5, ran
 
 
 def test_a_configuration_that_only_crashed_is_no_answer_at_a_finite_crash_cost(
