@@ -509,6 +509,40 @@ def test_a_target_in_a_workers_thread_sees_the_ctrl_c_that_killed_its_program(
     assert done.stdout.split() == ["interrupted", "1"], done.stderr
 
 
+def exits_its_worker_once(config: Configuration, seed: int, flag: str) -> float:
+    """Ends its worker's process the first time (its nanny starts another, at a new address)."""
+    if not os.path.exists(flag):
+        Path(flag).touch()
+        os._exit(1)
+    return float(seed)
+
+
+@pytest.mark.timeout(180)
+def test_a_trial_held_for_workers_that_left_is_submitted_again(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Once a worker could not set trials up, trials went only to the others as they were
+    then: when one died and its nanny started it again at a new address, its trial waited
+    for the old address for good (a review's finding)."""
+    with cluster(2) as local, Client(local) as c:
+        c.wait_for_workers(2, timeout=60)
+        runner = DaskParallelRunner(
+            SerialRunner(exits_its_worker_once, scenario(space)), 10, dask_client=c, queue_ahead=0
+        )
+        bad, good = sorted(c.nthreads())
+        runner._bad_workers[bad] = "cannot import the target"  # as _failed marks one
+        flag = str(tmp_path / "exited")
+        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=3), flag=flag)
+        results: list[tuple[TrialInfo, TrialValue]] = []
+        deadline = time.monotonic() + 90
+        while runner.is_running() and time.monotonic() < deadline:
+            runner.wait(timeout=1)
+            results.extend(runner.iter_results())
+        assert [(info.seed, value.status) for info, value in results] == [(3, StatusType.SUCCESS)]
+        assert good not in c.nthreads()  # it ran on the worker started again
+        runner.close()
+
+
 def kept_prefixes() -> list[str]:
     """The runners whose objects this process keeps for trials (see runners.dask._fetch)."""
     from smacx.runners import dask as runners_dask

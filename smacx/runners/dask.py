@@ -112,6 +112,8 @@ class _Trial:
         queued: Whether every worker thread was taken when it was last submitted.
         held: The futures of the scattered objects it was submitted with, kept so that dask
             keeps them while the trial waits (it does not depend on them; see ``_run_trial``).
+        allowed: The workers it was submitted to, once some could not set trials up; None:
+            any worker.
     """
 
     info: TrialInfo
@@ -122,6 +124,7 @@ class _Trial:
     freed: float = 0.0
     queued: bool = False
     held: list[Future[Any]] = field(default_factory=list)
+    allowed: list[str] | None = None
 
 
 @keyword_hints(
@@ -750,13 +753,29 @@ class DaskParallelRunner(AbstractRunner):
             )
 
     def _total_threads(self) -> int:
-        """Ask the scheduler how many worker threads the cluster has now."""
+        """Ask the scheduler how many worker threads the cluster has now; submit again the
+        trials held for workers that are gone (see :meth:`_submit`)."""
         self._restore_workers()
+        self._count_workers()
+        if self._bad_workers and self._good_workers:
+            for key, (future, trial) in list(self._running.items()):
+                if key not in self._running:  # submitted again meanwhile (by _scatter's call)
+                    continue
+                if trial.allowed is not None and not set(trial.allowed) & set(self._good_workers):
+                    # Its workers left, or were restarted under new addresses, or none could
+                    # run it when it was submitted: dask would hold it for them for good.
+                    del self._running[key]
+                    with contextlib.suppress(Exception):
+                        self._dask.cancel([future])
+                    self._submit(trial, trial.freed)
+        return self._threads
+
+    def _count_workers(self) -> None:
+        """Ask the scheduler for its workers: those that can set trials up, and their threads."""
         nthreads = self._dask.nthreads()
         self._good_workers = [w for w in nthreads if w not in self._bad_workers]
         self._threads = int(sum(nthreads[w] for w in self._good_workers))
         self._threads_checked = time.monotonic()
-        return self._threads
 
     def _restore_workers(self) -> None:
         """Bring the runner's own cluster back to ``scenario.n_workers`` worker processes.
@@ -819,14 +838,19 @@ class DaskParallelRunner(AbstractRunner):
         vector = info.config.get_array()
         # The data's names travel inside one dict (dask resolves the futures in it), never as
         # keywords of submit, where dask would take e.g. ``priority`` or ``workers``.
-        # (only to workers that can set trials up, once one could not)
+        # Once a worker could not set trials up, only to the others there are now; with none,
+        # to a worker that never joins, where dask holds it until _total_threads submits it
+        # again to one that can (dask takes an empty list for no restriction).
         only: dict[str, Any] = {}
+        trial.allowed = None
         if self._bad_workers:
-            only = {"workers": self._good_workers, "allow_other_workers": False}
+            self._count_workers()
+            trial.allowed = self._good_workers or [_NO_WORKER]
+            only = {"workers": trial.allowed, "allow_other_workers": False}
         future = self._client.submit(
             _run_trial, self._key_prefix, single_worker[1],
             {name: arg for name, (_, arg) in data.items()},
-            vector, info.instance, info.budget, info.seed, tuple(_gone),
+            vector, info.instance, info.budget, info.seed, _gone,
             key=f"{self._key_prefix}-{self._n_submitted}", **only,
         )  # fmt: skip
         self._n_submitted += 1
@@ -1253,8 +1277,9 @@ def _forget_runner(prefix: str) -> None:
     for key in list(_in_process):
         if key.startswith(f"{prefix}-"):
             _in_process.pop(key, None)
+    global _gone
     _objects.pop(prefix, None)  # the copies of workers in this process
-    _gone.append(prefix)
+    _gone = (*_gone[-15:], prefix)  # (a new tuple: a trial being submitted may be reading it)
 
 
 def _join_closing() -> None:
@@ -1472,9 +1497,12 @@ _objects: dict[str, dict[str, Any]] = {}
 #: in this very process (they get it as it is, as they would a scattered object).
 _in_process: dict[str, Any] = {}
 
-#: In the submitting process: key prefixes of the latest runners collected unclosed, whose
-#: objects the workers drop when a trial tells them (see _forget_runner).
-_gone: deque[str] = deque(maxlen=16)
+#: In the submitting process: key prefixes of the latest 16 runners collected unclosed,
+#: whose objects the workers drop when a trial tells them (see _forget_runner).
+_gone: tuple[str, ...] = ()
+
+#: A worker address no worker has: trials held until a worker that can run them joins.
+_NO_WORKER = "tcp://smacx-no-worker-can-set-trials-up:1"
 _MISSING = object()
 _objects_lock = threading.Lock()
 
