@@ -378,6 +378,7 @@ class Racing:
         self._incumbent_ids: list[int] = []
         self._logged: int | None = None  # the last incumbent logged as new
         self._any_finite = False  # whether any raced key has finished with finite costs
+        self._any_success = False  # whether any raced key has finished in SUCCESS
         self._key_seed = scenario.seed
         self._refresh()
         for config_id in self._states:  # resume: finish stages a stopped process began
@@ -426,6 +427,11 @@ class Racing:
             # candidates no more (see _candidate).
             self._any_finite = True
             changed |= set(self._top) | set(self._below)
+        if not self._any_success and any(self._states[c].succeeded for c in changed):
+            # The first success: configurations none of whose trials succeeded (a crash at a
+            # finite crash_cost) are candidates no more (see _candidate).
+            self._any_success = True
+            changed |= set(self._top) | set(self._below)
         for config_id in changed:
             self._update_top(config_id)
         self._incumbent_ids = self._select_incumbents(changed)
@@ -473,13 +479,17 @@ class Racing:
         )
 
     def _candidate(self, config_id: int) -> bool:
-        """Whether a configuration may be an incumbent: eligible, with a finite result on one
-        of its keys at least. Until the run has any finite result, one that failed on every
-        key is a candidate too (ranked by its failures, see :meth:`_select_incumbents`): when
-        the first key fails for every configuration (an instance none solves), an incumbent
-        still moves on to the next keys."""
+        """Whether a configuration may be an incumbent: eligible, with a finite result and a
+        successful trial among its keys. Until the run has any finite result, or any
+        success, one without is a candidate too (ranked by its failures and costs, see
+        :meth:`_select_incumbents`): when the first key fails for every configuration (an
+        instance none solves), an incumbent still moves on to the next keys. (A crash at a
+        finite ``crash_cost`` below the successes' costs would otherwise lead the race, and
+        dominate a Pareto front.)"""
         state = self._states[config_id]
         if not self._eligible(config_id) or not state.done:
+            return False
+        if self._any_success and not state.succeeded:
             return False
         return state.failed < len(state.done) or not self._any_finite
 
@@ -751,18 +761,15 @@ class Racing:
         return self._stage_trials(config_id)
 
     def _reported(self) -> list[int]:
-        """The incumbents that are answers. Racing goes on from the best one also when it
-        failed on every key it ran (while the run has no finite result, see
-        :meth:`_candidate`) or, with a finite ``crash_cost``, when none of its trials
-        succeeded (as when every configuration crashes on the first instance), but such a
-        configuration is no answer."""
+        """The incumbents, unless the best failed on every key it ran (while the run has no
+        finite result, see :meth:`_candidate`) or, with a finite ``crash_cost``, none of its
+        trials succeeded (while none in the run has, as when every configuration crashes on
+        the first instance): racing goes on from it, but it is no answer."""
         self._refresh()
         ids = self._incumbent_ids
         if not ids or self._compared(ids[0])[0] == self._level:
             return []
-        if not self._states[ids[0]].succeeded:
-            return []
-        return [c for c in ids if self._states[c].succeeded]
+        return ids if self._states[ids[0]].succeeded else []
 
     def incumbents(self) -> list[Configuration]:
         """The incumbents, best first: see :class:`Intensifier`'s ``max_incumbents``."""

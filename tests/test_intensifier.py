@@ -548,6 +548,26 @@ def test_a_configuration_that_only_crashed_is_no_answer_at_a_finite_crash_cost(
     assert racing.incumbent_costs() == [6.0]  # the crash's cost counts (PAR10)
 
 
+@pytest.mark.parametrize("crash_cost", [[0.3, 0.5], [0.1, 0.5], 1.0])
+def test_a_crash_below_the_successes_costs_is_not_on_the_front(
+    space: ConfigurationSpace, crash_cost: Any
+) -> None:
+    """A configuration that only crashed, at a finite crash_cost, led the race once anything
+    succeeded: on a front it hid the successful members, or dominated them (a review's
+    finding). It takes part only while nothing has succeeded."""
+    rh = RunHistory(space, objectives=["error", "seconds"])
+    racing = build(
+        space, rh, objectives=["error", "seconds"], crash_cost=crash_cost, deterministic=True
+    )
+    crashed, a, b = space.sample_configuration(3)
+    costs = [crash_cost] * 2 if isinstance(crash_cost, float) else crash_cost
+    run(rh, TrialInfo(crashed, seed=0), costs, status=StatusType.CRASHED)
+    assert racing.incumbents() == []
+    run(rh, TrialInfo(a, seed=0), [0.2, 5.0])
+    run(rh, TrialInfo(b, seed=0), [0.4, 2.0])
+    assert racing.incumbents() == [a, b]
+
+
 def test_when_the_first_key_fails_for_all_racing_moves_on(space: ConfigurationSpace) -> None:
     rh = RunHistory(space)
     racing = build(
