@@ -313,7 +313,8 @@ class SMAC:
             _open_here.add(self)
         # (an overwrite=True of this thread closes this object when it is not optimizing)
         self._optimizing = False
-        self._thread = threading.get_ident()
+        # (the thread itself, not its ident, which the system gives again to a later thread)
+        self._thread = weakref.ref(threading.current_thread())
         try:
             stored = self.runhistory.storage.get_meta("intensifier")
             if stored is not None:
@@ -1436,9 +1437,9 @@ def _close_idle_objects_on(path: Path, live: list[str]) -> list[str]:
     An object that another thread built may be in use there: it is left alone, and the
     overwrite refused.
     """
-    here = threading.get_ident()
+    here = threading.current_thread()
     mine = [smac for smac in list(_open_here) if smac.scenario.output_path == path]
-    if not mine or any(smac._optimizing or smac._thread != here for smac in mine):
+    if not mine or any(smac._optimizing or smac._thread() is not here for smac in mine):
         return live
     for smac in mine:
         smac.close()
@@ -1492,6 +1493,7 @@ class _Spent:
                 stored = json.loads(self.storage.get_meta(_SPENT + session) or "null")
                 if stored is not None:
                     records.append({"wall": stored["wall"], "cpu": float(stored["cpu"])})
+        # (clipped to now, and empty if the clock stepped back to before its start)
         intervals = [(float(a), min(float(b), now)) for r in records for a, b in r["wall"]]
         self._prior_wall = _union_length(intervals)
         self._prior_cpu = sum(r["cpu"] for r in records)
@@ -1537,7 +1539,7 @@ def _union_length(intervals: Sequence[tuple[float, float]]) -> float:
     """The length of the union of closed intervals ``(start, end)``."""
     total, reach = 0.0, -math.inf
     for start, end in sorted(intervals):
-        if end > reach:
+        if end > max(reach, start):
             total += end - max(start, reach)
             reach = end
     return total

@@ -408,6 +408,7 @@ def test_processes_sharing_a_run_at_once_count_their_common_time_once(
     c.start()
     assert c.wall() == 30.0 and a.own_wall() == 20.0
     assert facade_module._union_length([(0, 1), (0.5, 2), (3, 4), (3.2, 3.5)]) == 3.0
+    assert facade_module._union_length([(5, 3), (0, 1)]) == 1.0  # the clock stepped back
 
 
 def test_validate_averages_over_seeds(space: ConfigurationSpace) -> None:
@@ -1660,6 +1661,26 @@ def test_overwrite_is_refused_while_this_process_has_the_run_open(
     with SMAC(sc, quadratic, callbacks=[OverwritesMidRun()], progress=False) as running:
         running.optimize()
         assert running.runhistory.n_finished == 5
+
+    # A later thread that the system gives the ident of the finished builder (a review's
+    # finding) did not build it either.
+    refused: list[BaseException] = []
+
+    def overwrite() -> None:
+        try:
+            SMAC(sc, overwrite=True)
+        except StorageError as err:
+            refused.append(err)
+
+    built.clear()
+    other = threading.Thread(target=lambda: built.append(SMAC(sc, progress=False)))
+    other.start()
+    other.join()
+    later = threading.Thread(target=overwrite)
+    later.start()
+    later.join()
+    assert refused and built[0].runhistory.n_finished == 5  # still open
+    built[0].close()
 
 
 def test_overwrite_in_a_notebook_cell_run_again_closes_the_old_object(

@@ -180,7 +180,8 @@ def test_odd_results_and_info_are_stored_and_the_run_goes_on(
 
     cyclic: dict[str, Any] = {}
     cyclic["self"] = cyclic
-    results = [(1.0, {(1, 2): 3, "kept": 1.5}), (2.0, {"cycle": cyclic, "n": 2}), 10**400, 4.0]
+    info = {(1, 2): 3, "kept": 1.5, True: "t", None: "n", 7: "i"}
+    results = [(1.0, info), (2.0, {"cycle": cyclic, "n": 2}), 10**400, 4.0]
 
     def target(config: Configuration, seed: int) -> Any:
         if len(results) == 1:
@@ -194,7 +195,8 @@ def test_odd_results_and_info_are_stored_and_the_run_goes_on(
     with SMAC(scenario, target) as again:
         infos = [v.additional_info for _, v in again.runhistory.items()]
         # one entry at a time: the others are kept as they are (an audit's finding)
-        assert infos[0] == {"(1, 2)": 3, "kept": 1.5}
+        # (keys JSON takes named as json.dumps names them, whatever the other keys are)
+        assert infos[0] == {"(1, 2)": 3, "kept": 1.5, "true": "t", "null": "n", "7": "i"}
         assert infos[1]["cycle"].startswith("{'self': {") and infos[1]["n"] == 2
 
 

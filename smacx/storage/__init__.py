@@ -182,7 +182,9 @@ def _info_json(info: dict[str, Any]) -> str:
         pass
     entries: dict[str, Any] = {}
     for key, value in info.items():
-        name = key if isinstance(key, str) else repr(key)
+        # (the keys JSON takes as they are, as json.dumps names them: True as "true")
+        name = json.dumps(key) if isinstance(key, (int, float)) or key is None else key
+        name = name if isinstance(name, str) else repr(key)
         try:
             json.dumps(value, default=_json_default)
         except (TypeError, ValueError):
