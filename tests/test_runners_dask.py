@@ -193,6 +193,11 @@ def sleepy(config: Configuration, seed: int) -> float:
     return float(seed)
 
 
+def sleeps_3s(config: Configuration, seed: int) -> float:
+    time.sleep(3.0)
+    return float(seed)
+
+
 def kill_worker_once(config: Configuration, seed: int, marker_dir: str, **data: Any) -> float:
     """Even seeds SIGKILL their dask worker on the first attempt; returns the seed after."""
     marker = Path(marker_dir) / f"attempt-{seed}"
@@ -1306,11 +1311,10 @@ def test_validate_records_a_trial_that_an_interrupted_optimize_left_running(
 
 
 def test_close_after_an_interrupt_gives_up_the_running_trial(
-    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    space: ConfigurationSpace, tmp_path: Path
 ) -> None:
     """Ctrl-C leaves a trial running on the cluster; close() tells what finished and gives
-    up the rest, so the next run on the history (here, in the same process) runs it again.
-    It says that the trial runs on, on the user's cluster (an audit's finding)."""
+    up the rest, so the next run on the history (here, in the same process) runs it again."""
     from smacx import SMAC
 
     sc = scenario(space, n_trials=4, deterministic=False, output_directory=tmp_path)
@@ -1320,14 +1324,27 @@ def test_close_after_an_interrupt_gives_up_the_running_trial(
         with pytest.raises(KeyboardInterrupt):
             smac.optimize()
         smac.callbacks.clear()
-        with caplog.at_level("WARNING", logger="smacx"):
-            smac.close()
-        assert "Closing with 1 trial(s) running on the workers of the dask client" in caplog.text
+        smac.close()
         again = SMAC(sc, slow_odd_seeds, dask_client=c, progress=False)
         assert again.runhistory.n_running == again.runhistory.n_stale()  # none held
         again.optimize()
         assert again.runhistory.n_finished == 4 and again.runhistory.n_running == 0
         again.close()
+
+
+def test_close_says_that_trials_run_on_on_a_users_cluster(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """dask cannot stop a task that has started: close() says so (an audit's finding)."""
+    with thread_client(1) as (_, c):
+        runner = DaskParallelRunner(SerialRunner(sleeps_3s, scenario(space)), 5, dask_client=c)
+        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=0))
+        deadline = time.monotonic() + 30
+        while not any(c.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with caplog.at_level("WARNING", logger="smacx"):
+            runner.close()
+    assert "Closing with 1 trial(s) running on the workers of the dask client" in caplog.text
 
 
 def test_exhausted_space_on_two_workers_runs_every_seed_then_says_so(
