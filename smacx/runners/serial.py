@@ -189,17 +189,14 @@ class _Measured:
         try:
             result = self.fn(*args, **kwargs)
         except MemoryError as err:
-            error = f"MemoryError: {err}" if str(err) else _MEMORY_ERROR
-            if self.in_child and self.memory_limit is not None:
-                with contextlib.suppress(Exception):
-                    import psutil
-
-                    mapped = psutil.Process().memory_info().vms / 2**20
-                    error += (
-                        f" (trial_memory_limit={self.memory_limit} MB; the trial's process now "
-                        f"maps {mapped:.0f} MB, counting what it inherited from the process "
-                        "that forked it)"
-                    )
+            error = f"MemoryError: {err}" if str(err) else "MemoryError: an allocation failed"
+            mapped = _mapped_mb() if self.in_child and self.memory_limit is not None else None
+            if mapped is not None:
+                error += (
+                    f"{'' if str(err) else ' under trial_memory_limit'} (trial_memory_limit="
+                    f"{self.memory_limit} MB; the trial's process now maps {mapped:.0f} MB, "
+                    "counting what it inherited from the process that forked it)"
+                )
             return "memoryout", {"error": error}, time.process_time() - cpu
         # A target's failure is data, not a reason to stop; so is a sys.exit() in it, or an
         # asyncio.CancelledError that its own event loop let escape. Only Ctrl-C stops the run.
@@ -236,11 +233,16 @@ class _Measured:
         return "ok", result, spent
 
 
-#: The error of a trial whose target raised a MemoryError without a message.
-_MEMORY_ERROR = (
-    "MemoryError: an allocation failed under trial_memory_limit (which counts the address "
-    "space the trial's process inherits from the one that forks it)"
-)
+def _mapped_mb() -> float | None:
+    """Megabytes of address space this process maps (what ``trial_memory_limit`` limits in a
+    trial's process); None if the system does not say."""
+    import psutil
+
+    try:
+        return float(psutil.Process().memory_info().vms) / 2**20
+    except psutil.Error:  # pragma: no cover
+        return None
+
 
 #: Processes that warned of a memory limit below what they map (see below).
 _warned_of_memory: set[int] = set()
@@ -254,13 +256,8 @@ def _warn_of_inherited_memory(limit_mb: float) -> None:
     pid = os.getpid()
     if pid in _warned_of_memory:
         return
-    import psutil
-
-    try:
-        mapped = psutil.Process(pid).memory_info().vms / 2**20
-    except psutil.Error:  # pragma: no cover
-        return
-    if mapped < 0.5 * limit_mb:
+    mapped = _mapped_mb()
+    if mapped is None or mapped < 0.5 * limit_mb:
         return
     _warned_of_memory.add(pid)
     logger.warning(
