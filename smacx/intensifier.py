@@ -377,7 +377,6 @@ class Racing:
         self._seen = 0
         self._incumbent_ids: list[int] = []
         self._logged: int | None = None  # the last incumbent logged as new
-        self._any_finite = False  # whether any raced key has finished with finite costs
         self._any_success = False  # whether any raced key has finished in SUCCESS
         self._key_seed = scenario.seed
         self._refresh()
@@ -420,16 +419,9 @@ class Racing:
         for config_id in changed:
             state = self._states[config_id]
             state.failed = sum(not _finite(costs) for costs in state.done.values())
-        if not self._any_finite and any(
-            self._states[c].failed < len(self._states[c].done) for c in changed
-        ):
-            # The first finite result: configurations that failed on every key they ran are
-            # candidates no more (see _candidate).
-            self._any_finite = True
-            changed |= set(self._top) | set(self._below)
         if not self._any_success and any(self._states[c].succeeded for c in changed):
-            # The first success: configurations none of whose trials succeeded (a crash at a
-            # finite crash_cost) are candidates no more (see _candidate).
+            # The first success: configurations none of whose trials succeeded (that failed
+            # on every key, or crashed at a finite crash_cost) are candidates no more.
             self._any_success = True
             changed |= set(self._top) | set(self._below)
         for config_id in changed:
@@ -479,19 +471,16 @@ class Racing:
         )
 
     def _candidate(self, config_id: int) -> bool:
-        """Whether a configuration may be an incumbent: eligible, with a finite result and a
-        successful trial among its keys. Until the run has any finite result, or any
-        success, one without is a candidate too (ranked by its failures and costs, see
-        :meth:`_select_incumbents`): when the first key fails for every configuration (an
-        instance none solves), an incumbent still moves on to the next keys. (A crash at a
-        finite ``crash_cost`` below the successes' costs would otherwise lead the race, and
-        dominate a Pareto front.)"""
+        """Whether a configuration may be an incumbent: eligible, with a successful trial
+        among its keys. Until the run has any success, one without is a candidate too (ranked
+        by its failures and costs, see :meth:`_select_incumbents`): when the first key fails
+        for every configuration (an instance none solves), an incumbent still moves on to the
+        next keys. (A crash at a finite ``crash_cost`` below the successes' costs would
+        otherwise lead the race, and dominate a Pareto front.)"""
         state = self._states[config_id]
         if not self._eligible(config_id) or not state.done:
             return False
-        if self._any_success and not state.succeeded:
-            return False
-        return state.failed < len(state.done) or not self._any_finite
+        return state.succeeded or not self._any_success
 
     def _on_keys(self, config_id: int, level: int) -> tuple[int, list[float]]:
         """A configuration's failed keys and aggregate costs over the first ``level`` keys."""
@@ -761,10 +750,10 @@ class Racing:
         return self._stage_trials(config_id)
 
     def _reported(self) -> list[int]:
-        """The incumbents, unless the best failed on every key it ran (while the run has no
-        finite result, see :meth:`_candidate`) or, with a finite ``crash_cost``, none of its
-        trials succeeded (while none in the run has, as when every configuration crashes on
-        the first instance): racing goes on from it, but it is no answer."""
+        """The incumbents, unless none of the best's trials succeeded (while none in the run
+        has, as when every configuration fails on the first instance: racing goes on from it,
+        see :meth:`_candidate`, but it is no answer) or it failed on every key it is compared
+        on."""
         self._refresh()
         ids = self._incumbent_ids
         if not ids or self._compared(ids[0])[0] == self._level:
