@@ -1128,6 +1128,29 @@ def test_a_lost_result_is_awaited_through_the_runners_own_client(
         runner.close()
 
 
+def test_a_gather_under_way_when_the_result_is_lost_waits_only_patience(
+    space: ConfigurationSpace,
+) -> None:
+    """A finished result can be lost with its worker after iter_results picked it and before
+    its gather returned: dask then computes it again, and the gather waits for that. With no
+    worker left it waited for good; it raises NoWorkersError after patience, keeping the
+    trial, which comes back once a worker joins."""
+    with thread_client(1) as (one, c):
+        runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), 1, dask_client=c)
+        finish_then_lose_the_worker(runner, one, space)
+        [(future, _)] = runner._running.values()
+        start = time.monotonic()
+        with pytest.raises(NoWorkersError, match="patience=1"):
+            runner._gather([future])  # (as iter_results calls it, the moment it was finished)
+        assert time.monotonic() - start < 10
+        one.scale(1)
+        c.wait_for_workers(1, timeout=30)
+        values, errors = runner._gather([future])
+        assert errors == {}
+        assert [(v.status, v.cost) for v in values.values()] == [(StatusType.SUCCESS, 7.0)]
+        runner.close()
+
+
 def test_waiting_trial_raises_when_last_worker_leaves(space: ConfigurationSpace) -> None:
     with cluster(1) as one, Client(one) as c:
         runner = DaskParallelRunner(SerialRunner(sleepy, scenario(space)), 1, dask_client=c)

@@ -99,6 +99,25 @@ def test_own_cluster_restarts_the_workers_dask_closed_after_repeated_deaths(
     assert [values[s].status for s in (1, 2, 3, 4)] == [StatusType.SUCCESS] * 4, values
 
 
+@pytest.mark.timeout(90)
+def test_own_cluster_is_restored_while_a_gather_waits_for_a_lost_result(
+    space: ConfigurationSpace,
+) -> None:
+    """The cluster loses its only worker after a trial finished, with its result (in CI,
+    distributed closed the nanny of a worker killed twice): a gather begun on the finished
+    result waits for dask to compute it again, so the runner restores its cluster meanwhile.
+    The whole run hung there."""
+    with DaskParallelRunner(
+        SerialRunner(seed_as_cost, scenario(space, n_workers=1)), patience=5
+    ) as runner:
+        assert runner._cluster is not None
+        finish_then_lose_the_worker(runner, runner._cluster, space)
+        [(future, _)] = runner._running.values()
+        values, errors = runner._gather([future])  # (as iter_results calls it, when finished)
+        assert errors == {}
+        assert [(v.status, v.cost) for v in values.values()] == [(StatusType.SUCCESS, 7.0)]
+
+
 @pytest.mark.slow
 def test_own_cluster_waits_for_the_workers_it_restarts_beyond_patience(
     space: ConfigurationSpace, tmp_path: Path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -38,7 +39,7 @@ try:
     import cloudpickle  # type: ignore[import-untyped]
     import dask
     from dask.sizeof import sizeof
-    from distributed import Client, Future, KilledWorker, LocalCluster, wait
+    from distributed import Client, Future, KilledWorker, LocalCluster
 except ImportError as err:  # pragma: no cover - exercised only without dask installed
     raise ImportError(
         "DaskParallelRunner needs dask.distributed: pip install 'smacx[dask]'"
@@ -492,13 +493,10 @@ class DaskParallelRunner(AbstractRunner):
         self._drain()
         while self._finished and not self._closed:
             batch = list(self._finished)
-            # A result lost with its worker is being computed again: wait for it (rare).
-            redone = [self._running[k][0] for k in batch if self._running[k][0].status in _REDONE]
-            if redone and not self._closing:  # (closing: given up below, as a lost trial)
-                self._await_redone(redone)
-            finished = [
-                f for f, _ in map(self._running.__getitem__, batch) if f.status == "finished"
-            ]
+            # A result lost with its worker is being computed again (rare): gathering it
+            # waits for it, except while closing (it is given up below, as a lost trial).
+            fetched = ("finished",) if self._closing else ("finished", *_REDONE)
+            finished = [f for f, _ in map(self._running.__getitem__, batch) if f.status in fetched]
             values, errors = self._gather(finished)
             for key in batch:
                 if self._closed:
@@ -950,32 +948,24 @@ class DaskParallelRunner(AbstractRunner):
     def _gather(
         self, futures: list[Future[Any]]
     ) -> tuple[dict[Key, TrialValue], dict[Key, BaseException]]:
-        """Fetch the values of finished trials, in one round trip unless some fail.
+        """Fetch the values of trials, in one round trip unless some fail.
 
-        While closing, for at most :attr:`closing_timeout` seconds: a result on a worker that
-        died with the run (a Ctrl-C to the whole process group) kept dask's gather waiting for
-        good, and close() never returned. What did not come is given up, as a lost trial.
+        Raises:
+            NoWorkersError: A result lost with its worker had to be computed again, and the
+                cluster had no worker for ``patience`` seconds (the trials stay in the runner:
+                the next call waits for them again).
         """
         if not futures:
             return {}, {}
-        if self._closing:
-            box: list[tuple[dict[Key, TrialValue], dict[Key, BaseException]]] = []
-            fetch = threading.Thread(
-                target=lambda: box.append(self._gather_now(futures)), daemon=True
-            )
-            fetch.start()
-            fetch.join(self.closing_timeout)
-            if box:
-                return box[0]
-            lost = TimeoutError(f"not fetched within {self.closing_timeout} s of closing")
-            return {}, {f.key: lost for f in futures}
-        return self._gather_now(futures)
-
-    def _gather_now(
-        self, futures: list[Future[Any]]
-    ) -> tuple[dict[Key, TrialValue], dict[Key, BaseException]]:
+        # While closing, for at most closing_timeout seconds: a result on a worker that died
+        # with the run (a Ctrl-C to the whole process group) is given up, as a lost trial.
+        deadline = time.monotonic() + self.closing_timeout if self._closing else None
         try:
-            return dict(zip([f.key for f in futures], self._dask.gather(futures))), {}
+            return dict(zip([f.key for f in futures], self._gather_in_steps(futures, deadline))), {}
+        except NoWorkersError:
+            raise
+        except _GaveUp as err:
+            return {}, {f.key: err for f in futures}
         # e.g. a result lost with its worker since the trial finished (dask's cancellation
         # errors derive from asyncio.CancelledError, a BaseException).
         except (Exception, asyncio.CancelledError):
@@ -983,10 +973,61 @@ class DaskParallelRunner(AbstractRunner):
             errors: dict[Key, BaseException] = {}
             for future in futures:
                 try:
-                    values[future.key] = self._dask.gather(future)
+                    values[future.key] = self._gather_in_steps(future, deadline)
+                except NoWorkersError:
+                    raise
                 except (Exception, asyncio.CancelledError) as err:
                     errors[future.key] = err
             return values, errors
+
+    def _gather_in_steps(
+        self, futures: Future[Any] | list[Future[Any]], deadline: float | None
+    ) -> Any:
+        """Gather through the runner's client, as ``Client.gather`` does, but in steps.
+
+        A result can be lost with its worker while it is being gathered: dask computes it
+        again, which takes a worker, and its gather waits until then. Between steps the
+        workers are counted, which restores the runner's own cluster (see
+        :meth:`_restore_workers`); without that, a gather begun just before the cluster lost
+        its last worker waited for good.
+
+        Args:
+            futures: What ``Client.gather`` takes.
+            deadline: A ``time.monotonic()`` after which to give up (closing), or None.
+
+        Raises:
+            NoWorkersError: No worker for ``patience`` seconds.
+            _GaveUp: Past ``deadline``.
+        """
+        client = self._dask
+        gathering = asyncio.run_coroutine_threadsafe(
+            _gather_boxed(client, futures), client.loop.asyncio_loop
+        )
+        step = max(0.05, min(1.0, self.patience / 4))
+        no_workers_since: float | None = None
+        try:
+            while True:
+                try:
+                    ok, value = gathering.result(timeout=step)
+                except concurrent.futures.TimeoutError:
+                    pass
+                else:
+                    if not ok:
+                        raise value
+                    return value
+                now = time.monotonic()
+                if deadline is not None:
+                    if now >= deadline:
+                        raise _GaveUp(f"not fetched within {self.closing_timeout} s of closing")
+                    continue
+                if self._total_threads():
+                    no_workers_since = None
+                    continue
+                no_workers_since = now if no_workers_since is None else no_workers_since
+                if now - no_workers_since >= self._patience():
+                    raise self._no_workers_error(self._patience())
+        finally:
+            gathering.cancel()  # (nothing if it is done)
 
     def _failed(
         self, future: Future[Any], trial: _Trial, error: BaseException | None = None
@@ -1144,32 +1185,6 @@ class DaskParallelRunner(AbstractRunner):
                 self._finished.append(key)
                 return
 
-    def _await_redone(self, futures: list[Future[Any]]) -> None:
-        """Block until the results of ``futures``, lost with a worker, are computed again.
-
-        Raises:
-            NoWorkersError: The cluster had no worker for ``patience`` seconds meanwhile (the
-                trials stay in the runner: the next call waits for them again).
-        """
-        step = max(0.05, min(1.0, self.patience / 4))
-        no_workers_since: float | None = None
-        while True:
-            try:
-                # (through this runner's client: distributed's wait() uses the latest client
-                # made in this process, whose event loop may not be the futures' one)
-                with self._dask.as_current():
-                    wait(futures, timeout=step)  # type: ignore[no-untyped-call]
-                return
-            except TimeoutError:
-                pass
-            if self._total_threads():
-                no_workers_since = None
-                continue
-            now = time.monotonic()
-            no_workers_since = now if no_workers_since is None else no_workers_since
-            if now - no_workers_since >= self._patience():
-                raise self._no_workers_error(self._patience())
-
     def _await_workers(self) -> None:
         """Block until the cluster has a worker, at most ``patience`` seconds.
 
@@ -1321,6 +1336,20 @@ async def _quiet_worker_logs() -> None:
     """In a worker of a cluster the runner is closing: only critical messages from dask.
     (A coroutine: dask runs only those without waiting for them.)"""
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+class _GaveUp(TimeoutError):
+    """A result not fetched before the runner, closing, stopped waiting for it."""
+
+
+async def _gather_boxed(client: Any, futures: Any) -> tuple[bool, Any]:
+    """``client.gather(futures)`` in the client's event loop: (True, values), or (False, the
+    error), so that dask's errors reach the caller as they are (a coroutine run from another
+    thread turns those that derive from ``asyncio.CancelledError`` into a cancellation)."""
+    try:
+        return True, await client.gather(futures, asynchronous=True)
+    except BaseException as err:  # (dask's cancellation errors are BaseExceptions)
+        return False, err
 
 
 def _is_closed(nanny: Any) -> bool:
