@@ -143,8 +143,11 @@ class SMAC:
             objects that this thread built on the run are closed first, unless one is in
             ``optimize()``; another process or thread with the run open makes it fail.
         progress: Show a progress bar (tqdm); by default only when stderr is a terminal.
-        raise_on_first_crash: Raise :class:`~smacx.TargetCrashedError` when the first trial of a
-            run crashes (usually a bug in the target rather than a bad configuration).
+        raise_on_first_crash: Raise :class:`~smacx.TargetCrashedError` when the first trial
+            that this object's :meth:`optimize` runs crashes while no trial of the run has
+            worked yet (none ended SUCCESS, TIMEOUT or MEMORYOUT, in any process sharing the
+            run or earlier session): usually a bug in the target rather than a bad
+            configuration.
 
     Raises:
         ScenarioError: An argument holds a value that is not allowed.
@@ -351,6 +354,7 @@ class SMAC:
         self._own_time = 0.0
         self._durations: deque[float] = deque(maxlen=32)  # seconds of the latest trials
         self._told_here = 0
+        self._ran_told = 0  # of the results told, those of trials optimize() ran
         self._closed = False
         # the trajectory when closed (None: not read)
         self._final_trajectory: list[dict[str, Any]] | None = None
@@ -635,8 +639,8 @@ class SMAC:
         challenger, on the intensifier's own keys.
 
         Raises:
-            TargetCrashedError: This is the run's first result and it is the crash of a
-                trial that :meth:`optimize` ran (unless ``raise_on_first_crash=False``); a
+            TargetCrashedError: This is the crash of the first trial that :meth:`optimize`
+                ran, and no trial of the run has worked yet (see ``raise_on_first_crash``); a
                 crash told by the caller of ``ask()`` is recorded as it is.
             TrialError: ``info`` is not a TrialInfo of the scenario's configspace, names an
                 instance the scenario does not have or a budget the intensifier does not run
@@ -691,13 +695,22 @@ class SMAC:
         self.runhistory.check_result(info, value)  # before the callbacks hear of it
         for cb in self.callbacks:
             cb.on_tell_start(self, info, value)
-        first = self.runhistory.n_finished == 0
+        # This process's first result from optimize(), while no trial of the run (of any
+        # process sharing it, or of an earlier session) has worked: a crash then is most
+        # likely a bug in the target, not this configuration.
+        first = (
+            ran_here
+            and not self._ran_told
+            and value.status is StatusType.CRASHED
+            and not any(v.status in _RAN for _, v in self.runhistory.finished())
+        )
         self.runhistory.add(info, value)
         # Only now: a result the history refused (say, one cost for two objectives) leaves the
         # trial asked, to be told again or given up by close().
         self._in_flight.discard(info)
         self._asked.discard(info)
         self._told_here += 1
+        self._ran_told += int(ran_here)
         if not math.isnan(value.time):  # (a time a caller of tell() did not know)
             self._target_time += value.time
         # Times of trials that ran: not of retired ones (0) nor of crashes (often instant, or
@@ -713,15 +726,16 @@ class SMAC:
                 logger.info("Stopping: %s.", self._stop_reason)
         self._own_time += time.perf_counter() - t0
         # Only for trials optimize() ran: a user of ask() and tell() reports failures on purpose.
-        if first and ran_here and value.status is StatusType.CRASHED and self.raise_on_first_crash:
+        if first and self.raise_on_first_crash:
             details = (
                 value.additional_info.get("traceback")
                 or value.additional_info.get("error")
                 or "(the runner gave no details)"
             )
             raise TargetCrashedError(
-                f"the first trial of the run crashed, which usually means a bug in the target "
-                f"function rather than a bad configuration:\n{details}\n"
+                f"the first trial this process ran crashed, and no trial of the run has worked "
+                f"yet, which usually means a bug in the target function rather than a bad "
+                f"configuration:\n{details}\n"
                 "Pass raise_on_first_crash=False to SMAC to record it and go on."
             )
 
@@ -1060,7 +1074,26 @@ class SMAC:
             logger.info("%s", self.summary())
         if callback_error is not None:
             raise callback_error
+        self._warn_if_nothing_worked()
         return self.incumbent
+
+    def _warn_if_nothing_worked(self) -> None:
+        """Say so when the run ended with finished trials of which none succeeded: resuming a
+        run whose budget a broken target spent runs nothing and returns None."""
+        h = self.runhistory
+        if self.incumbent is not None or not h.n_finished:
+            return
+        if any(v.status is StatusType.SUCCESS for _, v in h.finished()):
+            return
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(h.status_counts().items()))
+        message = (
+            f"optimize() ended without an incumbent: none of the run's {h.n_finished} finished "
+            f"trial(s) succeeded ({counts}). If the target has been fixed since they ran, start "
+            f"the run afresh with SMAC(..., overwrite=True) or another Scenario(run_name=...), "
+            f"or raise n_trials."
+        )
+        logger.warning("%s", message)
+        warnings.warn(message, UserWarning, stacklevel=3)
 
     def _end_callbacks(self) -> Exception | None:
         """Call every callback's ``on_end``; returns the first error one raised, after the

@@ -240,7 +240,8 @@ def test_no_incumbent_while_every_trial_crashed_at_a_finite_crash_cost(
         raise RuntimeError("boom")
 
     with SMAC(scenario, crash, raise_on_first_crash=False, progress=False) as smac:
-        smac.optimize()
+        with pytest.warns(UserWarning, match="without an incumbent"):
+            smac.optimize()
         assert [r["cost"] for r in smac.runhistory.to_records()] == [5.0] * 4
     report = run_report(tmp_path)
     assert report["incumbent"] is None and report["trials"] == {"CRASHED": 4}

@@ -233,6 +233,50 @@ def test_first_crash_raises_with_traceback(space: ConfigurationSpace) -> None:
         SMAC(scenario(space, n_trials=5), broken, progress=False).optimize()
 
 
+def broken_target(config: Configuration) -> float:
+    raise ZeroDivisionError("a bug in the target")
+
+
+def test_first_crash_raises_in_every_process_until_a_trial_of_the_run_works(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Each process sharing a run (here: each SMAC on it, one after the other) stops at its
+    first trial's crash while no trial of the run has worked: an audit's third worker, whose
+    first result came after the others' crashes, spent the whole budget on a broken command."""
+    sc = scenario(space, tmp_path, n_trials=10)
+    for _ in range(2):
+        smac = SMAC(sc, broken_target, progress=False)
+        with pytest.raises(TargetCrashedError, match="first trial"):
+            smac.optimize()
+        smac.close()
+    smac = SMAC(sc, quadratic, progress=False)  # the bug fixed
+    assert smac.optimize() is not None
+    assert smac.runhistory.status_counts() == {"CRASHED": 2, "SUCCESS": 8}
+    smac.close()
+    # Once a trial has worked, a crash is the configuration's: recorded, and the run goes on.
+    smac = SMAC(dataclasses.replace(sc, n_trials=12), broken_target, progress=False)
+    smac.optimize()
+    assert smac.runhistory.status_counts() == {"CRASHED": 4, "SUCCESS": 8}
+
+
+def test_a_run_that_ends_with_no_trial_succeeded_says_how_to_start_afresh(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A broken target spent the budget (raise_on_first_crash=False): resuming with the bug
+    fixed runs nothing and returns None, so optimize() warns and names the way out."""
+    sc = scenario(space, tmp_path, n_trials=3)
+    smac = SMAC(sc, broken_target, progress=False, raise_on_first_crash=False)
+    with pytest.warns(UserWarning, match=r"without an incumbent.*3 finished.*3 CRASHED"):
+        assert smac.optimize() is None
+    smac.close()
+    smac = SMAC(sc, quadratic, progress=False)
+    with pytest.warns(UserWarning, match=r"overwrite=True"):
+        assert smac.optimize() is None
+    smac.close()
+    smac = SMAC(sc, quadratic, progress=False, overwrite=True)
+    assert smac.optimize() is not None
+
+
 def test_crashes_are_recorded_and_the_run_goes_on(space: ConfigurationSpace) -> None:
     def flaky(config: Configuration) -> Any:
         return math.nan if config["x"] > 0 else "oops" if config["y"] > 3 else quadratic(config)
