@@ -736,7 +736,10 @@ class SMAC:
                 f"the first trial this process ran crashed, and no trial of the run has worked "
                 f"yet, which usually means a bug in the target function rather than a bad "
                 f"configuration:\n{details}\n"
-                "Pass raise_on_first_crash=False to SMAC to record it and go on."
+                "The crash is recorded in the run's history: once the target is fixed, "
+                "SMAC(..., overwrite=True) starts the run afresh (resuming keeps the crash "
+                "and counts it towards n_trials). Pass raise_on_first_crash=False to SMAC to "
+                "record such crashes and go on."
             )
 
     def _check_instance_and_budget(self, info: TrialInfo) -> TrialInfo:
@@ -961,6 +964,16 @@ class SMAC:
                 "yourself with ask() and tell()."
             )
         data = self._checked_data(data_to_scatter, "optimize")
+        if self.runhistory.n_finished >= self.scenario.n_trials and not self._told_here:
+            # e.g. a script run again after its target changed, on the same default run_name
+            message = (
+                f"run {self.scenario.run_name!r} has finished its n_trials="
+                f"{self.scenario.n_trials} trials already: optimize() runs none and returns "
+                f"the stored incumbent. Raise n_trials to go on, or start the run afresh with "
+                f"SMAC(..., overwrite=True) or another Scenario(run_name=...)."
+            )
+            logger.warning("%s", message)
+            warnings.warn(message, UserWarning, stacklevel=2)
         if not self._trials_done():
             self._use_cluster()
         self._scattered = data  # validate() passes the same data

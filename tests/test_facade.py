@@ -264,14 +264,19 @@ def test_a_run_that_ends_with_no_trial_succeeded_says_how_to_start_afresh(
 ) -> None:
     """A broken target spent the budget (raise_on_first_crash=False): resuming with the bug
     fixed runs nothing and returns None, so optimize() warns and names the way out."""
-    sc = scenario(space, tmp_path, n_trials=3)
+    sc = scenario(space, tmp_path, n_trials=3, name="crashes")
     smac = SMAC(sc, broken_target, progress=False, raise_on_first_crash=False)
     with pytest.warns(UserWarning, match=r"without an incumbent.*3 finished.*3 CRASHED"):
         assert smac.optimize() is None
     smac.close()
     smac = SMAC(sc, quadratic, progress=False)
-    with pytest.warns(UserWarning, match=r"overwrite=True"):
+    with pytest.warns(UserWarning) as warned:
         assert smac.optimize() is None
+    assert [str(w.message).split(":")[0] for w in warned] == [
+        "run 'crashes' has finished its n_trials=3 trials already",
+        "optimize() ended without an incumbent",
+    ]
+    assert all("overwrite=True" in str(w.message) for w in warned)
     smac.close()
     smac = SMAC(sc, quadratic, progress=False, overwrite=True)
     assert smac.optimize() is not None

@@ -742,7 +742,8 @@ def test_a_finished_run_continued_starts_its_cluster_only_to_run_trials(
         first.optimize()
     children = len(psutil.Process().children(recursive=True))
     with SMAC(parallel(3), seed_as_cost, progress=False) as again:
-        assert again.optimize() == first.incumbent
+        with pytest.warns(UserWarning, match="has finished its n_trials=3 trials already"):
+            assert again.optimize() == first.incumbent
         assert isinstance(again.runner, SerialRunner)  # nothing to run: no cluster
         assert len(psutil.Process().children(recursive=True)) == children
         assert not (tmp_path / again.scenario.run_name / SCHEDULER_FILE).exists()
