@@ -1024,11 +1024,10 @@ class SMAC:
                             if not self.runner.is_running():
                                 # Every trial the space allows has run: that is the result,
                                 # as with a grid that is done.
-                                logger.warning("Stopping before n_trials: %s", err)
+                                why = f"Stopping before n_trials: {err}{self._repeats_hint()}"
+                                logger.warning("%s", why)
                                 # also shown when the application set up no logging
-                                warnings.warn(
-                                    f"Stopping before n_trials: {err}", UserWarning, stacklevel=2
-                                )
+                                warnings.warn(why, UserWarning, stacklevel=2)
                                 self._stop_requested = True
                                 self._stop_reason = "the search space is exhausted"
                             # Else no new configuration now; the running trials' results may
@@ -1089,6 +1088,18 @@ class SMAC:
             raise callback_error
         self._warn_if_nothing_worked()
         return self.incumbent
+
+    def _repeats_hint(self) -> str:
+        """For a noisy run that tried its whole finite space: how to spend the rest of
+        ``n_trials`` on more samples of each configuration."""
+        settings = getattr(self.intensifier, "settings", None)
+        if self.scenario.deterministic or not isinstance(settings, Intensifier):
+            return ""
+        return (
+            " With a noisy target, SMAC(..., intensifier=Intensifier(max_config_calls=...)) "
+            "spends the rest on more samples of each configuration (the default is 3 per "
+            "instance)."
+        )
 
     def _warn_if_nothing_worked(self) -> None:
         """Say so when the run ended with finished trials of which none succeeded: resuming a

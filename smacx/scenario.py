@@ -140,7 +140,8 @@ class Scenario:
         walltime_limit: Seconds of wall-clock time the run's ``optimize()`` calls may take in
             all: those of a resumed run, in this process or an earlier one, count (as
             ``n_trials`` counts the trials already finished), and processes sharing the run at
-            once count their common time once.
+            once count their common time once. No trial starts once it is spent, and those
+            running then finish (bound them with ``trial_walltime_limit``).
         cputime_limit: Seconds of CPU time the run's ``optimize()`` calls may use in all, over
             resumes: each process's own (smacx and in-process targets) plus its finished
             child processes (trials under limits, with the programs they waited for; not
@@ -151,7 +152,10 @@ class Scenario:
             Enforced with pynisher in a subprocess.
         trial_memory_limit: Megabytes of memory one trial may use; a trial over it is a
             MEMORYOUT. Enforced with pynisher in a subprocess, as a limit of its address
-            space, which starts with all that the process it is forked from maps.
+            space, which starts with all that the process it is forked from maps. Each
+            program the trial starts inherits the limit for its own address space (it is no
+            limit on their sum), and one that exceeds it fails as that program does: the
+            trial is what the target makes of that, often CRASHED.
         instances: Names of the problem instances the configurations are evaluated on.
         instance_features: Feature vector of every instance (same length for all).
         min_budget: Smallest fidelity handed to the target as ``budget`` (multi-fidelity).

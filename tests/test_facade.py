@@ -1380,6 +1380,33 @@ def test_optimize_on_an_exhausted_space_returns_the_best_with_a_warning(
     assert best is not None and best["c"] == "a"
     assert smac.runhistory.n_finished == 3
     assert "Stopping before n_trials" in caplog.text
+    assert "max_config_calls" not in caplog.text  # deterministic: nothing more to learn
+
+
+def test_a_noisy_run_that_tried_its_whole_space_says_how_to_repeat_more(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """2 x 2 knobs, noisy, n_trials=30: racing ends once the incumbent has 3 samples and
+    the others lost to it. For noisy measurements, more repeats are the useful advice (an
+    audit's finding)."""
+    from ConfigSpace import Categorical
+
+    small = ConfigurationSpace(seed=0)
+    small.add([Categorical("a", [1, 2]), Categorical("b", [1, 2])])
+    rng = np.random.default_rng(0)
+    sc = scenario(small, n_trials=30, deterministic=False)
+    smac = SMAC(sc, lambda config, seed: config["a"] + rng.normal(), progress=False)
+    with caplog.at_level("WARNING", logger="smacx"), pytest.warns(UserWarning, match="n_trials"):
+        smac.optimize()
+    few = smac.runhistory.n_finished
+    assert 4 <= few < 30
+    assert "Intensifier(max_config_calls=...)" in caplog.text
+    more = Intensifier(max_config_calls=20)
+    smac = SMAC(sc, lambda config, seed: config["a"] + rng.normal(), intensifier=more)
+    with pytest.warns(UserWarning, match="n_trials"):  # the losers are not raced again
+        smac.optimize()
+    assert smac.runhistory.n_finished > few
+    assert max(len(smac.runhistory.get_trials(c)) for c in smac.runhistory.get_configs()) > 3
 
 
 SHARED_RUN = """
