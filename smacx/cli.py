@@ -6,8 +6,8 @@
 
 ``show`` reads the run's SQLite history while other processes may still be writing to it
 (several workers sharing a run, or one that was killed): trials by status (with how many of
-the running ones were left by processes that are gone), the incumbent and its cost, and how the
-incumbent changed.
+the running ones were left by processes that are gone), why trials failed, the incumbent and
+its cost, and how the incumbent changed.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -81,8 +82,11 @@ def run_report(path: str | Path) -> dict[str, Any]:
         ``cost``; None until a configuration has the SUCCESS trials its intensifier requires,
         one at least with the built-in ones: crashed or timed-out trials never make an
         incumbent, whatever their cost), ``trajectory`` (every change of incumbent or of its
-        cost, oldest first, as stored) and ``stale_running`` (RUNNING trials of processes
-        that are gone or whose lease ran out: the next run on this history runs them again).
+        cost, oldest first, as stored), ``stale_running`` (RUNNING trials of processes
+        that are gone or whose lease ran out: the next run on this history runs them again)
+        and ``failures`` (the finished trials that did not succeed, grouped by status and
+        reason, most frequent first: ``status``, ``reason``, ``count`` of trials, ``configs``
+        (how many configurations) and the first five ``config_ids``).
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -100,6 +104,7 @@ def run_report(path: str | Path) -> dict[str, Any]:
         statuses = Counter(record.value.status.name for record in records)
         now = time.time()
         stale = sum(r.value.status is StatusType.RUNNING and abandoned(r, now) for r in records)
+        failures = _failures(records)
         part = "the incumbent's trajectory"
         trajectory = json.loads(storage.get_meta("trajectory") or "[]")
         incumbent = None
@@ -137,7 +142,48 @@ def run_report(path: str | Path) -> dict[str, Any]:
         "incumbent": incumbent,
         "trajectory": trajectory,
         "stale_running": stale,
+        "failures": failures,
     }
+
+
+#: How many reasons for failed trials ``smacx show`` prints (``--json`` gives them all).
+_SHOWN_FAILURES = 5
+
+
+def _failures(records: Sequence[Any]) -> list[dict[str, Any]]:
+    """The finished trials that did not succeed, grouped by status and reason, most frequent
+    first (see :func:`run_report`)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for record in records:
+        status = record.value.status
+        if status in (StatusType.RUNNING, StatusType.SUCCESS):
+            continue
+        groups.setdefault((status.name, _reason(record.value.additional_info)), []).append(
+            record.key.config_id
+        )
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [
+        {
+            "status": status,
+            "reason": reason,
+            "count": len(ids),
+            "configs": len(set(ids)),
+            "config_ids": sorted(set(ids))[:5],
+        }
+        for (status, reason), ids in ranked
+    ]
+
+
+def _reason(info: Any) -> str:
+    """A failed trial's reason on one line: its ``error`` (the last line of its traceback if
+    it has none), without the measured time a time-out's reason ends with."""
+    if not isinstance(info, dict):
+        return "(no reason stored)"
+    text = str(info.get("error") or "").strip()
+    if not text and info.get("traceback"):
+        text = str(info["traceback"]).strip().splitlines()[-1]
+    text = re.sub(r" \(\d+(\.\d+)? s\)$", "", " ".join(text.split()))
+    return (text[:197] + "...") if len(text) > 200 else text or "(no reason stored)"
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -151,6 +197,18 @@ def _print_report(report: dict[str, Any]) -> None:
             f"            {report['stale_running']} of the RUNNING trials were left by processes "
             "that are gone; the next run on this history runs them again"
         )
+    failures = report["failures"]
+    if failures:
+        print(f"failed:     {sum(f['count'] for f in failures)} trials, for these reasons:")
+        for failure in failures[:_SHOWN_FAILURES]:
+            ids = ", ".join(map(str, failure["config_ids"]))
+            if failure["configs"] > len(failure["config_ids"]):
+                ids += f", ... of {failure['configs']}"
+            word = "config" if failure["configs"] == 1 else "configs"
+            print(f"    {failure['count']:>5} {failure['status']}: {failure['reason']} "
+                  f"({word} {ids})")  # fmt: skip
+        if len(failures) > _SHOWN_FAILURES:
+            print(f"    and {len(failures) - _SHOWN_FAILURES} more reasons (--json lists all)")
     incumbent = report["incumbent"]
     if incumbent is None:
         print("incumbent:  none yet (it needs successful trials; crashes never count)")

@@ -249,3 +249,55 @@ def test_no_incumbent_while_every_trial_crashed_at_a_finite_crash_cost(
     out = capsys.readouterr().out
     assert "finite cost" not in out
     assert "incumbent:  none yet (it needs successful trials; crashes never count)" in out
+
+
+def failing_knobs(config: Configuration, seed: int) -> float:
+    """Crashes with one of two errors, times out above 0.8, and succeeds below 0.4."""
+    import time
+
+    x = config["x"]
+    if x > 0.8:
+        time.sleep(5)
+    if x > 0.6:
+        raise RuntimeError(f"exit 1: solver failed at {x:.3f}\nsecond line")
+    if x > 0.4:
+        raise ValueError("no latency in the output")
+    return x
+
+
+def test_show_says_why_trials_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An audit's finding: the reasons of failed trials were stored, but only sqlite3 could
+    show them. They are grouped by status and reason (a time-out's measured time left out,
+    a multi-line message on one line), most frequent first."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(
+        space,
+        n_trials=24,
+        output_directory=tmp_path,
+        trial_walltime_limit=1,
+        seed=3,
+        deterministic=True,
+    )
+    smac = SMAC(scenario, failing_knobs, preset="random", raise_on_first_crash=False)
+    smac.optimize()
+    smac.close()
+    records = smac.runhistory.to_records()
+    report = run_report(tmp_path)
+    failures = report["failures"]
+    assert sum(f["count"] for f in failures) == sum(r["status"] != "SUCCESS" for r in records)
+    reasons = {(f["status"], f["reason"].split(":")[0]) for f in failures}
+    assert reasons == {
+        ("TIMEOUT", "exceeded trial_walltime_limit=1.0 s"),
+        ("CRASHED", "RuntimeError"),
+        ("CRASHED", "ValueError"),
+    }
+    [timeout] = [f for f in failures if f["status"] == "TIMEOUT"]
+    assert timeout["reason"] == "exceeded trial_walltime_limit=1.0 s"  # one group, whatever took
+    assert timeout["count"] == sum(r["config"]["x"] > 0.8 for r in records) == timeout["configs"]
+    counts = [f["count"] for f in failures]
+    assert counts == sorted(counts, reverse=True)
+    assert main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"failed:     {sum(counts)} trials, for these reasons:" in out
+    assert "CRASHED: ValueError: no latency in the output (configs " in out
+    assert "second line" in out and "\nsecond line" not in out
