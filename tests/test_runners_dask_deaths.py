@@ -118,6 +118,35 @@ def test_own_cluster_is_restored_while_a_gather_waits_for_a_lost_result(
         assert [(v.status, v.cost) for v in values.values()] == [(StatusType.SUCCESS, 7.0)]
 
 
+@pytest.mark.timeout(90)
+def test_own_cluster_waits_beyond_patience_for_a_worker_it_starts_again(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker process that the runner asks its cluster to start again enters
+    ``cluster.workers`` only once it has started: a start slower than patience (a loaded
+    machine; made so here) raised NoWorkersError instead of waiting RESTART_PATIENCE."""
+    import asyncio
+
+    from distributed.nanny import Nanny
+
+    original = Nanny.start_unsafe
+
+    async def slow_start(self: Nanny) -> Any:
+        await asyncio.sleep(4)
+        return await original(self)
+
+    with DaskParallelRunner(
+        SerialRunner(seed_as_cost, scenario(space, n_workers=1)), patience=1
+    ) as runner:
+        assert runner._cluster is not None
+        finish_then_lose_the_worker(runner, runner._cluster, space)
+        monkeypatch.setattr(Nanny, "start_unsafe", slow_start)
+        [(future, _)] = runner._running.values()
+        values, errors = runner._gather([future])
+        assert errors == {}
+        assert [(v.status, v.cost) for v in values.values()] == [(StatusType.SUCCESS, 7.0)]
+
+
 @pytest.mark.slow
 def test_own_cluster_waits_for_the_workers_it_restarts_beyond_patience(
     space: ConfigurationSpace, tmp_path: Path

@@ -796,8 +796,10 @@ class DaskParallelRunner(AbstractRunner):
         if alive < wanted:
             now = time.monotonic()
             if now - self._restored_at >= 1.0:  # the cluster starts them in the background
+                # (asked again each second, in case a start failed; said once per outage)
+                log = logger.warning if now - self._restored_at > 2.0 else logger.debug
                 self._restored_at = now
-                logger.warning(
+                log(
                     "The dask cluster closed %d of its %d worker process(es) after repeated "
                     "deaths; starting them again",
                     wanted - alive,
@@ -1207,7 +1209,13 @@ class DaskParallelRunner(AbstractRunner):
         cluster = self._cluster
         if cluster is None or self._closed or cluster.status.name != "running":
             return self.patience
-        starting = any(not _is_closed(nanny) for nanny in list(cluster.workers.values()))
+        # A nanny restarting its worker stays in cluster.workers; one that _restore_workers
+        # asked the cluster to start is added there only once its worker has joined
+        # (SpecCluster._correct_state_internal), so the request itself counts as starting.
+        restoring = time.monotonic() - self._restored_at < RESTART_PATIENCE
+        starting = restoring or any(
+            not _is_closed(nanny) for nanny in list(cluster.workers.values())
+        )
         return max(self.patience, RESTART_PATIENCE) if starting else self.patience
 
     def _no_workers_error(self, waited: float | None = None) -> NoWorkersError:
