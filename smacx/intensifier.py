@@ -379,7 +379,9 @@ class Racing:
         self._logged: int | None = None  # the last incumbent logged as new
         self._any_success = False  # whether any raced key has finished in SUCCESS
         self._key_seed = scenario.seed
+        self._resuming = True  # (reading a stored run: its incumbent is not new)
         self._refresh()
+        self._resuming = False
         for config_id in self._states:  # resume: finish stages a stopped process began
             self._queue.extend(self._stage_trials(config_id))
 
@@ -437,7 +439,8 @@ class Racing:
         ):
             self._logged = best
             logger.info(
-                "New incumbent: config %d, cost %s on %d key(s)%s.",
+                "%s: config %d, cost %s on %d key(s)%s.",
+                "Incumbent of the stored run" if self._resuming else "New incumbent",
                 best,
                 cost,
                 self._level,

@@ -428,7 +428,9 @@ class Halving:
         self._scanned: set[int] = set()
         self._incumbent_ids: list[int] = []
         self._dirty = False
+        self._resuming = True  # (reading a stored run: its incumbent is not new)
         self._refresh()
+        self._resuming = False
         logger.info(
             "%s: budgets %s, %d bracket schedule(s), %d key(s) per configuration and stage; "
             "%d open bracket(s) continued from the history.",
@@ -460,7 +462,8 @@ class Halving:
                 best = self._incumbent_ids[0]
                 budget = self._incumbent_budget()
                 logger.info(
-                    "New incumbent: config %d, cost %s at budget %g.",
+                    "%s: config %d, cost %s at budget %g.",
+                    "Incumbent of the stored run" if self._resuming else "New incumbent",
                     best,
                     self._complete[budget][best] if budget is not None else None,
                     budget,

@@ -2059,3 +2059,25 @@ def test_proposals_follow_configspace_where_a_parent_is_inactive() -> None:
     assert smac.runhistory.n_finished == 40 and len(configs) == 40  # deterministic: distinct
     for c in configs:
         c.check_valid_configuration()
+
+
+def test_a_resumed_run_logs_its_stored_incumbent_as_such(
+    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Reading a stored run logged "New incumbent" for a configuration that was not new (an
+    audit's finding); with racing and with successive halving."""
+    for preset in ("hpo", "multifidelity"):
+        budgets = {"min_budget": 1, "max_budget": 9} if preset == "multifidelity" else {}
+        sc = scenario(space, tmp_path, n_trials=6, name=preset, **budgets)
+
+        def target(config: Configuration, budget: float = 1.0) -> float:
+            return quadratic(config)
+
+        with SMAC(sc, target, preset=preset, progress=False) as smac:
+            smac.optimize()
+        caplog.clear()
+        with caplog.at_level("INFO", logger="smacx"), SMAC(sc, target, preset=preset) as again:
+            stored = [r.getMessage() for r in caplog.records if "ncumbent" in r.getMessage()]
+            assert again.incumbent is not None
+        assert any(m.startswith("Incumbent of the stored run: config") for m in stored), stored
+        assert not any(m.startswith("New incumbent") for m in stored), stored
