@@ -176,13 +176,15 @@ def _failures(records: Sequence[Any]) -> list[dict[str, Any]]:
 
 def _reason(info: Any) -> str:
     """A failed trial's reason on one line: its ``error`` (the last line of its traceback if
-    it has none), without the measured time a time-out's reason ends with."""
+    it has none), without what differs between trials that failed alike: the measured time
+    a time-out's reason ends with, and the address of a dask worker that died."""
     if not isinstance(info, dict):
         return "(no reason stored)"
     text = str(info.get("error") or "").strip()
-    if not text and info.get("traceback"):
-        text = str(info["traceback"]).strip().splitlines()[-1]
+    if not text:
+        text = (str(info.get("traceback") or "").strip().splitlines() or [""])[-1]
     text = re.sub(r" \(\d+(\.\d+)? s\)$", "", " ".join(text.split()))
+    text = re.sub(r"\b(tcp|tls|inproc|ucx|ws|wss)://[^\s),]+", r"\1://...", text)
     return (text[:197] + "...") if len(text) > 200 else text or "(no reason stored)"
 
 

@@ -698,13 +698,10 @@ class SMAC:
         # This process's first result from optimize(), while no trial of the run (of any
         # process sharing it, or of an earlier session) has worked: a crash then is most
         # likely a bug in the target, not this configuration.
-        first = (
-            ran_here
-            and not self._ran_told
-            and value.status is StatusType.CRASHED
-            and not any(v.status in _RAN for _, v in self.runhistory.finished())
-        )
+        first = ran_here and not self._ran_told and value.status is StatusType.CRASHED
         self.runhistory.add(info, value)
+        # (after add(), which read what the processes sharing the run stored meanwhile)
+        first = first and not any(v.status in _RAN for _, v in self.runhistory.finished())
         # Only now: a result the history refused (say, one cost for two objectives) leaves the
         # trial asked, to be told again or given up by close().
         self._in_flight.discard(info)
@@ -969,8 +966,8 @@ class SMAC:
             message = (
                 f"run {self.scenario.run_name!r} has finished its n_trials="
                 f"{self.scenario.n_trials} trials already: optimize() runs none and returns "
-                f"the stored incumbent. Raise n_trials to go on, or start the run afresh with "
-                f"SMAC(..., overwrite=True) or another Scenario(run_name=...)."
+                f"the stored incumbent, if any. Raise n_trials to go on, or start the run "
+                f"afresh with SMAC(..., overwrite=True) or another Scenario(name=...)."
             )
             logger.warning("%s", message)
             warnings.warn(message, UserWarning, stacklevel=2)
@@ -1096,9 +1093,9 @@ class SMAC:
         if self.scenario.deterministic or not isinstance(settings, Intensifier):
             return ""
         return (
-            " With a noisy target, SMAC(..., intensifier=Intensifier(max_config_calls=...)) "
-            "spends the rest on more samples of each configuration (the default is 3 per "
-            "instance)."
+            " With a noisy target, a run with SMAC(..., intensifier=Intensifier("
+            "max_config_calls=...)) gives the incumbent more samples (the default is 3 per "
+            "instance), and challengers race it on as many."
         )
 
     def _warn_if_nothing_worked(self) -> None:
@@ -1109,11 +1106,15 @@ class SMAC:
             return
         if any(v.status is StatusType.SUCCESS for _, v in h.finished()):
             return
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(h.status_counts().items()))
+        counts = ", ".join(
+            f"{n} {status}"
+            for status, n in sorted(h.status_counts().items())
+            if status != StatusType.RUNNING.name
+        )
         message = (
             f"optimize() ended without an incumbent: none of the run's {h.n_finished} finished "
             f"trial(s) succeeded ({counts}). If the target has been fixed since they ran, start "
-            f"the run afresh with SMAC(..., overwrite=True) or another Scenario(run_name=...), "
+            f"the run afresh with SMAC(..., overwrite=True) or another Scenario(name=...), "
             f"or raise n_trials."
         )
         logger.warning("%s", message)

@@ -140,8 +140,9 @@ class Scenario:
         walltime_limit: Seconds of wall-clock time the run's ``optimize()`` calls may take in
             all: those of a resumed run, in this process or an earlier one, count (as
             ``n_trials`` counts the trials already finished), and processes sharing the run at
-            once count their common time once. No trial starts once it is spent, and those
-            running then finish (bound them with ``trial_walltime_limit``).
+            once count their common time once. No trial is submitted once it is spent; those
+            running then finish (bound them with ``trial_walltime_limit``), as do those that
+            wait on dask workers for a free thread.
         cputime_limit: Seconds of CPU time the run's ``optimize()`` calls may use in all, over
             resumes: each process's own (smacx and in-process targets) plus its finished
             child processes (trials under limits, with the programs they waited for; not

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
@@ -301,3 +302,35 @@ def test_show_says_why_trials_failed(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert f"failed:     {sum(counts)} trials, for these reasons:" in out
     assert "CRASHED: ValueError: no latency in the output (configs " in out
     assert "second line" in out and "\nsecond line" not in out
+
+
+def test_show_groups_worker_deaths_whatever_the_address_and_reads_odd_reasons(
+    tmp_path: Path,
+) -> None:
+    """A dask worker's death names the worker, at a new address after each restart: such
+    deaths are one reason. A traceback of blanks read as a damaged database (IndexError);
+    reasons that are not strings or not in a dict are shown as they are (a review's
+    findings)."""
+    from smacx import StatusType
+
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(space, n_trials=6, output_directory=tmp_path, deterministic=True)
+    died = "the dask worker running this trial ({}) died, 2 time(s) in a row: it was killed"
+    infos: list[dict[str, Any]] = [
+        {"error": died.format("tcp://127.0.0.1:45839"), "worker": "tcp://127.0.0.1:45839"},
+        {"error": died.format("tcp://127.0.0.1:40001"), "worker": "tcp://127.0.0.1:40001"},
+        {"error": died.format("tls://[::1]:8786")},
+        {"traceback": "  \n \n"},
+        {"error": 404},
+    ]
+    with SMAC(scenario) as smac:
+        for info in infos:
+            trial = smac.ask()
+            smac.tell(trial, TrialValue(cost=1.0, status=StatusType.CRASHED, additional_info=info))
+    failures = run_report(tmp_path)["failures"]
+    assert [(f["count"], f["reason"]) for f in failures] == [
+        (2, died.format("tcp://...")),
+        (1, "(no reason stored)"),
+        (1, "404"),
+        (1, died.format("tls://...")),
+    ]

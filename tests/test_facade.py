@@ -259,6 +259,30 @@ def test_first_crash_raises_in_every_process_until_a_trial_of_the_run_works(
     assert smac.runhistory.status_counts() == {"CRASHED": 4, "SUCCESS": 8}
 
 
+def test_a_first_crash_after_another_process_succeeded_is_recorded(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Another process sharing the run stored successes while this one's first trial ran:
+    its crash is then a configuration's, not the target's (a review's finding: the check
+    read the history as it was when the trial started)."""
+    sc = scenario(space, tmp_path, n_trials=4, name="shared")
+    with SMAC(sc, quadratic, progress=False) as other:
+        calls: list[Configuration] = []
+
+        def first_crashes_once_the_other_succeeded(config: Configuration) -> float:
+            calls.append(config)
+            if len(calls) > 1:
+                return quadratic(config)
+            for _ in range(2):  # the other process's trials, while this one runs
+                info = other.ask()
+                other.tell(info, TrialValue(cost=quadratic(info.config)))
+            raise RuntimeError("this configuration fails")
+
+        with SMAC(sc, first_crashes_once_the_other_succeeded, progress=False) as smac:
+            smac.optimize()
+            assert smac.runhistory.status_counts() == {"SUCCESS": 3, "CRASHED": 1}
+
+
 def test_a_run_that_ends_with_no_trial_succeeded_says_how_to_start_afresh(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:

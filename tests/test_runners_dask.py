@@ -9,6 +9,7 @@ The runner-independent behaviour (each trial comes back once, crashes are data, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -545,6 +546,32 @@ def test_a_trial_held_for_workers_that_left_is_submitted_again(
             results.extend(runner.iter_results())
         assert [(info.seed, value.status) for info, value in results] == [(3, StatusType.SUCCESS)]
         assert good not in c.nthreads()  # it ran on the worker started again
+        runner.close()
+
+
+def test_a_lost_result_held_for_a_worker_that_left_is_submitted_again(
+    space: ConfigurationSpace,
+) -> None:
+    """A finished trial, sent only to the good worker (another could not set trials up),
+    whose result was lost with that worker: dask would compute it again only there, and its
+    gather waited for good. It is submitted again to the workers there are, once, and the
+    gather of its old key is dropped (that raised KeyError in iter_results: a review's
+    finding)."""
+    with thread_client(1) as (one, c):
+        runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), 10, dask_client=c)
+        runner._bad_workers["tcp://10.9.9.9:1"] = "cannot import the target"  # as _failed marks
+        finish_then_lose_the_worker(runner, one, space)
+        [(_, trial)] = runner._running.values()
+        assert trial.allowed is not None  # held for the worker that left
+        one.scale(1)
+        c.wait_for_workers(1, timeout=30)
+        results: list[tuple[TrialInfo, TrialValue]] = []
+        deadline = time.monotonic() + 60
+        while runner.is_running() and time.monotonic() < deadline:
+            results.extend(runner.iter_results())
+            runner.wait(timeout=0.5)
+        results.extend(runner.iter_results())
+        assert [(info.seed, value.status) for info, value in results] == [(7, StatusType.SUCCESS)]
         runner.close()
 
 
@@ -1514,6 +1541,39 @@ def test_cancelling_an_executing_trial_restarts_its_worker_without_holding_up_th
         results = run_all(runner, rest, gate=str(tmp_path / "open"), log=str(log))
         assert sorted(i.seed for i, _ in results) == [r.seed for r in rest]  # not the hung one
         assert all(v.status is StatusType.SUCCESS for _, v in results)
+
+
+def test_closing_gives_up_results_one_by_one_within_closing_timeout(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a batch's gather failed, its results are fetched one by one: each waited a whole
+    step after closing_timeout had passed (8 results: 8 s for 1 s; a review's finding).
+    Injected: the batch fails at once, and no single result comes."""
+    from smacx.runners import dask as runners_dask
+
+    async def stuck(client: Client, futures: Any) -> tuple[bool, Any]:
+        if isinstance(futures, list):
+            return False, RuntimeError("one result could not be read")
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    with thread_client(2) as (_, c):
+        runner = DaskParallelRunner(
+            SerialRunner(seed_as_cost, scenario(space)), 4, dask_client=c, queue_ahead=8
+        )
+        runner.closing_timeout = 1.0
+        for info in trials(space, 8):
+            runner.submit_trial(info)
+        deadline = time.monotonic() + 30
+        while runner._n_unfinished() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        monkeypatch.setattr(runners_dask, "_gather_boxed", stuck)
+        runner.begin_close()
+        began = time.monotonic()
+        assert list(runner.iter_results()) == []  # given up, to run again
+        assert time.monotonic() - began < 2.5
+        monkeypatch.undo()
+        runner.close()
 
 
 @pytest.mark.slow

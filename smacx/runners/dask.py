@@ -502,6 +502,8 @@ class DaskParallelRunner(AbstractRunner):
                 if self._closed:
                     return
                 self._finished.popleft()
+                if key not in self._running:  # submitted again meanwhile (see _total_threads)
+                    continue
                 future, trial = self._running.pop(key)
                 value = values.get(key)
                 if value is None and self._closing:
@@ -980,6 +982,8 @@ class DaskParallelRunner(AbstractRunner):
                     raise
                 except (Exception, asyncio.CancelledError) as err:
                     errors[future.key] = err
+                    if isinstance(err, _GaveUp):  # (past the deadline: so are the others)
+                        deadline = -math.inf
             return values, errors
 
     def _gather_in_steps(
@@ -1009,8 +1013,10 @@ class DaskParallelRunner(AbstractRunner):
         no_workers_since: float | None = None
         try:
             while True:
+                left = math.inf if deadline is None else deadline - time.monotonic()
+                wait = max(0.0, min(step, left))
                 try:
-                    ok, value = gathering.result(timeout=step)
+                    ok, value = gathering.result(timeout=wait)
                 except concurrent.futures.TimeoutError:
                     pass
                 else:
@@ -1022,6 +1028,8 @@ class DaskParallelRunner(AbstractRunner):
                     if now >= deadline:
                         raise _GaveUp(f"not fetched within {self.closing_timeout} s of closing")
                     continue
+                # (this may submit again a trial being gathered whose workers are gone, which
+                # dask would hold for good: iter_results skips its old key)
                 if self._total_threads():
                     no_workers_since = None
                     continue
