@@ -969,8 +969,7 @@ class SMAC:
                 f"the stored incumbent, if any. Raise n_trials to go on, or start the run "
                 f"afresh with SMAC(..., overwrite=True) or another Scenario(name=...)."
             )
-            logger.warning("%s", message)
-            warnings.warn(message, UserWarning, stacklevel=2)
+            _warn(message, stacklevel=3)
         if not self._trials_done():
             self._use_cluster()
         self._scattered = data  # validate() passes the same data
@@ -1022,9 +1021,7 @@ class SMAC:
                                 # Every trial the space allows has run: that is the result,
                                 # as with a grid that is done.
                                 why = f"Stopping before n_trials: {err}{self._repeats_hint()}"
-                                logger.warning("%s", why)
-                                # also shown when the application set up no logging
-                                warnings.warn(why, UserWarning, stacklevel=2)
+                                _warn(why, stacklevel=3)
                                 self._stop_requested = True
                                 self._stop_reason = "the search space is exhausted"
                             # Else no new configuration now; the running trials' results may
@@ -1117,8 +1114,7 @@ class SMAC:
             f"the run afresh with SMAC(..., overwrite=True) or another Scenario(name=...), "
             f"or raise n_trials."
         )
-        logger.warning("%s", message)
-        warnings.warn(message, UserWarning, stacklevel=3)
+        _warn(message, stacklevel=4)
 
     def _end_callbacks(self) -> Exception | None:
         """Call every callback's ``on_end``; returns the first error one raised, after the
@@ -1969,6 +1965,18 @@ _froze = False  # whether the first of them froze the heap
 
 #: Statuses of trials whose time is the target's own.
 _RAN = frozenset({StatusType.SUCCESS, StatusType.TIMEOUT, StatusType.MEMORYOUT})
+
+
+def _warn(message: str, stacklevel: int) -> None:
+    """Log ``message`` as a warning, and raise it as a Python warning too: that one is shown
+    when the application set up no logging (the "smacx" logger has only a NullHandler).
+
+    Args:
+        message: What to say.
+        stacklevel: ``warnings.warn``'s, as seen from here (2: the caller of this function).
+    """
+    logger.warning("%s", message)
+    warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
 def _cpu_seconds() -> float:

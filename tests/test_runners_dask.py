@@ -146,6 +146,17 @@ def run_all(
     return results
 
 
+def collect(runner: DaskParallelRunner, seconds: float) -> list[tuple[TrialInfo, TrialValue]]:
+    """The results of the trials running, read until none runs or ``seconds`` passed."""
+    results: list[tuple[TrialInfo, TrialValue]] = []
+    deadline = time.monotonic() + seconds
+    while runner.is_running() and time.monotonic() < deadline:
+        results.extend(runner.iter_results())
+        runner.wait(timeout=0.5)
+    results.extend(runner.iter_results())
+    return results
+
+
 def by_seed(results: list[tuple[TrialInfo, TrialValue]]) -> dict[int | None, TrialValue]:
     seeds = [info.seed for info, _ in results]
     assert len(seeds) == len(set(seeds)), f"a trial came back twice: {seeds}"
@@ -565,12 +576,7 @@ def test_a_lost_result_held_for_a_worker_that_left_is_submitted_again(
         assert trial.allowed is not None  # held for the worker that left
         one.scale(1)
         c.wait_for_workers(1, timeout=30)
-        results: list[tuple[TrialInfo, TrialValue]] = []
-        deadline = time.monotonic() + 60
-        while runner.is_running() and time.monotonic() < deadline:
-            results.extend(runner.iter_results())
-            runner.wait(timeout=0.5)
-        results.extend(runner.iter_results())
+        results = collect(runner, 60)
         assert [(info.seed, value.status) for info, value in results] == [(7, StatusType.SUCCESS)]
         runner.close()
 
@@ -1146,12 +1152,7 @@ def test_a_lost_result_is_awaited_through_the_runners_own_client(
         with thread_client(1):  # the latest client from now on
             finish_then_lose_the_worker(runner, one, space)
             one.scale(1)
-            results: list[tuple[TrialInfo, TrialValue]] = []
-            deadline = time.monotonic() + 30
-            while runner.is_running() and time.monotonic() < deadline:
-                results.extend(runner.iter_results())
-                runner.wait(timeout=0.5)
-            results.extend(runner.iter_results())
+            results = collect(runner, 30)
         assert [(info.seed, value.status) for info, value in results] == [(7, StatusType.SUCCESS)]
         runner.close()
 
