@@ -71,5 +71,7 @@ if __name__ == "__main__":
     smac = SMAC(scenario, error, intensifier=Intensifier(max_config_calls=4), overwrite=True)
     incumbent = smac.optimize()
     print(smac.summary())
-    for name in DATA:
-        print(f"{name:>14}: error {error(incumbent, name, 0):.4f}")
+    # the incumbent's stored trials: one per instance, at the seed the run gave it
+    assert incumbent is not None
+    for key, value in sorted(smac.runhistory.get_trial_values(incumbent).items()):
+        print(f"{key.instance:>14}: error {value.cost:.4f} (seed {key.seed})")
