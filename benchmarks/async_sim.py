@@ -39,6 +39,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _args import names, nonnegative_float, positive_int
+from tasks import TASKS
+
 
 def _run(args: tuple[str, int, int, int, int, float, str, float, float]) -> dict[str, Any]:
     task_name, seed, workers, trials, cap, trial_seconds, loop, latency, jitter = args
@@ -126,12 +129,14 @@ def _run(args: tuple[str, int, int, int, int, float, str, float, float]) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", default="branin,hartmann6,levy5")
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--max-factor", type=int, default=4)
-    parser.add_argument("--trial-seconds", type=float, default=0.2, help="simulated trial time")
+    parser.add_argument("--tasks", type=names(TASKS, "task"), default="branin,hartmann6,levy5")
+    parser.add_argument("--workers", type=positive_int, default=8)
+    parser.add_argument("--trials", type=positive_int, default=100)
+    parser.add_argument("--seeds", type=positive_int, default=10)
+    parser.add_argument("--max-factor", type=positive_int, default=4)
+    parser.add_argument(
+        "--trial-seconds", type=nonnegative_float, default=0.2, help="simulated trial time"
+    )
     parser.add_argument(
         "--loop",
         choices=["staggered", "events"],
@@ -139,9 +144,13 @@ def main() -> None:
         help="staggered: one result at a time, each followed by an ask; events: the order of "
         "SMAC.optimize with equal trial times (bursts of results)",
     )
-    parser.add_argument("--latency", type=float, default=0.015, help="events: round trip (s)")
-    parser.add_argument("--jitter", type=float, default=0.004, help="events: most extra (s)")
-    parser.add_argument("--jobs", type=int, default=2, help="runs at once")
+    parser.add_argument(
+        "--latency", type=nonnegative_float, default=0.015, help="events: round trip (s)"
+    )
+    parser.add_argument(
+        "--jitter", type=nonnegative_float, default=0.004, help="events: most extra (s)"
+    )
+    parser.add_argument("--jobs", type=positive_int, default=2, help="runs at once")
     parser.add_argument("--out", default="async_sim.json")
     args = parser.parse_args()
     jobs = [
@@ -156,7 +165,7 @@ def main() -> None:
             args.latency,
             args.jitter,
         )
-        for task in args.tasks.split(",")
+        for task in dict.fromkeys(args.tasks)
         for seed in range(args.seeds)
     ]
     with Pool(args.jobs) as pool:
@@ -170,7 +179,8 @@ def main() -> None:
     ratios = [r["ratio"] for r in results]
     reached = sum(r["ratio"] <= 0.2 for r in results)
     print(f"median ratio {statistics.median(ratios):.3f}; at most 0.2 in {reached}/{len(results)}")
-    Path(args.out).write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
+    settings = {**vars(args), "tasks": ",".join(args.tasks)}  # as given on the command line
+    Path(args.out).write_text(json.dumps({"args": settings, "results": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _args import names, nonnegative_float, positive_float, positive_int
 from ConfigSpace import ConfigurationSpace, Float, Integer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -112,7 +114,13 @@ class Recorder:
 
 
 def run_smacx(method: str, seed: int, walltime: float, rec: Recorder) -> None:
-    """One smacx run (in this process)."""
+    """One smacx run (in this process).
+
+    Raises:
+        ValueError: If ``method`` is not one of smacx's methods in :data:`METHODS`.
+    """
+    if method not in METHODS or not method.startswith("smacx-"):
+        raise ValueError(f"unknown smacx method {method!r}; known: {', '.join(METHODS[:3])}")
     sys.path.insert(0, str(REPO))
     from smacx import SMAC, Intensifier, Scenario
     from smacx.multifidelity import Hyperband
@@ -229,16 +237,16 @@ def summarize(runs: list[dict[str, Any]], target: float) -> dict[str, dict[str, 
         ok = [r for r in runs if r["method"] == method and "error" not in r]
         times = [r["time_to_target"] for r in ok if r["time_to_target"] is not None]
         best = [r["best_full_budget_error"] for r in ok if r["best_full_budget_error"] is not None]
+        # runs that never got there count as +inf, so the median is over every run; an
+        # infinite median (the median run did not get there) is written as null (strict JSON)
+        median_time = (
+            statistics.median(times + [math.inf] * (len(ok) - len(times))) if ok else math.inf
+        )
         table[method] = {
             "runs": len(ok),
             "failed": sum(r["method"] == method and "error" in r for r in runs),
             "reached_target": len(times),
-            # runs that never got there count as +inf, so the median is over every run
-            "median_time_to_target": statistics.median(
-                times + [float("inf")] * (len(ok) - len(times))
-            )
-            if ok
-            else None,
+            "median_time_to_target": median_time if math.isfinite(median_time) else None,
             "median_best_full_budget_error": statistics.median(best) if best else None,
             "median_trials": statistics.median(r["n_trials"] for r in ok) if ok else None,
             "median_epochs": statistics.median(r["epochs"] for r in ok) if ok else None,
@@ -249,20 +257,27 @@ def summarize(runs: list[dict[str, Any]], target: float) -> dict[str, dict[str, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--walltime", type=float, default=40.0, help="seconds per run")
-    parser.add_argument("--target", type=float, default=0.025, help="validation error to reach")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--methods",
+        type=names(METHODS, "method"),
+        default=",".join(METHODS),
+        help=", ".join(METHODS),
+    )
+    parser.add_argument("--seeds", type=positive_int, default=3)
+    parser.add_argument("--walltime", type=positive_float, default=40.0, help="seconds per run")
+    parser.add_argument(
+        "--target", type=nonnegative_float, default=0.025, help="validation error to reach"
+    )
+    parser.add_argument("--jobs", type=positive_int, default=2)
     parser.add_argument("--smac3-python", type=Path, default=SMAC3_PYTHON)
     parser.add_argument("--out", type=Path, default=Path("multifidelity.json"))
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.seed, args.walltime)
         return
-    methods = [m for m in args.methods.split(",") if m]
+    methods = list(dict.fromkeys(args.methods))
     if "smac3-mf" in methods and not args.smac3_python.exists():
         print(f"skipping smac3-mf: {args.smac3_python} not found", file=sys.stderr)
         methods.remove("smac3-mf")
@@ -273,13 +288,17 @@ def main(argv: list[str] | None = None) -> None:
     summary = summarize(runs, args.target)
     result = {
         "task": f"MLP on digits, budget = epochs {MIN_BUDGET}..{MAX_BUDGET}, eta={ETA}",
-        "settings": {k: str(v) for k, v in vars(args).items() if k not in ("child", "seed")},
+        "settings": {
+            k: ",".join(v) if k == "methods" else str(v)
+            for k, v in vars(args).items()
+            if k not in ("child", "seed")
+        },
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "summary": summary,
         "runs": runs,
     }
-    args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(summary, indent=1))
+    args.out.write_text(json.dumps(result, indent=1, allow_nan=False))
+    print(json.dumps(summary, indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":

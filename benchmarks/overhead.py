@@ -31,7 +31,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
+from _args import existing_file, nonnegative_int, positive_float, positive_int, positive_ints  # noqa: E402
 from run import build_specs, parse_labels, parse_optimizers, run_many  # noqa: E402
+from tasks import get_task  # noqa: E402
 
 
 def window_overhead_ms(record: Mapping[str, Any], first: int, last: int) -> float | None:
@@ -119,17 +121,23 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--optimizers", default="smacx,smac3,optuna")
-    p.add_argument("--trials", default="100,1000", help="comma-separated run lengths")
+    p.add_argument(
+        "--trials", type=positive_ints, default="100,1000", help="comma-separated run lengths"
+    )
     p.add_argument("--task", default="levy10")
-    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--seeds", type=positive_int, default=1)
     p.add_argument("--out", type=Path, default=Path("overhead.jsonl"))
-    p.add_argument("--jobs", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--timeout", type=float, default=4 * 3600.0)
+    p.add_argument("--jobs", type=positive_int, default=1)
+    p.add_argument("--threads", type=nonnegative_int, default=1)
+    p.add_argument("--timeout", type=positive_float, default=4 * 3600.0)
     p.add_argument("--resume", action="store_true", help="skip runs already ok in --out")
     p.add_argument("--label", action="append", default=[], metavar="OPT=NAME")
-    p.add_argument("--summarize", type=Path, help="only print the table of this file")
+    p.add_argument("--summarize", type=existing_file, help="only print the table of this file")
     args = p.parse_args(argv)
+    try:
+        get_task(args.task)
+    except KeyError as exc:
+        p.error(f"argument --task: {exc.args[0]}")
 
     if args.summarize:
         print_table(summarize(read_jsonl(args.summarize)))
@@ -138,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     optimizers = parse_optimizers(args.optimizers)
     labels = parse_labels(args.label)
     specs = []
-    for n in sorted(int(t) for t in args.trials.split(",")):
+    for n in sorted(set(args.trials)):
         specs += build_specs(
             optimizers, [args.task], list(range(args.seeds)), n, labels, mode="overhead"
         )

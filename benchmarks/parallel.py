@@ -68,8 +68,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _args import names, nonnegative_float, positive_float, positive_int, positive_ints, queue_ahead
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SMAC3_PYTHON = "/work/benchenv/bin/python"
+FRAMEWORKS = ("smacx", "smac3")
 
 # -- the child: one optimization run ---------------------------------------------------------
 
@@ -177,6 +180,8 @@ def space() -> Any:
 
 
 def cluster(workers: int, processes: bool) -> Any:
+    """A LocalCluster of ``workers`` single-threaded workers whose listeners are all on
+    loopback (127.0.0.1)."""
     from distributed import LocalCluster
 
     return LocalCluster(
@@ -187,8 +192,13 @@ def cluster(workers: int, processes: bool) -> Any:
         # dask's default limit (machine memory / k) 64 workers pause once the process passes
         # about 300 MB.
         memory_limit="auto" if processes else 0,
+        # Loopback only. With processes, the scheduler's, workers' and nannies' comms follow
+        # ``host``; in-process (inproc:// comms) ``host`` does not apply, and each worker
+        # still starts an HTTP server, on every interface unless given an address.
+        **({"host": "127.0.0.1"} if processes else {}),
         dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # in-process: no other listener
+        worker_dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     )
 
 
@@ -361,27 +371,35 @@ def smac3_available(python: str) -> str | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", default="16,64", help="comma-separated worker counts")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
-    parser.add_argument("--trials", type=int, default=100_000, help="trial cap per run")
-    parser.add_argument("--trial-time", type=float, default=1.0, help="seconds per trial")
+    parser.add_argument(
+        "--workers", type=positive_ints, default="16,64", help="comma-separated worker counts"
+    )
+    parser.add_argument("--duration", type=positive_float, default=60.0, help="seconds per run")
+    parser.add_argument("--trials", type=positive_int, default=100_000, help="trial cap per run")
+    parser.add_argument("--trial-time", type=positive_float, default=1.0, help="seconds per trial")
     parser.add_argument(
         "--trial-time-spread",
-        type=float,
+        type=nonnegative_float,
         default=0.0,
         help="standard deviation of the log of a trial's time across configurations (0: fixed)",
     )
-    parser.add_argument("--frameworks", default="smacx,smac3")
+    parser.add_argument(
+        "--frameworks", type=names(FRAMEWORKS, "framework"), default=",".join(FRAMEWORKS)
+    )
     parser.add_argument("--smac3-python", default=DEFAULT_SMAC3_PYTHON)
     parser.add_argument(
         "--dask-defaults", action="store_true", help="do not set QUIET_DASK or QUEUE_ON_SCHEDULER"
     )
     parser.add_argument("--processes", action="store_true", help="one process per worker")
     parser.add_argument(
-        "--preset", default="hpo", help="smacx's preset ('random': the loop without a model)"
+        "--preset",
+        choices=("hpo", "blackbox", "random"),  # the presets that need no budgets
+        default="hpo",
+        help="smacx's preset ('random': the loop without a model)",
     )
     parser.add_argument(
         "--queue-ahead",
+        type=queue_ahead,
         default="auto",
         help="smacx's DaskParallelRunner(queue_ahead=...): a count, or 'auto' (its default)",
     )
@@ -389,8 +407,6 @@ def main() -> None:
     parser.add_argument("--child", choices=["smacx", "smac3"], help=argparse.SUPPRESS)
     parser.add_argument("--workers-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.trial_time_spread >= 0.0:
-        parser.error(f"--trial-time-spread: expected a number >= 0, got {args.trial_time_spread}")
     if args.child:
         # Run from the module ``parallel``, not ``__main__``: see ``objective``.
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -399,14 +415,14 @@ def main() -> None:
         parallel.child(args)
         return
 
-    frameworks = args.frameworks.split(",")
+    frameworks = list(dict.fromkeys(args.frameworks))
     notes: list[str] = []
     why = smac3_available(args.smac3_python) if "smac3" in frameworks else None
     if why is not None:
         notes.append(f"SMAC3 skipped: {why}")
         frameworks.remove("smac3")
     records = []
-    for workers in (int(w) for w in args.workers.split(",")):
+    for workers in args.workers:
         for framework in frameworks:
             python = sys.executable if framework == "smacx" else args.smac3_python
             print(f"running {framework} on {workers} workers ...", file=sys.stderr, flush=True)

@@ -5,7 +5,9 @@ Example::
     python benchmarks/report.py results.jsonl --out-dir benchmarks/results/report
 
 Reads one or more JSON-lines files written by ``run.py`` (later duplicates of the same
-label/task/seed/n_trials replace earlier ones) and prints, per task and optimizer (label):
+label/task/seed/n_trials replace earlier ones; by default the runs of mode ``benchmark``, or all
+runs if the files hold none of that mode, e.g. those of ``overhead.py``) and prints, per task
+and optimizer (label):
 
 * the median over seeds of the regret (best cost minus the known optimum; the best cost itself
   where the optimum is unknown) after 25/50/100/200 trials (those within the run length),
@@ -17,7 +19,11 @@ label/task/seed/n_trials replace earlier ones) and prints, per task and optimize
 
 It ends with the average rank of every optimizer over the tasks, writes ``summary.json`` and
 renders one PNG per task (median and quartile band of the regret vs trials, log scale) plus
-``all_tasks.png`` into ``--out-dir``.
+``all_tasks.png`` into ``--out-dir``. Medians equal up to floating-point rounding tie.
+
+A label whose runs on a task have different lengths (``n_trials``) is reported as one label per
+length, ``label@n``, so that no seed counts twice; ``--trials`` keeps one length only. A task is
+compared at the length of its shortest runs.
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ from typing import Any
 import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
+
+from _args import existing_file, positive_int  # noqa: E402
+
 CHECKPOINTS: tuple[int, ...] = (25, 50, 100, 200)
 REGRET_FLOOR = 1e-12
 
@@ -49,9 +60,38 @@ def load(paths: Iterable[Path], mode: str | None = "benchmark") -> list[dict[str
                 continue
             if rec.get("status") != "ok" or (mode and rec.get("mode", "benchmark") != mode):
                 continue
+            if not rec.get("best_so_far"):  # no trial ran (older run.py recorded these as ok)
+                continue
             key = (rec["label"], rec["task"], rec["seed"], rec["n_trials"])
             keyed[key] = rec
     return list(keyed.values())
+
+
+def split_lengths(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Gives every run of a label that has runs of several lengths on one task the label
+    ``label@n_trials`` (on every task, so that its columns line up); returns the records and a
+    note per such label."""
+    per_task: dict[tuple[str, str], set[int]] = {}
+    for rec in records:
+        per_task.setdefault((rec["label"], rec["task"]), set()).add(rec["n_trials"])
+    mixed = sorted({label for (label, _), lengths in per_task.items() if len(lengths) > 1})
+    notes = []
+    for label in mixed:
+        lengths = sorted({rec["n_trials"] for rec in records if rec["label"] == label})
+        notes.append(
+            f"{label} has runs of {', '.join(map(str, lengths))} trials: reported as "
+            + ", ".join(f"{label}@{n}" for n in lengths)
+        )
+    out = [
+        {**rec, "label": f"{rec['label']}@{rec['n_trials']}"} if rec["label"] in mixed else rec
+        for rec in records
+    ]
+    return out, notes
+
+
+def modes(paths: Iterable[Path]) -> list[str]:
+    """The modes of the successful runs in the files."""
+    return sorted({rec.get("mode", "benchmark") for rec in load(paths, None)})
 
 
 def failures(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -90,6 +130,23 @@ def _median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else math.nan
 
 
+def _tied(a: float, b: float) -> bool:
+    """Whether two medians are equal up to floating-point rounding."""
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+
+
+def _by_median(meds: dict[str, float]) -> list[str]:
+    """Labels by median, lowest first; labels whose medians tie keep their order in ``meds``."""
+    groups: list[list[str]] = []
+    for label in sorted(meds, key=lambda lb: meds[lb]):
+        if groups and _tied(meds[groups[-1][0]], meds[label]):
+            groups[-1].append(label)
+        else:
+            groups.append([label])
+    position = {label: i for i, label in enumerate(meds)}
+    return [label for group in groups for label in sorted(group, key=position.__getitem__)]
+
+
 def _better_p(a: Sequence[float], b: Sequence[float]) -> float | None:
     """One-sided Mann-Whitney U p-value for 'a is smaller than b' (None if not computable)."""
     if len(a) < 2 or len(b) < 2:
@@ -112,7 +169,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     ranks: dict[str, list[float]] = {}
     for task in sorted(by_task):
         labels = by_task[task]
-        length = min(len(r["best_so_far"]) for recs in labels.values() for r in recs)
+        lengths = sorted({len(r["best_so_far"]) for recs in labels.values() for r in recs})
+        length = lengths[0]
         checkpoints = [c for c in CHECKPOINTS if c <= length]
         if not checkpoints or checkpoints[-1] != length:
             checkpoints.append(length)
@@ -123,6 +181,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             "checkpoints": checkpoints,
             "optimizers": {},
         }
+        if len(lengths) > 1:  # runs of several lengths, all compared at the shortest
+            entry["run_lengths"] = lengths
         finals: dict[str, list[float]] = {}
         for label, recs in sorted(labels.items()):
             curves = [curve(r) for r in recs]
@@ -142,7 +202,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
                 "peak_rss_mb": _median([r["peak_rss_mb"] for r in recs]),
                 "git_commit": recs[0].get("git_commit"),
             }
-        order = sorted(finals, key=lambda lb: _median(finals[lb]))
+        # Medians equal up to rounding (quantized costs) tie: in the order and in the ranks.
+        meds = {lb: _median(v) for lb, v in finals.items()}
+        order = _by_median(meds)
         winner = order[0]
         p = _better_p(finals[winner], finals[order[1]]) if len(order) > 1 else None
         entry["winner"] = winner
@@ -150,10 +212,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         entry["winner_p_value"] = p
         entry["winner_significant"] = p is not None and p < 0.05
         # Ranks of the medians (ties share the average rank).
-        meds = {lb: _median(v) for lb, v in finals.items()}
         for lb, med in meds.items():
-            below = sum(1 for m in meds.values() if m < med)
-            equal = sum(1 for m in meds.values() if m == med)
+            below = sum(1 for m in meds.values() if m < med and not _tied(m, med))
+            equal = sum(1 for m in meds.values() if _tied(m, med))
             ranks.setdefault(lb, []).append(below + (equal + 1) / 2)
         tasks_out[task] = entry
     return {
@@ -170,6 +231,11 @@ def print_report(summary: dict[str, Any]) -> None:
         metric = entry["metric"]
         against = "" if entry["optimum"] is None else f" vs {entry['optimum']:.6g}"
         print(f"\n== {task}  ({metric}{against})")
+        if "run_lengths" in entry:
+            print(
+                f"(runs of {', '.join(map(str, entry['run_lengths']))} trials, all compared at "
+                f"{entry['run_lengths'][0]}; --trials N keeps one length)"
+            )
         head = f"{'optimizer':<14}" + "".join(f"{'@' + str(c):>11}" for c in cps)
         head += f"{'ovh ms':>10}{'cpu ms':>9}{'wall s':>9}{'RSS MB':>8}{'seeds':>6}"
         print(head)
@@ -271,24 +337,57 @@ def plot(records: list[dict[str, Any]], summary: dict[str, Any], out_dir: Path) 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("results", nargs="+", type=Path, help="JSON-lines files from run.py")
+    p.add_argument("results", nargs="+", type=existing_file, help="JSON-lines files from run.py")
     p.add_argument("--out-dir", type=Path, default=BENCH_DIR / "results" / "report")
-    p.add_argument("--mode", default="benchmark", help="only records of this mode ('' = all)")
+    p.add_argument(
+        "--mode",
+        help="only records of this mode ('' = all; default: benchmark, or all if the files "
+        "hold no benchmark runs)",
+    )
     p.add_argument("--tasks", help="comma-separated subset of tasks")
     p.add_argument("--labels", help="comma-separated subset of optimizers (labels)")
+    p.add_argument("--trials", type=positive_int, help="only runs of this many trials")
     p.add_argument("--no-plots", action="store_true")
     args = p.parse_args(argv)
 
-    records = load(args.results, args.mode or None)
+    mode = args.mode
+    if mode is None:
+        found = modes(args.results)
+        mode = "benchmark" if "benchmark" in found or not found else ""
+        if not mode:
+            print(f"(no runs of mode benchmark: reporting those of mode {', '.join(found)})")
+    records = load(args.results, mode or None)
     if args.tasks:
         keep = set(args.tasks.split(","))
         records = [r for r in records if r["task"] in keep]
     if args.labels:
         keep = set(args.labels.split(","))
         records = [r for r in records if r["label"] in keep]
+    if args.trials:
+        records = [r for r in records if r["n_trials"] == args.trials]
     if not records:
-        print("no successful runs found", file=sys.stderr)
+        found = modes(args.results)
+        chosen = [f"mode {mode}"] if mode else []
+        chosen += [
+            f"{name} {value}"
+            for name, value in (
+                ("tasks", args.tasks),
+                ("labels", args.labels),
+                ("trials", args.trials),
+            )
+            if value
+        ]
+        print(
+            "no successful runs found"
+            + (f" of {', '.join(chosen)}" if chosen and found else "")
+            + (f" (the files hold runs of mode {', '.join(found)})" if found else "")
+            + (f"; pass --mode {found[0]} or --mode ''" if mode and mode not in found else ""),
+            file=sys.stderr,
+        )
         return 1
+    records, notes = split_lengths(records)
+    for note in notes:
+        print(f"note: {note}")
     summary = summarize(records)
     bad = failures(args.results)
     summary["failed_runs"] = [

@@ -34,6 +34,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,7 +55,8 @@ REPO_DIR = BENCH_DIR.parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from tasks import Task, get_task, suite_tasks  # noqa: E402
+from _args import nonnegative_int, positive_float, positive_int  # noqa: E402
+from tasks import SUITES, Task, get_task, suite_tasks  # noqa: E402
 
 SCHEMA = 1
 _THREAD_VARS = (
@@ -381,6 +383,8 @@ def parse_optimizers(text: str) -> list[str]:
     unknown = [o for o in optimizers if o not in ADAPTERS]
     if unknown:
         raise SystemExit(f"unknown optimizer(s) {unknown}; known: {', '.join(ADAPTERS)}")
+    if not optimizers:
+        raise SystemExit(f"--optimizers: no optimizer given; known: {', '.join(ADAPTERS)}")
     needed = dict.fromkeys(name for o in optimizers for name in PACKAGES.get(o, ()))
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
@@ -465,7 +469,7 @@ def child_main(spec: RunSpec, out_path: Path, workdir: Path) -> int:
             **noisy,
         }
     )
-    if n and n != spec.n_trials and record["status"] == "ok":
+    if n != spec.n_trials and record["status"] == "ok":
         record["status"] = "wrong_n_trials"
     out_path.write_text(json.dumps(record))
     return 0 if record["status"] == "ok" else 1
@@ -575,6 +579,15 @@ _running_lock = threading.Lock()
 _stopping = threading.Event()
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived while :func:`run_many` ran: it ends the sweep as Ctrl-C does."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    del signum, frame
+    raise _Terminated
+
+
 def _record(
     spec: RunSpec,
     workdir: Path,
@@ -653,6 +666,10 @@ def run_many(
     def work(spec: RunSpec) -> dict[str, Any]:
         return run_one(spec, timeout=timeout, threads=threads, meta=meta, keep_workdir=keep_workdir)
 
+    # SIGTERM (kill, a job scheduler) takes Ctrl-C's way out below (signal handlers can only
+    # be set from the main thread).
+    on_term = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_term else None
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         futures = {pool.submit(work, s): s for s in todo}
@@ -663,9 +680,11 @@ def run_many(
             results.append(rec)
             if not quiet:
                 _print_progress(i, len(todo), rec, time.perf_counter() - t0)
-    except KeyboardInterrupt:
-        # One Ctrl-C ends the sweep: no queued run starts, the running ones are killed (their
-        # records, cut short, are not written) and their work folders removed.
+    except (KeyboardInterrupt, _Terminated) as exc:
+        # One Ctrl-C or SIGTERM ends the sweep: no queued run starts, the running ones are
+        # killed (their records, cut short, are not written) and their work folders removed.
+        if on_term:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one: let the cleanup end
         pool.shutdown(wait=False, cancel_futures=True)
         with _running_lock:
             _stopping.set()
@@ -673,12 +692,17 @@ def run_many(
                 with contextlib.suppress(OSError):
                     proc.kill()
         pool.shutdown(wait=True)
+        how = "terminated" if isinstance(exc, _Terminated) else "interrupted"
         print(
-            f"interrupted: {len(results)} of {len(todo)} runs recorded in {out}; --resume "
+            f"{how}: {len(results)} of {len(todo)} runs recorded in {out}; --resume "
             "goes on from there",
             file=sys.stderr,
         )
-        raise SystemExit(130) from None  # the shell's status after Ctrl-C
+        # the shell's status after Ctrl-C (130) or SIGTERM (143)
+        raise SystemExit(143 if isinstance(exc, _Terminated) else 130) from None
+    finally:
+        if on_term:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     pool.shutdown(wait=True)
     return results
 
@@ -695,8 +719,9 @@ def _print_progress(i: int, n: int, rec: Mapping[str, Any], elapsed: float) -> N
     if rec.get("status") == "ok":
         msg += (
             f" best={_fmt(rec.get('final_best'))} regret={_fmt(rec.get('final_regret'))}"
-            f" wall={rec['wall_time_s']:.1f}s ovh={rec['overhead_per_trial_ms']:.1f}ms/trial"
-            f" rss={rec['peak_rss_mb']:.0f}MB"
+            f" wall={_fmt(rec.get('wall_time_s'), '.1f')}s"
+            f" ovh={_fmt(rec.get('overhead_per_trial_ms'), '.1f')}ms/trial"
+            f" rss={_fmt(rec.get('peak_rss_mb'), '.0f')}MB"
         )
     else:
         err = (rec.get("error") or rec.get("stderr_tail") or "").strip().splitlines()
@@ -727,13 +752,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--suite", default="quick", help="quick, full, or comma-separated task names")
     p.add_argument("--optimizers", default="smacx,smac3,optuna,random")
-    p.add_argument("--seeds", type=int, default=5, help="number of seeds (first-seed, +1, ...)")
-    p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--trials", type=int, default=100)
+    p.add_argument(
+        "--seeds", type=positive_int, default=5, help="number of seeds (first-seed, +1, ...)"
+    )
+    p.add_argument("--first-seed", type=nonnegative_int, default=0)
+    p.add_argument("--trials", type=positive_int, default=100)
     p.add_argument("--out", type=Path, default=Path("results.jsonl"))
-    p.add_argument("--jobs", type=int, default=2, help="children running at once")
-    p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per child (0=any)")
-    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    p.add_argument("--jobs", type=positive_int, default=2, help="children running at once")
+    p.add_argument(
+        "--threads", type=nonnegative_int, default=1, help="BLAS/OpenMP threads per child (0=any)"
+    )
+    p.add_argument("--timeout", type=positive_float, default=3600.0, help="seconds per run")
     p.add_argument("--resume", action="store_true", help="skip runs already ok in --out")
     p.add_argument(
         "--label",
@@ -747,7 +776,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.child:  # the tasks, checked before any run starts
+        try:
+            args.tasks = [t.name for t in suite_tasks(args.suite)]
+        except KeyError as exc:
+            p.error(f"argument --suite: {exc.args[0]}")
+        if not args.tasks:
+            p.error(f"argument --suite: no task given; a suite ({', '.join(SUITES)}) or task names")
+    return args
 
 
 def parse_labels(items: list[str]) -> dict[str, str]:
@@ -769,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(spec, args.child_out, Path.cwd())
 
     optimizers = parse_optimizers(args.optimizers)
-    tasks = [t.name for t in suite_tasks(args.suite)]
+    tasks: list[str] = args.tasks
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     specs = build_specs(
         optimizers, tasks, seeds, args.trials, parse_labels(args.label), mode=args.mode

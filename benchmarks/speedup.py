@@ -59,6 +59,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _args import (
+    existing_file,
+    names,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    queue_ahead,
+)
 from tasks import TASKS
 
 
@@ -126,8 +135,10 @@ def run(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=False,
+                # loopback only: the in-process workers' HTTP servers too
                 dashboard_address=None,
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # loopback only
+                worker_dashboard_address="127.0.0.1:0",
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             )
             with Client(cluster) as client:
                 runner = DaskParallelRunner(
@@ -218,17 +229,21 @@ def summarize(records: list[dict[str, Any]], target: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", default="branin,hartmann6,levy5")
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--trials", type=int, default=100)
-    parser.add_argument("--sleep", type=float, default=0.2)
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--tasks", type=names(TASKS, "task"), default="branin,hartmann6,levy5")
+    parser.add_argument("--workers", type=positive_int, default=8)
+    parser.add_argument("--trials", type=positive_int, default=100)
+    parser.add_argument("--sleep", type=nonnegative_float, default=0.2)
+    parser.add_argument("--seeds", type=positive_int, default=1)
     parser.add_argument(
-        "--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ..."
+        "--first-seed",
+        type=nonnegative_int,
+        default=0,
+        help="seeds are first-seed, first-seed + 1, ...",
     )
-    parser.add_argument("--max-factor", type=int, default=4)
+    parser.add_argument("--max-factor", type=positive_int, default=4)
     parser.add_argument(
         "--queue-ahead",
+        type=queue_ahead,
         default="auto",
         help="DaskParallelRunner(queue_ahead=...): a count, or 'auto' (its default)",
     )
@@ -237,6 +252,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--reference",
+        type=existing_file,
         help="an earlier --out file: take the one-worker runs from it (same task, seed, --trials "
         "and --sleep) instead of running them again; for a change that leaves one-worker runs "
         "as they were",
@@ -244,20 +260,21 @@ def main() -> None:
     parser.add_argument("--out", default="speedup.json")
     parser.add_argument(
         "--target",
-        type=float,
+        type=positive_float,
         default=0.2,
         help="the ratio the summary counts runs and tasks against",
     )
     parser.add_argument(
         "--summarize",
         nargs="+",
+        type=existing_file,
         metavar="OUT",
         help="run nothing: pool earlier --out files and print their summary (a task's runs "
         "from several files, e.g. draws on other seeds, count together)",
     )
     args = parser.parse_args()
     if args.summarize:
-        pooled = [r for f in args.summarize for r in json.loads(Path(f).read_text())]
+        pooled = [r for f in args.summarize for r in json.loads(f.read_text())]
         settings = {(r["workers"], r["sleep_s"], r["one_worker"]["trials"]) for r in pooled}
         if len(settings) > 1:
             parser.error(
@@ -268,7 +285,7 @@ def main() -> None:
         return
     reference: dict[tuple[str, int], dict[str, Any]] = {}
     if args.reference:
-        for old in json.loads(Path(args.reference).read_text()):
+        for old in json.loads(args.reference.read_text()):
             if old["one_worker"]["trials"] == args.trials and old["sleep_s"] == args.sleep:
                 reference[(old["task"], old["seed"])] = old["one_worker"]
     warnings.simplefilter("ignore")
@@ -279,7 +296,7 @@ def main() -> None:
         dask.config.set(BENCH_DASK)
     records = []
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    for task_name in args.tasks.split(","):
+    for task_name in dict.fromkeys(args.tasks):
         ones = {
             seed: reference.get((task_name, seed))
             or run(task_name, seed, args.trials, args.sleep, 1, None, args.trials)
@@ -309,7 +326,7 @@ def main() -> None:
                 "queue_ahead": args.queue_ahead,
                 "dask_defaults": args.dask_defaults,
                 "one_worker": one,
-                "one_worker_from": args.reference if (task_name, seed) in reference else None,
+                "one_worker_from": str(args.reference) if (task_name, seed) in reference else None,
                 "many_workers": many,
                 "reached": many["best"] <= one["best"],
                 "time_ratio": many["wall_s"] / one["wall_s"],
