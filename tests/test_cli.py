@@ -334,3 +334,24 @@ def test_show_groups_worker_deaths_whatever_the_address_and_reads_odd_reasons(
         (1, "404"),
         (1, died.format("tls://...")),
     ]
+
+
+def test_show_on_a_copy_without_its_wal_file_says_to_copy_that_too(tmp_path: Path) -> None:
+    """A run still open (or killed) keeps its latest writes in runhistory.db-wal: a copy of
+    runhistory.db alone looked like no run at all (an audit's finding)."""
+    import shutil
+
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(space, n_trials=3, output_directory=tmp_path / "run", name="open")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    with SMAC(scenario) as smac:
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=1.0))
+        assert scenario.output_path is not None
+        database = scenario.output_path / "runhistory.db"
+        shutil.copy(database, copy / "runhistory.db")
+        with pytest.raises(StorageError, match="copy runhistory.db-wal too"):
+            run_report(copy)
+        shutil.copy(database.with_name("runhistory.db-wal"), copy / "runhistory.db-wal")
+    assert run_report(copy)["trials"] == {"SUCCESS": 1}

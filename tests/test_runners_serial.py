@@ -486,6 +486,7 @@ def test_a_memory_limit_below_what_the_process_maps_is_warned_of(
     with caplog.at_level("WARNING", logger="smacx"):
         value = run(space, lambda config: float(bytearray(2**20)[0]), trial_memory_limit=mapped)
     assert f"trial_memory_limit={mapped} MB, but this process already maps" in caplog.text
+    assert "a program it runs starts afresh, with the whole limit" in caplog.text
     if value.status is StatusType.MEMORYOUT:
         error = value.additional_info["error"]
         assert error.startswith("MemoryError: an allocation failed under trial_memory_limit")

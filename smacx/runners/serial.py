@@ -262,8 +262,9 @@ def _warn_of_inherited_memory(limit_mb: float) -> None:
     _warned_of_memory.add(pid)
     logger.warning(
         "trial_memory_limit=%g MB, but this process already maps %.0f MB of address space, "
-        "which each trial's process inherits when it is forked from it: a trial has %.0f MB "
-        "left. Raise the limit by that much, or load large data inside the target.",
+        "which each trial's process inherits when it is forked from it: the target's own "
+        "Python code has %.0f MB left (a program it runs starts afresh, with the whole "
+        "limit). Raise the limit by that much, or load large data inside the target.",
         limit_mb,
         mapped,
         max(limit_mb - mapped, 0.0),
