@@ -1084,8 +1084,8 @@ class SMAC:
         return self.incumbent
 
     def _repeats_hint(self) -> str:
-        """For a noisy run that tried its whole finite space: how to spend the rest of
-        ``n_trials`` on more samples of each configuration."""
+        """For a noisy run that tried its whole finite space: how a run spends more of
+        ``n_trials`` on repeats (racing gives them to the incumbent and its challengers)."""
         settings = getattr(self.intensifier, "settings", None)
         if self.scenario.deterministic or not isinstance(settings, Intensifier):
             return ""
