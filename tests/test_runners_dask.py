@@ -1577,6 +1577,38 @@ def test_closing_gives_up_results_one_by_one_within_closing_timeout(
         runner.close()
 
 
+def test_closing_timeout_bounds_the_whole_close_not_each_batch(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Results whose done-callbacks come late form batches of their own: each got a whole
+    closing_timeout (a flaky-test hunt's finding). A batch read after the deadline that
+    begin_close() set is given up at once. Injected: no result comes."""
+    from smacx.runners import dask as runners_dask
+
+    async def stuck(client: Client, futures: Any) -> tuple[bool, Any]:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    with thread_client(1) as (_, c):
+        runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), 4, dask_client=c)
+        runner.closing_timeout = 1.0
+        for info in trials(space, 2):
+            runner.submit_trial(info)
+        runner.wait()
+        runner.wait()
+        first, second = [future for future, _ in runner._running.values()]
+        monkeypatch.setattr(runners_dask, "_gather_boxed", stuck)
+        runner.begin_close()
+        began = time.monotonic()
+        assert runner._gather([first])[0] == {}
+        assert 0.9 < time.monotonic() - began < 2.0
+        began = time.monotonic()
+        assert runner._gather([second])[0] == {}  # (one batch late)
+        assert time.monotonic() - began < 0.5
+        monkeypatch.undo()
+        runner.close()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="no SIGSTOP there")
 def test_closing_gives_up_a_result_that_cannot_be_fetched(space: ConfigurationSpace) -> None:

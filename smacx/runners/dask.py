@@ -326,6 +326,7 @@ class DaskParallelRunner(AbstractRunner):
         self.restart_timeout: float = 10.0
         #: Seconds the results of finished trials are waited for once closing began.
         self.closing_timeout: float = 10.0
+        self._closing_deadline: float = math.inf  # time.monotonic(); set by begin_close()
         # Task keys: this runner's random prefix and a counter (dask's default key draws a
         # uuid4 per task, an os.urandom call, slow with many threads in this process).
         self._key_prefix: str = f"smacx-trial-{uuid.uuid4().hex}"
@@ -675,6 +676,9 @@ class DaskParallelRunner(AbstractRunner):
         again. Such trials are not reported; :meth:`close` forgets them.
         """
         self._closing = True
+        # One deadline for every batch read from now on: closing_timeout bounds the whole
+        # collection, not each gather (results whose done-callbacks arrive late form batches).
+        self._closing_deadline = time.monotonic() + self.closing_timeout
 
     def close(self) -> None:
         """Drop running trials and scattered data; close the cluster if the runner started it.
@@ -963,7 +967,9 @@ class DaskParallelRunner(AbstractRunner):
             return {}, {}
         # While closing, for at most closing_timeout seconds: a result on a worker that died
         # with the run (a Ctrl-C to the whole process group) is given up, as a lost trial.
-        deadline = time.monotonic() + self.closing_timeout if self._closing else None
+        # (one deadline from begin_close(), so that batches of late results do not each get a
+        # whole closing_timeout; a batch read after it still gets a moment for values there)
+        deadline = max(self._closing_deadline, time.monotonic() + 0.1) if self._closing else None
         try:
             return dict(zip([f.key for f in futures], self._gather_in_steps(futures, deadline))), {}
         except NoWorkersError:
