@@ -104,3 +104,11 @@ def existing_file(text: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text}")
     return path
+
+
+def add_speedup_options(parser: argparse.ArgumentParser, tasks: Iterable[str]) -> None:
+    """The options that speedup.py and its simulation, async_sim.py, share: the tasks (some
+    of ``tasks``), the workers of the parallel runs, and the trials of the one-worker run."""
+    parser.add_argument("--tasks", type=names(tasks, "task"), default="branin,hartmann6,levy5")
+    parser.add_argument("--workers", type=positive_int, default=8)
+    parser.add_argument("--trials", type=positive_int, default=100)

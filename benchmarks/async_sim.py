@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _args import names, nonnegative_float, positive_int
+from _args import add_speedup_options, nonnegative_float, positive_int
 from tasks import TASKS
 
 
@@ -129,9 +129,7 @@ def _run(args: tuple[str, int, int, int, int, float, str, float, float]) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=names(TASKS, "task"), default="branin,hartmann6,levy5")
-    parser.add_argument("--workers", type=positive_int, default=8)
-    parser.add_argument("--trials", type=positive_int, default=100)
+    add_speedup_options(parser, TASKS)
     parser.add_argument("--seeds", type=positive_int, default=10)
     parser.add_argument("--max-factor", type=positive_int, default=4)
     parser.add_argument(

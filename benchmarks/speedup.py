@@ -60,8 +60,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _args import (
+    add_speedup_options,
     existing_file,
-    names,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -229,9 +229,7 @@ def summarize(records: list[dict[str, Any]], target: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=names(TASKS, "task"), default="branin,hartmann6,levy5")
-    parser.add_argument("--workers", type=positive_int, default=8)
-    parser.add_argument("--trials", type=positive_int, default=100)
+    add_speedup_options(parser, TASKS)
     parser.add_argument("--sleep", type=nonnegative_float, default=0.2)
     parser.add_argument("--seeds", type=positive_int, default=1)
     parser.add_argument(
