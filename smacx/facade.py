@@ -1101,12 +1101,11 @@ class SMAC:
         h = self.runhistory
         if self.incumbent is not None or not h.n_finished:
             return
-        if any(v.status is StatusType.SUCCESS for _, v in h.finished()):
+        statuses = h.status_counts()
+        if statuses.get(StatusType.SUCCESS.name):
             return
         counts = ", ".join(
-            f"{n} {status}"
-            for status, n in sorted(h.status_counts().items())
-            if status != StatusType.RUNNING.name
+            f"{n} {status}" for status, n in sorted(statuses.items()) if status != "RUNNING"
         )
         message = (
             f"optimize() ended without an incumbent: none of the run's {h.n_finished} finished "

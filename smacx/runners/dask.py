@@ -326,7 +326,8 @@ class DaskParallelRunner(AbstractRunner):
         self.restart_timeout: float = 10.0
         #: Seconds the results of finished trials are waited for once closing began.
         self.closing_timeout: float = 10.0
-        self._closing_deadline: float = math.inf  # time.monotonic(); set by begin_close()
+        # time.monotonic() after which results are given up; inf until begin_close()
+        self._closing_deadline: float = math.inf
         # Task keys: this runner's random prefix and a counter (dask's default key draws a
         # uuid4 per task, an os.urandom call, slow with many threads in this process).
         self._key_prefix: str = f"smacx-trial-{uuid.uuid4().hex}"
@@ -339,8 +340,6 @@ class DaskParallelRunner(AbstractRunner):
         self._bad_workers: dict[str, str] = {}
         self._good_workers: list[str] = []  # the others (set by _total_threads)
         self._restored_at: float = -math.inf  # time.monotonic() of the last _restore_workers
-        self._closing: bool = False  # begin_close() was called
-        # Argument name -> (the object, the future of its scattered copy).
         # Argument name -> (the object, the future of its scattered copy or None, what a task
         # gets for it: an _Inline or a _Scattered; see _scatter).
         self._scattered: dict[str, tuple[Any, Future[Any] | None, Any]] = {}
@@ -675,7 +674,6 @@ class DaskParallelRunner(AbstractRunner):
         given up instead, without waiting for workers, and so is a result being computed
         again. Such trials are not reported; :meth:`close` forgets them.
         """
-        self._closing = True
         # One deadline for every batch read from now on: closing_timeout bounds the whole
         # collection, not each gather (results whose done-callbacks arrive late form batches).
         self._closing_deadline = time.monotonic() + self.closing_timeout
@@ -725,6 +723,11 @@ class DaskParallelRunner(AbstractRunner):
             _close_cluster(self._client, self._cluster, self.scheduler_file, quietly=False)
 
     # -- internals ---------------------------------------------------------------------------
+
+    @property
+    def _closing(self) -> bool:
+        """Whether :meth:`begin_close` was called."""
+        return self._closing_deadline < math.inf
 
     def _on_done(self, future: Future[Any]) -> None:
         # Runs in dask's callback thread: only hand the key over.
@@ -1015,7 +1018,7 @@ class DaskParallelRunner(AbstractRunner):
         gathering = asyncio.run_coroutine_threadsafe(
             _gather_boxed(client, futures), client.loop.asyncio_loop
         )
-        step = max(0.05, min(1.0, self.patience / 4))
+        step = self._step
         no_workers_since: float | None = None
         try:
             while True:
@@ -1029,19 +1032,13 @@ class DaskParallelRunner(AbstractRunner):
                     if not ok:
                         raise value
                     return value
-                now = time.monotonic()
                 if deadline is not None:
-                    if now >= deadline:
+                    if time.monotonic() >= deadline:
                         raise _GaveUp(f"not fetched within {self.closing_timeout} s of closing")
                     continue
                 # (this may submit again a trial being gathered whose workers are gone, which
                 # dask would hold for good: iter_results skips its old key)
-                if self._total_threads():
-                    no_workers_since = None
-                    continue
-                no_workers_since = now if no_workers_since is None else no_workers_since
-                if now - no_workers_since >= self._patience():
-                    raise self._no_workers_error(self._patience())
+                no_workers_since = self._workers_or_patience(no_workers_since)
         finally:
             gathering.cancel()  # (nothing if it is done)
 
@@ -1173,7 +1170,7 @@ class DaskParallelRunner(AbstractRunner):
         Raises:
             NoWorkersError: The cluster had no worker for ``patience`` seconds meanwhile.
         """
-        step = max(0.05, min(1.0, self.patience / 4))
+        step = self._step
         deadline = math.inf if timeout is None else time.monotonic() + timeout
         no_workers_since: float | None = None
         free_at_start = self._threads + self.ahead() - self._n_unfinished()
@@ -1184,22 +1181,44 @@ class DaskParallelRunner(AbstractRunner):
             try:
                 key = self._done.get(timeout=min(step, left))
             except queue.Empty:
-                if self._total_threads():
+                no_workers_since = self._workers_or_patience(no_workers_since)
+                if no_workers_since is None:
                     free = self._threads + self.ahead() - self._n_unfinished()
                     # Only more free threads than at the start (a worker joined); a thread that
                     # was free already (wait() with a slow first trial) is no reason to return.
                     if free > max(free_at_start, 0):
                         return  # a worker joined: it need not wait for a running trial
-                    no_workers_since = None
-                    continue
-                now = time.monotonic()
-                no_workers_since = now if no_workers_since is None else no_workers_since
-                if now - no_workers_since >= self._patience():
-                    raise self._no_workers_error(self._patience()) from None
                 continue
             if key in self._running:
                 self._finished.append(key)
                 return
+
+    @property
+    def _step(self) -> float:
+        """Seconds between two counts of the workers while waiting (a quarter of patience,
+        between 0.05 and 1)."""
+        return max(0.05, min(1.0, self.patience / 4))
+
+    def _workers_or_patience(self, since: float | None) -> float | None:
+        """Count the workers (which restores the runner's own cluster, see
+        :meth:`_total_threads`) for a wait that checks in steps.
+
+        Args:
+            since: ``time.monotonic()`` since when the cluster has had no worker, or None.
+
+        Returns:
+            None if there are workers, else ``since`` (now, if it was None).
+
+        Raises:
+            NoWorkersError: There has been no worker for ``patience`` seconds.
+        """
+        if self._total_threads():
+            return None
+        now = time.monotonic()
+        since = now if since is None else since
+        if now - since >= self._patience():
+            raise self._no_workers_error(self._patience()) from None
+        return since
 
     def _await_workers(self) -> None:
         """Block until the cluster has a worker, at most ``patience`` seconds.
@@ -1209,7 +1228,7 @@ class DaskParallelRunner(AbstractRunner):
         """
         # In steps, counting the workers each time: that restores the runner's own cluster.
         start = time.monotonic()
-        step = max(0.05, min(1.0, self.patience / 4))
+        step = self._step
         while not self._total_threads():
             left = start + self._patience() - time.monotonic()
             if left <= 0:

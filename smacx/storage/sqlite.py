@@ -90,16 +90,14 @@ class SQLiteStorage:
                 tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
                 if not {"meta", "configs", "trials"} <= tables:
                     self._conn.close()
+                    problem = "it holds no smacx run history"
                     wal = self.path.with_name(self.path.name + "-wal")
-                    raise sqlite3.DatabaseError(
-                        "it holds no smacx run history"
-                        + (
-                            ""
-                            if wal.exists() and wal.stat().st_size  # (opening makes an empty one)
-                            else f" (if it is a copy of a run's database, copy {wal.name} too: "
-                            "a run that was open or killed keeps its latest writes there)"
+                    if not (wal.exists() and wal.stat().st_size):  # (opening makes an empty one)
+                        problem += (
+                            f" (if it is a copy of a run's database, copy {wal.name} too: a run "
+                            "that was open or killed keeps its latest writes there)"
                         )
-                    )
+                    raise sqlite3.DatabaseError(problem)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._conn = sqlite3.connect(
