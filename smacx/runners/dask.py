@@ -1179,8 +1179,12 @@ class DaskParallelRunner(AbstractRunner):
             if left <= 0:
                 return
             try:
-                key = self._done.get(timeout=min(step, left))
+                key: str | None = self._done.get(timeout=min(step, left))
             except queue.Empty:
+                key = None
+            # Outside the except clause, so that a Ctrl-C while the workers are counted
+            # does not show up as raised while handling queue.Empty.
+            if key is None:
                 no_workers_since = self._workers_or_patience(no_workers_since)
                 if no_workers_since is None:
                     free = self._threads + self.ahead() - self._n_unfinished()
@@ -1358,6 +1362,10 @@ def _close_cluster(
             with contextlib.suppress(Exception):
                 client.run(_quiet_worker_logs, wait=False, on_error="ignore")
 
+        # On a loaded machine the message may still be on its way when the workers close,
+        # and the scheduler (in this process) logs an error for each it did not reach.
+        scheduler_log = logging.getLogger("distributed.scheduler")
+        scheduler_log.addFilter(_drop_failed_broadcasts)
         with contextlib.suppress(RuntimeError):  # no new thread at interpreter shutdown
             quieting = threading.Thread(target=quiet, name="smacx-quiet-workers", daemon=True)
             quieting.start()
@@ -1365,12 +1373,21 @@ def _close_cluster(
         try:
             client.close()  # type: ignore[no-untyped-call]
         finally:
-            cluster.close()
+            try:
+                cluster.close()
+            finally:
+                scheduler_log.removeFilter(_drop_failed_broadcasts)
             if scheduler_file is not None and _names_scheduler(scheduler_file, address):
                 scheduler_file.unlink(missing_ok=True)
     except Exception:
         if not quietly:
             raise
+
+
+def _drop_failed_broadcasts(record: logging.LogRecord) -> bool:
+    """A filter for the scheduler's log while the runner closes its own cluster: drops the
+    errors of messages to workers that closed first."""
+    return not record.getMessage().startswith("broadcast to ")
 
 
 async def _quiet_worker_logs() -> None:
