@@ -1179,7 +1179,7 @@ class DaskParallelRunner(AbstractRunner):
             if left <= 0:
                 return
             try:
-                key: str | None = self._done.get(timeout=min(step, left))
+                key: Key | None = self._done.get(timeout=min(step, left))
             except queue.Empty:
                 key = None
             # Outside the except clause, so that a Ctrl-C while the workers are counted
