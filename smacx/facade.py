@@ -282,6 +282,9 @@ class SMAC:
         self._session: str | None = None  # registered by _open_storage
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
         self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
+        # Held by ask(), tell(), close() and optimize()'s own asks and searches: callers of
+        # ask and tell in several threads (their own executor's) take turns.
+        self._lock = threading.RLock()
         if overwrite and scenario.output_path is not None:
             # The settings' own checks (budgets, brackets) on a history in memory, so that an
             # error leaves the stored run as it was rather than after the wipe.
@@ -539,27 +542,32 @@ class SMAC:
         the loop decides when to stop (as in SMAC3). A trial asked and never told is given up
         by :meth:`close`.
 
+        ``ask()``, :meth:`tell` and :meth:`close` may be called from several threads (say,
+        those of a ``concurrent.futures`` executor that runs the trials): they take turns.
+
         Raises:
             SearchSpaceExhaustedError: Every configuration of a finite space has been tried.
                 While trials still run, their results may call for more seeds or instances
                 of one: the message then says to tell them and ask again.
+            StorageError: This object was closed (see :meth:`close`).
         """
-        self._check_open("ask()")
-        self._run_clock()  # started by the first of ask, tell and optimize
-        try:
-            info = self._ask(stale_only=False)
-        except SearchSpaceExhaustedError as err:
-            running = self.runhistory.n_running
-            if running:
-                raise SearchSpaceExhaustedError(
-                    f"{err} {running} trial(s) are still running: tell their results and ask "
-                    "again, as they may call for more trials of the configurations there are "
-                    "(further seeds or instances)."
-                ) from None
-            raise
-        assert info is not None
-        self._asked.add(info)  # close() gives it up if it is never told
-        return info
+        with self._lock:
+            self._check_open("ask()")
+            self._run_clock()  # started by the first of ask, tell and optimize
+            try:
+                info = self._ask(stale_only=False)
+            except SearchSpaceExhaustedError as err:
+                running = self.runhistory.n_running
+                if running:
+                    raise SearchSpaceExhaustedError(
+                        f"{err} {running} trial(s) are still running: tell their results and "
+                        "ask again, as they may call for more trials of the configurations "
+                        "there are (further seeds or instances)."
+                    ) from None
+                raise
+            assert info is not None
+            self._asked.add(info)  # close() gives it up if it is never told
+            return info
 
     def _check_open(self, method: str) -> None:
         if self._closed:
@@ -646,12 +654,30 @@ class SMAC:
                 instance the scenario does not have or a budget the intensifier does not run
                 trials at (or none, in a scenario with budgets), or ``value`` is not a
                 TrialValue.
+            StorageError: This object was closed (see :meth:`close`).
         """
+        with self._lock:
+            self._tell(info, value)
+
+    def _tell(self, info: TrialInfo, value: TrialValue) -> None:
+        """:meth:`tell`, with the object's lock held."""
         self._check_open("tell()")
         self._run_clock()
         t0 = time.perf_counter()
-        if not isinstance(info, TrialInfo) or not isinstance(value, TrialValue):
-            raise TrialError(f"tell takes a TrialInfo and a TrialValue; got {info!r}, {value!r}.")
+        if not isinstance(info, TrialInfo):
+            raise TrialError(
+                "tell: info must be the TrialInfo that ask() returned (or one built as "
+                "TrialInfo(config, instance=..., seed=..., budget=...) for a result from "
+                f"elsewhere); got {type(info).__name__} {info!r:.200}."
+            )
+        if not isinstance(value, TrialValue):
+            example = "TrialValue(cost=..., status=StatusType.SUCCESS)"
+            if is_real(value):
+                example = f"TrialValue(cost={value!r})"
+            raise TrialError(
+                f"tell: value must be a smacx.TrialValue, e.g. {example}; got "
+                f"{type(value).__name__} {value!r:.200}."
+            )
         if not _same_space(info.config.config_space, self.scenario.configspace):
             raise TrialError(
                 "tell: info.config must be a configuration of the scenario's configspace; got "
@@ -1013,9 +1039,10 @@ class SMAC:
                         # another process may have claimed them first.
                         spent = self.runhistory.n_submitted >= self.scenario.n_trials
                         try:
-                            next_info = self._ask(
-                                stale_only=spent, max_trials=self.scenario.n_trials
-                            )
+                            with self._lock:
+                                next_info = self._ask(
+                                    stale_only=spent, max_trials=self.scenario.n_trials
+                                )
                         except SearchSpaceExhaustedError as err:
                             if not self.runner.is_running():
                                 # Every trial the space allows has run: that is the result,
@@ -1049,12 +1076,14 @@ class SMAC:
                 if left and self.runner.is_running():
                     # Every worker is busy: search ahead for the results to come.
                     started = time.perf_counter()
-                    self.selector.prepare(self.runhistory)
+                    with self._lock:
+                        self.selector.prepare(self.runhistory)
                     self._own_time += time.perf_counter() - started
                 # Wait for a result, or (nothing running, no free worker) for a worker to join;
                 # wake up in time to retire overdue trials.
                 self.runner.wait(timeout=self._poll_interval())
-                self._retire_overdue()
+                with self._lock:
+                    self._retire_overdue()
                 bar.update(self._collect())
         except BaseException as err:
             if isinstance(err, KeyboardInterrupt):
@@ -1364,7 +1393,14 @@ class SMAC:
         :meth:`ask` and never told) are given up: the next run on this history, in this
         process or another, runs them again. :meth:`ask`, :meth:`tell` and :meth:`optimize`
         raise :class:`~smacx.errors.StorageError` afterwards; closing again does nothing.
+        Called from another thread while an :meth:`ask` or :meth:`tell` is under way, it
+        waits for that call to end.
         """
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        """:meth:`close`, with the object's lock held."""
         if self._closed:
             return
         _open_here.discard(self)

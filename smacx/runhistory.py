@@ -168,6 +168,9 @@ class RunHistory:
         self._finished_log: list[TrialKey] = []
         self._last_config_id = 0
         self._last_version = 0
+        # One sync at a time: a thread that applied rows it read before another thread's sync
+        # read and applied newer ones brought a finished trial back as RUNNING, for good.
+        self._sync_lock = threading.RLock()
         self.sync()
         self._closed = threading.Event()
         if math.isfinite(self.lease_seconds) and callable(
@@ -192,16 +195,17 @@ class RunHistory:
         # Trials first: a trial's configuration is stored before the trial, so every trial
         # read here finds its configuration in the read that follows, even while other
         # processes write between the two reads.
-        records = self.storage.read_trials(self._last_version)
-        for rec in self.storage.read_configs(self._last_config_id):
-            config = config_from_json(self.configspace, rec.config_json)
-            self._configs[rec.config_id] = config
-            self._origins[rec.config_id] = rec.origin
-            self._ids[rec.config_json] = rec.config_id
-            self._last_config_id = max(self._last_config_id, rec.config_id)
-        for record in records:
-            self._apply(record)
-        return len(records)
+        with self._sync_lock:
+            records = self.storage.read_trials(self._last_version)
+            for rec in self.storage.read_configs(self._last_config_id):
+                config = config_from_json(self.configspace, rec.config_json)
+                self._configs[rec.config_id] = config
+                self._origins[rec.config_id] = rec.origin
+                self._ids[rec.config_json] = rec.config_id
+                self._last_config_id = max(self._last_config_id, rec.config_id)
+            for record in records:
+                self._apply(record)
+            return len(records)
 
     def _apply(self, rec: TrialRecord) -> None:
         self._last_version = max(self._last_version, rec.version)
@@ -334,10 +338,16 @@ class RunHistory:
         """
         if value.status is StatusType.RUNNING:
             raise TrialError(f"a result needs a final status, got RUNNING for {info}.")
-        if len(value.costs()) != len(self.objectives):
+        costs = value.costs()
+        if len(costs) != len(self.objectives):
+            names = list(self.objectives)
+            config_id = self.get_config_id(info.config)
+            config = "a new configuration" if config_id is None else f"config {config_id}"
             raise TrialError(
-                f"the result of {info} has {len(value.costs())} cost(s), expected "
-                f"{len(self.objectives)} (objectives {list(self.objectives)})."
+                f"value.cost must hold one cost per objective: expected {len(names)}, in the "
+                f"order of the objectives {names}, as TrialValue(cost=[{', '.join(names)}]); got "
+                f"{len(costs)} ({value.cost!r:.100}) for the trial of {config} "
+                f"(instance={info.instance!r}, seed={info.seed}, budget={info.budget})."
             )
 
     def release(self, info: TrialInfo) -> bool:

@@ -140,9 +140,15 @@ class TrialValue:
         if not values or not all(_is_real(v) for v in values):
             from smacx.errors import TrialError
 
+            hint = (
+                " (for several objectives, list their costs in the order of "
+                "Scenario(objectives=...), e.g. TrialValue(cost=[0.1, 3.0]))"
+                if isinstance(cost, Mapping)
+                else ""
+            )
             raise TrialError(
-                "TrialValue.cost must be a number, or a list of numbers with one per objective; "
-                f"got {self.cost!r:.200}."
+                "TrialValue.cost must be a number, or a list of numbers with one per objective"
+                f"{hint}; got {self.cost!r:.200}."
             )
         if not isinstance(self.status, StatusType):
             from smacx.errors import TrialError

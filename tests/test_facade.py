@@ -2105,3 +2105,114 @@ def test_a_resumed_run_logs_its_stored_incumbent_as_such(
             assert again.incumbent is not None
         assert any(m.startswith("Incumbent of the stored run: config") for m in stored), stored
         assert not any(m.startswith("New incumbent") for m in stored), stored
+
+
+def _ask_and_tell_in_threads(smac: SMAC, n_threads: int, per_thread: int) -> list[TrialInfo]:
+    """Run ``n_threads`` threads that each ask and tell ``per_thread`` trials of
+    :func:`quadratic` on ``smac`` at once; returns the trials asked. Errors are raised."""
+    asked: list[TrialInfo] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(n_threads)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(per_thread):
+            try:
+                info = smac.ask()
+                asked.append(info)
+                smac.tell(info, TrialValue(cost=quadratic(info.config)))
+            except BaseException as err:  # reported below
+                errors.append(err)
+
+    threads = [threading.Thread(target=work) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return asked
+
+
+def test_ask_and_tell_from_several_threads_leave_no_trial_running(tmp_path: Path) -> None:
+    """Users of Optuna's ask/tell call them from the threads of their own executor: every
+    asked trial is distinct, and once all are told none is left running (before, a stored
+    run ended with trials both finished and RUNNING in the history)."""
+    space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+    for seed in range(3):
+        sc = scenario(space, tmp_path, n_trials=48, seed=seed, name=f"threads{seed}")
+        smac = SMAC(sc, progress=False)
+        asked = _ask_and_tell_in_threads(smac, 8, 6)
+        assert len({(frozenset(dict(i.config).items()), i.seed) for i in asked}) == 48
+        assert smac.runhistory.n_finished == 48
+        assert smac.runhistory.n_running == 0
+        smac.close()
+
+
+def test_close_from_another_thread_waits_for_an_ask_under_way(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """close() while another thread is inside ask() closed the storage under it: ask raised
+    a StorageError that called the database damaged. Now close() waits for the ask, and
+    gives up the trial it handed out, which the next SMAC on the run runs again."""
+    inside, resume = threading.Event(), threading.Event()
+
+    class Hold(Callback):
+        def on_ask_start(self, smac: SMAC) -> None:
+            inside.set()
+            resume.wait(1.0)
+
+    sc = scenario(space, tmp_path, n_trials=5, name="close_race")
+    smac = SMAC(sc, callbacks=[Hold()], progress=False)
+    outcome: list[object] = []
+
+    def ask() -> None:
+        try:
+            outcome.append(smac.ask())
+        except BaseException as err:  # reported below
+            outcome.append(err)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    assert inside.wait(5.0)
+    closer = threading.Thread(target=smac.close)
+    closer.start()
+    closer.join(0.3)  # (with the fix it waits for the ask; the ask waits at most 1 s)
+    resume.set()
+    asker.join(5.0)
+    closer.join(5.0)
+    assert isinstance(outcome[0], TrialInfo), outcome[0]
+    again = SMAC(sc, progress=False)
+    assert again.runhistory.n_stale() == 1
+    assert again.ask() == outcome[0]
+    again.close()
+
+
+def test_tell_names_the_argument_that_is_not_a_trial_info_or_a_trial_value(
+    space: ConfigurationSpace,
+) -> None:
+    """A SMAC3 or Optuna user passes the cost itself, or the configuration: the message says
+    which argument is wrong and how to build the right one, not both reprs in one line."""
+    smac = SMAC(scenario(space, n_trials=5), progress=False)
+    info = smac.ask()
+    with pytest.raises(TrialError, match=r"value must be a smacx\.TrialValue.*got float 1\.5") as e:
+        smac.tell(info, 1.5)  # type: ignore[arg-type]
+    assert "TrialValue(cost=1.5)" in str(e.value)
+    with pytest.raises(TrialError, match=r"info must be the TrialInfo that ask\(\) returned"):
+        smac.tell(info.config, TrialValue(cost=1.0))  # type: ignore[arg-type]
+    smac.tell(info, TrialValue(cost=1.5))  # nothing was recorded by the refused calls
+    assert smac.runhistory.n_finished == 1
+
+
+def test_a_cost_of_the_wrong_length_says_how_to_give_one_per_objective(
+    space: ConfigurationSpace,
+) -> None:
+    smac = SMAC(scenario(space, n_trials=5, objectives=["error", "size"]), progress=False)
+    info = smac.ask()
+    with pytest.raises(TrialError) as e:
+        smac.tell(info, TrialValue(cost=0.5))
+    message = str(e.value)
+    assert "value.cost" in message and "['error', 'size']" in message
+    assert "TrialValue(cost=[error, size])" in message and "got 1 (0.5)" in message
+    assert smac.runhistory.n_running == 1  # still asked: it may be told again
+    smac.tell(info, TrialValue(cost=[0.5, 3.0]))
+    assert smac.runhistory.n_finished == 1

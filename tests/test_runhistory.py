@@ -266,3 +266,48 @@ def test_a_history_collected_unclosed_stops_renewing_leases(
     gc.collect()
     renewing.join(timeout=5)
     assert not renewing.is_alive()
+
+
+class _PausingReads:
+    """A storage whose next ``read_trials`` in thread ``paused`` waits, after reading, until
+    ``resume`` is set (or a second has passed): another thread's sync runs in between."""
+
+    def __init__(self, inner: SQLiteStorage) -> None:
+        self.inner = inner
+        self.paused: threading.Thread | None = None
+        self.reading = threading.Event()
+        self.resume = threading.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def read_trials(self, after_version: int) -> list:  # type: ignore[type-arg]
+        records = self.inner.read_trials(after_version)
+        if threading.current_thread() is self.paused:
+            self.paused = None
+            self.reading.set()
+            self.resume.wait(1.0)
+        return records
+
+
+def test_syncs_of_two_threads_never_bring_back_a_finished_trial_as_running(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A thread's sync that read a trial RUNNING, and applied it after another thread's sync
+    had applied its result, left the trial both finished and running for good (n_running
+    never came back to 0), as SMAC.ask and SMAC.tell called from several threads did."""
+    storage = _PausingReads(SQLiteStorage(tmp_path / "runhistory.db"))
+    rh = RunHistory(space, storage=storage)  # type: ignore[arg-type]
+    info = TrialInfo(space.get_default_configuration(), seed=0)
+    rh.add_running(info)
+    storage.inner.release_trial(rh.key_of(info), rh.owner)  # a newer RUNNING row to read
+    reader = threading.Thread(target=rh.sync)
+    storage.paused = reader
+    reader.start()
+    storage.reading.wait(5.0)
+    rh.add(info, TrialValue(cost=1.0))  # in this thread, while the reader holds its rows
+    storage.resume.set()
+    reader.join(5.0)
+    assert rh.n_finished == 1
+    assert rh.n_running == 0 and rh.running() == []
+    assert len(rh) == 1

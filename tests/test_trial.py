@@ -66,3 +66,9 @@ def test_trial_info_refuses_budgets_that_are_not_positive_and_finite(
 def test_trial_value_additional_info_must_be_a_dict(info: object) -> None:
     with pytest.raises(TrialError, match="additional_info must be a dict"):
         TrialValue(cost=1.0, additional_info=info)  # type: ignore[arg-type]
+
+
+def test_a_cost_given_as_a_dict_says_to_list_the_objectives_in_order() -> None:
+    """A target may return a dict of objective name to cost; a TrialValue takes a list."""
+    with pytest.raises(TrialError, match=r"in the order of Scenario\(objectives=\.\.\.\)"):
+        TrialValue(cost={"error": 0.1, "size": 3.0})  # type: ignore[arg-type]
