@@ -1009,19 +1009,25 @@ class SMAC:
             # which fixes the process's start method for good)
             from tqdm.auto import tqdm
 
-            bar = tqdm(
-                total=self.scenario.n_trials,
-                initial=min(self.runhistory.n_finished, self.scenario.n_trials),
-                unit="trial",
-                desc="smacx",
+            bar = _Bar(
+                tqdm(
+                    total=self.scenario.n_trials,
+                    initial=min(self.runhistory.n_finished, self.scenario.n_trials),
+                    unit="trial",
+                    desc="smacx",
+                )
             )
-        for cb in self.callbacks:
-            cb.on_start(self)
+        try:
+            for cb in self.callbacks:
+                cb.on_start(self)
+            if self._spent is None:
+                self._spent = _Spent(self.runhistory.storage, self._session or "in memory")
+            self._spent.start()
+        except BaseException:
+            bar.close()  # (and the logger's filter with it)
+            raise
         parallel = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
         frozen = False
-        if self._spent is None:
-            self._spent = _Spent(self.runhistory.storage, self._session or "in memory")
-        self._spent.start()
         self._optimizing = True
         try:
             if parallel:
@@ -1491,6 +1497,66 @@ class _NoBar:
 
     def close(self) -> None:
         pass
+
+
+class _Bar(logging.Filter):
+    """``optimize``'s progress bar, and a filter on the "smacx" logger while it shows: each
+    record that a handler will write clears the bar first, and the next update draws it again
+    on a line of its own (else a handler writing to the same terminal appends the record to
+    the bar's line). Only smacx's own logger: the application's logging is left alone."""
+
+    def __init__(self, bar: Any) -> None:
+        """Show ``bar`` (a ``tqdm``) and start clearing it for smacx's records.
+
+        Args:
+            bar: The progress bar, drawn already.
+        """
+        super().__init__()
+        self._bar = bar
+        self._cleared = False
+        logger.addFilter(self)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Clear the bar before ``record`` is written; the record always passes.
+
+        Args:
+            record: A record of the "smacx" logger.
+
+        Returns:
+            True.
+        """
+        if not self._cleared and _is_handled(record.levelno):
+            self._bar.clear()
+            self._cleared = True
+        return True
+
+    def update(self, n: int) -> None:
+        """Count ``n`` more finished trials, and draw the bar again if a record cleared it.
+
+        Args:
+            n: How many trials finished since the last update.
+        """
+        self._bar.update(n)
+        if self._cleared:
+            self._cleared = False
+            self._bar.refresh()
+
+    def close(self) -> None:
+        """Draw the bar a last time and stop filtering the logger."""
+        logger.removeFilter(self)
+        self._bar.close()
+
+
+def _is_handled(level: int) -> bool:
+    """Whether a record of the "smacx" logger at ``level`` reaches a handler that writes it
+    (any but a ``NullHandler``), as ``Logger.callHandlers`` walks the hierarchy."""
+    log: logging.Logger | None = logger
+    while log is not None:
+        for handler in log.handlers:
+            if not isinstance(handler, logging.NullHandler) and level >= handler.level:
+                return True
+        log = log.parent if log.propagate else None
+    return False
 
 
 #: The fields of a Scenario that its runner applies to every trial (see _make_runner).
@@ -2003,14 +2069,15 @@ _RAN = frozenset({StatusType.SUCCESS, StatusType.TIMEOUT, StatusType.MEMORYOUT})
 
 
 def _warn(message: str, stacklevel: int) -> None:
-    """Log ``message`` as a warning, and raise it as a Python warning too: that one is shown
-    when the application set up no logging (the "smacx" logger has only a NullHandler).
+    """Say ``message``, about the run as a whole and for its caller to act on, as a Python
+    ``UserWarning``: shown when the application set up no logging (the "smacx" logger has only
+    a NullHandler), routed to logging by ``logging.captureWarnings(True)``, an error under
+    ``-W error``. Not logged too, which showed it twice once logging was set up.
 
     Args:
         message: What to say.
         stacklevel: ``warnings.warn``'s, as seen from here (2: the caller of this function).
     """
-    logger.warning("%s", message)
     warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 

@@ -1390,26 +1390,22 @@ def test_every_configuration_records_where_it_came_from(space: ConfigurationSpac
     assert origins["model"] > origins["random"] > 0
 
 
-def test_optimize_on_an_exhausted_space_returns_the_best_with_a_warning(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_optimize_on_an_exhausted_space_returns_the_best_with_a_warning() -> None:
     from ConfigSpace import Categorical
 
     small = ConfigurationSpace(seed=0)
     small.add([Categorical("c", ["a", "bb", "ccc"])])
     smac = SMAC(scenario(small, n_trials=20), lambda config: len(config["c"]), progress=False)
-    # a Python warning too: the "smacx" logger has no handler unless the application adds one
-    with caplog.at_level("WARNING", logger="smacx"), pytest.warns(UserWarning, match="n_trials"):
+    # a Python warning: the "smacx" logger has no handler unless the application adds one
+    with pytest.warns(UserWarning, match="Stopping before n_trials") as warned:
         best = smac.optimize()
     assert best is not None and best["c"] == "a"
     assert smac.runhistory.n_finished == 3
-    assert "Stopping before n_trials" in caplog.text
-    assert "max_config_calls" not in caplog.text  # deterministic: nothing more to learn
+    text = " ".join(str(w.message) for w in warned)
+    assert "max_config_calls" not in text  # deterministic: nothing more to learn
 
 
-def test_a_noisy_run_that_tried_its_whole_space_says_how_to_repeat_more(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_a_noisy_run_that_tried_its_whole_space_says_how_to_repeat_more() -> None:
     """2 x 2 knobs, noisy, n_trials=30: racing ends once the incumbent has 3 samples and
     the others lost to it. For noisy measurements, more repeats are the useful advice (an
     audit's finding)."""
@@ -1420,11 +1416,11 @@ def test_a_noisy_run_that_tried_its_whole_space_says_how_to_repeat_more(
     rng = np.random.default_rng(0)
     sc = scenario(small, n_trials=30, deterministic=False)
     smac = SMAC(sc, lambda config, seed: config["a"] + rng.normal(), progress=False)
-    with caplog.at_level("WARNING", logger="smacx"), pytest.warns(UserWarning, match="n_trials"):
+    with pytest.warns(UserWarning, match="n_trials") as warned:
         smac.optimize()
     few = smac.runhistory.n_finished
     assert 4 <= few < 30
-    assert "Intensifier(max_config_calls=...)" in caplog.text
+    assert any("Intensifier(max_config_calls=...)" in str(w.message) for w in warned)
     more = Intensifier(max_config_calls=20)
     smac = SMAC(sc, lambda config, seed: config["a"] + rng.normal(), intensifier=more)
     with pytest.warns(UserWarning, match="n_trials"):  # the losers are not raced again
@@ -2216,3 +2212,61 @@ def test_a_cost_of_the_wrong_length_says_how_to_give_one_per_objective(
     assert smac.runhistory.n_running == 1  # still asked: it may be told again
     smac.tell(info, TrialValue(cost=[0.5, 3.0]))
     assert smac.runhistory.n_finished == 1
+
+
+_EXHAUSTED_SPACE_SCRIPT = """
+import logging, sys
+from ConfigSpace import Categorical, ConfigurationSpace
+from smacx import SMAC, Scenario
+
+logging.basicConfig(level=logging.INFO)
+if "capture" in sys.argv:
+    logging.captureWarnings(True)
+space = ConfigurationSpace(seed=0)
+space.add(Categorical("c", ["a", "bb", "ccc"]))
+sc = Scenario(space, n_trials=10, deterministic=True, seed=0, output_directory=None)
+SMAC(sc, lambda config: len(config["c"]), progress=False).optimize()
+"""
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_a_warning_about_the_run_is_shown_once_with_logging_set_up(capture: bool) -> None:
+    """With the README's ``logging.basicConfig(level=logging.INFO)`` (and with
+    ``logging.captureWarnings(True)``), the early stop of an exhausted space was printed twice:
+    once by the "smacx" logger and once as a Python warning (an audit's finding)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _EXHAUSTED_SPACE_SCRIPT, *(["capture"] if capture else [])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("Stopping before n_trials") == 1, out.stderr
+
+
+def test_log_records_do_not_run_into_the_progress_bar(
+    space: ConfigurationSpace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An application that logs to stderr saw each of smacx's records glued to the end of the
+    progress bar ("... ?trial/s]INFO:smacx:New incumbent ...", an audit's finding): the bar is
+    cleared before a record and drawn again after it."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)  # (sys.stderr is capsys's here)
+    log = logging.getLogger("smacx")
+    old_level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        smac = SMAC(scenario(space, n_trials=12), quadratic, progress=True)
+        smac.optimize()
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+    err = capsys.readouterr().err
+    segments = [s for line in err.split("\n") for s in line.split("\r")]
+    assert any("New incumbent" in s for s in segments), err
+    glued = [s for s in segments if "trial/s]" in s and "ncumbent" in s]
+    assert not glued, glued
+    assert "\nsmacx run" in err, err  # the summary, after the bar's last line
+    assert not log.filters  # the bar's filter is gone with the bar

@@ -660,3 +660,24 @@ def test_a_failed_trial_is_logged_with_its_configuration(
     assert (
         '{"x": 1.5, "y": -2.0}' in caplog.text and "ended CRASHED: ValueError: boom" in caplog.text
     )
+
+
+def test_a_crashed_trials_traceback_is_logged_at_debug_only(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A crash was logged as one warning with the error's last line; its traceback was in the
+    run history only, even with DEBUG logging (an audit's finding). The warning stays one line."""
+
+    def broken(config: Configuration) -> float:
+        raise ZeroDivisionError("a bug in the target")
+
+    info = TrialInfo(space.get_default_configuration(), seed=0)
+    with caplog.at_level("WARNING", logger="smacx"):
+        make(space, broken).submit_trial(info)
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "\n" not in caplog.records[0].getMessage()
+    caplog.clear()
+    with caplog.at_level("DEBUG", logger="smacx"):
+        make(space, broken).submit_trial(info)
+    assert [r.levelname for r in caplog.records] == ["WARNING", "DEBUG"]
+    assert 'in broken\n    raise ZeroDivisionError("a bug in the target")' in caplog.text

@@ -378,7 +378,8 @@ def log_failure(
     budget: float | None,
     value: TrialValue,
 ) -> None:
-    """Log a trial that did not succeed (a warning; nothing for a success)."""
+    """Log a trial that did not succeed (a one-line warning, and the target's traceback, if
+    any, at DEBUG; nothing for a success)."""
     if value.status is StatusType.SUCCESS:
         return
     if value.status is StatusType.RUNNING:
@@ -396,6 +397,9 @@ def log_failure(
         *args,
         value.additional_info.get("error", ""),
     )
+    traceback_text = value.additional_info.get("traceback")
+    if traceback_text:
+        logger.debug("The trial's traceback:\n%s", str(traceback_text).rstrip())
 
 
 @keyword_hints()
