@@ -2034,9 +2034,7 @@ def _freeze_heap() -> None:
                 if froze:
                     gc.collect()
                     gc.freeze()
-                first, *rest = saved
-                if first:  # (0: the application turned automatic collection off)
-                    gc.set_threshold(max(first, 20_000), *rest)
+                gc.set_threshold(*_raised(saved))
             except BaseException:  # (Ctrl-C during the collection): leave nothing changed
                 gc.set_threshold(*saved)
                 if froze:
@@ -2046,14 +2044,23 @@ def _freeze_heap() -> None:
         _frozen_runs += 1
 
 
+def _raised(thresholds: tuple[int, ...]) -> tuple[int, ...]:
+    """The collector's thresholds during a parallel run that found ``thresholds``: the first
+    at least 20,000, unless it is 0 (the application turned automatic collection off)."""
+    first, *rest = thresholds
+    return (max(first, 20_000), *rest) if first else tuple(thresholds)
+
+
 def _thaw_heap() -> None:
     """Undo :func:`_freeze_heap` once the last parallel ``optimize`` that called it returns:
-    the thresholds it had found, and the objects it froze."""
+    the thresholds it had found (unless the application set others meanwhile, which stay),
+    and the objects it froze."""
     global _frozen_runs
     with _gc_lock:
         _frozen_runs -= 1
         if _frozen_runs == 0:
-            gc.set_threshold(*_thresholds)
+            if gc.get_threshold() == _raised(_thresholds):
+                gc.set_threshold(*_thresholds)
             if _froze:
                 gc.unfreeze()
 

@@ -2052,6 +2052,66 @@ def test_parallel_runs_in_threads_of_one_process_restore_the_collector_after_the
         gc.set_threshold(*before)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_smac_objects_dropped_without_close_release_their_database_at_once(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A loop that builds a SMAC per dataset and seed and never closes them: each object
+    dropped gives its database files back at once, not at the next full collection (the
+    sqlite3 connection is in a reference cycle of its own: 3 descriptors per run stayed
+    open until then, dozens of them between two full collections)."""
+    import gc
+
+    def open_databases() -> int:
+        found = 0
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                found += os.readlink(f"/proc/self/fd/{fd}").startswith(str(tmp_path))
+        return found
+
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(3):
+            sc = Scenario(
+                space, n_trials=3, deterministic=True, name=f"r{i}", output_directory=tmp_path
+            )
+            smac = SMAC(sc, quadratic, progress=False)
+            smac.optimize()
+            assert open_databases() > 0
+            del smac
+            assert open_databases() == 0
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def test_a_threshold_the_application_sets_during_a_parallel_run_is_kept() -> None:
+    """The thresholds found at the start of the first parallel optimize() are put back at the
+    end of the last, unless the application set its own meanwhile (in a callback, another
+    thread): those stay, rather than being undone by the run."""
+    import gc
+
+    import smacx.facade as facade
+
+    before = gc.get_threshold()
+    try:
+        facade._freeze_heap()
+        gc.set_threshold(5_000, 7, 7)  # the application's, during the run
+        facade._thaw_heap()
+        assert gc.get_threshold() == (5_000, 7, 7)
+        assert gc.get_freeze_count() == 0
+        facade._freeze_heap()  # an untouched run still restores what it found
+        facade._thaw_heap()
+        assert gc.get_threshold() == (5_000, 7, 7)
+    finally:
+        while facade._frozen_runs > 0:
+            facade._thaw_heap()
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
 def test_a_trajectory_that_could_not_be_read_at_close_says_so(
     space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

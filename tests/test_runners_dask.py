@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import distributed
 import numpy as np
 import psutil
 import pytest
@@ -54,6 +55,8 @@ from tests.conftest import cancels_itself, ended
 pytestmark = pytest.mark.timeout(120)
 
 REPO = Path(__file__).resolve().parents[1]
+#: (year, month) of the installed distributed release.
+_DISTRIBUTED_VERSION = tuple(int(part) for part in distributed.__version__.split(".")[:2])
 
 
 def cluster(n_workers: int, threads: int = 1, **kwargs: Any) -> LocalCluster:
@@ -274,10 +277,11 @@ def test_own_cluster_limits_scheduler_file_and_joining_workers(
         assert runner.client.run_on_scheduler(saturation) == WORKER_SATURATION == 1.0
         worker_pids = set(runner.client.run(os.getpid).values())
         for pid in [os.getpid(), *worker_pids]:  # the scheduler and nannies run in this process
+            process = psutil.Process(pid)
+            # (psutil 6.0 renamed connections to net_connections)
+            connections = getattr(process, "net_connections", None) or process.connections
             listening = [
-                c.laddr.ip
-                for c in psutil.Process(pid).net_connections(kind="inet")
-                if c.status == psutil.CONN_LISTEN
+                c.laddr.ip for c in connections(kind="inet") if c.status == psutil.CONN_LISTEN
             ]
             assert listening and set(listening) == {"127.0.0.1"}
         assert runner.count_available_workers() == 2
@@ -1300,6 +1304,39 @@ class FreezeCount(Callback):
         self.thresholds.append(gc.get_threshold())
 
 
+class SetsThreshold(Callback):
+    """Sets the collector's thresholds at the first tell, as an application might."""
+
+    def __init__(self, thresholds: tuple[int, int, int]) -> None:
+        self.thresholds = thresholds
+
+    def on_tell_end(self, smac: Any, info: TrialInfo, value: TrialValue) -> None:
+        if gc.get_threshold() != self.thresholds:
+            gc.set_threshold(*self.thresholds)
+
+
+def test_a_threshold_set_during_optimize_on_workers_outlives_the_run(
+    space: ConfigurationSpace,
+) -> None:
+    """Thresholds the application sets while a parallel optimize() runs (in a callback, in
+    another thread) are its own: the run's end keeps them, where it put back those from
+    before the run."""
+    from smacx import SMAC
+
+    before = gc.get_threshold()
+    sc = scenario(space, n_trials=4, deterministic=True)
+    try:
+        with thread_client(2) as (_, c):
+            runner = DaskParallelRunner(SerialRunner(seed_as_cost, sc), dask_client=c)
+            callback = SetsThreshold((4_321, 9, 9))
+            with SMAC(sc, runner=runner, progress=False, callbacks=[callback]) as smac:
+                smac.optimize()
+            assert gc.get_threshold() == (4_321, 9, 9)
+            assert gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_optimize_on_workers_keeps_older_objects_out_of_collections_for_the_run_only(
     space: ConfigurationSpace,
 ) -> None:
@@ -1729,6 +1766,10 @@ def test_trials_ahead_waits_for_four_latencies() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    _DISTRIBUTED_VERSION < (2026, 8),
+    reason="distributed before 2026.8.0 hangs, not raises, when a nanny's process fails to start",
+)
 def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path: Path) -> None:
     """dask's worker processes import the main module: a script that builds SMAC with
     n_workers > 1 at its top level runs again in each of them, and the cluster cannot start."""
@@ -1747,3 +1788,67 @@ def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path: Path) -> Non
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert "NoWorkersError" in last and 'if __name__ == "__main__":' in last, last
+
+
+class _FakeCluster:
+    """Stands for the runner's own LocalCluster: notes whether it was closed."""
+
+    scheduler_address = "tcp://127.0.0.1:1"
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _FakeClient:
+    """Stands for the client of the runner's own cluster."""
+
+    status = "running"
+
+    def __init__(self, cluster: _FakeCluster) -> None:
+        self.cluster = cluster
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        self.status = "closed"
+
+
+def test_runners_with_clusters_of_their_own_leave_no_exit_hook_or_thread_behind(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that runs one optimization after another, each on a cluster of its own,
+    closed or dropped unclosed: the exit hooks that close clusters left open are registered
+    once per process, not once per runner (they cannot be unregistered, so they piled up), and
+    the threads that closed the clusters of dropped runners are not kept once done. A
+    cluster still open at exit is closed then."""
+    from smacx.runners import dask as runners_dask
+
+    monkeypatch.setattr(runners_dask, "LocalCluster", _FakeCluster)
+    monkeypatch.setattr(runners_dask, "Client", _FakeClient)
+    hooks = getattr(threading, "_threading_atexits", None)
+    if hooks is None:
+        pytest.skip("needs CPython's threading._register_atexit")
+    registered = len(hooks)
+    sc = scenario(space, n_workers=2)
+    clusters = []
+    for _ in range(4):
+        closed = DaskParallelRunner(SerialRunner(seed_as_cost, sc))
+        closed.close()
+        dropped = DaskParallelRunner(SerialRunner(seed_as_cost, sc))
+        clusters += [closed._cluster, dropped._cluster]
+        del closed, dropped
+        gc.collect()
+    runners_dask._join_closing()
+    assert all(c.closed for c in clusters)
+    assert len(hooks) - registered <= 2  # the process's pair, if no earlier test registered it
+    assert runners_dask._closing == []
+    assert runners_dask._pending_at_exit == set()
+    left_open = DaskParallelRunner(SerialRunner(seed_as_cost, sc))
+    runners_dask._close_pending()  # as at exit
+    assert left_open._cluster.closed
+    assert runners_dask._pending_at_exit == set()
+    left_open.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import multiprocessing
@@ -412,3 +414,39 @@ def test_numpy_values_in_additional_info_are_stored_as_numbers() -> None:
     assert back.additional_info["acc"] == 0.5 and back.additional_info["n"] == 3
     assert back.additional_info["curve"] == [0, 1, 2]
     assert back.additional_info["obj"] == repr(object)  # what JSON cannot hold: its repr
+
+
+def _open_files(path: Path) -> list[str]:
+    """Targets of this process's file descriptors that name ``path`` or its WAL files."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(path)):
+                found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_sqlite_storage_dropped_unclosed_closes_its_database_at_once(
+    tmp_path: Path, read_only: bool
+) -> None:
+    """A storage that is dropped without close() (a SMAC object left for the collector, as
+    in a notebook that builds one per cell) closes its database then, not at the next full
+    collection: an sqlite3 connection sits in a reference cycle of its own, and kept the
+    database, its WAL and its shared-memory file open meanwhile (3 descriptors per run)."""
+    path = tmp_path / "x.db"
+    SQLiteStorage(path).close()
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        s = SQLiteStorage(path, read_only=read_only)
+        s.get_meta("scenario")
+        assert _open_files(path)
+        del s
+        assert _open_files(path) == []
+    finally:
+        if enabled:
+            gc.enable()

@@ -24,7 +24,8 @@ USER_CODE = """
 
     space = ConfigurationSpace(seed=0)
     space.add([Float("x", (-1.0, 1.0))])
-    for directory in ("runs", Path("runs"), None):
+    directories: list[str | Path | None] = ["runs", Path("runs"), None]
+    for directory in directories:
         scenario = Scenario(space, n_trials=5, output_directory=directory)
     smac = SMAC(Scenario(space, n_trials=5, output_directory=None))
     info = smac.ask()

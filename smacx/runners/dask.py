@@ -96,6 +96,10 @@ _PEER_FETCH_TIMEOUT = 300.0
 #: Statuses of a future whose result was lost with a worker and is being computed again.
 _REDONE = frozenset({"lost", "pending"})
 
+#: dask's time-outs (``wait_for_workers``, ``scatter``): ``asyncio.TimeoutError``, which is the
+#: built-in ``TimeoutError`` only from Python 3.11 on.
+_TIMEOUTS: tuple[type[Exception], ...] = (TimeoutError, asyncio.TimeoutError)
+
 
 @dataclass
 class _Trial:
@@ -431,12 +435,15 @@ class DaskParallelRunner(AbstractRunner):
         self._finalizer = weakref.finalize(self, _close_in_background, self._close_at_exit)
         # Before concurrent.futures shuts its executors down at exit, which dask still needs
         # to report the cancelled trials: a private hook of CPython's threading, which
-        # concurrent.futures uses too; atexit's hooks run too late.
+        # concurrent.futures uses too; atexit's hooks run too late. One pair of hooks for
+        # every cluster (they cannot be unregistered: one per runner piled up in a process
+        # that runs one optimization after another).
+        _pending_at_exit.add(self._close_at_exit)
         register = getattr(threading, "_register_atexit", atexit.register)
         with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
-            register(self._close_at_exit)
-            if not _closing_joined:  # (threads closing collected runners' clusters)
-                register(_join_closing)
+            if not _closing_joined:
+                register(_close_pending)
+                register(_join_closing)  # (first: threads closing collected runners' clusters)
                 _closing_joined = True
         logger.info(
             "Started a dask LocalCluster of %d worker process(es) at %s%s",
@@ -943,7 +950,7 @@ class DaskParallelRunner(AbstractRunner):
                 now = time.monotonic()
                 failing_since = now if failing_since is None else failing_since
                 if now - failing_since >= self.patience:
-                    if isinstance(err, TimeoutError):
+                    if isinstance(err, _TIMEOUTS):
                         raise self._no_workers_error() from err
                     raise
                 logger.info("Scattering %s failed (%s); trying again", name or "the runner", err)
@@ -1237,7 +1244,7 @@ class DaskParallelRunner(AbstractRunner):
             left = start + self._patience() - time.monotonic()
             if left <= 0:
                 raise self._no_workers_error(self._patience())
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(*_TIMEOUTS):
                 self._dask.wait_for_workers(1, timeout=min(step, left))
 
     def _patience(self) -> float:
@@ -1303,18 +1310,28 @@ class _CloseAtExit:
 
     def cancel(self) -> bool:
         """Keep the hook from closing the cluster; whether it had not done so already."""
-        parts, self._parts = self._parts, None  # (the hook, kept until exit, holds nothing)
+        _pending_at_exit.discard(self)
+        parts, self._parts = self._parts, None
         return parts is not None
 
     def __call__(self) -> None:
+        _pending_at_exit.discard(self)
         parts, self._parts = self._parts, None
         if parts is not None and os.getpid() == self._pid:
             _close_cluster(*parts, quietly=True)
 
 
+#: The exit hooks of runners' own clusters that are still open (see _close_pending).
+_pending_at_exit: set[_CloseAtExit] = set()
 #: Threads closing the clusters of collected runners (see _close_in_background).
 _closing: list[threading.Thread] = []
-_closing_joined = False  # whether _join_closing is registered to run at exit
+_closing_joined = False  # whether _close_pending and _join_closing are registered for exit
+
+
+def _close_pending() -> None:
+    """At exit: close the runners' own clusters that are still open."""
+    for hook in list(_pending_at_exit):
+        hook()
 
 
 def _close_in_background(hook: _CloseAtExit) -> None:
@@ -1322,9 +1339,21 @@ def _close_in_background(hook: _CloseAtExit) -> None:
     hook registered with the first cluster waits for (up to 30 s). Takes no lock: the
     collector may call it in a thread that holds one."""
     if hook.pending():
-        thread = threading.Thread(target=hook, name="smacx-close-cluster", daemon=True)
+        thread = threading.Thread(
+            target=_close_then_forget, args=(hook,), name="smacx-close-cluster", daemon=True
+        )
         _closing.append(thread)
         thread.start()
+
+
+def _close_then_forget(hook: _CloseAtExit) -> None:
+    """Run ``hook`` in this thread (see _close_in_background), then drop the thread from
+    ``_closing``: one finished thread per collected runner piled up there."""
+    try:
+        hook()
+    finally:
+        with contextlib.suppress(ValueError):
+            _closing.remove(threading.current_thread())
 
 
 def _forget_runner(prefix: str) -> None:

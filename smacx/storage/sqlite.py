@@ -16,6 +16,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -125,6 +126,12 @@ class SQLiteStorage:
                 f"cannot open the run-history database {str(self.path)!r}: {err}. {check}"
             ) from err
         self._lock = threading.Lock()
+        # Dropped unclosed (a SMAC object left for the collector): the database closes then.
+        # An sqlite3 connection is in a reference cycle of its own (its statement cache), so
+        # it, the WAL and the shared-memory file stayed open until the next full collection.
+        # (Not at exit: a live storage's connection is left to the interpreter, as before.)
+        self._release = weakref.finalize(self, self._conn.close)
+        self._release.atexit = False
 
     def _open_read_only(self) -> sqlite3.Connection:
         """A read-only connection; in a folder this user cannot write (another user's run, an
@@ -405,7 +412,7 @@ class SQLiteStorage:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self._release()  # closes the connection, once
 
 
 def _next_version(cur: sqlite3.Cursor) -> int:
