@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import distributed
 import numpy as np
 import psutil
 import pytest
@@ -55,8 +54,6 @@ from tests.conftest import cancels_itself, ended
 pytestmark = pytest.mark.timeout(120)
 
 REPO = Path(__file__).resolve().parents[1]
-#: (year, month) of the installed distributed release.
-_DISTRIBUTED_VERSION = tuple(int(part) for part in distributed.__version__.split(".")[:2])
 
 
 def cluster(n_workers: int, threads: int = 1, **kwargs: Any) -> LocalCluster:
@@ -1766,13 +1763,11 @@ def test_trials_ahead_waits_for_four_latencies() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    _DISTRIBUTED_VERSION < (2026, 8),
-    reason="distributed before 2026.8.0 hangs, not raises, when a nanny's process fails to start",
-)
 def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path: Path) -> None:
     """dask's worker processes import the main module: a script that builds SMAC with
-    n_workers > 1 at its top level runs again in each of them, and the cluster cannot start."""
+    n_workers > 1 at its top level runs again in each of them, and the cluster cannot start.
+    Told before any worker starts (distributed releases before 2026.8 waited for such workers
+    for good)."""
     script = tmp_path / "unguarded.py"
     script.write_text(
         "from ConfigSpace import ConfigurationSpace\n"
@@ -1788,6 +1783,30 @@ def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path: Path) -> Non
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert "NoWorkersError" in last and 'if __name__ == "__main__":' in last, last
+
+
+MAIN_LINES = """
+from smacx.runners.dask import _unguarded_main_line
+def build():
+    return _unguarded_main_line()
+print("top", build())
+if "__main__" == __name__:
+    print("guarded", build())
+else:
+    pass
+"""
+
+
+def test_the_main_guard_check_knows_a_guarded_call_from_a_top_level_one(tmp_path: Path) -> None:
+    """The check before the cluster starts: a call from the script's top level gives its
+    line; one under the guard (either way round, through a function) gives None."""
+    script = tmp_path / "lines.py"
+    script.write_text(MAIN_LINES)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["top", "5", "guarded", "None"], done.stdout
 
 
 class _FakeCluster:

@@ -8,6 +8,7 @@ that join, leave, or die in the middle of a trial.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import atexit
 import concurrent.futures
@@ -372,6 +373,18 @@ class DaskParallelRunner(AbstractRunner):
     def _start_cluster(self) -> Client:
         global _closing_joined
         n_workers = self.scenario.n_workers
+        line = _unguarded_main_line()
+        if line is not None:
+            # Each worker process would run the script again, and dask releases before
+            # 2026.8 wait for such workers for good instead of failing.
+            script = getattr(sys.modules["__main__"], "__file__", "")
+            raise NoWorkersError(
+                f"DaskParallelRunner cannot start its local dask cluster of {n_workers} worker "
+                f"process(es) from the top level of the script {script!r} (line {line}): "
+                "dask's worker processes import the main module, so each would run the script "
+                "again. Put the code that builds SMAC (or this runner) under `if __name__ == "
+                '"__main__":`.'
+            )
         # dask tries each task once: max_retries alone decides how often a trial is resubmitted.
         # The scheduler's HTTP server (health and metrics routes, no dashboard) gets a free port
         # on loopback rather than 8787 on every interface.
@@ -1369,6 +1382,48 @@ def _forget_runner(prefix: str) -> None:
     global _gone
     _objects.pop(prefix, None)  # the copies of workers in this process
     _gone = (*_gone[-15:], prefix)  # (a new tuple: a trial being submitted may be reading it)
+
+
+def _unguarded_main_line() -> int | None:
+    """The line of the main script's top-level code that is running this call, if that line
+    is not under an ``if __name__ == "__main__":`` guard and worker processes would import
+    the script (dask's ``spawn`` or ``forkserver`` start methods); else None.
+
+    None also for an interactive session, ``python -c`` and a main module whose source
+    cannot be read or parsed: nothing to tell then.
+    """
+    method = dask.config.get("distributed.worker.multiprocessing-method", "spawn")
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if method == "fork" or main is None or not isinstance(path, str) or not path.endswith(".py"):
+        return None
+    line = None
+    frame = sys._getframe(1)
+    while frame is not None:  # the outermost frame of the script's module code
+        if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
+            line = frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    if line is None:
+        return None
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.If)
+            and _names_main(node.test)
+            and node.lineno <= line <= (node.end_lineno or node.lineno)
+        ):
+            return None
+    return line
+
+
+def _names_main(test: ast.expr) -> bool:
+    """Whether an ``if`` test compares ``__name__`` with ``"__main__"`` (either way round)."""
+    names = {n.id for n in ast.walk(test) if isinstance(n, ast.Name)}
+    strings = {n.value for n in ast.walk(test) if isinstance(n, ast.Constant)}
+    return "__name__" in names and "__main__" in strings
 
 
 def _join_closing() -> None:
