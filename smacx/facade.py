@@ -1106,11 +1106,13 @@ class SMAC:
                     logger.warning("Could not release trial %s: %s", info, release_error)
             raise
         finally:
-            self._optimizing = False
-            self._spent.stop()
-            if frozen:
-                _thaw_heap()
-            bar.close()
+            try:
+                self._optimizing = False
+                self._spent.stop()
+                if frozen:
+                    _thaw_heap()
+            finally:
+                bar.close()  # (and the logger's filter with it), whatever the steps above raise
             callback_error = self._end_callbacks()
             logger.info("%s", self.summary())
         if callback_error is not None:

@@ -1794,6 +1794,7 @@ if "__main__" == __name__:
     print("guarded", build())
 else:
     pass
+__name__ == "__main__" and print("and", build())
 """
 
 
@@ -1806,7 +1807,24 @@ def test_the_main_guard_check_knows_a_guarded_call_from_a_top_level_one(tmp_path
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["top", "5", "guarded", "None"], done.stdout
+    assert done.stdout.split() == ["top", "5", "guarded", "None", "and", "None"], done.stdout
+
+
+def test_the_main_guard_check_leaves_python_m_package_alone(tmp_path: Path) -> None:
+    """dask's workers do not run a package's ``__main__`` again (multiprocessing skips a main
+    module named ``<package>.__main__``): ``python -m package`` needs no guard (a review's
+    finding: the check refused it)."""
+    package = tmp_path / "tool"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(
+        "from smacx.runners.dask import _unguarded_main_line\nprint(_unguarded_main_line())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "tool"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None"], done.stdout
 
 
 class _FakeCluster:

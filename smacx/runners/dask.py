@@ -1397,6 +1397,11 @@ def _unguarded_main_line() -> int | None:
     path = getattr(main, "__file__", None)
     if method == "fork" or main is None or not isinstance(path, str) or not path.endswith(".py"):
         return None
+    # As multiprocessing.spawn decides: a main module named "__main__" (a directory or zip
+    # run by path) or "<package>.__main__" (`python -m package`) is not run in the children.
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
+    if isinstance(spec_name, str) and (spec_name == "__main__" or spec_name.endswith(".__main__")):
+        return None
     line = None
     frame = sys._getframe(1)
     while frame is not None:  # the outermost frame of the script's module code
@@ -1406,17 +1411,30 @@ def _unguarded_main_line() -> int | None:
     if line is None:
         return None
     try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=path)
+        # (bytes: the parser honours a coding declaration and a UTF-8 BOM, as Python does)
+        tree = ast.parse(Path(path).read_bytes(), filename=path)
     except (OSError, SyntaxError, ValueError):
         return None
     for node in ast.walk(tree):
         if (
-            isinstance(node, ast.If)
-            and _names_main(node.test)
+            isinstance(node, (ast.stmt, ast.expr))
+            and _is_main_guard(node)
             and node.lineno <= line <= (node.end_lineno or node.lineno)
         ):
             return None
     return line
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    """Whether ``node`` runs its code only where ``__name__`` is ``"__main__"``: an ``if``
+    statement or expression, ``__name__ == "__main__" and ...``, or ``match __name__:``."""
+    if isinstance(node, (ast.If, ast.IfExp)):
+        return _names_main(node.test)
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+        return _names_main(node.values[0])
+    if isinstance(node, ast.Match):
+        return isinstance(node.subject, ast.Name) and node.subject.id == "__name__"
+    return False
 
 
 def _names_main(test: ast.expr) -> bool:
