@@ -1788,7 +1788,7 @@ def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path: Path) -> Non
 MAIN_LINES = """
 from smacx.runners.dask import _unguarded_main_line
 def build():
-    return _unguarded_main_line()
+    return (_unguarded_main_line() or (None, None))[1]
 print("top", build())
 if "__main__" == __name__:
     print("guarded", build())

@@ -373,11 +373,11 @@ class DaskParallelRunner(AbstractRunner):
     def _start_cluster(self) -> Client:
         global _closing_joined
         n_workers = self.scenario.n_workers
-        line = _unguarded_main_line()
-        if line is not None:
+        unguarded = _unguarded_main_line()
+        if unguarded is not None:
             # Each worker process would run the script again, and dask releases before
             # 2026.8 wait for such workers for good instead of failing.
-            script = getattr(sys.modules["__main__"], "__file__", "")
+            script, line = unguarded
             raise NoWorkersError(
                 f"DaskParallelRunner cannot start its local dask cluster of {n_workers} worker "
                 f"process(es) from the top level of the script {script!r} (line {line}): "
@@ -1384,10 +1384,10 @@ def _forget_runner(prefix: str) -> None:
     _gone = (*_gone[-15:], prefix)  # (a new tuple: a trial being submitted may be reading it)
 
 
-def _unguarded_main_line() -> int | None:
-    """The line of the main script's top-level code that is running this call, if that line
-    is not under an ``if __name__ == "__main__":`` guard and worker processes would import
-    the script (dask's ``spawn`` or ``forkserver`` start methods); else None.
+def _unguarded_main_line() -> tuple[str, int] | None:
+    """The main script's path and the line of its top-level code that is running this call,
+    if that line is not under an ``if __name__ == "__main__":`` guard and worker processes
+    would import the script (dask's ``spawn`` or ``forkserver`` start methods); else None.
 
     None also for an interactive session, ``python -c`` and a main module whose source
     cannot be read or parsed: nothing to tell then.
@@ -1422,7 +1422,7 @@ def _unguarded_main_line() -> int | None:
             and node.lineno <= line <= (node.end_lineno or node.lineno)
         ):
             return None
-    return line
+    return path, line
 
 
 def _is_main_guard(node: ast.AST) -> bool:
