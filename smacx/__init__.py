@@ -12,6 +12,7 @@ import logging
 from smacx.callback import Callback
 from smacx.errors import (
     ArgumentError,
+    ConcurrencyError,
     NoWorkersError,
     RunnerClosedError,
     ScenarioError,
@@ -59,6 +60,7 @@ __all__ = [
     "NoWorkersError",
     "RunnerClosedError",
     "ArgumentError",
+    "ConcurrencyError",
     "__version__",
 ]
 

@@ -26,6 +26,7 @@ __all__ = [
     "TrialError",
     "NoWorkersError",
     "RunnerClosedError",
+    "ConcurrencyError",
     "ArgumentError",
 ]
 
@@ -72,6 +73,11 @@ class RunnerClosedError(SmacxError, RuntimeError):
     Not a :class:`NoWorkersError`: code that catches that one to wait for workers must not
     wait on a runner that is gone.
     """
+
+
+class ConcurrencyError(SmacxError, RuntimeError):
+    """An object was used from two threads in a way it does not allow: a second
+    ``SMAC.optimize()`` while one runs."""
 
 
 class ArgumentError(SmacxError, TypeError):

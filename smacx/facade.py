@@ -29,6 +29,7 @@ from ConfigSpace import Configuration
 
 from smacx.callback import Callback
 from smacx.errors import (
+    ConcurrencyError,
     ScenarioError,
     ScenarioMismatchError,
     SearchSpaceExhaustedError,
@@ -317,8 +318,17 @@ class SMAC:
                 self, _end_session, self.runhistory, self._session, self._asked, self._in_flight
             )
             _open_here.add(self)
-        # (an overwrite=True of this thread closes this object when it is not optimizing)
-        self._optimizing = False
+        # The thread in optimize(), if any: an overwrite=True of this thread closes this object
+        # only when it is not optimizing, and close() asks that thread to stop.
+        self._optimizer: threading.Thread | None = None
+        self._optimize_over = threading.Event()  # clear while optimize() runs
+        self._optimize_over.set()
+        self._depth = 0  # ask() and tell() calls under way in the lock's holder (nested)
+        # close() was called by a callback or signal handler inside ask(), tell() or
+        # optimize() of the same thread, or by another thread during optimize(): the call
+        # under way closes as it ends.
+        self._close_requested = False
+        self._closing = False  # _close() runs (its tells of the last results must not close)
         # (the thread itself, not its ident, which the system gives again to a later thread)
         self._thread = weakref.ref(threading.current_thread())
         try:
@@ -551,7 +561,7 @@ class SMAC:
                 of one: the message then says to tell them and ask again.
             StorageError: This object was closed (see :meth:`close`).
         """
-        with self._lock:
+        with self._turn():
             self._check_open("ask()")
             self._run_clock()  # started by the first of ask, tell and optimize
             try:
@@ -656,8 +666,22 @@ class SMAC:
                 TrialValue.
             StorageError: This object was closed (see :meth:`close`).
         """
-        with self._lock:
+        with self._turn():
             self._tell(info, value)
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Hold the object's lock for an :meth:`ask` or :meth:`tell`. A :meth:`close` that a
+        callback or signal handler of the same thread called meanwhile closes the object as
+        the outermost such call ends (inside :meth:`optimize`, as it ends)."""
+        with self._lock:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if not self._depth and self._close_requested and self._optimizer is None:
+                    self._close()
 
     def _tell(self, info: TrialInfo, value: TrialValue) -> None:
         """:meth:`tell`, with the object's lock held."""
@@ -979,8 +1003,37 @@ class SMAC:
         :meth:`ask` raises :class:`~smacx.SearchSpaceExhaustedError` then. Trials handed out
         by :meth:`ask` and not told count towards ``n_trials``, but are not run here: tell
         their results, or :meth:`close` to give them up.
+
+        :meth:`close`, called from another thread (or by a callback or signal handler), stops
+        the run: ``optimize()`` gives up the trials still running (a serial runner's trial
+        under way ends first), closes the object and returns the incumbent.
         """
-        self._check_open("optimize()")
+        with self._lock:
+            self._check_open("optimize()")
+            if self._optimizer is not None:
+                raise ConcurrencyError(
+                    "SMAC.optimize() was called while this object's optimize() runs in thread "
+                    f"{self._optimizer.name!r}; one call at a time. To work on one run from "
+                    "several threads, build a SMAC object in each on the same Scenario (with "
+                    "an output_directory), or use ask() and tell()."
+                )
+            self._optimizer = threading.current_thread()
+            self._optimize_over.clear()
+        try:
+            incumbent = self._optimize(data_to_scatter)
+        finally:
+            with self._lock:
+                self._optimizer = None
+                try:
+                    if self._close_requested:
+                        self._close()
+                finally:
+                    self._optimize_over.set()
+        # (closing told the results that came in meanwhile)
+        return self.incumbent if self._closed else incumbent
+
+    def _optimize(self, data_to_scatter: Mapping[str, Any] | None) -> Configuration | None:
+        """:meth:`optimize`, with this thread recorded as the optimizer."""
         if self.runner is None:
             raise ScenarioError(
                 "SMAC.optimize needs a target_fn (or a runner); without one, run trials "
@@ -1028,18 +1081,26 @@ class SMAC:
             raise
         parallel = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
         frozen = False
-        self._optimizing = True
         try:
             if parallel:
                 _freeze_heap()
                 frozen = True
             while True:
                 stalled = False  # nothing to ask for until a result comes back
-                while not stalled and self._budget_left() and (free := self._free_workers()) > 0:
+                while (
+                    not stalled
+                    and not self._close_requested
+                    and self._budget_left()
+                    and (free := self._free_workers()) > 0
+                ):
                     # Fill every free worker before telling what finished meanwhile: no worker
                     # waits for those tells, and the proposals of one burst share one search.
                     for i in range(int(free)):
-                        if i and (not self._budget_left() or self._free_workers() <= 0):
+                        if i and (
+                            self._close_requested
+                            or not self._budget_left()
+                            or self._free_workers() <= 0
+                        ):
                             break
                         # Past n_trials the budget is open only for trials of dead processes:
                         # another process may have claimed them first.
@@ -1072,6 +1133,10 @@ class SMAC:
                             raise
                         self._in_flight.add(next_info)
                     bar.update(self._collect())
+                if self._close_requested:
+                    # by close(): the trials still running are given up as it closes
+                    logger.info("Stopping: close() was called.")
+                    break
                 done = self.runhistory.n_finished >= self.scenario.n_trials
                 left = self._budget_left()
                 # Trials of this process still run until their results are told, even when
@@ -1107,7 +1172,6 @@ class SMAC:
             raise
         finally:
             try:
-                self._optimizing = False
                 self._spent.stop()
                 if frozen:
                     _thaw_heap()
@@ -1402,15 +1466,30 @@ class SMAC:
         process or another, runs them again. :meth:`ask`, :meth:`tell` and :meth:`optimize`
         raise :class:`~smacx.errors.StorageError` afterwards; closing again does nothing.
         Called from another thread while an :meth:`ask` or :meth:`tell` is under way, it
-        waits for that call to end.
+        waits for that call to end. Called from another thread during :meth:`optimize`, it
+        stops the run and returns once ``optimize()`` has closed the object (a serial
+        runner's trial under way ends first). Called by a callback or a signal handler inside
+        one of these calls in the same thread, it closes the object as that call ends.
         """
         with self._lock:
-            self._close()
+            optimizer = self._optimizer
+            if optimizer is None:
+                if self._depth:  # a callback or signal handler inside this thread's call
+                    self._close_requested = True
+                else:
+                    self._close()
+                return
+            self._close_requested = True
+        if self.runner is not None:
+            self.runner.interrupt()  # a wait for results under way returns
+        if optimizer is not threading.current_thread():
+            self._optimize_over.wait()
 
     def _close(self) -> None:
         """:meth:`close`, with the object's lock held."""
-        if self._closed:
+        if self._closed or self._closing:
             return
+        self._closing = True
         _open_here.discard(self)
         try:
             if self.runner is not None:
@@ -1596,7 +1675,7 @@ def _close_idle_objects_on(path: Path, live: list[str]) -> list[str]:
     """
     here = threading.current_thread()
     mine = [smac for smac in list(_open_here) if smac.scenario.output_path == path]
-    if not mine or any(smac._optimizing or smac._thread() is not here for smac in mine):
+    if not mine or any(smac._optimizer is not None or smac._thread() is not here for smac in mine):
         return live
     for smac in mine:
         smac.close()

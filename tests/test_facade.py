@@ -25,6 +25,7 @@ from smacx import (
     SMAC,
     AbstractRunner,
     Callback,
+    ConcurrencyError,
     Hyperband,
     Intensifier,
     RunHistory,
@@ -2241,6 +2242,103 @@ def test_close_from_another_thread_waits_for_an_ask_under_way(
     assert again.runhistory.n_stale() == 1
     assert again.ask() == outcome[0]
     again.close()
+
+
+def test_close_from_another_thread_stops_a_serial_optimize(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """close() from another thread during optimize() (a notebook's or a service's thread):
+    the trial under way ends and is told, then optimize() closes the object and returns the
+    incumbent. Before, optimize() raised StorageError from the tell of that trial."""
+
+    def slow(config: Configuration, seed: int) -> float:
+        time.sleep(0.05)
+        return quadratic(config)
+
+    sc = scenario(space, tmp_path, n_trials=1000, name="close_serial")
+    smac = SMAC(sc, slow, progress=False)
+    stopper = threading.Timer(0.5, smac.close)
+    stopper.start()
+    incumbent = smac.optimize()
+    stopper.join(5.0)
+    assert not stopper.is_alive()
+    assert incumbent is not None
+    with pytest.raises(StorageError, match=r"after close\(\)"):
+        smac.tell(TrialInfo(incumbent), TrialValue(cost=0.0))
+    again = SMAC(sc, progress=False)
+    assert 1 <= again.runhistory.n_finished < 1000
+    assert again.runhistory.n_running == 0  # the last trial was told before the close
+    assert again.incumbent == incumbent
+    again.close()
+
+
+def test_close_from_a_callback_takes_effect_as_the_call_ends(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """close() by a callback (or a signal handler) of the same thread, inside optimize() or
+    ask(): it closed the storage under the call, which then failed. Now the call completes,
+    and the object closes as it ends."""
+
+    class CloseAtThree(Callback):
+        def on_tell_end(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
+            if smac.runhistory.n_finished == 3:
+                smac.close()
+
+    sc = scenario(space, tmp_path, n_trials=50, name="close_cb")
+    smac = SMAC(sc, quadratic, callbacks=[CloseAtThree()], progress=False)
+    assert smac.optimize() is not None
+    assert smac.runhistory.n_finished == 3
+    with pytest.raises(StorageError, match=r"ask\(\) after close\(\)"):
+        smac.ask()
+
+    class CloseInAsk(Callback):
+        def on_ask_end(self, smac: SMAC, info: TrialInfo) -> None:
+            smac.close()
+
+    sc = scenario(space, tmp_path, n_trials=50, name="close_in_ask")
+    smac = SMAC(sc, callbacks=[CloseInAsk()], progress=False)
+    info = smac.ask()  # handed out, then given up by the close
+    with pytest.raises(StorageError, match=r"tell\(\) after close\(\)"):
+        smac.tell(info, TrialValue(cost=1.0))
+    again = SMAC(sc, progress=False)
+    assert again.runhistory.n_stale() == 1
+    assert again.ask() == info
+    again.close()
+
+
+def test_a_second_optimize_while_one_runs_says_so(space: ConfigurationSpace) -> None:
+    """optimize() of one object from two threads at once shared its loop's state; the second
+    call now raises, naming the thread that runs the first (from a callback too)."""
+    errors: list[BaseException] = []
+    others: list[threading.Thread] = []
+
+    class SecondOptimize(Callback):
+        def on_tell_end(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
+            if smac.runhistory.n_finished == 2:
+                # (it waits for this tell to end; the run has three trials of 0.2 s to go)
+                others.append(threading.Thread(target=_catch, args=(smac.optimize, errors)))
+                others[0].start()
+                _catch(smac.optimize, errors)  # and from this thread, inside the run
+
+    def slow(config: Configuration, seed: int) -> float:
+        time.sleep(0.2)
+        return quadratic(config)
+
+    smac = SMAC(scenario(space, n_trials=5), slow, callbacks=[SecondOptimize()], progress=False)
+    assert smac.optimize() is not None
+    others[0].join(5.0)
+    assert smac.runhistory.n_finished == 5
+    assert [type(e) for e in errors] == [ConcurrencyError, ConcurrencyError]
+    here = f"optimize() runs in thread {threading.current_thread().name!r}"
+    assert all(here in str(e) for e in errors), errors
+    smac.close()
+
+
+def _catch(call: Any, errors: list[BaseException]) -> None:
+    try:
+        call()
+    except BaseException as err:  # reported by the caller
+        errors.append(err)
 
 
 def test_tell_names_the_argument_that_is_not_a_trial_info_or_a_trial_value(

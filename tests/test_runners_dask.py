@@ -1889,3 +1889,115 @@ def test_runners_with_clusters_of_their_own_leave_no_exit_hook_or_thread_behind(
     assert left_open._cluster.closed
     assert runners_dask._pending_at_exit == set()
     left_open.close()
+
+
+_RELEASE = threading.Event()  # lets the in-process workers' blocked trials end
+
+
+def blocked(config: Configuration, seed: int) -> float:
+    """A trial that runs until the test releases it (in-process worker threads see the event)."""
+    _RELEASE.wait(30.0)
+    return float(config["x"]) ** 2
+
+
+@pytest.mark.parametrize("how", ["thread", "signal"])
+def test_close_during_optimize_stops_it_and_gives_up_the_running_trials(
+    space: ConfigurationSpace, tmp_path: Path, how: str
+) -> None:
+    """close() from another thread during a dask optimize() closed the runner under the loop,
+    which raised AttributeError. Now optimize() stops at once (it does not wait for the
+    running trials), closes the object and returns; the trials it gave up run again in the
+    next SMAC on the run. A signal handler that calls close() in the optimizing thread (as
+    one for SIGTERM does) stops it the same way."""
+    from smacx import SMAC, StorageError
+
+    if how == "signal" and threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers run in the main thread")
+    _RELEASE.clear()
+    sc = scenario(space, n_trials=20, output_directory=tmp_path, deterministic=True)
+    with thread_client(2) as (_, cl):
+        smac = SMAC(sc, blocked, dask_client=cl, progress=False)
+        if how == "thread":
+            stopper = threading.Timer(1.0, smac.close)
+        else:
+            previous = signal.signal(signal.SIGUSR1, lambda *_: smac.close())
+            stopper = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1))
+        try:
+            stopper.start()
+            started = time.monotonic()
+            incumbent = smac.optimize()
+            took = time.monotonic() - started
+        finally:
+            stopper.join()
+            if how == "signal":
+                signal.signal(signal.SIGUSR1, previous)
+            _RELEASE.set()
+        assert incumbent is None  # nothing finished
+        assert 0.9 < took < 10.0, took  # stopped by close(), not by the trials (30 s)
+        with pytest.raises(StorageError, match=r"after close\(\)"):
+            smac.ask()
+        assert cl.status == "running"  # the user's client stays open
+    again = SMAC(sc, progress=False)
+    assert again.runhistory.n_finished == 0
+    assert again.runhistory.n_stale() == 2  # the two trials that ran, given up
+    again.close()
+
+
+def test_close_from_another_thread_stops_a_run_on_its_own_cluster(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """The runner's own LocalCluster (``Scenario(n_workers=2)``): close() from another thread
+    once results have come back; optimize() returns the incumbent and the cluster is closed."""
+    from smacx import SMAC
+
+    closers: list[threading.Thread] = []
+
+    class CloseAfterTwo(Callback):
+        def on_tell_end(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
+            if smac.runhistory.n_finished == 2:
+                closers.append(threading.Thread(target=smac.close))
+                closers[0].start()
+
+    sc = scenario(space, n_trials=200, n_workers=2, output_directory=tmp_path, deterministic=True)
+    smac = SMAC(sc, sleepy, callbacks=[CloseAfterTwo()], progress=False)
+    incumbent = smac.optimize()
+    closers[0].join(30.0)
+    assert not closers[0].is_alive()
+    assert incumbent is not None
+    assert isinstance(smac.runner, DaskParallelRunner)
+    assert smac.runner._cluster is None or smac.runner._cluster.status.name == "closed"
+    again = SMAC(sc, progress=False)
+    h = again.runhistory
+    assert 2 <= h.n_finished < 200
+    assert h.n_running == h.n_stale()  # whatever still ran was given up
+    again.close()
+
+
+def test_results_that_come_in_while_optimize_closes_are_kept(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """close() from another thread: the results that finish before optimize() closes the
+    runner are told, once (the tells made while closing must not start a second close)."""
+    from smacx import SMAC
+
+    class Release(Callback):
+        def on_end(self, smac: SMAC) -> None:  # before optimize() closes the object
+            _RELEASE.set()
+            time.sleep(0.5)
+
+    _RELEASE.clear()
+    sc = scenario(space, n_trials=20, output_directory=tmp_path, deterministic=True)
+    with thread_client(2) as (_, cl):
+        smac = SMAC(sc, blocked, dask_client=cl, callbacks=[Release()], progress=False)
+        stopper = threading.Timer(1.0, smac.close)
+        stopper.start()
+        try:
+            incumbent = smac.optimize()
+        finally:
+            stopper.join()
+            _RELEASE.set()
+    assert incumbent is not None  # told while closing, and the incumbent is read after that
+    again = SMAC(sc, progress=False)
+    assert again.runhistory.n_finished == 2
+    assert again.runhistory.n_running == 0
+    again.close()

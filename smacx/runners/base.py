@@ -51,6 +51,14 @@ class AbstractRunner(ABC):
             timeout: Return after this many seconds even if nothing finished (None: no limit).
         """
 
+    def interrupt(self) -> None:  # noqa: B027 - a wait that never blocks needs no interrupt
+        """Make a :meth:`wait` under way return soon, without a result; safe to call from
+        another thread and from a signal handler.
+
+        ``SMAC.close()`` calls it to stop an ``optimize()`` that waits in another thread. A
+        ``wait()`` that starts after the call returns at once, once.
+        """
+
     @abstractmethod
     def is_running(self) -> bool:
         """Whether any submitted trial has not been collected by ``iter_results`` yet."""

@@ -100,6 +100,8 @@ _REDONE = frozenset({"lost", "pending"})
 #: dask's time-outs (``wait_for_workers``, ``scatter``): ``asyncio.TimeoutError``, which is the
 #: built-in ``TimeoutError`` only from Python 3.11 on.
 _TIMEOUTS: tuple[type[Exception], ...] = (TimeoutError, asyncio.TimeoutError)
+#: Put on the queue of finished keys by interrupt(): a key no future has.
+_WAKE: Key = "smacx-interrupt-wait"
 
 
 @dataclass
@@ -325,6 +327,7 @@ class DaskParallelRunner(AbstractRunner):
         self._running: dict[Key, tuple[Future[Any], _Trial]] = {}
         self._finished: deque[Key] = deque()
         self._done: queue.SimpleQueue[Key] = queue.SimpleQueue()
+        self._interrupted: bool = False  # see interrupt()
         #: Seconds a count of the cluster's worker threads is reused (0 to ask every time).
         self.worker_count_ttl: float = 0.2
         #: Seconds :meth:`cancel` waits for the restart of a worker that runs a cancelled trial.
@@ -588,6 +591,13 @@ class DaskParallelRunner(AbstractRunner):
             self._await_completion(timeout)
         elif self.count_available_workers() <= 0:
             self._await_workers()
+
+    def interrupt(self) -> None:
+        """Make a :meth:`wait` under way return soon (at once while trials run, within a
+        second while it waits for a worker to join); safe from another thread and from a
+        signal handler (the queue it wakes takes a put from one)."""
+        self._interrupted = True
+        self._done.put(_WAKE)
 
     def is_running(self) -> bool:
         return bool(self._running)
@@ -1204,6 +1214,9 @@ class DaskParallelRunner(AbstractRunner):
                 key = None
             # Outside the except clause, so that a Ctrl-C while the workers are counted
             # does not show up as raised while handling queue.Empty.
+            if key == _WAKE or self._interrupted:
+                self._interrupted = False
+                return
             if key is None:
                 no_workers_since = self._workers_or_patience(no_workers_since)
                 if no_workers_since is None:
@@ -1254,6 +1267,9 @@ class DaskParallelRunner(AbstractRunner):
         start = time.monotonic()
         step = self._step
         while not self._total_threads():
+            if self._interrupted:
+                self._interrupted = False
+                return
             left = start + self._patience() - time.monotonic()
             if left <= 0:
                 raise self._no_workers_error(self._patience())
