@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 
 from smacx.callback import Callback
+from smacx.command import CommandTarget, load_workload
 from smacx.errors import (
     ArgumentError,
+    CommandError,
     ConcurrencyError,
     NoWorkersError,
     RunnerClosedError,
@@ -61,6 +63,9 @@ __all__ = [
     "RunnerClosedError",
     "ArgumentError",
     "ConcurrencyError",
+    "CommandError",
+    "CommandTarget",
+    "load_workload",
     "__version__",
 ]
 

@@ -1,8 +1,13 @@
-"""The smacx command: inspect a run stored in an output directory.
+"""The smacx command: tune a program described by a knob file, and inspect stored runs.
 
+    smacx run knobs.toml [--output-dir DIR] [--n-trials N] [--workers K] [--seed S]
     smacx show OUTPUT_DIR/RUN_NAME        # or OUTPUT_DIR when it holds one run
     smacx show OUTPUT_DIR/RUN_NAME --json
     smacx --version
+
+``run`` reads a knob file (see :mod:`smacx.command`) and optimizes its command; the same
+``smacx run`` started in other terminals, or on other machines sharing the output directory,
+works on the same run (no master), and started again after an interrupt it continues the run.
 
 ``show`` reads the run's SQLite history while other processes may still be writing to it
 (several workers sharing a run, or one that was killed): trials by status (with how many of
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from smacx import __version__
-from smacx.errors import StorageError
+from smacx.errors import SmacxError, StorageError
 from smacx.facade import DATABASE_NAME
 from smacx.runhistory import json_safe
 from smacx.storage import abandoned
@@ -252,6 +257,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
     )
+    run = commands.add_parser("run", help="optimize the command of a knob file")
+    run.add_argument("knobs", help="the knob file (TOML, or JSON)")
+    run.add_argument("--output-dir", default="smacx_output", help="where runs are stored")
+    run.add_argument("--name", help="the run's name (default: the knob file's, or its stem)")
+    run.add_argument("--n-trials", type=int, help="trials of the run (default: the file's)")
+    run.add_argument("--workers", type=int, help="trials at once here (default: the file's)")
+    run.add_argument("--seed", type=int, default=0, help="the run's seed")
+    run.add_argument("--overwrite", action="store_true", help="start the run afresh")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
+    )
     args = parser.parse_args(argv)
     # The library's logger gets a handler of its own for this call only (it always has a
     # NullHandler, and main() may be called from Python, whose logging stays as it was).
@@ -274,8 +291,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging
     """The command of ``main``'s parsed ``args``; returns the exit status."""
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print("smacx: a command is required: smacx show OUTPUT_DIR/RUN_NAME", file=sys.stderr)
+        print("smacx: a command is required: smacx run KNOB_FILE, or smacx show "
+              "OUTPUT_DIR/RUN_NAME", file=sys.stderr)  # fmt: skip
         return 2
+    if args.command == "run":
+        return _run_workload(args, log)
     try:
         report = run_report(args.run)
     except StorageError as err:
@@ -292,6 +312,52 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. piped into head: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
+    """``smacx run``: optimize a knob file's command; returns the exit status."""
+    from smacx.command import load_workload
+    from smacx.facade import SMAC
+
+    if not args.verbose:
+        log.setLevel(logging.INFO)  # what the run does (the bar shows how far it is)
+    try:
+        workload = load_workload(args.knobs)
+        fields: dict[str, Any] = {"output_directory": args.output_dir, "seed": args.seed}
+        for key, value in (("name", args.name), ("n_trials", args.n_trials),
+                           ("n_workers", args.workers)):  # fmt: skip
+            if value is not None:
+                fields[key] = value
+        scenario = workload.scenario(**fields)
+        with SMAC(
+            scenario,
+            workload.target,
+            intensifier=workload.intensifier(),
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        ) as smac:
+            incumbent = smac.optimize()
+            cost = None if incumbent is None else smac.runhistory.get_cost(incumbent)
+            runs = 0 if incumbent is None else len(smac.runhistory.get_trials(incumbent))
+    except KeyboardInterrupt:
+        print("smacx run: interrupted; the finished trials are saved. Run the same command "
+              "to continue.", file=sys.stderr)  # fmt: skip
+        return 130
+    except SmacxError as err:
+        log.debug("smacx run failed", exc_info=True)  # the traceback, with --verbose
+        print(f"smacx run: {err}", file=sys.stderr)
+        return 1
+    where = scenario.output_path
+    if incumbent is None:
+        print(f"no configuration worked; see `smacx show {where}`")
+        return 1
+    value = -cost if workload.target.maximize and cost is not None else cost
+    print(f"best of {args.knobs}: {'maximum' if workload.target.maximize else 'minimum'} "
+          f"{value:g} (mean of {runs} run{'s' if runs != 1 else ''})")  # fmt: skip
+    for name, setting in sorted(dict(incumbent).items()):
+        print(f"    {name} = {setting!r}")
+    print(f"run stored in {where}; `smacx show {where}` summarizes it")
     return 0
 
 

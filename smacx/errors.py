@@ -27,6 +27,7 @@ __all__ = [
     "NoWorkersError",
     "RunnerClosedError",
     "ConcurrencyError",
+    "CommandError",
     "ArgumentError",
 ]
 
@@ -78,6 +79,11 @@ class RunnerClosedError(SmacxError, RuntimeError):
 class ConcurrencyError(SmacxError, RuntimeError):
     """An object was used from two threads in a way it does not allow: a second
     ``SMAC.optimize()`` while one runs."""
+
+
+class CommandError(SmacxError, RuntimeError):
+    """A trial's shell command failed: it exited with a non-zero status, or its result held
+    no number (see :class:`~smacx.command.CommandTarget`); the trial is recorded CRASHED."""
 
 
 class ArgumentError(SmacxError, TypeError):

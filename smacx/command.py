@@ -1,0 +1,562 @@
+"""Targets that are shell commands, and the knob files that describe them.
+
+A performance engineer tunes a program, not a Python function: a knob file names the knobs
+(the search space) and a command template; each trial runs the command with the
+configuration's values, here or on a host over ssh, and reads the measurement from the
+command's output or from a file it writes. ``smacx run knobs.toml`` runs such a file (see
+:mod:`smacx.cli`); :func:`load_workload` and :class:`CommandTarget` do the same from Python::
+
+    workload = load_workload("knobs.toml")
+    smac = SMAC(workload.scenario(output_directory="runs"), workload.target,
+                intensifier=workload.intensifier())
+
+A knob file (TOML, or the same keys as JSON)::
+
+    command = "./bench --threads {threads} --cache {cache} --seed {seed}"
+    result = "stdout"                  # or a file the command writes: "{trial_dir}/out.txt"
+    pattern = 'p99 latency: ([0-9.]+)'  # the number to read; default: the last one printed
+    goal = "minimize"                  # or "maximize"
+    repeats = 3                        # a noisy measurement: runs per configuration
+    timeout = 120                      # seconds a run may take (then TIMEOUT)
+    n_trials = 60
+    hosts = ["node1", "user@node2"]    # optional: one run per host at a time, over ssh
+
+    [knobs]
+    threads = { type = "integer", range = [1, 64], log = true, default = 8 }
+    cache = { type = "categorical", choices = ["lru", "lfu", "arc"] }
+    ratio = { type = "float", range = [0.0, 1.0] }
+    batch = { type = "ordinal", sequence = [1, 2, 4, 8, 16] }
+
+Instead of ``[knobs]``, ``space = "space.json"`` names a space saved by ConfigSpace
+(``ConfigurationSpace.to_json``), for conditions and forbidden clauses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import math
+import os
+import re
+import shlex
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from smacx.errors import CommandError, ScenarioError
+
+if TYPE_CHECKING:
+    from ConfigSpace import Configuration, ConfigurationSpace
+
+    from smacx.intensifier import Intensifier
+    from smacx.scenario import Scenario
+
+__all__ = ["CommandTarget", "Workload", "load_workload"]
+
+#: Placeholders of a command template that are not knobs.
+TRIAL_FIELDS = ("seed", "instance", "budget", "trial_dir", "host")
+
+# A number as programs print it: 12, -3.5, 1e-3, .5, inf, nan (the last one in the text counts).
+_NUMBER = re.compile(
+    r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?<![A-Za-z])(?:inf|nan)(?![A-Za-z]))"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandTarget:
+    """A target function that runs a shell command per trial and returns its measurement.
+
+    Args:
+        command: The command template. ``{name}`` stands for the value of knob ``name``
+            (quoted for the shell), ``{seed}``, ``{instance}``, ``{budget}`` for the trial's,
+            ``{trial_dir}`` for an empty folder of this trial's own, ``{host}`` for the host it
+            runs on. ``{{`` and ``}}`` are literal braces.
+        result: ``"stdout"``, or the path (a template, relative to ``workdir``) of a file the
+            command writes, read once it has ended.
+        pattern: A regular expression whose last match in the result holds the number (its
+            first group, if it has one; ``^`` and ``$`` match at each line). Without it, the
+            last number in the result counts.
+        maximize: The measurement is to be maximized: the trial's cost is its negative.
+        hosts: Run on these hosts through ``launcher`` (ssh by default), at most one trial
+            per host at a time among this machine's workers; empty: run here.
+        launcher: How a command reaches ``{host}``: the remote command is appended, quoted.
+        workdir: Folder the command runs in (here, and ``cd`` to it on a host).
+        trial_root: Folder under which each trial's ``{trial_dir}`` is made and kept, for a
+            look at what the trial wrote. Without it, ``{trial_dir}`` is a temporary folder,
+            removed when the trial ends.
+        env: Extra environment variables for the command (here only).
+    """
+
+    command: str
+    result: str = "stdout"
+    pattern: str | None = None
+    maximize: bool = False
+    hosts: tuple[str, ...] = ()
+    launcher: str = "ssh -o BatchMode=yes {host}"
+    workdir: str | None = None
+    trial_root: str | None = None
+    env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.command, str) or not self.command.strip():
+            raise ScenarioError(
+                f"CommandTarget.command must be a non-empty command template; got {self.command!r}."
+            )
+        for name in ("command", "result", "launcher"):
+            _placeholders(getattr(self, name), f"CommandTarget.{name}")  # well-formed
+        if self.pattern is not None:
+            try:
+                groups = re.compile(self.pattern).groups
+            except re.error as err:
+                raise ScenarioError(
+                    f"CommandTarget.pattern must be a regular expression; {self.pattern!r} is "
+                    f"not: {err}."
+                ) from None
+            if groups > 1:
+                raise ScenarioError(
+                    f"CommandTarget.pattern must have at most one group (the number); "
+                    f"{self.pattern!r} has {groups}. Write the others as (?:...)."
+                )
+        if isinstance(self.hosts, str) or not all(isinstance(h, str) and h for h in self.hosts):
+            raise ScenarioError(
+                f"CommandTarget.hosts must be a list of host names; got {self.hosts!r}."
+            )
+        object.__setattr__(self, "hosts", tuple(self.hosts))
+        if self.hosts and self.result != "stdout":
+            raise ScenarioError(
+                f"CommandTarget.result must be 'stdout' when the command runs on hosts (a "
+                f"file is read on this machine); got {self.result!r}. Print the result."
+            )
+        if self.hosts and "{host}" not in self.launcher:
+            raise ScenarioError(
+                f"CommandTarget.launcher must contain {{host}}; got {self.launcher!r}."
+            )
+
+    def check(self, configspace: ConfigurationSpace) -> None:
+        """Check that the templates name only knobs of ``configspace`` and trial fields.
+
+        Raises:
+            ScenarioError: A placeholder that is neither, with the names it could be.
+        """
+        known = set(configspace) | set(TRIAL_FIELDS)
+        for name in ("command", "result"):
+            for field in _placeholders(getattr(self, name), f"CommandTarget.{name}"):
+                if field not in known:
+                    raise ScenarioError(
+                        f"CommandTarget.{name} names {{{field}}}, which is no knob of the space "
+                        f"nor a trial field; expected one of {sorted(known)}."
+                    )
+
+    def __call__(
+        self,
+        config: Configuration,
+        seed: int,
+        instance: str | None = None,
+        budget: float | None = None,
+    ) -> float:
+        """Run the command for one trial and return its cost.
+
+        Raises:
+            CommandError: The command exited with a non-zero status, or its result holds no
+                number (the message ends with what it printed last).
+        """
+        with self._trial_dir() as trial_dir, self._host() as host:
+            raw = {name: _text(value) for name, value in dict(config).items()}
+            raw.update(
+                seed=str(seed),
+                instance=_text(instance),
+                budget=_text(budget),
+                trial_dir=trial_dir,
+            )
+            raw["host"] = host or "localhost"
+            quoted = {name: shlex.quote(value) for name, value in raw.items()}
+            command = self.command.format_map(quoted)
+            if host is not None:
+                remote = command
+                if self.workdir is not None:
+                    remote = f"cd {shlex.quote(self.workdir)} && {command}"
+                launcher = self.launcher.format_map({"host": shlex.quote(host)})
+                command = f"{launcher} {shlex.quote(remote)}"
+            done = subprocess.run(
+                command,
+                shell=True,
+                cwd=self.workdir if host is None else None,
+                env={**os.environ, **self.env} if self.env else None,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                check=False,
+            )
+            where = "" if host is None else f" on {host}"
+            if done.returncode != 0:
+                how = f"exited with status {done.returncode}"
+                if done.returncode < 0:
+                    with contextlib.suppress(ValueError):
+                        how = f"was killed by {signal.Signals(-done.returncode).name}"
+                raise CommandError(
+                    f"the command{where} {how}: {command}{_tail(done.stderr or done.stdout)}"
+                )
+            if self.result == "stdout":
+                text, source = done.stdout, "its output"
+            else:
+                path = Path(self.workdir or ".") / self.result.format_map(raw)
+                try:
+                    text, source = path.read_text(errors="replace"), str(path)
+                except OSError as err:
+                    raise CommandError(
+                        f"the command wrote no result file {str(path)!r} ({err.strerror}): "
+                        f"{command}{_tail(done.stderr or done.stdout)}"
+                    ) from None
+        value = self._number(text, source, command)
+        return -value if self.maximize else value
+
+    def _number(self, text: str, source: str, command: str) -> float:
+        """The measurement in ``text``: the last match of ``pattern``, or the last number."""
+        if self.pattern is not None:
+            matches = list(re.finditer(self.pattern, text, re.MULTILINE))
+            if not matches:
+                raise CommandError(
+                    f"{source} holds no match of pattern {self.pattern!r}: {command}{_tail(text)}"
+                )
+            found = matches[-1].group(1 if matches[-1].re.groups else 0)
+        else:
+            numbers = _NUMBER.findall(text)
+            if not numbers:
+                raise CommandError(f"{source} holds no number: {command}{_tail(text)}")
+            found = numbers[-1]
+        try:
+            return float(found)
+        except (TypeError, ValueError):
+            raise CommandError(
+                f"{source}: the match {found!r} of pattern {self.pattern!r} is not a number: "
+                f"{command}"
+            ) from None
+
+    @contextlib.contextmanager
+    def _trial_dir(self) -> Iterator[str]:
+        """An empty folder of the trial's own: kept under ``trial_root``, else removed after
+        the trial (none is made when no template names it)."""
+        if "{trial_dir}" not in self.command + self.result:
+            yield ""
+        elif self.trial_root is None:
+            with tempfile.TemporaryDirectory(prefix="smacx-trial-") as folder:
+                yield folder
+        else:
+            Path(self.trial_root).mkdir(parents=True, exist_ok=True)
+            yield tempfile.mkdtemp(prefix="trial-", dir=self.trial_root)
+
+    @contextlib.contextmanager
+    def _host(self) -> Iterator[str | None]:
+        """A host free for this trial, held until it ends (None: run here).
+
+        Hosts are shared between the worker processes of this machine through lock files, so
+        no two trials measure on one host at once; a worker waits until one is free.
+        """
+        if not self.hosts:
+            yield None
+            return
+        folder = Path(tempfile.gettempdir()) / f"smacx-hosts-{os.getuid()}"
+        folder.mkdir(exist_ok=True)
+        while True:
+            for host in self.hosts:
+                lock = (folder / f"{re.sub(r'[^A-Za-z0-9_.@-]', '_', host)}.lock").open("a")
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    lock.close()
+                    continue
+                try:
+                    yield host
+                finally:
+                    lock.close()  # (releases the lock)
+                return
+            time.sleep(0.05)
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """A knob file, read: the space, the command target and the run's settings.
+
+    Attributes:
+        configspace: The knobs.
+        target: The command to run per trial.
+        n_trials: Trials of the run (``n_trials`` of the file, 100 if absent).
+        repeats: Runs of each configuration (noisy measurements are averaged over them).
+        timeout: Seconds a run may take before it is stopped (None: no limit).
+        workers: Trials run at once on this machine (by default one per host, or 1).
+        name: The run's name (the knob file's stem).
+    """
+
+    configspace: ConfigurationSpace
+    target: CommandTarget
+    n_trials: int
+    repeats: int
+    timeout: float | None
+    workers: int
+    name: str
+
+    def scenario(self, **overrides: Any) -> Scenario:
+        """The :class:`~smacx.Scenario` of the workload; ``overrides`` replace its fields
+        (``output_directory``, ``n_trials``, ``seed``, ...)."""
+        from smacx.scenario import Scenario
+
+        fields: dict[str, Any] = {
+            "name": self.name,
+            "n_trials": self.n_trials,
+            "deterministic": self.repeats == 1,
+            "trial_walltime_limit": self.timeout,
+            "n_workers": self.workers,
+        }
+        fields.update(overrides)
+        return Scenario(self.configspace, **fields)
+
+    def intensifier(self) -> Intensifier:
+        """Racing that runs each configuration ``repeats`` times before comparing it."""
+        from smacx.intensifier import Intensifier
+
+        return Intensifier(
+            min_samples_per_config=self.repeats, max_config_calls=max(self.repeats, 3)
+        )
+
+
+_FILE_KEYS = {
+    "command", "result", "pattern", "goal", "repeats", "timeout", "n_trials", "workers",
+    "hosts", "launcher", "workdir", "env", "knobs", "space", "name",
+}  # fmt: skip
+
+
+def load_workload(path: str | os.PathLike[str]) -> Workload:
+    """Read a knob file (TOML, or JSON when it ends in ``.json``); see the module's docs.
+
+    Relative paths in it (``workdir``, ``space``) are relative to the file's folder; a
+    command runs in ``workdir``, by default that folder.
+
+    Raises:
+        ScenarioError: The file cannot be read, or a key holds what it may not; the message
+            names the key, what was expected and what was given.
+    """
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as err:
+        raise ScenarioError(f"knob file {str(file)!r}: cannot read it ({err.strerror}).") from None
+    try:
+        if file.suffix.lower() == ".json":
+            data = json.loads(raw)
+        else:
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover - Python 3.10
+                import tomli as tomllib
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        kind = "JSON" if file.suffix.lower() == ".json" else "TOML"
+        raise ScenarioError(f"knob file {str(file)!r} is not valid {kind}: {err}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"knob file {str(file)!r}: expected a table of keys; got {data!r:.80}.")
+
+    def fail(key: str, expected: str) -> ScenarioError:
+        return ScenarioError(
+            f"knob file {str(file)!r}: {key} must be {expected}; got {data.get(key)!r:.200}."
+        )
+
+    unknown = sorted(set(data) - _FILE_KEYS)
+    if unknown:
+        raise ScenarioError(
+            f"knob file {str(file)!r}: unknown key(s) {unknown}; expected some of "
+            f"{sorted(_FILE_KEYS)} (knobs go in the [knobs] table)."
+        )
+    if not isinstance(data.get("command"), str):
+        raise fail("command", "the command template, a string")
+    here = file.resolve().parent
+    goal = data.get("goal", "minimize")
+    if goal not in ("minimize", "maximize"):
+        raise fail("goal", "'minimize' or 'maximize'")
+    for key in ("repeats", "n_trials", "workers"):
+        if key in data and (type(data[key]) is not int or data[key] < 1):
+            raise fail(key, "a whole number >= 1")
+    timeout = data.get("timeout")
+    if timeout is not None and (
+        type(timeout) not in (int, float) or not math.isfinite(timeout) or timeout <= 0
+    ):
+        raise fail("timeout", "seconds, a number > 0")
+    hosts = data.get("hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+        raise fail("hosts", "a list of host names")
+    env = data.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise fail("env", "a table of strings")
+    for key in ("result", "pattern", "launcher", "workdir", "name"):
+        if key in data and not isinstance(data[key], str):
+            raise fail(key, "a string")
+    if ("knobs" in data) == ("space" in data):
+        raise ScenarioError(
+            f"knob file {str(file)!r}: expected either a [knobs] table or space = "
+            "'<a ConfigSpace JSON file>'; got " + ("both." if "knobs" in data else "neither.")
+        )
+    if "space" in data:
+        space = _space_from_json(here, data["space"], file)
+    else:
+        space = _space_from_knobs(data["knobs"], file)
+    # Here, relative to the knob file; on hosts, a remote folder (none: the login folder).
+    workdir = data.get("workdir") if hosts else str(here / data.get("workdir", "."))
+    try:
+        target = CommandTarget(
+            command=data["command"],
+            result=data.get("result", "stdout"),
+            pattern=data.get("pattern"),
+            maximize=goal == "maximize",
+            hosts=tuple(hosts),
+            launcher=data.get("launcher", CommandTarget.launcher),
+            workdir=workdir,
+            env=env,
+        )
+        target.check(space)
+    except ScenarioError as err:
+        raise ScenarioError(f"knob file {str(file)!r}: {err}") from None
+    return Workload(
+        configspace=space,
+        target=target,
+        n_trials=data.get("n_trials", 100),
+        repeats=data.get("repeats", 1),
+        timeout=None if timeout is None else float(timeout),
+        workers=data.get("workers", max(len(hosts), 1)),
+        name=data.get("name", file.stem),
+    )
+
+
+def _space_from_json(here: Path, name: object, file: Path) -> ConfigurationSpace:
+    from ConfigSpace import ConfigurationSpace
+
+    if not isinstance(name, str):
+        raise ScenarioError(
+            f"knob file {str(file)!r}: space must be the path of a ConfigSpace JSON file; got "
+            f"{name!r}."
+        )
+    path = here / name
+    try:
+        return ConfigurationSpace.from_json(path)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ScenarioError(
+            f"knob file {str(file)!r}: space {str(path)!r} is not a space saved by ConfigSpace "
+            f"(ConfigurationSpace.to_json): {type(err).__name__}: {err}"
+        ) from None
+
+
+def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
+    """The space of a ``[knobs]`` table: ``name = {type = ..., ...}`` per knob."""
+    from ConfigSpace import (
+        Categorical,
+        ConfigurationSpace,
+        Float,
+        Integer,
+        OrdinalHyperparameter,
+    )
+
+    if not isinstance(knobs, dict) or not knobs:
+        raise ScenarioError(
+            f"knob file {str(file)!r}: [knobs] must hold at least one knob, as "
+            f"name = {{ type = 'float', range = [0, 1] }}; got {knobs!r:.200}."
+        )
+    space = ConfigurationSpace()
+    allowed = {
+        "float": {"type", "range", "log", "default"},
+        "integer": {"type", "range", "log", "default"},
+        "categorical": {"type", "choices", "default"},
+        "ordinal": {"type", "sequence", "default"},
+    }
+    for name, spec in knobs.items():
+
+        def fail(expected: str, got: object, name: str = name) -> ScenarioError:
+            return ScenarioError(
+                f"knob file {str(file)!r}: knob {name!r}: expected {expected}; got {got!r:.200}."
+            )
+
+        if not isinstance(spec, dict):
+            raise fail("a table such as { type = 'float', range = [0, 1] }", spec)
+        kind = spec.get("type")
+        if kind not in allowed:
+            raise fail(f"type one of {sorted(allowed)}", kind)
+        extra = sorted(set(spec) - allowed[kind])
+        if extra:
+            raise fail(f"only the keys {sorted(allowed[kind])} for a {kind} knob", extra)
+        # (ConfigSpace takes no default=None for every kind: the keyword only when given)
+        default: dict[str, Any] = {"default": spec["default"]} if "default" in spec else {}
+        try:
+            if kind in ("float", "integer"):
+                bounds = spec.get("range")
+                number = (int,) if kind == "integer" else (int, float)
+                if (
+                    not isinstance(bounds, list)
+                    or len(bounds) != 2
+                    or not all(type(b) in number for b in bounds)
+                    or not bounds[0] < bounds[1]
+                ):
+                    raise fail(f"range = [low, high], two {kind} numbers with low < high", bounds)
+                log = spec.get("log", False)
+                if not isinstance(log, bool):
+                    raise fail("log = true or false", log)
+                if log and bounds[0] <= 0:
+                    raise fail("a range above 0 for log = true", bounds)
+                make = Integer if kind == "integer" else Float
+                space.add(make(name, (bounds[0], bounds[1]), log=log, **default))
+            elif kind == "categorical":
+                choices = spec.get("choices")
+                if (
+                    not isinstance(choices, list)
+                    or len(choices) < 1
+                    or len(set(map(str, choices))) != len(choices)
+                ):
+                    raise fail("choices = [...], a list of distinct values", choices)
+                space.add(Categorical(name, choices, **default))
+            else:
+                sequence = spec.get("sequence")
+                if not isinstance(sequence, list) or len(sequence) < 1:
+                    raise fail("sequence = [...], the values in order", sequence)
+                ordinal = {"default_value": spec["default"]} if "default" in spec else {}
+                space.add(OrdinalHyperparameter(name, sequence, **ordinal))
+        except (ValueError, TypeError) as err:  # ConfigSpace's own checks (e.g. the default)
+            raise fail("a knob ConfigSpace accepts", f"{type(err).__name__}: {err}") from None
+    return space
+
+
+def _placeholders(template: str, what: str) -> list[str]:
+    """The field names of a ``str.format`` template.
+
+    Raises:
+        ScenarioError: It is not a valid template, or has a positional or indexed field.
+    """
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as err:
+        raise ScenarioError(
+            f"{what} is not a valid template ({err}): {template!r}. Write literal braces as "
+            "{{ and }}."
+        ) from None
+    for field in fields:
+        if not field.isidentifier():
+            raise ScenarioError(
+                f"{what} has the placeholder {{{field}}}; expected {{name}} of a knob or of "
+                f"{list(TRIAL_FIELDS)}. Write literal braces as {{{{ and }}}}."
+            )
+    return fields
+
+
+def _text(value: object) -> str:
+    """A knob's or trial field's value as the command sees it (None: empty)."""
+    return "" if value is None else str(value)
+
+
+def _tail(text: str, lines: int = 10) -> str:
+    """The last lines a command printed, for an error message."""
+    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
+    return "" if not kept else "\n" + "\n".join(f"    {line}" for line in kept)
