@@ -1009,7 +1009,6 @@ class SMAC:
         under way ends first), closes the object and returns the incumbent.
         """
         with self._lock:
-            self._check_open("optimize()")
             if self._optimizer is not None:
                 raise ConcurrencyError(
                     "SMAC.optimize() was called while this object's optimize() runs in thread "
@@ -1017,8 +1016,18 @@ class SMAC:
                     "several threads, build a SMAC object in each on the same Scenario (with "
                     "an output_directory), or use ask() and tell()."
                 )
-            self._optimizer = threading.current_thread()
-            self._optimize_over.clear()
+            try:
+                self._optimizer = threading.current_thread()
+                self._optimize_over.clear()
+                # Checked once this thread is the optimizer: a signal handler's close() that
+                # came earlier closed the object, and this says so; one from here on waits
+                # for the run (between the check and the record, it closed the storage under
+                # the run, which then reported the database as damaged).
+                self._check_open("optimize()")
+            except BaseException:
+                self._optimizer = None
+                self._optimize_over.set()
+                raise
         try:
             incumbent = self._optimize(data_to_scatter)
         finally:
@@ -1469,7 +1478,9 @@ class SMAC:
         waits for that call to end. Called from another thread during :meth:`optimize`, it
         stops the run and returns once ``optimize()`` has closed the object (a serial
         runner's trial under way ends first). Called by a callback or a signal handler inside
-        one of these calls in the same thread, it closes the object as that call ends.
+        one of these calls in the same thread, it closes the object as that call ends (inside
+        an ``ask()`` or ``tell()`` during another thread's ``optimize()``, it returns at once,
+        and ``optimize()`` closes the object once that call has ended).
         """
         with self._lock:
             optimizer = self._optimizer
@@ -1480,9 +1491,14 @@ class SMAC:
                     self._close()
                 return
             self._close_requested = True
+            # Inside an ask() or tell() of this thread (a callback or a signal handler of
+            # another thread than the optimizing one), this thread holds the lock that the
+            # optimizing one needs to stop: waiting would never end. optimize() closes the
+            # object once that call has ended.
+            waits = optimizer is not threading.current_thread() and not self._depth
         if self.runner is not None:
             self.runner.interrupt()  # a wait for results under way returns
-        if optimizer is not threading.current_thread():
+        if waits:
             self._optimize_over.wait()
 
     def _close(self) -> None:
@@ -2104,7 +2120,7 @@ def _freeze_heap() -> None:
     the middle generation and 16 full ones, 3.5 s of 61 s at 64 workers with 1 s trials; with
     the larger first threshold, 40, 3 and 1 of them took 1.1 s.
     """
-    global _frozen_runs, _thresholds, _froze
+    global _frozen_runs, _thresholds, _froze, _marker
     with _gc_lock:  # (parallel optimize() calls in threads of one process: the first and last)
         if _frozen_runs == 0:
             saved = gc.get_threshold()
@@ -2122,6 +2138,7 @@ def _freeze_heap() -> None:
                     gc.unfreeze()
                 raise
             _thresholds, _froze = saved, froze
+            _marker = _Marker() if froze else None  # made after the freeze: not frozen
         _frozen_runs += 1
 
 
@@ -2136,18 +2153,29 @@ def _thaw_heap() -> None:
     """Undo :func:`_freeze_heap` once the last parallel ``optimize`` that called it returns:
     the thresholds it had found (unless the application set others meanwhile, which stay),
     and the objects it froze."""
-    global _frozen_runs
+    global _frozen_runs, _marker
     with _gc_lock:
         _frozen_runs -= 1
         if _frozen_runs == 0:
             if gc.get_threshold() == _raised(_thresholds):
                 gc.set_threshold(*_thresholds)
-            if _froze:
+            # An application that called gc.freeze() during the run froze the marker with
+            # every other object alive then, ours among them: they stay frozen, as it asked
+            # (unfreezing cannot tell its objects from ours). The collector's generations
+            # (gc.get_objects()) hold the objects that are not frozen.
+            if _froze and any(obj is _marker for obj in gc.get_objects()):
                 gc.unfreeze()
+            _marker = None
+
+
+class _Marker:
+    """An object the collector tracks, made by :func:`_freeze_heap` just after it froze the
+    heap: frozen by the end of the run only if the application froze the heap meanwhile."""
 
 
 _gc_lock = threading.Lock()
 _frozen_runs = 0  # parallel optimize() calls under way in this process
+_marker: _Marker | None = None  # see _Marker
 _thresholds = gc.get_threshold()  # the collector's thresholds before the first of them
 _froze = False  # whether the first of them froze the heap
 

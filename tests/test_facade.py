@@ -2053,6 +2053,34 @@ def test_parallel_runs_in_threads_of_one_process_restore_the_collector_after_the
         gc.set_threshold(*before)
 
 
+def test_a_heap_the_application_freezes_during_a_parallel_run_stays_frozen() -> None:
+    """gc.freeze() by the application during a parallel run (in a callback, another thread):
+    the run's gc.unfreeze() at its end undid it too. Objects frozen since stay frozen now;
+    a run during which nobody froze the heap still unfreezes it."""
+    import gc
+
+    import smacx.facade as facade
+
+    before = gc.get_threshold()
+    try:
+        facade._freeze_heap()
+        made_during_the_run = [object()]
+        gc.freeze()  # the application's, during the run
+        facade._thaw_heap()
+        assert gc.get_freeze_count() > 0
+        # (the collector's generations hold the objects that are not frozen)
+        assert not any(obj is made_during_the_run for obj in gc.get_objects())
+        gc.unfreeze()
+        facade._freeze_heap()  # an untouched run still unfreezes what it froze
+        facade._thaw_heap()
+        assert gc.get_freeze_count() == 0
+    finally:
+        while facade._frozen_runs > 0:
+            facade._thaw_heap()
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 def test_smac_objects_dropped_without_close_release_their_database_at_once(
     space: ConfigurationSpace, tmp_path: Path
@@ -2303,6 +2331,111 @@ def test_close_from_a_callback_takes_effect_as_the_call_ends(
     again = SMAC(sc, progress=False)
     assert again.runhistory.n_stale() == 1
     assert again.ask() == info
+    again.close()
+
+
+def test_close_inside_another_threads_tell_during_optimize_returns_at_once(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """optimize() in one thread, ask() and tell() in another, whose callback (or a signal
+    handler inside that tell) calls close(): close() waited for optimize() to end while its
+    thread held the object's lock, which optimize() needed to tell its trial and stop: both
+    hung. Now close() returns, and optimize() closes the object once that tell has ended."""
+    running, release = threading.Event(), threading.Event()
+    tellers: list[threading.Thread] = []
+
+    def target(config: Configuration, seed: int) -> float:
+        running.set()
+        release.wait(10.0)
+        return quadratic(config)
+
+    class CloseInTell(Callback):
+        def on_tell_end(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
+            if threading.current_thread() in tellers:
+                release.set()  # optimize()'s trial ends: its tell waits for this one's lock
+                smac.close()
+
+    sc = scenario(space, tmp_path, n_trials=50, name="close_in_tell")
+    smac = SMAC(sc, target, callbacks=[CloseInTell()], progress=False)
+    optimizer = threading.Thread(target=smac.optimize, daemon=True)
+    optimizer.start()
+    assert running.wait(10.0)
+    info = smac.ask()
+    tellers.append(
+        threading.Thread(target=smac.tell, args=(info, TrialValue(cost=1.0)), daemon=True)
+    )
+    tellers[0].start()
+    tellers[0].join(10.0)
+    assert not tellers[0].is_alive(), "close() in the tell hung"
+    optimizer.join(10.0)
+    assert not optimizer.is_alive()
+    with pytest.raises(StorageError, match=r"after close\(\)"):
+        smac.ask()
+    again = SMAC(sc, progress=False)
+    assert again.runhistory.n_finished == 2  # optimize()'s trial and the one told
+    assert again.runhistory.n_running == 0
+    again.close()
+
+
+def test_a_close_just_as_optimize_starts_is_not_taken_for_a_damaged_database(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A signal handler's close() that ran in optimize()'s own start, after its check that the
+    object is open and before it counted as optimizing, closed the storage under the run,
+    which then reported the database as damaged. Now that close() waits for the run, which
+    stops at once (simulated: the check calls close(), as the handler would right after)."""
+    sc = scenario(space, tmp_path, n_trials=5, name="close_at_start")
+    smac = SMAC(sc, quadratic, progress=False)
+    check = smac._check_open
+
+    def check_then_close(method: str) -> None:
+        check(method)
+        if method == "optimize()":
+            smac.close()
+
+    smac._check_open = check_then_close  # type: ignore[method-assign]
+    assert smac.optimize() is None  # stopped before any trial
+    with pytest.raises(StorageError, match=r"ask\(\) after close\(\)"):
+        smac.ask()
+    again = SMAC(sc, progress=False)
+    assert (again.runhistory.n_finished, again.runhistory.n_running) == (0, 0)
+    again.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGTERM there")
+def test_a_sigterm_handler_that_closes_during_a_limited_trial_records_no_result(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGTERM handler that calls close() (a graceful stop under Slurm or Kubernetes) while
+    a trial runs under trial_memory_limit: pynisher kills the trial's process with SIGKILL at
+    the SIGTERM and, when the signal came just after it polled for the result, reports that
+    death, which under a memory limit was recorded MEMORYOUT. The trial has no result: it is
+    given up, and runs again when the run continues. (pynisher's report, simulated.)"""
+    import pynisher
+
+    def limit(*args: Any, **kwargs: Any) -> Any:
+        def killed_at_a_sigterm(*args: Any, **kwargs: Any) -> Any:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled at once: the application's close()
+            raise pynisher.PynisherException("Subprocess ended with exitcode -9")
+
+        return killed_at_a_sigterm
+
+    monkeypatch.setattr(pynisher, "limit", limit)
+    sc = scenario(
+        space, tmp_path, n_trials=5, name="sigterm", trial_walltime_limit=30,
+        trial_memory_limit=4000,
+    )  # fmt: skip
+    smac = SMAC(sc, quadratic, progress=False)
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: smac.close())
+    try:
+        assert smac.optimize() is None
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    with pytest.raises(StorageError, match=r"after close\(\)"):
+        smac.ask()
+    again = SMAC(sc, progress=False)
+    assert again.runhistory.n_finished == 0, again.runhistory.status_counts()
+    assert again.runhistory.n_running == again.runhistory.n_stale() == 1
     again.close()
 
 

@@ -444,6 +444,41 @@ def test_a_script_interrupted_mid_run_closes_its_cluster_quietly(tmp_path: Path,
     assert not list(tmp_path.rglob(SCHEDULER_FILE))
 
 
+INTERRUPTED_START = (
+    SLEEPY_SCRIPT
+    + """
+import distributed.nanny
+start_nanny = distributed.nanny.Nanny.start_unsafe
+sent = []
+async def start_unsafe(self):  # a Ctrl-C as the cluster starts its first worker
+    if not sent:
+        sent.append(os.getpid())
+        os.kill(os.getpid(), signal.SIGINT)
+    return await start_nanny(self)
+distributed.nanny.Nanny.start_unsafe = start_unsafe
+if __name__ == "__main__":
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(space, n_trials=4, n_workers=2, output_directory=sys.argv[1])
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    SMAC(scenario, target, progress=False)
+"""
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT by os.kill there")
+def test_a_ctrl_c_while_the_cluster_starts_closes_it_quietly(tmp_path: Path) -> None:
+    """Ctrl-C while the runner's own LocalCluster starts its workers: dask left the workers
+    it was starting out of the cluster, and its exit hook failed on them, printing
+    ``AssertionError: Status.init``. The Ctrl-C now waits for the start to end, and the
+    cluster is closed as it propagates."""
+    done = run_script(INTERRUPTED_START, str(tmp_path))
+    assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr, done.stderr
+    assert done.stderr.count("Traceback") == 1, done.stderr  # the script's own
+    assert "AssertionError" not in done.stderr, done.stderr
+    assert not list(tmp_path.rglob(SCHEDULER_FILE))
+
+
 SOLVER_INTERRUPTED = (
     SLEEPY_SCRIPT
     + """
@@ -2001,3 +2036,28 @@ def test_results_that_come_in_while_optimize_closes_are_kept(
     assert again.runhistory.n_finished == 2
     assert again.runhistory.n_running == 0
     again.close()
+
+
+def test_interrupt_ends_a_submit_that_waits_for_a_worker_thread(space: ConfigurationSpace) -> None:
+    """A submit_trial() that waits for a free worker thread (one left between the optimizer's
+    count of free workers and its submit) held up SMAC.close() from another thread until a
+    running trial ended: interrupt() ended the wait, and submit_trial() waited again. It now
+    submits the trial beyond the workers, where dask holds it, and returns."""
+    _RELEASE.clear()
+    sc = scenario(space, n_trials=5, deterministic=True)
+    with thread_client(1) as (_, cl):
+        runner = DaskParallelRunner(SerialRunner(blocked, sc), dask_client=cl, queue_ahead=0)
+        try:
+            first, second = trials(space, 2)
+            runner.submit_trial(first)  # takes the only worker thread until released
+            submitting = threading.Thread(
+                target=runner.submit_trial, args=(second,), name="submitting", daemon=True
+            )
+            submitting.start()
+            runner.interrupt()  # before or during its wait: either way it ends it
+            submitting.join(5.0)
+            assert not submitting.is_alive(), "submit_trial() waited on"
+            assert len(runner._running) == 2
+        finally:
+            _RELEASE.set()
+            runner.close()

@@ -20,6 +20,7 @@ import multiprocessing
 import numbers
 import os
 import queue
+import signal
 import statistics
 import sys
 import threading
@@ -28,7 +29,7 @@ import traceback
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -402,7 +403,10 @@ class DaskParallelRunner(AbstractRunner):
             preload_argv = [*preload_argv, []]
         # (the scheduler reads worker-saturation from dask's config when it is built)
         try:
-            with dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}):
+            with (
+                dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}),
+                _sigint_held(),
+            ):
                 self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=n_workers,
                     threads_per_worker=1,
@@ -418,7 +422,11 @@ class DaskParallelRunner(AbstractRunner):
                     preload=[*preloads, _IGNORE_SIGINT],
                     preload_argv=preload_argv,
                 )
-        except Exception as err:
+        except BaseException as err:
+            if self._cluster is not None:  # started, then the Ctrl-C held back meanwhile
+                self._cluster.close()
+            if not isinstance(err, Exception):
+                raise
             raise NoWorkersError(
                 f"DaskParallelRunner could not start its local dask cluster of {n_workers} "
                 f"worker process(es): {type(err).__name__}: {str(err).rstrip('.')}. dask's "
@@ -503,9 +511,13 @@ class DaskParallelRunner(AbstractRunner):
         while self.count_available_workers() <= 0:
             waited = True
             if self._n_unfinished() > 0:
-                self._await_completion()
+                interrupted = self._await_completion()
             else:
-                self._await_workers()
+                interrupted = self._await_workers()
+            if interrupted:
+                # (by SMAC.close(), which stops the run: waiting on would hold it up until a
+                # trial ends) dask holds the trial until a worker thread frees up.
+                break
         trial = _Trial(trial_info, dict(dask_data_to_scatter), attempts=1)
         # After a wait here the thread was freed just now, not when a result was last read.
         self._submit(trial, freed=time.monotonic() if waited else None)
@@ -595,7 +607,9 @@ class DaskParallelRunner(AbstractRunner):
     def interrupt(self) -> None:
         """Make a :meth:`wait` under way return soon (at once while trials run, within a
         second while it waits for a worker to join); safe from another thread and from a
-        signal handler (the queue it wakes takes a put from one)."""
+        signal handler (the queue it wakes takes a put from one). A :meth:`submit_trial`
+        that waits for a free worker thread stops waiting, and submits its trial beyond the
+        workers (dask holds it until one frees up)."""
         self._interrupted = True
         self._done.put(_WAKE)
 
@@ -1193,9 +1207,12 @@ class DaskParallelRunner(AbstractRunner):
             additional_info=info,
         )
 
-    def _await_completion(self, timeout: float | None = None) -> None:
+    def _await_completion(self, timeout: float | None = None) -> bool:
         """Block until some submitted trial finishes, a worker thread is free (one joined the
-        cluster), or ``timeout`` seconds passed.
+        cluster), ``timeout`` seconds passed, or :meth:`interrupt` was called.
+
+        Returns:
+            Whether :meth:`interrupt` ended the wait.
 
         Raises:
             NoWorkersError: The cluster had no worker for ``patience`` seconds meanwhile.
@@ -1207,7 +1224,7 @@ class DaskParallelRunner(AbstractRunner):
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return
+                return False
             try:
                 key: Key | None = self._done.get(timeout=min(step, left))
             except queue.Empty:
@@ -1216,7 +1233,7 @@ class DaskParallelRunner(AbstractRunner):
             # does not show up as raised while handling queue.Empty.
             if key == _WAKE or self._interrupted:
                 self._interrupted = False
-                return
+                return True
             if key is None:
                 no_workers_since = self._workers_or_patience(no_workers_since)
                 if no_workers_since is None:
@@ -1224,11 +1241,11 @@ class DaskParallelRunner(AbstractRunner):
                     # Only more free threads than at the start (a worker joined); a thread that
                     # was free already (wait() with a slow first trial) is no reason to return.
                     if free > max(free_at_start, 0):
-                        return  # a worker joined: it need not wait for a running trial
+                        return False  # a worker joined: it need not wait for a running trial
                 continue
             if key in self._running:
                 self._finished.append(key)
-                return
+                return False
 
     @property
     def _step(self) -> float:
@@ -1257,8 +1274,12 @@ class DaskParallelRunner(AbstractRunner):
             raise self._no_workers_error(self._patience()) from None
         return since
 
-    def _await_workers(self) -> None:
-        """Block until the cluster has a worker, at most ``patience`` seconds.
+    def _await_workers(self) -> bool:
+        """Block until the cluster has a worker, at most ``patience`` seconds, or until
+        :meth:`interrupt` is called.
+
+        Returns:
+            Whether :meth:`interrupt` ended the wait.
 
         Raises:
             NoWorkersError: No worker joined within ``patience`` seconds.
@@ -1269,12 +1290,13 @@ class DaskParallelRunner(AbstractRunner):
         while not self._total_threads():
             if self._interrupted:
                 self._interrupted = False
-                return
+                return True
             left = start + self._patience() - time.monotonic()
             if left <= 0:
                 raise self._no_workers_error(self._patience())
             with contextlib.suppress(*_TIMEOUTS):
                 self._dask.wait_for_workers(1, timeout=min(step, left))
+        return False
 
     def _patience(self) -> float:
         """How long to wait for a worker now: ``patience``, or at least ``RESTART_PATIENCE``
@@ -1398,6 +1420,39 @@ def _forget_runner(prefix: str) -> None:
     global _gone
     _objects.pop(prefix, None)  # the copies of workers in this process
     _gone = (*_gone[-15:], prefix)  # (a new tuple: a trial being submitted may be reading it)
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold back a Ctrl-C (SIGINT) that arrives in this block until the block ends, then
+    deliver it to the handler that was there before; a second one is delivered at once.
+
+    For the start of a ``LocalCluster``: interrupted there, dask leaves the workers it is
+    starting out of the cluster, half-started, and its exit hook fails on them
+    (``AssertionError: Status.init``). Held back, the cluster starts, and the Ctrl-C then
+    interrupts the caller, which closes it. A second Ctrl-C interrupts a start that hangs,
+    as before. Only in the main thread, where Python runs signal handlers, and only over a
+    handler of Python's (another would not run in the middle of the start).
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    handler: Callable[[int, Any], Any] = previous
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if held:
+            handler(signum, frame)
+        held.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)  # (handled at once, by `previous`)
 
 
 def _unguarded_main_line() -> tuple[str, int] | None:

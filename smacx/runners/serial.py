@@ -568,9 +568,10 @@ class SerialRunner(AbstractRunner):
                     watchdog.end_marked(token)
         finally:
             forget_reaped_children(before)
-        if sigterm and outcome[0] == "error":
+        if sigterm and outcome[0] in ("error", "memoryout"):
             # The application handles SIGTERM itself and lives on, but pynisher killed the
-            # trial: no fault of the target, so no result either (see run()).
+            # trial: no fault of the target, so no result either (see run()). pynisher kills
+            # it with SIGKILL, which under a memory limit reads as running out of memory.
             msg = "the trial's process was killed because this process received SIGTERM"
             return "interrupted", {**outcome[1], "error": msg}, math.nan
         return outcome
