@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from smacx import __version__
-from smacx.errors import SmacxError, StorageError
+from smacx.errors import ScenarioMismatchError, SmacxError, StorageError, TargetCrashedError
 from smacx.facade import DATABASE_NAME
 from smacx.runhistory import json_safe
 from smacx.storage import abandoned
@@ -77,21 +77,23 @@ def run_report(path: str | Path) -> dict[str, Any]:
             directory holding exactly one run.
 
     Returns:
-        ``database`` (path), ``objectives``, ``configs`` (how many), ``trials`` (count by
-        status name), ``incumbent`` (``config``: its values, ``cost``: one per objective, as
-        last stored; ``n_finished``: finished trials when it became the incumbent, i.e. at the
-        first entry of the uninterrupted stretch of trajectory entries with its ``config_id``
-        that ends the trajectory: a noisy run stores an entry each time the incumbent's cost
-        changes as more of its trials finish, and those do not make it new; with several
-        objectives also ``front``, the Pareto front as a list of ``config_id``, ``config`` and
-        ``cost``; None until a configuration has the SUCCESS trials its intensifier requires,
-        one at least with the built-in ones: crashed or timed-out trials never make an
-        incumbent, whatever their cost), ``trajectory`` (every change of incumbent or of its
-        cost, oldest first, as stored), ``stale_running`` (RUNNING trials of processes
-        that are gone or whose lease ran out: the next run on this history runs them again)
-        and ``failures`` (the finished trials that did not succeed, grouped by status and
-        reason, most frequent first: ``status``, ``reason``, ``count`` of trials, ``configs``
-        (how many configurations) and the first five ``config_ids``).
+        ``database`` (path), ``objectives``, ``goal`` (``"maximize"`` for a run of ``smacx run``
+        whose measurement is maximized: each cost is the measurement negated; ``"minimize"``;
+        None for a run made from Python), ``configs`` (how many), ``trials`` (count by status
+        name), ``incumbent`` (``config``: its values, ``cost``: one per objective, as last
+        stored; ``n_finished``: finished trials when it became the incumbent, i.e. at the first
+        entry of the uninterrupted stretch of trajectory entries with its ``config_id`` that
+        ends the trajectory: a noisy run stores an entry each time the incumbent's cost changes
+        as more of its trials finish, and those do not make it new; with several objectives also
+        ``front``, the Pareto front as a list of ``config_id``, ``config`` and ``cost``; None
+        until a configuration has the SUCCESS trials its intensifier requires, one at least with
+        the built-in ones: crashed or timed-out trials never make an incumbent, whatever their
+        cost), ``trajectory`` (every change of incumbent or of its cost, oldest first, as
+        stored), ``stale_running`` (RUNNING trials of processes that are gone or whose lease ran
+        out: the next run on this history runs them again) and ``failures`` (the finished trials
+        that did not succeed, grouped by status and reason, most frequent first: ``status``,
+        ``reason``, ``count`` of trials, ``configs`` (how many configurations) and the first
+        five ``config_ids``).
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -102,6 +104,7 @@ def run_report(path: str | Path) -> dict[str, Any]:
     part = "the scenario"
     try:
         objectives = json.loads(storage.get_meta("scenario") or "{}").get("objectives")
+        goal = storage.get_meta("goal")  # (stored by `smacx run`)
         part = "the configurations"
         configs = {c.config_id: json.loads(c.config_json) for c in storage.read_configs(0)}
         part = "the trials"
@@ -142,6 +145,7 @@ def run_report(path: str | Path) -> dict[str, Any]:
     return {
         "database": str(database),
         "objectives": objectives,
+        "goal": goal,
         "configs": len(configs),
         "trials": dict(sorted(statuses.items())),
         "incumbent": incumbent,
@@ -198,6 +202,9 @@ def _print_report(report: dict[str, Any]) -> None:
     counts = ", ".join(f"{n} {status}" for status, n in trials.items()) or "none"
     print(f"run:        {report['database']}")
     print(f"objectives: {', '.join(report['objectives'] or ['cost'])}")
+    maximized = report.get("goal") == "maximize"
+    if maximized:
+        print("goal:       maximize (each cost is the measurement negated)")
     print(f"trials:     {sum(trials.values())} ({counts}) over {report['configs']} configurations")
     if report["stale_running"]:
         print(
@@ -221,7 +228,8 @@ def _print_report(report: dict[str, Any]) -> None:
         print("incumbent:  none yet (it needs successful trials; crashes never count)")
         return
     cost = incumbent["cost"]
-    print(f"incumbent:  cost {cost[0] if len(cost) == 1 else cost}, found after "
+    measured = f"measured {-cost[0]:g}, " if maximized and len(cost) == 1 else ""
+    print(f"incumbent:  {measured}cost {cost[0] if len(cost) == 1 else cost}, found after "
           f"{incumbent['n_finished']} finished trials")  # fmt: skip
     for name, value in sorted((incumbent["config"] or {}).items()):
         print(f"    {name} = {value!r}")
@@ -257,7 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
     )
-    run = commands.add_parser("run", help="optimize the command of a knob file")
+    run = commands.add_parser(
+        "run",
+        help="optimize the command of a knob file",
+        description="Optimize the command of a knob file; run it again to continue the run.",
+        epilog=_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("knobs", help="the knob file (TOML, or JSON)")
     run.add_argument("--output-dir", default="smacx_output", help="where runs are stored")
     run.add_argument("--name", help="the run's name (default: the knob file's, or its stem)")
@@ -265,6 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--workers", type=int, help="trials at once here (default: the file's)")
     run.add_argument("--seed", type=int, default=0, help="the run's seed")
     run.add_argument("--overwrite", action="store_true", help="start the run afresh")
+    run.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="go on when the first trial crashes (by default the run stops there: the command "
+        "itself is likely wrong); for spaces where some configurations fail",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
@@ -315,6 +335,29 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging
     return 0
 
 
+_RUN_EPILOG = """\
+a knob file (TOML; or the same keys in JSON):
+  command = "./bench --threads {threads} --cache {cache} --seed {seed}"
+  pattern = 'p99: ([0-9.]+)'  # the number to read; default: the last number printed
+  result = "stdout"           # or a file it writes: "{trial_dir}/out.txt"
+  goal = "minimize"           # or "maximize"
+  repeats = 1                 # runs per configuration, for a noisy measurement
+  timeout = 60                # seconds per run; then TIMEOUT, its programs stopped
+  n_trials = 100              # workers = 1; hosts = ["node1"] runs over ssh
+  [env]                       # environment variables for the command
+  OMP_PROC_BIND = "true"
+  [knobs]
+  threads = { type = "integer", range = [1, 64], log = true, default = 8 }
+  cache = { type = "categorical", choices = ["lru", "lfu"] }
+  ratio = { type = "float", range = [0.0, 1.0] }
+  batch = { type = "ordinal", sequence = [1, 2, 4, 8] }
+
+Each {placeholder} becomes one quoted shell word: write it outside quotes. Trial fields:
+{seed}, {trial_dir}, {host}, {instance}, {budget}. `smacx show OUTPUT_DIR/NAME --json`
+prints the best configuration as JSON.
+"""
+
+
 def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
     """``smacx run``: optimize a knob file's command; returns the exit status."""
     from smacx.command import load_workload
@@ -336,7 +379,17 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
             intensifier=workload.intensifier(),
             overwrite=args.overwrite,
             progress=not args.no_progress,
+            raise_on_first_crash=not args.keep_going,
         ) as smac:
+            # The stored costs of a maximized measurement are its negatives: a run continued
+            # with the other goal would compare the two, and `smacx show` prints it back.
+            goal = "maximize" if workload.target.maximize else "minimize"
+            stored = smac.runhistory.storage.set_meta_if_absent("goal", goal)
+            if stored != goal:
+                raise ScenarioMismatchError(
+                    f"output directory {str(scenario.output_path)!r} holds a run made with goal "
+                    f"= {stored!r}, not {goal!r}: its costs do not compare."
+                )
             incumbent = smac.optimize()
             cost = None if incumbent is None else smac.runhistory.get_cost(incumbent)
             runs = 0 if incumbent is None else len(smac.runhistory.get_trials(incumbent))
@@ -344,6 +397,20 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         print("smacx run: interrupted; the finished trials are saved. Run the same command "
               "to continue.", file=sys.stderr)  # fmt: skip
         return 130
+    except TargetCrashedError as err:
+        log.debug("smacx run failed", exc_info=True)  # the traceback, with --verbose
+        print(f"smacx run: the first trial crashed, and no trial of the run has worked yet: the "
+              f"command itself is likely wrong:\n{err.error or err}\nFix the knob file, then "
+              f"start afresh with --overwrite (run as it is, the crash stays in the run); or "
+              f"pass --keep-going when some configurations are meant to fail.",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except ScenarioMismatchError as err:
+        log.debug("smacx run failed", exc_info=True)
+        print(f"smacx run: {err}\nFrom the command line: --overwrite starts the run afresh; "
+              "--name NAME keeps this one and stores a run of that name.",
+              file=sys.stderr)  # fmt: skip
+        return 1
     except SmacxError as err:
         log.debug("smacx run failed", exc_info=True)  # the traceback, with --verbose
         print(f"smacx run: {err}", file=sys.stderr)

@@ -27,8 +27,14 @@ A knob file (TOML, or the same keys as JSON)::
     ratio = { type = "float", range = [0.0, 1.0] }
     batch = { type = "ordinal", sequence = [1, 2, 4, 8, 16] }
 
+    [env]                              # environment variables (exported on hosts too)
+    OMP_PROC_BIND = "true"
+
 Instead of ``[knobs]``, ``space = "space.json"`` names a space saved by ConfigSpace
-(``ConfigurationSpace.to_json``), for conditions and forbidden clauses.
+(``ConfigurationSpace.to_json``), for conditions and forbidden clauses; a knob whose condition
+is unmet is an empty word (``m={momentum}; ./train ${m:+--momentum "$m"}`` drops the flag).
+Each placeholder is one quoted shell word: write it outside quotes. Knobs may not be named as
+trial fields (``seed``, ``instance``, ``budget``, ``trial_dir``, ``host``).
 """
 
 from __future__ import annotations
@@ -64,10 +70,17 @@ __all__ = ["CommandTarget", "Workload", "load_workload"]
 #: Placeholders of a command template that are not knobs.
 TRIAL_FIELDS = ("seed", "instance", "budget", "trial_dir", "host")
 
-# A number as programs print it: 12, -3.5, 1e-3, .5, inf, nan (the last one in the text counts).
+# A number as programs print it: 12, -3.5, 1e-3, .5, 1,234,567.8 (commas between groups of
+# three digits are thousands separators, as `perf stat` prints them), inf, NaN, Infinity (the
+# last one in the text counts). A sign right after a letter or digit is a hyphen, not a minus:
+# the 05 of 2024-01-05, the 8 of "1-8 threads".
 _NUMBER = re.compile(
-    r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|(?<![A-Za-z])(?:inf|nan)(?![A-Za-z]))"
+    r"(?:(?<![\w.])[-+])?"
+    r"(?:(?:(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|(?<![A-Za-z])(?i:infinity|inf|nan)(?![A-Za-z]))"
 )
+# A number with thousands separators, as a pattern's group may hold it: 1,234,567.8.
+_GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +96,9 @@ class CommandTarget:
             command writes, read once it has ended.
         pattern: A regular expression whose last match in the result holds the number (its
             first group, if it has one; ``^`` and ``$`` match at each line). Without it, the
-            last number in the result counts.
+            last number in the result counts (``1,234,567`` is one number; a ``-`` right after
+            a letter or digit is a hyphen). ``nan`` or ``inf`` is an error, as is a result file
+            the command did not write anew.
         maximize: The measurement is to be maximized: the trial's cost is its negative.
         hosts: Run on these hosts through ``launcher`` (ssh by default), at most one trial
             per host at a time among this machine's workers; empty: run here.
@@ -92,7 +107,7 @@ class CommandTarget:
         trial_root: Folder under which each trial's ``{trial_dir}`` is made and kept, for a
             look at what the trial wrote. Without it, ``{trial_dir}`` is a temporary folder,
             removed when the trial ends.
-        env: Extra environment variables for the command (here only).
+        env: Extra environment variables for the command (exported on a host, too).
     """
 
     command: str
@@ -146,13 +161,21 @@ class CommandTarget:
         Raises:
             ScenarioError: A placeholder that is neither, with the names it could be.
         """
+        clashes = sorted(set(configspace) & set(TRIAL_FIELDS))
+        if clashes:
+            # {seed} would be the trial's seed, silently, never the knob's value.
+            raise ScenarioError(
+                f"the knob(s) {clashes} have the name of a trial field; expected names other "
+                f"than {list(TRIAL_FIELDS)}. Rename the knob (say, {clashes[0]}_)."
+            )
         known = set(configspace) | set(TRIAL_FIELDS)
         for name in ("command", "result"):
             for field in _placeholders(getattr(self, name), f"CommandTarget.{name}"):
                 if field not in known:
                     raise ScenarioError(
                         f"CommandTarget.{name} names {{{field}}}, which is no knob of the space "
-                        f"nor a trial field; expected one of {sorted(known)}."
+                        f"nor a trial field; expected one of {sorted(known)}. Write literal "
+                        "braces as {{ and }}."
                     )
 
     def __call__(
@@ -169,7 +192,10 @@ class CommandTarget:
                 number (the message ends with what it printed last).
         """
         with self._trial_dir() as trial_dir, self._host() as host:
-            raw = {name: _text(value) for name, value in dict(config).items()}
+            # An inactive knob (its condition unmet) is in no configuration: it is an empty
+            # word, as {instance} without instances, never a KeyError that crashes the trial.
+            values = dict(config)
+            raw = {name: _text(values.get(name)) for name in config.config_space}
             raw.update(
                 seed=str(seed),
                 instance=_text(instance),
@@ -182,9 +208,18 @@ class CommandTarget:
             if host is not None:
                 remote = command
                 if self.workdir is not None:
-                    remote = f"cd {shlex.quote(self.workdir)} && {command}"
+                    remote = f"cd {shlex.quote(self.workdir)} && {remote}"
+                if self.env:  # (the launcher's own environment does not reach the host)
+                    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+                    remote = f"export {exports} && {remote}"
                 launcher = self.launcher.format_map({"host": shlex.quote(host)})
                 command = f"{launcher} {shlex.quote(remote)}"
+            result_path = (
+                None
+                if self.result == "stdout"
+                else Path(self.workdir or ".") / self.result.format_map(raw)
+            )
+            before = _stat(result_path)
             done = subprocess.run(
                 command,
                 shell=True,
@@ -202,13 +237,25 @@ class CommandTarget:
                 if done.returncode < 0:
                     with contextlib.suppress(ValueError):
                         how = f"was killed by {signal.Signals(-done.returncode).name}"
+                elif host is not None and done.returncode == 255:
+                    how += (
+                        " (ssh's status when it cannot reach the host or log in: check that "
+                        f"`{self.launcher.format_map({'host': shlex.quote(host)})} true` works)"
+                    )
                 raise CommandError(
                     f"the command{where} {how}: {command}{_tail(done.stderr or done.stdout)}"
                 )
-            if self.result == "stdout":
+            if result_path is None:
                 text, source = done.stdout, "its output"
+                if not text.strip() and done.stderr.strip():
+                    # A program that reports on stderr (as time(1) does) is never read there
+                    # unasked (an error message's line number is no measurement): say so.
+                    raise CommandError(
+                        f"its output (stdout) is empty; it printed only to stderr (add 2>&1 to "
+                        f"the command to read that): {command}{_tail(done.stderr)}"
+                    )
             else:
-                path = Path(self.workdir or ".") / self.result.format_map(raw)
+                path = result_path
                 try:
                     text, source = path.read_text(errors="replace"), str(path)
                 except OSError as err:
@@ -216,7 +263,17 @@ class CommandTarget:
                         f"the command wrote no result file {str(path)!r} ({err.strerror}): "
                         f"{command}{_tail(done.stderr or done.stdout)}"
                     ) from None
+                if before is not None and _stat(path) == before:
+                    # Left by an earlier trial: its number is not this trial's measurement.
+                    raise CommandError(
+                        f"the command did not write the result file {str(path)!r} (it is as it "
+                        f"was before the trial): {command}{_tail(done.stderr or done.stdout)}"
+                    )
         value = self._number(text, source, command)
+        if not math.isfinite(value):
+            raise CommandError(
+                f"{source}: the measurement is {value}, not a finite number: {command}{_tail(text)}"
+            )
         return -value if self.maximize else value
 
     def _number(self, text: str, source: str, command: str) -> float:
@@ -233,6 +290,8 @@ class CommandTarget:
             if not numbers:
                 raise CommandError(f"{source} holds no number: {command}{_tail(text)}")
             found = numbers[-1]
+        if _GROUPED.fullmatch(found.strip()):
+            found = found.replace(",", "")
         try:
             return float(found)
         except (TypeError, ValueError):
@@ -292,7 +351,8 @@ class Workload:
         n_trials: Trials of the run (``n_trials`` of the file, 100 if absent).
         repeats: Runs of each configuration (noisy measurements are averaged over them).
         timeout: Seconds a run may take before it is stopped (None: no limit).
-        workers: Trials run at once on this machine (by default one per host, or 1).
+        workers: Trials run at once on this machine (by default one per host, or 1; at most
+            one per host).
         name: The run's name (the knob file's stem).
     """
 
@@ -317,15 +377,24 @@ class Workload:
             "n_workers": self.workers,
         }
         fields.update(overrides)
+        hosts = self.target.hosts
+        if hosts and fields["n_workers"] > len(hosts):
+            # A worker without a host waits for one, and the wait counts towards the timeout:
+            # trials would end TIMEOUT that never ran long.
+            raise ScenarioError(
+                f"workers must be at most the number of hosts ({len(hosts)}: one trial per host "
+                f"at a time); got {fields['n_workers']}. Add hosts, or use fewer workers."
+            )
         return Scenario(self.configspace, **fields)
 
     def intensifier(self) -> Intensifier:
         """Racing that runs each configuration ``repeats`` times before comparing it."""
         from smacx.intensifier import Intensifier
 
-        return Intensifier(
-            min_samples_per_config=self.repeats, max_config_calls=max(self.repeats, 3)
-        )
+        # One run per configuration when the measurement is not noisy: more would only repeat
+        # it (and the intensifier warns that a deterministic scenario cannot).
+        calls = 1 if self.repeats == 1 else max(self.repeats, 3)
+        return Intensifier(min_samples_per_config=self.repeats, max_config_calls=calls)
 
 
 _FILE_KEYS = {
@@ -393,8 +462,10 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
         raise fail("hosts", "a list of host names")
     env = data.get("env", {})
-    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise fail("env", "a table of strings")
+    if not isinstance(env, dict) or not all(
+        re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(v, str) for k, v in env.items()
+    ):
+        raise fail("env", "a table of strings, named as environment variables (A-Z, 0-9, _)")
     for key in ("result", "pattern", "launcher", "workdir", "name"):
         if key in data and not isinstance(data[key], str):
             raise fail(key, "a string")
@@ -494,6 +565,9 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
         try:
             if kind in ("float", "integer"):
                 bounds = spec.get("range")
+                if kind == "integer" and isinstance(bounds, list):
+                    # 1e3 or 64.0 in a file is a whole number all the same.
+                    bounds = [int(b) if type(b) is float and b.is_integer() else b for b in bounds]
                 number = (int,) if kind == "integer" else (int, float)
                 if (
                     not isinstance(bounds, list)
@@ -501,7 +575,10 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
                     or not all(type(b) in number for b in bounds)
                     or not bounds[0] < bounds[1]
                 ):
-                    raise fail(f"range = [low, high], two {kind} numbers with low < high", bounds)
+                    raise fail(
+                        f"range = [low, high], two {kind} numbers with low < high",
+                        spec.get("range"),
+                    )
                 log = spec.get("log", False)
                 if not isinstance(log, bool):
                     raise fail("log = true or false", log)
@@ -524,6 +601,8 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
                     raise fail("sequence = [...], the values in order", sequence)
                 ordinal = {"default_value": spec["default"]} if "default" in spec else {}
                 space.add(OrdinalHyperparameter(name, sequence, **ordinal))
+        except ScenarioError:  # (one of ours, above: it says what was expected already)
+            raise
         except (ValueError, TypeError) as err:  # ConfigSpace's own checks (e.g. the default)
             raise fail("a knob ConfigSpace accepts", f"{type(err).__name__}: {err}") from None
     return space
@@ -552,8 +631,22 @@ def _placeholders(template: str, what: str) -> list[str]:
 
 
 def _text(value: object) -> str:
-    """A knob's or trial field's value as the command sees it (None: empty)."""
+    """A knob's or trial field's value as the command sees it (None: empty; a bool as the knob
+    file spells it, true or false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+def _stat(path: Path | None) -> tuple[int, int, int] | None:
+    """What tells a file's versions apart (inode, size, modification time), None if absent."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _tail(text: str, lines: int = 10) -> str:

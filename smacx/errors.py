@@ -48,7 +48,14 @@ class ScenarioMismatchError(SmacxError, ValueError):
 
 
 class TargetCrashedError(SmacxError, RuntimeError):
-    """The target function crashed on the first trial of a run (its traceback is in the message)."""
+    """The target function crashed on the first trial of a run (its traceback is in the message).
+
+    Attributes:
+        error: The crash's reason without the traceback (the exception's type and message),
+            for a reader to whom the target's code means nothing; None if the runner gave none.
+    """
+
+    error: str | None = None
 
 
 class StorageError(SmacxError, RuntimeError):

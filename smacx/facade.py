@@ -779,7 +779,7 @@ class SMAC:
                 or value.additional_info.get("error")
                 or "(the runner gave no details)"
             )
-            raise TargetCrashedError(
+            crashed = TargetCrashedError(
                 f"the first trial this process ran crashed, and no trial of the run has worked "
                 f"yet, which usually means a bug in the target function rather than a bad "
                 f"configuration:\n{details}\n"
@@ -788,6 +788,9 @@ class SMAC:
                 "and counts it towards n_trials). Pass raise_on_first_crash=False to SMAC to "
                 "record such crashes and go on."
             )
+            error = value.additional_info.get("error")
+            crashed.error = None if error is None else str(error)
+            raise crashed
 
     def _check_instance_and_budget(self, info: TrialInfo) -> TrialInfo:
         """Refuse a told trial on an instance or budget the run does not use: stored, it

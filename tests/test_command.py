@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import threading
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ConfigSpace import Categorical, Configuration, ConfigurationSpace, Float, Integer
@@ -246,3 +251,272 @@ def test_smacx_run_optimizes_a_knob_file_and_continues_it(
     assert report["trials"] == {"SUCCESS": 20}
     assert main(["run", str(tmp_path / "missing.toml")]) == 1
     assert "cannot read it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("printed", "measured"),
+    [
+        ("cycles: 1,234,567 (perf stat)", 1234567.0),  # thousands separators
+        ("mean -1,234.5 ops", -1234.5),
+        ("values 1,23", 23.0),  # not groups of three: two numbers
+        ("finished 2024-01-05", 5.0),  # a hyphen, not a minus
+        ("threads 1-8", 8.0),
+        ("delta x=-3", -3.0),
+    ],
+)
+def test_the_last_number_as_programs_print_it(
+    space: ConfigurationSpace, printed: str, measured: float
+) -> None:
+    assert CommandTarget(f"echo '{printed}'")(config(space), seed=0) == measured
+
+
+def test_a_patterns_match_may_have_thousands_separators(space: ConfigurationSpace) -> None:
+    target = CommandTarget("echo 'ops: 12,345,678 per s'", pattern=r"ops: (\S+)")
+    assert target(config(space), seed=0) == 12345678.0
+
+
+@pytest.mark.parametrize("printed", ["nan", "NaN", "inf", "-Infinity", "INF"])
+def test_a_measurement_that_is_no_finite_number_is_an_error(
+    space: ConfigurationSpace, printed: str
+) -> None:
+    """Never the number before it (``epoch 3 loss NaN`` is not 3), never a cost of inf."""
+    with pytest.raises(CommandError, match=r"the measurement is -?(nan|inf), not a finite"):
+        CommandTarget(f"echo 'epoch 3 loss {printed}'")(config(space), seed=0)
+
+
+def test_a_command_that_prints_only_to_stderr_is_told_so(space: ConfigurationSpace) -> None:
+    with pytest.raises(CommandError, match=r"only to stderr \(add 2>&1.*\n    took 5 ms"):
+        CommandTarget("echo 'took 5 ms' >&2")(config(space), seed=0)
+
+
+def test_a_result_file_left_by_an_earlier_trial_is_not_read(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    target = CommandTarget(
+        "[ {n} -ne 3 ] || echo 3 > out.txt", result="out.txt", workdir=str(tmp_path)
+    )
+    assert target(config(space, n=3), seed=0) == 3.0
+    with pytest.raises(CommandError, match=r"did not write the result file .*out\.txt"):
+        target(config(space, n=4), seed=0)  # writes nothing: the 3 is not its measurement
+
+
+def test_an_inactive_knob_is_an_empty_word(tmp_path: Path) -> None:
+    """A knob whose condition is unmet is in no configuration: the command gets '' for it (the
+    trial runs, no KeyError), which ``${m:+--momentum "$m"}`` can turn into no flag at all."""
+    from ConfigSpace import EqualsCondition
+
+    algo, momentum = Categorical("algo", ["sgd", "adam"]), Float("momentum", (0.1, 0.9))
+    space = ConfigurationSpace()
+    space.add(algo, momentum, EqualsCondition(momentum, algo, "sgd"))
+    target = CommandTarget('m={momentum}; printf "%s|" {algo} ${{m:+--momentum "$m"}}; echo 1')
+    target.check(space)
+    adam = Configuration(space, values={"algo": "adam"})
+    with pytest.raises(CommandError, match=r"'adam\|1'"):  # (no number: shown in the error)
+        CommandTarget(target.command, pattern=r"^(.+)$")(adam, seed=0)
+    assert target(adam, seed=0) == 1.0
+    sgd = Configuration(space, values={"algo": "sgd", "momentum": 0.5})
+    with pytest.raises(CommandError, match=r"'sgd\|--momentum\|0.5\|1'"):
+        CommandTarget(target.command, pattern=r"^(.+)$")(sgd, seed=0)
+
+
+def test_a_knob_with_a_trial_fields_name_is_refused() -> None:
+    """``{seed}`` would silently be the trial's seed, not the knob's value."""
+    space = ConfigurationSpace({"seed": (0, 9)})
+    with pytest.raises(ScenarioError, match=r"knob\(s\) \['seed'\] have the name of a trial"):
+        CommandTarget("echo {seed}").check(space)
+
+
+def test_a_bool_knob_reaches_the_command_as_the_file_spells_it() -> None:
+    space = ConfigurationSpace([Categorical("fast", [True, False])])
+    target = CommandTarget("echo {fast} 1", pattern=r"(\S+) 1")
+    with pytest.raises(CommandError, match=r"the match 'false'"):
+        target(Configuration(space, values={"fast": False}), seed=0)
+
+
+def test_env_reaches_the_command_on_a_host(space: ConfigurationSpace) -> None:
+    target = CommandTarget(
+        'echo "$GREETING" 1',
+        pattern=r"(.*) 1",
+        hosts=("node-1",),
+        launcher="env -u GREETING HOST={host} sh -c",  # (a login on the host has none of ours)
+        env={"GREETING": "it's me"},
+    )
+    with pytest.raises(CommandError, match=r"the match \"it's me\""):
+        target(config(space), seed=0)
+
+
+def test_a_launcher_that_cannot_reach_the_host_says_so(space: ConfigurationSpace) -> None:
+    target = CommandTarget("echo 1", hosts=("down",), launcher="sh -c 'exit 255' {host}")
+    with pytest.raises(CommandError, match=r"status 255 \(ssh's status when it cannot reach"):
+        target(config(space), seed=0)
+
+
+def test_more_workers_than_hosts_is_refused(tmp_path: Path) -> None:
+    """A worker that waits for a host would have the wait count towards its timeout."""
+    file = tmp_path / "knobs.toml"
+    file.write_text('hosts = ["a", "b"]\n' + KNOBS)
+    w = load_workload(file)
+    assert w.scenario(output_directory=None).n_workers == 2
+    with pytest.raises(ScenarioError, match=r"workers must be at most the number of hosts \(2"):
+        w.scenario(output_directory=None, n_workers=3)
+
+
+def test_a_knob_file_with_whole_floats_for_an_integer_range(tmp_path: Path) -> None:
+    file = tmp_path / "knobs.toml"
+    file.write_text("command = 'echo {n}'\n[knobs]\nn = {type='integer', range=[1.0, 1e3]}\n")
+    n = load_workload(file).configspace["n"]
+    assert (n.lower, n.upper) == (1, 1000)
+    file.write_text("command = 'echo {n}'\n[knobs]\nn = {type='integer', range=[0.5, 9]}\n")
+    with pytest.raises(ScenarioError, match=r"two integer numbers.*got \[0\.5, 9\]\.$"):
+        load_workload(file)
+    file.write_text("command = 'echo {n}'\n[knobs]\nn = {type='float', range=[0, 1], log=1}\n")
+    with pytest.raises(ScenarioError) as err:  # said once, not wrapped in a second message
+        load_workload(file)
+    assert str(err.value).count("knob file") == 1 and "log = true or false" in str(err.value)
+
+
+def test_a_noise_free_measurement_runs_each_configuration_once(
+    tmp_path: Path, recwarn: pytest.WarningsRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    file = tmp_path / "knobs.toml"
+    file.write_text("command = 'echo {n}'\n[knobs]\nn = {type='integer', range=[1, 9]}\n")
+    w = load_workload(file)
+    assert w.intensifier().max_config_calls == 1
+    SMAC(w.scenario(output_directory=None), w.target, intensifier=w.intensifier(), progress=False)
+    assert "max_config_calls" not in caplog.text  # (it warned on every run)
+
+
+def test_smacx_run_stops_at_a_broken_command_with_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "broken.toml"
+    file.write_text(
+        "command = 'echo oops >&2; exit 3'\n[knobs]\nn = {type='integer', range=[1, 9]}\n"
+    )
+    args = [
+        "run",
+        str(file),
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        "--n-trials",
+        "3",
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "exited with status 3" in err and "    oops" in err
+    assert "--overwrite" in err and "--keep-going" in err and "raise_on_first_crash" not in err
+    assert main([*args, "--keep-going"]) == 1  # all crash: no configuration worked
+    assert "no configuration worked" in capsys.readouterr().out
+    assert main(["show", str(tmp_path / "runs" / "broken"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trials"] == {"CRASHED": 3}
+
+
+def test_smacx_show_of_a_maximized_run_prints_the_measurement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "speed.toml"
+    file.write_text(
+        "command = 'echo {n}'\ngoal = 'maximize'\n[knobs]\nn = {type='integer', range=[1, 4]}\n"
+    )
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main([*args, "--n-trials", "4"]) == 0
+    assert "maximum 4 (mean of 1 run)" in capsys.readouterr().out
+    assert main(["show", str(tmp_path / "runs" / "speed")]) == 0
+    out = capsys.readouterr().out
+    assert "goal:       maximize" in out and "incumbent:  measured 4, cost -4" in out
+    file.write_text(file.read_text().replace("maximize", "minimize"))
+    assert main(args) == 1  # continued with the other goal, the costs would not compare
+    err = capsys.readouterr().err
+    assert "made with goal = 'maximize', not 'minimize'" in err and "--overwrite" in err
+
+
+@pytest.fixture
+def ssh_server(tmp_path: Path) -> Iterator[str]:
+    """A real SSH server on loopback (asyncssh's) that runs each command with /bin/sh, for the
+    system's own ssh client; yields the launcher that reaches it (the host is the name)."""
+    if shutil.which("ssh") is None:
+        pytest.skip("no ssh client on this machine")
+    with warnings.catch_warnings():  # (its DSA support warns at import)
+        warnings.simplefilter("ignore")
+        asyncssh = pytest.importorskip("asyncssh")
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    client_key = asyncssh.generate_private_key("ssh-ed25519")
+    key_file = tmp_path / "id_ed25519"
+    client_key.write_private_key(str(key_file))
+    key_file.chmod(0o600)
+    loop = asyncio.new_event_loop()
+
+    async def run(process: Any) -> None:
+        shell = await asyncio.create_subprocess_shell(
+            process.command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await shell.communicate()
+        process.stdout.write(out.decode())
+        process.stderr.write(err.decode())
+        process.exit(await shell.wait())
+
+    async def start() -> Any:
+        return await asyncssh.create_server(
+            asyncssh.SSHServer,
+            "127.0.0.1",
+            0,
+            server_host_keys=[host_key],
+            authorized_client_keys=asyncssh.import_authorized_keys(
+                client_key.export_public_key().decode()
+            ),
+            process_factory=run,
+        )
+
+    server = loop.run_until_complete(start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield (
+            f"ssh -p {port} -i {key_file} -o BatchMode=yes -o StrictHostKeyChecking=no "
+            "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR {host}"
+        )
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5.0)
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        loop.close()
+
+
+def test_trials_run_on_hosts_over_a_real_ssh_connection(ssh_server: str, tmp_path: Path) -> None:
+    """The system's ssh client, a real SSH server: the command reaches the host as one quoted
+    string, runs in ``workdir`` there, and its values stay single words; a run spreads its
+    trials over the hosts."""
+    space = ConfigurationSpace([Integer("n", (0, 6)), Categorical("mode", ["a b", "c;d"])], seed=0)
+    (tmp_path / "remote").mkdir()
+    target = CommandTarget(
+        "printf '%s|' \"$(pwd)\" {mode} {host}; echo; echo $(( ({n} - 2) * ({n} - 2) ))",
+        hosts=("alice@127.0.0.1", "bob@127.0.0.1"),
+        launcher=ssh_server,
+        workdir=str(tmp_path / "remote"),
+    )
+    probe = CommandTarget(
+        "printf '%s|' \"$(pwd)\" {mode} {host}; echo",
+        pattern=r"^(.+)$",
+        hosts=("alice@127.0.0.1",),
+        launcher=ssh_server,
+        workdir=str(tmp_path / "remote"),
+    )
+    with pytest.raises(
+        CommandError, match=rf"the match '{tmp_path / 'remote'}\|c;d\|alice@127\.0\.0\.1\|'"
+    ):
+        probe(Configuration(space, values={"n": 1, "mode": "c;d"}), seed=0)
+    sc = Scenario(space, n_trials=8, deterministic=True, output_directory=None, seed=0)
+    smac = SMAC(sc, target, preset="random", progress=False)
+    incumbent = smac.optimize()
+    assert incumbent is not None and incumbent["n"] == 2
+    assert smac.runhistory.status_counts() == {"SUCCESS": 8}
+    refused = "ssh -p 1 -o BatchMode=yes -o ConnectTimeout=5 {host}"  # nothing listens there
+    failing = CommandTarget("true", hosts=("nobody@127.0.0.1",), launcher=refused)
+    with pytest.raises(CommandError, match=r"on nobody@127\.0\.0\.1 exited with status 255"):
+        failing(incumbent, seed=0)
