@@ -310,6 +310,9 @@ class SMAC:
                     storage.append_meta(_CLOSED_SESSIONS, json.dumps(self._session))
             storage.close()
             raise
+        # A process joining a stored run (a resumed, restarted or late worker) must not replay
+        # the random draws of the processes that started before it (see ConfigSelector.join).
+        self.selector.join(self.runhistory.n_configs)
         if self._session is not None:
             # Seen by a later overwrite=True, which must not delete the file under this one
             # while it lives (see _live_owners). Ended by close(), or when this object is

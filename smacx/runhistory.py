@@ -465,7 +465,8 @@ class RunHistory:
         """
         ids = sorted({k.config_id for k in self._finished} | {k.config_id for k in self._running})
         if sort_by == "cost":
-            ids.sort(key=lambda i: self._scalar_cost(i))
+            scalar = dict(zip(ids, self._scalar_costs(ids)))
+            ids.sort(key=scalar.__getitem__)
         elif sort_by == "num_trials":
             ids.sort(key=lambda i: -len(self._by_config.get(i, {})))
         elif sort_by is not None:
@@ -542,8 +543,16 @@ class RunHistory:
         span = np.where(hi > lo, hi - lo, 1.0)
         return float(np.mean((np.asarray(costs) - lo) / span))
 
-    def _scalar_cost(self, config_id: int) -> float:
-        return self.get_cost(self._configs[config_id])
+    def _scalar_costs(self, config_ids: Sequence[int]) -> list[float]:
+        """:meth:`get_cost` of each configuration of ``config_ids``. With several objectives
+        the bounds of every finished trial's costs are read once for all, not once per
+        configuration (O(n) each: sorting 5,000 configurations by cost took O(n^2))."""
+        costs = [self.get_costs(self._configs[i]) for i in config_ids]
+        if len(self.objectives) == 1:
+            return [c[0] for c in costs]
+        lo, hi = self.objective_bounds()
+        span = np.where(hi > lo, hi - lo, 1.0)
+        return [float(np.mean((np.asarray(c) - lo) / span)) for c in costs]
 
     def objective_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Smallest and largest finite cost per objective, each of shape ``(n_objectives,)``."""
@@ -557,7 +566,7 @@ class RunHistory:
 
     def get_min_cost(self) -> float:
         """Lowest aggregated cost of any configuration (inf when nothing finished)."""
-        costs = [self._scalar_cost(i) for i in self._by_config]
+        costs = self._scalar_costs(list(self._by_config))
         return min(costs, default=math.inf)
 
     def finished_since(self, position: int) -> list[TrialKey]:

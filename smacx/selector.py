@@ -419,6 +419,7 @@ class ConfigSelector:
         self.random_probability = random_probability
         self.plateau_probability = plateau_probability
         self.proposer = proposer
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self._random_pool: list[Configuration] = []  # drawn but not yet handed out, last first
         self._design_at = 0  # initial-design configurations handed out (or skipped)
@@ -435,6 +436,27 @@ class ConfigSelector:
         self._size_exact = self._finite is not None or not (
             configspace.conditions or configspace.forbidden_clauses
         )
+
+    def join(self, n_configs: int) -> None:
+        """Switch to a random stream of this start's own when the run already holds
+        ``n_configs`` configurations (a new run, 0, keeps the seed's stream).
+
+        All processes on a stored run share its seed, and each one started with the seed
+        alone drew the same random configurations as every earlier start. :meth:`random_config`
+        skips those already tried, but gives up after 4,080 draws in a row without a new one,
+        and processes started together push one another onto its larger batches, whose
+        configurations later starts then find tried as well: after about twenty restarts of
+        two random-search workers on one run (5,686 configurations), every new process
+        stopped at once, calling a continuous space exhausted. A stream of the seed and the
+        number of stored configurations is new at each start, and still the same for a run
+        continued from the same stored history.
+
+        Args:
+            n_configs: How many configurations the run's history holds as this start
+                opens it.
+        """
+        if n_configs > 0:
+            self.rng = np.random.default_rng([self.seed, n_configs])
 
     def next_configs(self, history: RunHistory) -> Iterator[Configuration]:
         """An endless iterator of :meth:`next_config` ``(history)``.

@@ -2561,3 +2561,32 @@ def test_log_records_do_not_run_into_the_progress_bar(
     assert not glued, glued
     assert "\nsmacx run" in err, err  # the summary, after the bar's last line
     assert not log.filters  # the bar's filter is gone with the bar
+
+
+def test_workers_restarted_on_a_shared_run_do_not_replay_one_another_into_exhaustion(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pairs of random-search workers (same scenario, hence the same seed) restarted on one run,
+    as preempted workers are: each start used to replay the draws of the earlier ones, and
+    workers started together pushed one another to the larger batches, until every draw of the
+    give-up horizon had been tried and a fresh process called the continuous space exhausted
+    (at the real horizon of 4,080 draws after some 20 restarts and 5,686 configurations;
+    here the horizon is shortened to 112 draws, reached at the fourth pair before)."""
+    from smacx import selector as selector_module
+
+    monkeypatch.setattr(selector_module, "_BARREN_BATCHES", 3)  # 16 + 32 + 64 draws
+    sc = scenario(space, tmp_path, n_trials=10**6, name="restarted", seed=0)
+    for _ in range(6):
+        workers = [SMAC(sc, preset="random", progress=False) for _ in range(2)]
+        try:
+            for _ in range(40):
+                for smac in workers:  # taking turns, as two processes started together
+                    info = smac.ask()
+                    smac.tell(info, TrialValue(cost=quadratic(info.config)))
+        finally:
+            for smac in workers:
+                smac.close()
+    with SMAC(sc, preset="random", progress=False) as smac:
+        assert smac.runhistory.n_finished == 6 * 2 * 40
+        info = smac.ask()  # raised SearchSpaceExhaustedError before
+        assert not smac.runhistory.get_trial_values(info.config)

@@ -84,6 +84,27 @@ def test_multi_objective_cost_is_normalized_mean(space: ConfigurationSpace) -> N
     assert rh.get_cost(a) == pytest.approx(0.5) and rh.get_cost(b) == pytest.approx(0.5)
 
 
+def test_sorting_by_a_multi_objective_cost_reads_the_bounds_once(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """get_configs(sort_by="cost") and get_min_cost scaled every configuration's costs by
+    bounds read anew from all finished trials for each one: O(n^2) with several objectives.
+    The order and the minimum are those of get_cost, with the bounds read once."""
+    rh = RunHistory(space, objectives=("a", "b"))
+    configs = space.sample_configuration(12)
+    for i, config in enumerate(configs):
+        finish(rh, TrialInfo(config), [float((i * 7) % 12), float(i)])
+    expected = sorted(configs, key=lambda c: (rh.get_cost(c), rh.get_config_id(c)))
+    lowest = min(rh.get_cost(c) for c in configs)
+    reads = []
+    bounds = rh.objective_bounds
+    monkeypatch.setattr(rh, "objective_bounds", lambda: reads.append(1) or bounds())
+    assert rh.get_configs(sort_by="cost") == expected
+    assert len(reads) == 1
+    assert rh.get_min_cost() == lowest
+    assert len(reads) == 2
+
+
 def test_get_costs_names_a_config_or_key_it_cannot_use(space: ConfigurationSpace) -> None:
     """A dict gave [inf] without a word, an unknown key a bare KeyError (a user's report)."""
     rh = RunHistory(space)
