@@ -101,7 +101,9 @@ class CommandTarget:
             the command did not write anew.
         maximize: The measurement is to be maximized: the trial's cost is its negative.
         hosts: Run on these hosts through ``launcher`` (ssh by default), at most one trial
-            per host at a time among this machine's workers; empty: run here.
+            per host at a time among this machine's workers; empty: run here. A host the
+            launcher cannot reach (status 255 before the command started) hands the trial to
+            another, and this machine's trials leave it alone for ``HOST_DOWN_SECONDS``.
         launcher: How a command reaches ``{host}``: the remote command is appended, quoted.
         workdir: Folder the command runs in (here, and ``cd`` to it on a host).
         trial_root: Folder under which each trial's ``{trial_dir}`` is made and kept, for a
@@ -191,7 +193,8 @@ class CommandTarget:
             CommandError: The command exited with a non-zero status, or its result holds no
                 number (the message ends with what it printed last).
         """
-        with self._trial_dir() as trial_dir, self._host() as host:
+        unreachable: dict[str, str] = {}  # hosts the launcher could not reach, and why
+        with self._trial_dir() as trial_dir:
             # An inactive knob (its condition unmet) is in no configuration: it is an empty
             # word, as {instance} without instances, never a KeyError that crashes the trial.
             values = dict(config)
@@ -202,79 +205,111 @@ class CommandTarget:
                 budget=_text(budget),
                 trial_dir=trial_dir,
             )
-            raw["host"] = host or "localhost"
-            quoted = {name: shlex.quote(value) for name, value in raw.items()}
-            command = self.command.format_map(quoted)
-            if host is not None:
-                remote = command
-                if self.workdir is not None:
-                    remote = f"cd {shlex.quote(self.workdir)} && {remote}"
-                if self.env:  # (the launcher's own environment does not reach the host)
-                    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
-                    remote = f"export {exports} && {remote}"
-                launcher = self.launcher.format_map({"host": shlex.quote(host)})
-                command = f"{launcher} {shlex.quote(remote)}"
-            result_path = (
-                None
-                if self.result == "stdout"
-                else Path(self.workdir or ".") / self.result.format_map(raw)
-            )
-            before = _stat(result_path)
-            done = subprocess.run(
-                command,
-                shell=True,
-                cwd=self.workdir if host is None else None,
-                env={**os.environ, **self.env} if self.env else None,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                check=False,
-            )
-            where = "" if host is None else f" on {host}"
-            if done.returncode != 0:
-                how = f"exited with status {done.returncode}"
-                if done.returncode < 0:
-                    with contextlib.suppress(ValueError):
-                        how = f"was killed by {signal.Signals(-done.returncode).name}"
-                elif host is not None and done.returncode == 255:
-                    how += (
-                        " (ssh's status when it cannot reach the host or log in: check that "
-                        f"`{self.launcher.format_map({'host': shlex.quote(host)})} true` works)"
+            while True:
+                with self._host(unreachable) as host:
+                    raw["host"] = host or "localhost"
+                    command = self._command(raw, host)
+                    result_path = (
+                        None
+                        if self.result == "stdout"
+                        else Path(self.workdir or ".") / self.result.format_map(raw)
                     )
-                raise CommandError(
-                    f"the command{where} {how}: {command}{_tail(done.stderr or done.stdout)}"
-                )
-            if result_path is None:
-                text, source = done.stdout, "its output"
-                if not text.strip() and done.stderr.strip():
-                    # A program that reports on stderr (as time(1) does) is never read there
-                    # unasked (an error message's line number is no measurement): say so.
-                    raise CommandError(
-                        f"its output (stdout) is empty; it printed only to stderr (add 2>&1 to "
-                        f"the command to read that): {command}{_tail(done.stderr)}"
+                    before = _stat(result_path)
+                    done = subprocess.run(
+                        command,
+                        shell=True,
+                        cwd=self.workdir if host is None else None,
+                        env={**os.environ, **self.env} if self.env else None,
+                        stdin=subprocess.DEVNULL,
+                        capture_output=True,
+                        text=True,
+                        errors="replace",
+                        check=False,
                     )
-            else:
-                path = result_path
-                try:
-                    text, source = path.read_text(errors="replace"), str(path)
-                except OSError as err:
-                    raise CommandError(
-                        f"the command wrote no result file {str(path)!r} ({err.strerror}): "
-                        f"{command}{_tail(done.stderr or done.stdout)}"
-                    ) from None
-                if before is not None and _stat(path) == before:
-                    # Left by an earlier trial: its number is not this trial's measurement.
-                    raise CommandError(
-                        f"the command did not write the result file {str(path)!r} (it is as it "
-                        f"was before the trial): {command}{_tail(done.stderr or done.stdout)}"
-                    )
+                    stderr = done.stderr
+                    if host is not None:
+                        if done.returncode == 255 and _REACHED not in stderr:
+                            # ssh's own failure (the command never ran): another host runs
+                            # the trial, and the other workers leave this one alone a while.
+                            unreachable[host] = _tail(stderr) or " (it printed nothing)"
+                            _mark(host, down=True)
+                            continue
+                        _mark(host, down=False)
+                        stderr = stderr.replace(_REACHED + "\n", "", 1)
+                    text, source = self._result(done.returncode, done.stdout, stderr, command,
+                                                host, result_path, before)  # fmt: skip
+                break
         value = self._number(text, source, command)
         if not math.isfinite(value):
             raise CommandError(
                 f"{source}: the measurement is {value}, not a finite number: {command}{_tail(text)}"
             )
         return -value if self.maximize else value
+
+    def _command(self, raw: Mapping[str, str], host: str | None) -> str:
+        """The shell command of a trial whose fields are ``raw`` (unquoted), run here or on
+        ``host`` through the launcher."""
+        command = self.command.format_map({k: shlex.quote(v) for k, v in raw.items()})
+        if host is None:
+            return command
+        remote = command
+        if self.workdir is not None:
+            remote = f"cd {shlex.quote(self.workdir)} && {remote}"
+        if self.env:  # (the launcher's own environment does not reach the host)
+            exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+            remote = f"export {exports} && {remote}"
+        # The mark on stderr tells a command that exits with 255 from ssh failing to connect.
+        remote = f"printf '%s\\n' {shlex.quote(_REACHED)} >&2; {remote}"
+        launcher = self.launcher.format_map({"host": shlex.quote(host)})
+        return f"{launcher} {shlex.quote(remote)}"
+
+    def _result(
+        self,
+        status: int,
+        stdout: str,
+        stderr: str,
+        command: str,
+        host: str | None,
+        path: Path | None,
+        before: tuple[int, int, int] | None,
+    ) -> tuple[str, str]:
+        """The text holding the measurement of a command that ended with ``status``, and
+        where it came from (its output, or the result file at ``path``, which was as
+        ``before`` when the command started).
+
+        Raises:
+            CommandError: The command failed, printed only to stderr, or left no new file.
+        """
+        if status != 0:
+            how = f"exited with status {status}"
+            if status < 0:
+                with contextlib.suppress(ValueError):
+                    how = f"was killed by {signal.Signals(-status).name}"
+            where = "" if host is None else f" on {host}"
+            raise CommandError(f"the command{where} {how}: {command}{_tail(stderr or stdout)}")
+        if path is None:
+            if not stdout.strip() and stderr.strip():
+                # A program that reports on stderr (as time(1) does) is never read there
+                # unasked (an error message's line number is no measurement): say so.
+                raise CommandError(
+                    f"its output (stdout) is empty; it printed only to stderr (add 2>&1 to "
+                    f"the command to read that): {command}{_tail(stderr)}"
+                )
+            return stdout, "its output"
+        try:
+            text = path.read_text(errors="replace")
+        except OSError as err:
+            raise CommandError(
+                f"the command wrote no result file {str(path)!r} ({err.strerror}): "
+                f"{command}{_tail(stderr or stdout)}"
+            ) from None
+        if before is not None and _stat(path) == before:
+            # Left by an earlier trial: its number is not this trial's measurement.
+            raise CommandError(
+                f"the command did not write the result file {str(path)!r} (it is as it "
+                f"was before the trial): {command}{_tail(stderr or stdout)}"
+            )
+        return text, str(path)
 
     def _number(self, text: str, source: str, command: str) -> float:
         """The measurement in ``text``: the last match of ``pattern``, or the last number."""
@@ -314,20 +349,40 @@ class CommandTarget:
             yield tempfile.mkdtemp(prefix="trial-", dir=self.trial_root)
 
     @contextlib.contextmanager
-    def _host(self) -> Iterator[str | None]:
+    def _host(self, unreachable: Mapping[str, str]) -> Iterator[str | None]:
         """A host free for this trial, held until it ends (None: run here).
 
         Hosts are shared between the worker processes of this machine through lock files, so
-        no two trials measure on one host at once; a worker waits until one is free.
+        no two trials measure on one host at once; a worker waits until one is free. Hosts in
+        ``unreachable`` (this trial's launcher could not reach them: host to what it printed)
+        are skipped, and so are those another trial could not reach in the last
+        ``HOST_DOWN_SECONDS``.
+
+        Raises:
+            CommandError: No host is left to try.
         """
         if not self.hosts:
             yield None
             return
-        folder = Path(tempfile.gettempdir()) / f"smacx-hosts-{os.getuid()}"
-        folder.mkdir(exist_ok=True)
         while True:
-            for host in self.hosts:
-                lock = (folder / f"{re.sub(r'[^A-Za-z0-9_.@-]', '_', host)}.lock").open("a")
+            left = [h for h in self.hosts if h not in unreachable and not _is_down(h)]
+            if not left:
+                tried = "; ".join(f"{h}:{why}" for h, why in unreachable.items())
+                others = [h for h in self.hosts if h not in unreachable]
+                check = self.launcher.format_map({"host": shlex.quote(self.hosts[0])})
+                raise CommandError(
+                    "the launcher could reach none of the hosts"
+                    + (f" (this trial tried {tried})" if tried else "")
+                    + (
+                        f"; {others} could not be reached by other trials in the last "
+                        f"{HOST_DOWN_SECONDS:g} s"
+                        if others
+                        else ""
+                    )
+                    + f". Check that `{check} true` works."
+                )
+            for host in left:
+                lock = _host_file(host, ".lock").open("a")
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
@@ -339,6 +394,38 @@ class CommandTarget:
                     lock.close()  # (releases the lock)
                 return
             time.sleep(0.05)
+
+
+#: Seconds a host that a launcher could not reach is left alone by the other trials.
+HOST_DOWN_SECONDS = 60.0
+
+#: Printed on stderr by a trial's command on a host before it runs (see CommandTarget._command).
+_REACHED = "smacx: the command reached its host"
+
+
+def _host_file(host: str, suffix: str) -> Path:
+    """A file of ``host`` in this user's folder of host locks (shared by the workers of this
+    machine): ``.lock`` held while a trial runs there, ``.down`` when it was unreachable."""
+    folder = Path(tempfile.gettempdir()) / f"smacx-hosts-{os.getuid()}"
+    folder.mkdir(exist_ok=True)
+    return folder / (re.sub(r"[^A-Za-z0-9_.@-]", "_", host) + suffix)
+
+
+def _mark(host: str, down: bool) -> None:
+    """Record that a launcher could not reach ``host`` just now, or that it could."""
+    file = _host_file(host, ".down")
+    if down:
+        file.touch()
+    else:
+        file.unlink(missing_ok=True)
+
+
+def _is_down(host: str) -> bool:
+    """Whether a launcher could not reach ``host`` in the last ``HOST_DOWN_SECONDS``."""
+    try:
+        return time.time() - _host_file(host, ".down").stat().st_mtime < HOST_DOWN_SECONDS
+    except OSError:
+        return False
 
 
 @dataclasses.dataclass(frozen=True)
