@@ -275,8 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("knobs", help="the knob file (TOML, or JSON)")
     run.add_argument("--output-dir", default="smacx_output", help="where runs are stored")
     run.add_argument("--name", help="the run's name (default: the knob file's, or its stem)")
-    run.add_argument("--n-trials", type=int, help="trials of the run (default: the file's)")
-    run.add_argument("--workers", type=int, help="trials at once here (default: the file's)")
+    run.add_argument("--n-trials", type=_positive, help="trials of the run (default: the file's)")
+    run.add_argument("--workers", type=_positive, help="trials at once here (default: the file's)")
     run.add_argument("--seed", type=int, default=0, help="the run's seed")
     run.add_argument("--overwrite", action="store_true", help="start the run afresh")
     run.add_argument(
@@ -333,6 +333,17 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging
     except BrokenPipeError:  # e.g. piped into head: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _positive(text: str) -> int:
+    """A whole number >= 1, for argparse (whose message then names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}")
+    return value
 
 
 _RUN_EPILOG = """\

@@ -110,6 +110,11 @@ class CommandTarget:
             look at what the trial wrote. Without it, ``{trial_dir}`` is a temporary folder,
             removed when the trial ends.
         env: Extra environment variables for the command (exported on a host, too).
+        remote_timeout: Seconds after which a command on a host is stopped there, with its
+            programs (by GNU ``timeout``, if the host has it). ssh does not stop a command
+            whose connection went away, so a trial stopped here for its time limit would go on
+            running on its host, beside the next trial. :func:`load_workload` sets the knob
+            file's ``timeout``.
     """
 
     command: str
@@ -121,6 +126,7 @@ class CommandTarget:
     workdir: str | None = None
     trial_root: str | None = None
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    remote_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.command, str) or not self.command.strip():
@@ -258,6 +264,12 @@ class CommandTarget:
         if self.env:  # (the launcher's own environment does not reach the host)
             exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
             remote = f"export {exports} && {remote}"
+        if self.remote_timeout is not None:
+            inner, limit = shlex.quote(remote), f"{self.remote_timeout:g}"
+            remote = (
+                f"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {limit} sh -c "
+                f"{inner}; else exec sh -c {inner}; fi"
+            )
         # The mark on stderr tells a command that exits with 255 from ssh failing to connect.
         remote = f"printf '%s\\n' {shlex.quote(_REACHED)} >&2; {remote}"
         launcher = self.launcher.format_map({"host": shlex.quote(host)})
@@ -285,6 +297,8 @@ class CommandTarget:
             if status < 0:
                 with contextlib.suppress(ValueError):
                     how = f"was killed by {signal.Signals(-status).name}"
+            elif host is not None and self.remote_timeout is not None and status in (124, 137):
+                how += f" (stopped on its host after remote_timeout={self.remote_timeout:g} s)"
             where = "" if host is None else f" on {host}"
             raise CommandError(f"the command{where} {how}: {command}{_tail(stderr or stdout)}")
         if path is None:
@@ -320,6 +334,11 @@ class CommandTarget:
                     f"{source} holds no match of pattern {self.pattern!r}: {command}{_tail(text)}"
                 )
             found = matches[-1].group(1 if matches[-1].re.groups else 0)
+            if found is None:  # an optional group that took no part in the match
+                raise CommandError(
+                    f"{source}: pattern {self.pattern!r} matched, but not its group: "
+                    f"{command}{_tail(text)}"
+                )
         else:
             numbers = _NUMBER.findall(text)
             if not numbers:
@@ -576,6 +595,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             hosts=tuple(hosts),
             launcher=data.get("launcher", CommandTarget.launcher),
             workdir=workdir,
+            remote_timeout=None if timeout is None else float(timeout),
             env=env,
         )
         target.check(space)
@@ -709,7 +729,7 @@ def _placeholders(template: str, what: str) -> list[str]:
             "{{ and }}."
         ) from None
     for field in fields:
-        if not field.isidentifier():
+        if not re.fullmatch(r"[A-Za-z_][\w-]*", field):  # (knobs such as cache-size too)
             raise ScenarioError(
                 f"{what} has the placeholder {{{field}}}; expected {{name}} of a knob or of "
                 f"{list(TRIAL_FIELDS)}. Write literal braces as {{{{ and }}}}."

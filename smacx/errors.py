@@ -84,8 +84,8 @@ class RunnerClosedError(SmacxError, RuntimeError):
 
 
 class ConcurrencyError(SmacxError, RuntimeError):
-    """An object was used from two threads in a way it does not allow: a second
-    ``SMAC.optimize()`` while one runs."""
+    """A second ``SMAC.optimize()`` while one runs on the same object (from another thread,
+    or from a callback inside the first)."""
 
 
 class CommandError(SmacxError, RuntimeError):

@@ -1018,7 +1018,8 @@ class SMAC:
             if self._optimizer is not None:
                 raise ConcurrencyError(
                     "SMAC.optimize() was called while this object's optimize() runs in thread "
-                    f"{self._optimizer.name!r}; one call at a time. To work on one run from "
+                    f"{self._optimizer.name!r}; one call at a time (a callback of the run "
+                    "stops it by returning False from on_tell_end). To work on one run from "
                     "several threads, build a SMAC object in each on the same Scenario (with "
                     "an output_directory), or use ask() and tell()."
                 )

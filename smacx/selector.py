@@ -448,8 +448,10 @@ class ConfigSelector:
         configurations later starts then find tried as well: after about twenty restarts of
         two random-search workers on one run (5,686 configurations), every new process
         stopped at once, calling a continuous space exhausted. A stream of the seed and the
-        number of stored configurations is new at each start, and still the same for a run
-        continued from the same stored history.
+        number of stored configurations is new at each start that finds more of them, and
+        still the same for a run continued from the same stored history. Processes that open
+        the run at the same moment find the same number, and share a stream, as workers
+        started together on a new run do (they skip one another's draws).
 
         Args:
             n_configs: How many configurations the run's history holds as this start

@@ -547,3 +547,57 @@ def test_trials_run_on_hosts_over_a_real_ssh_connection(
     failing = CommandTarget("true", hosts=(f"{tmp_path.name}@127.0.0.1",), launcher=refused)
     with pytest.raises(CommandError, match=r"(?s)could reach none .*Connection refused"):
         failing(incumbent, seed=0)
+
+
+def test_a_command_over_its_remote_timeout_is_stopped_on_its_host(
+    ssh_server: str, tmp_path: Path
+) -> None:
+    """ssh does not stop a command whose connection went away: a trial stopped here for its
+    time limit went on running on its host, beside the next trial. remote_timeout (the knob
+    file's timeout) stops it there, with what it started."""
+    pids = tmp_path / "pids"
+    target = CommandTarget(
+        f"sleep 30 & echo $! >> {pids}; wait; echo 1",
+        hosts=("alice@127.0.0.1",),
+        launcher=ssh_server,
+        remote_timeout=1,
+    )
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    started = time.monotonic()
+    with pytest.raises(CommandError, match=r"status 124 \(stopped on its host after remote_"):
+        target(space.get_default_configuration(), seed=0)
+    assert time.monotonic() - started < 10
+    pid = int(pids.read_text().split()[0])
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the command's sleep (pid {pid}) outlived its remote timeout")
+
+
+def test_knob_names_with_a_hyphen_and_optional_groups(tmp_path: Path) -> None:
+    file = tmp_path / "knobs.toml"
+    file.write_text(
+        'command = "echo p99: {cache-size}"\n'
+        "pattern = 'p99: (?:([0-9.]+)|n/a)'\n"
+        "[knobs]\ncache-size = { type = 'integer', range = [1, 64] }\n"
+    )
+    w = load_workload(file)
+    default = w.configspace.get_default_configuration()
+    assert w.target(default, seed=0) == float(default["cache-size"])
+    na = CommandTarget("echo p99: n/a", pattern=r"p99: (?:([0-9.]+)|n/a)")
+    with pytest.raises(CommandError, match=r"matched, but not its group"):
+        na(default, seed=0)
+
+
+def test_smacx_run_names_the_option_of_a_bad_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "solver.toml"
+    file.write_text(KNOBS)
+    with pytest.raises(SystemExit):
+        main(["run", str(file), "--workers", "0"])
+    assert "--workers: expected a whole number >= 1; got '0'" in capsys.readouterr().err

@@ -2061,3 +2061,41 @@ def test_interrupt_ends_a_submit_that_waits_for_a_worker_thread(space: Configura
         finally:
             _RELEASE.set()
             runner.close()
+
+
+def test_a_result_that_arrives_with_an_interrupt_is_kept(space: ConfigurationSpace) -> None:
+    """A wait that took a finished trial's key just as interrupt() came (close() from another
+    thread) dropped the key: the result was never collected, and the trial ran again. And a
+    wait() that starts after interrupt() returns at once, not after a count of the workers."""
+
+    class LateInterrupt:
+        """The runner's queue of finished keys, with interrupt() landing after each get."""
+
+        def __init__(self, runner: DaskParallelRunner) -> None:
+            self.runner, self.queue = runner, runner._done
+
+        def get(self, timeout: float | None = None) -> Any:
+            key = self.queue.get(timeout=timeout)
+            self.runner._interrupted = True
+            return key
+
+        def get_nowait(self) -> Any:
+            return self.queue.get_nowait()
+
+        def put(self, key: Any) -> None:
+            self.queue.put(key)
+
+    with thread_client(1) as (_, cl):
+        runner = DaskParallelRunner(SerialRunner(sleepy, scenario(space)), dask_client=cl)
+        runner._done = LateInterrupt(runner)  # type: ignore[assignment]
+        info = TrialInfo(space.sample_configuration(), seed=3)
+        runner.submit_trial(info)
+        runner.wait()  # returns with the result (the trial sleeps 0.3 s), interrupted or not
+        assert [i for i, _ in runner.iter_results()] == [info]
+        runner._done = runner._done.queue  # type: ignore[attr-defined]
+        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=4))
+        runner.interrupt()
+        started = time.monotonic()
+        runner.wait()
+        assert time.monotonic() - started < 0.2  # (a count of the workers takes a step)
+        runner.close()

@@ -1,6 +1,8 @@
 """A stand-in for a program to tune: a "server benchmark" whose p99 latency depends on its
 flags, with measurement noise that the --seed fixes. Run by examples/tune_a_command.py."""
 
+from __future__ import annotations
+
 import argparse
 import math
 import random

@@ -1222,6 +1222,9 @@ class DaskParallelRunner(AbstractRunner):
         no_workers_since: float | None = None
         free_at_start = self._threads + self.ahead() - self._n_unfinished()
         while True:
+            if self._interrupted:  # (also before the wait: wait() drained the wake-up key)
+                self._interrupted = False
+                return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
@@ -1231,6 +1234,13 @@ class DaskParallelRunner(AbstractRunner):
                 key = None
             # Outside the except clause, so that a Ctrl-C while the workers are counted
             # does not show up as raised while handling queue.Empty.
+            if key is not None and key != _WAKE and key in self._running:
+                # A result is never dropped for an interrupt that came meanwhile.
+                self._finished.append(key)
+                if self._interrupted:
+                    self._interrupted = False
+                    return True
+                return False
             if key == _WAKE or self._interrupted:
                 self._interrupted = False
                 return True
@@ -1243,9 +1253,6 @@ class DaskParallelRunner(AbstractRunner):
                     if free > max(free_at_start, 0):
                         return False  # a worker joined: it need not wait for a running trial
                 continue
-            if key in self._running:
-                self._finished.append(key)
-                return False
 
     @property
     def _step(self) -> float:
@@ -1442,8 +1449,10 @@ def _sigint_held() -> Iterator[None]:
     held: list[int] = []
 
     def hold(signum: int, frame: Any) -> None:
-        if held:
+        if held:  # a second one: delivered now, and not again at the end
+            held.clear()
             handler(signum, frame)
+            return
         held.append(signum)
 
     signal.signal(signal.SIGINT, hold)
