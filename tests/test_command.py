@@ -41,6 +41,17 @@ def host_marks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / f"smacx-hosts-{os.getuid()}"
 
 
+def assert_ends(pid: int, what: str) -> None:
+    """Fail unless process ``pid`` (a command's program) ends within 5 s."""
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the command's program (pid {pid}) outlived {what}")
+
+
 def test_the_measurement_is_the_last_number_or_the_patterns_last_match(
     space: ConfigurationSpace,
 ) -> None:
@@ -232,15 +243,7 @@ def test_a_command_over_the_timeout_is_stopped_with_its_programs(tmp_path: Path)
     smac.optimize()
     [(_, value)] = list(smac.runhistory.items())
     assert value.status is StatusType.TIMEOUT
-    pid = int(pids.read_text().split()[0])
-    for _ in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f"the command's sleep (pid {pid}) outlived its trial")
+    assert_ends(int(pids.read_text().split()[0]), "its trial")
 
 
 def test_smacx_run_optimizes_a_knob_file_and_continues_it(
@@ -418,15 +421,8 @@ def test_smacx_run_stops_at_a_broken_command_with_no_traceback(
     file.write_text(
         "command = 'echo oops >&2; exit 3'\n[knobs]\nn = {type='integer', range=[1, 9]}\n"
     )
-    args = [
-        "run",
-        str(file),
-        "--output-dir",
-        str(tmp_path / "runs"),
-        "--no-progress",
-        "--n-trials",
-        "3",
-    ]
+    runs = str(tmp_path / "runs")
+    args = ["run", str(file), "--output-dir", runs, "--no-progress", "--n-trials", "3"]
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and "exited with status 3" in err and "    oops" in err
@@ -567,15 +563,7 @@ def test_a_command_over_its_remote_timeout_is_stopped_on_its_host(
     with pytest.raises(CommandError, match=r"status 124 \(stopped on its host after remote_"):
         target(space.get_default_configuration(), seed=0)
     assert time.monotonic() - started < 10
-    pid = int(pids.read_text().split()[0])
-    for _ in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f"the command's sleep (pid {pid}) outlived its remote timeout")
+    assert_ends(int(pids.read_text().split()[0]), "its remote timeout")
 
 
 def test_knob_names_with_a_hyphen_and_optional_groups(tmp_path: Path) -> None:
