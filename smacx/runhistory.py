@@ -536,18 +536,17 @@ class RunHistory:
         With several objectives, the mean of the per-objective costs, each scaled to [0, 1] by
         the range of finite costs observed so far.
         """
-        costs = self.get_costs(config, keys)
-        if len(costs) == 1:
-            return costs[0]
-        lo, hi = self.objective_bounds()
-        span = np.where(hi > lo, hi - lo, 1.0)
-        return float(np.mean((np.asarray(costs) - lo) / span))
+        return self._scalarized([self.get_costs(config, keys)])[0]
 
     def _scalar_costs(self, config_ids: Sequence[int]) -> list[float]:
-        """:meth:`get_cost` of each configuration of ``config_ids``. With several objectives
-        the bounds of every finished trial's costs are read once for all, not once per
-        configuration (O(n) each: sorting 5,000 configurations by cost took O(n^2))."""
-        costs = [self.get_costs(self._configs[i]) for i in config_ids]
+        """:meth:`get_cost` of each configuration of ``config_ids``."""
+        return self._scalarized([self.get_costs(self._configs[i]) for i in config_ids])
+
+    def _scalarized(self, costs: Sequence[Sequence[float]]) -> list[float]:
+        """Each cost vector (one cost per objective) as one number, as :meth:`get_cost` says.
+        With several objectives the bounds of every finished trial's costs are read once for
+        all, not once per vector (O(n) each: sorting 5,000 configurations by cost took
+        O(n^2))."""
         if len(self.objectives) == 1:
             return [c[0] for c in costs]
         lo, hi = self.objective_bounds()
