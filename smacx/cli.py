@@ -401,6 +401,21 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
                     f"output directory {str(scenario.output_path)!r} holds a run made with goal "
                     f"= {stored!r}, not {goal!r}: its costs do not compare."
                 )
+            # So does a run whose command, or the way its measurement is read, changed.
+            target = workload.target
+            measured = {"command": target.command, "result": target.result,
+                        "pattern": target.pattern}  # fmt: skip
+            before = json.loads(
+                smac.runhistory.storage.set_meta_if_absent("measurement", json.dumps(measured))
+            )
+            changed = [key for key in measured if before.get(key) != measured[key]]
+            if changed:
+                key = changed[0]
+                raise ScenarioMismatchError(
+                    f"output directory {str(scenario.output_path)!r} holds a run whose {key} was "
+                    f"{before.get(key)!r}, not {measured[key]!r}: its measurements do not "
+                    "compare with this one's."
+                )
             incumbent = smac.optimize()
             cost = None if incumbent is None else smac.runhistory.get_cost(incumbent)
             runs = 0 if incumbent is None else len(smac.runhistory.get_trials(incumbent))

@@ -589,3 +589,21 @@ def test_smacx_run_names_the_option_of_a_bad_count(
     with pytest.raises(SystemExit):
         main(["run", str(file), "--workers", "0"])
     assert "--workers: expected a whole number >= 1; got '0'" in capsys.readouterr().err
+
+
+def test_smacx_run_refuses_to_continue_a_run_whose_command_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An edited command (or pattern) run on the same output directory mixed the old and the
+    new measurements in one run."""
+    file = tmp_path / "knobs.toml"
+    file.write_text("command = 'echo {n}'\n[knobs]\nn = {type='integer', range=[1, 9]}\n")
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main([*args, "--n-trials", "3"]) == 0
+    file.write_text("command = 'echo $(({n} * 2))'\n[knobs]\nn = {type='integer', range=[1, 9]}\n")
+    capsys.readouterr()
+    assert main([*args, "--n-trials", "6"]) == 1
+    err = capsys.readouterr().err
+    assert "whose command was 'echo {n}', not 'echo $(({n} * 2))'" in err
+    assert "--overwrite" in err and "--name" in err
+    assert main([*args, "--n-trials", "6", "--overwrite"]) == 0
