@@ -355,6 +355,7 @@ a knob file (TOML; or the same keys in JSON):
   repeats = 1                 # runs per configuration, for a noisy measurement
   timeout = 60                # seconds per run; then TIMEOUT, its programs stopped
   n_trials = 100              # workers = 1; hosts = ["node1"] runs over ssh
+  # instances = ["a.cnf"]     # problem instances; the command then uses {instance}
   [env]                       # environment variables for the command
   OMP_PROC_BIND = "true"
   [knobs]

@@ -20,6 +20,7 @@ A knob file (TOML, or the same keys as JSON)::
     timeout = 120                      # seconds a run may take (then TIMEOUT)
     n_trials = 60
     hosts = ["node1", "user@node2"]    # optional: one run per host at a time, over ssh
+    # instances = ["small.cnf", "big.cnf"]  # raced over these; the command then uses {instance}
 
     [knobs]
     threads = { type = "integer", range = [1, 64], log = true, default = 8 }
@@ -460,6 +461,8 @@ class Workload:
         workers: Trials run at once on this machine (by default one per host, or 1; at most
             one per host).
         name: The run's name (the knob file's stem).
+        instances: Problem instances the command is raced on (``{instance}``), as an
+            algorithm configurator races a solver over its benchmark set; empty: none.
     """
 
     configspace: ConfigurationSpace
@@ -469,6 +472,7 @@ class Workload:
     timeout: float | None
     workers: int
     name: str
+    instances: tuple[str, ...] = ()
 
     def scenario(self, **overrides: Any) -> Scenario:
         """The :class:`~smacx.Scenario` of the workload; ``overrides`` replace its fields
@@ -482,6 +486,8 @@ class Workload:
             "trial_walltime_limit": self.timeout,
             "n_workers": self.workers,
         }
+        if self.instances:
+            fields["instances"] = list(self.instances)
         fields.update(overrides)
         hosts = self.target.hosts
         if hosts and fields["n_workers"] > len(hosts):
@@ -494,18 +500,24 @@ class Workload:
         return Scenario(self.configspace, **fields)
 
     def intensifier(self) -> Intensifier:
-        """Racing that runs each configuration ``repeats`` times before comparing it."""
+        """Racing that runs each configuration ``repeats`` times before comparing it, on as
+        many instances, and at most on every instance (``repeats`` times each, or 3 times
+        when it is above 1)."""
         from smacx.intensifier import Intensifier
 
-        # One run per configuration when the measurement is not noisy: more would only repeat
-        # it (and the intensifier warns that a deterministic scenario cannot).
+        # One run per configuration and instance when the measurement is not noisy: more
+        # would only repeat it (and the intensifier warns that a deterministic scenario
+        # cannot).
         calls = 1 if self.repeats == 1 else max(self.repeats, 3)
-        return Intensifier(min_samples_per_config=self.repeats, max_config_calls=calls)
+        return Intensifier(
+            min_samples_per_config=self.repeats,
+            max_config_calls=calls * max(len(self.instances), 1),
+        )
 
 
 _FILE_KEYS = {
     "command", "result", "pattern", "goal", "repeats", "timeout", "n_trials", "workers",
-    "hosts", "launcher", "workdir", "env", "knobs", "space", "name",
+    "hosts", "launcher", "workdir", "env", "knobs", "space", "name", "instances",
 }  # fmt: skip
 
 
@@ -572,9 +584,18 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(v, str) for k, v in env.items()
     ):
         raise fail("env", "a table of strings, named as environment variables (A-Z, 0-9, _)")
+    instances = data.get("instances", [])
+    if (
+        not isinstance(instances, list)
+        or not all(isinstance(i, str) and i for i in instances)
+        or len(set(instances)) != len(instances)
+    ):
+        raise fail("instances", "a list of distinct, non-empty instance names")
     for key in ("result", "pattern", "launcher", "workdir", "name"):
         if key in data and not isinstance(data[key], str):
             raise fail(key, "a string")
+    if instances and "{instance}" not in data["command"] + data.get("result", ""):
+        raise fail("instances", "used as {instance} in the command when given")
     if ("knobs" in data) == ("space" in data):
         raise ScenarioError(
             f"knob file {str(file)!r}: expected either a [knobs] table or space = "
@@ -609,6 +630,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         timeout=None if timeout is None else float(timeout),
         workers=data.get("workers", max(len(hosts), 1)),
         name=data.get("name", file.stem),
+        instances=tuple(instances),
     )
 
 

@@ -607,3 +607,30 @@ def test_smacx_run_refuses_to_continue_a_run_whose_command_changed(
     assert "whose command was 'echo {n}', not 'echo $(({n} * 2))'" in err
     assert "--overwrite" in err and "--name" in err
     assert main([*args, "--n-trials", "6", "--overwrite"]) == 0
+
+
+def test_a_knob_file_with_instances_races_the_command_over_them(tmp_path: Path) -> None:
+    """``instances`` (a solver's benchmark set): configurations are raced over them, each
+    trial's command gets its own as ``{instance}``."""
+    file = tmp_path / "solver.toml"
+    file.write_text(
+        'command = "case {instance} in easy) echo {n};; hard) echo $(({n} * 10));; esac"\n'
+        'instances = ["easy", "hard"]\n'
+        "[knobs]\nn = {type='integer', range=[1, 40]}\n"
+    )
+    w = load_workload(file)
+    assert w.instances == ("easy", "hard")
+    assert w.intensifier().max_config_calls == 2  # each instance once: the command is exact
+    sc = w.scenario(output_directory=None, n_trials=12)
+    assert list(sc.instances or ()) == ["easy", "hard"]
+    smac = SMAC(sc, w.target, intensifier=w.intensifier(), progress=False)
+    incumbent = smac.optimize()
+    assert {key.instance for key, _ in smac.runhistory.items()} == {"easy", "hard"}
+    assert incumbent is not None and incumbent["n"] == min(
+        smac.runhistory.get_config(k.config_id)["n"]
+        for k, _ in smac.runhistory.items()
+        if len(smac.runhistory.get_trials(smac.runhistory.get_config(k.config_id))) == 2
+    )
+    file.write_text(file.read_text().replace("{instance}", "x"))
+    with pytest.raises(ScenarioError, match=r"instances must be used as \{instance\}"):
+        load_workload(file)
