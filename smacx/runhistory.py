@@ -465,7 +465,7 @@ class RunHistory:
         """
         ids = sorted({k.config_id for k in self._finished} | {k.config_id for k in self._running})
         if sort_by == "cost":
-            scalar = dict(zip(ids, self._scalar_costs(ids)))
+            scalar = dict(zip(ids, self.costs_by_id(ids)))
             ids.sort(key=scalar.__getitem__)
         elif sort_by == "num_trials":
             ids.sort(key=lambda i: -len(self._by_config.get(i, {})))
@@ -522,6 +522,11 @@ class RunHistory:
                 )
             values = [self._finished[k] for k in keys]
             return _mean_costs(values, len(self.objectives))
+        return self._costs_of(config_id)
+
+    def _costs_of(self, config_id: int) -> list[float]:
+        """:meth:`get_costs` of the stored configuration ``config_id``, at the highest budget
+        it has results for (kept until its next result)."""
         if config_id not in self._cost_cache:
             trials = self._by_config.get(config_id, {})
             budgets = [k.budget for k in trials if k.budget is not None]
@@ -538,9 +543,18 @@ class RunHistory:
         """
         return self._scalarized([self.get_costs(config, keys)])[0]
 
-    def _scalar_costs(self, config_ids: Sequence[int]) -> list[float]:
-        """:meth:`get_cost` of each configuration of ``config_ids``."""
-        return self._scalarized([self.get_costs(self._configs[i]) for i in config_ids])
+    def costs_by_id(self, config_ids: Sequence[int]) -> list[float]:
+        """:meth:`get_cost` of each stored configuration of ``config_ids`` (ids as in
+        ``TrialKey.config_id``), without the look-up of each configuration by its values
+        (a JSON encoding of each) that :meth:`get_cost` makes.
+
+        Raises:
+            TrialError: An id the history does not know.
+        """
+        unknown = [i for i in config_ids if i not in self._configs]
+        if unknown:
+            raise TrialError(f"no configuration with id {unknown[0]} in the run history.")
+        return self._scalarized([self._costs_of(i) for i in config_ids])
 
     def _scalarized(self, costs: Sequence[Sequence[float]]) -> list[float]:
         """Each cost vector (one cost per objective) as one number, as :meth:`get_cost` says.
@@ -565,7 +579,7 @@ class RunHistory:
 
     def get_min_cost(self) -> float:
         """Lowest aggregated cost of any configuration (inf when nothing finished)."""
-        costs = self._scalar_costs(list(self._by_config))
+        costs = self.costs_by_id(list(self._by_config))
         return min(costs, default=math.inf)
 
     def finished_since(self, position: int) -> list[TrialKey]:

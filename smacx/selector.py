@@ -511,8 +511,8 @@ class ConfigSelector:
         if not keys:  # nothing finished since the last check: its answer stands
             return self._tied >= 2
         self._read += len(keys)
-        for config_id in {key.config_id for key in keys}:
-            self._costs[config_id] = history.get_cost(history.get_config(config_id))
+        ids = sorted({key.config_id for key in keys})
+        self._costs.update(zip(ids, history.costs_by_id(ids)))
         costs = np.fromiter(self._costs.values(), dtype=np.float64, count=len(self._costs))
         costs = costs[np.isfinite(costs)]
         if costs.size < 2:

@@ -105,6 +105,27 @@ def test_sorting_by_a_multi_objective_cost_reads_the_bounds_once(
     assert len(reads) == 2
 
 
+@pytest.mark.parametrize("objectives", [("cost",), ("a", "b")])
+def test_costs_by_id_are_get_cost_without_looking_configurations_up(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch, objectives: tuple[str, ...]
+) -> None:
+    """The selector read every new configuration's cost with get_cost, which looks it up by
+    its values (its JSON) after a warm start of thousands. costs_by_id reads them by id."""
+    from smacx import runhistory
+
+    rh = RunHistory(space, objectives=objectives)
+    configs = space.sample_configuration(6)
+    for i, config in enumerate(configs):
+        cost = float((i * 5) % 6)
+        finish(rh, TrialInfo(config), cost if len(objectives) == 1 else [cost, float(i)])
+    ids = [rh.get_config_id(c) for c in configs]
+    expected = [rh.get_cost(c) for c in configs]
+    monkeypatch.setattr(runhistory, "config_to_json", lambda config: pytest.fail("a look-up"))
+    assert rh.costs_by_id(ids) == expected
+    with pytest.raises(TrialError, match=r"no configuration with id 999"):
+        rh.costs_by_id([999])
+
+
 def test_get_costs_names_a_config_or_key_it_cannot_use(space: ConfigurationSpace) -> None:
     """A dict gave [inf] without a word, an unknown key a bare KeyError (a user's report)."""
     rh = RunHistory(space)
