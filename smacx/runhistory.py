@@ -565,7 +565,8 @@ class RunHistory:
             return [c[0] for c in costs]
         lo, hi = self.objective_bounds()
         span = np.where(hi > lo, hi - lo, 1.0)
-        return [float(np.mean((np.asarray(c) - lo) / span)) for c in costs]
+        vectors = np.asarray(costs, dtype=float).reshape(-1, len(self.objectives))
+        return [float(x) for x in ((vectors - lo) / span).mean(axis=1)]
 
     def objective_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Smallest and largest finite cost per objective, each of shape ``(n_objectives,)``."""
