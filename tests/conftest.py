@@ -1,9 +1,20 @@
-"""Shared fixtures: small search spaces with closed-form optima."""
+"""Shared fixtures: small search spaces with closed-form optima, and a PostgreSQL server."""
 
 from __future__ import annotations
 
+import glob
 import math
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 import pytest
@@ -111,3 +122,117 @@ def ended(pid: int, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def _postgres_bin() -> Path | None:
+    """The folder of the PostgreSQL server's programs (initdb, pg_ctl), if installed."""
+    found = shutil.which("pg_ctl")
+    candidates = [found] if found else []
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
+    for candidate in candidates:
+        folder = Path(candidate).resolve().parent
+        if (folder / "initdb").exists():
+            return folder
+    return None
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL server the tests started: the URL of its maintenance database, and a way
+    to restart it (as an administrator's restart would, closing every connection)."""
+
+    url: str
+    restart: Callable[[], None]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on loopback for this test session (each pytest-xdist worker
+    starts its own), with fsync off. Started as the ``postgres`` user when the tests run as
+    root (the server refuses root)."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server here (initdb, pg_ctl): apt-get install postgresql")
+    pytest.importorskip("psycopg", reason="psycopg is missing: pip install 'smacx[postgres]'")
+    root = Path(tempfile.mkdtemp(prefix="smacx-pg-"))
+    user = None
+    if os.geteuid() == 0:
+        user = "postgres" if _has_user("postgres") else "nobody"
+        entry = pwd.getpwnam(user)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+    data = root / "data"
+
+    def run(*args: str) -> None:
+        done = subprocess.run(
+            [str(a) for a in args], user=user, capture_output=True, text=True, cwd=root
+        )
+        if done.returncode:
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+    run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "smacx", "-E", "UTF8", "--no-sync")
+    port = 0
+    for _ in range(5):  # a free port may be taken before the server binds it
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        options = f"-h 127.0.0.1 -p {port} -k {root} -F -c max_connections=200"
+        try:
+            run(bindir / "pg_ctl", "-D", data, "-l", root / "log", "-w", "-o", options, "start")
+            break
+        except RuntimeError:
+            if _has_log_line(root / "log", "could not bind"):
+                continue
+            raise
+    try:
+        yield PostgresServer(
+            f"postgresql://smacx@127.0.0.1:{port}/postgres",
+            lambda: run(
+                bindir / "pg_ctl",
+                "-D",
+                data,
+                "-l",
+                root / "log",
+                "-m",
+                "fast",
+                "-w",
+                "-o",
+                options,
+                "restart",
+            ),
+        )
+    finally:
+        subprocess.run(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            user=user,
+            capture_output=True,
+            cwd=root,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _has_log_line(log: Path, text: str) -> bool:
+    try:
+        return text in log.read_text()
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new, empty database on the session's server, dropped after the test."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield postgres_server.url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

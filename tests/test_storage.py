@@ -27,12 +27,19 @@ from smacx.storage import (
     owner_is_alive,
 )
 from smacx.storage.memory import MemoryStorage
+from smacx.storage.postgres import PostgresStorage
 from smacx.storage.sqlite import SQLiteStorage
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    s: Storage = MemoryStorage() if request.param == "memory" else SQLiteStorage(tmp_path / "x.db")
+    s: Storage
+    if request.param == "memory":
+        s = MemoryStorage()
+    elif request.param == "sqlite":
+        s = SQLiteStorage(tmp_path / "x.db")
+    else:
+        s = PostgresStorage(request.getfixturevalue("postgres_url"), "contract")
     yield s
     s.close()
 

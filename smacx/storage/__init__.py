@@ -17,6 +17,7 @@ import functools
 import json
 import math
 import os
+import re
 import socket
 import uuid
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ __all__ = [
     "lease_abandoned",
     "is_local",
     "open_storage",
+    "is_database_url",
+    "redact",
     "encode_key",
     "decode_key",
 ]
@@ -302,11 +305,23 @@ def lease_abandoned(owner: str, lease_until: float, now: float) -> bool:
     return lease_until <= now
 
 
-def open_storage(url: str | os.PathLike[str] | None) -> Storage:
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    return re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def is_database_url(url: object) -> bool:
+    """Whether ``url`` names a database server (PostgreSQL) rather than a file."""
+    return isinstance(url, str) and url.split("://", 1)[0] in ("postgresql", "postgres")
+
+
+def open_storage(url: str | os.PathLike[str] | None, run: str | None = None) -> Storage:
     """Open a storage from a path, a URL or None.
 
     Args:
-        url: None for memory; a file path or ``sqlite:///path`` for SQLite.
+        url: None for memory; a file path or ``sqlite:///path`` for SQLite;
+            ``postgresql://user:password@host:port/database`` for PostgreSQL.
+        run: The run's name in a PostgreSQL database (one database holds many runs).
 
     Raises:
         StorageError: The URL names no storage smacx knows, or it cannot be opened.
@@ -320,9 +335,18 @@ def open_storage(url: str | os.PathLike[str] | None) -> Storage:
     text = os.fspath(url)
     if text.startswith("sqlite:///"):
         return SQLiteStorage(text[len("sqlite:///") :])
+    if is_database_url(text):
+        from smacx.storage.postgres import PostgresStorage
+
+        if not run:
+            raise StorageError(
+                f"storage {redact(text)!r} holds many runs: open_storage needs the run's name "
+                "(run=...)."
+            )
+        return PostgresStorage(text, run)
     if "://" in text:
         raise StorageError(
-            f"storage URL {text!r} is not supported; "
-            "expected a file path, 'sqlite:///path' or None."
+            f"storage URL {redact(text)!r} is not supported; expected a file path, "
+            "'sqlite:///path', 'postgresql://user:password@host:port/database' or None."
         )
     return SQLiteStorage(text)

@@ -1,0 +1,635 @@
+"""Storage in a PostgreSQL database: one experiment shared by processes on many machines.
+
+One database holds any number of runs, each under its name (the scenario's). Every event is one
+short transaction. The transactions that write to a run take the lock of the run's row first, so
+they commit one at a time, in the order of the versions and configuration ids they hand out: a
+process that read up to version ``v`` never misses a row that commits later with a lower one.
+A result is in the database the moment ``finish_trial`` returns; killing the process loses none.
+
+``overwrite=True`` gives the name a new run (a new ``run_id``) and deletes the old one with its
+rows. A process still working on the old run finds it gone at its next write, and stops with a
+:class:`~smacx.errors.StorageError`; its results never enter the new run.
+
+The tables (``smacx_runs``, ``smacx_meta``, ``smacx_configs``, ``smacx_trials``) are created in
+the connection's schema when missing; a URL may pick the schema with
+``?options=-csearch_path%3Dmyschema``. Needs psycopg 3 (``pip install 'smacx[postgres]'``).
+"""
+
+# psycopg's connection and cursor methods are typed, its rows are not.
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from smacx.errors import StorageError
+from smacx.storage import (
+    ConfigRecord,
+    TrialRecord,
+    decode_key,
+    decode_value,
+    encode_key,
+    encode_value,
+    lease_abandoned,
+    redact,
+)
+from smacx.trial import StatusType, TrialKey
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PostgresStorage"]
+
+logger = logging.getLogger("smacx")
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS smacx_runs (
+    run_id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created DOUBLE PRECISION NOT NULL,
+    last_version BIGINT NOT NULL DEFAULT 0,
+    last_config BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS smacx_meta (
+    run_id BIGINT NOT NULL REFERENCES smacx_runs (run_id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+CREATE TABLE IF NOT EXISTS smacx_configs (
+    run_id BIGINT NOT NULL REFERENCES smacx_runs (run_id) ON DELETE CASCADE,
+    config_id BIGINT NOT NULL,
+    config TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (run_id, config_id)
+);
+CREATE INDEX IF NOT EXISTS smacx_configs_by_hash ON smacx_configs (run_id, md5(config));
+CREATE TABLE IF NOT EXISTS smacx_trials (
+    run_id BIGINT NOT NULL,
+    config_id BIGINT NOT NULL,
+    instance TEXT NOT NULL,
+    seed TEXT NOT NULL,
+    budget TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    cost TEXT NOT NULL,
+    time DOUBLE PRECISION NOT NULL,
+    cpu_time DOUBLE PRECISION NOT NULL,
+    starttime DOUBLE PRECISION NOT NULL,
+    endtime DOUBLE PRECISION NOT NULL,
+    additional_info TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    lease_until DOUBLE PRECISION NOT NULL,
+    version BIGINT NOT NULL,
+    PRIMARY KEY (run_id, config_id, instance, seed, budget),
+    FOREIGN KEY (run_id, config_id) REFERENCES smacx_configs (run_id, config_id)
+        ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS smacx_trials_by_version ON smacx_trials (run_id, version);
+"""
+
+#: Key of the transaction-level advisory lock that serializes creating the tables (two
+#: ``CREATE TABLE IF NOT EXISTS`` of one table at once can fail in PostgreSQL).
+_SCHEMA_LOCK = 0x5A4D_4358
+
+_TRIAL_COLUMNS = (
+    "config_id, instance, seed, budget, status, cost, time, cpu_time, starttime, endtime, "
+    "additional_info, owner, lease_until, version"
+)
+_NAMES = [name.strip() for name in _TRIAL_COLUMNS.split(",")]
+_STATUS, _OWNER, _LEASE = (_NAMES.index(n) for n in ("status", "owner", "lease_until"))
+_KEY_MATCH = "run_id = %s AND config_id = %s AND instance = %s AND seed = %s AND budget = %s"
+
+
+class PostgresStorage:
+    """A :class:`~smacx.storage.Storage` for one named run in a PostgreSQL database.
+
+    Args:
+        url: A libpq connection URL, ``postgresql://user:password@host:port/database``
+            (or a ``key=value`` connection string).
+        run: The run's name in the database; processes that give the same name share the run.
+        timeout: Seconds to wait for the server when connecting, and for another process's
+            lock on the run when writing, before failing; a broken connection is opened again
+            for as long.
+        create: Create the tables and the run where missing; False for reading a run that
+            must exist (``smacx show``).
+
+    Raises:
+        StorageError: psycopg is missing, the server cannot be reached or refuses the
+            connection, the tables cannot be created, or (without ``create``) there is no
+            such run.
+    """
+
+    def __init__(self, url: str, run: str, timeout: float = 60.0, create: bool = True) -> None:
+        if not isinstance(run, str) or not run:
+            raise StorageError(f"PostgresStorage's run must be a non-empty name; got {run!r}.")
+        self.url = url
+        self.run = run
+        self._timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._conn = self._connect()
+        # Dropped unclosed (a SMAC object left for the collector): the connection closes then.
+        self._release = weakref.finalize(self, self._conn.close)
+        self._release.atexit = False
+        try:
+            if create:
+                self._call("the tables", _create_tables, write=True, lock_run=False)
+                self.run_id = self._find_run()
+            else:
+                names = self._call("the runs' names", _run_names, write=False)
+                if run not in names:
+                    raise StorageError(
+                        f"there is no run {run!r} in {redact(url)}"
+                        + (f"; its runs: {', '.join(names)}." if names else "; it holds none.")
+                    )
+                self.run_id = self._call(
+                    "the run's record",
+                    lambda conn, retried: conn.execute(
+                        "SELECT run_id FROM smacx_runs WHERE name = %s", (run,)
+                    ).fetchone()[0],  # type: ignore[index]
+                    write=False,
+                )
+        except BaseException:
+            self._release()
+            raise
+
+    @classmethod
+    def run_names(cls, url: str, timeout: float = 60.0) -> list[str]:
+        """The names of the runs in the database at ``url``, oldest first.
+
+        Raises:
+            StorageError: The database cannot be read (see the constructor).
+        """
+        storage = cls.__new__(cls)
+        storage.url, storage.run, storage._timeout = url, "", float(timeout)
+        storage._lock = threading.Lock()
+        storage._conn = storage._connect()
+        storage._release = weakref.finalize(storage, storage._conn.close)
+        try:
+            return storage._call("the runs' names", _run_names, write=False)
+        finally:
+            storage._release()
+
+    @property
+    def where(self) -> str:
+        """The run's name and the database, for messages (no password)."""
+        return f"run {self.run!r} in {redact(self.url)}"
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            import psycopg
+        except ImportError as err:
+            raise StorageError(
+                f"storage {redact(self.url)!r} needs the PostgreSQL driver psycopg 3, which is "
+                "not installed: pip install 'smacx[postgres]'."
+            ) from err
+        try:
+            conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=max(1, math.ceil(self._timeout)),
+                application_name="smacx",
+            )
+        except psycopg.Error as err:
+            raise StorageError(
+                f"cannot connect to the PostgreSQL database {redact(self.url)!r}: "
+                f"{_one_line(err)}. Check that the server runs and takes connections from "
+                "this machine, and that the URL's user, password and database are right "
+                "(the database must exist: createdb NAME)."
+            ) from err
+        # The lock on the run's row is held only for one event's transaction.
+        conn.execute(
+            "SELECT set_config('lock_timeout', %s, false)", (f"{int(self._timeout * 1000)}ms",)
+        )
+        return conn
+
+    def _find_run(self) -> int:
+        """The id of the run named ``self.run``, created if absent."""
+
+        def body(conn: psycopg.Connection[Any], retried: bool) -> int:
+            conn.execute(
+                "INSERT INTO smacx_runs (name, created) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO NOTHING",
+                (self.run, time.time()),
+            )
+            row = conn.execute("SELECT run_id FROM smacx_runs WHERE name = %s", (self.run,))
+            return int(row.fetchone()[0])  # type: ignore[index]
+
+        return self._call("the run's record", body, write=True, lock_run=False)
+
+    def delete_run(self) -> None:
+        """Delete the run and every row of it, and start a new, empty run of the same name.
+
+        A process still writing to the old run gets a :class:`~smacx.errors.StorageError` at
+        its next write; it can never write into the new one.
+        """
+        self._call(
+            "the run",
+            lambda conn, retried: conn.execute(
+                "DELETE FROM smacx_runs WHERE run_id = %s", (self.run_id,)
+            ),
+            write=True,
+            lock_run=False,
+        )
+        self.run_id = self._find_run()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold a lock on the run's name that only one storage of it (in any process) holds
+        at a time, for a sequence of calls (opening a run, checking it, deleting it).
+
+        Raises:
+            StorageError: Another process held it for ``timeout`` seconds.
+        """
+        key = f"smacx:{self.run}"
+        deadline = time.monotonic() + self._timeout
+
+        def take(conn: psycopg.Connection[Any], retried: bool) -> bool:
+            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+            return bool(row and row[0])
+
+        while not self._call("the run's lock", take, write=False):
+            if time.monotonic() > deadline:
+                raise StorageError(
+                    f"the {self.where} stayed locked by another process for "
+                    f"{self._timeout:g} s while it opened the run; stop it, or give this "
+                    "scenario another name."
+                )
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            with suppress(StorageError):
+                self._call(
+                    "the run's lock",
+                    lambda conn, retried: conn.execute(
+                        "SELECT pg_advisory_unlock(hashtext(%s))", (key,)
+                    ),
+                    write=False,
+                )
+
+    # -- transactions --------------------------------------------------------------------------
+
+    def _call(
+        self,
+        what: str,
+        body: Callable[[psycopg.Connection[Any], bool], T],
+        write: bool,
+        lock_run: bool = True,
+    ) -> T:
+        """Run ``body(connection, retried)`` under this storage's lock: if ``write``, in a
+        transaction that first takes the lock of the run's row (unless not ``lock_run``), so
+        that writes to the run commit one at a time; else on its own.
+
+        A connection that breaks (the server restarted, the network dropped) is opened again
+        and ``body`` run again, for up to ``timeout`` seconds; ``retried`` is then True, and
+        ``body`` must find out whether its first attempt committed before the connection
+        broke. Other errors, and a server still away after ``timeout``, come out as a
+        :class:`~smacx.errors.StorageError` that names the run and says what to do.
+        """
+        import psycopg
+
+        deadline = time.monotonic() + self._timeout
+        retried = False
+        with self._lock:
+            while True:
+                if self._conn.closed:
+                    try:
+                        self._reconnect()
+                    except StorageError as err:
+                        if time.monotonic() > deadline:
+                            raise
+                        logger.debug("Connecting again to %s failed: %s", redact(self.url), err)
+                        time.sleep(0.2)
+                        continue
+                try:
+                    if not write:
+                        return body(self._conn, retried)
+                    with self._conn.transaction():
+                        if lock_run:
+                            self._lock_run()
+                        return body(self._conn, retried)
+                except psycopg.OperationalError as err:
+                    if not self._conn.closed or time.monotonic() > deadline:
+                        raise self._error(what, err, write) from err
+                    logger.warning(
+                        "The connection to %s broke (%s); connecting again.",
+                        redact(self.url),
+                        _one_line(err),
+                    )
+                except (psycopg.Error, ValueError, KeyError, TypeError, IndexError) as err:
+                    raise self._error(what, err, write) from err
+                retried = True
+
+    def _error(self, what: str, err: BaseException, write: bool) -> StorageError:
+        import psycopg
+
+        if isinstance(err, psycopg.errors.LockNotAvailable):
+            hint = (
+                f"Another process held the run locked for longer than timeout="
+                f"{self._timeout:g} s: raise the timeout or let fewer processes share it."
+            )
+        elif isinstance(err, psycopg.OperationalError):
+            hint = (
+                f"The connection to the server failed, and it did not come back within "
+                f"timeout={self._timeout:g} s: check that it runs."
+            )
+        elif write:
+            hint = "Check that the user may create and write tables in the database."
+        else:
+            hint = (
+                "If the rows were written by another program, start the run afresh "
+                "(overwrite=True) or give it another name."
+            )
+        verb = "write" if write else "read"
+        return StorageError(f"cannot {verb} {what} of the {self.where}: {_one_line(err)}. {hint}")
+
+    def _lock_run(self) -> None:
+        """Take the lock of the run's row in the transaction under way.
+
+        Raises:
+            StorageError: The run was deleted (overwritten) since this storage opened it.
+        """
+        if (
+            self._conn.execute(
+                "SELECT 1 FROM smacx_runs WHERE run_id = %s FOR UPDATE", (self.run_id,)
+            ).fetchone()
+            is None
+        ):
+            raise StorageError(
+                f"the {self.where} was deleted by another process (overwrite=True, or by "
+                "hand) while this one worked on it; its results from now on are not stored. "
+                "Stop this process."
+            )
+
+    def _reconnect(self) -> None:
+        """A new connection in place of one the server or the network closed."""
+        self._conn = self._connect()
+        self._release.detach()
+        self._release = weakref.finalize(self, self._conn.close)
+        self._release.atexit = False
+
+    # -- the Storage protocol ------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> str | None:
+            row = conn.execute(
+                "SELECT value FROM smacx_meta WHERE run_id = %s AND key = %s", (self.run_id, key)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return self._call(f"the {key!r} record", body, write=False)
+
+    def _put_meta(self, conn: psycopg.Connection[Any], key: str, value: str) -> None:
+        conn.execute(
+            "INSERT INTO smacx_meta (run_id, key, value) VALUES (%s, %s, %s) "
+            "ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value",
+            (self.run_id, key, value),
+        )
+
+    def set_meta_if_absent(self, key: str, value: str) -> str:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> str:
+            conn.execute(
+                "INSERT INTO smacx_meta (run_id, key, value) VALUES (%s, %s, %s) "
+                "ON CONFLICT (run_id, key) DO NOTHING",
+                (self.run_id, key, value),
+            )
+            row = conn.execute(
+                "SELECT value FROM smacx_meta WHERE run_id = %s AND key = %s", (self.run_id, key)
+            ).fetchone()
+            assert row is not None
+            return str(row[0])
+
+        return self._call(f"the {key!r} record", body, write=True)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._call(
+            f"the {key!r} record",
+            lambda conn, retried: self._put_meta(conn, key, value),
+            write=True,
+        )
+
+    def append_meta(self, key: str, item_json: str) -> None:
+        item = json.loads(item_json)
+
+        def body(conn: psycopg.Connection[Any], retried: bool) -> None:
+            row = conn.execute(
+                "SELECT value FROM smacx_meta WHERE run_id = %s AND key = %s", (self.run_id, key)
+            ).fetchone()
+            items = [] if row is None else list(json.loads(row[0]))
+            if retried and items and items[-1] == item:
+                return  # the first attempt committed
+            self._put_meta(conn, key, json.dumps([*items, item]))
+
+        self._call(f"the {key!r} record", body, write=True)
+
+    def add_config(self, config_json: str, origin: str) -> int:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> int:
+            row = conn.execute(
+                "SELECT config_id FROM smacx_configs WHERE run_id = %s AND md5(config) = "
+                "md5(%s) AND config = %s",
+                (self.run_id, config_json, config_json),
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+            row = conn.execute(
+                "UPDATE smacx_runs SET last_config = last_config + 1 WHERE run_id = %s "
+                "RETURNING last_config",
+                (self.run_id,),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "INSERT INTO smacx_configs (run_id, config_id, config, origin, created) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (self.run_id, row[0], config_json, origin, time.time()),
+            )
+            return int(row[0])
+
+        return self._call("a configuration", body, write=True)
+
+    def _next_version(self, conn: psycopg.Connection[Any]) -> int:
+        row = conn.execute(
+            "UPDATE smacx_runs SET last_version = last_version + 1 WHERE run_id = %s "
+            "RETURNING last_version",
+            (self.run_id,),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _upsert(self, conn: psycopg.Connection[Any], record: TrialRecord) -> None:
+        conn.execute(
+            f"INSERT INTO smacx_trials (run_id, {_TRIAL_COLUMNS}) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (run_id, config_id, instance, seed, budget) DO UPDATE SET "
+            "status = EXCLUDED.status, cost = EXCLUDED.cost, time = EXCLUDED.time, "
+            "cpu_time = EXCLUDED.cpu_time, starttime = EXCLUDED.starttime, "
+            "endtime = EXCLUDED.endtime, additional_info = EXCLUDED.additional_info, "
+            "owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, "
+            "version = EXCLUDED.version",
+            (self.run_id, *_row(record)[:-1], self._next_version(conn)),
+        )
+
+    def _existing(self, conn: psycopg.Connection[Any], key: TrialKey) -> tuple[Any, ...] | None:
+        """The stored row of ``key`` (its columns as in ``_TRIAL_COLUMNS``), or None."""
+        row = conn.execute(
+            f"SELECT {_TRIAL_COLUMNS} FROM smacx_trials WHERE {_KEY_MATCH}",
+            (self.run_id, *encode_key(key)),
+        ).fetchone()
+        return None if row is None else tuple(row)
+
+    def claim_trial(self, record: TrialRecord, now: float, max_trials: int | None = None) -> bool:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> bool:
+            old = self._existing(conn, record.key)
+            if retried and old is not None and _same(old, record):
+                return True  # the first attempt committed
+            if old is None and max_trials is not None:
+                row = conn.execute(
+                    "SELECT COUNT(*) FROM smacx_trials WHERE run_id = %s", (self.run_id,)
+                ).fetchone()
+                if row is not None and row[0] >= max_trials:
+                    return False
+            if old is not None and (
+                old[_STATUS] != StatusType.RUNNING
+                or not lease_abandoned(old[_OWNER], old[_LEASE], now)
+            ):
+                return False
+            self._upsert(conn, record)
+            return True
+
+        return self._call("a claim of a trial", body, write=True)
+
+    def finish_trial(self, record: TrialRecord) -> bool:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> bool:
+            old = self._existing(conn, record.key)
+            if retried and old is not None and _same(old, record):
+                return True  # the first attempt committed
+            if old is not None and old[_STATUS] != StatusType.RUNNING:
+                return False
+            self._upsert(conn, record)
+            return True
+
+        return self._call("a trial's result", body, write=True)
+
+    def release_trial(self, key: TrialKey, owner: str) -> bool:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> bool:
+            # (again after a committed first attempt: the row is still the owner's RUNNING one)
+            old = conn.execute(
+                f"SELECT 1 FROM smacx_trials WHERE {_KEY_MATCH} AND status = %s AND owner = %s",
+                (self.run_id, *encode_key(key), int(StatusType.RUNNING), owner),
+            ).fetchone()
+            if old is None:
+                return False
+            conn.execute(
+                f"UPDATE smacx_trials SET lease_until = 0, version = %s WHERE {_KEY_MATCH}",
+                (self._next_version(conn), self.run_id, *encode_key(key)),
+            )
+            return True
+
+        return self._call("the release of a trial", body, write=True)
+
+    def renew_leases(self, owner: str, lease_until: float, now: float) -> int:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> int:
+            cur = conn.execute(
+                "UPDATE smacx_trials SET lease_until = %s, version = %s WHERE run_id = %s "
+                "AND owner = %s AND status = %s AND lease_until > %s",
+                (
+                    float(lease_until),
+                    self._next_version(conn),
+                    self.run_id,
+                    owner,
+                    int(StatusType.RUNNING),
+                    float(now),
+                ),
+            )
+            return max(cur.rowcount, 0)
+
+        return self._call("the leases of running trials", body, write=True)
+
+    def read_configs(self, after_id: int) -> list[ConfigRecord]:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> list[ConfigRecord]:
+            rows = conn.execute(
+                "SELECT config_id, config, origin FROM smacx_configs WHERE run_id = %s AND "
+                "config_id > %s ORDER BY config_id",
+                (self.run_id, after_id),
+            ).fetchall()
+            return [ConfigRecord(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+        return self._call("the configurations", body, write=False)
+
+    def read_trials(self, after_version: int) -> list[TrialRecord]:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> list[TrialRecord]:
+            rows = conn.execute(
+                f"SELECT {_TRIAL_COLUMNS} FROM smacx_trials WHERE run_id = %s AND version > %s "
+                "ORDER BY version",
+                (self.run_id, after_version),
+            ).fetchall()
+            records = []
+            for row in rows:
+                r = dict(zip(_NAMES, row))
+                records.append(
+                    TrialRecord(
+                        decode_key(r["config_id"], r["instance"], r["seed"], r["budget"]),
+                        decode_value(r),
+                        r["owner"],
+                        float(r["lease_until"]),
+                        int(r["version"]),
+                    )
+                )
+            return records
+
+        return self._call("the trials", body, write=False)
+
+    def close(self) -> None:
+        with self._lock:
+            self._release()  # closes the connection, once
+
+
+def _create_tables(conn: psycopg.Connection[Any], retried: bool) -> None:
+    """Create smacx's tables where missing (one process at a time)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+    for statement in _SCHEMA.strip().split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _run_names(conn: psycopg.Connection[Any], retried: bool) -> list[str]:
+    """The names of the runs in the database, oldest first (none without smacx's tables)."""
+    if conn.execute("SELECT to_regclass('smacx_runs')").fetchone()[0] is None:  # type: ignore[index]
+        return []
+    return [str(r[0]) for r in conn.execute("SELECT name FROM smacx_runs ORDER BY run_id")]
+
+
+def _row(record: TrialRecord) -> tuple[Any, ...]:
+    """A trial record's columns as in ``_TRIAL_COLUMNS`` (the version last, as stored)."""
+    v = encode_value(record.value)
+    return (
+        *encode_key(record.key),
+        v["status"],
+        v["cost"],
+        *(float(v[name]) for name in ("time", "cpu_time", "starttime", "endtime")),
+        v["additional_info"],
+        record.owner,
+        float(record.lease_until),
+        record.version,
+    )
+
+
+def _same(stored: tuple[Any, ...], record: TrialRecord) -> bool:
+    """Whether a stored row holds ``record`` (NaN times equal), its version aside."""
+    mine = _row(record)
+    return all(
+        a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+        for a, b in zip(stored[:-1], mine[:-1])
+    )
+
+
+def _one_line(err: BaseException) -> str:
+    """An error's message on one line (the server's span several)."""
+    return " ".join(f"{type(err).__name__}: {err}".split())
