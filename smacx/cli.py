@@ -1,15 +1,17 @@
 """The smacx command: tune a program described by a knob file, and inspect stored runs.
 
     smacx run knobs.toml [--output-dir DIR] [--n-trials N] [--workers K] [--seed S]
+    smacx run knobs.toml --storage postgresql://user@host/db   # shared by many machines
     smacx show OUTPUT_DIR/RUN_NAME        # or OUTPUT_DIR when it holds one run
     smacx show OUTPUT_DIR/RUN_NAME --json
+    smacx show postgresql://user@host/db --name RUN_NAME
     smacx --version
 
 ``run`` reads a knob file (see :mod:`smacx.command`) and optimizes its command; the same
-``smacx run`` started in other terminals, or on other machines sharing the output directory,
-works on the same run (no master), and started again after an interrupt it continues the run.
+``smacx run`` started in other terminals (or, with ``--storage``, on other machines) works on
+the same run (no master), and started again after an interrupt it continues the run.
 
-``show`` reads the run's SQLite history while other processes may still be writing to it
+``show`` reads the run's history while other processes may still be writing to it
 (several workers sharing a run, or one that was killed): trials by status (with how many of
 the running ones were left by processes that are gone), why trials failed, the incumbent and
 its cost, and how the incumbent changed.
@@ -34,7 +36,7 @@ from smacx import __version__
 from smacx.errors import ScenarioMismatchError, SmacxError, StorageError, TargetCrashedError
 from smacx.facade import DATABASE_NAME
 from smacx.runhistory import json_safe
-from smacx.storage import abandoned
+from smacx.storage import Storage, abandoned, is_database_url, redact
 from smacx.storage.sqlite import SQLiteStorage
 from smacx.trial import StatusType
 
@@ -69,15 +71,37 @@ def _find_database(path: Path) -> Path:
     )
 
 
-def run_report(path: str | Path) -> dict[str, Any]:
+def _open_database_run(url: str, name: str | None) -> tuple[Storage, str]:
+    """The run ``name`` in the PostgreSQL database at ``url``, opened for reading (without a
+    name, the database's only run), and its name."""
+    from smacx.storage.postgres import PostgresStorage
+
+    if name is None:
+        names = PostgresStorage.run_names(url, timeout=10)
+        if len(names) != 1:
+            raise StorageError(
+                f"smacx show: {redact(url)} holds "
+                + (
+                    f"{len(names)} runs ({', '.join(names)}); name one with --name NAME."
+                    if names
+                    else "no smacx run."
+                )
+            )
+        name = names[0]
+    return PostgresStorage(url, name, timeout=10, create=False), name
+
+
+def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
     """What ``smacx show`` prints, as a dict.
 
     Args:
         path: A run's folder (``output_directory / run_name``), its database file, or an output
-            directory holding exactly one run.
+            directory holding exactly one run; or the URL of a PostgreSQL database.
+        name: The run's name in a PostgreSQL database (by default its only run).
 
     Returns:
-        ``database`` (path), ``objectives``, ``goal`` (``"maximize"`` for a run of ``smacx run``
+        ``database`` (path, or the URL without its password), ``run`` (its name),
+        ``objectives``, ``goal`` (``"maximize"`` for a run of ``smacx run``
         whose measurement is maximized: each cost is the measurement negated; ``"minimize"``;
         None for a run made from Python), ``configs`` (how many), ``trials`` (count by status
         name), ``incumbent`` (``config``: its values, ``cost``: one per objective, as last
@@ -99,8 +123,19 @@ def run_report(path: str | Path) -> dict[str, Any]:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
             (SQLite cannot read a page, or a stored record is not what smacx wrote).
     """
-    database = _find_database(Path(path))
-    storage = SQLiteStorage(database, read_only=True)
+    storage: Storage
+    if is_database_url(str(path)):
+        storage, run = _open_database_run(str(path), name)
+        database, where = redact(str(path)), f"run {run!r} in {redact(str(path))}"
+    else:
+        if name is not None:
+            raise StorageError(
+                "smacx show: --name is for a run in a PostgreSQL database; give a run in a "
+                "folder as OUTPUT_DIR/RUN_NAME."
+            )
+        found = _find_database(Path(path))
+        storage = SQLiteStorage(found, read_only=True)
+        database, where, run = str(found), repr(str(found)), found.parent.name
     part = "the scenario"
     try:
         objectives = json.loads(storage.get_meta("scenario") or "{}").get("objectives")
@@ -135,15 +170,22 @@ def run_report(path: str | Path) -> dict[str, Any]:
     # UTF-8, a status or field that smacx never writes).
     except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         problem = " ".join(f"{type(err).__name__}: {err}".split())  # on one line
+        check = (
+            f"Check it with sqlite3 {database!r} 'PRAGMA integrity_check', and restore it "
+            "from a copy if that reports errors."
+            if isinstance(storage, SQLiteStorage)
+            else "Its rows were not written by this smacx."
+        )
         raise StorageError(
-            f"smacx show: cannot read {part} from {str(database)!r}: the database is damaged "
-            f"({problem}). Check it with sqlite3 {str(database)!r} 'PRAGMA integrity_check', "
-            "and restore it from a copy if that reports errors."
+            f"smacx show: cannot read {part} from {where}: the "
+            f"{'database' if isinstance(storage, SQLiteStorage) else 'run'} is damaged "
+            f"({problem}). " + check
         ) from err
     finally:
         storage.close()
     return {
-        "database": str(database),
+        "database": database,
+        "run": run,
         "objectives": objectives,
         "goal": goal,
         "configs": len(configs),
@@ -200,7 +242,9 @@ def _reason(info: Any) -> str:
 def _print_report(report: dict[str, Any]) -> None:
     trials = report["trials"]
     counts = ", ".join(f"{n} {status}" for status, n in trials.items()) or "none"
-    print(f"run:        {report['database']}")
+    database = report["database"]
+    where = f"{report['run']!r} in {database}" if is_database_url(database) else database
+    print(f"run:        {where}")
     print(f"objectives: {', '.join(report['objectives'] or ['cost'])}")
     maximized = report.get("goal") == "maximize"
     if maximized:
@@ -259,7 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     show = commands.add_parser("show", help="summarize a stored run")
-    show.add_argument("run", help="OUTPUT_DIR/RUN_NAME, or OUTPUT_DIR when it holds one run")
+    show.add_argument(
+        "run",
+        help="OUTPUT_DIR/RUN_NAME, or OUTPUT_DIR when it holds one run, or a PostgreSQL URL",
+    )
+    show.add_argument("--name", help="the run's name in a PostgreSQL database")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
     # also after the command (SUPPRESS: absent, it leaves the value given before the command)
     show.add_argument(
@@ -275,6 +323,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("knobs", help="the knob file (TOML, or JSON)")
     run.add_argument("--output-dir", default="smacx_output", help="where runs are stored")
     run.add_argument("--name", help="the run's name (default: the knob file's, or its stem)")
+    run.add_argument(
+        "--storage",
+        metavar="URL",
+        help="keep the run in this PostgreSQL database (postgresql://user:password@host/db) "
+        "instead of the output directory: smacx run on other machines with the same URL and "
+        "knob file share it",
+    )
     run.add_argument("--n-trials", type=_positive, help="trials of the run (default: the file's)")
     run.add_argument("--workers", type=_positive, help="trials at once here (default: the file's)")
     run.add_argument("--seed", type=int, default=0, help="the run's seed")
@@ -317,7 +372,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging
     if args.command == "run":
         return _run_workload(args, log)
     try:
-        report = run_report(args.run)
+        report = run_report(args.run, args.name)
     except StorageError as err:
         log.debug("smacx show failed", exc_info=True)  # the traceback, with --verbose
         message = str(err)
@@ -388,6 +443,7 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         with SMAC(
             scenario,
             workload.target,
+            storage=args.storage,
             intensifier=workload.intensifier(),
             overwrite=args.overwrite,
             progress=not args.no_progress,
@@ -399,7 +455,7 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
             stored = smac.runhistory.storage.set_meta_if_absent("goal", goal)
             if stored != goal:
                 raise ScenarioMismatchError(
-                    f"output directory {str(scenario.output_path)!r} holds a run made with goal "
+                    f"{smac.where} holds a run made with goal "
                     f"= {stored!r}, not {goal!r}: its costs do not compare."
                 )
             # So does a run whose command, or the way its measurement is read, changed.
@@ -413,7 +469,7 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
             if changed:
                 key = changed[0]
                 raise ScenarioMismatchError(
-                    f"output directory {str(scenario.output_path)!r} holds a run whose {key} was "
+                    f"{smac.where} holds a run whose {key} was "
                     f"{before.get(key)!r}, not {measured[key]!r}: its measurements do not "
                     "compare with this one's."
                 )
@@ -442,7 +498,11 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         log.debug("smacx run failed", exc_info=True)  # the traceback, with --verbose
         print(f"smacx run: {err}", file=sys.stderr)
         return 1
-    where = scenario.output_path
+    where = (
+        str(scenario.output_path)
+        if args.storage is None
+        else f"{redact(args.storage)} --name {scenario.run_name}"
+    )
     if incumbent is None:
         print(f"no configuration worked; see `smacx show {where}`")
         return 1

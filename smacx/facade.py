@@ -20,7 +20,7 @@ import uuid
 import warnings
 import weakref
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,10 +51,12 @@ from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import (
     Storage,
     abandoned,
+    is_database_url,
     is_local,
     open_storage,
     owner_id,
     owner_is_alive,
+    redact,
 )
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 
@@ -139,8 +141,14 @@ class SMAC:
             pass ``runner=DaskParallelRunner(SerialRunner(f, scenario), dask_client=client,
             queue_ahead=0)`` instead to turn that off.
         callbacks: Hooks called during the run.
-        overwrite: Start afresh even if the output directory holds a run of this scenario
-            (its history is deleted). By default such a run is continued. The ``SMAC``
+        storage: Where the run history lives. None: in ``runhistory.db`` (SQLite) in the run's
+            folder ``output_directory / name``, or in memory without an output directory. A
+            PostgreSQL URL, ``"postgresql://user:password@host:port/database"``: in that
+            database, under the scenario's name, so that processes on several machines that
+            give the same URL and scenario share the run (needs ``pip install
+            'smacx[postgres]'``; the database must exist).
+        overwrite: Start afresh even if the output directory (or ``storage``) holds a run of
+            this scenario (its history is deleted). By default such a run is continued. The ``SMAC``
             objects that this thread built on the run are closed first, unless one is in
             ``optimize()``; another process or thread with the run open makes it fail.
         progress: Show a progress bar (tqdm); by default only when stderr is a terminal.
@@ -182,6 +190,7 @@ class SMAC:
         runner: AbstractRunner | None = None,
         dask_client: Any = None,
         callbacks: Sequence[Callback] = (),
+        storage: str | None = None,
         overwrite: bool = False,
         progress: bool | None = None,
         raise_on_first_crash: bool = True,
@@ -236,7 +245,18 @@ class SMAC:
                 f"or Hyperband(); got {intensifier!r}."
             )
         _check_parts(model=model, acquisition=acquisition, maximizer=maximizer)
+        if storage is not None and not is_database_url(storage):
+            shown = redact(storage) if isinstance(storage, str) else repr(storage)
+            raise ScenarioError(
+                "SMAC's storage must be None (the run in output_directory/name/runhistory.db, "
+                "or in memory without an output_directory) or a PostgreSQL URL "
+                f"'postgresql://user:password@host:port/database'; got {shown!r}. For SQLite, "
+                "set the scenario's output_directory instead."
+            )
         self.scenario = scenario
+        self._storage_url = storage
+        #: Whether the run history outlives this process (in a file or a database).
+        self._stored = storage is not None or scenario.output_path is not None
         self.callbacks = callbacks
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.raise_on_first_crash = bool(raise_on_first_crash)
@@ -286,7 +306,7 @@ class SMAC:
         # Held by ask(), tell(), close() and optimize()'s own asks and searches: callers of
         # ask and tell in several threads (their own executor's) take turns.
         self._lock = threading.RLock()
-        if overwrite and scenario.output_path is not None:
+        if overwrite and self._stored:
             # The settings' own checks (budgets, brackets) on a history in memory, so that an
             # error leaves the stored run as it was rather than after the wipe.
             settings.build(
@@ -294,21 +314,21 @@ class SMAC:
                 self.selector,
                 RunHistory(scenario.configspace, objectives=scenario.objectives),
             )
-        storage = self._open_storage(overwrite)
+        store = self._open_storage(overwrite)
         try:
             self.runhistory = RunHistory(
                 scenario.configspace,
                 objectives=scenario.objectives,
-                storage=storage,
+                storage=store,
                 # A run in a database may be shared with processes on other hosts, which see
                 # only the leases of this one's trials (renewed every minute while it lives).
-                lease_seconds=math.inf if scenario.output_path is None else LEASE_SECONDS,
+                lease_seconds=LEASE_SECONDS if self._stored else math.inf,
             )
         except BaseException:  # (a damaged history, an interrupt while reading a large one)
             if self._session is not None:
                 with contextlib.suppress(Exception):
-                    storage.append_meta(_CLOSED_SESSIONS, json.dumps(self._session))
-            storage.close()
+                    store.append_meta(_CLOSED_SESSIONS, json.dumps(self._session))
+            store.close()
             raise
         # A process joining a stored run (a resumed, restarted or late worker) must not replay
         # the random draws of the processes that started before it (see ConfigSelector.join).
@@ -342,7 +362,7 @@ class SMAC:
                     if restored is not None:
                         logger.info(
                             "Continuing the run in %s with the intensifier it was started with: %s",
-                            scenario.output_path,
+                            self.where,
                             stored,
                         )
                         settings = restored
@@ -463,52 +483,105 @@ class SMAC:
 
         return DaskParallelRunner(single, dask_client=dask_client)
 
+    @property
+    def where(self) -> str:
+        """Where the run history is, in words: ``"output directory 'smacx_output/name'"``,
+        ``"database postgresql://user:***@host/db (run 'name')"`` or ``"run in memory"``."""
+        if self._storage_url is not None:
+            return f"database {redact(self._storage_url)} (run {self.scenario.run_name!r})"
+        if self.scenario.output_path is not None:
+            return f"output directory {str(self.scenario.output_path)!r}"
+        return "run in memory"
+
+    @property
+    def _run_key(self) -> tuple[str, ...] | None:
+        """What names this object's stored run among others: its folder, or its database and
+        name (None in memory)."""
+        if self._storage_url is not None:
+            return ("database", self._storage_url, self.scenario.run_name)
+        path = self.scenario.output_path
+        return None if path is None else ("folder", str(path))
+
     def _open_storage(self, overwrite: bool) -> Storage:
         """The run's storage, opened (after deleting the stored run, with ``overwrite``) and
         checked against the scenario; a stored run gets this object's session (see
-        ``_live_owners``). All of it under a lock on the run's folder: an ``overwrite=True``
-        of another process started at the same moment cannot delete the database between
-        this one's opening it and registering its session (it went on into the deleted
-        file, and its results were lost)."""
+        ``_live_owners``). All of it under a lock on the run (its folder, or its name in the
+        database): an ``overwrite=True`` of another process started at the same moment cannot
+        delete the run between this one's opening it and registering its session (it went on
+        into the deleted file, and its results were lost)."""
+        if self._storage_url is not None:
+            return self._open_database(overwrite)
         path = self.scenario.output_path
         with _folder_lock(path):
-            storage = self._open_storage_locked(path, overwrite)
-            if path is not None:
-                self._session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
+            if path is not None and overwrite:
+                self._refuse_overwrite_while_live(lambda: _live_owners(path / DATABASE_NAME))
                 try:
-                    storage.append_meta(_SESSIONS, json.dumps(self._session))
-                except BaseException:
-                    storage.close()
-                    raise
+                    for suffix in ("", "-wal", "-shm"):
+                        (path / (DATABASE_NAME + suffix)).unlink(missing_ok=True)
+                except OSError as err:
+                    raise StorageError(
+                        f"overwrite=True cannot delete the run in {str(path)!r}: {err}. Check "
+                        "that the folder is writable, or give this scenario another name or "
+                        "output_directory."
+                    ) from err
+            storage = open_storage(None if path is None else path / DATABASE_NAME)
+            self._check_identity(storage)
+            if path is not None:
+                self._register_session(storage)
         return storage
 
-    def _open_storage_locked(self, path: Path | None, overwrite: bool) -> Storage:
-        if path is not None and overwrite:
-            live = _live_owners(path / DATABASE_NAME)
-            if owner_id() in live:
-                gc.collect()  # a SMAC object of this process left for the collector ends it
-                live = _live_owners(path / DATABASE_NAME)
-            if set(live) == {owner_id()}:
-                live = _close_idle_objects_on(path, live)
-            if live:
-                # Their results would go on into the unlinked file and be lost without a word.
-                mine = " (this process: close() the SMAC object that has it open)"
-                raise StorageError(
-                    f"overwrite=True would delete the run in {str(path)!r} while other "
-                    f"processes still work on it ({', '.join(live)}; as host:pid:...)"
-                    f"{mine if owner_id() in live else ''}. Stop them first, or give this "
-                    "scenario another name or output_directory."
-                )
-            try:
-                for suffix in ("", "-wal", "-shm"):
-                    (path / (DATABASE_NAME + suffix)).unlink(missing_ok=True)
-            except OSError as err:
-                raise StorageError(
-                    f"overwrite=True cannot delete the run in {str(path)!r}: {err}. Check that "
-                    "the folder is writable, or give this scenario another name or "
-                    "output_directory."
-                ) from err
-        storage = open_storage(None if path is None else path / DATABASE_NAME)
+    def _open_database(self, overwrite: bool) -> Storage:
+        """:meth:`_open_storage` for a run in a database server (``storage=URL``)."""
+        from smacx.storage.postgres import PostgresStorage
+
+        assert self._storage_url is not None
+        storage = PostgresStorage(self._storage_url, self.scenario.run_name)
+        try:
+            with storage.exclusive():
+                if overwrite:
+                    self._refuse_overwrite_while_live(lambda: _live_owners_of(storage))
+                    storage.delete_run()
+                self._check_identity(storage)
+                self._register_session(storage)
+        except BaseException:
+            storage.close()
+            raise
+        return storage
+
+    def _refuse_overwrite_while_live(self, live_owners: Callable[[], list[str]]) -> None:
+        """Raise unless no other process works on the run that ``overwrite=True`` is about to
+        delete; ``live_owners`` reads their owner ids (see :func:`_live_owners_of`). This
+        thread's idle SMAC objects on the run are closed first (see
+        :func:`_close_idle_objects_on`)."""
+        live = live_owners()
+        if owner_id() in live:
+            gc.collect()  # a SMAC object of this process left for the collector ends it
+            live = live_owners()
+        if set(live) == {owner_id()}:
+            live = _close_idle_objects_on(self._run_key, live, live_owners)
+        if live:
+            # Their results would go on into the deleted run and be lost without a word.
+            mine = " (this process: close() the SMAC object that has it open)"
+            raise StorageError(
+                f"overwrite=True would delete the run in {self.where} while other processes still "
+                f"work on it ({', '.join(live)}; as host:pid:...)"
+                f"{mine if owner_id() in live else ''}. Stop them first, or give this "
+                "scenario another name"
+                + (" or output_directory." if self._storage_url is None else ".")
+            )
+
+    def _register_session(self, storage: Storage) -> None:
+        """Record this object's session in the stored run (see ``_live_owners``)."""
+        self._session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
+        try:
+            storage.append_meta(_SESSIONS, json.dumps(self._session))
+        except BaseException:
+            storage.close()
+            raise
+
+    def _check_identity(self, storage: Storage) -> None:
+        """Store the scenario's identity with a new run, or check it against a stored one;
+        closes ``storage`` if it raises."""
         identity = self.scenario.identity()
         try:
             stored = json.loads(storage.set_meta_if_absent("scenario", json.dumps(identity)))
@@ -517,7 +590,7 @@ class SMAC:
         except (ValueError, TypeError) as err:
             storage.close()
             raise StorageError(
-                f"cannot read the scenario stored with the run in {str(path)!r}: it is damaged "
+                f"cannot read the scenario stored with the run in {self.where}: it is damaged "
                 f"({type(err).__name__}: {err}). Start the run afresh (overwrite=True), or give "
                 "the scenario another name."
             ) from err
@@ -527,19 +600,18 @@ class SMAC:
         if stored != given:
             storage.close()
             raise ScenarioMismatchError(
-                f"output directory {str(path)!r} holds a run of a different scenario: "
+                f"{self.where} holds a run of a different scenario: "
                 f"{_identity_difference(stored, given)}. Only {sorted(RESUMABLE_FIELDS)} may "
                 "change when a run is continued. Pass overwrite=True to replace it, or give "
                 "the scenario another name."
             )
-        return storage
 
     def _check_stored_settings(self, stored: str, settings: IntensifierSettings) -> None:
         """A run is continued with the intensifier it was started with (its state depends on
         it); ``stored`` is the ``repr`` of the settings it was started with."""
         if stored != repr(settings):
             raise ScenarioMismatchError(
-                f"output directory {str(self.scenario.output_path)!r} holds a run made with "
+                f"{self.where} holds a run made with "
                 f"intensifier {stored}, not {settings!r}; continue it with the same "
                 "intensifier (SMAC(..., intensifier=...)), or pass overwrite=True to start "
                 "afresh."
@@ -1414,7 +1486,13 @@ class SMAC:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(h.status_counts().items()))
         lines = [
             f"smacx run {self.scenario.run_name!r}"
-            + (f" in {self.scenario.output_path}" if self.scenario.output_path else " (in memory)"),
+            + (
+                f" in {redact(self._storage_url)}"
+                if self._storage_url is not None
+                else f" in {self.scenario.output_path}"
+                if self.scenario.output_path
+                else " (in memory)"
+            ),
             f"  trials: {h.n_finished} finished, {h.n_running} running ({counts or 'none'})",
         ]
         incumbent = self.incumbent
@@ -1684,10 +1762,13 @@ def _same_space(a: Any, b: Any) -> bool:
 _open_here: weakref.WeakSet[SMAC] = weakref.WeakSet()
 
 
-def _close_idle_objects_on(path: Path, live: list[str]) -> list[str]:
-    """Close the SMAC objects of this process that have the run in ``path`` open, if this
-    thread built them all and none is in ``optimize()``; returns the run's ``live`` owners
-    afterwards (see :func:`_live_owners`).
+def _close_idle_objects_on(
+    location: tuple[str, ...] | None, live: list[str], live_owners: Callable[[], list[str]]
+) -> list[str]:
+    """Close the SMAC objects of this process that have the run at ``location`` (see
+    ``SMAC._run_key``) open, if this thread built them all and none is in ``optimize()``;
+    returns the run's ``live`` owners afterwards, as ``live_owners`` reads them (see
+    :func:`_live_owners_of`).
 
     Re-running a notebook cell ``smac = SMAC(scenario, f, overwrite=True)`` builds the new
     object while the old one, bound to ``smac``, still has the run open: ``overwrite=True``
@@ -1697,7 +1778,7 @@ def _close_idle_objects_on(path: Path, live: list[str]) -> list[str]:
     overwrite refused.
     """
     here = threading.current_thread()
-    mine = [smac for smac in list(_open_here) if smac.scenario.output_path == path]
+    mine = [smac for smac in list(_open_here) if smac._run_key == location]
     if not mine or any(smac._optimizer is not None or smac._thread() is not here for smac in mine):
         return live
     for smac in mine:
@@ -1705,9 +1786,9 @@ def _close_idle_objects_on(path: Path, live: list[str]) -> list[str]:
     logger.info(
         "overwrite=True: closed %d SMAC object(s) of this process that had the run in %s open",
         len(mine),
-        path,
+        location[-1] if location else None,
     )
-    return _live_owners(path / DATABASE_NAME)
+    return live_owners()
 
 
 #: Meta keys: the SMAC objects that opened a stored run, and those of them that closed it.
@@ -1877,9 +1958,7 @@ def _give_up(history: RunHistory, *pending: set[TrialInfo]) -> None:
 
 def _live_owners(database: Path) -> list[str]:
     """Owner ids of other processes that work on the smacx database at ``database`` (none if
-    it is absent or unreadable): those that hold RUNNING trials, alive and within their lease,
-    and those on this host, this one included, that opened the run, never closed it and still
-    live (they may be between trials)."""
+    it is absent, unreadable or damaged): see :func:`_live_owners_of`."""
     if not database.exists():
         return []
     from smacx.storage.sqlite import SQLiteStorage
@@ -1891,16 +1970,23 @@ def _live_owners(database: Path) -> list[str]:
             raise
         return []
     try:
-        records = storage.read_trials(0)
-        opened, closed = (
-            set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
-        )
+        return _live_owners_of(storage)
     except (StorageError, ValueError, TypeError) as err:  # damaged: overwriting is the way out
         if _locked(err):
             raise
         return []
     finally:
         storage.close()
+
+
+def _live_owners_of(storage: Storage) -> list[str]:
+    """Owner ids of other processes that work on the run in ``storage``: those that hold
+    RUNNING trials, alive and within their lease, and those on this host, this one included,
+    that opened the run, never closed it and still live (they may be between trials)."""
+    records = storage.read_trials(0)
+    opened, closed = (
+        set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
+    )
     me, now = owner_id(), time.time()
     running = {
         r.owner

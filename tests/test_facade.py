@@ -1806,16 +1806,15 @@ def test_overwrite_waits_for_a_run_being_opened_and_then_refuses(
     file and lost its results (a user's report). Here the first object pauses right after
     opening the run; the overwrite in the meantime waits for it, then sees it and refuses."""
     opened = threading.Event()
-    original = SMAC._open_storage_locked
+    original = SMAC._check_identity
 
-    def slow(self: SMAC, *args: Any) -> Any:
-        storage = original(self, *args)
+    def slow(self: SMAC, *args: Any) -> None:
+        original(self, *args)
         if not opened.is_set():
             opened.set()
             time.sleep(0.5)  # between opening the run and registering in it
-        return storage
 
-    monkeypatch.setattr(SMAC, "_open_storage_locked", slow)
+    monkeypatch.setattr(SMAC, "_check_identity", slow)
     sc = scenario(space, tmp_path, n_trials=4)
     built: list[SMAC] = []
     first = threading.Thread(target=lambda: built.append(SMAC(sc, quadratic, progress=False)))

@@ -1,0 +1,357 @@
+"""Runs in PostgreSQL: a real server started by the tests (see conftest.postgres_server).
+
+The storage contract itself runs against PostgreSQL in test_storage.py; here is what only a
+database server shares: runs side by side in one database, processes on one run, overwrites,
+a server restart, and what goes wrong with a URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from ConfigSpace import ConfigurationSpace
+
+from smacx import (
+    SMAC,
+    Scenario,
+    ScenarioError,
+    ScenarioMismatchError,
+    StatusType,
+    StorageError,
+    TrialKey,
+    TrialValue,
+)
+from smacx.storage import TrialRecord, open_storage, owner_id, redact
+from smacx.storage.postgres import PostgresStorage
+from tests.conftest import PostgresServer, quadratic
+
+ROOT = Path(__file__).parents[1]
+
+
+def pg_scenario(
+    space: ConfigurationSpace, n_trials: int, name: str = "pg", **kw: object
+) -> Scenario:
+    return Scenario(
+        space, n_trials=n_trials, deterministic=True, output_directory=None, name=name, **kw
+    )
+
+
+def test_a_run_in_postgres_is_optimized_then_continued_by_another_object(
+    space: ConfigurationSpace, postgres_url: str
+) -> None:
+    with SMAC(pg_scenario(space, 8), quadratic, storage=postgres_url, progress=False) as first:
+        first.optimize()
+        best = first.runhistory.get_cost(first.incumbent)
+        told = dict(first.runhistory.items())
+    with SMAC(pg_scenario(space, 12), quadratic, storage=postgres_url, progress=False) as again:
+        assert dict(again.runhistory.items()) == told  # every result, as it was told
+        again.optimize()
+        assert again.runhistory.n_finished == 12 and again.runhistory.n_running == 0
+        assert again.runhistory.get_cost(again.incumbent) <= best
+        assert "postgresql://smacx@127.0.0.1" in again.summary()
+
+
+def test_runs_of_other_names_share_the_database_apart(
+    space: ConfigurationSpace, postgres_url: str
+) -> None:
+    for name, n in (("a", 3), ("b", 5)):
+        with SMAC(pg_scenario(space, n, name), quadratic, storage=postgres_url) as smac:
+            smac.optimize()
+    for name, n in (("a", 3), ("b", 5)):
+        storage = open_storage(postgres_url, run=name)
+        assert len(storage.read_trials(0)) == n and len(storage.read_configs(0)) == n
+        storage.close()
+
+
+def test_another_scenario_under_a_stored_name_is_refused_naming_the_database(
+    space: ConfigurationSpace, postgres_url: str
+) -> None:
+    url = postgres_url.replace("smacx@", "smacx:s3cret@")  # (trust: any password works)
+    with SMAC(pg_scenario(space, 3), quadratic, storage=url) as smac:
+        smac.optimize()
+    other = ConfigurationSpace({"x": (-1.0, 1.0)}, seed=0)
+    with pytest.raises(ScenarioMismatchError, match="different scenario") as caught:
+        SMAC(pg_scenario(other, 3), quadratic, storage=url)
+    assert "(run 'pg')" in str(caught.value) and "smacx:***@127.0.0.1" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+    with SMAC(pg_scenario(other, 3), quadratic, storage=url, overwrite=True) as fresh:
+        assert fresh.runhistory.n_submitted == 0  # started afresh
+
+
+def test_an_overwritten_run_refuses_the_old_handles_writes(postgres_url: str) -> None:
+    old, new = PostgresStorage(postgres_url, "r"), PostgresStorage(postgres_url, "r")
+    config = old.add_config('{"x": 1}', "test")
+    assert old.claim_trial(running(TrialKey(config)), time.time())
+    new.delete_run()
+    assert new.read_trials(0) == [] and new.read_configs(0) == []
+    with pytest.raises(StorageError, match="was deleted by another process"):
+        old.finish_trial(TrialRecord(TrialKey(config), TrialValue(cost=1.0), owner_id(), 0.0))
+    assert new.add_config('{"x": 2}', "test") == 1  # the new run counts from 1 again
+    assert old.read_configs(0) == []  # the old run's rows are gone
+    old.close()
+    new.close()
+
+
+def running(key: TrialKey) -> TrialRecord:
+    return TrialRecord(key, TrialValue(status=StatusType.RUNNING), owner_id(), time.time() + 300)
+
+
+def test_readers_that_follow_versions_miss_no_row_of_concurrent_writers(postgres_url: str) -> None:
+    """Four writers claim and finish trials at once while a reader follows the versions. A
+    version handed out by a transaction that commits after a later one would be skipped for
+    good; the run's row lock orders them."""
+    stop = threading.Event()
+    seen: dict[TrialKey, TrialRecord] = {}
+    reader = PostgresStorage(postgres_url, "v")
+
+    def follow() -> None:
+        last = 0
+        while not stop.is_set():
+            for record in reader.read_trials(last):
+                assert record.version > last
+                seen[record.key] = record
+                last = record.version
+
+    def write(worker: int) -> None:
+        storage = PostgresStorage(postgres_url, "v")
+        for i in range(40):
+            key = TrialKey(storage.add_config(f'{{"w": {worker}, "i": {i}}}', "test"))
+            assert storage.claim_trial(running(key), time.time())
+            done = TrialRecord(key, TrialValue(cost=float(i)), owner_id(), 0.0)
+            assert storage.finish_trial(done)
+        storage.close()
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    time.sleep(0.3)
+    stop.set()
+    follower.join()
+    follow_final = [r for r in reader.read_trials(0)]
+    assert len(follow_final) == 160
+    assert {k: r.value for k, r in seen.items()} == {r.key: r.value for r in follow_final}
+    assert all(r.value.status is StatusType.SUCCESS for r in seen.values())
+    assert sorted(c.config_id for c in reader.read_configs(0)) == list(range(1, 161))
+    reader.close()
+
+
+SHARED_RUN = """
+import sys, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+scenario = Scenario(space, n_trials=int(sys.argv[2]), deterministic=True,
+                    output_directory=None, name="shared", seed=int(sys.argv[3]))
+def target(config, seed):
+    time.sleep(float(sys.argv[4]))
+    return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2
+with SMAC(scenario, target, storage=sys.argv[1], progress=False) as smac:
+    print("ready", flush=True)
+    smac.optimize()
+"""
+
+
+def shared_run(url: str, n_trials: int, seed: int, sleep: float) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-c", SHARED_RUN, url, str(n_trials), str(seed), str(sleep)]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
+
+
+def shared_scenario(n_trials: int) -> Scenario:
+    space = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+    return Scenario(
+        space, n_trials=n_trials, deterministic=True, output_directory=None, name="shared"
+    )
+
+
+@pytest.mark.slow
+def test_processes_sharing_a_run_in_postgres_run_exactly_n_trials_once_each(
+    postgres_url: str,
+) -> None:
+    """Three processes, as on three machines, with no master: together they finish exactly
+    n_trials, and no configuration runs twice."""
+    procs = [shared_run(postgres_url, 30, seed=0, sleep=0.02) for _ in range(3)]
+    assert [p.wait(timeout=180) for p in procs] == [0, 0, 0]
+    with SMAC(shared_scenario(30), storage=postgres_url, progress=False) as smac:
+        history = smac.runhistory
+        assert history.n_finished == 30 and history.n_running == 0
+        configs = [key.config_id for key, _ in history.items()]
+        assert len(set(configs)) == 30  # deterministic: each configuration (its id) once
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_worker_loses_no_finished_trial_in_postgres(postgres_url: str) -> None:
+    proc = shared_run(postgres_url, 40, seed=0, sleep=0.1)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    storage = PostgresStorage(postgres_url, "shared")
+    deadline = time.monotonic() + 60
+    while sum(r.value.status is StatusType.SUCCESS for r in storage.read_trials(0)) < 6:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    storage.close()
+    resumed = SMAC(shared_scenario(40), quadratic_xy, storage=postgres_url, progress=False)
+    before = dict(resumed.runhistory.items())
+    assert sum(v.status is StatusType.SUCCESS for v in before.values()) >= 6
+    resumed.optimize()
+    after = dict(resumed.runhistory.items())
+    assert resumed.runhistory.n_finished == 40 and resumed.runhistory.n_running == 0
+    for key, value in before.items():
+        if value.status is StatusType.SUCCESS:
+            assert after[key] == value  # kept, and not run again
+    resumed.close()
+
+
+def quadratic_xy(config: object, seed: int = 0) -> float:
+    return (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2  # type: ignore[index]
+
+
+def test_overwrite_is_refused_while_another_process_has_the_run_open(
+    postgres_url: str,
+) -> None:
+    proc = shared_run(postgres_url, 10_000, seed=0, sleep=0.05)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        with pytest.raises(StorageError, match="other processes still work on it"):
+            SMAC(shared_scenario(10_000), storage=postgres_url, overwrite=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    with SMAC(shared_scenario(5), storage=postgres_url, overwrite=True) as fresh:
+        assert fresh.runhistory.n_submitted == 0  # its owner is gone
+
+
+def test_a_server_restart_mid_run_loses_no_result(
+    space: ConfigurationSpace, postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """An administrator restarts the server while trials run: each call that finds the
+    connection broken connects again and is done once, and the run goes on."""
+    restarted: list[float] = []
+
+    def target(config: object, seed: int) -> float:
+        if len(restarted) < 2:
+            calls.append(1)
+            if len(calls) in (4, 9):  # a restart while the trial runs, before its tell
+                postgres_server.restart()
+                restarted.append(time.time())
+        return quadratic(config)
+
+    calls: list[int] = []
+    with SMAC(pg_scenario(space, 15), target, storage=postgres_url, progress=False) as smac:
+        smac.optimize()
+        assert len(restarted) == 2
+        assert smac.runhistory.n_finished == 15 and smac.runhistory.n_running == 0
+    storage = PostgresStorage(postgres_url, "pg")
+    records = storage.read_trials(0)
+    assert len(records) == 15 and {r.value.status for r in records} == {StatusType.SUCCESS}
+    storage.close()
+
+
+def test_a_server_that_takes_no_connections_is_an_error_naming_the_url_without_password() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://me:hunter2@127.0.0.1:{port}/runs"
+    with pytest.raises(StorageError, match="cannot connect to the PostgreSQL database") as caught:
+        PostgresStorage(url, "r", timeout=1)
+    message = str(caught.value)
+    assert f"'postgresql://me:***@127.0.0.1:{port}/runs'" in message
+    assert "hunter2" not in message and "Check that the server runs" in message
+
+
+def test_a_missing_database_says_how_to_create_it(postgres_server: PostgresServer) -> None:
+    url = postgres_server.url.rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(StorageError, match="createdb"):
+        PostgresStorage(url, "r", timeout=5)
+
+
+@pytest.mark.parametrize(
+    "storage",
+    ["mysql://u:pw@host/db", "sqlite:///runs.db", "runs.db", Path("runs.db"), 5],
+)
+def test_storage_must_be_a_postgres_url(space: ConfigurationSpace, storage: object) -> None:
+    with pytest.raises(ScenarioError, match="SMAC's storage must be None .* or a PostgreSQL URL"):
+        SMAC(pg_scenario(space, 3), quadratic, storage=storage)  # type: ignore[arg-type]
+
+
+def test_redact_hides_only_the_password() -> None:
+    assert redact("postgresql://u:p@w@h:5432/d") == "postgresql://u:***@w@h:5432/d"
+    assert redact("postgresql://u:pw@h/d") == "postgresql://u:***@h/d"
+    assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
+    assert redact("postgresql://h/d") == "postgresql://h/d"
+
+
+def test_open_storage_needs_the_run_name_for_a_database(postgres_url: str) -> None:
+    with pytest.raises(StorageError, match=r"needs the run's name \(run=...\)"):
+        open_storage(postgres_url)
+    storage = open_storage(postgres_url, run="r")
+    assert isinstance(storage, PostgresStorage)
+    storage.close()
+
+
+def test_tables_of_another_layout_are_a_storage_error(postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE smacx_runs (id INTEGER)")
+    with pytest.raises(StorageError, match="cannot write the tables of the run 'r'"):
+        PostgresStorage(postgres_url, "r", timeout=5)
+
+
+def test_many_configurations_of_long_json_are_stored(postgres_url: str) -> None:
+    """A configuration's JSON is matched by its md5: a long one (a space of 300
+    hyperparameters) is beyond what a b-tree index takes as a key."""
+    storage = PostgresStorage(postgres_url, "wide")
+    config = "{" + ", ".join(f'"hyperparameter_{i}": {i / 7!r}' for i in range(300)) + "}"
+    assert len(config) > 8000
+    first = storage.add_config(config, "test")
+    assert storage.add_config(config, "test") == first
+    assert storage.read_configs(0)[0].config_json == config
+    storage.close()
+
+
+def test_smacx_run_and_show_with_a_run_in_postgres(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from smacx.cli import main
+
+    file = tmp_path / "knobs.toml"
+    file.write_text(
+        "command = 'echo $(( ({n} - 4) * ({n} - 4) ))'\n"
+        "[knobs]\nn = {type='integer', range=[1, 9]}\n"
+    )
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main([*args, "--storage", postgres_url, "--n-trials", "5"]) == 0
+    out = capsys.readouterr().out
+    assert f"run stored in {postgres_url} --name knobs" in out
+    assert not (tmp_path / "runs" / "knobs" / "runhistory.db").exists()  # in the database
+    assert main([*args, "--storage", postgres_url, "--n-trials", "8"]) == 0  # continued
+    capsys.readouterr()
+    assert main(["show", postgres_url, "--json"]) == 0  # the database's only run
+    report = json.loads(capsys.readouterr().out)
+    assert report["trials"] == {"SUCCESS": 8} and report["run"] == "knobs"
+    assert report["goal"] == "minimize" and report["database"] == postgres_url
+    assert main([*args, "--storage", postgres_url, "--name", "other", "--n-trials", "2"]) == 0
+    capsys.readouterr()
+    assert main(["show", postgres_url]) == 2
+    assert "holds 2 runs (knobs, other); name one with --name NAME" in capsys.readouterr().err
+    assert main(["show", postgres_url, "--name", "other"]) == 0
+    assert "run:        'other' in postgresql://" in capsys.readouterr().out
+    assert main(["show", postgres_url, "--name", "nope"]) == 2
+    assert "there is no run 'nope' in" in capsys.readouterr().err
+    assert main([*args, "--storage", "mysql://localhost/db"]) == 1
+    assert "SMAC's storage must be None" in capsys.readouterr().err
