@@ -99,6 +99,7 @@ _SMAC_KEYWORDS = (
     "plateau_radius",
     "runner",
     "dask_client",
+    "storage",
     "callbacks",
     "overwrite",
     "progress",
