@@ -166,6 +166,13 @@ def test_a_claim_under_max_trials_counts_in_its_own_transaction(storage: Storage
     assert storage.claim_trial(running(TrialKey(cid, None, 9, None)), 0.0)  # no cap given
 
 
+def test_a_result_written_without_a_claim_counts_towards_max_trials(storage: Storage) -> None:
+    first, second = (TrialKey(storage.add_config(f'{{"x": {i}}}', "")) for i in range(2))
+    assert storage.finish_trial(done(first))  # (a result told for a trial never asked)
+    assert not storage.claim_trial(running(second), 0.0, max_trials=1)
+    assert storage.claim_trial(running(second), 0.0, max_trials=2)
+
+
 def test_renewing_extends_only_the_owners_live_leases(storage: Storage) -> None:
     cid = storage.add_config('{"x": 1}', "")
     mine, released, expired, theirs, finished = (TrialKey(cid, None, s, None) for s in range(5))

@@ -261,6 +261,43 @@ def test_a_server_restart_mid_run_loses_no_result(
     storage.close()
 
 
+def test_connections_killed_again_and_again_lose_no_write(postgres_url: str) -> None:
+    """Another session terminates the storage's connections every 20 ms, at any point of a
+    call, sometimes right after a reconnection (an audit's finding: a connection killed before
+    its first statement raised psycopg's own error): every write is done once, in the end."""
+    import psycopg
+
+    storage = PostgresStorage(postgres_url, "storm", timeout=20)
+    stop = threading.Event()
+    killed = []
+
+    def storm() -> None:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            while not stop.is_set():
+                rows = admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'smacx' AND pid <> pg_backend_pid()"
+                ).fetchall()
+                killed.extend(rows)
+                time.sleep(0.02)
+
+    thread = threading.Thread(target=storm)
+    thread.start()
+    try:
+        for i in range(60):
+            key = TrialKey(storage.add_config(f'{{"i": {i}}}', "test"))
+            assert storage.claim_trial(running(key), time.time())
+            assert storage.finish_trial(TrialRecord(key, TrialValue(cost=i), owner_id(), 0.0))
+    finally:
+        stop.set()
+        thread.join()
+    assert len(killed) >= 10
+    records = storage.read_trials(0)
+    assert sorted(r.value.cost for r in records) == list(range(60))
+    assert {r.value.status for r in records} == {StatusType.SUCCESS}
+    storage.close()
+
+
 def test_a_server_that_takes_no_connections_is_an_error_naming_the_url_without_password() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS smacx_runs (
     name TEXT NOT NULL UNIQUE,
     created DOUBLE PRECISION NOT NULL,
     last_version BIGINT NOT NULL DEFAULT 0,
-    last_config BIGINT NOT NULL DEFAULT 0
+    last_config BIGINT NOT NULL DEFAULT 0,
+    n_trials BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS smacx_meta (
     run_id BIGINT NOT NULL REFERENCES smacx_runs (run_id) ON DELETE CASCADE,
@@ -185,18 +186,41 @@ class PostgresStorage:
     def _connect(self) -> psycopg.Connection[Any]:
         try:
             import psycopg
+            from psycopg.conninfo import conninfo_to_dict
         except ImportError as err:
             raise StorageError(
                 f"storage {redact(self.url)!r} needs the PostgreSQL driver psycopg 3, which is "
                 "not installed: pip install 'smacx[postgres]'."
             ) from err
         try:
+            # A connection that the network drops without a word is found broken (and opened
+            # again) within about a minute rather than TCP's many minutes; the URL may say
+            # otherwise.
+            given = conninfo_to_dict(self.url)
+            settings: dict[str, Any] = {
+                "connect_timeout": max(1, math.ceil(self._timeout)),
+                "application_name": "smacx",
+                "keepalives": 1,
+                "keepalives_idle": 30,
+                "keepalives_interval": 10,
+                "keepalives_count": 3,
+                "tcp_user_timeout": int(self._timeout * 1000),
+            }
             conn = psycopg.connect(
                 self.url,
                 autocommit=True,
-                connect_timeout=max(1, math.ceil(self._timeout)),
-                application_name="smacx",
+                **{k: v for k, v in settings.items() if k not in given},
             )
+            try:
+                # The lock on the run's row is held only for one event's transaction.
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, false)",
+                    (f"{int(self._timeout * 1000)}ms",),
+                )
+            except BaseException:
+                # (the connection broke as soon as it opened: _call connects again)
+                conn.close()
+                raise
         except psycopg.Error as err:
             raise StorageError(
                 f"cannot connect to the PostgreSQL database {redact(self.url)!r}: "
@@ -204,10 +228,6 @@ class PostgresStorage:
                 "this machine, and that the URL's user, password and database are right "
                 "(the database must exist: createdb NAME)."
             ) from err
-        # The lock on the run's row is held only for one event's transaction.
-        conn.execute(
-            "SELECT set_config('lock_timeout', %s, false)", (f"{int(self._timeout * 1000)}ms",)
-        )
         return conn
 
     def _find_run(self) -> int:
@@ -454,16 +474,19 @@ class PostgresStorage:
 
         return self._call("a configuration", body, write=True)
 
-    def _next_version(self, conn: psycopg.Connection[Any]) -> int:
+    def _next_version(self, conn: psycopg.Connection[Any], new_trial: bool = False) -> int:
+        """The version of the next change to the run's trials; ``new_trial``: the change adds
+        a trial row (counted for ``claim_trial``'s ``max_trials``)."""
         row = conn.execute(
-            "UPDATE smacx_runs SET last_version = last_version + 1 WHERE run_id = %s "
-            "RETURNING last_version",
-            (self.run_id,),
+            "UPDATE smacx_runs SET last_version = last_version + 1, n_trials = n_trials + %s "
+            "WHERE run_id = %s RETURNING last_version",
+            (int(new_trial), self.run_id),
         ).fetchone()
         assert row is not None
         return int(row[0])
 
-    def _upsert(self, conn: psycopg.Connection[Any], record: TrialRecord) -> None:
+    def _upsert(self, conn: psycopg.Connection[Any], record: TrialRecord, new: bool) -> None:
+        """Write ``record``'s row; ``new``: there was none."""
         conn.execute(
             f"INSERT INTO smacx_trials (run_id, {_TRIAL_COLUMNS}) VALUES "
             "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -473,7 +496,7 @@ class PostgresStorage:
             "endtime = EXCLUDED.endtime, additional_info = EXCLUDED.additional_info, "
             "owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, "
             "version = EXCLUDED.version",
-            (self.run_id, *_row(record)[:-1], self._next_version(conn)),
+            (self.run_id, *_row(record)[:-1], self._next_version(conn, new_trial=new)),
         )
 
     def _existing(self, conn: psycopg.Connection[Any], key: TrialKey) -> tuple[Any, ...] | None:
@@ -491,7 +514,7 @@ class PostgresStorage:
                 return True  # the first attempt committed
             if old is None and max_trials is not None:
                 row = conn.execute(
-                    "SELECT COUNT(*) FROM smacx_trials WHERE run_id = %s", (self.run_id,)
+                    "SELECT n_trials FROM smacx_runs WHERE run_id = %s", (self.run_id,)
                 ).fetchone()
                 if row is not None and row[0] >= max_trials:
                     return False
@@ -500,7 +523,7 @@ class PostgresStorage:
                 or not lease_abandoned(old[_OWNER], old[_LEASE], now)
             ):
                 return False
-            self._upsert(conn, record)
+            self._upsert(conn, record, new=old is None)
             return True
 
         return self._call("a claim of a trial", body, write=True)
@@ -512,7 +535,7 @@ class PostgresStorage:
                 return True  # the first attempt committed
             if old is not None and old[_STATUS] != StatusType.RUNNING:
                 return False
-            self._upsert(conn, record)
+            self._upsert(conn, record, new=old is None)
             return True
 
         return self._call("a trial's result", body, write=True)
