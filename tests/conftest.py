@@ -128,7 +128,9 @@ def _postgres_bin() -> Path | None:
     """The folder of the PostgreSQL server's programs (initdb, pg_ctl), if installed."""
     found = shutil.which("pg_ctl")
     candidates = [found] if found else []
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
+    installed = glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")
+    # (the newest first: by the version's number, 15 after 9.6)
+    candidates += sorted(installed, key=lambda p: _version_key(Path(p).parts[-3]), reverse=True)
     for candidate in candidates:
         folder = Path(candidate).resolve().parent
         if (folder / "initdb").exists():
@@ -169,13 +171,16 @@ def postgres_server() -> Iterator[PostgresServer]:
         if done.returncode:
             raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
 
-    run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "smacx", "-E", "UTF8", "--no-sync")
+    # (--no-locale: a LANG of a locale the machine lacks, as on many CI images, fails initdb)
+    flags = ["-A", "trust", "-U", "smacx", "-E", "UTF8", "--no-locale", "--no-sync"]
+    run(bindir / "initdb", "-D", data, *flags)
     port = 0
     for _ in range(5):  # a free port may be taken before the server binds it
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         options = f"-h 127.0.0.1 -p {port} -k {root} -F -c max_connections=200"
+        (root / "log").unlink(missing_ok=True)  # (a failed attempt's lines are not this one's)
         try:
             run(bindir / "pg_ctl", "-D", data, "-l", root / "log", "-w", "-o", options, "start")
             break
@@ -183,6 +188,8 @@ def postgres_server() -> Iterator[PostgresServer]:
             if _has_log_line(root / "log", "could not bind"):
                 continue
             raise
+    else:
+        raise RuntimeError(f"the PostgreSQL server found no free port: {root / 'log'}")
     try:
         yield PostgresServer(
             f"postgresql://smacx@127.0.0.1:{port}/postgres",
@@ -208,6 +215,11 @@ def postgres_server() -> Iterator[PostgresServer]:
             cwd=root,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    """A PostgreSQL version folder's name (``"15"``, ``"9.6"``) as numbers, for sorting."""
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
 def _has_user(name: str) -> bool:

@@ -392,3 +392,83 @@ def test_smacx_run_and_show_with_a_run_in_postgres(
     assert "there is no run 'nope' in" in capsys.readouterr().err
     assert main([*args, "--storage", "mysql://localhost/db"]) == 1
     assert "SMAC's storage must be None" in capsys.readouterr().err
+
+
+def test_processes_claiming_one_trial_at_once_get_it_once(postgres_url: str) -> None:
+    """Storages (as processes) claim the same new trial and add the same configuration at
+    once: one claim wins, and the configuration gets one id."""
+    storages = [PostgresStorage(postgres_url, "c") for _ in range(6)]
+    start = threading.Barrier(len(storages))
+    ids: list[int] = []
+    won: list[bool] = []
+
+    def claim(storage: PostgresStorage, n: int) -> None:
+        start.wait()
+        config = storage.add_config('{"x": 1}', "test")
+        ids.append(config)
+        record = TrialRecord(TrialKey(config), TrialValue(status=StatusType.RUNNING), f"h:{n}")
+        won.append(storage.claim_trial(record, time.time()))
+
+    threads = [threading.Thread(target=claim, args=(s, n)) for n, s in enumerate(storages)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ids == [1] * len(storages) and sorted(won) == [False] * (len(storages) - 1) + [True]
+    for storage in storages:
+        storage.close()
+
+
+def test_a_storage_opened_before_an_overwrite_goes_on_in_the_new_run(postgres_url: str) -> None:
+    """A process looked the run up, then another overwrote it before the first took the
+    run's lock to open it: under the lock, the first finds the new run, not the deleted one."""
+    late, overwriting = PostgresStorage(postgres_url, "o"), PostgresStorage(postgres_url, "o")
+    overwriting.delete_run()
+    with late.exclusive():
+        late.set_meta("scenario", "{}")
+    assert late.run_id == overwriting.run_id and overwriting.get_meta("scenario") == "{}"
+    late.close()
+    overwriting.close()
+
+
+def test_a_user_granted_only_to_read_and_write_the_tables_opens_a_run(postgres_url: str) -> None:
+    import psycopg
+
+    PostgresStorage(postgres_url, "r").close()  # the tables, created by their owner
+    role = f"worker_{postgres_url.rsplit('/', 1)[1]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        )
+        admin.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    try:
+        storage = PostgresStorage(postgres_url.replace("smacx@", f"{role}@"), "r")
+        assert storage.add_config('{"x": 1}', "test") == 1
+        storage.close()
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
+def test_a_closed_storage_refuses_calls_rather_than_connecting_again(postgres_url: str) -> None:
+    storage = PostgresStorage(postgres_url, "r")
+    storage.close()
+    with pytest.raises(StorageError, match="it was closed"):
+        storage.read_trials(0)
+    assert storage._conn.closed
+
+
+def test_no_message_shows_a_password_given_in_another_form(postgres_server: PostgresServer) -> None:
+    base = postgres_server.url.rsplit("/", 1)[0]
+    assert redact(f"{base}/db?password=hunter2&x=1") == f"{base}/db?password=***&x=1"
+    assert redact("host=h password=hunter2 dbname=d") == "host=h password=*** dbname=d"
+    assert redact("host=h password = 'hun ter2'") == "host=h password = ***"
+    for url in (
+        f"{base.replace('smacx@', 'smacx:hun%zzter2@')}/postgres",  # libpq quotes the token
+        f"{base}/no_such_database?password=hunter2",
+    ):
+        with pytest.raises(StorageError) as caught:
+            PostgresStorage(url, "r", timeout=5)
+        assert "hun" not in str(caught.value), str(caught.value)

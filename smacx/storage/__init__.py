@@ -225,8 +225,10 @@ def owner_id() -> str:
 
 
 def _host() -> str:
-    """This host's name, with the PID namespace on Linux: containers that share the host's
-    name (host networking) but not its process ids see each other as other hosts."""
+    """This host's name, with the PID namespace and the machine's id on Linux: containers
+    that share the host's name (host networking) but not its process ids see each other as
+    other hosts, and so do machines of one name (cloned from one image) sharing a run in a
+    database, whose PID namespaces have the same number."""
     return _host_of(os.getpid())
 
 
@@ -237,7 +239,20 @@ def _host_of(pid: int) -> str:
         namespace = f"+pidns{os.stat('/proc/self/ns/pid').st_ino}"
     except OSError:  # not Linux, or no /proc
         namespace = ""
-    return f"{socket.gethostname()}{namespace}".replace(":", "_")
+    return f"{socket.gethostname()}{namespace}{_machine()}".replace(":", "_")
+
+
+def _machine() -> str:
+    """``+m`` and this machine's id (systemd's, else the kernel's boot id), or ""."""
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id", "/proc/sys/kernel/random/boot_id"):
+        try:
+            with open(path) as file:
+                machine = file.read().strip().replace("-", "")
+        except OSError:
+            continue
+        if machine:
+            return f"+m{machine[:12]}"
+    return ""
 
 
 def is_local(owner: str) -> bool:
@@ -306,8 +321,11 @@ def lease_abandoned(owner: str, lease_until: float, now: float) -> bool:
 
 
 def redact(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    return re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """``url`` without its password, for messages and logs: the URL's own, a ``password``
+    parameter of its query, or the ``password=`` of a ``key=value`` connection string."""
+    url = re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    url = re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+    return re.sub(r"(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1\2***", url)
 
 
 def is_database_url(url: object) -> bool:

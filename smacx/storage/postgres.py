@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 import weakref
@@ -135,6 +136,7 @@ class PostgresStorage:
         self.run = run
         self._timeout = float(timeout)
         self._lock = threading.Lock()
+        self._closed = False
         self._conn = self._connect()
         # Dropped unclosed (a SMAC object left for the collector): the connection closes then.
         self._release = weakref.finalize(self, self._conn.close)
@@ -170,7 +172,7 @@ class PostgresStorage:
         """
         storage = cls.__new__(cls)
         storage.url, storage.run, storage._timeout = url, "", float(timeout)
-        storage._lock = threading.Lock()
+        storage._lock, storage._closed = threading.Lock(), False
         storage._conn = storage._connect()
         storage._release = weakref.finalize(storage, storage._conn.close)
         try:
@@ -181,6 +183,8 @@ class PostgresStorage:
     @property
     def where(self) -> str:
         """The run's name and the database, for messages (no password)."""
+        if not self.run:  # (run_names: the database as a whole)
+            return f"database {redact(self.url)}"
         return f"run {self.run!r} in {redact(self.url)}"
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -222,11 +226,12 @@ class PostgresStorage:
                 conn.close()
                 raise
         except psycopg.Error as err:
+            # (libpq quotes a malformed URL's parts, the password among them)
             raise StorageError(
                 f"cannot connect to the PostgreSQL database {redact(self.url)!r}: "
-                f"{_one_line(err)}. Check that the server runs and takes connections from "
-                "this machine, and that the URL's user, password and database are right "
-                "(the database must exist: createdb NAME)."
+                f"{_scrub(_one_line(err), self.url)}. Check that the server runs and takes "
+                "connections from this machine, and that the URL's user, password and "
+                "database are right (the database must exist: createdb NAME)."
             ) from err
         return conn
 
@@ -263,7 +268,8 @@ class PostgresStorage:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold a lock on the run's name that only one storage of it (in any process) holds
-        at a time, for a sequence of calls (opening a run, checking it, deleting it).
+        at a time, for a sequence of calls (opening a run, checking it, deleting it). The
+        run's id is looked up again once the lock is taken (created if it is gone).
 
         Raises:
             StorageError: Another process held it for ``timeout`` seconds.
@@ -284,16 +290,21 @@ class PostgresStorage:
                 )
             time.sleep(0.05)
         try:
+            # Another process's overwrite before the lock was taken gave the name a new run:
+            # this storage would go on in the deleted one.
+            self.run_id = self._find_run()
             yield
         finally:
+            # (closed in the meantime: closing the connection ended its lock)
             with suppress(StorageError):
-                self._call(
-                    "the run's lock",
-                    lambda conn, retried: conn.execute(
-                        "SELECT pg_advisory_unlock(hashtext(%s))", (key,)
-                    ),
-                    write=False,
-                )
+                if not self._closed:
+                    self._call(
+                        "the run's lock",
+                        lambda conn, retried: conn.execute(
+                            "SELECT pg_advisory_unlock(hashtext(%s))", (key,)
+                        ),
+                        write=False,
+                    )
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -319,6 +330,11 @@ class PostgresStorage:
         deadline = time.monotonic() + self._timeout
         retried = False
         with self._lock:
+            if self._closed:
+                raise StorageError(
+                    f"cannot use the storage of the {self.where}: it was closed. Open the run "
+                    "again (a new PostgresStorage, or SMAC object)."
+                )
             while True:
                 if self._conn.closed:
                     try:
@@ -611,15 +627,31 @@ class PostgresStorage:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._release()  # closes the connection, once
 
 
 def _create_tables(conn: psycopg.Connection[Any], retried: bool) -> None:
     """Create smacx's tables where missing (one process at a time)."""
+    if _all_exist(conn):
+        # (CREATE ... IF NOT EXISTS of an existing table or index still needs the right to
+        # create in the schema, and to own the table: users other than the tables' creator,
+        # granted only to read and write them, could not open a run)
+        return
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
     for statement in _SCHEMA.strip().split(";"):
         if statement.strip():
             conn.execute(statement)
+
+
+def _all_exist(conn: psycopg.Connection[Any]) -> bool:
+    """Whether smacx's tables and indexes all exist in the connection's schema."""
+    names = ["smacx_runs", "smacx_meta", "smacx_configs", "smacx_trials"]
+    names += ["smacx_configs_by_hash", "smacx_trials_by_version"]
+    row = conn.execute(
+        "SELECT bool_and(to_regclass(n) IS NOT NULL) FROM unnest(%s::text[]) AS n", (names,)
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _run_names(conn: psycopg.Connection[Any], retried: bool) -> list[str]:
@@ -651,6 +683,20 @@ def _same(stored: tuple[Any, ...], record: TrialRecord) -> bool:
         a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
         for a, b in zip(stored[:-1], mine[:-1])
     )
+
+
+def _scrub(message: str, url: str) -> str:
+    """``message`` without the password of ``url`` (the raw text and its decoded form)."""
+    from urllib.parse import unquote
+
+    found = re.findall(r"^[a-z0-9+.-]+://[^:/@]*:([^@/]*)@", url)
+    found += re.findall(r"[?&]password=([^&]*)", url)
+    found += re.findall(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url)
+    for secret in found:
+        for text in {secret, unquote(secret), secret.strip("'")}:
+            if text:
+                message = message.replace(text, "***")
+    return message
 
 
 def _one_line(err: BaseException) -> str:
