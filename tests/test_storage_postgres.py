@@ -349,6 +349,19 @@ def test_tables_of_another_layout_are_a_storage_error(postgres_url: str) -> None
         PostgresStorage(postgres_url, "r", timeout=5)
 
 
+def test_tables_of_another_smacx_version_are_refused_saying_where_to_go(
+    postgres_url: str,
+) -> None:
+    import psycopg
+
+    PostgresStorage(postgres_url, "r").close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE smacx_layout SET version = 99")
+    with pytest.raises(StorageError, match="layout 99, and this smacx reads layout 1") as caught:
+        PostgresStorage(postgres_url, "r", timeout=5)
+    assert "another schema" in str(caught.value)
+
+
 def test_many_configurations_of_long_json_are_stored(postgres_url: str) -> None:
     """A configuration's JSON is matched by its md5: a long one (a space of 300
     hyperparameters) is beyond what a b-tree index takes as a key."""

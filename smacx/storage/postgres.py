@@ -15,7 +15,6 @@ the connection's schema when missing; a URL may pick the schema with
 ``?options=-csearch_path%3Dmyschema``. Needs psycopg 3 (``pip install 'smacx[postgres]'``).
 """
 
-# psycopg's connection and cursor methods are typed, its rows are not.
 from __future__ import annotations
 
 import json
@@ -51,6 +50,8 @@ logger = logging.getLogger("smacx")
 T = TypeVar("T")
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS smacx_layout (version INTEGER NOT NULL);
+INSERT INTO smacx_layout (version) SELECT {layout} WHERE NOT EXISTS (SELECT 1 FROM smacx_layout);
 CREATE TABLE IF NOT EXISTS smacx_runs (
     run_id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -100,6 +101,8 @@ CREATE INDEX IF NOT EXISTS smacx_trials_by_version ON smacx_trials (run_id, vers
 #: Key of the transaction-level advisory lock that serializes creating the tables (two
 #: ``CREATE TABLE IF NOT EXISTS`` of one table at once can fail in PostgreSQL).
 _SCHEMA_LOCK = 0x5A4D_4358
+#: The layout of the tables this smacx writes (``smacx_layout``); another one is refused.
+_LAYOUT = 1
 
 _TRIAL_COLUMNS = (
     "config_id, instance, seed, budget, status, cost, time, cpu_time, starttime, endtime, "
@@ -372,11 +375,13 @@ class PostgresStorage:
                 f"Another process held the run locked for longer than timeout="
                 f"{self._timeout:g} s: raise the timeout or let fewer processes share it."
             )
-        elif isinstance(err, psycopg.OperationalError):
+        elif isinstance(err, psycopg.OperationalError) and self._conn.closed:
             hint = (
                 f"The connection to the server failed, and it did not come back within "
                 f"timeout={self._timeout:g} s: check that it runs."
             )
+        elif write and isinstance(err, ValueError):
+            hint = ""  # (what smacx found wrong says what to do)
         elif write:
             hint = "Check that the user may create and write tables in the database."
         else:
@@ -385,7 +390,9 @@ class PostgresStorage:
                 "(overwrite=True) or give it another name."
             )
         verb = "write" if write else "read"
-        return StorageError(f"cannot {verb} {what} of the {self.where}: {_one_line(err)}. {hint}")
+        return StorageError(
+            f"cannot {verb} {what} of the {self.where}: {_one_line(err)}. {hint}".rstrip()
+        )
 
     def _lock_run(self) -> None:
         """Take the lock of the run's row in the transaction under way.
@@ -632,21 +639,33 @@ class PostgresStorage:
 
 
 def _create_tables(conn: psycopg.Connection[Any], retried: bool) -> None:
-    """Create smacx's tables where missing (one process at a time)."""
-    if _all_exist(conn):
-        # (CREATE ... IF NOT EXISTS of an existing table or index still needs the right to
-        # create in the schema, and to own the table: users other than the tables' creator,
-        # granted only to read and write them, could not open a run)
-        return
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-    for statement in _SCHEMA.strip().split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    """Create smacx's tables where missing (one process at a time), and check the layout of
+    those that exist.
+
+    Raises:
+        ValueError: The tables have another layout (made by another version of smacx).
+    """
+    # (CREATE ... IF NOT EXISTS of an existing table or index still needs the right to
+    # create in the schema, and to own the table: users other than the tables' creator,
+    # granted only to read and write them, could not open a run)
+    if not _all_exist(conn):
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        for statement in _SCHEMA.format(layout=_LAYOUT).strip().split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    row = conn.execute("SELECT max(version) FROM smacx_layout").fetchone()
+    if row is None or row[0] != _LAYOUT:
+        raise ValueError(
+            f"its smacx tables have layout {row and row[0]}, and this smacx reads layout "
+            f"{_LAYOUT}: they were made by another version of smacx. Keep this version's "
+            "runs in another database, or another schema (a URL ending in "
+            "?options=-csearch_path%3Dsmacx2)"
+        )
 
 
 def _all_exist(conn: psycopg.Connection[Any]) -> bool:
     """Whether smacx's tables and indexes all exist in the connection's schema."""
-    names = ["smacx_runs", "smacx_meta", "smacx_configs", "smacx_trials"]
+    names = ["smacx_layout", "smacx_runs", "smacx_meta", "smacx_configs", "smacx_trials"]
     names += ["smacx_configs_by_hash", "smacx_trials_by_version"]
     row = conn.execute(
         "SELECT bool_and(to_regclass(n) IS NOT NULL) FROM unnest(%s::text[]) AS n", (names,)
