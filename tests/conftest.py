@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -248,3 +249,15 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     yield postgres_server.url.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(postgres_server.url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def optimize_keeps_what_finished(smac: Any, before: dict[Any, Any], n_trials: int) -> None:
+    """Run a continued run's ``optimize()`` to ``n_trials`` finished trials, none left
+    running, and check that each trial in ``before`` (its results when continued) that had
+    succeeded is kept as it was, not run again."""
+    smac.optimize()
+    after = dict(smac.runhistory.items())
+    assert smac.runhistory.n_finished == n_trials and smac.runhistory.n_running == 0
+    for key, value in before.items():
+        if value.status.name == "SUCCESS":
+            assert after[key] == value  # kept, and not run again

@@ -42,7 +42,11 @@ from smacx import (
 )
 from smacx import facade as facade_module
 from smacx.storage.memory import MemoryStorage
-from tests.conftest import quadratic, space_with_inactive_parents
+from tests.conftest import (
+    optimize_keeps_what_finished,
+    quadratic,
+    space_with_inactive_parents,
+)
 
 
 def scenario(space: ConfigurationSpace, tmp_path: Path | None = None, **kw: Any) -> Scenario:
@@ -978,12 +982,7 @@ def test_sigkill_loses_no_finished_trial(
     before = dict(resumed.runhistory.items())
     assert sum(v.status is StatusType.SUCCESS for v in before.values()) == 9
     assert resumed.runhistory.n_running == 1  # the trial the kill interrupted
-    resumed.optimize()
-    after = dict(resumed.runhistory.items())
-    assert resumed.runhistory.n_finished == 30 and resumed.runhistory.n_running == 0
-    for key, value in before.items():
-        if value.status is StatusType.SUCCESS:
-            assert after[key] == value  # kept, and not run again
+    optimize_keeps_what_finished(resumed, before, 30)
 
 
 def spent_run_with_a_dead_processs_trial(space: ConfigurationSpace, tmp_path: Path) -> int:

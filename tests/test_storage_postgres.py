@@ -32,7 +32,7 @@ from smacx import (
 )
 from smacx.storage import TrialRecord, open_storage, owner_id, redact
 from smacx.storage.postgres import PostgresStorage
-from tests.conftest import PostgresServer, quadratic
+from tests.conftest import PostgresServer, optimize_keeps_what_finished, quadratic
 
 ROOT = Path(__file__).parents[1]
 
@@ -207,12 +207,7 @@ def test_sigkill_of_a_worker_loses_no_finished_trial_in_postgres(postgres_url: s
     resumed = SMAC(shared_scenario(40), quadratic_xy, storage=postgres_url, progress=False)
     before = dict(resumed.runhistory.items())
     assert sum(v.status is StatusType.SUCCESS for v in before.values()) >= 6
-    resumed.optimize()
-    after = dict(resumed.runhistory.items())
-    assert resumed.runhistory.n_finished == 40 and resumed.runhistory.n_running == 0
-    for key, value in before.items():
-        if value.status is StatusType.SUCCESS:
-            assert after[key] == value  # kept, and not run again
+    optimize_keeps_what_finished(resumed, before, 40)
     resumed.close()
 
 
