@@ -136,6 +136,11 @@ def test_a_process_in_another_pid_namespace_counts_as_another_host() -> None:
     if "+m" in parts[0]:  # another machine of the same name (cloned from one image)
         twin = ":".join([parts[0].split("+m")[0] + "+m000000000000", *parts[1:]])
         assert not is_local(twin) and owner_is_alive(twin)
+    if "+m" in parts[0]:  # an id written before smacx recorded the machine: this process
+        older = ":".join([parts[0].rsplit("+m", 1)[0], *parts[1:]])
+        assert is_local(older) and owner_is_alive(older)
+        dead = ":".join([parts[0].rsplit("+m", 1)[0], "999999999", *parts[2:]])
+        assert is_local(dead) and not owner_is_alive(dead)
     # an id written before smacx recorded the namespace: this host, as it counted then
     assert is_local(":".join([socket.gethostname().replace(":", "_"), *parts[1:]]))
 

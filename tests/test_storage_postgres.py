@@ -279,16 +279,20 @@ def test_connections_killed_again_and_again_lose_no_write(postgres_url: str) -> 
     thread = threading.Thread(target=storm)
     thread.start()
     try:
-        for i in range(60):
-            key = TrialKey(storage.add_config(f'{{"i": {i}}}', "test"))
+        written = 0  # for 3 s, at least 60 trials
+        end = time.monotonic() + 3.0
+        while written < 60 or time.monotonic() < end:
+            key = TrialKey(storage.add_config(f'{{"i": {written}}}', "test"))
             assert storage.claim_trial(running(key), time.time())
-            assert storage.finish_trial(TrialRecord(key, TrialValue(cost=i), owner_id(), 0.0))
+            done = TrialRecord(key, TrialValue(cost=written), owner_id(), 0.0)
+            assert storage.finish_trial(done)
+            written += 1
     finally:
         stop.set()
         thread.join()
-    assert len(killed) >= 10
+    assert len(killed) >= 10  # (about one every 20 ms while a connection is open)
     records = storage.read_trials(0)
-    assert sorted(r.value.cost for r in records) == list(range(60))
+    assert sorted(r.value.cost for r in records) == list(range(written))
     assert {r.value.status for r in records} == {StatusType.SUCCESS}
     storage.close()
 
@@ -321,7 +325,8 @@ def test_storage_must_be_a_postgres_url(space: ConfigurationSpace, storage: obje
 
 
 def test_redact_hides_only_the_password() -> None:
-    assert redact("postgresql://u:p@w@h:5432/d") == "postgresql://u:***@w@h:5432/d"
+    # (an unescaped "@" in the password: the rest of it, which libpq takes for the host, too)
+    assert redact("postgresql://u:p@w@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert redact("postgresql://u:pw@h/d") == "postgresql://u:***@h/d"
     assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
     assert redact("postgresql://h/d") == "postgresql://h/d"
@@ -473,6 +478,9 @@ def test_no_message_shows_a_password_given_in_another_form(postgres_server: Post
     assert redact(f"{base}/db?password=hunter2&x=1") == f"{base}/db?password=***&x=1"
     assert redact("host=h password=hunter2 dbname=d") == "host=h password=*** dbname=d"
     assert redact("host=h password = 'hun ter2'") == "host=h password = ***"
+    # (malformed: libpq does not see the password, and the message shows the URL)
+    assert redact("postgresql://u:hun/ter2@h/db") == "postgresql://u:***@h/db"
+    assert redact("postgresql://u:hun@ter2@h/db") == "postgresql://u:***@h/db"
     for url in (
         f"{base.replace('smacx@', 'smacx:hun%zzter2@')}/postgres",  # libpq quotes the token
         f"{base}/no_such_database?password=hunter2",
@@ -480,3 +488,40 @@ def test_no_message_shows_a_password_given_in_another_form(postgres_server: Post
         with pytest.raises(StorageError) as caught:
             PostgresStorage(url, "r", timeout=5)
         assert "hun" not in str(caught.value), str(caught.value)
+
+
+def test_tables_of_a_smacx_that_recorded_no_layout_are_refused(postgres_url: str) -> None:
+    """Tables made before smacx_layout existed (no n_trials column) are not stamped with this
+    layout on opening: they are refused, and left as they were."""
+    import psycopg
+
+    PostgresStorage(postgres_url, "r").close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE smacx_layout")
+        conn.execute("ALTER TABLE smacx_runs DROP COLUMN n_trials")
+    with pytest.raises(StorageError, match="layout 0, and this smacx reads layout 1"):
+        PostgresStorage(postgres_url, "r", timeout=5)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('smacx_layout')").fetchone() == (None,)
+
+
+def test_reading_a_run_checks_the_layout_too(postgres_url: str) -> None:
+    import psycopg
+
+    PostgresStorage(postgres_url, "r").close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE smacx_layout SET version = 99")
+    with pytest.raises(StorageError, match="layout 99, and this smacx reads layout 1"):
+        PostgresStorage(postgres_url, "r", timeout=5, create=False)
+
+
+def test_a_failed_connection_chains_no_error_that_shows_the_password(
+    postgres_server: PostgresServer,
+) -> None:
+    import traceback
+
+    base = postgres_server.url.rsplit("/", 1)[0]
+    with pytest.raises(StorageError) as caught:
+        PostgresStorage(f"{base.replace('smacx@', 'smacx:hun%zzter2@')}/postgres", "r", timeout=5)
+    lines = "".join(traceback.format_exception(caught.value)).splitlines()
+    assert not [line for line in lines if "hun" in line and not line.startswith(" ")]

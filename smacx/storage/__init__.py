@@ -259,12 +259,15 @@ def is_local(owner: str) -> bool:
     """Whether an owner id names a process this one can check (same host and PID namespace).
 
     An id without a namespace, written by smacx before it recorded one, counts as local when
-    its host name is this one's (as it did then)."""
+    its host name is this one's (as it did then); so does one without the machine's id when
+    its host name and namespace are this one's."""
     parts = owner.split(":")
     if len(parts) < 3:
         return False
     host = _host()
-    return parts[0] in (host, host.split("+pidns")[0])
+    machine = _machine().replace(":", "_")
+    before_machine = host[: -len(machine)] if machine and host.endswith(machine) else host
+    return parts[0] in (host, before_machine, host.split("+pidns")[0])
 
 
 #: Seconds by which a process's start time may differ from the one in its owner id.
@@ -323,7 +326,9 @@ def lease_abandoned(owner: str, lease_until: float, now: float) -> bool:
 def redact(url: str) -> str:
     """``url`` without its password, for messages and logs: the URL's own, a ``password``
     parameter of its query, or the ``password=`` of a ``key=value`` connection string."""
-    url = re.sub(r"^([a-z0-9+.-]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    # (to the last "@": libpq takes a password with an unescaped "/" or "@" as no password,
+    # or as one cut short, and the rest of it must not show either)
+    url = re.sub(r"^([a-z0-9+.-]+://[^:/@]*):.*@", r"\1:***@", url)
     url = re.sub(r"([?&]password=)[^&]*", r"\1***", url)
     return re.sub(r"(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1\2***", url)
 

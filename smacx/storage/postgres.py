@@ -155,6 +155,7 @@ class PostgresStorage:
                         f"there is no run {run!r} in {redact(url)}"
                         + (f"; its runs: {', '.join(names)}." if names else "; it holds none.")
                     )
+                self._call("the tables", _check_layout, write=False)
                 self.run_id = self._call(
                     "the run's record",
                     lambda conn, retried: conn.execute(
@@ -211,7 +212,7 @@ class PostgresStorage:
                 "keepalives_idle": 30,
                 "keepalives_interval": 10,
                 "keepalives_count": 3,
-                "tcp_user_timeout": int(self._timeout * 1000),
+                "tcp_user_timeout": self._milliseconds(),
             }
             conn = psycopg.connect(
                 self.url,
@@ -222,21 +223,29 @@ class PostgresStorage:
                 # The lock on the run's row is held only for one event's transaction.
                 conn.execute(
                     "SELECT set_config('lock_timeout', %s, false)",
-                    (f"{int(self._timeout * 1000)}ms",),
+                    (f"{self._milliseconds()}ms",),
                 )
             except BaseException:
                 # (the connection broke as soon as it opened: _call connects again)
                 conn.close()
                 raise
         except psycopg.Error as err:
-            # (libpq quotes a malformed URL's parts, the password among them)
+            # (libpq quotes a malformed URL's parts, the password among them: then psycopg's
+            # error is not chained, or a traceback would show it)
+            problem = _one_line(err)
+            scrubbed = _scrub(problem, self.url)
             raise StorageError(
                 f"cannot connect to the PostgreSQL database {redact(self.url)!r}: "
-                f"{_scrub(_one_line(err), self.url)}. Check that the server runs and takes "
+                f"{scrubbed}. Check that the server runs and takes "
                 "connections from this machine, and that the URL's user, password and "
                 "database are right (the database must exist: createdb NAME)."
-            ) from err
+            ) from (err if scrubbed == problem else None)
         return conn
+
+    def _milliseconds(self) -> int:
+        """``timeout`` in milliseconds, as the server's settings take it (at most about 24
+        days, their largest value)."""
+        return int(min(self._timeout, 2_000_000.0) * 1000)
 
     def _find_run(self) -> int:
         """The id of the run named ``self.run``, created if absent."""
@@ -380,7 +389,7 @@ class PostgresStorage:
                 f"The connection to the server failed, and it did not come back within "
                 f"timeout={self._timeout:g} s: check that it runs."
             )
-        elif write and isinstance(err, ValueError):
+        elif isinstance(err, LayoutError) or (write and isinstance(err, ValueError)):
             hint = ""  # (what smacx found wrong says what to do)
         elif write:
             hint = "Check that the user may create and write tables in the database."
@@ -643,22 +652,55 @@ def _create_tables(conn: psycopg.Connection[Any], retried: bool) -> None:
     those that exist.
 
     Raises:
-        ValueError: The tables have another layout (made by another version of smacx).
+        LayoutError: The tables have another layout (made by another version of smacx).
     """
     # (CREATE ... IF NOT EXISTS of an existing table or index still needs the right to
     # create in the schema, and to own the table: users other than the tables' creator,
     # granted only to read and write them, could not open a run)
     if not _all_exist(conn):
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        # (tables of another smacx are not added to, nor stamped with this layout: those of
+        # a smacx that recorded none got smacx_layout here, and passed for this layout)
+        if _layout(conn) is not _NO_TABLES:
+            _check_layout(conn, retried)
         for statement in _SCHEMA.format(layout=_LAYOUT).strip().split(";"):
             if statement.strip():
                 conn.execute(statement)
-    row = conn.execute("SELECT max(version) FROM smacx_layout").fetchone()
-    if row is None or row[0] != _LAYOUT:
-        raise ValueError(
-            f"its smacx tables have layout {row and row[0]}, and this smacx reads layout "
-            f"{_LAYOUT}: they were made by another version of smacx. Keep this version's "
-            "runs in another database, or another schema (a URL ending in "
+    _check_layout(conn, retried)
+
+
+class LayoutError(ValueError):
+    """The tables were made by another version of smacx."""
+
+
+#: :func:`_layout` of a schema without smacx's tables.
+_NO_TABLES = object()
+
+
+def _layout(conn: psycopg.Connection[Any]) -> Any:
+    """The layout of smacx's tables in the connection's schema: its number (None if
+    ``smacx_layout`` is empty), 0 for tables of a smacx that recorded none, or
+    ``_NO_TABLES``."""
+    layout, runs = conn.execute(
+        "SELECT to_regclass('smacx_layout'), to_regclass('smacx_runs')"
+    ).fetchone()  # type: ignore[misc]
+    if layout is None:
+        return _NO_TABLES if runs is None else 0
+    return conn.execute("SELECT max(version) FROM smacx_layout").fetchone()[0]  # type: ignore[index]
+
+
+def _check_layout(conn: psycopg.Connection[Any], retried: bool) -> None:
+    """Raise unless smacx's tables have this smacx's layout.
+
+    Raises:
+        LayoutError: The tables have another layout (made by another version of smacx).
+    """
+    found = _layout(conn)
+    if found != _LAYOUT:
+        raise LayoutError(
+            f"its smacx tables have layout {'none' if found is _NO_TABLES else found}, and "
+            f"this smacx reads layout {_LAYOUT}: they were made by another version of smacx. "
+            "Keep this version's runs in another database, or another schema (a URL ending in "
             "?options=-csearch_path%3Dsmacx2)"
         )
 
@@ -708,7 +750,7 @@ def _scrub(message: str, url: str) -> str:
     """``message`` without the password of ``url`` (the raw text and its decoded form)."""
     from urllib.parse import unquote
 
-    found = re.findall(r"^[a-z0-9+.-]+://[^:/@]*:([^@/]*)@", url)
+    found = re.findall(r"^[a-z0-9+.-]+://[^:/@]*:(.*)@", url)
     found += re.findall(r"[?&]password=([^&]*)", url)
     found += re.findall(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url)
     for secret in found:
