@@ -444,6 +444,29 @@ def test_a_storage_opened_before_an_overwrite_goes_on_in_the_new_run(postgres_ur
     overwriting.close()
 
 
+def test_the_run_lock_is_taken_again_when_its_connection_breaks(postgres_url: str) -> None:
+    import psycopg
+
+    holder = PostgresStorage(postgres_url, "l")
+    other = PostgresStorage(postgres_url, "l", timeout=0.3)  # (a short wait for the test)
+    with holder.exclusive():
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'smacx' AND pid <> pg_backend_pid()"
+            )
+        holder.set_meta("k", "v")  # connects again, and takes the lock again first
+        with (
+            pytest.raises(StorageError, match="stayed locked by another process"),
+            other.exclusive(),
+        ):
+            pass
+    with other.exclusive():  # released with the block
+        assert other.get_meta("k") == "v"
+    holder.close()
+    other.close()
+
+
 def test_a_user_granted_only_to_read_and_write_the_tables_opens_a_run(postgres_url: str) -> None:
     import psycopg
 

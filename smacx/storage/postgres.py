@@ -140,6 +140,7 @@ class PostgresStorage:
         self._timeout = float(timeout)
         self._lock = threading.Lock()
         self._closed = False
+        self._held: str | None = None  # the key of exclusive()'s lock while it is held
         self._conn = self._connect()
         # Dropped unclosed (a SMAC object left for the collector): the connection closes then.
         self._release = weakref.finalize(self, self._conn.close)
@@ -176,7 +177,7 @@ class PostgresStorage:
         """
         storage = cls.__new__(cls)
         storage.url, storage.run, storage._timeout = url, "", float(timeout)
-        storage._lock, storage._closed = threading.Lock(), False
+        storage._lock, storage._closed, storage._held = threading.Lock(), False, None
         storage._conn = storage._connect()
         storage._release = weakref.finalize(storage, storage._conn.close)
         try:
@@ -301,12 +302,14 @@ class PostgresStorage:
                     "scenario another name."
                 )
             time.sleep(0.05)
+        self._held = key
         try:
             # Another process's overwrite before the lock was taken gave the name a new run:
             # this storage would go on in the deleted one.
             self.run_id = self._find_run()
             yield
         finally:
+            self._held = None
             # (closed in the meantime: closing the connection ended its lock)
             with suppress(StorageError):
                 if not self._closed:
@@ -422,8 +425,27 @@ class PostgresStorage:
             )
 
     def _reconnect(self) -> None:
-        """A new connection in place of one the server or the network closed."""
-        self._conn = self._connect()
+        """A new connection in place of one the server or the network closed; it takes
+        :meth:`exclusive`'s lock again if that was held (the server ended it with the old
+        connection).
+
+        Raises:
+            StorageError: No connection, or the lock stayed with another process for
+                ``timeout`` seconds.
+        """
+        import psycopg
+
+        conn = self._connect()
+        if self._held is not None:
+            try:
+                conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self._held,))
+            except psycopg.Error as err:
+                conn.close()
+                raise StorageError(
+                    f"cannot take the lock of the {self.where} again after its connection "
+                    f"broke: {_one_line(err)}."
+                ) from err
+        self._conn = conn
         self._release.detach()
         self._release = weakref.finalize(self, self._conn.close)
         self._release.atexit = False
