@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from smacx import __version__
-from smacx.errors import ScenarioMismatchError, SmacxError, StorageError, TargetCrashedError
+from smacx.errors import (
+    ScenarioMismatchError,
+    SmacxError,
+    StorageError,
+    TargetCrashedError,
+    one_line,
+)
 from smacx.facade import DATABASE_NAME
 from smacx.runhistory import json_safe
 from smacx.storage import Storage, abandoned, is_database_url, redact
@@ -169,7 +175,7 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
     # A damaged file: SQLite finds a malformed page, or a record decodes to garbage (JSON,
     # UTF-8, a status or field that smacx never writes).
     except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-        problem = " ".join(f"{type(err).__name__}: {err}".split())  # on one line
+        problem = one_line(err)
         check = (
             f"Check it with sqlite3 {database!r} 'PRAGMA integrity_check', and restore it "
             "from a copy if that reports errors."

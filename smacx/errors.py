@@ -98,6 +98,12 @@ class ArgumentError(SmacxError, TypeError):
     wrong type."""
 
 
+def one_line(err: BaseException) -> str:
+    """An error as ``"TypeName: message"`` on one line (a database's messages span several),
+    for quoting inside another message."""
+    return " ".join(f"{type(err).__name__}: {err}".split())
+
+
 def is_whole(value: object) -> bool:
     """An integer, numpy's too, but not a bool (``True`` is no count of anything)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))

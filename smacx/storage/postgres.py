@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from smacx.errors import StorageError
+from smacx.errors import StorageError, one_line
 from smacx.storage import (
     ConfigRecord,
     TrialRecord,
@@ -233,7 +233,7 @@ class PostgresStorage:
         except psycopg.Error as err:
             # (libpq quotes a malformed URL's parts, the password among them: then psycopg's
             # error is not chained, or a traceback would show it)
-            problem = _one_line(err)
+            problem = one_line(err)
             scrubbed = _scrub(problem, self.url)
             raise StorageError(
                 f"cannot connect to the PostgreSQL database {redact(self.url)!r}: "
@@ -373,7 +373,7 @@ class PostgresStorage:
                     logger.warning(
                         "The connection to %s broke (%s); connecting again.",
                         redact(self.url),
-                        _one_line(err),
+                        one_line(err),
                     )
                 except (psycopg.Error, ValueError, KeyError, TypeError, IndexError) as err:
                     raise self._error(what, err, write) from err
@@ -403,7 +403,7 @@ class PostgresStorage:
             )
         verb = "write" if write else "read"
         return StorageError(
-            f"cannot {verb} {what} of the {self.where}: {_one_line(err)}. {hint}".rstrip()
+            f"cannot {verb} {what} of the {self.where}: {one_line(err)}. {hint}".rstrip()
         )
 
     def _lock_run(self) -> None:
@@ -443,7 +443,7 @@ class PostgresStorage:
                 conn.close()
                 raise StorageError(
                     f"cannot take the lock of the {self.where} again after its connection "
-                    f"broke: {_one_line(err)}."
+                    f"broke: {one_line(err)}."
                 ) from err
         self._conn = conn
         self._release.detach()
@@ -780,8 +780,3 @@ def _scrub(message: str, url: str) -> str:
             if text:
                 message = message.replace(text, "***")
     return message
-
-
-def _one_line(err: BaseException) -> str:
-    """An error's message on one line (the server's span several)."""
-    return " ".join(f"{type(err).__name__}: {err}".split())

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from smacx.errors import StorageError
+from smacx.errors import StorageError, one_line
 from smacx.storage import (
     ConfigRecord,
     TrialRecord,
@@ -252,7 +252,7 @@ class SQLiteStorage:
         try:
             yield
         except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as err:
-            problem = " ".join(f"{type(err).__name__}: {err}".split())  # on one line
+            problem = one_line(err)
             if isinstance(err, sqlite3.OperationalError) and (
                 "locked" in str(err) or "busy" in str(err)
             ):
