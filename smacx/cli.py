@@ -175,17 +175,17 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
     # A damaged file: SQLite finds a malformed page, or a record decodes to garbage (JSON,
     # UTF-8, a status or field that smacx never writes).
     except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-        problem = one_line(err)
-        check = (
-            f"Check it with sqlite3 {database!r} 'PRAGMA integrity_check', and restore it "
-            "from a copy if that reports errors."
-            if isinstance(storage, SQLiteStorage)
-            else "Its rows were not written by this smacx."
-        )
+        if isinstance(storage, SQLiteStorage):
+            damaged = "database"
+            check = (
+                f"Check it with sqlite3 {database!r} 'PRAGMA integrity_check', and restore "
+                "it from a copy if that reports errors."
+            )
+        else:
+            damaged, check = "run", "Its rows were not written by this smacx."
         raise StorageError(
-            f"smacx show: cannot read {part} from {where}: the "
-            f"{'database' if isinstance(storage, SQLiteStorage) else 'run'} is damaged "
-            f"({problem}). " + check
+            f"smacx show: cannot read {part} from {where}: the {damaged} is damaged "
+            f"({one_line(err)}). {check}"
         ) from err
     finally:
         storage.close()

@@ -135,16 +135,7 @@ class PostgresStorage:
     def __init__(self, url: str, run: str, timeout: float = 60.0, create: bool = True) -> None:
         if not isinstance(run, str) or not run:
             raise StorageError(f"PostgresStorage's run must be a non-empty name; got {run!r}.")
-        self.url = url
-        self.run = run
-        self._timeout = float(timeout)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._held: str | None = None  # the key of exclusive()'s lock while it is held
-        self._conn = self._connect()
-        # Dropped unclosed (a SMAC object left for the collector): the connection closes then.
-        self._release = weakref.finalize(self, self._conn.close)
-        self._release.atexit = False
+        self._open(url, run, timeout)
         try:
             if create:
                 self._call("the tables", _create_tables, write=True, lock_run=False)
@@ -175,15 +166,25 @@ class PostgresStorage:
         Raises:
             StorageError: The database cannot be read (see the constructor).
         """
-        storage = cls.__new__(cls)
-        storage.url, storage.run, storage._timeout = url, "", float(timeout)
-        storage._lock, storage._closed, storage._held = threading.Lock(), False, None
-        storage._conn = storage._connect()
-        storage._release = weakref.finalize(storage, storage._conn.close)
+        storage = cls.__new__(cls)  # (a connection to the database, of no run)
+        storage._open(url, "", timeout)
         try:
             return storage._call("the runs' names", _run_names, write=False)
         finally:
-            storage._release()
+            storage.close()
+
+    def _open(self, url: str, run: str, timeout: float) -> None:
+        """Set the storage up and connect (``run`` "" for the database as a whole)."""
+        self.url = url
+        self.run = run
+        self._timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._held: str | None = None  # the key of exclusive()'s lock while it is held
+        self._conn = self._connect()
+        # Dropped unclosed (a SMAC object left for the collector): the connection closes then.
+        self._release = weakref.finalize(self, self._conn.close)
+        self._release.atexit = False
 
     @property
     def where(self) -> str:
