@@ -18,6 +18,7 @@ A knob file (TOML, or the same keys as JSON)::
     goal = "minimize"                  # or "maximize"
     repeats = 3                        # a noisy measurement: runs per configuration
     timeout = 120                      # seconds a run may take (then TIMEOUT)
+    memory = 4000                      # MB its processes may hold together (then MEMORYOUT)
     n_trials = 60
     hosts = ["node1", "user@node2"]    # optional: one run per host at a time, over ssh
     # instances = ["small.cnf", "big.cnf"]  # raced over these; the command then uses {instance}
@@ -116,6 +117,15 @@ class CommandTarget:
             whose connection went away, so a trial stopped here for its time limit would go on
             running on its host, beside the next trial. :func:`load_workload` sets the knob
             file's ``timeout``.
+        memory_limit: Megabytes of memory the command's processes (the shell, the programs
+            it starts and theirs) may hold together, resident in RAM. They are measured
+            every ``MEMORY_POLL_SECONDS``; a command over the limit is killed with all its
+            processes and the target raises ``MemoryError`` (the trial is MEMORYOUT). Unlike
+            ``Scenario.trial_memory_limit``, which bounds each process's address space, it
+            counts a program's children too and not the address space a program only
+            reserves (as Java and Go runtimes do). Commands here only: a host's memory is
+            not measured from this machine. :func:`load_workload` sets the knob file's
+            ``memory``.
     """
 
     command: str
@@ -128,6 +138,7 @@ class CommandTarget:
     trial_root: str | None = None
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     remote_timeout: float | None = None
+    memory_limit: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.command, str) or not self.command.strip():
@@ -158,6 +169,22 @@ class CommandTarget:
             raise ScenarioError(
                 f"CommandTarget.result must be 'stdout' when the command runs on hosts (a "
                 f"file is read on this machine); got {self.result!r}. Print the result."
+            )
+        limit = self.memory_limit
+        if limit is not None and (
+            isinstance(limit, bool)
+            or not isinstance(limit, (int, float))
+            or not math.isfinite(limit)
+            or limit <= 0
+        ):
+            raise ScenarioError(
+                f"CommandTarget.memory_limit must be megabytes, a number > 0; got {limit!r}."
+            )
+        if self.hosts and limit is not None:
+            raise ScenarioError(
+                f"CommandTarget.memory_limit works only for commands run on this machine; got "
+                f"memory_limit={limit!r} with hosts {list(self.hosts)}. Limit the memory on the "
+                "hosts (e.g. `ulimit -v` in the command, or a cgroup), or run here."
             )
         if self.hosts and "{host}" not in self.launcher:
             raise ScenarioError(
@@ -222,16 +249,11 @@ class CommandTarget:
                         else Path(self.workdir or ".") / self.result.format_map(raw)
                     )
                     before = _stat(result_path)
-                    done = subprocess.run(
+                    done = _run(
                         command,
-                        shell=True,
                         cwd=self.workdir if host is None else None,
                         env={**os.environ, **self.env} if self.env else None,
-                        stdin=subprocess.DEVNULL,
-                        capture_output=True,
-                        text=True,
-                        errors="replace",
-                        check=False,
+                        memory_limit=self.memory_limit,
                     )
                     stderr = done.stderr
                     if host is not None:
@@ -416,6 +438,103 @@ class CommandTarget:
             time.sleep(0.05)
 
 
+#: Seconds between two measurements of a command's memory (``CommandTarget.memory_limit``).
+MEMORY_POLL_SECONDS = 0.1
+
+
+def _run(
+    command: str, cwd: str | None, env: Mapping[str, str] | None, memory_limit: float | None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in the shell, its output captured, as ``subprocess.run`` does; with
+    ``memory_limit`` (MB), measure its processes' memory while it runs.
+
+    Raises:
+        MemoryError: Its processes held more than ``memory_limit`` MB together: they have
+            been killed (the message ends with what the command printed last).
+    """
+    kwargs: dict[str, Any] = dict(
+        shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL, text=True, errors="replace"
+    )
+    if memory_limit is None:
+        return subprocess.run(command, capture_output=True, check=False, **kwargs)
+    import psutil
+
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs
+    ) as proc:
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:  # (already reaped: it cannot be)
+            root = None
+        peak = 0.0
+        while True:
+            try:
+                out, err = proc.communicate(timeout=MEMORY_POLL_SECONDS)
+                return subprocess.CompletedProcess(command, proc.returncode, out, err)
+            except subprocess.TimeoutExpired:
+                pass
+            held = _resident_mb(root) if root is not None else 0.0
+            peak = max(peak, held)
+            if held > memory_limit:
+                break
+        assert root is not None
+        _kill_tree(root)
+        try:
+            out, err = proc.communicate(timeout=2.0)
+        except subprocess.TimeoutExpired as expired:  # a program that left the tree holds a pipe
+            out, err = (_decoded(x) for x in (expired.output, expired.stderr))
+            proc.kill()
+        raise MemoryError(
+            f"the command's processes held {peak:.0f} MB of memory together, over the "
+            f"limit of {memory_limit:g} MB, and were killed: {command}{_tail(err or out)}"
+        )
+
+
+def _resident_mb(root: Any) -> float:
+    """Megabytes that process ``root`` (a ``psutil.Process``) and its descendants hold
+    resident in RAM (pages they share count once per process)."""
+    import psutil
+
+    total = 0
+    try:
+        family = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for process in family:
+        with contextlib.suppress(psutil.Error):
+            total += process.memory_info().rss
+    return total / 2**20
+
+
+def _kill_tree(root: Any) -> None:
+    """Kill process ``root`` (a ``psutil.Process``) and its descendants, stopped first so
+    that none forks a new one between the look and the kill."""
+    import psutil
+
+    stopped: dict[int, Any] = {}
+    while True:
+        try:
+            family = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            family = list(stopped.values())
+        new = [p for p in family if p.pid not in stopped]
+        if not new:
+            break
+        for process in new:
+            stopped[process.pid] = process
+            with contextlib.suppress(psutil.Error):
+                process.suspend()
+    for process in stopped.values():
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
+def _decoded(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode(errors="replace")
+    return data or ""
+
+
 #: Seconds a host that a launcher could not reach is left alone by the other trials.
 HOST_DOWN_SECONDS = 60.0
 
@@ -516,7 +635,7 @@ class Workload:
 
 
 _FILE_KEYS = {
-    "command", "result", "pattern", "goal", "repeats", "timeout", "n_trials", "workers",
+    "command", "result", "pattern", "goal", "repeats", "timeout", "memory", "n_trials", "workers",
     "hosts", "launcher", "workdir", "env", "knobs", "space", "name", "instances",
 }  # fmt: skip
 
@@ -576,9 +695,20 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         type(timeout) not in (int, float) or not math.isfinite(timeout) or timeout <= 0
     ):
         raise fail("timeout", "seconds, a number > 0")
+    memory = data.get("memory")
+    if memory is not None and (
+        type(memory) not in (int, float) or not math.isfinite(memory) or memory <= 0
+    ):
+        raise fail("memory", "megabytes, a number > 0")
     hosts = data.get("hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
         raise fail("hosts", "a list of host names")
+    if hosts and memory is not None:
+        raise fail(
+            "memory",
+            "absent when the command runs on hosts (their memory is not measured from this "
+            "machine: limit it there, e.g. with `ulimit -v` in the command)",
+        )
     env = data.get("env", {})
     if not isinstance(env, dict) or not all(
         re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(v, str) for k, v in env.items()
@@ -618,6 +748,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             workdir=workdir,
             remote_timeout=None if timeout is None else float(timeout),
             env=env,
+            memory_limit=None if memory is None else float(memory),
         )
         target.check(space)
     except ScenarioError as err:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -114,6 +117,11 @@ def test_bad_templates_are_refused_at_construction(space: ConfigurationSpace) ->
     with pytest.raises(ScenarioError, match=r"result must be 'stdout' when the command runs on"):
         CommandTarget("true", result="out.txt", hosts=("node1",))
     CommandTarget("awk '{{print $1}}' {trial_dir}/x {n}").check(space)  # braces doubled
+    for limit in (0, -1.5, math.inf, True, "2G"):
+        with pytest.raises(ScenarioError, match=r"memory_limit must be megabytes, a number > 0"):
+            CommandTarget("true", memory_limit=limit)  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match=r"memory_limit works only for commands run on this"):
+        CommandTarget("true", hosts=("node1",), memory_limit=100)
 
 
 def test_on_hosts_each_runs_one_trial_at_a_time(space: ConfigurationSpace) -> None:
@@ -174,6 +182,9 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
     assert not sc.deterministic and sc.trial_walltime_limit == 20.0 and sc.seed == 3
     assert w.intensifier().min_samples_per_config == 2
     assert w.target.workdir == str(tmp_path)  # commands run next to the knob file
+    assert w.target.memory_limit is None
+    file.write_text(KNOBS.replace("timeout = 20\n", "timeout = 20\nmemory = 300\n"))
+    assert load_workload(file).target.memory_limit == 300.0
     default = w.configspace.get_default_configuration()
     assert w.target(default, seed=0) == 9.0
     # the same as JSON, and with a space saved by ConfigSpace
@@ -201,6 +212,10 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
         ("command = 'echo'\ngoal = 'min'\n[knobs]\nx = {type='float', range=[0, 1]}", r"goal"),
         ("command = 'echo'\nrepeats = 0\n[knobs]\nx = {type='float', range=[0, 1]}", r"repeats"),
         ("command = 'echo'\ntimeout = -1\n[knobs]\nx = {type='float', range=[0, 1]}", r"timeout"),
+        ("command = 'echo'\nmemory = 0\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"memory must be megabytes"),
+        ("command = 'echo'\nmemory = 9\nhosts = ['a']\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"memory must be absent when the command runs on hosts"),
         ("command = 'echo'", r"either a \[knobs\] table or space"),
         ("command = 'echo'\n[knobs", r"is not valid TOML"),
     ],
@@ -244,6 +259,32 @@ def test_a_command_over_the_timeout_is_stopped_with_its_programs(tmp_path: Path)
     [(_, value)] = list(smac.runhistory.items())
     assert value.status is StatusType.TIMEOUT
     assert_ends(int(pids.read_text().split()[0]), "its trial")
+
+
+def test_a_command_over_its_memory_limit_is_killed_with_its_programs(tmp_path: Path) -> None:
+    """``memory_limit`` counts what the command's processes hold together: here a child
+    that the shell started in the background holds the megabytes. A trial over the limit is
+    MEMORYOUT, its programs are gone, and the run goes on."""
+    space = ConfigurationSpace({"mb": [20, 400]}, seed=0)
+    pids = tmp_path / "pids"
+    hold = "import time; x = bytearray({mb} * 2**20); time.sleep(30)"
+    target = CommandTarget(
+        f"{sys.executable} -c '{hold}' & echo $! >> {pids}; sleep 2; kill $!; echo {{mb}}",
+        memory_limit=250,
+    )
+    sc = Scenario(space, n_trials=2, deterministic=True, output_directory=None, seed=0)
+    smac = SMAC(sc, target, preset="random", progress=False)
+    smac.optimize()
+    outcome = {
+        smac.runhistory.get_config(info.config_id)["mb"]: value
+        for info, value in smac.runhistory.items()
+    }
+    assert outcome[20].status is StatusType.SUCCESS and outcome[20].cost == 20.0
+    assert outcome[400].status is StatusType.MEMORYOUT
+    error = outcome[400].additional_info["error"]
+    assert re.search(r"the command's processes held \d+ MB .* over the limit of 250 MB", error)
+    for pid in pids.read_text().split():
+        assert_ends(int(pid), "its trial")
 
 
 def test_smacx_run_optimizes_a_knob_file_and_continues_it(
