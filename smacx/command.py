@@ -839,6 +839,12 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
                         f"range = [low, high], two {kind} numbers with low < high",
                         spec.get("range"),
                     )
+                # Values travel as floats: beyond 2**53 whole numbers are no longer exact,
+                # and an infinite range (or width) has no point to sample.
+                if kind == "integer" and not all(abs(b) <= _LARGEST for b in bounds):
+                    raise fail(f"a range within [-2**53, 2**53] ({_LARGEST:,})", bounds)
+                if not math.isfinite(float(bounds[1]) - float(bounds[0])):
+                    raise fail("a finite range, of a finite width", bounds)
                 log = spec.get("log", False)
                 if not isinstance(log, bool):
                     raise fail("log = true or false", log)
@@ -854,11 +860,15 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
                     or len(set(map(str, choices))) != len(choices)
                 ):
                     raise fail("choices = [...], a list of distinct values", choices)
+                if not all(_is_scalar(c) for c in choices):
+                    raise fail("choices that are strings, numbers or booleans", choices)
                 space.add(Categorical(name, choices, **default))
             else:
                 sequence = spec.get("sequence")
                 if not isinstance(sequence, list) or len(sequence) < 1:
                     raise fail("sequence = [...], the values in order", sequence)
+                if not all(_is_scalar(c) for c in sequence):
+                    raise fail("a sequence of strings, numbers or booleans", sequence)
                 ordinal = {"default_value": spec["default"]} if "default" in spec else {}
                 space.add(OrdinalHyperparameter(name, sequence, **ordinal))
         except ScenarioError:  # (one of ours, above: it says what was expected already)
@@ -868,6 +878,17 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
     return space
 
 
+#: The largest magnitude of a numeric knob's bounds: 2**53, the last whole number a float
+#: holds exactly.
+_LARGEST = 2**53
+
+
+def _is_scalar(value: object) -> bool:
+    """Whether a categorical choice or ordinal value from a knob file is one a command can
+    take as a word (a string, number or boolean; not a list or table)."""
+    return isinstance(value, (str, int, float, bool))
+
+
 def _placeholders(template: str, what: str) -> list[str]:
     """The field names of a ``str.format`` template.
 
@@ -875,18 +896,36 @@ def _placeholders(template: str, what: str) -> list[str]:
         ScenarioError: It is not a valid template, or has a positional or indexed field.
     """
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template)]
     except ValueError as err:
         raise ScenarioError(
             f"{what} is not a valid template ({err}): {template!r}. Write literal braces as "
             "{{ and }}."
         ) from None
-    for field in fields:
+    fields = []
+    for field, spec, conversion in parsed:
+        if field is None:
+            continue
         if not re.fullmatch(r"[A-Za-z_][\w-]*", field):  # (knobs such as cache-size too)
             raise ScenarioError(
                 f"{what} has the placeholder {{{field}}}; expected {{name}} of a knob or of "
                 f"{list(TRIAL_FIELDS)}. Write literal braces as {{{{ and }}}}."
             )
+        if spec or conversion:
+            written = (
+                "{"
+                + field
+                + (f"!{conversion}" if conversion else "")
+                + (f":{spec}" if spec else "")
+                + "}"
+            )
+            raise ScenarioError(
+                f"{what} has the placeholder {written}; expected {{{field}}} with no format "
+                "spec or conversion: values reach the command as the text of the value. To "
+                "format a number, do it in the command (say, $(printf '%.3f' "
+                f"{{{field}}}))."
+            )
+        fields.append(field)
     return fields
 
 
