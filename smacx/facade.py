@@ -1371,7 +1371,11 @@ class SMAC:
                 self.runhistory.release(info)
                 self._in_flight.discard(info)
             else:
-                self.tell(info, value)
+                try:
+                    self.tell(info, value)
+                except TargetCrashedError:
+                    self._untold.pop(0)  # (raised once the crash is recorded)
+                    raise
                 n += 1
             self._untold.pop(0)
 

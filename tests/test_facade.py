@@ -238,6 +238,21 @@ def test_first_crash_raises_with_traceback(space: ConfigurationSpace) -> None:
         SMAC(scenario(space, n_trials=5), broken, progress=False).optimize()
 
 
+def test_first_crash_is_told_once(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The crash is recorded before the error is raised: closing the run afterwards has no
+    result left to tell (it logged one as late and recorded already)."""
+    smac = SMAC(scenario(space, n_trials=5), broken_target, progress=False)
+    with caplog.at_level("INFO", logger="smacx"):
+        with pytest.raises(TargetCrashedError):
+            smac.optimize()
+        smac.close()
+    assert "Dropping a late result" not in caplog.text
+    [(_, value)] = list(smac.runhistory.items())
+    assert value.status is StatusType.CRASHED
+
+
 def broken_target(config: Configuration) -> float:
     raise ZeroDivisionError("a bug in the target")
 
