@@ -513,6 +513,27 @@ def test_no_message_shows_a_password_given_in_another_form(postgres_server: Post
         assert "hun" not in str(caught.value), str(caught.value)
 
 
+def test_a_password_that_is_also_a_host_or_a_short_word_leaves_the_message_readable() -> None:
+    """The driver's message keeps the host, port and words the password also spells: the
+    docker-compose default postgres:postgres@postgres named the host '***'."""
+    from smacx.storage.postgres import _scrub
+
+    compose = "postgresql://postgres:postgres@postgres:5432/runs"
+    assert _scrub("failed to resolve host 'postgres'", compose) == (
+        "failed to resolve host 'postgres'"
+    )
+    refused = 'connection to server at "127.0.0.1", port 5432 failed: is it accepting TCP/IP'
+    assert _scrub(refused, "postgresql://u:p@127.0.0.1:5432/db") == refused
+    assert _scrub(refused, "postgresql://u:5432@127.0.0.1:5432/db") == refused
+    # where libpq echoes the URL or its password= part, and as a word of its own, it goes
+    assert _scrub("bad URI postgresql://u:p@h/db", "postgresql://u:p@h/db") == (
+        "bad URI postgresql://u:***@h/db"
+    )
+    assert _scrub("bad: password=hunter2; hunter2.", "host=h password=hunter2") == (
+        "bad: password=***; ***."
+    )
+
+
 def test_tables_of_a_smacx_that_recorded_no_layout_are_refused(postgres_url: str) -> None:
     """Tables made before smacx_layout existed (no n_trials column) are not stamped with this
     layout on opening: they are refused, and left as they were."""

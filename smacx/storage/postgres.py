@@ -770,14 +770,40 @@ def _same(stored: tuple[Any, ...], record: TrialRecord) -> bool:
 
 
 def _scrub(message: str, url: str) -> str:
-    """``message`` without the password of ``url`` (the raw text and its decoded form)."""
+    """``message`` without the password of ``url`` (the raw text and its decoded form).
+
+    The password goes where libpq echoes the URL (``:password@``) or its ``password=`` part,
+    and wherever else it stands as a word of its own, unless it is also the URL's user, host,
+    port or database, which messages name and the redacted URL shows: a host named as the
+    password (``postgres:postgres@postgres``) stays readable, and a short password's letters
+    inside other words (``p`` in ``port``) stay too.
+    """
     from urllib.parse import unquote
 
     found = re.findall(r"^[a-z0-9+.-]+://[^:/@]*:(.*)@", url)
     found += re.findall(r"[?&]password=([^&]*)", url)
     found += re.findall(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url)
+    shown = _shown_parts(url)
     for secret in found:
         for text in {secret, unquote(secret), secret.strip("'")}:
-            if text:
-                message = message.replace(text, "***")
+            if not text:
+                continue
+            quoted = re.escape(text)
+            message = message.replace(f":{text}@", ":***@")
+            message = re.sub(rf"(password\s*=\s*'?){quoted}", r"\1***", message)
+            if text not in shown:
+                message = re.sub(rf"(?<![A-Za-z0-9]){quoted}(?![A-Za-z0-9])", "***", message)
     return message
+
+
+def _shown_parts(url: str) -> set[str]:
+    """The user, host, port and database that ``url`` (a URL or ``key=value`` words) names:
+    what the redacted URL shows."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = set(re.findall(r"(?:^|\s)(?:user|host|hostaddr|port|dbname)\s*=\s*(\S+)", url))
+    with suppress(ValueError):  # (a malformed URL, or a port that is no number)
+        split = urlsplit(url)
+        parts.update((split.username or "", split.hostname or "", split.path.lstrip("/")))
+        parts.add(str(split.port or ""))
+    return {unquote(part) for part in parts if part}
