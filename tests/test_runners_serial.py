@@ -43,6 +43,39 @@ def test_passes_only_declared_arguments(space: ConfigurationSpace) -> None:
     assert seen == {"seed": 3, "instance": None, "budget": None}
 
 
+def test_a_trial_argument_the_scenario_never_gives_needs_a_default(
+    space: ConfigurationSpace,
+) -> None:
+    """A target that requires a budget on a scenario without budgets (a multi-fidelity
+    target whose budgets were forgotten) is refused; one with a default keeps its default."""
+
+    def epochs(config: Configuration, seed: int, budget: float) -> float:
+        return float(budget)
+
+    with pytest.raises(
+        ScenarioError,
+        match=r"requires a 'budget' argument, but the scenario has no min_budget and max.*"
+        r"Scenario\(min_budget=\.\.\.\)",
+    ):
+        make(space, epochs)
+
+    def on(config: Configuration, instance: str) -> float:
+        return 1.0
+
+    with pytest.raises(ScenarioError, match=r"requires an 'instance' argument.*no instances"):
+        make(space, on)
+    seen: dict[str, Any] = {}
+
+    def defaults(
+        config: Configuration, seed: int, budget: float = 27.0, instance: str = "a"
+    ) -> float:
+        seen.update(budget=budget, instance=instance)
+        return 1.0
+
+    assert run(space, defaults).status is StatusType.SUCCESS
+    assert seen == {"budget": 27.0, "instance": "a"}
+
+
 @pytest.mark.parametrize(
     ("result", "cost", "info"),
     [

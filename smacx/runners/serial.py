@@ -466,6 +466,22 @@ class SerialRunner(AbstractRunner):
                 "target_fn must accept a 'budget' argument because Scenario.min_budget/max_budget "
                 f"are set; its signature is {_signature(target_fn)}."
             )
+        # The other way round: an argument with no default would get None on every trial
+        # (or, passed nothing, a TypeError), typically a multi-fidelity target whose budgets
+        # were forgotten. One with a default gets nothing, so its default holds.
+        for name, field, absent in (
+            ("instance", "instances", scenario.instances is None),
+            ("budget", "min_budget and max_budget", scenario.min_budget is None),
+        ):
+            if absent and name in _named_arguments(target_fn, defaults=False):
+                raise ScenarioError(
+                    f"target_fn requires {'an' if name == 'instance' else 'a'} {name!r} argument, "
+                    f"but the scenario has no {field}, "
+                    f"so it would get none; its signature is {_signature(target_fn)}. Set "
+                    f"Scenario({field.split(' and ')[0]}=...), or give {name} a default."
+                )
+        # (given None, they would lose their default)
+        self.defaulted = _named_arguments(target_fn, defaults=True) - {"seed"}
         self._results: list[tuple[TrialInfo, TrialValue]] = []
 
     # -- AbstractRunner ----------------------------------------------------------------------
@@ -502,7 +518,11 @@ class SerialRunner(AbstractRunner):
         **dask_data_to_scatter: Any,
     ) -> TrialValue:
         passed = {"seed": seed, "instance": instance, "budget": budget}
-        kwargs = {k: v for k, v in passed.items() if k in self.arguments}
+        kwargs = {
+            k: v
+            for k, v in passed.items()
+            if k in self.arguments and (v is not None or k not in self.defaulted)
+        }
         kwargs.update(dask_data_to_scatter)
         start, clock = time.time(), time.monotonic()
         # A copy: a target may assign into its configuration (ConfigSpace allows it), and the
@@ -864,6 +884,22 @@ def _declared_arguments(fn: Any) -> frozenset[str]:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return frozenset(TRIAL_ARGUMENTS)
     return frozenset(p.name for p in params if p.name in TRIAL_ARGUMENTS)
+
+
+def _named_arguments(fn: Any, defaults: bool) -> frozenset[str]:
+    """Which of ``seed``, ``instance``, ``budget`` the target names with a default (or,
+    ``defaults=False``, without one); not those it takes only as ``**kwargs``."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(
+        p.name
+        for p in params
+        if p.name in TRIAL_ARGUMENTS
+        and (p.default is not inspect.Parameter.empty) == defaults
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    )
 
 
 def check_data(fn: Any, names: Collection[str]) -> None:
