@@ -328,7 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run.add_argument("knobs", help="the knob file (TOML, or JSON)")
     run.add_argument("--output-dir", default="smacx_output", help="where runs are stored")
-    run.add_argument("--name", help="the run's name (default: the knob file's, or its stem)")
+    run.add_argument(
+        "--name", type=_run_name, help="the run's name (default: the knob file's, or its stem)"
+    )
     run.add_argument(
         "--storage",
         metavar="URL",
@@ -338,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run.add_argument("--n-trials", type=_positive, help="trials of the run (default: the file's)")
     run.add_argument("--workers", type=_positive, help="trials at once here (default: the file's)")
-    run.add_argument("--seed", type=int, default=0, help="the run's seed")
+    run.add_argument("--seed", type=_seed, default=0, help="the run's seed")
     run.add_argument("--overwrite", action="store_true", help="start the run afresh")
     run.add_argument(
         "--keep-going",
@@ -405,6 +407,26 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}")
     return value
+
+
+def _seed(text: str) -> int:
+    """A seed in [0, 2**32), as ``Scenario.seed`` takes it, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a whole number in [0, 2**32); got {text!r}")
+    return value
+
+
+def _run_name(text: str) -> str:
+    """A run's name, as ``Scenario.name`` takes it, for argparse."""
+    from smacx.scenario import RUN_NAME, is_run_name
+
+    if not is_run_name(text):
+        raise argparse.ArgumentTypeError(f"expected {RUN_NAME}; got {text!r}")
+    return text
 
 
 _RUN_EPILOG = """\

@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smacx.errors import CommandError, ScenarioError
+from smacx.scenario import RUN_NAME, is_run_name
 
 if TYPE_CHECKING:
     from ConfigSpace import Configuration, ConfigurationSpace
@@ -692,9 +693,9 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             raise fail(key, "a whole number >= 1")
     timeout = data.get("timeout")
     if timeout is not None and (
-        type(timeout) not in (int, float) or not math.isfinite(timeout) or timeout <= 0
+        type(timeout) not in (int, float) or not math.isfinite(timeout) or timeout < 1
     ):
-        raise fail("timeout", "seconds, a number > 0")
+        raise fail("timeout", "seconds, a number >= 1 (no shorter limit is enforced)")
     memory = data.get("memory")
     if memory is not None and (
         type(memory) not in (int, float) or not math.isfinite(memory) or memory <= 0
@@ -724,6 +725,8 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     for key in ("result", "pattern", "launcher", "workdir", "name"):
         if key in data and not isinstance(data[key], str):
             raise fail(key, "a string")
+    if "name" in data and not is_run_name(data["name"]):
+        raise fail("name", RUN_NAME)
     if instances and "{instance}" not in data["command"] + data.get("result", ""):
         raise fail("instances", "used as {instance} in the command when given")
     if ("knobs" in data) == ("space" in data):

@@ -107,6 +107,19 @@ _SMAC_KEYWORDS = (
 )
 
 
+#: What a run's name may be (it names the run's folder in the output directory).
+RUN_NAME = "a folder name (not '.' or '..'; no '/', '\\' or NUL)"
+
+
+def is_run_name(name: object) -> bool:
+    """Whether ``name`` may name a run (see ``RUN_NAME``)."""
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and not any(c in name for c in "/\\\x00")
+    )
+
+
 # An unknown field gets the close matches; SMAC(...)'s keywords, and a field of SMAC3's
 # Scenario that smacx has elsewhere, say where they belong.
 @keyword_hints(
@@ -212,14 +225,8 @@ class Scenario:
             raise _fail("configspace", "a ConfigSpace.ConfigurationSpace", self.configspace)
         if len(list(self.configspace.values())) == 0:
             raise _fail("configspace", "a space with at least one hyperparameter", "an empty space")
-        if self.name is not None and (
-            not isinstance(self.name, str)
-            or self.name in ("", ".", "..")
-            or any(c in self.name for c in "/\\\x00")
-        ):
-            raise _fail(
-                "name", "a folder name (not '.' or '..'; no '/', '\\' or NUL), or None", self.name
-            )
+        if self.name is not None and not is_run_name(self.name):
+            raise _fail("name", f"{RUN_NAME}, or None", self.name)
         if self.output_directory is not None:
             if not isinstance(self.output_directory, (str, os.PathLike)) or "\0" in str(
                 self.output_directory

@@ -211,7 +211,10 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
          r"knob 'x': expected a knob ConfigSpace accepts"),
         ("command = 'echo'\ngoal = 'min'\n[knobs]\nx = {type='float', range=[0, 1]}", r"goal"),
         ("command = 'echo'\nrepeats = 0\n[knobs]\nx = {type='float', range=[0, 1]}", r"repeats"),
-        ("command = 'echo'\ntimeout = -1\n[knobs]\nx = {type='float', range=[0, 1]}", r"timeout"),
+        ("command = 'echo'\ntimeout = 0.5\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"timeout must be seconds, a number >= 1"),
+        ("command = 'echo'\nname = ''\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"name must be a folder name"),
         ("command = 'echo {x:.3f}'\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"placeholder \{x:\.3f\}; expected \{x\} with no format spec"),
         ("command = 'echo'\n[knobs]\nx = {type='categorical', choices=[[1, 2], [3]]}",
@@ -633,9 +636,14 @@ def test_smacx_run_names_the_option_of_a_bad_count(
 ) -> None:
     file = tmp_path / "solver.toml"
     file.write_text(KNOBS)
-    with pytest.raises(SystemExit):
-        main(["run", str(file), "--workers", "0"])
-    assert "--workers: expected a whole number >= 1; got '0'" in capsys.readouterr().err
+    for option, value, expected in (
+        ("--workers", "0", "a whole number >= 1"),
+        ("--seed", "-1", r"a whole number in [0, 2**32)"),
+        ("--name", "a/b", "a folder name"),
+    ):
+        with pytest.raises(SystemExit):
+            main(["run", str(file), option, value])
+        assert f"{option}: expected {expected}" in capsys.readouterr().err
 
 
 def test_smacx_run_refuses_to_continue_a_run_whose_command_changed(
