@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.callback import Callback
+from smacx.callback import Callback, check_callback
 from smacx.errors import (
     ConcurrencyError,
     ScenarioError,
@@ -222,6 +222,8 @@ class SMAC:
             raise ScenarioError(
                 f"SMAC's callbacks must be smacx.Callback instances; got {callbacks!r}."
             )
+        for callback in callbacks:
+            check_callback(callback)
         if initial_design is not None and not isinstance(initial_design, InitialDesign):
             raise ScenarioError(
                 "SMAC's initial_design must be a smacx.InitialDesign, e.g. "
