@@ -268,6 +268,11 @@ class Encoder:
     # ------------------------------------------------------------------ instances
 
     def _set_instance_features(self, instance_features: Mapping[str, Sequence[float]]) -> None:
+        if not isinstance(instance_features, Mapping):
+            raise ScenarioError(
+                "Encoder's instance_features: expected a mapping of instance name to feature "
+                f"vector, as Scenario.instance_features; got {instance_features!r:.100}"
+            )
         names = tuple(instance_features)
         if not names:
             raise ScenarioError("instance_features: expected at least one instance, got none")

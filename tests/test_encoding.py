@@ -227,6 +227,8 @@ def test_instance_features() -> None:
     assert Encoder(cs).instance_feature_matrix() is None
     with pytest.raises(ScenarioError, match="same length"):
         Encoder(cs, instance_features={"i1": [1.0], "i2": [1.0, 2.0]})
+    with pytest.raises(ScenarioError, match="expected a mapping of instance name to feature"):
+        Encoder(cs, [1])  # type: ignore[arg-type]
 
 
 def test_bad_shapes_raise() -> None:
