@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from ConfigSpace import Configuration
 
+from smacx.errors import keyword_hints
+
 __all__ = ["StatusType", "TrialInfo", "TrialKey", "TrialValue"]
 
 
@@ -40,6 +42,7 @@ class StatusType(IntEnum):
         return self is not StatusType.RUNNING
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class TrialInfo:
     """One evaluation to run.
@@ -102,6 +105,7 @@ class TrialKey:
     budget: float | None = None
 
 
+@keyword_hints()
 @dataclass(frozen=True)
 class TrialValue:
     """The outcome of a trial.

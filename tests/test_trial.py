@@ -5,7 +5,7 @@ import math
 import pytest
 from ConfigSpace import ConfigurationSpace
 
-from smacx import StatusType, TrialError, TrialInfo, TrialKey, TrialValue
+from smacx import ArgumentError, StatusType, TrialError, TrialInfo, TrialKey, TrialValue
 
 
 def test_costs_is_a_list_for_one_or_many_objectives() -> None:
@@ -72,3 +72,10 @@ def test_a_cost_given_as_a_dict_says_to_list_the_objectives_in_order() -> None:
     """A target may return a dict of objective name to cost; a TrialValue takes a list."""
     with pytest.raises(TrialError, match=r"in the order of Scenario\(objectives=\.\.\.\)"):
         TrialValue(cost={"error": 0.1, "size": 3.0})  # type: ignore[arg-type]
+
+
+def test_a_misspelled_keyword_gets_the_one_meant() -> None:
+    with pytest.raises(ArgumentError, match=r"'costs': did you mean 'cost'\?"):
+        TrialValue(costs=1.0)  # type: ignore[call-arg]
+    with pytest.raises(ArgumentError, match=r"'seeds': did you mean 'seed'\?"):
+        TrialInfo(None, seeds=1)  # type: ignore[call-arg, arg-type]
