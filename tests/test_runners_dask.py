@@ -329,19 +329,28 @@ def test_own_cluster_limits_scheduler_file_and_joining_workers(
 def test_closing_leaves_the_scheduler_file_of_another_process_sharing_the_run(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
+    """The file names the latest open cluster: closing an older one leaves it, and closing the
+    one it names hands it back to the one it replaced while that one is open."""
     sc = scenario(space, n_workers=1, output_directory=tmp_path)
-    first = DaskParallelRunner(SerialRunner(seed_as_cost, sc))
-    second = DaskParallelRunner(SerialRunner(seed_as_cost, sc))  # writes the file again
+    runners = [DaskParallelRunner(SerialRunner(seed_as_cost, sc)) for _ in range(3)]
+    file = runners[0].scheduler_file
+    assert file is not None
+
+    def named() -> str:
+        assert file.stat().st_mode & 0o777 == 0o600
+        return str(json.loads(file.read_text())["address"])
+
+    first, second, third = runners
     try:
-        assert second.scheduler_file is not None
-        address = json.loads(second.scheduler_file.read_text())["address"]
-        assert address == second.client.scheduler.address
+        assert named() == third.client.scheduler.address  # each wrote the file again
+        third.close()
+        assert named() == second.client.scheduler.address  # the one it replaced, still open
         first.close()
-        assert json.loads(second.scheduler_file.read_text())["address"] == address
+        assert named() == second.client.scheduler.address
     finally:
-        first.close()
-        second.close()
-    assert not second.scheduler_file.exists()
+        for runner in runners:
+            runner.close()
+    assert not file.exists()
 
 
 SHARING_PROCESS = """

@@ -65,6 +65,7 @@ from smacx.runners.serial import (
     picklable,
     results_logged_by_caller,
 )
+from smacx.storage import owner_id, owner_is_alive
 from smacx.trial import StatusType, TrialInfo, TrialValue
 
 if TYPE_CHECKING:
@@ -322,6 +323,7 @@ class DaskParallelRunner(AbstractRunner):
         self._durations: deque[float] = deque(maxlen=32)
         self._last_read: float | None = None  # time.monotonic() when a result was last read
         self.scheduler_file: Path | None = None
+        self._scheduler_file: _SchedulerFile | None = None
         self._cluster: LocalCluster | None = None
         self._owns_client: bool = dask_client is None
         self._closed: bool = False
@@ -442,16 +444,14 @@ class DaskParallelRunner(AbstractRunner):
                 # cluster's address into it; close() deletes only a file naming this cluster.
                 output_path.mkdir(parents=True, exist_ok=True)
                 self.scheduler_file = output_path / SCHEDULER_FILE
-                client.write_scheduler_file(str(self.scheduler_file))  # type: ignore[no-untyped-call]
-                # Only this user may read it: whoever can reach the scheduler runs code as them.
-                self.scheduler_file.chmod(0o600)
+                self._scheduler_file = _SchedulerFile.write(self.scheduler_file, client)
         except BaseException:
             self._cluster.close()
             raise
         # A script whose optimize() was interrupted (Ctrl-C) and never closed the SMAC: the
         # cluster is closed before the interpreter shuts down, not by dask's own exit hooks,
         # which found the trials' workers gone and printed errors.
-        self._close_at_exit = _CloseAtExit(client, self._cluster, self.scheduler_file)
+        self._close_at_exit = _CloseAtExit(client, self._cluster, self._scheduler_file)
         # A runner dropped without close() (``SMAC(scenario, f).optimize()`` in a loop, each
         # with its own cluster) closes its cluster when it is collected, in a thread of its
         # own: the collector may run in any thread, dask's event loop included, which cannot
@@ -764,7 +764,7 @@ class DaskParallelRunner(AbstractRunner):
         if finalizer is not None:
             finalizer.detach()
         if self._close_at_exit.cancel():  # else the exit hook closed it already
-            _close_cluster(self._client, self._cluster, self.scheduler_file, quietly=False)
+            _close_cluster(self._client, self._cluster, self._scheduler_file, quietly=False)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -1354,8 +1354,10 @@ class _CloseAtExit:
     forked from the one that started the cluster: multiprocessing's children run threading's
     exit hooks too, and would close the cluster through copies of its connections."""
 
-    def __init__(self, client: Client, cluster: LocalCluster, scheduler_file: Path | None) -> None:
-        self._parts: tuple[Client, LocalCluster, Path | None] | None = (
+    def __init__(
+        self, client: Client, cluster: LocalCluster, scheduler_file: _SchedulerFile | None
+    ) -> None:
+        self._parts: tuple[Client, LocalCluster, _SchedulerFile | None] | None = (
             client,
             cluster,
             scheduler_file,
@@ -1530,9 +1532,9 @@ def _join_closing() -> None:
 
 
 def _close_cluster(
-    client: Client, cluster: LocalCluster, scheduler_file: Path | None, *, quietly: bool
+    client: Client, cluster: LocalCluster, scheduler_file: _SchedulerFile | None, *, quietly: bool
 ) -> None:
-    """Close a runner's own client and cluster, and delete its scheduler file if that still
+    """Close a runner's own client and cluster, and give up its scheduler file if that still
     names this cluster (another process sharing the run may have written its own since);
     ``quietly``: errors are dropped."""
     try:
@@ -1559,8 +1561,8 @@ def _close_cluster(
                 cluster.close()
             finally:
                 scheduler_log.removeFilter(_drop_failed_broadcasts)
-            if scheduler_file is not None and _names_scheduler(scheduler_file, address):
-                scheduler_file.unlink(missing_ok=True)
+            if scheduler_file is not None:
+                scheduler_file.release(address)
     except Exception:
         if not quietly:
             raise
@@ -1641,6 +1643,74 @@ def _scheduler_saturation(client: Client) -> float | None:
         return float(value)
     except Exception:  # only a hint depends on it
         return None
+
+
+@dataclass
+class _SchedulerFile:
+    """The scheduler file of a runner's own cluster, in the run's output directory, which
+    ``dask worker --scheduler-file`` reads to join the run.
+
+    Processes sharing a run each start a cluster; the file names the latest one's, and
+    carries the id of the process that wrote it (``smacx_owner``; dask reads only the address).
+    A process that closes its cluster while the file still names it hands the file back to
+    the process whose file it replaced, if that one still runs, and deletes it otherwise:
+    so the file names a live process's cluster for as long as one runs.
+
+    Attributes:
+        path: The file.
+        previous: What the file held before this process wrote it, if its process still ran.
+    """
+
+    path: Path
+    previous: str | None = None
+
+    @classmethod
+    def write(cls, path: Path, client: Client) -> _SchedulerFile:
+        previous = None
+        with contextlib.suppress(OSError):
+            previous = path.read_text()
+        info = dict(client.scheduler_info())
+        info["smacx_owner"] = owner_id()
+        _write_private(path, json.dumps(info, indent=2))
+        _open_schedulers.add(info["address"])
+        return cls(path, previous if previous is not None and _runs(previous) else None)
+
+    def release(self, address: str | None) -> None:
+        """Give the file up (this process's cluster at ``address`` is closing)."""
+        _open_schedulers.discard(address or "")
+        if not _names_scheduler(self.path, address):
+            return  # another process's now
+        if self.previous is not None and _runs(self.previous):
+            _write_private(self.path, self.previous)
+        else:
+            self.path.unlink(missing_ok=True)
+
+
+#: Addresses of the schedulers of this process's runners that are open.
+_open_schedulers: set[str] = set()
+
+
+def _runs(scheduler_file: str) -> bool:
+    """Whether the cluster that a scheduler file's text names still runs, as far as its
+    process can be checked (one on another host counts as running)."""
+    try:
+        info = json.loads(scheduler_file)
+        owner, address = info["smacx_owner"], info["address"]
+    except (ValueError, KeyError, TypeError):
+        return False  # (not written by smacx)
+    if owner == owner_id():
+        return address in _open_schedulers
+    return owner_is_alive(owner)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` at once (a reader never sees half of it), readable by this user only:
+    whoever can reach a scheduler runs code as its user."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    os.replace(temporary, path)
 
 
 def _names_scheduler(path: Path, address: str | None) -> bool:
