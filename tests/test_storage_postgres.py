@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -511,6 +512,29 @@ def test_no_message_shows_a_password_given_in_another_form(postgres_server: Post
         with pytest.raises(StorageError) as caught:
             PostgresStorage(url, "r", timeout=5)
         assert "hun" not in str(caught.value), str(caught.value)
+
+
+def test_a_database_of_encoding_sql_ascii_holds_runs_too(postgres_server: PostgresServer) -> None:
+    """createdb on a cluster made without a locale gives SQL_ASCII, whose text psycopg hands
+    back as bytes unless the connection asks for UTF8: every new run was called damaged."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0")
+    url = postgres_server.url.rsplit("/", 1)[0] + "/" + name
+    try:
+        space = ConfigurationSpace({"mode": ["café", "thé"], "x": (0.0, 1.0)}, seed=0)
+        sc = Scenario(space, name="ascii", n_trials=4, output_directory=None, seed=0)
+        with SMAC(sc, lambda config: config["x"], storage=url, progress=False) as smac:
+            smac.optimize()
+        with SMAC(sc, storage=url) as again:
+            assert {c["mode"] for c in again.runhistory.get_configs()} <= {"café", "thé"}
+            assert again.runhistory.n_finished == 4
+        assert PostgresStorage.run_names(url) == ["ascii"]
+    finally:
+        with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_a_password_that_is_also_a_host_or_a_short_word_leaves_the_message_readable() -> None:

@@ -215,6 +215,9 @@ class PostgresStorage:
                 "keepalives_interval": 10,
                 "keepalives_count": 3,
                 "tcp_user_timeout": self._milliseconds(),
+                # (a database of encoding SQL_ASCII, as createdb makes on a cluster without a
+                # locale, would otherwise hand text back as bytes)
+                "client_encoding": "UTF8",
             }
             conn = psycopg.connect(
                 self.url,
