@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -249,25 +250,28 @@ class CommandTarget:
                         if self.result == "stdout"
                         else Path(self.workdir or ".") / self.result.format_map(raw)
                     )
-                    before = _stat(result_path)
-                    done = _run(
-                        command,
-                        cwd=self.workdir if host is None else None,
-                        env={**os.environ, **self.env} if self.env else None,
-                        memory_limit=self.memory_limit,
-                    )
-                    stderr = done.stderr
-                    if host is not None:
-                        if done.returncode == 255 and _REACHED not in stderr:
-                            # ssh's own failure (the command never ran): another host runs
-                            # the trial, and the other workers leave this one alone a while.
-                            unreachable[host] = _tail(stderr) or " (it printed nothing)"
-                            _mark(host, down=True)
-                            continue
-                        _mark(host, down=False)
-                        stderr = stderr.replace(_REACHED + "\n", "", 1)
-                    text, source = self._result(done.returncode, done.stdout, stderr, command,
-                                                host, result_path, before)  # fmt: skip
+                    shared = None if "{trial_dir}" in self.result else result_path
+                    with _taking_turns(shared):
+                        before = _stat(result_path)
+                        done = _run(
+                            command,
+                            cwd=self.workdir if host is None else None,
+                            env={**os.environ, **self.env} if self.env else None,
+                            memory_limit=self.memory_limit,
+                        )
+                        stderr = done.stderr
+                        if host is not None:
+                            if done.returncode == 255 and _REACHED not in stderr:
+                                # ssh's own failure (the command never ran): another host
+                                # runs the trial, and the other workers leave this one alone
+                                # a while.
+                                unreachable[host] = _tail(stderr) or " (it printed nothing)"
+                                _mark(host, down=True)
+                                continue
+                            _mark(host, down=False)
+                            stderr = stderr.replace(_REACHED + "\n", "", 1)
+                        text, source = self._result(done.returncode, done.stdout, stderr,
+                                                    command, host, result_path, before)  # fmt: skip
                 break
         value = self._number(text, source, command)
         if not math.isfinite(value):
@@ -437,6 +441,22 @@ class CommandTarget:
                     lock.close()  # (releases the lock)
                 return
             time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _taking_turns(result: Path | None) -> Iterator[None]:
+    """Hold a lock on the result file ``result`` while a trial's command runs and its result
+    is read: trials of this machine (its workers and processes) that write the same file
+    take turns, so none reads another's measurement. None: nothing to share."""
+    if result is None:
+        yield
+        return
+    key = hashlib.sha256(str(result.resolve()).encode()).hexdigest()[:24]
+    folder = Path(tempfile.gettempdir()) / f"smacx-results-{os.getuid()}"
+    folder.mkdir(exist_ok=True)
+    with (folder / f"{key}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # (released as the file closes)
+        yield
 
 
 #: Seconds between two measurements of a command's memory (``CommandTarget.memory_limit``).
@@ -609,6 +629,15 @@ class Workload:
         if self.instances:
             fields["instances"] = list(self.instances)
         fields.update(overrides)
+        result = self.target.result
+        if fields["n_workers"] > 1 and result != "stdout" and not _placeholders(result, "result"):
+            # One file for every trial: the trials would take turns (see _taking_turns).
+            raise ScenarioError(
+                f"result must name a file of each trial's own when several trials run at "
+                f"once (workers = {fields['n_workers']}); got {result!r}, one file for all. "
+                "Have the command write it into its trial's folder, as result = "
+                "'{trial_dir}/" + Path(result).name + "'."
+            )
         hosts = self.target.hosts
         if hosts and fields["n_workers"] > len(hosts):
             # A worker without a host waits for one, and the wait counts towards the timeout:

@@ -362,6 +362,33 @@ def test_a_result_file_left_by_an_earlier_trial_is_not_read(
         target(config(space, n=4), seed=0)  # writes nothing: the 3 is not its measurement
 
 
+def test_trials_that_write_one_result_file_take_turns(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Two trials at once (threads here; processes of one machine alike) with one result
+    file: each reads its own measurement, never the other's, which it would find there if
+    both ran at once. More than one worker on a fixed result file is refused."""
+    target = CommandTarget("echo {n} > out.txt; sleep 0.4", result="out.txt", workdir=str(tmp_path))
+    results: dict[int, float] = {}
+
+    def trial(n: int) -> None:
+        results[n] = target(config(space, n=n), seed=0)
+
+    threads = [threading.Thread(target=trial, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {1: 1.0, 2: 2.0}
+    file = tmp_path / "knobs.toml"
+    file.write_text(KNOBS.replace("n_trials = 12", "n_trials = 12\nresult = 'out.txt'"))
+    with pytest.raises(ScenarioError, match=r"result must name a file of each trial's own .*"
+                       r"result = '\{trial_dir\}/out.txt'"):  # fmt: skip
+        load_workload(file).scenario(output_directory=None, n_workers=2)
+    file.write_text(KNOBS.replace("n_trials = 12", "n_trials = 12\nresult = '{trial_dir}/o'"))
+    assert load_workload(file).scenario(output_directory=None, n_workers=2).n_workers == 2
+
+
 def test_an_inactive_knob_is_an_empty_word(tmp_path: Path) -> None:
     """A knob whose condition is unmet is in no configuration: the command gets '' for it (the
     trial runs, no KeyError), which ``${m:+--momentum "$m"}`` can turn into no flag at all."""
