@@ -395,6 +395,57 @@ def test_a_sharing_process_that_exits_leaves_this_scheduler_file(
         assert not mine.scheduler_file.exists()
 
 
+JOINED_WORKER_SCRIPT = """
+import subprocess, sys
+from pathlib import Path
+from ConfigSpace import ConfigurationSpace
+from smacx import Scenario, SerialRunner
+from smacx.runners.dask import DaskParallelRunner
+from mytarget import target  # a module next to this script
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    sc = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_workers=1, output_directory=out)
+    with DaskParallelRunner(SerialRunner(target, sc)) as runner:
+        ours = set(runner.client.nthreads())
+        # As a user starts it: another folder, an environment that has smacx, nothing more.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+             str(runner.scheduler_file), "--nthreads", "1", "--no-dashboard",
+             "--host", "127.0.0.1"],
+            cwd=out, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            runner.client.wait_for_workers(2, timeout=60)
+            joined = [w for w in runner.client.nthreads() if w not in ours]
+            print(runner.client.run(lambda: __import__("mytarget").__name__, workers=joined))
+        finally:
+            worker.terminate()
+            worker.wait(30)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_worker_joined_from_another_folder_imports_the_target_next_to_the_script(
+    tmp_path: Path,
+) -> None:
+    """`dask worker` puts no folder of its own on the import path: a worker started from
+    elsewhere could not unpickle a target in a module next to the script (an audit's finding),
+    and got no trials. The runner's own cluster puts the script's folder there for it."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "mytarget.py").write_text("def target(config, seed):\n    return 1.0\n")
+    (app / "main.py").write_text(JOINED_WORKER_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, str(app / "main.py"), str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=100, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "'mytarget'" in done.stdout, done.stdout + done.stderr[-3000:]
+
+
 #: The start of the scripts that tests run in a process of their own.
 SLEEPY_SCRIPT = """
 import os, signal, sys, threading, time

@@ -41,7 +41,7 @@ try:
     import cloudpickle  # type: ignore[import-untyped]
     import dask
     from dask.sizeof import sizeof
-    from distributed import Client, Future, KilledWorker, LocalCluster
+    from distributed import Client, Future, KilledWorker, LocalCluster, WorkerPlugin
 except ImportError as err:  # pragma: no cover - exercised only without dask installed
     raise ImportError(
         "DaskParallelRunner needs dask.distributed: pip install 'smacx[dask]'"
@@ -444,6 +444,9 @@ class DaskParallelRunner(AbstractRunner):
                 # cluster's address into it; close() deletes only a file naming this cluster.
                 output_path.mkdir(parents=True, exist_ok=True)
                 self.scheduler_file = output_path / SCHEDULER_FILE
+                # A worker that joins through the file imports the target from where this
+                # script's does (`dask worker` puts no folder of its own on the path).
+                client.register_plugin(_ImportFolder(_main_folder()))
                 self._scheduler_file = _SchedulerFile.write(self.scheduler_file, client)
         except BaseException:
             self._cluster.close()
@@ -1169,7 +1172,8 @@ class DaskParallelRunner(AbstractRunner):
                 logger.error(
                     "The dask worker %s cannot set up this run's trials (%s); it gets none from "
                     "now on. A worker must be able to import smacx and the target: start it in "
-                    "this process's environment and folder.",
+                    "this process's environment, with the target's folder on PYTHONPATH if it is "
+                    "not this script's.",
                     address,
                     why,
                 )
@@ -1643,6 +1647,35 @@ def _scheduler_saturation(client: Client) -> float | None:
         return float(value)
     except Exception:  # only a hint depends on it
         return None
+
+
+def _main_folder() -> str:
+    """The folder this process imports its main script's modules from, as Python put it
+    first on the import path: the script's folder, or the current one for ``python -m`` and
+    an interactive session. (Not the path's first entry now: dask puts its scratch folder
+    there.)"""
+    main = sys.modules.get("__main__")
+    file = getattr(main, "__file__", None)
+    if file is None or getattr(main, "__spec__", None) is not None:
+        return os.getcwd()
+    return os.path.dirname(os.path.abspath(str(file)))
+
+
+class _ImportFolder(WorkerPlugin):
+    """Puts a folder at the front of each worker's import path, as it joins the cluster.
+
+    Args:
+        folder: The folder (see :func:`_main_folder`).
+    """
+
+    name = "smacx-import-folder"
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def setup(self, worker: Any) -> None:
+        if self.folder not in sys.path:
+            sys.path.insert(0, self.folder)
 
 
 @dataclass
