@@ -395,6 +395,22 @@ def test_a_sharing_process_that_exits_leaves_this_scheduler_file(
         assert not mine.scheduler_file.exists()
 
 
+def test_a_level_set_on_dasks_logger_before_smacx_imports_dask_holds() -> None:
+    """The README's way to hide dask's lines: distributed reset the level to INFO as smacx
+    imported it, after the application had set it (an audit's finding)."""
+    script = (
+        "import logging\n"
+        "logging.getLogger('distributed').setLevel(logging.WARNING)\n"
+        "import smacx.runners.dask\n"
+        "print(logging.getLogger('distributed').level, logging.getLogger('tornado').level)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == [str(logging.WARNING), str(logging.CRITICAL)], done.stderr
+
+
 JOINED_WORKER_SCRIPT = """
 import subprocess, sys
 from pathlib import Path

@@ -37,16 +37,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from ConfigSpace import Configuration
 
-try:
-    import cloudpickle  # type: ignore[import-untyped]
-    import dask
-    from dask.sizeof import sizeof
-    from distributed import Client, Future, KilledWorker, LocalCluster, WorkerPlugin
-except ImportError as err:  # pragma: no cover - exercised only without dask installed
-    raise ImportError(
-        "DaskParallelRunner needs dask.distributed: pip install 'smacx[dask]'"
-    ) from err
-
 from smacx.errors import (
     ArgumentError,
     NoWorkersError,
@@ -67,6 +57,30 @@ from smacx.runners.serial import (
 )
 from smacx.storage import owner_id, owner_is_alive
 from smacx.trial import StatusType, TrialInfo, TrialValue
+
+# distributed sets the levels of its loggers (and tornado's, bokeh's) as it is first
+# imported, "distributed" to INFO: a level the application set before, such as WARNING to hide
+# dask's lines about starting and closing clusters, is restored after the import.
+_set_before = {
+    name: logging.getLogger(name).level
+    for name in list(logging.root.manager.loggerDict)
+    if "distributed" not in sys.modules
+    and name.split(".")[0] in ("distributed", "tornado", "bokeh")
+    and logging.getLogger(name).level != logging.NOTSET
+}
+try:
+    import cloudpickle  # type: ignore[import-untyped]
+    import dask
+    from dask.sizeof import sizeof
+    from distributed import Client, Future, KilledWorker, LocalCluster, WorkerPlugin
+except ImportError as err:  # pragma: no cover - exercised only without dask installed
+    raise ImportError(
+        "DaskParallelRunner needs dask.distributed: pip install 'smacx[dask]'"
+    ) from err
+for _name, _level in _set_before.items():
+    logging.getLogger(_name).setLevel(_level)
+del _set_before
+
 
 if TYPE_CHECKING:
     from dask.typing import Key
