@@ -121,7 +121,9 @@ class CommandTarget:
             file's ``timeout``.
         memory_limit: Megabytes of memory the command's processes (the shell, the programs
             it starts and theirs) may hold together, resident in RAM. They are measured
-            every ``MEMORY_POLL_SECONDS``; a command over the limit is killed with all its
+            every ``MEMORY_POLL_SECONDS`` (less often on a machine with so many processes
+            that measuring would take more than about 2% of a core); a command over the
+            limit is killed with all its
             processes and the target raises ``MemoryError`` (the trial is MEMORYOUT). Unlike
             ``Scenario.trial_memory_limit``, which bounds each process's address space, it
             counts a program's children too and not the address space a program only
@@ -478,37 +480,53 @@ def _run(
     )
     if memory_limit is None:
         return subprocess.run(command, capture_output=True, check=False, **kwargs)
-    import psutil
-
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs
     ) as proc:
         try:
-            root = psutil.Process(proc.pid)
-        except psutil.NoSuchProcess:  # (already reaped: it cannot be)
-            root = None
-        peak = 0.0
-        while True:
-            try:
-                out, err = proc.communicate(timeout=MEMORY_POLL_SECONDS)
-                return subprocess.CompletedProcess(command, proc.returncode, out, err)
-            except subprocess.TimeoutExpired:
-                pass
-            held = _resident_mb(root) if root is not None else 0.0
-            peak = max(peak, held)
-            if held > memory_limit:
-                break
-        assert root is not None
-        _kill_tree(root)
+            return _measured(proc, command, memory_limit)
+        except BaseException:  # (as subprocess.run does: an interrupt ends the command)
+            if proc.poll() is None:
+                proc.kill()
+            raise
+
+
+def _measured(
+    proc: subprocess.Popen[str], command: str, memory_limit: float
+) -> subprocess.CompletedProcess[str]:
+    """Wait for ``proc``, measuring its processes' memory every ``MEMORY_POLL_SECONDS``, or
+    less often where a measurement takes long (it reads every process of the machine): the
+    measuring takes at most about 2% of a core."""
+    import psutil
+
+    try:
+        root = psutil.Process(proc.pid)
+    except psutil.NoSuchProcess:  # (not reaped yet: it cannot be)
+        root = None
+    peak, interval = 0.0, MEMORY_POLL_SECONDS
+    while True:
         try:
-            out, err = proc.communicate(timeout=2.0)
-        except subprocess.TimeoutExpired as expired:  # a program that left the tree holds a pipe
-            out, err = (_decoded(x) for x in (expired.output, expired.stderr))
-            proc.kill()
-        raise MemoryError(
-            f"the command's processes held {peak:.0f} MB of memory together, over the "
-            f"limit of {memory_limit:g} MB, and were killed: {command}{_tail(err or out)}"
-        )
+            out, err = proc.communicate(timeout=interval)
+            return subprocess.CompletedProcess(command, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            pass
+        start = time.perf_counter()
+        held = _resident_mb(root) if root is not None else 0.0
+        interval = max(MEMORY_POLL_SECONDS, 50.0 * (time.perf_counter() - start))
+        peak = max(peak, held)
+        if held > memory_limit:
+            break
+    assert root is not None
+    _kill_tree(root)
+    try:
+        out, err = proc.communicate(timeout=2.0)
+    except subprocess.TimeoutExpired as expired:  # a program that left the tree holds a pipe
+        out, err = (_decoded(x) for x in (expired.output, expired.stderr))
+        proc.kill()
+    raise MemoryError(
+        f"the command's processes held {peak:.0f} MB of memory together, over the "
+        f"limit of {memory_limit:g} MB, and were killed: {command}{_tail(err or out)}"
+    )
 
 
 def _resident_mb(root: Any) -> float:
