@@ -46,11 +46,13 @@ import dataclasses
 import fcntl
 import hashlib
 import json
+import logging
 import math
 import os
 import re
 import shlex
 import signal
+import stat
 import string
 import subprocess
 import sys
@@ -70,6 +72,8 @@ if TYPE_CHECKING:
     from smacx.scenario import Scenario
 
 __all__ = ["CommandTarget", "Workload", "load_workload"]
+
+logger = logging.getLogger("smacx")
 
 #: Placeholders of a command template that are not knobs.
 TRIAL_FIELDS = ("seed", "instance", "budget", "trial_dir", "host")
@@ -431,16 +435,12 @@ class CommandTarget:
                     + f". Check that `{check} true` works."
                 )
             for host in left:
-                lock = _host_file(host, ".lock").open("a")
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    lock.close()
-                    continue
-                try:
-                    yield host
-                finally:
-                    lock.close()  # (releases the lock)
+                with _lock_file(_host_file(host, ".lock")) as lock:
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError:
+                        continue
+                    yield host  # (the lock goes as the file closes)
                 return
             time.sleep(0.05)
 
@@ -454,11 +454,65 @@ def _taking_turns(result: Path | None) -> Iterator[None]:
         yield
         return
     key = hashlib.sha256(str(result.resolve()).encode()).hexdigest()[:24]
-    folder = Path(tempfile.gettempdir()) / f"smacx-results-{os.getuid()}"
-    folder.mkdir(exist_ok=True)
-    with (folder / f"{key}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # (released as the file closes)
-        yield
+    with _lock_file(_private_folder("results") / f"{key}.lock") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            if str(result) not in _waited:
+                _waited.add(str(result))
+                logger.warning(
+                    "Trials that write the result file %s take turns: another trial of this "
+                    "machine writes it now, and the wait counts towards the trial's timeout. "
+                    "Give each trial a file of its own, as result = '{trial_dir}/%s'.",
+                    result,
+                    result.name,
+                )
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # (the lock goes as the file closes)
+
+
+#: Result files this process waited for its turn on (each is warned of once).
+_waited: set[str] = set()
+
+
+def _private_folder(kind: str) -> Path:
+    """This user's folder ``smacx-<kind>-<uid>`` in the temporary folder, for the lock files
+    that the workers and processes of this machine share; readable by this user only.
+
+    Raises:
+        CommandError: The folder exists but is not this user's own (a link, or another
+            user's), so another user could hold or redirect its locks.
+    """
+    folder = Path(tempfile.gettempdir()) / f"smacx-{kind}-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        got = (
+            "a link"
+            if stat.S_ISLNK(info.st_mode)
+            else f"a folder of user id {info.st_uid}"
+            if stat.S_ISDIR(info.st_mode)
+            else "a file"
+        )
+        raise CommandError(
+            f"{folder}, which holds this user's locks, must be a folder of this user's own "
+            f"(user id {os.getuid()}); got {got}. Remove it: another user may have made it to "
+            "hold or redirect the locks."
+        )
+    if info.st_mode & 0o077:  # (made by an earlier smacx with the umask's mode)
+        folder.chmod(0o700)
+    return folder
+
+
+@contextlib.contextmanager
+def _lock_file(path: Path) -> Iterator[int]:
+    """The descriptor of lock file ``path`` (made if absent; never through a link)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 #: Seconds between two measurements of a command's memory (``CommandTarget.memory_limit``).
@@ -480,29 +534,31 @@ def _run(
     )
     if memory_limit is None:
         return subprocess.run(command, capture_output=True, check=False, **kwargs)
+    import psutil
+
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs
     ) as proc:
         try:
-            return _measured(proc, command, memory_limit)
-        except BaseException:  # (as subprocess.run does: an interrupt ends the command)
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:  # (not reaped yet: it cannot be)
+            root = None
+        try:
+            return _measured(proc, root, command, memory_limit)
+        except BaseException:  # (an interrupt: the command ends, as with subprocess.run)
             if proc.poll() is None:
+                if root is not None:
+                    _kill_tree(root)
                 proc.kill()
             raise
 
 
 def _measured(
-    proc: subprocess.Popen[str], command: str, memory_limit: float
+    proc: subprocess.Popen[str], root: Any, command: str, memory_limit: float
 ) -> subprocess.CompletedProcess[str]:
-    """Wait for ``proc``, measuring its processes' memory every ``MEMORY_POLL_SECONDS``, or
-    less often where a measurement takes long (it reads every process of the machine): the
-    measuring takes at most about 2% of a core."""
-    import psutil
-
-    try:
-        root = psutil.Process(proc.pid)
-    except psutil.NoSuchProcess:  # (not reaped yet: it cannot be)
-        root = None
+    """Wait for ``proc`` (``root``: its ``psutil.Process``), measuring its processes' memory
+    every ``MEMORY_POLL_SECONDS``, or less often where a measurement takes long (it reads
+    every process of the machine): the measuring takes at most about 2% of a core."""
     peak, interval = 0.0, MEMORY_POLL_SECONDS
     while True:
         try:
@@ -584,9 +640,7 @@ _REACHED = "smacx: the command reached its host"
 def _host_file(host: str, suffix: str) -> Path:
     """A file of ``host`` in this user's folder of host locks (shared by the workers of this
     machine): ``.lock`` held while a trial runs there, ``.down`` when it was unreachable."""
-    folder = Path(tempfile.gettempdir()) / f"smacx-hosts-{os.getuid()}"
-    folder.mkdir(exist_ok=True)
-    return folder / (re.sub(r"[^A-Za-z0-9_.@-]", "_", host) + suffix)
+    return _private_folder("hosts") / (re.sub(r"[^A-Za-z0-9_.@-]", "_", host) + suffix)
 
 
 def _mark(host: str, down: bool) -> None:
@@ -648,12 +702,12 @@ class Workload:
             fields["instances"] = list(self.instances)
         fields.update(overrides)
         result = self.target.result
-        if fields["n_workers"] > 1 and result != "stdout" and not _placeholders(result, "result"):
-            # One file for every trial: the trials would take turns (see _taking_turns).
+        if fields["n_workers"] > 1 and result != "stdout" and "{trial_dir}" not in result:
+            # Trials writing one file would take turns (see _taking_turns), or wait for one.
             raise ScenarioError(
                 f"result must name a file of each trial's own when several trials run at "
-                f"once (workers = {fields['n_workers']}); got {result!r}, one file for all. "
-                "Have the command write it into its trial's folder, as result = "
+                f"once (workers = {fields['n_workers']}); got {result!r}, which two trials "
+                "may share. Have the command write it into its trial's folder, as result = "
                 "'{trial_dir}/" + Path(result).name + "'."
             )
         hosts = self.target.hosts

@@ -276,9 +276,9 @@ def test_a_command_over_its_memory_limit_is_killed_with_its_programs(tmp_path: P
     MEMORYOUT, its programs are gone, and the run goes on."""
     space = ConfigurationSpace({"mb": [20, 400]}, seed=0)
     pids = tmp_path / "pids"
-    hold = "import time; x = bytearray({mb} * 2**20); time.sleep(30)"
+    hold = "import time; x = bytearray({mb} * 2**20); time.sleep(3)"
     target = CommandTarget(
-        f"{sys.executable} -c '{hold}' & echo $! >> {pids}; sleep 2; kill $!; echo {{mb}}",
+        f"{sys.executable} -c '{hold}' & echo $! >> {pids}; wait; echo {{mb}}",
         memory_limit=250,
     )
     sc = Scenario(space, n_trials=2, deterministic=True, output_directory=None, seed=0)
@@ -363,7 +363,7 @@ def test_a_result_file_left_by_an_earlier_trial_is_not_read(
 
 
 def test_trials_that_write_one_result_file_take_turns(
-    space: ConfigurationSpace, tmp_path: Path
+    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Two trials at once (threads here; processes of one machine alike) with one result
     file: each reads its own measurement, never the other's, which it would find there if
@@ -375,18 +375,44 @@ def test_trials_that_write_one_result_file_take_turns(
         results[n] = target(config(space, n=n), seed=0)
 
     threads = [threading.Thread(target=trial, args=(n,)) for n in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with caplog.at_level("WARNING", logger="smacx"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert results == {1: 1.0, 2: 2.0}
+    assert "take turns" in caplog.text and "result = '{trial_dir}/out.txt'" in caplog.text
     file = tmp_path / "knobs.toml"
     file.write_text(KNOBS.replace("n_trials = 12", "n_trials = 12\nresult = 'out.txt'"))
     with pytest.raises(ScenarioError, match=r"result must name a file of each trial's own .*"
                        r"result = '\{trial_dir\}/out.txt'"):  # fmt: skip
         load_workload(file).scenario(output_directory=None, n_workers=2)
+    file.write_text(KNOBS.replace("n_trials = 12", "n_trials = 12\nresult = 'out-{x}.txt'"))
+    with pytest.raises(ScenarioError, match=r"which two trials may share"):
+        load_workload(file).scenario(output_directory=None, n_workers=2)
     file.write_text(KNOBS.replace("n_trials = 12", "n_trials = 12\nresult = '{trial_dir}/o'"))
     assert load_workload(file).scenario(output_directory=None, n_workers=2).n_workers == 2
+
+
+def test_a_lock_folder_that_is_not_this_users_own_is_refused(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Lock files live in smacx-<kind>-<uid> in the temporary folder: one that is a link
+    (made by another user, say) is refused, not followed; one of this user's that others may
+    read (an earlier smacx made it with the umask's mode) is made private."""
+    target = CommandTarget("echo 1 > out.txt", result="out.txt", workdir=str(tmp_path))
+    folder = tmp_path / f"smacx-results-{os.getuid()}"  # (tempfile.tempdir is tmp_path here)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    folder.symlink_to(elsewhere)
+    with pytest.raises(CommandError, match=r"must be a folder of this user's own .* got a link"):
+        target(config(space), seed=0)
+    assert not list(elsewhere.iterdir())
+    folder.unlink()
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    assert target(config(space), seed=0) == 1.0
+    assert folder.stat().st_mode & 0o777 == 0o700
 
 
 def test_an_inactive_knob_is_an_empty_word(tmp_path: Path) -> None:
