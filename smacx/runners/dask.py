@@ -23,6 +23,7 @@ import queue
 import signal
 import statistics
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -1747,17 +1748,44 @@ def _runs(scheduler_file: str) -> bool:
         return False  # (not written by smacx)
     if owner == owner_id():
         return address in _open_schedulers
-    return owner_is_alive(owner)
+    return owner_is_alive(owner) and _answers(address)
+
+
+def _answers(address: str) -> bool:
+    """Whether a dask scheduler answers at ``address`` within a second (a live process may
+    have closed its cluster). Connects as a client does, in a thread of its own (this one
+    may run an event loop), so the scheduler logs nothing about it."""
+    from distributed.comm.core import connect
+
+    async def probe() -> None:
+        comm = await connect(address, timeout=1.0)  # type: ignore[no-untyped-call]
+        await comm.close()
+
+    answered: list[bool] = []
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run(probe())
+            answered.append(True)
+
+    thread = threading.Thread(target=run, name="smacx-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(5.0)
+    return bool(answered)
 
 
 def _write_private(path: Path, text: str) -> None:
     """Write ``path`` at once (a reader never sees half of it), readable by this user only:
     whoever can reach a scheduler runs code as its user."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(temporary, path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # (mode 0600)
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _names_scheduler(path: Path, address: str | None) -> bool:
