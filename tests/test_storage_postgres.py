@@ -556,6 +556,16 @@ def test_a_password_that_is_also_a_host_or_a_short_word_leaves_the_message_reada
     assert _scrub("bad: password=hunter2; hunter2.", "host=h password=hunter2") == (
         "bad: password=***; ***."
     )
+    # a password whose edge is no letter or digit goes inside a word too; an "@" in the
+    # query does not stretch it; runs of spaces count as one (as one_line writes them)
+    dash = "postgresql://u:-hunter2@h/db?port=x-hunter2"
+    assert _scrub('invalid integer value "x-hunter2"', dash) == 'invalid integer value "x***"'
+    at = "postgresql://u:s3%zzcret@h/db?application_name=bob@laptop"
+    assert _scrub('invalid percent-encoded token: "s3%zzcret"', at) == (
+        'invalid percent-encoded token: "***"'
+    )
+    spaces = "postgresql://u:pass%20%20word@h/db"
+    assert _scrub('invalid sslmode value: "pass word"', spaces) == 'invalid sslmode value: "***"'
 
 
 def test_tables_of_a_smacx_that_recorded_no_layout_are_refused(postgres_url: str) -> None:

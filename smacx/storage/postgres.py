@@ -238,13 +238,13 @@ class PostgresStorage:
             # (libpq quotes a malformed URL's parts, the password among them: then psycopg's
             # error is not chained, or a traceback would show it)
             problem = one_line(err)
-            scrubbed = _scrub(problem, self.url)
+            shows = any(text in f"{err!r} {err}" for text in _secrets(self.url))
             raise StorageError(
                 f"cannot connect to the PostgreSQL database {redact(self.url)!r}: "
-                f"{scrubbed}. Check that the server runs and takes "
+                f"{_scrub(problem, self.url)}. Check that the server runs and takes "
                 "connections from this machine, and that the URL's user, password and "
                 "database are right (the database must exist: createdb NAME)."
-            ) from (err if scrubbed == problem else None)
+            ) from (None if shows else err)
         return conn
 
     def _milliseconds(self) -> int:
@@ -781,22 +781,33 @@ def _scrub(message: str, url: str) -> str:
     password (``postgres:postgres@postgres``) stays readable, and a short password's letters
     inside other words (``p`` in ``port``) stay too.
     """
+    shown = _shown_parts(url)
+    for text in _secrets(url):
+        quoted = re.escape(text)
+        message = message.replace(f":{text}@", ":***@")
+        message = re.sub(rf"(password\s*=\s*'?){quoted}", r"\1***", message)
+        if text not in shown:
+            # (a word's edge: only where the password's own edge is a letter or digit)
+            before = "(?<![A-Za-z0-9])" if text[0].isalnum() else ""
+            after = "(?![A-Za-z0-9])" if text[-1].isalnum() else ""
+            message = re.sub(before + quoted + after, "***", message)
+    return message
+
+
+def _secrets(url: str) -> set[str]:
+    """The forms the password of ``url`` may take in a message: as written, decoded, without
+    quotes, with runs of spaces as one (as :func:`~smacx.errors.one_line` writes them)."""
     from urllib.parse import unquote
 
-    found = re.findall(r"^[a-z0-9+.-]+://[^:/@]*:(.*)@", url)
+    # (up to the last "@" before the query: an unescaped "@" or "/" may be in the password)
+    found = re.findall(r"^[a-z0-9+.-]+://[^:/@]*:([^?#]*)@", url)
     found += re.findall(r"[?&]password=([^&]*)", url)
     found += re.findall(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url)
-    shown = _shown_parts(url)
+    forms: set[str] = set()
     for secret in found:
-        for text in {secret, unquote(secret), secret.strip("'")}:
-            if not text:
-                continue
-            quoted = re.escape(text)
-            message = message.replace(f":{text}@", ":***@")
-            message = re.sub(rf"(password\s*=\s*'?){quoted}", r"\1***", message)
-            if text not in shown:
-                message = re.sub(rf"(?<![A-Za-z0-9]){quoted}(?![A-Za-z0-9])", "***", message)
-    return message
+        for text in (secret, unquote(secret), secret.strip("'"), unquote(secret).strip("'")):
+            forms.update((text, " ".join(text.split())))
+    return {text for text in forms if text.strip()}
 
 
 def _shown_parts(url: str) -> set[str]:
