@@ -947,7 +947,9 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
                 # and an infinite range (or width) has no point to sample.
                 if kind == "integer" and not all(abs(b) <= _LARGEST for b in bounds):
                     raise fail(f"a range within [-2**53, 2**53] ({_LARGEST:,})", bounds)
-                if not math.isfinite(float(bounds[1]) - float(bounds[0])):
+                if not all(abs(b) <= sys.float_info.max for b in bounds) or not math.isfinite(
+                    float(bounds[1]) - float(bounds[0])
+                ):
                     raise fail("a finite range, of a finite width", bounds)
                 log = spec.get("log", False)
                 if not isinstance(log, bool):

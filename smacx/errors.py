@@ -163,18 +163,24 @@ def keyword_hints(
 
         @functools.wraps(init)
         def checked(self: _C, *args: Any, **kwargs: Any) -> None:
-            if len(args) > len(positional) and not takes_more:
-                raise ArgumentError(
-                    f"{cls.__name__} takes at most {len(positional)} positional argument(s) "
-                    f"({', '.join(positional)}); got {len(args)}. Pass the others by keyword, "
-                    f"e.g. {cls.__name__}(..., {by_keyword[0]}=...)."
-                )
-            for name in kwargs:
-                if name not in names:
+            try:
+                init(self, *args, **kwargs)
+            except TypeError:
+                # (only now: a hot constructor pays nothing for the hints; Python refuses
+                # such a call before the constructor's body runs)
+                if len(args) > len(positional) and not takes_more:
                     raise ArgumentError(
-                        f"{cls.__name__} got an unexpected keyword argument {name!r}: {fix(name)}"
-                    )
-            init(self, *args, **kwargs)
+                        f"{cls.__name__} takes at most {len(positional)} positional "
+                        f"argument(s) ({', '.join(positional)}); got {len(args)}. Pass the "
+                        f"others by keyword, e.g. {cls.__name__}(..., {by_keyword[0]}=...)."
+                    ) from None
+                for name in kwargs:
+                    if name not in names:
+                        raise ArgumentError(
+                            f"{cls.__name__} got an unexpected keyword argument {name!r}: "
+                            f"{fix(name)}"
+                        ) from None
+                raise
 
         cls.__init__ = checked  # type: ignore[method-assign,assignment]
         return cls

@@ -434,6 +434,15 @@ def test_an_inactive_knob_is_an_empty_word(tmp_path: Path) -> None:
         CommandTarget(target.command, pattern=r"^(.+)$")(sgd, seed=0)
 
 
+def test_a_json_knob_file_with_a_float_range_past_any_float_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "knobs.json"
+    huge = int("9" * 400)  # (JSON has integers of any size; TOML's stop at 64 bits)
+    knobs = {"x": {"type": "float", "range": [0, huge]}}
+    file.write_text(json.dumps({"command": "echo {x}", "knobs": knobs}))
+    with pytest.raises(ScenarioError, match=r"knob 'x': expected a finite range"):
+        load_workload(file)
+
+
 def test_a_knob_with_a_trial_fields_name_is_refused() -> None:
     """``{seed}`` would silently be the trial's seed, not the knob's value."""
     space = ConfigurationSpace({"seed": (0, 9)})
