@@ -67,7 +67,16 @@ def check_callback(callback: Callback) -> None:
         ScenarioError: A hook that cannot take its arguments, with the hook's signature.
     """
     kind = type(callback).__name__
-    for name in sorted(n for n in dir(type(callback)) if n.startswith("on_")):
+    # Methods of the callback's own classes: not attributes (a counter on_tell_calls), nor
+    # another framework's hooks in a class it also derives from.
+    own = {
+        name
+        for cls in type(callback).__mro__
+        if issubclass(cls, Callback) and cls is not Callback
+        for name, value in vars(cls).items()
+        if name.startswith("on_") and callable(value)
+    }
+    for name in sorted(own):
         if name not in HOOKS:
             close = difflib.get_close_matches(name, HOOKS, n=1)
             warnings.warn(

@@ -35,7 +35,13 @@ def test_a_method_named_as_no_hook_is_warned_of_with_the_closest_hook() -> None:
 
 
 def test_hooks_with_defaults_or_varargs_are_accepted(recwarn: pytest.WarningsRecorder) -> None:
-    class Loose(Callback):
+    class OtherFramework:
+        def on_train_begin(self) -> None:
+            pass
+
+    class Loose(Callback, OtherFramework):
+        on_tell_calls = 0  # an attribute, not a hook
+
         def on_start(self, smac: Any, extra: Any = None) -> None:
             pass
 
