@@ -981,6 +981,14 @@ class SMAC:
         incumbent = self.incumbent
         return [] if incumbent is None else self.runhistory.get_costs(incumbent)
 
+    def _at_max_budget(self) -> bool:
+        """Whether the incumbent's cost comes from trials at the scenario's ``max_budget``."""
+        keys = getattr(self.intensifier, "incumbent_keys", None)
+        top = self.scenario.max_budget
+        assert top is not None
+        budgets = [key.budget for key in keys()] if keys is not None else []
+        return bool(budgets) and all(b is not None and b >= top * (1 - 1e-9) for b in budgets)
+
     def _front_costs(self, incumbents: list[Configuration]) -> list[list[float]]:
         """Every incumbent's cost, as :meth:`_incumbent_costs` gives the best one's."""
         costs = getattr(self.intensifier, "incumbents_costs", None)
@@ -1058,6 +1066,8 @@ class SMAC:
                 multi = len(s.objectives) > 1
                 costs = self._front_costs(self.incumbents) if multi else [self._incumbent_costs()]
             met = [c for c in costs if c and all(x <= t for x, t in zip(c, s.termination_costs))]
+            if met and s.max_budget is not None and not self._at_max_budget():
+                met = []  # (a cost at a lower budget says little of the one at max_budget)
             if met:
                 reason = f"the incumbent's cost {met[0]} reached the threshold"
         if reason is None:

@@ -10,6 +10,7 @@ import pytest
 from ConfigSpace import Categorical, ConfigurationSpace
 
 from smacx import (
+    SMAC,
     RunHistory,
     Scenario,
     ScenarioError,
@@ -312,6 +313,27 @@ def test_incumbent_is_judged_at_the_highest_budget(space: ConfigurationSpace) ->
     run(rh, top, 10.0)  # worse than anything at budget 1, but the only result at budget 3
     assert sh.incumbents() == [low[1].config]
     assert sh.incumbent_keys()[0].budget == 3.0
+
+
+@pytest.mark.parametrize(("threshold", "n_run"), [(0.1, 69), (0.49, None)])
+def test_the_cost_threshold_counts_only_at_max_budget(threshold: float, n_run: Any) -> None:
+    """Costs at budget b are (x - 0.3)^2 + 0.5 - 0.5 / b: 0 is within reach at budget 1, but
+    at 27 no cost is below 0.48. A low budget's cost stopped the run after one trial (as
+    SMAC3 does); the threshold is the cost at max_budget, as configurations are compared."""
+    budgets: list[float] = []
+
+    def f(config: Any, seed: int, budget: float) -> float:
+        budgets.append(budget)
+        return float((config["x"] - 0.3) ** 2 + 0.5 - 0.5 / budget)
+
+    cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(cs, n_trials=69, min_budget=1, max_budget=27, deterministic=True,
+                  termination_cost_threshold=threshold, output_directory=None)  # fmt: skip
+    SMAC(sc, f, preset="hyperband", progress=False).optimize()
+    if n_run is not None:
+        assert len(budgets) == n_run  # never met
+    else:  # met by the first result at 27 within reach, and stopped there
+        assert budgets.count(27.0) >= 1 and len(budgets) < 69
 
 
 def test_pareto_front_with_two_objectives(space: ConfigurationSpace) -> None:
