@@ -46,7 +46,7 @@ from smacx.multifidelity import Hyperband, SuccessiveHalving
 from smacx.runhistory import RunHistory, plain_value
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
-from smacx.scenario import RESUMABLE_FIELDS, Scenario
+from smacx.scenario import MINIMIZES, RESUMABLE_FIELDS, Scenario
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import (
     Storage,
@@ -88,6 +88,7 @@ _ELSEWHERE = {
     "runhistory_encoder": "the model transforms costs itself, e.g. RandomForest(log_y=True)",
     "multi_objective_algorithm": "several objectives use ParEGO built in: give "
     "Scenario(objectives=[...])",
+    **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
 }
 
 

@@ -120,6 +120,13 @@ def is_run_name(name: object) -> bool:
     )
 
 
+#: The answer to a keyword of Optuna's or of other optimizers that maximize.
+MINIMIZES = (
+    "smacx minimizes every objective: have the target return the metric negated (-accuracy), "
+    "or a loss such as 1 - accuracy"
+)
+
+
 # An unknown field gets the close matches; SMAC(...)'s keywords, and a field of SMAC3's
 # Scenario that smacx has elsewhere, say where they belong.
 @keyword_hints(
@@ -129,6 +136,7 @@ def is_run_name(name: object) -> bool:
         },
         "use_default_config": "put the default configuration in the initial design: SMAC(..., "
         "initial_design=InitialDesign(additional_configs=[cs.get_default_configuration()]))",
+        **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
     }
 )
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ def test_a_closed_runner_is_not_a_lack_of_workers() -> None:
         ("overwrite", "it is a keyword of SMAC(...), not a field of Scenario."),
         ("model", "it is a keyword of SMAC(...), not a field of Scenario."),
         ("use_default_config", "InitialDesign(additional_configs="),
+        ("maximize", "smacx minimizes every objective: have the target return the metric"),
+        ("direction", "negated (-accuracy)"),
     ],
 )
 def test_scenario_names_the_unknown_field_and_the_fix(keyword: str, hint: str) -> None:
@@ -80,6 +82,7 @@ def test_scenario_names_the_unknown_field_and_the_fix(keyword: str, hint: str) -
         ("modle", "did you mean 'model'?"),
         ("config_selector", "smacx has no selector object: set random_probability"),
         ("runhistory_encoder", "RandomForest(log_y=True)"),
+        ("maximize", "smacx minimizes every objective"),
     ],
 )
 def test_smac_names_the_unknown_keyword_and_the_fix(
