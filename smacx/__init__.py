@@ -70,3 +70,25 @@ __all__ = [
 ]
 
 logging.getLogger("smacx").addHandler(logging.NullHandler())
+
+#: SMAC3's facades, and the preset of SMAC that does what each does.
+_SMAC3_FACADES = {
+    "HyperparameterOptimizationFacade": 'SMAC(scenario, f) (preset="hpo", the default)',
+    "HPOFacade": 'SMAC(scenario, f) (preset="hpo", the default)',
+    "BlackBoxFacade": 'SMAC(scenario, f, preset="blackbox")',
+    "RandomFacade": 'SMAC(scenario, f, preset="random")',
+    "HyperbandFacade": 'SMAC(scenario, f, preset="hyperband")',
+    "MultiFidelityFacade": 'SMAC(scenario, f, preset="multifidelity")',
+    "AlgorithmConfigurationFacade": "SMAC(scenario, f) with Scenario(instances=...)",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _SMAC3_FACADES:
+        # (an ImportError: `from smacx import X` turns an AttributeError into its own message)
+        raise ImportError(
+            f"smacx has no {name}, as SMAC3 has: one class, SMAC, takes a preset; use "
+            f"{_SMAC3_FACADES[name]}.",
+            name=name,
+        )
+    raise AttributeError(f"module 'smacx' has no attribute {name!r}")

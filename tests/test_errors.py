@@ -168,3 +168,8 @@ def test_scenario_points_every_keyword_of_smac_to_smac() -> None:
     from smacx.scenario import _SMAC_KEYWORDS
 
     assert set(_SMAC_KEYWORDS) == set(inspect.signature(SMAC).parameters) - {"scenario"}
+
+
+def test_a_facade_of_smac3_names_the_preset_that_does_its_work() -> None:
+    with pytest.raises(ImportError, match=r'smacx has no BlackBoxFacade.*preset="blackbox"'):
+        from smacx import BlackBoxFacade  # type: ignore[attr-defined]  # noqa: F401
