@@ -127,13 +127,12 @@ class CommandTarget:
             it starts and theirs) may hold together, resident in RAM. They are measured
             every ``MEMORY_POLL_SECONDS`` (less often on a machine with so many processes
             that measuring would take more than about 2% of a core); a command over the
-            limit is killed with all its
-            processes and the target raises ``MemoryError`` (the trial is MEMORYOUT). Unlike
-            ``Scenario.trial_memory_limit``, which bounds each process's address space, it
-            counts a program's children too and not the address space a program only
-            reserves (as Java and Go runtimes do). Commands here only: a host's memory is
-            not measured from this machine. :func:`load_workload` sets the knob file's
-            ``memory``.
+            limit is killed with all its processes and the target raises ``MemoryError``
+            (the trial is MEMORYOUT). Unlike ``Scenario.trial_memory_limit``, which bounds
+            each process's address space, it counts a program's children too and not the
+            address space a program only reserves (as Java and Go runtimes do). Commands
+            here only: a host's memory is not measured from this machine.
+            :func:`load_workload` sets the knob file's ``memory``.
     """
 
     command: str
