@@ -1701,12 +1701,12 @@ class _SchedulerFile:
     Processes sharing a run each start a cluster; the file names the latest one's, and
     carries the id of the process that wrote it (``smacx_owner``; dask reads only the address).
     A process that closes its cluster while the file still names it hands the file back to
-    the process whose file it replaced, if that one still runs, and deletes it otherwise:
-    so the file names a live process's cluster for as long as one runs.
+    the cluster whose file it replaced, if that one still runs (its process lives and its
+    scheduler answers), and deletes it otherwise.
 
     Attributes:
         path: The file.
-        previous: What the file held before this process wrote it, if its process still ran.
+        previous: What the file held before this process wrote it, if its cluster still ran.
     """
 
     path: Path
@@ -1769,7 +1769,10 @@ def _answers(address: str) -> bool:
             answered.append(True)
 
     thread = threading.Thread(target=run, name="smacx-scheduler-probe", daemon=True)
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:  # (no new thread at interpreter shutdown: taken as no answer)
+        return False
     thread.join(5.0)
     return bool(answered)
 
