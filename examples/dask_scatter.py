@@ -1,9 +1,10 @@
 """Tune an SVM on two dask workers, sending the data set to each worker once.
 
-``optimize(data_to_scatter=...)`` scatters the arrays to every worker when the first trial starts
-and hands them to each call of the target as keyword arguments, so a large data set is not sent
-again with every trial. With ``Scenario(n_workers=2)`` and no client, smacx starts (and closes) a
-local cluster of two worker processes itself.
+``optimize(data_to_scatter=...)`` sends large arrays (a pickle over 256 KiB) to each worker once,
+when the first trial starts, and hands them to each call of the target as keyword arguments, so a
+large data set is not sent again with every trial; small ones travel with each trial. With
+``Scenario(n_workers=2)`` and no client, smacx starts (and closes) a local cluster of two worker
+processes itself.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ A knob file (TOML, or the same keys as JSON)::
     timeout = 120                      # seconds a run may take (then TIMEOUT)
     memory = 4000                      # MB its processes may hold together (then MEMORYOUT)
     n_trials = 60
-    hosts = ["node1", "user@node2"]    # optional: one run per host at a time, over ssh
+    # hosts = ["node1", "user@node2"]  # one run per host at a time, over ssh (not with memory)
     # instances = ["small.cnf", "big.cnf"]  # raced over these; the command then uses {instance}
 
     [knobs]

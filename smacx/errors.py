@@ -2,7 +2,9 @@
 
 All of them derive from :class:`SmacxError`, and each also derives from the builtin exception a
 caller would naturally catch (``ScenarioError`` is a ``ValueError``), so ``except ValueError`` keeps
-working for code that does not know about smacx.
+working for code that does not know about smacx. A plain ``ImportError`` says that an optional
+package is missing (pandas, psycopg, dask), or that smacx has no class of a SMAC3 name
+(``from smacx import HyperparameterOptimizationFacade``).
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ class ScenarioMismatchError(SmacxError, ValueError):
 
 
 class TargetCrashedError(SmacxError, RuntimeError):
-    """The target function crashed on the first trial of a run (its traceback is in the message).
+    """The first trial that ``optimize()`` ran in this process crashed while no trial of the
+    run had worked yet, which usually means a bug in the target (its traceback is in the
+    message).
 
     Attributes:
         error: The crash's reason without the traceback (the exception's type and message),

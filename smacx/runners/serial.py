@@ -410,8 +410,9 @@ class SerialRunner(AbstractRunner):
     ``seed``, ``instance`` and ``budget`` that its signature declares (all of them if it takes
     ``**kwargs``), plus any data passed to ``submit_trial``. It returns the cost as a number, a
     dict of objective name to number, a sequence with one number per objective, or a tuple
-    ``(cost, info_dict)``. Any exception, or a cost that is NaN, infinite or not a number,
-    records the trial as CRASHED with the reason in ``additional_info``; that includes
+    ``(cost, info_dict)``. Any exception (but a ``MemoryError``: MEMORYOUT), or a cost that is
+    NaN, infinite or not a number, records the trial as CRASHED with the reason in
+    ``additional_info``; that includes
     ``BaseException`` subclasses such as ``SystemExit`` and ``asyncio.CancelledError``, but not
     ``KeyboardInterrupt``, which stops the run.
 
@@ -442,9 +443,10 @@ class SerialRunner(AbstractRunner):
 
     Raises:
         ScenarioError: The arguments are swapped (the target comes first), ``target_fn`` is not
-            callable, ``scenario`` is not a :class:`~smacx.Scenario`, or ``target_fn`` lacks an
+            callable, ``scenario`` is not a :class:`~smacx.Scenario`, ``target_fn`` lacks an
             argument the scenario needs (``instance`` when the scenario has instances,
-            ``budget`` when it has budgets).
+            ``budget`` when it has budgets), or requires one (without a default) that the
+            scenario never gives.
     """
 
     def __init__(self, target_fn: TargetFunction, scenario: Scenario) -> None:

@@ -10,7 +10,8 @@ A result is in the database the moment ``finish_trial`` returns; killing the pro
 rows. A process still working on the old run finds it gone at its next write, and stops with a
 :class:`~smacx.errors.StorageError`; its results never enter the new run.
 
-The tables (``smacx_runs``, ``smacx_meta``, ``smacx_configs``, ``smacx_trials``) are created in
+The tables (``smacx_layout``, ``smacx_runs``, ``smacx_meta``, ``smacx_configs``,
+``smacx_trials``) are created in
 the connection's schema when missing; a URL may pick the schema with
 ``?options=-csearch_path%3Dmyschema``. Needs psycopg 3 (``pip install 'smacx[postgres]'``).
 """
