@@ -1423,6 +1423,21 @@ def test_the_hpo_preset_smooths_the_forest_for_noisy_targets() -> None:
         assert proposer.noisy is not deterministic  # type: ignore[union-attr]
         forest = proposer.model  # type: ignore[union-attr]
         assert (forest.min_samples_leaf, forest.log_margin) == (leaf, margin)
+        split = 2 if deterministic else 3
+        assert (forest.min_samples_split, forest.ratio_features, forest.log_y) == (split, 1.0, True)
+
+
+def test_a_maximizer_given_turns_the_hpo_presets_trust_region_off() -> None:
+    """A user's maximizer may not take a region, as the README says; the preset's own does."""
+    from smacx import SMAC, Scenario
+    from smacx.encoding import Encoder
+    from smacx.maximizer import LocalAndRandomSearch
+
+    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), output_directory=None)
+    assert SMAC(scenario).selector.proposer.trust_region == 0.2  # type: ignore[union-attr]
+    search = LocalAndRandomSearch(Encoder(scenario.configspace), seed=0)
+    own = SMAC(scenario, maximizer=search).selector.proposer
+    assert own.trust_region == 0.0  # type: ignore[union-attr]
 
 
 def test_lowest_row_and_running_radii_read_only_new_rows_and_match_a_full_recount() -> None:
