@@ -524,25 +524,44 @@ def _run(
     """Run ``command`` in the shell, its output captured, as ``subprocess.run`` does; with
     ``memory_limit`` (MB), measure its processes' memory while it runs.
 
+    In a trial that runs in the run's own process (no time or memory limit of the
+    scenario's), the command's processes carry a token of their own and the watchdog ends
+    them if the run dies (``kill -9``): they would run on beside the trial's next run. A trial
+    under limits runs in a process the watchdog guards already, whose token they inherit.
+
     Raises:
         MemoryError: Its processes held more than ``memory_limit`` MB together: they have
             been killed (the message ends with what the command printed last).
     """
-    kwargs: dict[str, Any] = dict(
-        shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL, text=True, errors="replace"
-    )
-    if memory_limit is None:
-        return subprocess.run(command, capture_output=True, check=False, **kwargs)
     import psutil
 
+    from smacx.runners import watchdog
+
+    # (started first: a run killed while it would start could not guard the command)
+    guarded = "SMACX_TRIAL" not in os.environ and watchdog.start()
+    token = watchdog.new_token() if guarded else None
+    if token is not None:
+        env = {**(os.environ if env is None else env), "SMACX_TRIAL": token}
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs
+        command,
+        shell=True,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
     ) as proc:
-        try:
+        if token is not None:
+            watchdog.guard(proc.pid, token)
+        root = None
+        with contextlib.suppress(psutil.NoSuchProcess):  # (not reaped yet: it cannot be)
             root = psutil.Process(proc.pid)
-        except psutil.NoSuchProcess:  # (not reaped yet: it cannot be)
-            root = None
         try:
+            if memory_limit is None:
+                out, err = proc.communicate()
+                return subprocess.CompletedProcess(command, proc.returncode, out, err)
             return _measured(proc, root, command, memory_limit)
         except BaseException:  # (an interrupt: the command ends, as with subprocess.run)
             if proc.poll() is None:

@@ -8,6 +8,8 @@ import math
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -294,6 +296,41 @@ def test_a_command_over_its_memory_limit_is_killed_with_its_programs(tmp_path: P
     assert re.search(r"the command's processes held \d+ MB .* over the limit of 250 MB", error)
     for pid in pids.read_text().split():
         assert_ends(int(pid), "its trial")
+
+
+KILLED_RUN = """
+import sys
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, CommandTarget, Scenario
+pids = sys.argv[1]
+target = CommandTarget(f"sleep 60 & echo $! >> {pids}; sh -c 'sleep 60' & echo $! >> {pids}; wait")
+sc = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=1, output_directory=None)
+SMAC(sc, target, progress=False).optimize()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_run_takes_its_commands_along_without_limits(tmp_path: Path, signum: int) -> None:
+    """Without a time or memory limit a trial runs in the run's own process; the programs
+    its command started ran on after a kill -9 or a SIGTERM of the run (an audit's finding),
+    beside the trial's next run. The watchdog ends them."""
+    pids = tmp_path / "pids"
+    script = tmp_path / "run.py"
+    script.write_text(KILLED_RUN)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.Popen([sys.executable, str(script), str(pids)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids.read_text().split() if pids.exists() else []) < 2:
+            assert time.monotonic() < deadline, "the command did not start"
+            time.sleep(0.05)
+        run.send_signal(signum)
+        run.wait(timeout=30)
+        for pid in pids.read_text().split():
+            assert_ends(int(pid), "the killed run")
+    finally:
+        run.kill()
+        run.wait()
 
 
 def test_smacx_run_optimizes_a_knob_file_and_continues_it(

@@ -47,6 +47,8 @@ __all__ = [
     "covers_this_process",
     "end_marked",
     "forking_a_trial",
+    "guard",
+    "new_token",
     "register_trial",
     "start",
     "stop",
@@ -245,7 +247,7 @@ def forking_a_trial() -> Iterator[str]:
     global _in_flight
     with _lock:
         _in_flight += 1
-    token = f"{os.getpid()}-{next(_tokens)}-{secrets.token_hex(4)}"
+    token = new_token()
     _forking.trial, _forking.token = True, token
     try:
         yield token
@@ -253,6 +255,34 @@ def forking_a_trial() -> Iterator[str]:
         _forking.trial, _forking.token = False, None
         with _lock:
             _in_flight -= 1
+
+
+def new_token() -> str:
+    """A token for a trial's processes to carry in their environment (``SMACX_TRIAL``)."""
+    return f"{os.getpid()}-{next(_tokens)}-{secrets.token_hex(4)}"
+
+
+def guard(pid: int, token: str) -> bool:
+    """Have the watchdog end process ``pid``, a child of this process, with the processes
+    marked with ``token`` and all their descendants, if this process dies first.
+
+    For a program that a trial run in this process started (a trial without limits runs
+    here, and its programs would outlive a killed run): a command target's. Starts the
+    watchdog if none runs yet.
+
+    Returns:
+        Whether the watchdog has it (False where there is no watchdog).
+    """
+    if not start():
+        return False
+    with _lock:
+        if _write is None or _owner != os.getpid():
+            return False
+        try:
+            os.write(_write, b"+%d %s\n" % (pid, token.encode()))
+        except OSError:
+            return False
+    return True
 
 
 def end_marked(token: str) -> None:
