@@ -34,7 +34,8 @@ A knob file (TOML, or the same keys as JSON)::
 
 Instead of ``[knobs]``, ``space = "space.json"`` names a space saved by ConfigSpace
 (``ConfigurationSpace.to_json``), for conditions and forbidden clauses; a knob whose condition
-is unmet is an empty word (``m={momentum}; ./train ${m:+--momentum "$m"}`` drops the flag).
+is unmet is an empty word (``m={momentum}; ./train ${{m:+--momentum "$m"}}`` drops the flag; the
+shell's own braces are doubled, as every literal brace).
 Each placeholder is one quoted shell word: write it outside quotes. Knobs may not be named as
 trial fields (``seed``, ``instance``, ``budget``, ``trial_dir``, ``host``).
 """
@@ -1020,14 +1021,14 @@ def _placeholders(template: str, what: str) -> list[str]:
         ScenarioError: It is not a valid template, or has a positional or indexed field.
     """
     try:
-        parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template)]
+        parsed = list(string.Formatter().parse(template))
     except ValueError as err:
         raise ScenarioError(
             f"{what} is not a valid template ({err}): {template!r}. Write literal braces as "
             "{{ and }}."
         ) from None
     fields = []
-    for field, spec, conversion in parsed:
+    for before, field, spec, conversion in parsed:
         if field is None:
             continue
         if not re.fullmatch(r"[A-Za-z_][\w-]*", field):  # (knobs such as cache-size too)
@@ -1043,11 +1044,15 @@ def _placeholders(template: str, what: str) -> list[str]:
                 + (f":{spec}" if spec else "")
                 + "}"
             )
+            how = (
+                f"a shell's own braces are doubled, as ${{{written}}}"
+                if before.endswith("$")
+                else f"a number is formatted in the command, as $(printf '%.3f' {{{field}}})"
+            )
             raise ScenarioError(
                 f"{what} has the placeholder {written}; expected {{{field}}} with no format "
-                "spec or conversion: values reach the command as the text of the value. To "
-                "format a number, do it in the command (say, $(printf '%.3f' "
-                f"{{{field}}}))."
+                f"spec or conversion: values reach the command as the text of the value, and "
+                f"{how}."
             )
         fields.append(field)
     return fields

@@ -219,6 +219,8 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
          r"name must be a folder name"),
         ("command = 'echo {x:.3f}'\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"placeholder \{x:\.3f\}; expected \{x\} with no format spec"),
+        ("command = 'echo ${x:+-x}'\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"a shell's own braces are doubled, as \$\{\{x:\+-x\}\}"),
         ("command = 'echo'\n[knobs]\nx = {type='categorical', choices=[[1, 2], [3]]}",
          r"choices that are strings, numbers or booleans"),
         ("command = 'echo'\n[knobs]\nx = {type='integer', range=[0, 1e19]}", r"within \[-2\*\*53"),
