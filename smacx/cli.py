@@ -27,6 +27,7 @@ import re
 import sqlite3
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -363,7 +364,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     log.propagate = False  # (an application's root handlers would print every line again)
     try:
-        return _run(args, parser, log)
+        with warnings.catch_warnings():
+            # The library's warnings to the caller, on one line as the log's, not with the
+            # library's source line a Python caller would see.
+            def as_log(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+                log.warning("%s", message)
+
+            warnings.showwarning = as_log
+            return _run(args, parser, log)
     finally:
         log.removeHandler(handler)
         log.setLevel(level)

@@ -59,6 +59,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -213,14 +214,30 @@ class CommandTarget:
                 f"than {list(TRIAL_FIELDS)}. Rename the knob (say, {clashes[0]}_)."
             )
         known = set(configspace) | set(TRIAL_FIELDS)
+        quoted: list[str] = []
         for name in ("command", "result"):
-            for field in _placeholders(getattr(self, name), f"CommandTarget.{name}"):
+            for field in _placeholders(getattr(self, name), f"CommandTarget.{name}", quoted):
                 if field not in known:
                     raise ScenarioError(
                         f"CommandTarget.{name} names {{{field}}}, which is no knob of the space "
                         f"nor a trial field; expected one of {sorted(known)}. Write literal "
                         "braces as {{ and }}."
                     )
+        for field in dict.fromkeys(quoted):
+            # Each value is quoted for the shell already: inside quotes, a choice that needs
+            # quoting reaches the program with the quotes in it.
+            knob = configspace.get(field)
+            values = getattr(knob, "choices", None) or getattr(knob, "sequence", None) or ()
+            awkward = [v for v in values if shlex.quote(_text(v)) != _text(v)]
+            if awkward:
+                warnings.warn(
+                    f"CommandTarget's templates have {{{field}}} inside quotes, and a value "
+                    f"such as {_text(awkward[0])!r} would reach the program with quotes in it "
+                    f"(each placeholder is quoted for the shell already). Write {{{field}}} "
+                    "outside quotes.",
+                    UserWarning,
+                    stacklevel=3,
+                )
 
     def __call__(
         self,
@@ -1014,7 +1031,7 @@ def _is_scalar(value: object) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
-def _placeholders(template: str, what: str) -> list[str]:
+def _placeholders(template: str, what: str, quoted: list[str] | None = None) -> list[str]:
     """The field names of a ``str.format`` template.
 
     Raises:
@@ -1028,7 +1045,10 @@ def _placeholders(template: str, what: str) -> list[str]:
             "{{ and }}."
         ) from None
     fields = []
+    quoted = [] if quoted is None else quoted  # (filled with the fields inside quotes)
+    quote = ""  # the shell's quote open where the template's text has got to: ', " or none
     for before, field, spec, conversion in parsed:
+        quote = _quote_after(before, quote)
         if field is None:
             continue
         if not re.fullmatch(r"[A-Za-z_][\w-]*", field):  # (knobs such as cache-size too)
@@ -1054,8 +1074,30 @@ def _placeholders(template: str, what: str) -> list[str]:
                 f"spec or conversion: values reach the command as the text of the value, and "
                 f"{how}."
             )
+        if before.endswith("$") and not quote:
+            raise ScenarioError(
+                f"{what} has ${{{field}}}: the shell would read $ and the value as a variable "
+                f"(${{{field}}} with {field}=14 gives $14, empty); write {{{field}}} alone, "
+                f"or ${{{{...}}}} for a variable of the shell's own."
+            )
         fields.append(field)
+        if quote:
+            quoted.append(field)
     return fields
+
+
+def _quote_after(text: str, quote: str) -> str:
+    """The shell quote (``'``, ``"`` or "") open after ``text``, with ``quote`` open before it
+    (backslashes escape outside single quotes)."""
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif char in "'\"" and quote in ("", char):
+            quote = "" if quote == char else char
+    return quote
 
 
 def _text(value: object) -> str:

@@ -109,6 +109,16 @@ def test_a_failed_command_says_how_with_what_it_printed(space: ConfigurationSpac
         CommandTarget("true", result="missing.txt")(c, seed=0)
 
 
+def test_a_placeholder_inside_quotes_is_warned_of(space: ConfigurationSpace) -> None:
+    """Each value is quoted for the shell already: inside quotes, a value with a space would
+    reach the program with the quotes in it (an audit's finding)."""
+    with pytest.warns(UserWarning, match=r"\{mode\} inside quotes, and a value such as 'a b'"):
+        CommandTarget('echo --mode="{mode}"').check(space)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numbers never need quoting; nor do these
+        CommandTarget("echo {mode} \"n={n}\" '{{x}}' $(printf '%.3f' {r})").check(space)
+
+
 def test_bad_templates_are_refused_at_construction(space: ConfigurationSpace) -> None:
     with pytest.raises(ScenarioError, match=r"names \{threads\}, which is no knob"):
         CommandTarget("run --threads {threads}").check(space)
@@ -221,6 +231,8 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
          r"placeholder \{x:\.3f\}; expected \{x\} with no format spec"),
         ("command = 'echo ${x:+-x}'\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"a shell's own braces are doubled, as \$\{\{x:\+-x\}\}"),
+        ("command = 'run --threads=${x}'\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"has \$\{x\}: the shell would read \$ and the value as a variable"),
         ("command = 'echo'\n[knobs]\nx = {type='categorical', choices=[[1, 2], [3]]}",
          r"choices that are strings, numbers or booleans"),
         ("command = 'echo'\n[knobs]\nx = {type='integer', range=[0, 1e19]}", r"within \[-2\*\*53"),
@@ -579,7 +591,11 @@ def test_smacx_run_stops_at_a_broken_command_with_no_traceback(
     assert "Traceback" not in err and "exited with status 3" in err and "    oops" in err
     assert "--overwrite" in err and "--keep-going" in err and "raise_on_first_crash" not in err
     assert main([*args, "--keep-going"]) == 1  # all crash: no configuration worked
-    assert "no configuration worked" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "no configuration worked" in out
+    # the library's warning, as a line of the log (not with its source line)
+    assert "WARNING smacx: optimize() ended without an incumbent" in err
+    assert "UserWarning" not in err and "facade.py" not in err
     assert main(["show", str(tmp_path / "runs" / "broken"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["trials"] == {"CRASHED": 3}
 
