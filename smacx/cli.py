@@ -154,7 +154,9 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
         statuses = Counter(record.value.status.name for record in records)
         now = time.time()
         stale = sum(r.value.status is StatusType.RUNNING and abandoned(r, now) for r in records)
-        failures = _failures(records)
+        # (a knob file's command, stored by `smacx run`: failures shown by its template)
+        command = json.loads(storage.get_meta("measurement") or "{}").get("command")
+        failures = _failures(records, command)
         part = "the incumbent's trajectory"
         trajectory = json.loads(storage.get_meta("trajectory") or "[]")
         incumbent = None
@@ -208,17 +210,21 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
 _SHOWN_FAILURES = 5
 
 
-def _failures(records: Sequence[Any]) -> list[dict[str, Any]]:
+def _failures(records: Sequence[Any], command: str | None = None) -> list[dict[str, Any]]:
     """The finished trials that did not succeed, grouped by status and reason, most frequent
-    first (see :func:`run_report`)."""
+    first (see :func:`run_report`); with the ``command`` template of a knob file, a reason
+    shows the template where it quoted the trial's command, so that trials that failed alike
+    with other knob values or seeds count together."""
     groups: dict[tuple[str, str], list[int]] = {}
+    pattern = None if not command else _command_pattern(command)
     for record in records:
         status = record.value.status
         if status in (StatusType.RUNNING, StatusType.SUCCESS):
             continue
-        groups.setdefault((status.name, _reason(record.value.additional_info)), []).append(
-            record.key.config_id
-        )
+        reason = _reason(record.value.additional_info)
+        if pattern is not None:
+            reason = pattern.sub(" ".join(str(command).split()).replace("\\", "\\\\"), reason)
+        groups.setdefault((status.name, reason), []).append(record.key.config_id)
     ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     return [
         {
@@ -232,16 +238,36 @@ def _failures(records: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _command_pattern(template: str) -> re.Pattern[str] | None:
+    """A pattern of the commands that ``template`` (a knob file's) gives, with whitespace as
+    :func:`_reason` writes it: each placeholder is a word as shlex quotes it."""
+    import string
+
+    word = r"(?:'(?:[^']|'\"'\"')*'|[\w@%+=:,./-]*)"
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        return None
+    text = ""
+    for literal, field, _, _ in parts:
+        text += r"\s+".join(re.escape(chunk) for chunk in re.split(r"\s+", literal))
+        if field is not None:
+            text += word
+    return re.compile(text) if text.strip() else None
+
+
 def _reason(info: Any) -> str:
     """A failed trial's reason on one line: its ``error`` (the last line of its traceback if
     it has none), without what differs between trials that failed alike: the measured time
-    a time-out's reason ends with, and the address of a dask worker that died."""
+    a time-out's reason ends with, the memory a command held, and the address of a dask
+    worker that died."""
     if not isinstance(info, dict):
         return "(no reason stored)"
     text = str(info.get("error") or "").strip()
     if not text:
         text = (str(info.get("traceback") or "").strip().splitlines() or [""])[-1]
     text = re.sub(r" \(\d+(\.\d+)? s\)$", "", " ".join(text.split()))
+    text = re.sub(r"\bheld \d+ MB of memory\b", "held ... MB of memory", text)  # (as measured)
     text = re.sub(r"\b(tcp|tls|inproc|ucx|ws|wss)://[^\s),]+", r"\1://...", text)
     return (text[:197] + "...") if len(text) > 200 else text or "(no reason stored)"
 

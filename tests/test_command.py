@@ -600,6 +600,28 @@ def test_smacx_run_stops_at_a_broken_command_with_no_traceback(
     assert json.loads(capsys.readouterr().out)["trials"] == {"CRASHED": 3}
 
 
+def test_smacx_show_counts_commands_that_failed_alike_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each failed command's reason quotes the command, with its knob values and seed: shown
+    by the knob file's template instead, trials that failed alike count together."""
+    file = tmp_path / "big.toml"
+    file.write_text(
+        "command = 'if [ {n} -gt 4 ]; then echo too big >&2; exit 3; fi; echo {n} {seed}'\n"
+        "pattern = '^([0-9]+)'\n[knobs]\nn = {type='integer', range=[1, 9]}\n"
+    )
+    runs = str(tmp_path / "runs")
+    args = ["run", str(file), "--output-dir", runs, "--no-progress", "--n-trials", "9"]
+    assert main([*args, "--keep-going"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "runs" / "big"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    crashed = report["trials"]["CRASHED"]
+    [failure] = report["failures"]
+    assert failure["count"] == crashed >= 2
+    assert "exited with status 3: if [ {n} -gt 4 ]; then echo too big" in failure["reason"]
+
+
 def test_smacx_show_of_a_maximized_run_prints_the_measurement(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
