@@ -507,6 +507,7 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
             workload.target,
             storage=args.storage,
             intensifier=workload.intensifier(),
+            initial_design=workload.initial_design(),
             overwrite=args.overwrite,
             progress=not args.no_progress,
             raise_on_first_crash=not args.keep_going,

@@ -8,7 +8,8 @@ command's output or from a file it writes. ``smacx run knobs.toml`` runs such a 
 
     workload = load_workload("knobs.toml")
     smac = SMAC(workload.scenario(output_directory="runs"), workload.target,
-                intensifier=workload.intensifier())
+                intensifier=workload.intensifier(),
+                initial_design=workload.initial_design())
 
 A knob file (TOML, or the same keys as JSON)::
 
@@ -70,6 +71,7 @@ from smacx.scenario import RUN_NAME, is_run_name
 if TYPE_CHECKING:
     from ConfigSpace import Configuration, ConfigurationSpace
 
+    from smacx.initial_design import InitialDesign
     from smacx.intensifier import Intensifier
     from smacx.scenario import Scenario
 
@@ -711,6 +713,8 @@ class Workload:
         name: The run's name (the knob file's stem).
         instances: Problem instances the command is raced on (``{instance}``), as an
             algorithm configurator races a solver over its benchmark set; empty: none.
+        baseline: Whether a knob gives its ``default`` (the setting in use, say): the default
+            configuration is then measured first (see :meth:`initial_design`).
     """
 
     configspace: ConfigurationSpace
@@ -721,6 +725,7 @@ class Workload:
     workers: int
     name: str
     instances: tuple[str, ...] = ()
+    baseline: bool = False
 
     def scenario(self, **overrides: Any) -> Scenario:
         """The :class:`~smacx.Scenario` of the workload; ``overrides`` replace its fields
@@ -755,6 +760,15 @@ class Workload:
                 f"at a time); got {fields['n_workers']}. Add hosts, or use fewer workers."
             )
         return Scenario(self.configspace, **fields)
+
+    def initial_design(self) -> InitialDesign | None:
+        """The default configuration measured first, as the baseline, when a knob gives its
+        ``default``; None (the preset's design) otherwise."""
+        from smacx.initial_design import InitialDesign
+
+        if not self.baseline:
+            return None
+        return InitialDesign(additional_configs=[self.configspace.get_default_configuration()])
 
     def intensifier(self) -> Intensifier:
         """Racing that runs each configuration ``repeats`` times before comparing it, on as
@@ -902,6 +916,8 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         workers=data.get("workers", max(len(hosts), 1)),
         name=data.get("name", file.stem),
         instances=tuple(instances),
+        baseline="knobs" in data
+        and any(isinstance(spec, dict) and "default" in spec for spec in data["knobs"].values()),
     )
 
 

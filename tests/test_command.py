@@ -600,6 +600,22 @@ def test_smacx_run_stops_at_a_broken_command_with_no_traceback(
     assert json.loads(capsys.readouterr().out)["trials"] == {"CRASHED": 3}
 
 
+def test_a_knob_file_that_gives_defaults_has_them_measured_first(tmp_path: Path) -> None:
+    """A performance engineer's defaults are the settings in use: the baseline to beat."""
+    file = tmp_path / "base.toml"
+    file.write_text(
+        "command = 'echo {t} >> " + str(tmp_path / "ran") + "; echo {t}'\nn_trials = 4\n"
+        "[knobs]\nt = {type='integer', range=[1, 64], log=true, default=7}\n"
+    )
+    w = load_workload(file)
+    assert w.baseline and w.initial_design() is not None
+    runs = str(tmp_path / "runs")
+    assert main(["run", str(file), "--output-dir", runs, "--no-progress"]) == 0
+    assert (tmp_path / "ran").read_text().split()[0] == "7"
+    file.write_text("command = 'echo {t}'\n[knobs]\nt = {type='integer', range=[1, 64]}\n")
+    assert load_workload(file).initial_design() is None  # the preset's own design
+
+
 def test_smacx_show_counts_commands_that_failed_alike_together(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
