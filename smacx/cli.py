@@ -553,8 +553,10 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         return 1
     except ScenarioMismatchError as err:
         log.debug("smacx run failed", exc_info=True)
-        print(f"smacx run: {err}\nFrom the command line: --overwrite starts the run afresh; "
-              "--name NAME keeps this one and stores a run of that name.",
+        print(f"smacx run: {err}\nIn the knob file, repeats sets deterministic and the "
+              "intensifier, timeout sets trial_walltime_limit, and workers n_workers. From the "
+              "command line: --overwrite starts the run afresh; --name NAME keeps this one "
+              "and stores a run of that name.",
               file=sys.stderr)  # fmt: skip
         return 1
     except SmacxError as err:
