@@ -216,14 +216,11 @@ def _failures(records: Sequence[Any], command: str | None = None) -> list[dict[s
     shows the template where it quoted the trial's command, so that trials that failed alike
     with other knob values or seeds count together."""
     groups: dict[tuple[str, str], list[int]] = {}
-    pattern = None if not command else _command_pattern(command)
     for record in records:
         status = record.value.status
         if status in (StatusType.RUNNING, StatusType.SUCCESS):
             continue
-        reason = _reason(record.value.additional_info)
-        if pattern is not None:
-            reason = pattern.sub(" ".join(str(command).split()).replace("\\", "\\\\"), reason)
+        reason = _reason(record.value.additional_info, command)
         groups.setdefault((status.name, reason), []).append(record.key.config_id)
     ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     return [
@@ -238,25 +235,43 @@ def _failures(records: Sequence[Any], command: str | None = None) -> list[dict[s
     ]
 
 
-def _command_pattern(template: str) -> re.Pattern[str] | None:
-    """A pattern of the commands that ``template`` (a knob file's) gives, with whitespace as
-    :func:`_reason` writes it: each placeholder is a word as shlex quotes it."""
+def _with_template(text: str, template: str) -> str:
+    """``text`` (a reason, its whitespace collapsed) with the command that ``template`` (a
+    knob file's) made replaced by the template: found by the template's literal parts, in
+    order, after the reason's first ``": "`` (each placeholder a word between them). In one
+    pass, whatever the template: a text without them is returned as it is."""
     import string
 
-    word = r"(?:'(?:[^']|'\"'\"')*'|[\w@%+=:,./-]*)"
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError:
-        return None
-    text = ""
-    for literal, field, _, _ in parts:
-        text += r"\s+".join(re.escape(chunk) for chunk in re.split(r"\s+", literal))
-        if field is not None:
-            text += word
-    return re.compile(text) if text.strip() else None
+        return text
+    literals = [" ".join(literal.split()) for literal, _, _, _ in parts]
+    found = [literal for literal in literals if literal]
+    head = text.find(": ")
+    if not found or head < 0:
+        return text
+    start = text.find(found[0], head + 2)
+    if start < 0:
+        return text
+    end = start + len(found[0])
+    for literal in found[1:]:
+        at = text.find(literal, end)
+        if at < 0:
+            return text
+        end = at + len(literal)
+    # The words of placeholders before the first literal part and after the last.
+    flat = "".join(literal + ("\0" if field is not None else "") for literal, field, *_ in parts)
+    first, last = flat.find(found[0]), flat.rfind(found[-1]) + len(found[-1])
+    for _ in flat[:first].split():
+        start = text.rfind(" ", 0, max(start - 1, 0)) + 1
+    for _ in flat[last:].split():
+        space = text.find(" ", end + 1)
+        end = len(text) if space < 0 else space
+    return text[:start] + " ".join(template.split()) + text[end:]
 
 
-def _reason(info: Any) -> str:
+def _reason(info: Any, command: str | None = None) -> str:
     """A failed trial's reason on one line: its ``error`` (the last line of its traceback if
     it has none), without what differs between trials that failed alike: the measured time
     a time-out's reason ends with, the memory a command held, and the address of a dask
@@ -268,6 +283,8 @@ def _reason(info: Any) -> str:
         text = (str(info.get("traceback") or "").strip().splitlines() or [""])[-1]
     text = re.sub(r" \(\d+(\.\d+)? s\)$", "", " ".join(text.split()))
     text = re.sub(r"\bheld \d+ MB of memory\b", "held ... MB of memory", text)  # (as measured)
+    if command:
+        text = _with_template(text, command)
     text = re.sub(r"\b(tcp|tls|inproc|ucx|ws|wss)://[^\s),]+", r"\1://...", text)
     return (text[:197] + "...") if len(text) > 200 else text or "(no reason stored)"
 

@@ -216,16 +216,24 @@ class CommandTarget:
                 f"than {list(TRIAL_FIELDS)}. Rename the knob (say, {clashes[0]}_)."
             )
         known = set(configspace) | set(TRIAL_FIELDS)
-        quoted: list[str] = []
+        risky: dict[str, str] = {}
         for name in ("command", "result"):
-            for field in _placeholders(getattr(self, name), f"CommandTarget.{name}", quoted):
+            for field in _placeholders(getattr(self, name), f"CommandTarget.{name}", risky):
                 if field not in known:
                     raise ScenarioError(
                         f"CommandTarget.{name} names {{{field}}}, which is no knob of the space "
                         f"nor a trial field; expected one of {sorted(known)}. Write literal "
                         "braces as {{ and }}."
                     )
-        for field in dict.fromkeys(quoted):
+        for field in [f for f, why in risky.items() if why == "$"]:
+            warnings.warn(
+                f"CommandTarget's templates have ${{{field}}}: the shell reads $ and the value "
+                f"as a variable of its own (with {field}=14, $14, which is empty). Write "
+                f"{{{field}}} alone, or ${{{{...}}}} for a variable of the shell's.",
+                UserWarning,
+                stacklevel=3,
+            )
+        for field in [f for f, why in risky.items() if why == "quotes"]:
             # Each value is quoted for the shell already: inside quotes, a choice that needs
             # quoting reaches the program with the quotes in it.
             knob = configspace.get(field)
@@ -557,10 +565,11 @@ def _run(
 
     from smacx.runners import watchdog
 
-    # (started first: a run killed while it would start could not guard the command)
     guarded = "SMACX_TRIAL" not in os.environ and watchdog.start()
     token = watchdog.new_token() if guarded else None
     if token is not None:
+        # (known to the watchdog before the command starts: a run killed meanwhile ends it)
+        watchdog.guard(token)
         env = {**(os.environ if env is None else env), "SMACX_TRIAL": token}
     with subprocess.Popen(
         command,
@@ -573,8 +582,6 @@ def _run(
         text=True,
         errors="replace",
     ) as proc:
-        if token is not None:
-            watchdog.guard(proc.pid, token)
         root = None
         with contextlib.suppress(psutil.NoSuchProcess):  # (not reaped yet: it cannot be)
             root = psutil.Process(proc.pid)
@@ -1047,11 +1054,19 @@ def _is_scalar(value: object) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
-def _placeholders(template: str, what: str, quoted: list[str] | None = None) -> list[str]:
+def _placeholders(template: str, what: str, risky: dict[str, str] | None = None) -> list[str]:
     """The field names of a ``str.format`` template.
 
+    Args:
+        template: The template.
+        what: What it is, for messages.
+        risky: Filled with the fields the shell may mangle, by field: ``"quotes"`` (inside
+            quotes: a value quoted for the shell gets quotes in it) or ``"$"`` (right after an
+            unescaped ``$``: the shell reads ``$`` and the value as a variable, ``$14``).
+
     Raises:
-        ScenarioError: It is not a valid template, or has a positional or indexed field.
+        ScenarioError: It is not a valid template, or has a positional or indexed field, or
+            one with a format spec or conversion.
     """
     try:
         parsed = list(string.Formatter().parse(template))
@@ -1061,10 +1076,10 @@ def _placeholders(template: str, what: str, quoted: list[str] | None = None) -> 
             "{{ and }}."
         ) from None
     fields = []
-    quoted = [] if quoted is None else quoted  # (filled with the fields inside quotes)
-    quote = ""  # the shell's quote open where the template's text has got to: ', " or none
-    for before, field, spec, conversion in parsed:
-        quote = _quote_after(before, quote)
+    risky = {} if risky is None else risky
+    state = ""  # where the shell is when the template's text has got here: ', ", # or none
+    for index, (before, field, spec, conversion) in enumerate(parsed):
+        state = _shell_state_after(before, state, first=index == 0)
         if field is None:
             continue
         if not re.fullmatch(r"[A-Za-z_][\w-]*", field):  # (knobs such as cache-size too)
@@ -1090,30 +1105,32 @@ def _placeholders(template: str, what: str, quoted: list[str] | None = None) -> 
                 f"spec or conversion: values reach the command as the text of the value, and "
                 f"{how}."
             )
-        if before.endswith("$") and not quote:
-            raise ScenarioError(
-                f"{what} has ${{{field}}}: the shell would read $ and the value as a variable "
-                f"(${{{field}}} with {field}=14 gives $14, empty); write {{{field}}} alone, "
-                f"or ${{{{...}}}} for a variable of the shell's own."
-            )
         fields.append(field)
-        if quote:
-            quoted.append(field)
+        if state in ("", '"') and re.search(r"(?<!\\)\$$", before):
+            risky.setdefault(field, "$")
+        elif state in ("'", '"'):
+            risky.setdefault(field, "quotes")
     return fields
 
 
-def _quote_after(text: str, quote: str) -> str:
-    """The shell quote (``'``, ``"`` or "") open after ``text``, with ``quote`` open before it
-    (backslashes escape outside single quotes)."""
+def _shell_state_after(text: str, state: str, first: bool) -> str:
+    """Where the shell is after ``text`` of a template, from ``state`` before it: in single
+    or double quotes (``'``, ``"``), in a comment (``#``), or none (""). Backslashes escape
+    outside single quotes; a ``#`` starts a comment at the start of a word. A rough reading
+    of the shell's grammar, for warnings only."""
     escaped = False
-    for char in text:
-        if escaped:
+    for i, char in enumerate(text):
+        if state == "#":
+            state = "" if char == "\n" else state
+        elif escaped:
             escaped = False
-        elif char == "\\" and quote != "'":
+        elif char == "\\" and state != "'":
             escaped = True
-        elif char in "'\"" and quote in ("", char):
-            quote = "" if quote == char else char
-    return quote
+        elif char in "'\"" and state in ("", char):
+            state = "" if state == char else char
+        elif char == "#" and not state and (text[i - 1] in " \t\n;&|(" if i else first):
+            state = "#"
+    return state
 
 
 def _text(value: object) -> str:

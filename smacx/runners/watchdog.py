@@ -81,8 +81,15 @@ def sweep(trials, tokens):
     # Suspend the trials' processes, those marked with their tokens and all descendants,
     # looking again until no new one appears, then kill them.
     tree = {}
+    live = {}
+    for pid, process in trials.items():
+        try:
+            if process.is_running():  # (the same process: psutil compares start times)
+                live[pid] = process
+        except psutil.Error:
+            pass
     for _ in range(10):
-        children, new = {}, dict(trials)
+        children, new = {}, dict(live)
         for process in psutil.process_iter(["ppid", "uids"]):
             children.setdefault(process.info["ppid"], []).append(process)
             if tokens and marked(process, tokens):
@@ -126,11 +133,17 @@ while True:
                 sweep({}, {line[1:].decode()})
             except Exception:
                 pass
+        if line.startswith(b"="):  # a token only: its processes are found by it
+            tokens.add(line[1:].decode())
         if line.startswith(b"+"):
-            pid, _, token = line[1:].partition(b" ")
+            pid, token, started = (line[1:].split(b" ") + [b"", b""])[:3]
             tokens.add(token.decode())
             try:
-                trials[int(pid)] = psutil.Process(int(pid))
+                process = psutil.Process(int(pid))
+                # (the trial's process may have ended, and its pid gone to another, before
+                # this line was read: then it is not the trial's)
+                if abs(process.create_time() - float(started)) < 2.0:
+                    trials[int(pid)] = process
             except (ValueError, psutil.Error):
                 pass
     for pid, process in list(trials.items()):
@@ -212,7 +225,7 @@ def start() -> bool:
         except Exception as err:
             _failed = pid
             logger.warning(
-                "no watchdog for limited trials' processes (%s): if this process is killed, "
+                "no watchdog for trials' processes (%s): if this process is killed, "
                 "programs that its trials started may run on",
                 err,
             )
@@ -262,9 +275,10 @@ def new_token() -> str:
     return f"{os.getpid()}-{next(_tokens)}-{secrets.token_hex(4)}"
 
 
-def guard(pid: int, token: str) -> bool:
-    """Have the watchdog end process ``pid``, a child of this process, with the processes
-    marked with ``token`` and all their descendants, if this process dies first.
+def guard(token: str) -> bool:
+    """Have the watchdog end the processes marked with ``token`` (``SMACX_TRIAL`` in their
+    environment) and all their descendants, if this process dies first. (By the token, not
+    by a pid: a process that ended may have its pid taken by another before the run dies.)
 
     For a program that a trial run in this process started (a trial without limits runs
     here, and its programs would outlive a killed run): a command target's. Starts the
@@ -279,7 +293,7 @@ def guard(pid: int, token: str) -> bool:
         if _write is None or _owner != os.getpid():
             return False
         try:
-            os.write(_write, b"+%d %s\n" % (pid, token.encode()))
+            os.write(_write, b"=%s\n" % token.encode())
         except OSError:
             return False
     return True
@@ -319,13 +333,23 @@ def register_trial() -> bool:
     if fd is None or token is None:
         return False
     try:
-        os.write(fd, b"+%d %s\n" % (os.getpid(), token.encode()))
+        os.write(fd, b"+%d %s %.3f\n" % (os.getpid(), token.encode(), _started()))
         return True
     except OSError:
         return False
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def _started() -> float:
+    """This process's start time, as psutil gives it (0 if it cannot)."""
+    try:
+        import psutil
+
+        return float(psutil.Process().create_time())
+    except Exception:
+        return 0.0
 
 
 def stop() -> None:
