@@ -407,18 +407,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     log.propagate = False  # (an application's root handlers would print every line again)
     try:
-        with warnings.catch_warnings():
-            # The library's warnings to the caller, on one line as the log's, not with the
-            # library's source line a Python caller would see.
-            def as_log(message: Warning | str, *args: Any, **kwargs: Any) -> None:
-                log.warning("%s", message)
-
-            warnings.showwarning = as_log
+        # The library's warnings to the caller are printed as lines of the log, not with
+        # the library's source line a Python caller would see (only how they are printed:
+        # a caller that records warnings still gets them).
+        formatwarning = warnings.formatwarning
+        warnings.formatwarning = _as_log_line
+        try:
             return _run(args, parser, log)
+        finally:
+            if warnings.formatwarning is _as_log_line:
+                warnings.formatwarning = formatwarning
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
         log.propagate = propagate
+
+
+def _as_log_line(message: Warning | str, *args: Any, **kwargs: Any) -> str:
+    """A warning as ``smacx run`` prints it (``warnings.formatwarning``)."""
+    return f"WARNING smacx: {message}\n"
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging.Logger) -> int:
@@ -570,10 +577,11 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         return 1
     except ScenarioMismatchError as err:
         log.debug("smacx run failed", exc_info=True)
-        print(f"smacx run: {err}\nIn the knob file, repeats sets deterministic and the "
-              "intensifier, timeout sets trial_walltime_limit, and workers n_workers. From the "
-              "command line: --overwrite starts the run afresh; --name NAME keeps this one "
-              "and stores a run of that name.",
+        print(f"smacx run: {err}\nIn the knob file, the knobs (their ranges, choices and "
+              "defaults) make the configspace, repeats sets deterministic and the "
+              "intensifier, and timeout sets trial_walltime_limit. From the command line: "
+              "--overwrite starts the run afresh; --name NAME keeps this one and stores a run "
+              "of that name.",
               file=sys.stderr)  # fmt: skip
         return 1
     except SmacxError as err:
