@@ -261,7 +261,11 @@ def _with_template(text: str, template: str) -> str:
             return text
         end = at + len(literal)
     # The words of placeholders before the first literal part and after the last.
-    flat = "".join(literal + ("\0" if field is not None else "") for literal, field, *_ in parts)
+    flat = " ".join(
+        "".join(
+            literal + ("\0" if field is not None else "") for literal, field, *_ in parts
+        ).split()
+    )
     first, last = flat.find(found[0]), flat.rfind(found[-1]) + len(found[-1])
     for _ in flat[:first].split():
         start = text.rfind(" ", 0, max(start - 1, 0)) + 1

@@ -355,3 +355,25 @@ def test_show_on_a_copy_without_its_wal_file_says_to_copy_that_too(tmp_path: Pat
             run_report(copy)
         shutil.copy(database.with_name("runhistory.db-wal"), copy / "runhistory.db-wal")
     assert run_report(copy)["trials"] == {"SUCCESS": 1}
+
+
+@pytest.mark.parametrize(
+    ("template", "reason", "shown"),
+    [
+        ("{prog}   --x\n {x}\techo  {y} {z}",  # whitespace as the template spells it
+         "E: exited with status 3: ./a --x 0.5 echo 1 2 oops",
+         "E: exited with status 3: {prog} --x {x} echo {y} {z} oops"),
+        ("python3 crashy.py {x} {mode}",
+         "E: exited with status 3: python3 crashy.py 0.96 bad error: unsupported",
+         "E: exited with status 3: python3 crashy.py {x} {mode} error: unsupported"),
+        ("./run {a}{b} end",  # not this template's command: as it was
+         "E: exited with status 3: ./other 1 2",
+         "E: exited with status 3: ./other 1 2"),
+    ],
+)  # fmt: skip
+def test_a_failed_commands_reason_shows_its_knob_files_template(
+    template: str, reason: str, shown: str
+) -> None:
+    from smacx.cli import _with_template
+
+    assert _with_template(reason, template) == shown
