@@ -109,13 +109,15 @@ class SMAC:
             configurations) or ``"multifidelity"`` (Hyperband over proposals of the ``"hpo"``
             forest, log-EI and search, as BOHB does with its density model, but without
             ``"hpo"``'s trust region, plateau radius and plateau share). The two
-            multi-fidelity presets need a scenario with ``min_budget`` and ``max_budget``.
+            multi-fidelity presets need a scenario with ``min_budget`` and ``max_budget``, or
+            with instances and no budgets, whose stages then count instances (as in SMAC3).
         model: The surrogate, replacing the preset's (e.g. ``RandomForest(n_trees=20)``).
         acquisition: The acquisition settings, replacing the preset's (e.g. ``LCB(beta=2)``).
         maximizer: The acquisition maximizer, replacing the preset's (and its trust region).
         initial_design: Which configurations start the run (Sobol by default).
         intensifier: Intensification settings: :class:`~smacx.Intensifier` (racing, the
-            default), or ``SuccessiveHalving``/``Hyperband`` for multi-fidelity scenarios.
+            default), or ``SuccessiveHalving``/``Hyperband`` for multi-fidelity scenarios
+            (budgets, or instances raced on more and more of them).
             None continues a stored run with the settings it was started with.
         random_probability: Share of proposals drawn at random after the initial design
             (the preset's default when None). Before the model has ``max(3, d + 1)`` results
@@ -982,12 +984,17 @@ class SMAC:
         incumbent = self.incumbent
         return [] if incumbent is None else self.runhistory.get_costs(incumbent)
 
-    def _at_max_budget(self) -> bool:
-        """Whether the incumbent's cost comes from trials at the scenario's ``max_budget``."""
+    def _at_top_fidelity(self) -> bool:
+        """Whether the incumbent's cost comes from trials at the scenario's ``max_budget`` or,
+        with an intensifier that races instances, from trials on all of them."""
         keys = getattr(self.intensifier, "incumbent_keys", None)
+        trial_keys = keys() if keys is not None else []
+        if getattr(self.intensifier, "races_keys", False):
+            return len(trial_keys) >= len(getattr(self.intensifier, "keys", ()))
         top = self.scenario.max_budget
-        assert top is not None
-        budgets = [key.budget for key in keys()] if keys is not None else []
+        if top is None:
+            return True
+        budgets = [key.budget for key in trial_keys]
         return bool(budgets) and all(b is not None and b >= top * (1 - 1e-9) for b in budgets)
 
     def _front_costs(self, incumbents: list[Configuration]) -> list[list[float]]:
@@ -1067,8 +1074,8 @@ class SMAC:
                 multi = len(s.objectives) > 1
                 costs = self._front_costs(self.incumbents) if multi else [self._incumbent_costs()]
             met = [c for c in costs if c and all(x <= t for x, t in zip(c, s.termination_costs))]
-            if met and s.max_budget is not None and not self._at_max_budget():
-                met = []  # (a cost at a lower budget says little of the one at max_budget)
+            if met and not self._at_top_fidelity():
+                met = []  # (a cost at a lower budget, or on fewer instances, says little)
             if met:
                 reason = f"the incumbent's cost {met[0]} reached the threshold"
         if reason is None:
@@ -1536,6 +1543,9 @@ class SMAC:
                 at = f", at budget {budget:g}"
                 if budget < top:
                     at += f" (below max_budget={top:g}: none has completed it yet)"
+            every = len(getattr(self.intensifier, "keys", ()))
+            if getattr(self.intensifier, "races_keys", False) and n < every:
+                at = f", on {n} of {every} instance-seed pairs (none has run on all yet)"
             if len(self.scenario.objectives) > 1:
                 lines.append(
                     f"  Pareto front: {len(self.incumbents)} configuration(s) "

@@ -6,6 +6,14 @@ multiplies the budget by ``eta`` and repeats until the largest budget is reached
 through the brackets ``s = s_max, ..., 0`` (from the most aggressive, starting at the smallest
 budget, to plain evaluation at the largest); successive halving always runs one of them.
 
+A scenario with instances and no ``min_budget``/``max_budget`` races on the instances instead,
+as SMAC3 does: a stage's "budget" is a number of keys, from one to all of them. A configuration
+runs on the first ``c_i`` keys in stage ``i`` (its trials have no budget), keeps the results of
+the stages before, and is compared by its mean cost over those ``c_i`` keys. The counts are
+the budgets of :func:`hyperband_brackets` from 1 to the number of keys, rounded down. The same
+holds for a scenario that is not deterministic with ``n_seeds > 1`` and no instances: the
+stages add seeds.
+
 With ``R = max_budget / min_budget`` and ``s_max = floor(log_eta(R))``, bracket ``s`` starts
 ``n = ceil((s_max + 1) / (s + 1) * eta**s)`` configurations at budget ``max_budget / eta**s``.
 Stage ``i`` holds ``n_i = floor(n * eta**-i)`` (at least one) of them, as in Li et al. (2018),
@@ -56,6 +64,7 @@ __all__ = [
     "Hyperband",
     "SuccessiveHalving",
     "hyperband_brackets",
+    "key_brackets",
 ]
 
 logger = logging.getLogger("smacx")
@@ -163,6 +172,33 @@ def hyperband_brackets(
     return tuple(brackets)
 
 
+def key_brackets(n_keys: int, eta: float) -> tuple[BracketSchedule, ...]:
+    """The Hyperband brackets of a race on keys (instance-seed pairs) instead of budgets.
+
+    The brackets of :func:`hyperband_brackets` from 1 to ``n_keys``, each stage's budget
+    rounded down to a whole number of keys (10 instances, ``eta=3``: the first bracket's
+    stages run on 1, 3 and 10 of them). Where two stages round to the same count, the later
+    one only narrows the field.
+
+    Args:
+        n_keys: The number of keys a configuration runs on in the last stage (>= 1).
+        eta: The halving rate (> 1).
+
+    Raises:
+        ScenarioError: An argument is out of range.
+    """
+    _check_keys(n_keys)
+    brackets = hyperband_brackets(1, n_keys, eta)
+    return tuple(
+        BracketSchedule(
+            br.s,
+            br.n_configs,
+            tuple(float(max(1, math.floor(b * (1 + _RATIO_SLACK)))) for b in br.budgets),
+        )
+        for br in brackets
+    )
+
+
 # -- settings ----------------------------------------------------------------------------------
 
 
@@ -206,21 +242,27 @@ class _HalvingSettings:
             object.__setattr__(self, "pending_config_timeout", plain_number(timeout))
 
     def _schedules(self, scenario: Scenario) -> tuple[BracketSchedule, ...]:
-        """The brackets this intensifier cycles through on ``scenario``."""
-        if scenario.min_budget is None or scenario.max_budget is None:
+        """The brackets this intensifier cycles through on ``scenario``; without budgets, the
+        stages' budgets are numbers of keys (instance-seed pairs)."""
+        if scenario.min_budget is not None and scenario.max_budget is not None:
+            return hyperband_brackets(scenario.min_budget, scenario.max_budget, self.eta)
+        n_keys = len(make_keys(scenario, self.n_seeds, self.instance_order))
+        if n_keys < 2:
             raise ScenarioError(
                 f"{type(self).__name__} needs a multi-fidelity scenario: set "
-                "Scenario.min_budget and Scenario.max_budget (e.g. epochs or a data fraction); "
-                f"got min_budget={scenario.min_budget!r}, max_budget={scenario.max_budget!r}."
+                "Scenario.min_budget and Scenario.max_budget (e.g. epochs or a data fraction), "
+                "or give the scenario instances to race on (stages then run configurations on "
+                f"more and more of them); got min_budget={scenario.min_budget!r}, "
+                f"max_budget={scenario.max_budget!r} and {n_keys} instance-seed pair."
             )
-        return hyperband_brackets(scenario.min_budget, scenario.max_budget, self.eta)
+        return key_brackets(n_keys, self.eta)
 
     def build(self, scenario: Scenario, selector: ConfigSelector, history: RunHistory) -> Halving:
         """Start on ``history``, taking new configurations from ``selector``.
 
         Raises:
-            ScenarioError: The scenario has no ``min_budget``/``max_budget``, or a setting does
-                not fit it.
+            ScenarioError: The scenario has neither ``min_budget``/``max_budget`` nor more than
+                one key to race on, or a setting does not fit it.
         """
         return Halving(self, self._schedules(scenario), scenario, selector, history)
 
@@ -231,7 +273,8 @@ class SuccessiveHalving(_HalvingSettings):
     """Settings of successive halving: ``SMAC(..., intensifier=SuccessiveHalving(eta=3))``.
 
     Every bracket is the same Hyperband bracket: by default the most aggressive one, which starts
-    at the smallest budget the scenario allows.
+    at the smallest budget the scenario allows. A scenario with instances and no budgets races
+    on the instances: the budgets count instance-seed pairs (see :func:`key_brackets`).
 
     Args:
         eta: The halving rate (> 1): each stage keeps the best ``1/eta`` configurations of the
@@ -271,10 +314,14 @@ class SuccessiveHalving(_HalvingSettings):
         if self.bracket is None:
             return brackets[:1]
         if self.bracket > s_max:
+            over = (
+                f"min_budget={scenario.min_budget}, max_budget={scenario.max_budget}"
+                if scenario.min_budget is not None
+                else f"a race on {brackets[0].budgets[-1]:g} instance-seed pairs"
+            )
             raise ScenarioError(
-                f"SuccessiveHalving.bracket must be at most s_max = {s_max} for min_budget="
-                f"{scenario.min_budget}, max_budget={scenario.max_budget}, eta={self.eta}; "
-                f"got {self.bracket!r}."
+                f"SuccessiveHalving.bracket must be at most s_max = {s_max} for {over}, "
+                f"eta={self.eta}; got {self.bracket!r}."
             )
         return (brackets[s_max - self.bracket],)
 
@@ -313,7 +360,9 @@ class Hyperband(_HalvingSettings):
     """Settings of Hyperband: ``SMAC(..., intensifier=Hyperband(eta=3))``.
 
     Runs the brackets ``s = s_max, s_max - 1, ..., 0`` in turn (one *iteration*), then starts
-    over; see :func:`hyperband_brackets` for their sizes and budgets.
+    over; see :func:`hyperband_brackets` for their sizes and budgets. A scenario with instances
+    and no budgets races on the instances: the budgets count instance-seed pairs (see
+    :func:`key_brackets`).
 
     Args:
         eta: The halving rate (> 1): each stage keeps the best ``1/eta`` configurations of the
@@ -386,9 +435,15 @@ class Halving:
         settings: The settings it was built from.
         brackets: The bracket schedules cycled through (Hyperband: ``s_max`` down to 0;
             successive halving: one).
-        budgets: Every budget a trial may get, increasing.
-        keys: The ordered instance-seed pairs each configuration runs on in every stage.
-        iteration_budget: Exact budget of one pass over :attr:`brackets`, all keys included.
+        races_keys: Whether the stages count keys instead of budgets (a scenario with
+            instances, or seeds, and no ``min_budget``/``max_budget``): stage ``i`` runs a
+            configuration on the first ``budgets[i]`` keys, and its trials have no budget.
+        budgets: Every budget a trial may get, increasing; when racing keys, every number of
+            keys a stage may run a configuration on.
+        keys: The ordered instance-seed pairs each configuration runs on in every stage (when
+            racing keys, a prefix of them per stage).
+        iteration_budget: Exact budget of one pass over :attr:`brackets`, all keys included;
+            when racing keys, the number of trials of one pass.
     """
 
     def __init__(
@@ -404,9 +459,19 @@ class Halving:
         self.brackets = brackets
         self.budgets: tuple[float, ...] = tuple(sorted({b for br in brackets for b in br.budgets}))
         self.keys = make_keys(scenario, settings.n_seeds, settings.instance_order)
-        self.iteration_budget = float(
-            sum((br.exact_budget(len(self.keys)) for br in brackets), Fraction())
-        )
+        self.races_keys = scenario.min_budget is None
+        if self.races_keys:  # new trials per stage: the keys beyond the stage before's
+            self.iteration_budget = float(
+                sum(
+                    n * (b - (br.budgets[i - 1] if i else 0))
+                    for br in brackets
+                    for i, (n, b) in enumerate(zip(br.n_configs, br.budgets))
+                )
+            )
+        else:
+            self.iteration_budget = float(
+                sum((br.exact_budget(len(self.keys)) for br in brackets), Fraction())
+            )
         self._n_keys = len(self.keys)
         self._key_index = KeyIndex(self.keys, scenario.deterministic)
         self._label = type(settings).label or "halving"
@@ -416,13 +481,15 @@ class Halving:
         self._closed: set[int] = set()
         self._bracket_of: dict[int, int] = {}
         self._next_number = 0
-        # (config id, budget) -> key index -> costs, and the trial's key (deterministic: maybe
-        # told with a seed of its own); and the mean once every key is in
-        self._results: dict[tuple[int, float], dict[int, list[float]]] = {}
-        self._trials: dict[tuple[int, float], dict[int, TrialKey]] = {}
+        # (config id, trial budget) -> key index -> costs, and the trial's key (deterministic:
+        # maybe told with a seed of its own); and, per stage budget, the mean once every key of
+        # the stage is in
+        self._results: dict[tuple[int, float | None], dict[int, list[float]]] = {}
+        self._trials: dict[tuple[int, float | None], dict[int, TrialKey]] = {}
         self._complete: dict[float, dict[int, list[float]]] = {b: {} for b in self.budgets}
-        # (config id, budget) with a successful trial; without one, no incumbent there
-        self._succeeded: set[tuple[int, float]] = set()
+        # (config id, trial budget) -> the first key index with a successful trial; without
+        # one among a stage's keys, no incumbent there
+        self._first_success: dict[tuple[int, float | None], int] = {}
         self._handed: set[TrialKey] = set()  # handed out, not yet seen in the history
         self._seen = 0
         self._scanned: set[int] = set()
@@ -432,12 +499,14 @@ class Halving:
         self._refresh()
         self._resuming = False
         logger.info(
-            "%s: budgets %s, %d bracket schedule(s), %d key(s) per configuration and stage; "
+            "%s: %s %s, %d bracket schedule(s), %d key(s) per configuration%s; "
             "%d open bracket(s) continued from the history.",
             self._label,
+            "stages on numbers of keys" if self.races_keys else "budgets",
             [float(f"{b:.6g}") for b in self.budgets],
             len(brackets),
             self._n_keys,
+            " in the last stage" if self.races_keys else " and stage",
             len(self._open),
         )
 
@@ -462,11 +531,11 @@ class Halving:
                 best = self._incumbent_ids[0]
                 budget = self._incumbent_budget()
                 logger.info(
-                    "%s: config %d, cost %s at budget %g.",
+                    "%s: config %d, cost %s %s.",
                     "Incumbent of the stored run" if self._resuming else "New incumbent",
                     best,
                     self._complete[budget][best] if budget is not None else None,
-                    budget,
+                    self._at(budget),
                 )
 
     def _scan_configs(self) -> None:
@@ -496,29 +565,57 @@ class Halving:
             self._bracket_of[config_id] = number
         # else: a surplus configuration (another process filled the stage first): not raced
 
+    def _slot(self, level: float) -> float | None:
+        """The budget of a stage's trials: ``level`` itself, or None when racing keys."""
+        return None if self.races_keys else level
+
+    def _width(self, level: float) -> int:
+        """How many keys a configuration runs on in a stage at ``level``."""
+        return int(level) if self.races_keys else self._n_keys
+
+    def _at(self, level: float | None) -> str:
+        """A stage's level in words, for the log."""
+        if level is None:
+            return "at no budget"
+        if self.races_keys:
+            return f"on {int(level)} of {self._n_keys} instance-seed pairs"
+        return f"at budget {level:g}"
+
     def _take_result(self, key: TrialKey) -> None:
         index = self._key_index.of(key)
-        if index is None or key.budget not in self._complete:
+        ours = key.budget is None if self.races_keys else key.budget in self._complete
+        if index is None or not ours:
             return  # not one of our trials (validation, another intensifier)
-        assert key.budget is not None
-        done = self._results.setdefault((key.config_id, key.budget), {})
+        slot = (key.config_id, key.budget)
+        done = self._results.setdefault(slot, {})
         if index in done:
             return  # (deterministic: the same key under two seeds counts once)
         value = self.history[key]
         done[index] = value.costs()
-        self._trials.setdefault((key.config_id, key.budget), {})[index] = key
+        self._trials.setdefault(slot, {})[index] = key
         if value.status is StatusType.SUCCESS:
-            self._succeeded.add((key.config_id, key.budget))
-        if len(done) == self._n_keys:
-            costs = np.array([done[i] for i in range(self._n_keys)], dtype=float)
-            self._complete[key.budget][key.config_id] = [float(c) for c in costs.mean(axis=0)]
-            self._dirty = True
+            self._first_success[slot] = min(index, self._first_success.get(slot, index))
+        # (racing budgets, key.budget is one of the stages' budgets)
+        levels = self.budgets if key.budget is None else (key.budget,)
+        for level in levels:
+            n = self._width(level)
+            complete = self._complete[level]
+            if key.config_id in complete or len(done) < n or index >= n:
+                continue
+            if all(i in done for i in range(n)):
+                costs = np.array([done[i] for i in range(n)], dtype=float)
+                complete[key.config_id] = [float(c) for c in costs.mean(axis=0)]
+                self._dirty = True
 
     def _started(self, key: TrialKey) -> bool:
         return key in self._handed or key in self.history
 
-    def _has_trials_at(self, config_id: int, budget: float) -> bool:
-        return any(self._started(TrialKey(config_id, i, s, budget)) for i, s in self.keys)
+    def _has_trials_at(self, config_id: int, level: float, below: int) -> bool:
+        """Whether a trial of the configuration at a stage's ``level`` has started; when racing
+        keys, on a key the stage before (on ``below`` keys) did not run."""
+        budget = self._slot(level)
+        keys = self.keys[below : self._width(level)] if self.races_keys else self.keys
+        return any(self._started(TrialKey(config_id, i, s, budget)) for i, s in keys)
 
     # -- stages --------------------------------------------------------------------------------
 
@@ -550,7 +647,8 @@ class Halving:
             budget = schedule.budgets[stage + 1]
             n_next = bracket.target(stage + 1)
             # Configurations already started at the next budget stay (none are lost on resume).
-            kept = {c for c in members if self._has_trials_at(c, budget)}
+            below = self._width(schedule.budgets[stage])
+            kept = {c for c in members if self._has_trials_at(c, budget, below)}
             for c in ranked:
                 if len(kept) >= n_next:
                     break
@@ -558,12 +656,12 @@ class Halving:
             bracket.members.append([c for c in ranked if c in kept])
             bracket.cursor = 0
             logger.debug(
-                "%s bracket %d: stage %d, %d configuration(s) at budget %g.",
+                "%s bracket %d: stage %d, %d configuration(s) %s.",
                 self._label,
                 bracket.number,
                 stage + 1,
                 len(kept),
-                budget,
+                self._at(budget),
             )
         return False
 
@@ -571,10 +669,11 @@ class Halving:
         """The first trial of the bracket's current stage that has not started, if any."""
         stage = bracket.stage
         members = bracket.members[stage]
-        budget = bracket.schedule.budgets[stage]
-        while bracket.cursor < len(members) * self._n_keys:
-            config_id = members[bracket.cursor // self._n_keys]
-            instance, seed = self.keys[bracket.cursor % self._n_keys]
+        level = bracket.schedule.budgets[stage]
+        budget, width = self._slot(level), self._width(level)
+        while bracket.cursor < len(members) * width:
+            config_id = members[bracket.cursor // width]
+            instance, seed = self.keys[bracket.cursor % width]
             bracket.cursor += 1
             key = TrialKey(config_id, instance, seed, budget)
             if not self._started(key):
@@ -639,12 +738,12 @@ class Halving:
         self._next_number += 1
         schedule = self.brackets[number % len(self.brackets)]
         logger.debug(
-            "%s: opening bracket %d (s=%d): %d configuration(s) at budget %g.",
+            "%s: opening bracket %d (s=%d): %d configuration(s) %s.",
             self._label,
             number,
             schedule.s,
             schedule.n_configs[0],
-            schedule.budgets[0],
+            self._at(schedule.budgets[0]),
         )
         self._open[number] = _Bracket(number, schedule)
         info = self._next_in(self._open[number])
@@ -685,7 +784,9 @@ class Halving:
         that timed out on a hard instance still may, with the penalty in its mean), and its
         costs are finite."""
         costs = self._complete[budget][config_id]
-        return (config_id, budget) in self._succeeded and all(map(math.isfinite, costs))
+        first = self._first_success.get((config_id, self._slot(budget)))
+        succeeded = first is not None and first < self._width(budget)
+        return succeeded and all(map(math.isfinite, costs))
 
     def _select_incumbents(self) -> list[int]:
         budget = self._incumbent_budget()
@@ -735,8 +836,8 @@ class Halving:
         budget = self._incumbent_budget()
         if budget is None:
             return []
-        trials = self._trials[(self._incumbent_ids[0], budget)]
-        return [trials[i] for i in range(self._n_keys)]
+        trials = self._trials[(self._incumbent_ids[0], self._slot(budget))]
+        return [trials[i] for i in range(self._width(budget))]
 
     def overdue(self, now: float) -> list[TrialInfo]:
         """Running trials of configurations pending for longer than ``pending_config_timeout``.

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ConfigSpace import Categorical, ConfigurationSpace
+from ConfigSpace import Categorical, Configuration, ConfigurationSpace
 
 from smacx import (
     SMAC,
@@ -25,6 +25,7 @@ from smacx.multifidelity import (
     Hyperband,
     SuccessiveHalving,
     hyperband_brackets,
+    key_brackets,
 )
 from smacx.selector import ConfigSelector
 from smacx.storage import open_storage
@@ -391,6 +392,155 @@ def test_resume_in_the_middle_of_a_bracket(space: ConfigurationSpace, tmp_path: 
     rh.storage.close()
 
 
+# -- racing on instances (no budgets) ---------------------------------------------------------
+
+
+def by_instance(info: TrialInfo) -> float:
+    """Lower x is better on every instance; instance ``iK`` adds ``K / 10``."""
+    assert info.budget is None and info.instance is not None
+    return float(info.config["x"]) + int(info.instance[1:]) / 10
+
+
+NINE = [f"i{k}" for k in range(9)]
+
+
+@pytest.mark.parametrize(
+    ("n_keys", "eta", "first"),
+    [(9, 3, (1, 3, 9)), (10, 3, (1, 3, 10)), (2, 1.5, (1, 2)), (4, 1.3, (1, 1, 1, 2, 3, 4))],
+)
+def test_key_brackets_count_whole_keys(n_keys: int, eta: float, first: tuple[int, ...]) -> None:
+    """Hyperband's budgets from 1 to n_keys, rounded down: 4 / 1.3**5 = 1.08 and 4 / 1.3**4
+    = 1.40 are one key, as 1.82 is."""
+    brackets = key_brackets(n_keys, eta)
+    assert brackets[0].budgets == first
+    plain = hyperband_brackets(1, n_keys, eta)
+    assert [b.n_configs for b in brackets] == [b.n_configs for b in plain]
+    assert all(b.budgets[-1] == n_keys for b in brackets)
+
+
+def test_instances_without_budgets_are_raced_on_growing_prefixes(
+    space: ConfigurationSpace,
+) -> None:
+    """As SMAC3's successive halving does with instances: stage i runs a configuration on the
+    first 1, 3, 9 keys, keeps what it ran before, and compares by the mean over the stage's."""
+    rh = RunHistory(space)
+    sh = build(space, rh, SuccessiveHalving(eta=3), instances=NINE, deterministic=True,
+               min_budget=None, max_budget=None)  # fmt: skip
+    assert sh.races_keys and sh.budgets == (1.0, 3.0, 9.0)
+    assert sh.iteration_budget == 9 * 1 + 3 * (3 - 1) + 1 * (9 - 3)
+    infos = []
+    for _ in range(int(sh.iteration_budget)):
+        info = sh.ask()
+        infos.append(info)
+        run(rh, info, by_instance(info))
+    assert sh.open_brackets == {}
+    ran: dict[Configuration, list[tuple[str | None, int]]] = {}
+    for info in infos:
+        ran.setdefault(info.config, []).append((info.instance, info.seed))
+    order = {key: i for i, key in enumerate(sh.keys)}
+    for keys in ran.values():  # each ran on a prefix of the keys, in order, once
+        assert [order[k] for k in keys] == list(range(len(keys)))
+    width = {c: len(k) for c, k in ran.items()}
+    assert sorted(Counter(width.values()).items()) == [(1, 6), (3, 2), (9, 1)]
+    xs = {w: sorted(float(c["x"]) for c in ran if width[c] >= w) for w in (1, 3, 9)}
+    assert xs[3] == xs[1][:3] and xs[9] == xs[3][:1]  # by mean cost, i.e. by x
+    best = sh.incumbents()[0]
+    assert width[best] == 9 and float(best["x"]) == xs[9][0]
+    keys = sh.incumbent_keys()
+    assert len(keys) == 9 and {k.budget for k in keys} == {None}
+    assert sh.incumbent_costs()[0] == pytest.approx(float(best["x"]) + 0.4)
+    assert sh.ask().budget is None  # and the next bracket starts
+
+
+def test_the_incumbent_is_judged_on_the_most_keys_any_has_run_on(
+    space: ConfigurationSpace,
+) -> None:
+    """Three keys at a mean of 70 beat one key at 11, as a higher budget's cost beats a lower
+    one's."""
+    rh = RunHistory(space)
+    sh = build(space, rh, SuccessiveHalving(eta=3), instances=NINE, deterministic=True,
+               min_budget=None, max_budget=None)  # fmt: skip
+    first = [sh.ask() for _ in range(9)]
+    for i, info in enumerate(first):
+        run(rh, info, 10.0 + i)
+    assert sh.incumbents()[0] == first[0].config and len(sh.incumbent_keys()) == 1
+    second = [sh.ask() for _ in range(6)]  # keys 2 and 3 of the best three
+    assert second[2].config == first[1].config
+    run(rh, second[2], 1.0)  # the second best's mean is 6 over two keys: not complete
+    assert sh.incumbents()[0] == first[0].config
+    assert {i.config for i in second} == {f.config for f in first[:3]}
+    best = [i for i in second if i.config == first[0].config]
+    for info in best:
+        run(rh, info, 100.0)
+    assert sh.incumbents() == [first[0].config] and len(sh.incumbent_keys()) == 3
+    assert sh.incumbent_costs() == [pytest.approx((10.0 + 200.0) / 3)]
+
+
+def test_seeds_of_a_noisy_target_are_raced_without_instances(space: ConfigurationSpace) -> None:
+    rh = RunHistory(space)
+    hb = build(space, rh, Hyperband(eta=2, n_seeds=4), min_budget=None, max_budget=None)
+    assert hb.races_keys and hb.budgets == (1.0, 2.0, 4.0)
+    assert len({seed for _, seed in hb.keys}) == 4
+    info = hb.ask()
+    assert info.instance is None and info.budget is None and info.seed == hb.keys[0][1]
+
+
+def test_resume_a_race_on_instances(space: ConfigurationSpace, tmp_path: Any) -> None:
+    path = tmp_path / "rh.db"
+    settings = SuccessiveHalving(eta=3)
+
+    def fresh() -> tuple[RunHistory, Halving]:
+        rh = RunHistory(space, storage=open_storage(path))
+        sh = build(space, rh, settings, seed=1, instances=NINE, deterministic=True,
+                   min_budget=None, max_budget=None)  # fmt: skip
+        return rh, sh
+
+    rh, sh = fresh()
+    for _ in range(9 + 2):  # the first stage and two trials of the second
+        info = sh.ask()
+        run(rh, info, by_instance(info))
+    rh.storage.close()
+    rh, sh = fresh()
+    assert sh.open_brackets == {0: 1}
+    while 0 in sh.open_brackets:
+        info = sh.ask()
+        run(rh, info, by_instance(info))
+    assert rh.n_finished == sh.iteration_budget == 21
+    assert len(sh.incumbent_keys()) == 9
+    rh.storage.close()
+
+
+def test_smac_races_instances_with_the_hyperband_preset() -> None:
+    """The cost threshold counts a cost on every instance only: the first configuration is
+    below it on instance i0 and above it over all nine."""
+    cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    seen: list[tuple[float, str]] = []
+
+    def f(config: Any, instance: str, seed: int) -> float:
+        seen.append((float(config["x"]), instance))
+        return float(config["x"]) + int(instance[1:]) / 10
+
+    sc = Scenario(cs, instances=NINE, n_trials=60, deterministic=True, seed=1,
+                  termination_cost_threshold=0.3, output_directory=None)  # fmt: skip
+    smac = SMAC(sc, f, preset="hyperband", progress=False)
+    incumbent = smac.optimize()
+    per_config = Counter(x for x, _ in seen)
+    assert set(per_config.values()) <= {1, 3, 9} and 9 in per_config.values()
+    assert incumbent is not None and per_config[float(incumbent["x"])] == 9
+    assert len(seen) == 60  # never met: the mean over nine is at least 0.4
+    assert "over 9 trial(s)" in smac.summary()
+
+
+def test_summary_says_when_the_incumbent_ran_on_fewer_instances() -> None:
+    cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(cs, instances=NINE, n_trials=5, deterministic=True, seed=1,
+                  output_directory=None)  # fmt: skip
+    smac = SMAC(sc, lambda config, instance, seed: float(config["x"]), preset="hyperband",
+                progress=False)  # fmt: skip
+    smac.optimize()
+    assert "on 1 of 9 instance-seed pairs (none has run on all yet)" in smac.summary()
+
+
 # -- edge cases and settings -------------------------------------------------------------------
 
 
@@ -464,12 +614,20 @@ def test_bad_settings_are_named(field: str, value: object) -> None:
         SuccessiveHalving(bracket=-1)
 
 
-def test_build_needs_budgets(space: ConfigurationSpace) -> None:
-    scenario = Scenario(space, output_directory=None)
-    with pytest.raises(ScenarioError, match="Hyperband needs a multi-fidelity scenario"):
-        Hyperband().build(scenario, ConfigSelector(space, []), RunHistory(space))
+def test_build_needs_budgets_or_keys_to_race_on(space: ConfigurationSpace) -> None:
+    for scenario in (
+        Scenario(space, output_directory=None),
+        Scenario(space, output_directory=None, instances=["a"], deterministic=True),
+    ):
+        with pytest.raises(
+            ScenarioError, match="Hyperband needs a multi-fidelity scenario.*or give the scenario"
+        ):
+            Hyperband().build(scenario, ConfigSelector(space, []), RunHistory(space))
     with pytest.raises(ScenarioError, match=r"SuccessiveHalving\.bracket must be at most"):
         build(space, RunHistory(space), SuccessiveHalving(bracket=4))
+    with pytest.raises(ScenarioError, match=r"at most s_max = 2 for a race on 9 instance-seed"):
+        build(space, RunHistory(space), SuccessiveHalving(bracket=3), instances=NINE,
+              deterministic=True, min_budget=None, max_budget=None)  # fmt: skip
 
 
 def test_smac_facade_runs_hyperband(space: ConfigurationSpace) -> None:
