@@ -256,8 +256,10 @@ def test_bad_targets_fail_at_construction(space: ConfigurationSpace) -> None:
         make(space, lambda: 1.0)
     with pytest.raises(ScenarioError, match="'instance' argument"):
         make(space, lambda config, seed: 1.0, instances=["a"])
-    with pytest.raises(ScenarioError, match="'budget' argument"):
+    with pytest.raises(ScenarioError, match=r"'budget' argument.*\)\.$"):
         make(space, lambda config: 1.0, min_budget=1, max_budget=3)
+    with pytest.raises(ScenarioError, match="'budget' argument.*To race on the instances"):
+        make(space, lambda config, instance: 1.0, min_budget=1, max_budget=3, instances=["a"])
 
 
 def test_swapped_or_wrong_arguments_fail_at_construction(space: ConfigurationSpace) -> None:

@@ -464,9 +464,15 @@ class SerialRunner(AbstractRunner):
                 f"its signature is {_signature(target_fn)}."
             )
         if scenario.min_budget is not None and "budget" not in self.arguments:
+            hint = (
+                " To race on the instances instead (SMAC3's budget with instances), leave "
+                "min_budget and max_budget unset."
+                if scenario.instances is not None
+                else ""
+            )
             raise ScenarioError(
                 "target_fn must accept a 'budget' argument because Scenario.min_budget/max_budget "
-                f"are set; its signature is {_signature(target_fn)}."
+                f"are set; its signature is {_signature(target_fn)}.{hint}"
             )
         # The other way round: an argument with no default would get None on every trial
         # (or, passed nothing, a TypeError), typically a multi-fidelity target whose budgets
