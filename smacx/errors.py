@@ -190,3 +190,44 @@ def keyword_hints(
         return cls
 
     return decorate
+
+
+def smac3_names(names: Mapping[str, str]) -> Callable[[type[_C]], type[_C]]:
+    """Class decorator that answers a SMAC3 attribute name with smacx's own.
+
+    ``runhistory.save(...)`` on a smacx :class:`~smacx.RunHistory` raises an
+    ``AttributeError`` that says to use ``to_json(path)``. The hook runs only where Python's
+    own lookup has failed, so it costs nothing on the way to attributes that exist; it is
+    installed on the class after definition, so type checkers still flag unknown attributes.
+
+    Args:
+        names: What to use instead, by SMAC3 name (for example ``"save": "to_json(path)"``).
+
+    Returns:
+        The decorator, which returns the class it is given.
+    """
+    hints = dict(names)
+
+    def decorate(cls: type[_C]) -> type[_C]:
+        if "__getattr__" in vars(cls):
+            raise TypeError(f"{cls.__name__} defines __getattr__ already")
+
+        def __getattr__(self: _C, name: str) -> Any:
+            if any(name in vars(k) for k in type(self).__mro__):
+                # A property whose getter raised AttributeError: raise that one again, not
+                # a claim that the attribute does not exist.
+                return object.__getattribute__(self, name)
+            owner = type(self).__name__
+            if name in hints:
+                raise AttributeError(
+                    f"{owner!r} object has no attribute {name!r}, as SMAC3's has: "
+                    f"use {hints[name]}.",
+                    name=name,
+                    obj=self,
+                )
+            raise AttributeError(f"{owner!r} object has no attribute {name!r}", name=name, obj=self)
+
+        cls.__getattr__ = __getattr__  # type: ignore[attr-defined]
+        return cls
+
+    return decorate

@@ -43,7 +43,14 @@ from typing import TYPE_CHECKING, Literal, Protocol, SupportsFloat
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real, is_whole, keyword_hints
+from smacx.errors import (
+    ScenarioError,
+    SearchSpaceExhaustedError,
+    is_real,
+    is_whole,
+    keyword_hints,
+    smac3_names,
+)
 from smacx.trial import StatusType, TrialInfo, TrialKey
 
 if TYPE_CHECKING:
@@ -71,6 +78,17 @@ def _finite(costs: Sequence[float]) -> bool:
     """Whether a key's costs (one per objective) are all finite, i.e. the trial did not fail
     at an infinite ``crash_cost``."""
     return all(math.isfinite(c) for c in costs)
+
+
+#: What the live intensifiers (:class:`Racing`, and Hyperband's ``Halving``) call what SMAC3's
+#: intensifiers offer under these names.
+SMAC3_NAMES = {
+    "get_incumbent": "incumbents()[0], or SMAC.incumbent",
+    "get_incumbents": "incumbents()",
+    "get_incumbent_instance_seed_budget_keys": "incumbent_keys()",
+    "get_instance_seed_keys_of_interest": "the attribute keys",
+    "trajectory": "SMAC.trajectory or RunHistory.trajectory()",
+}
 
 
 def make_keys(scenario: Scenario, n_passes: int, order: str) -> list[tuple[str | None, int]]:
@@ -401,6 +419,7 @@ class _ConfigState:
     retired: bool = False
 
 
+@smac3_names(SMAC3_NAMES)
 class Racing:
     """The live racing state of one run; built by :meth:`Intensifier.build`."""
 

@@ -42,8 +42,16 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real, is_whole, keyword_hints
+from smacx.errors import (
+    ScenarioError,
+    SearchSpaceExhaustedError,
+    is_real,
+    is_whole,
+    keyword_hints,
+    smac3_names,
+)
 from smacx.intensifier import (
+    SMAC3_NAMES,
     KeyIndex,
     front_incumbents,
     make_keys,
@@ -425,6 +433,7 @@ class _Bracket:
         return min(self.schedule.n_configs[stage], len(self.members[stage - 1]))
 
 
+@smac3_names(SMAC3_NAMES)
 class Halving:
     """The live successive-halving / Hyperband state of one run.
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx.errors import ScenarioError, TrialError
+from smacx.errors import ScenarioError, TrialError, smac3_names
 from smacx.storage import Storage, TrialRecord, abandoned, owner_id
 from smacx.storage.memory import MemoryStorage
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
@@ -112,6 +112,26 @@ def config_to_json(config: Configuration) -> str:
     return json.dumps({k: plain_value(v) for k, v in dict(config).items()}, sort_keys=True)
 
 
+#: How to read a stored run, for SMAC3's names of loading one.
+_REOPEN = (
+    "SMAC(scenario) on the run's output_directory and name, which reopens a stored run (its "
+    "runhistory attribute), or `smacx show RUN --json`"
+)
+
+
+@smac3_names(
+    {
+        "save": "to_json(path); a run with an output_directory is stored as it goes",
+        "save_json": "to_json(path)",
+        "load": _REOPEN,
+        "load_json": _REOPEN,
+        "update_from_json": _REOPEN,
+        "empty": "n_finished == 0",
+        "get_running_trials": "running()",
+        "get_instance_seed_budget_keys": "trial_keys(config_id) or get_trials(config)",
+        "ids_config": "get_config(config_id)",
+    }
+)
 class RunHistory:
     """Configurations and trials of one experiment, backed by a :class:`~smacx.storage.Storage`.
 

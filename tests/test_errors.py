@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import pickle
@@ -173,3 +174,38 @@ def test_scenario_points_every_keyword_of_smac_to_smac() -> None:
 def test_a_facade_of_smac3_names_the_preset_that_does_its_work() -> None:
     with pytest.raises(ImportError, match=r'smacx has no BlackBoxFacade.*preset="blackbox"'):
         from smacx import BlackBoxFacade  # type: ignore[attr-defined]  # noqa: F401
+
+
+@pytest.mark.parametrize("preset", ["hpo", "hyperband"])
+def test_smac3_method_names_say_what_smacx_calls_them(scenario: Scenario, preset: str) -> None:
+    """SMAC3's names on the run history and the intensifier (racing or Hyperband's)."""
+    from dataclasses import replace
+
+    sc = replace(scenario, instances=["a", "b"]) if preset == "hyperband" else scenario
+    smac = SMAC(sc, lambda config, seed, instance=None: 1.0, preset=preset, progress=False)  # type: ignore[arg-type]
+    smac.optimize()
+    with pytest.raises(AttributeError, match=r"'RunHistory' .* 'save', as SMAC3's has: use to_j"):
+        smac.runhistory.save("rh.json")  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match=r"'get_incumbent', .* use incumbents\(\)\[0\]"):
+        smac.intensifier.get_incumbent()  # type: ignore[attr-defined]
+    assert smac.intensifier.incumbents()[0] == smac.incumbent
+    with pytest.raises(AttributeError, match=r"^'RunHistory' object has no attribute 'n_finishd'$"):
+        smac.runhistory.n_finishd  # type: ignore[attr-defined]  # noqa: B018
+    assert not hasattr(smac.runhistory, "empty") and getattr(smac.intensifier, "x", 1) == 1
+
+
+def test_smac3_names_leave_a_property_s_own_attribute_error() -> None:
+    @errors.smac3_names({"old": "new"})
+    class Thing:
+        @property
+        def broken(self) -> int:
+            return self.missing  # type: ignore[attr-defined, no-any-return]
+
+    thing = Thing()
+    with pytest.raises(AttributeError, match="'missing'"):
+        thing.broken  # noqa: B018
+    with pytest.raises(AttributeError, match="use new"):
+        thing.old  # type: ignore[attr-defined]  # noqa: B018
+    assert type(copy.deepcopy(thing)) is Thing  # (copy looks up __deepcopy__ and the like)
+    with pytest.raises(TypeError, match="defines __getattr__ already"):
+        errors.smac3_names({})(type("Other", (), {"__getattr__": lambda self, name: 1}))
