@@ -9,7 +9,10 @@
 
 ``run`` reads a knob file (see :mod:`smacx.command`) and optimizes its command; the same
 ``smacx run`` started in other terminals (or, with ``--storage``, on other machines) works on
-the same run (no master), and started again after an interrupt it continues the run.
+the same run (no master), and started again after an interrupt it continues the run. Ctrl-C,
+a SIGTERM (a batch system's end of a job, ``kill``) and a SIGHUP (a closed terminal) end it
+alike: it says so, keeps what finished, ends the commands under way (they run again when it
+continues) and exits with 128 plus the signal's number (130, 143, 129).
 
 ``show`` reads the run's history while other processes may still be writing to it
 (several workers sharing a run, or one that was killed): trials by status (with how many of
@@ -24,12 +27,14 @@ import json
 import logging
 import os
 import re
+import signal
 import sqlite3
 import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -515,8 +520,53 @@ prints the best configuration as JSON.
 """
 
 
+#: Signals that end ``smacx run`` as Ctrl-C does: a batch system's end of a job, ``kill``,
+#: a closed terminal or ssh connection.
+_STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+@contextmanager
+def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
+    """Within the block, a SIGTERM or SIGHUP raises ``KeyboardInterrupt`` (and is appended to
+    ``received``), so the run ends as with Ctrl-C: its trials under way are given back, their
+    commands ended, and the finished ones are saved; later ones are ignored while that
+    happens. Outside the main thread (``main()`` called from a thread) the signals are left as
+    they are."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        if len(received) == 1:  # (a second one would break off the cleanup of the first)
+            raise KeyboardInterrupt
+
+    names = [n for n in _STOP_SIGNALS if hasattr(signal, n)]
+    before = {n: signal.signal(getattr(signal, n), stop) for n in names}
+    try:
+        yield
+    finally:
+        for name, handler in before.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
     """``smacx run``: optimize a knob file's command; returns the exit status."""
+    received: list[str] = []
+    with _stopped_as_interrupt(received):
+        try:
+            return _optimize_workload(args, log)
+        except KeyboardInterrupt:
+            how = f"stopped by {received[0]}" if received else "interrupted"
+            print(f"smacx run: {how}; the finished trials are saved, and the trials under way "
+                  "will run again. Run the same command to continue.", file=sys.stderr)  # fmt: skip
+            signum = getattr(signal, received[0]) if received else signal.SIGINT
+            return 128 + int(signum)
+
+
+def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
     from smacx.command import load_workload
     from smacx.facade import SMAC
 
@@ -567,10 +617,6 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
             incumbent = smac.optimize()
             cost = None if incumbent is None else smac.runhistory.get_cost(incumbent)
             runs = 0 if incumbent is None else len(smac.runhistory.get_trials(incumbent))
-    except KeyboardInterrupt:
-        print("smacx run: interrupted; the finished trials are saved. Run the same command "
-              "to continue.", file=sys.stderr)  # fmt: skip
-        return 130
     except TargetCrashedError as err:
         log.debug("smacx run failed", exc_info=True)  # the traceback, with --verbose
         print(f"smacx run: the first trial crashed, and no trial of the run has worked yet: the "

@@ -377,3 +377,53 @@ def test_a_failed_commands_reason_shows_its_knob_files_template(
     from smacx.cli import _with_template
 
     assert _with_template(reason, template) == shown
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
+def test_smacx_run_stopped_by_a_signal_says_so_and_continues_later(
+    tmp_path: Path, signum: str
+) -> None:
+    """A batch system's SIGTERM (or a closed terminal's SIGHUP) ends `smacx run` as Ctrl-C
+    does: it says so, exits with 128 + the signal's number, ends the command under way and
+    keeps what finished; the same command continues the run. Before, the run died silently."""
+    import os
+    import signal
+    import time
+
+    pids = tmp_path / "pids"
+    knobs = tmp_path / "slow.toml"
+    # The fourth command and later ones sleep until the run is stopped.
+    knobs.write_text(
+        f'command = "echo $$ >> {pids}; [ $(wc -l < {pids}) -gt 3 ] && [ ! -e {tmp_path}/go ] '
+        f'&& sleep 60; echo {{x}}"\nn_trials = 6\n\n[knobs]\nx = {{ type = "integer", '
+        "range = [0, 100] }\n"
+    )
+    args = [sys.executable, "-m", "smacx", "run", str(knobs), "--no-progress",
+            "--output-dir", str(tmp_path / "runs")]  # fmt: skip
+    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids.read_text().split() if pids.exists() else []) < 4:
+            assert time.monotonic() < deadline and run.poll() is None, run.communicate()
+            time.sleep(0.05)
+        run.send_signal(getattr(signal, signum))
+        _, err = run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert run.returncode == 128 + getattr(signal, signum), err
+    assert f"smacx run: stopped by {signum}; the finished trials are saved" in err
+    sleeper = int(pids.read_text().split()[3])
+    for _ in range(50):  # the shell of the fourth command ends with the run
+        try:
+            os.kill(sleeper, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the command under way outlived the stopped run")
+    report = run_report(tmp_path / "runs" / "slow")
+    assert report["trials"] == {"RUNNING": 1, "SUCCESS": 3}  # given back, to run again
+    (tmp_path / "go").touch()
+    again = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert run_report(tmp_path / "runs" / "slow")["trials"] == {"SUCCESS": 6}
