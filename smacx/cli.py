@@ -410,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # NullHandler, and main() may be called from Python, whose logging stays as it was).
     log = logging.getLogger("smacx")
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_Formatter("%(levelname)s %(name)s: %(message)s"))
     level, propagate = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
@@ -432,9 +432,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.propagate = propagate
 
 
+#: The library's advice in Python terms, and what it means on the command line: the messages
+#: of ``SMAC`` that ``smacx run`` prints (its errors, warnings and log lines), in the order
+#: they are applied.
+_CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"SMAC\(\.\.\., overwrite=True\)", "--overwrite"),
+        (r"\(overwrite=True\)", "(--overwrite)"),
+        (r"\boverwrite=True", "--overwrite"),
+        (r"another Scenario\(name=\.\.\.\)", "another --name"),
+        (
+            r"give this scenario another name or output_directory",
+            "give the run another --name or --output-dir",
+        ),
+        (r"give (?:this|the) scenario another name", "give the run another --name"),
+        (r"n_trials=(\d+) trials", r"\1 trials"),
+        (r"\braise n_trials\b", "raise --n-trials (or the knob file's n_trials)"),
+        (r"\bRaise n_trials\b", "Raise --n-trials (or the knob file's n_trials)"),
+        (r"\boptimize\(\) runs none", "smacx run runs none"),
+        (r"\boptimize\(\) ended", "The run ended"),
+        (r"\(SMAC\(\.\.\., intensifier=\.\.\.\)\)", "(the same knob file's repeats)"),
+    )
+)
+
+
+def _in_cli_terms(text: str) -> str:
+    """``text`` with the library's Python advice said as the command line's options."""
+    for pattern, replacement in _CLI_TERMS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class _Formatter(logging.Formatter):
+    """The CLI's log lines, with the library's advice in the command line's terms."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _in_cli_terms(super().format(record))
+
+
 def _as_log_line(message: Warning | str, *args: Any, **kwargs: Any) -> str:
     """A warning as ``smacx run`` prints it (``warnings.formatwarning``)."""
-    return f"WARNING smacx: {message}\n"
+    return f"WARNING smacx: {_in_cli_terms(str(message))}\n"
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging.Logger) -> int:
@@ -627,16 +666,16 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         return 1
     except ScenarioMismatchError as err:
         log.debug("smacx run failed", exc_info=True)
-        print(f"smacx run: {err}\nIn the knob file, the knobs (their ranges, choices and "
-              "defaults) make the configspace, repeats sets deterministic and the "
-              "intensifier, and timeout sets trial_walltime_limit. From the command line: "
+        print(f"smacx run: {_in_cli_terms(str(err))}\nIn the knob file, the knobs (their "
+              "ranges, choices and defaults) make the configspace, repeats sets deterministic "
+              "and the intensifier, and timeout sets trial_walltime_limit. From the command line: "
               "--overwrite starts the run afresh; --name NAME keeps this one and stores a run "
               "of that name.",
               file=sys.stderr)  # fmt: skip
         return 1
     except SmacxError as err:
         log.debug("smacx run failed", exc_info=True)  # the traceback, with --verbose
-        print(f"smacx run: {err}", file=sys.stderr)
+        print(f"smacx run: {_in_cli_terms(str(err))}", file=sys.stderr)
         return 1
     where = (
         str(scenario.output_path)

@@ -427,3 +427,26 @@ def test_smacx_run_stopped_by_a_signal_says_so_and_continues_later(
     again = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert run_report(tmp_path / "runs" / "slow")["trials"] == {"SUCCESS": 6}
+
+
+def test_smacx_run_gives_the_librarys_advice_as_options(tmp_path: Path) -> None:
+    """`smacx run` users pass --overwrite, --name and --n-trials, not SMAC(..., overwrite=True),
+    Scenario(name=...) and n_trials=: the library's errors, warnings and log lines say so."""
+    ok, bad = tmp_path / "ok.toml", tmp_path / "bad.toml"
+    knob = '\nn_trials = 3\n[knobs]\nx = { type = "integer", range = [0, 100] }\n'
+    ok.write_text('command = "echo {x}"' + knob)
+    bad.write_text('command = "exit 3"' + knob)
+
+    def run(file: Path, *more: str) -> str:
+        args = [sys.executable, "-m", "smacx", "run", str(file), "--no-progress",
+                "--output-dir", str(tmp_path / "runs"), *more]  # fmt: skip
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        assert "=True" not in done.stderr and "Scenario(" not in done.stderr, done.stderr
+        return done.stderr
+
+    run(ok)
+    assert "Raise --n-trials (or the knob file's n_trials) to go on, or start the run afresh " \
+        "with --overwrite or another --name." in run(ok)  # fmt: skip
+    assert "The run ended without an incumbent" in run(bad, "--keep-going")
+    ok.write_text('command = "echo {x}"' + knob.replace("100", "50"))
+    assert "Pass --overwrite to replace it, or give the run another --name." in run(ok)
