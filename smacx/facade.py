@@ -701,7 +701,7 @@ class SMAC:
         return info
 
     def _retire_overdue(self) -> None:
-        for info in self.intensifier.overdue(time.time()):
+        for info in self.intensifier.overdue(self.runhistory.now()):
             timeout = getattr(
                 getattr(self.intensifier, "settings", None), "pending_config_timeout", "?"
             )
@@ -964,13 +964,14 @@ class SMAC:
             if stored is None:
                 starts = [v.starttime for _, v in self.runhistory.finished() if v.starttime > 0]
                 stored = storage.set_meta_if_absent(
-                    "started_at", repr(min(starts, default=time.time()))
+                    "started_at", repr(min(starts, default=self.runhistory.now()))
                 )
             try:
                 self._run_start = float(stored)
             except ValueError:  # a damaged record: counts from now
-                self._run_start = time.time()
-        return time.time() - self._run_start
+                self._run_start = self.runhistory.now()
+        # (on the storage's clock: processes on machines whose clocks differ count alike)
+        return self.runhistory.now() - self._run_start
 
     # -- optimize ------------------------------------------------------------------------------
 
@@ -2014,7 +2015,7 @@ def _live_owners_of(storage: Storage) -> list[str]:
     opened, closed = (
         set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
     )
-    me, now = owner_id(), time.time()
+    me, now = owner_id(), getattr(storage, "now", time.time)()
     running = {
         r.owner
         for r in records

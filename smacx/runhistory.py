@@ -14,7 +14,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,7 +97,7 @@ def _keep_leases(history: RunHistory, stop: threading.Event) -> None:
             if current is None:
                 return
             try:
-                now = time.time()
+                now = current.now()
                 current.storage.renew_leases(current.owner, now + current.lease_seconds, now)
             except Exception:  # closed, or gone with its process
                 return
@@ -175,6 +175,7 @@ class RunHistory:
         self.configspace = configspace
         self.objectives = tuple(objectives)
         self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self._clock: Callable[[], float] = getattr(self.storage, "now", time.time)
         self.owner = owner_id()
         self.lease_seconds = float(lease_seconds)
         self._configs: dict[int, Configuration] = {}
@@ -285,6 +286,12 @@ class RunHistory:
         stored = self.storage.get_meta("trajectory")
         return [] if stored is None else list(json.loads(stored))
 
+    def now(self) -> float:
+        """The time (Unix seconds) that leases and the start of running trials are kept in: the
+        storage's clock if it has one (a PostgreSQL server's, which every machine sharing the
+        run reads alike), else this machine's."""
+        return self._clock()
+
     def key_of(self, info: TrialInfo) -> TrialKey:
         """The key of a trial, storing its configuration first if it is new."""
         return TrialKey(self.add_config(info.config), info.instance, info.seed, info.budget)
@@ -313,7 +320,7 @@ class RunHistory:
             TrialError: The trial is already finished or running.
         """
         key = self.key_of(info)
-        now = time.time()
+        now = self.now()
         record = TrialRecord(
             key,
             TrialValue(status=StatusType.RUNNING, starttime=now),
@@ -406,12 +413,12 @@ class RunHistory:
         """Whether a running trial was left by a process that is gone (or its lease ran out),
         so that :meth:`take_over_stale` would claim it."""
         rec = self._running.get(key)
-        return rec is not None and self._is_stale(rec, time.time())
+        return rec is not None and self._is_stale(rec, self.now())
 
     def n_stale(self) -> int:
         """Running trials left by a process that is gone (or whose lease ran out), which
         :meth:`take_over_stale` would claim."""
-        now = time.time()
+        now = self.now()
         return sum(self._is_stale(rec, now) for rec in self._running.values())
 
     def take_over_stale(self) -> TrialInfo | None:
@@ -421,7 +428,7 @@ class RunHistory:
             The trial, now running under this process, or None if there is none.
         """
         self.sync()
-        now = time.time()
+        now = self.now()
         for key, rec in list(self._running.items()):
             if not self._is_stale(rec, now):
                 continue

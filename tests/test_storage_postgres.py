@@ -603,3 +603,41 @@ def test_a_failed_connection_chains_no_error_that_shows_the_password(
         PostgresStorage(f"{base.replace('smacx@', 'smacx:hun%zzter2@')}/postgres", "r", timeout=5)
     lines = "".join(traceback.format_exception(caught.value)).splitlines()
     assert not [line for line in lines if "hun" in line and not line.startswith(" ")]
+
+
+@pytest.mark.parametrize("skew", [-1000.0, 1000.0])
+def test_leases_are_kept_on_the_servers_clock(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    skew: float,
+) -> None:  # fmt: skip
+    """A machine whose clock is 1,000 s ahead took over the trials that others ran within
+    their 300 s lease (and one 1,000 s behind never took over a trial whose lease had run
+    out), since each compared the lease with its own clock."""
+    from smacx import RunHistory, TrialInfo
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    writer = RunHistory(space, storage=PostgresStorage(postgres_url, "clock"))
+    config = space.sample_configuration()
+    live, lapsed = (TrialInfo(config, seed=s) for s in (1, 2))
+    server = writer.now()
+    assert abs(server - time.time()) < 5  # (the test's server runs on this machine)
+    for info, lease_until in ((live, server + 300), (lapsed, server - 1)):
+        # as by a process on another machine whose clock is right
+        record = TrialRecord(writer.key_of(info), TrialValue(status=StatusType.RUNNING),
+                             "elsewhere:1:0:ab", lease_until)  # fmt: skip
+        assert writer.storage.claim_trial(record, server)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + skew)  # this machine's clock is off
+    with caplog.at_level("WARNING", logger="smacx"):
+        skewed = RunHistory(
+            space, storage=PostgresStorage(postgres_url, "clock"), lease_seconds=300
+        )
+    word = "ahead of" if skew > 0 else "behind"
+    assert f"clock is 1000 s {word} the clock of the PostgreSQL server" in caplog.text
+    assert abs(skewed.now() - real()) < 5
+    assert skewed.n_stale() == 1
+    taken = skewed.take_over_stale()
+    assert taken is not None and taken.seed == lapsed.seed
+    assert skewed.take_over_stale() is None  # the live one stays with its owner
+    skewed.storage.close()
+    writer.storage.close()

@@ -72,7 +72,12 @@ class TrialRecord:
 
 
 class Storage(Protocol):
-    """What the run history needs from a store. Every method is one short transaction."""
+    """What the run history needs from a store. Every method is one short transaction.
+
+    A store shared by machines may also have ``now() -> float``, the Unix time of a clock they
+    all read alike (a database server's): the run history keeps leases in it. Without it,
+    each process's own clock is used.
+    """
 
     def get_meta(self, key: str) -> str | None:
         """The metadata value under ``key``, or None."""

@@ -111,6 +111,8 @@ _TRIAL_COLUMNS = (
 )
 _NAMES = [name.strip() for name in _TRIAL_COLUMNS.split(",")]
 _STATUS, _OWNER, _LEASE = (_NAMES.index(n) for n in ("status", "owner", "lease_until"))
+#: How far (seconds) this machine's clock may be from the server's without a warning.
+CLOCK_WARNING_SECONDS = 30.0
 _KEY_MATCH = "run_id = %s AND config_id = %s AND instance = %s AND seed = %s AND budget = %s"
 
 
@@ -231,6 +233,7 @@ class PostgresStorage:
                     "SELECT set_config('lock_timeout', %s, false)",
                     (f"{self._milliseconds()}ms",),
                 )
+                self._measure_clock(conn)
             except BaseException:
                 # (the connection broke as soon as it opened: _call connects again)
                 conn.close()
@@ -247,6 +250,33 @@ class PostgresStorage:
                 "database are right (the database must exist: createdb NAME)."
             ) from (None if shows else err)
         return conn
+
+    def now(self) -> float:
+        """The server's time (Unix seconds), from this machine's clock and how far the two
+        were apart when the connection opened: the leases of running trials and the start of
+        the run are kept in it, so that machines whose clocks differ (by more than a lease, 300
+        s, one would take over the trials another still runs) agree on them."""
+        return time.time() + self._offset
+
+    def _measure_clock(self, conn: psycopg.Connection[Any]) -> None:
+        """Set :meth:`now`'s offset from the server's clock (to the middle of the round trip),
+        warning once when this machine's clock is far from it."""
+        sent = time.time()
+        row = conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+        back = time.time()
+        assert row is not None
+        offset = float(row[0]) - (sent + back) / 2
+        first = not hasattr(self, "_offset")
+        self._offset = offset
+        if first and abs(offset) > CLOCK_WARNING_SECONDS:
+            logger.warning(
+                "This machine's clock is %.0f s %s the clock of the PostgreSQL server of %s; "
+                "smacx keeps the run's leases and start on the server's clock, but the times "
+                "of trials are this machine's. Set the clock right (e.g. with NTP).",
+                abs(offset),
+                "behind" if offset > 0 else "ahead of",
+                self.where,
+            )
 
     def _milliseconds(self) -> int:
         """``timeout`` in milliseconds, as the server's settings take it (at most about 24
