@@ -157,7 +157,7 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
         part = "the trials"
         records = storage.read_trials(0)
         statuses = Counter(record.value.status.name for record in records)
-        now = time.time()
+        now = getattr(storage, "now", time.time)()  # (a database's clock, as leases are)
         stale = sum(r.value.status is StatusType.RUNNING and abandoned(r, now) for r in records)
         # (a knob file's command, stored by `smacx run`: failures shown by its template)
         command = json.loads(storage.get_meta("measurement") or "{}").get("command")
