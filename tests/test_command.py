@@ -603,7 +603,7 @@ def test_smacx_run_stops_at_a_broken_command_with_no_traceback(
         [sys.executable, "-m", "smacx", *args, "--keep-going", "--n-trials", "4"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert "WARNING smacx: optimize() ended without an incumbent" in done.stderr, done.stderr
+    assert "WARNING smacx: The run ended without an incumbent" in done.stderr, done.stderr
     assert "UserWarning" not in done.stderr and "facade.py" not in done.stderr
     assert main(["show", str(tmp_path / "runs" / "broken"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["trials"] == {"CRASHED": 4}
