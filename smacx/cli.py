@@ -452,7 +452,7 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bRaise n_trials\b", "Raise --n-trials (or the knob file's n_trials)"),
         (r"\boptimize\(\) runs none", "smacx run runs none"),
         (r"\boptimize\(\) ended", "The run ended"),
-        (r"\(SMAC\(\.\.\., intensifier=\.\.\.\)\)", "(the same knob file's repeats)"),
+        (r"\(SMAC\(\.\.\., intensifier=\.\.\.\)\)", "(the knob file's repeats as they were)"),
     )
 )
 
