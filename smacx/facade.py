@@ -7,6 +7,7 @@ import contextlib
 import copy
 import dataclasses
 import gc
+import inspect
 import json
 import logging
 import math
@@ -303,6 +304,8 @@ class SMAC:
             settings = Hyperband()
         else:
             settings = Intensifier()
+        if isinstance(settings, (SuccessiveHalving, Hyperband)):
+            _warn_of_instance_counts(scenario, target_fn)
         # Ends this object's session of a stored run (see _live_owners); set once it is open.
         self._end_session: weakref.finalize[..., SMAC] | None = None
         self._session: str | None = None  # registered by _open_storage
@@ -1546,7 +1549,7 @@ class SMAC:
                     at += f" (below max_budget={top:g}: none has completed it yet)"
             every = len(getattr(self.intensifier, "keys", ()))
             if getattr(self.intensifier, "races_keys", False) and n < every:
-                at = f", on {n} of {every} instance-seed pairs (none has run on all yet)"
+                at = f", on {n} of {every} instance-seed pairs (none with a success has run on all)"
             if len(self.scenario.objectives) > 1:
                 lines.append(
                     f"  Pareto front: {len(self.incumbents)} configuration(s) "
@@ -2303,6 +2306,31 @@ _froze = False  # whether the first of them froze the heap
 
 #: Statuses of trials whose time is the target's own.
 _RAN = frozenset({StatusType.SUCCESS, StatusType.TIMEOUT, StatusType.MEMORYOUT})
+
+
+def _warn_of_instance_counts(scenario: Scenario, target_fn: Callable[..., Any] | None) -> None:
+    """Warn when a multi-fidelity scenario's budgets look like counts of its instances (whole
+    numbers up to their number) and the target does not name ``budget``: SMAC3 reads such
+    budgets as instance counts, smacx passes them to the target (here taken by ``**kwargs`` and
+    ignored, so that every stage ran all instances)."""
+    instances, low, high = scenario.instances, scenario.min_budget, scenario.max_budget
+    if not instances or low is None or high is None or target_fn is None:
+        return
+    if not (float(low).is_integer() and float(high).is_integer() and high <= len(instances)):
+        return
+    try:
+        named = "budget" in inspect.signature(target_fn).parameters
+    except (TypeError, ValueError):
+        named = False
+    if not named:
+        _warn(
+            f"the scenario has {len(instances)} instances and budgets from {low:g} to {high:g}, "
+            "which SMAC3 reads as numbers of instances to race on; smacx passes them to the "
+            "target as its budget, which this target does not name, and runs every stage on "
+            "all the instances. To race on the instances, leave min_budget and max_budget "
+            "unset.",
+            stacklevel=5,  # (SMAC's caller: through SMAC.__init__ and keyword_hints' wrapper)
+        )
 
 
 def _warn(message: str, stacklevel: int) -> None:

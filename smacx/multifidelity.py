@@ -1,10 +1,13 @@
 """Multi-fidelity intensification: successive halving and Hyperband.
 
 A *bracket* starts ``n_0`` new configurations at a small budget, runs every one on the same
-ordered keys (instance-seed pairs), keeps the best ``1/eta`` of them (by mean cost over the keys),
-multiplies the budget by ``eta`` and repeats until the largest budget is reached. Hyperband cycles
-through the brackets ``s = s_max, ..., 0`` (from the most aggressive, starting at the smallest
-budget, to plain evaluation at the largest); successive halving always runs one of them.
+ordered keys (instance-seed pairs), keeps the best ``1/eta`` of them (fewest failed keys first,
+then by mean cost over the keys that did not fail, as racing ranks them: a key that failed at an
+infinite ``crash_cost``, such as an instance no configuration solves, decides nothing),
+multiplies the budget by ``eta`` and repeats until the largest budget is reached. Hyperband
+cycles through the brackets ``s = s_max, ..., 0`` (from the most aggressive, starting at the
+smallest budget, to plain evaluation at the largest); successive halving always runs one of
+them.
 
 A scenario with instances and no ``min_budget``/``max_budget`` races on the instances instead,
 as SMAC3 does: a stage's "budget" is a number of keys, from one to all of them. A configuration
@@ -53,6 +56,7 @@ from smacx.errors import (
 from smacx.intensifier import (
     SMAC3_NAMES,
     KeyIndex,
+    _finite,
     front_incumbents,
     make_keys,
     overdue_trials,
@@ -260,8 +264,10 @@ class _HalvingSettings:
                 f"{type(self).__name__} needs a multi-fidelity scenario: set "
                 "Scenario.min_budget and Scenario.max_budget (e.g. epochs or a data fraction), "
                 "or give the scenario instances to race on (stages then run configurations on "
-                f"more and more of them); got min_budget={scenario.min_budget!r}, "
-                f"max_budget={scenario.max_budget!r} and {n_keys} instance-seed pair."
+                "more and more of them), or, for a target that is not deterministic, race on "
+                f"seeds ({type(self).__name__}(n_seeds=3)); got min_budget="
+                f"{scenario.min_budget!r}, max_budget={scenario.max_budget!r} and {n_keys} "
+                "instance-seed pair."
             )
         return key_brackets(n_keys, self.eta)
 
@@ -496,6 +502,8 @@ class Halving:
         self._results: dict[tuple[int, float | None], dict[int, list[float]]] = {}
         self._trials: dict[tuple[int, float | None], dict[int, TrialKey]] = {}
         self._complete: dict[float, dict[int, list[float]]] = {b: {} for b in self.budgets}
+        # ... and how many of the stage's keys failed (costs not finite, left out of the mean)
+        self._failed: dict[float, dict[int, int]] = {b: {} for b in self.budgets}
         # (config id, trial budget) -> the first key index with a successful trial; without
         # one among a stage's keys, no incumbent there
         self._first_success: dict[tuple[int, float | None], int] = {}
@@ -539,12 +547,14 @@ class Halving:
             if self._incumbent_ids and self._incumbent_ids[:1] != previous:
                 best = self._incumbent_ids[0]
                 budget = self._incumbent_budget()
+                failed = self._failed[budget].get(best, 0) if budget is not None else 0
                 logger.info(
-                    "%s: config %d, cost %s %s.",
+                    "%s: config %d, cost %s %s%s.",
                     "Incumbent of the stored run" if self._resuming else "New incumbent",
                     best,
                     self._complete[budget][best] if budget is not None else None,
                     self._at(budget),
+                    f" (failed on {failed} of them, not in the cost)" if failed else "",
                 )
 
     def _scan_configs(self) -> None:
@@ -612,9 +622,24 @@ class Halving:
             if key.config_id in complete or len(done) < n or index >= n:
                 continue
             if all(i in done for i in range(n)):
-                costs = np.array([done[i] for i in range(n)], dtype=float)
-                complete[key.config_id] = [float(c) for c in costs.mean(axis=0)]
+                rows = [done[i] for i in range(n) if _finite(done[i])]
+                mean = (
+                    np.array(rows, dtype=float).mean(axis=0) if rows else [math.inf] * len(done[0])
+                )
+                complete[key.config_id] = [float(c) for c in mean]
+                self._failed[level][key.config_id] = n - len(rows)
                 self._dirty = True
+
+    def _rank(self, ids: list[int], level: float) -> list[int]:
+        """Config ids with complete results at a stage's ``level``, best first: fewest failed
+        keys first, then by :func:`rank_configs` on the mean over the keys that did not fail."""
+        failed = self._failed[level]
+        ranked: list[int] = []
+        for count in sorted({failed[c] for c in ids}):
+            group = [c for c in ids if failed[c] == count]
+            costs = np.array([self._complete[level][c] for c in group], dtype=float)
+            ranked += rank_configs(group, costs)
+        return ranked
 
     def _started(self, key: TrialKey) -> bool:
         return key in self._handed or key in self.history
@@ -651,8 +676,7 @@ class Halving:
                     "%s bracket %d (s=%d) is complete.", self._label, bracket.number, schedule.s
                 )
                 return True
-            done = self._complete[schedule.budgets[stage]]
-            ranked = rank_configs(members, np.array([done[c] for c in members], dtype=float))
+            ranked = self._rank(members, schedule.budgets[stage])
             budget = schedule.budgets[stage + 1]
             n_next = bracket.target(stage + 1)
             # Configurations already started at the next budget stay (none are lost on resume).
@@ -781,7 +805,8 @@ class Halving:
         return None if config_id is None else self._bracket_of.get(config_id)
 
     def _incumbent_budget(self) -> float | None:
-        """The highest budget at which a configuration has finite results on every key."""
+        """The highest budget at which a configuration has results on every key of its stage
+        and may lead (:meth:`_may_lead`)."""
         for budget in reversed(self.budgets):
             if any(self._may_lead(c, budget) for c in self._complete[budget]):
                 return budget
@@ -790,8 +815,8 @@ class Halving:
     def _may_lead(self, config_id: int, budget: float) -> bool:
         """Whether a configuration may be the incumbent at ``budget``: a trial of it there
         succeeded (with a finite ``crash_cost``, one that only crashed must not lead; one
-        that timed out on a hard instance still may, with the penalty in its mean), and its
-        costs are finite."""
+        that timed out on a hard instance still may, with the penalty in its mean, or with
+        an infinite ``crash_cost`` counted among its failed keys)."""
         costs = self._complete[budget][config_id]
         first = self._first_success.get((config_id, self._slot(budget)))
         succeeded = first is not None and first < self._width(budget)
@@ -801,14 +826,13 @@ class Halving:
         budget = self._incumbent_budget()
         if budget is None:
             return []
-        done = {
-            c: costs for c, costs in self._complete[budget].items() if self._may_lead(c, budget)
-        }
-        ids = sorted(done)
-        costs = np.array([done[c] for c in ids], dtype=float)
-        if costs.shape[1] > 1:
+        ids = sorted(c for c in self._complete[budget] if self._may_lead(c, budget))
+        if len(self.history.objectives) > 1:  # the front of those with the fewest failures
+            fewest = min(self._failed[budget][c] for c in ids)
+            ids = [c for c in ids if self._failed[budget][c] == fewest]
+            costs = np.array([self._complete[budget][c] for c in ids], dtype=float)
             return front_incumbents(ids, costs, self.settings.max_incumbents)
-        return rank_configs(ids, costs)[: self.settings.max_incumbents]
+        return self._rank(ids, budget)[: self.settings.max_incumbents]
 
     def incumbents(self) -> list[Configuration]:
         """The best configurations at the highest budget with results, best first.

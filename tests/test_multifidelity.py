@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
+import warnings
 from collections import Counter
 from typing import Any
 
@@ -538,7 +540,50 @@ def test_summary_says_when_the_incumbent_ran_on_fewer_instances() -> None:
     smac = SMAC(sc, lambda config, instance, seed: float(config["x"]), preset="hyperband",
                 progress=False)  # fmt: skip
     smac.optimize()
-    assert "on 1 of 9 instance-seed pairs (none has run on all yet)" in smac.summary()
+    assert "on 1 of 9 instance-seed pairs (none with a success has run on all)" in smac.summary()
+
+
+@pytest.mark.parametrize("unsolvable", [0, 1])
+def test_an_instance_no_configuration_solves_decides_nothing(
+    space: ConfigurationSpace, unsolvable: int
+) -> None:
+    """With the default infinite crash_cost, a key every configuration fails on made every
+    mean inf: stages promoted by config id, and no configuration could lead on all keys.
+    Failures now count apart, as racing counts them: fewest first, then the mean of the rest."""
+    rh = RunHistory(space)
+    sh = build(space, rh, SuccessiveHalving(eta=3), instances=NINE, deterministic=True,
+               min_budget=None, max_budget=None)  # fmt: skip
+    hard = sh.keys[unsolvable][0]
+    for _ in range(int(sh.iteration_budget)):
+        info = sh.ask()
+        if info.instance == hard:
+            run(rh, info, math.inf, status=StatusType.TIMEOUT)
+        else:
+            run(rh, info, by_instance(info))
+    assert sh.open_brackets == {}
+    ran = Counter(info.config for info, _ in rh.finished())
+    by_x = sorted(ran, key=lambda c: float(c["x"]))
+    assert ran[by_x[0]] == 9  # the best x went all the way
+    assert sh.incumbents()[0] == by_x[0] and len(sh.incumbent_keys()) == 9
+    solved = [int(i[1:]) / 10 for i in NINE if i != hard]
+    expected = float(by_x[0]["x"]) + sum(solved) / len(solved)
+    assert sh.incumbent_costs() == [pytest.approx(expected)]
+
+
+def test_budgets_that_look_like_instance_counts_are_warned_of() -> None:
+    """SMAC3's instance examples set min_budget=1 and max_budget=<number of instances>; a
+    target taking **kwargs then silently got budget racing (every stage on all instances)."""
+    cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(cs, instances=NINE, min_budget=1, max_budget=9, output_directory=None)
+    with pytest.warns(UserWarning, match=r"9 instances and budgets from 1 to 9, which SMAC3 .*"
+                      r"leave min_budget and max_budget unset") as caught:  # fmt: skip
+        SMAC(sc, lambda config, seed, instance, **kw: 1.0, preset="hyperband")
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(sc, lambda config, seed, instance, budget: 1.0, preset="hyperband")  # named
+        wide = dataclasses.replace(sc, max_budget=27)
+        SMAC(wide, lambda config, seed, instance, **kw: 1.0, preset="hyperband")
 
 
 # -- edge cases and settings -------------------------------------------------------------------
