@@ -526,6 +526,21 @@ class Halving:
             " in the last stage" if self.races_keys else " and stage",
             len(self._open),
         )
+        if all(len(br.budgets) == 1 for br in brackets):
+            ratio = self.budgets[-1] / (1.0 if self.races_keys else scenario.min_budget or 1.0)
+            span = (
+                f"{self._n_keys} instance-seed pairs"
+                if self.races_keys
+                else f"budgets from {scenario.min_budget:g} to {scenario.max_budget:g}"
+            )
+            logger.warning(
+                "%s: %s leave no room to halve with eta=%g: every bracket runs its "
+                "configurations at the top fidelity only, as a run without budgets would. %s",
+                self._label,
+                span,
+                settings.eta,
+                f"Use an eta of at most {ratio:g}." if ratio > 1 else "Widen the budgets.",
+            )
 
     # -- reading the history -------------------------------------------------------------------
 

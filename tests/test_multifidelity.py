@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import re
 import warnings
 from collections import Counter
 from typing import Any
@@ -781,3 +782,26 @@ def test_a_timeout_on_a_hard_instance_does_not_bar_the_incumbent(space: Configur
         else:
             rh.add(info, TrialValue(cost=abs(float(info.config["x"]))))
     assert hb.incumbents()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "eta", "said"),
+    [
+        ({"instances": ["a", "b"], "min_budget": None, "max_budget": None}, 3,
+         "2 instance-seed pairs leave no room to halve with eta=3.*at most 2"),
+        ({"min_budget": 1, "max_budget": 9}, 10, "budgets from 1 to 9 .* eta=10.*at most 9"),
+        ({"min_budget": 5, "max_budget": 5}, 3, "budgets from 5 to 5 .*Widen the budgets"),
+    ],
+)  # fmt: skip
+def test_settings_that_leave_no_stage_to_halve_are_warned_of(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture, scenario: Any, eta: float,
+    said: str,
+) -> None:  # fmt: skip
+    with caplog.at_level("WARNING", logger="smacx"):
+        hb = build(space, RunHistory(space), Hyperband(eta=eta), deterministic=True, **scenario)
+    assert all(len(b.budgets) == 1 for b in hb.brackets)
+    assert re.search(said, caplog.text), caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="smacx"):
+        build(space, RunHistory(space), Hyperband(eta=2), deterministic=True, **scenario)
+    assert ("no room to halve" in caplog.text) == (scenario["min_budget"] == 5)
