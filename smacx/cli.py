@@ -23,6 +23,7 @@ its cost, and how the incumbent changed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -30,11 +31,11 @@ import re
 import signal
 import sqlite3
 import sys
+import threading
 import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -432,29 +433,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.propagate = propagate
 
 
-#: The library's advice in Python terms, and what it means on the command line: the messages
-#: of ``SMAC`` that ``smacx run`` prints (its errors, warnings and log lines), in the order
-#: they are applied.
+#: The library's advice in Python terms, and what it means on the command line: the phrases
+#: of ``SMAC``'s errors, warnings and log lines that ``smacx run`` prints, whole, so that a
+#: command or its output quoted in a message stays as it is.
 _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
-        (r"SMAC\(\.\.\., overwrite=True\)", "--overwrite"),
-        (r"\(overwrite=True\)", "(--overwrite)"),
-        (r"\boverwrite=True", "--overwrite"),
-        (r"another Scenario\(name=\.\.\.\)", "another --name"),
-        (
-            r"give this scenario another name or output_directory",
-            "give the run another --name or --output-dir",
-        ),
-        (r"give (?:this|the) scenario another name", "give the run another --name"),
-        (r"n_trials=(\d+) trials", r"\1 trials"),
-        (r"\braise n_trials\b", "raise --n-trials (or the knob file's n_trials)"),
-        (r"\bRaise n_trials\b", "Raise --n-trials (or the knob file's n_trials)"),
-        (r"\boptimize\(\) runs none", "smacx run runs none"),
-        (r"\boptimize\(\) ended", "The run ended"),
-        (r"\(SMAC\(\.\.\., intensifier=\.\.\.\)\)", "(the knob file's repeats as they were)"),
+        (r"\boverwrite=True (cannot|would) delete the run in", r"--overwrite \1 delete the run in"),
+        (r"\b([Ss]tart the run afresh) \(overwrite=True\)", r"\1 (--overwrite)"),
+        (r"\b([Pp]ass) overwrite=True to (replace it|start afresh)", r"\1 --overwrite to \2"),
+        (r"\bafresh with SMAC\(\.\.\., overwrite=True\) or another Scenario\(name=\.\.\.\)",
+         "afresh with --overwrite or another --name"),
+        (r"\bgive this scenario another name or output_directory",
+         "give the run another --name or --output-dir"),
+        (r"\bgive (?:this|the) scenario another name\b", "give the run another --name"),
+        (r"\bhas finished its n_trials=(\d+) trials already: optimize\(\) runs none",
+         r"has finished its \1 trials already: smacx run runs none"),
+        (r"\b(Raise|or raise) n_trials\b", r"\1 --n-trials (or the knob file's n_trials)"),
+        (r"\boptimize\(\) ended without an incumbent", "The run ended without an incumbent"),
+        (r"\bwith the same intensifier \(SMAC\(\.\.\., intensifier=\.\.\.\)\)",
+         "with the same intensifier (the knob file's repeats as they were)"),
     )
-)
+)  # fmt: skip
 
 
 def _in_cli_terms(text: str) -> str:
@@ -465,10 +465,13 @@ def _in_cli_terms(text: str) -> str:
 
 
 class _Formatter(logging.Formatter):
-    """The CLI's log lines, with the library's advice in the command line's terms."""
+    """The CLI's log lines, with the library's advice in the command line's terms (in the
+    message only: a traceback, with ``--verbose``, stays as Python wrote it)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _in_cli_terms(super().format(record))
+        told = logging.makeLogRecord(record.__dict__)
+        told.msg, told.args = _in_cli_terms(record.getMessage()), None
+        return super().format(told)
 
 
 def _as_log_line(message: Warning | str, *args: Any, **kwargs: Any) -> str:
@@ -564,26 +567,41 @@ prints the best configuration as JSON.
 _STOP_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
-@contextmanager
+@contextlib.contextmanager
 def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
-    """Within the block, a SIGTERM or SIGHUP raises ``KeyboardInterrupt`` (and is appended to
-    ``received``), so the run ends as with Ctrl-C: its trials under way are given back, their
-    commands ended, and the finished ones are saved; later ones are ignored while that
-    happens. Outside the main thread (``main()`` called from a thread) the signals are left as
-    they are."""
-    import threading
+    """Within the block, a SIGTERM or SIGHUP stops the run as a Ctrl-C does, and the name of
+    every such signal (SIGINT included) is appended to ``received``.
 
+    The first SIGTERM or SIGHUP goes to the SIGINT handler in place (Python's, which raises
+    ``KeyboardInterrupt``, or the dask runner's, which holds it back while a cluster starts):
+    the trials under way are given back, their commands ended, the finished ones saved.
+    Once any stop is under way, further SIGTERMs and SIGHUPs are ignored (a batch system's
+    second one would break off the cleanup of the first); a second Ctrl-C still interrupts.
+    Outside the main thread (``main()`` called from a thread) the signals are left as they
+    are."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def stop(signum: int, frame: Any) -> None:
+    def on_int(signum: int, frame: Any) -> None:
+        received.append("SIGINT")
+        raise KeyboardInterrupt
+
+    def on_stop(signum: int, frame: Any) -> None:
+        first = not received
         received.append(signal.Signals(signum).name)
-        if len(received) == 1:  # (a second one would break off the cleanup of the first)
+        if not first:
+            return
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler) and handler is not on_int:
+            handler(signal.SIGINT, frame)  # (the dask runner's hold while a cluster starts)
+        else:  # ours, or SIGINT ignored (as for a job started with & in a script)
             raise KeyboardInterrupt
 
     names = [n for n in _STOP_SIGNALS if hasattr(signal, n)]
-    before = {n: signal.signal(getattr(signal, n), stop) for n in names}
+    before = {n: signal.signal(getattr(signal, n), on_stop) for n in names}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        before["SIGINT"] = signal.signal(signal.SIGINT, on_int)
     try:
         yield
     finally:
@@ -598,11 +616,13 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         try:
             return _optimize_workload(args, log)
         except KeyboardInterrupt:
-            how = f"stopped by {received[0]}" if received else "interrupted"
-            print(f"smacx run: {how}; the finished trials are saved, and the trials under way "
-                  "will run again. Run the same command to continue.", file=sys.stderr)  # fmt: skip
-            signum = getattr(signal, received[0]) if received else signal.SIGINT
-            return 128 + int(signum)
+            first = received[0] if received else "SIGINT"
+            how = "interrupted" if first == "SIGINT" else f"stopped by {first}"
+            with contextlib.suppress(OSError):  # (a closed terminal's SIGHUP: no one reads)
+                print(f"smacx run: {how}; the finished trials are saved, and the trials under "
+                      "way will run again. Run the same command to continue.",
+                      file=sys.stderr)  # fmt: skip
+            return 128 + int(getattr(signal, first))
 
 
 def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:

@@ -384,6 +384,10 @@ class SMAC:
                 self.runhistory.storage.set_meta_if_absent("intensifier", repr(settings)),
                 settings,
             )
+            no_room = getattr(self.intensifier, "no_room_to_halve", None)
+            advice = no_room() if no_room is not None else None
+            if advice is not None:
+                _warn(advice, stacklevel=4)  # (SMAC's caller, through keyword_hints' wrapper)
         except BaseException:
             self._close_unbuilt()
             raise
@@ -1847,6 +1851,9 @@ class _Spent:
     def __init__(self, storage: Storage, session: str) -> None:
         self.storage = storage
         self.session = session
+        # (a database's clock where it has one: sessions on machines whose clocks differ
+        # then count their common time once)
+        self._clock: Callable[[], float] = getattr(storage, "now", time.time)
         self._intervals: list[list[float]] = []  # of this session's calls
         self._cpu_done = 0.0  # CPU seconds of this session's finished calls
         self._cpu_start = math.nan  # at the start of the running call; NaN: none runs
@@ -1856,7 +1863,7 @@ class _Spent:
 
     def start(self) -> None:
         """Read every session's record and count this ``optimize()`` call from now on."""
-        now = time.time()
+        now = self._clock()
         records = [self._record()]
         others = set(json.loads(self.storage.get_meta(_SESSIONS) or "[]")) - {self.session}
         for session in sorted(others):
@@ -1880,7 +1887,7 @@ class _Spent:
 
     def wall(self) -> float:
         """Seconds of wall-clock time the run's ``optimize()`` calls have taken."""
-        return self._prior_wall + max(time.time() - self._intervals[-1][0], 0.0)
+        return self._prior_wall + max(self._clock() - self._intervals[-1][0], 0.0)
 
     def cpu(self) -> float:
         """CPU seconds the run's ``optimize()`` calls have used (see ``_cpu_seconds``)."""
@@ -1893,7 +1900,7 @@ class _Spent:
     def note(self, final: bool = False) -> None:
         """Extend the running call's interval to now, and store the record if a second has
         passed since the last write (or ``final``)."""
-        now = time.time()
+        now = self._clock()
         self._intervals[-1][1] = max(now, self._intervals[-1][0])
         if not final and now - self._written < self._EVERY:
             return

@@ -475,6 +475,7 @@ class Halving:
         self.budgets: tuple[float, ...] = tuple(sorted({b for br in brackets for b in br.budgets}))
         self.keys = make_keys(scenario, settings.n_seeds, settings.instance_order)
         self.races_keys = scenario.min_budget is None
+        self._min_budget = scenario.min_budget or 1.0
         if self.races_keys:  # new trials per stage: the keys beyond the stage before's
             self.iteration_budget = float(
                 sum(
@@ -526,21 +527,6 @@ class Halving:
             " in the last stage" if self.races_keys else " and stage",
             len(self._open),
         )
-        if all(len(br.budgets) == 1 for br in brackets):
-            ratio = self.budgets[-1] / (1.0 if self.races_keys else scenario.min_budget or 1.0)
-            span = (
-                f"{self._n_keys} instance-seed pairs"
-                if self.races_keys
-                else f"budgets from {scenario.min_budget:g} to {scenario.max_budget:g}"
-            )
-            logger.warning(
-                "%s: %s leave no room to halve with eta=%g: every bracket runs its "
-                "configurations at the top fidelity only, as a run without budgets would. %s",
-                self._label,
-                span,
-                settings.eta,
-                f"Use an eta of at most {ratio:g}." if ratio > 1 else "Widen the budgets.",
-            )
 
     # -- reading the history -------------------------------------------------------------------
 
@@ -813,6 +799,28 @@ class Halving:
         """Numbers of the brackets whose last stage has every result, in order."""
         self._refresh()
         return sorted(self._closed)
+
+    def no_room_to_halve(self) -> str | None:
+        """What to change when no bracket has a stage to halve (every configuration runs at
+        the top fidelity only, as without budgets), or None: there is room, or the single
+        one-stage bracket was chosen (``SuccessiveHalving(bracket=0)``)."""
+        if any(len(br.budgets) > 1 for br in self.brackets):
+            return None
+        if getattr(self.settings, "bracket", None) is not None:
+            return None
+        low = 1.0 if self.races_keys else self._min_budget
+        ratio = self.budgets[-1] / low
+        span = (
+            f"{self._n_keys} instance-seed pairs"
+            if self.races_keys
+            else f"budgets from {low:g} to {self.budgets[-1]:g}"
+        )
+        fix = f"Use an eta of at most {ratio:g}." if ratio > 1 else "Widen the budgets."
+        return (
+            f"{self._label}: {span} leave no room to halve with eta={self.settings.eta:g}: "
+            "every bracket runs its configurations at the top fidelity only, as a run without "
+            f"budgets would. {fix}"
+        )
 
     def bracket_of(self, config: Configuration) -> int | None:
         """The bracket a configuration was started in, or None if it is not in one."""

@@ -450,3 +450,57 @@ def test_smacx_run_gives_the_librarys_advice_as_options(tmp_path: Path) -> None:
     assert "The run ended without an incumbent" in run(bad, "--keep-going")
     ok.write_text('command = "echo {x}"' + knob.replace("100", "50"))
     assert "Pass --overwrite to replace it, or give the run another --name." in run(ok)
+
+
+def test_the_command_line_terms_leave_a_users_own_text_alone() -> None:
+    """Only the library's whole phrases are said in the command line's terms: a command or
+    its output quoted in a message keeps its `overwrite=True` and `n_trials=5 trials`."""
+    from smacx.cli import _Formatter, _in_cli_terms
+
+    said = _in_cli_terms(
+        "Pass overwrite=True to replace it, or give the scenario another name. The command "
+        "was 'train trainer.overwrite=True n_trials=5 trials; echo set overwrite=True'."
+    )
+    assert said == (
+        "Pass --overwrite to replace it, or give the run another --name. The command was "
+        "'train trainer.overwrite=True n_trials=5 trials; echo set overwrite=True'."
+    )
+    try:
+        raise ValueError("start the run afresh (overwrite=True)")
+    except ValueError:
+        record = logging.LogRecord("smacx", logging.WARNING, __file__, 1, "%s: %s", (
+            "Could not", "start the run afresh (overwrite=True)"), sys.exc_info())  # fmt: skip
+    line = _Formatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert line.startswith("WARNING smacx: Could not: start the run afresh (--overwrite)\n")
+    assert "ValueError: start the run afresh (overwrite=True)" in line  # the traceback as is
+
+
+def test_smacx_run_interrupted_then_terminated_finishes_stopping(tmp_path: Path) -> None:
+    """A SIGTERM that follows a Ctrl-C (a batch system's, or `timeout`'s) broke off the
+    cleanup of the first with a second interrupt, and was named as the cause."""
+    import signal
+    import time
+
+    pids = tmp_path / "pids"
+    knobs = tmp_path / "slow.toml"
+    knobs.write_text(
+        f'command = "echo $$ >> {pids}; sleep 60; echo {{x}}"\nn_trials = 3\n\n[knobs]\n'
+        'x = { type = "integer", range = [0, 100] }\n'
+    )
+    args = [sys.executable, "-m", "smacx", "run", str(knobs), "--no-progress",
+            "--output-dir", str(tmp_path / "runs")]  # fmt: skip
+    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pids.exists() and pids.read_text().strip()):
+            assert time.monotonic() < deadline and run.poll() is None, run.communicate()
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=30)
+    finally:
+        run.kill()
+    assert run.returncode == 130, err
+    assert "smacx run: interrupted; the finished trials are saved" in err
+    assert "Traceback" not in err

@@ -3,7 +3,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-import re
 import warnings
 from collections import Counter
 from typing import Any
@@ -794,14 +793,20 @@ def test_a_timeout_on_a_hard_instance_does_not_bar_the_incumbent(space: Configur
     ],
 )  # fmt: skip
 def test_settings_that_leave_no_stage_to_halve_are_warned_of(
-    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture, scenario: Any, eta: float,
-    said: str,
-) -> None:  # fmt: skip
-    with caplog.at_level("WARNING", logger="smacx"):
-        hb = build(space, RunHistory(space), Hyperband(eta=eta), deterministic=True, **scenario)
-    assert all(len(b.budgets) == 1 for b in hb.brackets)
-    assert re.search(said, caplog.text), caplog.text
-    caplog.clear()
-    with caplog.at_level("WARNING", logger="smacx"):
-        build(space, RunHistory(space), Hyperband(eta=2), deterministic=True, **scenario)
-    assert ("no room to halve" in caplog.text) == (scenario["min_budget"] == 5)
+    space: ConfigurationSpace, scenario: Any, eta: float, said: str
+) -> None:
+    """A UserWarning to SMAC's caller; not for a run that halves, nor for the one-stage
+    bracket chosen on purpose."""
+    sc = Scenario(space, output_directory=None, deterministic=True, **scenario)
+
+    def f(config: Configuration, seed: int, instance: str = "", budget: float = 1) -> float:
+        return 1.0
+
+    with pytest.warns(UserWarning, match=said) as caught:
+        SMAC(sc, f, intensifier=Hyperband(eta=eta))
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if scenario["min_budget"] != 5:
+            SMAC(sc, f, intensifier=Hyperband(eta=2))
+        SMAC(sc, f, intensifier=SuccessiveHalving(eta=2, bracket=0))

@@ -641,3 +641,44 @@ def test_leases_are_kept_on_the_servers_clock(
     assert skewed.take_over_stale() is None  # the live one stays with its owner
     skewed.storage.close()
     writer.storage.close()
+
+
+def test_the_servers_clock_holds_when_this_machines_clock_is_set_right(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine's clock set right mid-run (by NTP, as the warning advises) moved the
+    server's time as this machine saw it by as much, until the next connection: its lease
+    renewals looked expired to the others. The time since it was read is counted on the
+    monotonic clock, and it is read again with every renewal of the leases."""
+    storage = PostgresStorage(postgres_url, "clock-step")
+    before = storage.now()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 1000)  # stepped back 1,000 s
+    assert abs(storage.now() - before) < 5
+    storage.renew_leases(owner_id(), storage.now() + 300, storage.now())  # reads it again
+    assert abs(storage.now() - real()) < 5
+    storage.close()
+
+
+def test_walltime_of_sessions_on_machines_whose_clocks_differ_counts_once(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`walltime_limit` adds up the sessions' time on the server's clock: a session on a
+    machine 60 s behind saw another's 2 s as lying in its future, and counted none of it."""
+    from smacx.facade import _SESSIONS, _Spent
+
+    storage = PostgresStorage(postgres_url, "walltime")
+    storage.set_meta(_SESSIONS, json.dumps(["a", "b"]))
+    first = _Spent(storage, "a")
+    first.start()
+    time.sleep(2.0)
+    first.stop()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 60)
+    behind = PostgresStorage(postgres_url, "walltime")  # this machine's clock: 60 s behind
+    second = _Spent(behind, "b")
+    second.start()
+    assert 2.0 <= second.wall() < 3.0
+    second.stop()
+    storage.close()
+    behind.close()

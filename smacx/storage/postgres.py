@@ -252,22 +252,26 @@ class PostgresStorage:
         return conn
 
     def now(self) -> float:
-        """The server's time (Unix seconds), from this machine's clock and how far the two
-        were apart when the connection opened: the leases of running trials and the start of
-        the run are kept in it, so that machines whose clocks differ (by more than a lease, 300
-        s, one would take over the trials another still runs) agree on them."""
-        return time.time() + self._offset
+        """The server's time (Unix seconds): what it was when last read (as a connection
+        opens, and with every renewal of the leases, once a minute), plus the time this
+        machine's monotonic clock has counted since. The leases of running trials and the
+        times of the run are kept in it, so that machines whose clocks differ (by more than a
+        lease, 300 s, one took over the trials another still ran) agree on them, also when a
+        clock is set right while the run goes on."""
+        server, then = self._server_time
+        return server + (time.monotonic() - then)
 
     def _measure_clock(self, conn: psycopg.Connection[Any]) -> None:
-        """Set :meth:`now`'s offset from the server's clock (to the middle of the round trip),
-        warning once when this machine's clock is far from it."""
-        sent = time.time()
+        """Read the server's clock for :meth:`now` (at the middle of the round trip), warning
+        once when this machine's clock is far from it."""
+        sent, sent_wall = time.monotonic(), time.time()
         row = conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
-        back = time.time()
+        back = time.monotonic()
         assert row is not None
-        offset = float(row[0]) - (sent + back) / 2
-        first = not hasattr(self, "_offset")
-        self._offset = offset
+        server = float(row[0])
+        first = not hasattr(self, "_server_time")
+        self._server_time = (server, (sent + back) / 2)
+        offset = server - (sent_wall + (back - sent) / 2)
         if first and abs(offset) > CLOCK_WARNING_SECONDS:
             logger.warning(
                 "This machine's clock is %.0f s %s the clock of the PostgreSQL server of %s; "
@@ -648,6 +652,9 @@ class PostgresStorage:
 
     def renew_leases(self, owner: str, lease_until: float, now: float) -> int:
         def body(conn: psycopg.Connection[Any], retried: bool) -> int:
+            # (the clock read again once a minute: a monotonic clock stops while the machine
+            # sleeps, and ticks at a rate of its own)
+            self._measure_clock(conn)
             cur = conn.execute(
                 "UPDATE smacx_trials SET lease_until = %s, version = %s WHERE run_id = %s "
                 "AND owner = %s AND status = %s AND lease_until > %s",
