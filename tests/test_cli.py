@@ -470,6 +470,13 @@ def test_the_command_line_terms_leave_a_users_own_text_alone() -> None:
     except ValueError:
         record = logging.LogRecord("smacx", logging.WARNING, __file__, 1, "%s: %s", (
             "Could not", "start the run afresh (overwrite=True)"), sys.exc_info())  # fmt: skip
+    assert _in_cli_terms(
+        "continue it with the same intensifier (SMAC(..., intensifier=...)), or pass "
+        "overwrite=True to start afresh."
+    ) == (
+        "continue it with the same intensifier (the knob file's repeats as they were), or "
+        "pass --overwrite to start afresh."
+    )
     line = _Formatter("%(levelname)s %(name)s: %(message)s").format(record)
     assert line.startswith("WARNING smacx: Could not: start the run afresh (--overwrite)\n")
     assert "ValueError: start the run afresh (overwrite=True)" in line  # the traceback as is
