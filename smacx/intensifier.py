@@ -74,7 +74,7 @@ __all__ = [
 logger = logging.getLogger("smacx")
 
 
-def _finite(costs: Sequence[float]) -> bool:
+def finite_costs(costs: Sequence[float]) -> bool:
     """Whether a key's costs (one per objective) are all finite, i.e. the trial did not fail
     at an infinite ``crash_cost``."""
     return all(math.isfinite(c) for c in costs)
@@ -513,7 +513,7 @@ class Racing:
             return
         for config_id in changed:
             state = self._states[config_id]
-            state.failed = sum(not _finite(costs) for costs in state.done.values())
+            state.failed = sum(not finite_costs(costs) for costs in state.done.values())
         if not self._any_success and any(self._states[c].succeeded for c in changed):
             # The first success: configurations none of whose trials succeeded (that failed
             # on every key, or crashed at a finite crash_cost) are candidates no more.
@@ -547,7 +547,7 @@ class Racing:
         none is): failures are counted apart (``_ConfigState.failed``), so that a key every
         configuration fails on, such as an instance none solves, leaves the others to decide."""
         done = self._states[config_id].done
-        rows = [done[i] for i in indices if _finite(done[i])]
+        rows = [done[i] for i in indices if finite_costs(done[i])]
         if not rows:
             return [math.inf] * len(done[indices[0]]) if indices else []
         agg = np.median if self.settings.aggregate == "median" else np.mean
@@ -582,7 +582,7 @@ class Racing:
         """A configuration's failed keys and aggregate costs over the first ``level`` keys."""
         done = self._states[config_id].done
         indices = list(range(level))
-        return sum(not _finite(done[i]) for i in indices), self._cost(config_id, indices)
+        return sum(not finite_costs(done[i]) for i in indices), self._cost(config_id, indices)
 
     def _compared(self, config_id: int) -> tuple[int, list[float]]:
         """An incumbent's failed keys and aggregate costs on the compared keys."""
@@ -711,12 +711,14 @@ class Racing:
             return False
         # A failed sample (crash_cost, inf by default) where the incumbent had none drops a
         # challenger at once; a key both failed on (an instance none solves) decides nothing.
-        my_failed = sum(not _finite(state.done[i]) for i in common)
-        their_failed = sum(not _finite(incumbent.done[i]) for i in common)
+        my_failed = sum(not finite_costs(state.done[i]) for i in common)
+        their_failed = sum(not finite_costs(incumbent.done[i]) for i in common)
         if my_failed != their_failed:
             return my_failed > their_failed
         # compared once it has its first samples (they may fail at crash_cost, too)
-        both = [i for i in common if _finite(state.done[i]) and _finite(incumbent.done[i])]
+        both = [
+            i for i in common if finite_costs(state.done[i]) and finite_costs(incumbent.done[i])
+        ]
         if not both or len(state.done) < self.n_first:
             return False
         mine = np.array(self._cost(config_id, both))

@@ -56,7 +56,7 @@ from smacx.errors import (
 from smacx.intensifier import (
     SMAC3_NAMES,
     KeyIndex,
-    _finite,
+    finite_costs,
     front_incumbents,
     make_keys,
     overdue_trials,
@@ -623,7 +623,7 @@ class Halving:
             if key.config_id in complete or len(done) < n or index >= n:
                 continue
             if all(i in done for i in range(n)):
-                rows = [done[i] for i in range(n) if _finite(done[i])]
+                rows = [done[i] for i in range(n) if finite_costs(done[i])]
                 mean = (
                     np.array(rows, dtype=float).mean(axis=0) if rows else [math.inf] * len(done[0])
                 )
