@@ -379,6 +379,32 @@ def test_a_failed_commands_reason_shows_its_knob_files_template(
     assert _with_template(reason, template) == shown
 
 
+def started_run(
+    tmp_path: Path, command: str, n_trials: int, running: int = 1
+) -> tuple[list[str], subprocess.Popen[str]]:
+    """`smacx run` of a knob file with ``command`` (which appends its shell's pid to
+    ``tmp_path / "pids"``), started in a process of its own once ``running`` commands have
+    started; returns its arguments and the process."""
+    import time
+
+    pids = tmp_path / "pids"
+    knobs = tmp_path / "slow.toml"
+    knobs.write_text(
+        f"command = {json.dumps(command)}\nn_trials = {n_trials}\n\n[knobs]\n"
+        'x = { type = "integer", range = [0, 100] }\n'
+    )
+    args = [sys.executable, "-m", "smacx", "run", str(knobs), "--no-progress",
+            "--output-dir", str(tmp_path / "runs")]  # fmt: skip
+    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(pids.read_text().split() if pids.exists() else []) < running:
+        if time.monotonic() > deadline or run.poll() is not None:
+            run.kill()
+            pytest.fail(f"the commands did not start: {run.communicate()}")
+        time.sleep(0.05)
+    return args, run
+
+
 @pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
 def test_smacx_run_stopped_by_a_signal_says_so_and_continues_later(
     tmp_path: Path, signum: str
@@ -391,21 +417,15 @@ def test_smacx_run_stopped_by_a_signal_says_so_and_continues_later(
     import time
 
     pids = tmp_path / "pids"
-    knobs = tmp_path / "slow.toml"
     # The fourth command and later ones sleep until the run is stopped.
-    knobs.write_text(
-        f'command = "echo $$ >> {pids}; [ $(wc -l < {pids}) -gt 3 ] && [ ! -e {tmp_path}/go ] '
-        f'&& sleep 60; echo {{x}}"\nn_trials = 6\n\n[knobs]\nx = {{ type = "integer", '
-        "range = [0, 100] }\n"
+    args, run = started_run(
+        tmp_path,
+        f"echo $$ >> {pids}; [ $(wc -l < {pids}) -gt 3 ] && [ ! -e {tmp_path}/go ] && sleep 60; "
+        "echo {x}",
+        n_trials=6,
+        running=4,
     )
-    args = [sys.executable, "-m", "smacx", "run", str(knobs), "--no-progress",
-            "--output-dir", str(tmp_path / "runs")]  # fmt: skip
-    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while len(pids.read_text().split() if pids.exists() else []) < 4:
-            assert time.monotonic() < deadline and run.poll() is None, run.communicate()
-            time.sleep(0.05)
         run.send_signal(getattr(signal, signum))
         _, err = run.communicate(timeout=30)
     finally:
@@ -489,19 +509,8 @@ def test_smacx_run_interrupted_then_terminated_finishes_stopping(tmp_path: Path)
     import time
 
     pids = tmp_path / "pids"
-    knobs = tmp_path / "slow.toml"
-    knobs.write_text(
-        f'command = "echo $$ >> {pids}; sleep 60; echo {{x}}"\nn_trials = 3\n\n[knobs]\n'
-        'x = { type = "integer", range = [0, 100] }\n'
-    )
-    args = [sys.executable, "-m", "smacx", "run", str(knobs), "--no-progress",
-            "--output-dir", str(tmp_path / "runs")]  # fmt: skip
-    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, run = started_run(tmp_path, f"echo $$ >> {pids}; sleep 60; echo {{x}}", n_trials=3)
     try:
-        deadline = time.monotonic() + 60
-        while not (pids.exists() and pids.read_text().strip()):
-            assert time.monotonic() < deadline and run.poll() is None, run.communicate()
-            time.sleep(0.05)
         run.send_signal(signal.SIGINT)
         time.sleep(0.05)
         run.send_signal(signal.SIGTERM)
