@@ -38,7 +38,7 @@ import logging
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -184,10 +184,11 @@ def hyperband_brackets(
     return tuple(brackets)
 
 
-def key_brackets(n_keys: int, eta: float) -> tuple[BracketSchedule, ...]:
+def key_brackets(n_keys: int, eta: float, min_keys: int = 1) -> tuple[BracketSchedule, ...]:
     """The Hyperband brackets of a race on keys (instance-seed pairs) instead of budgets.
 
-    The brackets of :func:`hyperband_brackets` from 1 to ``n_keys``, each stage's budget
+    The brackets of :func:`hyperband_brackets` from ``min_keys`` to ``n_keys``, each stage's
+    budget
     rounded down to a whole number of keys (10 instances, ``eta=3``: the first bracket's
     stages run on 1, 3 and 10 of them). Where two stages round to the same count, the later
     one only narrows the field.
@@ -195,12 +196,13 @@ def key_brackets(n_keys: int, eta: float) -> tuple[BracketSchedule, ...]:
     Args:
         n_keys: The number of keys a configuration runs on in the last stage (>= 1).
         eta: The halving rate (> 1).
+        min_keys: The fewest keys a stage runs a configuration on (1 to ``n_keys``).
 
     Raises:
         ScenarioError: An argument is out of range.
     """
     _check_keys(n_keys)
-    brackets = hyperband_brackets(1, n_keys, eta)
+    brackets = hyperband_brackets(min_keys, n_keys, eta)
     return tuple(
         BracketSchedule(
             br.s,
@@ -214,7 +216,12 @@ def key_brackets(n_keys: int, eta: float) -> tuple[BracketSchedule, ...]:
 # -- settings ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+#: Settings added after runs were stored with their settings' repr, with their defaults: shown
+#: only when set, so that such a run's record still matches the settings it was made with.
+_LATER_FIELDS = {"min_keys": 1}
+
+
+@dataclass(frozen=True, repr=False)
 class _HalvingSettings:
     """Fields and validation shared by :class:`SuccessiveHalving` and :class:`Hyperband`."""
 
@@ -223,6 +230,7 @@ class _HalvingSettings:
     instance_order: Literal["shuffled", "fixed"] = "shuffled"
     max_incumbents: int = 10
     pending_config_timeout: float | None = None
+    min_keys: int = 1
 
     #: Written into the origin of every configuration, as ``"<label> bracket <b>"``.
     label: ClassVar[str] = ""
@@ -245,18 +253,36 @@ class _HalvingSettings:
         timeout = self.pending_config_timeout
         if timeout is not None and (not is_real(timeout) or not 0 < timeout < math.inf):
             raise fail("pending_config_timeout", "a number of seconds > 0 or None")
+        if not is_whole(self.min_keys) or self.min_keys < 1:
+            raise fail("min_keys", "an int >= 1 (instance-seed pairs of a first stage)")
         object.__setattr__(self, "n_seeds", int(self.n_seeds))
         object.__setattr__(self, "max_incumbents", int(self.max_incumbents))
+        object.__setattr__(self, "min_keys", int(self.min_keys))
         # Plain numbers, so that equal settings have one repr (a run stores it to be resumed
         # with the same settings): eta=3 and eta=3.0 are both 3.
         object.__setattr__(self, "eta", plain_number(eta))
         if timeout is not None:
             object.__setattr__(self, "pending_config_timeout", plain_number(timeout))
 
+    def __repr__(self) -> str:
+        shown = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if _LATER_FIELDS.get(f.name, object()) != getattr(self, f.name)
+        ]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
     def _schedules(self, scenario: Scenario) -> tuple[BracketSchedule, ...]:
         """The brackets this intensifier cycles through on ``scenario``; without budgets, the
         stages' budgets are numbers of keys (instance-seed pairs)."""
         if scenario.min_budget is not None and scenario.max_budget is not None:
+            if self.min_keys != 1:
+                raise ScenarioError(
+                    f"{type(self).__name__}.min_keys is for a race on instances, a scenario "
+                    f"without budgets; got min_keys={self.min_keys} with min_budget="
+                    f"{scenario.min_budget!r}. Set the first stage's budget with min_budget, "
+                    "or leave the budgets unset to race on the instances."
+                )
             return hyperband_brackets(scenario.min_budget, scenario.max_budget, self.eta)
         n_keys = len(make_keys(scenario, self.n_seeds, self.instance_order))
         if n_keys < 2:
@@ -269,7 +295,12 @@ class _HalvingSettings:
                 f"{scenario.min_budget!r}, max_budget={scenario.max_budget!r} and {n_keys} "
                 "instance-seed pair."
             )
-        return key_brackets(n_keys, self.eta)
+        if self.min_keys > n_keys:
+            raise ScenarioError(
+                f"{type(self).__name__}.min_keys must be at most the {n_keys} instance-seed "
+                f"pairs of the scenario; got {self.min_keys}."
+            )
+        return key_brackets(n_keys, self.eta, self.min_keys)
 
     def build(self, scenario: Scenario, selector: ConfigSelector, history: RunHistory) -> Halving:
         """Start on ``history``, taking new configurations from ``selector``.
@@ -282,7 +313,7 @@ class _HalvingSettings:
 
 
 @keyword_hints()
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SuccessiveHalving(_HalvingSettings):
     """Settings of successive halving: ``SMAC(..., intensifier=SuccessiveHalving(eta=3))``.
 
@@ -303,6 +334,10 @@ class SuccessiveHalving(_HalvingSettings):
         pending_config_timeout: Seconds after which a configuration whose trials are still
             running is retired: its running trials are recorded as RETIRED (with the crash cost),
             so a trial that hangs or is lost cannot hold a stage back.
+        min_keys: In a race on instances (a scenario with instances and no budgets), the
+            instance-seed pairs a configuration runs on in the first stage of the most
+            aggressive bracket (SMAC3's ``min_budget`` with instances); more when one instance
+            says too little.
         bracket: Which Hyperband bracket ``s`` to run (``s + 1`` stages, the first at
             ``max_budget / eta**s``); None means ``s_max``, the one starting closest to
             ``min_budget``.
@@ -369,7 +404,7 @@ class SuccessiveHalving(_HalvingSettings):
 
 
 @keyword_hints()
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Hyperband(_HalvingSettings):
     """Settings of Hyperband: ``SMAC(..., intensifier=Hyperband(eta=3))``.
 
@@ -391,6 +426,10 @@ class Hyperband(_HalvingSettings):
         pending_config_timeout: Seconds after which a configuration whose trials are still
             running is retired: its running trials are recorded as RETIRED (with the crash cost),
             so a trial that hangs or is lost cannot hold a stage back.
+        min_keys: In a race on instances (a scenario with instances and no budgets), the
+            instance-seed pairs a configuration runs on in the first stage of the most
+            aggressive bracket (SMAC3's ``min_budget`` with instances); more when one instance
+            says too little.
     """
 
     label: ClassVar[str] = "hyperband"
@@ -475,7 +514,7 @@ class Halving:
         self.budgets: tuple[float, ...] = tuple(sorted({b for br in brackets for b in br.budgets}))
         self.keys = make_keys(scenario, settings.n_seeds, settings.instance_order)
         self.races_keys = scenario.min_budget is None
-        self._min_budget = scenario.min_budget or 1.0
+        self._min_budget = float(settings.min_keys if self.races_keys else scenario.min_budget or 1)
         if self.races_keys:  # new trials per stage: the keys beyond the stage before's
             self.iteration_budget = float(
                 sum(
@@ -808,7 +847,7 @@ class Halving:
             return None
         if getattr(self.settings, "bracket", None) is not None:
             return None
-        low = 1.0 if self.races_keys else self._min_budget
+        low = self._min_budget
         ratio = self.budgets[-1] / low
         span = (
             f"{self._n_keys} instance-seed pairs"

@@ -478,6 +478,39 @@ def test_the_incumbent_is_judged_on_the_most_keys_any_has_run_on(
     assert sh.incumbent_costs() == [pytest.approx((10.0 + 200.0) / 3)]
 
 
+def test_min_keys_sets_the_first_stage_of_a_race_on_instances(space: ConfigurationSpace) -> None:
+    """SMAC3's min_budget with instances: 27 instances, eta 3 and three of them at first give
+    stages on 3, 9 and 27 (1, 3, 9, 27 by default)."""
+    race = {"instances": [f"i{k}" for k in range(27)], "deterministic": True,
+            "min_budget": None, "max_budget": None}  # fmt: skip
+    hb = build(space, RunHistory(space), Hyperband(min_keys=3), **race)
+    assert hb.brackets[0].budgets == (3.0, 9.0, 27.0) and len(hb.brackets) == 3
+    first = hb.ask()
+    assert first.budget is None
+    assert build(space, RunHistory(space), Hyperband(), **race).brackets[0].budgets == (
+        1.0, 3.0, 9.0, 27.0,
+    )  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"min_keys must be at most the 27 instance-seed"):
+        build(space, RunHistory(space), Hyperband(min_keys=28), **race)
+    with pytest.raises(ScenarioError, match=r"min_keys is for a race on instances.*min_budget"):
+        build(space, RunHistory(space), Hyperband(min_keys=3))
+    with pytest.raises(ScenarioError, match=r"Hyperband\.min_keys must be an int >= 1"):
+        Hyperband(min_keys=0)
+
+
+def test_settings_stored_before_min_keys_existed_still_match() -> None:
+    """A run records its settings' repr and is continued only with equal settings: the field
+    added later is shown only when set, so the runs stored before match."""
+    from smacx.facade import _settings_from_repr
+
+    stored = ("Hyperband(eta=3, n_seeds=1, instance_order='shuffled', max_incumbents=10, "
+              "pending_config_timeout=None)")  # fmt: skip
+    assert repr(Hyperband()) == stored and _settings_from_repr(stored) == Hyperband()
+    shown = repr(SuccessiveHalving(min_keys=2, bracket=1))
+    assert "min_keys=2" in shown
+    assert _settings_from_repr(shown) == SuccessiveHalving(min_keys=2, bracket=1)
+
+
 def test_seeds_of_a_noisy_target_are_raced_without_instances(space: ConfigurationSpace) -> None:
     rh = RunHistory(space)
     hb = build(space, rh, Hyperband(eta=2, n_seeds=4), min_budget=None, max_budget=None)
