@@ -2335,7 +2335,7 @@ def _warn_of_instance_counts(scenario: Scenario, target_fn: Callable[..., Any] |
             "which SMAC3 reads as numbers of instances to race on; smacx passes them to the "
             "target as its budget, which this target does not name, and runs every stage on "
             "all the instances. To race on the instances, leave min_budget and max_budget "
-            "unset.",
+            "unset" + (f" (and pass intensifier=Hyperband(min_keys={low:g}))." if low > 1 else "."),
             stacklevel=5,  # (SMAC's caller: through SMAC.__init__ and keyword_hints' wrapper)
         )
 

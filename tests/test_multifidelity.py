@@ -616,6 +616,11 @@ def test_budgets_that_look_like_instance_counts_are_warned_of() -> None:
         warnings.simplefilter("error")
         SMAC(sc, lambda config, seed, instance, budget: 1.0, preset="hyperband")  # named
         wide = dataclasses.replace(sc, max_budget=27)
+    with pytest.warns(UserWarning, match=r"unset \(and pass intensifier=Hyperband\(min_keys=3\)\)"):
+        SMAC(dataclasses.replace(sc, min_budget=3), lambda config, seed, instance, **kw: 1.0,
+             preset="hyperband")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         SMAC(wide, lambda config, seed, instance, **kw: 1.0, preset="hyperband")
 
 
