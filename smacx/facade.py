@@ -41,7 +41,12 @@ from smacx.errors import (
     keyword_hints,
 )
 from smacx.initial_design import InitialDesign
-from smacx.intensifier import Intensification, Intensifier, IntensifierSettings
+from smacx.intensifier import (
+    Intensification,
+    Intensifier,
+    IntensifierSettings,
+    finite_costs,
+)
 from smacx.models import Model
 from smacx.multifidelity import Hyperband, SuccessiveHalving
 from smacx.runhistory import RunHistory, plain_value
@@ -305,7 +310,7 @@ class SMAC:
         else:
             settings = Intensifier()
         if isinstance(settings, (SuccessiveHalving, Hyperband)):
-            _warn_of_instance_counts(scenario, target_fn)
+            _warn_of_instance_counts(scenario, target_fn, type(settings).__name__)
         # Ends this object's session of a stored run (see _live_owners); set once it is open.
         self._end_session: weakref.finalize[..., SMAC] | None = None
         self._session: str | None = None  # registered by _open_storage
@@ -1542,7 +1547,7 @@ class SMAC:
             )
             n = len(values)
             # A failed key (crash_cost inf) is counted apart, not in the cost: say so.
-            failed = sum(not all(map(math.isfinite, v.costs())) for v in values)
+            failed = sum(not finite_costs(v.costs()) for v in values)
             failures = f", {failed} of them failed (not in the cost)" if failed else ""
             budget = max((k.budget for k in trial_keys or () if k.budget is not None), default=None)
             top = self.scenario.max_budget
@@ -2315,7 +2320,9 @@ _froze = False  # whether the first of them froze the heap
 _RAN = frozenset({StatusType.SUCCESS, StatusType.TIMEOUT, StatusType.MEMORYOUT})
 
 
-def _warn_of_instance_counts(scenario: Scenario, target_fn: Callable[..., Any] | None) -> None:
+def _warn_of_instance_counts(
+    scenario: Scenario, target_fn: Callable[..., Any] | None, intensifier: str
+) -> None:
     """Warn when a multi-fidelity scenario's budgets look like counts of its instances (whole
     numbers up to their number) and the target does not name ``budget``: SMAC3 reads such
     budgets as instance counts, smacx passes them to the target (here taken by ``**kwargs`` and
@@ -2335,7 +2342,7 @@ def _warn_of_instance_counts(scenario: Scenario, target_fn: Callable[..., Any] |
             "which SMAC3 reads as numbers of instances to race on; smacx passes them to the "
             "target as its budget, which this target does not name, and runs every stage on "
             "all the instances. To race on the instances, leave min_budget and max_budget "
-            "unset" + (f" (and pass intensifier=Hyperband(min_keys={low:g}))." if low > 1 else "."),
+            "unset" + (f" (and give {intensifier} min_keys={low:g})." if low > 1 else "."),
             stacklevel=5,  # (SMAC's caller: through SMAC.__init__ and keyword_hints' wrapper)
         )
 

@@ -65,6 +65,7 @@ __all__ = [
     "IntensifierSettings",
     "make_keys",
     "KeyIndex",
+    "finite_costs",
     "overdue_trials",
     "rank_configs",
     "pareto_fronts",
@@ -75,8 +76,15 @@ logger = logging.getLogger("smacx")
 
 
 def finite_costs(costs: Sequence[float]) -> bool:
-    """Whether a key's costs (one per objective) are all finite, i.e. the trial did not fail
-    at an infinite ``crash_cost``."""
+    """Whether a trial counts as done rather than failed when configurations are ranked.
+
+    Args:
+        costs: The trial's costs, one per objective.
+
+    Returns:
+        True if all are finite; False for a trial that failed at an infinite ``crash_cost``,
+        which racing and Hyperband count apart instead of averaging.
+    """
     return all(math.isfinite(c) for c in costs)
 
 

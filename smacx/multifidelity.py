@@ -10,12 +10,12 @@ smallest budget, to plain evaluation at the largest); successive halving always 
 them.
 
 A scenario with instances and no ``min_budget``/``max_budget`` races on the instances instead,
-as SMAC3 does: a stage's "budget" is a number of keys, from one to all of them. A configuration
-runs on the first ``c_i`` keys in stage ``i`` (its trials have no budget), keeps the results of
-the stages before, and is compared by its mean cost over those ``c_i`` keys. The counts are
-the budgets of :func:`hyperband_brackets` from 1 to the number of keys, rounded down. The same
-holds for a scenario that is not deterministic with ``n_seeds > 1`` and no instances: the
-stages add seeds.
+as SMAC3 does: a stage's "budget" is a number of keys, from ``min_keys`` (one by default) to all
+of them. A configuration runs on the first ``c_i`` keys in stage ``i`` (its trials have no
+budget), keeps the results of the stages before, and is compared by its mean cost over those
+``c_i`` keys. The counts are the budgets of :func:`hyperband_brackets` from ``min_keys`` to the
+number of keys, rounded down. The same holds for a scenario that is not deterministic with
+``n_seeds > 1`` and no instances: the stages add seeds.
 
 With ``R = max_budget / min_budget`` and ``s_max = floor(log_eta(R))``, bracket ``s`` starts
 ``n = ceil((s_max + 1) / (s + 1) * eta**s)`` configurations at budget ``max_budget / eta**s``.
@@ -188,10 +188,9 @@ def key_brackets(n_keys: int, eta: float, min_keys: int = 1) -> tuple[BracketSch
     """The Hyperband brackets of a race on keys (instance-seed pairs) instead of budgets.
 
     The brackets of :func:`hyperband_brackets` from ``min_keys`` to ``n_keys``, each stage's
-    budget
-    rounded down to a whole number of keys (10 instances, ``eta=3``: the first bracket's
-    stages run on 1, 3 and 10 of them). Where two stages round to the same count, the later
-    one only narrows the field.
+    budget rounded down to a whole number of keys (10 instances, ``eta=3``: the first
+    bracket's stages run on 1, 3 and 10 of them). Where two stages round to the same count,
+    the later one only narrows the field.
 
     Args:
         n_keys: The number of keys a configuration runs on in the last stage (>= 1).
@@ -202,6 +201,11 @@ def key_brackets(n_keys: int, eta: float, min_keys: int = 1) -> tuple[BracketSch
         ScenarioError: An argument is out of range.
     """
     _check_keys(n_keys)
+    if not is_whole(min_keys) or not 1 <= min_keys <= n_keys:
+        raise ScenarioError(
+            f"min_keys must be an int from 1 to n_keys = {n_keys} (instance-seed pairs); got "
+            f"{min_keys!r}."
+        )
     brackets = hyperband_brackets(min_keys, n_keys, eta)
     return tuple(
         BracketSchedule(
@@ -230,7 +234,9 @@ class _HalvingSettings:
     instance_order: Literal["shuffled", "fixed"] = "shuffled"
     max_incumbents: int = 10
     pending_config_timeout: float | None = None
-    min_keys: int = 1
+    # (keyword only: a field added later must not move the positional ones after it, such as
+    # SuccessiveHalving's bracket)
+    min_keys: int = field(default=1, kw_only=True)
 
     #: Written into the origin of every configuration, as ``"<label> bracket <b>"``.
     label: ClassVar[str] = ""
@@ -270,7 +276,7 @@ class _HalvingSettings:
             for f in fields(self)
             if _LATER_FIELDS.get(f.name, object()) != getattr(self, f.name)
         ]
-        return f"{type(self).__name__}({', '.join(shown)})"
+        return f"{type(self).__qualname__}({', '.join(shown)})"
 
     def _schedules(self, scenario: Scenario) -> tuple[BracketSchedule, ...]:
         """The brackets this intensifier cycles through on ``scenario``; without budgets, the
@@ -312,7 +318,16 @@ class _HalvingSettings:
         return Halving(self, self._schedules(scenario), scenario, selector, history)
 
 
-@keyword_hints()
+#: Hints for SMAC3's keywords of the multi-fidelity settings, which smacx takes elsewhere.
+_ELSEWHERE = {
+    "min_budget": "budgets are Scenario(min_budget=..., max_budget=...); in a race on "
+    "instances, the fewest instance-seed pairs of a stage are min_keys",
+    "max_budget": "budgets are Scenario(min_budget=..., max_budget=...); a race on instances "
+    "ends on all of them",
+}
+
+
+@keyword_hints(elsewhere=_ELSEWHERE)
 @dataclass(frozen=True, repr=False)
 class SuccessiveHalving(_HalvingSettings):
     """Settings of successive halving: ``SMAC(..., intensifier=SuccessiveHalving(eta=3))``.
@@ -334,10 +349,11 @@ class SuccessiveHalving(_HalvingSettings):
         pending_config_timeout: Seconds after which a configuration whose trials are still
             running is retired: its running trials are recorded as RETIRED (with the crash cost),
             so a trial that hangs or is lost cannot hold a stage back.
-        min_keys: In a race on instances (a scenario with instances and no budgets), the
-            instance-seed pairs a configuration runs on in the first stage of the most
-            aggressive bracket (SMAC3's ``min_budget`` with instances); more when one instance
-            says too little.
+        min_keys: In a race on instances or seeds (a scenario without budgets), the fewest
+            instance-seed pairs a stage runs a configuration on: the stages' counts are
+            Hyperband's budgets from ``min_keys`` to all pairs, rounded down, so the first
+            stage may run on a few more (SMAC3's ``min_budget`` with instances). Raise it when
+            one instance says too little.
         bracket: Which Hyperband bracket ``s`` to run (``s + 1`` stages, the first at
             ``max_budget / eta**s``); None means ``s_max``, the one starting closest to
             ``min_budget``.
@@ -403,7 +419,7 @@ class SuccessiveHalving(_HalvingSettings):
         return brackets[index].total_budget(n_keys)
 
 
-@keyword_hints()
+@keyword_hints(elsewhere=_ELSEWHERE)
 @dataclass(frozen=True, repr=False)
 class Hyperband(_HalvingSettings):
     """Settings of Hyperband: ``SMAC(..., intensifier=Hyperband(eta=3))``.
@@ -426,10 +442,11 @@ class Hyperband(_HalvingSettings):
         pending_config_timeout: Seconds after which a configuration whose trials are still
             running is retired: its running trials are recorded as RETIRED (with the crash cost),
             so a trial that hangs or is lost cannot hold a stage back.
-        min_keys: In a race on instances (a scenario with instances and no budgets), the
-            instance-seed pairs a configuration runs on in the first stage of the most
-            aggressive bracket (SMAC3's ``min_budget`` with instances); more when one instance
-            says too little.
+        min_keys: In a race on instances or seeds (a scenario without budgets), the fewest
+            instance-seed pairs a stage runs a configuration on: the stages' counts are
+            Hyperband's budgets from ``min_keys`` to all pairs, rounded down, so the first
+            stage may run on a few more (SMAC3's ``min_budget`` with instances). Raise it when
+            one instance says too little.
     """
 
     label: ClassVar[str] = "hyperband"
@@ -854,7 +871,12 @@ class Halving:
             if self.races_keys
             else f"budgets from {low:g} to {self.budgets[-1]:g}"
         )
-        fix = f"Use an eta of at most {ratio:g}." if ratio > 1 else "Widen the budgets."
+        if self.races_keys and self._min_budget > 1:
+            fix = f"Use a min_keys of at most {self.budgets[-1] / self.settings.eta:g}" + (
+                f", or an eta of at most {ratio:g}." if ratio > 1 else "."
+            )
+        else:
+            fix = f"Use an eta of at most {ratio:g}." if ratio > 1 else "Widen the budgets."
         return (
             f"{self._label}: {span} leave no room to halve with eta={self.settings.eta:g}: "
             "every bracket runs its configurations at the top fidelity only, as a run without "

@@ -496,6 +496,19 @@ def test_min_keys_sets_the_first_stage_of_a_race_on_instances(space: Configurati
         build(space, RunHistory(space), Hyperband(min_keys=3))
     with pytest.raises(ScenarioError, match=r"Hyperband\.min_keys must be an int >= 1"):
         Hyperband(min_keys=0)
+    for wrong in (0, 28, 2.5):
+        with pytest.raises(ScenarioError, match=r"min_keys must be an int from 1 to n_keys = 27"):
+            key_brackets(27, 3, wrong)  # type: ignore[arg-type]
+    # a lower bound, as SMAC3's min_budget is: 2 of 27 gives stages on 3, 9 and 27
+    assert key_brackets(27, 3, 2)[0].budgets == (3.0, 9.0, 27.0)
+    # keyword only: the positional fields of SuccessiveHalving stay where they were
+    assert SuccessiveHalving(3, 1, "shuffled", 10, None, 2).bracket == 2  # type: ignore[misc]
+    with pytest.raises(TypeError, match=r"'min_budget': budgets are Scenario\(min_budget=.*min_k"):
+        Hyperband(min_budget=3)  # type: ignore[call-arg]
+    # all pairs at once leave no stage to halve: the advice is min_keys, not the budgets
+    with pytest.warns(UserWarning, match=r"27 instance-seed pairs .* min_keys of at most 9"):
+        SMAC(Scenario(space, output_directory=None, **race),
+             lambda config, seed, instance: 1.0, intensifier=Hyperband(min_keys=27))  # fmt: skip
 
 
 def test_settings_stored_before_min_keys_existed_still_match() -> None:
@@ -616,7 +629,7 @@ def test_budgets_that_look_like_instance_counts_are_warned_of() -> None:
         warnings.simplefilter("error")
         SMAC(sc, lambda config, seed, instance, budget: 1.0, preset="hyperband")  # named
         wide = dataclasses.replace(sc, max_budget=27)
-    with pytest.warns(UserWarning, match=r"unset \(and pass intensifier=Hyperband\(min_keys=3\)\)"):
+    with pytest.warns(UserWarning, match=r"unset \(and give Hyperband min_keys=3\)"):
         SMAC(dataclasses.replace(sc, min_budget=3), lambda config, seed, instance, **kw: 1.0,
              preset="hyperband")  # fmt: skip
     with warnings.catch_warnings():
