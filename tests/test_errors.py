@@ -181,7 +181,7 @@ def test_smac3_method_names_say_what_smacx_calls_them(scenario: Scenario, preset
     """SMAC3's names on the run history and the intensifier (racing or Hyperband's)."""
     from dataclasses import replace
 
-    sc = replace(scenario, instances=["a", "b"]) if preset == "hyperband" else scenario
+    sc = replace(scenario, instances=["a", "b", "c"]) if preset == "hyperband" else scenario
     smac = SMAC(sc, lambda config, seed, instance=None: 1.0, preset=preset, progress=False)  # type: ignore[arg-type]
     smac.optimize()
     with pytest.raises(AttributeError, match=r"'RunHistory' .* 'save', as SMAC3's has: use to_j"):
