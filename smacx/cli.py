@@ -452,7 +452,7 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(Raise|or raise) n_trials\b", r"\1 --n-trials (or the knob file's n_trials)"),
         (r"\boptimize\(\) ended without an incumbent", "The run ended without an incumbent"),
         (r"\bwith the same intensifier \(SMAC\(\.\.\., intensifier=\.\.\.\)\)",
-         "with the same intensifier (the knob file's repeats as they were)"),
+         "with the same intensifier (the knob file's repeats and race as they were)"),
     )
 )  # fmt: skip
 
@@ -548,6 +548,7 @@ a knob file (TOML; or the same keys in JSON):
   timeout = 60                # seconds per run; then TIMEOUT, its programs stopped
   n_trials = 100              # workers = 1; hosts = ["node1"] runs over ssh
   # instances = ["a.cnf"]     # problem instances; the command then uses {instance}
+  # race = "hyperband"        # with instances: Hyperband over them (default "racing")
   [env]                       # environment variables for the command
   OMP_PROC_BIND = "true"
   [knobs]
@@ -688,7 +689,8 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         log.debug("smacx run failed", exc_info=True)
         print(f"smacx run: {_in_cli_terms(str(err))}\nIn the knob file, the knobs (their "
               "ranges, choices and defaults) make the configspace, repeats sets deterministic "
-              "and the intensifier, and timeout sets trial_walltime_limit. From the command line: "
+              "and with race the intensifier, and timeout sets trial_walltime_limit. From the "
+              "command line: "
               "--overwrite starts the run afresh; --name NAME keeps this one and stores a run "
               "of that name.",
               file=sys.stderr)  # fmt: skip

@@ -23,6 +23,7 @@ A knob file (TOML, or the same keys as JSON)::
     n_trials = 60
     # hosts = ["node1", "user@node2"]  # one run per host at a time, over ssh (not with memory)
     # instances = ["small.cnf", "big.cnf"]  # raced over these; the command then uses {instance}
+    # race = "hyperband"               # with instances: Hyperband over them (default "racing")
 
     [knobs]
     threads = { type = "integer", range = [1, 64], log = true, default = 8 }
@@ -63,7 +64,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from smacx.errors import CommandError, ScenarioError
 from smacx.scenario import RUN_NAME, is_run_name
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
 
     from smacx.initial_design import InitialDesign
     from smacx.intensifier import Intensifier
+    from smacx.multifidelity import Hyperband
     from smacx.scenario import Scenario
 
 __all__ = ["CommandTarget", "Workload", "load_workload"]
@@ -722,6 +724,10 @@ class Workload:
             algorithm configurator races a solver over its benchmark set; empty: none.
         baseline: Whether a knob gives its ``default`` (the setting in use, say): the default
             configuration is then measured first (see :meth:`initial_design`).
+        race: How configurations are compared across instances (and repeats): ``"racing"``,
+            a challenger on more and more of the incumbent's, or ``"hyperband"``, brackets
+            that start many configurations on one instance and keep the best third of each
+            stage for three times as many (see :meth:`intensifier`).
     """
 
     configspace: ConfigurationSpace
@@ -733,6 +739,7 @@ class Workload:
     name: str
     instances: tuple[str, ...] = ()
     baseline: bool = False
+    race: Literal["racing", "hyperband"] = "racing"
 
     def scenario(self, **overrides: Any) -> Scenario:
         """The :class:`~smacx.Scenario` of the workload; ``overrides`` replace its fields
@@ -777,11 +784,16 @@ class Workload:
             return None
         return InitialDesign(additional_configs=[self.configspace.get_default_configuration()])
 
-    def intensifier(self) -> Intensifier:
+    def intensifier(self) -> Intensifier | Hyperband:
         """Racing that runs each configuration ``repeats`` times before comparing it, on as
         many instances, and at most on every instance (``repeats`` times each, or 3 times
-        when it is above 1)."""
+        when it is above 1); or, with ``race = "hyperband"``, Hyperband over the instances
+        and ``repeats`` seeds of each (``Hyperband(n_seeds=repeats)``)."""
         from smacx.intensifier import Intensifier
+        from smacx.multifidelity import Hyperband
+
+        if self.race == "hyperband":
+            return Hyperband(n_seeds=self.repeats)
 
         # One run per configuration and instance when the measurement is not noisy: more
         # would only repeat it (and the intensifier warns that a deterministic scenario
@@ -795,7 +807,7 @@ class Workload:
 
 _FILE_KEYS = {
     "command", "result", "pattern", "goal", "repeats", "timeout", "memory", "n_trials", "workers",
-    "hosts", "launcher", "workdir", "env", "knobs", "space", "name", "instances",
+    "hosts", "launcher", "workdir", "env", "knobs", "space", "name", "instances", "race",
 }  # fmt: skip
 
 
@@ -887,6 +899,15 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         raise fail("name", RUN_NAME)
     if instances and "{instance}" not in data["command"] + data.get("result", ""):
         raise fail("instances", "used as {instance} in the command when given")
+    race = data.get("race", "racing")
+    if race not in ("racing", "hyperband"):
+        raise fail("race", "'racing' or 'hyperband'")
+    if race == "hyperband" and len(instances) * data.get("repeats", 1) < 2:
+        raise fail(
+            "race",
+            "'racing' without instances or repeats: Hyperband races on instances (and "
+            "repeats), and needs more than one run of a configuration to halve",
+        )
     if ("knobs" in data) == ("space" in data):
         raise ScenarioError(
             f"knob file {str(file)!r}: expected either a [knobs] table or space = "
@@ -925,6 +946,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         instances=tuple(instances),
         baseline="knobs" in data
         and any(isinstance(spec, dict) and "default" in spec for spec in data["knobs"].values()),
+        race=race,
     )
 
 

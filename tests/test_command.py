@@ -9,12 +9,14 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -859,3 +861,36 @@ def test_a_knob_file_with_instances_races_the_command_over_them(tmp_path: Path) 
     file.write_text(file.read_text().replace("{instance}", "x"))
     with pytest.raises(ScenarioError, match=r"instances must be used as \{instance\}"):
         load_workload(file)
+
+
+def test_a_knob_file_races_its_instances_with_hyperband(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`race = "hyperband"`: brackets start configurations on one of nine instances and keep
+    the best third of each stage for three times as many (1, 3, 9)."""
+    names = json.dumps([f"{k}" for k in range(9)])
+    knobs = '\n[knobs]\nx = { type = "integer", range = [0, 50] }\n'
+    file = tmp_path / "solver.toml"
+    file.write_text(
+        f'command = "echo $(( {{x}} + {{instance}} ))"\nrace = "hyperband"\nn_trials = 42\n'
+        f"instances = {names}\n{knobs}"
+    )
+    w = load_workload(file)
+    assert w.race == "hyperband" and repr(w.intensifier()).startswith("Hyperband(")
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main(args) == 0
+    assert "best of" in capsys.readouterr().out
+    assert main(["show", str(tmp_path / "runs" / "solver"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["trials"] == {"SUCCESS": 42}  # two whole brackets: 21 trials each
+    db = sqlite3.connect(tmp_path / "runs" / "solver" / "runhistory.db")
+    runs = Counter(n for (n,) in db.execute("SELECT count(*) FROM trials GROUP BY config_id"))
+    db.close()
+    assert runs == {1: 6, 3: 6, 9: 2}  # 9 on 1, 3 on 3, 1 on 9; then 5 on 3, 1 on 9
+    for text, said in (
+        (f'command = "echo {{x}}"\nrace = "fast"\n{knobs}', "'racing' or 'hyperband'"),
+        (f'command = "echo {{x}}"\nrace = "hyperband"\n{knobs}', "'racing' without instances"),
+    ):
+        file.write_text(text)
+        with pytest.raises(ScenarioError, match=said):
+            load_workload(file)
