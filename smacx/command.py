@@ -902,7 +902,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     race = data.get("race", "racing")
     if race not in ("racing", "hyperband"):
         raise fail("race", "'racing' or 'hyperband'")
-    if race == "hyperband" and len(instances) * data.get("repeats", 1) < 2:
+    if race == "hyperband" and max(len(instances), 1) * data.get("repeats", 1) < 2:
         raise fail(
             "race",
             "'racing' without instances or repeats: Hyperband races on instances (and "

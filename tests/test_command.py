@@ -894,3 +894,5 @@ def test_a_knob_file_races_its_instances_with_hyperband(
         file.write_text(text)
         with pytest.raises(ScenarioError, match=said):
             load_workload(file)
+    file.write_text(f'command = "echo {{x}}"\nrace = "hyperband"\nrepeats = 3\n{knobs}')
+    assert repr(load_workload(file).intensifier()).startswith("Hyperband(eta=3, n_seeds=3")
