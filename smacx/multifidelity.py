@@ -531,7 +531,8 @@ class Halving:
         self.budgets: tuple[float, ...] = tuple(sorted({b for br in brackets for b in br.budgets}))
         self.keys = make_keys(scenario, settings.n_seeds, settings.instance_order)
         self.races_keys = scenario.min_budget is None
-        self._min_budget = float(settings.min_keys if self.races_keys else scenario.min_budget or 1)
+        # the first stage's least budget: min_keys when racing keys, else min_budget
+        self._lowest = float(settings.min_keys if self.races_keys else scenario.min_budget or 1)
         if self.races_keys:  # new trials per stage: the keys beyond the stage before's
             self.iteration_budget = float(
                 sum(
@@ -864,14 +865,14 @@ class Halving:
             return None
         if getattr(self.settings, "bracket", None) is not None:
             return None
-        low = self._min_budget
+        low = self._lowest
         ratio = self.budgets[-1] / low
         span = (
             f"{self._n_keys} instance-seed pairs"
             if self.races_keys
             else f"budgets from {low:g} to {self.budgets[-1]:g}"
         )
-        if self.races_keys and self._min_budget > 1:
+        if self.races_keys and low > 1:
             fix = f"Use a min_keys of at most {self.budgets[-1] / self.settings.eta:g}" + (
                 f", or an eta of at most {ratio:g}." if ratio > 1 else "."
             )
