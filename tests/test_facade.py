@@ -548,7 +548,7 @@ def test_the_trajectorys_walltime_runs_on_over_ask_tell_and_continued_runs(
 def test_a_run_continues_with_the_intensifier_it_was_started_with(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
-    """Continuing without intensifier= takes the stored settings (as the README says);
+    """Continuing without intensifier= takes the stored settings (as docs/usage.rst says);
     other settings given explicitly are refused."""
     racing = Intensifier(max_config_calls=5, min_samples_per_config=2)
     first = SMAC(scenario(space, tmp_path, n_trials=6, deterministic=False), intensifier=racing)

@@ -396,8 +396,8 @@ def test_a_sharing_process_that_exits_leaves_this_scheduler_file(
 
 
 def test_a_level_set_on_dasks_logger_before_smacx_imports_dask_holds() -> None:
-    """The README's way to hide dask's lines: distributed reset the level to INFO as smacx
-    imported it, after the application had set it (an audit's finding)."""
+    """The manual's way (docs/usage.rst) to hide dask's lines: distributed reset the level to
+    INFO as smacx imported it, after the application had set it (an audit's finding)."""
     script = (
         "import logging\n"
         "logging.getLogger('distributed').setLevel(logging.WARNING)\n"

@@ -1428,7 +1428,7 @@ def test_the_hpo_preset_smooths_the_forest_for_noisy_targets() -> None:
 
 
 def test_a_maximizer_given_turns_the_hpo_presets_trust_region_off() -> None:
-    """A user's maximizer may not take a region, as the README says; the preset's own does."""
+    """A user's maximizer may not take a region, as docs/presets.rst says; the preset's own does."""
     from smacx import SMAC, Scenario
     from smacx.encoding import Encoder
     from smacx.maximizer import LocalAndRandomSearch
