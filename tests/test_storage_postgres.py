@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -682,3 +683,23 @@ def test_walltime_of_sessions_on_machines_whose_clocks_differ_counts_once(
     second.stop()
     storage.close()
     behind.close()
+
+
+def test_the_shared_workers_example_shares_its_run_in_postgres(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """examples/shared_workers.py with a URL, as its docstring says to run it across machines:
+    three processes finish the run's 90 trials together, each taking part."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "shared_workers.py"), postgres_url],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("90 trials, by processes {"), done.stdout
+    counts = [int(n) for n in re.findall(r"\d+: (\d+)", first)]  # trials per process id
+    assert len(counts) == 3 and sum(counts) == 90 and min(counts) > 0
+    assert "best: x=(" in done.stdout
