@@ -6,6 +6,7 @@ import faulthandler
 import math
 import os
 import signal
+import subprocess
 import sys
 import time
 from typing import Any
@@ -493,6 +494,34 @@ def test_an_interrupt_inside_an_exception_group_stops_the_run(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_limited_trial_uses_joblib_after_the_application_did() -> None:
+    """A script that ran something with n_jobs=2 first (a baseline cross_val_score) holds
+    joblib's process pool; a trial's forked process inherited it, unusable there, and a target
+    using n_jobs=2 waited on it until its time limit (or for good, under a memory limit only).
+    The trial starts a pool of its own (an audit's finding)."""
+    script = """
+import joblib, math
+from ConfigSpace import ConfigurationSpace
+from smacx import Scenario, SerialRunner
+
+def square_roots(config, seed):
+    return sum(joblib.Parallel(n_jobs=2)(joblib.delayed(math.sqrt)(i) for i in range(4)))
+
+if __name__ == "__main__":
+    square_roots(None, 0)  # the application's own use: joblib keeps the pool
+    space = ConfigurationSpace({"x": (0.0, 1.0)})
+    for limit in ({"trial_walltime_limit": 60}, {"trial_memory_limit": 4000}):
+        scenario = Scenario(space, output_directory=None, **limit)
+        value = SerialRunner(square_roots, scenario).run(space.get_default_configuration(), 0)
+        print(value.status.name, round(value.cost, 3))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["SUCCESS", "4.146"] * 2, done.stdout + done.stderr
+
+
 def test_a_memory_limit_below_what_the_process_maps_does_not_hang(
     space: ConfigurationSpace,
 ) -> None:

@@ -125,6 +125,27 @@ def forget_reaped_children(before: set[Any]) -> None:
 #: How long a limited trial's process lives on after its target returned (see _Measured).
 _LINGER_SECONDS = 1.0
 
+#: Modules that keep one process pool for a whole process: joblib's (``n_jobs`` in
+#: scikit-learn) and the loky package it vendors.
+_REUSABLE_POOLS = ("joblib.externals.loky.reusable_executor", "loky.reusable_executor")
+
+
+def _forget_inherited_pools() -> None:
+    """In a trial's forked process: drop the process pools it inherited from its parent.
+
+    A script that ran anything with ``n_jobs > 1`` before ``optimize()`` (a baseline
+    ``cross_val_score``) holds joblib's pool. A forked child inherits the pool object but not
+    its worker processes' connections nor its management thread, and a target that used
+    ``n_jobs > 1`` in the child waited on it until the trial's time limit, or for good. With
+    the pool forgotten, the first use in the child starts a pool of its own.
+    """
+    for name in _REUSABLE_POOLS:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "_executor", None) is not None:
+            module._executor_lock = threading.RLock()  # (it may have been held at the fork)
+            module._executor = None
+            module._executor_kwargs = None
+
 
 class _Measured:
     """Calls the target and reports how it went, without raising (runs in pynisher's child).
@@ -166,6 +187,7 @@ class _Measured:
             # process must not be noted there as the run's own.
             with contextlib.suppress(ValueError):
                 signal.set_wakeup_fd(-1)
+            _forget_inherited_pools()
         if self.in_child:
             # pynisher's parent polls its pipe, then checks whether the child lives: a child
             # that sends its outcome and exits between the two has it lost, reported as an exit
