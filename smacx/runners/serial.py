@@ -142,9 +142,10 @@ def _forget_inherited_pools() -> None:
     for name in _REUSABLE_POOLS:
         module = sys.modules.get(name)
         if module is not None and getattr(module, "_executor", None) is not None:
-            module._executor_lock = threading.RLock()  # (it may have been held at the fork)
-            module._executor = None
-            module._executor_kwargs = None
+            # (a fresh lock too: a thread of the parent may have held it at the fork)
+            vars(module).update(
+                _executor=None, _executor_kwargs=None, _executor_lock=threading.RLock()
+            )
 
 
 class _Measured:
