@@ -962,7 +962,11 @@ class SMAC:
             "n_finished": self.runhistory.n_finished,
             "walltime": self._run_clock(),
         }
-        self.runhistory.add_incumbent(entry)
+        if not self.runhistory.add_incumbent(entry):
+            # Another process sharing the run stored a change seen after more trials than
+            # this process has read: this one's view is older. Try again at the next result.
+            self._last_incumbent = (None, [])
+            return
         logger.debug("Incumbent: config %s with cost %s.", config_id, costs)
 
     def _run_clock(self) -> float:

@@ -22,7 +22,7 @@ import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx.errors import ScenarioError, TrialError, smac3_names
-from smacx.storage import Storage, TrialRecord, abandoned, owner_id
+from smacx.storage import Storage, TrialRecord, abandoned, comes_after, owner_id
 from smacx.storage.memory import MemoryStorage
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 
@@ -264,15 +264,24 @@ class RunHistory:
         self._ids[text] = config_id
         return config_id
 
-    def add_incumbent(self, entry: dict[str, Any]) -> None:
-        """Append a change of incumbent to the stored trajectory (see :meth:`trajectory`)."""
+    def add_incumbent(self, entry: dict[str, Any]) -> bool:
+        """Append a change of incumbent to the stored trajectory (see :meth:`trajectory`).
+
+        Returns:
+            Whether it was appended: not if the trajectory already has an entry made after as
+            many finished trials (``n_finished``) or more, by a process whose view of a shared
+            run was as new as this one's or newer.
+        """
         item = json.dumps(entry, default=repr)
         append = getattr(self.storage, "append_meta", None)
         if append is not None:
-            append("trajectory", item)
-        else:  # a storage written before append_meta: not atomic across processes
-            trajectory = [*self.trajectory(), json.loads(item)]
-            self.storage.set_meta("trajectory", json.dumps(trajectory))
+            return bool(append("trajectory", item, order_by="n_finished"))
+        # a storage written before append_meta: not atomic across processes
+        trajectory = self.trajectory()
+        if not comes_after(trajectory, json.loads(item), "n_finished"):
+            return False
+        self.storage.set_meta("trajectory", json.dumps([*trajectory, json.loads(item)]))
+        return True
 
     def trajectory(self) -> list[dict[str, Any]]:
         """Every change of incumbent so far, oldest first, as stored with the run.

@@ -237,6 +237,18 @@ def test_append_meta_builds_a_json_list(storage: Storage) -> None:
     assert json.loads(storage.get_meta("log") or "") == [{"a": 1}, [2]]
 
 
+def test_append_meta_in_order_drops_an_item_that_comes_before_the_last(storage: Storage) -> None:
+    """A process whose view of a shared run is older appends an incumbent seen after fewer
+    (or as many) finished trials than the last stored one: the trajectory keeps its order
+    without it."""
+    appended = [
+        storage.append_meta("t", json.dumps({"n": n, "cost": c}), order_by="n")
+        for n, c in ((3, 0.9), (15, 0.7), (14, 0.78), (15, 0.69), (20, 0.5))
+    ]
+    assert appended == [True, True, False, False, True]
+    assert [item["n"] for item in json.loads(storage.get_meta("t") or "")] == [3, 15, 20]
+
+
 def test_owner_liveness() -> None:
     assert owner_is_alive(owner_id())
     assert not owner_is_alive(dead_owner())

@@ -71,6 +71,19 @@ class TrialRecord:
     version: int = 0
 
 
+def comes_after(items: list[Any], item: Any, order_by: str | None) -> bool:
+    """Whether ``item`` may follow the last of ``items`` in a list kept in the order of its
+    ``order_by`` field (see :meth:`Storage.append_meta`); always true without one."""
+    if order_by is None or not items:
+        return True
+    last, new = items[-1], item
+    if not isinstance(last, dict) or not isinstance(new, dict):
+        return True
+    before, after = last.get(order_by), new.get(order_by)
+    numbers = (int, float)
+    return not (isinstance(before, numbers) and isinstance(after, numbers) and after <= before)
+
+
 class Storage(Protocol):
     """What the run history needs from a store. Every method is one short transaction.
 
@@ -91,10 +104,16 @@ class Storage(Protocol):
         """Store ``value`` under ``key``, replacing what was there."""
         ...
 
-    def append_meta(self, key: str, item_json: str) -> None:
+    def append_meta(self, key: str, item_json: str, *, order_by: str | None = None) -> bool:
         """Append the JSON value ``item_json`` to the JSON list under ``key`` (created if
         absent), in one transaction: appends from several processes are all kept. (Optional:
-        the run history falls back to get_meta and set_meta without it.)"""
+        the run history falls back to get_meta and set_meta without it.)
+
+        With ``order_by``, the item (a JSON object) is appended only if it holds a larger
+        number under that field than the list's last item, so that the list stays in its order
+        when a process with an older view of the run appends after another. Returns whether
+        the item was appended.
+        """
         ...
 
     def add_config(self, config_json: str, origin: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
-from smacx.storage import ConfigRecord, TrialRecord, lease_abandoned
+from smacx.storage import ConfigRecord, TrialRecord, comes_after, lease_abandoned
 from smacx.trial import StatusType, TrialKey
 
 __all__ = ["MemoryStorage"]
@@ -34,11 +34,14 @@ class MemoryStorage:
         with self._lock:
             self._meta[key] = value
 
-    def append_meta(self, key: str, item_json: str) -> None:
+    def append_meta(self, key: str, item_json: str, *, order_by: str | None = None) -> bool:
         with self._lock:
             items = json.loads(self._meta.get(key, "[]"))
-            items.append(json.loads(item_json))
-            self._meta[key] = json.dumps(items)
+            item = json.loads(item_json)
+            if not comes_after(items, item, order_by):
+                return False
+            self._meta[key] = json.dumps([*items, item])
+            return True
 
     def add_config(self, config_json: str, origin: str) -> int:
         with self._lock:

@@ -33,6 +33,7 @@ from smacx.errors import StorageError, one_line
 from smacx.storage import (
     ConfigRecord,
     TrialRecord,
+    comes_after,
     decode_key,
     decode_value,
     encode_key,
@@ -529,19 +530,22 @@ class PostgresStorage:
             write=True,
         )
 
-    def append_meta(self, key: str, item_json: str) -> None:
+    def append_meta(self, key: str, item_json: str, *, order_by: str | None = None) -> bool:
         item = json.loads(item_json)
 
-        def body(conn: psycopg.Connection[Any], retried: bool) -> None:
+        def body(conn: psycopg.Connection[Any], retried: bool) -> bool:
             row = conn.execute(
                 "SELECT value FROM smacx_meta WHERE run_id = %s AND key = %s", (self.run_id, key)
             ).fetchone()
             items = [] if row is None else list(json.loads(row[0]))
             if retried and items and items[-1] == item:
-                return  # the first attempt committed
+                return True  # the first attempt committed
+            if not comes_after(items, item, order_by):
+                return False
             self._put_meta(conn, key, json.dumps([*items, item]))
+            return True
 
-        self._call(f"the {key!r} record", body, write=True)
+        return self._call(f"the {key!r} record", body, write=True)
 
     def add_config(self, config_json: str, origin: str) -> int:
         def body(conn: psycopg.Connection[Any], retried: bool) -> int:

@@ -25,6 +25,7 @@ from smacx.errors import StorageError, one_line
 from smacx.storage import (
     ConfigRecord,
     TrialRecord,
+    comes_after,
     decode_key,
     decode_value,
     encode_key,
@@ -289,15 +290,19 @@ class SQLiteStorage:
         with self._lock, self._transaction() as cur:
             cur.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
-    def append_meta(self, key: str, item_json: str) -> None:
+    def append_meta(self, key: str, item_json: str, *, order_by: str | None = None) -> bool:
         with self._lock, self._transaction() as cur:
             row = cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             with self._reading(f"the run's {key!r} record"):
                 items = [] if row is None else list(json.loads(row[0]))
-            items.append(json.loads(item_json))
+            item = json.loads(item_json)
+            if not comes_after(items, item, order_by):
+                return False
             cur.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(items))
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (key, json.dumps([*items, item])),
             )
+            return True
 
     def add_config(self, config_json: str, origin: str) -> int:
         with self._lock, self._transaction() as cur:
