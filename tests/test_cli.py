@@ -379,6 +379,13 @@ def test_a_failed_commands_reason_shows_its_knob_files_template(
     assert _with_template(reason, template) == shown
 
 
+def _default_sigint() -> None:
+    """In a child before it runs: SIGINT's default action, whatever the test process had."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def started_run(
     tmp_path: Path, command: str, n_trials: int, running: int = 1
 ) -> tuple[list[str], subprocess.Popen[str]]:
@@ -395,7 +402,15 @@ def started_run(
     )
     args = [sys.executable, "-m", "smacx", "run", str(knobs), "--no-progress",
             "--output-dir", str(tmp_path / "runs")]  # fmt: skip
-    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C reaches the run even when pytest itself ignores SIGINT (started with `&` by
+        # a shell without job control), which the run would inherit, and rightly respect.
+        preexec_fn=_default_sigint,
+    )
     deadline = time.monotonic() + 60
     while len(pids.read_text().split() if pids.exists() else []) < running:
         if time.monotonic() > deadline or run.poll() is not None:
