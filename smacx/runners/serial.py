@@ -227,7 +227,7 @@ class _Measured:
             if not (_is_interrupt(err) and self.interrupts_stop):
                 error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
                 info = {"error": error, "traceback": traceback.format_exc()}
-                if sigints_here() > sigints or _sigint_on_its_way():
+                if _sigint_arrived_since(sigints):
                     # A Ctrl-C of the run reached this dask worker and killed the programs the
                     # target started: no fault of the target, so no result (run again).
                     info["error"] = f"interrupted by a SIGINT to the worker: {error}"
@@ -315,6 +315,58 @@ def sigints_here() -> int:
             while arrived := os.read(read_end, 4096):
                 delivered[0] += arrived.count(signal.SIGINT)
         return max(count, int(delivered[0]))
+
+
+#: Seconds a failed target waits at most for a SIGINT that another thread of its worker has
+#: taken from the kernel but whose handler has not noted it yet (see _sigint_arrived_since).
+SIGINT_HANDLING_WAIT = 1.0
+
+
+def _sigint_arrived_since(before: int) -> bool:
+    """Whether a SIGINT reached this process since ``sigints_here()`` was ``before``, or is on
+    its way.
+
+    A Ctrl-C is queued for the worker before the death of a trial's program can wake the
+    target, but the thread that takes it from the kernel (any thread of the worker that does
+    not block it) has it out of the pending sets before its handler writes to the wakeup
+    descriptor; preempted in between (a loaded machine), the target saw neither, and its trial
+    was recorded CRASHED. While a handler runs, the kernel blocks the signal in its thread:
+    wait (briefly) for such a handler to finish, then count again.
+    """
+    if sigints_here() > before or _sigint_on_its_way():
+        return True
+    deadline = time.monotonic() + SIGINT_HANDLING_WAIT
+    while _sigint_being_handled() and time.monotonic() < deadline:
+        time.sleep(0.001)
+        if sigints_here() > before:
+            return True
+    return sigints_here() > before or _sigint_on_its_way()
+
+
+def _sigint_being_handled() -> bool:
+    """Whether another thread of this process, one that counts SIGINTs, has SIGINT blocked
+    now, as the kernel blocks it while its handler runs (Linux; False elsewhere)."""
+    if not hasattr(signal.getsignal(signal.SIGINT), "smacx_sigints"):
+        return False
+    bit = 1 << (signal.SIGINT - 1)
+    me = threading.get_native_id()
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return False
+    for tid in tids:
+        if tid == str(me):
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/status") as status:
+                for line in status:
+                    if line.startswith("SigBlk:"):
+                        if int(line.split()[1], 16) & bit:
+                            return True
+                        break
+        except (OSError, ValueError, IndexError):  # the thread ended meanwhile
+            continue
+    return False
 
 
 def _sigint_on_its_way() -> bool:
