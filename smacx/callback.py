@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import warnings
 from typing import TYPE_CHECKING
 
-from smacx.errors import ScenarioError
+from smacx.errors import ScenarioError, warn_caller
 
 if TYPE_CHECKING:
     from smacx.facade import SMAC
@@ -79,12 +78,10 @@ def check_callback(callback: Callback) -> None:
     for name in sorted(own):
         if name not in HOOKS:
             close = difflib.get_close_matches(name, HOOKS, n=1)
-            warnings.warn(
+            warn_caller(
                 f"callback {kind}.{name} is no hook of smacx.Callback, so it is never called"
                 + (f"; did you mean {close[0]}?" if close else "")
                 + f" The hooks are {sorted(HOOKS)}.",
-                UserWarning,
-                stacklevel=4,  # (the caller of SMAC(...))
             )
             continue
         try:

@@ -61,12 +61,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from smacx.errors import CommandError, ScenarioError
+from smacx.errors import CommandError, ScenarioError, warn_caller
 from smacx.scenario import RUN_NAME, is_run_name
 
 if TYPE_CHECKING:
@@ -228,12 +227,10 @@ class CommandTarget:
                         "braces as {{ and }}."
                     )
         for field in [f for f, why in risky.items() if why == "$"]:
-            warnings.warn(
+            warn_caller(
                 f"CommandTarget's templates have ${{{field}}}: the shell reads $ and the value "
                 f"as a variable of its own (with {field}=14, $14, which is empty). Write "
                 f"{{{field}}} alone, or ${{{{...}}}} for a variable of the shell's.",
-                UserWarning,
-                stacklevel=3,
             )
         for field in [f for f, why in risky.items() if why == "quotes"]:
             # Each value is quoted for the shell already: inside quotes, a choice that needs
@@ -242,13 +239,11 @@ class CommandTarget:
             values = getattr(knob, "choices", None) or getattr(knob, "sequence", None) or ()
             awkward = [v for v in values if shlex.quote(_text(v)) != _text(v)]
             if awkward:
-                warnings.warn(
+                warn_caller(
                     f"CommandTarget's templates have {{{field}}} inside quotes, and a value "
                     f"such as {_text(awkward[0])!r} would reach the program with quotes in it "
                     f"(each placeholder is quoted for the shell already). Write {{{field}}} "
                     "outside quotes.",
-                    UserWarning,
-                    stacklevel=3,
                 )
 
     def __call__(

@@ -13,7 +13,11 @@ import difflib
 import functools
 import inspect
 import numbers
+import os
+import sys
+import warnings
 from collections.abc import Callable, Mapping
+from types import FrameType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -231,3 +235,18 @@ def smac3_names(names: Mapping[str, str]) -> Callable[[type[_C]], type[_C]]:
         return cls
 
     return decorate
+
+
+#: The folder of the smacx package: frames in it are smacx's own (see warn_caller).
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_caller(message: str) -> None:
+    """Warn (``UserWarning``) at the line of the application that called into smacx, however
+    deep in smacx the warning arises: the first frame outside the package (a fixed
+    ``stacklevel`` pointed into smacx wherever a call went through one more of its functions)."""
+    level = 1
+    frame: FrameType | None = sys._getframe(0)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)

@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,6 +38,7 @@ from smacx.errors import (
     TrialError,
     is_real,
     keyword_hints,
+    warn_caller,
 )
 from smacx.initial_design import InitialDesign
 from smacx.intensifier import (
@@ -392,7 +392,7 @@ class SMAC:
             no_room = getattr(self.intensifier, "no_room_to_halve", None)
             advice = no_room() if no_room is not None else None
             if advice is not None:
-                _warn(advice, stacklevel=4)  # (SMAC's caller, through keyword_hints' wrapper)
+                _warn(advice)
         except BaseException:
             self._close_unbuilt()
             raise
@@ -1173,7 +1173,7 @@ class SMAC:
                 f"the stored incumbent, if any. Raise n_trials to go on, or start the run "
                 f"afresh with SMAC(..., overwrite=True) or another Scenario(name=...)."
             )
-            _warn(message, stacklevel=3)
+            _warn(message)
         if not self._trials_done():
             self._use_cluster()
         self._scattered = data  # validate() passes the same data
@@ -1240,7 +1240,7 @@ class SMAC:
                                 # Every trial the space allows has run: that is the result,
                                 # as with a grid that is done.
                                 why = f"Stopping before n_trials: {err}{self._repeats_hint()}"
-                                _warn(why, stacklevel=3)
+                                _warn(why)
                                 self._stop_requested = True
                                 self._stop_reason = "the search space is exhausted"
                             # Else no new configuration now; the running trials' results may
@@ -1339,7 +1339,7 @@ class SMAC:
             f"the run afresh with SMAC(..., overwrite=True) or another Scenario(name=...), "
             f"or raise n_trials."
         )
-        _warn(message, stacklevel=4)
+        _warn(message)
 
     def _end_callbacks(self) -> Exception | None:
         """Call every callback's ``on_end``; returns the first error one raised, after the
@@ -2347,21 +2347,17 @@ def _warn_of_instance_counts(
             "target as its budget, which this target does not name, and runs every stage on "
             "all the instances. To race on the instances, leave min_budget and max_budget "
             "unset" + (f" (and give {intensifier} min_keys={low:g})." if low > 1 else "."),
-            stacklevel=5,  # (SMAC's caller: through SMAC.__init__ and keyword_hints' wrapper)
         )
 
 
-def _warn(message: str, stacklevel: int) -> None:
+def _warn(message: str) -> None:
     """Say ``message``, about the run as a whole and for its caller to act on, as a Python
-    ``UserWarning``: shown when the application set up no logging (the "smacx" logger has only
-    a NullHandler), routed to logging by ``logging.captureWarnings(True)``, an error under
-    ``-W error``. Not logged too, which showed it twice once logging was set up.
-
-    Args:
-        message: What to say.
-        stacklevel: ``warnings.warn``'s, as seen from here (2: the caller of this function).
+    ``UserWarning`` at the application's line that called smacx: shown when the application
+    set up no logging (the "smacx" logger has only a NullHandler), routed to logging by
+    ``logging.captureWarnings(True)``, an error under ``-W error``. Not logged too, which
+    showed it twice once logging was set up.
     """
-    warnings.warn(message, UserWarning, stacklevel=stacklevel)
+    warn_caller(message)
 
 
 def _cpu_seconds() -> float:

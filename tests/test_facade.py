@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -2608,3 +2609,22 @@ def test_workers_restarted_on_a_shared_run_do_not_replay_one_another_into_exhaus
         assert smac.runhistory.n_finished == 6 * 2 * 40
         info = smac.ask()  # raised SearchSpaceExhaustedError before
         assert not smac.runhistory.get_trial_values(info.config)
+
+
+def test_warnings_of_optimize_point_at_the_applications_line(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A warning about the run as a whole names the line that called optimize(), not a line
+    inside smacx (they pointed into facade.py, one call too shallow; an audit's finding)."""
+
+    def broken(config: Configuration, seed: int) -> float:
+        raise ValueError("a bug")
+
+    sc = scenario(space, tmp_path, n_trials=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SMAC(sc, broken, progress=False, raise_on_first_crash=False).optimize()  # no incumbent
+        SMAC(sc, broken, progress=False, raise_on_first_crash=False).optimize()  # done already
+    messages = [(str(w.message)[:40], w.filename) for w in caught if w.category is UserWarning]
+    assert len(messages) == 3, messages  # without an incumbent, twice; n_trials done, once
+    assert all(filename == __file__ for _, filename in messages), messages
