@@ -1201,6 +1201,7 @@ class SMAC:
             if self._spent is None:
                 self._spent = _Spent(self.runhistory.storage, self._session or "in memory")
             self._spent.start()
+            self._warn_if_time_spent()
         except BaseException:
             bar.close()  # (and the logger's filter with it)
             raise
@@ -1308,6 +1309,30 @@ class SMAC:
             raise callback_error
         self._warn_if_nothing_worked()
         return self.incumbent
+
+    def _warn_if_time_spent(self) -> None:
+        """Say so when a continued run's earlier ``optimize()`` calls spent its
+        ``walltime_limit`` or ``cputime_limit`` already: this one runs no trial (as a run
+        whose ``n_trials`` are done, which says so too)."""
+        s, spent = self.scenario, self._spent
+        if spent is None or self._told_here or self.runhistory.n_finished >= s.n_trials:
+            return
+        used = [
+            f"{name}={limit:g} s ({took:.0f} s spent)"
+            for name, limit, took in (
+                ("walltime_limit", s.walltime_limit, spent.wall()),
+                ("cputime_limit", s.cputime_limit, spent.cpu()),
+            )
+            if math.isfinite(limit) and took >= limit
+        ]
+        if used:
+            _warn(
+                f"run {s.run_name!r} has spent its {' and '.join(used)} in earlier optimize() "
+                f"calls: this one runs no trial and returns the stored incumbent, if any "
+                f"({self.runhistory.n_finished} of n_trials={s.n_trials} finished). Raise the "
+                f"limit to go on, or start the run afresh with SMAC(..., overwrite=True) or "
+                f"another Scenario(name=...)."
+            )
 
     def _repeats_hint(self) -> str:
         """For a noisy run that tried its whole finite space: how a run spends more of

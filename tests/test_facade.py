@@ -2628,3 +2628,22 @@ def test_warnings_of_optimize_point_at_the_applications_line(
     messages = [(str(w.message)[:40], w.filename) for w in caught if w.category is UserWarning]
     assert len(messages) == 3, messages  # without an incumbent, twice; n_trials done, once
     assert all(filename == __file__ for _, filename in messages), messages
+
+
+def test_a_continued_run_whose_walltime_is_spent_says_so(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A script run again (say, after a fix to its target) on a run whose walltime_limit its
+    earlier optimize() spent runs nothing: it says so, as for n_trials (it was silent)."""
+
+    def slow(config: Configuration, seed: int) -> float:
+        time.sleep(0.3)
+        return float(config["x"])
+
+    sc = scenario(space, tmp_path, n_trials=50, walltime_limit=0.5)
+    SMAC(sc, slow, progress=False).optimize()
+    again = SMAC(sc, slow, progress=False)
+    before = again.runhistory.n_finished
+    with pytest.warns(UserWarning, match=r"spent its walltime_limit=0\.5 s \(\d+ s spent\)"):
+        again.optimize()
+    assert again.runhistory.n_finished == before and 0 < before < 50
