@@ -393,6 +393,19 @@ class SMAC:
             advice = no_room() if no_room is not None else None
             if advice is not None:
                 _warn(advice)
+            if (
+                intensifier is None
+                and isinstance(settings, Intensifier)
+                and scenario.max_budget is not None
+            ):
+                _warn(
+                    f"the scenario has budgets from {scenario.min_budget:g} to "
+                    f"{scenario.max_budget:g}, but preset={preset!r} races configurations at "
+                    f"max_budget only, so every trial runs at {scenario.max_budget:g}. For "
+                    "multi-fidelity, use preset='multifidelity' (Hyperband over the model's "
+                    "proposals) or 'hyperband'; to run at max_budget on purpose, pass "
+                    "intensifier=Intensifier()."
+                )
         except BaseException:
             self._close_unbuilt()
             raise

@@ -2647,3 +2647,15 @@ def test_a_continued_run_whose_walltime_is_spent_says_so(
     with pytest.warns(UserWarning, match=r"spent its walltime_limit=0\.5 s \(\d+ s spent\)"):
         again.optimize()
     assert again.runhistory.n_finished == before and 0 < before < 50
+
+
+def test_budgets_under_the_racing_preset_are_warned_of(space: ConfigurationSpace) -> None:
+    """Budgets with preset="hpo" ran every trial at max_budget without a word: a user of
+    SMAC3's multi-fidelity facade who forgot the preset got no multi-fidelity at all."""
+    sc = scenario(space, n_trials=3, min_budget=1, max_budget=27)
+    with pytest.warns(UserWarning, match=r"every trial runs at 27\. For multi-fidelity, use "):
+        SMAC(sc, progress=False).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(sc, preset="multifidelity", progress=False).close()
+        SMAC(sc, intensifier=Intensifier(), progress=False).close()  # at max_budget on purpose
