@@ -421,7 +421,12 @@ class DaskParallelRunner(AbstractRunner):
         # (the scheduler reads worker-saturation from dask's config when it is built)
         try:
             with (
-                dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}),
+                dask.config.set(
+                    {
+                        "distributed.scheduler.worker-saturation": WORKER_SATURATION,
+                        "distributed.nanny.pre-spawn-environ": _quiet_as_here(),
+                    }
+                ),
                 _sigint_held(),
             ):
                 self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
@@ -436,7 +441,7 @@ class DaskParallelRunner(AbstractRunner):
                     dashboard_address=None,
                     scheduler_kwargs=scheduler_kwargs,
                     # (after the preloads of dask's configuration, which it would replace)
-                    preload=[*preloads, _IGNORE_SIGINT],
+                    preload=[*preloads, _COUNT_SIGINT],
                     preload_argv=preload_argv,
                 )
         except BaseException as err:
@@ -2040,22 +2045,25 @@ def _children_allowed() -> Iterator[None]:
 #: same Ctrl-C; a wakeup descriptor notes the signal as it is delivered, from any thread.
 #: (A script, not this module: importing smacx slowed every worker's start, and restarts
 #: after deaths.)
-_IGNORE_SIGINT = """
-import os, signal, threading
-def smacx_count_sigint(signum, frame):
-    smacx_count_sigint.smacx_sigints += 1
-smacx_count_sigint.smacx_sigints = 0
-if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGINT, smacx_count_sigint)
-    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    if previous == -1:  # (the worker's own, if it has one, stays)
-        smacx_count_sigint.smacx_wakeup = (os.getpid(), read_end, threading.Lock(), [0])
-    else:
-        signal.set_wakeup_fd(previous)
-        os.close(read_end)
-        os.close(write_end)
-"""
+#: Installed in each worker process of the runner's own cluster as it starts (a preload):
+#: SIGINT is counted there rather than raised (see the module).
+_COUNT_SIGINT = "smacx.runners.sigint_preload"
+
+
+def _quiet_as_here() -> dict[str, Any]:
+    """dask's environment for the worker processes the runner starts, with distributed's log
+    level as this process has it, where the application made it quieter than dask's INFO.
+
+    A worker process imports the script's main module before distributed: a script that
+    sets up logging (``basicConfig``) and quiets distributed's logger there got every worker's
+    INFO lines all the same, since distributed then sets its level to INFO and leaves the
+    lines to the root logger's handler.
+    """
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+    level = logging.getLogger("distributed").getEffectiveLevel()
+    if level > logging.INFO and "DASK_LOGGING__DISTRIBUTED" not in os.environ:
+        environ.setdefault("DASK_LOGGING__DISTRIBUTED", logging.getLevelName(level).lower())
+    return environ
 
 
 def _install_fork_hook() -> None:
