@@ -48,7 +48,7 @@ from smacx.errors import (
     one_line,
 )
 from smacx.facade import DATABASE_NAME
-from smacx.runhistory import json_safe
+from smacx.runhistory import failure_reasons, json_safe
 from smacx.storage import Storage, abandoned, is_database_url, redact
 from smacx.storage.sqlite import SQLiteStorage
 from smacx.trial import StatusType
@@ -162,7 +162,7 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
         stale = sum(r.value.status is StatusType.RUNNING and abandoned(r, now) for r in records)
         # (a knob file's command, stored by `smacx run`: failures shown by its template)
         command = json.loads(storage.get_meta("measurement") or "{}").get("command")
-        failures = _failures(records, command)
+        failures = failure_reasons(((r.key, r.value) for r in records), command)
         part = "the incumbent's trajectory"
         trajectory = json.loads(storage.get_meta("trajectory") or "[]")
         incumbent = None
@@ -214,89 +214,6 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
 
 #: How many reasons for failed trials ``smacx show`` prints (``--json`` gives them all).
 _SHOWN_FAILURES = 5
-
-
-def _failures(records: Sequence[Any], command: str | None = None) -> list[dict[str, Any]]:
-    """The finished trials that did not succeed, grouped by status and reason, most frequent
-    first (see :func:`run_report`); with the ``command`` template of a knob file, a reason
-    shows the template where it quoted the trial's command, so that trials that failed alike
-    with other knob values or seeds count together."""
-    groups: dict[tuple[str, str], list[int]] = {}
-    for record in records:
-        status = record.value.status
-        if status in (StatusType.RUNNING, StatusType.SUCCESS):
-            continue
-        reason = _reason(record.value.additional_info, command)
-        groups.setdefault((status.name, reason), []).append(record.key.config_id)
-    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
-    return [
-        {
-            "status": status,
-            "reason": reason,
-            "count": len(ids),
-            "configs": len(set(ids)),
-            "config_ids": sorted(set(ids))[:5],
-        }
-        for (status, reason), ids in ranked
-    ]
-
-
-def _with_template(text: str, template: str) -> str:
-    """``text`` (a reason, its whitespace collapsed) with the command that ``template`` (a
-    knob file's) made replaced by the template: found by the template's literal parts, in
-    order, after the reason's first ``": "`` (each placeholder a word between them). In one
-    pass, whatever the template: a text without them is returned as it is."""
-    import string
-
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError:
-        return text
-    literals = [" ".join(literal.split()) for literal, _, _, _ in parts]
-    found = [literal for literal in literals if literal]
-    head = text.find(": ")
-    if not found or head < 0:
-        return text
-    start = text.find(found[0], head + 2)
-    if start < 0:
-        return text
-    end = start + len(found[0])
-    for literal in found[1:]:
-        at = text.find(literal, end)
-        if at < 0:
-            return text
-        end = at + len(literal)
-    # The words of placeholders before the first literal part and after the last.
-    flat = " ".join(
-        "".join(
-            literal + ("\0" if field is not None else "") for literal, field, *_ in parts
-        ).split()
-    )
-    first, last = flat.find(found[0]), flat.rfind(found[-1]) + len(found[-1])
-    for _ in flat[:first].split():
-        start = text.rfind(" ", 0, max(start - 1, 0)) + 1
-    for _ in flat[last:].split():
-        space = text.find(" ", end + 1)
-        end = len(text) if space < 0 else space
-    return text[:start] + " ".join(template.split()) + text[end:]
-
-
-def _reason(info: Any, command: str | None = None) -> str:
-    """A failed trial's reason on one line: its ``error`` (the last line of its traceback if
-    it has none), without what differs between trials that failed alike: the measured time
-    a time-out's reason ends with, the memory a command held, and the address of a dask
-    worker that died."""
-    if not isinstance(info, dict):
-        return "(no reason stored)"
-    text = str(info.get("error") or "").strip()
-    if not text:
-        text = (str(info.get("traceback") or "").strip().splitlines() or [""])[-1]
-    text = re.sub(r" \(\d+(\.\d+)? s\)$", "", " ".join(text.split()))
-    text = re.sub(r"\bheld \d+ MB of memory\b", "held ... MB of memory", text)  # (as measured)
-    if command:
-        text = _with_template(text, command)
-    text = re.sub(r"\b(tcp|tls|inproc|ucx|ws|wss)://[^\s),]+", r"\1://...", text)
-    return (text[:197] + "...") if len(text) > 200 else text or "(no reason stored)"
 
 
 def _print_report(report: dict[str, Any]) -> None:

@@ -49,7 +49,7 @@ from smacx.intensifier import (
 )
 from smacx.models import Model
 from smacx.multifidelity import Hyperband, SuccessiveHalving
-from smacx.runhistory import RunHistory, plain_value
+from smacx.runhistory import RunHistory, failure_reasons, plain_value
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
 from smacx.scenario import MINIMIZES, RESUMABLE_FIELDS, Scenario
@@ -1371,11 +1371,13 @@ class SMAC:
         counts = ", ".join(
             f"{n} {status}" for status, n in sorted(statuses.items()) if status != "RUNNING"
         )
+        first = failure_reasons(h.items())[:1]
+        most = f"; most often, {first[0]['count']} times: {first[0]['reason']}" if first else ""
         message = (
             f"optimize() ended without an incumbent: none of the run's {h.n_finished} finished "
-            f"trial(s) succeeded ({counts}). If the target has been fixed since they ran, start "
-            f"the run afresh with SMAC(..., overwrite=True) or another Scenario(name=...), "
-            f"or raise n_trials."
+            f"trial(s) succeeded ({counts}{most}). If the target has been fixed since they "
+            f"ran, start the run afresh with SMAC(..., overwrite=True) or another "
+            f"Scenario(name=...), or raise n_trials."
         )
         _warn(message)
 
@@ -1574,6 +1576,15 @@ class SMAC:
             ),
             f"  trials: {h.n_finished} finished, {h.n_running} running ({counts or 'none'})",
         ]
+        reasons = failure_reasons(h.items())
+        if reasons:
+            lines.append("  failed, most often:")
+            lines.extend(
+                f"    {r['count']} {r['status']}: {r['reason']}" for r in reasons[:_SHOWN_REASONS]
+            )
+            if len(reasons) > _SHOWN_REASONS:
+                more = sum(r["count"] for r in reasons[_SHOWN_REASONS:])
+                lines.append(f"    {more} more, for {len(reasons) - _SHOWN_REASONS} other reasons")
         incumbent = self.incumbent
         if incumbent is None:
             lines.append("  incumbent: none yet")
@@ -1875,6 +1886,10 @@ def _close_idle_objects_on(
 
 #: Meta keys: the SMAC objects that opened a stored run, and those of them that closed it.
 _SESSIONS, _CLOSED_SESSIONS = "sessions", "closed_sessions"
+#: How many reasons for failed trials :meth:`SMAC.summary` names (``smacx show --json``
+#: lists them all).
+_SHOWN_REASONS = 3
+
 #: Meta key prefix of a session's record of the time its optimize() calls spent (see _Spent).
 _SPENT = "spent:"
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,13 @@ from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RunHistory", "config_from_json", "config_to_json", "plain_config"]
+__all__ = [
+    "RunHistory",
+    "config_from_json",
+    "config_to_json",
+    "failure_reasons",
+    "plain_config",
+]
 
 logger = logging.getLogger("smacx")
 
@@ -82,6 +89,96 @@ def config_from_json(configspace: ConfigurationSpace, text: str) -> Configuratio
     """The configuration of ``configspace`` whose :func:`config_to_json` is ``text``."""
     values = {name: _from_json(value) for name, value in json.loads(text).items()}
     return Configuration(configspace, values=values)
+
+
+def failure_reasons(
+    trials: Iterable[tuple[TrialKey, TrialValue]], command: str | None = None
+) -> list[dict[str, Any]]:
+    """The finished trials that did not succeed, grouped by status and reason, most frequent
+    first: each group's ``status``, ``reason`` (on one line), ``count`` of trials, number of
+    ``configs`` and the first five ``config_ids``. With the ``command`` template of a knob
+    file, a reason shows the template where it quoted the trial's command, so that trials that
+    failed alike with other knob values or seeds count together.
+
+    Args:
+        trials: (key, value) pairs, such as :meth:`RunHistory.items`.
+        command: A knob file's command template, if the target is one.
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    for key, value in trials:
+        if value.status in (StatusType.RUNNING, StatusType.SUCCESS):
+            continue
+        reason = _reason(value.additional_info, command)
+        groups.setdefault((value.status.name, reason), []).append(key.config_id)
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [
+        {
+            "status": status,
+            "reason": reason,
+            "count": len(ids),
+            "configs": len(set(ids)),
+            "config_ids": sorted(set(ids))[:5],
+        }
+        for (status, reason), ids in ranked
+    ]
+
+
+def _with_template(text: str, template: str) -> str:
+    """``text`` (a reason, its whitespace collapsed) with the command that ``template`` (a
+    knob file's) made replaced by the template: found by the template's literal parts, in
+    order, after the reason's first ``": "`` (each placeholder a word between them). In one
+    pass, whatever the template: a text without them is returned as it is."""
+    import string
+
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        return text
+    literals = [" ".join(literal.split()) for literal, _, _, _ in parts]
+    found = [literal for literal in literals if literal]
+    head = text.find(": ")
+    if not found or head < 0:
+        return text
+    start = text.find(found[0], head + 2)
+    if start < 0:
+        return text
+    end = start + len(found[0])
+    for literal in found[1:]:
+        at = text.find(literal, end)
+        if at < 0:
+            return text
+        end = at + len(literal)
+    # The words of placeholders before the first literal part and after the last.
+    flat = " ".join(
+        "".join(
+            literal + ("\0" if field is not None else "") for literal, field, *_ in parts
+        ).split()
+    )
+    first, last = flat.find(found[0]), flat.rfind(found[-1]) + len(found[-1])
+    for _ in flat[:first].split():
+        start = text.rfind(" ", 0, max(start - 1, 0)) + 1
+    for _ in flat[last:].split():
+        space = text.find(" ", end + 1)
+        end = len(text) if space < 0 else space
+    return text[:start] + " ".join(template.split()) + text[end:]
+
+
+def _reason(info: Any, command: str | None = None) -> str:
+    """A failed trial's reason on one line: its ``error`` (the last line of its traceback if
+    it has none), without what differs between trials that failed alike: the measured time
+    a time-out's reason ends with, the memory a command held, and the address of a dask
+    worker that died."""
+    if not isinstance(info, dict):
+        return "(no reason stored)"
+    text = str(info.get("error") or "").strip()
+    if not text:
+        text = (str(info.get("traceback") or "").strip().splitlines() or [""])[-1]
+    text = re.sub(r" \(\d+(\.\d+)? s\)$", "", " ".join(text.split()))
+    text = re.sub(r"\bheld \d+ MB of memory\b", "held ... MB of memory", text)  # (as measured)
+    if command:
+        text = _with_template(text, command)
+    text = re.sub(r"\b(tcp|tls|inproc|ucx|ws|wss)://[^\s),]+", r"\1://...", text)
+    return (text[:197] + "...") if len(text) > 200 else text or "(no reason stored)"
 
 
 def _keep_leases(history: RunHistory, stop: threading.Event) -> None:

@@ -374,7 +374,7 @@ def test_show_on_a_copy_without_its_wal_file_says_to_copy_that_too(tmp_path: Pat
 def test_a_failed_commands_reason_shows_its_knob_files_template(
     template: str, reason: str, shown: str
 ) -> None:
-    from smacx.cli import _with_template
+    from smacx.runhistory import _with_template
 
     assert _with_template(reason, template) == shown
 

@@ -226,6 +226,7 @@ class _Measured:
         except BaseException as err:
             if not (_is_interrupt(err) and self.interrupts_stop):
                 error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+                error += _inactive_hint(err, args[0] if args else None)
                 info = {"error": error, "traceback": traceback.format_exc()}
                 if _sigint_arrived_since(sigints):
                     # A Ctrl-C of the run reached this dask worker and killed the programs the
@@ -254,6 +255,21 @@ class _Measured:
                     return "error", {"error": error}, spent
                 result = fixed
         return "ok", result, spent
+
+
+def _inactive_hint(err: BaseException, config: Any) -> str:
+    """For a ``KeyError`` of a hyperparameter that ``config`` leaves inactive (its condition
+    unmet, so the configuration holds no value for it), what happened and how to read it."""
+    if not (isinstance(err, KeyError) and len(err.args) == 1 and isinstance(config, Mapping)):
+        return ""
+    name = err.args[0]
+    space = getattr(config, "config_space", None)
+    if not isinstance(name, str) or space is None or name not in space or name in config:
+        return ""
+    return (
+        f" ({name!r} is inactive in this configuration, its condition unmet, so it holds no "
+        f"value: read it with config.get({name!r}), which gives None then)"
+    )
 
 
 def _mapped_mb() -> float | None:
