@@ -18,7 +18,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -151,49 +151,75 @@ def keyword_hints(
     hints = dict(elsewhere or {})
 
     def decorate(cls: type[_C]) -> type[_C]:
-        init = cls.__init__
-        parameters = list(inspect.signature(init).parameters.values())[1:]  # not self
-        names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        positional = [
-            p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        takes_more = any(p.kind is p.VAR_POSITIONAL for p in parameters)
-        by_keyword = [n for n in names if n not in positional] or names[-1:] or ["name"]
-
-        def fix(name: str) -> str:
-            if name in hints:
-                return f"{hints[name]}."
-            close = difflib.get_close_matches(name, names + list(hints), n=2, cutoff=0.6)
-            if not close:
-                return f"it takes {', '.join(names)}."
-            meant = [repr(c) if c in names else f"{c!r} ({hints[c]})" for c in close]
-            return f"did you mean {' or '.join(meant)}?"
-
-        @functools.wraps(init)
-        def checked(self: _C, *args: Any, **kwargs: Any) -> None:
-            try:
-                init(self, *args, **kwargs)
-            except TypeError:
-                # (only now: a hot constructor pays nothing for the hints; Python refuses
-                # such a call before the constructor's body runs)
-                if len(args) > len(positional) and not takes_more:
-                    raise ArgumentError(
-                        f"{cls.__name__} takes at most {len(positional)} positional "
-                        f"argument(s) ({', '.join(positional)}); got {len(args)}. Pass the "
-                        f"others by keyword, e.g. {cls.__name__}(..., {by_keyword[0]}=...)."
-                    ) from None
-                for name in kwargs:
-                    if name not in names:
-                        raise ArgumentError(
-                            f"{cls.__name__} got an unexpected keyword argument {name!r}: "
-                            f"{fix(name)}"
-                        ) from None
-                raise
-
-        cls.__init__ = checked  # type: ignore[method-assign,assignment]
+        checked = _with_hints(cls.__init__, cls.__name__, hints)
+        cls.__init__ = checked  # type: ignore[method-assign]
         return cls
 
     return decorate
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def method_keyword_hints(elsewhere: Mapping[str, str]) -> Callable[[_F], _F]:
+    """:func:`keyword_hints` for a method: an unknown keyword raises :class:`ArgumentError`
+    naming the keywords meant (for example ``optimize(n_trials=...)``, Optuna's way, says
+    where ``n_trials`` goes)."""
+    hints = dict(elsewhere)
+
+    def decorate(method: _F) -> _F:
+        return cast(_F, _with_hints(method, method.__qualname__, hints))
+
+    return decorate
+
+
+def _with_hints(
+    init: Callable[..., Any], label: str, hints: Mapping[str, str]
+) -> Callable[..., Any]:
+    """``init`` (a method: its first parameter is skipped) wrapped so that a call with an
+    unknown keyword, or too many positional arguments, raises :class:`ArgumentError`."""
+    parameters = list(inspect.signature(init).parameters.values())[1:]  # not self
+    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    positional = [
+        p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    takes_more = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+    by_keyword = [n for n in names if n not in positional] or names[-1:] or ["name"]
+
+    def fix(name: str) -> str:
+        if name in hints:
+            return f"{hints[name]}."
+        close = difflib.get_close_matches(name, names + list(hints), n=2, cutoff=0.6)
+        if not close:
+            return f"it takes {', '.join(names)}."
+        meant = [repr(c) if c in names else f"{c!r} ({hints[c]})" for c in close]
+        return f"did you mean {' or '.join(meant)}?"
+
+    @functools.wraps(init)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return init(self, *args, **kwargs)
+        except TypeError:
+            # (only now: a hot call pays nothing for the hints; Python refuses such a call
+            # before the body runs)
+            if len(args) > len(positional) and not takes_more:
+                takes = (
+                    f"at most {len(positional)} positional argument(s) ({', '.join(positional)})"
+                    if positional
+                    else "no positional arguments"
+                )
+                raise ArgumentError(
+                    f"{label} takes {takes}; got {len(args)}. Pass the others by keyword, "
+                    f"e.g. {label}({'..., ' if positional else ''}{by_keyword[0]}=...)."
+                ) from None
+            for name in kwargs:
+                if name not in names:
+                    raise ArgumentError(
+                        f"{label} got an unexpected keyword argument {name!r}: {fix(name)}"
+                    ) from None
+            raise
+
+    return checked
 
 
 def smac3_names(names: Mapping[str, str]) -> Callable[[type[_C]], type[_C]]:

@@ -38,6 +38,7 @@ from smacx.errors import (
     TrialError,
     is_real,
     keyword_hints,
+    method_keyword_hints,
     warn_caller,
 )
 from smacx.initial_design import InitialDesign
@@ -52,7 +53,7 @@ from smacx.multifidelity import Hyperband, SuccessiveHalving
 from smacx.runhistory import RunHistory, failure_reasons, plain_value
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
-from smacx.scenario import MINIMIZES, RESUMABLE_FIELDS, Scenario
+from smacx.scenario import MINIMIZES, OPTUNA_KEYWORDS, RESUMABLE_FIELDS, Scenario
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import (
     Storage,
@@ -95,6 +96,21 @@ _ELSEWHERE = {
     "multi_objective_algorithm": "several objectives use ParEGO built in: give "
     "Scenario(objectives=[...])",
     **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
+    **{k: v for k, v in OPTUNA_KEYWORDS.items() if k != "show_progress_bar"},
+    "show_progress_bar": "smacx calls it progress: SMAC(..., progress=True)",
+}
+
+#: Keywords passed to optimize() that belong to the Scenario or to SMAC (Optuna's
+#: Study.optimize takes n_trials, timeout, n_jobs, callbacks, ...): where they go.
+_NOT_OPTIMIZES = {
+    **{
+        name: f"it is a field of Scenario: Scenario(configspace, {name}=...)"
+        for name in ("n_trials", "walltime_limit", "n_workers")
+    },
+    **OPTUNA_KEYWORDS,
+    "callbacks": "they are SMAC(..., callbacks=[...]), subclasses of smacx.Callback",
+    "catch": "a target's exceptions are recorded as CRASHED trials, and the run goes on "
+    "(SMAC(..., raise_on_first_crash=False) also at the first trial)",
 }
 
 
@@ -1115,6 +1131,7 @@ class SMAC:
             self._stop_reason = reason
         return False
 
+    @method_keyword_hints(_NOT_OPTIMIZES)
     def optimize(self, *, data_to_scatter: Mapping[str, Any] | None = None) -> Configuration | None:
         """Run trials until the scenario's budget is spent, and return the incumbent.
 

@@ -126,6 +126,20 @@ MINIMIZES = (
     "or a loss such as 1 - accuracy"
 )
 
+#: Where Optuna's keywords of create_study and Study.optimize go in smacx (their field or
+#: keyword, as a Scenario field's hint says it; SMAC's and optimize()'s hints reuse them).
+OPTUNA_KEYWORDS = {
+    "timeout": "the run's time budget is Scenario(..., walltime_limit=...), in seconds",
+    "n_jobs": "trials at once: Scenario(..., n_workers=...), on a dask cluster",
+    "study_name": "the run's name is Scenario(..., name=...)",
+    "load_if_exists": "a stored run is continued by default; SMAC(..., overwrite=True) "
+    "starts it afresh",
+    "sampler": "how configurations are proposed is SMAC(..., preset=...) with its parts",
+    "pruner": "stop poor configurations early with Hyperband: Scenario(..., min_budget=..., "
+    "max_budget=...) and SMAC(..., preset='multifidelity')",
+    "show_progress_bar": "SMAC(..., progress=True)",
+}
+
 
 # An unknown field gets the close matches; SMAC(...)'s keywords, and a field of SMAC3's
 # Scenario that smacx has elsewhere, say where they belong.
@@ -137,6 +151,7 @@ MINIMIZES = (
         "use_default_config": "put the default configuration in the initial design: SMAC(..., "
         "initial_design=InitialDesign(additional_configs=[cs.get_default_configuration()]))",
         **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
+        **OPTUNA_KEYWORDS,
     }
 )
 @dataclass(frozen=True)
@@ -310,7 +325,11 @@ class Scenario:
             or isinstance(self.n_workers, bool)
             or self.n_workers < 1
         ):
-            raise _fail("n_workers", "an int >= 1", self.n_workers)
+            raise _fail(
+                "n_workers",
+                "an int >= 1 (for one worker per core, as Optuna's n_jobs=-1, give os.cpu_count())",
+                self.n_workers,
+            )
         set_(self, "n_workers", int(self.n_workers))
 
         identity = json.dumps(self.identity(), sort_keys=True)

@@ -165,6 +165,53 @@ def test_positional_arguments_pass_through() -> None:
         Pair(1, 2, 3)  # type: ignore[misc]
 
 
+@pytest.mark.parametrize(
+    ("call", "keyword", "hint"),
+    [
+        ("Scenario", "timeout", "walltime_limit=...), in seconds"),
+        ("Scenario", "study_name", "Scenario(..., name=...)"),
+        ("Scenario", "load_if_exists", "continued by default; SMAC(..., overwrite=True)"),
+        ("SMAC", "n_jobs", "Scenario(..., n_workers=...)"),
+        ("SMAC", "show_progress_bar", "progress=True"),
+        ("SMAC", "pruner", "preset='multifidelity'"),
+        ("optimize", "n_trials", "Scenario(configspace, n_trials=...)"),
+        ("optimize", "timeout", "walltime_limit"),
+        ("optimize", "callbacks", "SMAC(..., callbacks=[...])"),
+    ],
+)
+def test_optunas_keywords_say_where_they_go(call: str, keyword: str, hint: str) -> None:
+    """A user of Optuna's create_study and Study.optimize got a bare TypeError (optimize) or
+    the list of keywords (Scenario, SMAC); now each says where it goes (a porting audit)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)})
+    sc = Scenario(space, output_directory=None)
+    calls: dict[str, Callable[..., object]] = {
+        "Scenario": lambda **kw: Scenario(space, **kw),
+        "SMAC": lambda **kw: SMAC(sc, lambda config, seed: 0.0, **kw),
+        "optimize": lambda **kw: SMAC(sc, lambda config, seed: 0.0).optimize(**kw),
+    }
+    with pytest.raises(ArgumentError, match=rf"unexpected keyword argument '{keyword}': "):
+        calls[call](**{keyword: 1})
+    with pytest.raises(ArgumentError) as raised:
+        calls[call](**{keyword: 1})
+    assert hint in str(raised.value)
+
+
+def test_a_method_with_hints_passes_calls_through_and_names_positional_misuse() -> None:
+    smac = SMAC(Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), output_directory=None, n_trials=2),
+                lambda config, seed: config["x"], progress=False)  # fmt: skip
+    assert smac.optimize() is not None
+    with pytest.raises(
+        ArgumentError,
+        match=r"^SMAC\.optimize takes no positional arguments; got 1\. Pass the others by "
+        r"keyword, e\.g\. SMAC\.optimize\(data_to_scatter=\.\.\.\)\.$",
+    ):
+        smac.optimize({"X": 1})  # type: ignore[misc]
+    with pytest.raises(
+        smacx.ScenarioError, match=r"n_workers must be an int >= 1 \(for one worker per"
+    ):
+        Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_workers=-1)
+
+
 def test_scenario_points_every_keyword_of_smac_to_smac() -> None:
     from smacx.scenario import _SMAC_KEYWORDS
 
