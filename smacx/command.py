@@ -218,14 +218,24 @@ class CommandTarget:
             )
         known = set(configspace) | set(TRIAL_FIELDS)
         risky: dict[str, str] = {}
+        used: set[str] = set()
         for name in ("command", "result"):
             for field in _placeholders(getattr(self, name), f"CommandTarget.{name}", risky):
+                used.add(field)
                 if field not in known:
                     raise ScenarioError(
                         f"CommandTarget.{name} names {{{field}}}, which is no knob of the space "
                         f"nor a trial field; expected one of {sorted(known)}. Write literal "
                         "braces as {{ and }}."
                     )
+        unused = [name for name in configspace if name not in used]
+        if unused:
+            warn_caller(
+                f"the knob(s) {unused} appear in neither the command nor the result, so their "
+                "values never reach the program: the run would tune settings that change "
+                f"nothing. Pass each to the command (say, --{unused[0]} {{{unused[0]}}}), or "
+                "drop it from the knobs."
+            )
         for field in [f for f, why in risky.items() if why == "$"]:
             warn_caller(
                 f"CommandTarget's templates have ${{{field}}}: the shell reads $ and the value "

@@ -122,9 +122,21 @@ def test_a_placeholder_inside_quotes_is_warned_of(space: ConfigurationSpace) -> 
         CommandTarget('run --threads="${n}"').check(space)  # (expanded in double quotes too)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numbers never need quoting; nor do these
+        warnings.filterwarnings("ignore", r"the knob\(s\) \[")  # (knobs left out: below)
         CommandTarget("echo {mode} \"n={n}\" '{{x}}' $(printf '%.3f' {r})").check(space)
         CommandTarget("echo cost: \\${n}").check(space)  # an escaped $ is printed
         CommandTarget("# it's the trainer\necho {mode} '${{HOME}}'").check(space)  # a comment
+
+
+def test_knobs_the_command_never_names_are_warned_of(space: ConfigurationSpace) -> None:
+    """A knob in neither the command nor the result never reaches the program: the run tuned
+    a setting that changed nothing, and recommended a value for it (a porting audit's knob
+    file declared `opt` while its command had `--opt adam` written out)."""
+    with pytest.warns(UserWarning, match=r"the knob\(s\) \['mode', 'r'\] appear in neither"):
+        CommandTarget("./train --opt adam --n {n}").check(space)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CommandTarget("./train {n} {mode}", result="out-{r}.txt").check(space)
 
 
 def test_bad_templates_are_refused_at_construction(space: ConfigurationSpace) -> None:
