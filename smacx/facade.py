@@ -293,6 +293,17 @@ class SMAC:
         # leaves it running.
         self.runner = self._make_runner(target_fn, runner, dask_client)
         design = initial_design if initial_design is not None else InitialDesign()
+        n_design = design.size(scenario.configspace, scenario.n_trials)
+        if (
+            initial_design is not None
+            and preset in ("hpo", "blackbox")
+            and n_design >= scenario.n_trials
+        ):
+            _warn(
+                f"the initial design holds {n_design} configurations, as many as "
+                f"n_trials={scenario.n_trials} or more: the run ends before preset={preset!r} "
+                "proposes a configuration. Give InitialDesign fewer n_configs, or raise n_trials."
+            )
         proposer, default_probability = _preset_parts(
             preset,
             scenario,

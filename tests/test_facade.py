@@ -28,6 +28,7 @@ from smacx import (
     Callback,
     ConcurrencyError,
     Hyperband,
+    InitialDesign,
     Intensifier,
     RunHistory,
     Scenario,
@@ -2692,3 +2693,14 @@ def test_summary_and_the_no_incumbent_warning_name_why_trials_failed(tmp_path: P
     quad = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
     with pytest.warns(UserWarning, match=r"most often, 3 times: ValueError: the data file is"):
         SMAC(scenario(quad, n_trials=3), broken, raise_on_first_crash=False).optimize()
+
+
+def test_an_initial_design_as_large_as_the_run_is_warned_of(space: ConfigurationSpace) -> None:
+    """InitialDesign(n_configs=30) in a run of 20 trials made the whole run a design, with no
+    word (a porting audit's finding); one smaller than the run says nothing."""
+    sc = scenario(space, n_trials=20)
+    with pytest.warns(UserWarning, match=r"holds 30 configurations, as many as n_trials=20 or"):
+        SMAC(sc, quadratic, initial_design=InitialDesign(n_configs=30), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(sc, quadratic, initial_design=InitialDesign(n_configs=5), progress=False)
