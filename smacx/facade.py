@@ -7,6 +7,7 @@ import contextlib
 import copy
 import dataclasses
 import gc
+import hashlib
 import inspect
 import json
 import logging
@@ -15,6 +16,7 @@ import numbers
 import os
 import statistics
 import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -433,6 +435,7 @@ class SMAC:
                     "proposals) or 'hyperband'; to run at max_budget on purpose, pass "
                     "intensifier=Intensifier()."
                 )
+            self._warn_if_target_changed(target_fn)
         except BaseException:
             self._close_unbuilt()
             raise
@@ -1350,6 +1353,27 @@ class SMAC:
             raise callback_error
         self._warn_if_nothing_worked()
         return self.incumbent
+
+    def _warn_if_target_changed(self, target_fn: TargetFunction | None) -> None:
+        """Record the target function's source code with the run, and warn when a run
+        continued with finished trials has a target whose source differs: its stored results
+        came from the old code (as after a bug was fixed and the script run again)."""
+        fingerprint = _source_fingerprint(target_fn)
+        if fingerprint is None:
+            return
+        stored = self.runhistory.storage.set_meta_if_absent("target", fingerprint)
+        if stored == fingerprint or not self.runhistory.n_finished:
+            return
+        if json.loads(stored).get("name") != json.loads(fingerprint)["name"]:
+            return  # (another function: a rename, or a run shared by several scripts)
+        self.runhistory.storage.set_meta("target", fingerprint)  # (warned once)
+        _warn(
+            f"the target function's code changed since run {self.scenario.run_name!r} last "
+            f"ran it: its {self.runhistory.n_finished} finished trial(s) came from the old "
+            "code, and the run continues on them. If the change alters the costs (a bug "
+            "fixed), start the run afresh with SMAC(..., overwrite=True) or another "
+            "Scenario(name=...)."
+        )
 
     def _warn_if_time_spent(self) -> None:
         """Say so when a continued run's earlier ``optimize()`` calls spent its
@@ -2429,6 +2453,20 @@ def _warn_of_instance_counts(
             "all the instances. To race on the instances, leave min_budget and max_budget "
             "unset" + (f" (and give {intensifier} min_keys={low:g})." if low > 1 else "."),
         )
+
+
+def _source_fingerprint(target_fn: Any) -> str | None:
+    """The target function's qualified name and a hash of its source code, as JSON; None
+    for a target without source to read (a builtin, a callable object, a partial) and for a
+    lambda, whose source is the whole statement it is written in."""
+    if not inspect.isfunction(target_fn) or target_fn.__name__ == "<lambda>":
+        return None
+    try:
+        source = inspect.getsource(target_fn)
+    except (OSError, TypeError):  # defined interactively, or its file is gone
+        return None
+    digest = hashlib.sha256(textwrap.dedent(source).encode()).hexdigest()[:16]
+    return json.dumps({"name": target_fn.__qualname__, "source_sha256": digest})
 
 
 def _warn(message: str) -> None:

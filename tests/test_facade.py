@@ -2704,3 +2704,36 @@ def test_an_initial_design_as_large_as_the_run_is_warned_of(space: Configuration
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SMAC(sc, quadratic, initial_design=InitialDesign(n_configs=5), progress=False)
+
+
+def _target_from(path: Path, body: str) -> Any:
+    """A function ``target`` written to the file ``path`` and imported from it (its source,
+    as a script's function has one)."""
+    import importlib.util
+
+    path.write_text(f"def target(config, seed):\n    {body}\n")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.target
+
+
+def test_a_run_continued_with_a_changed_target_says_so(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A script run again after its target was fixed continued the run on the old code's
+    results, saying so only at INFO (a porting audit's finding): the target's source is
+    recorded with the run, and a change is warned of once."""
+    buggy = _target_from(tmp_path / "v1.py", 'return -float(config["x"])  # the sign is wrong')
+    fixed = _target_from(tmp_path / "v2.py", 'return float(config["x"])')
+    runs = tmp_path / "runs"
+    SMAC(scenario(space, runs, n_trials=3), buggy, progress=False).optimize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(scenario(space, runs, n_trials=4), buggy, progress=False).close()  # the same code
+    with pytest.warns(UserWarning, match=r"code changed since run .* its 3 finished trial\(s\)"):
+        SMAC(scenario(space, runs, n_trials=4), fixed, progress=False).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(scenario(space, runs, n_trials=4), fixed, progress=False).close()  # warned once
