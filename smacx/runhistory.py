@@ -227,6 +227,11 @@ _REOPEN = (
         "get_running_trials": "running()",
         "get_instance_seed_budget_keys": "trial_keys(config_id) or get_trials(config)",
         "ids_config": "get_config(config_id)",
+        "average_cost": "get_cost(config), the mean over its finished trials",
+        "get_instance_costs_for_config": "get_trial_values(config), by trial key (instance, "
+        "seed, budget)",
+        "min_cost": "min(v.cost for v in get_trial_values(config).values())",
+        "sum_cost": "sum(v.cost for v in get_trial_values(config).values())",
     }
 )
 class RunHistory:

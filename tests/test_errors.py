@@ -233,6 +233,8 @@ def test_smac3_method_names_say_what_smacx_calls_them(scenario: Scenario, preset
     smac.optimize()
     with pytest.raises(AttributeError, match=r"'RunHistory' .* 'save', as SMAC3's has: use to_j"):
         smac.runhistory.save("rh.json")  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match=r"'average_cost', .* use get_cost\(config\)"):
+        smac.runhistory.average_cost(smac.incumbent)  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match=r"'get_incumbent', .* use incumbents\(\)\[0\]"):
         smac.intensifier.get_incumbent()  # type: ignore[attr-defined]
     assert smac.intensifier.incumbents()[0] == smac.incumbent
