@@ -412,32 +412,38 @@ def test_a_level_set_on_dasks_logger_before_smacx_imports_dask_holds() -> None:
 
 
 QUIETED_SCRIPT = """
-import logging, sys
+import logging, os, sys
 from ConfigSpace import ConfigurationSpace
 from smacx import SMAC, Scenario
 logging.basicConfig(level=logging.WARNING)
-logging.getLogger("distributed").setLevel(logging.WARNING)  # as the manual says
+logging.getLogger("distributed").setLevel(int(sys.argv[1]))  # as the manual says (WARNING)
 def f(config, seed):
     return config["x"]
 if __name__ == "__main__":
     space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
     sc = Scenario(space, n_trials=4, n_workers=2, output_directory=None, deterministic=True)
     SMAC(sc, f, progress=False).optimize()
-    print("done")
+    print("done", os.environ.get("DASK_LOGGING__DISTRIBUTED"))  # (not left to subprocesses)
 """
 
 
-def test_worker_processes_keep_the_log_level_the_script_set(tmp_path: Path) -> None:
+@pytest.mark.parametrize("level", [logging.WARNING, logging.CRITICAL + 1])
+def test_worker_processes_keep_the_log_level_the_script_set(tmp_path: Path, level: int) -> None:
     """A script that sets up logging and quiets distributed's logger got each worker's INFO
     lines (and the source of the worker's start-up code) all the same: a worker imports the
-    script before distributed, which then set its level to INFO (an audit's finding)."""
+    script before distributed, which then set its level to INFO (an audit's finding). A level
+    without a name reaches the workers as a number."""
     script = tmp_path / "quiet.py"  # a file, which the workers import (unlike -c's code)
     script.write_text(QUIETED_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, str(script), str(level)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    assert done.returncode == 0 and done.stdout.split() == ["done"], done.stderr
+    assert done.returncode == 0 and done.stdout.split() == ["done", "None"], done.stderr
     assert "INFO" not in done.stderr, done.stderr
 
 
@@ -635,7 +641,7 @@ SIGINT_IN_A_TARGET_THREAD = """
 import os, signal, sys, threading, time
 signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
 from smacx.runners import dask, serial
-import smacx.runners.sigint_preload  # as a worker of the runner's own cluster starts
+exec(dask._IGNORE_SIGINT, {})  # as a worker of the runner's own cluster starts
 def solver_killed_by_the_ctrl_c(config):
     if sys.argv[1] == "delivered":
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])

@@ -441,10 +441,11 @@ class DaskParallelRunner(AbstractRunner):
                     dashboard_address=None,
                     scheduler_kwargs=scheduler_kwargs,
                     # (after the preloads of dask's configuration, which it would replace)
-                    preload=[*preloads, _COUNT_SIGINT],
+                    preload=[*preloads, _IGNORE_SIGINT],
                     preload_argv=preload_argv,
                 )
         except BaseException as err:
+            _forget_passed_level()
             if self._cluster is not None:  # started, then the Ctrl-C held back meanwhile
                 self._cluster.close()
             if not isinstance(err, Exception):
@@ -455,6 +456,7 @@ class DaskParallelRunner(AbstractRunner):
                 "worker processes import the main module: if a script builds SMAC (or this "
                 'runner) at its top level, put that code under `if __name__ == "__main__":`.'
             ) from err
+        _forget_passed_level()
         try:
             client: Client = Client(self._cluster)  # type: ignore[no-untyped-call]
             output_path = self.scenario.output_path
@@ -2045,9 +2047,29 @@ def _children_allowed() -> Iterator[None]:
 #: same Ctrl-C; a wakeup descriptor notes the signal as it is delivered, from any thread.
 #: (A script, not this module: importing smacx slowed every worker's start, and restarts
 #: after deaths.)
-#: Installed in each worker process of the runner's own cluster as it starts (a preload):
-#: SIGINT is counted there rather than raised (see the module).
-_COUNT_SIGINT = "smacx.runners.sigint_preload"
+_IGNORE_SIGINT = """
+import os, signal, threading
+def smacx_count_sigint(signum, frame):
+    smacx_count_sigint.smacx_sigints += 1
+smacx_count_sigint.smacx_sigints = 0
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, smacx_count_sigint)
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    if previous == -1:  # (the worker's own, if it has one, stays)
+        smacx_count_sigint.smacx_wakeup = (os.getpid(), read_end, threading.Lock(), [0])
+    else:
+        signal.set_wakeup_fd(previous)
+        os.close(read_end)
+        os.close(write_end)
+"""
+
+
+#: The environment variable of distributed's log level, and the values of it that smacx
+#: passed to worker processes: dask's nannies run in this process, and set their workers'
+#: environment in ``os.environ`` before starting them (and again at every restart).
+_LEVEL_KEY = "DASK_LOGGING__DISTRIBUTED"
+_passed_levels: set[str] = set()
 
 
 def _quiet_as_here() -> dict[str, Any]:
@@ -2057,13 +2079,28 @@ def _quiet_as_here() -> dict[str, Any]:
     A worker process imports the script's main module before distributed: a script that
     sets up logging (``basicConfig``) and quiets distributed's logger there got every worker's
     INFO lines all the same, since distributed then sets its level to INFO and leaves the
-    lines to the root logger's handler.
+    lines to the root logger's handler. A level the application set in the environment or in
+    dask's configuration stays as it is.
     """
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+    current = os.environ.get(_LEVEL_KEY)
+    if _LEVEL_KEY in environ or (current is not None and current not in _passed_levels):
+        return environ
     level = logging.getLogger("distributed").getEffectiveLevel()
-    if level > logging.INFO and "DASK_LOGGING__DISTRIBUTED" not in os.environ:
-        environ.setdefault("DASK_LOGGING__DISTRIBUTED", logging.getLevelName(level).lower())
+    if level > logging.INFO or current is not None:  # (current: one passed to an earlier cluster)
+        name = logging.getLevelName(level)
+        # (a level without a name, such as CRITICAL + 1, as a number: dask reads it as one)
+        value = str(level) if name.startswith("Level ") else name.lower()
+        environ[_LEVEL_KEY] = value
+        _passed_levels.add(value)
     return environ
+
+
+def _forget_passed_level() -> None:
+    """Take the level that the nannies put in this process's environment out again, so that
+    it does not reach the application's own subprocesses."""
+    if os.environ.get(_LEVEL_KEY) in _passed_levels:
+        del os.environ[_LEVEL_KEY]
 
 
 def _install_fork_hook() -> None:
