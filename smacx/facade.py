@@ -424,8 +424,10 @@ class SMAC:
                 _warn(advice)
             if (
                 intensifier is None
+                and stored is None  # (a continued run keeps the intensifier it started with)
                 and isinstance(settings, Intensifier)
                 and scenario.max_budget is not None
+                and scenario.min_budget != scenario.max_budget
             ):
                 _warn(
                     f"the scenario has budgets from {scenario.min_budget:g} to "
@@ -457,6 +459,10 @@ class SMAC:
         self._untold: list[tuple[TrialInfo, TrialValue]] = []  # results whose tell failed
         self._scattered: dict[str, Any] = {}  # optimize()'s data_to_scatter
         self._instance_set = frozenset(scenario.instances or ())  # what tell() accepts
+        # A knob file's command template, by which failures of its commands group together
+        from smacx.command import CommandTarget
+
+        self._command = target_fn.command if isinstance(target_fn, CommandTarget) else None
         # (config ids, costs) of the last trajectory entry: the best, or the whole front
         self._last_incumbent: tuple[Any, Any] = (None, [])
         if self.runhistory.n_finished:
@@ -1361,12 +1367,17 @@ class SMAC:
         fingerprint = _source_fingerprint(target_fn)
         if fingerprint is None:
             return
-        stored = self.runhistory.storage.set_meta_if_absent("target", fingerprint)
-        if stored == fingerprint or not self.runhistory.n_finished:
+        storage = self.runhistory.storage
+        stored = storage.set_meta_if_absent("target", fingerprint)
+        if stored == fingerprint:
             return
-        if json.loads(stored).get("name") != json.loads(fingerprint)["name"]:
-            return  # (another function: a rename, or a run shared by several scripts)
-        self.runhistory.storage.set_meta("target", fingerprint)  # (warned once)
+        storage.set_meta("target", fingerprint)  # (warned once)
+        try:
+            renamed = json.loads(stored).get("name") != json.loads(fingerprint)["name"]
+        except (ValueError, AttributeError):  # (a record this code did not write)
+            return
+        if renamed or not self.runhistory.n_finished:
+            return  # (another function, or no result of the old code to speak of)
         _warn(
             f"the target function's code changed since run {self.scenario.run_name!r} last "
             f"ran it: its {self.runhistory.n_finished} finished trial(s) came from the old "
@@ -1383,7 +1394,7 @@ class SMAC:
         if spent is None or self._told_here or self.runhistory.n_finished >= s.n_trials:
             return
         used = [
-            f"{name}={limit:g} s ({took:.0f} s spent)"
+            f"{name}={limit:g} s ({took:.1f} s spent)"
             for name, limit, took in (
                 ("walltime_limit", s.walltime_limit, spent.wall()),
                 ("cputime_limit", s.cputime_limit, spent.cpu()),
@@ -1392,10 +1403,11 @@ class SMAC:
         ]
         if used:
             _warn(
-                f"run {s.run_name!r} has spent its {' and '.join(used)} in earlier optimize() "
-                f"calls: this one runs no trial and returns the stored incumbent, if any "
-                f"({self.runhistory.n_finished} of n_trials={s.n_trials} finished). Raise the "
-                f"limit to go on, or start the run afresh with SMAC(..., overwrite=True) or "
+                f"run {s.run_name!r} has spent its {' and '.join(used)} in the optimize() "
+                f"calls made on it so far: this one runs no trial and returns the stored "
+                f"incumbent, if any ({self.runhistory.n_finished} of n_trials={s.n_trials} "
+                f"finished). Raise the limit to go on, or start the run afresh with "
+                f"SMAC(..., overwrite=True) or "
                 f"another Scenario(name=...)."
             )
 
@@ -1423,7 +1435,7 @@ class SMAC:
         counts = ", ".join(
             f"{n} {status}" for status, n in sorted(statuses.items()) if status != "RUNNING"
         )
-        first = failure_reasons(h.items())[:1]
+        first = failure_reasons(h.items(), self._command)[:1]
         most = f"; most often, {first[0]['count']} times: {first[0]['reason']}" if first else ""
         message = (
             f"optimize() ended without an incumbent: none of the run's {h.n_finished} finished "
@@ -1628,7 +1640,7 @@ class SMAC:
             ),
             f"  trials: {h.n_finished} finished, {h.n_running} running ({counts or 'none'})",
         ]
-        reasons = failure_reasons(h.items())
+        reasons = failure_reasons(h.items(), self._command)
         if reasons:
             lines.append("  failed, most often:")
             lines.extend(

@@ -908,3 +908,15 @@ def test_a_knob_file_races_its_instances_with_hyperband(
             load_workload(file)
     file.write_text(f'command = "echo {{x}}"\nrace = "hyperband"\nrepeats = 3\n{knobs}')
     assert repr(load_workload(file).intensifier()).startswith("Hyperband(eta=3, n_seeds=3")
+
+
+def test_summary_groups_a_commands_failures_by_its_template() -> None:
+    """SMAC.summary() named each failed command with its knob values as a reason of its own
+    (four reasons of one trial each); as smacx show does, it groups them by the template."""
+    space = ConfigurationSpace([Integer("n", (1, 9)), Float("r", (0.0, 1.0))], seed=0)
+    target = CommandTarget("echo oops >&2; exit 3; echo {n} {r}")
+    sc = Scenario(space, n_trials=4, output_directory=None, seed=0, deterministic=True)
+    smac = SMAC(sc, target, raise_on_first_crash=False, progress=False)
+    with pytest.warns(UserWarning, match=r"most often, 4 times: "):
+        smac.optimize()
+    assert "\n    4 CRASHED: " in smac.summary()

@@ -493,7 +493,6 @@ def test_an_interrupt_inside_an_exception_group_stops_the_run(
         runner.run(space.get_default_configuration())
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_limited_trial_uses_joblib_after_the_application_did() -> None:
     """A script that ran something with n_jobs=2 first (a baseline cross_val_score) holds
     joblib's process pool; a trial's forked process inherited it, unusable there, and a target
@@ -522,6 +521,7 @@ if __name__ == "__main__":
     assert done.stdout.split() == ["SUCCESS", "4.146"] * 2, done.stdout + done.stderr
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_memory_limit_below_what_the_process_maps_does_not_hang(
     space: ConfigurationSpace,
 ) -> None:

@@ -689,7 +689,8 @@ def test_the_shared_workers_example_shares_its_run_in_postgres(
     postgres_url: str, tmp_path: Path
 ) -> None:
     """examples/shared_workers.py with a URL, as its docstring says to run it across machines:
-    three processes finish the run's 90 trials together, each taking part."""
+    its processes finish the run's 90 trials together (a process that starts late on a loaded
+    machine may find them all taken)."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "shared_workers.py"), postgres_url],
         cwd=tmp_path,
@@ -701,5 +702,5 @@ def test_the_shared_workers_example_shares_its_run_in_postgres(
     first = done.stdout.splitlines()[0]
     assert first.startswith("90 trials, by processes {"), done.stdout
     counts = [int(n) for n in re.findall(r"\d+: (\d+)", first)]  # trials per process id
-    assert len(counts) == 3 and sum(counts) == 90 and min(counts) > 0
+    assert 2 <= len(counts) <= 3 and sum(counts) == 90 and min(counts) > 0
     assert "best: x=(" in done.stdout

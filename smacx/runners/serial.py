@@ -335,7 +335,9 @@ def sigints_here() -> int:
 
 #: Seconds a failed target waits at most for a SIGINT that another thread of its worker has
 #: taken from the kernel but whose handler has not noted it yet (see _sigint_arrived_since).
-SIGINT_HANDLING_WAIT = 1.0
+#: A handler runs in microseconds once scheduled; a thread that blocks SIGINT for good (a
+#: native thread pool's, faulthandler's watchdog) costs a failed trial this much.
+SIGINT_HANDLING_WAIT = 0.1
 
 
 def _sigint_arrived_since(before: int) -> bool:
