@@ -865,7 +865,7 @@ class SMAC:
                 status=StatusType.CRASHED,
                 additional_info={
                     **value.additional_info,
-                    "error": f"the target returned a non-finite cost {value.costs()}",
+                    "error": f"a non-finite cost {value.costs()} came back as a SUCCESS",
                 },
             )
         elif value.status is not StatusType.SUCCESS and any(
@@ -1373,17 +1373,21 @@ class SMAC:
             return
         storage.set_meta("target", fingerprint)  # (warned once)
         try:
-            renamed = json.loads(stored).get("name") != json.loads(fingerprint)["name"]
-        except (ValueError, AttributeError):  # (a record this code did not write)
+            before, now = json.loads(stored)["name"], json.loads(fingerprint)["name"]
+        except (ValueError, KeyError, TypeError):  # (a record this code did not write)
             return
-        if renamed or not self.runhistory.n_finished:
-            return  # (another function, or no result of the old code to speak of)
+        if not self.runhistory.n_finished:
+            return  # (no result of the old code to speak of)
+        changed = (
+            "the target function's code changed since"
+            if before == now
+            else f"the target function is {now!r}, where {before!r} ran"
+        )
         _warn(
-            f"the target function's code changed since run {self.scenario.run_name!r} last "
-            f"ran it: its {self.runhistory.n_finished} finished trial(s) came from the old "
-            "code, and the run continues on them. If the change alters the costs (a bug "
-            "fixed), start the run afresh with SMAC(..., overwrite=True) or another "
-            "Scenario(name=...)."
+            f"{changed} run {self.scenario.run_name!r} last ran it: its "
+            f"{self.runhistory.n_finished} finished trial(s) came from the old code, and the "
+            "run continues on them. If the change alters the costs (a bug fixed), start the "
+            "run afresh with SMAC(..., overwrite=True) or another Scenario(name=...)."
         )
 
     def _warn_if_time_spent(self) -> None:

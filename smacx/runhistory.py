@@ -230,7 +230,7 @@ _REOPEN = (
         "average_cost": "get_cost(config), the mean over its finished trials",
         "get_instance_costs_for_config": "get_trial_values(config), by trial key (instance, "
         "seed, budget)",
-        "min_cost": "min(v.cost for v in get_trial_values(config).values())",
+        "min_cost": "get_min_cost(config)",
         "sum_cost": "sum(v.cost for v in get_trial_values(config).values())",
     }
 )
@@ -716,8 +716,12 @@ class RunHistory:
             return zeros, zeros
         return np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
 
-    def get_min_cost(self) -> float:
-        """Lowest aggregated cost of any configuration (inf when nothing finished)."""
+    def get_min_cost(self, config: Configuration | None = None) -> float:
+        """Lowest aggregated cost of any configuration (inf when nothing finished); with
+        ``config``, as in SMAC3, the lowest cost of that configuration's finished trials."""
+        if config is not None:
+            values = [v.costs() for v in self.get_trial_values(config).values()]
+            return min(self._scalarized(values), default=math.inf)
         costs = self.costs_by_id(list(self._by_config))
         return min(costs, default=math.inf)
 

@@ -359,3 +359,16 @@ def test_syncs_of_two_threads_never_bring_back_a_finished_trial_as_running(
     assert rh.n_finished == 1
     assert rh.n_running == 0 and rh.running() == []
     assert len(rh) == 1
+
+
+def test_get_min_cost_of_one_configuration_as_smac3_has_it(space: ConfigurationSpace) -> None:
+    """SMAC3's get_min_cost(config) is the lowest cost of that configuration's trials; smacx's
+    get_min_cost() is the run's (a porting audit found the first a bare TypeError)."""
+    rh = RunHistory(space)
+    a, b = space.sample_configuration(2)
+    for config, seed, cost in ((a, 0, 3.0), (a, 1, 1.0), (b, 0, 0.5)):
+        info = TrialInfo(config, seed=seed)
+        rh.add_running(info)
+        rh.add(info, TrialValue(cost=cost))
+    assert rh.get_min_cost(a) == 1.0 and rh.get_cost(a) == 2.0
+    assert rh.get_min_cost() == 0.5 and rh.get_min_cost(space.sample_configuration()) == math.inf

@@ -2074,25 +2074,28 @@ _passed_levels: set[str] = set()
 
 def _quiet_as_here() -> dict[str, Any]:
     """dask's environment for the worker processes the runner starts, with distributed's log
-    level as this process has it, where the application made it quieter than dask's INFO.
+    level as this process has it, or WARNING where it is distributed's own INFO (as dask's
+    LocalCluster means to quiet its workers, with ``silence_logs``).
 
     A worker process imports the script's main module before distributed: a script that
     sets up logging (``basicConfig``) and quiets distributed's logger there got every worker's
     INFO lines all the same, since distributed then sets its level to INFO and leaves the
-    lines to the root logger's handler. A level the application set in the environment or in
-    dask's configuration stays as it is.
+    lines to the root logger's handler (``silence_logs`` quiets only distributed's own
+    handler, which it does not add then). A level the application set in the environment or
+    in dask's configuration stays as it is.
     """
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
     current = os.environ.get(_LEVEL_KEY)
     if _LEVEL_KEY in environ or (current is not None and current not in _passed_levels):
         return environ
     level = logging.getLogger("distributed").getEffectiveLevel()
-    if level > logging.INFO or current is not None:  # (current: one passed to an earlier cluster)
-        name = logging.getLevelName(level)
-        # (a level without a name, such as CRITICAL + 1, as a number: dask reads it as one)
-        value = str(level) if name.startswith("Level ") else name.lower()
-        environ[_LEVEL_KEY] = value
-        _passed_levels.add(value)
+    if level == logging.INFO:  # distributed's own: its LocalCluster quiets workers to WARNING
+        level = logging.WARNING
+    name = logging.getLevelName(level)
+    # (a level without a name, such as CRITICAL + 1, as a number: dask reads it as one)
+    value = str(level) if name.startswith("Level ") else name.lower()
+    environ[_LEVEL_KEY] = value
+    _passed_levels.add(value)
     return environ
 
 
