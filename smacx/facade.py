@@ -1378,16 +1378,17 @@ class SMAC:
             return
         if not self.runhistory.n_finished:
             return  # (no result of the old code to speak of)
+        run = self.scenario.run_name
         changed = (
-            "the target function's code changed since"
+            f"the target function's code changed since run {run!r} last ran it"
             if before == now
-            else f"the target function is {now!r}, where {before!r} ran"
+            else f"the target function is {now!r}, where run {run!r} last ran {before!r}"
         )
         _warn(
-            f"{changed} run {self.scenario.run_name!r} last ran it: its "
-            f"{self.runhistory.n_finished} finished trial(s) came from the old code, and the "
-            "run continues on them. If the change alters the costs (a bug fixed), start the "
-            "run afresh with SMAC(..., overwrite=True) or another Scenario(name=...)."
+            f"{changed}: its {self.runhistory.n_finished} finished trial(s) came from the old "
+            "code, and the run continues on them. If the change alters the costs (a bug "
+            "fixed), start the run afresh with SMAC(..., overwrite=True) or another "
+            "Scenario(name=...)."
         )
 
     def _warn_if_time_spent(self) -> None:

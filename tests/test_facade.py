@@ -2748,5 +2748,5 @@ def test_a_run_continued_with_a_changed_target_says_so(
     # A function of another name, as a script's `buggy` replaced by `fixed`, is named.
     renamed = _target_from(tmp_path / "v3.py", 'return 2 * float(config["x"])')
     renamed.__qualname__ = "fixed_again"
-    with pytest.warns(UserWarning, match=r"the target function is 'fixed_again', where 'target'"):
+    with pytest.warns(UserWarning, match=r"is 'fixed_again', where run .* last ran 'target': "):
         SMAC(scenario(space, runs, n_trials=5), renamed, progress=False).close()

@@ -2091,9 +2091,9 @@ def _quiet_as_here() -> dict[str, Any]:
     level = logging.getLogger("distributed").getEffectiveLevel()
     if level == logging.INFO:  # distributed's own: its LocalCluster quiets workers to WARNING
         level = logging.WARNING
-    name = logging.getLevelName(level)
-    # (a level without a name, such as CRITICAL + 1, as a number: dask reads it as one)
-    value = str(level) if name.startswith("Level ") else name.lower()
+    # (as a number, which dask reads as one: a name the application added, or none, as for
+    # CRITICAL + 1, is unknown in a worker, whose import of distributed then fails)
+    value = str(level)
     environ[_LEVEL_KEY] = value
     _passed_levels.add(value)
     return environ
