@@ -594,6 +594,7 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
             incumbent = smac.optimize()
             cost = None if incumbent is None else smac.runhistory.get_cost(incumbent)
             runs = 0 if incumbent is None else len(smac.runhistory.get_trials(incumbent))
+            _warn_if_all_equal(smac.runhistory, workload.target, log)
     except TargetCrashedError as err:
         log.debug("smacx run failed", exc_info=True)  # the traceback, with --verbose
         print(f"smacx run: the first trial crashed, and no trial of the run has worked yet: the "
@@ -631,6 +632,32 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         print(f"    {name} = {setting!r}")
     print(f"run stored in {where}; `smacx show {where}` summarizes it")
     return 0
+
+
+#: Successful measurements that, all equal, make ``smacx run`` suspect what it reads.
+_FLAT_AFTER = 5
+
+
+def _warn_if_all_equal(history: Any, target: Any, log: logging.Logger) -> None:
+    """Warn when every successful measurement of the run is the same number: the command
+    likely prints a constant where the number is read (the last one printed, without a
+    ``pattern``: say, "done in 1.5 s"), or no knob reaches the program."""
+    costs = [v.cost for _, v in history.finished() if v.status is StatusType.SUCCESS]
+    if len(costs) >= _FLAT_AFTER and len(set(costs)) == 1:
+        value = -costs[0] if target.maximize else costs[0]
+        where = (
+            f"the number that pattern {target.pattern!r} matches"
+            if target.pattern
+            else "the last number the command prints"
+        )
+        log.warning(
+            "all %d measurements were %g: the run read %s, which no knob changed. Check that "
+            "it is the measurement (give a pattern in the knob file), and that the knobs "
+            "reach the program.",
+            len(costs),
+            value,
+            where,
+        )
 
 
 if __name__ == "__main__":

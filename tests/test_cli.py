@@ -487,6 +487,24 @@ def test_smacx_run_gives_the_librarys_advice_as_options(tmp_path: Path) -> None:
     assert "Pass --overwrite to replace it, or give the run another --name." in run(ok)
 
 
+def test_smacx_run_warns_when_every_measurement_is_the_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a pattern, a command that ends with "done in 1.5 s" is measured as 1.5 every
+    time: the run optimized a constant and said nothing (a porting audit's knob file). Now
+    the end of the run says what it read; a run whose measurements differ says nothing."""
+    knob = '\nn_trials = 6\n[knobs]\nx = { type = "integer", range = [0, 100] }\n'
+    flat, fine = tmp_path / "flat.toml", tmp_path / "fine.toml"
+    flat.write_text('command = "echo loss {x}; echo done in 1.5 s"' + knob)
+    fine.write_text('command = "echo {x}"' + knob)
+    runs = str(tmp_path / "runs")
+    assert main(["run", str(flat), "--no-progress", "--output-dir", runs]) == 0
+    err = capsys.readouterr().err
+    assert "all 6 measurements were 1.5: the run read the last number the command prints" in err
+    assert main(["run", str(fine), "--no-progress", "--output-dir", runs]) == 0
+    assert "measurements were" not in capsys.readouterr().err
+
+
 def test_the_command_line_terms_leave_a_users_own_text_alone() -> None:
     """Only the library's whole phrases are said in the command line's terms: a command or
     its output quoted in a message keeps its `overwrite=True` and `n_trials=5 trials`."""
