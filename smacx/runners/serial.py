@@ -148,6 +148,21 @@ def _forget_inherited_pools() -> None:
             )
 
 
+def _close_own_pools() -> None:
+    """In a trial's forked process, as its target returned: shut down the process pool that
+    joblib started there (``n_jobs > 1``), whose workers, semaphores and folder of
+    memory-mapped arrays the process's exit would otherwise leave to loky's resource
+    tracker, which warned of each as leaked."""
+    for name in _REUSABLE_POOLS:
+        module = sys.modules.get(name)
+        executor = getattr(module, "_executor", None) if module is not None else None
+        if executor is not None:
+            # (joblib's own executor also removes its folder of memory-mapped arrays then)
+            stop = getattr(executor, "terminate", None) or executor.shutdown
+            with contextlib.suppress(Exception):
+                stop(kill_workers=True)
+
+
 class _Measured:
     """Calls the target and reports how it went, without raising (runs in pynisher's child).
 
@@ -203,7 +218,12 @@ class _Measured:
                 multiprocessing.util.Finalize(
                     None, time.sleep, args=(_LINGER_SECONDS,), exitpriority=0
                 )
-        return self._outcome(*args, **kwargs)
+        if not self.in_child:
+            return self._outcome(*args, **kwargs)
+        try:
+            return self._outcome(*args, **kwargs)
+        finally:
+            _close_own_pools()
 
     def _outcome(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         cpu = time.process_time()
