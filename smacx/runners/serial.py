@@ -152,15 +152,32 @@ def _close_own_pools() -> None:
     """In a trial's forked process, as its target returned: shut down the process pool that
     joblib started there (``n_jobs > 1``), whose workers, semaphores and folder of
     memory-mapped arrays the process's exit would otherwise leave to loky's resource
-    tracker, which warned of each as leaked."""
+    tracker, which warned of each as leaked.
+
+    The workers are let finish (killed, they left their semaphores behind just the same),
+    for up to ``_POOL_SHUTDOWN_SECONDS``: a pool still busy with work the target left
+    running is killed then, so that the trial's result is not held back.
+    """
     for name in _REUSABLE_POOLS:
         module = sys.modules.get(name)
         executor = getattr(module, "_executor", None) if module is not None else None
-        if executor is not None:
-            # (joblib's own executor also removes its folder of memory-mapped arrays then)
-            stop = getattr(executor, "terminate", None) or executor.shutdown
+        if executor is None:
+            continue
+        # (joblib's own executor also removes its folder of memory-mapped arrays then)
+        stop = getattr(executor, "terminate", None) or executor.shutdown
+        try:
+            closing = threading.Thread(target=stop, kwargs={"kill_workers": False}, daemon=True)
+            closing.start()
+            closing.join(_POOL_SHUTDOWN_SECONDS)
+            if closing.is_alive():
+                stop(kill_workers=True)
+        except Exception:  # (no thread under a tight memory limit, or the pool broke)
             with contextlib.suppress(Exception):
                 stop(kill_workers=True)
+
+
+#: Seconds a trial's process waits for the joblib pool it started to shut down.
+_POOL_SHUTDOWN_SECONDS = 5.0
 
 
 class _Measured:
