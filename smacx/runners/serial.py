@@ -403,25 +403,14 @@ def _sigint_being_handled() -> bool:
     now, as the kernel blocks it while its handler runs (Linux; False elsewhere)."""
     if not hasattr(signal.getsignal(signal.SIGINT), "smacx_sigints"):
         return False
-    bit = 1 << (signal.SIGINT - 1)
-    me = threading.get_native_id()
     try:
         tids = os.listdir("/proc/self/task")
     except OSError:
         return False
-    for tid in tids:
-        if tid == str(me):
-            continue
-        try:
-            with open(f"/proc/self/task/{tid}/status") as status:
-                for line in status:
-                    if line.startswith("SigBlk:"):
-                        if int(line.split()[1], 16) & bit:
-                            return True
-                        break
-        except (OSError, ValueError, IndexError):  # the thread ended meanwhile
-            continue
-    return False
+    me = str(threading.get_native_id())
+    return any(
+        _has_sigint(f"/proc/self/task/{tid}/status", ("SigBlk:",)) for tid in tids if tid != me
+    )
 
 
 def _sigint_on_its_way() -> bool:
@@ -434,14 +423,19 @@ def _sigint_on_its_way() -> bool:
     """
     if not hasattr(signal.getsignal(signal.SIGINT), "smacx_sigints"):
         return False
-    try:
-        with open("/proc/self/status") as status:
-            lines = status.read().splitlines()
-    except OSError:
-        return False
+    return _has_sigint("/proc/self/status", ("ShdPnd:", "SigPnd:"))
+
+
+def _has_sigint(status: str, fields: tuple[str, ...]) -> bool:
+    """Whether SIGINT is in any of the signal sets ``fields`` (e.g. ``"SigBlk:"``) of a
+    ``/proc`` status file; False if it cannot be read (a thread that ended meanwhile)."""
     bit = 1 << (signal.SIGINT - 1)
-    pending = (line.split() for line in lines if line.startswith(("ShdPnd:", "SigPnd:")))
-    return any(len(words) == 2 and int(words[1], 16) & bit for words in pending)
+    try:
+        with open(status) as file:
+            sets = [line.split() for line in file if line.startswith(fields)]
+        return any(len(words) == 2 and int(words[1], 16) & bit for words in sets)
+    except (OSError, ValueError):
+        return False
 
 
 def _with_picklable_info(result: Any) -> tuple[Any, dict[str, Any]] | None:
