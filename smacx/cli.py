@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from smacx import __version__
+from smacx.command import CommandTarget
 from smacx.errors import (
     ScenarioMismatchError,
     SmacxError,
@@ -48,7 +49,7 @@ from smacx.errors import (
     one_line,
 )
 from smacx.facade import DATABASE_NAME
-from smacx.runhistory import failure_reasons, json_safe
+from smacx.runhistory import RunHistory, failure_reasons, json_safe
 from smacx.storage import Storage, abandoned, is_database_url, redact
 from smacx.storage.sqlite import SQLiteStorage
 from smacx.trial import StatusType
@@ -638,11 +639,11 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
 _FLAT_AFTER = 5
 
 
-def _warn_if_all_equal(history: Any, target: Any, log: logging.Logger) -> None:
+def _warn_if_all_equal(history: RunHistory, target: CommandTarget, log: logging.Logger) -> None:
     """Warn when every successful measurement of the run is the same number: the command
     likely prints a constant where the number is read (the last one printed, without a
     ``pattern``: say, "done in 1.5 s"), or no knob reaches the program."""
-    costs = [v.cost for _, v in history.finished() if v.status is StatusType.SUCCESS]
+    costs = [v.cost for _, v in history.items() if v.status is StatusType.SUCCESS]
     if len(costs) >= _FLAT_AFTER and len(set(costs)) == 1:
         value = -costs[0] if target.maximize else costs[0]
         where = (
