@@ -643,7 +643,7 @@ def _warn_if_all_equal(history: RunHistory, target: CommandTarget, log: logging.
     """Warn when every successful measurement of the run is the same number: the command
     likely prints a constant where the number is read (the last one printed, without a
     ``pattern``: say, "done in 1.5 s"), or no knob reaches the program."""
-    costs = [v.cost for _, v in history.items() if v.status is StatusType.SUCCESS]
+    costs = [v.costs()[0] for _, v in history.items() if v.status is StatusType.SUCCESS]
     if len(costs) >= _FLAT_AFTER and len(set(costs)) == 1:
         value = -costs[0] if target.maximize else costs[0]
         where = (
