@@ -30,6 +30,7 @@ import numpy as np
 from ConfigSpace import Configuration
 
 from smacx.callback import Callback, check_callback
+from smacx.command import CommandTarget
 from smacx.errors import (
     ConcurrencyError,
     ScenarioError,
@@ -98,7 +99,7 @@ _ELSEWHERE = {
     "multi_objective_algorithm": "several objectives use ParEGO built in: give "
     "Scenario(objectives=[...])",
     **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
-    **{k: v for k, v in OPTUNA_KEYWORDS.items() if k != "show_progress_bar"},
+    **OPTUNA_KEYWORDS,
     "show_progress_bar": "smacx calls it progress: SMAC(..., progress=True)",
 }
 
@@ -460,8 +461,6 @@ class SMAC:
         self._scattered: dict[str, Any] = {}  # optimize()'s data_to_scatter
         self._instance_set = frozenset(scenario.instances or ())  # what tell() accepts
         # A knob file's command template, by which failures of its commands group together
-        from smacx.command import CommandTarget
-
         self._command = target_fn.command if isinstance(target_fn, CommandTarget) else None
         # (config ids, costs) of the last trajectory entry: the best, or the whole front
         self._last_incumbent: tuple[Any, Any] = (None, [])
