@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -321,8 +321,10 @@ class InitialDesign:
         max_ratio: Largest share of ``n_trials`` the design may take beyond
             ``short_run_configs`` (when n_configs is None).
         additional_configs: Configurations evaluated first, before the drawn ones (e.g. known
-            good settings); they count toward the design's size, and all of them are evaluated
-            even when they are more than ``n_configs`` (see :meth:`size`).
+            good settings), as ``Configuration`` objects or as dicts of every active
+            hyperparameter's value (as Optuna's ``enqueue_trial`` takes them); they count toward
+            the design's size, and all of them are evaluated even when they are more than
+            ``n_configs`` (see :meth:`size`).
         short_run_configs: Design size of a run too short for ``max_ratio`` to reach it, as
             long as it fits in a quarter of the budget (when n_configs is None). Capped at 10%
             alone, a 25-trial run started its model from 2 points; 6 points lowered the sum
@@ -344,7 +346,7 @@ class InitialDesign:
     n_configs_per_hyperparameter: int = 2
     min_configs: int = 10
     max_ratio: float = 0.1
-    additional_configs: Sequence[Configuration] = field(default_factory=tuple)
+    additional_configs: Sequence[Configuration | Mapping[str, Any]] = field(default_factory=tuple)
     short_run_configs: int = 6
 
     def __post_init__(self) -> None:
@@ -371,16 +373,45 @@ class InitialDesign:
             self.additional_configs, Sequence
         ):
             raise ScenarioError(
-                "InitialDesign.additional_configs must be a list of Configurations; got "
-                f"{self.additional_configs!r:.100}."
+                "InitialDesign.additional_configs must be a list of Configurations or dicts; "
+                f"got {self.additional_configs!r:.100}."
             )
-        for config in self.additional_configs:
+        for i, config in enumerate(self.additional_configs):
+            if isinstance(config, Mapping) and all(isinstance(key, str) for key in config):
+                continue
             if not isinstance(config, Configuration):
                 raise ScenarioError(
-                    "InitialDesign.additional_configs must hold Configurations; got "
-                    f"{type(config).__name__} {config!r:.100}. Build one with "
-                    "Configuration(configspace, values={...})."
+                    f"InitialDesign.additional_configs[{i}] must be a Configuration or a dict "
+                    f"of hyperparameter names to values; got {type(config).__name__} "
+                    f"{config!r:.100}."
                 )
+
+    def _extra(self, configspace: ConfigurationSpace) -> list[Configuration]:
+        """The additional configurations as configurations of ``configspace``: dicts are built
+        into one, and every one is checked to belong to the space."""
+        extra = []
+        for i, config in enumerate(self.additional_configs):
+            if isinstance(config, Configuration):
+                if config.config_space != configspace:
+                    raise ScenarioError(
+                        f"InitialDesign.additional_configs[{i}] must belong to the scenario's "
+                        f"configspace; got a configuration of another space: {config}."
+                    )
+                extra.append(config)
+                continue
+            try:
+                values = {name: plain_value(value) for name, value in config.items()}
+                extra.append(Configuration(configspace, values=values))
+            except (ValueError, TypeError, KeyError) as error:
+                reason = " ".join(str(error).split())
+                names = ", ".join(repr(name) for name in configspace)
+                raise ScenarioError(
+                    f"InitialDesign.additional_configs[{i}] is no configuration of the "
+                    f"scenario's configspace: {reason}. Give a value for every active "
+                    f"hyperparameter of ({names:.200}), each within its range; got "
+                    f"{dict(config)!r:.200}."
+                ) from None
+        return extra
 
     def size(self, configspace: ConfigurationSpace, n_trials: int) -> int:
         """How many configurations the design holds for this space and trial budget: the
@@ -393,7 +424,7 @@ class InitialDesign:
         whatever the target. :meth:`select` returns fewer only when a drawn configuration
         repeats another one (possible on a small finite space), as it drops repeats.
         """
-        extra = {config_to_json(config) for config in self.additional_configs}
+        extra = {config_to_json(config) for config in self._extra(configspace)}
         if self.kind == "default":
             return len(extra | {config_to_json(configspace.get_default_configuration())})
         return max(self._target(configspace, n_trials), len(extra))
@@ -420,13 +451,7 @@ class InitialDesign:
             seed: Seed of the draw; the same seed gives the same design.
         """
         rng = np.random.default_rng(seed)
-        extra = list(self.additional_configs)
-        for config in extra:
-            if config.config_space != configspace:
-                raise ScenarioError(
-                    "InitialDesign.additional_configs must belong to the scenario's configspace; "
-                    f"got a configuration of another space: {config}."
-                )
+        extra = self._extra(configspace)
         n_extra = len({config_to_json(config) for config in extra})
         n_draw = max(0, self._target(configspace, n_trials) - n_extra)
         d = len(list(configspace.values()))

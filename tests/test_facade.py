@@ -2708,6 +2708,17 @@ def test_an_initial_design_as_large_as_the_run_is_warned_of(space: Configuration
         SMAC(sc, quadratic, initial_design=InitialDesign(n_configs=5), progress=False)
 
 
+def test_an_initial_design_of_dicts_runs_them_first(space: ConfigurationSpace) -> None:
+    """Known settings given as dicts (Optuna's enqueue_trial) are the first trials; a dict
+    that is no configuration of the space is refused when SMAC is built, by its place."""
+    design = InitialDesign(n_configs=3, additional_configs=[{"x": 1.5, "y": -2.0}])
+    smac = SMAC(scenario(space, n_trials=4), quadratic, initial_design=design, progress=False)
+    assert dict(smac.ask().config) == {"x": 1.5, "y": -2.0}
+    bad = InitialDesign(additional_configs=[{"x": 1.5, "y": -2.0}, {"x": 1.5}])
+    with pytest.raises(ScenarioError, match=r"additional_configs\[1\] is no configuration"):
+        SMAC(scenario(space, n_trials=4), quadratic, initial_design=bad, progress=False)
+
+
 def _target_from(path: Path, body: str) -> Any:
     """A function ``target`` written to the file ``path`` and imported from it (its source,
     as a script's function has one)."""

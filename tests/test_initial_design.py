@@ -214,10 +214,39 @@ def test_design_configurations_hold_plain_values() -> None:
         assert type(config["n"]) is int
 
 
-@pytest.mark.parametrize("extra", [[{"x": 0.5}], {"x": 0.5}, "x"])
-def test_additional_configs_must_be_configurations(extra: object) -> None:
-    with pytest.raises(ScenarioError, match="additional_configs must"):
+@pytest.mark.parametrize("extra", [[0.5], [{1: 0.5}], {"x": 0.5}, "x"])
+def test_additional_configs_must_be_configurations_or_dicts(extra: object) -> None:
+    with pytest.raises(ScenarioError, match="additional_configs(\\[0\\])? must"):
         InitialDesign(additional_configs=extra)  # type: ignore[arg-type]
+
+
+def test_additional_configs_may_be_dicts(space: ConfigurationSpace) -> None:
+    """Dicts of values, as Optuna's enqueue_trial takes them, become configurations of the
+    scenario's space (numpy values as plain ones), first in the design, counted once."""
+    known = {name: np.float64(0.25) for name in space}
+    design = InitialDesign(n_configs=3, additional_configs=[known, dict(known)])
+    assert design.size(space, 100) == 3
+    configs = design.select(space, 100, 0)
+    assert len(configs) == 3
+    assert dict(configs[0]) == {name: 0.25 for name in space}
+    assert all(type(value) is float for value in configs[0].values())
+    assert configs[0].config_space == space
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"x": 9.0, "y": 0.0}, "not allowed"),
+        ({"x": 0.0}, "active but has no value"),
+        ({"x": 0.0, "y": 0.0, "z": 1.0}, "Unknown hyperparameter"),
+    ],
+)
+def test_a_bad_dict_names_its_place_and_the_space(
+    space: ConfigurationSpace, values: dict[str, float], reason: str
+) -> None:
+    extra = [space.get_default_configuration(), values]
+    with pytest.raises(ScenarioError, match=rf"additional_configs\[1\].*{reason}.*every active"):
+        InitialDesign(additional_configs=extra).select(space, 100, 0)
 
 
 def test_counts_may_be_numpy_integers_but_not_bools() -> None:
