@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from smacx.callback import Callback
+from smacx.callback import Callback, FunctionCallback
 from smacx.command import CommandTarget, load_workload
 from smacx.errors import (
     ArgumentError,
@@ -46,6 +46,7 @@ __all__ = [
     "StatusType",
     "RunHistory",
     "Callback",
+    "FunctionCallback",
     "AbstractRunner",
     "SerialRunner",
     "InitialDesign",

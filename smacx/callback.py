@@ -1,10 +1,12 @@
-"""Hooks into the optimization loop; subclass :class:`Callback` and override what you need."""
+"""Hooks into the optimization loop; subclass :class:`Callback` and override what you need, or
+pass a plain function, which is called after each result."""
 
 from __future__ import annotations
 
 import difflib
 import inspect
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from smacx.errors import ScenarioError, warn_caller
 
@@ -12,7 +14,7 @@ if TYPE_CHECKING:
     from smacx.facade import SMAC
     from smacx.trial import TrialInfo, TrialValue
 
-__all__ = ["Callback"]
+__all__ = ["Callback", "FunctionCallback"]
 
 
 class Callback:
@@ -49,6 +51,50 @@ class Callback:
         return None
 
 
+class FunctionCallback(Callback):
+    """A plain function as a callback: called after each result is recorded, as
+    ``fn(smac, info, value)`` (:meth:`Callback.on_tell_end`); returning False stops the run.
+    ``SMAC(callbacks=[fn])`` wraps a function in one.
+
+    Example:
+        >>> from smacx import FunctionCallback
+        >>> def stop_below(smac, info, value):
+        ...     return value.cost > 0.01
+        >>> FunctionCallback(stop_below)
+        FunctionCallback(stop_below)
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise ScenarioError(f"FunctionCallback takes a function; got {fn!r:.100}.")
+        self.fn = fn
+
+    def on_tell_end(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> bool | None:
+        """Call the function with the result just recorded."""
+        return self.fn(smac, info, value)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__qualname__", None) or repr(self.fn)
+        return f"FunctionCallback({name})"
+
+
+def as_callback(callback: Any) -> Callback:
+    """A ``callbacks=`` entry as a :class:`Callback`: a function becomes a
+    :class:`FunctionCallback`.
+
+    Raises:
+        ScenarioError: Neither a Callback nor callable.
+    """
+    if isinstance(callback, Callback):
+        return callback
+    if callable(callback) and not isinstance(callback, type):
+        return FunctionCallback(callback)
+    raise ScenarioError(
+        "SMAC's callbacks must be smacx.Callback instances, or functions called after each "
+        f"result as fn(smac, info, value); got {type(callback).__name__} {callback!r:.100}."
+    )
+
+
 #: Each hook's name, and how many arguments SMAC passes it (after ``self``).
 HOOKS = {
     name: len(inspect.signature(getattr(Callback, name)).parameters) - 1
@@ -65,6 +111,9 @@ def check_callback(callback: Callback) -> None:
     Raises:
         ScenarioError: A hook that cannot take its arguments, with the hook's signature.
     """
+    if isinstance(callback, FunctionCallback):
+        _check_function(callback.fn)
+        return
     kind = type(callback).__name__
     # Methods of the callback's own classes: not attributes (a counter on_tell_calls), nor
     # another framework's hooks in a class it also derives from.
@@ -97,3 +146,26 @@ def check_callback(callback: Callback) -> None:
                 f"{name}(self, {', '.join(expected)}); its signature is {name}{signature} "
                 "(self not shown). Fix its parameters."
             ) from None
+
+
+def _check_function(fn: Callable[..., Any]) -> None:
+    """Check that a plain function callback takes ``(smac, info, value)``."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # (no signature to read: it is tried when called)
+        return
+    try:
+        signature.bind(*range(HOOKS["on_tell_end"]))
+    except TypeError:
+        name = getattr(fn, "__qualname__", repr(fn))
+        hint = (
+            " Optuna's callbacks take (study, trial); here the run is smac and the trial is "
+            "info (its configuration, seed, instance and budget) with its result value."
+            if len(signature.parameters) == 2
+            else ""
+        )
+        raise ScenarioError(
+            f"callback {name} must take (smac, info, value), as smacx calls it after each "
+            f"result; its signature is {signature}.{hint} Fix its parameters, or subclass "
+            "smacx.Callback for the other hooks."
+        ) from None

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 from ConfigSpace import Configuration
 
-from smacx.callback import Callback, check_callback
+from smacx.callback import Callback, as_callback, check_callback
 from smacx.command import CommandTarget
 from smacx.errors import (
     ConcurrencyError,
@@ -111,7 +111,7 @@ _NOT_OPTIMIZES = {
         for name in ("n_trials", "walltime_limit", "n_workers")
     },
     **OPTUNA_KEYWORDS,
-    "callbacks": "they are SMAC(..., callbacks=[...]), subclasses of smacx.Callback",
+    "callbacks": "they are SMAC(..., callbacks=[...]), smacx.Callback instances or functions",
     "catch": "a target's exceptions are recorded as CRASHED trials, and the run goes on "
     "(SMAC(..., raise_on_first_crash=False) also at the first trial)",
 }
@@ -168,7 +168,9 @@ class SMAC:
             Trials are queued ahead of its workers as ``DaskParallelRunner`` does by default;
             pass ``runner=DaskParallelRunner(SerialRunner(f, scenario), dask_client=client,
             queue_ahead=0)`` instead to turn that off.
-        callbacks: Hooks called during the run.
+        callbacks: Hooks called during the run: :class:`~smacx.Callback` instances, or functions
+            called after each result is recorded as ``fn(smac, info, value)`` (returning False
+            stops the run).
         storage: Where the run history lives. None: in ``runhistory.db`` (SQLite) in the run's
             folder ``output_directory / name``, or in memory without an output directory. A
             PostgreSQL URL, ``"postgresql://user:password@host:port/database"``: in that
@@ -217,7 +219,7 @@ class SMAC:
         plateau_radius: float | None = None,
         runner: AbstractRunner | None = None,
         dask_client: Any = None,
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[Callback | Callable[..., Any]] = (),
         storage: str | None = None,
         overwrite: bool = False,
         progress: bool | None = None,
@@ -241,16 +243,17 @@ class SMAC:
                 "hyperparameter's range spans 1), or None for the preset's; got "
                 f"{plateau_radius!r}."
             )
-        if isinstance(callbacks, Callback) or not isinstance(callbacks, Iterable):
+        if (
+            isinstance(callbacks, Callback)
+            or callable(callbacks)
+            or not isinstance(callbacks, Iterable)
+        ):
             raise ScenarioError(
-                f"SMAC's callbacks must be a list of smacx.Callback instances; got {callbacks!r}."
+                "SMAC's callbacks must be a list of smacx.Callback instances or functions; "
+                f"got {callbacks!r}. Pass callbacks=[...]."
             )
-        callbacks = list(callbacks)  # a generator is read once
-        if any(not isinstance(c, Callback) for c in callbacks):
-            raise ScenarioError(
-                f"SMAC's callbacks must be smacx.Callback instances; got {callbacks!r}."
-            )
-        for callback in callbacks:
+        hooks = [as_callback(c) for c in callbacks]  # (a generator is read once)
+        for callback in hooks:
             check_callback(callback)
         if initial_design is not None and not isinstance(initial_design, InitialDesign):
             raise ScenarioError(
@@ -287,7 +290,7 @@ class SMAC:
         self._storage_url = storage
         #: Whether the run history outlives this process (in a file or a database).
         self._stored = storage is not None or scenario.output_path is not None
-        self.callbacks = callbacks
+        self.callbacks = hooks
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.raise_on_first_crash = bool(raise_on_first_crash)
 

@@ -50,3 +50,39 @@ def test_hooks_with_defaults_or_varargs_are_accepted(recwarn: pytest.WarningsRec
 
     build(Loose()).optimize()
     assert not [w for w in recwarn if "hook" in str(w.message)]
+
+
+def test_a_plain_function_is_called_after_each_result_and_can_stop() -> None:
+    """As Optuna takes functions for callbacks: fn(smac, info, value) after each result."""
+    seen: list[float] = []
+
+    def stop_after_three(smac: SMAC, info: Any, value: Any) -> bool:
+        seen.append(value.cost)
+        return smac.runhistory.n_finished < 3
+
+    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=10, output_directory=None)
+    smac = SMAC(
+        scenario, lambda config, seed: config["x"], callbacks=[stop_after_three], progress=False
+    )
+    smac.optimize()
+    assert smac.runhistory.n_finished == 3 and len(seen) == 3
+    assert seen == [v.cost for _, v in smac.runhistory.items()]
+    assert "FunctionCallback(test_a_plain_function" in repr(smac.callbacks[0])
+
+
+def test_an_optuna_style_function_is_refused_with_what_it_is_called_with() -> None:
+    def optuna_style(study: Any, trial: Any) -> None:
+        pass
+
+    message = (
+        r"optuna_style must take \(smac, info, value\).* signature is \(study.*trial.*\. Optuna"
+    )
+    with pytest.raises(ScenarioError, match=message):
+        build(optuna_style)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [[42], [Callback], Callback()])
+def test_callbacks_that_are_neither_hooks_nor_functions_are_refused(bad: Any) -> None:
+    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=3, output_directory=None)
+    with pytest.raises(ScenarioError, match="callbacks must be"):
+        SMAC(scenario, lambda config, seed: 1.0, callbacks=bad, progress=False)
