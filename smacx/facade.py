@@ -442,6 +442,7 @@ class SMAC:
                     "intensifier=Intensifier()."
                 )
             self._warn_if_target_changed(target_fn)
+            self._warn_if_preset_changed(preset)
         except BaseException:
             self._close_unbuilt()
             raise
@@ -1391,6 +1392,23 @@ class SMAC:
             "code, and the run continues on them. If the change alters the costs (a bug "
             "fixed), start the run afresh with SMAC(..., overwrite=True) or another "
             "Scenario(name=...)."
+        )
+
+    def _warn_if_preset_changed(self, preset: str) -> None:
+        """Record the preset with the run, and warn when a run continued with finished trials
+        was started with another one: comparing presets on one scenario continues the first
+        preset's run instead of starting a run of the second."""
+        stored = self.runhistory.storage.set_meta_if_absent("preset", preset)
+        if stored == preset:
+            return
+        self.runhistory.storage.set_meta("preset", preset)  # (warned once)
+        if not self.runhistory.n_finished:
+            return
+        _warn(
+            f"run {self.scenario.run_name!r} was started with preset={stored!r}; this SMAC "
+            f"uses preset={preset!r} and continues on its {self.runhistory.n_finished} "
+            "finished trial(s). To compare presets, give each its own "
+            "Scenario(name=...); to start afresh, pass SMAC(..., overwrite=True)."
         )
 
     def _warn_if_time_spent(self) -> None:

@@ -2761,3 +2761,24 @@ def test_a_run_continued_with_a_changed_target_says_so(
     renamed.__qualname__ = "fixed_again"
     with pytest.warns(UserWarning, match=r"is 'fixed_again', where run .* last ran 'target': "):
         SMAC(scenario(space, runs, n_trials=5), renamed, progress=False).close()
+
+
+def test_a_run_continued_with_another_preset_says_so(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Comparing presets on one Scenario continued the first preset's run (a porting audit's
+    finding): the preset is recorded with the run, and a change is warned of once."""
+    runs = tmp_path / "runs"
+    SMAC(scenario(space, runs, n_trials=3), quadratic, progress=False).optimize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(scenario(space, runs, n_trials=4), quadratic, progress=False).close()
+    with pytest.warns(UserWarning, match=r"started with preset='hpo'; this SMAC uses .*'random'"):
+        SMAC(scenario(space, runs, n_trials=4), quadratic, preset="random", progress=False).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(scenario(space, runs, n_trials=4), quadratic, preset="random", progress=False).close()
+        # a run that finished nothing under its first preset has no results to speak of
+        other = scenario(space, runs, n_trials=3, name="other")
+        SMAC(other, quadratic, progress=False).close()
+        SMAC(other, quadratic, preset="random", progress=False).close()
