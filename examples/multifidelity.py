@@ -55,5 +55,5 @@ if __name__ == "__main__":
     incumbent = smac.optimize()
     print(smac.summary())
     if incumbent is not None:
-        error = smac.runhistory.get_cost(incumbent)
+        error = smac.incumbent_cost
         print(f"validation error {error:.4f} after 27 epochs: {dict(incumbent)}")

@@ -62,7 +62,7 @@ if __name__ == "__main__":
     print(f"{smac.runhistory.n_finished} trials, by processes {dict(per_process)}")
     incumbent = smac.incumbent
     if incumbent is not None:
-        cost = smac.runhistory.get_cost(incumbent)
+        cost = smac.incumbent_cost
         values = ", ".join(f"{incumbent[f'x{i}']:.3f}" for i in range(3))
         print(f"best: x=({values}) cost={cost:.4f}")
     smac.close()

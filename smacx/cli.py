@@ -49,6 +49,7 @@ from smacx.errors import (
     one_line,
 )
 from smacx.facade import DATABASE_NAME
+from smacx.intensifier import finite_costs
 from smacx.runhistory import RunHistory, failure_reasons, json_safe
 from smacx.storage import Storage, abandoned, is_database_url, redact
 from smacx.storage.sqlite import SQLiteStorage
@@ -250,7 +251,7 @@ def _print_report(report: dict[str, Any]) -> None:
         print("incumbent:  none yet (it needs successful trials; crashes never count)")
         return
     cost = incumbent["cost"]
-    measured = f"measured {-cost[0]:g}, " if maximized and len(cost) == 1 else ""
+    measured = f"measured {-cost[0]:.10g}, " if maximized and len(cost) == 1 else ""
     print(f"incumbent:  {measured}cost {cost[0] if len(cost) == 1 else cost}, found after "
           f"{incumbent['n_finished']} finished trials")  # fmt: skip
     for name, value in sorted((incumbent["config"] or {}).items()):
@@ -593,8 +594,9 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
                     "compare with this one's."
                 )
             incumbent = smac.optimize()
-            cost = None if incumbent is None else smac.runhistory.get_cost(incumbent)
-            runs = 0 if incumbent is None else len(smac.runhistory.get_trials(incumbent))
+            cost = smac.incumbent_cost
+            trials = {} if incumbent is None else smac.runhistory.get_trial_values(incumbent)
+            failed = sum(not finite_costs(v.costs()) for v in trials.values())
             _warn_if_all_equal(smac.runhistory, workload.target, log)
     except TargetCrashedError as err:
         log.debug("smacx run failed", exc_info=True)  # the traceback, with --verbose
@@ -627,8 +629,10 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         print(f"no configuration worked; see `smacx show {where}`")
         return 1
     value = -cost if workload.target.maximize and cost is not None else cost
+    runs = len(trials) - failed
+    failures = f"; {failed} more failed" if failed else ""
     print(f"best of {args.knobs}: {'maximum' if workload.target.maximize else 'minimum'} "
-          f"{value:g} (mean of {runs} run{'s' if runs != 1 else ''})")  # fmt: skip
+          f"{value:.10g} (mean of {runs} run{'s' if runs != 1 else ''}{failures})")  # fmt: skip
     for name, setting in sorted(dict(incumbent).items()):
         print(f"    {name} = {setting!r}")
     print(f"run stored in {where}; `smacx show {where}` summarizes it")

@@ -1104,6 +1104,31 @@ class SMAC:
         """
         return self.intensifier.incumbents()
 
+    @property
+    def incumbent_cost(self) -> float | None:
+        """The incumbent's cost as the intensifier compared it (Optuna's ``best_value``): the
+        aggregate, by default the mean, over the instances and seeds it ran on and did not
+        fail, at its highest budget; None without an incumbent.
+
+        Raises:
+            ScenarioError: The scenario has several objectives, so there is no one cost; read
+                :attr:`incumbent_costs`, or ``runhistory.get_costs(config)`` per front member.
+        """
+        if self.scenario.n_objectives > 1:
+            raise ScenarioError(
+                f"SMAC.incumbent_cost: the scenario has {self.scenario.n_objectives} "
+                f"objectives {list(self.scenario.objectives)}, so the incumbent has no one "
+                "cost. Read smac.incumbent_costs (one per objective) instead."
+            )
+        costs = self._incumbent_costs()
+        return costs[0] if costs else None
+
+    @property
+    def incumbent_costs(self) -> list[float]:
+        """The incumbent's cost per objective, as :attr:`incumbent_cost` gives it for one
+        objective; empty without an incumbent."""
+        return self._incumbent_costs()
+
     def _trials_done(self) -> bool:
         """Whether ``n_trials`` trials are finished or running in live processes."""
         h = self.runhistory

@@ -384,6 +384,26 @@ def test_smacx_run_optimizes_a_knob_file_and_continues_it(
     assert "cannot read it" in capsys.readouterr().err
 
 
+def test_smacx_run_prints_the_incumbents_cost_without_its_failed_repeats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A configuration that failed one of its repeats was printed as "minimum inf (mean of 3
+    runs)" (a CLI audit's finding), where the run's summary gave the mean of the others."""
+    file = tmp_path / "flaky.toml"
+    file.write_text(
+        'command = "test $(( {seed} % 3 )) -eq 0 && exit 1; echo {x}"\nrepeats = 3\n'
+        'n_trials = 6\n[knobs]\nx = { type = "integer", range = [1000000, 9999999] }\n'
+    )
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main([*args, "--keep-going"]) == 0
+    out = capsys.readouterr().out
+    best = re.search(r"minimum (\S+) \(mean of (\d+) runs?; (\d+) more failed\)", out)
+    assert best is not None, out
+    x = int(re.search(r"x = (\d+)", out).group(1))  # type: ignore[union-attr]
+    assert float(best.group(1)) == x  # every digit, not 1.23457e+06
+    assert int(best.group(2)) >= 1 and int(best.group(3)) >= 1
+
+
 @pytest.mark.parametrize(
     ("printed", "measured"),
     [

@@ -2782,3 +2782,34 @@ def test_a_run_continued_with_another_preset_says_so(
         other = scenario(space, runs, n_trials=3, name="other")
         SMAC(other, quadratic, progress=False).close()
         SMAC(other, quadratic, preset="random", progress=False).close()
+
+
+def test_incumbent_cost_is_the_cost_the_incumbent_was_chosen_by(
+    space: ConfigurationSpace,
+) -> None:
+    """Optuna's best_value: the mean over the seeds the incumbent did not fail on."""
+
+    def fails_on_odd_seeds(config: Configuration, seed: int) -> float:
+        if seed % 2:
+            raise RuntimeError("odd seed")
+        return quadratic(config)
+
+    sc = scenario(space, n_trials=12, deterministic=False)
+    smac = SMAC(sc, fails_on_odd_seeds, progress=False, raise_on_first_crash=False)
+    assert smac.incumbent_cost is None and smac.incumbent_costs == []
+    incumbent = smac.optimize()
+    assert incumbent is not None
+    values = smac.runhistory.get_trial_values(incumbent).values()
+    ok = [v.cost for v in values if math.isfinite(v.cost)]
+    assert ok and len(ok) < len(values)
+    assert smac.incumbent_cost == pytest.approx(sum(ok) / len(ok))
+    assert smac.incumbent_costs == [smac.incumbent_cost]
+    two = SMAC(
+        scenario(space, n_trials=3, objectives=["a", "b"]),
+        lambda config, seed: {"a": 1.0, "b": 2.0},
+        progress=False,
+    )
+    two.optimize()
+    assert two.incumbent_costs == [1.0, 2.0]
+    with pytest.raises(ScenarioError, match=r"2 objectives \['a', 'b'\].*incumbent_costs"):
+        _ = two.incumbent_cost
