@@ -61,7 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -594,8 +594,12 @@ def _run(
             root = psutil.Process(proc.pid)
         try:
             if memory_limit is None:
-                out, err = proc.communicate()
-                return subprocess.CompletedProcess(command, proc.returncode, out, err)
+                while True:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        out, err = proc.communicate(timeout=_OUTPUT_GRACE_SECONDS)
+                        return subprocess.CompletedProcess(command, proc.returncode, out, err)
+                    if proc.poll() is not None:
+                        return _without_holders(proc, command)
             return _measured(proc, root, command, memory_limit)
         except BaseException:  # (an interrupt: the command ends, as with subprocess.run)
             if proc.poll() is None:
@@ -612,12 +616,16 @@ def _measured(
     every ``MEMORY_POLL_SECONDS``, or less often where a measurement takes long (it reads
     every process of the machine): the measuring takes at most about 2% of a core."""
     peak, interval = 0.0, MEMORY_POLL_SECONDS
+    ended: float | None = None  # (when the shell was first seen ended, output still open)
     while True:
         try:
             out, err = proc.communicate(timeout=interval)
             return subprocess.CompletedProcess(command, proc.returncode, out, err)
         except subprocess.TimeoutExpired:
-            pass
+            if proc.poll() is not None:
+                ended = time.perf_counter() if ended is None else ended
+                if time.perf_counter() - ended >= _OUTPUT_GRACE_SECONDS:
+                    return _without_holders(proc, command)
         start = time.perf_counter()
         held = _resident_mb(root) if root is not None else 0.0
         interval = max(MEMORY_POLL_SECONDS, 50.0 * (time.perf_counter() - start))
@@ -635,6 +643,59 @@ def _measured(
         f"the command's processes held {peak:.0f} MB of memory together, over the "
         f"limit of {memory_limit:g} MB, and were killed: {command}{_tail(err or out)}"
     )
+
+
+#: Seconds a command's output may stay open after its shell has ended; then the processes
+#: that hold it (what the command left in the background, ``sleep 60 & echo 1``) are killed.
+_OUTPUT_GRACE_SECONDS = 0.5
+
+
+def _without_holders(proc: subprocess.Popen[str], command: str) -> subprocess.CompletedProcess[str]:
+    """The result of ``proc``, whose shell has ended while processes it started in the
+    background still hold its output open (which ``communicate`` would wait for): kill those
+    processes and their descendants, then read the rest of the output."""
+    import psutil
+
+    holders = _pipe_holders([proc.stdout, proc.stderr])
+    for pid in holders:
+        with contextlib.suppress(psutil.Error):
+            _kill_tree(psutil.Process(pid))
+    if holders:
+        logger.debug("Killed %d process(es) left holding the output of: %s", len(holders), command)
+    try:
+        out, err = proc.communicate(timeout=2.0)
+    except subprocess.TimeoutExpired as expired:  # (a holder this system does not show)
+        out, err = (_decoded(x) for x in (expired.output, expired.stderr))
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def _pipe_holders(streams: Sequence[Any]) -> list[int]:
+    """Pids of this user's other processes that hold an end of the pipes ``streams`` are
+    read from (their ``fileno``); empty where ``/proc`` does not show open files."""
+    inodes = set()
+    for stream in streams:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            inodes.add(f"pipe:[{os.fstat(stream.fileno()).st_ino}]")
+    if not inodes or not os.path.isdir("/proc/self/fd"):
+        return []
+    holders = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            fds = os.scandir(f"/proc/{entry.name}/fd")
+        except OSError:  # (another user's, or gone)
+            continue
+        with fds:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd.path) in inodes:
+                        holders.append(int(entry.name))
+                        break
+    return holders
 
 
 def _resident_mb(root: Any) -> float:

@@ -330,6 +330,26 @@ def test_a_command_over_its_memory_limit_is_killed_with_its_programs(tmp_path: P
         assert_ends(int(pid), "its trial")
 
 
+@pytest.mark.parametrize("memory_limit", [None, 500.0])
+def test_a_command_ends_with_its_shell_and_what_holds_its_output_goes(
+    space: ConfigurationSpace, tmp_path: Path, memory_limit: float | None
+) -> None:
+    """``sleep 30 & echo 1`` printed at once, but the trial waited for the sleep, which held
+    the output open: 30 s, or a TIMEOUT under a limit (a CLI audit's finding). The trial
+    ends half a second after its shell, and the process holding the output is killed."""
+    pids = tmp_path / "pids"
+    target = CommandTarget(
+        f"sleep 30 & echo $! >> {pids}; echo 7; (exec sleep 30 >/dev/null 2>&1) & echo $! >> {pids}",
+        memory_limit=memory_limit,
+    )
+    start = time.monotonic()
+    assert target(config(space), seed=0) == 7.0
+    assert time.monotonic() - start < 10.0
+    holder, detached = (int(pid) for pid in pids.read_text().split())
+    assert_ends(holder, "the trial")
+    os.kill(detached, signal.SIGKILL)  # (alive: a program that let go of the output is its own)
+
+
 KILLED_RUN = """
 import sys
 from ConfigSpace import ConfigurationSpace
