@@ -269,7 +269,7 @@ class CommandTarget:
             CommandError: The command exited with a non-zero status, or its result holds no
                 number (the message ends with what it printed last).
         """
-        unreachable: dict[str, str] = {}  # hosts the launcher could not reach, and why
+        tries = _HostTries()
         with self._trial_dir() as trial_dir:
             # An inactive knob (its condition unmet) is in no configuration: it is an empty
             # word, as {instance} without instances, never a KeyError that crashes the trial.
@@ -282,7 +282,7 @@ class CommandTarget:
                 trial_dir=trial_dir,
             )
             while True:
-                with self._host(unreachable) as host:
+                with self._host(tries) as host:
                     raw["host"] = host or "localhost"
                     command = self._command(raw, host)
                     result_path = (
@@ -305,7 +305,17 @@ class CommandTarget:
                                 # ssh's own failure (the command never ran): another host
                                 # runs the trial, and the other workers leave this one alone
                                 # a while.
-                                unreachable[host] = _tail(stderr) or " (it printed nothing)"
+                                why = _tail(stderr) or " (it printed nothing)"
+                                tries.failed[host] = why
+                                if not _is_down(host):
+                                    logger.warning(
+                                        "Host %s could not be reached; the trials of this "
+                                        "machine try the other hosts first for %g s. The "
+                                        "launcher printed:%s",
+                                        host,
+                                        HOST_DOWN_SECONDS,
+                                        why,
+                                    )
                                 _mark(host, down=True)
                                 continue
                             _mark(host, down=False)
@@ -436,38 +446,41 @@ class CommandTarget:
             yield tempfile.mkdtemp(prefix="trial-", dir=self.trial_root)
 
     @contextlib.contextmanager
-    def _host(self, unreachable: Mapping[str, str]) -> Iterator[str | None]:
+    def _host(self, tries: _HostTries) -> Iterator[str | None]:
         """A host free for this trial, held until it ends (None: run here).
 
         Hosts are shared between the worker processes of this machine through lock files, so
-        no two trials measure on one host at once; a worker waits until one is free. Hosts in
-        ``unreachable`` (this trial's launcher could not reach them: host to what it printed)
-        are skipped, and so are those another trial could not reach in the last
-        ``HOST_DOWN_SECONDS``.
+        no two trials measure on one host at once; a worker waits until one is free. Hosts this
+        trial's launcher could not reach (``tries.failed``) are skipped, and so are those
+        another trial could not reach in the last ``HOST_DOWN_SECONDS``, unless no other is
+        left: a mark is a hint (it may be an earlier run's, or the host back up). Once this
+        trial could reach none of the hosts, it tries them all again, less and less often,
+        for ``HOST_RETRY_SECONDS``, so that a network blip does not fail it.
 
         Raises:
-            CommandError: No host is left to try.
+            CommandError: This trial could reach no host for ``HOST_RETRY_SECONDS``.
         """
         if not self.hosts:
             yield None
             return
         while True:
-            left = [h for h in self.hosts if h not in unreachable and not _is_down(h)]
+            untried = [h for h in self.hosts if h not in tries.failed]
+            left = [h for h in untried if not _is_down(h)] or untried
             if not left:
-                tried = "; ".join(f"{h}:{why}" for h, why in unreachable.items())
-                others = [h for h in self.hosts if h not in unreachable]
-                check = self.launcher.format_map({"host": shlex.quote(self.hosts[0])})
-                raise CommandError(
-                    "the launcher could reach none of the hosts"
-                    + (f" (this trial tried {tried})" if tried else "")
-                    + (
-                        f"; {others} could not be reached by other trials in the last "
-                        f"{HOST_DOWN_SECONDS:g} s"
-                        if others
-                        else ""
+                now = time.monotonic()
+                tries.since = now if tries.since is None else tries.since
+                if now - tries.since >= HOST_RETRY_SECONDS:
+                    tried = "; ".join(f"{h}:{why}" for h, why in tries.failed.items())
+                    check = self.launcher.format_map({"host": shlex.quote(self.hosts[0])})
+                    raise CommandError(
+                        f"the launcher could reach none of the hosts, tried for "
+                        f"{HOST_RETRY_SECONDS:g} s (last: {tried}). Check that `{check} true` "
+                        "works."
                     )
-                    + f". Check that `{check} true` works."
-                )
+                time.sleep(min(tries.pause, HOST_RETRY_SECONDS - (now - tries.since)))
+                tries.pause *= 2
+                tries.failed.clear()
+                continue
             for host in left:
                 with _lock_file(_host_file(host, ".lock")) as lock:
                     try:
@@ -477,6 +490,15 @@ class CommandTarget:
                     yield host  # (the lock goes as the file closes)
                 return
             time.sleep(0.05)
+
+
+@dataclasses.dataclass
+class _HostTries:
+    """One trial's tries to reach its hosts (see :meth:`CommandTarget._host`)."""
+
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)  # host: launcher's words
+    since: float | None = None  # (monotonic) when the trial first could reach no host
+    pause: float = 0.5  # seconds before its next round of tries
 
 
 @contextlib.contextmanager
@@ -745,6 +767,9 @@ def _decoded(data: bytes | str | None) -> str:
 
 #: Seconds a host that a launcher could not reach is left alone by the other trials.
 HOST_DOWN_SECONDS = 60.0
+
+#: Seconds a trial that could reach none of the hosts tries them again before it fails.
+HOST_RETRY_SECONDS = 30.0
 
 #: Printed on stderr by a trial's command on a host before it runs (see CommandTarget._command).
 _REACHED = "smacx: the command reached its host"

@@ -25,6 +25,7 @@ import pytest
 from ConfigSpace import Categorical, Configuration, ConfigurationSpace, Float, Integer
 
 from smacx import SMAC, CommandError, CommandTarget, Scenario, ScenarioError, StatusType
+from smacx import command as command_module
 from smacx.cli import main
 from smacx.command import load_workload
 
@@ -339,7 +340,8 @@ def test_a_command_ends_with_its_shell_and_what_holds_its_output_goes(
     ends half a second after its shell, and the process holding the output is killed."""
     pids = tmp_path / "pids"
     target = CommandTarget(
-        f"sleep 30 & echo $! >> {pids}; echo 7; (exec sleep 30 >/dev/null 2>&1) & echo $! >> {pids}",
+        f"sleep 30 & echo $! >> {pids}; echo 7; "
+        f"(exec sleep 30 >/dev/null 2>&1) & echo $! >> {pids}",
         memory_limit=memory_limit,
     )
     start = time.monotonic()
@@ -579,25 +581,51 @@ def test_env_reaches_the_command_on_a_host(space: ConfigurationSpace) -> None:
 
 
 def test_a_host_the_launcher_cannot_reach_is_left_for_another(
-    space: ConfigurationSpace, host_marks: Path
+    space: ConfigurationSpace,
+    host_marks: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """ssh's own failure (status 255, the command never ran) on one host: the trial runs on
-    another, and the other trials leave that host alone for HOST_DOWN_SECONDS. A command
+    another, the failure is logged, and the other trials try that host last for
+    HOST_DOWN_SECONDS. A trial that reaches none tries again for HOST_RETRY_SECONDS. A command
     that itself exits with 255 is the trial's failure, and the host stays in use."""
+    monkeypatch.setattr(command_module, "HOST_RETRY_SECONDS", 1.0)
     launcher = 'sh -c \'case "$0" in down*) exit 255;; *) sh -c "$1";; esac\' {host}'
     target = CommandTarget("echo {host} 7", hosts=("down-1", "up-1"), launcher=launcher)
     assert target(config(space), seed=0) == 7.0
     assert (host_marks / "down-1.down").exists()
     assert not (host_marks / "up-1.down").exists()
+    assert "Host down-1 could not be reached" in caplog.text
     nowhere = CommandTarget("echo 1", hosts=("down-1", "down-2"), launcher=launcher)
-    with pytest.raises(CommandError, match=r"could reach none of the hosts \(this trial tried "
-                       r"down-2: \(it printed nothing\)\); \['down-1'\] could not be reached "
-                       r"by other trials"):  # fmt: skip
+    start = time.monotonic()
+    with pytest.raises(CommandError, match=r"could reach none of the hosts, tried for 1 s \(last: "
+                       r"down-\d: \(it printed nothing\); down-\d"):  # fmt: skip
         nowhere(config(space), seed=0)
+    assert 1.0 <= time.monotonic() - start < 5.0
     own = CommandTarget("echo ran; exit 255", hosts=("up-1",), launcher=launcher)
     with pytest.raises(CommandError, match=r"on up-1 exited with status 255: .*\n    ran"):
         own(config(space), seed=0)
     assert not (host_marks / "up-1.down").exists()
+
+
+def test_a_host_marked_down_is_tried_when_no_other_is_left_and_a_blip_is_waited_out(
+    space: ConfigurationSpace, tmp_path: Path, host_marks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host's mark from an earlier run (or one back up) failed every trial at once without
+    a try, and a network blip failed every trial while it lasted (a CLI audit's findings)."""
+    monkeypatch.setattr(command_module, "HOST_RETRY_SECONDS", 20.0)
+    down = tmp_path / "down"
+    launcher = f"sh -c 'test -e {down} && exit 255; sh -c \"$1\"' {{host}}"
+    target = CommandTarget("echo 7", hosts=("only",), launcher=launcher)
+    host_marks.mkdir(parents=True, exist_ok=True)
+    (host_marks / "only.down").touch()  # an earlier run's mark
+    assert target(config(space), seed=0) == 7.0
+    down.touch()
+    threading.Timer(1.5, down.unlink).start()  # the blip ends 1.5 s into the trial
+    start = time.monotonic()
+    assert target(config(space), seed=0) == 7.0
+    assert 1.4 < time.monotonic() - start < 10.0
 
 
 def test_more_workers_than_hosts_is_refused(tmp_path: Path) -> None:
