@@ -16,18 +16,28 @@ exclude_patterns = ["_build"]
 
 def _resolve_reexport(app, env, node, contnode):  # type: ignore[no-untyped-def]
     """Resolve a reference to a name smacx re-exports (``smacx.SMAC``,
-    ``smacx.runners.DaskParallelRunner``) to the place the API page documents it."""
+    ``smacx.runners.DaskParallelRunner``), or to a member of one (``smacx.SMAC.ask``), to the
+    place the API page documents it."""
     import importlib
 
     target = node.get("reftarget", "")
     if node.get("refdomain") != "py" or not target.startswith("smacx."):
         return None
-    package, _, name = target.rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(package), name)
-    except (ImportError, AttributeError):
+    parts = target.split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # the longest importable module, then attributes
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for name in parts[cut:]:
+                obj = getattr(obj, name)
+        except AttributeError:
+            return None
+        break
+    else:
         return None
-    real = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', name)}"
+    real = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', parts[-1])}"
     if real == target:
         return None
     domain = env.get_domain("py")

@@ -56,7 +56,13 @@ from smacx.multifidelity import Hyperband, SuccessiveHalving
 from smacx.runhistory import RunHistory, failure_reasons, plain_value
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
-from smacx.scenario import MINIMIZES, OPTUNA_KEYWORDS, RESUMABLE_FIELDS, Scenario
+from smacx.scenario import (
+    MINIMIZES,
+    OPTUNA_KEYWORDS,
+    RESUMABLE_FIELDS,
+    USE_DEFAULT_CONFIG,
+    Scenario,
+)
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import (
     Storage,
@@ -101,6 +107,7 @@ _ELSEWHERE = {
     **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
     **OPTUNA_KEYWORDS,
     "show_progress_bar": "smacx calls it progress: SMAC(..., progress=True)",
+    "use_default_config": USE_DEFAULT_CONFIG,
 }
 
 #: Keywords passed to optimize() that belong to the Scenario or to SMAC (Optuna's

@@ -141,6 +141,13 @@ OPTUNA_KEYWORDS = {
 }
 
 
+#: Where SMAC3's ``use_default_config=True`` goes (passed to Scenario or to SMAC).
+USE_DEFAULT_CONFIG = (
+    "put the default configuration in the initial design: SMAC(..., "
+    "initial_design=InitialDesign(additional_configs=[cs.get_default_configuration()]))"
+)
+
+
 # An unknown field gets the close matches; SMAC(...)'s keywords, and a field of SMAC3's
 # Scenario that smacx has elsewhere, say where they belong.
 @keyword_hints(
@@ -148,8 +155,7 @@ OPTUNA_KEYWORDS = {
         **{
             name: "it is a keyword of SMAC(...), not a field of Scenario" for name in _SMAC_KEYWORDS
         },
-        "use_default_config": "put the default configuration in the initial design: SMAC(..., "
-        "initial_design=InitialDesign(additional_configs=[cs.get_default_configuration()]))",
+        "use_default_config": USE_DEFAULT_CONFIG,
         **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
         **OPTUNA_KEYWORDS,
     }

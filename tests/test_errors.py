@@ -84,6 +84,7 @@ def test_scenario_names_the_unknown_field_and_the_fix(keyword: str, hint: str) -
         ("config_selector", "smacx has no selector object: set random_probability"),
         ("runhistory_encoder", "RandomForest(log_y=True)"),
         ("maximize", "smacx minimizes every objective"),
+        ("use_default_config", "InitialDesign(additional_configs=[cs.get_default_config"),
     ],
 )
 def test_smac_names_the_unknown_keyword_and_the_fix(
