@@ -372,6 +372,10 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\boptimize\(\) ended without an incumbent", "The run ended without an incumbent"),
         (r"\bwith the same intensifier \(SMAC\(\.\.\., intensifier=\.\.\.\)\)",
          "with the same intensifier (the knob file's repeats and race as they were)"),
+        (r"\bOnly \[[^\]]*'n_trials'[^\]]*\] may change when a run is continued\.",
+         "Of the knob file, only n_trials, workers, timeout and memory may change when a run is "
+         "continued."),
+        (r"\bexceeded trial_walltime_limit=", "exceeded the knob file's timeout="),
     )
 )  # fmt: skip
 
@@ -609,9 +613,8 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
     except ScenarioMismatchError as err:
         log.debug("smacx run failed", exc_info=True)
         print(f"smacx run: {_in_cli_terms(str(err))}\nIn the knob file, the knobs (their "
-              "ranges, choices and defaults) make the configspace, repeats sets deterministic "
-              "and with race the intensifier, and timeout sets trial_walltime_limit. From the "
-              "command line: "
+              "ranges, choices and defaults) make the configspace, and repeats sets "
+              "deterministic and with race the intensifier. From the command line: "
               "--overwrite starts the run afresh; --name NAME keeps this one and stores a run "
               "of that name.",
               file=sys.stderr)  # fmt: skip

@@ -673,6 +673,10 @@ class SMAC:
         if isinstance(stored.get("configspace"), dict):  # stored by an earlier smacx
             stored["configspace"].pop("python_module_version", None)
         given = json.loads(json.dumps(identity))
+        # The per-trial limits may change (raised after trials timed out, or added after one
+        # hung): the trials that ended under the old ones keep their status.
+        limits = {k: stored.get(k) for k in _TRIAL_LIMITS if stored.get(k) != given.get(k)}
+        stored.update({k: given.get(k) for k in limits})
         if stored != given:
             storage.close()
             raise ScenarioMismatchError(
@@ -680,6 +684,14 @@ class SMAC:
                 f"{_identity_difference(stored, given)}. Only {sorted(RESUMABLE_FIELDS)} may "
                 "change when a run is continued. Pass overwrite=True to replace it, or give "
                 "the scenario another name."
+            )
+        if limits:
+            storage.set_meta("scenario", json.dumps(identity))
+            logger.info(
+                "Run %r continues with %s: trials that ended TIMEOUT or MEMORYOUT before keep "
+                "their status.",
+                self.scenario.run_name,
+                ", ".join(f"{k}={given.get(k)} (was {old})" for k, old in limits.items()),
             )
 
     def _check_stored_settings(self, stored: str, settings: IntensifierSettings) -> None:
@@ -1843,6 +1855,10 @@ class SMAC:
 #: Seconds after which a trial claimed by a process on another host that stopped renewing its
 #: lease (it died) may be run by another process; see :class:`~smacx.RunHistory`.
 LEASE_SECONDS = 300.0
+
+
+#: Fields of ``Scenario.identity()`` that a continued run may change (see RESUMABLE_FIELDS).
+_TRIAL_LIMITS = ("trial_walltime_limit", "trial_memory_limit")
 
 
 def _identity_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:

@@ -19,7 +19,10 @@ from smacx.errors import ScenarioError, keyword_hints
 
 __all__ = ["Scenario"]
 
-#: Fields that may change when a run is continued (they bound the run, not its meaning).
+#: Fields that may change when a run is continued (they bound the run, not its meaning). The
+#: per-trial limits are part of the fingerprint that names a run without a ``name``, so a run
+#: continues with other limits only under its name; its trials that ended TIMEOUT or MEMORYOUT
+#: under the old limits keep their status.
 RESUMABLE_FIELDS = frozenset(
     {
         "name",
@@ -29,6 +32,8 @@ RESUMABLE_FIELDS = frozenset(
         "cputime_limit",
         "termination_cost_threshold",
         "n_workers",
+        "trial_walltime_limit",
+        "trial_memory_limit",
     }
 )
 

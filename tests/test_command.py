@@ -398,6 +398,10 @@ def test_smacx_run_optimizes_a_knob_file_and_continues_it(
     assert "best of" in out and "minimum" in out and "x = " in out
     assert f"run stored in {tmp_path / 'runs' / 'solver'}" in out
     assert main([*args, "--n-trials", "20"]) == 0  # continues the same run
+    file.write_text(
+        KNOBS.replace("timeout = 20\n", "timeout = 30\n").replace("repeats = 2", "repeats = 1")
+    )
+    assert main([*args, "--n-trials", "20"]) == 0  # a timeout raised: the same run still
     capsys.readouterr()
     assert main(["show", str(tmp_path / "runs" / "solver"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

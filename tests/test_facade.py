@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -591,6 +592,41 @@ def test_different_scenario_in_same_directory_raises(
         SMAC(scenario(wider, tmp_path, name="exp", seed=1), quadratic)
     smac = SMAC(scenario(space, tmp_path, name="exp", seed=2), quadratic, overwrite=True)
     assert smac.runhistory.n_finished == 0
+
+
+def sleeps_at_the_edge(config: Configuration, seed: int) -> float:
+    import time
+
+    if config["x"] > 0:
+        time.sleep(3)
+    return quadratic(config)
+
+
+@pytest.mark.slow
+def test_a_named_run_continues_with_other_trial_limits(
+    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Raising trial_walltime_limit after trials timed out (or adding a memory limit after a
+    trial hung) refused to continue the run, so every result had to go (two audits'
+    findings): the limits may change; the trials that ended under the old ones stay so."""
+    design = InitialDesign(
+        n_configs=2, additional_configs=[{"x": 4.0, "y": 0.0}, {"x": -4.0, "y": 0.0}]
+    )
+    short = scenario(space, tmp_path, name="exp", n_trials=2, trial_walltime_limit=1)
+    SMAC(short, sleeps_at_the_edge, initial_design=design, progress=False).optimize()
+    longer = scenario(
+        space, tmp_path, name="exp", n_trials=3, trial_walltime_limit=10, trial_memory_limit=4000
+    )
+    with caplog.at_level("INFO", logger="smacx"):
+        smac = SMAC(longer, sleeps_at_the_edge, initial_design=design, progress=False)
+    assert re.search(r"trial_walltime_limit=10(\.0)? \(was 1(\.0)?\)", caplog.text)
+    assert re.search(r"trial_memory_limit=4000(\.0)? \(was None\)", caplog.text)
+    smac.optimize()
+    statuses = sorted(v.status.name for _, v in smac.runhistory.items())
+    assert statuses == ["SUCCESS", "SUCCESS", "TIMEOUT"]
+    smac.close()
+    with pytest.raises(ScenarioMismatchError, match=r"deterministic: stored True, given False"):
+        SMAC(scenario(space, tmp_path, name="exp", deterministic=False), quadratic)
 
 
 @pytest.mark.parametrize(
