@@ -1283,7 +1283,13 @@ def test_no_workers_raises_after_patience(space: ConfigurationSpace) -> None:
     with cluster(0) as empty, Client(empty) as c:
         runner = DaskParallelRunner(SerialRunner(sleepy, scenario(space)), 0.5, dask_client=c)
         start = time.monotonic()
-        with pytest.raises(NoWorkersError, match=r"no worker for 0.5 s.*dask worker"):
+        # The user's cluster's workers may be batch jobs still queued; the advice keeps
+        # their client (an audit's finding: without it, a private cluster started instead).
+        advice = (
+            r"no worker for 0.5 s.*dask worker tcp://\S+ --nthreads 1.*"
+            r"client.wait_for_workers\(1\).*dask_client=client, patience=\.\.\."
+        )
+        with pytest.raises(NoWorkersError, match=advice):
             runner.submit_trial(TrialInfo(space.sample_configuration(), seed=0))
         assert 0.4 < time.monotonic() - start < 10
         assert runner.count_available_workers() == 0

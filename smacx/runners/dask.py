@@ -1352,7 +1352,8 @@ class DaskParallelRunner(AbstractRunner):
             f"start some with `dask worker --scheduler-file {self.scheduler_file} "
             "--nthreads 1 --host 127.0.0.1 --dashboard-address 127.0.0.1:0` on this machine"
             if self.scheduler_file is not None
-            else f"start some with `dask worker {address}`"
+            else f"start some with `dask worker {address} --nthreads 1`, adding `--host "
+            "127.0.0.1` on this machine"
         )
         bad = ""
         if self._bad_workers:
@@ -1360,13 +1361,24 @@ class DaskParallelRunner(AbstractRunner):
                 f" that can set up its trials (of the others, {len(self._bad_workers)} could "
                 f"not: {'; '.join(f'{w}: {why}' for w, why in self._bad_workers.items())})"
             )
+        if self._owns_client:
+            fixes = (
+                "pass a dask_client whose cluster has workers, or raise patience: "
+                "SMAC(scenario, runner=DaskParallelRunner(SerialRunner(target_fn, scenario), "
+                "patience=...)), both from smacx.runners."
+            )
+        else:  # (the user's client: its workers may be batch jobs still queued)
+            fixes = (
+                "wait for the cluster's first workers before optimize() with "
+                "client.wait_for_workers(1), or raise patience: pass "
+                "runner=DaskParallelRunner(SerialRunner(target_fn, scenario), "
+                "dask_client=client, patience=...) to SMAC instead of dask_client=client "
+                "(both from smacx.runners)."
+            )
         return NoWorkersError(
             f"DaskParallelRunner: the dask cluster at {address} has had no worker{bad} for "
             f"{self.patience if waited is None else waited:g} s (patience={self.patience:g}), "
-            "so no trial can run. Add workers "
-            f"({how}), pass a dask_client whose cluster has workers, or raise patience: "
-            "SMAC(scenario, runner=DaskParallelRunner(SerialRunner(target_fn, scenario), "
-            "patience=...)), both from smacx.runners."
+            f"so no trial can run. Add workers ({how}), {fixes}"
         )
 
 
