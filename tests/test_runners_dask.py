@@ -1049,6 +1049,22 @@ def test_a_runner_whose_client_was_closed_says_so(space: ConfigurationSpace) -> 
     runner.close()  # closing the runner afterwards is fine
 
 
+def test_a_smac_closed_after_its_users_client_with_nothing_running_says_nothing(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It warned "Could not collect the last results ... of the 0 it has running" (an
+    audit's finding): with no trial running there is nothing to collect."""
+    from smacx import SMAC
+
+    with thread_client(1) as (_, own):
+        smac = SMAC(scenario(space, n_trials=2), seed_as_cost, dask_client=own, progress=False)
+        smac.optimize()
+    with caplog.at_level("WARNING", logger="smacx"):
+        smac.close()
+    assert "Could not collect" not in caplog.text
+    assert smac.runhistory.n_finished == 2
+
+
 def test_trial_cancelled_after_it_finished_is_never_reported(
     space: ConfigurationSpace, client: Client
 ) -> None:

@@ -548,7 +548,9 @@ class DaskParallelRunner(AbstractRunner):
         self._submit(trial, freed=time.monotonic() if waited else None)
 
     def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
-        if not self._closed:
+        if not self._closed and (self._running or not self._closing):
+            # (a runner closed after the user's client, with no trial running, has nothing
+            # to collect: no error for the SMAC that closes it)
             self._check_client()
         self._drain()
         while self._finished and not self._closed:
