@@ -376,6 +376,12 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          "Of the knob file, only n_trials, workers, timeout and memory may change when a run is "
          "continued."),
         (r"\bexceeded trial_walltime_limit=", "exceeded the knob file's timeout="),
+        (r"\bSMAC's storage must be None \(the run in output_directory/name/runhistory\.db, or "
+         r"in memory without an output_directory\) or",
+         "--storage must be left out (the run in --output-dir/NAME/runhistory.db) or"),
+        (r"\bFor SQLite, set the scenario's output_directory instead\.",
+         "For SQLite, give --output-dir instead."),
+        (r"\bCommandTarget\.(command|pattern|result|workdir|launcher|hosts)\b", r"\1"),
     )
 )  # fmt: skip
 
