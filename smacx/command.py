@@ -383,9 +383,17 @@ class CommandTarget:
             if not stdout.strip() and stderr.strip():
                 # A program that reports on stderr (as time(1) does) is never read there
                 # unasked (an error message's line number is no measurement): say so.
+                # With stdout sent elsewhere (`prog > /dev/null`), a 2>&1 appended would send
+                # stderr there too: it must come before that redirection.
+                fix = (
+                    "put 2>&1 before the command's > redirection, as in "
+                    "`prog 2>&1 >/dev/null`, to read that"
+                    if re.search(r"(?<![0-9&<>])>(?!&)", self.command)
+                    else "add 2>&1 to the command to read that"
+                )
                 raise CommandError(
-                    f"its output (stdout) is empty; it printed only to stderr (add 2>&1 to "
-                    f"the command to read that): {command}{_tail(stderr)}"
+                    f"its output (stdout) is empty; it printed only to stderr ({fix}): "
+                    f"{command}{_tail(stderr)}"
                 )
             return stdout, "its output"
         try:

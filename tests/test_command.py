@@ -464,6 +464,12 @@ def test_a_measurement_that_is_no_finite_number_is_an_error(
 def test_a_command_that_prints_only_to_stderr_is_told_so(space: ConfigurationSpace) -> None:
     with pytest.raises(CommandError, match=r"only to stderr \(add 2>&1.*\n    took 5 ms"):
         CommandTarget("echo 'took 5 ms' >&2")(config(space), seed=0)
+    # (stdout sent elsewhere: a 2>&1 appended would follow it; a CLI audit's finding)
+    redirected = CommandTarget("(echo 'took 5 ms' >&2; echo log) > /dev/null")
+    with pytest.raises(CommandError, match=r"put 2>&1 before the command's > redirection"):
+        redirected(config(space), seed=0)
+    fixed = CommandTarget("(echo 'took 5 ms' >&2; echo log) 2>&1 >/dev/null")
+    assert fixed(config(space), seed=0) == 5.0
 
 
 def test_a_result_file_left_by_an_earlier_trial_is_not_read(
