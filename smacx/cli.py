@@ -48,7 +48,7 @@ from smacx.errors import (
     TargetCrashedError,
     one_line,
 )
-from smacx.facade import DATABASE_NAME
+from smacx.facade import DATABASE_NAME, SMAC
 from smacx.intensifier import finite_costs
 from smacx.runhistory import RunHistory, failure_reasons, json_safe
 from smacx.storage import Storage, abandoned, is_database_url, redact
@@ -557,7 +557,6 @@ def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
 
 def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
     from smacx.command import load_workload
-    from smacx.facade import SMAC
 
     if not args.verbose:
         log.setLevel(logging.INFO)  # what the run does (the bar shows how far it is)
@@ -603,6 +602,7 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
                     f"{before.get(key)!r}, not {measured[key]!r}: its measurements do not "
                     "compare with this one's."
                 )
+            _warn_if_setting_changed(smac, workload.target, local=args.storage is None, log=log)
             incumbent = smac.optimize()
             cost = smac.incumbent_cost
             trials = {} if incumbent is None else smac.runhistory.get_trial_values(incumbent)
@@ -646,6 +646,31 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         print(f"    {name} = {setting!r}")
     print(f"run stored in {where}; `smacx show {where}` summarizes it")
     return 0
+
+
+def _warn_if_setting_changed(
+    smac: SMAC, target: CommandTarget, local: bool, log: logging.Logger
+) -> None:
+    """Warn when a continued run's command runs with other ``[env]`` variables, or (for a run
+    stored on this machine) in another folder, such as a copy of the knob file beside another
+    build of the program: the old measurements may not compare with the new ones."""
+    setting: dict[str, Any] = {"env": dict(target.env)}
+    if local:
+        setting["workdir"] = target.workdir
+    storage = smac.runhistory.storage
+    before = json.loads(storage.set_meta_if_absent("setting", json.dumps(setting)))
+    changed = [key for key in setting if key in before and before[key] != setting[key]]
+    if not changed:
+        return
+    storage.set_meta("setting", json.dumps({**before, **setting}))  # (warned once)
+    said = "; ".join(f"{key} was {before[key]!r}, now {setting[key]!r}" for key in changed)
+    log.warning(
+        "Continuing run %r, whose command ran with other settings: %s. If that changes what "
+        "is measured (another build of the program, another input), the finished trials do "
+        "not compare with the new ones: pass --overwrite to start afresh, or --name NAME.",
+        smac.scenario.run_name,
+        said,
+    )
 
 
 #: Successful measurements that, all equal, make ``smacx run`` suspect what it reads.

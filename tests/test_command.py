@@ -430,6 +430,35 @@ def test_smacx_run_prints_the_incumbents_cost_without_its_failed_repeats(
     assert int(best.group(2)) >= 1 and int(best.group(3)) >= 1
 
 
+def test_smacx_run_warns_when_a_continued_run_runs_elsewhere_or_with_other_env(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same knob file name beside another build of the program (v1/, v2/), or another
+    [env], continued the run in silence and mixed the two's measurements (a CLI audit's
+    finding): the change is warned of, once."""
+    knob = (
+        'command = "echo {x}"\nn_trials = %d\n[knobs]\nx = { type = "integer", range = [0, 9] }\n'
+    )
+    runs = str(tmp_path / "runs")
+    for folder in ("v1", "v2"):
+        (tmp_path / folder).mkdir()
+    first, moved = tmp_path / "v1" / "knobs.toml", tmp_path / "v2" / "knobs.toml"
+    first.write_text(knob % 2)
+    moved.write_text(knob % 9)
+
+    def run(file: Path, n_trials: int) -> str:
+        args = ["run", str(file), "--output-dir", runs, "--no-progress", "--n-trials"]
+        assert main([*args, str(n_trials)]) == 0
+        return capsys.readouterr().err
+
+    assert "other settings" not in run(first, 2) + run(first, 3)
+    said = run(moved, 4)
+    assert re.search(r"other settings: workdir was '\S*v1', now '\S*v2'", said), said
+    assert "other settings" not in run(moved, 5)  # (warned once)
+    moved.write_text(knob % 9 + '[env]\nOFFSET = "1"\n')
+    assert "env was {}, now {'OFFSET': '1'}" in run(moved, 6)
+
+
 @pytest.mark.parametrize(
     ("printed", "measured"),
     [
