@@ -947,12 +947,15 @@ def test_smacx_run_refuses_to_continue_a_run_whose_command_changed(
     assert "whose command was 'echo {n}', not 'echo $(({n} * 2))'" in err
     assert "--overwrite" in err and "--name" in err
     assert main([*args, "--n-trials", "6", "--overwrite"]) == 0
-    # a changed timeout: the scenario's field is named, and the knob file's key that sets it
+    # a changed timeout continues the run (raised after trials timed out); a changed space
+    # does not, and the advice is in the knob file's terms
     file.write_text("timeout = 5\n" + file.read_text())
+    assert main([*args, "--n-trials", "7"]) == 0
+    file.write_text(file.read_text().replace("[1, 9]", "[1, 8]"))
     capsys.readouterr()
-    assert main([*args, "--n-trials", "7"]) == 1
+    assert main([*args, "--n-trials", "8"]) == 1
     err = capsys.readouterr().err
-    assert "trial_walltime_limit" in err and "timeout sets trial_walltime_limit" in err
+    assert "configspace" in err and "only n_trials, workers, timeout and memory may change" in err
 
 
 def test_a_knob_file_with_instances_races_the_command_over_them(tmp_path: Path) -> None:
