@@ -371,7 +371,7 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(Raise|or raise) n_trials\b", r"\1 --n-trials (or the knob file's n_trials)"),
         (r"\boptimize\(\) ended without an incumbent", "The run ended without an incumbent"),
         (r"\bwith the same intensifier \(SMAC\(\.\.\., intensifier=\.\.\.\)\)",
-         "with the same intensifier (the knob file's repeats and race as they were)"),
+         "with the same intensifier (the knob file's repeats, race and aggregate as they were)"),
         (r"\bOnly \[[^\]]*'n_trials'[^\]]*\] may change when a run is continued\.",
          "Of the knob file, only n_trials, workers, timeout and memory may change when a run is "
          "continued."),

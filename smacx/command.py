@@ -24,6 +24,7 @@ A knob file (TOML, or the same keys as JSON)::
     # hosts = ["node1", "user@node2"]  # one run per host at a time, over ssh (not with memory)
     # instances = ["small.cnf", "big.cnf"]  # raced over these; the command then uses {instance}
     # race = "hyperband"               # with instances: Hyperband over them (default "racing")
+    # aggregate = "median"             # how repeats combine (default "mean")
 
     [knobs]
     threads = { type = "integer", range = [1, 64], log = true, default = 8 }
@@ -821,12 +822,16 @@ class Workload:
         name: The run's name (the knob file's stem).
         instances: Problem instances the command is raced on (``{instance}``), as an
             algorithm configurator races a solver over its benchmark set; empty: none.
-        baseline: Whether a knob gives its ``default`` (the setting in use, say): the default
+        baseline: Whether a knob gives its ``default`` (the setting in use, say), or the
+            space is a ConfigSpace file, whose every hyperparameter has one: the default
             configuration is then measured first (see :meth:`initial_design`).
         race: How configurations are compared across instances (and repeats): ``"racing"``,
             a challenger on more and more of the incumbent's, or ``"hyperband"``, brackets
             that start many configurations on one instance and keep the best third of each
             stage for three times as many (see :meth:`intensifier`).
+        aggregate: How racing combines a configuration's repeated measurements: ``"mean"``,
+            or ``"median"``, which one slow outlier (a timing disturbed by another program)
+            does not move.
     """
 
     configspace: ConfigurationSpace
@@ -839,6 +844,7 @@ class Workload:
     instances: tuple[str, ...] = ()
     baseline: bool = False
     race: Literal["racing", "hyperband"] = "racing"
+    aggregate: Literal["mean", "median"] = "mean"
 
     def scenario(self, **overrides: Any) -> Scenario:
         """The :class:`~smacx.Scenario` of the workload; ``overrides`` replace its fields
@@ -876,7 +882,8 @@ class Workload:
 
     def initial_design(self) -> InitialDesign | None:
         """The default configuration measured first, as the baseline, when a knob gives its
-        ``default``; None (the preset's design) otherwise."""
+        ``default`` or the space is a ConfigSpace file; None (the preset's design)
+        otherwise."""
         from smacx.initial_design import InitialDesign
 
         if not self.baseline:
@@ -899,6 +906,7 @@ class Workload:
         # cannot).
         calls = 1 if self.repeats == 1 else max(self.repeats, 3)
         return Intensifier(
+            aggregate=self.aggregate,
             min_samples_per_config=self.repeats,
             max_config_calls=calls * max(len(self.instances), 1),
         )
@@ -907,6 +915,7 @@ class Workload:
 _FILE_KEYS = {
     "command", "result", "pattern", "goal", "repeats", "timeout", "memory", "n_trials", "workers",
     "hosts", "launcher", "workdir", "env", "knobs", "space", "name", "instances", "race",
+    "aggregate",
 }  # fmt: skip
 
 
@@ -1007,6 +1016,11 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             "'racing' without instances or repeats: Hyperband races on instances (and "
             "repeats), and needs more than one run of a configuration to halve",
         )
+    aggregate = data.get("aggregate", "mean")
+    if aggregate not in ("mean", "median"):
+        raise fail("aggregate", "'mean' or 'median'")
+    if aggregate != "mean" and race == "hyperband":
+        raise fail("aggregate", "'mean' with race = 'hyperband', which compares means")
     if ("knobs" in data) == ("space" in data):
         raise ScenarioError(
             f"knob file {str(file)!r}: expected either a [knobs] table or space = "
@@ -1043,9 +1057,10 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         workers=data.get("workers", max(len(hosts), 1)),
         name=data.get("name", file.stem),
         instances=tuple(instances),
-        baseline="knobs" in data
-        and any(isinstance(spec, dict) and "default" in spec for spec in data["knobs"].values()),
+        baseline="space" in data
+        or any(isinstance(spec, dict) and "default" in spec for spec in data["knobs"].values()),
         race=race,
+        aggregate=aggregate,
     )
 
 

@@ -531,8 +531,8 @@ def test_the_command_line_terms_leave_a_users_own_text_alone() -> None:
         "continue it with the same intensifier (SMAC(..., intensifier=...)), or pass "
         "overwrite=True to start afresh."
     ) == (
-        "continue it with the same intensifier (the knob file's repeats and race as they were), or "
-        "pass --overwrite to start afresh."
+        "continue it with the same intensifier (the knob file's repeats, race and aggregate as "
+        "they were), or pass --overwrite to start afresh."
     )
     line = _Formatter("%(levelname)s %(name)s: %(message)s").format(record)
     assert line.startswith("WARNING smacx: Could not: start the run afresh (--overwrite)\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import os
@@ -226,6 +227,13 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
     (tmp_path / "solver.json").write_text(json.dumps(as_json))
     j = load_workload(tmp_path / "solver.json")
     assert j.configspace == w.configspace and j.target.maximize and j.repeats == 1
+    # its defaults are measured first, as a knob's default is (a CLI audit's finding)
+    design = j.initial_design()
+    assert design is not None and design.additional_configs == [default]
+    # repeats combined by their median, which one disturbed timing does not move
+    file.write_text(KNOBS.replace("timeout = 20\n", 'timeout = 20\naggregate = "median"\n'))
+    assert load_workload(file).intensifier().aggregate == "median"
+    assert w.intensifier() == dataclasses.replace(w.intensifier(), aggregate="mean")
 
 
 @pytest.mark.parametrize(
@@ -260,6 +268,10 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
          r"memory must be megabytes"),
         ("command = 'echo'\nmemory = 9\nhosts = ['a']\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"memory must be absent when the command runs on hosts"),
+        ("command = 'echo'\naggregate = 'min'\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"aggregate must be 'mean' or 'median'"),
+        ("command = 'echo'\naggregate = 'median'\nrace = 'hyperband'\nrepeats = 3\n"
+         "[knobs]\nx = {type='float', range=[0, 1]}", r"aggregate must be 'mean' with race"),
         ("command = 'echo'", r"either a \[knobs\] table or space"),
         ("command = 'echo'\n[knobs", r"is not valid TOML"),
     ],
