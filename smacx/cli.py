@@ -42,6 +42,7 @@ from typing import Any
 from smacx import __version__
 from smacx.command import CommandTarget
 from smacx.errors import (
+    ScenarioError,
     ScenarioMismatchError,
     SmacxError,
     StorageError,
@@ -58,9 +59,30 @@ from smacx.trial import StatusType
 __all__ = ["main", "run_report"]
 
 
+#: Where ``smacx run`` stores its runs without ``--output-dir``.
+_DEFAULT_OUTPUT = "smacx_output"
+
+
 def _find_database(path: Path) -> Path:
     """The run-history file of the run at ``path`` (a run's folder, its database, or an output
-    directory holding exactly one run)."""
+    directory holding exactly one run; or a knob file, whose run ``smacx run`` stores in
+    ``smacx_output`` by default)."""
+    if path.is_file() and path.suffix in (".toml", ".json"):
+        from smacx.command import load_workload
+
+        try:
+            name = load_workload(path).name
+        except ScenarioError:
+            name = None
+        if name is not None:
+            found = Path(_DEFAULT_OUTPUT) / name / DATABASE_NAME
+            if found.is_file():
+                return found
+            raise StorageError(
+                f"smacx show: {str(path)!r} is a knob file, whose run {name!r} is not in "
+                f"{_DEFAULT_OUTPUT!r}: give the run's folder, OUTPUT_DIR/{name}, with the "
+                "--output-dir that smacx run was given."
+            )
     if path.is_file():
         return path
     if (path / DATABASE_NAME).is_file():
@@ -106,13 +128,16 @@ def _open_database_run(url: str, name: str | None) -> tuple[Storage, str]:
     return PostgresStorage(url, name, timeout=10, create=False), name
 
 
-def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
+def run_report(
+    path: str | Path, name: str | None = None, *, list_trials: bool = False
+) -> dict[str, Any]:
     """What ``smacx show`` prints, as a dict.
 
     Args:
         path: A run's folder (``output_directory / run_name``), its database file, or an output
             directory holding exactly one run; or the URL of a PostgreSQL database.
         name: The run's name in a PostgreSQL database (by default its only run).
+        list_trials: Also list every trial, under ``all_trials``.
 
     Returns:
         ``database`` (path, or the URL without its password), ``run`` (its name),
@@ -132,7 +157,10 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
         out: the next run on this history runs them again) and ``failures`` (the finished trials
         that did not succeed, grouped by status and reason, most frequent first: ``status``,
         ``reason``, ``count`` of trials, ``configs`` (how many configurations) and the first
-        five ``config_ids``).
+        five ``config_ids``); with ``list_trials``, ``all_trials``: every trial in the order
+        they started, each with its ``config_id``, ``config``, ``instance``, ``seed``,
+        ``budget``, ``status``, ``cost`` (one per objective; for a maximized measurement, the
+        measurement is its negative) and ``time`` (seconds).
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -200,7 +228,7 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
         ) from err
     finally:
         storage.close()
-    return {
+    report = {
         "database": database,
         "run": run,
         "objectives": objectives,
@@ -212,6 +240,42 @@ def run_report(path: str | Path, name: str | None = None) -> dict[str, Any]:
         "stale_running": stale,
         "failures": failures,
     }
+    if list_trials:
+        report["all_trials"] = [
+            {
+                "config_id": r.key.config_id,
+                "config": configs.get(r.key.config_id),
+                "instance": r.key.instance,
+                "seed": r.key.seed,
+                "budget": r.key.budget,
+                "status": r.value.status.name,
+                "cost": r.value.costs(),
+                "time": r.value.time,
+            }
+            for r in sorted(records, key=lambda r: r.value.starttime)
+        ]
+    return report
+
+
+def _print_trials(trials: list[dict[str, Any]], maximized: bool) -> None:
+    """``smacx show --trials``: one line per trial, in the order they started."""
+    print(f"all trials: {len(trials)}, in the order they started")
+    for trial in trials:
+        cost = trial["cost"]
+        if trial["status"] == "RUNNING":
+            shown = "running"
+        elif maximized and len(cost) == 1:
+            shown = f"measured {-cost[0]:.10g}"
+        else:
+            shown = "cost " + (f"{cost[0]:.10g}" if len(cost) == 1 else str(cost))
+        key = "".join(
+            f" {name} {trial[name]}"
+            for name in ("instance", "seed", "budget")
+            if trial[name] is not None
+        )
+        values = ", ".join(f"{k}={v!r}" for k, v in sorted((trial["config"] or {}).items()))
+        print(f"    config {trial['config_id']}{key}: {trial['status']}, {shown}, "
+              f"{trial['time']:.3g} s: {values}")  # fmt: skip
 
 
 #: How many reasons for failed trials ``smacx show`` prints (``--json`` gives them all).
@@ -272,6 +336,8 @@ def _print_report(report: dict[str, Any]) -> None:
             continue
         print(f"    after {entry['n_finished']:>5} finished trials: config {entry['config_id']}, "
               f"cost {cost[0] if len(cost) == 1 else cost}")  # fmt: skip
+    if "all_trials" in report:
+        _print_trials(report["all_trials"], maximized)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -288,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     show.add_argument("--name", help="the run's name in a PostgreSQL database")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    show.add_argument(
+        "--trials", action="store_true", help="also list every trial, in the order they started"
+    )
     # also after the command (SUPPRESS: absent, it leaves the value given before the command)
     show.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
@@ -300,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("knobs", help="the knob file (TOML, or JSON)")
-    run.add_argument("--output-dir", default="smacx_output", help="where runs are stored")
+    run.add_argument("--output-dir", default=_DEFAULT_OUTPUT, help="where runs are stored")
     run.add_argument(
         "--name", type=_run_name, help="the run's name (default: the knob file's, or its stem)"
     )
@@ -418,7 +487,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging
     if args.command == "run":
         return _run_workload(args, log)
     try:
-        report = run_report(args.run, args.name)
+        report = run_report(args.run, args.name, list_trials=args.trials)
     except StorageError as err:
         log.debug("smacx show failed", exc_info=True)  # the traceback, with --verbose
         message = str(err)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import subprocess
 import sys
@@ -557,3 +558,33 @@ def test_smacx_run_interrupted_then_terminated_finishes_stopping(tmp_path: Path)
     assert run.returncode == 130, err
     assert "smacx run: interrupted; the finished trials are saved" in err
     assert "Traceback" not in err
+
+
+def test_show_lists_every_trial_and_finds_a_knob_files_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "What did level 5 measure?" needed Python, and `smacx show knobs.toml` said the file
+    is no database (a CLI audit's findings): --trials lists every trial, with every digit of
+    its measurement, and a knob file stands for its run in smacx run's default folder."""
+    monkeypatch.chdir(tmp_path)
+    knobs = tmp_path / "zip.toml"
+    knobs.write_text(
+        'command = "echo $(( 3610990 + {level} ))"\ngoal = "maximize"\nn_trials = 3\n'
+        '[knobs]\nlevel = { type = "integer", range = [1, 9] }\n'
+    )
+    assert main(["run", str(knobs), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(knobs), "--trials"]) == 0
+    out = capsys.readouterr().out
+    listed = re.findall(r"config (\d+) seed \d+: SUCCESS, measured (\d+), \S+ s: level=(\d)", out)
+    assert len(listed) == 3, out
+    assert all(int(measured) == 3610990 + int(level) for _, measured, level in listed)
+    assert main(["show", "smacx_output/zip", "--json", "--trials"]) == 0
+    trials = json.loads(capsys.readouterr().out)["all_trials"]
+    assert [t["status"] for t in trials] == ["SUCCESS"] * 3
+    assert all(t["cost"] == [-(3610990 + t["config"]["level"])] for t in trials)
+    assert main(["show", "smacx_output/zip", "--json"]) == 0
+    assert "all_trials" not in json.loads(capsys.readouterr().out)
+    monkeypatch.chdir(tmp_path.parent)
+    assert main(["show", str(knobs)]) == 2
+    assert "is a knob file, whose run 'zip' is not in 'smacx_output'" in capsys.readouterr().err
