@@ -1065,6 +1065,29 @@ def test_a_smac_closed_after_its_users_client_with_nothing_running_says_nothing(
     assert smac.runhistory.n_finished == 2
 
 
+def test_workers_that_map_much_of_the_memory_limit_are_warned_of_here(
+    space: ConfigurationSpace, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A trial's process inherits its worker's address space, scattered data included: a
+    serial run warned of a limit below what its process maps, a dask run not, and every trial
+    ended MEMORYOUT (an audit's finding). The warning now comes in this process."""
+    from smacx.runners.serial import mapped_mb
+
+    base = max(mb for mb in client.run(mapped_mb).values() if mb is not None)
+    X, y = np.arange(2_000_000, dtype=float), [1]  # 16 MB: scattered, not inline
+    for limit, warned in ((int(4 * base) + 1000, False), (int(1.5 * base), True)):
+        sc = scenario(space, trial_memory_limit=limit)
+        caplog.clear()
+        with (
+            caplog.at_level("WARNING", logger="smacx"),
+            DaskParallelRunner(SerialRunner(uses_data, sc), dask_client=client) as runner,
+        ):
+            runner.submit_trial(trials(space, 1)[0], X=X, y=y)
+            runner.wait()
+        said = "but a dask worker already maps" in caplog.text
+        assert said is warned, (limit, base, caplog.text)
+
+
 def test_trial_cancelled_after_it_finished_is_never_reported(
     space: ConfigurationSpace, client: Client
 ) -> None:

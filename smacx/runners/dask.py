@@ -53,6 +53,7 @@ from smacx.runners.serial import (
     interrupts_are_failures,
     load_prctl,
     log_failure,
+    mapped_mb,
     picklable,
     results_logged_by_caller,
 )
@@ -369,6 +370,7 @@ class DaskParallelRunner(AbstractRunner):
         # Argument name -> (the object, the future of its scattered copy or None, what a task
         # gets for it: an _Inline or a _Scattered; see _scatter).
         self._scattered: dict[str, tuple[Any, Future[Any] | None, Any]] = {}
+        self._warned_of_memory: bool = False  # (see _warn_of_worker_memory)
         self._n_objects: int = 0
         self._restarts: list[threading.Thread] = []  # of workers that ran cancelled trials
         self._restart_lock: threading.Lock = threading.Lock()
@@ -546,6 +548,8 @@ class DaskParallelRunner(AbstractRunner):
         trial = _Trial(trial_info, dict(dask_data_to_scatter), attempts=1)
         # After a wait here the thread was freed just now, not when a result was last read.
         self._submit(trial, freed=time.monotonic() if waited else None)
+        if self._n_submitted == 1:
+            self._warn_of_worker_memory()
 
     def iter_results(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
         if not self._closed and (self._running or not self._closing):
@@ -1025,7 +1029,34 @@ class DaskParallelRunner(AbstractRunner):
             logger.info("Scattered %s again: %s", name or "the target runner", reason)
         arg = _Scattered(future.key)
         self._scattered[name] = (value, future, arg)
+        self._warn_of_worker_memory()
         return future, arg
+
+    def _warn_of_worker_memory(self) -> None:
+        """Warn, in this process, when a worker maps more than half of
+        ``trial_memory_limit`` (say after a large object was scattered to it): each trial's
+        process is forked from the worker and inherits that address space, so trials that fit
+        the limit end MEMORYOUT. The worker's own warning stays in its process's log."""
+        limit = getattr(self.single_worker, "memory_limit", None)
+        if limit is None or self._warned_of_memory:
+            return
+        try:
+            mapped = self._client.run(mapped_mb, on_error="return")
+        except Exception:  # (a cluster that is changing: the trials say so if they fail)
+            return
+        worst = max((mb for mb in mapped.values() if isinstance(mb, float)), default=0.0)
+        if worst < 0.5 * limit:
+            return
+        self._warned_of_memory = True
+        logger.warning(
+            "trial_memory_limit=%g MB, but a dask worker already maps %.0f MB of address "
+            "space (with the data scattered to it), which each trial's process inherits when "
+            "it is forked from the worker: the target's own Python code has %.0f MB left. "
+            "Raise the limit by that much, or load large data inside the target.",
+            limit,
+            worst,
+            max(limit - worst, 0.0),
+        )
 
     def _gather(
         self, futures: list[Future[Any]]

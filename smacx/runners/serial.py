@@ -250,7 +250,7 @@ class _Measured:
             result = self.fn(*args, **kwargs)
         except MemoryError as err:
             error = f"MemoryError: {err}" if str(err) else "MemoryError: an allocation failed"
-            mapped = _mapped_mb() if self.in_child and self.memory_limit is not None else None
+            mapped = mapped_mb() if self.in_child and self.memory_limit is not None else None
             if mapped is not None:
                 error += (
                     f"{'' if str(err) else ' under trial_memory_limit'} (trial_memory_limit="
@@ -309,7 +309,7 @@ def _inactive_hint(err: BaseException, config: Any) -> str:
     )
 
 
-def _mapped_mb() -> float | None:
+def mapped_mb() -> float | None:
     """Megabytes of address space this process maps (what ``trial_memory_limit`` limits in a
     trial's process); None if the system does not say."""
     import psutil
@@ -332,7 +332,7 @@ def _warn_of_inherited_memory(limit_mb: float) -> None:
     pid = os.getpid()
     if pid in _warned_of_memory:
         return
-    mapped = _mapped_mb()
+    mapped = mapped_mb()
     if mapped is None or mapped < 0.5 * limit_mb:
         return
     _warned_of_memory.add(pid)
