@@ -675,6 +675,9 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
             incumbent = smac.optimize()
             cost = smac.incumbent_cost
             trials = {} if incumbent is None else smac.runhistory.get_trial_values(incumbent)
+            # (with a budget range, the runs at its highest budget, which its cost is of)
+            top = max((k.budget for k in trials if k.budget is not None), default=None)
+            trials = {k: v for k, v in trials.items() if k.budget == top}
             failed = sum(not finite_costs(v.costs()) for v in trials.values())
             _warn_if_all_equal(smac.runhistory, workload.target, log)
     except TargetCrashedError as err:

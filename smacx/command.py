@@ -25,6 +25,7 @@ A knob file (TOML, or the same keys as JSON)::
     # instances = ["small.cnf", "big.cnf"]  # raced over these; the command then uses {instance}
     # race = "hyperband"               # with instances: Hyperband over them (default "racing")
     # aggregate = "median"             # how repeats combine (default "mean")
+    # budget = [1, 27]                 # Hyperband runs the command at {budget} in this range
 
     [knobs]
     threads = { type = "integer", range = [1, 64], log = true, default = 8 }
@@ -279,7 +280,7 @@ class CommandTarget:
             raw.update(
                 seed=str(seed),
                 instance=_text(instance),
-                budget=_text(budget),
+                budget=_text(_whole(budget)),
                 trial_dir=trial_dir,
             )
             while True:
@@ -832,6 +833,8 @@ class Workload:
         aggregate: How racing combines a configuration's repeated measurements: ``"mean"``,
             or ``"median"``, which one slow outlier (a timing disturbed by another program)
             does not move.
+        budget: The lowest and highest ``{budget}`` (a cheap low fidelity, such as fewer
+            iterations of a benchmark) that Hyperband runs configurations at; None: none.
     """
 
     configspace: ConfigurationSpace
@@ -845,6 +848,7 @@ class Workload:
     baseline: bool = False
     race: Literal["racing", "hyperband"] = "racing"
     aggregate: Literal["mean", "median"] = "mean"
+    budget: tuple[float, float] | None = None
 
     def scenario(self, **overrides: Any) -> Scenario:
         """The :class:`~smacx.Scenario` of the workload; ``overrides`` replace its fields
@@ -860,6 +864,8 @@ class Workload:
         }
         if self.instances:
             fields["instances"] = list(self.instances)
+        if self.budget is not None:
+            fields["min_budget"], fields["max_budget"] = self.budget
         fields.update(overrides)
         result = self.target.result
         if fields["n_workers"] > 1 and result != "stdout" and "{trial_dir}" not in result:
@@ -915,7 +921,7 @@ class Workload:
 _FILE_KEYS = {
     "command", "result", "pattern", "goal", "repeats", "timeout", "memory", "n_trials", "workers",
     "hosts", "launcher", "workdir", "env", "knobs", "space", "name", "instances", "race",
-    "aggregate",
+    "aggregate", "budget",
 }  # fmt: skip
 
 
@@ -1007,10 +1013,39 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         raise fail("name", RUN_NAME)
     if instances and "{instance}" not in data["command"] + data.get("result", ""):
         raise fail("instances", "used as {instance} in the command when given")
-    race = data.get("race", "racing")
+    budget = data.get("budget")
+    uses_budget = "{budget}" in data["command"] + data.get("result", "")
+    if budget is not None:
+        if (
+            not isinstance(budget, list)
+            or len(budget) != 2
+            or not all(type(b) in (int, float) and math.isfinite(b) for b in budget)
+            or not 0 < budget[0] < budget[1]
+        ):
+            raise fail("budget", "[low, high], two numbers with 0 < low < high")
+        if not uses_budget:
+            raise fail("budget", "used as {budget} in the command when given")
+        if instances:
+            raise fail(
+                "budget",
+                "absent with instances: Hyperband races either on budgets or on instances",
+            )
+    elif uses_budget:
+        raise ScenarioError(
+            f"knob file {str(file)!r}: the command uses {{budget}}, but the file gives no "
+            "budget range; add budget = [low, high] (say, iterations or seconds of a "
+            "benchmark), which Hyperband runs configurations at."
+        )
+    race = data.get("race", "hyperband" if budget is not None else "racing")
     if race not in ("racing", "hyperband"):
         raise fail("race", "'racing' or 'hyperband'")
-    if race == "hyperband" and max(len(instances), 1) * data.get("repeats", 1) < 2:
+    if budget is not None and race != "hyperband":
+        raise fail("race", "'hyperband' (the default) with a budget range")
+    if (
+        race == "hyperband"
+        and budget is None
+        and max(len(instances), 1) * data.get("repeats", 1) < 2
+    ):
         raise fail(
             "race",
             "'racing' without instances or repeats: Hyperband races on instances (and "
@@ -1061,6 +1096,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         or any(isinstance(spec, dict) and "default" in spec for spec in data["knobs"].values()),
         race=race,
         aggregate=aggregate,
+        budget=None if budget is None else (float(budget[0]), float(budget[1])),
     )
 
 
@@ -1267,6 +1303,13 @@ def _shell_state_after(text: str, state: str, first: bool) -> str:
         elif char == "#" and not state and (text[i - 1] in " \t\n;&|(" if i else first):
             state = "#"
     return state
+
+
+def _whole(value: float | None) -> float | int | None:
+    """A budget as a command takes it: a whole number without ``.0`` (``3``, not ``3.0``)."""
+    if value is not None and float(value).is_integer():
+        return int(value)
+    return value
 
 
 def _text(value: object) -> str:

@@ -272,6 +272,16 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
          r"aggregate must be 'mean' or 'median'"),
         ("command = 'echo'\naggregate = 'median'\nrace = 'hyperband'\nrepeats = 3\n"
          "[knobs]\nx = {type='float', range=[0, 1]}", r"aggregate must be 'mean' with race"),
+        ("command = 'echo {budget}'\nbudget = [3, 1]\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"budget must be \[low, high\], two numbers with 0 < low < high"),
+        ("command = 'echo'\nbudget = [1, 9]\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"budget must be used as \{budget\} in the command"),
+        ("command = 'echo {budget}'\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"uses \{budget\}, but the file gives no budget range; add budget = \[low, high\]"),
+        ("command = 'echo {budget} {instance}'\nbudget = [1, 9]\ninstances = ['a', 'b']\n"
+         "[knobs]\nx = {type='float', range=[0, 1]}", r"budget must be absent with instances"),
+        ("command = 'echo {budget}'\nbudget = [1, 9]\nrace = 'racing'\n"
+         "[knobs]\nx = {type='float', range=[0, 1]}", r"race must be 'hyperband' \(the default\)"),
         ("command = 'echo'", r"either a \[knobs\] table or space"),
         ("command = 'echo'\n[knobs", r"is not valid TOML"),
     ],
@@ -420,6 +430,32 @@ def test_smacx_run_optimizes_a_knob_file_and_continues_it(
     assert report["trials"] == {"SUCCESS": 20}
     assert main(["run", str(tmp_path / "missing.toml")]) == 1
     assert "cannot read it" in capsys.readouterr().err
+
+
+def test_a_knob_files_budget_range_runs_hyperband_on_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """{budget} was always empty from a knob file (a CLI audit's finding): budget = [low, high]
+    runs Hyperband over that range, and the command gets whole budgets as whole numbers."""
+    file = tmp_path / "hb.toml"
+    file.write_text(
+        'command = "echo $(( ({x} - 30) * ({x} - 30) + 27 / {budget} ))"\nbudget = [1, 27]\n'
+        'n_trials = 40\n[knobs]\nx = { type = "integer", range = [0, 60] }\n'
+    )
+    w = load_workload(file)
+    sc = w.scenario(output_directory=None)
+    assert (sc.min_budget, sc.max_budget, w.race) == (1.0, 27.0, "hyperband")
+    assert type(w.intensifier()).__name__ == "Hyperband"
+    x = w.configspace.get_default_configuration()["x"]
+    assert w.target(w.configspace.get_default_configuration(), seed=0, budget=3.0) == (
+        (x - 30) ** 2 + 9
+    )
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main(args) == 0
+    assert re.search(r"minimum \d+ \(mean of 1 run\)", capsys.readouterr().out)
+    assert main(["show", str(tmp_path / "runs" / "hb"), "--json", "--trials"]) == 0
+    budgets = Counter(t["budget"] for t in json.loads(capsys.readouterr().out)["all_trials"])
+    assert set(budgets) == {1.0, 3.0, 9.0, 27.0} and budgets[1.0] > budgets[27.0]
 
 
 def test_smacx_run_prints_the_incumbents_cost_without_its_failed_repeats(
