@@ -685,7 +685,9 @@ _OUTPUT_GRACE_SECONDS = 0.5
 def _without_holders(proc: subprocess.Popen[str], command: str) -> subprocess.CompletedProcess[str]:
     """The result of ``proc``, whose shell has ended while processes it started in the
     background still hold its output open (which ``communicate`` would wait for): kill those
-    processes and their descendants, then read the rest of the output."""
+    processes and their descendants, then read the rest of the output. Where the system does
+    not show who holds a pipe (no ``/proc``), or a holder is not this user's, the output is
+    read when they let go of it, as before."""
     import psutil
 
     holders = _pipe_holders([proc.stdout, proc.stderr])
@@ -694,13 +696,7 @@ def _without_holders(proc: subprocess.Popen[str], command: str) -> subprocess.Co
             _kill_tree(psutil.Process(pid))
     if holders:
         logger.debug("Killed %d process(es) left holding the output of: %s", len(holders), command)
-    try:
-        out, err = proc.communicate(timeout=2.0)
-    except subprocess.TimeoutExpired as expired:  # (a holder this system does not show)
-        out, err = (_decoded(x) for x in (expired.output, expired.stderr))
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+    out, err = proc.communicate()  # (what the earlier, timed-out calls read is kept)
     return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
