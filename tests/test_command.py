@@ -893,7 +893,7 @@ def ssh_server(tmp_path: Path) -> Iterator[str]:
 
 
 def test_trials_run_on_hosts_over_a_real_ssh_connection(
-    ssh_server: str, tmp_path: Path, host_marks: Path
+    ssh_server: str, tmp_path: Path, host_marks: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The system's ssh client, a real SSH server: the command reaches the host as one quoted
     string, runs in ``workdir`` there, and its values stay single words; a run spreads its
@@ -922,6 +922,7 @@ def test_trials_run_on_hosts_over_a_real_ssh_connection(
     incumbent = smac.optimize()
     assert incumbent is not None and incumbent["n"] == 2
     assert smac.runhistory.status_counts() == {"SUCCESS": 8}
+    monkeypatch.setattr(command_module, "HOST_RETRY_SECONDS", 1.0)  # (30 s by default)
     refused = "ssh -p 1 -o BatchMode=yes -o ConnectTimeout=5 {host}"  # nothing listens there
     failing = CommandTarget("true", hosts=(f"{tmp_path.name}@127.0.0.1",), launcher=refused)
     with pytest.raises(CommandError, match=r"(?s)could reach none .*Connection refused"):
