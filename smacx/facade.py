@@ -361,12 +361,14 @@ class SMAC:
         self._lock = threading.RLock()
         if overwrite and self._stored:
             # The settings' own checks (budgets, brackets) on a history in memory, so that an
-            # error leaves the stored run as it was rather than after the wipe.
-            settings.build(
-                scenario,
-                self.selector,
-                RunHistory(scenario.configspace, objectives=scenario.objectives),
-            )
+            # error leaves the stored run as it was rather than after the wipe; what the
+            # build logs, the real one below logs again.
+            with _unlogged_in_this_thread():
+                settings.build(
+                    scenario,
+                    self.selector,
+                    RunHistory(scenario.configspace, objectives=scenario.objectives),
+                )
         store = self._open_storage(overwrite)
         try:
             self.runhistory = RunHistory(
@@ -1855,6 +1857,22 @@ class SMAC:
 #: Seconds after which a trial claimed by a process on another host that stopped renewing its
 #: lease (it died) may be run by another process; see :class:`~smacx.RunHistory`.
 LEASE_SECONDS = 300.0
+
+
+@contextlib.contextmanager
+def _unlogged_in_this_thread() -> Iterator[None]:
+    """Drop the ``"smacx"`` logger's records made by this thread while the block runs (those
+    of other threads pass)."""
+    here = threading.get_ident()
+
+    def other_threads(record: logging.LogRecord) -> bool:
+        return record.thread != here
+
+    logger.addFilter(other_threads)
+    try:
+        yield
+    finally:
+        logger.removeFilter(other_threads)
 
 
 #: Fields of ``Scenario.identity()`` that a continued run may change (see RESUMABLE_FIELDS).

@@ -5,6 +5,7 @@ import math
 import random
 import warnings
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -861,3 +862,23 @@ def test_settings_that_leave_no_stage_to_halve_are_warned_of(
         if scenario["min_budget"] != 5:
             SMAC(sc, f, intensifier=Hyperband(eta=2))
         SMAC(sc, f, intensifier=SuccessiveHalving(eta=2, bracket=0))
+
+
+def test_overwriting_a_run_describes_its_brackets_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """overwrite=True checks the settings on a history in memory before the wipe; that check
+    logged the brackets too, so the line came twice (an audit's finding)."""
+    from smacx import SMAC, Hyperband, Scenario
+
+    sc = Scenario(
+        ConfigurationSpace({"x": (0.0, 1.0)}),
+        n_trials=3,
+        output_directory=tmp_path,
+        min_budget=1,
+        max_budget=9,
+    )
+    SMAC(sc, intensifier=Hyperband(), progress=False).close()
+    with caplog.at_level("INFO", logger="smacx"):
+        SMAC(sc, intensifier=Hyperband(), progress=False, overwrite=True).close()
+    assert caplog.text.count("hyperband: budgets") == 1
