@@ -610,6 +610,9 @@ def _run(
         # (known to the watchdog before the command starts: a run killed meanwhile ends it)
         watchdog.guard(token)
         env = {**(os.environ if env is None else env), "SMACX_TRIAL": token}
+    # What the command's processes carry in their environment (a trial under limits passes
+    # its own on): the mark of those that may be killed for holding its output.
+    mark = token if token is not None else os.environ.get("SMACX_TRIAL")
     with subprocess.Popen(
         command,
         shell=True,
@@ -626,13 +629,8 @@ def _run(
             root = psutil.Process(proc.pid)
         try:
             if memory_limit is None:
-                while True:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        out, err = proc.communicate(timeout=_OUTPUT_GRACE_SECONDS)
-                        return subprocess.CompletedProcess(command, proc.returncode, out, err)
-                    if proc.poll() is not None:
-                        return _without_holders(proc, command)
-            return _measured(proc, root, command, memory_limit)
+                return _read_output(proc, command, mark)
+            return _measured(proc, root, command, memory_limit, mark)
         except BaseException:  # (an interrupt: the command ends, as with subprocess.run)
             if proc.poll() is None:
                 if root is not None:
@@ -641,8 +639,25 @@ def _run(
             raise
 
 
+def _read_output(
+    proc: subprocess.Popen[str], command: str, mark: str | None
+) -> subprocess.CompletedProcess[str]:
+    """Wait for ``proc``'s output, and at most ``_OUTPUT_GRACE_SECONDS`` beyond the end of its
+    shell (see :func:`_without_holders`)."""
+    ended: float | None = None  # (when the shell was first seen ended, output still open)
+    while True:
+        try:
+            out, err = proc.communicate(timeout=_OUTPUT_POLL_SECONDS)
+            return subprocess.CompletedProcess(command, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            if proc.poll() is not None:
+                ended = time.monotonic() if ended is None else ended
+                if time.monotonic() - ended >= _OUTPUT_GRACE_SECONDS:
+                    return _without_holders(proc, command, mark)
+
+
 def _measured(
-    proc: subprocess.Popen[str], root: Any, command: str, memory_limit: float
+    proc: subprocess.Popen[str], root: Any, command: str, memory_limit: float, mark: str | None
 ) -> subprocess.CompletedProcess[str]:
     """Wait for ``proc`` (``root``: its ``psutil.Process``), measuring its processes' memory
     every ``MEMORY_POLL_SECONDS``, or less often where a measurement takes long (it reads
@@ -657,7 +672,7 @@ def _measured(
             if proc.poll() is not None:
                 ended = time.perf_counter() if ended is None else ended
                 if time.perf_counter() - ended >= _OUTPUT_GRACE_SECONDS:
-                    return _without_holders(proc, command)
+                    return _without_holders(proc, command, mark)
         start = time.perf_counter()
         held = _resident_mb(root) if root is not None else 0.0
         interval = max(MEMORY_POLL_SECONDS, 50.0 * (time.perf_counter() - start))
@@ -681,16 +696,25 @@ def _measured(
 #: that hold it (what the command left in the background, ``sleep 60 & echo 1``) are killed.
 _OUTPUT_GRACE_SECONDS = 0.5
 
+#: Seconds between two looks at whether a command's shell has ended while its output is open.
+_OUTPUT_POLL_SECONDS = 0.1
 
-def _without_holders(proc: subprocess.Popen[str], command: str) -> subprocess.CompletedProcess[str]:
+
+def _without_holders(
+    proc: subprocess.Popen[str], command: str, mark: str | None
+) -> subprocess.CompletedProcess[str]:
     """The result of ``proc``, whose shell has ended while processes it started in the
     background still hold its output open (which ``communicate`` would wait for): kill those
-    processes and their descendants, then read the rest of the output. Where the system does
-    not show who holds a pipe (no ``/proc``), or a holder is not this user's, the output is
-    read when they let go of it, as before."""
+    processes and their descendants, then read the rest of the output.
+
+    Only processes that hold a pipe's writing end and carry ``mark`` (``SMACX_TRIAL``, which
+    the command's processes inherit) count: a process forked meanwhile by another thread of
+    this one (another trial's) may hold a copy of the pipes too. Where the system does not
+    show who holds a pipe (no ``/proc``), or there is no mark, the output is read when its
+    holders let go of it, as before."""
     import psutil
 
-    holders = _pipe_holders([proc.stdout, proc.stderr])
+    holders = _pipe_holders([proc.stdout, proc.stderr], mark) if mark else []
     for pid in holders:
         with contextlib.suppress(psutil.Error):
             _kill_tree(psutil.Process(pid))
@@ -700,15 +724,17 @@ def _without_holders(proc: subprocess.Popen[str], command: str) -> subprocess.Co
     return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
-def _pipe_holders(streams: Sequence[Any]) -> list[int]:
-    """Pids of this user's other processes that hold an end of the pipes ``streams`` are
-    read from (their ``fileno``); empty where ``/proc`` does not show open files."""
+def _pipe_holders(streams: Sequence[Any], mark: str) -> list[int]:
+    """Pids of this user's other processes that hold the writing end of a pipe that
+    ``streams`` read from (their ``fileno``) and carry ``SMACX_TRIAL=mark`` in their
+    environment; empty where ``/proc`` does not show open files."""
     inodes = set()
     for stream in streams:
         with contextlib.suppress(AttributeError, OSError, ValueError):
             inodes.add(f"pipe:[{os.fstat(stream.fileno()).st_ino}]")
     if not inodes or not os.path.isdir("/proc/self/fd"):
         return []
+    marked = f"SMACX_TRIAL={mark}".encode()
     holders = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -718,12 +744,25 @@ def _pipe_holders(streams: Sequence[Any]) -> list[int]:
         except OSError:  # (another user's, or gone)
             continue
         with fds:
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    if os.readlink(fd.path) in inodes:
-                        holders.append(int(entry.name))
-                        break
+            writes = any(_writes_to(entry.name, fd.name, fd.path, inodes) for fd in fds)
+        if writes:
+            with contextlib.suppress(OSError), open(f"/proc/{entry.name}/environ", "rb") as env:
+                if marked in env.read().split(b"\0"):
+                    holders.append(int(entry.name))
     return holders
+
+
+def _writes_to(pid: str, fd: str, path: str, inodes: set[str]) -> bool:
+    """Whether descriptor ``fd`` of process ``pid`` (at ``path`` in ``/proc``) is open for
+    writing on one of the pipes ``inodes``."""
+    try:
+        if os.readlink(path) not in inodes:
+            return False
+        with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+            flags = next(line for line in info if line.startswith("flags:")).split()[1]
+    except (OSError, StopIteration, IndexError):
+        return False
+    return int(flags, 8) & 0o3 in (0o1, 0o2)  # O_WRONLY or O_RDWR
 
 
 def _resident_mb(root: Any) -> float:
