@@ -465,7 +465,8 @@ class CommandTarget:
         another trial could not reach in the last ``HOST_DOWN_SECONDS``, unless no other is
         left: a mark is a hint (it may be an earlier run's, or the host back up). Once this
         trial could reach none of the hosts, it tries them all again, less and less often,
-        for ``HOST_RETRY_SECONDS``, so that a network blip does not fail it.
+        for ``HOST_RETRY_SECONDS`` (at most half of ``remote_timeout``, so that it fails for
+        this reason within its time limit), so that a network blip does not fail it.
 
         Raises:
             CommandError: This trial could reach no host for ``HOST_RETRY_SECONDS``.
@@ -473,21 +474,25 @@ class CommandTarget:
         if not self.hosts:
             yield None
             return
+        # Within the trial's time limit (the knob file's timeout is also remote_timeout), so
+        # that a trial that reaches no host fails for that reason, never as a TIMEOUT.
+        retry = HOST_RETRY_SECONDS
+        if self.remote_timeout is not None:
+            retry = min(retry, self.remote_timeout / 2)
         while True:
             untried = [h for h in self.hosts if h not in tries.failed]
             left = [h for h in untried if not _is_down(h)] or untried
             if not left:
                 now = time.monotonic()
                 tries.since = now if tries.since is None else tries.since
-                if now - tries.since >= HOST_RETRY_SECONDS:
+                if now - tries.since >= retry:
                     tried = "; ".join(f"{h}:{why}" for h, why in tries.failed.items())
                     check = self.launcher.format_map({"host": shlex.quote(self.hosts[0])})
                     raise CommandError(
-                        f"the launcher could reach none of the hosts, tried for "
-                        f"{HOST_RETRY_SECONDS:g} s (last: {tried}). Check that `{check} true` "
-                        "works."
+                        f"the launcher could reach none of the hosts, tried for {retry:g} s "
+                        f"(last: {tried}). Check that `{check} true` works."
                     )
-                time.sleep(min(tries.pause, HOST_RETRY_SECONDS - (now - tries.since)))
+                time.sleep(min(tries.pause, retry - (now - tries.since)))
                 tries.pause *= 2
                 tries.failed.clear()
                 continue

@@ -694,6 +694,14 @@ def test_a_host_the_launcher_cannot_reach_is_left_for_another(
                        r"down-\d: \(it printed nothing\); down-\d"):  # fmt: skip
         nowhere(config(space), seed=0)
     assert 1.0 <= time.monotonic() - start < 5.0
+    # within the time limit, so that the trial fails for this reason, not as a TIMEOUT (a
+    # review's finding: a knob file's timeout of 3 s ended every such trial TIMEOUT)
+    monkeypatch.setattr(command_module, "HOST_RETRY_SECONDS", 30.0)
+    limited = dataclasses.replace(nowhere, remote_timeout=1)
+    start = time.monotonic()
+    with pytest.raises(CommandError, match=r"could reach none of the hosts, tried for 0.5 s"):
+        limited(config(space), seed=0)
+    assert time.monotonic() - start < 3.0
     own = CommandTarget("echo ran; exit 255", hosts=("up-1",), launcher=launcher)
     with pytest.raises(CommandError, match=r"on up-1 exited with status 255: .*\n    ran"):
         own(config(space), seed=0)
