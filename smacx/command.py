@@ -140,6 +140,10 @@ class CommandTarget:
             address space a program only reserves (as Java and Go runtimes do). Commands
             here only: a host's memory is not measured from this machine.
             :func:`load_workload` sets the knob file's ``memory``.
+        whole_budgets: Round ``{budget}`` to a whole number (at least 1) for a command that
+            takes a count, such as iterations: Hyperband's budgets are ``max_budget / 3**k``,
+            whole only when the range is a power of 3. :func:`load_workload` sets it when
+            both ends of the knob file's ``budget`` are whole numbers.
     """
 
     command: str
@@ -153,6 +157,7 @@ class CommandTarget:
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     remote_timeout: float | None = None
     memory_limit: float | None = None
+    whole_budgets: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.command, str) or not self.command.strip():
@@ -280,7 +285,7 @@ class CommandTarget:
             raw.update(
                 seed=str(seed),
                 instance=_text(instance),
-                budget=_text(_whole(budget)),
+                budget=_text(_whole(budget, self.whole_budgets)),
                 trial_dir=trial_dir,
             )
             while True:
@@ -1119,6 +1124,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             remote_timeout=None if timeout is None else float(timeout),
             env=env,
             memory_limit=None if memory is None else float(memory),
+            whole_budgets=budget is not None and all(type(b) is int for b in budget),
         )
         target.check(space)
     except ScenarioError as err:
@@ -1345,11 +1351,14 @@ def _shell_state_after(text: str, state: str, first: bool) -> str:
     return state
 
 
-def _whole(value: float | None) -> float | int | None:
-    """A budget as a command takes it: a whole number without ``.0`` (``3``, not ``3.0``)."""
-    if value is not None and float(value).is_integer():
-        return int(value)
-    return value
+def _whole(value: float | None, rounded: bool = False) -> float | int | None:
+    """A budget as a command takes it: a whole number without ``.0`` (``3``, not ``3.0``);
+    ``rounded``: any budget rounded to a whole number, at least 1."""
+    if value is None:
+        return None
+    if rounded:
+        return max(1, round(value))
+    return int(value) if float(value).is_integer() else value
 
 
 def _text(value: object) -> str:

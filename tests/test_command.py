@@ -457,6 +457,20 @@ def test_a_knob_files_budget_range_runs_hyperband_on_it(
     args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
     assert main(args) == 0
     assert re.search(r"minimum \d+ \(mean of 1 run\)", capsys.readouterr().out)
+    # whole ends: a whole {budget}, though Hyperband's budgets are 100 / 3**k (a review's
+    # finding: `seq {budget}` got 1.2345679012345678)
+    count = tmp_path / "count.toml"
+    count.write_text(
+        'command = "seq {budget} | wc -l"\nbudget = [1, 100]\n'
+        '[knobs]\nx = { type = "integer", range = [0, 60] }\n'
+    )
+    counted = load_workload(count).target
+    default = w.configspace.get_default_configuration()
+    for budget, expected in ((1.2345679012345678, 1.0), (3.7037, 4.0), (100.0, 100.0)):
+        assert counted(default, seed=0, budget=budget) == expected
+    count.write_text(count.read_text().replace("[1, 100]", "[0.5, 100]"))
+    assert not load_workload(count).target.whole_budgets  # (a fractional end: as it is)
+    assert CommandTarget("echo {budget}")(default, seed=0, budget=3.5) == 3.5
     assert main(["show", str(tmp_path / "runs" / "hb"), "--json", "--trials"]) == 0
     budgets = Counter(t["budget"] for t in json.loads(capsys.readouterr().out)["all_trials"])
     assert set(budgets) == {1.0, 3.0, 9.0, 27.0} and budgets[1.0] > budgets[27.0]
