@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -59,6 +60,24 @@ from smacx.trial import StatusType
 __all__ = ["main", "run_report"]
 
 
+def _name_in(path: Path) -> str | None:
+    """The run name of a knob file that cannot be loaded: its ``name`` key if it can be read,
+    else its stem; None if the file is no table of keys at all."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return data["name"] if isinstance(data.get("name"), str) else path.stem
+
+
 #: Where ``smacx run`` stores its runs without ``--output-dir``.
 _DEFAULT_OUTPUT = "smacx_output"
 
@@ -71,9 +90,9 @@ def _find_database(path: Path) -> Path:
         from smacx.command import load_workload
 
         try:
-            name = load_workload(path).name
-        except ScenarioError:
-            name = None
+            name: str | None = load_workload(path).name
+        except ScenarioError:  # (edited since: its name key, or the stem, as smacx run took it)
+            name = _name_in(path)
         if name is not None:
             found = Path(_DEFAULT_OUTPUT) / name / DATABASE_NAME
             if found.is_file():
@@ -264,6 +283,8 @@ def _print_trials(trials: list[dict[str, Any]], maximized: bool) -> None:
         cost = trial["cost"]
         if trial["status"] == "RUNNING":
             shown = "running"
+        elif not all(c is not None and math.isfinite(c) for c in cost):
+            shown = "no measurement" if maximized else f"cost {cost}"
         elif maximized and len(cost) == 1:
             shown = f"measured {-cost[0]:.10g}"
         else:
@@ -713,7 +734,8 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
     runs = len(trials) - failed
     failures = f"; {failed} more failed" if failed else ""
     print(f"best of {args.knobs}: {'maximum' if workload.target.maximize else 'minimum'} "
-          f"{value:.10g} (mean of {runs} run{'s' if runs != 1 else ''}{failures})")  # fmt: skip
+          f"{value:.10g} ({workload.aggregate} of {runs} run{'s' if runs != 1 else ''}"
+          f"{failures})")  # fmt: skip
     for name, setting in sorted(dict(incumbent).items()):
         print(f"    {name} = {setting!r}")
     print(f"run stored in {where}; `smacx show {where}` summarizes it")

@@ -395,7 +395,7 @@ class CommandTarget:
                 fix = (
                     "put 2>&1 before the command's > redirection, as in "
                     "`prog 2>&1 >/dev/null`, to read that"
-                    if re.search(r"(?<![0-9&<>])>(?!&)", self.command)
+                    if re.search(r"(?:(?<![0-9&<>])|(?<![0-9])1)>(?!&)", self.command)
                     else "add 2>&1 to the command to read that"
                 )
                 raise CommandError(

@@ -401,6 +401,15 @@ class InitialDesign:
                 continue
             try:
                 values = {name: plain_value(value) for name, value in config.items()}
+                for name, value in values.items():
+                    # (3.0 for an integer, as JSON or pandas give it: ConfigSpace keeps the
+                    # float, and the same point would be a second configuration)
+                    if (
+                        isinstance(configspace.get(name), IntegerHyperparameter)
+                        and isinstance(value, float)
+                        and value.is_integer()
+                    ):
+                        values[name] = int(value)
                 extra.append(Configuration(configspace, values=values))
             except (ValueError, TypeError, KeyError) as error:
                 reason = " ".join(str(error).split())

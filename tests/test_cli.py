@@ -585,6 +585,10 @@ def test_show_lists_every_trial_and_finds_a_knob_files_run(
     assert all(t["cost"] == [-(3610990 + t["config"]["level"])] for t in trials)
     assert main(["show", "smacx_output/zip", "--json"]) == 0
     assert "all_trials" not in json.loads(capsys.readouterr().out)
+    # a knob file edited since (a typo'd key) still stands for its run (a review's finding)
+    knobs.write_text(knobs.read_text() + "treads = 4\n")
+    assert main(["show", str(knobs)]) == 0
+    assert "smacx_output/zip" in capsys.readouterr().out
     monkeypatch.chdir(tmp_path.parent)
     assert main(["show", str(knobs)]) == 2
     assert "is a knob file, whose run 'zip' is not in 'smacx_output'" in capsys.readouterr().err

@@ -494,6 +494,20 @@ def test_smacx_run_prints_the_incumbents_cost_without_its_failed_repeats(
     x = int(re.search(r"x = (\d+)", out).group(1))  # type: ignore[union-attr]
     assert float(best.group(1)) == x  # every digit, not 1.23457e+06
     assert int(best.group(2)) >= 1 and int(best.group(3)) >= 1
+    # the median named as such, and a failed trial of a maximized run is no measurement (a
+    # review's findings: "(mean of 3 runs)" for a median, and "measured -inf")
+    file.write_text(
+        file.read_text().replace(
+            "repeats = 3", 'repeats = 3\ngoal = "maximize"\naggregate = "median"'
+        )
+    )
+    assert main([*args, "--keep-going", "--name", "flaky-max"]) == 0
+    assert re.search(
+        r"maximum \d+ \(median of \d+ runs?; \d+ more failed\)", capsys.readouterr().out
+    )
+    assert main(["show", str(tmp_path / "runs" / "flaky-max"), "--trials"]) == 0
+    listed = capsys.readouterr().out
+    assert "CRASHED, no measurement" in listed and "-inf" not in listed
 
 
 def test_smacx_run_warns_when_a_continued_run_runs_elsewhere_or_with_other_env(
@@ -565,6 +579,9 @@ def test_a_command_that_prints_only_to_stderr_is_told_so(space: ConfigurationSpa
         redirected(config(space), seed=0)
     fixed = CommandTarget("(echo 'took 5 ms' >&2; echo log) 2>&1 >/dev/null")
     assert fixed(config(space), seed=0) == 5.0
+    explicit = CommandTarget("(echo 'took 5 ms' >&2; echo log) 1>/dev/null")
+    with pytest.raises(CommandError, match=r"put 2>&1 before the command's > redirection"):
+        explicit(config(space), seed=0)
 
 
 def test_a_result_file_left_by_an_earlier_trial_is_not_read(

@@ -233,6 +233,19 @@ def test_additional_configs_may_be_dicts(space: ConfigurationSpace) -> None:
     assert configs[0].config_space == space
 
 
+def test_a_whole_float_for_an_integer_in_a_dict_is_an_integer() -> None:
+    """JSON and pandas give 3.0: ConfigSpace kept the float, a target got n=3.0 (range()
+    raised), and the same point became a second configuration (a review's finding)."""
+    cs = ConfigurationSpace({"n": (1, 9), "x": (0.0, 1.0)}, seed=0)
+    [config] = InitialDesign(n_configs=1, additional_configs=[{"n": 3.0, "x": 1.0}]).select(
+        cs, 100, 0
+    )
+    assert type(config["n"]) is int and config["n"] == 3 and type(config["x"]) is float
+    assert config == Configuration(cs, values={"n": 3, "x": 1.0})
+    with pytest.raises(ScenarioError, match=r"additional_configs\[0\].*not allowed"):
+        InitialDesign(additional_configs=[{"n": 3.5, "x": 1.0}]).select(cs, 100, 0)
+
+
 @pytest.mark.parametrize(
     ("values", "reason"),
     [

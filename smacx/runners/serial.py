@@ -311,9 +311,12 @@ def _inactive_hint(err: BaseException, config: Any) -> str:
 
 def mapped_mb() -> float | None:
     """Megabytes of address space this process maps (what ``trial_memory_limit`` limits in a
-    trial's process); None if the system does not say."""
+    trial's process, on Linux); None if the system does not say, or elsewhere (macOS counts
+    hundreds of GB of address space for any process, which no limit there bounds)."""
     import psutil
 
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         return float(psutil.Process().memory_info().vms) / 2**20
     except psutil.Error:  # pragma: no cover
