@@ -118,7 +118,9 @@ class CommandTarget:
         hosts: Run on these hosts through ``launcher`` (ssh by default), at most one trial
             per host at a time among this machine's workers; empty: run here. A host the
             launcher cannot reach (status 255 before the command started) hands the trial to
-            another, and this machine's trials leave it alone for ``HOST_DOWN_SECONDS``.
+            another, and this machine's trials leave it alone for ``HOST_DOWN_SECONDS`` while
+            another host is up; a trial that reaches none tries them all again for
+            ``HOST_RETRY_SECONDS`` (at most half of ``remote_timeout``) before it fails.
         launcher: How a command reaches ``{host}``: the remote command is appended, quoted.
         workdir: Folder the command runs in (here, and ``cd`` to it on a host).
         trial_root: Folder under which each trial's ``{trial_dir}`` is made and kept, for a
