@@ -179,7 +179,8 @@ def run_report(
         five ``config_ids``); with ``list_trials``, ``all_trials``: every trial in the order
         they started, each with its ``config_id``, ``config``, ``instance``, ``seed``,
         ``budget``, ``status``, ``cost`` (one per objective; for a maximized measurement, the
-        measurement is its negative) and ``time`` (seconds).
+        measurement is its negative), ``time`` (seconds) and, for a trial that failed, the
+        ``reason`` (its error on one line).
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -270,6 +271,9 @@ def run_report(
                 "status": r.value.status.name,
                 "cost": r.value.costs(),
                 "time": r.value.time,
+                "reason": None
+                if r.value.status in (StatusType.SUCCESS, StatusType.RUNNING)
+                else " ".join(str(r.value.additional_info.get("error", "")).split()) or None,
             }
             for r in sorted(records, key=lambda r: r.value.starttime)
         ]
@@ -284,7 +288,7 @@ def _print_trials(trials: list[dict[str, Any]], maximized: bool) -> None:
         if trial["status"] == "RUNNING":
             shown = "running"
         elif not all(c is not None and math.isfinite(c) for c in cost):
-            shown = "no measurement" if maximized else f"cost {cost}"
+            shown = "no measurement" if maximized else f"cost {cost[0] if len(cost) == 1 else cost}"
         elif maximized and len(cost) == 1:
             shown = f"measured {-cost[0]:.10g}"
         else:
@@ -297,6 +301,8 @@ def _print_trials(trials: list[dict[str, Any]], maximized: bool) -> None:
         values = ", ".join(f"{k}={v!r}" for k, v in sorted((trial["config"] or {}).items()))
         print(f"    config {trial['config_id']}{key}: {trial['status']}, {shown}, "
               f"{trial['time']:.3g} s: {values}")  # fmt: skip
+        if trial.get("reason"):
+            print(f"        {trial['reason']:.300}")
 
 
 #: How many reasons for failed trials ``smacx show`` prints (``--json`` gives them all).
@@ -334,6 +340,8 @@ def _print_report(report: dict[str, Any]) -> None:
     incumbent = report["incumbent"]
     if incumbent is None:
         print("incumbent:  none yet (it needs successful trials; crashes never count)")
+        if "all_trials" in report:
+            _print_trials(report["all_trials"], maximized)
         return
     cost = incumbent["cost"]
     measured = f"measured {-cost[0]:.10g}, " if maximized and len(cost) == 1 else ""
@@ -466,6 +474,8 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          "Of the knob file, only n_trials, workers, timeout and memory may change when a run is "
          "continued."),
         (r"\bexceeded trial_walltime_limit=", "exceeded the knob file's timeout="),
+        (r"\bcontinues with trial_walltime_limit=(\S+) \(was ([^)]*)\)",
+         r"continues with timeout=\1 (was \2)"),
         (r"\bSMAC's storage must be None \(the run in output_directory/name/runhistory\.db, or "
          r"in memory without an output_directory\) or",
          "--storage must be left out (the run in --output-dir/NAME/runhistory.db) or"),

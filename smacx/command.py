@@ -318,11 +318,12 @@ class CommandTarget:
                                 tries.failed[host] = why
                                 if not _is_down(host):
                                     logger.warning(
-                                        "Host %s could not be reached; the trials of this "
-                                        "machine try the other hosts first for %g s. The "
-                                        "launcher printed:%s",
+                                        "Host %s could not be reached; %s. The launcher printed:%s",
                                         host,
-                                        HOST_DOWN_SECONDS,
+                                        f"for {HOST_DOWN_SECONDS:g} s the trials of this "
+                                        "machine leave it alone while another host is up"
+                                        if len(self.hosts) > 1
+                                        else "its trials try it again",
                                         why,
                                     )
                                 _mark(host, down=True)
@@ -1070,6 +1071,12 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             or not 0 < budget[0] < budget[1]
         ):
             raise fail("budget", "[low, high], two numbers with 0 < low < high")
+        if budget[1] < 3 * budget[0]:
+            raise fail(
+                "budget",
+                "[low, high] with high at least 3 times low: Hyperband keeps the best third of "
+                "each stage for 3 times the budget",
+            )
         if not uses_budget:
             raise fail("budget", "used as {budget} in the command when given")
         if instances:
@@ -1101,8 +1108,11 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     aggregate = data.get("aggregate", "mean")
     if aggregate not in ("mean", "median"):
         raise fail("aggregate", "'mean' or 'median'")
-    if aggregate != "mean" and race == "hyperband":
-        raise fail("aggregate", "'mean' with race = 'hyperband', which compares means")
+    if aggregate != "mean" and (race == "hyperband" or budget is not None):
+        raise fail(
+            "aggregate",
+            "'mean' with a budget range or race = 'hyperband' (Hyperband compares means)",
+        )
     if ("knobs" in data) == ("space" in data):
         raise ScenarioError(
             f"knob file {str(file)!r}: expected either a [knobs] table or space = "

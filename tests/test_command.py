@@ -271,9 +271,13 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
         ("command = 'echo'\naggregate = 'min'\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"aggregate must be 'mean' or 'median'"),
         ("command = 'echo'\naggregate = 'median'\nrace = 'hyperband'\nrepeats = 3\n"
-         "[knobs]\nx = {type='float', range=[0, 1]}", r"aggregate must be 'mean' with race"),
+         "[knobs]\nx = {type='float', range=[0, 1]}", r"aggregate must be 'mean' with a budget range or race"),
         ("command = 'echo {budget}'\nbudget = [3, 1]\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"budget must be \[low, high\], two numbers with 0 < low < high"),
+        ("command = 'echo {budget}'\nbudget = [1, 2]\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"budget must be \[low, high\] with high at least 3 times low"),
+        ("command = 'echo {budget}'\nbudget = [1, 9]\naggregate = 'median'\n"
+         "[knobs]\nx = {type='float', range=[0, 1]}", r"aggregate must be 'mean' with a budget"),
         ("command = 'echo'\nbudget = [1, 9]\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"budget must be used as \{budget\} in the command"),
         ("command = 'echo {budget}'\n[knobs]\nx = {type='float', range=[0, 1]}",
@@ -508,6 +512,14 @@ def test_smacx_run_prints_the_incumbents_cost_without_its_failed_repeats(
     assert main(["show", str(tmp_path / "runs" / "flaky-max"), "--trials"]) == 0
     listed = capsys.readouterr().out
     assert "CRASHED, no measurement" in listed and "-inf" not in listed
+    assert re.search(r"\n        CommandError: the command exited with status 1: ", listed)
+    # a run that has no incumbent lists its trials too (a second audit's finding)
+    file.write_text(file.read_text().replace('command = "', 'command = "exit 4; '))
+    assert main([*args, "--keep-going", "--name", "all-fail"]) == 1
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "runs" / "all-fail"), "--trials"]) == 0
+    listed = capsys.readouterr().out
+    assert "incumbent:  none yet" in listed and listed.count("CRASHED, no measurement") == 6
 
 
 def test_smacx_run_warns_when_a_continued_run_runs_elsewhere_or_with_other_env(
