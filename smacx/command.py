@@ -641,8 +641,6 @@ def _run(
         with contextlib.suppress(psutil.NoSuchProcess):  # (not reaped yet: it cannot be)
             root = psutil.Process(proc.pid)
         try:
-            if memory_limit is None:
-                return _read_output(proc, command, mark)
             return _measured(proc, root, command, memory_limit, mark)
         except BaseException:  # (an interrupt: the command ends, as with subprocess.run)
             if proc.poll() is None:
@@ -652,30 +650,19 @@ def _run(
             raise
 
 
-def _read_output(
-    proc: subprocess.Popen[str], command: str, mark: str | None
-) -> subprocess.CompletedProcess[str]:
-    """Wait for ``proc``'s output, and at most ``_OUTPUT_GRACE_SECONDS`` beyond the end of its
-    shell (see :func:`_without_holders`)."""
-    ended: float | None = None  # (when the shell was first seen ended, output still open)
-    while True:
-        try:
-            out, err = proc.communicate(timeout=_OUTPUT_POLL_SECONDS)
-            return subprocess.CompletedProcess(command, proc.returncode, out, err)
-        except subprocess.TimeoutExpired:
-            if proc.poll() is not None:
-                ended = time.monotonic() if ended is None else ended
-                if time.monotonic() - ended >= _OUTPUT_GRACE_SECONDS:
-                    return _without_holders(proc, command, mark)
-
-
 def _measured(
-    proc: subprocess.Popen[str], root: Any, command: str, memory_limit: float, mark: str | None
+    proc: subprocess.Popen[str],
+    root: Any,
+    command: str,
+    memory_limit: float | None,
+    mark: str | None,
 ) -> subprocess.CompletedProcess[str]:
-    """Wait for ``proc`` (``root``: its ``psutil.Process``), measuring its processes' memory
-    every ``MEMORY_POLL_SECONDS``, or less often where a measurement takes long (it reads
-    every process of the machine): the measuring takes at most about 2% of a core."""
-    peak, interval = 0.0, MEMORY_POLL_SECONDS
+    """Wait for ``proc``'s output (``root``: its ``psutil.Process``), and at most
+    ``_OUTPUT_GRACE_SECONDS`` beyond the end of its shell (see :func:`_without_holders`).
+    With ``memory_limit``, measure its processes' memory every ``MEMORY_POLL_SECONDS``, or
+    less often where a measurement takes long (it reads every process of the machine): the
+    measuring takes at most about 2% of a core."""
+    peak, interval = 0.0, min(MEMORY_POLL_SECONDS, _OUTPUT_POLL_SECONDS)
     ended: float | None = None  # (when the shell was first seen ended, output still open)
     while True:
         try:
@@ -686,13 +673,15 @@ def _measured(
                 ended = time.perf_counter() if ended is None else ended
                 if time.perf_counter() - ended >= _OUTPUT_GRACE_SECONDS:
                     return _without_holders(proc, command, mark)
+        if memory_limit is None:
+            continue
         start = time.perf_counter()
         held = _resident_mb(root) if root is not None else 0.0
         interval = max(MEMORY_POLL_SECONDS, 50.0 * (time.perf_counter() - start))
         peak = max(peak, held)
         if held > memory_limit:
             break
-    assert root is not None
+    assert root is not None and memory_limit is not None
     _kill_tree(root)
     try:
         out, err = proc.communicate(timeout=2.0)

@@ -271,7 +271,7 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
         ("command = 'echo'\naggregate = 'min'\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"aggregate must be 'mean' or 'median'"),
         ("command = 'echo'\naggregate = 'median'\nrace = 'hyperband'\nrepeats = 3\n"
-         "[knobs]\nx = {type='float', range=[0, 1]}", r"aggregate must be 'mean' with a budget range or race"),
+         "[knobs]\nx = {type='float', range=[0, 1]}", r"'mean' with a budget range or race"),
         ("command = 'echo {budget}'\nbudget = [3, 1]\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"budget must be \[low, high\], two numbers with 0 < low < high"),
         ("command = 'echo {budget}'\nbudget = [1, 2]\n[knobs]\nx = {type='float', range=[0, 1]}",
