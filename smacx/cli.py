@@ -63,17 +63,11 @@ __all__ = ["main", "run_report"]
 def _name_in(path: Path) -> str | None:
     """The run name of a knob file that cannot be loaded: its ``name`` key if it can be read,
     else its stem; None if the file is no table of keys at all."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
+    from smacx.command import read_knob_table
 
     try:
-        text = path.read_text()
-        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
+        data = read_knob_table(path)
+    except ScenarioError:
         return None
     return data["name"] if isinstance(data.get("name"), str) else path.stem
 

@@ -962,17 +962,13 @@ _FILE_KEYS = {
 }  # fmt: skip
 
 
-def load_workload(path: str | os.PathLike[str]) -> Workload:
-    """Read a knob file (TOML, or JSON when it ends in ``.json``); see the module's docs.
-
-    Relative paths in it (``workdir``, ``space``) are relative to the file's folder; a
-    command runs in ``workdir``, by default that folder.
+def read_knob_table(file: Path) -> dict[str, Any]:
+    """The keys of knob file ``file`` (TOML, or JSON when its name ends in ``.json``), not yet
+    checked.
 
     Raises:
-        ScenarioError: The file cannot be read, or a key holds what it may not; the message
-            names the key, what was expected and what was given.
+        ScenarioError: The file cannot be read, is not valid TOML or JSON, or is no table.
     """
-    file = Path(path)
     try:
         raw = file.read_bytes()
     except OSError as err:
@@ -991,6 +987,21 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         raise ScenarioError(f"knob file {str(file)!r} is not valid {kind}: {err}") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"knob file {str(file)!r}: expected a table of keys; got {data!r:.80}.")
+    return data
+
+
+def load_workload(path: str | os.PathLike[str]) -> Workload:
+    """Read a knob file (TOML, or JSON when it ends in ``.json``); see the module's docs.
+
+    Relative paths in it (``workdir``, ``space``) are relative to the file's folder; a
+    command runs in ``workdir``, by default that folder.
+
+    Raises:
+        ScenarioError: The file cannot be read, or a key holds what it may not; the message
+            names the key, what was expected and what was given.
+    """
+    file = Path(path)
+    data = read_knob_table(file)
 
     def fail(key: str, expected: str) -> ScenarioError:
         return ScenarioError(
