@@ -461,6 +461,9 @@ class Racing:
         #: The ordered keys every configuration is evaluated on a prefix of.
         passes = -(-n_keys // len(instances))
         self.keys = make_keys(scenario, passes, settings.instance_order)[:n_keys]
+        #: The incumbent's cost may come from a prefix of :attr:`keys` (it gains one more per
+        #: new challenger), so only a cost on all of them meets ``termination_cost_threshold``.
+        self.races_keys = True
         self._index = KeyIndex(self.keys, scenario.deterministic)
         self.n_first = min(settings.min_samples_per_config, len(self.keys))
         self._challengers: Iterator[Configuration] = selector.next_configs(history)

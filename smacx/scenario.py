@@ -184,8 +184,9 @@ class Scenario:
             model: it sees an imputed cost instead (the worst finite cost observed).
         termination_cost_threshold: Stop as soon as the incumbent's cost is at or below this
             (several objectives: a member of the Pareto front, in every objective; with
-            budgets, a cost at ``max_budget``; with Hyperband racing on instances, a cost on
-            all of them).
+            budgets, a cost at ``max_budget``; with instances or a noisy target, a cost on every
+            instance-seed pair a configuration is raced on, as ``max_config_calls`` or
+            Hyperband's last stage sets them).
         n_trials: How many finished trials the run should hold (trials of a resumed run count).
         walltime_limit: Seconds of wall-clock time the run's ``optimize()`` calls may take in
             all: those of a resumed run, in this process or an earlier one, count (as

@@ -349,6 +349,24 @@ def test_termination_cost_threshold_stops_early(space: ConfigurationSpace) -> No
     assert smac.runhistory.n_finished < 500
 
 
+@pytest.mark.parametrize(("threshold", "stops"), [(0.3, False), (0.9, True)])
+def test_termination_cost_threshold_counts_a_cost_on_every_instance(
+    threshold: float, stops: bool
+) -> None:
+    """Cost x + i/10 on instance i of 0..8: every configuration is below 0.3 on i0, and its
+    mean over all nine is x + 0.4. The run stops only on that mean."""
+    cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    instances = [f"i{i}" for i in range(9)]
+    sc = Scenario(cs, instances=instances, n_trials=60, deterministic=True, seed=1,
+                  termination_cost_threshold=threshold, output_directory=None)  # fmt: skip
+    smac = SMAC(sc, lambda config, instance: config["x"] + int(instance[1:]) / 10, progress=False)
+    smac.optimize()
+    assert (smac.runhistory.n_finished < 60) is stops
+    if stops:
+        assert len(smac.intensifier.incumbent_keys()) == 9
+        assert smac.incumbent_cost is not None and smac.incumbent_cost <= threshold
+
+
 def test_termination_cost_threshold_of_several_objectives_takes_any_front_member(
     space: ConfigurationSpace,
 ) -> None:
