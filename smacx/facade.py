@@ -123,6 +123,12 @@ _NOT_OPTIMIZES = {
     "(SMAC(..., raise_on_first_crash=False) also at the first trial)",
 }
 
+#: Keywords of SMAC3's and Optuna's validation that smacx spells otherwise
+_NOT_VALIDATES = {
+    "seed": "SMAC.validate(config, seeds=[...]) takes a list of seeds",
+    "instance": "SMAC.validate(config, instances=[...]) takes a list of instances",
+}
+
 
 @keyword_hints(elsewhere=_ELSEWHERE)
 class SMAC:
@@ -1603,6 +1609,7 @@ class SMAC:
             check_data(target, data)
         return data
 
+    @method_keyword_hints(_NOT_VALIDATES)
     def validate(
         self,
         config: Configuration,
@@ -1620,7 +1627,8 @@ class SMAC:
             config: The configuration (typically the incumbent).
             seeds: Seeds to run it with; by default 5 seeds (1 if the scenario is deterministic)
                 drawn from the scenario's seed.
-            instances: Instances to run it on; by default the scenario's instances.
+            instances: Instances to run it on; by default the scenario's instances. Others
+                may be given too, such as held-out test instances.
             data_to_scatter: Keyword arguments for every target call; by default those the
                 last :meth:`optimize` was given.
         """
@@ -1636,15 +1644,12 @@ class SMAC:
             )
         seeds = _listed("seeds", seeds, numbers.Integral, "ints")
         instances = _listed("instances", instances, str, "instance names (str)")
-        if instances is not None:
-            known = self.scenario.instances
-            unknown = [i for i in instances if known is None or i not in known]
-            if unknown:
-                raise ScenarioError(
-                    f"SMAC.validate's instances must be instances of the scenario ("
-                    f"{'it has none' if known is None else list(known)!r:.200}); got unknown "
-                    f"{unknown!r:.200}."
-                )
+        if instances is not None and self.scenario.instances is None:
+            raise ScenarioError(
+                f"SMAC.validate's instances need a scenario with instances (its target takes an "
+                f"'instance' argument); this one has none, got instances={instances!r:.200}. "
+                "Build the Scenario with instances=[...] to run on some."
+            )
         rng = np.random.default_rng(self.scenario.seed + 1)
         if seeds is None:
             seeds = [
@@ -1889,9 +1894,45 @@ def _identity_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
             continue
         if field == "configspace" and isinstance(old, dict) and isinstance(new, dict):
             parts.append(f"configspace ({_space_difference(old, new)})")
+        elif isinstance(old, (list, dict)) and isinstance(new, type(old)):
+            parts.append(f"{field}: {_collection_difference(old, new)}")
         else:
             parts.append(f"{field}: stored {old!r:.160}, given {new!r:.160}")
     return "; ".join(parts)
+
+
+def _collection_difference(old: list[Any] | dict[str, Any], new: list[Any] | dict[str, Any]) -> str:
+    """What differs between two lists (say, of instances) or dicts (instance features): the
+    entries only one has, else the first place they differ; a long list's reprs cut at the
+    same length would look alike."""
+
+    def listed(items: list[Any]) -> str:
+        shown = ", ".join(repr(x) for x in items[:5])
+        return f"{shown}{f' and {len(items) - 5} more' if len(items) > 5 else ''}"
+
+    if isinstance(old, dict) and isinstance(new, dict):
+        gone, added = [k for k in old if k not in new], [k for k in new if k not in old]
+        changed = [k for k in old if k in new and old[k] != new[k]]
+        parts = [f"no longer given {listed(gone)}"] * bool(gone)
+        parts += [f"new {listed(added)}"] * bool(added)
+        parts += [f"changed {listed(changed)}"] * bool(changed)
+        if changed:
+            parts[-1] += f" (the first: {old[changed[0]]!r:.80} -> {new[changed[0]]!r:.80})"
+        return ", ".join(parts) or "the order of its entries"
+    assert isinstance(old, list) and isinstance(new, list)
+    with contextlib.suppress(TypeError):  # (entries that are not hashable)
+        old_set, new_set = set(old), set(new)
+        gone = [x for x in old if x not in new_set]
+        added = [x for x in new if x not in old_set]
+        if gone or added:
+            parts = [f"no longer given {listed(gone)}"] * bool(gone)
+            parts += [f"new {listed(added)}"] * bool(added)
+            return f"{', '.join(parts)} ({len(old)} stored, {len(new)} given)"
+    at = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    return (
+        f"{len(old)} stored, {len(new)} given; the first difference at position {at}: stored "
+        f"{old[at : at + 3]!r:.120}, given {new[at : at + 3]!r:.120}"
+    )
 
 
 def _space_difference(old: dict[str, Any], new: dict[str, Any]) -> str:

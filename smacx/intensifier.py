@@ -94,6 +94,7 @@ SMAC3_NAMES = {
     "get_incumbent": "incumbents()[0], or SMAC.incumbent",
     "get_incumbents": "incumbents()",
     "get_incumbent_instance_seed_budget_keys": "incumbent_keys()",
+    "get_instance_seed_budget_keys": "SMAC.runhistory.get_trials(config)",
     "get_instance_seed_keys_of_interest": "the attribute keys",
     "trajectory": "SMAC.trajectory or RunHistory.trajectory()",
 }

@@ -238,6 +238,10 @@ def test_smac3_method_names_say_what_smacx_calls_them(scenario: Scenario, preset
         smac.runhistory.average_cost(smac.incumbent)  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match=r"'get_incumbent', .* use incumbents\(\)\[0\]"):
         smac.intensifier.get_incumbent()  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match=r"use SMAC.runhistory.get_trials\(config\)"):
+        smac.intensifier.get_instance_seed_budget_keys(smac.incumbent)  # type: ignore[attr-defined]
+    with pytest.raises(ArgumentError, match=r"'seed': SMAC.validate\(config, seeds=\[...\]\)"):
+        smac.validate(smac.incumbent, seed=3)  # type: ignore[call-arg]
     assert smac.intensifier.incumbents()[0] == smac.incumbent
     with pytest.raises(AttributeError, match=r"^'RunHistory' object has no attribute 'n_finishd'$"):
         smac.runhistory.n_finishd  # type: ignore[attr-defined]  # noqa: B018

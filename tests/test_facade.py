@@ -612,6 +612,34 @@ def test_different_scenario_in_same_directory_raises(
     assert smac.runhistory.n_finished == 0
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda i: [*i, "inst_030.cnf"], r"instances: new 'inst_030.cnf' \(30 stored, 31 given\)"),
+        (lambda i: i[1:], r"instances: no longer given 'inst_000.cnf' \(30 stored, 29 given\)"),
+        (lambda i: i[::-1], r"first difference at position 0: stored \['inst_000.cnf'"),
+    ],
+)
+def test_a_changed_instance_list_is_named_by_what_changed(
+    space: ConfigurationSpace, tmp_path: Path, change: Any, expected: str
+) -> None:
+    """Two reprs of 30 long instance names cut at the same length looked alike."""
+    instances = [f"inst_{k:03d}.cnf" for k in range(30)]
+    features = {name: [float(k)] for k, name in enumerate(instances)}
+    sc = scenario(space, tmp_path, name="exp", instances=instances, instance_features=features)
+    SMAC(sc).close()
+    changed = change(instances)
+    with pytest.raises(ScenarioMismatchError, match=expected):
+        SMAC(
+            dataclasses.replace(
+                sc, instances=changed, instance_features={n: [0.0] for n in changed}
+            )
+        )
+    features["inst_004.cnf"] = [-1.0]
+    with pytest.raises(ScenarioMismatchError, match=r"changed 'inst_004.cnf' \(.*\[4.0\] -> "):
+        SMAC(dataclasses.replace(sc, instance_features=features))
+
+
 def sleeps_at_the_edge(config: Configuration, seed: int) -> float:
     import time
 
@@ -1696,8 +1724,19 @@ def test_validate_refuses_configs_of_another_space_and_unknown_instances(
     other = ConfigurationSpace({"x": (100.0, 200.0)}, seed=0)
     with pytest.raises(ScenarioError, match="configspace"):
         smac.validate(other.sample_configuration())
-    with pytest.raises(ScenarioError, match="it has none"):
+    with pytest.raises(ScenarioError, match="this one has none, got instances=\\['nope'\\]"):
         smac.validate(space.sample_configuration(), instances=["nope"])
+
+
+def test_validate_runs_on_held_out_instances(space: ConfigurationSpace) -> None:
+    """An algorithm designer tunes on training instances and validates on test ones."""
+    sc = scenario(space, n_trials=4, instances=["1", "2"], deterministic=True)
+    smac = SMAC(sc, lambda config, instance: quadratic(config) + float(instance), progress=False)
+    incumbent = smac.optimize()
+    assert incumbent is not None
+    held_out = smac.validate(incumbent, instances=["10", "20"])
+    assert held_out == pytest.approx(quadratic(incumbent) + 15)
+    assert smac.runhistory.n_finished == 4  # (validation trials are not stored)
 
 
 OWNER = """
