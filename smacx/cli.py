@@ -207,6 +207,9 @@ def run_report(
         # (a knob file's command, stored by `smacx run`: failures shown by its template)
         command = json.loads(storage.get_meta("measurement") or "{}").get("command")
         failures = failure_reasons(((r.key, r.value) for r in records), command)
+        said = _in_cli_terms if command is not None else str  # (a run of `smacx run`)
+        for failure in failures:
+            failure["reason"] = said(failure["reason"])
         part = "the incumbent's trajectory"
         trajectory = json.loads(storage.get_meta("trajectory") or "[]")
         incumbent = None
@@ -267,7 +270,7 @@ def run_report(
                 "time": r.value.time,
                 "reason": None
                 if r.value.status in (StatusType.SUCCESS, StatusType.RUNNING)
-                else " ".join(str(r.value.additional_info.get("error", "")).split()) or None,
+                else said(" ".join(str(r.value.additional_info.get("error", "")).split())) or None,
             }
             for r in sorted(records, key=lambda r: r.value.starttime)
         ]

@@ -592,3 +592,23 @@ def test_show_lists_every_trial_and_finds_a_knob_files_run(
     monkeypatch.chdir(tmp_path.parent)
     assert main(["show", str(knobs)]) == 2
     assert "is a knob file, whose run 'zip' is not in 'smacx_output'" in capsys.readouterr().err
+
+
+def test_show_says_a_knob_files_run_failed_in_its_terms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`smacx run` said "the knob file's timeout", and `smacx show` of the same run the
+    Python name trial_walltime_limit (an audit's finding)."""
+    monkeypatch.chdir(tmp_path)
+    knobs = tmp_path / "slow.toml"
+    knobs.write_text(
+        'command = "sleep {x}; echo 1"\ntimeout = 1\nn_trials = 1\n'
+        "[knobs]\nx = { type = 'float', range = [5, 9] }\n"
+    )
+    with pytest.warns(UserWarning, match="without an incumbent"):  # (pytest takes warnings)
+        main(["run", str(knobs), "--no-progress"])
+    capsys.readouterr()
+    report = run_report("smacx_output/slow", list_trials=True)
+    [failure] = report["failures"]
+    assert failure["reason"] == "exceeded the knob file's timeout=1.0 s"
+    assert report["all_trials"][0]["reason"] == failure["reason"]
