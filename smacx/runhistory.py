@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx.errors import ScenarioError, TrialError, smac3_names
+from smacx.errors import ScenarioError, TrialError, one_line, smac3_names
 from smacx.storage import Storage, TrialRecord, abandoned, comes_after, owner_id
 from smacx.storage.memory import MemoryStorage
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
@@ -183,12 +183,19 @@ def _reason(info: Any, command: str | None = None) -> str:
 
 def _keep_leases(history: RunHistory, stop: threading.Event) -> None:
     """Start a daemon thread that renews the leases of ``history``'s running trials every
-    fifth of its ``lease_seconds``, until ``stop`` is set (the history is closed), the
-    history is garbage, or its storage fails."""
+    fifth of its ``lease_seconds``, until ``stop`` is set (the history is closed) or the
+    history is garbage.
+
+    A renewal that fails (the database unreachable for a while) is tried again at the next
+    turn, and renews leases that ran out meanwhile too, unless another process has taken the
+    trial over: one failure used to end the renewals for good, and the process's trials went
+    to other hosts while it still ran them.
+    """
     ref = weakref.ref(history)
     interval = history.lease_seconds / 5.0
 
     def renew() -> None:
+        failing = False
         while not stop.wait(interval):
             current = ref()
             if current is None:
@@ -196,8 +203,22 @@ def _keep_leases(history: RunHistory, stop: threading.Event) -> None:
             try:
                 now = current.now()
                 current.storage.renew_leases(current.owner, now + current.lease_seconds, now)
-            except Exception:  # closed, or gone with its process
-                return
+                if failing:
+                    logger.info("The leases of this process's running trials are renewed again.")
+                failing = False
+            except Exception as err:
+                if stop.is_set():  # closed meanwhile
+                    return
+                if not failing:
+                    logger.warning(
+                        "Cannot renew the leases of this process's running trials (%s); trying "
+                        "again every %.0f s. Processes on other hosts take a trial over once "
+                        "its lease of %.0f s has run out.",
+                        one_line(err),
+                        interval,
+                        current.lease_seconds,
+                    )
+                failing = True
             finally:
                 del current
 

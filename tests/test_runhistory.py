@@ -274,6 +274,33 @@ def test_trials_of_a_process_that_died_on_another_host_run_again_after_its_lease
         RunHistory(space, lease_seconds=0)
 
 
+def test_leases_are_renewed_again_after_the_database_was_out_of_reach(
+    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One failed renewal ended the renewals for good, and a trial whose lease ran out
+    meanwhile stayed so: other hosts ran it again while its process still did (a storage
+    audit's finding). Renewals go on, and revive a lease no other process has taken over."""
+    import sqlite3
+
+    path = tmp_path / "run.db"
+    other = RunHistory(space, storage=SQLiteStorage(path, timeout=0.2), lease_seconds=0.5)
+    other.owner = "otherhost:4242:0.000:abcd"  # as a process on another machine
+    info = TrialInfo(space.sample_configuration(), seed=1)
+    other.add_running(info)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    with caplog.at_level("WARNING", logger="smacx"):
+        blocker.execute("BEGIN EXCLUSIVE")  # out of reach for three leases
+        time.sleep(1.5)
+        blocker.execute("ROLLBACK")
+        time.sleep(0.6)  # renewed every 0.1 s again
+    blocker.close()
+    assert caplog.text.count("Cannot renew the leases") == 1
+    here = RunHistory(space, storage=SQLiteStorage(path), lease_seconds=0.5)
+    assert here.n_running == 1 and here.n_stale() == 0 and here.take_over_stale() is None
+    other.close()
+    here.close()
+
+
 def test_to_json_writes_non_finite_costs_as_null(space: ConfigurationSpace, tmp_path: Path) -> None:
     rh = RunHistory(space)
     c = space.get_default_configuration()

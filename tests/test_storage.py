@@ -181,25 +181,31 @@ def test_a_result_written_without_a_claim_counts_towards_max_trials(storage: Sto
     assert storage.claim_trial(running(second), 0.0, max_trials=2)
 
 
-def test_renewing_extends_only_the_owners_live_leases(storage: Storage) -> None:
+def test_renewing_extends_only_the_owners_unreleased_leases(storage: Storage) -> None:
+    """Also one that ran out (the database was unreachable for a while) and that no other
+    process has taken over: left so, the trial went to another host while it still ran."""
+    me, other = "hosta:1:0.000:x", "hostb:1:0.000:x"  # (processes on other machines)
     cid = storage.add_config('{"x": 1}', "")
     mine, released, expired, theirs, finished = (TrialKey(cid, None, s, None) for s in range(5))
     for key in (mine, released, finished):
-        storage.claim_trial(running(key, lease=10.0), 0.0)
-    storage.claim_trial(running(expired, lease=3.0), 0.0)
-    storage.claim_trial(running(theirs, owner="otherhost:1:0.000:x", lease=10.0), 0.0)
-    storage.release_trial(released, owner_id())
+        storage.claim_trial(running(key, owner=me, lease=10.0), 0.0)
+    storage.claim_trial(running(expired, owner=me, lease=3.0), 0.0)
+    storage.claim_trial(running(theirs, owner=other, lease=10.0), 0.0)
+    storage.release_trial(released, me)
     storage.finish_trial(done(finished))
     before = max(r.version for r in storage.read_trials(0))
-    assert storage.renew_leases(owner_id(), 25.0, now=5.0) == 1
-    (changed,) = storage.read_trials(before)  # other processes see the new lease on sync
-    assert changed.key == mine and changed.lease_until == 25.0
-    assert not storage.claim_trial(running(mine), now=20.0)  # renewed: still its owner's
-    # ran out before the renewal and stays so, but its process lives here: not taken over
-    assert [r.lease_until for r in storage.read_trials(0) if r.key == expired] == [3.0]
-    assert not storage.claim_trial(running(expired, owner="otherhost:1:0.000:x"), now=5.0)
-    assert not storage.claim_trial(running(theirs, owner=owner_id()), now=9.0)
-    assert storage.claim_trial(running(theirs, owner=owner_id()), now=11.0)  # not renewed
+    assert storage.renew_leases(me, 25.0, now=5.0) == 2
+    changed = storage.read_trials(before)  # other processes see the new leases on sync
+    assert {r.key: r.lease_until for r in changed} == {mine: 25.0, expired: 25.0}
+    for key in (mine, expired):  # renewed: still their owner's
+        assert not storage.claim_trial(running(key, owner=other, lease=50.0), now=20.0)
+    # taken over once its lease ran out: renewing leaves it to its new owner
+    assert storage.claim_trial(running(mine, owner=other, lease=50.0), now=30.0)
+    assert storage.renew_leases(me, 55.0, now=30.0) == 1
+    assert {r.key: r.owner for r in storage.read_trials(0) if r.key in (mine, expired)} == {
+        mine: other,
+        expired: me,
+    }
 
 
 def test_keys_with_none_and_floats_round_trip(storage: Storage) -> None:

@@ -138,9 +138,10 @@ class Storage(Protocol):
         ...
 
     def renew_leases(self, owner: str, lease_until: float, now: float) -> int:
-        """Move the lease of every RUNNING row of ``owner`` whose lease has not run out at
-        ``now`` (released rows stay released) to ``lease_until``; returns how many rows.
-        (Optional: without it, trials are claimed without a time limit.)"""
+        """Move the lease of every RUNNING row of ``owner`` to ``lease_until`` (released rows,
+        at a lease of 0, stay released), also a lease that ran out before ``now`` while no
+        other process took the trial over; returns how many rows. (Optional: without it,
+        trials are claimed without a time limit.)"""
         ...
 
     def read_configs(self, after_id: int) -> list[ConfigRecord]:

@@ -93,7 +93,7 @@ class MemoryStorage:
             mine = [
                 r
                 for r in self._trials.values()
-                if r.owner == owner and r.value.status is StatusType.RUNNING and r.lease_until > now
+                if r.owner == owner and r.value.status is StatusType.RUNNING and r.lease_until > 0
             ]
             for r in mine:
                 self._put(TrialRecord(r.key, r.value, owner, lease_until))

@@ -661,14 +661,13 @@ class PostgresStorage:
             self._measure_clock(conn)
             cur = conn.execute(
                 "UPDATE smacx_trials SET lease_until = %s, version = %s WHERE run_id = %s "
-                "AND owner = %s AND status = %s AND lease_until > %s",
+                "AND owner = %s AND status = %s AND lease_until > 0",
                 (
                     float(lease_until),
                     self._next_version(conn),
                     self.run_id,
                     owner,
                     int(StatusType.RUNNING),
-                    float(now),
                 ),
             )
             return max(cur.rowcount, 0)

@@ -384,8 +384,8 @@ class SQLiteStorage:
             version = _next_version(cur)
             cur.execute(
                 "UPDATE trials SET lease_until = ?, version = ? WHERE owner = ? AND status = ? "
-                "AND lease_until > ?",
-                (lease_until, version, owner, int(StatusType.RUNNING), now),
+                "AND lease_until > 0",
+                (lease_until, version, owner, int(StatusType.RUNNING)),
             )
             return cur.rowcount
 
