@@ -313,6 +313,35 @@ def test_a_write_lock_held_too_long_is_a_storage_error(tmp_path: Path) -> None:
     storage.close()
 
 
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_writing_to_a_database_deleted_or_replaced_under_it_is_a_storage_error(
+    tmp_path: Path, how: str
+) -> None:
+    """Workers went on writing into a deleted file, reported success, and lost every later
+    result (a storage audit's finding: rm, or overwrite=True from another container)."""
+    path = tmp_path / "x.db"
+    storage = SQLiteStorage(path)
+    cid = storage.add_config('{"x": 1}', "")
+    assert storage.finish_trial(done(TrialKey(cid, None, 1, None)))
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink()
+    if how == "replaced":
+        SQLiteStorage(path).close()  # a fresh run in its place
+    with pytest.raises(StorageError, match=r"x.db' was deleted or replaced while this process"):
+        storage.finish_trial(done(TrialKey(cid, None, 2, None)))
+    storage.close()
+
+
+def test_a_database_opened_by_a_relative_path_stays_writable_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    storage = SQLiteStorage("run/x.db")
+    monkeypatch.chdir(tmp_path.parent)  # (a target may change the working directory)
+    assert storage.add_config('{"x": 1}', "") == 1
+    storage.close()
+
+
 def test_unreadable_database_raises_storage_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not a database" * 100)

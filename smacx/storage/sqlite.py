@@ -70,6 +70,16 @@ _TRIAL_COLUMNS = (
 )
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None: there is none), which tell a file
+    from one put in its place."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class SQLiteStorage:
     """A :class:`~smacx.storage.Storage` in one SQLite file.
 
@@ -86,6 +96,7 @@ class SQLiteStorage:
     def __init__(self, path: str | Path, timeout: float = 60.0, read_only: bool = False) -> None:
         self.path = Path(path)
         self._timeout = timeout
+        self._file: tuple[int, int] | None = None  # (see below)
         try:
             if read_only:
                 self._conn = self._open_read_only()
@@ -126,6 +137,12 @@ class SQLiteStorage:
             raise StorageError(
                 f"cannot open the run-history database {str(self.path)!r}: {err}. {check}"
             ) from err
+        # The file opened: one deleted or replaced under this process (overwrite=True of a
+        # process the check for live ones cannot see, in another container; rm) took every
+        # later result with it, without a word.
+        # (by its absolute path: a target may change the working directory)
+        self._where = self.path.absolute()
+        self._file = None if read_only else _file_id(self._where)
         self._lock = threading.Lock()
         # Dropped unclosed (a SMAC object left for the collector): the database closes then.
         # An sqlite3 connection is in a reference cycle of its own (its statement cache), so
@@ -217,6 +234,13 @@ class SQLiteStorage:
         except sqlite3.Error as err:
             raise self._error(err) from err
         try:
+            if self._file is not None and _file_id(self._where) != self._file:
+                raise StorageError(
+                    f"the run-history database {str(self.path)!r} was deleted or replaced "
+                    "while this process had it open (by overwrite=True in another process, or "
+                    "by hand): what this process stores from now on would be lost with the old "
+                    "file. Stop this process; started again, it joins the run that is there now."
+                )
             yield cur
         except BaseException as err:
             # (the transaction may be gone already, e.g. after a disk I/O error)
