@@ -469,6 +469,49 @@ def test_the_run_lock_is_taken_again_when_its_connection_breaks(postgres_url: st
     other.close()
 
 
+STOPPED_IN_A_WRITE = """
+import os, signal, sys
+from smacx.storage import TrialRecord, owner_id
+from smacx.storage.postgres import PostgresStorage
+from smacx.trial import TrialKey, TrialValue
+storage = PostgresStorage(sys.argv[1], "stopped", timeout=2)
+cid = storage.add_config('{"x": 1}', "")
+upsert = PostgresStorage._upsert
+def stopped(self, *args, **kwargs):
+    upsert(self, *args, **kwargs)
+    print("stopped", flush=True)
+    os.kill(os.getpid(), signal.SIGSTOP)  # within the write's transaction, holding the lock
+PostgresStorage._upsert = stopped
+key = TrialKey(cid, None, 1, None)
+storage.finish_trial(TrialRecord(key, TrialValue(cost=1.0), owner_id(), 0.0))
+"""
+
+
+def test_a_process_stopped_within_a_write_holds_the_others_up_for_half_its_timeout(
+    postgres_url: str,
+) -> None:
+    """Every other process gave up after the timeout (a storage audit's finding): the server
+    now ends the stopped process's transaction, and its lock with it."""
+    storage = PostgresStorage(postgres_url, "stopped", timeout=10)
+    stopped = subprocess.Popen(
+        [sys.executable, "-c", STOPPED_IN_A_WRITE, postgres_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert stopped.stdout is not None and stopped.stderr is not None
+        assert stopped.stdout.readline() == "stopped\n", stopped.stderr.read()
+        cid = storage.add_config('{"x": 1}', "")
+        key = TrialKey(cid, None, 2, None)
+        assert storage.finish_trial(TrialRecord(key, TrialValue(cost=2.0), owner_id(), 0.0))
+    finally:
+        stopped.kill()
+        stopped.wait()
+    assert [r.key.seed for r in storage.read_trials(0)] == [2]  # (the stopped one's went)
+    storage.close()
+
+
 def test_a_user_granted_only_to_read_and_write_the_tables_opens_a_run(postgres_url: str) -> None:
     import psycopg
 

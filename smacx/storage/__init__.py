@@ -157,6 +157,18 @@ class Storage(Protocol):
         ...
 
 
+def held_locked(what: str, timeout: float) -> str:
+    """The advice for a run's lock that another process held for longer than ``timeout``
+    seconds: smacx holds it only for one write at a time, so that process is most likely
+    stopped within one (more processes only wait longer in turn)."""
+    return (
+        f"Another process held {what} locked for longer than timeout={timeout:g} s, while smacx "
+        "holds the lock only for one write at a time: most likely a process of the run was "
+        "stopped within a write (Ctrl-Z, a suspended batch job, a paused machine). Resume or "
+        "end it, then start this process again."
+    )
+
+
 def encode_key(key: TrialKey) -> tuple[int, str, str, str]:
     """The key as the database stores it: the id, then JSON text for instance, seed and budget."""
     budget = None if key.budget is None else float(key.budget)

@@ -38,6 +38,7 @@ from smacx.storage import (
     decode_value,
     encode_key,
     encode_value,
+    held_locked,
     lease_abandoned,
     redact,
 )
@@ -229,10 +230,15 @@ class PostgresStorage:
                 **{k: v for k, v in settings.items() if k not in given},
             )
             try:
-                # The lock on the run's row is held only for one event's transaction.
+                # The lock on the run's row is held only for one event's transaction. One of
+                # a process stopped within it (Ctrl-Z, a suspended batch job, a paused VM) is
+                # ended by the server after half the timeout, which releases the lock before
+                # the others give up waiting for it; the stopped process, resumed, finds its
+                # connection closed, and opens another.
                 conn.execute(
-                    "SELECT set_config('lock_timeout', %s, false)",
-                    (f"{self._milliseconds()}ms",),
+                    "SELECT set_config('lock_timeout', %s, false), "
+                    "set_config('idle_in_transaction_session_timeout', %s, false)",
+                    (f"{self._milliseconds()}ms", f"{max(self._milliseconds() // 2, 1)}ms"),
                 )
                 self._measure_clock(conn)
             except BaseException:
@@ -423,10 +429,7 @@ class PostgresStorage:
         import psycopg
 
         if isinstance(err, psycopg.errors.LockNotAvailable):
-            hint = (
-                f"Another process held the run locked for longer than timeout="
-                f"{self._timeout:g} s: raise the timeout or let fewer processes share it."
-            )
+            hint = held_locked("the run", self._timeout)
         elif isinstance(err, psycopg.OperationalError) and self._conn.closed:
             hint = (
                 f"The connection to the server failed, and it did not come back within "

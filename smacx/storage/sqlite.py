@@ -30,6 +30,7 @@ from smacx.storage import (
     decode_value,
     encode_key,
     encode_value,
+    held_locked,
     lease_abandoned,
 )
 from smacx.trial import StatusType, TrialKey
@@ -259,10 +260,7 @@ class SQLiteStorage:
 
     def _error(self, err: sqlite3.Error) -> StorageError:
         if "locked" in str(err) or "busy" in str(err):
-            hint = (
-                f"Another process held it locked for longer than timeout={self._timeout} s: "
-                "raise the timeout or let fewer processes share the file."
-            )
+            hint = held_locked("it", self._timeout)
         else:
             hint = "Check that its disk has space and the file is writable."
         return StorageError(
@@ -281,10 +279,7 @@ class SQLiteStorage:
             if isinstance(err, sqlite3.OperationalError) and (
                 "locked" in str(err) or "busy" in str(err)
             ):
-                hint = (
-                    f"Another process held it locked for longer than timeout={self._timeout} s: "
-                    "raise the timeout or let fewer processes share the file."
-                )
+                hint = held_locked("it", self._timeout)
             else:
                 hint = (
                     f"Check it with sqlite3 {str(self.path)!r} 'PRAGMA integrity_check' and "
