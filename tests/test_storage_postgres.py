@@ -258,6 +258,28 @@ def test_a_server_restart_mid_run_loses_no_result(
     storage.close()
 
 
+def test_a_server_away_for_longer_than_the_timeout_says_it_was_waited_for(
+    postgres_url: str,
+) -> None:
+    """The error said only "cannot connect ... Check that the server runs", as if smacx had
+    not tried again for a minute (a storage audit's finding)."""
+    import psycopg
+
+    storage = PostgresStorage(postgres_url, "away", timeout=1)
+    name = postgres_url.rsplit("/", 1)[1]
+    maintenance = postgres_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(maintenance, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+    with pytest.raises(StorageError, match=r"cannot connect .* tried to connect again for "):
+        storage.add_config('{"x": 1}', "")
+    storage.close()
+
+
 def test_connections_killed_again_and_again_lose_no_write(postgres_url: str) -> None:
     """Another session terminates the storage's connections every 20 ms, at any point of a
     call, sometimes right after a reconnection (an audit's finding: a connection killed before

@@ -402,7 +402,11 @@ class PostgresStorage:
                         self._reconnect()
                     except StorageError as err:
                         if time.monotonic() > deadline:
-                            raise
+                            raise StorageError(
+                                f"{err} (The connection broke while smacx read or wrote "
+                                f"{what}; it tried to connect again for timeout="
+                                f"{self._timeout:g} s.)"
+                            ) from err.__cause__
                         logger.debug("Connecting again to %s failed: %s", redact(self.url), err)
                         time.sleep(0.2)
                         continue
