@@ -134,8 +134,7 @@ def _check_keys(n_keys: object) -> None:
 
 
 def _check_real(owner: str, name: str, value: object, lower: float, strict: bool) -> float:
-    bad = isinstance(value, bool) or not isinstance(value, (int, float))
-    number = math.nan if bad else float(value)  # type: ignore[arg-type]
+    number = float(value) if is_real(value) else math.nan  # type: ignore[arg-type]
     ok = math.isfinite(number) and (number > lower if strict else number >= lower)
     if not ok:
         relation = ">" if strict else ">="
@@ -143,6 +142,10 @@ def _check_real(owner: str, name: str, value: object, lower: float, strict: bool
             f"{owner}.{name} must be a finite number {relation} {lower:g}; got {value!r}."
         )
     return number
+
+
+#: The most brackets (and stages in one) that Hyperband's budgets and eta may make.
+MAX_BRACKETS = 100
 
 
 def hyperband_brackets(
@@ -167,6 +170,16 @@ def hyperband_brackets(
     lo = _check_real("Hyperband", "min_budget", min_budget, 0.0, strict=True)
     hi = _check_real("Hyperband", "max_budget", max_budget, lo, strict=False)
     rate = _check_real("Hyperband", "eta", eta, 1.0, strict=True)
+    # (from logarithms: an eta near 1 took minutes in the exact arithmetic below, and a ratio
+    # of 1e600 overflows a float)
+    log_ratio = math.log(hi) - math.log(lo) + math.log1p(_RATIO_SLACK)
+    if log_ratio / math.log(rate) > MAX_BRACKETS:
+        raise ScenarioError(
+            f"Hyperband: eta={rate!r} on budgets from {lo:g} to {hi:g} makes more than "
+            f"{MAX_BRACKETS} brackets, each with as many stages; pass an eta of at least "
+            f"{math.exp(log_ratio / MAX_BRACKETS):.3g} (typically 2, 3 or 4), or bring "
+            "min_budget and max_budget closer."
+        )
     exact_eta = Fraction(rate)  # exact: the stage sizes never suffer float rounding
     ratio = hi / lo * (1.0 + _RATIO_SLACK)
     s_max = 0
@@ -248,8 +261,10 @@ class _HalvingSettings:
             return ScenarioError(f"{owner}.{name} must be {expected}; got {getattr(self, name)!r}.")
 
         eta = self.eta
-        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 1 < eta < math.inf:
+        if not is_real(eta) or not 1 < eta < math.inf:
             raise fail("eta", "a finite number > 1 (typically 2, 3 or 4)")
+        if isinstance(eta, np.generic):  # numpy's, as a Python number (its repr is stored)
+            object.__setattr__(self, "eta", eta.item())
         if not is_whole(self.n_seeds) or self.n_seeds < 1:
             raise fail("n_seeds", "an int >= 1")
         if self.instance_order not in ("shuffled", "fixed"):

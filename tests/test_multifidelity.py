@@ -112,6 +112,25 @@ def test_float_ratio_is_guarded() -> None:
     assert hyperband_brackets(5, 5, 3)[0].n_configs == (1,)
 
 
+@pytest.mark.parametrize(
+    ("low", "high", "eta", "least"), [(1, 100, 1.001, "1.05"), (1e-300, 1e300, 3, "1e\\+06")]
+)
+def test_budgets_that_make_too_many_brackets_are_refused_early(
+    low: float, high: float, eta: float, least: str
+) -> None:
+    """eta=1.001 on [1, 100] computed exact fractions for minutes, and a ratio of 1e600
+    overflowed inside (a fuzzing audit's findings)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(space, output_directory=None, min_budget=low, max_budget=high)
+    with pytest.raises(ScenarioError, match=rf"more than 100 brackets.* eta of at least {least}"):
+        SMAC(sc, lambda config, budget: 0.0, intensifier=Hyperband(eta=eta))
+
+
+def test_numpy_numbers_are_an_eta_too() -> None:
+    assert repr(Hyperband(eta=np.int64(3))) == repr(Hyperband(eta=3))
+    assert SuccessiveHalving(eta=np.float32(2.5)).eta == 2.5
+
+
 def test_stage_sizes_follow_li_et_al_for_an_eta_that_is_no_integer() -> None:
     # eta = 1.5 = 3/2 on [1, 100]: s_max = 11 (1.5**11 = 86.5 <= 100 < 1.5**12 = 129.7) and
     # bracket 11 starts n = ceil(1.5**11) = 87; stage i holds floor(87 / 1.5**i) =
