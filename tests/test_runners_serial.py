@@ -85,6 +85,7 @@ def test_a_trial_argument_the_scenario_never_gives_needs_a_default(
         ({"cost": 1.5}, 1.5, {}),
         ((3.0, {"acc": 0.9}), 3.0, {"acc": 0.9}),
         (np.array([4.0]), 4.0, {}),
+        (np.array(4.5), 4.5, {}),
     ],
 )
 def test_result_forms(
@@ -102,6 +103,25 @@ def test_multi_objective_results(space: ConfigurationSpace) -> None:
     assert missing.status is StatusType.CRASHED and "['b']" in missing.additional_info["error"]
     wrong = run(space, lambda config: 1.0, objectives=["a", "b"])
     assert wrong.status is StatusType.CRASHED and wrong.cost == [math.inf, math.inf]
+    # numpy 0-d arrays, as a single cost may be (a fuzzing audit's finding)
+    arrays = run(
+        space, lambda config: {"a": np.array(0.5), "b": np.array(1)}, objectives=["a", "b"]
+    )
+    assert arrays.status is StatusType.SUCCESS and arrays.cost == [0.5, 1.0]
+    listed = run(space, lambda config: [np.array(0.5), np.float32(2)], objectives=["a", "b"])
+    assert listed.status is StatusType.SUCCESS and listed.cost == [0.5, 2.0]
+
+
+class _ListsItself:
+    """A result with a tolist() but no array behind it."""
+
+    def tolist(self) -> list[float]:
+        return [1.0]
+
+
+class _NoRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
 
 
 def boom(config: Configuration) -> float:
@@ -120,6 +140,7 @@ def boom(config: Configuration) -> float:
         (lambda config: 10**400, "too large for a float"),
         (lambda config: sys.exit(3), "SystemExit: 3"),
         (lambda config: (0.5, "note"), "make it a dict: (cost, {'key': value})"),
+        (lambda config: _ListsItself(), "returned _ListsItself"),
     ],
 )
 def test_failures_become_crashed_trials(space: ConfigurationSpace, fn: Any, reason: str) -> None:
@@ -216,7 +237,7 @@ def test_odd_results_and_info_are_stored_and_the_run_goes_on(
     cyclic: dict[str, Any] = {}
     cyclic["self"] = cyclic
     info = {(1, 2): 3, "kept": 1.5, True: "t", None: "n", 7: "i"}
-    results = [(1.0, info), (2.0, {"cycle": cyclic, "n": 2}), 10**400, 4.0]
+    results = [(1.0, info), (2.0, {"cycle": cyclic, "n": 2, "odd": _NoRepr()}), 10**400, 4.0]
 
     def target(config: Configuration, seed: int) -> Any:
         if len(results) == 1:
@@ -233,6 +254,7 @@ def test_odd_results_and_info_are_stored_and_the_run_goes_on(
         # (keys JSON takes named as json.dumps names them, whatever the other keys are)
         assert infos[0] == {"(1, 2)": 3, "kept": 1.5, "true": "t", "null": "n", "7": "i"}
         assert infos[1]["cycle"].startswith("{'self': {") and infos[1]["n"] == 2
+        assert infos[1]["odd"] == "<_NoRepr whose repr() raised RuntimeError>"
 
 
 def test_submit_then_iter_results_once(space: ConfigurationSpace) -> None:

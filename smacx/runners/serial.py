@@ -29,6 +29,8 @@ import traceback
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from smacx.errors import ScenarioError, keyword_hints
 from smacx.runhistory import config_to_json
 from smacx.runners import watchdog
@@ -826,13 +828,15 @@ class SerialRunner(AbstractRunner):
             values = [result[o] for o in self.objectives]
         elif isinstance(result, Sequence) and not isinstance(result, (str, bytes)):
             values = list(result)
-        elif hasattr(result, "tolist"):  # numpy arrays
+        elif isinstance(result, np.ndarray):
             values = list(result.tolist()) if result.ndim else [result.tolist()]
         else:
             return [], (
                 f"the target returned {type(result).__name__} {result!r:.200}; expected a number, "
                 "a dict of objective name to number, or (cost, info_dict)"
             )
+        # (a dict's or list's numpy 0-d arrays, as a single cost's)
+        values = [v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v for v in values]
         if len(values) != n:
             hint = ""
             if len(values) == 2 and n == 1 and _is_number(values[0]):

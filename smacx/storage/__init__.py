@@ -209,7 +209,16 @@ def _json_default(value: Any) -> Any:
     tolist = getattr(value, "tolist", None)
     if callable(tolist) and type(value).__module__ == "numpy":
         return tolist()
-    return repr(value)
+    return _repr(value)
+
+
+def _repr(value: Any) -> str:
+    """``repr(value)``, or a stand-in when that raises: a result is stored whatever its
+    additional info holds."""
+    try:
+        return repr(value)
+    except Exception as err:
+        return f"<{type(value).__name__} whose repr() raised {type(err).__name__}>"
 
 
 def _info_json(info: dict[str, Any]) -> str:
@@ -224,11 +233,11 @@ def _info_json(info: dict[str, Any]) -> str:
     for key, value in info.items():
         # (the keys JSON takes as they are, as json.dumps names them: True as "true")
         name = json.dumps(key) if isinstance(key, (int, float)) or key is None else key
-        name = name if isinstance(name, str) else repr(key)
+        name = name if isinstance(name, str) else _repr(key)
         try:
             json.dumps(value, default=_json_default)
         except (TypeError, ValueError):
-            value = repr(value)
+            value = _repr(value)
         entries[name] = value
     return json.dumps(entries, default=_json_default)
 
