@@ -284,6 +284,13 @@ def test_bad_targets_fail_at_construction(space: ConfigurationSpace) -> None:
     with pytest.raises(ScenarioError, match="'budget' argument.*To race on the instances"):
         make(space, lambda config, instance: 1.0, min_budget=1, max_budget=3, instances=["a"])
 
+    def seed_by_position(config: Configuration, seed: int, /) -> float:
+        return 1.0
+
+    with pytest.raises(ScenarioError, match=r"take 'seed' by keyword.*Move the '/' to just"):
+        make(space, seed_by_position)
+    make(space, lambda config, /, seed: 1.0)  # (the configuration is passed by position)
+
 
 def test_swapped_or_wrong_arguments_fail_at_construction(space: ConfigurationSpace) -> None:
     """SMAC takes (scenario, target_fn), SerialRunner (target_fn, scenario): a swap is named."""

@@ -1020,6 +1020,18 @@ def _declared_arguments(fn: Any) -> frozenset[str]:
             f"f(config, seed) -> cost; its first argument is {first.name!r} "
             f"(signature {_signature(fn)}). Put the configuration first."
         )
+    by_position = [
+        p.name
+        for p in params
+        if p.kind is inspect.Parameter.POSITIONAL_ONLY and p.name in TRIAL_ARGUMENTS
+    ]
+    if by_position:
+        # (passed by keyword, every trial crashed)
+        raise ScenarioError(
+            f"target_fn must take {', '.join(map(repr, by_position))} by keyword, as smacx "
+            f"passes it; its signature is {_signature(fn)}, where it comes before the '/'. "
+            "Move the '/' to just after the configuration."
+        )
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return frozenset(TRIAL_ARGUMENTS)
     return frozenset(p.name for p in params if p.name in TRIAL_ARGUMENTS)
