@@ -168,7 +168,14 @@ class Encoder:
                 self.n_values[j] = len(hp.sequence)
             elif isinstance(hp, IntegerHyperparameter):
                 self._kind[j] = _INT
-                self.n_values[j] = int(hp.upper) - int(hp.lower) + 1
+                count = int(hp.upper) - int(hp.lower) + 1
+                if count > 2**53:  # (their unit-interval codes would round to each other)
+                    raise ScenarioError(
+                        f"configspace: integer hyperparameter {hp.name!r} spans {count:.3g} "
+                        f"values ({hp.lower} to {hp.upper}); at most 2**53 can be told apart. "
+                        "Use a Float (with log=True for a wide range) and round it in the target."
+                    )
+                self.n_values[j] = count
             elif isinstance(hp, FloatHyperparameter):
                 self._kind[j] = _FLOAT
             else:
