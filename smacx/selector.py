@@ -27,6 +27,7 @@ from smacx.encoding import INACTIVE, inactive_as_code, rows_in
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real
 from smacx.initial_design import finite_vectors, sample_seeded, unit_to_configs
 from smacx.maximizer import Region, worst_where
+from smacx.models.random_forest import COST_LIMIT
 from smacx.runhistory import plain_value
 
 if TYPE_CHECKING:
@@ -1256,6 +1257,10 @@ class ModelProposer:
         if data is None:
             return
         ids, instances, costs = data
+        # Finite costs beyond the forest's range as if at its edge: a mean, a span or a
+        # scalarization of costs near 1e308 overflowed to inf, and every later ask failed.
+        limit = COST_LIMIT
+        costs = np.where(np.isfinite(costs), np.clip(costs, -limit, limit), costs)
         n_rows = len(ids)  # trials, also once y holds one mean per configuration
         new_results = n_rows - self._fitted_at  # < 0: trained on a higher budget now
         gap = max(self._refit_gap(n_rows), late)

@@ -340,6 +340,22 @@ def test_crashes_are_recorded_and_the_run_goes_on(space: ConfigurationSpace) -> 
     assert smac.incumbent is not None and smac.incumbent["x"] <= 0
 
 
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_costs_near_the_largest_float_do_not_stop_the_run(
+    space: ConfigurationSpace, deterministic: bool
+) -> None:
+    """Finite costs of +-9e307 overflowed a mean or a span to inf inside the model, and every
+    later proposal failed (a fuzzing audit's finding)."""
+    costs = iter([9e307, -9e307, 1.0] * 10)
+    sc = scenario(space, n_trials=25, deterministic=deterministic)
+    smac = SMAC(sc, lambda config, seed: next(costs), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (numpy's, of the overflows)
+        smac.optimize()
+    assert smac.runhistory.status_counts() == {"SUCCESS": 25}
+    assert smac.incumbent_cost is not None and smac.incumbent_cost < 0
+
+
 def test_termination_cost_threshold_stops_early(space: ConfigurationSpace) -> None:
     smac = SMAC(
         scenario(space, n_trials=500, termination_cost_threshold=5.0), quadratic, progress=False

@@ -30,6 +30,11 @@ logger = logging.getLogger("smacx")
 _NUMPY_MAX_CELLS = 5000
 
 
+#: The largest cost magnitude the forest tells apart; costs beyond it count as at it, so that
+#: the span between the costs and their log margin stay finite floats.
+COST_LIMIT = 1e300
+
+
 @dataclass
 class _Forest:
     """Flat node arrays of all trees; ``roots[t]`` is the root of tree ``t``.
@@ -375,7 +380,8 @@ class RandomForest:
             ``log(y + offset)`` with ``log_y`` (costs at or below ``-offset`` are mapped as if
             they were a tiny positive amount above it), else ``y``; same shape as ``y``.
         """
-        y_arr = np.asarray(y, dtype=np.float64)
+        # (costs beyond +-COST_LIMIT as if at it: a span of 2e308 is no float)
+        y_arr = np.clip(np.asarray(y, dtype=np.float64), -COST_LIMIT, COST_LIMIT)
         if not self.log_y:
             return y_arr
         return np.log(np.maximum(y_arr + self._offset, 1e-300))
@@ -402,7 +408,7 @@ class RandomForest:
         if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
             raise ScenarioError("X, y: expected finite numbers, got NaN or inf")
         if self.log_y:
-            low, high = float(y.min()), float(y.max())
+            low, high = (float(np.clip(v, -COST_LIMIT, COST_LIMIT)) for v in (y.min(), y.max()))
             margin = max(self.log_margin * (high - low), 1e-8 * max(abs(high), 1.0), 1e-12)
             self._offset = 0.0 if low > 0 else margin - low
         target = self.transform_y(y)
