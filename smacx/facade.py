@@ -1748,7 +1748,7 @@ class SMAC:
             if budget is not None and top is not None:
                 at = f", at budget {budget:g}"
                 if budget < top:
-                    at += f" (below max_budget={top:g}: none has completed it yet)"
+                    at += f" (below max_budget={top:g}: none has succeeded at it yet)"
             every = len(getattr(self.intensifier, "keys", ()))
             if getattr(self.intensifier, "races_keys", False) and n < every:
                 at = f", on {n} of {every} instance-seed pairs (none with a success has run on all)"

@@ -855,8 +855,9 @@ class Halving:
         info = self._next_in(self._open[number])
         if info is None:
             raise SearchSpaceExhaustedError(
-                f"{self._label}: every open bracket waits for results and the search space has "
-                f"no untried configuration left ({self.history.n_configs} tried)."
+                f"{self._label}: no bracket has a trial to run (one still open waits for "
+                "results) and the search space has no untried configuration left "
+                f"({self.history.n_configs} tried)."
             )
         return info
 
