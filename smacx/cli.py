@@ -158,7 +158,8 @@ def run_report(
         whose measurement is maximized: each cost is the measurement negated; ``"minimize"``;
         None for a run made from Python), ``configs`` (how many), ``trials`` (count by status
         name), ``incumbent`` (``config``: its values, ``cost``: one per objective, as last
-        stored; ``n_finished``: finished trials when it became the incumbent, i.e. at the first
+        stored; ``budget``: the budget that cost is at, None without budgets; ``n_finished``:
+        finished trials when it became the incumbent, i.e. at the first
         entry of the uninterrupted stretch of trajectory entries with its ``config_id`` that
         ends the trajectory: a noisy run stores an entry each time the incumbent's cost changes
         as more of its trials finish, and those do not make it new; with several objectives also
@@ -222,6 +223,7 @@ def run_report(
                 "config": configs.get(last["config_id"]),
                 "cost": last["cost"],
                 "n_finished": trajectory[start]["n_finished"],  # when it became incumbent
+                "budget": last.get("budget"),
             }
             if "config_ids" in last:  # several objectives: the Pareto front, best first
                 incumbent["front"] = [
@@ -342,7 +344,8 @@ def _print_report(report: dict[str, Any]) -> None:
         return
     cost = incumbent["cost"]
     measured = f"measured {-cost[0]:.10g}, " if maximized and len(cost) == 1 else ""
-    print(f"incumbent:  {measured}cost {cost[0] if len(cost) == 1 else cost}, found after "
+    at = "" if incumbent.get("budget") is None else f" at budget {incumbent['budget']:g}"
+    print(f"incumbent:  {measured}cost {cost[0] if len(cost) == 1 else cost}{at}, found after "
           f"{incumbent['n_finished']} finished trials")  # fmt: skip
     for name, value in sorted((incumbent["config"] or {}).items()):
         print(f"    {name} = {value!r}")
@@ -360,8 +363,9 @@ def _print_report(report: dict[str, Any]) -> None:
             print(f"    after {entry['n_finished']:>5} finished trials: configs "
                   f"{entry['config_ids']}")  # fmt: skip
             continue
+        at = "" if entry.get("budget") is None else f" at budget {entry['budget']:g}"
         print(f"    after {entry['n_finished']:>5} finished trials: config {entry['config_id']}, "
-              f"cost {cost[0] if len(cost) == 1 else cost}")  # fmt: skip
+              f"cost {cost[0] if len(cost) == 1 else cost}{at}")  # fmt: skip
     if "all_trials" in report:
         _print_trials(report["all_trials"], maximized)
 

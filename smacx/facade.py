@@ -482,7 +482,7 @@ class SMAC:
         # A knob file's command template, by which failures of its commands group together
         self._command = target_fn.command if isinstance(target_fn, CommandTarget) else None
         # (config ids, costs) of the last trajectory entry: the best, or the whole front
-        self._last_incumbent: tuple[Any, Any] = (None, [])
+        self._last_incumbent: tuple[Any, ...] = (None, [])
         if self.runhistory.n_finished:
             logger.info(
                 "Continuing run %r: %d finished trial(s), %d left running by a stopped process.",
@@ -1017,6 +1017,11 @@ class SMAC:
             return
         config_id = self.runhistory.get_config_id(incumbents[0])
         costs = self._incumbent_costs()
+        # With budgets, the budget the cost is at: the incumbent is taken at the highest
+        # budget any configuration succeeded at, so its cost may rise as that budget does.
+        keys = getattr(self.intensifier, "incumbent_keys", None)
+        budgets = [k.budget for k in (keys() if keys is not None else []) if k.budget is not None]
+        at = {"budget": float(max(budgets))} if budgets else {}
         front: dict[str, Any] = {}
         if len(self.scenario.objectives) > 1:
             # A configuration that joins or leaves the front changes it, as a new best does.
@@ -1024,19 +1029,20 @@ class SMAC:
                 "config_ids": [self.runhistory.get_config_id(c) for c in incumbents],
                 "costs": self._front_costs(incumbents),
             }
-        state = (config_id, costs) if not front else (front["config_ids"], front["costs"])
+        state = (config_id, costs, at) if not front else (front["config_ids"], front["costs"], at)
         if self._last_incumbent == state:
             return
         self._last_incumbent = state
         last = self.runhistory.trajectory()[-1:]
         if last and all(
             last[0].get(key) == value
-            for key, value in {"config_id": config_id, "cost": costs, **front}.items()
+            for key, value in {"config_id": config_id, "cost": costs, **at, **front}.items()
         ):
             return  # a continued run: the stored trajectory already ends here
         entry = {
             "config_id": config_id,
             "cost": costs,
+            **at,
             **front,
             "n_finished": self.runhistory.n_finished,
             "walltime": self._run_clock(),
@@ -1103,7 +1109,9 @@ class SMAC:
     @property
     def trajectory(self) -> list[dict[str, Any]]:
         """Every change of incumbent (config id, cost, finished trials, wall time), as stored;
-        after :meth:`close`, as it was then. With several objectives, every change of the
+        after :meth:`close`, as it was then. With budgets, also the ``budget`` its cost is at:
+        the incumbent is taken at the highest budget a configuration has succeeded at, so the
+        cost may rise when that budget does. With several objectives, every change of the
         Pareto front, whose members are in ``config_ids`` and their costs in ``costs``."""
         if self._closed:
             if self._final_trajectory is None:
@@ -1748,7 +1756,10 @@ class SMAC:
             if budget is not None and top is not None:
                 at = f", at budget {budget:g}"
                 if budget < top:
-                    at += f" (below max_budget={top:g}: none has succeeded at it yet)"
+                    at += (
+                        f" (below max_budget={top:g}: none has succeeded at it on every "
+                        "instance-seed pair yet)"
+                    )
             every = len(getattr(self.intensifier, "keys", ()))
             if getattr(self.intensifier, "races_keys", False) and n < every:
                 at = f", on {n} of {every} instance-seed pairs (none with a success has run on all)"

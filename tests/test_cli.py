@@ -612,3 +612,24 @@ def test_show_says_a_knob_files_run_failed_in_its_terms(
     [failure] = report["failures"]
     assert failure["reason"] == "exceeded the knob file's timeout=1.0 s"
     assert report["all_trials"][0]["reason"] == failure["reason"]
+
+
+def test_show_gives_the_budget_of_the_incumbents_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The incumbent's cost jumped up when a higher budget succeeded, and nothing said at
+    which budget each cost was (a Hyperband audit's finding)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(
+        space, n_trials=20, min_budget=1, max_budget=9, output_directory=tmp_path, seed=1
+    )
+    smac = SMAC(scenario, lambda config, budget: config["x"] + 9 / budget, preset="hyperband")
+    smac.optimize()
+    smac.close()
+    report = run_report(tmp_path)
+    budgets = [entry["budget"] for entry in report["trajectory"]]
+    assert budgets == sorted(budgets) and budgets[-1] == report["incumbent"]["budget"] == 9.0
+    assert main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"incumbent:  cost [\d.]+ at budget 9, found after", out)
+    assert re.search(r"finished trials: config \d+, cost [\d.]+ at budget 1\n", out)

@@ -791,9 +791,10 @@ def test_trajectory_reports_the_cost_the_incumbent_was_chosen_by() -> None:
     chosen_by = smac.runhistory.get_costs(smac.incumbent, keys)
     assert smac.intensifier.incumbent_costs() == pytest.approx(chosen_by)
     assert smac.trajectory[-1]["cost"] == pytest.approx(chosen_by)
+    assert smac.trajectory[-1]["budget"] == 1.0  # (an audit's finding: it was not stored)
     assert (
         f"cost {chosen_by[0]:.6g} over 2 trial(s), at budget 1 (below max_budget=3: none has "
-        "succeeded at it yet)" in smac.summary()  # (it was not said: an audit's finding)
+        "succeeded at it on every instance-seed pair yet)" in smac.summary()
     )
 
 
