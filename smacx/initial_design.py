@@ -278,16 +278,25 @@ def finite_vectors(
     return out
 
 
+def _objects(items: Sequence[Any]) -> np.ndarray:
+    """`(n,)` object array of ``items``, one per element also where they are tuples (which
+    ``np.asarray`` would make a second axis of)."""
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = item
+    return out
+
+
 def _all_values(hp: object, limit: int) -> np.ndarray | None:
     """Every value of a finite hyperparameter, or None for any other kind or when it has more
     than ``limit`` values (counted before any is built: an integer may span 1e12 values)."""
     values: np.ndarray
     if isinstance(hp, CategoricalHyperparameter):
-        values = np.asarray(hp.choices, dtype=object)
+        values = _objects(hp.choices)
     elif isinstance(hp, OrdinalHyperparameter):
-        values = np.asarray(hp.sequence, dtype=object)
+        values = _objects(hp.sequence)
     elif isinstance(hp, Constant):
-        values = np.asarray([hp.value], dtype=object)
+        values = _objects([hp.value])
     elif isinstance(
         hp, UniformIntegerHyperparameter | NormalIntegerHyperparameter | BetaIntegerHyperparameter
     ):

@@ -2922,3 +2922,21 @@ def test_incumbent_cost_is_the_cost_the_incumbent_was_chosen_by(
     assert two.incumbent_costs == [1.0, 2.0]
     with pytest.raises(ScenarioError, match=r"2 objectives \['a', 'b'\].*incumbent_costs"):
         _ = two.incumbent_cost
+
+
+def test_a_categorical_of_tuples_is_optimized_and_continued(tmp_path: Path) -> None:
+    """Tuple choices became a second axis of a numpy array, and SMAC() raised ConfigSpace's
+    "unhashable type" (a fuzzing audit's finding; ConfigSpace samples such a space)."""
+    from ConfigSpace import Categorical
+
+    cs = ConfigurationSpace({"c": Categorical("c", [(1, 2), (3, 4)]), "x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(cs, n_trials=6, output_directory=tmp_path, deterministic=True)
+
+    def target(config: Configuration, seed: int) -> float:
+        return config["x"] + config["c"][0]
+
+    with SMAC(sc, target, progress=False) as smac:
+        assert smac.optimize()["c"] == (1, 2)  # type: ignore[index]
+    with SMAC(dataclasses.replace(sc, n_trials=10), target, progress=False) as smac:
+        assert smac.optimize()["c"] == (1, 2)  # type: ignore[index]
+        assert smac.runhistory.n_finished == 10
