@@ -472,6 +472,7 @@ class SMAC:
         self._own_time = 0.0
         self._durations: deque[float] = deque(maxlen=32)  # seconds of the latest trials
         self._told_here = 0
+        self._told_keys: set[TrialKey] = set()  # (a second tell of one of them is the user's)
         self._ran_told = 0  # of the results told, those of trials optimize() ran
         self._closed = False
         # the trajectory when closed (None: not read)
@@ -818,8 +819,10 @@ class SMAC:
         """Record the result of a trial; it is in storage when this returns.
 
         A result for a trial that already has one (e.g. a retired trial that came back late)
-        is dropped. A SUCCESS with a NaN or infinite cost is recorded as CRASHED, as the
-        runners record it; another status with a NaN or -inf cost at ``crash_cost``. Trials
+        is dropped, with a warning when this object was told it before (Optuna raises then;
+        the first result stands). A SUCCESS with a NaN or infinite cost is recorded as
+        CRASHED, as the runners record it; another status with a NaN or -inf cost at
+        ``crash_cost``. Trials
         that were not asked (results from elsewhere, a warm start) are stored and train the
         model. They count towards the incumbent when the intensifier races on their instance
         (and seed, unless the scenario is deterministic: then any seed stands for all) and
@@ -909,7 +912,20 @@ class SMAC:
         if key_id is not None:
             key = TrialKey(key_id, info.instance, info.seed, info.budget)
             if key in self.runhistory and self.runhistory[key].status.finished:
-                logger.info("Dropping a late result for trial %s: it was recorded already.", key)
+                if key in self._told_keys and not ran_here:
+                    stored = self.runhistory[key]
+                    logger.warning(
+                        "tell: trial %s was told already (%s, cost %s); this second result is "
+                        "dropped and the first stands. To measure the configuration again, "
+                        "tell it under another seed or instance.",
+                        key,
+                        stored.status.name,
+                        stored.cost,
+                    )
+                else:  # (a trial another process took over and finished first)
+                    logger.info(
+                        "Dropping a late result for trial %s: it was recorded already.", key
+                    )
                 self._in_flight.discard(info)
                 self._asked.discard(info)
                 return
@@ -928,6 +944,7 @@ class SMAC:
         self._in_flight.discard(info)
         self._asked.discard(info)
         self._told_here += 1
+        self._told_keys.add(self.runhistory.key_of(info))
         self._ran_told += int(ran_here)
         if not math.isnan(value.time):  # (a time a caller of tell() did not know)
             self._target_time += value.time

@@ -256,6 +256,19 @@ def test_first_crash_is_told_once(
     assert value.status is StatusType.CRASHED
 
 
+def test_a_trial_told_twice_keeps_its_first_result_and_says_so(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The second result was dropped with a line at INFO, which nobody saw (Optuna raises)."""
+    smac = SMAC(scenario(space, n_trials=5))
+    info = smac.ask()
+    smac.tell(info, TrialValue(cost=1.0))
+    with caplog.at_level("WARNING", logger="smacx"):
+        smac.tell(info, TrialValue(cost=2.0))
+    assert "was told already (SUCCESS, cost 1.0); this second result is dropped" in caplog.text
+    assert [v.cost for _, v in smac.runhistory.items()] == [1.0]
+
+
 def broken_target(config: Configuration) -> float:
     raise ZeroDivisionError("a bug in the target")
 
