@@ -822,13 +822,12 @@ class SMAC:
         is dropped, with a warning when this object was told it before (Optuna raises then;
         the first result stands). A SUCCESS with a NaN or infinite cost is recorded as
         CRASHED, as the runners record it; another status with a NaN or -inf cost at
-        ``crash_cost``. Trials
-        that were not asked (results from elsewhere, a warm start) are stored and train the
-        model. They count towards the incumbent when the intensifier races on their instance
-        (and seed, unless the scenario is deterministic: then any seed stands for all) and
-        budget; otherwise, with racing (not with successive halving or Hyperband, whose
-        brackets take the configurations they sample), their configuration is raced like any
-        challenger, on the intensifier's own keys.
+        ``crash_cost``. Trials that were not asked (results from elsewhere, a warm start) are
+        stored and train the model. They count towards the incumbent when the intensifier
+        races on their instance (and seed, unless the scenario is deterministic: then any seed
+        stands for all) and budget; otherwise, with racing (not with successive halving or
+        Hyperband, whose brackets take the configurations they sample), their configuration
+        is raced like any challenger, on the intensifier's own keys.
 
         Raises:
             TargetCrashedError: This is the crash of the first trial that :meth:`optimize`
