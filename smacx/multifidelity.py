@@ -505,9 +505,13 @@ class _Bracket:
 
     def target(self, stage: int) -> int:
         """How many configurations the stage holds once complete."""
+        sizes = self.schedule.n_configs
         if stage == 0:
-            return len(self.members[0]) if self.exhausted else self.schedule.n_configs[0]
-        return min(self.schedule.n_configs[stage], len(self.members[stage - 1]))
+            return len(self.members[0]) if self.exhausted else sizes[0]
+        wanted = sizes[stage]
+        if self.exhausted:  # fewer than scheduled to start with: keep the same share of them
+            wanted = max(1, len(self.members[0]) * wanted // sizes[0])
+        return min(wanted, len(self.members[stage - 1]))
 
 
 @smac3_names(SMAC3_NAMES)
@@ -855,7 +859,7 @@ class Halving:
         info = self._next_in(self._open[number])
         if info is None:
             raise SearchSpaceExhaustedError(
-                f"{self._label}: no bracket has a trial to run (one still open waits for "
+                f"{self._label}: no bracket has a trial to run (any still open waits for "
                 "results) and the search space has no untried configuration left "
                 f"({self.history.n_configs} tried)."
             )
