@@ -8,6 +8,7 @@ independent workers sharing one database.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from smacx.callback import Callback, FunctionCallback
 from smacx.command import CommandTarget, load_workload
@@ -83,13 +84,32 @@ _SMAC3_FACADES = {
     "AlgorithmConfigurationFacade": "SMAC(scenario, f) with Scenario(instances=...)",
 }
 
+#: Parts that live in a module of their own, and the module.
+_IN_SUBMODULES = {
+    "DaskParallelRunner": "smacx.runners",
+    "RandomForest": "smacx.models",
+    "GaussianProcess": "smacx.models",
+    **{
+        name: "smacx.acquisition"
+        for name in ("EI", "LogEI", "PI", "LogPI", "LCB", "ThompsonSampling")
+    },
+    **{name: "smacx.maximizer" for name in ("LocalAndRandomSearch", "RandomSearch")},
+}
 
-def __getattr__(name: str) -> object:
-    if name in _SMAC3_FACADES:
+
+if not TYPE_CHECKING:  # (so that a type checker refuses a name smacx does not have)
+
+    def __getattr__(name: str) -> object:
         # (an ImportError: `from smacx import X` turns an AttributeError into its own message)
-        raise ImportError(
-            f"smacx has no {name}, as SMAC3 has: one class, SMAC, takes a preset; use "
-            f"{_SMAC3_FACADES[name]}.",
-            name=name,
-        )
-    raise AttributeError(f"module 'smacx' has no attribute {name!r}")
+        if name in _SMAC3_FACADES:
+            raise ImportError(
+                f"smacx has no {name}, as SMAC3 has: one class, SMAC, takes a preset; use "
+                f"{_SMAC3_FACADES[name]}.",
+                name=name,
+            )
+        if name in _IN_SUBMODULES:
+            raise ImportError(
+                f"smacx has no {name} at its top level: from {_IN_SUBMODULES[name]} import {name}.",
+                name=name,
+            )
+        raise AttributeError(f"module 'smacx' has no attribute {name!r}")

@@ -222,7 +222,7 @@ def _with_hints(
     return checked
 
 
-def smac3_names(names: Mapping[str, str]) -> Callable[[type[_C]], type[_C]]:
+def smac3_names(names: Mapping[str, str], whose: str = "SMAC3's") -> Callable[[type[_C]], type[_C]]:
     """Class decorator that answers a SMAC3 attribute name with smacx's own.
 
     ``runhistory.save(...)`` on a smacx :class:`~smacx.RunHistory` raises an
@@ -232,6 +232,7 @@ def smac3_names(names: Mapping[str, str]) -> Callable[[type[_C]], type[_C]]:
 
     Args:
         names: What to use instead, by SMAC3 name (for example ``"save": "to_json(path)"``).
+        whose: Where the names come from, as the message says it ("Optuna's Study").
 
     Returns:
         The decorator, which returns the class it is given.
@@ -250,7 +251,7 @@ def smac3_names(names: Mapping[str, str]) -> Callable[[type[_C]], type[_C]]:
             owner = type(self).__name__
             if name in hints:
                 raise AttributeError(
-                    f"{owner!r} object has no attribute {name!r}, as SMAC3's has: "
+                    f"{owner!r} object has no attribute {name!r}, as {whose} has: "
                     f"use {hints[name]}.",
                     name=name,
                     obj=self,

@@ -42,6 +42,7 @@ from smacx.errors import (
     is_real,
     keyword_hints,
     method_keyword_hints,
+    smac3_names,
     warn_caller,
 )
 from smacx.initial_design import InitialDesign
@@ -129,7 +130,20 @@ _NOT_VALIDATES = {
     "instance": "SMAC.validate(config, instances=[...]) takes a list of instances",
 }
 
+#: Attributes of Optuna's Study, and what SMAC calls them
+_OPTUNA_ATTRIBUTES = {
+    "best_params": "dict(smac.incumbent)",
+    "best_value": "smac.incumbent_cost",
+    "best_values": "smac.incumbent_costs",
+    "best_trial": "smac.incumbent, and smac.runhistory.get_trials(smac.incumbent)",
+    "best_trials": "smac.incumbents (the Pareto front)",
+    "trials": "smac.runhistory (smac.runhistory.finished() for the finished trials)",
+    "trials_dataframe": "smac.runhistory.to_dataframe()",
+    "enqueue_trial": "SMAC(..., initial_design=InitialDesign(additional_configs=[{...}]))",
+}
 
+
+@smac3_names(_OPTUNA_ATTRIBUTES, whose="Optuna's Study")
 @keyword_hints(elsewhere=_ELSEWHERE)
 class SMAC:
     """Optimize a target function over a scenario's search space.

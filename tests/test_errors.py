@@ -222,6 +222,8 @@ def test_scenario_points_every_keyword_of_smac_to_smac() -> None:
 def test_a_facade_of_smac3_names_the_preset_that_does_its_work() -> None:
     with pytest.raises(ImportError, match=r'smacx has no BlackBoxFacade.*preset="blackbox"'):
         from smacx import BlackBoxFacade  # type: ignore[attr-defined]  # noqa: F401
+    with pytest.raises(ImportError, match=r"no RandomForest at its top .* from smacx.models imp"):
+        from smacx import RandomForest  # type: ignore[attr-defined]  # noqa: F401
 
 
 @pytest.mark.parametrize("preset", ["hpo", "hyperband"])
@@ -240,6 +242,8 @@ def test_smac3_method_names_say_what_smacx_calls_them(scenario: Scenario, preset
         smac.intensifier.get_incumbent()  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match=r"use SMAC.runhistory.get_trials\(config\)"):
         smac.intensifier.get_instance_seed_budget_keys(smac.incumbent)  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match=r"'best_value', as Optuna's Study has: use smac.inc"):
+        smac.best_value  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(ArgumentError, match=r"'seed': SMAC.validate\(config, seeds=\[...\]\)"):
         smac.validate(smac.incumbent, seed=3)  # type: ignore[call-arg]
     assert smac.intensifier.incumbents()[0] == smac.incumbent

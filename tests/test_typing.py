@@ -51,3 +51,24 @@ def test_documented_use_type_checks_strictly(
     cache = ["--cache-dir", str(tmp_path / "cache")]
     out, err, status = api.run(["--strict", "--follow-imports=silent", *cache, str(script)])
     assert status == 0, out + err
+
+
+@pytest.mark.slow
+def test_a_name_smacx_does_not_have_is_refused_by_the_type_checker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The modules' __getattr__ (hints, the lazy dask import) made mypy accept any name, as
+    object or Any (a packaging audit's finding)."""
+    api = pytest.importorskip("mypy.api")
+    script = tmp_path / "typo.py"
+    script.write_text(
+        "from smacx import Senario\nfrom smacx.runners import DaskParalelRunner, "
+        "DaskParallelRunner\n"
+    )
+    monkeypatch.setenv("MYPYPATH", str(Path(__file__).resolve().parents[1]))
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    out, _, status = api.run(["--strict", "--follow-imports=silent", *cache, str(script)])
+    assert status == 1
+    assert 'Module "smacx" has no attribute "Senario"' in out
+    assert 'Module "smacx.runners" has no attribute "DaskParalelRunner"' in out
+    assert "typo.py:2: error" in out and out.count("error:") == 2

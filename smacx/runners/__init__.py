@@ -13,10 +13,12 @@ if TYPE_CHECKING:  # type checkers see the class; at run time it is imported on 
 __all__ = ["AbstractRunner", "SerialRunner", "DaskParallelRunner"]
 
 
-def __getattr__(name: str) -> Any:
-    # dask.distributed is imported only by code that asks for the dask runner.
-    if name == "DaskParallelRunner":
-        from smacx.runners.dask import DaskParallelRunner
+if not TYPE_CHECKING:  # (so that a type checker refuses a name smacx does not have)
 
-        return DaskParallelRunner
-    raise AttributeError(f"module 'smacx.runners' has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        # dask.distributed is imported only by code that asks for the dask runner.
+        if name == "DaskParallelRunner":
+            from smacx.runners.dask import DaskParallelRunner
+
+            return DaskParallelRunner
+        raise AttributeError(f"module 'smacx.runners' has no attribute {name!r}")
