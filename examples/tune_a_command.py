@@ -7,7 +7,8 @@ and the pattern that finds the measurement in its output. From a shell, the same
     smacx run examples/knobs/knobs.toml --output-dir smacx_output
 
 Started in several terminals at once, those commands share the run, with no master. Here the
-run goes to a temporary folder, with a progress bar only on a terminal.
+run goes to a temporary folder, with a progress bar only on a terminal, and ``smacx show``
+prints it before the folder goes.
 """
 
 from __future__ import annotations
@@ -24,4 +25,7 @@ if __name__ == "__main__":
         args = ["run", str(knobs), "--output-dir", output, "--n-trials", "40"]
         if not sys.stderr.isatty():
             args.append("--no-progress")
-        sys.exit(main(args))
+        status = main(args)
+        print()
+        main(["show", str(Path(output) / "knobs")])
+    sys.exit(status)
