@@ -377,7 +377,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose_help = "log smacx's debug messages"
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    show = commands.add_parser("show", help="summarize a stored run")
+    show = commands.add_parser(
+        "show",
+        help="summarize a stored run",
+        description="Summarize a stored run: its trials by status, why trials failed, its "
+        "incumbent and how it changed; also while processes still write to it.",
+    )
     show.add_argument(
         "run",
         help="OUTPUT_DIR/RUN_NAME, or OUTPUT_DIR when it holds one run, or a PostgreSQL URL",
