@@ -280,6 +280,34 @@ def test_a_server_away_for_longer_than_the_timeout_says_it_was_waited_for(
     storage.close()
 
 
+def test_a_result_waits_longer_than_the_timeout_for_the_server(postgres_url: str) -> None:
+    """A worker gave up the result it held after the 60 s other calls wait, and the trial
+    ran again (a storage audit's finding): a result waits up to RESULT_PATIENCE."""
+    import psycopg
+
+    storage = PostgresStorage(postgres_url, "patient", timeout=1)
+    cid = storage.add_config('{"x": 1}', "")
+    name = postgres_url.rsplit("/", 1)[1]
+    maintenance = postgres_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(maintenance, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+
+        def back() -> None:
+            with psycopg.connect(maintenance, autocommit=True) as again:
+                again.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+
+        threading.Timer(3.0, back).start()
+    key = TrialKey(cid, None, 1, None)
+    assert storage.finish_trial(TrialRecord(key, TrialValue(cost=1.0), owner_id(), 0.0))
+    assert [r.value.cost for r in storage.read_trials(0)] == [1.0]
+    storage.close()
+
+
 def test_connections_killed_again_and_again_lose_no_write(postgres_url: str) -> None:
     """Another session terminates the storage's connections every 20 ms, at any point of a
     call, sometimes right after a reconnection (an audit's finding: a connection killed before

@@ -118,6 +118,10 @@ CLOCK_WARNING_SECONDS = 30.0
 _KEY_MATCH = "run_id = %s AND config_id = %s AND instance = %s AND seed = %s AND budget = %s"
 
 
+#: Seconds a trial's result waits for a server that is away (other calls wait ``timeout``).
+RESULT_PATIENCE = 600.0
+
+
 class PostgresStorage:
     """A :class:`~smacx.storage.Storage` for one named run in a PostgreSQL database.
 
@@ -375,20 +379,23 @@ class PostgresStorage:
         body: Callable[[psycopg.Connection[Any], bool], T],
         write: bool,
         lock_run: bool = True,
+        patience: float | None = None,
     ) -> T:
         """Run ``body(connection, retried)`` under this storage's lock: if ``write``, in a
         transaction that first takes the lock of the run's row (unless not ``lock_run``), so
         that writes to the run commit one at a time; else on its own.
 
         A connection that breaks (the server restarted, the network dropped) is opened again
-        and ``body`` run again, for up to ``timeout`` seconds; ``retried`` is then True, and
+        and ``body`` run again, for up to ``patience`` seconds (by default ``timeout``);
+        ``retried`` is then True, and
         ``body`` must find out whether its first attempt committed before the connection
         broke. Other errors, and a server still away after ``timeout``, come out as a
         :class:`~smacx.errors.StorageError` that names the run and says what to do.
         """
         import psycopg
 
-        deadline = time.monotonic() + self._timeout
+        waited = self._timeout if patience is None else max(patience, self._timeout)
+        deadline = time.monotonic() + waited
         retried = False
         with self._lock:
             if self._closed:
@@ -404,8 +411,7 @@ class PostgresStorage:
                         if time.monotonic() > deadline:
                             raise StorageError(
                                 f"{err} (The connection broke while smacx read or wrote "
-                                f"{what}; it tried to connect again for timeout="
-                                f"{self._timeout:g} s.)"
+                                f"{what}; it tried to connect again for {waited:g} s.)"
                             ) from err.__cause__
                         logger.debug("Connecting again to %s failed: %s", redact(self.url), err)
                         time.sleep(0.2)
@@ -642,7 +648,9 @@ class PostgresStorage:
             self._upsert(conn, record, new=old is None)
             return True
 
-        return self._call("a trial's result", body, write=True)
+        # (a result in hand waits longer for the server than other calls: it may have taken
+        # hours to measure, and is lost if this process gives up)
+        return self._call("a trial's result", body, write=True, patience=RESULT_PATIENCE)
 
     def release_trial(self, key: TrialKey, owner: str) -> bool:
         def body(conn: psycopg.Connection[Any], retried: bool) -> bool:
