@@ -344,6 +344,8 @@ class SMAC:
             acquisition=acquisition,
             maximizer=maximizer,
             plateau_radius=plateau_radius,
+            random_probability=random_probability,
+            plateau_probability=plateau_probability,
         )
         self.selector = ConfigSelector(
             scenario.configspace,
@@ -2448,6 +2450,8 @@ def _preset_parts(
     acquisition: Acquisition | None,
     maximizer: Maximizer | None,
     plateau_radius: float | None = None,
+    random_probability: float | None = None,
+    plateau_probability: float | None = None,
 ) -> tuple[ModelProposer | None, float]:
     """The model-based proposer of a preset (None for random search) and its random share."""
     from smacx.acquisition import LogEI
@@ -2463,6 +2467,8 @@ def _preset_parts(
                 ("acquisition", acquisition),
                 ("maximizer", maximizer),
                 ("plateau_radius", plateau_radius),
+                ("random_probability", random_probability),
+                ("plateau_probability", plateau_probability),
             ]
             if v is not None
         ]

@@ -1223,6 +1223,11 @@ def test_model_parts_can_be_swapped_by_keyword(space: ConfigurationSpace) -> Non
     assert quadratic(smac.optimize()) < 2.0
     with pytest.raises(ScenarioError, match="uses no model"):
         SMAC(scenario(space), quadratic, preset="random", model=model)
+    # (accepted, and without effect, until a GP/forest audit's finding)
+    with pytest.raises(ScenarioError, match="got random_probability with preset='random'"):
+        SMAC(scenario(space), quadratic, preset="random", random_probability=0.5)
+    with pytest.raises(ScenarioError, match="got plateau_probability with preset='hyperband'"):
+        SMAC(scenario(space), quadratic, preset="hyperband", plateau_probability=0.5)
 
 
 def test_forest_backend_is_imported_when_built_for_a_run_that_will_need_it() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 from ConfigSpace import Categorical, ConfigurationSpace
 
@@ -1720,3 +1721,18 @@ def test_no_step_from_the_best_lands_in_a_plateau_ball() -> None:
     assert len(taken) > 30
     for c in taken:
         assert math.hypot(c["x"] - 0.52, c["y"] - 0.5) >= 0.05
+
+
+@pytest.mark.parametrize("n", [100, 2_100, 6_000])
+def test_squared_distances_equal_their_definition_on_either_side_of_the_blas_limit(
+    n: int,
+) -> None:
+    """Above 2**16 pairs the products are numpy's own (einsum), not BLAS's, which spread them
+    over threads and took 30 times as long on a busy machine (a scale audit's finding)."""
+    from smacx.selector import _BLAS_PAIRS, _sq_dists
+
+    rng = np.random.default_rng(0)
+    A, B = rng.random((32, 8)), rng.random((n, 8))
+    assert (32 * n > _BLAS_PAIRS) is (n > 2_048)
+    exact = ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=2)
+    assert np.allclose(_sq_dists(A, B), exact, rtol=0, atol=1e-12)
