@@ -38,7 +38,7 @@ import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, SupportsFloat
+from typing import TYPE_CHECKING, Any, Literal, Protocol, SupportsFloat
 
 import numpy as np
 from ConfigSpace import Configuration
@@ -426,6 +426,9 @@ class _ConfigState:
     succeeded: bool = False  # whether a key of ``done`` ended in SUCCESS
     rejected: bool = False
     retired: bool = False
+    # The keys it and the incumbents had when it was last found no worse than them: until
+    # either gains one, it still is not (results only add keys).
+    judged: tuple[Any, ...] | None = None
 
 
 @smac3_names(SMAC3_NAMES)
@@ -707,11 +710,18 @@ class Racing:
         incumbents = self._intensified()
         if not state.done or config_id in incumbents:
             return
+        # (every ask looks at every configuration in the race; one tied with the incumbent,
+        # on a plateau or off a front of two objectives, stays in it, and comparing them all
+        # again made each ask slower as the run went on)
+        judged = (len(state.done), *((b, len(self._states[b].done)) for b in incumbents))
+        if state.judged == judged:
+            return
         for best in incumbents:
             if self._worse(config_id, best):
                 state.rejected = True
                 self._active.discard(config_id)
                 return
+        state.judged = judged
 
     def _worse(self, config_id: int, best: int) -> bool:
         """Whether a challenger is worse than incumbent ``best`` on their common keys: it

@@ -740,3 +740,28 @@ def test_more_calls_than_a_deterministic_scenario_has_keys_are_warned_of(
         )
     assert len(racing.keys) == 1
     assert "max_config_calls=5: a deterministic scenario" in caplog.text
+
+
+def test_a_tie_in_the_race_is_compared_again_only_when_a_result_changes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a plateau every configuration that ties with the incumbent stays in the race, and
+    each ask compared all of them again: 11,076 comparisons over 400 trials, and asks slowed
+    as the run went on (a scale audit's finding). Now one per new result."""
+    calls = []
+    worse = Racing._worse
+
+    def counted(self: Racing, config_id: int, best: int) -> bool:
+        calls.append(config_id)
+        return worse(self, config_id, best)
+
+    monkeypatch.setattr(Racing, "_worse", counted)
+    cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    smac = SMAC(
+        Scenario(cs, n_trials=400, deterministic=True, output_directory=None), preset="random"
+    )
+    for _ in range(400):
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=float(round(4 * info.config["x"]))))
+    assert len(smac.intensifier._active) > 40  # (the ties, still in the race)
+    assert len(calls) <= 400
