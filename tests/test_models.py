@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from typing import Literal
+import warnings
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -184,6 +185,21 @@ def test_gaussian_process_interpolates_and_is_uncertain_away_from_data() -> None
     np.testing.assert_array_equal(gp.transform_y(y), y)
     with pytest.raises(ScenarioError, match="shape"):
         gp.predict(np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize(
+    "model", [GaussianProcess(seed=0), RandomForest(seed=0), RandomForest(log_y=False, seed=0)]
+)
+def test_a_penalty_near_the_largest_float_leaves_predictions_finite(model: Any) -> None:
+    """A penalty of sys.float_info.max for infeasible points made the GP predict NaN and the
+    forest an infinite variance, and the search went on at random (a GP audit's finding)."""
+    X = np.linspace(0.0, 1.0, 12)[:, None]
+    y = np.where(X[:, 0] > 0.7, sys.float_info.max, (X[:, 0] - 0.3) ** 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # (no overflow on the way)
+        mean, var = model.fit(X, y).predict(np.array([[0.3], [0.9]]))
+    assert np.all(np.isfinite(mean)) and np.all(np.isfinite(var)) and np.all(var >= 0)
+    assert mean[0] < mean[1]
 
 
 @pytest.mark.parametrize(

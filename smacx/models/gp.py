@@ -14,6 +14,7 @@ from scipy.optimize import minimize
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from smacx.errors import ScenarioError, is_real, is_whole, keyword_hints
+from smacx.models.random_forest import COST_LIMIT
 
 if TYPE_CHECKING:
     from sklearn.gaussian_process import GaussianProcessRegressor
@@ -125,6 +126,7 @@ class GaussianProcess:
             )
         if not np.all(np.isfinite(y)) or not np.all(np.isfinite(X)):
             raise ScenarioError("X, y: expected finite numbers, got NaN or inf")
+        y = np.clip(y, -COST_LIMIT, COST_LIMIT)  # (their variance overflowed past 1e154)
         # scikit-learn is imported on first use: importing it costs about a second
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessRegressor

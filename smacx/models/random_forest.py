@@ -30,9 +30,10 @@ logger = logging.getLogger("smacx")
 _NUMPY_MAX_CELLS = 5000
 
 
-#: The largest cost magnitude the forest tells apart; costs beyond it count as at it, so that
-#: the span between the costs and their log margin stay finite floats.
-COST_LIMIT = 1e300
+#: The largest cost magnitude the models tell apart; costs beyond it count as at it, so that
+#: the span between the costs, their log margin and their variance (a square) stay finite
+#: floats: a penalty of sys.float_info.max made the GP predict NaN.
+COST_LIMIT = 1e150
 
 
 @dataclass
