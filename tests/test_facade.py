@@ -2958,3 +2958,22 @@ def test_a_categorical_of_tuples_is_optimized_and_continued(tmp_path: Path) -> N
     with SMAC(dataclasses.replace(sc, n_trials=10), target, progress=False) as smac:
         assert smac.optimize()["c"] == (1, 2)  # type: ignore[index]
         assert smac.runhistory.n_finished == 10
+
+
+def test_the_blackbox_preset_warns_of_a_space_it_suits_poorly(space: ConfigurationSpace) -> None:
+    """The GP ran on categorical, conditional and 20-d spaces without a word, far behind the
+    forest on them (a GP audit's finding)."""
+    from ConfigSpace import Categorical
+
+    from smacx.models import RandomForest
+
+    mixed = ConfigurationSpace({"x": (0.0, 1.0), "c": Categorical("c", ["a", "b", "d"])})
+    with pytest.warns(UserWarning, match=r"has categorical hyperparameters \['c'\]\. preset='hpo'"):
+        SMAC(scenario(mixed), preset="blackbox")
+    wide = ConfigurationSpace({f"x{i}": (0.0, 1.0) for i in range(12)})
+    with pytest.warns(UserWarning, match="this one has 12 dimensions"):
+        SMAC(scenario(wide), preset="blackbox")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(scenario(space), preset="blackbox")  # (2-d, continuous)
+        SMAC(scenario(mixed), preset="blackbox", model=RandomForest())  # (the user's choice)
