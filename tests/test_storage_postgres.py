@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -258,23 +259,35 @@ def test_a_server_restart_mid_run_loses_no_result(
     storage.close()
 
 
+def shut_out(postgres_url: str) -> Callable[[], None]:
+    """Close the connections to the database at ``postgres_url`` and refuse new ones, as a
+    server that is away would; returns what lets them in again."""
+    import psycopg
+
+    name = postgres_url.rsplit("/", 1)[1]
+    maintenance = postgres_url.rsplit("/", 1)[0] + "/postgres"
+
+    def allow(allowed: bool) -> None:
+        with psycopg.connect(maintenance, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS {str(allowed).lower()}")
+            if not allowed:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (name,),
+                )
+
+    allow(False)
+    return lambda: allow(True)
+
+
 def test_a_server_away_for_longer_than_the_timeout_says_it_was_waited_for(
     postgres_url: str,
 ) -> None:
     """The error said only "cannot connect ... Check that the server runs", as if smacx had
     not tried again for a minute (a storage audit's finding)."""
-    import psycopg
-
     storage = PostgresStorage(postgres_url, "away", timeout=1)
-    name = postgres_url.rsplit("/", 1)[1]
-    maintenance = postgres_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(maintenance, autocommit=True) as admin:
-        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
+    shut_out(postgres_url)
     with pytest.raises(StorageError, match=r"cannot connect .* tried to connect again for "):
         storage.add_config('{"x": 1}', "")
     storage.close()
@@ -283,25 +296,9 @@ def test_a_server_away_for_longer_than_the_timeout_says_it_was_waited_for(
 def test_a_result_waits_longer_than_the_timeout_for_the_server(postgres_url: str) -> None:
     """A worker gave up the result it held after the 60 s other calls wait, and the trial
     ran again (a storage audit's finding): a result waits up to RESULT_PATIENCE."""
-    import psycopg
-
     storage = PostgresStorage(postgres_url, "patient", timeout=1)
     cid = storage.add_config('{"x": 1}', "")
-    name = postgres_url.rsplit("/", 1)[1]
-    maintenance = postgres_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(maintenance, autocommit=True) as admin:
-        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-
-        def back() -> None:
-            with psycopg.connect(maintenance, autocommit=True) as again:
-                again.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-
-        threading.Timer(3.0, back).start()
+    threading.Timer(3.0, shut_out(postgres_url)).start()
     key = TrialKey(cid, None, 1, None)
     assert storage.finish_trial(TrialRecord(key, TrialValue(cost=1.0), owner_id(), 0.0))
     assert [r.value.cost for r in storage.read_trials(0)] == [1.0]
