@@ -281,6 +281,14 @@ def test_open_storage_urls(tmp_path: Path) -> None:
     assert isinstance(open_storage(tmp_path / "b.db"), SQLiteStorage)
     with pytest.raises(StorageError, match="not supported"):
         open_storage("redis://localhost")
+    # (raw TypeErrors from deep inside, or accepted, until a fuzzing audit's finding)
+    with pytest.raises(StorageError, match="url must be a path, a URL .* got int 5"):
+        open_storage(5)  # type: ignore[arg-type]
+    with pytest.raises(StorageError, match="path must be a file path; got NoneType"):
+        SQLiteStorage(None)  # type: ignore[arg-type]
+    for timeout in ("x", -1, math.nan):
+        with pytest.raises(StorageError, match="timeout must be a number of seconds > 0"):
+            SQLiteStorage(tmp_path / "c.db", timeout=timeout)  # type: ignore[arg-type]
 
 
 def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:

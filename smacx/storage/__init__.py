@@ -157,6 +157,21 @@ class Storage(Protocol):
         ...
 
 
+def check_timeout(owner: str, timeout: object) -> None:
+    """Refuse a ``timeout`` (seconds a storage waits for a lock or the server) that is no
+    finite number > 0.
+
+    Raises:
+        StorageError: It is not.
+    """
+    from smacx.errors import StorageError, is_real
+
+    if not is_real(timeout) or not 0 < float(timeout) < math.inf:  # type: ignore[arg-type]
+        raise StorageError(
+            f"{owner}'s timeout must be a number of seconds > 0 and finite; got {timeout!r}."
+        )
+
+
 def held_locked(what: str, timeout: float) -> str:
     """The advice for a run's lock that another process held for longer than ``timeout``
     seconds: smacx holds it only for one write at a time, so that process is most likely
@@ -401,6 +416,11 @@ def open_storage(url: str | os.PathLike[str] | None, run: str | None = None) -> 
 
     if url is None:
         return MemoryStorage()
+    if not isinstance(url, (str, os.PathLike)) or isinstance(os.fspath(url), bytes):
+        raise StorageError(
+            f"open_storage's url must be a path, a URL (str) or None; got {type(url).__name__} "
+            f"{url!r:.100}."
+        )
     text = os.fspath(url)
     if text.startswith("sqlite:///"):
         return SQLiteStorage(text[len("sqlite:///") :])

@@ -33,6 +33,7 @@ from smacx.errors import StorageError, one_line
 from smacx.storage import (
     ConfigRecord,
     TrialRecord,
+    check_timeout,
     comes_after,
     decode_key,
     decode_value,
@@ -142,6 +143,7 @@ class PostgresStorage:
     """
 
     def __init__(self, url: str, run: str, timeout: float = 60.0, create: bool = True) -> None:
+        check_timeout("PostgresStorage", timeout)
         if not isinstance(run, str) or not run:
             raise StorageError(f"PostgresStorage's run must be a non-empty name; got {run!r}.")
         self._open(url, run, timeout)

@@ -25,6 +25,7 @@ from smacx.errors import StorageError, one_line
 from smacx.storage import (
     ConfigRecord,
     TrialRecord,
+    check_timeout,
     comes_after,
     decode_key,
     decode_value,
@@ -95,6 +96,12 @@ class SQLiteStorage:
     """
 
     def __init__(self, path: str | Path, timeout: float = 60.0, read_only: bool = False) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise StorageError(
+                f"SQLiteStorage's path must be a file path; got {type(path).__name__} "
+                f"{path!r:.100}."
+            )
+        check_timeout("SQLiteStorage", timeout)
         self.path = Path(path)
         self._timeout = timeout
         self._file: tuple[int, int] | None = None  # (see below)
