@@ -526,11 +526,12 @@ cid = storage.add_config('{"x": 1}', "")
 upsert = PostgresStorage._upsert
 def stopped(self, *args, **kwargs):
     upsert(self, *args, **kwargs)
+    PostgresStorage._upsert = upsert  # (once)
     print("stopped", flush=True)
     os.kill(os.getpid(), signal.SIGSTOP)  # within the write's transaction, holding the lock
 PostgresStorage._upsert = stopped
 key = TrialKey(cid, None, 1, None)
-storage.finish_trial(TrialRecord(key, TrialValue(cost=1.0), owner_id(), 0.0))
+print(storage.finish_trial(TrialRecord(key, TrialValue(cost=1.0), owner_id(), 0.0)))
 """
 
 
@@ -538,7 +539,8 @@ def test_a_process_stopped_within_a_write_holds_the_others_up_for_half_its_timeo
     postgres_url: str,
 ) -> None:
     """Every other process gave up after the timeout (a storage audit's finding): the server
-    now ends the stopped process's transaction, and its lock with it."""
+    now ends the stopped process's transaction, and its lock with it. Resumed, that process
+    connects again and writes its result (a review's finding: it failed then)."""
     storage = PostgresStorage(postgres_url, "stopped", timeout=10)
     stopped = subprocess.Popen(
         [sys.executable, "-c", STOPPED_IN_A_WRITE, postgres_url],
@@ -552,10 +554,14 @@ def test_a_process_stopped_within_a_write_holds_the_others_up_for_half_its_timeo
         cid = storage.add_config('{"x": 1}', "")
         key = TrialKey(cid, None, 2, None)
         assert storage.finish_trial(TrialRecord(key, TrialValue(cost=2.0), owner_id(), 0.0))
+        assert [r.key.seed for r in storage.read_trials(0)] == [2]  # (the stopped one's went)
+        stopped.send_signal(signal.SIGCONT)
+        out, err = stopped.communicate(timeout=60)
+        assert stopped.returncode == 0 and out == "True\n", err
     finally:
         stopped.kill()
         stopped.wait()
-    assert [r.key.seed for r in storage.read_trials(0)] == [2]  # (the stopped one's went)
+    assert sorted(r.key.seed for r in storage.read_trials(0)) == [1, 2]
     storage.close()
 
 

@@ -425,9 +425,17 @@ class PostgresStorage:
                         if lock_run:
                             self._lock_run()
                         return body(self._conn, retried)
-                except psycopg.OperationalError as err:
+                except (
+                    psycopg.OperationalError,
+                    psycopg.errors.IdleInTransactionSessionTimeout,
+                ) as err:
+                    # (the second: the server ended this session's transaction while this
+                    # process was stopped within it, and closed the connection)
+                    if isinstance(err, psycopg.errors.IdleInTransactionSessionTimeout):
+                        with suppress(psycopg.Error):
+                            self._conn.close()
                     if not self._conn.closed or time.monotonic() > deadline:
-                        raise self._error(what, err, write) from err
+                        raise self._error(what, err, write, waited) from err
                     logger.warning(
                         "The connection to %s broke (%s); connecting again.",
                         redact(self.url),
@@ -437,7 +445,11 @@ class PostgresStorage:
                     raise self._error(what, err, write) from err
                 retried = True
 
-    def _error(self, what: str, err: BaseException, write: bool) -> StorageError:
+    def _error(
+        self, what: str, err: BaseException, write: bool, waited: float | None = None
+    ) -> StorageError:
+        """``err``, met reading or writing ``what``, as a :class:`StorageError` that says what
+        to do; ``waited``: the seconds the call waited for a broken connection."""
         import psycopg
 
         if isinstance(err, psycopg.errors.LockNotAvailable):
@@ -445,7 +457,7 @@ class PostgresStorage:
         elif isinstance(err, psycopg.OperationalError) and self._conn.closed:
             hint = (
                 f"The connection to the server failed, and it did not come back within "
-                f"timeout={self._timeout:g} s: check that it runs."
+                f"{self._timeout if waited is None else waited:g} s: check that it runs."
             )
         elif isinstance(err, LayoutError) or (write and isinstance(err, ValueError)):
             hint = ""  # (what smacx found wrong says what to do)
