@@ -169,11 +169,11 @@ class Encoder:
             elif isinstance(hp, IntegerHyperparameter):
                 self._kind[j] = _INT
                 count = int(hp.upper) - int(hp.lower) + 1
-                if count > 2**53:  # (their unit-interval codes would round to each other)
+                if count > np.iinfo(np.int64).max:  # (counted in int64)
                     raise ScenarioError(
                         f"configspace: integer hyperparameter {hp.name!r} spans {count:.3g} "
-                        f"values ({hp.lower} to {hp.upper}); at most 2**53 can be told apart. "
-                        "Use a Float (with log=True for a wide range) and round it in the target."
+                        f"values ({hp.lower} to {hp.upper}), more than 2**63 - 1. Use a Float "
+                        "(with log=True for a wide range) and round it in the target."
                     )
                 self.n_values[j] = count
             elif isinstance(hp, FloatHyperparameter):
