@@ -959,7 +959,8 @@ class SMAC:
         self._in_flight.discard(info)
         self._asked.discard(info)
         self._told_here += 1
-        self._told_keys.add(self.runhistory.key_of(info))
+        if value.status is not StatusType.RETIRED:  # (a retired trial's late result is late)
+            self._told_keys.add(self.runhistory.key_of(info))
         self._ran_told += int(ran_here)
         if not math.isnan(value.time):  # (a time a caller of tell() did not know)
             self._target_time += value.time

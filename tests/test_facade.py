@@ -267,6 +267,18 @@ def test_a_trial_told_twice_keeps_its_first_result_and_says_so(
         smac.tell(info, TrialValue(cost=2.0))
     assert "was told already (SUCCESS, cost 1.0); this second result is dropped" in caplog.text
     assert [v.cost for _, v in smac.runhistory.items()] == [1.0]
+    # a trial retired as overdue, whose result comes late, was told once (a review's finding)
+    retiring = SMAC(
+        scenario(space, n_trials=5, deterministic=True),
+        intensifier=Intensifier(pending_config_timeout=0.2),
+    )
+    late = retiring.ask()
+    time.sleep(0.5)
+    retiring.ask()  # (retires it)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="smacx"):
+        retiring.tell(late, TrialValue(cost=1.0))
+    assert "was told already" not in caplog.text
 
 
 def broken_target(config: Configuration) -> float:
