@@ -174,10 +174,12 @@ def hyperband_brackets(
     # of 1e600 overflows a float)
     log_ratio = math.log(hi) - math.log(lo) + math.log1p(_RATIO_SLACK)
     if log_ratio / math.log(rate) > MAX_BRACKETS:
+        least = math.exp(log_ratio / MAX_BRACKETS)
+        step = 10.0 ** (math.floor(math.log10(least)) - 2)  # (3 digits, rounded up)
         raise ScenarioError(
             f"Hyperband: eta={rate!r} on budgets from {lo:g} to {hi:g} makes more than "
             f"{MAX_BRACKETS} brackets, each with as many stages; pass an eta of at least "
-            f"{math.exp(log_ratio / MAX_BRACKETS):.3g} (typically 2, 3 or 4), or bring "
+            f"{math.ceil(least / step) * step:.3g} (typically 2, 3 or 4), or bring "
             "min_budget and max_budget closer."
         )
     exact_eta = Fraction(rate)  # exact: the stage sizes never suffer float rounding

@@ -113,7 +113,7 @@ def test_float_ratio_is_guarded() -> None:
 
 
 @pytest.mark.parametrize(
-    ("low", "high", "eta", "least"), [(1, 100, 1.001, "1.05"), (1e-300, 1e300, 3, "1e\\+06")]
+    ("low", "high", "eta", "least"), [(1, 100, 1.001, "1.05"), (1e-300, 1e300, 3, "1.01e\\+06")]
 )
 def test_budgets_that_make_too_many_brackets_are_refused_early(
     low: float, high: float, eta: float, least: str
@@ -124,6 +124,12 @@ def test_budgets_that_make_too_many_brackets_are_refused_early(
     sc = Scenario(space, output_directory=None, min_budget=low, max_budget=high)
     with pytest.raises(ScenarioError, match=rf"more than 100 brackets.* eta of at least {least}"):
         SMAC(sc, lambda config, budget: 0.0, intensifier=Hyperband(eta=eta))
+    # the least eta it names is rounded up, so that it is taken (a review's finding)
+    for high in (1000, 2**100):
+        with pytest.raises(ScenarioError, match="at least") as refused:
+            hyperband_brackets(1, high, 1.0001)
+        least = float(str(refused.value).split("at least ")[1].split(" ")[0])
+        assert len(hyperband_brackets(1, high, least)) <= 101
 
 
 def test_numpy_numbers_are_an_eta_too() -> None:
