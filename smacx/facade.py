@@ -1070,6 +1070,7 @@ class SMAC:
         if last and all(
             last[0].get(key) == value
             for key, value in {"config_id": config_id, "cost": costs, **at, **front}.items()
+            if key != "budget" or key in last[0]  # (a run stored before budgets were)
         ):
             return  # a continued run: the stored trajectory already ends here
         entry = {

@@ -633,3 +633,32 @@ def test_show_gives_the_budget_of_the_incumbents_cost(
     out = capsys.readouterr().out
     assert re.search(r"incumbent:  cost [\d.]+ at budget 9, found after", out)
     assert re.search(r"finished trials: config \d+, cost [\d.]+ at budget 1\n", out)
+
+
+def test_a_run_stored_before_trajectories_had_budgets_gets_no_second_entry(
+    tmp_path: Path,
+) -> None:
+    """Continued by this version, a run whose stored entries have no budget got a copy of its
+    last entry, with one (a review's finding)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(
+        space, n_trials=12, min_budget=1, max_budget=9, output_directory=tmp_path, seed=1
+    )
+
+    def target(config: Configuration, budget: float) -> float:
+        return config["x"] + 9 / budget
+
+    smac = SMAC(scenario, target, preset="hyperband")
+    smac.optimize()
+    smac.close()
+    from smacx.storage.sqlite import SQLiteStorage
+
+    storage = SQLiteStorage(tmp_path / scenario.run_name / "runhistory.db")
+    entries = json.loads(storage.get_meta("trajectory") or "[]")
+    old = [{k: v for k, v in e.items() if k != "budget"} for e in entries]
+    storage.set_meta("trajectory", json.dumps(old))
+    storage.close()
+    with SMAC(scenario, target, preset="hyperband") as again:
+        with pytest.warns(UserWarning, match="has finished its n_trials=12 trials already"):
+            again.optimize()
+        assert len(again.trajectory) == len(entries)

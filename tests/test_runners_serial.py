@@ -290,6 +290,7 @@ def test_bad_targets_fail_at_construction(space: ConfigurationSpace) -> None:
     with pytest.raises(ScenarioError, match=r"take 'seed' by keyword.*Move the '/' to just"):
         make(space, seed_by_position)
     make(space, lambda config, /, seed: 1.0)  # (the configuration is passed by position)
+    make(space, lambda config, seed=0, /, **kw: 1.0)  # (smacx's keywords go to **kw)
 
 
 def test_swapped_or_wrong_arguments_fail_at_construction(space: ConfigurationSpace) -> None:

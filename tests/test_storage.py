@@ -335,7 +335,7 @@ def test_writing_to_a_database_deleted_or_replaced_under_it_is_a_storage_error(
         path.with_name(path.name + suffix).unlink()
     if how == "replaced":
         SQLiteStorage(path).close()  # a fresh run in its place
-    with pytest.raises(StorageError, match=r"x.db' was deleted or replaced while this process"):
+    with pytest.raises(StorageError, match=r"x.db' was deleted, moved or replaced while this"):
         storage.finish_trial(done(TrialKey(cid, None, 2, None)))
     storage.close()
 

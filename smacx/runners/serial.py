@@ -1025,7 +1025,7 @@ def _declared_arguments(fn: Any) -> frozenset[str]:
         for p in params
         if p.kind is inspect.Parameter.POSITIONAL_ONLY and p.name in TRIAL_ARGUMENTS
     ]
-    if by_position:
+    if by_position and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         # (passed by keyword, every trial crashed)
         raise ScenarioError(
             f"target_fn must take {', '.join(map(repr, by_position))} by keyword, as smacx "

@@ -244,10 +244,11 @@ class SQLiteStorage:
         try:
             if self._file is not None and _file_id(self._where) != self._file:
                 raise StorageError(
-                    f"the run-history database {str(self.path)!r} was deleted or replaced "
-                    "while this process had it open (by overwrite=True in another process, or "
-                    "by hand): what this process stores from now on would be lost with the old "
-                    "file. Stop this process; started again, it joins the run that is there now."
+                    f"the run-history database {str(self.path)!r} was deleted, moved or "
+                    "replaced while this process had it open (by overwrite=True in another "
+                    "process, or by hand): what this process stores from now on would not be "
+                    "where the run is. Stop this process; started again, it joins the run that "
+                    "is there now."
                 )
             yield cur
         except BaseException as err:
