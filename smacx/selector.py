@@ -1265,7 +1265,7 @@ class ModelProposer:
         if data is None:
             return
         ids, instances, costs = data
-        # Finite costs beyond the forest's range as if at its edge: a mean, a span or a
+        # Finite costs beyond the models' range as if at its edge: a mean, a span or a
         # scalarization of costs near 1e308 overflowed to inf, and every later ask failed.
         limit = COST_LIMIT
         costs = np.where(np.isfinite(costs), np.clip(costs, -limit, limit), costs)
