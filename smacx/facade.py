@@ -1052,8 +1052,7 @@ class SMAC:
         costs = self._incumbent_costs()
         # With budgets, the budget the cost is at: the incumbent is taken at the highest
         # budget any configuration succeeded at, so its cost may rise as that budget does.
-        keys = getattr(self.intensifier, "incumbent_keys", None)
-        budgets = [k.budget for k in (keys() if keys is not None else []) if k.budget is not None]
+        budgets = [k.budget for k in self._incumbent_keys() or [] if k.budget is not None]
         at = {"budget": float(max(budgets))} if budgets else {}
         front: dict[str, Any] = {}
         if len(self.scenario.objectives) > 1:
@@ -1120,11 +1119,16 @@ class SMAC:
         incumbent = self.incumbent
         return [] if incumbent is None else self.runhistory.get_costs(incumbent)
 
+    def _incumbent_keys(self) -> list[TrialKey] | None:
+        """The finished trials the incumbent's cost comes from, as its intensifier says; None
+        for an intensifier that does not say."""
+        keys = getattr(self.intensifier, "incumbent_keys", None)
+        return None if keys is None else list(keys())
+
     def _at_top_fidelity(self) -> bool:
         """Whether the incumbent's cost comes from trials at the scenario's ``max_budget`` or,
         with an intensifier that races instances, from trials on all of them."""
-        keys = getattr(self.intensifier, "incumbent_keys", None)
-        trial_keys = keys() if keys is not None else []
+        trial_keys = self._incumbent_keys() or []
         if getattr(self.intensifier, "races_keys", False):
             return len(trial_keys) >= len(getattr(self.intensifier, "keys", ()))
         top = self.scenario.max_budget
@@ -1773,8 +1777,7 @@ class SMAC:
         else:
             costs = self._incumbent_costs()
             cost = costs[0] if len(costs) == 1 else costs
-            keys = getattr(self.intensifier, "incumbent_keys", None)
-            trial_keys = keys() if keys is not None else None
+            trial_keys = self._incumbent_keys()
             values = (
                 [h[k] for k in trial_keys]
                 if trial_keys is not None
