@@ -2497,7 +2497,7 @@ def _preset_parts(
         default_model: Model = GaussianProcess(seed=scenario.seed)
         probability = 0.08
         if model is None:
-            _warn_if_unsuited_to_a_gp(encoder)
+            _warn_if_unsuited_to_a_gp(encoder, scenario.n_trials)
     else:
         # Chosen on benchmarks/tasks.py (13 synthetic tasks, 100 trials, 5 seeds): fully grown
         # trees and a 5% random share beat Optuna's median on 8 tasks where SMAC3-like
@@ -2551,12 +2551,17 @@ def _preset_parts(
 #: scale per dimension, fitted on every result).
 _GP_DIMENSIONS = 10
 
+#: Most trials preset="blackbox" is meant for: its fit grows with the cube of the history, about
+#: 1 s at 200 observations and 13 s at 500 (docs/presets.rst).
+_GP_TRIALS = 300
 
-def _warn_if_unsuited_to_a_gp(encoder: Any) -> None:
+
+def _warn_if_unsuited_to_a_gp(encoder: Any, n_trials: int | None) -> None:
     """Warn when ``preset="blackbox"`` is asked to search a space its Gaussian process suits
     poorly: categorical hyperparameters (their codes look like numbers to the kernel),
-    conditional ones, or more than ``_GP_DIMENSIONS`` dimensions. On three 8-way categoricals
-    and a float, its median best cost was 1.0 where the forest's was 0.027 (random: 3.2)."""
+    conditional ones, or more than ``_GP_DIMENSIONS`` dimensions; or to run more than
+    ``_GP_TRIALS`` trials. On three 8-way categoricals and a float, its median best cost was
+    1.0 where the forest's was 0.027 (random: 3.2)."""
     names = list(encoder.names)
     categorical = [n for n, c in zip(names, encoder.is_categorical.tolist()) if c]
     conditional = [n for n in names if encoder.configspace.parent_conditions_of.get(n)]
@@ -2572,6 +2577,13 @@ def _warn_if_unsuited_to_a_gp(encoder: Any) -> None:
             "preset='blackbox' (a Gaussian process) is meant for low-dimensional continuous "
             f"spaces; this one has {' and '.join(problems)}. preset='hpo' (the random forest, "
             "the default) handles them better, and faster past a few hundred trials."
+        )
+    if n_trials is not None and n_trials > _GP_TRIALS:
+        _warn(
+            f"preset='blackbox' (a Gaussian process) is meant for runs of up to about "
+            f"{_GP_TRIALS} trials; this one asks for n_trials={n_trials}. Its fit after each "
+            "result grows with the cube of the history (about 1 s at 200 observations, 13 s at "
+            "500): preset='hpo' (the random forest, the default) stays at milliseconds."
         )
 
 

@@ -2989,3 +2989,11 @@ def test_the_blackbox_preset_warns_of_a_space_it_suits_poorly(space: Configurati
         warnings.simplefilter("error")
         SMAC(scenario(space), preset="blackbox")  # (2-d, continuous)
         SMAC(scenario(mixed), preset="blackbox", model=RandomForest())  # (the user's choice)
+        SMAC(scenario(space, n_trials=300), preset="blackbox")
+
+
+def test_the_blackbox_preset_warns_of_a_run_too_long_for_a_gp(space: ConfigurationSpace) -> None:
+    """The GP's fit takes about 13 s at 500 observations: a run of 1,000 trials with it slowed
+    to a crawl without a word."""
+    with pytest.warns(UserWarning, match=r"n_trials=1000\. Its fit .* preset='hpo'"):
+        SMAC(scenario(space, n_trials=1000), preset="blackbox")
