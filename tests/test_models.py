@@ -251,6 +251,11 @@ def test_preload_imports_the_sklearn_backend_only_when_fits_will_need_it() -> No
         (lambda: GaussianProcess(length_scale_bounds=None), r"length_scale_bounds: expected"),
         (lambda: GaussianProcess(length_scale_bounds=(1.0,)), r"length_scale_bounds: expected"),
         (lambda: GaussianProcess(noise_bounds=("a", "b")), r"noise_bounds: expected"),
+        (
+            lambda: GaussianProcess(length_scale_bounds=(1e-300, 1e300)),
+            r"length_scale_bounds: expected bounds within \[1e-08, 1e\+08\] .* got \(1e-300",
+        ),
+        (lambda: GaussianProcess(length_scale_bounds=(1e-2, 1e9)), r"within \[1e-08, 1e\+08\]"),
     ],
 )
 def test_settings_of_the_wrong_kind_are_refused_by_name(build: object, message: str) -> None:
@@ -266,6 +271,7 @@ def test_numpy_integers_are_counts_too() -> None:
 def test_gp_bounds_may_be_any_pair() -> None:
     assert GaussianProcess(length_scale_bounds=np.array([1e-3, 1e3])) is not None
     assert GaussianProcess(noise_bounds=[1e-6, 1e-2]) is not None
+    assert GaussianProcess(length_scale_bounds=(1e-8, 1e8)) is not None  # (the widest)
 
 
 def test_log_margin_sets_where_the_lowest_cost_lands() -> None:

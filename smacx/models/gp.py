@@ -28,6 +28,10 @@ logger = logging.getLogger("smacx")
 # on a busy host), so fits and predictions run single-threaded.
 _THREADPOOLS = ThreadpoolController()
 
+#: Length-scale bounds the kernel can use: with (1e-300, 1e300) its distances overflowed, and a
+#: run of 25 trials printed about 1,100 numpy warnings and found nothing.
+_LENGTH_SCALE_RANGE = (1e-8, 1e8)
+
 
 @keyword_hints()
 @dataclass
@@ -79,6 +83,13 @@ class GaussianProcess:
                     f"GaussianProcess.{name}: expected (lower, upper) with 0 < lower < upper, "
                     f"got {bounds!r}"
                 )
+        low, high = _LENGTH_SCALE_RANGE
+        if not low <= self.length_scale_bounds[0] < self.length_scale_bounds[1] <= high:
+            raise ScenarioError(
+                f"GaussianProcess.length_scale_bounds: expected bounds within [{low:g}, "
+                f"{high:g}] (inputs lie on the unit interval, so a length scale beyond them "
+                f"changes nothing but overflows the kernel), got {self.length_scale_bounds!r}"
+            )
 
     def _optimize(
         self, objective: Callable[..., Any], theta: np.ndarray, bounds: np.ndarray
