@@ -185,6 +185,7 @@ def _with_hints(
     ]
     takes_more = any(p.kind is p.VAR_POSITIONAL for p in parameters)
     by_keyword = [n for n in names if n not in positional] or names[-1:] or ["name"]
+    takes_scenario = "scenario" in names
 
     def fix(name: str) -> str:
         if name in hints:
@@ -199,9 +200,21 @@ def _with_hints(
     def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return init(self, *args, **kwargs)
-        except TypeError:
+        except Exception as err:
             # (only now: a hot call pays nothing for the hints; Python refuses such a call
             # before the body runs)
+            if not takes_scenario and (
+                "scenario" in kwargs or any(type(a).__name__ == "Scenario" for a in args)
+            ):
+                # SMAC3's way: Intensifier(scenario, max_config_calls=1)
+                raise ArgumentError(
+                    f"{label} takes no scenario: SMAC(scenario, ...) hands it the scenario "
+                    f"(SMAC3's parts take one; smacx's do not). Build it from its settings "
+                    f"alone, by keyword, e.g. "
+                    f"{label}({names[0] if names else by_keyword[0]}=...); got a Scenario."
+                ) from None
+            if not isinstance(err, TypeError):
+                raise
             if len(args) > len(positional) and not takes_more:
                 takes = (
                     f"at most {len(positional)} positional argument(s) ({', '.join(positional)})"

@@ -136,7 +136,10 @@ _OPTUNA_ATTRIBUTES = {
     "best_value": "smac.incumbent_cost",
     "best_values": "smac.incumbent_costs",
     "best_trial": "smac.incumbent, and smac.runhistory.get_trials(smac.incumbent)",
-    "best_trials": "smac.incumbents (the Pareto front)",
+    "best_trials": "smac.incumbents (the Pareto front, at most Intensifier(max_incumbents=...) "
+    "members of it, 10 by default, spread along it)",
+    "stop": "a callback that returns False: SMAC(..., callbacks=[fn]) with fn(smac, info, "
+    "value) (or smac.close(), which also gives up the running trials)",
     "trials": "smac.runhistory (smac.runhistory.finished() for the finished trials)",
     "trials_dataframe": "smac.runhistory.to_dataframe()",
     "enqueue_trial": "SMAC(..., initial_design=InitialDesign(additional_configs=[{...}]))",

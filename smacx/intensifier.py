@@ -91,7 +91,8 @@ def finite_costs(costs: Sequence[float]) -> bool:
 #: What the live intensifiers (:class:`Racing`, and Hyperband's ``Halving``) call what SMAC3's
 #: intensifiers offer under these names.
 SMAC3_NAMES = {
-    "get_incumbent": "incumbents()[0], or SMAC.incumbent",
+    "get_incumbent": "SMAC.incumbent (the best; with several objectives, SMAC.incumbents is "
+    "the Pareto front)",
     "get_incumbents": "incumbents()",
     "get_incumbent_instance_seed_budget_keys": "incumbent_keys()",
     "get_instance_seed_budget_keys": "SMAC.runhistory.get_trials(config)",

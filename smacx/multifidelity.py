@@ -341,6 +341,8 @@ _ELSEWHERE = {
     "instances, the fewest instance-seed pairs of a stage are min_keys",
     "max_budget": "budgets are Scenario(min_budget=..., max_budget=...); a race on instances "
     "ends on all of them",
+    "incumbent_selection": "incumbents are always chosen at the highest budget with results "
+    "(SMAC3's 'highest_observed_budget'); there is no other choice",
 }
 
 

@@ -166,6 +166,27 @@ def test_positional_arguments_pass_through() -> None:
         Pair(1, 2, 3)  # type: ignore[misc]
 
 
+def test_smac3_s_intensifiers_built_on_a_scenario_say_that_smacx_s_take_none(
+    scenario: Scenario,
+) -> None:
+    """SMAC3's examples build Intensifier(scenario, max_config_calls=1): a bare TypeError
+    ("multiple values"), or the scenario's text refused as max_config_calls (a porting audit)."""
+    from smacx import Hyperband, Intensifier
+
+    hint = r"^{} takes no scenario: SMAC\(scenario, \.\.\.\) hands it .* e\.g\. {}\("
+    with pytest.raises(ArgumentError, match=hint.format("Intensifier", "Intensifier")):
+        Intensifier(scenario, max_config_calls=1)  # type: ignore[misc]
+    with pytest.raises(ArgumentError, match=hint.format("Intensifier", "Intensifier")):
+        Intensifier(scenario)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match=hint.format("Hyperband", "Hyperband")):
+        Hyperband(scenario)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match=hint.format("Intensifier", "Intensifier")):
+        Intensifier(scenario=scenario)  # type: ignore[call-arg]
+    with pytest.raises(ArgumentError, match=r"'incumbent_selection': incumbents are always chos"):
+        Hyperband(incumbent_selection="highest_observed_budget")  # type: ignore[call-arg]
+    assert Intensifier(max_config_calls=1).max_config_calls == 1
+
+
 @pytest.mark.parametrize(
     ("call", "keyword", "hint"),
     [
@@ -238,12 +259,16 @@ def test_smac3_method_names_say_what_smacx_calls_them(scenario: Scenario, preset
         smac.runhistory.save("rh.json")  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match=r"'average_cost', .* use get_cost\(config\)"):
         smac.runhistory.average_cost(smac.incumbent)  # type: ignore[attr-defined]
-    with pytest.raises(AttributeError, match=r"'get_incumbent', .* use incumbents\(\)\[0\]"):
+    with pytest.raises(AttributeError, match=r"'get_incumbent', .* use SMAC.incumbent \(the b"):
         smac.intensifier.get_incumbent()  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match=r"use SMAC.runhistory.get_trials\(config\)"):
         smac.intensifier.get_instance_seed_budget_keys(smac.incumbent)  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match=r"'best_value', as Optuna's Study has: use smac.inc"):
         smac.best_value  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError, match=r"'stop', .* use a callback that returns False"):
+        smac.stop()  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match=r"at most Intensifier\(max_incumbents=...\) members"):
+        smac.best_trials  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(ArgumentError, match=r"'seed': SMAC.validate\(config, seeds=\[...\]\)"):
         smac.validate(smac.incumbent, seed=3)  # type: ignore[call-arg]
     assert smac.intensifier.incumbents()[0] == smac.incumbent
