@@ -333,7 +333,7 @@ class SMAC:
         if (
             initial_design is not None
             and preset in ("hpo", "blackbox")
-            and n_design >= scenario.n_trials
+            and n_design >= _trial_limit(scenario)
         ):
             _warn(
                 f"the initial design holds {n_design} configurations, as many as "
@@ -477,6 +477,7 @@ class SMAC:
                 )
             self._warn_if_target_changed(target_fn)
             self._warn_if_preset_changed(preset)
+            self._warn_if_a_seedless_target_repeats(settings)
         except BaseException:
             self._close_unbuilt()
             raise
@@ -1208,7 +1209,7 @@ class SMAC:
     def _trials_done(self) -> bool:
         """Whether ``n_trials`` trials are finished or running in live processes."""
         h = self.runhistory
-        return h.n_submitted - h.n_stale() >= self.scenario.n_trials
+        return h.n_submitted - h.n_stale() >= _trial_limit(self.scenario)
 
     def _use_cluster(self) -> None:
         """Put the LocalCluster of ``n_workers`` worker processes around the serial runner,
@@ -1223,10 +1224,11 @@ class SMAC:
         s = self.scenario
         h = self.runhistory
         submitted = h.n_submitted
-        if submitted >= s.n_trials and h.n_running:
+        limit = _trial_limit(s)
+        if submitted >= limit and h.n_running:
             # Trials left running by a process that died are run again within the budget.
             submitted -= h.n_stale()
-        if self._stop_requested or submitted >= s.n_trials:
+        if self._stop_requested or submitted >= limit:
             return False
         reason = None
         spent = self._spent
@@ -1258,6 +1260,10 @@ class SMAC:
     @method_keyword_hints(_NOT_OPTIMIZES)
     def optimize(self, *, data_to_scatter: Mapping[str, Any] | None = None) -> Configuration | None:
         """Run trials until the scenario's budget is spent, and return the incumbent.
+
+        The incumbent is one configuration, with several objectives too (a member of the
+        Pareto front, as :attr:`incumbent` gives it; SMAC3 returns a list then):
+        :attr:`incumbents` lists the front.
 
         Args:
             data_to_scatter: Keyword arguments passed to every target call (a parallel runner
@@ -1319,7 +1325,7 @@ class SMAC:
                 "yourself with ask() and tell()."
             )
         data = self._checked_data(data_to_scatter, "optimize")
-        if self.runhistory.n_finished >= self.scenario.n_trials and not self._told_here:
+        if self.runhistory.n_finished >= _trial_limit(self.scenario) and not self._told_here:
             # e.g. a script run again after its target changed, on the same default run_name
             message = (
                 f"run {self.scenario.run_name!r} has finished its n_trials="
@@ -1343,8 +1349,8 @@ class SMAC:
 
             bar = _Bar(
                 tqdm(
-                    total=self.scenario.n_trials,
-                    initial=min(self.runhistory.n_finished, self.scenario.n_trials),
+                    total=self.scenario.n_trials,  # (None: a count without a bar)
+                    initial=min(self.runhistory.n_finished, _trial_limit(self.scenario)),
                     unit="trial",
                     desc="smacx",
                 )
@@ -1384,7 +1390,7 @@ class SMAC:
                             break
                         # Past n_trials the budget is open only for trials of dead processes:
                         # another process may have claimed them first.
-                        spent = self.runhistory.n_submitted >= self.scenario.n_trials
+                        spent = self.runhistory.n_submitted >= _trial_limit(self.scenario)
                         try:
                             with self._lock:
                                 next_info = self._ask(
@@ -1417,7 +1423,7 @@ class SMAC:
                     # by close(): the trials still running are given up as it closes
                     logger.info("Stopping: close() was called.")
                     break
-                done = self.runhistory.n_finished >= self.scenario.n_trials
+                done = self.runhistory.n_finished >= _trial_limit(self.scenario)
                 left = self._budget_left()
                 # Trials of this process still run until their results are told, even when
                 # other processes sharing the run have finished n_trials meanwhile; a retired
@@ -1495,6 +1501,29 @@ class SMAC:
             "Scenario(name=...)."
         )
 
+    def _warn_if_a_seedless_target_repeats(self, settings: IntensifierSettings) -> None:
+        """Say so when a target that takes no seed is raced on several seeds: a scenario that
+        is not deterministic (the default) runs promising configurations again. An Optuna
+        objective ported as it is spent a third of its trials on exact repeats."""
+        inner = getattr(self.runner, "single_worker", self.runner)
+        arguments = getattr(inner, "arguments", None)
+        keys = getattr(self.intensifier, "keys", [])  # the (instance, seed) pairs raced on
+        if (
+            self.scenario.deterministic
+            or not isinstance(settings, Intensifier)
+            or arguments is None
+            or "seed" in arguments
+            or len(keys) <= len({instance for instance, _ in keys})
+        ):
+            return
+        _warn(
+            "the target takes no seed, and the scenario is not deterministic (deterministic="
+            "False, the default): smacx runs promising configurations again, on other seeds, "
+            "to average a noisy cost. If the target returns the same cost for the same "
+            "configuration, pass Scenario(..., deterministic=True) to run each configuration "
+            "once; if it is noisy, give it a seed argument to make its runs reproducible."
+        )
+
     def _warn_if_preset_changed(self, preset: str) -> None:
         """Record the preset with the run, and warn when a run continued with finished trials
         was started with another one: comparing presets on one scenario continues the first
@@ -1517,7 +1546,7 @@ class SMAC:
         ``walltime_limit`` or ``cputime_limit`` already: this one runs no trial (as a run
         whose ``n_trials`` are done, which says so too)."""
         s, spent = self.scenario, self._spent
-        if spent is None or self._told_here or self.runhistory.n_finished >= s.n_trials:
+        if spent is None or self._told_here or self.runhistory.n_finished >= _trial_limit(s):
             return
         used = [
             f"{name}={limit:g} s ({took:.1f} s spent)"
@@ -1687,9 +1716,17 @@ class SMAC:
         if not isinstance(config, Configuration) or not _same_space(
             config.config_space, self.scenario.configspace
         ):
+            hint = ""
+            if isinstance(config, str) and config in self.scenario.configspace:
+                # SMAC3's `for incumbent in smac.optimize()`, with several objectives
+                hint = (
+                    " That is a hyperparameter's name, as iterating over a configuration gives: "
+                    "optimize() returns one configuration (SMAC3's returns a list with several "
+                    "objectives); smac.incumbents lists the Pareto front."
+                )
             raise ScenarioError(
                 "SMAC.validate's config must be a Configuration of the scenario's configspace "
-                f"(e.g. smac.incumbent); got {config!r:.200}."
+                f"(e.g. smac.incumbent); got {config!r:.200}.{hint}"
             )
         seeds = _listed("seeds", seeds, numbers.Integral, "ints")
         instances = _listed("instances", instances, str, "instance names (str)")
@@ -2529,7 +2566,8 @@ def _preset_parts(
     extrapolation = 1.0 if isinstance(chosen, RandomForest) else 0.0
     if isinstance(chosen, RandomForest):
         # not in the middle of the run, where the loop would stand still while it imports
-        chosen.preload(scenario.n_trials, encoder.n_dims + encoder.n_instance_features)
+        rows = scenario.n_trials if scenario.n_trials is not None else _UNBOUNDED_ROWS
+        chosen.preload(rows, encoder.n_dims + encoder.n_instance_features)
     proposer = ModelProposer(
         encoder,
         chosen,
@@ -2557,6 +2595,15 @@ _GP_DIMENSIONS = 10
 #: Most trials preset="blackbox" is meant for: its fit grows with the cube of the history, about
 #: 1 s at 200 observations and 13 s at 500 (docs/presets.rst).
 _GP_TRIALS = 300
+
+
+def _trial_limit(scenario: Scenario) -> float:
+    """The scenario's ``n_trials`` as a bound to compare counts with: infinite for None."""
+    return math.inf if scenario.n_trials is None else scenario.n_trials
+
+
+#: The history size a model is prepared for when ``n_trials`` sets no bound.
+_UNBOUNDED_ROWS = 10_000
 
 
 def _warn_if_unsuited_to_a_gp(encoder: Any, n_trials: int | None) -> None:

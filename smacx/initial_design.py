@@ -431,7 +431,7 @@ class InitialDesign:
                 ) from None
         return extra
 
-    def size(self, configspace: ConfigurationSpace, n_trials: int) -> int:
+    def size(self, configspace: ConfigurationSpace, n_trials: int | None) -> int:
         """How many configurations the design holds for this space and trial budget: the
         length of :meth:`select`'s list.
 
@@ -447,25 +447,29 @@ class InitialDesign:
             return len(extra | {config_to_json(configspace.get_default_configuration())})
         return max(self._target(configspace, n_trials), len(extra))
 
-    def _target(self, configspace: ConfigurationSpace, n_trials: int) -> int:
+    def _target(self, configspace: ConfigurationSpace, n_trials: int | None) -> int:
         """The design's target size, additional configurations included: ``n_configs``, or the
-        default computed from the number of hyperparameters and ``n_trials``."""
+        default computed from the number of hyperparameters and ``n_trials`` (None: no bound,
+        so no cap)."""
         if self.n_configs is not None:
             return self.n_configs
         d = len(list(configspace.values()))
         wanted = max(self.min_configs, self.n_configs_per_hyperparameter * d)
+        if n_trials is None:
+            return max(1, wanted)
         cap = max(int(self.max_ratio * n_trials), min(self.short_run_configs, n_trials // 4))
         return max(1, min(wanted, cap))
 
     def select(
-        self, configspace: ConfigurationSpace, n_trials: int, seed: int
+        self, configspace: ConfigurationSpace, n_trials: int | None, seed: int
     ) -> list[Configuration]:
         """The design's configurations, the additional ones first, without duplicates: as many
         as :meth:`size` says, unless the draw repeats a configuration.
 
         Args:
             configspace: The space to draw from.
-            n_trials: The run's trial budget (bounds the design's size through ``max_ratio``).
+            n_trials: The run's trial budget (bounds the design's size through ``max_ratio``;
+                None bounds nothing).
             seed: Seed of the draw; the same seed gives the same design.
         """
         rng = np.random.default_rng(seed)

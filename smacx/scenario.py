@@ -134,7 +134,8 @@ MINIMIZES = (
 #: Where Optuna's keywords of create_study and Study.optimize go in smacx (their field or
 #: keyword, as a Scenario field's hint says it; SMAC's and optimize()'s hints reuse them).
 OPTUNA_KEYWORDS = {
-    "timeout": "the run's time budget is Scenario(..., walltime_limit=...), in seconds",
+    "timeout": "the run's time budget is Scenario(..., walltime_limit=...), in seconds (with "
+    "n_trials=None for no limit on the number of trials)",
     "n_jobs": "trials at once: Scenario(..., n_workers=...), on a dask cluster",
     "study_name": "the run's name is Scenario(..., name=...)",
     "load_if_exists": "a stored run is continued by default; SMAC(..., overwrite=True) "
@@ -188,6 +189,8 @@ class Scenario:
             instance-seed pair a configuration is raced on, as ``max_config_calls`` or
             Hyperband's last stage sets them).
         n_trials: How many finished trials the run should hold (trials of a resumed run count).
+            None sets no such limit: the run ends when ``walltime_limit`` or ``cputime_limit``
+            (one of them is required) is spent, as Optuna's ``optimize(timeout=...)`` does.
         walltime_limit: Seconds of wall-clock time the run's ``optimize()`` calls may take in
             all: those of a resumed run, in this process or an earlier one, count (as
             ``n_trials`` counts the trials already finished), and processes sharing the run at
@@ -238,7 +241,7 @@ class Scenario:
     objectives: str | Sequence[str] = "cost"
     crash_cost: float | Sequence[float] = math.inf
     termination_cost_threshold: float | Sequence[float] = -math.inf
-    n_trials: int = 100
+    n_trials: int | None = 100
     walltime_limit: float = math.inf
     cputime_limit: float = math.inf
     trial_walltime_limit: float | None = None
@@ -295,13 +298,23 @@ class Scenario:
             self._per_objective("termination_cost_threshold", self.termination_cost_threshold),
         )
 
-        if not isinstance(self.n_trials, numbers.Integral) or isinstance(self.n_trials, bool):
-            raise _fail("n_trials", "an int >= 1", self.n_trials)
-        if self.n_trials < 1:
-            raise _fail("n_trials", "an int >= 1", self.n_trials)
-        set_(self, "n_trials", int(self.n_trials))  # e.g. numpy ints, which JSON cannot hold
         set_(self, "walltime_limit", _positive_or_inf("walltime_limit", self.walltime_limit))
         set_(self, "cputime_limit", _positive_or_inf("cputime_limit", self.cputime_limit))
+        if self.n_trials is None:
+            # Optuna's optimize(timeout=...) alone: a run bounded by time only
+            if math.isinf(self.walltime_limit) and math.isinf(self.cputime_limit):
+                raise ScenarioError(
+                    "Scenario.n_trials may be None (no limit on the number of trials) only "
+                    "with a walltime_limit or cputime_limit to end the run; got n_trials=None "
+                    "and neither. Give one, e.g. Scenario(..., n_trials=None, "
+                    "walltime_limit=3600), or an int n_trials."
+                )
+        else:
+            if not isinstance(self.n_trials, numbers.Integral) or isinstance(self.n_trials, bool):
+                raise _fail("n_trials", "an int >= 1, or None", self.n_trials)
+            if self.n_trials < 1:
+                raise _fail("n_trials", "an int >= 1, or None", self.n_trials)
+            set_(self, "n_trials", int(self.n_trials))  # e.g. numpy ints, which JSON cannot hold
         if self.trial_walltime_limit is not None:
             limit = _positive_or_inf("trial_walltime_limit", self.trial_walltime_limit)
             if limit < 1:

@@ -442,6 +442,28 @@ def test_walltime_limit_stops_early(space: ConfigurationSpace) -> None:
     assert 3 <= smac.runhistory.n_finished < 100
 
 
+def test_a_run_without_n_trials_ends_at_its_walltime_limit(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """n_trials=None: the run goes on until the time is spent (Optuna's timeout), and a
+    continued run with n_trials set stops at that count."""
+    import time
+
+    def slow(config: Configuration) -> float:
+        time.sleep(0.01)
+        return quadratic(config)
+
+    sc = scenario(space, tmp_path, name="timed", n_trials=None, walltime_limit=0.6)
+    started = time.monotonic()
+    with SMAC(sc, slow) as smac:  # (the progress bar counts without a total)
+        assert smac.optimize() is not None
+        n = smac.runhistory.n_finished
+    assert 0.6 <= time.monotonic() - started < 10 and n > 10  # (the design alone holds 10)
+    with SMAC(dataclasses.replace(sc, n_trials=n + 3, walltime_limit=60), slow) as smac:
+        smac.optimize()
+        assert smac.runhistory.n_finished == n + 3
+
+
 def test_cputime_limit_stops_early(space: ConfigurationSpace) -> None:
     import time
 
@@ -1772,6 +1794,10 @@ def test_validate_refuses_configs_of_another_space_and_unknown_instances(
         smac.validate(other.sample_configuration())
     with pytest.raises(ScenarioError, match="this one has none, got instances=\\['nope'\\]"):
         smac.validate(space.sample_configuration(), instances=["nope"])
+    # SMAC3's `for incumbent in smac.optimize(): smac.validate(incumbent)` (a list there, with
+    # several objectives) walks over the names here
+    with pytest.raises(ScenarioError, match=r"got 'x'\. That is a hyperparameter's name, .* "):
+        smac.validate(next(iter(space.sample_configuration())))  # type: ignore[arg-type]
 
 
 def test_validate_runs_on_held_out_instances(space: ConfigurationSpace) -> None:

@@ -90,6 +90,20 @@ def test_scenario_error_is_a_value_error(space: ConfigurationSpace) -> None:
         Scenario(space, n_trials=0)
 
 
+def test_n_trials_none_bounds_a_run_by_time_alone(space: ConfigurationSpace) -> None:
+    """Optuna's optimize(timeout=...) has no trial count; n_trials=None was refused (a porting
+    audit). It needs a time limit to end the run."""
+    s = Scenario(space, n_trials=None, walltime_limit=60)
+    assert s.n_trials is None and s.run_name == Scenario(space, walltime_limit=60).run_name
+    assert Scenario(space, n_trials=None, cputime_limit=5).n_trials is None
+    with pytest.raises(
+        ScenarioError, match=r"n_trials may be None .* only with a walltime_limit or cputime_limit"
+    ):
+        Scenario(space, n_trials=None)
+    with pytest.raises(ScenarioError, match=r"n_trials must be an int >= 1, or None; got inf"):
+        Scenario(space, n_trials=math.inf, walltime_limit=60)  # type: ignore[arg-type]
+
+
 def test_budgets_must_come_together_and_be_ordered(space: ConfigurationSpace) -> None:
     with pytest.raises(ScenarioError, match="given together"):
         Scenario(space, min_budget=1)
