@@ -3,6 +3,7 @@
     smacx run knobs.toml [--output-dir DIR] [--n-trials N] [--workers K] [--seed S]
     smacx run knobs.toml --storage postgresql://user@host/db   # shared by many machines
     smacx show OUTPUT_DIR/RUN_NAME        # or OUTPUT_DIR when it holds one run
+    smacx show knobs.toml                 # the knob file's run in smacx_output
     smacx show OUTPUT_DIR/RUN_NAME --json
     smacx show postgresql://user@host/db --name RUN_NAME
     smacx --version
@@ -385,7 +386,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     show.add_argument(
         "run",
-        help="OUTPUT_DIR/RUN_NAME, or OUTPUT_DIR when it holds one run, or a PostgreSQL URL",
+        help="OUTPUT_DIR/RUN_NAME, or OUTPUT_DIR when it holds one run, or a knob file (its "
+        "run in smacx_output, where smacx run keeps it without --output-dir), or a PostgreSQL "
+        "URL",
     )
     show.add_argument("--name", help="the run's name in a PostgreSQL database")
     show.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -1526,8 +1526,9 @@ class SMAC:
 
     def _warn_if_preset_changed(self, preset: str) -> None:
         """Record the preset with the run, and warn when a run continued with finished trials
-        was started with another one: comparing presets on one scenario continues the first
-        preset's run instead of starting a run of the second."""
+        last ran with another one: comparing presets on one scenario continues the first
+        preset's run instead of starting a run of the second. Each change warns once (the
+        record is the latest preset)."""
         stored = self.runhistory.storage.set_meta_if_absent("preset", preset)
         if stored == preset:
             return
@@ -1535,7 +1536,7 @@ class SMAC:
         if not self.runhistory.n_finished:
             return
         _warn(
-            f"run {self.scenario.run_name!r} was started with preset={stored!r}; this SMAC "
+            f"run {self.scenario.run_name!r} ran with preset={stored!r} so far; this SMAC "
             f"uses preset={preset!r} and continues on its {self.runhistory.n_finished} "
             "finished trial(s). To compare presets, give each its own "
             "Scenario(name=...); to start afresh, pass SMAC(..., overwrite=True)."
