@@ -31,7 +31,7 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -612,6 +612,7 @@ class DaskParallelRunner(AbstractRunner):
                 self._last_read = now
                 if key in values:  # the target's result (failures of dask's are logged above)
                     info = trial.info
+                    value = _relay_warnings(value)
                     log_failure(info.config, info.instance, info.seed, info.budget, value)
                 yield trial.info, value
             self._drain()
@@ -934,7 +935,7 @@ class DaskParallelRunner(AbstractRunner):
         future = self._client.submit(
             _run_trial, self._key_prefix, single_worker[1],
             {name: arg for name, (_, arg) in data.items()},
-            vector, info.instance, info.budget, info.seed, _gone,
+            vector, info.instance, info.budget, info.seed, _gone, os.getpid(),
             key=f"{self._key_prefix}-{self._n_submitted}", **only,
         )  # fmt: skip
         self._n_submitted += 1
@@ -1910,6 +1911,7 @@ def _run_trial(
     budget: float | None,
     seed: int | None,
     gone: tuple[str, ...],
+    submitter: int,
     /,
 ) -> TrialValue:
     """Evaluate one trial on a dask worker with ``single_worker.run``.
@@ -1929,6 +1931,10 @@ def _run_trial(
         budget: The trial's budget.
         seed: The trial's seed.
         gone: Key prefixes of runners collected unclosed: this worker drops their objects.
+        submitter: The submitting process's id. In another process, the warnings that smacx
+            logs while the trial runs (a host of a command target that ssh could not reach)
+            go back with the result, to be logged there (see :func:`_relay_warnings`): a
+            worker process's log has no handler the user sees.
 
     Raises:
         _DataLostError: An object is no longer on the cluster.
@@ -1947,13 +1953,57 @@ def _run_trial(
         from distributed import get_worker
 
         raise _WorkerSetupError(get_worker().address, f"{type(err).__name__}: {err}") from None
+    relayed = _ThreadWarnings() if os.getpid() != submitter else contextlib.nullcontext()
     with (
         _children_allowed(),
         interrupts_are_failures(),
         results_logged_by_caller(),  # in the user's process, by iter_results
+        relayed,
     ):
-        # (its info goes back pickled, as the serial runner's does from a limited trial)
-        return picklable(single_worker.run(config, instance, budget, seed, **kwargs))
+        value = single_worker.run(config, instance, budget, seed, **kwargs)
+    if isinstance(relayed, _ThreadWarnings) and relayed.messages:
+        info = {**value.additional_info, _RELAYED: relayed.messages}
+        value = replace(value, additional_info=info)
+    # (its info goes back pickled, as the serial runner's does from a limited trial)
+    return picklable(value)
+
+
+#: Key of a result's ``additional_info`` under which a worker process's warnings travel.
+_RELAYED = "smacx_worker_warnings"
+
+
+class _ThreadWarnings(logging.Handler):
+    """Collects, while installed on the ``smacx`` logger (as a context manager), the
+    messages of warnings and errors logged in the installing thread, as (level, text)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[tuple[int, str]] = []
+        self._thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self._thread and len(self.messages) < 20:
+            with contextlib.suppress(Exception):
+                self.messages.append((record.levelno, record.getMessage()))
+
+    def __enter__(self) -> _ThreadWarnings:
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger.removeHandler(self)
+
+
+def _relay_warnings(value: TrialValue) -> TrialValue:
+    """Log here the warnings a worker process logged while it ran the trial of ``value``
+    (see :func:`_run_trial`), and return ``value`` without them."""
+    relayed = value.additional_info.get(_RELAYED)
+    if relayed is None:
+        return value
+    for level, message in relayed:
+        logger.log(level, "%s (on a dask worker)", message)
+    info = {k: v for k, v in value.additional_info.items() if k != _RELAYED}
+    return replace(value, additional_info=info)
 
 
 #: Runner key prefix -> scattered key -> the object, on a worker: objects its trials used
