@@ -106,6 +106,24 @@ class ArgumentError(SmacxError, TypeError):
     wrong type."""
 
 
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, or a stand-in naming the type when that raises: a message about a
+    target's odd return value, or a trial's info, must not fail in turn."""
+    try:
+        return repr(value)
+    except Exception as err:  # (RecursionError too, for nesting too deep)
+        return f"<{type(value).__name__} whose repr() raised {type(err).__name__}>"
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)``, or a stand-in naming the type when that raises (or returns no string,
+    which Python refuses with a TypeError): for a target's exception."""
+    try:
+        return str(value)
+    except Exception as err:
+        return f"<{type(value).__name__} whose str() raised {type(err).__name__}>"
+
+
 def one_line(err: BaseException) -> str:
     """An error as ``"TypeName: message"`` on one line (a database's messages span several),
     for quoting inside another message."""

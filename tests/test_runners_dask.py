@@ -1077,13 +1077,15 @@ def test_warnings_smacx_logs_on_a_worker_process_are_logged_here(
     """A command target's "host could not be reached" went to the worker process's log, which
     has no handler the user sees, when smacx run had several workers (a docs audit's finding).
     smacx's warnings logged while a trial runs now come back with its result."""
-    with DaskParallelRunner(
-        SerialRunner(warns_then_returns, scenario(space)), dask_client=client
-    ) as runner:
-        with caplog.at_level("INFO", logger="smacx"):
-            runner.submit_trial(TrialInfo(space.sample_configuration(), seed=3))
-            runner.wait()
-            [(_, value)] = list(runner.iter_results())
+    with (
+        DaskParallelRunner(
+            SerialRunner(warns_then_returns, scenario(space)), dask_client=client
+        ) as runner,
+        caplog.at_level("INFO", logger="smacx"),
+    ):
+        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=3))
+        runner.wait()
+        [(_, value)] = list(runner.iter_results())
     assert value.cost == 3.0 and value.additional_info == {}  # (not stored with the trial)
     relayed = [r for r in caplog.records if "could not be reached" in r.getMessage()]
     assert [(r.levelname, r.getMessage()) for r in relayed] == [

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -255,6 +256,60 @@ def test_odd_results_and_info_are_stored_and_the_run_goes_on(
         assert infos[0] == {"(1, 2)": 3, "kept": 1.5, "true": "t", "null": "n", "7": "i"}
         assert infos[1]["cycle"].startswith("{'self': {") and infos[1]["n"] == 2
         assert infos[1]["odd"] == "<_NoRepr whose repr() raised RuntimeError>"
+
+
+class _NoStr(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+class _NonStr(Exception):
+    def __str__(self) -> Any:
+        return 42
+
+
+@pytest.mark.parametrize("limits", [{}, {"trial_walltime_limit": 5}])
+def test_a_target_whose_error_or_return_value_cannot_be_printed_is_crashed(
+    space: ConfigurationSpace, limits: dict[str, Any]
+) -> None:
+    """An exception whose str() raises or returns no string, and a return value whose repr()
+    raises, stopped optimize() with the trial unrecorded (a failure audit's finding)."""
+
+    def raises(error: BaseException) -> Callable[[Configuration], float]:
+        def target(config: Configuration) -> float:
+            raise error
+
+        return target
+
+    for target, reason in [
+        (raises(_NoStr()), "_NoStr: <_NoStr whose str() raised RuntimeError>"),
+        (raises(_NonStr()), "_NonStr: <_NonStr whose str() raised TypeError>"),
+        (lambda config: _NoRepr(), "returned _NoRepr <_NoRepr whose repr() raised Runtime"),
+        (lambda config: [1.0, _NoRepr()], "returned 2 cost(s)"),
+        (lambda config: {"cost": _NoRepr()}, "non-numeric cost(s) <list whose repr() raised"),
+    ]:
+        value = run(space, target, **limits)
+        assert value.status is StatusType.CRASHED and reason in value.additional_info["error"]
+
+
+def test_info_nested_too_deep_for_json_is_stored_as_a_stand_in(
+    space: ConfigurationSpace, tmp_path: Any
+) -> None:
+    """Info nested 100,000 deep raised RecursionError out of optimize() (a failure audit's
+    finding); the cost is kept, the info entry stored as a stand-in."""
+    from smacx import SMAC
+
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+
+    scenario = Scenario(space, n_trials=2, output_directory=tmp_path, deterministic=True)
+    with SMAC(scenario, lambda config: (1.0, {"deep": deep, "n": 2})) as smac:
+        smac.optimize()
+        assert smac.runhistory.status_counts() == {"SUCCESS": 2}
+    with SMAC(scenario) as again:
+        [info, _] = [v.additional_info for _, v in again.runhistory.items()]
+        assert info == {"deep": "<list whose repr() raised RecursionError>", "n": 2}
 
 
 def test_submit_then_iter_results_once(space: ConfigurationSpace) -> None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from smacx.errors import ScenarioError, keyword_hints
+from smacx.errors import ScenarioError, keyword_hints, safe_repr, safe_str
 from smacx.runhistory import config_to_json
 from smacx.runners import watchdog
 from smacx.runners.base import AbstractRunner
@@ -251,11 +251,12 @@ class _Measured:
         try:
             result = self.fn(*args, **kwargs)
         except MemoryError as err:
-            error = f"MemoryError: {err}" if str(err) else "MemoryError: an allocation failed"
+            text = safe_str(err)
+            error = f"MemoryError: {text}" if text else "MemoryError: an allocation failed"
             mapped = mapped_mb() if self.in_child and self.memory_limit is not None else None
             if mapped is not None:
                 error += (
-                    f"{'' if str(err) else ' under trial_memory_limit'} (trial_memory_limit="
+                    f"{'' if text else ' under trial_memory_limit'} (trial_memory_limit="
                     f"{self.memory_limit} MB; the trial's process now maps {mapped:.0f} MB, "
                     "counting what it inherited from the process that forked it)"
                 )
@@ -264,7 +265,8 @@ class _Measured:
         # asyncio.CancelledError that its own event loop let escape. Only Ctrl-C stops the run.
         except BaseException as err:
             if not (_is_interrupt(err) and self.interrupts_stop):
-                error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+                text = safe_str(err)  # (a str() that raises must not stop the run)
+                error = f"{type(err).__name__}: {text}" if text else type(err).__name__
                 error += _inactive_hint(err, args[0] if args else None)
                 info = {"error": error, "traceback": traceback.format_exc()}
                 if _sigint_arrived_since(sigints):
@@ -459,7 +461,7 @@ def picklable(value: TrialValue) -> TrialValue:
     from a dask worker process: a trial that succeeded must not crash on the way back."""
     if _pickles(value):
         return value
-    info = {k: v if _pickles(v) else repr(v) for k, v in value.additional_info.items()}
+    info = {k: v if _pickles(v) else safe_repr(v) for k, v in value.additional_info.items()}
     return dataclasses.replace(value, additional_info=info)
 
 
@@ -824,7 +826,10 @@ class SerialRunner(AbstractRunner):
         elif isinstance(result, Mapping):
             missing = [o for o in self.objectives if o not in result]
             if missing:
-                return [], f"the target returned a dict without objective(s) {missing}: {result!r}"
+                return [], (
+                    f"the target returned a dict without objective(s) {missing}: "
+                    f"{safe_repr(result):.200}"
+                )
             values = [result[o] for o in self.objectives]
         elif isinstance(result, Sequence) and not isinstance(result, (str, bytes)):
             values = list(result)
@@ -832,8 +837,8 @@ class SerialRunner(AbstractRunner):
             values = list(result.tolist()) if result.ndim else [result.tolist()]
         else:
             return [], (
-                f"the target returned {type(result).__name__} {result!r:.200}; expected a number, "
-                "a dict of objective name to number, or (cost, info_dict)"
+                f"the target returned {type(result).__name__} {safe_repr(result):.200}; expected "
+                "a number, a dict of objective name to number, or (cost, info_dict)"
             )
         # (a dict's or list's numpy 0-d arrays, as a single cost's)
         values = [v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v for v in values]
@@ -847,11 +852,13 @@ class SerialRunner(AbstractRunner):
                 f"expected {n} ({list(self.objectives)}){hint}",
             )
         if not all(_is_number(v) for v in values):
-            return [], f"the target returned non-numeric cost(s) {values!r:.200}"
+            return [], f"the target returned non-numeric cost(s) {safe_repr(values):.200}"
         try:
             costs = [float(v) for v in values]
         except OverflowError:
-            return [], f"the target returned a cost too large for a float: {values!r:.200}"
+            return [], (
+                f"the target returned a cost too large for a float: {safe_repr(values):.200}"
+            )
         if not all(math.isfinite(c) for c in costs):
             return [], f"the target returned a non-finite cost {costs}"
         return costs, None

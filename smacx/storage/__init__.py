@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from smacx.errors import safe_repr
 from smacx.trial import StatusType, TrialKey, TrialValue
 
 __all__ = [
@@ -224,16 +225,7 @@ def _json_default(value: Any) -> Any:
     tolist = getattr(value, "tolist", None)
     if callable(tolist) and type(value).__module__ == "numpy":
         return tolist()
-    return _repr(value)
-
-
-def _repr(value: Any) -> str:
-    """``repr(value)``, or a stand-in when that raises: a result is stored whatever its
-    additional info holds."""
-    try:
-        return repr(value)
-    except Exception as err:
-        return f"<{type(value).__name__} whose repr() raised {type(err).__name__}>"
+    return safe_repr(value)
 
 
 def _info_json(info: dict[str, Any]) -> str:
@@ -242,17 +234,17 @@ def _info_json(info: dict[str, Any]) -> str:
     and values it cannot hold at all (cycles): the other entries stay as they are."""
     try:
         return json.dumps(info, default=_json_default)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # (RecursionError: nesting too deep)
         pass
     entries: dict[str, Any] = {}
     for key, value in info.items():
         # (the keys JSON takes as they are, as json.dumps names them: True as "true")
         name = json.dumps(key) if isinstance(key, (int, float)) or key is None else key
-        name = name if isinstance(name, str) else _repr(key)
+        name = name if isinstance(name, str) else safe_repr(key)
         try:
             json.dumps(value, default=_json_default)
-        except (TypeError, ValueError):
-            value = _repr(value)
+        except (TypeError, ValueError, RecursionError):
+            value = safe_repr(value)
         entries[name] = value
     return json.dumps(entries, default=_json_default)
 
