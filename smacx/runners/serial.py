@@ -186,8 +186,9 @@ class _Measured:
     """Calls the target and reports how it went, without raising (runs in pynisher's child).
 
     Returns a tuple ``(kind, payload, cpu_seconds)`` where kind is ``"ok"`` (payload: the
-    target's return value), ``"memoryout"`` or ``"error"`` (payload: a dict with the error
-    and its traceback). Catching here keeps the traceback, which pynisher would lose.
+    target's return value and the seconds the call took, as a pair), ``"memoryout"`` or
+    ``"error"`` (payload: a dict with the error and its traceback). Catching here keeps the
+    traceback, which pynisher would lose.
 
     Every exception of the target is caught, ``BaseException`` subclasses such as
     ``SystemExit`` and ``asyncio.CancelledError`` included, except ``KeyboardInterrupt`` (also
@@ -248,8 +249,10 @@ class _Measured:
         cpu = time.process_time()
         grouped: str | None = None  # an interrupt inside an exception group, in the child
         sigints = sigints_here()
+        started = time.monotonic()
         try:
             result = self.fn(*args, **kwargs)
+            took = time.monotonic() - started
         except MemoryError as err:
             text = safe_str(err)
             error = f"MemoryError: {text}" if text else "MemoryError: an allocation failed"
@@ -295,7 +298,7 @@ class _Measured:
                     )
                     return "error", {"error": error}, spent
                 result = fixed
-        return "ok", result, spent
+        return "ok", (result, took), spent
 
 
 def _inactive_hint(err: BaseException, config: Any) -> str:
@@ -669,6 +672,11 @@ class SerialRunner(AbstractRunner):
         kind, payload, cpu_time = self._call(copy.copy(config), kwargs)
         # (the duration on a clock that no step of the wall clock moves back)
         end, took = time.time(), time.monotonic() - clock
+        if kind == "ok":
+            # The target's own time, measured where it ran: what came after its return (a
+            # limited trial's process ending, with programs it left running, which pynisher
+            # ends and waits for) is not the target's, nor a reason for a TIMEOUT.
+            payload, took = payload
         limit = self.walltime_limit
         if kind == "ok" and limit is not None and limit != math.ceil(limit) and took > limit:
             # pynisher stops a trial only at whole seconds (here the next one up)
