@@ -712,7 +712,14 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
                     "compare with this one's."
                 )
             _warn_if_setting_changed(smac, workload.target, local=args.storage is None, log=log)
+            if scenario.n_trials is not None and scenario.n_trials < workload.repeats:
+                log.warning(
+                    "n_trials = %d is below repeats = %d: no configuration gets its %d runs, so "
+                    "the run ends without a best configuration. Give at least --n-trials %d.",
+                    scenario.n_trials, workload.repeats, workload.repeats, workload.repeats,
+                )  # fmt: skip
             incumbent = smac.optimize()
+            succeeded = smac.runhistory.status_counts().get("SUCCESS", 0)
             cost = smac.incumbent_cost
             trials = {} if incumbent is None else smac.runhistory.get_trial_values(incumbent)
             # (with a budget range, the runs at its highest budget, which its cost is of)
@@ -747,7 +754,12 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         else f"{redact(args.storage)} --name {scenario.run_name}"
     )
     if incumbent is None:
-        print(f"no configuration worked; see `smacx show {where}`")
+        if succeeded and workload.repeats > 1:
+            print(f"no configuration has its {workload.repeats} runs (repeats) yet, though "
+                  f"{succeeded} trial(s) succeeded: raise --n-trials (or the knob file's "
+                  f"n_trials) to continue the run; see `smacx show {where}`")  # fmt: skip
+        else:
+            print(f"no configuration worked; see `smacx show {where}`")
         return 1
     value = -cost if workload.target.maximize and cost is not None else cost
     runs = len(trials) - failed

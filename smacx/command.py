@@ -46,6 +46,7 @@ trial fields (``seed``, ``instance``, ``budget``, ``trial_dir``, ``host``).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import dataclasses
 import fcntl
@@ -94,6 +95,11 @@ _NUMBER = re.compile(
     r"(?:(?:(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
     r"|(?<![A-Za-z])(?i:infinity|inf|nan)(?![A-Za-z]))"
 )
+# A terminal's escape sequence (colours: ESC [ 32 m), removed before numbers are looked for.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+# A knob's or trial field's name as a placeholder holds it: a letter (any script's) or _, then
+# letters, digits, _ and - (knobs such as cache-size).
+_PLACEHOLDER = re.compile(r"[^\W\d][\w-]*")
 # A number with thousands separators, as a pattern's group may hold it: 1,234,567.8.
 _GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
@@ -166,8 +172,15 @@ class CommandTarget:
             raise ScenarioError(
                 f"CommandTarget.command must be a non-empty command template; got {self.command!r}."
             )
-        for name in ("command", "result", "launcher"):
+        for name in ("command", "result"):
             _placeholders(getattr(self, name), f"CommandTarget.{name}")  # well-formed
+        others = [f for f in _placeholders(self.launcher, "CommandTarget.launcher") if f != "host"]
+        if others:
+            raise ScenarioError(
+                f"CommandTarget.launcher may name only {{host}}; got {{{others[0]}}} in "
+                f"{self.launcher!r}. Write the launcher's other words as they are (ssh -p 2222 "
+                "{host}), and literal braces as {{ and }}."
+            )
         if self.pattern is not None:
             try:
                 groups = re.compile(self.pattern).groups
@@ -207,6 +220,13 @@ class CommandTarget:
                 f"memory_limit={limit!r} with hosts {list(self.hosts)}. Limit the memory on the "
                 "hosts (e.g. `ulimit -v` in the command, or a cgroup), or run here."
             )
+        if self.hosts and "{trial_dir}" in self.command:
+            raise ScenarioError(
+                "CommandTarget.command names {trial_dir}, a folder made on this machine, but "
+                f"the command runs on hosts {list(self.hosts)}, which do not have it. Make a "
+                'folder there in the command, e.g. d=$(mktemp -d) && prog --out "$d"; rm -r '
+                '"$d".'
+            )
         if self.hosts and "{host}" not in self.launcher:
             raise ScenarioError(
                 f"CommandTarget.launcher must contain {{host}}; got {self.launcher!r}."
@@ -218,6 +238,14 @@ class CommandTarget:
         Raises:
             ScenarioError: A placeholder that is neither, with the names it could be.
         """
+        unnamable = [name for name in configspace if not _PLACEHOLDER.fullmatch(name)]
+        if unnamable:
+            fixed = re.sub(r"[^\w-]+", "_", unnamable[0]).lstrip("0123456789-") or "knob"
+            raise ScenarioError(
+                f"the knob {unnamable[0]!r} cannot be named in the command: a placeholder "
+                "{name} starts with a letter or _ and holds only letters, digits, _ and -. "
+                f"Rename the knob (say, {fixed})."
+            )
         clashes = sorted(set(configspace) & set(TRIAL_FIELDS))
         if clashes:
             # {seed} would be the trial's seed, silently, never the knob's value.
@@ -250,6 +278,12 @@ class CommandTarget:
                 f"CommandTarget's templates have ${{{field}}}: the shell reads $ and the value "
                 f"as a variable of its own (with {field}=14, $14, which is empty). Write "
                 f"{{{field}}} alone, or ${{{{...}}}} for a variable of the shell's.",
+            )
+        for field in [f for f, why in risky.items() if why == "#"]:
+            warn_caller(
+                f"CommandTarget's templates have {{{field}}} after a # that starts a comment "
+                "for the shell: its value never reaches the program. Move it before the #, "
+                "or quote the # if it is part of an argument.",
             )
         for field in [f for f, why in risky.items() if why == "quotes"]:
             # Each value is quoted for the shell already: inside quotes, a choice that needs
@@ -385,6 +419,10 @@ class CommandTarget:
             if status < 0:
                 with contextlib.suppress(ValueError):
                     how = f"was killed by {signal.Signals(-status).name}"
+            elif 128 < status < 128 + 65:
+                # the shell's way of telling that a program of the command died of a signal
+                with contextlib.suppress(ValueError):
+                    how += f" (a program killed by {signal.Signals(status - 128).name})"
             elif host is not None and self.remote_timeout is not None and status in (124, 137):
                 how += f" (stopped on its host after remote_timeout={self.remote_timeout:g} s)"
             where = "" if host is None else f" on {host}"
@@ -436,10 +474,22 @@ class CommandTarget:
                     f"{command}{_tail(text)}"
                 )
         else:
-            numbers = _NUMBER.findall(text)
+            text = _ANSI_ESCAPE.sub("", text)  # colours: their codes hold digits
+            numbers = list(_NUMBER.finditer(text))
             if not numbers:
                 raise CommandError(f"{source} holds no number: {command}{_tail(text)}")
-            found = numbers[-1]
+            last = numbers[-1]
+            found = last.group()
+            if re.search(r"\d,$", text[: last.start()]):
+                # 1,5 (a decimal comma) or 1.234,56 (a locale's grouping) is not one number
+                # here: the 5 or the 56 alone would be read, silently wrong.
+                shown = text[: last.end()].rsplit(None, 1)[-1]
+                raise CommandError(
+                    f"{source}: its last number, {found}, follows a comma ({shown!r}), as a "
+                    "locale's decimal comma writes numbers; smacx reads only a decimal point. "
+                    "Set LC_ALL=C for the program ([env] in the knob file), or give a pattern: "
+                    f"{command}{_tail(text)}"
+                )
         if _GROUPED.fullmatch(found.strip()):
             found = found.replace(",", "")
         try:
@@ -973,9 +1023,10 @@ def read_knob_table(file: Path) -> dict[str, Any]:
         raw = file.read_bytes()
     except OSError as err:
         raise ScenarioError(f"knob file {str(file)!r}: cannot read it ({err.strerror}).") from None
+    raw = raw.removeprefix(codecs.BOM_UTF8)  # (as Windows editors write it)
     try:
         if file.suffix.lower() == ".json":
-            data = json.loads(raw)
+            data = json.loads(raw, object_pairs_hook=_unique_keys)
         else:
             if sys.version_info >= (3, 11):
                 import tomllib
@@ -987,6 +1038,17 @@ def read_knob_table(file: Path) -> dict[str, Any]:
         raise ScenarioError(f"knob file {str(file)!r} is not valid {kind}: {err}") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"knob file {str(file)!r}: expected a table of keys; got {data!r:.80}.")
+    return data
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's keys as a dict, refusing a key given twice (the last one would win
+    without a word; TOML refuses it too)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"the key {key!r} is given twice in one object")
+        data[key] = value
     return data
 
 
@@ -1312,7 +1374,7 @@ def _placeholders(template: str, what: str, risky: dict[str, str] | None = None)
         state = _shell_state_after(before, state, first=index == 0)
         if field is None:
             continue
-        if not re.fullmatch(r"[A-Za-z_][\w-]*", field):  # (knobs such as cache-size too)
+        if not _PLACEHOLDER.fullmatch(field):
             raise ScenarioError(
                 f"{what} has the placeholder {{{field}}}; expected {{name}} of a knob or of "
                 f"{list(TRIAL_FIELDS)}. Write literal braces as {{{{ and }}}}."
@@ -1340,6 +1402,8 @@ def _placeholders(template: str, what: str, risky: dict[str, str] | None = None)
             risky.setdefault(field, "$")
         elif state in ("'", '"'):
             risky.setdefault(field, "quotes")
+        elif state == "#":
+            risky.setdefault(field, "#")
     return fields
 
 

@@ -556,7 +556,7 @@ def test_smacx_run_warns_when_a_continued_run_runs_elsewhere_or_with_other_env(
     [
         ("cycles: 1,234,567 (perf stat)", 1234567.0),  # thousands separators
         ("mean -1,234.5 ops", -1234.5),
-        ("values 1,23", 23.0),  # not groups of three: two numbers
+        ("values 1, 23", 23.0),  # two numbers (1,23 is an error: a decimal comma?)
         ("finished 2024-01-05", 5.0),  # a hyphen, not a minus
         ("threads 1-8", 8.0),
         ("delta x=-3", -3.0),
@@ -1134,3 +1134,88 @@ def test_summary_groups_a_commands_failures_by_its_template() -> None:
     with pytest.warns(UserWarning, match=r"most often, 4 times: "):
         smac.optimize()
     assert "\n    4 CRASHED: " in smac.summary()
+
+
+def test_templates_a_shell_or_a_host_would_defeat_are_refused_or_warned_of(
+    space: ConfigurationSpace,
+) -> None:
+    """From a command-line audit: a launcher naming {port} was accepted and every trial then
+    crashed with KeyError: 'port'; {trial_dir} was passed to hosts, which never have that
+    folder; a placeholder after a shell comment's # never reached the program, unwarned."""
+    with pytest.raises(ScenarioError, match=r"launcher may name only \{host\}; got \{port\}"):
+        CommandTarget("true", hosts=("node1",), launcher="ssh -p {port} {host}")
+    with pytest.raises(ScenarioError, match=r"names \{trial_dir\}, a folder made on this machin"):
+        CommandTarget("run --out {trial_dir}", hosts=("node1",))
+    with pytest.warns(UserWarning, match=r"\{n\} after a # that starts a comment"):
+        CommandTarget("echo 1 # --threads {n} {mode} {r}").check(space)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CommandTarget("echo '#' {n} {mode} {r}").check(space)  # a quoted # is an argument
+        CommandTarget("true", hosts=("node1",), launcher="ssh -p 2222 {host}")
+
+
+@pytest.mark.parametrize(
+    ("printed", "message"),
+    [
+        ("Zeit: 1,5 s", r"its last number, 5, follows a comma \('1,5'\)"),
+        ("1.234,56 msec", r"its last number, 56, follows a comma \('1.234,56'\)"),
+        ("values 1,23", r"its last number, 23, follows a comma"),  # (a list, or 1.23?)
+    ],
+)
+def test_a_number_written_with_a_decimal_comma_is_an_error(
+    space: ConfigurationSpace, printed: str, message: str
+) -> None:
+    """A German locale's 1,5 was read as 5, its 1.234,56 as 56 (a command-line audit)."""
+    with pytest.raises(CommandError, match=message + r".*LC_ALL=C"):
+        CommandTarget(f"echo '{printed}'")(config(space), seed=0)
+
+
+def test_colour_codes_and_a_program_killed_inside_the_shell(space: ConfigurationSpace) -> None:
+    """A coloured 12.5 (ESC [ 32 m ... ESC [ 0 m) was read as 0, the best cost there is; a
+    program that segfaulted in the command read as "exited with status 139"."""
+    assert CommandTarget(r"printf '\033[32m12.5\033[0m\n'")(config(space), seed=0) == 12.5
+    with pytest.raises(CommandError, match=r"status 139 \(a program killed by SIGSEGV\)"):
+        CommandTarget("sh -c 'kill -SEGV $$'")(config(space), seed=0)
+
+
+def test_knob_files_with_a_byte_order_mark_duplicate_json_keys_or_unnamable_knobs(
+    tmp_path: Path,
+) -> None:
+    """A UTF-8 byte order mark (Windows editors) made "Invalid statement"; a JSON key given
+    twice was taken silently, the last one winning; a knob "a b" was accepted but cannot be
+    named in the command, and "Ölfluss" was refused there (a command-line audit)."""
+    toml = tmp_path / "bom.toml"
+    toml.write_bytes(
+        b"\xef\xbb\xbfcommand = 'echo {x}'\n[knobs]\nx = {type='float', range=[0, 1]}\n"
+    )
+    assert list(load_workload(toml).configspace) == ["x"]
+    twice = tmp_path / "twice.json"
+    twice.write_text('{"command": "echo {a}", "knobs": {"a": {"type": "float", "range": [0, 1]}, '
+                     '"a": {"type": "integer", "range": [0, 9]}}}')  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"is not valid JSON: the key 'a' is given twice"):
+        load_workload(twice)
+    unicode = tmp_path / "unicode.toml"
+    text = ("command = 'echo {Ölfluss} {größe}'\n[knobs]\n"
+            "\"Ölfluss\" = {type='float', range=[0, 1]}\n"
+            "\"größe\" = {type='integer', range=[1, 3]}\n")  # fmt: skip
+    unicode.write_text(text, encoding="utf-8")
+    assert sorted(load_workload(unicode).configspace) == ["größe", "Ölfluss"]
+    spaced = tmp_path / "spaced.toml"
+    spaced.write_text("command = 'echo 1'\n[knobs]\n\"a b\" = {type='float', range=[0, 1]}\n")
+    with pytest.raises(ScenarioError, match=r"the knob 'a b' cannot be named .* \(say, a_b\)"):
+        load_workload(spaced)
+
+
+def test_smacx_run_with_fewer_trials_than_repeats_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """repeats = 3 and n_trials = 2: both trials succeeded, and smacx run said "no
+    configuration worked" (a command-line audit)."""
+    file = tmp_path / "solver.toml"
+    file.write_text("command = 'echo {x}'\nrepeats = 3\nn_trials = 2\n"
+                    "[knobs]\nx = {type='float', range=[0, 1]}\n")  # fmt: skip
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert "n_trials = 2 is below repeats = 3" in err
+    assert "no configuration has its 3 runs (repeats) yet, though 2 trial(s) succeeded" in out
