@@ -36,6 +36,7 @@ from smacx.errors import (
     ScenarioError,
     ScenarioMismatchError,
     SearchSpaceExhaustedError,
+    SmacxError,
     StorageError,
     TargetCrashedError,
     TrialError,
@@ -586,7 +587,21 @@ class SMAC:
             return single  # with n_workers > 1, __init__ puts a LocalCluster around it, last
         from smacx.runners.dask import DaskParallelRunner
 
-        return DaskParallelRunner(single, dask_client=dask_client)
+        try:
+            runner = DaskParallelRunner(single, dask_client=dask_client)
+        except SmacxError as err:  # (the user called SMAC, not DaskParallelRunner)
+            message = str(err).replace(
+                "DaskParallelRunner(dask_client=...)", "SMAC(dask_client=...)"
+            )
+            raise type(err)(message) from None
+        if self.scenario.n_workers != 1:
+            _warn(
+                f"Scenario.n_workers={self.scenario.n_workers} is not used with a dask_client: "
+                "the client's workers run the trials, one per worker thread (the client has "
+                f"{sum(dask_client.nthreads().values())} now). Size the client's cluster "
+                "instead."
+            )
+        return runner
 
     @property
     def where(self) -> str:

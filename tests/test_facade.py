@@ -2084,8 +2084,29 @@ def test_overwrite_of_a_run_that_cannot_be_deleted_names_the_folder(
 def test_a_dask_client_that_is_not_a_client_is_refused_by_name(space: ConfigurationSpace) -> None:
     from smacx import ArgumentError
 
-    with pytest.raises(ArgumentError, match=r"dask_client=\.\.\.\) must be a distributed.Client"):
+    with pytest.raises(ArgumentError, match=r"^SMAC\(dask_client=\.\.\.\) must be a distributed"):
         SMAC(scenario(space, n_trials=3), quadratic, dask_client=object())
+
+
+def test_n_workers_with_a_dask_client_warns_that_the_client_decides(
+    space: ConfigurationSpace,
+) -> None:
+    """Scenario(n_workers=4) with a client of one worker ran one trial at a time without a
+    word (a dask audit's finding)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as local,
+        Client(local) as client,
+    ):
+        with pytest.warns(UserWarning, match=r"n_workers=4 is not used with a dask_client: .* "
+                          r"\(the client has 1 now\)"):  # fmt: skip
+            SMAC(scenario(space, n_trials=3, n_workers=4), quadratic, dask_client=client).close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            SMAC(scenario(space, n_trials=3), quadratic, dask_client=client).close()
 
 
 def test_a_maximizer_built_on_another_space_is_refused(space: ConfigurationSpace) -> None:

@@ -451,6 +451,43 @@ def test_worker_processes_keep_the_log_level_the_script_set(tmp_path: Path, leve
     assert level == logging.INFO or "INFO" not in done.stderr, done.stderr
 
 
+POOL_SCRIPT = """
+import multiprocessing, sys
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+
+def square(v):
+    return v * v
+
+def target(config, seed):
+    with multiprocessing.Pool(2) as pool:
+        return sum(pool.map(square, [config["x"], 1.0]))
+
+if __name__ == "__main__":
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    sc = Scenario(space, n_trials=3, n_workers=2, output_directory=None, deterministic=True)
+    with SMAC(sc, target, progress=False, raise_on_first_crash=False) as smac:
+        smac.optimize()
+        print(smac.runhistory.status_counts())
+        print([str(v.additional_info.get("error"))[:200] for _, v in smac.runhistory.items()])
+"""
+
+
+@pytest.mark.slow
+def test_a_target_of_the_script_may_hand_the_scripts_functions_to_a_pool(tmp_path: Path) -> None:
+    """Every trial failed on the workers with PicklingError ("not the same object as
+    __main__.square"): the target came as a copy with copies of the script's functions, and
+    the pool pickles them by reference (a dask audit's finding)."""
+    script = tmp_path / "pooled.py"
+    script.write_text(POOL_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "{'SUCCESS': 3}", done.stdout
+
+
 JOINED_WORKER_SCRIPT = """
 import subprocess, sys
 from pathlib import Path

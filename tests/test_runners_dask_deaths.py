@@ -193,6 +193,39 @@ def test_worker_deaths_on_user_client_count_as_attempts_and_spare_healthy_trials
     assert [values[s].cost for s in range(1, 6)] == [float(s) for s in range(1, 6)]
 
 
+def segfaults(config: Configuration, seed: int) -> float:
+    os.kill(os.getpid(), signal.SIGSEGV)
+    return 0.0  # (never)
+
+
+@pytest.mark.slow
+def test_a_user_cluster_emptied_by_crashing_trials_is_named_as_the_cause(
+    space: ConfigurationSpace,
+) -> None:
+    """Segfaulting configurations left a user's LocalCluster without workers for good (it
+    drops a worker that died too often), and the NoWorkersError advised waiting for workers
+    or raising patience (a dask audit's finding). It now says that trials killed them, and
+    how to keep a crash to its trial."""
+    from smacx import SMAC, NoWorkersError
+
+    sc = scenario(space, n_trials=30, deterministic=True)
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        cluster(1) as user_cluster,
+        Client(user_cluster) as client,
+    ):
+        runner = DaskParallelRunner(SerialRunner(segfaults, sc), dask_client=client, patience=2)
+        with (
+            SMAC(sc, runner=runner, progress=False, raise_on_first_crash=False) as smac,
+            pytest.raises(
+                NoWorkersError,
+                match=r"Trials killed their dask workers: \d+ time\(s\) .* Set "
+                r"trial_walltime_limit or trial_memory_limit",
+            ),
+        ):
+            smac.optimize()
+
+
 def test_data_named_like_submit_keywords_reaches_the_target(space: ConfigurationSpace) -> None:
     data = {
         "key": "k",

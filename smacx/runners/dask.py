@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import inspect
 import json
 import logging
 import math
@@ -327,6 +328,7 @@ class DaskParallelRunner(AbstractRunner):
 
         self.single_worker: SerialRunner = single_worker
         self.scenario: Scenario = single_worker.scenario
+        self._killed_trials: int = 0  # trials whose worker died under them (KilledWorker)
         self.patience: float = float(patience)
         self.max_retries: int = int(max_retries)
         self.queue_ahead: int | Literal["auto"] = (
@@ -1201,6 +1203,7 @@ class DaskParallelRunner(AbstractRunner):
             error = RuntimeError(f"dask reported the trial's future as {future.status!r}")
         if isinstance(error, KilledWorker):
             self._threads_checked = -math.inf  # the cluster has one worker less for a while
+            self._killed_trials += 1
             if trial.attempts <= self.max_retries:
                 logger.warning(
                     "The dask worker running trial %s died (attempt %d of %d); submitting again",
@@ -1395,14 +1398,25 @@ class DaskParallelRunner(AbstractRunner):
                 f" that can set up its trials (of the others, {len(self._bad_workers)} could "
                 f"not: {'; '.join(f'{w}: {why}' for w, why in self._bad_workers.items())})"
             )
-        if self._owns_client:
-            fixes = (
+        if self._killed_trials and not self._owns_client:
+            # A LocalCluster drops a worker whose process died too often, and never starts
+            # it again: segfaulting configurations emptied the user's cluster.
+            advice = (
+                f"Trials killed their dask workers: {self._killed_trials} time(s) a worker died "
+                "running one (a segfault, os._exit, running out of memory), and your cluster "
+                "does not start workers again after many deaths. Set trial_walltime_limit or "
+                "trial_memory_limit, so that each trial runs in a process of its own and its "
+                "crash is recorded alone, or let smacx start its own cluster "
+                "(Scenario(n_workers=k), no dask_client), which restarts its workers."
+            )
+        elif self._owns_client:
+            advice = f"Add workers ({how}), " + (
                 "pass a dask_client whose cluster has workers, or raise patience: "
                 "SMAC(scenario, runner=DaskParallelRunner(SerialRunner(target_fn, scenario), "
                 "patience=...)), both from smacx.runners."
             )
         else:  # (the user's client: its workers may be batch jobs still queued)
-            fixes = (
+            advice = f"Add workers ({how}), " + (
                 "wait for the cluster's first workers before optimize() with "
                 "client.wait_for_workers(1), or raise patience: pass "
                 "runner=DaskParallelRunner(SerialRunner(target_fn, scenario), "
@@ -1412,7 +1426,7 @@ class DaskParallelRunner(AbstractRunner):
         return NoWorkersError(
             f"DaskParallelRunner: the dask cluster at {address} has had no worker{bad} for "
             f"{self.patience if waited is None else waited:g} s (patience={self.patience:g}), "
-            f"so no trial can run. Add workers ({how}), {fixes}"
+            f"so no trial can run. {advice}"
         )
 
 
@@ -1945,6 +1959,8 @@ def _run_trial(
     try:
         values = _fetch(prefix, [runner, *data.values()])
         single_worker: SerialRunner = values[runner.key]
+        if os.getpid() != submitter:
+            _main_names_for(single_worker.target_fn)
         kwargs = {name: values[ref.key] for name, ref in data.items()}
         config = plain_config(Configuration(single_worker.scenario.configspace, vector=vector))
     except _DataLostError:
@@ -1966,6 +1982,31 @@ def _run_trial(
         value = replace(value, additional_info=info)
     # (its info goes back pickled, as the serial runner's does from a limited trial)
     return picklable(value)
+
+
+def _main_names_for(target_fn: Any) -> None:
+    """Give this worker process's ``__main__`` the functions and classes of the user's script
+    that ``target_fn`` uses, as copies came with it.
+
+    A target defined in the script (``__main__``) reaches a worker process pickled by value,
+    with copies of the script's functions it names. One that hands such a function to a
+    multiprocessing pool (``pool.map(square, ...)``) failed every trial there: the pool
+    pickles the function by reference, ``__main__.square``, and refused a copy that is not
+    that object. With the copies under their names in ``__main__``, the reference holds, and
+    the pool's processes (forked from this one) find them."""
+    fn = getattr(target_fn, "__func__", target_fn)
+    names = getattr(fn, "__globals__", None)
+    main = sys.modules.get("__main__")
+    if getattr(fn, "__module__", None) != "__main__" or not isinstance(names, dict) or not main:
+        return
+    for name, value in list(names.items()):
+        if (
+            (inspect.isfunction(value) or inspect.isclass(value))
+            and getattr(value, "__module__", None) == "__main__"
+            and getattr(value, "__qualname__", None) == name
+            and getattr(main, name, None) is not value
+        ):
+            setattr(main, name, value)
 
 
 #: Key of a result's ``additional_info`` under which a worker process's warnings travel.
