@@ -2959,7 +2959,9 @@ def test_a_run_continued_with_another_preset_says_so(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SMAC(scenario(space, runs, n_trials=4), quadratic, progress=False).close()
-    with pytest.warns(UserWarning, match=r"started with preset='hpo'; this SMAC uses .*'random'"):
+    with pytest.warns(
+        UserWarning, match=r"ran with preset='hpo' so far; this SMAC uses .*'random'"
+    ):
         SMAC(scenario(space, runs, n_trials=4), quadratic, preset="random", progress=False).close()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
