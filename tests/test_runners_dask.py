@@ -1108,40 +1108,39 @@ def warns_then_returns(config: Configuration, seed: int) -> float:
     return float(seed)
 
 
+def run_one_logged(
+    client: Client, space: ConfigurationSpace, seed: int, caplog: pytest.LogCaptureFixture
+) -> tuple[TrialValue, list[logging.LogRecord]]:
+    """Run ``warns_then_returns`` once on ``client``; its value and smacx's log records here."""
+    caplog.clear()
+    target = SerialRunner(warns_then_returns, scenario(space))
+    with (
+        DaskParallelRunner(target, dask_client=client) as runner,
+        caplog.at_level("INFO", logger="smacx"),
+    ):
+        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=seed))
+        runner.wait()
+        [(_, value)] = list(runner.iter_results())
+    return value, [r for r in caplog.records if r.name.startswith("smacx")]
+
+
 def test_warnings_smacx_logs_on_a_worker_process_are_logged_here(
     space: ConfigurationSpace, client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A command target's "host could not be reached" went to the worker process's log, which
     has no handler the user sees, when smacx run had several workers (a docs audit's finding).
     smacx's warnings logged while a trial runs now come back with its result."""
-    with (
-        DaskParallelRunner(
-            SerialRunner(warns_then_returns, scenario(space)), dask_client=client
-        ) as runner,
-        caplog.at_level("INFO", logger="smacx"),
-    ):
-        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=3))
-        runner.wait()
-        [(_, value)] = list(runner.iter_results())
+    value, records = run_one_logged(client, space, 3, caplog)
     assert value.cost == 3.0 and value.additional_info == {}  # (not stored with the trial)
-    relayed = [r for r in caplog.records if "could not be reached" in r.getMessage()]
+    relayed = [r for r in records if "could not be reached" in r.getMessage()]
     assert [(r.levelname, r.getMessage()) for r in relayed] == [
         ("WARNING", "host h3 could not be reached (on a dask worker)")
     ]
     assert "not relayed" not in caplog.text
-    caplog.clear()
-    with (  # workers in this process: logged once, as it happens
-        thread_client(1) as (_, own),
-        DaskParallelRunner(
-            SerialRunner(warns_then_returns, scenario(space)), dask_client=own
-        ) as runner,
-        caplog.at_level("WARNING", logger="smacx"),
-    ):
-        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=4))
-        runner.wait()
-        list(runner.iter_results())
-    ours = [r.getMessage() for r in caplog.records if r.name.startswith("smacx")]
-    assert ours == ["host h4 could not be reached"]
+    with thread_client(1) as (_, own):  # workers in this process: logged once, as it happens
+        _, records = run_one_logged(own, space, 4, caplog)
+    shown = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert shown == ["host h4 could not be reached"]
 
 
 def test_workers_that_map_much_of_the_memory_limit_are_warned_of_here(
