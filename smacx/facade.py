@@ -55,7 +55,7 @@ from smacx.intensifier import (
 )
 from smacx.models import Model
 from smacx.multifidelity import Hyperband, SuccessiveHalving
-from smacx.runhistory import RunHistory, failure_reasons, plain_value
+from smacx.runhistory import MAX_DEATHS, RunHistory, failure_reasons, plain_value
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
 from smacx.scenario import (
@@ -803,6 +803,9 @@ class SMAC:
             cb.on_ask_start(self)
         self._retire_overdue()
         info = self.runhistory.take_over_stale()
+        while info is not None and self.runhistory.deaths(info) >= MAX_DEATHS:
+            self._record_deadly(info)
+            info = self.runhistory.take_over_stale()
         if info is None and stale_only:
             self._own_time += time.perf_counter() - t0
             return None
@@ -826,6 +829,31 @@ class SMAC:
             raise
         self._own_time += time.perf_counter() - t0
         return info
+
+    def _record_deadly(self, info: TrialInfo) -> None:
+        """Record as CRASHED a trial that ``MAX_DEATHS`` processes died running: without
+        per-trial limits, a configuration whose target segfaults (or calls ``os._exit``, or
+        draws the out-of-memory killer) killed the run, and every resumed run that took it
+        over again."""
+        deaths = self.runhistory.deaths(info)
+        error = (
+            f"{deaths} processes died while they ran this trial (a segfault or os._exit of the "
+            "target, the out-of-memory killer, or kill -9): recorded CRASHED rather than run "
+            "again. Set trial_walltime_limit or trial_memory_limit to run each trial in a "
+            "process of its own, whose death is then the trial's alone."
+        )
+        logger.warning("Trial of %.200s: %s", dict(info.config), error)
+        now = time.time()
+        value = TrialValue(
+            cost=self.scenario.crash_value,
+            time=math.nan,
+            cpu_time=math.nan,
+            status=StatusType.CRASHED,
+            starttime=now,
+            endtime=now,
+            additional_info={"error": error},
+        )
+        self._tell(info, value)
 
     def _retire_overdue(self) -> None:
         for info in self.intensifier.overdue(self.runhistory.now()):

@@ -230,6 +230,20 @@ def config_to_json(config: Configuration) -> str:
     return json.dumps({k: plain_value(v) for k, v in dict(config).items()}, sort_keys=True)
 
 
+#: Key in a running trial's ``additional_info``: how many processes died while they ran it.
+DEATHS = "smacx_deaths"
+
+#: Deaths after which a trial is recorded CRASHED instead of run again (see ``SMAC``): without
+#: per-trial limits a configuration that kills its process would kill every resumed run.
+MAX_DEATHS = 3
+
+
+def _deaths(value: TrialValue) -> int:
+    """The death count a running trial's value holds (0 if none or damaged)."""
+    count = value.additional_info.get(DEATHS, 0)
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
 #: How to read a stored run, for SMAC3's names of loading one.
 _REOPEN = (
     "SMAC(scenario) on the run's output_directory and name, which reopens a stored run (its "
@@ -564,17 +578,44 @@ class RunHistory:
         for key, rec in list(self._running.items()):
             if not self._is_stale(rec, now):
                 continue
+            # A trial given up by a living process (lease 0) is no death; otherwise the
+            # process that ran it died (or, on another host, went silent) while it ran.
+            deaths = _deaths(rec.value) + (rec.lease_until != 0)
             fresh = TrialRecord(
                 key,
-                TrialValue(status=StatusType.RUNNING, starttime=now),
+                TrialValue(
+                    status=StatusType.RUNNING,
+                    starttime=now,
+                    additional_info={DEATHS: deaths} if deaths else {},
+                ),
                 self.owner,
                 now + self.lease_seconds,
             )
             if self.storage.claim_trial(fresh, now):
                 self.sync()
-                logger.info("Re-running trial %s, left running by %s.", key, rec.owner)
+                if rec.lease_until != 0:
+                    logger.warning(
+                        "Re-running trial %s: the process that ran it (%s) died while it ran "
+                        "(%d time(s) for this trial; at %d it is recorded CRASHED instead).",
+                        key,
+                        rec.owner,
+                        deaths,
+                        MAX_DEATHS,
+                    )
+                else:
+                    logger.info("Re-running trial %s, given up by %s.", key, rec.owner)
                 return self.trial_info(key)
         return None
+
+    def deaths(self, info: TrialInfo) -> int:
+        """How many processes died while they ran this running trial (a segfault of the
+        target, the out-of-memory killer, ``kill -9``): counted by :meth:`take_over_stale`.
+        0 for a trial that is not running here."""
+        config_id = self.get_config_id(info.config)
+        if config_id is None:
+            return 0
+        rec = self._running.get(TrialKey(config_id, info.instance, info.seed, info.budget))
+        return 0 if rec is None else _deaths(rec.value)
 
     # -- reading -------------------------------------------------------------------------------
 

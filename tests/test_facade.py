@@ -3046,3 +3046,46 @@ def test_the_blackbox_preset_warns_of_a_run_too_long_for_a_gp(space: Configurati
     to a crawl without a word."""
     with pytest.warns(UserWarning, match=r"n_trials=1000\. Its fit .* preset='hpo'"):
         SMAC(scenario(space, n_trials=1000), preset="blackbox")
+
+
+DEADLY_CONFIG = """
+import os, signal, sys
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+
+def target(config, seed):
+    if config["x"] < -1.0:  # a configuration the target's process does not survive
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return config["x"] ** 2
+
+space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+sc = Scenario(space, n_trials=8, deterministic=True, output_directory=sys.argv[1], seed=1)
+with SMAC(sc, target, raise_on_first_crash=False, progress=False) as smac:
+    smac.optimize()
+    print(smac.runhistory.status_counts())
+    print([v.additional_info.get("error") for _, v in smac.runhistory.items() if v.cost > 99])
+"""
+
+
+@pytest.mark.slow
+def test_a_trial_that_kills_its_process_is_recorded_crashed_after_three_deaths(
+    tmp_path: Path,
+) -> None:
+    """Without per-trial limits, a configuration that segfaults killed the run, and every
+    resumed run took its RUNNING trial over first and died the same way (5 of 5 sessions, a
+    failure audit's finding). The third process to die running it is the last."""
+    from smacx.runhistory import MAX_DEATHS
+
+    codes = []
+    for _ in range(MAX_DEATHS + 1):
+        done = subprocess.run(
+            [sys.executable, "-c", DEADLY_CONFIG, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        codes.append(done.returncode)
+    assert codes == [-signal.SIGSEGV] * MAX_DEATHS + [0], done.stderr
+    counts, errors = done.stdout.splitlines()
+    assert counts == "{'CRASHED': 1, 'SUCCESS': 7}", done.stdout
+    assert "3 processes died while they ran this trial" in errors

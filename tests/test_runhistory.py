@@ -270,6 +270,9 @@ def test_trials_of_a_process_that_died_on_another_host_run_again_after_its_lease
     taken = {here.take_over_stale(), here.take_over_stale()}
     assert taken == {alive, dies} and here.take_over_stale() is None
     assert here.n_stale() == 0  # now this process's, with leases of its own
+    assert here.deaths(alive) == here.deaths(dies) == 1  # (their process died with them)
+    here.release(dies)  # given up by a living process: no death
+    assert here.take_over_stale() == dies and here.deaths(dies) == 1
     with pytest.raises(TrialError, match="lease_seconds must be > 0"):
         RunHistory(space, lease_seconds=0)
 
