@@ -175,7 +175,7 @@ class CommandTarget:
         for name in ("command", "result"):
             _placeholders(getattr(self, name), f"CommandTarget.{name}")  # well-formed
         others = [f for f in _placeholders(self.launcher, "CommandTarget.launcher") if f != "host"]
-        if others:
+        if others and self.hosts:  # (without hosts the launcher is never used)
             raise ScenarioError(
                 f"CommandTarget.launcher may name only {{host}}; got {{{others[0]}}} in "
                 f"{self.launcher!r}. Write the launcher's other words as they are (ssh -p 2222 "
@@ -220,7 +220,7 @@ class CommandTarget:
                 f"memory_limit={limit!r} with hosts {list(self.hosts)}. Limit the memory on the "
                 "hosts (e.g. `ulimit -v` in the command, or a cgroup), or run here."
             )
-        if self.hosts and "{trial_dir}" in self.command:
+        if self.hosts and "trial_dir" in _placeholders(self.command, "CommandTarget.command"):
             raise ScenarioError(
                 "CommandTarget.command names {trial_dir}, a folder made on this machine, but "
                 f"the command runs on hosts {list(self.hosts)}, which do not have it. Make a "
@@ -419,12 +419,12 @@ class CommandTarget:
             if status < 0:
                 with contextlib.suppress(ValueError):
                     how = f"was killed by {signal.Signals(-status).name}"
+            elif host is not None and self.remote_timeout is not None and status in (124, 137):
+                how += f" (stopped on its host after remote_timeout={self.remote_timeout:g} s)"
             elif 128 < status < 128 + 65:
                 # the shell's way of telling that a program of the command died of a signal
                 with contextlib.suppress(ValueError):
                     how += f" (a program killed by {signal.Signals(status - 128).name})"
-            elif host is not None and self.remote_timeout is not None and status in (124, 137):
-                how += f" (stopped on its host after remote_timeout={self.remote_timeout:g} s)"
             where = "" if host is None else f" on {host}"
             raise CommandError(f"the command{where} {how}: {command}{_tail(stderr or stdout)}")
         if path is None:
@@ -480,9 +480,10 @@ class CommandTarget:
                 raise CommandError(f"{source} holds no number: {command}{_tail(text)}")
             last = numbers[-1]
             found = last.group()
-            if re.search(r"\d,$", text[: last.start()]):
+            if re.fullmatch(r"\d+", found) and re.search(r"\d,$", text[: last.start()]):
                 # 1,5 (a decimal comma) or 1.234,56 (a locale's grouping) is not one number
-                # here: the 5 or the 56 alone would be read, silently wrong.
+                # here: the 5 or the 56 alone would be read, silently wrong. (A number with
+                # a point or a sign of its own, as a CSV row's 10,0.25 ends, is no such tail.)
                 shown = text[: last.end()].rsplit(None, 1)[-1]
                 raise CommandError(
                     f"{source}: its last number, {found}, follows a comma ({shown!r}), as a "

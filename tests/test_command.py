@@ -557,6 +557,8 @@ def test_smacx_run_warns_when_a_continued_run_runs_elsewhere_or_with_other_env(
         ("cycles: 1,234,567 (perf stat)", 1234567.0),  # thousands separators
         ("mean -1,234.5 ops", -1234.5),
         ("values 1, 23", 23.0),  # two numbers (1,23 is an error: a decimal comma?)
+        ("[0.1,0.25]", 0.25),  # a list, or a CSV row: a point of its own is no decimal comma
+        ("3,-0.5", -0.5),
         ("finished 2024-01-05", 5.0),  # a hyphen, not a minus
         ("threads 1-8", 8.0),
         ("delta x=-3", -3.0),
@@ -1152,6 +1154,8 @@ def test_templates_a_shell_or_a_host_would_defeat_are_refused_or_warned_of(
         warnings.simplefilter("error")
         CommandTarget("echo '#' {n} {mode} {r}").check(space)  # a quoted # is an argument
         CommandTarget("true", hosts=("node1",), launcher="ssh -p 2222 {host}")
+        CommandTarget("true", launcher="ssh -p {port} {host}")  # (no hosts: never used)
+        CommandTarget('d=$(mktemp -d); run "${{trial_dir}}"', hosts=("node1",))  # the shell's
 
 
 @pytest.mark.parametrize(
@@ -1176,6 +1180,11 @@ def test_colour_codes_and_a_program_killed_inside_the_shell(space: Configuration
     assert CommandTarget(r"printf '\033[32m12.5\033[0m\n'")(config(space), seed=0) == 12.5
     with pytest.raises(CommandError, match=r"status 139 \(a program killed by SIGSEGV\)"):
         CommandTarget("sh -c 'kill -SEGV $$'")(config(space), seed=0)
+    # on a host, 137 is `timeout -k`'s: the command outlived remote_timeout (a review's find)
+    on_host = CommandTarget("exit 137", hosts=("h1",), launcher="env H={host} sh -c",
+                            remote_timeout=5)  # fmt: skip
+    with pytest.raises(CommandError, match=r"status 137 \(stopped on its host after remote_t"):
+        on_host(config(space), seed=0)
 
 
 def test_knob_files_with_a_byte_order_mark_duplicate_json_keys_or_unnamable_knobs(
