@@ -274,6 +274,23 @@ def test_a_quick_limited_trial_that_leaves_a_program_running_takes_its_own_time(
         assert value.status is StatusType.SUCCESS and value.time < 1.0, value
 
 
+def logs_a_warning(config: Configuration) -> float:
+    import logging
+
+    logging.getLogger("smacx").warning("a warning from the trial")
+    return 1.0
+
+
+def test_what_smacx_logs_in_a_limited_trials_process_is_logged_by_this_one(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The child process logged through copies of this process's handlers, out of reach of
+    what collects this process's records (a dask worker's relay, pytest's caplog)."""
+    with caplog.at_level("WARNING", logger="smacx"):
+        assert run(space, logs_a_warning, trial_walltime_limit=5).cost == 1.0
+    assert [r.getMessage() for r in caplog.records] == ["a warning from the trial"]
+
+
 class _NoStr(Exception):
     def __str__(self) -> str:
         raise RuntimeError("no text")

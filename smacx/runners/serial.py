@@ -182,6 +182,37 @@ def _close_own_pools() -> None:
 _POOL_SHUTDOWN_SECONDS = 5.0
 
 
+#: A log record of smacx's as it travels from a trial's child process: (level, message).
+Logged = tuple[int, str]
+
+
+class _LoggedInChild(logging.Handler):
+    """In a limited trial's child process, while installed (a context manager), takes what
+    smacx logs there instead of the handlers the child inherited, for the parent to log
+    (:meth:`SerialRunner._call_limited`). Logged in the child, a record reached the parent's
+    handlers only through a copy of them (the same stream), and missed what collects the
+    parent's records: on a dask worker, the warnings that go back to the run's process."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[Logged] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < 100:
+            with contextlib.suppress(Exception):
+                self.records.append((record.levelno, record.getMessage()))
+
+    def __enter__(self) -> _LoggedInChild:
+        # (the child's own copy of the logger: the parent's is untouched)
+        self._kept = (logger.handlers[:], logger.propagate)
+        logger.handlers[:] = [self]
+        logger.propagate = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger.handlers[:], logger.propagate = self._kept
+
+
 class _Measured:
     """Calls the target and reports how it went, without raising (runs in pynisher's child).
 
@@ -210,7 +241,7 @@ class _Measured:
         if in_child:
             load_prctl()
 
-    def __call__(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float, list[Logged]]:
         if self.in_child:
             # A run killed with kill -9 cannot enforce the limits any more: its trial goes too,
             # and what the target starts, ended by the watchdog (or by the kernel without one).
@@ -239,9 +270,11 @@ class _Measured:
                     None, time.sleep, args=(_LINGER_SECONDS,), exitpriority=0
                 )
         if not self.in_child:
-            return self._outcome(*args, **kwargs)
+            return (*self._outcome(*args, **kwargs), [])
         try:
-            return self._outcome(*args, **kwargs)
+            with _LoggedInChild() as logged:
+                outcome = self._outcome(*args, **kwargs)
+            return (*outcome, logged.records)
         finally:
             _close_own_pools()
 
@@ -701,9 +734,10 @@ class SerialRunner(AbstractRunner):
     def _call(self, config: Configuration, kwargs: dict[str, Any]) -> tuple[str, Any, float]:
         stops = not getattr(_worker, "interrupts_are_failures", False)
         if self.walltime_limit is None and self.memory_limit is None:
-            return _Measured(self.target_fn, in_child=False, interrupts_stop=stops)(
-                config, **kwargs
-            )
+            kind, payload, cpu, _ = _Measured(
+                self.target_fn, in_child=False, interrupts_stop=stops
+            )(config, **kwargs)
+            return kind, payload, cpu
         import pynisher
 
         if self.memory_limit is not None:
@@ -748,8 +782,10 @@ class SerialRunner(AbstractRunner):
     ) -> tuple[str, Any, float]:
         """``limited(config, **kwargs)``, each way pynisher reports a failure told as one."""
         try:
-            outcome: tuple[str, Any, float] = limited(config, **kwargs)
-            return outcome
+            kind, payload, cpu, logged = limited(config, **kwargs)
+            for level, message in logged:  # (see _LoggedInChild)
+                logger.log(level, "%s", message)
+            return kind, payload, cpu
         except pynisher.WallTimeoutException:
             msg = f"exceeded trial_walltime_limit={self.walltime_limit} s"
             return "timeout", {"error": msg}, math.nan
