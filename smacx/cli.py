@@ -419,6 +419,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "knob file share it",
     )
     run.add_argument("--n-trials", type=_positive, help="trials of the run (default: the file's)")
+    run.add_argument(
+        "--walltime",
+        type=_seconds,
+        help="seconds the whole run may take, over continued runs too (default: the file's "
+        "walltime); without n_trials in the file, the run goes on until then",
+    )
     run.add_argument("--workers", type=_positive, help="trials at once here (default: the file's)")
     run.add_argument("--seed", type=_seed, default=0, help="the run's seed")
     run.add_argument("--overwrite", action="store_true", help="start the run afresh")
@@ -476,12 +482,15 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bhas finished its n_trials=(\d+) trials already: optimize\(\) runs none",
          r"has finished its \1 trials already: smacx run runs none"),
         (r"\b(Raise|or raise) n_trials\b", r"\1 --n-trials (or the knob file's n_trials)"),
+        (r"\bits walltime_limit=(\S+) s\b", r"its walltime = \1 s"),
+        (r"\bRaise the limit to go on\b", "Raise --walltime (or the knob file's walltime)"
+         " to go on"),
         (r"\boptimize\(\) ended without an incumbent", "The run ended without an incumbent"),
         (r"\bwith the same intensifier \(SMAC\(\.\.\., intensifier=\.\.\.\)\)",
          "with the same intensifier (the knob file's repeats, race and aggregate as they were)"),
         (r"\bOnly \[[^\]]*'n_trials'[^\]]*\] may change when a run is continued\.",
-         "Of the knob file, only n_trials, workers, timeout and memory may change when a run is "
-         "continued."),
+         "Of the knob file, only n_trials, walltime, workers, timeout and memory may change when "
+         "a run is continued."),
         (r"\bexceeded trial_walltime_limit=", "exceeded the knob file's timeout="),
         (r"\bcontinues with trial_walltime_limit=(\S+) \(was ([^)]*)\)",
          r"continues with timeout=\1 (was \2)"),
@@ -553,6 +562,17 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds > 0, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value < math.inf):
+        raise argparse.ArgumentTypeError(f"expected seconds, a number > 0; got {text!r}")
     return value
 
 
@@ -672,8 +692,9 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
     try:
         workload = load_workload(args.knobs)
         fields: dict[str, Any] = {"output_directory": args.output_dir, "seed": args.seed}
-        for key, value in (("name", args.name), ("n_trials", args.n_trials),
-                           ("n_workers", args.workers)):  # fmt: skip
+        options = (("name", args.name), ("n_trials", args.n_trials),
+                   ("n_workers", args.workers), ("walltime_limit", args.walltime))  # fmt: skip
+        for key, value in options:
             if value is not None:
                 fields[key] = value
         scenario = workload.scenario(**fields)

@@ -903,7 +903,9 @@ class Workload:
     Attributes:
         configspace: The knobs.
         target: The command to run per trial.
-        n_trials: Trials of the run (``n_trials`` of the file, 100 if absent).
+        n_trials: Trials of the run (``n_trials`` of the file; if absent, 100, or no limit
+            when the file gives ``walltime``).
+        walltime: Seconds the whole run may take (the file's ``walltime``; None: no limit).
         repeats: Runs of each configuration (noisy measurements are averaged over them).
         timeout: Seconds a run may take before it is stopped (None: no limit).
         workers: Trials run at once on this machine (by default one per host, or 1; at most
@@ -927,7 +929,7 @@ class Workload:
 
     configspace: ConfigurationSpace
     target: CommandTarget
-    n_trials: int
+    n_trials: int | None
     repeats: int
     timeout: float | None
     workers: int
@@ -937,6 +939,7 @@ class Workload:
     race: Literal["racing", "hyperband"] = "racing"
     aggregate: Literal["mean", "median"] = "mean"
     budget: tuple[float, float] | None = None
+    walltime: float | None = None
 
     def scenario(self, **overrides: Any) -> Scenario:
         """The :class:`~smacx.Scenario` of the workload; ``overrides`` replace its fields
@@ -950,6 +953,8 @@ class Workload:
             "trial_walltime_limit": self.timeout,
             "n_workers": self.workers,
         }
+        if self.walltime is not None:
+            fields["walltime_limit"] = self.walltime
         if self.instances:
             fields["instances"] = list(self.instances)
         if self.budget is not None:
@@ -1007,7 +1012,8 @@ class Workload:
 
 
 _FILE_KEYS = {
-    "command", "result", "pattern", "goal", "repeats", "timeout", "memory", "n_trials", "workers",
+    "command", "result", "pattern", "goal", "repeats", "timeout", "memory", "n_trials", "walltime",
+    "workers",
     "hosts", "launcher", "workdir", "env", "knobs", "space", "name", "instances", "race",
     "aggregate", "budget",
 }  # fmt: skip
@@ -1086,6 +1092,11 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     for key in ("repeats", "n_trials", "workers"):
         if key in data and (type(data[key]) is not int or data[key] < 1):
             raise fail(key, "a whole number >= 1")
+    walltime = data.get("walltime")
+    if walltime is not None and (
+        type(walltime) not in (int, float) or not math.isfinite(walltime) or walltime <= 0
+    ):
+        raise fail("walltime", "seconds the whole run may take, a number > 0")
     timeout = data.get("timeout")
     if timeout is not None and (
         type(timeout) not in (int, float) or not math.isfinite(timeout) or timeout < 1
@@ -1207,7 +1218,8 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     return Workload(
         configspace=space,
         target=target,
-        n_trials=data.get("n_trials", 100),
+        n_trials=data.get("n_trials", 100 if walltime is None else None),
+        walltime=None if walltime is None else float(walltime),
         repeats=data.get("repeats", 1),
         timeout=None if timeout is None else float(timeout),
         workers=data.get("workers", max(len(hosts), 1)),

@@ -1604,7 +1604,8 @@ class SMAC:
             _warn(
                 f"run {s.run_name!r} has spent its {' and '.join(used)} in the optimize() "
                 f"calls made on it so far: this one runs no trial and returns the stored "
-                f"incumbent, if any ({self.runhistory.n_finished} of n_trials={s.n_trials} "
+                f"incumbent, if any ({self.runhistory.n_finished} "
+                f"{'' if s.n_trials is None else f'of n_trials={s.n_trials} '}"
                 f"finished). Raise the limit to go on, or start the run afresh with "
                 f"SMAC(..., overwrite=True) or "
                 f"another Scenario(name=...)."

@@ -1228,3 +1228,35 @@ def test_smacx_run_with_fewer_trials_than_repeats_says_so(
     out, err = capsys.readouterr()
     assert "n_trials = 2 is below repeats = 3" in err
     assert "no configuration has its 3 runs (repeats) yet, though 2 trial(s) succeeded" in out
+
+
+def test_a_knob_files_walltime_bounds_the_run_by_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A performance engineer tunes for so many hours: a knob file had no run time limit.
+    walltime without n_trials runs until the time is spent; --walltime overrides it."""
+    file = tmp_path / "timed.toml"
+    file.write_text("command = 'sleep 0.02; echo {x}'\nwalltime = 1.5\n"
+                    "[knobs]\nx = {type='float', range=[0, 1]}\n")  # fmt: skip
+    workload = load_workload(file)
+    assert (workload.n_trials, workload.walltime) == (None, 1.5)
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    started = time.monotonic()
+    assert main(args) == 0
+    assert time.monotonic() - started >= 1.5
+    assert main([*args, "--n-trials", "3"]) == 0  # (spent: runs no more)
+    assert main([*args, "--walltime", "2.5"]) == 0  # a second more
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "runs" / "timed"), "--json"]) == 0
+    finished = json.loads(capsys.readouterr().out)["trials"]["SUCCESS"]
+    assert finished > 20
+    with pytest.raises(SystemExit) as exited:  # (argparse, which names the option)
+        main([*args, "--walltime", "0"])
+    assert exited.value.code == 2
+    assert "--walltime: expected seconds, a number > 0; got '0'" in capsys.readouterr().err
+    file.write_text(file.read_text().replace("walltime = 1.5", "walltime = -1"))
+    with pytest.raises(
+        ScenarioError,
+        match=r"walltime must be seconds the whole run may take, a number > 0; got -1",
+    ):
+        load_workload(file)
