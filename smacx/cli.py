@@ -164,7 +164,8 @@ def run_report(
         entry of the uninterrupted stretch of trajectory entries with its ``config_id`` that
         ends the trajectory: a noisy run stores an entry each time the incumbent's cost changes
         as more of its trials finish, and those do not make it new; with several objectives also
-        ``front``, the Pareto front as a list of ``config_id``, ``config`` and ``cost``; None
+        ``front``, the Pareto front as a list of ``config_id``, ``config`` and ``cost`` (at
+        most the intensifier's ``max_incumbents`` members, which spread along it); None
         until a configuration has the SUCCESS trials its intensifier requires, one at least with
         the built-in ones: crashed or timed-out trials never make an incumbent, whatever their
         cost), ``trajectory`` (every change of incumbent or of its cost, oldest first, as
@@ -352,7 +353,8 @@ def _print_report(report: dict[str, Any]) -> None:
         print(f"    {name} = {value!r}")
     front = incumbent.get("front")
     if front is not None:
-        print(f"Pareto front: {len(front)} configuration(s)")
+        # (as the trajectory stored it: at most max_incumbents members that spread along it)
+        print(f"Pareto front: {len(front)} configuration(s) (at most max_incumbents of it)")
         for member in front:
             values = ", ".join(f"{k}={v!r}" for k, v in sorted((member["config"] or {}).items()))
             print(f"    config {member['config_id']}: cost {member['cost']}: {values}")

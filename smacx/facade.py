@@ -963,11 +963,13 @@ class SMAC:
                     "error": f"a non-finite cost {value.costs()} came back as a SUCCESS",
                 },
             )
-        elif value.status is not StatusType.SUCCESS and any(
-            math.isnan(c) or c == -math.inf for c in value.costs()
+        elif value.status is not StatusType.SUCCESS and (
+            any(math.isnan(c) or c == -math.inf for c in value.costs())
+            or value.costs() == [math.inf]
         ):
-            # a failure at NaN or -inf would rank as no failure, or as the best there is: the
-            # runners record failures at crash_cost
+            # a failure at NaN or -inf would rank as no failure, or as the best there is; one
+            # told without a cost (TrialValue's default, inf) has one cost for all objectives:
+            # the runners record failures at crash_cost
             value = dataclasses.replace(value, cost=self.scenario.crash_value)
         ran_here = info in self._in_flight  # ran by optimize(), not told by the user
         key_id = self.runhistory.get_config_id(info.config)

@@ -231,13 +231,17 @@ def first_front(costs: np.ndarray) -> np.ndarray:
     return on_front
 
 
-def front_incumbents(ids: Sequence[int], costs: np.ndarray, k: int) -> list[int]:
+def front_incumbents(
+    ids: Sequence[int], costs: np.ndarray, k: int, threshold: Sequence[float] | None = None
+) -> list[int]:
     """The Pareto front of configurations ``ids`` with ``costs`` (n, m), best first (see
     :func:`rank_configs`); of a front larger than ``k``, the best-ranked member and the
     ``k - 1`` that spread along it most: the one with the smallest crowding distance
     (NSGA-II's: the sum over objectives of the gap between its neighbours, scaled by the
     front's range) goes first, again and again, so each objective's extremes stay while
-    ``k`` allows."""
+    ``k`` allows. The best-ranked member at or below ``threshold`` in every objective (the
+    run's ``termination_cost_threshold``) stays too, when ``k`` > 1: dropped, it would have
+    met the threshold unseen, and the run gone on."""
     # Racing calls this after every result with every configuration at the top level, so
     # only the first front is computed (pareto_fronts ranked all of them, O(n^2) each), and
     # the members are ranked as rank_configs ranks them: by scaled mean over the whole
@@ -260,6 +264,11 @@ def front_incumbents(ids: Sequence[int], costs: np.ndarray, k: int) -> list[int]
         return rows[np.lexsort((id_arr[rows], score[rows]))]
 
     first = best_first(members)[0] if len(members) else None
+    kept: list[int] = [] if first is None else [int(first)]
+    if threshold is not None and k > 1 and len(members) > k:
+        meeting = members[np.all(costs[members] <= np.asarray(threshold, dtype=float), axis=1)]
+        if len(meeting):
+            kept.append(int(best_first(meeting)[0]))
     front = costs[members]
     # Each objective's (stable) order of the members, kept as members go: the order of what
     # is left is the old one without the dropped member, so it is never sorted again (a
@@ -274,7 +283,7 @@ def front_incumbents(ids: Sequence[int], costs: np.ndarray, k: int) -> list[int]
             if span > 0:
                 gaps[1:-1] = (values[2:] - values[:-2]) / span
             distance[order] += gaps
-        others = np.flatnonzero(members != first)  # the incumbent stays
+        others = np.flatnonzero(~np.isin(members, kept))  # the incumbent stays
         drop = int(others[np.argmin(distance[others])])
         members, front = np.delete(members, drop), np.delete(front, drop, axis=0)
         for j, order in enumerate(orders):
@@ -446,6 +455,8 @@ class Racing:
         self.settings = settings
         self.history = history
         self.budget = scenario.max_budget
+        # (the run's termination_cost_threshold, which a member of a cut front may meet)
+        self._threshold = scenario.termination_costs
         #: Every budget a trial may get (none without budgets).
         self.budgets: tuple[float, ...] = () if self.budget is None else (self.budget,)
         instances: list[str | None] = (
@@ -692,7 +703,7 @@ class Racing:
             best = np.lexsort((id_arr, cost))[: self.settings.max_incumbents]
             return [int(i) for i in id_arr[best]]
         kept = [c for c, ok in zip(ids, finite.tolist()) if ok]
-        return front_incumbents(kept, costs[finite], self.settings.max_incumbents)
+        return front_incumbents(kept, costs[finite], self.settings.max_incumbents, self._threshold)
 
     def _intensified(self) -> list[int]:
         """The incumbents that get further keys: the best one, or with several objectives the

@@ -551,6 +551,8 @@ class Halving:
         self.settings = settings
         self.history = history
         self.brackets = brackets
+        # (the run's termination_cost_threshold, which a member of a cut front may meet)
+        self._threshold = scenario.termination_costs
         self.budgets: tuple[float, ...] = tuple(sorted({b for br in brackets for b in br.budgets}))
         self.keys = make_keys(scenario, settings.n_seeds, settings.instance_order)
         self.races_keys = scenario.min_budget is None
@@ -940,7 +942,7 @@ class Halving:
             fewest = min(self._failed[budget][c] for c in ids)
             ids = [c for c in ids if self._failed[budget][c] == fewest]
             costs = np.array([self._complete[budget][c] for c in ids], dtype=float)
-            return front_incumbents(ids, costs, self.settings.max_incumbents)
+            return front_incumbents(ids, costs, self.settings.max_incumbents, self._threshold)
         return self._rank(ids, budget)[: self.settings.max_incumbents]
 
     def incumbents(self) -> list[Configuration]:

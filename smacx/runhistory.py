@@ -862,6 +862,9 @@ class RunHistory:
         """Every trial as a JSON-ready dict (configuration values included)."""
         rows = []
         for key, value in self.items():
+            costs = value.costs()
+            if value.status is StatusType.RUNNING:  # (no cost yet: NaN in every column)
+                costs = [math.nan] * len(self.objectives)
             rows.append(
                 {
                     "config_id": key.config_id,
@@ -873,7 +876,7 @@ class RunHistory:
                     "status": value.status.name,
                     **{
                         f"cost_{o}" if len(self.objectives) > 1 else "cost": c
-                        for o, c in zip(self.objectives, value.costs())
+                        for o, c in zip(self.objectives, costs)
                     },
                     "time": value.time,
                     "cpu_time": value.cpu_time,

@@ -897,6 +897,19 @@ def test_tell_checks_the_space_and_records_nan_costs_as_crashes(
     smac.ask()
 
 
+def test_a_failure_told_without_a_cost_is_recorded_at_the_crash_cost(
+    space: ConfigurationSpace,
+) -> None:
+    """TrialValue(status=CRASHED) was refused with two objectives (one cost, inf, for two),
+    and recorded at inf, not crash_cost, with one (a multi-objective audit's finding)."""
+    for objectives, crash in ((["a", "b"], [7.0, 7.0]), (["cost"], [7.0])):
+        sc = scenario(space, n_trials=5, objectives=objectives, crash_cost=7.0)
+        smac = SMAC(sc, raise_on_first_crash=False)
+        smac.tell(smac.ask(), TrialValue(status=StatusType.CRASHED))
+        [(_, value)] = smac.runhistory.finished()
+        assert value.status is StatusType.CRASHED and value.costs() == crash
+
+
 def test_numpy_seeds_are_stored_like_ints(space: ConfigurationSpace, tmp_path: Path) -> None:
     import numpy as np
 

@@ -442,6 +442,21 @@ def test_a_front_larger_than_max_incumbents_keeps_its_spread_and_extremes() -> N
     assert len(front_incumbents(ids, costs, 10)) == 6
 
 
+def test_a_cut_front_keeps_a_member_that_meets_the_termination_threshold() -> None:
+    """termination_cost_threshold was checked on the cut front: a member that met it was
+    dropped for its crowding, and the run went on for 18 trials (a multi-objective audit).
+    In the cluster, 0.51 meets (0.515, 0.495); cut to 3, it stays with the ends."""
+    from smacx.intensifier import front_incumbents
+
+    xs = [0.0, 0.5, 0.51, 0.52, 0.53, 1.0]
+    costs = np.array([[x, 1.0 - x] for x in xs])
+    ids = list(range(10, 16))
+    assert 12 not in front_incumbents(ids, costs, 3)
+    kept = front_incumbents(ids, costs, 3, threshold=(0.515, 0.495))
+    assert len(kept) == 3 and 12 in kept
+    assert front_incumbents(ids, costs, 3, threshold=(0.1, 0.1)) == front_incumbents(ids, costs, 3)
+
+
 def test_a_pruned_front_keeps_its_best_ranked_member() -> None:
     """With max_incumbents below the number of objectives the extremes cannot all stay; the
     incumbent (the best-ranked, here the balanced point) always does."""

@@ -402,3 +402,13 @@ def test_get_min_cost_of_one_configuration_as_smac3_has_it(space: ConfigurationS
         rh.add(info, TrialValue(cost=cost))
     assert rh.get_min_cost(a) == 1.0 and rh.get_cost(a) == 2.0
     assert rh.get_min_cost() == 0.5 and rh.get_min_cost(space.sample_configuration()) == math.inf
+
+
+def test_a_running_trial_has_a_nan_cost_per_objective_in_records(space: ConfigurationSpace) -> None:
+    """With two objectives a running trial's record had cost_a = inf and no cost_b, so the
+    data frame of a run whose trials all ran lacked a column (a multi-objective audit)."""
+    rh = RunHistory(space, objectives=("a", "b"))
+    rh.add_running(TrialInfo(space.sample_configuration(), seed=1))
+    [row] = rh.to_records()
+    assert row["status"] == "RUNNING" and math.isnan(row["cost_a"]) and math.isnan(row["cost_b"])
+    assert list(rh.to_dataframe()[["cost_a", "cost_b"]].shape) == [1, 2]
