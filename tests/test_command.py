@@ -1061,7 +1061,10 @@ def test_smacx_run_refuses_to_continue_a_run_whose_command_changed(
     capsys.readouterr()
     assert main([*args, "--n-trials", "8"]) == 1
     err = capsys.readouterr().err
-    assert "configspace" in err and "only n_trials, workers, timeout and memory may change" in err
+    assert (
+        "configspace" in err
+        and "only n_trials, walltime, workers, timeout and memory may change" in err
+    )
 
 
 def test_a_knob_file_with_instances_races_the_command_over_them(tmp_path: Path) -> None:
