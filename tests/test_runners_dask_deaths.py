@@ -5,6 +5,7 @@ Every test runs a real LocalCluster (no mocks).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -209,21 +210,25 @@ def test_a_user_cluster_emptied_by_crashing_trials_is_named_as_the_cause(
     from smacx import SMAC, NoWorkersError
 
     sc = scenario(space, n_trials=30, deterministic=True)
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        cluster(1) as user_cluster,
-        Client(user_cluster) as client,
-    ):
-        runner = DaskParallelRunner(SerialRunner(segfaults, sc), dask_client=client, patience=2)
-        with (
-            SMAC(sc, runner=runner, progress=False, raise_on_first_crash=False) as smac,
-            pytest.raises(
-                NoWorkersError,
-                match=r"Trials killed their dask workers: \d+ time\(s\) .* Set "
-                r"trial_walltime_limit or trial_memory_limit",
-            ),
-        ):
-            smac.optimize()
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        user_cluster = cluster(1)
+        try:
+            with Client(user_cluster) as client:
+                target = SerialRunner(segfaults, sc)
+                runner = DaskParallelRunner(target, dask_client=client, patience=2)
+                with (
+                    SMAC(sc, runner=runner, progress=False, raise_on_first_crash=False) as smac,
+                    pytest.raises(
+                        NoWorkersError,
+                        match=r"Trials killed their dask workers: \d+ time\(s\) .* Set "
+                        r"trial_walltime_limit or trial_memory_limit",
+                    ),
+                ):
+                    smac.optimize()
+        finally:
+            # (distributed's close may race the removal of the workers that died: KeyError)
+            with contextlib.suppress(KeyError):
+                user_cluster.close()
 
 
 def test_data_named_like_submit_keywords_reaches_the_target(space: ConfigurationSpace) -> None:
