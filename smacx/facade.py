@@ -1404,7 +1404,12 @@ class SMAC:
             for cb in self.callbacks:
                 cb.on_start(self)
             if self._spent is None:
-                self._spent = _Spent(self.runhistory.storage, self._session or "in memory")
+                self._spent = _Spent(
+                    self.runhistory.storage,
+                    self._session or "in memory",
+                    # (the runner at each reading: optimize() may put a cluster around it)
+                    lambda: _cpu_seconds() + self._runner_cpu_elsewhere(),
+                )
             self._spent.start()
             self._warn_if_time_spent()
         except BaseException:
@@ -1545,6 +1550,11 @@ class SMAC:
             "fixed), start the run afresh with SMAC(..., overwrite=True) or another "
             "Scenario(name=...)."
         )
+
+    def _runner_cpu_elsewhere(self) -> float:
+        """CPU seconds of the runner's trials in other processes (dask workers); 0 without
+        a runner."""
+        return 0.0 if self.runner is None else self.runner.cpu_time_elsewhere()
 
     def _warn_if_a_seedless_target_repeats(self, settings: IntensifierSettings) -> None:
         """Say so when a target that takes no seed is raced on several seeds: a scenario that
@@ -2241,9 +2251,13 @@ class _Spent:
     #: Seconds between two writes of the record while optimize() runs.
     _EVERY = 1.0
 
-    def __init__(self, storage: Storage, session: str) -> None:
+    def __init__(
+        self, storage: Storage, session: str, cpu_clock: Callable[[], float] | None = None
+    ) -> None:
         self.storage = storage
         self.session = session
+        # CPU seconds used so far, by this process, its children and trials elsewhere
+        self._cpu_seconds = cpu_clock or _cpu_seconds
         # (a database's clock where it has one: sessions on machines whose clocks differ
         # then count their common time once)
         self._clock: Callable[[], float] = getattr(storage, "now", time.time)
@@ -2269,13 +2283,13 @@ class _Spent:
         self._prior_wall = _union_length(intervals)
         self._prior_cpu = sum(r["cpu"] for r in records)
         self._intervals.append([now, now])
-        self._cpu_start = _cpu_seconds()
+        self._cpu_start = self._cpu_seconds()
         self.note(final=True)
 
     def stop(self) -> None:
         """End the running call: its record is stored as it ends."""
         self.note(final=True)
-        self._cpu_done += _cpu_seconds() - self._cpu_start
+        self._cpu_done += self._cpu_seconds() - self._cpu_start
         self._cpu_start = math.nan
 
     def wall(self) -> float:
@@ -2284,7 +2298,7 @@ class _Spent:
 
     def cpu(self) -> float:
         """CPU seconds the run's ``optimize()`` calls have used (see ``_cpu_seconds``)."""
-        return self._prior_cpu + _cpu_seconds() - self._cpu_start
+        return self._prior_cpu + self._cpu_seconds() - self._cpu_start
 
     def own_wall(self) -> float:
         """Seconds this session's ``optimize()`` calls took (up to the last note)."""
@@ -2302,7 +2316,7 @@ class _Spent:
             self.storage.set_meta(_SPENT + self.session, json.dumps(self._record()))
 
     def _record(self) -> dict[str, Any]:
-        running = 0.0 if math.isnan(self._cpu_start) else _cpu_seconds() - self._cpu_start
+        running = 0.0 if math.isnan(self._cpu_start) else self._cpu_seconds() - self._cpu_start
         return {"wall": self._intervals, "cpu": self._cpu_done + running}
 
 

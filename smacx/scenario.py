@@ -200,9 +200,10 @@ class Scenario:
         cputime_limit: Seconds of CPU time the run's ``optimize()`` calls may use in all, over
             resumes: each process's own (smacx and in-process targets) plus its finished
             child processes (trials under limits, with the programs they waited for; not
-            those of a trial killed at its limit, which no process waits for, nor trials on
-            dask workers). A process sharing the run counts what the others had used when
-            its ``optimize()`` started, not what they use while it runs.
+            those of a trial killed at its limit, which no process waits for) plus the
+            ``cpu_time`` of trials that ran in dask worker processes, as SMAC3 counts them.
+            A process sharing the run counts what the others had used when its
+            ``optimize()`` started, not what they use while it runs.
         trial_walltime_limit: Seconds one trial may take; a trial over it is a TIMEOUT.
             Enforced with pynisher in a subprocess.
         trial_memory_limit: Megabytes of memory one trial may use; a trial over it is a

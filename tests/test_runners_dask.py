@@ -1102,6 +1102,27 @@ def test_a_smac_closed_after_its_users_client_with_nothing_running_says_nothing(
     assert smac.runhistory.n_finished == 2
 
 
+def busy_half_a_second(config: Configuration, seed: int) -> float:
+    end = time.process_time() + 0.5
+    while time.process_time() < end:
+        pass
+    return float(seed)
+
+
+def test_cputime_limit_counts_the_cpu_time_of_trials_on_worker_processes(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    """With cputime_limit=2 and trials of 0.5 s of CPU on two worker processes, all 16 trials
+    ran: only this process's CPU counted (a porting audit; SMAC3 adds up the trials')."""
+    from smacx import SMAC
+
+    sc = scenario(space, n_trials=16, cputime_limit=2, deterministic=True)
+    with SMAC(sc, busy_half_a_second, dask_client=client, progress=False) as smac:
+        smac.optimize()
+        finished = smac.runhistory.n_finished
+    assert 4 <= finished <= 8, finished  # (those running when the limit came finish)
+
+
 def warns_then_returns(config: Configuration, seed: int) -> float:
     logging.getLogger("smacx").warning("host h%d could not be reached", seed)
     logging.getLogger("smacx").info("not relayed: below WARNING")

@@ -51,6 +51,12 @@ class AbstractRunner(ABC):
             timeout: Return after this many seconds even if nothing finished (None: no limit).
         """
 
+    def cpu_time_elsewhere(self) -> float:
+        """CPU seconds that this runner's finished trials used in processes that are neither
+        this one nor its children, such as dask workers: what ``Scenario.cputime_limit``
+        counts besides this process's own. 0.0 for a runner whose trials run here."""
+        return 0.0
+
     def interrupt(self) -> None:  # noqa: B027 - a wait that never blocks needs no interrupt
         """Make a :meth:`wait` under way return soon, without a result; safe to call from
         another thread and from a signal handler.

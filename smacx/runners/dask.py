@@ -329,6 +329,7 @@ class DaskParallelRunner(AbstractRunner):
         self.single_worker: SerialRunner = single_worker
         self.scenario: Scenario = single_worker.scenario
         self._killed_trials: int = 0  # trials whose worker died under them (KilledWorker)
+        self._cpu_elsewhere: float = 0.0  # CPU seconds of finished trials elsewhere
         self.patience: float = float(patience)
         self.max_retries: int = int(max_retries)
         self.queue_ahead: int | Literal["auto"] = (
@@ -614,6 +615,8 @@ class DaskParallelRunner(AbstractRunner):
                 self._last_read = now
                 if key in values:  # the target's result (failures of dask's are logged above)
                     info = trial.info
+                    if _RELAYED in value.additional_info and math.isfinite(value.cpu_time):
+                        self._cpu_elsewhere += value.cpu_time  # (a worker process's)
                     value = _relay_warnings(value)
                     log_failure(info.config, info.instance, info.seed, info.budget, value)
                 yield trial.info, value
@@ -649,6 +652,12 @@ class DaskParallelRunner(AbstractRunner):
 
     def is_running(self) -> bool:
         return bool(self._running)
+
+    def cpu_time_elsewhere(self) -> float:
+        """CPU seconds that the trials this runner read back used in worker processes other
+        than this one (their ``cpu_time``): what ``Scenario.cputime_limit`` counts besides
+        this process's own. Trials of workers in this process count there already."""
+        return self._cpu_elsewhere
 
     def count_available_workers(self) -> int:
         """Worker threads in the cluster, plus the trials it queues ahead (see the class
@@ -1977,7 +1986,7 @@ def _run_trial(
         relayed,
     ):
         value = single_worker.run(config, instance, budget, seed, **kwargs)
-    if isinstance(relayed, _ThreadWarnings) and relayed.messages:
+    if isinstance(relayed, _ThreadWarnings):  # (also empty: the trial ran in another process)
         info = {**value.additional_info, _RELAYED: relayed.messages}
         value = replace(value, additional_info=info)
     # (its info goes back pickled, as the serial runner's does from a limited trial)
@@ -2037,7 +2046,8 @@ class _ThreadWarnings(logging.Handler):
 
 def _relay_warnings(value: TrialValue) -> TrialValue:
     """Log here the warnings a worker process logged while it ran the trial of ``value``
-    (see :func:`_run_trial`), and return ``value`` without them."""
+    (see :func:`_run_trial`; the list, empty or not, marks a trial run in another process),
+    and return ``value`` without them."""
     relayed = value.additional_info.get(_RELAYED)
     if relayed is None:
         return value
