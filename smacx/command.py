@@ -1048,6 +1048,22 @@ def read_knob_table(file: Path) -> dict[str, Any]:
     return data
 
 
+def _line_of(file: Path, key: str) -> str:
+    """`` (line N)`` of the first line of knob file ``file`` that gives ``key`` (``key =``
+    in TOML, bare or quoted; ``"key":`` in JSON), for an error about its value; empty when
+    none does (TOML's parser, unlike its syntax errors, gives no positions)."""
+    try:
+        lines = file.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    name = re.escape(key)
+    given = re.compile(rf"""^\s*(?:{name}|"{name}"|'{name}')\s*[=:]|"{name}"\s*:""")
+    for number, line in enumerate(lines, 1):
+        if given.search(line):
+            return f" (line {number})"
+    return ""
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object's keys as a dict, refusing a key given twice (the last one would win
     without a word; TOML refuses it too)."""
@@ -1074,7 +1090,8 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
 
     def fail(key: str, expected: str) -> ScenarioError:
         return ScenarioError(
-            f"knob file {str(file)!r}: {key} must be {expected}; got {data.get(key)!r:.200}."
+            f"knob file {str(file)!r}{_line_of(file, key)}: {key} must be {expected}; got "
+            f"{data.get(key)!r:.200}."
         )
 
     unknown = sorted(set(data) - _FILE_KEYS)
@@ -1277,7 +1294,8 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
 
         def fail(expected: str, got: object, name: str = name) -> ScenarioError:
             return ScenarioError(
-                f"knob file {str(file)!r}: knob {name!r}: expected {expected}; got {got!r:.200}."
+                f"knob file {str(file)!r}{_line_of(file, name)}: knob {name!r}: expected "
+                f"{expected}; got {got!r:.200}."
             )
 
         if not isinstance(spec, dict):

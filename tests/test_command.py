@@ -1263,3 +1263,22 @@ def test_a_knob_files_walltime_bounds_the_run_by_time(
         match=r"walltime must be seconds the whole run may take, a number > 0; got -1",
     ):
         load_workload(file)
+
+
+def test_an_error_about_a_knob_files_value_names_its_line(tmp_path: Path) -> None:
+    """TOML's syntax errors name a line; errors about a value (a bad range, a count of 0) did
+    not (a command-line audit)."""
+    file = tmp_path / "bad.toml"
+    file.write_text('command = "echo {x} {y}"\nrepeats = 0\n[knobs]\n'
+                    'x = { type = "float", range = [0, 1] }\n'
+                    '"y" = { type = "float", range = [5, 1] }\n')  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"bad\.toml' \(line 2\): repeats must be a whole"):
+        load_workload(file)
+    file.write_text(file.read_text().replace("repeats = 0", "repeats = 2"))
+    with pytest.raises(ScenarioError, match=r"bad\.toml' \(line 5\): knob 'y': expected range"):
+        load_workload(file)
+    as_json = tmp_path / "bad.json"
+    as_json.write_text('{\n  "command": "echo {x}",\n  "n_trials": 0,\n'
+                       '  "knobs": {"x": {"type": "float", "range": [0, 1]}}\n}\n')  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"bad\.json' \(line 3\): n_trials must be"):
+        load_workload(as_json)
