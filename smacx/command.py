@@ -480,7 +480,8 @@ class CommandTarget:
                 raise CommandError(f"{source} holds no number: {command}{_tail(text)}")
             last = numbers[-1]
             found = last.group()
-            if re.fullmatch(r"\d+", found) and re.search(r"\d,$", text[: last.start()]):
+            tail = re.fullmatch(r"\d+(?:[eE][-+]?\d+)?", found)  # digits only, as after a comma
+            if tail and re.search(r"\d,$", text[: last.start()]):
                 # 1,5 (a decimal comma) or 1.234,56 (a locale's grouping) is not one number
                 # here: the 5 or the 56 alone would be read, silently wrong. (A number with
                 # a point or a sign of its own, as a CSV row's 10,0.25 ends, is no such tail.)
@@ -903,8 +904,9 @@ class Workload:
     Attributes:
         configspace: The knobs.
         target: The command to run per trial.
-        n_trials: Trials of the run (``n_trials`` of the file; if absent, 100, or no limit
-            when the file gives ``walltime``).
+        n_trials: Trials of the run (``n_trials`` of the file). None, when the file gives
+            none: 100, or no limit when the run has a ``walltime`` (the file's, or one that
+            :meth:`scenario` is given).
         walltime: Seconds the whole run may take (the file's ``walltime``; None: no limit).
         repeats: Runs of each configuration (noisy measurements are averaged over them).
         timeout: Seconds a run may take before it is stopped (None: no limit).
@@ -948,13 +950,15 @@ class Workload:
 
         fields: dict[str, Any] = {
             "name": self.name,
-            "n_trials": self.n_trials,
+            "n_trials": 100 if self.n_trials is None else self.n_trials,
             "deterministic": self.repeats == 1,
             "trial_walltime_limit": self.timeout,
             "n_workers": self.workers,
         }
         if self.walltime is not None:
             fields["walltime_limit"] = self.walltime
+        if self.n_trials is None and overrides.get("walltime_limit", self.walltime) is not None:
+            fields["n_trials"] = None  # (a run bounded by time alone)
         if self.instances:
             fields["instances"] = list(self.instances)
         if self.budget is not None:
@@ -1235,7 +1239,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     return Workload(
         configspace=space,
         target=target,
-        n_trials=data.get("n_trials", 100 if walltime is None else None),
+        n_trials=data.get("n_trials"),
         walltime=None if walltime is None else float(walltime),
         repeats=data.get("repeats", 1),
         timeout=None if timeout is None else float(timeout),

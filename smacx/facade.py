@@ -836,11 +836,19 @@ class SMAC:
         draws the out-of-memory killer) killed the run, and every resumed run that took it
         over again."""
         deaths = self.runhistory.deaths(info)
+        s = self.scenario
+        limited = s.trial_walltime_limit is not None or s.trial_memory_limit is not None
         error = (
             f"{deaths} processes died while they ran this trial (a segfault or os._exit of the "
             "target, the out-of-memory killer, or kill -9): recorded CRASHED rather than run "
-            "again. Set trial_walltime_limit or trial_memory_limit to run each trial in a "
-            "process of its own, whose death is then the trial's alone."
+            "again. "
+            + (
+                "Its trials ran in processes of their own (per-trial limits), so the processes "
+                "that ran the run died: was it killed (kill -9, SIGTERM, a batch system)?"
+                if limited
+                else "Set trial_walltime_limit or trial_memory_limit to run each trial in a "
+                "process of its own, whose death is then the trial's alone."
+            )
         )
         logger.warning("Trial of %.200s: %s", dict(info.config), error)
         now = time.time()

@@ -240,8 +240,8 @@ def front_incumbents(
     (NSGA-II's: the sum over objectives of the gap between its neighbours, scaled by the
     front's range) goes first, again and again, so each objective's extremes stay while
     ``k`` allows. The best-ranked member at or below ``threshold`` in every objective (the
-    run's ``termination_cost_threshold``) stays too, when ``k`` > 1: dropped, it would have
-    met the threshold unseen, and the run gone on."""
+    run's ``termination_cost_threshold``) stays too, beyond ``k`` if need be: dropped, it
+    would have met the threshold unseen, and the run gone on."""
     # Racing calls this after every result with every configuration at the top level, so
     # only the first front is computed (pareto_fronts ranked all of them, O(n^2) each), and
     # the members are ranked as rank_configs ranks them: by scaled mean over the whole
@@ -265,16 +265,16 @@ def front_incumbents(
 
     first = best_first(members)[0] if len(members) else None
     kept: list[int] = [] if first is None else [int(first)]
-    if threshold is not None and k > 1 and len(members) > k:
+    if threshold is not None and len(members) > k:
         meeting = members[np.all(costs[members] <= np.asarray(threshold, dtype=float), axis=1)]
-        if len(meeting):
+        if len(meeting) and int(best_first(meeting)[0]) not in kept:
             kept.append(int(best_first(meeting)[0]))
     front = costs[members]
     # Each objective's (stable) order of the members, kept as members go: the order of what
     # is left is the old one without the dropped member, so it is never sorted again (a
     # front of thousands of members would otherwise be sorted thousands of times).
     orders = [np.argsort(front[:, j], kind="stable") for j in range(front.shape[1])]
-    while len(members) > k:
+    while len(members) > max(k, len(kept)):
         distance = np.zeros(len(members))
         for j, order in enumerate(orders):
             values = front[order, j]

@@ -1167,6 +1167,7 @@ def test_templates_a_shell_or_a_host_would_defeat_are_refused_or_warned_of(
         ("Zeit: 1,5 s", r"its last number, 5, follows a comma \('1,5'\)"),
         ("1.234,56 msec", r"its last number, 56, follows a comma \('1.234,56'\)"),
         ("values 1,23", r"its last number, 23, follows a comma"),  # (a list, or 1.23?)
+        ("2,500000e-03", r"its last number, 500000e-03, follows a comma"),  # (C's %e, de_DE)
     ],
 )
 def test_a_number_written_with_a_decimal_comma_is_an_error(
@@ -1243,6 +1244,13 @@ def test_a_knob_files_walltime_bounds_the_run_by_time(
                     "[knobs]\nx = {type='float', range=[0, 1]}\n")  # fmt: skip
     workload = load_workload(file)
     assert (workload.n_trials, workload.walltime) == (None, 1.5)
+    assert workload.scenario(output_directory=None).n_trials is None
+    # --walltime without a walltime or n_trials in the file: no limit on the count either (a
+    # review found the default 100 kept)
+    untimed = tmp_path / "untimed.toml"
+    untimed.write_text(file.read_text().replace("walltime = 1.5\n", ""))
+    assert load_workload(untimed).scenario(output_directory=None).n_trials == 100
+    assert load_workload(untimed).scenario(output_directory=None, walltime_limit=9).n_trials is None
     args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
     started = time.monotonic()
     assert main(args) == 0

@@ -455,6 +455,9 @@ def test_a_cut_front_keeps_a_member_that_meets_the_termination_threshold() -> No
     kept = front_incumbents(ids, costs, 3, threshold=(0.515, 0.495))
     assert len(kept) == 3 and 12 in kept
     assert front_incumbents(ids, costs, 3, threshold=(0.1, 0.1)) == front_incumbents(ids, costs, 3)
+    # with max_incumbents=1 too: the best-ranked member, and the one that meets (a review)
+    best = front_incumbents(ids, costs, 1)
+    assert front_incumbents(ids, costs, 1, threshold=(0.515, 0.495)) in ([*best, 12], [12, *best])
 
 
 def test_a_pruned_front_keeps_its_best_ranked_member() -> None:

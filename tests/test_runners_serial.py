@@ -274,10 +274,12 @@ def test_a_quick_limited_trial_that_leaves_a_program_running_takes_its_own_time(
         assert value.status is StatusType.SUCCESS and value.time < 1.0, value
 
 
-def logs_a_warning(config: Configuration) -> float:
+def logs_a_warning(config: Configuration, seed: int) -> float:
     import logging
 
-    logging.getLogger("smacx").warning("a warning from the trial")
+    logging.getLogger("smacx").warning("a warning from trial %d", seed)
+    if seed == 3:
+        time.sleep(30)  # (killed at its limit: the warning came before)
     return 1.0
 
 
@@ -286,9 +288,14 @@ def test_what_smacx_logs_in_a_limited_trials_process_is_logged_by_this_one(
 ) -> None:
     """The child process logged through copies of this process's handlers, out of reach of
     what collects this process's records (a dask worker's relay, pytest's caplog)."""
+    runner = make(space, logs_a_warning, trial_walltime_limit=1)
     with caplog.at_level("WARNING", logger="smacx"):
-        assert run(space, logs_a_warning, trial_walltime_limit=5).cost == 1.0
-    assert [r.getMessage() for r in caplog.records] == ["a warning from the trial"]
+        assert runner.run(space.get_default_configuration(), seed=1).cost == 1.0
+        assert runner.run(space.get_default_configuration(), seed=3).status.name == "TIMEOUT"
+    ours = [r for r in caplog.records if r.getMessage().startswith("a warning")]
+    assert [r.getMessage() for r in ours] == ["a warning from trial 1", "a warning from trial 3"]
+    # as logged: where and when, in the trial's process (a review's finding)
+    assert {r.funcName for r in ours} == {"logs_a_warning"} and ours[0].process != os.getpid()
 
 
 class _NoStr(Exception):

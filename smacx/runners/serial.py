@@ -14,6 +14,7 @@ import ctypes
 import dataclasses
 import functools
 import inspect
+import json
 import logging
 import math
 import multiprocessing.util
@@ -182,35 +183,89 @@ def _close_own_pools() -> None:
 _POOL_SHUTDOWN_SECONDS = 5.0
 
 
-#: A log record of smacx's as it travels from a trial's child process: (level, message).
-Logged = tuple[int, str]
+#: The attributes of a log record that travel from a trial's child process (its message goes
+#: as ``msg``, formatted, with the traceback of ``exc_info`` if any).
+_RECORD_FIELDS = (
+    "name", "levelno", "levelname", "pathname", "filename", "module", "lineno", "funcName",
+    "created", "msecs", "thread", "threadName", "process", "processName",
+)  # fmt: skip
+
+#: Most bytes of one record in the log pipe: a write of at most PIPE_BUF (4096 on Linux) is
+#: whole or not at all, so records never interleave.
+_RECORD_BYTES = 4000
 
 
-class _LoggedInChild(logging.Handler):
-    """In a limited trial's child process, while installed (a context manager), takes what
-    smacx logs there instead of the handlers the child inherited, for the parent to log
-    (:meth:`SerialRunner._call_limited`). Logged in the child, a record reached the parent's
-    handlers only through a copy of them (the same stream), and missed what collects the
-    parent's records: on a dask worker, the warnings that go back to the run's process."""
+class _LogPipe:
+    """Carries what smacx logs in a limited trial's child process to this one, as it is
+    logged: a record survives a child killed at its limit (a warning that explains the
+    TIMEOUT, say). Logged there through the handlers the child inherited, a record reached
+    the same stream, but missed what collects this process's records: on a dask worker,
+    the warnings that go back to the run's process.
+
+    Made before the fork; the child installs :meth:`sending` on its copy of the logger, and
+    this process reads with :meth:`received` once the trial has ended. The pipe does not
+    block the child: past its capacity (1 MB where Linux allows), records are dropped."""
 
     def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        os.set_blocking(self._read, False)
+        with contextlib.suppress(Exception):  # (Linux: F_SETPIPE_SZ)
+            import fcntl
+
+            fcntl.fcntl(self._write, 1031, 1 << 20)
+
+    @contextlib.contextmanager
+    def sending(self) -> Iterator[None]:
+        """In the child: smacx's records go into the pipe, not to the inherited handlers."""
+        handler = _PipeHandler(self._write)
+        kept = (logger.handlers[:], logger.propagate)
+        logger.handlers[:] = [handler]  # (the child's own copy of the logger)
+        logger.propagate = False
+        try:
+            yield
+        finally:
+            logger.handlers[:], logger.propagate = kept
+
+    def received(self) -> None:
+        """In this process, after the trial: log each record the child sent, as it was."""
+        os.close(self._write)
+        chunks = []
+        try:
+            while chunk := os.read(self._read, 1 << 16):
+                chunks.append(chunk)
+        except BlockingIOError:  # (a process the target forked holds the write end still)
+            pass
+        finally:
+            os.close(self._read)
+        for line in b"".join(chunks).splitlines():
+            with contextlib.suppress(Exception):  # a damaged record: skipped
+                record = logging.makeLogRecord(json.loads(line))
+                if logger.isEnabledFor(record.levelno):
+                    logger.handle(record)
+
+
+class _PipeHandler(logging.Handler):
+    """Writes each record to a :class:`_LogPipe` as one line of JSON."""
+
+    def __init__(self, fd: int) -> None:
         super().__init__(logging.NOTSET)
-        self.records: list[Logged] = []
+        self.fd = fd
 
     def emit(self, record: logging.LogRecord) -> None:
-        if len(self.records) < 100:
-            with contextlib.suppress(Exception):
-                self.records.append((record.levelno, record.getMessage()))
-
-    def __enter__(self) -> _LoggedInChild:
-        # (the child's own copy of the logger: the parent's is untouched)
-        self._kept = (logger.handlers[:], logger.propagate)
-        logger.handlers[:] = [self]
-        logger.propagate = False
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        logger.handlers[:], logger.propagate = self._kept
+        with contextlib.suppress(Exception):  # (a full pipe: dropped)
+            fields = {name: getattr(record, name, None) for name in _RECORD_FIELDS}
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + logging.Formatter().formatException(record.exc_info)
+            fields["msg"] = message
+            data = (json.dumps(fields, default=str) + "\n").encode()
+            if len(data) > _RECORD_BYTES:
+                fields["msg"] = message[: _RECORD_BYTES // 2] + " [...]"
+                data = (json.dumps(fields, default=str) + "\n").encode()[:_RECORD_BYTES]
+                if not data.endswith(b"\n"):
+                    return
+            os.write(self.fd, data)
 
 
 class _Measured:
@@ -232,8 +287,10 @@ class _Measured:
         in_child: bool,
         interrupts_stop: bool = True,
         memory_limit: int | None = None,
+        log_pipe: _LogPipe | None = None,
     ) -> None:
         self.fn = fn
+        self.log_pipe = log_pipe  # where the child sends smacx's records (see _LogPipe)
         self.in_child = in_child
         self.interrupts_stop = interrupts_stop
         self.memory_limit = memory_limit  # MB (trial_memory_limit), named in a MemoryError
@@ -241,7 +298,7 @@ class _Measured:
         if in_child:
             load_prctl()
 
-    def __call__(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float, list[Logged]]:
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         if self.in_child:
             # A run killed with kill -9 cannot enforce the limits any more: its trial goes too,
             # and what the target starts, ended by the watchdog (or by the kernel without one).
@@ -270,11 +327,10 @@ class _Measured:
                     None, time.sleep, args=(_LINGER_SECONDS,), exitpriority=0
                 )
         if not self.in_child:
-            return (*self._outcome(*args, **kwargs), [])
+            return self._outcome(*args, **kwargs)
         try:
-            with _LoggedInChild() as logged:
-                outcome = self._outcome(*args, **kwargs)
-            return (*outcome, logged.records)
+            with self.log_pipe.sending() if self.log_pipe else contextlib.nullcontext():
+                return self._outcome(*args, **kwargs)
         finally:
             _close_own_pools()
 
@@ -734,18 +790,22 @@ class SerialRunner(AbstractRunner):
     def _call(self, config: Configuration, kwargs: dict[str, Any]) -> tuple[str, Any, float]:
         stops = not getattr(_worker, "interrupts_are_failures", False)
         if self.walltime_limit is None and self.memory_limit is None:
-            kind, payload, cpu, _ = _Measured(
-                self.target_fn, in_child=False, interrupts_stop=stops
-            )(config, **kwargs)
-            return kind, payload, cpu
+            return _Measured(self.target_fn, in_child=False, interrupts_stop=stops)(
+                config, **kwargs
+            )
         import pynisher
 
         if self.memory_limit is not None:
             _warn_of_inherited_memory(self.memory_limit)
         watchdog.start()
+        pipe = _LogPipe()
         limited = pynisher.limit(
             _Measured(
-                self.target_fn, in_child=True, interrupts_stop=stops, memory_limit=self.memory_limit
+                self.target_fn,
+                in_child=True,
+                interrupts_stop=stops,
+                memory_limit=self.memory_limit,
+                log_pipe=pipe,
             ),
             # (pynisher rounds to whole seconds, 2.5 down to 2: round up instead)
             wall_time=None
@@ -769,6 +829,7 @@ class SerialRunner(AbstractRunner):
                     watchdog.end_marked(token)
         finally:
             forget_reaped_children(before)
+            pipe.received()
         if sigterm and outcome[0] in ("error", "memoryout"):
             # The application handles SIGTERM itself and lives on, but pynisher killed the
             # trial: no fault of the target, so no result either (see run()). pynisher kills
@@ -782,10 +843,8 @@ class SerialRunner(AbstractRunner):
     ) -> tuple[str, Any, float]:
         """``limited(config, **kwargs)``, each way pynisher reports a failure told as one."""
         try:
-            kind, payload, cpu, logged = limited(config, **kwargs)
-            for level, message in logged:  # (see _LoggedInChild)
-                logger.log(level, "%s", message)
-            return kind, payload, cpu
+            outcome: tuple[str, Any, float] = limited(config, **kwargs)
+            return outcome
         except pynisher.WallTimeoutException:
             msg = f"exceeded trial_walltime_limit={self.walltime_limit} s"
             return "timeout", {"error": msg}, math.nan
