@@ -6,6 +6,7 @@ import ast
 import contextlib
 import copy
 import dataclasses
+import functools
 import gc
 import hashlib
 import inspect
@@ -1415,8 +1416,9 @@ class SMAC:
                 self._spent = _Spent(
                     self.runhistory.storage,
                     self._session or "in memory",
-                    # (the runner at each reading: optimize() may put a cluster around it)
-                    lambda: _cpu_seconds() + self._runner_cpu_elsewhere(),
+                    # (the runner at each reading: optimize() may put a cluster around it;
+                    # weakly, lest the object and its database outlive its last reference)
+                    functools.partial(_cpu_with_runner, weakref.ref(self)),
                 )
             self._spent.start()
             self._warn_if_time_spent()
@@ -1558,11 +1560,6 @@ class SMAC:
             "fixed), start the run afresh with SMAC(..., overwrite=True) or another "
             "Scenario(name=...)."
         )
-
-    def _runner_cpu_elsewhere(self) -> float:
-        """CPU seconds of the runner's trials in other processes (dask workers); 0 without
-        a runner."""
-        return 0.0 if self.runner is None else self.runner.cpu_time_elsewhere()
 
     def _warn_if_a_seedless_target_repeats(self, settings: IntensifierSettings) -> None:
         """Say so when a target that takes no seed is raced on several seeds: a scenario that
@@ -2834,6 +2831,14 @@ def _warn(message: str) -> None:
     showed it twice once logging was set up.
     """
     warn_caller(message)
+
+
+def _cpu_with_runner(smac: weakref.ref[SMAC]) -> float:
+    """:func:`_cpu_seconds` plus the CPU seconds of the trials that ``smac``'s runner ran in
+    other processes (see ``AbstractRunner.cpu_time_elsewhere``)."""
+    alive = smac()
+    runner = None if alive is None else alive.runner
+    return _cpu_seconds() + (0.0 if runner is None else runner.cpu_time_elsewhere())
 
 
 def _cpu_seconds() -> float:
