@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from pathlib import Path
@@ -412,3 +413,24 @@ def test_a_running_trial_has_a_nan_cost_per_objective_in_records(space: Configur
     [row] = rh.to_records()
     assert row["status"] == "RUNNING" and math.isnan(row["cost_a"]) and math.isnan(row["cost_b"])
     assert list(rh.to_dataframe()[["cost_a", "cost_b"]].shape) == [1, 2]
+
+
+def test_large_info_is_warned_of_once(
+    space: ConfigurationSpace,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 40 MB array in each trial's info grew the database by 25 MB and the process by about
+    190 MB per trial, without a word (a failure audit's finding)."""
+    import numpy as np
+
+    from smacx import storage
+
+    monkeypatch.setattr(storage, "_warned_of_size", False)
+    rh = RunHistory(space, storage=SQLiteStorage(tmp_path / "run.db"))
+    big = {"array": np.zeros(storage.LARGE_INFO // 4)}  # ("0.0, " per entry: 5 characters)
+    with caplog.at_level("WARNING", logger="smacx"):
+        for seed in (1, 2):
+            finish(rh, TrialInfo(space.sample_configuration(), seed=seed), 1.0, additional_info=big)
+    assert len(re.findall(r"additional_info takes 1\.\d MB as JSON", caplog.text)) == 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import re
@@ -41,6 +42,8 @@ __all__ = [
     "encode_key",
     "decode_key",
 ]
+
+logger = logging.getLogger("smacx")
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,9 @@ def encode_value(value: TrialValue) -> dict[str, Any]:
 
     The times may be NaN (e.g. the CPU time of a trial that hit its time limit).
     """
+    info = _info_json(value.additional_info)
+    if len(info) > LARGE_INFO and not _warned_of_size:
+        _warn_of_size(len(info))
     return {
         "status": int(value.status),
         "cost": json.dumps(value.costs()),
@@ -215,8 +221,26 @@ def encode_value(value: TrialValue) -> dict[str, Any]:
         "cpu_time": _real(value.cpu_time),
         "starttime": _real(value.starttime),
         "endtime": _real(value.endtime),
-        "additional_info": _info_json(value.additional_info),
+        "additional_info": info,
     }
+
+
+#: Characters of a trial's info (as JSON) past which the run's process warns, once: each
+#: trial's info is stored in the history and read back by every process on the run (a 40 MB
+#: array made the database grow by 25 MB and the process by about 190 MB per trial).
+LARGE_INFO = 1_000_000
+_warned_of_size = False
+
+
+def _warn_of_size(size: int) -> None:
+    global _warned_of_size
+    _warned_of_size = True
+    logger.warning(
+        "A trial's additional_info takes %.1f MB as JSON, stored with the trial in the run "
+        "history and read back by every process on it. Keep large results (arrays, models) "
+        "in files of your own, and put their paths in the info. (Said once.)",
+        size / 1e6,
+    )
 
 
 def _json_default(value: Any) -> Any:
