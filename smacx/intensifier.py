@@ -267,8 +267,9 @@ def front_incumbents(
     kept: list[int] = [] if first is None else [int(first)]
     if threshold is not None and len(members) > k:
         meeting = members[np.all(costs[members] <= np.asarray(threshold, dtype=float), axis=1)]
-        if len(meeting) and int(best_first(meeting)[0]) not in kept:
-            kept.append(int(best_first(meeting)[0]))
+        best_meeting = int(best_first(meeting)[0]) if len(meeting) else None
+        if best_meeting is not None and best_meeting not in kept:
+            kept.append(best_meeting)
     front = costs[members]
     # Each objective's (stable) order of the members, kept as members go: the order of what
     # is left is the old one without the dropped member, so it is never sorted again (a

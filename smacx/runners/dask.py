@@ -1968,7 +1968,8 @@ def _run_trial(
     try:
         values = _fetch(prefix, [runner, *data.values()])
         single_worker: SerialRunner = values[runner.key]
-        if os.getpid() != submitter:
+        elsewhere = os.getpid() != submitter
+        if elsewhere:
             _main_names_for(single_worker.target_fn)
         kwargs = {name: values[ref.key] for name, ref in data.items()}
         config = plain_config(Configuration(single_worker.scenario.configspace, vector=vector))
@@ -1978,7 +1979,7 @@ def _run_trial(
         from distributed import get_worker
 
         raise _WorkerSetupError(get_worker().address, f"{type(err).__name__}: {err}") from None
-    relayed = _ThreadWarnings() if os.getpid() != submitter else contextlib.nullcontext()
+    relayed = _ThreadWarnings() if elsewhere else contextlib.nullcontext()
     with (
         _children_allowed(),
         interrupts_are_failures(),
@@ -2024,7 +2025,9 @@ _RELAYED = "smacx_worker_warnings"
 
 class _ThreadWarnings(logging.Handler):
     """Collects, while installed on the ``smacx`` logger (as a context manager), the
-    messages of warnings and errors logged in the installing thread, as (level, text)."""
+    messages of warnings and errors handled in the installing thread, as (level, text): those
+    logged there, and those a limited trial's process sent it (see ``serial._LogPipe``),
+    whose records name the child's thread."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -2032,7 +2035,7 @@ class _ThreadWarnings(logging.Handler):
         self._thread = threading.get_ident()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self._thread and len(self.messages) < 20:
+        if threading.get_ident() == self._thread and len(self.messages) < 20:
             with contextlib.suppress(Exception):
                 self.messages.append((record.levelno, record.getMessage()))
 
