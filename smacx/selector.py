@@ -327,10 +327,48 @@ def _away_from(
     ``avoid`` `(m, d)`.
 
     Keeps the maximizer's walkers off configurations that are running already, so one search
-    yields candidates that are all far enough from them.
+    yields candidates that are all far enough from them. Above ``_TREE_PAIRS`` row pairs, the
+    balls are looked up in a k-d tree: a row is held if one of its ``_NEAR_BALLS`` nearest
+    centres within the largest radius holds it, and a row with that many such centres and none
+    holding it is checked against all of them (exact as the matrix). With budgets, hundreds of
+    configurations tried at lower budgets only are avoided, and local search scores its
+    candidates at every step: the matrix took a third of such a run's time (400 centres by
+    300 candidates: 0.8 ms, the tree 0.1 ms).
     """
     squared = (radii * radii)[None, :]
-    return worst_where(acq, lambda X: (_sq_dists(X, avoid) < squared).any(axis=1))
+    largest = float(radii.max()) if radii.size else 0.0
+    trees: list[Any] = []  # (built at the first call that needs it)
+
+    def dense(X: np.ndarray) -> np.ndarray:
+        return np.asarray((_sq_dists(X, avoid) < squared).any(axis=1))
+
+    def inside(X: np.ndarray) -> np.ndarray:
+        if X.shape[0] * avoid.shape[0] <= _TREE_PAIRS:
+            return dense(X)
+        if not trees:
+            from scipy.spatial import cKDTree
+
+            trees.append(cKDTree(avoid))
+        k = min(_NEAR_BALLS, avoid.shape[0])
+        dist, index = trees[0].query(X, k=k, distance_upper_bound=largest)
+        dist = np.asarray(dist).reshape(len(X), k)
+        index = np.asarray(index).reshape(len(X), k)
+        found = index < avoid.shape[0]  # (missing neighbours get the index len(avoid))
+        held = np.zeros(index.shape, dtype=bool)
+        held[found] = dist[found] < radii[index[found]]
+        out: np.ndarray = np.asarray(held.any(axis=1))
+        crowded = found[:, -1] & ~out  # a centre beyond the k nearest may hold it
+        if crowded.any():
+            out[crowded] = dense(X[crowded])
+        return out
+
+    return worst_where(acq, inside)
+
+
+#: Nearest ball centres :func:`_away_from` looks at per row when it uses a k-d tree, and the
+#: row-to-centre pairs above which it does.
+_NEAR_BALLS = 8
+_TREE_PAIRS = 2**14
 
 
 class _Extrapolating:
@@ -1301,9 +1339,16 @@ class ModelProposer:
         acq = self.acquisition.bind(model, best_y)
         if getattr(self.acquisition, "per_row_draws", False):
             acq = _canonical_scores(acq, self.encoder)
-        X_running = self._encode_ids(history, pending)
+        # Kept away from: the running configurations, and those the model has no row of, as
+        # under budgets a configuration tried at lower budgets only (a bracket's first stage
+        # asks for many while the rows of the top budget stay as they were, and the same
+        # model proposed next to its previous proposals: 13 of 294 configurations within 1e-4
+        # of an earlier one in three Hyperband runs on Branin).
+        known_ids = history.config_ids()
+        avoid = np.union1d(np.setdiff1d(known_ids, trial_ids), np.asarray(pending, dtype=np.intp))
+        X_running = self._encode_ids(history, avoid)
         running_radii = _radii(X_running, X_config, self.min_spread)
-        if pending:
+        if avoid.size:
             acq = _away_from(acq, X_running, running_radii)
         balls = self._balls = self._plateau_balls(y, measured, X_config, ids, instances)
         if balls is not None:
@@ -1311,11 +1356,11 @@ class ModelProposer:
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         region = self._region(y, X_config[order[0]], instances)
-        known = self._encode_ids(history, history.config_ids())
+        known = self._encode_ids(history, known_ids)
         # Many candidates of one search sit close together; with trials running, scan more of
         # them to find ``keep`` that are spread out. (None spread out: every candidate is
         # next to a running trial, and the selector draws a random configuration.)
-        size = (32 if pending else 8) * keep
+        size = (32 if avoid.size else 8) * keep
         found = np.empty((0, self.encoder.n_dims))
         if region is not None:
             searcher = cast("RegionMaximizer", self.maximizer)

@@ -754,6 +754,72 @@ def test_exclusion_radii_from_the_k_d_tree_match_the_distance_matrix() -> None:
     np.testing.assert_allclose(_radii(edges, evaluated, 0.05)[:2], [0.0, 0.05], atol=1e-12)
 
 
+def test_balls_looked_up_in_a_k_d_tree_match_the_distance_matrix() -> None:
+    """Above _TREE_PAIRS pairs, _away_from finds the balls that hold a row with a k-d tree;
+    it marks the same rows worst as the full matrix does (below the limit, the matrix), also
+    where more centres than it looks at first crowd around a row: a cluster of 40 small balls
+    next to one large ball."""
+    import numpy as np
+
+    from smacx.selector import _NEAR_BALLS, _TREE_PAIRS, _away_from, _radii, _sq_dists
+
+    rng = np.random.default_rng(1)
+    avoid, evaluated = rng.random((400, 3)), rng.random((60, 3))
+    radii = _radii(avoid, evaluated, 0.05)
+    avoid[:40] = 0.5 + 0.01 * rng.random((40, 3))
+    radii[:40], avoid[40], radii[40] = 1e-4, 0.5, 0.05
+    scores = _away_from(lambda X: np.zeros(len(X)), avoid, radii)
+    for n in (30, 3_000):
+        X = np.vstack([rng.random((n - 10, 3)), 0.5 + 0.01 * rng.random((10, 3))])
+        assert (n * len(avoid) > _TREE_PAIRS) == (n == 3_000)
+        sq = _sq_dists(X, avoid)
+        dense = (sq < (radii * radii)[None, :]).any(axis=1)
+        assert 0 < dense.sum() < n
+        np.testing.assert_array_equal(scores(X) == -np.inf, dense)
+    # the crowded rows: more centres within 0.05 than the tree's first look, held by one
+    crowded = (np.sqrt(sq) < 0.05).sum(axis=1) > _NEAR_BALLS
+    assert crowded.sum() >= 10 and dense[crowded].all()
+    assert scores(np.empty((0, 3))).shape == (0,)
+
+
+def test_proposals_keep_away_from_configurations_tried_at_lower_budgets_only() -> None:
+    """With budgets the model trains on the top budget with enough results; a bracket's first
+    stage then asks for configuration after configuration while those rows stay the same. Each
+    proposal is outside the ball of every configuration without a result at that budget (as a
+    running one would be), so one model does not propose next to its previous proposals."""
+    import numpy as np
+
+    from smacx.selector import _radii
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+
+    def cost(config: Any, budget: float) -> float:
+        return float((config["x"] - 0.3) ** 2 + (config["y"] - 0.6) ** 2 + 1.0 / budget)
+
+    rh = RunHistory(space)
+    for config in space.sample_configuration(8):  # the model's rows, at budget 27
+        info = TrialInfo(config, budget=27.0)
+        rh.add_running(info)
+        rh.add(info, TrialValue(cost=cost(config, 27.0)))
+    top = np.array([[c["x"], c["y"]] for c in rh.get_configs()])
+    proposer = _region_proposer(space)
+    rng = np.random.default_rng(0)
+    proposed: list[list[float]] = []
+    for _ in range(12):  # the first stage, at budget 1
+        config = proposer(rh, rng)
+        assert config is not None
+        point = np.array([config["x"], config["y"]])
+        if proposed:
+            earlier = np.array(proposed)
+            radii = _radii(earlier, top, 0.05)
+            gaps = np.sqrt(((earlier - point) ** 2).sum(axis=1))
+            assert (gaps >= radii - 1e-12).all(), (len(proposed), gaps.min())
+        proposed.append(list(point))
+        info = TrialInfo(config, budget=1.0)
+        rh.add_running(info)
+        rh.add(info, TrialValue(cost=cost(config, 1.0)))
+
+
 def _region_proposer(space: ConfigurationSpace, **kwargs):  # type: ignore[no-untyped-def]
     from smacx.acquisition import LogEI
     from smacx.encoding import Encoder
