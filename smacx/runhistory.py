@@ -823,6 +823,26 @@ class RunHistory:
     def __len__(self) -> int:
         return len(self._finished) + len(self._running)
 
+    def __iter__(self) -> Iterator[TrialKey]:
+        """Every trial's key, finished ones first (as SMAC3's run history, a mapping of keys
+        to values, iterates); of the trials there were when the iteration began."""
+        return iter([*self._finished, *self._running])
+
+    def keys(self) -> list[TrialKey]:
+        """Every trial's key, finished ones first."""
+        return list(self)
+
+    def values(self) -> list[TrialValue]:
+        """Every trial's value, finished ones first."""
+        return [value for _, value in self.items()]
+
+    def get(self, key: TrialKey, default: TrialValue | None = None) -> TrialValue | None:
+        """The value of trial ``key``, or ``default`` when there is no such trial."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
     def items(self) -> Iterator[tuple[TrialKey, TrialValue]]:
         """Every trial, finished or running, as (key, value)."""
         yield from self._finished.items()

@@ -434,3 +434,23 @@ def test_large_info_is_warned_of_once(
         for seed in (1, 2):
             finish(rh, TrialInfo(space.sample_configuration(), seed=seed), 1.0, additional_info=big)
     assert len(re.findall(r"additional_info takes 1\.\d MB as JSON", caplog.text)) == 1
+
+
+def test_a_run_history_iterates_as_a_mapping_of_keys_to_values(space: ConfigurationSpace) -> None:
+    """As SMAC3's: iterating gives every trial's key (finished first), and keys(), values(),
+    items() and get() agree with indexing (iterating used to fail with KeyError: 0)."""
+    rh = RunHistory(space)
+    configs = space.sample_configuration(3)
+    keys = [finish(rh, TrialInfo(c, seed=0), float(i)) for i, c in enumerate(configs[:2])]
+    running = TrialInfo(configs[2], seed=0)
+    rh.add_running(running)
+    listed = list(rh)
+    assert listed[:2] == keys and len(listed) == len(rh) == 3
+    assert rh.keys() == listed
+    assert [v.cost for v in rh.values()][:2] == [0.0, 1.0]
+    assert dict(rh.items()) == {k: rh[k] for k in rh}
+    assert rh.get(keys[1]) is rh[keys[1]]
+    missing = TrialKey(99, None, 0, None)
+    assert rh.get(missing) is None and missing not in rh
+    with pytest.raises(KeyError):
+        rh[missing]
