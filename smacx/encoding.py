@@ -299,8 +299,10 @@ class Encoder:
         if not np.all(np.isfinite(F)):
             raise ScenarioError("instance_features: expected finite numbers, got NaN or inf")
         low, high = F.min(axis=0), F.max(axis=0)
-        span = np.where(high > low, high - low, 1.0)
-        self._features = (F - low) / span
+        # In halves (exact, so the same values): features of 1e308 and -1e308 made a span of
+        # inf, and NaN features stopped the run at its first fit.
+        span = np.where(high > low, high / 2 - low / 2, 1.0)
+        self._features = (F / 2 - low / 2) / span
         self.instance_names = names
         self._instance_index = {name: i for i, name in enumerate(names)}
         self.n_instance_features = F.shape[1]

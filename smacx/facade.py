@@ -86,6 +86,8 @@ logger = logging.getLogger("smacx")
 Preset = Literal["hpo", "blackbox", "random", "hyperband", "multifidelity"]
 #: Names accepted by ``SMAC(preset=...)``.
 PRESETS: tuple[str, ...] = ("hpo", "blackbox", "random", "hyperband", "multifidelity")
+#: The presets that propose random configurations only (baselines).
+_RANDOM_PRESETS = ("random", "hyperband")
 DATABASE_NAME = "runhistory.db"
 
 
@@ -171,7 +173,10 @@ class SMAC:
         model: The surrogate, replacing the preset's (e.g. ``RandomForest(n_trees=20)``).
         acquisition: The acquisition settings, replacing the preset's (e.g. ``LCB(beta=2)``).
         maximizer: The acquisition maximizer, replacing the preset's (and its trust region).
-        initial_design: Which configurations start the run (Sobol by default).
+        initial_design: Which configurations start the run: by default a Sobol design, led
+            by the space's default configuration when the scenario has instances (algorithm
+            configuration races challengers against the solver's default) and the preset
+            is model-based.
         intensifier: Intensification settings: :class:`~smacx.Intensifier` (racing, the
             default), or ``SuccessiveHalving``/``Hyperband`` for multi-fidelity scenarios
             (budgets, or instances raced on more and more of them).
@@ -331,6 +336,12 @@ class SMAC:
         # leaves it running.
         self.runner = self._make_runner(target_fn, runner, dask_client)
         design = initial_design if initial_design is not None else InitialDesign()
+        if initial_design is None and scenario.instances and preset not in _RANDOM_PRESETS:
+            # Algorithm configuration: the solver's default is the configuration to beat,
+            # raced first (as SMAC3's algorithm-configuration facade, ParamILS and irace do).
+            # Without it, an audit's run returned a configuration worse than the default.
+            default = scenario.configspace.get_default_configuration()
+            design = InitialDesign(additional_configs=[default])
         n_design = design.size(scenario.configspace, scenario.n_trials)
         if (
             initial_design is not None
@@ -383,6 +394,7 @@ class SMAC:
         self._session: str | None = None  # registered by _open_storage
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
         self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
+        self._warned_twin = False  # (see _asked_twin)
         # Held by ask(), tell(), close() and optimize()'s own asks and searches: callers of
         # ask and tell in several threads (their own executor's) take turns.
         self._lock = threading.RLock()
@@ -462,6 +474,10 @@ class SMAC:
             advice = no_room() if no_room is not None else None
             if advice is not None:
                 _warn(advice)
+            short = getattr(self.intensifier, "short_of_the_top", None)
+            advice = short(scenario.n_trials) if short is not None else None
+            if advice is not None:
+                _warn(advice)
             if (
                 intensifier is None
                 and stored is None  # (a continued run keeps the intensifier it started with)
@@ -479,7 +495,7 @@ class SMAC:
                 )
             self._warn_if_target_changed(target_fn)
             self._warn_if_preset_changed(preset)
-            self._warn_if_a_seedless_target_repeats(settings)
+            self._warn_if_a_seedless_target_repeats()
         except BaseException:
             self._close_unbuilt()
             raise
@@ -981,6 +997,8 @@ class SMAC:
             # the runners record failures at crash_cost
             value = dataclasses.replace(value, cost=self.scenario.crash_value)
         ran_here = info in self._in_flight  # ran by optimize(), not told by the user
+        if not ran_here and info not in self._asked and self._asked:
+            info = self._asked_twin(info)
         key_id = self.runhistory.get_config_id(info.config)
         if key_id is not None:
             key = TrialKey(key_id, info.instance, info.seed, info.budget)
@@ -994,6 +1012,19 @@ class SMAC:
                         key,
                         stored.status.name,
                         stored.cost,
+                    )
+                elif not ran_here:  # retired, or another process took it over and finished
+                    stored = self.runhistory[key]
+                    logger.warning(
+                        "tell: trial %s has a result already (%s, cost %s%s); the result "
+                        "told now is dropped and the first stands. To record it, tell it "
+                        "under another seed or instance.",
+                        key,
+                        stored.status.name,
+                        stored.cost,
+                        ", given up after pending_config_timeout"
+                        if stored.status is StatusType.RETIRED
+                        else "",
                     )
                 else:  # (a trial another process took over and finished first)
                     logger.info(
@@ -1053,6 +1084,35 @@ class SMAC:
             error = value.additional_info.get("error")
             crashed.error = None if error is None else str(error)
             raise crashed
+
+    def _asked_twin(self, info: TrialInfo) -> TrialInfo:
+        """The trial :meth:`ask` handed out that a told ``info`` stands for: the asked one of
+        its configuration, instance and budget when ``info`` has no seed (an Optuna user
+        rebuilds the trial as ``TrialInfo(config, budget=...)``); ``info`` itself otherwise,
+        with a warning (once per object) when a trial of its configuration is still asked
+        and not told: a race or a bracket waits for that trial, which stays running.
+
+        Without this, a noisy run told 30 results that way finished 30 trials, left 30
+        running and never had an incumbent.
+        """
+        twins = [a for a in self._asked if a.config == info.config]
+        if info.seed is None:
+            same = [a for a in twins if (a.instance, a.budget) == (info.instance, info.budget)]
+            if len(same) == 1:
+                logger.debug("tell: %s told without a seed stands for asked %s.", info, same[0])
+                return same[0]
+        if twins and not self._warned_twin:
+            self._warned_twin = True
+            asked = twins[0]
+            _warn(
+                f"tell: the trial told (instance {info.instance!r}, seed {info.seed!r}, budget "
+                f"{info.budget!r}) is not the one ask() handed out for its configuration "
+                f"(instance {asked.instance!r}, seed {asked.seed!r}, budget {asked.budget!r}). "
+                "Both are stored; the asked trial stays running until it is told, and the "
+                "intensifier waits for it. Tell the TrialInfo that ask() returned. (This "
+                "warning is given once.)"
+            )
+        return info
 
     def _check_instance_and_budget(self, info: TrialInfo) -> TrialInfo:
         """Refuse a told trial on an instance or budget the run does not use: stored, it
@@ -1388,6 +1448,13 @@ class SMAC:
                 f"afresh with SMAC(..., overwrite=True) or another Scenario(name=...)."
             )
             _warn(message)
+        if self._asked:
+            _warn(
+                f"optimize(): {len(self._asked)} trial(s) handed out by ask() are not told "
+                f"yet. optimize() does not run them, and they count towards n_trials="
+                f"{self.scenario.n_trials} until they are told (tell(info, value)) or given "
+                "up (close())."
+            )
         if not self._trials_done():
             self._use_cluster()
         self._scattered = data  # validate() passes the same data
@@ -1561,7 +1628,7 @@ class SMAC:
             "Scenario(name=...)."
         )
 
-    def _warn_if_a_seedless_target_repeats(self, settings: IntensifierSettings) -> None:
+    def _warn_if_a_seedless_target_repeats(self) -> None:
         """Say so when a target that takes no seed is raced on several seeds: a scenario that
         is not deterministic (the default) runs promising configurations again. An Optuna
         objective ported as it is spent a third of its trials on exact repeats."""
@@ -1570,7 +1637,6 @@ class SMAC:
         keys = getattr(self.intensifier, "keys", [])  # the (instance, seed) pairs raced on
         if (
             self.scenario.deterministic
-            or not isinstance(settings, Intensifier)
             or arguments is None
             or "seed" in arguments
             or len(keys) <= len({instance for instance, _ in keys})
@@ -2570,7 +2636,7 @@ def _preset_parts(
     from smacx.maximizer import LocalAndRandomSearch
     from smacx.models import GaussianProcess, RandomForest
 
-    if preset in ("random", "hyperband"):
+    if preset in _RANDOM_PRESETS:
         given = [
             n
             for n, v in [

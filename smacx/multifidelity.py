@@ -185,7 +185,9 @@ def hyperband_brackets(
     exact_eta = Fraction(rate)  # exact: the stage sizes never suffer float rounding
     ratio = hi / lo * (1.0 + _RATIO_SLACK)
     s_max = 0
-    while float(exact_eta ** (s_max + 1)) <= ratio:
+    # (compared as a Fraction: a power of eta beyond a float's range raised OverflowError, for
+    # budgets from 1e-300 to 1 with eta=1e10)
+    while math.log(rate) * (s_max + 1) <= log_ratio and exact_eta ** (s_max + 1) <= ratio:
         s_max += 1
     brackets = []
     for s in range(s_max, -1, -1):
@@ -308,6 +310,13 @@ class _HalvingSettings:
                 )
             return hyperband_brackets(scenario.min_budget, scenario.max_budget, self.eta)
         n_keys = len(make_keys(scenario, self.n_seeds, self.instance_order))
+        if n_keys < 2 and self.n_seeds > 1:  # (deterministic: n_seeds was passed in vain)
+            raise ScenarioError(
+                f"{type(self).__name__}(n_seeds={self.n_seeds}) races on seeds, but the "
+                "scenario is deterministic (one seed stands for all); got deterministic=True, "
+                "no instances and no min_budget/max_budget. Pass Scenario(deterministic=False) "
+                "for a noisy target, or set Scenario.min_budget and Scenario.max_budget."
+            )
         if n_keys < 2:
             raise ScenarioError(
                 f"{type(self).__name__} needs a multi-fidelity scenario: set "
@@ -332,6 +341,15 @@ class _HalvingSettings:
             ScenarioError: The scenario has neither ``min_budget``/``max_budget`` nor more than
                 one key to race on, or a setting does not fit it.
         """
+        if scenario.deterministic and self.n_seeds > 1:
+            logger.warning(
+                "%s(n_seeds=%d): a deterministic scenario runs a configuration on one seed per "
+                "instance, so n_seeds is not used. Pass Scenario(deterministic=False) to race "
+                "on %d seeds.",
+                type(self).__name__,
+                self.n_seeds,
+                self.n_seeds,
+            )
         return Halving(self, self._schedules(scenario), scenario, selector, history)
 
 
@@ -882,6 +900,42 @@ class Halving:
         """Numbers of the brackets whose last stage has every result, in order."""
         self._refresh()
         return sorted(self._closed)
+
+    def short_of_the_top(self, n_trials: int | None) -> str | None:
+        """What to change when ``n_trials`` trials end a new run before its first bracket's
+        last stage (serially, none reaches the top fidelity, and the incumbent is one at a
+        lower budget), or None: enough trials, none set, or a run with results already."""
+        if n_trials is None or self.history.n_finished:
+            return None
+        first = self.brackets[0]
+        levels = first.budgets
+        if self.races_keys:  # new trials per stage: its keys beyond the stage before's
+            trials = sum(
+                n * (b - (levels[i - 1] if i else 0))
+                for i, (n, b) in enumerate(zip(first.n_configs, levels))
+            )
+        else:
+            trials = sum(first.n_configs) * self._n_keys
+        if n_trials >= trials:
+            return None
+        top = (
+            f"all {self._n_keys} instance-seed pairs"
+            if self.races_keys
+            else f"max_budget={self.budgets[-1]:g}"
+        )
+        unit = " keys" if self.races_keys else ""
+        stages = ", ".join(f"{n} at {b:.3g}{unit}" for n, b in zip(first.n_configs, levels))
+        fix = (
+            "raise eta or min_keys"
+            if self.races_keys
+            else "raise eta, or bring min_budget closer to max_budget"
+        )
+        return (
+            f"{self._label}: n_trials={n_trials} is less than the {trials:.0f} trials of the "
+            f"first bracket (configurations per stage: {stages}), so a run on one worker "
+            f"ends before any configuration reaches {top}, and its incumbent is one at a "
+            f"lower fidelity. Raise n_trials to at least {trials:.0f}, or {fix}."
+        )
 
     def no_room_to_halve(self) -> str | None:
         """What to change when no bracket has a stage to halve (every configuration runs at

@@ -15,7 +15,7 @@ from typing import Any
 
 from ConfigSpace import ConfigurationSpace
 
-from smacx.errors import ScenarioError, keyword_hints
+from smacx.errors import ScenarioError, keyword_hints, safe_repr
 
 __all__ = ["Scenario"]
 
@@ -412,9 +412,16 @@ class Scenario:
         missing = [i for i in self.instances if i not in self.instance_features]
         extra = [i for i in self.instance_features if i not in self.instances]
         if missing or extra:
+
+            def few(names: list[Any]) -> str:  # (2,000 path names made 84 KB)
+                more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+                return f"{len(names)} ({', '.join(safe_repr(n)[:80] for n in names[:5])}{more})"
+
             raise ScenarioError(
-                "Scenario.instance_features must have exactly one entry per instance; "
-                f"missing {missing}, unknown {extra}."
+                "Scenario.instance_features must have exactly one entry per instance, keyed "
+                f"by the names in Scenario.instances; got instances without features: "
+                f"{few(missing)}, and features of no instance: {few(extra)}. Key the features "
+                "by the instances' names as given (a path and its basename differ)."
             )
         features: dict[str, tuple[float, ...]] = {}
         for inst in self.instances:

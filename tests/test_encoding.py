@@ -225,6 +225,10 @@ def test_instance_features() -> None:
     with pytest.raises(ScenarioError, match="one instance per configuration"):
         enc.encode_with_instances(configs, ["i1"])
     assert Encoder(cs).instance_feature_matrix() is None
+    # features near the largest float: their span overflowed, and the run stopped at its first
+    # fit with NaN features (an audit's finding)
+    huge = Encoder(cs, instance_features={"i1": [1e308, -1e308], "i2": [-1e308, 1e308]})
+    np.testing.assert_array_equal(huge.instance_feature_matrix(), [[1.0, 0.0], [0.0, 1.0]])
     with pytest.raises(ScenarioError, match="same length"):
         Encoder(cs, instance_features={"i1": [1.0], "i2": [1.0, 2.0]})
     with pytest.raises(ScenarioError, match="expected a mapping of instance name to feature"):

@@ -104,6 +104,56 @@ def test_tell_of_a_trial_that_was_not_asked(space: ConfigurationSpace) -> None:
     assert smac.incumbent is None or smac.runhistory.get_cost(config) == 0.5
 
 
+@pytest.mark.parametrize("preset", ["hpo", "hyperband"])
+def test_a_trial_told_without_its_seed_is_the_asked_one(
+    space: ConfigurationSpace, preset: str
+) -> None:
+    """An Optuna user rebuilds the asked trial as TrialInfo(config, budget=...), without the
+    seed: in a noisy run the result is the asked trial's, which does not stay running (30
+    such tells left 30 trials running and never an incumbent)."""
+    extra: dict[str, Any] = {"min_budget": 1, "max_budget": 9} if preset == "hyperband" else {}
+    smac = SMAC(
+        Scenario(space, n_trials=30, deterministic=False, seed=3, output_directory=None, **extra),
+        preset=preset,
+    )
+    for _ in range(30):
+        info = smac.ask()
+        assert info.seed is not None
+        told = TrialInfo(info.config, instance=info.instance, budget=info.budget)
+        smac.tell(told, TrialValue(cost=quadratic(info.config)))
+    assert smac.runhistory.n_running == 0
+    assert smac.runhistory.n_finished == 30
+    assert smac.incumbent is not None
+    assert all(key.seed is not None for key, _ in smac.runhistory.finished())
+
+
+def test_a_trial_told_under_another_seed_than_asked_warns_once(
+    space: ConfigurationSpace,
+) -> None:
+    """A told trial of an asked configuration under another seed is stored as told, and the
+    warning says the asked one stays running; given once."""
+    smac = SMAC(Scenario(space, n_trials=10, deterministic=False, seed=3, output_directory=None))
+    asked = [smac.ask() for _ in range(2)]
+    with pytest.warns(UserWarning, match=r"not the one ask\(\) handed out.*stays running"):
+        smac.tell(dataclasses.replace(asked[0], seed=12345), TrialValue(cost=1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        smac.tell(dataclasses.replace(asked[1], seed=12345), TrialValue(cost=2.0))
+    assert smac.runhistory.n_running == 2 and smac.runhistory.n_finished == 2
+
+
+def test_optimize_says_that_it_does_not_run_trials_asked_and_not_told(
+    space: ConfigurationSpace,
+) -> None:
+    smac = SMAC(scenario(space, n_trials=5), quadratic, progress=False)
+    asked = [smac.ask() for _ in range(2)]
+    with pytest.warns(UserWarning, match=r"2 trial\(s\) handed out by ask\(\) are not told"):
+        smac.optimize()
+    assert smac.runhistory.n_finished == 3
+    assert {i.config for i in asked} <= set(smac.runhistory.get_configs())
+    assert smac.runhistory.n_running == 2
+
+
 @pytest.mark.parametrize(
     ("settings", "where", "message"),
     [
@@ -279,6 +329,9 @@ def test_a_trial_told_twice_keeps_its_first_result_and_says_so(
     with caplog.at_level("WARNING", logger="smacx"):
         retiring.tell(late, TrialValue(cost=1.0))
     assert "was told already" not in caplog.text
+    # ... but its result is dropped, which the caller of tell() hears of (it was at INFO)
+    assert "has a result already (RETIRED" in caplog.text
+    assert "given up after pending_config_timeout); the result told now is dropped" in caplog.text
 
 
 def broken_target(config: Configuration) -> float:
@@ -2852,7 +2905,7 @@ def test_a_continued_run_whose_walltime_is_spent_says_so(
 def test_budgets_under_the_racing_preset_are_warned_of(space: ConfigurationSpace) -> None:
     """Budgets with preset="hpo" ran every trial at max_budget without a word: a user of
     SMAC3's multi-fidelity facade who forgot the preset got no multi-fidelity at all."""
-    sc = scenario(space, n_trials=3, min_budget=1, max_budget=27)
+    sc = scenario(space, n_trials=40, min_budget=1, max_budget=27)
     with pytest.warns(UserWarning, match=r"every trial runs at 27\. For multi-fidelity, use "):
         SMAC(sc, progress=False).close()
     with warnings.catch_warnings():
@@ -3102,3 +3155,66 @@ def test_a_trial_that_kills_its_process_is_recorded_crashed_after_three_deaths(
     counts, errors = done.stdout.splitlines()
     assert counts == "{'CRASHED': 1, 'SUCCESS': 7}", done.stdout
     assert "3 processes died while they ran this trial" in errors
+
+
+@pytest.mark.parametrize(
+    "settings", [Intensifier(), Hyperband(n_seeds=2)], ids=["racing", "hyperband"]
+)
+def test_a_seedless_target_raced_on_several_seeds_warns(
+    space: ConfigurationSpace, settings: Any
+) -> None:
+    """A target without ``seed`` on a scenario that is not deterministic runs configurations
+    again on other seeds: exact repeats (Hyperband(n_seeds=2) repeated 15 of 40 trials, with
+    no warning; racing warned). A target with a seed, or a deterministic scenario, does not
+    warn."""
+    extra: dict[str, Any] = (
+        {} if isinstance(settings, Intensifier) else {"min_budget": 1, "max_budget": 9}
+    )
+
+    def seedless(config: Configuration, budget: float = 1.0) -> float:
+        return quadratic(config)
+
+    def seeded(config: Configuration, seed: int, budget: float = 1.0) -> float:
+        return quadratic(config)
+
+    sc = Scenario(space, output_directory=None, deterministic=False, **extra)
+    with pytest.warns(UserWarning, match="the target takes no seed, and the scenario is not"):
+        SMAC(sc, seedless, intensifier=settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(sc, seeded, intensifier=settings)
+        SMAC(dataclasses.replace(sc, deterministic=True), seedless, intensifier=Intensifier())
+
+
+def test_hyperband_seeds_on_a_deterministic_scenario_say_they_are_not_used(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Hyperband(n_seeds=3) on a deterministic scenario: with instances, one seed per instance
+    and a warning (as racing's max_config_calls warns); without, the error names
+    deterministic (it told the user to pass the n_seeds=3 they had passed)."""
+    sc = Scenario(space, output_directory=None, deterministic=True, instances=["a", "b", "c"])
+    with caplog.at_level("WARNING", logger="smacx"):
+        smac = SMAC(sc, intensifier=Hyperband(n_seeds=3))
+    assert "Hyperband(n_seeds=3): a deterministic scenario runs a" in caplog.text
+    assert len(smac.intensifier.keys) == 3
+    alone = dataclasses.replace(sc, instances=None)
+    with pytest.raises(ScenarioError, match=r"races on seeds, but the scenario is deterministic"):
+        SMAC(alone, intensifier=Hyperband(n_seeds=3))
+
+
+def test_with_instances_the_spaces_default_configuration_is_raced_first(
+    space: ConfigurationSpace,
+) -> None:
+    """Algorithm configuration (SMAC3's facade for it, ParamILS, irace) races challengers
+    against the solver's default; an audit's run never tried it and returned a configuration
+    worse than the default. The random baselines and a design given keep theirs."""
+    default = space.get_default_configuration()
+    sc = scenario(space, n_trials=20, instances=["a", "b"])
+    for preset in ("hpo", "multifidelity"):
+        smac = SMAC(sc, preset=preset)
+        assert smac.ask().config == default
+    for preset in ("random", "hyperband"):
+        assert SMAC(sc, preset=preset).ask().config != default
+    assert SMAC(scenario(space, n_trials=20)).ask().config != default  # no instances
+    given = InitialDesign(kind="random", n_configs=3)
+    assert SMAC(sc, initial_design=given).ask().config != default

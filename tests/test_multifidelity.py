@@ -112,6 +112,15 @@ def test_float_ratio_is_guarded() -> None:
     assert hyperband_brackets(5, 5, 3)[0].n_configs == (1,)
 
 
+def test_powers_of_eta_beyond_a_floats_range_are_counted_exactly() -> None:
+    """Budgets from 1e-300 to 1 with eta=1e10 raised OverflowError from inside (an audit's
+    finding): the first bracket starts 10**300 configurations, an exact count."""
+    brackets = hyperband_brackets(1e-300, 1.0, 1e10)
+    assert brackets[0].s == 30 and brackets[0].n_configs[:2] == (10**300, 10**290)
+    assert brackets[0].budgets[0] == 1e-300 and brackets[0].budgets[-1] == 1.0
+    assert hyperband_brackets(1e-30, 1.0, 1e30)[0].n_configs == (int(1e30), 1)  # (the float)
+
+
 @pytest.mark.parametrize(
     ("low", "high", "eta", "least"), [(1, 100, 1.001, "1.05"), (1e-300, 1e300, 3, "1.01e\\+06")]
 )
@@ -646,7 +655,9 @@ def test_budgets_that_look_like_instance_counts_are_warned_of() -> None:
     """SMAC3's instance examples set min_budget=1 and max_budget=<number of instances>; a
     target taking **kwargs then silently got budget racing (every stage on all instances)."""
     cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
-    sc = Scenario(cs, instances=NINE, min_budget=1, max_budget=9, output_directory=None)
+    sc = Scenario(
+        cs, instances=NINE, min_budget=1, max_budget=9, output_directory=None, n_trials=400
+    )
     with pytest.warns(UserWarning, match=r"9 instances and budgets from 1 to 9, which SMAC3 .*"
                       r"leave min_budget and max_budget unset") as caught:  # fmt: skip
         SMAC(sc, lambda config, seed, instance, **kw: 1.0, preset="hyperband")
@@ -910,3 +921,25 @@ def test_overwriting_a_run_describes_its_brackets_once(
     with caplog.at_level("INFO", logger="smacx"):
         SMAC(sc, intensifier=Hyperband(), progress=False, overwrite=True).close()
     assert caplog.text.count("hyperband: budgets") == 1
+
+
+def test_n_trials_short_of_the_first_brackets_top_is_warned_of() -> None:
+    """Budgets 1 to 100 with n_trials=100 ended with the incumbent at budget 3.7, which only
+    summary() said: the first bracket (81, 27, 9, 3 and 1 configurations) takes 121 trials. A
+    race on instances counts the new keys of each stage; enough trials, or no n_trials, say
+    nothing."""
+    cs = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(cs, min_budget=1, max_budget=100, output_directory=None, n_trials=100)
+    with pytest.warns(UserWarning, match=r"n_trials=100 is less than the 121 trials of the first "
+                      r"bracket \(configurations per stage: 81 at 1\.23, 27 at 3\.7, .* 1 at 100\)"
+                      r".* reaches max_budget=100"):  # fmt: skip
+        SMAC(sc, preset="hyperband")
+    keys = Scenario(cs, instances=NINE, output_directory=None, n_trials=20, deterministic=True)
+    short = r"less than the 21 trials .*9 at 1 keys, 3 at 3 keys, 1 at 9 keys\).* all 9 instance"
+    with pytest.warns(UserWarning, match=short + r"-seed pairs.* raise eta or min_keys"):
+        SMAC(keys, preset="hyperband")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SMAC(dataclasses.replace(sc, n_trials=121), preset="hyperband")
+        SMAC(dataclasses.replace(sc, n_trials=None, walltime_limit=5), preset="hyperband")
+        SMAC(dataclasses.replace(keys, n_trials=21), preset="hyperband")
