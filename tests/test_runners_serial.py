@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -178,11 +179,32 @@ def nap(config: Configuration) -> float:
 
 
 def test_fractional_walltime_limit_is_not_rounded_away(space: ConfigurationSpace) -> None:
-    """pynisher stops trials at whole seconds: a 1.8 s trial under a 1.5 s limit runs to its
-    end (the limit is rounded up to 2 s) and is a TIMEOUT all the same."""
+    """pynisher takes whole seconds: a 1.8 s trial under a 1.5 s limit is a TIMEOUT all the
+    same (checked after the trial, should it end before pynisher stops it)."""
     value = run(space, nap, trial_walltime_limit=1.5)
     assert value.status is StatusType.TIMEOUT
-    assert "1.5 s" in value.additional_info["error"]
+    assert "exceeded trial_walltime_limit=1.5 s" in value.additional_info["error"]
+
+
+_MARKS: list[Path] = []
+
+
+def naps_then_marks(config: Configuration) -> float:
+    time.sleep(1.6)
+    _MARKS[0].write_text("ran on")
+    return 1.0
+
+
+def test_a_fractional_walltime_limit_stops_the_trial_at_the_limit(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Under a 1.2 s limit a trial is stopped then, not at 2 s (pynisher's whole seconds, as
+    it was): the mark it would leave at 1.6 s is never written."""
+    _MARKS[:] = [tmp_path / "mark"]
+    value = run(space, naps_then_marks, trial_walltime_limit=1.2)
+    assert value.status is StatusType.TIMEOUT
+    time.sleep(0.8)  # (past the mark's time, had the trial gone on)
+    assert not _MARKS[0].exists()
 
 
 def test_timed_out_trials_are_stored_and_the_run_goes_on(

@@ -815,6 +815,11 @@ class SerialRunner(AbstractRunner):
             context="fork",
             warnings=False,
         )
+        if self.walltime_limit is not None and self.walltime_limit != int(self.walltime_limit):
+            # pynisher takes whole seconds, but compares the time taken with its public
+            # ``wall_time`` as it polls the trial: the limit itself stops a trial at 1.5 s (it
+            # ran to 2 s, a third more of a solver's time per trial, in validate() too).
+            limited.wall_time = self.walltime_limit  # type: ignore[assignment]  # (typed int)
         before = children_now()
         try:
             with (
