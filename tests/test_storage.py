@@ -304,20 +304,54 @@ def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     assert tables == ["users"]
 
 
-def test_a_write_lock_held_too_long_is_a_storage_error(tmp_path: Path) -> None:
+def test_a_write_lock_held_too_long_is_a_storage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sqlite3
 
+    import smacx.storage.sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "RESULT_PATIENCE", 0.5)
     storage = SQLiteStorage(tmp_path / "x.db", timeout=0.2)
     cid = storage.add_config('{"x": 1}', "")
     other = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(StorageError, match=r"locked.*timeout=0.2 s"):
+            storage.add_config('{"x": 2}', "")
+        # a result in hand waits RESULT_PATIENCE (here 0.5 s) before it gives up
+        with pytest.raises(StorageError, match=r"locked.*timeout=0.5 s"):
             storage.finish_trial(done(TrialKey(cid, None, 1, None)))
     finally:
         other.execute("ROLLBACK")
         other.close()
     assert storage.finish_trial(done(TrialKey(cid, None, 1, None)))  # usable afterwards
+    storage.close()
+
+
+def test_a_result_waits_for_a_lock_held_past_the_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process that held the lock for 75 s, past the 60 s timeout, ended every worker in
+    finish_trial, and the results they held were lost (a shared-run audit's finding): a
+    result waits for RESULT_PATIENCE, with a warning, as on PostgreSQL."""
+    import sqlite3
+    import threading
+
+    storage = SQLiteStorage(tmp_path / "x.db", timeout=0.2)
+    cid = storage.add_config('{"x": 1}', "")
+    other = sqlite3.connect(tmp_path / "x.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    releases = threading.Timer(1.0, lambda: other.execute("ROLLBACK"))
+    releases.start()
+    try:
+        with caplog.at_level("WARNING", logger="smacx"):
+            assert storage.finish_trial(done(TrialKey(cid, None, 1, None)))
+    finally:
+        releases.join()
+        other.close()
+    assert "locked by another process for 0.2 s; a trial's result waits" in caplog.text
+    assert [r.value.status for r in storage.read_trials(0)] == [StatusType.SUCCESS]
     storage.close()
 
 

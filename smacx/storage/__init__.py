@@ -176,6 +176,12 @@ def check_timeout(owner: str, timeout: object) -> None:
         )
 
 
+#: Seconds a trial's result waits for the storage (a lock another process holds, a server
+#: that is away); other calls wait a storage's ``timeout``. A result in hand may have taken
+#: hours to measure, and is lost if the process gives up.
+RESULT_PATIENCE = 600.0
+
+
 def held_locked(what: str, timeout: float) -> str:
     """The advice for a run's lock that another process held for longer than ``timeout``
     seconds: smacx holds it only for one write at a time, so that process is most likely

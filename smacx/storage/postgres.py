@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from smacx.errors import StorageError, one_line
 from smacx.storage import (
+    RESULT_PATIENCE,
     ConfigRecord,
     TrialRecord,
     check_timeout,
@@ -117,10 +118,6 @@ _STATUS, _OWNER, _LEASE = (_NAMES.index(n) for n in ("status", "owner", "lease_u
 #: How far (seconds) this machine's clock may be from the server's without a warning.
 CLOCK_WARNING_SECONDS = 30.0
 _KEY_MATCH = "run_id = %s AND config_id = %s AND instance = %s AND seed = %s AND budget = %s"
-
-
-#: Seconds a trial's result waits for a server that is away (other calls wait ``timeout``).
-RESULT_PATIENCE = 600.0
 
 
 class PostgresStorage:

@@ -12,6 +12,7 @@ SQLite's locking needs a local file system: processes sharing one file must run 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from smacx.errors import StorageError, one_line
 from smacx.storage import (
+    RESULT_PATIENCE,
     ConfigRecord,
     TrialRecord,
     check_timeout,
@@ -35,6 +37,8 @@ from smacx.storage import (
     lease_abandoned,
 )
 from smacx.trial import StatusType, TrialKey
+
+logger = logging.getLogger("smacx")
 
 __all__ = ["SQLiteStorage"]
 
@@ -233,14 +237,30 @@ class SQLiteStorage:
                     cur.execute(statement)
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Cursor]:
-        """One write transaction; SQLite's errors (a lock held past ``timeout``, a full disk)
-        come out as :class:`~smacx.errors.StorageError`."""
-        try:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as err:
-            raise self._error(err) from err
+    def _transaction(self, patience: float | None = None) -> Iterator[sqlite3.Cursor]:
+        """One write transaction; SQLite's errors (a lock held past ``timeout``, or past
+        ``patience`` seconds when given, a full disk) come out as
+        :class:`~smacx.errors.StorageError`."""
+        deadline = time.monotonic() + (patience if patience is not None else 0.0)
+        warned = False
+        while True:
+            try:
+                cur = self._conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.Error as err:
+                locked = "locked" in str(err) or "busy" in str(err)
+                if not locked or time.monotonic() >= deadline:
+                    raise self._error(err, patience) from err
+                if not warned:
+                    warned = True
+                    logger.warning(
+                        "The run-history database %r has been locked by another process for "
+                        "%g s; a trial's result waits for it up to %g s more.",
+                        str(self.path),
+                        self._timeout,
+                        deadline - time.monotonic(),
+                    )
         try:
             if self._file is not None and _file_id(self._where) != self._file:
                 raise StorageError(
@@ -266,9 +286,9 @@ class SQLiteStorage:
         finally:
             cur.close()
 
-    def _error(self, err: sqlite3.Error) -> StorageError:
+    def _error(self, err: sqlite3.Error, patience: float | None = None) -> StorageError:
         if "locked" in str(err) or "busy" in str(err):
-            hint = held_locked("it", self._timeout)
+            hint = held_locked("it", max(self._timeout, patience or 0.0))
         else:
             hint = "Check that its disk has space and the file is writable."
         return StorageError(
@@ -389,7 +409,9 @@ class SQLiteStorage:
             return True
 
     def finish_trial(self, record: TrialRecord) -> bool:
-        with self._lock, self._transaction() as cur:
+        # (a result in hand waits longer for the lock than other writes: the process that
+        # held it for over ``timeout`` ended the run of every worker, whose results were lost)
+        with self._lock, self._transaction(patience=max(RESULT_PATIENCE, self._timeout)) as cur:
             old = self._existing(cur, record)
             if old is not None and old["status"] != StatusType.RUNNING:
                 return False
