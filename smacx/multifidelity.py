@@ -536,6 +536,11 @@ class _Bracket:
         return min(wanted, len(self.members[stage - 1]))
 
 
+#: Brackets one ask may open, each filled by other processes sharing the run meanwhile,
+#: before it gives up.
+_MAX_OPENINGS = 100
+
+
 @smac3_names(SMAC3_NAMES)
 class Halving:
     """The live successive-halving / Hyperband state of one run.
@@ -827,10 +832,14 @@ class Halving:
             except (StopIteration, SearchSpaceExhaustedError):
                 return False
             config_id = self.history.add_config(config, origin=origin)
+            # Read what other processes stored before it: ids follow the order in which the
+            # configurations were stored, and a bracket's members are its first configurations
+            # by id, which every process then agrees on. (Joined before that read, a process
+            # counted its own configuration in ahead of another's, and stages overfilled.)
+            self.history.sync()
             if config_id in self._bracket_of or self.history.get_origin(config) != origin:
                 continue  # known already (another bracket, or stored by someone else)
             self._scan_configs()  # joins it (and whatever other processes stored)
-            self._join(bracket.number, config_id)
             return True
         return False
 
@@ -868,26 +877,30 @@ class Halving:
             info = self._next_in(self._open[number])
             if info is not None:
                 return info
-        number = self._next_number
-        self._next_number += 1
-        schedule = self.brackets[number % len(self.brackets)]
-        logger.debug(
-            "%s: opening bracket %d (s=%d): %d configuration(s) %s.",
-            self._label,
-            number,
-            schedule.s,
-            schedule.n_configs[0],
-            self._at(schedule.budgets[0]),
-        )
-        self._open[number] = _Bracket(number, schedule)
-        info = self._next_in(self._open[number])
-        if info is None:
-            raise SearchSpaceExhaustedError(
-                f"{self._label}: no bracket has a trial to run (any still open waits for "
-                "results) and the search space has no untried configuration left "
-                f"({self.history.n_configs} tried)."
+        for _ in range(_MAX_OPENINGS):
+            number = self._next_number
+            self._next_number += 1
+            schedule = self.brackets[number % len(self.brackets)]
+            logger.debug(
+                "%s: opening bracket %d (s=%d): %d configuration(s) %s.",
+                self._label,
+                number,
+                schedule.s,
+                schedule.n_configs[0],
+                self._at(schedule.budgets[0]),
             )
-        return info
+            bracket = self._open.setdefault(number, _Bracket(number, schedule))
+            info = self._next_in(bracket)
+            if info is not None:
+                return info
+            if bracket.exhausted:
+                break
+            # (other processes filled the bracket meanwhile, and run its first stage)
+        raise SearchSpaceExhaustedError(
+            f"{self._label}: no bracket has a trial to run (any still open waits for "
+            "results) and the search space has no untried configuration left "
+            f"({self.history.n_configs} tried)."
+        )
 
     @property
     def open_brackets(self) -> dict[int, int]:

@@ -18,6 +18,7 @@ from smacx import (
     Scenario,
     ScenarioError,
     StatusType,
+    TrialError,
     TrialInfo,
     TrialKey,
     TrialValue,
@@ -248,6 +249,51 @@ def test_two_workers_sharing_a_history_split_the_brackets(space: ConfigurationSp
     for number in range(4):
         schedule = workers[0].brackets[number % 3]
         assert bracket_budget(rh, number) == schedule.total_budget()
+
+
+def test_workers_with_their_own_views_of_a_shared_run_agree_on_every_bracket(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Processes on one database each see it as of their last read: a process that stored a
+    configuration counted it into its bracket before it had read another's, so a stage could
+    get one more configuration than planned in each process's view (10 at budget 1, then 4 and
+    2), and a process that read the run later raced neither (a shared-run audit's finding).
+    Members are the first configurations of a bracket by id, read before joining."""
+    from smacx.storage.sqlite import SQLiteStorage
+
+    path = tmp_path / "run.db"
+    views = [RunHistory(space, storage=SQLiteStorage(path)) for _ in range(3)]
+    sc = Scenario(space, output_directory=None, min_budget=1, max_budget=9)
+    workers = [
+        Hyperband(eta=3).build(sc, ConfigSelector(space, [], seed=seed), rh)
+        for seed, rh in zip((1, 2, 3), views)
+    ]
+    rng = random.Random(3)
+    running: list[tuple[RunHistory, TrialInfo]] = []
+    for _ in range(400):
+        k = rng.randrange(3)
+        info = workers[k].ask()
+        try:
+            views[k].add_running(info)
+        except TrialError:  # (another process claimed it since this one's last read)
+            continue
+        running.append((views[k], info))
+        while len(running) >= 4 or (running and rng.random() < 0.3):
+            rh, done = running.pop(rng.randrange(len(running)))
+            rh.add(done, TrialValue(cost=cost_of(done)))
+    reader = RunHistory(space, storage=SQLiteStorage(path))
+    fresh = Hyperband(eta=3).build(sc, ConfigSelector(space, [], seed=9), reader)
+    assert len(fresh.completed_brackets) >= 8
+    for number in fresh.completed_brackets:
+        schedule = fresh.brackets[number % 3]
+        assert bracket_budget(reader, number) == schedule.total_budget(), number
+    for worker, view in zip(workers, views):  # every view's brackets are the fresh reader's
+        view.sync()
+        assert worker.open_brackets is not None  # (reads what the view holds now)
+        for config_id in reader.config_ids():
+            config = reader.get_config(config_id)
+            if reader.has_trials(config):
+                assert worker.bracket_of(config) == fresh.bracket_of(config), config_id
 
 
 # -- promotion, instances, crashes -------------------------------------------------------------
