@@ -1348,6 +1348,13 @@ class SMAC:
         spent = self._spent
         assert spent is not None  # (set by optimize())
         spent.note()
+        if math.isfinite(s.walltime_limit) and (
+            spent.wall() + max(self._durations, default=0.0) >= s.walltime_limit
+        ):
+            # Near the limit: another process's record may be as old as the trial it was in
+            # when this call started (a worker that joined 4 s into another's 5 s trial ran
+            # a trial past walltime_limit=8), so it is read again.
+            spent.reread()
         if spent.wall() >= s.walltime_limit:
             reason = f"walltime_limit of {s.walltime_limit:g} s reached"
         # (process_time sums over all threads: slow with many dask threads in this process)
@@ -2338,24 +2345,45 @@ class _Spent:
         self._prior_wall = 0.0  # of every session, up to the start of the running call
         self._prior_cpu = 0.0
         self._written = -math.inf
+        self._reread = -math.inf  # (when the other sessions' records were read last)
 
     def start(self) -> None:
         """Read every session's record and count this ``optimize()`` call from now on."""
         now = self._clock()
-        records = [self._record()]
+        self._count_prior(now)
+        self._intervals.append([now, now])
+        self._cpu_start = self._cpu_seconds()
+        self.note(final=True)
+
+    def reread(self) -> None:
+        """Read the other sessions' records again (at most once a second): a session in a
+        trial when this call started had written its record before that trial."""
+        now = self._clock()
+        if math.isnan(self._cpu_start) or now - self._reread < self._EVERY:
+            return
+        self._reread = now
+        self._count_prior(self._intervals[-1][0])
+
+    def _count_prior(self, start: float) -> None:
+        """The wall time and CPU seconds of every session before this call's ``start``:
+        this session's earlier calls, and the other sessions' records as stored now (their
+        time after ``start`` is within this call's, which counts it)."""
+        earlier = self._intervals[: len(self._intervals) - self._calling()]
+        records: list[dict[str, Any]] = [{"wall": earlier, "cpu": self._cpu_done}]
         others = set(json.loads(self.storage.get_meta(_SESSIONS) or "[]")) - {self.session}
         for session in sorted(others):
             with contextlib.suppress(ValueError, TypeError, KeyError):  # damaged: skipped
                 stored = json.loads(self.storage.get_meta(_SPENT + session) or "null")
                 if stored is not None:
                     records.append({"wall": stored["wall"], "cpu": float(stored["cpu"])})
-        # (clipped to now, and empty if the clock stepped back to before its start)
-        intervals = [(float(a), min(float(b), now)) for r in records for a, b in r["wall"]]
+        # (clipped to the start, and empty if the clock stepped back to before its start)
+        intervals = [(float(a), min(float(b), start)) for r in records for a, b in r["wall"]]
         self._prior_wall = _union_length(intervals)
         self._prior_cpu = sum(r["cpu"] for r in records)
-        self._intervals.append([now, now])
-        self._cpu_start = self._cpu_seconds()
-        self.note(final=True)
+
+    def _calling(self) -> int:
+        """1 while an ``optimize()`` call is counted (its interval is the last), else 0."""
+        return 0 if math.isnan(self._cpu_start) else 1
 
     def stop(self) -> None:
         """End the running call: its record is stored as it ends."""

@@ -641,6 +641,42 @@ def test_processes_sharing_a_run_at_once_count_their_common_time_once(
     assert facade_module._union_length([(5, 3), (0, 1)]) == 1.0  # the clock stepped back
 
 
+def test_a_session_that_joined_during_anothers_trial_reads_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Session b starts 4 s into a's first 5 s trial, when a's record still ends at 0; read
+    again (as the run nears walltime_limit), a's record after its trial counts 0-4 too, and
+    b's earlier calls and a's CPU are not counted twice (a late worker ran a trial past
+    walltime_limit=8, from 9 s to 14 s: a shared-run audit's finding)."""
+    clock, cpu = [0.0], [0.0]
+    fake_time = SimpleNamespace(time=lambda: clock[0], process_time=time.process_time)
+    monkeypatch.setattr(facade_module, "time", fake_time)
+    storage = MemoryStorage()
+    for session in ("a", "b"):
+        storage.append_meta(facade_module._SESSIONS, json.dumps(session))
+    a = facade_module._Spent(storage, "a", cpu_clock=lambda: cpu[0])
+    b = facade_module._Spent(storage, "b", cpu_clock=lambda: 0.0)
+    a.start()  # a's first trial runs 0-5 s, and its record ends at 0
+    clock[0] = 4.0
+    b.start()
+    assert b.wall() == 0.0
+    clock[0], cpu[0] = 5.0, 5.0
+    a.note()  # a's trial ended
+    clock[0] = 9.0
+    assert b.wall() == 5.0  # (b's own 4-9 s)
+    b.reread()
+    assert b.wall() == 9.0 and b.cpu() == 5.0
+    clock[0] = 9.5
+    a.note(final=True)
+    b.reread()  # (at most once a second)
+    assert b.wall() == 9.5 and b.cpu() == 5.0
+    b.stop()
+    clock[0] = 20.0
+    b.start()
+    b.reread()
+    assert b.wall() == 9.5  # b's 4-9.5 and a's 0-9.5, once each
+
+
 def test_validate_averages_over_seeds(space: ConfigurationSpace) -> None:
     smac = SMAC(scenario(space, deterministic=False), lambda config, seed: float(seed % 2))
     mean = smac.validate(space.get_default_configuration(), seeds=[1, 2, 3, 5])
