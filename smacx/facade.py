@@ -1455,6 +1455,8 @@ class SMAC:
                 f"afresh with SMAC(..., overwrite=True) or another Scenario(name=...)."
             )
             _warn(message)
+        elif self._trials_done() and not self._told_here:
+            self._warn_of_trials_elsewhere()
         if self._asked:
             _warn(
                 f"optimize(): {len(self._asked)} trial(s) handed out by ask() are not told "
@@ -1748,6 +1750,31 @@ class SMAC:
                 logger.error("The on_end of callback %r failed: %s: %s", cb, name, err)
                 first = err if first is None else first
         return first
+
+    def _warn_of_trials_elsewhere(self) -> None:
+        """Say why an ``optimize()`` that starts no trial returns at once: every trial of
+        ``n_trials`` has started, and some run in other processes. One on another host that
+        was killed holds its trial until its lease ends; a process started before then found
+        the run incomplete and returned without a word."""
+        elsewhere = self.runhistory.running_elsewhere()
+        if not elsewhere:
+            return
+        key, owner, lease_until = min(elsewhere, key=lambda item: item[2])
+        wait = lease_until - self.runhistory.now()
+        when = (
+            "once that process has ended"
+            if math.isinf(lease_until) or is_local(owner)
+            else f"once its lease ends (in {wait:.0f} s)"
+        )
+        host, _, rest = owner.partition(":")
+        _warn(
+            f"optimize(): every one of the n_trials={self.scenario.n_trials} trials has "
+            f"started, and {len(elsewhere)} still run(s) in other processes (config "
+            f"{key.config_id}, seed {key.seed}, on host {host.split('+')[0]}, pid "
+            f"{rest.partition(':')[0] or '?'}), so this call runs none. The run is complete "
+            f"when they finish; if such a process is gone, its trial is taken over by a "
+            f"process started {when}."
+        )
 
     def _reclaim_in_flight(self) -> None:
         """Take back the trials an interrupted :meth:`optimize` left in the runner; those that

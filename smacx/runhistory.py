@@ -561,6 +561,17 @@ class RunHistory:
         rec = self._running.get(key)
         return rec is not None and self._is_stale(rec, self.now())
 
+    def running_elsewhere(self) -> list[tuple[TrialKey, str, float]]:
+        """The running trials of other processes that are not stale (see :meth:`is_stale`):
+        ``(key, owner, lease_until)``, the owner's id (``host:pid:...``) and the Unix time
+        until which its lease holds the trial (inf: while the process lives)."""
+        now = self.now()
+        return [
+            (key, rec.owner, rec.lease_until)
+            for key, rec in self._running.items()
+            if rec.owner != self.owner and not self._is_stale(rec, now)
+        ]
+
     def n_stale(self) -> int:
         """Running trials left by a process that is gone (or whose lease ran out), which
         :meth:`take_over_stale` would claim."""

@@ -3254,3 +3254,31 @@ def test_with_instances_the_spaces_default_configuration_is_raced_first(
     assert SMAC(scenario(space, n_trials=20)).ask().config != default  # no instances
     given = InitialDesign(kind="random", n_configs=3)
     assert SMAC(sc, initial_design=given).ask().config != default
+
+
+def test_optimize_says_when_the_last_trials_run_in_another_process(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Every trial of n_trials started, one in a process on another host (killed, say): a
+    process started then returned at once, without a word (a shared-run audit's finding). It
+    now names the trial's process and when its lease lets another process take it over."""
+    from smacx.storage import TrialRecord
+    from smacx.trial import TrialKey
+
+    sc = scenario(space, tmp_path, n_trials=2)
+    with SMAC(sc, quadratic, progress=False) as smac:
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=quadratic(info.config)))
+        history = smac.runhistory
+        config_id = history.add_config(space.sample_configuration())
+        now = history.now()
+        running = TrialValue(status=StatusType.RUNNING, starttime=now)
+        record = TrialRecord(
+            TrialKey(config_id, None, 0, None), running, "far+m1:4242:0:x", now + 300
+        )
+        assert history.storage.claim_trial(record, now)
+    with SMAC(sc, quadratic, progress=False) as smac:
+        elsewhere = r"1 still run\(s\) in other processes \(config 2, seed 0, on host far, pid 4242"
+        with pytest.warns(UserWarning, match=elsewhere + r".* once its lease ends \(in 30\d s\)"):
+            smac.optimize()
+        assert smac.runhistory.n_finished == 1
