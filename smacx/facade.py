@@ -1668,14 +1668,33 @@ class SMAC:
         if stored == preset:
             return
         self.runhistory.storage.set_meta("preset", preset)  # (warned once)
-        if not self.runhistory.n_finished:
-            return
-        _warn(
-            f"run {self.scenario.run_name!r} ran with preset={stored!r} so far; this SMAC "
-            f"uses preset={preset!r} and continues on its {self.runhistory.n_finished} "
-            "finished trial(s). To compare presets, give each its own "
-            "Scenario(name=...); to start afresh, pass SMAC(..., overwrite=True)."
+        if self.runhistory.n_finished:
+            _warn(
+                f"run {self.scenario.run_name!r} ran with preset={stored!r} so far; this SMAC "
+                f"uses preset={preset!r} and continues on its {self.runhistory.n_finished} "
+                "finished trial(s). To compare presets, give each its own "
+                "Scenario(name=...); to start afresh, pass SMAC(..., overwrite=True)."
+            )
+        elif self.runhistory.running_elsewhere() or self._other_live_sessions():
+            # (workers started together: none has a result yet, and they shared the run
+            # without a word)
+            _warn(
+                f"run {self.scenario.run_name!r} is open in another process (or SMAC object) with "
+                f"preset={stored!r}; this SMAC uses preset={preset!r} on the same run, so the "
+                "processes propose configurations in different ways and race them under "
+                "one history. Start every process of a shared run with one preset, or give "
+                "each preset its own Scenario(name=...)."
+            )
+
+    def _other_live_sessions(self) -> bool:
+        """Whether another SMAC object has the run open, alive on this host (sessions on
+        other hosts cannot be checked)."""
+        storage = self.runhistory.storage
+        opened, closed = (
+            set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
         )
+        others = {session.split("#")[0] for session in opened - closed - {self._session}}
+        return any(is_local(o) and owner_is_alive(o) for o in others)
 
     def _warn_if_time_spent(self) -> None:
         """Say so when a continued run's earlier ``optimize()`` calls spent its

@@ -3072,6 +3072,12 @@ def test_a_run_continued_with_another_preset_says_so(
         other = scenario(space, runs, n_trials=3, name="other")
         SMAC(other, quadratic, progress=False).close()
         SMAC(other, quadratic, preset="random", progress=False).close()
+    # workers started together, with no result yet: the run is open in the other (a
+    # shared-run audit's finding: such workers shared the run without a word)
+    together = scenario(space, runs, n_trials=3, name="together")
+    both = r"open in another process \(or SMAC object\) with preset='hpo'; this SMAC uses "
+    with SMAC(together, quadratic, progress=False), pytest.warns(UserWarning, match=both):
+        SMAC(together, quadratic, preset="random", progress=False).close()
 
 
 def test_incumbent_cost_is_the_cost_the_incumbent_was_chosen_by(
@@ -3279,6 +3285,8 @@ def test_optimize_says_when_the_last_trials_run_in_another_process(
         assert history.storage.claim_trial(record, now)
     with SMAC(sc, quadratic, progress=False) as smac:
         elsewhere = r"1 still run\(s\) in other processes \(config 2, seed 0, on host far, pid 4242"
-        with pytest.warns(UserWarning, match=elsewhere + r".* once its lease ends \(in (2\d\d|300) s\)"):
+        with pytest.warns(
+            UserWarning, match=elsewhere + r".* once its lease ends \(in (2\d\d|300) s\)"
+        ):
             smac.optimize()
         assert smac.runhistory.n_finished == 1
