@@ -147,6 +147,40 @@ def test_predict_marginalized_averages_trees_over_instances() -> None:
 
 
 @pytest.mark.parametrize("backend", ["numpy", "sklearn"])
+def test_marginalizing_over_many_instances_walks_each_tree_once(backend: Backend) -> None:
+    """Above _WALK_INSTANCES instances, each configuration descends a tree once, into both
+    children of a split on an instance feature, and the leaves count by the share of the
+    instances that reach them: the same mean and variance as averaging one path per
+    instance (a second per proposal with 200 instances), also after a new fit and for other
+    features (the shares are kept per forest and features)."""
+    from smacx.models.random_forest import _WALK_INSTANCES
+
+    rng = np.random.default_rng(3)
+    for m, trees in ((60, 10), (_WALK_INSTANCES + 1, 4)):
+        F = rng.normal(size=(m, 3))
+        configs = rng.random((400, 2))
+        inst = rng.integers(0, m, 400)
+        X = np.hstack([configs, F[inst]])
+        y = np.sin(6 * configs[:, 0]) + F[inst, 0] * configs[:, 1] + 0.1 * F[inst, 2]
+        model = RandomForest(n_trees=trees, seed=4, backend=backend, within_leaf_variance=True)
+        for refit in range(2):
+            model.fit(X, y + refit)
+            for G in (F, F[::-1] * 0.5):
+                Xq = rng.random((50, 2))
+                joint = np.hstack([np.repeat(Xq, m, axis=0), np.tile(G, (50, 1))])
+                means, leaf_vars = model.predict_trees(joint)
+                T = means.shape[0]
+                expected = (
+                    means.reshape(T, 50, m).mean(axis=2).mean(axis=0),
+                    means.reshape(T, 50, m).mean(axis=2).var(axis=0)
+                    + leaf_vars.reshape(T, 50, m).mean(axis=2).mean(axis=0),
+                )
+                got = model.predict_marginalized(Xq, G)
+                np.testing.assert_allclose(got[0], expected[0], rtol=0, atol=1e-12)
+                np.testing.assert_allclose(got[1], expected[1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "sklearn"])
 def test_random_forest_is_accurate_at_any_cost_scale(backend: Backend) -> None:
     rng = np.random.default_rng(8)
     X = rng.random((200, 2))

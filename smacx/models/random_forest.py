@@ -264,6 +264,88 @@ def _leaves(forest: _Forest, X: np.ndarray) -> np.ndarray:
     return out.reshape(T, n)
 
 
+#: Above this many instances, :meth:`RandomForest.predict_marginalized` walks each tree once
+#: per configuration (:func:`_marginal_walk`) instead of once per configuration and instance:
+#: 5 to 100 times faster with 40 to 200 instances, and slower below about 12.
+_WALK_INSTANCES = 12
+
+
+def _instance_shares(forest: _Forest, F: np.ndarray, d: int) -> np.ndarray:
+    """`(M,)` share of the instances (rows of ``F`` `(m, f)`, the inputs' columns ``d`` on)
+    that reach each node: those meeting every split on an instance feature on the node's
+    path (a split on a configuration's column lets every instance through).
+
+    Computed level by level from the roots, for all trees at once.
+    """
+    m = F.shape[0]
+    member = np.zeros((forest.feature.size, m), dtype=bool)
+    member[forest.roots] = True
+    frontier = forest.roots
+    for _ in range(forest.depth):
+        inner = frontier[~forest.is_leaf[frontier]]
+        if inner.size == 0:
+            break
+        feature = forest.feature[inner]
+        on_instances = feature >= d
+        goes_right = np.zeros((inner.size, m), dtype=bool)
+        if on_instances.any():
+            rows = np.flatnonzero(on_instances)
+            values = F[:, feature[rows] - d].T  # (k, m)
+            goes_right[rows] = values > forest.threshold[inner[rows]][:, None]
+        reach = member[inner]
+        left, right = forest.left[inner], forest.right[inner]
+        member[left] = reach & ~(goes_right & on_instances[:, None])
+        member[right] = reach & (goes_right | ~on_instances[:, None])
+        frontier = np.concatenate([left, right])
+    out: np.ndarray = member.sum(axis=1) / m
+    return out
+
+
+def _marginal_walk(
+    forest: _Forest, X: np.ndarray, shares: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`(T * n,)` every tree's prediction for the configurations ``X`` `(n, d)` averaged over
+    the instances, and the same of the within-leaf variances; ``shares`` from
+    :func:`_instance_shares`.
+
+    A tree's average over the instances is the sum over the leaves a configuration can reach
+    of the leaf's value times the share of the instances that reach it: each (tree, row) pair
+    descends one child at a split on a configuration's column and both at a split on an
+    instance feature (where instances reach them). Only those leaves are visited, not one path
+    per instance: with 200 instances, a search took a second per proposal.
+    """
+    n, d = X.shape
+    T = forest.roots.size
+    flat = np.ascontiguousarray(X, dtype=np.float64).ravel()
+    pair = np.arange(T * n)
+    offset = np.tile(np.arange(n, dtype=np.intp) * d, T)
+    node = np.repeat(forest.roots, n)
+    for _ in range(forest.depth):
+        feature = forest.feature.take(node)
+        on_instances = (feature >= d) & ~forest.is_leaf.take(node)
+        if on_instances.any():
+            split = np.flatnonzero(on_instances)
+            keep = np.flatnonzero(~on_instances)
+            both = np.concatenate([forest.left.take(node[split]), forest.right.take(node[split])])
+            twice = np.concatenate([split, split])
+            reached = shares.take(both) > 0.0
+            pair = np.concatenate([pair[keep], pair[twice[reached]]])
+            offset = np.concatenate([offset[keep], offset[twice[reached]]])
+            moved = np.concatenate([node[keep], both[reached]])
+            stays = np.zeros(moved.size, dtype=bool)
+            stays[keep.size :] = True  # (the children just reached: they descend next level)
+            node, feature = moved, forest.feature.take(moved)
+        else:
+            stays = np.zeros(node.size, dtype=bool)
+        step = ~stays & (feature < d)
+        x = flat.take(offset[step] + feature[step])
+        node[step] = forest.children.take(2 * node[step] + (x > forest.threshold.take(node[step])))
+    weight = shares.take(node)
+    means = np.bincount(pair, weights=forest.value.take(node) * weight, minlength=T * n)
+    leaf_vars = np.bincount(pair, weights=forest.leaf_var.take(node) * weight, minlength=T * n)
+    return means, leaf_vars
+
+
 @keyword_hints()
 @dataclass
 class RandomForest:
@@ -316,6 +398,10 @@ class RandomForest:
     backend: Literal["auto", "numpy", "sklearn"] = "auto"
     seed: int = 0
     _forest: _Forest | None = field(default=None, init=False, repr=False, compare=False)
+    # (the fitted forest and instance features that predict_marginalized's shares are of)
+    _shares: tuple[_Forest, np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
     _offset: float = field(default=0.0, init=False, repr=False, compare=False)
     _n_features: int = field(default=0, init=False, repr=False, compare=False)
     _n_fits: int = field(default=0, init=False, repr=False, compare=False)
@@ -442,6 +528,7 @@ class RandomForest:
         forest.value = forest.value * scale + center
         forest.leaf_var = forest.leaf_var * (scale * scale)
         self._forest = forest
+        self._shares = None  # (see predict_marginalized)
         self._n_features = D
         logger.debug(
             "random forest: %d observations, %d features, %s backend, depth %d",
@@ -521,6 +608,14 @@ class RandomForest:
         n, m = X_config.shape[0], F.shape[0]
         if m == 0:
             raise ScenarioError("instance_features: expected at least one instance, got none")
+        if m > _WALK_INSTANCES:
+            forest, _ = self._check(np.zeros((0, self._n_features)))
+            cached = self._shares
+            if cached is None or cached[0] is not forest or not np.array_equal(cached[1], F):
+                shares = _instance_shares(forest, F, X_config.shape[1])
+                cached = self._shares = (forest, F.copy(), shares)
+            walked, walked_vars = _marginal_walk(forest, X_config, cached[2])
+            return self._combine(walked.reshape(-1, n), walked_vars.reshape(-1, n))
         T = self.n_trees
         means = np.empty((T, n))
         leaf_vars = np.empty((T, n))
