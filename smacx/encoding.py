@@ -299,10 +299,17 @@ class Encoder:
         if not np.all(np.isfinite(F)):
             raise ScenarioError("instance_features: expected finite numbers, got NaN or inf")
         low, high = F.min(axis=0), F.max(axis=0)
-        # In halves (exact, so the same values): features of 1e308 and -1e308 made a span of
-        # inf, and NaN features stopped the run at its first fit.
-        span = np.where(high > low, high / 2 - low / 2, 1.0)
-        self._features = (F / 2 - low / 2) / span
+        with np.errstate(over="ignore"):
+            span = high - low
+        # Where the span overflows (features of 1e308 and -1e308: NaN features stopped the
+        # run at its first fit), in halves; elsewhere as is (halves of subnormal numbers are
+        # not exact).
+        huge = ~np.isfinite(span)
+        span = np.where(huge, high / 2 - low / 2, span)
+        span = np.where(span > 0, span, 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = np.where(huge, F / 2 - low / 2, F - low) / span
+        self._features = scaled
         self.instance_names = names
         self._instance_index = {name: i for i, name in enumerate(names)}
         self.n_instance_features = F.shape[1]

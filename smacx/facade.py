@@ -395,6 +395,7 @@ class SMAC:
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
         self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
         self._warned_twin = False  # (see _asked_twin)
+        self._warned_late = False  # (a result told for a trial that has one: warned once)
         # Held by ask(), tell(), close() and optimize()'s own asks and searches: callers of
         # ask and tell in several threads (their own executor's) take turns.
         self._lock = threading.RLock()
@@ -1014,17 +1015,21 @@ class SMAC:
                         stored.cost,
                     )
                 elif not ran_here:  # retired, or another process took it over and finished
+                    # (once per object, then at INFO: a script that tells its warm-start
+                    # results again at every resume would get one warning per result)
                     stored = self.runhistory[key]
-                    logger.warning(
+                    log = logger.info if self._warned_late else logger.warning
+                    self._warned_late = True
+                    log(
                         "tell: trial %s has a result already (%s, cost %s%s); the result "
-                        "told now is dropped and the first stands. To record it, tell it "
-                        "under another seed or instance.",
+                        "told now is dropped and the first stands.%s",
                         key,
                         stored.status.name,
                         stored.cost,
                         ", given up after pending_config_timeout"
                         if stored.status is StatusType.RETIRED
                         else "",
+                        "" if log is logger.info else " (Further such results: at INFO.)",
                     )
                 else:  # (a trial another process took over and finished first)
                     logger.info(
@@ -1780,19 +1785,22 @@ class SMAC:
             return
         key, owner, lease_until = min(elsewhere, key=lambda item: item[2])
         wait = lease_until - self.runhistory.now()
-        when = (
-            "once that process has ended"
-            if math.isinf(lease_until) or is_local(owner)
-            else f"once its lease ends (in {wait:.0f} s)"
-        )
+        if is_local(owner):
+            takeover = "its trial is taken over by a process started once it has ended"
+        elif math.isinf(lease_until):
+            takeover = "its trial is never taken over (its claim has no lease to run out)"
+        else:
+            takeover = (
+                "its trial is taken over by a process started once its lease ends (in "
+                f"{wait:.0f} s)"
+            )
         host, _, rest = owner.partition(":")
         _warn(
             f"optimize(): every one of the n_trials={self.scenario.n_trials} trials has "
             f"started, and {len(elsewhere)} still run(s) in other processes (config "
             f"{key.config_id}, seed {key.seed}, on host {host.split('+')[0]}, pid "
             f"{rest.partition(':')[0] or '?'}), so this call runs none. The run is complete "
-            f"when they finish; if such a process is gone, its trial is taken over by a "
-            f"process started {when}."
+            f"when they finish; if such a process is gone, {takeover}."
         )
 
     def _reclaim_in_flight(self) -> None:
@@ -2420,22 +2428,40 @@ class _Spent:
         for session in sorted(others):
             with contextlib.suppress(ValueError, TypeError, KeyError):  # damaged: skipped
                 stored = json.loads(self.storage.get_meta(_SPENT + session) or "null")
-                if stored is not None:
-                    records.append({"wall": stored["wall"], "cpu": float(stored["cpu"])})
+                if stored is None:
+                    continue
+                wall = [[float(a), float(b)] for a, b in stored["wall"]]
+                if wall and stored.get("open") and self._still_in_call(session, stored):
+                    # In a call (a trial under way writes nothing): its time runs on until
+                    # this call's start. (A worker that joined during another's trial counted
+                    # that process's time to the trial's start only, and ran past the limit.)
+                    wall[-1][1] = max(wall[-1][1], start)
+                records.append({"wall": wall, "cpu": float(stored["cpu"])})
         # (clipped to the start, and empty if the clock stepped back to before its start)
         intervals = [(float(a), min(float(b), start)) for r in records for a, b in r["wall"]]
         self._prior_wall = _union_length(intervals)
         self._prior_cpu = sum(r["cpu"] for r in records)
+
+    def _still_in_call(self, session: str, record: dict[str, Any]) -> bool:
+        """Whether another session whose record says it is in an ``optimize()`` call still
+        is: its process lives (on this host, checked), or, on another host, it wrote the
+        record less than a lease ago (a process that died there counts until then)."""
+        owner = session.split("#")[0]
+        if is_local(owner):
+            return owner_is_alive(owner)
+        return self._clock() - float(record.get("written", -math.inf)) < LEASE_SECONDS
 
     def _calling(self) -> int:
         """1 while an ``optimize()`` call is counted (its interval is the last), else 0."""
         return 0 if math.isnan(self._cpu_start) else 1
 
     def stop(self) -> None:
-        """End the running call: its record is stored as it ends."""
-        self.note(final=True)
+        """End the running call: its record is stored as it ends, closed."""
+        now = self._clock()
+        self._intervals[-1][1] = max(now, self._intervals[-1][0])
         self._cpu_done += self._cpu_seconds() - self._cpu_start
         self._cpu_start = math.nan
+        self._write(now)
 
     def wall(self) -> float:
         """Seconds of wall-clock time the run's ``optimize()`` calls have taken."""
@@ -2456,13 +2482,22 @@ class _Spent:
         self._intervals[-1][1] = max(now, self._intervals[-1][0])
         if not final and now - self._written < self._EVERY:
             return
+        self._write(now)
+
+    def _write(self, now: float) -> None:
+        """Store this session's record, written at ``now``."""
         self._written = now
         with contextlib.suppress(Exception):  # a closed or failed storage: nothing to keep
             self.storage.set_meta(_SPENT + self.session, json.dumps(self._record()))
 
     def _record(self) -> dict[str, Any]:
         running = 0.0 if math.isnan(self._cpu_start) else self._cpu_seconds() - self._cpu_start
-        return {"wall": self._intervals, "cpu": self._cpu_done + running}
+        return {
+            "wall": self._intervals,
+            "cpu": self._cpu_done + running,
+            "open": bool(self._calling()),  # (in an optimize() call, see _still_in_call)
+            "written": self._written,
+        }
 
 
 def _union_length(intervals: Sequence[tuple[float, float]]) -> float:

@@ -196,9 +196,19 @@ def hyperband_brackets(
         # (floor(n_{i-1} / eta)) loses more for an eta that is no integer (eta=1.5 on [1, 100]:
         # ..., 16, 10, 6, 4 instead of ..., 17, 11, 7, 5). Exact, so integer eta is unchanged.
         sizes = [max(1, math.floor(n / exact_eta**i)) for i in range(s + 1)]
-        budgets = tuple(max(lo, hi / float(exact_eta ** (s - i))) for i in range(s + 1))
+        budgets = tuple(max(lo, _divided(hi, exact_eta ** (s - i))) for i in range(s + 1))
         brackets.append(BracketSchedule(s, tuple(sizes), budgets))
     return tuple(brackets)
+
+
+def _divided(budget: float, power: Fraction) -> float:
+    """``budget / power`` as the float division gives it (stored runs hold those budgets),
+    or exactly where ``power`` is beyond a float's range (budgets from 1e-300 to 1e300 with
+    ``eta=1e30`` raised OverflowError)."""
+    try:
+        return budget / float(power)
+    except OverflowError:
+        return float(Fraction(budget) / power)
 
 
 def key_brackets(n_keys: int, eta: float, min_keys: int = 1) -> tuple[BracketSchedule, ...]:
@@ -311,11 +321,13 @@ class _HalvingSettings:
             return hyperband_brackets(scenario.min_budget, scenario.max_budget, self.eta)
         n_keys = len(make_keys(scenario, self.n_seeds, self.instance_order))
         if n_keys < 2 and self.n_seeds > 1:  # (deterministic: n_seeds was passed in vain)
+            instances = len(scenario.instances or ())
             raise ScenarioError(
                 f"{type(self).__name__}(n_seeds={self.n_seeds}) races on seeds, but the "
                 "scenario is deterministic (one seed stands for all); got deterministic=True, "
-                "no instances and no min_budget/max_budget. Pass Scenario(deterministic=False) "
-                "for a noisy target, or set Scenario.min_budget and Scenario.max_budget."
+                f"{instances or 'no'} instance{'' if instances == 1 else 's'} and no "
+                "min_budget/max_budget. Pass Scenario(deterministic=False) for a noisy target, "
+                "or set Scenario.min_budget and Scenario.max_budget."
             )
         if n_keys < 2:
             raise ScenarioError(
@@ -341,6 +353,7 @@ class _HalvingSettings:
             ScenarioError: The scenario has neither ``min_budget``/``max_budget`` nor more than
                 one key to race on, or a setting does not fit it.
         """
+        schedules = self._schedules(scenario)  # (its errors first)
         if scenario.deterministic and self.n_seeds > 1:
             logger.warning(
                 "%s(n_seeds=%d): a deterministic scenario runs a configuration on one seed per "
@@ -350,7 +363,7 @@ class _HalvingSettings:
                 self.n_seeds,
                 self.n_seeds,
             )
-        return Halving(self, self._schedules(scenario), scenario, selector, history)
+        return Halving(self, schedules, scenario, selector, history)
 
 
 #: Hints for SMAC3's keywords of the multi-fidelity settings, which smacx takes elsewhere.

@@ -229,6 +229,8 @@ def test_instance_features() -> None:
     # fit with NaN features (an audit's finding)
     huge = Encoder(cs, instance_features={"i1": [1e308, -1e308], "i2": [-1e308, 1e308]})
     np.testing.assert_array_equal(huge.instance_feature_matrix(), [[1.0, 0.0], [0.0, 1.0]])
+    tiny = Encoder(cs, instance_features={"i1": [0.0, 1e-320], "i2": [5e-324, 1e-320]})
+    np.testing.assert_array_equal(tiny.instance_feature_matrix(), [[0.0, 0.0], [1.0, 0.0]])
     with pytest.raises(ScenarioError, match="same length"):
         Encoder(cs, instance_features={"i1": [1.0], "i2": [1.0, 2.0]})
     with pytest.raises(ScenarioError, match="expected a mapping of instance name to feature"):

@@ -332,6 +332,10 @@ def test_a_trial_told_twice_keeps_its_first_result_and_says_so(
     # ... but its result is dropped, which the caller of tell() hears of (it was at INFO)
     assert "has a result already (RETIRED" in caplog.text
     assert "given up after pending_config_timeout); the result told now is dropped" in caplog.text
+    caplog.clear()  # once per object (warm-start results told again at every resume)
+    with caplog.at_level("WARNING", logger="smacx"):
+        retiring.tell(late, TrialValue(cost=1.0))
+    assert "has a result already" not in caplog.text
 
 
 def broken_target(config: Configuration) -> float:
@@ -641,40 +645,57 @@ def test_processes_sharing_a_run_at_once_count_their_common_time_once(
     assert facade_module._union_length([(5, 3), (0, 1)]) == 1.0  # the clock stepped back
 
 
-def test_a_session_that_joined_during_anothers_trial_reads_it_again(
+def test_a_session_that_joined_during_anothers_trial_counts_its_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Session b starts 4 s into a's first 5 s trial, when a's record still ends at 0; read
-    again (as the run nears walltime_limit), a's record after its trial counts 0-4 too, and
-    b's earlier calls and a's CPU are not counted twice (a late worker ran a trial past
-    walltime_limit=8, from 9 s to 14 s: a shared-run audit's finding)."""
+    """Session b starts 4 s into a's first 5 s trial, when a's record still ends at 0: a's
+    record says it is in a call, and its process lives, so its time runs on to b's start. Read
+    again (near walltime_limit), and after both calls, nothing is counted twice. (A late worker
+    ran a trial past walltime_limit=8, from 9 s to 14 s: a shared-run audit's finding; one
+    that joined after the limit, during another's trial, ran one too: a review's.) A record
+    left open by a dead process on this host runs on no more, nor one on another host written
+    a lease ago."""
+    from smacx.storage import owner_id
+    from tests.test_storage import dead_owner
+
     clock, cpu = [0.0], [0.0]
     fake_time = SimpleNamespace(time=lambda: clock[0], process_time=time.process_time)
     monkeypatch.setattr(facade_module, "time", fake_time)
     storage = MemoryStorage()
-    for session in ("a", "b"):
+    me, far = owner_id(), "far+m1:4242:0.000:x"
+    names = [f"{me}#a", f"{me}#b", f"{dead_owner()}#c", f"{far}#d", f"{me}#e"]
+    for session in names:
         storage.append_meta(facade_module._SESSIONS, json.dumps(session))
-    a = facade_module._Spent(storage, "a", cpu_clock=lambda: cpu[0])
-    b = facade_module._Spent(storage, "b", cpu_clock=lambda: 0.0)
+    a = facade_module._Spent(storage, names[0], cpu_clock=lambda: cpu[0])
+    b, c, d, e = (facade_module._Spent(storage, n, cpu_clock=lambda: 0.0) for n in names[1:])
     a.start()  # a's first trial runs 0-5 s, and its record ends at 0
     clock[0] = 4.0
     b.start()
-    assert b.wall() == 0.0
+    assert b.wall() == 4.0
     clock[0], cpu[0] = 5.0, 5.0
     a.note()  # a's trial ended
     clock[0] = 9.0
-    assert b.wall() == 5.0  # (b's own 4-9 s)
+    assert b.wall() == 9.0
     b.reread()
     assert b.wall() == 9.0 and b.cpu() == 5.0
     clock[0] = 9.5
-    a.note(final=True)
-    b.reread()  # (at most once a second)
-    assert b.wall() == 9.5 and b.cpu() == 5.0
+    a.stop()
+    clock[0] = 10.0
     b.stop()
     clock[0] = 20.0
     b.start()
-    b.reread()
-    assert b.wall() == 9.5  # b's 4-9.5 and a's 0-9.5, once each
+    assert b.wall() == 10.0  # a's 0-9.5 and b's 4-10, once each
+    b.stop()
+    # dead on this host, or silent on another for a lease: their calls end at their records
+    clock[0] = 100.0
+    c.start()
+    d.start()
+    clock[0] = 104.0
+    e.start()
+    assert e.wall() == 10.0 + 4.0  # (d's 100-104 counts, c's does not)
+    clock[0] = 104.0 + facade_module.LEASE_SECONDS + 1
+    e.reread()  # (d silent for a lease: its call ended at its record)
+    assert e.wall() == 10.0 + facade_module.LEASE_SECONDS + 1
 
 
 def test_validate_averages_over_seeds(space: ConfigurationSpace) -> None:

@@ -147,14 +147,18 @@ def test_predict_marginalized_averages_trees_over_instances() -> None:
 
 
 @pytest.mark.parametrize("backend", ["numpy", "sklearn"])
-def test_marginalizing_over_many_instances_walks_each_tree_once(backend: Backend) -> None:
+def test_marginalizing_over_many_instances_walks_each_tree_once(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Above _WALK_INSTANCES instances, each configuration descends a tree once, into both
     children of a split on an instance feature, and the leaves count by the share of the
     instances that reach them: the same mean and variance as averaging one path per
     instance (a second per proposal with 200 instances), also after a new fit and for other
     features (the shares are kept per forest and features)."""
+    from smacx.models import random_forest
     from smacx.models.random_forest import _WALK_INSTANCES
 
+    monkeypatch.setattr(random_forest, "_SHARE_CHUNK", 7)  # (instances in several chunks)
     rng = np.random.default_rng(3)
     for m, trees in ((60, 10), (_WALK_INSTANCES + 1, 4)):
         F = rng.normal(size=(m, 3))
@@ -178,6 +182,8 @@ def test_marginalizing_over_many_instances_walks_each_tree_once(backend: Backend
                 got = model.predict_marginalized(Xq, G)
                 np.testing.assert_allclose(got[0], expected[0], rtol=0, atol=1e-12)
                 np.testing.assert_allclose(got[1], expected[1], rtol=0, atol=1e-12)
+        empty = model.predict_marginalized(np.empty((0, 2)), F)  # (a review's finding)
+        assert empty[0].shape == empty[1].shape == (0,)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "sklearn"])

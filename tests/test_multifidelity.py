@@ -120,6 +120,9 @@ def test_powers_of_eta_beyond_a_floats_range_are_counted_exactly() -> None:
     assert brackets[0].s == 30 and brackets[0].n_configs[:2] == (10**300, 10**290)
     assert brackets[0].budgets[0] == 1e-300 and brackets[0].budgets[-1] == 1.0
     assert hyperband_brackets(1e-30, 1.0, 1e30)[0].n_configs == (int(1e30), 1)  # (the float)
+    # budgets beyond a float's powers too (a review's finding)
+    wide = hyperband_brackets(1e-300, 1e300, 1e30)[0]
+    assert wide.budgets[0] == 1e-300 and wide.budgets[-1] == 1e300 and len(wide.budgets) == 21
 
 
 @pytest.mark.parametrize(

@@ -318,10 +318,13 @@ def test_a_write_lock_held_too_long_is_a_storage_error(
     other.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(StorageError, match=r"locked.*timeout=0.2 s"):
-            storage.add_config('{"x": 2}', "")
-        # a result in hand waits RESULT_PATIENCE (here 0.5 s) before it gives up
+            storage.set_meta("note", "1")
+        # a result in hand waits RESULT_PATIENCE (here 0.5 s) before it gives up, and so
+        # does a configuration, which a result told from elsewhere stores first
         with pytest.raises(StorageError, match=r"locked.*timeout=0.5 s"):
             storage.finish_trial(done(TrialKey(cid, None, 1, None)))
+        with pytest.raises(StorageError, match=r"locked.*timeout=0.5 s"):
+            storage.add_config('{"x": 2}', "")
     finally:
         other.execute("ROLLBACK")
         other.close()

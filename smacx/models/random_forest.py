@@ -269,6 +269,9 @@ def _leaves(forest: _Forest, X: np.ndarray) -> np.ndarray:
 #: 5 to 100 times faster with 40 to 200 instances, and slower below about 12.
 _WALK_INSTANCES = 12
 
+#: Instances :func:`_instance_shares` follows down the trees at once.
+_SHARE_CHUNK = 512
+
 
 def _instance_shares(forest: _Forest, F: np.ndarray, d: int) -> np.ndarray:
     """`(M,)` share of the instances (rows of ``F`` `(m, f)`, the inputs' columns ``d`` on)
@@ -278,26 +281,30 @@ def _instance_shares(forest: _Forest, F: np.ndarray, d: int) -> np.ndarray:
     Computed level by level from the roots, for all trees at once.
     """
     m = F.shape[0]
-    member = np.zeros((forest.feature.size, m), dtype=bool)
-    member[forest.roots] = True
-    frontier = forest.roots
-    for _ in range(forest.depth):
-        inner = frontier[~forest.is_leaf[frontier]]
-        if inner.size == 0:
-            break
-        feature = forest.feature[inner]
-        on_instances = feature >= d
-        goes_right = np.zeros((inner.size, m), dtype=bool)
-        if on_instances.any():
-            rows = np.flatnonzero(on_instances)
-            values = F[:, feature[rows] - d].T  # (k, m)
-            goes_right[rows] = values > forest.threshold[inner[rows]][:, None]
-        reach = member[inner]
-        left, right = forest.left[inner], forest.right[inner]
-        member[left] = reach & ~(goes_right & on_instances[:, None])
-        member[right] = reach & (goes_right | ~on_instances[:, None])
-        frontier = np.concatenate([left, right])
-    out: np.ndarray = member.sum(axis=1) / m
+    counts = np.zeros(forest.feature.size)
+    for lo in range(0, m, _SHARE_CHUNK):  # (nodes by instances in one piece: 42 MB for 3,000)
+        chunk = F[lo : lo + _SHARE_CHUNK]
+        member = np.zeros((forest.feature.size, chunk.shape[0]), dtype=bool)
+        member[forest.roots] = True
+        frontier = forest.roots
+        for _ in range(forest.depth):
+            inner = frontier[~forest.is_leaf[frontier]]
+            if inner.size == 0:
+                break
+            feature = forest.feature[inner]
+            on_instances = feature >= d
+            goes_right = np.zeros((inner.size, chunk.shape[0]), dtype=bool)
+            if on_instances.any():
+                rows = np.flatnonzero(on_instances)
+                values = chunk[:, feature[rows] - d].T  # (k, instances of the chunk)
+                goes_right[rows] = values > forest.threshold[inner[rows]][:, None]
+            reach = member[inner]
+            left, right = forest.left[inner], forest.right[inner]
+            member[left] = reach & ~(goes_right & on_instances[:, None])
+            member[right] = reach & (goes_right | ~on_instances[:, None])
+            frontier = np.concatenate([left, right])
+        counts += member.sum(axis=1)
+    out: np.ndarray = counts / m
     return out
 
 
@@ -608,7 +615,7 @@ class RandomForest:
         n, m = X_config.shape[0], F.shape[0]
         if m == 0:
             raise ScenarioError("instance_features: expected at least one instance, got none")
-        if m > _WALK_INSTANCES:
+        if m > _WALK_INSTANCES and n:
             forest, _ = self._check(np.zeros((0, self._n_features)))
             cached = self._shares
             if cached is None or cached[0] is not forest or not np.array_equal(cached[1], F):

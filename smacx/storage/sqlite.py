@@ -246,9 +246,13 @@ class SQLiteStorage:
         while True:
             try:
                 cur = self._conn.cursor()
+            except sqlite3.Error as err:
+                raise self._error(err) from err
+            try:
                 cur.execute("BEGIN IMMEDIATE")
                 break
             except sqlite3.Error as err:
+                cur.close()
                 locked = "locked" in str(err) or "busy" in str(err)
                 if not locked or time.monotonic() >= deadline:
                     raise self._error(err, patience) from err
@@ -352,7 +356,9 @@ class SQLiteStorage:
             return True
 
     def add_config(self, config_json: str, origin: str) -> int:
-        with self._lock, self._transaction() as cur:
+        # (as patient as a result: storing a result of a configuration told from elsewhere
+        # stores the configuration first)
+        with self._lock, self._transaction(patience=max(RESULT_PATIENCE, self._timeout)) as cur:
             cur.execute(
                 "INSERT OR IGNORE INTO configs (config, origin, created) VALUES (?, ?, ?)",
                 (config_json, origin, time.time()),
