@@ -86,6 +86,14 @@ def names(known: Iterable[str], what: str = "name") -> Callable[[str], list[str]
     return parse
 
 
+def add_methods_option(parser: argparse.ArgumentParser, methods: Iterable[str]) -> None:
+    """``--methods``: a comma-separated list of some of ``methods``, all of them by default."""
+    known = tuple(methods)
+    parser.add_argument(
+        "--methods", type=names(known, "method"), default=",".join(known), help=", ".join(known)
+    )
+
+
 def queue_ahead(text: str) -> str:
     """``auto`` or an integer >= 0 (``DaskParallelRunner(queue_ahead=...)``), as text."""
     if text == "auto":

@@ -6,9 +6,9 @@ Example::
 
 The task stands for a solver tuned across instances: ``--instances`` instances, each with 4
 features (SMAC3 2.4's facade fails with more: it reduces them to 4 by PCA for training but not
-for prediction, its issue #1323), and a cost per (configuration, instance) whose best configuration moves with the
-features, so no configuration is best everywhere; the cost to minimize is the mean over all
-instances. Methods, each on the same instances and seeds:
+for prediction, its issue #1323), and a cost per (configuration, instance) whose best
+configuration moves with the features, so no configuration is best everywhere; the cost to
+minimize is the mean over all instances. Methods, each on the same instances and seeds:
 
 * ``smacx``: smacx's default preset, racing on the instances, with the instance features;
 * ``smacx-nofeatures``: the same without the features;
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _args import names, positive_int
+from _args import add_methods_option, positive_int
 from ConfigSpace import ConfigurationSpace, Float
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,7 +61,9 @@ def make_space(seed: int) -> ConfigurationSpace:
 def features(n_instances: int) -> dict[str, list[float]]:
     """Each instance's features: 4 numbers, the same for every seed and method."""
     rng = np.random.default_rng(12345)
-    return {f"inst{k:04d}": rng.normal(size=N_FEATURES).round(6).tolist() for k in range(n_instances)}
+    return {
+        f"inst{k:04d}": rng.normal(size=N_FEATURES).round(6).tolist() for k in range(n_instances)
+    }
 
 
 def cost(config: Mapping[str, Any], f: list[float]) -> float:
@@ -133,6 +135,7 @@ def run_smac3(seed: int, n_trials: int, target: Target) -> dict[str, float]:
             seed=seed,
             output_directory=Path(tmp) / "smac3",
         )
+
         def train(config: Any, instance: str, seed: int = 0) -> float:  # (SMAC3 reads __code__)
             return target(config, instance, seed)
 
@@ -229,12 +232,7 @@ def plot(table: Mapping[str, Mapping[str, Any]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--methods",
-        type=names(METHODS, "method"),
-        default=",".join(METHODS),
-        help=", ".join(METHODS),
-    )
+    add_methods_option(parser, METHODS)
     parser.add_argument("--instances", type=positive_int, default=200)
     parser.add_argument("--trials", type=positive_int, default=300)
     parser.add_argument("--seeds", type=positive_int, default=3)

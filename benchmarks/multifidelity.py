@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _args import names, nonnegative_float, positive_float, positive_int
+from _args import add_methods_option, nonnegative_float, positive_float, positive_int
 from ConfigSpace import ConfigurationSpace, Float, Integer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -257,12 +257,7 @@ def summarize(runs: list[dict[str, Any]], target: float) -> dict[str, dict[str, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--methods",
-        type=names(METHODS, "method"),
-        default=",".join(METHODS),
-        help=", ".join(METHODS),
-    )
+    add_methods_option(parser, METHODS)
     parser.add_argument("--seeds", type=positive_int, default=3)
     parser.add_argument("--walltime", type=positive_float, default=40.0, help="seconds per run")
     parser.add_argument(
