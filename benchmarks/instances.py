@@ -245,6 +245,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child(args.child, args.seed, args.trials, args.instances)
         return
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("--plot needs matplotlib: pip install -e '.[bench]' (or matplotlib)")
     methods = list(args.methods)
     if "smac3-ac" in methods and not args.smac3_python.exists():
         print(f"skipping smac3-ac: no {args.smac3_python}", file=sys.stderr)

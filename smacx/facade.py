@@ -907,9 +907,10 @@ class SMAC:
     def tell(self, info: TrialInfo, value: TrialValue) -> None:
         """Record the result of a trial; it is in storage when this returns.
 
-        A result for a trial that already has one (e.g. a retired trial that came back late)
-        is dropped, with a warning when this object was told it before (Optuna raises then;
-        the first result stands). A SUCCESS with a NaN or infinite cost is recorded as
+        A result for a trial that already has one is dropped and the first result stands,
+        with a warning: each time when this object was told it before (Optuna raises then);
+        for a retired trial that came back late, or one another process finished, the first
+        time, then at INFO. A SUCCESS with a NaN or infinite cost is recorded as
         CRASHED, as the runners record it; another status with a NaN or -inf cost at
         ``crash_cost``. Trials that were not asked (results from elsewhere, a warm start) are
         stored and train the model. They count towards the incumbent when the intensifier
@@ -1797,8 +1798,8 @@ class SMAC:
         host, _, rest = owner.partition(":")
         _warn(
             f"optimize(): every one of the n_trials={self.scenario.n_trials} trials has "
-            f"started, and {len(elsewhere)} still run(s) in other processes (config "
-            f"{key.config_id}, seed {key.seed}, on host {host.split('+')[0]}, pid "
+            f"started, and {len(elsewhere)} still run(s) in other processes (the first to be "
+            f"free: config {key.config_id}, seed {key.seed}, on host {host.split('+')[0]}, pid "
             f"{rest.partition(':')[0] or '?'}), so this call runs none. The run is complete "
             f"when they finish; if such a process is gone, {takeover}."
         )

@@ -211,6 +211,16 @@ def _divided(budget: float, power: Fraction) -> float:
         return float(Fraction(budget) / power)
 
 
+def _count(n: float) -> str:
+    """A number of configurations or trials for a message: exact up to a million, else in
+    four digits (or a power of ten beyond a float's range)."""
+    if n < 10**6:
+        return f"{n:.0f}"
+    if n < 10**300:
+        return f"{n:.4g}"
+    return f"about 10**{len(str(int(n))) - 1}"
+
+
 def key_brackets(n_keys: int, eta: float, min_keys: int = 1) -> tuple[BracketSchedule, ...]:
     """The Hyperband brackets of a race on keys (instance-seed pairs) instead of budgets.
 
@@ -950,17 +960,22 @@ class Halving:
             else f"max_budget={self.budgets[-1]:g}"
         )
         unit = " keys" if self.races_keys else ""
-        stages = ", ".join(f"{n} at {b:.3g}{unit}" for n, b in zip(first.n_configs, levels))
+        shown = [f"{_count(n)} at {b:.3g}{unit}" for n, b in zip(first.n_configs, levels)]
+        if len(shown) > 6:  # (budgets from 1e-300 to 1 with eta=1e10: 31 stages)
+            shown[3:-2] = ["..."]
+        stages = ", ".join(shown)
+        if not self.races_keys and self._n_keys > 1:
+            stages += f"; each configuration on {self._n_keys} instance-seed pairs"
         fix = (
             "raise eta or min_keys"
             if self.races_keys
             else "raise eta, or bring min_budget closer to max_budget"
         )
         return (
-            f"{self._label}: n_trials={n_trials} is less than the {trials:.0f} trials of the "
-            f"first bracket (configurations per stage: {stages}), so a run on one worker "
+            f"{self._label}: n_trials={n_trials} is less than the {_count(trials)} trials of "
+            f"the first bracket (configurations per stage: {stages}), so a run on one worker "
             f"ends before any configuration reaches {top}, and its incumbent is one at a "
-            f"lower fidelity. Raise n_trials to at least {trials:.0f}, or {fix}."
+            f"lower fidelity. Raise n_trials to at least {_count(trials)}, or {fix}."
         )
 
     def no_room_to_halve(self) -> str | None:

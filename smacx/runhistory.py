@@ -17,7 +17,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
@@ -819,17 +819,25 @@ class RunHistory:
         for key, value in self._finished.items():
             yield self.trial_info(key), value
 
-    def __contains__(self, item: object) -> bool:
+    def _as_key(self, item: object) -> object:
+        """``item``, or the key of a :class:`TrialInfo` (whose configuration may be unknown:
+        then a key of no trial)."""
         if isinstance(item, TrialInfo):
-            item = TrialKey(
+            return TrialKey(
                 self.get_config_id(item.config) or -1, item.instance, item.seed, item.budget
             )
+        return item
+
+    def __contains__(self, item: object) -> bool:
+        item = self._as_key(item)
         return item in self._finished or item in self._running
 
-    def __getitem__(self, key: TrialKey) -> TrialValue:
-        if key in self._finished:
-            return self._finished[key]
-        return self._running[key].value
+    def __getitem__(self, key: TrialKey | TrialInfo) -> TrialValue:
+        """The value of a trial, by its key or its :class:`TrialInfo`."""
+        found = cast("TrialKey", self._as_key(key))
+        if found in self._finished:
+            return self._finished[found]
+        return self._running[found].value
 
     def __len__(self) -> int:
         return len(self._finished) + len(self._running)
@@ -847,8 +855,11 @@ class RunHistory:
         """Every trial's value, finished ones first."""
         return [value for _, value in self.items()]
 
-    def get(self, key: TrialKey, default: TrialValue | None = None) -> TrialValue | None:
-        """The value of trial ``key``, or ``default`` when there is no such trial."""
+    def get(
+        self, key: TrialKey | TrialInfo, default: TrialValue | None = None
+    ) -> TrialValue | None:
+        """The value of a trial (by its key or its :class:`TrialInfo`), or ``default`` when
+        there is no such trial."""
         try:
             return self[key]
         except KeyError:

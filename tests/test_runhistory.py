@@ -452,5 +452,8 @@ def test_a_run_history_iterates_as_a_mapping_of_keys_to_values(space: Configurat
     assert rh.get(keys[1]) is rh[keys[1]]
     missing = TrialKey(99, None, 0, None)
     assert rh.get(missing) is None and missing not in rh
+    # a TrialInfo, which `in` takes, is taken by [] and get() too (a manual audit's finding)
+    assert rh[running] is rh[listed[2]] and rh.get(running) is rh[listed[2]]
+    assert rh.get(TrialInfo(configs[0], seed=5)) is None
     with pytest.raises(KeyError):
         rh[missing]

@@ -321,9 +321,10 @@ def test_a_write_lock_held_too_long_is_a_storage_error(
             storage.set_meta("note", "1")
         # a result in hand waits RESULT_PATIENCE (here 0.5 s) before it gives up, and so
         # does a configuration, which a result told from elsewhere stores first
-        with pytest.raises(StorageError, match=r"locked.*timeout=0.5 s"):
+        patient = r"locked for longer than 0.5 s \(the wait for a trial's result; timeout=0.2 s\)"
+        with pytest.raises(StorageError, match=patient):
             storage.finish_trial(done(TrialKey(cid, None, 1, None)))
-        with pytest.raises(StorageError, match=r"locked.*timeout=0.5 s"):
+        with pytest.raises(StorageError, match=patient):
             storage.add_config('{"x": 2}', "")
     finally:
         other.execute("ROLLBACK")

@@ -292,7 +292,12 @@ class SQLiteStorage:
 
     def _error(self, err: sqlite3.Error, patience: float | None = None) -> StorageError:
         if "locked" in str(err) or "busy" in str(err):
-            hint = held_locked("it", max(self._timeout, patience or 0.0))
+            hint = held_locked("it", self._timeout)
+            if patience is not None and patience > self._timeout:
+                hint = hint.replace(
+                    f"timeout={self._timeout:g} s",
+                    f"{patience:g} s (the wait for a trial's result; timeout={self._timeout:g} s)",
+                )
         else:
             hint = "Check that its disk has space and the file is writable."
         return StorageError(
