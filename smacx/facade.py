@@ -1695,12 +1695,7 @@ class SMAC:
     def _other_live_sessions(self) -> bool:
         """Whether another SMAC object has the run open, alive on this host (sessions on
         other hosts cannot be checked)."""
-        storage = self.runhistory.storage
-        opened, closed = (
-            set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
-        )
-        others = {session.split("#")[0] for session in opened - closed - {self._session}}
-        return any(is_local(o) and owner_is_alive(o) for o in others)
+        return bool(_live_local_sessions(self.runhistory.storage, but=self._session))
 
     def _warn_if_time_spent(self) -> None:
         """Say so when a continued run's earlier ``optimize()`` calls spent its
@@ -2610,18 +2605,23 @@ def _live_owners_of(storage: Storage) -> list[str]:
     RUNNING trials, alive and within their lease, and those on this host, this one included,
     that opened the run, never closed it and still live (they may be between trials)."""
     records = storage.read_trials(0)
-    opened, closed = (
-        set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
-    )
     me, now = owner_id(), getattr(storage, "now", time.time)()
     running = {
         r.owner
         for r in records
         if r.value.status is StatusType.RUNNING and r.owner != me and not abandoned(r, now)
     }
-    sessions = {session.split("#")[0] for session in opened - closed}
-    idle = {o for o in sessions if o == me or (is_local(o) and owner_is_alive(o))}
-    return sorted(running | idle)
+    return sorted(running | _live_local_sessions(storage))
+
+
+def _live_local_sessions(storage: Storage, but: str | None = None) -> set[str]:
+    """Owner ids of the processes on this host, this one included, whose sessions opened the
+    run in ``storage``, never closed it and still live (``but``: a session left out)."""
+    opened, closed = (
+        set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
+    )
+    owners = {session.split("#")[0] for session in opened - closed - {but}}
+    return {o for o in owners if is_local(o) and owner_is_alive(o)}
 
 
 def _locked(err: BaseException) -> bool:

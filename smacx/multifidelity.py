@@ -211,6 +211,16 @@ def _divided(budget: float, power: Fraction) -> float:
         return float(Fraction(budget) / power)
 
 
+def _key_trials(schedule: BracketSchedule) -> float:
+    """Trials of one bracket of a race on keys: each stage runs its configurations on the
+    keys beyond the stage before's."""
+    levels = schedule.budgets
+    return sum(
+        n * (b - (levels[i - 1] if i else 0))
+        for i, (n, b) in enumerate(zip(schedule.n_configs, levels))
+    )
+
+
 def _count(n: float) -> str:
     """A number of configurations or trials for a message: exact up to a million, else in
     four digits (or a power of ten beyond a float's range)."""
@@ -605,13 +615,7 @@ class Halving:
         # the first stage's least budget: min_keys when racing keys, else min_budget
         self._lowest = float(settings.min_keys if self.races_keys else scenario.min_budget or 1)
         if self.races_keys:  # new trials per stage: the keys beyond the stage before's
-            self.iteration_budget = float(
-                sum(
-                    n * (b - (br.budgets[i - 1] if i else 0))
-                    for br in brackets
-                    for i, (n, b) in enumerate(zip(br.n_configs, br.budgets))
-                )
-            )
+            self.iteration_budget = float(sum(_key_trials(br) for br in brackets))
         else:
             self.iteration_budget = float(
                 sum((br.exact_budget(len(self.keys)) for br in brackets), Fraction())
@@ -945,13 +949,7 @@ class Halving:
             return None
         first = self.brackets[0]
         levels = first.budgets
-        if self.races_keys:  # new trials per stage: its keys beyond the stage before's
-            trials = sum(
-                n * (b - (levels[i - 1] if i else 0))
-                for i, (n, b) in enumerate(zip(first.n_configs, levels))
-            )
-        else:
-            trials = sum(first.n_configs) * self._n_keys
+        trials = _key_trials(first) if self.races_keys else sum(first.n_configs) * self._n_keys
         if n_trials >= trials:
             return None
         top = (
