@@ -7,11 +7,12 @@ budget. :class:`TrialInfo` says what to run, :class:`TrialValue` what came back,
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import EnumMeta, IntEnum
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,38 @@ from smacx.errors import keyword_hints
 __all__ = ["StatusType", "TrialInfo", "TrialKey", "TrialValue"]
 
 
-class StatusType(IntEnum):
+#: What SMAC 1.x's statuses are called here, or why there is no counterpart.
+_OLD_STATUSES = {
+    "MEMOUT": "use StatusType.MEMORYOUT",
+    "CAPPED": "smacx does not cap trials; a trial stopped at its time limit is TIMEOUT",
+    "ABORT": "to end the run, return False from a callback's on_tell_end (see "
+    "smacx.FunctionCallback), or stop calling ask()",
+    "STOP": "to end the run, return False from a callback's on_tell_end (see "
+    "smacx.FunctionCallback), or stop calling ask()",
+    "DONTKNOW": "record a trial that failed as CRASHED",
+}
+
+
+class _StatusTypeMeta(EnumMeta):
+    """Answers an unknown status name with the one meant (SMAC 1.x's names, misspellings)."""
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        members = list(cls.__members__)
+        if name in _OLD_STATUSES:
+            hint = f" (a SMAC 1.x name): {_OLD_STATUSES[name]}"
+        else:
+            close = difflib.get_close_matches(name.upper(), members, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+        raise AttributeError(
+            f"StatusType has no member {name!r}{hint} (members: {', '.join(members)})",
+            name=name,
+            obj=cls,
+        )
+
+
+class StatusType(IntEnum, metaclass=_StatusTypeMeta):
     """How a trial ended (or that it has not ended yet).
 
     The numeric values are stored in the run-history database; never renumber them.

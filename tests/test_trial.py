@@ -23,6 +23,25 @@ def test_status_numbers_are_stable() -> None:
     assert [s.value for s in StatusType] == [0, 1, 2, 3, 4, 5]
 
 
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("MEMOUT", "a SMAC 1.x name): use StatusType.MEMORYOUT"),
+        ("STOP", "return False from a callback's on_tell_end"),
+        ("CAPPED", "is TIMEOUT"),
+        ("SUCESS", "did you mean SUCCESS?"),
+        ("crashed", "did you mean CRASHED?"),
+    ],
+)
+def test_an_unknown_status_names_the_one_meant(name: str, says: str) -> None:
+    with pytest.raises(AttributeError, match="StatusType has no member") as err:
+        getattr(StatusType, name)
+    assert says in str(err.value)
+    assert "MEMORYOUT, RETIRED" in str(err.value)
+    assert not hasattr(StatusType, "_no_such_thing")
+    assert StatusType.MEMORYOUT is StatusType["MEMORYOUT"] is StatusType(4)
+
+
 def test_trial_keys_order_and_hash() -> None:
     a, b = TrialKey(1, None, 0, None), TrialKey(2, None, 0, None)
     assert a < b
