@@ -134,10 +134,10 @@ class CommandTarget:
             removed when the trial ends.
         env: Extra environment variables for the command (exported on a host, too).
         remote_timeout: Seconds after which a command on a host is stopped there, with its
-            programs (by GNU ``timeout``, if the host has it). ssh does not stop a command
-            whose connection went away, so a trial stopped here for its time limit would go on
-            running on its host, beside the next trial. :func:`load_workload` sets the knob
-            file's ``timeout``.
+            programs (by GNU ``timeout``, if the host has it), even while its connection
+            hangs. (A command whose connection went away, the trial stopped or its run
+            killed, is stopped there anyway: it watches its input, which this
+            process holds open.) :func:`load_workload` sets the knob file's ``timeout``.
         memory_limit: Megabytes of memory the command's processes (the shell, the programs
             it starts and theirs) may hold together, resident in RAM. They are measured
             every ``MEMORY_POLL_SECONDS`` (less often on a machine with so many processes
@@ -341,6 +341,7 @@ class CommandTarget:
                             cwd=self.workdir if host is None else None,
                             env={**os.environ, **self.env} if self.env else None,
                             memory_limit=self.memory_limit,
+                            keep_alive=host is not None,
                         )
                         stderr = done.stderr
                         if host is not None:
@@ -386,14 +387,27 @@ class CommandTarget:
         if self.env:  # (the launcher's own environment does not reach the host)
             exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
             remote = f"export {exports} && {remote}"
-        if self.remote_timeout is not None:
-            inner, limit = shlex.quote(remote), f"{self.remote_timeout:g}"
-            remote = (
-                f"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {limit} sh -c "
-                f"{inner}; else exec sh -c {inner}; fi"
-            )
-        # The mark on stderr tells a command that exits with 255 from ssh failing to connect.
-        remote = f"printf '%s\\n' {shlex.quote(_REACHED)} >&2; {remote}"
+        # ssh passes no signal on: a command whose connection went away (Ctrl-C here, a run
+        # killed, a network cut) would run on beside the host's next trial. The command runs
+        # in the background (under GNU timeout, if the host has it, in a process group of
+        # its own: 0 s is no limit), and a watcher reads the connection's input, which this
+        # end holds open while the trial runs. When that input ends after the first line
+        # (_ALIVE), the connection is gone: the command is stopped, with what it started.
+        # A launcher that gives the host no input (ssh -n) ends it at once: nothing is read,
+        # nothing stopped.
+        limit = "0" if self.remote_timeout is None else f"{self.remote_timeout:g}"
+        inner = shlex.quote(remote)
+        remote = (
+            # The mark on stderr tells a command that exits with 255 from ssh failing to connect.
+            f"printf '%s\\n' {shlex.quote(_REACHED)} >&2; exec 3<&0; "
+            f"if command -v timeout >/dev/null 2>&1; then timeout -k 5 {limit} sh -c {inner} "
+            f"</dev/null 3<&- & pid=$!; stop=; else sh -c {inner} </dev/null 3<&- & pid=$!; "
+            # (timeout passes the signal on to its group; a shell's children are its own)
+            'stop="pkill -TERM -P $pid"; fi; '
+            f'{{ read -r line && [ "$line" = {_ALIVE} ] && {{ while read -r line; do :; done; '
+            "$stop; kill -TERM $pid; }; } <&3 >/dev/null 2>&1 & watcher=$!; "
+            "exec 3<&-; wait $pid; status=$?; kill $watcher 2>/dev/null; exit $status"
+        )
         launcher = self.launcher.format_map({"host": shlex.quote(host)})
         return f"{launcher} {shlex.quote(remote)}"
 
@@ -651,10 +665,16 @@ MEMORY_POLL_SECONDS = 0.1
 
 
 def _run(
-    command: str, cwd: str | None, env: Mapping[str, str] | None, memory_limit: float | None
+    command: str,
+    cwd: str | None,
+    env: Mapping[str, str] | None,
+    memory_limit: float | None,
+    keep_alive: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``command`` in the shell, its output captured, as ``subprocess.run`` does; with
-    ``memory_limit`` (MB), measure its processes' memory while it runs.
+    ``memory_limit`` (MB), measure its processes' memory while it runs. With ``keep_alive``,
+    its input is a pipe that carries the line ``_ALIVE`` and stays open until it has ended
+    (closed by the system if this process dies): what a command on a host watches for.
 
     In a trial that runs in the run's own process (no time or memory limit of the
     scenario's), the command's processes carry a token of their own and the watchdog ends
@@ -665,8 +685,6 @@ def _run(
         MemoryError: Its processes held more than ``memory_limit`` MB together: they have
             been killed (the message ends with what the command printed last).
     """
-    import psutil
-
     from smacx.runners import watchdog
 
     guarded = "SMACX_TRIAL" not in os.environ and watchdog.start()
@@ -678,17 +696,39 @@ def _run(
     # What the command's processes carry in their environment (a trial under limits passes
     # its own on): the mark of those that may be killed for holding its output.
     mark = token if token is not None else os.environ.get("SMACX_TRIAL")
-    with subprocess.Popen(
-        command,
-        shell=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-    ) as proc:
+    alive = os.pipe() if keep_alive else None
+    try:
+        try:
+            proc = subprocess.Popen(
+                command,
+                shell=True,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL if alive is None else alive[0],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+            )
+        finally:
+            if alive is not None:
+                os.close(alive[0])
+        if alive is not None:
+            with contextlib.suppress(OSError):  # (a launcher that has ended already)
+                os.write(alive[1], f"{_ALIVE}\n".encode())
+        return _watched(proc, command, memory_limit, mark)
+    finally:
+        if alive is not None:
+            os.close(alive[1])
+
+
+def _watched(
+    proc: subprocess.Popen[str], command: str, memory_limit: float | None, mark: str | None
+) -> subprocess.CompletedProcess[str]:
+    """:func:`_run`'s wait for ``proc``: on an interrupt, its processes are killed."""
+    import psutil
+
+    with proc:
         root = None
         with contextlib.suppress(psutil.NoSuchProcess):  # (not reaped yet: it cannot be)
             root = psutil.Process(proc.pid)
@@ -872,6 +912,10 @@ HOST_RETRY_SECONDS = 30.0
 
 #: Printed on stderr by a trial's command on a host before it runs (see CommandTarget._command).
 _REACHED = "smacx: the command reached its host"
+
+#: The first line a trial on a host sends it: the connection's input that ends after it tells
+#: that the connection went away (see CommandTarget._command).
+_ALIVE = "smacx-trial-alive"
 
 
 def _host_file(host: str, suffix: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import math
@@ -909,16 +910,37 @@ def ssh_server(tmp_path: Path) -> Iterator[str]:
     loop = asyncio.new_event_loop()
 
     async def run(process: Any) -> None:
-        shell = await asyncio.create_subprocess_shell(
+        # As sshd: the command in a session of its own (no signal of the client's reaches
+        # it), fed the connection's input, which ends when the connection goes away.
+        shell = subprocess.Popen(
             process.command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            shell=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
-        out, err = await shell.communicate()
+        assert shell.stdin is not None and shell.stdout is not None and shell.stderr is not None
+
+        async def feed() -> None:
+            with contextlib.suppress(Exception):
+                while data := await process.stdin.read(4096):
+                    shell.stdin.write(data.encode())
+                    shell.stdin.flush()
+            with contextlib.suppress(OSError):
+                shell.stdin.close()
+
+        feeding = asyncio.ensure_future(feed())
+        loop = asyncio.get_running_loop()
+        out, err = await asyncio.gather(
+            loop.run_in_executor(None, shell.stdout.read),
+            loop.run_in_executor(None, shell.stderr.read),
+        )
+        status = await loop.run_in_executor(None, shell.wait)
+        feeding.cancel()
         process.stdout.write(out.decode())
         process.stderr.write(err.decode())
-        process.exit(await shell.wait())
+        process.exit(status)
 
     async def start() -> Any:
         return await asyncssh.create_server(
@@ -1005,6 +1027,53 @@ def test_a_command_over_its_remote_timeout_is_stopped_on_its_host(
         target(space.get_default_configuration(), seed=0)
     assert time.monotonic() - started < 10
     assert_ends(int(pids.read_text().split()[0]), "its remote timeout")
+
+
+ON_A_HOST = """
+import sys
+from ConfigSpace import ConfigurationSpace
+from smacx.command import CommandTarget
+pids, launcher = sys.argv[1:]
+target = CommandTarget(f"sleep 60 & echo $! >> {pids}; wait; echo 1", hosts=("a@127.0.0.1",),
+                       launcher=launcher)
+target(ConfigurationSpace({"x": (0.0, 1.0)}).get_default_configuration(), seed=0)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_a_command_on_a_host_ends_with_the_trial_that_ran_it(
+    ssh_server: str, tmp_path: Path, signum: int
+) -> None:
+    """ssh passes no signal on: after Ctrl-C or a kill -9 of the run, a command on a host ran
+    on there beside the host's next trial (a left-out of an earlier stop). It watches its
+    connection, and ends with what it started when that goes away."""
+    pids = tmp_path / "pids"
+    script = tmp_path / "run.py"
+    script.write_text(ON_A_HOST)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.Popen([sys.executable, str(script), str(pids), ssh_server], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pids.exists() and pids.read_text().endswith("\n")):
+            assert time.monotonic() < deadline and run.poll() is None, "it did not start"
+            time.sleep(0.05)
+        run.send_signal(signum)
+        run.wait(timeout=30)
+        assert_ends(int(pids.read_text()), "the run that started it")
+    finally:
+        run.kill()
+        run.wait()
+
+
+def test_a_launcher_that_gives_the_host_no_input_still_runs_the_command(
+    ssh_server: str,
+) -> None:
+    """``ssh -n`` ends the command's input at once: that is no lost connection."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    target = CommandTarget(
+        "sleep 1; echo 7", hosts=("a@127.0.0.1",), launcher=ssh_server.replace("ssh ", "ssh -n ", 1)
+    )
+    assert target(space.get_default_configuration(), seed=0) == 7.0
 
 
 def test_knob_names_with_a_hyphen_and_optional_groups(tmp_path: Path) -> None:
