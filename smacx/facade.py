@@ -396,6 +396,7 @@ class SMAC:
         self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
         self._warned_twin = False  # (see _asked_twin)
         self._warned_late = False  # (a result told for a trial that has one: warned once)
+        self._waited_for_lease = False  # (said once: see _wait_for_a_silent_lease)
         # Held by ask(), tell(), close() and optimize()'s own asks and searches: callers of
         # ask and tell in several threads (their own executor's) take turns.
         self._lock = threading.RLock()
@@ -1452,6 +1453,7 @@ class SMAC:
                 "yourself with ask() and tell()."
             )
         data = self._checked_data(data_to_scatter, "optimize")
+        warned_elsewhere = False
         if self.runhistory.n_finished >= _trial_limit(self.scenario) and not self._told_here:
             # e.g. a script run again after its target changed, on the same default run_name
             message = (
@@ -1461,8 +1463,9 @@ class SMAC:
                 f"afresh with SMAC(..., overwrite=True) or another Scenario(name=...)."
             )
             _warn(message)
-        elif self._trials_done() and not self._told_here:
-            self._warn_of_trials_elsewhere()
+        elif self._trials_done() and not self._told_here and not self._silent_leases():
+            # (a silent lease is waited for, and its trial run: see _wait_for_a_silent_lease)
+            warned_elsewhere = self._warn_of_trials_elsewhere()
         if self._asked:
             _warn(
                 f"optimize(): {len(self._asked)} trial(s) handed out by ask() are not told "
@@ -1571,7 +1574,11 @@ class SMAC:
                 # other processes sharing the run have finished n_trials meanwhile; a retired
                 # trial (told) may still run in the runner: its close() stops it.
                 if not left and (not self.runner.is_running() or (done and not self._in_flight)):
-                    break
+                    pause = self._wait_for_a_silent_lease()
+                    if pause is None:
+                        break
+                    time.sleep(pause)  # (then the trial, if its lease ran out, is taken over)
+                    continue
                 if left and self.runner.is_running():
                     # Every worker is busy: search ahead for the results to come.
                     started = time.perf_counter()
@@ -1610,6 +1617,10 @@ class SMAC:
         if callback_error is not None:
             raise callback_error
         self._warn_if_nothing_worked()
+        if not (
+            warned_elsewhere or self._stop_reason or self._stop_requested or self._close_requested
+        ):
+            self._warn_of_trials_elsewhere(ending=True)
         return self.incumbent
 
     def _warn_if_target_changed(self, target_fn: TargetFunction | None) -> None:
@@ -1771,14 +1782,78 @@ class SMAC:
                 first = err if first is None else first
         return first
 
-    def _warn_of_trials_elsewhere(self) -> None:
-        """Say why an ``optimize()`` that starts no trial returns at once: every trial of
-        ``n_trials`` has started, and some run in other processes. One on another host that
-        was killed holds its trial until its lease ends; a process started before then found
-        the run incomplete and returned without a word."""
+    def _wait_for_a_silent_lease(self) -> float | None:
+        """Seconds to wait before this ``optimize()``, which has nothing left to start, looks
+        again for a trial to take over; None to return.
+
+        It waits while a trial of ``n_trials`` is held by a process on another host that has
+        not renewed its lease for two turns (it renews every fifth of the lease): most
+        likely a process that died, whose trial is taken over once the lease runs out. The
+        workers that outlived a killed one used to return, and leave the run short of
+        ``n_trials`` with nobody to take the trial over. A process whose lease was renewed
+        lately may be alive: that is said when the call returns (see
+        :meth:`_warn_of_trials_elsewhere`), and not waited for.
+        """
+        h = self.runhistory
+        if (
+            self._stop_reason is not None  # (a time budget or threshold: no more trials)
+            or self._stop_requested
+            or self._close_requested
+            or h.n_finished >= _trial_limit(self.scenario)
+        ):
+            return None
+        silent = self._silent_leases()
+        if not silent:
+            return None
+        now = h.now()
+        wait = max(0.0, min(silent) - now) + 0.1
+        assert self._spent is not None  # (set by optimize())
+        if self._spent.wall() + wait >= self.scenario.walltime_limit:
+            return None
+        if not self._waited_for_lease:
+            self._waited_for_lease = True
+            logger.warning(
+                "Waiting %.0f s for the lease of a trial whose process, on another host, has "
+                "not renewed it for %.0f s (it seems to have died): the trial is then run "
+                "here, to complete n_trials=%s.",
+                wait,
+                h.lease_seconds - (min(silent) - now),
+                self.scenario.n_trials,
+            )
+        return min(wait, 5.0)
+
+    def _silent_leases(self) -> list[float]:
+        """When the leases end (Unix time) of the running trials of processes on other hosts
+        that have not renewed them for two turns (see :meth:`_wait_for_a_silent_lease`)."""
+        h = self.runhistory
+        now = h.now()
+        renewed = h.lease_seconds * (1 - 2 / 5)  # (a lease renewed within two turns ends later)
+        return [
+            until
+            for _, owner, until in h.running_elsewhere()
+            if not is_local(owner) and math.isfinite(until) and until - now < renewed
+        ]
+
+    def _warn_of_trials_elsewhere(self, ending: bool = False) -> bool:
+        """Say why an ``optimize()`` that starts no trial returns at once (or, ``ending``, why
+        one returns with the run incomplete): every trial of ``n_trials`` has started, and
+        some run in other processes. One on another host that was killed holds its trial
+        until its lease ends; a process started before then found the run incomplete and
+        returned without a word, and so did one that ran until then.
+
+        Ending, only trials on other hosts are named: those of living processes here will
+        end (one that dies leaves its trial to any process started after it).
+
+        Returns:
+            Whether it warned.
+        """
         elsewhere = self.runhistory.running_elsewhere()
+        if ending:
+            if self.runhistory.n_finished >= _trial_limit(self.scenario):
+                return False
+            elsewhere = [item for item in elsewhere if not is_local(item[1])]
         if not elsewhere:
-            return
+            return False
         key, owner, lease_until = min(elsewhere, key=lambda item: item[2])
         wait = lease_until - self.runhistory.now()
         if is_local(owner):
@@ -1795,9 +1870,11 @@ class SMAC:
             f"optimize(): every one of the n_trials={self.scenario.n_trials} trials has "
             f"started, and {len(elsewhere)} still run(s) in other processes (the first to be "
             f"free: config {key.config_id}, seed {key.seed}, on host {host.split('+')[0]}, pid "
-            f"{rest.partition(':')[0] or '?'}), so this call runs none. The run is complete "
+            f"{rest.partition(':')[0] or '?'}), so this call "
+            f"{'returns before they end' if ending else 'runs none'}. The run is complete "
             f"when they finish; if such a process is gone, {takeover}."
         )
+        return True
 
     def _reclaim_in_flight(self) -> None:
         """Take back the trials an interrupted :meth:`optimize` left in the runner; those that

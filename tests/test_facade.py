@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
@@ -3313,3 +3314,52 @@ def test_optimize_says_when_the_last_trials_run_in_another_process(
         ):
             smac.optimize()
         assert smac.runhistory.n_finished == 1
+
+
+def _claim_elsewhere(history: Any, config: Any, lease: float) -> None:
+    """Store ``config`` as running in a process on another host whose lease ends in
+    ``lease`` seconds."""
+    from smacx.storage import TrialRecord
+    from smacx.trial import TrialKey
+
+    config_id = history.add_config(config)
+    now = history.now()
+    running = TrialValue(status=StatusType.RUNNING, starttime=now)
+    record = TrialRecord(
+        TrialKey(config_id, None, 0, None), running, "far+m1:4242:0:x", now + lease
+    )
+    assert history.storage.claim_trial(record, now)
+
+
+def test_a_worker_that_ends_waits_for_the_trial_of_a_silent_host(
+    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The workers that outlived one killed on another host returned, and left its trial
+    RUNNING and the run short of n_trials, with nobody to take it over (a shared-run audit's
+    finding). A lease not renewed for two turns is waited for, and its trial run here."""
+    sc = scenario(space, tmp_path, n_trials=3)
+    with SMAC(sc, quadratic, progress=False) as smac:
+        # renewed every 60 s while its process lives: 2 s left is 298 s without a renewal
+        _claim_elsewhere(smac.runhistory, space.sample_configuration(), lease=2.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no word of a trial it then runs)
+            with caplog.at_level(logging.WARNING, logger="smacx"):
+                smac.optimize()
+        assert smac.runhistory.n_finished == 3
+        assert smac.runhistory.n_running == 0
+    assert "not renewed it for 29" in caplog.text and "it seems to have died" in caplog.text
+
+
+def test_a_worker_that_ends_names_a_trial_still_running_on_another_host(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A trial whose lease was renewed lately may be alive: not waited for, but named."""
+    sc = scenario(space, tmp_path, n_trials=3)
+    with SMAC(sc, quadratic, progress=False) as smac:
+        _claim_elsewhere(smac.runhistory, space.sample_configuration(), lease=299.0)
+        started = time.monotonic()
+        with pytest.warns(UserWarning, match=r"on host far, pid 4242\), so this call returns "
+                          r"before they end.* once its lease ends \(in 29\d s\)"):  # fmt: skip
+            smac.optimize()
+        assert time.monotonic() - started < 20
+        assert smac.runhistory.n_finished == 2
