@@ -200,8 +200,6 @@ def run_report(
     try:
         objectives = json.loads(storage.get_meta("scenario") or "{}").get("objectives")
         goal = storage.get_meta("goal")  # (stored by `smacx run`)
-        part = "the configurations"
-        configs = {c.config_id: json.loads(c.config_json) for c in storage.read_configs(0)}
         part = "the trials"
         records = storage.read_trials(0)
         statuses = Counter(record.value.status.name for record in records)
@@ -215,6 +213,11 @@ def run_report(
             failure["reason"] = said(failure["reason"])
         part = "the incumbent's trajectory"
         trajectory = json.loads(storage.get_meta("trajectory") or "[]")
+        # Read last: a configuration is stored before any trial or trajectory entry names it,
+        # so those read before all have theirs while other processes write (read first, a
+        # live run's newest trials and incumbent showed no values).
+        part = "the configurations"
+        configs = {c.config_id: json.loads(c.config_json) for c in storage.read_configs(0)}
         incumbent = None
         if trajectory:
             last = trajectory[-1]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -47,6 +48,36 @@ def test_show_summarizes_the_stored_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert out.count(" finished trials: config ") == len(report["trajectory"]) > 0
     assert main(["show", str(scenario.output_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["incumbent"] == incumbent
+
+
+def test_show_of_a_run_being_written_gives_every_trial_its_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """show read the configurations, then the trials: a trial (or incumbent) whose
+    configuration another process stored in between came out with no values (a shared-run
+    audit saw it in 20 of 2,201 reads of a live run). Here the other process writes just
+    before the trials are read."""
+    from smacx.storage.sqlite import SQLiteStorage
+
+    scenario = finished_run(tmp_path)
+    read_trials = SQLiteStorage.read_trials
+    wrote: list[int] = []
+
+    def written_meanwhile(self: SQLiteStorage, after_version: int) -> Any:
+        if not wrote:
+            wrote.append(1)
+            with SMAC(dataclasses.replace(scenario, n_trials=13)) as other:
+                stale = other.ask()  # (the trial left running, run again)
+                other.tell(stale, TrialValue(cost=stale.config["x"] ** 2))
+                info = other.ask()  # a new configuration, the best: a new incumbent
+                other.tell(info, TrialValue(cost=-1.0))
+        return read_trials(self, after_version)
+
+    monkeypatch.setattr(SQLiteStorage, "read_trials", written_meanwhile)
+    report = run_report(tmp_path, list_trials=True)
+    assert wrote and report["trials"] == {"SUCCESS": 13} and report["configs"] == 13
+    assert all(trial["config"] is not None for trial in report["all_trials"])
+    assert report["incumbent"]["cost"] == [-1.0] and report["incumbent"]["config"] is not None
 
 
 def test_show_lists_the_pareto_front_of_several_objectives(
