@@ -2473,10 +2473,16 @@ class _Spent:
         self._prior_cpu = 0.0
         self._written = -math.inf
         self._reread = -math.inf  # (when the other sessions' records were read last)
+        # The clock at the running call's start and the monotonic clock then: the call's
+        # time is counted on the monotonic clock, so that a step of the system's clock (NTP
+        # setting it right) neither ends the call early nor stretches it. (A forward step
+        # of 120 s ended two SQLite workers' walltime_limit=10 run after 4 s.)
+        self._anchor: tuple[float, float] | None = None
 
     def start(self) -> None:
         """Read every session's record and count this ``optimize()`` call from now on."""
-        now = self._clock()
+        self._anchor = (self._clock(), time.monotonic())
+        now = self._now()
         self._count_prior(now)
         self._intervals.append([now, now])
         self._cpu_start = self._cpu_seconds()
@@ -2485,7 +2491,7 @@ class _Spent:
     def reread(self) -> None:
         """Read the other sessions' records again (at most once a second): a session in a
         trial when this call started had written its record before that trial."""
-        now = self._clock()
+        now = self._now()
         if math.isnan(self._cpu_start) or now - self._reread < self._EVERY:
             return
         self._reread = now
@@ -2522,7 +2528,15 @@ class _Spent:
         owner = session.split("#")[0]
         if is_local(owner):
             return owner_is_alive(owner)
-        return self._clock() - float(record.get("written", -math.inf)) < LEASE_SECONDS
+        return self._now() - float(record.get("written", -math.inf)) < LEASE_SECONDS
+
+    def _now(self) -> float:
+        """The storage's clock, counted on the monotonic clock from the running call's start
+        (see ``_anchor``)."""
+        if self._anchor is None:
+            return self._clock()
+        wall, monotonic = self._anchor
+        return wall + (time.monotonic() - monotonic)
 
     def _calling(self) -> int:
         """1 while an ``optimize()`` call is counted (its interval is the last), else 0."""
@@ -2530,15 +2544,16 @@ class _Spent:
 
     def stop(self) -> None:
         """End the running call: its record is stored as it ends, closed."""
-        now = self._clock()
+        now = self._now()
         self._intervals[-1][1] = max(now, self._intervals[-1][0])
         self._cpu_done += self._cpu_seconds() - self._cpu_start
         self._cpu_start = math.nan
+        self._anchor = None
         self._write(now)
 
     def wall(self) -> float:
         """Seconds of wall-clock time the run's ``optimize()`` calls have taken."""
-        return self._prior_wall + max(self._clock() - self._intervals[-1][0], 0.0)
+        return self._prior_wall + max(self._now() - self._intervals[-1][0], 0.0)
 
     def cpu(self) -> float:
         """CPU seconds the run's ``optimize()`` calls have used (see ``_cpu_seconds``)."""
@@ -2551,7 +2566,7 @@ class _Spent:
     def note(self, final: bool = False) -> None:
         """Extend the running call's interval to now, and store the record if a second has
         passed since the last write (or ``final``)."""
-        now = self._clock()
+        now = self._now()
         self._intervals[-1][1] = max(now, self._intervals[-1][0])
         if not final and now - self._written < self._EVERY:
             return

@@ -623,7 +623,9 @@ def test_processes_sharing_a_run_at_once_count_their_common_time_once(
 ) -> None:
     """The wall time of a run is the union of its sessions' optimize() intervals."""
     clock = [0.0]
-    fake_time = SimpleNamespace(time=lambda: clock[0], process_time=time.process_time)
+    fake_time = SimpleNamespace(
+        time=lambda: clock[0], monotonic=lambda: clock[0], process_time=time.process_time
+    )
     monkeypatch.setattr(facade_module, "time", fake_time)
     storage = MemoryStorage()
     for session in ("a", "b", "c"):
@@ -646,6 +648,32 @@ def test_processes_sharing_a_run_at_once_count_their_common_time_once(
     assert facade_module._union_length([(5, 3), (0, 1)]) == 1.0  # the clock stepped back
 
 
+def test_a_step_of_the_systems_clock_during_a_call_is_not_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A forward step of 120 s (NTP setting the clock right) ended two SQLite workers'
+    walltime_limit=10 run after 4 s (a shared-run audit's finding): a call's time is counted
+    on the monotonic clock."""
+    wall, monotonic = [1000.0], [5.0]
+    fake_time = SimpleNamespace(
+        time=lambda: wall[0], monotonic=lambda: monotonic[0], process_time=time.process_time
+    )
+    monkeypatch.setattr(facade_module, "time", fake_time)
+    storage = MemoryStorage()
+    storage.append_meta(facade_module._SESSIONS, json.dumps("a"))
+    spent = facade_module._Spent(storage, "a")
+    spent.start()
+    wall[0], monotonic[0] = 1123.0, 8.0  # stepped 120 s forward, 3 s in
+    assert spent.wall() == 3.0
+    wall[0], monotonic[0] = 1000.0, 9.0  # and back
+    spent.stop()
+    assert spent.own_wall() == 4.0
+    wall[0], monotonic[0] = 2000.0, 100.0
+    spent.start()  # the next call starts on the clock as it is
+    monotonic[0] = 102.0
+    assert spent.wall() == 6.0
+
+
 def test_a_session_that_joined_during_anothers_trial_counts_its_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -660,7 +688,9 @@ def test_a_session_that_joined_during_anothers_trial_counts_its_time(
     from tests.test_storage import dead_owner
 
     clock, cpu = [0.0], [0.0]
-    fake_time = SimpleNamespace(time=lambda: clock[0], process_time=time.process_time)
+    fake_time = SimpleNamespace(
+        time=lambda: clock[0], monotonic=lambda: clock[0], process_time=time.process_time
+    )
     monkeypatch.setattr(facade_module, "time", fake_time)
     storage = MemoryStorage()
     me, far = owner_id(), "far+m1:4242:0.000:x"
@@ -1610,7 +1640,10 @@ def test_optimize_queues_no_trial_in_the_last_trial_time_of_the_walltime(
     run past the budget)."""
     clock = [1000.0]
     fake_time = SimpleNamespace(
-        time=lambda: clock[0], perf_counter=time.perf_counter, process_time=time.process_time
+        time=lambda: clock[0],
+        monotonic=lambda: clock[0],
+        perf_counter=time.perf_counter,
+        process_time=time.process_time,
     )
     monkeypatch.setattr(facade_module, "time", fake_time)
     sc = scenario(space, n_trials=1000, walltime_limit=1.5)
