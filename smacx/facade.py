@@ -2238,9 +2238,20 @@ def _identity_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
     """What differs between two scenario identities (``Scenario.identity()``), field by field,
     as "field: stored ..., given ..."; for the space, which of its parts."""
     parts = []
-    for field in sorted(set(stored) | set(given)):
+    objectives = stored.get("objectives"), given.get("objectives")
+    # The objectives first; a crash cost per objective differs in length only because they
+    # do (a message led with "crash_cost: 1 stored, 2 given", its cause after it).
+    fields = sorted(set(stored) | set(given), key=lambda f: (f != "objectives", f))
+    for field in fields:
         old, new = stored.get(field), given.get(field)
         if old == new:
+            continue
+        if (
+            field == "crash_cost"
+            and all(isinstance(x, list) for x in (old, new, *objectives))
+            and (len(old), len(new)) == (len(objectives[0]), len(objectives[1]))  # type: ignore[arg-type]
+            and len(old) != len(new)  # type: ignore[arg-type]
+        ):
             continue
         if field == "configspace" and isinstance(old, dict) and isinstance(new, dict):
             parts.append(f"configspace ({_space_difference(old, new)})")

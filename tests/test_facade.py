@@ -814,6 +814,13 @@ def test_different_scenario_in_same_directory_raises(
         SMAC(scenario(wider, tmp_path, name="exp", seed=1), quadratic)
     smac = SMAC(scenario(space, tmp_path, name="exp", seed=2), quadratic, overwrite=True)
     assert smac.runhistory.n_finished == 0
+    # the objectives first, without the crash cost whose length follows from them (the
+    # message led with "crash_cost: 1 stored, 2 given")
+    with pytest.raises(
+        ScenarioMismatchError, match=r"scenario: objectives: no longer given 'cost', new 'a', 'b'"
+    ) as err:
+        SMAC(scenario(space, tmp_path, name="exp", seed=2, objectives=["a", "b"]))
+    assert "crash_cost" not in str(err.value)
 
 
 @pytest.mark.parametrize(
