@@ -631,6 +631,23 @@ prints the best configuration as JSON.
 _STOP_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
+#: Seconds after which a stop that arrived where an exception would be lost is sent again.
+_DEFER_SECONDS = 0.05
+
+
+def _loses_exceptions(frame: Any) -> bool:
+    """Whether an exception raised in ``frame`` (a signal handler's) would be printed and
+    dropped by Python: in a garbage-collector callback or a ``__del__``, at any depth."""
+    import gc
+
+    lost = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in lost or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextlib.contextmanager
 def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
     """Within the block, a SIGTERM or SIGHUP stops the run as a Ctrl-C does, and the name of
@@ -647,11 +664,30 @@ def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
         yield
         return
 
-    def on_int(signum: int, frame: Any) -> None:
-        received.append("SIGINT")
+    deferred: list[int] = []  # (a stop sent again, out of code that would lose it)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if _loses_exceptions(frame):
+            # Raised in a gc callback (dask's runs at every collection) or a __del__, the
+            # KeyboardInterrupt is printed and dropped: a SIGTERM just after the cluster
+            # started was lost, and the run went on to its end. The signal comes back.
+            deferred.append(signum)
+            threading.Timer(_DEFER_SECONDS, os.kill, (os.getpid(), signum)).start()
+            return
         raise KeyboardInterrupt
 
+    def on_int(signum: int, frame: Any) -> None:
+        if deferred:
+            deferred.clear()
+        else:
+            received.append("SIGINT")
+        interrupt(signum, frame)
+
     def on_stop(signum: int, frame: Any) -> None:
+        if deferred:
+            deferred.clear()
+            interrupt(signum, frame)
+            return
         first = not received
         received.append(signal.Signals(signum).name)
         if not first:
@@ -660,7 +696,7 @@ def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
         if callable(handler) and handler is not on_int:
             handler(signal.SIGINT, frame)  # (the dask runner's hold while a cluster starts)
         else:  # ours, or SIGINT ignored (as for a job started with & in a script)
-            raise KeyboardInterrupt
+            interrupt(signum, frame)
 
     names = [n for n in _STOP_SIGNALS if hasattr(signal, n)]
     before = {n: signal.signal(getattr(signal, n), on_stop) for n in names}
