@@ -74,6 +74,39 @@ def test_the_measurement_is_the_last_number_or_the_patterns_last_match(
     assert CommandTarget("echo latency 12ms")(c, seed=0) == 12.0  # a unit glued to it
 
 
+def test_the_last_number_of_a_long_output_is_read_from_its_end(space: ConfigurationSpace) -> None:
+    """A benchmark that logged a million lines took 7 s and 437 MB a trial while every number
+    of its output was collected (a command-line audit's finding); it is searched from the
+    end, in pieces, with a number or colour code cut at a piece's start read whole."""
+    from smacx.command import _last_number
+
+    log = "".join(f"step {i} took 0.{i:05d} s\n" for i in range(200_000))
+    target = CommandTarget("true")
+    assert target._number(log + "result: 42.5 ms\n", "stdout", "c") == 42.5
+    assert target._number(log + "p99 " + "1" * 70_000, "stdout", "c") == float("1" * 70_000)
+    coloured = "x" * (1 << 16) + "\x1b[31m7\x1b[0m" + " " * ((1 << 16) - 6)
+    last, _ = _last_number(coloured)
+    assert last is not None and last.group() == "7"
+    assert _last_number("no numbers " * 20_000)[0] is None
+    with pytest.raises(CommandError, match="follows a comma"):
+        target._number("x" * (1 << 16) + "took 1,5", "stdout", "c")
+    pattern = CommandTarget("true", pattern=r"took (\S+) s")
+    assert pattern._number(log, "stdout", "c") == 0.199999
+
+
+def test_a_failed_commands_long_lines_are_cut_in_its_error(space: ConfigurationSpace) -> None:
+    """A command that wrote one 20 MB line to stderr and failed stored it twice with its
+    trial, and the run printed it in full (a command-line audit's finding)."""
+    failing = CommandTarget(
+        "head -c 2000000 /dev/zero | tr '\\0' 'x' >&2; echo >&2; echo last >&2; exit 3"
+    )
+    with pytest.raises(CommandError) as err:
+        failing(config(space), seed=0)
+    message = str(err.value)
+    assert len(message) < 2_000 and message.endswith("    last")
+    assert "\n    ..." + "x" * 300 + "\n" in message
+
+
 def test_values_reach_the_command_as_single_words(space: ConfigurationSpace) -> None:
     """A categorical value with a space or a ``;`` is one argument, never shell syntax."""
     out = CommandTarget(
