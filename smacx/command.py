@@ -200,6 +200,20 @@ class CommandTarget:
                 f"CommandTarget.hosts must be a list of host names; got {self.hosts!r}."
             )
         object.__setattr__(self, "hosts", tuple(self.hosts))
+        twice = sorted({h for h in self.hosts if self.hosts.count(h) > 1})
+        if twice:
+            # (one lock per host name: a second worker for it waited for the first, and its
+            # wait counted towards the trial's timeout)
+            raise ScenarioError(
+                f"CommandTarget.hosts must name each host once; got {twice[0]!r} "
+                f"{self.hosts.count(twice[0])} times in {list(self.hosts)}. A host runs one "
+                "trial at a time: list it once."
+            )
+        if self.workdir is not None and not self.hosts and not os.path.isdir(self.workdir):
+            raise ScenarioError(
+                f"CommandTarget.workdir must be a folder on this machine; {self.workdir!r} is "
+                "not one. Make it, or correct the path."
+            )
         if self.hosts and self.result != "stdout":
             raise ScenarioError(
                 f"CommandTarget.result must be 'stdout' when the command runs on hosts (a "
@@ -1392,7 +1406,8 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
                 if (
                     not isinstance(choices, list)
                     or len(choices) < 1
-                    or len(set(map(str, choices))) != len(choices)
+                    # (as the command sees them: true and "true" are one word)
+                    or len(set(map(_text, choices))) != len(choices)
                 ):
                     raise fail("choices = [...], a list of distinct values", choices)
                 if not all(_is_scalar(c) for c in choices):

@@ -107,6 +107,30 @@ def test_a_failed_commands_long_lines_are_cut_in_its_error(space: ConfigurationS
     assert "\n    ..." + "x" * 300 + "\n" in message
 
 
+def test_hosts_workdir_and_choices_that_cannot_work_are_refused_before_a_trial(
+    tmp_path: Path,
+) -> None:
+    """A command-line audit's findings: a host named twice (its second worker waited for the
+    first, and timed out), a workdir that does not exist (a trial crashed with a bare
+    FileNotFoundError), choices true and "true" (one word for the command)."""
+    with pytest.raises(ScenarioError, match=r"hosts must name each host once; got 'n1' 2 times"):
+        CommandTarget("echo 1", hosts=("n1", "n2", "n1"))
+    with pytest.raises(ScenarioError, match=r"workdir must be a folder on this machine; '/nowh"):
+        CommandTarget("echo 1", workdir="/nowhere/at/all")
+    CommandTarget("echo 1", workdir="/nowhere/at/all", hosts=("n1",))  # (a folder there)
+    file = tmp_path / "k.toml"
+    file.write_text(
+        'command = "echo {f} 1"\n[knobs]\nf = { type = "categorical", choices = [true, "true"] }\n'
+    )
+    with pytest.raises(ScenarioError, match=r"distinct values; got \[True, 'true'\]"):
+        load_workload(file)
+    file.write_text(
+        'command = "echo 1"\nworkdir = "gone"\n[knobs]\nx = { type = "float", range = [0, 1] }\n'
+    )
+    with pytest.raises(ScenarioError, match=r"workdir must be a folder on this machine"):
+        load_workload(file)
+
+
 def test_values_reach_the_command_as_single_words(space: ConfigurationSpace) -> None:
     """A categorical value with a space or a ``;`` is one argument, never shell syntax."""
     out = CommandTarget(
