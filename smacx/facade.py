@@ -980,6 +980,11 @@ class SMAC:
                     f"tell: value.{name} must be a duration in seconds, >= 0 and finite (or "
                     f"NaN when not known); got {seconds!r}."
                 )
+        if value.status is StatusType.SUCCESS or value.costs() != [math.inf]:
+            # (before a non-finite cost is replaced: [0.1, 0.2, nan] for two objectives was
+            # recorded at crash_cost, its length never checked; a failure told without a cost
+            # has TrialValue's one inf for all objectives)
+            self.runhistory.check_result(info, value)
         if value.status is StatusType.SUCCESS and not all(map(math.isfinite, value.costs())):
             # as the runners record it: a NaN would poison every mean it enters
             value = dataclasses.replace(

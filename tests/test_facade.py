@@ -1058,6 +1058,31 @@ def test_a_failure_told_without_a_cost_is_recorded_at_the_crash_cost(
         assert value.status is StatusType.CRASHED and value.costs() == crash
 
 
+@pytest.mark.parametrize(
+    ("status", "cost"),
+    [
+        (StatusType.SUCCESS, [0.1, 0.2, math.nan]),
+        (StatusType.SUCCESS, [math.nan]),
+        (StatusType.SUCCESS, math.inf),
+        (StatusType.CRASHED, [0.1, 0.2, math.inf, 5.0]),
+        (StatusType.TIMEOUT, [math.nan]),
+    ],
+)
+def test_a_told_cost_of_the_wrong_length_is_refused_whatever_its_values(
+    space: ConfigurationSpace, status: StatusType, cost: Any
+) -> None:
+    """With a NaN or inf among them, costs of the wrong length were recorded at crash_cost,
+    their length never checked (a multi-objective audit's finding)."""
+    from smacx import TrialError
+
+    smac = SMAC(scenario(space, n_trials=5, objectives=["a", "b"]), raise_on_first_crash=False)
+    info = smac.ask()
+    with pytest.raises(TrialError, match=r"one cost per objective: expected 2"):
+        smac.tell(info, TrialValue(cost=cost, status=status))
+    smac.tell(info, TrialValue(cost=[1.0, 2.0]))  # (still asked: told right, recorded)
+    assert smac.runhistory.n_finished == 1
+
+
 def test_numpy_seeds_are_stored_like_ints(space: ConfigurationSpace, tmp_path: Path) -> None:
     import numpy as np
 
