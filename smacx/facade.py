@@ -1378,7 +1378,13 @@ class SMAC:
             if max(s.termination_costs) > -math.inf:
                 multi = len(s.objectives) > 1
                 costs = self._front_costs(self.incumbents) if multi else [self._incumbent_costs()]
-            met = [c for c in costs if c and all(x <= t for x, t in zip(c, s.termination_costs))]
+            # (-inf, the default, is no threshold: [-inf, 0.1] stops at a cost <= 0.1 in the
+            # second objective, whatever the first; it used to be a threshold never met)
+            met = [
+                c
+                for c in costs
+                if c and all(x <= t or t == -math.inf for x, t in zip(c, s.termination_costs))
+            ]
             if met and not self._at_top_fidelity():
                 met = []  # (a cost at a lower budget, or on fewer instances, says little)
             if met:

@@ -184,7 +184,8 @@ class Scenario:
             objective or one for all. Infinite values are recorded as given but never shown to a
             model: it sees an imputed cost instead (the worst finite cost observed).
         termination_cost_threshold: Stop as soon as the incumbent's cost is at or below this
-            (several objectives: a member of the Pareto front, in every objective; with
+            (several objectives: a member of the Pareto front, in every objective whose
+            threshold is not ``-inf``, the default, which sets none; with
             budgets, a cost at ``max_budget``; with instances or a noisy target, a cost on every
             instance-seed pair a configuration is raced on, as ``max_config_calls`` or
             Hyperband's last stage sets them).

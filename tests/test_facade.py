@@ -486,6 +486,19 @@ def test_termination_cost_threshold_of_several_objectives_takes_any_front_member
     first = next(i for i, x in enumerate(xs) if x <= -4)
     assert len(xs) == first + 1
     assert any(c["x"] <= -4 for c in smac.incumbents)
+    # -inf is no threshold, in one objective too: [-inf, 6] stops at the first x >= -1 (it
+    # was a threshold never met, a multi-objective audit's finding)
+    smac = SMAC(
+        scenario(
+            space, objectives=["f1", "f2"], n_trials=200, termination_cost_threshold=[-math.inf, 6]
+        ),
+        target,
+        preset="random",
+        progress=False,
+    )
+    smac.optimize()
+    xs = [smac.runhistory.get_config(k.config_id)["x"] for k in smac.runhistory.finished_since(0)]
+    assert len(xs) == next(i for i, x in enumerate(xs) if x >= -1) + 1 < 200
 
 
 def test_walltime_limit_stops_early(space: ConfigurationSpace) -> None:
