@@ -29,6 +29,7 @@ from smacx.initial_design import finite_vectors, sample_seeded, unit_to_configs
 from smacx.maximizer import Region, worst_where
 from smacx.models.random_forest import COST_LIMIT
 from smacx.runhistory import plain_value
+from smacx.trial import StatusType
 
 if TYPE_CHECKING:
     from smacx.encoding import Encoder
@@ -969,9 +970,15 @@ class ModelProposer:
         new = history.finished_since(self._read)
         self._read += len(new)
         for key in new:
-            self._rows.setdefault(key.budget, []).append(
-                (key.config_id, key.instance, history[key].costs())
-            )
+            value = history[key]
+            costs = value.costs()
+            if len(costs) > 1 and value.status is not StatusType.SUCCESS:
+                # A failure's cost as unknown, as at crash_cost=inf: imputed at the worst of
+                # each objective, and no part of ParEGO's normalization. A finite crash_cost
+                # (1e6) squeezed every success into a sliver of [0, 1] (the hypervolume fell
+                # from 0.805 to 0.745 on ZDT1, a multi-objective audit's finding).
+                costs = [math.inf] * len(costs)
+            self._rows.setdefault(key.budget, []).append((key.config_id, key.instance, costs))
         by_budget = self._rows
         usable = [b for b, rows in by_budget.items() if len(rows) >= self.min_observations]
         if not usable:
