@@ -759,7 +759,19 @@ class SMAC:
 
     def _check_stored_settings(self, stored: str, settings: IntensifierSettings) -> None:
         """A run is continued with the intensifier it was started with (its state depends on
-        it); ``stored`` is the ``repr`` of the settings it was started with."""
+        it); ``stored`` is the ``repr`` of the settings it was started with. Only
+        ``max_incumbents`` may change: reopened with more, a finished run of several
+        objectives shows more of its Pareto front (it could not be read beyond the first 10)."""
+        restored = _settings_from_repr(stored) if stored != repr(settings) else None
+        if (
+            restored is not None
+            and type(restored) is type(settings)
+            and dataclasses.is_dataclass(settings)
+            and hasattr(settings, "max_incumbents")
+            and repr(dataclasses.replace(restored, max_incumbents=settings.max_incumbents))
+            == repr(settings)
+        ):
+            return
         if stored != repr(settings):
             raise ScenarioMismatchError(
                 f"{self.where} holds a run made with "

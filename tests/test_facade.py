@@ -501,6 +501,38 @@ def test_termination_cost_threshold_of_several_objectives_takes_any_front_member
     assert len(xs) == next(i for i, x in enumerate(xs) if x >= -1) + 1 < 200
 
 
+def test_a_finished_run_reopened_with_more_incumbents_shows_its_whole_front(
+    tmp_path: Path,
+) -> None:
+    """The front is cut to max_incumbents=10; reopening the run with more was refused as
+    another intensifier, so its whole front could not be read (a multi-objective audit's
+    finding). Only max_incumbents may change."""
+
+    def target(config: Configuration) -> list[float]:
+        return [config["x"], 1 - config["x"] ** 0.5 + 0.2 * config["y"]]
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+    sc = scenario(space, tmp_path, objectives=["f1", "f2"], n_trials=60)
+    with SMAC(sc, target, preset="random", progress=False) as smac:
+        smac.optimize()
+        assert len(smac.incumbents) == 10
+    more = Intensifier(max_incumbents=1000)
+    with SMAC(sc, preset="random", intensifier=more) as reopened:
+        front = reopened.incumbents
+        costs = np.array([v.costs() for _, v in reopened.runhistory.finished()])
+        ids = [
+            reopened.runhistory.get_config_id(i.config) for i, _ in reopened.runhistory.finished()
+        ]
+    dominated = [
+        any((o <= c).all() and (o < c).any() for o in costs) for c in costs
+    ]  # (brute force)
+    expected = {i for i, d in zip(ids, dominated) if not d}
+    assert len(expected) > 10
+    assert {reopened.runhistory.get_config_id(c) for c in front} == expected
+    with pytest.raises(ScenarioMismatchError, match="holds a run made with intensifier"):
+        SMAC(sc, preset="random", intensifier=Intensifier(max_config_calls=2))
+
+
 def test_walltime_limit_stops_early(space: ConfigurationSpace) -> None:
     import time
 
