@@ -295,6 +295,69 @@ def smac3_names(names: Mapping[str, str], whose: str = "SMAC3's") -> Callable[[t
     return decorate
 
 
+def smac3_method(smac3: str, instead: str) -> Callable[[_F], _F]:
+    """Method decorator for a method whose name SMAC3 gives to a value (``runhistory.finished``,
+    a count there): used as that value (compared, counted, indexed, printed, iterated over
+    without a call), the bound method raises a ``TypeError`` that says what to use. A SMAC3
+    callback's ``runhistory.finished == 10`` was always False, and said nothing.
+
+    Args:
+        smac3: What the name is in SMAC3, as the message says it ("the number of finished
+            trials").
+        instead: What to use for that here ("n_finished").
+
+    Returns:
+        The decorator; called, the method is the one it wraps.
+    """
+
+    def decorate(func: _F) -> _F:
+        return cast(_F, _HintedMethod(func, smac3, instead))
+
+    return decorate
+
+
+class _HintedMethod:
+    """The descriptor of :func:`smac3_method`."""
+
+    def __init__(self, func: Callable[..., Any], smac3: str, instead: str) -> None:
+        self.func, self.smac3, self.instead = func, smac3, instead
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.where = f"{owner.__name__}.{name}"
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self.func
+        return _BoundHinted(self.func.__get__(obj, objtype), self)
+
+
+class _BoundHinted:
+    """A bound method that refuses to be used as SMAC3's value of its name."""
+
+    __slots__ = ("_call", "_hint")
+
+    def __init__(self, call: Callable[..., Any], hint: _HintedMethod) -> None:
+        self._call, self._hint = call, hint
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return repr(self._call)
+
+    def _refuse(self, *args: Any) -> Any:
+        hint = self._hint
+        raise TypeError(
+            f"{hint.where} is a method in smacx, not SMAC3's {hint.smac3}: use {hint.instead}."
+        )
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __int__ = __index__ = __float__ = __bool__ = __len__ = _refuse
+    __getitem__ = __contains__ = __iter__ = __str__ = __format__ = _refuse
+    __hash__ = None  # type: ignore[assignment]
+
+
 #: The folder of the smacx package: frames in it are smacx's own (see warn_caller).
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 

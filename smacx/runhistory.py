@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx.errors import ScenarioError, TrialError, one_line, smac3_names
+from smacx.errors import ScenarioError, TrialError, one_line, smac3_method, smac3_names
 from smacx.storage import Storage, TrialRecord, abandoned, comes_after, owner_id
 from smacx.storage.memory import MemoryStorage
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
@@ -262,7 +262,9 @@ _REOPEN = (
         "get_running_trials": "running()",
         "get_instance_seed_budget_keys": "trial_keys(config_id) or get_trials(config)",
         "ids_config": "get_config(config_id)",
-        "average_cost": "get_cost(config), the mean over its finished trials",
+        "average_cost": "get_cost(config), the mean over its finished trials (several "
+        "objectives: get_costs(config), the mean of each, as SMAC3's average_cost gives them; "
+        "get_cost scales them into one number)",
         "get_instance_costs_for_config": "get_trial_values(config), by trial key (instance, "
         "seed, budget)",
         "min_cost": "get_min_cost(config)",
@@ -652,6 +654,10 @@ class RunHistory:
         except KeyError:
             raise TrialError(f"no configuration with id {config_id} in the run history.") from None
 
+    @smac3_method(
+        "dict of configurations to ids",
+        "get_config_id(config), n_configs, or config_ids() for the ids",
+    )
     def config_ids(self, after: int = 0) -> list[int]:
         """Ids of every stored configuration above ``after``, in increasing order.
 
@@ -814,6 +820,7 @@ class RunHistory:
         """Running trials as (key, value); the value's ``starttime`` says when each started."""
         return [(key, rec.value) for key, rec in self._running.items()]
 
+    @smac3_method("number of finished trials", "n_finished, or finished() for the trials")
     def finished(self) -> Iterator[tuple[TrialInfo, TrialValue]]:
         """Finished trials with their values, in the order they were read."""
         for key, value in self._finished.items():

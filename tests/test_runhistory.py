@@ -457,3 +457,24 @@ def test_a_run_history_iterates_as_a_mapping_of_keys_to_values(space: Configurat
     assert rh.get(TrialInfo(configs[0], seed=5)) is None
     with pytest.raises(KeyError):
         rh[missing]
+
+
+def test_smac3s_values_of_the_names_of_methods_say_what_to_use(space: ConfigurationSpace) -> None:
+    """SMAC3's runhistory.finished is a count: a ported callback's `finished == 10` was
+    always False, without a word; its config_ids is a dict (a SMAC3 port's findings)."""
+    rh = RunHistory(space)
+    for use in (
+        lambda: rh.finished == 10,
+        lambda: rh.finished >= 10,
+        lambda: f"after {rh.finished} finished trials",
+        lambda: int(rh.finished),
+    ):
+        with pytest.raises(TypeError, match=r"RunHistory.finished is a method in smacx, not "
+                           r"SMAC3's number of finished trials: use n_finished"):  # fmt: skip
+            use()
+    for use in (lambda: len(rh.config_ids), lambda: rh.config_ids[space.sample_configuration()]):
+        with pytest.raises(TypeError, match=r"config_ids is a method .* use get_config_id"):
+            use()
+    assert list(rh.finished()) == [] and rh.config_ids() == [] and "finished" in repr(rh.finished)
+    with pytest.raises(AttributeError, match=r"several objectives: get_costs\(config\)"):
+        rh.average_cost  # noqa: B018
