@@ -61,6 +61,7 @@ from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
 from smacx.scenario import (
     MINIMIZES,
+    OBJECTIVE_WEIGHTS,
     OPTUNA_KEYWORDS,
     RESUMABLE_FIELDS,
     USE_DEFAULT_CONFIG,
@@ -109,6 +110,7 @@ _ELSEWHERE = {
     "runhistory_encoder": "the model transforms costs itself, e.g. RandomForest(log_y=True)",
     "multi_objective_algorithm": "several objectives use ParEGO built in: give "
     "Scenario(objectives=[...])",
+    "objective_weights": OBJECTIVE_WEIGHTS,
     **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
     **OPTUNA_KEYWORDS,
     "show_progress_bar": "smacx calls it progress: SMAC(..., progress=True)",
@@ -141,7 +143,8 @@ _OPTUNA_ATTRIBUTES = {
     "best_values": "smac.incumbent_costs",
     "best_trial": "smac.incumbent, and smac.runhistory.get_trials(smac.incumbent)",
     "best_trials": "smac.incumbents (the Pareto front, at most Intensifier(max_incumbents=...) "
-    "members of it, 10 by default, spread along it)",
+    "members of it, 10 by default, spread along it; open a finished run again with more to "
+    "read all of it)",
     "stop": "a callback that returns False: SMAC(..., callbacks=[fn]) with fn(smac, info, "
     "value) (or smac.close(), which also gives up the running trials)",
     "trials": "smac.runhistory (smac.runhistory.finished() for the finished trials)",

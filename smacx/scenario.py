@@ -147,6 +147,14 @@ OPTUNA_KEYWORDS = {
 }
 
 
+#: The answer to SMAC3's objective_weights (passed to Scenario or to SMAC).
+OBJECTIVE_WEIGHTS = (
+    "smacx has no objective weights: ParEGO draws new random weights at each fit of the "
+    "model, to spread proposals along the whole Pareto front; to favour an objective, scale "
+    "its cost in the target, or return one cost that combines the objectives as you weigh them"
+)
+
+
 #: Where SMAC3's ``use_default_config=True`` goes (passed to Scenario or to SMAC).
 USE_DEFAULT_CONFIG = (
     "put the default configuration in the initial design: SMAC(..., "
@@ -162,6 +170,7 @@ USE_DEFAULT_CONFIG = (
             name: "it is a keyword of SMAC(...), not a field of Scenario" for name in _SMAC_KEYWORDS
         },
         "use_default_config": USE_DEFAULT_CONFIG,
+        "objective_weights": OBJECTIVE_WEIGHTS,
         **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
         **OPTUNA_KEYWORDS,
     }
