@@ -487,6 +487,9 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bhas finished its n_trials=(\d+) trials already: optimize\(\) runs none",
          r"has finished its \1 trials already: smacx run runs none"),
         (r"\b(Raise|or raise) n_trials\b", r"\1 --n-trials (or the knob file's n_trials)"),
+        (r", or raise eta, or bring min_budget closer to max_budget\b",
+         ", or bring the knob file's budget = [low, high] closer together"),
+        (r"\bCommandTarget's templates have\b", "the knob file's command (or result) has"),
         (r"\bits walltime_limit=(\S+) s\b", r"its walltime = \1 s"),
         (r"\bRaise the limit to go on\b", "Raise --walltime (or the knob file's walltime)"
          " to go on"),

@@ -129,6 +129,9 @@ class CommandTarget:
             another host is up; a trial that reaches none tries them all again for
             ``HOST_RETRY_SECONDS`` (at most half of ``remote_timeout``) before it fails.
         launcher: How a command reaches ``{host}``: the remote command is appended, quoted.
+            By default ssh, which gives up connecting after 10 s (without ``ConnectTimeout``,
+            a host that is off took about 2 minutes, and its trials ended as TIMEOUTs of
+            their configurations instead of going to another host).
         workdir: Folder the command runs in (here, and ``cd`` to it on a host).
         trial_root: Folder under which each trial's ``{trial_dir}`` is made and kept, for a
             look at what the trial wrote. Without it, ``{trial_dir}`` is a temporary folder,
@@ -160,7 +163,7 @@ class CommandTarget:
     pattern: str | None = None
     maximize: bool = False
     hosts: tuple[str, ...] = ()
-    launcher: str = "ssh -o BatchMode=yes {host}"
+    launcher: str = "ssh -o BatchMode=yes -o ConnectTimeout=10 {host}"
     workdir: str | None = None
     trial_root: str | None = None
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -1109,17 +1112,23 @@ def read_knob_table(file: Path) -> dict[str, Any]:
     return data
 
 
-def _line_of(file: Path, key: str) -> str:
+def _line_of(file: Path, key: str, knob: bool = False) -> str:
     """`` (line N)`` of the first line of knob file ``file`` that gives ``key`` (``key =``
     in TOML, bare or quoted; ``"key":`` in JSON), for an error about its value; empty when
-    none does (TOML's parser, unlike its syntax errors, gives no positions)."""
+    none does (TOML's parser, unlike its syntax errors, gives no positions). A ``knob`` is
+    looked for after the line that opens the knobs (``[knobs]``, ``"knobs":``): a knob
+    named ``timeout`` was said to be on the line of the file's own ``timeout``."""
     try:
         lines = file.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
         return ""
     name = re.escape(key)
     given = re.compile(rf"""^\s*(?:{name}|"{name}"|'{name}')\s*[=:]|"{name}"\s*:""")
-    for number, line in enumerate(lines, 1):
+    opens = re.compile(r"""^\s*\[\s*["']?knobs["']?\s*\]|"knobs"\s*:""")
+    start = 0
+    if knob:
+        start = next((i + 1 for i, line in enumerate(lines) if opens.search(line)), 0)
+    for number, line in enumerate(lines[start:], start + 1):
         if given.search(line):
             return f" (line {number})"
     return ""
@@ -1355,8 +1364,8 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
 
         def fail(expected: str, got: object, name: str = name) -> ScenarioError:
             return ScenarioError(
-                f"knob file {str(file)!r}{_line_of(file, name)}: knob {name!r}: expected "
-                f"{expected}; got {got!r:.200}."
+                f"knob file {str(file)!r}{_line_of(file, name, knob=True)}: knob {name!r}: "
+                f"expected {expected}; got {got!r:.200}."
             )
 
         if not isinstance(spec, dict):

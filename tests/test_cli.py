@@ -599,6 +599,17 @@ def test_the_command_line_terms_leave_a_users_own_text_alone() -> None:
         "continue it with the same intensifier (the knob file's repeats, race and aggregate as "
         "they were), or pass --overwrite to start afresh."
     )
+    # advice a knob file cannot follow (it has no eta, and budget = [low, high]; a
+    # command-line audit's finding)
+    assert _in_cli_terms(
+        "Raise n_trials to at least 40, or raise eta, or bring min_budget closer to max_budget."
+    ) == (
+        "Raise --n-trials (or the knob file's n_trials) to at least 40, or bring the knob "
+        "file's budget = [low, high] closer together."
+    )
+    assert _in_cli_terms("CommandTarget's templates have ${x}") == (
+        "the knob file's command (or result) has ${x}"
+    )
     line = _Formatter("%(levelname)s %(name)s: %(message)s").format(record)
     assert line.startswith("WARNING smacx: Could not: start the run afresh (--overwrite)\n")
     assert "ValueError: start the run afresh (overwrite=True)" in line  # the traceback as is

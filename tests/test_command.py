@@ -131,6 +131,17 @@ def test_hosts_workdir_and_choices_that_cannot_work_are_refused_before_a_trial(
         load_workload(file)
 
 
+def test_a_knobs_error_names_its_line_in_the_knobs_table(tmp_path: Path) -> None:
+    """A knob named as a key of the file (timeout) was said to be on that key's line."""
+    file = tmp_path / "k.toml"
+    file.write_text(
+        'command = "prog {timeout}"\ntimeout = 60\n\n[knobs]\n'
+        'timeout = { type = "integer", range = [10, 1] }\n'
+    )
+    with pytest.raises(ScenarioError, match=r"\(line 5\): knob 'timeout'"):
+        load_workload(file)
+
+
 def test_values_reach_the_command_as_single_words(space: ConfigurationSpace) -> None:
     """A categorical value with a space or a ``;`` is one argument, never shell syntax."""
     out = CommandTarget(
