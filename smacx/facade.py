@@ -153,9 +153,46 @@ _OPTUNA_ATTRIBUTES = {
 }
 
 
+#: What SMAC3's facade class methods (``HyperparameterOptimizationFacade.get_intensifier(
+#: scenario, ...)``) are here: each part is built from its settings alone and given to SMAC.
+_SMAC3_CLASS_METHODS = {
+    "get_intensifier": "Intensifier(...), or SuccessiveHalving(...) or Hyperband(...), given to "
+    "SMAC(..., intensifier=...)",
+    "get_initial_design": "InitialDesign(...), given to SMAC(..., initial_design=...)",
+    "get_model": "smacx.models.RandomForest(...) or GaussianProcess(...), given to "
+    "SMAC(..., model=...)",
+    "get_acquisition_function": "smacx.acquisition.LogEI(...), EI(...), LCB(...) and so on, "
+    "given to SMAC(..., acquisition=...)",
+    "get_acquisition_maximizer": "smacx.maximizer.LocalAndRandomSearch(...), given to "
+    "SMAC(..., maximizer=...)",
+    "get_random_design": "SMAC(..., random_probability=...), the share of random proposals",
+    "get_multi_objective_algorithm": "Scenario(objectives=[...]), which uses ParEGO",
+    "get_runhistory_encoder": "the model's own transform, e.g. RandomForest(log_y=True)",
+    "get_config_selector": "SMAC's keywords random_probability, model, acquisition and maximizer",
+}
+
+
+class _FacadeType(type):
+    """SMAC's type: answers SMAC3's facade class methods (``SMAC.get_intensifier(...)``, as
+    ported from ``HyperparameterOptimizationFacade.get_intensifier``) with what to use; a
+    plain ``AttributeError`` said nothing. Only where Python's own lookup has failed."""
+
+    def __getattr__(cls, name: str) -> Any:
+        if name in _SMAC3_CLASS_METHODS:
+            raise AttributeError(
+                f"type object {cls.__name__!r} has no attribute {name!r}, as SMAC3's facades "
+                f"have: smacx's parts take no scenario; use {_SMAC3_CLASS_METHODS[name]}.",
+                name=name,
+                obj=cls,
+            )
+        raise AttributeError(
+            f"type object {cls.__name__!r} has no attribute {name!r}", name=name, obj=cls
+        )
+
+
 @smac3_names(_OPTUNA_ATTRIBUTES, whose="Optuna's Study")
 @keyword_hints(elsewhere=_ELSEWHERE)
-class SMAC:
+class SMAC(metaclass=_FacadeType):
     """Optimize a target function over a scenario's search space.
 
     Args:

@@ -245,6 +245,13 @@ def test_a_facade_of_smac3_names_the_preset_that_does_its_work() -> None:
         from smacx import BlackBoxFacade  # type: ignore[attr-defined]  # noqa: F401
     with pytest.raises(ImportError, match=r"no RandomForest at its top .* from smacx.models imp"):
         from smacx import RandomForest  # type: ignore[attr-defined]  # noqa: F401
+    # the facade's class methods, as SMAC3's facades have them (a plain AttributeError before)
+    with pytest.raises(AttributeError, match=r"'get_intensifier', as SMAC3's facades have: .*"
+                       r"take no scenario; use Intensifier\(\.\.\.\)"):  # fmt: skip
+        SMAC.get_intensifier  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError, match=r"^type object 'SMAC' has no attribute 'nope'$"):
+        SMAC.nope  # type: ignore[attr-defined]  # noqa: B018
+    assert not hasattr(SMAC, "get_model") and SMAC.__name__ == "SMAC"
 
 
 @pytest.mark.parametrize("preset", ["hpo", "hyperband"])
