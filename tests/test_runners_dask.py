@@ -249,6 +249,42 @@ def takes_lock(config: Configuration, seed: int, lock: Any) -> float:
 # -- our own LocalCluster ------------------------------------------------------------------------
 
 
+def starts_a_program(config: Configuration, seed: int) -> float:
+    """Start ``sleep 60``, write its pid to the file the configuration names, wait for it."""
+    program = subprocess.Popen(["sleep", "60"])
+    Path(str(config["pids"])).write_text(f"{program.pid}\n")
+    program.wait()
+    return 1.0
+
+
+@pytest.mark.parametrize("limit", [None, 30])
+def test_closing_its_own_cluster_ends_the_programs_of_the_trials_under_way(
+    tmp_path: Path, limit: int | None
+) -> None:
+    """The trials under way on the runner's own cluster are dropped as it closes; their
+    programs ran on for the nanny's grace (a `smacx run --workers 2` stopped by SIGTERM let
+    its commands run to their end, a command-line audit's finding). They end at once, in a
+    trial's own process too (under a time limit)."""
+    from ConfigSpace import Constant
+
+    pids = tmp_path / "pids"
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    space.add(Constant("pids", str(pids)))
+    sc = scenario(space, n_workers=1, trial_walltime_limit=limit)
+    runner = DaskParallelRunner(SerialRunner(starts_a_program, sc))
+    try:
+        runner.submit_trial(TrialInfo(space.sample_configuration(), seed=0))
+        deadline = time.monotonic() + 60
+        while not (pids.exists() and pids.read_text().endswith("\n")):
+            assert time.monotonic() < deadline, "the trial did not start"
+            time.sleep(0.05)
+    finally:
+        started = time.monotonic()
+        runner.close()
+    assert ended(int(pids.read_text()), timeout=2.0)
+    assert time.monotonic() - started < 10
+
+
 @pytest.mark.timeout(90)
 def test_own_cluster_limits_scheduler_file_and_joining_workers(
     space: ConfigurationSpace, tmp_path: Path

@@ -803,6 +803,11 @@ class DaskParallelRunner(AbstractRunner):
                 self._dask.run(_forget_objects, self._key_prefix)
             return
         assert self._cluster is not None
+        if futures and self._started(futures):
+            # (the trials under way are dropped: their processes end now, not as their
+            # workers close)
+            with contextlib.suppress(Exception):
+                self._dask.run(_end_trial_processes, on_error="ignore")
         finalizer = getattr(self, "_finalizer", None)
         if finalizer is not None:
             finalizer.detach()
@@ -2078,6 +2083,33 @@ _gone: tuple[str, ...] = ()
 _NO_WORKER = "tcp://smacx-no-worker-can-set-trials-up:1"
 _MISSING = object()
 _objects_lock = threading.Lock()
+
+
+def _end_trial_processes() -> int:
+    """In a worker of the runner's own cluster, closing with trials under way: kill the
+    processes they started (a limited trial's process, a command's programs), stopped first so
+    that none forks a new one between the look and the kill. The worker itself closes after.
+    They ran on for the nanny's grace of seconds (a `smacx run --workers 2` stopped by
+    SIGTERM let its commands run to their end); returns how many were killed."""
+    import psutil
+
+    me = psutil.Process()
+    stopped: dict[int, Any] = {}
+    while True:
+        try:
+            new = [p for p in me.children(recursive=True) if p.pid not in stopped]
+        except psutil.Error:
+            break
+        if not new:
+            break
+        for process in new:
+            stopped[process.pid] = process
+            with contextlib.suppress(psutil.Error):
+                process.suspend()
+    for process in stopped.values():
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    return len(stopped)
 
 
 def _forget_objects(prefix: str) -> None:
