@@ -346,6 +346,8 @@ class CommandTarget:
                 with self._host(tries) as host:
                     raw["host"] = host or "localhost"
                     command = self._command(raw, host)
+                    # (what messages show: the trial's command, not the wrapper on a host)
+                    shown = command if host is None else self._command(raw, None)
                     result_path = (
                         None
                         if self.result == "stdout"
@@ -384,12 +386,12 @@ class CommandTarget:
                             _mark(host, down=False)
                             stderr = stderr.replace(_REACHED + "\n", "", 1)
                         text, source = self._result(done.returncode, done.stdout, stderr,
-                                                    command, host, result_path, before)  # fmt: skip
+                                                    shown, host, result_path, before)  # fmt: skip
                 break
-        value = self._number(text, source, command)
+        value = self._number(text, source, shown)
         if not math.isfinite(value):
             raise CommandError(
-                f"{source}: the measurement is {value}, not a finite number: {command}{_tail(text)}"
+                f"{source}: the measurement is {value}, not a finite number: {shown}{_tail(text)}"
             )
         return -value if self.maximize else value
 
@@ -405,26 +407,35 @@ class CommandTarget:
         if self.env:  # (the launcher's own environment does not reach the host)
             exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
             remote = f"export {exports} && {remote}"
+        if self.remote_timeout is not None:
+            inner, limit = shlex.quote(remote), f"{self.remote_timeout:g}"
+            remote = (
+                f"if command -v timeout >/dev/null 2>&1; then timeout -k 5 {limit} sh -c "
+                f"{inner}; else sh -c {inner}; fi"
+            )
         # ssh passes no signal on: a command whose connection went away (Ctrl-C here, a run
-        # killed, a network cut) would run on beside the host's next trial. The command runs
-        # in the background (under GNU timeout, if the host has it, in a process group of
-        # its own: 0 s is no limit), and a watcher reads the connection's input, which this
-        # end holds open while the trial runs. When that input ends after the first line
-        # (_ALIVE), the connection is gone: the command is stopped, with what it started.
-        # A launcher that gives the host no input (ssh -n) ends it at once: nothing is read,
-        # nothing stopped.
-        limit = "0" if self.remote_timeout is None else f"{self.remote_timeout:g}"
-        inner = shlex.quote(remote)
+        # killed, a network cut) ran on beside the host's next trial. A watcher in the
+        # background reads the connection's input, which this end holds open while the trial
+        # runs; when it ends after the first line (_ALIVE), the connection is gone, and the
+        # watcher stops the command: the process group of each child of the login shell that
+        # leads one (GNU timeout's), else its children and it, then the login shell's own
+        # group (sshd makes it a leader). The command runs in the foreground, as it did (a
+        # background job ignores SIGINT and SIGQUIT); the names are the wrapper's own
+        # (zsh's $status is read-only). A launcher that gives the host no input (ssh -n)
+        # ends it at once: nothing is stopped, and the watcher waits for the login shell.
+        watcher = (
+            f'trap "" TERM; if read -r smacx_line && [ "$smacx_line" = {_ALIVE} ]; then '
+            "while read -r smacx_line; do :; done; "
+            "for smacx_c in $(pgrep -P $$ 2>/dev/null); do kill -TERM -$smacx_c 2>/dev/null "
+            "|| { pkill -TERM -P $smacx_c 2>/dev/null; kill -TERM $smacx_c 2>/dev/null; }; "
+            "done; kill -TERM -$$ 2>/dev/null; "
+            "else while kill -0 $$ 2>/dev/null; do sleep 1; done; fi"
+        )
         remote = (
             # The mark on stderr tells a command that exits with 255 from ssh failing to connect.
             f"printf '%s\\n' {shlex.quote(_REACHED)} >&2; exec 3<&0; "
-            f"if command -v timeout >/dev/null 2>&1; then timeout -k 5 {limit} sh -c {inner} "
-            f"</dev/null 3<&- & pid=$!; stop=; else sh -c {inner} </dev/null 3<&- & pid=$!; "
-            # (timeout passes the signal on to its group; a shell's children are its own)
-            'stop="pkill -TERM -P $pid"; fi; '
-            f'{{ read -r line && [ "$line" = {_ALIVE} ] && {{ while read -r line; do :; done; '
-            "$stop; kill -TERM $pid; }; } <&3 >/dev/null 2>&1 & watcher=$!; "
-            "exec 3<&-; wait $pid; status=$?; kill $watcher 2>/dev/null; exit $status"
+            f"{{ {watcher}; }} <&3 >/dev/null 2>&1 & smacx_watcher=$!; exec 3<&- </dev/null; "
+            f"{remote}\nsmacx_status=$?; kill $smacx_watcher 2>/dev/null; exit $smacx_status"
         )
         launcher = self.launcher.format_map({"host": shlex.quote(host)})
         return f"{launcher} {shlex.quote(remote)}"

@@ -15,6 +15,7 @@ import inspect
 import numbers
 import os
 import sys
+import types
 import warnings
 from collections.abc import Callable, Mapping
 from types import FrameType
@@ -332,19 +333,52 @@ class _HintedMethod:
         return _BoundHinted(self.func.__get__(obj, objtype), self)
 
 
+#: What a :class:`_BoundHinted` takes from the bound method it wraps.
+_METHOD_ATTRIBUTES = frozenset(
+    ("__name__", "__qualname__", "__self__", "__func__", "__wrapped__", "__module__",
+     "__defaults__", "__kwdefaults__", "__annotations__")
+)  # fmt: skip
+
+
 class _BoundHinted:
-    """A bound method that refuses to be used as SMAC3's value of its name."""
+    """A bound method that refuses to be used as SMAC3's value of its name: compared with a
+    number, counted, indexed, iterated over or formatted into a string. Otherwise it is the
+    method: called, compared and hashed as it, weakly referenced, its name, signature and
+    docstring its own."""
 
-    __slots__ = ("_call", "_hint")
+    def __new__(cls, call: Any, hint: Any) -> Any:
+        if not isinstance(hint, _HintedMethod):
+            # (weakref.WeakMethod rebuilds a method as its type(function, instance))
+            return types.MethodType(call, hint)
+        return super().__new__(cls)
 
-    def __init__(self, call: Callable[..., Any], hint: _HintedMethod) -> None:
+    def __init__(self, call: Any, hint: _HintedMethod) -> None:
         self._call, self._hint = call, hint
+        self.__doc__ = call.__doc__
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._call(*args, **kwargs)
 
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") and name not in _METHOD_ATTRIBUTES:  # (_call, before __init__)
+            raise AttributeError(name)
+        return getattr(self._call, name)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self._call)
+
     def __repr__(self) -> str:
         return repr(self._call)
+
+    def __str__(self) -> str:
+        return str(self._call)
+
+    def __hash__(self) -> int:
+        return hash(self._call)
+
+    def __bool__(self) -> bool:
+        return True
 
     def _refuse(self, *args: Any) -> Any:
         hint = self._hint
@@ -352,10 +386,24 @@ class _BoundHinted:
             f"{hint.where} is a method in smacx, not SMAC3's {hint.smac3}: use {hint.instead}."
         )
 
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
-    __int__ = __index__ = __float__ = __bool__ = __len__ = _refuse
-    __getitem__ = __contains__ = __iter__ = __str__ = __format__ = _refuse
-    __hash__ = None  # type: ignore[assignment]
+    def _compare(self, other: object) -> Any:
+        if isinstance(other, (numbers.Number, Mapping)):
+            self._refuse()
+        return NotImplemented
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _BoundHinted):
+            return bool(self._call == other._call)
+        if isinstance(other, (numbers.Number, Mapping)):
+            self._refuse()
+        return bool(self._call == other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __lt__ = __le__ = __gt__ = __ge__ = _compare
+    __int__ = __index__ = __float__ = __len__ = _refuse
+    __getitem__ = __contains__ = __iter__ = __format__ = _refuse
 
 
 #: The folder of the smacx package: frames in it are smacx's own (see warn_caller).

@@ -476,5 +476,16 @@ def test_smac3s_values_of_the_names_of_methods_say_what_to_use(space: Configurat
         with pytest.raises(TypeError, match=r"config_ids is a method .* use get_config_id"):
             use()
     assert list(rh.finished()) == [] and rh.config_ids() == [] and "finished" in repr(rh.finished)
+    # otherwise the method, as it was (a review's finding): compared, hashed, weakly
+    # referenced, its name, signature and docstring its own
+    import inspect
+    import weakref
+
+    method = rh.finished
+    assert method == rh.finished and hash(method) == hash(rh.finished) and {method: 1}
+    assert method.__name__ == "finished" and method.__self__ is rh and bool(method)
+    assert weakref.WeakMethod(method)() == method and "finished" in str(method)
+    assert str(inspect.signature(rh.config_ids)).startswith("(after: ")
+    assert inspect.getdoc(method) == RunHistory.finished.__doc__
     with pytest.raises(AttributeError, match=r"several objectives: get_costs\(config\)"):
         rh.average_cost  # noqa: B018
