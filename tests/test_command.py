@@ -1133,6 +1133,30 @@ def test_a_command_on_a_host_ends_with_the_trial_that_ran_it(
         run.wait()
 
 
+@pytest.mark.parametrize("shell", ["sh", "dash", "bash", "zsh", "ksh", "busybox"])
+def test_the_wrapper_on_a_host_runs_under_every_login_shell_as_the_command_did(
+    shell: str, space: ConfigurationSpace
+) -> None:
+    """The wrapper that watches the connection runs in the host's login shell (a review's
+    findings: zsh's $status is read-only, and every trial failed there; a command run as a
+    background job ignored SIGINT, so one stopped with `timeout -s INT` ran on)."""
+    found = shutil.which(shell)
+    if found is None:
+        pytest.skip(f"no {shell} on this machine")
+    login = f"{found} sh -c" if shell == "busybox" else f"{found} -c"
+    for remote_timeout in (None, 30):
+        target = CommandTarget(
+            "sh -c 'kill -INT $$; sleep 1'; echo status $?",
+            hosts=("h",),
+            launcher=f"env H={{host}} {login}",
+            remote_timeout=remote_timeout,
+        )
+        assert target(config(space), seed=0) == 130.0  # (the default SIGINT: killed)
+        failing = dataclasses.replace(target, command="echo ran; exit 3")
+        with pytest.raises(CommandError, match=r"on h exited with status 3: echo ran; exit 3\n"):
+            failing(config(space), seed=0)
+
+
 def test_a_launcher_that_gives_the_host_no_input_still_runs_the_command(
     ssh_server: str,
 ) -> None:
