@@ -1640,7 +1640,10 @@ class SMAC(metaclass=_FacadeType):
                     pause = self._wait_for_a_silent_lease()
                     if pause is None:
                         break
-                    time.sleep(pause)  # (then the trial, if its lease ran out, is taken over)
+                    # (then the trial, if its lease ran out, is taken over; close() ends it)
+                    deadline = time.monotonic() + pause
+                    while not self._close_requested and time.monotonic() < deadline:
+                        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
                     continue
                 if left and self.runner.is_running():
                     # Every worker is busy: search ahead for the results to come.
@@ -1865,6 +1868,9 @@ class SMAC(metaclass=_FacadeType):
             or h.n_finished >= _trial_limit(self.scenario)
         ):
             return None
+        h.sync()  # (the trial may have finished there: its process was alive after all)
+        if h.n_finished >= _trial_limit(self.scenario):
+            return None
         silent = self._silent_leases()
         if not silent:
             return None
@@ -1883,7 +1889,7 @@ class SMAC(metaclass=_FacadeType):
                 h.lease_seconds - (min(silent) - now),
                 self.scenario.n_trials,
             )
-        return min(wait, 5.0)
+        return min(wait, 1.0)
 
     def _silent_leases(self) -> list[float]:
         """When the leases end (Unix time) of the running trials of processes on other hosts

@@ -3460,6 +3460,38 @@ def test_a_worker_that_ends_waits_for_the_trial_of_a_silent_host(
     assert "not renewed it for 29" in caplog.text and "it seems to have died" in caplog.text
 
 
+def test_the_wait_for_a_silent_host_ends_with_close_or_with_its_trial(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """The wait slept through close() from another thread, and read nothing: a trial that
+    the other host finished after all was waited for until its old lease ran out (a review's
+    findings)."""
+    from smacx.storage import TrialRecord
+    from smacx.trial import TrialKey
+
+    for how in ("close", "finish"):
+        sc = scenario(space, tmp_path, name=how, n_trials=3)
+        with SMAC(sc, quadratic, progress=False) as smac:
+            _claim_elsewhere(smac.runhistory, space.sample_configuration(), lease=60.0)
+            key = TrialKey(1, None, 0, None)
+
+            def act(smac: SMAC = smac, how: str = how, key: TrialKey = key) -> None:
+                time.sleep(1.0)
+                if how == "close":
+                    smac.close()
+                else:  # (the process there finishes its trial)
+                    smac.runhistory.storage.finish_trial(
+                        TrialRecord(key, TrialValue(cost=1.0), "far+m1:4242:0:x", 0.0)
+                    )
+
+            threading.Thread(target=act).start()
+            started = time.monotonic()
+            smac.optimize()
+            assert time.monotonic() - started < 5
+            if how == "finish":
+                assert smac.runhistory.n_finished == 3
+
+
 def test_a_worker_that_ends_names_a_trial_still_running_on_another_host(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
