@@ -191,7 +191,10 @@ class Scenario:
             multi-objective and the target must return a dict (or a sequence in this order).
         crash_cost: Cost recorded for a crashed, timed-out or memory-out trial, one value per
             objective or one for all. Infinite values are recorded as given but never shown to a
-            model: it sees an imputed cost instead (the worst finite cost observed).
+            model: it sees an imputed cost instead (the worst finite cost observed). With
+            several objectives the model sees that imputed cost for every failed trial,
+            whatever its crash cost: a large finite one (1e6) would squeeze the successes into
+            a sliver of ParEGO's normalized range.
         termination_cost_threshold: Stop as soon as the incumbent's cost is at or below this
             (several objectives: a member of the Pareto front, in every objective whose
             threshold is not ``-inf``, the default, which sets none; with
