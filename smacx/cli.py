@@ -638,17 +638,13 @@ _STOP_SIGNALS = ("SIGTERM", "SIGHUP")
 _DEFER_SECONDS = 0.05
 
 
-def _loses_exceptions(frame: Any) -> bool:
-    """Whether an exception raised in ``frame`` (a signal handler's) would be printed and
-    dropped by Python: in a garbage-collector callback or a ``__del__``, at any depth."""
-    import gc
+class _Stop(KeyboardInterrupt):
+    """The ``KeyboardInterrupt`` of a stop signal (``signum``) within
+    :func:`_stopped_as_interrupt`."""
 
-    lost = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
-    while frame is not None:
-        if frame.f_code in lost or frame.f_code.co_name == "__del__":
-            return True
-        frame = frame.f_back
-    return False
+    def __init__(self, signum: int) -> None:
+        super().__init__()
+        self.signum = signum
 
 
 @contextlib.contextmanager
@@ -661,36 +657,43 @@ def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
     the trials under way are given back, their commands ended, the finished ones saved.
     Once any stop is under way, further SIGTERMs and SIGHUPs are ignored (a batch system's
     second one would break off the cleanup of the first); a second Ctrl-C still interrupts.
-    Outside the main thread (``main()`` called from a thread) the signals are left as they
-    are."""
+
+    A stop raised where Python prints and drops exceptions (a gc callback, dask's runs at
+    every collection; a ``__del__``; a weakref callback or finalizer) reaches
+    ``sys.unraisablehook``, and the signal is sent again: a SIGTERM just after the cluster
+    started was lost, and the run went on to its end and exited with 0. One sent again that
+    comes as the block ends is dropped. Outside the main thread (``main()`` called from a
+    thread) the signals are left as they are."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     deferred: list[int] = []  # (a stop sent again, out of code that would lose it)
+    timers: list[threading.Timer] = []
+    ending: list[bool] = []
 
-    def interrupt(signum: int, frame: Any) -> None:
-        if _loses_exceptions(frame):
-            # Raised in a gc callback (dask's runs at every collection) or a __del__, the
-            # KeyboardInterrupt is printed and dropped: a SIGTERM just after the cluster
-            # started was lost, and the run went on to its end. The signal comes back.
-            deferred.append(signum)
-            threading.Timer(_DEFER_SECONDS, os.kill, (os.getpid(), signum)).start()
-            return
-        raise KeyboardInterrupt
+    def send_again(signum: int) -> None:
+        deferred.append(signum)
+        timer = threading.Timer(_DEFER_SECONDS, os.kill, (os.getpid(), signum))
+        timer.daemon = True
+        timers.append(timer)
+        timer.start()
 
     def on_int(signum: int, frame: Any) -> None:
         if deferred:
             deferred.clear()
+            if ending:
+                return
         else:
             received.append("SIGINT")
-        interrupt(signum, frame)
+        raise _Stop(signum)
 
     def on_stop(signum: int, frame: Any) -> None:
         if deferred:
             deferred.clear()
-            interrupt(signum, frame)
-            return
+            if ending:
+                return
+            raise _Stop(signum)
         first = not received
         received.append(signal.Signals(signum).name)
         if not first:
@@ -699,15 +702,28 @@ def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
         if callable(handler) and handler is not on_int:
             handler(signal.SIGINT, frame)  # (the dask runner's hold while a cluster starts)
         else:  # ours, or SIGINT ignored (as for a job started with & in a script)
-            interrupt(signum, frame)
+            raise _Stop(signum)
+
+    previous_hook = sys.unraisablehook
+
+    def lost(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, _Stop) and not ending:
+            send_again(unraisable.exc_value.signum)
+            return
+        previous_hook(unraisable)
 
     names = [n for n in _STOP_SIGNALS if hasattr(signal, n)]
     before = {n: signal.signal(getattr(signal, n), on_stop) for n in names}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         before["SIGINT"] = signal.signal(signal.SIGINT, on_int)
+    sys.unraisablehook = lost
     try:
         yield
     finally:
+        ending.append(True)
+        for timer in timers:
+            timer.cancel()
+        sys.unraisablehook = previous_hook
         for name, handler in before.items():
             signal.signal(getattr(signal, name), handler)
 

@@ -725,6 +725,11 @@ def _run(
     mark = token if token is not None else os.environ.get("SMACX_TRIAL")
     alive = os.pipe() if keep_alive else None
     try:
+        if alive is not None:
+            # (written before the launcher starts, while this process holds the pipe's read
+            # end: a launcher that ended at once made a late write raise SIGPIPE, which kills
+            # a process whose SIGPIPE is at its default)
+            os.write(alive[1], f"{_ALIVE}\n".encode())
         try:
             proc = subprocess.Popen(
                 command,
@@ -740,9 +745,6 @@ def _run(
         finally:
             if alive is not None:
                 os.close(alive[0])
-        if alive is not None:
-            with contextlib.suppress(OSError):  # (a launcher that has ended already)
-                os.write(alive[1], f"{_ALIVE}\n".encode())
         return _watched(proc, command, memory_limit, mark)
     finally:
         if alive is not None:

@@ -455,34 +455,58 @@ def started_run(
     return args, run
 
 
+@pytest.mark.parametrize("where", ["gc callback", "finalizer"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_that_arrives_in_a_gc_callback_is_not_lost(signum: int) -> None:
+def test_a_stop_that_arrives_where_python_drops_exceptions_is_not_lost(
+    signum: int, where: str
+) -> None:
     """The KeyboardInterrupt of a SIGTERM that arrived while dask's gc callback ran was
     printed and dropped, and `smacx run --workers 2` ran to its end and exited with 0 (a
-    command-line audit's finding). It is raised again outside the callback."""
+    command-line audit's finding); in a weakref finalizer too (a review's). The signal is
+    sent again; one sent again as the block ends is dropped."""
     import gc
+    import weakref
 
     from smacx.cli import _stopped_as_interrupt
 
     sent: list[int] = []
 
-    def stop_inside(phase: str, info: dict[str, Any]) -> None:
+    def stop_inside(*args: Any) -> None:
         if not sent:
             sent.append(signum)
             os.kill(os.getpid(), signum)  # (its handler runs here, inside the callback)
             time.sleep(0.01)
 
+    class Dropped:
+        pass
+
     received: list[str] = []
     gc.callbacks.append(stop_inside)
     try:
         with pytest.raises(KeyboardInterrupt), _stopped_as_interrupt(received):
-            gc.collect()
+            if where == "finalizer":
+                gc.callbacks.remove(stop_inside)
+                dropped = Dropped()
+                weakref.finalize(dropped, stop_inside)
+                del dropped
+            else:
+                gc.collect()
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
                 time.sleep(0.01)
     finally:
-        gc.callbacks.remove(stop_inside)
+        if stop_inside in gc.callbacks:
+            gc.callbacks.remove(stop_inside)
     assert sent and received == [signal.Signals(signum).name]
+    # a stop lost as the block ends: the block has ended normally, and the program goes on
+    sent.clear()
+    late: list[str] = []
+    with _stopped_as_interrupt(late):
+        dropped = Dropped()
+        weakref.finalize(dropped, stop_inside)
+        del dropped
+    time.sleep(0.3)
+    assert sent and late == [signal.Signals(signum).name]
 
 
 @pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
