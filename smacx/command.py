@@ -1437,8 +1437,12 @@ def _space_from_knobs(knobs: object, file: Path) -> ConfigurationSpace:
                 space.add(Categorical(name, choices, **default))
             else:
                 sequence = spec.get("sequence")
-                if not isinstance(sequence, list) or len(sequence) < 1:
-                    raise fail("sequence = [...], the values in order", sequence)
+                if (
+                    not isinstance(sequence, list)
+                    or len(sequence) < 1
+                    or len(set(map(_text, sequence))) != len(sequence)  # (as for choices)
+                ):
+                    raise fail("sequence = [...], the distinct values in order", sequence)
                 if not all(_is_scalar(c) for c in sequence):
                     raise fail("a sequence of strings, numbers or booleans", sequence)
                 ordinal = {"default_value": spec["default"]} if "default" in spec else {}
@@ -1587,10 +1591,14 @@ def _last_number(text: str) -> tuple[re.Match[str] | None, str]:
         start = max(0, len(text) - size)
         piece = _ANSI_ESCAPE.sub("", text[start:])
         last = _last(_NUMBER.finditer(piece))
-        # (a number at the piece's start may be cut, or a colour code's end: read more)
-        if start == 0 or (last is not None and last.start() > 64):
+        # A number or a colour code cut at the piece's start holds no white space: the last
+        # number is whole, and no remnant of a code, past a white space (else read more).
+        if start == 0 or (last is not None and _SPACE.search(piece, 0, last.start())):
             return last, piece
         size *= 8
+
+
+_SPACE = re.compile(r"\s")
 
 
 #: Characters of a line kept by :func:`_tail`: its end, where a progress meter's last state is.
@@ -1601,10 +1609,16 @@ def _tail(text: str, lines: int = 10) -> str:
     """The last lines a command printed, for an error message: each cut to its last
     ``_TAIL_LINE`` characters (a 20 MB line on stderr was stored twice with each failed
     trial, and printed in full)."""
+    text = text.strip()  # (blank lines at the end would fill the end read)
     end = text[-lines * 4 * _TAIL_LINE :]  # (enough for the lines kept; a long one is cut)
-    kept = [line for line in end.strip().splitlines() if line.strip()][-lines:]
-    cut = [len(line) > _TAIL_LINE for line in kept]
-    if len(end) < len(text) and kept:
-        cut[0] = True  # (the first line kept may have begun before the end read)
-    kept = ["..." + line[-_TAIL_LINE:] if c else line for line, c in zip(kept, cut)]
+    every = end.splitlines()
+    shown = [i for i, line in enumerate(every) if line.strip()][-lines:]
+    # (the end read's first line began before it, unless the end starts a line)
+    partial = len(end) < len(text) and text[-len(end) - 1] != "\n"
+    kept = [
+        "..." + every[i][-_TAIL_LINE:]
+        if len(every[i]) > _TAIL_LINE or (partial and i == 0)
+        else every[i]
+        for i in shown
+    ]
     return "" if not kept else "\n" + "\n".join(f"    {line}" for line in kept)

@@ -31,7 +31,8 @@ _OLD_STATUSES = {
     "smacx.FunctionCallback), or stop calling ask()",
     "STOP": "to end the run, return False from a callback's on_tell_end (see "
     "smacx.FunctionCallback), or stop calling ask()",
-    "DONTKNOW": "record a trial that failed as CRASHED",
+    "DONOTADVANCE": "tell the trial's real status and cost; which configurations advance is "
+    "the intensifier's to decide",
 }
 
 

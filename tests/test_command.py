@@ -92,6 +92,13 @@ def test_the_last_number_of_a_long_output_is_read_from_its_end(space: Configurat
         target._number("x" * (1 << 16) + "took 1,5", "stdout", "c")
     pattern = CommandTarget("true", pattern=r"took (\S+) s")
     assert pattern._number(log, "stdout", "c") == 0.199999
+    # cut at the piece's start: a long grouped number, a long colour code (a review's cases)
+    grouped = "1" + ",234" * 30
+    text = "a" * 100_000 + " " + grouped + " " + "z" * ((1 << 16) - len(grouped) + 4)
+    assert target._number(text, "stdout", "c") == float(grouped.replace(",", ""))
+    code = "\x1b[" + "1;" * 60 + "0m"
+    text = "value 42\n" + "q" * 90_000 + code + "w" * ((1 << 16) - len(code) + 10)
+    assert target._number(text, "stdout", "c") == 42.0
 
 
 def test_a_failed_commands_long_lines_are_cut_in_its_error(space: ConfigurationSpace) -> None:
@@ -105,6 +112,12 @@ def test_a_failed_commands_long_lines_are_cut_in_its_error(space: ConfigurationS
     message = str(err.value)
     assert len(message) < 2_000 and message.endswith("    last")
     assert "\n    ..." + "x" * 300 + "\n" in message
+    # blank lines after the error, and a first line read whole (a review's cases)
+    from smacx.command import _tail
+
+    assert _tail("Traceback\nValueError: bad\n" + "\n" * 20_000).endswith("    ValueError: bad")
+    lines = "".join(f"line {i}\n" for i in range(2_000))
+    assert _tail(lines, lines=3) == "\n    line 1997\n    line 1998\n    line 1999"
 
 
 def test_hosts_workdir_and_choices_that_cannot_work_are_refused_before_a_trial(
@@ -123,6 +136,11 @@ def test_hosts_workdir_and_choices_that_cannot_work_are_refused_before_a_trial(
         'command = "echo {f} 1"\n[knobs]\nf = { type = "categorical", choices = [true, "true"] }\n'
     )
     with pytest.raises(ScenarioError, match=r"distinct values; got \[True, 'true'\]"):
+        load_workload(file)
+    file.write_text(
+        'command = "echo {f} 1"\n[knobs]\nf = { type = "ordinal", sequence = [1, "1"] }\n'
+    )
+    with pytest.raises(ScenarioError, match=r"the distinct values in order; got \[1, '1'\]"):
         load_workload(file)
     file.write_text(
         'command = "echo 1"\nworkdir = "gone"\n[knobs]\nx = { type = "float", range = [0, 1] }\n'

@@ -29,6 +29,7 @@ def test_status_numbers_are_stable() -> None:
         ("MEMOUT", "a SMAC 1.x name): use StatusType.MEMORYOUT"),
         ("STOP", "return False from a callback's on_tell_end"),
         ("CAPPED", "is TIMEOUT"),
+        ("DONOTADVANCE", "the intensifier's to decide"),
         ("SUCESS", "did you mean SUCCESS?"),
         ("crashed", "did you mean CRASHED?"),
     ],
