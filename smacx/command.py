@@ -1136,8 +1136,11 @@ def _line_of(file: Path, key: str, knob: bool = False) -> str:
     except (OSError, UnicodeDecodeError):
         return ""
     name = re.escape(key)
-    given = re.compile(rf"""^\s*(?:{name}|"{name}"|'{name}')\s*[=:]|"{name}"\s*:""")
-    opens = re.compile(r"""^\s*\[\s*["']?knobs["']?\s*\]|"knobs"\s*:""")
+    given = re.compile(
+        rf"""^\s*(?:{name}|"{name}"|'{name}')\s*[=:]|"{name}"\s*:"""
+        rf"""|^\s*\[\s*knobs\s*\.\s*(?:{name}|"{name}"|'{name}')\s*\]"""  # ([knobs.x])
+    )
+    opens = re.compile(r"""^\s*\[\s*["']?knobs["']?\s*[\].]|"knobs"\s*:""")
     start = 0
     if knob:
         start = next((i + 1 for i, line in enumerate(lines) if opens.search(line)), 0)

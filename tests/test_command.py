@@ -158,6 +158,12 @@ def test_a_knobs_error_names_its_line_in_the_knobs_table(tmp_path: Path) -> None
     )
     with pytest.raises(ScenarioError, match=r"\(line 5\): knob 'timeout'"):
         load_workload(file)
+    file.write_text(  # (a table of its own: its header's line)
+        'command = "prog {timeout}"\ntimeout = 60\n[knobs.timeout]\ntype = "integer"\n'
+        "range = [10, 1]\n"
+    )
+    with pytest.raises(ScenarioError, match=r"\(line 3\): knob 'timeout'"):
+        load_workload(file)
 
 
 def test_values_reach_the_command_as_single_words(space: ConfigurationSpace) -> None:
