@@ -1143,7 +1143,7 @@ def _line_of(file: Path, key: str, knob: bool = False) -> str:
     opens = re.compile(r"""^\s*\[\s*["']?knobs["']?\s*[\].]|"knobs"\s*:""")
     start = 0
     if knob:
-        start = next((i + 1 for i, line in enumerate(lines) if opens.search(line)), 0)
+        start = next((i for i, line in enumerate(lines) if opens.search(line)), 0)
     for number, line in enumerate(lines[start:], start + 1):
         if given.search(line):
             return f" (line {number})"
