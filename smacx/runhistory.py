@@ -8,6 +8,7 @@ it ends.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
+from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
 
 from smacx.errors import ScenarioError, TrialError, one_line, smac3_method, smac3_names
 from smacx.storage import Storage, TrialRecord, abandoned, comes_after, owner_id
@@ -226,8 +228,34 @@ def _keep_leases(history: RunHistory, stop: threading.Event) -> None:
 
 
 def config_to_json(config: Configuration) -> str:
-    """Canonical JSON of a configuration's active values (sorted keys, plain Python types)."""
-    return json.dumps({k: plain_value(v) for k, v in dict(config).items()}, sort_keys=True)
+    """Canonical JSON of a configuration's active values (sorted keys, plain Python types),
+    each spelled as its hyperparameter spells it (see :func:`canonical_value`)."""
+    space = config.config_space
+    return json.dumps(
+        {k: canonical_value(space[k], v) for k, v in dict(config).items()}, sort_keys=True
+    )
+
+
+def canonical_value(hp: Any, value: Any) -> Any:
+    """``value`` of hyperparameter ``hp`` as one spelling of all the values ConfigSpace finds
+    equal: a float's as a float (``0``, ``0.0`` and ``-0.0`` are one), a categorical's or an
+    ordinal's as the item of its choices it equals (``1.0`` for the choice ``1``, ``True`` for
+    ``1``). Spelled differently, one configuration was evaluated again and again in a
+    deterministic run (four spellings in an initial design, four trials)."""
+    value = plain_value(value)
+    if isinstance(hp, FloatHyperparameter):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value) + 0.0  # (+ 0.0: -0.0 is 0.0)
+        return value
+    if isinstance(hp, IntegerHyperparameter):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+    items = getattr(hp, "choices", None) or getattr(hp, "sequence", None)
+    if items:
+        with contextlib.suppress(ValueError, TypeError):
+            return plain_value(items[list(items).index(value)])
+    return value
 
 
 #: Key in a running trial's ``additional_info``: how many processes died while they ran it.

@@ -489,3 +489,33 @@ def test_smac3s_values_of_the_names_of_methods_say_what_to_use(space: Configurat
     assert inspect.getdoc(method) == RunHistory.finished.__doc__
     with pytest.raises(AttributeError, match=r"several objectives: get_costs\(config\)"):
         rh.average_cost  # noqa: B018
+
+
+def test_one_configuration_spelled_differently_is_one_configuration() -> None:
+    """0, 0.0 and -0.0 for a float, 1.0 for an ordinal's or a categorical's 1, True for 1:
+    ConfigSpace finds them equal, but each spelling was a configuration of its own, and a
+    deterministic run evaluated one configuration four times (an audit's finding)."""
+    from ConfigSpace import Categorical, Configuration, Float, OrdinalHyperparameter
+
+    from smacx import SMAC, InitialDesign, Scenario
+    from smacx.runhistory import config_to_json
+
+    space = ConfigurationSpace(seed=0)
+    space.add([Float("x", (-1.0, 1.0)), OrdinalHyperparameter("o", [1, 2, 3]),
+               Categorical("c", [1, 2])])  # fmt: skip
+    spellings = [{"x": 0.0, "o": 1, "c": 1}, {"x": -0.0, "o": 1, "c": 1},
+                 {"x": 0, "o": 1.0, "c": 1.0}, {"x": 0.0, "o": 1, "c": True}]  # fmt: skip
+    configs = [Configuration(space, values=v) for v in spellings]
+    assert len({config_to_json(c) for c in configs}) == 1
+    rh = RunHistory(space)
+    assert len({rh.add_config(c) for c in configs}) == 1
+    evaluated = []
+
+    def target(config: Configuration) -> float:
+        evaluated.append(dict(config))
+        return 1.0
+
+    sc = Scenario(space, n_trials=6, deterministic=True, output_directory=None, seed=0)
+    design = InitialDesign(additional_configs=spellings, n_configs=4)
+    SMAC(sc, target, preset="random", initial_design=design, progress=False).optimize()
+    assert sum(Configuration(space, values=e) == configs[0] for e in evaluated) == 1
