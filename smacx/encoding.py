@@ -115,6 +115,24 @@ def rows_in(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return np.isin(row_keys(X), row_keys(Y))
 
 
+def integer_span(hp: IntegerHyperparameter) -> int:
+    """How many values integer hyperparameter ``hp`` takes.
+
+    Raises:
+        ScenarioError: More than 2**63 - 1 (counted in int64 here, and drawn in int64 by
+            ConfigSpace's sampler, which failed with numpy's bare "high is out of bounds"
+            after a trial of the random preset).
+    """
+    count = int(hp.upper) - int(hp.lower) + 1
+    if count > np.iinfo(np.int64).max:
+        raise ScenarioError(
+            f"configspace: integer hyperparameter {hp.name!r} spans {count:.3g} values "
+            f"({hp.lower} to {hp.upper}), more than 2**63 - 1. Use a Float (with log=True for "
+            "a wide range) and round it in the target."
+        )
+    return count
+
+
 class Encoder:
     """Encodes configurations (and optionally instance features) as float64 matrices.
 
@@ -168,14 +186,7 @@ class Encoder:
                 self.n_values[j] = len(hp.sequence)
             elif isinstance(hp, IntegerHyperparameter):
                 self._kind[j] = _INT
-                count = int(hp.upper) - int(hp.lower) + 1
-                if count > np.iinfo(np.int64).max:  # (counted in int64)
-                    raise ScenarioError(
-                        f"configspace: integer hyperparameter {hp.name!r} spans {count:.3g} "
-                        f"values ({hp.lower} to {hp.upper}), more than 2**63 - 1. Use a Float "
-                        "(with log=True for a wide range) and round it in the target."
-                    )
-                self.n_values[j] = count
+                self.n_values[j] = integer_span(hp)
             elif isinstance(hp, FloatHyperparameter):
                 self._kind[j] = _FLOAT
             else:

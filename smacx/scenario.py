@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ConfigSpace import ConfigurationSpace
+from ConfigSpace.hyperparameters import IntegerHyperparameter
 
+from smacx.encoding import integer_span
 from smacx.errors import ScenarioError, keyword_hints, safe_repr
 
 __all__ = ["Scenario"]
@@ -279,6 +281,9 @@ class Scenario:
             raise _fail("configspace", "a ConfigSpace.ConfigurationSpace", self.configspace)
         if len(list(self.configspace.values())) == 0:
             raise _fail("configspace", "a space with at least one hyperparameter", "an empty space")
+        for hp in self.configspace.values():
+            if isinstance(hp, IntegerHyperparameter):
+                integer_span(hp)  # (refused here, for every preset)
         if self.name is not None and not is_run_name(self.name):
             raise _fail("name", f"{RUN_NAME}, or None", self.name)
         if self.output_directory is not None:
