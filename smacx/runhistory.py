@@ -44,7 +44,10 @@ logger = logging.getLogger("smacx")
 
 
 def plain_value(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds (other values as they are)."""
+    """A numpy scalar as the Python value it holds, also inside a tuple (a categorical's
+    choice ``(np.int64(64), 64)`` failed as JSON); other values as they are."""
+    if isinstance(value, tuple):
+        return tuple(plain_value(v) for v in value)
     return value.item() if isinstance(value, np.generic) else value
 
 

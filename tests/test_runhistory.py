@@ -519,3 +519,19 @@ def test_one_configuration_spelled_differently_is_one_configuration() -> None:
     design = InitialDesign(additional_configs=spellings, n_configs=4)
     SMAC(sc, target, preset="random", initial_design=design, progress=False).optimize()
     assert sum(Configuration(space, values=e) == configs[0] for e in evaluated) == 1
+
+
+def test_numpy_numbers_inside_a_tuple_choice_are_stored_as_plain_numbers() -> None:
+    """A choice (np.int64(64), 64) passed the Scenario, then failed in SMAC with a bare
+    "Object of type int64 is not JSON serializable" (an audit's finding)."""
+    import numpy as np
+    from ConfigSpace import Categorical
+
+    from smacx.runhistory import plain_value
+
+    assert plain_value((np.int64(64), (np.float32(0.5), "a"))) == (64, (0.5, "a"))
+    space = ConfigurationSpace(seed=0)
+    space.add(Categorical("layers", [(np.int64(64), 64), (np.int64(128),)]))
+    rh = RunHistory(space)
+    config_id = rh.add_config(space.get_default_configuration())
+    assert rh.get_config(config_id) == space.get_default_configuration()
