@@ -904,15 +904,16 @@ def _resident_mb(root: Any) -> float:
     return total / 2**20
 
 
-def _kill_tree(root: Any) -> None:
-    """Kill process ``root`` (a ``psutil.Process``) and its descendants, stopped first so
-    that none forks a new one between the look and the kill."""
+def _kill_tree(root: Any, keep_root: bool = False) -> int:
+    """Kill process ``root`` (a ``psutil.Process``) and its descendants (only those, with
+    ``keep_root``), stopped first so that none forks a new one between the look and the
+    kill; returns how many were killed."""
     import psutil
 
     stopped: dict[int, Any] = {}
     while True:
         try:
-            family = [root, *root.children(recursive=True)]
+            family = [*([] if keep_root else [root]), *root.children(recursive=True)]
         except psutil.Error:
             family = list(stopped.values())
         new = [p for p in family if p.pid not in stopped]
@@ -925,6 +926,7 @@ def _kill_tree(root: Any) -> None:
     for process in stopped.values():
         with contextlib.suppress(psutil.Error):
             process.kill()
+    return len(stopped)
 
 
 def _decoded(data: bytes | str | None) -> str:

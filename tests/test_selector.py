@@ -7,16 +7,7 @@ import numpy as np
 import pytest
 from ConfigSpace import Categorical, Configuration, ConfigurationSpace
 
-from smacx import (
-    SMAC,
-    RunHistory,
-    Scenario,
-    ScenarioError,
-    SearchSpaceExhaustedError,
-    StatusType,
-    TrialInfo,
-    TrialValue,
-)
+from smacx import RunHistory, ScenarioError, SearchSpaceExhaustedError, TrialInfo, TrialValue
 from smacx.selector import ConfigSelector
 
 
@@ -1818,6 +1809,7 @@ def test_a_finite_crash_cost_of_several_objectives_is_no_part_of_the_normalizati
     the successes were squeezed into a sliver of [0, 1] (ZDT1's hypervolume fell from 0.805
     to 0.745, a multi-objective audit's finding). A failure is imputed as at crash_cost=inf:
     the proposals are the same."""
+    from smacx import SMAC, Scenario, StatusType
 
     def target(config: Configuration) -> list[float]:
         if config["y"] > 0.7:

@@ -2087,29 +2087,15 @@ _objects_lock = threading.Lock()
 
 def _end_trial_processes() -> int:
     """In a worker of the runner's own cluster, closing with trials under way: kill the
-    processes they started (a limited trial's process, a command's programs), stopped first so
-    that none forks a new one between the look and the kill. The worker itself closes after.
-    They ran on for the nanny's grace of seconds (a `smacx run --workers 2` stopped by
-    SIGTERM let its commands run to their end); returns how many were killed."""
+    processes they started (a limited trial's process, a command's programs); the worker
+    itself closes after. They ran on for the nanny's grace of seconds (a `smacx run
+    --workers 2` stopped by SIGTERM let its commands run to their end); returns how many
+    were killed."""
     import psutil
 
-    me = psutil.Process()
-    stopped: dict[int, Any] = {}
-    while True:
-        try:
-            new = [p for p in me.children(recursive=True) if p.pid not in stopped]
-        except psutil.Error:
-            break
-        if not new:
-            break
-        for process in new:
-            stopped[process.pid] = process
-            with contextlib.suppress(psutil.Error):
-                process.suspend()
-    for process in stopped.values():
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-    return len(stopped)
+    from smacx.command import _kill_tree
+
+    return _kill_tree(psutil.Process(), keep_root=True)
 
 
 def _forget_objects(prefix: str) -> None:
