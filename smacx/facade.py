@@ -21,6 +21,7 @@ import textwrap
 import threading
 import time
 import uuid
+import warnings
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -355,6 +356,8 @@ class SMAC(metaclass=_FacadeType):
                 f"or Hyperband(); got {intensifier!r}."
             )
         _check_parts(model=model, acquisition=acquisition, maximizer=maximizer)
+        if model is not None and preset != "random":
+            _try_model(model, scenario)
         if storage is not None and not is_database_url(storage):
             shown = redact(storage) if isinstance(storage, str) else repr(storage)
             raise ScenarioError(
@@ -2904,6 +2907,30 @@ def _check_parts(**parts: object) -> None:
                 f"SMAC's {name} must be an object with method(s) {', '.join(methods)}, such as "
                 f"{example}; got {part!r:.200} (missing: {', '.join(missing)})."
             )
+
+
+def _try_model(model: object, scenario: Scenario) -> None:
+    """Fit a copy of a model of the user's own on a few random rows, and refuse it now if
+    its ``predict`` does not return ``(mean, variance)``: scikit-learn's
+    ``GaussianProcessRegressor`` (one array) was accepted, and failed after the initial
+    design had run. smacx's own models, and a model that cannot be copied or fitted on so
+    few rows, are left to the run."""
+    from smacx.acquisition import _moments
+    from smacx.encoding import Encoder
+    from smacx.models import GaussianProcess, RandomForest
+
+    if isinstance(model, (RandomForest, GaussianProcess)):
+        return
+    rng = np.random.default_rng(0)
+    n_dims = Encoder(scenario.configspace, scenario.instance_features).n_dims
+    try:
+        trial = copy.deepcopy(model)
+        with warnings.catch_warnings():  # (a fit on 8 random rows: its warnings say nothing)
+            warnings.simplefilter("ignore")
+            trial.fit(rng.random((8, n_dims)), rng.random(8))  # type: ignore[attr-defined]
+    except Exception:
+        return
+    _moments(trial, rng.random((2, n_dims)))  # type: ignore[arg-type]
 
 
 def _preset_parts(

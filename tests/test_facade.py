@@ -3524,3 +3524,19 @@ def test_blackbox_looks_past_a_plateau_instead_of_at_the_corners() -> None:
     smac.optimize()
     assert smac.selector.plateau_probability == 0.5
     assert sum(corners) <= 10, sum(corners)
+
+
+def test_a_model_whose_predict_gives_no_variance_is_refused_before_a_trial() -> None:
+    """scikit-learn's GaussianProcessRegressor (predict gives one array) was accepted, and
+    failed after the initial design had run (an audit's finding)."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    from smacx.models import RandomForest
+
+    calls = []
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(space, n_trials=10, output_directory=None)
+    with pytest.raises(ScenarioError, match=r"GaussianProcessRegressor.predict must return \(mean"):
+        SMAC(sc, lambda config: calls.append(config) or 1.0, model=GaussianProcessRegressor())
+    assert not calls
+    SMAC(sc, model=RandomForest(n_trees=5)).close()  # (its own: not tried)
