@@ -640,7 +640,9 @@ def test_plateau_probability_defaults_to_half_for_hpo_without_budgets(
 
     scenario = Scenario(space, n_trials=10, deterministic=True, output_directory=None)
     assert SMAC(scenario).selector.plateau_probability == 0.5
-    assert SMAC(scenario, preset="blackbox").selector.plateau_probability == 0.0
+    # (on for "blackbox" too: its proposals went to the box's corners on a plateau)
+    assert SMAC(scenario, preset="blackbox").selector.plateau_probability == 0.5
+    assert SMAC(scenario, preset="random").selector.plateau_probability == 0.0
     assert SMAC(scenario, plateau_probability=0.0).selector.plateau_probability == 0.0
     budgets = Scenario(
         space, n_trials=10, min_budget=1, max_budget=9, deterministic=True, output_directory=None
@@ -663,7 +665,7 @@ def test_plateau_radius_is_the_presets_unless_given(space: ConfigurationSpace) -
         return proposer.plateau_radius
 
     assert radius(SMAC(scenario)) == 0.015
-    assert radius(SMAC(scenario, preset="blackbox")) == 0.0
+    assert radius(SMAC(scenario, preset="blackbox")) == 0.015
     assert radius(SMAC(scenario, plateau_radius=0)) == 0.0
     assert radius(SMAC(scenario, preset="blackbox", plateau_radius=np.float32(0.03))) == (
         pytest.approx(0.03)
@@ -1722,7 +1724,7 @@ def test_the_hpo_preset_keeps_proposals_off_plateaus() -> None:
     scenario = Scenario(space, n_trials=10, deterministic=True, output_directory=None)
     assert SMAC(scenario).selector.proposer.plateau_radius == 0.015  # type: ignore[union-attr]
     blackbox = SMAC(scenario, preset="blackbox").selector.proposer
-    assert blackbox.plateau_radius == 0.0  # type: ignore[union-attr]
+    assert blackbox.plateau_radius == 0.015  # type: ignore[union-attr]
 
 
 def test_whether_the_lowest_cost_is_shared_is_followed_result_by_result() -> None:
