@@ -461,7 +461,10 @@ class Encoder:
         X = np.array(X, dtype=np.float64, copy=True)
         if X.shape[0] == 0:
             return X
-        inactive = (X < -0.5) | np.isnan(X)
+        # (a hyperparameter without parents is never inactive: its value below -0.5 is
+        # clipped, as any other; it was taken for the marker, and decode gave a configuration
+        # without it)
+        inactive = ((X < -0.5) & ~self._is_root) | np.isnan(X)
         fast = np.flatnonzero(self._fast)
         if fast.size:
             X[:, fast] = np.where(
@@ -493,8 +496,9 @@ class Encoder:
             values = np.asarray(hp.to_value(np.clip(col, 0.0, 1.0)))
             return np.asarray(hp.to_vector(values), dtype=np.float64)
         if kind == _ORDINAL:
-            k = self._ordinal_scale[j]
-            return np.asarray(np.clip(np.round(col * k), 0, k) / k, dtype=np.float64)
+            k = self._ordinal_scale[j]  # (1 for a sequence of one: its only value is 0)
+            last = self.n_values[j] - 1
+            return np.asarray(np.clip(np.round(col * k), 0, last) / k, dtype=np.float64)
         if kind == _CATEGORICAL:
             return np.asarray(np.clip(np.round(col), 0, self.n_values[j] - 1), dtype=np.float64)
         return np.full_like(col, self._constant_value[j])

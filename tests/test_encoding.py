@@ -383,3 +383,22 @@ def test_sampling_a_space_whose_clauses_forbid_nearly_all_of_it_comes_up_full(
         for _ in range(20):
             assert encoder.sample(500, rng).shape == (500, 2)
     assert not caplog.records
+
+
+def test_decode_snaps_a_root_value_below_the_range_and_a_one_item_ordinal() -> None:
+    """A value below -0.5 of a hyperparameter without parents was taken for the inactive
+    marker, and decode gave a configuration without it; a sequence of one item kept the
+    encoded value 1, and decode failed inside ConfigSpace (an audit's findings)."""
+    from ConfigSpace import Categorical, OrdinalHyperparameter
+
+    enc = Encoder(ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}))
+    assert enc.canonicalize(np.array([[-0.7, 0.3]])).tolist() == [[0.0, 0.3]]
+    (config,) = enc.decode(np.array([[-0.7, 0.3]]))
+    config.check_valid_configuration()
+    assert dict(config) == {"x": 0.0, "y": 0.3}
+    space = ConfigurationSpace(seed=0)
+    space.add([Categorical("a", ["p", "q"]), OrdinalHyperparameter("o", ["only"])])
+    one = Encoder(space)
+    assert one.canonicalize(np.array([[0.0, 1.0]])).tolist() == [[0.0, 0.0]]
+    assert dict(one.decode(np.array([[0.0, 1.0]]))[0]) == {"a": "p", "o": "only"}
+    assert not one.is_valid(np.array([[0.0, 1.0]]))[0]
