@@ -53,7 +53,7 @@ _SQRT_2 = math.sqrt(2.0)
 _Z_ASYMPTOTIC = -1e3
 
 
-def _moments(model: Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def model_moments(model: Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`(n,)` mean and `(n,)` standard deviation of the model at `(n, d)` inputs."""
     predicted = model.predict(X)
     if not (isinstance(predicted, tuple) and len(predicted) == 2):
@@ -127,7 +127,7 @@ class EI:
         target = _check_best(best_y) - self.xi
 
         def acquisition(X: np.ndarray) -> np.ndarray:
-            mean, std = _moments(model, X)
+            mean, std = model_moments(model, X)
             gap = target - mean
             tiny = _tiny(target, mean)
             safe = np.maximum(std, tiny)
@@ -161,7 +161,7 @@ class LogEI:
         target = _check_best(best_y) - self.xi
 
         def acquisition(X: np.ndarray) -> np.ndarray:
-            mean, std = _moments(model, X)
+            mean, std = model_moments(model, X)
             gap = target - mean
             tiny = _tiny(target, mean)
             safe = np.maximum(std, tiny)
@@ -192,7 +192,7 @@ class PI:
         target = _check_best(best_y) - self.xi
 
         def acquisition(X: np.ndarray) -> np.ndarray:
-            mean, std = _moments(model, X)
+            mean, std = model_moments(model, X)
             gap = target - mean
             tiny = _tiny(target, mean)
             z = gap / np.maximum(std, tiny)
@@ -220,7 +220,7 @@ class LogPI:
         target = _check_best(best_y) - self.xi
 
         def acquisition(X: np.ndarray) -> np.ndarray:
-            mean, std = _moments(model, X)
+            mean, std = model_moments(model, X)
             gap = target - mean
             tiny = _tiny(target, mean)
             z = gap / np.maximum(std, tiny)
@@ -258,7 +258,7 @@ class LCB:
         beta = self.beta
 
         def acquisition(X: np.ndarray) -> np.ndarray:
-            mean, std = _moments(model, X)
+            mean, std = model_moments(model, X)
             return -(mean - beta * std)
 
         return acquisition
@@ -298,7 +298,7 @@ class ThompsonSampling:
 
         def acquisition(X: np.ndarray) -> np.ndarray:
             X = np.asarray(X, dtype=np.float64)
-            mean, std = _moments(model, X)
+            mean, std = model_moments(model, X)
             z = np.asarray(ndtri(_uniform_hash(X, int(key))), dtype=np.float64)
             return -(mean + std * z)
 

@@ -766,7 +766,7 @@ def _watched(
         except BaseException:  # (an interrupt: the command ends, as with subprocess.run)
             if proc.poll() is None:
                 if root is not None:
-                    _kill_tree(root)
+                    kill_tree(root)
                 proc.kill()
             raise
 
@@ -803,7 +803,7 @@ def _measured(
         if held > memory_limit:
             break
     assert root is not None and memory_limit is not None
-    _kill_tree(root)
+    kill_tree(root)
     try:
         out, err = proc.communicate(timeout=2.0)
     except subprocess.TimeoutExpired as expired:  # a program that left the tree holds a pipe
@@ -840,7 +840,7 @@ def _without_holders(
     holders = _pipe_holders([proc.stdout, proc.stderr], mark) if mark else []
     for pid in holders:
         with contextlib.suppress(psutil.Error):
-            _kill_tree(psutil.Process(pid))
+            kill_tree(psutil.Process(pid))
     if holders:
         logger.debug("Killed %d process(es) left holding the output of: %s", len(holders), command)
     out, err = proc.communicate()  # (what the earlier, timed-out calls read is kept)
@@ -904,7 +904,7 @@ def _resident_mb(root: Any) -> float:
     return total / 2**20
 
 
-def _kill_tree(root: Any, keep_root: bool = False) -> int:
+def kill_tree(root: Any, keep_root: bool = False) -> int:
     """Kill process ``root`` (a ``psutil.Process``) and its descendants (only those, with
     ``keep_root``), stopped first so that none forks a new one between the look and the
     kill; returns how many were killed."""

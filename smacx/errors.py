@@ -392,11 +392,8 @@ class _BoundHinted:
         return NotImplemented
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, _BoundHinted):
-            return bool(self._call == other._call)
-        if isinstance(other, (numbers.Number, Mapping)):
-            self._refuse()
-        return bool(self._call == other)
+        self._compare(other)  # (SMAC3's value of the name: refused)
+        return bool(self._call == (other._call if isinstance(other, _BoundHinted) else other))
 
     def __ne__(self, other: object) -> bool:
         return not self == other

@@ -2915,7 +2915,7 @@ def _try_model(model: object, scenario: Scenario) -> None:
     ``GaussianProcessRegressor`` (one array) was accepted, and failed after the initial
     design had run. smacx's own models, and a model that cannot be copied or fitted on so
     few rows, are left to the run."""
-    from smacx.acquisition import _moments
+    from smacx.acquisition import model_moments
     from smacx.encoding import Encoder
     from smacx.models import GaussianProcess, RandomForest
 
@@ -2930,7 +2930,7 @@ def _try_model(model: object, scenario: Scenario) -> None:
             trial.fit(rng.random((8, n_dims)), rng.random(8))  # type: ignore[attr-defined]
     except Exception:
         return
-    _moments(trial, rng.random((2, n_dims)))  # type: ignore[arg-type]
+    model_moments(trial, rng.random((2, n_dims)))  # type: ignore[arg-type]
 
 
 def _preset_parts(

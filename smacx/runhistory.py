@@ -256,8 +256,8 @@ def canonical_value(hp: Any, value: Any) -> Any:
         return value
     items = getattr(hp, "choices", None) or getattr(hp, "sequence", None)
     if items:
-        with contextlib.suppress(ValueError, TypeError):
-            return plain_value(items[list(items).index(value)])
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            return plain_value(items[items.index(value)])
     return value
 
 

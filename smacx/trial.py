@@ -23,14 +23,17 @@ from smacx.errors import keyword_hints
 __all__ = ["StatusType", "TrialInfo", "TrialKey", "TrialValue"]
 
 
+_END_THE_RUN = (
+    "to end the run, return False from a callback's on_tell_end (see smacx.FunctionCallback), "
+    "or stop calling ask()"
+)
+
 #: What SMAC 1.x's statuses are called here, or why there is no counterpart.
 _OLD_STATUSES = {
     "MEMOUT": "use StatusType.MEMORYOUT",
     "CAPPED": "smacx does not cap trials; a trial stopped at its time limit is TIMEOUT",
-    "ABORT": "to end the run, return False from a callback's on_tell_end (see "
-    "smacx.FunctionCallback), or stop calling ask()",
-    "STOP": "to end the run, return False from a callback's on_tell_end (see "
-    "smacx.FunctionCallback), or stop calling ask()",
+    "ABORT": _END_THE_RUN,
+    "STOP": _END_THE_RUN,
     "DONOTADVANCE": "tell the trial's real status and cost; which configurations advance is "
     "the intensifier's to decide",
 }

@@ -2093,9 +2093,9 @@ def _end_trial_processes() -> int:
     were killed."""
     import psutil
 
-    from smacx.command import _kill_tree
+    from smacx.command import kill_tree
 
-    return _kill_tree(psutil.Process(), keep_root=True)
+    return kill_tree(psutil.Process(), keep_root=True)
 
 
 def _forget_objects(prefix: str) -> None:
