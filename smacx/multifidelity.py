@@ -991,8 +991,11 @@ class Halving:
             if self.races_keys
             else f"budgets from {low:g} to {self.budgets[-1]:g}"
         )
-        if self.races_keys and low > 1:
-            fix = f"Use a min_keys of at most {self.budgets[-1] / self.settings.eta:g}" + (
+        # min_keys is a whole number of pairs: at most the top's count over eta, rounded down
+        # (advice of 1.66667 was refused by the min_keys check).
+        most_keys = math.floor(self.budgets[-1] / self.settings.eta)
+        if self.races_keys and low > 1 and most_keys >= 1:
+            fix = f"Use a min_keys of at most {most_keys}" + (
                 f", or an eta of at most {ratio:g}." if ratio > 1 else "."
             )
         else:

@@ -593,6 +593,15 @@ def test_min_keys_sets_the_first_stage_of_a_race_on_instances(space: Configurati
     with pytest.warns(UserWarning, match=r"27 instance-seed pairs .* min_keys of at most 9"):
         SMAC(Scenario(space, output_directory=None, **race),
              lambda config, seed, instance: 1.0, intensifier=Hyperband(min_keys=27))  # fmt: skip
+    # advice that can be followed: a whole number of pairs (5 / 3 is 1.67, so 1)
+    five = {**race, "instances": [f"i{k}" for k in range(5)]}
+    with pytest.warns(UserWarning, match=r"5 instance-seed pairs .* min_keys of at most 1\.$"):
+        SMAC(Scenario(space, output_directory=None, **five),
+             lambda config, seed, instance: 1.0, intensifier=Hyperband(min_keys=5))  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # min_keys=1 leaves room: 1, 3 of the 5
+        SMAC(Scenario(space, output_directory=None, **five),
+             lambda config, seed, instance: 1.0, intensifier=Hyperband(min_keys=1))  # fmt: skip
 
 
 def test_settings_stored_before_min_keys_existed_still_match() -> None:
