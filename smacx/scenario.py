@@ -401,10 +401,20 @@ class Scenario:
                 isinstance(self.instances, str)
                 or not isinstance(self.instances, Sequence)
                 or not self.instances
-                or not all(isinstance(i, str) and i for i in self.instances)
             ):
                 raise _fail(
                     "instances", "a non-empty sequence of non-empty strings", self.instances
+                )
+            bad = [k for k, i in enumerate(self.instances) if not (isinstance(i, str) and i)]
+            if bad:  # which entries, not the whole list (1,000 names made a 15 KB message)
+                shown = ", ".join(
+                    f"[{k}] = {safe_repr(self.instances[k])[:80]}" for k in bad[:3]
+                ) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+                raise ScenarioError(
+                    "Scenario.instances must be a non-empty sequence of non-empty strings "
+                    f"(instance names); got {len(bad)} of {len(self.instances)} entries that "
+                    f"are not: {shown}. Name every instance, e.g. instances=[str(i) for i in "
+                    "...] for numbered ones."
                 )
             if len(set(self.instances)) != len(self.instances):
                 twice = sorted(name for name, n in Counter(self.instances).items() if n > 1)
@@ -422,10 +432,11 @@ class Scenario:
                 "pass instances=[...] naming every instance that has features."
             )
         if not isinstance(self.instance_features, Mapping):
-            raise _fail(
-                "instance_features",
-                "a mapping of instance name to features",
-                type(self.instance_features),
+            raise ScenarioError(
+                "Scenario.instance_features must be a mapping of instance name to features; "
+                f"got {type(self.instance_features).__name__}. For one row of features per "
+                "instance, in the order of Scenario.instances, pass "
+                "dict(zip(instances, rows))."
             )
         missing = [i for i in self.instances if i not in self.instance_features]
         extra = [i for i in self.instance_features if i not in self.instances]

@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from ConfigSpace import ConfigurationSpace
 
@@ -119,6 +120,22 @@ def test_repeated_instances_are_named(space: ConfigurationSpace) -> None:
     ) as err:
         Scenario(space, instances=names)
     assert "instance-0008" not in str(err.value)
+
+
+def test_instance_names_that_are_not_strings_are_pointed_at(space: ConfigurationSpace) -> None:
+    """The error printed the whole list (15 KB for 1,000 paths) and not which entry was wrong."""
+    with pytest.raises(
+        ScenarioError,
+        match=r"got 1000 of 1000 entries that are not: \[0\] = 0, \[1\] = 1, \[2\] = 2 and 997 "
+        r"more\. .*instances=\[str\(i\) for i in \.\.\.\]",
+    ) as err:
+        Scenario(space, instances=list(range(1000)))
+    assert len(str(err.value)) < 400
+    names = [f"cnf/{k}.cnf" for k in range(999)] + [None, ""]
+    with pytest.raises(ScenarioError, match=r"got 2 of 1001 .*: \[999\] = None, \[1000\] = ''\."):
+        Scenario(space, instances=names)
+    with pytest.raises(ScenarioError, match=r"got ndarray\. .*dict\(zip\(instances, rows\)\)"):
+        Scenario(space, instances=["a", "b"], instance_features=np.ones((2, 3)))
 
 
 def test_instance_features_must_cover_every_instance(space: ConfigurationSpace) -> None:
