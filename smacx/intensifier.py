@@ -64,6 +64,8 @@ __all__ = [
     "Intensification",
     "IntensifierSettings",
     "make_keys",
+    "check_instance_order",
+    "SMAC3_SETTINGS",
     "KeyIndex",
     "finite_costs",
     "overdue_trials",
@@ -99,6 +101,42 @@ SMAC3_NAMES = {
     "get_instance_seed_keys_of_interest": "the attribute keys",
     "trajectory": "SMAC.trajectory or RunHistory.trajectory()",
 }
+
+
+#: Hints for keywords of SMAC3's intensifiers and configuration selector that smacx takes
+#: elsewhere or does without.
+SMAC3_SETTINGS = {
+    "n_seeds": "racing a scenario that is not deterministic (Scenario(deterministic=False)) "
+    "draws a fresh seed per instance on every pass, and max_config_calls bounds the "
+    "instance-seed pairs of a configuration (3 per instance by default); Hyperband(n_seeds=...) "
+    "sets the seeds per instance of its stages",
+    "seed": "a run's random seed is Scenario(seed=...)",
+    "retries": "when the model proposes no new configuration, random ones are drawn; there is "
+    "nothing to set",
+    "retrain_after": "the model is refitted for every proposal up to 200 observations and "
+    "every few results after; there is nothing to set",
+    "instance_seed_order": "smacx calls it instance_order: 'shuffled' (SMAC3's 'shuffle_once') "
+    "or 'fixed' (SMAC3's None)",
+}
+
+#: SMAC3's ``instance_seed_order`` values, and what smacx calls them.
+_SMAC3_ORDERS = {
+    "shuffle_once": "SMAC3's 'shuffle_once' is 'shuffled' here: one seeded order per pass",
+    "shuffle": "smacx has no 'shuffle': 'shuffled' draws one seeded order per pass",
+    None: "SMAC3's None is 'fixed' here",
+}
+
+
+def check_instance_order(owner: str, value: object) -> None:
+    """Refuse an ``instance_order`` other than ``"shuffled"`` and ``"fixed"``, with the smacx
+    name of SMAC3's values."""
+    if value in ("shuffled", "fixed"):
+        return
+    hint = _SMAC3_ORDERS.get(value) if isinstance(value, (str, type(None))) else None
+    raise ScenarioError(
+        f"{owner}.instance_order must be 'shuffled' or 'fixed'; got {value!r}."
+        + (f" {hint}." if hint else "")
+    )
 
 
 def make_keys(scenario: Scenario, n_passes: int, order: str) -> list[tuple[str | None, int]]:
@@ -353,7 +391,7 @@ class IntensifierSettings(Protocol):
         ...
 
 
-@keyword_hints()
+@keyword_hints(elsewhere=SMAC3_SETTINGS)
 @dataclass(frozen=True)
 class Intensifier:
     """Settings of SMAC-style racing; ``SMAC(..., intensifier=Intensifier(max_config_calls=5))``.
@@ -373,7 +411,11 @@ class Intensifier:
             raced further, so a sample that hangs or is lost cannot stall the run. A retired
             configuration cannot be (or stay) the incumbent: its hung sample counts as a
             failure, as a trial over the time limit would.
-        instance_order: ``"shuffled"`` (a seeded random order per pass) or ``"fixed"``.
+        instance_order: The order of the keys the incumbent runs on: ``"shuffled"`` (a
+            seeded random order per pass, SMAC3's ``"shuffle_once"``) or ``"fixed"`` (the
+            scenario's order of instances). Either way a challenger runs the keys the
+            incumbent has run in an order of its own, so that no one instance decides which
+            challengers go further.
     """
 
     max_config_calls: int | None = None
@@ -419,8 +461,7 @@ class Intensifier:
                 object.__setattr__(self, name, int(getattr(self, name)))
         if timeout is not None:
             object.__setattr__(self, "pending_config_timeout", plain_number(timeout))
-        if self.instance_order not in ("shuffled", "fixed"):
-            raise fail("instance_order", "'shuffled' or 'fixed'")
+        check_instance_order("Intensifier", self.instance_order)
 
     def build(self, scenario: Scenario, selector: ConfigSelector, history: RunHistory) -> Racing:
         """Start racing on ``history``, taking challengers from ``selector``."""

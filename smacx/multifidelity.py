@@ -55,7 +55,9 @@ from smacx.errors import (
 )
 from smacx.intensifier import (
     SMAC3_NAMES,
+    SMAC3_SETTINGS,
     KeyIndex,
+    check_instance_order,
     finite_costs,
     front_incumbents,
     make_keys,
@@ -301,8 +303,7 @@ class _HalvingSettings:
             object.__setattr__(self, "eta", eta.item())
         if not is_whole(self.n_seeds) or self.n_seeds < 1:
             raise fail("n_seeds", "an int >= 1")
-        if self.instance_order not in ("shuffled", "fixed"):
-            raise fail("instance_order", "'shuffled' or 'fixed'")
+        check_instance_order(owner, self.instance_order)
         if not is_whole(self.max_incumbents) or self.max_incumbents < 1:
             raise fail("max_incumbents", "an int >= 1")
         timeout = self.pending_config_timeout
@@ -394,6 +395,7 @@ _ELSEWHERE = {
     "ends on all of them",
     "incumbent_selection": "incumbents are always chosen at the highest budget with results "
     "(SMAC3's 'highest_observed_budget'); there is no other choice",
+    **{k: v for k, v in SMAC3_SETTINGS.items() if k != "n_seeds"},
 }
 
 

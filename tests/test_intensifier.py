@@ -10,6 +10,7 @@ from ConfigSpace import Categorical, Configuration, ConfigurationSpace, Float
 
 from smacx import (
     SMAC,
+    Hyperband,
     InitialDesign,
     Intensifier,
     RunHistory,
@@ -17,6 +18,7 @@ from smacx import (
     ScenarioError,
     SearchSpaceExhaustedError,
     StatusType,
+    SuccessiveHalving,
     TrialInfo,
     TrialKey,
     TrialValue,
@@ -177,6 +179,26 @@ def test_pareto_front_with_two_objectives(space: ConfigurationSpace) -> None:
 def test_bad_settings_are_named(field: str, value: object) -> None:
     with pytest.raises(ScenarioError, match=f"Intensifier.{field}"):
         Intensifier(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: Intensifier(n_seeds=3), r"'n_seeds': racing a scenario that is not determ"),
+        (lambda: Intensifier(seed=1), r"'seed': a run's random seed is Scenario\(seed=\.\.\.\)"),
+        (lambda: Intensifier(retrain_after=8), r"'retrain_after': the model is refitted"),
+        (lambda: Hyperband(retries=16), r"'retries': when the model proposes no new config"),
+        (lambda: Hyperband(instance_seed_order=None), r"smacx calls it instance_order"),
+        (lambda: Intensifier(instance_order="shuffle_once"), r"SMAC3's 'shuffle_once' is 'sh"),
+        (lambda: SuccessiveHalving(instance_order=None), r"SMAC3's None is 'fixed' here"),
+        (lambda: Hyperband(instance_order="shuffle"), r"smacx has no 'shuffle'"),
+    ],
+)
+def test_smac3_settings_are_answered_with_their_smacx_names(make: Any, match: str) -> None:
+    """SMAC3's intensifier and selector keywords, and its instance_seed_order values, got
+    only the list of keywords smacx takes."""
+    with pytest.raises((TypeError, ScenarioError), match=match):
+        make()
 
 
 @pytest.mark.parametrize("n_objectives", [1, 2])
