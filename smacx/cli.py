@@ -159,7 +159,12 @@ def run_report(
         whose measurement is maximized: each cost is the measurement negated; ``"minimize"``;
         None for a run made from Python), ``configs`` (how many), ``trials`` (count by status
         name), ``incumbent`` (``config``: its values, ``cost``: one per objective, as last
-        stored; ``budget``: the budget that cost is at, None without budgets; ``n_finished``:
+        stored; ``budget``: the budget that cost is at, None without budgets; ``n_trials``:
+        its finished trials at that budget, which the cost aggregates, and ``n_failed``, those
+        of them that failed with an infinite cost and are left out of it; ``n_instances``
+        and ``of_instances``: how many
+        instances they ran on, of how many the scenario has (None without instances);
+        ``n_finished``:
         finished trials when it became the incumbent, i.e. at the first
         entry of the uninterrupted stretch of trajectory entries with its ``config_id`` that
         ends the trajectory: a noisy run stores an entry each time the incumbent's cost changes
@@ -198,7 +203,9 @@ def run_report(
         database, where, run = str(found), repr(str(found)), found.parent.name
     part = "the scenario"
     try:
-        objectives = json.loads(storage.get_meta("scenario") or "{}").get("objectives")
+        scenario = json.loads(storage.get_meta("scenario") or "{}")
+        objectives = scenario.get("objectives")
+        n_instances = len(scenario.get("instances") or ())
         goal = storage.get_meta("goal")  # (stored by `smacx run`)
         part = "the trials"
         records = storage.read_trials(0)
@@ -224,11 +231,23 @@ def run_report(
             start = len(trajectory) - 1
             while start > 0 and trajectory[start - 1]["config_id"] == last["config_id"]:
                 start -= 1
+            # What its cost covers: a race's incumbent may have run on a few instances only.
+            covered = [
+                r
+                for r in records
+                if r.key.config_id == last["config_id"]
+                and r.key.budget == last.get("budget")
+                and r.value.status is not StatusType.RUNNING
+            ]
             incumbent = {
                 "config": configs.get(last["config_id"]),
                 "cost": last["cost"],
                 "n_finished": trajectory[start]["n_finished"],  # when it became incumbent
                 "budget": last.get("budget"),
+                "n_trials": len(covered),
+                "n_failed": sum(not finite_costs(r.value.costs()) for r in covered),
+                "n_instances": len({r.key.instance for r in covered} - {None}),
+                "of_instances": n_instances or None,
             }
             if "config_ids" in last:  # several objectives: the Pareto front, best first
                 incumbent["front"] = [
@@ -350,8 +369,16 @@ def _print_report(report: dict[str, Any]) -> None:
     cost = incumbent["cost"]
     measured = f"measured {-cost[0]:.10g}, " if maximized and len(cost) == 1 else ""
     at = "" if incumbent.get("budget") is None else f" at budget {incumbent['budget']:g}"
-    print(f"incumbent:  {measured}cost {cost[0] if len(cost) == 1 else cost}{at}, found after "
-          f"{incumbent['n_finished']} finished trials")  # fmt: skip
+    over, n = "", incumbent.get("n_trials", 1)
+    if incumbent.get("of_instances"):
+        over = (f" over {n} trial{'s' if n != 1 else ''} on {incumbent['n_instances']} of "
+                f"{incumbent['of_instances']} instances")  # fmt: skip
+    elif n > 1:
+        over = f" over {n} trials (seeds)"
+    if incumbent.get("n_failed"):
+        over += f" ({incumbent['n_failed']} failed, not in the cost)"
+    print(f"incumbent:  {measured}cost {cost[0] if len(cost) == 1 else cost}{at}{over}, found "
+          f"after {incumbent['n_finished']} finished trials")  # fmt: skip
     for name, value in sorted((incumbent["config"] or {}).items()):
         print(f"    {name} = {value!r}")
     front = incumbent.get("front")

@@ -261,7 +261,42 @@ def test_found_after_in_a_noisy_run(tmp_path: Path) -> None:
         trajectory = smac.trajectory
     assert {entry["config_id"] for entry in trajectory} == {1}
     assert len(trajectory) > 1  # its cost changed as it got more seeds
-    assert run_report(tmp_path)["incumbent"]["n_finished"] == trajectory[0]["n_finished"] == 1
+    incumbent = run_report(tmp_path)["incumbent"]
+    assert incumbent["n_finished"] == trajectory[0]["n_finished"] == 1
+    assert incumbent["n_trials"] == len(smac.runhistory.get_trials(best)) > 1
+    assert incumbent["n_instances"] == 0 and incumbent["of_instances"] is None
+
+
+def test_show_says_how_many_instances_the_incumbents_cost_covers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A race's incumbent may have run on a few of the instances: show gave its cost alone,
+    where SMAC.summary() says "on 17 of 100 instance-seed pairs"."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    names = [f"i{k:03d}" for k in range(100)]
+    scenario = Scenario(
+        space, instances=names, deterministic=True, n_trials=40, output_directory=tmp_path
+    )
+
+    def target(config: Configuration, instance: str, seed: int) -> float:
+        if instance == "i007":
+            raise RuntimeError("unsolvable")
+        return float((config["x"] - 0.3) ** 2 + int(instance[1:]) / 10)
+
+    with SMAC(scenario, target, progress=False, raise_on_first_crash=False) as smac:
+        smac.optimize()
+        keys = smac.intensifier.incumbent_keys()
+    incumbent = run_report(tmp_path)["incumbent"]
+    assert 1 < incumbent["n_trials"] == len(keys) == incumbent["n_instances"] < 100
+    assert incumbent["of_instances"] == 100
+    failed = incumbent["n_failed"]
+    assert failed == ("i007" in {key.instance for key in keys})
+    assert main(["show", str(tmp_path)]) == 0
+    note = f" ({failed} failed, not in the cost)" if failed else ""
+    assert (
+        f" over {len(keys)} trials on {len(keys)} of 100 instances{note}, found after"
+        in capsys.readouterr().out
+    )
 
 
 def test_no_incumbent_while_every_trial_crashed_at_a_finite_crash_cost(
