@@ -33,6 +33,7 @@ running it starts another challenger, so parallel workers always have work.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 from collections import deque
@@ -269,6 +270,98 @@ def first_front(costs: np.ndarray) -> np.ndarray:
     return on_front
 
 
+def _spread_out(front: np.ndarray, kept: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the rows of ``front`` `(n, m)` left after dropping, again and again, the
+    row with the smallest crowding distance (ties: the first row), never one that ``kept``
+    `(n,)` marks, until ``max(k, kept.sum())`` are left.
+
+    A drop changes the distances of its neighbours in each objective's order only, so those
+    orders are linked lists and the distances sit in a heap, updated as rows go: ``O(n log n)``
+    for a front of n rows (recomputing every distance after each drop took 0.13 s per call
+    at 2,000 rows, on every result of a run). The rows left are the objectives' extremes,
+    whose distance is infinite, once the smallest is: dropping one of those moves a range,
+    and every distance is recomputed from then on (over at most 2m rows and the kept ones).
+
+    Args:
+        front: `(n, m)` costs of the front's members.
+        kept: `(n,)` mask of the members that must stay.
+        k: How many members to keep, at least.
+
+    Returns:
+        `(max(k, kept.sum()),)` positions of the rows left, ascending (all n if n is fewer).
+    """
+    n, m = front.shape
+    target = max(k, int(kept.sum()))
+    orders = [np.argsort(front[:, j], kind="stable") for j in range(m)]
+    spans = [float(front[order[-1], j] - front[order[0], j]) for j, order in enumerate(orders)]
+    start = np.zeros(n)  # every distance at once, summed in the objectives' order
+    before, after = [], []  # each objective's neighbours of every row (-1: none)
+    for j, order in enumerate(orders):
+        gaps = np.full(n, np.inf)
+        if spans[j] > 0:
+            gaps[1:-1] = (front[order[2:], j] - front[order[:-2], j]) / spans[j]
+        start[order] += gaps
+        lo, hi = np.full(n, -1, dtype=np.intp), np.full(n, -1, dtype=np.intp)
+        lo[order[1:]], hi[order[:-1]] = order[:-1], order[1:]
+        before.append(lo.tolist())
+        after.append(hi.tolist())
+    values = front.T.tolist()  # (m lists of n floats: plain indexing in the loop below)
+
+    def distance(row: int) -> float:
+        total = 0.0  # (summed as the vectorized pass sums, to compare equal)
+        for j in range(m):
+            lo, hi = before[j][row], after[j][row]
+            if spans[j] > 0 and lo >= 0 and hi >= 0:
+                total += (values[j][hi] - values[j][lo]) / spans[j]
+            else:
+                total += math.inf
+        return total
+
+    current = start.tolist()
+    alive = [True] * n
+    # (a cost that is not finite makes distances NaN, whose order a heap cannot keep: the
+    # full passes alone, as before; racing and Hyperband pass finite costs)
+    finite = bool(np.isfinite(front).all())
+    heap = [(d, row) for row, d in enumerate(current) if finite and not kept[row]]
+    heapq.heapify(heap)
+    left = n
+    while left > target and heap:
+        d, row = heapq.heappop(heap)
+        if not alive[row] or d != current[row]:
+            continue  # a stale entry: the row went, or its distance changed
+        if d == math.inf:
+            break  # only extremes left to drop: the full passes below
+        alive[row] = False
+        left -= 1
+        changed = set()
+        for j in range(m):
+            lo, hi = before[j][row], after[j][row]
+            if lo >= 0:
+                after[j][lo] = hi
+                changed.add(lo)
+            if hi >= 0:
+                before[j][hi] = lo
+                changed.add(hi)
+        for neighbour in changed:
+            current[neighbour] = distance(neighbour)
+            if not kept[neighbour]:
+                heapq.heappush(heap, (current[neighbour], neighbour))
+    rows = np.flatnonzero(alive)
+    while len(rows) > target:  # every distance recomputed per drop: a few rows at most
+        dist = np.zeros(len(rows))
+        for j in range(m):
+            order = np.argsort(front[rows, j], kind="stable")
+            ordered = front[rows[order], j]
+            span = ordered[-1] - ordered[0]
+            gaps = np.full(len(order), np.inf)
+            if span > 0:
+                gaps[1:-1] = (ordered[2:] - ordered[:-2]) / span
+            dist[order] += gaps
+        others = np.flatnonzero(~kept[rows])
+        rows = np.delete(rows, int(others[np.argmin(dist[others])]))
+    return rows
+
+
 def front_incumbents(
     ids: Sequence[int], costs: np.ndarray, k: int, threshold: Sequence[float] | None = None
 ) -> list[int]:
@@ -308,26 +401,8 @@ def front_incumbents(
         best_meeting = int(best_first(meeting)[0]) if len(meeting) else None
         if best_meeting is not None and best_meeting not in kept:
             kept.append(best_meeting)
-    front = costs[members]
-    # Each objective's (stable) order of the members, kept as members go: the order of what
-    # is left is the old one without the dropped member, so it is never sorted again (a
-    # front of thousands of members would otherwise be sorted thousands of times).
-    orders = [np.argsort(front[:, j], kind="stable") for j in range(front.shape[1])]
-    while len(members) > max(k, len(kept)):
-        distance = np.zeros(len(members))
-        for j, order in enumerate(orders):
-            values = front[order, j]
-            span = values[-1] - values[0]
-            gaps = np.full(len(order), np.inf)
-            if span > 0:
-                gaps[1:-1] = (values[2:] - values[:-2]) / span
-            distance[order] += gaps
-        others = np.flatnonzero(~np.isin(members, kept))  # the incumbent stays
-        drop = int(others[np.argmin(distance[others])])
-        members, front = np.delete(members, drop), np.delete(front, drop, axis=0)
-        for j, order in enumerate(orders):
-            order = order[order != drop]
-            orders[j] = order - (order > drop)  # (positions after the dropped one move up)
+    if len(members) > max(k, len(kept)):
+        members = members[_spread_out(costs[members], np.isin(members, kept), k)]
     return [int(i) for i in id_arr[best_first(members)]]
 
 

@@ -495,6 +495,44 @@ def test_a_pruned_front_keeps_its_best_ranked_member() -> None:
         assert kept[0] == 2 and len(kept) == k
 
 
+def _crowding_cut(front: np.ndarray, kept: np.ndarray, k: int) -> np.ndarray:
+    """The cut by its definition: recompute every member's crowding distance, drop the
+    smallest (the first on ties) of those not kept, until max(k, kept) are left."""
+    rows = np.arange(len(front))
+    while len(rows) > max(k, int(kept.sum())):
+        dist = np.zeros(len(rows))
+        for j in range(front.shape[1]):
+            order = np.argsort(front[rows, j], kind="stable")
+            values = front[rows[order], j]
+            gaps = np.full(len(rows), np.inf)
+            if values[-1] > values[0]:
+                gaps[1:-1] = (values[2:] - values[:-2]) / (values[-1] - values[0])
+            dist[order] += gaps
+        others = np.flatnonzero(~kept[rows])
+        rows = np.delete(rows, others[np.argmin(dist[others])])
+    return rows
+
+
+def test_the_cut_of_a_front_drops_what_the_definition_drops() -> None:
+    """The cut updates only the neighbours of a dropped member (its full recomputation per
+    drop took 0.12 s per result at 2,000 members): on fronts with ties, duplicates, a
+    trade-off line and several objectives, it keeps exactly the members the definition does."""
+    from smacx.intensifier import _spread_out
+
+    rng = np.random.default_rng(3)
+    for case in range(600):
+        n, m = int(rng.integers(1, 80)), int(rng.integers(2, 5))
+        front = rng.random((n, m))
+        if case % 3 == 1:
+            front = np.round(front * 4) / 4  # ties and duplicates
+        elif case % 3 == 2:
+            x = np.round(rng.random(n), 2)
+            front = np.column_stack([x, 1 - x, *[np.zeros(n)] * (m - 2)])
+        kept = rng.random(n) < 0.05
+        k = int(rng.integers(1, 15))
+        assert _spread_out(front, kept, k).tolist() == _crowding_cut(front, kept, k).tolist()
+
+
 def _front_cases() -> list[np.ndarray]:
     """Cost matrices with ties, duplicates, infinite costs and fronts of every size."""
     rng = np.random.default_rng(0)
