@@ -654,19 +654,25 @@ class SMAC(metaclass=_FacadeType):
             return single  # with n_workers > 1, __init__ puts a LocalCluster around it, last
         from smacx.runners.dask import DaskParallelRunner
 
+        # Scenario(n_workers=k) with a client: k trials are kept submitted, so that an adaptive
+        # cluster, whose scheduler starts workers only for the tasks it sees, grows to k.
+        keep = self.scenario.n_workers if self.scenario.n_workers > 1 else 0
         try:
-            runner = DaskParallelRunner(single, dask_client=dask_client)
+            runner = DaskParallelRunner(single, dask_client=dask_client, keep_submitted=keep)
         except SmacxError as err:  # (the user called SMAC, not DaskParallelRunner)
             message = str(err).replace(
                 "DaskParallelRunner(dask_client=...)", "SMAC(dask_client=...)"
             )
             raise type(err)(message) from None
-        if self.scenario.n_workers != 1:
-            _warn(
-                f"Scenario.n_workers={self.scenario.n_workers} is not used with a dask_client: "
-                "the client's workers run the trials, one per worker thread (the client has "
-                f"{sum(dask_client.nthreads().values())} now). Size the client's cluster "
-                "instead."
+        threads = sum(dask_client.nthreads().values())
+        if keep > threads:
+            logger.info(
+                "Scenario.n_workers=%d with a dask_client: %d trials are kept submitted; the "
+                "client's cluster has %d worker thread(s) now (an adaptive one grows to the "
+                "trials its scheduler sees).",
+                keep,
+                keep,
+                threads,
             )
         return runner
 

@@ -237,7 +237,9 @@ class Scenario:
         n_workers: With more than 1 and no ``dask_client``, the number of single-threaded
             worker processes of the dask cluster smacx starts for the run. How many trials
             run at once is up to the cluster: workers that join it later, or a user's own
-            client, run more.
+            client, run more. With a ``dask_client``, at least this many trials are kept
+            submitted, so that an adaptive cluster (``cluster.adapt(maximum=...)``) grows to
+            them: its scheduler starts workers only for the tasks it sees.
 
     Raises:
         ScenarioError: A field holds a value that is not allowed; the message names the field.

@@ -2322,11 +2322,12 @@ def test_a_dask_client_that_is_not_a_client_is_refused_by_name(space: Configurat
         SMAC(scenario(space, n_trials=3), quadratic, dask_client=object())
 
 
-def test_n_workers_with_a_dask_client_warns_that_the_client_decides(
-    space: ConfigurationSpace,
+def test_n_workers_with_a_dask_client_keeps_that_many_trials_submitted(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Scenario(n_workers=4) with a client of one worker ran one trial at a time without a
-    word (a dask audit's finding)."""
+    word (a dask audit's finding); an adaptive cluster never grew, its scheduler seeing one
+    task at a time (another's). Now 4 trials are kept submitted, and the log says so."""
     from distributed import Client, LocalCluster
 
     with (
@@ -2335,12 +2336,17 @@ def test_n_workers_with_a_dask_client_warns_that_the_client_decides(
         ) as local,
         Client(local) as client,
     ):
-        with pytest.warns(UserWarning, match=r"n_workers=4 is not used with a dask_client: .* "
-                          r"\(the client has 1 now\)"):  # fmt: skip
-            SMAC(scenario(space, n_trials=3, n_workers=4), quadratic, dask_client=client).close()
+        with caplog.at_level(logging.INFO, logger="smacx"):
+            smac = SMAC(scenario(space, n_trials=3, n_workers=4), quadratic, dask_client=client)
+        assert "n_workers=4 with a dask_client: 4 trials are kept submitted" in caplog.text
+        assert "has 1 worker thread(s) now" in caplog.text
+        assert smac.runner is not None and smac.runner.count_available_workers() == 4
+        smac.close()
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            SMAC(scenario(space, n_trials=3), quadratic, dask_client=client).close()
+            smac = SMAC(scenario(space, n_trials=3), quadratic, dask_client=client)
+            assert smac.runner is not None and smac.runner.count_available_workers() == 1
+            smac.close()
 
 
 def test_a_maximizer_built_on_another_space_is_refused(space: ConfigurationSpace) -> None:

@@ -1468,8 +1468,11 @@ def test_no_workers_raises_after_patience(space: ConfigurationSpace) -> None:
         # The user's cluster's workers may be batch jobs still queued; the advice keeps
         # their client (an audit's finding: without it, a private cluster started instead).
         advice = (
-            r"no worker for 0.5 s.*dask worker tcp://\S+ --nthreads 1.*"
-            r"client.wait_for_workers\(1\).*dask_client=client, patience=\.\.\."
+            r"no worker for 0.5 s.*dask worker tcp://\S+ --nthreads 1`, adding `--host "
+            r"127.0.0.1 --dashboard-address 127.0.0.1:0`.*"
+            r"client.wait_for_workers\(1\).*dask_client=client, patience=\.\.\..*"
+            r"An adaptive cluster starts workers only for tasks it sees: give "
+            r"Scenario\(n_workers=\.\.\.\)"
         )
         with pytest.raises(NoWorkersError, match=advice):
             runner.submit_trial(TrialInfo(space.sample_configuration(), seed=0))
@@ -1479,6 +1482,36 @@ def test_no_workers_raises_after_patience(space: ConfigurationSpace) -> None:
             runner.wait()
         runner.close()
         assert c.status == "running"
+
+
+def test_an_adaptive_cluster_grows_to_the_trials_kept_submitted(
+    space: ConfigurationSpace,
+) -> None:
+    """cluster.adapt(minimum=0) never started a worker: trials were submitted only as worker
+    threads freed up, and a scheduler starts workers only for tasks it sees (a dask audit's
+    finding). With Scenario(n_workers=2) two trials are kept submitted, and the cluster
+    grows from none to two workers."""
+    from distributed import get_worker
+    from smacx import SMAC
+
+    def where(config: Configuration, seed: int) -> tuple[float, dict[str, str]]:
+        time.sleep(0.3)
+        return float(config["x"]), {"worker": get_worker().address}
+
+    with (
+        LocalCluster(
+            n_workers=0, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as local,
+        Client(local) as user_client,
+    ):
+        local.adapt(minimum=0, maximum=2, interval="100ms", target_duration="10ms")
+        with SMAC(scenario(space, n_trials=8, n_workers=2), where, dask_client=user_client) as smac:
+            smac.optimize()
+            values = [value for _, value in smac.runhistory.finished()]
+        assert len(values) == 8 and all(v.status is StatusType.SUCCESS for v in values)
+        assert len({v.additional_info["worker"] for v in values}) == 2
+        with pytest.raises(ScenarioError, match=r"keep_submitted=\.\.\.\) must be an int >= 0"):
+            DaskParallelRunner(SerialRunner(where, scenario(space)), keep_submitted=-1)
 
 
 def test_a_lost_result_is_awaited_through_the_runners_own_client(

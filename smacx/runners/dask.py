@@ -253,9 +253,16 @@ class DaskParallelRunner(AbstractRunner):
         max_retries: How many times a trial whose worker died is submitted again.
         queue_ahead: How many trials to submit beyond the cluster's worker threads, or
             ``"auto"`` to decide from the measured latency and trial times (above).
+        keep_submitted: Trials kept submitted even while the cluster has fewer worker
+            threads, or none: for an adaptive cluster (``cluster.adapt(maximum=k)``), set it
+            to the threads the cluster may grow to. dask's scheduler starts workers only for
+            tasks it sees, so a runner that submitted only as many trials as threads kept an
+            adaptive cluster at its minimum, and at ``minimum=0`` never started one. Workers
+            must come within ``patience`` seconds (a job queue may need a larger one).
 
     Raises:
-        ScenarioError: ``patience``, ``max_retries`` or ``queue_ahead`` is out of range.
+        ScenarioError: ``patience``, ``max_retries``, ``queue_ahead`` or ``keep_submitted``
+            is out of range.
         TypeError: ``single_worker`` is not a ``SerialRunner`` or ``dask_client`` is not a
             ``distributed.Client``.
         ValueError: ``dask_client`` is asynchronous or already closed.
@@ -275,6 +282,7 @@ class DaskParallelRunner(AbstractRunner):
         *,
         max_retries: int = 1,
         queue_ahead: int | Literal["auto"] = "auto",
+        keep_submitted: int = 0,
     ) -> None:
         if not isinstance(single_worker, SerialRunner):
             raise ArgumentError(
@@ -308,6 +316,15 @@ class DaskParallelRunner(AbstractRunner):
                 "DaskParallelRunner(queue_ahead=...) must be an int >= 0, or 'auto' to decide "
                 f"from the measured latency; got {queue_ahead!r}."
             )
+        if (
+            not isinstance(keep_submitted, numbers.Integral)
+            or isinstance(keep_submitted, bool)
+            or keep_submitted < 0
+        ):
+            raise ScenarioError(
+                "DaskParallelRunner(keep_submitted=...) must be an int >= 0 (the worker threads "
+                f"an adaptive cluster may grow to); got {keep_submitted!r}."
+            )
         if dask_client is not None:
             if not isinstance(dask_client, Client):
                 raise ArgumentError(
@@ -332,6 +349,7 @@ class DaskParallelRunner(AbstractRunner):
         self._cpu_elsewhere: float = 0.0  # CPU seconds of finished trials elsewhere
         self.patience: float = float(patience)
         self.max_retries: int = int(max_retries)
+        self.keep_submitted: int = int(keep_submitted)
         self.queue_ahead: int | Literal["auto"] = (
             "auto" if queue_ahead == "auto" else int(queue_ahead)
         )
@@ -660,8 +678,9 @@ class DaskParallelRunner(AbstractRunner):
         return self._cpu_elsewhere
 
     def count_available_workers(self) -> int:
-        """Worker threads in the cluster, plus the trials it queues ahead (see the class
-        docstring), minus trials submitted and not finished (may be < 0).
+        """Worker threads in the cluster (at least ``keep_submitted``), plus the trials it
+        queues ahead (see the class docstring), minus trials submitted and not finished (may
+        be < 0).
 
         The number of threads is asked from the scheduler at most every ``worker_count_ttl``
         seconds: under load a round trip to the scheduler can take tens of milliseconds, and the
@@ -673,7 +692,7 @@ class DaskParallelRunner(AbstractRunner):
         self._check_open()
         if time.monotonic() - self._threads_checked > self.worker_count_ttl:
             self._total_threads()
-        return self._threads + self.ahead() - self._n_unfinished()
+        return max(self._threads, self.keep_submitted) + self.ahead() - self._n_unfinished()
 
     def ahead(self) -> int:
         """How many trials may be submitted beyond the cluster's worker threads now."""
@@ -1404,7 +1423,7 @@ class DaskParallelRunner(AbstractRunner):
             "--nthreads 1 --host 127.0.0.1 --dashboard-address 127.0.0.1:0` on this machine"
             if self.scheduler_file is not None
             else f"start some with `dask worker {address} --nthreads 1`, adding `--host "
-            "127.0.0.1` on this machine"
+            "127.0.0.1 --dashboard-address 127.0.0.1:0` on this machine"
         )
         bad = ""
         if self._bad_workers:
@@ -1437,6 +1456,11 @@ class DaskParallelRunner(AbstractRunner):
                 "dask_client=client, patience=...) to SMAC instead of dask_client=client "
                 "(both from smacx.runners)."
             )
+            if self.keep_submitted == 0:  # (wait_for_workers waits for good at minimum=0)
+                advice += (
+                    " An adaptive cluster starts workers only for tasks it sees: give "
+                    "Scenario(n_workers=...) the workers it may grow to."
+                )
         return NoWorkersError(
             f"DaskParallelRunner: the dask cluster at {address} has had no worker{bad} for "
             f"{self.patience if waited is None else waited:g} s (patience={self.patience:g}), "
