@@ -1492,6 +1492,7 @@ def test_an_adaptive_cluster_grows_to_the_trials_kept_submitted(
     finding). With Scenario(n_workers=2) two trials are kept submitted, and the cluster
     grows from none to two workers."""
     from distributed import get_worker
+
     from smacx import SMAC
 
     def where(config: Configuration, seed: int) -> tuple[float, dict[str, str]]:
