@@ -2349,6 +2349,32 @@ def test_n_workers_with_a_dask_client_keeps_that_many_trials_submitted(
             smac.close()
 
 
+def test_instances_without_features_get_half_their_proposals_at_random(
+    space: ConfigurationSpace,
+) -> None:
+    """Without features the forest takes an easy instance for a good configuration: "hpo"
+    drew 5% at random there, and did worse than SMAC3's algorithm-configuration facade (an
+    audit's finding). 0.5 there, 0.05 with features or without instances; a value given
+    stays."""
+    names = ["a", "b", "c"]
+    features = {name: [float(i)] for i, name in enumerate(names)}
+
+    def target(config: Configuration, instance: str, seed: int) -> float:
+        return quadratic(config, seed)
+
+    def probability(smac: SMAC) -> float:
+        with smac:
+            return smac.selector.random_probability
+
+    assert probability(SMAC(scenario(space, instances=names), target)) == 0.5
+    with_features = scenario(space, instances=names, instance_features=features)
+    assert probability(SMAC(with_features, target)) == 0.05
+    assert probability(SMAC(scenario(space), quadratic)) == 0.05
+    assert (
+        probability(SMAC(scenario(space, instances=names), target, random_probability=0.1)) == 0.1
+    )
+
+
 def test_a_maximizer_built_on_another_space_is_refused(space: ConfigurationSpace) -> None:
     """Same width, other columns: it would search the wrong space (the run quietly became
     random search)."""
