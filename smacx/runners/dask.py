@@ -299,28 +299,16 @@ class DaskParallelRunner(AbstractRunner):
                 f"DaskParallelRunner(patience=...) must be a finite number of seconds > 0; "
                 f"got {patience!r}."
             )
-        if (
-            not isinstance(max_retries, numbers.Integral)
-            or isinstance(max_retries, bool)
-            or (max_retries < 0)
-        ):
+        if not _is_count(max_retries):
             raise ScenarioError(
                 f"DaskParallelRunner(max_retries=...) must be an int >= 0; got {max_retries!r}."
             )
-        if queue_ahead != "auto" and (
-            not isinstance(queue_ahead, numbers.Integral)
-            or isinstance(queue_ahead, bool)
-            or queue_ahead < 0
-        ):
+        if queue_ahead != "auto" and not _is_count(queue_ahead):
             raise ScenarioError(
                 "DaskParallelRunner(queue_ahead=...) must be an int >= 0, or 'auto' to decide "
                 f"from the measured latency; got {queue_ahead!r}."
             )
-        if (
-            not isinstance(keep_submitted, numbers.Integral)
-            or isinstance(keep_submitted, bool)
-            or keep_submitted < 0
-        ):
+        if not _is_count(keep_submitted):
             raise ScenarioError(
                 "DaskParallelRunner(keep_submitted=...) must be an int >= 0 (the worker threads "
                 f"an adaptive cluster may grow to); got {keep_submitted!r}."
@@ -1466,6 +1454,11 @@ class DaskParallelRunner(AbstractRunner):
             f"{self.patience if waited is None else waited:g} s (patience={self.patience:g}), "
             f"so no trial can run. {advice}"
         )
+
+
+def _is_count(value: object) -> bool:
+    """Whether ``value`` is an int >= 0 (not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0
 
 
 #: Seconds the runner's own cluster waits at least for worker processes it (re)starts.
