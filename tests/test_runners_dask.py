@@ -1511,8 +1511,11 @@ def test_an_adaptive_cluster_grows_to_the_trials_kept_submitted(
             values = [value for _, value in smac.runhistory.finished()]
         assert len(values) == 8 and all(v.status is StatusType.SUCCESS for v in values)
         assert len({v.additional_info["worker"] for v in values}) == 2
-        with pytest.raises(ScenarioError, match=r"keep_submitted=\.\.\.\) must be an int >= 0"):
-            DaskParallelRunner(SerialRunner(where, scenario(space)), keep_submitted=-1)
+    single = SerialRunner(where, scenario(space))
+    for name in ("keep_submitted", "max_retries", "queue_ahead"):
+        for wrong in (-1, True, 1.5, "2"):
+            with pytest.raises(ScenarioError, match=rf"{name}=\.\.\.\) must be an int >= 0"):
+                DaskParallelRunner(single, **{name: wrong})
 
 
 def test_a_lost_result_is_awaited_through_the_runners_own_client(
