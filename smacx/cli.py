@@ -162,10 +162,9 @@ def run_report(
         stored; ``budget``: the budget that cost is at, None without budgets; ``n_trials``:
         its finished trials at that budget, which the cost aggregates, and ``n_failed``, those
         of them that failed with an infinite cost and are left out of it; ``n_instances``
-        and ``of_instances``: how many
-        instances they ran on, of how many the scenario has (None without instances);
-        ``n_finished``:
-        finished trials when it became the incumbent, i.e. at the first
+        and ``of_instances``: how many instances they ran on, of how many the scenario has
+        (None without instances); ``n_finished``: finished trials when it became the
+        incumbent, i.e. at the first
         entry of the uninterrupted stretch of trajectory entries with its ``config_id`` that
         ends the trajectory: a noisy run stores an entry each time the incumbent's cost changes
         as more of its trials finish, and those do not make it new; with several objectives also
