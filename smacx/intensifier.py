@@ -954,6 +954,13 @@ class Racing:
         for config_id in sorted(self._active):
             if config_id in intensified:
                 continue
+            if len(self._states[config_id].done) >= len(self.keys):
+                # Run on every key: it has no trial left to hand out (an incumbent gets its
+                # keys from _intensify_incumbent). Left in, a configuration tied with the
+                # incumbent, or off a Pareto front the incumbents do not dominate, was looked
+                # at on every ask: 42 ms per ask at 1,000 of them, 104 ms at 2,000.
+                self._active.discard(config_id)
+                continue
             self._maybe_reject(config_id)  # the incumbent may have changed since its last result
             if config_id in waiting:
                 continue
