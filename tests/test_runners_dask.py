@@ -1518,6 +1518,56 @@ def test_an_adaptive_cluster_grows_to_the_trials_kept_submitted(
                 DaskParallelRunner(single, **{name: wrong})
 
 
+def test_a_scheduler_that_dies_ends_the_run_with_an_error_that_says_so(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """The user's scheduler killed mid-run: the runner warned "lost with a dask worker;
+    submitting again" onto the dead connection, waited out dask's 30 s of reconnection, and
+    raised dask's bare OSError (a dask audit's finding). Now a RunnerClosedError that names
+    the scheduler and what became of the trials, after patience."""
+    dask = str(Path(sys.executable).parent / "dask")
+    address_file = tmp_path / "scheduler.json"
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    loopback = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--scheduler-file", str(address_file), "--port", "0", *loopback],
+        start_new_session=True,
+        **quiet,
+    )
+    worker = None
+    try:
+        while not address_file.exists():
+            time.sleep(0.1)
+        worker = subprocess.Popen(
+            [dask, "worker", "--scheduler-file", str(address_file), "--nthreads", "1", *loopback],
+            start_new_session=True,
+            **quiet,
+        )
+        with Client(scheduler_file=str(address_file)) as user:
+            user.wait_for_workers(1, timeout=60)
+            runner = DaskParallelRunner(
+                SerialRunner(sleeps_3s, scenario(space)), 1.0, dask_client=user
+            )
+            runner.submit_trial(TrialInfo(space.sample_configuration(), seed=5))
+            os.killpg(scheduler.pid, signal.SIGKILL)
+            start = time.monotonic()
+            lost = r"lost its dask scheduler at tcp://.* 1 trial\(s\) it had running went with"
+            with pytest.raises(RunnerClosedError, match=lost):
+                runner.wait()
+                list(runner.iter_results())
+                runner.wait()
+            assert time.monotonic() - start < 20  # (dask reconnects for 30 s)
+            started = time.monotonic()
+            runner.close()
+            assert time.monotonic() - started < 5
+    finally:
+        for process in (scheduler, worker):
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
 def test_a_lost_result_is_awaited_through_the_runners_own_client(
     space: ConfigurationSpace,
 ) -> None:

@@ -338,6 +338,7 @@ class DaskParallelRunner(AbstractRunner):
         self.patience: float = float(patience)
         self.max_retries: int = int(max_retries)
         self.keep_submitted: int = int(keep_submitted)
+        self._lost_scheduler: bool = False  # whether the client's scheduler went away
         self.queue_ahead: int | Literal["auto"] = (
             "auto" if queue_ahead == "auto" else int(queue_ahead)
         )
@@ -787,7 +788,9 @@ class DaskParallelRunner(AbstractRunner):
         for restart in self._restarts:
             restart.join(max(0.0, deadline - time.monotonic()))
         futures = [f for f, _ in self._running.values()]
-        started = self._started(futures) if futures and not self._owns_client else 0
+        # (with the scheduler gone, every call to it would wait out dask's reconnection)
+        reachable = self._client.status == "running"
+        started = self._started(futures) if futures and reachable and not self._owns_client else 0
         futures += [f for _, f, _ in self._scattered.values() if f is not None]
         self._running.clear()
         for _, _, arg in self._scattered.values():
@@ -804,10 +807,11 @@ class DaskParallelRunner(AbstractRunner):
                     "again). To stop one, cancel() it before closing: that restarts its worker.",
                     started,
                 )
-            with contextlib.suppress(Exception):  # the user's cluster may already be gone
-                self._dask.cancel(futures)
-                # the copies each worker kept (a 200 MB array would outlive the run there)
-                self._dask.run(_forget_objects, self._key_prefix)
+            if reachable:
+                with contextlib.suppress(Exception):  # the user's cluster may already be gone
+                    self._dask.cancel(futures)
+                    # the copies each worker kept (a 200 MB array would outlive the run there)
+                    self._dask.run(_forget_objects, self._key_prefix)
             return
         assert self._cluster is not None
         if futures and self._started(futures):
@@ -850,13 +854,43 @@ class DaskParallelRunner(AbstractRunner):
         self._check_client()
 
     def _check_client(self) -> None:
-        if getattr(self._client, "status", None) in ("closing", "closed"):
+        status = getattr(self._client, "status", None)
+        if status in ("closing", "closed") and not self._lost_scheduler:
             raise RunnerClosedError(
                 "The dask client of this DaskParallelRunner was closed (client.close()), so the "
                 f"runner can neither submit trials nor receive the results of the "
                 f"{len(self._running)} it has running. Close the client only after the runner "
                 "(or the SMAC using it), or create a new runner on a client that is open."
             )
+        if status != "running":
+            self._await_scheduler()
+
+    def _await_scheduler(self) -> None:
+        """Wait, at most ``patience`` seconds, for a client that lost its scheduler to be
+        connected again.
+
+        A scheduler that died took the trials' futures with it: dask cancels them, and
+        resubmitting them warned "lost with a dask worker" until dask gave up reconnecting
+        30 s later and raised its own OSError or CommClosedError (a dask audit's finding).
+
+        Raises:
+            RunnerClosedError: Still not connected after ``patience`` seconds.
+        """
+        deadline = time.monotonic() + self.patience
+        while self._client.status != "running":
+            if time.monotonic() >= deadline or self._client.status in ("closing", "closed"):
+                self._lost_scheduler = True
+                address = getattr(self._client.scheduler, "address", None) or "unknown"
+                raise RunnerClosedError(
+                    f"DaskParallelRunner lost its dask scheduler at {address}: the client has "
+                    f"not been connected for {self.patience:g} s (patience), and is "
+                    f"{self._client.status!r}. The {len(self._running)} trial(s) it had running "
+                    "went with the scheduler; they stay RUNNING in the history, which keeps "
+                    "every finished trial, and run again when the run is continued (SMAC on "
+                    "the same scenario). Start the scheduler again, or pass a client of one "
+                    "that runs."
+                )
+            time.sleep(0.1)
 
     def _total_threads(self) -> int:
         """Ask the scheduler how many worker threads the cluster has now; submit again the
@@ -878,6 +912,8 @@ class DaskParallelRunner(AbstractRunner):
 
     def _count_workers(self) -> None:
         """Ask the scheduler for its workers: those that can set trials up, and their threads."""
+        if self._client.status != "running":  # (else the call blocks while dask reconnects)
+            self._check_client()
         nthreads = self._dask.nthreads()
         self._good_workers = [w for w in nthreads if w not in self._bad_workers]
         self._threads = int(sum(nthreads[w] for w in self._good_workers))
@@ -1182,6 +1218,9 @@ class DaskParallelRunner(AbstractRunner):
         where = f"(instance={info.instance}, seed={info.seed}, budget={info.budget})"
         if future.status == "cancelled" or isinstance(error, asyncio.CancelledError):
             # Data it needed, or its result, was lost with a worker: nothing the target did.
+            # Or with the scheduler, which cancels every future: then only once the client is
+            # connected again is there a scheduler to submit to.
+            self._check_client()
             if trial.lost_data < _MAX_LOST_DATA_RESUBMITS:
                 trial.lost_data += 1
                 logger.warning("Trial %s was lost with a dask worker; submitting again", where)
