@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -75,7 +76,7 @@ def starts(log: Path) -> dict[int, int]:
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_own_cluster_restarts_the_workers_dask_closed_after_repeated_deaths(
-    space: ConfigurationSpace, tmp_path: Path
+    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """distributed closes a nanny whose worker is not back lost-worker-timeout after a death:
     with a timeout shorter than a restart, every death closes one (both, as seed 0's two
@@ -98,6 +99,8 @@ def test_own_cluster_restarts_the_workers_dask_closed_after_repeated_deaths(
     assert values[0].additional_info["attempts"] == 2
     assert starts(log)[0] == 2  # max_retries=1: two attempts, no more
     assert [values[s].status for s in (1, 2, 3, 4)] == [StatusType.SUCCESS] * 4, values
+    # (said without claiming deaths: a worker the user retired is started again alike)
+    assert re.search(r"is short of [12] of its 2 worker process\(es\) \(closed after", caplog.text)
 
 
 @pytest.mark.timeout(90)

@@ -944,8 +944,8 @@ class DaskParallelRunner(AbstractRunner):
                 log = logger.warning if now - self._restored_at > 2.0 else logger.debug
                 self._restored_at = now
                 log(
-                    "The dask cluster closed %d of its %d worker process(es) after repeated "
-                    "deaths; starting them again",
+                    "The dask cluster is short of %d of its %d worker process(es) (closed "
+                    "after repeated deaths, or retired); starting them again",
                     wanted - alive,
                     wanted,
                 )
