@@ -2211,6 +2211,29 @@ def test_a_script_without_a_main_guard_is_told_to_add_one(tmp_path: Path) -> Non
     assert "NoWorkersError" in last and 'if __name__ == "__main__":' in last, last
 
 
+def test_a_script_read_from_standard_input_is_told_to_run_by_its_path(tmp_path: Path) -> None:
+    """`python - < script.py`, guarded: the worker processes cannot import a main module read
+    from stdin, so the cluster failed to start, and the advice was to add the guard it had (a
+    dask audit's finding). Told before any worker starts."""
+    script = (
+        "from ConfigSpace import ConfigurationSpace\n"
+        "from smacx import SMAC, Scenario\n"
+        "def f(config, seed):\n"
+        "    return config['x'] ** 2\n"
+        "if __name__ == '__main__':\n"
+        "    space = ConfigurationSpace({'x': (-1.0, 1.0)})\n"
+        "    SMAC(Scenario(space, n_trials=2, n_workers=2, output_directory=None), f).optimize()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=240,
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "NoWorkersError" in last and "read from standard input" in last, last
+    assert "Run the script by its path (python script.py)" in last, last
+
+
 MAIN_LINES = """
 from smacx.runners.dask import _unguarded_main_line
 def build():

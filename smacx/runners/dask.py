@@ -406,6 +406,17 @@ class DaskParallelRunner(AbstractRunner):
     def _start_cluster(self) -> Client:
         global _closing_joined
         n_workers = self.scenario.n_workers
+        method = dask.config.get("distributed.worker.multiprocessing-method", "spawn")
+        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if method != "fork" and main_file == "<stdin>":
+            # (the workers failed to start, and the advice given was the main guard's)
+            raise NoWorkersError(
+                f"DaskParallelRunner cannot start its local dask cluster of {n_workers} worker "
+                "process(es) from a script read from standard input (python - < script.py): "
+                "dask's worker processes import the main module from its file, and there is "
+                "none. Run the script by its path (python script.py), or pass a dask_client of "
+                "a cluster whose workers are threads, LocalCluster(processes=False)."
+            )
         unguarded = _unguarded_main_line()
         if unguarded is not None:
             # Each worker process would run the script again, and dask releases before
