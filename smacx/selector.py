@@ -421,7 +421,7 @@ class _Coverage:
             key = (row + 0.0).tobytes()  # (-0.0 as 0.0, as np.unique has them)
             if key not in self._keys:
                 self._keys.add(key)
-                self._added.append(row)
+                self._added.append(row.copy())  # (a view would keep all of X alive)
                 added = True
         if added or not same:
             if len(self._added) > max(64, len(self._kept) // 8):

@@ -422,6 +422,16 @@ def test_the_coverage_kept_between_searches_gives_the_distances_of_a_fresh_tree(
         Z = rng.random((50, 3)) * 2.0
         fresh = cKDTree(np.unique(rows, axis=0) * 2.0).query(Z)[0]
         assert np.array_equal(coverage.distance(Z), fresh)
+    # It keeps copies of the distinct rows, not the matrices they came in: one view per
+    # search kept every training matrix alive (a review: 490 MB at 4,000 rows of 8 columns).
+    import weakref
+
+    big = np.vstack([rows, rng.random((5, 3))])
+    gone = weakref.ref(big)
+    coverage.update(big)
+    coverage.update(np.vstack([big, rng.random((5, 3))]))
+    del big
+    assert gone() is None
 
 
 @pytest.mark.parametrize(("seconds_per_result", "allowed"), [(1.0, 0), (0.01, 2), (0.001, 8)])
