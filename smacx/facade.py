@@ -223,8 +223,8 @@ class SMAC(metaclass=_FacadeType):
             (budgets, or instances raced on more and more of them).
             None continues a stored run with the settings it was started with.
         random_probability: Share of proposals drawn at random after the initial design
-            (the preset's default when None: 0.05 for ``"hpo"``, 0.5 with instances that have
-            no features, 0.08 for ``"blackbox"``). Before the model has ``max(3, d + 1)`` results
+            (the preset's default when None: 0.05 for ``"hpo"``, 0.5 with two or more
+            instances that have no features, 0.08 for ``"blackbox"``). Before the model has ``max(3, d + 1)`` results
             for ``d`` hyperparameters, every proposal is random (see :class:`InitialDesign`).
         plateau_probability: Share drawn at random instead while two or more configurations
             share the lowest cost, a plateau the model cannot see past (see
@@ -3009,7 +3009,12 @@ def _preset_parts(
             seed=scenario.seed,
         )
         probability = 0.05
-        if scenario.instances is not None and scenario.instance_features is None:
+        if (
+            preset == "hpo"
+            and scenario.instances is not None
+            and len(scenario.instances) > 1
+            and scenario.instance_features is None
+        ):
             # Instances without features: the model sees one configuration's costs on
             # different instances as noise, and a challenger tried on an easy instance as a
             # good one. SMAC3's algorithm configuration facade draws half its proposals at

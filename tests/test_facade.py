@@ -2373,6 +2373,8 @@ def test_instances_without_features_get_half_their_proposals_at_random(
     assert (
         probability(SMAC(scenario(space, instances=names), target, random_probability=0.1)) == 0.1
     )
+    # (one instance is plain HPO; the multifidelity preset was not measured so)
+    assert probability(SMAC(scenario(space, instances=["a"]), target)) == 0.05
 
 
 def test_a_maximizer_built_on_another_space_is_refused(space: ConfigurationSpace) -> None:
