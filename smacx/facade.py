@@ -224,8 +224,9 @@ class SMAC(metaclass=_FacadeType):
             None continues a stored run with the settings it was started with.
         random_probability: Share of proposals drawn at random after the initial design
             (the preset's default when None: 0.05 for ``"hpo"``, 0.5 with two or more
-            instances that have no features, 0.08 for ``"blackbox"``). Before the model has ``max(3, d + 1)`` results
-            for ``d`` hyperparameters, every proposal is random (see :class:`InitialDesign`).
+            instances that have no features, 0.08 for ``"blackbox"``). Before the model has
+            ``max(3, d + 1)`` results for ``d`` hyperparameters, every proposal is random (see
+            :class:`InitialDesign`).
         plateau_probability: Share drawn at random instead while two or more configurations
             share the lowest cost, a plateau the model cannot see past (see
             :class:`~smacx.selector.ConfigSelector`). By default 0.5 with the ``"hpo"`` and
@@ -1973,7 +1974,8 @@ class SMAC(metaclass=_FacadeType):
 
     def _free_workers(self) -> int:
         """Trials to submit now: ``count_available_workers()``, minus ``runner.ahead()`` once
-        less than the median time of the latest 32 trials is left of ``walltime_limit``.
+        less than the median time of the latest 32 trials is left of ``walltime_limit``
+        (times one plus the trials ahead per worker thread: those queued before run first).
 
         A trial queued then could only start after another one ends, and would keep the run
         going past its time budget (see ``DaskParallelRunner(queue_ahead=...)``). Trials
@@ -1984,8 +1986,13 @@ class SMAC(metaclass=_FacadeType):
         if self._durations and math.isfinite(self.scenario.walltime_limit):
             assert self._spent is not None  # (set by optimize())
             left = self.scenario.walltime_limit - self._spent.wall()
-            if left < statistics.median(self._durations):
-                free -= self.runner.ahead()
+            ahead = self.runner.ahead()
+            # A trial queued now starts once the threads have run those queued before it:
+            # with DaskParallelRunner(keep_submitted=k) on fewer threads, k of them (a review:
+            # 1 s trials, a 4 s walltime_limit and k=4 on one thread ended after 6.1 s).
+            threads = max(free - ahead + len(self._in_flight), 1)
+            if left < statistics.median(self._durations) * (1 + ahead / threads):
+                free -= ahead
         return free
 
     def _poll_interval(self) -> float | None:

@@ -1568,6 +1568,27 @@ def test_a_scheduler_that_dies_ends_the_run_with_an_error_that_says_so(
                 process.wait()
 
 
+def test_trials_kept_submitted_for_an_adaptive_cluster_stop_before_the_walltime_limit(
+    space: ConfigurationSpace,
+) -> None:
+    """Scenario(n_workers=4) with a client of one thread keeps 4 trials submitted, 3 queued
+    behind the running one: they were queued until one trial's time before walltime_limit,
+    and the run ended 3 trials late (a review: 6.1 s for a 4 s limit with 1 s trials)."""
+    from smacx import SMAC
+
+    def second(config: Configuration, seed: int) -> float:
+        time.sleep(1.0)
+        return float(config["x"])
+
+    with thread_client(1) as (_, user_client):
+        # (the first 4 are submitted before any trial time is known: 4 s at least)
+        sc = scenario(space, n_trials=None, walltime_limit=5.0, n_workers=4)
+        with SMAC(sc, second, dask_client=user_client) as smac:
+            smac.optimize()
+            # one thread, 1 s each: 5 s hold 5 trials, and the queue made it 7 or 8 (8 s)
+            assert smac.runhistory.n_finished <= 6
+
+
 def test_a_lost_result_is_awaited_through_the_runners_own_client(
     space: ConfigurationSpace,
 ) -> None:

@@ -692,15 +692,18 @@ class DaskParallelRunner(AbstractRunner):
         self._check_open()
         if time.monotonic() - self._threads_checked > self.worker_count_ttl:
             self._total_threads()
-        return max(self._threads, self.keep_submitted) + self.ahead() - self._n_unfinished()
+        return self._threads + self.ahead() - self._n_unfinished()
 
     def ahead(self) -> int:
-        """How many trials may be submitted beyond the cluster's worker threads now."""
+        """How many trials may be submitted beyond the cluster's worker threads now: those
+        queued ahead, and those ``keep_submitted`` asks for beyond the threads."""
+        # (an adaptive cluster grows to the trials its scheduler sees)
+        growth = max(0, self.keep_submitted - self._threads)
         if self._threads <= 0:
-            return 0  # with no worker, a trial could only wait, RUNNING in the history
+            return growth  # else, with no worker, a trial could only wait, RUNNING
         if self.queue_ahead != "auto":
-            return self.queue_ahead
-        return trials_ahead(self._threads, self._latencies, self._durations)
+            return growth + self.queue_ahead
+        return growth + trials_ahead(self._threads, self._latencies, self._durations)
 
     def run(
         self,
