@@ -244,7 +244,10 @@ class DaskParallelRunner(AbstractRunner):
     Args:
         single_worker: Evaluates one trial; its ``run`` method is what the workers call.
         patience: Seconds without any worker in the cluster after which waiting for one raises
-            :class:`~smacx.errors.NoWorkersError`. While the runner's own cluster restarts
+            :class:`~smacx.errors.NoWorkersError`; also the seconds a client that lost its
+            scheduler may take to connect again, after which the runner raises
+            :class:`~smacx.errors.RunnerClosedError` (the scheduler's loss cancelled every
+            trial it held). While the runner's own cluster restarts
             worker processes that died (a target that kills its process), it waits at least
             ``RESTART_PATIENCE`` seconds: a restart can take longer than ``patience`` on a
             loaded machine.
@@ -339,6 +342,7 @@ class DaskParallelRunner(AbstractRunner):
         self.max_retries: int = int(max_retries)
         self.keep_submitted: int = int(keep_submitted)
         self._lost_scheduler: bool = False  # whether the client's scheduler went away
+        self._address: str = "unknown"  # the scheduler's, as the client had it when connected
         self.queue_ahead: int | Literal["auto"] = (
             "auto" if queue_ahead == "auto" else int(queue_ahead)
         )
@@ -386,6 +390,7 @@ class DaskParallelRunner(AbstractRunner):
         self._restart_lock: threading.Lock = threading.Lock()
 
         self._client: Client = self._start_cluster() if dask_client is None else dask_client
+        self._address = str(getattr(self._client.scheduler, "address", None) or "unknown")
         # A runner collected unclosed (``SMAC(scenario, f, dask_client=client).optimize()``,
         # once per fold) kept its target and small data here, and on a user's cluster its
         # scattered data on every worker, for good (see _forget_runner).
@@ -890,19 +895,22 @@ class DaskParallelRunner(AbstractRunner):
         Raises:
             RunnerClosedError: Still not connected after ``patience`` seconds.
         """
-        deadline = time.monotonic() + self.patience
+        start = time.monotonic()
         while self._client.status != "running":
-            if time.monotonic() >= deadline or self._client.status in ("closing", "closed"):
+            waited = time.monotonic() - start
+            if (
+                self._lost_scheduler  # (said once: close() and later calls do not wait again)
+                or waited >= self.patience
+                or self._client.status in ("closing", "closed")
+            ):
                 self._lost_scheduler = True
-                address = getattr(self._client.scheduler, "address", None) or "unknown"
                 raise RunnerClosedError(
-                    f"DaskParallelRunner lost its dask scheduler at {address}: the client has "
-                    f"not been connected for {self.patience:g} s (patience), and is "
-                    f"{self._client.status!r}. The {len(self._running)} trial(s) it had running "
-                    "went with the scheduler; they stay RUNNING in the history, which keeps "
-                    "every finished trial, and run again when the run is continued (SMAC on "
-                    "the same scenario). Start the scheduler again, or pass a client of one "
-                    "that runs."
+                    f"DaskParallelRunner lost its dask scheduler at {self._address}: the client "
+                    f"is {self._client.status!r} (waited {waited:.3g} s of patience="
+                    f"{self.patience:g}). The {len(self._running)} trial(s) it had running went "
+                    "with the scheduler; they stay RUNNING in the history, which keeps every "
+                    "finished trial, and run again when the run is continued (SMAC on the same "
+                    "scenario). Start the scheduler again, or pass a client of one that runs."
                 )
             time.sleep(0.1)
 
