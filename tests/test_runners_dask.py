@@ -1482,6 +1482,17 @@ def test_no_workers_raises_after_patience(space: ConfigurationSpace) -> None:
             runner.wait()
         runner.close()
         assert c.status == "running"
+        # kept submitted for an adaptive cluster: no wait_for_workers (it waits for good at
+        # minimum=0), and the runner to raise patience with keeps keep_submitted (a review)
+        adaptive = DaskParallelRunner(
+            SerialRunner(sleepy, scenario(space)), 0.5, dask_client=c, keep_submitted=3
+        )
+        adaptive.submit_trial(TrialInfo(space.sample_configuration(), seed=0))
+        with pytest.raises(NoWorkersError) as err:
+            adaptive.wait()
+        assert "wait_for_workers" not in str(err.value)
+        assert "dask_client=client, patience=..., keep_submitted=3)" in str(err.value)
+        adaptive.close()
 
 
 def test_an_adaptive_cluster_grows_to_the_trials_kept_submitted(

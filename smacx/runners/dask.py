@@ -1497,19 +1497,22 @@ class DaskParallelRunner(AbstractRunner):
                 "SMAC(scenario, runner=DaskParallelRunner(SerialRunner(target_fn, scenario), "
                 "patience=...)), both from smacx.runners."
             )
+        elif self.keep_submitted:  # (an adaptive cluster's first workers may be batch jobs)
+            advice = f"Add workers ({how}), or raise patience for the cluster to start them: " + (
+                "pass runner=DaskParallelRunner(SerialRunner(target_fn, scenario), "
+                f"dask_client=client, patience=..., keep_submitted={self.keep_submitted}) to "
+                "SMAC instead of dask_client=client (both from smacx.runners)."
+            )
         else:  # (the user's client: its workers may be batch jobs still queued)
             advice = f"Add workers ({how}), " + (
                 "wait for the cluster's first workers before optimize() with "
                 "client.wait_for_workers(1), or raise patience: pass "
                 "runner=DaskParallelRunner(SerialRunner(target_fn, scenario), "
                 "dask_client=client, patience=...) to SMAC instead of dask_client=client "
-                "(both from smacx.runners)."
+                "(both from smacx.runners). An adaptive cluster starts workers only for tasks "
+                "it sees: give Scenario(n_workers=...) the workers it may grow to "
+                "(DaskParallelRunner(keep_submitted=...) with runner=...)."
             )
-            if self.keep_submitted == 0:  # (wait_for_workers waits for good at minimum=0)
-                advice += (
-                    " An adaptive cluster starts workers only for tasks it sees: give "
-                    "Scenario(n_workers=...) the workers it may grow to."
-                )
         return NoWorkersError(
             f"DaskParallelRunner: the dask cluster at {address} has had no worker{bad} for "
             f"{self.patience if waited is None else waited:g} s (patience={self.patience:g}), "
