@@ -160,7 +160,8 @@ def run_report(
         None for a run made from Python), ``configs`` (how many), ``trials`` (count by status
         name), ``incumbent`` (``config``: its values, ``cost``: one per objective, as last
         stored; ``budget``: the budget that cost is at, None without budgets; ``n_trials``:
-        its finished trials at that budget, which the cost aggregates, and ``n_failed``, those
+        its finished instance-seed pairs at that budget (instances, for a deterministic
+        target), which the cost aggregates, and ``n_failed``, those
         of them that failed with an infinite cost and are left out of it; ``n_instances``
         and ``of_instances``: how many instances they ran on, of how many the scenario has
         (None without instances); ``n_finished``: finished trials when it became the
@@ -238,14 +239,18 @@ def run_report(
                 and r.key.budget == last.get("budget")
                 and r.value.status is not StatusType.RUNNING
             ]
+            # One per instance-seed pair, or per instance where the target is deterministic
+            # (the same instance told again with another seed counts once, as racing counts).
+            deterministic = bool(scenario.get("deterministic", False))
+            pairs = {(r.key.instance, None if deterministic else r.key.seed): r for r in covered}
             incumbent = {
                 "config": configs.get(last["config_id"]),
                 "cost": last["cost"],
                 "n_finished": trajectory[start]["n_finished"],  # when it became incumbent
                 "budget": last.get("budget"),
-                "n_trials": len(covered),
-                "n_failed": sum(not finite_costs(r.value.costs()) for r in covered),
-                "n_instances": len({r.key.instance for r in covered} - {None}),
+                "n_trials": len(pairs),
+                "n_failed": sum(not finite_costs(r.value.costs()) for r in pairs.values()),
+                "n_instances": len({instance for instance, _ in pairs} - {None}),
                 "of_instances": n_instances or None,
             }
             if "config_ids" in last:  # several objectives: the Pareto front, best first

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx import SMAC, InitialDesign, Scenario, TrialValue
+from smacx import SMAC, InitialDesign, Scenario, TrialInfo, TrialValue
 from smacx.cli import main, run_report
 from smacx.errors import StorageError
 
@@ -297,6 +297,21 @@ def test_show_says_how_many_instances_the_incumbents_cost_covers(
         f" over {len(keys)} trials on {len(keys)} of 100 instances{note}, found after"
         in capsys.readouterr().out
     )
+
+
+def test_show_counts_a_deterministic_instance_told_twice_once(tmp_path: Path) -> None:
+    """A deterministic target's instance told again with another seed is one key to racing:
+    show said "over 4 trials" where the cost covers 3 (a review)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(space, instances=["a", "b", "c"], deterministic=True, n_trials=10,
+                  output_directory=tmp_path)  # fmt: skip
+    with SMAC(sc, preset="random", progress=False) as smac:
+        config = space.get_default_configuration()
+        for instance, seed in (("a", 0), ("b", 0), ("c", 0), ("a", 1)):
+            smac.tell(TrialInfo(config, instance=instance, seed=seed), TrialValue(cost=1.0))
+        keys = len(smac.intensifier.incumbent_keys())
+    incumbent = run_report(tmp_path)["incumbent"]
+    assert incumbent["n_trials"] == keys == 3 and incumbent["n_instances"] == 3
 
 
 def test_no_incumbent_while_every_trial_crashed_at_a_finite_crash_cost(
