@@ -1713,8 +1713,9 @@ def test_optimize_queues_no_trial_in_the_last_trial_time_of_the_walltime(
 ) -> None:
     """Trials of 0.2 s on a runner that queues 2 ahead, with a walltime of 1.5 s (on a clock
     the runner moves): trials are queued behind the busy worker from the start, and none once
-    less than a trial's time is left (such a trial would start only after another one and
-    run past the budget)."""
+    less than a trial's time, times one plus the 2 ahead per thread, is left: such a trial
+    would start only after those before it and run past the budget. (Queued until one
+    trial's time was left, at 1.0 and 1.2 s, they ran until 1.6 and 1.8 s.)"""
     clock = [1000.0]
     fake_time = SimpleNamespace(
         time=lambda: clock[0],
@@ -1729,9 +1730,11 @@ def test_optimize_queues_no_trial_in_the_last_trial_time_of_the_walltime(
         smac.optimize()
         assert smac.runhistory.n_finished == smac.runhistory.n_submitted == len(pool.submits)
     queued = [round(t - 1000.0, 6) for t, waiting in pool.submits if waiting > 0]
-    # Results end at 0.2, 0.4, ...; at 1.4 s only 0.1 s is left: no trial is queued then.
-    assert queued == [0.0, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2]
-    assert [round(t - 1000.0, 6) for t, _ in pool.submits][-1] == 1.2
+    # Results end at 0.2, 0.4, ...; at 1.0 s 0.5 s is left, less than 0.2 * (1 + 2 / 1): no
+    # trial is queued from then on, and the last one queued, at 0.8 s, ends at 1.4 s.
+    assert queued == [0.0, 0.0, 0.2, 0.4, 0.6, 0.8]
+    # (a worker that frees up still gets a trial while time is left, as in a serial run)
+    assert [round(t - 1000.0, 6) for t, _ in pool.submits][-1] == 1.4
 
 
 def test_optimize_lets_the_selector_search_ahead_while_every_worker_is_busy(

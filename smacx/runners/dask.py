@@ -236,8 +236,10 @@ class DaskParallelRunner(AbstractRunner):
     (``4 * k * L / T``) took 27 ms but more trials to reach one worker's result after 100
     trials: on Levy-5 a median of 202 over 20 seeds, against 121 (125 without queuing).
     :meth:`SMAC.optimize <smacx.facade.SMAC.optimize>` queues no more trials once less than a
-    median trial time is left of the scenario's ``walltime_limit``; those queued before still
-    run, so with uniform trial times the run ends about as late as without queuing, but one
+    median trial time, times one plus the trials ahead per worker thread (a queued trial
+    starts after those before it), is left of the scenario's ``walltime_limit``; those queued
+    before still run, so with uniform trial times the run ends about as late as without
+    queuing, but one
     queued behind a much longer trial may end well after the budget. A queued trial's wait
     counts towards the intensifier's ``pending_config_timeout``.
 
@@ -390,7 +392,8 @@ class DaskParallelRunner(AbstractRunner):
         self._restart_lock: threading.Lock = threading.Lock()
 
         self._client: Client = self._start_cluster() if dask_client is None else dask_client
-        self._address = str(getattr(self._client.scheduler, "address", None) or "unknown")
+        scheduler = getattr(self._client, "scheduler", None)
+        self._address = str(getattr(scheduler, "address", None) or "unknown")
         # A runner collected unclosed (``SMAC(scenario, f, dask_client=client).optimize()``,
         # once per fold) kept its target and small data here, and on a user's cluster its
         # scattered data on every worker, for good (see _forget_runner).
