@@ -392,7 +392,8 @@ class _Coverage:
         self._keys: set[bytes] = set()  # every distinct row
         self._kept: list[np.ndarray] = []  # distinct rows in the main tree
         self._added: list[np.ndarray] = []  # distinct rows since, in the second tree
-        self._trees: list[Any] = []
+        self._main: Any = None  # the k-d tree over _kept, None while it is empty
+        self._extra: Any = None  # the k-d tree over _added, None while it is empty
 
     @classmethod
     def of(cls, points: np.ndarray) -> _Coverage:
@@ -427,13 +428,10 @@ class _Coverage:
             if len(self._added) > max(64, len(self._kept) // 8):
                 self._kept += self._added
                 self._added = []
-                self._trees = [cKDTree(self.embed(np.array(self._kept)))]
-            elif self._kept:
-                self._trees = self._trees[:1]
-            else:
-                self._trees = []
-            if self._added:
-                self._trees.append(cKDTree(self.embed(np.array(self._added))))
+                self._main = cKDTree(self.embed(np.array(self._kept)))
+            elif not self._kept:
+                self._main = None
+            self._extra = cKDTree(self.embed(np.array(self._added))) if self._added else None
         return len(self._keys)
 
     def __len__(self) -> int:
@@ -444,8 +442,9 @@ class _Coverage:
         """`(k,)` distance from each of the `(k, e)` embedded rows ``Z`` to the nearest row
         taken in (as one tree over all of them gives it)."""
         nearest = np.full(Z.shape[0], np.inf)
-        for tree in self._trees:
-            nearest = np.minimum(nearest, np.asarray(tree.query(Z)[0]))
+        for tree in (self._main, self._extra):
+            if tree is not None:
+                nearest = np.minimum(nearest, np.asarray(tree.query(Z)[0]))
         return nearest
 
 
