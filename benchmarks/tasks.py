@@ -29,11 +29,13 @@ from ConfigSpace import (
     EqualsCondition,
     Float,
     Integer,
+    Normal,
 )
 
 __all__ = [
     "FULL_EXTRA",
     "NOISY",
+    "PRIORS",
     "QUICK",
     "SUITES",
     "Task",
@@ -191,6 +193,62 @@ def _box_task(
     return Task(name, _box_space("x", bounds), objective, optimum, description, noise)
 
 
+def _prior_task(
+    name: str,
+    fn: Callable[[np.ndarray], float],
+    bounds: list[tuple[float, float]],
+    optimum: float,
+    mode: list[float],
+    description: str,
+) -> Task:
+    """A box task whose every hyperparameter has a normal prior (a user's belief about where
+    the optimum lies) with its mode at ``mode`` and a standard deviation of a tenth of its
+    range, as the strong priors of the piBO paper (Hvarfner et al., 2022)."""
+    dim = len(bounds)
+
+    def make() -> ConfigurationSpace:
+        return ConfigurationSpace(
+            space=[
+                Float(f"x{i}", (lo, hi), distribution=Normal(m, 0.1 * (hi - lo)))
+                for i, ((lo, hi), m) in enumerate(zip(bounds, mode))
+            ]
+        )
+
+    def objective(config: Mapping[str, Any], seed: int) -> float:
+        del seed
+        return fn(_vector(config, dim))
+
+    return Task(name, make, objective, optimum, description)
+
+
+def _near(point: list[float], bounds: list[tuple[float, float]]) -> list[float]:
+    """``point`` moved by 5% of each range, alternately up and down (a good prior is close
+    to the optimum, not on it)."""
+    return [
+        min(max(x + (0.05 if i % 2 == 0 else -0.05) * (hi - lo), lo), hi)
+        for i, (x, (lo, hi)) in enumerate(zip(point, bounds))
+    ]
+
+
+def _prior_tasks() -> list[Task]:
+    """Branin, Hartmann-6 and Levy-5 with a good prior (near an optimum) and a misleading one
+    (on the far side of the box from it, where the costs are poor)."""
+    branin_box = [(-5.0, 10.0), (0.0, 15.0)]
+    h6_argmin = [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573]
+    far_h6 = [0.9 if x < 0.5 else 0.1 for x in h6_argmin]
+    cases = [
+        ("branin", branin, branin_box, _BRANIN_OPT, [math.pi, 2.275], [6.0, 13.0]),
+        ("hartmann6", hartmann6, [(0.0, 1.0)] * 6, _HARTMANN6_OPT, h6_argmin, far_h6),
+        ("levy5", levy, [(-10.0, 10.0)] * 5, 0.0, [1.0] * 5, [-8.0] * 5),
+    ]
+    tasks = []
+    for name, fn, box, optimum, argmin, far in cases:
+        good, bad = _near(argmin, box), far
+        tasks.append(_prior_task(f"{name}_prior_good", fn, box, optimum, good, "good prior"))
+        tasks.append(_prior_task(f"{name}_prior_bad", fn, box, optimum, bad, "misleading prior"))
+    return tasks
+
+
 # ---------------------------------------------------------------------------------------------
 # Mixed space: integer, categorical, log-scale float and conditional hyperparameters
 
@@ -346,6 +404,7 @@ def _all_tasks() -> list[Task]:
         _box_task("ackley10", ackley, [(-32.768, 32.768)] * 10, 0.0, "Ackley, 10-d"),
         _box_task("rosenbrock10", rosenbrock, [(-5, 10)] * 10, 0.0, "Rosenbrock, 10-d"),
         _box_task("levy20", levy, [(-10, 10)] * 20, 0.0, "Levy, 20-d"),
+        *_prior_tasks(),
     ]
     return tasks
 
@@ -376,8 +435,16 @@ FULL_EXTRA: tuple[str, ...] = ("ackley10", "rosenbrock10", "levy20")
 #: configuration.
 NOISY: tuple[str, ...] = ("branin_noisy", "hartmann3_noisy", "hartmann6_noisy")
 
+#: Tasks whose spaces carry priors over the optimum, a good and a misleading one per function
+#: (optimizers ``smacx_prior`` and ``smac3_prior`` use them; the others do not, though
+#: ConfigSpace's sampler, and so random search, draws from them).
+PRIORS: tuple[str, ...] = tuple(
+    f"{name}_prior_{kind}" for name in ("branin", "hartmann6", "levy5") for kind in ("good", "bad")
+)
+
 SUITES: dict[str, tuple[str, ...]] = {
     "quick": QUICK,
+    "priors": PRIORS,
     "full": QUICK + FULL_EXTRA,
     "noisy": NOISY,
 }

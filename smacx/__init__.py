@@ -91,7 +91,7 @@ _IN_SUBMODULES = {
     "GaussianProcess": "smacx.models",
     **{
         name: "smacx.acquisition"
-        for name in ("EI", "LogEI", "PI", "LogPI", "LCB", "ThompsonSampling")
+        for name in ("EI", "LogEI", "PI", "LogPI", "LCB", "ThompsonSampling", "PriorWeighted")
     },
     **{name: "smacx.maximizer" for name in ("LocalAndRandomSearch", "RandomSearch")},
 }

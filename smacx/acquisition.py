@@ -22,7 +22,17 @@ from smacx.errors import ScenarioError, keyword_hints
 if TYPE_CHECKING:
     from smacx.models import Model
 
-__all__ = ["EI", "LogEI", "PI", "LogPI", "LCB", "ThompsonSampling", "AcquisitionFunction", "log_h"]
+__all__ = [
+    "EI",
+    "LogEI",
+    "PI",
+    "LogPI",
+    "LCB",
+    "ThompsonSampling",
+    "PriorWeighted",
+    "AcquisitionFunction",
+    "log_h",
+]
 
 #: A bound acquisition function: `(n, d)` encoded configurations to `(n,)` scores.
 AcquisitionFunction = Callable[[np.ndarray], np.ndarray]
@@ -303,6 +313,119 @@ class ThompsonSampling:
             return -(mean + std * z)
 
         return acquisition
+
+
+#: The acquisition functions :class:`PriorWeighted` can weigh, by how it combines them with the
+#: prior: added to the logarithm, multiplied, or multiplied as an optimistic improvement.
+_LOG_SCORES = (LogEI, LogPI)
+_IMPROVEMENTS = (EI, PI)
+_OPTIMISTIC = (LCB, ThompsonSampling)
+
+
+@keyword_hints()
+@dataclass(frozen=True)
+class PriorWeighted:
+    """An acquisition function weighted by the user's prior beliefs about where the optimum
+    lies (piBO, Hvarfner et al., ICLR 2022), as SMAC3's ``PriorAcquisitionFunction``.
+
+    The priors are those of the space's hyperparameters: ConfigSpace's normal and beta
+    distributions (``Float("lr", (1e-5, 1.0), log=True, distribution=Normal(1e-3, 10))``) and
+    a categorical's ``weights``. The score of a configuration ``x`` after ``t`` model-based
+    results is ``a(x) * pi(x) ** (beta / t)``, where ``a`` is the wrapped acquisition and
+    ``pi`` the product of the priors' densities, each relative to its largest (see
+    :meth:`smacx.encoding.Encoder.log_prior`). Early proposals stay close to what the priors
+    believe; as results come in, the exponent decays and the model takes over, so a
+    misleading prior costs a limited number of trials. ``t`` counts the configurations with a
+    result that the initial design did not propose, plus one, so a continued run or one shared
+    by several processes weighs as a single run would.
+
+    How ``a`` and the prior combine: log-scale acquisitions (:class:`LogEI`, :class:`LogPI`)
+    add ``(beta / t) * log(pi)``; :class:`EI` and :class:`PI` are multiplied (the scores
+    returned are their logarithms, which rank alike); :class:`LCB` and
+    :class:`ThompsonSampling`, whose scores can be negative, are turned into the optimistic
+    improvement over the incumbent, ``max(best_y - bound, 0)``, before they are multiplied, as
+    SMAC3 does.
+
+    With priors, ``SMAC`` also starts the local search from the priors' mode (the space's
+    default configuration) and, unless ``initial_design`` is given, evaluates it first in the
+    initial design, as SMAC3's example of priors does.
+
+    Args:
+        acquisition: The acquisition function to weigh (:class:`LogEI` by default).
+        beta: How strongly the prior counts: the exponent after the first model-based result.
+            ``None`` takes ``n_trials / 10`` of the scenario (10 when it has no ``n_trials``),
+            SMAC3's advice.
+
+    Example:
+        >>> from smacx.acquisition import LogEI, PriorWeighted
+        >>> PriorWeighted(LogEI(), beta=5.0).beta
+        5.0
+    """
+
+    acquisition: EI | LogEI | PI | LogPI | LCB | ThompsonSampling = field(default_factory=LogEI)
+    beta: float | None = None
+
+    #: Whether scores change at any change of a row (that of the wrapped acquisition).
+    @property
+    def per_row_draws(self) -> bool:
+        return bool(getattr(self.acquisition, "per_row_draws", False))
+
+    def __post_init__(self) -> None:
+        kinds = _LOG_SCORES + _IMPROVEMENTS + _OPTIMISTIC
+        if not isinstance(self.acquisition, kinds):
+            raise ScenarioError(
+                "PriorWeighted.acquisition: expected one of smacx.acquisition's "
+                f"{', '.join(k.__name__ for k in kinds)} (e.g. PriorWeighted(LogEI())); got "
+                f"{self.acquisition!r:.100}"
+            )
+        beta = self.beta
+        if beta is not None and (
+            not isinstance(beta, numbers.Real)
+            or isinstance(beta, bool)
+            or not math.isfinite(beta)
+            or beta <= 0
+        ):
+            raise ScenarioError(
+                "PriorWeighted.beta: expected a finite number > 0, or None for n_trials / 10; "
+                f"got {beta!r}"
+            )
+
+    def bind(self, model: Model, best_y: float) -> AcquisitionFunction:
+        """The wrapped acquisition alone, without the prior (see :meth:`weigh`)."""
+        return self.acquisition.bind(model, best_y)
+
+    def weigh(
+        self,
+        model: Model,
+        best_y: float,
+        log_prior: Callable[[np.ndarray], np.ndarray],
+        exponent: float,
+    ) -> AcquisitionFunction:
+        """Scores of encoded configurations weighted by the prior.
+
+        Args:
+            model: The fitted surrogate.
+            best_y: The incumbent's cost in the model's y space.
+            log_prior: `(n, d)` encoded configurations to `(n,)` log prior beliefs (at most 0).
+            exponent: The prior's weight now, ``beta / t``.
+        """
+        inner = self.acquisition.bind(model, best_y)
+        if isinstance(self.acquisition, _LOG_SCORES):
+
+            def scores(X: np.ndarray) -> np.ndarray:
+                out: np.ndarray = inner(X) + exponent * log_prior(X)
+                return out
+
+            return scores
+        shift = _check_best(best_y) if isinstance(self.acquisition, _OPTIMISTIC) else 0.0
+
+        def weighted(X: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore"):
+                base = np.log(np.maximum(shift + inner(X), 0.0))
+            out: np.ndarray = base + exponent * log_prior(X)
+            return out
+
+        return weighted
 
 
 def _check_seed(owner: str, seed: object) -> None:

@@ -27,16 +27,28 @@ from typing import Any
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 from ConfigSpace.hyperparameters import (
+    BetaFloatHyperparameter,
+    BetaIntegerHyperparameter,
     CategoricalHyperparameter,
     Constant,
     FloatHyperparameter,
     IntegerHyperparameter,
+    NormalFloatHyperparameter,
+    NormalIntegerHyperparameter,
     OrdinalHyperparameter,
 )
 
 from smacx.errors import ScenarioError
 
-__all__ = ["INACTIVE", "Encoder", "inactive_as_code", "row_keys", "rows_in", "unit_to_integers"]
+__all__ = [
+    "INACTIVE",
+    "Encoder",
+    "has_prior",
+    "inactive_as_code",
+    "row_keys",
+    "rows_in",
+    "unit_to_integers",
+]
 
 logger = logging.getLogger("smacx")
 
@@ -115,6 +127,38 @@ def rows_in(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return np.isin(row_keys(X), row_keys(Y))
 
 
+#: Smallest density a prior gives a value, as a share of its largest (see Encoder.log_prior).
+_PRIOR_FLOOR = 1e-12
+
+
+def has_prior(hp: Any) -> bool:
+    """Whether ``hp`` has a prior other than the uniform one: a normal or beta distribution,
+    or a categorical's weights that are not all equal."""
+    if isinstance(
+        hp,
+        NormalFloatHyperparameter
+        | NormalIntegerHyperparameter
+        | BetaFloatHyperparameter
+        | BetaIntegerHyperparameter,
+    ):
+        return True
+    if isinstance(hp, CategoricalHyperparameter) and hp.weights is not None:
+        return len(set(hp.weights)) > 1
+    return False
+
+
+def _max_density(hp: Any) -> float:
+    """The largest value ``hp.pdf_vector`` takes: ConfigSpace's ``get_max_density`` for
+    floats and categoricals; for integers, whose ``pdf_vector`` gives each value's probability
+    (``get_max_density`` is the continuous density's), the largest over the values (over
+    20,001 values spread across a wider range, and the default)."""
+    if not isinstance(hp, IntegerHyperparameter):
+        return float(hp.get_max_density())
+    values = np.unique(np.round(np.linspace(hp.lower, hp.upper, 20_001)))
+    values = np.append(values, hp.default_value)
+    return float(np.max(hp.pdf_vector(hp.to_vector(values))))
+
+
 def integer_span(hp: IntegerHyperparameter) -> int:
     """How many values integer hyperparameter ``hp`` takes.
 
@@ -153,6 +197,8 @@ class Encoder:
         instance_names: Names of the instances with features, in the order of
             :meth:`instance_feature_matrix`.
         n_instance_features: Length ``f`` of the instance feature vectors (0 without features).
+        prior_names: Names of the hyperparameters with a prior that is not uniform (a normal
+            or beta distribution, or a categorical's unequal weights), in column order.
     """
 
     def __init__(
@@ -219,6 +265,9 @@ class Encoder:
         self._forbiddens = list(configspace.forbidden_clauses)
         self._is_root = np.ones(d, dtype=bool)
         self._is_root[conditional] = False
+        self._prior_cols = [j for j, hp in enumerate(self._hps) if has_prior(hp)]
+        self.prior_names: tuple[str, ...] = tuple(self.names[j] for j in self._prior_cols)
+        self._max_density = {j: _max_density(self._hps[j]) for j in self._prior_cols}
         # Instance features.
         self.instance_names: tuple[str, ...] = ()
         self._instance_index: dict[str, int] = {}
@@ -390,6 +439,33 @@ class Encoder:
         if self._kind[j] == _ORDINAL:
             scaled = np.round(scaled)
         return scaled
+
+    def log_prior(self, X: np.ndarray) -> np.ndarray:
+        """How much the space's priors believe in each encoded configuration.
+
+        The sum, over the active hyperparameters of :attr:`prior_names`, of the log of the
+        prior's density (or a categorical's weight) at the row's value, relative to the
+        prior's largest: 0 where every such hyperparameter sits at its prior's mode, and the
+        same for a hyperparameter that is inactive. Uniform hyperparameters add nothing. A
+        density that vanishes (a beta prior at its bounds) counts as ``1e-12`` of the largest,
+        so that no configuration is ruled out.
+
+        Args:
+            X: `(n, d)` encoded configurations.
+
+        Returns:
+            `(n,)` values of at most 0.
+        """
+        out = np.zeros(X.shape[0])
+        for j in self._prior_cols:
+            col = X[:, j]
+            active = col != INACTIVE
+            if not active.any():
+                continue
+            density = self._hps[j].pdf_vector(self._to_cs_column(j, col[active]))
+            relative = np.asarray(density, dtype=np.float64) / self._max_density[j]
+            out[active] += np.log(np.clip(relative, _PRIOR_FLOOR, 1.0))
+        return out
 
     def _from_cs(self, V: np.ndarray) -> np.ndarray:
         """Canonical encoded rows of ConfigSpace vectors `(n, d)`."""

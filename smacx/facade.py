@@ -387,6 +387,11 @@ class SMAC(metaclass=_FacadeType):
             # Without it, an audit's run returned a configuration worse than the default.
             default = scenario.configspace.get_default_configuration()
             design = InitialDesign(additional_configs=[default])
+        elif initial_design is None and _weighs_priors(acquisition, scenario):
+            # piBO: the priors' mode (the default configuration) is where the user believes
+            # the optimum lies; SMAC3's example of priors adds it to the design too.
+            default = scenario.configspace.get_default_configuration()
+            design = InitialDesign(additional_configs=[default])
         n_design = design.size(scenario.configspace, scenario.n_trials)
         if (
             initial_design is not None
@@ -2959,7 +2964,7 @@ def _preset_parts(
     plateau_probability: float | None = None,
 ) -> tuple[ModelProposer | None, float]:
     """The model-based proposer of a preset (None for random search) and its random share."""
-    from smacx.acquisition import LogEI
+    from smacx.acquisition import LogEI, PriorWeighted
     from smacx.encoding import Encoder
     from smacx.maximizer import LocalAndRandomSearch
     from smacx.models import GaussianProcess, RandomForest
@@ -3044,6 +3049,9 @@ def _preset_parts(
         # not in the middle of the run, where the loop would stand still while it imports
         rows = scenario.n_trials if scenario.n_trials is not None else _UNBOUNDED_ROWS
         chosen.preload(rows, encoder.n_dims + encoder.n_instance_features)
+    if isinstance(acquisition, PriorWeighted) and acquisition.beta is None:
+        beta = scenario.n_trials / 10 if scenario.n_trials is not None else 10.0
+        acquisition = dataclasses.replace(acquisition, beta=max(beta, 0.1))
     proposer = ModelProposer(
         encoder,
         chosen,
@@ -3071,6 +3079,16 @@ _GP_DIMENSIONS = 10
 #: Most trials preset="blackbox" is meant for: its fit grows with the cube of the history, about
 #: 1 s at 200 observations and 13 s at 500 (docs/presets.rst).
 _GP_TRIALS = 300
+
+
+def _weighs_priors(acquisition: Acquisition | None, scenario: Scenario) -> bool:
+    """Whether ``acquisition`` weighs the priors of the scenario's space, which has some."""
+    from smacx.acquisition import PriorWeighted
+    from smacx.encoding import has_prior
+
+    return isinstance(acquisition, PriorWeighted) and any(
+        has_prior(hp) for hp in scenario.configspace.values()
+    )
 
 
 def _trial_limit(scenario: Scenario) -> float:

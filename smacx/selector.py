@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
+from smacx.acquisition import PriorWeighted
 from smacx.encoding import INACTIVE, inactive_as_code, rows_in
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real
 from smacx.initial_design import finite_vectors, sample_seeded, unit_to_configs
@@ -305,6 +306,20 @@ class _Balls:
         nearest, _ = self.tree.query(X, k=1, distance_upper_bound=self.radius)
         inside: np.ndarray = nearest < self.radius
         return inside
+
+
+#: The ``origin`` of the initial design's configurations.
+DESIGN_ORIGIN = "initial design"
+
+
+def _default_row(encoder: Encoder) -> np.ndarray:
+    """`(1, d)` encoding of the space's default configuration (where its priors peak), or
+    `(0, d)` when the default is not a valid configuration (a forbidden clause rules it out)."""
+    try:
+        default = encoder.configspace.get_default_configuration()
+    except (ValueError, TypeError):  # ConfigSpace's errors for a forbidden default
+        return np.empty((0, encoder.n_dims))
+    return encoder.encode([default])
 
 
 def _canonical_scores(
@@ -605,7 +620,7 @@ class ConfigSelector:
             design_config = self.initial_design[self._design_at]
             self._design_at += 1
             if not history.has_trials(design_config):
-                design_config.origin = "initial design"
+                design_config.origin = DESIGN_ORIGIN
                 return design_config
         self._designed = True
         probability = self.random_probability
@@ -977,6 +992,14 @@ class ModelProposer:
         self.perturb = perturb
         self.search_ahead = search_ahead
         self.noisy = noisy  # the scenario is not deterministic
+        # With a PriorWeighted acquisition on a space with priors: the prior's weight after
+        # the first model-based result, and the priors' mode (the default configuration,
+        # encoded), where the local search also starts.
+        self._prior_beta = 0.0
+        self._prior_mode = np.empty((0, encoder.n_dims))
+        if isinstance(acquisition, PriorWeighted) and encoder.prior_names:
+            self._prior_beta = acquisition.beta if acquisition.beta is not None else 10.0
+            self._prior_mode = _default_row(encoder)
         # (history.n_finished, lowest training value, training rows) at the last search made
         # ahead by prepare() for proposals that may not be late; None before the first one
         self._ahead: tuple[int, float, int] | None = None
@@ -1018,6 +1041,12 @@ class ModelProposer:
         # encoding (bytes) -> (radius of its ball, training rows it was computed from); see
         # _running_radii
         self._radius_of: dict[bytes, tuple[float, int]] = {}
+
+    def _prior_step(self, history: RunHistory, ids: Sequence[int]) -> int:
+        """piBO's ``t``: one plus the configurations among the training rows' ``ids`` that
+        the initial design did not propose (see :class:`~smacx.acquisition.PriorWeighted`)."""
+        chosen = {i for i in set(ids) if history.origin_of(i) != DESIGN_ORIGIN}
+        return 1 + len(chosen)
 
     def _encode_ids(self, history: RunHistory, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """`(len(ids), d)` encodings of configurations by id, each encoded once per run."""
@@ -1420,7 +1449,12 @@ class ModelProposer:
         X_config = X[:, : self.encoder.n_dims]
         best_y = self._best_y(model, trial_ids, ids, y, X_config)
         model = self._extrapolating(model, X_config, y)
-        acq = self.acquisition.bind(model, best_y)
+        if self._prior_beta > 0.0:
+            exponent = self._prior_beta / self._prior_step(history, ids)
+            acquisition = cast("PriorWeighted", self.acquisition)
+            acq = acquisition.weigh(model, best_y, self.encoder.log_prior, exponent)
+        else:
+            acq = self.acquisition.bind(model, best_y)
         if getattr(self.acquisition, "per_row_draws", False):
             acq = _canonical_scores(acq, self.encoder)
         # Kept away from: the running configurations, and those the model has no row of, as
@@ -1439,6 +1473,8 @@ class ModelProposer:
             acq = worst_where(acq, balls.contain)
         order = np.argsort(y, kind="stable")
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
+        if self._prior_mode.size:
+            starts = np.vstack([starts, self._prior_mode])
         region = self._region(y, X_config[order[0]], instances)
         known = self._encode_ids(history, known_ids)
         # Many candidates of one search sit close together; with trials running, scan more of

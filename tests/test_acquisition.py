@@ -10,7 +10,7 @@ import pytest
 from scipy.special import erfcx
 from scipy.stats import norm
 
-from smacx.acquisition import EI, LCB, PI, LogEI, LogPI, ThompsonSampling, log_h
+from smacx.acquisition import EI, LCB, PI, LogEI, LogPI, PriorWeighted, ThompsonSampling, log_h
 from smacx.errors import ScenarioError
 
 
@@ -208,3 +208,59 @@ def test_a_model_that_predicts_no_variance_is_named() -> None:
     acq = EI().bind(_MeanOnly(), 1.0)  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match=r"_MeanOnly.predict must return \(mean, variance\)"):
         acq(np.zeros((3, 2)))
+
+
+# -- PriorWeighted (piBO) ---------------------------------------------------------------------
+
+X3 = np.zeros((3, 2))
+LOG_PRIOR = np.array([0.0, -1.0, -3.0])
+
+
+def _log_prior(X: np.ndarray) -> np.ndarray:
+    return LOG_PRIOR[: X.shape[0]]
+
+
+def test_prior_weighted_adds_the_weighted_log_prior_to_log_scores() -> None:
+    model = FakeModel(np.array([-0.5, -0.2, 0.3]), 1.0)
+    plain = LogEI().bind(model, 0.0)(X3)
+    weighted = PriorWeighted(LogEI(), beta=4.0).weigh(model, 0.0, _log_prior, 0.5)(X3)
+    np.testing.assert_allclose(weighted, plain + 0.5 * LOG_PRIOR)
+
+
+def test_prior_weighted_multiplies_ei_by_the_prior_to_the_exponent() -> None:
+    model = FakeModel(np.array([-0.5, -0.2, 0.3]), 1.0)
+    ei = EI().bind(model, 0.0)(X3)
+    weighted = PriorWeighted(EI()).weigh(model, 0.0, _log_prior, 2.0)(X3)
+    np.testing.assert_allclose(np.exp(weighted), ei * np.exp(LOG_PRIOR) ** 2.0)
+
+
+def test_prior_weighted_lcb_is_the_optimistic_improvement_times_the_prior() -> None:
+    # bounds: mean - 2 std = -1.5, 0.2, 1.3 against a best of 0: improvements 1.5, 0, 0
+    model = FakeModel(np.array([0.5, 2.2, 3.3]), 1.0)
+    scores = PriorWeighted(LCB(beta=2.0)).weigh(model, 0.0, _log_prior, 1.0)(X3)
+    assert scores[0] == pytest.approx(math.log(1.5))
+    assert scores[1] == -math.inf and scores[2] == -math.inf
+
+
+def test_prior_weighted_without_a_prior_is_the_wrapped_acquisition() -> None:
+    model = FakeModel(np.array([-0.5, -0.2, 0.3]), 1.0)
+    np.testing.assert_array_equal(
+        PriorWeighted(LogPI()).bind(model, 0.0)(X3), LogPI().bind(model, 0.0)(X3)
+    )
+    assert PriorWeighted(ThompsonSampling(seed=1)).per_row_draws
+    assert not PriorWeighted().per_row_draws
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"acquisition": "LogEI"}, "PriorWeighted.acquisition: expected one of"),
+        ({"acquisition": PriorWeighted()}, "got PriorWeighted("),
+        ({"beta": 0.0}, "PriorWeighted.beta: expected a finite number > 0"),
+        ({"beta": math.inf}, "got inf"),
+        ({"beta": True}, "got True"),
+    ],
+)
+def test_prior_weighted_refuses_bad_settings(kwargs: dict[str, object], words: str) -> None:
+    with pytest.raises(ScenarioError, match=words.replace("(", r"\(")):
+        PriorWeighted(**kwargs)  # type: ignore[arg-type]

@@ -402,3 +402,62 @@ def test_decode_snaps_a_root_value_below_the_range_and_a_one_item_ordinal() -> N
     assert one.canonicalize(np.array([[0.0, 1.0]])).tolist() == [[0.0, 0.0]]
     assert dict(one.decode(np.array([[0.0, 1.0]]))[0]) == {"a": "p", "o": "only"}
     assert not one.is_valid(np.array([[0.0, 1.0]]))[0]
+
+
+# -- priors -----------------------------------------------------------------------------------
+
+
+def _prior_space() -> ConfigurationSpace:
+    from ConfigSpace import Beta, Categorical, Float, Integer, Normal
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add(
+        [
+            Float("x", (0.0, 10.0), distribution=Normal(7.0, 1.0)),
+            Integer("n", (8, 256), log=True, distribution=Beta(4, 2)),
+            Categorical("c", ["a", "b", "c"], weights=[1, 1, 3]),
+            Float("y", (0.0, 1.0), distribution=Beta(2, 2)),
+            Integer("k", (1, 5)),
+            Categorical("u", ["p", "q"], weights=[2, 2]),
+        ]
+    )
+    cs.add(EqualsCondition(cs["y"], cs["c"], "a"))
+    return cs
+
+
+def test_log_prior_is_zero_at_the_mode_and_counts_only_non_uniform_priors() -> None:
+    cs = _prior_space()
+    enc = Encoder(cs)
+    # a float's normal and beta priors, an integer's beta prior, a categorical's unequal
+    # weights; not the uniform integer nor the categorical of equal weights
+    assert set(enc.prior_names) == {"x", "n", "c", "y"}
+    assert enc.log_prior(enc.encode([cs.get_default_configuration()]))[0] == pytest.approx(0.0)
+    # x one standard deviation from its mean: log density -1/2 relative to the peak
+    values = {"x": 8.0, "n": cs["n"].default_value, "c": "c", "k": 1, "u": "q"}
+    one_sd = enc.log_prior(enc.encode([Configuration(cs, values=values)]))[0]
+    assert one_sd == pytest.approx(-0.5, abs=1e-6)
+    # a choice of weight 1 of a largest 3; y at its beta prior's mode 0.5 counts as 0
+    values = {"x": 7.0, "n": cs["n"].default_value, "c": "a", "y": 0.5, "k": 1, "u": "p"}
+    assert enc.log_prior(enc.encode([Configuration(cs, values=values)]))[0] == pytest.approx(
+        np.log(1 / 3)
+    )
+
+
+def test_log_prior_floors_a_vanishing_density_and_ignores_inactive_columns() -> None:
+    cs = _prior_space()
+    enc = Encoder(cs)
+    X = enc.encode([cs.get_default_configuration()] * 2)
+    j = enc.names.index("y")
+    assert X[0, j] == INACTIVE  # c is "c": y is inactive and adds nothing
+    X[1, enc.names.index("c")] = 0.0  # "a"
+    X[1, j] = 0.0  # y at a bound, where its beta prior's density is 0
+    scores = enc.log_prior(X)
+    assert scores[0] == pytest.approx(0.0)
+    assert scores[1] == pytest.approx(np.log(1 / 3) + np.log(1e-12))
+
+
+def test_a_space_without_priors_has_no_prior_names() -> None:
+    cs = ConfigurationSpace({"a": (0.0, 1.0), "b": (1, 9), "c": ["x", "y"]})
+    enc = Encoder(cs)
+    assert enc.prior_names == ()
+    np.testing.assert_array_equal(enc.log_prior(enc.sample(5, np.random.default_rng(0))), 0.0)

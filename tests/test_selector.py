@@ -1862,3 +1862,66 @@ def test_a_finite_crash_cost_of_several_objectives_is_no_part_of_the_normalizati
         assert any(v.status is StatusType.CRASHED for _, v in smac.runhistory.finished())
         proposed.append([dict(c) for c in configs])
     assert proposed[0] == proposed[1]
+
+
+# -- priors (PriorWeighted) -------------------------------------------------------------------
+
+
+def _prior_run(
+    beta: float | None, *, weighted: bool = True, prior: bool = True, n: int = 25
+) -> Any:
+    """A run on a 2-d quadratic with its minimum at (0.2, 0.2) and, with ``prior``, a normal
+    prior at (0.8, 0.8) (standard deviation 0.1): a misleading belief. ``weighted``: with
+    ``PriorWeighted(LogEI(), beta=beta)``, else ``LogEI()``."""
+    from ConfigSpace import Float, Normal
+
+    from smacx import SMAC, Scenario
+    from smacx.acquisition import LogEI, PriorWeighted
+
+    space = ConfigurationSpace(seed=0)
+    dist = {"distribution": Normal(0.8, 0.1)} if prior else {}
+    space.add([Float("x", (0.0, 1.0), **dist), Float("y", (0.0, 1.0), **dist)])
+    scenario = Scenario(space, n_trials=n, deterministic=True, output_directory=None, seed=3)
+    acquisition = PriorWeighted(LogEI(), beta=beta) if weighted else LogEI()
+    smac = SMAC(
+        scenario,
+        lambda config: (config["x"] - 0.2) ** 2 + (config["y"] - 0.2) ** 2,
+        acquisition=acquisition,
+        random_probability=0.0,
+        progress=False,
+    )
+    smac.optimize()
+    return smac
+
+
+def _model_points(smac: Any) -> np.ndarray:
+    history = smac.runhistory
+    points = [
+        (c["x"], c["y"]) for c in history.get_configs() if history.get_origin(c) != "initial design"
+    ]
+    return np.array(points)
+
+
+def test_a_strong_prior_draws_the_proposals_and_a_weak_one_leaves_them_to_the_model() -> None:
+    strong = _model_points(_prior_run(beta=1e4))
+    weak = _model_points(_prior_run(beta=1e-4))
+    mode, optimum = np.array([0.8, 0.8]), np.array([0.2, 0.2])
+    # beta / t stays above 1,000 over the run: every proposal is near the prior's mode
+    assert np.median(np.linalg.norm(strong - mode, axis=1)) < 0.15
+    # with a vanishing weight the model finds the minimum, far from the mode
+    assert np.median(np.linalg.norm(weak - optimum, axis=1)) < 0.15
+
+
+def test_the_design_starts_at_the_priors_mode_and_beta_defaults_to_a_tenth_of_n_trials() -> None:
+    smac = _prior_run(beta=None, n=30)
+    first = smac.runhistory.get_configs()[0]
+    assert (first["x"], first["y"]) == (0.8, 0.8)
+    assert smac.selector.proposer.acquisition.beta == pytest.approx(3.0)
+
+
+def test_without_priors_the_weighting_changes_nothing() -> None:
+    weighted = _prior_run(beta=5.0, prior=False)
+    plain = _prior_run(beta=None, weighted=False, prior=False)
+    assert [dict(c) for c in weighted.runhistory.get_configs()] == [
+        dict(c) for c in plain.runhistory.get_configs()
+    ]
