@@ -1145,7 +1145,7 @@ class SMAC(metaclass=_FacadeType):
         self._target_cpu_time += value.cpu_time if math.isfinite(value.cpu_time) else 0.0
         self._update_incumbent()
         for cb in self.callbacks:
-            if cb.on_tell_end(self, info, value) is False and not self._stop_requested:
+            if _says_stop(cb.on_tell_end(self, info, value)) and not self._stop_requested:
                 self._stop_requested = True
                 self._stop_reason = f"the on_tell_end of callback {cb!r} returned False"
                 logger.info("Stopping: %s.", self._stop_reason)
@@ -1547,6 +1547,15 @@ class SMAC(metaclass=_FacadeType):
                 f"afresh with SMAC(..., overwrite=True) or another Scenario(name=...)."
             )
             _warn(message)
+        elif self.runhistory.n_finished >= _trial_limit(self.scenario):
+            # (a second optimize() of one object: Optuna's runs n_trials more each time)
+            _warn(
+                f"optimize(): run {self.scenario.run_name!r} has finished its n_trials="
+                f"{self.scenario.n_trials} trials, so this call runs none and returns the "
+                "incumbent. n_trials counts every trial of the run, not of one call: to run "
+                "more, build SMAC again with dataclasses.replace(scenario, n_trials=...), "
+                "which continues the run."
+            )
         elif self._trials_done() and not self._told_here and not self._silent_leases():
             # (a silent lease is waited for, and its trial run: see _wait_for_a_silent_lease)
             warned_elsewhere = self._warn_of_trials_elsewhere()
@@ -2027,8 +2036,11 @@ class SMAC(metaclass=_FacadeType):
             else:
                 try:
                     self.tell(info, value)
-                except TargetCrashedError:
-                    self._untold.pop(0)  # (raised once the crash is recorded)
+                except BaseException:
+                    # Recorded before the error (a first crash's, or a callback's that raised
+                    # after the result was added): not told again by the next call or close().
+                    if info not in self._in_flight:
+                        self._untold.pop(0)
                     raise
                 n += 1
             self._untold.pop(0)
@@ -3079,6 +3091,12 @@ _GP_DIMENSIONS = 10
 #: Most trials preset="blackbox" is meant for: its fit grows with the cube of the history, about
 #: 1 s at 200 observations and 13 s at 500 (docs/presets.rst).
 _GP_TRIALS = 300
+
+
+def _says_stop(answer: object) -> bool:
+    """Whether a callback's ``on_tell_end`` answer asks the run to stop: ``False``, also as
+    numpy's ``False`` (``return costs.min() > 1.0`` on an array), not ``None`` nor 0."""
+    return answer is False or (isinstance(answer, np.bool_) and not answer)
 
 
 def _weighs_priors(acquisition: Acquisition | None, scenario: Scenario) -> bool:

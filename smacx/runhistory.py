@@ -25,7 +25,14 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
 
 from smacx.errors import ScenarioError, TrialError, one_line, smac3_method, smac3_names
-from smacx.storage import Storage, TrialRecord, abandoned, comes_after, owner_id
+from smacx.storage import (
+    Storage,
+    TrialRecord,
+    abandoned,
+    comes_after,
+    json_default,
+    owner_id,
+)
 from smacx.storage.memory import MemoryStorage
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 
@@ -979,7 +986,9 @@ class RunHistory:
         null, so that any JSON parser reads the file; a trial's ``status`` says why.
         """
         records = json_safe(self.to_records())
-        Path(path).write_text(json.dumps(records, indent=1, default=repr))
+        # (numpy values a target or tell() put in additional_info, as a stored run reads them
+        # back: a run in memory keeps them as they were given)
+        Path(path).write_text(json.dumps(records, indent=1, default=json_default))
 
     def to_dataframe(self) -> pd.DataFrame:
         """Every trial as a pandas DataFrame, one row a trial (needs the ``pandas`` extra)."""

@@ -70,6 +70,46 @@ def test_a_plain_function_is_called_after_each_result_and_can_stop() -> None:
     assert "FunctionCallback(test_a_plain_function" in repr(smac.callbacks[0])
 
 
+def test_numpy_false_stops_the_run_as_false_does() -> None:
+    """``return costs.min() > 1.0`` on an array returns numpy's bool, not Python's."""
+    import numpy as np
+
+    def until_below_half(smac: SMAC, info: Any, value: Any) -> Any:
+        costs = np.array([v.cost for _, v in smac.runhistory.items()])
+        return costs.min() > 0.05
+
+    scenario = Scenario(
+        ConfigurationSpace({"x": (0.0, 1.0)}, seed=0), n_trials=30, output_directory=None
+    )
+    smac = SMAC(
+        scenario, lambda config, seed: config["x"], callbacks=[until_below_half], progress=False
+    )
+    smac.optimize()
+    costs = [v.cost for _, v in smac.runhistory.items()]
+    # stopped at the first cost at or below 0.05
+    assert 1 < len(costs) < 30 and costs[-1] <= 0.05 and min(costs[:-1]) > 0.05
+
+
+def test_a_callback_that_raises_leaves_its_result_recorded_and_not_told_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_backend(smac: SMAC, info: Any, value: Any) -> None:
+        if smac.runhistory.n_finished == 2:
+            raise ConnectionError("the logging backend is down")
+
+    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=5, output_directory=None)
+    smac = SMAC(
+        scenario, lambda config, seed: config["x"], callbacks=[broken_backend], progress=False
+    )
+    with pytest.raises(ConnectionError):
+        smac.optimize()
+    assert smac.runhistory.n_finished == 2
+    smac.optimize()  # the rest of the trials
+    assert smac.runhistory.n_finished == 5 and smac.runhistory.n_running == 0
+    smac.close()
+    assert "told already" not in caplog.text
+
+
 def test_an_optuna_style_function_is_refused_with_what_it_is_called_with() -> None:
     def optuna_style(study: Any, trial: Any) -> None:
         pass

@@ -247,6 +247,18 @@ class Recorder(Callback):
         return smac.runhistory.n_finished < self.stop_after
 
 
+def test_a_second_optimize_of_one_object_warns_that_it_runs_nothing(
+    space: ConfigurationSpace,
+) -> None:
+    """As Optuna's study.optimize(n_trials=10) runs 10 more each call, a user may expect a
+    second optimize() to go on; n_trials counts the run's trials."""
+    smac = SMAC(Scenario(space, n_trials=4, output_directory=None), lambda c, seed: 1.0)
+    smac.optimize()
+    with pytest.warns(UserWarning, match=r"optimize\(\): run .* has finished its n_trials=4"):
+        smac.optimize()
+    assert smac.runhistory.n_finished == 4
+
+
 def test_callbacks_run_in_order_and_can_stop(space: ConfigurationSpace, caplog: Any) -> None:
     cb = Recorder(stop_after=3)
     smac = SMAC(scenario(space, n_trials=50), quadratic, callbacks=[cb], progress=False)

@@ -319,6 +319,23 @@ def test_to_json_writes_non_finite_costs_as_null(space: ConfigurationSpace, tmp_
     assert row["additional_info"] == {"loss": [None, 1.0], "t": [None]}
 
 
+def test_to_json_writes_numpy_values_alike_in_memory_and_on_disk(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    info = {"acc": np.float32(0.5), "curve": np.arange(2), "n": np.int64(3)}
+    rows = []
+    for storage in (None, SQLiteStorage(tmp_path / "h.db")):
+        rh = RunHistory(space) if storage is None else RunHistory(space, storage=storage)
+        finish(rh, TrialInfo(space.get_default_configuration(), seed=1), 0.5, additional_info=info)
+        rh.to_json(tmp_path / "h.json")
+        [row] = json.loads((tmp_path / "h.json").read_text())
+        rows.append(row["additional_info"])
+        rh.close()
+    assert rows[0] == rows[1] == {"acc": 0.5, "curve": [0, 1], "n": 3}
+
+
 def test_close_stops_renewing_leases_at_once(space: ConfigurationSpace, tmp_path: Path) -> None:
     """The thread that renews the leases lived on for up to a fifth of a lease (a minute with
     the facade's leases) after the run was closed."""

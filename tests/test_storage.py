@@ -265,6 +265,17 @@ def test_owner_liveness() -> None:
     assert not owner_is_alive(f"{host}:{pid}:{float(started) + 10:.3f}:{tag}")
 
 
+def test_a_closed_sqlite_storage_says_it_is_closed(tmp_path: Path) -> None:
+    """Not that the database is damaged, as sqlite3's error on a closed connection read."""
+    storage = SQLiteStorage(tmp_path / "h.db")
+    storage.close()
+    with pytest.raises(StorageError, match=r"is closed \(by close\(\)") as read:
+        storage.read_trials(0)
+    assert "damaged" not in str(read.value)
+    with pytest.raises(StorageError, match="cannot write to it: the run history of .* is closed"):
+        storage.set_meta("k", "v")
+
+
 def test_two_sqlite_handles_share_one_file(tmp_path: Path) -> None:
     a, b = SQLiteStorage(tmp_path / "s.db"), SQLiteStorage(tmp_path / "s.db")
     cid = a.add_config("{}", "")

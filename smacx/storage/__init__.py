@@ -40,6 +40,7 @@ __all__ = [
     "is_database_url",
     "redact",
     "encode_key",
+    "json_default",
     "decode_key",
 ]
 
@@ -249,7 +250,7 @@ def _warn_of_size(size: int) -> None:
     )
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     """A value JSON cannot hold as one it can: numpy scalars and arrays as numbers and lists
     (as a target returns them, e.g. ``np.float32`` accuracies), anything else as its repr."""
     tolist = getattr(value, "tolist", None)
@@ -263,7 +264,7 @@ def _info_json(info: dict[str, Any]) -> str:
     become plain ones), and so are, one entry at a time, keys that are not strings or numbers
     and values it cannot hold at all (cycles): the other entries stay as they are."""
     try:
-        return json.dumps(info, default=_json_default)
+        return json.dumps(info, default=json_default)
     except (TypeError, ValueError, RecursionError):  # (RecursionError: nesting too deep)
         pass
     entries: dict[str, Any] = {}
@@ -272,11 +273,11 @@ def _info_json(info: dict[str, Any]) -> str:
         name = json.dumps(key) if isinstance(key, (int, float)) or key is None else key
         name = name if isinstance(name, str) else safe_repr(key)
         try:
-            json.dumps(value, default=_json_default)
+            json.dumps(value, default=json_default)
         except (TypeError, ValueError, RecursionError):
             value = safe_repr(value)
         entries[name] = value
-    return json.dumps(entries, default=_json_default)
+    return json.dumps(entries, default=json_default)
 
 
 def decode_value(row: dict[str, Any]) -> TrialValue:

@@ -290,7 +290,21 @@ class SQLiteStorage:
         finally:
             cur.close()
 
+    def _closed(self, err: BaseException, what: str) -> StorageError | None:
+        """The error for an operation on this storage after :meth:`close`, which sqlite3
+        reports as a ProgrammingError; None for other errors."""
+        if not (isinstance(err, sqlite3.ProgrammingError) and "closed" in str(err)):
+            return None
+        return StorageError(
+            f"cannot {what}: the run history of {str(self.path)!r} is closed (by close(), or "
+            "on leaving `with SMAC(...)`). Read what you need before closing, or open the run "
+            "again with SMAC(scenario) on the same scenario."
+        )
+
     def _error(self, err: sqlite3.Error, patience: float | None = None) -> StorageError:
+        closed = self._closed(err, "write to it")
+        if closed is not None:
+            return closed
         if "locked" in str(err) or "busy" in str(err):
             hint = held_locked("it", self._timeout)
             if patience is not None and patience > self._timeout:
@@ -312,6 +326,9 @@ class SQLiteStorage:
         try:
             yield
         except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as err:
+            closed = self._closed(err, f"read {what}")
+            if closed is not None:
+                raise closed from err
             problem = one_line(err)
             if isinstance(err, sqlite3.OperationalError) and (
                 "locked" in str(err) or "busy" in str(err)
