@@ -551,7 +551,12 @@ class SMAC(metaclass=_FacadeType):
                     "intensifier=Intensifier()."
                 )
             self._warn_if_target_changed(target_fn)
-            self._warn_if_preset_changed(preset)
+            # Without a target (nor a runner), recorded at the first ask(): an object built
+            # only to read a stored run proposes nothing, and must not record its default
+            # preset as the run's (the run's next resume then warned of a change it made).
+            self._preset_unrecorded: str | None = preset
+            if self.runner is not None:
+                self._record_preset()
             self._warn_if_a_seedless_target_repeats()
         except BaseException:
             self._close_unbuilt()
@@ -862,6 +867,7 @@ class SMAC(metaclass=_FacadeType):
         """
         with self._turn():
             self._check_open("ask()")
+            self._record_preset()
             self._run_clock()  # started by the first of ask, tell and optimize
             try:
                 info = self._ask(stale_only=False)
@@ -1772,11 +1778,14 @@ class SMAC(metaclass=_FacadeType):
             "once; if it is noisy, give it a seed argument to make its runs reproducible."
         )
 
-    def _warn_if_preset_changed(self, preset: str) -> None:
-        """Record the preset with the run, and warn when a run continued with finished trials
-        last ran with another one: comparing presets on one scenario continues the first
-        preset's run instead of starting a run of the second. Each change warns once (the
-        record is the latest preset)."""
+    def _record_preset(self) -> None:
+        """Record this object's preset with the run, once, and warn when a run continued with
+        finished trials last ran with another one: comparing presets on one scenario continues
+        the first preset's run instead of starting a run of the second. Each change warns once
+        (the record is the latest preset)."""
+        preset, self._preset_unrecorded = self._preset_unrecorded, None
+        if preset is None:
+            return
         stored = self.runhistory.storage.set_meta_if_absent("preset", preset)
         if stored == preset:
             return

@@ -3261,6 +3261,25 @@ def test_a_run_continued_with_another_preset_says_so(
         SMAC(together, quadratic, preset="random", progress=False).close()
 
 
+def test_reading_a_run_leaves_its_preset_and_ask_records_it(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """An object built without a target only to read a run (an audit's finding) recorded
+    its default preset as the run's, and the run's next resume warned of a change."""
+    runs = tmp_path / "runs"
+    SMAC(scenario(space, runs, n_trials=3), quadratic, preset="random", progress=False).optimize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reader = SMAC(scenario(space, runs, n_trials=3), progress=False)
+        assert reader.runhistory.n_finished == 3
+        reader.close()
+        SMAC(scenario(space, runs, n_trials=4), quadratic, preset="random", progress=False).close()
+    asker = SMAC(scenario(space, runs, n_trials=4), progress=False)  # preset "hpo"
+    with pytest.warns(UserWarning, match=r"ran with preset='random' so far; this SMAC uses "):
+        asker.ask()
+    asker.close()
+
+
 def test_incumbent_cost_is_the_cost_the_incumbent_was_chosen_by(
     space: ConfigurationSpace,
 ) -> None:
