@@ -57,7 +57,7 @@ from smacx.intensifier import (
 )
 from smacx.models import Model
 from smacx.multifidelity import Hyperband, SuccessiveHalving
-from smacx.runhistory import MAX_DEATHS, RunHistory, failure_reasons, plain_value
+from smacx.runhistory import MAX_DEATHS, RunHistory, failure_reasons, plain_value, same_space
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
 from smacx.scenario import (
@@ -630,7 +630,7 @@ class SMAC(metaclass=_FacadeType):
                     "function; pass only the runner (it calls its own target)."
                 )
             own = getattr(getattr(inner, "scenario", None), "configspace", None)
-            if own is not None and not _same_space(own, self.scenario.configspace):
+            if own is not None and not same_space(own, self.scenario.configspace):
                 # The dask runner rebuilds configurations in its own space from their arrays:
                 # another space would silently evaluate other points.
                 raise ScenarioError(
@@ -1045,7 +1045,7 @@ class SMAC(metaclass=_FacadeType):
                 f"tell: value must be a smacx.TrialValue, e.g. {example}; got "
                 f"{type(value).__name__} {value!r:.200}."
             )
-        if not _same_space(info.config.config_space, self.scenario.configspace):
+        if not same_space(info.config.config_space, self.scenario.configspace):
             raise TrialError(
                 "tell: info.config must be a configuration of the scenario's configspace; got "
                 f"one of another space: {info.config!r:.300}. Build it with "
@@ -2092,7 +2092,7 @@ class SMAC(metaclass=_FacadeType):
         if self.runner is None:
             raise ScenarioError("SMAC.validate needs a target_fn (or a runner) to run trials.")
         self._check_open("validate()")
-        if not isinstance(config, Configuration) or not _same_space(
+        if not isinstance(config, Configuration) or not same_space(
             config.config_space, self.scenario.configspace
         ):
             hint = ""
@@ -2518,11 +2518,6 @@ _RUNNER_FIELDS = (
     "min_budget",
     "max_budget",
 )
-
-
-def _same_space(a: Any, b: Any) -> bool:
-    """Whether two ConfigSpace spaces are the same (identity first: comparing is slow)."""
-    return a is b or bool(a == b)
 
 
 #: The SMAC objects of this process with a stored run open (see _close_idle_objects_on).
@@ -3011,9 +3006,7 @@ def _preset_parts(
         return None, 1.0
     encoder = Encoder(scenario.configspace, scenario.instance_features)
     searched = getattr(maximizer, "encoder", None)
-    if isinstance(searched, Encoder) and not _same_space(
-        searched.configspace, scenario.configspace
-    ):
+    if isinstance(searched, Encoder) and not same_space(searched.configspace, scenario.configspace):
         raise ScenarioError(
             "SMAC's maximizer searches another space than the scenario's: build it on "
             "Encoder(scenario.configspace), e.g. LocalAndRandomSearch(Encoder(scenario."

@@ -32,7 +32,7 @@ from scipy.stats import qmc
 
 from smacx.encoding import INACTIVE, inactive_as_code, unit_to_integers
 from smacx.errors import ScenarioError, is_real, is_whole, keyword_hints
-from smacx.runhistory import config_to_json, plain_value
+from smacx.runhistory import config_to_json, plain_value, same_space
 
 __all__ = [
     "InitialDesign",
@@ -401,7 +401,7 @@ class InitialDesign:
         extra = []
         for i, config in enumerate(self.additional_configs):
             if isinstance(config, Configuration):
-                if config.config_space != configspace:
+                if not same_space(config.config_space, configspace):
                     raise ScenarioError(
                         f"InitialDesign.additional_configs[{i}] must belong to the scenario's "
                         f"configspace; got a configuration of another space: {config}."

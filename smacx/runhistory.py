@@ -45,6 +45,7 @@ __all__ = [
     "config_to_json",
     "failure_reasons",
     "plain_config",
+    "same_space",
 ]
 
 logger = logging.getLogger("smacx")
@@ -95,6 +96,22 @@ def _from_json(value: Any) -> Any:
     """A stored value as the space holds it: JSON turns tuples (e.g. a categorical's choice
     ``(50, 50)`` of layer sizes) into lists, which no choice is, since lists do not hash."""
     return tuple(_from_json(v) for v in value) if isinstance(value, list) else value
+
+
+def same_space(a: ConfigurationSpace, b: ConfigurationSpace) -> bool:
+    """Whether two ConfigSpace spaces are the same space.
+
+    Identity first (comparing is slow), then ConfigSpace's ``==``, then their serialized
+    forms: ConfigSpace 1.2's ``==`` finds a space with a log-scale integer unequal to its own
+    copy through pickle (its distribution object compares by identity), so a configuration
+    that came back from a process pool seemed to be of another space.
+    """
+    if a is b or bool(a == b):
+        return True
+    try:
+        return bool(a.to_serialized_dict() == b.to_serialized_dict())
+    except (AttributeError, TypeError, ValueError):  # not spaces, or spaces it cannot write
+        return False
 
 
 def config_from_json(configspace: ConfigurationSpace, text: str) -> Configuration:

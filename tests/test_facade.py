@@ -3261,6 +3261,23 @@ def test_a_run_continued_with_another_preset_says_so(
         SMAC(together, quadratic, preset="random", progress=False).close()
 
 
+def test_a_trial_info_that_went_through_pickle_can_be_told() -> None:
+    """Trials run in a process pool come back pickled; ConfigSpace 1.2 finds a space with a
+    log-scale integer unequal to its copy (an audit's finding: tell() refused the config as
+    one of another space, and the trials stayed running)."""
+    import pickle
+
+    from ConfigSpace import Integer
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    space.add(Integer("n", (1, 100), log=True))
+    smac = SMAC(Scenario(space, n_trials=4, output_directory=None), progress=False)
+    for _ in range(2):
+        info = pickle.loads(pickle.dumps(smac.ask()))
+        smac.tell(info, TrialValue(cost=info.config["x"]))
+    assert smac.runhistory.n_finished == 2 and smac.runhistory.n_running == 0
+
+
 def test_reading_a_run_leaves_its_preset_and_ask_records_it(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
