@@ -147,16 +147,35 @@ def has_prior(hp: Any) -> bool:
     return False
 
 
-def _max_density(hp: Any) -> float:
-    """The largest value ``hp.pdf_vector`` takes: ConfigSpace's ``get_max_density`` for
-    floats and categoricals; for integers, whose ``pdf_vector`` gives each value's probability
-    (``get_max_density`` is the continuous density's), the largest over the values (over
-    20,001 values spread across a wider range, and the default)."""
-    if not isinstance(hp, IntegerHyperparameter):
-        return float(hp.get_max_density())
-    values = np.unique(np.round(np.linspace(hp.lower, hp.upper, 20_001)))
-    values = np.append(values, hp.default_value)
-    return float(np.max(hp.pdf_vector(hp.to_vector(values))))
+#: Points of the table a float's log prior is read from (see _log_prior_table).
+_PRIOR_GRID = 65_537
+
+
+def _log_prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``hp``'s log prior relative to its largest (floored at :data:`_PRIOR_FLOOR`), as a
+    table ``(xs, ys)`` of ConfigSpace vector values to read with ``np.interp``.
+
+    ConfigSpace's ``pdf_vector`` goes through scipy for every call, a third of a millisecond
+    per hyperparameter, and local search scores a few thousand batches per run. The priors are
+    smooth: a float's table holds 65,537 points (its density interpolated between them is off
+    by a relative 1e-6 or less for a prior as narrow as 1% of the range). An integer's table
+    holds its values, a categorical's its choices, each exact. An integer of more values
+    than the float's grid gets the float's grid: its probabilities are read between values.
+    """
+    if isinstance(hp, CategoricalHyperparameter):
+        xs = np.arange(len(hp.choices), dtype=np.float64)
+    elif isinstance(hp, IntegerHyperparameter) and integer_span(hp) <= _PRIOR_GRID:
+        xs = np.asarray(hp.to_vector(np.arange(int(hp.lower), int(hp.upper) + 1)), np.float64)
+    else:
+        xs = np.linspace(0.0, 1.0, _PRIOR_GRID)
+    density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
+    if isinstance(hp, IntegerHyperparameter) and integer_span(hp) > _PRIOR_GRID:
+        # (pdf_vector gives 0 between an integer's values: read each point's nearest value)
+        values = np.unique(np.round(np.asarray(hp.to_value(xs), dtype=np.float64)))
+        xs = np.asarray(hp.to_vector(values), dtype=np.float64)
+        density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
+    relative = density / max(float(density.max()), 1e-300)
+    return xs, np.log(np.clip(relative, _PRIOR_FLOOR, 1.0))
 
 
 def integer_span(hp: IntegerHyperparameter) -> int:
@@ -267,7 +286,8 @@ class Encoder:
         self._is_root[conditional] = False
         self._prior_cols = [j for j, hp in enumerate(self._hps) if has_prior(hp)]
         self.prior_names: tuple[str, ...] = tuple(self.names[j] for j in self._prior_cols)
-        self._max_density = {j: _max_density(self._hps[j]) for j in self._prior_cols}
+        # (column -> table of its log prior, built at the first log_prior() that needs it)
+        self._prior_tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         # Instance features.
         self.instance_names: tuple[str, ...] = ()
         self._instance_index: dict[str, int] = {}
@@ -462,9 +482,10 @@ class Encoder:
             active = col != INACTIVE
             if not active.any():
                 continue
-            density = self._hps[j].pdf_vector(self._to_cs_column(j, col[active]))
-            relative = np.asarray(density, dtype=np.float64) / self._max_density[j]
-            out[active] += np.log(np.clip(relative, _PRIOR_FLOOR, 1.0))
+            if j not in self._prior_tables:
+                self._prior_tables[j] = _log_prior_table(self._hps[j])
+            xs, ys = self._prior_tables[j]
+            out[active] += np.interp(self._to_cs_column(j, col[active]), xs, ys)
         return out
 
     def _from_cs(self, V: np.ndarray) -> np.ndarray:
