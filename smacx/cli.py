@@ -520,6 +520,14 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(Raise|or raise) n_trials\b", r"\1 --n-trials (or the knob file's n_trials)"),
         (r", or raise eta, or bring min_budget closer to max_budget\b",
          ", or bring the knob file's budget = [low, high] closer together"),
+        # (a knob file sets no eta nor min_keys: the advice it can follow)
+        (r", or raise eta or min_keys\.", "."),
+        (r"(instance-seed pairs leave no room to halve .*) Use (?:a min_keys of at most \d+"
+         r"(?:, or an eta of at most [\d.e+-]+)?|an eta of at most [\d.e+-]+)\.",
+         r'\1 Use race = "racing" in the knob file, or more instances.'),
+        (r"(budgets from \S+ to \S+ leave no room to halve .*) Use an eta of at most "
+         r"[\d.e+-]+\.",
+         r"\1 Widen the knob file's budget = [low, high]."),
         (r"\bCommandTarget's templates have\b", "the knob file's command (or result) has"),
         (r"\bits walltime_limit=(\S+) s\b", r"its walltime = \1 s"),
         (r"\bRaise the limit to go on\b", "Raise --walltime (or the knob file's walltime)"

@@ -9,6 +9,7 @@ it ends.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -555,6 +556,16 @@ class RunHistory:
         """
         self.check_result(info, value)
         key = self.key_of(info)
+        running = self._running.get(key)
+        if value.starttime == 0.0 and value.endtime == 0.0 and running is not None:
+            # A result told by hand (TrialValue's times default to 0) of a trial asked here:
+            # it ran from its claim to now, not from 1970 (where `smacx show --trials` and
+            # to_dataframe() put it, first of all).
+            value = dataclasses.replace(
+                value,
+                starttime=running.value.starttime,
+                endtime=max(self.now(), running.value.starttime),
+            )
         if not self.storage.finish_trial(TrialRecord(key, value, self.owner, 0.0)):
             logger.warning("Trial %s was finished already; this result is dropped.", _describe(key))
         self.sync()

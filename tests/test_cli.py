@@ -681,6 +681,24 @@ def test_the_command_line_terms_leave_a_users_own_text_alone() -> None:
         "Raise --n-trials (or the knob file's n_trials) to at least 40, or bring the knob "
         "file's budget = [low, high] closer together."
     )
+    # nor eta or min_keys with instances (a docs audit's finding)
+    assert _in_cli_terms("Raise n_trials to at least 21, or raise eta or min_keys.") == (
+        "Raise --n-trials (or the knob file's n_trials) to at least 21."
+    )
+    halve = (
+        "{} leave no room to halve with eta=3: every bracket runs its configurations at the "
+        "top fidelity only, as a run without budgets would. "
+    )
+    for keys, advice in [
+        ("2 instance-seed pairs", "Use an eta of at most 2."),
+        ("6 instance-seed pairs", "Use a min_keys of at most 2, or an eta of at most 1.5."),
+    ]:
+        assert _in_cli_terms(halve.format(keys) + advice) == halve.format(keys) + (
+            'Use race = "racing" in the knob file, or more instances.'
+        )
+    assert _in_cli_terms(halve.format("budgets from 1 to 2") + "Use an eta of at most 2.") == (
+        halve.format("budgets from 1 to 2") + "Widen the knob file's budget = [low, high]."
+    )
     assert _in_cli_terms("CommandTarget's templates have ${x}") == (
         "the knob file's command (or result) has ${x}"
     )

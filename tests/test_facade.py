@@ -3261,6 +3261,29 @@ def test_a_run_continued_with_another_preset_says_so(
         SMAC(together, quadratic, preset="random", progress=False).close()
 
 
+def test_a_result_told_by_hand_keeps_when_its_trial_ran() -> None:
+    """TrialValue's times default to 0: a told trial started in 1970, and `smacx show
+    --trials` listed the last one told first (a docs audit's finding)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    smac = SMAC(Scenario(space, n_trials=3, output_directory=None), progress=False)
+    before = time.time()
+    for _ in range(3):
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=info.config["x"]))
+    values = [v for _, v in smac.runhistory.finished()]
+    starts = [v.starttime for v in values]
+    assert before <= starts[0] <= starts[1] <= starts[2] <= time.time()
+    assert all(v.endtime >= v.starttime for v in values)
+    # times given are kept as given, as are those of a trial never asked
+    info = smac.ask()
+    smac.tell(info, TrialValue(cost=1.0, starttime=5.0, endtime=6.0))
+    config = space.sample_configuration()
+    smac.tell(TrialInfo(config, seed=1), TrialValue(cost=1.0))
+    values = [v for _, v in smac.runhistory.finished()]
+    assert (values[3].starttime, values[3].endtime) == (5.0, 6.0)
+    assert (values[4].starttime, values[4].endtime) == (0.0, 0.0)
+
+
 def test_a_trial_info_that_went_through_pickle_can_be_told() -> None:
     """Trials run in a process pool come back pickled; ConfigSpace 1.2 finds a space with a
     log-scale integer unequal to its copy (an audit's finding: tell() refused the config as
