@@ -15,6 +15,7 @@ import logging
 import math
 import numbers
 import os
+import signal
 import statistics
 import sys
 import textwrap
@@ -1489,7 +1490,9 @@ class SMAC(metaclass=_FacadeType):
 
         Raises:
             KeyboardInterrupt: Re-raised after the history is saved (it always is); the
-                interrupted trial runs again at the next :meth:`optimize`.
+                interrupted trial runs again at the next :meth:`optimize`. A SIGTERM, in the
+                main thread of a process that leaves it to its default action, stops the run
+                alike, then ends the process as SIGTERM does.
 
         A finite space whose every configuration (on every instance and seed the intensifier
         asks for) has been tried ends the run before ``n_trials`` with a warning that says so;
@@ -1522,16 +1525,17 @@ class SMAC(metaclass=_FacadeType):
                 self._optimizer = None
                 self._optimize_over.set()
                 raise
-        try:
-            incumbent = self._optimize(data_to_scatter)
-        finally:
-            with self._lock:
-                self._optimizer = None
-                try:
-                    if self._close_requested:
-                        self._close()
-                finally:
-                    self._optimize_over.set()
+        with _sigterm_stops_the_run():
+            try:
+                incumbent = self._optimize(data_to_scatter)
+            finally:
+                with self._lock:
+                    self._optimizer = None
+                    try:
+                        if self._close_requested:
+                            self._close()
+                    finally:
+                        self._optimize_over.set()
         # (closing told the results that came in meanwhile)
         return self.incumbent if self._closed else incumbent
 
@@ -3093,6 +3097,46 @@ _GP_DIMENSIONS = 10
 #: Most trials preset="blackbox" is meant for: its fit grows with the cube of the history, about
 #: 1 s at 200 observations and 13 s at 500 (docs/presets.rst).
 _GP_TRIALS = 300
+
+
+class _Terminated(KeyboardInterrupt):
+    """A SIGTERM that arrived during :meth:`SMAC.optimize`, raised where the run was, so that
+    the run stops as after Ctrl-C (see :func:`_sigterm_stops_the_run`)."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops_the_run() -> Iterator[None]:
+    """While ``optimize()`` runs in the main thread of a process that leaves SIGTERM to its
+    default action: a SIGTERM stops the run as Ctrl-C does (the trials under way are given
+    back, so that they run again when the run continues), and then ends the process as
+    SIGTERM would have.
+
+    With the default action the process died at once, its trials still held: a continued run
+    counted each as run by a process that died, and after three such stops (a batch system's
+    preemptions, say) recorded the configuration CRASHED. An application's own handler (the
+    command line's, say) is left alone.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Terminated("SIGTERM")
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except _Terminated:
+        logger.warning("SIGTERM: stopped; the trials under way run again when the run continues.")
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)  # ends the process, as SIGTERM would have
+        raise  # (a process that blocks SIGTERM gets the interrupt)
+    finally:
+        if signal.getsignal(signal.SIGTERM) is stop:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _says_stop(answer: object) -> bool:

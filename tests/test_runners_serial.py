@@ -595,20 +595,28 @@ def target(config, seed):
     time.sleep(60)
     return 0.0
 space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
-scenario = Scenario(space, n_trials=3, trial_walltime_limit=90, output_directory=sys.argv[1])
+limits = {"trial_walltime_limit": 90} if sys.argv[3] == "limits" else {}
+scenario = Scenario(space, n_trials=3, output_directory=sys.argv[1], **limits)
 SMAC(scenario, target, progress=False).optimize()
 """
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no SIGTERM there")
-def test_sigterm_during_a_limited_trial_ends_the_run_and_keeps_the_trial(tmp_path: Any) -> None:
+@pytest.mark.parametrize("limits", ["limits", "none"])
+def test_sigterm_during_a_trial_ends_the_run_and_gives_the_trial_back(
+    tmp_path: Any, limits: str
+) -> None:
     """kill, docker stop, Slurm: with limits as without, the process ends at SIGTERM and its
-    trial is left RUNNING to run again on resume, not recorded as CRASHED."""
+    trial is left RUNNING to run again on resume, not recorded as CRASHED. It is given back
+    (its lease ended), as after Ctrl-C: a continued run counted it as run by a process that
+    died, and after three preemptions recorded it CRASHED (a robustness audit's finding)."""
     import sqlite3
     import subprocess
 
     started = tmp_path / "started"
-    run_ = subprocess.Popen([sys.executable, "-c", SIGTERM_RUN, str(tmp_path / "out"), started])
+    run_ = subprocess.Popen(
+        [sys.executable, "-c", SIGTERM_RUN, str(tmp_path / "out"), started, limits]
+    )
     try:
         deadline = time.monotonic() + 60
         while not started.exists():
@@ -620,8 +628,8 @@ def test_sigterm_during_a_limited_trial_ends_the_run_and_keeps_the_trial(tmp_pat
         run_.kill()
     [db] = (tmp_path / "out").rglob("runhistory.db")
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        statuses = [row[0] for row in conn.execute("SELECT status FROM trials")]
-    assert statuses == [StatusType.RUNNING.value]
+        rows = conn.execute("SELECT status, lease_until FROM trials").fetchall()
+    assert rows == [(StatusType.RUNNING.value, 0.0)]
 
 
 def interrupted_in_a_group(config: Configuration) -> float:
