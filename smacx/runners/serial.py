@@ -711,8 +711,10 @@ class SerialRunner(AbstractRunner):
                     f"so it would get none; its signature is {_signature(target_fn)}. Set "
                     f"Scenario({field.split(' and ')[0]}=...), or give {name} a default."
                 )
-        # (given None, they would lose their default)
+        # Given None, these would lose their default: they get nothing then. So do those the
+        # target takes only as **kwargs (kwargs.get("budget", 10) keeps its 10, as in SMAC3).
         self.defaulted = _named_arguments(target_fn, defaults=True) - {"seed"}
+        self.defaulted |= self.arguments - _named_arguments(target_fn, defaults=False)
         self._results: list[tuple[TrialInfo, TrialValue]] = []
 
     # -- AbstractRunner ----------------------------------------------------------------------
