@@ -323,9 +323,7 @@ class _Measured:
             # mapped it could not start, and the child hung.) The parent ends the child as
             # soon as it has the outcome (SIGTERM, handled by default).
             with contextlib.suppress(MemoryError):
-                multiprocessing.util.Finalize(
-                    None, time.sleep, args=(_LINGER_SECONDS,), exitpriority=0
-                )
+                multiprocessing.util.Finalize(None, _linger, exitpriority=0)
         if not self.in_child:
             return self._outcome(*args, **kwargs)
         try:
@@ -333,6 +331,11 @@ class _Measured:
                 return self._outcome(*args, **kwargs)
         finally:
             _close_own_pools()
+            # The parent's SIGTERM, once it has the outcome, ends this process (see _linger);
+            # a handler the target installed (to save a checkpoint, say) took it, and the
+            # process lived on for the whole wait.
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def _outcome(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         cpu = time.process_time()
@@ -388,6 +391,16 @@ class _Measured:
                     return "error", {"error": error}, spent
                 result = fixed
         return "ok", (result, took), spent
+
+
+def _linger() -> None:
+    """Wait for the parent's SIGTERM at the end of a limited trial's process (see
+    ``_Measured.__call__``), with SIGTERM's default action back: a target that handled or
+    ignored SIGTERM (training code that saves a checkpoint on it) kept the process for the
+    whole wait, a second per trial."""
+    with contextlib.suppress(ValueError, OSError):  # (not in the main thread: cannot set it)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    time.sleep(_LINGER_SECONDS)
 
 
 def _inactive_hint(err: BaseException, config: Any) -> str:
