@@ -125,6 +125,16 @@ def safe_str(value: Any) -> str:
         return f"<{type(value).__name__} whose str() raised {type(err).__name__}>"
 
 
+def clipped(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, its start and end kept and what was cut
+    said in between: a target's 5 MB exception message went whole into every log line and
+    twice into the history (a run's folder held 38 MB after four crashes)."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 3 // 4, limit // 4
+    return f"{text[:head]} [... {len(text) - head - tail} characters cut ...] {text[-tail:]}"
+
+
 def one_line(err: BaseException) -> str:
     """An error as ``"TypeName: message"`` on one line (a database's messages span several),
     for quoting inside another message."""

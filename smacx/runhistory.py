@@ -555,6 +555,10 @@ class RunHistory:
             TrialError: ``value`` has the wrong number of costs or the status RUNNING.
         """
         self.check_result(info, value)
+        if len(self.objectives) == 1 and isinstance(value.cost, list):
+            # (told as [0.1]: stored as the float every other single-objective cost is, which
+            # min() over the costs compares with, as SMAC3 does)
+            value = dataclasses.replace(value, cost=value.cost[0])
         key = self.key_of(info)
         running = self._running.get(key)
         if value.starttime == 0.0 and value.endtime == 0.0 and running is not None:

@@ -319,6 +319,19 @@ def test_to_json_writes_non_finite_costs_as_null(space: ConfigurationSpace, tmp_
     assert row["additional_info"] == {"loss": [None, 1.0], "t": [None]}
 
 
+def test_a_single_cost_told_as_a_list_is_stored_as_a_float(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """TrialValue(cost=[0.1]) on a run of one objective: min() over the costs raised a
+    TypeError on the list among floats (a robustness audit's finding)."""
+    for storage in (None, SQLiteStorage(tmp_path / "h.db")):
+        rh = RunHistory(space) if storage is None else RunHistory(space, storage=storage)
+        finish(rh, TrialInfo(space.get_default_configuration(), seed=1), [0.1])
+        finish(rh, TrialInfo(space.get_default_configuration(), seed=2), 0.5)
+        assert [v.cost for _, v in rh.finished()] == [0.1, 0.5]
+        rh.close()
+
+
 def test_to_json_writes_numpy_values_alike_in_memory_and_on_disk(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:

@@ -925,3 +925,21 @@ def test_a_target_with_its_own_sigterm_handler_does_not_keep_its_trial_process(
     for _ in range(5):
         assert runner.run(space.get_default_configuration()).status is StatusType.SUCCESS
     assert time.monotonic() - started < 4.0
+
+
+def raises_a_megabyte(config: Configuration) -> float:
+    raise ValueError("x" * 1_000_000 + " the end")
+
+
+@pytest.mark.parametrize("limits", [{}, {"trial_walltime_limit": 30}])
+def test_a_huge_error_message_is_kept_cut(
+    space: ConfigurationSpace, limits: dict[str, Any]
+) -> None:
+    """A target's 5 MB message went whole into every log line and twice into the history (a
+    robustness audit's finding); its start and end are kept."""
+    value = run(space, raises_a_megabyte, **limits)
+    assert value.status is StatusType.CRASHED
+    error, trace = value.additional_info["error"], value.additional_info["traceback"]
+    assert error.startswith("ValueError: xxx") and error.endswith(" the end")
+    assert "characters cut" in error and len(error) < 2_200
+    assert "characters cut" in trace and len(trace) < 20_200

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from smacx.errors import ScenarioError, keyword_hints, safe_repr, safe_str
+from smacx.errors import ScenarioError, clipped, keyword_hints, safe_repr, safe_str
 from smacx.runhistory import config_to_json
 from smacx.runners import watchdog
 from smacx.runners.base import AbstractRunner
@@ -127,6 +127,11 @@ def forget_reaped_children(before: set[Any]) -> None:
 
 #: How long a limited trial's process lives on after its target returned (see _Measured).
 _LINGER_SECONDS = 1.0
+
+#: Characters of a failed trial's error message and traceback that are kept (the rest is cut
+#: in the middle; see clipped).
+_ERROR_CHARS = 2_000
+_TRACEBACK_CHARS = 20_000
 
 #: Modules that keep one process pool for a whole process: joblib's (``n_jobs`` in
 #: scikit-learn) and the loky package it vendors.
@@ -360,10 +365,12 @@ class _Measured:
         # asyncio.CancelledError that its own event loop let escape. Only Ctrl-C stops the run.
         except BaseException as err:
             if not (_is_interrupt(err) and self.interrupts_stop):
-                text = safe_str(err)  # (a str() that raises must not stop the run)
+                # (a str() that raises must not stop the run)
+                text = clipped(safe_str(err), _ERROR_CHARS)
                 error = f"{type(err).__name__}: {text}" if text else type(err).__name__
                 error += _inactive_hint(err, args[0] if args else None)
-                info = {"error": error, "traceback": traceback.format_exc()}
+                trace = clipped(traceback.format_exc(), _TRACEBACK_CHARS)
+                info = {"error": error, "traceback": trace}
                 if _sigint_arrived_since(sigints):
                     # A Ctrl-C of the run reached this dask worker and killed the programs the
                     # target started: no fault of the target, so no result (run again).
