@@ -226,6 +226,43 @@ def test_timed_out_trials_are_stored_and_the_run_goes_on(
         assert again.runhistory.status_counts() == {"TIMEOUT": 3}
 
 
+def maps_an_anonymous_gigabyte_per_try(config: Configuration) -> float:
+    import mmap
+
+    held = [mmap.mmap(-1, 2**30) for _ in range(8)]  # OSError ENOMEM at the limit
+    return float(len(held))
+
+
+def starts_threads(config: Configuration) -> float:
+    import threading
+
+    threads = [threading.Thread(target=time.sleep, args=(0.2,)) for _ in range(64)]
+    for thread in threads:
+        thread.start()  # RuntimeError at the limit: no room for a thread's stack
+    for thread in threads:
+        thread.join()
+    return 0.0
+
+
+@pytest.mark.parametrize("target", [maps_an_anonymous_gigabyte_per_try, starts_threads])
+def test_running_out_of_memory_without_a_memory_error_is_memoryout(
+    space: ConfigurationSpace, target: Any
+) -> None:
+    """A process at its limit fails an mmap with ENOMEM, a thread's start with a
+    RuntimeError, an extension's import with an ImportError; all were CRASHED, with messages
+    that named no limit (a robustness audit's finding)."""
+    import psutil
+
+    # just above what the trial's process inherits: little room left for stacks and maps
+    limit = int(psutil.Process().memory_info().vms / 2**20) + 200
+    value = run(space, target, trial_memory_limit=limit)
+    assert value.status is StatusType.MEMORYOUT
+    assert (
+        f"under trial_memory_limit (trial_memory_limit={limit} MB"
+        in (value.additional_info["error"])
+    )
+
+
 def test_memory_limit_gives_memoryout(space: ConfigurationSpace) -> None:
     value = run(space, hog, trial_memory_limit=2000)
     assert value.status is StatusType.MEMORYOUT

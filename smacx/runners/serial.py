@@ -12,6 +12,7 @@ import contextlib
 import copy
 import ctypes
 import dataclasses
+import errno
 import functools
 import inspect
 import json
@@ -342,6 +343,22 @@ class _Measured:
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
+    def _memory_error(self, err: BaseException) -> str:
+        """The error of a trial that ran out of memory, with the limit and what the trial's
+        process maps when it has one."""
+        text = clipped(safe_str(err), _ERROR_CHARS)
+        # (a MemoryError's own text, if any, says what failed; the others' do not say why)
+        said = isinstance(err, MemoryError) and bool(text)
+        error = f"{type(err).__name__}: {text or 'an allocation failed'}"
+        mapped = mapped_mb() if self.in_child and self.memory_limit is not None else None
+        if mapped is not None:
+            error += (
+                f"{'' if said else ' under trial_memory_limit'} "
+                f"(trial_memory_limit={self.memory_limit} MB; the trial's process now maps "
+                f"{mapped:.0f} MB, counting what it inherited from the process that forked it)"
+            )
+        return error
+
     def _outcome(self, *args: Any, **kwargs: Any) -> tuple[str, Any, float]:
         cpu = time.process_time()
         grouped: str | None = None  # an interrupt inside an exception group, in the child
@@ -351,19 +368,12 @@ class _Measured:
             result = self.fn(*args, **kwargs)
             took = time.monotonic() - started
         except MemoryError as err:
-            text = safe_str(err)
-            error = f"MemoryError: {text}" if text else "MemoryError: an allocation failed"
-            mapped = mapped_mb() if self.in_child and self.memory_limit is not None else None
-            if mapped is not None:
-                error += (
-                    f"{'' if text else ' under trial_memory_limit'} (trial_memory_limit="
-                    f"{self.memory_limit} MB; the trial's process now maps {mapped:.0f} MB, "
-                    "counting what it inherited from the process that forked it)"
-                )
-            return "memoryout", {"error": error}, time.process_time() - cpu
+            return "memoryout", {"error": self._memory_error(err)}, time.process_time() - cpu
         # A target's failure is data, not a reason to stop; so is a sys.exit() in it, or an
         # asyncio.CancelledError that its own event loop let escape. Only Ctrl-C stops the run.
         except BaseException as err:
+            if self.in_child and self.memory_limit is not None and _out_of_memory(err):
+                return "memoryout", {"error": self._memory_error(err)}, time.process_time() - cpu
             if not (_is_interrupt(err) and self.interrupts_stop):
                 # (a str() that raises must not stop the run)
                 text = clipped(safe_str(err), _ERROR_CHARS)
@@ -398,6 +408,18 @@ class _Measured:
                     return "error", {"error": error}, spent
                 result = fixed
         return "ok", (result, took), spent
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is how a process at its address-space limit fails other than with a
+    ``MemoryError``: an extension module it cannot map (``ImportError``), a thread it cannot
+    start, an ``OSError`` ENOMEM (an mmap, a fork)."""
+    text = safe_str(err)
+    if isinstance(err, OSError) and err.errno == errno.ENOMEM:
+        return True
+    if isinstance(err, ImportError):
+        return "failed to map segment" in text or "Cannot allocate memory" in text
+    return isinstance(err, RuntimeError) and "can't start new thread" in text
 
 
 def _linger() -> None:
