@@ -869,3 +869,29 @@ def test_a_tie_in_the_race_is_compared_again_only_when_a_result_changes_it(
     # they now leave it, and are not compared at all)
     assert len(smac.intensifier._active) <= 2
     assert len(calls) <= 400
+
+
+def test_a_warm_start_of_a_noisy_run_races_its_best_told_configurations_only() -> None:
+    """Told results on seeds that are not raced: each configuration ran on the raced keys,
+    in the order told, before anything new was proposed (an audit's finding: of 10 trials
+    left after 50 told, all went to told configurations 1-10, and the run ended at a cost
+    28 times the best told one). Now the best told one is raced first, and one told worse
+    than the incumbent is not raced."""
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    smac = SMAC(
+        Scenario(space, n_trials=40, deterministic=False, output_directory=None, seed=0),
+        progress=False,
+    )
+    told = [Configuration(space, values={"x": x}) for x in np.linspace(-5.0, 5.0, 21)]
+    for config in told:
+        smac.tell(TrialInfo(config, seed=12345), TrialValue(cost=config["x"] ** 2))
+    raced = []
+    for _ in range(12):
+        info = smac.ask()
+        raced.append(info.config["x"])
+        smac.tell(info, TrialValue(cost=info.config["x"] ** 2))
+    told_x = {c["x"] for c in told}
+    again = [x for x in raced if x in told_x]
+    assert raced[0] == 0.0  # the best told configuration first
+    # the incumbent (x = 0, cost 0) leaves no other told configuration as good
+    assert set(again) == {0.0}
