@@ -16,6 +16,7 @@ import math
 import numbers
 import os
 import signal
+import sqlite3
 import statistics
 import sys
 import textwrap
@@ -593,6 +594,8 @@ class SMAC(metaclass=_FacadeType):
                 self.runhistory.n_stale(),
             )
             self._update_incumbent()
+        elif storage is None and scenario.name is None and self.runhistory.n_configs == 0:
+            self._say_if_other_runs_are_there()
         # With n_workers > 1, a LocalCluster goes around the serial runner: started here, last,
         # unless the stored run has no trial left to run (continued to be read, or to be
         # validated): then by optimize() or validate(), if they run trials.
@@ -603,6 +606,51 @@ class SMAC(metaclass=_FacadeType):
             except BaseException:
                 self._close_unbuilt()
                 raise
+
+    def _say_if_other_runs_are_there(self) -> None:
+        """A new run of an unnamed scenario, in an output directory that holds other runs:
+        its name is a fingerprint of the scenario, so a scenario that differs from the one a
+        run was made with (another seed, a range changed) starts a new, empty run instead of
+        reading or continuing that one. Said at WARNING to an object without a target (built
+        to read a run, or for ask and tell), else at INFO; with what differs from the latest
+        of the others."""
+        here = self.scenario.output_path
+        if here is None:
+            return
+        others = sorted(
+            (p for p in here.parent.glob(f"*/{DATABASE_NAME}") if p.parent != here),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        if not others:
+            return
+        latest = others[0].parent
+        difference = ""
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{others[0]}?mode=ro", uri=True, timeout=1.0)
+            ) as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'scenario'").fetchone()
+            stored = json.loads(row[0])
+            if isinstance(stored.get("configspace"), dict):
+                stored["configspace"].pop("python_module_version", None)
+            given = json.loads(json.dumps(self.scenario.identity()))
+            difference = f"; it differs from this scenario in {_identity_difference(stored, given)}"
+        except (sqlite3.Error, ValueError, TypeError, AttributeError):  # (not one of ours)
+            pass
+        log = logger.warning if self.runner is None else logger.info
+        log(
+            "Run %r is new and empty: no run in %s was made with this scenario (an unnamed "
+            "run's name is a fingerprint of the scenario's fields), though it holds %d "
+            "other run(s), the latest %r%s. To read or continue that run, build the Scenario "
+            "it was made with; smacx show %s prints what it holds.",
+            self.scenario.run_name,
+            str(here.parent),
+            len(others),
+            latest.name,
+            difference,
+            str(latest),
+        )
 
     def _close_unbuilt(self) -> None:
         """End the session and close the storage of an object whose construction failed."""

@@ -3301,6 +3301,35 @@ def test_a_trial_info_that_went_through_pickle_can_be_told() -> None:
     assert smac.runhistory.n_finished == 2 and smac.runhistory.n_running == 0
 
 
+def test_a_new_unnamed_run_next_to_others_says_what_differs_from_the_latest(
+    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An analysis script rebuilt a finished run's scenario with another seed and read an
+    empty new run without a word (an audit's finding)."""
+    runs = tmp_path / "runs"
+    SMAC(scenario(space, runs, n_trials=3, seed=0), quadratic, progress=False).optimize()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="smacx"):
+        reader = SMAC(scenario(space, runs, n_trials=3, seed=1), progress=False)
+    assert reader.runhistory.n_finished == 0
+    [record] = [r for r in caplog.records if "is new and empty" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "differs from this scenario in seed: stored 0, given 1" in record.getMessage()
+    reader.close()
+    # with a target, a new run is what one expects more often: said at INFO
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="smacx"):
+        SMAC(scenario(space, runs, n_trials=3, seed=2), quadratic, progress=False).close()
+    [record] = [r for r in caplog.records if "is new and empty" in r.getMessage()]
+    assert record.levelno == logging.INFO
+    # the same scenario continues its run, and a named one is the user's choice: not said
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="smacx"):
+        SMAC(scenario(space, runs, n_trials=3, seed=0), progress=False).close()
+        SMAC(scenario(space, runs, n_trials=3, seed=1, name="mine"), progress=False).close()
+    assert "is new and empty" not in caplog.text
+
+
 def test_reading_a_run_leaves_its_preset_and_ask_records_it(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
