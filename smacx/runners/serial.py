@@ -682,9 +682,9 @@ class SerialRunner(AbstractRunner):
     ``KeyboardInterrupt``, which stops the run.
 
     With ``Scenario.trial_walltime_limit`` or ``trial_memory_limit`` set, each trial runs in a
-    forked child process under pynisher: going over the time limit gives TIMEOUT (pynisher stops
-    the child at whole seconds, so under a limit of 1.5 s it is stopped after 2 s, and a result
-    that came after 1.5 s is a TIMEOUT all the same), over the memory
+    forked child process under pynisher: going over the time limit gives TIMEOUT (a fractional
+    limit counts too: under 1.5 s a trial is stopped about 0.1 s after it, as pynisher polls the
+    child; a result that came after 1.5 s is a TIMEOUT all the same), over the memory
     limit MEMORYOUT (the limit bounds the child's whole address space, including what this process
     had loaded when it forked). A child killed by a signal gives CRASHED, with the signal's name
     in ``additional_info["error"]``, except under a memory limit: SIGKILL (the kernel's
