@@ -332,12 +332,16 @@ class PriorWeighted:
     distributions (``Float("lr", (1e-5, 1.0), log=True, distribution=Normal(1e-3, 10))``) and
     a categorical's ``weights``. The score of a configuration ``x`` after ``t`` model-based
     results is ``a(x) * pi(x) ** (beta / t)``, where ``a`` is the wrapped acquisition and
-    ``pi`` the product of the priors' densities, each relative to its largest (see
+    ``pi`` the product of the priors' densities, each mixed with the uniform distribution in
+    ``uniform_share`` and relative to its largest (see
     :meth:`smacx.encoding.Encoder.log_prior`). Early proposals stay close to what the priors
-    believe; as results come in, the exponent decays and the model takes over, so a
-    misleading prior costs a limited number of trials. ``t`` counts the configurations with a
-    result that the initial design did not propose, plus one, so a continued run or one shared
-    by several processes weighs as a single run would.
+    believe; as results come in, the exponent decays and the model takes over. A belief far
+    off still costs many trials: with the benchmark's misleading priors (modes 7 standard
+    deviations from the optimum in every dimension), neither this nor SMAC3's weighting caught
+    up with an unweighted run within 100 trials on Hartmann-6 and Levy-5; give a prior only
+    as much confidence as it deserves (a wider distribution). ``t`` counts the configurations
+    with a result that the initial design did not propose, plus one, so a continued run or one
+    shared by several processes weighs as a single run would.
 
     How ``a`` and the prior combine: log-scale acquisitions (:class:`LogEI`, :class:`LogPI`)
     add ``(beta / t) * log(pi)``; :class:`EI` and :class:`PI` are multiplied (the scores
@@ -355,6 +359,13 @@ class PriorWeighted:
         beta: How strongly the prior counts: the exponent after the first model-based result.
             ``None`` takes ``n_trials / 10`` of the scenario (10 when it has no ``n_trials``),
             SMAC3's advice.
+        uniform_share: How much doubt the priors are held with: each is mixed with the
+            uniform distribution in this share before it weighs, so that its tails keep that
+            share of density (0 is SMAC3's pure prior). On the benchmark's good and misleading
+            normal priors (Branin, Hartmann-6, Levy-5; 6 seeds, 100 trials) 0.1 lowered the
+            sum of the mean log10 regret from 0.69 to -0.32 at 25 trials, from -1.49 to -2.92
+            at 50 and from -4.44 to -5.96 at 100, better with the good priors too (0.3:
+            -0.28, -2.52, -5.61).
 
     Example:
         >>> from smacx.acquisition import LogEI, PriorWeighted
@@ -364,6 +375,7 @@ class PriorWeighted:
 
     acquisition: EI | LogEI | PI | LogPI | LCB | ThompsonSampling = field(default_factory=LogEI)
     beta: float | None = None
+    uniform_share: float = 0.1
 
     #: Whether scores change at any change of a row (that of the wrapped acquisition).
     @property
@@ -388,6 +400,13 @@ class PriorWeighted:
             raise ScenarioError(
                 "PriorWeighted.beta: expected a finite number > 0, or None for n_trials / 10; "
                 f"got {beta!r}"
+            )
+        share = self.uniform_share
+        if not (
+            isinstance(share, numbers.Real) and not isinstance(share, bool) and 0 <= share <= 1
+        ):
+            raise ScenarioError(
+                f"PriorWeighted.uniform_share: expected a share in [0, 1], got {share!r}"
             )
 
     def bind(self, model: Model, best_y: float) -> AcquisitionFunction:

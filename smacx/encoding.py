@@ -151,9 +151,10 @@ def has_prior(hp: Any) -> bool:
 _PRIOR_GRID = 65_537
 
 
-def _log_prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``hp``'s log prior relative to its largest (floored at :data:`_PRIOR_FLOOR`), as a
-    table ``(xs, ys)`` of ConfigSpace vector values to read with ``np.interp``.
+def _prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray, float]:
+    """``hp``'s prior relative to its largest, as a table ``(xs, ys)`` of ConfigSpace vector
+    values to read with ``np.interp``, and the uniform distribution's density (over the
+    vector's range, or each value alike) relative to the same largest.
 
     ConfigSpace's ``pdf_vector`` goes through scipy for every call, a third of a millisecond
     per hyperparameter, and local search scores a few thousand batches per run. The priors are
@@ -174,8 +175,14 @@ def _log_prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray]:
         values = np.unique(np.round(np.asarray(hp.to_value(xs), dtype=np.float64)))
         xs = np.asarray(hp.to_vector(values), dtype=np.float64)
         density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
-    relative = density / max(float(density.max()), 1e-300)
-    return xs, np.log(np.clip(relative, _PRIOR_FLOOR, 1.0))
+    peak = max(float(density.max()), 1e-300)
+    if isinstance(hp, CategoricalHyperparameter):
+        uniform = 1.0 / len(hp.choices)
+    elif isinstance(hp, IntegerHyperparameter):
+        uniform = 1.0 / integer_span(hp)
+    else:
+        uniform = 1.0  # (the vector's range is [0, 1])
+    return xs, density / peak, uniform / peak
 
 
 def integer_span(hp: IntegerHyperparameter) -> int:
@@ -287,7 +294,7 @@ class Encoder:
         self._prior_cols = [j for j, hp in enumerate(self._hps) if has_prior(hp)]
         self.prior_names: tuple[str, ...] = tuple(self.names[j] for j in self._prior_cols)
         # (column -> table of its log prior, built at the first log_prior() that needs it)
-        self._prior_tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._prior_tables: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
         # Instance features.
         self.instance_names: tuple[str, ...] = ()
         self._instance_index: dict[str, int] = {}
@@ -460,7 +467,7 @@ class Encoder:
             scaled = np.round(scaled)
         return scaled
 
-    def log_prior(self, X: np.ndarray) -> np.ndarray:
+    def log_prior(self, X: np.ndarray, uniform_share: float = 0.0) -> np.ndarray:
         """How much the space's priors believe in each encoded configuration.
 
         The sum, over the active hyperparameters of :attr:`prior_names`, of the log of the
@@ -472,6 +479,9 @@ class Encoder:
 
         Args:
             X: `(n, d)` encoded configurations.
+            uniform_share: Each prior is first mixed with the uniform distribution (over its
+                vector's range, or its values alike) in this share: a belief held with that
+                much doubt, whose tails stay at the uniform's share of density.
 
         Returns:
             `(n,)` values of at most 0.
@@ -483,9 +493,13 @@ class Encoder:
             if not active.any():
                 continue
             if j not in self._prior_tables:
-                self._prior_tables[j] = _log_prior_table(self._hps[j])
-            xs, ys = self._prior_tables[j]
-            out[active] += np.interp(self._to_cs_column(j, col[active]), xs, ys)
+                self._prior_tables[j] = _prior_table(self._hps[j])
+            xs, ys, uniform = self._prior_tables[j]
+            relative = np.interp(self._to_cs_column(j, col[active]), xs, ys)
+            # (over the mixture's largest, at the prior's mode: 0 there)
+            peak = 1.0 - uniform_share + uniform_share * uniform
+            mixed = ((1.0 - uniform_share) * relative + uniform_share * uniform) / peak
+            out[active] += np.log(np.clip(mixed, _PRIOR_FLOOR, 1.0))
         return out
 
     def _from_cs(self, V: np.ndarray) -> np.ndarray:

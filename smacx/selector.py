@@ -10,6 +10,7 @@ history as it is at that moment.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import logging
@@ -1452,7 +1453,9 @@ class ModelProposer:
         if self._prior_beta > 0.0:
             exponent = self._prior_beta / self._prior_step(history, ids)
             acquisition = cast("PriorWeighted", self.acquisition)
-            acq = acquisition.weigh(model, best_y, self.encoder.log_prior, exponent)
+            share = acquisition.uniform_share
+            log_prior = functools.partial(self.encoder.log_prior, uniform_share=share)
+            acq = acquisition.weigh(model, best_y, log_prior, exponent)
         else:
             acq = self.acquisition.bind(model, best_y)
         if getattr(self.acquisition, "per_row_draws", False):

@@ -259,6 +259,8 @@ def test_prior_weighted_without_a_prior_is_the_wrapped_acquisition() -> None:
         ({"beta": 0.0}, "PriorWeighted.beta: expected a finite number > 0"),
         ({"beta": math.inf}, "got inf"),
         ({"beta": True}, "got True"),
+        ({"uniform_share": 1.5}, "PriorWeighted.uniform_share: expected a share in \\[0, 1\\]"),
+        ({"uniform_share": "0.1"}, "got '0.1'"),
     ],
 )
 def test_prior_weighted_refuses_bad_settings(kwargs: dict[str, object], words: str) -> None:

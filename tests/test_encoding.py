@@ -458,6 +458,26 @@ def test_log_prior_floors_a_vanishing_density_and_ignores_inactive_columns() -> 
     assert scores[1] == pytest.approx(np.log(1 / 3) + np.log(1e-12))
 
 
+def test_a_uniform_share_bounds_how_little_a_prior_believes() -> None:
+    """Mixed with the uniform distribution, a prior's tails keep that share of density: a
+    value far outside a narrow normal prior counts as ``share * 1 / peak`` of the mixture's
+    peak, not as nothing."""
+    from ConfigSpace import Float, Normal
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Float("x", (0.0, 1.0), distribution=Normal(0.2, 0.05)))
+    enc = Encoder(cs)
+    X = np.array([[0.2], [0.9]])
+    peak = float(cs["x"].pdf_vector(np.array([0.2]))[0])  # about 8: 1 / (0.05 sqrt(2 pi))
+    pure = enc.log_prior(X)
+    assert pure[0] == pytest.approx(0.0, abs=1e-6)
+    assert pure[1] == pytest.approx(np.log(1e-12))  # 14 standard deviations off: the floor
+    mixed = enc.log_prior(X, uniform_share=0.1)
+    assert mixed[0] == pytest.approx(0.0, abs=1e-6)
+    expected = np.log(0.1 / peak / (0.9 + 0.1 / peak))
+    assert mixed[1] == pytest.approx(expected, rel=1e-6)
+
+
 def test_a_space_without_priors_has_no_prior_names() -> None:
     cs = ConfigurationSpace({"a": (0.0, 1.0), "b": (1, 9), "c": ["x", "y"]})
     enc = Encoder(cs)
