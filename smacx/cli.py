@@ -165,10 +165,10 @@ def run_report(
         of them that failed with an infinite cost and are left out of it; ``n_instances``
         and ``of_instances``: how many instances they ran on, of how many the scenario has
         (None without instances); ``n_finished``: finished trials when it became the
-        incumbent, i.e. at the first
-        entry of the uninterrupted stretch of trajectory entries with its ``config_id`` that
-        ends the trajectory: a noisy run stores an entry each time the incumbent's cost changes
-        as more of its trials finish, and those do not make it new; with several objectives also
+        incumbent at that budget, i.e. at the first entry of the uninterrupted stretch of
+        trajectory entries with its ``config_id`` and ``budget`` that ends the trajectory: a
+        noisy run stores an entry each time the incumbent's cost changes as more of its
+        trials finish, and those do not make it new; with several objectives also
         ``front``, the Pareto front as a list of ``config_id``, ``config`` and ``cost`` (at
         most the intensifier's ``max_incumbents`` members, which spread along it); None
         until a configuration has the SUCCESS trials its intensifier requires, one at least with
@@ -229,7 +229,13 @@ def run_report(
         if trajectory:
             last = trajectory[-1]
             start = len(trajectory) - 1
-            while start > 0 and trajectory[start - 1]["config_id"] == last["config_id"]:
+            # (back to its first entry at the budget its cost is at: its cost at a lower
+            # budget, a multi-fidelity run's, is not the one shown)
+            while (
+                start > 0
+                and trajectory[start - 1]["config_id"] == last["config_id"]
+                and trajectory[start - 1].get("budget") == last.get("budget")
+            ):
                 start -= 1
             # What its cost covers: a race's incumbent may have run on a few instances only.
             covered = [

@@ -61,7 +61,13 @@ from smacx.models import Model
 from smacx.multifidelity import Hyperband, SuccessiveHalving
 from smacx.runhistory import MAX_DEATHS, RunHistory, failure_reasons, plain_value, same_space
 from smacx.runners.base import AbstractRunner
-from smacx.runners.serial import TRIAL_ARGUMENTS, SerialRunner, TargetFunction, check_data
+from smacx.runners.serial import (
+    NON_FINITE,
+    TRIAL_ARGUMENTS,
+    SerialRunner,
+    TargetFunction,
+    check_data,
+)
 from smacx.scenario import (
     MINIMIZES,
     OBJECTIVE_WEIGHTS,
@@ -268,7 +274,8 @@ class SMAC(metaclass=_FacadeType):
             that this object's :meth:`optimize` runs crashes while no trial of the run has
             worked yet (none ended SUCCESS, TIMEOUT or MEMORYOUT, in any process sharing the
             run or earlier session): usually a bug in the target rather than a bad
-            configuration.
+            configuration. A NaN or infinite cost the target returned (a diverged training
+            run) is recorded CRASHED without raising.
 
     Raises:
         ScenarioError: An argument holds a value that is not allowed.
@@ -1179,7 +1186,15 @@ class SMAC(metaclass=_FacadeType):
         # This process's first result from optimize(), while no trial of the run (of any
         # process sharing it, or of an earlier session) has worked: a crash then is most
         # likely a bug in the target, not this configuration.
-        first = ran_here and not self._ran_told and value.status is StatusType.CRASHED
+        first = (
+            ran_here
+            and not self._ran_told
+            and value.status is StatusType.CRASHED
+            # A NaN (a training run that diverged) is a result of the configuration, not a
+            # bug: a 1e-5 to 1 learning rate gives one at budget 1 in a fifth of the first
+            # trials (a multi-fidelity audit's finding: the run ended after one trial).
+            and not str(value.additional_info.get("error", "")).startswith(NON_FINITE)
+        )
         self.runhistory.add(info, value)
         # (after add(), which read what the processes sharing the run stored meanwhile)
         first = first and not any(v.status in _RAN for _, v in self.runhistory.finished())

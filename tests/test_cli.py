@@ -267,6 +267,33 @@ def test_found_after_in_a_noisy_run(tmp_path: Path) -> None:
     assert incumbent["n_instances"] == 0 and incumbent["of_instances"] is None
 
 
+def test_found_after_counts_from_the_incumbents_budget(tmp_path: Path) -> None:
+    """A multi-fidelity incumbent's cost at the top budget came after 40 trials, but show
+    said it was found after 11, when the same configuration led at budget 1 (an audit's
+    finding)."""
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(
+        space, n_trials=40, min_budget=1, max_budget=27, deterministic=True,
+        output_directory=tmp_path, seed=0,
+    )  # fmt: skip
+
+    def target(config: Configuration, seed: int, budget: float) -> float:
+        return float((config["x"] - 1) ** 2 + 1 / budget)
+
+    with SMAC(scenario, target, preset="hyperband", progress=False) as smac:
+        smac.optimize()
+        trajectory = smac.trajectory
+    incumbent = run_report(tmp_path)["incumbent"]
+    last = trajectory[-1]
+    first_at_its_budget = next(
+        e["n_finished"]
+        for e in trajectory
+        if e["config_id"] == last["config_id"] and e["budget"] == last["budget"]
+    )
+    assert len({e["budget"] for e in trajectory if e["config_id"] == last["config_id"]}) > 1
+    assert incumbent["n_finished"] == first_at_its_budget
+
+
 def test_show_says_how_many_instances_the_incumbents_cost_covers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

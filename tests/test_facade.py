@@ -3261,6 +3261,21 @@ def test_a_run_continued_with_another_preset_says_so(
         SMAC(together, quadratic, preset="random", progress=False).close()
 
 
+def test_a_nan_from_the_first_trial_is_recorded_and_the_run_goes_on() -> None:
+    """A diverged training run is a result, not a bug: with a learning rate up to 1, one in
+    five first trials returns NaN, and the run ended after it (a multi-fidelity audit's
+    finding). A target that raises still stops it."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+
+    def diverges_first(config: Configuration, seed: int) -> float:
+        return math.nan if smac.runhistory.n_finished == 0 else config["x"]
+
+    smac = SMAC(Scenario(space, n_trials=4, output_directory=None), diverges_first)
+    smac.optimize()
+    statuses = [v.status for _, v in smac.runhistory.items()]
+    assert statuses[0] is StatusType.CRASHED and statuses[1:] == [StatusType.SUCCESS] * 3
+
+
 def test_a_result_told_by_hand_keeps_when_its_trial_ran() -> None:
     """TrialValue's times default to 0: a told trial started in 1970, and `smacx show
     --trials` listed the last one told first (a docs audit's finding)."""

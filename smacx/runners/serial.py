@@ -50,6 +50,10 @@ logger = logging.getLogger("smacx")
 #: Arguments smacx hands to a target that declares them.
 TRIAL_ARGUMENTS = ("seed", "instance", "budget")
 
+#: How the error of a trial whose target returned NaN or an infinite cost begins.
+NON_FINITE = "the target returned a non-finite cost"
+
+
 TargetFunction = Callable[..., Any]
 
 
@@ -1012,7 +1016,7 @@ class SerialRunner(AbstractRunner):
                 f"the target returned a cost too large for a float: {safe_repr(values):.200}"
             )
         if not all(math.isfinite(c) for c in costs):
-            return [], f"the target returned a non-finite cost {costs}"
+            return [], f"{NON_FINITE} {costs}"
         return costs, None
 
 
