@@ -340,8 +340,8 @@ class PriorWeighted:
     deviations from the optimum in every dimension), neither this nor SMAC3's weighting caught
     up with an unweighted run within 100 trials on Hartmann-6 and Levy-5; give a prior only
     as much confidence as it deserves (a wider distribution). ``t`` counts the configurations
-    with a result that the initial design did not propose, plus one, so a continued run or one
-    shared by several processes weighs as a single run would.
+    the run has tried beyond its initial design's, plus one, so a continued run or one shared
+    by several processes weighs as a single run would.
 
     How ``a`` and the prior combine: log-scale acquisitions (:class:`LogEI`, :class:`LogPI`)
     add ``(beta / t) * log(pi)``; :class:`EI` and :class:`PI` are multiplied (the scores
@@ -350,9 +350,10 @@ class PriorWeighted:
     improvement over the incumbent, ``max(best_y - bound, 0)``, before they are multiplied, as
     SMAC3 does.
 
-    With priors, ``SMAC`` also starts the local search from the priors' mode (the space's
-    default configuration) and, unless ``initial_design`` is given, evaluates it first in the
-    initial design, as SMAC3's example of priors does.
+    With priors, ``SMAC`` also starts the local search from the priors' mode (see
+    :meth:`smacx.encoding.Encoder.prior_mode`) and, unless ``initial_design`` is given,
+    evaluates it first in the initial design (SMAC3's example of priors adds the default
+    configuration there).
 
     Args:
         acquisition: The acquisition function to weigh (:class:`LogEI` by default).

@@ -161,19 +161,24 @@ def _prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray, float]:
     smooth: a float's table holds 65,537 points (its density interpolated between them is off
     by a relative 1e-6 or less for a prior as narrow as 1% of the range). An integer's table
     holds its values, a categorical's its choices, each exact. An integer of more values
-    than the float's grid gets the float's grid: its probabilities are read between values.
+    than the float's grid gets the values nearest the float's grid, with the density of the
+    float hyperparameter of the same range and prior (per unit of the vector, as a float's).
     """
     if isinstance(hp, CategoricalHyperparameter):
         xs = np.arange(len(hp.choices), dtype=np.float64)
+        density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
     elif isinstance(hp, IntegerHyperparameter) and integer_span(hp) <= _PRIOR_GRID:
         xs = np.asarray(hp.to_vector(np.arange(int(hp.lower), int(hp.upper) + 1)), np.float64)
+        density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
+    elif isinstance(hp, IntegerHyperparameter):
+        # ConfigSpace normalizes an integer's prior over all its values at the first call,
+        # in time linear in their number (minutes at 10**9): read the float twin's density at
+        # the values of the float grid instead, which to the grid's resolution is the same.
+        values = np.unique(np.round(np.linspace(float(hp.lower), float(hp.upper), _PRIOR_GRID)))
+        xs = np.asarray(hp.to_vector(values), dtype=np.float64)
+        density = np.asarray(_float_twin(hp).pdf_values(values), dtype=np.float64)
     else:
         xs = np.linspace(0.0, 1.0, _PRIOR_GRID)
-    density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
-    if isinstance(hp, IntegerHyperparameter) and integer_span(hp) > _PRIOR_GRID:
-        # (pdf_vector gives 0 between an integer's values: read each point's nearest value)
-        values = np.unique(np.round(np.asarray(hp.to_value(xs), dtype=np.float64)))
-        xs = np.asarray(hp.to_vector(values), dtype=np.float64)
         density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
     peak = max(float(density.max()), 1e-300)
     if isinstance(hp, CategoricalHyperparameter):
@@ -183,6 +188,13 @@ def _prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray, float]:
     else:
         uniform = 1.0  # (the vector's range is [0, 1])
     return xs, density / peak, uniform / peak
+
+
+def _float_twin(hp: Any) -> Any:
+    """The float hyperparameter with an integer one's range, scale and prior."""
+    if isinstance(hp, NormalIntegerHyperparameter):
+        return NormalFloatHyperparameter(hp.name, hp.mu, hp.sigma, hp.lower, hp.upper, log=hp.log)
+    return BetaFloatHyperparameter(hp.name, hp.alpha, hp.beta, hp.lower, hp.upper, log=hp.log)
 
 
 def integer_span(hp: IntegerHyperparameter) -> int:
@@ -492,15 +504,54 @@ class Encoder:
             active = col != INACTIVE
             if not active.any():
                 continue
-            if j not in self._prior_tables:
-                self._prior_tables[j] = _prior_table(self._hps[j])
-            xs, ys, uniform = self._prior_tables[j]
+            xs, ys, uniform = self._prior_table(j)
             relative = np.interp(self._to_cs_column(j, col[active]), xs, ys)
             # (over the mixture's largest, at the prior's mode: 0 there)
             peak = 1.0 - uniform_share + uniform_share * uniform
             mixed = ((1.0 - uniform_share) * relative + uniform_share * uniform) / peak
             out[active] += np.log(np.clip(mixed, _PRIOR_FLOOR, 1.0))
         return out
+
+    def _prior_table(self, j: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """Column ``j``'s prior as a table (see :func:`_prior_table`), built once."""
+        if j not in self._prior_tables:
+            self._prior_tables[j] = _prior_table(self._hps[j])
+        return self._prior_tables[j]
+
+    def _mode_of(self, j: int) -> float:
+        """Column ``j``'s value where its prior peaks: a normal's mean when it lies in the
+        range (the table's grid holds it only approximately), else the table's highest point."""
+        xs, ys, _ = self._prior_table(j)
+        best = float(xs[int(np.argmax(ys))])
+        hp: Any = self._hps[j]
+        mu = getattr(hp, "mu", None)
+        if mu is not None and hp.lower <= mu <= hp.upper:
+            at_mu = float(np.asarray(hp.to_vector(np.asarray(mu, dtype=np.float64))).item())
+            if np.interp(at_mu, xs, ys) >= float(ys.max()) * (1.0 - 1e-6):
+                best = at_mu
+        return best / float(self._ordinal_scale[j])
+
+    def prior_mode(self) -> np.ndarray:
+        """Where the priors peak: the default configuration with each active hyperparameter
+        of :attr:`prior_names` at its prior's mode (a normal's mean, a beta's mode, the
+        heaviest choice), children its choices activate included. ConfigSpace lets a default
+        differ from the prior's mode (a solver's shipped setting against the user's belief).
+
+        Returns:
+            `(1, d)` canonical encoded row; the default configuration's when the modes make
+            no valid configuration (a forbidden clause), `(0, d)` when it is none either.
+        """
+        try:
+            default = self.encode([self.configspace.get_default_configuration()])
+        except (ValueError, TypeError):  # ConfigSpace's errors for a forbidden default
+            return np.empty((0, self.n_dims))
+        row = default.copy()
+        for _ in range(2):  # (a choice at its mode may activate children with priors)
+            for j in self._prior_cols:
+                if row[0, j] != INACTIVE:
+                    row[0, j] = self._mode_of(j)
+            row = self.canonicalize(self._repair(self.canonicalize(row), None))
+        return row if bool(self.is_valid(row)[0]) else default
 
     def _from_cs(self, V: np.ndarray) -> np.ndarray:
         """Canonical encoded rows of ConfigSpace vectors `(n, d)`."""

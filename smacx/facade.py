@@ -397,10 +397,9 @@ class SMAC(metaclass=_FacadeType):
             default = scenario.configspace.get_default_configuration()
             design = InitialDesign(additional_configs=[default])
         elif initial_design is None and _weighs_priors(acquisition, scenario):
-            # piBO: the priors' mode (the default configuration) is where the user believes
-            # the optimum lies; SMAC3's example of priors adds it to the design too.
-            default = scenario.configspace.get_default_configuration()
-            design = InitialDesign(additional_configs=[default])
+            # piBO: the priors' mode is where the user believes the optimum lies; SMAC3's
+            # example of priors adds the default configuration to the design.
+            design = InitialDesign(additional_configs=_prior_modes(scenario))
         n_design = design.size(scenario.configspace, scenario.n_trials)
         if (
             initial_design is not None
@@ -421,6 +420,7 @@ class SMAC(metaclass=_FacadeType):
             plateau_radius=plateau_radius,
             random_probability=random_probability,
             plateau_probability=plateau_probability,
+            design_size=n_design,
         )
         self.selector = ConfigSelector(
             scenario.configspace,
@@ -3045,6 +3045,7 @@ def _preset_parts(
     plateau_radius: float | None = None,
     random_probability: float | None = None,
     plateau_probability: float | None = None,
+    design_size: int = 0,
 ) -> tuple[ModelProposer | None, float]:
     """The model-based proposer of a preset (None for random search) and its random share."""
     from smacx.acquisition import LogEI, PriorWeighted
@@ -3149,6 +3150,7 @@ def _preset_parts(
         if plateau_radius is None
         else float(plateau_radius),
         perturb=0.25 if preset == "hpo" else 0.0,
+        design_size=design_size,
     )
     return proposer, probability
 
@@ -3206,6 +3208,16 @@ def _says_stop(answer: object) -> bool:
     """Whether a callback's ``on_tell_end`` answer asks the run to stop: ``False``, also as
     numpy's ``False`` (``return costs.min() > 1.0`` on an array), not ``None`` nor 0."""
     return answer is False or (isinstance(answer, np.bool_) and not answer)
+
+
+def _prior_modes(scenario: Scenario) -> list[Configuration]:
+    """The configuration where the scenario's priors peak (see ``Encoder.prior_mode``), as
+    a list of one; none when no valid configuration is there."""
+    from smacx.encoding import Encoder
+
+    encoder = Encoder(scenario.configspace)
+    row = encoder.prior_mode()
+    return encoder.decode(row) if len(row) else []
 
 
 def _weighs_priors(acquisition: Acquisition | None, scenario: Scenario) -> bool:

@@ -313,16 +313,6 @@ class _Balls:
 DESIGN_ORIGIN = "initial design"
 
 
-def _default_row(encoder: Encoder) -> np.ndarray:
-    """`(1, d)` encoding of the space's default configuration (where its priors peak), or
-    `(0, d)` when the default is not a valid configuration (a forbidden clause rules it out)."""
-    try:
-        default = encoder.configspace.get_default_configuration()
-    except (ValueError, TypeError):  # ConfigSpace's errors for a forbidden default
-        return np.empty((0, encoder.n_dims))
-    return encoder.encode([default])
-
-
 def _canonical_scores(
     acq: Callable[[np.ndarray], np.ndarray], encoder: Encoder
 ) -> Callable[[np.ndarray], np.ndarray]:
@@ -924,6 +914,9 @@ class ModelProposer:
             (0 turns it off; see above). Serial runs never perturb.
         search_ahead: Whether :meth:`prepare` searches for the next results while every
             worker is busy also when proposals may not be late (see above).
+        design_size: How many configurations the initial design holds; a
+            :class:`~smacx.acquisition.PriorWeighted` acquisition's prior weighs less with
+            every configuration beyond them.
         noisy: Whether the target is noisy (the scenario is not deterministic): the model then
             trains on one row per configuration (and instance) holding its mean cost over its
             seeds, as SMAC3 does, instead of one row per trial, so a lucky seed does not pull
@@ -949,8 +942,10 @@ class ModelProposer:
         perturb: float = 0.0,
         search_ahead: bool = True,
         noisy: bool = False,
+        design_size: int = 0,
     ) -> None:
         self.encoder = encoder
+        self.design_size = design_size
         self.model = model
         self.acquisition = acquisition
         self.maximizer = maximizer
@@ -994,13 +989,13 @@ class ModelProposer:
         self.search_ahead = search_ahead
         self.noisy = noisy  # the scenario is not deterministic
         # With a PriorWeighted acquisition on a space with priors: the prior's weight after
-        # the first model-based result, and the priors' mode (the default configuration,
-        # encoded), where the local search also starts.
+        # the first model-based result, and the priors' mode (encoded), where the local
+        # search also starts.
         self._prior_beta = 0.0
         self._prior_mode = np.empty((0, encoder.n_dims))
         if isinstance(acquisition, PriorWeighted) and encoder.prior_names:
             self._prior_beta = acquisition.beta if acquisition.beta is not None else 10.0
-            self._prior_mode = _default_row(encoder)
+            self._prior_mode = encoder.prior_mode()
         # (history.n_finished, lowest training value, training rows) at the last search made
         # ahead by prepare() for proposals that may not be late; None before the first one
         self._ahead: tuple[int, float, int] | None = None
@@ -1043,11 +1038,11 @@ class ModelProposer:
         # _running_radii
         self._radius_of: dict[bytes, tuple[float, int]] = {}
 
-    def _prior_step(self, history: RunHistory, ids: Sequence[int]) -> int:
-        """piBO's ``t``: one plus the configurations among the training rows' ``ids`` that
-        the initial design did not propose (see :class:`~smacx.acquisition.PriorWeighted`)."""
-        chosen = {i for i in set(ids) if history.origin_of(i) != DESIGN_ORIGIN}
-        return 1 + len(chosen)
+    def _prior_step(self, history: RunHistory) -> int:
+        """piBO's ``t``: one plus the configurations the run has tried beyond the initial
+        design's ``design_size`` (see :class:`~smacx.acquisition.PriorWeighted`). Counted, not
+        read from the configurations' origins: Hyperband's brackets store their own."""
+        return 1 + max(0, history.n_configs - self.design_size)
 
     def _encode_ids(self, history: RunHistory, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """`(len(ids), d)` encodings of configurations by id, each encoded once per run."""
@@ -1451,7 +1446,7 @@ class ModelProposer:
         best_y = self._best_y(model, trial_ids, ids, y, X_config)
         model = self._extrapolating(model, X_config, y)
         if self._prior_beta > 0.0:
-            exponent = self._prior_beta / self._prior_step(history, ids)
+            exponent = self._prior_beta / self._prior_step(history)
             acquisition = cast("PriorWeighted", self.acquisition)
             share = acquisition.uniform_share
             log_prior = functools.partial(self.encoder.log_prior, uniform_share=share)

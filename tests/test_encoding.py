@@ -483,3 +483,28 @@ def test_a_space_without_priors_has_no_prior_names() -> None:
     enc = Encoder(cs)
     assert enc.prior_names == ()
     np.testing.assert_array_equal(enc.log_prior(enc.sample(5, np.random.default_rng(0))), 0.0)
+
+
+def test_priors_peak_where_they_are_centred_and_huge_integers_are_read_quickly() -> None:
+    """The mode is the priors' (the default may differ), children a mode activates included;
+    an integer prior over 10**9 values was normalized by ConfigSpace over every value (a
+    priors audit's finding: minutes and a gigabyte at the first proposal)."""
+    from ConfigSpace import Beta, Categorical, Float, Integer, Normal
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add(
+        [
+            Float("lr", (1e-5, 1.0), log=True, distribution=Normal(1e-3, 10), default=0.1),
+            Integer("n", (1, 100), distribution=Normal(30, 5), default=2),
+            Integer("big", (0, 10**9), distribution=Normal(123_456_789, 10**7)),
+            Categorical("c", ["a", "b"], weights=[1, 3], default="a"),
+            Float("y", (0.0, 1.0), distribution=Beta(2, 2)),
+        ]
+    )
+    cs.add(EqualsCondition(cs["y"], cs["c"], "b"))  # active only at the heavier choice
+    enc = Encoder(cs)
+    [mode] = enc.decode(enc.prior_mode())
+    assert (mode["lr"], mode["n"], mode["c"]) == (pytest.approx(1e-3), 30, "b")
+    assert mode["y"] == pytest.approx(0.5, abs=1e-4)
+    assert abs(mode["big"] - 123_456_789) < 10**9 / 20_000
+    assert enc.log_prior(enc.prior_mode())[0] == pytest.approx(0.0, abs=1e-6)

@@ -1925,3 +1925,39 @@ def test_without_priors_the_weighting_changes_nothing() -> None:
     assert [dict(c) for c in weighted.runhistory.get_configs()] == [
         dict(c) for c in plain.runhistory.get_configs()
     ]
+
+
+@pytest.mark.parametrize("preset", ["hpo", "multifidelity"])
+def test_the_priors_weight_starts_at_beta_after_the_design(
+    preset: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """t counts the configurations beyond the initial design: Hyperband's brackets store
+    their own origins, and the multi-fidelity preset started at beta / 11 (a priors audit's
+    finding)."""
+    from ConfigSpace import Float, Normal
+
+    from smacx import SMAC, Scenario
+    from smacx.acquisition import PriorWeighted
+
+    exponents: list[float] = []
+    weigh = PriorWeighted.weigh
+
+    def spy(self: PriorWeighted, model: Any, best_y: float, log_prior: Any, exponent: float) -> Any:
+        exponents.append(exponent)
+        return weigh(self, model, best_y, log_prior, exponent)
+
+    monkeypatch.setattr(PriorWeighted, "weigh", spy)
+    space = ConfigurationSpace(seed=0)
+    space.add([Float(f"x{i}", (0.0, 1.0), distribution=Normal(0.3, 0.1)) for i in range(2)])
+    budgets = {"min_budget": 1, "max_budget": 9} if preset == "multifidelity" else {}
+    scenario = Scenario(
+        space, n_trials=60, deterministic=True, output_directory=None, seed=0, **budgets
+    )
+
+    def target(config: Configuration, seed: int = 0, budget: float = 9.0) -> float:
+        return (config["x0"] - 0.3) ** 2 + (config["x1"] - 0.3) ** 2 + 1.0 / budget
+
+    smac = SMAC(scenario, target, preset=preset, acquisition=PriorWeighted(beta=4.0))
+    smac.optimize()
+    assert exponents and exponents[0] == pytest.approx(4.0, rel=0.25)
+    assert exponents == sorted(exponents, reverse=True) and exponents[-1] < 0.5
