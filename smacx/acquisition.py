@@ -367,6 +367,11 @@ class PriorWeighted:
             sum of the mean log10 regret from 0.69 to -0.32 at 25 trials, from -1.49 to -2.92
             at 50 and from -4.44 to -5.96 at 100, better with the good priors too (0.3:
             -0.28, -2.52, -5.61).
+        discretize: Whether a float's prior is rounded to ``ceil(10 * beta / t)`` levels,
+            fewer as it weakens, so that it is constant in steps, as a random forest's
+            acquisition is (SMAC3 does so for its forests: a smooth prior drew the local
+            search to just beside the priors' mode, which the design had tried already).
+            ``None``: for :class:`~smacx.models.RandomForest` models only.
 
     Example:
         >>> from smacx.acquisition import LogEI, PriorWeighted
@@ -377,6 +382,7 @@ class PriorWeighted:
     acquisition: EI | LogEI | PI | LogPI | LCB | ThompsonSampling = field(default_factory=LogEI)
     beta: float | None = None
     uniform_share: float = 0.1
+    discretize: bool | None = None
 
     #: Whether scores change at any change of a row (that of the wrapped acquisition).
     @property
@@ -401,6 +407,11 @@ class PriorWeighted:
             raise ScenarioError(
                 "PriorWeighted.beta: expected a finite number > 0, or None for n_trials / 10; "
                 f"got {beta!r}"
+            )
+        if self.discretize is not None and not isinstance(self.discretize, bool):
+            raise ScenarioError(
+                "PriorWeighted.discretize: expected True, False or None (for random forests "
+                f"only), got {self.discretize!r}"
             )
         share = self.uniform_share
         if not (

@@ -479,7 +479,7 @@ class Encoder:
             scaled = np.round(scaled)
         return scaled
 
-    def log_prior(self, X: np.ndarray, uniform_share: float = 0.0) -> np.ndarray:
+    def log_prior(self, X: np.ndarray, uniform_share: float = 0.0, bins: int = 0) -> np.ndarray:
         """How much the space's priors believe in each encoded configuration.
 
         The sum, over the active hyperparameters of :attr:`prior_names`, of the log of the
@@ -494,6 +494,9 @@ class Encoder:
             uniform_share: Each prior is first mixed with the uniform distribution (over its
                 vector's range, or its values alike) in this share: a belief held with that
                 much doubt, whose tails stay at the uniform's share of density.
+            bins: With more than 0, a float's relative density is rounded to one of that many
+                levels first, so that the prior is constant in steps (as SMAC3 does for
+                its random forests, whose acquisition is constant in steps too).
 
         Returns:
             `(n,)` values of at most 0.
@@ -506,6 +509,8 @@ class Encoder:
                 continue
             xs, ys, uniform = self._prior_table(j)
             relative = np.interp(self._to_cs_column(j, col[active]), xs, ys)
+            if bins > 0 and self._kind[j] == _FLOAT:
+                relative = np.ceil(relative * bins) / bins
             # (over the mixture's largest, at the prior's mode: 0 there)
             peak = 1.0 - uniform_share + uniform_share * uniform
             mixed = ((1.0 - uniform_share) * relative + uniform_share * uniform) / peak

@@ -29,7 +29,7 @@ from smacx.encoding import INACTIVE, inactive_as_code, rows_in
 from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real
 from smacx.initial_design import finite_vectors, sample_seeded, unit_to_configs
 from smacx.maximizer import Region, worst_where
-from smacx.models.random_forest import COST_LIMIT
+from smacx.models.random_forest import COST_LIMIT, RandomForest
 from smacx.runhistory import plain_value
 from smacx.trial import StatusType
 
@@ -1448,8 +1448,14 @@ class ModelProposer:
         if self._prior_beta > 0.0:
             exponent = self._prior_beta / self._prior_step(history)
             acquisition = cast("PriorWeighted", self.acquisition)
-            share = acquisition.uniform_share
-            log_prior = functools.partial(self.encoder.log_prior, uniform_share=share)
+            discretize = acquisition.discretize
+            if discretize is None:
+                discretize = isinstance(self.model, RandomForest)
+            log_prior = functools.partial(
+                self.encoder.log_prior,
+                uniform_share=acquisition.uniform_share,
+                bins=math.ceil(10.0 * exponent) if discretize else 0,
+            )
             acq = acquisition.weigh(model, best_y, log_prior, exponent)
         else:
             acq = self.acquisition.bind(model, best_y)

@@ -261,6 +261,7 @@ def test_prior_weighted_without_a_prior_is_the_wrapped_acquisition() -> None:
         ({"beta": True}, "got True"),
         ({"uniform_share": 1.5}, "PriorWeighted.uniform_share: expected a share in \\[0, 1\\]"),
         ({"uniform_share": "0.1"}, "got '0.1'"),
+        ({"discretize": "yes"}, "PriorWeighted.discretize: expected True, False or None"),
     ],
 )
 def test_prior_weighted_refuses_bad_settings(kwargs: dict[str, object], words: str) -> None:

@@ -478,6 +478,20 @@ def test_a_uniform_share_bounds_how_little_a_prior_believes() -> None:
     assert mixed[1] == pytest.approx(expected, rel=1e-6)
 
 
+def test_a_prior_in_steps_takes_bins_levels() -> None:
+    from ConfigSpace import Float, Normal
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Float("x", (0.0, 1.0), distribution=Normal(0.5, 0.1)))
+    enc = Encoder(cs)
+    X = np.linspace(0.0, 1.0, 1001)[:, None]
+    levels = np.unique(np.round(np.exp(enc.log_prior(X, bins=4)), 12))
+    assert levels.tolist() == [0.25, 0.5, 0.75, 1.0]
+    smooth = np.exp(enc.log_prior(X))
+    stepped = np.exp(enc.log_prior(X, bins=4))
+    assert np.all(stepped >= smooth - 1e-12) and np.all(stepped - smooth <= 0.25 + 1e-12)
+
+
 def test_a_space_without_priors_has_no_prior_names() -> None:
     cs = ConfigurationSpace({"a": (0.0, 1.0), "b": (1, 9), "c": ["x", "y"]})
     enc = Encoder(cs)
