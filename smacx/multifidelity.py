@@ -555,6 +555,9 @@ class _Bracket:
     members: list[list[int]] = field(default_factory=lambda: [[]])  # config ids per stage
     cursor: int = 0  # trials of the current stage before this one have all started
     exhausted: bool = False  # the selector ran dry while filling the first stage
+    # stage -> how many of the stage before may go on to it (not those that failed on every
+    # key there); set as the stage before completes
+    promotable: dict[int, int] = field(default_factory=dict)
 
     @property
     def stage(self) -> int:
@@ -568,7 +571,7 @@ class _Bracket:
         wanted = sizes[stage]
         if self.exhausted:  # fewer than scheduled to start with: keep the same share of them
             wanted = max(1, len(self.members[0]) * wanted // sizes[0])
-        return min(wanted, len(self.members[stage - 1]))
+        return min(wanted, len(self.members[stage - 1]), self.promotable.get(stage, wanted))
 
 
 #: Brackets one ask may open, each filled by other processes sharing the run meanwhile,
@@ -819,14 +822,16 @@ class Halving:
             kept = {c for c in members if self._has_trials_at(c, budget, below)}
             # A configuration that failed on every key of the stage is not promoted, though
             # the stage has room: one that crashed or ran out of memory at budget 9 did again
-            # at 27 (an audit's finding: 108 of 423 epochs spent so). Too few left end the
-            # bracket early.
-            failed, width = self._failed[schedule.budgets[stage]], below
-            for c in ranked:
+            # at 27 (an audit's finding: 108 of 423 epochs spent so). The next stage holds
+            # only as many as may go on; with none, the bracket ends.
+            failed = self._failed[schedule.budgets[stage]]
+            eligible = [c for c in ranked if c in kept or failed[c] < below]
+            bracket.promotable[stage + 1] = len(eligible)
+            n_next = min(n_next, len(eligible))
+            for c in eligible:
                 if len(kept) >= n_next:
                     break
-                if failed[c] < width:
-                    kept.add(c)
+                kept.add(c)
             bracket.members.append([c for c in ranked if c in kept])
             bracket.cursor = 0
             logger.debug(

@@ -1027,3 +1027,25 @@ def test_a_configuration_that_failed_a_whole_stage_is_not_promoted() -> None:
         if value.status is not StatusType.SUCCESS:
             failed_at.setdefault(key.config_id, key.budget)
     assert failed_at  # (the stages at 9 did fail)
+
+
+def test_a_stage_with_too_few_to_promote_completes() -> None:
+    """Most of the space diverges: the next stage holds only the configurations that may go
+    on, and completes with them. Its target stayed at the scheduled count, so the bracket
+    stayed open for good, its survivors short of the top budget (a review's finding)."""
+
+    def diverges(config: Configuration, seed: int, budget: float) -> float:
+        return math.nan if config["x"] > -3.0 else (config["x"] + 4) ** 2 + 1 / budget
+
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(
+        space, n_trials=130, min_budget=1, max_budget=9, deterministic=True,
+        output_directory=None, seed=3,
+    )  # fmt: skip
+    smac = SMAC(
+        scenario, diverges, intensifier=SuccessiveHalving(eta=3), raise_on_first_crash=False
+    )
+    smac.optimize()
+    halving = smac.intensifier
+    for bracket in halving._open.values():  # (only the bracket still being filled is open)
+        assert bracket.stage == 0
