@@ -820,12 +820,14 @@ class Halving:
             # Configurations already started at the next budget stay (none are lost on resume).
             below = self._width(schedule.budgets[stage])
             kept = {c for c in members if self._has_trials_at(c, budget, below)}
-            # A configuration that failed on every key of the stage is not promoted, though
-            # the stage has room: one that crashed or ran out of memory at budget 9 did again
-            # at 27 (an audit's finding: 108 of 423 epochs spent so). The next stage holds
-            # only as many as may go on; with none, the bracket ends.
+            # A configuration that failed on every key of the stage is not promoted to a
+            # higher budget, though the stage has room: one that crashed or ran out of memory
+            # at budget 9 did again at 27 (an audit's finding: 108 of 423 epochs spent so).
+            # The next stage holds only as many as may go on; with none, the bracket ends.
+            # (Stages that count instances go on to other instances, where it may succeed:
+            # an instance no configuration solves decides nothing.)
             failed = self._failed[schedule.budgets[stage]]
-            eligible = [c for c in ranked if c in kept or failed[c] < below]
+            eligible = [c for c in ranked if c in kept or self.races_keys or failed[c] < below]
             bracket.promotable[stage + 1] = len(eligible)
             n_next = min(n_next, len(eligible))
             for c in eligible:
