@@ -2096,6 +2096,14 @@ class SMAC(metaclass=_FacadeType):
         storage is locked past its timeout) is kept and told first by the next call."""
         n = 0
         assert self.runner is not None
+        if _SIGTERM_ARRIVED.is_set() and threading.current_thread() is threading.main_thread():
+            # The target caught the interrupt and returned: what the serial runner holds is
+            # cut short, and not recorded; the trial runs again when the run continues.
+            if isinstance(self.runner, SerialRunner):
+                self._untold.clear()
+                for _ in self.runner.iter_results():  # (left in flight: given back)
+                    pass
+            raise _Terminated("SIGTERM")
         results = self.runner.iter_results()
         while True:
             if not self._untold:  # one at a time: after an error the rest stay in the runner
@@ -3189,8 +3197,10 @@ def _sigterm_stops_the_run() -> Iterator[None]:
         return
 
     def stop(signum: int, frame: Any) -> None:
+        _SIGTERM_ARRIVED.set()
         raise _Terminated("SIGTERM")
 
+    _SIGTERM_ARRIVED.clear()
     signal.signal(signal.SIGTERM, stop)
     try:
         yield
@@ -3200,8 +3210,29 @@ def _sigterm_stops_the_run() -> Iterator[None]:
         os.kill(os.getpid(), signal.SIGTERM)  # ends the process, as SIGTERM would have
         raise  # (a process that blocks SIGTERM gets the interrupt)
     finally:
+        _SIGTERM_ARRIVED.clear()
         if signal.getsignal(signal.SIGTERM) is stop:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+#: Set by the SIGTERM handler of :func:`_sigterm_stops_the_run`: the run stops at its next
+#: step even when the target caught the interrupt (a training loop that ends early on Ctrl-C,
+#: as skorch's does), and the result of the trial it cut short is not recorded.
+_SIGTERM_ARRIVED = threading.Event()
+
+
+def _default_sigterm_in_child() -> None:
+    """A process forked during ``optimize()`` (a target's process pool, say) ends at SIGTERM
+    as processes do, not with the run's handler: ``Pool.terminate()`` waited for its workers'
+    C calls to return."""
+    handler = signal.getsignal(signal.SIGTERM)
+    if getattr(handler, "__qualname__", "").startswith(_sigterm_stops_the_run.__qualname__):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_sigterm_in_child)
 
 
 def _says_stop(answer: object) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx import Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
+from smacx import SMAC, Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
 from tests.conftest import cancels_itself, ended
 
 
@@ -980,3 +980,75 @@ def test_a_huge_error_message_is_kept_cut(
     assert error.startswith("ValueError: xxx") and error.endswith(" the end")
     assert "characters cut" in error and len(error) < 2_200
     assert "characters cut" in trace and len(trace) < 20_200
+
+
+SIGTERM_CAUGHT = """
+import sys, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+def train(config, seed):
+    loss = 10.0
+    open(sys.argv[2], "a").write("x")
+    try:  # a training loop that stops early on Ctrl-C, as skorch's partial_fit does
+        for epoch in range(50):
+            time.sleep(0.1)
+            loss *= 0.8
+    except KeyboardInterrupt:
+        pass
+    return loss
+space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+scenario = Scenario(space, n_trials=8, output_directory=sys.argv[1], name="r")
+SMAC(scenario, train, preset="random", progress=False).optimize()
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGTERM there")
+def test_sigterm_caught_by_the_target_still_ends_the_run_and_records_nothing_cut_short(
+    tmp_path: Any,
+) -> None:
+    """SIGTERM reaches the target as an interrupt; one that catches it and returns went on to
+    n_trials with its cut-short trial recorded SUCCESS (a review's finding)."""
+    import subprocess
+
+    started = tmp_path / "started"
+    run_ = subprocess.Popen(
+        [sys.executable, "-c", SIGTERM_CAUGHT, str(tmp_path / "out"), str(started)]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() or started.read_text() != "xx":  # in the second trial
+            assert time.monotonic() < deadline and run_.poll() is None
+            time.sleep(0.05)
+        run_.terminate()
+        assert run_.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        run_.kill()
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=8, output_directory=tmp_path / "out", name="r")
+    with SMAC(scenario, progress=False) as smac:
+        costs = [value.cost for _, value in smac.runhistory.finished()]
+    assert costs == [pytest.approx(10.0 * 0.8**50)]  # the first trial only, whole
+
+
+def pool_in_target(config: Configuration) -> float:
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        pending = pool.apply_async(time.sleep, (30,))
+        time.sleep(0.5)
+        started = time.monotonic()
+        pool.terminate()  # SIGTERM to its worker, inside a 30 s C call
+        pool.join()
+        del pending
+    return time.monotonic() - started
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork there")
+def test_processes_a_target_forks_end_at_sigterm(space: ConfigurationSpace) -> None:
+    """A pool's workers inherited the run's SIGTERM handler, which raises only between
+    bytecodes: terminate() waited for their C calls (a review's finding: 5 s)."""
+    scenario = Scenario(space, n_trials=1, output_directory=None)
+    smac = SMAC(scenario, pool_in_target, preset="random", progress=False)
+    smac.optimize()
+    [(_, value)] = list(smac.runhistory.finished())
+    assert value.cost < 5.0
