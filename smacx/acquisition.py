@@ -330,8 +330,8 @@ class PriorWeighted:
 
     The priors are those of the space's hyperparameters: ConfigSpace's normal and beta
     distributions (``Float("lr", (1e-5, 1.0), log=True, distribution=Normal(1e-3, 10))``) and
-    a categorical's ``weights``. The score of a configuration ``x`` after ``t`` model-based
-    results is ``a(x) * pi(x) ** (beta / t)``, where ``a`` is the wrapped acquisition and
+    a categorical's ``weights``. The score of a configuration ``x`` is
+    ``a(x) * pi(x) ** (beta / t)`` (``t`` below), where ``a`` is the wrapped acquisition and
     ``pi`` the product of the priors' densities, each mixed with the uniform distribution in
     ``uniform_share`` and relative to its largest (see
     :meth:`smacx.encoding.Encoder.log_prior`). Early proposals stay close to what the priors
@@ -357,7 +357,7 @@ class PriorWeighted:
 
     Args:
         acquisition: The acquisition function to weigh (:class:`LogEI` by default).
-        beta: How strongly the prior counts: the exponent after the first model-based result.
+        beta: How strongly the prior counts: the exponent right after the initial design.
             ``None`` takes ``n_trials / 10`` of the scenario (10 when it has no ``n_trials``),
             SMAC3's advice.
         uniform_share: How much doubt the priors are held with: each is mixed with the

@@ -172,22 +172,41 @@ def _prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray, float]:
         density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
     elif isinstance(hp, IntegerHyperparameter):
         # ConfigSpace normalizes an integer's prior over all its values at the first call,
-        # in time linear in their number (minutes at 10**9): read the float twin's density at
-        # the values of the float grid instead, which to the grid's resolution is the same.
-        values = np.unique(np.round(np.linspace(float(hp.lower), float(hp.upper), _PRIOR_GRID)))
+        # in time linear in their number (minutes at 10**9): read the float twin's density
+        # (per unit of the vector, as a float's) at the values nearest the float grid, even
+        # on the vector's scale (a log scale's too).
+        twin = _float_twin(hp)
+        values = np.unique(np.round(np.asarray(twin.to_value(_float_grid(twin)), np.float64)))
+        values = np.clip(values, hp.lower, hp.upper)
         xs = np.asarray(hp.to_vector(values), dtype=np.float64)
-        density = np.asarray(_float_twin(hp).pdf_values(values), dtype=np.float64)
+        density = np.asarray(twin.pdf_values(values), dtype=np.float64)
     else:
-        xs = np.linspace(0.0, 1.0, _PRIOR_GRID)
+        xs = _float_grid(hp)
         density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
     peak = max(float(density.max()), 1e-300)
     if isinstance(hp, CategoricalHyperparameter):
         uniform = 1.0 / len(hp.choices)
-    elif isinstance(hp, IntegerHyperparameter):
-        uniform = 1.0 / integer_span(hp)
+    elif isinstance(hp, IntegerHyperparameter) and integer_span(hp) <= _PRIOR_GRID:
+        uniform = 1.0 / integer_span(hp)  # (probabilities of its values)
     else:
-        uniform = 1.0  # (the vector's range is [0, 1])
+        uniform = 1.0  # (a density on the vector's range, [0, 1])
     return xs, density / peak, uniform / peak
+
+
+def _float_grid(hp: Any) -> np.ndarray:
+    """The vector values a float's prior is tabled at: :data:`_PRIOR_GRID` even points, and
+    as many again within four of their steps of a normal prior's mean, so that a prior
+    narrower than the grid's step (a log-scale normal with a sigma of 1 is one: about 1e-6 of
+    the vector) still peaks at its mean."""
+    xs = np.linspace(0.0, 1.0, _PRIOR_GRID)
+    mu = getattr(hp, "mu", None)
+    if mu is None:
+        return xs
+    centre = float(np.clip(np.asarray(hp.to_vector(np.clip(mu, hp.lower, hp.upper))), 0, 1))
+    step = 1.0 / (_PRIOR_GRID - 1)
+    fine = np.clip(centre + np.linspace(-4.0 * step, 4.0 * step, _PRIOR_GRID), 0.0, 1.0)
+    grid: np.ndarray = np.unique(np.concatenate([xs, fine, [centre]]))
+    return grid
 
 
 def _float_twin(hp: Any) -> Any:
@@ -551,11 +570,14 @@ class Encoder:
         except (ValueError, TypeError):  # ConfigSpace's errors for a forbidden default
             return np.empty((0, self.n_dims))
         row = default.copy()
-        for _ in range(2):  # (a choice at its mode may activate children with priors)
+        for _ in range(len(self._prior_cols) + 1):  # (a mode may activate children: a level
+            before = row.copy()  # of the conditions per pass, until nothing changes)
             for j in self._prior_cols:
                 if row[0, j] != INACTIVE:
                     row[0, j] = self._mode_of(j)
             row = self.canonicalize(self._repair(self.canonicalize(row), None))
+            if np.array_equal(row, before):
+                break
         return row if bool(self.is_valid(row)[0]) else default
 
     def _from_cs(self, V: np.ndarray) -> np.ndarray:

@@ -395,7 +395,10 @@ class SMAC(metaclass=_FacadeType):
             # raced first (as SMAC3's algorithm-configuration facade, ParamILS and irace do).
             # Without it, an audit's run returned a configuration worse than the default.
             default = scenario.configspace.get_default_configuration()
-            design = InitialDesign(additional_configs=[default])
+            extra = [default]
+            if _weighs_priors(acquisition, scenario):  # (and where the priors peak, below)
+                extra += [c for c in _prior_modes(scenario) if c != default]
+            design = InitialDesign(additional_configs=extra)
         elif initial_design is None and _weighs_priors(acquisition, scenario):
             # piBO: the priors' mode is where the user believes the optimum lies; SMAC3's
             # example of priors adds the default configuration to the design.
@@ -624,11 +627,12 @@ class SMAC(metaclass=_FacadeType):
         here = self.scenario.output_path
         if here is None:
             return
-        others = sorted(
-            (p for p in here.parent.glob(f"*/{DATABASE_NAME}") if p.parent != here),
-            key=lambda p: p.stat().st_mtime,
-            reverse=True,
-        )
+        found = []
+        for path in here.parent.glob(f"*/{DATABASE_NAME}"):
+            with contextlib.suppress(OSError):  # (a run deleted meanwhile)
+                if path.parent != here:
+                    found.append((path.stat().st_mtime, path))
+        others = [path for _, path in sorted(found, reverse=True)]
         if not others:
             return
         latest = others[0].parent
@@ -642,15 +646,21 @@ class SMAC(metaclass=_FacadeType):
             if isinstance(stored.get("configspace"), dict):
                 stored["configspace"].pop("python_module_version", None)
             given = json.loads(json.dumps(self.scenario.identity()))
-            difference = f"; it differs from this scenario in {_identity_difference(stored, given)}"
+            differs = _identity_difference(stored, given)
+            difference = (
+                f"; it differs from this scenario in {differs}: to read or continue it, "
+                "build the Scenario it was made with"
+                if differs
+                else f"; it was made with this scenario under the name {latest.name!r}: "
+                f"pass Scenario(name={latest.name!r}) to read or continue it"
+            )
         except (sqlite3.Error, ValueError, TypeError, AttributeError):  # (not one of ours)
             pass
         log = logger.warning if self.runner is None else logger.info
         log(
-            "Run %r is new and empty: no run in %s was made with this scenario (an unnamed "
-            "run's name is a fingerprint of the scenario's fields), though it holds %d "
-            "other run(s), the latest %r%s. To read or continue that run, build the Scenario "
-            "it was made with; smacx show %s prints what it holds.",
+            "Run %r is new and empty: no run in %s has its name (an unnamed run's name is a "
+            "fingerprint of the scenario's fields), though it holds %d other run(s), the "
+            "latest %r%s; smacx show %s prints what it holds.",
             self.scenario.run_name,
             str(here.parent),
             len(others),

@@ -522,3 +522,39 @@ def test_priors_peak_where_they_are_centred_and_huge_integers_are_read_quickly()
     assert mode["y"] == pytest.approx(0.5, abs=1e-4)
     assert abs(mode["big"] - 123_456_789) < 10**9 / 20_000
     assert enc.log_prior(enc.prior_mode())[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_priors_of_huge_log_integers_narrow_floats_and_deep_conditions_peak_right() -> None:
+    """A review's findings: a log integer over 10**7 values read its prior on a grid even in
+    value (its mode came out 154, not 50) and got almost no uniform share; a normal prior
+    narrower than the table's step peaked beside its mean; a mode three levels of conditions
+    deep kept its default."""
+    from ConfigSpace import Categorical, Float, Integer, Normal
+
+    cs = ConfigurationSpace(seed=0)
+    cs.add(
+        [
+            Integer("n", (1, 10**7), log=True, distribution=Normal(50, 1)),
+            Float("lr", (1e-5, 1.0), log=True, distribution=Normal(1e-3, 1)),
+            Categorical("a", ["off", "on"], weights=[1, 3]),
+            Categorical("b", ["off", "on"], weights=[1, 3]),
+            Categorical("c", ["off", "on"], weights=[1, 3]),
+            Float("d", (0.0, 1.0), distribution=Normal(0.8, 0.1)),
+        ]
+    )
+    cs.add(
+        [
+            EqualsCondition(cs["b"], cs["a"], "on"),
+            EqualsCondition(cs["c"], cs["b"], "on"),
+            EqualsCondition(cs["d"], cs["c"], "on"),
+        ]
+    )
+    enc = Encoder(cs)
+    [mode] = enc.decode(enc.prior_mode())
+    assert mode["n"] == 50 and mode["lr"] == pytest.approx(1e-3)
+    assert (mode["a"], mode["b"], mode["c"], mode["d"]) == ("on", "on", "on", 0.8)
+    far = enc.encode([Configuration(cs, values={**dict(mode), "n": 10**6, "lr": 0.5})])
+    near = enc.encode([mode])
+    # each far value keeps the uniform share: about log(0.1 / peak), not the 1e-12 floor
+    assert enc.log_prior(near, uniform_share=0.1)[0] == pytest.approx(0.0, abs=1e-6)
+    assert -40.0 < enc.log_prior(far, uniform_share=0.1)[0] < -10.0

@@ -3345,6 +3345,24 @@ def test_a_new_unnamed_run_next_to_others_says_what_differs_from_the_latest(
     assert "is new and empty" not in caplog.text
 
 
+def test_with_instances_and_priors_the_design_holds_the_default_and_the_priors_mode() -> None:
+    """Algorithm configuration races the default first; with weighted priors, where they
+    peak is tried too (a review's finding: the instances' design left the mode out)."""
+    from ConfigSpace import Float, Normal
+
+    from smacx.acquisition import PriorWeighted
+
+    space = ConfigurationSpace(seed=0)
+    space.add(Float("x", (0.0, 10.0), default=0.0, distribution=Normal(7.0, 1.0)))
+    scenario = Scenario(
+        space, n_trials=6, instances=["a", "b"], deterministic=True, output_directory=None
+    )
+    smac = SMAC(scenario, lambda config, instance: config["x"], acquisition=PriorWeighted())
+    smac.optimize()
+    tried = {c["x"] for c in smac.runhistory.get_configs()}
+    assert {0.0, 7.0} <= tried
+
+
 def test_reading_a_run_leaves_its_preset_and_ask_records_it(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
