@@ -190,10 +190,12 @@ def run_smac3(
     workdir: Path,
     facade: str = "HyperparameterOptimizationFacade",
     make_model: Callable[[Any, int], Any] | None = None,
+    make_parts: Callable[[Any, Any], dict[str, Any]] | None = None,
 ) -> str:
     """A SMAC3 facade by name; by default the HPO one (random forest + EI + local search).
 
-    ``make_model(space, seed)``, if given, builds the surrogate that replaces the facade's.
+    ``make_model(space, seed)``, if given, builds the surrogate that replaces the facade's;
+    ``make_parts(facade_class, scenario)`` other parts, as keyword arguments of the facade.
     """
     import smac
 
@@ -207,12 +209,14 @@ def run_smac3(
         output_directory=workdir / "smac3_output",
     )
     model = {} if make_model is None else {"model": make_model(space, seed)}
+    facade_class = getattr(smac, facade)
+    parts = {} if make_parts is None else make_parts(facade_class, scenario)
 
     def train(config: Any, seed: int = 0) -> float:
         return rec(_plain(config), seed)
 
-    found = getattr(smac, facade)(
-        scenario, train, overwrite=True, logging_level=40, **model
+    found = facade_class(
+        scenario, train, overwrite=True, logging_level=40, **model, **parts
     ).optimize()
     if found is not None and not isinstance(found, list):
         rec.returned = _plain(found)
@@ -231,41 +235,19 @@ def run_smac3_prior(task: Task, seed: int, n_trials: int, rec: Recorder, workdir
     """SMAC3's HPO facade with ``PriorAcquisitionFunction`` (``decay_beta = n_trials / 10``)
     and the default configuration added to its initial design, as SMAC3's example of priors
     sets it up."""
-    import smac
     from smac.acquisition.function import PriorAcquisitionFunction
 
-    space = task.make_space()
-    rec.reset_clock()
-    facade = smac.HyperparameterOptimizationFacade
-    scenario = smac.Scenario(
-        space,
-        deterministic=task.noise == 0.0,
-        n_trials=n_trials,
-        seed=seed,
-        output_directory=workdir / "smac3_output",
-    )
-    design = facade.get_initial_design(
-        scenario, additional_configs=[space.get_default_configuration()]
-    )
-    acquisition = PriorAcquisitionFunction(
-        acquisition_function=facade.get_acquisition_function(scenario),
-        decay_beta=n_trials / 10,
-    )
+    def parts(facade: Any, scenario: Any) -> dict[str, Any]:
+        default = scenario.configspace.get_default_configuration()
+        return {
+            "initial_design": facade.get_initial_design(scenario, additional_configs=[default]),
+            "acquisition_function": PriorAcquisitionFunction(
+                acquisition_function=facade.get_acquisition_function(scenario),
+                decay_beta=n_trials / 10,
+            ),
+        }
 
-    def train(config: Any, seed: int = 0) -> float:
-        return rec(_plain(config), seed)
-
-    found = facade(
-        scenario,
-        train,
-        initial_design=design,
-        acquisition_function=acquisition,
-        overwrite=True,
-        logging_level=40,
-    ).optimize()
-    if found is not None and not isinstance(found, list):
-        rec.returned = _plain(found)
-    return _version("smac")
+    return run_smac3(task, seed, n_trials, rec, workdir, make_parts=parts)
 
 
 def run_smacx_blackbox(task: Task, seed: int, n_trials: int, rec: Recorder, workdir: Path) -> str:
