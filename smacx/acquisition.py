@@ -339,9 +339,9 @@ class PriorWeighted:
     off still costs many trials: with the benchmark's misleading priors (modes 7 standard
     deviations from the optimum in every dimension), neither this nor SMAC3's weighting caught
     up with an unweighted run within 100 trials on Hartmann-6 (this one did on Levy-5); give a
-    prior only as much confidence as it deserves (a wider distribution). ``t`` counts the configurations
-    the run has tried beyond its initial design's, plus one, so a continued run or one shared
-    by several processes weighs as a single run would.
+    prior only as much confidence as it deserves (a wider distribution). ``t`` counts the
+    configurations the run has tried beyond its initial design's, plus one, so a continued run
+    or one shared by several processes weighs as a single run would.
 
     How ``a`` and the prior combine: log-scale acquisitions (:class:`LogEI`, :class:`LogPI`)
     add ``(beta / t) * log(pi)``; :class:`EI` and :class:`PI` are multiplied (the scores

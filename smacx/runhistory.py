@@ -740,11 +740,6 @@ class RunHistory:
         config_id = self.get_config_id(config)
         return "" if config_id is None else self._origins[config_id]
 
-    def origin_of(self, config_id: int) -> str:
-        """Where the stored configuration with id ``config_id`` came from (``"initial
-        design"``, ``"model"``, ``"random"``, ...; empty when not recorded)."""
-        return self._origins.get(config_id, "")
-
     def get_configs(self, sort_by: str | None = None) -> list[Configuration]:
         """Configurations with at least one trial.
 

@@ -309,10 +309,6 @@ class _Balls:
         return inside
 
 
-#: The ``origin`` of the initial design's configurations.
-DESIGN_ORIGIN = "initial design"
-
-
 def _canonical_scores(
     acq: Callable[[np.ndarray], np.ndarray], encoder: Encoder
 ) -> Callable[[np.ndarray], np.ndarray]:
@@ -611,7 +607,7 @@ class ConfigSelector:
             design_config = self.initial_design[self._design_at]
             self._design_at += 1
             if not history.has_trials(design_config):
-                design_config.origin = DESIGN_ORIGIN
+                design_config.origin = "initial design"
                 return design_config
         self._designed = True
         probability = self.random_probability
@@ -988,9 +984,9 @@ class ModelProposer:
         self.perturb = perturb
         self.search_ahead = search_ahead
         self.noisy = noisy  # the scenario is not deterministic
-        # With a PriorWeighted acquisition on a space with priors: the prior's weight after
-        # the first model-based result, and the priors' mode (encoded), where the local
-        # search also starts.
+        # With a PriorWeighted acquisition on a space with priors: the prior's weight right
+        # after the initial design, and the priors' mode (encoded), where the local search
+        # also starts.
         self._prior_beta = 0.0
         self._prior_mode = np.empty((0, encoder.n_dims))
         if isinstance(acquisition, PriorWeighted) and encoder.prior_names:
