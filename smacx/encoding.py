@@ -164,12 +164,15 @@ def _prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray, float]:
     than the float's grid gets the values nearest the float's grid, with the density of the
     float hyperparameter of the same range and prior (per unit of the vector, as a float's).
     """
+    uniform = 1.0  # a density on the vector's range, [0, 1]; or each value's probability:
     if isinstance(hp, CategoricalHyperparameter):
         xs = np.arange(len(hp.choices), dtype=np.float64)
         density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
+        uniform = 1.0 / len(hp.choices)
     elif isinstance(hp, IntegerHyperparameter) and integer_span(hp) <= _PRIOR_GRID:
         xs = np.asarray(hp.to_vector(np.arange(int(hp.lower), int(hp.upper) + 1)), np.float64)
         density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
+        uniform = 1.0 / integer_span(hp)
     elif isinstance(hp, IntegerHyperparameter):
         # ConfigSpace normalizes an integer's prior over all its values at the first call,
         # in time linear in their number (minutes at 10**9): read the float twin's density
@@ -184,12 +187,6 @@ def _prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray, float]:
         xs = _float_grid(hp)
         density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
     peak = max(float(density.max()), 1e-300)
-    if isinstance(hp, CategoricalHyperparameter):
-        uniform = 1.0 / len(hp.choices)
-    elif isinstance(hp, IntegerHyperparameter) and integer_span(hp) <= _PRIOR_GRID:
-        uniform = 1.0 / integer_span(hp)  # (probabilities of its values)
-    else:
-        uniform = 1.0  # (a density on the vector's range, [0, 1])
     return xs, density / peak, uniform / peak
 
 

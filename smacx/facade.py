@@ -642,9 +642,7 @@ class SMAC(metaclass=_FacadeType):
                 sqlite3.connect(f"file:{others[0]}?mode=ro", uri=True, timeout=1.0)
             ) as conn:
                 row = conn.execute("SELECT value FROM meta WHERE key = 'scenario'").fetchone()
-            stored = json.loads(row[0])
-            if isinstance(stored.get("configspace"), dict):
-                stored["configspace"].pop("python_module_version", None)
+            stored = _comparable_identity(json.loads(row[0]))
             given = json.loads(json.dumps(self.scenario.identity()))
             differs = _identity_difference(stored, given)
             difference = (
@@ -865,8 +863,7 @@ class SMAC(metaclass=_FacadeType):
                 f"({type(err).__name__}: {err}). Start the run afresh (overwrite=True), or give "
                 "the scenario another name."
             ) from err
-        if isinstance(stored.get("configspace"), dict):  # stored by an earlier smacx
-            stored["configspace"].pop("python_module_version", None)
+        stored = _comparable_identity(stored)
         given = json.loads(json.dumps(identity))
         # The per-trial limits may change (raised after trials timed out, or added after one
         # hung): the trials that ended under the old ones keep their status.
@@ -2434,6 +2431,14 @@ def _unlogged_in_this_thread() -> Iterator[None]:
 
 #: Fields of ``Scenario.identity()`` that a continued run may change (see RESUMABLE_FIELDS).
 _TRIAL_LIMITS = ("trial_walltime_limit", "trial_memory_limit")
+
+
+def _comparable_identity(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored scenario identity as :meth:`Scenario.identity` gives it now: an earlier
+    smacx stored ConfigSpace's version with the space, which is no part of the run."""
+    if isinstance(stored.get("configspace"), dict):
+        stored["configspace"].pop("python_module_version", None)
+    return stored
 
 
 def _identity_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
