@@ -245,6 +245,7 @@ class Encoder:
         names: Hyperparameter name of every column, `(d,)`.
         n_dims: Number of configuration columns ``d``.
         is_categorical: `(d,)` mask of categorical columns (integer codes).
+        is_ordinal: `(d,)` mask of ordinal columns (positions divided by ``size - 1``).
         n_categories: `(d,)` number of choices of categorical columns, 0 elsewhere.
         n_values: `(d,)` number of distinct values of each column: choices of categoricals and
             ordinals, integers in range, 1 for constants, 0 for continuous floats.
@@ -296,6 +297,7 @@ class Encoder:
                 )
         self._init_fast_numeric()
         self.is_categorical = self._kind == _CATEGORICAL
+        self.is_ordinal = self._kind == _ORDINAL
         self.n_categories = np.where(self.is_categorical, self.n_values, 0)
         self._ordinal_scale = np.where(
             self._kind == _ORDINAL, np.maximum(self.n_values - 1, 1), 1

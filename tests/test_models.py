@@ -325,3 +325,23 @@ def test_log_margin_sets_where_the_lowest_cost_lands() -> None:
         assert forest.transform_y(-1.0) == pytest.approx(np.log(margin * 2.0))
     with pytest.raises(ScenarioError, match="log_margin"):
         RandomForest(log_margin=0.0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "sklearn"])
+def test_leaf_boxes_partition_the_inputs_as_the_trees_predict(backend: Backend) -> None:
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.random(80), rng.integers(0, 3, 80), rng.random(80)])
+    model = RandomForest(n_trees=5, backend=backend, seed=1).fit(X, smooth(X))
+    queries = np.column_stack(
+        [rng.random(200) * 1.4 - 0.2, rng.integers(-1, 4, 200), rng.random(200)]
+    )
+    means, _ = model.predict_trees(queries)
+    boxes = model.leaf_boxes()
+    assert len(boxes) == 5
+    for t, (lower, upper, value) in enumerate(boxes):
+        assert lower.shape == upper.shape == (value.size, 3)
+        inside = np.all((lower[:, None, :] < queries) & (queries <= upper[:, None, :]), axis=2)
+        assert np.all(inside.sum(axis=0) == 1)  # every input in exactly one leaf
+        np.testing.assert_array_equal(value[inside.argmax(axis=0)], means[t])
+    with pytest.raises(ScenarioError, match="expected a fitted model"):
+        RandomForest().leaf_boxes()

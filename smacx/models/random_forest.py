@@ -556,6 +556,41 @@ class RandomForest:
             X = np.zeros((X.shape[0], 1))
         return self._forest, X
 
+    def leaf_boxes(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The regions of the input space on which each tree predicts one value.
+
+        Returns:
+            One ``(lower, upper, value)`` per tree: leaf ``l`` holds the inputs ``x`` with
+            ``lower[l, j] < x[j] <= upper[l, j]`` in every column ``j`` (`(L, D)` each,
+            ``-inf`` and ``inf`` where no split bounds it) and predicts ``value[l]`` `(L,)`
+            there, in model space. A tree's leaves partition the input space.
+
+        Raises:
+            ScenarioError: The model is not fitted.
+        """
+        forest, _ = self._check(np.zeros((0, self._n_features)))
+        D = max(self._n_features, 1)
+        boxes = []
+        for root in forest.roots.tolist():
+            node = np.array([root], dtype=np.intp)
+            lower, upper = np.full((1, D), -np.inf), np.full((1, D), np.inf)
+            parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+            while node.size:
+                leaf = forest.is_leaf[node]
+                parts.append((lower[leaf], upper[leaf], forest.value[node[leaf]]))
+                node, lower, upper = node[~leaf], lower[~leaf], upper[~leaf]
+                rows = np.arange(node.size)
+                feature, threshold = forest.feature[node], forest.threshold[node]
+                left_upper, right_lower = upper.copy(), lower.copy()
+                left_upper[rows, feature] = np.minimum(upper[rows, feature], threshold)
+                right_lower[rows, feature] = np.maximum(lower[rows, feature], threshold)
+                node = np.concatenate([forest.left[node], forest.right[node]])
+                lower = np.concatenate([lower, right_lower])
+                upper = np.concatenate([left_upper, upper])
+            lo, hi, value = (np.concatenate(arrays) for arrays in zip(*parts))
+            boxes.append((lo[:, : self._n_features], hi[:, : self._n_features], value))
+        return boxes
+
     def predict_trees(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-tree predictions in model space.
 
