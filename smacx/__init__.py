@@ -27,6 +27,7 @@ from smacx.errors import (
     TrialError,
 )
 from smacx.facade import SMAC
+from smacx.importance import param_importances
 from smacx.initial_design import InitialDesign
 from smacx.intensifier import Intensifier
 from smacx.multifidelity import Hyperband, SuccessiveHalving
@@ -68,6 +69,7 @@ __all__ = [
     "CommandError",
     "CommandTarget",
     "load_workload",
+    "param_importances",
     "__version__",
 ]
 
