@@ -143,7 +143,11 @@ def _open_database_run(url: str, name: str | None) -> tuple[Storage, str]:
 
 
 def run_report(
-    path: str | Path, name: str | None = None, *, list_trials: bool = False
+    path: str | Path,
+    name: str | None = None,
+    *,
+    list_trials: bool = False,
+    importance: bool = False,
 ) -> dict[str, Any]:
     """What ``smacx show`` prints, as a dict.
 
@@ -152,6 +156,8 @@ def run_report(
             directory holding exactly one run; or the URL of a PostgreSQL database.
         name: The run's name in a PostgreSQL database (by default its only run).
         list_trials: Also list every trial, under ``all_trials``.
+        importance: Also say how much each hyperparameter matters, under ``importance``
+            (see :func:`smacx.param_importances`).
 
     Returns:
         ``database`` (path, or the URL without its password), ``run`` (its name),
@@ -182,7 +188,9 @@ def run_report(
         they started, each with its ``config_id``, ``config``, ``instance``, ``seed``,
         ``budget``, ``status``, ``cost`` (one per objective; for a maximized measurement, the
         measurement is its negative), ``time`` (seconds) and, for a trial that failed, the
-        ``reason`` (its error on one line).
+        ``reason`` (its error on one line); with ``importance``, ``importance``: per objective,
+        each hyperparameter's share of the variance of the cost, most important first (None when
+        fewer than two configurations have a measured cost, and ``importance_error`` says so).
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -264,6 +272,9 @@ def run_report(
                     {"config_id": i, "config": configs.get(i), "cost": cost}
                     for i, cost in zip(last["config_ids"], last["costs"], strict=True)
                 ]
+        if importance:
+            part = "the configurations"
+            shares, why = _importances(storage, scenario)
     # A damaged file: SQLite finds a malformed page, or a record decodes to garbage (JSON,
     # UTF-8, a status or field that smacx never writes).
     except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
@@ -293,6 +304,8 @@ def run_report(
         "stale_running": stale,
         "failures": failures,
     }
+    if importance:
+        report["importance"], report["importance_error"] = shares, why
     if list_trials:
         report["all_trials"] = [
             {
@@ -311,6 +324,24 @@ def run_report(
             for r in sorted(records, key=lambda r: r.value.starttime)
         ]
     return report
+
+
+def _importances(
+    storage: Storage, scenario: dict[str, Any]
+) -> tuple[dict[str, dict[str, float]] | None, str | None]:
+    """``smacx show --importance``: per objective, each hyperparameter's share of the cost's
+    variance (see :func:`smacx.param_importances`), or None and why there is none."""
+    from ConfigSpace import ConfigurationSpace
+
+    from smacx.importance import param_importances
+
+    space = ConfigurationSpace.from_serialized_dict(scenario["configspace"])
+    objectives = scenario.get("objectives") or ["cost"]
+    history = RunHistory(space, objectives=objectives, storage=storage)
+    try:
+        return {name: param_importances(history, objective=name) for name in objectives}, None
+    except ScenarioError as err:
+        return None, str(err).removeprefix("param_importances: ")
 
 
 def _print_trials(trials: list[dict[str, Any]], maximized: bool) -> None:
@@ -373,6 +404,7 @@ def _print_report(report: dict[str, Any]) -> None:
     incumbent = report["incumbent"]
     if incumbent is None:
         print("incumbent:  none yet (it needs successful trials; crashes never count)")
+        _print_importance(report)
         if "all_trials" in report:
             _print_trials(report["all_trials"], maximized)
         return
@@ -409,8 +441,25 @@ def _print_report(report: dict[str, Any]) -> None:
         at = "" if entry.get("budget") is None else f" at budget {entry['budget']:g}"
         print(f"    after {entry['n_finished']:>5} finished trials: config {entry['config_id']}, "
               f"cost {cost[0] if len(cost) == 1 else cost}{at}")  # fmt: skip
+    _print_importance(report)
     if "all_trials" in report:
         _print_trials(report["all_trials"], maximized)
+
+
+def _print_importance(report: dict[str, Any]) -> None:
+    """``smacx show --importance``'s lines, if it was asked for."""
+    if "importance" not in report:
+        return
+    if report["importance"] is None:
+        print(f"importance: none: {report['importance_error']}")
+        return
+    print("importance: share of the cost's variance each knob explains alone (fANOVA)")
+    for objective, shares in report["importance"].items():
+        if len(report["importance"]) > 1:
+            print(f"  {objective}:")
+        width = max(map(len, shares), default=0)
+        for name, share in shares.items():
+            print(f"    {name:<{width}}  {share:6.1%}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -436,6 +485,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.add_argument("--json", action="store_true", help="print the summary as JSON")
     show.add_argument(
         "--trials", action="store_true", help="also list every trial, in the order they started"
+    )
+    show.add_argument(
+        "--importance",
+        action="store_true",
+        help="also say how much of the cost's variance each knob explains (fANOVA)",
     )
     # also after the command (SUPPRESS: absent, it leaves the value given before the command)
     show.add_argument(
@@ -589,7 +643,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging
     if args.command == "run":
         return _run_workload(args, log)
     try:
-        report = run_report(args.run, args.name, list_trials=args.trials)
+        report = run_report(
+            args.run, args.name, list_trials=args.trials, importance=args.importance
+        )
     except StorageError as err:
         log.debug("smacx show failed", exc_info=True)  # the traceback, with --verbose
         message = str(err)

@@ -856,3 +856,38 @@ def test_a_run_stored_before_trajectories_had_budgets_gets_no_second_entry(
         with pytest.warns(UserWarning, match="has finished its n_trials=12 trials already"):
             again.optimize()
         assert len(again.trajectory) == len(entries)
+
+
+def test_show_importance_ranks_the_knobs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    space = ConfigurationSpace({"fast": (0.0, 1.0), "slow": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=40, output_directory=tmp_path, seed=2)
+    SMAC(
+        scenario, lambda config, seed: 10 * config["fast"] + config["slow"], preset="random"
+    ).optimize()
+    assert main(["show", str(tmp_path), "--importance"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    at = lines.index("importance: share of the cost's variance each knob explains alone (fANOVA)")
+    assert lines[at + 1].split()[0] == "fast" and lines[at + 2].split()[0] == "slow"
+    report = run_report(tmp_path, importance=True)
+    shares = report["importance"]["cost"]
+    assert list(shares) == ["fast", "slow"] and shares["fast"] > 0.9
+    assert report["importance_error"] is None
+    assert "importance" not in run_report(tmp_path)  # only when asked
+
+
+def test_show_importance_of_too_few_results_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    with SMAC(Scenario(space, n_trials=5, output_directory=tmp_path)) as smac:
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=1.0))
+    assert main(["show", str(tmp_path), "--importance", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["importance"] is None
+    assert "at least 2 configurations, got 1" in report["importance_error"]
+    assert main(["show", str(tmp_path), "--importance"]) == 0
+    assert "importance: none: needs measured costs" in capsys.readouterr().out
