@@ -2197,7 +2197,9 @@ class SMAC(metaclass=_FacadeType):
                 f"'instance' argument); this one has none, got instances={instances!r:.200}. "
                 "Build the Scenario with instances=[...] to run on some."
             )
-        rng = np.random.default_rng(self.scenario.seed + 1)
+        # A stream of its own: default_rng(seed + 1) drew the trial seeds of the run with the
+        # next seed, so a study over seeds 0..N validated each run on its neighbour's noise.
+        rng = np.random.default_rng([self.scenario.seed, _VALIDATION_STREAM])
         if seeds is None:
             seeds = [
                 int(s) for s in rng.integers(2**31, size=1 if self.scenario.deterministic else 5)
@@ -3274,6 +3276,10 @@ def _weighs_priors(acquisition: Acquisition | None, scenario: Scenario) -> bool:
     return isinstance(acquisition, PriorWeighted) and any(
         has_prior(hp) for hp in scenario.configspace.values()
     )
+
+
+#: Tags the random stream of :meth:`SMAC.validate`'s seeds, apart from every run's own.
+_VALIDATION_STREAM = 0x76616C69  # "vali"
 
 
 def _trial_limit(scenario: Scenario) -> float:

@@ -3710,3 +3710,22 @@ def test_a_model_whose_predict_gives_no_variance_is_refused_before_a_trial() -> 
         SMAC(sc, lambda config: calls.append(config) or 1.0, model=GaussianProcessRegressor())
     assert not calls
     SMAC(sc, model=RandomForest(n_trees=5)).close()  # (its own: not tried)
+
+
+def test_validation_seeds_are_not_the_trial_seeds_of_the_run_with_the_next_seed() -> None:
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    seen: list[int] = []
+
+    def f(config: Configuration, seed: int) -> float:
+        seen.append(seed)
+        return float(config["x"])
+
+    first = SMAC(Scenario(space, n_trials=4, seed=0, output_directory=None), f, progress=False)
+    first.optimize()
+    seen.clear()
+    first.validate(first.incumbent)
+    validation = set(seen)
+    seen.clear()
+    SMAC(Scenario(space, n_trials=12, seed=1, output_directory=None), f, progress=False).optimize()
+    assert len(validation) == 5 and len(set(seen)) >= 3
+    assert not validation & set(seen)  # (default_rng(seed + 1) drew both)
