@@ -90,7 +90,7 @@ def param_importances(
     column = _objective_column(history.objectives, objective)
     ids, y = _measured_costs(history, column, budget)
     encoder = Encoder(history.configspace)
-    X = encoder.encode([history.get_config(i) for i in ids])
+    X = _choices_by_cost(encoder, encoder.encode([history.get_config(i) for i in ids]), y)
     forest = RandomForest(
         n_trees=n_trees,
         ratio_features=1.0,
@@ -159,6 +159,31 @@ def _measured_costs(
         )
     ids = sorted(found)
     return ids, np.array([np.mean(found[i]) for i in ids])
+
+
+def _choices_by_cost(encoder: Encoder, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``X`` `(n, D)` with each categorical's codes renumbered by the mean cost `(n,)` of its
+    choices (choices without a result in the middle).
+
+    A tree splits codes by thresholds, so a choice whose code lies between two others takes
+    two splits to set apart; in the order of their mean costs, one split separates the good
+    choices from the bad (Breiman's ordering for regression trees). With the codes in the
+    space's order, a categorical that set a third of the variance apart got a sixth of its
+    share on 100 results; the measure, a share of ``1 / k`` per choice, is unchanged.
+    """
+    X = X.copy()
+    for j in np.flatnonzero(encoder.is_categorical):
+        codes = X[:, j]
+        active = codes != INACTIVE
+        k = int(encoder.n_values[j])
+        counts = np.bincount(codes[active].astype(np.intp), minlength=k)
+        sums = np.bincount(codes[active].astype(np.intp), weights=y[active], minlength=k)
+        middle = float(y[active].mean()) if active.any() else 0.0
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), middle)
+        rank = np.empty(k)
+        rank[np.argsort(means, kind="stable")] = np.arange(k)
+        X[active, j] = rank[codes[active].astype(np.intp)]
+    return X
 
 
 def _cdfs(encoder: Encoder, X: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

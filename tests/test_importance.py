@@ -163,3 +163,18 @@ def test_each_objective_of_a_run_with_several(tmp_path: Path) -> None:
         history.add(info, TrialValue(cost=[config["rate"], np.log2(config["n"])]))
     assert next(iter(param_importances(history, objective="error"))) == "rate"
     assert next(iter(param_importances(history, objective=1))) == "n"
+
+
+def test_a_choice_between_two_others_gets_its_share() -> None:
+    space = ConfigurationSpace(seed=0)
+    space.add([Float("x", (0.0, 1.0)), Categorical("c", ["a", "b", "c"])])
+    space.add([Float("y", (0.0, 1.0)), Float("z", (0.0, 1.0))])
+    scenario = Scenario(space, n_trials=100, seed=5, output_directory=None)
+    f = lambda config, seed: 4 * config["x"] + 1.5 * (config["c"] == "b")  # noqa: E731
+    smac = SMAC(scenario, f, preset="random")
+    smac.optimize()
+    # Var(4 x) = 16/12, Var(1.5 [c = b]) = 2.25 * 2/9: shares 0.727 and 0.273. With the codes
+    # in the space's order a tree needs two splits to set "b" apart: c got 0.08 to 0.19.
+    shares = param_importances(smac)
+    assert shares["c"] == pytest.approx(0.273, abs=0.05)
+    assert shares["x"] == pytest.approx(0.727, abs=0.05)
