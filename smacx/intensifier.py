@@ -708,6 +708,9 @@ class Racing:
         rows = [done[i] for i in indices if finite_costs(done[i])]
         if not rows:
             return [math.inf] * len(done[indices[0]]) if indices else []
+        if len(rows) == 1:  # (its mean and median; numpy costs more, once per configuration
+            # when a reopened run rebuilds its racing state)
+            return [float(c) for c in rows[0]]
         agg = np.median if self.settings.aggregate == "median" else np.mean
         return [float(c) for c in agg(np.array(rows, dtype=float), axis=0)]
 

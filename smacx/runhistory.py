@@ -1041,6 +1041,8 @@ def _describe(key: TrialKey) -> str:
 def _mean_costs(values: Sequence[TrialValue], n_objectives: int) -> list[float]:
     if not values:
         return [math.inf] * n_objectives
+    if len(values) == 1:  # (its mean, without numpy's cost per configuration)
+        return [float(c) for c in values[0].costs()]
     costs = np.array([v.costs() for v in values], dtype=float)
     with np.errstate(invalid="ignore"):
         return [float(c) for c in costs.mean(axis=0)]

@@ -246,14 +246,23 @@ def _seed_means(
     return [k[0] for k in keys], [k[1] for k in keys], means
 
 
-def _radii(rows: np.ndarray, evaluated: np.ndarray, largest: float) -> np.ndarray:
+def _radii(
+    rows: np.ndarray, evaluated: np.ndarray, largest: float, kept: _Coverage | None = None
+) -> np.ndarray:
     """`(n,)` exclusion radius of each row: half its distance to the nearest evaluated row,
     at most ``largest``. A fine refinement next to the incumbent blocks only a small ball,
-    a point in unexplored territory a large one."""
+    a point in unexplored territory a large one.
+
+    ``kept``, a :class:`_Coverage` of the encodings as they are, kept between calls, has its
+    k-d trees over ``evaluated`` updated instead of one built afresh (6 ms per proposal at
+    20,000 configurations, a long-run study)."""
     if evaluated.shape[0] == 0 or rows.shape[0] == 0:
         return np.full(rows.shape[0], largest)
     if rows.shape[0] * evaluated.shape[0] <= _DENSE_PAIRS:
         nearest = np.sqrt(_sq_dists(rows, evaluated).min(axis=1))
+    elif kept is not None:
+        kept.update(evaluated)
+        nearest = kept.distance(rows)
     else:
         from scipy.spatial import cKDTree
 
@@ -382,6 +391,8 @@ class _Coverage:
     k-d tree over them is kept, and the distinct rows added since go into a small second
     tree; the first is rebuilt once those outnumber an eighth of it. (``np.unique`` and a
     tree over every row took about 25 ms per proposal at 20,000 trials, a long-run audit.)
+    The trees split at sliding midpoints (``balanced_tree=False``): the same distances, in
+    half the query time of median splits.
     Rows that are not the last call's with more at the end start it afresh.
 
     Args:
@@ -430,10 +441,11 @@ class _Coverage:
             if len(self._added) > max(64, len(self._kept) // 8):
                 self._kept += self._added
                 self._added = []
-                self._main = cKDTree(self.embed(np.array(self._kept)))
+                self._main = cKDTree(self.embed(np.array(self._kept)), balanced_tree=False)
             elif not self._kept:
                 self._main = None
-            self._extra = cKDTree(self.embed(np.array(self._added))) if self._added else None
+            extra = self.embed(np.array(self._added)) if self._added else None
+            self._extra = None if extra is None else cKDTree(extra, balanced_tree=False)
         return len(self._keys)
 
     def __len__(self) -> int:
@@ -1033,6 +1045,8 @@ class ModelProposer:
         # encoding (bytes) -> (radius of its ball, training rows it was computed from); see
         # _running_radii
         self._radius_of: dict[bytes, tuple[float, int]] = {}
+        # the encodings of the configurations with results, for _radii
+        self._evaluated = _Coverage(lambda rows: rows)
 
     def _prior_step(self, history: RunHistory) -> int:
         """piBO's ``t``: one plus the configurations the run has tried beyond the initial
@@ -1462,10 +1476,14 @@ class ModelProposer:
         # asks for many while the rows of the top budget stay as they were, and the same
         # model proposed next to its previous proposals: 13 of 294 configurations within 1e-4
         # of an earlier one in three Hyperband runs on Branin).
-        known_ids = history.config_ids()
-        avoid = np.union1d(np.setdiff1d(known_ids, trial_ids), np.asarray(pending, dtype=np.intp))
+        known_ids = np.asarray(history.config_ids(), dtype=np.intp)
+        trained = np.asarray(trial_ids, dtype=np.intp)
+        # (np.setdiff1d sorted 20,000 ids twice per proposal: 7 ms)
+        has_rows = np.zeros(max(known_ids.max(initial=-1), trained.max(initial=-1)) + 1, bool)
+        has_rows[trained] = True
+        avoid = np.union1d(known_ids[~has_rows[known_ids]], np.asarray(pending, dtype=np.intp))
         X_running = self._encode_ids(history, avoid)
-        running_radii = _radii(X_running, X_config, self.min_spread)
+        running_radii = _radii(X_running, X_config, self.min_spread, self._evaluated)
         if avoid.size:
             acq = _away_from(acq, X_running, running_radii)
         balls = self._balls = self._plateau_balls(y, measured, X_config, ids, instances)
@@ -1610,7 +1628,7 @@ class ModelProposer:
             evaluated: ``(e, d)`` encodings of configurations with results.
             keep: Most rows to return.
         """
-        found_radii = _radii(found, evaluated, self.min_spread)
+        found_radii = _radii(found, evaluated, self.min_spread, self._evaluated)
         free = np.ones(found.shape[0], dtype=bool)
         if running.shape[0]:
             limit = np.maximum(running_radii[None, :], found_radii[:, None])
