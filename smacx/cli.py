@@ -189,8 +189,10 @@ def run_report(
         ``budget``, ``status``, ``cost`` (one per objective; for a maximized measurement, the
         measurement is its negative), ``time`` (seconds) and, for a trial that failed, the
         ``reason`` (its error on one line); with ``importance``, ``importance``: per objective,
-        each hyperparameter's share of the variance of the cost, most important first (None when
-        fewer than two configurations have a measured cost, and ``importance_error`` says so).
+        each hyperparameter's share of the variance of the cost, most important first (None
+        for an objective with fewer than two configurations with a measured cost; None in
+        all, for instance for a history stored without its scenario, and ``importance_error``
+        says why).
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -328,20 +330,34 @@ def run_report(
 
 def _importances(
     storage: Storage, scenario: dict[str, Any]
-) -> tuple[dict[str, dict[str, float]] | None, str | None]:
+) -> tuple[dict[str, dict[str, float] | None] | None, str | None]:
     """``smacx show --importance``: per objective, each hyperparameter's share of the cost's
-    variance (see :func:`smacx.param_importances`), or None and why there is none."""
+    variance (see :func:`smacx.param_importances`), None for an objective without enough
+    results, and what kept one or all of them from being computed."""
     from ConfigSpace import ConfigurationSpace
 
     from smacx.importance import param_importances
 
+    if "configspace" not in scenario:
+        return None, (
+            "the run stores no scenario (its history was written without SMAC), so its search "
+            "space is unknown; call smacx.param_importances on a RunHistory of the space."
+        )
     space = ConfigurationSpace.from_serialized_dict(scenario["configspace"])
     objectives = scenario.get("objectives") or ["cost"]
     history = RunHistory(space, objectives=objectives, storage=storage)
-    try:
-        return {name: param_importances(history, objective=name) for name in objectives}, None
-    except ScenarioError as err:
-        return None, str(err).removeprefix("param_importances: ")
+    shares: dict[str, dict[str, float] | None] = {}
+    why = []
+    for name in objectives:
+        try:
+            shares[name] = param_importances(history, objective=name)
+        except ScenarioError as err:
+            shares[name] = None
+            reason = str(err).removeprefix("param_importances: ")
+            why.append(reason if len(objectives) == 1 else f"{name}: {reason}")
+    if all(found is None for found in shares.values()):
+        return None, "; ".join(why)
+    return shares, "; ".join(why) or None
 
 
 def _print_trials(trials: list[dict[str, Any]], maximized: bool) -> None:
@@ -456,7 +472,9 @@ def _print_importance(report: dict[str, Any]) -> None:
     print("importance: share of the cost's variance each knob explains alone (fANOVA)")
     for objective, shares in report["importance"].items():
         if len(report["importance"]) > 1:
-            print(f"  {objective}:")
+            print(f"  {objective}:" if shares is not None else f"  {objective}: none")
+        if shares is None:
+            continue
         width = max(map(len, shares), default=0)
         for name, share in shares.items():
             print(f"    {name:<{width}}  {share:6.1%}")

@@ -3,16 +3,17 @@
 :func:`param_importances` fits a random forest to the costs of a run's configurations and
 splits the variance of its predictions over the search space into the parts that each
 hyperparameter explains alone: a functional ANOVA (fANOVA; Hutter, Hoos and Leyton-Brown,
-ICML 2014), as Optuna's default importance evaluator computes it. It is exact for the fitted
+ICML 2014), as Optuna's ``FanovaImportanceEvaluator`` computes it. It is exact for the fitted
 trees: each tree is a sum of constant values on boxes, whose averages are sums of box volumes.
 
-The space is measured as the search space defines it: floats and integers uniformly on their
-(log) scale, every choice of a categorical or ordinal alike, and an inactive conditional
-hyperparameter as often as it was inactive in the run.
+The space is measured as the search space defines it: floats uniformly on their (log) scale,
+integers as smacx draws them (each value its bin on the linear or log scale), every choice of
+a categorical or ordinal alike.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -21,19 +22,21 @@ from typing import Any
 import numpy as np
 
 from smacx.encoding import INACTIVE, Encoder
-from smacx.errors import ArgumentError, ScenarioError
+from smacx.errors import ArgumentError, ScenarioError, check_flag, is_real, is_whole
 from smacx.models.random_forest import RandomForest
 from smacx.runhistory import RunHistory
-from smacx.trial import StatusType
+from smacx.trial import StatusType, TrialKey
 
 __all__ = ["param_importances"]
 
-#: Statuses whose costs measure a configuration (a crash's cost is a penalty, not a measure).
-_MEASURED = (StatusType.SUCCESS, StatusType.TIMEOUT)
+logger = logging.getLogger("smacx")
 
 #: The fewest configurations with results at a budget for it to be the one analysed, when
 #: a higher budget has fewer.
 _ENOUGH = 10
+
+#: Integers with more values than this are measured as a continuous range.
+_MOST_STEPS = 100_000
 
 
 def param_importances(
@@ -47,14 +50,21 @@ def param_importances(
 ) -> dict[str, float]:
     """The share of the cost's variance that each hyperparameter explains on its own.
 
-    A random forest is fitted to each configuration's mean cost (over its instances and
-    seeds) and its functional ANOVA computed exactly per tree: the variance, over the search
-    space, of the forest's prediction averaged over every other hyperparameter, as a share of
-    the prediction's total variance; the shares are averaged over trees. What no single
-    hyperparameter explains comes from interactions.
+    A random forest is fitted to each configuration's cost and its functional ANOVA computed
+    exactly per tree: the variance, over the search space, of the forest's prediction
+    averaged over every other hyperparameter, as a share of the prediction's total variance;
+    the shares are averaged over trees. What no single hyperparameter explains comes from
+    interactions. This is Optuna's ``FanovaImportanceEvaluator`` (the default of
+    ``optuna.importance.get_param_importances`` before Optuna 5, whose default, PED-ANOVA,
+    asks what sets the best trials apart instead).
 
-    Only trials that ended in SUCCESS or TIMEOUT count: a crash's cost is a penalty, not a
-    measurement. Costs are taken as they are (not on a log scale), as Optuna does.
+    - Only trials that ended in SUCCESS count: the cost of a crash or a time-out is a
+      penalty, not a measurement. A configuration's cost is its mean over its seeds; with
+      instances, its part of a fit of ``configuration + instance`` to the costs, so that a
+      configuration raced on the hard instances only is not taken for a bad one.
+    - An inactive conditional hyperparameter is given random values for the fit, so the
+      variance that its parent's choice explains is not split with it.
+    - Costs are taken as they are (not on a log scale), as Optuna does.
 
     Args:
         run: A :class:`~smacx.SMAC` (after or during a run, or opened on a stored run) or its
@@ -64,16 +74,19 @@ def param_importances(
             highest budget at which 10 or more configurations have results (the budget with the
             most results when none has 10).
         n_trees: Trees of the forest; more give steadier shares.
-        seed: Seed of the forest's bootstrap samples.
+        seed: Seed of the forest's bootstrap samples and of the values given to inactive
+            hyperparameters.
         normalize: Whether the shares are scaled to sum to 1, as Optuna's are. Without it each
             share is of the total variance, and one minus their sum is what interactions explain.
 
     Returns:
-        Hyperparameter name to share, most important first. Constants are left out.
+        Hyperparameter name to share, most important first; all 0 when every configuration
+        has the same cost (a warning says so). Constants are left out.
 
     Raises:
         ArgumentError: ``run`` is neither a SMAC nor a RunHistory.
-        ScenarioError: ``objective`` or ``budget`` names none of the run's, or fewer than two
+        ScenarioError: ``objective`` or ``budget`` names none of the run's, ``n_trees``,
+            ``seed`` or ``normalize`` is not what it should be, or fewer than two
             configurations have a measured cost.
     """
     history = getattr(run, "runhistory", run)
@@ -83,23 +96,39 @@ def param_importances(
             f"{type(run).__name__} {run!r:.100}."
         )
     for name, value, smallest in (("n_trees", n_trees, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
+        if not is_whole(value) or value < smallest:
             raise ScenarioError(
                 f"param_importances: {name} must be an int >= {smallest}, got {value!r}."
             )
+    check_flag("param_importances", "normalize", normalize)
+    if budget is not None and not is_real(budget):
+        raise ScenarioError(
+            f"param_importances: budget must be a number (one of the run's budgets) or None, "
+            f"got {budget!r:.100}."
+        )
     column = _objective_column(history.objectives, objective)
     ids, y = _measured_costs(history, column, budget)
     encoder = Encoder(history.configspace)
+    measures = [_measure(encoder, j) for j in range(encoder.n_dims)]
     X = _choices_by_cost(encoder, encoder.encode([history.get_config(i) for i in ids]), y)
-    forest = RandomForest(
-        n_trees=n_trees,
-        ratio_features=1.0,
-        min_samples_split=2,
-        min_samples_leaf=1,
-        seed=seed,
-    ).fit(X, y)
-    shares = _fanova_shares(forest.leaf_boxes(), _cdfs(encoder, X))
+    X = _inactive_filled(X, measures, np.random.default_rng([int(seed), 1]))
     varying = [j for j in range(encoder.n_dims) if encoder.n_values[j] != 1]
+    shares = np.zeros(encoder.n_dims)
+    if np.ptp(y) > 0:
+        forest = RandomForest(
+            n_trees=int(n_trees),
+            ratio_features=1.0,
+            min_samples_split=2,
+            min_samples_leaf=1,
+            seed=int(seed),
+        ).fit(X, (y - y.mean()) / y.std())
+        shares = _fanova_shares(forest.leaf_boxes(), [_cdf(m) for m in measures])
+    else:
+        logger.warning(
+            "param_importances: all %d configurations have the same cost, so no hyperparameter "
+            "explains any of it; every share is 0.",
+            len(ids),
+        )
     total = float(shares[varying].sum())
     if normalize and total > 0:
         shares = shares / total
@@ -130,35 +159,69 @@ def _objective_column(objectives: Sequence[str], objective: str | int | None) ->
 def _measured_costs(
     history: RunHistory, column: int, budget: float | None
 ) -> tuple[list[int], np.ndarray]:
-    """Ids of the configurations with a measured cost at the analysed budget and their mean
-    costs `(n,)`."""
-    costs: dict[float | None, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    """Ids of the configurations with a measured cost at the analysed budget, and their
+    costs `(n,)` (see :func:`_config_costs`), scaled by the largest magnitude (the shares do
+    not depend on the scale, and no sum of costs near ``1e308`` overflows)."""
+    rows: dict[float | None, list[tuple[TrialKey, float]]] = defaultdict(list)
     for key, value in history.items():
-        if value.status in _MEASURED:
+        if value.status is StatusType.SUCCESS:
             cost = value.costs()[column]
             if math.isfinite(cost):
-                costs[key.budget][key.config_id].append(cost)
-    if budget is None and costs:
-        budgets = sorted(costs, key=lambda b: -math.inf if b is None else b)
-        enough = [b for b in budgets if len(costs[b]) >= _ENOUGH]
-        budget = enough[-1] if enough else max(budgets, key=lambda b: len(costs[b]))
-    elif budget is not None and budget not in costs:
-        known = sorted(b for b in costs if b is not None)
+                rows[key.budget].append((key, cost))
+    budgets = sorted(rows, key=lambda b: -math.inf if b is None else b)
+    n_configs = {b: len({key.config_id for key, _ in rows[b]}) for b in budgets}
+    if budget is None and budgets:
+        enough = [b for b in budgets if n_configs[b] >= _ENOUGH]
+        budget = enough[-1] if enough else max(budgets, key=n_configs.__getitem__)
+    elif budget is not None and budget not in rows and any(b is not None for b in budgets):
+        known = [b for b in budgets if b is not None]
         raise ScenarioError(
             f"param_importances: budget must be one at which the run has measured costs "
             f"({known}), got {budget!r}."
-            if known
-            else f"param_importances: budget={budget!r}, but the run's trials have no budget; "
+        )
+    elif budget is not None and budget not in rows and budgets:
+        raise ScenarioError(
+            f"param_importances: budget={budget!r}, but the run's trials have no budget; "
             "leave it out."
         )
-    found = costs.get(budget, {})
-    if len(found) < 2:
+    found = rows.get(budget, [])
+    if len({key.config_id for key, _ in found}) < 2:
         raise ScenarioError(
-            "param_importances: needs measured costs (trials ended in SUCCESS or TIMEOUT) of "
-            f"at least 2 configurations, got {len(found)}; run more trials first."
+            "param_importances: needs measured costs (trials ended in SUCCESS) of at least 2 "
+            f"configurations, got {len({key.config_id for key, _ in found})}; run more "
+            "trials first."
         )
-    ids = sorted(found)
-    return ids, np.array([np.mean(found[i]) for i in ids])
+    keys = [key for key, _ in found]
+    costs = np.array([cost for _, cost in found])
+    costs = costs / max(float(np.abs(costs).max()), np.finfo(float).tiny)
+    return _config_costs(keys, costs)
+
+
+def _config_costs(keys: list[TrialKey], costs: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Each configuration's cost from its trials' ``keys`` and ``costs`` `(t,)`: the mean over
+    its seeds on each instance, then, with instances, ``a`` of the least-squares fit
+    ``cost(c, i) = a[c] + b[i]`` with ``b`` centred (by alternating means, which converge
+    to it): a configuration raced on hard instances only keeps the cost it would have on
+    the average instance. Returns the configurations' ids, sorted, and `(n,)` costs."""
+    ids = sorted({key.config_id for key in keys})
+    instances = sorted({str(key.instance) for key in keys})
+    config = np.searchsorted(ids, [key.config_id for key in keys])
+    instance = np.searchsorted(instances, [str(key.instance) for key in keys])
+    # one row per (configuration, instance): the mean over its seeds
+    pair, where = np.unique(config * len(instances) + instance, return_inverse=True)
+    mean = np.bincount(where, weights=costs) / np.bincount(where)
+    config, instance = pair // len(instances), pair % len(instances)
+    per_config = np.bincount(config, minlength=len(ids))
+    a = np.bincount(config, weights=mean, minlength=len(ids)) / per_config
+    if len(instances) > 1:
+        per_instance = np.bincount(instance, minlength=len(instances))
+        for _ in range(200):
+            b = np.bincount(instance, weights=mean - a[config]) / per_instance
+            b -= b.mean()
+            before, a = a, np.bincount(config, weights=mean - b[instance]) / per_config
+            if np.abs(a - before).max() <= 1e-12:
+                break
+    return ids, a
 
 
 def _choices_by_cost(encoder: Encoder, X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -186,33 +249,62 @@ def _choices_by_cost(encoder: Encoder, X: np.ndarray, y: np.ndarray) -> np.ndarr
     return X
 
 
-def _cdfs(encoder: Encoder, X: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per column, the share of the space's measure at or below each encoded value, as
-    points ``(x, share)`` to interpolate between (a step at each discrete value).
+def _measure(encoder: Encoder, j: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """How the space weighs column ``j``'s encoded values: its values `(k,)` and their
+    probabilities `(k,)`, or None for the uniform measure on ``[0, 1]`` (floats, and
+    integers of more than :data:`_MOST_STEPS` values)."""
+    k = int(encoder.n_values[j])
+    if encoder.is_categorical[j]:
+        return np.arange(k, dtype=float), np.full(k, 1.0 / k)
+    if encoder.is_ordinal[j]:
+        return np.arange(k, dtype=float) / max(k - 1, 1), np.full(k, 1.0 / k)
+    hp: Any = encoder.configspace[encoder.names[j]]
+    if k < 2 or k > _MOST_STEPS or not hasattr(hp, "lower"):
+        return None  # a float, a huge integer, or a constant (whose share is left out)
+    values = np.arange(int(hp.lower), int(hp.upper) + 1)
+    if getattr(hp, "log", False):  # each value its bin on the log scale, as smacx draws it
+        edges = np.log(np.append(values - 0.5, values[-1] + 0.5))
+        mass = np.diff(edges) / (edges[-1] - edges[0])
+    else:
+        mass = np.full(values.size, 1.0 / values.size)
+    return np.asarray(hp.to_vector(values), dtype=float), mass
 
-    ``X`` `(n, D)` are the run's encoded configurations; a conditional column is
-    :data:`INACTIVE` as often as it is there.
+
+def _cdf(measure: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """A column's measure as its cumulative distribution: points ``(x, share at or below
+    x)`` to interpolate between, a step just below each discrete value."""
+    if measure is None:
+        return np.array([0.0, 1.0]), np.array([0.0, 1.0])
+    values, mass = measure
+    below = np.concatenate([[0.0], np.cumsum(mass)])
+    below[-1] = 1.0
+    x = np.repeat(values, 2) + np.tile([-1e-9 * max(float(np.ptp(values)), 1.0), 0.0], values.size)
+    return x, np.repeat(below, 2)[1:-1]
+
+
+def _inactive_filled(
+    X: np.ndarray,
+    measures: list[tuple[np.ndarray, np.ndarray] | None],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """``X`` `(n, D)` with each :data:`INACTIVE` entry replaced by a value drawn from its
+    column's measure.
+
+    An inactive child separates the rows exactly as its parent's choice does, and a tree
+    that split on the child rather than the parent gave it the parent's share (a child that
+    did nothing got 0.7). Random values carry no trace of the parent, and the child's own
+    effect, where it is active, is averaged over the space as for any other column.
     """
-    cdfs = []
-    for j in range(encoder.n_dims):
-        inactive = float(np.mean(X[:, j] == INACTIVE)) if X.size else 0.0
-        k = int(encoder.n_values[j])
-        if encoder.is_categorical[j] or encoder.is_ordinal[j]:
-            values = np.arange(k, dtype=float) if encoder.is_categorical[j] else _ordinal(k)
-            # a step of 1/k at each value: just below and at it
-            x = np.repeat(values, 2) + np.tile([-1e-9, 0.0], k)
-            share = np.repeat(np.arange(k + 1, dtype=float) / k, 2)[1:-1]
+    X = X.copy()
+    for j, measure in enumerate(measures):
+        inactive = np.flatnonzero(X[:, j] == INACTIVE)
+        if inactive.size == 0:
+            continue
+        if measure is None:
+            X[inactive, j] = rng.random(inactive.size)
         else:
-            x, share = np.array([0.0, 1.0]), np.array([0.0, 1.0])
-        share = inactive + (1.0 - inactive) * share
-        x = np.concatenate([[INACTIVE - 1e-9, INACTIVE], x])
-        cdfs.append((x, np.concatenate([[0.0, inactive], share])))
-    return cdfs
-
-
-def _ordinal(k: int) -> np.ndarray:
-    """Encoded values of an ordinal's ``k`` positions."""
-    return np.arange(k, dtype=float) / max(k - 1, 1)
+            X[inactive, j] = rng.choice(measure[0], size=inactive.size, p=measure[1])
+    return X
 
 
 def _fanova_shares(
@@ -238,8 +330,8 @@ def _fanova_shares(
         mean = float(volume @ value)
         centered = value - mean
         variance = float(volume @ centered**2)
-        if not variance > 1e-12 * max(mean * mean, 1e-300):
-            continue  # a constant tree explains nothing
+        if not variance > 1e-18 * max(mean * mean, 1.0):
+            continue  # a constant tree explains nothing (the costs are standardized)
         # volume of each box in every column but j, without dividing by a zero length
         ones = np.ones((len(value), 1))
         before = np.cumprod(np.hstack([ones, length[:, :-1]]), axis=1)

@@ -891,3 +891,17 @@ def test_show_importance_of_too_few_results_says_why(
     assert "at least 2 configurations, got 1" in report["importance_error"]
     assert main(["show", str(tmp_path), "--importance"]) == 0
     assert "importance: none: needs measured costs" in capsys.readouterr().out
+
+
+def test_show_importance_of_a_history_stored_without_its_scenario(tmp_path: Path) -> None:
+    from smacx import RunHistory
+    from smacx.storage.sqlite import SQLiteStorage
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    history = RunHistory(space, storage=SQLiteStorage(tmp_path / "run" / "runhistory.db"))
+    for config in space.sample_configuration(5):
+        history.add(TrialInfo(config, seed=0), TrialValue(cost=config["x"]))
+    history.close()
+    report = run_report(tmp_path / "run", importance=True)  # readable, not "damaged"
+    assert report["importance"] is None
+    assert "stores no scenario" in report["importance_error"]

@@ -16,7 +16,7 @@ from ConfigSpace.hyperparameters import OrdinalHyperparameter
 from smacx import SMAC, RunHistory, Scenario, StatusType, TrialInfo, TrialValue, param_importances
 from smacx.encoding import Encoder
 from smacx.errors import ArgumentError, ScenarioError
-from smacx.importance import _cdfs, _fanova_shares
+from smacx.importance import _cdf, _fanova_shares, _measure
 
 INF = np.inf
 
@@ -29,9 +29,8 @@ def tree(*leaves: tuple[list[float], list[float], float]) -> tuple[np.ndarray, .
 
 
 def unit_cdfs(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The measure of ``n`` float columns, never inactive."""
-    space = ConfigurationSpace({f"x{j}": (0.0, 1.0) for j in range(n)})
-    return _cdfs(Encoder(space), np.full((1, n), 0.5))
+    """The measure of ``n`` float columns."""
+    return [_cdf(None)] * n
 
 
 def test_an_additive_tree_splits_its_variance_by_column() -> None:
@@ -63,28 +62,91 @@ def test_shares_are_averaged_over_trees_and_constant_trees_are_left_out() -> Non
     np.testing.assert_allclose(shares, [0.5, 0.5])
 
 
-def test_choices_weigh_alike_and_inactive_values_as_often_as_seen() -> None:
+def test_choices_weigh_alike_and_integers_as_smacx_draws_them() -> None:
     space = ConfigurationSpace(seed=0)
     kind = Categorical("kind", ["a", "b", "c"])
     level = OrdinalHyperparameter("level", ["low", "mid", "high"])
-    child = Float("child", (0.0, 1.0))
-    space.add([kind, level, child, EqualsCondition(child, kind, "a")])
+    flag = Integer("flag", (0, 1))
+    width = Integer("width", (1, 8), log=True)
+    space.add([kind, level, flag, width])
     encoder = Encoder(space)
-    X = encoder.encode(list(space.sample_configuration(400)))
-    cdfs = _cdfs(encoder, X)
     j = encoder.names.index
+    cdf = {name: _cdf(_measure(encoder, j(name))) for name in encoder.names}
     # kind: codes 0, 1, 2 with a third each; a split between codes 0 and 1 leaves a third
-    assert np.interp(0.5, *cdfs[j("kind")]) == pytest.approx(1 / 3)
+    assert np.interp(0.5, *cdf["kind"]) == pytest.approx(1 / 3)
     # level: positions 0, 0.5, 1; "low" and "mid" below 0.75
-    assert np.interp(0.75, *cdfs[j("level")]) == pytest.approx(2 / 3)
-    # child: inactive (-1) in the share of the rows where kind is not "a"
-    inactive = float(np.mean(X[:, j("child")] == -1.0))
-    assert 0.5 < inactive < 0.8
-    assert np.interp(-0.5, *cdfs[j("child")]) == pytest.approx(inactive)
-    assert np.interp(0.5, *cdfs[j("child")]) == pytest.approx(inactive + (1 - inactive) / 2)
+    assert np.interp(0.75, *cdf["level"]) == pytest.approx(2 / 3)
+    # flag: 0 and 1 at the ends of [0, 1], half each wherever a tree splits between them
+    for threshold in (0.01, 0.5, 0.99):
+        assert np.interp(threshold, *cdf["flag"]) == pytest.approx(0.5)
+    # width: 1 .. 8 in bins equal on the log scale, [0.5, 1.5) for 1 of [0.5, 8.5)
+    at_one = float(space["width"].to_vector(1))
+    share_of_one = np.log(1.5 / 0.5) / np.log(8.5 / 0.5)
+    assert np.interp(at_one + 1e-3, *cdf["width"]) == pytest.approx(share_of_one)
     # f = [kind is "a"] on a tree splitting kind at 0.5: Bernoulli(1/3), all of the variance
-    boxes = tree(([-INF] * 3, [0.5, INF, INF], 1.0), ([0.5, -INF, -INF], [INF] * 3, 0.0))
-    np.testing.assert_allclose(_fanova_shares([boxes], cdfs), [1.0, 0.0, 0.0])
+    boxes = tree(([-INF] * 4, [0.5, INF, INF, INF], 1.0), ([0.5, -INF, -INF, -INF], [INF] * 4, 0.0))
+    shares = _fanova_shares([boxes], [cdf[name] for name in encoder.names])
+    np.testing.assert_allclose(shares, [1.0, 0.0, 0.0, 0.0])
+
+
+def test_an_integer_with_two_values_gets_its_share() -> None:
+    space = ConfigurationSpace(seed=0)
+    space.add([Integer("on", (0, 1)), Float("x", (0.0, 1.0))])
+    scenario = Scenario(space, n_trials=200, seed=2, output_directory=None)
+    # Var(on) = 1/4 and Var(sqrt(3) x) = 1/4: half each
+    f = lambda config, seed: config["on"] + 3**0.5 * config["x"]  # noqa: E731
+    smac = SMAC(scenario, f, preset="random")
+    smac.optimize()
+    shares = param_importances(smac)
+    assert shares["on"] == pytest.approx(0.5, abs=0.05)  # (0.36 when its ends had half a bin)
+
+
+def test_a_parent_keeps_the_share_its_inactive_child_marks() -> None:
+    space = ConfigurationSpace(seed=0)
+    parent = Categorical("parent", ["on", "off"])
+    child = Float("child", (0.0, 1.0))  # active only when parent is "on", and does nothing
+    space.add([child, parent, Float("noise", (0.0, 1.0)), EqualsCondition(child, parent, "on")])
+    history = RunHistory(space)
+    for config in space.sample_configuration(150):
+        info = TrialInfo(config, seed=0)
+        history.add_running(info)
+        history.add(info, TrialValue(cost=float(config["parent"] == "off")))
+    shares = param_importances(history)
+    assert shares["parent"] > 0.95  # (the child had 0.7 to 0.98 of it)
+    assert shares["child"] < 0.03
+
+
+def test_costs_far_from_zero_and_equal_costs(caplog: pytest.LogCaptureFixture) -> None:
+    space = ConfigurationSpace({"x": (0.0, 1.0), "z": (0.0, 1.0)}, seed=0)
+    for offset, scale in ((1e6, 1.0), (1e4, 1e-3), (0.0, 1e-160), (0.0, 1e300)):
+        history = RunHistory(space)
+        for config in space.sample_configuration(60):
+            info = TrialInfo(config, seed=0)
+            history.add_running(info)
+            history.add(info, TrialValue(cost=offset + scale * config["x"]))
+        assert param_importances(history)["x"] > 0.95, (offset, scale)
+    history = RunHistory(space)
+    for config in space.sample_configuration(20):
+        info = TrialInfo(config, seed=0)
+        history.add_running(info)
+        history.add(info, TrialValue(cost=3.0))
+    assert param_importances(history) == {"x": 0.0, "z": 0.0}
+    assert "all 20 configurations have the same cost" in caplog.text
+
+
+def test_instances_of_unequal_difficulty_are_taken_out() -> None:
+    space = ConfigurationSpace({"x": (0.0, 1.0), "z": (0.0, 1.0)}, seed=0)
+    history = RunHistory(space)
+    rng = np.random.default_rng(1)
+    for config in space.sample_configuration(120):
+        # a racing-like run: a configuration with a high z runs on the hard instances only
+        chosen = [3, 4] if config["z"] > 0.5 else list(rng.choice(5, size=2, replace=False))
+        for instance in chosen:
+            info = TrialInfo(config, instance=f"i{instance}", seed=0)
+            history.add_running(info)
+            history.add(info, TrialValue(cost=config["x"] + 10.0 * instance))
+    shares = param_importances(history)
+    assert shares["x"] > 0.9 and shares["z"] < 0.05  # (z had a third as a mean over instances)
 
 
 def linear_run(n_trials: int = 150) -> SMAC:
@@ -147,10 +209,22 @@ def test_wrong_input_says_what_was_expected() -> None:
         param_importances(history, objective="loss")
     with pytest.raises(ScenarioError, match="at least 2 configurations, got 0"):
         param_importances(history, objective=1)
-    with pytest.raises(ScenarioError, match="budget=1, but the run's trials have no budget"):
-        param_importances(history, objective=0, budget=1)
+    with pytest.raises(ScenarioError, match="at least 2 configurations, got 0"):
+        param_importances(history, objective=0, budget=1)  # (no results: that is the reason)
     with pytest.raises(ScenarioError, match="n_trees must be an int >= 1, got 0"):
         param_importances(history, objective=0, n_trees=0)
+    with pytest.raises(ScenarioError, match="normalize: expected True or False, got 'no'"):
+        param_importances(history, objective=0, normalize="no")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match=r"budget must be a number .* got \[1\]"):
+        param_importances(history, objective=0, budget=[1])  # type: ignore[arg-type]
+    for config in space.sample_configuration(3):
+        info = TrialInfo(config, seed=0)
+        history.add_running(info)
+        history.add(info, TrialValue(cost=[config["x"], 1.0]))
+    with pytest.raises(ScenarioError, match="budget=1, but the run's trials have no budget"):
+        param_importances(history, objective=0, budget=1)
+    shares = param_importances(history, objective=0, n_trees=np.int64(8), seed=np.int64(1))
+    assert list(shares) == ["x"]
 
 
 def test_each_objective_of_a_run_with_several(tmp_path: Path) -> None:
