@@ -6,11 +6,13 @@
 Each task is a function whose first-order Sobol indices (the share of the variance each input
 explains alone) are known in closed form. For each size ``n`` and seed, ``n`` configurations
 are drawn uniformly from the space, their costs computed, and both ``smacx.param_importances``
-and Optuna's ``FanovaImportanceEvaluator`` (its default) run on the same results (each stored
-as the framework keeps them: a smacx RunHistory, an Optuna study; only the importance call is
-timed). Both return
-shares scaled to sum to 1, so the truth is scaled alike. A record holds each method's shares,
-its largest absolute error against the truth and its wall time.
+and Optuna's ``FanovaImportanceEvaluator`` (its default before Optuna 5) run on the same
+results, each stored as the framework keeps them (a smacx RunHistory, an Optuna study); only
+the importance call is timed. Both return shares scaled to sum to 1, so the truth is scaled
+alike. A record holds each method's shares, its largest absolute error against the truth and
+its wall time. Optuna has no ordinal distribution; the ordinal is given to it as a
+categorical of its values, which weighs each alike as the truth does (as an integer range its
+two ends would get half a bin each).
 
 Tasks:
 
@@ -119,8 +121,8 @@ def run_optuna(
     for hp in space.values():
         if isinstance(hp, CategoricalHyperparameter):
             distributions[hp.name] = CategoricalDistribution(list(hp.choices))
-        elif isinstance(hp, OrdinalHyperparameter):  # an ordered choice, as Optuna has none
-            distributions[hp.name] = IntDistribution(0, len(hp.sequence) - 1)
+        elif isinstance(hp, OrdinalHyperparameter):  # (see the module's docstring)
+            distributions[hp.name] = CategoricalDistribution(list(hp.sequence))
         elif isinstance(hp, IntegerHyperparameter):
             distributions[hp.name] = IntDistribution(hp.lower, hp.upper, log=hp.log)
         else:

@@ -2,8 +2,9 @@
 
 Random search over four hyperparameters of scikit-learn's SGDClassifier on the digits
 dataset (60 trials, about 15 s of one core), then :func:`smacx.param_importances` splits the
-variance of the cross-validated error over the hyperparameters. Random search gives the shares over the whole
-space; a model-based run's results cluster near the good configurations.
+variance of the cross-validated error over the hyperparameters. Random search gives the
+shares over the whole space; a model-based run's results cluster near the good
+configurations.
 """
 
 from __future__ import annotations
