@@ -3343,8 +3343,9 @@ def _freeze_heap() -> None:
         if _frozen_runs == 0:
             saved = gc.get_threshold()
             # An application that froze objects itself keeps them so: unfreezing cannot tell
-            # its objects from ours.
-            froze = gc.get_freeze_count() == 0
+            # its objects from ours. (Python 3.12 starts with some frozen: the interpreter's
+            # static objects, 375 of them; with == 0 the heap was never frozen there.)
+            froze = gc.get_freeze_count() <= _INTERPRETER_FROZEN
             try:
                 if froze:
                     gc.collect()
@@ -3396,6 +3397,8 @@ _frozen_runs = 0  # parallel optimize() calls under way in this process
 _marker: _Marker | None = None  # see _Marker
 _thresholds = gc.get_threshold()  # the collector's thresholds before the first of them
 _froze = False  # whether the first of them froze the heap
+#: Objects frozen when smacx was imported: the interpreter's own from Python 3.12 on.
+_INTERPRETER_FROZEN = gc.get_freeze_count()
 
 
 #: Statuses of trials whose time is the target's own.
