@@ -1455,6 +1455,7 @@ class ModelProposer:
         X_config = X[:, : self.encoder.n_dims]
         best_y = self._best_y(model, trial_ids, ids, y, X_config)
         model = self._extrapolating(model, X_config, y)
+        exponent = 0.0
         if self._prior_beta > 0.0:
             exponent = self._prior_beta / self._prior_step(history)
             acquisition = cast("PriorWeighted", self.acquisition)
@@ -1493,7 +1494,10 @@ class ModelProposer:
         starts = X[order[: self.n_start_points], : self.encoder.n_dims]
         if self._prior_mode.size:
             starts = np.vstack([starts, self._prior_mode])
-        region = self._region(y, X_config[order[0]], instances)
+        # While the priors outweigh the model (beta / t >= 1), the search goes where they
+        # point, not only around the best configuration: a strong prior far from the design's
+        # best point was never followed (14 to 19 of 19 proposals 0.83 from its mode).
+        region = None if exponent >= 1.0 else self._region(y, X_config[order[0]], instances)
         known = self._encode_ids(history, known_ids)
         # Many candidates of one search sit close together; with trials running, scan more of
         # them to find ``keep`` that are spread out. (None spread out: every candidate is

@@ -1906,7 +1906,8 @@ def test_a_strong_prior_draws_the_proposals_and_a_weak_one_leaves_them_to_the_mo
     strong = _model_points(_prior_run(beta=1e4))
     weak = _model_points(_prior_run(beta=1e-4))
     mode, optimum = np.array([0.8, 0.8]), np.array([0.2, 0.2])
-    # beta / t stays above 1,000 over the run: every proposal is near the prior's mode
+    # beta / t stays above 1,000 over the run: every proposal is near the prior's mode (the
+    # trust region around the design's best point stands aside while beta / t >= 1)
     assert np.median(np.linalg.norm(strong - mode, axis=1)) < 0.15
     # with a vanishing weight the model searches near the minimum, far from the mode
     near_optimum = np.median(np.linalg.norm(weak - optimum, axis=1))
