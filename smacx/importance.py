@@ -185,11 +185,11 @@ def _measured_costs(
             "leave it out."
         )
     found = rows.get(budget, [])
-    if len({key.config_id for key, _ in found}) < 2:
+    n_found = n_configs.get(budget, 0)
+    if n_found < 2:
         raise ScenarioError(
             "param_importances: needs measured costs (trials ended in SUCCESS) of at least 2 "
-            f"configurations, got {len({key.config_id for key, _ in found})}; run more "
-            "trials first."
+            f"configurations, got {n_found}; run more trials first."
         )
     keys = [key for key, _ in found]
     costs = np.array([cost for _, cost in found])
@@ -236,16 +236,16 @@ def _choices_by_cost(encoder: Encoder, X: np.ndarray, y: np.ndarray) -> np.ndarr
     """
     X = X.copy()
     for j in np.flatnonzero(encoder.is_categorical):
-        codes = X[:, j]
-        active = codes != INACTIVE
+        active = X[:, j] != INACTIVE
+        codes = X[active, j].astype(np.intp)
         k = int(encoder.n_values[j])
-        counts = np.bincount(codes[active].astype(np.intp), minlength=k)
-        sums = np.bincount(codes[active].astype(np.intp), weights=y[active], minlength=k)
+        counts = np.bincount(codes, minlength=k)
+        sums = np.bincount(codes, weights=y[active], minlength=k)
         middle = float(y[active].mean()) if active.any() else 0.0
         means = np.where(counts > 0, sums / np.maximum(counts, 1), middle)
         rank = np.empty(k)
         rank[np.argsort(means, kind="stable")] = np.arange(k)
-        X[active, j] = rank[codes[active].astype(np.intp)]
+        X[active, j] = rank[codes]
     return X
 
 
@@ -262,7 +262,7 @@ def _measure(encoder: Encoder, j: int) -> tuple[np.ndarray, np.ndarray] | None:
     if k < 2 or k > _MOST_STEPS or not hasattr(hp, "lower"):
         return None  # a float, a huge integer, or a constant (whose share is left out)
     values = np.arange(int(hp.lower), int(hp.upper) + 1)
-    if getattr(hp, "log", False):  # each value its bin on the log scale, as smacx draws it
+    if getattr(hp, "log", False):  # each value its log-scale bin, as unit_to_integers draws it
         edges = np.log(np.append(values - 0.5, values[-1] + 0.5))
         mass = np.diff(edges) / (edges[-1] - edges[0])
     else:

@@ -444,8 +444,11 @@ class _Coverage:
                 self._main = cKDTree(self.embed(np.array(self._kept)), balanced_tree=False)
             elif not self._kept:
                 self._main = None
-            extra = self.embed(np.array(self._added)) if self._added else None
-            self._extra = None if extra is None else cKDTree(extra, balanced_tree=False)
+            self._extra = (
+                cKDTree(self.embed(np.array(self._added)), balanced_tree=False)
+                if self._added
+                else None
+            )
         return len(self._keys)
 
     def __len__(self) -> int:
