@@ -31,6 +31,7 @@ from smacx.importance import param_importances
 from smacx.initial_design import InitialDesign
 from smacx.intensifier import Intensifier
 from smacx.multifidelity import Hyperband, SuccessiveHalving
+from smacx.plot import plot_history
 from smacx.runhistory import RunHistory
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import SerialRunner
@@ -70,6 +71,7 @@ __all__ = [
     "CommandTarget",
     "load_workload",
     "param_importances",
+    "plot_history",
     "__version__",
 ]
 

@@ -44,6 +44,7 @@ from typing import Any
 from smacx import __version__
 from smacx.command import CommandTarget
 from smacx.errors import (
+    ArgumentError,
     ScenarioError,
     ScenarioMismatchError,
     SmacxError,
@@ -53,6 +54,7 @@ from smacx.errors import (
 )
 from smacx.facade import DATABASE_NAME, SMAC
 from smacx.intensifier import finite_costs
+from smacx.plot import check_plot_file, save_report_plot
 from smacx.runhistory import RunHistory, failure_reasons, json_safe
 from smacx.storage import Storage, abandoned, is_database_url, redact
 from smacx.storage.sqlite import SQLiteStorage
@@ -187,7 +189,8 @@ def run_report(
         five ``config_ids``); with ``list_trials``, ``all_trials``: every trial in the order
         they started, each with its ``config_id``, ``config``, ``instance``, ``seed``,
         ``budget``, ``status``, ``cost`` (one per objective; for a maximized measurement, the
-        measurement is its negative), ``time`` (seconds) and, for a trial that failed, the
+        measurement is its negative), ``time`` (seconds), ``endtime`` (Unix seconds; 0 while
+        it runs) and, for a trial that failed, the
         ``reason`` (its error on one line); with ``importance``, ``importance``: per objective,
         each hyperparameter's share of the variance of the cost, most important first (None
         for an objective with fewer than two configurations with a measured cost; None in
@@ -319,6 +322,7 @@ def run_report(
                 "status": r.value.status.name,
                 "cost": r.value.costs(),
                 "time": r.value.time,
+                "endtime": r.value.endtime,
                 "reason": None
                 if r.value.status in (StatusType.SUCCESS, StatusType.RUNNING)
                 else said(" ".join(str(r.value.additional_info.get("error", "")).split())) or None,
@@ -509,6 +513,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also say how much of the cost's variance each knob explains (fANOVA)",
     )
+    show.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw each finished trial's cost and the incumbent's into FILE (.png, .svg, "
+        ".pdf, ...; needs matplotlib)",
+    )
     # also after the command (SUPPRESS: absent, it leaves the value given before the command)
     show.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
@@ -661,15 +671,31 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, log: logging
     if args.command == "run":
         return _run_workload(args, log)
     try:
+        if args.plot is not None:
+            check_plot_file(args.plot)
         report = run_report(
-            args.run, args.name, list_trials=args.trials, importance=args.importance
+            args.run,
+            args.name,
+            list_trials=args.trials or args.plot is not None,
+            importance=args.importance,
         )
+    except (ImportError, ArgumentError) as err:
+        print(f"smacx show: {err}", file=sys.stderr)
+        return 2
     except StorageError as err:
         log.debug("smacx show failed", exc_info=True)  # the traceback, with --verbose
         message = str(err)
         print(message if message.startswith("smacx show:") else f"smacx show: {message}",
               file=sys.stderr)  # fmt: skip
         return 2
+    if args.plot is not None:
+        try:
+            save_report_plot(report, args.plot)
+        except OSError as err:  # (its folder is missing or not writable)
+            print(f"smacx show: cannot write the plot to {args.plot!r}: {err}", file=sys.stderr)
+            return 2
+        if not args.trials:
+            del report["all_trials"]
     try:
         if args.json:
             print(json.dumps(json_safe(report), indent=1, default=repr))  # any parser reads it

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ import numpy as np
 from smacx.encoding import INACTIVE, Encoder
 from smacx.errors import ArgumentError, ScenarioError, check_flag, is_real, is_whole
 from smacx.models.random_forest import RandomForest
-from smacx.runhistory import RunHistory
+from smacx.runhistory import RunHistory, objective_column
 from smacx.trial import StatusType, TrialKey
 
 __all__ = ["param_importances"]
@@ -106,7 +105,7 @@ def param_importances(
             f"param_importances: budget must be a number (one of the run's budgets) or None, "
             f"got {budget!r:.100}."
         )
-    column = _objective_column(history.objectives, objective)
+    column = objective_column(history.objectives, objective, "param_importances")
     ids, y = _measured_costs(history, column, budget)
     encoder = Encoder(history.configspace)
     measures = [_measure(encoder, j) for j in range(encoder.n_dims)]
@@ -134,26 +133,6 @@ def param_importances(
         shares = shares / total
     ranked = sorted(varying, key=lambda j: (-shares[j], j))
     return {encoder.names[j]: float(shares[j]) for j in ranked}
-
-
-def _objective_column(objectives: Sequence[str], objective: str | int | None) -> int:
-    """Position of ``objective`` among the run's ``objectives``."""
-    if objective is None:
-        if len(objectives) == 1:
-            return 0
-        raise ScenarioError(
-            f"param_importances: the run has {len(objectives)} objectives {list(objectives)}; "
-            "say which one with objective=<name or position>."
-        )
-    if isinstance(objective, str) and objective in objectives:
-        return list(objectives).index(objective)
-    positions = range(len(objectives))
-    if isinstance(objective, int) and not isinstance(objective, bool) and objective in positions:
-        return objective
-    raise ScenarioError(
-        f"param_importances: objective must be one of {list(objectives)} or a position below "
-        f"{len(objectives)}, got {objective!r}."
-    )
 
 
 def _measured_costs(

@@ -45,6 +45,7 @@ __all__ = [
     "config_from_json",
     "config_to_json",
     "failure_reasons",
+    "objective_column",
     "plain_config",
     "same_space",
 ]
@@ -1030,6 +1031,27 @@ class RunHistory:
             config = row.pop("config")
             row.update({f"config:{k}": v for k, v in config.items()})
         return pd.DataFrame(rows)
+
+
+def objective_column(objectives: Sequence[str], objective: str | int | None, caller: str) -> int:
+    """Position of ``objective`` (a name or a position; None for a run's only one) among a
+    run's ``objectives``, or a ScenarioError that ``caller`` names."""
+    if objective is None:
+        if len(objectives) == 1:
+            return 0
+        raise ScenarioError(
+            f"{caller}: the run has {len(objectives)} objectives {list(objectives)}; "
+            "say which one with objective=<name or position>."
+        )
+    if isinstance(objective, str) and objective in objectives:
+        return list(objectives).index(objective)
+    positions = range(len(objectives))
+    if isinstance(objective, int) and not isinstance(objective, bool) and objective in positions:
+        return objective
+    raise ScenarioError(
+        f"{caller}: objective must be one of {list(objectives)} or a position below "
+        f"{len(objectives)}, got {objective!r}."
+    )
 
 
 def _describe(key: TrialKey) -> str:

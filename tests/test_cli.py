@@ -842,7 +842,9 @@ def test_a_run_stored_before_trajectories_had_budgets_gets_no_second_entry(
     def target(config: Configuration, budget: float) -> float:
         return config["x"] + 9 / budget
 
-    smac = SMAC(scenario, target, preset="hyperband")
+    # (12 trials end before the first bracket's 13th: that is the point, and it is said)
+    with pytest.warns(UserWarning, match="n_trials=12 is less than the 13 trials"):
+        smac = SMAC(scenario, target, preset="hyperband")
     smac.optimize()
     smac.close()
     from smacx.storage.sqlite import SQLiteStorage
