@@ -51,6 +51,7 @@ from smacx.errors import (
     StorageError,
     TargetCrashedError,
     one_line,
+    printable,
 )
 from smacx.facade import DATABASE_NAME, SMAC
 from smacx.intensifier import finite_costs
@@ -108,7 +109,7 @@ def _find_database(path: Path) -> Path:
             f"smacx show: {str(path / DATABASE_NAME)!r} is a directory, not a run's database."
         )
     if not path.exists():
-        raise StorageError(f"smacx show: {str(path)!r} does not exist.")
+        raise StorageError(f"smacx show: {redact(str(path))!r} does not exist.")
     runs = sorted(p.parent for p in path.glob(f"*/{DATABASE_NAME}"))
     if len(runs) == 1:
         return runs[0] / DATABASE_NAME
@@ -210,6 +211,11 @@ def run_report(
             raise StorageError(
                 "smacx show: --name is for a run in a PostgreSQL database; give a run in a "
                 "folder as OUTPUT_DIR/RUN_NAME."
+            )
+        if "://" in str(path) and not Path(path).exists():
+            raise StorageError(
+                f"smacx show: {redact(str(path))!r} is no run smacx can read: expected a run's "
+                "folder, its database file, or a PostgreSQL URL (postgresql://user@host/db)."
             )
         found = _find_database(Path(path))
         storage = SQLiteStorage(found, read_only=True)
@@ -386,7 +392,7 @@ def _print_trials(trials: list[dict[str, Any]], maximized: bool) -> None:
         print(f"    config {trial['config_id']}{key}: {trial['status']}, {shown}, "
               f"{trial['time']:.3g} s: {values}")  # fmt: skip
         if trial.get("reason"):
-            print(f"        {trial['reason']:.300}")
+            print(f"        {printable(trial['reason']):.300}")
 
 
 #: How many reasons for failed trials ``smacx show`` prints (``--json`` gives them all).
@@ -417,7 +423,7 @@ def _print_report(report: dict[str, Any]) -> None:
             if failure["configs"] > len(failure["config_ids"]):
                 ids += f", ... of {failure['configs']}"
             word = "config" if failure["configs"] == 1 else "configs"
-            print(f"    {failure['count']:>5} {failure['status']}: {failure['reason']} "
+            print(f"    {failure['count']:>5} {failure['status']}: {printable(failure['reason'])} "
                   f"({word} {ids})")  # fmt: skip
         if len(failures) > _SHOWN_FAILURES:
             print(f"    and {len(failures) - _SHOWN_FAILURES} more reasons (--json lists all)")

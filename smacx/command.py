@@ -69,7 +69,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from smacx.errors import CommandError, ScenarioError, warn_caller
+from smacx.errors import CommandError, ScenarioError, printable, warn_caller
 from smacx.scenario import RUN_NAME, is_run_name
 
 if TYPE_CHECKING:
@@ -250,11 +250,13 @@ class CommandTarget:
                 f"CommandTarget.launcher must contain {{host}}; got {self.launcher!r}."
             )
 
-    def check(self, configspace: ConfigurationSpace) -> None:
-        """Check that the templates name only knobs of ``configspace`` and trial fields.
+    def check(self, configspace: ConfigurationSpace, instances: Sequence[str] = ()) -> None:
+        """Check that the templates name only knobs of ``configspace`` and trial fields, and
+        that no value of a knob or of ``instances`` would be read as shell syntax.
 
         Raises:
-            ScenarioError: A placeholder that is neither, with the names it could be.
+            ScenarioError: A placeholder that is neither, with the names it could be; or a
+                placeholder inside quotes with a value that needs quoting.
         """
         unnamable = [name for name in configspace if not _PLACEHOLDER.fullmatch(name)]
         if unnamable:
@@ -304,18 +306,13 @@ class CommandTarget:
                 "or quote the # if it is part of an argument.",
             )
         for field in [f for f, why in risky.items() if why == "quotes"]:
-            # Each value is quoted for the shell already: inside quotes, a choice that needs
-            # quoting reaches the program with the quotes in it.
             knob = configspace.get(field)
             values = getattr(knob, "choices", None) or getattr(knob, "sequence", None) or ()
-            awkward = [v for v in values if shlex.quote(_text(v)) != _text(v)]
+            if field == "instance":
+                values = instances
+            awkward = [_text(v) for v in values if _needs_quotes(_text(v))]
             if awkward:
-                warn_caller(
-                    f"CommandTarget's templates have {{{field}}} inside quotes, and a value "
-                    f"such as {_text(awkward[0])!r} would reach the program with quotes in it "
-                    f"(each placeholder is quoted for the shell already). Write {{{field}}} "
-                    "outside quotes.",
-                )
+                raise ScenarioError(_inside_quotes(field, awkward[0]))
 
     def __call__(
         self,
@@ -397,7 +394,17 @@ class CommandTarget:
 
     def _command(self, raw: Mapping[str, str], host: str | None) -> str:
         """The shell command of a trial whose fields are ``raw`` (unquoted), run here or on
-        ``host`` through the launcher."""
+        ``host`` through the launcher.
+
+        Raises:
+            CommandError: A placeholder inside quotes has a value that needs quoting: the
+                shell would read the quotes around it as its own, and the rest as its syntax.
+        """
+        risky: dict[str, str] = {}
+        _placeholders(self.command, "CommandTarget.command", risky)
+        for field, why in risky.items():
+            if why == "quotes" and raw.get(field) and _needs_quotes(raw[field]):
+                raise CommandError(_inside_quotes(field, raw[field]))
         command = self.command.format_map({k: shlex.quote(v) for k, v in raw.items()})
         if host is None:
             return command
@@ -1317,7 +1324,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             memory_limit=None if memory is None else float(memory),
             whole_budgets=budget is not None and all(type(b) is int for b in budget),
         )
-        target.check(space)
+        target.check(space, instances)
     except ScenarioError as err:
         raise ScenarioError(f"knob file {str(file)!r}: {err}") from None
     return Workload(
@@ -1468,6 +1475,22 @@ def _is_scalar(value: object) -> bool:
     """Whether a categorical choice or ordinal value from a knob file is one a command can
     take as a word (a string, number or boolean; not a list or table)."""
     return isinstance(value, (str, int, float, bool))
+
+
+def _needs_quotes(value: str) -> bool:
+    """Whether a value is not one shell word as it is (``shlex.quote`` changes it)."""
+    return shlex.quote(value) != value
+
+
+def _inside_quotes(field: str, value: str) -> str:
+    """Why a value of a placeholder written inside quotes cannot be run."""
+    return (
+        f"CommandTarget.command has {{{field}}} inside quotes, and its value {value!r} needs "
+        "quoting: the shell would read the quotes smacx puts around each value as its own, "
+        "so the value would not reach the program as one word, and its characters would be "
+        f"read as shell syntax (they could run commands). Write {{{field}}} outside quotes: "
+        "each placeholder is one quoted shell word already."
+    )
 
 
 def _placeholders(template: str, what: str, risky: dict[str, str] | None = None) -> list[str]:
@@ -1626,4 +1649,5 @@ def _tail(text: str, lines: int = 10) -> str:
         else every[i]
         for i in shown
     ]
-    return "" if not kept else "\n" + "\n".join(f"    {line}" for line in kept)
+    # (safe to print: a program's escapes could retitle a terminal or erase a line of the log)
+    return "" if not kept else "\n" + "\n".join(f"    {printable(line)}" for line in kept)

@@ -14,6 +14,7 @@ import functools
 import inspect
 import numbers
 import os
+import re
 import sys
 import types
 import warnings
@@ -139,6 +140,21 @@ def one_line(err: BaseException) -> str:
     """An error as ``"TypeName: message"`` on one line (a database's messages span several),
     for quoting inside another message."""
     return " ".join(f"{type(err).__name__}: {err}".split())
+
+
+#: Colour and cursor sequences (CSI) a program prints: dropped from the text smacx shows.
+_CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+#: Control characters other than tab and newline (C0, DEL, C1), each shown as its escape.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (9, 10)}
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: colour and cursor sequences dropped, and every
+    other control character (those that retitle a terminal, erase lines or move the cursor)
+    shown as its escape, ``\\x1b``. For what a program or another writer of a run put in a
+    message."""
+    return _CSI.sub("", text).translate(_CONTROLS)
 
 
 def is_whole(value: object) -> bool:

@@ -120,6 +120,32 @@ def test_a_failed_commands_long_lines_are_cut_in_its_error(space: ConfigurationS
     assert _tail(lines, lines=3) == "\n    line 1997\n    line 1998\n    line 1999"
 
 
+def test_a_commands_terminal_escapes_reach_no_message(
+    space: ConfigurationSpace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command's stderr retitled the terminal and erased a line of the log where smacx
+    quoted it, in `smacx run`'s warnings and `smacx show` (a security audit's finding):
+    colours are dropped, other control characters shown as escapes."""
+    noisy = "printf '\\033]0;TITLE\\007\\033[2K\\rall good\\n\\033[31mred\\033[0m\\n' >&2; exit 3"
+    with pytest.raises(CommandError) as err:
+        CommandTarget(noisy + "; echo {n} {r} {mode}")(config(space), seed=0)
+    assert str(err.value).endswith("\n    \\x1b]0;TITLE\\x07\n    all good\n    red")
+    assert "\x1b" not in str(err.value) and "\r" not in str(err.value)
+    from smacx.cli import main
+
+    knobs = tmp_path / "knobs.toml"
+    knobs.write_text(
+        f"command = {json.dumps(noisy + '; echo {x}')}\nn_trials = 2\n"  # (TOML's escapes)
+        '[knobs]\nx = { type = "float", range = [0, 1] }\n'
+    )
+    out = ["--output-dir", str(tmp_path), "--no-progress", "--keep-going"]
+    with pytest.warns(UserWarning, match="ended without an incumbent"):
+        assert main(["run", str(knobs), *out]) == 1
+    assert main(["show", str(tmp_path / "knobs"), "--trials"]) == 0
+    printed = capsys.readouterr()
+    assert "\x1b" not in printed.out + printed.err and "\\x1b]0;TITLE" in printed.out
+
+
 def test_hosts_workdir_and_choices_that_cannot_work_are_refused_before_a_trial(
     tmp_path: Path,
 ) -> None:
@@ -208,8 +234,12 @@ def test_a_failed_command_says_how_with_what_it_printed(space: ConfigurationSpac
 
 def test_a_placeholder_inside_quotes_is_warned_of(space: ConfigurationSpace) -> None:
     """Each value is quoted for the shell already: inside quotes, a value with a space would
-    reach the program with the quotes in it (an audit's finding)."""
-    with pytest.warns(UserWarning, match=r"\{mode\} inside quotes, and a value such as 'a b'"):
+    reach the program with the quotes in it (an audit's finding), and one with a quote and a
+    semicolon ran a command of its own (a security audit's): such a template is refused."""
+    with (
+        pytest.warns(UserWarning, match=r"the knob\(s\) \['n', 'r'\] appear in neither"),
+        pytest.raises(ScenarioError, match=r"\{mode\} inside quotes, and its value 'a b' needs"),
+    ):
         CommandTarget('echo --mode="{mode}"').check(space)
     with pytest.warns(UserWarning, match=r"have \$\{n\}: the shell reads \$ and the value"):
         CommandTarget("run --threads=${n}").check(space)  # the shell gave $3: empty
@@ -221,6 +251,34 @@ def test_a_placeholder_inside_quotes_is_warned_of(space: ConfigurationSpace) -> 
         CommandTarget("echo {mode} \"n={n}\" '{{x}}' $(printf '%.3f' {r})").check(space)
         CommandTarget("echo cost: \\${n}").check(space)  # an escaped $ is printed
         CommandTarget("# it's the trainer\necho {mode} '${{HOME}}'").check(space)  # a comment
+
+
+def test_a_value_that_needs_quoting_inside_quotes_never_runs(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """An instance name or a value given in Python is known only when the trial runs: it is
+    refused there, before the shell sees it (a security audit ran `touch` through an
+    instance named `';touch PWN;'` in `--file "{instance}"`)."""
+    c = config(space, mode="c;d")
+    with pytest.raises(CommandError, match=r"\{instance\} inside quotes, and its value "):
+        CommandTarget(f'echo 1 --file "{{instance}}" > {tmp_path}/out')(
+            c, seed=0, instance="';touch PWN;'"
+        )
+    with pytest.raises(CommandError, match=r"\{mode\} inside quotes, and its value 'c;d'"):
+        CommandTarget("echo 1 --mode '{mode}'")(c, seed=0)
+    assert not list(tmp_path.glob("*"))  # (nothing ran)
+    # values that are one word as they are, and an empty one, run as before
+    assert CommandTarget("echo --n '{n}' \"{instance}\" 2")(c, seed=0) == 2.0
+    knobs = tmp_path / "knobs.toml"
+    knobs.write_text(
+        'command = "echo --file \\"{instance}\\" 1"\ninstances = ["a.cnf", "b c.cnf"]\n'
+        '[knobs]\nx = { type = "float", range = [0, 1] }\n'
+    )
+    with (
+        pytest.raises(ScenarioError, match=r"\{instance\} inside quotes, and its value 'b c"),
+        pytest.warns(UserWarning, match=r"the knob\(s\) \['x'\]"),
+    ):
+        load_workload(knobs)
 
 
 def test_knobs_the_command_never_names_are_warned_of(space: ConfigurationSpace) -> None:

@@ -381,6 +381,36 @@ def test_redact_hides_only_the_password() -> None:
     assert redact("postgresql://h/d") == "postgresql://h/d"
 
 
+def test_other_spellings_of_a_postgres_url_open_the_same_run(
+    space: ConfigurationSpace, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Optuna's users write SQLAlchemy's postgresql+psycopg2://, and libpq's key=value strings
+    were documented but refused: both were taken for file names, and `smacx show` printed
+    them, password and all, as files that do not exist (a security audit's finding)."""
+    from urllib.parse import urlsplit
+
+    from smacx.cli import main
+
+    with SMAC(pg_scenario(space, 4), quadratic, storage=postgres_url, progress=False) as smac:
+        smac.optimize()
+    parts = urlsplit(postgres_url)
+    rest = postgres_url.split("://", 1)[1]
+    for url in (
+        f"postgresql+psycopg2://{rest}",
+        f"PostgreSQL://{rest}",
+        f"host={parts.hostname} port={parts.port} user={parts.username} "
+        f"dbname={parts.path.lstrip('/')}",
+    ):
+        with SMAC(pg_scenario(space, 4), quadratic, storage=url, progress=False) as again:
+            assert again.runhistory.n_finished == 4, url
+        assert main(["show", url, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["trials"] == {"SUCCESS": 4}
+    for url in ("mysql+pymysql://u:hunter2@h/db", "PostgreSQL://u:hunter2@127.0.0.1:1/db"):
+        assert "hunter2" not in redact(url)
+        assert main(["show", url]) == 2
+        assert "hunter2" not in capsys.readouterr().err
+
+
 def test_open_storage_needs_the_run_name_for_a_database(postgres_url: str) -> None:
     with pytest.raises(StorageError, match=r"needs the run's name \(run=...\)"):
         open_storage(postgres_url)

@@ -37,6 +37,7 @@ __all__ = [
     "lease_abandoned",
     "is_local",
     "open_storage",
+    "database_url",
     "is_database_url",
     "redact",
     "encode_key",
@@ -412,14 +413,33 @@ def redact(url: str) -> str:
     parameter of its query, or the ``password=`` of a ``key=value`` connection string."""
     # (to the last "@": libpq takes a password with an unescaped "/" or "@" as no password,
     # or as one cut short, and the rest of it must not show either)
-    url = re.sub(r"^([a-z0-9+.-]+://[^:/@]*):.*@", r"\1:***@", url)
+    url = re.sub(r"^([a-z0-9+.-]+://[^:/@]*):.*@", r"\1:***@", url, flags=re.IGNORECASE)
     url = re.sub(r"([?&]password=)[^&]*", r"\1***", url)
     return re.sub(r"(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1\2***", url)
 
 
+#: A PostgreSQL URL's scheme: any case, with a driver as SQLAlchemy (and Optuna) write it.
+_POSTGRES_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://", re.IGNORECASE)
+
+#: A libpq ``key=value`` connection string that names a server or a database.
+_CONNINFO = re.compile(r"^\s*(?:\w+\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S+)\s*)+$")
+
+
 def is_database_url(url: object) -> bool:
-    """Whether ``url`` names a database server (PostgreSQL) rather than a file."""
-    return isinstance(url, str) and url.split("://", 1)[0] in ("postgresql", "postgres")
+    """Whether ``url`` names a database server (PostgreSQL) rather than a file: a
+    ``postgresql://`` URL (``postgres://``, ``postgresql+psycopg2://`` and any case as well),
+    or a ``key=value`` connection string with a ``host`` or ``dbname``."""
+    if not isinstance(url, str):
+        return False
+    if _POSTGRES_SCHEME.match(url):
+        return True
+    return bool(_CONNINFO.match(url)) and bool(re.search(r"(?:^|\s)(?:host|dbname)\s*=", url))
+
+
+def database_url(url: str) -> str:
+    """A URL of :func:`is_database_url` as libpq reads it: the scheme ``postgresql://``
+    (a driver's name and capitals dropped); a ``key=value`` string as it is."""
+    return _POSTGRES_SCHEME.sub("postgresql://", url, count=1)
 
 
 def open_storage(url: str | os.PathLike[str] | None, run: str | None = None) -> Storage:

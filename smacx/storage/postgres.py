@@ -36,6 +36,7 @@ from smacx.storage import (
     TrialRecord,
     check_timeout,
     comes_after,
+    database_url,
     decode_key,
     decode_value,
     encode_key,
@@ -183,7 +184,7 @@ class PostgresStorage:
 
     def _open(self, url: str, run: str, timeout: float) -> None:
         """Set the storage up and connect (``run`` "" for the database as a whole)."""
-        self.url = url
+        self.url = database_url(url)
         self.run = run
         self._timeout = float(timeout)
         self._lock = threading.Lock()
