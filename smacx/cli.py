@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -37,7 +38,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -1011,16 +1012,26 @@ def _warn_if_setting_changed(
     """Warn when a continued run's command runs with other ``[env]`` variables, or (for a run
     stored on this machine) in another folder, such as a copy of the knob file beside another
     build of the program: the old measurements may not compare with the new ones."""
-    setting: dict[str, Any] = {"env": dict(target.env)}
+    # [env] is where tokens go: its values are kept as digests, and a change named, not shown.
+    run = smac.scenario.run_name
+    setting: dict[str, Any] = {"env": _env_digests(target.env, run)}
     if local:
         setting["workdir"] = target.workdir
     storage = smac.runhistory.storage
     before = json.loads(storage.set_meta_if_absent("setting", json.dumps(setting)))
+    if isinstance(before.get("env"), dict):  # (a run stored with the values themselves)
+        before["env"] = _env_digests(before["env"], run)
     changed = [key for key in setting if key in before and before[key] != setting[key]]
+    if before != {**before, **setting} or changed:
+        storage.set_meta("setting", json.dumps({**before, **setting}))  # (warned once)
     if not changed:
         return
-    storage.set_meta("setting", json.dumps({**before, **setting}))  # (warned once)
-    said = "; ".join(f"{key} was {before[key]!r}, now {setting[key]!r}" for key in changed)
+    said = "; ".join(
+        f"workdir was {before[key]!r}, now {setting[key]!r}"
+        if key == "workdir"
+        else f"the [env] variables {_changed_names(before[key], setting[key])} changed"
+        for key in changed
+    )
     log.warning(
         "Continuing run %r, whose command ran with other settings: %s. If that changes what "
         "is measured (another build of the program, another input), the finished trials do "
@@ -1028,6 +1039,22 @@ def _warn_if_setting_changed(
         smac.scenario.run_name,
         said,
     )
+
+
+def _env_digests(env: Mapping[str, Any], run: str) -> dict[str, str]:
+    """``[env]``'s values as salted SHA-256 digests (one already a digest kept as it is), to
+    tell a change without storing a secret."""
+    return {
+        name: value
+        if isinstance(value, str) and value.startswith("sha256:")
+        else "sha256:" + hashlib.sha256(f"{run}\0{name}\0{value}".encode()).hexdigest()
+        for name, value in env.items()
+    }
+
+
+def _changed_names(before: dict[str, str], now: dict[str, str]) -> list[str]:
+    """The names of the variables added, removed or given another value."""
+    return sorted(name for name in before.keys() | now.keys() if before.get(name) != now.get(name))
 
 
 #: Successful measurements that, all equal, make ``smacx run`` suspect what it reads.

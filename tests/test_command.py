@@ -698,8 +698,14 @@ def test_smacx_run_warns_when_a_continued_run_runs_elsewhere_or_with_other_env(
     said = run(moved, 4)
     assert re.search(r"other settings: workdir was '\S*v1', now '\S*v2'", said), said
     assert "other settings" not in run(moved, 5)  # (warned once)
-    moved.write_text(knob % 9 + '[env]\nOFFSET = "1"\n')
-    assert "env was {}, now {'OFFSET': '1'}" in run(moved, 6)
+    moved.write_text(knob % 9 + '[env]\nOFFSET = "1"\nTOKEN = "tok_s3cret"\n')
+    assert "the [env] variables ['OFFSET', 'TOKEN'] changed" in run(moved, 6)
+    moved.write_text(knob % 9 + '[env]\nOFFSET = "1"\nTOKEN = "tok_n3w"\n')
+    said = run(moved, 7)
+    assert "the [env] variables ['TOKEN'] changed" in said
+    # (a secret is neither said nor stored: the run keeps digests of the values)
+    database = (tmp_path / "runs" / "knobs" / "runhistory.db").read_bytes()
+    assert b"tok_" not in database and "tok_" not in said
 
 
 @pytest.mark.parametrize(

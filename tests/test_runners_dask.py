@@ -1084,6 +1084,32 @@ def test_limits_on_user_client_with_daemonic_workers(
     assert not any(client.run(lambda: len(multiprocessing.active_children())).values())
 
 
+def test_a_users_tls_cluster_runs_limited_trials_and_turns_strangers_away(
+    space: ConfigurationSpace,
+) -> None:
+    """On a machine shared with other users, loopback does not keep them from dask's
+    scheduler, which runs whatever its clients send (a security audit ran code as the run's
+    user from another account): parallel.rst's recipe, a cluster with TLS credentials of the
+    process's own, runs trials with their limits, and a client without them gets nowhere."""
+    from distributed.security import Security
+
+    security = Security.temporary()
+    with (
+        cluster(1, security=security) as local,
+        Client(local, security=security) as tls_client,
+    ):
+        assert local.scheduler_address.startswith("tls://127.0.0.1:")
+        sc = scenario(space, trial_walltime_limit=1, trial_memory_limit=1500)
+        runner = DaskParallelRunner(SerialRunner(limited_target, sc), dask_client=tls_client)
+        with runner:
+            values = by_seed(run_all(runner, trials(space, 3)))
+        assert values[0].status is StatusType.TIMEOUT
+        assert values[2].status is StatusType.SUCCESS
+        address = local.scheduler_address.replace("tls://", "tcp://")
+        with pytest.raises((OSError, TimeoutError)):
+            Client(address, timeout=3)
+
+
 def test_user_client_stays_open_and_running_trials_are_cancelled(
     space: ConfigurationSpace, client: Client
 ) -> None:
