@@ -197,7 +197,8 @@ def run_report(
         each hyperparameter's share of the variance of the cost, most important first (None
         for an objective with fewer than two configurations with a measured cost; None in
         all, for instance for a history stored without its scenario, and ``importance_error``
-        says why).
+        says why), and ``importance_of``: per objective with shares, the ``budget`` analysed
+        (None without budgets) and the number of ``configs`` whose costs they are of.
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -286,7 +287,8 @@ def run_report(
                 ]
         if importance:
             part = "the configurations"
-            shares, why = _importances(storage, scenario)
+            basis: dict[str, dict[str, Any]] = {}
+            shares, why = _importances(storage, scenario, basis)
     # A damaged file: SQLite finds a malformed page, or a record decodes to garbage (JSON,
     # UTF-8, a status or field that smacx never writes).
     except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
@@ -318,6 +320,7 @@ def run_report(
     }
     if importance:
         report["importance"], report["importance_error"] = shares, why
+        report["importance_of"] = basis
     if list_trials:
         report["all_trials"] = [
             {
@@ -340,14 +343,16 @@ def run_report(
 
 
 def _importances(
-    storage: Storage, scenario: dict[str, Any]
+    storage: Storage, scenario: dict[str, Any], basis: dict[str, dict[str, Any]]
 ) -> tuple[dict[str, dict[str, float] | None] | None, str | None]:
     """``smacx show --importance``: per objective, each hyperparameter's share of the cost's
     variance (see :func:`smacx.param_importances`), None for an objective without enough
-    results, and what kept one or all of them from being computed."""
+    results, and what kept one or all of them from being computed. ``basis`` is filled with
+    what each objective's shares are of: the ``budget`` analysed and the number of
+    ``configs``."""
     from ConfigSpace import ConfigurationSpace
 
-    from smacx.importance import param_importances
+    from smacx.importance import analysed, param_importances
 
     if "configspace" not in scenario:
         return None, (
@@ -362,6 +367,8 @@ def _importances(
     for name in objectives:
         try:
             shares[name] = param_importances(history, objective=name)
+            budget, n_configs = analysed(history, objective=name)
+            basis[name] = {"budget": budget, "configs": n_configs}
         except ScenarioError as err:
             shares[name] = None
             reason = str(err).removeprefix("param_importances: ")
@@ -482,10 +489,13 @@ def _print_importance(report: dict[str, Any]) -> None:
         return
     print("importance: share of the cost's variance each knob explains alone (fANOVA)")
     for objective, shares in report["importance"].items():
-        if len(report["importance"]) > 1:
-            print(f"  {objective}:" if shares is not None else f"  {objective}: none")
         if shares is None:
+            print(f"  {objective}: none")
             continue
+        of = report["importance_of"][objective]
+        at = "" if of["budget"] is None else f" at budget {of['budget']:g}"
+        label = f"  {objective}: " if len(report["importance"]) > 1 else "  "
+        print(f"{label}of {of['configs']} configurations{at}")
         width = max(map(len, shares), default=0)
         for name, share in shares.items():
             print(f"    {name:<{width}}  {share:6.1%}")

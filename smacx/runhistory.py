@@ -25,7 +25,14 @@ import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
 
-from smacx.errors import ScenarioError, TrialError, one_line, smac3_method, smac3_names
+from smacx.errors import (
+    ScenarioError,
+    TrialError,
+    is_whole,
+    one_line,
+    smac3_method,
+    smac3_names,
+)
 from smacx.storage import (
     Storage,
     TrialRecord,
@@ -421,8 +428,27 @@ class RunHistory:
                 self._ids[rec.config_json] = rec.config_id
                 self._last_config_id = max(self._last_config_id, rec.config_id)
             for record in records:
+                if record.value.status is not StatusType.RUNNING:
+                    self._check_objectives(record)
                 self._apply(record)
             return len(records)
+
+    def _check_objectives(self, rec: TrialRecord) -> None:
+        """Refuse a stored result with another number of costs than this history's objectives
+        (a run of several opened as one of one took its first cost for the only one)."""
+        n = len(rec.value.costs())
+        if n == len(self.objectives):
+            return
+        stored = None
+        with contextlib.suppress(Exception):  # (the stored scenario names them, if there is one)
+            stored = json.loads(self.storage.get_meta("scenario") or "{}").get("objectives")
+        names = f" {stored}" if stored else ""
+        raise ScenarioError(
+            f"RunHistory: the stored trials have {n} costs each (objectives{names}), but this "
+            f"history has {len(self.objectives)} objective(s) {list(self.objectives)}. Pass "
+            f"the run's objectives: RunHistory(space, objectives={stored or ['...'] * n}, "
+            "storage=...)."
+        )
 
     def _apply(self, rec: TrialRecord) -> None:
         self._last_version = max(self._last_version, rec.version)
@@ -1046,8 +1072,8 @@ def objective_column(objectives: Sequence[str], objective: str | int | None, cal
     if isinstance(objective, str) and objective in objectives:
         return list(objectives).index(objective)
     positions = range(len(objectives))
-    if isinstance(objective, int) and not isinstance(objective, bool) and objective in positions:
-        return objective
+    if is_whole(objective) and int(objective) in positions:
+        return int(objective)
     raise ScenarioError(
         f"{caller}: objective must be one of {list(objectives)} or a position below "
         f"{len(objectives)}, got {objective!r}."

@@ -872,8 +872,11 @@ def test_show_importance_ranks_the_knobs(
     out = capsys.readouterr().out
     lines = out.splitlines()
     at = lines.index("importance: share of the cost's variance each knob explains alone (fANOVA)")
-    assert lines[at + 1].split()[0] == "fast" and lines[at + 2].split()[0] == "slow"
     report = run_report(tmp_path, importance=True)
+    n = report["configs"]
+    assert lines[at + 1] == f"  of {n} configurations"  # (with budgets, also which budget)
+    assert lines[at + 2].split()[0] == "fast" and lines[at + 3].split()[0] == "slow"
+    assert report["importance_of"] == {"cost": {"budget": None, "configs": n}}
     shares = report["importance"]["cost"]
     assert list(shares) == ["fast", "slow"] and shares["fast"] > 0.9
     assert report["importance_error"] is None

@@ -16,7 +16,7 @@ from ConfigSpace.hyperparameters import OrdinalHyperparameter
 from smacx import SMAC, RunHistory, Scenario, StatusType, TrialInfo, TrialValue, param_importances
 from smacx.encoding import Encoder
 from smacx.errors import ArgumentError, ScenarioError
-from smacx.importance import _cdf, _fanova_shares, _measure
+from smacx.importance import _cdf, _fanova_shares, _measure, analysed
 
 INF = np.inf
 
@@ -149,6 +149,22 @@ def test_instances_of_unequal_difficulty_are_taken_out() -> None:
     assert shares["x"] > 0.9 and shares["z"] < 0.05  # (z had a third as a mean over instances)
 
 
+def test_costs_set_by_the_instance_alone_give_no_shares(caplog: pytest.LogCaptureFixture) -> None:
+    """Knobs that never reached the program, raced over instances: the instance fit left
+    costs equal but for rounding (1e-14), whose standardized noise gave one knob 100% (a
+    review's finding)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0), "z": (0.0, 1.0)}, seed=0)
+    history = RunHistory(space)
+    rng = np.random.default_rng(2)
+    for config in space.sample_configuration(50):
+        for instance in rng.choice(4, size=int(rng.integers(1, 5)), replace=False):
+            info = TrialInfo(config, instance=f"i{instance}", seed=0)
+            history.add_running(info)
+            history.add(info, TrialValue(cost=[0.31, 1.7, 2.9, 13.3][instance]))
+    assert param_importances(history) == {"x": 0.0, "z": 0.0}
+    assert "all 50 configurations have the same cost" in caplog.text
+
+
 def linear_run(n_trials: int = 150) -> SMAC:
     """Random search on ``3 x + y`` over three floats (z does nothing) and a constant."""
     space = ConfigurationSpace(seed=0)
@@ -190,6 +206,7 @@ def test_failed_trials_and_other_budgets_are_left_out() -> None:
             history.add(info, value)
     top = param_importances(history)  # the highest budget with 10 or more results
     assert list(top) == ["x", "y"] and top["x"] > 0.9
+    assert analysed(history) == (9.0, 60)  # (what smacx show --importance says)
     low = param_importances(history, budget=1.0)
     assert list(low) == ["y", "x"] and low["y"] > 0.9
     with pytest.raises(
@@ -225,6 +242,9 @@ def test_wrong_input_says_what_was_expected() -> None:
         param_importances(history, objective=0, budget=1)
     shares = param_importances(history, objective=0, n_trees=np.int64(8), seed=np.int64(1))
     assert list(shares) == ["x"]
+    assert param_importances(history, objective=np.int64(0)) == param_importances(
+        history, objective=0
+    )
 
 
 def test_each_objective_of_a_run_with_several(tmp_path: Path) -> None:

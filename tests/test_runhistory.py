@@ -565,3 +565,32 @@ def test_numpy_numbers_inside_a_tuple_choice_are_stored_as_plain_numbers() -> No
     rh = RunHistory(space)
     config_id = rh.add_config(space.get_default_configuration())
     assert rh.get_config(config_id) == space.get_default_configuration()
+
+
+def test_a_stored_run_opened_with_other_objectives_is_refused(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A run of two objectives opened as a RunHistory of the default one took each trial's
+    first cost for its only one, and param_importances analysed it as "cost" (a review's
+    finding): the history says what the run holds."""
+    from smacx import SMAC, Scenario
+
+    scenario = Scenario(
+        space, n_trials=3, objectives=["error", "seconds"], output_directory=tmp_path, seed=0
+    )
+    with SMAC(scenario, lambda config, seed: [0.5, 2.0], preset="random") as smac:
+        smac.optimize()
+        database = smac.runhistory.storage.path
+    storage = SQLiteStorage(database)
+    try:
+        with pytest.raises(
+            ScenarioError,
+            match=r"stored trials have 2 costs each \(objectives \['error', 'seconds'\]\), but "
+            r"this history has 1 objective\(s\) \['cost'\]\. Pass the run's objectives: "
+            r"RunHistory\(space, objectives=\['error', 'seconds'\]",
+        ):
+            RunHistory(space, storage=storage)
+        history = RunHistory(space, objectives=("error", "seconds"), storage=storage)
+        assert history.n_finished == 3
+    finally:
+        storage.close()
