@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from smacx.errors import CommandError, ScenarioError, printable, warn_caller
+from smacx.runners.serial import NON_FINITE_MEASUREMENT
 from smacx.scenario import RUN_NAME, is_run_name
 
 if TYPE_CHECKING:
@@ -134,7 +135,9 @@ class CommandTarget:
             their configurations instead of going to another host).
         workdir: Folder the command runs in (here, and ``cd`` to it on a host).
         trial_root: Folder under which each trial's ``{trial_dir}`` is made and kept, for a
-            look at what the trial wrote. Without it, ``{trial_dir}`` is a temporary folder,
+            look at what the trial wrote (a model it saved, its logs); beside each folder
+            ``trial-XXXX``, ``trial-XXXX.json`` holds the trial's configuration, seed,
+            instance and budget. Without it, ``{trial_dir}`` is a temporary folder,
             removed when the trial ends.
         env: Extra environment variables for the command (exported on a host, too).
         remote_timeout: Seconds after which a command on a host is stopped there, with its
@@ -328,10 +331,11 @@ class CommandTarget:
                 number (the message ends with what it printed last).
         """
         tries = _HostTries()
-        with self._trial_dir() as trial_dir:
+        values = dict(config)
+        about = {"config": values, "seed": seed, "instance": instance, "budget": budget}
+        with self._trial_dir(about) as trial_dir:
             # An inactive knob (its condition unmet) is in no configuration: it is an empty
             # word, as {instance} without instances, never a KeyError that crashes the trial.
-            values = dict(config)
             raw = {name: _text(values.get(name)) for name in config.config_space}
             raw.update(
                 seed=str(seed),
@@ -388,7 +392,8 @@ class CommandTarget:
         value = self._number(text, source, shown)
         if not math.isfinite(value):
             raise CommandError(
-                f"{source}: the measurement is {value}, not a finite number: {shown}{_tail(text)}"
+                f"{source}: the measurement is {value}{NON_FINITE_MEASUREMENT}: {shown}"
+                f"{_tail(text)}"
             )
         return -value if self.maximize else value
 
@@ -551,9 +556,11 @@ class CommandTarget:
             ) from None
 
     @contextlib.contextmanager
-    def _trial_dir(self) -> Iterator[str]:
+    def _trial_dir(self, about: dict[str, Any]) -> Iterator[str]:
         """An empty folder of the trial's own: kept under ``trial_root``, else removed after
-        the trial (none is made when no template names it)."""
+        the trial (none is made when no template names it). A kept folder ``trial-XXXX`` has
+        ``trial-XXXX.json`` beside it, which says whose it is: ``about``, the trial's
+        configuration (``config``), ``seed``, ``instance`` and ``budget``."""
         if "{trial_dir}" not in self.command + self.result:
             yield ""
         elif self.trial_root is None:
@@ -561,7 +568,9 @@ class CommandTarget:
                 yield folder
         else:
             Path(self.trial_root).mkdir(parents=True, exist_ok=True)
-            yield tempfile.mkdtemp(prefix="trial-", dir=self.trial_root)
+            folder = tempfile.mkdtemp(prefix="trial-", dir=self.trial_root)
+            Path(f"{folder}.json").write_text(json.dumps(about, indent=1, default=str) + "\n")
+            yield folder
 
     @contextlib.contextmanager
     def _host(self, tries: _HostTries) -> Iterator[str | None]:
@@ -1101,7 +1110,7 @@ _FILE_KEYS = {
     "command", "result", "pattern", "goal", "repeats", "timeout", "memory", "n_trials", "walltime",
     "workers",
     "hosts", "launcher", "workdir", "env", "knobs", "space", "name", "instances", "race",
-    "aggregate", "budget",
+    "aggregate", "budget", "trial_root",
 }  # fmt: skip
 
 
@@ -1240,11 +1249,13 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         or len(set(instances)) != len(instances)
     ):
         raise fail("instances", "a list of distinct, non-empty instance names")
-    for key in ("result", "pattern", "launcher", "workdir", "name"):
+    for key in ("result", "pattern", "launcher", "workdir", "name", "trial_root"):
         if key in data and not isinstance(data[key], str):
             raise fail(key, "a string")
     if "name" in data and not is_run_name(data["name"]):
         raise fail("name", RUN_NAME)
+    if "trial_root" in data and hosts:
+        raise fail("trial_root", "left out with hosts: {trial_dir} is a folder of this machine")
     if instances and "{instance}" not in data["command"] + data.get("result", ""):
         raise fail("instances", "used as {instance} in the command when given")
     budget = data.get("budget")
@@ -1323,6 +1334,8 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             env=env,
             memory_limit=None if memory is None else float(memory),
             whole_budgets=budget is not None and all(type(b) is int for b in budget),
+            # (relative to the knob file, as workdir is)
+            trial_root=None if "trial_root" not in data else str(here / data["trial_root"]),
         )
         target.check(space, instances)
     except ScenarioError as err:

@@ -235,7 +235,9 @@ def _with_hints(
     def fix(name: str) -> str:
         if name in hints:
             return f"{hints[name]}."
-        close = difflib.get_close_matches(name, names + list(hints), n=2, cutoff=0.6)
+        # (its own keywords first: a foreign one spelled alike is a hint only where none is)
+        close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
+        close = close or difflib.get_close_matches(name, list(hints), n=2, cutoff=0.6)
         if not close:
             return f"it takes {', '.join(names)}."
         meant = [repr(c) if c in names else f"{c!r} ({hints[c]})" for c in close]

@@ -62,16 +62,17 @@ from smacx.multifidelity import Hyperband, SuccessiveHalving
 from smacx.runhistory import MAX_DEATHS, RunHistory, failure_reasons, plain_value, same_space
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import (
-    NON_FINITE,
     TRIAL_ARGUMENTS,
     SerialRunner,
     TargetFunction,
     check_data,
+    diverged,
 )
 from smacx.scenario import (
     MINIMIZES,
     OBJECTIVE_WEIGHTS,
     OPTUNA_KEYWORDS,
+    RAY_ORION_KEYWORDS,
     RESUMABLE_FIELDS,
     USE_DEFAULT_CONFIG,
     Scenario,
@@ -122,6 +123,7 @@ _ELSEWHERE = {
     "objective_weights": OBJECTIVE_WEIGHTS,
     **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
     **OPTUNA_KEYWORDS,
+    **RAY_ORION_KEYWORDS,
     "show_progress_bar": "smacx calls it progress: SMAC(..., progress=True)",
     "use_default_config": USE_DEFAULT_CONFIG,
 }
@@ -134,6 +136,7 @@ _NOT_OPTIMIZES = {
         for name in ("n_trials", "walltime_limit", "n_workers")
     },
     **OPTUNA_KEYWORDS,
+    **RAY_ORION_KEYWORDS,
     "callbacks": "they are SMAC(..., callbacks=[...]), smacx.Callback instances or functions",
     "catch": "a target's exceptions are recorded as CRASHED trials, and the run goes on "
     "(SMAC(..., raise_on_first_crash=False) also at the first trial)",
@@ -1200,7 +1203,8 @@ class SMAC(metaclass=_FacadeType):
             # A NaN (a training run that diverged) is a result of the configuration, not a
             # bug: a 1e-5 to 1 learning rate gives one at budget 1 in a fifth of the first
             # trials (a multi-fidelity audit's finding: the run ended after one trial).
-            and not str(value.additional_info.get("error", "")).startswith(NON_FINITE)
+            # (so is a command's measurement of nan: smacx run ended at a diverged first trial)
+            and not diverged(str(value.additional_info.get("error", "")))
         )
         self.runhistory.add(info, value)
         # (after add(), which read what the processes sharing the run stored meanwhile)

@@ -148,6 +148,28 @@ OPTUNA_KEYWORDS = {
     "show_progress_bar": "SMAC(..., progress=True)",
 }
 
+#: Where Ray Tune's keywords (TuneConfig, RunConfig, Tuner) and Oríon's go in smacx: the
+#: nearest spelling sent its users elsewhere (num_samples to sampler, time_budget_s to the
+#: budgets of multi-fidelity, mode to model).
+RAY_ORION_KEYWORDS = {
+    "num_samples": "the number of trials is Scenario(..., n_trials=...) (with budgets, each "
+    "configuration's run at each budget is a trial)",
+    "max_trials": "the number of trials is Scenario(..., n_trials=...)",
+    "time_budget_s": OPTUNA_KEYWORDS["timeout"],
+    "max_concurrent_trials": OPTUNA_KEYWORDS["n_jobs"],
+    "mode": MINIMIZES,
+    "metric": "the target returns the cost; name it, or several, with Scenario(..., "
+    "objectives=[...]) and return a dict of them (its other keys are kept with the trial)",
+    "scheduler": OPTUNA_KEYWORDS["pruner"],
+    "search_alg": OPTUNA_KEYWORDS["sampler"],
+    "resume": OPTUNA_KEYWORDS["load_if_exists"],
+    "restore": OPTUNA_KEYWORDS["load_if_exists"],
+    "max_broken": "crashed trials are recorded and the run goes on; to stop after too many, "
+    "pass SMAC(..., callbacks=[fn]) with fn(smac, info, value) returning False",
+    "resources_per_trial": "each dask worker runs one trial at a time: give the workers the "
+    "resources of a trial (SMAC(..., dask_client=...) of a cluster whose workers have them)",
+}
+
 
 #: The answer to SMAC3's objective_weights (passed to Scenario or to SMAC).
 OBJECTIVE_WEIGHTS = (
@@ -175,6 +197,7 @@ USE_DEFAULT_CONFIG = (
         "objective_weights": OBJECTIVE_WEIGHTS,
         **dict.fromkeys(("maximize", "direction", "directions"), MINIMIZES),
         **OPTUNA_KEYWORDS,
+        **RAY_ORION_KEYWORDS,
     }
 )
 @dataclass(frozen=True)

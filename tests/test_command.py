@@ -28,7 +28,7 @@ from ConfigSpace import Categorical, Configuration, ConfigurationSpace, Float, I
 
 from smacx import SMAC, CommandError, CommandTarget, Scenario, ScenarioError, StatusType
 from smacx import command as command_module
-from smacx.cli import main
+from smacx.cli import main, run_report
 from smacx.command import load_workload
 
 
@@ -209,13 +209,39 @@ def test_a_result_file_in_the_trials_own_folder(space: ConfigurationSpace, tmp_p
         trial_root=str(tmp_path / "trials"),
     )
     assert target(config(space, r=0.25), seed=0) == 0.25
-    [folder] = (tmp_path / "trials").iterdir()  # kept, for a look at what the trial wrote
+    [folder] = (tmp_path / "trials").glob("trial-*[!n]")  # kept, for what the trial wrote
     assert (folder / "result.txt").read_text() == "score: 0.25\n"
+    about = json.loads(Path(f"{folder}.json").read_text())  # (whose folder it is)
+    assert about == {
+        "config": {"n": 3, "r": 0.25, "mode": "a b"},
+        "seed": 0,
+        "instance": None,
+        "budget": None,
+    }
     log = tmp_path / "folders.txt"
     temporary = CommandTarget(f"echo {{trial_dir}} >> {log}; echo 1")  # no trial_root
     assert temporary(config(space), seed=0) == 1.0
     made = Path(log.read_text().strip())
     assert made.name.startswith("smacx-trial-") and not made.exists()  # removed after the trial
+
+
+def test_a_knob_file_keeps_the_trials_folders_under_its_trial_root(tmp_path: Path) -> None:
+    """Oríon's users save a model to the trial's working_dir: {trial_dir} was removed after
+    the trial, and the knob file could not keep it (a porting audit's finding)."""
+    file = tmp_path / "keep.toml"
+    file.write_text(
+        'command = "echo {x} > {trial_dir}/model.txt; echo {x}"\ntrial_root = "trials"\n'
+        'n_trials = 3\n[knobs]\nx = { type = "integer", range = [1, 9] }\n'
+    )
+    assert main(["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]) == 0
+    folders = sorted(p for p in (tmp_path / "trials").iterdir() if p.is_dir())
+    assert len(folders) == 3
+    for folder in folders:
+        x = json.loads(Path(f"{folder}.json").read_text())["config"]["x"]
+        assert (folder / "model.txt").read_text() == f"{x}\n"
+    file.write_text('hosts = ["n1"]\n' + file.read_text())
+    with pytest.raises(ScenarioError, match="trial_root must be left out with hosts"):
+        load_workload(file)
 
 
 def test_a_failed_command_says_how_with_what_it_printed(space: ConfigurationSpace) -> None:
@@ -629,6 +655,27 @@ def test_a_knob_files_budget_range_runs_hyperband_on_it(
     assert main(["show", str(tmp_path / "runs" / "hb"), "--json", "--trials"]) == 0
     budgets = Counter(t["budget"] for t in json.loads(capsys.readouterr().out)["all_trials"])
     assert set(budgets) == {1.0, 3.0, 9.0, 27.0} and budgets[1.0] > budgets[27.0]
+
+
+def test_a_first_trial_that_measures_nan_does_not_stop_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training run that diverged at a high learning rate printed nan, and when that was the
+    first trial, smacx run stopped, calling the command likely wrong, where the Python API
+    records a NaN CRASHED and goes on (a porting audit's finding)."""
+    file = tmp_path / "diverges.toml"
+    file.write_text(
+        'command = "if [ {lr} = 0.5 ]; then echo val_error: nan; else echo val_error: {lr}; '
+        'fi"\nn_trials = 4\n[knobs]\nlr = { type = "float", range = [1e-5, 1.0], log = true, '
+        "default = 0.5 }\n"
+    )
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main(args) == 0  # (the default configuration runs first)
+    report = run_report(tmp_path / "runs" / "diverges", list_trials=True)
+    first = report["all_trials"][0]
+    assert first["config"]["lr"] == 0.5 and first["status"] == "CRASHED"
+    assert "the measurement is nan, not a finite number" in first["reason"]
+    assert report["trials"] == {"CRASHED": 1, "SUCCESS": 3}
 
 
 def test_smacx_run_prints_the_incumbents_cost_without_its_failed_repeats(

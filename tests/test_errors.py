@@ -199,11 +199,23 @@ def test_smac3_s_intensifiers_built_on_a_scenario_say_that_smacx_s_take_none(
         ("optimize", "n_trials", "Scenario(configspace, n_trials=...)"),
         ("optimize", "timeout", "walltime_limit"),
         ("optimize", "callbacks", "SMAC(..., callbacks=[...])"),
+        # Ray Tune's and Oríon's: the nearest spelling sent them astray (a second porting audit)
+        ("Scenario", "num_samples", "Scenario(..., n_trials=...) (with budgets"),
+        ("optimize", "num_samples", "Scenario(..., n_trials=...)"),
+        ("Scenario", "time_budget_s", "walltime_limit=...), in seconds"),
+        ("Scenario", "mode", "smacx minimizes every objective"),
+        ("Scenario", "max_concurrent_trials", "Scenario(..., n_workers=...)"),
+        ("SMAC", "resume", "continued by default"),
+        ("SMAC", "restore", "continued by default"),
+        ("SMAC", "scheduler", "preset='multifidelity'"),
+        ("SMAC", "metric", "objectives=[...]"),
+        ("Scenario", "max_broken", "callbacks=[fn]"),
     ],
 )
 def test_optunas_keywords_say_where_they_go(call: str, keyword: str, hint: str) -> None:
     """A user of Optuna's create_study and Study.optimize got a bare TypeError (optimize) or
-    the list of keywords (Scenario, SMAC); now each says where it goes (a porting audit)."""
+    the list of keywords (Scenario, SMAC); now each says where it goes (a porting audit), as
+    do Ray Tune's and Oríon's."""
     space = ConfigurationSpace({"x": (0.0, 1.0)})
     sc = Scenario(space, output_directory=None)
     calls: dict[str, Callable[..., object]] = {

@@ -116,6 +116,18 @@ def test_multi_objective_results(space: ConfigurationSpace) -> None:
     assert listed.status is StatusType.SUCCESS and listed.cost == [0.5, 2.0]
 
 
+def test_a_dicts_other_metrics_are_kept_with_the_trial(space: ConfigurationSpace) -> None:
+    """Ray Tune's users report every metric in one dict: its keys besides the objectives were
+    dropped without a word (a porting audit's finding)."""
+    reported = {"loss": 0.3, "accuracy": 0.91, "epoch": 7}
+    value = run(space, lambda config: reported, objectives="loss")
+    assert value.status is StatusType.SUCCESS and value.cost == 0.3
+    assert value.additional_info == {"accuracy": 0.91, "epoch": 7}
+    # an info dict of its own is kept too, and wins where the two name the same key
+    both = run(space, lambda config: (reported, {"epoch": 8, "note": "x"}), objectives="loss")
+    assert both.additional_info == {"accuracy": 0.91, "epoch": 8, "note": "x"}
+
+
 class _ListsItself:
     """A result with a tolist() but no array behind it."""
 

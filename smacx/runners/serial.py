@@ -53,6 +53,18 @@ TRIAL_ARGUMENTS = ("seed", "instance", "budget")
 #: How the error of a trial whose target returned NaN or an infinite cost begins.
 NON_FINITE = "the target returned a non-finite cost"
 
+#: How a CommandTarget's error names a measurement of nan or inf.
+NON_FINITE_MEASUREMENT = ", not a finite number"
+
+
+def diverged(error: str) -> bool:
+    """Whether a crashed trial's ``error`` says its configuration gave a cost of nan or inf
+    (a training run that diverged): a result of the configuration, not a fault of the target.
+    The target returned it, or a command printed it as its measurement."""
+    return error.startswith(NON_FINITE) or (
+        error.startswith("CommandError: ") and NON_FINITE_MEASUREMENT in error
+    )
+
 
 TargetFunction = Callable[..., Any]
 
@@ -969,6 +981,11 @@ class SerialRunner(AbstractRunner):
             and not _is_number(result[1])
         ):
             result, info = result[0], dict(result[1])
+        if isinstance(result, Mapping):
+            # The dict's other keys (metrics reported beside the objectives, as Ray Tune keeps
+            # them) go into the trial's additional_info; an info dict's own keys win.
+            extra = {str(k): v for k, v in result.items() if k not in self.objectives}
+            info = {**extra, **info}
         costs, problem = self._costs(result)
         if problem is not None:
             return StatusType.CRASHED, crash, {**info, "error": problem}
