@@ -564,7 +564,9 @@ class CommandTarget:
         if "{trial_dir}" not in self.command + self.result:
             yield ""
         elif self.trial_root is None:
-            with tempfile.TemporaryDirectory(prefix="smacx-trial-") as folder:
+            from smacx.runners import watchdog
+
+            with tempfile.TemporaryDirectory(prefix=watchdog.folder_prefix()) as folder:
                 yield folder
         else:
             Path(self.trial_root).mkdir(parents=True, exist_ok=True)

@@ -225,6 +225,22 @@ def test_a_result_file_in_the_trials_own_folder(space: ConfigurationSpace, tmp_p
     assert made.name.startswith("smacx-trial-") and not made.exists()  # removed after the trial
 
 
+def test_a_timed_out_trials_folder_is_removed_too(tmp_path: Path) -> None:
+    """A command killed at its timeout left its {trial_dir} in /tmp, with what it wrote: one
+    folder per time-out over a run of days (a resource audit's finding)."""
+    file = tmp_path / "slow.toml"
+    file.write_text(
+        'command = "echo data > {trial_dir}/out; [ {x} -gt 4 ] && sleep 30; echo {x}"\n'
+        "timeout = 1\nn_trials = 4\n"
+        '[knobs]\nx = { type = "integer", range = [1, 9], default = 9 }\n'
+    )
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main([*args, "--keep-going"]) == 0
+    report = run_report(tmp_path / "runs" / "slow")
+    assert report["trials"].get("TIMEOUT", 0) >= 1
+    assert not list(Path(tempfile.gettempdir()).glob("smacx-trial-*"))
+
+
 def test_a_knob_file_keeps_the_trials_folders_under_its_trial_root(tmp_path: Path) -> None:
     """Oríon's users save a model to the trial's working_dir: {trial_dir} was removed after
     the trial, and the knob file could not keep it (a porting audit's finding)."""

@@ -890,8 +890,10 @@ class SerialRunner(AbstractRunner):
                 if outcome[0] != "ok":
                     # A failed trial's programs end with it: a solver that went to the
                     # background (``sh -c "solver &"``) left pynisher's reach, and ran on after
-                    # a timeout, using a core the next trials are timed on.
+                    # a timeout, using a core the next trials are timed on. And the folders
+                    # it made go (a killed trial's own clean-up never ran).
                     watchdog.end_marked(token)
+                    watchdog.remove_folders(token)
         finally:
             forget_reaped_children(before)
             pipe.received()

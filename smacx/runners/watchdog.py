@@ -38,10 +38,13 @@ import multiprocessing.util
 import os
 import secrets
 import selectors
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 __all__ = [
     "covers_this_process",
@@ -308,6 +311,23 @@ def end_marked(token: str) -> None:
         if _write is not None and _owner == os.getpid():
             with contextlib.suppress(OSError):
                 os.write(_write, b"~%s\n" % token.encode())
+
+
+def folder_prefix() -> str:
+    """The prefix of a temporary folder that a trial's code makes (a command's
+    ``{trial_dir}``): with the trial's token in a trial's process, so that
+    :func:`remove_folders` finds the folders of a trial killed at its limit, whose own
+    clean-up never ran."""
+    token = os.environ.get("SMACX_TRIAL")
+    return f"smacx-trial-{token}-" if token else "smacx-trial-"
+
+
+def remove_folders(token: str) -> None:
+    """Remove the temporary folders that the trial of ``token`` made (:func:`folder_prefix`)
+    and left: it was killed at a time or memory limit (a timed-out command's ``{trial_dir}``
+    stayed in /tmp, one per time-out, with what the command wrote)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"smacx-trial-{token}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def covers_this_process() -> bool:
