@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from smacx.errors import CommandError, ScenarioError, printable, warn_caller
+from smacx.runners.base import SPAWN_ENVIRON
 from smacx.runners.serial import NON_FINITE_MEASUREMENT
 from smacx.scenario import RUN_NAME, is_run_name
 
@@ -360,7 +361,7 @@ class CommandTarget:
                         done = _run(
                             command,
                             cwd=self.workdir if host is None else None,
-                            env={**os.environ, **self.env} if self.env else None,
+                            env={**_as_launched(), **self.env},
                             memory_limit=self.memory_limit,
                             keep_alive=host is not None,
                         )
@@ -1490,6 +1491,23 @@ def _is_scalar(value: object) -> bool:
     """Whether a categorical choice or ordinal value from a knob file is one a command can
     take as a word (a string, number or boolean; not a list or table)."""
     return isinstance(value, (str, int, float, bool))
+
+
+def _as_launched() -> dict[str, str]:
+    """This process's environment, as the run's process had it: on a worker of smacx's own
+    dask cluster, the variables dask's nanny sets for Python workers (``OMP_NUM_THREADS=1``
+    and the other thread counts, ``MALLOC_TRIM_THRESHOLD_``) are put back as they were, so
+    that what a command measures does not depend on ``--workers``."""
+    env = dict(os.environ)
+    saved = env.pop(SPAWN_ENVIRON, None)
+    if saved is not None:
+        with contextlib.suppress(ValueError, AttributeError):
+            for name, value in json.loads(saved).items():
+                if value is None:
+                    env.pop(name, None)
+                else:
+                    env[name] = str(value)
+    return env
 
 
 def _needs_quotes(value: str) -> bool:

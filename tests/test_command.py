@@ -225,6 +225,24 @@ def test_a_result_file_in_the_trials_own_folder(space: ConfigurationSpace, tmp_p
     assert made.name.startswith("smacx-trial-") and not made.exists()  # removed after the trial
 
 
+@pytest.mark.slow
+def test_a_command_on_the_runs_own_workers_gets_the_runs_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --workers 2 the command saw OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_=65536 and
+    the like, which dask's nanny sets for Python workers: what a BLAS benchmark measured
+    depended on --workers (a resource audit's finding)."""
+    file = tmp_path / "env.toml"
+    file.write_text(
+        'command = "echo {x} ${{MALLOC_TRIM_THRESHOLD_:-7}}"\nn_trials = 3\nworkers = 2\n'
+        '[knobs]\nx = { type = "integer", range = [1, 9] }\n'
+    )
+    expected = float(os.environ.get("MALLOC_TRIM_THRESHOLD_", 7))
+    assert main(["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]) == 0
+    report = run_report(tmp_path / "runs" / "env", list_trials=True)
+    assert [t["cost"] for t in report["all_trials"]] == [[expected]] * 3
+
+
 def test_a_timed_out_trials_folder_is_removed_too(tmp_path: Path) -> None:
     """A command killed at its timeout left its {trial_dir} in /tmp, with what it wrote: one
     folder per time-out over a run of days (a resource audit's finding)."""

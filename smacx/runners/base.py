@@ -16,6 +16,11 @@ __all__ = ["AbstractRunner"]
 
 _Runner = TypeVar("_Runner", bound="AbstractRunner")
 
+#: In the environment of the worker processes of a runner's own cluster: what the variables
+#: that the cluster sets for them (one thread for BLAS, ...) were in the run's process, as
+#: JSON (None for unset), so that a program a trial starts gets the run's environment back.
+SPAWN_ENVIRON = "SMACX_SPAWN_ENVIRON"
+
 
 class AbstractRunner(ABC):
     """Runs trials and hands their results back.

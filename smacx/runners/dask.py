@@ -47,7 +47,7 @@ from smacx.errors import (
     keyword_hints,
 )
 from smacx.runhistory import config_to_json, plain_config
-from smacx.runners.base import AbstractRunner
+from smacx.runners.base import SPAWN_ENVIRON, AbstractRunner
 from smacx.runners.serial import (
     SerialRunner,
     die_with_parent,
@@ -2337,7 +2337,12 @@ def _quiet_as_here() -> dict[str, Any]:
     """
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
     current = os.environ.get(_LEVEL_KEY)
-    if _LEVEL_KEY in environ or (current is not None and current not in _passed_levels):
+    if current in _passed_levels:  # (an earlier cluster's, not the application's)
+        current = None
+    # What the run's process had, for the programs that trials start (SPAWN_ENVIRON).
+    had = {name: os.environ.get(name) for name in environ if name != _LEVEL_KEY}
+    environ[SPAWN_ENVIRON] = json.dumps({**had, _LEVEL_KEY: current})
+    if _LEVEL_KEY in environ or current is not None:
         return environ
     level = logging.getLogger("distributed").getEffectiveLevel()
     if level == logging.INFO:  # distributed's own: its LocalCluster quiets workers to WARNING
