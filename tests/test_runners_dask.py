@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -202,6 +203,11 @@ def fails_on_seed_one(config: Configuration, seed: int) -> float:
 
 def sleepy(config: Configuration, seed: int) -> float:
     time.sleep(0.3)
+    return float(seed)
+
+
+def sleeps_2min(config: Configuration, seed: int) -> float:
+    time.sleep(120.0)
     return float(seed)
 
 
@@ -944,6 +950,74 @@ def test_a_runner_dropped_without_close_closes_its_cluster(space: ConfigurationS
     for worker in workers:
         with contextlib.suppress(psutil.NoSuchProcess):
             worker.wait(timeout=30)  # TimeoutExpired while the cluster lives on
+
+
+def test_a_runner_dropped_with_a_trial_under_way_closes_its_cluster(
+    space: ConfigurationSpace,
+) -> None:
+    """An interrupted run (Ctrl-C in a notebook) dropped with a trial pending kept its
+    cluster, running the abandoned trials: dask's client held the pending future's callback,
+    a bound method of the runner, which was never collected (a resource audit's finding)."""
+    runner = DaskParallelRunner(SerialRunner(sleeps_2min, scenario(space, n_workers=1)))
+    [worker] = [psutil.Process(pid) for pid in runner.client.run(os.getpid).values()]
+    runner.submit_trial(TrialInfo(space.sample_configuration(), seed=0))
+    time.sleep(0.5)
+    del runner
+    gc.collect()
+    with contextlib.suppress(psutil.NoSuchProcess):
+        worker.wait(timeout=30)  # TimeoutExpired while the cluster lives on
+
+
+@pytest.mark.slow
+def test_a_run_that_ends_with_an_error_leaves_no_trials_program(tmp_path: Path) -> None:
+    """A parallel run stopped by its first trial's crash, in a script that never called
+    close(), left the other trial's program running for good: the exit hook closed the
+    cluster without ending the trials' processes, as close() does (a resource audit's
+    finding)."""
+    token = f"{os.getpid()}.{time.monotonic_ns() % 1000}"
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import os, subprocess, time
+        from ConfigSpace import ConfigurationSpace
+        from smacx import SMAC, Scenario
+        FIRST = {str(tmp_path / "first")!r}
+        def target(config, seed):
+            try:
+                os.close(os.open(FIRST, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                subprocess.run(["sleep", "{token}"])  # the other trial: a long program
+                return 0.0
+            time.sleep(3)
+            raise ValueError("boom")  # the first trial crashes meanwhile
+        if __name__ == "__main__":
+            space = ConfigurationSpace({{"x": (-5.0, 5.0)}}, seed=0)
+            scenario = Scenario(space, n_trials=6, output_directory=None, n_workers=2)
+            SMAC(scenario, target, progress=False).optimize()  # raises; no close()
+        """)
+    )
+    with open(tmp_path / "log.txt", "w") as out:  # (a file: an orphan would hold a pipe)
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=out,
+            stderr=out,
+            timeout=120,
+        )
+    assert done.returncode == 1, (tmp_path / "log.txt").read_text()[-2000:]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = [
+            p
+            for p in psutil.process_iter(["cmdline", "status"])
+            if (p.info["cmdline"] or [])[-1:] == [token] and p.info["status"] != "zombie"
+        ]
+        if not left:
+            break
+        time.sleep(0.2)
+    for process in left:
+        process.kill()
+    assert not left
 
 
 def test_a_serial_runner_passed_with_n_workers_runs_on_its_own_cluster(

@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import functools
 import inspect
 import json
 import logging
@@ -762,6 +763,11 @@ class DaskParallelRunner(AbstractRunner):
     def _restart(self, workers: list[str]) -> None:
         """Restart ``workers`` to stop the cancelled trials they execute (in a thread)."""
         try:
+            # The trial's programs end first (before the lock: a restart may wait behind
+            # another): a restart kills only the worker's process, and a retired trial's
+            # command ran on, orphaned, after the run.
+            with contextlib.suppress(Exception):
+                self._client.run(_end_trial_processes, workers=workers, on_error="ignore")
             # One restart at a time: dask's scheduler counts the workers of overlapping
             # restarts against each other and logs errors that they did not come back.
             # Bounded: a nanny that cannot restart its worker would otherwise take dask's
@@ -853,10 +859,6 @@ class DaskParallelRunner(AbstractRunner):
     def _closing(self) -> bool:
         """Whether :meth:`begin_close` was called."""
         return self._closing_deadline < math.inf
-
-    def _on_done(self, future: Future[Any]) -> None:
-        # Runs in dask's callback thread: only hand the key over.
-        self._done.put(future.key)
 
     def _started(self, futures: list[Future[Any]]) -> int:
         """How many of ``futures`` a worker is running now (0 if the scheduler cannot say)."""
@@ -1024,7 +1026,10 @@ class DaskParallelRunner(AbstractRunner):
         )  # fmt: skip
         self._n_submitted += 1
         self._running[future.key] = (future, trial)
-        future.add_done_callback(self._on_done)  # type: ignore[no-untyped-call]
+        # (the queue, not a bound method: dask's client holds each pending future's callbacks,
+        # and a runner they held was never collected, nor its cluster closed, while a trial
+        # of an interrupted run was pending)
+        future.add_done_callback(functools.partial(_hand_over, self._done))  # type: ignore[no-untyped-call]
         logger.debug(
             "Submitted trial (instance=%s, seed=%s, budget=%s) as %s, attempt %d",
             info.instance,
@@ -1727,6 +1732,10 @@ def _close_cluster(
         # Trials cut short make dask's workers log errors as they close (a heartbeat to a
         # scheduler that is going, cancelled tasks): nothing to act on, the workers are ours.
         def quiet() -> None:
+            # The trials under way end with their programs first: a run that ended with an
+            # error (closed at exit) or was collected left a command's programs running.
+            with contextlib.suppress(Exception):
+                client.run(_end_trial_processes, on_error="ignore")
             with contextlib.suppress(Exception):
                 client.run(_quiet_worker_logs, wait=False, on_error="ignore")
 
@@ -2167,6 +2176,11 @@ _gone: tuple[str, ...] = ()
 _NO_WORKER = "tcp://smacx-no-worker-can-set-trials-up:1"
 _MISSING = object()
 _objects_lock = threading.Lock()
+
+
+def _hand_over(done: queue.SimpleQueue[Any], future: Future[Any]) -> None:
+    """A future's done-callback, in dask's callback thread: only hand its key over."""
+    done.put(future.key)
 
 
 def _end_trial_processes() -> int:
