@@ -1028,12 +1028,13 @@ def _warn_if_setting_changed(
     if local:
         setting["workdir"] = target.workdir
     storage = smac.runhistory.storage
-    before = json.loads(storage.set_meta_if_absent("setting", json.dumps(setting)))
+    stored = json.loads(storage.set_meta_if_absent("setting", json.dumps(setting)))
+    before = dict(stored)
     if isinstance(before.get("env"), dict):  # (a run stored with the values themselves)
         before["env"] = _env_digests(before["env"], run)
     changed = [key for key in setting if key in before and before[key] != setting[key]]
-    if before != {**before, **setting} or changed:
-        storage.set_meta("setting", json.dumps({**before, **setting}))  # (warned once)
+    if stored != {**before, **setting}:  # (warned once; values stored before now go)
+        storage.set_meta("setting", json.dumps({**before, **setting}))
     if not changed:
         return
     said = "; ".join(

@@ -278,10 +278,12 @@ class CommandTarget:
                 f"than {list(TRIAL_FIELDS)}. Rename the knob (say, {clashes[0]}_)."
             )
         known = set(configspace) | set(TRIAL_FIELDS)
-        risky: dict[str, str] = {}
+        risky: dict[str, set[str]] = {}
         used: set[str] = set()
         for name in ("command", "result"):
-            for field in _placeholders(getattr(self, name), f"CommandTarget.{name}", risky):
+            # (the result is a path, formatted as it is: no shell reads it)
+            shell = risky if name == "command" else None
+            for field in _placeholders(getattr(self, name), f"CommandTarget.{name}", shell):
                 used.add(field)
                 if field not in known:
                     raise ScenarioError(
@@ -297,19 +299,19 @@ class CommandTarget:
                 f"nothing. Pass each to the command (say, --{unused[0]} {{{unused[0]}}}), or "
                 "drop it from the knobs."
             )
-        for field in [f for f, why in risky.items() if why == "$"]:
+        for field in [f for f, why in risky.items() if "$" in why]:
             warn_caller(
                 f"CommandTarget's templates have ${{{field}}}: the shell reads $ and the value "
                 f"as a variable of its own (with {field}=14, $14, which is empty). Write "
                 f"{{{field}}} alone, or ${{{{...}}}} for a variable of the shell's.",
             )
-        for field in [f for f, why in risky.items() if why == "#"]:
+        for field in [f for f, why in risky.items() if "#" in why]:
             warn_caller(
                 f"CommandTarget's templates have {{{field}}} after a # that starts a comment "
                 "for the shell: its value never reaches the program. Move it before the #, "
                 "or quote the # if it is part of an argument.",
             )
-        for field in [f for f, why in risky.items() if why == "quotes"]:
+        for field in [f for f, why in risky.items() if "quotes" in why]:
             knob = configspace.get(field)
             values = getattr(knob, "choices", None) or getattr(knob, "sequence", None) or ()
             if field == "instance":
@@ -406,10 +408,10 @@ class CommandTarget:
             CommandError: A placeholder inside quotes has a value that needs quoting: the
                 shell would read the quotes around it as its own, and the rest as its syntax.
         """
-        risky: dict[str, str] = {}
+        risky: dict[str, set[str]] = {}
         _placeholders(self.command, "CommandTarget.command", risky)
         for field, why in risky.items():
-            if why == "quotes" and raw.get(field) and _needs_quotes(raw[field]):
+            if "quotes" in why and raw.get(field) and _needs_quotes(raw[field]):
                 raise CommandError(_inside_quotes(field, raw[field]))
         command = self.command.format_map({k: shlex.quote(v) for k, v in raw.items()})
         if host is None:
@@ -1526,15 +1528,16 @@ def _inside_quotes(field: str, value: str) -> str:
     )
 
 
-def _placeholders(template: str, what: str, risky: dict[str, str] | None = None) -> list[str]:
+def _placeholders(template: str, what: str, risky: dict[str, set[str]] | None = None) -> list[str]:
     """The field names of a ``str.format`` template.
 
     Args:
         template: The template.
         what: What it is, for messages.
-        risky: Filled with the fields the shell may mangle, by field: ``"quotes"`` (inside
-            quotes: a value quoted for the shell gets quotes in it) or ``"$"`` (right after an
-            unescaped ``$``: the shell reads ``$`` and the value as a variable, ``$14``).
+        risky: Filled with the ways the shell may mangle each field, by field (any of a use of
+            it): ``"quotes"`` (inside quotes: a value quoted for the shell gets quotes in it),
+            ``"$"`` (right after an unescaped ``$``: the shell reads ``$`` and the value as a
+            variable, ``$14``), ``"#"`` (in a comment).
 
     Raises:
         ScenarioError: It is not a valid template, or has a positional or indexed field, or
@@ -1579,11 +1582,11 @@ def _placeholders(template: str, what: str, risky: dict[str, str] | None = None)
             )
         fields.append(field)
         if state in ("", '"') and re.search(r"(?<!\\)\$$", before):
-            risky.setdefault(field, "$")
-        elif state in ("'", '"'):
-            risky.setdefault(field, "quotes")
+            risky.setdefault(field, set()).add("$")
+        if state in ("'", '"'):  # (also after a $: "${x}" is inside quotes all the same)
+            risky.setdefault(field, set()).add("quotes")
         elif state == "#":
-            risky.setdefault(field, "#")
+            risky.setdefault(field, set()).add("#")
     return fields
 
 

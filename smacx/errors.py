@@ -145,8 +145,12 @@ def one_line(err: BaseException) -> str:
 #: Colour and cursor sequences (CSI) a program prints: dropped from the text smacx shows.
 _CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
-#: Control characters other than tab and newline (C0, DEL, C1), each shown as its escape.
-_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (9, 10)}
+#: Control characters other than tab and newline (C0, DEL, C1), each shown as its escape,
+#: and the marks that reorder text (bidirectional overrides), as ``\u202e``.
+_CONTROLS = {
+    **{c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (9, 10)},
+    **{c: f"\\u{c:04x}" for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]},
+}
 
 
 def printable(text: str) -> str:

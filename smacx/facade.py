@@ -81,6 +81,7 @@ from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import (
     Storage,
     abandoned,
+    database_url,
     is_database_url,
     is_local,
     open_storage,
@@ -381,7 +382,8 @@ class SMAC(metaclass=_FacadeType):
                 "set the scenario's output_directory instead."
             )
         self.scenario = scenario
-        self._storage_url = storage
+        # (as libpq reads it: postgresql+psycopg:// and postgresql:// name one run)
+        self._storage_url = None if storage is None else database_url(storage)
         #: Whether the run history outlives this process (in a file or a database).
         self._stored = storage is not None or scenario.output_path is not None
         self.callbacks = hooks

@@ -137,7 +137,10 @@ def report_history(report: dict[str, Any]) -> _History:
         for trial in report["all_trials"]
         if trial["status"] != "RUNNING"
     ]
-    objectives = report["objectives"] or ["cost"]
+    objectives = report["objectives"]
+    if not objectives:  # (a history stored without its scenario: named by position)
+        n = max((len(trial["cost"]) for trial in report["all_trials"]), default=1)
+        objectives = ["cost"] if n == 1 else [f"cost_{i}" for i in range(n)]
     maximized = report.get("goal") == "maximize"
     return _History(objectives, finished, report["trajectory"], maximized)
 

@@ -30,6 +30,7 @@ from smacx.errors import (
     TrialError,
     is_whole,
     one_line,
+    printable,
     smac3_method,
     smac3_names,
 )
@@ -216,6 +217,9 @@ def _reason(info: Any, command: str | None = None) -> str:
     if command:
         text = _with_template(text, command)
     text = re.sub(r"\b(tcp|tls|inproc|ucx|ws|wss)://[^\s),]+", r"\1://...", text)
+    # (safe to print: what a target or another writer of the run stored, the summary and
+    # the warning of a run without incumbent quote)
+    text = printable(text)
     return (text[:197] + "...") if len(text) > 200 else text or "(no reason stored)"
 
 

@@ -326,6 +326,13 @@ def test_a_value_that_needs_quoting_inside_quotes_never_runs(
         )
     with pytest.raises(CommandError, match=r"\{mode\} inside quotes, and its value 'c;d'"):
         CommandTarget("echo 1 --mode '{mode}'")(c, seed=0)
+    for template in ('echo 1 "${mode}"', 'echo ${mode} "{mode}"'):  # (a review's cases)
+        with pytest.raises(CommandError, match=r"\{mode\} inside quotes"):
+            CommandTarget(template)(c, seed=0)
+    # a result path is no shell's: quotes there are the file name's
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (knobs the command leaves out)
+        CommandTarget("echo 1", result="{trial_dir}/john's {mode}.txt").check(space)
     assert not list(tmp_path.glob("*"))  # (nothing ran)
     # values that are one word as they are, and an empty one, run as before
     assert CommandTarget("echo --n '{n}' \"{instance}\" 2")(c, seed=0) == 2.0
@@ -787,6 +794,17 @@ def test_smacx_run_warns_when_a_continued_run_runs_elsewhere_or_with_other_env(
     # (a secret is neither said nor stored: the run keeps digests of the values)
     database = (tmp_path / "runs" / "knobs" / "runhistory.db").read_bytes()
     assert b"tok_" not in database and "tok_" not in said
+    # a run stored with the values themselves has them replaced by digests when continued
+    from smacx.storage.sqlite import SQLiteStorage
+
+    stored = SQLiteStorage(tmp_path / "runs" / "knobs" / "runhistory.db")
+    setting = json.loads(stored.get_meta("setting") or "{}")
+    stored.set_meta("setting", json.dumps({**setting, "env": {"OFFSET": "1", "TOKEN": "tok_n3w"}}))
+    stored.close()
+    assert "other settings" not in run(moved, 8)  # (the same values: no warning)
+    stored = SQLiteStorage(tmp_path / "runs" / "knobs" / "runhistory.db")
+    assert "tok_" not in (stored.get_meta("setting") or "")
+    stored.close()
 
 
 @pytest.mark.parametrize(

@@ -188,3 +188,20 @@ def test_a_maximized_measurement_is_drawn_as_measured(tmp_path: Path) -> None:
     points = drawn(ax)["trial"]
     assert np.all((points[:, 1] >= 101) & (points[:, 1] <= 109))
     assert drawn(ax)["incumbent"][-1, 1] == points[:, 1].max()
+
+
+def test_a_history_stored_without_its_scenario_is_drawn_by_position(tmp_path: Path) -> None:
+    """A RunHistory of two objectives written without SMAC stores no names: the plot's
+    reshape to one objective failed with a traceback (a review's finding)."""
+    from smacx.storage.sqlite import SQLiteStorage
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    storage = SQLiteStorage(tmp_path / "run" / "runhistory.db")
+    history = RunHistory(space, objectives=("a", "b"), storage=storage)
+    for config in space.sample_configuration(3):
+        info = TrialInfo(config, seed=0)
+        history.add_running(info)
+        history.add(info, TrialValue(cost=[config["x"], 1 - config["x"]]))
+    storage.close()
+    assert plot_history(tmp_path / "run", objective="cost_1").get_ylabel() == "cost (cost_1)"
+    assert main(["show", str(tmp_path / "run"), "--plot", str(tmp_path / "h.png")]) == 0

@@ -2133,6 +2133,33 @@ def test_cancelling_an_executing_trial_restarts_its_worker_without_holding_up_th
         assert all(v.status is StatusType.SUCCESS for _, v in results)
 
 
+def test_cancelling_on_a_threads_only_cluster_leaves_the_applications_processes(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A cancelled trial's programs are ended on the runner's own cluster only: on a cluster
+    of threads the worker is the application's process, whose children are not the trial's
+    (a review's finding: a program the application had started was killed)."""
+    gate, log = tmp_path / "gate", tmp_path / "started"
+    own_program = subprocess.Popen(["sleep", "60"])
+    try:
+        with (
+            thread_client(1) as (_, own),
+            DaskParallelRunner(SerialRunner(gated, scenario(space)), dask_client=own) as runner,
+        ):
+            [hung] = trials(space, 1)
+            runner.submit_trial(hung, gate=str(gate), log=str(log))
+            deadline = time.monotonic() + 30
+            while not started(log) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            runner.cancel(hung)
+            time.sleep(1.0)
+            assert own_program.poll() is None  # still running
+            gate.touch()
+    finally:
+        own_program.kill()
+        own_program.wait()
+
+
 def test_closing_gives_up_results_one_by_one_within_closing_timeout(
     space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -763,11 +763,21 @@ class DaskParallelRunner(AbstractRunner):
     def _restart(self, workers: list[str]) -> None:
         """Restart ``workers`` to stop the cancelled trials they execute (in a thread)."""
         try:
-            # The trial's programs end first (before the lock: a restart may wait behind
+            # On the runner's own cluster, whose workers are processes of their own, the
+            # trial's programs end first (before the lock: a restart may wait behind
             # another): a restart kills only the worker's process, and a retired trial's
-            # command ran on, orphaned, after the run.
-            with contextlib.suppress(Exception):
-                self._client.run(_end_trial_processes, workers=workers, on_error="ignore")
+            # command ran on, orphaned, after the run. In a thread, bounded: a worker whose
+            # trial holds the GIL cannot answer, and its restart must not wait on it.
+            if self._cluster is not None:
+                ending = threading.Thread(
+                    target=_quietly,
+                    args=(self._client.run, _end_trial_processes),
+                    kwargs={"workers": workers, "on_error": "ignore"},
+                    name="smacx-end-trial",
+                    daemon=True,
+                )
+                ending.start()
+                ending.join(5.0)
             # One restart at a time: dask's scheduler counts the workers of overlapping
             # restarts against each other and logs errors that they did not come back.
             # Bounded: a nanny that cannot restart its worker would otherwise take dask's
@@ -2176,6 +2186,12 @@ _gone: tuple[str, ...] = ()
 _NO_WORKER = "tcp://smacx-no-worker-can-set-trials-up:1"
 _MISSING = object()
 _objects_lock = threading.Lock()
+
+
+def _quietly(call: Any, *args: Any, **kwargs: Any) -> None:
+    """``call(*args, **kwargs)``, its errors dropped (for a thread of its own)."""
+    with contextlib.suppress(Exception):
+        call(*args, **kwargs)
 
 
 def _hand_over(done: queue.SimpleQueue[Any], future: Future[Any]) -> None:

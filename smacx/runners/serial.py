@@ -57,13 +57,20 @@ NON_FINITE = "the target returned a non-finite cost"
 NON_FINITE_MEASUREMENT = ", not a finite number"
 
 
+#: A CommandTarget's error for a measurement of nan or inf, on the error's first line (what
+#: the command printed follows on the next lines, and may say anything).
+_DIVERGED_COMMAND = re.compile(
+    rf"CommandError: [^\n]*?: the measurement is [-+]?(?:nan|inf)"
+    rf"{re.escape(NON_FINITE_MEASUREMENT)}",
+    re.IGNORECASE,
+)
+
+
 def diverged(error: str) -> bool:
     """Whether a crashed trial's ``error`` says its configuration gave a cost of nan or inf
     (a training run that diverged): a result of the configuration, not a fault of the target.
     The target returned it, or a command printed it as its measurement."""
-    return error.startswith(NON_FINITE) or (
-        error.startswith("CommandError: ") and NON_FINITE_MEASUREMENT in error
-    )
+    return error.startswith(NON_FINITE) or bool(_DIVERGED_COMMAND.match(error))
 
 
 TargetFunction = Callable[..., Any]
