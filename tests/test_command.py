@@ -243,18 +243,26 @@ def test_a_command_on_the_runs_own_workers_gets_the_runs_environment(
     assert [t["cost"] for t in report["all_trials"]] == [[expected]] * 3
 
 
+def run_knob_file(tmp_path: Path, text: str, *options: str) -> dict[str, Any]:
+    """`smacx run` of a knob file of ``text`` (which must succeed), and its run's report with
+    every trial."""
+    file = tmp_path / "knobs.toml"
+    file.write_text(text)
+    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
+    assert main([*args, *options]) == 0
+    return run_report(tmp_path / "runs" / "knobs", list_trials=True)
+
+
 def test_a_timed_out_trials_folder_is_removed_too(tmp_path: Path) -> None:
     """A command killed at its timeout left its {trial_dir} in /tmp, with what it wrote: one
     folder per time-out over a run of days (a resource audit's finding)."""
-    file = tmp_path / "slow.toml"
-    file.write_text(
+    report = run_knob_file(
+        tmp_path,
         'command = "echo data > {trial_dir}/out; [ {x} -gt 4 ] && sleep 30; echo {x}"\n'
         "timeout = 1\nn_trials = 4\n"
-        '[knobs]\nx = { type = "integer", range = [1, 9], default = 9 }\n'
+        '[knobs]\nx = { type = "integer", range = [1, 9], default = 9 }\n',
+        "--keep-going",
     )
-    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
-    assert main([*args, "--keep-going"]) == 0
-    report = run_report(tmp_path / "runs" / "slow")
     assert report["trials"].get("TIMEOUT", 0) >= 1
     assert not list(Path(tempfile.gettempdir()).glob("smacx-trial-*"))
 
@@ -704,15 +712,12 @@ def test_a_first_trial_that_measures_nan_does_not_stop_the_run(
     """A training run that diverged at a high learning rate printed nan, and when that was the
     first trial, smacx run stopped, calling the command likely wrong, where the Python API
     records a NaN CRASHED and goes on (a porting audit's finding)."""
-    file = tmp_path / "diverges.toml"
-    file.write_text(
+    report = run_knob_file(  # (the default configuration runs first)
+        tmp_path,
         'command = "if [ {lr} = 0.5 ]; then echo val_error: nan; else echo val_error: {lr}; '
         'fi"\nn_trials = 4\n[knobs]\nlr = { type = "float", range = [1e-5, 1.0], log = true, '
-        "default = 0.5 }\n"
+        "default = 0.5 }\n",
     )
-    args = ["run", str(file), "--output-dir", str(tmp_path / "runs"), "--no-progress"]
-    assert main(args) == 0  # (the default configuration runs first)
-    report = run_report(tmp_path / "runs" / "diverges", list_trials=True)
     first = report["all_trials"][0]
     assert first["config"]["lr"] == 0.5 and first["status"] == "CRASHED"
     assert "the measurement is nan, not a finite number" in first["reason"]
