@@ -3229,6 +3229,9 @@ def _sigterm_stops_the_run() -> Iterator[None]:
         yield
     except _Terminated:
         logger.warning("SIGTERM: stopped; the trials under way run again when the run continues.")
+        dask_runners = sys.modules.get("smacx.runners.dask")
+        if dask_runners is not None:  # (the process ends at once: no exit hook closes them)
+            dask_runners.close_own_clusters()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)  # ends the process, as SIGTERM would have
         raise  # (a process that blocks SIGTERM gets the interrupt)

@@ -1020,6 +1020,59 @@ def test_a_run_that_ends_with_an_error_leaves_no_trials_program(tmp_path: Path) 
     assert not left
 
 
+@pytest.mark.slow
+def test_a_sigterm_closes_the_cluster_before_the_process_ends(tmp_path: Path) -> None:
+    """A SIGTERM to a parallel run of the Python API ended the process at once: the trials'
+    programs ran on, orphaned, and the scheduler file named a dead scheduler (a resource
+    audit's finding; `smacx run` left nothing)."""
+    token = f"{os.getpid()}.{time.monotonic_ns() % 1000 + 1000}"
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import os, subprocess
+        from ConfigSpace import ConfigurationSpace
+        from smacx import SMAC, Scenario
+        def target(config, seed):
+            open(os.path.join({str(tmp_path)!r}, f"started-{{os.getpid()}}"), "w").close()
+            subprocess.run(["sleep", "{token}"])
+            return 0.0
+        if __name__ == "__main__":
+            space = ConfigurationSpace({{"x": (-5.0, 5.0)}}, seed=0)
+            scenario = Scenario(space, n_trials=6, output_directory={str(tmp_path / "out")!r},
+                                n_workers=2)
+            with SMAC(scenario, target, progress=False) as smac:
+                smac.optimize()
+        """)
+    )
+    with open(tmp_path / "log.txt", "w") as out:  # (a file: an orphan would hold a pipe)
+        run = subprocess.Popen(
+            [sys.executable, str(script)],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=out,
+            stderr=out,
+        )
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("started-*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(tmp_path.rglob(SCHEDULER_FILE))
+        run.terminate()
+        assert run.wait(timeout=60) == -signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = [
+            p
+            for p in psutil.process_iter(["cmdline", "status"])
+            if (p.info["cmdline"] or [])[-1:] == [token] and p.info["status"] != "zombie"
+        ]
+        if not left:
+            break
+        time.sleep(0.2)
+    for process in left:
+        process.kill()
+    assert not left
+    assert not list(tmp_path.rglob(SCHEDULER_FILE))
+
+
 def test_a_serial_runner_passed_with_n_workers_runs_on_its_own_cluster(
     space: ConfigurationSpace,
 ) -> None:

@@ -1593,6 +1593,14 @@ def _close_pending() -> None:
         hook()
 
 
+def close_own_clusters() -> None:
+    """Close the clusters that runners of this process started and have not closed, ending
+    the programs their trials run and giving up their scheduler files: before a SIGTERM ends
+    the process, which runs no exit hook (the trials' programs ran on, orphaned, and the
+    scheduler file named a dead scheduler)."""
+    _close_pending()
+
+
 def _close_in_background(hook: _CloseAtExit) -> None:
     """Close the cluster of a runner that was collected unclosed, in a thread, which the exit
     hook registered with the first cluster waits for (up to 30 s). Takes no lock: the
