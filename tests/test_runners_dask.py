@@ -968,6 +968,23 @@ def test_a_runner_dropped_with_a_trial_under_way_closes_its_cluster(
         worker.wait(timeout=30)  # TimeoutExpired while the cluster lives on
 
 
+def assert_no_program_left(token: str) -> None:
+    """That no live process runs ``sleep token`` within 10 s (those found are killed)."""
+    deadline = time.monotonic() + 10
+    while True:
+        left = [
+            p
+            for p in psutil.process_iter(["cmdline", "status"])
+            if (p.info["cmdline"] or [])[-1:] == [token] and p.info["status"] != "zombie"
+        ]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for process in left:
+        process.kill()
+    assert not left
+
+
 @pytest.mark.slow
 def test_a_run_that_ends_with_an_error_leaves_no_trials_program(tmp_path: Path) -> None:
     """A parallel run stopped by its first trial's crash, in a script that never called
@@ -1005,19 +1022,7 @@ def test_a_run_that_ends_with_an_error_leaves_no_trials_program(tmp_path: Path) 
             timeout=120,
         )
     assert done.returncode == 1, (tmp_path / "log.txt").read_text()[-2000:]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        left = [
-            p
-            for p in psutil.process_iter(["cmdline", "status"])
-            if (p.info["cmdline"] or [])[-1:] == [token] and p.info["status"] != "zombie"
-        ]
-        if not left:
-            break
-        time.sleep(0.2)
-    for process in left:
-        process.kill()
-    assert not left
+    assert_no_program_left(token)
 
 
 @pytest.mark.slow
@@ -1057,19 +1062,7 @@ def test_a_sigterm_closes_the_cluster_before_the_process_ends(tmp_path: Path) ->
         assert list(tmp_path.rglob(SCHEDULER_FILE))
         run.terminate()
         assert run.wait(timeout=60) == -signal.SIGTERM
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        left = [
-            p
-            for p in psutil.process_iter(["cmdline", "status"])
-            if (p.info["cmdline"] or [])[-1:] == [token] and p.info["status"] != "zombie"
-        ]
-        if not left:
-            break
-        time.sleep(0.2)
-    for process in left:
-        process.kill()
-    assert not left
+    assert_no_program_left(token)
     assert not list(tmp_path.rglob(SCHEDULER_FILE))
 
 
