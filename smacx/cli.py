@@ -431,7 +431,8 @@ def _print_report(report: dict[str, Any]) -> None:
             if failure["configs"] > len(failure["config_ids"]):
                 ids += f", ... of {failure['configs']}"
             word = "config" if failure["configs"] == 1 else "configs"
-            print(f"    {failure['count']:>5} {failure['status']}: {printable(failure['reason'])} "
+            # (failure_reasons made each reason printable already)
+            print(f"    {failure['count']:>5} {failure['status']}: {failure['reason']} "
                   f"({word} {ids})")  # fmt: skip
         if len(failures) > _SHOWN_FAILURES:
             print(f"    and {len(failures) - _SHOWN_FAILURES} more reasons (--json lists all)")
