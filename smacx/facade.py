@@ -268,7 +268,9 @@ class SMAC(metaclass=_FacadeType):
             PostgreSQL URL, ``"postgresql://user:password@host:port/database"``: in that
             database, under the scenario's name, so that processes on several machines that
             give the same URL and scenario share the run (needs ``pip install
-            'smacx[postgres]'``; the database must exist).
+            'smacx[postgres]'``; the database must exist). SQLAlchemy's spelling
+            (``postgresql+psycopg2://``) and libpq's ``key=value`` strings (``"host=db
+            dbname=runs"``, ``"service=runs"``) are taken too.
         overwrite: Start afresh even if the output directory (or ``storage``) holds a run of
             this scenario (its history is deleted). By default such a run is continued. The ``SMAC``
             objects that this thread built on the run are closed first, unless one is in

@@ -382,11 +382,16 @@ def test_redact_hides_only_the_password() -> None:
 
 
 def test_other_spellings_of_a_postgres_url_open_the_same_run(
-    space: ConfigurationSpace, postgres_url: str, capsys: pytest.CaptureFixture[str]
+    space: ConfigurationSpace,
+    postgres_url: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Optuna's users write SQLAlchemy's postgresql+psycopg2://, and libpq's key=value strings
     were documented but refused: both were taken for file names, and `smacx show` printed
-    them, password and all, as files that do not exist (a security audit's finding)."""
+    them, password and all, as files that do not exist (a security audit's finding). A
+    service of pg_service.conf was refused the same way (the review of that fix)."""
     from urllib.parse import urlsplit
 
     from smacx.cli import main
@@ -395,11 +400,16 @@ def test_other_spellings_of_a_postgres_url_open_the_same_run(
         smac.optimize()
     parts = urlsplit(postgres_url)
     rest = postgres_url.split("://", 1)[1]
+    server = f"host={parts.hostname} port={parts.port} user={parts.username}"
+    services = tmp_path / "pg_service.conf"
+    database = f"dbname={parts.path.lstrip('/')}"
+    services.write_text(f"[runs]\n{server.replace(' ', chr(10))}\n{database}\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
     for url in (
         f"postgresql+psycopg2://{rest}",
         f"PostgreSQL://{rest}",
-        f"host={parts.hostname} port={parts.port} user={parts.username} "
-        f"dbname={parts.path.lstrip('/')}",
+        f"{server} {database}",
+        "service=runs",
     ):
         with SMAC(pg_scenario(space, 4), quadratic, storage=url, progress=False) as again:
             assert again.runhistory.n_finished == 4, url
@@ -629,6 +639,7 @@ def test_no_message_shows_a_password_given_in_another_form(postgres_server: Post
     assert redact(f"{base}/db?password=hunter2&x=1") == f"{base}/db?password=***&x=1"
     assert redact("host=h password=hunter2 dbname=d") == "host=h password=*** dbname=d"
     assert redact("host=h password = 'hun ter2'") == "host=h password = ***"
+    assert redact(r"host=h password=hun\ ter2 port=1") == "host=h password=*** port=1"
     # (malformed: libpq does not see the password, and the message shows the URL)
     assert redact("postgresql://u:hun/ter2@h/db") == "postgresql://u:***@h/db"
     assert redact("postgresql://u:hun@ter2@h/db") == "postgresql://u:***@h/db"

@@ -415,25 +415,32 @@ def redact(url: str) -> str:
     # or as one cut short, and the rest of it must not show either)
     url = re.sub(r"^([a-z0-9+.-]+://[^:/@]*):.*@", r"\1:***@", url, flags=re.IGNORECASE)
     url = re.sub(r"([?&]password=)[^&]*", r"\1***", url)
-    return re.sub(r"(^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1\2***", url)
+    return re.sub(r"(^|\s)(password\s*=\s*)" + _CONNINFO_VALUE, r"\1\2***", url)
 
 
 #: A PostgreSQL URL's scheme: any case, with a driver as SQLAlchemy (and Optuna) write it.
 _POSTGRES_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://", re.IGNORECASE)
 
-#: A libpq ``key=value`` connection string that names a server or a database.
-_CONNINFO = re.compile(r"^\s*(?:\w+\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S+)\s*)+$")
+#: A value of a libpq ``key=value`` string: quoted, or up to a space, a backslash escaping
+#: the next character in both (``password=a\ b`` is the password "a b").
+_CONNINFO_VALUE = r"('(?:[^'\\]|\\.)*'|(?:[^\s\\]|\\.)+)"
+
+#: A libpq ``key=value`` connection string.
+_CONNINFO = re.compile(r"^\s*(?:\w+\s*=\s*" + _CONNINFO_VALUE + r"\s*)+$")
 
 
 def is_database_url(url: object) -> bool:
     """Whether ``url`` names a database server (PostgreSQL) rather than a file: a
     ``postgresql://`` URL (``postgres://``, ``postgresql+psycopg2://`` and any case as well),
-    or a ``key=value`` connection string with a ``host`` or ``dbname``."""
+    or a ``key=value`` connection string that names a server, a database or a service of
+    ``pg_service.conf`` (``host``, ``hostaddr``, ``dbname`` or ``service``)."""
     if not isinstance(url, str):
         return False
     if _POSTGRES_SCHEME.match(url):
         return True
-    return bool(_CONNINFO.match(url)) and bool(re.search(r"(?:^|\s)(?:host|dbname)\s*=", url))
+    return bool(_CONNINFO.match(url)) and bool(
+        re.search(r"(?:^|\s)(?:host|hostaddr|dbname|service)\s*=", url)
+    )
 
 
 def database_url(url: str) -> str:
