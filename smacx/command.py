@@ -316,6 +316,8 @@ class CommandTarget:
             values = getattr(knob, "choices", None) or getattr(knob, "sequence", None) or ()
             if field == "instance":
                 values = instances
+            elif field == "trial_dir":  # (the folder's own name is a safe word)
+                values = [self.trial_root or tempfile.gettempdir()]
             awkward = [_text(v) for v in values if _needs_quotes(_text(v))]
             if awkward:
                 raise ScenarioError(_inside_quotes(field, awkward[0]))

@@ -342,6 +342,15 @@ def test_a_value_that_needs_quoting_inside_quotes_never_runs(
         warnings.simplefilter("ignore")  # (knobs the command leaves out)
         CommandTarget("echo 1", result="{trial_dir}/john's {mode}.txt").check(space)
     assert not list(tmp_path.glob("*"))  # (nothing ran)
+    # the folder of {trial_dir} is known from the knob file (a review's case: it failed
+    # only when the first trial ran)
+    for root in ("my trials", None):
+        target = CommandTarget('echo "{trial_dir}/out" {n} {mode}', trial_root=root)
+        if root is None:
+            target.check(space)
+        else:
+            with pytest.raises(ScenarioError, match=r"\{trial_dir\} inside quotes.*'my trials'"):
+                target.check(space)
     # values that are one word as they are, and an empty one, run as before
     assert CommandTarget("echo --n '{n}' \"{instance}\" 2")(c, seed=0) == 2.0
     knobs = tmp_path / "knobs.toml"
