@@ -891,6 +891,67 @@ def test_signals_during_a_limited_trial_reach_the_applications_wakeup_fd(
         assert (signal.SIGUSR1 in arrived) is noted
 
 
+def test_a_signal_of_a_forked_process_is_not_taken_for_the_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A trial's process inherited the run's wakeup fd: when pynisher failed before the
+    target ran (a trial_memory_limit above a hard ulimit -v), the SIGTERM it sent its child,
+    which had pynisher's Python handler, was noted there and ended the run, silently (a
+    platforms audit's finding). Here the child plays that part before any of smacx's code
+    runs in it."""
+    from smacx.runners.serial import _sigterm_ends_the_run
+
+    handled: list[int] = []
+    original = signal.signal(signal.SIGTERM, lambda signum, _: handled.append(signum))
+    try:
+        with _sigterm_ends_the_run(lambda: None) as arrived:
+            child = os.fork()
+            if child == 0:  # (pynisher's child, with its parent's Python handler)
+                os.kill(os.getpid(), signal.SIGTERM)
+                os._exit(0)
+            assert os.waitpid(child, 0)[1] == 0
+        assert not arrived and not handled
+    finally:
+        signal.signal(signal.SIGTERM, original)
+
+
+def test_a_memory_limit_no_trial_could_set_is_refused_at_once(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Under a hard ulimit -v below trial_memory_limit every trial failed in pynisher, the
+    first called a bug in the target (a platforms audit's finding)."""
+    script = tmp_path / "limited.py"
+    script.write_text(
+        "import resource\n"
+        "from ConfigSpace import ConfigurationSpace\n"
+        "from smacx import SMAC, Scenario\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (8000 * 2**20, 8000 * 2**20))\n"
+        "space = ConfigurationSpace({'x': (0.0, 1.0)})\n"
+        "sc = Scenario(space, n_trials=2, trial_memory_limit=16000, output_directory=None)\n"
+        "SMAC(sc, lambda config: config['x'])\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "smacx.errors.ScenarioError: Scenario.trial_memory_limit=16000 MB is above this "
+        "process's hard address-space limit of 8000 MB (ulimit -v, often set by a batch "
+        "system), so no trial could set it; expected at most that. Lower trial_memory_limit, "
+        "or raise the hard limit before the run starts."
+    )
+
+
+def test_a_memory_limit_is_refused_where_pynisher_cannot_set_one(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On macOS every trial failed with pynisher's "Limiting memory is not supported"."""
+    import pynisher
+
+    monkeypatch.setattr(pynisher, "supports", lambda limit: limit != "memory")
+    sc = Scenario(space, trial_memory_limit=2000, output_directory=None)
+    with pytest.raises(ScenarioError, match=r"trial_memory_limit=2000 MB cannot be enforced"):
+        SerialRunner(lambda config: 1.0, sc)
+
+
 def sleep_briefly(config: Configuration, seed: int) -> float:
     time.sleep(0.02)
     return 1.0

@@ -336,10 +336,6 @@ class _Measured:
             # and would ignore the terminate sent at the time limit, dying only at the SIGKILL
             # that follows 5 s later. The default handler ends the child at once.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            # The run's wakeup fd (see _sigterm_ends_the_run) is the run's: signals of this
-            # process must not be noted there as the run's own.
-            with contextlib.suppress(ValueError):
-                signal.set_wakeup_fd(-1)
             _forget_inherited_pools()
         if self.in_child:
             # pynisher's parent polls its pipe, then checks whether the child lives: a child
@@ -739,6 +735,8 @@ class SerialRunner(AbstractRunner):
 
     def __init__(self, target_fn: TargetFunction, scenario: Scenario) -> None:
         _check_arguments(target_fn, scenario)
+        if scenario.trial_memory_limit is not None:
+            _check_memory_limit(scenario.trial_memory_limit)
         self.target_fn = target_fn
         self.scenario = scenario
         self.objectives = tuple(scenario.objectives)
@@ -1046,6 +1044,27 @@ class SerialRunner(AbstractRunner):
         return costs, None
 
 
+#: The wakeup file descriptors :func:`_sigterm_ends_the_run` has set in this process.
+_RUN_WAKEUP_FDS: set[int] = set()
+
+
+def _forget_run_wakeup_fd() -> None:
+    """In a process just forked (a trial's, pynisher's): the run's wakeup descriptor is the
+    run's. A signal of this process noted there was taken for one the run received: when
+    pynisher failed before the target ran (say, ``trial_memory_limit`` above a hard ``ulimit
+    -v``), the SIGTERM it sent its child ended the run (a platforms audit's finding)."""
+    if not _RUN_WAKEUP_FDS:
+        return
+    with contextlib.suppress(ValueError):  # (a fork by a thread that is not the main one)
+        fd = signal.set_wakeup_fd(-1)
+        if fd != -1 and fd not in _RUN_WAKEUP_FDS:
+            signal.set_wakeup_fd(fd, warn_on_full_buffer=False)  # the application's own
+    _RUN_WAKEUP_FDS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_run_wakeup_fd)
+
+
 @contextlib.contextmanager
 def _sigterm_ends_the_run(ended: Callable[[], None]) -> Iterator[list[bool]]:
     """While a limited trial runs: a SIGTERM still ends this process, as without limits.
@@ -1077,10 +1096,12 @@ def _sigterm_ends_the_run(ended: Callable[[], None]) -> Iterator[list[bool]]:
     os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
     previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    _RUN_WAKEUP_FDS.add(write_end)
     try:
         yield arrived_sigterm
     finally:
         signal.set_wakeup_fd(previous_fd)
+        _RUN_WAKEUP_FDS.discard(write_end)
         try:
             arrived = os.read(read_end, 4096)
         except BlockingIOError:
@@ -1129,6 +1150,36 @@ def _is_interrupt(err: BaseException) -> bool:
 def _describe(value: Any) -> str:
     """``value``'s type and a short repr, for error messages."""
     return f"{type(value).__name__} {value!r:.100}"
+
+
+def _check_memory_limit(megabytes: int) -> None:
+    """Refuse a ``trial_memory_limit`` that no trial of this machine could set.
+
+    Every trial failed in pynisher before the target ran, and was recorded CRASHED (the
+    first called "a bug in the target function"): on macOS, where pynisher cannot limit
+    memory, and under a hard address-space limit below it (``ulimit -v`` of a batch job).
+
+    Raises:
+        ScenarioError: The limit cannot be set here, with why and how to fix it.
+    """
+    import pynisher
+
+    if not pynisher.supports("memory"):
+        raise ScenarioError(
+            f"Scenario.trial_memory_limit={megabytes} MB cannot be enforced on {sys.platform}: "
+            "pynisher cannot limit a trial's memory there. Leave trial_memory_limit unset "
+            "(trial_walltime_limit works here), or run the trials on Linux workers."
+        )
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    if hard != resource.RLIM_INFINITY and megabytes * 2**20 > hard:
+        raise ScenarioError(
+            f"Scenario.trial_memory_limit={megabytes} MB is above this process's hard "
+            f"address-space limit of {hard // 2**20} MB (ulimit -v, often set by a batch "
+            "system), so no trial could set it; expected at most that. Lower "
+            "trial_memory_limit, or raise the hard limit before the run starts."
+        )
 
 
 def _check_arguments(target_fn: Any, scenario: Any) -> None:
