@@ -1663,12 +1663,17 @@ class SMAC(metaclass=_FacadeType):
         self._stop_reason = None
         bar: Any = _NoBar()
         if self.progress:
-            # (not built when off: even a disabled bar creates tqdm's multiprocessing lock,
-            # which fixes the process's start method for good)
+            # (not built when off, and given a lock of threads: tqdm's own lock is a
+            # multiprocessing one, whose creation fixes the process's start method for good,
+            # so that a later set_start_method("spawn") raised)
             from tqdm.auto import tqdm
 
+            class _Tqdm(tqdm):  # type: ignore[misc]
+                pass
+
+            _Tqdm.set_lock(threading.RLock())
             bar = _Bar(
-                tqdm(
+                _Tqdm(
                     total=self.scenario.n_trials,  # (None: a count without a bar)
                     initial=min(self.runhistory.n_finished, _trial_limit(self.scenario)),
                     unit="trial",

@@ -1257,9 +1257,11 @@ def test_summary_counts_the_incumbents_trials_at_its_budget(space: Configuration
     assert f"over {len(at_top)} trial(s)" in smac.summary()
 
 
-def test_a_run_without_progress_bar_leaves_the_start_method_unset(tmp_path: Path) -> None:
+@pytest.mark.parametrize("progress", [False, True])
+def test_a_run_leaves_the_start_method_unset(tmp_path: Path, progress: bool) -> None:
     """Even a disabled tqdm bar fixes multiprocessing's start method, and a later
-    set_start_method("spawn") failed (a user's report). In a fresh interpreter."""
+    set_start_method("spawn") failed (a user's report); the bar shown by default in a
+    terminal did the same (a platforms audit). In a fresh interpreter."""
     import subprocess
 
     script = tmp_path / "run.py"
@@ -1268,11 +1270,12 @@ def test_a_run_without_progress_bar_leaves_the_start_method_unset(tmp_path: Path
         "from ConfigSpace import ConfigurationSpace\n"
         "from smacx import SMAC, Scenario\n"
         "sc = Scenario(ConfigurationSpace({'x': (0.0, 1.0)}), n_trials=3, output_directory=None)\n"
-        "SMAC(sc, lambda config, seed: 1.0, progress=False).optimize()\n"
+        f"SMAC(sc, lambda config, seed: 1.0, progress={progress}).optimize()\n"
         "print(multiprocessing.get_start_method(allow_none=True))\n"
     )
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "None"
+    assert ("3/3" in out.stderr) is progress
 
 
 def test_progress_bar_and_summary(
