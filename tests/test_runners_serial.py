@@ -915,6 +915,28 @@ def test_a_signal_of_a_forked_process_is_not_taken_for_the_runs(
         signal.signal(signal.SIGTERM, original)
 
 
+def test_a_limited_trial_keeps_the_start_method_the_script_chose(tmp_path: Path) -> None:
+    """A process forked by multiprocessing takes "fork" for its own: under limits, the
+    target's own pools forked although the script chose "spawn" (a platforms audit)."""
+    script = tmp_path / "spawned.py"
+    script.write_text(
+        "import multiprocessing\n"
+        "from ConfigSpace import ConfigurationSpace\n"
+        "from smacx import Scenario, SerialRunner\n"
+        "def target(config):\n"
+        "    return 1.0, {'method': multiprocessing.get_start_method(allow_none=True)}\n"
+        "if __name__ == '__main__':\n"
+        "    multiprocessing.set_start_method('spawn')\n"
+        "    space = ConfigurationSpace({'x': (0.0, 1.0)})\n"
+        "    for limit in (None, 30):\n"
+        "        sc = Scenario(space, trial_walltime_limit=limit, output_directory=None)\n"
+        "        value = SerialRunner(target, sc).run(space.sample_configuration(), seed=0)\n"
+        "        print(value.status.name, value.additional_info['method'])\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.stdout.split() == ["SUCCESS", "spawn"] * 2, done.stderr
+
+
 def test_a_memory_limit_no_trial_could_set_is_refused_at_once(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:

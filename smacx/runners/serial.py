@@ -324,6 +324,8 @@ class _Measured:
         self.interrupts_stop = interrupts_stop
         self.memory_limit = memory_limit  # MB (trial_memory_limit), named in a MemoryError
         self.parent = os.getpid()  # the process that starts the child
+        # (the start method the script chose, None if none; the child is forked all the same)
+        self.start_method = multiprocessing.get_start_method(allow_none=True)
         if in_child:
             load_prctl()
 
@@ -336,6 +338,10 @@ class _Measured:
             # and would ignore the terminate sent at the time limit, dying only at the SIGKILL
             # that follows 5 s later. The default handler ends the child at once.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # A process forked by multiprocessing takes "fork" for its own start method: the
+            # target's pools (a DataLoader's) forked although the script chose "spawn", as they
+            # do not without limits (a platforms audit's finding).
+            multiprocessing.set_start_method(self.start_method, force=True)
             _forget_inherited_pools()
         if self.in_child:
             # pynisher's parent polls its pipe, then checks whether the child lives: a child
