@@ -8,7 +8,14 @@ independent workers sharing one database.
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
+
+if os.name != "posix":  # (fcntl, resource, signals and fork: import failed deep inside)
+    raise ImportError(
+        f"smacx runs on Linux and macOS (POSIX); this is {os.name!r}. On Windows, install it "
+        "in WSL (the Windows Subsystem for Linux)."
+    )
 
 from smacx.callback import Callback, FunctionCallback
 from smacx.command import CommandTarget, load_workload

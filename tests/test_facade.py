@@ -1257,6 +1257,18 @@ def test_summary_counts_the_incumbents_trials_at_its_budget(space: Configuration
     assert f"over {len(at_top)} trial(s)" in smac.summary()
 
 
+def test_importing_off_posix_says_where_smacx_runs() -> None:
+    """On Windows the import failed deep inside, on fcntl (a platforms audit)."""
+    import subprocess
+
+    code = "import os; os.name = 'nt'; import smacx"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stderr.strip().splitlines()[-1] == (
+        "ImportError: smacx runs on Linux and macOS (POSIX); this is 'nt'. On Windows, install "
+        "it in WSL (the Windows Subsystem for Linux)."
+    )
+
+
 @pytest.mark.parametrize("progress", [False, True])
 def test_a_run_leaves_the_start_method_unset(tmp_path: Path, progress: bool) -> None:
     """Even a disabled tqdm bar fixes multiprocessing's start method, and a later
