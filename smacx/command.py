@@ -58,6 +58,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import stat
 import string
@@ -69,7 +70,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from smacx.errors import CommandError, ScenarioError, printable, warn_caller
+from smacx.errors import CommandError, ScenarioError, as_machine_error, printable, warn_caller
 from smacx.runners.base import SPAWN_ENVIRON
 from smacx.runners.serial import NON_FINITE_MEASUREMENT
 from smacx.scenario import RUN_NAME, is_run_name
@@ -568,16 +569,26 @@ class CommandTarget:
         configuration (``config``), ``seed``, ``instance`` and ``budget``."""
         if "{trial_dir}" not in self.command + self.result:
             yield ""
-        elif self.trial_root is None:
-            from smacx.runners import watchdog
+            return
+        from smacx.runners import watchdog
 
-            with tempfile.TemporaryDirectory(prefix=watchdog.folder_prefix()) as folder:
-                yield folder
-        else:
-            Path(self.trial_root).mkdir(parents=True, exist_ok=True)
-            folder = tempfile.mkdtemp(prefix="trial-", dir=self.trial_root)
-            Path(f"{folder}.json").write_text(json.dumps(about, indent=1, default=str) + "\n")
+        # (a full disk charged each configuration a crash: a run's budget went in a second;
+        # a trial_root that is no folder, or not writable, fails every trial alike)
+        with as_machine_error("make the trial's folder ({trial_dir})", every=True):
+            if self.trial_root is None:
+                folder = tempfile.mkdtemp(prefix=watchdog.folder_prefix())
+            else:
+                Path(self.trial_root).mkdir(parents=True, exist_ok=True)
+                folder = tempfile.mkdtemp(prefix="trial-", dir=self.trial_root)
+                about_text = json.dumps(about, indent=1, default=str) + "\n"
+                Path(f"{folder}.json").write_text(about_text)
+        if self.trial_root is not None:
             yield folder
+            return
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     @contextlib.contextmanager
     def _host(self, tries: _HostTries) -> Iterator[str | None]:
@@ -746,7 +757,8 @@ def _run(
     # What the command's processes carry in their environment (a trial under limits passes
     # its own on): the mark of those that may be killed for holding its output.
     mark = token if token is not None else os.environ.get("SMACX_TRIAL")
-    alive = os.pipe() if keep_alive else None
+    with as_machine_error("start the command"):
+        alive = os.pipe() if keep_alive else None
     try:
         if alive is not None:
             # (written before the launcher starts, while this process holds the pipe's read
@@ -754,17 +766,18 @@ def _run(
             # a process whose SIGPIPE is at its default)
             os.write(alive[1], f"{_ALIVE}\n".encode())
         try:
-            proc = subprocess.Popen(
-                command,
-                shell=True,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL if alive is None else alive[0],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-            )
+            with as_machine_error("start the command"):
+                proc = subprocess.Popen(
+                    command,
+                    shell=True,
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL if alive is None else alive[0],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    errors="replace",
+                )
         finally:
             if alive is not None:
                 os.close(alive[0])

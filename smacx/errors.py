@@ -9,7 +9,9 @@ package is missing (pandas, psycopg, dask), or that smacx has no class of a SMAC
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import errno
 import functools
 import inspect
 import numbers
@@ -18,7 +20,7 @@ import re
 import sys
 import types
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import FrameType
 from typing import Any, TypeVar, cast
 
@@ -30,6 +32,7 @@ __all__ = [
     "ScenarioMismatchError",
     "TargetCrashedError",
     "StorageError",
+    "MachineError",
     "SearchSpaceExhaustedError",
     "TrialError",
     "NoWorkersError",
@@ -70,6 +73,45 @@ class TargetCrashedError(SmacxError, RuntimeError):
 
 class StorageError(SmacxError, RuntimeError):
     """The run-history database cannot be opened, read or written."""
+
+
+class MachineError(SmacxError, OSError):
+    """This machine cannot run trials for now, through no fault of the configuration: its
+    disk or inodes are full, or it allows no more open files, where smacx itself sets a trial
+    up. The run stops, with the trial left to run again when it continues."""
+
+
+#: ``errno`` values of a machine that cannot set a trial up (see :class:`MachineError`).
+MACHINE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.EROFS, errno.EAGAIN}
+)
+
+
+def machine_error(err: BaseException, doing: str, every: bool = False) -> MachineError | None:
+    """A :class:`MachineError` for ``err`` when it is one of :data:`MACHINE_ERRNOS` (with
+    ``every``, any ``OSError``) met while smacx was ``doing`` something for a trial ("make the
+    trial's folder"), else None."""
+    if not isinstance(err, OSError) or not (every or err.errno in MACHINE_ERRNOS):
+        return None
+    return MachineError(
+        f"smacx could not {doing}: {type(err).__name__}: {err}. This machine cannot run trials "
+        "until that is mended (free disk space or inodes, or raise the limit of open files, "
+        "`ulimit -n`, or of processes, `ulimit -u`); the run stops, and the trial runs again "
+        "when it continues."
+    )
+
+
+@contextlib.contextmanager
+def as_machine_error(doing: str, every: bool = False) -> Iterator[None]:
+    """Within the block, an ``OSError`` of :data:`MACHINE_ERRNOS` (with ``every``, any) comes
+    out as the :class:`MachineError` of :func:`machine_error`; other errors as they are."""
+    try:
+        yield
+    except OSError as err:
+        machine = machine_error(err, doing, every)
+        if machine is None:
+            raise
+        raise machine from err
 
 
 class SearchSpaceExhaustedError(SmacxError, RuntimeError):

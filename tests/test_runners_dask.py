@@ -1503,6 +1503,20 @@ def quick(config: Configuration, seed: int) -> float:
     return float(seed)
 
 
+def test_a_worker_that_cannot_set_a_trial_up_stops_the_run(
+    space: ConfigurationSpace, client: Client, tmp_path: Path
+) -> None:
+    """A full disk where a command's {trial_dir} goes was recorded as each configuration's
+    crash (a hostile-filesystem audit): from a worker, too, the run stops instead."""
+    from smacx import CommandTarget, MachineError
+
+    (tmp_path / "trials").write_text("a file, where the folders would go\n")
+    target = CommandTarget("echo {x} > {trial_dir}/o", trial_root=str(tmp_path / "trials"))
+    with DaskParallelRunner(SerialRunner(target, scenario(space)), dask_client=client) as runner:
+        with pytest.raises(MachineError, match=r"could not make the trial's folder"):
+            run_all(runner, trials(space, 1))
+
+
 @pytest.mark.slow
 def test_limited_trials_on_workers_of_two_threads_all_come_back(space: ConfigurationSpace) -> None:
     """A trial's process forked from a dask worker's (daemon) thread made the thread that was to

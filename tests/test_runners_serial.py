@@ -937,6 +937,35 @@ def test_a_limited_trial_keeps_the_start_method_the_script_chose(tmp_path: Path)
     assert done.stdout.split() == ["SUCCESS", "spawn"] * 2, done.stderr
 
 
+def test_a_limited_trial_without_a_file_descriptor_for_its_process_is_no_crash(
+    tmp_path: Path,
+) -> None:
+    """Under a low `ulimit -n` pynisher could not make its pipe, and the first trial was
+    called a bug in the target (a hostile-filesystem audit): a MachineError instead."""
+    script = tmp_path / "fds.py"
+    script.write_text(
+        "import os, resource\n"
+        "from ConfigSpace import ConfigurationSpace\n"
+        "from smacx import MachineError, Scenario, SerialRunner\n"
+        "space = ConfigurationSpace({'x': (0.0, 1.0)})\n"
+        "sc = Scenario(space, trial_walltime_limit=30, output_directory=None)\n"
+        "runner = SerialRunner(lambda config: 1.0, sc)\n"
+        "config = space.sample_configuration()\n"
+        "import pynisher, multiprocessing.connection\n"
+        "used = len(os.listdir('/proc/self/fd'))\n"
+        "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (used + 1, hard))\n"
+        "try:\n"
+        "    print(runner.run(config, seed=0))\n"
+        "except MachineError as err:\n"
+        "    print(err)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.stdout.startswith(
+        "smacx could not start the trial's process: OSError: [Errno 24] Too many open files"
+    ), done
+
+
 def test_a_memory_limit_no_trial_could_set_is_refused_at_once(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:

@@ -94,7 +94,13 @@ class AbstractRunner(ABC):
         seed: int | None = None,
         **dask_data_to_scatter: Any,
     ) -> TrialValue:
-        """Evaluate one trial here and now, under the scenario's limits, and return its value."""
+        """Evaluate one trial here and now, under the scenario's limits, and return its value.
+
+        Raises:
+            MachineError: This machine could not set the trial up (a full disk where its
+                folder goes, no file descriptor left for its process): no result, and no
+                fault of the configuration.
+        """
 
     def cancel(self, trial_info: TrialInfo) -> None:  # noqa: B027 - nothing runs in the background
         """Stop a submitted trial and forget it: its result is never reported.

@@ -42,6 +42,7 @@ from ConfigSpace import Configuration
 
 from smacx.errors import (
     ArgumentError,
+    MachineError,
     NoWorkersError,
     RunnerClosedError,
     ScenarioError,
@@ -1341,6 +1342,10 @@ class DaskParallelRunner(AbstractRunner):
                 trial.lost_data += 1
                 self._submit(trial)
                 return None
+        if isinstance(error, MachineError):
+            # A worker's machine could not set the trial up (a full disk): no fault of the
+            # configuration, and every trial would fail the same way. The run stops.
+            raise error
         # Not the target failing (SerialRunner.run catches that): dask could not run the trial.
         return self._crashed(
             trial,

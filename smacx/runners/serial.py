@@ -33,7 +33,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from smacx.errors import ScenarioError, clipped, keyword_hints, safe_repr, safe_str
+from smacx.errors import (
+    MachineError,
+    ScenarioError,
+    as_machine_error,
+    clipped,
+    keyword_hints,
+    machine_error,
+    safe_repr,
+    safe_str,
+)
 from smacx.runhistory import config_to_json
 from smacx.runners import watchdog
 from smacx.runners.base import AbstractRunner
@@ -397,6 +406,8 @@ class _Measured:
         # A target's failure is data, not a reason to stop; so is a sys.exit() in it, or an
         # asyncio.CancelledError that its own event loop let escape. Only Ctrl-C stops the run.
         except BaseException as err:
+            if isinstance(err, MachineError):  # (smacx's own set-up, not the configuration)
+                return "machine", {"error": str(err)}, math.nan
             if self.in_child and self.memory_limit is not None and _out_of_memory(err):
                 return "memoryout", {"error": self._memory_error(err)}, time.process_time() - cpu
             if not (_is_interrupt(err) and self.interrupts_stop):
@@ -830,6 +841,8 @@ class SerialRunner(AbstractRunner):
         # A copy: a target may assign into its configuration (ConfigSpace allows it), and the
         # caller's, by which the result is recorded, must stay the one that was asked.
         kind, payload, cpu_time = self._call(copy.copy(config), kwargs)
+        if kind == "machine":
+            raise MachineError(payload["error"])
         # (the duration on a clock that no step of the wall clock moves back)
         end, took = time.time(), time.monotonic() - clock
         if kind == "ok":
@@ -869,7 +882,8 @@ class SerialRunner(AbstractRunner):
         if self.memory_limit is not None:
             _warn_of_inherited_memory(self.memory_limit)
         watchdog.start()
-        pipe = _LogPipe()
+        with as_machine_error("start the trial's process"):
+            pipe = _LogPipe()
         limited = pynisher.limit(
             _Measured(
                 self.target_fn,
@@ -894,6 +908,7 @@ class SerialRunner(AbstractRunner):
         before = children_now()
         try:
             with (
+                as_machine_error("start the trial's process"),  # (its pipes, above all)
                 watchdog.forking_a_trial() as token,
                 _sigterm_ends_the_run(functools.partial(watchdog.end_marked, token)) as sigterm,
             ):
@@ -966,6 +981,9 @@ class SerialRunner(AbstractRunner):
             if isinstance(err, TypeError) and "MemoryLimitException" in str(err):
                 msg = f"exceeded trial_memory_limit={self.memory_limit} MB"
                 return "memoryout", {"error": msg}, math.nan
+            machine = machine_error(err, "start the trial's process")
+            if machine is not None:  # (no pipe or process to be had: not the configuration)
+                return "machine", {"error": str(machine)}, math.nan
             # The child's result or error reached this process but could not be unpickled
             # here (a class only the target's process could import, a broken __reduce__).
             msg = (
