@@ -2893,7 +2893,14 @@ def _give_up(history: RunHistory, *pending: set[TrialInfo]) -> None:
     the next run on the history, in this process or another, runs them again."""
     for trials in pending:
         for info in list(trials):
-            history.release(info)
+            try:
+                history.release(info)
+            except StorageError as err:  # (the disk that failed the run: no second error)
+                logger.warning(
+                    "Could not give up trial %s: %s. It runs again once this process has ended.",
+                    info,
+                    err,
+                )
         trials.clear()
 
 

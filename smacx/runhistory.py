@@ -27,6 +27,7 @@ from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparamet
 
 from smacx.errors import (
     ScenarioError,
+    StorageError,
     TrialError,
     is_whole,
     one_line,
@@ -601,7 +602,15 @@ class RunHistory:
                 starttime=running.value.starttime,
                 endtime=max(self.now(), running.value.starttime),
             )
-        if not self.storage.finish_trial(TrialRecord(key, value, self.owner, 0.0)):
+        try:
+            stored = self.storage.finish_trial(TrialRecord(key, value, self.owner, 0.0))
+        except StorageError as err:
+            # (the result, which may have taken hours, is at least in the error)
+            raise StorageError(
+                f"{err} The result of trial {_describe(key)}, {value.status.name} with cost "
+                f"{value.cost!r}, was not stored: the trial runs again when the run continues."
+            ) from err
+        if not stored:
             logger.warning("Trial %s was finished already; this result is dropped.", _describe(key))
         self.sync()
         return key

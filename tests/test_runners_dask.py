@@ -1512,9 +1512,9 @@ def test_a_worker_that_cannot_set_a_trial_up_stops_the_run(
 
     (tmp_path / "trials").write_text("a file, where the folders would go\n")
     target = CommandTarget("echo {x} > {trial_dir}/o", trial_root=str(tmp_path / "trials"))
-    with DaskParallelRunner(SerialRunner(target, scenario(space)), dask_client=client) as runner:
-        with pytest.raises(MachineError, match=r"could not make the trial's folder"):
-            run_all(runner, trials(space, 1))
+    runner = DaskParallelRunner(SerialRunner(target, scenario(space)), dask_client=client)
+    with runner, pytest.raises(MachineError, match=r"could not make the trial's folder"):
+        run_all(runner, trials(space, 1))
 
 
 @pytest.mark.slow

@@ -576,3 +576,57 @@ def test_a_sqlite_storage_dropped_unclosed_closes_its_database_at_once(
     finally:
         if enabled:
             gc.enable()
+
+
+def _fill(storage: SQLiteStorage, pages: int | None = None) -> None:
+    """Make the database's disk full for its connection (SQLite's max_page_count): writes
+    that need a page more fail as on a full disk, with SQLITE_FULL."""
+    with storage._lock:
+        if pages is None:
+            pages = storage._conn.execute("PRAGMA page_count").fetchone()[0]
+        storage._conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def test_a_result_waits_for_space_on_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A result that came when the disk was full was lost at once: the run stopped, and the
+    trial had to run again (a hostile-filesystem audit)."""
+    import threading
+
+    import smacx.storage.sqlite as sqlite_storage
+
+    monkeypatch.setattr(sqlite_storage, "FULL_DISK_RETRY", 0.05)
+    storage = SQLiteStorage(tmp_path / "x.db")
+    key = TrialKey(storage.add_config('{"x": 1}', "test"), None, 0, None)
+    assert storage.claim_trial(running(key), 0.0)
+    _fill(storage)
+    result = TrialValue(cost=42.0, additional_info={"log": "x" * 20_000})
+    freed = threading.Timer(0.5, _fill, (storage, 1_000_000))
+    freed.start()
+    assert storage.finish_trial(TrialRecord(key, result, owner_id(), 0.0))
+    freed.join()
+    assert "is full: a trial's result (SUCCESS, cost 42.0) waits for space" in caplog.text
+    assert [r.value.cost for r in storage.read_trials(0)] == [42.0]
+    storage.close()
+
+
+def test_a_result_the_full_disk_never_takes_is_named_in_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ConfigSpace import ConfigurationSpace
+
+    import smacx.storage.sqlite as sqlite_storage
+    from smacx import RunHistory, TrialInfo
+
+    monkeypatch.setattr(sqlite_storage, "FULL_DISK_RETRY", 0.05)
+    monkeypatch.setattr(sqlite_storage, "RESULT_PATIENCE", 0.2)
+    space = ConfigurationSpace({"x": (0.0, 1.0)})
+    storage = SQLiteStorage(tmp_path / "x.db", timeout=0.1)
+    history = RunHistory(space, storage=storage)
+    info = TrialInfo(space.sample_configuration(), seed=0)
+    history.add_running(info)
+    _fill(storage)
+    with pytest.raises(StorageError, match=r"SUCCESS with cost 42.0, was not stored: the "):
+        history.add(info, TrialValue(cost=42.0, additional_info={"log": "x" * 20_000}))
+    storage.close()

@@ -40,6 +40,9 @@ from smacx.trial import StatusType, TrialKey
 
 logger = logging.getLogger("smacx")
 
+#: Seconds between a trial's result's tries to be stored on a full disk.
+FULL_DISK_RETRY = 5.0
+
 __all__ = ["SQLiteStorage"]
 
 _SCHEMA = """
@@ -438,13 +441,35 @@ class SQLiteStorage:
 
     def finish_trial(self, record: TrialRecord) -> bool:
         # (a result in hand waits longer for the lock than other writes: the process that
-        # held it for over ``timeout`` ended the run of every worker, whose results were lost)
-        with self._lock, self._transaction(patience=max(RESULT_PATIENCE, self._timeout)) as cur:
-            old = self._existing(cur, record)
-            if old is not None and old["status"] != StatusType.RUNNING:
-                return False
-            self._upsert(cur, record)
-            return True
+        # held it for over ``timeout`` ended the run of every worker, whose results were lost;
+        # and it waits for space on a full disk, where it was lost at once)
+        patience = max(RESULT_PATIENCE, self._timeout)
+        deadline = time.monotonic() + patience
+        warned = False
+        while True:
+            try:
+                with self._lock, self._transaction(patience=patience) as cur:
+                    old = self._existing(cur, record)
+                    if old is not None and old["status"] != StatusType.RUNNING:
+                        return False
+                    self._upsert(cur, record)
+                    return True
+            except StorageError as err:
+                if "disk is full" not in str(err) or time.monotonic() >= deadline:
+                    raise
+                if not warned:
+                    warned = True
+                    logger.warning(
+                        "The disk of the run-history database %r is full: a trial's result "
+                        "(%s, cost %r) waits for space, up to %g s, trying every %g s. Free "
+                        "some space on it.",
+                        str(self.path),
+                        record.value.status.name,
+                        record.value.cost,
+                        deadline - time.monotonic(),
+                        FULL_DISK_RETRY,
+                    )
+                time.sleep(FULL_DISK_RETRY)
 
     def release_trial(self, key: TrialKey, owner: str) -> bool:
         with self._lock, self._transaction() as cur:
