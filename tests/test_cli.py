@@ -910,3 +910,31 @@ def test_show_importance_of_a_history_stored_without_its_scenario(tmp_path: Path
     report = run_report(tmp_path / "run", importance=True)  # readable, not "damaged"
     assert report["importance"] is None
     assert "stores no scenario" in report["importance_error"]
+
+
+def test_a_cluster_that_cannot_start_for_lack_of_files_says_so(tmp_path: Path) -> None:
+    """Under `ulimit -n 40`, `smacx run --workers 2` was told to add a __main__ guard to a
+    script it does not have; the cause, in dask's log only, went unnamed (an audit)."""
+    import resource
+
+    knobs = tmp_path / "k.toml"
+    knobs.write_text(
+        'command = "echo {x}"\nn_trials = 4\n[knobs]\nx = { type = "integer", range = [0, 9] }\n'
+    )
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "smacx", "run", str(knobs), "--workers", "2", "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        preexec_fn=few_files,
+        timeout=120,
+    )
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1
+    assert "could not start its local dask cluster of 2 worker process(es)" in last, last
+    assert "This process may open only 40 files (`ulimit -n`)" in last
+    assert "__main__" not in last

@@ -485,9 +485,8 @@ class DaskParallelRunner(AbstractRunner):
                 raise
             raise NoWorkersError(
                 f"DaskParallelRunner could not start its local dask cluster of {n_workers} "
-                f"worker process(es): {type(err).__name__}: {str(err).rstrip('.')}. dask's "
-                "worker processes import the main module: if a script builds SMAC (or this "
-                'runner) at its top level, put that code under `if __name__ == "__main__":`.'
+                f"worker process(es): {type(err).__name__}: {str(err).rstrip('.')}."
+                + _why_no_cluster()
             ) from err
         _forget_passed_level()
         try:
@@ -2024,6 +2023,32 @@ def trials_ahead(threads: int, latencies: Sequence[float], durations: Sequence[f
 
 class _DataLostError(Exception):
     """Raised on a worker when a scattered object a trial needs is not there."""
+
+
+def _why_no_cluster() -> str:
+    """What may have kept a local cluster's workers from starting, as far as this process can
+    tell (dask's own error says only "Nanny failed to start"; the cause is in the workers'
+    log): few files allowed, a full ``/dev/shm``, a script without a ``__main__`` guard."""
+    import resource
+    import shutil
+
+    hints = []
+    allowed = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if allowed != resource.RLIM_INFINITY and allowed < 1024:
+        hints.append(
+            f" This process may open only {allowed} files (`ulimit -n`), and each dask worker "
+            "needs dozens: raise the limit (`ulimit -n 4096`)."
+        )
+    with contextlib.suppress(OSError):
+        if shutil.disk_usage("/dev/shm").free < 2**20:
+            hints.append(" /dev/shm, where dask's processes share memory, is full.")
+    main = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    if not (Path(main).name == "smacx" or Path(main).parent == Path(__file__).parents[1]):
+        hints.append(
+            " dask's worker processes import the main module: if a script builds SMAC (or this "
+            'runner) at its top level, put that code under `if __name__ == "__main__":`.'
+        )
+    return "".join(hints)
 
 
 class _WorkerSetupError(Exception):
