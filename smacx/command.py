@@ -1340,7 +1340,10 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     else:
         space = _space_from_knobs(data["knobs"], file)
     # Here, relative to the knob file; on hosts, a remote folder (none: the login folder).
-    workdir = data.get("workdir") if hosts else str(here / data.get("workdir", "."))
+    # (~ is the home folder, as the shell and --output-dir read it, not a folder named ~)
+    workdir = (
+        data.get("workdir") if hosts else str(here / Path(data.get("workdir", ".")).expanduser())
+    )
     try:
         target = CommandTarget(
             command=data["command"],
@@ -1355,7 +1358,9 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             memory_limit=None if memory is None else float(memory),
             whole_budgets=budget is not None and all(type(b) is int for b in budget),
             # (relative to the knob file, as workdir is)
-            trial_root=None if "trial_root" not in data else str(here / data["trial_root"]),
+            trial_root=None
+            if "trial_root" not in data
+            else str(here / Path(data["trial_root"]).expanduser()),
         )
         target.check(space, instances)
     except ScenarioError as err:
@@ -1386,7 +1391,7 @@ def _space_from_json(here: Path, name: object, file: Path) -> ConfigurationSpace
             f"knob file {str(file)!r}: space must be the path of a ConfigSpace JSON file; got "
             f"{name!r}."
         )
-    path = here / name
+    path = here / Path(name).expanduser()
     try:
         return ConfigurationSpace.from_json(path)
     except (OSError, ValueError, KeyError, TypeError) as err:

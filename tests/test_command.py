@@ -286,6 +286,23 @@ def test_a_knob_file_keeps_the_trials_folders_under_its_trial_root(tmp_path: Pat
         load_workload(file)
 
 
+def test_a_knob_files_paths_may_start_at_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`trial_root = "~/trials"` made a folder named ~ beside the knob file, and a workdir
+    under ~ was refused as missing (a hostile-filesystem audit)."""
+    home = tmp_path / "home"
+    (home / "bench").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    file = tmp_path / "k.toml"
+    file.write_text(
+        'command = "echo {x}"\ntrial_root = "~/trials"\nworkdir = "~/bench"\n'
+        '[knobs]\nx = { type = "integer", range = [1, 9] }\n'
+    )
+    target = load_workload(file).target
+    assert (target.trial_root, target.workdir) == (str(home / "trials"), str(home / "bench"))
+
+
 def test_a_trial_folder_that_cannot_be_made_stops_the_run_without_charging_trials(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
