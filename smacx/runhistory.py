@@ -203,11 +203,18 @@ def _with_template(text: str, template: str) -> str:
     return text[:start] + " ".join(template.split()) + text[end:]
 
 
+#: The path of a command's ``{trial_dir}``: a temporary ``smacx-trial-...`` folder, or one
+#: ``trial-XXXXXXXX`` under a knob file's ``trial_root``.
+_TRIAL_FOLDER = re.compile(
+    r"(?:/[^\s/'\"]+)*/(?:smacx-trial-[\w-]+|trial-[a-z0-9_]{8}(?![\w.-]))"
+)
+
+
 def _reason(info: Any, command: str | None = None) -> str:
     """A failed trial's reason on one line: its ``error`` (the last line of its traceback if
     it has none), without what differs between trials that failed alike: the measured time
-    a time-out's reason ends with, the memory a command held, and the address of a dask
-    worker that died."""
+    a time-out's reason ends with, the memory a command held, the path of a command's
+    ``{trial_dir}``, and the address of a dask worker that died."""
     if not isinstance(info, dict):
         return "(no reason stored)"
     text = str(info.get("error") or "").strip()
@@ -217,6 +224,7 @@ def _reason(info: Any, command: str | None = None) -> str:
     text = re.sub(r"\bheld \d+ MB of memory\b", "held ... MB of memory", text)  # (as measured)
     if command:
         text = _with_template(text, command)
+    text = _TRIAL_FOLDER.sub("{trial_dir}", text)
     text = re.sub(r"\b(tcp|tls|inproc|ucx|ws|wss)://[^\s),]+", r"\1://...", text)
     # (safe to print: what a target or another writer of the run stored, the summary and
     # the warning of a run without incumbent quote)

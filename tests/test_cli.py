@@ -491,6 +491,27 @@ def test_a_failed_commands_reason_shows_its_knob_files_template(
     assert _with_template(reason, template) == shown
 
 
+def test_failures_in_each_trials_own_folder_count_together() -> None:
+    """A command that failed alike in every trial's {trial_dir} (a full TMPDIR) gave one
+    reason per trial: "1 CRASHED ... 85 more, for 85 other reasons" (an audit)."""
+    from smacx import StatusType, TrialKey, TrialValue
+    from smacx.runhistory import failure_reasons
+
+    folders = ["/tmp/smacx-trial-1a2b-x8k_q2mz", "/work/r/trials/trial-r2rctqz4"] * 2
+    trials = [
+        (
+            TrialKey(i, None, 0, None),
+            TrialValue(
+                status=StatusType.CRASHED,
+                additional_info={"error": f"sh: 1: cannot create {folder}/o: No space"},
+            ),
+        )
+        for i, folder in enumerate(folders)
+    ]
+    [group] = failure_reasons(trials)
+    assert (group["count"], group["reason"]) == (4, "sh: 1: cannot create {trial_dir}/o: No space")
+
+
 def _default_sigint() -> None:
     """In a child before it runs: SIGINT's default action, whatever the test process had."""
     import signal
