@@ -57,6 +57,7 @@ import logging
 import math
 import os
 import re
+import selectors
 import shlex
 import shutil
 import signal
@@ -821,15 +822,16 @@ def _measured(
     measuring takes at most about 2% of a core."""
     peak, interval = 0.0, min(MEMORY_POLL_SECONDS, _OUTPUT_POLL_SECONDS)
     ended: float | None = None  # (when the shell was first seen ended, output still open)
+    output = _Output(proc)
     while True:
-        try:
-            out, err = proc.communicate(timeout=interval)
-            return subprocess.CompletedProcess(command, proc.returncode, out, err)
-        except subprocess.TimeoutExpired:
-            if proc.poll() is not None:
-                ended = time.perf_counter() if ended is None else ended
-                if time.perf_counter() - ended >= _OUTPUT_GRACE_SECONDS:
-                    return _without_holders(proc, command, mark)
+        if output.read(timeout=interval):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=interval)
+                return output.result(command, proc.returncode)
+        elif proc.poll() is not None:
+            ended = time.perf_counter() if ended is None else ended
+            if time.perf_counter() - ended >= _OUTPUT_GRACE_SECONDS:
+                return _without_holders(proc, output, command, mark)
         if memory_limit is None:
             continue
         start = time.perf_counter()
@@ -840,11 +842,9 @@ def _measured(
             break
     assert root is not None and memory_limit is not None
     kill_tree(root)
-    try:
-        out, err = proc.communicate(timeout=2.0)
-    except subprocess.TimeoutExpired as expired:  # a program that left the tree holds a pipe
-        out, err = (_decoded(x) for x in (expired.output, expired.stderr))
+    if not output.read(timeout=2.0):  # a program that left the tree holds a pipe
         proc.kill()
+    out, err = output.text(0), output.text(1)
     raise MemoryError(
         f"the command's processes held {peak:.0f} MB of memory together, over the "
         f"limit of {memory_limit:g} MB, and were killed: {command}{_tail(err or out)}"
@@ -859,8 +859,62 @@ _OUTPUT_GRACE_SECONDS = 0.5
 _OUTPUT_POLL_SECONDS = 0.1
 
 
+class _Output:
+    """A command's output (stdout, stderr), read as it comes, of which only the last
+    ``KEPT_OUTPUT`` bytes of each are kept: a benchmark that printed a 300 MB log held it all
+    in this process (about 1 GB at its peak), beyond any limit set for the command (an audit).
+    The result is read from what is kept; an error quotes its last lines."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        # (poll holds no descriptor of its own, which an interrupted trial would leave open)
+        self._selector: selectors.BaseSelector = (
+            selectors.PollSelector()
+            if hasattr(selectors, "PollSelector")
+            else selectors.SelectSelector()
+        )
+        self._kept = [bytearray(), bytearray()]
+        for which, stream in enumerate((proc.stdout, proc.stderr)):
+            if stream is not None:
+                self._selector.register(stream.fileno(), selectors.EVENT_READ, which)
+
+    def read(self, timeout: float | None) -> bool:
+        """Read what comes for up to ``timeout`` seconds (None: to the end); whether both
+        pipes are closed (every writer gone)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._selector.get_map():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            for key, _ in self._selector.select(left):
+                data = os.read(key.fd, 1 << 16)
+                if not data:
+                    self._selector.unregister(key.fd)
+                    continue
+                kept = self._kept[key.data]
+                kept += data
+                if len(kept) > 2 * KEPT_OUTPUT:
+                    del kept[:-KEPT_OUTPUT]
+        self._selector.close()
+        return True
+
+    def text(self, which: int) -> str:
+        """What is kept of stdout (0) or stderr (1), as text mode would give it (undecodable
+        bytes replaced, any line end a newline)."""
+        data = bytes(self._kept[which][-KEPT_OUTPUT:])
+        text = data.decode(errors="replace")
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+    def result(self, command: str, code: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(command, code, self.text(0), self.text(1))
+
+
+#: Bytes of a command's stdout, and of its stderr, kept to read its result and quote its
+#: errors: the end of what it printed.
+KEPT_OUTPUT = 4 << 20
+
+
 def _without_holders(
-    proc: subprocess.Popen[str], command: str, mark: str | None
+    proc: subprocess.Popen[str], output: _Output, command: str, mark: str | None
 ) -> subprocess.CompletedProcess[str]:
     """The result of ``proc``, whose shell has ended while processes it started in the
     background still hold its output open (which ``communicate`` would wait for): kill those
@@ -879,8 +933,8 @@ def _without_holders(
             kill_tree(psutil.Process(pid))
     if holders:
         logger.debug("Killed %d process(es) left holding the output of: %s", len(holders), command)
-    out, err = proc.communicate()  # (what the earlier, timed-out calls read is kept)
-    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+    output.read(timeout=None)
+    return output.result(command, proc.wait())
 
 
 def _pipe_holders(streams: Sequence[Any], mark: str) -> list[int]:
@@ -963,12 +1017,6 @@ def kill_tree(root: Any, keep_root: bool = False) -> int:
         with contextlib.suppress(psutil.Error):
             process.kill()
     return len(stopped)
-
-
-def _decoded(data: bytes | str | None) -> str:
-    if isinstance(data, bytes):
-        return data.decode(errors="replace")
-    return data or ""
 
 
 #: Seconds a host that a launcher could not reach is left alone by the other trials.

@@ -205,9 +205,7 @@ def _with_template(text: str, template: str) -> str:
 
 #: The path of a command's ``{trial_dir}``: a temporary ``smacx-trial-...`` folder, or one
 #: ``trial-XXXXXXXX`` under a knob file's ``trial_root``.
-_TRIAL_FOLDER = re.compile(
-    r"(?:/[^\s/'\"]+)*/(?:smacx-trial-[\w-]+|trial-[a-z0-9_]{8}(?![\w.-]))"
-)
+_TRIAL_FOLDER = re.compile(r"(?:/[^\s/'\"]+)*/(?:smacx-trial-[\w-]+|trial-[a-z0-9_]{8}(?![\w.-]))")
 
 
 def _reason(info: Any, command: str | None = None) -> str:

@@ -352,6 +352,27 @@ def test_no_file_descriptor_for_a_command_stops_the_run(tmp_path: Path) -> None:
     assert lines[1] == "['RUNNING']"  # released, to run again: no result charged
 
 
+def test_a_commands_long_output_is_not_held_whole(tmp_path: Path) -> None:
+    """A benchmark that printed a 150 MB log made this process peak at 536 MB, beyond any
+    limit set for the command (an audit): only the end of the output is kept."""
+    script = tmp_path / "long.py"
+    script.write_text(
+        "import resource\n"
+        "from ConfigSpace import ConfigurationSpace\n"
+        "from smacx import CommandTarget\n"
+        "config = ConfigurationSpace({'x': (0, 9)}).sample_configuration()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "log = 'yes \"step 1 of 9: loss 0.5\" | head -c 150000000'\n"
+        "cost = CommandTarget(log + '; echo {x} >&2; echo 0.25')(config, seed=0)\n"
+        "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before\n"
+        "print(cost, grown // 1024)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    cost, grown_mb = done.stdout.split()
+    assert float(cost) == 0.25, done.stderr
+    assert int(grown_mb) < 40  # (4 MB kept of each stream, read 64 kB at a time)
+
+
 def test_a_failed_command_says_how_with_what_it_printed(space: ConfigurationSpace) -> None:
     c = config(space)
     with pytest.raises(CommandError, match=r"exited with status 3: .*\n    oops"):
