@@ -1047,6 +1047,26 @@ def test_a_failed_trial_is_logged_with_its_configuration(
     )
 
 
+def test_an_error_of_many_lines_is_logged_on_one(
+    space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """scikit-learn's "All the 3 fits failed" holds each fit's traceback: a warning of 20 to
+    28 lines per failed trial, where the docs promise one (an ML workflow audit)."""
+    message = "\nAll the 3 fits failed.\nBelow are more details:\n" + "  File x.py\n" * 200
+
+    def fails_to_fit(config: Configuration) -> float:
+        raise ValueError(message)
+
+    config = space.sample_configuration()
+    with caplog.at_level("DEBUG", logger="smacx"):
+        SerialRunner(fails_to_fit, Scenario(space, output_directory=None)).run(config, seed=1)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "\n" not in warning and len(warning) < 700
+    assert "ended CRASHED: ValueError: All the 3 fits failed. Below are more details:" in warning
+    assert "characters cut ...]" in warning and warning.endswith("File x.py File x.py")
+    assert message.rstrip() in caplog.text  # whole, at DEBUG
+
+
 def test_a_crashed_trials_traceback_is_logged_at_debug_only(
     space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -2237,16 +2237,23 @@ def _hand_over(done: queue.SimpleQueue[Any], future: Future[Any]) -> None:
     done.put(future.key)
 
 
-def _end_trial_processes() -> int:
+def _end_trial_processes(dask_worker: Any = None) -> int:
     """In a worker of the runner's own cluster, closing with trials under way: kill the
     processes they started (a limited trial's process, a command's programs); the worker
     itself closes after. They ran on for the nanny's grace of seconds (a `smacx run
     --workers 2` stopped by SIGTERM let its commands run to their end); returns how many
-    were killed."""
+    were killed.
+
+    A worker running no trial (``dask_worker``, as ``Client.run`` passes it, has no task
+    under way) is left alone: what it holds are pools the trials' code keeps for reuse
+    (joblib's, for scikit-learn's ``n_jobs``), whose killing made a clean close print dozens
+    of tracebacks and "resources might leak" (an ML workflow audit)."""
     import psutil
 
     from smacx.command import kill_tree
 
+    if dask_worker is not None and not getattr(dask_worker, "active_threads", True):
+        return 0
     return kill_tree(psutil.Process(), keep_root=True)
 
 

@@ -672,6 +672,10 @@ def results_logged_by_caller() -> contextlib.AbstractContextManager[None]:
     return _set_in_thread("quiet")
 
 
+#: Characters of a failed trial's error in its warning (its start and end).
+_LOGGED_ERROR = 400
+
+
 def log_failure(
     config: Configuration,
     instance: str | None,
@@ -680,9 +684,13 @@ def log_failure(
     value: TrialValue,
 ) -> None:
     """Log a trial that did not succeed (a one-line warning, and the target's traceback, if
-    any, at DEBUG; nothing for a success)."""
+    any, at DEBUG; nothing for a success). An error of several lines (scikit-learn's "All
+    the 3 fits failed" holds the fits' tracebacks, 20 lines and more) is on one line there,
+    cut to ``_LOGGED_ERROR`` characters, and whole at DEBUG."""
     if value.status is StatusType.SUCCESS:
         return
+    error = str(value.additional_info.get("error", ""))
+    said = clipped(" ".join(error.split()), _LOGGED_ERROR)
     if value.status is StatusType.RUNNING:
         what = "was stopped: %s; it runs again."
         args: tuple[Any, ...] = ()
@@ -696,8 +704,10 @@ def log_failure(
         seed,
         budget,
         *args,
-        value.additional_info.get("error", ""),
+        said,
     )
+    if said != error:
+        logger.debug("The trial's error:\n%s", error.rstrip())
     traceback_text = value.additional_info.get("traceback")
     if traceback_text:
         logger.debug("The trial's traceback:\n%s", str(traceback_text).rstrip())
