@@ -824,7 +824,15 @@ def _measured(
     ended: float | None = None  # (when the shell was first seen ended, output still open)
     output = _Output(proc)
     while True:
-        if output.read(timeout=interval):
+        try:
+            closed = output.read(timeout=interval)
+        except KeyboardInterrupt:
+            # (as subprocess's communicate() does: the command, which a Ctrl-C reached too,
+            # gets a moment to end on its own before it is killed)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=_SIGINT_GRACE_SECONDS)
+            raise
+        if closed:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=interval)
                 return output.result(command, proc.returncode)
@@ -854,6 +862,9 @@ def _measured(
 #: Seconds a command's output may stay open after its shell has ended; then the processes
 #: that hold it (what the command left in the background, ``sleep 60 & echo 1``) are killed.
 _OUTPUT_GRACE_SECONDS = 0.5
+
+#: Seconds a command reached by a Ctrl-C has to end on its own before it is killed.
+_SIGINT_GRACE_SECONDS = 0.25
 
 #: Seconds between two looks at whether a command's shell has ended while its output is open.
 _OUTPUT_POLL_SECONDS = 0.1
