@@ -630,3 +630,33 @@ def test_a_result_the_full_disk_never_takes_is_named_in_the_error(
     with pytest.raises(StorageError, match=r"SUCCESS with cost 42.0, was not stored: the "):
         history.add(info, TrialValue(cost=42.0, additional_info={"log": "x" * 20_000}))
     storage.close()
+
+
+def test_an_interrupt_just_after_begin_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A notebook's interrupt that came right after BEGIN IMMEDIATE left the transaction open:
+    the next SMAC of the run, in the same notebook, waited 60 s for the lock and was told
+    another process held it (an audit). The interrupt is raised there by a tracer."""
+    storage = SQLiteStorage(tmp_path / "x.db")
+    code = SQLiteStorage._transaction.__wrapped__.__code__  # type: ignore[attr-defined]
+    interrupted: list[bool] = []
+
+    def in_transaction(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line" and storage._conn.in_transaction and not interrupted:
+            interrupted.append(True)
+            raise KeyboardInterrupt
+        return in_transaction
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        return in_transaction if frame.f_code is code else None
+
+    sys.settrace(tracer)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            storage.add_config('{"x": 1}', "test")
+    finally:
+        sys.settrace(None)
+    assert interrupted and not storage._conn.in_transaction
+    other = SQLiteStorage(tmp_path / "x.db", timeout=0.5)
+    assert other.add_config('{"x": 2}', "test") >= 1
+    other.close()
+    storage.close()

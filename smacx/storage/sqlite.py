@@ -246,29 +246,31 @@ class SQLiteStorage:
         :class:`~smacx.errors.StorageError`."""
         deadline = time.monotonic() + (patience if patience is not None else 0.0)
         warned = False
-        while True:
-            try:
-                cur = self._conn.cursor()
-            except sqlite3.Error as err:
-                raise self._error(err) from err
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.Error as err:
-                cur.close()
-                locked = "locked" in str(err) or "busy" in str(err)
-                if not locked or time.monotonic() >= deadline:
-                    raise self._error(err, patience) from err
-                if not warned:
-                    warned = True
-                    logger.warning(
-                        "The run-history database %r has been locked by another process for "
-                        "%g s; a trial's result waits for it up to %g s more.",
-                        str(self.path),
-                        self._timeout,
-                        deadline - time.monotonic(),
-                    )
         try:
+            cur = self._conn.cursor()
+        except sqlite3.Error as err:
+            raise self._error(err) from err
+        # One block from BEGIN to COMMIT: an interrupt (a notebook's) that came just after
+        # BEGIN, or just before COMMIT, left the transaction open and the run locked for
+        # every other writer, the next SMAC of the same run in the notebook too (an audit).
+        try:
+            while True:
+                try:
+                    cur.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.Error as err:
+                    locked = "locked" in str(err) or "busy" in str(err)
+                    if not locked or time.monotonic() >= deadline:
+                        raise self._error(err, patience) from err
+                    if not warned:
+                        warned = True
+                        logger.warning(
+                            "The run-history database %r has been locked by another process "
+                            "for %g s; a trial's result waits for it up to %g s more.",
+                            str(self.path),
+                            self._timeout,
+                            deadline - time.monotonic(),
+                        )
             if self._file is not None and _file_id(self._where) != self._file:
                 raise StorageError(
                     f"the run-history database {str(self.path)!r} was deleted, moved or "
@@ -278,18 +280,15 @@ class SQLiteStorage:
                     "is there now."
                 )
             yield cur
+            cur.execute("COMMIT")
         except BaseException as err:
             # (the transaction may be gone already, e.g. after a disk I/O error)
             with suppress(sqlite3.Error):
-                cur.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
             if isinstance(err, sqlite3.Error):
                 raise self._error(err) from err
             raise
-        else:
-            try:
-                cur.execute("COMMIT")
-            except sqlite3.Error as err:
-                raise self._error(err) from err
         finally:
             cur.close()
 
