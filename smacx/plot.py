@@ -127,7 +127,9 @@ def _history(run: Any) -> _History:
         for key, value in history.items()
         if value.status is not StatusType.RUNNING
     ]
-    return _History(history.objectives, finished, history.trajectory())
+    # (a SMAC's own: after close(), as `with SMAC(...) as smac:` ends, the storage is closed)
+    trajectory = run.trajectory if run is not history else history.trajectory()
+    return _History(history.objectives, finished, trajectory)
 
 
 def report_history(report: dict[str, Any]) -> _History:
