@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from ConfigSpace import Configuration
+from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx.callback import Callback, as_callback, check_callback
 from smacx.command import CommandTarget
@@ -47,6 +47,7 @@ from smacx.errors import (
     is_real,
     keyword_hints,
     method_keyword_hints,
+    safe_repr,
     smac3_names,
     warn_caller,
 )
@@ -321,7 +322,7 @@ class SMAC(metaclass=_FacadeType):
         raise_on_first_crash: bool = True,
     ) -> None:
         if not isinstance(scenario, Scenario):
-            raise ScenarioError(f"SMAC's scenario must be a smacx.Scenario; got {scenario!r}.")
+            raise ScenarioError(_not_a_scenario(scenario))
         if preset not in PRESETS:
             raise ScenarioError(f"SMAC's preset must be one of {list(PRESETS)}; got {preset!r}.")
         for name, share in (
@@ -2886,6 +2887,24 @@ def _end_session(
         _give_up(history, asked, in_flight)
     with contextlib.suppress(Exception):
         history.storage.append_meta(_CLOSED_SESSIONS, json.dumps(session))
+
+
+def _not_a_scenario(given: object) -> str:
+    """Why ``given`` is no scenario of SMAC's, and what to pass: the mistakes users of Optuna
+    (a search space) and SMAC3 (its own Scenario) make first. (The object's repr is cut: a
+    SMAC3 scenario of 2,000 instances made a message of 190,000 characters.)"""
+    kind = type(given)
+    got = f"{kind.__module__}.{kind.__qualname__} {' '.join(safe_repr(given).split())[:100]}"
+    if isinstance(given, ConfigurationSpace):
+        fix = " Wrap the search space in one: SMAC(Scenario(space, n_trials=...), target)."
+    elif kind.__module__.split(".")[0] == "smac":
+        fix = (
+            " SMAC3's Scenario is not smacx's: build smacx.Scenario(configspace, ...) with the "
+            "same fields (docs/migrating.rst lists them)."
+        )
+    else:
+        fix = ""
+    return f"SMAC's scenario must be a smacx.Scenario; got {got}.{fix}"
 
 
 def _give_up(history: RunHistory, *pending: set[TrialInfo]) -> None:

@@ -9,7 +9,7 @@ import numbers
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,20 @@ RESUMABLE_FIELDS = frozenset(
         "trial_memory_limit",
     }
 )
+
+
+def _short_repr(value: Any, first: int = 3) -> str:
+    """``repr(value)``, with a space as its hyperparameters' names and a list or table of
+    more than ``first`` + 2 entries as its first ones and its length."""
+    if isinstance(value, ConfigurationSpace):
+        return f"ConfigurationSpace({_short_repr(list(value), 8)})"
+    if isinstance(value, Mapping) and len(value) > first + 2:
+        shown = ", ".join(f"{k!r}: {_short_repr(v)}" for k, v in list(value.items())[:first])
+        return f"{{{shown}, ... ({len(value)} in all)}}"
+    if isinstance(value, (list, tuple)) and len(value) > first + 2:
+        shown = ", ".join(_short_repr(v) for v in value[:first])
+        return f"[{shown}, ... ({len(value)} in all)]"
+    return repr(value)
 
 
 def _fail(name: str, expected: str, got: object) -> ScenarioError:
@@ -296,6 +310,13 @@ class Scenario:
     seed: int = 0
     n_workers: int = 1
     _fingerprint: str = field(init=False, repr=False, compare=False, default="")
+
+    def __repr__(self) -> str:
+        # (the space by its hyperparameters' names, and long lists and tables by their length
+        # and first entries: a notebook showed a scenario of 2,000 instances in 190,000
+        # characters, and so did an error that quoted it)
+        parts = [f"{f.name}={_short_repr(getattr(self, f.name))}" for f in fields(self) if f.repr]
+        return f"Scenario({', '.join(parts)})"
 
     def __hash__(self) -> int:
         # The generated hash would hash every field, and a ConfigurationSpace cannot be

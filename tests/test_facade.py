@@ -1304,6 +1304,15 @@ def test_bad_arguments_are_named(space: ConfigurationSpace) -> None:
     s = scenario(space)
     with pytest.raises(ScenarioError, match="scenario must be a smacx.Scenario"):
         SMAC({"n_trials": 3}, quadratic)  # type: ignore[arg-type]
+    # (a search space, as Optuna's users pass one: a message of 2,500 characters for 40
+    # hyperparameters, with no word of how to mend it; an audit)
+    wide = ConfigurationSpace({f"x{i}": (0.0, 1.0) for i in range(40)})
+    with pytest.raises(ScenarioError) as caught:
+        SMAC(wide, quadratic)  # type: ignore[arg-type]
+    assert len(str(caught.value)) < 300
+    assert str(caught.value).endswith(
+        "Wrap the search space in one: SMAC(Scenario(space, n_trials=...), target)."
+    )
     with pytest.raises(ScenarioError, match="preset must be one of"):
         SMAC(s, quadratic, preset="fast")  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match="random_probability must be a number in"):

@@ -234,3 +234,19 @@ def test_spaces_built_from_numpy_values_are_stored_as_plain_ones() -> None:
 def test_output_directory_expands_the_home_folder() -> None:
     space = ConfigurationSpace({"x": (0.0, 1.0)})
     assert Scenario(space, output_directory="~/runs").output_directory == Path.home() / "runs"
+
+
+def test_the_repr_of_a_scenario_of_many_instances_is_short() -> None:
+    """A notebook showed a scenario of 2,000 instances in 190,000 characters (an audit)."""
+    names = [f"i{i}" for i in range(2000)]
+    sc = Scenario(
+        ConfigurationSpace({"x": (0.0, 1.0)}),
+        instances=names,
+        instance_features={name: [float(i)] for i, name in enumerate(names)},
+        output_directory=None,
+    )
+    text = repr(sc)
+    assert len(text) < 600
+    assert "configspace=ConfigurationSpace(['x'])" in text
+    assert "instances=['i0', 'i1', 'i2', ... (2000 in all)]" in text
+    assert "instance_features={'i0': (0.0,), 'i1': (1.0,), 'i2': (2.0,), ... (2000 in all)}" in text
