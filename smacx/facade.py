@@ -2417,6 +2417,15 @@ class SMAC(metaclass=_FacadeType):
                         self._end_session()
                     self.runhistory.close()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickle, joblib.dump and copy.deepcopy failed deep inside, on a lock or a lambda)
+        raise TypeError(
+            "a SMAC object cannot be pickled or copied: it holds a run under way (its storage, "
+            "runner and model). Pickle smac.runhistory instead (a snapshot of the run's "
+            "trials, trajectory included), or give the scenario an output_directory and open "
+            "the stored run again with SMAC(scenario)."
+        )
+
     def __enter__(self) -> SMAC:
         return self
 

@@ -36,6 +36,7 @@ from smacx.errors import (
     smac3_names,
 )
 from smacx.storage import (
+    ConfigRecord,
     Storage,
     TrialRecord,
     abandoned,
@@ -418,6 +419,32 @@ class RunHistory:
         """Stop renewing the leases of this process's running trials and close the storage."""
         self._closed.set()
         self.storage.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (``pickle``, ``joblib.dump``, ``copy.deepcopy``) as a snapshot in memory:
+        its configurations, trials, trajectory and scenario as they are now, unbound from the
+        storage (a database connection, locks and the lease thread cannot be pickled; an
+        audit found none of a finished run's histories could be saved so). A closed stored
+        history gives what it read before it closed."""
+        configs = [
+            ConfigRecord(config_id, config_to_json(config), self._origins.get(config_id, ""))
+            for config_id, config in sorted(self._configs.items())
+        ]
+        trials = [
+            TrialRecord(key, value, self.owner, 0.0, i)
+            for i, (key, value) in enumerate(self._finished.items(), start=1)
+        ] + [
+            dataclasses.replace(record, version=len(self._finished) + i)
+            for i, record in enumerate(self._running.values(), start=1)
+        ]
+        meta = {}
+        for name in ("scenario", "trajectory"):
+            with contextlib.suppress(Exception):  # (a closed storage: what it had is lost)
+                text = self.storage.get_meta(name)
+                if text is not None:
+                    meta[name] = text
+        storage = MemoryStorage.copy_of(configs, trials, meta)
+        return (_unpickled_history, (self.configspace, self.objectives, storage))
 
     # -- reading from storage ------------------------------------------------------------------
 
@@ -1097,6 +1124,13 @@ def objective_column(objectives: Sequence[str], objective: str | int | None, cal
         f"{caller}: objective must be one of {list(objectives)} or a position below "
         f"{len(objectives)}, got {objective!r}."
     )
+
+
+def _unpickled_history(
+    configspace: ConfigurationSpace, objectives: Sequence[str], storage: MemoryStorage
+) -> RunHistory:
+    """A history pickled by :meth:`RunHistory.__reduce__`, on its snapshot."""
+    return RunHistory(configspace, objectives=objectives, storage=storage)
 
 
 def _describe(key: TrialKey) -> str:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from ConfigSpace import ConfigurationSpace
 
-from smacx import RunHistory, StatusType, TrialError, TrialInfo, TrialKey, TrialValue
+from smacx import RunHistory, Scenario, StatusType, TrialError, TrialInfo, TrialKey, TrialValue
 from smacx.errors import ScenarioError, SmacxError
+from smacx.storage.memory import MemoryStorage
 from smacx.storage.sqlite import SQLiteStorage
 
 
@@ -594,3 +595,29 @@ def test_a_stored_run_opened_with_other_objectives_is_refused(
         assert history.n_finished == 3
     finally:
         storage.close()
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_a_history_pickles_as_a_snapshot(tmp_path: Path, stored: bool) -> None:
+    """joblib.dump(smac.runhistory) failed on a lock, or a database connection, as SMAC3's
+    and Optuna's in-memory results do not (an audit): it pickles as a snapshot in memory."""
+    import copy
+    import pickle
+
+    from smacx import SMAC
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(
+        space, n_trials=8, deterministic=True, output_directory=tmp_path if stored else None
+    )
+    with SMAC(sc, lambda config: config["x"], progress=False) as smac:
+        smac.optimize()
+        history = smac.runhistory
+        for copied in (pickle.loads(pickle.dumps(history)), copy.deepcopy(history)):
+            assert isinstance(copied.storage, MemoryStorage)
+            assert dict(copied.items()) == dict(history.items())
+            assert copied.get_configs() == history.get_configs()
+            assert copied.trajectory() == history.trajectory()
+            assert copied.objectives == history.objectives
+        with pytest.raises(TypeError, match=r"cannot be pickled .* Pickle smac.runhistory"):
+            pickle.dumps(smac)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 
@@ -17,11 +18,37 @@ class MemoryStorage:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._meta: dict[str, str] = {}
-        self._configs: list[ConfigRecord] = []
+        self._configs: list[ConfigRecord] = []  # by id, which may skip numbers (a copy's)
         self._config_ids: dict[str, int] = {}
         self._trials: dict[TrialKey, TrialRecord] = {}
         self._log: list[TrialRecord] = []  # every record written; version v at index v - 1
         self._version = 0
+
+    @classmethod
+    def copy_of(
+        cls,
+        configs: list[ConfigRecord],
+        trials: list[TrialRecord],
+        meta: dict[str, str],
+    ) -> MemoryStorage:
+        """A storage that holds ``configs`` (under their ids), the latest of ``trials`` and
+        ``meta``, as another storage's ``read_configs(0)``, ``read_trials(0)`` and meta give
+        them: a snapshot of a run (see ``RunHistory`` pickled)."""
+        storage = cls()
+        for record in sorted(configs, key=lambda c: c.config_id):
+            storage._configs.append(record)
+            storage._config_ids[record.config_json] = record.config_id
+        for trial in sorted(trials, key=lambda t: t.version):
+            storage._put(trial)
+        storage._meta.update(meta)
+        return storage
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def get_meta(self, key: str) -> str | None:
         return self._meta.get(key)
@@ -46,7 +73,7 @@ class MemoryStorage:
     def add_config(self, config_json: str, origin: str) -> int:
         with self._lock:
             if config_json not in self._config_ids:
-                config_id = len(self._configs) + 1
+                config_id = self._configs[-1].config_id + 1 if self._configs else 1
                 self._configs.append(ConfigRecord(config_id, config_json, origin))
                 self._config_ids[config_json] = config_id
             return self._config_ids[config_json]
@@ -100,7 +127,8 @@ class MemoryStorage:
             return len(mine)
 
     def read_configs(self, after_id: int) -> list[ConfigRecord]:
-        return self._configs[after_id:]
+        with self._lock:
+            return self._configs[bisect.bisect_right(self._configs, after_id, key=_config_id) :]
 
     def read_trials(self, after_version: int) -> list[TrialRecord]:
         with self._lock:
@@ -110,3 +138,7 @@ class MemoryStorage:
 
     def close(self) -> None:
         pass
+
+
+def _config_id(record: ConfigRecord) -> int:
+    return record.config_id
