@@ -1503,6 +1503,35 @@ def quick(config: Configuration, seed: int) -> float:
     return float(seed)
 
 
+@pytest.mark.slow
+def test_closing_the_own_cluster_after_trials_with_a_joblib_pool_is_quiet(tmp_path: Path) -> None:
+    """A target with scikit-learn's n_jobs=-1 left joblib's pool in each worker: closing the
+    run killed it (with loky's resource tracker), printing dozens of tracebacks and "some
+    resources might leak" after a run whose every trial succeeded (an ML workflow audit)."""
+    script = tmp_path / "pools.py"
+    script.write_text(
+        "from ConfigSpace import ConfigurationSpace\n"
+        "from joblib import Parallel, delayed\n"
+        "from smacx import SMAC, Scenario\n"
+        "def target(config, seed):\n"
+        "    squares = Parallel(n_jobs=2)(delayed(pow)(i, 2) for i in range(4))\n"
+        "    return config['x'] + sum(squares)\n"
+        "if __name__ == '__main__':\n"
+        "    space = ConfigurationSpace({'x': (0.0, 1.0)})\n"
+        "    sc = Scenario(space, n_trials=2, deterministic=True, n_workers=2,\n"
+        "                  output_directory=None)\n"
+        "    with SMAC(sc, target, progress=False) as smac:\n"
+        "        smac.optimize()\n"
+        "        print(smac.runhistory.status_counts())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path
+    )
+    assert done.stdout.strip() == "{'SUCCESS': 2}", done.stderr
+    for noise in ("Traceback", "resource_tracker", "still alive"):
+        assert noise not in done.stderr, done.stderr
+
+
 def test_a_worker_that_cannot_set_a_trial_up_stops_the_run(
     space: ConfigurationSpace, client: Client, tmp_path: Path
 ) -> None:

@@ -52,6 +52,7 @@ from smacx.runhistory import config_to_json, plain_config
 from smacx.runners.base import SPAWN_ENVIRON, AbstractRunner
 from smacx.runners.serial import (
     SerialRunner,
+    close_reusable_pools,
     die_with_parent,
     interrupts_are_failures,
     load_prctl,
@@ -2253,6 +2254,9 @@ def _end_trial_processes(dask_worker: Any = None) -> int:
     from smacx.command import kill_tree
 
     if dask_worker is not None and not getattr(dask_worker, "active_threads", True):
+        # (shut down as a trial's process does, else the worker outlived dask's grace of
+        # 4 s for them, and was killed with a warning)
+        close_reusable_pools()
         return 0
     return kill_tree(psutil.Process(), keep_root=True)
 

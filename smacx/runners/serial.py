@@ -189,11 +189,12 @@ def _forget_inherited_pools() -> None:
             )
 
 
-def _close_own_pools() -> None:
-    """In a trial's forked process, as its target returned: shut down the process pool that
-    joblib started there (``n_jobs > 1``), whose workers, semaphores and folder of
-    memory-mapped arrays the process's exit would otherwise leave to loky's resource
-    tracker, which warned of each as leaked.
+def close_reusable_pools() -> None:
+    """In a trial's forked process, as its target returned (or a dask worker of the runner's
+    own cluster, as it closes): shut down the process pool that joblib started there
+    (``n_jobs > 1``), whose workers, semaphores and folder of memory-mapped arrays the
+    process's exit would otherwise leave to loky's resource tracker, which warned of each as
+    leaked.
 
     The workers are let finish (killed, they left their semaphores behind just the same),
     for up to ``_POOL_SHUTDOWN_SECONDS``: a pool still busy with work the target left
@@ -370,7 +371,7 @@ class _Measured:
             with self.log_pipe.sending() if self.log_pipe else contextlib.nullcontext():
                 return self._outcome(*args, **kwargs)
         finally:
-            _close_own_pools()
+            close_reusable_pools()
             # The parent's SIGTERM, once it has the outcome, ends this process (see _linger);
             # a handler the target installed (to save a checkpoint, say) took it, and the
             # process lived on for the whole wait.
