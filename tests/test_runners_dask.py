@@ -1536,14 +1536,23 @@ def test_a_worker_that_cannot_set_a_trial_up_stops_the_run(
     space: ConfigurationSpace, client: Client, tmp_path: Path
 ) -> None:
     """A full disk where a command's {trial_dir} goes was recorded as each configuration's
-    crash (a hostile-filesystem audit): from a worker, too, the run stops instead."""
+    crash (a hostile-filesystem audit): from a worker, too, the run stops instead; once the
+    machine is mended, the trial runs again (a review found the error raised at every
+    later call, for good)."""
     from smacx import CommandTarget, MachineError
 
     (tmp_path / "trials").write_text("a file, where the folders would go\n")
-    target = CommandTarget("echo {x} > {trial_dir}/o", trial_root=str(tmp_path / "trials"))
-    runner = DaskParallelRunner(SerialRunner(target, scenario(space)), dask_client=client)
-    with runner, pytest.raises(MachineError, match=r"could not make the trial's folder"):
-        run_all(runner, trials(space, 1))
+    target = CommandTarget("echo 3 > {trial_dir}/o; echo 3", trial_root=str(tmp_path / "trials"))
+    with DaskParallelRunner(SerialRunner(target, scenario(space)), dask_client=client) as runner:
+        with pytest.raises(MachineError, match=r"could not make the trial's folder"):
+            run_all(runner, trials(space, 1))
+        assert runner.is_running()  # held, to run again
+        (tmp_path / "trials").unlink()
+        results = list(runner.iter_results())
+        while runner.is_running():
+            runner.wait()
+            results.extend(runner.iter_results())
+    assert [value.status for _, value in results] == [StatusType.SUCCESS]
 
 
 @pytest.mark.slow

@@ -363,6 +363,10 @@ class DaskParallelRunner(AbstractRunner):
         self._owns_client: bool = dask_client is None
         self._closed: bool = False
         self._running: dict[Key, tuple[Future[Any], _Trial]] = {}
+        # Trials a worker could not set up (MachineError): submitted again at the next
+        # iter_results(), once the machine may be mended.
+        self._held: list[_Trial] = []
+        self._machine_failed: float = -math.inf  # (when a MachineError was last raised)
         self._finished: deque[Key] = deque()
         self._done: queue.SimpleQueue[Key] = queue.SimpleQueue()
         self._interrupted: bool = False  # see interrupt()
@@ -587,6 +591,9 @@ class DaskParallelRunner(AbstractRunner):
             # (a runner closed after the user's client, with no trial running, has nothing
             # to collect: no error for the SMAC that closes it)
             self._check_client()
+        held, self._held = self._held, []
+        for trial in held:
+            self._submit(trial)
         self._drain()
         while self._finished and not self._closed:
             batch = list(self._finished)
@@ -598,11 +605,16 @@ class DaskParallelRunner(AbstractRunner):
             for key in batch:
                 if self._closed:
                     return
-                self._finished.popleft()
+                if self._finished and self._finished[0] == key:
+                    self._finished.popleft()
+                else:  # (taken out meanwhile, as _hold_machine_errors does)
+                    continue
                 if key not in self._running:  # submitted again meanwhile (see _total_threads)
                     continue
                 future, trial = self._running.pop(key)
                 value = values.get(key)
+                if isinstance(value, MachineError):  # (see _run_trial)
+                    errors[key], value = value, None
                 if value is None and self._closing:
                     # Closing: no resubmission nor wait for workers (with a large patience it
                     # would hold up close() that long); the trial is given up, to be rerun.
@@ -618,6 +630,17 @@ class DaskParallelRunner(AbstractRunner):
                     counts = trial.attempts, trial.lost_data
                     try:
                         value = self._failed(future, trial, errors.get(key))
+                    except MachineError:
+                        # (kept to be read again, the same error was raised at every call
+                        # for good; held, it runs again at the next call, as after mending,
+                        # with the others that failed so meanwhile: one error for them all)
+                        trial.attempts, trial.lost_data = counts
+                        self._held.append(trial)
+                        self._hold_machine_errors(values)
+                        if trial.starttime <= self._machine_failed:
+                            continue  # (submitted before the error was raised: its echo)
+                        self._machine_failed = time.time()
+                        raise
                     except BaseException:
                         # Not submitted again (e.g. NoWorkersError while scattering): keep the
                         # trial, so that the next call tries again instead of losing it.
@@ -679,7 +702,7 @@ class DaskParallelRunner(AbstractRunner):
         self._done.put(_WAKE)
 
     def is_running(self) -> bool:
-        return bool(self._running)
+        return bool(self._running or self._held)
 
     def cpu_time_elsewhere(self) -> float:
         """CPU seconds that the trials this runner read back used in worker processes other
@@ -735,6 +758,7 @@ class DaskParallelRunner(AbstractRunner):
         workers go on. Other trials that were on that worker are resubmitted as after any
         worker death.
         """
+        self._held = [trial for trial in self._held if trial.info != trial_info]
         keys = [k for k, (_, trial) in self._running.items() if trial.info == trial_info]
         if not keys:
             return
@@ -990,6 +1014,19 @@ class DaskParallelRunner(AbstractRunner):
                 loop = cluster.loop
                 if loop is not None:
                     loop.add_callback(_restore_cluster, cluster, wanted)
+
+    def _hold_machine_errors(self, values: dict[Key, Any]) -> None:
+        """Move the finished trials that failed with a :class:`MachineError` (returned, in
+        ``values``, the results gathered) to ``_held``."""
+        for key in list(self._finished):
+            future, trial = self._running.get(key, (None, None))
+            if future is None or trial is None:
+                continue
+            failed = future.exception() if future.status == "error" else values.get(key)  # type: ignore[no-untyped-call]
+            if isinstance(failed, MachineError):
+                self._finished.remove(key)
+                del self._running[key]
+                self._held.append(trial)
 
     def _n_unfinished(self) -> int:
         return sum(1 for future, _ in self._running.values() if future.status == "pending")
@@ -2083,8 +2120,9 @@ def _run_trial(
     gone: tuple[str, ...],
     submitter: int,
     /,
-) -> TrialValue:
-    """Evaluate one trial on a dask worker with ``single_worker.run``.
+) -> TrialValue | MachineError:
+    """Evaluate one trial on a dask worker with ``single_worker.run``; a
+    :class:`MachineError` it raised is returned.
 
     The task depends on nothing: small objects come pickled inside it, large scattered ones
     by key, fetched here (see ``DaskParallelRunner._scatter``). So a dying worker costs the
@@ -2133,7 +2171,12 @@ def _run_trial(
         results_logged_by_caller(),  # in the user's process, by iter_results
         relayed,
     ):
-        value = single_worker.run(config, instance, budget, seed, **kwargs)
+        try:
+            value = single_worker.run(config, instance, budget, seed, **kwargs)
+        except MachineError as err:
+            # (returned: raised, dask's worker logged it as a failed task, with a traceback;
+            # the runner raises it where the results are read)
+            return err
     if isinstance(relayed, _ThreadWarnings):  # (also empty: the trial ran in another process)
         info = {**value.additional_info, _RELAYED: relayed.messages}
         value = replace(value, additional_info=info)
