@@ -749,12 +749,13 @@ def _run(
     """
     from smacx.runners import watchdog
 
-    guarded = "SMACX_TRIAL" not in os.environ and watchdog.start()
-    token = watchdog.new_token() if guarded else None
-    if token is not None:
-        # (known to the watchdog before the command starts: a run killed meanwhile ends it)
-        watchdog.guard(token)
-        env = {**(os.environ if env is None else env), "SMACX_TRIAL": token}
+    with as_machine_error("start the command"):  # (the watchdog's pipe, its messages)
+        guarded = "SMACX_TRIAL" not in os.environ and watchdog.start()
+        token = watchdog.new_token() if guarded else None
+        if token is not None:
+            # (known to the watchdog before the command starts: a run killed meanwhile ends it)
+            watchdog.guard(token)
+            env = {**(os.environ if env is None else env), "SMACX_TRIAL": token}
     # What the command's processes carry in their environment (a trial under limits passes
     # its own on): the mark of those that may be killed for holding its output.
     mark = token if token is not None else os.environ.get("SMACX_TRIAL")

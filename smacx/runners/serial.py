@@ -378,8 +378,10 @@ class _Measured:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             # A process forked by multiprocessing takes "fork" for its own start method: the
             # target's pools (a DataLoader's) forked although the script chose "spawn", as they
-            # do not without limits (a platforms audit's finding).
-            multiprocessing.set_start_method(self.start_method, force=True)
+            # do not without limits (a platforms audit's finding). Not "forkserver": this
+            # process would use the run's server, which is not its child (a review).
+            if self.start_method == "spawn":
+                multiprocessing.set_start_method("spawn", force=True)
             _forget_inherited_pools()
         if self.in_child:
             # pynisher's parent polls its pipe, then checks whether the child lives: a child
@@ -399,8 +401,12 @@ class _Measured:
             with self.log_pipe.sending() if self.log_pipe else contextlib.nullcontext():
                 return self._outcome(*args, **kwargs)
         finally:
-            close_reusable_pools()
-            _stop_own_resource_trackers()
+            # (never in place of the outcome: a target that used up the process's files made
+            # the clean-up fail, and its EMFILE was taken for the machine's; a review)
+            with contextlib.suppress(Exception):
+                close_reusable_pools()
+            with contextlib.suppress(Exception):
+                _stop_own_resource_trackers()
             # The parent's SIGTERM, once it has the outcome, ends this process (see _linger);
             # a handler the target installed (to save a checkpoint, say) took it, and the
             # process lived on for the whole wait.
@@ -921,8 +927,8 @@ class SerialRunner(AbstractRunner):
 
         if self.memory_limit is not None:
             _warn_of_inherited_memory(self.memory_limit)
-        watchdog.start()
         with as_machine_error("start the trial's process"):
+            watchdog.start()
             pipe = _LogPipe()
         limited = pynisher.limit(
             _Measured(
@@ -953,7 +959,7 @@ class SerialRunner(AbstractRunner):
                 _sigterm_ends_the_run(functools.partial(watchdog.end_marked, token)) as sigterm,
             ):
                 outcome = self._call_limited(pynisher, limited, config, kwargs)
-                if outcome[0] != "ok":
+                if outcome[0] not in ("ok", "machine"):  # (a machine's: no process ran)
                     # A failed trial's programs end with it: a solver that went to the
                     # background (``sh -c "solver &"``) left pynisher's reach, and ran on after
                     # a timeout, using a core the next trials are timed on. And the folders
