@@ -264,8 +264,8 @@ class Scenario:
             program the trial starts inherits the limit for its own address space (it is no
             limit on their sum), and one that exceeds it fails as that program does: the
             trial is what the target makes of that, often CRASHED. Linux only (pynisher
-            cannot limit memory on macOS); refused when the run is built where it cannot be
-            set, as under a lower hard ``ulimit -v``.
+            cannot limit memory on macOS): where it cannot be set (also under a lower hard
+            ``ulimit -v``), the first trial stops the run with a ``MachineError``.
         instances: Names of the problem instances the configurations are evaluated on.
         instance_features: Feature vector of every instance (same length for all).
         min_budget: Smallest fidelity handed to the target as ``budget`` (multi-fidelity).

@@ -17,7 +17,15 @@ import numpy as np
 import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx import SMAC, Scenario, ScenarioError, SerialRunner, StatusType, TrialInfo
+from smacx import (
+    SMAC,
+    MachineError,
+    Scenario,
+    ScenarioError,
+    SerialRunner,
+    StatusType,
+    TrialInfo,
+)
 from tests.conftest import cancels_itself, ended
 
 
@@ -986,11 +994,12 @@ def test_a_trial_process_stops_the_resource_trackers_its_pool_started(tmp_path: 
     assert done.stdout.strip() == "True []", done.stderr
 
 
-def test_a_memory_limit_no_trial_could_set_is_refused_at_once(
+def test_a_memory_limit_no_trial_could_set_stops_the_run_at_once(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
     """Under a hard ulimit -v below trial_memory_limit every trial failed in pynisher, the
-    first called a bug in the target (a platforms audit's finding)."""
+    first called a bug in the target (a platforms audit's finding). Told where trials run,
+    as the first starts: a dask client's own limits are not its workers' (a review)."""
     script = tmp_path / "limited.py"
     script.write_text(
         "import resource\n"
@@ -999,12 +1008,13 @@ def test_a_memory_limit_no_trial_could_set_is_refused_at_once(
         "resource.setrlimit(resource.RLIMIT_AS, (8000 * 2**20, 8000 * 2**20))\n"
         "space = ConfigurationSpace({'x': (0.0, 1.0)})\n"
         "sc = Scenario(space, n_trials=2, trial_memory_limit=16000, output_directory=None)\n"
-        "SMAC(sc, lambda config: config['x'])\n"
+        "smac = SMAC(sc, lambda config: config['x'])\n"
+        "smac.optimize()\n"
     )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
-        "smacx.errors.ScenarioError: Scenario.trial_memory_limit=16000 MB is above this "
+        "smacx.errors.MachineError: Scenario.trial_memory_limit=16000 MB is above this "
         "process's hard address-space limit of 8000 MB (ulimit -v, often set by a batch "
         "system), so no trial could set it; expected at most that. Lower trial_memory_limit, "
         "or raise the hard limit before the run starts."
@@ -1019,8 +1029,9 @@ def test_a_memory_limit_is_refused_where_pynisher_cannot_set_one(
 
     monkeypatch.setattr(pynisher, "supports", lambda limit: limit != "memory")
     sc = Scenario(space, trial_memory_limit=2000, output_directory=None)
-    with pytest.raises(ScenarioError, match=r"trial_memory_limit=2000 MB cannot be enforced"):
-        SerialRunner(lambda config: 1.0, sc)
+    runner = SerialRunner(lambda config: 1.0, sc)
+    with pytest.raises(MachineError, match=r"trial_memory_limit=2000 MB cannot be enforced"):
+        runner.run(space.sample_configuration(), seed=0)
 
 
 def sleep_briefly(config: Configuration, seed: int) -> float:

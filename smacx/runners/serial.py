@@ -798,8 +798,6 @@ class SerialRunner(AbstractRunner):
 
     def __init__(self, target_fn: TargetFunction, scenario: Scenario) -> None:
         _check_arguments(target_fn, scenario)
-        if scenario.trial_memory_limit is not None:
-            _check_memory_limit(scenario.trial_memory_limit)
         self.target_fn = target_fn
         self.scenario = scenario
         self.objectives = tuple(scenario.objectives)
@@ -926,6 +924,9 @@ class SerialRunner(AbstractRunner):
         import pynisher
 
         if self.memory_limit is not None:
+            # (here, where trials run: a dask client on a login node, or on macOS, may have
+            # Linux workers without its limits; a review)
+            _check_memory_limit(self.memory_limit)
             _warn_of_inherited_memory(self.memory_limit)
         with as_machine_error("start the trial's process"):
             watchdog.start()
@@ -1230,12 +1231,12 @@ def _check_memory_limit(megabytes: int) -> None:
     memory, and under a hard address-space limit below it (``ulimit -v`` of a batch job).
 
     Raises:
-        ScenarioError: The limit cannot be set here, with why and how to fix it.
+        MachineError: The limit cannot be set here, with why and how to fix it.
     """
     import pynisher
 
     if not pynisher.supports("memory"):
-        raise ScenarioError(
+        raise MachineError(
             f"Scenario.trial_memory_limit={megabytes} MB cannot be enforced on {sys.platform}: "
             "pynisher cannot limit a trial's memory there. Leave trial_memory_limit unset "
             "(trial_walltime_limit works here), or run the trials on Linux workers."
@@ -1244,7 +1245,7 @@ def _check_memory_limit(megabytes: int) -> None:
 
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
     if hard != resource.RLIM_INFINITY and megabytes * 2**20 > hard:
-        raise ScenarioError(
+        raise MachineError(
             f"Scenario.trial_memory_limit={megabytes} MB is above this process's hard "
             f"address-space limit of {hard // 2**20} MB (ulimit -v, often set by a batch "
             "system), so no trial could set it; expected at most that. Lower "
