@@ -67,7 +67,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -1400,10 +1400,11 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     else:
         space = _space_from_knobs(data["knobs"], file)
     # Here, relative to the knob file; on hosts, a remote folder (none: the login folder).
-    # (~ is the home folder, as the shell and --output-dir read it, not a folder named ~)
-    workdir = (
-        data.get("workdir") if hosts else str(here / Path(data.get("workdir", ".")).expanduser())
-    )
+    workdir = data.get("workdir") if hosts else str(here / _home(data.get("workdir", "."), fail))
+    # (relative to the knob file, as workdir is)
+    trial_root = data.get("trial_root")
+    if trial_root is not None:
+        trial_root = str(here / _home(trial_root, fail, "trial_root"))
     try:
         target = CommandTarget(
             command=data["command"],
@@ -1417,10 +1418,7 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             env=env,
             memory_limit=None if memory is None else float(memory),
             whole_budgets=budget is not None and all(type(b) is int for b in budget),
-            # (relative to the knob file, as workdir is)
-            trial_root=None
-            if "trial_root" not in data
-            else str(here / Path(data["trial_root"]).expanduser()),
+            trial_root=trial_root,
         )
         target.check(space, instances)
     except ScenarioError as err:
@@ -1443,6 +1441,19 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     )
 
 
+def _home(path: str, fail: Callable[[str, str], ScenarioError], key: str = "workdir") -> Path:
+    """A knob file's ``path`` with ``~`` (``~user``) as the home folder, as the shell and
+    ``--output-dir`` read it, not a folder named ``~``.
+
+    Raises:
+        ScenarioError: Of ``fail``, for ``key``: a ``~user`` whose home is unknown.
+    """
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # (no such user, or no home folder: a traceback, said a review)
+        raise fail(key, "a path whose ~ names a user with a home folder") from None
+
+
 def _space_from_json(here: Path, name: object, file: Path) -> ConfigurationSpace:
     from ConfigSpace import ConfigurationSpace
 
@@ -1451,7 +1462,13 @@ def _space_from_json(here: Path, name: object, file: Path) -> ConfigurationSpace
             f"knob file {str(file)!r}: space must be the path of a ConfigSpace JSON file; got "
             f"{name!r}."
         )
-    path = here / Path(name).expanduser()
+    path = here / _home(
+        name,
+        lambda key, expected: ScenarioError(
+            f"knob file {str(file)!r}: space must be {expected}; got {name!r}."
+        ),
+        "space",
+    )
     try:
         return ConfigurationSpace.from_json(path)
     except (OSError, ValueError, KeyError, TypeError) as err:

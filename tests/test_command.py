@@ -301,6 +301,10 @@ def test_a_knob_files_paths_may_start_at_the_home_folder(
     )
     target = load_workload(file).target
     assert (target.trial_root, target.workdir) == (str(home / "trials"), str(home / "bench"))
+    # (a user without a home: a clear error, not a traceback; a review)
+    file.write_text(file.read_text().replace("~/trials", "~no_such_user_4711/trials"))
+    with pytest.raises(ScenarioError, match=r"\(line 2\): trial_root must be a path whose ~ "):
+        load_workload(file)
 
 
 def test_a_trial_folder_that_cannot_be_made_stops_the_run_without_charging_trials(
