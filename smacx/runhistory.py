@@ -404,6 +404,7 @@ class RunHistory:
         self._finished_log: list[TrialKey] = []
         self._last_config_id = 0
         self._last_version = 0
+        self._meta_at_close: dict[str, str] | None = None
         # One sync at a time: a thread that applied rows it read before another thread's sync
         # read and applied newer ones brought a finished trial back as RUNNING, for good.
         self._sync_lock = threading.RLock()
@@ -418,14 +419,29 @@ class RunHistory:
     def close(self) -> None:
         """Stop renewing the leases of this process's running trials and close the storage."""
         self._closed.set()
+        # (what a pickled copy holds besides the trials: read now, as `with SMAC(...)` ends,
+        # the usual moment to keep a run; a review found the trajectory lost)
+        self._meta_at_close = self._snapshot_meta()
         self.storage.close()
+
+    def _snapshot_meta(self) -> dict[str, str]:
+        """The stored records a pickled copy keeps: the scenario and the trajectory."""
+        if self._meta_at_close is not None:
+            return dict(self._meta_at_close)
+        meta = {}
+        for name in ("scenario", "trajectory"):
+            with contextlib.suppress(Exception):  # (a damaged or unreachable storage)
+                text = self.storage.get_meta(name)
+                if text is not None:
+                    meta[name] = text
+        return meta
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (``pickle``, ``joblib.dump``, ``copy.deepcopy``) as a snapshot in memory:
         its configurations, trials, trajectory and scenario as they are now, unbound from the
         storage (a database connection, locks and the lease thread cannot be pickled; an
-        audit found none of a finished run's histories could be saved so). A closed stored
-        history gives what it read before it closed."""
+        audit found none of a finished run's histories could be saved so). A closed history
+        gives what it held as it closed."""
         configs = [
             ConfigRecord(config_id, config_to_json(config), self._origins.get(config_id, ""))
             for config_id, config in sorted(self._configs.items())
@@ -437,13 +453,7 @@ class RunHistory:
             dataclasses.replace(record, version=len(self._finished) + i)
             for i, record in enumerate(self._running.values(), start=1)
         ]
-        meta = {}
-        for name in ("scenario", "trajectory"):
-            with contextlib.suppress(Exception):  # (a closed storage: what it had is lost)
-                text = self.storage.get_meta(name)
-                if text is not None:
-                    meta[name] = text
-        storage = MemoryStorage.copy_of(configs, trials, meta)
+        storage = MemoryStorage.copy_of(configs, trials, self._snapshot_meta())
         return (_unpickled_history, (self.configspace, self.objectives, storage))
 
     # -- reading from storage ------------------------------------------------------------------

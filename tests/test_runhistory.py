@@ -621,3 +621,7 @@ def test_a_history_pickles_as_a_snapshot(tmp_path: Path, stored: bool) -> None:
             assert copied.objectives == history.objectives
         with pytest.raises(TypeError, match=r"cannot be pickled .* Pickle smac.runhistory"):
             pickle.dumps(smac)
+    # closed, as the with block leaves it (the trajectory was lost then; a review)
+    kept = pickle.loads(pickle.dumps(smac.runhistory))
+    assert kept.trajectory() == smac.trajectory and len(kept.trajectory()) >= 1
+    assert dict(kept.items()) == dict(smac.runhistory.items())
