@@ -93,11 +93,16 @@ def machine_error(err: BaseException, doing: str, every: bool = False) -> Machin
     trial's folder"), else None."""
     if not isinstance(err, OSError) or not (every or err.errno in MACHINE_ERRNOS):
         return None
+    mend = (
+        "free disk space or inodes, or raise the limit of open files, `ulimit -n`, or of "
+        "processes, `ulimit -u`"
+        if err.errno in MACHINE_ERRNOS
+        else "the path named must be a folder this process can write in"
+    )
     return MachineError(
         f"smacx could not {doing}: {type(err).__name__}: {err}. This machine cannot run trials "
-        "until that is mended (free disk space or inodes, or raise the limit of open files, "
-        "`ulimit -n`, or of processes, `ulimit -u`); the run stops, and the trial runs again "
-        "when it continues."
+        f"until that is mended ({mend}); the run stops, and the trial runs again when it "
+        "continues."
     )
 
 

@@ -324,6 +324,7 @@ def test_a_trial_folder_that_cannot_be_made_stops_the_run_without_charging_trial
     err = capsys.readouterr().err
     assert "smacx run: smacx could not make the trial's folder ({trial_dir}): " in err
     assert "the run stops, and the trial runs again when it continues" in err
+    assert "(the path named must be a folder this process can write in)" in err  # (not ulimit)
     assert "CRASHED" not in err
     (tmp_path / "trials").unlink()
     assert main(runs) == 0  # mended: every trial of the budget is still to run

@@ -2080,8 +2080,9 @@ def _why_no_cluster() -> str:
     with contextlib.suppress(OSError):
         if shutil.disk_usage("/dev/shm").free < 2**20:
             hints.append(" /dev/shm, where dask's processes share memory, is full.")
+    # (a script's only: not smacx's command line, `python -c`, the REPL or a notebook)
     main = getattr(sys.modules.get("__main__"), "__file__", None) or ""
-    if not (Path(main).name == "smacx" or Path(main).parent == Path(__file__).parents[1]):
+    if main.endswith(".py") and Path(main).parent != Path(__file__).parents[1]:
         hints.append(
             " dask's worker processes import the main module: if a script builds SMAC (or this "
             'runner) at its top level, put that code under `if __name__ == "__main__":`.'
