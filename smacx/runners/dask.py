@@ -592,7 +592,7 @@ class DaskParallelRunner(AbstractRunner):
             # to collect: no error for the SMAC that closes it)
             self._check_client()
         held, self._held = self._held, []
-        for trial in held:
+        for trial in held if not (self._closing or self._closed) else ():
             self._submit(trial)
         self._drain()
         while self._finished and not self._closed:
@@ -835,6 +835,7 @@ class DaskParallelRunner(AbstractRunner):
         # One deadline for every batch read from now on: closing_timeout bounds the whole
         # collection, not each gather (results whose done-callbacks arrive late form batches).
         self._closing_deadline = time.monotonic() + self.closing_timeout
+        self._held.clear()  # (trials a MachineError stopped are given up, as those lost are)
 
     def close(self) -> None:
         """Drop running trials and scattered data; close the cluster if the runner started it.
@@ -845,6 +846,7 @@ class DaskParallelRunner(AbstractRunner):
         if self._closed:
             return
         self._closed = True
+        self._held.clear()
         self._forget.detach()  # done here
         # A restart under way ends within restart_timeout; those waiting for it return.
         deadline = time.monotonic() + self.restart_timeout + 5
