@@ -1532,6 +1532,49 @@ def test_closing_the_own_cluster_after_trials_with_a_joblib_pool_is_quiet(tmp_pa
         assert noise not in done.stderr, done.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_held_trial_is_kept_when_submitting_it_again_fails(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """Trials held after a MachineError were dropped when submitting them again raised (no
+    worker while the large runner was scattered again, as when the mended machine's
+    workers restart): their results never came (a review)."""
+    from smacx import CommandTarget, MachineError
+
+    root = tmp_path / "trials"
+    root.write_text("a file, where the folders would go\n")
+    padding = {f"PAD{i}": "x" * 100_000 for i in range(3)}  # (a runner scattered, not inlined)
+    target = CommandTarget("echo 2 > {trial_dir}/o; echo 2", trial_root=str(root), env=padding)
+    local = cluster(1)
+    with Client(local) as cl:
+        runner = DaskParallelRunner(
+            SerialRunner(target, scenario(space)), patience=1, dask_client=cl
+        )
+        with runner:
+            with pytest.raises(MachineError):
+                run_all(runner, trials(space, 2))
+            while any(future.status == "pending" for future, _ in runner._running.values()):
+                time.sleep(0.05)
+            root.unlink()
+            local.scale(0)
+            deadline = time.monotonic() + 30
+            while cl.nthreads() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            results: list[tuple[TrialInfo, TrialValue]] = []
+            with pytest.raises(NoWorkersError):
+                results.extend(runner.iter_results())
+            local.scale(1)
+            cl.wait_for_workers(1, timeout=60)
+            while runner.is_running():
+                runner.wait(timeout=1)
+                results.extend(runner.iter_results())
+    local.close()
+    assert sorted(info.seed for info, value in results if value.status is StatusType.SUCCESS) == [
+        info.seed for info in trials(space, 2)
+    ]
+
+
 def test_a_worker_that_cannot_set_a_trial_up_stops_the_run(
     space: ConfigurationSpace, client: Client, tmp_path: Path
 ) -> None:

@@ -591,9 +591,11 @@ class DaskParallelRunner(AbstractRunner):
             # (a runner closed after the user's client, with no trial running, has nothing
             # to collect: no error for the SMAC that closes it)
             self._check_client()
-        held, self._held = self._held, []
-        for trial in held if not (self._closing or self._closed) else ():
-            self._submit(trial)
+        while self._held and not (self._closing or self._closed):
+            # (one at a time, held until submitted: a NoWorkersError while scattering lost
+            # the rest; a review)
+            self._submit(self._held[0])
+            self._held.pop(0)
         self._drain()
         while self._finished and not self._closed:
             batch = list(self._finished)
