@@ -1532,6 +1532,26 @@ def test_closing_the_own_cluster_after_trials_with_a_joblib_pool_is_quiet(tmp_pa
         assert noise not in done.stderr, done.stderr
 
 
+def test_a_finished_key_no_longer_running_is_skipped(
+    space: ConfigurationSpace, client: Client
+) -> None:
+    """A trial submitted again under a new key (away from workers that cannot set trials
+    up) left its cancelled future's key among the finished ones: reading the next batch
+    raised KeyError (a second review, by reading)."""
+    with DaskParallelRunner(
+        SerialRunner(seed_as_cost, scenario(space)), dask_client=client
+    ) as runner:
+        [info] = trials(space, 1)
+        runner.submit_trial(info)
+        runner.wait()
+        runner._finished.appendleft("a key submitted again since")
+        results = list(runner.iter_results())
+        while runner.is_running():
+            runner.wait()
+            results.extend(runner.iter_results())
+    assert [value.cost for _, value in results] == [float(info.seed)]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_held_trial_is_kept_when_submitting_it_again_fails(

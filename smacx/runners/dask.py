@@ -602,7 +602,13 @@ class DaskParallelRunner(AbstractRunner):
             # A result lost with its worker is being computed again (rare): gathering it
             # waits for it, except while closing (it is given up below, as a lost trial).
             fetched = ("finished",) if self._closing else ("finished", *_REDONE)
-            finished = [f for f, _ in map(self._running.__getitem__, batch) if f.status in fetched]
+            # (a key may have left _running meanwhile: a trial _total_threads submitted again
+            # under a new key, whose cancelled future reported itself done)
+            finished = [
+                self._running[key][0]
+                for key in batch
+                if key in self._running and self._running[key][0].status in fetched
+            ]
             values, errors = self._gather(finished)
             for key in batch:
                 if self._closed:
