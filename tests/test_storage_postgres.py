@@ -305,6 +305,71 @@ def test_a_result_waits_longer_than_the_timeout_for_the_server(postgres_url: str
     storage.close()
 
 
+def _disk_full_while(postgres_url: str, flag: str) -> None:
+    """Make every write of a trial fail as on the server's full disk (SQLSTATE 53100, the
+    error PostgreSQL raises when it cannot extend a file) while the table ``flag`` has a row."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {flag} (x int)")
+        conn.execute(f"INSERT INTO {flag} VALUES (1)")
+        conn.execute(
+            "CREATE FUNCTION smacx_test_full() RETURNS trigger AS $$ BEGIN IF EXISTS "
+            f"(SELECT 1 FROM {flag}) THEN RAISE EXCEPTION 'could not extend file' USING "
+            "ERRCODE = 'disk_full'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        conn.execute(
+            "CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON smacx_trials FOR EACH ROW "
+            "EXECUTE FUNCTION smacx_test_full()"
+        )
+
+
+def _free_space(postgres_url: str, flag: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"DELETE FROM {flag}")
+
+
+def test_a_result_waits_for_space_on_the_servers_full_disk(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A result that came while the server's disk was full was lost at once (a left-out of
+    the hostile-filesystem audit: only SQLite waited); it waits for space as on SQLite."""
+    import smacx.storage.postgres as postgres_storage
+
+    monkeypatch.setattr(postgres_storage, "FULL_DISK_RETRY", 0.05)
+    storage = PostgresStorage(postgres_url, "full", timeout=1)
+    key = TrialKey(storage.add_config('{"x": 1}', ""), None, 0, None)
+    assert storage.claim_trial(running(key), time.time())
+    _disk_full_while(postgres_url, "full_flag")
+    freed = threading.Timer(1.5, _free_space, (postgres_url, "full_flag"))
+    freed.start()
+    assert storage.finish_trial(TrialRecord(key, TrialValue(cost=42.0), owner_id(), 0.0))
+    freed.join()
+    assert "is full: a trial's result (SUCCESS, cost 42.0) waits for space" in caplog.text
+    assert caplog.text.count("is full") == 1
+    assert [r.value.cost for r in storage.read_trials(0)] == [42.0]
+    storage.close()
+
+
+def test_a_result_the_servers_full_disk_never_takes_names_the_disk(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import smacx.storage.postgres as postgres_storage
+
+    monkeypatch.setattr(postgres_storage, "FULL_DISK_RETRY", 0.05)
+    monkeypatch.setattr(postgres_storage, "RESULT_PATIENCE", 0.3)
+    storage = PostgresStorage(postgres_url, "full", timeout=0.2)
+    key = TrialKey(storage.add_config('{"x": 1}', ""), None, 0, None)
+    _disk_full_while(postgres_url, "full_flag")
+    start = time.monotonic()
+    with pytest.raises(StorageError, match=r"could not extend file"):
+        storage.finish_trial(TrialRecord(key, TrialValue(cost=42.0), owner_id(), 0.0))
+    assert 0.25 < time.monotonic() - start < 5
+    storage.close()
+
+
 def test_connections_killed_again_and_again_lose_no_write(postgres_url: str) -> None:
     """Another session terminates the storage's connections every 20 ms, at any point of a
     call, sometimes right after a reconnection (an audit's finding: a connection killed before

@@ -183,6 +183,10 @@ def check_timeout(owner: str, timeout: object) -> None:
 #: hours to measure, and is lost if the process gives up.
 RESULT_PATIENCE = 600.0
 
+#: Seconds between a trial's result's tries to be stored while the database's disk is full
+#: (for up to :data:`RESULT_PATIENCE`).
+FULL_DISK_RETRY = 5.0
+
 
 def held_locked(what: str, timeout: float) -> str:
     """The advice for a run's lock that another process held for longer than ``timeout``

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from smacx.errors import StorageError, one_line
 from smacx.storage import (
+    FULL_DISK_RETRY,
     RESULT_PATIENCE,
     ConfigRecord,
     TrialRecord,
@@ -661,8 +662,33 @@ class PostgresStorage:
             return True
 
         # (a result in hand waits longer for the server than other calls: it may have taken
-        # hours to measure, and is lost if this process gives up)
-        return self._call("a trial's result", body, write=True, patience=RESULT_PATIENCE)
+        # hours to measure, and is lost if this process gives up; so it waits for space on
+        # the server's full disk too, trying again outside the lock, as on SQLite)
+        import psycopg
+
+        deadline = time.monotonic() + max(RESULT_PATIENCE, self._timeout)
+        warned = False
+        while True:
+            try:
+                return self._call("a trial's result", body, write=True, patience=RESULT_PATIENCE)
+            except StorageError as err:
+                if not isinstance(err.__cause__, psycopg.errors.DiskFull) or (
+                    time.monotonic() >= deadline
+                ):
+                    raise
+                if not warned:
+                    warned = True
+                    logger.warning(
+                        "The disk of the PostgreSQL server of the %s is full: a trial's result "
+                        "(%s, cost %r) waits for space, up to %g s, trying every %g s. Free "
+                        "some space on the server.",
+                        self.where,
+                        record.value.status.name,
+                        record.value.cost,
+                        deadline - time.monotonic(),
+                        FULL_DISK_RETRY,
+                    )
+                time.sleep(FULL_DISK_RETRY)
 
     def release_trial(self, key: TrialKey, owner: str) -> bool:
         def body(conn: psycopg.Connection[Any], retried: bool) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from smacx.errors import StorageError, one_line
 from smacx.storage import (
+    FULL_DISK_RETRY,
     RESULT_PATIENCE,
     ConfigRecord,
     TrialRecord,
@@ -39,9 +40,6 @@ from smacx.storage import (
 from smacx.trial import StatusType, TrialKey
 
 logger = logging.getLogger("smacx")
-
-#: Seconds between a trial's result's tries to be stored on a full disk.
-FULL_DISK_RETRY = 5.0
 
 __all__ = ["SQLiteStorage"]
 
