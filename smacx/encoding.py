@@ -259,7 +259,7 @@ class Encoder:
     def __init__(
         self,
         configspace: ConfigurationSpace,
-        instance_features: Mapping[str, Sequence[float]] | None = None,
+        instance_features: Mapping[str, Sequence[float] | np.ndarray] | None = None,
     ) -> None:
         if not isinstance(configspace, ConfigurationSpace):
             raise ScenarioError(
@@ -391,7 +391,9 @@ class Encoder:
 
     # ------------------------------------------------------------------ instances
 
-    def _set_instance_features(self, instance_features: Mapping[str, Sequence[float]]) -> None:
+    def _set_instance_features(
+        self, instance_features: Mapping[str, Sequence[float] | np.ndarray]
+    ) -> None:
         if not isinstance(instance_features, Mapping):
             raise ScenarioError(
                 "Encoder's instance_features: expected a mapping of instance name to feature "

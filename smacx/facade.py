@@ -28,7 +28,7 @@ import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
@@ -92,13 +92,14 @@ from smacx.storage import (
 )
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
 
-__all__ = ["SMAC", "PRESETS"]
+__all__ = ["SMAC", "PRESETS", "Preset"]
 
 logger = logging.getLogger("smacx")
 
+#: The type of ``SMAC(preset=...)``: one of :data:`PRESETS`.
 Preset = Literal["hpo", "blackbox", "random", "hyperband", "multifidelity"]
 #: Names accepted by ``SMAC(preset=...)``.
-PRESETS: tuple[str, ...] = ("hpo", "blackbox", "random", "hyperband", "multifidelity")
+PRESETS: tuple[Preset, ...] = ("hpo", "blackbox", "random", "hyperband", "multifidelity")
 #: The presets that propose random configurations only (baselines).
 _RANDOM_PRESETS = ("random", "hyperband")
 DATABASE_NAME = "runhistory.db"
@@ -191,17 +192,18 @@ class _FacadeType(type):
     ported from ``HyperparameterOptimizationFacade.get_intensifier``) with what to use; a
     plain ``AttributeError`` said nothing. Only where Python's own lookup has failed."""
 
-    def __getattr__(cls, name: str) -> Any:
-        if name in _SMAC3_CLASS_METHODS:
+    if not TYPE_CHECKING:  # (so that type checkers still flag SMAC.get_intensifier)
+
+        def __getattr__(cls, name: str) -> Any:
+            if name in _SMAC3_CLASS_METHODS:
+                raise AttributeError(
+                    f"type object {cls.__name__!r} has no attribute {name!r}, as SMAC3's "
+                    f"facades have: smacx's parts take no scenario; use "
+                    f"{_SMAC3_CLASS_METHODS[name]}."
+                )
             raise AttributeError(
-                f"type object {cls.__name__!r} has no attribute {name!r}, as SMAC3's facades "
-                f"have: smacx's parts take no scenario; use {_SMAC3_CLASS_METHODS[name]}.",
-                name=name,
-                obj=cls,
+                f"type object {cls.__name__!r} has no attribute {name!r}", name=name, obj=cls
             )
-        raise AttributeError(
-            f"type object {cls.__name__!r} has no attribute {name!r}", name=name, obj=cls
-        )
 
 
 @smac3_names(_OPTUNA_ATTRIBUTES, whose="Optuna's Study")
@@ -315,7 +317,7 @@ class SMAC(metaclass=_FacadeType):
         plateau_radius: float | None = None,
         runner: AbstractRunner | None = None,
         dask_client: Any = None,
-        callbacks: Sequence[Callback | Callable[..., Any]] = (),
+        callbacks: Sequence[Callback | Callable[[SMAC, TrialInfo, TrialValue], bool | None]] = (),
         storage: str | None = None,
         overwrite: bool = False,
         progress: bool | None = None,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from smacx.errors import ArgumentError, ScenarioError, check_flag, is_real, is_w
 from smacx.models.random_forest import RandomForest
 from smacx.runhistory import RunHistory, objective_column
 from smacx.trial import StatusType, TrialKey
+
+if TYPE_CHECKING:
+    from smacx.facade import SMAC
 
 __all__ = ["param_importances"]
 
@@ -45,7 +48,7 @@ _MOST_STEPS = 100_000
 
 
 def param_importances(
-    run: Any,
+    run: SMAC | RunHistory,
     *,
     objective: str | int | None = None,
     budget: float | None = None,

@@ -22,6 +22,8 @@ from smacx.trial import StatusType
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from smacx.facade import SMAC
+
 __all__ = ["plot_history"]
 
 #: Budgets drawn each in a colour of its own (more share a colour map).
@@ -29,7 +31,7 @@ _MOST_LABELLED_BUDGETS = 8
 
 
 def plot_history(
-    run: Any,
+    run: SMAC | RunHistory | str | os.PathLike[str],
     *,
     objective: str | int | None = None,
     ax: Axes | None = None,

@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
@@ -61,6 +61,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("smacx")
+
+_D = TypeVar("_D")
 
 
 def plain_value(value: Any) -> Any:
@@ -1015,9 +1017,13 @@ class RunHistory:
         """Every trial's value, finished ones first."""
         return [value for _, value in self.items()]
 
-    def get(
-        self, key: TrialKey | TrialInfo, default: TrialValue | None = None
-    ) -> TrialValue | None:
+    @overload
+    def get(self, key: TrialKey | TrialInfo) -> TrialValue | None: ...
+
+    @overload
+    def get(self, key: TrialKey | TrialInfo, default: _D) -> TrialValue | _D: ...
+
+    def get(self, key: TrialKey | TrialInfo, default: Any = None) -> Any:
         """The value of a trial (by its key or its :class:`TrialInfo`), or ``default`` when
         there is no such trial."""
         try:

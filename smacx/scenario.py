@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from ConfigSpace import ConfigurationSpace
 from ConfigSpace.hyperparameters import IntegerHyperparameter
 
@@ -304,7 +305,7 @@ class Scenario:
     trial_walltime_limit: float | None = None
     trial_memory_limit: int | None = None
     instances: Sequence[str] | None = None
-    instance_features: Mapping[str, Sequence[float]] | None = None
+    instance_features: Mapping[str, Sequence[float] | np.ndarray] | None = None
     min_budget: float | None = None
     max_budget: float | None = None
     seed: int = 0

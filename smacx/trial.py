@@ -13,7 +13,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import EnumMeta, IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ConfigSpace import Configuration
@@ -42,20 +42,21 @@ _OLD_STATUSES = {
 class _StatusTypeMeta(EnumMeta):
     """Answers an unknown status name with the one meant (SMAC 1.x's names, misspellings)."""
 
-    def __getattr__(cls, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        members = list(cls.__members__)
-        if name in _OLD_STATUSES:
-            hint = f" (a SMAC 1.x name): {_OLD_STATUSES[name]}"
-        else:
-            close = difflib.get_close_matches(name.upper(), members, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-        raise AttributeError(
-            f"StatusType has no member {name!r}{hint} (members: {', '.join(members)})",
-            name=name,
-            obj=cls,
-        )
+    if not TYPE_CHECKING:  # (so that type checkers still flag StatusType.CRASHD)
+
+        def __getattr__(cls, name: str) -> Any:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            members = list(cls.__members__)
+            if name in _OLD_STATUSES:
+                hint = f" (a SMAC 1.x name): {_OLD_STATUSES[name]}"
+            else:
+                close = difflib.get_close_matches(name.upper(), members, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+            # (no name= nor obj=: Python would add its own "Did you mean" to the hint)
+            raise AttributeError(
+                f"StatusType has no member {name!r}{hint} (members: {', '.join(members)})"
+            )
 
 
 class StatusType(IntEnum, metaclass=_StatusTypeMeta):
@@ -95,6 +96,16 @@ class TrialInfo:
     instance: str | None = None
     seed: int | None = None
     budget: float | None = None
+
+    if TYPE_CHECKING:  # (what the constructor takes: numpy's numbers too)
+
+        def __init__(
+            self,
+            config: Configuration,
+            instance: str | None = None,
+            seed: int | np.integer[Any] | None = None,
+            budget: float | np.number[Any] | None = None,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         # numpy integers and floats (from rng.integers, arrays of budgets) become Python ones,
@@ -161,13 +172,26 @@ class TrialValue:
             traceback of a crash.
     """
 
-    cost: float | Sequence[float] | np.ndarray | np.number[Any] = math.inf
+    cost: float | list[float] = math.inf
     time: float = 0.0
     cpu_time: float = 0.0
     status: StatusType = StatusType.SUCCESS
     starttime: float = 0.0
     endtime: float = 0.0
     additional_info: dict[str, Any] = field(default_factory=dict)
+
+    if TYPE_CHECKING:  # (what the constructor takes: any sequence of costs, numpy's numbers)
+
+        def __init__(
+            self,
+            cost: float | Sequence[float] | np.ndarray | np.number[Any] = math.inf,
+            time: float | np.number[Any] = 0.0,
+            cpu_time: float | np.number[Any] = 0.0,
+            status: StatusType = StatusType.SUCCESS,
+            starttime: float | np.number[Any] = 0.0,
+            endtime: float | np.number[Any] = 0.0,
+            additional_info: Mapping[str, Any] = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         cost: Any = self.cost

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import ast
+import dataclasses
+import inspect
 import math
+import textwrap
+import traceback
 
 import pytest
 from ConfigSpace import ConfigurationSpace
@@ -39,6 +44,9 @@ def test_an_unknown_status_names_the_one_meant(name: str, says: str) -> None:
         getattr(StatusType, name)
     assert says in str(err.value)
     assert "MEMORYOUT, RETIRED" in str(err.value)
+    # (Python's own "Did you mean" came after the hint, on Python 3.10 and later)
+    shown = "".join(traceback.format_exception_only(err.value)).lower()
+    assert shown.count("did you mean") <= 1
     assert not hasattr(StatusType, "_no_such_thing")
     assert StatusType.MEMORYOUT is StatusType["MEMORYOUT"] is StatusType(4)
 
@@ -99,3 +107,26 @@ def test_a_misspelled_keyword_gets_the_one_meant() -> None:
         TrialValue(costs=1.0)  # type: ignore[call-arg]
     with pytest.raises(ArgumentError, match=r"'seeds': did you mean 'seed'\?"):
         TrialInfo(None, seeds=1)  # type: ignore[call-arg, arg-type]
+
+
+@pytest.mark.parametrize("cls", [TrialInfo, TrialValue])
+def test_the_constructor_type_checkers_see_takes_the_fields_in_order(cls: type) -> None:
+    """TrialInfo and TrialValue show type checkers a constructor of their own (it takes numpy's
+    numbers, which the fields do not hold): it must name the fields, in order, with their
+    defaults."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    (init,) = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name == "__init__"
+    ]
+    names = [a.arg for a in init.args.args[1:]]
+    fields = dataclasses.fields(cls)
+    assert names == [f.name for f in fields]
+    namespace = vars(inspect.getmodule(cls))
+    defaults = [eval(ast.unparse(d), namespace) for d in init.args.defaults]
+    assert defaults == [
+        Ellipsis if f.default is dataclasses.MISSING else f.default
+        for f in fields
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    ]

@@ -15,7 +15,10 @@ USER_CODE = """
     import numpy as np
     from ConfigSpace import Configuration, ConfigurationSpace, Float
 
-    from smacx import SMAC, Scenario, TrialValue
+    from typing import Any
+
+    from smacx import SMAC, Scenario, StatusType, TrialInfo, TrialValue, param_importances
+    from smacx.facade import PRESETS
 
 
     def train(config: Configuration, seed: int = 0) -> float:
@@ -35,6 +38,34 @@ USER_CODE = """
     incumbent = SMAC(scenario, train).optimize()
     if incumbent is not None:
         print(incumbent["x"], smac.runhistory.n_finished)
+
+    # (from a typing audit: what smacx takes at run time, type checkers take too)
+    rng = np.random.default_rng(0)
+    told = TrialInfo(info.config, seed=rng.integers(100), budget=np.float32(3.0))
+    smac.tell(told, TrialValue(cost=1.0, time=np.float32(0.1), additional_info={"a": 1}))
+    value: TrialValue = smac.runhistory.get(told, TrialValue())
+    cost: float | list[float] = value.cost
+    for preset in PRESETS:
+        SMAC(scenario, train, preset=preset)
+    features = {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])}
+    Scenario(space, instances=["a", "b"], instance_features=features, output_directory=None)
+
+
+    def metrics(config: Configuration, seed: int, budget: float) -> dict[str, float]:
+        return {"loss": 0.5, "seconds": 1.0}
+
+
+    def with_info(config: Configuration) -> tuple[float, dict[str, Any]]:
+        return 0.5, {"note": "x"}
+
+
+    def stop(smac: SMAC, info: TrialInfo, value: TrialValue) -> bool:
+        return min(value.costs()) > 0.01
+
+
+    SMAC(scenario, metrics, callbacks=[stop])
+    SMAC(scenario, with_info, callbacks=[lambda smac, info, value: None])
+    print(param_importances(smac), StatusType.CRASHED, SMAC.__name__)
 """
 
 
@@ -64,6 +95,13 @@ def test_a_name_smacx_does_not_have_is_refused_by_the_type_checker(
     script.write_text(
         "from smacx import Senario\nfrom smacx.runners import DaskParalelRunner, "
         "DaskParallelRunner\n"
+        "from ConfigSpace import ConfigurationSpace\n"
+        "from smacx import SMAC, Scenario, StatusType, param_importances\n"
+        "print(StatusType.CRASHD, SMAC.incumbant)\n"
+        "def f(config: object) -> str:\n    return '0.5'\n"
+        "scenario = Scenario(ConfigurationSpace({'x': (0.0, 1.0)}))\n"
+        "SMAC(scenario, f)\n"
+        "param_importances(scenario)\n"
     )
     monkeypatch.setenv("MYPYPATH", str(Path(__file__).resolve().parents[1]))
     cache = ["--cache-dir", str(tmp_path / "cache")]
@@ -71,4 +109,10 @@ def test_a_name_smacx_does_not_have_is_refused_by_the_type_checker(
     assert status == 1
     assert 'Module "smacx" has no attribute "Senario"' in out
     assert 'Module "smacx.runners" has no attribute "DaskParalelRunner"' in out
-    assert "typo.py:2: error" in out and out.count("error:") == 2
+    assert "typo.py:2: error" in out
+    # (the classes' __getattr__ made any attribute Any; a target's or a run's type was open)
+    assert '"type[StatusType]" has no attribute "CRASHD"' in out
+    assert '"type[SMAC]" has no attribute "incumbant"' in out
+    assert 'Argument 2 to "SMAC" has incompatible type' in out
+    assert 'Argument 1 to "param_importances" has incompatible type "Scenario"' in out
+    assert out.count("error:") == 6, out

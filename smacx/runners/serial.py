@@ -52,7 +52,7 @@ from smacx.trial import StatusType, TrialInfo, TrialValue
 if TYPE_CHECKING:
     from ConfigSpace import Configuration
 
-__all__ = ["SerialRunner", "TargetFunction"]
+__all__ = ["SerialRunner", "TargetFunction", "TargetResult"]
 
 logger = logging.getLogger("smacx")
 
@@ -82,7 +82,21 @@ def diverged(error: str) -> bool:
     return error.startswith(NON_FINITE) or bool(_DIVERGED_COMMAND.match(error))
 
 
-TargetFunction = Callable[..., Any]
+#: What a target returns, the cost of its trial; or one cost per objective (a sequence, an
+#: array, or a dict by objective name, whose other keys are kept as the trial's additional
+#: information); or either of them with a dict of additional information, as ``(cost, info)``.
+TargetResult = (
+    float
+    | np.number[Any]
+    | np.ndarray
+    | Sequence[float]
+    | Mapping[str, Any]
+    | tuple[Any, Mapping[str, Any]]
+)
+
+#: A target, called with a configuration, and by keyword with whichever of ``seed``,
+#: ``instance`` and ``budget`` it declares (and the scattered data of a dask run).
+TargetFunction = Callable[..., TargetResult]
 
 
 _PR_SET_PDEATHSIG = 1
