@@ -1826,14 +1826,25 @@ class SMAC(metaclass=_FacadeType):
         stored = storage.set_meta_if_absent("target", fingerprint)
         if stored == fingerprint:
             return
-        storage.set_meta("target", fingerprint)  # (warned once)
         try:
             before, now = json.loads(stored)["name"], json.loads(fingerprint)["name"]
         except (ValueError, KeyError, TypeError):  # (a record this code did not write)
             return
+        run = self.scenario.run_name
+        if before != now and self.scenario.name is None:
+            # A run named by the scenario's fields alone is the run of every target given that
+            # scenario: a sweep over models (one after another, or in threads at once) mixed
+            # their costs in one run, each warned of only once it had results (an audit).
+            raise ScenarioMismatchError(
+                f"run {run!r} (named by the scenario's fields, as Scenario(name=...) was not "
+                f"given) is a run of the target function {before!r}; this SMAC's target is "
+                f"{now!r}. Give each target a run of its own, Scenario(..., name={now!r}); "
+                f"to go on with this run under the renamed target, pass Scenario(..., "
+                f"name={run!r}); or start it afresh with SMAC(..., overwrite=True)."
+            )
+        storage.set_meta("target", fingerprint)  # (warned once)
         if not self.runhistory.n_finished:
             return  # (no result of the old code to speak of)
-        run = self.scenario.run_name
         changed = (
             f"the target function's code changed since run {run!r} last ran it"
             if before == now
@@ -1842,8 +1853,8 @@ class SMAC(metaclass=_FacadeType):
         _warn(
             f"{changed}: its {self.runhistory.n_finished} finished trial(s) came from the old "
             "code, and the run continues on them. If the change alters the costs (a bug "
-            "fixed), start the run afresh with SMAC(..., overwrite=True) or another "
-            "Scenario(name=...)."
+            "fixed, or another target), start the run afresh with SMAC(..., overwrite=True) "
+            "or another Scenario(name=...)."
         )
 
     def _warn_if_a_seedless_target_repeats(self) -> None:

@@ -3253,7 +3253,48 @@ def test_a_run_continued_with_a_changed_target_says_so(
     renamed = _target_from(tmp_path / "v3.py", 'return 2 * float(config["x"])')
     renamed.__qualname__ = "fixed_again"
     with pytest.warns(UserWarning, match=r"is 'fixed_again', where run .* last ran 'target': "):
-        SMAC(scenario(space, runs, n_trials=5), renamed, progress=False).close()
+        SMAC(other, renamed, progress=False).close()
+
+
+def test_a_run_without_a_name_is_refused_to_another_target(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A sweep over models on one Scenario without a name, in threads at once or one after
+    another, mixed the models' costs in one run, named by the scenario alone; the later
+    models were warned of it only when the run had results (an audit's finding)."""
+    import threading
+
+    first = _target_from(tmp_path / "a.py", 'return float(config["x"])')
+    second = _target_from(tmp_path / "b.py", 'return 1000 + float(config["x"])')
+    first.__qualname__, second.__qualname__ = "model_a", "model_b"
+    runs = tmp_path / "runs"
+    SMAC(scenario(space, runs, n_trials=3), first, progress=False).close()  # nothing finished
+    with pytest.raises(
+        ScenarioMismatchError,
+        match=r"is a run of the target function 'model_a'; this SMAC's target is 'model_b'\. "
+        r"Give each target a run of its own, Scenario\(\.\.\., name='model_b'\)",
+    ):
+        SMAC(scenario(space, runs, n_trials=3), second, progress=False)
+    # named runs of their own, at once in threads: each has its own costs
+    results: dict[str, float] = {}
+
+    def sweep(target: Any) -> None:
+        named = scenario(space, runs, n_trials=4, name=target.__qualname__)
+        with SMAC(named, target, progress=False) as smac:
+            smac.optimize()
+            results[target.__qualname__] = min(v.costs()[0] for v in smac.runhistory.values())
+
+    threads = [threading.Thread(target=sweep, args=(t,)) for t in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results["model_a"] < 500 < results["model_b"]
+    # the renamed target goes on with the run under its name, with the warning
+    named = scenario(space, runs, n_trials=3, name=scenario(space, runs).run_name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (nothing finished in it)
+        SMAC(named, second, progress=False).close()
 
 
 def test_a_run_continued_with_another_preset_says_so(
