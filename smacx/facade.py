@@ -63,6 +63,7 @@ from smacx.multifidelity import Hyperband, SuccessiveHalving
 from smacx.runhistory import MAX_DEATHS, RunHistory, failure_reasons, plain_value, same_space
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import (
+    PROGRESS_LOCK,
     TRIAL_ARGUMENTS,
     SerialRunner,
     TargetFunction,
@@ -1674,7 +1675,7 @@ class SMAC(metaclass=_FacadeType):
             class _Tqdm(tqdm):  # type: ignore[misc]
                 pass
 
-            _Tqdm.set_lock(threading.RLock())
+            _Tqdm.set_lock(PROGRESS_LOCK)  # (one for all runs of the process)
             bar = _Bar(
                 _Tqdm(
                     total=self.scenario.n_trials,  # (None: a count without a bar)

@@ -3,11 +3,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import faulthandler
+import logging
 import math
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -1227,3 +1229,51 @@ def test_processes_a_target_forks_end_at_sigterm(space: ConfigurationSpace) -> N
     smac.optimize()
     [(_, value)] = list(smac.runhistory.finished())
     assert value.cost < 5.0
+
+
+class _SlowStreamHandler(logging.Handler):
+    """A handler whose stream keeps a lock of its own while it writes, for a while, as a
+    file's buffer does: a process forked within a write inherits that lock held."""
+
+    stream_lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.stream_lock:
+            time.sleep(0.05)
+
+
+def _logs_once(config: Configuration, seed: int = 0) -> float:
+    logging.getLogger("smacx-test-user").warning("evaluating %s", dict(config))
+    return 0.0
+
+
+def test_a_trial_forked_while_another_thread_logs_does_not_hang(
+    space: ConfigurationSpace,
+) -> None:
+    """Runs of one program in several threads, with trial limits: a trial forked while
+    another thread wrote a log record inherited the stream's lock held, and its own first
+    log line waited for it for good (an audit's finding: 1 sweep in 8 hung, or had a TIMEOUT
+    with a walltime limit). A trial's fork now waits until no thread is writing one."""
+    handler = _SlowStreamHandler()
+    user = logging.getLogger("smacx-test-user")
+    user.addHandler(handler)
+    user.propagate = False
+    stop = threading.Event()
+
+    def chatter() -> None:  # another run's thread, logging all the time
+        while not stop.is_set():
+            user.warning("another run's trial")
+
+    thread = threading.Thread(target=chatter, daemon=True)
+    thread.start()
+    try:
+        runner = make(space, _logs_once, trial_walltime_limit=3, trial_memory_limit=2000)
+        values = [runner.run(space.sample_configuration(), seed=i) for i in range(5)]
+    finally:
+        stop.set()
+        thread.join()
+        user.removeHandler(handler)
+        user.propagate = True
+    assert [v.status for v in values] == [StatusType.SUCCESS] * 5, [
+        v.additional_info.get("error") for v in values
+    ]

@@ -1150,6 +1150,61 @@ def _forget_run_wakeup_fd() -> None:
 os.register_at_fork(after_in_child=_forget_run_wakeup_fd)
 
 
+#: The lock of smacx's progress bars (each run's tqdm bar): one for the process, so that bars
+#: of runs in several threads write one at a time, and a trial's process is not forked while
+#: one writes (see :func:`_hold_output`).
+PROGRESS_LOCK = threading.RLock()
+
+#: Seconds a trial's fork waits for each logging handler that another thread is writing with.
+_OUTPUT_WAIT = 5.0
+
+#: The locks :func:`_hold_output` holds across a trial's fork (this thread's).
+_held_output = threading.local()
+
+
+def _output_locks() -> list[Any]:
+    """The locks of every logging handler of this process (a handler holds its own while it
+    writes a record), and of smacx's progress bars."""
+    refs = getattr(logging, "_handlerList", None)  # (every handler, attached or not)
+    if refs is not None:
+        handlers = [ref() for ref in list(refs)]
+    else:  # pragma: no cover  (a Python without it: those attached to loggers)
+        loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+        handlers = [h for lg in loggers for h in getattr(lg, "handlers", ())]
+    locks = [getattr(h, "lock", None) for h in handlers if h is not None]
+    return [lock for lock in locks if lock is not None] + [PROGRESS_LOCK]
+
+
+def _hold_output() -> None:
+    """Before a trial's process is forked: wait until no other thread is writing a log record
+    or a progress bar, and hold them off until the fork is done. A thread within a write
+    holds its stream's own lock, which the forked process would inherit held, by a thread
+    it does not have: the trial's first log line waited for it for good (runs in several
+    threads of one program, with trial limits; an audit's finding). Other forks of the
+    process are left alone."""
+    if not watchdog.forking_a_trial_now():
+        return
+    held = []
+    for lock in _output_locks():
+        if lock.acquire(timeout=_OUTPUT_WAIT):
+            held.append(lock)
+    _held_output.locks = held
+
+
+def _release_output() -> None:
+    """After a trial's fork, in both processes: let go of what :func:`_hold_output` held (in
+    the trial's process, logging has given its handlers fresh locks already)."""
+    held, _held_output.locks = getattr(_held_output, "locks", []), []
+    for lock in reversed(held):
+        with contextlib.suppress(RuntimeError):  # (renewed in the child: not held)
+            lock.release()
+
+
+os.register_at_fork(
+    before=_hold_output, after_in_parent=_release_output, after_in_child=_release_output
+)
+
+
 @contextlib.contextmanager
 def _sigterm_ends_the_run(ended: Callable[[], None]) -> Iterator[list[bool]]:
     """While a limited trial runs: a SIGTERM still ends this process, as without limits.

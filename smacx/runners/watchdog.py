@@ -273,6 +273,12 @@ def forking_a_trial() -> Iterator[str]:
             _in_flight -= 1
 
 
+def forking_a_trial_now() -> bool:
+    """Whether this thread is within :func:`forking_a_trial`: a process it forks now is a
+    trial's."""
+    return bool(getattr(_forking, "trial", False))
+
+
 def new_token() -> str:
     """A token for a trial's processes to carry in their environment (``SMACX_TRIAL``)."""
     return f"{os.getpid()}-{next(_tokens)}-{secrets.token_hex(4)}"
