@@ -34,6 +34,7 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from distributed import Client, LocalCluster
 
 from smacx import (
+    SMAC,
     Callback,
     NoWorkersError,
     RunnerClosedError,
@@ -2850,3 +2851,35 @@ def test_a_result_that_arrives_with_an_interrupt_is_kept(space: ConfigurationSpa
         runner.wait()
         assert time.monotonic() - started < 0.2  # (a count of the workers takes a step)
         runner.close()
+
+
+@pytest.mark.slow
+def test_runs_starting_clusters_in_threads_at_once_leave_dasks_config_as_it_was(
+    space: ConfigurationSpace,
+) -> None:
+    """dask's configuration is the process's: runs in threads that started their clusters at
+    once restored the values each other had set, and left the workers' logging at ERROR and
+    another saturation for every cluster the program started later (an audit)."""
+    import dask
+
+    names = ("distributed.scheduler.worker-saturation", "distributed.nanny.pre-spawn-environ")
+    before = {name: dask.config.get(name) for name in names}
+    errors: list[BaseException] = []
+
+    def run(seed: int) -> None:
+        scenario = Scenario(
+            space, n_trials=2, n_workers=2, seed=seed, deterministic=True, output_directory=None
+        )
+        try:
+            with SMAC(scenario, lambda config: float(config["x"]) ** 2, progress=False) as smac:
+                smac.optimize()
+        except BaseException as err:  # pragma: no cover  (shown below)
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert {name: dask.config.get(name) for name in names} == before

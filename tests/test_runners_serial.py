@@ -1277,3 +1277,41 @@ def test_a_trial_forked_while_another_thread_logs_does_not_hang(
     assert [v.status for v in values] == [StatusType.SUCCESS] * 5, [
         v.additional_info.get("error") for v in values
     ]
+
+
+def _a_run_in_a_pool_worker(n_workers: int) -> str:
+    """A whole run in a multiprocessing pool's (daemonic) worker: its statuses, or the error."""
+    from ConfigSpace import ConfigurationSpace as Space
+
+    from tests.conftest import quadratic
+
+    space = Space({"x": (-5.0, 5.0), "y": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(
+        space,
+        n_trials=3,
+        deterministic=True,
+        output_directory=None,
+        trial_walltime_limit=10,
+        n_workers=n_workers,
+    )
+    try:
+        with SMAC(scenario, quadratic, progress=False) as smac:
+            smac.optimize()
+            return " ".join(sorted(v.status.name for v in smac.runhistory.values()))
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
+
+
+@pytest.mark.slow
+def test_a_run_in_a_multiprocessing_pool_worker_has_trial_limits() -> None:
+    """A sweep run in a multiprocessing.Pool: its workers are daemons, which multiprocessing
+    refuses children, and every limited trial was CRASHED, the first one blamed on the
+    target (an audit). A local cluster there is refused at once, saying why, where dask's
+    tracebacks ran on and the advice was a __main__ guard's."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        limited, cluster = pool.map(_a_run_in_a_pool_worker, [1, 2])
+    assert limited == "SUCCESS SUCCESS SUCCESS"
+    assert cluster.startswith("NoWorkersError: DaskParallelRunner cannot start its local dask")
+    assert "it is a daemon (a multiprocessing pool's worker" in cluster

@@ -100,6 +100,9 @@ logger = logging.getLogger("smacx")
 #: Name of the scheduler file written into ``Scenario.output_path`` for the runner's own cluster.
 SCHEDULER_FILE = "dask_scheduler.json"
 
+#: Held while this process starts a local cluster (see DaskParallelRunner._start_cluster).
+_CLUSTER_START = threading.Lock()
+
 #: dask's ``worker-saturation`` for the runner's own cluster: a scheduler holds a trial submitted
 #: beyond the worker threads until any thread frees up, instead of sending it to a busy worker
 #: (dask's default of 1.1 gives each single-threaded worker two tasks).
@@ -432,6 +435,22 @@ class DaskParallelRunner(AbstractRunner):
                 "none. Run the script by its path (python script.py), or pass a dask_client of "
                 "a cluster whose workers are threads, LocalCluster(processes=False)."
             )
+        loky = multiprocessing.get_start_method(allow_none=True) == "loky"
+        if multiprocessing.current_process().daemon or loky:
+            # (the workers failed to start, dozens of tracebacks long, and the advice given
+            # was the main guard's: an audit of runs in a multiprocessing pool and in joblib)
+            why = (
+                "a joblib (loky) worker, whose start method dask's processes cannot use"
+                if loky
+                else "a daemon (a multiprocessing pool's worker, or a dask worker's), which "
+                "may not start processes"
+            )
+            raise NoWorkersError(
+                f"DaskParallelRunner cannot start its local dask cluster of {n_workers} worker "
+                f"process(es) in this process: it is {why}. Run SMAC in the main process or "
+                "in a concurrent.futures.ProcessPoolExecutor's worker, pass a dask_client of "
+                "a cluster started elsewhere, or use n_workers=1."
+            )
         unguarded = _unguarded_main_line()
         if unguarded is not None:
             # Each worker process would run the script again, and dask releases before
@@ -456,9 +475,12 @@ class DaskParallelRunner(AbstractRunner):
         preload_argv = dask.config.get("distributed.worker.preload-argv", None) or []
         if preload_argv and not isinstance(preload_argv[0], str):  # one list per preload
             preload_argv = [*preload_argv, []]
-        # (the scheduler reads worker-saturation from dask's config when it is built)
+        # (the scheduler reads worker-saturation from dask's config when it is built; dask's
+        # config is the process's, so runs in several threads start their clusters in turn,
+        # or each restored the values another had set: an audit)
         try:
             with (
+                _CLUSTER_START,
                 dask.config.set(
                     {
                         "distributed.scheduler.worker-saturation": WORKER_SATURATION,

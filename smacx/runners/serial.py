@@ -970,6 +970,7 @@ class SerialRunner(AbstractRunner):
         try:
             with (
                 as_machine_error("start the trial's process"),  # (its pipes, above all)
+                _a_daemon_may_fork(),
                 watchdog.forking_a_trial() as token,
                 _sigterm_ends_the_run(functools.partial(watchdog.end_marked, token)) as sigterm,
             ):
@@ -1148,6 +1149,41 @@ def _forget_run_wakeup_fd() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_run_wakeup_fd)
+
+
+_daemon_lock = threading.Lock()
+_daemon_forks = 0  # limited trials under way in this process with its daemon flag lifted
+
+
+@contextlib.contextmanager
+def _a_daemon_may_fork() -> Iterator[None]:
+    """Let a daemonic process start a limited trial's process while the block runs.
+
+    multiprocessing refuses children to a daemon (a multiprocessing pool's worker, or a dask
+    worker running a whole run as a task): every limited trial of a run there was recorded
+    CRASHED, with "daemonic processes are not allowed to have children", and the first one
+    blamed on the target (an audit). A daemon is ended without waiting for its children, but
+    the watchdog ends a trial's process with the run, so the flag is lifted while trials
+    start (as dask's runner does for its own workers).
+    """
+    global _daemon_forks
+    config = getattr(multiprocessing.current_process(), "_config", None)
+    if not isinstance(config, dict):
+        yield
+        return
+    with _daemon_lock:
+        lifted = bool(config.get("daemon")) or _daemon_forks > 0
+        if lifted:
+            config["daemon"] = False
+            _daemon_forks += 1
+    try:
+        yield
+    finally:
+        if lifted:
+            with _daemon_lock:
+                _daemon_forks -= 1
+                if _daemon_forks == 0:
+                    config["daemon"] = True
 
 
 #: The lock of smacx's progress bars (each run's tqdm bar): one for the process, so that bars
