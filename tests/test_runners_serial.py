@@ -1315,3 +1315,31 @@ def test_a_run_in_a_multiprocessing_pool_worker_has_trial_limits() -> None:
     assert limited == "SUCCESS SUCCESS SUCCESS"
     assert cluster.startswith("NoWorkersError: DaskParallelRunner cannot start its local dask")
     assert "it is a daemon (a multiprocessing pool's worker" in cluster
+
+
+def _runs_a_limited_run_of_its_own(config: Configuration, seed: int = 0) -> float:
+    from ConfigSpace import ConfigurationSpace as Space
+
+    inner = Scenario(
+        Space({"x": (-5.0, 5.0)}, seed=0),
+        n_trials=2,
+        trial_walltime_limit=5,
+        output_directory=None,
+    )
+    with SMAC(inner, lambda c: float(c["x"]) ** 2, progress=False) as smac:
+        smac.optimize()
+        return float(smac.incumbent_cost)
+
+
+def test_a_nested_run_with_limits_in_a_limited_trial_ends_with_it(
+    space: ConfigurationSpace,
+) -> None:
+    """A target that runs an optimization of its own with limits (tuning the tuner) started
+    a watchdog in the trial's process, which ignores SIGTERM; pynisher waited 1.8 s for it
+    after each trial had returned (an audit). The trial's process lets it go as it ends."""
+    runner = make(space, _runs_a_limited_run_of_its_own, trial_walltime_limit=60)
+    start = time.monotonic()
+    value = runner.run(space.get_default_configuration(), seed=0)
+    after_the_target = time.monotonic() - start - value.time
+    assert value.status is StatusType.SUCCESS, value.additional_info
+    assert after_the_target < 1.0  # (1.3 to 1.9 s before; 0.05 s here)

@@ -421,6 +421,11 @@ class _Measured:
                 close_reusable_pools()
             with contextlib.suppress(Exception):
                 _stop_own_resource_trackers()
+            # A run of the target's own with limits (a nested optimization) started a
+            # watchdog here, which ignores SIGTERM: pynisher waited for it, 1.8 s per trial
+            # (an audit). (The run's own watchdog is not this process's, and stays.)
+            with contextlib.suppress(Exception):
+                watchdog.stop()
             # The parent's SIGTERM, once it has the outcome, ends this process (see _linger);
             # a handler the target installed (to save a checkpoint, say) took it, and the
             # process lived on for the whole wait.
