@@ -361,7 +361,7 @@ def test_first_crash_raises_in_every_process_until_a_trial_of_the_run_works(
     """Each process sharing a run (here: each SMAC on it, one after the other) stops at its
     first trial's crash while no trial of the run has worked: an audit's third worker, whose
     first result came after the others' crashes, spent the whole budget on a broken command."""
-    sc = scenario(space, tmp_path, n_trials=10)
+    sc = scenario(space, tmp_path, n_trials=10, name="fixed")  # (a run of both targets)
     for _ in range(2):
         smac = SMAC(sc, broken_target, progress=False)
         with pytest.raises(TargetCrashedError, match="first trial"):
@@ -1044,9 +1044,10 @@ def interrupted_at(call: int) -> Any:
 def test_keyboard_interrupt_keeps_finished_trials(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
+    sc = scenario(space, tmp_path, n_trials=20, name="interrupted")  # (a run of both targets)
     with pytest.raises(KeyboardInterrupt):
-        SMAC(scenario(space, tmp_path, n_trials=20), interrupted_at(5), progress=False).optimize()
-    again = SMAC(scenario(space, tmp_path, n_trials=20), quadratic, progress=False)
+        SMAC(sc, interrupted_at(5), progress=False).optimize()
+    again = SMAC(sc, quadratic, progress=False)
     assert again.runhistory.n_finished == 4 and again.runhistory.n_running == 1
     # The interrupted trial was given up, so this process (a notebook, say) runs it again
     # within the budget instead of leaving it RUNNING.
@@ -1364,7 +1365,8 @@ kind = sys.argv[2]
 extra = {"racing": dict(instances=["a", "bb", "ccc"]),
          "hyperband": dict(min_budget=1, max_budget=9),
          "plain": {}}[kind]
-scenario = Scenario(space, n_trials=30, deterministic=True, output_directory=sys.argv[1], **extra)
+scenario = Scenario(space, n_trials=30, deterministic=True, output_directory=sys.argv[1],
+                    name="killed", **extra)
 preset = "hyperband" if kind == "hyperband" else "hpo"
 SMAC(scenario, target, progress=False, preset=preset).optimize()
 """
@@ -1403,7 +1405,7 @@ def test_sigkill_loses_no_finished_trial(
     proc.wait(timeout=30)
 
     resumed = SMAC(
-        scenario(space, tmp_path, n_trials=30, **KILLED_EXTRA[kind]),
+        scenario(space, tmp_path, n_trials=30, name="killed", **KILLED_EXTRA[kind]),
         killed_target,
         progress=False,
         preset="hyperband" if kind == "hyperband" else "hpo",
