@@ -434,6 +434,46 @@ def test_the_coverage_kept_between_searches_gives_the_distances_of_a_fresh_tree(
     assert gone() is None
 
 
+def test_the_coverage_of_wide_categoricals_gives_the_distances_of_their_embedding() -> None:
+    """With categoricals of hundreds of choices, the k-d tree over their one-hot embedding
+    searched at the cost of every row (0.6 s per proposal, an audit of large spaces); the
+    encodings are compared as they are instead, to the same distances, inactive values (a
+    row of zeros in the embedding) and repeated rows included."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from smacx.encoding import INACTIVE
+    from smacx.selector import _Coverage
+
+    rng = np.random.default_rng(5)
+    columns, choices = np.array([1, 3]), np.array([300, 4])
+
+    def rows(k: int) -> np.ndarray:
+        X = rng.random((k, 4))
+        X[:, 1] = rng.integers(0, 300, k)
+        X[:, 3] = rng.integers(0, 4, k)
+        X[rng.random(k) < 0.2, 3] = INACTIVE
+        X[rng.random(k) < 0.2, 2] = INACTIVE
+        return X
+
+    def embed(X: np.ndarray) -> np.ndarray:
+        hot = [
+            (X[:, [j]] == np.arange(n)[None, :]) * np.sqrt(0.5) for j, n in zip(columns, choices)
+        ]
+        return np.hstack([X[:, [0, 2]], *hot])
+
+    coverage = _Coverage(lambda r: r, (columns, choices))
+    seen = np.empty((0, 4))
+    for _ in range(12):
+        seen = np.vstack([seen, rows(int(rng.integers(1, 60)))])
+        seen = np.vstack([seen, seen[:3]])  # (repeats)
+        assert coverage.update(seen) == len(np.unique(seen, axis=0))
+        Z = np.vstack([rows(700), seen[:5]])
+        expected = cKDTree(embed(np.unique(seen, axis=0))).query(embed(Z))[0]
+        # (up to the rounding of distances from products of the rows: 2e-12)
+        assert np.allclose(coverage.distance(Z), expected, rtol=1e-12, atol=1e-10)
+
+
 @pytest.mark.parametrize(("seconds_per_result", "allowed"), [(1.0, 0), (0.01, 2), (0.001, 8)])
 def test_proposals_may_be_late_by_what_a_fit_costs_in_results(
     monkeypatch: pytest.MonkeyPatch, seconds_per_result: float, allowed: int
