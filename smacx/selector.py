@@ -959,7 +959,8 @@ class ModelProposer:
         maximizer: Searches the encoded space for the acquisition's maximum.
         n_objectives: How many costs a trial has.
         min_observations: Results a budget needs before the model trains on it; by default
-            the number of encoded dimensions plus one, and at least 3.
+            the number of dimensions that vary (not constants) plus one, in a space with
+            conditions at most ``design_size`` (or 10), and at least 3.
         n_start_points: How many of the best observed configurations seed the local search.
         batch_size: Candidates kept from one fit for the calls made before the next result.
         min_spread: Largest radius of the ball around a running or kept candidate that
@@ -1017,9 +1018,16 @@ class ModelProposer:
         self.acquisition = acquisition
         self.maximizer = maximizer
         self.n_objectives = n_objectives
-        self.min_observations = (
-            min_observations if min_observations is not None else max(3, encoder.n_dims + 1)
-        )
+        if min_observations is None:
+            # As many results as the space has dimensions that vary, and one more. In a space
+            # with conditions, where most of them are inactive in any configuration, no more
+            # than the initial design (or 10): an AutoML space of 140 hyperparameters, about 21
+            # of them active at once, was random search for its first 141 trials (an audit).
+            min_observations = int(np.count_nonzero(encoder.n_values != 1)) + 1
+            if encoder.configspace.conditional_hyperparameters:
+                min_observations = min(min_observations, max(design_size, 10))
+            min_observations = max(3, min_observations)
+        self.min_observations = min_observations
         self.n_start_points = n_start_points
         self.batch_size = batch_size
         self.min_spread = min_spread

@@ -2003,3 +2003,32 @@ def test_the_priors_weight_starts_at_beta_after_the_design(
     smac.optimize()
     assert exponents and exponents[0] == pytest.approx(4.0, rel=0.25)
     assert exponents == sorted(exponents, reverse=True) and exponents[-1] < 0.5
+
+
+def test_a_space_of_many_conditional_hyperparameters_starts_its_model_after_the_design() -> None:
+    """An AutoML space (a classifier's choice, each with children of its own) was random
+    search for its first d + 1 trials, d counting every hyperparameter though few are active
+    at once: 141 on a space of 140, and a run of 130 trials never used its model (an audit;
+    SMAC3 starts its forest after its initial design, Optuna's TPE after 10 trials)."""
+    from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float
+
+    from smacx import SMAC, Scenario, TrialValue
+
+    space = ConfigurationSpace(seed=0)
+    choice = Categorical("model", [f"m{i}" for i in range(6)])
+    space.add(choice)
+    for i in range(6):
+        children = [Float(f"m{i}_p{k}", (0.0, 1.0)) for k in range(8)]
+        space.add(children)
+        space.add([EqualsCondition(child, choice, f"m{i}") for child in children])
+    scenario = Scenario(space, n_trials=40, seed=0, deterministic=True, output_directory=None)
+    smac = SMAC(scenario)
+    origins = []
+    for _ in range(40):
+        info = smac.ask()
+        origins.append(info.config.origin)
+        active = [v for k, v in dict(info.config).items() if k != "model"]
+        smac.tell(info, TrialValue(cost=float(sum(active))))
+    assert smac.selector.proposer is not None
+    assert smac.selector.proposer.min_observations == 10  # (was 50: 49 varying dimensions)
+    assert "model" in origins[10:20] and "model" not in origins[:10]
