@@ -246,7 +246,14 @@ def _choices_by_cost(encoder: Encoder, X: np.ndarray, y: np.ndarray) -> np.ndarr
     choices from the bad (Breiman's ordering for regression trees). With the codes in the
     space's order, a categorical that set a third of the variance apart got a sixth of its
     share on 100 results; the measure, a share of ``1 / k`` per choice, is unchanged.
+
+    Only where the results show that the choices differ (a one-way analysis of variance at
+    the 5% level): ordered by costs that are the choices' only results, a categorical of
+    2,000 choices the cost ignored was the cost itself to the forest, and got 60% of the
+    variance on 300 results (an audit of large spaces).
     """
+    from scipy.stats import f as f_distribution
+
     X = X.copy()
     for j in np.flatnonzero(encoder.is_categorical):
         active = X[:, j] != INACTIVE
@@ -256,6 +263,13 @@ def _choices_by_cost(encoder: Encoder, X: np.ndarray, y: np.ndarray) -> np.ndarr
         sums = np.bincount(codes, weights=y[active], minlength=k)
         middle = float(y[active].mean()) if active.any() else 0.0
         means = np.where(counts > 0, sums / np.maximum(counts, 1), middle)
+        groups, n = int(np.count_nonzero(counts)), int(codes.size)
+        if groups < 2 or n <= groups:
+            continue  # (no choice has two results: nothing tells them apart from noise)
+        between = float(np.sum(counts * (means - middle) ** 2)) / (groups - 1)
+        within = float(np.sum((y[active] - means[codes]) ** 2)) / (n - groups)
+        if within > 0 and f_distribution.sf(between / within, groups - 1, n - groups) >= 0.05:
+            continue
         rank = np.empty(k)
         rank[np.argsort(means, kind="stable")] = np.arange(k)
         X[active, j] = rank[codes]
