@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -68,6 +69,7 @@ def sample_seeded(
     """
     if not _sampler_is_sound(configspace):
         return _sample_in_order(configspace, n, np.random.RandomState(int(rng.integers(2**31))))
+    _check_some_are_allowed(configspace)
     saved = configspace.random
     configspace.random = np.random.RandomState(int(rng.integers(2**31)))
     try:
@@ -170,6 +172,46 @@ def _sample_in_order(
         f"configuration(s) asked for after {_MAX_DRAWS} rounds of random draws: check that "
         "they leave some configurations allowed."
     )
+
+
+#: Random draws :func:`_check_some_are_allowed` tries on a space with forbidden clauses.
+_PROBE_DRAWS = 10_000
+
+#: The spaces :func:`_check_some_are_allowed` found to allow some draws, by id (with a weak
+#: reference, lest another space take the id of one that is gone).
+_ALLOWING: dict[int, weakref.ref[ConfigurationSpace]] = {}
+
+
+def _check_some_are_allowed(configspace: ConfigurationSpace) -> None:
+    """Refuse a space whose forbidden clauses allow none of :data:`_PROBE_DRAWS` random draws
+    (a fixed, seeded batch, tried once per space).
+
+    ConfigSpace's sampler draws until it has what it was asked for, without a bound: on a
+    space whose clauses left only ``x == y``, ``SMAC()`` never returned, and on one that
+    allowed one draw in a million, an ``ask()`` took 460 s, without a word (an audit).
+
+    Raises:
+        ScenarioError: No draw was allowed.
+    """
+    if not configspace.forbidden_clauses:
+        return
+    known = _ALLOWING.get(id(configspace))
+    if known is not None and known() is configspace:
+        return
+    state = np.random.RandomState(0)
+    drawn = np.column_stack(
+        [hp.sample_vector(_PROBE_DRAWS, seed=state) for hp in configspace.values()]
+    )
+    _, allowed = valid_vectors(configspace, drawn)
+    if not allowed.any():
+        raise ScenarioError(
+            f"configspace: its forbidden clauses rule out every one of {_PROBE_DRAWS:,} random "
+            "configurations, so smacx cannot draw the configurations it starts from and "
+            "explores with. Check that the clauses leave a share of the space allowed; a "
+            "relation that only x == y satisfies is better a single hyperparameter, and a "
+            "choice that is forbidden but for one value a Constant."
+        )
+    _ALLOWING[id(configspace)] = weakref.ref(configspace)
 
 
 def conditions_in_order(configspace: ConfigurationSpace) -> list[Any]:

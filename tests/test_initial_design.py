@@ -337,3 +337,36 @@ def test_finite_vectors_follows_configspace_where_a_parent_is_inactive(make: Any
         with contextlib.suppress(ValueError):  # not a valid configuration
             valid.add(frozenset(Configuration(cs, values=given).items()))
     assert found == valid and len(vectors) == len(valid)
+
+
+def test_a_space_whose_clauses_allow_no_random_draw_is_refused_at_once() -> None:
+    """ConfigSpace's sampler draws until it has enough, without a bound: a space whose clauses
+    left only x == y never got past SMAC(), and one that allowed one draw in a million took
+    460 s over an ask(), without a word (an audit of large spaces)."""
+    from ConfigSpace import (
+        Categorical,
+        ConfigurationSpace,
+        Float,
+        ForbiddenGreaterThanRelation,
+        ForbiddenInClause,
+        ForbiddenLessThanRelation,
+    )
+
+    from smacx import SMAC, Scenario, ScenarioError
+
+    equal = ConfigurationSpace(seed=0)
+    x, y = Float("x", (0.0, 1.0)), Float("y", (0.0, 1.0))
+    equal.add([x, y, ForbiddenLessThanRelation(x, y), ForbiddenGreaterThanRelation(x, y)])
+    rare = ConfigurationSpace(seed=0)
+    choices = [Categorical(f"c{i}", ["a", "b", "c", "d"], default="a") for i in range(10)]
+    rare.add(choices)
+    rare.add([ForbiddenInClause(c, ["b", "c", "d"]) for c in choices])
+    for space in (equal, rare):
+        with pytest.raises(ScenarioError, match="rule out every one of 10,000 random"):
+            SMAC(Scenario(space, n_trials=8, seed=0, output_directory=None))
+    # a space whose clauses forbid much, not all, is sampled as before
+    some = ConfigurationSpace(seed=0)
+    some.add(choices[:3])
+    some.add([ForbiddenInClause(c, ["b", "c"]) for c in choices[:3]])
+    smac = SMAC(Scenario(some, n_trials=8, seed=0, output_directory=None))
+    assert smac.ask().config["c0"] in ("a", "d")
