@@ -1343,3 +1343,57 @@ def test_a_nested_run_with_limits_in_a_limited_trial_ends_with_it(
     after_the_target = time.monotonic() - start - value.time
     assert value.status is StatusType.SUCCESS, value.additional_info
     assert after_the_target < 1.0  # (1.3 to 1.9 s before; 0.05 s here)
+
+
+_RECONFIGURED = """
+import logging, logging.config, threading
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+
+CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+        "file": {"class": "logging.FileHandler", "filename": "/dev/null"},
+    },
+    "root": {"handlers": ["console", "file"], "level": "ERROR"},
+}
+logging.config.dictConfig(CONFIG)
+stop = threading.Event()
+
+def reconfigure():  # a service's thread that reloads its logging configuration
+    while not stop.is_set():
+        logging.config.dictConfig(CONFIG)
+
+threading.Thread(target=reconfigure, daemon=True).start()
+space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+scenario = Scenario(
+    space, n_trials=20, deterministic=True, output_directory=None, trial_walltime_limit=10
+)
+with SMAC(scenario, lambda c: float(c["x"]) ** 2, progress=False) as smac:
+    smac.optimize()
+    print("finished", smac.runhistory.n_finished, flush=True)
+stop.set()
+"""
+
+
+@pytest.mark.slow
+def test_a_trials_fork_takes_loggings_locks_in_loggings_order() -> None:
+    """The fork's wait for log writers (above) took the handlers' locks, then logging's own
+    hook took its module lock; logging.config.dictConfig takes them the other way round, and
+    a thread reloading the configuration hung the run for good (a review)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RECONFIGURED],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail("the run hung")
+    assert b"finished 20" in out, out

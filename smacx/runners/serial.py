@@ -1226,15 +1226,22 @@ def _hold_output() -> None:
     if not watchdog.forking_a_trial_now():
         return
     held = []
-    for lock in _output_locks():
-        if lock.acquire(timeout=_OUTPUT_WAIT):
-            held.append(lock)
+    # logging's own lock first, as logging takes it before handlers' (dictConfig, shutdown);
+    # its own hook takes it next (after this one), and again in this thread. Without it, no
+    # handler's: a thread that held it waiting for a handler's held here hung the fork.
+    module = getattr(logging, "_lock", None)
+    if module is None or module.acquire(timeout=_OUTPUT_WAIT):
+        if module is not None:
+            held.append(module)
+        for lock in _output_locks():
+            if lock.acquire(timeout=_OUTPUT_WAIT):
+                held.append(lock)
     _held_output.locks = held
 
 
 def _release_output() -> None:
     """After a trial's fork, in both processes: let go of what :func:`_hold_output` held (in
-    the trial's process, logging has given its handlers fresh locks already)."""
+    the trial's process, logging has given itself and its handlers fresh locks already)."""
     held, _held_output.locks = getattr(_held_output, "locks", []), []
     for lock in reversed(held):
         with contextlib.suppress(RuntimeError):  # (renewed in the child: not held)
