@@ -1397,3 +1397,33 @@ def test_a_trials_fork_takes_loggings_locks_in_loggings_order() -> None:
         proc.wait()
         pytest.fail("the run hung")
     assert b"finished 20" in out, out
+
+
+def test_a_handler_lock_shared_between_processes_is_let_go_once_per_fork(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A handler whose lock is a multiprocessing lock (processes appending to one file take
+    turns) had it released in the trial's process too, once per trial: after 3 trials, 4
+    threads held it at once (a review). Only the run's process lets it go."""
+    import multiprocessing
+
+    lock = multiprocessing.RLock()
+    handler = logging.FileHandler(tmp_path / "shared.log")
+    handler.lock = lock  # type: ignore[assignment]
+    logger = logging.getLogger("smacx-test-shared")
+    logger.addHandler(handler)
+    try:
+        runner = make(space, lambda c: float(c["x"]) ** 2, trial_walltime_limit=10)
+        for seed in range(3):
+            assert runner.run(space.sample_configuration(), seed=seed).status is StatusType.SUCCESS
+        assert lock.acquire(timeout=1.0)
+        other: list[bool] = []
+        thread = threading.Thread(target=lambda: other.append(lock.acquire(timeout=0.5)))
+        thread.start()
+        thread.join()
+        assert other == [False]  # (held here: no second holder)
+        lock.release()
+    finally:
+        logger.removeHandler(handler)
+        handler.lock = threading.RLock()  # (closed without the shared lock)
+        handler.close()

@@ -1240,16 +1240,26 @@ def _hold_output() -> None:
 
 
 def _release_output() -> None:
-    """After a trial's fork, in both processes: let go of what :func:`_hold_output` held (in
-    the trial's process, logging has given itself and its handlers fresh locks already)."""
+    """After a trial's fork, in the run's process: let go of what :func:`_hold_output` held."""
     held, _held_output.locks = getattr(_held_output, "locks", []), []
     for lock in reversed(held):
-        with contextlib.suppress(RuntimeError):  # (renewed in the child: not held)
+        with contextlib.suppress(RuntimeError):
             lock.release()
 
 
+def _release_output_in_child() -> None:
+    """After a trial's fork, in the trial's process: let go of the progress bars' lock, which
+    it inherited held. Logging has given itself and its handlers fresh locks already; a
+    handler's lock shared between processes (a ``multiprocessing`` lock) is the run's to let
+    go of, once (released here too, it let two writers in at once; a review)."""
+    held, _held_output.locks = getattr(_held_output, "locks", []), []
+    if any(lock is PROGRESS_LOCK for lock in held):
+        with contextlib.suppress(RuntimeError):
+            PROGRESS_LOCK.release()
+
+
 os.register_at_fork(
-    before=_hold_output, after_in_parent=_release_output, after_in_child=_release_output
+    before=_hold_output, after_in_parent=_release_output, after_in_child=_release_output_in_child
 )
 
 
