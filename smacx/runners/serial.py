@@ -1234,8 +1234,11 @@ def _hold_output() -> None:
         if module is not None:
             held.append(module)
         for lock in _output_locks():
-            if lock.acquire(timeout=_OUTPUT_WAIT):
-                held.append(lock)
+            try:
+                if lock.acquire(timeout=_OUTPUT_WAIT):
+                    held.append(lock)
+            except (TypeError, AttributeError):  # (a lock of a kind without a timeout)
+                continue
     _held_output.locks = held
 
 
