@@ -241,7 +241,8 @@ class SMAC(metaclass=_FacadeType):
         random_probability: Share of proposals drawn at random after the initial design
             (the preset's default when None: 0.05 for ``"hpo"``, 0.5 with two or more
             instances that have no features, 0.08 for ``"blackbox"``). Before the model has
-            ``max(3, d + 1)`` results for ``d`` hyperparameters, every proposal is random (see
+            ``max(3, d + 1)`` results for ``d`` hyperparameters that vary (in a space with
+            conditions, no more than the initial design or 10), every proposal is random (see
             :class:`InitialDesign`).
         plateau_probability: Share drawn at random instead while two or more configurations
             share the lowest cost, a plateau the model cannot see past (see

@@ -179,7 +179,7 @@ _PROBE_DRAWS = 10_000
 
 #: The spaces :func:`_check_some_are_allowed` found to allow some draws, by id (with a weak
 #: reference, lest another space take the id of one that is gone).
-_ALLOWING: dict[int, weakref.ref[ConfigurationSpace]] = {}
+_ALLOWING: dict[tuple[int, int, int], weakref.ref[ConfigurationSpace]] = {}
 
 
 def _check_some_are_allowed(configspace: ConfigurationSpace) -> None:
@@ -195,7 +195,9 @@ def _check_some_are_allowed(configspace: ConfigurationSpace) -> None:
     """
     if not configspace.forbidden_clauses:
         return
-    known = _ALLOWING.get(id(configspace))
+    # (by the clauses too: a notebook adds one to a space already probed)
+    key = (id(configspace), len(configspace.forbidden_clauses), len(configspace.conditions))
+    known = _ALLOWING.get(key)
     if known is not None and known() is configspace:
         return
     state = np.random.RandomState(0)
@@ -203,7 +205,7 @@ def _check_some_are_allowed(configspace: ConfigurationSpace) -> None:
         [hp.sample_vector(_PROBE_DRAWS, seed=state) for hp in configspace.values()]
     )
     _, allowed = valid_vectors(configspace, drawn)
-    if not allowed.any():
+    if not allowed.any() and not _enumerates_some(configspace):
         raise ScenarioError(
             f"configspace: its forbidden clauses rule out every one of {_PROBE_DRAWS:,} random "
             "configurations, so smacx cannot draw the configurations it starts from and "
@@ -211,7 +213,15 @@ def _check_some_are_allowed(configspace: ConfigurationSpace) -> None:
             "relation that only x == y satisfies is better a single hyperparameter, and a "
             "choice that is forbidden but for one value a Constant."
         )
-    _ALLOWING[id(configspace)] = weakref.ref(configspace)
+    _ALLOWING[key] = weakref.ref(configspace)
+
+
+def _enumerates_some(configspace: ConfigurationSpace) -> bool:
+    """Whether the space is small and finite with some configuration allowed (the sampler
+    finds them in time, and the selector lists them: five integers of 0..9 held equal by
+    their clauses allow ten configurations, one random draw in 10,000; a review)."""
+    vectors = finite_vectors(configspace)
+    return vectors is not None and vectors.shape[0] > 0
 
 
 def conditions_in_order(configspace: ConfigurationSpace) -> list[Any]:
@@ -363,7 +373,8 @@ class InitialDesign:
             ``max(max_ratio * n_trials, min(short_run_configs, n_trials / 4))`` (at least 1,
             and at least the ``additional_configs``). A model-based preset proposes at random
             after a design smaller than ``d + 1`` until the model has ``max(3, d + 1)``
-            results (``ModelProposer``'s ``min_observations``).
+            results, ``d`` counting the hyperparameters that vary (in a space with conditions,
+            no more than the design or 10; ``ModelProposer``'s ``min_observations``).
         n_configs_per_hyperparameter: Design size per hyperparameter (when n_configs is None).
         min_configs: Design size wanted at the least, where ``max_ratio`` of the budget allows
             it (when n_configs is None). With 5 instead of 10, the hpo preset stayed in a poor

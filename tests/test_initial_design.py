@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Any
 
 import numpy as np
@@ -370,3 +371,37 @@ def test_a_space_whose_clauses_allow_no_random_draw_is_refused_at_once() -> None
     some.add([ForbiddenInClause(c, ["b", "c"]) for c in choices[:3]])
     smac = SMAC(Scenario(some, n_trials=8, seed=0, output_directory=None))
     assert smac.ask().config["c0"] in ("a", "d")
+
+
+def test_a_small_finite_space_of_rare_allowed_configurations_is_run_and_a_new_clause_probed() -> (
+    None
+):
+    """From a review: five integers of 0..9 held equal by their clauses allow one random draw
+    in 10,000, but ten configurations, which the selector lists; they were refused. And the
+    probe's cache kept a space whose clauses a notebook then changed to allow none."""
+    from ConfigSpace import (
+        ConfigurationSpace,
+        Float,
+        ForbiddenGreaterThanRelation,
+        ForbiddenLessThanRelation,
+        Integer,
+    )
+
+    from smacx import SMAC, Scenario, ScenarioError
+
+    space = ConfigurationSpace(seed=0)
+    ints = [Integer(f"i{k}", (0, 9)) for k in range(5)]
+    space.add(ints)
+    for a, b in itertools.pairwise(ints):
+        space.add([ForbiddenLessThanRelation(a, b), ForbiddenGreaterThanRelation(a, b)])
+    scenario = Scenario(space, n_trials=10, seed=0, deterministic=True, output_directory=None)
+    smac = SMAC(scenario, lambda c: float(c["i0"]), progress=False)
+    smac.optimize()
+    assert smac.runhistory.n_finished == 10
+    notebook = ConfigurationSpace(seed=0)
+    x, y = Float("x", (0.0, 1.0)), Float("y", (0.0, 1.0))
+    notebook.add([x, y, ForbiddenGreaterThanRelation(x, y)])
+    SMAC(Scenario(notebook, n_trials=3, seed=0, output_directory=None))
+    notebook.add(ForbiddenLessThanRelation(x, y))  # (now only x == y)
+    with pytest.raises(ScenarioError, match="rule out every one of 10,000 random"):
+        SMAC(Scenario(notebook, n_trials=3, seed=0, output_directory=None))

@@ -1246,7 +1246,7 @@ def _release_output() -> None:
     """After a trial's fork, in the run's process: let go of what :func:`_hold_output` held."""
     held, _held_output.locks = getattr(_held_output, "locks", []), []
     for lock in reversed(held):
-        with contextlib.suppress(RuntimeError):
+        with contextlib.suppress(RuntimeError, ValueError):  # (a semaphore's: ValueError)
             lock.release()
 
 
