@@ -1018,12 +1018,13 @@ class ModelProposer:
         self.acquisition = acquisition
         self.maximizer = maximizer
         self.n_objectives = n_objectives
+        self._n_free_dims = int(np.count_nonzero(encoder.n_values != 1))
         if min_observations is None:
             # As many results as the space has dimensions that vary, and one more. In a space
             # with conditions, where most of them are inactive in any configuration, no more
             # than the initial design (or 10): an AutoML space of 140 hyperparameters, about 21
             # of them active at once, was random search for its first 141 trials (an audit).
-            min_observations = int(np.count_nonzero(encoder.n_values != 1)) + 1
+            min_observations = self._n_free_dims + 1
             if encoder.configspace.conditional_hyperparameters:
                 min_observations = min(min_observations, max(design_size, 10))
             min_observations = max(3, min_observations)
@@ -1076,15 +1077,14 @@ class ModelProposer:
         self._ahead: tuple[int, float, int] | None = None
         # categorical columns, one-hot encoded for distances (see _embed)
         self._categorical = np.flatnonzero(encoder.is_categorical)
-        self._n_free_dims = int(np.count_nonzero(encoder.n_values != 1))
         # the configurations evaluated so far, for the distance to the nearest (extrapolation);
-        # with categoricals of many choices, compared without their one-hot embedding
+        # with categoricals of many choices, compared without their one-hot embedding (the
+        # coverage then compares the encodings as _embed would)
         choices = np.asarray(encoder.n_categories)[self._categorical].astype(int)
-        self._wide = int(choices.sum()) > _WIDE_EMBEDDING
-        self._coverage = (
-            _Coverage(_as_they_are, (self._categorical, choices))
-            if self._wide
-            else _Coverage(self._embed)
+        wide = int(choices.sum()) > _WIDE_EMBEDDING
+        self._distance_embed = _as_they_are if wide else self._embed
+        self._coverage = _Coverage(
+            self._distance_embed, (self._categorical, choices) if wide else None
         )
         self._fitted_at = -1  # observations at the last fit
         self._fitted_best = math.inf  # lowest training value at the last fit
@@ -1679,8 +1679,9 @@ class ModelProposer:
         spread = float(np.var(np.asarray(self.model.transform_y(y), dtype=np.float64)))
         if not spread > 0.0:
             return model
-        embed = _as_they_are if self._wide else self._embed
-        return _Extrapolating(model, self._coverage, 0.5 / per_axis, share * spread, embed)
+        return _Extrapolating(
+            model, self._coverage, 0.5 / per_axis, share * spread, self._distance_embed
+        )
 
     def _refit_gap(self, n: int) -> int:
         """New results needed before the model is fitted again, with ``n`` observations."""
