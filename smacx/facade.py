@@ -440,6 +440,7 @@ class SMAC(metaclass=_FacadeType):
         self.selector = ConfigSelector(
             scenario.configspace,
             design.select(scenario.configspace, scenario.n_trials, scenario.seed),
+            n_given=design.n_given(scenario.configspace),
             random_probability=default_probability
             if random_probability is None
             else random_probability,

@@ -484,6 +484,11 @@ class InitialDesign:
                 ) from None
         return extra
 
+    def n_given(self, configspace: ConfigurationSpace) -> int:
+        """How many distinct ``additional_configs`` there are: the first configurations of
+        :meth:`select`'s list."""
+        return len({config_to_json(config) for config in self._extra(configspace)})
+
     def size(self, configspace: ConfigurationSpace, n_trials: int | None) -> int:
         """How many configurations the design holds for this space and trial budget: the
         length of :meth:`select`'s list.

@@ -825,6 +825,11 @@ class RunHistory:
         config_id = self.get_config_id(config)
         return "" if config_id is None else self._origins[config_id]
 
+    def origins(self) -> set[str]:
+        """The distinct origins of the stored configurations (see :meth:`add_config`), e.g.
+        ``{"initial design", "model", "random"}``."""
+        return set(self._origins.values())
+
     def get_configs(self, sort_by: str | None = None) -> list[Configuration]:
         """Configurations with at least one trial.
 

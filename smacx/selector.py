@@ -569,6 +569,10 @@ class _Extrapolating:
         return np.asarray(self.model.transform_y(y))
 
 
+# Origins of the configurations a selector proposes after its initial design.
+_PROPOSED = frozenset({"model", "random", "random (plateau)"})
+
+
 class ConfigSelector:
     """Proposes configurations no trial has used yet.
 
@@ -590,6 +594,12 @@ class ConfigSelector:
             None`` (None: it found nothing new). Without one, every proposal is random. If it
             has a method ``prepare(history, rng)``, :meth:`prepare` calls it (see
             :meth:`ModelProposer.prepare`).
+        n_given: How many of ``initial_design``'s first configurations the user gave
+            (:class:`~smacx.InitialDesign`'s ``additional_configs``); the rest were drawn.
+            In a run whose history already holds proposals made after a design (a run
+            continued, perhaps with a larger ``n_trials`` and so a larger design), the drawn
+            configurations it has not tried are skipped, as a space-filling start the model
+            no longer needs; the given ones are still evaluated.
     """
 
     def __init__(
@@ -601,6 +611,7 @@ class ConfigSelector:
         plateau_probability: float = 0.0,
         seed: int = 0,
         proposer: Proposer | None = None,
+        n_given: int = 0,
     ) -> None:
         for name, value in (
             ("random_probability", random_probability),
@@ -612,6 +623,7 @@ class ConfigSelector:
                 )
         self.configspace = configspace
         self.initial_design = list(initial_design)
+        self.n_given = n_given
         self.random_probability = random_probability
         self.plateau_probability = plateau_probability
         self.proposer = proposer
@@ -677,9 +689,17 @@ class ConfigSelector:
         while self._design_at < len(self.initial_design):
             design_config = self.initial_design[self._design_at]
             self._design_at += 1
-            if not history.has_trials(design_config):
-                design_config.origin = "initial design"
-                return design_config
+            if history.has_trials(design_config):
+                continue
+            if self._design_at > self.n_given and not history.origins().isdisjoint(_PROPOSED):
+                # The run went past a design before (this is a continued run, or a process
+                # joining it late): a design drawn for a larger n_trials has points the first
+                # start did not draw, and the model, trained on every result, does not need
+                # them. (An audit's run continued from 160 to 200 trials spent 12 on them.)
+                self._design_at = len(self.initial_design)
+                break
+            design_config.origin = "initial design"
+            return design_config
         self._designed = True
         probability = self.random_probability
         origin = "random"

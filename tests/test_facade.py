@@ -806,6 +806,49 @@ def test_resume_continues_and_counts_finished(space: ConfigurationSpace, tmp_pat
     assert len(second.runhistory.get_configs()) == 25  # no configuration evaluated twice
 
 
+def test_a_run_continued_with_more_trials_draws_no_new_design_points(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A larger n_trials sizes a larger design, whose points the first start did not draw; a
+    run that went past its design skips them (an audit's run continued from 160 to 200
+    trials spent 12 of its 40 on them), but still evaluates configurations the user gives."""
+
+    def origins(smac: SMAC) -> Counter[str]:
+        return Counter(smac.runhistory.get_origin(c) for c in smac.runhistory.get_configs())
+
+    with SMAC(scenario(space, tmp_path, n_trials=30), quadratic, progress=False) as first:
+        first.optimize()
+        assert origins(first)["initial design"] == len(first.selector.initial_design) == 6
+    given = {"x": 1.0, "y": -2.0}
+    design = InitialDesign(additional_configs=[given])
+    with SMAC(
+        scenario(space, tmp_path, n_trials=80), quadratic, initial_design=design, progress=False
+    ) as second:
+        assert len(second.selector.initial_design) == 8  # 1 given + 7 drawn, 1 of them new
+        second.optimize()
+        assert second.runhistory.n_finished == 80
+        assert origins(second)["initial design"] == 7  # the first start's 6, and the given one
+        assert second.runhistory.get_cost(Configuration(space, values=given)) == 0.0
+
+
+def test_a_run_stopped_within_its_design_continues_it(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    design = InitialDesign(n_configs=8)
+    with pytest.warns(UserWarning, match="initial design holds 8"):
+        first = SMAC(
+            scenario(space, tmp_path, n_trials=4), quadratic, initial_design=design, progress=False
+        )
+    with first:
+        first.optimize()
+    with SMAC(
+        scenario(space, tmp_path, n_trials=12), quadratic, initial_design=design, progress=False
+    ) as second:
+        second.optimize()
+        origins = [second.runhistory.get_origin(c) for c in second.runhistory.get_configs()]
+    assert origins[:8] == ["initial design"] * 8 and "initial design" not in origins[8:]
+
+
 def test_the_trajectorys_walltime_runs_on_over_ask_tell_and_continued_runs(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:

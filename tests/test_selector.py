@@ -49,6 +49,24 @@ def test_initial_design_first_then_new_random_configs(space: ConfigurationSpace)
         tried.add(c)
 
 
+def test_a_history_past_its_design_skips_the_drawn_configs_left(
+    space: ConfigurationSpace,
+) -> None:
+    """Only the configurations the user gave (the first n_given) are still handed out."""
+    given, *drawn = space.sample_configuration(5)
+    rh = RunHistory(space)
+    rh.add_running(TrialInfo(drawn[0]))
+    selector = ConfigSelector(space, [given, *drawn], n_given=1, seed=0)
+    assert selector.next_config(rh) == given
+    assert selector.next_config(rh) == drawn[1]  # within the design: it goes on
+    past = space.sample_configuration()
+    past.origin = "model"
+    rh.add_config(past, origin="model")
+    assert "model" in rh.origins()
+    proposed = selector.next_config(rh)
+    assert proposed not in drawn and proposed.origin == "random"
+
+
 def test_finite_space_is_exhausted_with_a_clear_error() -> None:
     cs = ConfigurationSpace(seed=0)
     cs.add([Categorical("a", [1, 2]), Categorical("b", ["x", "y"])])
