@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -231,6 +231,21 @@ def integer_span(hp: IntegerHyperparameter) -> int:
     return count
 
 
+def _condition_key(condition: Any) -> Hashable:
+    """What a condition checks, without its child: equal keys hold for the same rows.
+
+    A condition of a kind not known here gets a key of its own.
+    """
+    components = getattr(condition, "components", None)
+    if components is not None:  # AndConjunction, OrConjunction
+        return (type(condition).__qualname__, tuple(map(_condition_key, components)))
+    parent = getattr(condition, "parent", None)
+    if parent is None or not (hasattr(condition, "value") or hasattr(condition, "values")):
+        return ("own", id(condition))
+    value = getattr(condition, "values", getattr(condition, "value", None))
+    return (type(condition).__qualname__, parent.name, repr(value))
+
+
 class Encoder:
     """Encodes configurations (and optionally instance features) as float64 matrices.
 
@@ -318,6 +333,18 @@ class Encoder:
         self._conditions = {
             j: list(configspace.parent_conditions_of[self.names[j]]) for j in self._conditional
         }
+        # Columns whose conditions are the same (as the 10 children of an estimator choice
+        # each hang on classifier == that estimator) share one group, checked once per call.
+        groups: dict[Hashable, int] = {}
+        self._condition_group = {
+            j: groups.setdefault(tuple(map(_condition_key, self._conditions[j])), len(groups))
+            for j in self._conditional
+        }
+        # Columns some condition reads: their values must be up to date as children are set.
+        self._is_parent = np.zeros(d, dtype=bool)
+        for j in self._conditional:
+            for parent in configspace.parents_of[self.names[j]]:
+                self._is_parent[index_of[parent.name]] = True
         self._forbiddens = list(configspace.forbidden_clauses)
         self._is_root = np.ones(d, dtype=bool)
         self._is_root[conditional] = False
@@ -712,11 +739,22 @@ class Encoder:
                 bad |= np.asarray(clause.is_forbidden_vector_array(Vt), dtype=bool)
         return bad
 
-    def _satisfied(self, j: int, Vt: np.ndarray) -> np.ndarray:
-        """`(n,)` mask: the parent conditions of column ``j`` hold for ``Vt`` `(d, n)`."""
+    def _satisfied(
+        self, j: int, Vt: np.ndarray, known: dict[int, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """`(n,)` mask: the parent conditions of column ``j`` hold for ``Vt`` `(d, n)`.
+
+        ``known`` keeps the masks of condition groups already checked on ``Vt`` (valid while
+        the parents' columns stay as they were): columns of one group share a mask.
+        """
+        group = self._condition_group[j]
+        if known is not None and group in known:
+            return known[group]
         ok = np.ones(Vt.shape[1], dtype=bool)
         for condition in self._conditions[j]:
             ok &= np.asarray(condition.satisfied_by_vector_array(Vt), dtype=bool)
+        if known is not None:
+            known[group] = ok
         return ok
 
     def is_valid(self, X: np.ndarray) -> np.ndarray:
@@ -744,8 +782,9 @@ class Encoder:
         ok &= ~np.any(inactive[:, self._is_root], axis=1)
         V = self._to_cs(X)
         Vt = V.T
+        known: dict[int, np.ndarray] = {}
         for j in self._conditional:
-            ok &= self._satisfied(j, Vt) != inactive[:, j]
+            ok &= self._satisfied(j, Vt, known) != inactive[:, j]
         ok &= ~self._forbidden(V)
         return np.asarray(ok, dtype=bool)
 
@@ -760,20 +799,36 @@ class Encoder:
             return X
         V = self._to_cs(X)
         Vt = V.T
+        # The masks of condition groups stay valid: a group is first checked after all of its
+        # parents were set (parents come first), and only a parent's column changes V here.
+        known: dict[int, np.ndarray] = {}
+        # Values of numeric columns that no condition reads are drawn in order (the random
+        # stream is the same) but rounded all at once, after the loop.
+        later: list[tuple[int, np.ndarray]] = []
         for j in self._conditional:
-            sat = self._satisfied(j, Vt)
+            sat = self._satisfied(j, Vt, known)
             missing = sat & np.isnan(V[:, j])
             if missing.any():
                 if rng is None:
                     hp = self._hps[j]
                     default = float(np.asarray(hp.to_vector(hp.default_value)))
                     fresh = np.full(int(missing.sum()), default / self._ordinal_scale[j])
-                else:
+                elif self._is_parent[j] or not self._fast[j]:
                     fresh = self._uniform_column(j, int(missing.sum()), rng)
+                else:
+                    fresh = self._draw_column(j, int(missing.sum()), rng)
+                    later.append((j, missing))
                 X[missing, j] = fresh
-                V[missing, j] = self._to_cs_column(j, fresh)
+                if self._is_parent[j]:
+                    V[missing, j] = self._to_cs_column(j, fresh)
             X[~sat, j] = INACTIVE
-            V[~sat, j] = np.nan
+            if self._is_parent[j]:
+                V[~sat, j] = np.nan
+        if later:
+            cols = np.array([j for j, _ in later])
+            rounded = self._numeric_canon(cols, X[:, cols])
+            for k, (j, missing) in enumerate(later):
+                X[missing, j] = rounded[missing, k]
         return X
 
     def repair(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -932,17 +987,25 @@ class Encoder:
         """``n`` canonical encoded values of column ``j``: uniform over its values, on the log
         scale for log floats and log integers (each integer with its full log-spaced bin, see
         :func:`unit_to_integers`)."""
+        u = self._draw_column(j, n, rng)
+        if self._kind[j] in (_FLOAT, _INT):
+            return self._canon_column(j, u)
+        return u
+
+    def _draw_column(self, j: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """:meth:`_uniform_column`'s values before float and integer columns are made
+        canonical (the same draws from ``rng``)."""
         kind = self._kind[j]
         hp: Any = self._hps[j]
         if kind == _FLOAT:
-            u = self._canon_column(j, rng.random(n))
+            u = rng.random(n)
         elif kind == _INT:
             lower, upper = int(hp.lower), int(hp.upper)
             if getattr(hp, "log", False):  # log-spaced bins: see unit_to_integers
                 values = unit_to_integers(rng.random(n), lower, upper, log=True)
             else:
                 values = rng.integers(lower, upper + 1, size=n)
-            u = self._canon_column(j, np.asarray(hp.to_vector(values), dtype=np.float64))
+            u = np.asarray(hp.to_vector(values), dtype=np.float64)
         elif kind == _ORDINAL:
             u = rng.integers(0, self.n_values[j], size=n) / self._ordinal_scale[j]
         elif kind == _CATEGORICAL:

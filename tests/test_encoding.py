@@ -6,15 +6,18 @@ import numpy as np
 import pytest
 from ConfigSpace import (
     AndConjunction,
+    Categorical,
     CategoricalHyperparameter,
     Configuration,
     ConfigurationSpace,
     Constant,
     EqualsCondition,
+    Float,
     ForbiddenAndConjunction,
     ForbiddenEqualsClause,
     GreaterThanCondition,
     InCondition,
+    Integer,
     OrdinalHyperparameter,
     UniformFloatHyperparameter,
     UniformIntegerHyperparameter,
@@ -558,3 +561,39 @@ def test_priors_of_huge_log_integers_narrow_floats_and_deep_conditions_peak_righ
     # each far value keeps the uniform share: about log(0.1 / peak), not the 1e-12 floor
     assert enc.log_prior(near, uniform_share=0.1)[0] == pytest.approx(0.0, abs=1e-6)
     assert -40.0 < enc.log_prior(far, uniform_share=0.1)[0] < -10.0
+
+
+def test_repair_shares_a_condition_between_children_and_rounds_every_value_it_draws() -> None:
+    """Children hanging on one condition are checked once per call, and the values drawn
+    for columns no condition reads are rounded after the loop, together: the rows must
+    still be valid, canonical and accepted by ConfigSpace, with numeric parents and
+    conjunctions in the conditions."""
+    cs = ConfigurationSpace(seed=0)
+    model = Categorical("model", ["a", "b", "c"])
+    cs.add(model)
+    children = [Float(f"a{i}", (1e-4, 1e2), log=True) for i in range(6)]
+    children += [Integer(f"b{i}", (1, 1000), log=i % 2 == 0) for i in range(4)]
+    cs.add(children)
+    cs.add([EqualsCondition(child, model, child.name[0]) for child in children])
+    depth = Integer("depth", (1, 50), log=True)  # a numeric parent of a numeric child
+    rate = Float("rate", (0.0, 1.0))
+    cs.add([depth, rate])
+    cs.add(
+        [
+            InCondition(depth, model, ["a", "b"]),
+            AndConjunction(EqualsCondition(rate, model, "a"), GreaterThanCondition(rate, depth, 5)),
+        ]
+    )
+    enc = Encoder(cs)
+    rng = np.random.default_rng(3)
+    X = enc.sample(400, rng)
+    noisy = np.clip(X + rng.normal(0.0, 0.4, X.shape), 0.0, 1.0)
+    Z = enc.repair(noisy, np.random.default_rng(4))
+    N, _ = enc.neighbours(X[:100], 10, np.random.default_rng(5))
+    for rows in (Z, N):
+        assert enc.is_valid(rows).all()
+        assert np.allclose(enc.canonicalize(rows), rows, rtol=0.0, atol=1e-12)
+        for config in enc.decode(rows[:60]):
+            Configuration(cs, values=dict(config)).check_valid_configuration()
+    rate_on = Z[:, enc.names.index("rate")] != INACTIVE
+    assert 0 < rate_on.sum() < (Z[:, 0] == 0).sum()  # only "a" rows with depth > 5
