@@ -2275,7 +2275,7 @@ class SMAC(metaclass=_FacadeType):
                 sorted({v.status.name for v in values}),
                 values[0].additional_info.get("error", "no error recorded"),
             )
-        costs = np.array([v.costs() for v in values], dtype=float).mean(axis=0)
+        costs = aggregate_costs([v.costs() for v in values])
         return float(costs[0]) if costs.size == 1 else [float(c) for c in costs]
 
     # -- reporting -----------------------------------------------------------------------------

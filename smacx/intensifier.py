@@ -52,7 +52,7 @@ from smacx.errors import (
     keyword_hints,
     smac3_names,
 )
-from smacx.trial import StatusType, TrialInfo, TrialKey
+from smacx.trial import StatusType, TrialInfo, TrialKey, aggregate_costs
 
 if TYPE_CHECKING:
     from smacx.runhistory import RunHistory
@@ -711,8 +711,8 @@ class Racing:
         if len(rows) == 1:  # (its mean and median; numpy costs more, once per configuration
             # when a reopened run rebuilds its racing state)
             return [float(c) for c in rows[0]]
-        agg = np.median if self.settings.aggregate == "median" else np.mean
-        return [float(c) for c in agg(np.array(rows, dtype=float), axis=0)]
+        aggregate = aggregate_costs(rows, median=self.settings.aggregate == "median")
+        return [float(c) for c in aggregate]
 
     def _eligible(self, config_id: int) -> bool:
         """Whether a configuration has run its first stage (``min_samples_per_config`` keys, a

@@ -65,7 +65,7 @@ from smacx.intensifier import (
     plain_number,
     rank_configs,
 )
-from smacx.trial import StatusType, TrialInfo, TrialKey
+from smacx.trial import StatusType, TrialInfo, TrialKey, aggregate_costs
 
 if TYPE_CHECKING:
     from smacx.runhistory import RunHistory
@@ -761,9 +761,7 @@ class Halving:
                 continue
             if all(i in done for i in range(n)):
                 rows = [done[i] for i in range(n) if finite_costs(done[i])]
-                mean = (
-                    np.array(rows, dtype=float).mean(axis=0) if rows else [math.inf] * len(done[0])
-                )
+                mean = aggregate_costs(rows) if rows else [math.inf] * len(done[0])
                 complete[key.config_id] = [float(c) for c in mean]
                 self._failed[level][key.config_id] = n - len(rows)
                 self._dirty = True

@@ -45,7 +45,7 @@ from smacx.storage import (
     owner_id,
 )
 from smacx.storage.memory import MemoryStorage
-from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
+from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue, aggregate_costs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1165,6 +1165,4 @@ def _mean_costs(values: Sequence[TrialValue], n_objectives: int) -> list[float]:
         return [math.inf] * n_objectives
     if len(values) == 1:  # (its mean, without numpy's cost per configuration)
         return [float(c) for c in values[0].costs()]
-    costs = np.array([v.costs() for v in values], dtype=float)
-    with np.errstate(invalid="ignore"):
-        return [float(c) for c in costs.mean(axis=0)]
+    return [float(c) for c in aggregate_costs([v.costs() for v in values])]

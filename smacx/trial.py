@@ -245,6 +245,32 @@ class TrialValue:
         return list(cost) if isinstance(cost, list) else [float(cost)]
 
 
+def aggregate_costs(rows: Any, median: bool = False) -> np.ndarray:
+    """The mean (or median) of each column of cost vectors, without overflow.
+
+    Finite costs near the largest float (1e308 and 1.5e308) averaged to inf, which then
+    counted as a failure: the costs are divided by the largest magnitude of their column
+    first. A column holding inf or NaN aggregates as numpy says.
+
+    Args:
+        rows: `(n, m)` costs, one row per trial and one column per objective (n >= 1).
+        median: Whether to take the median instead of the mean.
+
+    Returns:
+        `(m,)` aggregates.
+    """
+    costs = np.asarray(rows, dtype=np.float64)
+    aggregate = np.median if median else np.mean
+    with np.errstate(over="ignore", invalid="ignore"):
+        plain: np.ndarray = aggregate(costs, axis=0)
+    if np.all(np.isfinite(plain)) or not np.all(np.isfinite(costs)):
+        return plain
+    scale = np.max(np.abs(costs), axis=0)
+    with np.errstate(invalid="ignore"):  # (a column of zeros: its plain aggregate is kept)
+        scaled: np.ndarray = aggregate(costs / scale, axis=0) * scale
+    return np.where(np.isfinite(plain), plain, scaled)
+
+
 def _is_real(value: Any) -> bool:
     """A real number (numpy's included) that has a float, but not a bool."""
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):

@@ -895,3 +895,29 @@ def test_a_warm_start_of_a_noisy_run_races_its_best_told_configurations_only() -
     assert raced[0] == 0.0  # the best told configuration first
     # the incumbent (x = 0, cost 0) leaves no other told configuration as good
     assert set(again) == {0.0}
+
+
+def test_a_noisy_run_of_costs_near_the_largest_float_keeps_a_finite_incumbent(
+    space: ConfigurationSpace,
+) -> None:
+    """The mean over seeds of finite costs of 1e308 to 1.5e308 overflowed to inf: the
+    incumbent's cost was inf, and it was not the configuration of the best mean."""
+    import warnings
+
+    from smacx import SMAC, Scenario
+
+    def target(config: Configuration, seed: int) -> float:
+        return 1e308 * (1.0 + abs(config["x"]) / 10.0)
+
+    scenario = Scenario(space, n_trials=30, deterministic=False, seed=0, output_directory=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        smac = SMAC(scenario, target, progress=False)
+        smac.optimize()
+    history = smac.runhistory
+    most = max(len(history.get_trials(c)) for c in history.get_configs())
+    best = min(
+        (c for c in history.get_configs() if len(history.get_trials(c)) == most),
+        key=history.get_cost,
+    )
+    assert math.isfinite(smac.incumbent_cost) and smac.incumbent == best

@@ -130,3 +130,18 @@ def test_the_constructor_type_checkers_see_takes_the_fields_in_order(cls: type) 
         for f in fields
         if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
     ]
+
+
+def test_costs_near_the_largest_float_average_without_overflow() -> None:
+    """1e308 and 1.5e308 averaged to inf, which racing then counted as a failure."""
+    import numpy as np
+
+    from smacx.trial import aggregate_costs
+
+    rows = [[1e308, -1.5e308, 0.0], [1.5e308, -1e308, 0.0]]
+    expected = pytest.approx([1.25e308, -1.25e308, 0.0], rel=1e-15)
+    assert aggregate_costs(rows).tolist() == expected
+    assert aggregate_costs(rows, median=True).tolist() == expected
+    assert aggregate_costs([[1.0, 2.0], [3.0, 4.0], [8.0, 0.0]]).tolist() == [4.0, 2.0]
+    assert aggregate_costs([[1e308, 1.0], [math.inf, 2.0]]).tolist() == [math.inf, 1.5]
+    assert np.isnan(aggregate_costs([[math.inf], [-math.inf]])[0])
