@@ -203,6 +203,7 @@ def _scaled_mean(costs: np.ndarray) -> np.ndarray:
     """`(n,)` mean of each row of ``costs`` `(n, m)` (NaN already +inf) with every objective
     scaled to [0, 1] by the range of its finite costs in the group: the tie-break of
     :func:`rank_configs` within a front. A row that is not finite scores +inf."""
+    costs = costs * 0.5  # (exact: ranges of costs near the largest float do not overflow)
     finite = np.isfinite(costs)
     lo = np.min(np.where(finite, costs, np.inf), axis=0)
     hi = np.max(np.where(finite, costs, -np.inf), axis=0)
@@ -292,6 +293,7 @@ def _spread_out(front: np.ndarray, kept: np.ndarray, k: int) -> np.ndarray:
     """
     n, m = front.shape
     target = max(k, int(kept.sum()))
+    front = front * 0.5  # (exact, and ranges of costs near the largest float do not overflow)
     orders = [np.argsort(front[:, j], kind="stable") for j in range(m)]
     spans = [float(front[order[-1], j] - front[order[0], j]) for j, order in enumerate(orders)]
     start = np.zeros(n)  # every distance at once, summed in the objectives' order

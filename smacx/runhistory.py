@@ -941,8 +941,9 @@ class RunHistory:
         if len(self.objectives) == 1:
             return [c[0] for c in costs]
         lo, hi = self.objective_bounds()
+        lo, hi = lo * 0.5, hi * 0.5  # (exact: ranges near the largest float do not overflow)
         span = np.where(hi > lo, hi - lo, 1.0)
-        vectors = np.asarray(costs, dtype=float).reshape(-1, len(self.objectives))
+        vectors = np.asarray(costs, dtype=float).reshape(-1, len(self.objectives)) * 0.5
         return [float(x) for x in ((vectors - lo) / span).mean(axis=1)]
 
     def objective_bounds(self) -> tuple[np.ndarray, np.ndarray]:

@@ -287,7 +287,10 @@ def _tie_tolerance(size: np.ndarray | float, spread: float) -> np.ndarray:
     whenever within 10 of each other; with the spread alone, one huge cost made distinct
     ones a tie.)"""
     size = np.abs(np.asarray(size, dtype=np.float64))
-    out: np.ndarray = np.maximum(np.minimum(1e-12 * size, 1e-9 * spread), 8 * np.spacing(size))
+    with np.errstate(over="ignore"):  # (the spacing of the largest float is inf)
+        out: np.ndarray = np.maximum(
+            np.minimum(1e-12 * size, 1e-9 * spread), 8 * np.spacing(size)
+        )
     return out
 
 

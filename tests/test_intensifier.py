@@ -921,3 +921,33 @@ def test_a_noisy_run_of_costs_near_the_largest_float_keeps_a_finite_incumbent(
         key=history.get_cost,
     )
     assert math.isfinite(smac.incumbent_cost) and smac.incumbent == best
+
+
+def test_objectives_whose_range_exceeds_the_largest_float_rank_without_warnings() -> None:
+    """Costs from -1e308 to 1e308 overflowed the ranges of the front's tie-break and spread,
+    and numpy's warnings reached the user on every result."""
+    import warnings
+
+    from smacx import SMAC, Scenario
+
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+
+    def target(config: Configuration, seed: int) -> dict[str, float]:
+        a = 1e308 * (2 * config["x"] - 1)
+        return {"a": a, "b": -a + 1e305 * config["y"]}
+
+    scenario = Scenario(
+        space, n_trials=25, seed=0, deterministic=True, objectives=["a", "b"], output_directory=None
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        smac = SMAC(scenario, target, progress=False)
+        smac.optimize()
+    history = smac.runhistory
+    costs = {c: history.get_trial_values(c).popitem()[1].costs() for c in history.get_configs()}
+
+    def dominated(a: list[float]) -> bool:
+        return any(all(x <= y for x, y in zip(b, a)) and b != a for b in costs.values())
+
+    assert len(smac.incumbents) >= 2
+    assert not any(dominated(costs[c]) for c in smac.incumbents)
