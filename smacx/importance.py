@@ -40,7 +40,8 @@ logger = logging.getLogger("smacx")
 #: a higher budget has fewer.
 _ENOUGH = 10
 
-#: Spread of the scaled costs (at most 1 in magnitude) below which they count as equal.
+#: Spread of the centred and scaled costs (at most 1 in magnitude) below which they count as
+#: equal.
 _SAME_COST = 1e-10
 
 #: Integers with more values than this are measured as a continuous range.
@@ -130,7 +131,7 @@ def param_importances(
     X = _inactive_filled(X, measures, np.random.default_rng([int(seed), 1]))
     varying = [j for j in range(encoder.n_dims) if encoder.n_values[j] != 1]
     shares = np.zeros(encoder.n_dims)
-    # (costs scaled to at most 1 in magnitude: a spread below this is the rounding of the
+    # (costs centred and scaled to at most 1: a spread below this is the rounding of the
     # instance fit, on costs that all configurations share; trees fitted to it made up shares)
     if np.ptp(y) > _SAME_COST:
         forest = RandomForest(
@@ -173,8 +174,9 @@ def _measured_costs(
     history: RunHistory, column: int, budget: float | None
 ) -> tuple[float | None, list[int], np.ndarray]:
     """The analysed budget, the ids of the configurations with a measured cost there, and
-    their costs `(n,)` (see :func:`_config_costs`), scaled by the largest magnitude (the
-    shares do not depend on the scale, and no sum of costs near ``1e308`` overflows)."""
+    their costs `(n,)` (see :func:`_config_costs`), less their median and scaled by the
+    largest magnitude (the shares depend on neither, and no sum of costs near ``1e308``
+    overflows)."""
     rows: dict[float | None, list[tuple[TrialKey, float]]] = defaultdict(list)
     for key, value in history.items():
         if value.status is StatusType.SUCCESS:
@@ -205,8 +207,12 @@ def _measured_costs(
             f"configurations, got {n_found}; run more trials first."
         )
     keys = [key for key, _ in found]
-    costs = np.array([cost for _, cost in found])
-    costs = costs / max(float(np.abs(costs).max()), np.finfo(float).tiny)
+    # Centred first (halved, so that no difference of costs near 1e308 overflows): distinct
+    # costs that share a large offset, as log-likelihoods of 1.2e6 + 1e-5 * f do, kept a
+    # relative spread below _SAME_COST, and every share was 0.
+    half = np.array([cost for _, cost in found]) * 0.5
+    half -= np.median(half)
+    costs = half / max(float(np.abs(half).max()), np.finfo(float).tiny)
     return (budget, *_config_costs(keys, costs))
 
 

@@ -288,9 +288,7 @@ def _tie_tolerance(size: np.ndarray | float, spread: float) -> np.ndarray:
     ones a tie.)"""
     size = np.abs(np.asarray(size, dtype=np.float64))
     with np.errstate(over="ignore"):  # (the spacing of the largest float is inf)
-        out: np.ndarray = np.maximum(
-            np.minimum(1e-12 * size, 1e-9 * spread), 8 * np.spacing(size)
-        )
+        out: np.ndarray = np.maximum(np.minimum(1e-12 * size, 1e-9 * spread), 8 * np.spacing(size))
     return out
 
 

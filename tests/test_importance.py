@@ -119,7 +119,8 @@ def test_a_parent_keeps_the_share_its_inactive_child_marks() -> None:
 
 def test_costs_far_from_zero_and_equal_costs(caplog: pytest.LogCaptureFixture) -> None:
     space = ConfigurationSpace({"x": (0.0, 1.0), "z": (0.0, 1.0)}, seed=0)
-    for offset, scale in ((1e6, 1.0), (1e4, 1e-3), (0.0, 1e-160), (0.0, 1e300)):
+    # (1.2e6 + 1e-5 x: a log-likelihood's spread, 1e-11 of its size, counted as no spread)
+    for offset, scale in ((1e6, 1.0), (1e4, 1e-3), (0.0, 1e-160), (0.0, 1e300), (1.2e6, 1e-5)):
         history = RunHistory(space)
         for config in space.sample_configuration(60):
             info = TrialInfo(config, seed=0)
