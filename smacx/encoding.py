@@ -165,27 +165,43 @@ def _prior_table(hp: Any) -> tuple[np.ndarray, np.ndarray, float]:
     float hyperparameter of the same range and prior (per unit of the vector, as a float's).
     """
     uniform = 1.0  # a density on the vector's range, [0, 1]; or each value's probability:
-    if isinstance(hp, CategoricalHyperparameter):
-        xs = np.arange(len(hp.choices), dtype=np.float64)
-        density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
-        uniform = 1.0 / len(hp.choices)
-    elif isinstance(hp, IntegerHyperparameter) and integer_span(hp) <= _PRIOR_GRID:
-        xs = np.asarray(hp.to_vector(np.arange(int(hp.lower), int(hp.upper) + 1)), np.float64)
-        density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
-        uniform = 1.0 / integer_span(hp)
-    elif isinstance(hp, IntegerHyperparameter):
-        # ConfigSpace normalizes an integer's prior over all its values at the first call,
-        # in time linear in their number (minutes at 10**9): read the float twin's density
-        # (per unit of the vector, as a float's) at the values nearest the float grid, even
-        # on the vector's scale (a log scale's too).
-        twin = _float_twin(hp)
-        values = np.unique(np.round(np.asarray(twin.to_value(_float_grid(twin)), np.float64)))
-        values = np.clip(values, hp.lower, hp.upper)
-        xs = np.asarray(hp.to_vector(values), dtype=np.float64)
-        density = np.asarray(twin.pdf_values(values), dtype=np.float64)
+    discrete = True
+    # (a mean far outside the range: scipy's densities underflow to 0 and divide by them)
+    with np.errstate(all="ignore"):
+        if isinstance(hp, CategoricalHyperparameter):
+            xs = np.arange(len(hp.choices), dtype=np.float64)
+            density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
+            uniform = 1.0 / len(hp.choices)
+        elif isinstance(hp, IntegerHyperparameter) and integer_span(hp) <= _PRIOR_GRID:
+            values = np.arange(int(hp.lower), int(hp.upper) + 1)
+            xs = np.asarray(hp.to_vector(values), np.float64)
+            density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
+            uniform = 1.0 / integer_span(hp)
+        elif isinstance(hp, IntegerHyperparameter):
+            # ConfigSpace normalizes an integer's prior over all its values at the first
+            # call, in time linear in their number (minutes at 10**9): read the float twin's
+            # density (per unit of the vector, as a float's) at the values nearest the float
+            # grid, even on the vector's scale (a log scale's too).
+            twin = _float_twin(hp)
+            values = np.unique(np.round(np.asarray(twin.to_value(_float_grid(twin)), np.float64)))
+            values = np.clip(values, hp.lower, hp.upper)
+            xs = np.asarray(hp.to_vector(values), dtype=np.float64)
+            density = np.asarray(twin.pdf_values(values), dtype=np.float64)
+            discrete = False
+        else:
+            xs = _float_grid(hp)
+            density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
+            discrete = False
+    density = np.where(np.isfinite(density), density, 0.0)
+    # Normalized, so that the uniform share mixes with a distribution: ConfigSpace's
+    # integer densities are not (those of Normal(mu=150, sigma=1) on 0..100 summed to 5e21,
+    # which left the uniform share nothing), nor a log float's on the vector.
+    if discrete:
+        total = float(density.sum())
     else:
-        xs = _float_grid(hp)
-        density = np.asarray(hp.pdf_vector(xs), dtype=np.float64)
+        total = float(np.sum((density[1:] + density[:-1]) * np.diff(xs)) / 2.0)
+    if total > 0.0 and math.isfinite(total):
+        density = density / total
     peak = max(float(density.max()), 1e-300)
     return xs, density / peak, uniform / peak
 

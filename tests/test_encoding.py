@@ -481,6 +481,26 @@ def test_a_uniform_share_bounds_how_little_a_prior_believes() -> None:
     assert mixed[1] == pytest.approx(expected, rel=1e-6)
 
 
+def test_a_uniform_share_mixes_with_an_integer_prior_as_a_distribution() -> None:
+    """ConfigSpace's densities of an integer's values need not sum to 1 (5e21 for a mean 50
+    steps above the range, 1.88 for a mean at its top): mixed as they were, the uniform share
+    left every value but the top one at the floor of 1e-12."""
+    from ConfigSpace import Integer, Normal
+    from scipy.stats import norm
+
+    for lower, upper, mu, sigma in ((0, 100, 150.0, 1.0), (1, 8, 8.0, 1.0), (0, 100, 50.0, 9.0)):
+        cs = ConfigurationSpace(seed=0)
+        cs.add(Integer("n", (lower, upper), distribution=Normal(mu, sigma)))
+        enc = Encoder(cs)
+        values = np.arange(lower, upper + 1)
+        X = np.asarray(cs["n"].to_vector(values), dtype=np.float64)[:, None]
+        log_pmf = norm.logpdf(values, mu, sigma)
+        pmf = np.exp(log_pmf - np.logaddexp.reduce(log_pmf))
+        mix = 0.9 * pmf + 0.1 / len(values)
+        expected = np.log(mix / mix.max())
+        assert enc.log_prior(X, uniform_share=0.1) == pytest.approx(expected, abs=1e-6)
+
+
 def test_a_prior_in_steps_takes_bins_levels() -> None:
     from ConfigSpace import Float, Normal
 
