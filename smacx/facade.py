@@ -91,7 +91,7 @@ from smacx.storage import (
     owner_is_alive,
     redact,
 )
-from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue
+from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue, aggregate_costs
 
 __all__ = ["SMAC", "PRESETS", "Preset"]
 

@@ -791,6 +791,11 @@ def test_validate_averages_over_seeds(space: ConfigurationSpace) -> None:
     mean = smac.validate(space.get_default_configuration(), seeds=[1, 2, 3, 5])
     assert mean == pytest.approx(0.75)
     assert smac.runhistory.n_finished == 0  # validation trials stay out of the history
+    # (finite costs near the largest float: their mean overflowed to inf)
+    huge = SMAC(
+        scenario(space, deterministic=False), lambda config, seed: 1e308 * (1 + seed % 2 / 2)
+    )
+    assert huge.validate(space.get_default_configuration(), seeds=[1, 2]) == pytest.approx(1.25e308)
 
 
 def test_resume_continues_and_counts_finished(space: ConfigurationSpace, tmp_path: Path) -> None:
