@@ -229,6 +229,27 @@ def _float_twin(hp: Any) -> Any:
     return BetaFloatHyperparameter(hp.name, hp.alpha, hp.beta, hp.lower, hp.upper, log=hp.log)
 
 
+def check_float_range(hp: FloatHyperparameter) -> None:
+    """Refuse a float hyperparameter whose range ConfigSpace cannot work with.
+
+    ConfigSpace rounds a float's bounds to 13 decimals, which turns a bound beyond about
+    1e295 into inf; its values were then inf or NaN, and ``SMAC()`` failed deep inside
+    ConfigSpace ("Hyperparameter is active but has no value set").
+
+    Raises:
+        ScenarioError: A bound, or a value in between, is not finite.
+    """
+    with np.errstate(all="ignore"):
+        values = np.asarray(hp.to_value(np.array([0.0, 0.5, 1.0])), dtype=np.float64)
+    if not (math.isfinite(hp.lower) and math.isfinite(hp.upper) and np.isfinite(values).all()):
+        raise ScenarioError(
+            f"configspace: float hyperparameter {hp.name!r} must have a range of finite "
+            f"numbers; ConfigSpace holds it as ({hp.lower!r}, {hp.upper!r}) (it turns a bound "
+            "beyond about 1e295 into inf). Rescale it, e.g. a Float of its log10 or in "
+            "larger units, and convert it back in the target."
+        )
+
+
 def integer_span(hp: IntegerHyperparameter) -> int:
     """How many values integer hyperparameter ``hp`` takes.
 

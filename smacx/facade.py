@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
+from ConfigSpace.hyperparameters import IntegerHyperparameter
 
 from smacx.callback import Callback, as_callback, check_callback
 from smacx.command import CommandTarget
@@ -469,6 +470,7 @@ class SMAC(metaclass=_FacadeType):
             settings = Intensifier()
         if isinstance(settings, (SuccessiveHalving, Hyperband)):
             _warn_of_instance_counts(scenario, target_fn, type(settings).__name__)
+        _warn_of_coarse_integers(scenario)
         # Ends this object's session of a stored run (see _live_owners); set once it is open.
         self._end_session: weakref.finalize[..., SMAC] | None = None
         self._session: str | None = None  # registered by _open_storage
@@ -3510,6 +3512,25 @@ def _source_fingerprint(target_fn: Any) -> str | None:
         return None
     digest = hashlib.sha256(textwrap.dedent(source).encode()).hexdigest()[:16]
     return json.dumps({"name": target_fn.__qualname__, "source_sha256": digest})
+
+
+def _warn_of_coarse_integers(scenario: Scenario) -> None:
+    """Warn of integer hyperparameters with values beyond 2**53: smacx (as ConfigSpace's
+    sampler) holds values as 64-bit floats, which there hold only every second integer or
+    fewer. On (2**53, 2**53 + 20), the run called the space exhausted after 11 of its 21
+    values. (The CLI's knob files refuse such ranges.)"""
+    coarse = [
+        f"{hp.name!r} ({hp.lower} to {hp.upper})"
+        for hp in scenario.configspace.values()
+        if isinstance(hp, IntegerHyperparameter) and max(abs(hp.lower), abs(hp.upper)) > 2**53
+    ]
+    if coarse:
+        _warn(
+            f"integer hyperparameter(s) {', '.join(coarse[:5])} reach beyond 2**53 "
+            f"({2**53:,}), where the 64-bit floats that hold their values skip integers: only "
+            "some of those values can be proposed. Shift the range to start at 0 and add the "
+            "offset in the target, or use a Float with log=True for a wide range."
+        )
 
 
 def _warn(message: str) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 from ConfigSpace import ConfigurationSpace
-from ConfigSpace.hyperparameters import IntegerHyperparameter
+from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
 
-from smacx.encoding import integer_span
+from smacx.encoding import check_float_range, integer_span
 from smacx.errors import ScenarioError, keyword_hints, safe_repr
 
 __all__ = ["Scenario"]
@@ -330,9 +330,11 @@ class Scenario:
             raise _fail("configspace", "a ConfigSpace.ConfigurationSpace", self.configspace)
         if len(list(self.configspace.values())) == 0:
             raise _fail("configspace", "a space with at least one hyperparameter", "an empty space")
-        for hp in self.configspace.values():
+        for hp in self.configspace.values():  # (refused here, for every preset)
             if isinstance(hp, IntegerHyperparameter):
-                integer_span(hp)  # (refused here, for every preset)
+                integer_span(hp)
+            elif isinstance(hp, FloatHyperparameter):
+                check_float_range(hp)
         if self.name is not None and not is_run_name(self.name):
             raise _fail("name", f"{RUN_NAME}, or None", self.name)
         if self.output_directory is not None:

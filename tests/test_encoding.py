@@ -263,6 +263,27 @@ def test_an_integer_range_too_wide_to_encode_is_named() -> None:
         Scenario(space, output_directory=None)
 
 
+def test_a_float_range_configspace_holds_as_inf_is_named() -> None:
+    """ConfigSpace rounds a bound of 1e300 to inf, and SMAC() failed deep inside it ("active
+    but has no value set"); an integer beyond 2**53, whose values the floats skip, warns."""
+    import warnings
+
+    from smacx import SMAC, Scenario
+
+    for bounds in ((0.0, 1e300), (1.0, 1e300)):
+        space = ConfigurationSpace({"a": Float("a", bounds, default=1.0)}, seed=0)
+        with pytest.raises(ScenarioError, match=r"'a' must have a range of finite numbers"):
+            Scenario(space, output_directory=None)
+    Scenario(ConfigurationSpace({"a": (-1e290, 1e290)}, seed=0), output_directory=None)
+    wide = ConfigurationSpace({"i": (2**53, 2**53 + 20), "j": (0, 2**53)}, seed=0)
+    with pytest.warns(UserWarning, match=r"'i' \(9007199254740992 to 9007199254741012\) reach"):
+        SMAC(Scenario(wide, output_directory=None), lambda config, seed: 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        narrow = ConfigurationSpace({"j": (0, 2**53)}, seed=0)
+        SMAC(Scenario(narrow, output_directory=None), lambda config, seed: 0.0)
+
+
 def test_canonical_rows_equal_the_encoding_of_their_configurations() -> None:
     """Arbitrary unit values, canonicalized, are exactly what ConfigSpace stores for the
     configurations they decode to (log floats, log integers, odd bounds), so rows can be
