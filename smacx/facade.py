@@ -1332,7 +1332,7 @@ class SMAC(metaclass=_FacadeType):
             near = [b for b in budgets if info.budget is not None and abs(info.budget - b) <= slack]
             if near:
                 return dataclasses.replace(info, budget=near[0])
-            shown = ", ".join(f"{b:.6g}" for b in budgets)
+            shown = ", ".join(f"{b:.15g}" for b in budgets)  # (3.33333 was refused)
             expected = f"one of the budgets the intensifier runs trials at ({shown})"
         raise TrialError(
             f"tell: info.budget must be {expected}; got {info.budget!r}. A result at another "

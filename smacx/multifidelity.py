@@ -999,20 +999,24 @@ class Halving:
             return None
         low = self._lowest
         ratio = self.budgets[-1] / low
+
+        def exact(x: float) -> str:  # (":g" advised an eta of 1 for a ratio of 1.0000001)
+            return f"{x:g}" if float(f"{x:g}") == x else repr(float(x))
+
         span = (
             f"{self._n_keys} instance-seed pairs"
             if self.races_keys
-            else f"budgets from {low:g} to {self.budgets[-1]:g}"
+            else f"budgets from {exact(low)} to {exact(self.budgets[-1])}"
         )
         # min_keys is a whole number of pairs: at most the top's count over eta, rounded down
         # (advice of 1.66667 was refused by the min_keys check).
         most_keys = math.floor(self.budgets[-1] / self.settings.eta)
         if self.races_keys and low > 1 and most_keys >= 1:
             fix = f"Use a min_keys of at most {most_keys}" + (
-                f", or an eta of at most {ratio:g}." if ratio > 1 else "."
+                f", or an eta of at most {exact(ratio)}." if ratio > 1 else "."
             )
         else:
-            fix = f"Use an eta of at most {ratio:g}." if ratio > 1 else "Widen the budgets."
+            fix = f"Use an eta of at most {exact(ratio)}." if ratio > 1 else "Widen the budgets."
         return (
             f"{self._label}: {span} leave no room to halve with eta={self.settings.eta:g}: "
             "every bracket runs its configurations at the top fidelity only, as a run without "

@@ -213,13 +213,19 @@ def test_tell_takes_a_budget_off_by_rounding_as_the_intensifiers_own(
     stage; 50, between its budgets, is none."""
     smac = SMAC(scenario(space, min_budget=100 / 9, max_budget=100), preset="hyperband")
     info = TrialInfo(space.get_default_configuration(), seed=0, budget=50.0)
-    with pytest.raises(TrialError, match=r"runs trials at \(11.1111, 33.3333, 100\); got 50.0"):
+    with pytest.raises(
+        TrialError, match=r"runs trials at \(11.1111111111111, 33.3333333333333, 100\); got 50.0"
+    ):
         smac.tell(info, TrialValue(cost=0.0))
+    smac.tell(  # as the message shows it (3 digits less, "33.3333", was refused)
+        TrialInfo(space.get_default_configuration(), seed=1, budget=33.3333333333333),
+        TrialValue(cost=0.0),
+    )
     budget = 100 / 3
     info = TrialInfo(space.get_default_configuration(), seed=0, budget=budget * (1 + 1e-15))
     assert info.budget != budget
     smac.tell(info, TrialValue(cost=0.0))
-    assert [k.budget for k, _ in smac.runhistory.items()] == [budget]
+    assert [k.budget for k, _ in smac.runhistory.items()] == [budget, budget]
 
 
 class Recorder(Callback):

@@ -939,6 +939,9 @@ def test_a_timeout_on_a_hard_instance_does_not_bar_the_incumbent(space: Configur
          "2 instance-seed pairs leave no room to halve with eta=3.*at most 2"),
         ({"min_budget": 1, "max_budget": 9}, 10, "budgets from 1 to 9 .* eta=10.*at most 9"),
         ({"min_budget": 5, "max_budget": 5}, 3, "budgets from 5 to 5 .*Widen the budgets"),
+        # (":g" said "from 1 to 1 ... an eta of at most 1", which Hyperband refuses)
+        ({"min_budget": 1, "max_budget": 1.0000001}, 3,
+         r"budgets from 1 to 1\.0000001 .*eta of at most 1\.0000001\."),
     ],
 )  # fmt: skip
 def test_settings_that_leave_no_stage_to_halve_are_warned_of(
@@ -956,7 +959,9 @@ def test_settings_that_leave_no_stage_to_halve_are_warned_of(
     assert caught[0].filename == __file__
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        if scenario["min_budget"] != 5:
+        if scenario["max_budget"] == 1.0000001:  # the advice taken
+            SMAC(sc, f, intensifier=Hyperband(eta=1.0000001))
+        elif scenario["min_budget"] != 5:
             SMAC(sc, f, intensifier=Hyperband(eta=2))
         SMAC(sc, f, intensifier=SuccessiveHalving(eta=2, bracket=0))
 
