@@ -618,7 +618,11 @@ class SMAC(metaclass=_FacadeType):
                 self.runhistory.n_finished,
                 self.runhistory.n_stale(),
             )
-            self._update_incumbent()
+            if self.runner is not None:
+                # (An object without a target only reads the run, or tells it results, whose
+                # first tell() stores what changed: read with a larger max_incumbents to see
+                # the whole front, the front stored a change that never happened.)
+                self._update_incumbent()
         elif storage is None and scenario.name is None and self.runhistory.n_configs == 0:
             self._say_if_other_runs_are_there()
         # With n_workers > 1, a LocalCluster goes around the serial runner: started here, last,

@@ -181,8 +181,9 @@ RAY_ORION_KEYWORDS = {
     "restore": OPTUNA_KEYWORDS["load_if_exists"],
     "max_broken": "crashed trials are recorded and the run goes on; to stop after too many, "
     "pass SMAC(..., callbacks=[fn]) with fn(smac, info, value) returning False",
-    "resources_per_trial": "each dask worker runs one trial at a time: give the workers the "
-    "resources of a trial (SMAC(..., dask_client=...) of a cluster whose workers have them)",
+    "resources_per_trial": "each dask worker thread runs one trial at a time: give "
+    "single-threaded workers (dask worker --nthreads 1) the resources of a trial, and pass "
+    "SMAC(..., dask_client=...) a client of that cluster",
 }
 
 

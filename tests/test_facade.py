@@ -860,6 +860,24 @@ def test_a_run_stopped_within_its_design_continues_it(
     assert origins[:8] == ["initial design"] * 8 and "initial design" not in origins[8:]
 
 
+def test_reading_the_whole_front_of_a_run_leaves_its_trajectory_alone(tmp_path: Path) -> None:
+    """usage.rst reads a finished run's whole front with a larger max_incumbents: the object
+    built for it stored a change of the front to 30 members that never happened."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = scenario(space, tmp_path, n_trials=30, objectives=["a", "b"], name="mo")
+
+    def target(config: Configuration, seed: int) -> dict[str, float]:
+        return {"a": config["x"], "b": (1 - config["x"]) ** 2}  # every point on the front
+
+    with SMAC(sc, target, progress=False) as run:
+        run.optimize()
+        stored = run.runhistory.trajectory()
+    with SMAC(sc, intensifier=Intensifier(max_incumbents=1000)) as reader:
+        assert len(reader.incumbents) == 30
+    with SMAC(sc) as reader:
+        assert reader.runhistory.trajectory() == stored
+
+
 def test_the_trajectorys_walltime_runs_on_over_ask_tell_and_continued_runs(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
