@@ -338,8 +338,9 @@ class PriorWeighted:
     believe; as results come in, the exponent decays and the model takes over. A belief far
     off still costs many trials: with the benchmark's misleading priors (modes 7 standard
     deviations from the optimum in every dimension), neither this nor SMAC3's weighting caught
-    up with an unweighted run within 100 trials on Hartmann-6 (this one did on Levy-5); give a
-    prior only as much confidence as it deserves (a wider distribution). ``t`` counts the
+    up with an unweighted run within 100 trials on Hartmann-6 and Levy-5 (this one did on
+    Branin; docs/presets.rst has the table); give a prior only as much confidence as it
+    deserves (a wider distribution). ``t`` counts the
     configurations the run has tried beyond its initial design's, plus one, so a continued run
     or one shared by several processes weighs as a single run would.
 

@@ -81,10 +81,10 @@ def _name_in(path: Path) -> str | None:
 _DEFAULT_OUTPUT = "smacx_output"
 
 
-def _find_database(path: Path) -> Path:
+def _find_database(path: Path, caller: str) -> Path:
     """The run-history file of the run at ``path`` (a run's folder, its database, or an output
     directory holding exactly one run; or a knob file, whose run ``smacx run`` stores in
-    ``smacx_output`` by default)."""
+    ``smacx_output`` by default). ``caller`` starts the messages of errors."""
     if path.is_file() and path.suffix in (".toml", ".json"):
         from smacx.command import load_workload
 
@@ -97,7 +97,7 @@ def _find_database(path: Path) -> Path:
             if found.is_file():
                 return found
             raise StorageError(
-                f"smacx show: {str(path)!r} is a knob file, whose run {name!r} is not in "
+                f"{caller}: {str(path)!r} is a knob file, whose run {name!r} is not in "
                 f"{_DEFAULT_OUTPUT!r}: give the run's folder, OUTPUT_DIR/{name}, with the "
                 "--output-dir that smacx run was given."
             )
@@ -107,37 +107,38 @@ def _find_database(path: Path) -> Path:
         return path / DATABASE_NAME
     if (path / DATABASE_NAME).is_dir():
         raise StorageError(
-            f"smacx show: {str(path / DATABASE_NAME)!r} is a directory, not a run's database."
+            f"{caller}: {str(path / DATABASE_NAME)!r} is a directory, not a run's database."
         )
     if not path.exists():
-        raise StorageError(f"smacx show: {redact(str(path))!r} does not exist.")
+        raise StorageError(f"{caller}: {redact(str(path))!r} does not exist.")
     runs = sorted(p.parent for p in path.glob(f"*/{DATABASE_NAME}"))
     if len(runs) == 1:
         return runs[0] / DATABASE_NAME
     if not runs:
         raise StorageError(
-            f"smacx show: no run found in {str(path)!r}: expected a folder holding "
+            f"{caller}: no run found in {str(path)!r}: expected a folder holding "
             f"{DATABASE_NAME} (OUTPUT_DIR/RUN_NAME), or an output directory with one such folder."
         )
     names = ", ".join(p.name for p in runs)
     raise StorageError(
-        f"smacx show: {str(path)!r} holds {len(runs)} runs ({names}); name one of them, "
+        f"{caller}: {str(path)!r} holds {len(runs)} runs ({names}); name one of them, "
         f"e.g. {str(runs[0])!r}."
     )
 
 
-def _open_database_run(url: str, name: str | None) -> tuple[Storage, str]:
+def _open_database_run(url: str, name: str | None, caller: str) -> tuple[Storage, str]:
     """The run ``name`` in the PostgreSQL database at ``url``, opened for reading (without a
-    name, the database's only run), and its name."""
+    name, the database's only run), and its name. ``caller`` starts the messages of errors."""
     from smacx.storage.postgres import PostgresStorage
 
     if name is None:
         names = PostgresStorage.run_names(url, timeout=10)
         if len(names) != 1:
             raise StorageError(
-                f"smacx show: {redact(url)} holds "
+                f"{caller}: {redact(url)} holds "
                 + (
-                    f"{len(names)} runs ({', '.join(names)}); name one with --name NAME."
+                    f"{len(names)} runs ({', '.join(names)}); name one with "
+                    f"{'--name NAME' if caller == 'smacx show' else 'name=NAME'}."
                     if names
                     else "no smacx run."
                 )
@@ -152,6 +153,7 @@ def run_report(
     *,
     list_trials: bool = False,
     importance: bool = False,
+    caller: str = "smacx show",
 ) -> dict[str, Any]:
     """What ``smacx show`` prints, as a dict.
 
@@ -162,6 +164,8 @@ def run_report(
         list_trials: Also list every trial, under ``all_trials``.
         importance: Also say how much each hyperparameter matters, under ``importance``
             (see :func:`smacx.param_importances`).
+        caller: What the messages of errors start with (``plot_history`` reads runs here
+            too).
 
     Returns:
         ``database`` (path, or the URL without its password), ``run`` (its name),
@@ -206,20 +210,20 @@ def run_report(
     """
     storage: Storage
     if is_database_url(str(path)):
-        storage, run = _open_database_run(str(path), name)
+        storage, run = _open_database_run(str(path), name, caller)
         database, where = redact(str(path)), f"run {run!r} in {redact(str(path))}"
     else:
         if name is not None:
             raise StorageError(
-                "smacx show: --name is for a run in a PostgreSQL database; give a run in a "
-                "folder as OUTPUT_DIR/RUN_NAME."
+                f"{caller}: {'--name' if caller == 'smacx show' else 'name'} is for a run in a "
+                "PostgreSQL database; give a run in a folder as OUTPUT_DIR/RUN_NAME."
             )
         if "://" in str(path) and not Path(path).exists():
             raise StorageError(
-                f"smacx show: {redact(str(path))!r} is no run smacx can read: expected a run's "
+                f"{caller}: {redact(str(path))!r} is no run smacx can read: expected a run's "
                 "folder, its database file, or a PostgreSQL URL (postgresql://user@host/db)."
             )
-        found = _find_database(Path(path))
+        found = _find_database(Path(path), caller)
         storage = SQLiteStorage(found, read_only=True)
         database, where, run = str(found), repr(str(found)), found.parent.name
     part = "the scenario"
@@ -301,7 +305,7 @@ def run_report(
         else:
             damaged, check = "run", "Its rows were not written by this smacx."
         raise StorageError(
-            f"smacx show: cannot read {part} from {where}: the {damaged} is damaged "
+            f"{caller}: cannot read {part} from {where}: the {damaged} is damaged "
             f"({one_line(err)}). {check}"
         ) from err
     finally:

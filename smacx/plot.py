@@ -36,6 +36,7 @@ def plot_history(
     objective: str | int | None = None,
     ax: Axes | None = None,
     log_scale: bool | None = None,
+    name: str | None = None,
 ) -> Axes:
     """Draw each finished trial's cost, in the order the trials finished, and the incumbent's
     cost as it changed (the run's trajectory), as Optuna's ``plot_optimization_history`` does.
@@ -52,11 +53,13 @@ def plot_history(
     Args:
         run: A :class:`~smacx.SMAC` (after or during a run), its :class:`~smacx.RunHistory`,
             or a stored run as ``smacx show`` takes it: its folder (``output_directory /
-            name``), its database file, or a PostgreSQL URL with one run.
+            name``), its database file, or a PostgreSQL URL (see ``name``).
         objective: With several objectives, which one to draw, by name or position.
         ax: Axes to draw on; by default a new figure's (``matplotlib.pyplot.subplots``).
         log_scale: Whether the cost axis is logarithmic. By default it is when every drawn
             cost is positive and they span more than two decades.
+        name: The run's name in the PostgreSQL database of a URL ``run``, as ``smacx show
+            --name`` takes it (by default the database's only run).
 
     Returns:
         The axes drawn on.
@@ -70,7 +73,7 @@ def plot_history(
     """
     if log_scale is not None:
         check_flag("plot_history", "log_scale", log_scale)
-    history = _history(run)
+    history = _history(run, name)
     column = objective_column(history.objectives, objective, "plot_history")
     if ax is None:
         plt = _pyplot()
@@ -111,13 +114,22 @@ class _History:
         self.maximized = maximized
 
 
-def _history(run: Any) -> _History:
-    """``run`` (a SMAC, a RunHistory, or a stored run's path or URL) as :class:`_History`."""
+def _history(run: Any, name: str | None) -> _History:
+    """``run`` (a SMAC, a RunHistory, or a stored run's path or URL; ``name``, a run in a
+    PostgreSQL database) as :class:`_History`."""
+    if name is not None and not isinstance(name, str):
+        raise ArgumentError(f"plot_history: name must be a run's name or None, got {name!r:.100}.")
     if isinstance(run, (str, os.PathLike)):
         from smacx.cli import run_report  # (the CLI imports this module)
 
-        report = run_report(Path(run) if isinstance(run, os.PathLike) else run, list_trials=True)
+        path = Path(run) if isinstance(run, os.PathLike) else run
+        report = run_report(path, name, list_trials=True, caller="plot_history")
         return report_history(report)
+    if name is not None:
+        raise ArgumentError(
+            "plot_history: name is for a run in a PostgreSQL database given by its URL; got "
+            f"name={name!r:.100} with a {type(run).__name__}."
+        )
     history = getattr(run, "runhistory", run)
     if not isinstance(history, RunHistory):
         raise ArgumentError(

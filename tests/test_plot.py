@@ -14,6 +14,7 @@ from smacx import SMAC, RunHistory, Scenario, StatusType, TrialInfo, TrialValue
 from smacx.cli import main
 from smacx.errors import ArgumentError, ScenarioError
 from smacx.plot import plot_history
+from smacx.storage.sqlite import SQLiteStorage
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -140,8 +141,16 @@ def test_wrong_input_says_what_was_expected(tmp_path: Path) -> None:
         plot_history(RunHistory(space), log_scale="yes")  # type: ignore[arg-type]
     from smacx.errors import StorageError
 
-    with pytest.raises(StorageError):
+    with pytest.raises(StorageError, match=r"^plot_history: .*nothing here' does not exist"):
         plot_history(tmp_path / "nothing here")
+    for name in ("a", "b"):  # (the messages were written for smacx show and its options)
+        RunHistory(space, storage=SQLiteStorage(tmp_path / name / "runhistory.db")).close()
+    with pytest.raises(StorageError, match=r"^plot_history: .* holds 2 runs \(a, b\)"):
+        plot_history(tmp_path)
+    with pytest.raises(ArgumentError, match="name is for a run in a PostgreSQL database"):
+        plot_history(RunHistory(space), name="a")
+    with pytest.raises(StorageError, match=r"^plot_history: name is for a run in a PostgreSQL"):
+        plot_history(tmp_path / "a", name="a")
 
 
 def test_without_matplotlib_the_error_says_how_to_install_it(

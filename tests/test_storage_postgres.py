@@ -557,6 +557,16 @@ def test_smacx_run_and_show_with_a_run_in_postgres(
     assert "run:        'other' in postgresql://" in capsys.readouterr().out
     assert main(["show", postgres_url, "--name", "nope"]) == 2
     assert "there is no run 'nope' in" in capsys.readouterr().err
+    # plot_history reads runs as smacx show does, and its errors name its own arguments
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from smacx import plot_history
+    from smacx.errors import StorageError
+
+    with pytest.raises(StorageError, match=r"^plot_history: .* holds 2 runs .*name=NAME\.$"):
+        plot_history(postgres_url)
+    assert len(plot_history(postgres_url, name="other").collections[0].get_offsets()) == 2
     assert main([*args, "--storage", "mysql://localhost/db"]) == 1
     assert "--storage must be left out" in capsys.readouterr().err
 
