@@ -469,9 +469,17 @@ def _print_report(report: dict[str, Any]) -> None:
         for member in front:
             values = ", ".join(f"{k}={v!r}" for k, v in sorted((member["config"] or {}).items()))
             print(f"    config {member['config_id']}: cost {member['cost']}: {values}")
-    print(f"changes of {'the Pareto front' if front is not None else 'incumbent'}: "
-          f"{len(report['trajectory'])}")  # fmt: skip
-    for entry in report["trajectory"]:
+    entries = report["trajectory"]
+    if front is not None:
+        print(f"changes of the Pareto front: {len(entries)}")
+    else:
+        # (an entry also marks a new cost of the same incumbent, as a noisy run's gains seeds)
+        ids = [entry.get("config_id") for entry in entries]
+        changes = sum(1 for i, config_id in enumerate(ids) if i == 0 or config_id != ids[i - 1])
+        print(f"changes of incumbent: {changes}"
+              + (f" ({len(entries) - changes} more of its cost)" if len(entries) > changes
+                 else ""))  # fmt: skip
+    for entry in entries:
         cost = entry["cost"]
         if "config_ids" in entry:
             print(f"    after {entry['n_finished']:>5} finished trials: configs "

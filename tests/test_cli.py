@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -102,6 +103,26 @@ def test_show_lists_the_pareto_front_of_several_objectives(
     assert main(["show", str(scenario.output_path)]) == 0
     out = capsys.readouterr().out
     assert "Pareto front: 3 configuration(s)" in out and "changes of the Pareto front: 3" in out
+
+
+def test_show_counts_changes_of_incumbent_apart_from_new_costs_of_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A noisy run's incumbent gains seeds, and each new mean is a trajectory entry: "changes
+    of incumbent: 5" was printed for configs 1, 1, 1, 3, 3 (an audit's finding)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=8, output_directory=tmp_path, deterministic=False)
+    costs = iter([5.0, 4.0, 6.0, 1.0, 2.0, 3.0, 2.5, 9.0])
+    with SMAC(scenario) as smac:
+        for _ in range(8):
+            info = smac.ask()
+            smac.tell(info, TrialValue(cost=next(costs)))
+        ids = [entry["config_id"] for entry in smac.trajectory]
+    changes = 1 + sum(a != b for a, b in itertools.pairwise(ids))
+    assert len(ids) > changes >= 2
+    assert main(["show", str(scenario.output_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"changes of incumbent: {changes} ({len(ids) - changes} more of its cost)" in out
 
 
 def test_show_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
