@@ -1390,6 +1390,12 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
             "aggregate",
             "'mean' with a budget range or race = 'hyperband' (Hyperband compares means)",
         )
+    if aggregate == "median" and data.get("repeats", 1) == 2:
+        warn_caller(
+            f"knob file {str(file)!r}: aggregate = 'median' with repeats = 2 compares each "
+            "configuration by the median of its first 2 runs, which is their mean: one "
+            "disturbed timing moves it. Use repeats = 3 or more for the median to resist one."
+        )
     if ("knobs" in data) == ("space" in data):
         raise ScenarioError(
             f"knob file {str(file)!r}: expected either a [knobs] table or space = "

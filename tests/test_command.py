@@ -557,9 +557,16 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
     # its defaults are measured first, as a knob's default is (a CLI audit's finding)
     design = j.initial_design()
     assert design is not None and design.additional_configs == [default]
-    # repeats combined by their median, which one disturbed timing does not move
+    # repeats combined by their median, which one disturbed timing does not move: of 3 runs
+    # or more (the median of 2 is their mean, an audit's finding, which warns)
     file.write_text(KNOBS.replace("timeout = 20\n", 'timeout = 20\naggregate = "median"\n'))
-    assert load_workload(file).intensifier().aggregate == "median"
+    with pytest.warns(UserWarning, match="median of its first 2 runs, which is their mean"):
+        assert load_workload(file).intensifier().aggregate == "median"
+    file.write_text(file.read_text().replace("repeats = 2", "repeats = 3"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert load_workload(file).intensifier().min_samples_per_config == 3
+    assert not [w for w in caught if "median" in str(w.message)]
     assert w.intensifier() == dataclasses.replace(w.intensifier(), aggregate="mean")
 
 
