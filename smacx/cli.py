@@ -474,8 +474,10 @@ def _print_report(report: dict[str, Any]) -> None:
         print(f"changes of the Pareto front: {len(entries)}")
     else:
         # (an entry also marks a new cost of the same incumbent, as a noisy run's gains seeds)
-        ids = [entry.get("config_id") for entry in entries]
-        changes = sum(1 for i, config_id in enumerate(ids) if i == 0 or config_id != ids[i - 1])
+        incumbents = [entry.get("config_id") for entry in entries]
+        changes = sum(
+            1 for i, config_id in enumerate(incumbents) if i == 0 or config_id != incumbents[i - 1]
+        )
         print(f"changes of incumbent: {changes}"
               + (f" ({len(entries) - changes} more of its cost)" if len(entries) > changes
                  else ""))  # fmt: skip

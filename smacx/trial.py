@@ -249,7 +249,7 @@ def aggregate_costs(rows: Any, median: bool = False) -> np.ndarray:
     """The mean (or median) of each column of cost vectors, without overflow.
 
     Finite costs near the largest float (1e308 and 1.5e308) averaged to inf, which then
-    counted as a failure: the costs are divided by the largest magnitude of their column
+    counted as a failure: such a column's costs are divided by their largest magnitude
     first. A column holding inf or NaN aggregates as numpy says.
 
     Args:
@@ -263,12 +263,12 @@ def aggregate_costs(rows: Any, median: bool = False) -> np.ndarray:
     aggregate = np.median if median else np.mean
     with np.errstate(over="ignore", invalid="ignore"):
         plain: np.ndarray = aggregate(costs, axis=0)
-    if np.all(np.isfinite(plain)) or not np.all(np.isfinite(costs)):
+    overflowed = ~np.isfinite(plain) & np.all(np.isfinite(costs), axis=0)
+    if not overflowed.any():
         return plain
-    scale = np.max(np.abs(costs), axis=0)
-    with np.errstate(invalid="ignore"):  # (a column of zeros: its plain aggregate is kept)
-        scaled: np.ndarray = aggregate(costs / scale, axis=0) * scale
-    return np.where(np.isfinite(plain), plain, scaled)
+    scale = np.where(overflowed, np.max(np.abs(costs), axis=0), 1.0)
+    scaled: np.ndarray = aggregate(costs / scale, axis=0) * scale
+    return np.where(overflowed, scaled, plain)
 
 
 def _is_real(value: Any) -> bool:

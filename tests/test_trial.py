@@ -144,4 +144,5 @@ def test_costs_near_the_largest_float_average_without_overflow() -> None:
     assert aggregate_costs(rows, median=True).tolist() == expected
     assert aggregate_costs([[1.0, 2.0], [3.0, 4.0], [8.0, 0.0]]).tolist() == [4.0, 2.0]
     assert aggregate_costs([[1e308, 1.0], [math.inf, 2.0]]).tolist() == [math.inf, 1.5]
+    assert aggregate_costs([[1e308, math.inf], [1e308, 2.0]]).tolist() == [1e308, math.inf]
     assert np.isnan(aggregate_costs([[math.inf], [-math.inf]])[0])
