@@ -44,6 +44,10 @@ _ENOUGH = 10
 #: equal.
 _SAME_COST = 1e-10
 
+#: Spread of the costs, relative to their largest magnitude, that is rounding (about 450
+#: units in the last place): costs that differ by no more count as equal.
+_ROUNDING = 1e-13
+
 #: Integers with more values than this are measured as a continuous range.
 _MOST_STEPS = 100_000
 
@@ -207,10 +211,14 @@ def _measured_costs(
             f"configurations, got {n_found}; run more trials first."
         )
     keys = [key for key, _ in found]
+    raw = np.array([cost for _, cost in found])
+    if np.ptp(raw) <= _ROUNDING * float(np.abs(raw).max()):
+        # costs equal but for the rounding of the target's arithmetic (0.1 x + 0.3 - 0.1 x)
+        return (budget, *_config_costs(keys, np.zeros_like(raw)))
     # Centred first (halved, so that no difference of costs near 1e308 overflows): distinct
     # costs that share a large offset, as log-likelihoods of 1.2e6 + 1e-5 * f do, kept a
     # relative spread below _SAME_COST, and every share was 0.
-    half = np.array([cost for _, cost in found]) * 0.5
+    half = raw * 0.5
     half -= np.median(half)
     costs = half / max(float(np.abs(half).max()), np.finfo(float).tiny)
     return (budget, *_config_costs(keys, costs))

@@ -52,7 +52,7 @@ from smacx.errors import (
     keyword_hints,
     smac3_names,
 )
-from smacx.trial import StatusType, TrialInfo, TrialKey, aggregate_costs
+from smacx.trial import StatusType, TrialInfo, TrialKey, aggregate_costs, halved_if_wide
 
 if TYPE_CHECKING:
     from smacx.runhistory import RunHistory
@@ -203,7 +203,7 @@ def _scaled_mean(costs: np.ndarray) -> np.ndarray:
     """`(n,)` mean of each row of ``costs`` `(n, m)` (NaN already +inf) with every objective
     scaled to [0, 1] by the range of its finite costs in the group: the tie-break of
     :func:`rank_configs` within a front. A row that is not finite scores +inf."""
-    costs = costs * 0.5  # (exact: ranges of costs near the largest float do not overflow)
+    costs = halved_if_wide(costs)
     finite = np.isfinite(costs)
     lo = np.min(np.where(finite, costs, np.inf), axis=0)
     hi = np.max(np.where(finite, costs, -np.inf), axis=0)
@@ -293,7 +293,7 @@ def _spread_out(front: np.ndarray, kept: np.ndarray, k: int) -> np.ndarray:
     """
     n, m = front.shape
     target = max(k, int(kept.sum()))
-    front = front * 0.5  # (exact, and ranges of costs near the largest float do not overflow)
+    front = halved_if_wide(front)
     orders = [np.argsort(front[:, j], kind="stable") for j in range(m)]
     spans = [float(front[order[-1], j] - front[order[0], j]) for j, order in enumerate(orders)]
     start = np.zeros(n)  # every distance at once, summed in the objectives' order
@@ -571,7 +571,7 @@ class _ConfigState:
 def _mean_cost(costs: list[list[float]]) -> float:
     """The mean first cost of those that are finite (inf when none is)."""
     finite = [c[0] for c in costs if math.isfinite(c[0])]
-    return sum(finite) / len(finite) if finite else math.inf
+    return float(aggregate_costs(np.array(finite)[:, None])[0]) if finite else math.inf
 
 
 @smac3_names(SMAC3_NAMES)

@@ -45,7 +45,14 @@ from smacx.storage import (
     owner_id,
 )
 from smacx.storage.memory import MemoryStorage
-from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue, aggregate_costs
+from smacx.trial import (
+    StatusType,
+    TrialInfo,
+    TrialKey,
+    TrialValue,
+    aggregate_costs,
+    halved_if_wide,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -941,9 +948,10 @@ class RunHistory:
         if len(self.objectives) == 1:
             return [c[0] for c in costs]
         lo, hi = self.objective_bounds()
-        lo, hi = lo * 0.5, hi * 0.5  # (exact: ranges near the largest float do not overflow)
+        vectors = np.asarray(costs, dtype=float).reshape(-1, len(self.objectives))
+        rows = halved_if_wide(np.vstack([lo, hi, vectors]))  # (bounds beyond the floats' range)
+        lo, hi, vectors = rows[0], rows[1], rows[2:]
         span = np.where(hi > lo, hi - lo, 1.0)
-        vectors = np.asarray(costs, dtype=float).reshape(-1, len(self.objectives)) * 0.5
         return [float(x) for x in ((vectors - lo) / span).mean(axis=1)]
 
     def objective_bounds(self) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx.acquisition import PriorWeighted
 from smacx.encoding import INACTIVE, inactive_as_code, rows_in
-from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real
+from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real, is_whole
 from smacx.initial_design import finite_vectors, sample_seeded, unit_to_configs
 from smacx.maximizer import Region, worst_where
 from smacx.models.random_forest import COST_LIMIT, RandomForest
@@ -624,7 +624,12 @@ class ConfigSelector:
                 )
         self.configspace = configspace
         self.initial_design = list(initial_design)
-        self.n_given = n_given
+        if not is_whole(n_given) or not 0 <= n_given <= len(self.initial_design):
+            raise ScenarioError(
+                "ConfigSelector.n_given: expected a whole number from 0 to the initial "
+                f"design's {len(self.initial_design)} configurations, got {n_given!r}"
+            )
+        self.n_given = int(n_given)
         self.random_probability = random_probability
         self.plateau_probability = plateau_probability
         self.proposer = proposer

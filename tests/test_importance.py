@@ -127,13 +127,15 @@ def test_costs_far_from_zero_and_equal_costs(caplog: pytest.LogCaptureFixture) -
             history.add_running(info)
             history.add(info, TrialValue(cost=offset + scale * config["x"]))
         assert param_importances(history)["x"] > 0.95, (offset, scale)
-    history = RunHistory(space)
-    for config in space.sample_configuration(20):
-        info = TrialInfo(config, seed=0)
-        history.add_running(info)
-        history.add(info, TrialValue(cost=3.0))
-    assert param_importances(history) == {"x": 0.0, "z": 0.0}
-    assert "all 20 configurations have the same cost" in caplog.text
+    for cost in (lambda x: 3.0, lambda x: (0.1 * x + 0.3) - 0.1 * x):  # (rounding: 3 values)
+        history = RunHistory(space)
+        for config in space.sample_configuration(20):
+            info = TrialInfo(config, seed=0)
+            history.add_running(info)
+            history.add(info, TrialValue(cost=cost(config["x"])))
+        assert param_importances(history) == {"x": 0.0, "z": 0.0}
+        assert "all 20 configurations have the same cost" in caplog.text
+        caplog.clear()
 
 
 def test_instances_of_unequal_difficulty_are_taken_out() -> None:

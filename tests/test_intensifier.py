@@ -923,6 +923,32 @@ def test_a_noisy_run_of_costs_near_the_largest_float_keeps_a_finite_incumbent(
     assert math.isfinite(smac.incumbent_cost) and smac.incumbent == best
 
 
+def test_a_told_warm_start_near_the_largest_float_is_raced(space: ConfigurationSpace) -> None:
+    """Told 1.25e308 on two seeds, a configuration better than the incumbent (1.3e308) read
+    as inf (its sum overflowed) and was never raced; told once, it was (a review's finding)."""
+    from smacx import SMAC, Scenario
+
+    scenario = Scenario(space, n_trials=40, deterministic=False, seed=0, output_directory=None)
+    smac = SMAC(scenario, progress=False)
+    for _ in range(8):
+        smac.tell(smac.ask(), TrialValue(cost=1.3e308))
+    warm = Configuration(space, values={"x": 0.123, "y": 0.5})
+    for seed in (7777, 8888):  # seeds the run does not race on
+        smac.tell(TrialInfo(warm, seed=seed), TrialValue(cost=1.25e308))
+    assert any(smac.ask().config == warm for _ in range(6))
+
+
+def test_subnormal_costs_rank_as_they_are() -> None:
+    """Halving every cost (to keep ranges near 1e308 from overflowing) sent 5e-324 to 0 and
+    changed a front's order; only a range beyond the floats' is halved (a review's finding)."""
+    from smacx.intensifier import rank_configs
+
+    costs = np.array([[0.0, 1.0], [5e-324, 0.6], [1e-323, 0.0]])  # scaled means 0.5, 0.55, 0.5
+    assert rank_configs([0, 1, 2], costs) == [0, 2, 1]
+    wide = np.array([[-1e308, 1e308], [0.0, 0.2e308], [1e308, -1e308]])  # (halved)
+    assert rank_configs([0, 1, 2], wide) == [0, 2, 1]  # scaled means 0.5, 0.55, 0.5
+
+
 def test_objectives_whose_range_exceeds_the_largest_float_rank_without_warnings() -> None:
     """Costs from -1e308 to 1e308 overflowed the ranges of the front's tie-break and spread,
     and numpy's warnings reached the user on every result."""

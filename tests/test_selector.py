@@ -65,6 +65,9 @@ def test_a_history_past_its_design_skips_the_drawn_configs_left(
     assert "model" in rh.origins()
     proposed = selector.next_config(rh)
     assert proposed not in drawn and proposed.origin == "random"
+    for wrong in (-1, 1.5, "2", 6):
+        with pytest.raises(ScenarioError, match=rf"n_given: expected a whole number .* {wrong!r}"):
+            ConfigSelector(space, [given, *drawn], n_given=wrong)  # type: ignore[arg-type]
 
 
 def test_finite_space_is_exhausted_with_a_clear_error() -> None:
