@@ -39,6 +39,7 @@ from ConfigSpace.hyperparameters import (
 )
 
 from smacx.errors import ScenarioError
+from smacx.trial import halved_if_wide
 
 __all__ = [
     "INACTIVE",
@@ -481,18 +482,12 @@ class Encoder:
         F = np.stack(rows)
         if not np.all(np.isfinite(F)):
             raise ScenarioError("instance_features: expected finite numbers, got NaN or inf")
-        low, high = F.min(axis=0), F.max(axis=0)
-        with np.errstate(over="ignore"):
-            span = high - low
-        # Where the span overflows (features of 1e308 and -1e308: NaN features stopped the
-        # run at its first fit), in halves; elsewhere as is (halves of subnormal numbers are
-        # not exact).
-        huge = ~np.isfinite(span)
-        span = np.where(huge, high / 2 - low / 2, span)
-        span = np.where(span > 0, span, 1.0)
-        with np.errstate(over="ignore", invalid="ignore"):
-            scaled = np.where(huge, F / 2 - low / 2, F - low) / span
-        self._features = scaled
+        # (features of 1e308 and -1e308, whose span overflowed to NaN features that stopped
+        # the run at its first fit, in halves)
+        F = halved_if_wide(F)
+        low = F.min(axis=0)
+        span = F.max(axis=0) - low
+        self._features = (F - low) / np.where(span > 0, span, 1.0)
         self.instance_names = names
         self._instance_index = {name: i for i, name in enumerate(names)}
         self.n_instance_features = F.shape[1]

@@ -271,19 +271,21 @@ def aggregate_costs(rows: Any, median: bool = False) -> np.ndarray:
     return np.where(overflowed, scaled, plain)
 
 
-def halved_if_wide(costs: Any) -> np.ndarray:
-    """``costs`` `(n, m)` as floats, halved when a column's finite costs span more than the
-    largest float (-1e308 to 1e308): differences of halves do not overflow, and have the same
-    ratios. Halving is exact but for subnormal numbers (5e-324 / 2 is 0), so only then."""
-    values = np.asarray(costs, dtype=np.float64)
-    finite = np.isfinite(values)
-    if values.size == 0 or not finite.any():
-        return values
-    with np.errstate(over="ignore"):
-        span = np.max(np.where(finite, values, -np.inf), axis=0) - np.min(
-            np.where(finite, values, np.inf), axis=0
+def halved_if_wide(values: Any) -> np.ndarray:
+    """``values`` `(n, m)` as floats, with each column whose finite values span more than the
+    largest float (-1e308 to 1e308) halved: differences of halves do not overflow, and a
+    column's values keep their ratios to its range. Halving is exact but for subnormal
+    numbers (5e-324 / 2 is 0), so only there."""
+    out = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(out)
+    if out.size == 0 or not finite.any():
+        return out
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = np.max(np.where(finite, out, -np.inf), axis=0) - np.min(
+            np.where(finite, out, np.inf), axis=0
         )
-    return values * 0.5 if np.any(span == np.inf) else values
+    wide = span == np.inf
+    return np.where(wide, out * 0.5, out) if wide.any() else out
 
 
 def _is_real(value: Any) -> bool:
