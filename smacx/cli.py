@@ -147,6 +147,18 @@ def _open_database_run(url: str, name: str | None, caller: str) -> tuple[Storage
     return PostgresStorage(url, name, timeout=10, create=False), name
 
 
+@contextlib.contextmanager
+def _said_by(caller: str) -> Iterator[None]:
+    """Start the message of a ``StorageError`` raised within with ``caller``, as the
+    messages of :func:`run_report` start (opening a damaged database, say)."""
+    try:
+        yield
+    except StorageError as err:
+        if str(err).startswith(f"{caller}:"):
+            raise
+        raise StorageError(f"{caller}: {err}") from err
+
+
 def run_report(
     path: str | Path,
     name: str | None = None,
@@ -210,7 +222,8 @@ def run_report(
     """
     storage: Storage
     if is_database_url(str(path)):
-        storage, run = _open_database_run(str(path), name, caller)
+        with _said_by(caller):
+            storage, run = _open_database_run(str(path), name, caller)
         database, where = redact(str(path)), f"run {run!r} in {redact(str(path))}"
     else:
         if name is not None:
@@ -224,7 +237,8 @@ def run_report(
                 "folder, its database file, or a PostgreSQL URL (postgresql://user@host/db)."
             )
         found = _find_database(Path(path), caller)
-        storage = SQLiteStorage(found, read_only=True)
+        with _said_by(caller):
+            storage = SQLiteStorage(found, read_only=True)
         database, where, run = str(found), repr(str(found)), found.parent.name
     part = "the scenario"
     try:

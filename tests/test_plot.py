@@ -151,6 +151,10 @@ def test_wrong_input_says_what_was_expected(tmp_path: Path) -> None:
         plot_history(RunHistory(space), name="a")
     with pytest.raises(StorageError, match=r"^plot_history: name is for a run in a PostgreSQL"):
         plot_history(tmp_path / "a", name="a")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "runhistory.db").write_text("not a database\n")
+    with pytest.raises(StorageError, match=r"^plot_history: cannot open the run-history database"):
+        plot_history(tmp_path / "c")
 
 
 def test_without_matplotlib_the_error_says_how_to_install_it(
