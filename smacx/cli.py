@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -57,7 +58,7 @@ from smacx.errors import (
 from smacx.facade import DATABASE_NAME, SMAC
 from smacx.intensifier import finite_costs
 from smacx.plot import check_plot_file, save_report_plot
-from smacx.runhistory import RunHistory, failure_reasons, json_safe
+from smacx.runhistory import RunHistory, SeedNoise, failure_reasons, json_safe, seed_noise
 from smacx.storage import Storage, abandoned, is_database_url, redact
 from smacx.storage.sqlite import SQLiteStorage
 from smacx.trial import StatusType
@@ -181,40 +182,42 @@ def run_report(
 
     Returns:
         ``database`` (path, or the URL without its password), ``run`` (its name),
-        ``objectives``, ``goal`` (``"maximize"`` for a run of ``smacx run``
-        whose measurement is maximized: each cost is the measurement negated; ``"minimize"``;
-        None for a run made from Python), ``configs`` (how many), ``trials`` (count by status
-        name), ``incumbent`` (``config``: its values, ``cost``: one per objective, as last
-        stored; ``budget``: the budget that cost is at, None without budgets; ``n_trials``:
-        its finished instance-seed pairs at that budget (instances, for a deterministic
-        target), which the cost aggregates, and ``n_failed``, those
-        of them that failed with an infinite cost and are left out of it; ``n_instances``
-        and ``of_instances``: how many instances they ran on, of how many the scenario has
-        (None without instances); ``n_finished``: finished trials when it became the
-        incumbent at that budget, i.e. at the first entry of the uninterrupted stretch of
-        trajectory entries with its ``config_id`` and ``budget`` that ends the trajectory: a
-        noisy run stores an entry each time the incumbent's cost changes as more of its
-        trials finish, and those do not make it new; with several objectives also
-        ``front``, the Pareto front as a list of ``config_id``, ``config`` and ``cost`` (at
-        most the intensifier's ``max_incumbents`` members, which spread along it); None
-        until a configuration has the SUCCESS trials its intensifier requires, one at least with
-        the built-in ones: crashed or timed-out trials never make an incumbent, whatever their
+        ``objectives``, ``goal`` (``"maximize"`` for a run of ``smacx run`` whose measurement is
+        maximized: each cost is the measurement negated; ``"minimize"``; None for a run made
+        from Python), ``configs`` (how many), ``trials`` (count by status name), ``incumbent``
+        (``config``: its values, ``cost``: one per objective, as last stored; ``budget``: the
+        budget that cost is at, None without budgets; ``n_trials``: its finished instance-seed
+        pairs at that budget (instances, for a deterministic target), which the cost aggregates,
+        and ``n_failed``, those of them that failed with an infinite cost and are left out of
+        it; ``n_instances`` and ``of_instances``: how many instances they ran on, of how many
+        the scenario has (None without instances); ``n_finished``: finished trials when it
+        became the incumbent at that budget, i.e. at the first entry of the uninterrupted
+        stretch of trajectory entries with its ``config_id`` and ``budget`` that ends the
+        trajectory: a noisy run stores an entry each time the incumbent's cost changes as more
+        of its trials finish, and those do not make it new; with several objectives also
+        ``front``, the Pareto front as a list of ``config_id``, ``config`` and ``cost`` (at most
+        the intensifier's ``max_incumbents`` members, which spread along it); None until a
+        configuration has the SUCCESS trials its intensifier requires, one at least with the
+        built-in ones: crashed or timed-out trials never make an incumbent, whatever their
         cost), ``trajectory`` (every change of incumbent or of its cost, oldest first, as
-        stored), ``stale_running`` (RUNNING trials of processes that are gone or whose lease ran
+        stored), ``noise`` (for a run that is not deterministic, with one objective and an
+        incumbent: how much the cost varies between seeds, the fields of
+        :class:`~smacx.runhistory.SeedNoise`; None when too few configurations ran on several
+        seeds), ``stale_running`` (RUNNING trials of processes that are gone or whose lease ran
         out: the next run on this history runs them again) and ``failures`` (the finished trials
         that did not succeed, grouped by status and reason, most frequent first: ``status``,
         ``reason``, ``count`` of trials, ``configs`` (how many configurations) and the first
         five ``config_ids``); with ``list_trials``, ``all_trials``: every trial in the order
         they started, each with its ``config_id``, ``config``, ``instance``, ``seed``,
         ``budget``, ``status``, ``cost`` (one per objective; for a maximized measurement, the
-        measurement is its negative), ``time`` (seconds), ``endtime`` (Unix seconds; 0 while
-        it runs) and, for a trial that failed, the
-        ``reason`` (its error on one line); with ``importance``, ``importance``: per objective,
-        each hyperparameter's share of the variance of the cost, most important first (None
-        for an objective with fewer than two configurations with a measured cost; None in
-        all, for instance for a history stored without its scenario, and ``importance_error``
-        says why), and ``importance_of``: per objective with shares, the ``budget`` analysed
-        (None without budgets) and the number of ``configs`` whose costs they are of.
+        measurement is its negative), ``time`` (seconds), ``endtime`` (Unix seconds; 0 while it
+        runs) and, for a trial that failed, the ``reason`` (its error on one line); with
+        ``importance``, ``importance``: per objective, each hyperparameter's share of the
+        variance of the cost, most important first (None for an objective with fewer than two
+        configurations with a measured cost; None in all, for instance for a history stored
+        without its scenario, and ``importance_error`` says why), and ``importance_of``: per
+        objective with shares, the ``budget`` analysed (None without budgets) and the number of
+        ``configs`` whose costs they are of.
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -265,6 +268,7 @@ def run_report(
         part = "the configurations"
         configs = {c.config_id: json.loads(c.config_json) for c in storage.read_configs(0)}
         incumbent = None
+        noise: dict[str, Any] | None = None
         if trajectory:
             last = trajectory[-1]
             start = len(trajectory) - 1
@@ -298,6 +302,11 @@ def run_report(
                 "n_instances": len({instance for instance, _ in pairs} - {None}),
                 "of_instances": n_instances or None,
             }
+            if not deterministic and len(objectives or ["cost"]) == 1:
+                pairs_of = ((r.key, r.value) for r in records)
+                found_noise = seed_noise(pairs_of, last["config_id"], last.get("budget"))
+                if found_noise is not None:
+                    noise = dataclasses.asdict(found_noise)
             if "config_ids" in last:  # several objectives: the Pareto front, best first
                 incumbent["front"] = [
                     {"config_id": i, "config": configs.get(i), "cost": cost}
@@ -335,6 +344,7 @@ def run_report(
         "trajectory": trajectory,
         "stale_running": stale,
         "failures": failures,
+        "noise": noise,
     }
     if importance:
         report["importance"], report["importance_error"] = shares, why
@@ -476,6 +486,8 @@ def _print_report(report: dict[str, Any]) -> None:
           f"after {incumbent['n_finished']} finished trials")  # fmt: skip
     for name, value in sorted((incumbent["config"] or {}).items()):
         print(f"    {name} = {value!r}")
+    if report.get("noise") is not None:
+        print(f"noise:      {SeedNoise(**report['noise']).text()}")
     front = incumbent.get("front")
     if front is not None:
         # (as the trajectory stored it: at most max_incumbents members that spread along it)

@@ -61,7 +61,14 @@ from smacx.intensifier import (
 )
 from smacx.models import Model
 from smacx.multifidelity import Hyperband, SuccessiveHalving
-from smacx.runhistory import MAX_DEATHS, RunHistory, failure_reasons, plain_value, same_space
+from smacx.runhistory import (
+    MAX_DEATHS,
+    RunHistory,
+    failure_reasons,
+    plain_value,
+    same_space,
+    seed_noise,
+)
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import (
     PROGRESS_LOCK,
@@ -2353,6 +2360,10 @@ class SMAC(metaclass=_FacadeType):
             lines.append(
                 "    " + json.dumps({k: plain_value(v) for k, v in dict(incumbent).items()})
             )
+            if not self.scenario.deterministic and len(self.scenario.objectives) == 1:
+                noise = seed_noise(h.items(), h.get_config_id(incumbent), budget)
+                if noise is not None:
+                    lines.append(f"  noise: {noise.text()}")
         if self._spent is not None:
             wall = self._spent.own_wall()
             per = 1000 * self._own_time / max(self._told_here, 1)

@@ -65,6 +65,8 @@ __all__ = [
     "objective_column",
     "plain_config",
     "same_space",
+    "SeedNoise",
+    "seed_noise",
 ]
 
 logger = logging.getLogger("smacx")
@@ -171,6 +173,107 @@ def failure_reasons(
         }
         for (status, reason), ids in ranked
     ]
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedNoise:
+    """How much one configuration's cost varies between seeds, as a noisy run's repeated
+    trials show it.
+
+    Attributes:
+        sd: The pooled standard deviation of the first objective between the successful
+            trials of one configuration on one instance at one budget (seeds only differ), in
+            the cost's own units.
+        configs: How many configurations (each on an instance and at a budget) with two or
+            more such trials it is pooled over.
+        incumbent_n: The incumbent's successful trials at its budget; None without an
+            incumbent.
+        incumbent_se: The standard error of the incumbent's mean cost, ``sd`` over the square
+            root of ``incumbent_n``; None without an incumbent.
+        close: How many other configurations, run on at least as many seeds at the
+            incumbent's budget, have a mean cost within two standard errors of a difference
+            (``2 * sd * sqrt(1/n + 1/m)``) of the incumbent's: noise could have put any of
+            them first. None with instances (means over other instances do not compare) or
+            without an incumbent.
+    """
+
+    sd: float
+    configs: int
+    incumbent_n: int | None = None
+    incumbent_se: float | None = None
+    close: int | None = None
+
+    def text(self) -> str:
+        """The estimate on one line, as ``SMAC.summary()`` and ``smacx show`` print it after
+        ``noise:``."""
+        line = (
+            f"the cost varies by sd {self.sd:.4g} between seeds of one configuration "
+            f"(pooled over {self.configs} configurations run on several)"
+        )
+        if self.incumbent_se is None:
+            return line
+        line += (
+            f"; the incumbent's mean over {self.incumbent_n} trials has a standard error of "
+            f"{self.incumbent_se:.3g}"
+        )
+        if self.close:
+            line += (
+                f", and {self.close} other configuration{'s' if self.close > 1 else ''} run on "
+                "as many seeds lie within two standard errors of it: rerun it on fresh seeds "
+                "before trusting its cost (SMAC.validate() does)"
+            )
+        return line
+
+
+def seed_noise(
+    trials: Iterable[tuple[TrialKey, TrialValue]],
+    incumbent: int | None = None,
+    budget: float | None = None,
+) -> SeedNoise | None:
+    """The noise between seeds of a run's trials: see :class:`SeedNoise`.
+
+    Args:
+        trials: (key, value) pairs, such as :meth:`RunHistory.items`.
+        incumbent: The incumbent's config id, for its standard error and the configurations
+            close to it.
+        budget: The budget the incumbent's cost is at (None without budgets).
+
+    Returns:
+        The estimate, or None when fewer than two degrees of freedom (e.g. three trials of one
+        configuration) are there to pool, or the costs' spread is not finite.
+    """
+    groups: dict[tuple[int, str | None, float | None], list[float]] = {}
+    for key, value in trials:
+        if value.status is StatusType.SUCCESS:
+            cost = value.costs()[0]
+            if math.isfinite(cost):
+                groups.setdefault((key.config_id, key.instance, key.budget), []).append(cost)
+    repeated = [np.asarray(costs) for costs in groups.values() if len(costs) > 1]
+    dof = sum(len(costs) - 1 for costs in repeated)
+    if dof < 2:
+        return None
+    deviations = np.concatenate([costs - aggregate_costs(costs[:, None])[0] for costs in repeated])
+    scale = float(np.max(np.abs(deviations)))
+    if not math.isfinite(scale):
+        return None
+    sd = scale * math.sqrt(float(np.sum((deviations / scale) ** 2)) / dof) if scale > 0 else 0.0
+    if incumbent is None:
+        return SeedNoise(sd, len(repeated))
+    at_budget = {k[0]: costs for k, costs in groups.items() if k[2] == budget}
+    mine = at_budget.get(incumbent)
+    if not mine:
+        return SeedNoise(sd, len(repeated))
+    n = len(mine)
+    close = None
+    if all(k[1] is None for k in groups):
+        centre = float(aggregate_costs(np.asarray(mine)[:, None])[0])
+        others = [c for config_id, c in at_budget.items() if config_id != incumbent and len(c) >= n]
+        close = sum(
+            abs(float(aggregate_costs(np.asarray(c)[:, None])[0]) - centre)
+            <= 2 * sd * math.sqrt(1 / n + 1 / len(c))
+            for c in others
+        )
+    return SeedNoise(sd, len(repeated), n, sd / math.sqrt(n), close)
 
 
 def _with_template(text: str, template: str) -> str:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
@@ -980,3 +981,38 @@ def test_a_cluster_that_cannot_start_for_lack_of_files_says_so(tmp_path: Path) -
     assert "could not start its local dask cluster of 2 worker process(es)" in last, last
     assert "This process may open only 40 files (`ulimit -n`)" in last
     assert "__main__" not in last
+
+
+def test_show_and_summary_estimate_the_noise_between_seeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A noisy run's incumbent is the lowest of many means over a few seeds: show and the
+    summary say how much one configuration's cost varies between seeds, and how many others
+    lie within noise of the incumbent."""
+    from smacx.runhistory import seed_noise
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    noise = np.random.default_rng(0)
+
+    def noisy(config: Configuration, seed: int) -> float:
+        return float(config["x"]) + float(noise.normal(0.0, 0.5))
+
+    scenario = Scenario(space, n_trials=30, output_directory=tmp_path, deterministic=False)
+    with SMAC(scenario, noisy, progress=False) as smac:
+        smac.optimize()
+        expected = seed_noise(
+            smac.runhistory.items(), smac.runhistory.get_config_id(smac.incumbent)
+        )
+        summary = smac.summary()
+    assert expected is not None and expected.incumbent_n == 3
+    assert f"  noise: {expected.text()}" in summary.splitlines()
+    report = run_report(scenario.output_path)
+    assert report["noise"] == dataclasses.asdict(expected)
+    assert main(["show", str(scenario.output_path)]) == 0
+    assert f"noise:      {expected.text()}" in capsys.readouterr().out.splitlines()
+    # a deterministic run has no seeds to compare
+    quiet = Scenario(space, n_trials=5, output_directory=tmp_path / "det", deterministic=True)
+    with SMAC(quiet, lambda config: float(config["x"]), progress=False) as smac:
+        smac.optimize()
+        assert "noise:" not in smac.summary()
+    assert run_report(quiet.output_path)["noise"] is None

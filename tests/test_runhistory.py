@@ -625,3 +625,57 @@ def test_a_history_pickles_as_a_snapshot(tmp_path: Path, stored: bool) -> None:
     kept = pickle.loads(pickle.dumps(smac.runhistory))
     assert kept.trajectory() == smac.trajectory and len(kept.trajectory()) >= 1
     assert dict(kept.items()) == dict(smac.runhistory.items())
+
+
+def _trials(
+    rows: list[tuple[int, str | None, float, StatusType]],
+) -> list[tuple[TrialKey, TrialValue]]:
+    """(key, value) pairs of configs' trials, one seed each: (config id, instance, cost, status)."""
+    return [
+        (TrialKey(config_id, instance, seed), TrialValue(cost=cost, status=status))
+        for seed, (config_id, instance, cost, status) in enumerate(rows)
+    ]
+
+
+def test_seed_noise_pools_the_spread_between_seeds() -> None:
+    """Config 1 costs 1 and 3 (squares about its mean: 2), config 2 costs 2, 4 and 6 (8): a
+    pooled variance of 10 over 3 degrees of freedom. Config 3's single trial and a crash
+    count for nothing."""
+    from smacx.runhistory import seed_noise
+
+    ok, crashed = StatusType.SUCCESS, StatusType.CRASHED
+    rows = [(1, None, 1.0, ok), (1, None, 3.0, ok), (1, None, math.inf, crashed)]
+    rows += [(2, None, 2.0, ok), (2, None, 4.0, ok), (2, None, 6.0, ok), (3, None, 0.0, ok)]
+    noise = seed_noise(_trials(rows), incumbent=1)
+    assert noise is not None
+    sd = math.sqrt(10 / 3)
+    assert noise.sd == pytest.approx(sd) and noise.configs == 2
+    assert noise.incumbent_n == 2 and noise.incumbent_se == pytest.approx(sd / math.sqrt(2))
+    # config 2's mean 4 is 2 above config 1's 2, within 2 * sd * sqrt(1/2 + 1/3) = 3.33;
+    # config 3 ran on fewer seeds than the incumbent
+    assert noise.close == 1
+    assert "sd 1.826" in noise.text() and "1 other configuration run on" in noise.text()
+    # with config 2 as the incumbent, config 1 ran on fewer seeds than it
+    assert seed_noise(_trials(rows), incumbent=2).close == 0  # type: ignore[union-attr]
+    # config 1 alone: one degree of freedom, no estimate
+    assert seed_noise(_trials(rows[:3])) is None
+    # with instances the spread is within (config, instance), and means are not compared
+    rows = [(1, "a", 1.0, ok), (1, "a", 3.0, ok), (1, "b", 101.0, ok), (1, "b", 103.0, ok)]
+    noise = seed_noise(_trials(rows), incumbent=1)
+    assert noise is not None and noise.sd == pytest.approx(math.sqrt(2)) and noise.close is None
+    assert "other configuration" not in noise.text()
+
+
+def test_seed_noise_of_costs_near_the_largest_float(recwarn: pytest.WarningsRecorder) -> None:
+    from smacx.runhistory import seed_noise
+
+    ok = StatusType.SUCCESS
+    rows = [
+        (1, None, 1e308, ok),
+        (1, None, -1e308, ok),
+        (2, None, 1e308, ok),
+        (2, None, -1e308, ok),
+    ]
+    noise = seed_noise(_trials(rows))
+    assert noise is not None and noise.sd == pytest.approx(math.sqrt(2) * 1e308)
+    assert not recwarn.list
