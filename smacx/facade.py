@@ -215,6 +215,11 @@ class _FacadeType(type):
             )
 
 
+#: How many of the other runs in an output directory a new, empty unnamed run compares its
+#: scenario with (the latest first), to name one made with the same scenario.
+_RUNS_COMPARED = 20
+
+
 @smac3_names(_OPTUNA_ATTRIBUTES, whose="Optuna's Study")
 @keyword_hints(elsewhere=_ELSEWHERE)
 class SMAC(metaclass=_FacadeType):
@@ -649,7 +654,8 @@ class SMAC(metaclass=_FacadeType):
         run was made with (another seed, a range changed) starts a new, empty run instead of
         reading or continuing that one. Said at WARNING to an object without a target (built
         to read a run, or for ask and tell), else at INFO; with what differs from the latest
-        of the others."""
+        of the others. A run made with this very scenario under another name (an older
+        smacx's fingerprint) is named in a ``UserWarning``."""
         here = self.scenario.output_path
         if here is None:
             return
@@ -661,37 +667,43 @@ class SMAC(metaclass=_FacadeType):
         others = [path for _, path in sorted(found, reverse=True)]
         if not others:
             return
-        latest = others[0].parent
-        difference = ""
-        try:
-            with contextlib.closing(
-                sqlite3.connect(f"file:{others[0]}?mode=ro", uri=True, timeout=1.0)
-            ) as conn:
-                row = conn.execute("SELECT value FROM meta WHERE key = 'scenario'").fetchone()
-            stored = _comparable_identity(json.loads(row[0]))
-            given = json.loads(json.dumps(self.scenario.identity()))
-            differs = _identity_difference(stored, given)
-            difference = (
-                f"; it differs from this scenario in {differs}: to read or continue it, "
-                "build the Scenario it was made with"
-                if differs
-                else f"; it was made with this scenario under the name {latest.name!r}: "
-                f"pass Scenario(name={latest.name!r}) to read or continue it"
-            )
-        except (sqlite3.Error, ValueError, TypeError, AttributeError):  # (not one of ours)
-            pass
-        log = logger.warning if self.runner is None else logger.info
-        log(
-            "Run %r is new and empty: no run in %s has its name (an unnamed run's name is a "
-            "fingerprint of the scenario's fields), though it holds %d other run(s), the "
-            "latest %r%s; smacx show %s prints what it holds.",
-            self.scenario.run_name,
-            str(here.parent),
-            len(others),
-            latest.name,
-            difference,
-            str(latest),
+        given = json.loads(json.dumps(self.scenario.identity()))
+        shown, what, same = others[0].parent, f", the latest {others[0].parent.name!r}", False
+        # The latest run, unless one of the latest few was made with this very scenario: a run
+        # named by an older smacx's fingerprint (it changed once), which a user who upgraded
+        # means to continue, so that is said as a UserWarning, even with a target.
+        for path in others[:_RUNS_COMPARED]:
+            try:
+                with contextlib.closing(
+                    sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+                ) as conn:
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'scenario'").fetchone()
+                differs = _identity_difference(_comparable_identity(json.loads(row[0])), given)
+            except (sqlite3.Error, ValueError, TypeError, AttributeError):  # (not one of ours)
+                continue
+            if not differs:
+                shown, same = path.parent, True
+                what = (
+                    f", among them {shown.name!r}, made with this scenario: pass "
+                    f"Scenario(name={shown.name!r}) to read or continue it"
+                )
+                break
+            if path == others[0]:
+                what += (
+                    f"; it differs from this scenario in {differs}: to read or continue it, "
+                    "build the Scenario it was made with"
+                )
+        message = (
+            f"Run {self.scenario.run_name!r} is new and empty: no run in {here.parent} has its "
+            "name (an unnamed run's name is a fingerprint of the scenario's fields), though it "
+            f"holds {len(others)} other run(s){what}; smacx show {shown} prints what it holds."
         )
+        if same:  # (shown where no logging is set up)
+            _warn(message)
+        elif self.runner is None:
+            logger.warning(message)
+        else:
+            logger.info(message)
 
     def _close_unbuilt(self) -> None:
         """End the session and close the storage of an object whose construction failed."""

@@ -3484,6 +3484,25 @@ def test_a_new_unnamed_run_next_to_others_says_what_differs_from_the_latest(
     assert "is new and empty" not in caplog.text
 
 
+def test_a_run_of_this_scenario_under_an_older_fingerprint_is_named_at_warning(
+    space: ConfigurationSpace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An upgrade changed unnamed runs' fingerprints once: the same script then started a new,
+    empty run and said so at INFO only (an upgrade audit's finding). A run made with the very
+    same scenario is named in a UserWarning, even when it is not the latest."""
+    runs = tmp_path / "runs"
+    first = scenario(space, runs, n_trials=3, seed=0)
+    SMAC(first, quadratic, progress=False).optimize()
+    assert first.output_path is not None
+    first.output_path.rename(runs / "0123456789abcdef")  # (as an older smacx named it)
+    SMAC(scenario(space, runs, n_trials=3, seed=3), quadratic, progress=False).optimize()
+    with pytest.warns(UserWarning, match="is new and empty") as caught:
+        SMAC(scenario(space, runs, n_trials=3, seed=0), quadratic, progress=False).close()
+    [message] = [str(w.message) for w in caught if "is new and empty" in str(w.message)]
+    assert "among them '0123456789abcdef', made with this scenario: pass " in message
+    assert "Scenario(name='0123456789abcdef')" in message
+
+
 def test_with_instances_and_priors_the_design_holds_the_default_and_the_priors_mode() -> None:
     """Algorithm configuration races the default first; with weighted priors, where they
     peak is tried too (a review's finding: the instances' design left the mode out)."""
