@@ -59,7 +59,7 @@ from smacx.facade import DATABASE_NAME, SMAC
 from smacx.intensifier import finite_costs
 from smacx.plot import check_plot_file, save_report_plot
 from smacx.runhistory import RunHistory, SeedNoise, failure_reasons, json_safe, seed_noise
-from smacx.storage import Storage, abandoned, is_database_url, redact
+from smacx.storage import Storage, abandoned, check_run_format, is_database_url, redact
 from smacx.storage.sqlite import SQLiteStorage
 from smacx.trial import StatusType
 
@@ -245,6 +245,7 @@ def run_report(
         database, where, run = str(found), repr(str(found)), found.parent.name
     part = "the scenario"
     try:
+        check_run_format(storage.get_meta("format"), f"{caller}: {where}")
         scenario = json.loads(storage.get_meta("scenario") or "{}")
         objectives = scenario.get("objectives")
         n_instances = len(scenario.get("instances") or ())

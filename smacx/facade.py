@@ -89,8 +89,10 @@ from smacx.scenario import (
 )
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import (
+    RUN_FORMAT,
     Storage,
     abandoned,
+    check_run_format,
     database_url,
     is_database_url,
     is_local,
@@ -891,6 +893,11 @@ class SMAC(metaclass=_FacadeType):
         closes ``storage`` if it raises."""
         identity = self.scenario.identity()
         try:
+            check_run_format(storage.get_meta("format"), self.where)
+        except StorageError:
+            storage.close()
+            raise
+        try:
             stored = json.loads(storage.set_meta_if_absent("scenario", json.dumps(identity)))
             if not isinstance(stored, dict):
                 raise TypeError(f"a {type(stored).__name__}, not a dict")
@@ -909,12 +916,20 @@ class SMAC(metaclass=_FacadeType):
         stored.update({k: given.get(k) for k in limits})
         if stored != given:
             storage.close()
+            unknown = sorted(set(stored) - set(given))
+            newer = (
+                f" It stores fields this smacx does not know ({', '.join(unknown)}): a newer "
+                "smacx may have written it; then upgrade smacx here rather than overwrite it."
+                if unknown
+                else ""
+            )
             raise ScenarioMismatchError(
                 f"{self.where} holds a run of a different scenario: "
                 f"{_identity_difference(stored, given)}. Only {sorted(RESUMABLE_FIELDS)} may "
                 "change when a run is continued. Pass overwrite=True to replace it, or give "
-                "the scenario another name."
+                f"the scenario another name.{newer}"
             )
+        storage.set_meta_if_absent("format", str(RUN_FORMAT))
         if limits:
             storage.set_meta("scenario", json.dumps(identity))
             logger.info(

@@ -3503,6 +3503,42 @@ def test_a_run_of_this_scenario_under_an_older_fingerprint_is_named_at_warning(
     assert "Scenario(name='0123456789abcdef')" in message
 
 
+def test_a_run_stored_by_a_newer_smacx_is_refused_not_overwritten(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A run states the format it is stored in; one from a newer smacx is refused with advice
+    to upgrade, and a stored identity with fields this smacx does not know says a newer smacx
+    may have written it, rather than only "pass overwrite=True" (an upgrade audit's finding)."""
+    import sqlite3
+
+    from smacx.cli import run_report
+    from smacx.errors import ScenarioMismatchError, StorageError
+    from smacx.storage import RUN_FORMAT
+
+    sc = scenario(space, tmp_path, n_trials=3)
+    SMAC(sc, quadratic, progress=False).optimize()
+    assert sc.output_path is not None
+    database = sc.output_path / "runhistory.db"
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        (stamped,) = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        assert stamped == str(RUN_FORMAT)
+        with conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (str(RUN_FORMAT + 1),))
+    with pytest.raises(StorageError, match=r"stored by a newer smacx \(run format '2'.*upgrade"):
+        SMAC(sc, quadratic, progress=False)
+    with pytest.raises(StorageError, match=r"^smacx show: .*stored by a newer smacx"):
+        run_report(sc.output_path)
+    # the same run at this format, with an identity field this smacx does not know
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (str(RUN_FORMAT),))
+        (text,) = conn.execute("SELECT value FROM meta WHERE key = 'scenario'").fetchone()
+        identity = {**json.loads(text), "objective_directions": ["minimize"]}
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'scenario'", (json.dumps(identity),))
+    with pytest.raises(ScenarioMismatchError, match="a newer smacx may have written it"):
+        SMAC(sc, quadratic, progress=False)
+    assert run_report(sc.output_path)["trials"] == {"SUCCESS": 3}
+
+
 def test_with_instances_and_priors_the_design_holds_the_default_and_the_priors_mode() -> None:
     """Algorithm configuration races the default first; with weighted priors, where they
     peak is tried too (a review's finding: the instances' design left the mode out)."""

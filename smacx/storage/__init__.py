@@ -43,9 +43,43 @@ __all__ = [
     "encode_key",
     "json_default",
     "decode_key",
+    "RUN_FORMAT",
+    "check_run_format",
 ]
 
 logger = logging.getLogger("smacx")
+
+#: The format of what a run stores (its meta entries, trajectory, identity), under the
+#: ``format`` meta key. A smacx that stores something an older one would misread raises it,
+#: so that the older one refuses such a run instead of misreading it or advising to
+#: overwrite it. Runs stored before the key existed are of format 1.
+RUN_FORMAT = 1
+
+
+def check_run_format(stored: str | None, where: str) -> None:
+    """Refuse a run whose stored ``format`` (None: stored before the key existed) is newer
+    than this smacx reads.
+
+    Raises:
+        StorageError: The format is newer, or not a number.
+    """
+    from smacx import __version__
+    from smacx.errors import StorageError
+
+    if stored is None:
+        return
+    try:
+        number = int(stored)
+    except ValueError:
+        number = None
+    if number is not None and number <= RUN_FORMAT:
+        return
+    raise StorageError(
+        f"{where} holds a run stored by a newer smacx (run format {stored!r}; smacx "
+        f"{__version__} here reads format {RUN_FORMAT} and older): upgrade smacx on this "
+        "machine (pip install -U smacx) to read or continue it. Do not overwrite it: the "
+        "run is intact."
+    )
 
 
 @dataclass(frozen=True)
