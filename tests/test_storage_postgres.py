@@ -796,6 +796,28 @@ def test_tables_of_a_smacx_that_recorded_no_layout_are_refused(postgres_url: str
         assert conn.execute("SELECT to_regclass('smacx_layout')").fetchone() == (None,)
 
 
+def test_tables_of_this_layout_that_recorded_none_are_read_and_stamped(postgres_url: str) -> None:
+    """The smacx just before smacx_layout existed made tables with this layout's columns: its
+    runs are read (also without writing) and the tables stamped on the first open that may
+    write, instead of refused with no way to read the finished trials (an upgrade audit's
+    finding)."""
+    import psycopg
+
+    storage = PostgresStorage(postgres_url, "r")
+    storage.set_meta("scenario", "{}")
+    storage.close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE smacx_layout")
+    reader = PostgresStorage(postgres_url, "r", timeout=5, create=False)
+    assert reader.get_meta("scenario") == "{}"
+    reader.close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('smacx_layout')").fetchone() == (None,)
+    PostgresStorage(postgres_url, "r", timeout=5).close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM smacx_layout").fetchall() == [(1,)]
+
+
 def test_reading_a_run_checks_the_layout_too(postgres_url: str) -> None:
     import psycopg
 

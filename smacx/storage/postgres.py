@@ -18,6 +18,7 @@ the connection's schema when missing; a URL may pick the schema with
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -805,8 +806,39 @@ def _layout(conn: psycopg.Connection[Any]) -> Any:
         "SELECT to_regclass('smacx_layout'), to_regclass('smacx_runs')"
     ).fetchone()  # type: ignore[misc]
     if layout is None:
-        return _NO_TABLES if runs is None else 0
+        if runs is None:
+            return _NO_TABLES
+        # Tables of a smacx that recorded no layout: this layout if their columns are this
+        # layout's, as those of the last such smacx were (then stamped by _create_tables).
+        return _LAYOUT if _columns(conn) == _layout_columns() else 0
     return conn.execute("SELECT max(version) FROM smacx_layout").fetchone()[0]  # type: ignore[index]
+
+
+@functools.cache
+def _layout_columns() -> dict[str, list[str]]:
+    """The columns of each run table of this layout (``_SCHEMA``'s, but ``smacx_layout``), in
+    order: the lines of a ``CREATE TABLE`` that start with a column's name."""
+    tables: dict[str, list[str]] = {}
+    pattern = r"CREATE TABLE IF NOT EXISTS (\w+) \(\n(.*?)\n\);"
+    for name, body in re.findall(pattern, _SCHEMA, re.S):
+        if name != "smacx_layout":
+            lines = [line.split() for line in body.strip().splitlines()]
+            keywords = ("PRIMARY", "FOREIGN", "ON")
+            tables[name] = [words[0] for words in lines if words and words[0] not in keywords]
+    return tables
+
+
+def _columns(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
+    """The columns of smacx's run tables in the connection's schema, in order."""
+    rows = conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND table_name = ANY(%s) ORDER BY table_name, ordinal_position",
+        (list(_layout_columns()),),
+    ).fetchall()
+    found: dict[str, list[str]] = {}
+    for table, column in rows:
+        found.setdefault(str(table), []).append(str(column))
+    return found
 
 
 def _check_layout(conn: psycopg.Connection[Any], retried: bool) -> None:
