@@ -490,6 +490,12 @@ def _print_report(report: dict[str, Any]) -> None:
     if report.get("noise") is not None:
         print(f"noise:      {SeedNoise(**report['noise']).text()}")
     front = incumbent.get("front")
+    if front is None and len(report["objectives"] or ["cost"]) > 1:
+        print(
+            "            (its trajectory was stored by an older smacx, before it stored Pareto "
+            "fronts: this is one member of the front; SMAC(scenario).incumbents reads the "
+            "whole front from the trials)"
+        )
     if front is not None:
         # (as the trajectory stored it: at most max_incumbents members that spread along it)
         print(f"Pareto front: {len(front)} configuration(s) (at most max_incumbents of it)")

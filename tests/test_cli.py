@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -1016,3 +1017,26 @@ def test_show_and_summary_estimate_the_noise_between_seeds(
         smac.optimize()
         assert "noise:" not in smac.summary()
     assert run_report(quiet.output_path)["noise"] is None
+
+
+def test_show_says_when_a_stored_trajectory_predates_pareto_fronts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """smacx of 2026-12-02 stored one incumbent per entry for several objectives: show printed
+    it as the run's incumbent, one member of a front of three (an upgrade audit's finding)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=3, output_directory=tmp_path, deterministic=True,
+                        objectives=["err", "latency"])  # fmt: skip
+    with SMAC(scenario) as smac:
+        for cost in ([0.5, 0.5], [0.1, 0.9], [0.9, 0.1]):
+            smac.tell(smac.ask(), TrialValue(cost=cost))
+    database = next(tmp_path.glob("*/runhistory.db"))
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+        (text,) = conn.execute("SELECT value FROM meta WHERE key = 'trajectory'").fetchone()
+        old = [
+            {k: v for k, v in entry.items() if k not in ("config_ids", "costs")}
+            for entry in json.loads(text)
+        ]
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'trajectory'", (json.dumps(old),))
+    assert main(["show", str(tmp_path)]) == 0
+    assert "stored by an older smacx, before it stored Pareto fronts" in capsys.readouterr().out
