@@ -182,42 +182,43 @@ def run_report(
 
     Returns:
         ``database`` (path, or the URL without its password), ``run`` (its name),
-        ``objectives``, ``goal`` (``"maximize"`` for a run of ``smacx run`` whose measurement is
-        maximized: each cost is the measurement negated; ``"minimize"``; None for a run made
-        from Python), ``configs`` (how many), ``trials`` (count by status name), ``incumbent``
-        (``config``: its values, ``cost``: one per objective, as last stored; ``budget``: the
-        budget that cost is at, None without budgets; ``n_trials``: its finished instance-seed
-        pairs at that budget (instances, for a deterministic target), which the cost aggregates,
-        and ``n_failed``, those of them that failed with an infinite cost and are left out of
-        it; ``n_instances`` and ``of_instances``: how many instances they ran on, of how many
-        the scenario has (None without instances); ``n_finished``: finished trials when it
-        became the incumbent at that budget, i.e. at the first entry of the uninterrupted
-        stretch of trajectory entries with its ``config_id`` and ``budget`` that ends the
-        trajectory: a noisy run stores an entry each time the incumbent's cost changes as more
-        of its trials finish, and those do not make it new; with several objectives also
-        ``front``, the Pareto front as a list of ``config_id``, ``config`` and ``cost`` (at most
-        the intensifier's ``max_incumbents`` members, which spread along it); None until a
-        configuration has the SUCCESS trials its intensifier requires, one at least with the
-        built-in ones: crashed or timed-out trials never make an incumbent, whatever their
-        cost), ``trajectory`` (every change of incumbent or of its cost, oldest first, as
-        stored), ``noise`` (for a run that is not deterministic, with one objective and an
-        incumbent: how much the cost varies between seeds, the fields of
-        :class:`~smacx.runhistory.SeedNoise`; None when too few configurations ran on several
-        seeds), ``stale_running`` (RUNNING trials of processes that are gone or whose lease ran
-        out: the next run on this history runs them again) and ``failures`` (the finished trials
-        that did not succeed, grouped by status and reason, most frequent first: ``status``,
-        ``reason``, ``count`` of trials, ``configs`` (how many configurations) and the first
-        five ``config_ids``); with ``list_trials``, ``all_trials``: every trial in the order
-        they started, each with its ``config_id``, ``config``, ``instance``, ``seed``,
-        ``budget``, ``status``, ``cost`` (one per objective; for a maximized measurement, the
-        measurement is its negative), ``time`` (seconds), ``endtime`` (Unix seconds; 0 while it
-        runs) and, for a trial that failed, the ``reason`` (its error on one line); with
-        ``importance``, ``importance``: per objective, each hyperparameter's share of the
-        variance of the cost, most important first (None for an objective with fewer than two
-        configurations with a measured cost; None in all, for instance for a history stored
-        without its scenario, and ``importance_error`` says why), and ``importance_of``: per
-        objective with shares, the ``budget`` analysed (None without budgets) and the number of
-        ``configs`` whose costs they are of.
+        ``objectives``, ``settings`` (``seed``, ``deterministic``, ``preset``: the latest it ran
+        with, ``intensifier``: its settings' repr; each None if not stored), ``goal``
+        (``"maximize"`` for a run of ``smacx run`` whose measurement is maximized: each cost is
+        the measurement negated; ``"minimize"``; None for a run made from Python), ``configs``
+        (how many), ``trials`` (count by status name), ``incumbent`` (``config``: its values,
+        ``cost``: one per objective, as last stored; ``budget``: the budget that cost is at,
+        None without budgets; ``n_trials``: its finished instance-seed pairs at that budget
+        (instances, for a deterministic target), which the cost aggregates, and ``n_failed``,
+        those of them that failed with an infinite cost and are left out of it; ``n_instances``
+        and ``of_instances``: how many instances they ran on, of how many the scenario has (None
+        without instances); ``n_finished``: finished trials when it became the incumbent at that
+        budget, i.e. at the first entry of the uninterrupted stretch of trajectory entries with
+        its ``config_id`` and ``budget`` that ends the trajectory: a noisy run stores an entry
+        each time the incumbent's cost changes as more of its trials finish, and those do not
+        make it new; with several objectives also ``front``, the Pareto front as a list of
+        ``config_id``, ``config`` and ``cost`` (at most the intensifier's ``max_incumbents``
+        members, which spread along it); None until a configuration has the SUCCESS trials its
+        intensifier requires, one at least with the built-in ones: crashed or timed-out trials
+        never make an incumbent, whatever their cost), ``trajectory`` (every change of incumbent
+        or of its cost, oldest first, as stored), ``noise`` (for a run that is not
+        deterministic, with one objective and an incumbent: how much the cost varies between
+        seeds, the fields of :class:`~smacx.runhistory.SeedNoise`; None when too few
+        configurations ran on several seeds), ``stale_running`` (RUNNING trials of processes
+        that are gone or whose lease ran out: the next run on this history runs them again) and
+        ``failures`` (the finished trials that did not succeed, grouped by status and reason,
+        most frequent first: ``status``, ``reason``, ``count`` of trials, ``configs`` (how many
+        configurations) and the first five ``config_ids``); with ``list_trials``,
+        ``all_trials``: every trial in the order they started, each with its ``config_id``,
+        ``config``, ``instance``, ``seed``, ``budget``, ``status``, ``cost`` (one per objective;
+        for a maximized measurement, the measurement is its negative), ``time`` (seconds),
+        ``endtime`` (Unix seconds; 0 while it runs) and, for a trial that failed, the ``reason``
+        (its error on one line); with ``importance``, ``importance``: per objective, each
+        hyperparameter's share of the variance of the cost, most important first (None for an
+        objective with fewer than two configurations with a measured cost; None in all, for
+        instance for a history stored without its scenario, and ``importance_error`` says why),
+        and ``importance_of``: per objective with shares, the ``budget`` analysed (None without
+        budgets) and the number of ``configs`` whose costs they are of.
 
     Raises:
         StorageError: No run at ``path``, the file is not a smacx database, or it is damaged
@@ -250,6 +251,12 @@ def run_report(
         objectives = scenario.get("objectives")
         n_instances = len(scenario.get("instances") or ())
         goal = storage.get_meta("goal")  # (stored by `smacx run`)
+        settings = {
+            "seed": scenario.get("seed"),
+            "deterministic": scenario.get("deterministic"),
+            "preset": storage.get_meta("preset"),
+            "intensifier": storage.get_meta("intensifier"),
+        }
         part = "the trials"
         records = storage.read_trials(0)
         statuses = Counter(record.value.status.name for record in records)
@@ -339,6 +346,7 @@ def run_report(
         "run": run,
         "objectives": objectives,
         "goal": goal,
+        "settings": settings,
         "configs": len(configs),
         "trials": dict(sorted(statuses.items())),
         "incumbent": incumbent,
@@ -436,6 +444,17 @@ def _print_trials(trials: list[dict[str, Any]], maximized: bool) -> None:
 _SHOWN_FAILURES = 5
 
 
+def _settings_text(settings: dict[str, Any]) -> str:
+    """What a run was made with, on one line: its seed, whether it is deterministic, its
+    preset (the latest it ran with)."""
+    parts = [f"seed {settings['seed']}"] if settings.get("seed") is not None else []
+    if settings.get("deterministic") is not None:
+        parts.append("deterministic" if settings["deterministic"] else "not deterministic")
+    if settings.get("preset"):
+        parts.append(f"preset {settings['preset']!r}")
+    return ", ".join(parts) or "not stored"
+
+
 def _print_report(report: dict[str, Any]) -> None:
     trials = report["trials"]
     counts = ", ".join(f"{n} {status}" for status, n in trials.items()) or "none"
@@ -446,6 +465,7 @@ def _print_report(report: dict[str, Any]) -> None:
     maximized = report.get("goal") == "maximize"
     if maximized:
         print("goal:       maximize (each cost is the measurement negated)")
+    print(f"settings:   {_settings_text(report['settings'])}")
     print(f"trials:     {sum(trials.values())} ({counts}) over {report['configs']} configurations")
     if report["stale_running"]:
         print(

@@ -2335,6 +2335,13 @@ class SMAC(metaclass=_FacadeType):
             ),
             f"  trials: {h.n_finished} finished, {h.n_running} running ({counts or 'none'})",
         ]
+        preset = h.storage.get_meta("preset")
+        lines.insert(
+            1,
+            f"  seed {self.scenario.seed}, "
+            + ("deterministic" if self.scenario.deterministic else "not deterministic")
+            + (f", preset {preset!r}" if preset else ""),
+        )
         reasons = failure_reasons(h.items(), self._command)
         if reasons:
             lines.append("  failed, most often:")

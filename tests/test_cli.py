@@ -1040,3 +1040,22 @@ def test_show_says_when_a_stored_trajectory_predates_pareto_fronts(
         conn.execute("UPDATE meta SET value = ? WHERE key = 'trajectory'", (json.dumps(old),))
     assert main(["show", str(tmp_path)]) == 0
     assert "stored by an older smacx, before it stored Pareto fronts" in capsys.readouterr().out
+
+
+def test_show_and_summary_say_which_seed_and_preset_made_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A paper's run is read back to report how it was made: the seed and preset were stored
+    but shown nowhere (a reproducibility audit's finding)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=4, output_directory=tmp_path, seed=1234567,
+                        deterministic=True, name="paper_run")  # fmt: skip
+    with SMAC(scenario, lambda config: float(config["x"]), preset="random", progress=False) as smac:
+        smac.optimize()
+        assert "  seed 1234567, deterministic, preset 'random'" in smac.summary().splitlines()
+    report = run_report(tmp_path / "paper_run")
+    assert report["settings"]["seed"] == 1234567 and report["settings"]["preset"] == "random"
+    assert report["settings"]["intensifier"].startswith("Intensifier(")
+    assert main(["show", str(tmp_path / "paper_run")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "settings:   seed 1234567, deterministic, preset 'random'" in out
