@@ -182,8 +182,13 @@ def draw_history(
     else:
         ax.scatter(x[ok], y[ok], s=12, color="tab:blue", alpha=0.6, label="trial")
     steps = _incumbent_steps(history.trajectory, column, len(x))
+    line = "best on the Pareto front" if _has_front(history.trajectory) else "incumbent"
+    if len(history.objectives) > 1 and steps is not None and not _has_front(history.trajectory):
+        # A trajectory of an older smacx, which stored one member of the front per entry: the
+        # lowest cost of the trials so far instead (a deterministic run's front holds it).
+        steps = _lowest_steps(np.where(ok, history.costs[:, column], np.inf))
+        line = "lowest so far (trajectory stored before fronts)"
     if steps is not None:
-        line = "best on the Pareto front" if _has_front(history.trajectory) else "incumbent"
         ax.step(steps[0], sign * steps[1], where="post", color="black", lw=1.5, label=line)
     n_failed = int(history.failed.sum())
     if n_failed:
@@ -203,6 +208,18 @@ def draw_history(
     if len(x):
         ax.set_xlim(0, len(x) + 1)
     ax.legend(loc="best", fontsize="small")
+
+
+def _lowest_steps(costs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The lowest of ``costs`` `(n,)` (failed ones inf) so far as steps, as
+    :func:`_incumbent_steps` gives them; None while none is finite."""
+    lowest = np.minimum.accumulate(costs) if costs.size else costs
+    changed = np.flatnonzero(np.isfinite(lowest) & np.r_[True, lowest[1:] < lowest[:-1]])
+    if not changed.size:
+        return None
+    xs = np.r_[changed + 1, costs.size].astype(float)
+    ys = np.r_[lowest[changed], lowest[-1]]
+    return xs, ys
 
 
 def _has_front(trajectory: list[dict[str, Any]]) -> bool:

@@ -115,6 +115,30 @@ def test_several_objectives_draw_the_best_of_the_front_on_the_one_asked(tmp_path
         plot_history(smac, objective="c")
 
 
+def test_a_trajectory_stored_before_fronts_draws_the_lowest_so_far(tmp_path: Path) -> None:
+    """smacx of 2026-12-02 stored one member of the front per trajectory entry: its line on
+    b ended at that member's 15.26, the front's best on b being 0.51 (an upgrade audit's
+    finding). Such a run draws the lowest cost of the trials so far."""
+    import contextlib
+    import sqlite3
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=3, deterministic=True, objectives=["a", "b"],
+                        output_directory=tmp_path, name="mo")  # fmt: skip
+    with SMAC(scenario) as smac:
+        for cost in ([0.5, 0.5], [0.1, 0.9], [0.9, 0.1]):
+            smac.tell(smac.ask(), TrialValue(cost=cost))
+    database = tmp_path / "mo" / "runhistory.db"
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute(  # (the old form: the scalarized best alone, config 1 at [0.5, 0.5])
+            "UPDATE meta SET value = ? WHERE key = 'trajectory'",
+            (json.dumps([{"config_id": 1, "cost": [0.5, 0.5], "n_finished": 1}]),),
+        )
+    parts = drawn(plot_history(tmp_path / "mo", objective="b"))
+    line = parts["lowest so far (trajectory stored before fronts)"]
+    np.testing.assert_allclose(line, [[1, 0.5], [3, 0.1], [3, 0.1]])
+
+
 def test_each_budget_has_a_colour_of_its_own() -> None:
     space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
     history = RunHistory(space)
