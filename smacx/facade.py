@@ -596,6 +596,8 @@ class SMAC(metaclass=_FacadeType):
             # only to read a stored run proposes nothing, and must not record its default
             # preset as the run's (the run's next resume then warned of a change it made).
             self._preset_unrecorded: str | None = preset
+            # The preset the run last ran with, as summary() says it (also once closed).
+            self._run_preset: str | None = self.runhistory.storage.get_meta("preset")
             if self.runner is not None:
                 self._record_preset()
             self._warn_if_a_seedless_target_repeats()
@@ -1930,6 +1932,7 @@ class SMAC(metaclass=_FacadeType):
         preset, self._preset_unrecorded = self._preset_unrecorded, None
         if preset is None:
             return
+        self._run_preset = preset
         stored = self.runhistory.storage.set_meta_if_absent("preset", preset)
         if stored == preset:
             return
@@ -2335,7 +2338,7 @@ class SMAC(metaclass=_FacadeType):
             ),
             f"  trials: {h.n_finished} finished, {h.n_running} running ({counts or 'none'})",
         ]
-        preset = h.storage.get_meta("preset")
+        preset = self._run_preset
         lines.insert(
             1,
             f"  seed {self.scenario.seed}, "

@@ -185,8 +185,11 @@ def draw_history(
     line = "best on the Pareto front" if _has_front(history.trajectory) else "incumbent"
     if len(history.objectives) > 1 and steps is not None and not _has_front(history.trajectory):
         # A trajectory of an older smacx, which stored one member of the front per entry: the
-        # lowest cost of the trials so far instead (a deterministic run's front holds it).
-        steps = _lowest_steps(np.where(ok, history.costs[:, column], np.inf))
+        # lowest cost so far of the trials at the budget its last entry is at instead (a
+        # deterministic run's front there holds it).
+        top = history.trajectory[-1].get("budget")
+        at_top = ok & np.array([b == top for b in history.budgets], dtype=bool)
+        steps = _lowest_steps(np.where(at_top, history.costs[:, column], np.inf))
         line = "lowest so far (trajectory stored before fronts)"
     if steps is not None:
         ax.step(steps[0], sign * steps[1], where="post", color="black", lw=1.5, label=line)

@@ -184,10 +184,10 @@ class SeedNoise:
         sd: The pooled standard deviation of the first objective between the successful
             trials of one configuration on one instance at one budget (seeds only differ), in
             the cost's own units.
-        configs: How many configurations (each on an instance and at a budget) with two or
-            more such trials it is pooled over.
-        incumbent_n: The incumbent's successful trials at its budget; None without an
-            incumbent.
+        configs: How many configurations it is pooled over: those with two or more such
+            trials on an instance at a budget.
+        incumbent_n: The incumbent's successful trials at its budget, on all instances; None
+            without an incumbent.
         incumbent_se: The standard error of the incumbent's mean cost, ``sd`` over the square
             root of ``incumbent_n``; None without an incumbent.
         close: How many other configurations, run on at least as many seeds at the
@@ -208,7 +208,8 @@ class SeedNoise:
         ``noise:``."""
         line = (
             f"the cost varies by sd {self.sd:.4g} between seeds of one configuration "
-            f"(pooled over {self.configs} configurations run on several)"
+            f"(pooled over {self.configs} configuration{'s' if self.configs != 1 else ''} "
+            "run on several)"
         )
         if self.incumbent_se is None:
             return line
@@ -239,7 +240,7 @@ def seed_noise(
         budget: The budget the incumbent's cost is at (None without budgets).
 
     Returns:
-        The estimate, or None when fewer than two degrees of freedom (e.g. three trials of one
+        The estimate, or None when fewer than two degrees of freedom (e.g. two trials of one
         configuration) are there to pool, or the costs' spread is not finite.
     """
     groups: dict[tuple[int, str | None, float | None], list[float]] = {}
@@ -249,6 +250,7 @@ def seed_noise(
             if math.isfinite(cost):
                 groups.setdefault((key.config_id, key.instance, key.budget), []).append(cost)
     repeated = [np.asarray(costs) for costs in groups.values() if len(costs) > 1]
+    n_configs = len({k[0] for k, costs in groups.items() if len(costs) > 1})
     dof = sum(len(costs) - 1 for costs in repeated)
     if dof < 2:
         return None
@@ -258,11 +260,15 @@ def seed_noise(
         return None
     sd = scale * math.sqrt(float(np.sum((deviations / scale) ** 2)) / dof) if scale > 0 else 0.0
     if incumbent is None:
-        return SeedNoise(sd, len(repeated))
-    at_budget = {k[0]: costs for k, costs in groups.items() if k[2] == budget}
+        return SeedNoise(sd, n_configs)
+    # each configuration's costs at the incumbent's budget, on every instance
+    at_budget: dict[int, list[float]] = {}
+    for (config_id, _, group_budget), costs in groups.items():
+        if group_budget == budget:
+            at_budget.setdefault(config_id, []).extend(costs)
     mine = at_budget.get(incumbent)
     if not mine:
-        return SeedNoise(sd, len(repeated))
+        return SeedNoise(sd, n_configs)
     n = len(mine)
     close = None
     if all(k[1] is None for k in groups):
@@ -273,7 +279,7 @@ def seed_noise(
             <= 2 * sd * math.sqrt(1 / n + 1 / len(c))
             for c in others
         )
-    return SeedNoise(sd, len(repeated), n, sd / math.sqrt(n), close)
+    return SeedNoise(sd, n_configs, n, sd / math.sqrt(n), close)
 
 
 def _with_template(text: str, template: str) -> str:

@@ -1004,9 +1004,10 @@ def test_show_and_summary_estimate_the_noise_between_seeds(
         expected = seed_noise(
             smac.runhistory.items(), smac.runhistory.get_config_id(smac.incumbent)
         )
-        summary = smac.summary()
+    summary = smac.summary()  # (also once closed, as with the run's preset: a review's finding)
     assert expected is not None and expected.incumbent_n == 3
     assert f"  noise: {expected.text()}" in summary.splitlines()
+    assert "  seed 0, not deterministic, preset 'hpo'" in summary.splitlines()
     report = run_report(scenario.output_path)
     assert report["noise"] == dataclasses.asdict(expected)
     assert main(["show", str(scenario.output_path)]) == 0

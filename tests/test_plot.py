@@ -244,3 +244,25 @@ def test_a_history_stored_without_its_scenario_is_drawn_by_position(tmp_path: Pa
     storage.close()
     assert plot_history(tmp_path / "run", objective="cost_1").get_ylabel() == "cost (cost_1)"
     assert main(["show", str(tmp_path / "run"), "--plot", str(tmp_path / "h.png")]) == 0
+
+
+def test_the_lowest_so_far_of_an_old_trajectory_is_at_its_budget() -> None:
+    """With budgets, the stand-in for a front stored before fronts were takes the trials at
+    the budget of the trajectory's last entry: a 1-epoch trial's 1 s was drawn as the best
+    time of a front taken at 27 epochs (a review's finding)."""
+    from smacx.plot import _History, draw_history
+
+    finished = [  # (end time, costs: error and seconds, succeeded, budget)
+        (1.0, [0.9, 1.0], True, 1.0),
+        (2.0, [0.8, 1.2], True, 1.0),
+        (3.0, [0.3, 27.0], True, 27.0),
+        (4.0, [0.2, 30.0], True, 27.0),
+    ]
+    trajectory = [
+        {"config_id": 3, "cost": [0.3, 27.0], "budget": 27.0, "n_finished": 3},
+        {"config_id": 4, "cost": [0.2, 30.0], "budget": 27.0, "n_finished": 4},
+    ]
+    _, ax = plt.subplots()
+    draw_history(ax, _History(["error", "seconds"], finished, trajectory), 1)
+    line = drawn(ax)["lowest so far (trajectory stored before fronts)"]
+    np.testing.assert_allclose(line, [[3, 27.0], [4, 27.0]])

@@ -660,9 +660,13 @@ def test_seed_noise_pools_the_spread_between_seeds() -> None:
     # config 1 alone: one degree of freedom, no estimate
     assert seed_noise(_trials(rows[:3])) is None
     # with instances the spread is within (config, instance), and means are not compared
+    # (and the incumbent's mean is over all its instances: 4 trials, one configuration)
     rows = [(1, "a", 1.0, ok), (1, "a", 3.0, ok), (1, "b", 101.0, ok), (1, "b", 103.0, ok)]
     noise = seed_noise(_trials(rows), incumbent=1)
     assert noise is not None and noise.sd == pytest.approx(math.sqrt(2)) and noise.close is None
+    assert noise.configs == 1 and noise.incumbent_n == 4
+    assert noise.incumbent_se == pytest.approx(math.sqrt(2) / 2)
+    assert "(pooled over 1 configuration run on several)" in noise.text()
     assert "other configuration" not in noise.text()
 
 
