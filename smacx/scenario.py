@@ -255,7 +255,8 @@ class Scenario:
             resumes: each process's own (smacx and in-process targets) plus its finished
             child processes (trials under limits, with the programs they waited for; not
             those of a trial killed at its limit, which no process waits for) plus the
-            ``cpu_time`` of trials that ran in dask worker processes, as SMAC3 counts them.
+            ``cpu_time`` of trials that ran in dask worker processes, as SMAC3 counts them
+            (a worker with several threads charges each trial the CPU of those beside it).
             A process sharing the run counts what the others had used when its
             ``optimize()`` started, not what they use while it runs.
         trial_walltime_limit: Seconds one trial may take; a trial over it is a TIMEOUT.

@@ -164,7 +164,9 @@ class TrialValue:
         time: Wall-clock seconds the target took.
         cpu_time: CPU seconds of the process that ran the target (pynisher's child process
             when the trial has limits); processes the target starts are not counted. NaN when
-            not known (the trial's process was killed).
+            not known (the trial's process was killed). On a dask worker with several threads
+            (a user's client; smacx's own cluster has one per worker) it counts the trials
+            running beside it too, and so does ``Scenario(cputime_limit=...)``.
         status: How the trial ended.
         starttime: Unix time at which the trial started.
         endtime: Unix time at which the trial ended.

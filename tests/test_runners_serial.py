@@ -1427,3 +1427,42 @@ def test_a_handler_lock_shared_between_processes_is_let_go_once_per_fork(
         logger.removeHandler(handler)
         handler.lock = threading.RLock()  # (closed without the shared lock)
         handler.close()
+
+
+def _forks_a_helper(config: Configuration, seed: int) -> float:
+    """Fork a helper that ends as ``config["end"]`` says; the cost is its exit code."""
+    pid = os.fork()
+    if pid == 0:
+        if config["end"] == "exit 5":
+            sys.exit(5)
+        if config["end"] == "raise":
+            raise ValueError("the helper failed")
+        return -1.0  # (returns into whatever called the target)
+    _, status = os.waitpid(pid, 0)
+    return float(os.waitstatus_to_exitcode(status))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("limited", [False, True])
+def test_a_helper_the_target_forks_ends_where_it_comes_back(limited: bool) -> None:
+    """A target that forked a helper ending with sys.exit() had the helper catch it as the
+    trial's failure and go on running the optimization (an audit's finding): the trial was
+    recorded CRASHED, and the helper ran trials of its own. The helper now ends there, with
+    the exit code it asked for (1 for an exception, 0 for a return)."""
+    from ConfigSpace import Categorical
+
+    space = ConfigurationSpace(seed=0)
+    space.add(Categorical("end", ["exit 5", "raise", "return"]))
+    limits = {"trial_walltime_limit": 30.0} if limited else {}
+    scenario = Scenario(space, n_trials=3, deterministic=True, output_directory=None, **limits)
+    smac = SMAC(scenario, _forks_a_helper, preset="random", progress=False)
+    smac.optimize()
+    ends = {
+        info.config["end"]: (value.status, value.cost) for info, value in smac.runhistory.finished()
+    }
+    assert ends == {
+        "exit 5": (StatusType.SUCCESS, 5.0),
+        "raise": (StatusType.SUCCESS, 1.0),
+        "return": (StatusType.SUCCESS, 0.0),
+    }
+    assert smac.runhistory.n_finished == 3

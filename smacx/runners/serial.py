@@ -29,7 +29,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -453,8 +453,16 @@ class _Measured:
         grouped: str | None = None  # an interrupt inside an exception group, in the child
         sigints = sigints_here()
         started = time.monotonic()
+        pid = os.getpid()
         try:
-            result = self.fn(*args, **kwargs)
+            try:
+                result = self.fn(*args, **kwargs)
+            except BaseException as err:
+                if os.getpid() != pid:
+                    _leave_forked_child(err)
+                raise
+            if os.getpid() != pid:
+                _leave_forked_child(None)
             took = time.monotonic() - started
         except MemoryError as err:
             return "memoryout", {"error": self._memory_error(err)}, time.process_time() - cpu
@@ -499,6 +507,29 @@ class _Measured:
                     return "error", {"error": error}, spent
                 result = fixed
         return "ok", (result, took), spent
+
+
+def _leave_forked_child(err: BaseException | None) -> NoReturn:
+    """End a process that the target forked and that came back into smacx, by returning or
+    raising (``sys.exit()`` at the end of a helper's work): as the process would have ended,
+    without running smacx's clean-up, which belongs to the parent. Caught as a trial's
+    failure, a ``sys.exit(0)`` there went on to run the optimization loop in the helper too,
+    recording the trial CRASHED and running trials of its own on the same run (an audit's
+    finding)."""
+    code = 0
+    if isinstance(err, SystemExit):
+        if isinstance(err.code, int):
+            code = err.code
+        elif err.code is not None:
+            print(err.code, file=sys.stderr)
+            code = 1
+    elif err is not None:
+        traceback.print_exception(err)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _out_of_memory(err: BaseException) -> bool:
