@@ -660,3 +660,31 @@ def test_an_interrupt_just_after_begin_leaves_no_transaction_open(tmp_path: Path
     assert other.add_config('{"x": 2}', "test") >= 1
     other.close()
     storage.close()
+
+
+def test_a_run_closed_while_another_process_reads_it_is_all_in_its_file(tmp_path: Path) -> None:
+    """SQLite copies the WAL into the database file when the last connection closes; with a
+    reader still open (``smacx show`` polling), a copy of runhistory.db made after the run
+    held 326 of its 400 trials (an audit's finding). The writer copies it when it closes."""
+    import shutil
+
+    from ConfigSpace import ConfigurationSpace
+
+    from smacx import SMAC, Scenario
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, n_trials=60, deterministic=True, output_directory=tmp_path)
+    smac = SMAC(scenario, lambda config: float(config["x"]), preset="random", progress=False)
+    assert scenario.output_path is not None
+    database = scenario.output_path / "runhistory.db"
+    reader = SQLiteStorage(database, read_only=True)
+    reader.read_trials(0)
+    smac.optimize()
+    smac.close()
+    copy = tmp_path / "copy" / "runhistory.db"
+    copy.parent.mkdir()
+    shutil.copy(database, copy)  # (the database file alone, without its -wal)
+    reader.close()
+    copied = SQLiteStorage(copy, read_only=True)
+    assert len(copied.read_trials(0)) == 60
+    copied.close()

@@ -516,7 +516,29 @@ class SQLiteStorage:
 
     def close(self) -> None:
         with self._lock:
+            if self._file is not None and self._release.alive:
+                self._checkpoint()
             self._release()  # closes the connection, once
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL's writes into the database file, as closing the last connection does:
+        a process still reading the run (``smacx show`` polling it) kept the WAL open, and a
+        copy of ``runhistory.db`` made after the run lost its latest trials (an audit's copy
+        held 326 of 400). Passive, so that it never waits for a reader; a reader's open
+        snapshot holds back the frames after it, so it is tried again for up to ~0.5 s."""
+        for _ in range(_CHECKPOINT_TRIES):
+            try:
+                row = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error:
+                return  # (not in WAL mode, or the file is gone: nothing to copy)
+            if row is None or row[1] < 0 or row[1] == row[2]:
+                return  # (every frame of the WAL is in the file)
+            time.sleep(0.05)
+
+
+#: How often closing a run that other processes still read tries to copy its WAL into the
+#: database file (see SQLiteStorage._checkpoint).
+_CHECKPOINT_TRIES = 10
 
 
 def _next_version(cur: sqlite3.Cursor) -> int:
