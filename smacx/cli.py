@@ -643,7 +643,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="go on when the first trial crashes (by default the run stops there: the command "
         "itself is likely wrong); for spaces where some configurations fail",
     )
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (by default one is drawn when stderr is a terminal)",
+    )
     run.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
     )
@@ -995,7 +999,9 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
             intensifier=workload.intensifier(),
             initial_design=workload.initial_design(),
             overwrite=args.overwrite,
-            progress=not args.no_progress,
+            # (a bar only on a terminal: under nohup or a batch job it filled the log file
+            # with a redraw per trial, on a few ever-longer lines)
+            progress=False if args.no_progress else None,
             raise_on_first_crash=not args.keep_going,
         ) as smac:
             # The stored costs of a maximized measurement are its negatives: a run continued

@@ -1060,3 +1060,23 @@ def test_show_and_summary_say_which_seed_and_preset_made_the_run(
     assert main(["show", str(tmp_path / "paper_run")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "settings:   seed 1234567, deterministic, preset 'random'" in out
+
+
+def test_smacx_run_draws_no_bar_into_a_file(tmp_path: Path) -> None:
+    """Under nohup or a batch job, `smacx run` wrote a bar redraw per trial into the log file
+    (39 carriage returns for 150 trials: a watching audit's finding): without a terminal it
+    draws none, as SMAC(progress=None) does."""
+    knobs = tmp_path / "k.toml"
+    command = sys.executable + " -c 'print({x})'"
+    knobs.write_text(
+        f"command = {json.dumps(command)}\nn_trials = 12\n\n"
+        '[knobs]\nx = { type = "integer", range = [0, 100] }\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "smacx", "run", str(knobs), "--output-dir", str(tmp_path / "r")],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"\r" not in done.stderr and b"trial/s" not in done.stderr
+    assert b"best of" in done.stdout
