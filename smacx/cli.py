@@ -257,6 +257,11 @@ def run_report(
             "preset": storage.get_meta("preset"),
             "intensifier": storage.get_meta("intensifier"),
         }
+        # The trajectory before the trials: a result is stored before the trajectory entry
+        # it makes, so the trials read after it hold every one its incumbent's cost is of (read
+        # after them, a result told in between showed an incumbent over 0 of the trials).
+        part = "the incumbent's trajectory"
+        trajectory = json.loads(storage.get_meta("trajectory") or "[]")
         part = "the trials"
         records = storage.read_trials(0)
         statuses = Counter(record.value.status.name for record in records)
@@ -268,8 +273,6 @@ def run_report(
         said = _in_cli_terms if command is not None else str  # (a run of `smacx run`)
         for failure in failures:
             failure["reason"] = said(failure["reason"])
-        part = "the incumbent's trajectory"
-        trajectory = json.loads(storage.get_meta("trajectory") or "[]")
         # Read last: a configuration is stored before any trial or trajectory entry names it,
         # so those read before all have theirs while other processes write (read first, a
         # live run's newest trials and incumbent showed no values).

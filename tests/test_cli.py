@@ -1080,3 +1080,39 @@ def test_smacx_run_draws_no_bar_into_a_file(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert b"\r" not in done.stderr and b"trial/s" not in done.stderr
     assert b"best of" in done.stdout
+
+
+def test_show_of_a_run_told_a_result_while_it_reads_backs_the_incumbent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """smacx show reads the trajectory and the trials apart; a result told between the two
+    reads showed an incumbent over 0 of the listed trials (a watching audit's finding). The
+    trajectory is read first: the trials read after it hold every result it names."""
+    from smacx.storage.sqlite import SQLiteStorage
+
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(space, n_trials=100, deterministic=True, output_directory=tmp_path,
+                        name="live", seed=1)  # fmt: skip
+    writer = SMAC(scenario)
+    for _ in range(5):
+        info = writer.ask()
+        writer.tell(info, TrialValue(cost=abs(float(info.config["x"])) + 1))
+    best = Configuration(space, values={"x": 0.0})
+    read = SQLiteStorage.read_trials
+    told: list[bool] = []
+
+    def read_trials(self: SQLiteStorage, after_version: int) -> Any:
+        records = read(self, after_version)
+        if self is not writer.runhistory.storage and not told:
+            told.append(True)  # the live run tells a new best right after
+            writer.tell(TrialInfo(best, seed=0), TrialValue(cost=0.0))
+        return records
+
+    monkeypatch.setattr(SQLiteStorage, "read_trials", read_trials)
+    report = run_report(tmp_path / "live")
+    monkeypatch.undo()
+    writer.close()
+    assert told
+    finished = sum(n for status, n in report["trials"].items() if status != "RUNNING")
+    assert report["incumbent"]["n_trials"] == 1
+    assert report["trajectory"][-1]["n_finished"] <= finished
