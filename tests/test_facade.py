@@ -3923,3 +3923,32 @@ def test_validation_seeds_are_not_the_trial_seeds_of_the_run_with_the_next_seed(
     SMAC(Scenario(space, n_trials=12, seed=1, output_directory=None), f, progress=False).optimize()
     assert len(validation) == 5 and len(set(seen)) >= 3
     assert not validation & set(seen)  # (default_rng(seed + 1) drew both)
+
+
+def test_objects_built_to_read_a_run_leave_no_session_behind(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A monitor building SMAC(scenario) once a second grew the run's session lists by 74
+    bytes a poll (225 kB after 3,000), each poll rewriting them whole (a watching audit's
+    finding). A session that ran no optimize() is dropped at close; those that did stay, as
+    the time limits count their time."""
+    import sqlite3
+
+    sc = scenario(space, tmp_path, n_trials=3)
+    SMAC(sc, quadratic, progress=False).optimize()
+    assert sc.output_path is not None
+
+    def lists() -> dict[str, list[str]]:
+        with contextlib.closing(sqlite3.connect(sc.output_path / "runhistory.db")) as conn:
+            rows = conn.execute(
+                "SELECT key, value FROM meta WHERE key IN ('sessions', 'closed_sessions')"
+            ).fetchall()
+        return {key: json.loads(value) for key, value in rows}
+
+    before = lists()
+    for _ in range(20):
+        reader = SMAC(sc, progress=False)
+        assert reader.runhistory.n_finished == 3
+        reader.close()
+    assert lists() == before
+    assert len(before["sessions"]) == len(before["closed_sessions"]) == 1

@@ -243,6 +243,16 @@ def test_append_meta_builds_a_json_list(storage: Storage) -> None:
     assert json.loads(storage.get_meta("log") or "") == [{"a": 1}, [2]]
 
 
+def test_remove_meta_item_drops_it_from_the_json_list(storage: Storage) -> None:
+    for item in ("a", "b", "a", "c"):
+        storage.append_meta("log", json.dumps(item))
+    assert storage.remove_meta_item("log", json.dumps("a"))
+    assert json.loads(storage.get_meta("log") or "") == ["b", "c"]
+    assert not storage.remove_meta_item("log", json.dumps("a"))
+    assert not storage.remove_meta_item("nothing", json.dumps("a"))
+    assert storage.get_meta("nothing") is None
+
+
 def test_append_meta_in_order_drops_an_item_that_comes_before_the_last(storage: Storage) -> None:
     """A process whose view of a shared run is older appends an incumbent seen after fewer
     (or as many) finished trials than the last stored one: the trajectory keeps its order

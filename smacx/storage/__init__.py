@@ -156,6 +156,12 @@ class Storage(Protocol):
         """
         ...
 
+    def remove_meta_item(self, key: str, item_json: str) -> bool:
+        """Remove the JSON value ``item_json`` from the JSON list under ``key``, in one
+        transaction, as :meth:`append_meta` appends; returns whether it was there.
+        (Optional: without it, closed sessions are listed as such instead of dropped.)"""
+        ...
+
     def add_config(self, config_json: str, origin: str) -> int:
         """The id of this configuration, adding it if it is new."""
         ...

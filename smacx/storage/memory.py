@@ -70,6 +70,16 @@ class MemoryStorage:
             self._meta[key] = json.dumps([*items, item])
             return True
 
+    def remove_meta_item(self, key: str, item_json: str) -> bool:
+        with self._lock:
+            items = json.loads(self._meta.get(key, "[]"))
+            item = json.loads(item_json)
+            kept = [i for i in items if i != item]
+            if len(kept) == len(items):
+                return False
+            self._meta[key] = json.dumps(kept)
+            return True
+
     def add_config(self, config_json: str, origin: str) -> int:
         with self._lock:
             if config_json not in self._config_ids:

@@ -574,6 +574,23 @@ class PostgresStorage:
 
         return self._call(f"the {key!r} record", body, write=True)
 
+    def remove_meta_item(self, key: str, item_json: str) -> bool:
+        item = json.loads(item_json)
+
+        def body(conn: psycopg.Connection[Any], retried: bool) -> bool:
+            row = conn.execute(
+                "SELECT value FROM smacx_meta WHERE run_id = %s AND key = %s FOR UPDATE",
+                (self.run_id, key),
+            ).fetchone()
+            items = [] if row is None else list(json.loads(row[0]))
+            kept = [i for i in items if i != item]
+            if len(kept) == len(items):
+                return retried  # (a retry's first attempt may have committed the removal)
+            self._put_meta(conn, key, json.dumps(kept))
+            return True
+
+        return self._call(f"the {key!r} record", body, write=True)
+
     def add_config(self, config_json: str, origin: str) -> int:
         def body(conn: psycopg.Connection[Any], retried: bool) -> int:
             row = conn.execute(

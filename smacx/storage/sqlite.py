@@ -377,6 +377,18 @@ class SQLiteStorage:
             )
             return True
 
+    def remove_meta_item(self, key: str, item_json: str) -> bool:
+        with self._lock, self._transaction() as cur:
+            row = cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            with self._reading(f"the run's {key!r} record"):
+                items = [] if row is None else list(json.loads(row[0]))
+            item = json.loads(item_json)
+            kept = [i for i in items if i != item]
+            if len(kept) == len(items):
+                return False
+            cur.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(kept), key))
+            return True
+
     def add_config(self, config_json: str, origin: str) -> int:
         # (as patient as a result: storing a result of a configuration told from elsewhere
         # stores the configuration first)
