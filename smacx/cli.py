@@ -58,7 +58,14 @@ from smacx.errors import (
 from smacx.facade import DATABASE_NAME, SMAC
 from smacx.intensifier import finite_costs
 from smacx.plot import check_plot_file, save_report_plot
-from smacx.runhistory import RunHistory, SeedNoise, failure_reasons, json_safe, seed_noise
+from smacx.runhistory import (
+    RunHistory,
+    SeedNoise,
+    failure_reasons,
+    json_safe,
+    seed_noise,
+    settings_text,
+)
 from smacx.storage import Storage, abandoned, check_run_format, is_database_url, redact
 from smacx.storage.sqlite import SQLiteStorage
 from smacx.trial import StatusType
@@ -447,17 +454,6 @@ def _print_trials(trials: list[dict[str, Any]], maximized: bool) -> None:
 _SHOWN_FAILURES = 5
 
 
-def _settings_text(settings: dict[str, Any]) -> str:
-    """What a run was made with, on one line: its seed, whether it is deterministic, its
-    preset (the latest it ran with)."""
-    parts = [f"seed {settings['seed']}"] if settings.get("seed") is not None else []
-    if settings.get("deterministic") is not None:
-        parts.append("deterministic" if settings["deterministic"] else "not deterministic")
-    if settings.get("preset"):
-        parts.append(f"preset {settings['preset']!r}")
-    return ", ".join(parts) or "not stored"
-
-
 def _print_report(report: dict[str, Any]) -> None:
     trials = report["trials"]
     counts = ", ".join(f"{n} {status}" for status, n in trials.items()) or "none"
@@ -468,7 +464,9 @@ def _print_report(report: dict[str, Any]) -> None:
     maximized = report.get("goal") == "maximize"
     if maximized:
         print("goal:       maximize (each cost is the measurement negated)")
-    print(f"settings:   {_settings_text(report['settings'])}")
+    settings = report["settings"]
+    made = settings_text(settings["seed"], settings["deterministic"], settings["preset"])
+    print(f"settings:   {made}")
     print(f"trials:     {sum(trials.values())} ({counts}) over {report['configs']} configurations")
     if report["stale_running"]:
         print(

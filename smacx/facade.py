@@ -68,6 +68,7 @@ from smacx.runhistory import (
     plain_value,
     same_space,
     seed_noise,
+    settings_text,
 )
 from smacx.runners.base import AbstractRunner
 from smacx.runners.serial import (
@@ -2354,13 +2355,8 @@ class SMAC(metaclass=_FacadeType):
             ),
             f"  trials: {h.n_finished} finished, {h.n_running} running ({counts or 'none'})",
         ]
-        preset = self._run_preset
-        lines.insert(
-            1,
-            f"  seed {self.scenario.seed}, "
-            + ("deterministic" if self.scenario.deterministic else "not deterministic")
-            + (f", preset {preset!r}" if preset else ""),
-        )
+        made = settings_text(self.scenario.seed, self.scenario.deterministic, self._run_preset)
+        lines.insert(1, f"  {made}")
         reasons = failure_reasons(h.items(), self._command)
         if reasons:
             lines.append("  failed, most often:")

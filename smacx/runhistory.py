@@ -67,6 +67,7 @@ __all__ = [
     "same_space",
     "SeedNoise",
     "seed_noise",
+    "settings_text",
 ]
 
 logger = logging.getLogger("smacx")
@@ -224,6 +225,18 @@ class SeedNoise:
                 "before trusting its cost (SMAC.validate() does)"
             )
         return line
+
+
+def settings_text(seed: int | None, deterministic: bool | None, preset: str | None) -> str:
+    """What a run was made with, on one line, as ``SMAC.summary()`` and ``smacx show`` print
+    it: its seed, whether it is deterministic, its preset (the latest it ran with); each left
+    out when not known."""
+    parts = [] if seed is None else [f"seed {seed}"]
+    if deterministic is not None:
+        parts.append("deterministic" if deterministic else "not deterministic")
+    if preset:
+        parts.append(f"preset {preset!r}")
+    return ", ".join(parts) or "not stored"
 
 
 def seed_noise(
