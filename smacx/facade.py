@@ -87,6 +87,7 @@ from smacx.scenario import (
     RESUMABLE_FIELDS,
     USE_DEFAULT_CONFIG,
     Scenario,
+    canonical_clauses,
 )
 from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
 from smacx.storage import (
@@ -2549,9 +2550,11 @@ _TRIAL_LIMITS = ("trial_walltime_limit", "trial_memory_limit")
 
 def _comparable_identity(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored scenario identity as :meth:`Scenario.identity` gives it now: an earlier
-    smacx stored ConfigSpace's version with the space, which is no part of the run."""
+    smacx stored ConfigSpace's version with the space, which is no part of the run, and the
+    values and members of conditions and clauses in the order the script gave them."""
     if isinstance(stored.get("configspace"), dict):
         stored["configspace"].pop("python_module_version", None)
+        stored["configspace"] = canonical_clauses(stored["configspace"])
     return stored
 
 

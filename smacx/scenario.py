@@ -93,6 +93,35 @@ def _json_ready(value: Any, where: str) -> Any:
     )
 
 
+def canonical_clauses(space: dict[str, Any]) -> dict[str, Any]:
+    """``space`` (a serialized ConfigSpace, JSON-ready) with the values of ``IN`` conditions and
+    clauses, and the members of conjunctions, in one order: ConfigSpace calls two spaces equal
+    whatever their order, and a script that builds them from a set gets another order in each
+    interpreter (``PYTHONHASHSEED``), which must neither start a new run nor refuse the old."""
+
+    def canonical(entry: Any) -> Any:
+        if not isinstance(entry, dict):
+            return entry
+        entry = dict(entry)
+        if entry.get("type") == "IN" and isinstance(entry.get("values"), list):
+            entry["values"] = sorted(entry["values"], key=_sort_key)
+        for members in ("conditions", "clauses"):
+            if isinstance(entry.get(members), list):
+                entry[members] = sorted((canonical(e) for e in entry[members]), key=_sort_key)
+        return entry
+
+    space = dict(space)
+    for part in ("conditions", "forbiddens"):
+        if isinstance(space.get(part), list):
+            space[part] = [canonical(e) for e in space[part]]
+    return space
+
+
+def _sort_key(value: Any) -> str:
+    """A total order over JSON-ready values of mixed types (by their JSON text)."""
+    return json.dumps(value, sort_keys=True)
+
+
 def _as_float(value: object) -> float:
     """``float(value)`` of a real number, NaN when it has no float (an int beyond 1e308)."""
     try:
@@ -593,7 +622,7 @@ class Scenario:
         Two scenarios with the same identity describe the same experiment; a run may be continued
         under a scenario that differs only in the fields of :data:`RESUMABLE_FIELDS`.
         """
-        space = _json_ready(self.configspace.to_serialized_dict(), "configspace")
+        space = canonical_clauses(_json_ready(self.configspace.to_serialized_dict(), "configspace"))
         # ConfigSpace's own version is no part of the experiment: an upgrade of it must neither
         # rename a run nor keep it from being continued.
         space.pop("python_module_version", None)

@@ -1100,6 +1100,33 @@ def test_a_run_stored_with_configspaces_version_continues(
     smac.close()
 
 
+def test_a_run_stored_with_another_order_of_an_in_clauses_values_continues(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A run stored by an earlier smacx kept an IN clause's values in the script's order (from
+    a set, another order per interpreter); the same space in another order continues it."""
+    import json
+
+    from ConfigSpace import ForbiddenInClause
+
+    from smacx.storage.sqlite import SQLiteStorage
+
+    cs = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0), "z": ["a", "b", "c", "d"]})
+    cs.add(ForbiddenInClause(cs["z"], ["d", "b"]))
+    sc = scenario(cs, tmp_path, name="exp", n_trials=3)
+    SMAC(sc, quadratic, progress=False).close()
+    storage = SQLiteStorage(sc.output_path / facade_module.DATABASE_NAME)
+    stored = json.loads(storage.get_meta("scenario") or "{}")
+    assert stored["configspace"]["forbiddens"][0]["values"] == ["b", "d"]
+    stored["configspace"]["forbiddens"][0]["values"] = ["d", "b"]  # as stored before
+    storage.set_meta("scenario", json.dumps(stored))
+    storage.close()
+    smac = SMAC(sc, quadratic, progress=False)
+    smac.optimize()
+    assert smac.runhistory.n_finished == 3
+    smac.close()
+
+
 def interrupted_at(call: int) -> Any:
     """``quadratic`` that raises KeyboardInterrupt (Ctrl-C) on its ``call``-th call."""
     calls = []

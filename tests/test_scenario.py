@@ -190,6 +190,37 @@ def test_default_name_depends_on_identity_not_on_budget(space: ConfigurationSpac
     assert a.output_path == Path("smacx_output") / a.run_name
 
 
+def test_the_order_within_conditions_and_clauses_is_no_part_of_the_name() -> None:
+    """ConfigSpace calls spaces equal whatever the order of an IN clause's values or of a
+    conjunction's members; a script building them from a set gets another order per
+    interpreter, and must still continue its run (same fingerprint)."""
+    from ConfigSpace import (
+        AndConjunction,
+        EqualsCondition,
+        ForbiddenAndConjunction,
+        ForbiddenEqualsClause,
+        ForbiddenInClause,
+        InCondition,
+    )
+
+    def built(order: int) -> ConfigurationSpace:
+        cs = ConfigurationSpace({"a": ["w", "x", "y", "z"], "b": (0, 10), "d": ["p", "q"]})
+        values, members = ["z", "x"], [0, 1]
+        if order:
+            values, members = values[::-1], members[::-1]
+        conditions = [InCondition(cs["b"], cs["a"], values), EqualsCondition(cs["b"], cs["d"], "p")]
+        cs.add(AndConjunction(*(conditions[i] for i in members)))
+        clauses = [ForbiddenInClause(cs["a"], values), ForbiddenEqualsClause(cs["d"], "q")]
+        cs.add(ForbiddenAndConjunction(*(clauses[i] for i in members)))
+        return cs
+
+    first, second = built(0), built(1)  # (ConfigSpace 1.2's == minds an InCondition's order)
+    assert Scenario(first, seed=1).run_name == Scenario(second, seed=1).run_name
+    other = ConfigurationSpace({"a": ["w", "x", "y", "z"], "b": (0, 10), "d": ["p", "q"]})
+    other.add(ForbiddenInClause(other["a"], ["z", "y"]))
+    assert Scenario(other, seed=1).run_name != Scenario(first, seed=1).run_name
+
+
 def test_in_memory_scenario_has_no_output_path(space: ConfigurationSpace) -> None:
     assert Scenario(space, output_directory=None).output_path is None
 
