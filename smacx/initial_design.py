@@ -462,7 +462,13 @@ class InitialDesign:
                 extra.append(config)
                 continue
             try:
-                values = {name: plain_value(value) for name, value in config.items()}
+                # An inactive hyperparameter is NaN in a row of ``to_dataframe()`` or a CSV
+                # (None in JSON): such entries are left out, as if not given.
+                values = {
+                    name: plain_value(value)
+                    for name, value in config.items()
+                    if not _is_missing(plain_value(value))
+                }
                 for name, value in values.items():
                     # (3.0 for an integer, as JSON or pandas give it: ConfigSpace keeps the
                     # float, and the same point would be a second configuration)
@@ -478,8 +484,9 @@ class InitialDesign:
                 names = ", ".join(repr(name) for name in configspace)
                 raise ScenarioError(
                     f"InitialDesign.additional_configs[{i}] is no configuration of the "
-                    f"scenario's configspace: {reason}. Give a value for every active "
-                    f"hyperparameter of ({names:.200}), each within its range; got "
+                    f"scenario's configspace: {reason}. Give a value, within its range, for "
+                    f"each hyperparameter of ({names:.200}) that is active in this "
+                    f"configuration, and none (or NaN) for the inactive ones; got "
                     f"{dict(config)!r:.200}."
                 ) from None
         return extra
@@ -560,3 +567,8 @@ class InitialDesign:
             unique.setdefault(config_to_json(config), config)
         logger.debug("Initial design: %d configuration(s) (%s).", len(unique), self.kind)
         return list(unique.values())
+
+
+def _is_missing(value: Any) -> bool:
+    """Whether a given value stands for "no value": None, or a float NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))

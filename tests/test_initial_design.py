@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ConfigSpace import Configuration, ConfigurationSpace, Integer
+from ConfigSpace import Configuration, ConfigurationSpace, EqualsCondition, Integer
 
 from smacx import InitialDesign, ScenarioError
 from smacx.initial_design import sample_seeded, unit_to_configs
@@ -259,8 +259,27 @@ def test_a_bad_dict_names_its_place_and_the_space(
     space: ConfigurationSpace, values: dict[str, float], reason: str
 ) -> None:
     extra = [space.get_default_configuration(), values]
-    with pytest.raises(ScenarioError, match=rf"additional_configs\[1\].*{reason}.*every active"):
+    with pytest.raises(ScenarioError, match=rf"additional_configs\[1\].*{reason}.*that is active"):
         InitialDesign(additional_configs=extra).select(space, 100, 0)
+
+
+def test_rows_of_a_dataframe_with_nan_for_inactive_hyperparameters_are_taken() -> None:
+    """A row of ``to_dataframe()`` or a CSV has NaN (JSON: None) where a hyperparameter is
+    inactive; it is the configuration without it. NaN for an active one is still refused."""
+    cs = ConfigurationSpace({"opt": ["sgd", "adam"], "mom": (0.0, 0.9), "lr": (1e-4, 1e-1)})
+    cs.add(EqualsCondition(cs["mom"], cs["opt"], "sgd"))
+    rows = [
+        {"opt": "adam", "mom": float("nan"), "lr": np.float64(0.01)},
+        {"opt": "adam", "mom": None, "lr": 0.02},
+    ]
+    design = InitialDesign(additional_configs=rows, n_configs=0).select(cs, 100, 0)
+    assert design[:2] == [
+        Configuration(cs, values={"opt": "adam", "lr": 0.01}),
+        Configuration(cs, values={"opt": "adam", "lr": 0.02}),
+    ]
+    bad = {"opt": "sgd", "mom": float("nan"), "lr": 0.01}
+    with pytest.raises(ScenarioError, match=r"active but has no value set\. mom.*none \(or NaN\)"):
+        InitialDesign(additional_configs=[bad]).select(cs, 100, 0)
 
 
 def test_counts_may_be_numpy_integers_but_not_bools() -> None:
