@@ -930,9 +930,10 @@ class SMAC(metaclass=_FacadeType):
             )
             raise ScenarioMismatchError(
                 f"{self.where} holds a run of a different scenario: "
-                f"{_identity_difference(stored, given)}. Only {sorted(RESUMABLE_FIELDS)} may "
-                "change when a run is continued. Pass overwrite=True to replace it, or give "
-                f"the scenario another name.{newer}"
+                f"{_identity_difference(stored, given)}. Only "
+                f"{sorted(RESUMABLE_FIELDS - {'name', 'output_directory'})} may change when a "
+                "run is continued. Pass overwrite=True to replace it (its trials are deleted), "
+                f"or give the scenario another name.{newer}"
             )
         storage.set_meta_if_absent("format", str(RUN_FORMAT))
         if limits:

@@ -697,7 +697,10 @@ def test_smacx_run_gives_the_librarys_advice_as_options(tmp_path: Path) -> None:
         "with --overwrite or another --name." in run(ok)  # fmt: skip
     assert "The run ended without an incumbent" in run(bad, "--keep-going")
     ok.write_text('command = "echo {x}"' + knob.replace("100", "50"))
-    assert "Pass --overwrite to replace it, or give the run another --name." in run(ok)
+    assert (
+        "Pass --overwrite to replace it (its trials are deleted), or give the run another --name."
+        in run(ok)
+    )
     said = run(ok, "--storage", "sqlite:///x")
     assert "--storage must be left out" in said and "give --output-dir instead" in said
     ok.write_text('command = "echo {x}"\npattern = "("' + knob)

@@ -936,8 +936,11 @@ def test_different_scenario_in_same_directory_raises(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
     SMAC(scenario(space, tmp_path, name="exp", seed=1), quadratic).close()
-    with pytest.raises(ScenarioMismatchError, match="seed: stored 1, given 2"):
+    with pytest.raises(ScenarioMismatchError, match="seed: stored 1, given 2") as caught:
         SMAC(scenario(space, tmp_path, name="exp", seed=2), quadratic)
+    # (another name or folder is another run, not a continued one)
+    assert "'name'" not in str(caught.value) and "'n_trials'" in str(caught.value)
+    assert "(its trials are deleted)" in str(caught.value)
     wider = ConfigurationSpace({"x": (-5.0, 6.0), "y": (-5.0, 5.0)}, seed=0)
     with pytest.raises(ScenarioMismatchError, match=r"configspace \('x': .*upper 5.0 -> 6.0\)"):
         SMAC(scenario(wider, tmp_path, name="exp", seed=1), quadratic)
