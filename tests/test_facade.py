@@ -2698,6 +2698,47 @@ def test_a_heap_the_application_freezes_during_a_parallel_run_stays_frozen() -> 
         gc.set_threshold(*before)
 
 
+def test_cyclic_garbage_of_a_target_on_a_threads_cluster_is_collected_now_and_then(
+    space: ConfigurationSpace,
+) -> None:
+    """A parallel run raises the collector's first threshold (to 20,000 objects); a target
+    on a threads cluster that leaves few objects but large ones in a cycle per trial (a
+    model pointing to itself) had 80 of them, 940 MB, alive at once. The run now collects
+    every 16 results, as the default threshold does about every 3 such trials."""
+    import gc
+
+    from distributed import Client, LocalCluster
+
+    alive, peak = [0], [0]
+
+    class Model:
+        def __init__(self) -> None:
+            self.me = self
+            alive[0] += 1
+            peak[0] = max(peak[0], alive[0])
+
+        def __del__(self) -> None:
+            alive[0] -= 1
+
+    def leaves_a_cycle(config: Configuration, seed: int = 0) -> float:
+        Model()
+        return quadratic(config)
+
+    before = gc.get_threshold()
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as local,
+        Client(local) as client,
+    ):
+        sc = scenario(space, n_trials=80, n_workers=2)
+        with SMAC(sc, leaves_a_cycle, preset="random", dask_client=client) as smac:
+            smac.optimize()
+    assert smac.runhistory.n_finished == 80
+    assert peak[0] <= facade_module._RESULTS_BETWEEN_COLLECTIONS + 8, peak[0]
+    assert gc.get_threshold() == before
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 def test_smac_objects_dropped_without_close_release_their_database_at_once(
     space: ConfigurationSpace, tmp_path: Path
