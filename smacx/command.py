@@ -779,6 +779,11 @@ def _run(
                     stderr=subprocess.PIPE,
                     text=True,
                     errors="replace",
+                    # A process group of its own: a script's cleanup `trap 'kill 0' EXIT`
+                    # signals its group, which was the run's (and the shell script around
+                    # it). An interrupt of the run ends the command (_watched), as does the
+                    # watchdog when the run dies.
+                    start_new_session=True,
                 )
         finally:
             if alive is not None:
