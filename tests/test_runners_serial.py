@@ -741,6 +741,7 @@ if __name__ == "__main__":
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.filterwarnings("ignore:trial_memory_limit=.*already maps:UserWarning")
 def test_a_memory_limit_below_what_the_process_maps_does_not_hang(
     space: ConfigurationSpace,
 ) -> None:
@@ -759,17 +760,20 @@ def test_a_memory_limit_below_what_the_process_maps_is_warned_of(
     space: ConfigurationSpace, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Every trial ended MEMORYOUT with the reason "MemoryError: " and nothing else: the
-    trial's process inherits this one's address space (an audit's finding)."""
+    trial's process inherits this one's address space (an audit's finding). A UserWarning,
+    shown by a script that set up no logging (it was a record of the "smacx" logger only)."""
     import psutil
 
     from smacx.runners import serial
 
     mapped = int(psutil.Process().memory_info().vms / 2**20)
     serial._warned_of_memory.discard(os.getpid())
-    with caplog.at_level("WARNING", logger="smacx"):
+    with pytest.warns(UserWarning) as caught:
         value = run(space, lambda config: float(bytearray(2**20)[0]), trial_memory_limit=mapped)
-    assert f"trial_memory_limit={mapped} MB, but this process already maps" in caplog.text
-    assert "a program it runs starts afresh, with the whole limit" in caplog.text
+    said = " ".join(str(w.message) for w in caught)
+    assert f"trial_memory_limit={mapped} MB, but this process already maps" in said
+    assert "a program it runs starts afresh, with the whole limit" in said
+    assert caught[0].filename == __file__  # (at the caller's line, not inside smacx)
     if value.status is StatusType.MEMORYOUT:
         error = value.additional_info["error"]
         assert error.startswith("MemoryError: an allocation failed under trial_memory_limit")

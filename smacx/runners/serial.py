@@ -42,6 +42,7 @@ from smacx.errors import (
     machine_error,
     safe_repr,
     safe_str,
+    warn_caller,
 )
 from smacx.runhistory import config_to_json
 from smacx.runners import watchdog
@@ -593,11 +594,16 @@ def mapped_mb() -> float | None:
 _warned_of_memory: set[int] = set()
 
 
-def _warn_of_inherited_memory(limit_mb: float) -> None:
+def _warn_of_inherited_memory(limit_mb: float, on_a_worker: bool) -> None:
     """Warn once per process when this process maps more than half of ``limit_mb``
     (``trial_memory_limit``): a trial's process is forked from it and starts with all of
     that address space, so a trial that fits the limit in a fresh process may end MEMORYOUT.
-    (A dask worker with scattered data maps several hundred MB.)"""
+    (A dask worker with scattered data maps several hundred MB.)
+
+    In the run's process a ``UserWarning`` at the application's line (a script that set up
+    no logging saw nothing, and every trial using half the limit ended MEMORYOUT); on a dask
+    worker (``on_a_worker``) a record of the "smacx" logger, which dask passes on.
+    """
     pid = os.getpid()
     if pid in _warned_of_memory:
         return
@@ -605,15 +611,17 @@ def _warn_of_inherited_memory(limit_mb: float) -> None:
     if mapped is None or mapped < 0.5 * limit_mb:
         return
     _warned_of_memory.add(pid)
-    logger.warning(
-        "trial_memory_limit=%g MB, but this process already maps %.0f MB of address space, "
-        "which each trial's process inherits when it is forked from it: the target's own "
-        "Python code has %.0f MB left (a program it runs starts afresh, with the whole "
-        "limit). Raise the limit by that much, or load large data inside the target.",
-        limit_mb,
-        mapped,
-        max(limit_mb - mapped, 0.0),
+    message = (
+        f"trial_memory_limit={limit_mb:g} MB, but this process already maps {mapped:.0f} MB "
+        "of address space, which each trial's process inherits when it is forked from it: "
+        f"the target's own Python code has {max(limit_mb - mapped, 0.0):.0f} MB left (a "
+        "program it runs starts afresh, with the whole limit). Raise the limit by that much, "
+        "or load large data inside the target."
     )
+    if on_a_worker:
+        logger.warning("%s", message)
+    else:
+        warn_caller(message)
 
 
 def sigints_here() -> int:
@@ -983,7 +991,7 @@ class SerialRunner(AbstractRunner):
             # (here, where trials run: a dask client on a login node, or on macOS, may have
             # Linux workers without its limits; a review)
             _check_memory_limit(self.memory_limit)
-            _warn_of_inherited_memory(self.memory_limit)
+            _warn_of_inherited_memory(self.memory_limit, on_a_worker=not stops)
         with as_machine_error("start the trial's process"):
             watchdog.start()
             pipe = _LogPipe()
