@@ -391,12 +391,6 @@ class _Measured:
             # and would ignore the terminate sent at the time limit, dying only at the SIGKILL
             # that follows 5 s later. The default handler ends the child at once.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            # A process group of its own: a target (or a wrapper of a solver) that cleans up
-            # with os.killpg(0, ...) or a shell's `kill 0` signalled the run's group, which
-            # ended the run (and a batch script around it). The run ends this process when
-            # interrupted, and the kernel when the run dies (die_with_parent above).
-            with contextlib.suppress(OSError):
-                os.setpgid(0, 0)
             # A process forked by multiprocessing takes "fork" for its own start method: the
             # target's pools (a DataLoader's) forked although the script chose "spawn", as they
             # do not without limits (a platforms audit's finding). Not "forkserver": this
