@@ -42,7 +42,8 @@ def plot_history(
     cost as it changed (the run's trajectory), as Optuna's ``plot_optimization_history`` does.
 
     - A trial that did not succeed (crashed, timed out, out of memory, or a cost that is not
-      finite) is marked with a red cross along the top edge: its cost is a penalty.
+      finite) is marked with a red cross along the top edge (the bottom edge for a maximized
+      measurement: the worst side either way): its cost is a penalty.
     - With budgets (multi-fidelity runs), each budget's trials have a colour of their own:
       costs at different budgets do not compare.
     - The incumbent's cost is the one the run compares configurations by: its mean over its
@@ -195,8 +196,9 @@ def draw_history(
         ax.step(steps[0], sign * steps[1], where="post", color="black", lw=1.5, label=line)
     n_failed = int(history.failed.sum())
     if n_failed:
-        # (along the top edge: x in data, y in axes coordinates)
-        ax.scatter(x[history.failed], np.full(n_failed, 0.98), marker="x", s=20,
+        # (along the worst edge, the top one for costs: x in data, y in axes coordinates)
+        edge = 0.02 if history.maximized else 0.98
+        ax.scatter(x[history.failed], np.full(n_failed, edge), marker="x", s=20,
                    color="tab:red", transform=ax.get_xaxis_transform(), clip_on=False,
                    label=f"failed ({n_failed})")  # fmt: skip
     drawn = np.concatenate([y[ok], [] if steps is None else sign * steps[1]])

@@ -216,17 +216,24 @@ def test_show_plot_refuses_a_file_it_cannot_write(
 
 
 def test_a_maximized_measurement_is_drawn_as_measured(tmp_path: Path) -> None:
+    """Failed trials of a maximized measurement are drawn along the bottom edge, the worst
+    side: along the top one, they sat above the best measurement (an audit's finding)."""
     knobs = tmp_path / "knobs.toml"
     knobs.write_text(
-        'command = "echo $(( 100 + {level} ))"\ngoal = "maximize"\nn_trials = 5\n'
+        'command = "test {level} -gt 7 && exit 1; echo $(( 100 + {level} ))"\n'
+        'goal = "maximize"\nn_trials = 12\n'
         '[knobs]\nlevel = { type = "integer", range = [1, 9] }\n'
     )
-    assert main(["run", str(knobs), "--output-dir", str(tmp_path / "out"), "--no-progress"]) == 0
+    out = str(tmp_path / "out")
+    assert main(["run", str(knobs), "--output-dir", out, "--no-progress", "--keep-going"]) == 0
     ax = plot_history(tmp_path / "out")
     assert ax.get_ylabel() == "measurement"
-    points = drawn(ax)["trial"]
-    assert np.all((points[:, 1] >= 101) & (points[:, 1] <= 109))
-    assert drawn(ax)["incumbent"][-1, 1] == points[:, 1].max()
+    parts = drawn(ax)
+    points = parts["trial"]
+    assert np.all((points[:, 1] >= 101) & (points[:, 1] <= 107))
+    assert parts["incumbent"][-1, 1] == points[:, 1].max()
+    [failed] = [label for label in parts if label.startswith("failed")]
+    assert set(parts[failed][:, 1]) == {0.02}  # (axes coordinates)
 
 
 def test_a_history_stored_without_its_scenario_is_drawn_by_position(tmp_path: Path) -> None:
