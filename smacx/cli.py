@@ -196,7 +196,9 @@ def run_report(
         (how many), ``trials`` (count by status name), ``incumbent`` (``config``: its values,
         ``cost``: one per objective, as last stored; ``budget``: the budget that cost is at,
         None without budgets; ``n_trials``: its finished instance-seed pairs at that budget
-        (instances, for a deterministic target), which the cost aggregates, and ``n_failed``,
+        (instances, for a deterministic target), which the cost aggregates (with several
+        objectives, those all members of the front have, which it is compared on), and
+        ``n_failed``,
         those of them that failed with an infinite cost and are left out of it; ``n_instances``
         and ``of_instances``: how many instances they ran on, of how many the scenario has (None
         without instances); ``n_finished``: finished trials when it became the incumbent at that
@@ -320,6 +322,10 @@ def run_report(
                 "n_instances": len({instance for instance, _ in pairs} - {None}),
                 "of_instances": n_instances or None,
             }
+            if isinstance(last.get("compared"), dict):
+                # (several objectives: the front's costs are over the keys all its members
+                # have, which the trajectory entry counts)
+                incumbent.update({k: v for k, v in last["compared"].items() if k in incumbent})
             if not deterministic and len(objectives or ["cost"]) == 1:
                 pairs_of = ((r.key, r.value) for r in records)
                 found_noise = seed_noise(pairs_of, last["config_id"], last.get("budget"))

@@ -1407,7 +1407,8 @@ class SMAC(metaclass=_FacadeType):
         costs = self._incumbent_costs()
         # With budgets, the budget the cost is at: the incumbent is taken at the highest
         # budget any configuration succeeded at, so its cost may rise as that budget does.
-        budgets = [k.budget for k in self._incumbent_keys() or [] if k.budget is not None]
+        keys = self._incumbent_keys()
+        budgets = [k.budget for k in keys or [] if k.budget is not None]
         at = {"budget": float(max(budgets))} if budgets else {}
         front: dict[str, Any] = {}
         if len(self.scenario.objectives) > 1:
@@ -1416,6 +1417,16 @@ class SMAC(metaclass=_FacadeType):
                 "config_ids": [self.runhistory.get_config_id(c) for c in incumbents],
                 "costs": self._front_costs(incumbents),
             }
+            if keys is not None:
+                # The front is compared on the keys all its members have, which may be fewer
+                # than the first member ran: what its costs are over (`smacx show` counted
+                # every finished trial, "over 5 trials" for a cost over 4).
+                values = [self.runhistory[k] for k in keys]
+                front["compared"] = {
+                    "n_trials": len(keys),
+                    "n_failed": sum(not finite_costs(v.costs()) for v in values),
+                    "n_instances": len({k.instance for k in keys} - {None}),
+                }
         state = (config_id, costs, at) if not front else (front["config_ids"], front["costs"], at)
         if self._last_incumbent == state:
             return
@@ -1540,7 +1551,7 @@ class SMAC(metaclass=_FacadeType):
 
         Raises:
             ScenarioError: The scenario has several objectives, so there is no one cost; read
-                :attr:`incumbent_costs`, or ``runhistory.get_costs(config)`` per front member.
+                :attr:`incumbent_costs`, or :attr:`incumbents_costs` for the front's.
         """
         if self.scenario.n_objectives > 1:
             raise ScenarioError(
@@ -1554,8 +1565,21 @@ class SMAC(metaclass=_FacadeType):
     @property
     def incumbent_costs(self) -> list[float]:
         """The incumbent's cost per objective, as :attr:`incumbent_cost` gives it for one
-        objective; empty without an incumbent."""
+        objective; empty without an incumbent.
+
+        With several objectives and instances or seeds, the front is compared on the
+        instance-seed pairs all its members have: a member that ran one more pair is compared,
+        and its costs given, without it until the others have run it too, so they may differ
+        from ``runhistory.get_costs(config)`` (the mean over all its trials).
+        """
         return self._incumbent_costs()
+
+    @property
+    def incumbents_costs(self) -> list[list[float]]:
+        """The cost per objective of each of :attr:`incumbents` (Optuna's ``values`` of
+        ``best_trials``), in their order, as :attr:`incumbent_costs` gives the first's."""
+        incumbents = self.intensifier.incumbents()
+        return self._front_costs(incumbents) if incumbents else []
 
     def _trials_done(self) -> bool:
         """Whether ``n_trials`` trials are finished or running in live processes."""
@@ -2412,7 +2436,8 @@ class SMAC(metaclass=_FacadeType):
                 f"  incumbent: config {h.get_config_id(incumbent)}, cost {cost:.6g} "
                 f"over {n} trial(s){failures}{at}"
                 if isinstance(cost, float)
-                else f"  incumbent: config {h.get_config_id(incumbent)}, costs {cost}{at}"
+                else f"  incumbent: config {h.get_config_id(incumbent)}, costs {cost} over "
+                f"{n} trial(s){failures}{at}"
             )
             lines.append(
                 "    " + json.dumps({k: plain_value(v) for k, v in dict(incumbent).items()})

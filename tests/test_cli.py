@@ -1122,3 +1122,28 @@ def test_show_of_a_run_told_a_result_while_it_reads_backs_the_incumbent(
     finished = sum(n for status, n in report["trials"].items() if status != "RUNNING")
     assert report["incumbent"]["n_trials"] == 1
     assert report["trajectory"][-1]["n_finished"] <= finished
+
+
+def test_show_counts_the_trials_a_fronts_costs_are_over(tmp_path: Path) -> None:
+    """With several objectives and instances, the front is compared on the pairs all its
+    members have: its first member's costs were over 4 of its trials while `smacx show`
+    said "over 5 trials" (an audit's finding). The trajectory entry now says how many."""
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, name="mo", n_trials=50, objectives=["a", "b"],
+                        instances=["p0", "p1", "p2"], output_directory=tmp_path, seed=0)  # fmt: skip
+
+    def target(config: Any, seed: int, instance: str) -> dict[str, float]:
+        k, x = int(instance[1:]), config["x"]
+        return {"a": x + k + (seed % 5) * 0.01, "b": (1 - x) ** 2 + config["y"] + k}
+
+    with SMAC(scenario, target) as smac:
+        smac.optimize()
+        keys = smac.intensifier.incumbent_keys()  # type: ignore[attr-defined]
+        compared = [smac.runhistory[k].costs() for k in keys]
+        assert smac.incumbent_costs == pytest.approx(np.mean(compared, axis=0).tolist())
+        assert smac.incumbents_costs[0] == smac.incumbent_costs
+        assert len(smac.incumbents_costs) == len(smac.incumbents)
+        all_of_it = len(smac.runhistory.get_trial_values(smac.incumbents[0]))
+    report = run_report(scenario.output_path)
+    assert report["incumbent"]["n_trials"] == len(keys) < all_of_it
+    assert report["incumbent"]["cost"] == smac.incumbent_costs
