@@ -811,6 +811,10 @@ def _watched(
                 if root is not None:
                     kill_tree(root)
                 proc.kill()
+            # and what is left of its group (a session of its own): a background job, which
+            # ignores SIGINT, outlived its shell that ended at the interrupt
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
             raise
 
 
@@ -832,9 +836,13 @@ def _measured(
     while True:
         try:
             closed = output.read(timeout=interval)
-        except KeyboardInterrupt:
-            # (as subprocess's communicate() does: the command, which a Ctrl-C reached too,
-            # gets a moment to end on its own before it is killed)
+        except KeyboardInterrupt as stop:
+            # The command's group (a session of its own) hears of the run's Ctrl-C or SIGTERM
+            # (smacx's _Terminated) from here, and gets a moment to clean up (a trap that
+            # cancels a job a wrapper started) before it is killed.
+            sent = signal.SIGTERM if str(stop) == "SIGTERM" else signal.SIGINT
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, sent)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=_SIGINT_GRACE_SECONDS)
             raise
@@ -869,8 +877,9 @@ def _measured(
 #: that hold it (what the command left in the background, ``sleep 60 & echo 1``) are killed.
 _OUTPUT_GRACE_SECONDS = 0.5
 
-#: Seconds a command reached by a Ctrl-C has to end on its own before it is killed.
-_SIGINT_GRACE_SECONDS = 0.25
+#: Seconds a command sent the run's Ctrl-C (or SIGTERM) has to end on its own before it is
+#: killed.
+_SIGINT_GRACE_SECONDS = 1.0
 
 #: Seconds between two looks at whether a command's shell has ended while its output is open.
 _OUTPUT_POLL_SECONDS = 0.1

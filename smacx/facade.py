@@ -78,6 +78,7 @@ from smacx.runners.serial import (
     TargetFunction,
     check_data,
     diverged,
+    warn_of_inherited_memory,
 )
 from smacx.scenario import (
     MINIMIZES,
@@ -1427,7 +1428,11 @@ class SMAC(metaclass=_FacadeType):
                     "n_failed": sum(not finite_costs(v.costs()) for v in values),
                     "n_instances": len({k.instance for k in keys} - {None}),
                 }
-        state = (config_id, costs, at) if not front else (front["config_ids"], front["costs"], at)
+        state = (
+            (config_id, costs, at)
+            if not front
+            else (front["config_ids"], front["costs"], at, front.get("compared"))
+        )
         if self._last_incumbent == state:
             return
         self._last_incumbent = state
@@ -1784,6 +1789,10 @@ class SMAC(metaclass=_FacadeType):
                 )
             self._spent.start()
             self._warn_if_time_spent()
+            if isinstance(self.runner, SerialRunner) and self.runner.memory_limit is not None:
+                # Before the first trial (under -W error it raises here, with no trial left
+                # RUNNING); the runner's own check, per process, then finds it said.
+                warn_of_inherited_memory(self.runner.memory_limit, on_a_worker=False)
         except BaseException:
             bar.close()  # (and the logger's filter with it)
             raise
@@ -3568,8 +3577,8 @@ def _collect_now_and_then(told: int) -> None:
         if _frozen_runs == 0 or _told_since_collection < _RESULTS_BETWEEN_COLLECTIONS:
             return
         _told_since_collection = 0
-        if gc.get_threshold()[0] == 0:  # (the application turned automatic collection off)
-            return
+        if not gc.isenabled() or gc.get_threshold()[0] == 0:  # (the application turned
+            return  # automatic collection off: it collects when it wants)
         started = time.perf_counter()
         gc.collect()
         logger.debug("Collected garbage in %.1f ms.", 1e3 * (time.perf_counter() - started))

@@ -463,11 +463,15 @@ class InitialDesign:
                 continue
             try:
                 # An inactive hyperparameter is NaN in a row of ``to_dataframe()`` or a CSV
-                # (None in JSON): such entries are left out, as if not given.
+                # (None in JSON): such entries are left out, as if not given, unless the value
+                # is one of a categorical's choices (``max_depth=None``) or the name is none
+                # of the space's (refused as unknown).
                 values = {
                     name: plain_value(value)
                     for name, value in config.items()
                     if not _is_missing(plain_value(value))
+                    or name not in configspace
+                    or _is_choice(configspace[name], plain_value(value))
                 }
                 for name, value in values.items():
                     # (3.0 for an integer, as JSON or pandas give it: ConfigSpace keeps the
@@ -572,3 +576,9 @@ class InitialDesign:
 def _is_missing(value: Any) -> bool:
     """Whether a given value stands for "no value": None, or a float NaN."""
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _is_choice(hp: Any, value: Any) -> bool:
+    """Whether ``value`` (None or NaN) is one of categorical ``hp``'s choices."""
+    choices = getattr(hp, "choices", None) or getattr(hp, "sequence", None) or ()
+    return any(c is value or c == value for c in choices)

@@ -1129,8 +1129,8 @@ def test_show_counts_the_trials_a_fronts_costs_are_over(tmp_path: Path) -> None:
     members have: its first member's costs were over 4 of its trials while `smacx show`
     said "over 5 trials" (an audit's finding). The trajectory entry now says how many."""
     space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)}, seed=0)
-    scenario = Scenario(space, name="mo", n_trials=50, objectives=["a", "b"],
-                        instances=["p0", "p1", "p2"], output_directory=tmp_path, seed=0)  # fmt: skip
+    scenario = Scenario(space, name="mo", n_trials=50, objectives=["a", "b"], seed=0,
+                        instances=["p0", "p1", "p2"], output_directory=tmp_path)  # fmt: skip
 
     def target(config: Any, seed: int, instance: str) -> dict[str, float]:
         k, x = int(instance[1:]), config["x"]
@@ -1147,3 +1147,21 @@ def test_show_counts_the_trials_a_fronts_costs_are_over(tmp_path: Path) -> None:
     report = run_report(scenario.output_path)
     assert report["incumbent"]["n_trials"] == len(keys) < all_of_it
     assert report["incumbent"]["cost"] == smac.incumbent_costs
+
+
+def test_show_counts_the_fronts_trials_when_only_their_number_changed(tmp_path: Path) -> None:
+    """A front that gains seeds at the same costs (a target that ignores the seed) stored no
+    new trajectory entry, and `smacx show` gave the count of the last (a review's finding)."""
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    scenario = Scenario(space, name="mo", n_trials=30, objectives=["a", "b"], seed=0,
+                        output_directory=tmp_path)  # fmt: skip
+
+    def target(config: Any, seed: int = 0) -> dict[str, float]:
+        x = float(config["x"] > 0.5)
+        return {"a": x, "b": (1 - x) ** 2}
+
+    with SMAC(scenario, target) as smac:
+        smac.optimize()
+        live = len(smac.intensifier.incumbent_keys())  # type: ignore[attr-defined]
+    assert live > 1
+    assert run_report(scenario.output_path)["incumbent"]["n_trials"] == live

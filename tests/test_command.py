@@ -1760,7 +1760,8 @@ from ConfigSpace import ConfigurationSpace
 from smacx import SMAC, CommandError, CommandTarget, Scenario
 space = ConfigurationSpace({"x": (0.0, 1.0)})
 try:
-    CommandTarget("echo {x}; sleep 0.2 & kill -TERM 0; wait")(space.get_default_configuration(), seed=0)
+    ends_its_group = CommandTarget("echo {x}; sleep 0.2 & kill -TERM 0; wait")
+    ends_its_group(space.get_default_configuration(), seed=0)
 except CommandError as err:
     print("CommandError:", str(err).splitlines()[0])
 # (a trial under limits, in a process of its own that stays in the run's group)
@@ -1792,3 +1793,37 @@ def test_a_command_that_signals_its_process_group_signals_only_its_own(tmp_path:
     assert "CommandError: the command was killed by SIGTERM" in done.stdout
     assert "['CRASHED', 'CRASHED']" in done.stdout
     assert done.stdout.endswith("the calling process lives\n")
+
+
+INTERRUPTED = """
+import os, signal, sys, threading
+from ConfigSpace import ConfigurationSpace
+from smacx import CommandTarget
+mark, pids = sys.argv[1:]
+command = (f"trap 'echo cleaned > {mark}; exit 1' INT TERM; "
+           f"sleep 30 & echo $! > {pids}; wait; echo {{x}}")
+threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    CommandTarget(command)(ConfigurationSpace({"x": (0.0, 1.0)}).get_default_configuration(), seed=0)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_a_command_hears_of_the_runs_interrupt_and_may_clean_up(tmp_path: Path) -> None:
+    """A command in a session of its own no longer got a terminal's Ctrl-C, and was killed
+    without its trap running (a review's finding): the run passes it on to the command's
+    group and gives it a second; the background job, which ignores SIGINT, is ended."""
+    script, mark, pids = tmp_path / "run.py", tmp_path / "mark", tmp_path / "pids"
+    script.write_text(INTERRUPTED)
+    done = subprocess.run(
+        [sys.executable, str(script), str(mark), str(pids)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert done.stdout == "interrupted\n", done.stderr
+    assert mark.read_text() == "cleaned\n"
+    assert_ends(int(pids.read_text()), "the interrupted command")

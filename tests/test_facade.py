@@ -2737,6 +2737,24 @@ def test_cyclic_garbage_of_a_target_on_a_threads_cluster_is_collected_now_and_th
     assert smac.runhistory.n_finished == 80
     assert peak[0] <= facade_module._RESULTS_BETWEEN_COLLECTIONS + 8, peak[0]
     assert gc.get_threshold() == before
+    # An application that turned the collector off collects when it wants (a review).
+    collections = []
+
+    def counted(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            collections.append(1)
+
+    gc.disable()
+    gc.callbacks.append(counted)
+    try:
+        facade_module._freeze_heap()
+        collections.clear()  # (the one as the run starts)
+        facade_module._collect_now_and_then(3 * facade_module._RESULTS_BETWEEN_COLLECTIONS)
+        assert collections == []
+    finally:
+        facade_module._thaw_heap()
+        gc.callbacks.remove(counted)
+        gc.enable()
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
@@ -4023,3 +4041,29 @@ def test_objects_built_to_read_a_run_leave_no_session_behind(
         reader.close()
     assert lists() == before
     assert len(before["sessions"]) == len(before["closed_sessions"]) == 1
+
+
+def test_the_inherited_memory_warning_comes_before_the_first_trial(
+    space: ConfigurationSpace,
+) -> None:
+    """Under -W error the warning that a trial's process inherits most of its memory limit
+    raised inside the first trial, which stayed RUNNING (a review's finding); it is said as
+    optimize() starts now, before any trial, at the caller's line."""
+    import psutil
+
+    from smacx.runners import serial
+
+    mapped = int(psutil.Process().memory_info().vms / 2**20)
+    serial._warned_of_memory.discard(os.getpid())
+    sc = scenario(space, n_trials=2, trial_memory_limit=int(1.8 * mapped))
+    with SMAC(sc, quadratic, preset="random") as smac:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(UserWarning, match="already maps") as caught:
+                smac.optimize()
+        assert len(smac.runhistory) == 0 and smac.runhistory.n_submitted == 0
+        serial._warned_of_memory.discard(os.getpid())
+        with pytest.warns(UserWarning, match="already maps") as said:
+            smac.optimize()
+        assert [w.filename for w in said] == [__file__]  # once, at this line
+    assert "already maps" in str(caught.value)

@@ -277,6 +277,15 @@ def test_rows_of_a_dataframe_with_nan_for_inactive_hyperparameters_are_taken() -
         Configuration(cs, values={"opt": "adam", "lr": 0.01}),
         Configuration(cs, values={"opt": "adam", "lr": 0.02}),
     ]
+    # None as a categorical's choice (scikit-learn's max_depth=None) is a value; a misspelt
+    # name is refused whatever its value (a review's findings)
+    none = ConfigurationSpace({"depth": [None, "3"], "lr": (1e-4, 1e-1)})
+    [chosen] = InitialDesign(additional_configs=[{"depth": None, "lr": 0.01}], n_configs=0).select(
+        none, 100, 0
+    )[:1]
+    assert chosen["depth"] is None
+    with pytest.raises(ScenarioError, match="Unknown hyperparameter"):
+        InitialDesign(additional_configs=[{"depht": None, "lr": 0.01}]).select(none, 100, 0)
     bad = {"opt": "sgd", "mom": float("nan"), "lr": 0.01}
     with pytest.raises(ScenarioError, match=r"active but has no value set\. mom.*none \(or NaN\)"):
         InitialDesign(additional_configs=[bad]).select(cs, 100, 0)

@@ -47,6 +47,7 @@ from smacx.errors import (
     RunnerClosedError,
     ScenarioError,
     keyword_hints,
+    warn_caller,
 )
 from smacx.runhistory import config_to_json, plain_config
 from smacx.runners.base import SPAWN_ENVIRON, AbstractRunner
@@ -1218,14 +1219,14 @@ class DaskParallelRunner(AbstractRunner):
         if worst < 0.5 * limit:
             return
         self._warned_of_memory = True
-        logger.warning(
-            "trial_memory_limit=%g MB, but a dask worker already maps %.0f MB of address "
-            "space (with the data scattered to it), which each trial's process inherits when "
-            "it is forked from the worker: the target's own Python code has %.0f MB left. "
-            "Raise the limit by that much, or load large data inside the target.",
-            limit,
-            worst,
-            max(limit - worst, 0.0),
+        # (a UserWarning: a script that set up no logging saw nothing, and its trials ended
+        # MEMORYOUT)
+        warn_caller(
+            f"trial_memory_limit={limit:g} MB, but a dask worker already maps {worst:.0f} MB "
+            "of address space (with the data scattered to it), which each trial's process "
+            "inherits when it is forked from the worker: the target's own Python code has "
+            f"{max(limit - worst, 0.0):.0f} MB left. Raise the limit by that much, or load "
+            "large data inside the target."
         )
 
     def _gather(

@@ -588,7 +588,7 @@ def mapped_mb() -> float | None:
 _warned_of_memory: set[int] = set()
 
 
-def _warn_of_inherited_memory(limit_mb: float, on_a_worker: bool) -> None:
+def warn_of_inherited_memory(limit_mb: float, on_a_worker: bool) -> None:
     """Warn once per process when this process maps more than half of ``limit_mb``
     (``trial_memory_limit``): a trial's process is forked from it and starts with all of
     that address space, so a trial that fits the limit in a fresh process may end MEMORYOUT.
@@ -985,7 +985,7 @@ class SerialRunner(AbstractRunner):
             # (here, where trials run: a dask client on a login node, or on macOS, may have
             # Linux workers without its limits; a review)
             _check_memory_limit(self.memory_limit)
-            _warn_of_inherited_memory(self.memory_limit, on_a_worker=not stops)
+            warn_of_inherited_memory(self.memory_limit, on_a_worker=not stops)
         with as_machine_error("start the trial's process"):
             watchdog.start()
             pipe = _LogPipe()

@@ -80,7 +80,22 @@ def marked(process, tokens):
     except Exception:
         return False
 
+def polite(trials, tokens):
+    # SIGTERM first to the trials' processes and those marked with their tokens, and up to a
+    # second for them to end: a command's trap cleans up (cancels what a wrapper started).
+    found = list(trials.values())
+    if tokens:
+        found += [p for p in psutil.process_iter(["uids"]) if marked(p, tokens)]
+    for process in found:
+        try:
+            process.terminate()
+        except psutil.Error:
+            pass
+    if found:
+        psutil.wait_procs(found, timeout=1.0)
+
 def sweep(trials, tokens):
+    polite(trials, tokens)
     # Suspend the trials' processes, those marked with their tokens and all descendants,
     # looking again until no new one appears, then kill them.
     tree = {}
