@@ -477,6 +477,12 @@ class CommandTarget:
             CommandError: The command failed, printed only to stderr, or left no new file.
         """
         if status != 0:
+            if status in _STOP_STATUSES:
+                # Killed by a stop signal: a batch system's SIGTERM (or a terminal's Ctrl-C)
+                # reaches every process of the job in no set order, the command here first.
+                # A moment for the run's own to arrive, which gives the trial back (it runs
+                # again when the run continues) rather than recording it CRASHED.
+                time.sleep(_STOP_GRACE_SECONDS)
             how = f"exited with status {status}"
             if status < 0:
                 with contextlib.suppress(ValueError):
@@ -872,6 +878,17 @@ def _measured(
         f"limit of {memory_limit:g} MB, and were killed: {command}{_tail(err or out)}"
     )
 
+
+#: A command's exit statuses that a stop signal (SIGTERM, SIGINT, SIGHUP) gives: the shell
+#: killed by it, or ending with the status of a program it killed.
+_STOP_STATUSES = frozenset(
+    code
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    for code in (-int(sig), 128 + int(sig))
+)
+
+#: Seconds a command killed by a stop signal waits for the run's own before it is recorded.
+_STOP_GRACE_SECONDS = 1.0
 
 #: Seconds a command's output may stay open after its shell has ended; then the processes
 #: that hold it (what the command left in the background, ``sleep 60 & echo 1``) are killed.

@@ -1165,3 +1165,68 @@ def test_show_counts_the_fronts_trials_when_only_their_number_changed(tmp_path: 
         live = len(smac.intensifier.incumbent_keys())  # type: ignore[attr-defined]
     assert live > 1
     assert run_report(scenario.output_path)["incumbent"]["n_trials"] == live
+
+
+JOB_API = """
+import sys, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+def target(config, seed: int = 0):
+    time.sleep(30); return config["x"]
+sc = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), name="api", output_directory=sys.argv[1],
+              n_trials=3, deterministic=True, trial_walltime_limit=60)
+SMAC(sc, target, progress=False).optimize()
+"""
+
+
+@pytest.mark.parametrize("how", ["smacx run", "limited trial"])
+def test_a_trial_cut_short_by_the_jobs_sigterm_is_given_back(tmp_path: Path, how: str) -> None:
+    """A batch system ends a job with a SIGTERM to each of its processes in no set order: a
+    trial whose command (or process) got it a moment before the run was stored CRASHED, and
+    `smacx run` called the command wrong (a batch-system audit's finding). The trial now waits
+    a moment for the run's own, and is given back to run again."""
+    import sqlite3
+
+    import psutil
+
+    if how == "smacx run":
+        knobs = tmp_path / "knobs.toml"
+        knobs.write_text('command = "sleep 30; echo {x}"\nn_trials = 3\n\n[knobs]\n'
+                         'x = { type = "float", range = [0.0, 1.0] }\n')  # fmt: skip
+        args = [sys.executable, "-m", "smacx", "run", str(knobs), "--no-progress",
+                "--output-dir", str(tmp_path)]  # fmt: skip
+        db = tmp_path / "knobs" / "runhistory.db"
+    else:
+        (tmp_path / "api.py").write_text(JOB_API)
+        args, db = [sys.executable, str(tmp_path / "api.py"), str(tmp_path)], tmp_path / "api"
+        db = db / "runhistory.db"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        main_process = psutil.Process(run.pid)
+        # (the command's sleep; the trial's process forked from the run has its command line)
+        trial = ["sleep", "30"] if how == "smacx run" else main_process.cmdline()
+        while not any(
+            p.cmdline() == trial for p in main_process.children(recursive=True) if p.is_running()
+        ):
+            assert time.monotonic() < deadline and run.poll() is None
+            time.sleep(0.1)
+        time.sleep(0.5)
+        for process in main_process.children(recursive=True):  # the trial's first
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
+        time.sleep(0.05)
+        run.terminate()
+        _, err = run.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode in (143, -signal.SIGTERM), err
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        statuses = [s for (s,) in connection.execute("select status from trials")]
+    from smacx import StatusType
+
+    assert StatusType.CRASHED.value not in statuses, err
+    assert "likely wrong" not in err

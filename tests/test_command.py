@@ -1804,7 +1804,8 @@ command = (f"trap 'echo cleaned > {mark}; exit 1' INT TERM; "
            f"sleep 30 & echo $! > {pids}; wait; echo {{x}}")
 threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 try:
-    CommandTarget(command)(ConfigurationSpace({"x": (0.0, 1.0)}).get_default_configuration(), seed=0)
+    space = ConfigurationSpace({"x": (0.0, 1.0)})
+    CommandTarget(command)(space.get_default_configuration(), seed=0)
 except KeyboardInterrupt:
     print("interrupted")
 """
