@@ -659,6 +659,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help
     )
     args = parser.parse_args(argv)
+    # (the console script's own process, which exits with main's status: see
+    # _stopped_as_interrupt's until_exit)
+    args.whole_process = argv is None
     # The library's logger gets a handler of its own for this call only (it always has a
     # NullHandler, and main() may be called from Python, whose logging stays as it was).
     log = logging.getLogger("smacx")
@@ -889,7 +892,7 @@ class _Stop(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
+def _stopped_as_interrupt(received: list[str], until_exit: bool = False) -> Iterator[None]:
     """Within the block, a SIGTERM or SIGHUP stops the run as a Ctrl-C does, and the name of
     every such signal (SIGINT included) is appended to ``received``.
 
@@ -904,7 +907,12 @@ def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
     ``sys.unraisablehook``, and the signal is sent again: a SIGTERM just after the cluster
     started was lost, and the run went on to its end and exited with 0. One sent again that
     comes as the block ends is dropped. Outside the main thread (``main()`` called from a
-    thread) the signals are left as they are."""
+    thread) the signals are left as they are.
+
+    With ``until_exit`` (the console script's process, which exits with the status next) and
+    a stop under way, SIGTERM and SIGHUP stay ignored after the block: a batch system's
+    SIGTERM just after a Ctrl-C had the process die of it (-15) instead of exiting 130.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -966,13 +974,15 @@ def _stopped_as_interrupt(received: list[str]) -> Iterator[None]:
             timer.cancel()
         sys.unraisablehook = previous_hook
         for name, handler in before.items():
+            if until_exit and received and name != "SIGINT":
+                handler = signal.SIG_IGN
             signal.signal(getattr(signal, name), handler)
 
 
 def _run_workload(args: argparse.Namespace, log: logging.Logger) -> int:
     """``smacx run``: optimize a knob file's command; returns the exit status."""
     received: list[str] = []
-    with _stopped_as_interrupt(received):
+    with _stopped_as_interrupt(received, until_exit=getattr(args, "whole_process", False)):
         try:
             return _optimize_workload(args, log)
         except KeyboardInterrupt:
