@@ -26,7 +26,7 @@ import uuid
 import warnings
 import weakref
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,7 +37,9 @@ from ConfigSpace.hyperparameters import IntegerHyperparameter
 from smacx.callback import Callback, as_callback, check_callback
 from smacx.command import CommandTarget
 from smacx.errors import (
+    ArgumentError,
     ConcurrencyError,
+    NoWorkersError,
     ScenarioError,
     ScenarioMismatchError,
     SearchSpaceExhaustedError,
@@ -1798,6 +1800,7 @@ class SMAC(metaclass=_FacadeType):
             raise
         parallel = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
         frozen = False
+        idle_since: float | None = None  # (see _no_workers_yet)
         try:
             if parallel:
                 _freeze_heap()
@@ -1879,6 +1882,7 @@ class SMAC(metaclass=_FacadeType):
                     self._own_time += time.perf_counter() - started
                 # Wait for a result, or (nothing running, no free worker) for a worker to join;
                 # wake up in time to retire overdue trials.
+                idle_since = self._no_workers_yet(idle_since)
                 self.runner.wait(timeout=self._poll_interval())
                 with self._lock:
                     self._retire_overdue()
@@ -2248,7 +2252,7 @@ class SMAC(metaclass=_FacadeType):
                 result = next(results, None)
                 if result is None:
                     return n
-                self._untold.append(result)
+                self._untold.append(self._checked_result(result, self._in_flight))
             info, value = self._untold[0]
             if value.status is StatusType.RUNNING:
                 # no result: the runner stopped the trial for a reason not its own (e.g. a
@@ -2266,6 +2270,69 @@ class SMAC(metaclass=_FacadeType):
                     raise
                 n += 1
             self._untold.pop(0)
+
+    def _no_workers_yet(self, since: float | None) -> float | None:
+        """With a runner of the user's own that runs nothing and has no free worker: since
+        when (monotonic seconds) that is so, after a pause of 0.1 s (its ``wait()`` returns at
+        once, and the loop spun at a full core); None otherwise.
+
+        Raises:
+            NoWorkersError: So for longer than the runner's ``patience`` (5 s if it has none),
+                as DaskParallelRunner does.
+        """
+        runner = self.runner
+        assert runner is not None
+        if (
+            type(runner).__module__.startswith("smacx.")
+            or runner.is_running()
+            or runner.count_available_workers() > 0
+        ):
+            return None
+        now = time.monotonic()
+        since = now if since is None else since
+        patience: Any = getattr(runner, "patience", None)
+        patience = float(patience) if is_real(patience) else 5.0
+        if now - since > patience:
+            raise NoWorkersError(
+                f"{type(runner).__name__} has run no trial and had no free worker for "
+                f"{patience:g} s (count_available_workers() gave "
+                f"{runner.count_available_workers()!r}): nothing can run. The run is saved; "
+                "optimize() again once workers are there."
+            )
+        time.sleep(0.1)
+        return since
+
+    def _checked_result(self, result: Any, submitted: Container[TrialInfo]) -> Any:
+        """A result of the runner's ``iter_results()``, checked when the runner is the user's
+        own: a pair of a ``TrialInfo`` that was submitted and its ``TrialValue``.
+
+        Raises:
+            ArgumentError: Not such a pair.
+            TrialError: A trial that was not submitted (a runner that rebuilt the info, its
+                values rounded on the way: the results went under configurations never
+                proposed, the trials submitted stayed RUNNING, and the run ended early).
+        """
+        runner = self.runner
+        if type(runner).__module__.startswith("smacx."):
+            return result
+        name = f"{type(runner).__name__}.iter_results()"
+        if not (
+            isinstance(result, tuple)
+            and len(result) == 2
+            and isinstance(result[0], TrialInfo)
+            and isinstance(result[1], TrialValue)
+        ):
+            raise ArgumentError(
+                f"{name} must yield (TrialInfo, TrialValue) pairs: the TrialInfo given to "
+                f"submit_trial, and its result; got {safe_repr(result):.160}."
+            )
+        if result[0] not in submitted:
+            raise TrialError(
+                f"{name} gave a result for a trial that was not submitted to it, or came back "
+                f"already: {result[0]}. Yield each TrialInfo passed to submit_trial, unchanged, "
+                "exactly once."
+            )
+        return result
 
     def _checked_data(
         self, data_to_scatter: Mapping[str, Any] | None, method: str
@@ -2357,7 +2424,9 @@ class SMAC(metaclass=_FacadeType):
             while pending and self.runner.count_available_workers() > 0:
                 self.runner.submit_trial(pending.pop(0), **data)
             self.runner.wait()
-            for info, value in self.runner.iter_results():
+            for result in self.runner.iter_results():
+                known = set(self._in_flight) | {i for i, left in owed.items() if left > 0}
+                info, value = self._checked_result(result, known)
                 if value.status is StatusType.RUNNING:  # stopped without a result: again
                     if owed[info] > 0:
                         pending.append(info)
@@ -3184,6 +3253,14 @@ _PART_METHODS = {
     "maximizer": (("maximize",), "smacx.maximizer.LocalAndRandomSearch(Encoder(configspace))"),
 }
 
+#: The arguments SMAC passes to each method of a part, positionally.
+_PART_ARGUMENTS = {
+    "fit": ("X", "y"),
+    "predict": ("X",),
+    "bind": ("model", "best_y"),
+    "maximize": ("acq", "n", "start_points", "exclude"),
+}
+
 
 #: Intensifier settings that a stored run's record rebuilds (see _settings_from_repr).
 _OWN_SETTINGS: dict[str, type[Any]] = {
@@ -3228,6 +3305,19 @@ def _check_parts(**parts: object) -> None:
                 f"SMAC's {name} must be an object with method(s) {', '.join(methods)}, such as "
                 f"{example}; got {part!r:.200} (missing: {', '.join(missing)})."
             )
+        for method in methods:
+            arguments = _PART_ARGUMENTS[method]
+            try:
+                inspect.signature(getattr(part, method)).bind(*arguments)
+            except ValueError:  # (no signature to be had: a builtin's)
+                continue
+            except TypeError:
+                # (a bind(model) without best_y failed after the initial design had run)
+                raise ScenarioError(
+                    f"SMAC's {name}: {type(part).__name__}.{method} must take "
+                    f"({', '.join(arguments)}), as SMAC calls it; it takes "
+                    f"{inspect.signature(getattr(part, method))}."
+                ) from None
 
 
 def _try_model(model: object, scenario: Scenario) -> None:
@@ -3251,7 +3341,16 @@ def _try_model(model: object, scenario: Scenario) -> None:
             trial.fit(rng.random((8, n_dims)), rng.random(8))  # type: ignore[attr-defined]
     except Exception:
         return
-    model_moments(trial, rng.random((2, n_dims)))  # type: ignore[arg-type]
+    with np.errstate(all="ignore"):
+        mean, std = model_moments(trial, rng.random((2, n_dims)))  # type: ignore[arg-type]
+    if not np.isfinite(mean).any() or np.isnan(std).all():
+        # (every score NaN ranks the candidates at random: the run went on without a word)
+        raise ScenarioError(
+            f"SMAC(model=...): {type(model).__name__}.predict returned means {mean.tolist()} "
+            f"and standard deviations {std.tolist()} after a fit on 8 random rows: with no "
+            "finite mean, or no variance that is a number, its proposals would be drawn at "
+            "random. Check its fit and predict (a spread of 0 that y is divided by, say)."
+        )
 
 
 def _preset_parts(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -25,12 +26,25 @@ def _scores(acq: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarra
     """`(n,)` acquisition values of `(n, d)` rows; NaN counts as the worst score."""
     if X.shape[0] == 0:
         return np.empty(0)
-    values = np.asarray(acq(X), dtype=np.float64).reshape(-1)
-    if values.shape[0] != X.shape[0]:
-        raise ScenarioError(
-            f"acq: expected one score per row ({X.shape[0]}), got {values.shape[0]}"
-        )
+    values = one_per_row(acq(X), X)
     return np.where(np.isnan(values), -np.inf, values)
+
+
+def one_per_row(values: Any, X: np.ndarray) -> np.ndarray:
+    """An acquisition function's scores of the `(n, d)` rows ``X`` as `(n,)` floats; an
+    `(n, 1)` column (a posterior mean's shape) is taken too.
+
+    Raises:
+        ScenarioError: Not one score per row.
+    """
+    scores = np.asarray(values, dtype=np.float64)
+    if scores.size != X.shape[0] or scores.ndim > 2 or (scores.ndim == 2 and 1 not in scores.shape):
+        raise ScenarioError(
+            f"The acquisition function (SMAC(acquisition=...), the function its bind() "
+            f"returns) must give one score per row of its input: expected shape "
+            f"({X.shape[0]},), got {scores.shape}."
+        )
+    return scores.reshape(-1)
 
 
 def _best_distinct(
@@ -149,10 +163,9 @@ def worst_where(
     ``excluded(X)`` `(n,)` is True."""
 
     def scores(X: np.ndarray) -> np.ndarray:
-        values = np.asarray(acq(X), dtype=np.float64)
         if X.shape[0] == 0:
-            return values
-        return np.where(excluded(X), -np.inf, values)
+            return np.asarray(acq(X), dtype=np.float64).reshape(-1)
+        return np.where(excluded(X), -np.inf, one_per_row(acq(X), X))
 
     return scores
 

@@ -26,7 +26,13 @@ from ConfigSpace import Configuration, ConfigurationSpace
 
 from smacx.acquisition import PriorWeighted
 from smacx.encoding import INACTIVE, inactive_as_code, rows_in
-from smacx.errors import ScenarioError, SearchSpaceExhaustedError, is_real, is_whole
+from smacx.errors import (
+    ScenarioError,
+    SearchSpaceExhaustedError,
+    is_real,
+    is_whole,
+    safe_repr,
+)
 from smacx.initial_design import finite_vectors, sample_seeded, unit_to_configs
 from smacx.maximizer import Region, worst_where
 from smacx.models.random_forest import COST_LIMIT, RandomForest
@@ -1570,6 +1576,12 @@ class ModelProposer:
             acq = acquisition.weigh(model, best_y, log_prior, exponent)
         else:
             acq = self.acquisition.bind(model, best_y)
+            if not callable(acq):
+                raise ScenarioError(
+                    f"{type(self.acquisition).__name__}.bind(model, best_y) must return a "
+                    "function of an (n, d) array of encoded configurations that gives their "
+                    f"(n,) scores; got {type(acq).__name__} {safe_repr(acq):.80}."
+                )
         if getattr(self.acquisition, "per_row_draws", False):
             acq = _canonical_scores(acq, self.encoder)
         # Kept away from: the running configurations, and those the model has no row of, as
@@ -1606,11 +1618,11 @@ class ModelProposer:
         found = np.empty((0, self.encoder.n_dims))
         if region is not None:
             searcher = cast("RegionMaximizer", self.maximizer)
-            found = searcher.maximize(acq, size, starts, known, region=region)
+            found = self._checked(searcher.maximize(acq, size, starts, known, region=region))
             found = found[region.contains(found)]  # rows outside it come back unranked
         if found.shape[0] < keep:
             # No region, or too few new configurations inside it: search everywhere too.
-            more = self.maximizer.maximize(acq, size, starts, known)
+            more = self._checked(self.maximizer.maximize(acq, size, starts, known))
             found = np.concatenate([found, more[~rows_in(more, found)]])
         if balls is not None:  # a search that found nothing better returns rows inside
             found = found[~balls.contain(found)]
@@ -1712,6 +1724,39 @@ class ModelProposer:
     def _refit_gap(self, n: int) -> int:
         """New results needed before the model is fitted again, with ``n`` observations."""
         return 1 if n <= self.refit_above else 1 + (n - self.refit_above) // 100
+
+    def _checked(self, found: Any) -> np.ndarray:
+        """What the maximizer returned, as `(m, d)` encoded rows.
+
+        Raises:
+            ScenarioError: Not such rows (a maximizer of the user's own that returned a list,
+                rows of another width, or values in the hyperparameters' own units, which were
+                clipped to the box's edges without a word).
+        """
+        name = f"{type(self.maximizer).__name__}.maximize"
+        try:
+            rows = np.asarray(found, dtype=np.float64)
+        except (TypeError, ValueError):
+            rows = np.empty(0)
+        d = self.encoder.n_dims
+        if rows.ndim != 2 or rows.shape[1] != d:
+            raise ScenarioError(
+                f"{name} must return an (m, {d}) numpy array of encoded configurations (see "
+                f"Encoder); got {type(found).__name__} of shape {rows.shape}."
+            )
+        # (a categorical's column holds its code, 0 to its number of choices less one)
+        top = np.where(self.encoder.is_categorical, self.encoder.n_categories - 1, 1.0)
+        outside = ~((rows == INACTIVE) | ((rows >= 0.0) & (rows <= top)))
+        if outside.any():
+            column = int(np.flatnonzero(outside.any(axis=0))[0])
+            raise ScenarioError(
+                f"{name} must return encoded configurations (Encoder.encode's: numbers in "
+                f"[0, 1], a categorical's codes, {INACTIVE:g} for an inactive hyperparameter); "
+                f"got {float(rows[outside.any(axis=1)][0, column]):g} in column {column} "
+                f"({self.encoder.names[column]!r}). Encode with Encoder.encode, or work in the "
+                "unit cube as RandomSearch does."
+            )
+        return rows
 
     def _spread(
         self,

@@ -27,11 +27,13 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from smacx import (
     SMAC,
     AbstractRunner,
+    ArgumentError,
     Callback,
     ConcurrencyError,
     Hyperband,
     InitialDesign,
     Intensifier,
+    NoWorkersError,
     RunHistory,
     Scenario,
     ScenarioError,
@@ -4067,3 +4069,141 @@ def test_the_inherited_memory_warning_comes_before_the_first_trial(
             smac.optimize()
         assert [w.filename for w in said] == [__file__]  # once, at this line
     assert "already maps" in str(caught.value)
+
+
+class _OwnRunner(AbstractRunner):
+    """A runner of a user's own that runs each trial as it is submitted; ``mangle`` changes
+    what ``iter_results`` yields, ``workers`` what ``count_available_workers`` gives."""
+
+    def __init__(self, target: Any, sc: Scenario, mangle: Any = None, workers: int = 1) -> None:
+        self.inner = SerialRunner(target, sc)
+        self.mangle = mangle or (lambda info, value: (info, value))
+        self.workers = workers
+        self.done: list[Any] = []
+        self.patience = 0.3
+
+    def submit_trial(self, trial_info: TrialInfo, **dask_data_to_scatter: Any) -> None:
+        value = self.inner.run(trial_info.config, trial_info.instance, trial_info.budget,
+                               trial_info.seed)  # fmt: skip
+        self.done.append(self.mangle(trial_info, value))
+
+    def iter_results(self) -> Iterator[Any]:
+        while self.done:
+            yield self.done.pop(0)
+
+    def wait(self, timeout: float | None = None) -> None:
+        pass
+
+    def is_running(self) -> bool:
+        return False
+
+    def count_available_workers(self) -> int:
+        return self.workers
+
+    def run(
+        self,
+        config: Configuration,
+        instance: str | None = None,
+        budget: float | None = None,
+        seed: int | None = None,
+        **data: Any,
+    ) -> TrialValue:
+        return self.inner.run(config, instance, budget, seed, **data)  # fmt: skip
+
+
+def test_a_runner_of_the_users_own_is_held_to_its_contract(space: ConfigurationSpace) -> None:
+    """A user's runner that rebuilt each TrialInfo (its values rounded on the way) had its
+    results stored under configurations never proposed, the trials it was given left RUNNING
+    and the run ended early without a word; one that yielded costs failed deep inside; one
+    with no worker and nothing running spun at a full core for good (an audit's findings)."""
+    sc = scenario(space, n_trials=6)
+
+    def rounded(info: TrialInfo, value: TrialValue) -> Any:
+        values = {k: round(v, 3) for k, v in dict(info.config).items()}
+        return dataclasses.replace(info, config=Configuration(space, values=values)), value
+
+    foreign = _OwnRunner(quadratic, sc, rounded)
+    with (
+        SMAC(sc, quadratic, runner=foreign) as smac,
+        pytest.raises(TrialError, match=r"_OwnRunner.iter_results\(\) gave a result for a "),
+    ):
+        smac.optimize()
+    costs = _OwnRunner(quadratic, sc, lambda info, value: (info, value.cost))
+    with (
+        SMAC(sc, quadratic, runner=costs) as smac,
+        pytest.raises(ArgumentError, match=r"must yield \(TrialInfo, TrialValue\) pairs"),
+    ):
+        smac.optimize()
+    idle = _OwnRunner(quadratic, sc, workers=0)
+    with SMAC(sc, quadratic, runner=idle) as smac:
+        started = time.process_time()
+        with pytest.raises(NoWorkersError, match="no free worker for 0.3 s"):
+            smac.optimize()
+        assert time.process_time() - started < 0.3  # (it waited, not spun)
+    with SMAC(sc, quadratic, runner=_OwnRunner(quadratic, sc)) as smac:
+        smac.optimize()  # (one that keeps it: runs as before)
+        assert smac.runhistory.n_finished == 6
+
+
+def test_parts_of_the_users_own_are_checked_as_smac_is_built(space: ConfigurationSpace) -> None:
+    """A bind(model) without best_y, or a maximize(acq, n), failed after the initial design
+    had run; a model that predicts no number was used without a word (an audit's findings)."""
+
+    class OneArgument:
+        def bind(self, model: Any) -> Any:
+            return lambda X: -model.predict(X)[0]
+
+    class TwoArguments:
+        def maximize(self, acq: Any, n: int) -> Any:
+            return np.zeros((n, 2))
+
+    class NoSpread:
+        def fit(self, X: np.ndarray, y: np.ndarray) -> NoSpread:
+            self.mean, self.spread = y.mean(), 0.0
+            return self
+
+        def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            with np.errstate(all="ignore"):
+                return np.full(len(X), -self.mean / self.spread), np.full(len(X), np.nan)
+
+    sc = scenario(space, n_trials=6)
+    with pytest.raises(ScenarioError, match=r"OneArgument.bind must take \(model, best_y\)"):
+        SMAC(sc, quadratic, acquisition=OneArgument())
+    with pytest.raises(ScenarioError, match=r"TwoArguments.maximize must take \(acq, n, start"):
+        SMAC(sc, quadratic, maximizer=TwoArguments())
+    with pytest.raises(ScenarioError, match="NoSpread.predict returned means"):
+        SMAC(sc, quadratic, model=NoSpread())
+
+    class RawUnits:  # rows in the hyperparameters' units: clipped to the box's edges before
+        def maximize(self, acq: Any, n: int, start_points: Any, exclude: Any) -> np.ndarray:
+            return np.random.default_rng(0).uniform(-5.0, 5.0, (n, 2))
+
+    class Scores:
+        def bind(self, model: Any, best_y: float) -> Any:
+            return np.zeros(1)
+
+    for part, said in (
+        ({"maximizer": RawUnits()}, r"RawUnits.maximize must return encoded configurations"),
+        ({"acquisition": Scores()}, r"Scores.bind\(model, best_y\) must return a function"),
+    ):
+        with SMAC(sc, quadratic, **part) as smac, pytest.raises(ScenarioError, match=said):
+            smac.optimize()
+
+
+def test_an_acquisition_that_scores_in_a_column_works_in_every_preset(
+    space: ConfigurationSpace,
+) -> None:
+    """Scores as an (n, 1) column (a posterior mean's shape) worked under "blackbox" but not
+    under "hpo", whose regions broadcast them to an (n, n) matrix (an audit's finding)."""
+    from smacx.acquisition import EI
+
+    class Column:
+        def bind(self, model: Any, best_y: float) -> Any:
+            scores = EI().bind(model, best_y)
+            return lambda X: np.asarray(scores(X)).reshape(-1, 1)
+
+    for preset in ("hpo", "blackbox"):
+        with SMAC(scenario(space, n_trials=12), quadratic, preset=preset,
+                  acquisition=Column()) as smac:  # fmt: skip
+            smac.optimize()
+            assert smac.runhistory.n_finished == 12

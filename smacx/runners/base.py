@@ -29,6 +29,12 @@ class AbstractRunner(ABC):
     include trials that wait for a busy worker, see :meth:`ahead`); then
     ``wait()`` for a result and take every finished one from ``iter_results()``. Each submitted
     trial comes back exactly once, crashed or not: a runner never raises because a target failed.
+
+    ``SMAC`` holds a runner of the user's own to this: ``iter_results()`` must yield pairs of
+    the very ``TrialInfo`` given to ``submit_trial`` (not one rebuilt from what a job reported)
+    and its ``TrialValue``, else the run stops with an error; and a runner that runs nothing
+    and has no free worker for longer than its ``patience`` attribute (seconds, 5 without one)
+    stops the run with :class:`~smacx.NoWorkersError`, as ``DaskParallelRunner`` does.
     """
 
     @abstractmethod
