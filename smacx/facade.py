@@ -2326,13 +2326,24 @@ class SMAC(metaclass=_FacadeType):
                 f"{name} must yield (TrialInfo, TrialValue) pairs: the TrialInfo given to "
                 f"submit_trial, and its result; got {safe_repr(result):.160}."
             )
-        if result[0] not in submitted:
+        if result[0] not in submitted and not self._was_retired(result[0]):
             raise TrialError(
                 f"{name} gave a result for a trial that was not submitted to it, or came back "
                 f"already: {result[0]}. Yield each TrialInfo passed to submit_trial, unchanged, "
                 "exactly once."
             )
         return result
+
+    def _was_retired(self, info: TrialInfo) -> bool:
+        """Whether ``info`` is a trial recorded RETIRED (its late result is told, and dropped)."""
+        config_id = self.runhistory.get_config_id(info.config)  # (stores nothing new)
+        if config_id is None:
+            return False
+        key = TrialKey(config_id, info.instance, info.seed, info.budget)
+        try:
+            return self.runhistory[key].status is StatusType.RETIRED
+        except (KeyError, TrialError, ValueError):
+            return False
 
     def _checked_data(
         self, data_to_scatter: Mapping[str, Any] | None, method: str
