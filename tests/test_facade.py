@@ -1079,10 +1079,6 @@ def test_a_run_stored_with_configspaces_version_continues(
 ) -> None:
     """Runs stored before smacx left ConfigSpace's version out of a scenario's identity, and
     runs of another ConfigSpace version, are continued (and keep their name)."""
-    import json
-
-    from smacx.storage.sqlite import SQLiteStorage
-
     unnamed = scenario(space, tmp_path, n_trials=3).run_name
     serialize = ConfigurationSpace.to_serialized_dict
     monkeypatch.setattr(
@@ -1093,10 +1089,22 @@ def test_a_run_stored_with_configspaces_version_continues(
     assert scenario(space, tmp_path, n_trials=3).run_name == unnamed  # after an upgrade
     monkeypatch.undo()
     sc = scenario(space, tmp_path, name="exp", n_trials=3)
+    _continued_after_editing_its_scenario(
+        sc, lambda stored: stored["configspace"].update(python_module_version="0.6.1")
+    )
+
+
+def _continued_after_editing_its_scenario(sc: Scenario, edit: Any) -> None:
+    """Store a run of ``sc``, change its stored scenario with ``edit`` (of the JSON dict), and
+    check that ``sc`` continues it."""
+    import json
+
+    from smacx.storage.sqlite import SQLiteStorage
+
     SMAC(sc, quadratic, progress=False).close()
     storage = SQLiteStorage(sc.output_path / facade_module.DATABASE_NAME)
     stored = json.loads(storage.get_meta("scenario") or "{}")
-    stored["configspace"]["python_module_version"] = "0.6.1"
+    edit(stored)
     storage.set_meta("scenario", json.dumps(stored))
     storage.close()
     smac = SMAC(sc, quadratic, progress=False)
@@ -1110,26 +1118,18 @@ def test_a_run_stored_with_another_order_of_an_in_clauses_values_continues(
 ) -> None:
     """A run stored by an earlier smacx kept an IN clause's values in the script's order (from
     a set, another order per interpreter); the same space in another order continues it."""
-    import json
-
     from ConfigSpace import ForbiddenInClause
-
-    from smacx.storage.sqlite import SQLiteStorage
 
     cs = ConfigurationSpace({"x": (-5.0, 5.0), "y": (-5.0, 5.0), "z": ["a", "b", "c", "d"]})
     cs.add(ForbiddenInClause(cs["z"], ["d", "b"]))
-    sc = scenario(cs, tmp_path, name="exp", n_trials=3)
-    SMAC(sc, quadratic, progress=False).close()
-    storage = SQLiteStorage(sc.output_path / facade_module.DATABASE_NAME)
-    stored = json.loads(storage.get_meta("scenario") or "{}")
-    assert stored["configspace"]["forbiddens"][0]["values"] == ["b", "d"]
-    stored["configspace"]["forbiddens"][0]["values"] = ["d", "b"]  # as stored before
-    storage.set_meta("scenario", json.dumps(stored))
-    storage.close()
-    smac = SMAC(sc, quadratic, progress=False)
-    smac.optimize()
-    assert smac.runhistory.n_finished == 3
-    smac.close()
+
+    def as_stored_before(stored: dict[str, Any]) -> None:
+        assert stored["configspace"]["forbiddens"][0]["values"] == ["b", "d"]
+        stored["configspace"]["forbiddens"][0]["values"] = ["d", "b"]
+
+    _continued_after_editing_its_scenario(
+        scenario(cs, tmp_path, name="exp", n_trials=3), as_stored_before
+    )
 
 
 def interrupted_at(call: int) -> Any:
@@ -4100,15 +4100,8 @@ class _OwnRunner(AbstractRunner):
     def count_available_workers(self) -> int:
         return self.workers
 
-    def run(
-        self,
-        config: Configuration,
-        instance: str | None = None,
-        budget: float | None = None,
-        seed: int | None = None,
-        **data: Any,
-    ) -> TrialValue:
-        return self.inner.run(config, instance, budget, seed, **data)  # fmt: skip
+    def run(self, *args: Any, **kwargs: Any) -> TrialValue:
+        return self.inner.run(*args, **kwargs)
 
 
 def test_a_runner_of_the_users_own_is_held_to_its_contract(space: ConfigurationSpace) -> None:
