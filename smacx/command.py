@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from smacx.errors import CommandError, ScenarioError, as_machine_error, printable, warn_caller
 from smacx.runners.base import SPAWN_ENVIRON
-from smacx.runners.serial import NON_FINITE_MEASUREMENT
+from smacx.runners.serial import NON_FINITE_MEASUREMENT, STOP_GRACE_SECONDS, STOP_SIGNALS
 from smacx.scenario import RUN_NAME, is_run_name
 
 if TYPE_CHECKING:
@@ -482,7 +482,7 @@ class CommandTarget:
                 # reaches every process of the job in no set order, the command here first.
                 # A moment for the run's own to arrive, which gives the trial back (it runs
                 # again when the run continues) rather than recording it CRASHED.
-                time.sleep(_STOP_GRACE_SECONDS)
+                time.sleep(STOP_GRACE_SECONDS)
             how = f"exited with status {status}"
             if status < 0:
                 with contextlib.suppress(ValueError):
@@ -879,16 +879,9 @@ def _measured(
     )
 
 
-#: A command's exit statuses that a stop signal (SIGTERM, SIGINT, SIGHUP) gives: the shell
-#: killed by it, or ending with the status of a program it killed.
-_STOP_STATUSES = frozenset(
-    code
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    for code in (-int(sig), 128 + int(sig))
-)
-
-#: Seconds a command killed by a stop signal waits for the run's own before it is recorded.
-_STOP_GRACE_SECONDS = 1.0
+#: A command's exit statuses that a stop signal gives: the shell killed by it, or ending with
+#: the status of a program it killed.
+_STOP_STATUSES = frozenset(code for sig in STOP_SIGNALS for code in (-int(sig), 128 + int(sig)))
 
 #: Seconds a command's output may stay open after its shell has ended; then the processes
 #: that hold it (what the command left in the background, ``sleep 60 & echo 1``) are killed.

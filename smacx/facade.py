@@ -2282,11 +2282,7 @@ class SMAC(metaclass=_FacadeType):
         """
         runner = self.runner
         assert runner is not None
-        if (
-            type(runner).__module__.startswith("smacx.")
-            or runner.is_running()
-            or runner.count_available_workers() > 0
-        ):
+        if not _users_own(runner) or runner.is_running() or runner.count_available_workers() > 0:
             return None
         now = time.monotonic()
         since = now if since is None else since
@@ -2313,7 +2309,7 @@ class SMAC(metaclass=_FacadeType):
                 proposed, the trials submitted stayed RUNNING, and the run ended early).
         """
         runner = self.runner
-        if type(runner).__module__.startswith("smacx."):
+        if not _users_own(runner):
             return result
         name = f"{type(runner).__name__}.iter_results()"
         if not (
@@ -3329,6 +3325,12 @@ def _check_parts(**parts: object) -> None:
                     f"({', '.join(arguments)}), as SMAC calls it; it takes "
                     f"{inspect.signature(getattr(part, method))}."
                 ) from None
+
+
+def _users_own(runner: object) -> bool:
+    """Whether ``runner`` is the user's own, not one of smacx's (which keep the runner contract
+    that SMAC checks the user's against)."""
+    return not type(runner).__module__.startswith("smacx.")
 
 
 def _try_model(model: object, scenario: Scenario) -> None:

@@ -258,8 +258,12 @@ def _stop_own_resource_trackers() -> None:
                 stopping.join(_TRACKER_STOP_SECONDS)
 
 
-#: Seconds a trial whose process died of a stop signal waits for the run's own.
-_STOP_GRACE_SECONDS = 1.0
+#: Signals a batch system or a terminal stops a job with: a trial (its process, or a command)
+#: that died of one waits STOP_GRACE_SECONDS for the run's own before it is recorded.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+#: Seconds a trial that died of one of STOP_SIGNALS waits for the run's own.
+STOP_GRACE_SECONDS = 1.0
 
 #: Seconds a trial's process waits for a resource tracker it started to stop.
 _TRACKER_STOP_SECONDS = 1.0
@@ -1073,11 +1077,11 @@ class SerialRunner(AbstractRunner):
                 msg = f"killed (SIGKILL) under trial_memory_limit={self.memory_limit} MB"
                 return "memoryout", {"error": msg}, math.nan
             if signum is not None:
-                if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                if signum in STOP_SIGNALS:
                     # A batch system's SIGTERM reaches every process of the job in no set
                     # order: a moment for this one's, which gives the trial back (it runs again
                     # when the run continues) rather than recording it CRASHED.
-                    time.sleep(_STOP_GRACE_SECONDS)
+                    time.sleep(STOP_GRACE_SECONDS)
                 msg = (
                     f"the trial process died of signal {_signal_name(signum)} (exit code "
                     f"{-signum}) before returning a result"
