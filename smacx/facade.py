@@ -2894,7 +2894,9 @@ class _Spent:
 
     Each session (a SMAC object on the run) keeps its own record in the run's metadata: the
     intervals (Unix seconds) of its ``optimize()`` calls and the CPU seconds they used,
-    written at most once a second while one runs (a killed process loses no more). The wall
+    written at most once a second while one runs (a killed process loses no more), and by a
+    thread of its own every ``_BEAT`` seconds while a trial or a wait for results keeps the
+    loop from writing it. The wall
     time is the length of the union of all the sessions' intervals, so that processes sharing
     the run at once count their common time once; CPU seconds add up. The other sessions'
     records are read when ``optimize()`` starts; from then on the time of this call is added.
@@ -2902,6 +2904,10 @@ class _Spent:
 
     #: Seconds between two writes of the record while optimize() runs.
     _EVERY = 1.0
+    #: Seconds between two writes by the record's own thread (see _beat).
+    _BEAT = 10.0
+    #: A record on another host not written for this long is of a process that died there.
+    _STALE = 6 * _BEAT
 
     def __init__(
         self, storage: Storage, session: str, cpu_clock: Callable[[], float] | None = None
@@ -2925,15 +2931,54 @@ class _Spent:
         # setting it right) neither ends the call early nor stretches it. (A forward step
         # of 120 s ended two SQLite workers' walltime_limit=10 run after 4 s.)
         self._anchor: tuple[float, float] | None = None
+        self._cpu_noted = 0.0  # CPU seconds of the running call at its latest note
+        # (the loop and the record's own thread write it; see _beat)
+        self._lock = threading.Lock()
+        self._beating: threading.Event | None = None
 
     def start(self) -> None:
         """Read every session's record and count this ``optimize()`` call from now on."""
-        self._anchor = (self._clock(), time.monotonic())
-        now = self._now()
-        self._count_prior(now)
-        self._intervals.append([now, now])
-        self._cpu_start = self._cpu_seconds()
+        with self._lock:
+            self._anchor = (self._clock(), time.monotonic())
+            now = self._now()
+            self._count_prior(now)
+            self._intervals.append([now, now])
+            self._cpu_start = self._cpu_seconds()
+            self._cpu_noted = 0.0
         self.note(final=True)
+        self._beating = threading.Event()
+        threading.Thread(
+            target=_Spent._beat,
+            args=(weakref.ref(self), self._beating),
+            name="smacx-spent",
+            daemon=True,
+        ).start()
+
+    @staticmethod
+    def _beat(ref: weakref.ref[_Spent], stopped: threading.Event) -> None:
+        """Write the record of the running call every ``_BEAT`` seconds until ``stopped``.
+
+        The loop writes it as results come, and a trial run in this process, or a long wait
+        for one, writes nothing: a session on another host then took this one for dead a
+        lease after its last write, and one that joined during a trial longer than that ran
+        past ``walltime_limit``. (CPU seconds stay as last noted: a runner's
+        ``cpu_time_elsewhere`` is read by the loop's thread only.)
+        """
+        while True:
+            spent = ref()
+            if spent is None:
+                return
+            interval = spent._BEAT
+            del spent
+            if stopped.wait(interval):
+                return
+            spent = ref()
+            if spent is None:
+                return
+            with spent._lock:
+                if not stopped.is_set():
+                    spent._write(spent._extend())
+            del spent
 
     def reread(self) -> None:
         """Read the other sessions' records again (at most once a second): a session in a
@@ -2958,8 +3003,8 @@ class _Spent:
                     continue
                 wall = [[float(a), float(b)] for a, b in stored["wall"]]
                 if wall and stored.get("open") and self._still_in_call(session, stored):
-                    # In a call (a trial under way writes nothing): its time runs on until
-                    # this call's start. (A worker that joined during another's trial counted
+                    # In a call (written up to _BEAT s ago): its time runs on until this
+                    # call's start. (A worker that joined during another's trial counted
                     # that process's time to the trial's start only, and ran past the limit.)
                     wall[-1][1] = max(wall[-1][1], start)
                 records.append({"wall": wall, "cpu": float(stored["cpu"])})
@@ -2971,11 +3016,14 @@ class _Spent:
     def _still_in_call(self, session: str, record: dict[str, Any]) -> bool:
         """Whether another session whose record says it is in an ``optimize()`` call still
         is: its process lives (on this host, checked), or, on another host, it wrote the
-        record less than a lease ago (a process that died there counts until then)."""
+        record less than ``_STALE`` seconds ago (a process that died there counts until then;
+        a live one writes every ``_BEAT`` s, in a trial too). It was a lease (300 s), and a
+        container killed in a batch queue had its wait for a new one charged to
+        ``walltime_limit``."""
         owner = session.split("#")[0]
         if is_local(owner):
             return owner_is_alive(owner)
-        return self._now() - float(record.get("written", -math.inf)) < LEASE_SECONDS
+        return self._now() - float(record.get("written", -math.inf)) < self._STALE
 
     def _now(self) -> float:
         """The storage's clock, counted on the monotonic clock from the running call's start
@@ -2991,12 +3039,15 @@ class _Spent:
 
     def stop(self) -> None:
         """End the running call: its record is stored as it ends, closed."""
-        now = self._now()
-        self._intervals[-1][1] = max(now, self._intervals[-1][0])
-        self._cpu_done += self._cpu_seconds() - self._cpu_start
-        self._cpu_start = math.nan
-        self._anchor = None
-        self._write(now)
+        if self._beating is not None:
+            self._beating.set()
+        with self._lock:
+            now = self._now()
+            self._intervals[-1][1] = max(now, self._intervals[-1][0])
+            self._cpu_done += self._cpu_seconds() - self._cpu_start
+            self._cpu_start = math.nan
+            self._anchor = None
+            self._write(now)
 
     def wall(self) -> float:
         """Seconds of wall-clock time the run's ``optimize()`` calls have taken."""
@@ -3013,11 +3064,19 @@ class _Spent:
     def note(self, final: bool = False) -> None:
         """Extend the running call's interval to now, and store the record if a second has
         passed since the last write (or ``final``)."""
+        with self._lock:
+            if not math.isnan(self._cpu_start):
+                self._cpu_noted = self._cpu_seconds() - self._cpu_start
+            now = self._extend()
+            if not final and now - self._written < self._EVERY:
+                return
+            self._write(now)
+
+    def _extend(self) -> float:
+        """Extend the running call's interval to now, and return now."""
         now = self._now()
         self._intervals[-1][1] = max(now, self._intervals[-1][0])
-        if not final and now - self._written < self._EVERY:
-            return
-        self._write(now)
+        return now
 
     def _write(self, now: float) -> None:
         """Store this session's record, written at ``now``."""
@@ -3026,7 +3085,7 @@ class _Spent:
             self.storage.set_meta(_SPENT + self.session, json.dumps(self._record()))
 
     def _record(self) -> dict[str, Any]:
-        running = 0.0 if math.isnan(self._cpu_start) else self._cpu_seconds() - self._cpu_start
+        running = 0.0 if math.isnan(self._cpu_start) else self._cpu_noted
         return {
             "wall": self._intervals,
             "cpu": self._cpu_done + running,

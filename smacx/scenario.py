@@ -277,7 +277,9 @@ class Scenario:
         walltime_limit: Seconds of wall-clock time the run's ``optimize()`` calls may take in
             all: those of a resumed run, in this process or an earlier one, count (as
             ``n_trials`` counts the trials already finished), and processes sharing the run at
-            once count their common time once. No trial is submitted once it is spent; those
+            once count their common time once (one on another host that writes no record of
+            its time for a minute, killed say, up to its last record). No trial is submitted
+            once it is spent; those
             running then finish (bound them with ``trial_walltime_limit``), as do those that
             wait on dask workers for a free thread.
         cputime_limit: Seconds of CPU time the run's ``optimize()`` calls may use in all, over

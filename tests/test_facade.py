@@ -748,7 +748,7 @@ def test_a_session_that_joined_during_anothers_trial_counts_its_time(
     ran a trial past walltime_limit=8, from 9 s to 14 s: a shared-run audit's finding; one
     that joined after the limit, during another's trial, ran one too: a review's.) A record
     left open by a dead process on this host runs on no more, nor one on another host written
-    a lease ago."""
+    a while ago (``_STALE``)."""
     from smacx.storage import owner_id
     from tests.test_storage import dead_owner
 
@@ -789,9 +789,42 @@ def test_a_session_that_joined_during_anothers_trial_counts_its_time(
     clock[0] = 104.0
     e.start()
     assert e.wall() == 10.0 + 4.0  # (d's 100-104 counts, c's does not)
-    clock[0] = 104.0 + facade_module.LEASE_SECONDS + 1
-    e.reread()  # (d silent for a lease: its call ended at its record)
-    assert e.wall() == 10.0 + facade_module.LEASE_SECONDS + 1
+    clock[0] = 104.0 + facade_module._Spent._STALE + 1
+    e.reread()  # (d silent for _STALE: its call ended at its record)
+    assert e.wall() == 10.0 + facade_module._Spent._STALE + 1
+
+
+def test_a_session_writes_its_time_during_a_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial run in this process wrote no record of the time spent, so a session on another
+    host took this one for dead a lease after its last write (and one that joined then ran
+    past walltime_limit, a batch-system audit's finding): the record's own thread writes it
+    every _BEAT seconds, and stops with the call."""
+    from smacx.facade import _SPENT
+
+    monkeypatch.setattr(facade_module._Spent, "_BEAT", 0.05)
+    seen: list[tuple[float, float]] = []
+
+    def target(config: Configuration, seed: int = 0) -> float:
+        for _ in range(2):
+            record = json.loads(smac.runhistory.storage.get_meta(_SPENT + session) or "{}")
+            seen.append((record["written"], record["wall"][-1][1]))
+            time.sleep(0.3)
+        return 1.0
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)})
+    run = Scenario(space, n_trials=1, output_directory=tmp_path, deterministic=True)
+    smac = SMAC(run, target)
+    session = json.loads(smac.runhistory.storage.get_meta(facade_module._SESSIONS) or "[]")[-1]
+    before = set(threading.enumerate())
+    smac.optimize()
+    (written_then, end_then), (written_later, end_later) = seen
+    assert written_later - written_then >= 0.2 and end_later - end_then >= 0.2
+    time.sleep(0.2)
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "smacx-spent"]
+    record = json.loads(smac.runhistory.storage.get_meta(_SPENT + session) or "{}")
+    assert record["open"] is False
 
 
 def test_validate_averages_over_seeds(space: ConfigurationSpace) -> None:
