@@ -1701,7 +1701,7 @@ class SMAC(metaclass=_FacadeType):
                 self._optimizer = None
                 self._optimize_over.set()
                 raise
-        with _sigterm_stops_the_run():
+        with _sigterm_stops_the_run(), _sigint_noted():
             try:
                 incumbent = self._optimize(data_to_scatter)
             finally:
@@ -2238,14 +2238,17 @@ class SMAC(metaclass=_FacadeType):
         storage is locked past its timeout) is kept and told first by the next call."""
         n = 0
         assert self.runner is not None
-        if _SIGTERM_ARRIVED.is_set() and threading.current_thread() is threading.main_thread():
+        terminated = _SIGTERM_ARRIVED.is_set()
+        if (terminated or _SIGINT_ARRIVED.is_set()) and (
+            threading.current_thread() is threading.main_thread()
+        ):
             # The target caught the interrupt and returned: what the serial runner holds is
             # cut short, and not recorded; the trial runs again when the run continues.
             if isinstance(self.runner, SerialRunner):
                 self._untold.clear()
                 for _ in self.runner.iter_results():  # (left in flight: given back)
                     pass
-            raise _Terminated("SIGTERM")
+            raise _Terminated("SIGTERM") if terminated else KeyboardInterrupt()
         results = self.runner.iter_results()
         while True:
             if not self._untold:  # one at a time: after an error the rest stay in the runner
@@ -3604,6 +3607,42 @@ def _sigterm_stops_the_run() -> Iterator[None]:
 #: step even when the target caught the interrupt (a training loop that ends early on Ctrl-C,
 #: as skorch's does), and the result of the trial it cut short is not recorded.
 _SIGTERM_ARRIVED = threading.Event()
+
+
+@contextlib.contextmanager
+def _sigint_noted() -> Iterator[None]:
+    """While ``optimize()`` runs in the main thread of a process whose Ctrl-C raises
+    ``KeyboardInterrupt`` (Python's default handler): note each SIGINT in
+    ``_SIGINT_ARRIVED``, then raise as that handler does.
+
+    A target that caught the interrupt and returned early (a training loop's ``except
+    KeyboardInterrupt: break``) had its cut-short result recorded as a SUCCESS, and the run
+    went on; now the run stops at its next step, as it does for a SIGTERM, and the trial runs
+    again when the run continues. An application's own handler is left alone.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+
+    def noted(signum: int, frame: Any) -> None:
+        _SIGINT_ARRIVED.set()
+        raise KeyboardInterrupt
+
+    _SIGINT_ARRIVED.clear()
+    signal.signal(signal.SIGINT, noted)
+    try:
+        yield
+    finally:
+        _SIGINT_ARRIVED.clear()
+        if signal.getsignal(signal.SIGINT) is noted:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+#: Set by the SIGINT handler of :func:`_sigint_noted` (see there).
+_SIGINT_ARRIVED = threading.Event()
 
 
 def _default_sigterm_in_child() -> None:

@@ -1184,11 +1184,13 @@ SMAC(scenario, train, preset="random", progress=False).optimize()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no SIGTERM there")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_caught_by_the_target_still_ends_the_run_and_records_nothing_cut_short(
-    tmp_path: Any,
+    tmp_path: Any, signum: int
 ) -> None:
     """SIGTERM reaches the target as an interrupt; one that catches it and returns went on to
-    n_trials with its cut-short trial recorded SUCCESS (a review's finding)."""
+    n_trials with its cut-short trial recorded SUCCESS (a review's finding). So did Ctrl-C
+    (a stopping audit's)."""
     import subprocess
 
     started = tmp_path / "started"
@@ -1200,8 +1202,8 @@ def test_sigterm_caught_by_the_target_still_ends_the_run_and_records_nothing_cut
         while not started.exists() or started.read_text() != "xx":  # in the second trial
             assert time.monotonic() < deadline and run_.poll() is None
             time.sleep(0.05)
-        run_.terminate()
-        assert run_.wait(timeout=30) == -signal.SIGTERM
+        run_.send_signal(signum)
+        assert run_.wait(timeout=30) == -signum  # (an uncaught KeyboardInterrupt too)
     finally:
         run_.kill()
     space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
