@@ -38,13 +38,18 @@ class Callback:
         """After ``optimize`` has stopped (also when it stops on an error or interrupt)."""
 
     def on_ask_start(self, smac: SMAC) -> None:
-        """Before ``ask`` chooses a trial."""
+        """Before ``ask`` chooses a trial. In a run that processes share, ``optimize()``
+        may then find ``n_trials`` taken by the others and ask for none: ``on_ask_end``
+        follows only when a trial was chosen."""
 
     def on_ask_end(self, smac: SMAC, info: TrialInfo) -> None:
         """After ``ask`` chose ``info``."""
 
-    def on_tell_start(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
-        """Before the result of ``info`` is recorded."""
+    def on_tell_start(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> bool | None:
+        """Before the result of ``info`` is recorded; return False to stop the optimization
+        once it is (as SMAC3's does). An error raised here reaches the caller after the
+        result is recorded."""
+        return None
 
     def on_tell_end(self, smac: SMAC, info: TrialInfo, value: TrialValue) -> bool | None:
         """After the result of ``info`` is recorded; return False to stop the optimization."""

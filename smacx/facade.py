@@ -612,6 +612,7 @@ class SMAC(metaclass=_FacadeType):
 
         self._stop_requested = False
         self._stop_reason: str | None = None
+        self._ended_by: str | None = None  # (see stop_reason)
         # (walltime_limit's and cputime_limit's count, from the first optimize())
         self._spent: _Spent | None = None
         self._run_start = math.nan  # Unix time at which the run started (see _run_clock)
@@ -1064,6 +1065,14 @@ class SMAC(metaclass=_FacadeType):
         self._callback_time += spent
         return spent
 
+    def _request_stop(self, reason: str) -> None:
+        """Stop the running ``optimize()`` after this result (a callback asked), for
+        ``reason``; the first reason stands."""
+        if not self._stop_requested:
+            self._stop_requested = True
+            self._stop_reason = reason
+            logger.info("Stopping: %s.", reason)
+
     def _record_deadly(self, info: TrialInfo) -> None:
         """Record as CRASHED a trial that ``MAX_DEATHS`` processes died running: without
         per-trial limits, a configuration whose target segfaults (or calls ``os._exit``, or
@@ -1262,8 +1271,15 @@ class SMAC(metaclass=_FacadeType):
                 return
         self.runhistory.check_result(info, value)  # before the callbacks hear of it
         t1 = time.perf_counter()
-        for cb in self.callbacks:
-            cb.on_tell_start(self, info, value)
+        # An on_tell_start that fails is raised once the result is recorded: the result was
+        # lost otherwise, unless close() was called (a stopping audit's finding).
+        hook_error: Exception | None = None
+        try:
+            for cb in self.callbacks:
+                if _says_stop(cb.on_tell_start(self, info, value)):
+                    self._request_stop(f"the on_tell_start of callback {cb!r} returned False")
+        except Exception as err:
+            hook_error = err
         t0 += self._timed_callbacks(t1)
         # This process's first result from optimize(), while no trial of the run (of any
         # process sharing it, or of an earlier session) has worked: a crash then is most
@@ -1297,12 +1313,13 @@ class SMAC(metaclass=_FacadeType):
             self._durations.append(value.time)
         self._target_cpu_time += value.cpu_time if math.isfinite(value.cpu_time) else 0.0
         self._update_incumbent()
+        if hook_error is not None:
+            self._own_time += time.perf_counter() - t0
+            raise hook_error
         t1 = time.perf_counter()
         for cb in self.callbacks:
-            if _says_stop(cb.on_tell_end(self, info, value)) and not self._stop_requested:
-                self._stop_requested = True
-                self._stop_reason = f"the on_tell_end of callback {cb!r} returned False"
-                logger.info("Stopping: %s.", self._stop_reason)
+            if _says_stop(cb.on_tell_end(self, info, value)):
+                self._request_stop(f"the on_tell_end of callback {cb!r} returned False")
         self._own_time += t1 - t0
         self._timed_callbacks(t1)
         # Only for trials optimize() ran: a user of ask() and tell() reports failures on purpose.
@@ -1629,22 +1646,9 @@ class SMAC(metaclass=_FacadeType):
         elif math.isfinite(s.cputime_limit) and spent.cpu() >= s.cputime_limit:
             reason = f"cputime_limit of {s.cputime_limit:g} s reached"
         else:
-            # Several objectives: any member of the front, as each is an answer.
-            costs = []
-            if max(s.termination_costs) > -math.inf:
-                multi = len(s.objectives) > 1
-                costs = self._front_costs(self.incumbents) if multi else [self._incumbent_costs()]
-            # (-inf, the default, is no threshold: [-inf, 0.1] stops at a cost <= 0.1 in the
-            # second objective, whatever the first; it used to be a threshold never met)
-            met = [
-                c
-                for c in costs
-                if c and all(x <= t or t == -math.inf for x, t in zip(c, s.termination_costs))
-            ]
-            if met and not self._at_top_fidelity():
-                met = []  # (a cost at a lower budget, or on fewer instances, says little)
-            if met:
-                reason = f"the incumbent's cost {met[0]} reached the threshold"
+            met = self._threshold_met()
+            if met is not None:
+                reason = f"the incumbent's cost {met} reached the threshold"
         if reason is None:
             return True
         if reason != self._stop_reason:  # once, not on every turn while running trials drain
@@ -1759,6 +1763,7 @@ class SMAC(metaclass=_FacadeType):
         self._run_clock()
         self._stop_requested = False
         self._stop_reason = None
+        self._ended_by = None
         bar: Any = _NoBar()
         if self.progress:
             # (not built when off, and given a lock of threads: tqdm's own lock is a
@@ -1778,9 +1783,11 @@ class SMAC(metaclass=_FacadeType):
                     desc="smacx",
                 )
             )
+        begun: list[Callback] = []
         try:
             for cb in self.callbacks:
                 cb.on_start(self)
+                begun.append(cb)
             if self._spent is None:
                 self._spent = _Spent(
                     self.runhistory.storage,
@@ -1797,6 +1804,8 @@ class SMAC(metaclass=_FacadeType):
                 warn_of_inherited_memory(self.runner.memory_limit, on_a_worker=False)
         except BaseException:
             bar.close()  # (and the logger's filter with it)
+            # (those whose on_start ran get their on_end: a tracker opened there stayed open)
+            self._end_callbacks(begun)
             raise
         parallel = not isinstance(self.runner, SerialRunner)  # other threads wait on this one
         frozen = False
@@ -1891,6 +1900,11 @@ class SMAC(metaclass=_FacadeType):
                 if frozen:
                     _collect_now_and_then(told)
         except BaseException as err:
+            self._ended_by = (
+                "interrupted"
+                if isinstance(err, KeyboardInterrupt)
+                else (f"an error: {type(err).__name__}")
+            )
             if isinstance(err, KeyboardInterrupt):
                 logger.warning(
                     "Interrupted: %d finished trial(s) are saved.", self.runhistory.n_finished
@@ -1905,6 +1919,8 @@ class SMAC(metaclass=_FacadeType):
                     logger.warning("Could not release trial %s: %s", info, release_error)
             raise
         finally:
+            if self._ended_by is None:
+                self._ended_by = self._why_ended()
             try:
                 self._spent.stop()
                 if frozen:
@@ -2022,12 +2038,53 @@ class SMAC(metaclass=_FacadeType):
         other hosts cannot be checked)."""
         return bool(_live_local_sessions(self.runhistory.storage, but=self._session))
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the latest :meth:`optimize` returned, in words: ``"n_trials=50 reached"``,
+        ``"walltime_limit of 60 s reached"``, ``"cputime_limit of ... reached"``, ``"the
+        incumbent's cost [...] reached the threshold"``, ``"the on_tell_end of callback ...
+        returned False"``, ``"the search space is exhausted"``, ``"close() was called"``,
+        ``"interrupted"`` or ``"an error: <its type>"``; None before the first call. Logged
+        at INFO too (``Stopping: ...``), as SMAC3 logs it."""
+        return self._ended_by
+
+    def _why_ended(self) -> str:
+        """The reason ``optimize()`` returns normally (see :attr:`stop_reason`)."""
+        if self._stop_reason is not None:
+            return self._stop_reason
+        if self._close_requested:
+            return "close() was called"
+        if self.runhistory.n_finished >= _trial_limit(self.scenario):
+            return f"n_trials={self.scenario.n_trials} reached"
+        return "no trial was left to run (the rest run in other processes)"
+
+    def _threshold_met(self) -> list[float] | None:
+        """The incumbent's costs (a member of the front's, with several objectives) if they
+        meet ``termination_cost_threshold`` at the top fidelity, else None."""
+        s = self.scenario
+        # Several objectives: any member of the front, as each is an answer.
+        costs = []
+        if max(s.termination_costs) > -math.inf:
+            multi = len(s.objectives) > 1
+            costs = self._front_costs(self.incumbents) if multi else [self._incumbent_costs()]
+        # (-inf, the default, is no threshold: [-inf, 0.1] stops at a cost <= 0.1 in the
+        # second objective, whatever the first; it used to be a threshold never met)
+        met = [
+            c
+            for c in costs
+            if c and all(x <= t or t == -math.inf for x, t in zip(c, s.termination_costs))
+        ]
+        if not met or not self._at_top_fidelity():
+            return None  # (a cost at a lower budget, or on fewer instances, says little)
+        return met[0]
+
     def _warn_if_time_spent(self) -> None:
-        """Say so when a continued run's earlier ``optimize()`` calls spent its
-        ``walltime_limit`` or ``cputime_limit`` already: this one runs no trial (as a run
+        """Say so when earlier ``optimize()`` calls on the run (of this object or of one
+        before it) spent its ``walltime_limit`` or ``cputime_limit`` already, or its
+        incumbent meets ``termination_cost_threshold``: this one runs no trial (as a run
         whose ``n_trials`` are done, which says so too)."""
         s, spent = self.scenario, self._spent
-        if spent is None or self._told_here or self.runhistory.n_finished >= _trial_limit(s):
+        if spent is None or self.runhistory.n_finished >= _trial_limit(s):
             return
         used = [
             f"{name}={limit:g} s ({took:.1f} s spent)"
@@ -2037,16 +2094,32 @@ class SMAC(metaclass=_FacadeType):
             )
             if math.isfinite(limit) and took >= limit
         ]
-        if used:
+        met = self._threshold_met()
+        if not used and met is None:
+            return
+        what = (
+            f"has spent its {' and '.join(used)} in the optimize() calls made on it so far"
+            if used
+            else f"has an incumbent whose cost {met} meets termination_cost_threshold="
+            f"{s.termination_cost_threshold}"
+        )
+        limit = "limit" if used else "threshold"
+        if self._told_here:
+            # (a second optimize() of one object: Optuna's runs for its timeout again)
             _warn(
-                f"run {s.run_name!r} has spent its {' and '.join(used)} in the optimize() "
-                f"calls made on it so far: this one runs no trial and returns the stored "
-                f"incumbent, if any ({self.runhistory.n_finished} "
-                f"{'' if s.n_trials is None else f'of n_trials={s.n_trials} '}"
-                f"finished). Raise the limit to go on, or start the run afresh with "
-                f"SMAC(..., overwrite=True) or "
-                f"another Scenario(name=...)."
+                f"optimize(): run {s.run_name!r} {what}, so this call runs no trial and "
+                f"returns the incumbent. The limits count every optimize() call of the run, "
+                f"not one: to run more, build SMAC again with dataclasses.replace(scenario, "
+                f"...) and a higher {limit}, which continues the run."
             )
+            return
+        _warn(
+            f"run {s.run_name!r} {what}: this one runs no trial and returns the stored "
+            f"incumbent, if any ({self.runhistory.n_finished} "
+            f"{'' if s.n_trials is None else f'of n_trials={s.n_trials} '}"
+            f"finished). Raise the {limit} to go on, or start the run afresh with "
+            f"SMAC(..., overwrite=True) or another Scenario(name=...)."
+        )
 
     def _repeats_hint(self) -> str:
         """For a noisy run that tried its whole finite space: how a run spends more of
@@ -2082,12 +2155,13 @@ class SMAC(metaclass=_FacadeType):
         )
         _warn(message)
 
-    def _end_callbacks(self) -> Exception | None:
-        """Call every callback's ``on_end``; returns the first error one raised, after the
-        others had theirs (it is raised unless ``optimize()`` raises another: an ``on_end``
-        that failed hid a ``TargetCrashedError`` or a Ctrl-C, and the others' ``on_end``)."""
+    def _end_callbacks(self, callbacks: Sequence[Callback] | None = None) -> Exception | None:
+        """Call the ``on_end`` of every callback (or of ``callbacks``); returns the first
+        error one raised, after the others had theirs (it is raised unless ``optimize()``
+        raises another: an ``on_end`` that failed hid a ``TargetCrashedError`` or a Ctrl-C,
+        and the others' ``on_end``)."""
         first: Exception | None = None
-        for cb in self.callbacks:
+        for cb in self.callbacks if callbacks is None else callbacks:
             try:
                 cb.on_end(self)
             except Exception as err:

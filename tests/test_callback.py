@@ -110,6 +110,53 @@ def test_a_callback_that_raises_leaves_its_result_recorded_and_not_told_again(
     assert "told already" not in caplog.text
 
 
+def test_on_tell_start_returning_false_stops_after_the_result_is_recorded() -> None:
+    """SMAC3's on_tell_start stops the run by returning False; smacx ran on to n_trials (a
+    stopping audit's finding)."""
+
+    class FromSMAC3(Callback):
+        def on_tell_start(self, smac: Any, info: Any, value: Any) -> bool:
+            return smac.runhistory.n_finished < 2
+
+    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=10, output_directory=None)
+    smac = SMAC(scenario, lambda config, seed: 1.0, callbacks=[FromSMAC3()], progress=False)
+    smac.optimize()
+    assert smac.runhistory.n_finished == 3  # the third result, then the stop
+
+
+def test_a_failing_on_tell_start_keeps_the_result_and_on_start_gets_its_on_end() -> None:
+    """A result whose on_tell_start raised was lost (run again later); a callback whose
+    on_start ran got no on_end when another's on_start raised (a stopping audit's)."""
+    events: list[str] = []
+
+    class Tracker(Callback):
+        def on_start(self, smac: Any) -> None:
+            events.append("start")
+
+        def on_end(self, smac: Any) -> None:
+            events.append("end")
+
+        def on_tell_start(self, smac: Any, info: Any, value: Any) -> None:
+            if smac.runhistory.n_finished == 1:
+                raise ConnectionError("dashboard unreachable")
+
+    class Unreachable(Callback):
+        def on_start(self, smac: Any) -> None:
+            raise ConnectionError("cannot reach the dashboard")
+
+    smac = build(Tracker())
+    with pytest.raises(ConnectionError, match="dashboard unreachable"):
+        smac.optimize()
+    assert smac.runhistory.n_finished == 2 and smac.runhistory.n_running == 0
+    assert events == ["start", "end"]
+    events.clear()
+    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=3, output_directory=None)
+    smac = SMAC(scenario, lambda c, seed: 1.0, callbacks=[Tracker(), Unreachable()])
+    with pytest.raises(ConnectionError, match="cannot reach"):
+        smac.optimize()
+    assert events == ["start", "end"]
+
+
 def test_an_optuna_style_function_is_refused_with_what_it_is_called_with() -> None:
     def optuna_style(study: Any, trial: Any) -> None:
         pass

@@ -3341,6 +3341,41 @@ def test_a_continued_run_whose_walltime_is_spent_says_so(
     assert again.runhistory.n_finished == before and 0 < before < 50
 
 
+def test_optimize_again_after_a_limit_or_threshold_says_so_and_why_it_stopped(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """optimize() called again on one object whose walltime_limit was spent, or whose
+    incumbent met termination_cost_threshold, ran nothing and said nothing; a new object on a
+    run that met its threshold said nothing either. stop_reason says why each call returned
+    (a stopping audit's findings)."""
+
+    def slow(config: Configuration, seed: int) -> float:
+        time.sleep(0.3)
+        return float(config["x"])
+
+    smac = SMAC(scenario(space, tmp_path, n_trials=50, walltime_limit=1.0), slow, progress=False)
+    assert smac.stop_reason is None
+    smac.optimize()
+    assert smac.stop_reason == "walltime_limit of 1 s reached"
+    with pytest.warns(UserWarning, match=r"optimize\(\): run .* spent its walltime_limit=1 s "):
+        smac.optimize()
+    sc = scenario(space, tmp_path / "t", n_trials=50, termination_cost_threshold=0.9)
+    smac = SMAC(sc, lambda config, seed: float(config["x"]), progress=False)
+    smac.optimize()
+    assert smac.stop_reason.startswith("the incumbent's cost ")
+    with pytest.warns(UserWarning, match=r"optimize\(\): .* meets termination_cost_threshold"):
+        smac.optimize()
+    with pytest.warns(UserWarning, match=r"run .* meets termination_cost_threshold=0\.9: this"):
+        SMAC(sc, lambda config, seed: float(config["x"]), progress=False).optimize()
+    smac = SMAC(scenario(space, n_trials=3), lambda config, seed: 1.0, progress=False)
+    smac.optimize()
+    assert smac.stop_reason == "n_trials=3 reached"
+    smac = SMAC(scenario(space, n_trials=3), lambda config, seed: 1 / 0, progress=False)
+    with pytest.raises(TargetCrashedError):
+        smac.optimize()
+    assert smac.stop_reason == "an error: TargetCrashedError"
+
+
 def test_budgets_under_the_racing_preset_are_warned_of(space: ConfigurationSpace) -> None:
     """Budgets with preset="hpo" ran every trial at max_budget without a word: a user of
     SMAC3's multi-fidelity facade who forgot the preset got no multi-fidelity at all."""
