@@ -190,6 +190,8 @@ OPTUNA_KEYWORDS = {
     "pruner": "stop poor configurations early with Hyperband: Scenario(..., min_budget=..., "
     "max_budget=...) and SMAC(..., preset='multifidelity')",
     "show_progress_bar": "SMAC(..., progress=True)",
+    "gc_after_trial": "smacx collects garbage itself where runs need it; a target that "
+    "leaves large cycles behind can call gc.collect() before it returns",
 }
 
 #: Where Ray Tune's keywords (TuneConfig, RunConfig, Tuner) and Oríon's go in smacx: the

@@ -199,6 +199,7 @@ def test_smac3_s_intensifiers_built_on_a_scenario_say_that_smacx_s_take_none(
         ("optimize", "n_trials", "Scenario(configspace, n_trials=...)"),
         ("optimize", "timeout", "walltime_limit"),
         ("optimize", "callbacks", "SMAC(..., callbacks=[...])"),
+        ("optimize", "gc_after_trial", "call gc.collect() before it returns"),  # (was Ray's)
         # Ray Tune's and Oríon's: the nearest spelling sent them astray (a second porting audit)
         ("Scenario", "num_samples", "Scenario(..., n_trials=...) (with budgets"),
         ("optimize", "num_samples", "Scenario(..., n_trials=...)"),
