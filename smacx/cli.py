@@ -419,7 +419,9 @@ def _importances(
     why = []
     for name in objectives:
         try:
-            shares[name] = param_importances(history, objective=name)
+            with warnings.catch_warnings():  # (few configurations: the report says how many)
+                warnings.filterwarnings("ignore", "param_importances: only", UserWarning)
+                shares[name] = param_importances(history, objective=name)
             budget, n_configs = analysed(history, objective=name)
             basis[name] = {"budget": budget, "configs": n_configs}
         except ScenarioError as err:
@@ -557,6 +559,8 @@ def _print_report(report: dict[str, Any]) -> None:
 
 def _print_importance(report: dict[str, Any]) -> None:
     """``smacx show --importance``'s lines, if it was asked for."""
+    from smacx.importance import ENOUGH_CONFIGS
+
     if "importance" not in report:
         return
     if report["importance"] is None:
@@ -570,7 +574,8 @@ def _print_importance(report: dict[str, Any]) -> None:
         of = report["importance_of"][objective]
         at = "" if of["budget"] is None else f" at budget {of['budget']:g}"
         label = f"  {objective}: " if len(report["importance"]) > 1 else "  "
-        print(f"{label}of {of['configs']} configurations{at}")
+        rough = " (rough: too few)" if of["configs"] < ENOUGH_CONFIGS else ""
+        print(f"{label}of {of['configs']} configurations{at}{rough}")
         width = max(map(len, shares), default=0)
         for name, share in shares.items():
             print(f"    {name:<{width}}  {share:6.1%}")

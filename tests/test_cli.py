@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -946,6 +947,14 @@ def test_show_importance_of_too_few_results_says_why(
     assert "at least 2 configurations, got 1" in report["importance_error"]
     assert main(["show", str(tmp_path), "--importance"]) == 0
     assert "importance: none: needs measured costs" in capsys.readouterr().out
+    with SMAC(Scenario(space, n_trials=5, output_directory=tmp_path)) as smac:
+        for _ in range(2):
+            info = smac.ask()
+            smac.tell(info, TrialValue(cost=info.config["x"]))
+    with warnings.catch_warnings():  # (the report says how few)
+        warnings.simplefilter("error")
+        assert main(["show", str(tmp_path), "--importance"]) == 0
+    assert "  of 2 configurations (rough: too few)" in capsys.readouterr().out.splitlines()
 
 
 def test_show_importance_of_a_history_stored_without_its_scenario(tmp_path: Path) -> None:

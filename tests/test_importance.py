@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -249,6 +250,26 @@ def test_wrong_input_says_what_was_expected() -> None:
     assert param_importances(history, objective=np.int64(0)) == param_importances(
         history, objective=0
     )
+
+
+def test_shares_of_few_configurations_are_warned_of_as_rough() -> None:
+    """With 2 configurations every hyperparameter tells them apart alike; the forest gave all
+    of the share to the first (x: 1.0 for a cost of z alone). Fewer than 10 configurations
+    are warned of; 10 are not."""
+    space = ConfigurationSpace({"x": (0.0, 1.0), "y": (0.0, 1.0), "z": (0.0, 1.0)}, seed=0)
+    history = RunHistory(space)
+    configs = space.sample_configuration(10)
+    for i, config in enumerate(configs):
+        info = TrialInfo(config, seed=0)
+        history.add_running(info)
+        history.add(info, TrialValue(cost=config["z"]))
+        if i == 1:
+            with pytest.warns(UserWarning, match="only 2 configurations have measured costs"):
+                shares = param_importances(history)
+            assert max(shares.values()) < 0.9  # (none gets it all)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert next(iter(param_importances(history))) == "z"
 
 
 def test_each_objective_of_a_run_with_several(tmp_path: Path) -> None:
