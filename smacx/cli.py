@@ -581,9 +581,16 @@ def _print_importance(report: dict[str, Any]) -> None:
             print(f"    {name:<{width}}  {share:6.1%}")
 
 
+#: What ``smacx --help`` says the command is (the module docstring's first line).
+_DESCRIPTION = (
+    "The smacx command: tune a program described by a knob file, and inspect stored runs."
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``smacx`` console script; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="smacx", description=__doc__.splitlines()[0])
+    # (not from __doc__, which python -OO strips: every command failed there)
+    parser = argparse.ArgumentParser(prog="smacx", description=_DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"smacx {__version__}")
     verbose_help = "log smacx's debug messages"
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from smacx import SMAC, InitialDesign, Scenario, TrialInfo, TrialValue
+from smacx import SMAC, InitialDesign, Scenario, TrialInfo, TrialValue, cli
 from smacx.cli import main, run_report
 from smacx.errors import StorageError
 
@@ -237,11 +237,20 @@ def test_verbose_shows_the_traceback_and_main_leaves_logging_as_it_was(
     assert (log.level, list(log.handlers), log.propagate) == before
 
 
-def test_python_dash_m_smacx_runs_the_command() -> None:
+@pytest.mark.parametrize("optimize", [[], ["-OO"]])
+def test_python_dash_m_smacx_runs_the_command(optimize: list[str]) -> None:
+    """Also with docstrings stripped (-OO, as slim images run Python): the parser's
+    description came from the module's docstring, and every command failed there (a
+    packaging audit's finding)."""
     done = subprocess.run(
-        [sys.executable, "-m", "smacx", "--version"], capture_output=True, text=True
+        [sys.executable, *optimize, "-m", "smacx", "--version"], capture_output=True, text=True
     )
-    assert done.returncode == 0 and done.stdout.startswith("smacx ")
+    assert done.returncode == 0 and done.stdout.startswith("smacx "), done.stderr
+    done = subprocess.run(
+        [sys.executable, *optimize, "-m", "smacx", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and cli._DESCRIPTION in " ".join(done.stdout.split())
+    assert cli.__doc__ is not None and cli.__doc__.startswith(cli._DESCRIPTION)
 
 
 def test_found_after_counts_from_when_the_incumbent_became_incumbent(
