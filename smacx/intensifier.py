@@ -568,6 +568,13 @@ class _ConfigState:
     told: list[list[float]] = field(default_factory=list)
 
 
+def _mean_costs(costs: list[list[float]]) -> np.ndarray:
+    """`(m,)` mean costs of the cost vectors `costs` whose costs are all finite (inf when
+    none is)."""
+    finite = [c for c in costs if all(math.isfinite(x) for x in c)]
+    return aggregate_costs(np.array(finite)) if finite else np.full(len(costs[0]), np.inf)
+
+
 def _mean_cost(costs: list[list[float]]) -> float:
     """The mean first cost of those that are finite (inf when none is)."""
     finite = [c[0] for c in costs if math.isfinite(c[0])]
@@ -991,13 +998,15 @@ class Racing:
     def _race_order(self) -> list[int]:
         """The configurations in the race, in the order they get their next trials: by id,
         then those known only from results on keys that are not raced (a warm start's, told
-        by the user), best told cost first, and with one objective only those whose told
-        cost is as low as the incumbent's or lower.
+        by the user): with one objective those whose told cost is as low as the incumbent's
+        or lower, best first; with several, those on the front of every told cost and the
+        incumbents' (in the order told).
 
         A warm start of 50 results on a run that is not deterministic had every one of them
         run on the raced keys, in the order told, before the model proposed anything: with
         n_trials of 60 the run ended at a cost 28 times that of the best result it was told
-        (an audit's finding). Those left out are still the model's data."""
+        (an audit's finding), and with two objectives 30 of 30 (a multi-objective audit's).
+        Those left out are still the model's data."""
         order = sorted(self._active)
         told_only = [i for i in order if self._states[i].told and not self._states[i].done]
         if not told_only:
@@ -1005,7 +1014,13 @@ class Racing:
         told_only_set = set(told_only)
         rest = [i for i in order if i not in told_only_set]
         if self._multi:
-            return rest + told_only
+            # (against the told costs of those raced since too: one that a raced one's told
+            # costs dominate stays out when its raced costs came out worse)
+            raced = [i for i, state in self._states.items() if state.told and state.done]
+            rows = [_mean_costs(self._states[i].told) for i in told_only + raced]
+            rows += [np.asarray(self._compared(j)[1], float) for j in self._incumbent_ids]
+            on_front = first_front(np.nan_to_num(np.array(rows), nan=np.inf))
+            return rest + [i for i, on in zip(told_only, on_front) if on]
         told_cost = {i: _mean_cost(self._states[i].told) for i in told_only}
         ranked = sorted(told_only, key=lambda i: (told_cost[i], i))
         bar = math.inf

@@ -897,6 +897,43 @@ def test_a_warm_start_of_a_noisy_run_races_its_best_told_configurations_only() -
     assert set(again) == {0.0}
 
 
+def test_a_warm_start_of_a_noisy_run_with_two_objectives_races_its_told_front_only() -> None:
+    """With two objectives every told configuration was raced, in the order told (a
+    multi-objective audit: 30 of 30 trials after 40 told). Now only those on the front of
+    the told costs are: here x in [0, 1] of 21 told in [-2, 3], with costs (x^2, (x-1)^2)."""
+    from smacx.intensifier import first_front
+
+    space = ConfigurationSpace({"x": (-2.0, 3.0)}, seed=0)
+    scenario = Scenario(
+        space,
+        n_trials=60,
+        deterministic=False,
+        output_directory=None,
+        seed=0,
+        objectives=["a", "b"],
+    )
+    smac = SMAC(scenario, progress=False)
+
+    def costs(x: float) -> list[float]:
+        return [x**2, (x - 1.0) ** 2]
+
+    told = [Configuration(space, values={"x": x}) for x in np.linspace(-2.0, 3.0, 21)]
+    for config in told:
+        smac.tell(TrialInfo(config, seed=12345), TrialValue(cost=costs(config["x"])))
+    front = first_front(np.array([costs(c["x"]) for c in told]))
+    on_front = {c["x"] for c, on in zip(told, front) if on}
+    assert on_front == {0.0, 0.25, 0.5, 0.75, 1.0}
+    raced = []
+    for _ in range(20):
+        info = smac.ask()
+        raced.append(info.config["x"])
+        smac.tell(info, TrialValue(cost=costs(info.config["x"])))
+    told_x = {c["x"] for c in told}
+    again = {x for x in raced if x in told_x}
+    assert again == on_front
+    assert len(set(raced) - told_x) >= 5  # the model proposes too
+
+
 def test_a_noisy_run_of_costs_near_the_largest_float_keeps_a_finite_incumbent(
     space: ConfigurationSpace,
 ) -> None:
