@@ -375,10 +375,10 @@ def front_incumbents(
 ) -> list[int]:
     """The Pareto front of configurations ``ids`` with ``costs`` (n, m), best first (see
     :func:`rank_configs`); of a front larger than ``k``, the best-ranked member and the
-    ``k - 1`` that spread along it most: the one with the smallest crowding distance
-    (NSGA-II's: the sum over objectives of the gap between its neighbours, scaled by the
-    front's range) goes first, again and again, so each objective's extremes stay while
-    ``k`` allows. The best-ranked member at or below ``threshold`` in every objective (the
+    ``k - 1`` that spread along it most: each objective's best member while ``k`` allows,
+    and of the others the one with the smallest crowding distance (NSGA-II's: the sum over
+    objectives of the gap between its neighbours, scaled by the front's range) goes first,
+    again and again, so each objective's other end stays too while ``k`` allows. The best-ranked member at or below ``threshold`` in every objective (the
     run's ``termination_cost_threshold``) stays too, beyond ``k`` if need be: dropped, it
     would have met the threshold unseen, and the run gone on."""
     # Racing calls this after every result with every configuration at the top level, so
@@ -410,6 +410,16 @@ def front_incumbents(
         if best_meeting is not None and best_meeting not in kept:
             kept.append(best_meeting)
     if len(members) > max(k, len(kept)):
+        # Each objective's best member stays while k allows: crowding prizes both ends of
+        # every objective alike, and with 3 objectives and k = 4 kept the worst in one and
+        # dropped the best in another (a multi-objective audit's finding).
+        for j in range(costs.shape[1]):
+            if len(kept) >= k:
+                break
+            lowest = members[ranked_costs[members, j] == ranked_costs[members, j].min()]
+            best = int(best_first(lowest)[0])
+            if best not in kept:
+                kept.append(best)
         members = members[_spread_out(costs[members], np.isin(members, kept), k)]
     return [int(i) for i in id_arr[best_first(members)]]
 
