@@ -202,7 +202,8 @@ class CommandTarget:
             if groups > 1:
                 raise ScenarioError(
                     f"CommandTarget.pattern must have at most one group (the number); "
-                    f"{self.pattern!r} has {groups}. Write the others as (?:...)."
+                    f"{self.pattern!r} has {groups}. Write the others as (?:...). "
+                    f"{ONE_MEASUREMENT}"
                 )
         if isinstance(self.hosts, str) or not all(isinstance(h, str) and h for h in self.hosts):
             raise ScenarioError(
@@ -1283,6 +1284,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
+#: What a knob file that asks for several measurements is told.
+ONE_MEASUREMENT = (
+    "smacx run optimizes one measurement. For several objectives, write a Python target that "
+    "runs the program and returns a dict of them, with Scenario(objectives=[...]) (see "
+    "docs/usage.rst), or combine them into one number in the command."
+)
+
+
 def load_workload(path: str | os.PathLike[str]) -> Workload:
     """Read a knob file (TOML, or JSON when it ends in ``.json``); see the module's docs.
 
@@ -1304,16 +1313,22 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
 
     unknown = sorted(set(data) - _FILE_KEYS)
     if unknown:
+        several = bool(set(unknown) & {"objectives", "objective", "measurements", "metrics"})
         raise ScenarioError(
             f"knob file {str(file)!r}: unknown key(s) {unknown}; expected some of "
             f"{sorted(_FILE_KEYS)} (knobs go in the [knobs] table)."
+            + (f" {ONE_MEASUREMENT}" if several else "")
         )
     if not isinstance(data.get("command"), str):
         raise fail("command", "the command template, a string")
     here = file.resolve().parent
     goal = data.get("goal", "minimize")
     if goal not in ("minimize", "maximize"):
-        raise fail("goal", "'minimize' or 'maximize'")
+        several = isinstance(goal, list) or isinstance(data.get("pattern"), list)
+        raise ScenarioError(
+            f"{fail('goal', repr('minimize') + ' or ' + repr('maximize'))}"
+            + (f" {ONE_MEASUREMENT}" if several else "")
+        )
     for key in ("repeats", "n_trials", "workers"):
         if key in data and (type(data[key]) is not int or data[key] < 1):
             raise fail(key, "a whole number >= 1")
@@ -1355,7 +1370,10 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         raise fail("instances", "a list of distinct, non-empty instance names")
     for key in ("result", "pattern", "launcher", "workdir", "name", "trial_root"):
         if key in data and not isinstance(data[key], str):
-            raise fail(key, "a string")
+            several = key in ("result", "pattern") and isinstance(data[key], list)
+            raise ScenarioError(
+                str(fail(key, "a string")) + (f" {ONE_MEASUREMENT}" if several else "")
+            )
     if "name" in data and not is_run_name(data["name"]):
         raise fail("name", RUN_NAME)
     if "trial_root" in data and hosts:

@@ -378,9 +378,10 @@ def front_incumbents(
     ``k - 1`` that spread along it most: each objective's best member while ``k`` allows,
     and of the others the one with the smallest crowding distance (NSGA-II's: the sum over
     objectives of the gap between its neighbours, scaled by the front's range) goes first,
-    again and again, so each objective's other end stays too while ``k`` allows. The best-ranked member at or below ``threshold`` in every objective (the
-    run's ``termination_cost_threshold``) stays too, beyond ``k`` if need be: dropped, it
-    would have met the threshold unseen, and the run gone on."""
+    again and again, so each objective's other end stays too while ``k`` allows. The
+    best-ranked member at or below ``threshold`` in every objective (the run's
+    ``termination_cost_threshold``) stays too, beyond ``k`` if need be: dropped, it would
+    have met the threshold unseen, and the run gone on."""
     # Racing calls this after every result with every configuration at the top level, so
     # only the first front is computed (pareto_fronts ranked all of them, O(n^2) each), and
     # the members are ranked as rank_configs ranks them: by scaled mean over the whole

@@ -587,6 +587,15 @@ def test_a_knob_file_gives_the_space_the_target_and_the_settings(tmp_path: Path)
         ("command = 'echo'\n[knobs]\nx = {type='categorical', choices=['a'], default='b'}",
          r"knob 'x': expected a knob ConfigSpace accepts"),
         ("command = 'echo'\ngoal = 'min'\n[knobs]\nx = {type='float', range=[0, 1]}", r"goal"),
+        # several measurements: each says smacx run takes one (a multi-objective audit)
+        ("command = 'echo'\ngoal = ['minimize', 'maximize']\n[knobs]\nx = {type='float', "
+         "range=[0, 1]}", r"goal must be .* smacx run optimizes one measurement\. For several"),
+        ("command = 'echo'\nobjectives = ['a', 'b']\n[knobs]\nx = {type='float', range=[0, 1]}",
+         r"unknown key\(s\) \['objectives'\].* smacx run optimizes one measurement"),
+        ("command = 'echo'\npattern = ['a (.*)', 'b (.*)']\n[knobs]\nx = {type='float', "
+         "range=[0, 1]}", r"pattern must be a string.* smacx run optimizes one measurement"),
+        ("command = 'echo'\npattern = 'a (.*) b (.*)'\n[knobs]\nx = {type='float', "
+         "range=[0, 1]}", r"at most one group .* smacx run optimizes one measurement"),
         ("command = 'echo'\nrepeats = 0\n[knobs]\nx = {type='float', range=[0, 1]}", r"repeats"),
         ("command = 'echo'\ntimeout = 0.5\n[knobs]\nx = {type='float', range=[0, 1]}",
          r"timeout must be seconds, a number >= 1"),
