@@ -652,7 +652,7 @@ class SMAC(metaclass=_FacadeType):
         # unless the stored run has no trial left to run (continued to be read, or to be
         # validated): then by optimize() or validate(), if they run trials.
         self._wants_cluster = isinstance(self.runner, SerialRunner) and scenario.n_workers > 1
-        if not self._trials_done():
+        if not self._nothing_to_run():
             try:
                 self._use_cluster()
             except BaseException:
@@ -1610,6 +1610,31 @@ class SMAC(metaclass=_FacadeType):
         h = self.runhistory
         return h.n_submitted - h.n_stale() >= _trial_limit(self.scenario)
 
+    def _spent_record(self) -> _Spent:
+        """The record of the time this object's ``optimize()`` calls spend (made once)."""
+        if self._spent is None:
+            self._spent = _Spent(
+                self.runhistory.storage,
+                self._session or "in memory",
+                # (the runner at each reading: optimize() may put a cluster around it;
+                # weakly, lest the object and its database outlive its last reference)
+                functools.partial(_cpu_with_runner, weakref.ref(self)),
+            )
+        return self._spent
+
+    def _nothing_to_run(self) -> bool:
+        """Whether ``n_trials`` trials are finished or running in live processes, or the run's
+        ``optimize()`` calls spent its ``walltime_limit`` or ``cputime_limit``: then no
+        cluster is started for it (one was, 8 s for a run that then ran nothing: a stopping
+        audit's finding)."""
+        if self._trials_done():
+            return True
+        s = self.scenario
+        if not (math.isfinite(s.walltime_limit) or math.isfinite(s.cputime_limit)):
+            return False
+        wall, cpu = self._spent_record().so_far()
+        return wall >= s.walltime_limit or cpu >= s.cputime_limit
+
     def _use_cluster(self) -> None:
         """Put the LocalCluster of ``n_workers`` worker processes around the serial runner,
         if the scenario asks for one and it is not there yet."""
@@ -1756,7 +1781,7 @@ class SMAC(metaclass=_FacadeType):
                 f"{self.scenario.n_trials} until they are told (tell(info, value)) or given "
                 "up (close())."
             )
-        if not self._trials_done():
+        if not self._nothing_to_run():
             self._use_cluster()
         self._scattered = data  # validate() passes the same data
         self._reclaim_in_flight()
@@ -1788,15 +1813,7 @@ class SMAC(metaclass=_FacadeType):
             for cb in self.callbacks:
                 cb.on_start(self)
                 begun.append(cb)
-            if self._spent is None:
-                self._spent = _Spent(
-                    self.runhistory.storage,
-                    self._session or "in memory",
-                    # (the runner at each reading: optimize() may put a cluster around it;
-                    # weakly, lest the object and its database outlive its last reference)
-                    functools.partial(_cpu_with_runner, weakref.ref(self)),
-                )
-            self._spent.start()
+            self._spent_record().start()
             self._warn_if_time_spent()
             if isinstance(self.runner, SerialRunner) and self.runner.memory_limit is not None:
                 # Before the first trial (under -W error it raises here, with no trial left
@@ -1922,7 +1939,7 @@ class SMAC(metaclass=_FacadeType):
             if self._ended_by is None:
                 self._ended_by = self._why_ended()
             try:
-                self._spent.stop()
+                self._spent_record().stop()
                 if frozen:
                     _thaw_heap()
             finally:
@@ -3056,6 +3073,14 @@ class _Spent:
                 if not stopped.is_set():
                     spent._write(spent._extend())
             del spent
+
+    def so_far(self) -> tuple[float, float]:
+        """Wall-clock and CPU seconds that the run's ``optimize()`` calls have spent, while
+        none of this session runs."""
+        if self._calling():
+            return self.wall(), self.cpu()
+        self._count_prior(self._clock())
+        return self._prior_wall, self._prior_cpu
 
     def reread(self) -> None:
         """Read the other sessions' records again (at most once a second): a session in a

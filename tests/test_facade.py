@@ -3341,6 +3341,28 @@ def test_a_continued_run_whose_walltime_is_spent_says_so(
     assert again.runhistory.n_finished == before and 0 < before < 50
 
 
+def test_a_run_whose_time_is_spent_starts_no_cluster(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A run with n_workers=2 whose walltime_limit earlier calls spent started a LocalCluster
+    of 2 processes (8 s) as SMAC was built, to run nothing (a stopping audit's finding)."""
+    from smacx.runners.serial import SerialRunner
+
+    def slow(config: Configuration, seed: int) -> float:
+        time.sleep(0.2)
+        return float(config["x"])
+
+    one = scenario(space, tmp_path, n_trials=50, walltime_limit=0.5, name="r")
+    SMAC(one, slow, progress=False).optimize()
+    two = dataclasses.replace(one, n_workers=2)
+    smac = SMAC(two, slow, progress=False)
+    assert isinstance(smac.runner, SerialRunner)
+    with pytest.warns(UserWarning, match="spent its walltime_limit"):
+        smac.optimize()
+    assert isinstance(smac.runner, SerialRunner) and smac.runhistory.n_running == 0
+    smac.close()
+
+
 def test_optimize_again_after_a_limit_or_threshold_says_so_and_why_it_stopped(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
