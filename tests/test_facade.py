@@ -1941,17 +1941,19 @@ def test_optimize_lets_the_selector_search_ahead_while_every_worker_is_busy(
 
 
 def test_a_result_whose_tell_failed_is_told_by_the_next_collect(
-    space: ConfigurationSpace,
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class FailOnce(Callback):
-        failed = False
+    smac = SMAC(scenario(space, n_trials=4), quadratic, progress=False)
+    add = smac.runhistory.add
+    failed = []
 
-        def on_tell_start(self, smbo: Any, info: TrialInfo, value: TrialValue) -> None:
-            if not self.failed:  # as a storage locked past its timeout would
-                self.failed = True
-                raise RuntimeError("storage unavailable")
+    def fail_once(info: TrialInfo, value: TrialValue) -> None:
+        if not failed:  # as a storage locked past its timeout would
+            failed.append(info)
+            raise RuntimeError("storage unavailable")
+        add(info, value)
 
-    smac = SMAC(scenario(space, n_trials=4), quadratic, callbacks=[FailOnce()], progress=False)
+    monkeypatch.setattr(smac.runhistory, "add", fail_once)
     with pytest.raises(RuntimeError, match="storage unavailable"):
         smac.optimize()
     assert smac.runhistory.n_finished == 0 and smac.runhistory.n_running == 1
