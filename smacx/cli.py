@@ -642,9 +642,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument(
         "--storage",
         metavar="URL",
-        help="keep the run in this PostgreSQL database (postgresql://user:password@host/db) "
-        "instead of the output directory: smacx run on other machines with the same URL and "
-        "knob file share it",
+        help="keep the run in this PostgreSQL database (postgresql://user@host/db) instead of "
+        "the output directory: smacx run on other machines with the same URL and knob file "
+        "share it. Give the password in PGPASSWORD or ~/.pgpass, not in the URL: a command "
+        "line shows in ps to every user",
     )
     run.add_argument("--n-trials", type=_positive, help="trials of the run (default: the file's)")
     run.add_argument(
