@@ -1028,8 +1028,13 @@ class SMAC(metaclass=_FacadeType):
         t0 += self._timed_callbacks(t0)
         self._retire_overdue()
         info = self.runhistory.take_over_stale()
-        while info is not None and self.runhistory.deaths(info) >= MAX_DEATHS:
-            self._record_deadly(info)
+        while info is not None:
+            if not self._of_this_scenario(info):
+                pass  # (recorded CRASHED, not run)
+            elif self.runhistory.deaths(info) >= MAX_DEATHS:
+                self._record_deadly(info)
+            else:
+                break
             info = self.runhistory.take_over_stale()
         if info is None and stale_only:
             self._own_time += time.perf_counter() - t0
@@ -1072,6 +1077,36 @@ class SMAC(metaclass=_FacadeType):
             self._stop_requested = True
             self._stop_reason = reason
             logger.info("Stopping: %s.", reason)
+
+    def _of_this_scenario(self, info: TrialInfo) -> bool:
+        """Whether a trial taken over from the run's storage is on an instance and budget of
+        this scenario; one that is not is recorded CRASHED, never run. (A row written into
+        a shared run's database with an instance `--delete-everything=/home` was run with
+        it, then refused when told, and broke every later start of the run: a security
+        audit's finding.)"""
+        try:
+            self._check_instance_and_budget(info)
+        except TrialError as err:
+            error = (
+                f"not a trial of this run's scenario, so it was not run: "
+                f"{str(err).removeprefix('tell: ')} The run's storage holds a trial that "
+                "smacx did not ask for with this scenario (written by hand, or by another "
+                "program)."
+            )
+            logger.warning("Trial of %.200s: %s", dict(info.config), error)
+            now = time.time()
+            value = TrialValue(
+                cost=self.scenario.crash_value,
+                time=math.nan,
+                cpu_time=math.nan,
+                status=StatusType.CRASHED,
+                starttime=now,
+                endtime=now,
+                additional_info={"error": error},
+            )
+            self.runhistory.add(info, value)
+            return False
+        return True
 
     def _record_deadly(self, info: TrialInfo) -> None:
         """Record as CRASHED a trial that ``MAX_DEATHS`` processes died running: without

@@ -3343,6 +3343,33 @@ def test_a_continued_run_whose_walltime_is_spent_says_so(
     assert again.runhistory.n_finished == before and 0 < before < 50
 
 
+def test_a_stored_trial_on_an_instance_of_no_scenario_is_recorded_not_run(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """A running trial written into a shared run's database with an instance the knob file
+    never listed was taken over and run with it (a security audit's finding: the command got
+    `--delete-everything=/home`), then refused when told, on every later start. It is now
+    recorded CRASHED, and never run."""
+    ran: list[str] = []
+
+    def target(config: Configuration, instance: str, seed: int) -> float:
+        ran.append(instance)
+        return 1.0
+
+    sc = scenario(space, tmp_path, n_trials=4, instances=["i1", "i2"], name="r")
+    with SMAC(sc, target, progress=False) as smac:
+        planted = TrialInfo(space.get_default_configuration(), "--delete-everything=/home", 0)
+        smac.runhistory.add_running(planted)
+        smac.runhistory.release(planted)
+    with SMAC(sc, target, progress=False) as smac:
+        smac.optimize()
+        value = smac.runhistory[smac.runhistory.key_of(planted)]
+    assert "--delete-everything=/home" not in ran and set(ran) <= {"i1", "i2"}
+    assert value.status is StatusType.CRASHED
+    assert "not a trial of this run's scenario" in value.additional_info["error"]
+    assert smac.runhistory.n_running == 0
+
+
 def test_a_run_whose_time_is_spent_starts_no_cluster(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
