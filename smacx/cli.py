@@ -655,6 +655,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "walltime); without n_trials in the file, the run goes on until then",
     )
     run.add_argument("--workers", type=_positive, help="trials at once here (default: the file's)")
+    run.add_argument(
+        "--tls",
+        action="store_true",
+        help="with --workers > 1: the local dask cluster speaks TLS with credentials made for "
+        "this run, so that other users of a shared machine cannot connect to it and run code "
+        "as you (needs the cryptography package; no worker joins through the scheduler file)",
+    )
     run.add_argument("--seed", type=_seed, default=0, help="the run's seed")
     run.add_argument("--overwrite", action="store_true", help="start the run afresh")
     run.add_argument(
@@ -1033,6 +1040,7 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
             # with a redraw per trial, on a few ever-longer lines)
             progress=False if args.no_progress else None,
             raise_on_first_crash=not args.keep_going,
+            dask_tls=args.tls,
         ) as smac:
             # The stored costs of a maximized measurement are its negatives: a run continued
             # with the other goal would compare the two, and `smacx show` prints it back.

@@ -47,6 +47,7 @@ from smacx.errors import (
     StorageError,
     TargetCrashedError,
     TrialError,
+    check_flag,
     is_real,
     keyword_hints,
     method_keyword_hints,
@@ -285,6 +286,10 @@ class SMAC(metaclass=_FacadeType):
             Trials are queued ahead of its workers as ``DaskParallelRunner`` does by default;
             pass ``runner=DaskParallelRunner(SerialRunner(f, scenario), dask_client=client,
             queue_ahead=0)`` instead to turn that off.
+        dask_tls: Whether the LocalCluster that ``Scenario(n_workers > 1)`` starts speaks TLS
+            with credentials made for it, which only this process holds (see
+            ``DaskParallelRunner(tls=True)``): for a machine shared with other users, who
+            could otherwise connect to its loopback scheduler and run code as you.
         callbacks: Hooks called during the run: :class:`~smacx.Callback` instances, or functions
             called after each result is recorded as ``fn(smac, info, value)`` (returning False
             stops the run).
@@ -339,6 +344,7 @@ class SMAC(metaclass=_FacadeType):
         plateau_radius: float | None = None,
         runner: AbstractRunner | None = None,
         dask_client: Any = None,
+        dask_tls: bool = False,
         callbacks: Sequence[Callback | Callable[[SMAC, TrialInfo, TrialValue], bool | None]] = (),
         storage: str | None = None,
         overwrite: bool = False,
@@ -349,6 +355,13 @@ class SMAC(metaclass=_FacadeType):
             raise ScenarioError(_not_a_scenario(scenario))
         if preset not in PRESETS:
             raise ScenarioError(f"SMAC's preset must be one of {list(PRESETS)}; got {preset!r}.")
+        check_flag("SMAC", "dask_tls", dask_tls)
+        if dask_tls and (dask_client is not None or runner is not None):
+            raise ScenarioError(
+                "SMAC's dask_tls is for the LocalCluster of Scenario(n_workers=...); with "
+                "dask_client= or runner=, their cluster has the security it was created with."
+            )
+        self._dask_tls = dask_tls
         for name, share in (
             ("random_probability", random_probability),
             ("plateau_probability", plateau_probability),
@@ -1676,7 +1689,7 @@ class SMAC(metaclass=_FacadeType):
         if self._wants_cluster and isinstance(self.runner, SerialRunner):
             from smacx.runners.dask import DaskParallelRunner
 
-            self.runner = DaskParallelRunner(self.runner)  # starts its LocalCluster
+            self.runner = DaskParallelRunner(self.runner, tls=self._dask_tls)  # starts it
 
     def _budget_left(self) -> bool:
         """Whether another trial may start."""

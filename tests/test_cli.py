@@ -1248,3 +1248,25 @@ def test_a_trial_cut_short_by_the_jobs_sigterm_is_given_back(tmp_path: Path, how
 
     assert StatusType.CRASHED.value not in statuses, err
     assert "likely wrong" not in err
+
+
+def test_smacx_run_tls_runs_the_workers_on_a_cluster_with_credentials(tmp_path: Path) -> None:
+    """`smacx run --workers 2` could not secure its dask cluster, which other users of a
+    shared machine could use to run code as the run's user (a security audit's finding):
+    `--tls` gives it credentials of the run's own."""
+    knobs = tmp_path / "k.toml"
+    knobs.write_text(
+        'command = "echo {x}"\nn_trials = 4\n[knobs]\nx = { type = "integer", range = [0, 9] }\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "smacx", "run", str(knobs), "--workers", "2", "--tls", "-v"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Started a dask LocalCluster of 2 worker process(es) at tls://127.0.0.1:" in (
+        done.stderr
+    )
+    assert run_report(tmp_path / "smacx_output" / "k")["trials"] == {"SUCCESS": 4}

@@ -1232,6 +1232,35 @@ def test_a_users_tls_cluster_runs_limited_trials_and_turns_strangers_away(
             Client(address, timeout=3)
 
 
+def test_smacx_own_tls_cluster_runs_trials_and_turns_strangers_away(
+    space: ConfigurationSpace,
+) -> None:
+    """`smacx run --workers 2` opened a scheduler that any user of the machine could connect
+    to and run code as the run's user through (a security audit's finding), with no way to
+    secure it from the command line. With tls=True (SMAC's dask_tls, smacx run --tls) the
+    runner's own cluster speaks TLS with credentials of its own."""
+    runner = DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), tls=True)
+    with runner:
+        address = runner.client.scheduler.address
+        assert address.startswith("tls://127.0.0.1:")
+        assert sorted(v.cost for v in by_seed(run_all(runner, trials(space, 3))).values()) == [
+            0.0,
+            1.0,
+            2.0,
+        ]
+        with pytest.raises((OSError, TimeoutError)):
+            Client(address.replace("tls://", "tcp://"), timeout=3)
+    with pytest.raises(ScenarioError, match=r"tls=\.\.\.\) must be True or False; got 'yes'"):
+        DaskParallelRunner(SerialRunner(seed_as_cost, scenario(space)), tls="yes")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="dask_tls is for the LocalCluster of Scenario"):
+        SMAC(
+            scenario(space),
+            seed_as_cost,
+            dask_tls=True,
+            runner=SerialRunner(seed_as_cost, scenario(space)),
+        )
+
+
 def test_user_client_stays_open_and_running_trials_are_cancelled(
     space: ConfigurationSpace, client: Client
 ) -> None:

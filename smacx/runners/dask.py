@@ -271,10 +271,18 @@ class DaskParallelRunner(AbstractRunner):
             tasks it sees, so a runner that submitted only as many trials as threads kept an
             adaptive cluster at its minimum, and at ``minimum=0`` never started one. Workers
             must come within ``patience`` seconds (a job queue may need a larger one).
+        tls: Whether the runner's own LocalCluster speaks TLS with credentials made for it
+            (``distributed.security.Security.temporary()``, which needs the cryptography
+            package), which only this process holds. On a machine shared with other users,
+            loopback keeps other machines off the scheduler but not them, and whoever
+            connects to a scheduler without credentials can run code as you. Workers cannot
+            join such a cluster through its scheduler file. (``smacx run --tls``.)
 
     Raises:
         ScenarioError: ``patience``, ``max_retries``, ``queue_ahead`` or ``keep_submitted``
-            is out of range.
+            is out of range, ``tls`` is no bool, or given with a ``dask_client`` (whose
+            cluster has its own security).
+        NoWorkersError: ``tls`` without the cryptography package.
         TypeError: ``single_worker`` is not a ``SerialRunner`` or ``dask_client`` is not a
             ``distributed.Client``.
         ValueError: ``dask_client`` is asynchronous or already closed.
@@ -295,6 +303,7 @@ class DaskParallelRunner(AbstractRunner):
         max_retries: int = 1,
         queue_ahead: int | Literal["auto"] = "auto",
         keep_submitted: int = 0,
+        tls: bool = False,
     ) -> None:
         if not isinstance(single_worker, SerialRunner):
             raise ArgumentError(
@@ -325,6 +334,14 @@ class DaskParallelRunner(AbstractRunner):
                 "DaskParallelRunner(keep_submitted=...) must be an int >= 0 (the worker threads "
                 f"an adaptive cluster may grow to); got {keep_submitted!r}."
             )
+        if not isinstance(tls, bool):
+            raise ScenarioError(f"DaskParallelRunner(tls=...) must be True or False; got {tls!r}.")
+        if tls and dask_client is not None:
+            raise ScenarioError(
+                "DaskParallelRunner(tls=True) is for the runner's own cluster; a dask_client's "
+                "cluster has the security it was created with (LocalCluster(security=...))."
+            )
+        self.tls: bool = tls
         if dask_client is not None:
             if not isinstance(dask_client, Client):
                 raise ArgumentError(
@@ -464,6 +481,7 @@ class DaskParallelRunner(AbstractRunner):
                 "again. Put the code that builds SMAC (or this runner) under `if __name__ == "
                 '"__main__":`.'
             )
+        security = _temporary_security() if self.tls else None
         # dask tries each task once: max_retries alone decides how often a trial is resubmitted.
         # The scheduler's HTTP server (health and metrics routes, no dashboard) gets a free port
         # on loopback rather than 8787 on every interface.
@@ -491,6 +509,7 @@ class DaskParallelRunner(AbstractRunner):
                 _sigint_held(),
             ):
                 self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    security=security,
                     n_workers=n_workers,
                     threads_per_worker=1,
                     processes=True,
@@ -2094,6 +2113,20 @@ def trials_ahead(threads: int, latencies: Sequence[float], durations: Sequence[f
 
 class _DataLostError(Exception):
     """Raised on a worker when a scattered object a trial needs is not there."""
+
+
+def _temporary_security() -> Any:
+    """TLS credentials made for one cluster (see ``DaskParallelRunner(tls=True)``)."""
+    try:
+        import cryptography  # noqa: F401 - (dask's temporary credentials need it)
+    except ImportError:
+        raise NoWorkersError(
+            "DaskParallelRunner(tls=True) (smacx run --tls) needs the cryptography package "
+            "for its credentials: pip install cryptography."
+        ) from None
+    from distributed.security import Security
+
+    return Security.temporary()  # type: ignore[no-untyped-call]
 
 
 def _why_no_cluster() -> str:
