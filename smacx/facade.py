@@ -1319,15 +1319,16 @@ class SMAC(metaclass=_FacadeType):
                 return
         self.runhistory.check_result(info, value)  # before the callbacks hear of it
         t1 = time.perf_counter()
-        # An on_tell_start that fails is raised once the result is recorded: the result was
-        # lost otherwise, unless close() was called (a stopping audit's finding).
+        # An on_tell_start that fails is raised once the result is recorded and the other
+        # hooks had it: the result was lost otherwise, unless close() was called (a stopping
+        # audit's finding), and a tracker's on_tell_end then missed a result the run holds.
         hook_error: Exception | None = None
-        try:
-            for cb in self.callbacks:
+        for cb in self.callbacks:
+            try:
                 if _says_stop(cb.on_tell_start(self, info, value)):
                     self._request_stop(f"the on_tell_start of callback {cb!r} returned False")
-        except Exception as err:
-            hook_error = err
+            except Exception as err:
+                hook_error = hook_error or err
         t0 += self._timed_callbacks(t1)
         # This process's first result from optimize(), while no trial of the run (of any
         # process sharing it, or of an earlier session) has worked: a crash then is most
@@ -1361,15 +1362,16 @@ class SMAC(metaclass=_FacadeType):
             self._durations.append(value.time)
         self._target_cpu_time += value.cpu_time if math.isfinite(value.cpu_time) else 0.0
         self._update_incumbent()
-        if hook_error is not None:
-            self._own_time += time.perf_counter() - t0
-            raise hook_error
         t1 = time.perf_counter()
-        for cb in self.callbacks:
-            if _says_stop(cb.on_tell_end(self, info, value)):
-                self._request_stop(f"the on_tell_end of callback {cb!r} returned False")
-        self._own_time += t1 - t0
-        self._timed_callbacks(t1)
+        try:
+            for cb in self.callbacks:
+                if _says_stop(cb.on_tell_end(self, info, value)):
+                    self._request_stop(f"the on_tell_end of callback {cb!r} returned False")
+        finally:
+            self._own_time += t1 - t0
+            self._timed_callbacks(t1)
+        if hook_error is not None:
+            raise hook_error
         # Only for trials optimize() ran: a user of ask() and tell() reports failures on purpose.
         if first and self.raise_on_first_crash:
             details = (
@@ -1667,15 +1669,18 @@ class SMAC(metaclass=_FacadeType):
                 # (the runner at each reading: optimize() may put a cluster around it;
                 # weakly, lest the object and its database outlive its last reference)
                 functools.partial(_cpu_with_runner, weakref.ref(self)),
+                # (in memory nobody else reads it; an extra thread makes Python 3.12 warn of
+                # every fork, as a limited trial's)
+                beat=self._session is not None,
             )
         return self._spent
 
     def _nothing_to_run(self) -> bool:
-        """Whether ``n_trials`` trials are finished or running in live processes, or the run's
-        ``optimize()`` calls spent its ``walltime_limit`` or ``cputime_limit``: then no
-        cluster is started for it (one was, 8 s for a run that then ran nothing: a stopping
-        audit's finding)."""
-        if self._trials_done():
+        """Whether ``n_trials`` trials are finished or running in live processes, the run's
+        ``optimize()`` calls spent its ``walltime_limit`` or ``cputime_limit``, or its
+        incumbent meets ``termination_cost_threshold``: then no cluster is started for it
+        (one was, 8 s for a run that then ran nothing: a stopping audit's finding)."""
+        if self._trials_done() or self._threshold_met() is not None:
             return True
         s = self.scenario
         if not (math.isfinite(s.walltime_limit) or math.isfinite(s.cputime_limit)):
@@ -1867,8 +1872,13 @@ class SMAC(metaclass=_FacadeType):
                 # Before the first trial (under -W error it raises here, with no trial left
                 # RUNNING); the runner's own check, per process, then finds it said.
                 warn_of_inherited_memory(self.runner.memory_limit, on_a_worker=False)
-        except BaseException:
+        except BaseException as err:
             bar.close()  # (and the logger's filter with it)
+            self._ended_by = _ended_by(err)
+            if self._spent is not None and self._spent.running():
+                # (a warning raised under -W error left the record's thread writing, and
+                # the idle time after the call counted towards walltime_limit: a review)
+                self._spent.stop()
             # (those whose on_start ran get their on_end: a tracker opened there stayed open)
             self._end_callbacks(begun)
             raise
@@ -1965,11 +1975,7 @@ class SMAC(metaclass=_FacadeType):
                 if frozen:
                     _collect_now_and_then(told)
         except BaseException as err:
-            self._ended_by = (
-                "interrupted"
-                if isinstance(err, KeyboardInterrupt)
-                else (f"an error: {type(err).__name__}")
-            )
+            self._ended_by = _ended_by(err)
             if isinstance(err, KeyboardInterrupt):
                 logger.warning(
                     "Interrupted: %d finished trial(s) are saved.", self.runhistory.n_finished
@@ -1995,6 +2001,7 @@ class SMAC(metaclass=_FacadeType):
             callback_error = self._end_callbacks()
             logger.info("%s", self.summary())
         if callback_error is not None:
+            self._ended_by = _ended_by(callback_error)
             raise callback_error
         self._warn_if_nothing_worked()
         if not (
@@ -2105,12 +2112,14 @@ class SMAC(metaclass=_FacadeType):
 
     @property
     def stop_reason(self) -> str | None:
-        """Why the latest :meth:`optimize` returned, in words: ``"n_trials=50 reached"``,
-        ``"walltime_limit of 60 s reached"``, ``"cputime_limit of ... reached"``, ``"the
-        incumbent's cost [...] reached the threshold"``, ``"the on_tell_end of callback ...
-        returned False"``, ``"the search space is exhausted"``, ``"close() was called"``,
-        ``"interrupted"`` or ``"an error: <its type>"``; None before the first call. Logged
-        at INFO too (``Stopping: ...``), as SMAC3 logs it."""
+        """Why the latest :meth:`optimize` returned or raised, in words: ``"n_trials=50
+        reached"``, ``"walltime_limit of 60 s reached"``, ``"cputime_limit of ... reached"``,
+        ``"the incumbent's cost [...] reached the threshold"``, ``"the on_tell_start (or
+        on_tell_end) of callback ... returned False"``, ``"the search space is exhausted"``,
+        ``"close() was called"``, ``"no trial was left to run (the rest run in other
+        processes)"``, ``"interrupted"`` or ``"an error: <its type>"``; None before the
+        first call. The limits, the threshold and callbacks are logged at INFO too
+        (``Stopping: ...``), as SMAC3 logs them."""
         return self._ended_by
 
     def _why_ended(self) -> str:
@@ -2168,21 +2177,26 @@ class SMAC(metaclass=_FacadeType):
             else f"has an incumbent whose cost {met} meets termination_cost_threshold="
             f"{s.termination_cost_threshold}"
         )
-        limit = "limit" if used else "threshold"
         if self._told_here:
             # (a second optimize() of one object: Optuna's runs for its timeout again)
+            more = (
+                "The limits count every optimize() call of the run, not one: to run more, "
+                "build SMAC again with dataclasses.replace(scenario, ...) and a higher limit"
+                if used
+                else "To run more, build SMAC again with dataclasses.replace(scenario, "
+                "termination_cost_threshold=...) and a lower threshold (or none)"
+            )
             _warn(
                 f"optimize(): run {s.run_name!r} {what}, so this call runs no trial and "
-                f"returns the incumbent. The limits count every optimize() call of the run, "
-                f"not one: to run more, build SMAC again with dataclasses.replace(scenario, "
-                f"...) and a higher {limit}, which continues the run."
+                f"returns the incumbent. {more}, which continues the run."
             )
             return
+        go_on = "Raise the limit" if used else "Lower the threshold (or drop it)"
         _warn(
             f"run {s.run_name!r} {what}: this one runs no trial and returns the stored "
             f"incumbent, if any ({self.runhistory.n_finished} "
             f"{'' if s.n_trials is None else f'of n_trials={s.n_trials} '}"
-            f"finished). Raise the {limit} to go on, or start the run afresh with "
+            f"finished). {go_on} to go on, or start the run afresh with "
             f"SMAC(..., overwrite=True) or another Scenario(name=...)."
         )
 
@@ -3036,9 +3050,10 @@ class _Spent:
 
     Each session (a SMAC object on the run) keeps its own record in the run's metadata: the
     intervals (Unix seconds) of its ``optimize()`` calls and the CPU seconds they used,
-    written at most once a second while one runs (a killed process loses no more), and by a
-    thread of its own every ``_BEAT`` seconds while a trial or a wait for results keeps the
-    loop from writing it. The wall
+    written at most once a second while one runs (a killed process loses no more), and,
+    for a run that other processes may share, by a thread of its own every ``_BEAT``
+    seconds, so that it is written while a trial or a wait for results keeps the loop from
+    writing it. The wall
     time is the length of the union of all the sessions' intervals, so that processes sharing
     the run at once count their common time once; CPU seconds add up. The other sessions'
     records are read when ``optimize()`` starts; from then on the time of this call is added.
@@ -3052,10 +3067,16 @@ class _Spent:
     _STALE = 6 * _BEAT
 
     def __init__(
-        self, storage: Storage, session: str, cpu_clock: Callable[[], float] | None = None
+        self,
+        storage: Storage,
+        session: str,
+        cpu_clock: Callable[[], float] | None = None,
+        *,
+        beat: bool = True,
     ) -> None:
         self.storage = storage
         self.session = session
+        self.beat = beat  # whether a thread writes the record (a run others may share)
         # CPU seconds used so far, by this process, its children and trials elsewhere
         self._cpu_seconds = cpu_clock or _cpu_seconds
         # (a database's clock where it has one: sessions on machines whose clocks differ
@@ -3088,6 +3109,10 @@ class _Spent:
             self._cpu_start = self._cpu_seconds()
             self._cpu_noted = 0.0
         self.note(final=True)
+        if self._beating is not None:
+            self._beating.set()  # (a call that never stopped: its thread ends)
+        if not self.beat:
+            return
         self._beating = threading.Event()
         threading.Thread(
             target=_Spent._beat,
@@ -3118,7 +3143,7 @@ class _Spent:
             if spent is None:
                 return
             with spent._lock:
-                if not stopped.is_set():
+                if not stopped.is_set() and spent.running():
                     spent._write(spent._extend())
             del spent
 
@@ -3182,6 +3207,10 @@ class _Spent:
             return self._clock()
         wall, monotonic = self._anchor
         return wall + (time.monotonic() - monotonic)
+
+    def running(self) -> bool:
+        """Whether an ``optimize()`` call is counted (started, not stopped)."""
+        return bool(self._calling())
 
     def _calling(self) -> int:
         """1 while an ``optimize()`` call is counted (its interval is the last), else 0."""
@@ -3765,7 +3794,10 @@ def _sigint_noted() -> Iterator[None]:
     A target that caught the interrupt and returned early (a training loop's ``except
     KeyboardInterrupt: break``) had its cut-short result recorded as a SUCCESS, and the run
     went on; now the run stops at its next step, as it does for a SIGTERM, and the trial runs
-    again when the run continues. An application's own handler is left alone.
+    again when the run continues. An application's own handler is left alone. (asyncio.run,
+    which takes Ctrl-C over only from Python's default handler, then leaves it to this one:
+    the KeyboardInterrupt comes in the event loop, not as the main task's cancellation;
+    usage.rst says so.)
     """
     if (
         threading.current_thread() is not threading.main_thread()
@@ -3806,8 +3838,16 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_default_sigterm_in_child)
 
 
+def _ended_by(err: BaseException) -> str:
+    """``SMAC.stop_reason`` of an ``optimize()`` that raised ``err``."""
+    return (
+        "interrupted" if isinstance(err, KeyboardInterrupt) else f"an error: {type(err).__name__}"
+    )
+
+
 def _says_stop(answer: object) -> bool:
-    """Whether a callback's ``on_tell_end`` answer asks the run to stop: ``False``, also as
+    """Whether a callback's ``on_tell_start`` or ``on_tell_end`` answer asks the run to stop:
+    ``False``, also as
     numpy's ``False`` (``return costs.min() > 1.0`` on an array), not ``None`` nor 0."""
     return answer is False or (isinstance(answer, np.bool_) and not answer)
 

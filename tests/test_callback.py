@@ -144,10 +144,19 @@ def test_a_failing_on_tell_start_keeps_the_result_and_on_start_gets_its_on_end()
         def on_start(self, smac: Any) -> None:
             raise ConnectionError("cannot reach the dashboard")
 
-    smac = build(Tracker())
+    class Logger(Callback):
+        told = 0
+
+        def on_tell_end(self, smac: Any, info: Any, value: Any) -> None:
+            self.told += 1
+
+    logged = Logger()
+    scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=3, output_directory=None)
+    smac = SMAC(scenario, lambda c, seed: 1.0, callbacks=[Tracker(), logged], progress=False)
     with pytest.raises(ConnectionError, match="dashboard unreachable"):
         smac.optimize()
     assert smac.runhistory.n_finished == 2 and smac.runhistory.n_running == 0
+    assert logged.told == 2  # (the other hooks hear of the result too: a review's finding)
     assert events == ["start", "end"]
     events.clear()
     scenario = Scenario(ConfigurationSpace({"x": (0.0, 1.0)}), n_trials=3, output_directory=None)
@@ -155,6 +164,7 @@ def test_a_failing_on_tell_start_keeps_the_result_and_on_start_gets_its_on_end()
     with pytest.raises(ConnectionError, match="cannot reach"):
         smac.optimize()
     assert events == ["start", "end"]
+    assert smac.stop_reason == "an error: ConnectionError"
 
 
 def test_an_optuna_style_function_is_refused_with_what_it_is_called_with() -> None:

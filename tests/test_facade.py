@@ -3370,6 +3370,36 @@ def test_a_stored_trial_on_an_instance_of_no_scenario_is_recorded_not_run(
     assert smac.runhistory.n_running == 0
 
 
+def test_a_call_that_fails_as_it_starts_leaves_no_thread_counting_its_time(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under -W error, the warning of a second optimize() on a spent walltime_limit raised
+    after the record of the call's time started, and its thread went on writing: the idle
+    time after the call counted towards walltime_limit (a review's finding)."""
+    from smacx.facade import _SPENT
+
+    monkeypatch.setattr(facade_module._Spent, "_BEAT", 0.05)
+
+    def slow(config: Configuration, seed: int) -> float:
+        time.sleep(0.2)
+        return float(config["x"])
+
+    smac = SMAC(scenario(space, tmp_path, n_trials=50, walltime_limit=0.5), slow, progress=False)
+    smac.optimize()
+    before = set(threading.enumerate())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="spent its walltime_limit"):
+            smac.optimize()
+    assert smac.stop_reason == "an error: UserWarning"
+    session = json.loads(smac.runhistory.storage.get_meta(facade_module._SESSIONS) or "[]")[-1]
+    ended = json.loads(smac.runhistory.storage.get_meta(_SPENT + session) or "{}")["wall"]
+    time.sleep(0.3)
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "smacx-spent"]
+    record = json.loads(smac.runhistory.storage.get_meta(_SPENT + session) or "{}")
+    assert record["wall"] == ended and record["open"] is False
+
+
 def test_a_run_whose_time_is_spent_starts_no_cluster(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
@@ -3390,6 +3420,14 @@ def test_a_run_whose_time_is_spent_starts_no_cluster(
         smac.optimize()
     assert isinstance(smac.runner, SerialRunner) and smac.runhistory.n_running == 0
     smac.close()
+    # nor one whose incumbent meets termination_cost_threshold (a review's finding)
+    met = scenario(space, tmp_path, n_trials=50, termination_cost_threshold=0.9, name="t")
+    SMAC(met, slow, progress=False).optimize()
+    with SMAC(dataclasses.replace(met, n_workers=2), slow, progress=False) as smac:
+        assert isinstance(smac.runner, SerialRunner)
+        with pytest.warns(UserWarning, match="meets termination_cost_threshold"):
+            smac.optimize()
+        assert isinstance(smac.runner, SerialRunner)
 
 
 def test_optimize_again_after_a_limit_or_threshold_says_so_and_why_it_stopped(
@@ -3414,9 +3452,15 @@ def test_optimize_again_after_a_limit_or_threshold_says_so_and_why_it_stopped(
     smac = SMAC(sc, lambda config, seed: float(config["x"]), progress=False)
     smac.optimize()
     assert smac.stop_reason.startswith("the incumbent's cost ")
-    with pytest.warns(UserWarning, match=r"optimize\(\): .* meets termination_cost_threshold"):
+    with pytest.warns(
+        UserWarning,
+        match=r"optimize\(\): .* meets termination_cost_threshold.* a lower threshold \(or none\)",
+    ):
         smac.optimize()
-    with pytest.warns(UserWarning, match=r"run .* meets termination_cost_threshold=0\.9: this"):
+    with pytest.warns(
+        UserWarning,
+        match=r"run .* meets termination_cost_threshold=0\.9: this.* Lower the threshold",
+    ):
         SMAC(sc, lambda config, seed: float(config["x"]), progress=False).optimize()
     smac = SMAC(scenario(space, n_trials=3), lambda config, seed: 1.0, progress=False)
     smac.optimize()
