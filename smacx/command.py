@@ -1663,13 +1663,16 @@ def _needs_quotes(value: str) -> bool:
 
 
 def _inside_quotes(field: str, value: str) -> str:
-    """Why a value of a placeholder written inside quotes cannot be run."""
+    """Why a value of a placeholder written inside quotes (or a here-document) cannot be
+    run."""
     return (
         f"CommandTarget.command has {{{field}}} inside quotes, and its value {value!r} needs "
         "quoting: the shell would read the quotes smacx puts around each value as its own, "
         "so the value would not reach the program as one word, and its characters would be "
         f"read as shell syntax (they could run commands). Write {{{field}}} outside quotes: "
-        "each placeholder is one quoted shell word already."
+        "each placeholder is one quoted shell word already. (The body of a here-document, "
+        "<<END, counts as inside quotes: it expands $(...) and backticks whatever quotes are "
+        "in it; write such a file with printf '%s\\n' ... > file instead.)"
     )
 
 
@@ -1726,9 +1729,10 @@ def _placeholders(template: str, what: str, risky: dict[str, set[str]] | None = 
                 f"{how}."
             )
         fields.append(field)
-        if state in ("", '"') and re.search(r"(?<!\\)\$$", before):
+        heredoc = state.startswith("<")
+        if (state in ("", '"') or heredoc) and re.search(r"(?<!\\)\$$", before):
             risky.setdefault(field, set()).add("$")
-        if state in ("'", '"'):  # (also after a $: "${x}" is inside quotes all the same)
+        if state in ("'", '"') or heredoc:  # (also after a $: "${x}" is quoted all the same)
             risky.setdefault(field, set()).add("quotes")
         elif state == "#":
             risky.setdefault(field, set()).add("#")
@@ -1737,11 +1741,25 @@ def _placeholders(template: str, what: str, risky: dict[str, set[str]] | None = 
 
 def _shell_state_after(text: str, state: str, first: bool) -> str:
     """Where the shell is after ``text`` of a template, from ``state`` before it: in single
-    or double quotes (``'``, ``"``), in a comment (``#``), or none (""). Backslashes escape
-    outside single quotes; a ``#`` starts a comment at the start of a word. A rough reading
-    of the shell's grammar, for warnings only."""
+    or double quotes (``'``, ``"``), in a comment (``#``), in a here-document (``<``, then
+    ``-`` for ``<<-`` or a space, then its delimiter; from the ``<<`` to the delimiter's
+    line), or none (""). Backslashes escape outside single quotes; a ``#`` starts a comment
+    at the start of a word. A rough reading of the shell's grammar, for the checks of
+    placeholders only. (A here-document's body expands ``$(...)`` and backticks whatever
+    quotes are in it: a choice ``$(touch x)`` ran there, a security audit's finding.)"""
     escaped = False
-    for i, char in enumerate(text):
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if state.startswith("<"):
+            if char == "\n":
+                end = text.find("\n", i + 1)
+                line = text[i + 1 : n if end < 0 else end]
+                if (line.lstrip("\t") if state[1] == "-" else line) == state[2:]:
+                    state, i = "", n if end < 0 else end
+                    continue
+            i += 1
+            continue
         if state == "#":
             state = "" if char == "\n" else state
         elif escaped:
@@ -1752,7 +1770,26 @@ def _shell_state_after(text: str, state: str, first: bool) -> str:
             state = "" if state == char else char
         elif char == "#" and not state and (text[i - 1] in " \t\n;&|(" if i else first):
             state = "#"
+        elif (  # (not a here-string, <<<, nor a shift, $((1<<2)))
+            char == "<"
+            and not state
+            and text[max(i - 1, 0) : i] != "<"
+            and not (text[max(i - 1, 0) : i].isdigit() and text[i + 2 : i + 3].isdigit())
+            and (here := _HEREDOC.match(text, i)) is not None
+        ):
+            single, double, plain = here.group(2, 3, 4)
+            delimiter = next((d for d in (single, double) if d is not None), None)
+            delimiter = plain.replace("\\", "") if delimiter is None else delimiter
+            state = "<" + ("-" if here.group(1) else " ") + delimiter
+            i = here.end()
+            continue
+        i += 1
     return state
+
+
+#: A here-document's operator and delimiter word: ``<<END``, ``<<-END``, ``<< 'END'``
+#: (not a here-string, ``<<<``).
+_HEREDOC = re.compile(r"<<(?!<)(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|([^\s;&|<>()]+))")
 
 
 def _whole(value: float | None, rounded: bool = False) -> float | int | None:

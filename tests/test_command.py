@@ -413,6 +413,17 @@ def test_a_placeholder_inside_quotes_is_warned_of(space: ConfigurationSpace) -> 
         CommandTarget("echo {mode} \"n={n}\" '{{x}}' $(printf '%.3f' {r})").check(space)
         CommandTarget("echo cost: \\${n}").check(space)  # an escaped $ is printed
         CommandTarget("# it's the trainer\necho {mode} '${{HOME}}'").check(space)  # a comment
+        # a here-document's delimiter line ends it; <<< and a shift start none
+        CommandTarget("cat <<END\nmode\nEND\necho {mode} <<< {mode} $((1<<2)) {n}").check(space)
+        CommandTarget("cat <<END > f\n{n} {r}\nEND\necho {mode}").check(space)  # (numbers)
+    # A here-document's body expands $(...) and backticks inside any quotes: a choice
+    # `$(touch PWNED)` ran there (a security audit's finding). It counts as quotes.
+    for template in ("cat > f <<END\nmode = {mode}\nEND\necho 1", "cat <<-'E'\n\t{mode}\n\tE"):
+        with (
+            pytest.warns(UserWarning, match=r"the knob\(s\)"),
+            pytest.raises(ScenarioError, match=r"\{mode\} inside quotes.* here-document"),
+        ):
+            CommandTarget(template).check(space)
 
 
 def test_a_value_that_needs_quoting_inside_quotes_never_runs(
