@@ -938,7 +938,20 @@ def test_smacx_run_warns_when_a_continued_run_runs_elsewhere_or_with_other_env(
     stored.close()
     assert "other settings" not in run(moved, 8)  # (the same values: no warning)
     stored = SQLiteStorage(tmp_path / "runs" / "knobs" / "runhistory.db")
-    assert "tok_" not in (stored.get_meta("setting") or "")
+    setting = json.loads(stored.get_meta("setting") or "{}")
+    assert "tok_" not in json.dumps(setting)
+    # Slow digests (scrypt): of fast SHA-256 ones a weak secret was guessed in 0.02 s (a
+    # security audit's finding). Those an older smacx stored are taken for the same values.
+    assert all(d.startswith("scrypt:") for d in setting["env"].values())
+    from smacx.cli import _fast_digest
+
+    run_name = "knobs"
+    fast = {k: _fast_digest(run_name, k, v) for k, v in (("OFFSET", "1"), ("TOKEN", "tok_n3w"))}
+    stored.set_meta("setting", json.dumps({**setting, "env": fast}))
+    stored.close()
+    assert "other settings" not in run(moved, 9)
+    stored = SQLiteStorage(tmp_path / "runs" / "knobs" / "runhistory.db")
+    assert json.loads(stored.get_meta("setting") or "{}")["env"] == setting["env"]
     stored.close()
 
 
