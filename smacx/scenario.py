@@ -150,6 +150,7 @@ _SMAC_KEYWORDS = (
     "plateau_radius",
     "runner",
     "dask_client",
+    "dask_tls",
     "storage",
     "callbacks",
     "overwrite",
