@@ -1106,20 +1106,24 @@ class SMAC(metaclass=_FacadeType):
                 "smacx did not ask for with this scenario (written by hand, or by another "
                 "program)."
             )
-            logger.warning("Trial of %.200s: %s", dict(info.config), error)
-            now = time.time()
-            value = TrialValue(
-                cost=self.scenario.crash_value,
-                time=math.nan,
-                cpu_time=math.nan,
-                status=StatusType.CRASHED,
-                starttime=now,
-                endtime=now,
-                additional_info={"error": error},
-            )
-            self.runhistory.add(info, value)
+            self.runhistory.add(info, self._not_run(info, error))
             return False
         return True
+
+    def _not_run(self, info: TrialInfo, error: str) -> TrialValue:
+        """A CRASHED result, now, for a trial that is recorded rather than run, for the reason
+        ``error`` (also logged)."""
+        logger.warning("Trial of %.200s: %s", dict(info.config), error)
+        now = time.time()
+        return TrialValue(
+            cost=self.scenario.crash_value,
+            time=math.nan,
+            cpu_time=math.nan,
+            status=StatusType.CRASHED,
+            starttime=now,
+            endtime=now,
+            additional_info={"error": error},
+        )
 
     def _record_deadly(self, info: TrialInfo) -> None:
         """Record as CRASHED a trial that ``MAX_DEATHS`` processes died running: without
@@ -1141,18 +1145,7 @@ class SMAC(metaclass=_FacadeType):
                 "process of its own, whose death is then the trial's alone."
             )
         )
-        logger.warning("Trial of %.200s: %s", dict(info.config), error)
-        now = time.time()
-        value = TrialValue(
-            cost=self.scenario.crash_value,
-            time=math.nan,
-            cpu_time=math.nan,
-            status=StatusType.CRASHED,
-            starttime=now,
-            endtime=now,
-            additional_info={"error": error},
-        )
-        self._tell(info, value)
+        self._tell(info, self._not_run(info, error))
 
     def _retire_overdue(self) -> None:
         for info in self.intensifier.overdue(self.runhistory.now()):
