@@ -1700,9 +1700,10 @@ def _placeholders(template: str, what: str, risky: dict[str, set[str]] | None = 
         ) from None
     fields = []
     risky = {} if risky is None else risky
-    state = ""  # where the shell is when the template's text has got here: ', ", # or none
+    state = ""  # where the shell is when the template's text has got here (see _shell_state_after)
     for index, (before, field, spec, conversion) in enumerate(parsed):
         state = _shell_state_after(before, state, first=index == 0)
+        where = _innermost(state)
         if field is None:
             continue
         if not _PLACEHOLDER.fullmatch(field):
@@ -1729,50 +1730,70 @@ def _placeholders(template: str, what: str, risky: dict[str, set[str]] | None = 
                 f"{how}."
             )
         fields.append(field)
-        heredoc = state.startswith("<")
-        if (state in ("", '"') or heredoc) and re.search(r"(?<!\\)\$$", before):
+        heredoc = where.startswith("<")
+        if (where in ("", '"') or heredoc) and re.search(r"(?<!\\)\$$", before):
             risky.setdefault(field, set()).add("$")
-        if state in ("'", '"') or heredoc:  # (also after a $: "${x}" is quoted all the same)
+        if where in ("'", '"') or heredoc:  # (also after a $: "${x}" is quoted all the same)
             risky.setdefault(field, set()).add("quotes")
-        elif state == "#":
+        elif where == "#":
             risky.setdefault(field, set()).add("#")
     return fields
 
 
 def _shell_state_after(text: str, state: str, first: bool) -> str:
-    """Where the shell is after ``text`` of a template, from ``state`` before it: in single
-    or double quotes (``'``, ``"``), in a comment (``#``), in a here-document (``<``, then
-    ``-`` for ``<<-`` or a space, then its delimiter; from the ``<<`` to the delimiter's
-    line), or none (""). Backslashes escape outside single quotes; a ``#`` starts a comment
-    at the start of a word. A rough reading of the shell's grammar, for the checks of
-    placeholders only. (A here-document's body expands ``$(...)`` and backticks whatever
-    quotes are in it: a choice ``$(touch x)`` ran there, a security audit's finding.)"""
+    """Where the shell is after ``text`` of a template, from ``state`` before it: the
+    contexts it is in, innermost last, joined by NUL (see :func:`_innermost`). A context is
+    single or double quotes (``'``, ``"``), a comment (``#``), a command substitution or a
+    parenthesis (``$(``, ``(``: read as outside quotes), a here-document (``<``, then ``-``
+    for ``<<-`` or a space, then its delimiter; from the ``<<`` to the delimiter's line), or
+    none (""). Backslashes escape outside single quotes; a ``#`` starts a comment at the
+    start of a word. A rough reading of the shell's grammar, for the checks of placeholders
+    only. (A here-document's body expands ``$(...)`` and backticks whatever quotes are in
+    it: a choice ``$(touch x)`` ran there, a security audit's finding; and a placeholder in
+    ``"$(cat {trial_dir}/x)"`` is outside quotes, where it was refused.)"""
+    stack = state.split("\0") if state else []
     escaped = False
     i, n = 0, len(text)
     while i < n:
         char = text[i]
-        if state.startswith("<"):
+        top = stack[-1] if stack else ""
+        if top.startswith("<"):
             if char == "\n":
                 end = text.find("\n", i + 1)
                 line = text[i + 1 : n if end < 0 else end]
-                if (line.lstrip("\t") if state[1] == "-" else line) == state[2:]:
-                    state, i = "", n if end < 0 else end
+                if (line.lstrip("\t") if top[1] == "-" else line) == top[2:]:
+                    stack.pop()
+                    i = n if end < 0 else end
                     continue
             i += 1
             continue
-        if state == "#":
-            state = "" if char == "\n" else state
+        if top == "#":
+            if char == "\n":
+                stack.pop()
         elif escaped:
             escaped = False
-        elif char == "\\" and state != "'":
+        elif char == "\\" and top != "'":
             escaped = True
-        elif char in "'\"" and state in ("", char):
-            state = "" if state == char else char
-        elif char == "#" and not state and (text[i - 1] in " \t\n;&|(" if i else first):
-            state = "#"
+        elif top == "'":
+            if char == "'":
+                stack.pop()
+        elif top == '"':
+            if char == '"':
+                stack.pop()
+            elif text.startswith("$(", i) and not text.startswith("$((", i):
+                stack.append("$(")
+                i += 2
+                continue
+        elif char in "'\"":
+            stack.append(char)
+        elif char == "(":
+            stack.append("(")
+        elif char == ")" and top in ("(", "$("):
+            stack.pop()
+        elif char == "#" and (text[i - 1] in " \t\n;&|(" if i else first and not stack):
+            stack.append("#")
         elif (  # (not a here-string, <<<, nor a shift, $((1<<2)))
             char == "<"
-            and not state
             and text[max(i - 1, 0) : i] != "<"
             and not (text[max(i - 1, 0) : i].isdigit() and text[i + 2 : i + 3].isdigit())
             and (here := _HEREDOC.match(text, i)) is not None
@@ -1780,11 +1801,18 @@ def _shell_state_after(text: str, state: str, first: bool) -> str:
             single, double, plain = here.group(2, 3, 4)
             delimiter = next((d for d in (single, double) if d is not None), None)
             delimiter = plain.replace("\\", "") if delimiter is None else delimiter
-            state = "<" + ("-" if here.group(1) else " ") + delimiter
+            stack.append("<" + ("-" if here.group(1) else " ") + delimiter)
             i = here.end()
             continue
         i += 1
-    return state
+    return "\0".join(stack)
+
+
+def _innermost(state: str) -> str:
+    """The innermost context of a :func:`_shell_state_after` state ("" for none, also in a
+    command substitution or parenthesis)."""
+    top = state.rsplit("\0", 1)[-1]
+    return "" if top in ("$(", "(") else top
 
 
 #: A here-document's operator and delimiter word: ``<<END``, ``<<-END``, ``<< 'END'``

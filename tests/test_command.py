@@ -413,6 +413,10 @@ def test_a_placeholder_inside_quotes_is_warned_of(space: ConfigurationSpace) -> 
         CommandTarget("echo {mode} \"n={n}\" '{{x}}' $(printf '%.3f' {r})").check(space)
         CommandTarget("echo cost: \\${n}").check(space)  # an escaped $ is printed
         CommandTarget("# it's the trainer\necho {mode} '${{HOME}}'").check(space)  # a comment
+        # a command substitution inside double quotes is outside them (it was refused: a
+        # security audit's finding), and quotes inside it are its own
+        CommandTarget('echo "$(cat {trial_dir}/x)" "a $(printf %s {mode}) b" {n} {r}').check(space)
+        CommandTarget('echo "$(echo ")" {mode} {n} {r}').check(space)
         # a here-document's delimiter line ends it; <<< and a shift start none
         CommandTarget("cat <<END\nmode\nEND\necho {mode} <<< {mode} $((1<<2)) {n}").check(space)
         CommandTarget("cat <<END > f\n{n} {r}\nEND\necho {mode}").check(space)  # (numbers)
