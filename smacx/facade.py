@@ -1678,8 +1678,20 @@ class SMAC(metaclass=_FacadeType):
         s = self.scenario
         if not (math.isfinite(s.walltime_limit) or math.isfinite(s.cputime_limit)):
             return False
-        wall, cpu = self._spent_record().so_far()
-        return wall >= s.walltime_limit or cpu >= s.cputime_limit
+        return bool(self._spent_limits(*self._spent_record().so_far()))
+
+    def _spent_limits(self, wall: float, cpu: float) -> list[str]:
+        """Of ``walltime_limit`` and ``cputime_limit``, those that ``wall`` and ``cpu``
+        seconds spend, each as ``name=limit s (took s spent)``."""
+        s = self.scenario
+        return [
+            f"{name}={limit:g} s ({took:.1f} s spent)"
+            for name, limit, took in (
+                ("walltime_limit", s.walltime_limit, wall),
+                ("cputime_limit", s.cputime_limit, cpu),
+            )
+            if math.isfinite(limit) and took >= limit
+        ]
 
     def _use_cluster(self) -> None:
         """Put the LocalCluster of ``n_workers`` worker processes around the serial runner,
@@ -2153,14 +2165,7 @@ class SMAC(metaclass=_FacadeType):
         s, spent = self.scenario, self._spent
         if spent is None or self.runhistory.n_finished >= _trial_limit(s):
             return
-        used = [
-            f"{name}={limit:g} s ({took:.1f} s spent)"
-            for name, limit, took in (
-                ("walltime_limit", s.walltime_limit, spent.wall()),
-                ("cputime_limit", s.cputime_limit, spent.cpu()),
-            )
-            if math.isfinite(limit) and took >= limit
-        ]
+        used = self._spent_limits(spent.wall(), spent.cpu())
         met = self._threshold_met()
         if not used and met is None:
             return

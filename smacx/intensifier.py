@@ -586,12 +586,6 @@ def _mean_costs(costs: list[list[float]]) -> np.ndarray:
     return aggregate_costs(np.array(finite)) if finite else np.full(len(costs[0]), np.inf)
 
 
-def _mean_cost(costs: list[list[float]]) -> float:
-    """The mean first cost of those that are finite (inf when none is)."""
-    finite = [c[0] for c in costs if math.isfinite(c[0])]
-    return float(aggregate_costs(np.array(finite)[:, None])[0]) if finite else math.inf
-
-
 @smac3_names(SMAC3_NAMES)
 class Racing:
     """The live racing state of one run; built by :meth:`Intensifier.build`."""
@@ -1032,7 +1026,7 @@ class Racing:
             rows += [np.asarray(self._compared(j)[1], float) for j in self._incumbent_ids]
             on_front = first_front(np.nan_to_num(np.array(rows), nan=np.inf))
             return rest + [i for i, on in zip(told_only, on_front) if on]
-        told_cost = {i: _mean_cost(self._states[i].told) for i in told_only}
+        told_cost = {i: float(_mean_costs(self._states[i].told)[0]) for i in told_only}
         ranked = sorted(told_only, key=lambda i: (told_cost[i], i))
         bar = math.inf
         if self._incumbent_ids:
