@@ -41,7 +41,10 @@ Reported per run:
 * ``duplicates``: target calls whose (configuration, seed) had been evaluated before: with one
   seed per configuration these are wasted trials (must be 0 for smacx);
 * ``gap_ms_median``, ``gap_ms_p90``: how long a worker thread stood idle between the end of one
-  trial and the start of its next one (median and 90th percentile over all such gaps).
+  trial and the start of its next one (median and 90th percentile over all such gaps);
+* ``gc_seconds``, ``gc_full_seconds``, ``gc_full``: the optimizer process's garbage
+  collections during ``optimize()`` (seconds in all of them; seconds in and number of full
+  ones): with worker threads, each one stops them all.
 
 Results go to ``--out`` as JSON, and a table is printed.
 """
@@ -52,6 +55,8 @@ Results go to ``--out`` as JSON, and a table is printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import hashlib
 import importlib
 import itertools
@@ -65,6 +70,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +176,32 @@ def calls() -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def gc_clock() -> Iterator[dict[str, Any]]:
+    """Time the interpreter's garbage collections inside the block: every thread of the
+    process, the in-process workers' included, waits while one runs.
+
+    Yields a dict that holds, once the block ends, ``gc_seconds`` (all collections),
+    ``gc_full_seconds`` and ``gc_full`` (the full ones: seconds and count).
+    """
+    out: dict[str, Any] = {}
+    seconds, counts, started = [0.0, 0.0, 0.0], [0, 0, 0], [0.0]
+
+    def clock(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            seconds[info["generation"]] += time.perf_counter() - started[0]
+            counts[info["generation"]] += 1
+
+    gc.callbacks.append(clock)
+    try:
+        yield out
+    finally:
+        gc.callbacks.remove(clock)
+        out.update(gc_seconds=sum(seconds), gc_full_seconds=seconds[2], gc_full=counts[2])
+
+
 def space() -> Any:
     from ConfigSpace import Categorical, ConfigurationSpace, Float
 
@@ -240,11 +272,12 @@ def run_smacx(
         ) as smac,
     ):
         client.run(preload, "smacx")
-        start = time.time()
-        smac.optimize()
-        elapsed = time.time() - start
+        with gc_clock() as collected:
+            start = time.time()
+            smac.optimize()
+            elapsed = time.time() - start
         finished = smac.runhistory.n_finished
-    return {"finished": finished, "elapsed": elapsed, **calls()}
+    return {"finished": finished, "elapsed": elapsed, **collected, **calls()}
 
 
 def run_smac3(workers: int, duration: float, trials: int, processes: bool) -> dict[str, Any]:
@@ -273,12 +306,13 @@ def run_smac3(workers: int, duration: float, trials: int, processes: bool) -> di
             scenario, objective, dask_client=client, overwrite=True, logging_level=40
         )
         client.run(preload, "smac")
-        start = time.time()
-        smac.optimize()
-        elapsed = time.time() - start
+        with gc_clock() as collected:
+            start = time.time()
+            smac.optimize()
+            elapsed = time.time() - start
         finished = sum(v.status != StatusType.RUNNING for v in smac.runhistory.values())
         smac._runner.close()  # SMAC3's facade has no public close
-    return {"finished": finished, "elapsed": elapsed, **calls()}
+    return {"finished": finished, "elapsed": elapsed, **collected, **calls()}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -430,7 +464,7 @@ def main() -> None:
     args.out.write_text(json.dumps({"notes": notes, "runs": records}, indent=2) + "\n")
 
     print(f"{'framework':<10}{'workers':>8}{'trials':>8}{'trials/s':>10}{'ideal':>8}"
-          f"{'efficiency':>12}{'busy':>6}{'duplicates':>12}{'gap ms':>8}")  # fmt: skip
+          f"{'efficiency':>12}{'busy':>6}{'duplicates':>12}{'gap ms':>8}{'gc s':>7}")  # fmt: skip
     for r in records:
         if "error" in r:
             print(f"{r['framework']:<10}{r['workers']:>8}  error: {r['error']}")
@@ -438,7 +472,7 @@ def main() -> None:
         print(f"{r['framework']:<10}{r['workers']:>8}{r['finished']:>8}{r['throughput']:>10.2f}"
               f"{r['ideal']:>8.1f}{r['efficiency']:>12.2f}{r['busy_share']:>6.2f}"
               f"{r['duplicates']:>12}"
-              f"{r['gap_ms_median'] or float('nan'):>8.1f}")  # fmt: skip
+              f"{r['gap_ms_median'] or float('nan'):>8.1f}{r['gc_seconds']:>7.2f}")  # fmt: skip
     for note in notes:
         print(note)
     print(f"results: {args.out}")
