@@ -353,6 +353,7 @@ class SMAC(metaclass=_FacadeType):
     ) -> None:
         if not isinstance(scenario, Scenario):
             raise ScenarioError(_not_a_scenario(scenario))
+        scenario.check_unchanged()
         if preset not in PRESETS:
             raise ScenarioError(f"SMAC's preset must be one of {list(PRESETS)}; got {preset!r}.")
         check_flag("SMAC", "dask_tls", dask_tls)

@@ -8,7 +8,7 @@ import math
 import numbers
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,37 @@ def _short_repr(value: Any, first: int = 3) -> str:
         shown = ", ".join(_short_repr(v) for v in value[:first])
         return f"[{shown}, ... ({len(value)} in all)]"
     return repr(value)
+
+
+class _ReadOnly(Mapping[str, tuple[float, ...]]):
+    """The instance features a scenario keeps: a mapping that cannot be changed in place (a
+    dict could, and the run's name and checks would then describe other features)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, tuple[float, ...]]) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> tuple[float, ...]:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+    def __setitem__(self, key: str, value: object = None) -> None:
+        raise TypeError(
+            "Scenario.instance_features cannot be changed in place: build another "
+            "Scenario(..., instance_features=...), or dataclasses.replace(scenario, "
+            "instance_features=...)."
+        )
+
+    __delitem__ = __setitem__
 
 
 def _fail(name: str, expected: str, got: object) -> ScenarioError:
@@ -561,7 +592,7 @@ class Scenario:
                 "Scenario.instance_features must be non-empty feature vectors of one length; "
                 f"got lengths {shown}."
             )
-        set_(self, "instance_features", features)
+        set_(self, "instance_features", _ReadOnly(features))
 
     def _validate_budgets(self, set_: Any) -> None:
         if (self.min_budget is None) != (self.max_budget is None):
@@ -608,6 +639,25 @@ class Scenario:
         """``termination_cost_threshold`` as one value per objective."""
         c = self.termination_cost_threshold
         return (float(c),) if isinstance(c, (int, float)) else tuple(c)
+
+    def check_unchanged(self) -> None:
+        """Raise :class:`~smacx.errors.ScenarioError` if the search space this scenario holds
+        was changed in place (``space.add(...)``) since the scenario was built: the scenario
+        checked that space and named the run after it as it was then.
+
+        ``SMAC(scenario, ...)`` calls this.
+        """
+        identity = json.dumps(self.identity(), sort_keys=True)
+        if hashlib.sha256(identity.encode()).hexdigest()[:16] == self._fingerprint:
+            return
+        names = list(self.configspace)
+        raise ScenarioError(
+            "Scenario.configspace was changed after the Scenario was built (it now has the "
+            f"hyperparameters {_short_repr(names, 8)}): the scenario checked the space and "
+            "named the run after it as it was then, so the run would be stored as another "
+            "experiment's. Build the Scenario once the space is complete: Scenario(space, ...) "
+            "after the last space.add(...)."
+        )
 
     @property
     def run_name(self) -> str:

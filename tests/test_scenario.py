@@ -181,6 +181,46 @@ def test_scenario_is_frozen_and_normalized(space: ConfigurationSpace, tmp_path: 
     assert twin == s and hash(twin) == hash(s) and len({s, twin}) == 1
 
 
+def test_what_a_scenario_holds_cannot_change_under_its_name(tmp_path: Path) -> None:
+    """The scenario named the run after its space and features as built, but a space grown
+    afterwards (``space.add``) or a features table changed in place ran under that name: two
+    equal scenarios named different runs, and the run was stored as another experiment's
+    (an API audit's findings)."""
+    import dataclasses
+    import pickle
+
+    from ConfigSpace import Float
+
+    from smacx import SMAC
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    s = Scenario(
+        space,
+        output_directory=tmp_path,
+        instances=["a", "b"],
+        instance_features={"a": np.array([1.0, 2.0]), "b": [3, 4]},
+    )
+    features = s.instance_features
+    assert features == {"a": (1.0, 2.0), "b": (3.0, 4.0)} and repr(features) == repr(dict(features))
+    with pytest.raises(TypeError, match=r"instance_features cannot be changed in place"):
+        features["a"] = (100.0, -7.0)  # type: ignore[index]
+    with pytest.raises(TypeError, match=r"instance_features cannot be changed in place"):
+        del features["a"]  # type: ignore[attr-defined]
+    copied = pickle.loads(pickle.dumps(s))
+    assert copied == s and copied.run_name == s.run_name
+    other = dataclasses.replace(s, instance_features={"a": [0, 0], "b": [1, 1]})
+    assert other != s and other.run_name != s.run_name
+    space.add(Float("y", (0.0, 1.0)))
+    with pytest.raises(
+        ScenarioError,
+        match=r"Scenario.configspace was changed after the Scenario was built \(it now has the "
+        r"hyperparameters \['x', 'y'\]\).* Build the Scenario once the space is complete",
+    ):
+        SMAC(s, lambda config, seed, instance: 0.0, progress=False)
+    assert not list(tmp_path.iterdir())  # refused before anything was stored
+    SMAC(Scenario(space, output_directory=None), progress=False).close()  # built afterwards: fine
+
+
 def test_default_name_depends_on_identity_not_on_budget(space: ConfigurationSpace) -> None:
     a = Scenario(space, n_trials=10, seed=1)
     b = Scenario(space, n_trials=500, walltime_limit=60, seed=1)
