@@ -421,7 +421,8 @@ _METHOD_ATTRIBUTES = frozenset(
 
 class _BoundHinted:
     """A bound method that refuses to be used as SMAC3's value of its name: compared with a
-    number, counted, indexed, iterated over or formatted into a string. Otherwise it is the
+    number, tested for truth (SMAC3's ``while runhistory.running:`` never ended), counted,
+    indexed, iterated over or formatted into a string. Otherwise it is the
     method: called, compared and hashed as it, weakly referenced, its name, signature and
     docstring its own."""
 
@@ -456,9 +457,6 @@ class _BoundHinted:
     def __hash__(self) -> int:
         return hash(self._call)
 
-    def __bool__(self) -> bool:
-        return True
-
     def _refuse(self, *args: Any) -> Any:
         hint = self._hint
         raise TypeError(
@@ -478,7 +476,7 @@ class _BoundHinted:
         return not self == other
 
     __lt__ = __le__ = __gt__ = __ge__ = _compare
-    __int__ = __index__ = __float__ = __len__ = _refuse
+    __bool__ = __int__ = __index__ = __float__ = __len__ = _refuse
     __getitem__ = __contains__ = __iter__ = __format__ = _refuse
 
 

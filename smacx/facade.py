@@ -1171,6 +1171,12 @@ class SMAC(metaclass=_FacadeType):
                 ),
             )
 
+    @method_keyword_hints(
+        {
+            "save": "smacx stores each result as it is told (in the run's database, with an "
+            "output_directory or a storage), so it takes no save=; leave it out"
+        }
+    )
     def tell(self, info: TrialInfo, value: TrialValue) -> None:
         """Record the result of a trial; it is in storage when this returns.
 
@@ -2707,6 +2713,18 @@ class SMAC(metaclass=_FacadeType):
             "callback_time": self._callback_time,
             "trials_told": float(self._told_here),
         }
+
+    def __repr__(self) -> str:
+        # (short, for a notebook: what the run is and how far it got; no secrets, no storage)
+        preset = getattr(self, "_run_preset", None) or getattr(self, "_preset_unrecorded", None)
+        history = getattr(self, "runhistory", None)
+        if history is None:  # (a debugger's look at one being built)
+            return object.__repr__(self)
+        return (
+            f"SMAC(run={self.scenario.run_name!r}, preset={preset!r}, "
+            f"finished={history.n_finished}, running={history.n_running}, "
+            f"configurations={history.n_configs})"
+        )
 
     def _callbacks_shown(self) -> bool:
         """Whether the summary names the time in callbacks: at 5 ms or more."""

@@ -466,6 +466,7 @@ _REOPEN = (
         "load_json": _REOPEN,
         "update_from_json": _REOPEN,
         "empty": "n_finished == 0",
+        "submitted": "n_submitted (trials started: finished or running)",
         "get_running_trials": "running()",
         "get_instance_seed_budget_keys": "trial_keys(config_id) or get_trials(config)",
         "ids_config": "get_config(config_id)",
@@ -547,6 +548,13 @@ class RunHistory:
             _keep_leases(self, self._closed)
             weakref.finalize(self, self._closed.set)  # collected unclosed: the thread ends too
 
+    def __repr__(self) -> str:
+        return (
+            f"RunHistory(objectives={list(self.objectives)}, configurations={self.n_configs}, "
+            f"finished={self.n_finished}, running={self.n_running}, "
+            f"storage={type(self.storage).__name__})"
+        )
+
     def close(self) -> None:
         """Stop renewing the leases of this process's running trials and close the storage."""
         self._closed.set()
@@ -602,6 +610,7 @@ class RunHistory:
             records = self.storage.read_trials(self._last_version)
             for rec in self.storage.read_configs(self._last_config_id):
                 config = config_from_json(self.configspace, rec.config_json)
+                config.config_id = rec.config_id
                 self._configs[rec.config_id] = config
                 self._origins[rec.config_id] = rec.origin
                 self._ids[rec.config_json] = rec.config_id
@@ -652,17 +661,23 @@ class RunHistory:
     def add_config(self, config: Configuration, origin: str = "") -> int:
         """The stable id of ``config``, storing it first if it is new.
 
+        Sets ``config.config_id`` to that id, as every configuration the history holds has it.
+
         Args:
             config: A configuration of this history's space.
             origin: Where it came from (``"sobol"``, ``"random"``, ``"local search"``, ...).
         """
         text = config_to_json(config)
-        if text in self._ids:
-            return self._ids[text]
-        config_id = self.storage.add_config(text, origin)
-        self._configs[config_id] = plain_config(config)
-        self._origins[config_id] = origin
-        self._ids[text] = config_id
+        config_id = self._ids.get(text)
+        if config_id is None:
+            config_id = self.storage.add_config(text, origin)
+            kept = plain_config(config)
+            kept.config_id = config_id
+            self._configs[config_id] = kept
+            self._origins[config_id] = origin
+            self._ids[text] = config_id
+        # (as SMAC3's history does: code ported from it reads ``incumbent.config_id``)
+        config.config_id = config_id
         return config_id
 
     def add_incumbent(self, entry: dict[str, Any]) -> bool:
@@ -693,7 +708,10 @@ class RunHistory:
         on it, a continued run's time in between included). With several objectives also the
         whole Pareto front: ``config_ids`` and their ``costs``, best first.
         """
-        stored = self.storage.get_meta("trajectory")
+        if self._meta_at_close is not None:  # (the storage is closed: what it held then)
+            stored = self._meta_at_close.get("trajectory")
+        else:
+            stored = self.storage.get_meta("trajectory")
         return [] if stored is None else list(json.loads(stored))
 
     def now(self) -> float:
@@ -1103,6 +1121,7 @@ class RunHistory:
         """
         return self._finished_log[position:]
 
+    @smac3_method("number of running trials", "n_running, or running() for the trials")
     def running(self) -> list[TrialInfo]:
         """Trials that are running, in this or another process."""
         return [self.trial_info(k) for k in self._running]

@@ -8,6 +8,7 @@ budget. :class:`TrialInfo` says what to run, :class:`TrialValue` what came back,
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -142,14 +143,36 @@ class TrialInfo:
                 )
 
 
-@dataclass(frozen=True, order=True)
+@functools.total_ordering
+@dataclass(frozen=True)
 class TrialKey:
-    """Index of a trial in the run history: ``TrialInfo`` with the configuration's stable id."""
+    """Index of a trial in the run history: ``TrialInfo`` with the configuration's stable id.
+
+    Keys sort by configuration id, then instance, seed and budget, a missing one (None)
+    before any given one: a history holding a result told without a seed and one of the same
+    configuration on a seed sorts (``sorted(runhistory)``).
+    """
 
     config_id: int
     instance: str | None = None
     seed: int | None = None
     budget: float | None = None
+
+    def _order(self) -> tuple[Any, ...]:
+        return (
+            self.config_id,
+            self.instance is not None,
+            self.instance or "",
+            self.seed is not None,
+            self.seed or 0,
+            self.budget is not None,
+            self.budget or 0.0,
+        )
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, TrialKey):
+            return NotImplemented
+        return self._order() < other._order()
 
 
 @keyword_hints()

@@ -13,7 +13,16 @@ import pytest
 from ConfigSpace import Configuration, ConfigurationSpace
 
 import smacx
-from smacx import SMAC, ArgumentError, InitialDesign, Scenario, SerialRunner, SmacxError, errors
+from smacx import (
+    SMAC,
+    ArgumentError,
+    InitialDesign,
+    Scenario,
+    SerialRunner,
+    SmacxError,
+    TrialValue,
+    errors,
+)
 from smacx.acquisition import LCB
 from smacx.errors import keyword_hints
 from smacx.models import RandomForest
@@ -241,6 +250,20 @@ def test_a_method_with_hints_passes_calls_through_and_names_positional_misuse() 
         r"keyword, e\.g\. SMAC\.optimize\(data_to_scatter=\.\.\.\)\.$",
     ):
         smac.optimize({"X": 1})  # type: ignore[misc]
+    # SMAC3's tell(info, value, save=True): a bare TypeError before (an API audit)
+    info = smac.ask()
+    with pytest.raises(
+        ArgumentError,
+        match=r"^SMAC\.tell got an unexpected keyword argument 'save': smacx stores each "
+        r"result as it is told .* so it takes no save=; leave it out\.$",
+    ):
+        smac.tell(info, TrialValue(cost=1.0), save=True)  # type: ignore[call-arg]
+    smac.tell(info, TrialValue(cost=1.0))
+    # a short repr for a notebook, not <smacx.facade.SMAC object at 0x...>
+    assert repr(smac) == (
+        f"SMAC(run={smac.scenario.run_name!r}, preset='hpo', finished=3, running=0, "
+        f"configurations={smac.runhistory.n_configs})"
+    )
     with pytest.raises(
         smacx.ScenarioError, match=r"n_workers must be an int >= 1 \(for one worker per"
     ):

@@ -499,10 +499,20 @@ def test_smac3s_values_of_the_names_of_methods_say_what_to_use(space: Configurat
         lambda: rh.finished >= 10,
         lambda: f"after {rh.finished} finished trials",
         lambda: int(rh.finished),
+        lambda: bool(rh.finished),
     ):
         with pytest.raises(TypeError, match=r"RunHistory.finished is a method in smacx, not "
                            r"SMAC3's number of finished trials: use n_finished"):  # fmt: skip
             use()
+    # SMAC3's `while runhistory.running:` never ended here: running is a method too (an
+    # API audit's finding), and so is the name SMAC3 gives the number started
+    for use in (lambda: bool(rh.running), lambda: rh.running > 0):
+        with pytest.raises(TypeError, match=r"RunHistory.running is a method in smacx, not "
+                           r"SMAC3's number of running trials: use n_running"):  # fmt: skip
+            use()
+    with pytest.raises(AttributeError, match=r"'submitted'.* use n_submitted"):
+        rh.submitted  # noqa: B018
+    assert rh.running() == []
     for use in (lambda: len(rh.config_ids), lambda: rh.config_ids[space.sample_configuration()]):
         with pytest.raises(TypeError, match=r"config_ids is a method .* use get_config_id"):
             use()
@@ -514,7 +524,7 @@ def test_smac3s_values_of_the_names_of_methods_say_what_to_use(space: Configurat
 
     method = rh.finished
     assert method == rh.finished and hash(method) == hash(rh.finished) and {method: 1}
-    assert method.__name__ == "finished" and method.__self__ is rh and bool(method)
+    assert method.__name__ == "finished" and method.__self__ is rh and callable(method)
     assert weakref.WeakMethod(method)() == method and "finished" in str(method)
     assert str(inspect.signature(rh.config_ids)).startswith("(after: ")
     assert inspect.getdoc(method) == RunHistory.finished.__doc__
@@ -625,6 +635,54 @@ def test_a_history_pickles_as_a_snapshot(tmp_path: Path, stored: bool) -> None:
     kept = pickle.loads(pickle.dumps(smac.runhistory))
     assert kept.trajectory() == smac.trajectory and len(kept.trajectory()) >= 1
     assert dict(kept.items()) == dict(smac.runhistory.items())
+    # and so does the closed history itself: with a database it raised StorageError, and
+    # so did plot_history(smac.runhistory) after the with block (an API audit's finding)
+    assert smac.runhistory.trajectory() == smac.trajectory
+
+
+def test_every_configuration_the_history_holds_knows_its_id(tmp_path: Path) -> None:
+    """SMAC3's history sets ``config.config_id``, and code ported from it reads
+    ``smac.incumbent.config_id``: it was None for every configuration (an API audit)."""
+    from smacx import SMAC
+
+    space = ConfigurationSpace({"x": (0.0, 1.0)}, seed=0)
+    sc = Scenario(space, n_trials=6, output_directory=tmp_path, seed=0, deterministic=True)
+    with SMAC(sc, lambda config: config["x"], progress=False) as smac:
+        incumbent = smac.optimize()
+        history = smac.runhistory
+        assert incumbent is not None
+        assert incumbent.config_id == history.get_config_id(incumbent) is not None
+        assert [c.config_id for c in history.get_configs()] == history.config_ids()
+        info = smac.ask()  # a proposal is stored as it is handed out
+        assert info.config.config_id == history.get_config_id(info.config)
+        told = space.sample_configuration()  # told by the user: given the id it gets
+        assert told.config_id is None
+        smac.tell(TrialInfo(told, seed=0), TrialValue(cost=0.5))
+        assert told.config_id == history.get_config_id(told)
+    with SMAC(sc, progress=False) as again:  # read back from the database
+        configs = again.runhistory.get_configs()
+        assert [c.config_id for c in configs] == again.runhistory.config_ids()
+        assert again.incumbent is not None and again.incumbent.config_id == incumbent.config_id
+
+
+def test_a_history_and_its_keys_print_and_sort(space: ConfigurationSpace) -> None:
+    """``repr(runhistory)`` was ``<... object at 0x...>`` in a notebook; ``sorted(runhistory)``
+    raised TypeError once a result told without a seed sat next to one of the same
+    configuration on a seed, although TrialKey promised an order (an API audit's findings)."""
+    rh = RunHistory(space)
+    config = space.sample_configuration()
+    rh.add(TrialInfo(config), TrialValue(cost=1.0))  # told without a seed
+    rh.add(TrialInfo(config, seed=3), TrialValue(cost=2.0))
+    running = rh.add_running(TrialInfo(space.sample_configuration(), seed=1))
+    assert repr(rh) == (
+        "RunHistory(objectives=['cost'], configurations=2, finished=2, running=1, "
+        "storage=MemoryStorage)"
+    )
+    first = rh.get_config_id(config)
+    assert sorted(rh) == [TrialKey(first), TrialKey(first, seed=3), running]
+    keys = [TrialKey(2, "b", 1), TrialKey(2, None, 5, 3.0), TrialKey(1, "a"), TrialKey(2, "b")]
+    assert sorted(keys) == [keys[2], keys[1], keys[3], keys[0]]
+    assert TrialKey(1) < TrialKey(1, seed=0) <= TrialKey(1, seed=0) < TrialKey(1, "a")
 
 
 def _trials(
