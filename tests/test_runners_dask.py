@@ -905,6 +905,126 @@ def test_a_worker_that_cannot_set_up_trials_gets_no_more_of_them(
     assert "cannot set up this run's trials (ModuleNotFoundError" in caplog.text
 
 
+@pytest.mark.timeout(180)
+def test_trials_wait_for_a_worker_that_can_set_them_up(space: ConfigurationSpace) -> None:
+    """With no worker left that could set trials up, each trial was recorded CRASHED with a
+    DNS error (the scheduler resolved the address they were held for), and the run ended on
+    the target's first crash (an audit). They wait, and run once such a worker joins."""
+    from smacx import SMAC
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1",
+               "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]  # fmt: skip
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        with cluster(0) as local, Client(local) as user:
+            workers.append(
+                subprocess.Popen(
+                    [*command, local.scheduler_address],
+                    env={**env, "SMACX_TEST_BAD_WORKER": "1"},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            user.wait_for_workers(1, timeout=60)
+            runner = DaskParallelRunner(
+                SerialRunner(Picky(), scenario(space)), dask_client=user, patience=60
+            )
+
+            def join_once_the_bad_one_is_known() -> None:
+                deadline = time.monotonic() + 60
+                while not runner._bad_workers and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(1.0)  # its trial is held for a worker that can set it up
+                workers.append(
+                    subprocess.Popen(
+                        [*command, local.scheduler_address],
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+
+            joiner = threading.Thread(target=join_once_the_bad_one_is_known, daemon=True)
+            joiner.start()
+            with SMAC(
+                scenario(space, n_trials=4, deterministic=True), runner=runner, progress=False
+            ) as smac:
+                smac.optimize()
+                assert smac.runhistory.status_counts() == {"SUCCESS": 4}
+            joiner.join()
+            assert len(workers) == 2 and list(runner._bad_workers) != []
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+def _pause(dask_worker: Any) -> None:
+    """Pause a worker as dask's memory manager does when its memory passes the pause mark."""
+    from distributed.core import Status
+
+    dask_worker.status = Status.paused
+
+
+def pausing_target(config: Configuration, seed: int) -> float:
+    """A trial that pauses its own worker (as one that needs much memory makes dask's memory
+    manager do) and resumes it before it ends, 2 s later."""
+    from distributed import get_worker
+    from distributed.core import Status
+
+    worker = get_worker()
+    worker.loop.add_callback(setattr, worker, "status", Status.paused)
+    time.sleep(2.0)
+    worker.loop.add_callback(setattr, worker, "status", Status.running)
+    return float(config["x"])
+
+
+@pytest.mark.timeout(120)
+def test_workers_dask_paused_end_the_run_unless_they_run_its_trials(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker dask's memory manager paused counted as free: a target that left memory behind
+    in its worker's process paused it for good, and optimize() waited for the trials queued
+    on it forever, past patience and walltime_limit, without a word (an audit). With only
+    paused workers the run now waits PAUSED_PATIENCE seconds, then says why it cannot go on;
+    a paused worker still running a trial of the run is waited for."""
+    from smacx import SMAC
+    from smacx.runners import dask as runners_dask
+
+    monkeypatch.setattr(runners_dask, "PAUSED_PATIENCE", 1.5)
+    # (memory_limit=0: no memory manager, which would resume an idle worker at once)
+    with cluster(1, memory_limit=0) as local, Client(local) as user:
+        sc = scenario(space, n_trials=3, deterministic=True)
+        runner = DaskParallelRunner(
+            SerialRunner(pausing_target, sc), dask_client=user, patience=0.5
+        )
+        with SMAC(sc, runner=runner, progress=False) as smac:
+            smac.optimize()  # each trial pauses its worker for 2 s, longer than both waits
+            assert smac.runhistory.status_counts() == {"SUCCESS": 3}
+        user.run(_pause)
+        sc = scenario(space, n_trials=3, deterministic=True, seed=1)
+        runner = DaskParallelRunner(
+            SerialRunner(pausing_target, sc), dask_client=user, patience=0.5
+        )
+        started = time.monotonic()
+        with (
+            caplog.at_level("WARNING", logger="smacx"),
+            SMAC(sc, runner=runner, progress=False) as smac,
+            pytest.raises(
+                NoWorkersError,
+                match=r"has had no worker that starts trials \(dask's memory manager has paused "
+                r"1: tcp://127\.0\.0\.1:\d+\) for 1\.5 s \(patience=0\.5, at least 1\.5 s "
+                r"for paused workers\), so no trial can run\. A worker stays paused while .* Set "
+                r"trial_memory_limit",
+            ),
+        ):
+            smac.optimize()
+        assert time.monotonic() - started < 30
+        assert smac.runhistory.status_counts() == {}
+    assert "dask has paused every worker that could run trials" in caplog.text
+
+
 def _nothing() -> None:
     pass
 

@@ -410,6 +410,9 @@ class DaskParallelRunner(AbstractRunner):
         # most of the run's trials since they always look free.
         self._bad_workers: dict[str, str] = {}
         self._good_workers: list[str] = []  # the others (set by _total_threads)
+        # Workers dask's memory manager has paused, when no other can run trials (their memory
+        # is past distributed.worker.memory.pause): they start nothing until it resumes them.
+        self._paused: list[str] = []
         self._restored_at: float = -math.inf  # time.monotonic() of the last _restore_workers
         # Argument name -> (the object, the future of its scattered copy or None, what a task
         # gets for it: an _Inline or a _Scattered; see _scatter).
@@ -995,16 +998,52 @@ class DaskParallelRunner(AbstractRunner):
                 or waited >= self.patience
                 or self._client.status in ("closing", "closed")
             ):
-                self._lost_scheduler = True
-                raise RunnerClosedError(
-                    f"DaskParallelRunner lost its dask scheduler at {self._address}: the client "
-                    f"is {self._client.status!r} (waited {waited:.3g} s of patience="
-                    f"{self.patience:g}). The {len(self._running)} trial(s) it had running went "
-                    "with the scheduler; they stay RUNNING in the history, which keeps every "
-                    "finished trial, and run again when the run is continued (SMAC on the same "
-                    "scenario). Start the scheduler again, or pass a client of one that runs."
-                )
+                raise self._lost_scheduler_error(waited)
             time.sleep(0.1)
+
+    def _paused_yet_running(self) -> bool:
+        """Whether a worker dask has paused still runs a trial of this runner: a pause stops
+        only the start of new tasks, and a trial that needs much memory pauses its worker
+        (such a run must not end while it runs)."""
+        if not self._paused:
+            return False
+        try:
+            counts = self._dask.run(
+                _executing, self._key_prefix, workers=self._paused, on_error="ignore"
+            )
+        except Exception:  # (the scheduler or the workers went away: counted as none)
+            return False
+        return any(isinstance(n, int) and n > 0 for n in counts.values())
+
+    def _lost_scheduler_error(self, waited: float) -> RunnerClosedError:
+        """The error of a run whose scheduler did not come back within ``waited`` seconds."""
+        self._lost_scheduler = True
+        # (no count of the trials: the one being submitted or given up just then is in no list)
+        return RunnerClosedError(
+            f"DaskParallelRunner lost its dask scheduler at {self._address}: the client is "
+            f"{self._client.status!r} (waited {waited:.3g} s of patience={self.patience:g}). "
+            "The trials it had running went with the scheduler; they stay RUNNING in the "
+            "history, which keeps every finished trial, and run again when the run is "
+            "continued (SMAC on the same scenario). Start the scheduler again, or pass a "
+            "client of one that runs."
+        )
+
+    def _running_threads(self) -> dict[str, int]:
+        """The scheduler's workers that start tasks (not paused, not retiring): address ->
+        threads. A scheduler lost during the call (the client may not know yet) is waited for
+        as :meth:`_await_scheduler` does: dask's own CommClosedError ended the run at once,
+        about one time in five that the scheduler was killed (an audit's finding)."""
+        start = time.monotonic()
+        while True:
+            try:
+                return dict(self._dask.sync(self._dask.scheduler.ncores_running))
+            except OSError:  # (dask's CommClosedError is one)
+                waited = time.monotonic() - start
+                if self._lost_scheduler or waited >= self.patience:
+                    raise self._lost_scheduler_error(waited) from None
+                time.sleep(0.1)
+                if self._client.status != "running":
+                    self._await_scheduler()
 
     def _total_threads(self) -> int:
         """Ask the scheduler how many worker threads the cluster has now; submit again the
@@ -1025,13 +1064,43 @@ class DaskParallelRunner(AbstractRunner):
         return self._threads
 
     def _count_workers(self) -> None:
-        """Ask the scheduler for its workers: those that can set trials up, and their threads."""
+        """Ask the scheduler for its workers that start tasks (not paused, not retiring): those
+        that can set trials up, and their threads.
+
+        A worker paused by dask's memory manager counted as free: a target that left memory
+        behind in a worker's process paused it for good, and the run waited for its queued
+        trials forever, past patience and walltime_limit (an audit's finding). With none but
+        paused workers, the run waits ``PAUSED_PATIENCE`` seconds at least (a pause often
+        lifts once the worker has spilled), then ends with :class:`NoWorkersError`.
+        """
         if self._client.status != "running":  # (else the call blocks while dask reconnects)
             self._check_client()
-        nthreads = self._dask.nthreads()
+        nthreads = self._running_threads()
         self._good_workers = [w for w in nthreads if w not in self._bad_workers]
         self._threads = int(sum(nthreads[w] for w in self._good_workers))
         self._threads_checked = time.monotonic()
+        paused: list[str] = []
+        if not self._threads:
+            everyone: dict[str, Any] = {}
+            with contextlib.suppress(OSError):  # (the scheduler is gone: counted as none)
+                everyone = dict(self._dask.scheduler_info().get("workers", {}))
+            paused = [
+                w
+                for w, about in everyone.items()
+                if about.get("status") == "paused" and w not in self._bad_workers
+            ]
+        if paused and not self._paused:
+            logger.warning(
+                "DaskParallelRunner: dask has paused every worker that could run trials (%s): "
+                "their memory is past distributed.worker.memory.pause (80%% of the worker's "
+                "memory_limit by default), and they start no trial until it falls. The run "
+                "waits for them %g s at most. Memory a target leaves behind in the worker "
+                "process keeps it paused: set trial_memory_limit, so that each trial runs in "
+                "a process of its own, or give the workers more memory_limit.",
+                ", ".join(paused),
+                max(self.patience, PAUSED_PATIENCE),
+            )
+        self._paused = paused
 
     def _restore_workers(self) -> None:
         """Bring the runner's own cluster back to ``scenario.n_workers`` worker processes.
@@ -1530,7 +1599,7 @@ class DaskParallelRunner(AbstractRunner):
         Raises:
             NoWorkersError: There has been no worker for ``patience`` seconds.
         """
-        if self._total_threads():
+        if self._total_threads() or self._paused_yet_running():
             return None
         now = time.monotonic()
         since = now if since is None else since
@@ -1565,6 +1634,8 @@ class DaskParallelRunner(AbstractRunner):
     def _patience(self) -> float:
         """How long to wait for a worker now: ``patience``, or at least ``RESTART_PATIENCE``
         while the runner's own cluster has worker processes (re)starting."""
+        if self._paused:
+            return max(self.patience, PAUSED_PATIENCE)
         cluster = self._cluster
         if cluster is None or self._closed or cluster.status.name != "running":
             return self.patience
@@ -1587,12 +1658,25 @@ class DaskParallelRunner(AbstractRunner):
             "127.0.0.1 --dashboard-address 127.0.0.1:0` on this machine"
         )
         bad = ""
-        if self._bad_workers:
+        if self._paused:
+            bad = (
+                f" that starts trials (dask's memory manager has paused {len(self._paused)}: "
+                f"{', '.join(self._paused)})"
+            )
+        elif self._bad_workers:
             bad = (
                 f" that can set up its trials (of the others, {len(self._bad_workers)} could "
                 f"not: {'; '.join(f'{w}: {why}' for w, why in self._bad_workers.items())})"
             )
-        if self._killed_trials and not self._owns_client:
+        if self._paused:
+            advice = (
+                "A worker stays paused while its process holds memory past "
+                "distributed.worker.memory.pause (80% of its memory_limit by default), as "
+                "memory a target leaves behind (a cache, a leak) does. Set trial_memory_limit, "
+                "so that each trial runs in a process of its own, whose memory is freed when it "
+                "ends, or give the workers a larger memory_limit."
+            )
+        elif self._killed_trials and not self._owns_client:
             # A LocalCluster drops a worker whose process died too often, and never starts
             # it again: segfaulting configurations emptied the user's cluster.
             advice = (
@@ -1627,7 +1711,8 @@ class DaskParallelRunner(AbstractRunner):
             )
         return NoWorkersError(
             f"DaskParallelRunner: the dask cluster at {address} has had no worker{bad} for "
-            f"{self.patience if waited is None else waited:g} s (patience={self.patience:g}), "
+            f"{self.patience if waited is None else waited:g} s (patience={self.patience:g}"
+            f"{f', at least {PAUSED_PATIENCE:g} s for paused workers' if self._paused else ''}), "
             f"so no trial can run. {advice}"
         )
 
@@ -1639,6 +1724,9 @@ def _is_count(value: object) -> bool:
 
 #: Seconds the runner's own cluster waits at least for worker processes it (re)starts.
 RESTART_PATIENCE = 60.0
+
+#: Seconds a run waits at least while its only workers are paused by dask's memory manager.
+PAUSED_PATIENCE = 60.0
 
 
 class _CloseAtExit:
@@ -2331,8 +2419,11 @@ _in_process: dict[str, Any] = {}
 #: whose objects the workers drop when a trial tells them (see _forget_runner).
 _gone: tuple[str, ...] = ()
 
-#: A worker address no worker has: trials held until a worker that can run them joins.
-_NO_WORKER = "tcp://smacx-no-worker-can-set-trials-up:1"
+#: A worker address no worker has: trials held until a worker that can run them joins. An IP
+#: address (TEST-NET-1, never assigned): dask's scheduler resolves the addresses a task is
+#: restricted to, and a host name no DNS knew failed every such trial (recorded CRASHED, the
+#: target blamed; an audit of a cluster whose only worker could not import the target).
+_NO_WORKER = "tcp://192.0.2.1:1"
 _MISSING = object()
 _objects_lock = threading.Lock()
 
@@ -2369,6 +2460,13 @@ def _end_trial_processes(dask_worker: Any = None) -> int:
         close_reusable_pools()
         return 0
     return kill_tree(psutil.Process(), keep_root=True)
+
+
+def _executing(prefix: str, dask_worker: Any = None) -> int:
+    """How many trials of the runner with key ``prefix`` this worker (``dask_worker``, as
+    ``Client.run`` passes it) is running now."""
+    keys = list(getattr(dask_worker, "active_threads", {}).values())
+    return sum(1 for key in keys if str(key).startswith(prefix))
 
 
 def _forget_objects(prefix: str) -> None:
