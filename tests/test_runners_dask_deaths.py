@@ -197,6 +197,31 @@ def test_worker_deaths_on_user_client_count_as_attempts_and_spare_healthy_trials
     assert [values[s].cost for s in range(1, 6)] == [float(s) for s in range(1, 6)]
 
 
+def test_a_death_on_a_worker_of_several_threads_says_another_trial_may_have_caused_it(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """dask charges a worker's death to every trial on it: a good configuration running next
+    to one that took all the memory was recorded CRASHED, with a reason that blamed it alone
+    (an audit of users' clusters). The reason now says the worker ran several trials at once,
+    and how to give each trial a death of its own."""
+    log = tmp_path / "log"
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        cluster(1, threads=2) as user_cluster,
+        Client(user_cluster) as client,
+    ):
+        target = SerialRunner(kill_low_seeds, scenario(space))
+        with DaskParallelRunner(target, patience=20, dask_client=client, max_retries=0) as runner:
+            values = by_seed(run_all(runner, trials(space, 3), log=str(log), below=1))
+    assert values[0].status is StatusType.CRASHED, values[0]
+    assert re.search(
+        r"died, 1 time\(s\) in a row: .*\. The worker ran up to 2 trials at once, and each of "
+        r"them was charged with its death, so another trial may have caused it: "
+        r"trial_memory_limit or trial_walltime_limit runs each trial in a process of its own",
+        values[0].additional_info["error"],
+    ), values[0].additional_info
+
+
 def segfaults(config: Configuration, seed: int) -> float:
     os.kill(os.getpid(), signal.SIGSEGV)
     return 0.0  # (never)

@@ -413,6 +413,7 @@ class DaskParallelRunner(AbstractRunner):
         # Workers dask's memory manager has paused, when no other can run trials (their memory
         # is past distributed.worker.memory.pause): they start nothing until it resumes them.
         self._paused: list[str] = []
+        self._worker_threads: dict[str, int] = {}  # address -> threads, of workers seen
         self._restored_at: float = -math.inf  # time.monotonic() of the last _restore_workers
         # Argument name -> (the object, the future of its scattered copy or None, what a task
         # gets for it: an _Inline or a _Scattered; see _scatter).
@@ -1076,6 +1077,7 @@ class DaskParallelRunner(AbstractRunner):
         if self._client.status != "running":  # (else the call blocks while dask reconnects)
             self._check_client()
         nthreads = self._running_threads()
+        self._worker_threads.update(nthreads)
         self._good_workers = [w for w in nthreads if w not in self._bad_workers]
         self._threads = int(sum(nthreads[w] for w in self._good_workers))
         self._threads_checked = time.monotonic()
@@ -1478,6 +1480,16 @@ class DaskParallelRunner(AbstractRunner):
                 f"the dask worker running this trial ({worker}) died, {trial.attempts} time(s) "
                 "in a row: it was killed, crashed (e.g. segfault) or ran out of memory"
             )
+            threads = self._worker_threads.get(worker, 1)
+            if threads > 1:
+                # (dask charges a death to every task on the worker: an audit found good
+                # configurations recorded CRASHED next to one that took all the memory)
+                reason += (
+                    f". The worker ran up to {threads} trials at once, and each of them was "
+                    "charged with its death, so another trial may have caused it: "
+                    "trial_memory_limit or trial_walltime_limit runs each trial in a process of "
+                    "its own, whose death is its own"
+                )
             return self._crashed(
                 trial, {"error": reason, "worker": worker, "attempts": trial.attempts}
             )
