@@ -3300,6 +3300,46 @@ def _union_length(intervals: Sequence[tuple[float, float]]) -> float:
     return total
 
 
+def _flock_holder(fd: int) -> str:
+    """Who holds the ``flock`` on the open file ``fd``, as an error message says it (from
+    Linux's ``/proc/locks``): its process id, and whether it is stopped; "" if not known."""
+    try:
+        st = os.fstat(fd)
+        with open("/proc/locks") as locks:
+            lines = locks.read().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 1234 00:2d:5678 0 EOF" ("1: -> FLOCK ..." for a waiter)
+        parts = line.split()
+        if len(parts) < 6 or parts[1] != "FLOCK":
+            continue
+        try:
+            pid = int(parts[4])
+            major, minor, inode = parts[5].split(":")
+            same = (int(major, 16), int(minor, 16), int(inode)) == (
+                os.major(st.st_dev),
+                os.minor(st.st_dev),
+                st.st_ino,
+            )
+        except ValueError:
+            continue
+        if not same or pid in (0, os.getpid()):
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return f"held by process {pid}"
+        if state in ("T", "t"):
+            return (
+                f"held by process {pid}, which is stopped (Ctrl-Z, a suspended batch job) and "
+                f"holds it until it resumes or ends: `kill -CONT {pid}` resumes it"
+            )
+        return f"held by process {pid}"
+    return ""
+
+
 #: How long SMAC waits for another process to finish opening the same run (see _folder_lock).
 _FOLDER_LOCK_SECONDS = 60.0
 
@@ -3330,11 +3370,13 @@ def _folder_lock(path: Path | None) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
+                    holder = _flock_holder(fd) or (
+                        "a process that hangs there, is suspended, or forked while holding it"
+                    )
                     raise StorageError(
                         f"the run folder {str(path)!r} stayed locked by another process for "
-                        f"{_FOLDER_LOCK_SECONDS:g} s while it opened the run (a process that "
-                        "hangs there, or one that forked while holding the lock); stop it, or "
-                        "give this scenario another name or output_directory."
+                        f"{_FOLDER_LOCK_SECONDS:g} s while it opened the run ({holder}); stop "
+                        "it, or give this scenario another name or output_directory."
                     ) from None
                 time.sleep(0.05)
             except OSError:  # no flock on this file system: unlocked, as before

@@ -2473,6 +2473,51 @@ def test_the_folder_lock_is_released_though_a_process_forked_while_it_was_held(
         os.waitpid(child, 0)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="Linux's /proc/locks")
+def test_a_run_folder_locked_by_a_stopped_process_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process suspended (Ctrl-Z, a stopped batch job) while it opened a shared run held the
+    run folder's lock, and every new process sharing the run failed after a minute with a
+    message that did not say why (a chaos audit). It names the process and how to resume it."""
+    import fcntl
+
+    from smacx import facade
+
+    monkeypatch.setattr(facade, "_FOLDER_LOCK_SECONDS", 0.5)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # takes the lock, says so, and stops itself
+        fd = os.open(tmp_path, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(write, b"1")
+        os.kill(os.getpid(), signal.SIGSTOP)
+        os._exit(0)
+    try:
+        assert os.read(read, 1) == b"1"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(f"/proc/{child}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "T":
+                    break
+            time.sleep(0.01)
+        with (
+            pytest.raises(
+                StorageError,
+                match=rf"stayed locked by another process for 0\.5 s while it opened the run "
+                rf"\(held by process {child}, which is stopped \(Ctrl-Z, a suspended batch job\) "
+                rf"and holds it until it resumes or ends: `kill -CONT {child}` resumes it\)",
+            ),
+            facade._folder_lock(tmp_path),
+        ):
+            pass
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        os.close(read)
+        os.close(write)
+
+
 def test_overwrite_of_a_run_that_cannot_be_deleted_names_the_folder(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:

@@ -204,6 +204,42 @@ class PostgresStorage:
             return f"database {redact(self.url)}"
         return f"run {self.run!r} in {redact(self.url)}"
 
+    def _lock_holder(self, key: str) -> str:
+        """Whose session holds the advisory lock ``key`` (see :meth:`exclusive`), as an error
+        message says it: its client's address, how long it has been idle, and how to end it;
+        "" if not known (the server's statistics may be hidden from this role).
+
+        A process suspended while it opened the run (Ctrl-Z, a stopped batch job) holds the
+        lock with an idle session, which no server timeout ends (a chaos audit's finding)."""
+
+        def holder(conn: psycopg.Connection[Any], retried: bool) -> Any:
+            return conn.execute(
+                "SELECT a.pid, host(a.client_addr), a.state, "
+                "extract(epoch FROM now() - a.state_change) "
+                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                "AND l.objid = (hashtext(%s)::bigint & 4294967295)::oid "
+                "AND a.pid <> pg_backend_pid() LIMIT 1",
+                (key,),
+            ).fetchone()
+
+        try:
+            row = self._call("the run lock's holder", holder, write=False)
+        except Exception:  # (only a message's detail)
+            return ""
+        if not row or row[0] is None:
+            return ""
+        pid, client, state, idle = row
+        where = f" from {client}" if client else ""
+        if state == "idle" and idle is not None:
+            return (
+                f" (held by the session of server process {pid}{where}, idle for "
+                f"{float(idle):.0f} s: a process suspended while it opened the run, by Ctrl-Z "
+                "or as a stopped batch job, holds the lock until it resumes or ends; "
+                f"`SELECT pg_terminate_backend({pid})` ends that session)"
+            )
+        return f" (held by the session of server process {pid}{where}, {state})"
+
     def _connect(self) -> psycopg.Connection[Any]:
         try:
             import psycopg
@@ -350,8 +386,8 @@ class PostgresStorage:
             if time.monotonic() > deadline:
                 raise StorageError(
                     f"the {self.where} stayed locked by another process for "
-                    f"{self._timeout:g} s while it opened the run; stop it, or give this "
-                    "scenario another name."
+                    f"{self._timeout:g} s while it opened the run{self._lock_holder(key)}; "
+                    "stop it, or give this scenario another name."
                 )
             time.sleep(0.05)
         self._held = key
