@@ -1025,6 +1025,37 @@ def test_workers_dask_paused_end_the_run_unless_they_run_its_trials(
     assert "dask has paused every worker that could run trials" in caplog.text
 
 
+@pytest.mark.timeout(120)
+def test_a_paused_worker_that_does_not_answer_holds_the_wait_a_few_seconds_only(
+    space: ConfigurationSpace,
+) -> None:
+    """Whether a paused worker still runs a trial was asked without a timeout: a suspended
+    one held the wait loop (and walltime_limit, patience, interrupt()) until the scheduler
+    dropped it, five minutes later (a review)."""
+    from smacx.runners import dask as runners_dask
+
+    with cluster(1, memory_limit=0) as local, Client(local) as user:
+        sc = scenario(space)
+        with DaskParallelRunner(SerialRunner(pausing_target, sc), dask_client=user) as runner:
+            runner.submit_trial(TrialInfo(space.sample_configuration(), seed=0))
+            deadline = time.monotonic() + 30
+            while not runner._paused and time.monotonic() < deadline:
+                time.sleep(0.05)
+                runner._count_workers()
+            assert runner._paused and runner._paused_yet_running()  # it runs the trial
+            [pid] = user.run(os.getpid).values()
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                assert not runner._paused_yet_running()  # no answer: none it knows of
+                assert time.monotonic() - started < runners_dask._ASK_PAUSED_SECONDS + 2
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            runner.wait()
+            [(_, value)] = list(runner.iter_results())
+            assert value.status is StatusType.SUCCESS
+
+
 def _nothing() -> None:
     pass
 

@@ -1009,10 +1009,16 @@ class DaskParallelRunner(AbstractRunner):
         if not self._paused:
             return False
         try:
+            # (within a few seconds: a paused worker that does not answer, suspended say,
+            # held the wait loop until the scheduler dropped it, minutes later; a review)
             counts = self._dask.run(
-                _executing, self._key_prefix, workers=self._paused, on_error="ignore"
+                _executing,
+                self._key_prefix,
+                workers=self._paused,
+                on_error="ignore",
+                callback_timeout=_ASK_PAUSED_SECONDS,
             )
-        except Exception:  # (the scheduler or the workers went away: counted as none)
+        except Exception:  # (the scheduler or the workers went away, or no answer: none)
             return False
         return any(isinstance(n, int) and n > 0 for n in counts.values())
 
@@ -1078,17 +1084,25 @@ class DaskParallelRunner(AbstractRunner):
             self._check_client()
         nthreads = self._running_threads()
         self._worker_threads.update(nthreads)
-        self._good_workers = [w for w in nthreads if w not in self._bad_workers]
-        self._threads = int(sum(nthreads[w] for w in self._good_workers))
+        starting = [w for w in nthreads if w not in self._bad_workers]
+        self._threads = int(sum(nthreads[w] for w in starting))
         self._threads_checked = time.monotonic()
+        self._good_workers = starting
+        if self._bad_workers:
+            # Trials are then restricted to the good workers: paused and retiring ones too, as
+            # a pause is often brief, and a trial running on one (its own memory paused it)
+            # was cancelled and run again elsewhere when they were left out (a review).
+            with contextlib.suppress(OSError):  # (the scheduler is gone: those that start)
+                everyone = self._dask.nthreads()
+                self._good_workers = [w for w in everyone if w not in self._bad_workers]
         paused: list[str] = []
         if not self._threads:
-            everyone: dict[str, Any] = {}
+            workers: dict[str, Any] = {}
             with contextlib.suppress(OSError):  # (the scheduler is gone: counted as none)
-                everyone = dict(self._dask.scheduler_info().get("workers", {}))
+                workers = _all_workers(self._dask)
             paused = [
                 w
-                for w, about in everyone.items()
+                for w, about in workers.items()
                 if about.get("status") == "paused" and w not in self._bad_workers
             ]
         if paused and not self._paused:
@@ -1096,7 +1110,8 @@ class DaskParallelRunner(AbstractRunner):
                 "DaskParallelRunner: dask has paused every worker that could run trials (%s): "
                 "their memory is past distributed.worker.memory.pause (80%% of the worker's "
                 "memory_limit by default), and they start no trial until it falls. The run "
-                "waits for them %g s at most. Memory a target leaves behind in the worker "
+                "waits for one to resume at least %g s, and as long as one still runs a trial "
+                "of the run. Memory a target leaves behind in the worker "
                 "process keeps it paused: set trial_memory_limit, so that each trial runs in "
                 "a process of its own, or give the workers more memory_limit.",
                 ", ".join(paused),
@@ -1481,7 +1496,16 @@ class DaskParallelRunner(AbstractRunner):
                 "in a row: it was killed, crashed (e.g. segfault) or ran out of memory"
             )
             threads = self._worker_threads.get(worker, 1)
-            if threads > 1:
+            limited = (
+                self.scenario.trial_walltime_limit is not None
+                or self.scenario.trial_memory_limit is not None
+            )
+            if threads > 1 and limited:
+                reason += (
+                    f". The worker ran up to {threads} trials at once, and each of them was "
+                    "charged with its death, so another trial may have caused it"
+                )
+            elif threads > 1:
                 # (dask charges a death to every task on the worker: an audit found good
                 # configurations recorded CRASHED next to one that took all the memory)
                 reason += (
@@ -1739,6 +1763,9 @@ RESTART_PATIENCE = 60.0
 
 #: Seconds a run waits at least while its only workers are paused by dask's memory manager.
 PAUSED_PATIENCE = 60.0
+
+#: Seconds paused workers get to say whether they still run a trial (see _paused_yet_running).
+_ASK_PAUSED_SECONDS = 3.0
 
 
 class _CloseAtExit:
@@ -2432,9 +2459,10 @@ _in_process: dict[str, Any] = {}
 _gone: tuple[str, ...] = ()
 
 #: A worker address no worker has: trials held until a worker that can run them joins. An IP
-#: address (TEST-NET-1, never assigned): dask's scheduler resolves the addresses a task is
-#: restricted to, and a host name no DNS knew failed every such trial (recorded CRASHED, the
-#: target blamed; an audit of a cluster whose only worker could not import the target).
+#: address (TEST-NET-1, for documentation, and port 1): dask's scheduler resolves the
+#: addresses a task is restricted to, and a host name no DNS knew failed every such trial
+#: (recorded CRASHED, the target blamed; an audit of a cluster whose only worker could not
+#: import the target).
 _NO_WORKER = "tcp://192.0.2.1:1"
 _MISSING = object()
 _objects_lock = threading.Lock()
@@ -2472,6 +2500,17 @@ def _end_trial_processes(dask_worker: Any = None) -> int:
         close_reusable_pools()
         return 0
     return kill_tree(psutil.Process(), keep_root=True)
+
+
+def _all_workers(client: Any) -> dict[str, Any]:
+    """What the scheduler knows of each of its workers (``Client.scheduler_info``), all of
+    them: distributed 2025.5 to 2026.6 give the first 5 unless asked for all, a keyword
+    2024.9 does not know (a review found paused workers beyond the fifth missed)."""
+    try:
+        info = client.scheduler_info(n_workers=-1)
+    except TypeError:
+        info = client.scheduler_info()
+    return dict(info.get("workers", {}))
 
 
 def _executing(prefix: str, dask_worker: Any = None) -> int:
