@@ -661,7 +661,8 @@ class RunHistory:
     def add_config(self, config: Configuration, origin: str = "") -> int:
         """The stable id of ``config``, storing it first if it is new.
 
-        Sets ``config.config_id`` to that id, as every configuration the history holds has it.
+        Sets ``config.config_id`` to that id unless another history set it first; every
+        configuration this history holds has its own.
 
         Args:
             config: A configuration of this history's space.
@@ -672,12 +673,17 @@ class RunHistory:
         if config_id is None:
             config_id = self.storage.add_config(text, origin)
             kept = plain_config(config)
+            if kept is config and config.config_id not in (None, config_id):
+                # another history's (a run's incumbent told to another run): its id stays
+                kept = Configuration(config.config_space, values=dict(config), origin=config.origin)
             kept.config_id = config_id
             self._configs[config_id] = kept
             self._origins[config_id] = origin
             self._ids[text] = config_id
-        # (as SMAC3's history does: code ported from it reads ``incumbent.config_id``)
-        config.config_id = config_id
+        # (as SMAC3's history does: code ported from it reads ``incumbent.config_id``), unless
+        # another history named it first: that one's stored object it may be (a review)
+        if config.config_id is None:
+            config.config_id = config_id
         return config_id
 
     def add_incumbent(self, entry: dict[str, Any]) -> bool:

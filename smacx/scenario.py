@@ -8,7 +8,7 @@ import math
 import numbers
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -55,35 +55,24 @@ def _short_repr(value: Any, first: int = 3) -> str:
     return repr(value)
 
 
-class _ReadOnly(Mapping[str, tuple[float, ...]]):
-    """The instance features a scenario keeps: a mapping that cannot be changed in place (a
-    dict could, and the run's name and checks would then describe other features)."""
+class _ReadOnly(dict[str, tuple[float, ...]]):
+    """The instance features a scenario keeps: a dict that refuses changes in place (a plain
+    one could be changed, and the run's name and checks would then describe other features).
+    A dict still, for ``json.dumps``, ``isinstance(..., dict)``, ``.copy()`` and ``|``."""
 
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, tuple[float, ...]]) -> None:
-        self._data = dict(data)
-
-    def __getitem__(self, key: str) -> tuple[float, ...]:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return repr(self._data)
-
-    def __setitem__(self, key: str, value: object = None) -> None:
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
             "Scenario.instance_features cannot be changed in place: build another "
             "Scenario(..., instance_features=...), or dataclasses.replace(scenario, "
             "instance_features=...)."
         )
 
-    __delitem__ = __setitem__
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickle's and copy's default for a dict subclass fill it with __setitem__)
+        return (_ReadOnly, (dict(self),))
 
 
 def _fail(name: str, expected: str, got: object) -> ScenarioError:

@@ -663,6 +663,12 @@ def test_every_configuration_the_history_holds_knows_its_id(tmp_path: Path) -> N
         configs = again.runhistory.get_configs()
         assert [c.config_id for c in configs] == again.runhistory.config_ids()
         assert again.incumbent is not None and again.incumbent.config_id == incumbent.config_id
+    # one run's configuration told to another keeps its id (it may be the first's stored
+    # object: its incumbent was renamed by the second run, a review found)
+    other = RunHistory(space)
+    other.add_config(space.sample_configuration())
+    assert other.add_config(incumbent) == 2 and incumbent.config_id != 2
+    assert other.get_config(2).config_id == 2 and other.get_config(2) == incumbent
 
 
 def test_a_history_and_its_keys_print_and_sort(space: ConfigurationSpace) -> None:

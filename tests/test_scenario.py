@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,21 @@ def test_what_a_scenario_holds_cannot_change_under_its_name(tmp_path: Path) -> N
     )
     features = s.instance_features
     assert features == {"a": (1.0, 2.0), "b": (3.0, 4.0)} and repr(features) == repr(dict(features))
+    # a dict still, as users' code reads one (a review)
+    assert isinstance(features, dict) and json.loads(json.dumps(features)) == {
+        "a": [1.0, 2.0],
+        "b": [3.0, 4.0],
+    }
+    assert features.copy() == features | {} == dict(features)
+    for change in (
+        lambda: features.update(a=(0.0, 0.0)),
+        lambda: features.pop("a"),
+        lambda: features.setdefault("c", (0.0, 0.0)),
+        features.clear,
+        features.popitem,
+    ):
+        with pytest.raises(TypeError, match=r"instance_features cannot be changed in place"):
+            change()
     with pytest.raises(TypeError, match=r"instance_features cannot be changed in place"):
         features["a"] = (100.0, -7.0)  # type: ignore[index]
     with pytest.raises(TypeError, match=r"instance_features cannot be changed in place"):
