@@ -2518,6 +2518,44 @@ def test_a_run_folder_locked_by_a_stopped_process_names_it(
         os.close(write)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="Linux's /proc/locks")
+def test_a_run_folder_lock_of_a_process_that_forked_and_ended_names_no_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/proc/locks keeps the process that took a lock, though it forked and ended and its
+    child holds the lock now: the message named a dead process (a review)."""
+    import fcntl
+
+    from smacx import facade
+
+    monkeypatch.setattr(facade, "_FOLDER_LOCK_SECONDS", 0.5)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # takes the lock, forks a holder, and ends
+        fd = os.open(tmp_path, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fork() == 0:
+            os.write(write, str(os.getpid()).encode())
+            time.sleep(30)
+        os._exit(0)
+    try:
+        grandchild = int(os.read(read, 20))
+        os.waitpid(child, 0)
+        with (
+            pytest.raises(StorageError) as raised,
+            facade._folder_lock(tmp_path),
+        ):
+            pass
+        assert "(a process that hangs there, is suspended, or forked while holding it)" in str(
+            raised.value
+        )
+        assert f"process {child}" not in str(raised.value)
+    finally:
+        os.kill(grandchild, signal.SIGKILL)
+        os.close(read)
+        os.close(write)
+
+
 def test_overwrite_of_a_run_that_cannot_be_deleted_names_the_folder(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:

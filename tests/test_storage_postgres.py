@@ -640,6 +640,36 @@ def test_the_run_lock_is_taken_again_when_its_connection_breaks(postgres_url: st
     other.close()
 
 
+def test_the_run_locks_holder_is_the_one_in_this_database(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """Advisory locks are the database's: a run of the same name in another database on the
+    server, its lock held too, was named as the holder, with advice to end its session (a
+    review). The holder named is the session that holds this run's lock."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    elsewhere_url = postgres_server.url.rsplit("/", 1)[0] + "/" + name
+    elsewhere = PostgresStorage(elsewhere_url, "same")
+    holder = PostgresStorage(postgres_url, "same")
+    other = PostgresStorage(postgres_url, "same", timeout=0.3)
+    try:
+        with elsewhere.exclusive(), holder.exclusive():
+            pid = holder._conn.info.backend_pid
+            with (
+                pytest.raises(StorageError, match=rf"held by the session of server process {pid}"),
+                other.exclusive(),
+            ):
+                pass
+    finally:
+        for storage in (elsewhere, holder, other):
+            storage.close()
+        with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 STOPPED_IN_A_WRITE = """
 import os, signal, sys
 from smacx.storage import TrialRecord, owner_id

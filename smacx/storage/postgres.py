@@ -218,9 +218,11 @@ class PostgresStorage:
                 "extract(epoch FROM now() - a.state_change) "
                 "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND l.classid = ((hashtext(%s)::bigint >> 32) & 4294967295)::oid "
                 "AND l.objid = (hashtext(%s)::bigint & 4294967295)::oid "
                 "AND a.pid <> pg_backend_pid() LIMIT 1",
-                (key,),
+                (key, key),
             ).fetchone()
 
         try:
@@ -238,7 +240,10 @@ class PostgresStorage:
                 "or as a stopped batch job, holds the lock until it resumes or ends; "
                 f"`SELECT pg_terminate_backend({pid})` ends that session)"
             )
-        return f" (held by the session of server process {pid}{where}, {state})"
+        # (a role without pg_read_all_stats sees no state of other roles' sessions)
+        return (
+            f" (held by the session of server process {pid}{where}{f', {state}' if state else ''})"
+        )
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
