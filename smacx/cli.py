@@ -722,6 +722,9 @@ _CLI_TERMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bgive this scenario another name or output_directory",
          "give the run another --name or --output-dir"),
         (r"\bgive (?:this|the) scenario another name\b", "give the run another --name"),
+        # (the Python API's way to reuse a run's results in a new one: no option does it)
+        (r"; to start that one from this run's results, tell\(\) it the trials of `smacx show "
+         r"RUN --json --trials` \([^)]*\)\.", "."),
         (r"\bhas finished its n_trials=(\d+) trials already: optimize\(\) runs none",
          r"has finished its \1 trials already: smacx run runs none"),
         (r"\b(Raise|or raise) n_trials\b", r"\1 --n-trials (or the knob file's n_trials)"),

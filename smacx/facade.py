@@ -951,7 +951,9 @@ class SMAC(metaclass=_FacadeType):
                 f"{_identity_difference(stored, given)}. Only "
                 f"{sorted(RESUMABLE_FIELDS - {'name', 'output_directory'})} may change when a "
                 "run is continued. Pass overwrite=True to replace it (its trials are deleted), "
-                f"or give the scenario another name.{newer}"
+                "or give the scenario another name; to start that one from this run's results, "
+                "tell() it the trials of `smacx show RUN --json --trials` (their values and "
+                f"costs; docs/usage.rst, Continuing and warm-starting).{newer}"
             )
         storage.set_meta_if_absent("format", str(RUN_FORMAT))
         if limits:
@@ -1279,6 +1281,9 @@ class SMAC(metaclass=_FacadeType):
         ran_here = info in self._in_flight  # ran by optimize(), not told by the user
         if not ran_here and info not in self._asked and self._asked:
             info = self._asked_twin(info)
+        # run in this session (by optimize(), or by the caller after ask()), not a result of
+        # another time told as a warm start
+        ran_now = ran_here or info in self._asked
         key_id = self.runhistory.get_config_id(info.config)
         if key_id is not None:
             key = TrialKey(key_id, info.instance, info.seed, info.budget)
@@ -1354,7 +1359,9 @@ class SMAC(metaclass=_FacadeType):
         if value.status is not StatusType.RETIRED:  # (a retired trial's late result is late)
             self._told_keys.add(self.runhistory.key_of(info))
         self._ran_told += int(ran_here)
-        if not math.isnan(value.time):  # (a time a caller of tell() did not know)
+        if ran_now and not math.isnan(value.time):  # (NaN: a time the caller did not know)
+            # (a warm start's 20 results of 600 s each made summary() say 12,000 s in the
+            # target for a run of a second; an audit)
             self._target_time += value.time
         # Times of trials that ran: not of retired ones (0) nor of crashes (often instant, or
         # a dead worker's whole wait).

@@ -978,6 +978,11 @@ class RunHistory:
         config_id = self.get_config_id(config)
         return "" if config_id is None else self._origins[config_id]
 
+    def n_told_configs(self) -> int:
+        """Configurations with a finished trial that no optimizer proposed: results told to
+        the run (a warm start), stored without an origin."""
+        return sum(1 for config_id in self._by_config if not self._origins.get(config_id))
+
     def origins(self) -> set[str]:
         """The distinct origins of the stored configurations (see :meth:`add_config`), e.g.
         ``{"initial design", "model", "random"}``."""

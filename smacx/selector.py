@@ -703,11 +703,18 @@ class ConfigSelector:
             self._design_at += 1
             if history.has_trials(design_config):
                 continue
-            if self._design_at > self.n_given and not history.origins().isdisjoint(_PROPOSED):
+            if self._design_at > self.n_given and (
+                not history.origins().isdisjoint(_PROPOSED)
+                or self._design_at - self.n_given
+                > len(self.initial_design) - self.n_given - history.n_told_configs()
+            ):
                 # The run went past a design before (this is a continued run, or a process
                 # joining it late): a design drawn for a larger n_trials has points the first
                 # start did not draw, and the model, trained on every result, does not need
                 # them. (An audit's run continued from 160 to 200 trials spent 12 on them.)
+                # Or results told before (a warm start) stand for as many design points, as
+                # Optuna's TPE counts added trials towards its random start: 200 told results
+                # were followed by a fresh design's 10 points (a warm-start audit).
                 self._design_at = len(self.initial_design)
                 break
             design_config.origin = "initial design"

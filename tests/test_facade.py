@@ -877,6 +877,38 @@ def test_a_run_continued_with_more_trials_draws_no_new_design_points(
         assert second.runhistory.get_cost(Configuration(space, values=given)) == 0.0
 
 
+def test_results_told_before_a_run_stand_for_as_many_design_points(
+    space: ConfigurationSpace,
+) -> None:
+    """200 results told before optimize() were followed by the 10 points of a fresh initial
+    design (a warm-start audit): told results count towards it, as Optuna's TPE counts added
+    trials towards its random start. Configurations the user gives are still run."""
+    rng = np.random.default_rng(0)
+
+    def told(smac: SMAC, n: int) -> None:
+        for _ in range(n):
+            values = {"x": float(rng.uniform(-5, 5)), "y": float(rng.uniform(-5, 5))}
+            config = Configuration(space, values=values)
+            smac.tell(TrialInfo(config), TrialValue(cost=quadratic(config)))
+
+    given = {"x": 1.0, "y": -2.0}
+    design = InitialDesign(n_configs=8, additional_configs=[given])  # 1 given, 7 drawn
+    for n_told, designed in ((3, 1 + 4), (7, 1), (20, 1)):
+        with SMAC(scenario(space, n_trials=40), initial_design=design, progress=False) as smac:
+            told(smac, n_told)
+            origins = [smac.ask().config.origin for _ in range(12)]
+        assert origins[:designed] == ["initial design"] * designed, (n_told, origins)
+        assert "initial design" not in origins[designed:], (n_told, origins)
+    # their times are not this session's time in the target (20 results of 600 s made
+    # summary() say 12,000 s for a run of a second); a trial asked and told is
+    with SMAC(scenario(space, n_trials=40), progress=False) as smac:
+        config = Configuration(space, values={"x": 0.5, "y": 0.5})
+        smac.tell(TrialInfo(config), TrialValue(cost=1.0, time=600.0))
+        info = smac.ask()
+        smac.tell(info, TrialValue(cost=2.0, time=2.0))
+        assert smac.stats["target_time"] == 2.0
+
+
 def test_a_run_stopped_within_its_design_continues_it(
     space: ConfigurationSpace, tmp_path: Path
 ) -> None:
@@ -976,6 +1008,10 @@ def test_different_scenario_in_same_directory_raises(
     # (another name or folder is another run, not a continued one)
     assert "'name'" not in str(caught.value) and "'n_trials'" in str(caught.value)
     assert "(its trials are deleted)" in str(caught.value)
+    # and how to reuse its results in a run of another name (a warm-start audit)
+    assert "; to start that one from this run's results, tell() it the trials of `smacx show " in (
+        str(caught.value)
+    )
     wider = ConfigurationSpace({"x": (-5.0, 6.0), "y": (-5.0, 5.0)}, seed=0)
     with pytest.raises(ScenarioMismatchError, match=r"configspace \('x': .*upper 5.0 -> 6.0\)"):
         SMAC(scenario(wider, tmp_path, name="exp", seed=1), quadratic)
