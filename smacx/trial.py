@@ -183,7 +183,8 @@ class TrialValue:
     Attributes:
         cost: The cost to minimize; a list with one entry per objective for multi-objective runs
             (given as any sequence of numbers, or numpy values; stored as a float or a list
-            of floats).
+            of floats). A failure's may be None, as ``to_json()`` writes it: infinite, which
+            a run records at its ``crash_cost``.
         time: Wall-clock seconds the target took.
         cpu_time: CPU seconds of the process that ran the target (pynisher's child process
             when the trial has limits); processes the target starts are not counted. NaN when
@@ -220,6 +221,10 @@ class TrialValue:
 
     def __post_init__(self) -> None:
         cost: Any = self.cost
+        if cost is None and self.status is not StatusType.SUCCESS:
+            # a failure as to_json() and `smacx show --json` write it (its infinite cost as
+            # null): told back as it is, in a warm start (an audit); recorded at crash_cost
+            cost = math.inf
         tolist = getattr(cost, "tolist", None)
         if callable(tolist):  # numpy scalars and arrays
             cost = tolist()

@@ -318,6 +318,12 @@ def test_to_json_writes_non_finite_costs_as_null(space: ConfigurationSpace, tmp_
     [row] = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the file"))
     assert row["cost"] is None and row["status"] == "CRASHED"
     assert row["additional_info"] == {"loss": [None, 1.0], "t": [None]}
+    # told back as it is (a warm start from an exported run; "must be a number" before, an
+    # audit); a success still needs its cost
+    again = TrialValue(cost=row["cost"], status=StatusType[row["status"]])
+    assert again.cost == math.inf
+    with pytest.raises(TrialError, match=r"TrialValue.cost must be a number"):
+        TrialValue(cost=None)  # type: ignore[arg-type]
 
 
 def test_a_single_cost_told_as_a_list_is_stored_as_a_float(
