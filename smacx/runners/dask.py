@@ -1500,20 +1500,18 @@ class DaskParallelRunner(AbstractRunner):
                 self.scenario.trial_walltime_limit is not None
                 or self.scenario.trial_memory_limit is not None
             )
-            if threads > 1 and limited:
-                reason += (
-                    f". The worker ran up to {threads} trials at once, and each of them was "
-                    "charged with its death, so another trial may have caused it"
-                )
-            elif threads > 1:
+            if threads > 1:
                 # (dask charges a death to every task on the worker: an audit found good
                 # configurations recorded CRASHED next to one that took all the memory)
                 reason += (
                     f". The worker ran up to {threads} trials at once, and each of them was "
-                    "charged with its death, so another trial may have caused it: "
-                    "trial_memory_limit or trial_walltime_limit runs each trial in a process of "
-                    "its own, whose death is its own"
+                    "charged with its death, so another trial may have caused it"
                 )
+                if not limited:
+                    reason += (
+                        ": trial_memory_limit or trial_walltime_limit runs each trial in a "
+                        "process of its own, whose death is its own"
+                    )
             return self._crashed(
                 trial, {"error": reason, "worker": worker, "attempts": trial.attempts}
             )
