@@ -14,8 +14,6 @@ import json
 import logging
 import math
 import numbers
-import os
-import signal
 import sqlite3
 import statistics
 import sys
@@ -23,12 +21,10 @@ import textwrap
 import threading
 import time
 import uuid
-import warnings
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
@@ -55,6 +51,7 @@ from smacx.errors import (
     smac3_names,
     warn_caller,
 )
+from smacx.heap import collect_now_and_then, freeze_heap, thaw_heap
 from smacx.initial_design import InitialDesign
 from smacx.intensifier import (
     Intensification,
@@ -64,6 +61,17 @@ from smacx.intensifier import (
 )
 from smacx.models import Model
 from smacx.multifidelity import Hyperband, SuccessiveHalving
+from smacx.presets import (
+    PRESETS,
+    RANDOM_PRESETS,
+    Preset,
+    check_parts,
+    preset_parts,
+    prior_modes,
+    try_model,
+    weighs_priors,
+)
+from smacx.progress import Bar, NoBar
 from smacx.runhistory import (
     MAX_DEATHS,
     RunHistory,
@@ -91,20 +99,38 @@ from smacx.scenario import (
     RESUMABLE_FIELDS,
     USE_DEFAULT_CONFIG,
     Scenario,
-    canonical_clauses,
+    comparable_identity,
+    identity_difference,
 )
-from smacx.selector import Acquisition, ConfigSelector, Maximizer, ModelProposer
+from smacx.selector import Acquisition, ConfigSelector, Maximizer
+from smacx.session import (
+    SESSIONS,
+    Spent,
+    close_session_record,
+    cpu_seconds,
+    end_session,
+    folder_lock,
+    give_up,
+    live_local_sessions,
+    live_owners,
+    live_owners_of,
+)
+from smacx.signals import (
+    SIGINT_ARRIVED,
+    SIGTERM_ARRIVED,
+    Terminated,
+    sigint_noted,
+    sigterm_stops_the_run,
+)
 from smacx.storage import (
     RUN_FORMAT,
     Storage,
-    abandoned,
     check_run_format,
     database_url,
     is_database_url,
     is_local,
     open_storage,
     owner_id,
-    owner_is_alive,
     redact,
 )
 from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue, aggregate_costs
@@ -113,12 +139,6 @@ __all__ = ["SMAC", "PRESETS", "Preset"]
 
 logger = logging.getLogger("smacx")
 
-#: The type of ``SMAC(preset=...)``: one of :data:`PRESETS`.
-Preset = Literal["hpo", "blackbox", "random", "hyperband", "multifidelity"]
-#: Names accepted by ``SMAC(preset=...)``.
-PRESETS: tuple[Preset, ...] = ("hpo", "blackbox", "random", "hyperband", "multifidelity")
-#: The presets that propose random configurations only (baselines).
-_RANDOM_PRESETS = ("random", "hyperband")
 DATABASE_NAME = "runhistory.db"
 
 
@@ -411,9 +431,9 @@ class SMAC(metaclass=_FacadeType):
                 "SMAC's intensifier must be intensifier settings such as smacx.Intensifier() "
                 f"or Hyperband(); got {intensifier!r}."
             )
-        _check_parts(model=model, acquisition=acquisition, maximizer=maximizer)
+        check_parts(model=model, acquisition=acquisition, maximizer=maximizer)
         if model is not None and preset != "random":
-            _try_model(model, scenario)
+            try_model(model, scenario)
         if storage is not None and not is_database_url(storage):
             shown = redact(storage) if isinstance(storage, str) else repr(storage)
             raise ScenarioError(
@@ -436,19 +456,19 @@ class SMAC(metaclass=_FacadeType):
         # leaves it running.
         self.runner = self._make_runner(target_fn, runner, dask_client)
         design = initial_design if initial_design is not None else InitialDesign()
-        if initial_design is None and scenario.instances and preset not in _RANDOM_PRESETS:
+        if initial_design is None and scenario.instances and preset not in RANDOM_PRESETS:
             # Algorithm configuration: the solver's default is the configuration to beat,
             # raced first (as SMAC3's algorithm-configuration facade, ParamILS and irace do).
             # Without it, an audit's run returned a configuration worse than the default.
             default = scenario.configspace.get_default_configuration()
             extra = [default]
-            if _weighs_priors(acquisition, scenario):  # (and where the priors peak, below)
-                extra += [c for c in _prior_modes(scenario) if c != default]
+            if weighs_priors(acquisition, scenario):  # (and where the priors peak, below)
+                extra += [c for c in prior_modes(scenario) if c != default]
             design = InitialDesign(additional_configs=extra)
-        elif initial_design is None and _weighs_priors(acquisition, scenario):
+        elif initial_design is None and weighs_priors(acquisition, scenario):
             # piBO: the priors' mode is where the user believes the optimum lies; SMAC3's
             # example of priors adds the default configuration to the design.
-            design = InitialDesign(additional_configs=_prior_modes(scenario))
+            design = InitialDesign(additional_configs=prior_modes(scenario))
         n_design = design.size(scenario.configspace, scenario.n_trials)
         if (
             initial_design is not None
@@ -460,7 +480,7 @@ class SMAC(metaclass=_FacadeType):
                 f"n_trials={scenario.n_trials} or more: the run ends before preset={preset!r} "
                 "proposes a configuration. Give InitialDesign fewer n_configs, or raise n_trials."
             )
-        proposer, default_probability = _preset_parts(
+        proposer, default_probability = preset_parts(
             preset,
             scenario,
             model=model,
@@ -504,8 +524,8 @@ class SMAC(metaclass=_FacadeType):
         if isinstance(settings, (SuccessiveHalving, Hyperband)):
             _warn_of_instance_counts(scenario, target_fn, type(settings).__name__)
         _warn_of_coarse_integers(scenario)
-        # Ends this object's session of a stored run (see _live_owners); set once it is open.
-        self._end_session: weakref.finalize[..., SMAC] | None = None
+        # Ends this object's session of a stored run (see live_owners); set once it is open.
+        self.end_session: weakref.finalize[..., SMAC] | None = None
         self._session: str | None = None  # registered by _open_storage
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
         self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
@@ -538,7 +558,7 @@ class SMAC(metaclass=_FacadeType):
         except BaseException:  # (a damaged history, an interrupt while reading a large one)
             if self._session is not None:
                 with contextlib.suppress(Exception):
-                    _close_session_record(store, self._session)
+                    close_session_record(store, self._session)
             store.close()
             raise
         # A process joining a stored run (a resumed, restarted or late worker) must not replay
@@ -546,10 +566,10 @@ class SMAC(metaclass=_FacadeType):
         self.selector.join(self.runhistory.n_configs)
         if self._session is not None:
             # Seen by a later overwrite=True, which must not delete the file under this one
-            # while it lives (see _live_owners). Ended by close(), or when this object is
+            # while it lives (see live_owners). Ended by close(), or when this object is
             # collected or the interpreter exits without it (optimize() does not close).
-            self._end_session = weakref.finalize(
-                self, _end_session, self.runhistory, self._session, self._asked, self._in_flight
+            self.end_session = weakref.finalize(
+                self, end_session, self.runhistory, self._session, self._asked, self._in_flight
             )
             _open_here.add(self)
         # The thread in optimize(), if any: an overwrite=True of this thread closes this object
@@ -628,7 +648,7 @@ class SMAC(metaclass=_FacadeType):
         self._stop_reason: str | None = None
         self._ended_by: str | None = None  # (see stop_reason)
         # (walltime_limit's and cputime_limit's count, from the first optimize())
-        self._spent: _Spent | None = None
+        self._spent: Spent | None = None
         self._run_start = math.nan  # Unix time at which the run started (see _run_clock)
         self._target_time = 0.0
         self._target_cpu_time = 0.0
@@ -703,7 +723,7 @@ class SMAC(metaclass=_FacadeType):
                     sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
                 ) as conn:
                     row = conn.execute("SELECT value FROM meta WHERE key = 'scenario'").fetchone()
-                differs = _identity_difference(_comparable_identity(json.loads(row[0])), given)
+                differs = identity_difference(comparable_identity(json.loads(row[0])), given)
             except (sqlite3.Error, ValueError, TypeError, AttributeError):  # (not one of ours)
                 continue
             if not differs:
@@ -732,8 +752,8 @@ class SMAC(metaclass=_FacadeType):
 
     def _close_unbuilt(self) -> None:
         """End the session and close the storage of an object whose construction failed."""
-        if self._end_session is not None:
-            self._end_session()
+        if self.end_session is not None:
+            self.end_session()
         self.runhistory.close()
 
     # -- construction --------------------------------------------------------------------------
@@ -837,16 +857,16 @@ class SMAC(metaclass=_FacadeType):
     def _open_storage(self, overwrite: bool) -> Storage:
         """The run's storage, opened (after deleting the stored run, with ``overwrite``) and
         checked against the scenario; a stored run gets this object's session (see
-        ``_live_owners``). All of it under a lock on the run (its folder, or its name in the
+        ``live_owners``). All of it under a lock on the run (its folder, or its name in the
         database): an ``overwrite=True`` of another process started at the same moment cannot
         delete the run between this one's opening it and registering its session (it went on
         into the deleted file, and its results were lost)."""
         if self._storage_url is not None:
             return self._open_database(overwrite)
         path = self.scenario.output_path
-        with _folder_lock(path):
+        with folder_lock(path):
             if path is not None and overwrite:
-                self._refuse_overwrite_while_live(lambda: _live_owners(path / DATABASE_NAME))
+                self._refuse_overwrite_while_live(lambda: live_owners(path / DATABASE_NAME))
                 try:
                     for suffix in ("", "-wal", "-shm"):
                         (path / (DATABASE_NAME + suffix)).unlink(missing_ok=True)
@@ -871,7 +891,7 @@ class SMAC(metaclass=_FacadeType):
         try:
             with storage.exclusive():
                 if overwrite:
-                    self._refuse_overwrite_while_live(lambda: _live_owners_of(storage))
+                    self._refuse_overwrite_while_live(lambda: live_owners_of(storage))
                     storage.delete_run()
                 self._check_identity(storage)
                 self._register_session(storage)
@@ -882,7 +902,7 @@ class SMAC(metaclass=_FacadeType):
 
     def _refuse_overwrite_while_live(self, live_owners: Callable[[], list[str]]) -> None:
         """Raise unless no other process works on the run that ``overwrite=True`` is about to
-        delete; ``live_owners`` reads their owner ids (see :func:`_live_owners_of`). This
+        delete; ``live_owners`` reads their owner ids (see :func:`live_owners_of`). This
         thread's idle SMAC objects on the run are closed first (see
         :func:`_close_idle_objects_on`)."""
         live = live_owners()
@@ -903,10 +923,10 @@ class SMAC(metaclass=_FacadeType):
             )
 
     def _register_session(self, storage: Storage) -> None:
-        """Record this object's session in the stored run (see ``_live_owners``)."""
+        """Record this object's session in the stored run (see ``live_owners``)."""
         self._session = f"{owner_id()}#{uuid.uuid4().hex[:8]}"
         try:
-            storage.append_meta(_SESSIONS, json.dumps(self._session))
+            storage.append_meta(SESSIONS, json.dumps(self._session))
         except BaseException:
             storage.close()
             raise
@@ -931,7 +951,7 @@ class SMAC(metaclass=_FacadeType):
                 f"({type(err).__name__}: {err}). Start the run afresh (overwrite=True), or give "
                 "the scenario another name."
             ) from err
-        stored = _comparable_identity(stored)
+        stored = comparable_identity(stored)
         given = json.loads(json.dumps(identity))
         # The per-trial limits may change (raised after trials timed out, or added after one
         # hung): the trials that ended under the old ones keep their status.
@@ -948,7 +968,7 @@ class SMAC(metaclass=_FacadeType):
             )
             raise ScenarioMismatchError(
                 f"{self.where} holds a run of a different scenario: "
-                f"{_identity_difference(stored, given)}. Only "
+                f"{identity_difference(stored, given)}. Only "
                 f"{sorted(RESUMABLE_FIELDS - {'name', 'output_directory'})} may change when a "
                 "run is continued. Pass overwrite=True to replace it (its trials are deleted), "
                 "or give the scenario another name; to start that one from this run's results, "
@@ -1667,10 +1687,10 @@ class SMAC(metaclass=_FacadeType):
         h = self.runhistory
         return h.n_submitted - h.n_stale() >= _trial_limit(self.scenario)
 
-    def _spent_record(self) -> _Spent:
+    def _spent_record(self) -> Spent:
         """The record of the time this object's ``optimize()`` calls spend (made once)."""
         if self._spent is None:
-            self._spent = _Spent(
+            self._spent = Spent(
                 self.runhistory.storage,
                 self._session or "in memory",
                 # (the runner at each reading: optimize() may put a cluster around it;
@@ -1802,7 +1822,7 @@ class SMAC(metaclass=_FacadeType):
                 self._optimizer = None
                 self._optimize_over.set()
                 raise
-        with _sigterm_stops_the_run(), _sigint_noted():
+        with sigterm_stops_the_run(), sigint_noted():
             try:
                 incumbent = self._optimize(data_to_scatter)
             finally:
@@ -1861,7 +1881,7 @@ class SMAC(metaclass=_FacadeType):
         self._stop_requested = False
         self._stop_reason = None
         self._ended_by = None
-        bar: Any = _NoBar()
+        bar: Any = NoBar()
         if self.progress:
             # (not built when off, and given a lock of threads: tqdm's own lock is a
             # multiprocessing one, whose creation fixes the process's start method for good,
@@ -1872,7 +1892,7 @@ class SMAC(metaclass=_FacadeType):
                 pass
 
             _Tqdm.set_lock(PROGRESS_LOCK)  # (one for all runs of the process)
-            bar = _Bar(
+            bar = Bar(
                 _Tqdm(
                     total=self.scenario.n_trials,  # (None: a count without a bar)
                     initial=min(self.runhistory.n_finished, _trial_limit(self.scenario)),
@@ -1906,7 +1926,7 @@ class SMAC(metaclass=_FacadeType):
         idle_since: float | None = None  # (see _no_workers_yet)
         try:
             if parallel:
-                _freeze_heap()
+                freeze_heap()
                 frozen = True
             while True:
                 stalled = False  # nothing to ask for until a result comes back
@@ -1958,7 +1978,7 @@ class SMAC(metaclass=_FacadeType):
                     told = self._collect()
                     bar.update(told)
                     if frozen:
-                        _collect_now_and_then(told)
+                        collect_now_and_then(told)
                 if self._close_requested:
                     # by close(): the trials still running are given up as it closes
                     logger.info("Stopping: close() was called.")
@@ -1992,7 +2012,7 @@ class SMAC(metaclass=_FacadeType):
                 told = self._collect()
                 bar.update(told)
                 if frozen:
-                    _collect_now_and_then(told)
+                    collect_now_and_then(told)
         except BaseException as err:
             self._ended_by = _ended_by(err)
             if isinstance(err, KeyboardInterrupt):
@@ -2014,7 +2034,7 @@ class SMAC(metaclass=_FacadeType):
             try:
                 self._spent_record().stop()
                 if frozen:
-                    _thaw_heap()
+                    thaw_heap()
             finally:
                 bar.close()  # (and the logger's filter with it), whatever the steps above raise
             callback_error = self._end_callbacks()
@@ -2127,7 +2147,7 @@ class SMAC(metaclass=_FacadeType):
     def _other_live_sessions(self) -> bool:
         """Whether another SMAC object has the run open, alive on this host (sessions on
         other hosts cannot be checked)."""
-        return bool(_live_local_sessions(self.runhistory.storage, but=self._session))
+        return bool(live_local_sessions(self.runhistory.storage, but=self._session))
 
     @property
     def stop_reason(self) -> str | None:
@@ -2403,8 +2423,8 @@ class SMAC(metaclass=_FacadeType):
         storage is locked past its timeout) is kept and told first by the next call."""
         n = 0
         assert self.runner is not None
-        terminated = _SIGTERM_ARRIVED.is_set()
-        if (terminated or _SIGINT_ARRIVED.is_set()) and (
+        terminated = SIGTERM_ARRIVED.is_set()
+        if (terminated or SIGINT_ARRIVED.is_set()) and (
             threading.current_thread() is threading.main_thread()
         ):
             # The target caught the interrupt and returned: what the serial runner holds is
@@ -2413,7 +2433,7 @@ class SMAC(metaclass=_FacadeType):
                 self._untold.clear()
                 for _ in self.runner.iter_results():  # (left in flight: given back)
                     pass
-            raise _Terminated("SIGTERM") if terminated else KeyboardInterrupt()
+            raise Terminated("SIGTERM") if terminated else KeyboardInterrupt()
         results = self.runner.iter_results()
         while True:
             if not self._untold:  # one at a time: after an error the rest stay in the runner
@@ -2792,7 +2812,7 @@ class SMAC(metaclass=_FacadeType):
         finally:
             self._closed = True
             try:
-                _give_up(self.runhistory, self._in_flight, self._asked)
+                give_up(self.runhistory, self._in_flight, self._asked)
             finally:
                 try:
                     try:  # kept for reading after the storage is closed
@@ -2800,8 +2820,8 @@ class SMAC(metaclass=_FacadeType):
                     except Exception as err:  # e.g. the storage failed: close it anyway
                         logger.warning("Could not read the trajectory before closing: %s", err)
                 finally:
-                    if self._end_session is not None:
-                        self._end_session()
+                    if self.end_session is not None:
+                        self.end_session()
                     self.runhistory.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -2845,173 +2865,6 @@ def _unlogged_in_this_thread() -> Iterator[None]:
 _TRIAL_LIMITS = ("trial_walltime_limit", "trial_memory_limit")
 
 
-def _comparable_identity(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored scenario identity as :meth:`Scenario.identity` gives it now: an earlier
-    smacx stored ConfigSpace's version with the space, which is no part of the run, and the
-    values and members of conditions and clauses in the order the script gave them."""
-    if isinstance(stored.get("configspace"), dict):
-        stored["configspace"].pop("python_module_version", None)
-        stored["configspace"] = canonical_clauses(stored["configspace"])
-    return stored
-
-
-def _identity_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
-    """What differs between two scenario identities (``Scenario.identity()``), field by field,
-    as "field: stored ..., given ..."; for the space, which of its parts."""
-    parts = []
-    objectives = stored.get("objectives"), given.get("objectives")
-    # The objectives first; a crash cost per objective differs in length only because they
-    # do (a message led with "crash_cost: 1 stored, 2 given", its cause after it).
-    fields = sorted(set(stored) | set(given), key=lambda f: (f != "objectives", f))
-    for field in fields:
-        old, new = stored.get(field), given.get(field)
-        if old == new:
-            continue
-        if (
-            field == "crash_cost"
-            and all(isinstance(x, list) for x in (old, new, *objectives))
-            and (len(old), len(new)) == (len(objectives[0]), len(objectives[1]))  # type: ignore[arg-type]
-            and len(old) != len(new)  # type: ignore[arg-type]
-        ):
-            continue
-        if field == "configspace" and isinstance(old, dict) and isinstance(new, dict):
-            parts.append(f"configspace ({_space_difference(old, new)})")
-        elif isinstance(old, (list, dict)) and isinstance(new, type(old)):
-            parts.append(f"{field}: {_collection_difference(old, new)}")
-        else:
-            parts.append(f"{field}: stored {old!r:.160}, given {new!r:.160}")
-    return "; ".join(parts)
-
-
-def _collection_difference(old: list[Any] | dict[str, Any], new: list[Any] | dict[str, Any]) -> str:
-    """What differs between two lists (say, of instances) or dicts (instance features): the
-    entries only one has, else the first place they differ; a long list's reprs cut at the
-    same length would look alike."""
-
-    def listed(items: list[Any]) -> str:
-        shown = ", ".join(repr(x) for x in items[:5])
-        return f"{shown}{f' and {len(items) - 5} more' if len(items) > 5 else ''}"
-
-    if isinstance(old, dict) and isinstance(new, dict):
-        gone, added = [k for k in old if k not in new], [k for k in new if k not in old]
-        changed = [k for k in old if k in new and old[k] != new[k]]
-        parts = [f"no longer given {listed(gone)}"] * bool(gone)
-        parts += [f"new {listed(added)}"] * bool(added)
-        parts += [f"changed {listed(changed)}"] * bool(changed)
-        if changed:
-            parts[-1] += f" (the first: {old[changed[0]]!r:.80} -> {new[changed[0]]!r:.80})"
-        return ", ".join(parts) or "the order of its entries"
-    assert isinstance(old, list) and isinstance(new, list)
-    with contextlib.suppress(TypeError):  # (entries that are not hashable)
-        old_set, new_set = set(old), set(new)
-        gone = [x for x in old if x not in new_set]
-        added = [x for x in new if x not in old_set]
-        if gone or added:
-            parts = [f"no longer given {listed(gone)}"] * bool(gone)
-            parts += [f"new {listed(added)}"] * bool(added)
-            return f"{', '.join(parts)} ({len(old)} stored, {len(new)} given)"
-    at = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
-    return (
-        f"{len(old)} stored, {len(new)} given; the first difference at position {at}: stored "
-        f"{old[at : at + 3]!r:.120}, given {new[at : at + 3]!r:.120}"
-    )
-
-
-def _space_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """Which hyperparameters, conditions, forbidden clauses or other entries of two serialized
-    spaces (``ConfigurationSpace.to_serialized_dict()``) differ."""
-    parts = []
-    old_hps = {hp.get("name"): hp for hp in old.get("hyperparameters") or []}
-    new_hps = {hp.get("name"): hp for hp in new.get("hyperparameters") or []}
-    if set(old_hps) - set(new_hps):
-        parts.append(f"hyperparameters no longer given: {sorted(set(old_hps) - set(new_hps))}")
-    if set(new_hps) - set(old_hps):
-        parts.append(f"new hyperparameters: {sorted(set(new_hps) - set(old_hps))}")
-    for name in sorted(set(old_hps) & set(new_hps)):
-        if old_hps[name] != new_hps[name]:
-            keys = set(old_hps[name]) | set(new_hps[name])
-            changes = [
-                f"{k} {old_hps[name].get(k)!r:.160} -> {new_hps[name].get(k)!r:.160}"
-                for k in sorted(keys)
-                if old_hps[name].get(k) != new_hps[name].get(k)
-            ]
-            parts.append(f"{name!r}: {', '.join(changes)}")
-    for key in sorted((set(old) | set(new)) - {"hyperparameters"}):
-        if old.get(key) != new.get(key):
-            parts.append(f"{key}: stored {old.get(key)!r:.160}, given {new.get(key)!r:.160}")
-    return "; ".join(parts) or "the order of its entries"
-
-
-class _NoBar:
-    """What ``optimize`` calls on its progress bar, when there is none."""
-
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class _Bar(logging.Filter):
-    """``optimize``'s progress bar, and a filter on the "smacx" logger while it shows: each
-    record that a handler will write clears the bar first, and the next update draws it again
-    on a line of its own (else a handler writing to the same terminal appends the record to
-    the bar's line). Only smacx's own logger: the application's logging is left alone."""
-
-    def __init__(self, bar: Any) -> None:
-        """Show ``bar`` (a ``tqdm``) and start clearing it for smacx's records.
-
-        Args:
-            bar: The progress bar, drawn already.
-        """
-        super().__init__()
-        self._bar = bar
-        self._cleared = False
-        logger.addFilter(self)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Clear the bar before ``record`` is written; the record always passes.
-
-        Args:
-            record: A record of the "smacx" logger.
-
-        Returns:
-            True.
-        """
-        if not self._cleared and _is_handled(record.levelno):
-            self._bar.clear()
-            self._cleared = True
-        return True
-
-    def update(self, n: int) -> None:
-        """Count ``n`` more finished trials, and draw the bar again if a record cleared it.
-
-        Args:
-            n: How many trials finished since the last update.
-        """
-        self._bar.update(n)
-        if self._cleared:
-            self._cleared = False
-            self._bar.refresh()
-
-    def close(self) -> None:
-        """Draw the bar a last time and stop filtering the logger."""
-        logger.removeFilter(self)
-        self._bar.close()
-
-
-def _is_handled(level: int) -> bool:
-    """Whether a record of the "smacx" logger at ``level`` reaches a handler that writes it
-    (any but a ``NullHandler``), as ``Logger.callHandlers`` walks the hierarchy."""
-    log: logging.Logger | None = logger
-    while log is not None:
-        for handler in log.handlers:
-            if not isinstance(handler, logging.NullHandler) and level >= handler.level:
-                return True
-        log = log.parent if log.propagate else None
-    return False
-
-
 #: The fields of a Scenario that its runner applies to every trial (see _make_runner).
 _RUNNER_FIELDS = (
     "objectives",
@@ -3034,7 +2887,7 @@ def _close_idle_objects_on(
     """Close the SMAC objects of this process that have the run at ``location`` (see
     ``SMAC._run_key``) open, if this thread built them all and none is in ``optimize()``;
     returns the run's ``live`` owners afterwards, as ``live_owners`` reads them (see
-    :func:`_live_owners_of`).
+    :func:`live_owners_of`).
 
     Re-running a notebook cell ``smac = SMAC(scenario, f, overwrite=True)`` builds the new
     object while the old one, bound to ``smac``, still has the run open: ``overwrite=True``
@@ -3057,373 +2910,9 @@ def _close_idle_objects_on(
     return live_owners()
 
 
-#: Meta keys: the SMAC objects that opened a stored run, and those of them that closed it.
-_SESSIONS, _CLOSED_SESSIONS = "sessions", "closed_sessions"
 #: How many reasons for failed trials :meth:`SMAC.summary` names (``smacx show --json``
 #: lists them all).
 _SHOWN_REASONS = 3
-
-#: Meta key prefix of a session's record of the time its optimize() calls spent (see _Spent).
-_SPENT = "spent:"
-
-
-class _Spent:
-    """The wall-clock and CPU time that a run's ``optimize()`` calls have spent, in this
-    process and in every earlier or concurrent one on the run: what ``walltime_limit`` and
-    ``cputime_limit`` count, so that a resumed run does not start its budget afresh.
-
-    Each session (a SMAC object on the run) keeps its own record in the run's metadata: the
-    intervals (Unix seconds) of its ``optimize()`` calls and the CPU seconds they used,
-    written at most once a second while one runs (a killed process loses no more), and,
-    for a run that other processes may share, by a thread of its own every ``_BEAT``
-    seconds, so that it is written while a trial or a wait for results keeps the loop from
-    writing it. The wall
-    time is the length of the union of all the sessions' intervals, so that processes sharing
-    the run at once count their common time once; CPU seconds add up. The other sessions'
-    records are read when ``optimize()`` starts; from then on the time of this call is added.
-    """
-
-    #: Seconds between two writes of the record while optimize() runs.
-    _EVERY = 1.0
-    #: Seconds between two writes by the record's own thread (see _beat).
-    _BEAT = 10.0
-    #: A record on another host not written for this long is of a process that died there.
-    _STALE = 6 * _BEAT
-
-    def __init__(
-        self,
-        storage: Storage,
-        session: str,
-        cpu_clock: Callable[[], float] | None = None,
-        *,
-        beat: bool = True,
-    ) -> None:
-        self.storage = storage
-        self.session = session
-        self.beat = beat  # whether a thread writes the record (a run others may share)
-        # CPU seconds used so far, by this process, its children and trials elsewhere
-        self._cpu_seconds = cpu_clock or _cpu_seconds
-        # (a database's clock where it has one: sessions on machines whose clocks differ
-        # then count their common time once)
-        self._clock: Callable[[], float] = getattr(storage, "now", time.time)
-        self._intervals: list[list[float]] = []  # of this session's calls
-        self._cpu_done = 0.0  # CPU seconds of this session's finished calls
-        self._cpu_start = math.nan  # at the start of the running call; NaN: none runs
-        self._prior_wall = 0.0  # of every session, up to the start of the running call
-        self._prior_cpu = 0.0
-        self._written = -math.inf
-        self._reread = -math.inf  # (when the other sessions' records were read last)
-        # The clock at the running call's start and the monotonic clock then: the call's
-        # time is counted on the monotonic clock, so that a step of the system's clock (NTP
-        # setting it right) neither ends the call early nor stretches it. (A forward step
-        # of 120 s ended two SQLite workers' walltime_limit=10 run after 4 s.)
-        self._anchor: tuple[float, float] | None = None
-        self._cpu_noted = 0.0  # CPU seconds of the running call at its latest note
-        # (the loop and the record's own thread write it; see _beat)
-        self._lock = threading.Lock()
-        self._beating: threading.Event | None = None
-
-    def start(self) -> None:
-        """Read every session's record and count this ``optimize()`` call from now on."""
-        with self._lock:
-            self._anchor = (self._clock(), time.monotonic())
-            now = self._now()
-            self._count_prior(now)
-            self._intervals.append([now, now])
-            self._cpu_start = self._cpu_seconds()
-            self._cpu_noted = 0.0
-        self.note(final=True)
-        if self._beating is not None:
-            self._beating.set()  # (a call that never stopped: its thread ends)
-        if not self.beat:
-            return
-        self._beating = threading.Event()
-        threading.Thread(
-            target=_Spent._beat,
-            args=(weakref.ref(self), self._beating),
-            name="smacx-spent",
-            daemon=True,
-        ).start()
-
-    @staticmethod
-    def _beat(ref: weakref.ref[_Spent], stopped: threading.Event) -> None:
-        """Write the record of the running call every ``_BEAT`` seconds until ``stopped``.
-
-        The loop writes it as results come, and a trial run in this process, or a long wait
-        for one, writes nothing: a session on another host then took this one for dead a
-        lease after its last write, and one that joined during a trial longer than that ran
-        past ``walltime_limit``. (CPU seconds stay as last noted: a runner's
-        ``cpu_time_elsewhere`` is read by the loop's thread only.)
-        """
-        while True:
-            spent = ref()
-            if spent is None:
-                return
-            interval = spent._BEAT
-            del spent
-            if stopped.wait(interval):
-                return
-            spent = ref()
-            if spent is None:
-                return
-            with spent._lock:
-                if not stopped.is_set() and spent.running():
-                    spent._write(spent._extend())
-            del spent
-
-    def so_far(self) -> tuple[float, float]:
-        """Wall-clock and CPU seconds that the run's ``optimize()`` calls have spent, while
-        none of this session runs."""
-        if self._calling():
-            return self.wall(), self.cpu()
-        self._count_prior(self._clock())
-        return self._prior_wall, self._prior_cpu
-
-    def reread(self) -> None:
-        """Read the other sessions' records again (at most once a second): a session in a
-        trial when this call started had written its record before that trial."""
-        now = self._now()
-        if math.isnan(self._cpu_start) or now - self._reread < self._EVERY:
-            return
-        self._reread = now
-        self._count_prior(self._intervals[-1][0])
-
-    def _count_prior(self, start: float) -> None:
-        """The wall time and CPU seconds of every session before this call's ``start``:
-        this session's earlier calls, and the other sessions' records as stored now (their
-        time after ``start`` is within this call's, which counts it)."""
-        earlier = self._intervals[: len(self._intervals) - self._calling()]
-        records: list[dict[str, Any]] = [{"wall": earlier, "cpu": self._cpu_done}]
-        others = set(json.loads(self.storage.get_meta(_SESSIONS) or "[]")) - {self.session}
-        for session in sorted(others):
-            with contextlib.suppress(ValueError, TypeError, KeyError):  # damaged: skipped
-                stored = json.loads(self.storage.get_meta(_SPENT + session) or "null")
-                if stored is None:
-                    continue
-                wall = [[float(a), float(b)] for a, b in stored["wall"]]
-                if wall and stored.get("open") and self._still_in_call(session, stored):
-                    # In a call (written up to _BEAT s ago): its time runs on until this
-                    # call's start. (A worker that joined during another's trial counted
-                    # that process's time to the trial's start only, and ran past the limit.)
-                    wall[-1][1] = max(wall[-1][1], start)
-                records.append({"wall": wall, "cpu": float(stored["cpu"])})
-        # (clipped to the start, and empty if the clock stepped back to before its start)
-        intervals = [(float(a), min(float(b), start)) for r in records for a, b in r["wall"]]
-        self._prior_wall = _union_length(intervals)
-        self._prior_cpu = sum(r["cpu"] for r in records)
-
-    def _still_in_call(self, session: str, record: dict[str, Any]) -> bool:
-        """Whether another session whose record says it is in an ``optimize()`` call still
-        is: its process lives (on this host, checked), or, on another host, it wrote the
-        record less than ``_STALE`` seconds ago (a process that died there counts until then;
-        a live one writes every ``_BEAT`` s, in a trial too). It was a lease (300 s), and a
-        container killed in a batch queue had its wait for a new one charged to
-        ``walltime_limit``."""
-        owner = session.split("#")[0]
-        if is_local(owner):
-            return owner_is_alive(owner)
-        return self._now() - float(record.get("written", -math.inf)) < self._STALE
-
-    def _now(self) -> float:
-        """The storage's clock, counted on the monotonic clock from the running call's start
-        (see ``_anchor``)."""
-        if self._anchor is None:
-            return self._clock()
-        wall, monotonic = self._anchor
-        return wall + (time.monotonic() - monotonic)
-
-    def running(self) -> bool:
-        """Whether an ``optimize()`` call is counted (started, not stopped)."""
-        return bool(self._calling())
-
-    def _calling(self) -> int:
-        """1 while an ``optimize()`` call is counted (its interval is the last), else 0."""
-        return 0 if math.isnan(self._cpu_start) else 1
-
-    def stop(self) -> None:
-        """End the running call: its record is stored as it ends, closed."""
-        if self._beating is not None:
-            self._beating.set()
-        with self._lock:
-            now = self._now()
-            self._intervals[-1][1] = max(now, self._intervals[-1][0])
-            self._cpu_done += self._cpu_seconds() - self._cpu_start
-            self._cpu_start = math.nan
-            self._anchor = None
-            self._write(now)
-
-    def wall(self) -> float:
-        """Seconds of wall-clock time the run's ``optimize()`` calls have taken."""
-        return self._prior_wall + max(self._now() - self._intervals[-1][0], 0.0)
-
-    def cpu(self) -> float:
-        """CPU seconds the run's ``optimize()`` calls have used (see ``_cpu_seconds``)."""
-        return self._prior_cpu + self._cpu_seconds() - self._cpu_start
-
-    def own_wall(self) -> float:
-        """Seconds this session's ``optimize()`` calls took (up to the last note)."""
-        return sum(b - a for a, b in self._intervals)
-
-    def note(self, final: bool = False) -> None:
-        """Extend the running call's interval to now, and store the record if a second has
-        passed since the last write (or ``final``)."""
-        with self._lock:
-            if not math.isnan(self._cpu_start):
-                self._cpu_noted = self._cpu_seconds() - self._cpu_start
-            now = self._extend()
-            if not final and now - self._written < self._EVERY:
-                return
-            self._write(now)
-
-    def _extend(self) -> float:
-        """Extend the running call's interval to now, and return now."""
-        now = self._now()
-        self._intervals[-1][1] = max(now, self._intervals[-1][0])
-        return now
-
-    def _write(self, now: float) -> None:
-        """Store this session's record, written at ``now``."""
-        self._written = now
-        with contextlib.suppress(Exception):  # a closed or failed storage: nothing to keep
-            self.storage.set_meta(_SPENT + self.session, json.dumps(self._record()))
-
-    def _record(self) -> dict[str, Any]:
-        running = 0.0 if math.isnan(self._cpu_start) else self._cpu_noted
-        return {
-            "wall": self._intervals,
-            "cpu": self._cpu_done + running,
-            "open": bool(self._calling()),  # (in an optimize() call, see _still_in_call)
-            "written": self._written,
-        }
-
-
-def _union_length(intervals: Sequence[tuple[float, float]]) -> float:
-    """The length of the union of closed intervals ``(start, end)``."""
-    total, reach = 0.0, -math.inf
-    for start, end in sorted(intervals):
-        if end > max(reach, start):
-            total += end - max(start, reach)
-            reach = end
-    return total
-
-
-def _flock_holder(fd: int) -> str:
-    """Who holds the ``flock`` on the open file ``fd``, as an error message says it (from
-    Linux's ``/proc/locks``): its process id, and whether it is stopped; "" if not known."""
-    try:
-        st = os.fstat(fd)
-        with open("/proc/locks") as locks:
-            lines = locks.read().splitlines()
-    except OSError:
-        return ""
-    for line in lines:
-        # "1: FLOCK  ADVISORY  WRITE 1234 00:2d:5678 0 EOF" ("1: -> FLOCK ..." for a waiter)
-        parts = line.split()
-        if len(parts) < 6 or parts[1] != "FLOCK":
-            continue
-        try:
-            pid = int(parts[4])
-            major, minor, inode = parts[5].split(":")
-            same = (int(major, 16), int(minor, 16), int(inode)) == (
-                os.major(st.st_dev),
-                os.minor(st.st_dev),
-                st.st_ino,
-            )
-        except ValueError:
-            continue
-        if not same or pid in (0, os.getpid()):
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                state = stat.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            # gone: /proc/locks keeps the process that took the lock, and a child it forked
-            # holds it now (a review), or one in another PID namespace does
-            return ""
-        if state in ("T", "t"):
-            return (
-                f"held by process {pid}, which is stopped (Ctrl-Z, a suspended batch job) and "
-                f"holds it until it resumes or ends: `kill -CONT {pid}` resumes it"
-            )
-        return f"held by process {pid}"
-    return ""
-
-
-#: How long SMAC waits for another process to finish opening the same run (see _folder_lock).
-_FOLDER_LOCK_SECONDS = 60.0
-
-
-@contextlib.contextmanager
-def _folder_lock(path: Path | None) -> Iterator[None]:
-    """Hold an exclusive lock on the run's folder ``path`` (``flock`` on the folder itself)
-    while the block runs. Without ``flock`` (Windows), or where the file system refuses it
-    (some network file systems), the block runs unlocked."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        fcntl = None  # type: ignore[assignment]
-    if path is None or fcntl is None:
-        yield
-        return
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # opening the storage says what is wrong with the folder
-        yield
-        return
-    try:
-        deadline = time.monotonic() + _FOLDER_LOCK_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    holder = _flock_holder(fd) or (
-                        "a process that hangs there, is suspended, or forked while holding it"
-                    )
-                    raise StorageError(
-                        f"the run folder {str(path)!r} stayed locked by another process for "
-                        f"{_FOLDER_LOCK_SECONDS:g} s while it opened the run ({holder}); stop "
-                        "it, or give this scenario another name or output_directory."
-                    ) from None
-                time.sleep(0.05)
-            except OSError:  # no flock on this file system: unlocked, as before
-                break
-        yield
-    finally:
-        # unlocked first: a process forked meanwhile shares the open file and its lock
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def _end_session(
-    history: RunHistory, session: str, asked: set[TrialInfo], in_flight: set[TrialInfo]
-) -> None:
-    """Mark a SMAC object's session of a stored run closed (see ``_live_owners``).
-
-    Called by ``close()``, which has given up its trials already, or when the object is
-    collected without it (a notebook cell that builds SMAC again): its trials asked and never
-    told are given up then, so that the next ``optimize()`` in this process runs them.
-    """
-    with contextlib.suppress(Exception):  # a closed storage: its process is ending anyway
-        _give_up(history, asked, in_flight)
-    with contextlib.suppress(Exception):
-        _close_session_record(history.storage, session)
-
-
-def _close_session_record(storage: Storage, session: str) -> None:
-    """Record in the run that ``session`` closed it. One that never ran ``optimize()`` (an
-    object built to read the run, or for ask and tell) left no time to count, so it is
-    dropped from the sessions instead: a monitor building ``SMAC(scenario)`` once a second
-    grew both lists by 74 bytes a poll, each poll rewriting them whole, and slowed every
-    ``optimize()`` start that reads them (an audit's 3,000 polls: 225 kB each, 21 ms)."""
-    remove = getattr(storage, "remove_meta_item", None)
-    if remove is not None and storage.get_meta(_SPENT + session) is None:
-        remove(_SESSIONS, json.dumps(session))
-    else:
-        storage.append_meta(_CLOSED_SESSIONS, json.dumps(session))
 
 
 def _not_a_scenario(given: object) -> str:
@@ -3442,79 +2931,6 @@ def _not_a_scenario(given: object) -> str:
     else:
         fix = ""
     return f"SMAC's scenario must be a smacx.Scenario; got {got}.{fix}"
-
-
-def _give_up(history: RunHistory, *pending: set[TrialInfo]) -> None:
-    """Give up the trials in ``pending`` (asked or submitted, never told), emptying the sets:
-    the next run on the history, in this process or another, runs them again."""
-    for trials in pending:
-        for info in list(trials):
-            try:
-                history.release(info)
-            except StorageError as err:  # (the disk that failed the run: no second error)
-                logger.warning(
-                    "Could not give up trial %s: %s. It runs again once this process has ended.",
-                    info,
-                    err,
-                )
-        trials.clear()
-
-
-def _live_owners(database: Path) -> list[str]:
-    """Owner ids of other processes that work on the smacx database at ``database`` (none if
-    it is absent, unreadable or damaged): see :func:`_live_owners_of`."""
-    if not database.exists():
-        return []
-    from smacx.storage.sqlite import SQLiteStorage
-
-    try:
-        storage = SQLiteStorage(database, read_only=True)
-    except StorageError as err:  # not a smacx database: nothing runs on it
-        if _locked(err):  # but a lock says something does
-            raise
-        return []
-    try:
-        return _live_owners_of(storage)
-    except (StorageError, ValueError, TypeError) as err:  # damaged: overwriting is the way out
-        if _locked(err):
-            raise
-        return []
-    finally:
-        storage.close()
-
-
-def _live_owners_of(storage: Storage) -> list[str]:
-    """Owner ids of other processes that work on the run in ``storage``: those that hold
-    RUNNING trials, alive and within their lease, and those on this host, this one included,
-    that opened the run, never closed it and still live (they may be between trials)."""
-    records = storage.read_trials(0)
-    me, now = owner_id(), getattr(storage, "now", time.time)()
-    running = {
-        r.owner
-        for r in records
-        if r.value.status is StatusType.RUNNING and r.owner != me and not abandoned(r, now)
-    }
-    return sorted(running | _live_local_sessions(storage))
-
-
-def _live_local_sessions(storage: Storage, but: str | None = None) -> set[str]:
-    """Owner ids of the processes on this host, this one included, whose sessions opened the
-    run in ``storage``, never closed it and still live (``but``: a session left out)."""
-    opened, closed = (
-        set(json.loads(storage.get_meta(key) or "[]")) for key in (_SESSIONS, _CLOSED_SESSIONS)
-    )
-    owners = {session.split("#")[0] for session in opened - closed - {but}}
-    return {o for o in owners if is_local(o) and owner_is_alive(o)}
-
-
-def _locked(err: BaseException) -> bool:
-    """Whether ``err`` comes from SQLite finding the database locked by another process."""
-    import sqlite3
-
-    cause = err.__cause__
-    return isinstance(cause, sqlite3.OperationalError) and (
-        "locked" in str(cause) or "busy" in str(cause)
-    )
 
 
 #: Names a target call already passes (or a runner's submit takes), so scattered data cannot.
@@ -3559,22 +2975,6 @@ def _is_probability(value: object) -> bool:
     return is_real(value) and 0.0 <= float(value) <= 1.0  # type: ignore[arg-type]
 
 
-#: What SMAC calls on each part a user may swap in, and an example of one.
-_PART_METHODS = {
-    "model": (("fit", "predict"), "smacx.models.RandomForest(n_trees=20)"),
-    "acquisition": (("bind",), "smacx.acquisition.LCB(beta=2)"),
-    "maximizer": (("maximize",), "smacx.maximizer.LocalAndRandomSearch(Encoder(configspace))"),
-}
-
-#: The arguments SMAC passes to each method of a part, positionally.
-_PART_ARGUMENTS = {
-    "fit": ("X", "y"),
-    "predict": ("X",),
-    "bind": ("model", "best_y"),
-    "maximize": ("acq", "n", "start_points", "exclude"),
-}
-
-
 #: Intensifier settings that a stored run's record rebuilds (see _settings_from_repr).
 _OWN_SETTINGS: dict[str, type[Any]] = {
     cls.__name__: cls for cls in (Intensifier, SuccessiveHalving, Hyperband)
@@ -3603,307 +3003,10 @@ def _settings_from_repr(text: str) -> IntensifierSettings | None:
     return settings if repr(settings) == text else None
 
 
-def _check_parts(**parts: object) -> None:
-    """Reject a model, acquisition function or maximizer that lacks the methods SMAC calls
-    (say, a class instead of an instance, or a name), before anything runs."""
-    for name, part in parts.items():
-        if part is None:
-            continue
-        methods, example = _PART_METHODS[name]
-        missing = [m for m in methods if not callable(getattr(part, m, None))] or (
-            ["(an instance, not the class)"] if isinstance(part, type) else []
-        )
-        if missing:
-            raise ScenarioError(
-                f"SMAC's {name} must be an object with method(s) {', '.join(methods)}, such as "
-                f"{example}; got {part!r:.200} (missing: {', '.join(missing)})."
-            )
-        for method in methods:
-            arguments = _PART_ARGUMENTS[method]
-            try:
-                inspect.signature(getattr(part, method)).bind(*arguments)
-            except ValueError:  # (no signature to be had: a builtin's)
-                continue
-            except TypeError:
-                # (a bind(model) without best_y failed after the initial design had run)
-                raise ScenarioError(
-                    f"SMAC's {name}: {type(part).__name__}.{method} must take "
-                    f"({', '.join(arguments)}), as SMAC calls it; it takes "
-                    f"{inspect.signature(getattr(part, method))}."
-                ) from None
-
-
 def _users_own(runner: object) -> bool:
     """Whether ``runner`` is the user's own, not one of smacx's (which keep the runner contract
     that SMAC checks the user's against)."""
     return not type(runner).__module__.startswith("smacx.")
-
-
-def _try_model(model: object, scenario: Scenario) -> None:
-    """Fit a copy of a model of the user's own on a few random rows, and refuse it now if
-    its ``predict`` does not return ``(mean, variance)``: scikit-learn's
-    ``GaussianProcessRegressor`` (one array) was accepted, and failed after the initial
-    design had run. smacx's own models, and a model that cannot be copied or fitted on so
-    few rows, are left to the run."""
-    from smacx.acquisition import model_moments
-    from smacx.encoding import Encoder
-    from smacx.models import GaussianProcess, RandomForest
-
-    if isinstance(model, (RandomForest, GaussianProcess)):
-        return
-    rng = np.random.default_rng(0)
-    n_dims = Encoder(scenario.configspace, scenario.instance_features).n_dims
-    try:
-        trial = copy.deepcopy(model)
-        with warnings.catch_warnings():  # (a fit on 8 random rows: its warnings say nothing)
-            warnings.simplefilter("ignore")
-            trial.fit(rng.random((8, n_dims)), rng.random(8))  # type: ignore[attr-defined]
-    except Exception:
-        return
-    with np.errstate(all="ignore"):
-        mean, std = model_moments(trial, rng.random((2, n_dims)))  # type: ignore[arg-type]
-    if not np.isfinite(mean).any() or np.isnan(std).all():
-        # (every score NaN ranks the candidates at random: the run went on without a word)
-        raise ScenarioError(
-            f"SMAC(model=...): {type(model).__name__}.predict returned means {mean.tolist()} "
-            f"and standard deviations {std.tolist()} after a fit on 8 random rows: with no "
-            "finite mean, or no variance that is a number, its proposals would be drawn at "
-            "random. Check its fit and predict (a spread of 0 that y is divided by, say)."
-        )
-
-
-def _preset_parts(
-    preset: str,
-    scenario: Scenario,
-    *,
-    model: Model | None,
-    acquisition: Acquisition | None,
-    maximizer: Maximizer | None,
-    plateau_radius: float | None = None,
-    random_probability: float | None = None,
-    plateau_probability: float | None = None,
-    design_size: int = 0,
-) -> tuple[ModelProposer | None, float]:
-    """The model-based proposer of a preset (None for random search) and its random share."""
-    from smacx.acquisition import LogEI, PriorWeighted
-    from smacx.encoding import Encoder
-    from smacx.maximizer import LocalAndRandomSearch
-    from smacx.models import GaussianProcess, RandomForest
-
-    if preset in _RANDOM_PRESETS:
-        given = [
-            n
-            for n, v in [
-                ("model", model),
-                ("acquisition", acquisition),
-                ("maximizer", maximizer),
-                ("plateau_radius", plateau_radius),
-                ("random_probability", random_probability),
-                ("plateau_probability", plateau_probability),
-            ]
-            if v is not None
-        ]
-        if given:
-            raise ScenarioError(
-                f"SMAC got {', '.join(given)} with preset={preset!r}, which uses no model; "
-                "choose preset='hpo', 'blackbox' or 'multifidelity'."
-            )
-        return None, 1.0
-    encoder = Encoder(scenario.configspace, scenario.instance_features)
-    searched = getattr(maximizer, "encoder", None)
-    if isinstance(searched, Encoder) and not same_space(searched.configspace, scenario.configspace):
-        raise ScenarioError(
-            "SMAC's maximizer searches another space than the scenario's: build it on "
-            "Encoder(scenario.configspace), e.g. LocalAndRandomSearch(Encoder(scenario."
-            f"configspace)); got one on {searched.names[:5]!r}."
-        )
-    if preset == "blackbox":
-        default_model: Model = GaussianProcess(seed=scenario.seed)
-        probability = 0.08
-        if model is None:
-            _warn_if_unsuited_to_a_gp(encoder, scenario.n_trials)
-    else:
-        # Chosen on benchmarks/tasks.py (13 synthetic tasks, 100 trials, 5 seeds): fully grown
-        # trees and a 5% random share beat Optuna's median on 8 tasks where SMAC3-like
-        # settings (leaves of 3, 20% random) beat it on 6, with a local search of 20 steps
-        # from 500 random candidates (a smaller one lost on Ackley and Goldstein-Price).
-        # Noisy targets (not deterministic) get leaves of 3 and a larger log margin, and the
-        # proposer trains on each configuration's mean: on a 5-d function with noise of sd 1
-        # the incumbents' mean true cost over 20 seeds went from -1.61 to -2.93 (optimum
-        # -4.12; Optuna's TPE -3.06), on Hartmann-6 with sd 0.3 from -2.19 to -2.85 (10 seeds).
-        default_model = RandomForest(
-            log_y=True,
-            log_margin=1e-2 if scenario.deterministic else 0.1,
-            min_samples_leaf=1 if scenario.deterministic else 3,
-            min_samples_split=2 if scenario.deterministic else 3,
-            ratio_features=1.0,
-            seed=scenario.seed,
-        )
-        probability = 0.05
-        if (
-            preset == "hpo"
-            and scenario.instances is not None
-            and len(scenario.instances) > 1
-            and scenario.instance_features is None
-        ):
-            # Instances without features: the model sees one configuration's costs on
-            # different instances as noise, and a challenger tried on an easy instance as a
-            # good one. SMAC3's algorithm configuration facade draws half its proposals at
-            # random; so does this. On 30 instances (150 trials, 20 seeds, deterministic)
-            # the median regret went from 0.74 to 0.37 with costs that scale with each
-            # instance's hardness, and from 0.46 to 0.24 with costs that add it (better on 12
-            # and 14 of the 20 seeds, worse on 5 and 4); on 100 instances, 0.45 and 0.51 (12
-            # seeds). With features the model tells instances apart, and 5% stays (an audit:
-            # 0.26 against 0.49 with half).
-            probability = 0.5
-    chosen = model if model is not None else default_model
-    # A forest's variance ignores how far a point lies from the observations; a process's
-    # does not. Chosen on benchmarks/tasks.py (14 tasks, 100 trials, 10 seeds): a share of 1
-    # lowered the mean log10 regret at 100 trials on all seven tasks of up to three
-    # dimensions (by 0.1 to 1.4) and left the others as they were (it acts only where the
-    # observations cover the space densely); at 25 trials it was worse on three of the seven
-    # (by up to 0.4).
-    extrapolation = 1.0 if isinstance(chosen, RandomForest) else 0.0
-    if isinstance(chosen, RandomForest):
-        # not in the middle of the run, where the loop would stand still while it imports
-        rows = scenario.n_trials if scenario.n_trials is not None else _UNBOUNDED_ROWS
-        chosen.preload(rows, encoder.n_dims + encoder.n_instance_features)
-    if isinstance(acquisition, PriorWeighted) and acquisition.beta is None:
-        beta = scenario.n_trials / 10 if scenario.n_trials is not None else 10.0
-        acquisition = dataclasses.replace(acquisition, beta=max(beta, 0.1))
-    proposer = ModelProposer(
-        encoder,
-        chosen,
-        acquisition if acquisition is not None else LogEI(),
-        maximizer
-        if maximizer is not None
-        else LocalAndRandomSearch(encoder, n_random=500, max_steps=20, seed=scenario.seed),
-        n_objectives=scenario.n_objectives,
-        extrapolation=extrapolation,
-        noisy=not scenario.deterministic,
-        # The preset's own search only: a maximizer of the user's may not take a region.
-        trust_region=0.2 if preset == "hpo" and maximizer is None else 0.0,
-        plateau_radius=(0.015 if preset in ("hpo", "blackbox") else 0.0)
-        if plateau_radius is None
-        else float(plateau_radius),
-        perturb=0.25 if preset == "hpo" else 0.0,
-        design_size=design_size,
-    )
-    return proposer, probability
-
-
-#: Most dimensions preset="blackbox" is meant for (its Gaussian process's kernel has one length
-#: scale per dimension, fitted on every result).
-_GP_DIMENSIONS = 10
-
-#: Most trials preset="blackbox" is meant for: its fit grows with the cube of the history, about
-#: 1 s at 200 observations and 13 s at 500 (docs/presets.rst).
-_GP_TRIALS = 300
-
-
-class _Terminated(KeyboardInterrupt):
-    """A SIGTERM that arrived during :meth:`SMAC.optimize`, raised where the run was, so that
-    the run stops as after Ctrl-C (see :func:`_sigterm_stops_the_run`)."""
-
-
-@contextlib.contextmanager
-def _sigterm_stops_the_run() -> Iterator[None]:
-    """While ``optimize()`` runs in the main thread of a process that leaves SIGTERM to its
-    default action: a SIGTERM stops the run as Ctrl-C does (the trials under way are given
-    back, so that they run again when the run continues), and then ends the process as
-    SIGTERM would have.
-
-    With the default action the process died at once, its trials still held: a continued run
-    counted each as run by a process that died, and after three such stops (a batch system's
-    preemptions, say) recorded the configuration CRASHED. An application's own handler (the
-    command line's, say) is left alone.
-    """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        _SIGTERM_ARRIVED.set()
-        raise _Terminated("SIGTERM")
-
-    _SIGTERM_ARRIVED.clear()
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    except _Terminated:
-        logger.warning("SIGTERM: stopped; the trials under way run again when the run continues.")
-        dask_runners = sys.modules.get("smacx.runners.dask")
-        if dask_runners is not None:  # (the process ends at once: no exit hook closes them)
-            dask_runners.close_own_clusters()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)  # ends the process, as SIGTERM would have
-        raise  # (a process that blocks SIGTERM gets the interrupt)
-    finally:
-        _SIGTERM_ARRIVED.clear()
-        if signal.getsignal(signal.SIGTERM) is stop:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-#: Set by the SIGTERM handler of :func:`_sigterm_stops_the_run`: the run stops at its next
-#: step even when the target caught the interrupt (a training loop that ends early on Ctrl-C,
-#: as skorch's does), and the result of the trial it cut short is not recorded.
-_SIGTERM_ARRIVED = threading.Event()
-
-
-@contextlib.contextmanager
-def _sigint_noted() -> Iterator[None]:
-    """While ``optimize()`` runs in the main thread of a process whose Ctrl-C raises
-    ``KeyboardInterrupt`` (Python's default handler): note each SIGINT in
-    ``_SIGINT_ARRIVED``, then raise as that handler does.
-
-    A target that caught the interrupt and returned early (a training loop's ``except
-    KeyboardInterrupt: break``) had its cut-short result recorded as a SUCCESS, and the run
-    went on; now the run stops at its next step, as it does for a SIGTERM, and the trial runs
-    again when the run continues. An application's own handler is left alone. (asyncio.run,
-    which takes Ctrl-C over only from Python's default handler, then leaves it to this one:
-    the KeyboardInterrupt comes in the event loop, not as the main task's cancellation;
-    usage.rst says so.)
-    """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield
-        return
-
-    def noted(signum: int, frame: Any) -> None:
-        _SIGINT_ARRIVED.set()
-        raise KeyboardInterrupt
-
-    _SIGINT_ARRIVED.clear()
-    signal.signal(signal.SIGINT, noted)
-    try:
-        yield
-    finally:
-        _SIGINT_ARRIVED.clear()
-        if signal.getsignal(signal.SIGINT) is noted:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-#: Set by the SIGINT handler of :func:`_sigint_noted` (see there).
-_SIGINT_ARRIVED = threading.Event()
-
-
-def _default_sigterm_in_child() -> None:
-    """A process forked during ``optimize()`` (a target's process pool, say) ends at SIGTERM
-    as processes do, not with the run's handler: ``Pool.terminate()`` waited for its workers'
-    C calls to return."""
-    handler = signal.getsignal(signal.SIGTERM)
-    if getattr(handler, "__qualname__", "").startswith(_sigterm_stops_the_run.__qualname__):
-        with contextlib.suppress(ValueError, OSError):
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_default_sigterm_in_child)
 
 
 def _ended_by(err: BaseException) -> str:
@@ -3920,26 +3023,6 @@ def _says_stop(answer: object) -> bool:
     return answer is False or (isinstance(answer, np.bool_) and not answer)
 
 
-def _prior_modes(scenario: Scenario) -> list[Configuration]:
-    """The configuration where the scenario's priors peak (see ``Encoder.prior_mode``), as
-    a list of one; none when no valid configuration is there."""
-    from smacx.encoding import Encoder
-
-    encoder = Encoder(scenario.configspace)
-    row = encoder.prior_mode()
-    return encoder.decode(row) if len(row) else []
-
-
-def _weighs_priors(acquisition: Acquisition | None, scenario: Scenario) -> bool:
-    """Whether ``acquisition`` weighs the priors of the scenario's space, which has some."""
-    from smacx.acquisition import PriorWeighted
-    from smacx.encoding import has_prior
-
-    return isinstance(acquisition, PriorWeighted) and any(
-        has_prior(hp) for hp in scenario.configspace.values()
-    )
-
-
 #: Tags the random stream of :meth:`SMAC.validate`'s seeds, apart from every run's own.
 _VALIDATION_STREAM = 0x76616C69  # "vali"
 
@@ -3947,157 +3030,6 @@ _VALIDATION_STREAM = 0x76616C69  # "vali"
 def _trial_limit(scenario: Scenario) -> float:
     """The scenario's ``n_trials`` as a bound to compare counts with: infinite for None."""
     return math.inf if scenario.n_trials is None else scenario.n_trials
-
-
-#: The history size a model is prepared for when ``n_trials`` sets no bound.
-_UNBOUNDED_ROWS = 10_000
-
-
-def _warn_if_unsuited_to_a_gp(encoder: Any, n_trials: int | None) -> None:
-    """Warn when ``preset="blackbox"`` is asked to search a space its Gaussian process suits
-    poorly: categorical hyperparameters (their codes look like numbers to the kernel),
-    conditional ones, or more than ``_GP_DIMENSIONS`` dimensions; or to run more than
-    ``_GP_TRIALS`` trials. On three 8-way categoricals and a float, its median best cost was
-    1.0 where the forest's was 0.027 (random: 3.2)."""
-    names = list(encoder.names)
-    categorical = [n for n, c in zip(names, encoder.is_categorical.tolist()) if c]
-    conditional = [n for n in names if encoder.configspace.parent_conditions_of.get(n)]
-    problems = []
-    if categorical:
-        problems.append(f"categorical hyperparameters {categorical[:5]}")
-    if conditional:
-        problems.append(f"conditional hyperparameters {conditional[:5]}")
-    if len(names) > _GP_DIMENSIONS:
-        problems.append(f"{len(names)} dimensions")
-    if problems:
-        _warn(
-            "preset='blackbox' (a Gaussian process) is meant for low-dimensional continuous "
-            f"spaces; this one has {' and '.join(problems)}. preset='hpo' (the random forest, "
-            "the default) handles them better, and faster past a few hundred trials."
-        )
-    if n_trials is not None and n_trials > _GP_TRIALS:
-        _warn(
-            f"preset='blackbox' (a Gaussian process) is meant for runs of up to about "
-            f"{_GP_TRIALS} trials; this one asks for n_trials={n_trials}. Its fit after each "
-            "result grows with the cube of the history (about 1 s at 200 observations, 13 s at "
-            "500): preset='hpo' (the random forest, the default) stays at milliseconds."
-        )
-
-
-def _freeze_heap() -> None:
-    """Collect garbage once, then keep every object alive now out of later collections
-    (:func:`gc.freeze`, unless the application froze objects itself), and raise the
-    collector's first threshold to at least 20,000 (Python's default is 700); ``optimize``
-    undoes both when it ends (:func:`_thaw_heap`).
-
-    Python's collections visit objects while holding the interpreter lock, so each one stops
-    every thread of the process: dask's scheduler and, with a threads cluster, the workers.
-    Over a run the objects of the cluster, the libraries and the history add up: with 64
-    worker threads a full collection took up to 0.3 s, 2.6-2.9 s of a 40 s run
-    (``benchmarks/parallel.py``). Frozen, the objects that existed when the run began are not
-    visited again; what becomes garbage among them is collected after the run. The trials
-    themselves still made about 2,000 collections of the youngest objects a minute, 170 of
-    the middle generation and 16 full ones, 3.5 s of 61 s at 64 workers with 1 s trials; with
-    the larger first threshold, 40, 3 and 1 of them took 1.1 s. The runs also collect every
-    :data:`_RESULTS_BETWEEN_COLLECTIONS` results (:func:`_collect_now_and_then`).
-    """
-    global _frozen_runs, _thresholds, _froze, _marker
-    with _gc_lock:  # (parallel optimize() calls in threads of one process: the first and last)
-        if _frozen_runs == 0:
-            saved = gc.get_threshold()
-            # An application that froze objects itself keeps them so: unfreezing cannot tell
-            # its objects from ours. (Python 3.12 starts with some frozen: the interpreter's
-            # static objects, 375 of them; with == 0 the heap was never frozen there.)
-            froze = gc.get_freeze_count() <= _INTERPRETER_FROZEN
-            try:
-                if froze:
-                    gc.collect()
-                    gc.freeze()
-                gc.set_threshold(*_raised(saved))
-            except BaseException:  # (Ctrl-C during the collection): leave nothing changed
-                gc.set_threshold(*saved)
-                if froze:
-                    gc.unfreeze()
-                raise
-            _thresholds, _froze = saved, froze
-            _marker = _Marker() if froze else None  # made after the freeze: not frozen
-        _frozen_runs += 1
-
-
-def _collect_now_and_then(told: int) -> None:
-    """Collect garbage once every :data:`_RESULTS_BETWEEN_COLLECTIONS` results of the parallel
-    runs of this process (``told`` results came in since the last call): the young
-    generations, and every :data:`_FULL_EVERY` times all of them.
-
-    The raised threshold of :func:`_freeze_heap` counts objects, not bytes: a target on a
-    threads cluster (``LocalCluster(processes=False)``) that left one 10 MB object in a cycle
-    per trial (a model pointing to itself, a caught exception and its traceback) had 80 of them
-    alive at once, 940 MB, where Python's default threshold kept 7. Frozen objects are not
-    visited, so such a collection visits only what the runs made.
-    """
-    global _told_since_collection, _collections
-    if told <= 0:
-        return
-    with _gc_lock:
-        _told_since_collection += told
-        if _frozen_runs == 0 or _told_since_collection < _RESULTS_BETWEEN_COLLECTIONS:
-            return
-        _told_since_collection = 0
-        if not gc.isenabled() or gc.get_threshold()[0] == 0:  # (the application turned
-            return  # automatic collection off: it collects when it wants)
-        # The young generations each time, every object the runs made every fourth time: a
-        # full collection each time cost 64 workers of 1 s trials 0.94 -> 0.92 of their time
-        # (benchmarks/parallel.py), and what a trial leaves is mostly young.
-        _collections += 1
-        started = time.perf_counter()
-        gc.collect(2 if _collections % _FULL_EVERY == 0 else 1)
-        logger.debug("Collected garbage in %.1f ms.", 1e3 * (time.perf_counter() - started))
-
-
-def _raised(thresholds: tuple[int, ...]) -> tuple[int, ...]:
-    """The collector's thresholds during a parallel run that found ``thresholds``: the first
-    at least 20,000, unless it is 0 (the application turned automatic collection off)."""
-    first, *rest = thresholds
-    return (max(first, 20_000), *rest) if first else tuple(thresholds)
-
-
-def _thaw_heap() -> None:
-    """Undo :func:`_freeze_heap` once the last parallel ``optimize`` that called it returns:
-    the thresholds it had found (unless the application set others meanwhile, which stay),
-    and the objects it froze."""
-    global _frozen_runs, _marker
-    with _gc_lock:
-        _frozen_runs -= 1
-        if _frozen_runs == 0:
-            if gc.get_threshold() == _raised(_thresholds):
-                gc.set_threshold(*_thresholds)
-            # An application that called gc.freeze() during the run froze the marker with
-            # every other object alive then, ours among them: they stay frozen, as it asked
-            # (unfreezing cannot tell its objects from ours). The collector's generations
-            # (gc.get_objects()) hold the objects that are not frozen.
-            if _froze and any(obj is _marker for obj in gc.get_objects()):
-                gc.unfreeze()
-            _marker = None
-
-
-class _Marker:
-    """An object the collector tracks, made by :func:`_freeze_heap` just after it froze the
-    heap: frozen by the end of the run only if the application froze the heap meanwhile."""
-
-
-_gc_lock = threading.Lock()
-_frozen_runs = 0  # parallel optimize() calls under way in this process
-_marker: _Marker | None = None  # see _Marker
-_thresholds = gc.get_threshold()  # the collector's thresholds before the first of them
-_froze = False  # whether the first of them froze the heap
-_told_since_collection = 0  # results of parallel runs since the last collection
-_collections = 0  # collections of parallel runs so far (see _collect_now_and_then)
-#: Of those collections, every how many is a full one.
-_FULL_EVERY = 4
-#: Results of the parallel runs of a process between two of its collections.
-_RESULTS_BETWEEN_COLLECTIONS = 16
-#: Objects frozen when smacx was imported: the interpreter's own from Python 3.12 on.
-_INTERPRETER_FROZEN = gc.get_freeze_count()
 
 
 #: Statuses of trials whose time is the target's own.
@@ -4174,16 +3106,8 @@ def _warn(message: str) -> None:
 
 
 def _cpu_with_runner(smac: weakref.ref[SMAC]) -> float:
-    """:func:`_cpu_seconds` plus the CPU seconds of the trials that ``smac``'s runner ran in
+    """:func:`cpu_seconds` plus the CPU seconds of the trials that ``smac``'s runner ran in
     other processes (see ``AbstractRunner.cpu_time_elsewhere``)."""
     alive = smac()
     runner = None if alive is None else alive.runner
-    return _cpu_seconds() + (0.0 if runner is None else runner.cpu_time_elsewhere())
-
-
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and of its finished child processes (pynisher's trials)."""
-    import resource
-
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+    return cpu_seconds() + (0.0 if runner is None else runner.cpu_time_elsewhere())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -685,3 +686,100 @@ class Scenario:
             "max_budget": self.max_budget,
             "seed": self.seed,
         }
+
+
+def comparable_identity(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored scenario identity as :meth:`Scenario.identity` gives it now: an earlier
+    smacx stored ConfigSpace's version with the space, which is no part of the run, and the
+    values and members of conditions and clauses in the order the script gave them."""
+    if isinstance(stored.get("configspace"), dict):
+        stored["configspace"].pop("python_module_version", None)
+        stored["configspace"] = canonical_clauses(stored["configspace"])
+    return stored
+
+
+def identity_difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """What differs between two scenario identities (``Scenario.identity()``), field by field,
+    as "field: stored ..., given ..."; for the space, which of its parts."""
+    parts = []
+    objectives = stored.get("objectives"), given.get("objectives")
+    # The objectives first; a crash cost per objective differs in length only because they
+    # do (a message led with "crash_cost: 1 stored, 2 given", its cause after it).
+    keys = sorted(set(stored) | set(given), key=lambda f: (f != "objectives", f))
+    for name in keys:
+        old, new = stored.get(name), given.get(name)
+        if old == new:
+            continue
+        if (
+            name == "crash_cost"
+            and all(isinstance(x, list) for x in (old, new, *objectives))
+            and (len(old), len(new)) == (len(objectives[0]), len(objectives[1]))  # type: ignore[arg-type]
+            and len(old) != len(new)  # type: ignore[arg-type]
+        ):
+            continue
+        if name == "configspace" and isinstance(old, dict) and isinstance(new, dict):
+            parts.append(f"configspace ({_space_difference(old, new)})")
+        elif isinstance(old, (list, dict)) and isinstance(new, type(old)):
+            parts.append(f"{name}: {_collection_difference(old, new)}")
+        else:
+            parts.append(f"{name}: stored {old!r:.160}, given {new!r:.160}")
+    return "; ".join(parts)
+
+
+def _collection_difference(old: list[Any] | dict[str, Any], new: list[Any] | dict[str, Any]) -> str:
+    """What differs between two lists (say, of instances) or dicts (instance features): the
+    entries only one has, else the first place they differ; a long list's reprs cut at the
+    same length would look alike."""
+
+    def listed(items: list[Any]) -> str:
+        shown = ", ".join(repr(x) for x in items[:5])
+        return f"{shown}{f' and {len(items) - 5} more' if len(items) > 5 else ''}"
+
+    if isinstance(old, dict) and isinstance(new, dict):
+        gone, added = [k for k in old if k not in new], [k for k in new if k not in old]
+        changed = [k for k in old if k in new and old[k] != new[k]]
+        parts = [f"no longer given {listed(gone)}"] * bool(gone)
+        parts += [f"new {listed(added)}"] * bool(added)
+        parts += [f"changed {listed(changed)}"] * bool(changed)
+        if changed:
+            parts[-1] += f" (the first: {old[changed[0]]!r:.80} -> {new[changed[0]]!r:.80})"
+        return ", ".join(parts) or "the order of its entries"
+    assert isinstance(old, list) and isinstance(new, list)
+    with contextlib.suppress(TypeError):  # (entries that are not hashable)
+        old_set, new_set = set(old), set(new)
+        gone = [x for x in old if x not in new_set]
+        added = [x for x in new if x not in old_set]
+        if gone or added:
+            parts = [f"no longer given {listed(gone)}"] * bool(gone)
+            parts += [f"new {listed(added)}"] * bool(added)
+            return f"{', '.join(parts)} ({len(old)} stored, {len(new)} given)"
+    at = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    return (
+        f"{len(old)} stored, {len(new)} given; the first difference at position {at}: stored "
+        f"{old[at : at + 3]!r:.120}, given {new[at : at + 3]!r:.120}"
+    )
+
+
+def _space_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Which hyperparameters, conditions, forbidden clauses or other entries of two serialized
+    spaces (``ConfigurationSpace.to_serialized_dict()``) differ."""
+    parts = []
+    old_hps = {hp.get("name"): hp for hp in old.get("hyperparameters") or []}
+    new_hps = {hp.get("name"): hp for hp in new.get("hyperparameters") or []}
+    if set(old_hps) - set(new_hps):
+        parts.append(f"hyperparameters no longer given: {sorted(set(old_hps) - set(new_hps))}")
+    if set(new_hps) - set(old_hps):
+        parts.append(f"new hyperparameters: {sorted(set(new_hps) - set(old_hps))}")
+    for name in sorted(set(old_hps) & set(new_hps)):
+        if old_hps[name] != new_hps[name]:
+            keys = set(old_hps[name]) | set(new_hps[name])
+            changes = [
+                f"{k} {old_hps[name].get(k)!r:.160} -> {new_hps[name].get(k)!r:.160}"
+                for k in sorted(keys)
+                if old_hps[name].get(k) != new_hps[name].get(k)
+            ]
+            parts.append(f"{name!r}: {', '.join(changes)}")
+    for key in sorted((set(old) | set(new)) - {"hyperparameters"}):
+        if old.get(key) != new.get(key):
+            parts.append(f"{key}: stored {old.get(key)!r:.160}, given {new.get(key)!r:.160}")
+    return "; ".join(parts) or "the order of its entries"

@@ -47,6 +47,8 @@ from smacx import (
     TrialValue,
 )
 from smacx import facade as facade_module
+from smacx import heap as heap_module
+from smacx import session as session_module
 from smacx.storage.memory import MemoryStorage
 from tests.conftest import (
     optimize_keeps_what_finished,
@@ -692,10 +694,11 @@ def test_processes_sharing_a_run_at_once_count_their_common_time_once(
         time=lambda: clock[0], monotonic=lambda: clock[0], process_time=time.process_time
     )
     monkeypatch.setattr(facade_module, "time", fake_time)
+    monkeypatch.setattr(session_module, "time", fake_time)
     storage = MemoryStorage()
     for session in ("a", "b", "c"):
-        storage.append_meta(facade_module._SESSIONS, json.dumps(session))
-    a, b, c = (facade_module._Spent(storage, session) for session in "abc")
+        storage.append_meta(session_module.SESSIONS, json.dumps(session))
+    a, b, c = (session_module.Spent(storage, session) for session in "abc")
     a.start()
     clock[0] = 10.0
     a.note()
@@ -709,8 +712,8 @@ def test_processes_sharing_a_run_at_once_count_their_common_time_once(
     clock[0] = 100.0  # resumed later: 0-20 and 10-30 are 30 s, not 40
     c.start()
     assert c.wall() == 30.0 and a.own_wall() == 20.0
-    assert facade_module._union_length([(0, 1), (0.5, 2), (3, 4), (3.2, 3.5)]) == 3.0
-    assert facade_module._union_length([(5, 3), (0, 1)]) == 1.0  # the clock stepped back
+    assert session_module.union_length([(0, 1), (0.5, 2), (3, 4), (3.2, 3.5)]) == 3.0
+    assert session_module.union_length([(5, 3), (0, 1)]) == 1.0  # the clock stepped back
 
 
 def test_a_step_of_the_systems_clock_during_a_call_is_not_counted(
@@ -724,9 +727,10 @@ def test_a_step_of_the_systems_clock_during_a_call_is_not_counted(
         time=lambda: wall[0], monotonic=lambda: monotonic[0], process_time=time.process_time
     )
     monkeypatch.setattr(facade_module, "time", fake_time)
+    monkeypatch.setattr(session_module, "time", fake_time)
     storage = MemoryStorage()
-    storage.append_meta(facade_module._SESSIONS, json.dumps("a"))
-    spent = facade_module._Spent(storage, "a")
+    storage.append_meta(session_module.SESSIONS, json.dumps("a"))
+    spent = session_module.Spent(storage, "a")
     spent.start()
     wall[0], monotonic[0] = 1123.0, 8.0  # stepped 120 s forward, 3 s in
     assert spent.wall() == 3.0
@@ -757,13 +761,14 @@ def test_a_session_that_joined_during_anothers_trial_counts_its_time(
         time=lambda: clock[0], monotonic=lambda: clock[0], process_time=time.process_time
     )
     monkeypatch.setattr(facade_module, "time", fake_time)
+    monkeypatch.setattr(session_module, "time", fake_time)
     storage = MemoryStorage()
     me, far = owner_id(), "far+m1:4242:0.000:x"
     names = [f"{me}#a", f"{me}#b", f"{dead_owner()}#c", f"{far}#d", f"{me}#e"]
     for session in names:
-        storage.append_meta(facade_module._SESSIONS, json.dumps(session))
-    a = facade_module._Spent(storage, names[0], cpu_clock=lambda: cpu[0])
-    b, c, d, e = (facade_module._Spent(storage, n, cpu_clock=lambda: 0.0) for n in names[1:])
+        storage.append_meta(session_module.SESSIONS, json.dumps(session))
+    a = session_module.Spent(storage, names[0], cpu_clock=lambda: cpu[0])
+    b, c, d, e = (session_module.Spent(storage, n, cpu_clock=lambda: 0.0) for n in names[1:])
     a.start()  # a's first trial runs 0-5 s, and its record ends at 0
     clock[0] = 4.0
     b.start()
@@ -789,9 +794,9 @@ def test_a_session_that_joined_during_anothers_trial_counts_its_time(
     clock[0] = 104.0
     e.start()
     assert e.wall() == 10.0 + 4.0  # (d's 100-104 counts, c's does not)
-    clock[0] = 104.0 + facade_module._Spent._STALE + 1
+    clock[0] = 104.0 + session_module.Spent._STALE + 1
     e.reread()  # (d silent for _STALE: its call ended at its record)
-    assert e.wall() == 10.0 + facade_module._Spent._STALE + 1
+    assert e.wall() == 10.0 + session_module.Spent._STALE + 1
 
 
 def test_a_session_writes_its_time_during_a_trial(
@@ -801,14 +806,14 @@ def test_a_session_writes_its_time_during_a_trial(
     host took this one for dead a lease after its last write (and one that joined then ran
     past walltime_limit, a batch-system audit's finding): the record's own thread writes it
     every _BEAT seconds, and stops with the call."""
-    from smacx.facade import _SPENT
+    from smacx.session import SPENT
 
-    monkeypatch.setattr(facade_module._Spent, "_BEAT", 0.05)
+    monkeypatch.setattr(session_module.Spent, "_BEAT", 0.05)
     seen: list[tuple[float, float]] = []
 
     def target(config: Configuration, seed: int = 0) -> float:
         for _ in range(2):
-            record = json.loads(smac.runhistory.storage.get_meta(_SPENT + session) or "{}")
+            record = json.loads(smac.runhistory.storage.get_meta(SPENT + session) or "{}")
             seen.append((record["written"], record["wall"][-1][1]))
             time.sleep(0.3)
         return 1.0
@@ -816,14 +821,14 @@ def test_a_session_writes_its_time_during_a_trial(
     space = ConfigurationSpace({"x": (0.0, 1.0)})
     run = Scenario(space, n_trials=1, output_directory=tmp_path, deterministic=True)
     smac = SMAC(run, target)
-    session = json.loads(smac.runhistory.storage.get_meta(facade_module._SESSIONS) or "[]")[-1]
+    session = json.loads(smac.runhistory.storage.get_meta(session_module.SESSIONS) or "[]")[-1]
     before = set(threading.enumerate())
     smac.optimize()
     (written_then, end_then), (written_later, end_later) = seen
     assert written_later - written_then >= 0.2 and end_later - end_then >= 0.2
     time.sleep(0.2)
     assert not [t for t in set(threading.enumerate()) - before if t.name == "smacx-spent"]
-    record = json.loads(smac.runhistory.storage.get_meta(_SPENT + session) or "{}")
+    record = json.loads(smac.runhistory.storage.get_meta(SPENT + session) or "{}")
     assert record["open"] is False
 
 
@@ -1140,7 +1145,7 @@ def test_overwrite_never_takes_a_locked_run_for_a_damaged_one(
             raise ValueError("not JSON")
 
     monkeypatch.setattr(SQLiteStorage, "read_trials", damaged)
-    assert facade_module._live_owners(database) == []
+    assert session_module.live_owners(database) == []
 
 
 def test_a_run_stored_with_configspaces_version_continues(
@@ -1935,6 +1940,7 @@ def test_optimize_queues_no_trial_in_the_last_trial_time_of_the_walltime(
         process_time=time.process_time,
     )
     monkeypatch.setattr(facade_module, "time", fake_time)
+    monkeypatch.setattr(session_module, "time", fake_time)
     sc = scenario(space, n_trials=1000, walltime_limit=1.5)
     pool = _Queue(ahead=2, clock=clock)
     with SMAC(sc, runner=pool, preset="random") as smac:
@@ -2494,9 +2500,9 @@ def test_the_folder_lock_is_released_though_a_process_forked_while_it_was_held(
     it while the child lived (a review's finding)."""
     import fcntl
 
-    from smacx.facade import _folder_lock
+    from smacx.session import folder_lock
 
-    with _folder_lock(tmp_path):
+    with folder_lock(tmp_path):
         child = os.fork()
         if child == 0:
             time.sleep(3)
@@ -2518,9 +2524,7 @@ def test_a_run_folder_locked_by_a_stopped_process_names_it(
     message that did not say why (a chaos audit). It names the process and how to resume it."""
     import fcntl
 
-    from smacx import facade
-
-    monkeypatch.setattr(facade, "_FOLDER_LOCK_SECONDS", 0.5)
+    monkeypatch.setattr(session_module, "FOLDER_LOCK_SECONDS", 0.5)
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # takes the lock, says so, and stops itself
@@ -2544,7 +2548,7 @@ def test_a_run_folder_locked_by_a_stopped_process_names_it(
                 rf"\(held by process {child}, which is stopped \(Ctrl-Z, a suspended batch job\) "
                 rf"and holds it until it resumes or ends: `kill -CONT {child}` resumes it\)",
             ),
-            facade._folder_lock(tmp_path),
+            session_module.folder_lock(tmp_path),
         ):
             pass
     finally:
@@ -2562,9 +2566,7 @@ def test_a_run_folder_lock_of_a_process_that_forked_and_ended_names_no_one(
     child holds the lock now: the message named a dead process (a review)."""
     import fcntl
 
-    from smacx import facade
-
-    monkeypatch.setattr(facade, "_FOLDER_LOCK_SECONDS", 0.5)
+    monkeypatch.setattr(session_module, "FOLDER_LOCK_SECONDS", 0.5)
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # takes the lock, forks a holder, and ends
@@ -2579,7 +2581,7 @@ def test_a_run_folder_lock_of_a_process_that_forked_and_ended_names_no_one(
         os.waitpid(child, 0)
         with (
             pytest.raises(StorageError) as raised,
-            facade._folder_lock(tmp_path),
+            session_module.folder_lock(tmp_path),
         ):
             pass
         assert "(a process that hangs there, is suspended, or forked while holding it)" in str(
@@ -2801,27 +2803,25 @@ def test_parallel_runs_in_threads_of_one_process_restore_the_collector_after_the
     raised ones). Objects the application froze itself stay frozen."""
     import gc
 
-    import smacx.facade as facade
-
     before = gc.get_threshold()
     raised = (max(before[0], 20_000), *before[1:])
     try:
-        facade._freeze_heap()
-        facade._freeze_heap()
+        heap_module.freeze_heap()
+        heap_module.freeze_heap()
         assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
-        facade._thaw_heap()
+        heap_module.thaw_heap()
         assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
-        facade._thaw_heap()
+        heap_module.thaw_heap()
         assert gc.get_threshold() == before and gc.get_freeze_count() == 0
         gc.freeze()  # the application's own
         mine = gc.get_freeze_count()
-        facade._freeze_heap()
+        heap_module.freeze_heap()
         assert gc.get_threshold() == raised and gc.get_freeze_count() == mine
-        facade._thaw_heap()
+        heap_module.thaw_heap()
         assert gc.get_threshold() == before and gc.get_freeze_count() == mine
     finally:  # leave the process as it was for the other tests
-        while facade._frozen_runs > 0:
-            facade._thaw_heap()
+        while heap_module._frozen_runs > 0:
+            heap_module.thaw_heap()
         gc.unfreeze()
         gc.set_threshold(*before)
 
@@ -2832,24 +2832,22 @@ def test_a_heap_the_application_freezes_during_a_parallel_run_stays_frozen() -> 
     a run during which nobody froze the heap still unfreezes it."""
     import gc
 
-    import smacx.facade as facade
-
     before = gc.get_threshold()
     try:
-        facade._freeze_heap()
+        heap_module.freeze_heap()
         made_during_the_run = [object()]
         gc.freeze()  # the application's, during the run
-        facade._thaw_heap()
+        heap_module.thaw_heap()
         assert gc.get_freeze_count() > 0
         # (the collector's generations hold the objects that are not frozen)
         assert not any(obj is made_during_the_run for obj in gc.get_objects())
         gc.unfreeze()
-        facade._freeze_heap()  # an untouched run still unfreezes what it froze
-        facade._thaw_heap()
+        heap_module.freeze_heap()  # an untouched run still unfreezes what it froze
+        heap_module.thaw_heap()
         assert gc.get_freeze_count() == 0
     finally:
-        while facade._frozen_runs > 0:
-            facade._thaw_heap()
+        while heap_module._frozen_runs > 0:
+            heap_module.thaw_heap()
         gc.unfreeze()
         gc.set_threshold(*before)
 
@@ -2891,7 +2889,7 @@ def test_cyclic_garbage_of_a_target_on_a_threads_cluster_is_collected_now_and_th
         with SMAC(sc, leaves_a_cycle, preset="random", dask_client=client) as smac:
             smac.optimize()
     assert smac.runhistory.n_finished == 80
-    assert peak[0] <= facade_module._RESULTS_BETWEEN_COLLECTIONS + 8, peak[0]
+    assert peak[0] <= heap_module._RESULTS_BETWEEN_COLLECTIONS + 8, peak[0]
     assert gc.get_threshold() == before
     # An application that turned the collector off collects when it wants (a review).
     collections = []
@@ -2903,12 +2901,12 @@ def test_cyclic_garbage_of_a_target_on_a_threads_cluster_is_collected_now_and_th
     gc.disable()
     gc.callbacks.append(counted)
     try:
-        facade_module._freeze_heap()
+        heap_module.freeze_heap()
         collections.clear()  # (the one as the run starts)
-        facade_module._collect_now_and_then(3 * facade_module._RESULTS_BETWEEN_COLLECTIONS)
+        heap_module.collect_now_and_then(3 * heap_module._RESULTS_BETWEEN_COLLECTIONS)
         assert collections == []
     finally:
-        facade_module._thaw_heap()
+        heap_module.thaw_heap()
         gc.callbacks.remove(counted)
         gc.enable()
 
@@ -2954,21 +2952,19 @@ def test_a_threshold_the_application_sets_during_a_parallel_run_is_kept() -> Non
     thread): those stay, rather than being undone by the run."""
     import gc
 
-    import smacx.facade as facade
-
     before = gc.get_threshold()
     try:
-        facade._freeze_heap()
+        heap_module.freeze_heap()
         gc.set_threshold(5_000, 7, 7)  # the application's, during the run
-        facade._thaw_heap()
+        heap_module.thaw_heap()
         assert gc.get_threshold() == (5_000, 7, 7)
         assert gc.get_freeze_count() == 0
-        facade._freeze_heap()  # an untouched run still restores what it found
-        facade._thaw_heap()
+        heap_module.freeze_heap()  # an untouched run still restores what it found
+        heap_module.thaw_heap()
         assert gc.get_threshold() == (5_000, 7, 7)
     finally:
-        while facade._frozen_runs > 0:
-            facade._thaw_heap()
+        while heap_module._frozen_runs > 0:
+            heap_module.thaw_heap()
         gc.unfreeze()
         gc.set_threshold(*before)
 
@@ -3495,9 +3491,9 @@ def test_a_call_that_fails_as_it_starts_leaves_no_thread_counting_its_time(
     """Under -W error, the warning of a second optimize() on a spent walltime_limit raised
     after the record of the call's time started, and its thread went on writing: the idle
     time after the call counted towards walltime_limit (a review's finding)."""
-    from smacx.facade import _SPENT
+    from smacx.session import SPENT
 
-    monkeypatch.setattr(facade_module._Spent, "_BEAT", 0.05)
+    monkeypatch.setattr(session_module.Spent, "_BEAT", 0.05)
 
     def slow(config: Configuration, seed: int) -> float:
         time.sleep(0.2)
@@ -3511,11 +3507,11 @@ def test_a_call_that_fails_as_it_starts_leaves_no_thread_counting_its_time(
         with pytest.raises(UserWarning, match="spent its walltime_limit"):
             smac.optimize()
     assert smac.stop_reason == "an error: UserWarning"
-    session = json.loads(smac.runhistory.storage.get_meta(facade_module._SESSIONS) or "[]")[-1]
-    ended = json.loads(smac.runhistory.storage.get_meta(_SPENT + session) or "{}")["wall"]
+    session = json.loads(smac.runhistory.storage.get_meta(session_module.SESSIONS) or "[]")[-1]
+    ended = json.loads(smac.runhistory.storage.get_meta(SPENT + session) or "{}")["wall"]
     time.sleep(0.3)
     assert not [t for t in set(threading.enumerate()) - before if t.name == "smacx-spent"]
-    record = json.loads(smac.runhistory.storage.get_meta(_SPENT + session) or "{}")
+    record = json.loads(smac.runhistory.storage.get_meta(SPENT + session) or "{}")
     assert record["wall"] == ended and record["open"] is False
 
 

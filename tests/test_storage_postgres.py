@@ -939,18 +939,18 @@ def test_walltime_of_sessions_on_machines_whose_clocks_differ_counts_once(
 ) -> None:
     """`walltime_limit` adds up the sessions' time on the server's clock: a session on a
     machine 60 s behind saw another's 2 s as lying in its future, and counted none of it."""
-    from smacx.facade import _SESSIONS, _Spent
+    from smacx.session import SESSIONS, Spent
 
     storage = PostgresStorage(postgres_url, "walltime")
-    storage.set_meta(_SESSIONS, json.dumps(["a", "b"]))
-    first = _Spent(storage, "a")
+    storage.set_meta(SESSIONS, json.dumps(["a", "b"]))
+    first = Spent(storage, "a")
     first.start()
     time.sleep(2.0)
     first.stop()
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() - 60)
     behind = PostgresStorage(postgres_url, "walltime")  # this machine's clock: 60 s behind
-    second = _Spent(behind, "b")
+    second = Spent(behind, "b")
     second.start()
     assert 2.0 <= second.wall() < 3.0
     second.stop()
