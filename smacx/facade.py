@@ -448,7 +448,9 @@ class SMAC(metaclass=_FacadeType):
         #: Whether the run history outlives this process (in a file or a database).
         self._stored = storage is not None or scenario.output_path is not None
         self.callbacks = hooks
-        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        # (stderr may be None: a GUI application's, a process started with stderr closed)
+        terminal = getattr(sys.stderr, "isatty", None)
+        self.progress = bool(terminal and terminal()) if progress is None else bool(progress)
         self.raise_on_first_crash = bool(raise_on_first_crash)
 
         # Everything that can be checked is checked before the storage is opened (overwrite=True
@@ -1554,6 +1556,12 @@ class SMAC(metaclass=_FacadeType):
             return
         logger.debug("Incumbent: config %s with cost %s.", config_id, costs)
 
+    def _finished_for_the_bar(self) -> int:
+        """The finished trials the progress bar shows: the run's, those of other processes
+        sharing it included (``n_trials`` counts them all; counting this process's own, the
+        bar of one of two processes stopped at half), up to ``n_trials``."""
+        return int(min(self.runhistory.n_finished, _trial_limit(self.scenario)))
+
     def _run_clock(self) -> float:
         """Seconds since the run started: at the first ``ask()``, ``tell()`` or ``optimize()``
         of any process on it. The start is stored with the run, so a continued run counts on
@@ -1882,7 +1890,7 @@ class SMAC(metaclass=_FacadeType):
         self._stop_reason = None
         self._ended_by = None
         bar: Any = NoBar()
-        if self.progress:
+        if self.progress and sys.stderr is not None:
             # (not built when off, and given a lock of threads: tqdm's own lock is a
             # multiprocessing one, whose creation fixes the process's start method for good,
             # so that a later set_start_method("spawn") raised)
@@ -1976,7 +1984,7 @@ class SMAC(metaclass=_FacadeType):
                             raise
                         self._in_flight.add(next_info)
                     told = self._collect()
-                    bar.update(told)
+                    bar.show(self._finished_for_the_bar())
                     if frozen:
                         collect_now_and_then(told)
                 if self._close_requested:
@@ -2010,7 +2018,7 @@ class SMAC(metaclass=_FacadeType):
                 with self._lock:
                     self._retire_overdue()
                 told = self._collect()
-                bar.update(told)
+                bar.show(self._finished_for_the_bar())
                 if frozen:
                     collect_now_and_then(told)
         except BaseException as err:
@@ -2649,6 +2657,8 @@ class SMAC(metaclass=_FacadeType):
         """One screen on the run: trials by status, the incumbent and where the time went."""
         h = self.runhistory
         counts = ", ".join(f"{k} {v}" for k, v in sorted(h.status_counts().items()))
+        # (given up at Ctrl-C, or by processes that are gone: nothing runs them now)
+        left = h.n_stale()
         lines = [
             f"smacx run {self.scenario.run_name!r}"
             + (
@@ -2658,7 +2668,9 @@ class SMAC(metaclass=_FacadeType):
                 if self.scenario.output_path
                 else " (in memory)"
             ),
-            f"  trials: {h.n_finished} finished, {h.n_running} running ({counts or 'none'})",
+            f"  trials: {h.n_finished} finished, {h.n_running - left} running"
+            + (f", {left} left unfinished (they run again when the run goes on)" if left else "")
+            + f" ({counts or 'none'})",
         ]
         made = settings_text(self.scenario.seed, self.scenario.deterministic, self._run_preset)
         lines.insert(1, f"  {made}")

@@ -12,7 +12,7 @@ logger = logging.getLogger("smacx")
 class NoBar:
     """What ``optimize`` calls on its progress bar, when there is none."""
 
-    def update(self, n: int) -> None:
+    def show(self, finished: int) -> None:
         pass
 
     def close(self) -> None:
@@ -50,13 +50,15 @@ class Bar(logging.Filter):
             self._cleared = True
         return True
 
-    def update(self, n: int) -> None:
-        """Count ``n`` more finished trials, and draw the bar again if a record cleared it.
+    def show(self, finished: int) -> None:
+        """Show ``finished`` trials, and draw the bar again if a record cleared it.
 
         Args:
-            n: How many trials finished since the last update.
+            finished: How many trials of the run have finished (in this process and in
+                others that share the run).
         """
-        self._bar.update(n)
+        if finished > self._bar.n:
+            self._bar.update(finished - self._bar.n)
         if self._cleared:
             self._cleared = False
             self._bar.refresh()

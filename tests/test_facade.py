@@ -1364,6 +1364,54 @@ def test_progress_bar_and_summary(
     assert "5 finished" in text and "incumbent: config" in text and "in smacx" in text
 
 
+def test_the_progress_bar_counts_the_trials_of_others_sharing_the_run(
+    space: ConfigurationSpace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """n_trials counts every process's trials: the bar of one of two processes stopped at
+    about half while the run was complete (an audit). Another SMAC object on the run tells
+    results while this one optimizes; the bar ends at 12/12."""
+    sc = scenario(space, tmp_path, n_trials=12)
+    other = SMAC(sc, quadratic)
+
+    def tell_one_more(smac: SMAC, info: TrialInfo, value: TrialValue) -> None:
+        if smac.runhistory.n_finished < 10:
+            theirs = other.ask()
+            other.tell(theirs, TrialValue(cost=quadratic(theirs.config)))
+
+    with SMAC(sc, quadratic, progress=True, callbacks=[tell_one_more]) as smac:
+        smac.optimize()
+        assert other.runhistory.n_finished < 12  # (it did tell some of them)
+    assert "12/12" in capsys.readouterr().err
+    other.close()
+
+
+def test_the_summary_does_not_count_trials_given_up_as_running(
+    space: ConfigurationSpace, tmp_path: Path
+) -> None:
+    """After Ctrl-C the summary said "1 running" though nothing ran (an audit): a trial given
+    up stays RUNNING in the history, for the next run to run again, and is said so."""
+    with SMAC(scenario(space, tmp_path, n_trials=5), quadratic) as smac:
+        smac.optimize()
+        info = smac.ask()
+        assert "5 finished, 1 running (" in smac.summary()
+        assert smac.runhistory.release(info)
+        assert (
+            "5 finished, 0 running, 1 left unfinished (they run again when the run goes on) "
+            "(RUNNING 1, SUCCESS 5)" in smac.summary()
+        )
+
+
+def test_a_run_without_stderr_shows_no_bar(
+    space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sys.stderr is None in a GUI application's process and in one started with stderr
+    closed (``2>&-``): SMAC() raised AttributeError on its isatty (an audit)."""
+    monkeypatch.setattr(sys, "stderr", None)
+    for progress in (None, True):
+        smac = SMAC(scenario(space, n_trials=3), quadratic, progress=progress)
+        assert smac.optimize() is not None
+
+
 def test_bad_arguments_are_named(space: ConfigurationSpace) -> None:
     s = scenario(space)
     with pytest.raises(ScenarioError, match="scenario must be a smacx.Scenario"):
