@@ -1556,10 +1556,43 @@ def test_workers_that_map_much_of_the_memory_limit_are_warned_of_here(
             warnings.simplefilter("always")
             runner.submit_trial(trials(space, 1)[0], X=X, y=y)
             runner.wait()
+            caplog.clear()
+            assert len(list(runner.iter_results())) == 1
         # (a UserWarning at the caller's line: a script without logging saw nothing)
         said = [w for w in caught if "but a dask worker already maps" in str(w.message)]
         assert bool(said) is warned, (limit, base, [str(w.message) for w in caught])
         assert all(w.filename == __file__ for w in said)
+        if warned:  # not again from the worker (an audit counted it 5 times with 2 workers)
+            assert "already maps" not in caplog.text
+
+
+def test_a_workers_warning_that_trials_inherit_its_memory_is_relayed_once() -> None:
+    """Each worker warns that the trials it forks inherit its memory; the run hears it once,
+    and not at all when it has warned of it itself (see _warn_of_worker_memory)."""
+    from smacx.runners.dask import _RELAYED, _relay_warnings
+    from smacx.runners.serial import INHERITED_MEMORY
+
+    def value(*messages: str) -> TrialValue:
+        relayed = [(logging.WARNING, m) for m in messages]
+        return TrialValue(cost=1.0, additional_info={_RELAYED: relayed, "kept": 1})
+
+    memory = f"trial_memory_limit=700 MB, but this process already maps 502 MB {INHERITED_MEMORY}"
+    logged = []
+    handler = logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("smacx")
+    logger.addHandler(handler)
+    try:
+        said = [False]
+        assert _relay_warnings(value(memory, "other"), said).additional_info == {"kept": 1}
+        _relay_warnings(value(memory.replace("502", "503"), "other"), said)
+        assert logged == [f"{memory} (on a dask worker)", *["other (on a dask worker)"] * 2]
+        assert said == [True]
+        logged.clear()
+        _relay_warnings(value(memory), [True])
+        assert logged == []
+    finally:
+        logger.removeHandler(handler)
 
 
 def test_trial_cancelled_after_it_finished_is_never_reported(
@@ -3066,3 +3099,51 @@ def test_runs_starting_clusters_in_threads_at_once_leave_dasks_config_as_it_was(
         thread.join()
     assert not errors, errors
     assert {name: dask.config.get(name) for name in names} == before
+
+
+def test_a_traceback_from_code_sent_by_value_names_its_file_and_lines(tmp_path: Path) -> None:
+    """cloudpickle sends a script's functions by value and names their file <dynamic-code>:
+    with n_workers=2 a crash's stored traceback gave line numbers of no file, and no source
+    (an audit). The frames of functions of the target's module get both back."""
+    import importlib.util
+    import traceback
+
+    import cloudpickle
+
+    from smacx.runners.dask import _codes_by_name, _with_source_lines
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "def load_batch(x):\n"
+        "    return {'small': 1}['large' if x > 5 else 'small']\n"
+        "\n"
+        "def target(config, seed):\n"
+        "    inner = lambda: load_batch(config['x'])\n"
+        "    return inner() * 2\n"
+    )
+    spec = importlib.util.spec_from_file_location("smacx_test_train", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        cloudpickle.register_pickle_by_value(module)
+        sent = cloudpickle.loads(cloudpickle.dumps(module.target))  # as a worker gets it
+        with pytest.raises(KeyError) as caught:
+            sent({"x": 7.0}, 0)
+        text = "".join(traceback.format_exception(caught.value))
+        assert text.count('File "<dynamic-code>"') == 3
+        value = TrialValue(cost=1.0, additional_info={"traceback": text, "error": "KeyError"})
+        shown = _with_source_lines(value, _codes_by_name(module.target))
+        lines = shown.additional_info["traceback"].splitlines()
+        at = lines.index(f'  File "{script}", line 6, in target')
+        assert lines[at + 1] == "    return inner() * 2"
+        at = lines.index(f'  File "{script}", line 2, in load_batch')
+        assert lines[at + 1] == "    return {'small': 1}['large' if x > 5 else 'small']"
+        # the lambda is no function of the module: its frame stays as it was
+        assert '  File "<dynamic-code>", line 5, in <lambda>' in lines
+        assert shown.additional_info["error"] == "KeyError" and shown.cost == 1.0
+        assert _with_source_lines(value, {}) is value
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
+        del sys.modules[spec.name]

@@ -101,6 +101,12 @@ def test_own_cluster_restarts_the_workers_dask_closed_after_repeated_deaths(
     assert [values[s].status for s in (1, 2, 3, 4)] == [StatusType.SUCCESS] * 4, values
     # (said without claiming deaths: a worker the user retired is started again alike)
     assert re.search(r"is short of [12] of its 2 worker process\(es\) \(closed after", caplog.text)
+    # the death names the configuration whose trial ran (an audit: only instance, seed, budget)
+    assert re.search(
+        r"The dask worker running trial of \{.*\} \(instance=None, seed=0, budget=None\) died "
+        r"\(attempt 1 of 2\)",
+        caplog.text,
+    ), caplog.text
 
 
 @pytest.mark.timeout(90)

@@ -16,12 +16,14 @@ import contextlib
 import functools
 import inspect
 import json
+import linecache
 import logging
 import math
 import multiprocessing
 import numbers
 import os
 import queue
+import re
 import signal
 import statistics
 import sys
@@ -29,6 +31,7 @@ import tempfile
 import threading
 import time
 import traceback
+import types
 import uuid
 import weakref
 from collections import deque
@@ -52,6 +55,7 @@ from smacx.errors import (
 from smacx.runhistory import config_to_json, plain_config
 from smacx.runners.base import SPAWN_ENVIRON, AbstractRunner
 from smacx.runners.serial import (
+    INHERITED_MEMORY,
     SerialRunner,
     close_reusable_pools,
     die_with_parent,
@@ -418,7 +422,13 @@ class DaskParallelRunner(AbstractRunner):
         # Argument name -> (the object, the future of its scattered copy or None, what a task
         # gets for it: an _Inline or a _Scattered; see _scatter).
         self._scattered: dict[str, tuple[Any, Future[Any] | None, Any]] = {}
-        self._warned_of_memory: bool = False  # (see _warn_of_worker_memory)
+        # whether the run was warned that trials inherit a worker's memory (here, or
+        # relayed from a worker: see _warn_of_worker_memory and _relay_warnings)
+        self._memory_said: list[bool] = [False]
+        # (the target's functions: see _with_source_lines)
+        self._target_codes: dict[str, list[types.CodeType]] = _codes_by_name(
+            getattr(single_worker, "target_fn", None)
+        )
         self._n_objects: int = 0
         self._restarts: list[threading.Thread] = []  # of workers that ran cancelled trials
         self._restart_lock: threading.Lock = threading.Lock()
@@ -722,7 +732,8 @@ class DaskParallelRunner(AbstractRunner):
                     info = trial.info
                     if _RELAYED in value.additional_info and math.isfinite(value.cpu_time):
                         self._cpu_elsewhere += value.cpu_time  # (a worker process's)
-                    value = _relay_warnings(value)
+                    value = _relay_warnings(value, self._memory_said)
+                    value = _with_source_lines(value, self._target_codes)
                     log_failure(info.config, info.instance, info.seed, info.budget, value)
                 yield trial.info, value
             self._drain()
@@ -1314,7 +1325,7 @@ class DaskParallelRunner(AbstractRunner):
         process is forked from the worker and inherits that address space, so trials that fit
         the limit end MEMORYOUT. The worker's own warning stays in its process's log."""
         limit = getattr(self.single_worker, "memory_limit", None)
-        if limit is None or self._warned_of_memory:
+        if limit is None or self._memory_said[0]:
             return
         try:
             mapped = self._client.run(mapped_mb, on_error="return")
@@ -1323,13 +1334,13 @@ class DaskParallelRunner(AbstractRunner):
         worst = max((mb for mb in mapped.values() if isinstance(mb, float)), default=0.0)
         if worst < 0.5 * limit:
             return
-        self._warned_of_memory = True
+        self._memory_said[0] = True
         # (a UserWarning: a script that set up no logging saw nothing, and its trials ended
         # MEMORYOUT)
         warn_caller(
             f"trial_memory_limit={limit:g} MB, but a dask worker already maps {worst:.0f} MB "
-            "of address space (with the data scattered to it), which each trial's process "
-            "inherits when it is forked from the worker: the target's own Python code has "
+            f"(with the data scattered to it) {INHERITED_MEMORY} when it is forked from the "
+            "worker: the target's own Python code has "
             f"{max(limit - worst, 0.0):.0f} MB left. Raise the limit by that much, or load "
             "large data inside the target."
         )
@@ -1431,7 +1442,11 @@ class DaskParallelRunner(AbstractRunner):
             error: Why gathering a finished future failed, if it did.
         """
         info = trial.info
-        where = f"(instance={info.instance}, seed={info.seed}, budget={info.budget})"
+        # (the configuration too: a worker's death is logged before the trial's result)
+        where = (
+            f"of {config_to_json(info.config):.200} (instance={info.instance}, "
+            f"seed={info.seed}, budget={info.budget})"
+        )
         if future.status == "cancelled" or isinstance(error, asyncio.CancelledError):
             # Data it needed, or its result, was lost with a worker: nothing the target did.
             # Or with the scheduler, which cancels every future: then only once the client is
@@ -2429,14 +2444,67 @@ class _ThreadWarnings(logging.Handler):
         logger.removeHandler(self)
 
 
-def _relay_warnings(value: TrialValue) -> TrialValue:
+#: A frame of a traceback of code that cloudpickle sent by value (a script's functions, a
+#: notebook's): it names no file, and shows no source line.
+_DYNAMIC_FRAME = re.compile(r'^(\s*)File "<dynamic-code>", line (\d+), in (\S+)$', re.MULTILINE)
+
+
+def _codes_by_name(target_fn: Any) -> dict[str, list[types.CodeType]]:
+    """The code objects of ``target_fn`` and of the functions in its module's namespace, by
+    name: where the frames of a traceback with ``<dynamic-code>`` in it come from (see
+    :func:`_with_source_lines`)."""
+    codes: dict[str, list[types.CodeType]] = {}
+    namespace = getattr(target_fn, "__globals__", None)
+    candidates = [target_fn, *(namespace.values() if isinstance(namespace, dict) else ())]
+    for obj in candidates:
+        code = getattr(obj, "__code__", None)
+        if isinstance(code, types.CodeType) and code not in codes.get(code.co_name, []):
+            codes.setdefault(code.co_name, []).append(code)
+    return codes
+
+
+def _with_source_lines(value: TrialValue, codes: dict[str, list[types.CodeType]]) -> TrialValue:
+    """``value`` with the file and source line restored in the frames of its traceback that
+    name ``<dynamic-code>``: cloudpickle sends the functions of a script (``__main__``) and of
+    a notebook by value, with the file left out, so that a trial's traceback gave the line
+    numbers of a file it did not name (a serial run names it, and shows each line). Only a
+    frame of a function of the target's module, whose lines hold the line number, is
+    named; the others stay as they were."""
+    text = value.additional_info.get("traceback")
+    if not isinstance(text, str) or "<dynamic-code>" not in text or not codes:
+        return value
+
+    def restored(match: re.Match[str]) -> str:
+        indent, number, name = match.group(1), int(match.group(2)), match.group(3)
+        for code in codes.get(name, []):
+            lines = [line for _, _, line in code.co_lines() if line is not None]
+            if lines and min(lines) <= number <= max(lines):
+                frame = f'{indent}File "{code.co_filename}", line {number}, in {name}'
+                source = linecache.getline(code.co_filename, number).strip()
+                return f"{frame}\n{indent}  {source}" if source else frame
+        return match.group(0)
+
+    info = {**value.additional_info, "traceback": _DYNAMIC_FRAME.sub(restored, text)}
+    return replace(value, additional_info=info)
+
+
+def _relay_warnings(value: TrialValue, memory_said: list[bool]) -> TrialValue:
     """Log here the warnings a worker process logged while it ran the trial of ``value``
     (see :func:`_run_trial`; the list, empty or not, marks a trial run in another process),
-    and return ``value`` without them."""
+    and return ``value`` without them.
+
+    A worker's warning that trials inherit its memory is logged once for the run, and not
+    at all when ``memory_said[0]`` says this process warned of it already: each worker gives
+    it, and with two workers and scattered data it came three times.
+    """
     relayed = value.additional_info.get(_RELAYED)
     if relayed is None:
         return value
     for level, message in relayed:
+        if INHERITED_MEMORY in message:
+            if memory_said[0]:
+                continue
+            memory_said[0] = True
         logger.log(level, "%s (on a dask worker)", message)
     info = {k: v for k, v in value.additional_info.items() if k != _RELAYED}
     return replace(value, additional_info=info)

@@ -594,6 +594,10 @@ def mapped_mb() -> float | None:
 #: Processes that warned of a memory limit below what they map (see below).
 _warned_of_memory: set[int] = set()
 
+#: What every warning that a trial's process inherits its parent's memory says (see
+#: warn_of_inherited_memory; a dask runner relays one of them per run).
+INHERITED_MEMORY = "of address space, which each trial's process inherits"
+
 
 def warn_of_inherited_memory(limit_mb: float, on_a_worker: bool) -> None:
     """Warn once per process when this process maps more than half of ``limit_mb``
@@ -614,7 +618,7 @@ def warn_of_inherited_memory(limit_mb: float, on_a_worker: bool) -> None:
     _warned_of_memory.add(pid)
     message = (
         f"trial_memory_limit={limit_mb:g} MB, but this process already maps {mapped:.0f} MB "
-        "of address space, which each trial's process inherits when it is forked from it: "
+        f"{INHERITED_MEMORY} when it is forked from it: "
         f"the target's own Python code has {max(limit_mb - mapped, 0.0):.0f} MB left (a "
         "program it runs starts afresh, with the whole limit). Raise the limit by that much, "
         "or load large data inside the target."
