@@ -222,7 +222,8 @@ def run_report(
         ``config``, ``instance``, ``seed``, ``budget``, ``status``, ``cost`` (one per objective;
         for a maximized measurement, the measurement is its negative), ``time`` (seconds),
         ``endtime`` (Unix seconds; 0 while it runs) and, for a trial that failed, the ``reason``
-        (its error on one line); with ``importance``, ``importance``: per objective, each
+        (its error on one line) and ``traceback`` (the target's, as Python wrote it, where
+        it raised; None otherwise); with ``importance``, ``importance``: per objective, each
         hyperparameter's share of the variance of the cost, most important first (None for an
         objective with fewer than two configurations with a measured cost; None in all, for
         instance for a history stored without its scenario, and ``importance_error`` says why),
@@ -389,6 +390,9 @@ def run_report(
                 "reason": None
                 if r.value.status in (StatusType.SUCCESS, StatusType.RUNNING)
                 else said(" ".join(str(r.value.additional_info.get("error", "")).split())) or None,
+                "traceback": None
+                if r.value.status in (StatusType.SUCCESS, StatusType.RUNNING)
+                else r.value.additional_info.get("traceback") or None,
             }
             for r in sorted(records, key=lambda r: r.value.starttime)
         ]

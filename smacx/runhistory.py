@@ -144,25 +144,51 @@ def config_from_json(configspace: ConfigurationSpace, text: str) -> Configuratio
     return Configuration(configspace, values=values)
 
 
+#: The numbers in a failed trial's reason (see failure_reasons).
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+#: How many reasons that differ only in their numbers failure_reasons lists apart.
+_NUMBER_VARIANTS = 3
+
+
 def failure_reasons(
     trials: Iterable[tuple[TrialKey, TrialValue]], command: str | None = None
 ) -> list[dict[str, Any]]:
     """The finished trials that did not succeed, grouped by status and reason, most frequent
-    first: each group's ``status``, ``reason`` (on one line), ``count`` of trials, number of
-    ``configs`` and the first five ``config_ids``. With the ``command`` template of a knob
-    file, a reason shows the template where it quoted the trial's command, so that trials that
-    failed alike with other knob values or seeds count together.
+    first: each group's ``status``, ``reason`` (on one line; where more than three reasons
+    differ only in their numbers, one, with ``...`` for the numbers that differ), ``count`` of
+    trials, number of ``configs`` and the first five ``config_ids``. With the ``command``
+    template of a knob file, a reason shows the template where it quoted the trial's command,
+    so that trials that failed alike with other knob values or seeds count together.
 
     Args:
         trials: (key, value) pairs, such as :meth:`RunHistory.items`.
         command: A knob file's command template, if the target is one.
     """
-    groups: dict[tuple[str, str], list[int]] = {}
+    exact: dict[tuple[str, str], list[int]] = {}
     for key, value in trials:
         if value.status in (StatusType.RUNNING, StatusType.SUCCESS):
             continue
         reason = _reason(value.additional_info, command)
-        groups.setdefault((value.status.name, reason), []).append(key.config_id)
+        exact.setdefault((value.status.name, reason), []).append(key.config_id)
+    # Reasons that differ only in their numbers, in more than _NUMBER_VARIANTS ways, are one
+    # (their numbers shown where they agree): 20 trials that ran out of GPU memory were
+    # listed as 7 reasons, one per size they tried to allocate (an audit). A few variants
+    # stay apart: an exit status of 1 and one of 2 may say different things.
+    shapes: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for status, reason in exact:
+        shapes.setdefault((status, tuple(_NUMBER.split(reason)[::2])), []).append(reason)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for (status, _), reasons in shapes.items():
+        if len(reasons) <= _NUMBER_VARIANTS:
+            for reason in reasons:
+                groups[status, reason] = exact[status, reason]
+            continue
+        split = [_NUMBER.split(reason) for reason in reasons]
+        merged = [
+            part if i % 2 == 0 or len({s[i] for s in split}) == 1 else "..."
+            for i, part in enumerate(split[0])
+        ]
+        groups[status, "".join(merged)] = [c for r in reasons for c in exact[status, r]]
     ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     return [
         {
@@ -267,7 +293,14 @@ def seed_noise(
     dof = sum(len(costs) - 1 for costs in repeated)
     if dof < 2:
         return None
-    deviations = np.concatenate([costs - aggregate_costs(costs[:, None])[0] for costs in repeated])
+    # (equal costs deviate by 0, not by the mean's rounding: a target whose cost did not vary
+    # between seeds was said to vary by sd 7.7e-16)
+    deviations = np.concatenate(
+        [
+            costs - aggregate_costs(costs[:, None])[0] if costs.min() < costs.max() else 0.0 * costs
+            for costs in repeated
+        ]
+    )
     scale = float(np.max(np.abs(deviations)))
     if not math.isfinite(scale):
         return None

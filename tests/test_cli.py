@@ -57,6 +57,32 @@ def test_show_summarizes_the_stored_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert json.loads(capsys.readouterr().out)["incumbent"] == incumbent
 
 
+def _fails_above_two(config: Configuration, seed: int = 0) -> float:
+    if config["x"] > 2.0:
+        raise KeyError("large")
+    return float(config["x"]) ** 2
+
+
+def test_show_json_trials_give_a_failed_trials_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The traceback of a crashed trial was stored but shown nowhere, only its last line (an
+    audit): ``--json --trials`` now gives it whole."""
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    scenario = Scenario(space, n_trials=12, seed=1, output_directory=tmp_path, deterministic=True)
+    with SMAC(scenario, _fails_above_two, raise_on_first_crash=False, progress=False) as smac:
+        smac.optimize()
+    assert main(["show", str(scenario.output_path), "--json", "--trials"]) == 0
+    trials = json.loads(capsys.readouterr().out)["all_trials"]
+    crashed = [t for t in trials if t["status"] == "CRASHED"]
+    assert crashed and all(t["config"]["x"] > 2.0 for t in crashed)
+    for trial in crashed:
+        assert trial["reason"] == "KeyError: 'large'"
+        assert trial["traceback"].startswith("Traceback (most recent call last):")
+        assert 'raise KeyError("large")' in trial["traceback"]
+    assert all(t["traceback"] is None for t in trials if t["status"] == "SUCCESS")
+
+
 def test_show_of_a_run_being_written_gives_every_trial_its_values(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

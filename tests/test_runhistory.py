@@ -753,3 +753,55 @@ def test_seed_noise_of_costs_near_the_largest_float(recwarn: pytest.WarningsReco
     noise = seed_noise(_trials(rows))
     assert noise is not None and noise.sd == pytest.approx(math.sqrt(2) * 1e308)
     assert not recwarn.list
+
+
+def test_seed_noise_of_a_target_whose_cost_does_not_vary_is_zero() -> None:
+    """The mean of three equal costs is not always that cost in floating point: the summary
+    said "the cost varies by sd 7.692e-16" for a target that ignored its seed (an audit)."""
+    from smacx.runhistory import seed_noise
+
+    ok = StatusType.SUCCESS
+    rows = [(c, None, 14.484076998401502 * 1.1**c, ok) for c in range(3) for _ in range(3)]
+    noise = seed_noise(_trials(rows))
+    assert noise is not None and noise.sd == 0.0
+
+
+def test_failures_that_differ_only_in_their_numbers_count_together() -> None:
+    """20 trials that ran out of GPU memory were listed as 7 reasons, one per size they asked
+    for (an audit). More than three reasons that differ only in their numbers are one, with
+    "..." where the numbers differ; a few (exit statuses) stay apart."""
+    from smacx.runhistory import failure_reasons
+
+    def crashed(i: int, error: str) -> tuple[TrialKey, TrialValue]:
+        value = TrialValue(status=StatusType.CRASHED, additional_info={"error": error})
+        return TrialKey(i, None, 0, None), value
+
+    sizes = [115, 134, 270, 115, 300, 2.5, 1e3]
+    trials = [
+        crashed(i, f"RuntimeError: CUDA error 2: tried to allocate {mb} MiB on device 0")
+        for i, mb in enumerate(sizes)
+    ]
+    trials += [crashed(20 + i, f"command exited with status {s}") for i, s in enumerate([1, 2, 1])]
+    assert failure_reasons(trials) == [
+        {
+            "status": "CRASHED",
+            "reason": "RuntimeError: CUDA error 2: tried to allocate ... MiB on device 0",
+            "count": 7,
+            "configs": 7,
+            "config_ids": [0, 1, 2, 3, 4],
+        },
+        {
+            "status": "CRASHED",
+            "reason": "command exited with status 1",
+            "count": 2,
+            "configs": 2,
+            "config_ids": [20, 22],
+        },
+        {
+            "status": "CRASHED",
+            "reason": "command exited with status 2",
+            "count": 1,
+            "configs": 1,
+            "config_ids": [21],
+        },
+    ]
