@@ -3147,3 +3147,105 @@ def test_a_traceback_from_code_sent_by_value_names_its_file_and_lines(tmp_path: 
     finally:
         cloudpickle.unregister_pickle_by_value(module)
         del sys.modules[spec.name]
+
+
+RUN_IN_A_THREAD = """
+import json, sys, threading, time
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+
+def slow(config, seed=0):
+    time.sleep(0.3)
+    return config["x"] ** 2
+
+def run(built):
+    space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+    sc = Scenario(space, n_trials=40, name="r", output_directory="out", n_workers=2,
+                  deterministic=True)
+    smac = SMAC(sc, slow, overwrite=True, progress=False)
+    built.set()
+    try:
+        smac.optimize()
+        print("RETURNED", flush=True)
+    except Exception as err:
+        print("RAISED", type(err).__name__, err, flush=True)
+    print("STORED", json.dumps(smac.runhistory.status_counts()), flush=True)
+    smac.close()
+
+if __name__ == "__main__":
+    built = threading.Event()
+    threading.Thread(target=run, args=(built,), name="optimizer").start()
+    built.wait()
+    time.sleep(1.5)  # the main thread returns while the run goes on
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_run_in_a_thread_the_main_thread_did_not_wait_for_stops_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    """The main thread returned while optimize() ran in a thread of its own with a cluster:
+    Python shuts down the thread pools dask delivers results and starts trials with. The run
+    waited for its results for ever, or, with its cluster closed under it by the exit hook,
+    ended with a "client was closed" error, or recorded trials CRASHED (an audit). It now
+    stops with an error that says why, every finished trial kept, none CRASHED."""
+    script = tmp_path / "threaded.py"
+    script.write_text(RUN_IN_A_THREAD)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=100, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    raised = [line for line in lines if line.startswith("RAISED")]
+    assert raised == [
+        "RAISED RunnerClosedError the main thread of this process returned while the run went "
+        "on in thread 'optimizer': Python then shuts down the thread pools dask starts trials "
+        "with, so no more can start (the finished ones are kept). Have the main thread wait "
+        "for the run's thread (thread.join()) before it returns."
+    ], done.stdout + done.stderr
+    stored = json.loads(next(line for line in lines if line.startswith("STORED"))[7:])
+    assert stored.get("SUCCESS", 0) > 0 and "CRASHED" not in stored, stored
+
+
+@pytest.mark.timeout(120)
+def test_runs_as_tasks_on_the_cluster_their_trials_use_leave_it_threads(
+    space: ConfigurationSpace,
+) -> None:
+    """Two runs as dask tasks on a cluster of two worker threads, each with its trials on the
+    same cluster (dask_client=get_client()): each task held a thread while its trials waited
+    for one, and nothing ran, for ever (an audit). The tasks secede, as worker_client does."""
+    from distributed import get_client
+
+    def run(seed: int) -> list[float]:
+        sc = scenario(space, seed=seed)
+        with DaskParallelRunner(SerialRunner(seed_as_cost, sc), dask_client=get_client()) as runner:
+            return sorted(v.cost for _, v in run_all(runner, trials(space, 4)))
+
+    with thread_client(2) as (_, client):
+        futures = client.map(run, [1, 2], pure=False)
+        assert [f.result(timeout=60) for f in futures] == [[0.0, 1.0, 2.0, 3.0]] * 2
+        # a task that builds a second runner (it seceded already) still runs it
+        assert client.submit(lambda: run(3) + run(4)).result(timeout=60) == [0.0, 1.0, 2.0, 3.0] * 2
+
+
+def test_a_second_ctrl_c_while_a_cluster_starts_delivers_both() -> None:
+    """The first Ctrl-C during a cluster's start is held until it has started; at a second,
+    both go to the handler. Given only the second, asyncio's handler (whose first call
+    cancels the main task, and whose second interrupts) took two Ctrl-Cs for one, and the
+    run went on (an audit)."""
+    from smacx.runners.dask import _sigint_held
+
+    calls: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))
+    try:
+        with _sigint_held():
+            signal.raise_signal(signal.SIGINT)
+            assert calls == []  # held
+            signal.raise_signal(signal.SIGINT)
+            assert calls == [signal.SIGINT] * 2
+        assert calls == [signal.SIGINT] * 2  # not again at the end
+        with _sigint_held():
+            signal.raise_signal(signal.SIGINT)
+        assert calls == [signal.SIGINT] * 3  # one alone: delivered at the end
+    finally:
+        signal.signal(signal.SIGINT, previous)

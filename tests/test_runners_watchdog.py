@@ -182,3 +182,37 @@ def test_a_failed_trial_takes_the_programs_it_left_running_along(
     finally:
         with contextlib.suppress(psutil.Error):
             psutil.Process(program).kill()
+
+
+FORK_AFTER_A_LIMITED_RUN = """
+import os, sys
+from ConfigSpace import ConfigurationSpace
+from smacx import SMAC, Scenario
+space = ConfigurationSpace({"x": (-5.0, 5.0)}, seed=0)
+sc = Scenario(space, n_trials=3, output_directory=None, deterministic=True, trial_walltime_limit=5)
+SMAC(sc, lambda config, seed=0: config["x"] ** 2, progress=False).optimize()
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)  # a normal exit: the child's objects are finalized
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX's")
+def test_a_child_forked_after_a_limited_run_does_not_warn_of_the_watchdog(tmp_path: Path) -> None:
+    """A process forked after a run with trial limits inherits the watchdog's Popen; at its
+    exit that Popen warned "ResourceWarning: subprocess ... is still running" under -W error
+    and -X dev (an audit), though the watchdog is its parent's, not its child."""
+    script = tmp_path / "fork.py"
+    script.write_text(FORK_AFTER_A_LIMITED_RUN)
+    done = subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["child", "0"], done.stdout
+    assert "ResourceWarning" not in done.stderr, done.stderr

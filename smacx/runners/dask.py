@@ -442,6 +442,8 @@ class DaskParallelRunner(AbstractRunner):
         self._forget: weakref.finalize[..., DaskParallelRunner] = weakref.finalize(
             self, _forget_runner, self._key_prefix
         )
+        if dask_client is not None:
+            _secede_if_a_task_of(dask_client)
         if dask_client is not None and self.queue_ahead != 0:
             saturation = _scheduler_saturation(dask_client)
             if saturation is not None and saturation > WORKER_SATURATION:
@@ -625,6 +627,16 @@ class DaskParallelRunner(AbstractRunner):
             RunnerClosedError: The runner was closed.
         """
         self._check_open()
+        if _interpreter_exiting():
+            # (dask sends a trial through thread pools that take no work then: the trials
+            # were recorded CRASHED, "cannot schedule new futures after shutdown")
+            raise RunnerClosedError(
+                "the main thread of this process returned while the run went on in thread "
+                f"{threading.current_thread().name!r}: Python then shuts down the thread pools "
+                "dask starts trials with, so no more can start (the finished ones are kept). "
+                "Have the main thread wait for the run's thread (thread.join()) before it "
+                "returns."
+            )
         waited = False
         while self.count_available_workers() <= 0:
             waited = True
@@ -1186,9 +1198,25 @@ class DaskParallelRunner(AbstractRunner):
             try:
                 key = self._done.get_nowait()
             except queue.Empty:
-                return
-            if key in self._running:
+                break
+            if key in self._running and key not in self._finished:
                 self._finished.append(key)
+        self._hand_over_unreported()
+
+    def _hand_over_unreported(self) -> bool:
+        """Once the main thread has returned (the interpreter is exiting, and waits for this
+        thread): move keys of finished futures to ``_finished`` without their callbacks,
+        which dask runs on a ``concurrent.futures`` pool that takes no work any more then
+        ("cannot schedule new futures after interpreter shutdown"; an ``optimize()`` in such
+        a thread waited for its first result for ever). Whether any was moved."""
+        if not _interpreter_exiting():
+            return False
+        moved = False
+        for key, (future, _) in list(self._running.items()):
+            if future.status != "pending" and key not in self._finished:
+                self._finished.append(key)
+                moved = True
+        return moved
 
     def _submit(self, trial: _Trial, freed: float | None = None) -> None:
         data = {name: self._scatter(name, value) for name, value in trial.data.items()}
@@ -1609,9 +1637,12 @@ class DaskParallelRunner(AbstractRunner):
                 key = None
             # Outside the except clause, so that a Ctrl-C while the workers are counted
             # does not show up as raised while handling queue.Empty.
+            if key is None and self._hand_over_unreported():
+                return False
             if key is not None and key != _WAKE and key in self._running:
                 # A result is never dropped for an interrupt that came meanwhile.
-                self._finished.append(key)
+                if key not in self._finished:
+                    self._finished.append(key)
                 if self._interrupted:
                     self._interrupted = False
                     return True
@@ -1822,9 +1853,57 @@ _closing_joined = False  # whether _close_pending and _join_closing are register
 
 
 def _close_pending() -> None:
-    """At exit: close the runners' own clusters that are still open."""
-    for hook in list(_pending_at_exit):
-        hook()
+    """At exit: close the runners' own clusters that are still open; but while a thread
+    that Python waits for runs on, only after it ended (by ``atexit``, whose hooks run then).
+
+    Python runs threading's exit hooks when the main thread returns, before it waits for
+    the other threads: an ``optimize()`` in a thread of its own, which the main thread did
+    not wait for, had its cluster closed under it, and ended with an error after a few
+    trials (an audit).
+    """
+    if _threads_python_waits_for():
+        with contextlib.suppress(RuntimeError):
+            atexit.register(close_own_clusters)
+        return
+    close_own_clusters()
+
+
+def _secede_if_a_task_of(client: Client) -> None:
+    """Leave the worker's thread pool, as dask's ``worker_client`` does, when this is a task
+    on the cluster of ``client`` (runs of several seeds as tasks, each with its trials on the
+    same cluster): the task held a thread of the cluster while it waited for trials that
+    needed one, and with as many runs as threads nothing ran, for ever (an audit)."""
+    try:
+        from distributed import get_worker, secede
+        from distributed.threadpoolexecutor import thread_state
+
+        worker = get_worker()
+        ours = worker.scheduler.address == getattr(client.scheduler, "address", None)
+    except Exception:  # not a task, or a dask without these
+        return
+    if ours and getattr(thread_state, "proceed", None) is True:  # (not seceded already)
+        secede()  # type: ignore[no-untyped-call]
+        logger.info(
+            "This runner is built in a dask task on its own client's cluster: the task leaves "
+            "its worker's thread pool (distributed.secede()), so that the trials can run."
+        )
+
+
+def _interpreter_exiting() -> bool:
+    """Whether the main thread has returned and the interpreter exits once the threads it
+    waits for have ended (CPython's flag for it where there is one)."""
+    flag = getattr(threading, "_SHUTTING_DOWN", None)
+    return bool(flag) if isinstance(flag, bool) else not threading.main_thread().is_alive()
+
+
+def _threads_python_waits_for() -> bool:
+    """Whether a thread other than the main one runs that the interpreter waits for as it
+    exits (not a daemon)."""
+    main = threading.main_thread()
+    return any(
+        t is not main and not t.daemon and t.is_alive() and t is not threading.current_thread()
+        for t in threading.enumerate()
+    )
 
 
 def close_own_clusters() -> None:
@@ -1832,7 +1911,8 @@ def close_own_clusters() -> None:
     the programs their trials run and giving up their scheduler files: before a SIGTERM ends
     the process, which runs no exit hook (the trials' programs ran on, orphaned, and the
     scheduler file named a dead scheduler)."""
-    _close_pending()
+    for hook in list(_pending_at_exit):
+        hook()
 
 
 def _close_in_background(hook: _CloseAtExit) -> None:
@@ -1875,7 +1955,8 @@ def _forget_runner(prefix: str) -> None:
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
     """Hold back a Ctrl-C (SIGINT) that arrives in this block until the block ends, then
-    deliver it to the handler that was there before; a second one is delivered at once.
+    deliver it to the handler that was there before; at a second one, both are delivered at
+    once.
 
     For the start of a ``LocalCluster``: interrupted there, dask leaves the workers it is
     starting out of the cluster, half-started, and its exit hook fails on them
@@ -1892,8 +1973,11 @@ def _sigint_held() -> Iterator[None]:
     held: list[int] = []
 
     def hold(signum: int, frame: Any) -> None:
-        if held:  # a second one: delivered now, and not again at the end
+        if held:  # a second one: delivered now, after the one held, not again at the end
             held.clear()
+            # (both: asyncio's handler cancels the main task at the first and interrupts at
+            # the second; given one, it only cancelled, and the run went on; an audit)
+            handler(signum, frame)
             handler(signum, frame)
             return
         held.append(signum)

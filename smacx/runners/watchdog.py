@@ -432,7 +432,10 @@ def _forget() -> None:
     _lock = threading.Lock()
     _in_flight = 0
     if _proc is not None:
-        _inherited.append(_proc)  # never reaped here: it is not this process's child
+        # Never reaped here: it is not this process's child. (Its Popen, at this process's
+        # exit, warned "subprocess ... is still running" under -W error and -X dev; an audit.)
+        _proc._child_created = False  # type: ignore[attr-defined]
+        _inherited.append(_proc)
         _proc = None
     if _write is not None:
         with contextlib.suppress(OSError):
