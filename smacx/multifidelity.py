@@ -65,7 +65,7 @@ from smacx.intensifier import (
     plain_number,
     rank_configs,
 )
-from smacx.trial import StatusType, TrialInfo, TrialKey, aggregate_costs
+from smacx.trial import StatusType, TrialInfo, TrialKey, aggregate_costs, cost_text
 
 if TYPE_CHECKING:
     from smacx.runhistory import RunHistory
@@ -687,10 +687,10 @@ class Halving:
                 budget = self._incumbent_budget()
                 failed = self._failed[budget].get(best, 0) if budget is not None else 0
                 logger.info(
-                    "%s: config %d, cost %s %s%s.",
+                    "%s: config %d, %s %s%s.",
                     "Incumbent of the stored run" if self._resuming else "New incumbent",
                     best,
-                    self._complete[budget][best] if budget is not None else None,
+                    cost_text(self._complete[budget][best]) if budget is not None else "no cost",
                     self._at(budget),
                     f" (failed on {failed} of them, not in the cost)" if failed else "",
                 )

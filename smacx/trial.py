@@ -327,3 +327,11 @@ def _is_real(value: Any) -> bool:
     except OverflowError:
         return False
     return True
+
+
+def cost_text(costs: Sequence[float]) -> str:
+    """Costs as a log line gives them: "cost 14.219" for one objective, "costs [0.5, 2.1]" for
+    several, each to 6 significant digits."""
+    if len(costs) == 1:
+        return f"cost {float(costs[0]):.6g}"
+    return "costs [" + ", ".join(f"{float(c):.6g}" for c in costs) + "]"
