@@ -845,7 +845,7 @@ def _measured(
             closed = output.read(timeout=interval)
         except KeyboardInterrupt as stop:
             # The command's group (a session of its own) hears of the run's Ctrl-C or SIGTERM
-            # (smacx's _Terminated) from here, and gets a moment to clean up (a trap that
+            # (smacx's Terminated) from here, and gets a moment to clean up (a trap that
             # cancels a job a wrapper started) before it is killed.
             sent = signal.SIGTERM if str(stop) == "SIGTERM" else signal.SIGINT
             with contextlib.suppress(OSError):

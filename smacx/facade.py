@@ -527,7 +527,7 @@ class SMAC(metaclass=_FacadeType):
             _warn_of_instance_counts(scenario, target_fn, type(settings).__name__)
         _warn_of_coarse_integers(scenario)
         # Ends this object's session of a stored run (see live_owners); set once it is open.
-        self.end_session: weakref.finalize[..., SMAC] | None = None
+        self._end_session: weakref.finalize[..., SMAC] | None = None
         self._session: str | None = None  # registered by _open_storage
         self._in_flight: set[TrialInfo] = set()  # submitted by optimize(), not yet told
         self._asked: set[TrialInfo] = set()  # handed out by ask(), not yet told
@@ -570,7 +570,7 @@ class SMAC(metaclass=_FacadeType):
             # Seen by a later overwrite=True, which must not delete the file under this one
             # while it lives (see live_owners). Ended by close(), or when this object is
             # collected or the interpreter exits without it (optimize() does not close).
-            self.end_session = weakref.finalize(
+            self._end_session = weakref.finalize(
                 self, end_session, self.runhistory, self._session, self._asked, self._in_flight
             )
             _open_here.add(self)
@@ -754,8 +754,8 @@ class SMAC(metaclass=_FacadeType):
 
     def _close_unbuilt(self) -> None:
         """End the session and close the storage of an object whose construction failed."""
-        if self.end_session is not None:
-            self.end_session()
+        if self._end_session is not None:
+            self._end_session()
         self.runhistory.close()
 
     # -- construction --------------------------------------------------------------------------
@@ -2710,7 +2710,17 @@ class SMAC(metaclass=_FacadeType):
                         "instance-seed pair yet)"
                     )
             every = len(getattr(self.intensifier, "keys", ()))
-            if getattr(self.intensifier, "races_keys", False) and n < every:
+            most = getattr(self.intensifier, "most_keys", None)
+            if (
+                getattr(self.intensifier, "races_keys", False)
+                and isinstance(most, int)
+                and n < most
+            ):
+                at = (
+                    f", on {n} of {every} instance-seed pairs (better on them than "
+                    f"configurations that ran {most}; it runs the next one first)"
+                )
+            elif getattr(self.intensifier, "races_keys", False) and n < every:
                 at = f", on {n} of {every} instance-seed pairs (none with a success has run on all)"
             if len(self.scenario.objectives) > 1:
                 lines.append(
@@ -2832,8 +2842,8 @@ class SMAC(metaclass=_FacadeType):
                     except Exception as err:  # e.g. the storage failed: close it anyway
                         logger.warning("Could not read the trajectory before closing: %s", err)
                 finally:
-                    if self.end_session is not None:
-                        self.end_session()
+                    if self._end_session is not None:
+                        self._end_session()
                     self.runhistory.close()
 
     def __reduce__(self) -> tuple[Any, ...]:

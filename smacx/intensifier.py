@@ -1103,6 +1103,14 @@ class Racing:
             return []
         return ids if self._states[ids[0]].succeeded else []
 
+    @property
+    def most_keys(self) -> int:
+        """How many of :attr:`keys` the configurations that ran the most of them, and may be
+        incumbents, have run (the incumbents may lead on one key less, see
+        :meth:`_select_incumbents`)."""
+        self._refresh()
+        return self._top_level
+
     def incumbents(self) -> list[Configuration]:
         """The incumbents, best first: see :class:`Intensifier`'s ``max_incumbents``."""
         return [self.history.get_config(c) for c in self._reported()]

@@ -147,14 +147,14 @@ def config_from_json(configspace: ConfigurationSpace, text: str) -> Configuratio
 #: The numbers in a failed trial's reason (see failure_reasons).
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 #: How many reasons that differ only in their numbers failure_reasons lists apart.
-_NUMBER_VARIANTS = 3
+_NUMBER_VARIANTS = 4
 
 
 def failure_reasons(
     trials: Iterable[tuple[TrialKey, TrialValue]], command: str | None = None
 ) -> list[dict[str, Any]]:
     """The finished trials that did not succeed, grouped by status and reason, most frequent
-    first: each group's ``status``, ``reason`` (on one line; where more than three reasons
+    first: each group's ``status``, ``reason`` (on one line; where more than four reasons
     differ only in their numbers, one, with ``...`` for the numbers that differ), ``count`` of
     trials, number of ``configs`` and the first five ``config_ids``. With the ``command``
     template of a knob file, a reason shows the template where it quoted the trial's command,
@@ -173,7 +173,7 @@ def failure_reasons(
     # Reasons that differ only in their numbers, in more than _NUMBER_VARIANTS ways, are one
     # (their numbers shown where they agree): 20 trials that ran out of GPU memory were
     # listed as 7 reasons, one per size they tried to allocate (an audit). A few variants
-    # stay apart: an exit status of 1 and one of 2 may say different things.
+    # stay apart: exit statuses 1, 2, 137 and 139 say different things (a review).
     shapes: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for status, reason in exact:
         shapes.setdefault((status, tuple(_NUMBER.split(reason)[::2])), []).append(reason)

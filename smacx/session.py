@@ -67,7 +67,7 @@ class Spent:
         self.session = session
         self.beat = beat  # whether a thread writes the record (a run others may share)
         # CPU seconds used so far, by this process, its children and trials elsewhere
-        self.cpu_seconds = cpu_clock or cpu_seconds
+        self._cpu_seconds = cpu_clock or cpu_seconds
         # (a database's clock where it has one: sessions on machines whose clocks differ
         # then count their common time once)
         self._clock: Callable[[], float] = getattr(storage, "now", time.time)
@@ -95,7 +95,7 @@ class Spent:
             now = self._now()
             self._count_prior(now)
             self._intervals.append([now, now])
-            self._cpu_start = self.cpu_seconds()
+            self._cpu_start = self._cpu_seconds()
             self._cpu_noted = 0.0
         self.note(final=True)
         if self._beating is not None:
@@ -212,7 +212,7 @@ class Spent:
         with self._lock:
             now = self._now()
             self._intervals[-1][1] = max(now, self._intervals[-1][0])
-            self._cpu_done += self.cpu_seconds() - self._cpu_start
+            self._cpu_done += self._cpu_seconds() - self._cpu_start
             self._cpu_start = math.nan
             self._anchor = None
             self._write(now)
@@ -223,7 +223,7 @@ class Spent:
 
     def cpu(self) -> float:
         """CPU seconds the run's ``optimize()`` calls have used (see ``cpu_seconds``)."""
-        return self._prior_cpu + self.cpu_seconds() - self._cpu_start
+        return self._prior_cpu + self._cpu_seconds() - self._cpu_start
 
     def own_wall(self) -> float:
         """Seconds this session's ``optimize()`` calls took (up to the last note)."""
@@ -234,7 +234,7 @@ class Spent:
         passed since the last write (or ``final``)."""
         with self._lock:
             if not math.isnan(self._cpu_start):
-                self._cpu_noted = self.cpu_seconds() - self._cpu_start
+                self._cpu_noted = self._cpu_seconds() - self._cpu_start
             now = self._extend()
             if not final and now - self._written < self._EVERY:
                 return

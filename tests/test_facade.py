@@ -1401,6 +1401,23 @@ def test_the_summary_does_not_count_trials_given_up_as_running(
         )
 
 
+def test_the_summary_of_an_incumbent_one_seed_behind_says_why_it_leads(
+    space: ConfigurationSpace,
+) -> None:
+    """ "b" ran all 3 seeds, "a" 2 and is better on them: a leads, and the summary said no
+    configuration with a success had run on all pairs (a review): b had."""
+    smac = SMAC(Scenario(space, n_trials=100, output_directory=None), progress=False)
+    a, b = space.sample_configuration(2)
+    for config, costs in ((b, [1.0, 1.2, 1.1]), (a, [0.5, 0.9])):
+        for (instance, seed), cost in zip(smac.intensifier.keys, costs):
+            smac.tell(TrialInfo(config, instance=instance, seed=seed), TrialValue(cost=cost))
+    assert smac.incumbent == a and smac.incumbent_cost == pytest.approx(0.7)
+    assert (
+        "cost 0.7 over 2 trial(s), on 2 of 3 instance-seed pairs (better on them than "
+        "configurations that ran 3; it runs the next one first)" in smac.summary()
+    )
+
+
 def test_a_run_without_stderr_shows_no_bar(
     space: ConfigurationSpace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -768,7 +768,7 @@ def test_seed_noise_of_a_target_whose_cost_does_not_vary_is_zero() -> None:
 
 def test_failures_that_differ_only_in_their_numbers_count_together() -> None:
     """20 trials that ran out of GPU memory were listed as 7 reasons, one per size they asked
-    for (an audit). More than three reasons that differ only in their numbers are one, with
+    for (an audit). More than four reasons that differ only in their numbers are one, with
     "..." where the numbers differ; a few (exit statuses) stay apart."""
     from smacx.runhistory import failure_reasons
 
@@ -781,7 +781,8 @@ def test_failures_that_differ_only_in_their_numbers_count_together() -> None:
         crashed(i, f"RuntimeError: CUDA error 2: tried to allocate {mb} MiB on device 0")
         for i, mb in enumerate(sizes)
     ]
-    trials += [crashed(20 + i, f"command exited with status {s}") for i, s in enumerate([1, 2, 1])]
+    statuses = [1, 2, 1, 137, 139]  # (4 variants: 137 is the OOM killer's, 139 a segfault)
+    trials += [crashed(20 + i, f"command exited with status {s}") for i, s in enumerate(statuses)]
     assert failure_reasons(trials) == [
         {
             "status": "CRASHED",
@@ -797,11 +798,14 @@ def test_failures_that_differ_only_in_their_numbers_count_together() -> None:
             "configs": 2,
             "config_ids": [20, 22],
         },
-        {
-            "status": "CRASHED",
-            "reason": "command exited with status 2",
-            "count": 1,
-            "configs": 1,
-            "config_ids": [21],
-        },
+        *(
+            {
+                "status": "CRASHED",
+                "reason": f"command exited with status {status}",
+                "count": 1,
+                "configs": 1,
+                "config_ids": [config_id],
+            }
+            for status, config_id in ((137, 23), (139, 24), (2, 21))
+        ),
     ]

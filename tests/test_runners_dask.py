@@ -2878,6 +2878,29 @@ def test_runners_with_clusters_of_their_own_leave_no_exit_hook_or_thread_behind(
     assert left_open._cluster.closed
     assert runners_dask._pending_at_exit == set()
     left_open.close()
+    # A cluster whose run goes on in a thread Python waits for is left to that thread, and
+    # closed by atexit if the thread does not (an audit: closed under the run); another
+    # thread alive, such as an idle pool's, changes nothing for the others (a review).
+    deferred: list[Any] = []
+    monkeypatch.setattr(runners_dask.atexit, "register", deferred.append)
+    stop = threading.Event()
+    driver, other = (threading.Thread(target=stop.wait, daemon=False) for _ in range(2))
+    driver.start()
+    other.start()
+    try:
+        busy = DaskParallelRunner(SerialRunner(seed_as_cost, sc))
+        idle = DaskParallelRunner(SerialRunner(seed_as_cost, sc))
+        busy._close_at_exit.driver = driver  # (as its submit_trial and wait note it)
+        idle._close_at_exit.driver = threading.current_thread()
+        runners_dask._close_pending()
+        assert idle._cluster.closed and not busy._cluster.closed
+        assert deferred == [busy._close_at_exit]
+        deferred[0]()  # atexit, once the thread ended
+        assert busy._cluster.closed
+    finally:
+        stop.set()
+        driver.join()
+        other.join()
 
 
 _RELEASE = threading.Event()  # lets the in-process workers' blocked trials end
@@ -3105,6 +3128,7 @@ def test_a_traceback_from_code_sent_by_value_names_its_file_and_lines(tmp_path: 
     """cloudpickle sends a script's functions by value and names their file <dynamic-code>:
     with n_workers=2 a crash's stored traceback gave line numbers of no file, and no source
     (an audit). The frames of functions of the target's module get both back."""
+    import functools
     import importlib.util
     import traceback
 
@@ -3120,6 +3144,16 @@ def test_a_traceback_from_code_sent_by_value_names_its_file_and_lines(tmp_path: 
         "def target(config, seed):\n"
         "    inner = lambda: load_batch(config['x'])\n"
         "    return inner() * 2\n"
+        "\n"
+        "class Model:\n"
+        "    def train(self, x):\n"
+        "        return load_batch(x)\n"
+        "\n"
+        "class Proxy:  # as Flask's request outside a request: any attribute raises\n"
+        "    def __getattr__(self, name):\n"
+        "        raise RuntimeError('working outside of request context')\n"
+        "\n"
+        "request = Proxy()\n"
     )
     spec = importlib.util.spec_from_file_location("smacx_test_train", script)
     assert spec is not None and spec.loader is not None
@@ -3127,6 +3161,12 @@ def test_a_traceback_from_code_sent_by_value_names_its_file_and_lines(tmp_path: 
     sys.modules[spec.name] = module
     try:
         spec.loader.exec_module(module)
+        # (before any load: cloudpickle's load of a class this process has gives the class
+        # the loaded methods, which name <dynamic-code>; the run's process never loads one)
+        found = [
+            _codes_by_name(target)
+            for target in (module.Model().train, functools.partial(module.target, seed=0))
+        ]
         cloudpickle.register_pickle_by_value(module)
         sent = cloudpickle.loads(cloudpickle.dumps(module.target))  # as a worker gets it
         with pytest.raises(KeyError) as caught:
@@ -3144,6 +3184,14 @@ def test_a_traceback_from_code_sent_by_value_names_its_file_and_lines(tmp_path: 
         assert '  File "<dynamic-code>", line 5, in <lambda>' in lines
         assert shown.additional_info["error"] == "KeyError" and shown.cost == 1.0
         assert _with_source_lines(value, {}) is value
+        # a method of a class of the module, and the target as a partial or a bound method
+        with pytest.raises(KeyError) as caught:
+            cloudpickle.loads(cloudpickle.dumps(module.Model().train))(7.0)
+        text = "".join(traceback.format_exception(caught.value))
+        value = TrialValue(cost=1.0, additional_info={"traceback": text})
+        for codes in found:
+            shown = _with_source_lines(value, codes)
+            assert f'  File "{script}", line 10, in train' in shown.additional_info["traceback"]
     finally:
         cloudpickle.unregister_pickle_by_value(module)
         del sys.modules[spec.name]

@@ -627,6 +627,7 @@ class DaskParallelRunner(AbstractRunner):
             RunnerClosedError: The runner was closed.
         """
         self._check_open()
+        self._note_driver()
         if _interpreter_exiting():
             # (dask sends a trial through thread pools that take no work then: the trials
             # were recorded CRASHED, "cannot schedule new futures after shutdown")
@@ -750,6 +751,13 @@ class DaskParallelRunner(AbstractRunner):
                 yield trial.info, value
             self._drain()
 
+    def _note_driver(self) -> None:
+        """Note the thread that submits and waits for trials: the exit hook leaves the
+        cluster open while it runs on (see :func:`_close_pending`)."""
+        hook = getattr(self, "_close_at_exit", None)
+        if hook is not None:
+            hook.driver = threading.current_thread()
+
     def wait(self, timeout: float | None = None) -> None:
         """Block until at least one submitted trial has finished, or ``timeout`` seconds passed.
 
@@ -759,6 +767,7 @@ class DaskParallelRunner(AbstractRunner):
             NoWorkersError: The cluster had no worker for ``patience`` seconds.
             RunnerClosedError: The runner's client was closed.
         """
+        self._note_driver()
         if not self._closed:
             self._check_client()
         self._drain()
@@ -1827,6 +1836,8 @@ class _CloseAtExit:
             scheduler_file,
         )
         self._pid = os.getpid()
+        #: The thread that last submitted or waited for trials (see _close_pending).
+        self.driver: threading.Thread | None = None
 
     def pending(self) -> bool:
         """Whether the hook would close the cluster (neither it nor the runner did)."""
@@ -1853,19 +1864,28 @@ _closing_joined = False  # whether _close_pending and _join_closing are register
 
 
 def _close_pending() -> None:
-    """At exit: close the runners' own clusters that are still open; but while a thread
-    that Python waits for runs on, only after it ended (by ``atexit``, whose hooks run then).
+    """At exit: close the runners' own clusters that are still open; but one whose run goes
+    on in a thread that Python waits for, only after it ended (by ``atexit``, whose hooks
+    run then; a cluster closed there after dask's thread pools shut down logs their errors).
 
     Python runs threading's exit hooks when the main thread returns, before it waits for
     the other threads: an ``optimize()`` in a thread of its own, which the main thread did
     not wait for, had its cluster closed under it, and ended with an error after a few
     trials (an audit).
     """
-    if _threads_python_waits_for():
-        with contextlib.suppress(RuntimeError):
-            atexit.register(close_own_clusters)
-        return
-    close_own_clusters()
+    for hook in list(_pending_at_exit):
+        driver = hook.driver
+        if (
+            driver is not None
+            and driver is not threading.current_thread()
+            and not driver.daemon
+            and driver.is_alive()
+        ):
+            # (its thread closes it; if it does not, atexit does, once that thread ended)
+            with contextlib.suppress(RuntimeError):
+                atexit.register(hook)
+        else:
+            hook()
 
 
 def _secede_if_a_task_of(client: Client) -> None:
@@ -1894,16 +1914,6 @@ def _interpreter_exiting() -> bool:
     waits for have ended (CPython's flag for it where there is one)."""
     flag = getattr(threading, "_SHUTTING_DOWN", None)
     return bool(flag) if isinstance(flag, bool) else not threading.main_thread().is_alive()
-
-
-def _threads_python_waits_for() -> bool:
-    """Whether a thread other than the main one runs that the interpreter waits for as it
-    exits (not a daemon)."""
-    main = threading.main_thread()
-    return any(
-        t is not main and not t.daemon and t.is_alive() and t is not threading.current_thread()
-        for t in threading.enumerate()
-    )
 
 
 def close_own_clusters() -> None:
@@ -2534,16 +2544,36 @@ _DYNAMIC_FRAME = re.compile(r'^(\s*)File "<dynamic-code>", line (\d+), in (\S+)$
 
 
 def _codes_by_name(target_fn: Any) -> dict[str, list[types.CodeType]]:
-    """The code objects of ``target_fn`` and of the functions in its module's namespace, by
-    name: where the frames of a traceback with ``<dynamic-code>`` in it come from (see
-    :func:`_with_source_lines`)."""
+    """The code objects of ``target_fn`` and of the functions and methods in its module's
+    namespace, by name: where the frames of a traceback with ``<dynamic-code>`` in it come
+    from (see :func:`_with_source_lines`). Only functions are read (a global such as Flask's
+    ``request`` raises when its attributes are)."""
     codes: dict[str, list[types.CodeType]] = {}
-    namespace = getattr(target_fn, "__globals__", None)
-    candidates = [target_fn, *(namespace.values() if isinstance(namespace, dict) else ())]
-    for obj in candidates:
-        code = getattr(obj, "__code__", None)
-        if isinstance(code, types.CodeType) and code not in codes.get(code.co_name, []):
-            codes.setdefault(code.co_name, []).append(code)
+
+    def add(obj: Any) -> None:
+        if isinstance(obj, (types.MethodType, staticmethod, classmethod)):
+            obj = obj.__func__
+        if isinstance(obj, types.FunctionType):
+            code = obj.__code__
+            if code not in codes.get(code.co_name, []):
+                codes.setdefault(code.co_name, []).append(code)
+
+    while isinstance(target_fn, functools.partial):
+        target_fn = target_fn.func
+    if isinstance(target_fn, types.MethodType):
+        target_fn = target_fn.__func__
+    try:
+        add(target_fn)
+        namespace = getattr(target_fn, "__globals__", None)
+        module = getattr(target_fn, "__module__", None)
+        for obj in list(namespace.values()) if isinstance(namespace, dict) else []:
+            if isinstance(obj, type) and obj.__module__ == module:
+                for member in list(vars(obj).values()):
+                    add(member)
+            else:
+                add(obj)
+    except Exception:  # (a namespace that changed meanwhile, an odd class): what was found
+        pass
     return codes
 
 
