@@ -21,11 +21,21 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from ConfigSpace import Configuration, ConfigurationSpace
+from ConfigSpace import (
+    Configuration,
+    ConfigurationSpace,
+    EqualsCondition,
+    ForbiddenAndConjunction,
+    ForbiddenEqualsClause,
+    ForbiddenInClause,
+    InCondition,
+)
 from ConfigSpace.hyperparameters import (
     BetaFloatHyperparameter,
     BetaIntegerHyperparameter,
@@ -58,6 +68,15 @@ INACTIVE = -1.0
 
 # Kinds of columns.
 _FLOAT, _INT, _ORDINAL, _CATEGORICAL, _CONSTANT = 0, 1, 2, 3, 4
+# How a column's random values are drawn (see Encoder._draw_values): ``rng.random`` (floats,
+# log integers), ``rng.integers`` over the values (integers) or over the codes (ordinals,
+# categoricals), none (constants), or one column at a time by Encoder._uniform_column.
+_DRAW_UNIT, _DRAW_INTEGERS, _DRAW_CODES, _DRAW_CONSTANT, _DRAW_COLUMN = 0, 1, 2, 3, 4
+#: Integer columns of at most this many values draw through tables of their encodings (16
+#: bytes a value), while all tables together hold at most _INT_TABLE_BUDGET values; wider
+#: ones (and those beyond the budget) through ConfigSpace, one column at a time.
+_INT_TABLE_MAX = 65_536
+_INT_TABLE_BUDGET = 1 << 20
 # ConfigSpace rounds float values to this many decimals; canonical rows do the same.
 _ROUND_PLACES = 13
 
@@ -284,6 +303,96 @@ def _condition_key(condition: Any) -> Hashable:
     return (type(condition).__qualname__, parent.name, repr(value))
 
 
+#: A test that a column's ConfigSpace vector value is one of some values: ``(column,
+#: values)``. ConfigSpace checks ``EqualsCondition`` and ``ForbiddenEqualsClause`` with one
+#: comparison (``==``) and ``InCondition`` and ``ForbiddenInClause`` with ``np.isin``, which
+#: for values that are not NaN holds where some comparison does.
+_ValueTest = tuple[int, np.ndarray]
+
+
+def _value_test(item: Any) -> _ValueTest | None:
+    """The test an equals or in condition or forbidden clause makes (of exactly those
+    ConfigSpace classes), or None for any other."""
+    kind = type(item)
+    if kind is EqualsCondition:
+        return int(item.parent_vector_id), np.array([item.vector_value], dtype=np.float64)
+    if kind is InCondition:
+        return int(item.parent_vector_id), np.asarray(item.vector_values, dtype=np.float64)
+    if kind is ForbiddenEqualsClause:
+        return int(item.vector_id), np.array([item.vector_value], dtype=np.float64)
+    if kind is ForbiddenInClause:
+        return int(item.vector_id), np.asarray(item.vector_values, dtype=np.float64)
+    return None
+
+
+#: Tests of more values than this compare by ``np.isin`` (sorting) rather than one by one.
+_FEW_VALUES = 8
+
+
+def _holds(V: np.ndarray, test: _ValueTest) -> np.ndarray:
+    """`(n,)` mask: the rows of ConfigSpace vectors ``V`` `(n, d)` that pass ``test``."""
+    col, values = test
+    if values.size == 1:
+        out: np.ndarray = V[:, col] == values[0]
+        return out
+    if values.size > _FEW_VALUES:
+        out = np.isin(V[:, col], values)
+    else:
+        out = np.any(V[:, col, None] == values, axis=1)
+    return out
+
+
+def _forbidden_tests(clause: Any) -> list[_ValueTest] | None:
+    """The tests a forbidden clause's rows must all pass to be forbidden (an equals or in
+    clause, or an and-conjunction of them), or None for another kind of clause."""
+    if type(clause) is ForbiddenAndConjunction:
+        tests = [_value_test(component) for component in clause.components]
+        if not tests or any(test is None for test in tests):
+            return None
+        return [test for test in tests if test is not None]
+    test = _value_test(clause)
+    return None if test is None else [test]
+
+
+@dataclass(frozen=True, eq=False)
+class _Level:
+    """The conditional columns of one depth of the condition graph (their parents all lie at
+    smaller depths), which :meth:`Encoder._repair` updates together.
+
+    Attributes:
+        cols: `(L,)` the columns, in the order their random values are drawn.
+        col_list: ``cols`` as Python ints.
+        reps: One column of every condition group of the level, in order of appearance
+            (columns of a group share their conditions, so one mask serves them all).
+        group_of: `(L,)` index into ``reps`` of each column's group.
+        parent_cols: `(P,)` the level's columns some condition reads.
+        parent_pos: `(P,)` their positions in ``cols``.
+        equal_pos: `(E,)` positions in ``reps`` of the groups whose one condition is an
+            ``EqualsCondition``, checked together in one comparison.
+        equal_parent: `(E,)` the parent column of each of those conditions.
+        equal_value: `(E,)` the parent's vector value each of them requires.
+        in_pos: `(I,)` positions in ``reps`` of the groups whose one condition is an
+            ``InCondition``, checked together.
+        in_parent: `(I,)` the parent column of each of those conditions.
+        in_values: `(I, m)` the parent's vector values each of them accepts (NaN-padded).
+        other_pos: Positions in ``reps`` of the other groups (checked by ConfigSpace).
+    """
+
+    cols: np.ndarray
+    col_list: list[int]
+    reps: list[int]
+    group_of: np.ndarray
+    parent_cols: np.ndarray
+    parent_pos: np.ndarray
+    equal_pos: np.ndarray
+    equal_parent: np.ndarray
+    equal_value: np.ndarray
+    in_pos: np.ndarray
+    in_parent: np.ndarray
+    in_values: np.ndarray
+    other_pos: list[int]
+
+
 class Encoder:
     """Encodes configurations (and optionally instance features) as float64 matrices.
 
@@ -356,6 +465,13 @@ class Encoder:
             self._kind == _ORDINAL, np.maximum(self.n_values - 1, 1), 1
         ).astype(np.float64)
         self._ordinal_cols = np.flatnonzero(self._kind == _ORDINAL)
+        self._categorical_cols = np.flatnonzero(self.is_categorical)
+        self._constant_cols = np.flatnonzero(self._kind == _CONSTANT)
+        # (float and integer columns that canonicalize through ConfigSpace, one at a time)
+        self._slow_numeric_cols: list[int] = np.flatnonzero(
+            ~self._fast & ((self._kind == _FLOAT) | (self._kind == _INT))
+        ).tolist()
+        self._init_draws()
         # Hyperparameters with parent conditions, parents before children.
         index_of = configspace.index_of
         conditional = [index_of[name] for name in configspace.conditional_hyperparameters]
@@ -383,7 +499,14 @@ class Encoder:
         for j in self._conditional:
             for parent in configspace.parents_of[self.names[j]]:
                 self._is_parent[index_of[parent.name]] = True
+        self._levels = self._repair_levels(_depth)
         self._forbiddens = list(configspace.forbidden_clauses)
+        self._forbidden_tests = [_forbidden_tests(clause) for clause in self._forbiddens]
+        # (the columns the clauses read, when every clause is checked without ConfigSpace)
+        self._forbidden_cols: np.ndarray | None = None
+        if all(tests is not None for tests in self._forbidden_tests):
+            read = {col for tests in self._forbidden_tests if tests for col, _ in tests}
+            self._forbidden_cols = np.array(sorted(read), dtype=np.intp)
         self._is_root = np.ones(d, dtype=bool)
         self._is_root[conditional] = False
         self._prior_cols = [j for j, hp in enumerate(self._hps) if has_prior(hp)]
@@ -397,6 +520,280 @@ class Encoder:
         self.n_instance_features = 0
         if instance_features is not None:
             self._set_instance_features(instance_features)
+
+    def _repair_levels(self, depth_of: Callable[[int], int]) -> list[_Level]:
+        """The conditional columns split by depth (see :class:`_Level`), shallowest first,
+        each level in the order of :attr:`_conditional`."""
+        levels = []
+        by_depth: dict[int, list[int]] = {}
+        for j in self._conditional:  # (sorted by depth, then column)
+            by_depth.setdefault(depth_of(j), []).append(j)
+        for cols in by_depth.values():
+            groups: dict[int, int] = {}
+            group_of = [groups.setdefault(self._condition_group[j], len(groups)) for j in cols]
+            reps: dict[int, int] = {}
+            for j, g in zip(cols, group_of):
+                reps.setdefault(g, j)
+            col_array = np.asarray(cols, dtype=np.intp)
+            parent_pos = np.flatnonzero(self._is_parent[col_array])
+            equal: list[tuple[int, int, float]] = []
+            within: list[tuple[int, int, np.ndarray]] = []
+            other: list[int] = []
+            for g, j in enumerate(reps.values()):
+                conditions = self._conditions[j]
+                test = _value_test(conditions[0]) if len(conditions) == 1 else None
+                if test is None or test[1].size > _FEW_VALUES:
+                    other.append(g)
+                elif type(conditions[0]) is EqualsCondition:
+                    equal.append((g, test[0], float(test[1][0])))
+                else:
+                    within.append((g, *test))
+            width = max((values.size for _, _, values in within), default=0)
+            in_values = np.full((len(within), width), np.nan)
+            for row, (_, _, values) in enumerate(within):
+                in_values[row, : values.size] = values
+            levels.append(
+                _Level(
+                    cols=col_array,
+                    col_list=list(cols),
+                    reps=list(reps.values()),
+                    group_of=np.asarray(group_of, dtype=np.intp),
+                    parent_cols=col_array[parent_pos],
+                    parent_pos=parent_pos,
+                    equal_pos=np.array([g for g, _, _ in equal], dtype=np.intp),
+                    equal_parent=np.array([p for _, p, _ in equal], dtype=np.intp),
+                    equal_value=np.array([v for _, _, v in equal], dtype=np.float64),
+                    in_pos=np.array([g for g, _, _ in within], dtype=np.intp),
+                    in_parent=np.array([p for _, p, _ in within], dtype=np.intp),
+                    in_values=in_values,
+                    other_pos=other,
+                )
+            )
+        return levels
+
+    def _level_satisfied(
+        self, level: _Level, V: np.ndarray, known: dict[int, np.ndarray]
+    ) -> np.ndarray:
+        """`(n, L)` mask: the parent conditions of each column of ``level`` hold for the
+        ConfigSpace vectors ``V`` `(n, d)` (see :meth:`_satisfied`; ``known`` as there).
+
+        Groups whose one condition is an ``EqualsCondition`` or an ``InCondition`` are
+        checked together (see :data:`_ValueTest`), the others by ConfigSpace.
+        """
+        masks = np.empty((V.shape[0], len(level.reps)), dtype=bool)
+        if level.equal_pos.size:
+            masks[:, level.equal_pos] = V[:, level.equal_parent] == level.equal_value
+        if level.in_pos.size:
+            parents = V[:, level.in_parent, None]
+            masks[:, level.in_pos] = np.any(parents == level.in_values, axis=2)
+        Vt = V.T
+        for g in level.other_pos:
+            masks[:, g] = self._satisfied(level.reps[g], Vt, known)
+        out: np.ndarray = masks[:, level.group_of]
+        return out
+
+    def _init_draws(self) -> None:
+        """Set up :meth:`_draw_values`: every column's way of drawing (``_DRAW_*``) with its
+        bounds, and the canonical encodings of the values of integer columns, looked up
+        instead of converting drawn values through ConfigSpace one column at a time.
+
+        An integer column's table holds what :meth:`_uniform_column` returns for each of its
+        values (ConfigSpace's vector of the value, made canonical), so a look-up gives the same
+        bytes; a log-scale integer's draw is mapped to its value as :func:`unit_to_integers`
+        maps it, with the same bounds of its bins.
+        """
+        d = self.n_dims
+        mode = np.full(d, _DRAW_COLUMN, dtype=np.int64)
+        low, high = [0] * d, [0] * d
+        self._int_lower = np.zeros(d, dtype=np.int64)
+        self._int_upper = np.zeros(d, dtype=np.int64)
+        self._int_offset = np.zeros(d, dtype=np.int64)
+        self._log_int_a = np.zeros(d)
+        self._log_int_b = np.zeros(d)
+        # (ConfigSpace's bounds of an integer's unit scale: its own, or their logs)
+        self._int_scale_lo = np.zeros(d)
+        self._int_scale_hi = np.ones(d)
+        self._int_log = np.zeros(d, dtype=bool)
+        tables: list[np.ndarray] = []
+        vector_tables: list[np.ndarray] = []
+        size = 0
+        for j, hp in enumerate(self._hps):
+            kind = self._kind[j]
+            if kind == _FLOAT and self._fast[j]:
+                mode[j] = _DRAW_UNIT
+            elif kind in (_ORDINAL, _CATEGORICAL):
+                mode[j], high[j] = _DRAW_CODES, int(self.n_values[j])
+            elif kind == _CONSTANT:
+                mode[j] = _DRAW_CONSTANT
+            elif (
+                kind == _INT
+                and self.n_values[j] <= _INT_TABLE_MAX
+                and size + self.n_values[j] <= _INT_TABLE_BUDGET
+            ):
+                numeric: Any = hp
+                lower, upper = int(numeric.lower), int(numeric.upper)
+                values = np.arange(lower, upper + 1)
+                vector = np.asarray(numeric.to_vector(values), dtype=np.float64)
+                tables.append(self._canon_column(j, vector))
+                vector_tables.append(vector)
+                self._int_lower[j], self._int_upper[j] = lower, upper
+                self._int_offset[j] = size
+                size += values.size
+                if getattr(hp, "log", False):  # (bins as unit_to_integers draws them)
+                    mode[j] = _DRAW_UNIT
+                    self._log_int_a[j] = math.log(lower - 0.5)
+                    self._log_int_b[j] = math.log(upper + 0.5)
+                else:
+                    mode[j], low[j], high[j] = _DRAW_INTEGERS, lower, upper + 1
+        # (each column's default, encoded: what a child that becomes active gets without rng)
+        self._defaults = np.array(
+            [
+                float(np.asarray(hp.to_vector(hp.default_value))) / self._ordinal_scale[j]
+                for j, hp in enumerate(self._hps)
+            ]
+        )
+        self._draw_mode = mode
+        # (the generator call of each mode: rng.integers for integers and codes alike)
+        self._draw_call = np.where(mode == _DRAW_CODES, _DRAW_INTEGERS, mode)
+        self._draw_low = np.asarray(low, dtype=np.int64)
+        self._draw_high = np.asarray(high, dtype=np.int64)
+        self._int_table = np.concatenate(tables) if tables else np.empty(0)
+        self._int_vector_table = np.concatenate(vector_tables) if vector_tables else np.empty(0)
+        self._init_int_snap()
+
+    def _init_int_snap(self) -> None:
+        """Find the tabled integer columns whose values :meth:`_int_values` computes as
+        ConfigSpace's ``to_value`` does (byte-identical on a probe of unit values, the
+        table's vectors and the points halfway between them); :meth:`neighbours` moves those
+        all at once, the others one column at a time through ConfigSpace."""
+        d = self.n_dims
+        self._int_snap = np.zeros(d, dtype=bool)
+        tabled = np.flatnonzero((self._kind == _INT) & (self._draw_mode != _DRAW_COLUMN))
+        for j in tabled.tolist():
+            hp: Any = self._hps[j]
+            log = bool(getattr(hp, "log", False))
+            lower, upper = np.float64(int(hp.lower)), np.float64(int(hp.upper))
+            self._int_log[j] = log
+            self._int_scale_lo[j] = np.log(lower) if log else lower
+            self._int_scale_hi[j] = np.log(upper) if log else upper
+            start = self._int_offset[j]
+            vectors = self._int_vector_table[start : start + int(self.n_values[j])]
+            probe = np.concatenate(
+                [
+                    [0.0, 1.0, 0.5],
+                    np.random.default_rng(0).random(1021),
+                    vectors,
+                    (vectors[1:] + vectors[:-1]) / 2.0,
+                ]
+            )
+            probe = np.clip(probe, 0.0, 1.0)
+            ours = self._int_values(np.full(probe.size, j), probe)
+            theirs = np.asarray(hp.to_value(probe), dtype=np.int64)
+            self._int_snap[j] = ours.tobytes() == theirs.tobytes()
+
+    def _int_values(self, cols: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Integer values of unit values ``u`` `(m,)` of integer columns ``cols`` `(m,)`,
+        computed as ConfigSpace's ``to_value`` computes them (scaled to the range, or to its
+        logs and exponentiated, then rounded)."""
+        lo, hi = self._int_scale_lo[cols], self._int_scale_hi[cols]
+        scaled = u * (hi - lo) + lo
+        log = self._int_log[cols]
+        values = scaled.copy()
+        values[log] = np.exp(scaled[log])
+        out: np.ndarray = values.round().astype(np.int64)
+        return out
+
+    def _draw_values(
+        self, cols: np.ndarray, counts: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Uniformly random canonical values: ``counts[i]`` of column ``cols[i]`` for each
+        ``i`` in turn, as :meth:`_uniform_column` returns them when called column after
+        column (the same draws from ``rng``, the same bytes), in one flat array.
+
+        Consecutive columns drawn by the same kind of generator call (``rng.random`` for
+        floats and log integers, ``rng.integers`` for integers and codes) draw in one call:
+        numpy's generators give the numbers of one call per column, and leave the same state
+        (``tests/test_encoding.py`` checks it). The values are then mapped to their
+        encodings for all columns at once.
+
+        Args:
+            cols: `(k,)` column indices.
+            counts: `(k,)` values to draw of each (positive).
+            rng: Source of randomness.
+
+        Returns:
+            `(sum(counts),)` encoded values, those of ``cols[0]`` first.
+        """
+        raw = self._draw_raw(cols, counts, rng)
+        out: np.ndarray
+        if cols.size and raw.size == cols.size * int(counts[0]) and (counts == counts[0]).all():
+            # (as many of every column, as sample() draws: columns of a matrix)
+            out = self._encode_draws(cols, raw.reshape(cols.size, -1).T).T.ravel()
+        else:
+            out = self._encode_draws(np.repeat(cols, counts), raw[None, :])[0]
+        return out
+
+    def _draw_raw(
+        self, cols: np.ndarray, counts: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """:meth:`_draw_values`'s draws before :meth:`_encode_draws` maps them to their
+        encodings (the values of columns drawn by :meth:`_uniform_column` are final)."""
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        raw = np.empty(int(ends[-1]) if ends.size else 0)
+        call = self._draw_call[cols]
+        first = np.ones(cols.size, dtype=bool)  # (a column of _uniform_column: its own run)
+        first[1:] = (call[1:] != call[:-1]) | (call[1:] == _DRAW_COLUMN)
+        edges = np.append(np.flatnonzero(first), cols.size).tolist()
+        # (bounds per value cost more per value than a column's bounds: long columns, as
+        # those of sample(), draw their integers a column at a time)
+        by_column = raw.size >= 64 * cols.size
+        for a, b in pairwise(edges):
+            lo, hi, kind = int(starts[a]), int(ends[b - 1]), call[a]
+            if kind == _DRAW_UNIT:
+                raw[lo:hi] = rng.random(hi - lo)
+            elif kind == _DRAW_INTEGERS and by_column:
+                for j, start, end in zip(cols[a:b].tolist(), starts[a:b], ends[a:b]):
+                    low, high = int(self._draw_low[j]), int(self._draw_high[j])
+                    raw[start:end] = rng.integers(low, high, size=int(end - start))
+            elif kind == _DRAW_INTEGERS:
+                run = cols[a:b]
+                raw[lo:hi] = rng.integers(
+                    np.repeat(self._draw_low[run], counts[a:b]),
+                    np.repeat(self._draw_high[run], counts[a:b]),
+                )
+            elif kind == _DRAW_COLUMN:
+                raw[lo:hi] = self._uniform_column(int(cols[a]), hi - lo, rng)
+        return raw
+
+    def _encode_draws(self, cols: np.ndarray, R: np.ndarray) -> np.ndarray:
+        """The canonical encodings of :meth:`_draw_values`'s draws ``R`` `(n, k)` of columns
+        ``cols`` `(k,)`: unit values of floats and log integers, integer values of integers,
+        codes of categoricals and ordinals; columns drawn by :meth:`_uniform_column` hold
+        their encodings already. Returns ``R``, changed in place."""
+        mode, kind = self._draw_mode[cols], self._kind[cols]
+        sel = np.flatnonzero((mode == _DRAW_UNIT) & (kind == _FLOAT))
+        if sel.size:
+            R[:, sel] = self._numeric_canon(cols[sel], R[:, sel])
+        sel = np.flatnonzero((mode == _DRAW_UNIT) & (kind == _INT))
+        if sel.size:  # (unit_to_integers with each column's bins)
+            c = cols[sel]
+            a, b = self._log_int_a[c], self._log_int_b[c]
+            values = np.floor(np.exp(a + R[:, sel] * (b - a)) + 0.5)
+            values = np.clip(values, self._int_lower[c], self._int_upper[c]).astype(np.int64)
+            R[:, sel] = self._int_table[self._int_offset[c] + values - self._int_lower[c]]
+        sel = np.flatnonzero(mode == _DRAW_INTEGERS)
+        if sel.size:
+            c = cols[sel]
+            index = self._int_offset[c] + R[:, sel].astype(np.int64) - self._int_lower[c]
+            R[:, sel] = self._int_table[index]
+        sel = np.flatnonzero(kind == _ORDINAL)
+        if sel.size:
+            R[:, sel] = R[:, sel] / self._ordinal_scale[cols[sel]]
+        sel = np.flatnonzero(mode == _DRAW_CONSTANT)
+        if sel.size:
+            R[:, sel] = self._constant_value[cols[sel]]
+        return R
 
     def _init_fast_numeric(self) -> None:
         """Find the float and integer columns whose canonical form numpy formulas reproduce.
@@ -420,6 +817,12 @@ class Encoder:
             numeric: Any = hp
             self._fast_lo[j], self._fast_hi[j] = float(numeric.lower), float(numeric.upper)
             self._fast_log[j] = bool(getattr(hp, "log", False))
+        # (each column's unit scale: from a to a + span, its bounds or their logs)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self._canon_a = np.where(self._fast_log, np.log(self._fast_lo), self._fast_lo)
+            self._canon_span = (
+                np.where(self._fast_log, np.log(self._fast_hi), self._fast_hi) - self._canon_a
+            )
         candidates = np.flatnonzero((self._kind == _FLOAT) | (self._kind == _INT))
         if candidates.size == 0:
             return
@@ -443,15 +846,32 @@ class Encoder:
         """
         lo, hi = self._fast_lo[cols], self._fast_hi[cols]
         log, is_int = self._fast_log[cols], self._fast_int[cols]
+        a, span = self._canon_a[cols], self._canon_span[cols]
+        # (steps that no column needs are skipped: the others' values are the same)
+        any_log, all_log = bool(log.any()), bool(log.all())
+        any_int, all_int = bool(is_int.any()), bool(is_int.all())
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            a = np.where(log, np.log(lo), lo)
-            b = np.where(log, np.log(hi), hi)
-            scaled = np.clip(V, 0.0, 1.0) * (b - a) + a
-            values = np.where(log, np.exp(scaled), scaled)
-            floats = np.clip(np.round(np.clip(values, lo, hi), _ROUND_PLACES), lo, hi)
-            values = np.where(is_int, np.round(values), floats)
-            back = (np.where(log, np.log(values), values) - a) / (b - a)
-        out: np.ndarray = np.where(is_int, back, np.clip(back, 0.0, 1.0)) + 0.0
+            scaled = np.clip(V, 0.0, 1.0) * span + a
+            if all_log:
+                values = np.exp(scaled)
+            elif any_log:
+                values = np.where(log, np.exp(scaled), scaled)
+            else:
+                values = scaled
+            if all_int:
+                values = np.round(values)
+            else:
+                floats = np.clip(np.round(np.clip(values, lo, hi), _ROUND_PLACES), lo, hi)
+                values = np.where(is_int, np.round(values), floats) if any_int else floats
+            if all_log:
+                values = np.log(values)
+            elif any_log:
+                values = np.where(log, np.log(values), values)
+            back = (values - a) / span
+        if not all_int:
+            clipped = np.clip(back, 0.0, 1.0)
+            back = np.where(is_int, back, clipped) if any_int else clipped
+        out: np.ndarray = back + 0.0
         return out
 
     # ------------------------------------------------------------------ instances
@@ -719,7 +1139,22 @@ class Encoder:
             X[:, fast] = np.where(
                 inactive[:, fast], INACTIVE, self._numeric_canon(fast, np.nan_to_num(X[:, fast]))
             )
-        for j in np.flatnonzero(~self._fast).tolist():
+        # (categorical, ordinal and constant columns together, as _canon_column does each)
+        cat = self._categorical_cols
+        if cat.size:
+            codes = np.clip(np.round(X[:, cat]), 0, self.n_values[cat] - 1)
+            X[:, cat] = np.where(inactive[:, cat], INACTIVE, codes)
+        ordinal = self._ordinal_cols
+        if ordinal.size:
+            k = self._ordinal_scale[ordinal]
+            index = np.clip(np.round(X[:, ordinal] * k), 0, self.n_values[ordinal] - 1)
+            X[:, ordinal] = np.where(inactive[:, ordinal], INACTIVE, index / k)
+        constant = self._constant_cols
+        if constant.size:
+            X[:, constant] = np.where(
+                inactive[:, constant], INACTIVE, self._constant_value[constant]
+            )
+        for j in self._slow_numeric_cols:
             act = ~inactive[:, j]
             if act.all():
                 X[:, j] = self._canon_column(j, X[:, j])
@@ -763,13 +1198,38 @@ class Encoder:
         return X
 
     def _forbidden(self, V: np.ndarray) -> np.ndarray:
-        """`(n,)` mask of ConfigSpace vectors `(n, d)` violating a forbidden clause."""
+        """`(n,)` mask of ConfigSpace vectors `(n, d)` violating a forbidden clause.
+
+        Clauses of equals and in clauses (and and-conjunctions of them) are checked here as
+        ConfigSpace checks them (see :data:`_ValueTest`), the others by ConfigSpace.
+        """
         bad = np.zeros(V.shape[0], dtype=bool)
         if self._forbiddens and V.shape[0]:
             Vt = V.T
-            for clause in self._forbiddens:
-                bad |= np.asarray(clause.is_forbidden_vector_array(Vt), dtype=bool)
+            for clause, tests in zip(self._forbiddens, self._forbidden_tests):
+                if tests is None:
+                    bad |= np.asarray(clause.is_forbidden_vector_array(Vt), dtype=bool)
+                    continue
+                hit = _holds(V, tests[0])
+                for test in tests[1:]:
+                    hit &= _holds(V, test)
+                bad |= hit
         return bad
+
+    def _forbidden_rows(self, X: np.ndarray) -> np.ndarray:
+        """`(n,)` mask of encoded rows `(n, d)` violating a forbidden clause: as
+        ``_forbidden(_to_cs(X))``, converting only the columns the clauses read when all of
+        them are checked here."""
+        cols = self._forbidden_cols
+        if cols is None or X.shape[0] == 0:
+            return self._forbidden(self._to_cs(X))
+        V = np.empty_like(X)  # (only the columns the clauses read are set)
+        scaled = X[:, cols] * self._ordinal_scale[cols]
+        ordinal = self._kind[cols] == _ORDINAL
+        if ordinal.any():
+            scaled[:, ordinal] = np.round(scaled[:, ordinal])
+        V[:, cols] = np.where(X[:, cols] == INACTIVE, np.nan, scaled)
+        return self._forbidden(V)
 
     def _satisfied(
         self, j: int, Vt: np.ndarray, known: dict[int, np.ndarray] | None = None
@@ -789,7 +1249,7 @@ class Encoder:
             known[group] = ok
         return ok
 
-    def is_valid(self, X: np.ndarray) -> np.ndarray:
+    def is_valid(self, X: np.ndarray, *, canonical: bool = False) -> np.ndarray:
         """Which encoded rows are valid configurations.
 
         A row is valid when every active value is a legal canonical value, exactly the
@@ -797,6 +1257,8 @@ class Encoder:
 
         Args:
             X: `(n, d)` encoded configurations.
+            canonical: ``X`` is known to be canonical (as :meth:`canonicalize` returns rows):
+                its values are not checked again, only conditions and forbidden clauses.
 
         Returns:
             `(n,)` boolean mask.
@@ -808,15 +1270,16 @@ class Encoder:
         inactive = X == INACTIVE
         with np.errstate(invalid="ignore"):
             ok = np.all(np.isfinite(X), axis=1)
-            canon = self.canonicalize(np.where(np.isfinite(X), X, INACTIVE))
-            close = np.abs(canon - X) <= 1e-9 * np.maximum(1.0, np.abs(X))
-            ok &= np.all(close | inactive, axis=1)
+            if not canonical:
+                canon = self.canonicalize(np.where(np.isfinite(X), X, INACTIVE))
+                close = np.abs(canon - X) <= 1e-9 * np.maximum(1.0, np.abs(X))
+                ok &= np.all(close | inactive, axis=1)
         ok &= ~np.any(inactive[:, self._is_root], axis=1)
         V = self._to_cs(X)
-        Vt = V.T
         known: dict[int, np.ndarray] = {}
-        for j in self._conditional:
-            ok &= self._satisfied(j, Vt, known) != inactive[:, j]
+        for level in self._levels:
+            sat = self._level_satisfied(level, V, known)
+            ok &= ~np.any(sat == inactive[:, level.cols], axis=1)
         ok &= ~self._forbidden(V)
         return np.asarray(ok, dtype=bool)
 
@@ -826,41 +1289,55 @@ class Encoder:
         Inactive children whose conditions hold get a random value (``rng``) or their default
         (``rng`` None); active children whose conditions fail become :data:`INACTIVE`.
         ``X`` must be canonical.
+
+        The columns are handled a depth of the condition graph at a time (see
+        :class:`_Level`): a level's masks and updates are whole-array operations, and the
+        columns with rows to fill draw their values one column after another in the order of
+        :attr:`_conditional` (see :meth:`_draw_values`), so the random stream is that of
+        one column at a time.
         """
         if not self._conditional or X.shape[0] == 0:
             return X
         V = self._to_cs(X)
-        Vt = V.T
-        # The masks of condition groups stay valid: a group is first checked after all of its
-        # parents were set (parents come first), and only a parent's column changes V here.
         known: dict[int, np.ndarray] = {}
-        # Values of numeric columns that no condition reads are drawn in order (the random
-        # stream is the same) but rounded all at once, after the loop.
-        later: list[tuple[int, np.ndarray]] = []
-        for j in self._conditional:
-            sat = self._satisfied(j, Vt, known)
-            missing = sat & np.isnan(V[:, j])
-            if missing.any():
+        # Draws of columns no condition reads are mapped to their encodings all at once, after
+        # the loop (a parent's at once: its children's conditions read it).
+        later: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for level in self._levels:
+            sat = self._level_satisfied(level, V, known)  # (its parents are all set by now)
+            missing = sat & np.isnan(V[:, level.cols])
+            need = np.flatnonzero(missing.any(axis=0))
+            if need.size:
+                cols = level.cols[need]
+                # (column-major: each column's rows in order, as the draws come)
+                at, rows = np.nonzero(missing[:, need].T)
+                counts = np.bincount(at, minlength=need.size)
+                entry_cols = cols[at]
+                parent = self._is_parent[entry_cols]
                 if rng is None:
-                    hp = self._hps[j]
-                    default = float(np.asarray(hp.to_vector(hp.default_value)))
-                    fresh = np.full(int(missing.sum()), default / self._ordinal_scale[j])
-                elif self._is_parent[j] or not self._fast[j]:
-                    fresh = self._uniform_column(j, int(missing.sum()), rng)
+                    fresh = self._defaults[entry_cols]
+                    X[rows, entry_cols] = fresh
                 else:
-                    fresh = self._draw_column(j, int(missing.sum()), rng)
-                    later.append((j, missing))
-                X[missing, j] = fresh
-                if self._is_parent[j]:
-                    V[missing, j] = self._to_cs_column(j, fresh)
-            X[~sat, j] = INACTIVE
-            if self._is_parent[j]:
-                V[~sat, j] = np.nan
+                    raw = self._draw_raw(cols, counts, rng)
+                    later.append((rows[~parent], entry_cols[~parent], raw[~parent]))
+                    fresh = raw
+                    if parent.any():
+                        fresh = raw.copy()
+                        fresh[parent] = self._encode_draws(entry_cols[parent], raw[parent][None])[0]
+                        X[rows[parent], entry_cols[parent]] = fresh[parent]
+                if parent.any():
+                    pc = entry_cols[parent]
+                    scaled = fresh[parent] * self._ordinal_scale[pc]
+                    ordinal = self._kind[pc] == _ORDINAL
+                    V[rows[parent], pc] = np.where(ordinal, np.round(scaled), scaled)
+            X[:, level.cols] = np.where(sat, X[:, level.cols], INACTIVE)
+            if level.parent_cols.size:
+                V[:, level.parent_cols] = np.where(
+                    sat[:, level.parent_pos], V[:, level.parent_cols], np.nan
+                )
         if later:
-            cols = np.array([j for j, _ in later])
-            rounded = self._numeric_canon(cols, X[:, cols])
-            for k, (j, missing) in enumerate(later):
-                X[missing, j] = rounded[missing, k]
+            rows, cols, raw = (np.concatenate(parts) for parts in zip(*later))
+            X[rows, cols] = self._encode_draws(cols, raw[None, :])[0]
         return X
 
     def repair(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -888,7 +1365,7 @@ class Encoder:
         Returns:
             `(n,)` boolean mask.
         """
-        return self._forbidden(self._to_cs(self._check(X, "X")))
+        return self._forbidden_rows(self._check(X, "X"))
 
     def neighbours(
         self,
@@ -909,7 +1386,9 @@ class Encoder:
         :data:`INACTIVE`. Neighbours violating a forbidden clause are dropped.
 
         Args:
-            X: `(s, d)` valid encoded configurations.
+            X: `(s, d)` valid encoded configurations (at least their activity must match the
+                conditions: only neighbours that move a column some condition reads are
+                repaired).
             k: Neighbours drawn per configuration (before dropping forbidden ones).
             rng: Source of randomness.
             step_size: Largest standard deviation of numeric steps, in encoded units.
@@ -928,7 +1407,8 @@ class Encoder:
         base = np.repeat(X, k, axis=0)
         movable = (base != INACTIVE) & (self.n_values != 1)[None, :]
         has_move = movable.any(axis=1)
-        base, owner, movable = base[has_move], owner[has_move], movable[has_move]
+        if not has_move.all():
+            base, owner, movable = base[has_move], owner[has_move], movable[has_move]
         m = base.shape[0]
         if m == 0:
             return np.empty((0, d)), np.empty(0, dtype=np.intp)
@@ -944,9 +1424,18 @@ class Encoder:
         if cat.any():
             size = self.n_values[dim[cat]]
             new[cat] = (current[cat] + rng.integers(1, size)) % size
-        moved = kind != _CATEGORICAL
+        # Moved values onto their grids: ordinals and most integers all at once, the rest
+        # (and floats when rounded) a column at a time.
+        snap = np.flatnonzero((kind == _ORDINAL) | ((kind == _INT) & self._int_snap[dim]))
+        if snap.size:
+            new[snap] = self._snap_discrete_all(dim[snap], current[snap], new[snap])
+        moved = (kind == _FLOAT) | ((kind == _INT) & ~self._int_snap[dim])
         if not round_floats:
             moved &= kind != _FLOAT  # floats keep their clipped value
+        fast = moved & (kind == _FLOAT) & self._fast[dim]
+        if fast.any():
+            new[fast] = self._numeric_canon(dim[fast], new[fast][None, :])[0]
+            moved &= ~fast
         for j in np.unique(dim[moved]):
             sel = np.flatnonzero(dim == j)
             if self._kind[j] == _FLOAT:
@@ -954,9 +1443,14 @@ class Encoder:
             else:
                 new[sel] = self._snap_discrete(int(j), current[sel], new[sel])
         base[rows, dim] = new + 0.0
-        out = self._repair(base, rng)
-        keep = ~self._forbidden(self._to_cs(out))
-        return out[keep], owner[keep]
+        # Only a move of a column that some condition reads can change which columns are
+        # active; the other rows keep their origin's (valid) activity, and repairing them
+        # would draw nothing, so they are left out.
+        touched = np.flatnonzero(self._is_parent[dim])
+        if touched.size:
+            base[touched] = self._repair(base[touched], rng)
+        keep = ~self._forbidden_rows(base)
+        return base[keep], owner[keep]
 
     def adjacent(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The encodings of the next value below and above in every integer and ordinal column.
@@ -990,6 +1484,36 @@ class Encoder:
             up = value + 1 if value < upper else value - 1
             below[j], above[j] = np.asarray(hp.to_vector(np.array([down, up])), dtype=np.float64)
         return below, above
+
+    def _snap_discrete_all(
+        self, cols: np.ndarray, current: np.ndarray, proposed: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`_snap_discrete` for values `(m,)` of many columns at once: ``cols`` `(m,)`
+        ordinal columns and integer columns of :attr:`_int_snap` (the same values)."""
+        direction = np.where(proposed >= current, 1, -1)
+        out = np.empty(cols.size)
+        ordinal = self._kind[cols] == _ORDINAL
+        o = np.flatnonzero(ordinal)
+        if o.size:
+            scale = self._ordinal_scale[cols[o]]
+            cur_idx = np.round(current[o] * scale)
+            idx = np.round(proposed[o] * scale)
+            step = direction[o]
+            idx = np.where(idx == cur_idx, cur_idx + step, idx)
+            idx = np.where((idx < 0) | (idx > scale), cur_idx - step, idx)
+            out[o] = np.clip(idx, 0, scale) / scale
+        i = np.flatnonzero(~ordinal)
+        if i.size:
+            c = cols[i]
+            lower, upper = self._int_lower[c], self._int_upper[c]
+            cur_val = self._int_values(c, current[i])
+            val = self._int_values(c, np.clip(proposed[i], 0.0, 1.0))
+            step = direction[i]
+            val = np.where(val == cur_val, cur_val + step, val)
+            val = np.where((val < lower) | (val > upper), cur_val - step, val)
+            val = np.clip(val, lower, upper)
+            out[i] = self._int_vector_table[self._int_offset[c] + val - lower]
+        return out
 
     def _snap_discrete(self, j: int, current: np.ndarray, proposed: np.ndarray) -> np.ndarray:
         """Snap ``proposed`` encoded values of integer/ordinal column ``j`` to its grid, at
@@ -1071,11 +1595,9 @@ class Encoder:
         for _ in range(50):
             if have >= n:
                 break
-            X = np.empty((batch, d))
-            for j in range(d):
-                X[:, j] = self._uniform_column(j, batch, rng)
+            X = self._draw_values(np.arange(d), np.full(d, batch), rng).reshape(d, batch).T.copy()
             X = self._repair(X, None)  # every column was drawn: this only deactivates
-            X = X[~self._forbidden(self._to_cs(X))]
+            X = X[~self._forbidden_rows(X)]
             chunks.append(X)
             have += X.shape[0]
             drawn += batch

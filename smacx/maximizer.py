@@ -64,15 +64,15 @@ def _best_distinct(
         return np.empty((0, d))
     if d == 0:
         return X[:1] if not exclude.shape[0] else np.empty((0, 0))
-    X = X[np.argsort(-scores, kind="stable")]
+    order = np.argsort(-scores, kind="stable")  # (rows are taken a slice at a time)
     exclude_keys = row_keys(exclude) if exclude.shape[0] else None
     found: list[np.ndarray] = []
     seen: np.ndarray = np.empty(0, dtype=row_keys(X[:1]).dtype)
     have, lo, size = 0, 0, 4 * n + 64
     while have < n and lo < X.shape[0]:
-        part = encoder.canonicalize(X[lo : lo + size])
+        part = encoder.canonicalize(X[order[lo : lo + size]])
         lo, size = lo + size, 4 * size
-        part = part[encoder.is_valid(part)]
+        part = part[encoder.is_valid(part, canonical=True)]
         keys = row_keys(part)
         _, first = np.unique(keys, return_index=True)
         first.sort()  # first occurrence of each distinct row holds its best score
@@ -190,7 +190,7 @@ def _random_candidates(
     if region is None:
         return X, acq
     near = region.sample(encoder, n, rng)
-    return np.concatenate([X, near[encoder.is_valid(near)]]), _inside(acq, region)
+    return np.concatenate([X, near[encoder.is_valid(near, canonical=True)]]), _inside(acq, region)
 
 
 def _check_settings(
@@ -361,7 +361,7 @@ class LocalAndRandomSearch:
             if starts.ndim != 2 or starts.shape[1] != d:
                 raise ScenarioError(f"start_points: expected shape (k, {d}), got {starts.shape}")
             starts = enc.repair(starts, rng)
-            starts = starts[enc.is_valid(starts)]
+            starts = starts[enc.is_valid(starts, canonical=True)]
             s_starts = _scores(acq, starts)
             pool_X.append(starts)
             pool_s.append(s_starts)

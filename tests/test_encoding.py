@@ -638,3 +638,189 @@ def test_repair_shares_a_condition_between_children_and_rounds_every_value_it_dr
             Configuration(cs, values=dict(config)).check_valid_configuration()
     rate_on = Z[:, enc.names.index("rate")] != INACTIVE
     assert 0 < rate_on.sum() < (Z[:, 0] == 0).sum()  # only "a" rows with depth > 5
+
+
+def make_wide_space(seed: int = 0) -> ConfigurationSpace:
+    """A CASH-like space: a choice with many children each, children of those children
+    (equals and in conditions), numeric parents, a conjunction, constants and ordinals,
+    integers too wide for a table, and forbidden clauses of every form."""
+    from ConfigSpace import (
+        ForbiddenGreaterThanRelation,
+        ForbiddenInClause,
+        LessThanCondition,
+        OrConjunction,
+    )
+
+    cs = ConfigurationSpace(seed=seed)
+    choice = Categorical("choice", ["a", "b", "c", "d"])
+    order = OrdinalHyperparameter("order", ["s", "m", "l", "xl"])
+    cs.add([choice, order, Constant("fixed", "yes"), Integer("huge", (1, 10**12), log=True)])
+    for name in ("a", "b", "c", "d"):
+        kids = [
+            Float(f"{name}:f", (1e-3, 1e2), log=True),
+            Float(f"{name}:g", (-1.0, 1.0)),
+            Integer(f"{name}:n", (1, 300), log=True),
+            Integer(f"{name}:k", (-4, 9)),
+            Categorical(f"{name}:kind", ["p", "q", "r"]),
+            OrdinalHyperparameter(f"{name}:o", [1, 2, 3]),
+            Constant(f"{name}:const", 1.5),
+        ]
+        cs.add(kids)
+        cs.add([EqualsCondition(kid, choice, name) for kid in kids])
+        deep = [Float(f"{name}:p", (0.0, 1.0)), Integer(f"{name}:q", (2, 6))]
+        cs.add(deep)
+        cs.add(
+            [
+                EqualsCondition(deep[0], cs[f"{name}:kind"], "p"),
+                InCondition(deep[1], cs[f"{name}:kind"], ["q", "r"]),
+            ]
+        )
+    rate = Float("rate", (0.0, 1.0))
+    mix = Integer("mix", (0, 5))
+    cs.add([rate, mix])
+    cs.add(
+        [
+            AndConjunction(
+                EqualsCondition(rate, choice, "a"), GreaterThanCondition(rate, cs["a:g"], 0.0)
+            ),
+            OrConjunction(
+                EqualsCondition(mix, choice, "b"), LessThanCondition(mix, cs["huge"], 1000)
+            ),
+        ]
+    )
+    cs.add(
+        [
+            ForbiddenAndConjunction(
+                ForbiddenEqualsClause(choice, "c"), ForbiddenInClause(order, ["s", "xl"])
+            ),
+            ForbiddenInClause(cs["d:kind"], ["r"]),
+            ForbiddenGreaterThanRelation(cs["a:k"], cs["a:q"]),
+        ]
+    )
+    return cs
+
+
+def _repair_column_by_column(
+    enc: Encoder, X: np.ndarray, rng: np.random.Generator | None
+) -> np.ndarray:
+    """What ``Encoder.repair`` does, the slow way: the conditional columns, parents first, one
+    at a time, each checked by ConfigSpace and drawing its missing values by itself (or, with
+    no ``rng``, taking the hyperparameter's default, as ``decode`` does)."""
+    X = enc.canonicalize(X)
+    for j in enc._conditional:
+        V = enc._to_cs(X)
+        holds = np.ones(X.shape[0], dtype=bool)
+        for condition in enc._conditions[j]:
+            holds &= np.asarray(condition.satisfied_by_vector_array(V.T), dtype=bool)
+        missing = holds & (X[:, j] == INACTIVE)
+        if missing.any() and rng is None:
+            hp = enc.configspace[enc.names[j]]
+            default = float(np.asarray(hp.to_vector(hp.default_value)))
+            X[missing, j] = default / enc._ordinal_scale[j]
+        elif missing.any():
+            X[missing, j] = enc._uniform_column(j, int(missing.sum()), rng)
+        X[~holds, j] = INACTIVE
+    return X
+
+
+@pytest.mark.parametrize("space", [make_space, make_wide_space])
+def test_repair_draws_what_repairing_one_column_at_a_time_draws(space) -> None:
+    """Repair handles a depth of the conditions at once and draws consecutive columns of a
+    kind in one call: the rows, and the generator's state after, are those of repairing
+    one column after another."""
+    enc = Encoder(space())
+    rng = np.random.default_rng(0)
+    X = enc.sample(300, rng)
+    holes = X.copy()
+    holes[rng.random(X.shape) < 0.3] = INACTIVE  # children to fill in, parents switched off
+    moved = np.clip(X + rng.normal(0.0, 0.3, X.shape) * (X != INACTIVE), 0.0, 1.0)
+    moved[:, enc.is_categorical] = np.floor(rng.random((X.shape[0], enc.is_categorical.sum())) * 4)
+    for rows in (holes, moved, X):
+        ours, theirs = np.random.default_rng(7), np.random.default_rng(7)
+        got = enc.repair(rows, ours)
+        assert got.tobytes() == _repair_column_by_column(enc, rows, theirs).tobytes()
+        assert ours.random(4).tobytes() == theirs.random(4).tobytes()
+        # without a generator (decode): every child that should be active takes its default
+        got = enc._repair(enc.canonicalize(rows), None)
+        assert got.tobytes() == _repair_column_by_column(enc, rows, None).tobytes()
+    off = X.copy()
+    off[:, enc._conditional] = INACTIVE
+    decoded = enc.encode(enc.decode(off))
+    assert enc.is_valid(decoded).all()
+    assert decoded.tobytes() == enc.canonicalize(_repair_column_by_column(enc, off, None)).tobytes()
+
+
+@pytest.mark.parametrize("space", [make_space, make_wide_space])
+def test_drawing_many_columns_at_once_gives_the_values_and_state_of_one_at_a_time(space) -> None:
+    """Generator calls of consecutive columns are merged; numpy's generators give the same
+    numbers and leave the same state as one call per column (checked here, as it is relied
+    on)."""
+    enc = Encoder(space())
+    pick = np.random.default_rng(1)
+    for _ in range(30):
+        cols = pick.integers(0, enc.n_dims, size=int(pick.integers(1, 25)))
+        counts = pick.integers(1, 6, size=cols.size)
+        if pick.random() < 0.3:
+            counts[:] = int(pick.integers(50, 300))  # a matrix, as sample() draws
+        ours, theirs = np.random.default_rng(2), np.random.default_rng(2)
+        got = enc._draw_values(cols, counts, ours)
+        want = np.concatenate(
+            [enc._uniform_column(int(j), int(c), theirs) for j, c in zip(cols, counts)]
+        )
+        assert got.tobytes() == want.tobytes()
+        assert ours.integers(0, 7, size=3).tobytes() == theirs.integers(0, 7, size=3).tobytes()
+        assert ours.random(3).tobytes() == theirs.random(3).tobytes()
+
+
+def test_conditions_and_clauses_checked_at_once_agree_with_configspace() -> None:
+    """The equals and in conditions and clauses the encoder checks itself hold exactly where
+    ConfigSpace's own checks hold, inactive (NaN) parents included."""
+    enc = Encoder(make_wide_space())
+    rng = np.random.default_rng(3)
+    X = enc.sample(400, rng)
+    X[rng.random(X.shape) < 0.2] = INACTIVE
+    X[:, enc.is_categorical] = np.where(
+        X[:, enc.is_categorical] == INACTIVE, INACTIVE, np.floor(rng.random((400, 1)) * 3)
+    )
+    V = enc._to_cs(X)
+    for level in enc._levels:
+        got = enc._level_satisfied(level, V, {})
+        for c, j in enumerate(level.col_list):
+            want = np.ones(X.shape[0], dtype=bool)
+            for condition in enc._conditions[j]:
+                want &= np.asarray(condition.satisfied_by_vector_array(V.T), dtype=bool)
+            assert np.array_equal(got[:, c], want)
+    want = np.zeros(X.shape[0], dtype=bool)
+    for clause in enc._forbiddens:
+        want |= np.asarray(clause.is_forbidden_vector_array(V.T), dtype=bool)
+    assert want.any() and not want.all()
+    assert np.array_equal(enc._forbidden(V), want)
+    assert np.array_equal(enc.is_forbidden(X), want)
+
+
+def test_moves_of_many_columns_snap_as_moves_of_one_column_do() -> None:
+    """Integers and ordinals moved by neighbours() snap to their grids together, as each
+    column's own snapping does, and canonicalize() makes all columns canonical together as
+    each column alone."""
+    enc = Encoder(make_wide_space())
+    rng = np.random.default_rng(4)
+    X = enc.sample(500, rng)
+    cols = np.flatnonzero((enc._kind == 1) | enc.is_ordinal)
+    cols = cols[enc._int_snap[cols] | enc.is_ordinal[cols]]
+    dim = rng.choice(cols, size=2000)
+    current = X[rng.integers(0, 500, size=2000), dim]
+    current = np.where(current == INACTIVE, 0.5, current)
+    current = np.array([enc._canon_column(int(j), np.array([v]))[0] for j, v in zip(dim, current)])
+    proposed = np.clip(current + rng.normal(0.0, 0.1, dim.size), 0.0, 1.0)
+    got = enc._snap_discrete_all(dim, current, proposed)
+    for j in np.unique(dim):
+        sel = dim == j
+        want = enc._snap_discrete(int(j), current[sel], proposed[sel])
+        assert got[sel].tobytes() == want.tobytes()
+    noisy = np.where(X == INACTIVE, INACTIVE, X + rng.normal(0.0, 0.05, X.shape))
+    got = enc.canonicalize(noisy)
+    for j in range(enc.n_dims):
+        active = noisy[:, j] != INACTIVE
+        want = enc._canon_column(j, noisy[active, j]) + 0.0
+        assert got[active, j].tobytes() == want.tobytes()
+        assert (got[~active, j] == INACTIVE).all()
