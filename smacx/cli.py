@@ -68,7 +68,7 @@ from smacx.runhistory import (
 )
 from smacx.storage import Storage, abandoned, check_run_format, is_database_url, redact
 from smacx.storage.sqlite import SQLiteStorage
-from smacx.trial import StatusType
+from smacx.trial import COSTS_LOGGED, StatusType, cost_text
 
 __all__ = ["main", "run_report"]
 
@@ -782,6 +782,27 @@ class _Formatter(logging.Formatter):
         return super().format(told)
 
 
+class _Measured(logging.Filter):
+    """Has the log lines that give a cost (records with ``COSTS_LOGGED``) of a run whose
+    measurement is maximized give the measurement first: its cost is its negative, so "New
+    incumbent: config 9, measured 99.9948 (cost -99.9948) over ...", as ``smacx show`` and the
+    run's last line give it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        costs = getattr(record, COSTS_LOGGED, None)
+        if isinstance(costs, tuple) and len(costs) == 1 and math.isfinite(costs[0]):
+            said = cost_text(costs)
+            message = record.getMessage()
+            if said in message:
+                record.msg = message.replace(said, f"measured {-costs[0]:.6g} ({said})", 1)
+                record.args = None
+        return True
+
+
+#: The filter of ``smacx run``'s log while it runs a maximized measurement.
+_MEASURED = _Measured()
+
+
 def _as_log_line(message: Warning | str, *args: Any, **kwargs: Any) -> str:
     """A warning as ``smacx run`` prints it (``warnings.formatwarning``)."""
     return f"WARNING smacx: {_in_cli_terms(str(message))}\n"
@@ -1027,8 +1048,12 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
 
     if not args.verbose:
         log.setLevel(logging.INFO)  # what the run does (the bar shows how far it is)
+    unfiltered = contextlib.ExitStack()
     try:
         workload = load_workload(args.knobs)
+        if workload.target.maximize:
+            log.addFilter(_MEASURED)
+            unfiltered.callback(log.removeFilter, _MEASURED)
         fields: dict[str, Any] = {"output_directory": args.output_dir, "seed": args.seed}
         options = (("name", args.name), ("n_trials", args.n_trials),
                    ("n_workers", args.workers), ("walltime_limit", args.walltime))  # fmt: skip
@@ -1110,6 +1135,8 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         log.debug("smacx run failed", exc_info=True)  # the traceback, with --verbose
         print(f"smacx run: {_in_cli_terms(str(err))}", file=sys.stderr)
         return 1
+    finally:
+        unfiltered.close()
     where = (
         str(scenario.output_path)
         if args.storage is None

@@ -133,7 +133,14 @@ from smacx.storage import (
     owner_id,
     redact,
 )
-from smacx.trial import StatusType, TrialInfo, TrialKey, TrialValue, aggregate_costs
+from smacx.trial import (
+    COSTS_LOGGED,
+    StatusType,
+    TrialInfo,
+    TrialKey,
+    TrialValue,
+    aggregate_costs,
+)
 
 __all__ = ["SMAC", "PRESETS", "Preset"]
 
@@ -2046,7 +2053,7 @@ class SMAC(metaclass=_FacadeType):
             finally:
                 bar.close()  # (and the logger's filter with it), whatever the steps above raise
             callback_error = self._end_callbacks()
-            logger.info("%s", self.summary())
+            logger.info("%s", self.summary(), extra={COSTS_LOGGED: tuple(self._incumbent_costs())})
         if callback_error is not None:
             self._ended_by = _ended_by(callback_error)
             raise callback_error

@@ -53,6 +53,7 @@ from smacx.errors import (
     smac3_names,
 )
 from smacx.trial import (
+    COSTS_LOGGED,
     StatusType,
     TrialInfo,
     TrialKey,
@@ -718,6 +719,7 @@ class Racing:
                 cost_text(cost),
                 self._level,
                 f" (failed on {failed} of them, not in the cost)" if failed else "",
+                extra={COSTS_LOGGED: tuple(cost)},
             )
         for config_id in changed:
             self._maybe_reject(config_id)

@@ -65,7 +65,14 @@ from smacx.intensifier import (
     plain_number,
     rank_configs,
 )
-from smacx.trial import StatusType, TrialInfo, TrialKey, aggregate_costs, cost_text
+from smacx.trial import (
+    COSTS_LOGGED,
+    StatusType,
+    TrialInfo,
+    TrialKey,
+    aggregate_costs,
+    cost_text,
+)
 
 if TYPE_CHECKING:
     from smacx.runhistory import RunHistory
@@ -693,6 +700,11 @@ class Halving:
                     cost_text(self._complete[budget][best]) if budget is not None else "no cost",
                     self._at(budget),
                     f" (failed on {failed} of them, not in the cost)" if failed else "",
+                    extra={
+                        COSTS_LOGGED: tuple(self._complete[budget][best])
+                        if budget is not None
+                        else ()
+                    },
                 )
 
     def _scan_configs(self) -> None:

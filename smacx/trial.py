@@ -329,9 +329,15 @@ def _is_real(value: Any) -> bool:
     return True
 
 
+#: Attribute of a log record whose message gives costs as :func:`cost_text` writes them: those
+#: costs (a tuple), for a handler that shows them otherwise (``smacx run`` with a maximized
+#: measurement shows the measurement).
+COSTS_LOGGED = "smacx_costs"
+
+
 def cost_text(costs: Sequence[float]) -> str:
     """Costs as a log line gives them: "cost 14.219" for one objective, "costs [0.5, 2.1]" for
-    several, each to 6 significant digits."""
+    several, each to 6 significant digits (see :data:`COSTS_LOGGED`)."""
     if len(costs) == 1:
         return f"cost {float(costs[0]):.6g}"
     return "costs [" + ", ".join(f"{float(c):.6g}" for c in costs) + "]"

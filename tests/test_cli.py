@@ -874,6 +874,37 @@ def test_show_lists_every_trial_and_finds_a_knob_files_run(
     assert "is a knob file, whose run 'zip' is not in 'smacx_output'" in capsys.readouterr().err
 
 
+def test_run_logs_a_maximized_measurement_as_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With goal = "maximize" each cost is the measurement's negative, and the log's "New
+    incumbent" lines and summary gave only that ("cost -3611000"), beside a last line that
+    says "maximum 3611000" (an audit's finding): the log now gives the measurement first.
+    Python's logging of the same run, and a minimized one, stay as they were."""
+    monkeypatch.chdir(tmp_path)
+    knobs = tmp_path / "zip.toml"
+    knobs.write_text(
+        'command = "echo $(( 100 + {level} ))"\ngoal = "maximize"\nn_trials = 3\n'
+        '[knobs]\nlevel = { type = "integer", range = [1, 9] }\n'
+    )
+    assert main(["run", str(knobs), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    lines = re.findall(r"New incumbent: config \d+, measured (\d+) \(cost -(\d+)\) over", err)
+    assert lines and all(a == b for a, b in lines), err
+    [(measured, cost)] = re.findall(
+        r"\n  incumbent: config \d+, measured (\d+) \(cost -(\d+)\)", err
+    )
+    assert measured == cost == lines[-1][0]
+    assert not logging.getLogger("smacx").filters  # (removed when the run ends)
+    # continued: the stored incumbent is logged in the same terms
+    assert main(["run", str(knobs), "--no-progress", "--n-trials", "4"]) == 0
+    assert "Incumbent of the stored run: config" in capsys.readouterr().err
+    knobs.write_text(knobs.read_text().replace('"maximize"', '"minimize"'))
+    assert main(["run", str(knobs), "--no-progress", "--name", "low"]) == 0
+    err = capsys.readouterr().err
+    assert "measured" not in err and re.search(r"New incumbent: config \d+, cost 10\d ", err)
+
+
 def test_show_says_a_knob_files_run_failed_in_its_terms(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
