@@ -2663,7 +2663,12 @@ class SMAC(metaclass=_FacadeType):
     def summary(self) -> str:
         """One screen on the run: trials by status, the incumbent and where the time went."""
         h = self.runhistory
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(h.status_counts().items()))
+        # (the finished trials' statuses: the line says how many run, and how many were given up
+        # and stay RUNNING in the history; "0 running, 1 left unfinished (RUNNING 1, ...)"
+        # read as a contradiction)
+        counts = ", ".join(
+            f"{k} {v}" for k, v in sorted(h.status_counts().items()) if k != StatusType.RUNNING.name
+        )
         # (given up at Ctrl-C, or by processes that are gone: nothing runs them now)
         left = h.n_stale()
         lines = [
@@ -2677,7 +2682,7 @@ class SMAC(metaclass=_FacadeType):
             ),
             f"  trials: {h.n_finished} finished, {h.n_running - left} running"
             + (f", {left} left unfinished (they run again when the run goes on)" if left else "")
-            + f" ({counts or 'none'})",
+            + (f" ({counts})" if counts else ""),
         ]
         made = settings_text(self.scenario.seed, self.scenario.deterministic, self._run_preset)
         lines.insert(1, f"  {made}")
