@@ -703,6 +703,15 @@ class Racing:
         for config_id in changed:
             self._update_top(config_id)
         self._incumbent_ids = self._select_incumbents(changed)
+        for config_id in self._intensified():
+            # An incumbent is raced on: one rejected while another led (a challenger lucky on
+            # its first key) was never run on another key when it led again, and the run kept
+            # to the keys it had (an audit: 2 of 4 instances for 97 trials; on a finite space
+            # ask() then looped for ever, handing out its trial and dropping it).
+            state = self._states[config_id]
+            if state.rejected and not state.retired:
+                state.rejected, state.judged = False, None
+                self._active.add(config_id)
         best = self._incumbent_ids[0] if self._incumbent_ids else None
         failed, cost = self._compared(best) if best is not None else (0, [])
         if (
@@ -1075,7 +1084,10 @@ class Racing:
                 try:
                     trials += self._new_challenger()
                 except SearchSpaceExhaustedError:
-                    if not trials:  # the incumbent's further seeds or instances still run
+                    # (else the incumbent's further seeds or instances still run; a trial
+                    # of a configuration out of the race would be dropped, and this loop
+                    # would hand it out again for ever)
+                    if not trials or all(self._dropped(t) for t in trials):
                         raise
             self._queue.extend(trials)
 

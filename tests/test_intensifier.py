@@ -1094,3 +1094,46 @@ def test_an_incumbent_with_more_seeds_stays_while_a_challenger_two_seeds_behind_
     )
     assert seen[-1][0] == rh.get_config_id(configs["a"])
     assert build(space, rh).incumbent_costs() == [pytest.approx(0.7)]
+
+
+def _lucky_first_key(lucky: bool, space_size: int, n_asks: int) -> tuple[SMAC, list[Any]]:
+    """ask/tell on 4 instances: the first configuration costs 1 everywhere, the second 0.5
+    on its first instance when ``lucky`` (10 after, and always 10 when not), the others 2
+    (a finite space of ``space_size`` choices stops the loop when it is exhausted)."""
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Categorical("c", [f"v{i}" for i in range(space_size)]))
+    sc = Scenario(
+        cs, instances=["i0", "i1", "i2", "i3"], deterministic=True, output_directory=None, seed=0
+    )
+    smac = SMAC(sc, progress=False)
+    order: list[Any] = []
+    told_second = 0
+    for _ in range(n_asks):
+        try:
+            info = smac.ask()
+        except SearchSpaceExhaustedError:
+            break
+        if info.config not in order:
+            order.append(info.config)
+        k = order.index(info.config)
+        cost = 1.0 if k == 0 else 2.0
+        if k == 1:
+            cost = 0.5 if lucky and told_second == 0 else 10.0
+            told_second += 1
+        smac.tell(info, TrialValue(cost=cost))
+    return smac, order
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("lucky", [False, True])
+def test_an_incumbent_that_lost_the_lead_once_is_raced_on_every_key(lucky: bool) -> None:
+    """A challenger lucky on its first key led for one result, and the incumbent, rejected
+    against it meanwhile, was never run on another instance when it led again: a run kept
+    to 2 of 4 instances, and on a finite space ask() looped for ever (an audit's findings)."""
+    smac, order = _lucky_first_key(lucky, space_size=3, n_asks=30)
+    assert smac.incumbent == order[0]
+    assert sorted(k.instance for k in smac.intensifier.incumbent_keys()) == ["i0", "i1", "i2", "i3"]
+    smac, order = _lucky_first_key(lucky, space_size=50, n_asks=60)
+    assert smac.incumbent == order[0]
+    assert len(smac.intensifier.incumbent_keys()) == 4
+    assert {k.instance for k, _ in smac.runhistory.items()} == {"i0", "i1", "i2", "i3"}
