@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import signal
 import sqlite3
 import sys
@@ -1137,10 +1138,11 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         return 1
     finally:
         unfiltered.close()
+    # (quoted for the shell: `smacx show out/my bench`, pasted, was two arguments)
     where = (
-        str(scenario.output_path)
+        shlex.quote(str(scenario.output_path))
         if args.storage is None
-        else f"{redact(args.storage)} --name {scenario.run_name}"
+        else f"{shlex.quote(redact(args.storage))} --name {shlex.quote(scenario.run_name)}"
     )
     if incumbent is None:
         if succeeded and workload.repeats > 1:

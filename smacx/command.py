@@ -71,6 +71,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from smacx.errors import CommandError, ScenarioError, as_machine_error, printable, warn_caller
 from smacx.runners.base import SPAWN_ENVIRON
 from smacx.runners.serial import NON_FINITE_MEASUREMENT, STOP_GRACE_SECONDS, STOP_SIGNALS
@@ -422,11 +424,14 @@ class CommandTarget:
         if host is None:
             return command
         remote = command
+        # (in a group: `cd dir && a; b` ran b in the login folder when the cd failed, and the
+        # trial counted as a success, an audit's finding; the newline ends a command that
+        # ends in a comment or in `&`)
         if self.workdir is not None:
-            remote = f"cd {shlex.quote(self.workdir)} && {remote}"
+            remote = f"cd {_remote_path(self.workdir)} && {{ {remote}\n}}"
         if self.env:  # (the launcher's own environment does not reach the host)
             exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
-            remote = f"export {exports} && {remote}"
+            remote = f"export {exports} && {{ {remote}\n}}"
         if self.remote_timeout is not None:
             inner, limit = shlex.quote(remote), f"{self.remote_timeout:g}"
             remote = (
@@ -1830,10 +1835,20 @@ def _whole(value: float | None, rounded: bool = False) -> float | int | None:
     return int(value) if float(value).is_integer() else value
 
 
+def _remote_path(path: str) -> str:
+    """``path`` quoted for a host's shell, with a leading ``~`` left to it (the home folder
+    there: quoted whole, ``~/bench`` named a folder ``~`` in the login folder)."""
+    if path == "~":
+        return "~"
+    if path.startswith("~/"):
+        return "~/" + shlex.quote(path[2:])
+    return shlex.quote(path)
+
+
 def _text(value: object) -> str:
     """A knob's or trial field's value as the command sees it (None: empty; a bool as the knob
-    file spells it, true or false)."""
-    if isinstance(value, bool):
+    file spells it, true or false, numpy's too: ConfigSpace samples them)."""
+    if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     return "" if value is None else str(value)
 

@@ -1327,3 +1327,22 @@ def test_smacx_run_tls_runs_the_workers_on_a_cluster_with_credentials(tmp_path: 
         done.stderr
     )
     assert run_report(tmp_path / "smacx_output" / "k")["trials"] == {"SUCCESS": 4}
+
+
+def test_the_closing_hint_is_quoted_for_the_shell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`smacx show smacx_output/my bench`, pasted from the last line, was two arguments (an
+    audit's finding)."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    knobs = tmp_path / "my bench.toml"
+    knobs.write_text(
+        'command = "echo {x}"\nn_trials = 2\n[knobs]\nx = { type = "integer", range = [1, 9] }\n'
+    )
+    assert main(["run", str(knobs), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    [hint] = re.findall(r"`(smacx show [^`]+)` summarizes it", out)
+    assert hint == "smacx show 'smacx_output/my bench'"
+    assert main(shlex.split(hint)[1:]) == 0

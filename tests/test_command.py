@@ -534,6 +534,38 @@ def test_on_hosts_each_runs_one_trial_at_a_time(space: ConfigurationSpace) -> No
         echo(config(space), seed=0)
 
 
+def test_on_hosts_a_workdir_the_host_lacks_fails_the_whole_command(
+    space: ConfigurationSpace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cd dir && a; b` ran b in the login folder when the cd failed, and the trial was a
+    success; and a workdir of ``~/bench`` was quoted whole, a folder named ``~`` (an
+    audit's findings). The host's home is its HOME, here this test's folder."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "bench").mkdir()
+    marks = tmp_path / "where.txt"
+    launcher = "env SMACX_TEST_HOST={host} sh -c"
+    measure = f"true; pwd >> {marks}; echo 1"
+    lost = CommandTarget(
+        measure, hosts=("node",), launcher=launcher, workdir=str(tmp_path / "nowhere")
+    )
+    with pytest.raises(CommandError):
+        lost(config(space), seed=0)
+    assert not marks.exists()
+    home = CommandTarget(measure, hosts=("node",), launcher=launcher, workdir="~/bench")
+    assert home(config(space), seed=0) == 1.0
+    assert marks.read_text().split() == [str(tmp_path / "bench")]
+
+
+def test_a_numpy_bool_reaches_the_command_as_true_or_false() -> None:
+    """ConfigSpace's sample_configuration() gives numpy bools, which reached the command as
+    "False" where the docs say false (an audit's finding)."""
+    import numpy as np
+
+    assert command_module._text(np.False_) == "false"
+    assert command_module._text(np.True_) == "true"
+    assert command_module._text(True) == "true"
+
+
 KNOBS = """
 command = "echo $(( ({x} - 3) * ({x} - 3) + {k} ))"
 n_trials = 12
