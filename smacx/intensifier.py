@@ -507,7 +507,8 @@ class Intensifier:
         min_samples_per_config: Samples (keys) a configuration runs before it is compared or
             made incumbent, whether they succeeded or failed; its first samples are handed out
             together so they can run in parallel.
-        aggregate: How samples of a configuration are combined: ``"mean"`` or ``"median"``.
+        aggregate: How samples of a configuration are combined: ``"mean"`` or ``"median"``
+            (with instances, the median of each instance's samples, then their mean).
         pending_config_timeout: Seconds after which a configuration whose samples are still
             running is retired: its outstanding trials are recorded as RETIRED and it is not
             raced further, so a sample that hangs or is lost cannot stall the run. A retired
@@ -744,7 +745,19 @@ class Racing:
         if len(rows) == 1:  # (its mean and median; numpy costs more, once per configuration
             # when a reopened run rebuilds its racing state)
             return [float(c) for c in rows[0]]
-        aggregate = aggregate_costs(rows, median=self.settings.aggregate == "median")
+        if self.settings.aggregate == "median":
+            # The median of each instance's samples, then their mean: one median over every
+            # instance's samples (costs 1, 10 and 150 on three instances) was the middle
+            # instance's cost whatever the others', and a knob that mattered on one instance
+            # was ignored (an audit's finding).
+            by_instance: dict[Any, list[list[float]]] = {}
+            for i in indices:
+                if finite_costs(done[i]):
+                    by_instance.setdefault(self.keys[i][0], []).append(done[i])
+            medians = [aggregate_costs(r, median=True) for r in by_instance.values()]
+            aggregate = medians[0] if len(medians) == 1 else aggregate_costs(medians)
+        else:
+            aggregate = aggregate_costs(rows)
         return [float(c) for c in aggregate]
 
     def _eligible(self, config_id: int) -> bool:

@@ -1137,3 +1137,28 @@ def test_an_incumbent_that_lost_the_lead_once_is_raced_on_every_key(lucky: bool)
     assert smac.incumbent == order[0]
     assert len(smac.intensifier.incumbent_keys()) == 4
     assert {k.instance for k, _ in smac.runhistory.items()} == {"i0", "i1", "i2", "i3"}
+
+
+def test_a_median_is_taken_per_instance_then_averaged() -> None:
+    """One median over every instance's samples was the middle instance's cost whatever the
+    others' (costs 1, 10 and 100 + 100 x on three instances: always 10), so a knob that
+    mattered on one instance was ignored (an audit's finding)."""
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Float("x", (0.0, 1.0)))
+    instances = ["small", "medium", "big"]
+    sc = Scenario(cs, instances=instances, deterministic=False, output_directory=None, seed=0)
+    smac = SMAC(sc, intensifier=Intensifier(aggregate="median"), progress=False)
+    base = {"small": 1.0, "medium": 10.0}
+    for _ in range(60):
+        info = smac.ask()
+        x = float(info.config["x"])
+        smac.tell(info, TrialValue(cost=base.get(str(info.instance), 100.0 + 100.0 * x)))
+    best = smac.incumbent
+    assert best is not None
+    keys = smac.intensifier.incumbent_keys()
+    assert {k.instance for k in keys} == set(instances)
+    expected = (1.0 + 10.0 + 100.0 + 100.0 * float(best["x"])) / 3
+    assert smac.incumbent_cost == pytest.approx(expected)
+    # the best x over the configurations that ran on every instance
+    xs = [float(c["x"]) for c in smac.runhistory.get_configs()]
+    assert float(best["x"]) <= sorted(xs)[len(xs) // 2]
