@@ -1383,10 +1383,15 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         raise fail("name", RUN_NAME)
     if "trial_root" in data and hosts:
         raise fail("trial_root", "left out with hosts: {trial_dir} is a folder of this machine")
-    if instances and "{instance}" not in data["command"] + data.get("result", ""):
+    # (by the templates' fields: `${{instance}}`, a shell variable, held the text
+    # "{instance}", and a file of instances the command never received was accepted)
+    used = set(_placeholders(data["command"], f"knob file {file.name!r}: command"))
+    if isinstance(data.get("result"), str):
+        used |= set(_placeholders(data["result"], f"knob file {file.name!r}: result"))
+    if instances and "instance" not in used:
         raise fail("instances", "used as {instance} in the command when given")
     budget = data.get("budget")
-    uses_budget = "{budget}" in data["command"] + data.get("result", "")
+    uses_budget = "budget" in used
     if budget is not None:
         if (
             not isinstance(budget, list)

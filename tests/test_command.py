@@ -1897,3 +1897,18 @@ def test_a_command_hears_of_the_runs_interrupt_and_may_clean_up(tmp_path: Path) 
     assert done.stdout == "interrupted\n", done.stderr
     assert mark.read_text() == "cleaned\n"
     assert_ends(int(pids.read_text()), "the interrupted command")
+
+
+def test_budget_and_instance_are_found_as_fields_not_as_text(tmp_path: Path) -> None:
+    """A shell variable written ``${{budget}}`` (literal braces, as the docs say) held the
+    text "{budget}": a file without a budget range was refused, and one with instances that
+    its command never received was accepted (an audit's findings)."""
+    knobs = tmp_path / "shell.toml"
+    body = 'n_trials = 2\n[knobs]\nx = { type = "float", range = [0.0, 1.0] }\n'
+    knobs.write_text('command = "budget=5; echo ${{budget}} >&2; echo {x}"\n' + body)
+    assert load_workload(knobs).budget is None
+    knobs.write_text(
+        'command = "instance=5; echo ${{instance}} >&2; echo {x}"\ninstances = ["a", "b"]\n' + body
+    )
+    with pytest.raises(ScenarioError, match=r"instances must be used as \{instance\}"):
+        load_workload(knobs)
