@@ -420,7 +420,15 @@ class CommandTarget:
         for field, why in risky.items():
             if "quotes" in why and raw.get(field) and _needs_quotes(raw[field]):
                 raise CommandError(_inside_quotes(field, raw[field]))
-        command = self.command.format_map({k: shlex.quote(v) for k, v in raw.items()})
+        # An empty value (an inactive knob, no instance) is an empty word: '' bare, and nothing
+        # inside the template's own quotes, where '' reached the program as two quote
+        # characters (an audit's finding).
+        command = self.command.format_map(
+            {
+                k: shlex.quote(v) if v or "quotes" not in risky.get(k, ()) else ""
+                for k, v in raw.items()
+            }
+        )
         if host is None:
             return command
         remote = command

@@ -1912,3 +1912,13 @@ def test_budget_and_instance_are_found_as_fields_not_as_text(tmp_path: Path) -> 
     )
     with pytest.raises(ScenarioError, match=r"instances must be used as \{instance\}"):
         load_workload(knobs)
+
+
+def test_an_empty_value_inside_quotes_is_an_empty_string(space: ConfigurationSpace) -> None:
+    """An inactive knob (or no instance) inside the template's own quotes reached the
+    program as two quote characters, ``--momentum=''`` (an audit's finding)."""
+    length = CommandTarget("""python3 -c 'import sys; print(len(sys.argv[1]))' "{instance}" """)
+    assert length(config(space), seed=0) == 0.0
+    assert length(config(space), instance="abcd", seed=0) == 4.0
+    bare = CommandTarget("""python3 -c 'import sys; print(len(sys.argv))' {instance} x""")
+    assert bare(config(space), seed=0) == 3.0  # (bare, an empty word: '')
