@@ -107,6 +107,10 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 # A knob's or trial field's name as a placeholder holds it: a letter (any script's) or _, then
 # letters, digits, _ and - (knobs such as cache-size).
 _PLACEHOLDER = re.compile(r"[^\W\d][\w-]*")
+# What, right before the last number, shows that it is the end of a longer one: a digit and
+# a grouping mark (1.234.567, 1'234'567, 1_000, or the spaces of 1 234 567), or a digit and
+# Fortran's exponent letter (0.1234D-02).
+_GLUED = re.compile(r"(?:\d[.'_\u00a0\u2009\u202f]|\d|\d[dD][-+]?)\Z")
 # A number with thousands separators, as a pattern's group may hold it: 1,234,567.8.
 _GROUPED = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
@@ -556,7 +560,8 @@ class CommandTarget:
                     f"{command}{_tail(text)}"
                 )
         else:
-            last, text = _last_number(text)
+            # (the minus sign of typeset output, U+2212 before 3.5 was read as 3.5)
+            last, text = _last_number(text.replace("\u2212", "-"))
             if last is None:
                 raise CommandError(f"{source} holds no number: {command}{_tail(text)}")
             found = last.group()
@@ -572,6 +577,19 @@ class CommandTarget:
                     "Set LC_ALL=C for the program ([env] in the knob file), or give a pattern: "
                     f"{command}{_tail(text)}"
                 )
+            if _GLUED.search(text[max(0, last.start() - 3) : last.start()]):
+                # 1.234.567, 1'234'567 or 1 234 567 (a locale's grouping), 127.0.0.1, or
+                # 0.1234D-02 (Fortran's exponent): only the end would be read, silently wrong
+                # (0.567, 567, 0.1, 2.0; an audit's finding).
+                shown = text[: last.end()].rsplit(None, 1)[-1]
+                raise CommandError(
+                    f"{source}: its last number, {found}, is joined to digits before it "
+                    f"({shown!r}), as a locale's digit grouping, a version or address, or a "
+                    "Fortran D exponent writes numbers; smacx would read only its end. Give a "
+                    "pattern that matches the measurement (or set LC_ALL=C for the program, "
+                    f"[env] in the knob file): {command}{_tail(text)}"
+                )
+        found = found.replace("\u2212", "-")
         if _GROUPED.fullmatch(found.strip()):
             found = found.replace(",", "")
         try:
@@ -1393,9 +1411,11 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
         raise fail("trial_root", "left out with hosts: {trial_dir} is a folder of this machine")
     # (by the templates' fields: `${{instance}}`, a shell variable, held the text
     # "{instance}", and a file of instances the command never received was accepted)
-    used = set(_placeholders(data["command"], f"knob file {file.name!r}: command"))
+    where = f"knob file {str(file)!r}{_line_of(file, 'command')}: command"
+    used = set(_placeholders(data["command"], where))
     if isinstance(data.get("result"), str):
-        used |= set(_placeholders(data["result"], f"knob file {file.name!r}: result"))
+        where = f"knob file {str(file)!r}{_line_of(file, 'result')}: result"
+        used |= set(_placeholders(data["result"], where))
     if instances and "instance" not in used:
         raise fail("instances", "used as {instance} in the command when given")
     budget = data.get("budget")

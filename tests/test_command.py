@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -1922,3 +1923,25 @@ def test_an_empty_value_inside_quotes_is_an_empty_string(space: ConfigurationSpa
     assert length(config(space), instance="abcd", seed=0) == 4.0
     bare = CommandTarget("""python3 -c 'import sys; print(len(sys.argv))' {instance} x""")
     assert bare(config(space), seed=0) == 3.0  # (bare, an empty word: '')
+
+
+@pytest.mark.parametrize(
+    "printed",
+    ["cycles: 1.234.567", "cycles: 1\u202f234\u202f567", "cycles: 1'234'567", "r = 0.1234D-02"],
+)
+def test_the_end_of_a_longer_number_is_not_read_as_the_measurement(
+    space: ConfigurationSpace, printed: str
+) -> None:
+    """A locale's digit grouping or Fortran's D exponent was read by its end, silently
+    wrong (0.567, 567, 2.0), where 1,5 was refused (an audit's finding)."""
+    target = CommandTarget(f"printf '%s\\n' {shlex.quote(printed)}")
+    with pytest.raises(CommandError, match="is joined to digits before it"):
+        target(config(space), seed=0)
+
+
+def test_a_typeset_minus_sign_is_a_minus(space: ConfigurationSpace) -> None:
+    """U+2212, the minus sign of typeset output, before 3.5 was read as 3.5 (an audit's finding);
+    dates and ranges stay as they were read."""
+    for printed, value in [("score: \u22123.5", -3.5), ("2024-01-05 t=7", 7.0), ("x=-5", -5.0)]:
+        target = CommandTarget(f"printf '%s\\n' {shlex.quote(printed)}")
+        assert target(config(space), seed=0) == value
