@@ -1049,12 +1049,10 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
 
     if not args.verbose:
         log.setLevel(logging.INFO)  # what the run does (the bar shows how far it is)
-    unfiltered = contextlib.ExitStack()
     try:
         workload = load_workload(args.knobs)
         if workload.target.maximize:
-            log.addFilter(_MEASURED)
-            unfiltered.callback(log.removeFilter, _MEASURED)
+            log.addFilter(_MEASURED)  # (removed below; removing one not added does nothing)
         fields: dict[str, Any] = {"output_directory": args.output_dir, "seed": args.seed}
         options = (("name", args.name), ("n_trials", args.n_trials),
                    ("n_workers", args.workers), ("walltime_limit", args.walltime))  # fmt: skip
@@ -1137,7 +1135,7 @@ def _optimize_workload(args: argparse.Namespace, log: logging.Logger) -> int:
         print(f"smacx run: {_in_cli_terms(str(err))}", file=sys.stderr)
         return 1
     finally:
-        unfiltered.close()
+        log.removeFilter(_MEASURED)
     # (quoted for the shell: `smacx show out/my bench`, pasted, was two arguments)
     where = (
         shlex.quote(str(scenario.output_path))

@@ -693,18 +693,15 @@ class Halving:
                 best = self._incumbent_ids[0]
                 budget = self._incumbent_budget()
                 failed = self._failed[budget].get(best, 0) if budget is not None else 0
+                costs = self._complete[budget][best] if budget is not None else []
                 logger.info(
                     "%s: config %d, %s %s%s.",
                     "Incumbent of the stored run" if self._resuming else "New incumbent",
                     best,
-                    cost_text(self._complete[budget][best]) if budget is not None else "no cost",
+                    cost_text(costs) if budget is not None else "no cost",
                     self._at(budget),
                     f" (failed on {failed} of them, not in the cost)" if failed else "",
-                    extra={
-                        COSTS_LOGGED: tuple(self._complete[budget][best])
-                        if budget is not None
-                        else ()
-                    },
+                    extra={COSTS_LOGGED: tuple(costs)},
                 )
 
     def _scan_configs(self) -> None:
